@@ -1,0 +1,2 @@
+//! kvcore: an embeddable, durable, Redis-compatible key-value store.
+#![warn(missing_docs)]

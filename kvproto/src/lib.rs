@@ -1,0 +1,2 @@
+//! kvproto: a sans-IO RESP2/RESP3 and inline protocol codec.
+#![warn(missing_docs)]
