@@ -1,0 +1,447 @@
+//! Hashes: a field -> value map over the stable-slot [`Table`].
+//!
+//! Each entry is one allocation holding the field followed by the value (plus the field length
+//! in the slot), so a pair costs 24 bytes of slot, ~5 bytes of index and one heap block.
+
+use super::rng::Rng;
+use super::score::{format_human_float, parse_i64, parse_score};
+use super::table::{Keyed, Table};
+use super::{TypeError, alloc_size};
+
+/// Redis's defaults `hash-max-listpack-entries 128` and `hash-max-listpack-value 64`.
+const LISTPACK_MAX_ENTRIES: usize = 128;
+const LISTPACK_MAX_VALUE: usize = 64;
+
+/// One field and its value in a single allocation: `data = field ++ value`.
+#[derive(Clone)]
+struct Pair {
+    data: Box<[u8]>,
+    field_len: u32,
+}
+
+impl Pair {
+    fn new(field: &[u8], value: &[u8]) -> Self {
+        let mut data = Vec::with_capacity(field.len() + value.len());
+        data.extend_from_slice(field);
+        data.extend_from_slice(value);
+        // Fields are bounded by the protocol's 512 MiB bulk limit.
+        let field_len = u32::try_from(field.len()).expect("field longer than 4 GiB");
+        Pair {
+            data: data.into_boxed_slice(),
+            field_len,
+        }
+    }
+
+    fn field(&self) -> &[u8] {
+        &self.data[..self.field_len as usize]
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.data[self.field_len as usize..]
+    }
+}
+
+impl Keyed for Pair {
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+}
+
+impl std::fmt::Debug for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: {:?}",
+            self.field().escape_ascii(),
+            self.value().escape_ascii()
+        )
+    }
+}
+
+/// A Redis hash.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hash {
+    table: Table<Pair>,
+    /// Sticky like Redis: once a hash outgrows the listpack limits it stays a hashtable.
+    hashtable: bool,
+}
+
+impl Hash {
+    /// An empty hash.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// HLEN.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the hash has no fields (the store then deletes the key).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    fn note_insert(&mut self, field: &[u8], value: &[u8]) {
+        if self.table.len() > LISTPACK_MAX_ENTRIES
+            || field.len() > LISTPACK_MAX_VALUE
+            || value.len() > LISTPACK_MAX_VALUE
+        {
+            self.hashtable = true;
+        }
+    }
+
+    /// HSET for one pair: returns true when the field is new.
+    pub(crate) fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let new = match self.table.get_mut(field) {
+            Some(pair) => {
+                *pair = Pair::new(field, value);
+                false
+            }
+            None => {
+                self.table.insert_new(Pair::new(field, value));
+                true
+            }
+        };
+        self.note_insert(field, value);
+        new
+    }
+
+    /// HSETNX: sets only a new field; returns whether it did.
+    pub(crate) fn set_nx(&mut self, field: &[u8], value: &[u8]) -> bool {
+        if self.contains(field) {
+            return false;
+        }
+        self.set(field, value)
+    }
+
+    /// HGET.
+    pub(crate) fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.table.get(field).map(Pair::value)
+    }
+
+    /// HMGET.
+    pub(crate) fn get_many<F: AsRef<[u8]>>(&self, fields: &[F]) -> Vec<Option<&[u8]>> {
+        fields.iter().map(|f| self.get(f.as_ref())).collect()
+    }
+
+    /// HEXISTS.
+    pub(crate) fn contains(&self, field: &[u8]) -> bool {
+        self.table.find(field).is_some()
+    }
+
+    /// HSTRLEN: 0 for a missing field.
+    pub(crate) fn value_len(&self, field: &[u8]) -> usize {
+        self.get(field).map_or(0, <[u8]>::len)
+    }
+
+    /// HDEL for one field: returns whether it existed.
+    pub(crate) fn remove(&mut self, field: &[u8]) -> bool {
+        let removed = self.table.remove(field).is_some();
+        self.table.maybe_compact();
+        removed
+    }
+
+    /// All (field, value) pairs (HGETALL); HKEYS and HVALS map over it.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.table.values().map(|p| (p.field(), p.value()))
+    }
+
+    /// HKEYS.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.table.values().map(Pair::field)
+    }
+
+    /// HVALS.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.table.values().map(Pair::value)
+    }
+
+    /// HINCRBY: adds `delta` to the field's integer value (0 when missing); returns the result.
+    ///
+    /// # Errors
+    /// [`TypeError::HashValueNotInteger`] when the value is not an integer,
+    /// [`TypeError::Overflow`] when the sum leaves the i64 range. The hash is unchanged then.
+    pub(crate) fn incr_by(&mut self, field: &[u8], delta: i64) -> Result<i64, TypeError> {
+        let current = match self.get(field) {
+            Some(v) => parse_i64(v).ok_or(TypeError::HashValueNotInteger)?,
+            None => 0,
+        };
+        let next = current.checked_add(delta).ok_or(TypeError::Overflow)?;
+        self.set(field, next.to_string().as_bytes());
+        Ok(next)
+    }
+
+    /// HINCRBYFLOAT: adds `delta` to the field's numeric value (0 when missing); returns the
+    /// stored text of the result (which is also what must be journaled).
+    ///
+    /// # Errors
+    /// [`TypeError::HashValueNotFloat`] when the value is not a number,
+    /// [`TypeError::NanOrInfinity`] when the result is not finite. The hash is unchanged then.
+    pub(crate) fn incr_by_float(&mut self, field: &[u8], delta: f64) -> Result<String, TypeError> {
+        let current = match self.get(field) {
+            Some(v) => parse_score(v).ok_or(TypeError::HashValueNotFloat)?,
+            None => 0.0,
+        };
+        let next = current + delta;
+        if !next.is_finite() {
+            return Err(TypeError::NanOrInfinity);
+        }
+        let text = format_human_float(next);
+        self.set(field, text.as_bytes());
+        Ok(text)
+    }
+
+    /// HRANDFIELD without a count: one random pair.
+    pub(crate) fn random_field(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
+        let p = self.table.at(self.table.random_slot(rng)?);
+        Some((p.field(), p.value()))
+    }
+
+    /// HRANDFIELD with a count: positive = distinct fields, at most `len`; negative = exactly
+    /// |count| fields that may repeat; 0 = none.
+    pub(crate) fn random_fields(&self, rng: &mut Rng, count: i64) -> Vec<(&[u8], &[u8])> {
+        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        let slots = if count >= 0 {
+            self.table.random_distinct(rng, n)
+        } else {
+            self.table.random_repeated(rng, n)
+        };
+        slots
+            .into_iter()
+            .map(|s| {
+                let p = self.table.at(s);
+                (p.field(), p.value())
+            })
+            .collect()
+    }
+
+    /// HSCAN step: calls `f` for about `count` pairs, returns the next cursor (0 = done).
+    pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+        self.table.scan(cursor, count, |p| f(p.field(), p.value()))
+    }
+
+    /// OBJECT ENCODING as Redis would report it.
+    pub(crate) fn encoding(&self) -> &'static str {
+        if self.hashtable {
+            "hashtable"
+        } else {
+            "listpack"
+        }
+    }
+
+    /// Approximate heap bytes (MEMORY USAGE, excluding the key).
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.table.overhead_bytes()
+            + self
+                .table
+                .values()
+                .map(|p| alloc_size(p.data.len()))
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Rng;
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn hash(pairs: &[(&str, &str)]) -> Hash {
+        let mut h = Hash::new();
+        for (f, v) in pairs {
+            h.set(f.as_bytes(), v.as_bytes());
+        }
+        h
+    }
+
+    #[test]
+    fn set_get_remove_table() {
+        let mut h = Hash::new();
+        assert!(h.set(b"f", b"1"));
+        assert!(!h.set(b"f", b"2"), "overwrite is not new");
+        assert_eq!(h.get(b"f"), Some(&b"2"[..]));
+        assert!(!h.set_nx(b"f", b"3"));
+        assert!(h.set_nx(b"g", b"3"));
+        assert_eq!(h.get(b"g"), Some(&b"3"[..]));
+        assert_eq!(
+            h.get_many(&["f", "nope", "g"]),
+            vec![Some(&b"2"[..]), None, Some(&b"3"[..])]
+        );
+        assert_eq!(h.value_len(b"g"), 1);
+        assert_eq!(h.value_len(b"nope"), 0);
+        assert!(h.contains(b"f"));
+        assert!(h.remove(b"f"));
+        assert!(!h.remove(b"f"));
+        assert!(!h.contains(b"f"));
+        assert_eq!(h.len(), 1);
+        assert!(h.remove(b"g"));
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn binary_and_empty_fields() {
+        let mut h = Hash::new();
+        h.set(b"", b"empty field");
+        h.set(b"\x00\xff", b"");
+        assert_eq!(h.get(b""), Some(&b"empty field"[..]));
+        assert_eq!(h.get(b"\x00\xff"), Some(&b""[..]));
+        assert_eq!(h.get(b"\x00"), None);
+        let all: BTreeMap<&[u8], &[u8]> = h.iter().collect();
+        assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn incr_by_table() {
+        let mut h = hash(&[
+            ("n", "10"),
+            ("s", "abc"),
+            ("big", "9223372036854775807"),
+            ("f", "1.5"),
+            ("sp", " 1"),
+        ]);
+        let cases: &[(&str, i64, Result<i64, TypeError>)] = &[
+            ("n", 5, Ok(15)),
+            ("n", -20, Ok(-5)),
+            ("new", 7, Ok(7)),
+            ("s", 1, Err(TypeError::HashValueNotInteger)),
+            ("f", 1, Err(TypeError::HashValueNotInteger)),
+            ("sp", 1, Err(TypeError::HashValueNotInteger)),
+            ("big", 1, Err(TypeError::Overflow)),
+            ("big", -1, Ok(i64::MAX - 1)),
+        ];
+        for (field, delta, want) in cases {
+            assert_eq!(
+                h.incr_by(field.as_bytes(), *delta),
+                *want,
+                "{field} {delta}"
+            );
+        }
+        assert_eq!(h.incr_by(b"n", i64::MIN), Err(TypeError::Overflow));
+        assert_eq!(
+            h.get(b"n"),
+            Some(&b"-5"[..]),
+            "a failed increment changes nothing"
+        );
+        assert_eq!(h.get(b"new"), Some(&b"7"[..]));
+    }
+
+    #[test]
+    fn incr_by_float_table() {
+        let mut h = hash(&[("x", "10.50"), ("e", "5.0e3"), ("s", "abc"), ("i", "inf")]);
+        assert_eq!(h.incr_by_float(b"x", 0.1).as_deref(), Ok("10.6"));
+        assert_eq!(h.get(b"x"), Some(&b"10.6"[..]));
+        assert_eq!(h.incr_by_float(b"e", 2.0e2).as_deref(), Ok("5200"));
+        assert_eq!(h.incr_by_float(b"new", -1.25).as_deref(), Ok("-1.25"));
+        assert_eq!(
+            h.incr_by_float(b"s", 1.0),
+            Err(TypeError::HashValueNotFloat)
+        );
+        assert_eq!(h.incr_by_float(b"i", 1.0), Err(TypeError::NanOrInfinity));
+        assert_eq!(
+            h.incr_by_float(b"x", f64::INFINITY),
+            Err(TypeError::NanOrInfinity)
+        );
+        assert_eq!(
+            h.incr_by_float(b"x", 1e308 * 10.0),
+            Err(TypeError::NanOrInfinity)
+        );
+        assert_eq!(h.get(b"x"), Some(&b"10.6"[..]));
+        assert_eq!(h.incr_by_float(b"x", -10.6).as_deref(), Ok("0"));
+    }
+
+    #[test]
+    fn random_fields_count_semantics() {
+        let h = hash(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]);
+        let mut rng = Rng::new(42);
+        assert!(h.random_fields(&mut rng, 0).is_empty());
+        for count in 1..=5i64 {
+            let got = h.random_fields(&mut rng, count);
+            assert_eq!(got.len(), count as usize);
+            let distinct: BTreeSet<_> = got.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                got.len(),
+                "positive count gives distinct fields"
+            );
+            for (f, v) in got {
+                assert_eq!(h.get(f), Some(v));
+            }
+        }
+        assert_eq!(h.random_fields(&mut rng, 100).len(), 5);
+        let rep = h.random_fields(&mut rng, -20);
+        assert_eq!(rep.len(), 20);
+        let distinct: BTreeSet<_> = rep.iter().collect();
+        assert!(distinct.len() < 20, "negative count repeats with 5 fields");
+        assert!(Hash::new().random_fields(&mut rng, -3).is_empty());
+        assert_eq!(Hash::new().random_field(&mut rng), None);
+        assert!(h.random_field(&mut rng).is_some());
+        // Deterministic for a given seed.
+        assert_eq!(
+            h.random_fields(&mut Rng::new(9), 2),
+            h.random_fields(&mut Rng::new(9), 2)
+        );
+    }
+
+    #[test]
+    fn scan_covers_every_field() {
+        let mut h = Hash::new();
+        for i in 0..300 {
+            h.set(format!("f{i}").as_bytes(), b"v");
+        }
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = h.scan(cursor, 10, |f, _| {
+                seen.insert(f.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn encoding_table() {
+        let mut h = hash(&[("a", "1")]);
+        assert_eq!(h.encoding(), "listpack");
+        for i in 0..128 {
+            h.set(format!("f{i}").as_bytes(), b"v");
+        }
+        assert_eq!(h.encoding(), "hashtable", "129 fields");
+        let mut h = hash(&[("a", "1")]);
+        h.set(b"long", &[b'x'; 65]);
+        assert_eq!(h.encoding(), "hashtable", "65-byte value");
+        h.remove(b"long");
+        assert_eq!(h.encoding(), "hashtable", "conversion is sticky");
+        assert!(h.memory_usage() > 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn matches_btreemap_model(ops in proptest::collection::vec((0u8..4, 0u8..12, 0u8..4), 0..80)) {
+            let mut h = Hash::new();
+            let mut m: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for (op, f, v) in ops {
+                let f = vec![f];
+                let v = vec![v];
+                match op {
+                    0 => prop_assert_eq!(h.set(&f, &v), m.insert(f, v).is_none()),
+                    1 => prop_assert_eq!(h.remove(&f), m.remove(&f).is_some()),
+                    2 => {
+                        let was_new = !m.contains_key(&f);
+                        prop_assert_eq!(h.set_nx(&f, &v), was_new);
+                        m.entry(f).or_insert(v);
+                    }
+                    _ => prop_assert_eq!(h.get(&f), m.get(&f).map(|v| v.as_slice())),
+                }
+                prop_assert_eq!(h.len(), m.len());
+            }
+            let got: BTreeMap<Vec<u8>, Vec<u8>> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            prop_assert_eq!(got, m);
+        }
+    }
+}
