@@ -1,0 +1,69 @@
+//! Bounds on every length read from the network.
+
+/// Bounds applied to every length the decoders read, before anything is allocated.
+///
+/// The defaults are Redis 7's: `proto-max-bulk-len` 512 MiB, an array of at most `i32::MAX`
+/// elements (Redis's `INT_MAX`; the decoders never reserve more than a small, fixed number of
+/// slots up front, so memory grows with the bytes that actually arrive, not with a declared
+/// count), inline requests and header lines of at most 64 KiB (`PROTO_INLINE_MAX_SIZE`), and
+/// replies nested at most 128 aggregates deep.
+///
+/// ```
+/// let limits = kvproto::Limits::default().with_max_bulk_len(1 << 20);
+/// assert_eq!(limits.max_bulk_len, 1 << 20);
+/// assert_eq!(limits.max_inline_len, 64 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The largest bulk string, in bytes (also bounds simple-string lines in replies).
+    pub max_bulk_len: usize,
+    /// The most elements an array (or map pairs, set members, ...) may declare.
+    pub max_array_len: usize,
+    /// The longest inline request line and the longest `*`/`$` header line, in bytes.
+    pub max_inline_len: usize,
+    /// The deepest nesting of aggregates in a reply (a flat array has depth 1).
+    pub max_depth: usize,
+}
+
+impl Limits {
+    /// Redis's defaults (see the type docs).
+    pub const fn new() -> Self {
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_array_len: i32::MAX as usize,
+            max_inline_len: 64 * 1024,
+            max_depth: 128,
+        }
+    }
+
+    /// Sets [`max_bulk_len`](Self::max_bulk_len).
+    pub const fn with_max_bulk_len(mut self, n: usize) -> Self {
+        self.max_bulk_len = n;
+        self
+    }
+
+    /// Sets [`max_array_len`](Self::max_array_len).
+    pub const fn with_max_array_len(mut self, n: usize) -> Self {
+        self.max_array_len = n;
+        self
+    }
+
+    /// Sets [`max_inline_len`](Self::max_inline_len).
+    pub const fn with_max_inline_len(mut self, n: usize) -> Self {
+        self.max_inline_len = n;
+        self
+    }
+
+    /// Sets [`max_depth`](Self::max_depth).
+    pub const fn with_max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
