@@ -1,5 +1,51 @@
-//! kvcore: an embeddable, durable, Redis-compatible key-value store.
+//! kvcore: an embeddable, Redis-compatible key-value store.
+//!
+//! ```
+//! use kvcore::{Kv, Options, Store, SetOptions, SetExpiry};
+//!
+//! let kv = Kv::in_memory(Options::default());
+//! let db = kv.db(0)?;
+//! db.set("greeting", "hello")?;
+//! db.set_with("session", b"abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
+//! assert_eq!(db.get("greeting")?, Some(b"hello".to_vec()));
+//! assert_eq!(db.incr("visits")?, 1);
+//! assert!(db.ttl("session") > 0);
+//! # Ok::<(), kvcore::Error>(())
+//! ```
+//!
+//! A [`Kv`] holds numbered databases; [`Kv::db`] gives a [`Db`] handle, whose operations are
+//! the [`Store`] trait's: Redis's string, key and expiry commands, with Redis's semantics and
+//! errors. Keys and values are bytes. Every operation is atomic; multi-key ones (MSET, RENAME,
+//! COPY, ...) too. Time comes from a replaceable [`Clock`]; expired keys are never returned,
+//! and [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the
+//! background.
 #![warn(missing_docs)]
 
+mod access;
+mod bytes;
+mod clock;
+mod cmd;
+mod effect;
+mod entry;
+mod error;
+mod expiry;
+mod glob;
+mod kv;
+mod number;
+mod options;
 mod persist;
+mod scan;
+mod shard;
+mod store;
 mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use entry::{EntryMeta, KeyType};
+pub use error::{Error, Result};
+pub use expiry::{ExpireStats, ExpiryTask};
+pub use kv::{Db, Kv};
+pub use options::{
+    ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
+    SetOutcome,
+};
+pub use store::Store;

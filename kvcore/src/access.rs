@@ -1,0 +1,297 @@
+//! The primitives every operation is written with. Command files (`cmd/*.rs`, and the data
+//! types of issue 6) never touch shards or locks directly; they go through these:
+//!
+//! - [`Db::read_entry`]`(key, |Option<&Entry>| ..)`: runs a closure on the live entry under the
+//!   shard's read lock. An expired entry is never shown; finding one removes it (under the
+//!   write lock, journaling a `Del`).
+//! - [`Db::write_entry`]`(key, |&mut WriteSlot| ..)`: runs a closure with the shard's write
+//!   lock held. The `WriteSlot` shows the live entry (an expired one was already removed and
+//!   journaled), and offers `put`, `value_mut` (stamps `updated_ms`), `set_expiry`, `remove`
+//!   and `journal`. Afterwards a container that became empty is deleted and journaled, as in
+//!   Redis. WRONGTYPE checks are `Value::as_string()?` (and its container siblings) inside the
+//!   closure; a closure that returns `Err` must not have changed anything.
+//! - [`Db::lock_write`] / [`Db::lock_read`]: lock the shards of several keys (possibly in
+//!   several databases) at once, in the crate's lock order (see `kv.rs`), for atomic
+//!   multi-key operations; `MultiWrite::slot` gives a `WriteSlot` per key.
+//!
+//! Every mutation journals its effect (see `effect.rs`) through `WriteSlot::journal` while the
+//! lock is held.
+
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+
+use crate::effect::Effect;
+use crate::entry::{Entry, Value};
+use crate::kv::{Db, Inner};
+use crate::shard::Shard;
+
+impl Db {
+    /// Runs `f` on `key`'s live entry (or `None`) under the shard's read lock.
+    pub(crate) fn read_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        let inner = &*self.inner;
+        let hash = inner.hash(key);
+        let lock = inner.shard(self.index, inner.shard_of(hash));
+        {
+            let shard = lock.read();
+            let Some(idx) = shard.find(hash, key) else {
+                return f(None);
+            };
+            let entry = &shard.get(idx).entry;
+            // The clock is read only for keys that can expire: most reads never pay for it.
+            if entry.expire_at.is_none() || !entry.is_expired(inner.now()) {
+                return f(Some(entry));
+            }
+        }
+        // Found expired: remove it under the write lock (it may have changed meanwhile).
+        let mut shard = lock.write();
+        let slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
+        f(slot.entry())
+    }
+
+    /// Runs `f` with `key`'s slot under the shard's write lock (see the module docs).
+    pub(crate) fn write_entry<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&mut WriteSlot<'_>) -> crate::Result<R>,
+    ) -> crate::Result<R> {
+        let inner = &*self.inner;
+        let hash = inner.hash(key);
+        let mut shard = inner.shard(self.index, inner.shard_of(hash)).write();
+        let mut slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
+        // Dropping the slot deletes a container the closure emptied.
+        f(&mut slot)
+    }
+
+    /// Write-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
+    pub(crate) fn lock_write<'a>(&'a self, keys: &[(usize, &[u8])]) -> MultiWrite<'a> {
+        let inner = &*self.inner;
+        let ids = shard_ids(inner, keys);
+        let guards = ids
+            .into_iter()
+            .map(|id| (id, inner.shard(id.0, id.1).write()))
+            .collect();
+        MultiWrite {
+            inner,
+            guards,
+            now: inner.now(),
+        }
+    }
+
+    /// Read-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
+    pub(crate) fn lock_read<'a>(&'a self, keys: &[(usize, &[u8])]) -> MultiRead<'a> {
+        let inner = &*self.inner;
+        let ids = shard_ids(inner, keys);
+        let guards = ids
+            .into_iter()
+            .map(|id| (id, inner.shard(id.0, id.1).read()))
+            .collect();
+        MultiRead {
+            inner,
+            guards,
+            now: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+/// The distinct `(database, shard)` pairs of `keys`, ascending: the lock order.
+fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
+    let mut ids: Vec<_> = keys
+        .iter()
+        .map(|&(db, k)| (db, inner.shard_of(inner.hash(k))))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// One key's place in a write-locked shard: what a write operation works on.
+pub(crate) struct WriteSlot<'a> {
+    shard: &'a mut Shard,
+    inner: &'a Inner,
+    db: usize,
+    hash: u64,
+    key: &'a [u8],
+    idx: Option<u32>,
+    now: u64,
+}
+
+impl<'a> WriteSlot<'a> {
+    /// Looks `key` up, removing (and journaling) it if it has expired.
+    fn new(
+        shard: &'a mut Shard,
+        inner: &'a Inner,
+        db: usize,
+        hash: u64,
+        key: &'a [u8],
+        now: u64,
+    ) -> Self {
+        let mut idx = shard.find(hash, key);
+        if let Some(i) = idx
+            && shard.get(i).entry.is_expired(now)
+        {
+            shard.remove(i);
+            inner.journal(Effect::Del { db, key });
+            idx = None;
+        }
+        WriteSlot {
+            shard,
+            inner,
+            db,
+            hash,
+            key,
+            idx,
+            now,
+        }
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub(crate) fn db(&self) -> usize {
+        self.db
+    }
+
+    #[allow(dead_code)] // for the container commands of issue 6
+    pub(crate) fn key(&self) -> &'a [u8] {
+        self.key
+    }
+
+    /// The live entry, if the key exists.
+    pub(crate) fn entry(&self) -> Option<&Entry> {
+        self.idx.map(|i| &self.shard.get(i).entry)
+    }
+
+    /// The live value for changing in place; stamps `updated_ms`.
+    pub(crate) fn value_mut(&mut self) -> Option<&mut Value> {
+        let idx = self.idx?;
+        let entry = self.shard.entry_mut(idx);
+        entry.updated_ms = self.now;
+        Some(&mut entry.value)
+    }
+
+    /// Stores `value` with expiry `expire_at`, creating the key or replacing its value (the
+    /// creation time of an existing key is kept).
+    pub(crate) fn put(&mut self, value: Value, expire_at: Option<u64>) {
+        match self.idx {
+            Some(idx) => {
+                let entry = self.shard.entry_mut(idx);
+                entry.value = value;
+                entry.updated_ms = self.now;
+                self.shard.set_expiry(idx, expire_at);
+            }
+            None => {
+                let mut entry = Entry::new(value, self.now);
+                entry.expire_at = expire_at;
+                self.idx = Some(self.shard.insert(self.hash, self.key, entry));
+            }
+        }
+    }
+
+    /// Inserts a whole entry (RENAME, COPY), replacing any existing one.
+    pub(crate) fn put_entry(&mut self, entry: Entry) {
+        if let Some(idx) = self.idx.take() {
+            self.shard.remove(idx);
+        }
+        self.idx = Some(self.shard.insert(self.hash, self.key, entry));
+    }
+
+    /// Sets or clears the expiry of the existing key; stamps `updated_ms`.
+    pub(crate) fn set_expiry(&mut self, at: Option<u64>) {
+        if let Some(idx) = self.idx {
+            self.shard.set_expiry(idx, at);
+            self.shard.entry_mut(idx).updated_ms = self.now;
+        }
+    }
+
+    /// Removes the key, returning its entry.
+    pub(crate) fn remove(&mut self) -> Option<Entry> {
+        let idx = self.idx.take()?;
+        Some(self.shard.remove(idx).entry)
+    }
+
+    /// Reports an effect to the journal (see `effect.rs`).
+    pub(crate) fn journal(&self, effect: Effect<'_>) {
+        self.inner.journal(effect);
+    }
+
+    /// Journals `Put` of the current entry (the common effect of a whole-value write).
+    pub(crate) fn journal_put(&self) {
+        if let Some(entry) = self.entry() {
+            self.inner.journal(Effect::Put {
+                db: self.db,
+                key: self.key,
+                entry,
+            });
+        }
+    }
+
+    /// Deletes a container that an operation emptied.
+    fn finish(&mut self) {
+        if self.entry().is_some_and(|e| e.value.is_empty_container()) {
+            self.remove();
+            self.inner.journal(Effect::Del {
+                db: self.db,
+                key: self.key,
+            });
+        }
+    }
+}
+
+impl Drop for WriteSlot<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Several shards write-locked at once; see [`Db::lock_write`].
+pub(crate) struct MultiWrite<'a> {
+    inner: &'a Inner,
+    guards: Vec<((usize, usize), RwLockWriteGuard<'a, Shard>)>,
+    now: u64,
+}
+
+impl MultiWrite<'_> {
+    /// The slot of `key` in database `db`; the key must have been passed to `lock_write`.
+    pub(crate) fn slot<'s>(&'s mut self, db: usize, key: &'s [u8]) -> WriteSlot<'s> {
+        let inner = self.inner;
+        let hash = inner.hash(key);
+        let id = (db, inner.shard_of(hash));
+        let pos = self
+            .guards
+            .binary_search_by(|(g, _)| g.cmp(&id))
+            .expect("key was passed to lock_write");
+        WriteSlot::new(&mut self.guards[pos].1, inner, db, hash, key, self.now)
+    }
+
+    pub(crate) fn journal(&self, effect: Effect<'_>) {
+        self.inner.journal(effect);
+    }
+}
+
+/// Several shards read-locked at once; see [`Db::lock_read`].
+pub(crate) struct MultiRead<'a> {
+    inner: &'a Inner,
+    guards: Vec<((usize, usize), RwLockReadGuard<'a, Shard>)>,
+    now: std::cell::OnceCell<u64>,
+}
+
+impl MultiRead<'_> {
+    /// The live entry of `key` in database `db`; the key must have been passed to
+    /// `lock_read`. Expired entries read as absent (they are left for active expiry: a read
+    /// lock cannot remove them).
+    pub(crate) fn entry(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let inner = self.inner;
+        let hash = inner.hash(key);
+        let id = (db, inner.shard_of(hash));
+        let pos = self
+            .guards
+            .binary_search_by(|(g, _)| g.cmp(&id))
+            .expect("key was passed to lock_read");
+        let shard = &self.guards[pos].1;
+        let entry = &shard.get(shard.find(hash, key)?).entry;
+        match entry.expire_at {
+            Some(at) if at <= *self.now.get_or_init(|| inner.now()) => None,
+            _ => Some(entry),
+        }
+    }
+}

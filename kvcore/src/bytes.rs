@@ -1,0 +1,114 @@
+//! `SmallBytes`: a byte string that keeps up to 30 bytes inline.
+//!
+//! Keys and short values are the common case; keeping them inside the slab slot saves an
+//! allocation and, on a lookup, a cache miss (the key comparison reads the slot it already
+//! loaded). Longer strings live in a `Vec` so APPEND/SETRANGE grow them amortised.
+
+use std::fmt;
+use std::ops::Deref;
+
+/// The longest string kept inline: the enum is 32 bytes, the same as a `Vec` plus a tag.
+const INLINE: usize = 30;
+
+#[derive(Clone)]
+pub(crate) enum SmallBytes {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Vec<u8>),
+}
+
+impl SmallBytes {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= INLINE {
+            let mut buf = [0; INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            SmallBytes::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            SmallBytes::Heap(bytes.to_vec())
+        }
+    }
+
+    #[allow(dead_code)] // for the container types of issue 6
+    pub(crate) fn from_vec(v: Vec<u8>) -> Self {
+        if v.len() <= INLINE {
+            Self::new(&v)
+        } else {
+            SmallBytes::Heap(v)
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline { len, buf } => &buf[..*len as usize],
+            SmallBytes::Heap(v) => v,
+        }
+    }
+
+    /// Mutable access as a `Vec`, moving an inline string to the heap first.
+    pub(crate) fn make_vec(&mut self) -> &mut Vec<u8> {
+        if let SmallBytes::Inline { .. } = self {
+            *self = SmallBytes::Heap(self.as_slice().to_vec());
+        }
+        match self {
+            SmallBytes::Heap(v) => v,
+            SmallBytes::Inline { .. } => unreachable!("moved to the heap just above"),
+        }
+    }
+
+    /// Bytes of heap memory this string owns (0 when inline).
+    pub(crate) fn heap_size(&self) -> usize {
+        match self {
+            SmallBytes::Inline { .. } => 0,
+            SmallBytes::Heap(v) => v.capacity(),
+        }
+    }
+}
+
+impl Deref for SmallBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for SmallBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for SmallBytes {}
+
+impl fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_slice().escape_ascii().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &[u8], inline: bool) {
+        let s = SmallBytes::new(input);
+        assert_eq!(s.as_slice(), input);
+        assert_eq!(matches!(s, SmallBytes::Inline { .. }), inline, "{input:?}");
+        let mut grown = s.clone();
+        grown.make_vec().extend_from_slice(b"xyz");
+        assert_eq!(&grown[..input.len()], input);
+        assert_eq!(&grown[input.len()..], b"xyz");
+        assert_eq!(SmallBytes::from_vec(input.to_vec()), s);
+    }
+
+    #[test]
+    fn inline_up_to_30_bytes() {
+        check(b"", true);
+        check(b"k", true);
+        check(&[7; 30], true);
+        check(&[7; 31], false);
+        check(&[0xff; 100], false);
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 32);
+    }
+}

@@ -1,0 +1,123 @@
+//! Key-space commands: DEL, EXISTS, KEYS, RENAME(NX), COPY, DBSIZE, FLUSHDB.
+
+use crate::effect::Effect;
+use crate::error::{Error, Result};
+use crate::glob::Pattern;
+use crate::kv::Db;
+
+pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
+    let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
+    let mut locked = db.lock_write(&ids);
+    let mut n = 0;
+    for &k in keys {
+        let mut slot = locked.slot(db.index, k);
+        if slot.remove().is_some() {
+            slot.journal(Effect::Del {
+                db: db.index,
+                key: k,
+            });
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn exists(db: &Db, keys: &[&[u8]]) -> u64 {
+    let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
+    let locked = db.lock_read(&ids);
+    keys.iter()
+        .filter(|&&k| locked.entry(db.index, k).is_some())
+        .count() as u64
+}
+
+pub(crate) fn keys(db: &Db, pattern: &[u8]) -> Vec<Vec<u8>> {
+    let pattern = Pattern::new(pattern);
+    let inner = &*db.inner;
+    let now = inner.now();
+    let mut out = Vec::new();
+    // One shard at a time: KEYS never holds more than one lock.
+    for s in 0..inner.shard_count() {
+        let shard = inner.shard(db.index, s).read();
+        for (_, slot) in shard.iter() {
+            if !slot.entry.is_expired(now) && pattern.matches(&slot.key) {
+                out.push(slot.key.to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// RENAME (`nx` false) and RENAMENX (`nx` true).
+pub(crate) fn rename(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
+    let d = db.index;
+    let mut locked = db.lock_write(&[(d, src), (d, dst)]);
+    if locked.slot(d, src).entry().is_none() {
+        return Err(Error::NoSuchKey);
+    }
+    if src == dst {
+        return Ok(!nx);
+    }
+    if nx && locked.slot(d, dst).entry().is_some() {
+        return Ok(false);
+    }
+    let Some(entry) = locked.slot(d, src).remove() else {
+        unreachable!("checked above")
+    };
+    let mut slot = locked.slot(d, dst);
+    slot.put_entry(entry);
+    slot.journal(Effect::Rename { db: d, src, dst });
+    Ok(true)
+}
+
+pub(crate) fn copy(
+    db: &Db,
+    src: &[u8],
+    dst: &[u8],
+    dst_db: Option<usize>,
+    replace: bool,
+) -> Result<bool> {
+    let (s, d) = (db.index, dst_db.unwrap_or(db.index));
+    if d >= db.inner.databases() {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    if s == d && src == dst {
+        return Err(Error::SameObject);
+    }
+    let mut locked = db.lock_write(&[(s, src), (d, dst)]);
+    let Some(mut entry) = locked.slot(s, src).entry().cloned() else {
+        return Ok(false);
+    };
+    let mut slot = locked.slot(d, dst);
+    if slot.entry().is_some() && !replace {
+        return Ok(false);
+    }
+    let now = slot.now();
+    (entry.created_ms, entry.updated_ms) = (now, now);
+    slot.put_entry(entry);
+    slot.journal(Effect::Copy {
+        src_db: s,
+        src,
+        dst_db: d,
+        dst,
+    });
+    Ok(true)
+}
+
+pub(crate) fn dbsize(db: &Db) -> u64 {
+    let inner = &*db.inner;
+    (0..inner.shard_count())
+        .map(|s| inner.shard(db.index, s).read().len() as u64)
+        .sum()
+}
+
+pub(crate) fn flushdb(db: &Db) -> Result<()> {
+    let inner = &*db.inner;
+    let mut guards: Vec<_> = (0..inner.shard_count())
+        .map(|s| inner.shard(db.index, s).write())
+        .collect();
+    for g in &mut guards {
+        g.clear();
+    }
+    inner.journal(Effect::FlushDb { db: db.index });
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! String commands: GET, SET and its options, GETDEL, GETEX, MGET, MSET(NX), APPEND, GETRANGE,
+//! SETRANGE, INCR and friends.
+
+use crate::cmd::expire::{When, deadline};
+use crate::effect::Effect;
+use crate::entry::Value;
+use crate::error::{Error, Result};
+use crate::kv::Db;
+use crate::number::{format_f64, parse_f64, parse_i64};
+use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
+
+/// Redis's `proto-max-bulk-len`: no string grows past 512 MiB.
+pub(crate) const MAX_STRING: u64 = 512 * 1024 * 1024;
+
+pub(crate) fn get_with<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+    db.read_entry(key, |e| match e {
+        None => Ok(f(None)),
+        Some(e) => Ok(f(Some(e.value.as_string()?))),
+    })
+}
+
+/// A positive relative or absolute expiry of SET/GETEX as an absolute deadline.
+fn positive_deadline(now: u64, when: When) -> Result<i64> {
+    let n = match when {
+        When::RelativeSecs(n)
+        | When::RelativeMs(n)
+        | When::AbsoluteSecs(n)
+        | When::AbsoluteMs(n) => n,
+    };
+    if n <= 0 {
+        return Err(Error::InvalidExpireTime);
+    }
+    deadline(now, when)
+}
+
+fn set_expiry_when(e: SetExpiry) -> Option<When> {
+    match e {
+        SetExpiry::Ex(n) => Some(When::RelativeSecs(n)),
+        SetExpiry::Px(n) => Some(When::RelativeMs(n)),
+        SetExpiry::ExAt(n) => Some(When::AbsoluteSecs(n)),
+        SetExpiry::PxAt(n) => Some(When::AbsoluteMs(n)),
+        SetExpiry::None | SetExpiry::KeepTtl => None,
+    }
+}
+
+pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Result<SetOutcome> {
+    let when = set_expiry_when(opts.expiry);
+    db.write_entry(key, |slot| {
+        let now = slot.now();
+        let at = when.map(|w| positive_deadline(now, w)).transpose()?;
+        let previous = match (opts.get, slot.entry()) {
+            (true, Some(e)) => Some(e.value.as_string()?.to_vec()),
+            _ => None,
+        };
+        let exists = slot.entry().is_some();
+        let refused = match opts.condition {
+            SetCondition::Always => false,
+            SetCondition::Nx => exists,
+            SetCondition::Xx => !exists,
+        };
+        if refused {
+            return Ok(SetOutcome {
+                written: false,
+                previous,
+            });
+        }
+        let expire_at = match (opts.expiry, at) {
+            (SetExpiry::KeepTtl, _) => slot.entry().and_then(|e| e.expire_at),
+            (_, Some(at)) => Some(at as u64),
+            _ => None,
+        };
+        if expire_at.is_some_and(|at| at <= now) {
+            // A deadline already past (EXAT/PXAT): the write happens and expires at once.
+            if slot.remove().is_some() {
+                slot.journal(Effect::Del { db: slot.db(), key });
+            }
+        } else {
+            slot.put(Value::string(value), expire_at);
+            slot.journal_put();
+        }
+        Ok(SetOutcome {
+            written: true,
+            previous,
+        })
+    })
+}
+
+pub(crate) fn getdel(db: &Db, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    db.write_entry(key, |slot| {
+        let Some(e) = slot.entry() else {
+            return Ok(None);
+        };
+        let v = e.value.as_string()?.to_vec();
+        slot.remove();
+        slot.journal(Effect::Del { db: slot.db(), key });
+        Ok(Some(v))
+    })
+}
+
+pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<u8>>> {
+    let when = match opt {
+        GetExOption::Ex(n) => Some(When::RelativeSecs(n)),
+        GetExOption::Px(n) => Some(When::RelativeMs(n)),
+        GetExOption::ExAt(n) => Some(When::AbsoluteSecs(n)),
+        GetExOption::PxAt(n) => Some(When::AbsoluteMs(n)),
+        GetExOption::Keep | GetExOption::Persist => None,
+    };
+    db.write_entry(key, |slot| {
+        let now = slot.now();
+        let at = when.map(|w| positive_deadline(now, w)).transpose()?;
+        let Some(e) = slot.entry() else {
+            return Ok(None);
+        };
+        let v = e.value.as_string()?.to_vec();
+        let had_ttl = e.expire_at.is_some();
+        match (opt, at) {
+            (_, Some(at)) if at as u64 <= now => {
+                slot.remove();
+                slot.journal(Effect::Del { db: slot.db(), key });
+            }
+            (_, Some(at)) => {
+                slot.set_expiry(Some(at as u64));
+                slot.journal(Effect::Expire {
+                    db: slot.db(),
+                    key,
+                    at: Some(at as u64),
+                });
+            }
+            (GetExOption::Persist, None) if had_ttl => {
+                slot.set_expiry(None);
+                slot.journal(Effect::Expire {
+                    db: slot.db(),
+                    key,
+                    at: None,
+                });
+            }
+            _ => {}
+        }
+        Ok(Some(v))
+    })
+}
+
+pub(crate) fn mget(db: &Db, keys: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
+    let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
+    let locked = db.lock_read(&ids);
+    keys.iter()
+        .map(|&k| {
+            locked
+                .entry(db.index, k)
+                .and_then(|e| e.value.as_string().ok())
+                .map(|s| s.to_vec())
+        })
+        .collect()
+}
+
+/// MSET (`nx` false) or MSETNX (`nx` true): all pairs under all their locks at once.
+pub(crate) fn mset(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
+    let ids: Vec<_> = pairs.iter().map(|&(k, _)| (db.index, k)).collect();
+    let mut locked = db.lock_write(&ids);
+    if nx
+        && pairs
+            .iter()
+            .any(|&(k, _)| locked.slot(db.index, k).entry().is_some())
+    {
+        return Ok(false);
+    }
+    for &(k, v) in pairs {
+        locked.slot(db.index, k).put(Value::string(v), None);
+    }
+    locked.journal(Effect::MSet {
+        db: db.index,
+        pairs,
+    });
+    Ok(true)
+}
+
+pub(crate) fn append(db: &Db, key: &[u8], data: &[u8]) -> Result<usize> {
+    db.write_entry(key, |slot| {
+        let len = match slot.entry() {
+            Some(e) => e.value.as_string()?.len(),
+            None => 0,
+        };
+        if (len + data.len()) as u64 > MAX_STRING {
+            return Err(Error::StringTooLong);
+        }
+        let new_len = match slot.value_mut() {
+            Some(v) => {
+                let s = v.as_string_mut()?.make_vec();
+                s.extend_from_slice(data);
+                s.len()
+            }
+            None => {
+                slot.put(Value::string(data), None);
+                data.len()
+            }
+        };
+        slot.journal(Effect::Append {
+            db: slot.db(),
+            key,
+            data,
+        });
+        Ok(new_len)
+    })
+}
+
+/// GETRANGE's slice: inclusive `start..=end`, negative indexes from the end, clamped.
+pub(crate) fn range(s: &[u8], start: i64, end: i64) -> Vec<u8> {
+    let len = s.len() as i64;
+    if len == 0 {
+        return Vec::new();
+    }
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
+    if start > end || start >= len {
+        return Vec::new();
+    }
+    s[start as usize..=end as usize].to_vec()
+}
+
+pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<usize> {
+    db.write_entry(key, |slot| {
+        let len = match slot.entry() {
+            Some(e) => e.value.as_string()?.len(),
+            None => 0,
+        };
+        if data.is_empty() {
+            return Ok(len);
+        }
+        if offset.saturating_add(data.len() as u64) > MAX_STRING {
+            return Err(Error::StringTooLong);
+        }
+        let offset = offset as usize;
+        if slot.entry().is_none() {
+            slot.put(Value::string(b""), None);
+        }
+        let Some(v) = slot.value_mut() else {
+            unreachable!("created just above")
+        };
+        let s = v.as_string_mut()?.make_vec();
+        if s.len() < offset + data.len() {
+            s.resize(offset + data.len(), 0);
+        }
+        s[offset..offset + data.len()].copy_from_slice(data);
+        let new_len = s.len();
+        slot.journal(Effect::SetRange {
+            db: slot.db(),
+            key,
+            offset,
+            data,
+        });
+        Ok(new_len)
+    })
+}
+
+pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
+    db.write_entry(key, |slot| {
+        let (old, expire_at) = match slot.entry() {
+            Some(e) => {
+                let s = e.value.as_string()?;
+                (parse_i64(s).ok_or(Error::NotInteger)?, e.expire_at)
+            }
+            None => (0, None),
+        };
+        let new = old.checked_add(by).ok_or(Error::Overflow)?;
+        slot.put(Value::string(new.to_string().as_bytes()), expire_at);
+        slot.journal_put();
+        Ok(new)
+    })
+}
+
+pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: f64) -> Result<Vec<u8>> {
+    if !by.is_finite() {
+        return Err(Error::NanOrInfinity);
+    }
+    db.write_entry(key, |slot| {
+        let (old, expire_at) = match slot.entry() {
+            Some(e) => {
+                let s = e.value.as_string()?;
+                (parse_f64(s).ok_or(Error::NotFloat)?, e.expire_at)
+            }
+            None => (0.0, None),
+        };
+        let new = old + by;
+        if !new.is_finite() {
+            return Err(Error::NanOrInfinity);
+        }
+        let text = format_f64(new);
+        slot.put(Value::string(&text), expire_at);
+        slot.journal_put();
+        Ok(text)
+    })
+}

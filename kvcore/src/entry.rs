@@ -1,0 +1,148 @@
+//! The entry model: what the store keeps per key.
+
+use crate::bytes::SmallBytes;
+
+/// The type of the value a key holds, as Redis's TYPE reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// A byte string.
+    String,
+    /// A list.
+    List,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+    /// A sorted set.
+    ZSet,
+}
+
+impl KeyType {
+    /// The name Redis's TYPE replies with: `string`, `list`, `hash`, `set` or `zset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::String => "string",
+            KeyType::List => "list",
+            KeyType::Hash => "hash",
+            KeyType::Set => "set",
+            KeyType::ZSet => "zset",
+        }
+    }
+
+    /// Parses a TYPE name (ASCII case-insensitive), as SCAN's TYPE option takes it.
+    pub fn parse(name: &[u8]) -> Option<KeyType> {
+        [
+            KeyType::String,
+            KeyType::List,
+            KeyType::Hash,
+            KeyType::Set,
+            KeyType::ZSet,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A stored value. The container types (issue 6) add one variant each here, plus an arm in
+/// [`Value::key_type`], [`Value::is_empty_container`] and [`Value::heap_size`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    String(SmallBytes),
+}
+
+impl Value {
+    pub(crate) fn string(bytes: &[u8]) -> Value {
+        Value::String(SmallBytes::new(bytes))
+    }
+
+    pub(crate) fn key_type(&self) -> KeyType {
+        match self {
+            Value::String(_) => KeyType::String,
+        }
+    }
+
+    /// A container that became empty is deleted, as in Redis; strings may be empty.
+    pub(crate) fn is_empty_container(&self) -> bool {
+        match self {
+            Value::String(_) => false,
+        }
+    }
+
+    /// Heap bytes owned by the value (an estimate for containers).
+    pub(crate) fn heap_size(&self) -> usize {
+        match self {
+            Value::String(s) => s.heap_size(),
+        }
+    }
+
+    /// The string, or `Err(WrongType)`.
+    pub(crate) fn as_string(&self) -> crate::Result<&SmallBytes> {
+        match self {
+            Value::String(s) => Ok(s),
+            #[allow(unreachable_patterns)]
+            _ => Err(crate::Error::WrongType),
+        }
+    }
+
+    pub(crate) fn as_string_mut(&mut self) -> crate::Result<&mut SmallBytes> {
+        match self {
+            Value::String(s) => Ok(s),
+            #[allow(unreachable_patterns)]
+            _ => Err(crate::Error::WrongType),
+        }
+    }
+}
+
+/// One key's value with its expiry and times.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) value: Value,
+    /// Absolute deadline in clock milliseconds. Changed only through the shard (it keeps an
+    /// index of the entries that carry one).
+    pub(crate) expire_at: Option<u64>,
+    pub(crate) created_ms: u64,
+    pub(crate) updated_ms: u64,
+    /// Position of this entry's slot in its shard's volatile index, valid while `expire_at`
+    /// is `Some`.
+    pub(crate) volatile_pos: u32,
+}
+
+impl Entry {
+    pub(crate) fn new(value: Value, now: u64) -> Entry {
+        Entry {
+            value,
+            expire_at: None,
+            created_ms: now,
+            updated_ms: now,
+            volatile_pos: 0,
+        }
+    }
+
+    /// Expired entries are dead: never returned, removed by whoever finds them.
+    pub(crate) fn is_expired(&self, now: u64) -> bool {
+        self.expire_at.is_some_and(|at| at <= now)
+    }
+
+    pub(crate) fn meta(&self) -> EntryMeta {
+        EntryMeta {
+            key_type: self.value.key_type(),
+            created_ms: self.created_ms,
+            updated_ms: self.updated_ms,
+            expire_at_ms: self.expire_at,
+        }
+    }
+}
+
+/// What the store knows about a key besides its value (for OBJECT, TYPE, TTL and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryMeta {
+    /// The type of the value.
+    pub key_type: KeyType,
+    /// When the key was created (clock milliseconds); overwriting keeps it, RENAME keeps it.
+    pub created_ms: u64,
+    /// When the value or expiry was last written (clock milliseconds).
+    pub updated_ms: u64,
+    /// The absolute expiry (clock milliseconds), if any.
+    pub expire_at_ms: Option<u64>,
+}

@@ -1,0 +1,44 @@
+//! The one error type of kvcore.
+
+/// A `Result` whose error is kvcore's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a store operation can refuse.
+///
+/// Messages are lowercase and carry no Redis prefix; a server maps each variant to Redis's exact
+/// reply (for example [`Error::WrongType`] to `WRONGTYPE Operation against a key holding the wrong
+/// kind of value`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key holds a value of another type than the operation needs.
+    #[error("operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// The stored value (or an argument) is not a 64-bit signed integer.
+    #[error("value is not an integer or out of range")]
+    NotInteger,
+    /// The stored value (or an argument) is not a valid float.
+    #[error("value is not a valid float")]
+    NotFloat,
+    /// An integer increment would leave the `i64` range.
+    #[error("increment or decrement would overflow")]
+    Overflow,
+    /// A float increment would produce NaN or an infinity.
+    #[error("increment would produce nan or infinity")]
+    NanOrInfinity,
+    /// The source key of RENAME does not exist.
+    #[error("no such key")]
+    NoSuchKey,
+    /// COPY was asked to copy a key onto itself.
+    #[error("source and destination objects are the same")]
+    SameObject,
+    /// An expire time is not positive where it must be, or overflows once made absolute.
+    #[error("invalid expire time")]
+    InvalidExpireTime,
+    /// A database index is not below [`Kv::databases`](crate::Kv::databases).
+    #[error("db index is out of range")]
+    DbIndexOutOfRange,
+    /// A string would grow past 512 MiB (Redis's `proto-max-bulk-len`).
+    #[error("string exceeds maximum allowed size")]
+    StringTooLong,
+}

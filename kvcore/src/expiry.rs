@@ -1,0 +1,140 @@
+//! Active expiry: reclaiming keys that expired and that nobody reads again.
+//!
+//! Each shard keeps an index of the slots whose entry has an expiry (`Shard::volatile`), so a
+//! cycle samples only keys that can expire, never the whole key space. Per shard, as Redis
+//! does: take the write lock, test up to 20 random volatile keys, delete the expired ones,
+//! release the lock; repeat while more than a quarter of the sample had expired and the
+//! shard's budget lasts. The pause a cycle causes is bounded by one sample of 20 per lock hold.
+//!
+//! [`Kv::active_expire_cycle`] is that pass, deterministic given the clock; the host calls it,
+//! or [`Kv::start_active_expiry`] runs it on a background thread.
+
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::effect::Effect;
+use crate::kv::{Inner, Kv};
+
+/// Keys tested per lock hold.
+const SAMPLE: usize = 20;
+
+/// What one active-expiry cycle did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExpireStats {
+    /// Keys with an expiry that were tested.
+    pub sampled: u64,
+    /// Keys found expired and deleted.
+    pub expired: u64,
+}
+
+impl Kv {
+    /// Runs one active-expiry cycle over every shard of every database, testing at most
+    /// `budget` keys per shard (at least one sample). Time comes from the store's clock.
+    pub fn active_expire_cycle(&self, budget: usize) -> ExpireStats {
+        cycle(&self.inner, budget)
+    }
+
+    /// Starts a background thread that runs [`Kv::active_expire_cycle`] every `interval`
+    /// (with a budget of 200 keys per shard), until the returned task is stopped or dropped,
+    /// or the store is dropped.
+    pub fn start_active_expiry(&self, interval: Duration) -> ExpiryTask {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let signal = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("kv-expiry".into())
+            .spawn(move || {
+                loop {
+                    {
+                        let mut stopped = signal.0.lock();
+                        if !*stopped {
+                            signal.1.wait_for(&mut stopped, interval);
+                        }
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    let Some(inner) = weak.upgrade() else { return };
+                    cycle(&inner, 200);
+                }
+            })
+            // Failing to spawn a thread means the process is out of resources; no store
+            // could run either.
+            .expect("spawn the active expiry thread");
+        ExpiryTask {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
+    let mut stats = ExpireStats::default();
+    let now = inner.now();
+    for db in 0..inner.databases() {
+        for s in 0..inner.shard_count() {
+            let mut left = budget.max(1);
+            loop {
+                let mut shard = inner.shard(db, s).write();
+                if shard.volatile().is_empty() {
+                    break;
+                }
+                let n = SAMPLE.min(left).min(shard.volatile().len());
+                let mut expired = 0;
+                for _ in 0..n {
+                    let vol = shard.volatile();
+                    if vol.is_empty() {
+                        break;
+                    }
+                    let idx = vol[inner.random() as usize % vol.len()];
+                    if shard.get(idx).entry.is_expired(now) {
+                        let slot = shard.remove(idx);
+                        inner.journal(Effect::Del { db, key: &slot.key });
+                        expired += 1;
+                    }
+                }
+                drop(shard);
+                left -= n;
+                stats.sampled += n as u64;
+                stats.expired += expired as u64;
+                if left == 0 || expired * 4 <= n {
+                    break;
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// The background active-expiry thread; stops when stopped or dropped.
+#[derive(Debug)]
+pub struct ExpiryTask {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExpiryTask {
+    /// Stops the thread and waits for it to finish its current cycle.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            // A panic in the expiry thread is a bug already reported on stderr; nothing to add.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ExpiryTask {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

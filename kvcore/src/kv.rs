@@ -1,0 +1,217 @@
+//! `Kv`, the whole store, and `Db`, a handle to one numbered database.
+//!
+//! Keys are hashed once, with a keyed hasher seeded per `Kv` (foldhash's `RandomState`), so
+//! keys that arrive from the network cannot be chosen to collide. The hash picks the shard
+//! from bits 32.. and is handed to the shard's `HashTable` unchanged: hashbrown uses the low
+//! bits for the bucket and the top 7 bits as the tag, so taking the shard from the middle
+//! leaves both with full entropy.
+//!
+//! # Lock order (invariant)
+//! Shard locks are taken in ascending `(database, shard)` order, and a thread that holds a
+//! shard lock only ever asks for a greater one. Single-key operations hold one lock; multi-key
+//! operations (MGET, MSET, MSETNX, DEL, EXISTS, RENAME, COPY across databases, FLUSHALL,
+//! SWAPDB) take all of theirs up front, in that order, through `lock_many`/`lock_all`. Read and
+//! write locks follow the same order, so no cycle of waiters can form.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::clock::Clock;
+use crate::effect::Effect;
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::shard::Shard;
+
+/// A lock on its own cache line pair, so that neighbouring shards do not false-share.
+#[repr(align(128))]
+#[derive(Default)]
+pub(crate) struct Padded(pub(crate) RwLock<Shard>);
+
+pub(crate) struct Inner {
+    dbs: Box<[Box<[Padded]>]>,
+    shard_mask: usize,
+    hasher: foldhash::fast::RandomState,
+    clock: Arc<dyn Clock>,
+    rng: AtomicU64,
+}
+
+impl Inner {
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(crate) fn shard_of(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.shard_mask
+    }
+
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shard_mask + 1
+    }
+
+    pub(crate) fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub(crate) fn shard(&self, db: usize, shard: usize) -> &RwLock<Shard> {
+        &self.dbs[db][shard].0
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A pseudo-random number (RANDOMKEY, active expiry sampling); not for cryptography.
+    pub(crate) fn random(&self) -> u64 {
+        self.hasher
+            .hash_one(self.rng.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The durability seam: every mutation reports its effect here while it still holds the
+    /// write locks of the shards it changed (see `effect.rs`). Issue 5 makes this write the
+    /// log; an in-memory store has nothing to do.
+    #[inline]
+    pub(crate) fn journal(&self, effect: Effect<'_>) {
+        let _ = effect;
+    }
+}
+
+/// The whole store: a fixed number of numbered databases, each split into shards.
+///
+/// `Kv` is a cheap handle (an `Arc` inside); clones share the store. Operations on keys live
+/// on [`Db`] through the [`Store`](crate::Store) trait.
+#[derive(Clone)]
+pub struct Kv {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Kv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kv")
+            .field("databases", &self.inner.databases())
+            .field("shards", &self.inner.shard_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kv {
+    /// Creates an empty store that lives only in memory.
+    pub fn in_memory(opts: Options) -> Kv {
+        let dbs = (0..opts.databases)
+            .map(|_| (0..opts.shards).map(|_| Padded::default()).collect())
+            .collect();
+        let hasher = foldhash::fast::RandomState::default();
+        let seed = hasher.hash_one(0x6b76_u64);
+        Kv {
+            inner: Arc::new(Inner {
+                dbs,
+                shard_mask: opts.shards - 1,
+                hasher,
+                clock: opts.clock,
+                rng: AtomicU64::new(seed),
+            }),
+        }
+    }
+
+    /// A handle to database `index`.
+    ///
+    /// # Errors
+    /// [`Error::DbIndexOutOfRange`] if `index >= self.databases()`.
+    pub fn db(&self, index: usize) -> Result<Db> {
+        if index < self.inner.databases() {
+            Ok(Db {
+                inner: Arc::clone(&self.inner),
+                index,
+            })
+        } else {
+            Err(Error::DbIndexOutOfRange)
+        }
+    }
+
+    /// The number of databases.
+    pub fn databases(&self) -> usize {
+        self.inner.databases()
+    }
+
+    /// The store's current time (its clock's), in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.now()
+    }
+
+    /// Empties every database, atomically (FLUSHALL).
+    ///
+    /// # Errors
+    /// None today; durable stores (issue 5) may refuse writes.
+    pub fn flushall(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let mut guards: Vec<_> = (0..inner.databases())
+            .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
+            .map(|(db, s)| inner.shard(db, s).write())
+            .collect();
+        for g in &mut guards {
+            g.clear();
+        }
+        inner.journal(Effect::FlushAll);
+        Ok(())
+    }
+
+    /// Swaps the contents of databases `a` and `b`, atomically (SWAPDB).
+    ///
+    /// # Errors
+    /// [`Error::DbIndexOutOfRange`] if either index is out of range.
+    pub fn swapdb(&self, a: usize, b: usize) -> Result<()> {
+        let inner = &*self.inner;
+        if a >= inner.databases() || b >= inner.databases() {
+            return Err(Error::DbIndexOutOfRange);
+        }
+        if a == b {
+            return Ok(());
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let mut low: Vec<_> = (0..inner.shard_count())
+            .map(|s| inner.shard(lo, s).write())
+            .collect();
+        let mut high: Vec<_> = (0..inner.shard_count())
+            .map(|s| inner.shard(hi, s).write())
+            .collect();
+        // Both databases use the same hasher and shard count, so shard i of one is shard i of
+        // the other.
+        for (l, h) in low.iter_mut().zip(high.iter_mut()) {
+            std::mem::swap(&mut **l, &mut **h);
+        }
+        inner.journal(Effect::SwapDb { a, b });
+        Ok(())
+    }
+}
+
+/// A handle to one numbered database; cheap to clone. Its operations are the
+/// [`Store`](crate::Store) trait's.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) index: usize,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// This database's number.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The store this database belongs to.
+    pub fn kv(&self) -> Kv {
+        Kv {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}

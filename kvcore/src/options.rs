@@ -1,0 +1,221 @@
+//! Option types: the store's configuration and the per-command options of SET, GETEX, EXPIRE
+//! and SCAN.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::entry::KeyType;
+
+/// How a [`Kv`](crate::Kv) is built.
+///
+/// | setting | default | meaning |
+/// |---|---|---|
+/// | [`shards`](Options::shards) | 64 | independently locked shards per database (rounded up to a power of two, at most 65 536) |
+/// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
+/// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) shards: usize,
+    pub(crate) databases: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The most shards a database can have: the SCAN cursor gives the shard 16 bits.
+pub(crate) const MAX_SHARDS: usize = 1 << 16;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            shards: 64,
+            databases: 16,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Options {
+    /// The defaults (see the table above).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the number of shards per database: rounded up to a power of two, clamped to
+    /// 1..=65 536. More shards mean less lock contention and a little more fixed memory.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n.clamp(1, MAX_SHARDS).next_power_of_two();
+        self
+    }
+
+    /// Sets the number of numbered databases (at least 1).
+    pub fn databases(mut self, n: usize) -> Self {
+        self.databases = n.max(1);
+        self
+    }
+
+    /// Sets the clock every expiry decision reads.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// When SET writes: always, only if the key is absent (NX) or only if it exists (XX).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SetCondition {
+    /// Write unconditionally.
+    #[default]
+    Always,
+    /// Write only if the key does not exist.
+    Nx,
+    /// Write only if the key exists.
+    Xx,
+}
+
+/// The expiry SET gives the key it writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SetExpiry {
+    /// No expiry: any previous TTL is dropped (plain SET).
+    #[default]
+    None,
+    /// Expire after this many seconds (EX); must be positive.
+    Ex(i64),
+    /// Expire after this many milliseconds (PX); must be positive.
+    Px(i64),
+    /// Expire at this Unix time in seconds (EXAT); must be positive.
+    ExAt(i64),
+    /// Expire at this Unix time in milliseconds (PXAT); must be positive.
+    PxAt(i64),
+    /// Keep the key's current expiry (KEEPTTL).
+    KeepTtl,
+}
+
+/// The options of SET: condition (NX/XX), expiry (EX/PX/EXAT/PXAT/KEEPTTL) and GET.
+///
+/// ```
+/// use kvcore::{SetExpiry, SetOptions};
+/// let opts = SetOptions::new().nx().expiry(SetExpiry::Ex(10)).get();
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    pub(crate) condition: SetCondition,
+    pub(crate) expiry: SetExpiry,
+    pub(crate) get: bool,
+}
+
+impl SetOptions {
+    /// A plain SET: always write, no expiry, no GET.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the write condition.
+    pub fn condition(mut self, c: SetCondition) -> Self {
+        self.condition = c;
+        self
+    }
+    /// Write only if the key does not exist (NX).
+    pub fn nx(self) -> Self {
+        self.condition(SetCondition::Nx)
+    }
+    /// Write only if the key exists (XX).
+    pub fn xx(self) -> Self {
+        self.condition(SetCondition::Xx)
+    }
+    /// Sets the expiry of the written key.
+    pub fn expiry(mut self, e: SetExpiry) -> Self {
+        self.expiry = e;
+        self
+    }
+    /// Also return the previous string value (GET).
+    pub fn get(mut self) -> Self {
+        self.get = true;
+        self
+    }
+}
+
+/// What [`Store::set_with`](crate::Store::set_with) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetOutcome {
+    /// Whether the value was written (false when NX/XX refused).
+    pub written: bool,
+    /// With GET: the previous string value, `None` if the key did not exist. Always `None`
+    /// without GET.
+    pub previous: Option<Vec<u8>>,
+}
+
+/// What GETEX does to the key's expiry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GetExOption {
+    /// Leave the expiry as it is.
+    #[default]
+    Keep,
+    /// Expire after this many seconds (EX); must be positive.
+    Ex(i64),
+    /// Expire after this many milliseconds (PX); must be positive.
+    Px(i64),
+    /// Expire at this Unix time in seconds (EXAT); must be positive.
+    ExAt(i64),
+    /// Expire at this Unix time in milliseconds (PXAT); must be positive.
+    PxAt(i64),
+    /// Remove the expiry (PERSIST).
+    Persist,
+}
+
+/// The condition of EXPIRE and its siblings (Redis 7's NX/XX/GT/LT).
+///
+/// A key without expiry counts as an infinite TTL: GT never sets one on it, LT always does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExpireCondition {
+    /// Set unconditionally.
+    #[default]
+    None,
+    /// Only if the key has no expiry.
+    Nx,
+    /// Only if the key has an expiry.
+    Xx,
+    /// Only if the new expiry is later than the current one.
+    Gt,
+    /// Only if the new expiry is earlier than the current one.
+    Lt,
+}
+
+/// The options of SCAN: MATCH pattern, COUNT hint and TYPE filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOptions {
+    pub(crate) pattern: Option<Vec<u8>>,
+    pub(crate) count: usize,
+    pub(crate) key_type: Option<KeyType>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            pattern: None,
+            count: 10,
+            key_type: None,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// No filter, COUNT 10 (Redis's default).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only return keys matching this glob pattern (MATCH).
+    pub fn pattern(mut self, pattern: impl AsRef<[u8]>) -> Self {
+        self.pattern = Some(pattern.as_ref().to_vec());
+        self
+    }
+    /// How much work one call does (COUNT): about this many keys are visited; at least 1.
+    pub fn count(mut self, count: usize) -> Self {
+        self.count = count.max(1);
+        self
+    }
+    /// Only return keys of this type (TYPE).
+    pub fn key_type(mut self, t: KeyType) -> Self {
+        self.key_type = Some(t);
+        self
+    }
+}

@@ -1,0 +1,86 @@
+//! SCAN and RANDOMKEY: walking the key space without a global lock.
+//!
+//! # The cursor
+//! A cursor is `shard << 32 | slot`: the shard (bits 32..48) and the slab slot (bits 0..32)
+//! where the next call resumes. Bits 48..64 are zero (a compacting slab would put a generation
+//! there). Cursor 0 starts at shard 0, slot 0; a walk ends when 0 comes back.
+//!
+//! # The guarantee
+//! Each call read-locks one shard at a time and walks its slots upwards from the cursor. A
+//! live key never changes slot (see `shard.rs`), so a key present for the whole walk sits at
+//! one `(shard, slot)` position that the walk passes exactly once: it is returned. Keys
+//! inserted behind the cursor are missed, keys deleted and re-inserted may be seen twice,
+//! both allowed by Redis's contract.
+
+use crate::glob::Pattern;
+use crate::kv::Db;
+use crate::options::ScanOptions;
+
+const SLOT_BITS: u32 = 32;
+
+pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8>>) {
+    let inner = &*db.inner;
+    let pattern = opts.pattern.as_deref().map(Pattern::new);
+    let mut shard_i = (cursor >> SLOT_BITS) as usize & 0xffff;
+    let mut slot_i = (cursor & 0xffff_ffff) as usize;
+    let count = opts.count.max(1);
+    let mut out = Vec::new();
+    let (mut visited, mut empty) = (0usize, 0usize);
+    let now = inner.now();
+    while shard_i < inner.shard_count() {
+        let shard = inner.shard(db.index, shard_i).read();
+        while slot_i < shard.slot_count() {
+            let here = slot_i;
+            slot_i += 1;
+            match shard.slot(here as u32) {
+                None => empty += 1,
+                Some(slot) => {
+                    visited += 1;
+                    let e = &slot.entry;
+                    if !e.is_expired(now)
+                        && opts.key_type.is_none_or(|t| t == e.value.key_type())
+                        && pattern.as_ref().is_none_or(|p| p.matches(&slot.key))
+                    {
+                        out.push(slot.key.to_vec());
+                    }
+                }
+            }
+            if visited >= count || empty >= count * 10 {
+                return (((shard_i as u64) << SLOT_BITS) | slot_i as u64, out);
+            }
+        }
+        drop(shard);
+        shard_i += 1;
+        slot_i = 0;
+    }
+    (0, out)
+}
+
+pub(crate) fn randomkey(db: &Db) -> Option<Vec<u8>> {
+    let inner = &*db.inner;
+    let now = inner.now();
+    let shards = inner.shard_count();
+    // Random probes first: cheap and uniform enough while the slabs are reasonably full.
+    for _ in 0..64 {
+        let r = inner.random();
+        let shard = inner.shard(db.index, r as usize % shards).read();
+        if shard.slot_count() == 0 {
+            continue;
+        }
+        let idx = (r >> 32) as usize % shard.slot_count();
+        if let Some(slot) = shard.slot(idx as u32)
+            && !slot.entry.is_expired(now)
+        {
+            return Some(slot.key.to_vec());
+        }
+    }
+    // Sparse or mostly expired: walk from a random shard to the first live key.
+    let start = inner.random() as usize % shards;
+    (0..shards).find_map(|i| {
+        let shard = inner.shard(db.index, (start + i) % shards).read();
+        shard
+            .iter()
+            .find(|(_, s)| !s.entry.is_expired(now))
+            .map(|(_, s)| s.key.to_vec())
+    })
+}

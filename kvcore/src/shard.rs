@@ -1,0 +1,167 @@
+//! One shard of one database: a slab of entries, a hash index into it, and an index of the
+//! entries that carry an expiry.
+//!
+//! Invariants:
+//! - A live key's slot index never changes while the key lives (SCAN's cursor relies on it).
+//!   Slots are never compacted; a slab is only dropped when no key lives in it. (A compacting
+//!   shard would have to put a generation into the SCAN cursor and restart the shard on a
+//!   mismatch.)
+//! - `index` holds exactly the slot indexes of occupied slots, hashed by the key's hash.
+//! - `volatile` holds exactly the slot indexes whose entry has `expire_at`, and each such
+//!   entry's `volatile_pos` is its position there.
+
+use hashbrown::HashTable;
+
+use crate::bytes::SmallBytes;
+use crate::entry::Entry;
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) hash: u64,
+    pub(crate) key: SmallBytes,
+    pub(crate) entry: Entry,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shard {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    volatile: Vec<u32>,
+}
+
+impl Shard {
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The slab's length: slot indexes run below it.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| {
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|s| s.key.as_slice() == key)
+            })
+            .copied()
+    }
+
+    pub(crate) fn slot(&self, idx: u32) -> Option<&Slot> {
+        self.slots.get(idx as usize).and_then(Option::as_ref)
+    }
+
+    /// The occupied slot `idx`. Panics if it is vacant: callers got `idx` from `find` or
+    /// `insert` under the same lock.
+    pub(crate) fn get(&self, idx: u32) -> &Slot {
+        self.slots[idx as usize]
+            .as_ref()
+            .expect("slot index came from find/insert under this lock")
+    }
+
+    /// The entry of occupied slot `idx`; change its expiry only through [`Shard::set_expiry`].
+    pub(crate) fn entry_mut(&mut self, idx: u32) -> &mut Entry {
+        &mut self.slots[idx as usize]
+            .as_mut()
+            .expect("slot index came from find/insert under this lock")
+            .entry
+    }
+
+    /// Inserts a key that is not present; returns its slot.
+    pub(crate) fn insert(&mut self, hash: u64, key: &[u8], mut entry: Entry) -> u32 {
+        debug_assert!(self.find(hash, key).is_none());
+        let expire_at = entry.expire_at.take();
+        let slot = Some(Slot {
+            hash,
+            key: SmallBytes::new(key),
+            entry,
+        });
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("a shard holds < 2^32 keys");
+                self.slots.push(slot);
+                i
+            }
+        };
+        let slots = &self.slots;
+        self.index.insert_unique(hash, idx, |&i| {
+            slots[i as usize]
+                .as_ref()
+                .expect("indexed slots are occupied")
+                .hash
+        });
+        self.set_expiry(idx, expire_at);
+        idx
+    }
+
+    /// Removes occupied slot `idx`, returning its contents.
+    pub(crate) fn remove(&mut self, idx: u32) -> Slot {
+        self.set_expiry(idx, None);
+        let slot = self.slots[idx as usize]
+            .take()
+            .expect("removing an occupied slot");
+        match self.index.find_entry(slot.hash, |&i| i == idx) {
+            Ok(e) => {
+                e.remove();
+            }
+            Err(_) => unreachable!("every occupied slot is indexed"),
+        }
+        self.free.push(idx);
+        if self.index.is_empty() {
+            // Nothing lives here: drop the slab so a drained shard gives its memory back.
+            // No live key moves, so SCAN needs no new generation.
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        }
+        slot
+    }
+
+    /// Sets or clears the expiry of occupied slot `idx`, keeping the volatile index exact.
+    pub(crate) fn set_expiry(&mut self, idx: u32, at: Option<u64>) {
+        let entry = &mut self.slots[idx as usize]
+            .as_mut()
+            .expect("occupied slot")
+            .entry;
+        match (entry.expire_at.is_some(), at) {
+            (false, Some(_)) => {
+                entry.volatile_pos = self.volatile.len() as u32;
+                self.volatile.push(idx);
+            }
+            (true, None) => {
+                let pos = entry.volatile_pos as usize;
+                self.volatile.swap_remove(pos);
+                if let Some(&moved) = self.volatile.get(pos) {
+                    self.entry_mut(moved).volatile_pos = pos as u32;
+                }
+            }
+            _ => {}
+        }
+        self.entry_mut(idx).expire_at = at;
+    }
+
+    /// Slot indexes of the entries that carry an expiry.
+    pub(crate) fn volatile(&self) -> &[u32] {
+        &self.volatile
+    }
+
+    /// Empties the shard, giving its memory back.
+    pub(crate) fn clear(&mut self) {
+        *self = Shard::default();
+    }
+
+    /// Iterates over the occupied slots.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Slot)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+    }
+}
