@@ -17,7 +17,7 @@
 use globset::{Candidate, GlobBuilder, GlobMatcher};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     Literal(u8),
     Any,
     Star,
