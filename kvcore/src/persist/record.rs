@@ -1,0 +1,472 @@
+//! On-disk record types: what the log stores for each change, and what a snapshot stores per key.
+//!
+//! These are not the API types: they only change by appending variants at the end (postcard
+//! encodes an enum variant as its index), and every field is an effect, not a command: deadlines
+//! are absolute unix milliseconds, and results computed from time, randomness or prior state
+//! (INCRBYFLOAT, SPOP) are logged as the values they produced. Byte strings borrow from the buffer
+//! they are decoded from, and from the store's memory while encoding, so neither way copies them.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A byte string, encoded as postcard bytes: a varint length, then the bytes.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Bytes<'a>(pub(crate) Cow<'a, [u8]>);
+
+impl<'a> Bytes<'a> {
+    /// Borrows `b`.
+    pub(crate) fn from_slice(b: &'a [u8]) -> Self {
+        Bytes(Cow::Borrowed(b))
+    }
+    /// The bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+    /// The bytes, owned.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        self.0.into_owned()
+    }
+}
+
+impl<'a> From<&'a [u8]> for Bytes<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Bytes(Cow::Borrowed(b))
+    }
+}
+
+impl From<Vec<u8>> for Bytes<'static> {
+    fn from(b: Vec<u8>) -> Self {
+        Bytes(Cow::Owned(b))
+    }
+}
+
+impl fmt::Debug for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Bytes<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Bytes(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(Bytes(Cow::Owned(v.to_vec())))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(Bytes(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(b) = seq.next_element()? {
+                    v.push(b);
+                }
+                Ok(Bytes(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// A whole value as stored on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Value<'a> {
+    /// A string.
+    #[serde(borrow)]
+    Str(Bytes<'a>),
+    /// A list, head first.
+    #[serde(borrow)]
+    List(Vec<Bytes<'a>>),
+    /// A hash: (field, value) pairs.
+    #[serde(borrow)]
+    Hash(Vec<(Bytes<'a>, Bytes<'a>)>),
+    /// A set's members.
+    #[serde(borrow)]
+    Set(Vec<Bytes<'a>>),
+    /// A sorted set: (score, member) pairs.
+    #[serde(borrow)]
+    ZSet(Vec<(f64, Bytes<'a>)>),
+}
+
+/// One change to the store, as logged. Append new variants at the end only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Op<'a> {
+    /// Put a whole value under `key` (replacing any), with an absolute deadline or none.
+    /// SET, SETEX, GETSET, INCR* (their result), RESTORE-like puts of any type.
+    Set {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        value: Value<'a>,
+        expire_at: Option<u64>,
+    },
+    /// Remove keys (missing ones are ignored on replay).
+    Del {
+        #[serde(borrow)]
+        keys: Vec<Bytes<'a>>,
+    },
+    /// Give `key` an absolute deadline (unix ms).
+    Expire {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        at_ms: u64,
+    },
+    /// Drop `key`'s deadline.
+    Persist {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+    },
+    /// Put several strings without deadlines (MSET, MSETNX).
+    MSet {
+        #[serde(borrow)]
+        pairs: Vec<(Bytes<'a>, Bytes<'a>)>,
+    },
+    /// Move `src`'s value and deadline to `dst`, replacing `dst`.
+    Rename {
+        #[serde(borrow)]
+        src: Bytes<'a>,
+        #[serde(borrow)]
+        dst: Bytes<'a>,
+    },
+    /// Copy `src`'s value and deadline to `dst` in database `dst_db`, replacing `dst`.
+    Copy {
+        #[serde(borrow)]
+        src: Bytes<'a>,
+        #[serde(borrow)]
+        dst: Bytes<'a>,
+        dst_db: u32,
+    },
+    /// Empty the record's database.
+    FlushDb,
+    /// Empty every database.
+    FlushAll,
+    /// Swap the contents of two databases.
+    SwapDb { a: u32, b: u32 },
+    /// Append bytes to a string (creating it).
+    Append {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        data: Bytes<'a>,
+    },
+    /// Overwrite part of a string at `offset`, zero-padding (SETRANGE).
+    SetRange {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        offset: u64,
+        #[serde(borrow)]
+        data: Bytes<'a>,
+    },
+    /// Push items onto a list (creating it), each in turn, at the head or the tail.
+    ListPush {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        left: bool,
+        #[serde(borrow)]
+        items: Vec<Bytes<'a>>,
+    },
+    /// Pop `count` items from the head or the tail of a list (deleting it when empty).
+    ListPop {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        left: bool,
+        count: u64,
+    },
+    /// Replace the item at a (resolved, non-negative) index.
+    ListSet {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        index: u64,
+        #[serde(borrow)]
+        item: Bytes<'a>,
+    },
+    /// Keep only items `start..=stop` (resolved, non-negative; start > stop empties the list).
+    ListTrim {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        start: u64,
+        stop: u64,
+    },
+    /// Remove items equal to `item`, as LREM with the same count.
+    ListRem {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        count: i64,
+        #[serde(borrow)]
+        item: Bytes<'a>,
+    },
+    /// Insert `item` before or after the first `pivot`.
+    ListInsert {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        before: bool,
+        #[serde(borrow)]
+        pivot: Bytes<'a>,
+        #[serde(borrow)]
+        item: Bytes<'a>,
+    },
+    /// Set hash fields (creating the hash).
+    HashSet {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        pairs: Vec<(Bytes<'a>, Bytes<'a>)>,
+    },
+    /// Remove hash fields (deleting the hash when empty).
+    HashDel {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        fields: Vec<Bytes<'a>>,
+    },
+    /// Add set members (creating the set).
+    SetAdd {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        members: Vec<Bytes<'a>>,
+    },
+    /// Remove set members (deleting the set when empty).
+    SetRem {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        members: Vec<Bytes<'a>>,
+    },
+    /// Add or re-score sorted-set members (creating the sorted set).
+    ZAdd {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        pairs: Vec<(f64, Bytes<'a>)>,
+    },
+    /// Remove sorted-set members (deleting the sorted set when empty).
+    ZRem {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        members: Vec<Bytes<'a>>,
+    },
+}
+
+/// The postcard-encoded body of a log record; the sequence number precedes it on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Record<'a> {
+    /// The database the change applies to (ignored by FLUSHALL and SWAPDB).
+    pub(crate) db: u32,
+    /// The change.
+    #[serde(borrow)]
+    pub(crate) op: Op<'a>,
+}
+
+/// One key of a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Entry<'a> {
+    /// The key's database.
+    pub(crate) db: u32,
+    /// The key.
+    #[serde(borrow)]
+    pub(crate) key: Bytes<'a>,
+    /// Its value.
+    #[serde(borrow)]
+    pub(crate) value: Value<'a>,
+    /// Its absolute deadline (unix ms), if any.
+    pub(crate) expire_at: Option<u64>,
+}
+
+/// Appends the postcard encoding of `v` to `out`.
+pub(crate) fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) {
+    // Serializing into a growable Vec fails only on an out-of-memory condition that would abort
+    // first, or on types postcard cannot represent, which ours (no maps, no unsized sequences)
+    // are not.
+    let bytes = postcard::to_extend(v, std::mem::take(out)).expect("postcard encodes our types");
+    *out = bytes;
+}
+
+/// Decodes a record body, borrowing byte strings from `buf`; trailing bytes are an error.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(buf: &'a [u8]) -> Result<T, postcard::Error> {
+    let (v, rest) = postcard::take_from_bytes(buf)?;
+    if rest.is_empty() {
+        Ok(v)
+    } else {
+        Err(postcard::Error::DeserializeBadEncoding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes<'static> {
+        Bytes::from(s.as_bytes().to_vec())
+    }
+
+    fn check(op: Op<'static>) {
+        let rec = Record { db: 3, op };
+        let mut buf = Vec::new();
+        encode_into(&rec, &mut buf);
+        let back: Record<'_> = decode(&buf).unwrap();
+        assert_eq!(back, rec);
+        // Decoding borrows byte strings instead of copying them.
+        if let Op::Set { key, .. } = &back.op {
+            assert!(matches!(key.0, Cow::Borrowed(_)));
+        }
+    }
+
+    #[test]
+    fn every_op_round_trips() {
+        let value_cases = [
+            Value::Str(b("v")),
+            Value::List(vec![b("a"), b("b")]),
+            Value::Hash(vec![(b("f"), b("v"))]),
+            Value::Set(vec![b("m")]),
+            Value::ZSet(vec![(1.5, b("m")), (f64::NEG_INFINITY, b("n"))]),
+        ];
+        for value in value_cases {
+            check(Op::Set {
+                key: b("k"),
+                value,
+                expire_at: Some(1_700_000_000_000),
+            });
+        }
+        let ops = vec![
+            Op::Del {
+                keys: vec![b("a"), b("")],
+            },
+            Op::Expire {
+                key: b("k"),
+                at_ms: u64::MAX,
+            },
+            Op::Persist { key: b("k") },
+            Op::MSet {
+                pairs: vec![(b("a"), b("1")), (b("b"), b("2"))],
+            },
+            Op::Rename {
+                src: b("a"),
+                dst: b("b"),
+            },
+            Op::Copy {
+                src: b("a"),
+                dst: b("b"),
+                dst_db: 15,
+            },
+            Op::FlushDb,
+            Op::FlushAll,
+            Op::SwapDb { a: 0, b: 1 },
+            Op::Append {
+                key: b("k"),
+                data: b("xy"),
+            },
+            Op::SetRange {
+                key: b("k"),
+                offset: 7,
+                data: b("z"),
+            },
+            Op::ListPush {
+                key: b("l"),
+                left: true,
+                items: vec![b("1")],
+            },
+            Op::ListPop {
+                key: b("l"),
+                left: false,
+                count: 2,
+            },
+            Op::ListSet {
+                key: b("l"),
+                index: 0,
+                item: b("x"),
+            },
+            Op::ListTrim {
+                key: b("l"),
+                start: 1,
+                stop: 0,
+            },
+            Op::ListRem {
+                key: b("l"),
+                count: -2,
+                item: b("x"),
+            },
+            Op::ListInsert {
+                key: b("l"),
+                before: true,
+                pivot: b("p"),
+                item: b("i"),
+            },
+            Op::HashSet {
+                key: b("h"),
+                pairs: vec![(b("f"), b("v"))],
+            },
+            Op::HashDel {
+                key: b("h"),
+                fields: vec![b("f")],
+            },
+            Op::SetAdd {
+                key: b("s"),
+                members: vec![b("m")],
+            },
+            Op::SetRem {
+                key: b("s"),
+                members: vec![b("m")],
+            },
+            Op::ZAdd {
+                key: b("z"),
+                pairs: vec![(-0.0, b("m"))],
+            },
+            Op::ZRem {
+                key: b("z"),
+                members: vec![b("m")],
+            },
+        ];
+        for op in ops {
+            check(op);
+        }
+    }
+
+    #[test]
+    fn binary_bytes_are_encoded_as_length_and_raw_bytes() {
+        let rec = Record {
+            db: 0,
+            op: Op::Persist {
+                key: b("\u{0}\u{ff}k"),
+            },
+        };
+        let mut buf = Vec::new();
+        encode_into(&rec, &mut buf);
+        // db varint 0, variant index 3, key length 4, key bytes.
+        assert_eq!(buf, [0, 3, 4, 0, 0xc3, 0xbf, b'k']);
+    }
+
+    #[test]
+    fn trailing_or_truncated_bytes_are_rejected() {
+        let rec = Record {
+            db: 1,
+            op: Op::Del {
+                keys: vec![b("abc")],
+            },
+        };
+        let mut buf = Vec::new();
+        encode_into(&rec, &mut buf);
+        let mut longer = buf.clone();
+        longer.push(0);
+        assert!(decode::<Record<'_>>(&longer).is_err());
+        assert!(decode::<Record<'_>>(&buf[..buf.len() - 1]).is_err());
+        assert!(decode::<Record<'_>>(&[0, 200]).is_err(), "unknown variant");
+    }
+}
