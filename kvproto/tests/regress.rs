@@ -1,0 +1,1 @@
+//! Inputs found by the fuzz targets (fuzz/), kept so the bugs stay fixed.
