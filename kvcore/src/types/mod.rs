@@ -9,7 +9,7 @@ mod rng;
 mod score;
 mod set;
 mod table;
-// mod zset;
+mod zset;
 
 pub(crate) use error::TypeError;
 pub(crate) use hash::Hash;
@@ -19,7 +19,7 @@ pub(crate) use score::{
     LexBound, LexRange, ScoreRange, format_human_float, format_score, parse_i64, parse_score,
 };
 pub(crate) use set::Set;
-// pub(crate) use zset::{Aggregate, ZAddFlags, ZAddOutcome, ZInput, ZSet};
+pub(crate) use zset::{Aggregate, ZAddFlags, ZAddOutcome, ZInput, ZSet};
 
 /// Bytes the allocator hands out for a request of `n` bytes: rounded up to its size class
 /// (16-byte steps approximate jemalloc's and glibc's small classes). Used for MEMORY USAGE.

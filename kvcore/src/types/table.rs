@@ -232,6 +232,11 @@ impl<T: Keyed> Table<T> {
         self.slots.iter().flatten()
     }
 
+    /// Entries in slot order, mutably. Callers must not change the entries' keys.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.slots.iter_mut().flatten()
+    }
+
     /// A uniformly random occupied slot, None when empty.
     pub(crate) fn random_slot(&self, rng: &mut Rng) -> Option<u32> {
         if self.len == 0 {
