@@ -8,3 +8,6 @@ mod fs;
 mod record;
 mod snapshot;
 mod wal;
+
+#[cfg(test)]
+mod tests;

@@ -188,20 +188,20 @@ pub(crate) enum Op<'a> {
         left: bool,
         count: u64,
     },
-    /// Replace the item at a (resolved, non-negative) index.
+    /// Replace the item at an index (LSET's, negative from the tail; replay sees the same list).
     ListSet {
         #[serde(borrow)]
         key: Bytes<'a>,
-        index: u64,
+        index: i64,
         #[serde(borrow)]
         item: Bytes<'a>,
     },
-    /// Keep only items `start..=stop` (resolved, non-negative; start > stop empties the list).
+    /// Keep only items `start..=stop`, as LTRIM with the same arguments.
     ListTrim {
         #[serde(borrow)]
         key: Bytes<'a>,
-        start: u64,
-        stop: u64,
+        start: i64,
+        stop: i64,
     },
     /// Remove items equal to `item`, as LREM with the same count.
     ListRem {
