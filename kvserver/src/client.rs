@@ -1,0 +1,191 @@
+//! The registry of connected clients, for `CLIENT LIST/KILL/INFO`, `INFO clients` and shutdown.
+//!
+//! A connection thread owns its socket and its session; what other threads may look at or act on
+//! lives in its [`ClientHandle`], shared through the registry: atomics the connection updates once
+//! per batch, and a clone of the socket that `CLIENT KILL` and shutdown use to end its reads.
+
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::stats::{CmdStats, CmdTotals, ConnCounters, CounterTotals};
+
+/// `last_cmd` when the client has run nothing yet.
+pub(crate) const NO_COMMAND: usize = usize::MAX;
+
+/// What other threads can see of one connection.
+#[derive(Debug)]
+pub(crate) struct ClientHandle {
+    pub(crate) id: u64,
+    pub(crate) addr: SocketAddr,
+    pub(crate) laddr: SocketAddr,
+    pub(crate) fd: i32,
+    pub(crate) created_ms: u64,
+    pub(crate) last_ms: AtomicU64,
+    pub(crate) db: AtomicUsize,
+    /// 2 or 3.
+    pub(crate) resp: AtomicU8,
+    /// Index into the command table of the last command run.
+    pub(crate) last_cmd: AtomicUsize,
+    pub(crate) qbuf: AtomicUsize,
+    pub(crate) name: Mutex<Vec<u8>>,
+    pub(crate) lib_name: Mutex<Vec<u8>>,
+    pub(crate) lib_ver: Mutex<Vec<u8>>,
+    pub(crate) killed: AtomicBool,
+    pub(crate) stats: CmdStats,
+    pub(crate) counters: ConnCounters,
+    stream: TcpStream,
+}
+
+impl ClientHandle {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: u64,
+        stream: TcpStream,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        fd: i32,
+        now_ms: u64,
+        commands: usize,
+    ) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            last_ms: AtomicU64::new(now_ms),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_cmd: AtomicUsize::new(NO_COMMAND),
+            qbuf: AtomicUsize::new(0),
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            killed: AtomicBool::new(false),
+            stats: CmdStats::new(commands),
+            counters: ConnCounters::default(),
+            stream,
+        }
+    }
+
+    /// Ends the connection: marks it killed and shuts its socket, which wakes its blocked read.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Stops the connection's reads only: it finishes the requests it already has, writes their
+    /// replies, then sees end-of-file and exits (graceful shutdown).
+    pub(crate) fn stop_reading(&self) {
+        let _ = self.stream.shutdown(Shutdown::Read);
+    }
+
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+}
+
+/// All connected clients, plus the totals of the ones that left.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    live: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+    retired_stats: CmdStats,
+    retired_counters: ConnCounters,
+    connected: AtomicUsize,
+}
+
+impl Registry {
+    pub(crate) fn new(commands: usize) -> Registry {
+        Registry {
+            live: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            retired_stats: CmdStats::new(commands),
+            retired_counters: ConnCounters::default(),
+            connected: AtomicUsize::new(0),
+        }
+    }
+
+    /// Reserves a slot for a new connection unless `max` are connected; returns its client id.
+    pub(crate) fn try_reserve(&self, max: usize) -> Option<u64> {
+        let mut n = self.connected.load(Ordering::Relaxed);
+        loop {
+            if n >= max {
+                return None;
+            }
+            match self.connected.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(self.next_id.fetch_add(1, Ordering::Relaxed)),
+                Err(cur) => n = cur,
+            }
+        }
+    }
+
+    /// Gives back a slot reserved by `try_reserve` whose connection never registered.
+    pub(crate) fn unreserve(&self) {
+        self.connected.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn register(&self, handle: Arc<ClientHandle>) {
+        self.live.lock().insert(handle.id, handle);
+    }
+
+    /// Removes a connection, folding its counters into the retired totals (under the registry
+    /// lock, so a concurrent INFO counts them exactly once), and frees its slot.
+    pub(crate) fn unregister(&self, id: u64) {
+        let mut live = self.live.lock();
+        if let Some(h) = live.remove(&id) {
+            self.retired_stats.absorb(&h.stats);
+            self.retired_counters.absorb(&h.counters);
+        }
+        drop(live);
+        self.connected.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many connections hold a slot.
+    pub(crate) fn connected(&self) -> usize {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// A snapshot of the live clients, in id order.
+    pub(crate) fn list(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.live.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// Per-command totals of every client, live or gone.
+    pub(crate) fn cmd_totals(&self) -> Vec<CmdTotals> {
+        let live = self.live.lock();
+        let n = self.retired_stats.len();
+        crate::stats::sum(
+            n,
+            std::iter::once(&self.retired_stats).chain(live.values().map(|c| &c.stats)),
+        )
+    }
+
+    /// Connection counters of every client, live or gone.
+    pub(crate) fn counter_totals(&self) -> CounterTotals {
+        let live = self.live.lock();
+        let mut t = self.retired_counters.totals();
+        for c in live.values() {
+            t.add(c.counters.totals());
+        }
+        t
+    }
+
+    /// Stops every connection's reads (graceful shutdown).
+    pub(crate) fn stop_reading_all(&self) {
+        for c in self.live.lock().values() {
+            c.stop_reading();
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! CLIENT: ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, SETINFO, NO-EVICT, HELP.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kvproto::Request;
+
+use super::connection::{BAD_CLIENT_NAME, valid_client_name};
+use super::ctx::{CmdResult, Ctx, int_arg, is};
+use super::error::{CmdError, SYNTAX};
+use super::table::{Command, Flags, TABLE, dispatch_sub};
+use crate::client::{ClientHandle, NO_COMMAND};
+use crate::conn::ReplyMode;
+
+const ANY: Flags = Flags::NOSCRIPT.or(Flags::LOADING).or(Flags::STALE);
+
+#[rustfmt::skip]
+pub(crate) static SUBCOMMANDS: &[Command] = &[
+    sub("client|getname", 2, ANY, "Returns the name of the connection.", getname),
+    sub("client|help", 2, ANY, "Returns helpful text about the different subcommands.", help),
+    sub("client|id", 2, ANY, "Returns the unique client ID of the connection.", id),
+    sub("client|info", 2, ANY, "Returns information about the connection.", info),
+    sub("client|kill", -3, ANY.or(Flags::ADMIN), "Terminates open connections.", kill),
+    sub("client|list", -2, ANY.or(Flags::ADMIN), "Lists open connections.", list),
+    sub("client|no-evict", 3, ANY.or(Flags::ADMIN), "Sets the client eviction mode of the connection.", no_evict),
+    sub("client|reply", 3, ANY, "Instructs the server whether to reply to commands.", reply),
+    sub("client|setinfo", 4, ANY, "Sets information specific to the client or connection.", setinfo),
+    sub("client|setname", 3, ANY, "Sets the connection name.", setname),
+];
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    summary: &'static str,
+    handler: super::table::Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        group: "connection",
+        since: "2.4.0",
+        summary,
+        handler,
+    }
+}
+
+pub(super) fn client(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    dispatch_sub("client", SUBCOMMANDS, ctx, req)
+}
+
+fn id(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let id = ctx.s.handle.id;
+    ctx.int(id as i64)
+}
+
+fn setname(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let name = req.arg(2);
+    if !valid_client_name(name) {
+        return Err(BAD_CLIENT_NAME);
+    }
+    *ctx.s.handle.name.lock() = name.to_vec();
+    ctx.ok()
+}
+
+fn getname(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let name = ctx.s.handle.name.lock().clone();
+    ctx.bulk_or_null((!name.is_empty()).then_some(&name[..]))
+}
+
+fn setinfo(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let (attr, value) = (req.arg(2), req.arg(3));
+    if !valid_client_name(value) {
+        return Err(CmdError::Text(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_ascii_lowercase()
+        )));
+    }
+    let slot = if is(attr, "lib-name") {
+        &ctx.s.handle.lib_name
+    } else if is(attr, "lib-ver") {
+        &ctx.s.handle.lib_ver
+    } else {
+        return Err(CmdError::Text(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    *slot.lock() = value.to_vec();
+    ctx.ok()
+}
+
+fn no_evict(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    // There is no eviction (maxmemory-policy noeviction): both settings are trivially honoured.
+    if is(req.arg(2), "on") || is(req.arg(2), "off") {
+        ctx.ok()
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+fn reply(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let mode = req.arg(2);
+    if is(mode, "on") {
+        ctx.s.reply = ReplyMode::On;
+        ctx.ok()
+    } else if is(mode, "off") {
+        ctx.s.reply = ReplyMode::Off;
+        Ok(())
+    } else if is(mode, "skip") {
+        // Off already drops everything; SKIP only matters when replies are on.
+        if ctx.s.reply == ReplyMode::On {
+            ctx.s.reply = ReplyMode::SkipThis;
+        }
+        Ok(())
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+/// One line of CLIENT LIST / CLIENT INFO, with Redis's fields in Redis's order.
+fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
+    let cmd = match c.last_cmd.load(Ordering::Relaxed) {
+        NO_COMMAND => "NULL",
+        i => TABLE.get(i).map_or("NULL", |c| c.name),
+    };
+    let qbuf = c.qbuf.load(Ordering::Relaxed);
+    let _ = write!(
+        out,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+         multi=-1 watch=0 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
+         oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} \
+         lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        String::from_utf8_lossy(&c.name.lock()),
+        now_ms.saturating_sub(c.created_ms) / 1000,
+        now_ms.saturating_sub(c.last_ms.load(Ordering::Relaxed)) / 1000,
+        c.db.load(Ordering::Relaxed),
+        c.resp.load(Ordering::Relaxed),
+        String::from_utf8_lossy(&c.lib_name.lock()),
+        String::from_utf8_lossy(&c.lib_ver.lock()),
+    );
+    out.push('\n');
+}
+
+fn text_reply(ctx: &mut Ctx<'_>, text: &str) -> CmdResult {
+    ctx.w().verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
+fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut only_normal = true;
+    if req.len() > 2 {
+        if is(req.arg(2), "type") && req.len() == 4 {
+            let t = req.arg(3);
+            if is(t, "normal") {
+                only_normal = true;
+            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
+                only_normal = false;
+            } else {
+                return Err(CmdError::Text(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
+            }
+        } else if is(req.arg(2), "id") && req.len() > 3 {
+            let mut v = Vec::new();
+            for a in req.args().skip(3) {
+                let n = int_arg(a)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(CmdError::Msg("ERR Invalid client ID"))?;
+                v.push(n as u64);
+            }
+            ids = Some(v);
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let now = ctx.s.shared.kv.now_ms();
+    let mut text = String::new();
+    if only_normal {
+        for c in ctx.s.shared.clients.list() {
+            if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+                describe(&c, now, &mut text);
+            }
+        }
+    }
+    text_reply(ctx, &text)
+}
+
+fn info(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let mut text = String::new();
+    describe(&ctx.s.handle, ctx.s.shared.kv.now_ms(), &mut text);
+    text_reply(ctx, &text)
+}
+
+/// A CLIENT KILL condition on a client.
+type Filter = Box<dyn Fn(&ClientHandle) -> bool>;
+
+/// CLIENT KILL ip:port, or CLIENT KILL <filter> <value> ... with ID, ADDR, LADDR, USER, TYPE,
+/// SKIPME and MAXAGE filters.
+fn kill(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let clients = ctx.s.shared.clients.list();
+    let me = ctx.s.handle.id;
+    if req.len() == 3 {
+        let addr = String::from_utf8_lossy(req.arg(2));
+        let target = clients.iter().find(|c| c.addr.to_string() == addr);
+        let Some(target) = target else {
+            return Err(CmdError::Msg("ERR No such client"));
+        };
+        kill_one(ctx, target, me);
+        return ctx.ok();
+    }
+    if !req.len().is_multiple_of(2) {
+        return Err(SYNTAX);
+    }
+    let mut skipme = true;
+    let mut filters: Vec<Filter> = Vec::new();
+    let now = ctx.s.shared.kv.now_ms();
+    for pair in (2..req.len()).step_by(2) {
+        let (name, value) = (req.arg(pair), req.arg(pair + 1));
+        let text = String::from_utf8_lossy(value).into_owned();
+        if is(name, "id") {
+            let id = int_arg(value)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(CmdError::Msg("ERR client-id should be greater than 0"))?;
+            filters.push(Box::new(move |c| c.id == id as u64));
+        } else if is(name, "addr") {
+            filters.push(Box::new(move |c| c.addr.to_string() == text));
+        } else if is(name, "laddr") {
+            filters.push(Box::new(move |c| c.laddr.to_string() == text));
+        } else if is(name, "user") {
+            let default = text == "default";
+            filters.push(Box::new(move |_| default));
+        } else if is(name, "type") {
+            let normal = text.eq_ignore_ascii_case("normal");
+            if !normal
+                && !["master", "replica", "slave", "pubsub"]
+                    .iter()
+                    .any(|t| text.eq_ignore_ascii_case(t))
+            {
+                return Err(CmdError::Text(format!("ERR Unknown client type '{text}'")));
+            }
+            filters.push(Box::new(move |_| normal));
+        } else if is(name, "skipme") {
+            skipme = if is(value, "yes") {
+                true
+            } else if is(value, "no") {
+                false
+            } else {
+                return Err(SYNTAX);
+            };
+        } else if is(name, "maxage") {
+            let secs = int_arg(value)?;
+            filters.push(Box::new(move |c| {
+                (now.saturating_sub(c.created_ms) / 1000) as i64 >= secs
+            }));
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    for c in &clients {
+        if (skipme && c.id == me) || !filters.iter().all(|f| f(c)) {
+            continue;
+        }
+        kill_one(ctx, c, me);
+        killed += 1;
+    }
+    ctx.int(killed)
+}
+
+/// Kills `target`; killing oneself closes the connection after this reply, as in Redis.
+fn kill_one(ctx: &mut Ctx<'_>, target: &Arc<ClientHandle>, me: u64) {
+    if target.id == me {
+        ctx.s.close = true;
+    } else {
+        target.kill();
+    }
+}
+
+fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, USER, TYPE, SKIPME, MAXAGE.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options: TYPE, ID.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect the current client connection from eviction.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attributes: LIB-NAME, LIB-VER.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Print this help.",
+    ];
+    let mut w = ctx.w();
+    w.array_len(lines.len());
+    for l in lines {
+        w.simple(l.as_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! CONFIG: GET (glob patterns), SET (several pairs, all or nothing), RESETSTAT, HELP, for the
+//! settings the server has. Names follow Redis so tools that read them (redis-benchmark reads
+//! `save` and `appendonly`) find them.
+
+use std::sync::atomic::Ordering;
+
+use kvproto::Request;
+
+use super::ctx::{CmdResult, Ctx};
+use super::error::CmdError;
+use super::table::{Command, Flags, dispatch_sub};
+use crate::config::{parse_memory, parse_output_limit};
+use crate::log::Level;
+use crate::server::{Baseline, Shared};
+
+const ADMIN: Flags = Flags::ADMIN
+    .or(Flags::NOSCRIPT)
+    .or(Flags::LOADING)
+    .or(Flags::STALE);
+
+#[rustfmt::skip]
+pub(crate) static SUBCOMMANDS: &[Command] = &[
+    sub("config|get", -3, "Returns the effective values of configuration parameters.", get),
+    sub("config|help", 2, "Returns helpful text about the different subcommands.", help),
+    sub("config|resetstat", 2, "Resets the server's statistics.", resetstat),
+    sub("config|set", -4, "Sets configuration parameters in-flight.", set),
+];
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    summary: &'static str,
+    handler: super::table::Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags: ADMIN,
+        keys: (0, 0, 0),
+        group: "server",
+        since: "2.0.0",
+        summary,
+        handler,
+    }
+}
+
+pub(super) fn config(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    dispatch_sub("config", SUBCOMMANDS, ctx, req)
+}
+
+/// Checks a new value and, when `apply` is set, stores it.
+type Setter = fn(&Shared, &str, bool) -> Result<(), &'static str>;
+
+struct Param {
+    name: &'static str,
+    get: fn(&Shared) -> String,
+    /// `None`: immutable while the server runs.
+    set: Option<Setter>,
+}
+
+const NOT_INT: &str = "argument couldn't be parsed into an integer";
+const NOT_SIZE: &str = "argument must be a memory value";
+
+fn set_u64(v: &str) -> Result<u64, &'static str> {
+    v.parse::<u64>().map_err(|_| NOT_INT)
+}
+
+#[rustfmt::skip]
+static PARAMS: &[Param] = &[
+    Param { name: "appendfsync", get: |s| s.cfg.sync.as_str().into(), set: None },
+    // Persistence is not implemented yet (issue 5): nothing is appended anywhere.
+    Param { name: "appendonly", get: |_| "no".into(), set: None },
+    Param { name: "bind", get: |s| s.cfg.bind.clone(), set: None },
+    Param {
+        name: "client-output-buffer-limit",
+        get: |s| format!("normal {} 0 0", s.live.output_buffer_limit.load(Ordering::Relaxed)),
+        set: Some(|s, v, apply| {
+            let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            let n = parse_output_limit(&words).map_err(|_| NOT_SIZE)?;
+            if apply {
+                s.live.output_buffer_limit.store(n, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        get: |s| s.live.query_buffer_limit.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v, apply| {
+            let n = parse_memory(v).ok_or(NOT_SIZE)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 18446744073709551615 inclusive");
+            }
+            if apply {
+                s.live.query_buffer_limit.store(n, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+    },
+    Param { name: "databases", get: |s| s.cfg.databases.to_string(), set: None },
+    Param { name: "dir", get: |s| data_dir(s), set: None },
+    Param {
+        name: "loglevel",
+        get: |_| crate::log::level().as_str().into(),
+        set: Some(|_, v, apply| {
+            let l = Level::parse(v).ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+            if apply {
+                crate::log::set_level(l);
+            }
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxclients",
+        get: |s| s.live.maxclients.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v, apply| {
+            let n = set_u64(v)?;
+            if n == 0 {
+                return Err("argument must be between 1 and 4294967295 inclusive");
+            }
+            if apply {
+                s.live.maxclients.store(n as usize, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+    },
+    Param { name: "maxmemory", get: |_| "0".into(), set: None },
+    Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
+    Param { name: "port", get: |s| s.local_addr.port().to_string(), set: None },
+    Param { name: "proto-max-bulk-len", get: |_| kvproto::Limits::default().max_bulk_len.to_string(), set: None },
+    Param {
+        name: "requirepass",
+        get: |s| s.live.requirepass.read().as_deref().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
+        set: Some(|s, v, apply| {
+            if apply {
+                *s.live.requirepass.write() = (!v.is_empty()).then(|| v.as_bytes().to_vec());
+            }
+            Ok(())
+        }),
+    },
+    Param { name: "save", get: |_| String::new(), set: None },
+    Param {
+        name: "timeout",
+        get: |s| s.live.idle_timeout_secs.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v, apply| {
+            let n = set_u64(v)?;
+            if apply {
+                s.live.idle_timeout_secs.store(n, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+    },
+];
+
+fn data_dir(s: &Shared) -> String {
+    let d = &s.cfg.data_dir;
+    std::fs::canonicalize(d)
+        .unwrap_or_else(|_| d.clone())
+        .display()
+        .to_string()
+}
+
+/// CONFIG GET pattern [pattern ...]
+fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let shared = &ctx.s.shared;
+    let found: Vec<(&str, String)> = PARAMS
+        .iter()
+        .filter(|p| {
+            req.args()
+                .skip(2)
+                .any(|pat| crate::glob::matches(pat, p.name.as_bytes(), true))
+        })
+        .map(|p| (p.name, (p.get)(shared)))
+        .collect();
+    let mut w = ctx.w();
+    w.map_len(found.len());
+    for (name, value) in &found {
+        w.bulk(name.as_bytes());
+        w.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// CONFIG SET name value [name value ...]: every pair is checked before any is applied.
+fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if !req.len().is_multiple_of(2) {
+        return Err(CmdError::Text(super::arity_error("config|set")));
+    }
+    let mut chosen: Vec<(&Param, String)> = Vec::new();
+    for i in (2..req.len()).step_by(2) {
+        let name = String::from_utf8_lossy(req.arg(i)).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(req.arg(i + 1)).into_owned();
+        let Some(param) = PARAMS.iter().find(|p| p.name == name) else {
+            return Err(CmdError::Text(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        };
+        let fail = |why: &str| {
+            CmdError::Text(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if chosen.iter().any(|(p, _)| p.name == param.name) {
+            return Err(fail("duplicate parameter"));
+        }
+        let Some(setter) = param.set else {
+            return Err(fail("can't set immutable config"));
+        };
+        setter(&ctx.s.shared, &value, false).map_err(fail)?;
+        chosen.push((param, value));
+    }
+    for (param, value) in chosen {
+        if let Some(setter) = param.set {
+            // Checked above with the same value; a setter that passed its check cannot fail.
+            let _ = setter(&ctx.s.shared, &value, true);
+        }
+    }
+    ctx.ok()
+}
+
+fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let shared = &ctx.s.shared;
+    let baseline = Baseline {
+        cmds: shared.clients.cmd_totals(),
+        counters: shared.clients.counter_totals(),
+        connections: shared.connections_received.load(Ordering::Relaxed),
+        rejected: shared.rejected_connections.load(Ordering::Relaxed),
+    };
+    *shared.baseline.lock() = baseline;
+    ctx.ok()
+}
+
+fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "HELP",
+        "    Print this help.",
+    ];
+    let mut w = ctx.w();
+    w.array_len(lines.len());
+    for l in lines {
+        w.simple(l.as_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, RESET.
+
+use std::sync::atomic::Ordering;
+
+use kvproto::{Request, Version};
+
+use super::ctx::{CmdResult, Ctx, int_arg, is};
+use super::error::{CmdError, NOT_INTEGER, OUT_OF_RANGE_DB, SYNTAX};
+use crate::conn::ReplyMode;
+
+const WRONGPASS: CmdError =
+    CmdError::Msg("WRONGPASS invalid username-password pair or user is disabled.");
+
+pub(super) fn ping(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    match req.len() {
+        1 => ctx.w().simple(b"PONG"),
+        2 => ctx.w().bulk(req.arg(1)),
+        _ => return Err(CmdError::Text(super::arity_error("ping"))),
+    }
+    Ok(())
+}
+
+pub(super) fn echo(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    ctx.w().bulk(req.arg(1));
+    Ok(())
+}
+
+pub(super) fn quit(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    ctx.s.close = true;
+    ctx.ok()
+}
+
+/// Checks a username/password pair against `requirepass` (the only user is `default`).
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &*ctx.s.shared.live.requirepass.read() {
+        // The default user has no password: any password is accepted, as Redis does.
+        None => true,
+        Some(want) => constant_time_eq(want, pass),
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(super) fn auth(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let (user, pass) = match req.len() {
+        2 => {
+            if !ctx.s.shared.requires_auth() {
+                return Err(CmdError::Msg(
+                    "ERR AUTH <password> called without any password configured for the default \
+                     user. Are you sure your configuration is correct?",
+                ));
+            }
+            (&b"default"[..], req.arg(1))
+        }
+        3 => (req.arg(1), req.arg(2)),
+        _ => return Err(SYNTAX),
+    };
+    if check_password(ctx, user, pass) {
+        ctx.s.authenticated = true;
+        ctx.ok()
+    } else {
+        Err(WRONGPASS)
+    }
+}
+
+/// Whether `name` is acceptable to CLIENT SETNAME: no spaces, newlines or other special bytes.
+pub(super) fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+pub(super) const BAD_CLIENT_NAME: CmdError =
+    CmdError::Msg("ERR Client names cannot contain spaces, newlines or special characters.");
+
+pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let mut version = ctx.s.version;
+    let mut i = 1;
+    if req.len() >= 2 {
+        let v = super::ctx::parse_i64(req.arg(1)).ok_or(CmdError::Msg(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
+        version = match v {
+            2 => Version::Resp2,
+            3 => Version::Resp3,
+            _ => return Err(CmdError::Msg("NOPROTO unsupported protocol version")),
+        };
+        i = 2;
+    }
+    let mut creds = None;
+    let mut name = None;
+    while i < req.len() {
+        let opt = req.arg(i);
+        if is(opt, "auth") && i + 2 < req.len() {
+            creds = Some((req.arg(i + 1), req.arg(i + 2)));
+            i += 3;
+        } else if is(opt, "setname") && i + 1 < req.len() {
+            name = Some(req.arg(i + 1));
+            i += 2;
+        } else {
+            return Err(CmdError::Text(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if let Some((user, pass)) = creds {
+        if !check_password(ctx, user, pass) {
+            return Err(WRONGPASS);
+        }
+        ctx.s.authenticated = true;
+    }
+    if !ctx.s.authenticated {
+        return Err(CmdError::Msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(n) = name {
+        if !valid_client_name(n) {
+            return Err(BAD_CLIENT_NAME);
+        }
+        *ctx.s.handle.name.lock() = n.to_vec();
+    }
+    ctx.s.version = version;
+    ctx.s.handle.resp.store(
+        if version == Version::Resp3 { 3 } else { 2 },
+        Ordering::Relaxed,
+    );
+    let id = ctx.s.handle.id as i64;
+    let mut w = ctx.w();
+    w.map_len(7);
+    w.bulk(b"server");
+    w.bulk(b"redis");
+    w.bulk(b"version");
+    w.bulk(crate::cmd::info::REDIS_VERSION.as_bytes());
+    w.bulk(b"proto");
+    w.integer(if version == Version::Resp3 { 3 } else { 2 });
+    w.bulk(b"id");
+    w.integer(id);
+    w.bulk(b"mode");
+    w.bulk(b"standalone");
+    w.bulk(b"role");
+    w.bulk(b"master");
+    w.bulk(b"modules");
+    w.array_len(0);
+    Ok(())
+}
+
+pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let index = int_arg(req.arg(1)).map_err(|_| NOT_INTEGER)?;
+    let index = usize::try_from(index).map_err(|_| OUT_OF_RANGE_DB)?;
+    let db = ctx.s.shared.kv.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
+    ctx.s.db = db;
+    ctx.s.db_index = index;
+    ctx.s.handle.db.store(index, Ordering::Relaxed);
+    ctx.ok()
+}
+
+pub(super) fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let s = &mut *ctx.s;
+    // Database 0 always exists: the config check refuses `databases 0`.
+    s.db = s.shared.kv.db(0).expect("database 0 exists");
+    s.db_index = 0;
+    s.handle.db.store(0, Ordering::Relaxed);
+    s.version = Version::Resp2;
+    s.handle.resp.store(2, Ordering::Relaxed);
+    s.reply = ReplyMode::On;
+    s.authenticated = !s.shared.requires_auth();
+    s.handle.name.lock().clear();
+    ctx.w().simple(b"RESET");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_names() {
+        assert!(valid_client_name(b"worker-1"));
+        assert!(valid_client_name(b""));
+        assert!(!valid_client_name(b"has space"));
+        assert!(!valid_client_name(b"line\nbreak"));
+    }
+
+    #[test]
+    fn password_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret!"));
+    }
+}

@@ -1,0 +1,153 @@
+//! What a command handler gets: the connection's session and the reply writer, plus the
+//! argument parsers every family shares (Redis's strict integer and float rules).
+
+use kvproto::Writer;
+
+use super::error::{CmdError, NOT_FLOAT, NOT_INTEGER};
+use crate::conn::Session;
+
+/// A handler's result: the reply is in the writer; an error replaces whatever it wrote.
+pub(crate) type CmdResult = Result<(), CmdError>;
+
+/// The context of one command call.
+pub(crate) struct Ctx<'a> {
+    pub(crate) s: &'a mut Session,
+    pub(crate) out: &'a mut Vec<u8>,
+}
+
+impl Ctx<'_> {
+    /// A reply writer in the connection's current protocol version (HELLO may change it).
+    #[inline]
+    pub(crate) fn w(&mut self) -> Writer<'_> {
+        Writer::new(self.out, self.s.version)
+    }
+
+    /// The session and a writer at once, for replies written while the store is locked
+    /// (`get_with`).
+    #[inline]
+    pub(crate) fn split(&mut self) -> (&mut Session, Writer<'_>) {
+        let version = self.s.version;
+        (self.s, Writer::new(self.out, version))
+    }
+
+    pub(crate) fn ok(&mut self) -> CmdResult {
+        self.w().simple(b"OK");
+        Ok(())
+    }
+
+    pub(crate) fn int(&mut self, n: i64) -> CmdResult {
+        self.w().integer(n);
+        Ok(())
+    }
+
+    /// A bulk reply, or null for `None`.
+    pub(crate) fn bulk_or_null(&mut self, v: Option<&[u8]>) -> CmdResult {
+        let mut w = self.w();
+        match v {
+            Some(b) => w.bulk(b),
+            None => w.null(),
+        }
+        Ok(())
+    }
+}
+
+/// Redis's `string2ll`: optional `-`, digits, no `+`, no spaces, no leading zeros, fits in i64.
+pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// [`parse_i64`] with Redis's error.
+pub(crate) fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(b).ok_or(NOT_INTEGER)
+}
+
+/// A float argument as Redis's `string2ld` takes it: no spaces, not NaN; `inf` is accepted (the
+/// command decides what an infinity means).
+pub(crate) fn float_arg(b: &[u8]) -> Result<f64, CmdError> {
+    let s = std::str::from_utf8(b).map_err(|_| NOT_FLOAT)?;
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_whitespace())
+        || s.ends_with(char::is_whitespace)
+    {
+        return Err(NOT_FLOAT);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if !v.is_nan() => Ok(v),
+        _ => Err(NOT_FLOAT),
+    }
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+#[inline]
+pub(crate) fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<i64>) {
+        assert_eq!(parse_i64(input.as_bytes()), expected, "{input:?}");
+    }
+
+    #[test]
+    fn integers_follow_string2ll() {
+        check("0", Some(0));
+        check("42", Some(42));
+        check("-42", Some(-42));
+        check("9223372036854775807", Some(i64::MAX));
+        check("-9223372036854775808", Some(i64::MIN));
+        check("9223372036854775808", None);
+        check("-9223372036854775809", None);
+        check("+1", None);
+        check("01", None);
+        check("-0", None);
+        check(" 1", None);
+        check("1 ", None);
+        check("", None);
+        check("-", None);
+        check("1.5", None);
+        check("99999999999999999999999", None);
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(float_arg(b"1.5").unwrap(), 1.5);
+        assert_eq!(float_arg(b"-2e3").unwrap(), -2000.0);
+        assert!(float_arg(b"inf").unwrap().is_infinite());
+        assert!(float_arg(b"nan").is_err());
+        assert!(float_arg(b" 1").is_err());
+        assert!(float_arg(b"1x").is_err());
+        assert!(float_arg(b"").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! Every error a command can reply with, and the one place that turns them into Redis's exact
+//! strings (clients match on them).
+
+use std::borrow::Cow;
+
+use kvproto::{Request, Writer};
+
+/// Why a command failed. The reply text comes from [`text`].
+#[derive(Debug)]
+pub(crate) enum CmdError {
+    /// An error of the store.
+    Core(kvcore::Error),
+    /// A fixed reply, prefix word included (`"ERR syntax error"`).
+    Msg(&'static str),
+    /// A reply built for this call, prefix word included.
+    Text(String),
+}
+
+impl From<kvcore::Error> for CmdError {
+    fn from(e: kvcore::Error) -> Self {
+        CmdError::Core(e)
+    }
+}
+
+pub(crate) const SYNTAX: CmdError = CmdError::Msg("ERR syntax error");
+pub(crate) const NOT_INTEGER: CmdError =
+    CmdError::Msg("ERR value is not an integer or out of range");
+pub(crate) const NOT_FLOAT: CmdError = CmdError::Msg("ERR value is not a valid float");
+pub(crate) const OUT_OF_RANGE_DB: CmdError = CmdError::Msg("ERR DB index is out of range");
+
+/// Redis's reply for `e`, raised by command `cmd` (its table name, lowercase).
+pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, str> {
+    use kvcore::Error as E;
+    match e {
+        CmdError::Msg(m) => Cow::Borrowed(m),
+        CmdError::Text(t) => Cow::Owned(t),
+        CmdError::Core(core) => match core {
+            E::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
+            E::NotInteger => "ERR value is not an integer or out of range".into(),
+            E::NotFloat => "ERR value is not a valid float".into(),
+            E::Overflow => "ERR increment or decrement would overflow".into(),
+            E::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
+            E::NoSuchKey => "ERR no such key".into(),
+            E::SameObject => "ERR source and destination objects are the same".into(),
+            E::InvalidExpireTime => format!("ERR invalid expire time in '{cmd}' command").into(),
+            E::DbIndexOutOfRange => "ERR DB index is out of range".into(),
+            E::StringTooLong => {
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
+            }
+            // Variants added later (persistence) keep their own lowercase message.
+            other => format!("ERR {other}").into(),
+        },
+    }
+}
+
+/// Writes `e` as an error reply.
+pub(crate) fn write_error(w: &mut Writer<'_>, cmd: &str, e: CmdError) {
+    w.error(text(cmd, e).as_bytes());
+}
+
+/// `ERR wrong number of arguments for 'get' command`.
+pub(crate) fn arity_error(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Redis's unknown-command reply: the name (at most 128 bytes) and the arguments quoted, each
+/// followed by a space, until the list passes 128 bytes.
+pub(crate) fn unknown_command(req: &Request<'_>) -> String {
+    let name = req.arg(0);
+    let mut args = String::new();
+    for a in req.args().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&String::from_utf8_lossy(&a[..a.len().min(room)]));
+        args.push_str("' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {args}",
+        String::from_utf8_lossy(&name[..name.len().min(128)])
+    )
+}
+
+/// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
+pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
+    CmdError::Text(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        container.to_ascii_uppercase()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_matches_redis() {
+        let req = Request::from_args([&b"foo"[..], b"bar"]);
+        assert_eq!(
+            unknown_command(&req),
+            "ERR unknown command 'foo', with args beginning with: 'bar' "
+        );
+        let req = Request::from_args([&b"foo"[..]]);
+        assert_eq!(
+            unknown_command(&req),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
+        let long = vec![b'x'; 300];
+        let req = Request::from_args([&b"foo"[..], &long, b"never"]);
+        let msg = unknown_command(&req);
+        assert!(msg.ends_with("' ") && !msg.contains("never"), "{msg}");
+    }
+
+    #[test]
+    fn core_errors_map_to_redis_strings() {
+        assert_eq!(
+            text("get", kvcore::Error::WrongType.into()),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(
+            text("set", kvcore::Error::InvalidExpireTime.into()),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert_eq!(
+            arity_error("get"),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            text("client", unknown_subcommand("client", b"foo")),
+            "ERR unknown subcommand 'foo'. Try CLIENT HELP."
+        );
+    }
+}

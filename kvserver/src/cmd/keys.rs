@@ -1,0 +1,123 @@
+//! Key-space commands: DEL, UNLINK, EXISTS, KEYS, TYPE, RENAME, RENAMENX, COPY, RANDOMKEY, SCAN.
+
+use kvcore::{KeyType, ScanOptions, Store};
+use kvproto::Request;
+
+use super::ctx::{CmdResult, Ctx, int_arg, is};
+use super::error::{CmdError, NOT_INTEGER, OUT_OF_RANGE_DB, SYNTAX};
+
+fn keys_from<'r>(req: &'r Request<'_>, first: usize) -> Vec<&'r [u8]> {
+    req.args().skip(first).collect()
+}
+
+/// DEL and UNLINK (memory is freed on the calling thread either way; both are atomic).
+pub(super) fn del(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let n = ctx.s.db.del(&keys_from(req, 1))?;
+    ctx.int(n as i64)
+}
+
+pub(super) fn exists(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let n = ctx.s.db.exists(&keys_from(req, 1));
+    ctx.int(n as i64)
+}
+
+pub(super) fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let found = ctx.s.db.keys(req.arg(1));
+    let mut w = ctx.w();
+    w.array_len(found.len());
+    for k in &found {
+        w.bulk(k);
+    }
+    Ok(())
+}
+
+pub(super) fn key_type(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let t = ctx.s.db.key_type(req.arg(1));
+    ctx.w().simple(t.map_or("none", KeyType::as_str).as_bytes());
+    Ok(())
+}
+
+pub(super) fn rename(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    ctx.s.db.rename(req.arg(1), req.arg(2))?;
+    ctx.ok()
+}
+
+pub(super) fn renamenx(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let done = ctx.s.db.renamenx(req.arg(1), req.arg(2))?;
+    ctx.int(i64::from(done))
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub(super) fn copy(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let mut dst_db = None;
+    let mut replace = false;
+    let mut i = 3;
+    while i < req.len() {
+        let opt = req.arg(i);
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "db") && i + 1 < req.len() {
+            let n = int_arg(req.arg(i + 1)).map_err(|_| NOT_INTEGER)?;
+            dst_db = Some(usize::try_from(n).map_err(|_| OUT_OF_RANGE_DB)?);
+            i += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 1;
+    }
+    let done = ctx.s.db.copy(req.arg(1), req.arg(2), dst_db, replace)?;
+    ctx.int(i64::from(done))
+}
+
+pub(super) fn randomkey(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let k = ctx.s.db.randomkey();
+    ctx.bulk_or_null(k.as_deref())
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let cursor = std::str::from_utf8(req.arg(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(CmdError::Msg("ERR invalid cursor"))?;
+    let mut opts = ScanOptions::new();
+    let mut i = 2;
+    while i < req.len() {
+        let opt = req.arg(i);
+        let Some(value) = req.get(i + 1) else {
+            return Err(SYNTAX);
+        };
+        if is(opt, "match") {
+            // `*` matches everything: skip the per-key match, as Redis does.
+            if value != b"*" {
+                opts = opts.pattern(value);
+            }
+        } else if is(opt, "count") {
+            let n = int_arg(value)?;
+            if n < 1 {
+                return Err(SYNTAX);
+            }
+            opts = opts.count(n as usize);
+        } else if is(opt, "type") {
+            let t = KeyType::parse(value).ok_or_else(|| {
+                CmdError::Text(format!(
+                    "ERR unknown type name '{}'",
+                    String::from_utf8_lossy(value)
+                ))
+            })?;
+            opts = opts.key_type(t);
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 2;
+    }
+    let (next, found) = ctx.s.db.scan(cursor, &opts);
+    let mut w = ctx.w();
+    w.array_len(2);
+    w.bulk(next.to_string().as_bytes());
+    w.array_len(found.len());
+    for k in &found {
+        w.bulk(k);
+    }
+    Ok(())
+}

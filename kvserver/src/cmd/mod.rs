@@ -1,0 +1,18 @@
+//! The commands: one table (`table.rs`) and one file per command family.
+
+mod client;
+mod command;
+mod config;
+mod connection;
+mod ctx;
+mod error;
+mod expire;
+mod info;
+mod keys;
+mod object;
+mod server;
+mod string;
+pub(crate) mod table;
+
+pub(crate) use ctx::Ctx;
+pub(crate) use error::{arity_error, unknown_command, write_error};

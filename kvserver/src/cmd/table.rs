@@ -1,0 +1,342 @@
+//! The command table: every command's name, arity, flags, key positions, documentation and
+//! handler, in one place (Redis's `redisCommandTable`). `COMMAND` reports it, the dispatcher
+//! checks arity and auth from it, and `INFO commandstats` is indexed by it.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use kvproto::Request;
+
+use super::ctx::{CmdResult, Ctx};
+use super::error::{CmdError, arity_error, unknown_subcommand};
+use super::{client, command, config, connection, expire, info, keys, object, server, string};
+
+/// A command handler.
+pub(crate) type Handler = fn(&mut Ctx<'_>, &Request<'_>) -> CmdResult;
+
+/// Redis's command flags, as `COMMAND INFO` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flags(u32);
+
+impl Flags {
+    pub(crate) const NONE: Flags = Flags(0);
+    pub(crate) const WRITE: Flags = Flags(1);
+    pub(crate) const READONLY: Flags = Flags(1 << 1);
+    pub(crate) const DENYOOM: Flags = Flags(1 << 2);
+    pub(crate) const ADMIN: Flags = Flags(1 << 3);
+    pub(crate) const NOSCRIPT: Flags = Flags(1 << 4);
+    pub(crate) const LOADING: Flags = Flags(1 << 5);
+    pub(crate) const STALE: Flags = Flags(1 << 6);
+    pub(crate) const FAST: Flags = Flags(1 << 7);
+    pub(crate) const NO_AUTH: Flags = Flags(1 << 8);
+    pub(crate) const ALLOW_BUSY: Flags = Flags(1 << 9);
+    pub(crate) const NO_MULTI: Flags = Flags(1 << 10);
+
+    const NAMES: [(Flags, &'static str); 11] = [
+        (Flags::WRITE, "write"),
+        (Flags::READONLY, "readonly"),
+        (Flags::DENYOOM, "denyoom"),
+        (Flags::ADMIN, "admin"),
+        (Flags::NOSCRIPT, "noscript"),
+        (Flags::LOADING, "loading"),
+        (Flags::STALE, "stale"),
+        (Flags::FAST, "fast"),
+        (Flags::NO_AUTH, "no_auth"),
+        (Flags::ALLOW_BUSY, "allow_busy"),
+        (Flags::NO_MULTI, "no_multi"),
+    ];
+
+    pub(crate) const fn or(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+
+    #[inline]
+    pub(crate) fn has(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
+
+    /// The flag names, in Redis's order.
+    pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.has(*f))
+            .map(|(_, n)| n)
+    }
+}
+
+/// One command.
+#[derive(Debug)]
+pub(crate) struct Command {
+    /// Lowercase; a subcommand is `container|sub` as Redis 7 names it.
+    pub(crate) name: &'static str,
+    /// Exactly `n` arguments (name included) when positive, at least `-n` when negative.
+    pub(crate) arity: i32,
+    pub(crate) flags: Flags,
+    /// Key positions (first, last, step) as `COMMAND INFO` reports them; last -1 = to the end.
+    pub(crate) keys: (i32, i32, i32),
+    /// `string`, `generic`, `connection` or `server`, as `COMMAND DOCS` groups them.
+    pub(crate) group: &'static str,
+    pub(crate) since: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) handler: Handler,
+}
+
+impl Command {
+    #[inline]
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// The part after `|` for a subcommand, the name otherwise.
+    pub(crate) fn short_name(&self) -> &'static str {
+        self.name.rsplit('|').next().unwrap_or(self.name)
+    }
+
+    /// Redis's ACL categories for this command, derived from its flags and group.
+    pub(crate) fn categories(&self) -> Vec<&'static str> {
+        let mut c = Vec::new();
+        match self.group {
+            "string" => c.extend(["@string"]),
+            "generic" => c.extend(["@keyspace"]),
+            "connection" => c.extend(["@connection"]),
+            _ => {}
+        }
+        if self.flags.has(Flags::WRITE) {
+            c.push("@write");
+        }
+        if self.flags.has(Flags::READONLY) {
+            c.push("@read");
+        }
+        if self.flags.has(Flags::ADMIN) {
+            c.extend(["@admin", "@dangerous"]);
+        }
+        c.push(if self.flags.has(Flags::FAST) {
+            "@fast"
+        } else {
+            "@slow"
+        });
+        c
+    }
+}
+
+use Flags as F;
+
+const RO: Flags = F::READONLY;
+const RO_FAST: Flags = F::READONLY.or(F::FAST);
+const W: Flags = F::WRITE;
+const W_FAST: Flags = F::WRITE.or(F::FAST);
+const W_OOM: Flags = F::WRITE.or(F::DENYOOM);
+const W_OOM_FAST: Flags = F::WRITE.or(F::DENYOOM).or(F::FAST);
+const CONN_ANY: Flags = F::NOSCRIPT
+    .or(F::LOADING)
+    .or(F::STALE)
+    .or(F::FAST)
+    .or(F::NO_AUTH)
+    .or(F::ALLOW_BUSY);
+const LOAD_STALE: Flags = F::LOADING.or(F::STALE);
+const ADMIN: Flags = F::ADMIN.or(F::NOSCRIPT).or(F::LOADING).or(F::STALE);
+
+const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
+const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
+const TWO_KEYS: (i32, i32, i32) = (1, 2, 1);
+
+#[allow(clippy::too_many_arguments)]
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        since,
+        summary,
+        handler,
+    }
+}
+
+/// Every top-level command, sorted by group then name.
+#[rustfmt::skip]
+pub(crate) static TABLE: &[Command] = &[
+    // strings
+    c("append", 3, W_OOM_FAST, ONE_KEY, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", string::append),
+    c("decr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::decr),
+    c("decrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", string::decrby),
+    c("get", 2, RO_FAST, ONE_KEY, "string", "1.0.0", "Returns the string value of a key.", string::get),
+    c("getdel", 2, W_FAST, ONE_KEY, "string", "6.2.0", "Returns the string value of a key after deleting the key.", string::getdel),
+    c("getex", -2, W_FAST, ONE_KEY, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", string::getex),
+    c("getrange", 4, RO, ONE_KEY, "string", "2.4.0", "Returns a substring of the string stored at a key.", string::getrange),
+    c("getset", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", string::getset),
+    c("incr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::incr),
+    c("incrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrby),
+    c("incrbyfloat", 3, W_OOM_FAST, ONE_KEY, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrbyfloat),
+    c("mget", -2, RO_FAST, ALL_KEYS, "string", "1.0.0", "Atomically returns the string values of one or more keys.", string::mget),
+    c("mset", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", string::mset),
+    c("msetnx", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", string::msetnx),
+    c("psetex", 4, W_OOM, ONE_KEY, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", string::psetex),
+    c("set", -3, W_OOM, ONE_KEY, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", string::set),
+    c("setex", 4, W_OOM, ONE_KEY, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", string::setex),
+    c("setnx", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", string::setnx),
+    c("setrange", 4, W_OOM, ONE_KEY, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", string::setrange),
+    c("strlen", 2, RO_FAST, ONE_KEY, "string", "2.2.0", "Returns the length of a string value.", string::strlen),
+    c("substr", 4, RO, ONE_KEY, "string", "1.0.0", "Returns a substring from a string value.", string::getrange),
+    // keys
+    c("copy", -3, W_OOM, TWO_KEYS, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
+    c("del", -2, W, ALL_KEYS, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
+    c("exists", -2, RO_FAST, ALL_KEYS, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
+    c("expire", -3, W_FAST, ONE_KEY, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire::expire),
+    c("expireat", -3, W_FAST, ONE_KEY, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire::expireat),
+    c("expiretime", 2, RO_FAST, ONE_KEY, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expire::expiretime),
+    c("keys", 2, RO, NO_KEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
+    c("object", -2, F::NONE, NO_KEYS, "generic", "2.2.3", "A container for object introspection commands.", object::object),
+    c("persist", 2, W_FAST, ONE_KEY, "generic", "2.2.0", "Removes the expiration time of a key.", expire::persist),
+    c("pexpire", -3, W_FAST, ONE_KEY, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", expire::pexpire),
+    c("pexpireat", -3, W_FAST, ONE_KEY, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire::pexpireat),
+    c("pexpiretime", 2, RO_FAST, ONE_KEY, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", expire::pexpiretime),
+    c("pttl", 2, RO_FAST, ONE_KEY, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", expire::pttl),
+    c("randomkey", 1, RO, NO_KEYS, "generic", "1.0.0", "Returns a random key name from the database.", keys::randomkey),
+    c("rename", 3, W, TWO_KEYS, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
+    c("renamenx", 3, W_FAST, TWO_KEYS, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
+    c("scan", -2, RO, NO_KEYS, "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
+    c("ttl", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
+    c("type", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
+    c("unlink", -2, W_FAST, ALL_KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
+    // connection
+    c("auth", -2, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    c("client", -2, F::NOSCRIPT.or(LOAD_STALE), NO_KEYS, "connection", "2.4.0", "A container for client connection commands.", client::client),
+    c("echo", 2, F::FAST, NO_KEYS, "connection", "1.0.0", "Returns the given string.", connection::echo),
+    c("hello", -1, CONN_ANY, NO_KEYS, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
+    c("ping", -1, F::FAST, NO_KEYS, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    c("quit", -1, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Closes the connection.", connection::quit),
+    c("reset", 1, CONN_ANY, NO_KEYS, "connection", "6.2.0", "Resets the connection.", connection::reset),
+    c("select", 2, LOAD_STALE.or(F::FAST), NO_KEYS, "connection", "1.0.0", "Changes the selected database.", connection::select),
+    // server
+    c("command", -1, LOAD_STALE, NO_KEYS, "server", "2.8.13", "Returns detailed information about all commands.", command::command),
+    c("config", -2, ADMIN, NO_KEYS, "server", "2.0.0", "A container for server configuration commands.", config::config),
+    c("dbsize", 1, RO_FAST, NO_KEYS, "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),
+    c("flushall", -1, W, NO_KEYS, "server", "1.0.0", "Removes all keys from all databases.", server::flushall),
+    c("flushdb", -1, W, NO_KEYS, "server", "1.0.0", "Remove all keys from the current database.", server::flushdb),
+    c("info", -1, LOAD_STALE, NO_KEYS, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
+    c("memory", -2, F::NONE, NO_KEYS, "server", "4.0.0", "A container for memory diagnostics commands.", object::memory),
+    c("shutdown", -1, ADMIN.or(F::NO_MULTI).or(F::ALLOW_BUSY), NO_KEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("swapdb", 3, W_FAST, NO_KEYS, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
+    c("time", 1, LOAD_STALE.or(F::FAST), NO_KEYS, "server", "2.6.0", "Returns the server time.", server::time),
+];
+
+/// The longest command name, for the stack buffer of [`lookup`].
+const MAX_NAME: usize = 16;
+
+static INDEX: LazyLock<HashMap<&'static [u8], usize>> = LazyLock::new(|| {
+    TABLE
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_bytes(), i))
+        .collect()
+});
+
+/// Finds a command by name, ASCII case-insensitively, without allocating.
+#[inline]
+pub(crate) fn lookup(name: &[u8]) -> Option<usize> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    INDEX.get(&*lower).copied()
+}
+
+/// Finds a subcommand of a container command (`CLIENT SETNAME` in `client::SUBCOMMANDS`).
+pub(crate) fn lookup_sub(subs: &'static [Command], name: &[u8]) -> Option<&'static Command> {
+    subs.iter()
+        .find(|c| c.short_name().as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Runs the subcommand of a container command (`CLIENT SETNAME x`): lookup, arity, handler.
+pub(crate) fn dispatch_sub(
+    container: &str,
+    subs: &'static [Command],
+    ctx: &mut Ctx<'_>,
+    req: &Request<'_>,
+) -> CmdResult {
+    let sub =
+        lookup_sub(subs, req.arg(1)).ok_or_else(|| unknown_subcommand(container, req.arg(1)))?;
+    if !sub.arity_ok(req.len()) {
+        return Err(CmdError::Text(arity_error(sub.name)));
+    }
+    (sub.handler)(ctx, req)
+}
+
+/// Every container's subcommands, for `COMMAND` (keyed by the container's name).
+pub(crate) fn subcommands(container: &str) -> &'static [Command] {
+    match container {
+        "client" => client::SUBCOMMANDS,
+        "command" => command::SUBCOMMANDS,
+        "config" => config::SUBCOMMANDS,
+        "object" => object::OBJECT_SUBCOMMANDS,
+        "memory" => object::MEMORY_SUBCOMMANDS,
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_short() {
+        let mut seen = std::collections::HashSet::new();
+        for c in TABLE {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(
+                c.name.len() <= MAX_NAME,
+                "{} is longer than MAX_NAME",
+                c.name
+            );
+            assert!(c.arity != 0, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn lookup_ignores_case() {
+        let get = lookup(b"GeT").expect("get is in the table");
+        assert_eq!(TABLE[get].name, "get");
+        assert_eq!(lookup(b"nosuchcommand"), None);
+        assert_eq!(lookup(b"averyveryverylongcommandname"), None);
+        assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn arity_rules() {
+        let get = &TABLE[lookup(b"get").unwrap()];
+        assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
+        let set = &TABLE[lookup(b"set").unwrap()];
+        assert!(set.arity_ok(3) && set.arity_ok(7) && !set.arity_ok(2));
+    }
+
+    #[test]
+    fn subcommand_names_are_qualified() {
+        for container in ["client", "command", "config", "object", "memory"] {
+            for s in subcommands(container) {
+                assert!(s.name.starts_with(&format!("{container}|")), "{}", s.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Command-line flags, the optional Redis-style config file, and the settings they resolve to.
+//!
+//! Precedence: built-in defaults < `--config FILE` < command-line flags. The config file uses
+//! Redis's `name value` lines, and accepts Redis's names (`dir`, `appendfsync`, `loglevel`,
+//! `client-query-buffer-limit`, `timeout`, ...) as well as the flag names.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::log::Level;
+
+/// When the write-ahead log is fsynced (takes effect once persistence lands, issue 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SyncMode {
+    /// fsync after every write, before replying.
+    Always,
+    /// fsync once a second in the background.
+    Everysec,
+    /// never fsync; leave it to the operating system.
+    No,
+}
+
+impl SyncMode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Always => "always",
+            SyncMode::Everysec => "everysec",
+            SyncMode::No => "no",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<SyncMode> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "always" => SyncMode::Always,
+            "everysec" => SyncMode::Everysec,
+            "no" => SyncMode::No,
+            _ => return None,
+        })
+    }
+}
+
+/// A Redis-compatible server over kvcore.
+///
+/// Persistence is not implemented yet (it arrives with issue 5): whatever --data-dir and --sync
+/// say, the server currently keeps everything in memory and logs so at startup.
+#[derive(Parser, Debug, Default)]
+#[command(name = "kvserver", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Address to listen on [default: 127.0.0.1]. Anything but loopback without --requirepass
+    /// logs a warning.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// TCP port; 0 picks a free one (the "listening on" log line names it) [default: 6380]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Directory for the write-ahead log and snapshots [default: ./data]. Not used yet:
+    /// persistence is not implemented, the server runs in memory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// When to fsync the write-ahead log [default: everysec]. Not used yet: persistence is not
+    /// implemented, the server runs in memory.
+    #[arg(long, value_enum, value_name = "MODE")]
+    sync: Option<SyncMode>,
+    /// Keep everything in memory and write nothing to disk (currently the only mode).
+    #[arg(long)]
+    in_memory: bool,
+    /// Require clients to AUTH with this password before any other command.
+    #[arg(long, value_name = "PASSWORD")]
+    requirepass: Option<String>,
+    /// Most clients connected at once; more are refused with an error [default: 10000]
+    #[arg(long, value_name = "N")]
+    maxclients: Option<usize>,
+    /// Number of numbered databases (SELECT 0..N-1) [default: 16]
+    #[arg(long, value_name = "N")]
+    databases: Option<usize>,
+    /// Read settings from a Redis-style config file (`name value` lines); flags win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log verbosity: debug, verbose, notice or warning, or nothing [default: notice]
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Close a client whose unparsed input passes this size; units b, kb, mb, gb [default: 1gb]
+    #[arg(long, value_name = "BYTES")]
+    query_buffer_limit: Option<String>,
+    /// Close a client whose pending replies pass this size; 0 means no limit [default: 0]
+    #[arg(long, value_name = "BYTES")]
+    output_buffer_limit: Option<String>,
+    /// Close a client idle for this many seconds; 0 means never [default: 0]
+    #[arg(long, visible_alias = "timeout", value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+}
+
+/// The resolved settings the server starts with.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Config {
+    pub(crate) bind: String,
+    pub(crate) port: u16,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) sync: SyncMode,
+    pub(crate) in_memory: bool,
+    pub(crate) requirepass: Option<Vec<u8>>,
+    pub(crate) maxclients: usize,
+    pub(crate) databases: usize,
+    pub(crate) log_level: Level,
+    pub(crate) query_buffer_limit: u64,
+    pub(crate) output_buffer_limit: u64,
+    pub(crate) idle_timeout_secs: u64,
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: "127.0.0.1".into(),
+            port: 6380,
+            data_dir: PathBuf::from("./data"),
+            sync: SyncMode::Everysec,
+            in_memory: false,
+            requirepass: None,
+            maxclients: 10_000,
+            databases: 16,
+            log_level: Level::Notice,
+            query_buffer_limit: 1 << 30,
+            output_buffer_limit: 0,
+            idle_timeout_secs: 0,
+            config_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Resolves defaults, the config file (if any) and the flags.
+    ///
+    /// # Errors
+    /// A message naming the bad flag, file or line.
+    pub(crate) fn resolve(cli: Cli) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        if let Some(path) = &cli.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            cfg.apply_file(&text)
+                .map_err(|e| format!("config file {}: {e}", path.display()))?;
+            cfg.config_file = Some(path.clone());
+        }
+        if let Some(v) = cli.bind {
+            cfg.bind = v;
+        }
+        if let Some(v) = cli.port {
+            cfg.port = v;
+        }
+        if let Some(v) = cli.data_dir {
+            cfg.data_dir = v;
+        }
+        if let Some(v) = cli.sync {
+            cfg.sync = v;
+        }
+        if cli.in_memory {
+            cfg.in_memory = true;
+        }
+        if let Some(v) = cli.requirepass {
+            cfg.requirepass = (!v.is_empty()).then(|| v.into_bytes());
+        }
+        if let Some(v) = cli.maxclients {
+            cfg.maxclients = v;
+        }
+        if let Some(v) = cli.databases {
+            cfg.databases = v;
+        }
+        if let Some(v) = cli.log_level {
+            cfg.log_level = Level::parse(&v).ok_or(format!("--log-level: unknown level '{v}'"))?;
+        }
+        if let Some(v) = cli.query_buffer_limit {
+            cfg.query_buffer_limit =
+                parse_memory(&v).ok_or(format!("--query-buffer-limit: bad size '{v}'"))?;
+        }
+        if let Some(v) = cli.output_buffer_limit {
+            cfg.output_buffer_limit =
+                parse_memory(&v).ok_or(format!("--output-buffer-limit: bad size '{v}'"))?;
+        }
+        if let Some(v) = cli.idle_timeout {
+            cfg.idle_timeout_secs = v;
+        }
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.databases == 0 || self.databases > 1_000_000 {
+            return Err(format!(
+                "databases must be between 1 and 1000000, not {}",
+                self.databases
+            ));
+        }
+        if self.maxclients == 0 {
+            return Err("maxclients must be at least 1".into());
+        }
+        if self.query_buffer_limit < 1024 * 1024 {
+            return Err("query-buffer-limit must be at least 1mb".into());
+        }
+        Ok(())
+    }
+
+    /// Applies a Redis-style config file: one `name value...` directive per line, `#` comments.
+    fn apply_file(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let words = split_args(line).ok_or(format!("line {}: unbalanced quotes", n + 1))?;
+            let Some((name, values)) = words.split_first() else {
+                continue;
+            };
+            self.apply_directive(&name.to_ascii_lowercase(), values)
+                .map_err(|e| format!("line {}: {e}", n + 1))?;
+        }
+        Ok(())
+    }
+
+    fn apply_directive(&mut self, name: &str, values: &[String]) -> Result<(), String> {
+        let one = || match values {
+            [v] => Ok(v.as_str()),
+            _ => Err(format!("'{name}' takes exactly one value")),
+        };
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("'{name}': not a number: '{v}'"))
+        };
+        match name {
+            "bind" => {
+                // Redis accepts several addresses; one listener is all this server has.
+                let first = values.first().ok_or("'bind' needs an address")?;
+                self.bind = first.trim_start_matches('-').to_string();
+            }
+            "port" => {
+                self.port = u16::try_from(num(one()?)?).map_err(|_| "'port' is out of range")?
+            }
+            "dir" | "data-dir" => self.data_dir = PathBuf::from(one()?),
+            "appendfsync" | "sync" => {
+                let v = one()?;
+                self.sync = SyncMode::parse(v).ok_or(format!("'{name}': unknown mode '{v}'"))?;
+            }
+            "in-memory" => self.in_memory = parse_yes_no(one()?).ok_or("'in-memory': yes or no")?,
+            "requirepass" => {
+                let v = one()?;
+                self.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec());
+            }
+            "maxclients" => self.maxclients = num(one()?)? as usize,
+            "databases" => self.databases = num(one()?)? as usize,
+            "loglevel" | "log-level" => {
+                let v = one()?;
+                self.log_level = Level::parse(v).ok_or(format!("unknown log level '{v}'"))?;
+            }
+            "client-query-buffer-limit" | "query-buffer-limit" => {
+                let v = one()?;
+                self.query_buffer_limit = parse_memory(v).ok_or(format!("bad size '{v}'"))?;
+            }
+            "client-output-buffer-limit" | "output-buffer-limit" => {
+                self.output_buffer_limit = parse_output_limit(values)?;
+            }
+            "timeout" | "idle-timeout" => self.idle_timeout_secs = num(one()?)?,
+            _ => {
+                return Err(format!(
+                    "bad directive or wrong number of arguments: '{name}'"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `client-output-buffer-limit`: a plain size, or Redis's `normal <hard> <soft> <secs>` form, of
+/// which this server applies the hard limit (other classes are for replicas and pub/sub).
+pub(crate) fn parse_output_limit(values: &[String]) -> Result<u64, String> {
+    match values {
+        [v] => parse_memory(v).ok_or(format!("bad size '{v}'")),
+        [class, hard, _soft, _secs] if class.eq_ignore_ascii_case("normal") => {
+            parse_memory(hard).ok_or(format!("bad size '{hard}'"))
+        }
+        [class, ..] if values.len() == 4 => Err(format!("unsupported client class '{class}'")),
+        _ => Err("expected a size, or 'normal <hard> <soft> <seconds>'".into()),
+    }
+}
+
+/// Redis's memory sizes: a number with an optional unit; `k`/`m`/`g` are powers of 1000 and
+/// `kb`/`mb`/`gb` powers of 1024, case-insensitive.
+pub(crate) fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+pub(crate) fn parse_yes_no(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Splits a config line into words the way Redis does: whitespace separates, `"..."` and `'...'`
+/// quote (with `\n`, `\t`, `\\`, `\"` escapes inside double quotes), `#` starts a comment line.
+/// `None` on unbalanced quotes.
+fn split_args(line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Some(Vec::new());
+    }
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Some(words);
+        };
+        let mut word = String::new();
+        if first == '"' || first == '\'' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    c if c == first => break,
+                    '\\' if first == '"' => match chars.next()? {
+                        'n' => word.push('\n'),
+                        't' => word.push('\t'),
+                        'r' => word.push('\r'),
+                        c => word.push(c),
+                    },
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        words.push(word);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units_follow_redis() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("1G"), Some(1_000_000_000));
+        assert_eq!(parse_memory("64kb"), Some(65_536));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("12xb"), None);
+        assert_eq!(parse_memory("kb"), None);
+        assert_eq!(parse_memory("99999999999gb"), None);
+    }
+
+    #[test]
+    fn config_file_then_flags() {
+        let mut cfg = Config::default();
+        cfg.apply_file(
+            "# a comment\n\nport 7000\nbind 0.0.0.0 ::1\nrequirepass \"s3 cret\"\n\
+             appendfsync always\nclient-output-buffer-limit normal 1mb 0 0\ntimeout 30\n\
+             loglevel warning\ndatabases 4\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.port, 7000);
+        assert_eq!(cfg.bind, "0.0.0.0");
+        assert_eq!(cfg.requirepass.as_deref(), Some(&b"s3 cret"[..]));
+        assert_eq!(cfg.sync, SyncMode::Always);
+        assert_eq!(cfg.output_buffer_limit, 1 << 20);
+        assert_eq!(cfg.idle_timeout_secs, 30);
+        assert_eq!(cfg.log_level, Level::Warning);
+        assert_eq!(cfg.databases, 4);
+    }
+
+    #[test]
+    fn config_file_errors_name_the_line() {
+        let mut cfg = Config::default();
+        let err = cfg.apply_file("port 1\nfrobnicate yes\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(cfg.apply_file("port notanumber").is_err());
+        assert!(cfg.apply_file("requirepass \"open").is_err());
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::parse_from(["kvserver", "--port", "0", "--in-memory", "--sync", "no"]);
+        let cfg = Config::resolve(cli).unwrap();
+        assert_eq!(cfg.port, 0);
+        assert!(cfg.in_memory);
+        assert_eq!(cfg.sync, SyncMode::No);
+        assert_eq!(cfg.bind, "127.0.0.1");
+        assert_eq!(cfg.databases, 16);
+        let bad = Cli::parse_from(["kvserver", "--databases", "0"]);
+        assert!(Config::resolve(bad).is_err());
+    }
+}

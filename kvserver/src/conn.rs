@@ -1,0 +1,277 @@
+//! One connection: read, decode every complete request, execute in order, one write per batch.
+//!
+//! Hot path invariants: the read buffer and the reply buffer are reused for the life of the
+//! connection; a request's arguments borrow the read buffer; command lookup and dispatch
+//! allocate nothing; all replies of a batch go out in one `write`, except that a batch whose
+//! replies pass [`FLUSH_AT`] bytes is flushed early so one pipeline cannot pin unbounded memory.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kvproto::{Limits, Request, Status, Version, Writer};
+
+use crate::client::ClientHandle;
+use crate::cmd::Ctx;
+use crate::cmd::table::{self, Flags, TABLE};
+use crate::log::{verbose, warning};
+use crate::server::Shared;
+use crate::stats::Counter;
+
+/// The read buffer's starting size and the least free space offered to each `read`.
+const READ_CHUNK: usize = 16 * 1024;
+/// A batch's replies are written out early once they pass this size.
+const FLUSH_AT: usize = 64 * 1024;
+/// A reply buffer that grew past this is given back after its batch.
+const KEEP_OUT: usize = 1024 * 1024;
+
+/// What CLIENT REPLY asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplyMode {
+    On,
+    Off,
+    /// CLIENT REPLY SKIP was just run: drop its own reply, then the next command's.
+    SkipThis,
+    SkipNext,
+}
+
+/// A connection's state that commands read and change.
+pub(crate) struct Session {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) handle: Arc<ClientHandle>,
+    pub(crate) db_index: usize,
+    pub(crate) db: kvcore::Db,
+    pub(crate) version: Version,
+    pub(crate) authenticated: bool,
+    pub(crate) reply: ReplyMode,
+    /// Close the connection once the replies so far are written (QUIT, a killed client).
+    pub(crate) close: bool,
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Session {
+        // Database 0 always exists: the config check refuses `databases 0`.
+        let db = shared.kv.db(0).expect("database 0 exists");
+        Session {
+            authenticated: !shared.requires_auth(),
+            shared,
+            handle,
+            db_index: 0,
+            db,
+            version: Version::Resp2,
+            reply: ReplyMode::On,
+            close: false,
+        }
+    }
+
+    /// Executes one request, appending its reply (if any) to `out`.
+    pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
+        let Some(idx) = table::lookup(req.arg(0)) else {
+            let msg = crate::cmd::unknown_command(req);
+            self.handle.counters.add(Counter::Errors, 1);
+            Writer::new(out, self.version).error(msg.as_bytes());
+            return;
+        };
+        let cmd = &TABLE[idx];
+        if !cmd.arity_ok(req.len()) {
+            self.reject(idx, out, crate::cmd::arity_error(cmd.name).as_bytes());
+            return;
+        }
+        if !self.authenticated && !cmd.flags.has(Flags::NO_AUTH) {
+            self.reject(idx, out, b"NOAUTH Authentication required.");
+            return;
+        }
+        let mark = out.len();
+        self.handle.last_cmd.store(idx, Ordering::Relaxed);
+        let start = Instant::now();
+        let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
+        let usec = start.elapsed().as_micros() as u64;
+        let failed = if let Err(e) = result {
+            // A handler that failed part-way must not leave half a reply behind.
+            out.truncate(mark);
+            crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
+            self.handle.counters.add(Counter::Errors, 1);
+            true
+        } else {
+            false
+        };
+        self.handle.stats.record(idx, usec, failed);
+        match self.reply {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.truncate(mark),
+            ReplyMode::SkipThis => {
+                out.truncate(mark);
+                self.reply = ReplyMode::SkipNext;
+            }
+            ReplyMode::SkipNext => {
+                out.truncate(mark);
+                self.reply = ReplyMode::On;
+            }
+        }
+    }
+
+    fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
+        self.handle.stats.reject(idx);
+        self.handle.counters.add(Counter::Errors, 1);
+        if self.reply == ReplyMode::On {
+            Writer::new(out, self.version).error(msg);
+        }
+    }
+}
+
+/// A connection being served.
+pub(crate) struct Conn {
+    s: Session,
+}
+
+impl Conn {
+    pub(crate) fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Conn {
+        Conn {
+            s: Session::new(shared, handle),
+        }
+    }
+
+    /// Serves the connection until the client leaves, is killed, or breaks the protocol.
+    ///
+    /// # Errors
+    /// The I/O error that ended the connection.
+    pub(crate) fn run(mut self, mut stream: TcpStream) -> io::Result<()> {
+        let limits = Limits::default();
+        let mut rbuf = vec![0u8; READ_CHUNK];
+        let (mut start, mut end) = (0usize, 0usize);
+        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        let mut timeout_secs = 0u64;
+        loop {
+            let want_timeout = self.s.shared.live.idle_timeout_secs.load(Ordering::Relaxed);
+            if want_timeout != timeout_secs {
+                timeout_secs = want_timeout;
+                let t = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+                stream.set_read_timeout(t)?;
+            }
+            if rbuf.len() - end < READ_CHUNK / 4 {
+                if start > 0 {
+                    rbuf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                }
+                if rbuf.len() - end < READ_CHUNK / 4 {
+                    let limit = self
+                        .s
+                        .shared
+                        .live
+                        .query_buffer_limit
+                        .load(Ordering::Relaxed);
+                    if rbuf.len() as u64 >= limit {
+                        warning!(
+                            "closing client {} that reached the max query buffer length ({limit} \
+                             bytes)",
+                            self.s.handle.addr
+                        );
+                        return Ok(());
+                    }
+                    let grown = (rbuf.len() * 2).min(limit as usize + READ_CHUNK);
+                    rbuf.resize(grown, 0);
+                }
+            }
+            let n = match stream.read(&mut rbuf[end..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    verbose!(
+                        "closing idle client {} (timeout {timeout_secs}s)",
+                        self.s.handle.addr
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            if self.s.handle.is_killed() {
+                return Ok(());
+            }
+            end += n;
+            self.s.handle.counters.add(Counter::NetIn, n as u64);
+
+            let mut broken = false;
+            while start < end {
+                match kvproto::decode_request(&rbuf[start..end], &limits) {
+                    Ok(Status::Complete((req, used))) => {
+                        start += used;
+                        if req.is_empty() {
+                            continue;
+                        }
+                        self.s.execute(&req, &mut out);
+                        if self.s.close {
+                            break;
+                        }
+                        if out.len() >= FLUSH_AT {
+                            self.flush(&mut stream, &mut out)?;
+                        }
+                    }
+                    Ok(Status::Incomplete) => break,
+                    Err(e) => {
+                        let msg = format!("ERR {e}");
+                        Writer::new(&mut out, self.s.version).error(msg.as_bytes());
+                        verbose!("protocol error from {}: {e}", self.s.handle.addr);
+                        broken = true;
+                        break;
+                    }
+                }
+            }
+            if !out.is_empty() {
+                self.flush(&mut stream, &mut out)?;
+            }
+            if broken || self.s.close {
+                return Ok(());
+            }
+            if start == end {
+                start = 0;
+                end = 0;
+                if rbuf.len() > 4 * READ_CHUNK {
+                    rbuf.truncate(READ_CHUNK);
+                    rbuf.shrink_to_fit();
+                }
+            }
+            let h = &self.s.handle;
+            h.qbuf.store(end - start, Ordering::Relaxed);
+            h.last_ms
+                .store(self.s.shared.kv.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        let limit = self
+            .s
+            .shared
+            .live
+            .output_buffer_limit
+            .load(Ordering::Relaxed);
+        if limit > 0 && out.len() as u64 > limit {
+            warning!(
+                "closing client {}: a reply of {} bytes passed the output buffer limit ({limit})",
+                self.s.handle.addr,
+                out.len()
+            );
+            self.s.close = true;
+            out.clear();
+            return Err(io::Error::other("output buffer limit reached"));
+        }
+        stream.write_all(out)?;
+        self.s
+            .handle
+            .counters
+            .add(Counter::NetOut, out.len() as u64);
+        out.clear();
+        if out.capacity() > KEEP_OUT {
+            out.shrink_to(READ_CHUNK);
+        }
+        Ok(())
+    }
+}

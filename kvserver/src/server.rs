@@ -1,0 +1,248 @@
+//! The listener, the state every connection shares, and the stop sequence.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::client::{ClientHandle, Registry};
+use crate::cmd::table::TABLE;
+use crate::config::Config;
+use crate::log::{notice, verbose, warning};
+use crate::signal::StopPipe;
+use crate::stats::{CmdTotals, CounterTotals};
+
+/// Each connection thread's stack: command handlers do not recurse, replies live on the heap.
+const CONN_STACK: usize = 256 * 1024;
+/// How often the background task samples keys with a TTL (Redis's `hz 10`).
+const ACTIVE_EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the stop sequence waits for connections to finish their replies.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Settings that `CONFIG SET` can change while the server runs.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
+    pub(crate) maxclients: AtomicUsize,
+    pub(crate) idle_timeout_secs: AtomicU64,
+    pub(crate) query_buffer_limit: AtomicU64,
+    pub(crate) output_buffer_limit: AtomicU64,
+}
+
+/// What `CONFIG RESETSTAT` resets to: reports subtract these.
+#[derive(Debug, Default)]
+pub(crate) struct Baseline {
+    pub(crate) cmds: Vec<CmdTotals>,
+    pub(crate) counters: CounterTotals,
+    pub(crate) connections: u64,
+    pub(crate) rejected: u64,
+}
+
+/// The state every connection thread shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) kv: kvcore::Kv,
+    /// The settings the server started with (the immutable ones are read from here).
+    pub(crate) cfg: Config,
+    pub(crate) live: Live,
+    pub(crate) clients: Registry,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) started: Instant,
+    pub(crate) run_id: String,
+    pub(crate) connections_received: AtomicU64,
+    pub(crate) rejected_connections: AtomicU64,
+    pub(crate) baseline: Mutex<Baseline>,
+    pub(crate) stopping: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(kv: kvcore::Kv, cfg: Config, local_addr: SocketAddr) -> Shared {
+        Shared {
+            live: Live {
+                requirepass: RwLock::new(cfg.requirepass.clone()),
+                maxclients: AtomicUsize::new(cfg.maxclients),
+                idle_timeout_secs: AtomicU64::new(cfg.idle_timeout_secs),
+                query_buffer_limit: AtomicU64::new(cfg.query_buffer_limit),
+                output_buffer_limit: AtomicU64::new(cfg.output_buffer_limit),
+            },
+            kv,
+            cfg,
+            clients: Registry::new(TABLE.len()),
+            local_addr,
+            started: Instant::now(),
+            run_id: run_id(),
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            baseline: Mutex::new(Baseline::default()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the server asks for a password at all right now.
+    pub(crate) fn requires_auth(&self) -> bool {
+        self.live.requirepass.read().is_some()
+    }
+}
+
+/// A 40-hex-digit id for this process's run (Redis's `run_id`), from std's random hasher keys.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut s = String::with_capacity(40);
+    let mut i = 0u64;
+    while s.len() < 40 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u32(std::process::id());
+        s.push_str(&format!("{:016x}", h.finish()));
+        i += 1;
+    }
+    s.truncate(40);
+    s
+}
+
+/// Runs the server until SIGINT, SIGTERM or SHUTDOWN; returns when every connection is done.
+///
+/// # Errors
+/// A message when the port cannot be bound or the store cannot start.
+pub(crate) fn run(cfg: Config) -> Result<(), String> {
+    crate::log::set_level(cfg.log_level);
+    let mut stop =
+        StopPipe::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let kv = kvcore::Kv::in_memory(kvcore::Options::default().databases(cfg.databases));
+    let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port))
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read bound address: {e}"))?;
+
+    if cfg.in_memory {
+        notice!("running in memory (--in-memory): nothing is written to disk");
+    } else {
+        warning!(
+            "persistence is not implemented yet: running in memory, nothing is written to {} \
+             (--sync {} has no effect)",
+            cfg.data_dir.display(),
+            cfg.sync.as_str()
+        );
+    }
+    if !local_addr.ip().is_loopback() && cfg.requirepass.is_none() {
+        warning!(
+            "listening on non-loopback address {} WITHOUT a password: anyone who can reach this \
+             port can read and change all data; set --requirepass or bind 127.0.0.1",
+            local_addr.ip()
+        );
+    }
+    if let Some(f) = &cfg.config_file {
+        notice!("configuration loaded from {}", f.display());
+    }
+
+    // Reclaims expired keys nobody reads again; stopped when `_expiry` drops at return.
+    let _expiry = kv.start_active_expiry(ACTIVE_EXPIRY_INTERVAL);
+    let shared = Arc::new(Shared::new(kv, cfg, local_addr));
+    // The line tests and scripts parse to find the port (matters with --port 0).
+    notice!(
+        "kvserver {} listening on {local_addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let acceptor = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept_loop(listener, shared))
+            .map_err(|e| format!("cannot start the accept thread: {e}"))?
+    };
+
+    let reason = stop.wait();
+    notice!("{reason:?}: stopping (no new connections; finishing replies in flight)");
+    shared.stopping.store(true, Ordering::SeqCst);
+    // Wake the blocked accept() with a connection of our own; it sees `stopping` and returns.
+    let wake_ip = match local_addr.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(
+        &SocketAddr::new(wake_ip, local_addr.port()),
+        Duration::from_secs(1),
+    );
+    let _ = acceptor.join();
+
+    shared.clients.stop_reading_all();
+    let deadline = Instant::now() + DRAIN_DEADLINE;
+    while shared.clients.connected() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let left = shared.clients.connected();
+    if left > 0 {
+        warning!("{left} connection(s) still busy after {DRAIN_DEADLINE:?}; exiting anyway");
+    }
+    notice!("kvserver is now ready to exit, bye bye");
+    Ok(())
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                warning!("accept failed: {e}");
+                // Out of file descriptors and the like: back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        shared.connections_received.fetch_add(1, Ordering::Relaxed);
+        let max = shared.live.maxclients.load(Ordering::Relaxed);
+        let Some(id) = shared.clients.try_reserve(max) else {
+            shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            let mut s = stream;
+            let _ = s.write_all(b"-ERR max number of clients reached\r\n");
+            verbose!("refused a connection: max number of clients ({max}) reached");
+            continue;
+        };
+        let shared2 = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("client-{id}"))
+            .stack_size(CONN_STACK)
+            .spawn(move || serve(shared2, stream, id));
+        if let Err(e) = spawned {
+            warning!("cannot start a thread for a new connection: {e}");
+            shared.clients.unreserve();
+        }
+    }
+}
+
+/// Serves one connection on the current thread until it closes.
+fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+    let (Ok(addr), Ok(laddr), Ok(clone)) =
+        (stream.peer_addr(), stream.local_addr(), stream.try_clone())
+    else {
+        shared.clients.unreserve();
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let handle = Arc::new(ClientHandle::new(
+        id,
+        clone,
+        addr,
+        laddr,
+        stream.as_raw_fd(),
+        shared.kv.now_ms(),
+        TABLE.len(),
+    ));
+    shared.clients.register(Arc::clone(&handle));
+    verbose!("accepted {addr} (id={id})");
+    let result = crate::conn::Conn::new(Arc::clone(&shared), handle).run(stream);
+    match result {
+        Ok(()) => verbose!("client {addr} (id={id}) closed"),
+        Err(e) => verbose!("client {addr} (id={id}) closed: {e}"),
+    }
+    shared.clients.unregister(id);
+}
