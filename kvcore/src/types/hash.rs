@@ -66,6 +66,13 @@ pub(crate) struct Hash {
     hashtable: bool,
 }
 
+/// Equal when both hold the same fields with the same values, whatever the order.
+impl PartialEq for Hash {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(f, v)| other.get(f) == Some(v))
+    }
+}
+
 impl Hash {
     /// An empty hash.
     pub(crate) fn new() -> Self {
@@ -258,6 +265,12 @@ mod tests {
 
     #[test]
     fn set_get_remove_table() {
+        assert_eq!(
+            hash(&[("a", "1"), ("b", "2")]),
+            hash(&[("b", "2"), ("a", "1")])
+        );
+        assert_ne!(hash(&[("a", "1")]), hash(&[("a", "2")]));
+        assert_ne!(hash(&[("a", "1")]), hash(&[("b", "1")]));
         let mut h = Hash::new();
         assert!(h.set(b"f", b"1"));
         assert!(!h.set(b"f", b"2"), "overwrite is not new");

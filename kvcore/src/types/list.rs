@@ -29,6 +29,13 @@ pub(crate) struct List {
     quicklist: bool,
 }
 
+/// Equal when the elements are (the encoding is a reporting detail).
+impl PartialEq for List {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
 impl List {
     /// An empty list.
     pub(crate) fn new() -> Self {
@@ -279,6 +286,8 @@ mod tests {
 
     #[test]
     fn push_order_matches_redis() {
+        assert_eq!(list(&["a", "b"]), list(&["a", "b"]));
+        assert_ne!(list(&["a", "b"]), list(&["b", "a"]));
         let mut l = List::new();
         assert_eq!(l.push_all(End::Left, &["a", "b", "c"]), 3);
         assert_eq!(contents(&l), ["c", "b", "a"]);

@@ -42,6 +42,13 @@ pub(crate) struct Set {
     encoding: Encoding,
 }
 
+/// Equal when both hold the same members.
+impl PartialEq for Set {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|m| other.contains(m))
+    }
+}
+
 impl Set {
     /// An empty set.
     pub(crate) fn new() -> Self {
@@ -252,6 +259,9 @@ mod tests {
 
     #[test]
     fn add_remove_contains_table() {
+        assert_eq!(set(&["a", "b"]), set(&["b", "a"]));
+        assert_ne!(set(&["a", "b"]), set(&["a"]));
+        assert_ne!(set(&["a", "b"]), set(&["a", "c"]));
         let mut s = Set::new();
         assert!(s.add(b"a"));
         assert!(!s.add(b"a"), "duplicate");

@@ -237,6 +237,17 @@ impl Default for ZSet {
     }
 }
 
+/// Equal when both hold the same members with the same scores.
+impl PartialEq for ZSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .nodes
+                .values()
+                .all(|n| other.score(&n.member) == Some(n.score))
+    }
+}
+
 impl ZSet {
     /// An empty sorted set.
     pub(crate) fn new() -> Self {

@@ -125,6 +125,12 @@ fn nan_scores_are_refused() {
 
 #[test]
 fn ranks_and_scores() {
+    let x = zset(&[(1.0, "a"), (2.0, "b")]);
+    let mut y = zset(&[(2.0, "b"), (1.0, "a")]);
+    assert_eq!(x, y);
+    y.incr_by(b"a", 1.0).unwrap();
+    assert_ne!(x, y);
+    assert_eq!(x, x.clone());
     let z = zset(&[(1.0, "one"), (2.0, "two"), (3.0, "three"), (2.0, "deux")]);
     assert_eq!(z.len(), 4);
     assert_eq!(z.rank(b"one"), Some((0, 1.0)));
