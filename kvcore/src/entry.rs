@@ -48,6 +48,9 @@ impl KeyType {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     String(SmallBytes),
+    /// A stand-in container for WRONGTYPE tests until issue 6 brings real ones.
+    #[cfg(test)]
+    TestList(Vec<Vec<u8>>),
 }
 
 impl Value {
@@ -58,6 +61,8 @@ impl Value {
     pub(crate) fn key_type(&self) -> KeyType {
         match self {
             Value::String(_) => KeyType::String,
+            #[cfg(test)]
+            Value::TestList(_) => KeyType::List,
         }
     }
 
@@ -65,6 +70,8 @@ impl Value {
     pub(crate) fn is_empty_container(&self) -> bool {
         match self {
             Value::String(_) => false,
+            #[cfg(test)]
+            Value::TestList(l) => l.is_empty(),
         }
     }
 
@@ -72,6 +79,8 @@ impl Value {
     pub(crate) fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
+            #[cfg(test)]
+            Value::TestList(l) => l.iter().map(Vec::len).sum(),
         }
     }
 

@@ -102,12 +102,14 @@ impl Shard {
         idx
     }
 
-    /// Removes occupied slot `idx`, returning its contents.
+    /// Removes occupied slot `idx`, returning its contents (expiry included).
     pub(crate) fn remove(&mut self, idx: u32) -> Slot {
-        self.set_expiry(idx, None);
         let slot = self.slots[idx as usize]
             .take()
             .expect("removing an occupied slot");
+        if slot.entry.expire_at.is_some() {
+            self.unlist_volatile(slot.entry.volatile_pos as usize);
+        }
         match self.index.find_entry(slot.hash, |&i| i == idx) {
             Ok(e) => {
                 e.remove();
@@ -117,11 +119,19 @@ impl Shard {
         self.free.push(idx);
         if self.index.is_empty() {
             // Nothing lives here: drop the slab so a drained shard gives its memory back.
-            // No live key moves, so SCAN needs no new generation.
+            // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
             self.free = Vec::new();
         }
         slot
+    }
+
+    /// Drops position `pos` from the volatile index, fixing the entry moved into its place.
+    fn unlist_volatile(&mut self, pos: usize) {
+        self.volatile.swap_remove(pos);
+        if let Some(&moved) = self.volatile.get(pos) {
+            self.entry_mut(moved).volatile_pos = pos as u32;
+        }
     }
 
     /// Sets or clears the expiry of occupied slot `idx`, keeping the volatile index exact.
@@ -137,10 +147,7 @@ impl Shard {
             }
             (true, None) => {
                 let pos = entry.volatile_pos as usize;
-                self.volatile.swap_remove(pos);
-                if let Some(&moved) = self.volatile.get(pos) {
-                    self.entry_mut(moved).volatile_pos = pos as u32;
-                }
+                self.unlist_volatile(pos);
             }
             _ => {}
         }

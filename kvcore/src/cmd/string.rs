@@ -206,7 +206,7 @@ pub(crate) fn append(db: &Db, key: &[u8], data: &[u8]) -> Result<usize> {
 /// GETRANGE's slice: inclusive `start..=end`, negative indexes from the end, clamped.
 pub(crate) fn range(s: &[u8], start: i64, end: i64) -> Vec<u8> {
     let len = s.len() as i64;
-    if len == 0 {
+    if len == 0 || (start < 0 && end < 0 && start > end) {
         return Vec::new();
     }
     let start = if start < 0 {
@@ -297,4 +297,70 @@ pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: f64) -> Result<Vec<u8>> {
         slot.journal_put();
         Ok(text)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::entry::{KeyType, Value};
+    use crate::{Error, GetExOption, Kv, Options, SetOptions, Store};
+
+    fn with_list() -> crate::Db {
+        let db = Kv::in_memory(Options::new().shards(2)).db(0).unwrap();
+        db.write_entry(b"list", |slot| {
+            slot.put(Value::TestList(vec![b"x".to_vec()]), None);
+            Ok(())
+        })
+        .unwrap();
+        db
+    }
+
+    fn check<T: std::fmt::Debug>(name: &str, r: crate::Result<T>) {
+        assert!(matches!(r, Err(Error::WrongType)), "{name}: {r:?}");
+    }
+
+    #[test]
+    fn string_commands_on_a_list_are_wrongtype_and_change_nothing() {
+        let db = with_list();
+        check("get", db.get("list"));
+        check(
+            "set get",
+            db.set_with("list", "v", &SetOptions::new().get()),
+        );
+        check("getset", db.getset("list", "v"));
+        check("getdel", db.getdel("list"));
+        check("getex", db.getex("list", GetExOption::Persist));
+        check("append", db.append("list", "v"));
+        check("strlen", db.strlen("list"));
+        check("getrange", db.getrange("list", 0, -1));
+        check("setrange", db.setrange("list", 0, "v"));
+        check("setrange empty", db.setrange("list", 0, ""));
+        check("incr", db.incr("list"));
+        check("incrbyfloat", db.incrbyfloat("list", 1.0));
+        assert_eq!(db.key_type("list"), Some(KeyType::List));
+        assert_eq!(
+            db.mget(&["list"]),
+            vec![None],
+            "MGET reads a non-string as nil"
+        );
+        // Plain SET, NX refusal and key commands work on any type.
+        assert!(!db.setnx("list", "v").unwrap());
+        assert_eq!(db.exists(&["list"]), 1);
+        db.rename("list", "moved").unwrap();
+        assert_eq!(db.key_type("moved"), Some(KeyType::List));
+        db.set("moved", "now a string").unwrap();
+        assert_eq!(db.get("moved").unwrap(), Some(b"now a string".to_vec()));
+    }
+
+    #[test]
+    fn an_emptied_container_is_deleted() {
+        let db = with_list();
+        db.write_entry(b"list", |slot| {
+            if let Some(Value::TestList(l)) = slot.value_mut() {
+                l.clear();
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.exists(&["list"]), 0);
+    }
 }

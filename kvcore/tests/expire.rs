@@ -1,0 +1,206 @@
+use kvcore::{Error, ExpireCondition as C, Store};
+
+use crate::{T0, b, store};
+
+#[test]
+fn ttl_reports_missing_persistent_and_rounds() {
+    let (_kv, db, clock) = store();
+    assert_eq!(
+        (
+            db.ttl("k"),
+            db.pttl("k"),
+            db.expiretime("k"),
+            db.pexpiretime("k")
+        ),
+        (-2, -2, -2, -2)
+    );
+    db.set("k", "v").unwrap();
+    assert_eq!(
+        (
+            db.ttl("k"),
+            db.pttl("k"),
+            db.expiretime("k"),
+            db.pexpiretime("k")
+        ),
+        (-1, -1, -1, -1)
+    );
+    // (pexpire ms, expected ttl): Redis rounds the remaining time to the nearest second.
+    for (ms, ttl) in [(1500, 2), (1499, 1), (500, 1), (499, 0), (10_000, 10)] {
+        assert!(db.pexpire("k", ms, C::None).unwrap());
+        assert_eq!(db.ttl("k"), ttl, "{ms} ms");
+        assert_eq!(db.pttl("k"), ms);
+        assert_eq!(db.pexpiretime("k"), (T0 + ms as u64) as i64);
+        assert_eq!(db.expiretime("k"), ((T0 + ms as u64) / 1000) as i64);
+    }
+    clock.advance(9_999);
+    assert_eq!(db.pttl("k"), 1);
+    clock.advance(1);
+    assert_eq!((db.ttl("k"), db.get("k").unwrap()), (-2, None));
+}
+
+#[test]
+fn expire_variants_and_deletion() {
+    let (_kv, db, _) = store();
+    assert!(
+        !db.expire("missing", 10, C::None).unwrap(),
+        "EXPIRE on a missing key is 0"
+    );
+    db.set("k", "v").unwrap();
+    assert!(db.expire("k", 10, C::None).unwrap());
+    assert_eq!(db.pttl("k"), 10_000);
+    assert!(db.pexpire("k", 2500, C::None).unwrap());
+    assert_eq!(db.pttl("k"), 2500);
+    assert!(db.expireat("k", (T0 / 1000 + 30) as i64, C::None).unwrap());
+    assert_eq!(db.pttl("k"), 30_000);
+    assert!(db.pexpireat("k", (T0 + 42) as i64, C::None).unwrap());
+    assert_eq!(db.pttl("k"), 42);
+    // Non-positive relative and past absolute times delete and report 1.
+    let deleting: [&dyn Fn() -> kvcore::Result<bool>; 5] = [
+        &|| db.expire("k", 0, C::None),
+        &|| db.expire("k", -5, C::None),
+        &|| db.pexpire("k", 0, C::None),
+        &|| db.expireat("k", 1, C::None),
+        &|| db.pexpireat("k", T0 as i64, C::None),
+    ];
+    for (i, f) in deleting.iter().enumerate() {
+        db.set("k", "v").unwrap();
+        assert!(f().unwrap(), "case {i}");
+        assert_eq!(db.get("k").unwrap(), None, "case {i}");
+    }
+    // Overflow is an error and changes nothing.
+    db.set("k", "v").unwrap();
+    let overflowing = [
+        db.expire("k", i64::MAX, C::None),
+        db.expire("k", i64::MAX / 1000, C::None),
+        db.pexpire("k", i64::MAX, C::None),
+        db.expireat("k", i64::MAX, C::None),
+        db.expire("k", i64::MIN, C::None),
+    ];
+    for r in overflowing {
+        assert_eq!(r, Err(Error::InvalidExpireTime));
+    }
+    assert_eq!((db.get("k").unwrap(), db.ttl("k")), (b("v"), -1));
+    assert_eq!(
+        db.expire("missing", i64::MAX, C::None),
+        Err(Error::InvalidExpireTime)
+    );
+}
+
+#[test]
+fn expire_conditions() {
+    let (_kv, db, _) = store();
+    // (current TTL in s or None, condition, new TTL, applied)
+    let cases = [
+        (None, C::Nx, 10, true),
+        (Some(5), C::Nx, 10, false),
+        (None, C::Xx, 10, false),
+        (Some(5), C::Xx, 10, true),
+        (Some(5), C::Gt, 10, true),
+        (Some(5), C::Gt, 3, false),
+        (Some(5), C::Gt, 5, false),
+        (None, C::Gt, 10, false),
+        (Some(5), C::Lt, 3, true),
+        (Some(5), C::Lt, 10, false),
+        (None, C::Lt, 10, true),
+        (Some(5), C::None, 100, true),
+    ];
+    for (i, (current, cond, new, applied)) in cases.into_iter().enumerate() {
+        db.set("k", "v").unwrap();
+        if let Some(t) = current {
+            db.expire("k", t, C::None).unwrap();
+        }
+        assert_eq!(db.expire("k", new, cond).unwrap(), applied, "case {i}");
+        let expected = if applied { new } else { current.unwrap_or(-1) };
+        assert_eq!(db.ttl("k"), expected, "case {i}");
+    }
+    // A condition that fails does not delete, even with a non-positive time.
+    db.set("k", "v").unwrap();
+    assert!(!db.expire("k", -1, C::Xx).unwrap());
+    assert_eq!(db.get("k").unwrap(), b("v"));
+    assert!(db.expire("k", -1, C::Lt).unwrap());
+    assert_eq!(db.get("k").unwrap(), None);
+}
+
+#[test]
+fn persist_removes_ttl() {
+    let (_kv, db, _) = store();
+    assert!(!db.persist("missing").unwrap());
+    db.set("k", "v").unwrap();
+    assert!(!db.persist("k").unwrap());
+    db.expire("k", 10, C::None).unwrap();
+    assert!(db.persist("k").unwrap());
+    assert_eq!(db.ttl("k"), -1);
+}
+
+#[test]
+fn expired_keys_are_never_returned() {
+    let (_kv, db, clock) = store();
+    db.setex("k", 1, "v").unwrap();
+    db.set("other", "v").unwrap();
+    clock.advance(999);
+    assert_eq!(db.get("k").unwrap(), b("v"));
+    clock.advance(1);
+    assert_eq!(db.get("k").unwrap(), None);
+    assert_eq!(db.exists(&["k", "other"]), 1);
+    assert_eq!(db.mget(&["k", "other"]), vec![None, b("v")]);
+    assert_eq!(db.key_type("k"), None);
+    assert_eq!(db.strlen("k").unwrap(), 0);
+    assert!(!db.expire("k", 10, C::None).unwrap());
+    // Writing over an expired key starts fresh: no TTL, new value, NX succeeds.
+    db.setex("k2", 1, "1").unwrap();
+    clock.advance(1000);
+    assert_eq!(db.incr("k2").unwrap(), 1);
+    assert_eq!(db.ttl("k2"), -1);
+    db.setex("k3", 1, "v").unwrap();
+    clock.advance(1000);
+    assert!(db.setnx("k3", "w").unwrap());
+    assert_eq!(db.rename("k", "z"), Err(Error::NoSuchKey));
+}
+
+#[test]
+fn active_expiry_reclaims_without_reads() {
+    let (kv, db, clock) = store();
+    for i in 0..1000 {
+        db.set(format!("p{i}"), "v").unwrap();
+        db.setex(format!("v{i}"), 10, "v").unwrap();
+    }
+    assert_eq!(kv.active_expire_cycle(1000).expired, 0);
+    assert_eq!(db.dbsize(), 2000);
+    clock.advance(10_000);
+    assert_eq!(db.dbsize(), 2000, "nothing read the expired keys yet");
+    let mut total = 0;
+    for _ in 0..50 {
+        let stats = kv.active_expire_cycle(100);
+        assert!(stats.expired <= stats.sampled);
+        total += stats.expired;
+        if db.dbsize() == 1000 {
+            break;
+        }
+    }
+    assert_eq!(total, 1000);
+    assert_eq!(db.dbsize(), 1000, "only the persistent keys remain");
+    assert_eq!(
+        kv.active_expire_cycle(100).sampled,
+        0,
+        "only volatile keys are sampled"
+    );
+}
+
+#[test]
+fn background_expiry_task_stops() {
+    let (kv, db, clock) = store();
+    db.setex("k", 1, "v").unwrap();
+    clock.advance(1000);
+    let task = kv.start_active_expiry(std::time::Duration::from_millis(1));
+    // Bounded wait for the thread's first cycle, then stop it.
+    for _ in 0..10_000 {
+        if db.dbsize() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    task.stop();
+    assert_eq!(db.dbsize(), 0);
+    let dropped = kv.start_active_expiry(std::time::Duration::from_secs(3600));
+    drop(dropped); // returns promptly: drop wakes the thread
+}

@@ -1,0 +1,179 @@
+use kvcore::{Error, KeyType, SetExpiry, SetOptions, Store};
+
+use crate::{T0, b, store};
+
+#[test]
+fn del_and_exists_count() {
+    let (_kv, db, _) = store();
+    db.mset(&[("a", "1"), ("b", "2"), ("c", "3")]).unwrap();
+    let cases: &[(&[&str], u64)] = &[(&["a"], 1), (&["a", "a", "b"], 3), (&["x"], 0), (&[], 0)];
+    for &(keys, n) in cases {
+        assert_eq!(db.exists(keys), n, "{keys:?}");
+    }
+    assert_eq!(
+        db.del(&["a", "a", "x"]).unwrap(),
+        1,
+        "a key named twice is deleted once"
+    );
+    assert_eq!(db.del(&["b", "c"]).unwrap(), 2);
+    assert_eq!(db.del(&["b"]).unwrap(), 0);
+    assert_eq!(db.dbsize(), 0);
+}
+
+#[test]
+fn keys_patterns() {
+    let (_kv, db, clock) = store();
+    for k in [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "user:1", "user:2", "a{b}", "a/b",
+    ] {
+        db.set(k, "v").unwrap();
+    }
+    db.set_with("gone", "v", &SetOptions::new().expiry(SetExpiry::Px(5)))
+        .unwrap();
+    clock.advance(5);
+    let cases: &[(&str, &[&str])] = &[
+        ("h?llo", &["hallo", "hello", "hxllo"]),
+        ("h*llo", &["hallo", "heeeello", "hello", "hllo", "hxllo"]),
+        ("h[ae]llo", &["hallo", "hello"]),
+        ("h[^e]llo", &["hallo", "hxllo"]),
+        ("h[a-b]llo", &["hallo"]),
+        ("user:*", &["user:1", "user:2"]),
+        ("a{b}", &["a{b}"]),
+        ("a/*", &["a/b"]),
+        ("nomatch*", &[]),
+        ("gone", &[]),
+    ];
+    for &(pattern, expected) in cases {
+        let mut got = db.keys(pattern);
+        got.sort();
+        let expected: Vec<Vec<u8>> = expected.iter().map(|k| k.as_bytes().to_vec()).collect();
+        assert_eq!(got, expected, "{pattern}");
+    }
+    assert_eq!(db.keys("*").len(), 9, "expired keys are not listed");
+}
+
+#[test]
+fn key_type_and_meta() {
+    let (_kv, db, clock) = store();
+    assert_eq!(db.key_type("k"), None);
+    db.set("k", "v").unwrap();
+    assert_eq!(db.key_type("k"), Some(KeyType::String));
+    assert_eq!(KeyType::String.as_str(), "string");
+    assert_eq!(KeyType::parse(b"ZSET"), Some(KeyType::ZSet));
+    assert_eq!(KeyType::parse(b"nope"), None);
+    clock.advance(10);
+    db.set("k", "w").unwrap();
+    let meta = db.meta("k").unwrap();
+    assert_eq!(
+        (meta.created_ms, meta.updated_ms, meta.expire_at_ms),
+        (T0, T0 + 10, None)
+    );
+    assert_eq!(meta.key_type, KeyType::String);
+    assert!(db.memory_usage("k").unwrap() > 0);
+    assert_eq!(db.memory_usage("missing"), None);
+    assert_eq!(db.meta("missing"), None);
+}
+
+#[test]
+fn rename_and_renamenx() {
+    let (_kv, db, _) = store();
+    assert_eq!(db.rename("missing", "x"), Err(Error::NoSuchKey));
+    assert_eq!(db.renamenx("missing", "x"), Err(Error::NoSuchKey));
+    assert_eq!(db.rename("missing", "missing"), Err(Error::NoSuchKey));
+    db.setex("a", 100, "1").unwrap();
+    db.rename("a", "b").unwrap();
+    assert_eq!((db.get("a").unwrap(), db.get("b").unwrap()), (None, b("1")));
+    assert_eq!(db.ttl("b"), 100, "RENAME keeps the TTL");
+    db.rename("b", "b").unwrap();
+    assert_eq!(db.get("b").unwrap(), b("1"));
+    assert!(!db.renamenx("b", "b").unwrap());
+    db.set("c", "3").unwrap();
+    assert!(!db.renamenx("b", "c").unwrap());
+    assert_eq!(db.mget(&["b", "c"]), vec![b("1"), b("3")]);
+    db.rename("b", "c").unwrap();
+    assert_eq!(db.mget(&["b", "c"]), vec![None, b("1")]);
+    assert_eq!(db.ttl("c"), 100, "the destination takes the source's TTL");
+    assert!(db.renamenx("c", "d").unwrap());
+    // The destination's old TTL goes away with its value.
+    db.setex("e", 50, "old").unwrap();
+    db.set("f", "new").unwrap();
+    db.rename("f", "e").unwrap();
+    assert_eq!(db.ttl("e"), -1);
+}
+
+#[test]
+fn copy_within_and_across_databases() {
+    let (kv, db, _) = store();
+    let db1 = kv.db(1).unwrap();
+    assert!(!db.copy("missing", "x", None, false).unwrap());
+    db.setex("src", 60, "v").unwrap();
+    assert_eq!(db.copy("src", "src", None, false), Err(Error::SameObject));
+    assert_eq!(db.copy("src", "src", Some(0), true), Err(Error::SameObject));
+    assert_eq!(
+        db.copy("src", "x", Some(4), false),
+        Err(Error::DbIndexOutOfRange)
+    );
+    assert!(db.copy("src", "dst", None, false).unwrap());
+    assert_eq!(db.get("dst").unwrap(), b("v"));
+    assert_eq!(db.ttl("dst"), 60);
+    db.set("dst", "changed").unwrap();
+    assert_eq!(db.get("src").unwrap(), b("v"), "the copy is independent");
+    assert!(!db.copy("src", "dst", None, false).unwrap());
+    assert!(db.copy("src", "dst", None, true).unwrap());
+    assert_eq!(db.get("dst").unwrap(), b("v"));
+    assert!(db.copy("src", "src", Some(1), false).unwrap());
+    assert_eq!(db1.get("src").unwrap(), b("v"));
+    assert_eq!(db1.ttl("src"), 60);
+    assert!(db1.copy("src", "back", Some(0), false).unwrap());
+    assert_eq!(db.get("back").unwrap(), b("v"));
+}
+
+#[test]
+fn databases_flush_and_swap() {
+    let (kv, db0, _) = store();
+    assert_eq!(kv.databases(), 4);
+    assert!(matches!(kv.db(4), Err(Error::DbIndexOutOfRange)));
+    let db1 = kv.db(1).unwrap();
+    assert_eq!(db1.index(), 1);
+    db0.set("k", "zero").unwrap();
+    db1.set("k", "one").unwrap();
+    db1.set("only1", "x").unwrap();
+    assert_eq!((db0.dbsize(), db1.dbsize()), (1, 2));
+    kv.swapdb(0, 1).unwrap();
+    assert_eq!(db0.get("k").unwrap(), b("one"));
+    assert_eq!(db1.get("k").unwrap(), b("zero"));
+    assert_eq!((db0.dbsize(), db1.dbsize()), (2, 1));
+    kv.swapdb(1, 1).unwrap();
+    assert_eq!(kv.swapdb(0, 9), Err(Error::DbIndexOutOfRange));
+    db0.flushdb().unwrap();
+    assert_eq!((db0.dbsize(), db1.dbsize()), (0, 1));
+    kv.db(2).unwrap().set("x", "y").unwrap();
+    kv.flushall().unwrap();
+    assert_eq!((0..4).map(|i| kv.db(i).unwrap().dbsize()).sum::<u64>(), 0);
+    db0.set("after", "flush").unwrap();
+    assert_eq!(db0.get("after").unwrap(), b("flush"));
+}
+
+#[test]
+fn randomkey_returns_live_keys() {
+    let (_kv, db, clock) = store();
+    assert_eq!(db.randomkey(), None);
+    db.set("only", "v").unwrap();
+    assert_eq!(db.randomkey(), b("only"));
+    for i in 0..50 {
+        db.set(format!("k{i}"), "v").unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..500 {
+        seen.insert(db.randomkey().unwrap());
+    }
+    assert!(
+        seen.len() > 10,
+        "RANDOMKEY spreads over the keys, saw {}",
+        seen.len()
+    );
+    db.flushdb().unwrap();
+    db.setex("dying", 1, "v").unwrap();
+    clock.advance(1000);
+    assert_eq!(db.randomkey(), None, "an expired key is never returned");
+}

@@ -1,0 +1,32 @@
+//! kvcore's integration tests: one binary, one module per area.
+
+mod concurrency;
+mod expire;
+mod keys;
+mod model;
+mod scan;
+mod string;
+
+use std::sync::Arc;
+
+use kvcore::{Db, Kv, ManualClock, Options};
+
+/// The clock's start: an arbitrary, realistic Unix time in milliseconds.
+pub(crate) const T0: u64 = 1_700_000_000_000;
+
+/// A store with 4 databases, 8 shards and a manual clock at [`T0`].
+pub(crate) fn store() -> (Kv, Db, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let kv = Kv::in_memory(
+        Options::new()
+            .shards(8)
+            .databases(4)
+            .clock(Arc::new(clock.clone())),
+    );
+    let db = kv.db(0).unwrap();
+    (kv, db, clock)
+}
+
+pub(crate) fn b(s: &str) -> Option<Vec<u8>> {
+    Some(s.as_bytes().to_vec())
+}
