@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use kvproto::{Frame, Limits, Status, Version, Writer, decode_request, encode};
+use kvproto::{Frame, Limits, RequestDecoder, Status, Version, Writer, decode_request, encode};
 use redis_protocol::resp2::decode::decode_range;
 use redis_protocol::resp2::encode::encode_borrowed;
 use redis_protocol::resp2::types::BorrowedFrame;
@@ -98,6 +98,14 @@ fn decoding(c: &mut Criterion) {
                         Ok(Status::Complete(_))
                     )
                 })
+                .count()
+        })
+    });
+    g.bench_function("kvproto RequestDecoder", |b| {
+        let mut decoder = RequestDecoder::new(limits);
+        b.iter(|| {
+            ends.iter()
+                .filter(|&&end| matches!(decoder.decode(&buf[..end]), Ok(Status::Complete(_))))
                 .count()
         })
     });

@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod decode;
+mod decoder;
 mod error;
 mod frame;
 mod inline;
@@ -57,6 +58,7 @@ mod status;
 mod writer;
 
 pub use decode::decode_frame;
+pub use decoder::RequestDecoder;
 pub use error::ProtocolError;
 pub use frame::{Frame, Version};
 pub use limits::Limits;

@@ -1,6 +1,6 @@
 //! Properties of the request decoder.
 
-use kvproto::{Limits, Request, Status, Version, Writer, decode_request};
+use kvproto::{Limits, Request, RequestDecoder, Status, Version, Writer, decode_request};
 use proptest::prelude::*;
 
 use crate::strategy::request_args;
@@ -110,4 +110,39 @@ fn mixed_pipeline() {
         vec![],
     ];
     assert_eq!(got, expected);
+}
+
+/// Simulates a server: the bytes arrive in chunks of the given sizes, and after each chunk the
+/// stateful decoder is asked for every complete request at the front of the unconsumed bytes.
+fn decode_chunked(bytes: &[u8], chunks: &[usize]) -> Vec<Vec<Vec<u8>>> {
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let mut requests = Vec::new();
+    let (mut start, mut end) = (0, 0);
+    let mut sizes = chunks.iter().cycle();
+    while end < bytes.len() {
+        end = (end + sizes.next().copied().unwrap_or(1).max(1)).min(bytes.len());
+        while let Status::Complete((req, used)) = decoder.decode(&bytes[start..end]).unwrap() {
+            requests.push(req.to_vec());
+            start += used;
+        }
+    }
+    assert_eq!(start, bytes.len(), "bytes left over");
+    requests
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stateful_decoder_agrees_with_decode_request(
+        reqs in prop::collection::vec((request_args(), any::<bool>()), 1..5),
+        chunks in prop::collection::vec(1usize..40, 1..6),
+    ) {
+        let mut bytes = Vec::new();
+        for (r, inline) in &reqs {
+            if *inline { encode_inline(r, &mut bytes) } else { encode_array(r, &mut bytes) }
+        }
+        let expected = decode_all(&bytes);
+        prop_assert_eq!(decode_chunked(&bytes, &chunks), expected);
+    }
 }
