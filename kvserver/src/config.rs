@@ -41,11 +41,15 @@ impl SyncMode {
 }
 
 /// A Redis-compatible server over kvcore.
-///
-/// Persistence is not implemented yet (it arrives with issue 5): whatever --data-dir and --sync
-/// say, the server currently keeps everything in memory and logs so at startup.
 #[derive(Parser, Debug, Default)]
-#[command(name = "kvserver", version, about, long_about = None)]
+#[command(
+    name = "kvserver",
+    version,
+    about,
+    long_about = None,
+    after_help = "Persistence is not implemented yet: whatever --data-dir and --sync say, the \
+                  server keeps everything in memory for now (and logs so at startup)."
+)]
 pub(crate) struct Cli {
     /// Address to listen on [default: 127.0.0.1]. Anything but loopback without --requirepass
     /// logs a warning.

@@ -131,7 +131,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     }
     if !local_addr.ip().is_loopback() && cfg.requirepass.is_none() {
         warning!(
-            "listening on non-loopback address {} WITHOUT a password: anyone who can reach this \
+            "bound to non-loopback address {} WITHOUT a password: anyone who can reach this \
              port can read and change all data; set --requirepass or bind 127.0.0.1",
             local_addr.ip()
         );

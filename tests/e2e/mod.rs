@@ -1,0 +1,5 @@
+mod client;
+mod concurrency;
+mod lifecycle;
+mod raw;
+mod support;
