@@ -129,6 +129,7 @@ impl<'a> WriteSlot<'a> {
             && shard.get(i).entry.is_expired(now)
         {
             shard.remove(i);
+            inner.note_expired();
             inner.journal(Effect::Del { db, key });
             idx = None;
         }

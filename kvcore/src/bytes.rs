@@ -73,6 +73,12 @@ impl Deref for SmallBytes {
     }
 }
 
+impl AsRef<[u8]> for SmallBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 impl PartialEq for SmallBytes {
     fn eq(&self, other: &Self) -> bool {
         self.as_slice() == other.as_slice()

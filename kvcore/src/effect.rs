@@ -65,3 +65,146 @@ pub(crate) enum Effect<'a> {
         pairs: &'a [(&'a [u8], &'a [u8])],
     },
 }
+
+#[cfg(test)]
+impl Effect<'_> {
+    /// A one-line description for tests.
+    pub(crate) fn describe(&self) -> String {
+        let t = |b: &[u8]| b.escape_ascii().to_string();
+        match self {
+            Effect::Put { db, key, entry } => {
+                let value = match &entry.value {
+                    crate::entry::Value::String(s) => t(s),
+                    #[allow(unreachable_patterns)]
+                    other => format!("{other:?}"),
+                };
+                format!("put {db} {} {value} at={:?}", t(key), entry.expire_at)
+            }
+            Effect::Del { db, key } => format!("del {db} {}", t(key)),
+            Effect::Append { db, key, data } => format!("append {db} {} {}", t(key), t(data)),
+            Effect::SetRange {
+                db,
+                key,
+                offset,
+                data,
+            } => {
+                format!("setrange {db} {} {offset} {}", t(key), t(data))
+            }
+            Effect::Expire { db, key, at } => format!("expire {db} {} {at:?}", t(key)),
+            Effect::Rename { db, src, dst } => format!("rename {db} {} {}", t(src), t(dst)),
+            Effect::Copy {
+                src_db,
+                src,
+                dst_db,
+                dst,
+            } => {
+                format!("copy {src_db} {} {dst_db} {}", t(src), t(dst))
+            }
+            Effect::FlushDb { db } => format!("flushdb {db}"),
+            Effect::FlushAll => "flushall".to_string(),
+            Effect::SwapDb { a, b } => format!("swapdb {a} {b}"),
+            Effect::MSet { db, pairs } => {
+                let pairs: Vec<_> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", t(k), t(v)))
+                    .collect();
+                format!("mset {db} {}", pairs.join(" "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{
+        ExpireCondition, GetExOption, Kv, ManualClock, Options, SetExpiry, SetOptions, Store,
+    };
+
+    /// Runs `op` and checks exactly which effects it journaled.
+    fn check(kv: &Kv, op: impl FnOnce(), expected: &[&str]) {
+        kv.inner.journal_log.lock().clear();
+        op();
+        let got = std::mem::take(&mut *kv.inner.journal_log.lock());
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn mutations_journal_their_effects() {
+        let clock = ManualClock::new(1000);
+        let kv = Kv::in_memory(Options::new().shards(4).clock(Arc::new(clock.clone())));
+        let db = kv.db(0).unwrap();
+        let ex = |s| SetOptions::new().expiry(SetExpiry::Ex(s));
+        let none = ExpireCondition::None;
+        check(
+            &kv,
+            || drop(db.set_with("k", "v", &ex(10))),
+            &["put 0 k v at=Some(11000)"],
+        );
+        check(&kv, || drop(db.set_with("k", "w", &ex(10).nx())), &[]);
+        check(
+            &kv,
+            || drop(db.incrbyfloat("f", 0.5)),
+            &["put 0 f 0.5 at=None"],
+        );
+        check(&kv, || drop(db.incrby("n", 3)), &["put 0 n 3 at=None"]);
+        check(&kv, || drop(db.incr("k")), &[]);
+        check(
+            &kv,
+            || drop(db.expire("k", 5, none)),
+            &["expire 0 k Some(6000)"],
+        );
+        check(&kv, || drop(db.persist("k")), &["expire 0 k None"]);
+        check(&kv, || drop(db.persist("k")), &[]);
+        check(
+            &kv,
+            || drop(db.pexpire("k", 100, none)),
+            &["expire 0 k Some(1100)"],
+        );
+        check(
+            &kv,
+            || drop(db.getex("k", GetExOption::Px(50))),
+            &["expire 0 k Some(1050)"],
+        );
+        clock.advance(50);
+        check(&kv, || assert_eq!(db.get("k").unwrap(), None), &["del 0 k"]);
+        check(&kv, || drop(db.get("k")), &[]);
+        check(
+            &kv,
+            || drop(db.mset(&[("a", "1"), ("b", "2")])),
+            &["mset 0 a=1 b=2"],
+        );
+        check(&kv, || drop(db.msetnx(&[("a", "1"), ("z", "2")])), &[]);
+        check(&kv, || drop(db.append("a", "xy")), &["append 0 a xy"]);
+        check(
+            &kv,
+            || drop(db.setrange("a", 5, "q")),
+            &["setrange 0 a 5 q"],
+        );
+        check(&kv, || drop(db.setrange("a", 5, "")), &[]);
+        check(&kv, || drop(db.rename("a", "c")), &["rename 0 a c"]);
+        check(
+            &kv,
+            || drop(db.copy("c", "d", Some(1), false)),
+            &["copy 0 c 1 d"],
+        );
+        check(
+            &kv,
+            || drop(db.del(&["c", "nope", "b"])),
+            &["del 0 c", "del 0 b"],
+        );
+        check(&kv, || drop(db.expire("n", 0, none)), &["del 0 n"]);
+        check(&kv, || drop(db.getdel("f")), &["del 0 f"]);
+        let past = SetOptions::new().expiry(SetExpiry::PxAt(1));
+        check(&kv, || drop(db.set_with("d", "v", &past)), &[]);
+        db.set("p", "v").unwrap();
+        check(&kv, || drop(db.set_with("p", "v", &past)), &["del 0 p"]);
+        check(&kv, || drop(db.flushdb()), &["flushdb 0"]);
+        check(&kv, || drop(kv.swapdb(1, 0)), &["swapdb 1 0"]);
+        check(&kv, || drop(kv.flushall()), &["flushall"]);
+        db.setex("t", 1, "v").unwrap();
+        clock.advance(1000);
+        check(&kv, || assert_eq!(kv.active_expire_cycle(10).expired, 1), &["del 0 t"]);
+    }
+}

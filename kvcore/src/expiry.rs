@@ -93,6 +93,7 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
                     let idx = vol[inner.random() as usize % vol.len()];
                     if shard.get(idx).entry.is_expired(now) {
                         let slot = shard.remove(idx);
+                        inner.note_expired();
                         inner.journal(Effect::Del { db, key: &slot.key });
                         expired += 1;
                     }

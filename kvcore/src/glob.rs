@@ -17,7 +17,7 @@
 use globset::{Candidate, GlobBuilder, GlobMatcher};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Token {
+enum Token {
     Literal(u8),
     Any,
     Star,
@@ -233,8 +233,31 @@ fn token_match(tokens: &[Token], key: &[u8]) -> bool {
     tokens[t..].iter().all(|tok| *tok == Token::Star)
 }
 
-/// A compiled pattern; compile once per KEYS/SCAN call.
-pub(crate) enum Pattern {
+/// A compiled Redis glob pattern (the syntax of KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
+///
+/// ```
+/// use kvcore::Pattern;
+/// let p = Pattern::new(b"user:[0-9]*");
+/// assert!(p.matches(b"user:42"));
+/// assert!(!p.matches(b"user:x"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pattern(Matcher);
+
+impl Pattern {
+    /// Compiles `pattern` (bytes, Redis syntax; every input is a valid pattern).
+    pub fn new(pattern: impl AsRef<[u8]>) -> Pattern {
+        Pattern(Matcher::new(pattern.as_ref()))
+    }
+
+    /// Whether `subject` (bytes) matches.
+    pub fn matches(&self, subject: impl AsRef<[u8]>) -> bool {
+        self.0.matches(subject.as_ref())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
     /// `*`: everything.
     All,
     /// A class that names no byte: nothing.
@@ -243,32 +266,32 @@ pub(crate) enum Pattern {
     Tokens(Vec<Token>),
 }
 
-impl Pattern {
-    pub(crate) fn new(pattern: &[u8]) -> Pattern {
+impl Matcher {
+    fn new(pattern: &[u8]) -> Matcher {
         let tokens = parse(pattern);
         if tokens == [Token::Star] {
-            return Pattern::All;
+            return Matcher::All;
         }
         match to_globset(&tokens) {
-            Spelling::Never => Pattern::Never,
+            Spelling::Never => Matcher::Never,
             Spelling::Glob(s) => GlobBuilder::new(&s)
                 .literal_separator(false)
                 .backslash_escape(true)
                 .build()
-                .map(|g| Pattern::Glob(g.compile_matcher()))
+                .map(|g| Matcher::Glob(g.compile_matcher()))
                 // The spelling is built to be valid; should globset still refuse it, the token
                 // matcher has the same semantics.
-                .unwrap_or(Pattern::Tokens(tokens)),
-            Spelling::Unrepresentable => Pattern::Tokens(tokens),
+                .unwrap_or(Matcher::Tokens(tokens)),
+            Spelling::Unrepresentable => Matcher::Tokens(tokens),
         }
     }
 
-    pub(crate) fn matches(&self, key: &[u8]) -> bool {
+    fn matches(&self, key: &[u8]) -> bool {
         match self {
-            Pattern::All => true,
-            Pattern::Never => false,
-            Pattern::Glob(m) => m.is_match_candidate(&Candidate::from_bytes(key)),
-            Pattern::Tokens(t) => token_match(t, key),
+            Matcher::All => true,
+            Matcher::Never => false,
+            Matcher::Glob(m) => m.is_match_candidate(&Candidate::from_bytes(key)),
+            Matcher::Tokens(t) => token_match(t, key),
         }
     }
 }
@@ -360,10 +383,10 @@ mod tests {
 
     #[test]
     fn globset_is_used_for_representable_patterns() {
-        assert!(matches!(Pattern::new(b"user:*:[0-9]"), Pattern::Glob(_)));
-        assert!(matches!(Pattern::new(b"caf\xc3\xa9*"), Pattern::Glob(_)));
-        assert!(matches!(Pattern::new(b"\xff*"), Pattern::Tokens(_)));
-        assert!(matches!(Pattern::new(b"**"), Pattern::All));
+        assert!(matches!(Pattern::new(b"user:*:[0-9]").0, Matcher::Glob(_)));
+        assert!(matches!(Pattern::new(b"caf\xc3\xa9*").0, Matcher::Glob(_)));
+        assert!(matches!(Pattern::new(b"\xff*").0, Matcher::Tokens(_)));
+        assert!(matches!(Pattern::new(b"**").0, Matcher::All));
     }
 
     proptest::proptest! {

@@ -36,6 +36,12 @@ pub(crate) struct Inner {
     hasher: foldhash::fast::RandomState,
     clock: Arc<dyn Clock>,
     rng: AtomicU64,
+    /// Keys removed because their time ran out (lazily or actively), for INFO's
+    /// `expired_keys`.
+    expired_keys: AtomicU64,
+    /// Every journaled effect, described, so unit tests can check what mutations report.
+    #[cfg(test)]
+    pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
 }
 
 impl Inner {
@@ -63,6 +69,11 @@ impl Inner {
         self.clock.now_ms()
     }
 
+    /// Counts a key removed because it expired.
+    pub(crate) fn note_expired(&self) {
+        self.expired_keys.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A pseudo-random number (RANDOMKEY, active expiry sampling); not for cryptography.
     pub(crate) fn random(&self) -> u64 {
         self.hasher
@@ -74,6 +85,8 @@ impl Inner {
     /// log; an in-memory store has nothing to do.
     #[inline]
     pub(crate) fn journal(&self, effect: Effect<'_>) {
+        #[cfg(test)]
+        self.journal_log.lock().push(effect.describe());
         let _ = effect;
     }
 }
@@ -111,6 +124,9 @@ impl Kv {
                 hasher,
                 clock: opts.clock,
                 rng: AtomicU64::new(seed),
+                expired_keys: AtomicU64::new(0),
+                #[cfg(test)]
+                journal_log: parking_lot::Mutex::default(),
             }),
         }
     }
@@ -138,6 +154,13 @@ impl Kv {
     /// The store's current time (its clock's), in milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         self.inner.now()
+    }
+
+    /// Counters over the store's lifetime (INFO's stats section).
+    pub fn stats(&self) -> Stats {
+        Stats {
+            expired_keys: self.inner.expired_keys.load(Ordering::Relaxed),
+        }
     }
 
     /// Empties every database, atomically (FLUSHALL).
@@ -186,6 +209,16 @@ impl Kv {
     }
 }
 
+/// Counters over a store's lifetime; see [`Kv::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Keys removed because their expiry passed, found by a read or write or by active
+    /// expiry (Redis's `expired_keys`). Deleting a key by giving it a past deadline does not
+    /// count, as in Redis.
+    pub expired_keys: u64,
+}
+
 /// A handle to one numbered database; cheap to clone. Its operations are the
 /// [`Store`](crate::Store) trait's.
 #[derive(Clone)]
@@ -206,6 +239,15 @@ impl Db {
     /// This database's number.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// How many keys carry an expiry (INFO keyspace's `expires`), counting expired keys not
+    /// yet reclaimed, as Redis does.
+    pub fn expires(&self) -> u64 {
+        let inner = &*self.inner;
+        (0..inner.shard_count())
+            .map(|s| inner.shard(self.index, s).read().volatile().len() as u64)
+            .sum()
     }
 
     /// The store this database belongs to.

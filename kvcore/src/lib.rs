@@ -43,7 +43,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
-pub use kv::{Db, Kv};
+pub use glob::Pattern;
+pub use kv::{Db, Kv, Stats};
 pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
     SetOutcome,

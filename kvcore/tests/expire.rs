@@ -134,13 +134,19 @@ fn persist_removes_ttl() {
 
 #[test]
 fn expired_keys_are_never_returned() {
-    let (_kv, db, clock) = store();
+    let (kv, db, clock) = store();
     db.setex("k", 1, "v").unwrap();
     db.set("other", "v").unwrap();
+    assert_eq!(db.expires(), 1);
     clock.advance(999);
     assert_eq!(db.get("k").unwrap(), b("v"));
     clock.advance(1);
     assert_eq!(db.get("k").unwrap(), None);
+    assert_eq!(
+        (kv.stats().expired_keys, db.expires()),
+        (1, 0),
+        "the read reclaimed it"
+    );
     assert_eq!(db.exists(&["k", "other"]), 1);
     assert_eq!(db.mget(&["k", "other"]), vec![None, b("v")]);
     assert_eq!(db.key_type("k"), None);
@@ -165,7 +171,7 @@ fn active_expiry_reclaims_without_reads() {
         db.setex(format!("v{i}"), 10, "v").unwrap();
     }
     assert_eq!(kv.active_expire_cycle(1000).expired, 0);
-    assert_eq!(db.dbsize(), 2000);
+    assert_eq!((db.dbsize(), db.expires()), (2000, 1000));
     clock.advance(10_000);
     assert_eq!(db.dbsize(), 2000, "nothing read the expired keys yet");
     let mut total = 0;
@@ -179,6 +185,8 @@ fn active_expiry_reclaims_without_reads() {
     }
     assert_eq!(total, 1000);
     assert_eq!(db.dbsize(), 1000, "only the persistent keys remain");
+    assert_eq!(kv.stats().expired_keys, 1000);
+    assert_eq!(db.expires(), 0);
     assert_eq!(
         kv.active_expire_cycle(100).sampled,
         0,
