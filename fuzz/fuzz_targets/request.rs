@@ -2,10 +2,11 @@
 //!
 //! Checks, besides "never panics": every complete request consumes at least one byte and no more
 //! than it was given, and decoding a prefix yields `Incomplete` or exactly what the whole input
-//! yields (the split-at-any-boundary property).
+//! yields (the split-at-any-boundary property). The stateful `RequestDecoder`, fed the same bytes
+//! in chunks, must yield exactly what `decode_request` yields.
 #![no_main]
 
-use kvproto::{Limits, Status, decode_request};
+use kvproto::{Limits, RequestDecoder, Status, decode_request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Limits::default()
     };
+    let mut expected = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
         let input = &data[pos..];
@@ -34,9 +36,37 @@ fuzz_target!(|data: &[u8]| {
                 assert!(used > 0 && used <= input.len());
                 let total: usize = req.args().map(<[u8]>::len).sum();
                 assert!(total <= input.len(), "arguments longer than the input");
+                expected.push(Ok((req.to_vec(), used)));
                 pos += used;
             }
-            Ok(Status::Incomplete) | Err(_) => break,
+            Ok(Status::Incomplete) => break,
+            Err(e) => {
+                expected.push(Err(e));
+                break;
+            }
         }
     }
+
+    // The same bytes in chunks whose sizes come from the data, through the stateful decoder.
+    let mut decoder = RequestDecoder::new(limits);
+    let mut got = Vec::new();
+    let (mut start, mut end, mut i) = (0, 0, 0);
+    'feed: while end < data.len() {
+        end = (end + 1 + usize::from(data[i % data.len()] % 17)).min(data.len());
+        i += 1;
+        loop {
+            match decoder.decode(&data[start..end]) {
+                Ok(Status::Complete((req, used))) => {
+                    got.push(Ok((req.to_vec(), used)));
+                    start += used;
+                }
+                Ok(Status::Incomplete) => break,
+                Err(e) => {
+                    got.push(Err(e));
+                    break 'feed;
+                }
+            }
+        }
+    }
+    assert_eq!(got, expected, "RequestDecoder disagrees with decode_request");
 });
