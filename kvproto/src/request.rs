@@ -188,7 +188,8 @@ impl<'a> ArgsBuilder<'a> {
 ///
 /// The parser follows Redis's `processMultibulkBuffer`/`processInlineBuffer`, including two of its
 /// leniencies: the byte after a header's `\r` and the two bytes after a bulk payload are skipped
-/// without being checked. Only headers are scanned, payloads are skipped by length, so calling
+/// without being checked. A NUL byte in an inline line or a header line (Redis's `strchr` cannot
+/// see past it) is a "too big" error, as in Redis, but immediately instead of after 64 KiB. Only headers are scanned, payloads are skipped by length, so calling
 /// again on a grown buffer costs time proportional to the number of arguments, not bytes.
 ///
 /// # Errors
@@ -213,13 +214,19 @@ fn decode_inline<'a>(
     // Redis errors once more than PROTO_INLINE_MAX_SIZE bytes are buffered without a newline.
     // Looking only within the limit makes the outcome independent of how the bytes arrived.
     let window = &input[..input.len().min(limits.max_inline_len.saturating_add(1))];
-    let Some(newline) = window.iter().position(|&b| b == b'\n') else {
+    // Redis looks for the newline with strchr, which stops at a NUL byte: it never sees this
+    // line's end and fails it as "too big" once 64 KiB are buffered (its "protocol desync"
+    // regression test). We fail it with the same error as soon as the NUL is seen.
+    let Some(newline) = window.iter().position(|&b| b == b'\n' || b == 0) else {
         return if input.len() > limits.max_inline_len {
             Err(ProtocolError::TooBigInlineRequest)
         } else {
             Ok(Status::Incomplete)
         };
     };
+    if input[newline] == 0 {
+        return Err(ProtocolError::TooBigInlineRequest);
+    }
     let mut end = newline;
     if end > 0 && input[end - 1] == b'\r' {
         end -= 1;
@@ -239,7 +246,8 @@ fn decode_inline<'a>(
 /// Finds the `\r` ending the header line that starts at `start`, as Redis does (`strchr` for `\r`,
 /// then "the buffer should also contain `\n`"), bounded by `max_inline_len`.
 ///
-/// Returns `Ok(None)` when more bytes are needed.
+/// Returns `Ok(None)` when more bytes are needed. A NUL before the `\r` hides it from Redis's
+/// `strchr`, which then fails with `too_big` once 64 KiB are buffered; we fail at once.
 #[inline]
 pub(crate) fn header_end(
     input: &[u8],
@@ -250,7 +258,8 @@ pub(crate) fn header_end(
     let rest = &input[start..];
     // Fast path: headers are a handful of bytes.
     let window = &rest[..rest.len().min(limits.max_inline_len.saturating_add(1))];
-    match window.iter().position(|&b| b == b'\r') {
+    match window.iter().position(|&b| b == b'\r' || b == 0) {
+        Some(i) if rest[i] == 0 => Err(too_big),
         Some(i) if start + i + 1 < input.len() => Ok(Some(start + i)),
         Some(_) => Ok(None),
         None if rest.len() > limits.max_inline_len => Err(too_big),
@@ -427,6 +436,11 @@ mod tests {
         check(b"PING\r", Ok(None));
         check(b"SET k \"oops\r\n", Err(ProtocolError::UnbalancedQuotes));
         check(b"SET k 'a'b\r\n", Err(ProtocolError::UnbalancedQuotes));
+        check(b"\0PING\r\n", Err(ProtocolError::TooBigInlineRequest));
+        check(b"PI\0", Err(ProtocolError::TooBigInlineRequest));
+        check(b"*1\r\n$4\r\nPI\0G\r\n", Ok(Some((&[b"PI\0G"], 14))));
+        check(b"*1\0\r\n", Err(ProtocolError::TooBigMultibulkCount));
+        check(b"*1\r\n$\0", Err(ProtocolError::TooBigBulkCount));
     }
 
     #[test]
