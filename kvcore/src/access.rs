@@ -264,6 +264,22 @@ impl MultiWrite<'_> {
         WriteSlot::new(&mut self.guards[pos].1, inner, db, hash, key, self.now)
     }
 
+    /// The live entry of `key` in database `db`, read without taking the slot (for commands
+    /// that read several sources while holding the write locks, like SINTERSTORE). Expired
+    /// entries read as absent; the key must have been passed to `lock_write`.
+    pub(crate) fn entry(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let inner = self.inner;
+        let hash = inner.hash(key);
+        let id = (db, inner.shard_of(hash));
+        let pos = self
+            .guards
+            .binary_search_by(|(g, _)| g.cmp(&id))
+            .expect("key was passed to lock_write");
+        let shard = &self.guards[pos].1;
+        let entry = &shard.get(shard.find(hash, key)?).entry;
+        (!entry.is_expired(self.now)).then_some(entry)
+    }
+
     pub(crate) fn journal(&self, effect: Effect<'_>) {
         self.inner.journal(effect);
     }

@@ -167,6 +167,9 @@ pub trait Store {
     fn meta(&self, key: impl AsRef<[u8]>) -> Option<EntryMeta>;
     /// MEMORY USAGE: an estimate of the bytes the key uses, `None` if missing.
     fn memory_usage(&self, key: impl AsRef<[u8]>) -> Option<usize>;
+    /// OBJECT ENCODING: Redis's name for how the value is stored (`int`, `embstr`, `raw`,
+    /// `listpack`, `quicklist`, `hashtable`, `intset`, `skiplist`), `None` if missing.
+    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str>;
 }
 
 impl Store for Db {
@@ -347,5 +350,8 @@ impl Store for Db {
                 slot + key_heap + e.value.heap_size()
             })
         })
+    }
+    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str> {
+        self.read_entry(key.as_ref(), |e| e.map(|e| keys::encoding(&e.value)))
     }
 }

@@ -72,6 +72,21 @@ fn key_type_and_meta() {
     assert!(db.memory_usage("k").unwrap() > 0);
     assert_eq!(db.memory_usage("missing"), None);
     assert_eq!(db.meta("missing"), None);
+    let encodings = [
+        ("12345", "int"),
+        ("-1", "int"),
+        ("01", "embstr"),
+        ("x", "embstr"),
+    ];
+    for (v, enc) in encodings {
+        db.set("e", v).unwrap();
+        assert_eq!(db.object_encoding("e"), Some(enc), "{v}");
+    }
+    db.set("e", [b'x'; 44]).unwrap();
+    assert_eq!(db.object_encoding("e"), Some("embstr"));
+    db.set("e", [b'x'; 45]).unwrap();
+    assert_eq!(db.object_encoding("e"), Some("raw"));
+    assert_eq!(db.object_encoding("missing"), None);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Key-space commands: DEL, EXISTS, KEYS, RENAME(NX), COPY, DBSIZE, FLUSHDB.
 
+use crate::bytes::SmallBytes;
 use crate::effect::Effect;
+use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
@@ -120,4 +122,26 @@ pub(crate) fn flushdb(db: &Db) -> Result<()> {
     }
     inner.journal(Effect::FlushDb { db: db.index });
     Ok(())
+}
+
+/// OBJECT ENCODING's answer for a value.
+pub(crate) fn encoding(value: &Value) -> &'static str {
+    match value {
+        Value::String(s) => string_encoding(s),
+        // Containers (issue 6) answer through their own code; this arm is replaced then.
+        #[allow(unreachable_patterns)]
+        _ => "listpack",
+    }
+}
+
+/// Redis's string encodings: `int` for a canonical integer, `embstr` up to 44 bytes, else
+/// `raw`.
+fn string_encoding(s: &SmallBytes) -> &'static str {
+    if s.len() <= 20 && crate::number::parse_i64(s).is_some() {
+        "int"
+    } else if s.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
 }

@@ -160,7 +160,7 @@ pub(crate) fn mset(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> 
     if nx
         && pairs
             .iter()
-            .any(|&(k, _)| locked.slot(db.index, k).entry().is_some())
+            .any(|&(k, _)| locked.entry(db.index, k).is_some())
     {
         return Ok(false);
     }
