@@ -2,6 +2,9 @@
 // Wired into the store by issue 5; until then nothing outside this module uses them.
 #![allow(dead_code)]
 
+mod apply;
+mod convert;
+mod engine;
 mod error;
 mod frame;
 mod fs;

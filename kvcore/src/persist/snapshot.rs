@@ -390,7 +390,8 @@ pub(crate) fn newest_valid(
 }
 
 /// Keeps the newest `keep` snapshots, removes older ones and leftover temporary files, and
-/// returns the sequence covered by the oldest snapshot kept (the log before it may go).
+/// returns the sequence covered by the oldest snapshot kept once `keep` of them exist (the log
+/// before it may go: every snapshot kept can still be completed from the log).
 ///
 /// # Errors
 /// Io errors listing or removing files.
@@ -418,7 +419,11 @@ pub(crate) fn prune(fs: &dyn FileSystem, dir: &Path, keep: usize) -> Result<Opti
         fs.sync_dir(dir)
             .map_err(|e| PersistError::io("syncing directory", dir, e))?;
     }
-    Ok(snaps[..keep.min(snaps.len())].last().map(|s| s.0))
+    Ok(if snaps.len() >= keep && keep > 0 {
+        Some(snaps[keep - 1].0)
+    } else {
+        None
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -32,16 +32,38 @@ pub(crate) const HEADER_LEN: usize = 32;
 /// A record payload holds at least its sequence number.
 const MIN_PAYLOAD: usize = 8;
 
-/// When an appended record is made durable.
+/// When a write to a persistent store is made durable (Redis's `appendfsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum SyncMode {
-    /// Before the write is acknowledged (fdatasync, shared by concurrent writers).
+    /// A write is acknowledged only once its log record is on disk (fdatasync); concurrent
+    /// writers share one fdatasync (group commit).
     Always,
-    /// By a background flusher about once a second; a crash loses at most about a second.
+    /// A write is acknowledged once its record reached the operating system; a background
+    /// flusher syncs once a second, so a machine crash loses at most about a second (a
+    /// process crash loses nothing).
     #[default]
     EverySec,
-    /// Whenever the operating system writes its cache back.
+    /// A write is acknowledged once its record reached the operating system, which decides
+    /// when to write it to disk.
     No,
+}
+
+impl SyncMode {
+    /// The name Redis's `appendfsync` uses: `always`, `everysec` or `no`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Always => "always",
+            SyncMode::EverySec => "everysec",
+            SyncMode::No => "no",
+        }
+    }
+
+    /// Parses `always`, `everysec` or `no` (ASCII case-insensitive).
+    pub(crate) fn parse(name: &str) -> Option<SyncMode> {
+        [SyncMode::Always, SyncMode::EverySec, SyncMode::No]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// How the log is written.
@@ -215,7 +237,7 @@ fn walk(
     fs: &dyn FileSystem,
     segs: &[Segment],
     after: u64,
-    mut visit: impl FnMut(u64, &Path, u64, &[u8]) -> Result<()>,
+    mut visit: impl FnMut(u64, &Path, u64, &[u8], f64) -> Result<()>,
 ) -> Result<Walk> {
     let mut w = Walk::default();
     // The sequence number the previous segment ended at (for an empty one: just before its start).
@@ -267,7 +289,9 @@ fn walk(
                         w.problem = Some(problem(pos, reason, false));
                         return Ok(w);
                     }
-                    visit(seq, &seg.path, pos as u64, &payload[8..])?;
+                    // How far through the log this record is, for progress reports.
+                    let done = (i as f64 + pos as f64 / data.len() as f64) / segs.len() as f64;
+                    visit(seq, &seg.path, pos as u64, &payload[8..], done)?;
                     w.records += 1;
                     w.last_seq = Some(seq);
                     expected = seq + 1;
@@ -297,6 +321,7 @@ pub(crate) struct Replay {
 }
 
 /// Replays every record after `after` (the sequence a snapshot covers, 0 for none), in order.
+/// `apply` also gets the fraction of the log read so far (for progress reports).
 ///
 /// # Errors
 /// [`PersistError::Corrupt`] for damage that is not a torn tail, a gap between the snapshot and
@@ -306,7 +331,7 @@ pub(crate) fn replay(
     fs: &dyn FileSystem,
     dir: &Path,
     after: u64,
-    mut apply: impl FnMut(u64, Record<'_>) -> Result<()>,
+    mut apply: impl FnMut(u64, Record<'_>, f64) -> Result<()>,
 ) -> Result<Replay> {
     let segs = segments(fs, dir)?;
     if let Some(first) = segs.first()
@@ -325,7 +350,7 @@ pub(crate) fn replay(
         });
     }
     let mut applied = 0;
-    let walk = walk(fs, &segs, after, |seq, path, offset, body| {
+    let walk = walk(fs, &segs, after, |seq, path, offset, body, done| {
         if seq <= after {
             return Ok(());
         }
@@ -336,7 +361,7 @@ pub(crate) fn replay(
             hint: "this log was written by an incompatible version".into(),
         })?;
         applied += 1;
-        apply(seq, rec)
+        apply(seq, rec, done)
     })?;
     match walk.problem {
         Some(p) if !p.torn => {
@@ -369,7 +394,7 @@ fn records_dropped_by_repair(fs: &dyn FileSystem, segs: &[Segment], p: &Problem)
         n += count_records_after(&data, p.offset as usize, 0);
     }
     for seg in &segs[p.segment + 1..] {
-        let w = walk(fs, std::slice::from_ref(seg), 0, |_, _, _, _| Ok(()))?;
+        let w = walk(fs, std::slice::from_ref(seg), 0, |_, _, _, _, _| Ok(()))?;
         n += w.records;
     }
     Ok(n)
@@ -414,7 +439,7 @@ pub(crate) struct Check {
 pub(crate) fn check(fs: &dyn FileSystem, dir: &Path, after: u64, repair: bool) -> Result<Check> {
     let segs = segments(fs, dir)?;
     let mut first = None;
-    let w = walk(fs, &segs, after, |seq, _, _, _| {
+    let w = walk(fs, &segs, after, |seq, _, _, _, _| {
         first.get_or_insert(seq);
         Ok(())
     })?;
@@ -499,6 +524,8 @@ struct Shared {
     cond: Condvar,
     active: Mutex<Active>,
     syncs: AtomicU64,
+    /// Mirrors `State::failed` for a lock-free check on every write.
+    failed: AtomicBool,
 }
 
 /// The log, open for appending. Cheap to clone (shared).
@@ -567,6 +594,7 @@ impl Wal {
                 cond: Condvar::new(),
                 active: Mutex::new(active),
                 syncs: AtomicU64::new(0),
+                failed: AtomicBool::new(false),
             }),
         })
     }
@@ -638,6 +666,11 @@ impl Wal {
         self.shared.state.lock().failed.clone()
     }
 
+    /// Whether the log refuses writes (a cheap check for every write).
+    pub(crate) fn is_failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
     /// How many fdatasyncs of segments the log has done.
     pub(crate) fn syncs(&self) -> u64 {
         self.shared.syncs.load(Ordering::Relaxed)
@@ -681,6 +714,8 @@ impl Wal {
     fn drive(&self, seq: u64, sync: bool) -> Result<()> {
         let s = &*self.shared;
         let mut st = s.state.lock();
+        // A sequence number this log never handed out would wait forever.
+        let seq = seq.min(st.next_seq - 1);
         loop {
             if let Some(why) = &st.failed {
                 return Err(PersistError::Failed(why.clone()));
@@ -723,6 +758,7 @@ impl Wal {
             Err(e) => {
                 let why = e.to_string();
                 st.failed.get_or_insert(why.clone());
+                s.failed.store(true, Ordering::Release);
                 Err(PersistError::Failed(why))
             }
         };

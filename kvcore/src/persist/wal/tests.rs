@@ -43,7 +43,7 @@ fn write(wal: &Wal, keys: &[&str]) -> Vec<u64> {
 /// Replays the log after `after`: the (seq, key) pairs and the report.
 fn read(fs: &FaultFs, after: u64) -> Result<(Vec<(u64, String)>, Replay)> {
     let mut out = Vec::new();
-    let r = replay(fs, &dir(), after, |seq, rec| {
+    let r = replay(fs, &dir(), after, |seq, rec, _| {
         let Op::Set { key, .. } = rec.op else {
             panic!("unexpected op {:?}", rec.op)
         };
@@ -461,7 +461,7 @@ fn a_failed_write_is_sticky_and_loses_nothing_acknowledged() {
     // Sticky: no more appends or commits, and the reason is repeated.
     let again = wal.append(&rec("d")).unwrap_err().to_string();
     assert!(again.contains("injected write failure"), "{again}");
-    assert!(wal.failure().is_some());
+    assert!(wal.failure().is_some() && wal.is_failed());
     assert!(wal.sync().is_err());
     fs.crash();
     let (got, _) = read(&fs, 0).unwrap();
@@ -649,7 +649,7 @@ fn large_values_round_trip() {
     let seq = wal.append(&big).unwrap();
     wal.commit(seq).unwrap();
     let mut seen = None;
-    replay(&fs, Path::new("/data"), 0, |_, r| {
+    replay(&fs, Path::new("/data"), 0, |_, r, _| {
         seen = Some(r.db);
         assert_eq!(r.op, big.op);
         Ok(())

@@ -1,0 +1,329 @@
+//! Replaying log records and loading snapshot entries into a store.
+//!
+//! Recovery runs with the store's clock pinned to 0 (see `RecoveryClock`), so nothing expires
+//! half-way through a replay: every record meets the state it was logged against, and a key
+//! whose deadline passed before the crash is still removed, by the lazy or active expiry that
+//! runs once the real clock is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::clock::Clock;
+use crate::cmd;
+use crate::kv::Kv;
+
+use crate::entry::Value as MemValue;
+use crate::types::{End, Hash, List, Set, ZSet};
+
+use super::convert::{add_scores, memory_value};
+use super::record::{Entry, Op, Record};
+
+/// A clock that reads 0 while a recovery replays, and the real clock afterwards.
+#[derive(Debug)]
+pub(crate) struct RecoveryClock {
+    real: Arc<dyn Clock>,
+    replaying: AtomicBool,
+}
+
+impl RecoveryClock {
+    /// Wraps `real`, starting pinned at 0.
+    pub(crate) fn new(real: Arc<dyn Clock>) -> Self {
+        RecoveryClock {
+            real,
+            replaying: AtomicBool::new(true),
+        }
+    }
+    /// The real time, even while replaying.
+    pub(crate) fn real_now(&self) -> u64 {
+        self.real.now_ms()
+    }
+    /// Releases the pin: from now on the store reads the real clock.
+    pub(crate) fn finish(&self) {
+        self.replaying.store(false, Ordering::Release);
+    }
+}
+
+impl Clock for RecoveryClock {
+    fn now_ms(&self) -> u64 {
+        if self.replaying.load(Ordering::Acquire) {
+            0
+        } else {
+            self.real.now_ms()
+        }
+    }
+}
+
+/// Why a record or entry could not be applied.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The record does not fit the state it meets (a key it needs is missing or of another
+    /// type): recovery continues and warns, since the log was written against that state.
+    Inconsistent(String),
+    /// This build cannot represent the record at all: recovery must stop.
+    Unsupported(String),
+}
+
+fn db(kv: &Kv, index: u32) -> Result<crate::kv::Db, ApplyError> {
+    kv.db(index as usize).map_err(|_| {
+        ApplyError::Unsupported(format!(
+            "database {index} does not exist (the store is configured with {} databases)",
+            kv.databases()
+        ))
+    })
+}
+
+fn value(v: super::record::Value<'_>) -> Result<crate::entry::Value, ApplyError> {
+    memory_value(v).map_err(ApplyError::Unsupported)
+}
+
+/// Runs `f` on the container at `key` (of the kind `empty` makes, created if absent) under its
+/// shard's write lock; an emptied container is deleted when the slot is dropped.
+fn container(
+    d: &crate::kv::Db,
+    key: &[u8],
+    what: &str,
+    empty: impl FnOnce() -> MemValue,
+    f: impl FnOnce(&mut MemValue) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    let res = d.write_entry(key, |slot| {
+        if slot.entry().is_none() {
+            slot.put(empty(), None);
+        }
+        // The entry exists: it was there or was just put.
+        let v = slot.value_mut().expect("the entry exists");
+        Ok(f(v))
+    });
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(ApplyError::Inconsistent(format!("{what}: {why}"))),
+        Err(e) => Err(ApplyError::Inconsistent(format!("{what}: {e}"))),
+    }
+}
+
+const WRONG: &str = "the key holds another type";
+
+/// Loads one snapshot entry (the caller drops entries already expired).
+pub(crate) fn load_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
+    let d = db(kv, e.db)?;
+    let v = value(e.value)?;
+    let key = e.key.as_slice();
+    d.write_entry(key, |slot| {
+        slot.put(v, e.expire_at);
+        Ok(())
+    })
+    .map_err(|err| ApplyError::Inconsistent(format!("{err}")))
+}
+
+/// Applies one log record to the store.
+pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
+    let d = db(kv, rec.db)?;
+    let inconsistent =
+        |what: &str, err: crate::Error| ApplyError::Inconsistent(format!("{what}: {err}"));
+    let missing = |what: &str| ApplyError::Inconsistent(format!("{what}: the key does not exist"));
+    match rec.op {
+        Op::Set {
+            key,
+            value: v,
+            expire_at,
+        } => {
+            let v = value(v)?;
+            d.write_entry(key.as_slice(), |slot| {
+                slot.put(v, expire_at);
+                Ok(())
+            })
+            .map_err(|e| inconsistent("set", e))?;
+        }
+        Op::Del { keys } => {
+            let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            cmd::keys::del(&d, &keys).map_err(|e| inconsistent("del", e))?;
+        }
+        Op::Expire { key, at_ms } => {
+            let found = d
+                .write_entry(key.as_slice(), |slot| {
+                    slot.set_expiry(Some(at_ms));
+                    Ok(slot.entry().is_some())
+                })
+                .map_err(|e| inconsistent("expire", e))?;
+            if !found {
+                return Err(missing("expire"));
+            }
+        }
+        Op::Persist { key } => {
+            let found = d
+                .write_entry(key.as_slice(), |slot| {
+                    slot.set_expiry(None);
+                    Ok(slot.entry().is_some())
+                })
+                .map_err(|e| inconsistent("persist", e))?;
+            if !found {
+                return Err(missing("persist"));
+            }
+        }
+        Op::MSet { pairs } => {
+            let pairs: Vec<(&[u8], &[u8])> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                .collect();
+            cmd::string::mset(&d, &pairs, false).map_err(|e| inconsistent("mset", e))?;
+        }
+        Op::Rename { src, dst } => {
+            cmd::keys::rename(&d, src.as_slice(), dst.as_slice(), false)
+                .map_err(|e| inconsistent("rename", e))?;
+        }
+        Op::Copy { src, dst, dst_db } => {
+            db(kv, dst_db)?;
+            let copied = cmd::keys::copy(
+                &d,
+                src.as_slice(),
+                dst.as_slice(),
+                Some(dst_db as usize),
+                true,
+            )
+            .map_err(|e| inconsistent("copy", e))?;
+            if !copied {
+                return Err(missing("copy"));
+            }
+        }
+        Op::FlushDb => cmd::keys::flushdb(&d).map_err(|e| inconsistent("flushdb", e))?,
+        Op::FlushAll => kv.flushall().map_err(|e| inconsistent("flushall", e))?,
+        Op::SwapDb { a, b } => {
+            db(kv, a)?;
+            db(kv, b)?;
+            kv.swapdb(a as usize, b as usize)
+                .map_err(|e| inconsistent("swapdb", e))?;
+        }
+        Op::Append { key, data } => {
+            cmd::string::append(&d, key.as_slice(), data.as_slice())
+                .map_err(|e| inconsistent("append", e))?;
+        }
+        Op::SetRange { key, offset, data } => {
+            cmd::string::setrange(&d, key.as_slice(), offset, data.as_slice())
+                .map_err(|e| inconsistent("setrange", e))?;
+        }
+        Op::ListPush { key, left, items } => {
+            let end = if left { End::Left } else { End::Right };
+            list(&d, key.as_slice(), "list push", |l| {
+                for item in &items {
+                    l.push(end, item.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+        Op::ListPop { key, left, count } => {
+            let end = if left { End::Left } else { End::Right };
+            list(&d, key.as_slice(), "list pop", |l| {
+                if (l.len() as u64) < count {
+                    return Err(format!("{count} items popped from a list of {}", l.len()));
+                }
+                l.pop_many(end, count as usize);
+                Ok(())
+            })?;
+        }
+        Op::ListSet { key, index, item } => list(&d, key.as_slice(), "list set", |l| {
+            l.set(index, item.as_slice()).map_err(|e| format!("{e:?}"))
+        })?,
+        Op::ListTrim { key, start, stop } => list(&d, key.as_slice(), "list trim", |l| {
+            l.trim(start, stop);
+            Ok(())
+        })?,
+        Op::ListRem { key, count, item } => list(&d, key.as_slice(), "list remove", |l| {
+            l.remove(count, item.as_slice());
+            Ok(())
+        })?,
+        Op::ListInsert {
+            key,
+            before,
+            pivot,
+            item,
+        } => list(&d, key.as_slice(), "list insert", |l| {
+            l.insert(before, pivot.as_slice(), item.as_slice())
+                .map(drop)
+                .ok_or_else(|| "pivot not found".into())
+        })?,
+        Op::HashSet { key, pairs } => {
+            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            container(&d, key.as_slice(), "hash set", empty, |v| {
+                let MemValue::Hash(h) = v else {
+                    return Err(WRONG.into());
+                };
+                for (f, val) in &pairs {
+                    h.set(f.as_slice(), val.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+        Op::HashDel { key, fields } => {
+            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            container(&d, key.as_slice(), "hash delete", empty, |v| {
+                let MemValue::Hash(h) = v else {
+                    return Err(WRONG.into());
+                };
+                for f in &fields {
+                    h.remove(f.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+        Op::SetAdd { key, members } => {
+            let empty = || MemValue::Set(Box::new(Set::new()));
+            container(&d, key.as_slice(), "set add", empty, |v| {
+                let MemValue::Set(s) = v else {
+                    return Err(WRONG.into());
+                };
+                for m in &members {
+                    s.add(m.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+        Op::SetRem { key, members } => {
+            let empty = || MemValue::Set(Box::new(Set::new()));
+            container(&d, key.as_slice(), "set remove", empty, |v| {
+                let MemValue::Set(s) = v else {
+                    return Err(WRONG.into());
+                };
+                for m in &members {
+                    s.remove(m.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+        Op::ZAdd { key, pairs } => {
+            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            container(&d, key.as_slice(), "sorted set add", empty, |v| {
+                let MemValue::ZSet(z) = v else {
+                    return Err(WRONG.into());
+                };
+                add_scores(z, &pairs)
+            })?;
+        }
+        Op::ZRem { key, members } => {
+            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            container(&d, key.as_slice(), "sorted set remove", empty, |v| {
+                let MemValue::ZSet(z) = v else {
+                    return Err(WRONG.into());
+                };
+                for m in &members {
+                    z.remove(m.as_slice());
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn list(
+    d: &crate::kv::Db,
+    key: &[u8],
+    what: &str,
+    f: impl FnOnce(&mut List) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    let empty = || MemValue::List(Box::new(List::new()));
+    container(d, key, what, empty, |v| {
+        let MemValue::List(l) = v else {
+            return Err(WRONG.into());
+        };
+        f(l)
+    })
+}

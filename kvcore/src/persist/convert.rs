@@ -1,0 +1,305 @@
+//! Between the store's in-memory types and the on-disk records: effects become log records,
+//! values become snapshot values and back.
+
+use crate::effect::Effect;
+use crate::entry::Value as MemValue;
+use crate::types::{End, Hash, List, Set, ZAddFlags, ZSet};
+
+use super::record::{Bytes, Op, Record, Value};
+
+/// The log record describing `effect`; byte strings borrow from the effect.
+pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
+    let b = Bytes::from_slice;
+    let db = |d: usize| d as u32;
+    match *effect {
+        Effect::Put { db: d, key, entry } => Record {
+            db: db(d),
+            op: Op::Set {
+                key: b(key),
+                value: disk_value(&entry.value),
+                expire_at: entry.expire_at,
+            },
+        },
+        Effect::Del { db: d, key } => Record {
+            db: db(d),
+            op: Op::Del { keys: vec![b(key)] },
+        },
+        Effect::Append { db: d, key, data } => Record {
+            db: db(d),
+            op: Op::Append {
+                key: b(key),
+                data: b(data),
+            },
+        },
+        Effect::SetRange {
+            db: d,
+            key,
+            offset,
+            data,
+        } => Record {
+            db: db(d),
+            op: Op::SetRange {
+                key: b(key),
+                offset: offset as u64,
+                data: b(data),
+            },
+        },
+        Effect::Expire {
+            db: d,
+            key,
+            at: Some(at_ms),
+        } => Record {
+            db: db(d),
+            op: Op::Expire { key: b(key), at_ms },
+        },
+        Effect::Expire {
+            db: d,
+            key,
+            at: None,
+        } => Record {
+            db: db(d),
+            op: Op::Persist { key: b(key) },
+        },
+        Effect::Rename { db: d, src, dst } => Record {
+            db: db(d),
+            op: Op::Rename {
+                src: b(src),
+                dst: b(dst),
+            },
+        },
+        Effect::Copy {
+            src_db,
+            src,
+            dst_db,
+            dst,
+        } => Record {
+            db: db(src_db),
+            op: Op::Copy {
+                src: b(src),
+                dst: b(dst),
+                dst_db: db(dst_db),
+            },
+        },
+        Effect::FlushDb { db: d } => Record {
+            db: db(d),
+            op: Op::FlushDb,
+        },
+        Effect::FlushAll => Record {
+            db: 0,
+            op: Op::FlushAll,
+        },
+        Effect::SwapDb { a, b: other } => Record {
+            db: 0,
+            op: Op::SwapDb {
+                a: db(a),
+                b: db(other),
+            },
+        },
+        Effect::MSet { db: d, pairs } => Record {
+            db: db(d),
+            op: Op::MSet {
+                pairs: pairs.iter().map(|&(k, v)| (b(k), b(v))).collect(),
+            },
+        },
+        Effect::ListPush {
+            db: d,
+            key,
+            left,
+            values,
+        } => Record {
+            db: db(d),
+            op: Op::ListPush {
+                key: b(key),
+                left,
+                items: values.iter().map(|v| b(v)).collect(),
+            },
+        },
+        Effect::ListPop {
+            db: d,
+            key,
+            left,
+            count,
+        } => Record {
+            db: db(d),
+            op: Op::ListPop {
+                key: b(key),
+                left,
+                count: count as u64,
+            },
+        },
+        Effect::ListSet {
+            db: d,
+            key,
+            index,
+            value,
+        } => Record {
+            db: db(d),
+            op: Op::ListSet {
+                key: b(key),
+                index,
+                item: b(value),
+            },
+        },
+        Effect::ListRem {
+            db: d,
+            key,
+            count,
+            value,
+        } => Record {
+            db: db(d),
+            op: Op::ListRem {
+                key: b(key),
+                count,
+                item: b(value),
+            },
+        },
+        Effect::ListTrim {
+            db: d,
+            key,
+            start,
+            stop,
+        } => Record {
+            db: db(d),
+            op: Op::ListTrim {
+                key: b(key),
+                start,
+                stop,
+            },
+        },
+        Effect::ListInsert {
+            db: d,
+            key,
+            before,
+            pivot,
+            value,
+        } => Record {
+            db: db(d),
+            op: Op::ListInsert {
+                key: b(key),
+                before,
+                pivot: b(pivot),
+                item: b(value),
+            },
+        },
+        Effect::HashSet { db: d, key, pairs } => Record {
+            db: db(d),
+            op: Op::HashSet {
+                key: b(key),
+                pairs: pairs.iter().map(|&(f, v)| (b(f), b(v))).collect(),
+            },
+        },
+        Effect::HashDel { db: d, key, fields } => Record {
+            db: db(d),
+            op: Op::HashDel {
+                key: b(key),
+                fields: fields.iter().map(|f| b(f)).collect(),
+            },
+        },
+        Effect::SetAdd {
+            db: d,
+            key,
+            members,
+        } => Record {
+            db: db(d),
+            op: Op::SetAdd {
+                key: b(key),
+                members: members.iter().map(|m| b(m)).collect(),
+            },
+        },
+        Effect::SetRem {
+            db: d,
+            key,
+            members,
+        } => Record {
+            db: db(d),
+            op: Op::SetRem {
+                key: b(key),
+                members: members.iter().map(|m| b(m)).collect(),
+            },
+        },
+        Effect::ZAdd { db: d, key, pairs } => Record {
+            db: db(d),
+            op: Op::ZAdd {
+                key: b(key),
+                pairs: pairs.iter().map(|&(s, m)| (s, b(m))).collect(),
+            },
+        },
+        Effect::ZRem {
+            db: d,
+            key,
+            members,
+        } => Record {
+            db: db(d),
+            op: Op::ZRem {
+                key: b(key),
+                members: members.iter().map(|m| b(m)).collect(),
+            },
+        },
+    }
+}
+
+/// A stored value as written to disk, borrowing its bytes.
+pub(crate) fn disk_value(v: &MemValue) -> Value<'_> {
+    let b = Bytes::from_slice;
+    match v {
+        MemValue::String(s) => Value::Str(b(s.as_slice())),
+        MemValue::List(l) => Value::List(l.iter().map(b).collect()),
+        MemValue::Hash(h) => Value::Hash(h.iter().map(|(f, v)| (b(f), b(v))).collect()),
+        MemValue::Set(s) => Value::Set(s.iter().map(b).collect()),
+        MemValue::ZSet(z) => Value::ZSet(z.iter().map(|(m, score)| (score, b(m))).collect()),
+    }
+}
+
+/// A value read from disk as the store keeps it.
+///
+/// # Errors
+/// What is wrong if the value cannot be represented (a NaN score).
+pub(crate) fn memory_value(v: Value<'_>) -> Result<MemValue, String> {
+    Ok(match v {
+        Value::Str(s) => MemValue::string(s.as_slice()),
+        Value::List(items) => {
+            let mut l = List::new();
+            for item in &items {
+                l.push(End::Right, item.as_slice());
+            }
+            MemValue::List(Box::new(l))
+        }
+        Value::Hash(pairs) => {
+            let mut h = Hash::new();
+            for (f, v) in &pairs {
+                h.set(f.as_slice(), v.as_slice());
+            }
+            MemValue::Hash(Box::new(h))
+        }
+        Value::Set(members) => {
+            let mut s = Set::new();
+            for m in &members {
+                s.add(m.as_slice());
+            }
+            MemValue::Set(Box::new(s))
+        }
+        Value::ZSet(pairs) => MemValue::ZSet(Box::new(zset(&pairs)?)),
+    })
+}
+
+/// A sorted set holding `pairs` (later pairs re-score earlier ones).
+///
+/// # Errors
+/// A NaN score.
+pub(crate) fn zset(pairs: &[(f64, Bytes<'_>)]) -> Result<ZSet, String> {
+    let mut z = ZSet::new();
+    add_scores(&mut z, pairs)?;
+    Ok(z)
+}
+
+/// Adds or re-scores members of `z`, as ZADD without flags.
+///
+/// # Errors
+/// A NaN score.
+pub(crate) fn add_scores(z: &mut ZSet, pairs: &[(f64, Bytes<'_>)]) -> Result<(), String> {
+    for (score, m) in pairs {
+        z.add(*score, m.as_slice(), &ZAddFlags::default())
+            .map_err(|_| format!("sorted set member {:?} has a NaN score", m))?;
+    }
+    Ok(())
+}

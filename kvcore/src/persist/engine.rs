@@ -1,0 +1,492 @@
+//! The durability engine a persistent store carries: it turns journaled effects into log
+//! records, acknowledges writes by the sync mode's rules, takes snapshots without stopping the
+//! world, and recovers a store from its directory.
+//!
+//! # Invariants
+//! - **Record order is memory order.** `journal` is called by every mutation while it still
+//!   holds the write locks of the shards it changed, and appending assigns the sequence number
+//!   under the log's own short lock. Two mutations that touch a common key hold a common shard
+//!   lock, so the one that applied first also appended first. Mutations on disjoint shards may
+//!   interleave in the log in any order, which is harmless: they commute.
+//! - **Acknowledged means durable (per mode).** A write returns only after `ack`, which runs
+//!   after the operation released its locks and waits for the group commit covering its
+//!   record (`always`), or for the record to reach the OS (`everysec`, `no`).
+//! - **A snapshot is exactly the state at its sequence number S.** Starting one takes every
+//!   shard write lock for a moment (in lock order), reads S and marks every shard pending. A
+//!   pending shard is dumped before anything changes it: by the snapshot thread under the
+//!   shard's read lock, or by the first writer that takes its write lock (`before_write`). So
+//!   every shard is captured with exactly the records up to S applied.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::effect::Effect;
+use crate::kv::{Inner, Kv};
+use crate::shard::Shard;
+
+use super::apply::{self, ApplyError, RecoveryClock};
+use super::convert::{disk_value, record};
+use super::error::{PersistError, Result};
+use super::fs::FileSystem;
+use super::record::{Bytes, Entry};
+use super::snapshot::{self, SnapshotWriter, encode_entry};
+use super::wal::{self, SyncMode, Wal, WalOptions};
+
+/// Persistence settings (carried by [`Options`](crate::Options)).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// When writes are made durable.
+    pub(crate) sync: SyncMode,
+    /// Snapshot after `secs` seconds if at least `changes` writes happened (Redis's `save`).
+    pub(crate) save: Vec<(u64, u64)>,
+    /// Log segment size.
+    pub(crate) segment_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sync: SyncMode::EverySec,
+            save: vec![(3600, 1), (300, 100), (60, 10_000)],
+            segment_bytes: WalOptions::default().segment_bytes,
+        }
+    }
+}
+
+/// How many snapshots are kept: the newest, and one to fall back to if it is damaged.
+const KEEP_SNAPSHOTS: usize = 2;
+
+thread_local! {
+    /// The last record this thread appended and has not acknowledged: (engine id, sequence).
+    static PENDING: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// What a finished snapshot cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SaveStats {
+    /// The log sequence it covers.
+    pub(crate) seq: u64,
+    /// Keys written.
+    pub(crate) entries: u64,
+    /// File size.
+    pub(crate) bytes: u64,
+    /// Wall time from start to rename, in milliseconds.
+    pub(crate) millis: u64,
+    /// How long writers were held back by the start barrier, in microseconds.
+    pub(crate) barrier_micros: u64,
+    /// The largest shard dump held in memory at once (the snapshot's extra memory, beside the
+    /// writer's 1 MiB buffer).
+    pub(crate) peak_block: usize,
+}
+
+#[derive(Debug, Default)]
+struct Sink {
+    writer: Option<SnapshotWriter>,
+    error: Option<PersistError>,
+    peak_block: usize,
+}
+
+/// The durability state of one persistent store.
+#[derive(Debug)]
+pub(crate) struct Persist {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    wal: Wal,
+    config: Config,
+    clock: Arc<RecoveryClock>,
+    databases: usize,
+    shards: usize,
+    /// Writes since the last snapshot began.
+    dirty: AtomicU64,
+    /// When the last successful snapshot began (clock ms; 0: never).
+    last_save_ms: AtomicU64,
+    last_save: Mutex<Option<std::result::Result<SaveStats, String>>>,
+    last_good_save: Mutex<Option<SaveStats>>,
+    recovery: Mutex<Recovery>,
+    /// Held while a snapshot is taken: one at a time.
+    saving: Mutex<()>,
+    /// A snapshot is dumping shards; `pending` says which are still to do.
+    dumping: AtomicBool,
+    pending: Box<[AtomicBool]>,
+    sink: Mutex<Sink>,
+}
+
+impl Persist {
+    fn id(&self) -> usize {
+        self as *const Persist as usize
+    }
+
+    /// The log.
+    pub(crate) fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    /// The settings.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The data directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Logs an effect. Called with the shard write lock(s) held; only copies into the log's
+    /// buffer. A failed log drops the record: the write will not be acknowledged (`ack` fails).
+    pub(crate) fn journal(&self, effect: &Effect<'_>) {
+        if let Ok(seq) = self.wal.append(&record(effect)) {
+            PENDING.set((self.id(), seq));
+            self.dirty.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Refuses writes once the log has failed (checked before an operation changes anything).
+    ///
+    /// # Errors
+    /// [`PersistError::Failed`] saying why.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.wal.is_failed() {
+            return Err(PersistError::Failed(self.wal.failure().unwrap_or_default()));
+        }
+        Ok(())
+    }
+
+    /// Waits until what this thread journaled is as durable as the sync mode promises. Called
+    /// after the operation released its locks.
+    ///
+    /// # Errors
+    /// [`PersistError::Failed`] if the log failed (now or before).
+    pub(crate) fn ack(&self) -> Result<()> {
+        let (id, seq) = PENDING.replace((0, 0));
+        if id == self.id() && seq > 0 {
+            return self.wal.commit(seq);
+        }
+        self.check_writable()
+    }
+
+    /// Called by every writer right after it takes a shard's write lock: dumps the shard into
+    /// the running snapshot first if the snapshot has not captured it yet.
+    #[inline]
+    pub(crate) fn before_write(&self, db: usize, s: usize, shard: &Shard) {
+        if self.dumping.load(Ordering::Acquire) {
+            self.dump_if_pending(db, s, shard);
+        }
+    }
+
+    #[cold]
+    fn dump_if_pending(&self, db: usize, s: usize, shard: &Shard) {
+        if self.pending[db * self.shards + s].swap(false, Ordering::AcqRel) {
+            let (block, n) = dump(db, shard);
+            self.sink_block(&block, n);
+        }
+    }
+
+    fn sink_block(&self, block: &[u8], n: u64) {
+        let mut sink = self.sink.lock();
+        sink.peak_block = sink.peak_block.max(block.len());
+        if sink.error.is_some() {
+            return;
+        }
+        if let Some(w) = sink.writer.as_mut()
+            && let Err(e) = w.block(block, n)
+        {
+            sink.error = Some(e);
+        }
+    }
+
+    /// Whether a save rule says it is time for a snapshot.
+    pub(crate) fn save_due(&self, now_ms: u64) -> bool {
+        let dirty = self.dirty.load(Ordering::Relaxed);
+        let since = now_ms.saturating_sub(self.last_save_ms.load(Ordering::Relaxed));
+        self.config
+            .save
+            .iter()
+            .any(|&(secs, changes)| dirty >= changes.max(1) && since >= secs * 1000)
+    }
+
+    /// Writes since the last snapshot began.
+    pub(crate) fn dirty(&self) -> u64 {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
+    /// When the last successful snapshot began (clock ms), if any.
+    pub(crate) fn last_save_ms(&self) -> Option<u64> {
+        Some(self.last_save_ms.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    /// The outcome of the last snapshot attempt.
+    pub(crate) fn last_save(&self) -> Option<std::result::Result<SaveStats, String>> {
+        self.last_save.lock().clone()
+    }
+
+    /// The last successful snapshot of this run.
+    pub(crate) fn last_good_save(&self) -> Option<SaveStats> {
+        self.last_good_save.lock().clone()
+    }
+
+    /// What recovery found when the store opened.
+    pub(crate) fn recovery(&self) -> Recovery {
+        self.recovery.lock().clone()
+    }
+
+    /// Records what recovery found.
+    pub(crate) fn set_recovery(&self, r: Recovery) {
+        *self.recovery.lock() = r;
+    }
+
+    /// Whether a snapshot is being taken.
+    pub(crate) fn saving(&self) -> bool {
+        self.saving.is_locked()
+    }
+
+    /// Takes a snapshot of `inner` (this engine's store) and trims the log it covers.
+    ///
+    /// # Errors
+    /// `None` if another snapshot is in progress; `Some(error)` if this one failed (nothing
+    /// is left behind then, and the store keeps working).
+    pub(crate) fn snapshot(
+        &self,
+        inner: &Inner,
+    ) -> std::result::Result<SaveStats, Option<PersistError>> {
+        let Some(_one) = self.saving.try_lock() else {
+            return Err(None);
+        };
+        let res = self.take_snapshot(inner);
+        *self.last_save.lock() = Some(res.as_ref().map(Clone::clone).map_err(ToString::to_string));
+        if let Ok(stats) = &res {
+            *self.last_good_save.lock() = Some(stats.clone());
+        }
+        res.map_err(Some)
+    }
+
+    fn take_snapshot(&self, inner: &Inner) -> Result<SaveStats> {
+        let started = Instant::now();
+        let (seq, created, dirty_at, barrier) = {
+            // The barrier: no write is in flight while every lock is held, so every record up
+            // to `seq` is applied in memory and none after it.
+            let mut guards = Vec::with_capacity(self.databases * self.shards);
+            for db in 0..self.databases {
+                for s in 0..self.shards {
+                    guards.push(inner.shard(db, s).write());
+                }
+            }
+            let seq = self.wal.next_seq() - 1;
+            let created = self.clock.real_now();
+            let writer = SnapshotWriter::create(
+                self.fs.clone(),
+                &self.dir,
+                seq,
+                self.databases as u32,
+                created,
+            )?;
+            *self.sink.lock() = Sink {
+                writer: Some(writer),
+                error: None,
+                peak_block: 0,
+            };
+            for p in &self.pending[..] {
+                p.store(true, Ordering::Relaxed);
+            }
+            self.dumping.store(true, Ordering::Release);
+            let dirty_at = self.dirty.load(Ordering::Relaxed);
+            (seq, created, dirty_at, started.elapsed())
+        };
+        for db in 0..self.databases {
+            for s in 0..self.shards {
+                let dumped = {
+                    let shard = inner.shard(db, s).read();
+                    if self.pending[db * self.shards + s].swap(false, Ordering::AcqRel) {
+                        Some(dump(db, &shard))
+                    } else {
+                        None
+                    }
+                };
+                if let Some((block, n)) = dumped {
+                    self.sink_block(&block, n);
+                }
+            }
+        }
+        self.dumping.store(false, Ordering::Release);
+        let sink = std::mem::take(&mut *self.sink.lock());
+        // The writer was installed above and only this function takes it out.
+        let writer = sink
+            .writer
+            .expect("the snapshot writer is installed while dumping");
+        if let Some(e) = sink.error {
+            writer.abort();
+            return Err(e);
+        }
+        let written = writer.finish()?;
+        // Seal the log's current segment so the segments before the snapshot can go.
+        self.wal.rotate()?;
+        if let Some(oldest) = snapshot::prune(&*self.fs, &self.dir, KEEP_SNAPSHOTS)? {
+            wal::remove_covered(&*self.fs, &self.dir, oldest)?;
+        }
+        self.dirty.fetch_sub(dirty_at, Ordering::Relaxed);
+        self.last_save_ms.store(created.max(1), Ordering::Relaxed);
+        Ok(SaveStats {
+            seq,
+            entries: written.entries,
+            bytes: written.bytes,
+            millis: started.elapsed().as_millis() as u64,
+            barrier_micros: barrier.as_micros() as u64,
+            peak_block: sink.peak_block,
+        })
+    }
+}
+
+impl Drop for Persist {
+    fn drop(&mut self) {
+        // A store closed normally leaves nothing unsynced, whatever its mode. A failed log
+        // stays failed; there is nothing more to do then.
+        let _ = self.wal.sync();
+    }
+}
+
+/// Serializes every entry of a shard into one block of snapshot frames.
+fn dump(db: usize, shard: &Shard) -> (Vec<u8>, u64) {
+    let mut block = Vec::new();
+    let mut scratch = Vec::new();
+    let mut n = 0;
+    for (_, slot) in shard.iter() {
+        let e = Entry {
+            db: db as u32,
+            key: Bytes::from_slice(slot.key.as_slice()),
+            value: disk_value(&slot.entry.value),
+            expire_at: slot.entry.expire_at,
+        };
+        encode_entry(&e, &mut scratch, &mut block);
+        n += 1;
+    }
+    (block, n)
+}
+
+/// What recovery found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Recovery {
+    /// The snapshot loaded: (sequence, keys loaded, keys dropped as expired).
+    pub(crate) snapshot: Option<(u64, u64, u64)>,
+    /// Log records replayed.
+    pub(crate) replayed: u64,
+    /// Warnings (damaged snapshots skipped, torn tail cut, inconsistent records).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Recovers `kv` (an empty store whose clock is `clock`, still pinned) from `dir`, then opens
+/// the log for appending. `progress` receives progress lines for large recoveries.
+///
+/// # Errors
+/// Corruption that is not a torn tail, records this build cannot apply, and io errors.
+pub(crate) fn recover(
+    fs: Arc<dyn FileSystem>,
+    dir: &Path,
+    kv: &Kv,
+    clock: Arc<RecoveryClock>,
+    config: Config,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Persist, Recovery)> {
+    fs.create_dir_all(dir)
+        .map_err(|e| PersistError::io("creating", dir, e))?;
+    let mut report = Recovery::default();
+    let (snap, warnings) = snapshot::newest_valid(&*fs, dir)?;
+    report.warnings.extend(warnings);
+    let unsupported = |file: &Path, reason: String| PersistError::Corrupt {
+        file: file.display().to_string(),
+        offset: 0,
+        reason,
+        hint: "open it with a build and configuration that support it".into(),
+    };
+    let mut snap_seq = 0;
+    if let Some(snap) = &snap {
+        let now = clock.real_now();
+        let (mut loaded, mut expired) = (0, 0);
+        snap.for_each(|e| {
+            if e.expire_at.is_some_and(|at| at <= now) {
+                expired += 1;
+                return Ok(());
+            }
+            match apply::load_entry(kv, e) {
+                Ok(()) => loaded += 1,
+                Err(ApplyError::Unsupported(why)) => return Err(unsupported(snap.path(), why)),
+                Err(ApplyError::Inconsistent(why)) => report.warnings.push(why),
+            }
+            Ok(())
+        })?;
+        snap_seq = snap.seq();
+        report.snapshot = Some((snap_seq, loaded, expired));
+    }
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let mut replayed = 0u64;
+    let replay = wal::replay(&*fs, dir, snap_seq, |seq, rec, done| {
+        match apply::apply(kv, rec) {
+            Ok(()) => {}
+            Err(ApplyError::Unsupported(why)) => {
+                return Err(unsupported(dir, format!("log record {seq}: {why}")));
+            }
+            Err(ApplyError::Inconsistent(why)) => {
+                report
+                    .warnings
+                    .push(format!("log record {seq} did not apply cleanly ({why})"));
+            }
+        }
+        replayed += 1;
+        if replayed.is_multiple_of(4096) && last_report.elapsed().as_secs() >= 2 {
+            last_report = Instant::now();
+            let rate = replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            progress(&format!(
+                "recovery: {replayed} log records replayed ({:.0}%, {rate:.0} records/s)",
+                done * 100.0
+            ));
+        }
+        Ok(())
+    })?;
+    report.replayed = replay.applied;
+    if let Some(torn) = &replay.torn {
+        report.warnings.push(format!(
+            "cut a torn tail off the log: {} at offset {} ({}); the write it held was never acknowledged",
+            torn.path.display(),
+            torn.offset,
+            torn.reason
+        ));
+        wal::cut_torn_tail(&*fs, dir, torn)?;
+    }
+    let next_seq = snap_seq.max(replay.last_seq.unwrap_or(0)) + 1;
+    let wal_opts = WalOptions {
+        sync: config.sync,
+        segment_bytes: config.segment_bytes,
+    };
+    let wal = Wal::open(fs.clone(), dir, wal_opts, next_seq, replay.last_seq)?;
+    let databases = kv.databases();
+    let shards = kv.inner.shard_count();
+    let persist = Persist {
+        fs,
+        dir: dir.to_path_buf(),
+        wal,
+        config,
+        databases,
+        shards,
+        dirty: AtomicU64::new(replay.applied),
+        last_save_ms: AtomicU64::new(snap.as_ref().map_or(0, |s| s.created_ms().max(1))),
+        last_save: Mutex::new(None),
+        last_good_save: Mutex::new(None),
+        recovery: Mutex::new(Recovery::default()),
+        saving: Mutex::new(()),
+        dumping: AtomicBool::new(false),
+        pending: (0..databases * shards)
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+        sink: Mutex::new(Sink::default()),
+        clock: clock.clone(),
+    };
+    clock.finish();
+    Ok((persist, report))
+}
+
+#[cfg(test)]
+mod tests;

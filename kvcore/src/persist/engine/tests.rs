@@ -1,0 +1,385 @@
+//! The engine against a store, through the fault file system: journal → log → recovery, and
+//! snapshot → load, for every kind of effect.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::entry::{Entry as MemEntry, Value as MemValue};
+use crate::persist::fs::FaultFs;
+use crate::{Options, Store};
+
+const T0: u64 = 1_700_000_000_000;
+
+fn dir() -> PathBuf {
+    PathBuf::from("/data")
+}
+
+struct Opened {
+    kv: Kv,
+    persist: Persist,
+    report: Recovery,
+}
+
+fn open(fs: &FaultFs, clock: &ManualClock, sync: SyncMode) -> Result<Opened> {
+    let rc = Arc::new(RecoveryClock::new(Arc::new(clock.clone())));
+    let kv = Kv::in_memory(Options::default().shards(4).databases(4).clock(rc.clone()));
+    let config = Config {
+        sync,
+        segment_bytes: 4096,
+        ..Config::default()
+    };
+    let mut lines = Vec::new();
+    let (persist, report) = recover(Arc::new(fs.clone()), &dir(), &kv, rc, config, &mut |l| {
+        lines.push(l.to_string())
+    })?;
+    Ok(Opened {
+        kv,
+        persist,
+        report,
+    })
+}
+
+fn put(p: &Persist, db: usize, key: &str, value: &str, expire_at: Option<u64>) {
+    let mut entry = MemEntry::new(MemValue::string(value.as_bytes()), 0);
+    entry.expire_at = expire_at;
+    p.journal(&Effect::Put {
+        db,
+        key: key.as_bytes(),
+        entry: &entry,
+    });
+}
+
+fn get(kv: &Kv, db: usize, key: &str) -> Option<String> {
+    kv.db(db)
+        .unwrap()
+        .get(key)
+        .unwrap()
+        .map(|v| String::from_utf8(v).unwrap())
+}
+
+/// Journals one of every effect and acknowledges each.
+fn journal_everything(p: &Persist) {
+    type Step = Box<dyn Fn(&Persist)>;
+    let steps: Vec<Step> = vec![
+        Box::new(|p| put(p, 0, "a", "1", None)),
+        Box::new(|p| put(p, 0, "b", "2", Some(T0 + 60_000))),
+        Box::new(|p| {
+            p.journal(&Effect::Append {
+                db: 0,
+                key: b"a",
+                data: b"23",
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::SetRange {
+                db: 0,
+                key: b"a",
+                offset: 5,
+                data: b"x",
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::Expire {
+                db: 0,
+                key: b"a",
+                at: Some(T0 + 5_000),
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::Expire {
+                db: 0,
+                key: b"a",
+                at: None,
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::Rename {
+                db: 0,
+                src: b"a",
+                dst: b"c",
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::Copy {
+                src_db: 0,
+                src: b"b",
+                dst_db: 1,
+                dst: b"b1",
+            })
+        }),
+        Box::new(|p| {
+            p.journal(&Effect::MSet {
+                db: 2,
+                pairs: &[(b"m1".as_slice(), b"x".as_slice()), (b"m2", b"y")],
+            })
+        }),
+        Box::new(|p| p.journal(&Effect::Del { db: 2, key: b"m1" })),
+        Box::new(|p| put(p, 3, "gone", "v", None)),
+        Box::new(|p| p.journal(&Effect::FlushDb { db: 3 })),
+        Box::new(|p| p.journal(&Effect::SwapDb { a: 1, b: 2 })),
+        Box::new(|p| put(p, 0, "expired", "v", Some(T0 - 1))),
+    ];
+    for step in steps {
+        step(p);
+        p.ack().unwrap();
+    }
+}
+
+fn check_everything(kv: &Kv) {
+    assert_eq!(get(kv, 0, "a"), None);
+    assert_eq!(get(kv, 0, "c").as_deref(), Some("123\0\0x"));
+    assert_eq!(kv.db(0).unwrap().pttl("c"), -1);
+    assert_eq!(get(kv, 0, "b").as_deref(), Some("2"));
+    assert_eq!(kv.db(0).unwrap().pexpiretime("b"), (T0 + 60_000) as i64);
+    // SWAPDB 1 2: the copy went to db 1, the MSET to db 2, then they swapped.
+    assert_eq!(get(kv, 2, "b1").as_deref(), Some("2"));
+    assert_eq!(kv.db(2).unwrap().pexpiretime("b1"), (T0 + 60_000) as i64);
+    assert_eq!(get(kv, 1, "m2").as_deref(), Some("y"));
+    assert_eq!(get(kv, 1, "m1"), None);
+    assert_eq!(kv.db(3).unwrap().dbsize(), 0);
+    assert_eq!(
+        get(kv, 0, "expired"),
+        None,
+        "a key past its deadline stays gone"
+    );
+}
+
+#[test]
+fn an_empty_directory_opens_empty() {
+    let fs = FaultFs::new();
+    let o = open(&fs, &ManualClock::new(T0), SyncMode::Always).unwrap();
+    assert_eq!(o.report, Recovery::default());
+    assert_eq!(o.kv.db(0).unwrap().dbsize(), 0);
+    assert_eq!(o.persist.wal().next_seq(), 1);
+}
+
+#[test]
+fn every_effect_survives_a_crash_through_the_log() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    journal_everything(&o.persist);
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(o.report.replayed, 14);
+    assert!(o.report.warnings.is_empty(), "{:?}", o.report.warnings);
+    check_everything(&o.kv);
+    // The log continues where it ended.
+    assert_eq!(o.persist.wal().next_seq(), 15);
+}
+
+#[test]
+fn a_snapshot_captures_the_store_and_the_log_resumes_after_it() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    // Build the state in memory and in the log, as a wired store would.
+    journal_everything(&o.persist);
+    drop(o);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    let stats = o.persist.snapshot(&o.kv.inner).unwrap();
+    assert_eq!(stats.seq, 14);
+    // 4 live keys and the expired one (a snapshot keeps deadlines; loading drops it).
+    assert_eq!(stats.entries, 5);
+    assert_eq!(o.persist.last_save_ms(), Some(T0));
+    assert_eq!(o.persist.dirty(), 0);
+    put(&o.persist, 0, "after", "snap", None);
+    o.persist.ack().unwrap();
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    let (seq, loaded, _expired) = o.report.snapshot.unwrap();
+    assert_eq!((seq, loaded), (14, 4));
+    assert_eq!(
+        o.report.replayed, 1,
+        "only the record after the snapshot is replayed"
+    );
+    check_everything(&o.kv);
+    assert_eq!(get(&o.kv, 0, "after").as_deref(), Some("snap"));
+}
+
+#[test]
+fn keys_that_expire_while_down_are_gone_after_recovery() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    put(&o.persist, 0, "short", "v", Some(T0 + 1_000));
+    put(&o.persist, 0, "long", "v", Some(T0 + 100_000));
+    o.persist.ack().unwrap();
+    drop(o);
+    clock.advance(10_000);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(get(&o.kv, 0, "short"), None);
+    assert_eq!(
+        o.kv.db(0).unwrap().pttl("long"),
+        90_000,
+        "the TTL kept counting while down"
+    );
+}
+
+#[test]
+fn snapshots_trim_the_log_and_a_damaged_newest_falls_back() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    for round in 0..3 {
+        for i in 0..50 {
+            put(
+                &o.persist,
+                0,
+                &format!("k{round}-{i}"),
+                &"x".repeat(40),
+                None,
+            );
+            o.persist.ack().unwrap();
+        }
+        // Apply to memory as the wired store would, then snapshot.
+        drop_in_memory(&o.kv, round);
+        o.persist.snapshot(&o.kv.inner).unwrap();
+    }
+    let names = fs.list(&dir()).unwrap();
+    let snaps: Vec<_> = names.iter().filter(|n| n.ends_with(".kvs")).collect();
+    assert_eq!(snaps.len(), 2, "{names:?}");
+    let first_seg = wal::segments(&fs, &dir()).unwrap()[0].first_seq;
+    assert!(
+        first_seg > 1,
+        "segments covered by the older snapshot were removed: {names:?}"
+    );
+    // Damage the newest snapshot: the older one plus the log still give everything.
+    let newest = dir().join(snaps[1]);
+    let mut data = fs.contents(&newest).unwrap();
+    data[60] ^= 0xff;
+    fs.put(&newest, data);
+    drop(o);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(o.report.warnings.len(), 1, "{:?}", o.report.warnings);
+    assert!(o.report.warnings[0].contains("skipping damaged snapshot"));
+    assert_eq!(o.kv.db(0).unwrap().dbsize(), 150);
+}
+
+/// Mirrors into memory what `snapshots_trim_the_log...` journaled in `round`.
+fn drop_in_memory(kv: &Kv, round: usize) {
+    let db = kv.db(0).unwrap();
+    for i in 0..50 {
+        db.set(format!("k{round}-{i}"), "x".repeat(40)).unwrap();
+    }
+}
+
+#[test]
+fn a_torn_tail_is_cut_with_a_warning_and_corruption_refuses_to_open() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    for i in 0..5 {
+        put(&o.persist, 0, &format!("k{i}"), "v", None);
+        o.persist.ack().unwrap();
+    }
+    drop(o);
+    let seg = wal::segments(&fs, &dir()).unwrap().pop().unwrap().path;
+    let good = fs.contents(&seg).unwrap();
+
+    let mut torn = good.clone();
+    torn.truncate(torn.len() - 3);
+    fs.put(&seg, torn);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(o.kv.db(0).unwrap().dbsize(), 4);
+    assert_eq!(o.report.warnings.len(), 1);
+    assert!(o.report.warnings[0].contains("torn tail") && o.report.warnings[0].contains("offset"));
+    drop(o);
+
+    let mut flipped = good.clone();
+    flipped[wal::HEADER_LEN + 20] ^= 1;
+    fs.put(&seg, flipped);
+    let err = open(&fs, &clock, SyncMode::Always)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("wal-") && err.contains("--repair"), "{err}");
+}
+
+#[test]
+fn a_failed_log_refuses_writes_and_acknowledges_nothing() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    put(&o.persist, 0, "a", "1", None);
+    o.persist.ack().unwrap();
+    fs.fail_syncs(1);
+    put(&o.persist, 0, "b", "2", None);
+    let err = o.persist.ack().unwrap_err().to_string();
+    assert!(
+        err.contains("writes are refused") && err.contains("fsync"),
+        "{err}"
+    );
+    assert!(o.persist.check_writable().is_err());
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(get(&o.kv, 0, "a").as_deref(), Some("1"));
+    assert_eq!(get(&o.kv, 0, "b"), None);
+    assert!(
+        o.persist.check_writable().is_ok(),
+        "reopening clears the failure"
+    );
+}
+
+#[test]
+fn save_rules() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let mut o = open(&fs, &clock, SyncMode::No).unwrap();
+    o.persist.config.save = vec![(60, 3), (3600, 1)];
+    o.persist.last_save_ms.store(T0, Ordering::Relaxed);
+    let cases = [
+        (0, 0, false),
+        (0, 5, false),
+        (59_999, 5, false),
+        (60_000, 2, false),
+        (60_000, 3, true),
+        (3_600_000, 1, true),
+        (3_600_000, 0, false),
+    ];
+    for (after, dirty, due) in cases {
+        o.persist.dirty.store(dirty, Ordering::Relaxed);
+        assert_eq!(
+            o.persist.save_due(T0 + after),
+            due,
+            "after {after} ms with {dirty} changes"
+        );
+    }
+}
+
+#[test]
+fn recovery_with_the_real_file_system() {
+    let dir = std::env::temp_dir().join(format!("kv-engine-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock = ManualClock::new(T0);
+    let open_real = |dir: &Path| {
+        let rc = Arc::new(RecoveryClock::new(Arc::new(clock.clone())));
+        let kv = Kv::in_memory(Options::default().shards(4).databases(4).clock(rc.clone()));
+        let fs: Arc<dyn FileSystem> = Arc::new(super::super::fs::RealFs);
+        let (p, r) = recover(
+            fs,
+            dir,
+            &kv,
+            rc,
+            Config {
+                sync: SyncMode::Always,
+                ..Config::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        (kv, p, r)
+    };
+    let (_, p, _) = open_real(&dir);
+    journal_everything(&p);
+    drop(p);
+    let (kv, _, r) = open_real(&dir);
+    assert_eq!(r.replayed, 14);
+    check_everything(&kv);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
