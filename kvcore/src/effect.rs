@@ -64,6 +64,86 @@ pub(crate) enum Effect<'a> {
         db: usize,
         pairs: &'a [(&'a [u8], &'a [u8])],
     },
+    /// `values` were pushed one by one onto the list at `key` (created if absent), at the
+    /// head when `left` (LPUSH order), else at the tail.
+    ListPush {
+        db: usize,
+        key: &'a [u8],
+        left: bool,
+        values: &'a [&'a [u8]],
+    },
+    /// `count` elements were popped from the head (`left`) or tail of the list at `key`.
+    ListPop {
+        db: usize,
+        key: &'a [u8],
+        left: bool,
+        count: usize,
+    },
+    /// LSET: the element at `index` (Redis index rules) became `value`.
+    ListSet {
+        db: usize,
+        key: &'a [u8],
+        index: i64,
+        value: &'a [u8],
+    },
+    /// LREM with its count and value.
+    ListRem {
+        db: usize,
+        key: &'a [u8],
+        count: i64,
+        value: &'a [u8],
+    },
+    /// LTRIM with its indexes.
+    ListTrim {
+        db: usize,
+        key: &'a [u8],
+        start: i64,
+        stop: i64,
+    },
+    /// LINSERT that found its pivot.
+    ListInsert {
+        db: usize,
+        key: &'a [u8],
+        before: bool,
+        pivot: &'a [u8],
+        value: &'a [u8],
+    },
+    /// Each field was set to its value in the hash at `key` (created if absent).
+    HashSet {
+        db: usize,
+        key: &'a [u8],
+        pairs: &'a [(&'a [u8], &'a [u8])],
+    },
+    /// The fields were removed from the hash at `key`.
+    HashDel {
+        db: usize,
+        key: &'a [u8],
+        fields: &'a [&'a [u8]],
+    },
+    /// The members were added to the set at `key` (created if absent).
+    SetAdd {
+        db: usize,
+        key: &'a [u8],
+        members: &'a [&'a [u8]],
+    },
+    /// The members were removed from the set at `key`.
+    SetRem {
+        db: usize,
+        key: &'a [u8],
+        members: &'a [&'a [u8]],
+    },
+    /// Each member now has its score in the sorted set at `key` (created if absent).
+    ZAdd {
+        db: usize,
+        key: &'a [u8],
+        pairs: &'a [(f64, &'a [u8])],
+    },
+    /// The members were removed from the sorted set at `key`.
+    ZRem {
+        db: usize,
+        key: &'a [u8],
+        members: &'a [&'a [u8]],
+    },
 }
 
 #[cfg(test)]
@@ -110,6 +190,8 @@ impl Effect<'_> {
                     .collect();
                 format!("mset {db} {}", pairs.join(" "))
             }
+            // Container effects (issue 6): their Debug form is descriptive enough.
+            other => format!("{other:?}"),
         }
     }
 }
@@ -205,6 +287,10 @@ mod tests {
         check(&kv, || drop(kv.flushall()), &["flushall"]);
         db.setex("t", 1, "v").unwrap();
         clock.advance(1000);
-        check(&kv, || assert_eq!(kv.active_expire_cycle(10).expired, 1), &["del 0 t"]);
+        check(
+            &kv,
+            || assert_eq!(kv.active_expire_cycle(10).expired, 1),
+            &["del 0 t"],
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The entry model: what the store keeps per key.
 
 use crate::bytes::SmallBytes;
+use crate::types::{Hash, List, Set, ZSet};
 
 /// The type of the value a key holds, as Redis's TYPE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,14 +44,14 @@ impl KeyType {
     }
 }
 
-/// A stored value. The container types (issue 6) add one variant each here, plus an arm in
-/// [`Value::key_type`], [`Value::is_empty_container`] and [`Value::heap_size`].
+/// A stored value. Containers are boxed so that a string entry stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     String(SmallBytes),
-    /// A stand-in container for WRONGTYPE tests until issue 6 brings real ones.
-    #[cfg(test)]
-    TestList(Vec<Vec<u8>>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -61,8 +62,10 @@ impl Value {
     pub(crate) fn key_type(&self) -> KeyType {
         match self {
             Value::String(_) => KeyType::String,
-            #[cfg(test)]
-            Value::TestList(_) => KeyType::List,
+            Value::List(_) => KeyType::List,
+            Value::Hash(_) => KeyType::Hash,
+            Value::Set(_) => KeyType::Set,
+            Value::ZSet(_) => KeyType::ZSet,
         }
     }
 
@@ -70,8 +73,10 @@ impl Value {
     pub(crate) fn is_empty_container(&self) -> bool {
         match self {
             Value::String(_) => false,
-            #[cfg(test)]
-            Value::TestList(l) => l.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 
@@ -79,8 +84,10 @@ impl Value {
     pub(crate) fn heap_size(&self) -> usize {
         match self {
             Value::String(s) => s.heap_size(),
-            #[cfg(test)]
-            Value::TestList(l) => l.iter().map(Vec::len).sum(),
+            Value::List(l) => l.memory_usage(),
+            Value::Hash(h) => h.memory_usage(),
+            Value::Set(s) => s.memory_usage(),
+            Value::ZSet(z) => z.memory_usage(),
         }
     }
 
@@ -88,7 +95,6 @@ impl Value {
     pub(crate) fn as_string(&self) -> crate::Result<&SmallBytes> {
         match self {
             Value::String(s) => Ok(s),
-            #[allow(unreachable_patterns)]
             _ => Err(crate::Error::WrongType),
         }
     }
@@ -96,7 +102,6 @@ impl Value {
     pub(crate) fn as_string_mut(&mut self) -> crate::Result<&mut SmallBytes> {
         match self {
             Value::String(s) => Ok(s),
-            #[allow(unreachable_patterns)]
             _ => Err(crate::Error::WrongType),
         }
     }

@@ -38,6 +38,22 @@ pub enum Error {
     /// A database index is not below [`Kv::databases`](crate::Kv::databases).
     #[error("db index is out of range")]
     DbIndexOutOfRange,
+    /// LSET with an index outside the list.
+    #[error("index out of range")]
+    IndexOutOfRange,
+    /// HINCRBY on a field whose value is not an integer.
+    #[error("hash value is not an integer")]
+    HashValueNotInteger,
+    /// HINCRBYFLOAT on a field whose value is not a number.
+    #[error("hash value is not a float")]
+    HashValueNotFloat,
+    /// A sorted-set score would be NaN (for example `+inf` plus `-inf`), or was given as NaN.
+    #[error("resulting score is not a number (nan)")]
+    ScoreNan,
+    /// Options that cannot be combined, such as ZADD's NX with XX. Carries Redis's reply
+    /// text without the `ERR ` prefix.
+    #[error("{0}")]
+    IncompatibleOptions(&'static str),
     /// A string would grow past 512 MiB (Redis's `proto-max-bulk-len`).
     #[error("string exceeds maximum allowed size")]
     StringTooLong,

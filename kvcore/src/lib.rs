@@ -40,6 +40,10 @@ mod store;
 mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cmd::hash::{FieldValue, HashStore};
+pub use cmd::list::{KeyElements, ListStore};
+pub use cmd::set::{SetOp, SetStore};
+pub use cmd::zset::{ScoredMember, ZOp, ZRange, ZRangeBy, ZSetStore};
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
@@ -50,3 +54,6 @@ pub use options::{
     SetOutcome,
 };
 pub use store::Store;
+pub use types::{
+    Aggregate, End, LexBound, LexRange, ScoreRange, ZAddFlags, format_score, parse_score,
+};

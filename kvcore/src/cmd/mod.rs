@@ -1,5 +1,10 @@
 //! The operations, one file per command family, written with the primitives of `access.rs`.
 
+pub(crate) mod container;
 pub(crate) mod expire;
+pub(crate) mod hash;
 pub(crate) mod keys;
+pub(crate) mod list;
+pub(crate) mod set;
 pub(crate) mod string;
+pub(crate) mod zset;

@@ -307,7 +307,9 @@ mod tests {
     fn with_list() -> crate::Db {
         let db = Kv::in_memory(Options::new().shards(2)).db(0).unwrap();
         db.write_entry(b"list", |slot| {
-            slot.put(Value::TestList(vec![b"x".to_vec()]), None);
+            let mut list = crate::types::List::new();
+            list.push(crate::types::End::Left, b"x");
+            slot.put(Value::List(Box::new(list)), None);
             Ok(())
         })
         .unwrap();
@@ -355,8 +357,8 @@ mod tests {
     fn an_emptied_container_is_deleted() {
         let db = with_list();
         db.write_entry(b"list", |slot| {
-            if let Some(Value::TestList(l)) = slot.value_mut() {
-                l.clear();
+            if let Some(Value::List(l)) = slot.value_mut() {
+                l.pop(crate::types::End::Left);
             }
             Ok(())
         })

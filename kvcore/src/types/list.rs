@@ -9,7 +9,7 @@ use super::{TypeError, alloc_size, normalize_index, normalize_range};
 
 /// Which end of a list an operation works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
+pub enum End {
     /// The head (index 0): LPUSH, LPOP.
     Left,
     /// The tail (index -1): RPUSH, RPOP.

@@ -1,6 +1,6 @@
 //! The container data types (lists, hashes, sets, sorted sets) as plain data structures.
 // Wired into the store by issue 6; until then nothing outside this module uses them.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 mod error;
 mod hash;
@@ -13,13 +13,13 @@ mod zset;
 
 pub(crate) use error::TypeError;
 pub(crate) use hash::Hash;
-pub(crate) use list::{End, List};
+pub use list::End;
+pub(crate) use list::List;
 pub(crate) use rng::Rng;
-pub(crate) use score::{
-    LexBound, LexRange, ScoreRange, format_human_float, format_score, parse_i64, parse_score,
-};
+pub use score::{LexBound, LexRange, ScoreRange, format_score, parse_score};
 pub(crate) use set::Set;
-pub(crate) use zset::{Aggregate, ZAddFlags, ZAddOutcome, ZInput, ZSet};
+pub use zset::{Aggregate, ZAddFlags};
+pub(crate) use zset::{ZInput, ZSet};
 
 /// Bytes the allocator hands out for a request of `n` bytes: rounded up to its size class
 /// (16-byte steps approximate jemalloc's and glibc's small classes). Used for MEMORY USAGE.

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 /// Parses a score the way Redis parses a ZADD score or a WEIGHTS value (`strtod` on the whole
 /// argument): `inf`, `+inf`, `-inf` and exponents are accepted; NaN, empty input, leading or
 /// trailing garbage and values that overflow to infinity or underflow to zero are rejected.
-pub(crate) fn parse_score(text: &[u8]) -> Option<f64> {
+pub fn parse_score(text: &[u8]) -> Option<f64> {
     let v = parse_float_lenient(text)?;
     if v.is_nan() {
         return None;
@@ -67,7 +67,7 @@ pub(crate) fn parse_i64(text: &[u8]) -> Option<i64> {
 
 /// Prints a score as Redis replies with it: shortest round-trip digits, `%.17g` layout
 /// (exponent form below 1e-4 and from 1e17 up), `inf`/`-inf` for infinities.
-pub(crate) fn format_score(v: f64) -> String {
+pub fn format_score(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -136,7 +136,7 @@ pub(crate) fn format_human_float(v: f64) -> String {
 
 /// An inclusive-or-exclusive score interval, as given to ZCOUNT / ZRANGEBYSCORE.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ScoreRange {
+pub struct ScoreRange {
     pub(crate) min: f64,
     pub(crate) max: f64,
     pub(crate) min_exclusive: bool,
@@ -145,7 +145,7 @@ pub(crate) struct ScoreRange {
 
 impl ScoreRange {
     /// Parses `min` and `max` (`(1.5`, `-inf`, `+inf`, `3`); None is "ERR min or max is not a float".
-    pub(crate) fn parse(min: &[u8], max: &[u8]) -> Option<Self> {
+    pub fn parse(min: &[u8], max: &[u8]) -> Option<Self> {
         let (min, min_exclusive) = parse_score_bound(min)?;
         let (max, max_exclusive) = parse_score_bound(max)?;
         Some(ScoreRange {
@@ -157,7 +157,7 @@ impl ScoreRange {
     }
 
     /// An inclusive range.
-    pub(crate) fn inclusive(min: f64, max: f64) -> Self {
+    pub fn inclusive(min: f64, max: f64) -> Self {
         ScoreRange {
             min,
             max,
@@ -166,13 +166,23 @@ impl ScoreRange {
         }
     }
 
+    /// A range with each end inclusive or exclusive.
+    pub fn new(min: f64, min_exclusive: bool, max: f64, max_exclusive: bool) -> Self {
+        ScoreRange {
+            min,
+            max,
+            min_exclusive,
+            max_exclusive,
+        }
+    }
+
     /// True when no score can lie in the range.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.min > self.max || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
     }
 
     /// `v` is at or above the lower bound.
-    pub(crate) fn above_min(&self, v: f64) -> bool {
+    pub fn above_min(&self, v: f64) -> bool {
         if self.min_exclusive {
             v > self.min
         } else {
@@ -181,7 +191,7 @@ impl ScoreRange {
     }
 
     /// `v` is at or below the upper bound.
-    pub(crate) fn below_max(&self, v: f64) -> bool {
+    pub fn below_max(&self, v: f64) -> bool {
         if self.max_exclusive {
             v < self.max
         } else {
@@ -190,7 +200,7 @@ impl ScoreRange {
     }
 
     /// `v` lies in the range.
-    pub(crate) fn contains(&self, v: f64) -> bool {
+    pub fn contains(&self, v: f64) -> bool {
         self.above_min(v) && self.below_max(v)
     }
 }
@@ -210,7 +220,7 @@ fn parse_score_bound(text: &[u8]) -> Option<(f64, bool)> {
 
 /// One end of a ZRANGEBYLEX interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LexBound<'a> {
+pub enum LexBound<'a> {
     /// `-`: below every member.
     Min,
     /// `+`: above every member.
@@ -223,7 +233,7 @@ pub(crate) enum LexBound<'a> {
 
 impl<'a> LexBound<'a> {
     /// Parses `-`, `+`, `[x` or `(x`; None is "ERR min or max not valid string range item".
-    pub(crate) fn parse(text: &'a [u8]) -> Option<Self> {
+    pub fn parse(text: &'a [u8]) -> Option<Self> {
         match text.split_first()? {
             (b'-', []) => Some(LexBound::Min),
             (b'+', []) => Some(LexBound::Max),
@@ -250,14 +260,19 @@ impl<'a> LexBound<'a> {
 
 /// A ZRANGEBYLEX interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LexRange<'a> {
+pub struct LexRange<'a> {
     pub(crate) min: LexBound<'a>,
     pub(crate) max: LexBound<'a>,
 }
 
 impl<'a> LexRange<'a> {
+    /// A range from two bounds.
+    pub fn new(min: LexBound<'a>, max: LexBound<'a>) -> Self {
+        LexRange { min, max }
+    }
+
     /// Parses both bounds; None is "ERR min or max not valid string range item".
-    pub(crate) fn parse(min: &'a [u8], max: &'a [u8]) -> Option<Self> {
+    pub fn parse(min: &'a [u8], max: &'a [u8]) -> Option<Self> {
         Some(LexRange {
             min: LexBound::parse(min)?,
             max: LexBound::parse(max)?,
@@ -265,7 +280,7 @@ impl<'a> LexRange<'a> {
     }
 
     /// True when no member can lie in the range.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         match self.min.cmp_bound(&self.max) {
             Ordering::Greater => true,
             Ordering::Equal => self.min.exclusive() || self.max.exclusive(),
@@ -274,7 +289,7 @@ impl<'a> LexRange<'a> {
     }
 
     /// `m` is at or above the lower bound.
-    pub(crate) fn above_min(&self, m: &[u8]) -> bool {
+    pub fn above_min(&self, m: &[u8]) -> bool {
         match self.min {
             LexBound::Min => true,
             LexBound::Max => false,
@@ -284,7 +299,7 @@ impl<'a> LexRange<'a> {
     }
 
     /// `m` is at or below the upper bound.
-    pub(crate) fn below_max(&self, m: &[u8]) -> bool {
+    pub fn below_max(&self, m: &[u8]) -> bool {
         match self.max {
             LexBound::Min => false,
             LexBound::Max => true,
@@ -294,7 +309,7 @@ impl<'a> LexRange<'a> {
     }
 
     /// `m` lies in the range.
-    pub(crate) fn contains(&self, m: &[u8]) -> bool {
+    pub fn contains(&self, m: &[u8]) -> bool {
         self.above_min(m) && self.below_max(m)
     }
 }

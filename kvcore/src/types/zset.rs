@@ -80,19 +80,19 @@ impl Keyed for Node {
 
 /// ZADD's flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ZAddFlags {
+pub struct ZAddFlags {
     /// Only add new members.
-    pub(crate) nx: bool,
+    pub nx: bool,
     /// Only update existing members.
-    pub(crate) xx: bool,
+    pub xx: bool,
     /// Only update when the new score is greater.
-    pub(crate) gt: bool,
+    pub gt: bool,
     /// Only update when the new score is less.
-    pub(crate) lt: bool,
+    pub lt: bool,
     /// Count changed members too (affects only the reply).
-    pub(crate) ch: bool,
+    pub ch: bool,
     /// The score is an increment (ZINCRBY semantics).
-    pub(crate) incr: bool,
+    pub incr: bool,
 }
 
 impl ZAddFlags {
@@ -149,7 +149,7 @@ impl ZAddOutcome {
 
 /// How ZUNIONSTORE/ZINTERSTORE combine the scores of one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Aggregate {
+pub enum Aggregate {
     /// Add (inf + -inf counts as 0, as in Redis).
     #[default]
     Sum,
@@ -698,7 +698,7 @@ impl ZSet {
         })
     }
 
-    fn remove_positions(&mut self, r: std::ops::Range<usize>) -> usize {
+    fn remove_positions(&mut self, r: std::ops::Range<usize>) -> Vec<Box<[u8]>> {
         let members: Vec<Box<[u8]>> = self
             .collect(r, false)
             .into_iter()
@@ -707,25 +707,25 @@ impl ZSet {
         for m in &members {
             self.remove(m);
         }
-        members.len()
+        members
     }
 
-    /// ZREMRANGEBYRANK; returns how many were removed.
-    pub(crate) fn remove_range_by_rank(&mut self, start: i64, stop: i64) -> usize {
+    /// ZREMRANGEBYRANK; returns the removed members (in ascending order).
+    pub(crate) fn remove_range_by_rank(&mut self, start: i64, stop: i64) -> Vec<Box<[u8]>> {
         match normalize_range(start, stop, self.len()) {
             Some(r) => self.remove_positions(r),
-            None => 0,
+            None => Vec::new(),
         }
     }
 
-    /// ZREMRANGEBYSCORE.
-    pub(crate) fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
+    /// ZREMRANGEBYSCORE; returns the removed members.
+    pub(crate) fn remove_range_by_score(&mut self, range: &ScoreRange) -> Vec<Box<[u8]>> {
         let r = self.score_positions(range);
         self.remove_positions(r)
     }
 
-    /// ZREMRANGEBYLEX.
-    pub(crate) fn remove_range_by_lex(&mut self, range: &LexRange<'_>) -> usize {
+    /// ZREMRANGEBYLEX; returns the removed members.
+    pub(crate) fn remove_range_by_lex(&mut self, range: &LexRange<'_>) -> Vec<Box<[u8]>> {
         let r = self.lex_positions(range);
         self.remove_positions(r)
     }

@@ -1,0 +1,127 @@
+//! What the container command files share: typed access to a key's value and the
+//! create-on-write rule.
+
+use crate::access::WriteSlot;
+use crate::entry::Value;
+use crate::error::{Error, Result};
+use crate::kv::Db;
+use crate::types::{Hash, List, Rng, Set, TypeError, ZSet};
+
+impl From<TypeError> for Error {
+    fn from(e: TypeError) -> Error {
+        match e {
+            TypeError::IndexOutOfRange => Error::IndexOutOfRange,
+            TypeError::HashValueNotInteger => Error::HashValueNotInteger,
+            TypeError::HashValueNotFloat => Error::HashValueNotFloat,
+            TypeError::Overflow => Error::Overflow,
+            TypeError::NanOrInfinity => Error::NanOrInfinity,
+            TypeError::ScoreNan => Error::ScoreNan,
+            TypeError::ZAddNxXx => {
+                Error::IncompatibleOptions("XX and NX options at the same time are not compatible")
+            }
+            TypeError::ZAddGtLtNx => Error::IncompatibleOptions(
+                "GT, LT, and/or NX options at the same time are not compatible",
+            ),
+            TypeError::ZAddIncrPairs => {
+                Error::IncompatibleOptions("INCR option supports a single increment-element pair")
+            }
+        }
+    }
+}
+
+/// A container type stored in a [`Value`] variant.
+pub(crate) trait Container: Default {
+    fn of(v: &Value) -> Result<&Self>;
+    fn of_mut(v: &mut Value) -> Result<&mut Self>;
+    fn into_value(self) -> Value;
+}
+
+macro_rules! container {
+    ($ty:ident) => {
+        impl Container for $ty {
+            fn of(v: &Value) -> Result<&Self> {
+                match v {
+                    Value::$ty(c) => Ok(c),
+                    _ => Err(Error::WrongType),
+                }
+            }
+            fn of_mut(v: &mut Value) -> Result<&mut Self> {
+                match v {
+                    Value::$ty(c) => Ok(c),
+                    _ => Err(Error::WrongType),
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$ty(Box::new(self))
+            }
+        }
+    };
+}
+container!(List);
+container!(Hash);
+container!(Set);
+container!(ZSet);
+
+/// Runs `f` on the container at `key` (None when missing) under the shard's read lock.
+///
+/// # Errors
+/// `WrongType` when the key holds another type.
+pub(crate) fn read<C: Container, R>(
+    db: &Db,
+    key: &[u8],
+    f: impl FnOnce(Option<&C>) -> R,
+) -> Result<R> {
+    db.read_entry(key, |e| match e {
+        None => Ok(f(None)),
+        Some(e) => Ok(f(Some(C::of(&e.value)?))),
+    })
+}
+
+/// Runs `f` on the container in `slot`, creating an empty one first when the key is missing
+/// and `create` is set; `Ok(None)` when missing and not created. A container left empty is
+/// deleted when the slot is dropped.
+///
+/// # Errors
+/// `WrongType` before anything changes; whatever `f` returns (it must not have changed
+/// anything when it fails).
+pub(crate) fn write<C: Container, R>(
+    slot: &mut WriteSlot<'_>,
+    create: bool,
+    f: impl FnOnce(&mut C) -> Result<R>,
+) -> Result<Option<R>> {
+    match slot.entry() {
+        Some(e) => {
+            C::of(&e.value)?;
+        }
+        None if create => slot.put(C::default().into_value(), None),
+        None => return Ok(None),
+    }
+    // The entry exists: it was checked or created just above.
+    let value = slot.value_mut().expect("entry exists");
+    f(C::of_mut(value)?).map(Some)
+}
+
+/// A random source for one command, seeded from the store's generator.
+pub(crate) fn rng(db: &Db) -> Rng {
+    Rng::new(db.inner.random())
+}
+
+/// OBJECT ENCODING of a container value; None for strings.
+#[allow(dead_code)] // for Store::object_encoding (core's store.rs), asked for in NOTES
+pub(crate) fn encoding(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::List(l) => Some(l.encoding()),
+        Value::Hash(h) => Some(h.encoding()),
+        Value::Set(s) => Some(s.encoding()),
+        Value::ZSet(z) => Some(z.encoding()),
+        _ => None,
+    }
+}
+
+pub(crate) fn bytes<V: AsRef<[u8]>>(values: &[V]) -> Vec<&[u8]> {
+    values.iter().map(AsRef::as_ref).collect()
+}
+
+#[cfg(test)]
+#[path = "container_tests.rs"]
+mod tests;
