@@ -106,18 +106,6 @@ pub(crate) fn rng(db: &Db) -> Rng {
     Rng::new(db.inner.random())
 }
 
-/// OBJECT ENCODING of a container value; None for strings.
-#[allow(dead_code)] // for Store::object_encoding (core's store.rs), asked for in NOTES
-pub(crate) fn encoding(v: &Value) -> Option<&'static str> {
-    match v {
-        Value::List(l) => Some(l.encoding()),
-        Value::Hash(h) => Some(h.encoding()),
-        Value::Set(s) => Some(s.encoding()),
-        Value::ZSet(z) => Some(z.encoding()),
-        _ => None,
-    }
-}
-
 pub(crate) fn bytes<V: AsRef<[u8]>>(values: &[V]) -> Vec<&[u8]> {
     values.iter().map(AsRef::as_ref).collect()
 }

@@ -362,5 +362,22 @@ fn key_commands_work_on_every_type() {
         );
     }
     assert_eq!(db.del(&["l2", "h2", "s2", "z2"]).unwrap(), 4);
+    let enc = |k: &str| db.object_encoding(k);
+    assert_eq!(enc("l3"), Some("listpack"));
+    assert_eq!(enc("h3"), Some("listpack"));
+    assert_eq!(enc("s3"), Some("listpack"));
+    assert_eq!(enc("z3"), Some("listpack"));
+    db.sadd("ints", &["1", "2"]).unwrap();
+    assert_eq!(enc("ints"), Some("intset"));
+    let many: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    db.sadd("big", &many).unwrap();
+    assert_eq!(enc("big"), Some("hashtable"));
+    let pairs: Vec<(f64, &String)> = many.iter().map(|m| (1.0, m)).collect();
+    db.zadd("bigz", &pairs, &ZAddFlags::default()).unwrap();
+    assert_eq!(enc("bigz"), Some("skiplist"));
+    db.hset("bigh", &[("f", "x".repeat(65))]).unwrap();
+    assert_eq!(enc("bigh"), Some("hashtable"));
+    db.push("bigl", End::Right, &["x".repeat(9000)]).unwrap();
+    assert_eq!(enc("bigl"), Some("quicklist"));
     assert_eq!(db.smembers("s3").unwrap(), vec![b"m".to_vec()]);
 }

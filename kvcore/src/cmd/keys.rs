@@ -128,9 +128,11 @@ pub(crate) fn flushdb(db: &Db) -> Result<()> {
 pub(crate) fn encoding(value: &Value) -> &'static str {
     match value {
         Value::String(s) => string_encoding(s),
-        // Containers (issue 6) answer through their own code; this arm is replaced then.
-        #[allow(unreachable_patterns)]
-        _ => "listpack",
+        // Containers report what Redis would use at their size (see types/).
+        Value::List(l) => l.encoding(),
+        Value::Hash(h) => h.encoding(),
+        Value::Set(s) => s.encoding(),
+        Value::ZSet(z) => z.encoding(),
     }
 }
 
