@@ -20,6 +20,10 @@ const SLOT_BITS: u32 = 32;
 
 pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8>>) {
     let inner = &*db.inner;
+    if cursor >> 48 != 0 {
+        // Not a cursor this store handed out: the walk is over, as Redis answers garbage.
+        return (0, Vec::new());
+    }
     let pattern = opts.pattern.as_deref().map(Pattern::new);
     let mut shard_i = (cursor >> SLOT_BITS) as usize & 0xffff;
     let mut slot_i = (cursor & 0xffff_ffff) as usize;
@@ -45,7 +49,7 @@ pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8
                     }
                 }
             }
-            if visited >= count || empty >= count * 10 {
+            if visited >= count || empty >= count.saturating_mul(10) {
                 return (((shard_i as u64) << SLOT_BITS) | slot_i as u64, out);
             }
         }
