@@ -23,7 +23,9 @@ pub(crate) struct ClientHandle {
     pub(crate) addr: SocketAddr,
     pub(crate) laddr: SocketAddr,
     pub(crate) fd: i32,
+    /// Server uptime (ms) when the client connected.
     pub(crate) created_ms: u64,
+    /// Server uptime (ms) at the end of the client's last batch.
     pub(crate) last_ms: AtomicU64,
     pub(crate) db: AtomicUsize,
     /// 2 or 3.

@@ -82,6 +82,12 @@ impl Shared {
         }
     }
 
+    /// Milliseconds since the server started: the clock of client ages and idle times (one
+    /// monotonic read, cheaper than the wall clock and immune to its jumps).
+    pub(crate) fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
     /// Whether the server asks for a password at all right now.
     pub(crate) fn requires_auth(&self) -> bool {
         self.live.requirepass.read().is_some()
@@ -234,7 +240,7 @@ fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         addr,
         laddr,
         stream.as_raw_fd(),
-        shared.kv.now_ms(),
+        shared.uptime_ms(),
         TABLE.len(),
     ));
     shared.clients.register(Arc::clone(&handle));

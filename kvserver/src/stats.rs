@@ -67,13 +67,18 @@ impl CmdStats {
 
     /// Records one call. Single writer only (the owning connection).
     #[inline]
-    pub(crate) fn record(&self, cmd: usize, usec: u64, failed: bool) {
+    pub(crate) fn record(&self, cmd: usize, failed: bool) {
         let s = &self.per_cmd[cmd];
         bump(&s.calls, 1);
-        bump(&s.usec, usec);
         if failed {
             bump(&s.failed, 1);
         }
+    }
+
+    /// Adds time spent in a command. Single writer only.
+    #[inline]
+    pub(crate) fn add_usec(&self, cmd: usize, usec: u64) {
+        bump(&self.per_cmd[cmd].usec, usec);
     }
 
     /// Records a call refused before it ran (wrong arity, NOAUTH). Single writer only.
@@ -216,9 +221,12 @@ mod tests {
     fn record_sum_and_baseline() {
         let a = CmdStats::new(3);
         let b = CmdStats::new(3);
-        a.record(1, 10, false);
-        a.record(1, 5, true);
-        b.record(1, 1, false);
+        a.record(1, false);
+        a.add_usec(1, 10);
+        a.record(1, true);
+        a.add_usec(1, 5);
+        b.record(1, false);
+        b.add_usec(1, 1);
         b.reject(2);
         let total = sum(3, [&a, &b].into_iter());
         assert_eq!(

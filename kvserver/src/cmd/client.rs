@@ -185,7 +185,7 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             return Err(SYNTAX);
         }
     }
-    let now = ctx.s.shared.kv.now_ms();
+    let now = ctx.s.shared.uptime_ms();
     let mut text = String::new();
     if only_normal {
         for c in ctx.s.shared.clients.list() {
@@ -199,7 +199,7 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn info(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let mut text = String::new();
-    describe(&ctx.s.handle, ctx.s.shared.kv.now_ms(), &mut text);
+    describe(&ctx.s.handle, ctx.s.shared.uptime_ms(), &mut text);
     text_reply(ctx, &text)
 }
 
@@ -225,7 +225,7 @@ fn kill(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
     let mut skipme = true;
     let mut filters: Vec<Filter> = Vec::new();
-    let now = ctx.s.shared.kv.now_ms();
+    let now = ctx.s.shared.uptime_ms();
     for pair in (2..req.len()).step_by(2) {
         let (name, value) = (req.arg(pair), req.arg(pair + 1));
         let text = String::from_utf8_lossy(value).into_owned();

@@ -241,13 +241,16 @@ pub(crate) static TABLE: &[Command] = &[
 /// The longest command name, for the stack buffer of [`lookup`].
 const MAX_NAME: usize = 16;
 
-static INDEX: LazyLock<HashMap<&'static [u8], usize>> = LazyLock::new(|| {
-    TABLE
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_bytes(), i))
-        .collect()
-});
+/// Name to table index. foldhash rather than std's SipHash: the key is a short command name,
+/// hashed once per request, and the table is fixed (no flooding risk).
+static INDEX: LazyLock<HashMap<&'static [u8], usize, foldhash::fast::FixedState>> =
+    LazyLock::new(|| {
+        TABLE
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect()
+    });
 
 /// Finds a command by name, ASCII case-insensitively, without allocating.
 #[inline]
@@ -312,6 +315,10 @@ mod tests {
             );
             assert!(c.arity != 0, "{}", c.name);
         }
+        assert!(
+            TABLE.len() < usize::from(u16::MAX),
+            "conn.rs keeps indexes in a u16"
+        );
     }
 
     #[test]
