@@ -381,3 +381,234 @@ fn key_commands_work_on_every_type() {
     assert_eq!(enc("bigl"), Some("quicklist"));
     assert_eq!(db.smembers("s3").unwrap(), vec![b"m".to_vec()]);
 }
+
+mod model {
+    //! The store against a plain model: random commands of every type on a few keys, so
+    //! WRONGTYPE, creation and deletion of emptied containers are exercised together.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum M {
+        Str(Vec<u8>),
+        List(Vec<u8>),
+        Hash(BTreeMap<u8, u8>),
+        Set(BTreeSet<u8>),
+        ZSet(BTreeMap<u8, i8>),
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(u8),
+        Push(u8, bool, u8),
+        Pop(u8, bool),
+        Trim(u8, i8, i8),
+        HSet(u8, u8, u8),
+        HDel(u8, u8),
+        SAdd(u8, u8),
+        SRem(u8, u8),
+        ZAdd(u8, i8, u8),
+        ZRem(u8, u8),
+        ZRemRank(u8, i8, i8),
+        Del(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let k = 0u8..3;
+        prop_oneof![
+            k.clone().prop_map(Op::Set),
+            (k.clone(), any::<bool>(), 0u8..4).prop_map(|(k, l, v)| Op::Push(k, l, v)),
+            (k.clone(), any::<bool>()).prop_map(|(k, l)| Op::Pop(k, l)),
+            (k.clone(), -3i8..3, -3i8..3).prop_map(|(k, a, b)| Op::Trim(k, a, b)),
+            (k.clone(), 0u8..4, 0u8..4).prop_map(|(k, f, v)| Op::HSet(k, f, v)),
+            (k.clone(), 0u8..4).prop_map(|(k, f)| Op::HDel(k, f)),
+            (k.clone(), 0u8..4).prop_map(|(k, m)| Op::SAdd(k, m)),
+            (k.clone(), 0u8..4).prop_map(|(k, m)| Op::SRem(k, m)),
+            (k.clone(), -2i8..2, 0u8..4).prop_map(|(k, s, m)| Op::ZAdd(k, s, m)),
+            (k.clone(), 0u8..4).prop_map(|(k, m)| Op::ZRem(k, m)),
+            (k.clone(), -2i8..2, -2i8..2).prop_map(|(k, a, b)| Op::ZRemRank(k, a, b)),
+            k.prop_map(Op::Del),
+        ]
+    }
+
+    fn key(k: u8) -> [u8; 1] {
+        [b'a' + k]
+    }
+
+    /// Applies `op` to the model; Err(()) when Redis would answer WRONGTYPE.
+    fn apply(m: &mut HashMap<u8, M>, op: &Op) -> Result<(), ()> {
+        match *op {
+            Op::Set(k) => {
+                m.insert(k, M::Str(b"v".to_vec()));
+            }
+            Op::Del(k) => {
+                m.remove(&k);
+            }
+            Op::Push(k, left, v) => match m.entry(k).or_insert(M::List(vec![])) {
+                M::List(l) => {
+                    if left {
+                        l.insert(0, v)
+                    } else {
+                        l.push(v)
+                    }
+                }
+                _ => return Err(()),
+            },
+            Op::Pop(k, left) => match m.get_mut(&k) {
+                None => {}
+                Some(M::List(l)) => {
+                    if left {
+                        l.remove(0)
+                    } else {
+                        l.pop().unwrap()
+                    };
+                }
+                _ => return Err(()),
+            },
+            Op::Trim(k, a, b) => match m.get_mut(&k) {
+                None => {}
+                Some(M::List(l)) => {
+                    let r = crate::types::normalize_range(a.into(), b.into(), l.len());
+                    *l = r.map(|r| l[r].to_vec()).unwrap_or_default();
+                }
+                _ => return Err(()),
+            },
+            Op::HSet(k, f, v) => match m.entry(k).or_insert(M::Hash(BTreeMap::new())) {
+                M::Hash(h) => {
+                    h.insert(f, v);
+                }
+                _ => return Err(()),
+            },
+            Op::HDel(k, f) => match m.get_mut(&k) {
+                None => {}
+                Some(M::Hash(h)) => {
+                    h.remove(&f);
+                }
+                _ => return Err(()),
+            },
+            Op::SAdd(k, v) => match m.entry(k).or_insert(M::Set(BTreeSet::new())) {
+                M::Set(s) => {
+                    s.insert(v);
+                }
+                _ => return Err(()),
+            },
+            Op::SRem(k, v) => match m.get_mut(&k) {
+                None => {}
+                Some(M::Set(s)) => {
+                    s.remove(&v);
+                }
+                _ => return Err(()),
+            },
+            Op::ZAdd(k, s, v) => match m.entry(k).or_insert(M::ZSet(BTreeMap::new())) {
+                M::ZSet(z) => {
+                    z.insert(v, s);
+                }
+                _ => return Err(()),
+            },
+            Op::ZRem(k, v) => match m.get_mut(&k) {
+                None => {}
+                Some(M::ZSet(z)) => {
+                    z.remove(&v);
+                }
+                _ => return Err(()),
+            },
+            Op::ZRemRank(k, a, b) => match m.get_mut(&k) {
+                None => {}
+                Some(M::ZSet(z)) => {
+                    let mut order: Vec<(i8, u8)> = z.iter().map(|(m, s)| (*s, *m)).collect();
+                    order.sort();
+                    if let Some(r) = crate::types::normalize_range(a.into(), b.into(), order.len())
+                    {
+                        for (_, member) in &order[r] {
+                            z.remove(member);
+                        }
+                    }
+                }
+                _ => return Err(()),
+            },
+        }
+        // Redis deletes emptied containers.
+        m.retain(|_, v| match v {
+            M::Str(_) => true,
+            M::List(l) => !l.is_empty(),
+            M::Hash(h) => !h.is_empty(),
+            M::Set(s) => !s.is_empty(),
+            M::ZSet(z) => !z.is_empty(),
+        });
+        Ok(())
+    }
+
+    fn run(db: &crate::Db, op: &Op) -> crate::Result<()> {
+        let plain = ZAddFlags::default();
+        match *op {
+            Op::Set(k) => db.set(key(k), "v"),
+            Op::Del(k) => db.del(&[key(k)]).map(drop),
+            Op::Push(k, left, v) => db
+                .push(key(k), if left { End::Left } else { End::Right }, &[[v]])
+                .map(drop),
+            Op::Pop(k, left) => db
+                .pop(key(k), if left { End::Left } else { End::Right })
+                .map(drop),
+            Op::Trim(k, a, b) => db.ltrim(key(k), a.into(), b.into()),
+            Op::HSet(k, f, v) => db.hset(key(k), &[([f], [v])]).map(drop),
+            Op::HDel(k, f) => db.hdel(key(k), &[[f]]).map(drop),
+            Op::SAdd(k, v) => db.sadd(key(k), &[[v]]).map(drop),
+            Op::SRem(k, v) => db.srem(key(k), &[[v]]).map(drop),
+            Op::ZAdd(k, s, v) => db.zadd(key(k), &[(f64::from(s), [v])], &plain).map(drop),
+            Op::ZRem(k, v) => db.zrem(key(k), &[[v]]).map(drop),
+            Op::ZRemRank(k, a, b) => db
+                .zremrange(key(k), &ZRangeBy::Rank(a.into(), b.into()))
+                .map(drop),
+        }
+    }
+
+    fn observe(db: &crate::Db, k: u8) -> Option<M> {
+        let k = key(k);
+        Some(match db.key_type(k)? {
+            KeyType::String => M::Str(db.get(k).unwrap().unwrap()),
+            KeyType::List => M::List(
+                db.lrange(k, 0, -1)
+                    .unwrap()
+                    .into_iter()
+                    .map(|v| v[0])
+                    .collect(),
+            ),
+            KeyType::Hash => M::Hash(
+                db.hgetall(k)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(f, v)| (f[0], v[0]))
+                    .collect(),
+            ),
+            KeyType::Set => M::Set(db.smembers(k).unwrap().into_iter().map(|v| v[0]).collect()),
+            KeyType::ZSet => M::ZSet(
+                db.zrange(k, &ZRange::new(ZRangeBy::Rank(0, -1)))
+                    .unwrap()
+                    .into_iter()
+                    .map(|(m, s)| (m[0], s as i8))
+                    .collect(),
+            ),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn store_matches_model(ops in proptest::collection::vec(op(), 0..60)) {
+            let (_kv, db) = db();
+            let mut m = HashMap::new();
+            for op in &ops {
+                let want = apply(&mut m, op);
+                let got = run(&db, op);
+                match want {
+                    Ok(()) => prop_assert!(got.is_ok(), "{op:?}: {got:?}"),
+                    Err(()) => prop_assert_eq!(got, Err(Error::WrongType), "{:?}", op),
+                }
+                for k in 0..3u8 {
+                    prop_assert_eq!(observe(&db, k), m.get(&k).cloned(), "key {} after {:?}", k, op);
+                }
+            }
+        }
+    }
+}

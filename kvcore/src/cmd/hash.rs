@@ -145,11 +145,13 @@ impl HashStore for Db {
         key: impl AsRef<[u8]>,
         fields: &[F],
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        read(self, key.as_ref(), |h: Option<&Hash>| {
-            fields
-                .iter()
-                .map(|f| h.and_then(|h| h.get(f.as_ref())).map(<[u8]>::to_vec))
-                .collect()
+        read(self, key.as_ref(), |h: Option<&Hash>| match h {
+            Some(h) => h
+                .get_many(fields)
+                .into_iter()
+                .map(|v| v.map(<[u8]>::to_vec))
+                .collect(),
+            None => vec![None; fields.len()],
         })
     }
 

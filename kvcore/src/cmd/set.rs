@@ -154,11 +154,9 @@ impl SetStore for Db {
         key: impl AsRef<[u8]>,
         members: &[M],
     ) -> Result<Vec<bool>> {
-        read(self, key.as_ref(), |s: Option<&Set>| {
-            members
-                .iter()
-                .map(|m| s.is_some_and(|s| s.contains(m.as_ref())))
-                .collect()
+        read(self, key.as_ref(), |s: Option<&Set>| match s {
+            Some(s) => s.contains_many(members),
+            None => vec![false; members.len()],
         })
     }
 
@@ -173,7 +171,19 @@ impl SetStore for Db {
     }
 
     fn spop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        Ok(self.spop_count(key, 1)?.pop())
+        let key = key.as_ref();
+        let mut rng = rng(self);
+        self.write_entry(key, |slot| {
+            let popped = write(slot, false, |s: &mut Set| Ok(s.pop(&mut rng)))?.flatten();
+            if let Some(m) = &popped {
+                slot.journal(Effect::SetRem {
+                    db: slot.db(),
+                    key,
+                    members: &[m],
+                });
+            }
+            Ok(popped.map(Vec::from))
+        })
     }
 
     fn spop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Vec<u8>>> {

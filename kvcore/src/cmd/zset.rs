@@ -341,11 +341,9 @@ impl ZSetStore for Db {
         key: impl AsRef<[u8]>,
         members: &[M],
     ) -> Result<Vec<Option<f64>>> {
-        read(self, key.as_ref(), |z: Option<&ZSet>| {
-            members
-                .iter()
-                .map(|m| z.and_then(|z| z.score(m.as_ref())))
-                .collect()
+        read(self, key.as_ref(), |z: Option<&ZSet>| match z {
+            Some(z) => z.scores(members),
+            None => vec![None; members.len()],
         })
     }
 

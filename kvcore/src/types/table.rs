@@ -73,6 +73,7 @@ impl<T: Keyed> Table<T> {
     }
 
     /// Number of slots (entries plus holes); slot ids are below this.
+    #[cfg(test)]
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }
@@ -209,14 +210,6 @@ impl<T: Keyed> Table<T> {
         }
         self.generation = (self.generation + 1) & GENERATION_MASK;
         map
-    }
-
-    /// Removes everything.
-    pub(crate) fn clear(&mut self) {
-        *self = Table {
-            hasher: self.hasher.clone(),
-            ..Table::default()
-        };
     }
 
     /// Entries with their slots, in slot order.

@@ -597,6 +597,7 @@ impl ZSet {
     ///
     /// # Errors
     /// [`TypeError::ScoreNan`] when the result is NaN.
+    #[cfg(test)]
     pub(crate) fn incr_by(&mut self, member: &[u8], delta: f64) -> Result<f64, TypeError> {
         let flags = ZAddFlags {
             incr: true,
