@@ -46,6 +46,19 @@ impl SmallBytes {
         }
     }
 
+    /// Replaces the contents with `bytes`, reusing a heap buffer that fits (SET over an
+    /// existing string then costs no allocation).
+    pub(crate) fn assign(&mut self, bytes: &[u8]) {
+        match self {
+            // Reuse unless the buffer would waste more than half of itself.
+            SmallBytes::Heap(v) if bytes.len() > INLINE && v.capacity() / 2 <= bytes.len() => {
+                v.clear();
+                v.extend_from_slice(bytes);
+            }
+            _ => *self = SmallBytes::new(bytes),
+        }
+    }
+
     /// Mutable access as a `Vec`, moving an inline string to the heap first.
     pub(crate) fn make_vec(&mut self) -> &mut Vec<u8> {
         if let SmallBytes::Inline { .. } = self {
@@ -106,6 +119,12 @@ mod tests {
         assert_eq!(&grown[..input.len()], input);
         assert_eq!(&grown[input.len()..], b"xyz");
         assert_eq!(SmallBytes::from_vec(input.to_vec()), s);
+        for other in [&b""[..], b"short", &[9; 31], &[9; 64], &[9; 300]] {
+            let mut t = s.clone();
+            t.assign(other);
+            assert_eq!(t.as_slice(), other);
+            assert_eq!(matches!(t, SmallBytes::Inline { .. }), other.len() <= 30);
+        }
     }
 
     #[test]

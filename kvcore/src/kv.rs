@@ -31,7 +31,11 @@ use crate::shard::Shard;
 pub(crate) struct Padded(pub(crate) RwLock<Shard>);
 
 pub(crate) struct Inner {
-    dbs: Box<[Box<[Padded]>]>,
+    /// Every shard of every database, database-major: shard `s` of database `d` is at
+    /// `d << shard_bits | s`.
+    shards: Box<[Padded]>,
+    databases: usize,
+    shard_bits: u32,
     shard_mask: usize,
     hasher: foldhash::fast::RandomState,
     clock: Arc<dyn Clock>,
@@ -58,11 +62,11 @@ impl Inner {
     }
 
     pub(crate) fn databases(&self) -> usize {
-        self.dbs.len()
+        self.databases
     }
 
     pub(crate) fn shard(&self, db: usize, shard: usize) -> &RwLock<Shard> {
-        &self.dbs[db][shard].0
+        &self.shards[db << self.shard_bits | shard].0
     }
 
     pub(crate) fn now(&self) -> u64 {
@@ -112,14 +116,16 @@ impl std::fmt::Debug for Kv {
 impl Kv {
     /// Creates an empty store that lives only in memory.
     pub fn in_memory(opts: Options) -> Kv {
-        let dbs = (0..opts.databases)
-            .map(|_| (0..opts.shards).map(|_| Padded::default()).collect())
+        let shards = (0..opts.databases * opts.shards)
+            .map(|_| Padded::default())
             .collect();
         let hasher = foldhash::fast::RandomState::default();
         let seed = hasher.hash_one(0x6b76_u64);
         Kv {
             inner: Arc::new(Inner {
-                dbs,
+                shards,
+                databases: opts.databases,
+                shard_bits: opts.shards.trailing_zeros(),
                 shard_mask: opts.shards - 1,
                 hasher,
                 clock: opts.clock,

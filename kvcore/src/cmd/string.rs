@@ -75,7 +75,14 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
                 slot.journal(Effect::Del { db: slot.db(), key });
             }
         } else {
-            slot.put(Value::string(value), expire_at);
+            match slot.value_mut() {
+                // Overwrite in place: no allocation when the old buffer fits.
+                Some(Value::String(s)) => {
+                    s.assign(value);
+                    slot.set_expiry(expire_at);
+                }
+                _ => slot.put(Value::string(value), expire_at),
+            }
             slot.journal_put();
         }
         Ok(SetOutcome {
