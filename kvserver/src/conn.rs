@@ -121,7 +121,12 @@ impl Session {
         if self.batch.is_empty() {
             return;
         }
-        let usec = started.elapsed().as_micros() as u64;
+        let ended = Instant::now();
+        let uptime = ended
+            .saturating_duration_since(self.shared.started)
+            .as_millis() as u64;
+        self.handle.last_ms.store(uptime, Ordering::Relaxed);
+        let usec = ended.saturating_duration_since(started).as_micros() as u64;
         let share = usec / self.batch.len() as u64;
         let first_extra = usec % self.batch.len() as u64;
         for (i, &idx) in self.batch.iter().enumerate() {
@@ -260,10 +265,7 @@ impl Conn {
                     rbuf.shrink_to_fit();
                 }
             }
-            let h = &self.s.handle;
-            h.qbuf.store(end - start, Ordering::Relaxed);
-            h.last_ms
-                .store(self.s.shared.uptime_ms(), Ordering::Relaxed);
+            self.s.handle.qbuf.store(end - start, Ordering::Relaxed);
         }
     }
 

@@ -40,6 +40,7 @@ pub(crate) struct Baseline {
     pub(crate) counters: CounterTotals,
     pub(crate) connections: u64,
     pub(crate) rejected: u64,
+    pub(crate) expired: u64,
 }
 
 /// The state every connection thread shares.

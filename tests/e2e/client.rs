@@ -525,7 +525,7 @@ fn config_info_command_introspection() {
     }
     assert!(!info.contains("# Commandstats"));
     assert!(info.contains(&format!("tcp_port:{}\r\n", server.port())));
-    assert!(info.contains("db0:keys=1"));
+    assert!(info.contains("db0:keys=1,expires=0\r\n"), "{info}");
     assert!(
         info.contains("keyspace_hits:1\r\n") && info.contains("keyspace_misses:1\r\n"),
         "{info}"

@@ -225,6 +225,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         counters: shared.clients.counter_totals(),
         connections: shared.connections_received.load(Ordering::Relaxed),
         rejected: shared.rejected_connections.load(Ordering::Relaxed),
+        expired: shared.kv.stats().expired_keys,
     };
     *shared.baseline.lock() = baseline;
     ctx.ok()

@@ -121,7 +121,7 @@ fn section(s: &Shared, name: &str, out: &mut String) {
                 if let Ok(db) = s.kv.db(i) {
                     let n = db.dbsize();
                     if n > 0 {
-                        line!(out, "db{i}:keys={n}");
+                        line!(out, "db{i}:keys={n},expires={}", db.expires());
                     }
                 }
             }
@@ -192,6 +192,8 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "total_net_input_bytes:{}", c.net_in);
     line!(out, "total_net_output_bytes:{}", c.net_out);
     line!(out, "rejected_connections:{rejected}");
+    let expired = s.kv.stats().expired_keys.saturating_sub(base.expired);
+    line!(out, "expired_keys:{expired}");
     line!(out, "keyspace_hits:{}", c.hits);
     line!(out, "keyspace_misses:{}", c.misses);
     line!(out, "total_error_replies:{}", c.errors);

@@ -1,10 +1,10 @@
 //! Introspection of single keys: OBJECT (ENCODING, FREQ, IDLETIME, REFCOUNT, HELP) and MEMORY
 //! (USAGE, HELP).
 
-use kvcore::{KeyType, Store};
+use kvcore::Store;
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, int_arg, is, parse_i64};
+use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
 use super::table::{Command, Flags, dispatch_sub};
 
@@ -51,30 +51,8 @@ pub(super) fn memory(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     dispatch_sub("memory", MEMORY_SUBCOMMANDS, ctx, req)
 }
 
-/// Redis's encoding name for a string value: `int` for a canonical integer, `embstr` up to 44
-/// bytes, `raw` beyond.
-fn string_encoding(v: &[u8]) -> &'static str {
-    if v.len() <= 20 && parse_i64(v).is_some() {
-        "int"
-    } else if v.len() <= 44 {
-        "embstr"
-    } else {
-        "raw"
-    }
-}
-
 fn encoding(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let key = req.arg(2);
-    let Some(meta) = ctx.s.db.meta(key) else {
-        return ctx.bulk_or_null(None);
-    };
-    let enc = match meta.key_type {
-        KeyType::String => ctx.s.db.get_with(key, |v| v.map(string_encoding))?,
-        // The general-purpose encodings Redis uses for large values of these types.
-        KeyType::List => Some("quicklist"),
-        KeyType::Hash | KeyType::Set => Some("hashtable"),
-        KeyType::ZSet => Some("skiplist"),
-    };
+    let enc = ctx.s.db.object_encoding(req.arg(2));
     ctx.bulk_or_null(enc.map(str::as_bytes))
 }
 
@@ -170,20 +148,5 @@ fn usage(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     match ctx.s.db.memory_usage(req.arg(2)) {
         Some(n) => ctx.int(n as i64),
         None => ctx.bulk_or_null(None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::string_encoding;
-
-    #[test]
-    fn string_encodings() {
-        assert_eq!(string_encoding(b"12345"), "int");
-        assert_eq!(string_encoding(b"-7"), "int");
-        assert_eq!(string_encoding(b"007"), "embstr");
-        assert_eq!(string_encoding(b"hello"), "embstr");
-        assert_eq!(string_encoding(&[b'x'; 44]), "embstr");
-        assert_eq!(string_encoding(&[b'x'; 45]), "raw");
     }
 }
