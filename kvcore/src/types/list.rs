@@ -1,7 +1,11 @@
-//! Lists: a double-ended queue of byte strings.
+//! Lists: a deque of packed chunks, like Redis's quicklist of listpacks.
 //!
-//! `VecDeque<Box<[u8]>>`: O(1) push and pop at both ends, O(1) LINDEX/LSET by position, 16 bytes
-//! per element plus its allocation. Middle edits (LINSERT, LREM) shift at most half the deque.
+//! Elements are packed back to back in chunks of at most [`CHUNK_ENTRIES`] elements and
+//! [`CHUNK_BYTES`] bytes (an element larger than that gets a chunk of its own): a chunk is one
+//! byte buffer plus a `u32` end offset per element, so an element costs its bytes plus 4, not
+//! a separate allocation. Push and pop at either end touch one chunk (O(chunk) = O(1)); LINDEX,
+//! LSET and LINSERT find their chunk by walking chunk lengths from the nearer end (O(n / 128)),
+//! as Redis's quicklist does.
 
 use std::collections::VecDeque;
 
@@ -18,21 +22,124 @@ pub enum End {
 
 /// Redis's default `list-max-listpack-size -2`: a list stays a listpack up to 8 KiB.
 const LISTPACK_MAX_BYTES: usize = 8 * 1024;
+/// Most elements in one chunk: bounds the work of a push or pop at the front.
+const CHUNK_ENTRIES: usize = 128;
+/// Most element bytes in one chunk (unless it holds a single larger element).
+const CHUNK_BYTES: usize = 4 * 1024;
+
+/// Elements packed back to back; `ends[i]` is where element `i` ends in `data`.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    data: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+/// An element's end offset; elements are bounded by the 512 MiB bulk limit, so a chunk (at
+/// most [`CHUNK_BYTES`] plus one element) stays far below 4 GiB.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("list chunk larger than 4 GiB")
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.ends[i - 1] as usize }
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        &self.data[self.start(i)..self.ends[i] as usize]
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    fn has_room(&self, extra: usize) -> bool {
+        self.ends.len() < CHUNK_ENTRIES && self.data.len() + extra <= CHUNK_BYTES
+    }
+
+    /// Inserts `v` before element `i` (`i == len` appends).
+    fn insert(&mut self, i: usize, v: &[u8]) {
+        let at = self.start(i);
+        self.data.splice(at..at, v.iter().copied());
+        for e in &mut self.ends[i..] {
+            *e += offset(v.len());
+        }
+        self.ends.insert(i, offset(at + v.len()));
+    }
+
+    /// Removes element `i`, returning it.
+    fn remove(&mut self, i: usize) -> Box<[u8]> {
+        let (s, e) = (self.start(i), self.ends[i] as usize);
+        let v: Box<[u8]> = self.data.drain(s..e).collect();
+        self.ends.remove(i);
+        for end in &mut self.ends[i..] {
+            *end -= offset(e - s);
+        }
+        v
+    }
+
+    fn replace(&mut self, i: usize, v: &[u8]) {
+        let (s, e) = (self.start(i), self.ends[i] as usize);
+        self.data.splice(s..e, v.iter().copied());
+        let (old, new) = (offset(e - s), offset(v.len()));
+        for end in &mut self.ends[i..] {
+            *end = *end - old + new;
+        }
+    }
+
+    /// Drops the first `k` elements.
+    fn drain_front(&mut self, k: usize) {
+        let cut = self.start(k);
+        self.data.drain(..cut);
+        self.ends.drain(..k);
+        for e in &mut self.ends {
+            *e -= offset(cut);
+        }
+    }
+
+    /// Keeps the first `k` elements.
+    fn truncate(&mut self, k: usize) {
+        self.data.truncate(self.start(k));
+        self.ends.truncate(k);
+    }
+
+    /// Splits off the elements from `i` on into a new chunk.
+    fn split_off(&mut self, i: usize) -> Chunk {
+        let cut = self.start(i);
+        let data = self.data.split_off(cut);
+        let ends = self
+            .ends
+            .split_off(i)
+            .into_iter()
+            .map(|e| e - offset(cut))
+            .collect();
+        Chunk { data, ends }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        alloc_size(self.data.capacity()) + alloc_size(self.ends.capacity() * size_of::<u32>())
+    }
+}
 
 /// A Redis list.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct List {
-    items: VecDeque<Box<[u8]>>,
-    /// Sum of the element lengths, for OBJECT ENCODING and MEMORY USAGE.
+    chunks: VecDeque<Chunk>,
+    len: usize,
+    /// Sum of the element lengths, for OBJECT ENCODING.
     payload: usize,
     /// Sticky, like Redis: grows into a quicklist past 8 KiB, shrinks back below half of it.
     quicklist: bool,
 }
 
-/// Equal when the elements are (the encoding is a reporting detail).
+/// Equal when the elements are (chunking and encoding are layout details).
 impl PartialEq for List {
     fn eq(&self, other: &Self) -> bool {
-        self.items == other.items
+        self.len == other.len && self.iter().eq(other.iter())
     }
 }
 
@@ -44,17 +151,17 @@ impl List {
 
     /// LLEN.
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     /// True when the list has no elements (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
 
     fn update_encoding(&mut self) {
         // A listpack entry costs its bytes plus about two bytes of header and back-length.
-        let approx = self.payload + 2 * self.items.len() + 7;
+        let approx = self.payload + 2 * self.len + 7;
         if approx > LISTPACK_MAX_BYTES {
             self.quicklist = true;
         } else if approx <= LISTPACK_MAX_BYTES / 2 {
@@ -62,14 +169,51 @@ impl List {
         }
     }
 
+    /// The chunk holding position `pos` (< len) and the position inside it, walking from the
+    /// nearer end.
+    fn locate(&self, pos: usize) -> (usize, usize) {
+        if pos < self.len / 2 {
+            let mut left = pos;
+            for (c, chunk) in self.chunks.iter().enumerate() {
+                if left < chunk.len() {
+                    return (c, left);
+                }
+                left -= chunk.len();
+            }
+        } else {
+            let mut from_end = self.len - pos; // >= 1
+            for (c, chunk) in self.chunks.iter().enumerate().rev() {
+                if from_end <= chunk.len() {
+                    return (c, chunk.len() - from_end);
+                }
+                from_end -= chunk.len();
+            }
+        }
+        unreachable!("position {pos} is below the length {}", self.len)
+    }
+
     /// Pushes one element at `end`.
     pub(crate) fn push(&mut self, end: End, value: &[u8]) {
-        self.payload += value.len();
-        let v: Box<[u8]> = value.into();
         match end {
-            End::Left => self.items.push_front(v),
-            End::Right => self.items.push_back(v),
+            End::Left => match self.chunks.front_mut() {
+                Some(c) if c.has_room(value.len()) => c.insert(0, value),
+                _ => {
+                    let mut c = Chunk::default();
+                    c.insert(0, value);
+                    self.chunks.push_front(c);
+                }
+            },
+            End::Right => match self.chunks.back_mut() {
+                Some(c) if c.has_room(value.len()) => c.insert(c.len(), value),
+                _ => {
+                    let mut c = Chunk::default();
+                    c.insert(0, value);
+                    self.chunks.push_back(c);
+                }
+            },
         }
+        self.len += 1;
+        self.payload += value.len();
         self.update_encoding();
     }
 
@@ -84,9 +228,24 @@ impl List {
     /// Pops one element from `end`.
     pub(crate) fn pop(&mut self, end: End) -> Option<Box<[u8]>> {
         let v = match end {
-            End::Left => self.items.pop_front(),
-            End::Right => self.items.pop_back(),
-        }?;
+            End::Left => {
+                let c = self.chunks.front_mut()?;
+                let v = c.remove(0);
+                if c.len() == 0 {
+                    self.chunks.pop_front();
+                }
+                v
+            }
+            End::Right => {
+                let c = self.chunks.back_mut()?;
+                let v = c.remove(c.len() - 1);
+                if c.len() == 0 {
+                    self.chunks.pop_back();
+                }
+                v
+            }
+        };
+        self.len -= 1;
         self.payload -= v.len();
         self.update_encoding();
         Some(v)
@@ -94,35 +253,38 @@ impl List {
 
     /// LPOP/RPOP with a count: up to `count` elements, in pop order.
     pub(crate) fn pop_many(&mut self, end: End, count: usize) -> Vec<Box<[u8]>> {
-        let n = count.min(self.len());
-        let out: Vec<Box<[u8]>> = match end {
-            End::Left => self.items.drain(..n).collect(),
-            End::Right => {
-                let at = self.items.len() - n;
-                self.items.drain(at..).rev().collect()
-            }
-        };
-        self.payload -= out.iter().map(|v| v.len()).sum::<usize>();
-        self.update_encoding();
-        out
+        let n = count.min(self.len);
+        (0..n).filter_map(|_| self.pop(end)).collect()
     }
 
     /// LRANGE: elements `start..=stop` with Redis's index rules.
     pub(crate) fn range(&self, start: i64, stop: i64) -> Vec<&[u8]> {
-        match normalize_range(start, stop, self.len()) {
-            Some(r) => self.items.range(r).map(|v| &**v).collect(),
-            None => Vec::new(),
+        let Some(r) = normalize_range(start, stop, self.len) else {
+            return Vec::new();
+        };
+        let (c, i) = self.locate(r.start);
+        let mut out = Vec::with_capacity(r.len());
+        for (n, chunk) in self.chunks.range(c..).enumerate() {
+            let from = if n == 0 { i } else { 0 };
+            for j in from..chunk.len() {
+                if out.len() == r.len() {
+                    return out;
+                }
+                out.push(chunk.get(j));
+            }
         }
+        out
     }
 
     /// All elements, head first.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
-        self.items.iter().map(|v| &**v)
+        self.chunks.iter().flat_map(Chunk::iter)
     }
 
     /// LINDEX.
     pub(crate) fn index(&self, index: i64) -> Option<&[u8]> {
-        normalize_index(index, self.len()).map(|i| &*self.items[i])
+        let (c, i) = self.locate(normalize_index(index, self.len)?);
+        Some(self.chunks[c].get(i))
     }
 
     /// LSET.
@@ -130,11 +292,27 @@ impl List {
     /// # Errors
     /// [`TypeError::IndexOutOfRange`] when `index` is outside the list.
     pub(crate) fn set(&mut self, index: i64, value: &[u8]) -> Result<(), TypeError> {
-        let i = normalize_index(index, self.len()).ok_or(TypeError::IndexOutOfRange)?;
-        self.payload = self.payload - self.items[i].len() + value.len();
-        self.items[i] = value.into();
+        let pos = normalize_index(index, self.len).ok_or(TypeError::IndexOutOfRange)?;
+        let (c, i) = self.locate(pos);
+        let chunk = &mut self.chunks[c];
+        self.payload = self.payload - chunk.get(i).len() + value.len();
+        chunk.replace(i, value);
         self.update_encoding();
         Ok(())
+    }
+
+    /// Rebuilds the list from the elements `keep` says yes to (in order); one O(n) pass.
+    fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        let old = std::mem::take(self);
+        let quicklist = old.quicklist;
+        for v in old.iter() {
+            if keep(v) {
+                self.push(End::Right, v);
+            }
+        }
+        // The encoding changes only through update_encoding's thresholds, as before.
+        self.quicklist = quicklist;
+        self.update_encoding();
     }
 
     /// LREM: removes up to |count| occurrences of `value`, from the head when `count > 0`, from
@@ -145,57 +323,93 @@ impl List {
         } else {
             count.unsigned_abs() as usize
         };
+        let total = self.iter().filter(|v| *v == value).count();
+        if total == 0 {
+            return 0;
+        }
         // Scanning from the tail for the last k matches is the same as skipping the first
-        // (total - k) matches from the head; retain keeps the order and is one O(n) pass.
+        // (total - k) matches from the head.
         let skip = if count < 0 {
-            let total = self.items.iter().filter(|v| ***v == *value).count();
             total.saturating_sub(limit)
         } else {
             0
         };
         let mut seen = 0;
         let mut removed = 0;
-        let mut freed = 0;
-        self.items.retain(|v| {
-            if **v != *value {
+        self.retain(|v| {
+            if v != value {
                 return true;
             }
             seen += 1;
             if seen > skip && removed < limit {
                 removed += 1;
-                freed += v.len();
                 false
             } else {
                 true
             }
         });
-        self.payload -= freed;
-        self.update_encoding();
         removed
     }
 
     /// LTRIM: keeps only `start..=stop` (Redis index rules); an empty selection empties the list.
     pub(crate) fn trim(&mut self, start: i64, stop: i64) {
-        match normalize_range(start, stop, self.len()) {
-            Some(r) => {
-                self.items.truncate(r.end);
-                self.items.drain(..r.start);
+        let Some(r) = normalize_range(start, stop, self.len) else {
+            *self = List {
+                quicklist: self.quicklist,
+                ..List::default()
+            };
+            self.update_encoding();
+            return;
+        };
+        // Drop whole chunks, then cut into the edge chunks: O(chunks dropped + chunk).
+        let mut drop_front = r.start;
+        while let Some(c) = self.chunks.front_mut() {
+            if c.len() <= drop_front {
+                drop_front -= c.len();
+                self.payload -= c.data.len();
+                self.chunks.pop_front();
+            } else {
+                let before = c.data.len();
+                c.drain_front(drop_front);
+                self.payload -= before - c.data.len();
+                break;
             }
-            None => self.items.clear(),
         }
-        self.payload = self.items.iter().map(|v| v.len()).sum();
+        let mut drop_back = self.len - r.end;
+        while let Some(c) = self.chunks.back_mut() {
+            if c.len() <= drop_back {
+                drop_back -= c.len();
+                self.payload -= c.data.len();
+                self.chunks.pop_back();
+            } else {
+                let before = c.data.len();
+                c.truncate(c.len() - drop_back);
+                self.payload -= before - c.data.len();
+                break;
+            }
+        }
+        self.len = r.len();
         self.update_encoding();
     }
 
     /// LINSERT: inserts `value` before (or after) the first occurrence of `pivot`. Returns the
     /// new length, or None when the pivot is absent (Redis replies -1).
     pub(crate) fn insert(&mut self, before: bool, pivot: &[u8], value: &[u8]) -> Option<usize> {
-        let at = self.items.iter().position(|v| **v == *pivot)?;
-        self.items
-            .insert(if before { at } else { at + 1 }, value.into());
+        let (c, i) = self
+            .chunks
+            .iter()
+            .enumerate()
+            .find_map(|(c, chunk)| chunk.iter().position(|v| v == pivot).map(|i| (c, i)))?;
+        let chunk = &mut self.chunks[c];
+        chunk.insert(if before { i } else { i + 1 }, value);
+        if chunk.len() > CHUNK_ENTRIES || (chunk.data.len() > CHUNK_BYTES && chunk.len() > 1) {
+            let half = chunk.split_off(chunk.len() / 2);
+            self.chunks.insert(c + 1, half);
+        }
+        self.len += 1;
         self.payload += value.len();
         self.update_encoding();
-        Some(self.len())
+        Some(self.len)
     }
 
     /// LPOS: positions (always counted from the head) of matches of `value`.
@@ -227,14 +441,15 @@ impl List {
             out.len() < want
         };
         if rank > 0 {
-            for (i, v) in self.items.iter().enumerate().take(maxlen) {
+            for (i, v) in self.iter().enumerate().take(maxlen) {
                 if !visit(i, v) {
                     break;
                 }
             }
         } else {
-            for (i, v) in self.items.iter().enumerate().rev().take(maxlen) {
-                if !visit(i, v) {
+            let len = self.len;
+            for (k, v) in self.iter().rev().enumerate().take(maxlen) {
+                if !visit(len - 1 - k, v) {
                     break;
                 }
             }
@@ -254,12 +469,24 @@ impl List {
     /// Approximate heap bytes (MEMORY USAGE, excluding the key).
     pub(crate) fn memory_usage(&self) -> usize {
         size_of::<Self>()
-            + self.items.capacity() * size_of::<Box<[u8]>>()
-            + self
-                .items
-                .iter()
-                .map(|v| alloc_size(v.len()))
-                .sum::<usize>()
+            + self.chunks.capacity() * size_of::<Chunk>()
+            + self.chunks.iter().map(Chunk::heap_bytes).sum::<usize>()
+    }
+
+    /// Checks the chunk invariants; for tests.
+    #[cfg(test)]
+    fn check(&self) {
+        assert_eq!(self.chunks.iter().map(Chunk::len).sum::<usize>(), self.len);
+        assert_eq!(
+            self.chunks.iter().map(|c| c.data.len()).sum::<usize>(),
+            self.payload
+        );
+        for c in &self.chunks {
+            assert!(c.len() > 0, "no empty chunks");
+            assert!(c.len() <= CHUNK_ENTRIES);
+            assert_eq!(c.ends.last().map_or(0, |&e| e as usize), c.data.len());
+            assert!(c.ends.windows(2).all(|w| w[0] <= w[1]));
+        }
     }
 }
 
@@ -463,68 +690,78 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Push(bool, u8),
+        Push(bool, u8, usize, usize),
         Pop(bool, usize),
-        Set(i64, u8),
+        Set(i64, u8, usize),
         Remove(i64, u8),
         Trim(i64, i64),
-        Insert(bool, u8, u8),
+        Insert(bool, u8, u8, usize),
+    }
+
+    /// Element `v` repeated `size` times: sizes cross the chunk byte limit sometimes.
+    fn elem(v: u8, size: usize) -> Vec<u8> {
+        vec![v; size]
+    }
+
+    fn size() -> impl Strategy<Value = usize> {
+        prop_oneof![8 => 1usize..3, 1 => 1000usize..5000]
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (any::<bool>(), 0u8..4).prop_map(|(l, v)| Op::Push(l, v)),
-            (any::<bool>(), 0usize..3).prop_map(|(l, n)| Op::Pop(l, n)),
-            (-8i64..8, 0u8..4).prop_map(|(i, v)| Op::Set(i, v)),
-            (-3i64..3, 0u8..4).prop_map(|(c, v)| Op::Remove(c, v)),
-            (-8i64..8, -8i64..8).prop_map(|(a, b)| Op::Trim(a, b)),
-            (any::<bool>(), 0u8..4, 0u8..4).prop_map(|(b, p, v)| Op::Insert(b, p, v)),
+            4 => (any::<bool>(), 0u8..4, 1usize..200, size()).prop_map(|(l, v, n, s)| Op::Push(l, v, n, s)),
+            2 => (any::<bool>(), 0usize..150).prop_map(|(l, n)| Op::Pop(l, n)),
+            1 => (-300i64..300, 0u8..4, size()).prop_map(|(i, v, s)| Op::Set(i, v, s)),
+            1 => (-3i64..3, 0u8..4).prop_map(|(c, v)| Op::Remove(c, v)),
+            1 => (-400i64..400, -400i64..400).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => (any::<bool>(), 0u8..4, 0u8..4, size()).prop_map(|(b, p, v, s)| Op::Insert(b, p, v, s)),
         ]
     }
 
     /// The model: a Vec with Redis's rules written out the slow, obvious way.
-    fn model_range(m: &[u8], start: i64, stop: i64) -> Vec<u8> {
+    fn model_range(m: &[Vec<u8>], start: i64, stop: i64) -> Vec<Vec<u8>> {
         let n = m.len() as i64;
+        let s = if start < 0 { (start + n).max(0) } else { start };
+        let e = if stop < 0 { stop + n } else { stop };
         (0..n)
-            .filter(|&i| {
-                let s = if start < 0 { (start + n).max(0) } else { start };
-                let e = if stop < 0 { stop + n } else { stop };
-                i >= s && i <= e
-            })
-            .map(|i| m[i as usize])
+            .filter(|&i| i >= s && i <= e)
+            .map(|i| m[i as usize].clone())
             .collect()
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
-        fn matches_vec_model(ops in proptest::collection::vec(op(), 0..40)) {
+        fn matches_vec_model(ops in proptest::collection::vec(op(), 0..25)) {
             let mut l = List::new();
-            let mut m: Vec<u8> = Vec::new();
+            let mut m: Vec<Vec<u8>> = Vec::new();
             for op in ops {
                 match op {
-                    Op::Push(left, v) => {
-                        l.push(if left { End::Left } else { End::Right }, &[v]);
-                        if left { m.insert(0, v) } else { m.push(v) }
+                    Op::Push(left, v, n, size) => {
+                        for _ in 0..n {
+                            l.push(if left { End::Left } else { End::Right }, &elem(v, size));
+                            if left { m.insert(0, elem(v, size)) } else { m.push(elem(v, size)) }
+                        }
                     }
                     Op::Pop(left, n) => {
                         let got = l.pop_many(if left { End::Left } else { End::Right }, n);
                         let k = n.min(m.len());
-                        let want: Vec<u8> = if left { m.drain(..k).collect() }
+                        let want: Vec<Vec<u8>> = if left { m.drain(..k).collect() }
                             else { m.drain(m.len() - k..).rev().collect() };
-                        prop_assert_eq!(got.iter().map(|b| b[0]).collect::<Vec<_>>(), want);
+                        prop_assert_eq!(got.into_iter().map(Vec::from).collect::<Vec<_>>(), want);
                     }
-                    Op::Set(i, v) => {
+                    Op::Set(i, v, size) => {
                         let pos = if i < 0 { i + m.len() as i64 } else { i };
-                        let ok = l.set(i, &[v]).is_ok();
+                        let ok = l.set(i, &elem(v, size)).is_ok();
                         prop_assert_eq!(ok, pos >= 0 && pos < m.len() as i64);
-                        if ok { m[pos as usize] = v; }
+                        if ok { m[pos as usize] = elem(v, size); }
                     }
                     Op::Remove(c, v) => {
-                        let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == v).collect();
+                        let target = elem(v, 1);
+                        let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == target).collect();
                         if c < 0 { idx.reverse(); }
                         if c != 0 { idx.truncate(c.unsigned_abs() as usize); }
-                        prop_assert_eq!(l.remove(c, &[v]), idx.len());
+                        prop_assert_eq!(l.remove(c, &target), idx.len());
                         idx.sort_unstable();
                         for i in idx.into_iter().rev() { m.remove(i); }
                     }
@@ -532,21 +769,34 @@ mod tests {
                         l.trim(a, b);
                         m = model_range(&m, a, b);
                     }
-                    Op::Insert(before, p, v) => {
-                        let want = m.iter().position(|&x| x == p).map(|i| {
-                            m.insert(if before { i } else { i + 1 }, v);
+                    Op::Insert(before, p, v, size) => {
+                        let pivot = elem(p, 1);
+                        let want = m.iter().position(|x| *x == pivot).map(|i| {
+                            m.insert(if before { i } else { i + 1 }, elem(v, size));
                             m.len()
                         });
-                        prop_assert_eq!(l.insert(before, &[p], &[v]), want);
+                        prop_assert_eq!(l.insert(before, &pivot, &elem(v, size)), want);
                     }
                 }
+                l.check();
                 prop_assert_eq!(l.len(), m.len());
-                prop_assert_eq!(l.iter().map(|b| b[0]).collect::<Vec<_>>(), m.clone());
-                prop_assert_eq!(l.payload, m.len());
+                prop_assert!(l.iter().eq(m.iter().map(Vec::as_slice)));
+                prop_assert!(l.iter().rev().eq(m.iter().rev().map(Vec::as_slice)));
             }
-            for (a, b) in [(0, -1), (-3, 2), (1, 1), (-1, -3)] {
-                let got: Vec<u8> = l.range(a, b).iter().map(|b| b[0]).collect();
+            for (a, b) in [(0, -1), (-3, 2), (1, 1), (-1, -3), (100, 250), (-200, -100)] {
+                let got: Vec<Vec<u8>> = l.range(a, b).into_iter().map(<[u8]>::to_vec).collect();
                 prop_assert_eq!(got, model_range(&m, a, b));
+            }
+            for i in [0i64, 1, 127, 128, 129, -1, -129, 300] {
+                let want = crate::types::normalize_index(i, m.len()).map(|p| m[p].as_slice());
+                prop_assert_eq!(l.index(i), want);
+            }
+            for rank in [1i64, 2, -1, -3] {
+                let target = elem(1, 1);
+                let mut want: Vec<usize> = (0..m.len()).filter(|&i| m[i] == target).collect();
+                if rank < 0 { want.reverse(); }
+                let want: Vec<usize> = want.into_iter().skip(rank.unsigned_abs() as usize - 1).collect();
+                prop_assert_eq!(l.positions(&target, rank, 0, 0), want);
             }
         }
     }
