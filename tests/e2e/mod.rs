@@ -3,3 +3,4 @@ mod concurrency;
 mod lifecycle;
 mod raw;
 mod support;
+mod types;

@@ -40,6 +40,26 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// An array of bulk strings.
+    pub(crate) fn bulks<B: AsRef<[u8]>>(&mut self, items: &[B]) -> CmdResult {
+        let mut w = self.w();
+        w.array_len(items.len());
+        for i in items {
+            w.bulk(i.as_ref());
+        }
+        Ok(())
+    }
+
+    /// A set of bulk strings (`~` in RESP3, an array in RESP2).
+    pub(crate) fn bulk_set<B: AsRef<[u8]>>(&mut self, items: &[B]) -> CmdResult {
+        let mut w = self.w();
+        w.set_len(items.len());
+        for i in items {
+            w.bulk(i.as_ref());
+        }
+        Ok(())
+    }
+
     /// A bulk reply, or null for `None`.
     pub(crate) fn bulk_or_null(&mut self, v: Option<&[u8]>) -> CmdResult {
         let mut w = self.w();
@@ -104,6 +124,12 @@ pub(crate) fn float_arg(b: &[u8]) -> Result<f64, CmdError> {
         Ok(v) if !v.is_nan() => Ok(v),
         _ => Err(NOT_FLOAT),
     }
+}
+
+/// A count argument that must not be negative (LPOP, SPOP, ... `count`).
+pub(crate) fn positive_arg(b: &[u8]) -> Result<usize, CmdError> {
+    let n = int_arg(b).map_err(|_| CmdError::Msg("ERR value is out of range, must be positive"))?;
+    usize::try_from(n).map_err(|_| CmdError::Msg("ERR value is out of range, must be positive"))
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

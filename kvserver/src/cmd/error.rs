@@ -46,6 +46,11 @@ pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::SameObject => "ERR source and destination objects are the same".into(),
             E::InvalidExpireTime => format!("ERR invalid expire time in '{cmd}' command").into(),
             E::DbIndexOutOfRange => "ERR DB index is out of range".into(),
+            E::IndexOutOfRange => "ERR index out of range".into(),
+            E::HashValueNotInteger => "ERR hash value is not an integer".into(),
+            E::HashValueNotFloat => "ERR hash value is not a float".into(),
+            E::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
+            E::IncompatibleOptions(text) => format!("ERR {text}").into(),
             E::StringTooLong => {
                 "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
             }

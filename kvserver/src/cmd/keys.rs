@@ -74,14 +74,22 @@ pub(super) fn randomkey(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     ctx.bulk_or_null(k.as_deref())
 }
 
-/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let cursor = std::str::from_utf8(req.arg(1))
+/// A SCAN-family cursor: an unsigned decimal.
+pub(super) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(b)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::Msg("ERR invalid cursor"))?;
+        .ok_or(CmdError::Msg("ERR invalid cursor"))
+}
+
+/// `[MATCH pattern] [COUNT count] [TYPE type]` from `req.arg(from)` on; TYPE only for SCAN.
+pub(super) fn scan_options(
+    req: &Request<'_>,
+    from: usize,
+    allow_type: bool,
+) -> Result<ScanOptions, CmdError> {
     let mut opts = ScanOptions::new();
-    let mut i = 2;
+    let mut i = from;
     while i < req.len() {
         let opt = req.arg(i);
         let Some(value) = req.get(i + 1) else {
@@ -98,7 +106,7 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
                 return Err(SYNTAX);
             }
             opts = opts.count(n as usize);
-        } else if is(opt, "type") {
+        } else if allow_type && is(opt, "type") {
             let t = KeyType::parse(value).ok_or_else(|| {
                 CmdError::Text(format!(
                     "ERR unknown type name '{}'",
@@ -111,13 +119,25 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         }
         i += 2;
     }
-    let (next, found) = ctx.s.db.scan(cursor, &opts);
+    Ok(opts)
+}
+
+/// The reply of every SCAN-family command: the next cursor and a batch of items.
+pub(super) fn scan_reply<B: AsRef<[u8]>>(ctx: &mut Ctx<'_>, next: u64, items: &[B]) -> CmdResult {
     let mut w = ctx.w();
     w.array_len(2);
     w.bulk(next.to_string().as_bytes());
-    w.array_len(found.len());
-    for k in &found {
-        w.bulk(k);
+    w.array_len(items.len());
+    for k in items {
+        w.bulk(k.as_ref());
     }
     Ok(())
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let cursor = cursor_arg(req.arg(1))?;
+    let opts = scan_options(req, 2, true)?;
+    let (next, found) = ctx.s.db.scan(cursor, &opts);
+    scan_reply(ctx, next, &found)
 }

@@ -7,10 +7,13 @@ mod connection;
 mod ctx;
 mod error;
 mod expire;
+mod hash;
 mod info;
 mod keys;
+mod list;
 mod object;
 mod server;
+mod set;
 mod string;
 pub(crate) mod table;
 

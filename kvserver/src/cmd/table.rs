@@ -9,7 +9,10 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
-use super::{client, command, config, connection, expire, info, keys, object, server, string};
+use super::{
+    client, command, config, connection, expire, hash, info, keys, list, object, server, set,
+    string,
+};
 
 /// A command handler.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &Request<'_>) -> CmdResult;
@@ -74,7 +77,8 @@ pub(crate) struct Command {
     pub(crate) flags: Flags,
     /// Key positions (first, last, step) as `COMMAND INFO` reports them; last -1 = to the end.
     pub(crate) keys: (i32, i32, i32),
-    /// `string`, `generic`, `connection` or `server`, as `COMMAND DOCS` groups them.
+    /// `string`, `list`, `hash`, `set`, `sorted-set`, `generic`, `connection` or `server`, as
+    /// `COMMAND DOCS` groups them.
     pub(crate) group: &'static str,
     pub(crate) since: &'static str,
     pub(crate) summary: &'static str,
@@ -105,6 +109,10 @@ impl Command {
             "string" => c.extend(["@string"]),
             "generic" => c.extend(["@keyspace"]),
             "connection" => c.extend(["@connection"]),
+            "list" => c.extend(["@list"]),
+            "hash" => c.extend(["@hash"]),
+            "set" => c.extend(["@set"]),
+            "sorted-set" => c.extend(["@sortedset"]),
             _ => {}
         }
         if self.flags.has(Flags::WRITE) {
@@ -216,6 +224,59 @@ pub(crate) static TABLE: &[Command] = &[
     c("ttl", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
     c("type", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
     c("unlink", -2, W_FAST, ALL_KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
+    // lists
+    c("lindex", 3, RO, ONE_KEY, "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
+    c("linsert", 5, W_OOM, ONE_KEY, "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
+    c("llen", 2, RO_FAST, ONE_KEY, "list", "1.0.0", "Returns the length of a list.", list::llen),
+    c("lmove", 5, W_OOM, TWO_KEYS, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
+    c("lmpop", -4, W, NO_KEYS, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
+    c("lpop", -2, W_FAST, ONE_KEY, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
+    c("lpos", -3, RO, ONE_KEY, "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
+    c("lpush", -3, W_OOM_FAST, ONE_KEY, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
+    c("lpushx", -3, W_OOM_FAST, ONE_KEY, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
+    c("lrange", 4, RO, ONE_KEY, "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
+    c("lrem", 4, W, ONE_KEY, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
+    c("lset", 4, W_OOM, ONE_KEY, "list", "1.0.0", "Sets the value of an element in a list by its index.", list::lset),
+    c("ltrim", 4, W, ONE_KEY, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
+    c("rpop", -2, W_FAST, ONE_KEY, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
+    c("rpoplpush", 3, W_OOM, TWO_KEYS, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
+    c("rpush", -3, W_OOM_FAST, ONE_KEY, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
+    c("rpushx", -3, W_OOM_FAST, ONE_KEY, "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
+    // hashes
+    c("hdel", -3, W_FAST, ONE_KEY, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
+    c("hexists", 3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
+    c("hget", 3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
+    c("hgetall", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
+    c("hincrby", 4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
+    c("hincrbyfloat", 4, W_OOM_FAST, ONE_KEY, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
+    c("hkeys", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
+    c("hlen", 2, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
+    c("hmget", -3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
+    c("hmset", -4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
+    c("hrandfield", -2, RO, ONE_KEY, "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
+    c("hscan", -3, RO, ONE_KEY, "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    c("hset", -4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    c("hsetnx", 4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    c("hstrlen", 3, RO_FAST, ONE_KEY, "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
+    c("hvals", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
+    // sets
+    c("sadd", -3, W_OOM_FAST, ONE_KEY, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    c("scard", 2, RO_FAST, ONE_KEY, "set", "1.0.0", "Returns the number of members in a set.", set::scard),
+    c("sdiff", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
+    c("sdiffstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
+    c("sinter", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
+    c("sintercard", -3, RO, NO_KEYS, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
+    c("sinterstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
+    c("sismember", 3, RO_FAST, ONE_KEY, "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
+    c("smembers", 2, RO, ONE_KEY, "set", "1.0.0", "Returns all members of a set.", set::smembers),
+    c("smismember", -3, RO_FAST, ONE_KEY, "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
+    c("smove", 4, W_FAST, TWO_KEYS, "set", "1.0.0", "Moves a member from one set to another.", set::smove),
+    c("spop", -2, W_FAST, ONE_KEY, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
+    c("srandmember", -2, RO, ONE_KEY, "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
+    c("srem", -3, W_FAST, ONE_KEY, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
+    c("sscan", -3, RO, ONE_KEY, "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    c("sunion", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
+    c("sunionstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
     // connection
     c("auth", -2, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     c("client", -2, F::NOSCRIPT.or(LOAD_STALE), NO_KEYS, "connection", "2.4.0", "A container for client connection commands.", client::client),

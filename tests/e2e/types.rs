@@ -1,0 +1,364 @@
+//! Lists, hashes and sets through the server (their semantics are tested in kvcore; these check
+//! argument parsing, reply shapes in RESP2 and RESP3, and error strings).
+
+use redis::Value;
+
+use super::support::{Server, error_text};
+
+fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+fn bulks(items: &[&str]) -> Value {
+    Value::Array(items.iter().map(|s| bulk(s)).collect())
+}
+
+#[track_caller]
+fn err(con: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd(con, args) {
+        Err(e) => error_text(&e),
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+    }
+}
+
+#[test]
+fn lists() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    assert_eq!(
+        cmd(&mut con, &["RPUSH", "l", "a", "b", "c"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(cmd(&mut con, &["LPUSH", "l", "z"]).unwrap(), Value::Int(4));
+    assert_eq!(
+        cmd(&mut con, &["LRANGE", "l", "0", "-1"]).unwrap(),
+        bulks(&["z", "a", "b", "c"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["LPUSHX", "nosuch", "x"]).unwrap(),
+        Value::Int(0)
+    );
+    assert_eq!(cmd(&mut con, &["LPOP", "l"]).unwrap(), bulk("z"));
+    assert_eq!(
+        cmd(&mut con, &["RPOP", "l", "2"]).unwrap(),
+        bulks(&["c", "b"])
+    );
+    assert_eq!(cmd(&mut con, &["LPOP", "nosuch", "2"]).unwrap(), Value::Nil);
+    assert_eq!(
+        err(&mut con, &["LPOP", "l", "-1"]),
+        "ERR value is out of range, must be positive"
+    );
+    assert_eq!(
+        err(&mut con, &["LPOP", "l", "1", "2"]),
+        "ERR wrong number of arguments for 'lpop' command"
+    );
+    assert_eq!(
+        cmd(&mut con, &["RPUSH", "l", "b", "a", "b"]).unwrap(),
+        Value::Int(4)
+    );
+    assert_eq!(cmd(&mut con, &["LPOS", "l", "b"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut con, &["LPOS", "l", "b", "RANK", "-1"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(
+        cmd(&mut con, &["LPOS", "l", "b", "COUNT", "0"]).unwrap(),
+        Value::Array(vec![Value::Int(1), Value::Int(3)])
+    );
+    assert_eq!(cmd(&mut con, &["LPOS", "l", "nope"]).unwrap(), Value::Nil);
+    assert!(err(&mut con, &["LPOS", "l", "b", "RANK", "0"]).starts_with("ERR RANK can't be zero"));
+    assert_eq!(
+        cmd(&mut con, &["LINSERT", "l", "BEFORE", "a", "x"]).unwrap(),
+        Value::Int(5)
+    );
+    assert_eq!(
+        cmd(&mut con, &["LINSERT", "l", "AFTER", "nope", "x"]).unwrap(),
+        Value::Int(-1)
+    );
+    assert_eq!(
+        err(&mut con, &["LINSERT", "l", "BESIDE", "a", "x"]),
+        "ERR syntax error"
+    );
+    assert_eq!(cmd(&mut con, &["LINDEX", "l", "0"]).unwrap(), bulk("x"));
+    assert_eq!(
+        cmd(&mut con, &["LSET", "l", "0", "y"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(
+        err(&mut con, &["LSET", "l", "99", "y"]),
+        "ERR index out of range"
+    );
+    assert_eq!(
+        err(&mut con, &["LSET", "nosuch", "0", "y"]),
+        "ERR no such key"
+    );
+    assert_eq!(
+        cmd(&mut con, &["LREM", "l", "0", "b"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["LTRIM", "l", "0", "0"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(cmd(&mut con, &["LLEN", "l"]).unwrap(), Value::Int(1));
+    assert_eq!(
+        cmd(&mut con, &["RPUSH", "src", "1", "2"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["LMOVE", "src", "dst", "LEFT", "RIGHT"]).unwrap(),
+        bulk("1")
+    );
+    assert_eq!(
+        cmd(&mut con, &["RPOPLPUSH", "src", "dst"]).unwrap(),
+        bulk("2")
+    );
+    assert_eq!(cmd(&mut con, &["EXISTS", "src"]).unwrap(), Value::Int(0));
+    assert_eq!(
+        err(&mut con, &["LMOVE", "dst", "x", "UP", "LEFT"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["LMPOP", "2", "nosuch", "dst", "LEFT", "COUNT", "5"]
+        )
+        .unwrap(),
+        Value::Array(vec![bulk("dst"), bulks(&["2", "1"])])
+    );
+    assert_eq!(
+        cmd(&mut con, &["LMPOP", "1", "nosuch", "LEFT"]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        err(&mut con, &["LMPOP", "0", "x", "LEFT"]),
+        "ERR numkeys should be greater than 0"
+    );
+    assert_eq!(
+        err(&mut con, &["LMPOP", "1", "x", "LEFT", "COUNT", "0"]),
+        "ERR count should be greater than 0"
+    );
+    assert_eq!(cmd(&mut con, &["SET", "str", "v"]).unwrap(), Value::Okay);
+    assert_eq!(
+        err(&mut con, &["LPUSH", "str", "x"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(
+        cmd(&mut con, &["TYPE", "l"]).unwrap(),
+        Value::SimpleString("list".into())
+    );
+}
+
+#[test]
+fn hashes() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    assert_eq!(
+        cmd(&mut con, &["HSET", "h", "f1", "v1", "f2", "v2"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["HSET", "h", "f1", "v9"]).unwrap(),
+        Value::Int(0)
+    );
+    assert_eq!(
+        err(&mut con, &["HSET", "h", "f1"]),
+        "ERR wrong number of arguments for 'hset' command"
+    );
+    assert_eq!(
+        cmd(&mut con, &["HMSET", "h", "f3", "v3"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(
+        cmd(&mut con, &["HSETNX", "h", "f3", "x"]).unwrap(),
+        Value::Int(0)
+    );
+    assert_eq!(cmd(&mut con, &["HGET", "h", "f1"]).unwrap(), bulk("v9"));
+    assert_eq!(cmd(&mut con, &["HGET", "h", "nope"]).unwrap(), Value::Nil);
+    assert_eq!(
+        cmd(&mut con, &["HMGET", "h", "f2", "nope"]).unwrap(),
+        Value::Array(vec![bulk("v2"), Value::Nil])
+    );
+    assert_eq!(cmd(&mut con, &["HLEN", "h"]).unwrap(), Value::Int(3));
+    assert_eq!(
+        cmd(&mut con, &["HSTRLEN", "h", "f2"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["HEXISTS", "h", "f2"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["HINCRBY", "h", "n", "5"]).unwrap(),
+        Value::Int(5)
+    );
+    assert_eq!(
+        err(&mut con, &["HINCRBY", "h", "f1", "1"]),
+        "ERR hash value is not an integer"
+    );
+    assert_eq!(
+        cmd(&mut con, &["HINCRBYFLOAT", "h", "fl", "1.5"]).unwrap(),
+        bulk("1.5")
+    );
+    assert_eq!(
+        err(&mut con, &["HINCRBYFLOAT", "h", "f1", "1"]),
+        "ERR hash value is not a float"
+    );
+    assert_eq!(
+        cmd(&mut con, &["HDEL", "h", "n", "fl", "nope"]).unwrap(),
+        Value::Int(2)
+    );
+    let all = cmd(&mut con, &["HGETALL", "h"]).unwrap();
+    match all {
+        Value::Array(items) => assert_eq!(items.len(), 6),
+        v => panic!("{v:?}"),
+    }
+    let keys: Vec<String> = redis::cmd("HKEYS").arg("h").query(&mut con).unwrap();
+    assert_eq!(keys.len(), 3);
+    let vals: Vec<String> = redis::cmd("HVALS").arg("h").query(&mut con).unwrap();
+    assert!(vals.contains(&"v3".to_string()));
+    match cmd(&mut con, &["HRANDFIELD", "h", "-5", "WITHVALUES"]).unwrap() {
+        Value::Array(items) => assert_eq!(items.len(), 10),
+        v => panic!("{v:?}"),
+    }
+    assert!(matches!(
+        cmd(&mut con, &["HRANDFIELD", "h"]).unwrap(),
+        Value::BulkString(_)
+    ));
+    let (cursor, items): (String, Vec<String>) = redis::cmd("HSCAN")
+        .arg("h")
+        .arg(0)
+        .arg("COUNT")
+        .arg(100)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(cursor, "0");
+    assert_eq!(items.len(), 6);
+    // RESP3: HGETALL is a map, HRANDFIELD WITHVALUES gives pairs.
+    let mut raw = server.raw();
+    raw.send(b"HELLO 3\r\n");
+    let _ = raw.read_line();
+    // Skip the rest of HELLO's map: 7 pairs of one or two lines each, read until PING's reply.
+    raw.send(b"PING\r\n");
+    while raw.read_line() != "+PONG\r\n" {}
+    raw.roundtrip(
+        b"HSET h2 a 1\r\nHGETALL h2\r\n",
+        b":1\r\n%1\r\n$1\r\na\r\n$1\r\n1\r\n",
+    );
+    raw.roundtrip(
+        b"HRANDFIELD h2 1 WITHVALUES\r\n",
+        b"*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+    );
+}
+
+#[test]
+fn sets() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    assert_eq!(
+        cmd(&mut con, &["SADD", "s", "a", "b", "c", "a"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SADD", "t", "b", "c", "d"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SISMEMBER", "s", "a"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SMISMEMBER", "s", "a", "z"]).unwrap(),
+        Value::Array(vec![Value::Int(1), Value::Int(0)])
+    );
+    assert_eq!(cmd(&mut con, &["SCARD", "s"]).unwrap(), Value::Int(3));
+    let mut inter: Vec<String> = redis::cmd("SINTER")
+        .arg("s")
+        .arg("t")
+        .query(&mut con)
+        .unwrap();
+    inter.sort();
+    assert_eq!(inter, vec!["b", "c"]);
+    let union: Vec<String> = redis::cmd("SUNION")
+        .arg("s")
+        .arg("t")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(union.len(), 4);
+    let diff: Vec<String> = redis::cmd("SDIFF")
+        .arg("s")
+        .arg("t")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(diff, vec!["a"]);
+    assert_eq!(
+        cmd(&mut con, &["SINTERSTORE", "st", "s", "t"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SUNIONSTORE", "su", "s", "t"]).unwrap(),
+        Value::Int(4)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SDIFFSTORE", "sd", "s", "t"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SINTERCARD", "2", "s", "t"]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SINTERCARD", "2", "s", "t", "LIMIT", "1"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        err(&mut con, &["SINTERCARD", "3", "s", "t"]),
+        "ERR Number of keys can't be greater than number of args"
+    );
+    assert_eq!(
+        cmd(&mut con, &["SMOVE", "s", "t", "a"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["SREM", "t", "a", "zz"]).unwrap(),
+        Value::Int(1)
+    );
+    match cmd(&mut con, &["SRANDMEMBER", "t", "-5"]).unwrap() {
+        Value::Array(items) => assert_eq!(items.len(), 5),
+        v => panic!("{v:?}"),
+    }
+    let popped: Vec<String> = redis::cmd("SPOP")
+        .arg("su")
+        .arg(10)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(popped.len(), 4);
+    assert_eq!(cmd(&mut con, &["EXISTS", "su"]).unwrap(), Value::Int(0));
+    assert_eq!(cmd(&mut con, &["SPOP", "nosuch"]).unwrap(), Value::Nil);
+    assert_eq!(
+        err(&mut con, &["SPOP", "s", "-1"]),
+        "ERR value is out of range, must be positive"
+    );
+    let (cursor, members): (String, Vec<String>) = redis::cmd("SSCAN")
+        .arg("t")
+        .arg(0)
+        .arg("MATCH")
+        .arg("[bc]")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(cursor, "0");
+    assert_eq!(members.len(), 2);
+    // RESP3: SMEMBERS is a set.
+    let mut raw = server.raw();
+    raw.send(b"HELLO 3\r\nPING\r\n");
+    while raw.read_line() != "+PONG\r\n" {}
+    raw.roundtrip(b"SMEMBERS sd\r\n", b"~1\r\n$1\r\na\r\n");
+}
