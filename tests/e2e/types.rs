@@ -362,3 +362,218 @@ fn sets() {
     while raw.read_line() != "+PONG\r\n" {}
     raw.roundtrip(b"SMEMBERS sd\r\n", b"~1\r\n$1\r\na\r\n");
 }
+
+#[test]
+fn sorted_sets() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c", "1.5", "d"]
+        )
+        .unwrap(),
+        Value::Int(4)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZRANGE", "z", "0", "1", "WITHSCORES"]).unwrap(),
+        bulks(&["a", "1", "d", "1.5"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZRANGE", "z", "(1", "3", "BYSCORE"]).unwrap(),
+        bulks(&["d", "b", "c"])
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZRANGE", "z", "3", "1", "BYSCORE", "REV", "LIMIT", "0", "2"]
+        )
+        .unwrap(),
+        bulks(&["c", "b"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREVRANGE", "z", "0", "0"]).unwrap(),
+        bulks(&["c"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZRANGEBYSCORE", "z", "-inf", "(1.5"]).unwrap(),
+        bulks(&["a"])
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZREVRANGEBYSCORE", "z", "+inf", "2", "WITHSCORES"]
+        )
+        .unwrap(),
+        bulks(&["c", "3", "b", "2"])
+    );
+    assert_eq!(
+        err(&mut con, &["ZRANGE", "z", "0", "1", "LIMIT", "0", "1"]),
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    );
+    assert_eq!(
+        err(&mut con, &["ZADD", "z", "XX", "NX", "1", "a"]),
+        "ERR XX and NX options at the same time are not compatible"
+    );
+    assert_eq!(
+        err(&mut con, &["ZADD", "z", "GT", "LT", "1", "a"]),
+        "ERR GT, LT, and/or NX options at the same time are not compatible"
+    );
+    assert_eq!(
+        err(&mut con, &["ZADD", "z", "nan", "a"]),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(
+        err(&mut con, &["ZADD", "z", "1", "a", "2"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(&mut con, &["ZCOUNT", "z", "x", "1"]),
+        "ERR min or max is not a float"
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZADD", "z", "CH", "GT", "0", "a", "9", "b"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZADD", "z", "INCR", "1", "a"]).unwrap(),
+        bulk("2")
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZADD", "z", "NX", "INCR", "1", "a"]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZINCRBY", "z", "0.1", "d"]).unwrap(),
+        bulk("1.6")
+    );
+    assert_eq!(cmd(&mut con, &["ZSCORE", "z", "d"]).unwrap(), bulk("1.6"));
+    assert_eq!(
+        cmd(&mut con, &["ZMSCORE", "z", "d", "nope"]).unwrap(),
+        Value::Array(vec![bulk("1.6"), Value::Nil])
+    );
+    assert_eq!(cmd(&mut con, &["ZCARD", "z"]).unwrap(), Value::Int(4));
+    assert_eq!(
+        cmd(&mut con, &["ZCOUNT", "z", "2", "+inf"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(cmd(&mut con, &["ZRANK", "z", "d"]).unwrap(), Value::Int(0));
+    assert_eq!(
+        cmd(&mut con, &["ZREVRANK", "z", "b", "WITHSCORE"]).unwrap(),
+        Value::Array(vec![Value::Int(0), bulk("9")])
+    );
+    assert_eq!(cmd(&mut con, &["ZRANK", "z", "nope"]).unwrap(), Value::Nil);
+    assert_eq!(
+        cmd(&mut con, &["ZPOPMIN", "z"]).unwrap(),
+        bulks(&["d", "1.6"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZPOPMAX", "z", "1"]).unwrap(),
+        bulks(&["b", "9"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZMPOP", "2", "nope", "z", "MIN", "COUNT", "10"]).unwrap(),
+        Value::Array(vec![
+            bulk("z"),
+            Value::Array(vec![bulks(&["a", "2"]), bulks(&["c", "3"])])
+        ])
+    );
+    assert_eq!(cmd(&mut con, &["EXISTS", "z"]).unwrap(), Value::Int(0));
+    // Combining.
+    cmd(&mut con, &["ZADD", "p", "1", "x", "2", "y"]).unwrap();
+    cmd(&mut con, &["ZADD", "q", "10", "y", "20", "w"]).unwrap();
+    assert_eq!(
+        cmd(&mut con, &["ZUNION", "2", "p", "q", "WITHSCORES"]).unwrap(),
+        bulks(&["x", "1", "y", "12", "w", "20"])
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZINTER", "2", "p", "q", "AGGREGATE", "MAX", "WITHSCORES"]
+        )
+        .unwrap(),
+        bulks(&["y", "10"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZDIFF", "2", "p", "q"]).unwrap(),
+        bulks(&["x"])
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZUNIONSTORE", "u", "2", "p", "q", "WEIGHTS", "2", "1"]
+        )
+        .unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(cmd(&mut con, &["ZSCORE", "u", "y"]).unwrap(), bulk("14"));
+    assert_eq!(
+        err(
+            &mut con,
+            &["ZUNIONSTORE", "u", "2", "p", "q", "WEIGHTS", "x", "1"]
+        ),
+        "ERR weight value is not a float"
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZINTERCARD", "2", "p", "q"]).unwrap(),
+        Value::Int(1)
+    );
+    // Lexicographic ranges.
+    cmd(&mut con, &["ZADD", "lex", "0", "a", "0", "b", "0", "c"]).unwrap();
+    assert_eq!(
+        cmd(&mut con, &["ZRANGEBYLEX", "lex", "[b", "+"]).unwrap(),
+        bulks(&["b", "c"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREVRANGEBYLEX", "lex", "+", "(a"]).unwrap(),
+        bulks(&["c", "b"])
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZLEXCOUNT", "lex", "-", "+"]).unwrap(),
+        Value::Int(3)
+    );
+    assert_eq!(
+        err(&mut con, &["ZRANGEBYLEX", "lex", "b", "+"]),
+        "ERR min or max not valid string range item"
+    );
+    assert_eq!(
+        cmd(
+            &mut con,
+            &["ZRANGESTORE", "dst", "lex", "[a", "[b", "BYLEX"]
+        )
+        .unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREMRANGEBYLEX", "lex", "[a", "[a"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREMRANGEBYRANK", "lex", "0", "0"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREMRANGEBYSCORE", "lex", "-inf", "+inf"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["ZREM", "dst", "a", "zz"]).unwrap(),
+        Value::Int(1)
+    );
+    let (cursor, items): (String, Vec<String>) =
+        redis::cmd("ZSCAN").arg("u").arg(0).query(&mut con).unwrap();
+    assert_eq!((cursor.as_str(), items.len()), ("0", 6));
+    match cmd(&mut con, &["ZRANDMEMBER", "u", "-4", "WITHSCORES"]).unwrap() {
+        Value::Array(items) => assert_eq!(items.len(), 8),
+        v => panic!("{v:?}"),
+    }
+    // RESP3: scores are doubles, WITHSCORES gives pairs.
+    let mut raw = server.raw();
+    raw.send(b"HELLO 3\r\nPING\r\n");
+    while raw.read_line() != "+PONG\r\n" {}
+    raw.roundtrip(b"ZSCORE u x\r\n", b",2\r\n");
+    raw.roundtrip(
+        b"ZRANGE p 0 0 WITHSCORES\r\n",
+        b"*1\r\n*2\r\n$1\r\nx\r\n,1\r\n",
+    );
+}

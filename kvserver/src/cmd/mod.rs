@@ -16,6 +16,7 @@ mod server;
 mod set;
 mod string;
 pub(crate) mod table;
+mod zset;
 
 pub(crate) use ctx::Ctx;
 pub(crate) use error::{arity_error, unknown_command, write_error};

@@ -11,7 +11,7 @@ use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
 use super::{
     client, command, config, connection, expire, hash, info, keys, list, object, server, set,
-    string,
+    string, zset,
 };
 
 /// A command handler.
@@ -277,6 +277,39 @@ pub(crate) static TABLE: &[Command] = &[
     c("sscan", -3, RO, ONE_KEY, "set", "2.8.0", "Iterates over members of a set.", set::sscan),
     c("sunion", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
     c("sunionstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
+    // sorted sets
+    c("zadd", -4, W_OOM_FAST, ONE_KEY, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
+    c("zcard", 2, RO_FAST, ONE_KEY, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
+    c("zcount", 4, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
+    c("zdiff", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
+    c("zdiffstore", -4, W_OOM, ONE_KEY, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
+    c("zincrby", 4, W_OOM_FAST, ONE_KEY, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
+    c("zinter", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
+    c("zintercard", -3, RO, NO_KEYS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
+    c("zinterstore", -4, W_OOM, ONE_KEY, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
+    c("zlexcount", 4, RO_FAST, ONE_KEY, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zset::zlexcount),
+    c("zmpop", -4, W, NO_KEYS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
+    c("zmscore", -3, RO_FAST, ONE_KEY, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),
+    c("zpopmax", -2, W_FAST, ONE_KEY, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmax),
+    c("zpopmin", -2, W_FAST, ONE_KEY, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmin),
+    c("zrandmember", -2, RO, ONE_KEY, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
+    c("zrange", -4, RO, ONE_KEY, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zset::zrange),
+    c("zrangebylex", -4, RO, ONE_KEY, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zset::zrangebylex),
+    c("zrangebyscore", -4, RO, ONE_KEY, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", zset::zrangebyscore),
+    c("zrangestore", -5, W_OOM, TWO_KEYS, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", zset::zrangestore),
+    c("zrank", -3, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zset::zrank),
+    c("zrem", -3, W_FAST, ONE_KEY, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
+    c("zremrangebylex", 4, W, ONE_KEY, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zset::zremrangebylex),
+    c("zremrangebyrank", 4, W, ONE_KEY, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zset::zremrangebyrank),
+    c("zremrangebyscore", 4, W, ONE_KEY, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zset::zremrangebyscore),
+    c("zrevrange", -4, RO, ONE_KEY, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zset::zrevrange),
+    c("zrevrangebylex", -4, RO, ONE_KEY, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zset::zrevrangebylex),
+    c("zrevrangebyscore", -4, RO, ONE_KEY, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zset::zrevrangebyscore),
+    c("zrevrank", -3, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zset::zrevrank),
+    c("zscan", -3, RO, ONE_KEY, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
+    c("zscore", 3, RO_FAST, ONE_KEY, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
+    c("zunion", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
+    c("zunionstore", -4, W_OOM, ONE_KEY, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
     // connection
     c("auth", -2, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     c("client", -2, F::NOSCRIPT.or(LOAD_STALE), NO_KEYS, "connection", "2.4.0", "A container for client connection commands.", client::client),
