@@ -1,9 +1,10 @@
-//! Hashes: a field -> value map over the stable-slot [`Table`].
-//!
-//! Each entry is one allocation holding the field followed by the value (plus the field length
-//! in the slot), so a pair costs 24 bytes of slot, ~5 bytes of index and one heap block.
+//! Hashes: a field -> value map. Small hashes are one packed buffer ([`Pack`]); larger ones use
+//! the stable-slot [`Table`], where each entry is one allocation holding the field followed by
+//! the value (plus the field length in the slot): 24 bytes of slot, ~5 bytes of index and one
+//! heap block per pair.
 
-use super::rng::Rng;
+use super::pack::Pack;
+use super::rng::{Rng, pick};
 use super::score::{format_human_float, parse_i64, parse_score};
 use super::table::{Keyed, Table};
 use super::{TypeError, alloc_size};
@@ -14,7 +15,7 @@ const LISTPACK_MAX_VALUE: usize = 64;
 
 /// One field and its value in a single allocation: `data = field ++ value`.
 #[derive(Clone)]
-struct Pair {
+pub(crate) struct Pair {
     data: Box<[u8]>,
     field_len: u32,
 }
@@ -58,12 +59,20 @@ impl std::fmt::Debug for Pair {
     }
 }
 
-/// A Redis hash.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Hash {
-    table: Table<Pair>,
-    /// Sticky like Redis: once a hash outgrows the listpack limits it stays a hashtable.
-    hashtable: bool,
+/// A Redis hash: small ones packed in one buffer, larger ones in a slot table.
+#[derive(Debug, Clone)]
+pub(crate) enum Hash {
+    /// Fields and values alternate. Used while the hash has at most 128 fields and every
+    /// field and value is at most 64 bytes (Redis's listpack limits).
+    Small(Pack),
+    /// Sticky like Redis: once a hash outgrows the listpack limits it stays a table.
+    Large(Box<Table<Pair>>),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Small(Pack::default())
+    }
 }
 
 /// Equal when both hold the same fields with the same values, whatever the order.
@@ -71,6 +80,22 @@ impl PartialEq for Hash {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().all(|(f, v)| other.get(f) == Some(v))
     }
+}
+
+/// The positions of the field and of the value of `field` in a small hash.
+fn find_small(p: &Pack, field: &[u8]) -> Option<(usize, usize)> {
+    let mut it = p.iter();
+    while let (Some((fpos, f)), Some((vpos, _))) = (it.next(), it.next()) {
+        if f == field {
+            return Some((fpos, vpos));
+        }
+    }
+    None
+}
+
+fn pairs(p: &Pack) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    let mut it = p.iter();
+    std::iter::from_fn(move || Some((it.next()?.1, it.next()?.1)))
 }
 
 impl Hash {
@@ -81,37 +106,58 @@ impl Hash {
 
     /// HLEN.
     pub(crate) fn len(&self) -> usize {
-        self.table.len()
+        match self {
+            Hash::Small(p) => p.count() / 2,
+            Hash::Large(t) => t.len(),
+        }
     }
 
     /// True when the hash has no fields (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 
-    fn note_insert(&mut self, field: &[u8], value: &[u8]) {
-        if self.table.len() > LISTPACK_MAX_ENTRIES
-            || field.len() > LISTPACK_MAX_VALUE
-            || value.len() > LISTPACK_MAX_VALUE
-        {
-            self.hashtable = true;
+    /// Moves a small hash into a table.
+    fn grow(&mut self) {
+        if let Hash::Small(p) = self {
+            let mut t = Table::default();
+            for (f, v) in pairs(p) {
+                t.insert_new(Pair::new(f, v));
+            }
+            *self = Hash::Large(Box::new(t));
         }
     }
 
     /// HSET for one pair: returns true when the field is new.
     pub(crate) fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let new = match self.table.get_mut(field) {
+        if let Hash::Small(p) = self {
+            let fits = field.len() <= LISTPACK_MAX_VALUE && value.len() <= LISTPACK_MAX_VALUE;
+            match find_small(p, field) {
+                Some((_, vpos)) if fits => {
+                    p.replace(vpos, value);
+                    return false;
+                }
+                None if fits && p.count() / 2 < LISTPACK_MAX_ENTRIES => {
+                    p.push(field);
+                    p.push(value);
+                    return true;
+                }
+                _ => self.grow(),
+            }
+        }
+        let Hash::Large(t) = self else {
+            unreachable!("grown above")
+        };
+        match t.get_mut(field) {
             Some(pair) => {
                 *pair = Pair::new(field, value);
                 false
             }
             None => {
-                self.table.insert_new(Pair::new(field, value));
+                t.insert_new(Pair::new(field, value));
                 true
             }
-        };
-        self.note_insert(field, value);
-        new
+        }
     }
 
     /// HSETNX: sets only a new field; returns whether it did.
@@ -124,7 +170,10 @@ impl Hash {
 
     /// HGET.
     pub(crate) fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.table.get(field).map(Pair::value)
+        match self {
+            Hash::Small(p) => find_small(p, field).map(|(_, vpos)| p.at(vpos).0),
+            Hash::Large(t) => t.get(field).map(Pair::value),
+        }
     }
 
     /// HMGET.
@@ -134,7 +183,7 @@ impl Hash {
 
     /// HEXISTS.
     pub(crate) fn contains(&self, field: &[u8]) -> bool {
-        self.table.find(field).is_some()
+        self.get(field).is_some()
     }
 
     /// HSTRLEN: 0 for a missing field.
@@ -144,24 +193,38 @@ impl Hash {
 
     /// HDEL for one field: returns whether it existed.
     pub(crate) fn remove(&mut self, field: &[u8]) -> bool {
-        let removed = self.table.remove(field).is_some();
-        self.table.maybe_compact();
-        removed
+        match self {
+            Hash::Small(p) => match find_small(p, field) {
+                Some((fpos, _)) => {
+                    p.remove(fpos, 2);
+                    true
+                }
+                None => false,
+            },
+            Hash::Large(t) => {
+                let removed = t.remove(field).is_some();
+                t.maybe_compact();
+                removed
+            }
+        }
     }
 
-    /// All (field, value) pairs (HGETALL); HKEYS and HVALS map over it.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.table.values().map(|p| (p.field(), p.value()))
+    /// All (field, value) pairs (HGETALL).
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Small(p) => Box::new(pairs(p)),
+            Hash::Large(t) => Box::new(t.values().map(|p| (p.field(), p.value()))),
+        }
     }
 
     /// HKEYS.
     pub(crate) fn fields(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.table.values().map(Pair::field)
+        self.iter().map(|(f, _)| f)
     }
 
     /// HVALS.
     pub(crate) fn values(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.table.values().map(Pair::value)
+        self.iter().map(|(_, v)| v)
     }
 
     /// HINCRBY: adds `delta` to the field's integer value (0 when missing); returns the result.
@@ -201,50 +264,67 @@ impl Hash {
 
     /// HRANDFIELD without a count: one random pair.
     pub(crate) fn random_field(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
-        let p = self.table.at(self.table.random_slot(rng)?);
-        Some((p.field(), p.value()))
+        self.random_fields(rng, 1).pop()
     }
 
     /// HRANDFIELD with a count: positive = distinct fields, at most `len`; negative = exactly
     /// |count| fields that may repeat; 0 = none.
     pub(crate) fn random_fields(&self, rng: &mut Rng, count: i64) -> Vec<(&[u8], &[u8])> {
-        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-        let slots = if count >= 0 {
-            self.table.random_distinct(rng, n)
-        } else {
-            self.table.random_repeated(rng, n)
-        };
-        slots
-            .into_iter()
-            .map(|s| {
-                let p = self.table.at(s);
-                (p.field(), p.value())
-            })
-            .collect()
+        match self {
+            Hash::Small(p) => {
+                let all: Vec<(&[u8], &[u8])> = pairs(p).collect();
+                pick(rng, all.len(), count)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect()
+            }
+            Hash::Large(t) => {
+                let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+                let slots = if count >= 0 {
+                    t.random_distinct(rng, n)
+                } else {
+                    t.random_repeated(rng, n)
+                };
+                slots
+                    .into_iter()
+                    .map(|s| {
+                        let p = t.at(s);
+                        (p.field(), p.value())
+                    })
+                    .collect()
+            }
+        }
     }
 
-    /// HSCAN step: calls `f` for about `count` pairs, returns the next cursor (0 = done).
+    /// HSCAN step: calls `f` for about `count` pairs, returns the next cursor (0 = done). A
+    /// small hash is returned whole in one step, as Redis does for listpacks.
     pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
-        self.table.scan(cursor, count, |p| f(p.field(), p.value()))
+        match self {
+            Hash::Small(p) => {
+                pairs(p).for_each(|(k, v)| f(k, v));
+                0
+            }
+            Hash::Large(t) => t.scan(cursor, count, |p| f(p.field(), p.value())),
+        }
     }
 
     /// OBJECT ENCODING as Redis would report it.
     pub(crate) fn encoding(&self) -> &'static str {
-        if self.hashtable {
-            "hashtable"
-        } else {
-            "listpack"
+        match self {
+            Hash::Small(_) => "listpack",
+            Hash::Large(_) => "hashtable",
         }
     }
 
     /// Approximate heap bytes (MEMORY USAGE, excluding the key).
     pub(crate) fn memory_usage(&self) -> usize {
-        self.table.overhead_bytes()
-            + self
-                .table
-                .values()
-                .map(|p| alloc_size(p.data.len()))
-                .sum::<usize>()
+        size_of::<Self>()
+            + match self {
+                Hash::Small(p) => alloc_size(p.capacity()),
+                Hash::Large(t) => {
+                    t.overhead_bytes() + t.values().map(|p| alloc_size(p.data.len())).sum::<usize>()
+                }
+            }
     }
 }
 
@@ -435,8 +515,15 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
-        fn matches_btreemap_model(ops in proptest::collection::vec((0u8..4, 0u8..12, 0u8..4), 0..80)) {
+        fn matches_btreemap_model(ops in proptest::collection::vec((0u8..4, 0u8..12, 0u8..4), 0..80),
+                                  large in any::<bool>()) {
             let mut h = Hash::new();
+            if large {
+                // A 65-byte field moves the hash to the table for good: test both forms.
+                h.set(&[b'x'; 65], b"v");
+                h.remove(&[b'x'; 65]);
+                prop_assert_eq!(h.encoding(), "hashtable");
+            }
             let mut m: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
             for (op, f, v) in ops {
                 let f = vec![f];

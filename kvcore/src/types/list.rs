@@ -200,6 +200,11 @@ impl List {
                 _ => {
                     let mut c = Chunk::default();
                     c.insert(0, value);
+                    // Most lists are small: the first chunk gets a deque of exactly one slot
+                    // (later chunks grow it by doubling as usual).
+                    if self.chunks.is_empty() {
+                        self.chunks.reserve_exact(1);
+                    }
                     self.chunks.push_front(c);
                 }
             },
@@ -208,6 +213,9 @@ impl List {
                 _ => {
                     let mut c = Chunk::default();
                     c.insert(0, value);
+                    if self.chunks.is_empty() {
+                        self.chunks.reserve_exact(1);
+                    }
                     self.chunks.push_back(c);
                 }
             },

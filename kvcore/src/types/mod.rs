@@ -3,6 +3,7 @@
 mod error;
 mod hash;
 mod list;
+mod pack;
 mod rng;
 mod score;
 mod set;

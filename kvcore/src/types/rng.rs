@@ -28,6 +28,29 @@ impl Rng {
     }
 }
 
+/// Random positions in `0..len` with Redis's count rules: `count >= 0` gives distinct
+/// positions, at most `len` (all of them, in order, when `count >= len`); a negative count gives
+/// exactly |count| positions that may repeat (none when `len` is 0). For small containers.
+pub(crate) fn pick(rng: &mut Rng, len: usize, count: i64) -> Vec<usize> {
+    let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    if count < 0 {
+        if len == 0 {
+            return Vec::new();
+        }
+        return (0..n).map(|_| rng.below(len)).collect();
+    }
+    let mut all: Vec<usize> = (0..len).collect();
+    if n >= len {
+        return all;
+    }
+    for i in 0..n {
+        let j = i + rng.below(len - i);
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +65,20 @@ mod tests {
             seen[v] = true;
         }
         assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn pick_follows_count_rules() {
+        let mut rng = Rng::new(3);
+        assert_eq!(pick(&mut rng, 4, 10), vec![0, 1, 2, 3]);
+        assert!(pick(&mut rng, 4, 0).is_empty());
+        let two = pick(&mut rng, 4, 2);
+        assert_eq!(two.len(), 2);
+        assert_ne!(two[0], two[1]);
+        let rep = pick(&mut rng, 2, -7);
+        assert_eq!(rep.len(), 7);
+        assert!(rep.iter().all(|&i| i < 2));
+        assert!(pick(&mut rng, 0, -3).is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Sets of byte strings over the stable-slot [`Table`].
 
 use super::alloc_size;
-use super::rng::Rng;
+use super::pack::Pack;
+use super::rng::{Rng, pick};
 use super::score::parse_i64;
 use super::table::{Keyed, Table};
 
@@ -12,7 +13,7 @@ const LISTPACK_MAX_ENTRIES: usize = 128;
 const LISTPACK_MAX_VALUE: usize = 64;
 
 #[derive(Clone)]
-struct Member(Box<[u8]>);
+pub(crate) struct Member(Box<[u8]>);
 
 impl Keyed for Member {
     fn key(&self) -> &[u8] {
@@ -35,11 +36,29 @@ enum Encoding {
     HashTable,
 }
 
+/// How the members are stored: packed while small (at most 128 members of at most 64 bytes,
+/// Redis's listpack limits), a slot table after that (sticky, as in Redis).
+#[derive(Debug, Clone)]
+enum Repr {
+    Small(Pack),
+    Large(Box<Table<Member>>),
+}
+
 /// A Redis set.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Set {
-    table: Table<Member>,
+    repr: Repr,
+    /// The name Redis would report (intset / listpack / hashtable).
     encoding: Encoding,
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set {
+            repr: Repr::Small(Pack::default()),
+            encoding: Encoding::IntSet,
+        }
+    }
 }
 
 /// Equal when both hold the same members.
@@ -47,6 +66,10 @@ impl PartialEq for Set {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().all(|m| other.contains(m))
     }
+}
+
+fn find_small(p: &Pack, member: &[u8]) -> Option<usize> {
+    p.iter().find(|(_, m)| *m == member).map(|(pos, _)| pos)
 }
 
 impl Set {
@@ -57,16 +80,19 @@ impl Set {
 
     /// SCARD.
     pub(crate) fn len(&self) -> usize {
-        self.table.len()
+        match &self.repr {
+            Repr::Small(p) => p.count(),
+            Repr::Large(t) => t.len(),
+        }
     }
 
     /// True when the set has no members (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 
     fn note_insert(&mut self, member: &[u8]) {
-        let len = self.table.len();
+        let len = self.len();
         let small = len <= LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE;
         self.encoding = match self.encoding {
             Encoding::IntSet if parse_i64(member).is_some() && len <= INTSET_MAX_ENTRIES => {
@@ -82,21 +108,50 @@ impl Set {
         if self.contains(member) {
             return false;
         }
-        self.table.insert_new(Member(member.into()));
+        if let Repr::Small(p) = &mut self.repr {
+            if p.count() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE {
+                p.push(member);
+                self.note_insert(member);
+                return true;
+            }
+            let mut t = Table::default();
+            for (_, m) in p.iter() {
+                t.insert_new(Member(m.into()));
+            }
+            self.repr = Repr::Large(Box::new(t));
+        }
+        let Repr::Large(t) = &mut self.repr else {
+            unreachable!("grown above")
+        };
+        t.insert_new(Member(member.into()));
         self.note_insert(member);
         true
     }
 
     /// SREM for one member: returns whether it was present.
     pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
-        let removed = self.table.remove(member).is_some();
-        self.table.maybe_compact();
-        removed
+        match &mut self.repr {
+            Repr::Small(p) => match find_small(p, member) {
+                Some(pos) => {
+                    p.remove(pos, 1);
+                    true
+                }
+                None => false,
+            },
+            Repr::Large(t) => {
+                let removed = t.remove(member).is_some();
+                t.maybe_compact();
+                removed
+            }
+        }
     }
 
     /// SISMEMBER.
     pub(crate) fn contains(&self, member: &[u8]) -> bool {
-        self.table.find(member).is_some()
+        match &self.repr {
+            Repr::Small(p) => find_small(p, member).is_some(),
+            Repr::Large(t) => t.find(member).is_some(),
+        }
     }
 
     /// SMISMEMBER.
@@ -105,54 +160,85 @@ impl Set {
     }
 
     /// SMEMBERS.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.table.values().map(|m| &*m.0)
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        match &self.repr {
+            Repr::Small(p) => Box::new(p.iter().map(|(_, m)| m)),
+            Repr::Large(t) => Box::new(t.values().map(|m| &*m.0)),
+        }
     }
 
     /// SPOP without a count.
     pub(crate) fn pop(&mut self, rng: &mut Rng) -> Option<Box<[u8]>> {
-        let slot = self.table.random_slot(rng)?;
-        let m = self.table.remove_slot(slot);
-        self.table.maybe_compact();
-        Some(m.0)
+        self.pop_many(rng, 1).pop()
     }
 
     /// SPOP with a count: up to `count` distinct random members, removed.
     pub(crate) fn pop_many(&mut self, rng: &mut Rng, count: usize) -> Vec<Box<[u8]>> {
         if count >= self.len() {
-            let all = std::mem::take(&mut self.table);
-            return all.values().map(|m| m.0.clone()).collect();
+            let all: Vec<Box<[u8]>> = self.iter().map(Box::from).collect();
+            self.repr = Repr::Small(Pack::default());
+            return all;
         }
-        let slots = self.table.random_distinct(rng, count);
-        // Slot ids stay valid while removing because compaction waits until the end.
-        let out = slots
-            .into_iter()
-            .map(|s| self.table.remove_slot(s).0)
-            .collect();
-        self.table.maybe_compact();
-        out
+        match &mut self.repr {
+            Repr::Small(_) => {
+                let picked: Vec<Box<[u8]>> = self
+                    .random_members(rng, count as i64)
+                    .into_iter()
+                    .map(Box::from)
+                    .collect();
+                for m in &picked {
+                    self.remove(m);
+                }
+                picked
+            }
+            Repr::Large(t) => {
+                let slots = t.random_distinct(rng, count);
+                // Slot ids stay valid while removing because compaction waits until the end.
+                let out = slots.into_iter().map(|s| t.remove_slot(s).0).collect();
+                t.maybe_compact();
+                out
+            }
+        }
     }
 
     /// SRANDMEMBER without a count.
     pub(crate) fn random_member(&self, rng: &mut Rng) -> Option<&[u8]> {
-        self.table.random_slot(rng).map(|s| &*self.table.at(s).0)
+        self.random_members(rng, 1).pop()
     }
 
     /// SRANDMEMBER with a count: positive = distinct, at most `len`; negative = exactly |count|
     /// members that may repeat; 0 = none.
     pub(crate) fn random_members(&self, rng: &mut Rng, count: i64) -> Vec<&[u8]> {
-        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-        let slots = if count >= 0 {
-            self.table.random_distinct(rng, n)
-        } else {
-            self.table.random_repeated(rng, n)
-        };
-        slots.into_iter().map(|s| &*self.table.at(s).0).collect()
+        match &self.repr {
+            Repr::Small(p) => {
+                let all: Vec<&[u8]> = p.iter().map(|(_, m)| m).collect();
+                pick(rng, all.len(), count)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect()
+            }
+            Repr::Large(t) => {
+                let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+                let slots = if count >= 0 {
+                    t.random_distinct(rng, n)
+                } else {
+                    t.random_repeated(rng, n)
+                };
+                slots.into_iter().map(|s| &*t.at(s).0).collect()
+            }
+        }
     }
 
-    /// SSCAN step: calls `f` for about `count` members, returns the next cursor (0 = done).
+    /// SSCAN step: calls `f` for about `count` members, returns the next cursor (0 = done). A
+    /// small set is returned whole in one step, as Redis does for intsets and listpacks.
     pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8])) -> u64 {
-        self.table.scan(cursor, count, |m| f(&m.0))
+        match &self.repr {
+            Repr::Small(p) => {
+                p.iter().for_each(|(_, m)| f(m));
+                0
+            }
+            Repr::Large(t) => t.scan(cursor, count, |m| f(&m.0)),
+        }
     }
 
     /// The given sets ordered smallest first, or None when one is missing or empty (then an
@@ -229,7 +315,13 @@ impl Set {
 
     /// Approximate heap bytes (MEMORY USAGE, excluding the key).
     pub(crate) fn memory_usage(&self) -> usize {
-        self.table.overhead_bytes() + self.iter().map(|m| alloc_size(m.len())).sum::<usize>()
+        size_of::<Self>()
+            + match &self.repr {
+                Repr::Small(p) => alloc_size(p.capacity()),
+                Repr::Large(t) => {
+                    t.overhead_bytes() + t.values().map(|m| alloc_size(m.0.len())).sum::<usize>()
+                }
+            }
     }
 }
 
@@ -434,6 +526,12 @@ mod tests {
             let mut s = Set::new();
             let mut m = BTreeSet::new();
             let mut rng = Rng::new(seed);
+            if seed % 2 == 0 {
+                // A 65-byte member moves the set to the table for good: test both forms.
+                s.add(&[b'x'; 65]);
+                s.remove(&[b'x'; 65]);
+                prop_assert_eq!(s.encoding(), "hashtable");
+            }
             for (op, v) in ops {
                 match op {
                     0 => prop_assert_eq!(s.add(&[v]), m.insert(vec![v])),

@@ -215,7 +215,8 @@ fn weighted(score: f64, weight: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub(crate) struct ZSet {
     nodes: Table<Node>,
-    head: [Link; MAX_LEVEL],
+    /// The head's links; grows to the tallest level used (most small sets need one or two).
+    head: Vec<Link>,
     tail: u32,
     level: usize,
     /// Drives node heights only; fixed seed, so a set's shape is reproducible.
@@ -228,7 +229,7 @@ impl Default for ZSet {
     fn default() -> Self {
         ZSet {
             nodes: Table::default(),
-            head: [EMPTY_LINK; MAX_LEVEL],
+            head: vec![EMPTY_LINK],
             tail: NIL,
             level: 1,
             rng: Rng::new(0x5eed),
@@ -325,6 +326,9 @@ impl ZSet {
         // Every node but x is linked; spans are u32 because slot ids are.
         let linked = (self.nodes.len() - 1) as u32;
         if h > self.level {
+            if self.head.len() < h {
+                self.head.resize(h, EMPTY_LINK);
+            }
             for i in self.level..h {
                 rank[i] = 0;
                 update[i] = HEAD;

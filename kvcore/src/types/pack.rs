@@ -1,0 +1,127 @@
+//! Small containers packed into one buffer, like Redis's listpack: byte strings back to back,
+//! each behind a LEB128 length. A hash or set of at most 128 short elements lives in one
+//! allocation and is searched linearly (128 short compares cost less than hashing plus the
+//! cache misses of a table), which is what makes millions of small hashes affordable.
+
+/// Byte strings packed back to back. Positions are byte offsets of an entry's length prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Pack {
+    data: Vec<u8>,
+    count: usize,
+}
+
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+impl Pack {
+    /// Number of entries.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Bytes used by the buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// The entry at `pos` and the position after it.
+    pub(crate) fn at(&self, pos: usize) -> (&[u8], usize) {
+        let (mut n, mut shift, mut p) = (0usize, 0, pos);
+        loop {
+            let b = self.data[p];
+            p += 1;
+            n |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        (&self.data[p..p + n], p + n)
+    }
+
+    /// Entries with their positions, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.data.len() {
+                return None;
+            }
+            let (v, next) = self.at(pos);
+            let here = pos;
+            pos = next;
+            Some((here, v))
+        })
+    }
+
+    /// Appends an entry.
+    pub(crate) fn push(&mut self, v: &[u8]) {
+        put_len(&mut self.data, v.len());
+        self.data.extend_from_slice(v);
+        self.count += 1;
+    }
+
+    /// Replaces the entry at `pos`.
+    pub(crate) fn replace(&mut self, pos: usize, v: &[u8]) {
+        let (_, end) = self.at(pos);
+        let mut encoded = Vec::with_capacity(v.len() + 2);
+        put_len(&mut encoded, v.len());
+        encoded.extend_from_slice(v);
+        self.data.splice(pos..end, encoded);
+    }
+
+    /// Removes the `n` entries starting at `pos`.
+    pub(crate) fn remove(&mut self, pos: usize, n: usize) {
+        let mut end = pos;
+        for _ in 0..n {
+            end = self.at(end).1;
+        }
+        self.data.drain(pos..end);
+        self.count -= n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_iter_replace_remove() {
+        let mut p = Pack::default();
+        let long = vec![b'x'; 300]; // two-byte length prefix
+        for v in [&b"a"[..], b"", &long, b"\x00\xff"] {
+            p.push(v);
+        }
+        assert_eq!(p.count(), 4);
+        let all: Vec<&[u8]> = p.iter().map(|(_, v)| v).collect();
+        assert_eq!(all, vec![&b"a"[..], b"", &long[..], b"\x00\xff"]);
+        let pos: Vec<usize> = p.iter().map(|(pos, _)| pos).collect();
+        p.replace(pos[2], b"short");
+        p.replace(pos[0], &long);
+        let all: Vec<Vec<u8>> = p.iter().map(|(_, v)| v.to_vec()).collect();
+        assert_eq!(
+            all,
+            vec![
+                long.clone(),
+                vec![],
+                b"short".to_vec(),
+                b"\x00\xff".to_vec()
+            ]
+        );
+        let pos: Vec<usize> = p.iter().map(|(pos, _)| pos).collect();
+        p.remove(pos[1], 2);
+        let all: Vec<Vec<u8>> = p.iter().map(|(_, v)| v.to_vec()).collect();
+        assert_eq!(all, vec![long, b"\x00\xff".to_vec()]);
+        assert_eq!(p.count(), 2);
+        p.remove(0, 2);
+        assert_eq!(p.iter().count(), 0);
+    }
+}
