@@ -3,7 +3,8 @@
 //! 90% GET / 10% SET and 50/50, on 1 and 2 threads. Every GET copies the value out (as a
 //! server reply would); keys are drawn uniformly at random.
 //!
-//! Run: `cargo bench -p kvcore` (about two minutes). Criterion reports `thrpt` in elements
+//! Run: `cargo bench -p kvcore` (about two minutes); `KV_BENCH_ONLY=kvcore,dashmap` limits
+//! the contenders. Criterion reports `thrpt` in elements
 //! per second: one element is one operation.
 
 use std::collections::HashMap;
@@ -142,8 +143,14 @@ fn contenders(c: &mut Criterion) {
     ];
     // All contenders stay loaded (about 1 GB) so that each workload measures them back to
     // back: on a shared machine, load drifts less between neighbours than between groups.
+    // KV_BENCH_ONLY=kvcore,dashmap limits the run to those contenders.
+    let only = std::env::var("KV_BENCH_ONLY").ok();
     let maps: Vec<(&str, Box<dyn Map>)> = builders
         .into_iter()
+        .filter(|(name, _)| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n == *name))
+        })
         .map(|(name, build)| {
             let map = build();
             for k in &keys {

@@ -1,4 +1,5 @@
-//! `SmallBytes`: a byte string that keeps up to 30 bytes inline.
+//! `SmallBytes` (values: up to 30 bytes inline, growable) and `SmallKey` (keys: up to 22 bytes
+//! inline, 24 bytes in all).
 //!
 //! Keys and short values are the common case; keeping them inside the slab slot saves an
 //! allocation and, on a lookup, a cache miss (the key comparison reads the slot it already
@@ -79,6 +80,58 @@ impl SmallBytes {
     }
 }
 
+/// The longest key kept inline: `SmallKey` is 24 bytes, so a slot's key, value and the tag
+/// of its expiry share one cache line (see `shard.rs`).
+const KEY_INLINE: usize = 22;
+
+/// An immutable byte string for keys: up to 22 bytes inline, else boxed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum SmallKey {
+    Inline { len: u8, buf: [u8; KEY_INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl SmallKey {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= KEY_INLINE {
+            let mut buf = [0; KEY_INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            SmallKey::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            SmallKey::Heap(bytes.into())
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            SmallKey::Inline { len, buf } => &buf[..*len as usize],
+            SmallKey::Heap(b) => b,
+        }
+    }
+}
+
+impl Deref for SmallKey {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for SmallKey {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for SmallKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_slice().escape_ascii().to_string())
+    }
+}
+
 impl Deref for SmallBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -125,6 +178,16 @@ mod tests {
             assert_eq!(t.as_slice(), other);
             assert_eq!(matches!(t, SmallBytes::Inline { .. }), other.len() <= 30);
         }
+    }
+
+    #[test]
+    fn keys_inline_up_to_22_bytes() {
+        for (input, inline) in [(&b""[..], true), (&[1; 22], true), (&[1; 23], false)] {
+            let k = SmallKey::new(input);
+            assert_eq!(k.as_slice(), input);
+            assert_eq!(matches!(k, SmallKey::Inline { .. }), inline);
+        }
+        assert_eq!(std::mem::size_of::<SmallKey>(), 24);
     }
 
     #[test]

@@ -107,8 +107,10 @@ impl Value {
     }
 }
 
-/// One key's value with its expiry and times.
+/// One key's value with its expiry and times. `repr(C)`: the value and the tag of the expiry
+/// come first, in the slot's first cache line (see `shard.rs`).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub(crate) struct Entry {
     pub(crate) value: Value,
     /// Absolute deadline in clock milliseconds. Changed only through the shard (it keeps an

@@ -12,14 +12,19 @@
 
 use hashbrown::HashTable;
 
-use crate::bytes::SmallBytes;
+use crate::bytes::SmallKey;
 use crate::entry::Entry;
 
+/// One key's slot. The layout is chosen for the look-up path: a slot starts a cache line, and
+/// that first line holds the key (24 bytes, inline up to 22), the value (32 bytes, its string
+/// inline up to 30) and the tag of the expiry, so a GET of a short key without TTL touches
+/// one line of the slab. The rest (times, expiry value, hash) sits in the second line.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Slot {
-    pub(crate) hash: u64,
-    pub(crate) key: SmallBytes,
+    pub(crate) key: SmallKey,
     pub(crate) entry: Entry,
+    pub(crate) hash: u64,
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +82,7 @@ impl Shard {
         let expire_at = entry.expire_at.take();
         let slot = Some(Slot {
             hash,
-            key: SmallBytes::new(key),
+            key: SmallKey::new(key),
             entry,
         });
         let idx = match self.free.pop() {
@@ -170,5 +175,57 @@ impl Shard {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Value;
+
+    #[test]
+    fn a_slot_is_two_cache_lines_with_key_value_and_expiry_tag_first() {
+        assert_eq!(std::mem::size_of::<Option<Slot>>(), 128);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+        assert_eq!(
+            std::mem::offset_of!(Slot, entry) + std::mem::offset_of!(Entry, expire_at),
+            56
+        );
+    }
+
+    #[test]
+    fn slots_stay_put_and_the_volatile_index_stays_exact() {
+        let mut shard = Shard::default();
+        let mut ids = Vec::new();
+        for i in 0..100u64 {
+            let key = format!("k{i}");
+            let mut e = Entry::new(Value::string(b"v"), 0);
+            e.expire_at = (i % 3 == 0).then_some(i);
+            ids.push(shard.insert(i, key.as_bytes(), e));
+        }
+        for i in (0..100u64).step_by(2) {
+            shard.remove(ids[i as usize]);
+        }
+        for i in (1..100u64).step_by(2) {
+            let key = format!("k{i}");
+            assert_eq!(
+                shard.find(i, key.as_bytes()),
+                Some(ids[i as usize]),
+                "{key} moved"
+            );
+        }
+        let mut volatile: Vec<u32> = shard.volatile().to_vec();
+        volatile.sort_unstable();
+        let mut expected: Vec<u32> = (1..100)
+            .step_by(2)
+            .filter(|i| i % 3 == 0)
+            .map(|i| ids[i as usize])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(volatile, expected);
+        for (pos, &idx) in shard.volatile().iter().enumerate() {
+            assert_eq!(shard.get(idx).entry.volatile_pos as usize, pos);
+        }
     }
 }
