@@ -86,6 +86,23 @@ impl ClientHandle {
         let _ = self.stream.shutdown(Shutdown::Read);
     }
 
+    /// Whether the peer has closed the connection (or it failed), without consuming input.
+    /// For blocked clients, whose thread is not reading. Only the connection's own thread may
+    /// call it: it flips the socket to non-blocking for the peek.
+    pub(crate) fn peer_closed(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut b = [0u8; 1];
+        let closed = match self.stream.peek(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        let _ = self.stream.set_nonblocking(false);
+        closed
+    }
+
     pub(crate) fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }

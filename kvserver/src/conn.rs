@@ -89,6 +89,9 @@ impl Session {
         let mark = out.len();
         self.handle.last_cmd.store(idx, Ordering::Relaxed);
         let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
+        if result.is_ok() && cmd.flags.has(Flags::WRITE) {
+            self.shared.blocking.notify_write();
+        }
         let failed = if let Err(e) = result {
             // A handler that failed part-way must not leave half a reply behind.
             out.truncate(mark);

@@ -1,5 +1,6 @@
 //! kvserver: a Redis-compatible server over kvcore. See `kvserver --help`.
 
+mod blocking;
 mod client;
 mod cmd;
 mod config;

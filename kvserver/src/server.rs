@@ -58,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) rejected_connections: AtomicU64,
     pub(crate) baseline: Mutex<Baseline>,
     pub(crate) stopping: AtomicBool,
+    pub(crate) blocking: crate::blocking::Blocking,
 }
 
 impl Shared {
@@ -80,6 +81,7 @@ impl Shared {
             rejected_connections: AtomicU64::new(0),
             baseline: Mutex::new(Baseline::default()),
             stopping: AtomicBool::new(false),
+            blocking: crate::blocking::Blocking::default(),
         }
     }
 

@@ -577,3 +577,138 @@ fn sorted_sets() {
         b"*1\r\n*2\r\n$1\r\nx\r\n,1\r\n",
     );
 }
+
+#[test]
+fn blocking_pops_wait_for_a_push() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    // Data already there: no waiting.
+    cmd(&mut con, &["RPUSH", "ready", "x"]).unwrap();
+    assert_eq!(
+        cmd(&mut con, &["BLPOP", "empty", "ready", "0"]).unwrap(),
+        bulks(&["ready", "x"])
+    );
+    // A timeout gives a null reply.
+    assert_eq!(
+        cmd(&mut con, &["BRPOP", "empty", "0.05"]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        cmd(&mut con, &["BZPOPMIN", "empty", "0.05"]).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        err(&mut con, &["BLPOP", "k", "-1"]),
+        "ERR timeout is negative"
+    );
+    assert_eq!(
+        err(&mut con, &["BLPOP", "k", "x"]),
+        "ERR timeout is not a float or out of range"
+    );
+    cmd(&mut con, &["SET", "str", "v"]).unwrap();
+    assert_eq!(
+        err(&mut con, &["BLPOP", "str", "0"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+
+    // Blocked clients wake up when another client pushes; each element goes to one of them.
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let got: (String, String) = redis::cmd("BLPOP")
+                    .arg("jobs")
+                    .arg(0)
+                    .query(&mut c)
+                    .unwrap();
+                got
+            })
+        })
+        .collect();
+    // Wait until all three are blocked (they show up in CLIENT LIST with cmd=blpop).
+    let end = std::time::Instant::now() + super::support::PATIENCE;
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+        if list.matches("cmd=blpop").count() == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "waiters never blocked:\n{list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        cmd(&mut con, &["RPUSH", "jobs", "a", "b", "c"]).unwrap(),
+        Value::Int(3)
+    );
+    let mut got: Vec<String> = waiters.into_iter().map(|t| t.join().unwrap().1).collect();
+    got.sort();
+    assert_eq!(got, vec!["a", "b", "c"]);
+
+    // BLMOVE and BZPOPMAX wake up too.
+    let addr = server.addr;
+    let mover = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://{addr}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let v: String = redis::cmd("BLMOVE")
+            .arg("src")
+            .arg("dst")
+            .arg("LEFT")
+            .arg("RIGHT")
+            .arg(0)
+            .query(&mut c)
+            .unwrap();
+        let z: (String, String, String) = redis::cmd("BZPOPMAX")
+            .arg("zs")
+            .arg(0)
+            .query(&mut c)
+            .unwrap();
+        (v, z)
+    });
+    while !mover.is_finished() {
+        let _ = cmd(&mut con, &["RPUSH", "src", "m"]);
+        let _ = cmd(&mut con, &["ZADD", "zs", "5", "top"]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (v, z) = mover.join().unwrap();
+    assert_eq!(v, "m");
+    assert_eq!(z, ("zs".to_string(), "top".to_string(), "5".to_string()));
+}
+
+#[test]
+fn a_blocked_client_that_hangs_up_is_released() {
+    let server = Server::start(&[]);
+    let mut raw = server.raw();
+    raw.send(b"BLPOP never 0\r\n");
+    let mut con = server.client();
+    let end = std::time::Instant::now() + super::support::PATIENCE;
+    while !redis::cmd("CLIENT")
+        .arg("LIST")
+        .query::<String>(&mut con)
+        .unwrap()
+        .contains("cmd=blpop")
+    {
+        assert!(std::time::Instant::now() < end);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(raw);
+    // The server notices within its poll interval and the client disappears from the list.
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+        if !list.contains("cmd=blpop") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "blocked client never released:\n{list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -10,7 +10,7 @@ fn values<'r>(req: &'r Request<'_>, from: usize) -> Vec<&'r [u8]> {
     req.args().skip(from).collect()
 }
 
-fn end_arg(b: &[u8]) -> Result<End, CmdError> {
+pub(super) fn end_arg(b: &[u8]) -> Result<End, CmdError> {
     if is(b, "left") {
         Ok(End::Left)
     } else if is(b, "right") {

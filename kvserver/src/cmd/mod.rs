@@ -1,5 +1,6 @@
 //! The commands: one table (`table.rs`) and one file per command family.
 
+mod blocking;
 mod client;
 mod command;
 mod config;

@@ -10,8 +10,8 @@ use kvproto::Request;
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
 use super::{
-    client, command, config, connection, expire, hash, info, keys, list, object, server, set,
-    string, zset,
+    blocking, client, command, config, connection, expire, hash, info, keys, list, object, server,
+    set, string, zset,
 };
 
 /// A command handler.
@@ -34,8 +34,9 @@ impl Flags {
     pub(crate) const NO_AUTH: Flags = Flags(1 << 8);
     pub(crate) const ALLOW_BUSY: Flags = Flags(1 << 9);
     pub(crate) const NO_MULTI: Flags = Flags(1 << 10);
+    pub(crate) const BLOCKING: Flags = Flags(1 << 11);
 
-    const NAMES: [(Flags, &'static str); 11] = [
+    const NAMES: [(Flags, &'static str); 12] = [
         (Flags::WRITE, "write"),
         (Flags::READONLY, "readonly"),
         (Flags::DENYOOM, "denyoom"),
@@ -47,6 +48,7 @@ impl Flags {
         (Flags::NO_AUTH, "no_auth"),
         (Flags::ALLOW_BUSY, "allow_busy"),
         (Flags::NO_MULTI, "no_multi"),
+        (Flags::BLOCKING, "blocking"),
     ];
 
     pub(crate) const fn or(self, o: Flags) -> Flags {
@@ -225,6 +227,11 @@ pub(crate) static TABLE: &[Command] = &[
     c("type", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
     c("unlink", -2, W_FAST, ALL_KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
     // lists
+    c("blmove", 6, W_OOM.or(F::BLOCKING), TWO_KEYS, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),
+    c("blmpop", -5, W.or(F::BLOCKING), NO_KEYS, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blmpop),
+    c("blpop", -3, W.or(F::BLOCKING), (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
+    c("brpop", -3, W.or(F::BLOCKING), (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
+    c("brpoplpush", 4, W_OOM.or(F::BLOCKING), TWO_KEYS, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpoplpush),
     c("lindex", 3, RO, ONE_KEY, "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
     c("linsert", 5, W_OOM, ONE_KEY, "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
     c("llen", 2, RO_FAST, ONE_KEY, "list", "1.0.0", "Returns the length of a list.", list::llen),
@@ -278,6 +285,9 @@ pub(crate) static TABLE: &[Command] = &[
     c("sunion", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
     c("sunionstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
     // sorted sets
+    c("bzmpop", -5, W.or(F::BLOCKING), NO_KEYS, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzmpop),
+    c("bzpopmax", -3, W_FAST.or(F::BLOCKING), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", blocking::bzpopmax),
+    c("bzpopmin", -3, W_FAST.or(F::BLOCKING), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmin),
     c("zadd", -4, W_OOM_FAST, ONE_KEY, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
     c("zcard", 2, RO_FAST, ONE_KEY, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
     c("zcount", 4, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
