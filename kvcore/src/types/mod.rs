@@ -7,7 +7,9 @@ mod pack;
 mod rng;
 mod score;
 mod set;
+mod skiplist;
 mod table;
+mod zpack;
 mod zset;
 
 pub(crate) use error::TypeError;

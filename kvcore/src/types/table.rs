@@ -67,11 +67,6 @@ impl<T: Keyed> Table<T> {
         self.len
     }
 
-    /// True when there are no entries.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Number of slots (entries plus holes); slot ids are below this.
     #[cfg(test)]
     pub(crate) fn slot_count(&self) -> usize {
