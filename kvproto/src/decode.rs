@@ -13,7 +13,10 @@ use crate::status::Status;
 /// payload must end with CRLF. RESP2 `$-1` decodes as [`Frame::Null`], `*-1` as
 /// [`Frame::NullArray`], RESP3 `_` as [`Frame::Null`]. An attribute (`|n`) is decoded together
 /// with the frame it annotates. RESP3 streamed strings and aggregates (`$?`, `*?`) are not
-/// supported (Redis never sends them).
+/// supported (Redis never sends them). Each call decodes from the start of `input` and builds the
+/// frame as it goes, so retrying a very large reply after every read costs what was received
+/// so far each time; frames are for clients and tests, the server's hot path is
+/// [`decode_request`](crate::decode_request).
 ///
 /// # Errors
 /// [`ProtocolError`] naming the problem: an unknown type byte, a bad length, a length or nesting
