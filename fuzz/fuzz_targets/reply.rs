@@ -14,9 +14,16 @@ fn resp3_view(f: &Frame) -> Frame {
         Frame::Array(v) => Frame::Array(v.iter().map(resp3_view).collect()),
         Frame::Set(v) => Frame::Set(v.iter().map(resp3_view).collect()),
         Frame::Push(v) => Frame::Push(v.iter().map(resp3_view).collect()),
-        Frame::Map(p) => Frame::Map(p.iter().map(|(k, v)| (resp3_view(k), resp3_view(v))).collect()),
+        Frame::Map(p) => Frame::Map(
+            p.iter()
+                .map(|(k, v)| (resp3_view(k), resp3_view(v)))
+                .collect(),
+        ),
         Frame::Attribute { attributes, data } => Frame::Attribute {
-            attributes: attributes.iter().map(|(k, v)| (resp3_view(k), resp3_view(v))).collect(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (resp3_view(k), resp3_view(v)))
+                .collect(),
             data: Box::new(resp3_view(data)),
         },
         other => other.clone(),
@@ -25,7 +32,10 @@ fn resp3_view(f: &Frame) -> Frame {
 
 fuzz_target!(|data: &[u8]| {
     let limits = if data.first().is_some_and(|b| b & 1 == 1) {
-        Limits::default().with_max_depth(4).with_max_bulk_len(64).with_max_array_len(16)
+        Limits::default()
+            .with_max_depth(4)
+            .with_max_bulk_len(64)
+            .with_max_array_len(16)
     } else {
         Limits::default()
     };
@@ -40,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
             (Err(e), Err(p)) => assert_eq!(*e, p),
             (full, pre) => panic!("prefix of {cut} bytes gave {pre:?}, whole input {full:?}"),
         }
-        let Ok(Status::Complete((frame, used))) = full else { break };
+        let Ok(Status::Complete((frame, used))) = full else {
+            break;
+        };
         assert!(used > 0 && used <= input.len());
         let mut out = Vec::new();
         encode(&frame, Version::Resp3, &mut out);

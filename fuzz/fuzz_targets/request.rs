@@ -12,7 +12,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     // Small limits reach the "too big" paths with small inputs.
     let limits = if data.first().is_some_and(|b| b & 1 == 1) {
-        Limits::default().with_max_inline_len(32).with_max_bulk_len(64).with_max_array_len(16)
+        Limits::default()
+            .with_max_inline_len(32)
+            .with_max_bulk_len(64)
+            .with_max_array_len(16)
     } else {
         Limits::default()
     };
@@ -26,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
         match (&full, decode_request(&input[..cut], &limits)) {
             (_, Ok(Status::Incomplete)) => {}
             (Ok(Status::Complete((req, used))), Ok(Status::Complete((pre, pre_used)))) => {
-                assert_eq!((req, used), (&pre, &pre_used), "prefix of {cut} bytes decoded differently");
+                assert_eq!(
+                    (req, used),
+                    (&pre, &pre_used),
+                    "prefix of {cut} bytes decoded differently"
+                );
             }
             (Err(e), Err(pre)) => assert_eq!(*e, pre),
             (full, pre) => panic!("prefix of {cut} bytes gave {pre:?}, whole input {full:?}"),
@@ -68,5 +75,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert_eq!(got, expected, "RequestDecoder disagrees with decode_request");
+    assert_eq!(
+        got, expected,
+        "RequestDecoder disagrees with decode_request"
+    );
 });
