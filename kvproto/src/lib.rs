@@ -27,6 +27,10 @@
 //! # Ok::<(), kvproto::ProtocolError>(())
 //! ```
 //!
+//! [`RequestDecoder`] does the same, but remembers its progress through a partial request so a
+//! huge one arriving over many reads is scanned once. Clients and tests decode replies with
+//! [`decode_frame`] and build them with [`encode`].
+//!
 //! # Invariants
 //! - **Sans-IO.** The crate uses no `std::net`, no `Read`/`Write`, no clock and no threads. Every
 //!   function is a pure transformation of the bytes it is given; the host owns sockets, buffers

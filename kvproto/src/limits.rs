@@ -22,7 +22,8 @@ pub struct Limits {
     pub max_array_len: usize,
     /// The longest inline request line and the longest `*`/`$` header line, in bytes.
     pub max_inline_len: usize,
-    /// The deepest nesting of aggregates in a reply (a flat array has depth 1).
+    /// The deepest nesting of aggregates in a reply (a flat array has depth 1). The reply decoder
+    /// recurses once per level, so this also bounds its stack use: keep it in the hundreds.
     pub max_depth: usize,
 }
 
