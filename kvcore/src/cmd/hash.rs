@@ -16,6 +16,18 @@ pub type FieldValue = (Vec<u8>, Vec<u8>);
 ///
 /// Every method fails with [`Error::WrongType`](crate::Error::WrongType) when the key holds
 /// another type; a hash whose last field is deleted is deleted.
+///
+/// ```
+/// use kvcore::{HashStore, Kv, Options};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// assert_eq!(db.hset("user:1", &[("name", "ada"), ("visits", "1")])?, 2);
+/// assert_eq!(db.hincrby("user:1", "visits", 2)?, 3);
+/// assert_eq!(db.hget("user:1", "name")?, Some(b"ada".to_vec()));
+/// assert_eq!(db.hdel("user:1", &["name", "visits"])?, 2); // the empty hash is deleted
+/// assert_eq!(db.hlen("user:1")?, 0);
+/// # Ok::<(), kvcore::Error>(())
+/// ```
 pub trait HashStore {
     /// HSET (and HMSET): sets each pair in turn, creating the hash; returns how many fields
     /// are new.

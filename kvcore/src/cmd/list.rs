@@ -17,6 +17,18 @@ pub type KeyElements = (Vec<u8>, Vec<Vec<u8>>);
 ///
 /// Every method fails with [`Error::WrongType`] when the key holds another type; a list that
 /// becomes empty is deleted.
+///
+/// ```
+/// use kvcore::{End, Kv, ListStore, Options};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// db.push("jobs", End::Right, &["a", "b", "c"])?; // RPUSH jobs a b c
+/// assert_eq!(db.lrange("jobs", 0, -1)?, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+/// assert_eq!(db.pop("jobs", End::Left)?, Some(b"a".to_vec())); // LPOP
+/// assert_eq!(db.lmove("jobs", "done", End::Left, End::Right)?, Some(b"b".to_vec()));
+/// assert_eq!(db.llen("jobs")?, 1);
+/// # Ok::<(), kvcore::Error>(())
+/// ```
 pub trait ListStore {
     /// LPUSH (`End::Left`) / RPUSH (`End::Right`): pushes each value in turn, creating the
     /// list; returns the new length.

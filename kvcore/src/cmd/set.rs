@@ -13,6 +13,19 @@ use crate::types::Set;
 ///
 /// Every method fails with [`Error::WrongType`](crate::Error::WrongType) when a key it reads
 /// holds another type; a set whose last member goes is deleted.
+///
+/// ```
+/// use kvcore::{Kv, Options, SetOp, SetStore};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// db.sadd("a", &["x", "y", "z"])?;
+/// db.sadd("b", &["y", "z", "w"])?;
+/// let mut both = db.sinter(&["a", "b"])?;
+/// both.sort();
+/// assert_eq!(both, [b"y".to_vec(), b"z".to_vec()]);
+/// assert_eq!(db.sstore(SetOp::Union, "all", &["a", "b"])?, 4); // SUNIONSTORE
+/// # Ok::<(), kvcore::Error>(())
+/// ```
 pub trait SetStore {
     /// SADD: returns how many members were new.
     fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize>;

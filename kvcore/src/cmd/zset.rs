@@ -72,6 +72,20 @@ pub enum ZOp {
 /// Every method fails with [`Error::WrongType`] when a key it reads holds another type (the
 /// combining commands also accept plain sets, whose members score 1); a sorted set whose last
 /// member goes is deleted.
+///
+/// ```
+/// use kvcore::{Kv, Options, ScoreRange, ZAddFlags, ZRange, ZRangeBy, ZSetStore, format_score};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// db.zadd("board", &[(10.0, "ann"), (7.5, "bob"), (12.0, "cy")], &ZAddFlags::default())?;
+/// assert_eq!(db.zincrby("board", 3.0, "bob")?, 10.5);
+/// let top = db.zrange("board", &ZRange::new(ZRangeBy::Rank(0, 1)).rev(true))?;
+/// assert_eq!(top, [(b"cy".to_vec(), 12.0), (b"bob".to_vec(), 10.5)]);
+/// let range = ScoreRange::parse(b"(10", b"+inf").unwrap(); // ZCOUNT board (10 +inf
+/// assert_eq!(db.zcount("board", &range)?, 2);
+/// assert_eq!(format_score(10.5), "10.5");
+/// # Ok::<(), kvcore::Error>(())
+/// ```
 pub trait ZSetStore {
     /// ZADD: returns how many members were added (with `flags.ch`: added or changed).
     ///
