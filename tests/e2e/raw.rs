@@ -253,3 +253,21 @@ fn query_buffer_limit_closes_the_client() {
         server.log()
     );
 }
+
+#[test]
+fn output_buffer_limit_closes_a_client_with_a_too_large_reply() {
+    let server = Server::start(&["--output-buffer-limit", "1mb"]);
+    let mut c = server.raw();
+    let big = vec![b'v'; 2 * 1024 * 1024];
+    c.roundtrip(&resp(&[b"SET", b"big", &big]), b"+OK\r\n");
+    c.roundtrip(&resp(&[b"SET", b"small", b"1"]), b"+OK\r\n");
+    c.send(&resp(&[b"GET", b"big"]));
+    c.expect_closed();
+    let mut other = server.raw();
+    other.roundtrip(b"GET small\r\n", b"$1\r\n1\r\n");
+    assert!(
+        server.log().contains("output buffer limit"),
+        "{}",
+        server.log()
+    );
+}
