@@ -27,15 +27,18 @@ const CHUNK_ENTRIES: usize = 128;
 /// Most element bytes in one chunk (unless it holds a single larger element).
 const CHUNK_BYTES: usize = 4 * 1024;
 
-/// Elements packed back to back; `ends[i]` is where element `i` ends in `data`.
+/// Elements packed back to back in `data[head..]`; `ends[i]` is where element `i` ends (an
+/// absolute offset into `data`). Free room before `head` lets LPUSH prepend without moving the
+/// chunk, and LPOP just advances `head`, so both ends are O(1) amortized, as in a `VecDeque`.
 #[derive(Debug, Clone, Default)]
 struct Chunk {
     data: Vec<u8>,
-    ends: Vec<u32>,
+    head: usize,
+    ends: VecDeque<u32>,
 }
 
 /// An element's end offset; elements are bounded by the 512 MiB bulk limit, so a chunk (at
-/// most [`CHUNK_BYTES`] plus one element) stays far below 4 GiB.
+/// most [`CHUNK_BYTES`] plus one element, plus its front room) stays far below 4 GiB.
 fn offset(n: usize) -> u32 {
     u32::try_from(n).expect("list chunk larger than 4 GiB")
 }
@@ -45,8 +48,17 @@ impl Chunk {
         self.ends.len()
     }
 
+    /// Bytes of live elements.
+    fn bytes(&self) -> usize {
+        self.data.len() - self.head
+    }
+
     fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.ends[i - 1] as usize }
+        if i == 0 {
+            self.head
+        } else {
+            self.ends[i - 1] as usize
+        }
     }
 
     fn get(&self, i: usize) -> &[u8] {
@@ -58,14 +70,64 @@ impl Chunk {
     }
 
     fn has_room(&self, extra: usize) -> bool {
-        self.ends.len() < CHUNK_ENTRIES && self.data.len() + extra <= CHUNK_BYTES
+        self.ends.len() < CHUNK_ENTRIES && self.bytes() + extra <= CHUNK_BYTES
+    }
+
+    /// Moves the live bytes so that at least `room` free bytes precede them.
+    fn make_front_room(&mut self, room: usize) {
+        // Leave room for this element and about as many bytes again: amortized O(1).
+        let gap = room + self.bytes().max(16);
+        let mut data = Vec::with_capacity(gap + self.bytes());
+        data.resize(gap, 0);
+        data.extend_from_slice(&self.data[self.head..]);
+        let shift = gap as isize - self.head as isize;
+        for e in &mut self.ends {
+            *e = (*e as isize + shift) as u32;
+        }
+        self.data = data;
+        self.head = gap;
+    }
+
+    fn push_front(&mut self, v: &[u8]) {
+        if self.head < v.len() {
+            self.make_front_room(v.len());
+        }
+        let end = self.head;
+        self.head -= v.len();
+        self.data[self.head..end].copy_from_slice(v);
+        self.ends.push_front(offset(end));
+    }
+
+    fn push_back(&mut self, v: &[u8]) {
+        self.data.extend_from_slice(v);
+        self.ends.push_back(offset(self.data.len()));
+    }
+
+    fn pop_front(&mut self) -> Box<[u8]> {
+        let v: Box<[u8]> = self.get(0).into();
+        self.head = self.ends.pop_front().expect("pop from a non-empty chunk") as usize;
+        v
+    }
+
+    fn pop_back(&mut self) -> Box<[u8]> {
+        let s = self.start(self.len() - 1);
+        let v: Box<[u8]> = self.data[s..].into();
+        self.data.truncate(s);
+        self.ends.pop_back();
+        v
     }
 
     /// Inserts `v` before element `i` (`i == len` appends).
     fn insert(&mut self, i: usize, v: &[u8]) {
+        if i == 0 {
+            return self.push_front(v);
+        }
+        if i == self.len() {
+            return self.push_back(v);
+        }
         let at = self.start(i);
         self.data.splice(at..at, v.iter().copied());
-        for e in &mut self.ends[i..] {
+        for e in self.ends.range_mut(i..) {
             *e += offset(v.len());
         }
         self.ends.insert(i, offset(at + v.len()));
@@ -73,10 +135,16 @@ impl Chunk {
 
     /// Removes element `i`, returning it.
     fn remove(&mut self, i: usize) -> Box<[u8]> {
+        if i == 0 {
+            return self.pop_front();
+        }
+        if i + 1 == self.len() {
+            return self.pop_back();
+        }
         let (s, e) = (self.start(i), self.ends[i] as usize);
         let v: Box<[u8]> = self.data.drain(s..e).collect();
         self.ends.remove(i);
-        for end in &mut self.ends[i..] {
+        for end in self.ends.range_mut(i..) {
             *end -= offset(e - s);
         }
         v
@@ -86,18 +154,16 @@ impl Chunk {
         let (s, e) = (self.start(i), self.ends[i] as usize);
         self.data.splice(s..e, v.iter().copied());
         let (old, new) = (offset(e - s), offset(v.len()));
-        for end in &mut self.ends[i..] {
+        for end in self.ends.range_mut(i..) {
             *end = *end - old + new;
         }
     }
 
     /// Drops the first `k` elements.
     fn drain_front(&mut self, k: usize) {
-        let cut = self.start(k);
-        self.data.drain(..cut);
-        self.ends.drain(..k);
-        for e in &mut self.ends {
-            *e -= offset(cut);
+        if k > 0 {
+            self.head = self.ends[k - 1] as usize;
+            self.ends.drain(..k);
         }
     }
 
@@ -109,15 +175,12 @@ impl Chunk {
 
     /// Splits off the elements from `i` on into a new chunk.
     fn split_off(&mut self, i: usize) -> Chunk {
-        let cut = self.start(i);
-        let data = self.data.split_off(cut);
-        let ends = self
-            .ends
-            .split_off(i)
-            .into_iter()
-            .map(|e| e - offset(cut))
-            .collect();
-        Chunk { data, ends }
+        let mut rest = Chunk::default();
+        for j in i..self.len() {
+            rest.push_back(self.get(j));
+        }
+        self.truncate(i);
+        rest
     }
 
     fn heap_bytes(&self) -> usize {
@@ -212,7 +275,7 @@ impl List {
                 Some(c) if c.has_room(value.len()) => c.insert(c.len(), value),
                 _ => {
                     let mut c = Chunk::default();
-                    c.insert(0, value);
+                    c.push_back(value);
                     if self.chunks.is_empty() {
                         self.chunks.reserve_exact(1);
                     }
@@ -374,12 +437,12 @@ impl List {
         while let Some(c) = self.chunks.front_mut() {
             if c.len() <= drop_front {
                 drop_front -= c.len();
-                self.payload -= c.data.len();
+                self.payload -= c.bytes();
                 self.chunks.pop_front();
             } else {
-                let before = c.data.len();
+                let before = c.bytes();
                 c.drain_front(drop_front);
-                self.payload -= before - c.data.len();
+                self.payload -= before - c.bytes();
                 break;
             }
         }
@@ -387,12 +450,12 @@ impl List {
         while let Some(c) = self.chunks.back_mut() {
             if c.len() <= drop_back {
                 drop_back -= c.len();
-                self.payload -= c.data.len();
+                self.payload -= c.bytes();
                 self.chunks.pop_back();
             } else {
-                let before = c.data.len();
+                let before = c.bytes();
                 c.truncate(c.len() - drop_back);
-                self.payload -= before - c.data.len();
+                self.payload -= before - c.bytes();
                 break;
             }
         }
@@ -410,7 +473,7 @@ impl List {
             .find_map(|(c, chunk)| chunk.iter().position(|v| v == pivot).map(|i| (c, i)))?;
         let chunk = &mut self.chunks[c];
         chunk.insert(if before { i } else { i + 1 }, value);
-        if chunk.len() > CHUNK_ENTRIES || (chunk.data.len() > CHUNK_BYTES && chunk.len() > 1) {
+        if chunk.len() > CHUNK_ENTRIES || (chunk.bytes() > CHUNK_BYTES && chunk.len() > 1) {
             let half = chunk.split_off(chunk.len() / 2);
             self.chunks.insert(c + 1, half);
         }
@@ -486,14 +549,20 @@ impl List {
     fn check(&self) {
         assert_eq!(self.chunks.iter().map(Chunk::len).sum::<usize>(), self.len);
         assert_eq!(
-            self.chunks.iter().map(|c| c.data.len()).sum::<usize>(),
+            self.chunks.iter().map(Chunk::bytes).sum::<usize>(),
             self.payload
         );
         for c in &self.chunks {
             assert!(c.len() > 0, "no empty chunks");
             assert!(c.len() <= CHUNK_ENTRIES);
-            assert_eq!(c.ends.last().map_or(0, |&e| e as usize), c.data.len());
-            assert!(c.ends.windows(2).all(|w| w[0] <= w[1]));
+            assert_eq!(c.ends.back().map_or(c.head, |&e| e as usize), c.data.len());
+            assert!(
+                c.ends
+                    .iter()
+                    .zip(c.ends.iter().skip(1))
+                    .all(|(a, b)| a <= b)
+            );
+            assert!(c.ends.front().is_none_or(|&e| e as usize >= c.head));
         }
     }
 }
