@@ -35,6 +35,11 @@ impl Blocking {
         Waiting(self)
     }
 
+    /// How many clients are blocked right now (INFO `blocked_clients`).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
     /// Called after every successful write command.
     #[inline]
     pub(crate) fn notify_write(&self) {

@@ -37,6 +37,8 @@ pub(crate) struct ClientHandle {
     pub(crate) lib_name: Mutex<Vec<u8>>,
     pub(crate) lib_ver: Mutex<Vec<u8>>,
     pub(crate) killed: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub(crate) blocked: AtomicBool,
     pub(crate) stats: CmdStats,
     pub(crate) counters: ConnCounters,
     stream: TcpStream,
@@ -68,6 +70,7 @@ impl ClientHandle {
             lib_name: Mutex::new(Vec::new()),
             lib_ver: Mutex::new(Vec::new()),
             killed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             stats: CmdStats::new(commands),
             counters: ConnCounters::default(),
             stream,

@@ -629,11 +629,11 @@ fn blocking_pops_wait_for_a_push() {
             })
         })
         .collect();
-    // Wait until all three are blocked (they show up in CLIENT LIST with cmd=blpop).
+    // Wait until all three are blocked (flag b in CLIENT LIST).
     let end = std::time::Instant::now() + super::support::PATIENCE;
     loop {
         let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
-        if list.matches("cmd=blpop").count() == 3 {
+        if list.matches(" flags=b ").count() == 3 {
             break;
         }
         assert!(
@@ -642,6 +642,10 @@ fn blocking_pops_wait_for_a_push() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+    assert!(info.contains("blocked_clients:3\r\n"), "{info}");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert_eq!(list.matches(" flags=b ").count(), 3, "{list}");
     assert_eq!(
         cmd(&mut con, &["RPUSH", "jobs", "a", "b", "c"]).unwrap(),
         Value::Int(3)

@@ -37,6 +37,22 @@ fn deadline_arg(b: &[u8]) -> Result<Option<Instant>, CmdError> {
     Ok(Instant::now().checked_add(d))
 }
 
+/// Shows the client as blocked in CLIENT LIST for as long as it lives.
+struct BlockedFlag(Arc<crate::client::ClientHandle>);
+
+impl BlockedFlag {
+    fn set(handle: &Arc<crate::client::ClientHandle>) -> BlockedFlag {
+        handle.blocked.store(true, Ordering::Relaxed);
+        BlockedFlag(Arc::clone(handle))
+    }
+}
+
+impl Drop for BlockedFlag {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Runs `attempt` until it yields a value, the deadline passes (`Ok(None)`), or the client is
 /// gone (`Ok(None)` with the session marked for closing).
 fn block_on<T>(
@@ -46,6 +62,7 @@ fn block_on<T>(
 ) -> Result<Option<T>, CmdError> {
     let shared = Arc::clone(&ctx.s.shared);
     let _waiting = shared.blocking.enter();
+    let _flag = BlockedFlag::set(&ctx.s.handle);
     loop {
         let seen = shared.blocking.generation();
         if let Some(v) = attempt(&ctx.s.db)? {

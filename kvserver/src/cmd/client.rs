@@ -128,9 +128,14 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         i => TABLE.get(i).map_or("NULL", |c| c.name),
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
+    let flags = if c.blocked.load(Ordering::Relaxed) {
+        "b"
+    } else {
+        "N"
+    };
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 \
          multi=-1 watch=0 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
          oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} \
          lib-ver={}",

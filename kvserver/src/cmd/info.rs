@@ -83,7 +83,7 @@ fn section(s: &Shared, name: &str, out: &mut String) {
                 "maxclients:{}",
                 s.live.maxclients.load(Ordering::Relaxed)
             );
-            line!(out, "blocked_clients:0");
+            line!(out, "blocked_clients:{}", s.blocking.waiting());
         }
         "memory" => {
             let rss = rss_bytes();
