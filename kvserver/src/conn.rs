@@ -71,6 +71,24 @@ impl Session {
 
     /// Executes one request, appending its reply (if any) to `out`.
     pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
+        let mark = out.len();
+        self.run(req, out);
+        // CLIENT REPLY: errors, unknown commands and arity errors included, as in Redis.
+        match self.reply {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.truncate(mark),
+            ReplyMode::SkipThis => {
+                out.truncate(mark);
+                self.reply = ReplyMode::SkipNext;
+            }
+            ReplyMode::SkipNext => {
+                out.truncate(mark);
+                self.reply = ReplyMode::On;
+            }
+        }
+    }
+
+    fn run(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
         let Some(idx) = table::lookup(req.arg(0)) else {
             let msg = crate::cmd::unknown_command(req);
             self.handle.counters.add(Counter::Errors, 1);
@@ -104,18 +122,6 @@ impl Session {
         self.handle.stats.record(idx, failed);
         // The table has far fewer than 65 536 commands (a unit test checks it).
         self.batch.push(idx as u16);
-        match self.reply {
-            ReplyMode::On => {}
-            ReplyMode::Off => out.truncate(mark),
-            ReplyMode::SkipThis => {
-                out.truncate(mark);
-                self.reply = ReplyMode::SkipNext;
-            }
-            ReplyMode::SkipNext => {
-                out.truncate(mark);
-                self.reply = ReplyMode::On;
-            }
-        }
     }
 
     /// Splits a batch's elapsed time evenly between the commands it ran (exact for a batch of
@@ -137,14 +143,15 @@ impl Session {
             self.handle.stats.add_usec(usize::from(idx), share + extra);
         }
         self.batch.clear();
+        if self.batch.capacity() > 64 * 1024 {
+            self.batch.shrink_to(64);
+        }
     }
 
     fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
-        if self.reply == ReplyMode::On {
-            Writer::new(out, self.version).error(msg);
-        }
+        Writer::new(out, self.version).error(msg);
     }
 }
 

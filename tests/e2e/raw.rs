@@ -218,6 +218,9 @@ fn client_reply_off_and_skip() {
     c.expect(b"+OK\r\n");
     c.send(b"CLIENT REPLY SKIP\r\nSET b 2\r\nGET b\r\n");
     c.expect(b"$1\r\n2\r\n");
+    // Errors are silenced too.
+    c.send(b"CLIENT REPLY OFF\r\nNOSUCH\r\nGET\r\nINCR b x\r\nCLIENT REPLY ON\r\nPING\r\n");
+    c.expect(b"+OK\r\n+PONG\r\n");
 }
 
 #[test]
