@@ -69,6 +69,20 @@ impl Pack {
         self.count += 1;
     }
 
+    /// Inserts an entry before the one at `pos` (`pos` = buffer length appends).
+    pub(crate) fn insert(&mut self, pos: usize, v: &[u8]) {
+        let mut encoded = Vec::with_capacity(v.len() + 2);
+        put_len(&mut encoded, v.len());
+        encoded.extend_from_slice(v);
+        self.data.splice(pos..pos, encoded);
+        self.count += 1;
+    }
+
+    /// Byte length of the buffer: the position after the last entry.
+    pub(crate) fn end(&self) -> usize {
+        self.data.len()
+    }
+
     /// Replaces the entry at `pos`.
     pub(crate) fn replace(&mut self, pos: usize, v: &[u8]) {
         let (_, end) = self.at(pos);

@@ -37,7 +37,8 @@ enum Encoding {
 }
 
 /// How the members are stored: packed while small (at most 128 members of at most 64 bytes,
-/// Redis's listpack limits), a slot table after that (sticky, as in Redis).
+/// Redis's listpack limits, or up to 512 integers kept sorted, Redis's intset), a slot table
+/// after that (sticky, as in Redis).
 #[derive(Debug, Clone)]
 enum Repr {
     Small(Pack),
@@ -109,6 +110,20 @@ impl Set {
             return false;
         }
         if let Repr::Small(p) = &mut self.repr {
+            let int = parse_i64(member);
+            if let (Encoding::IntSet, Some(v)) = (self.encoding, int)
+                && p.count() < INTSET_MAX_ENTRIES
+            {
+                // An intset keeps its integers sorted (SMEMBERS shows them in order), and holds
+                // up to 512 of them.
+                let at = p
+                    .iter()
+                    .find(|(_, m)| parse_i64(m).is_some_and(|x| x > v))
+                    .map_or(p.end(), |(pos, _)| pos);
+                p.insert(at, member);
+                self.note_insert(member);
+                return true;
+            }
             if p.count() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE {
                 p.push(member);
                 self.note_insert(member);
@@ -469,6 +484,25 @@ mod tests {
         }
         assert_eq!(Set::inter_card(&[Some(&a), Some(&c)], 1), 1);
         assert_eq!(Set::inter_card(&[Some(&a), Some(&c)], 5), 2);
+    }
+
+    #[test]
+    fn an_intset_lists_its_integers_in_order() {
+        let s = set(&["5", "-10", "3", "100", "0", "3"]);
+        let got: Vec<&[u8]> = s.iter().collect();
+        assert_eq!(got, vec![&b"-10"[..], b"0", b"3", b"5", b"100"]);
+        let mut s = Set::new();
+        for i in (0..300).rev() {
+            s.add(i.to_string().as_bytes());
+        }
+        assert_eq!(s.encoding(), "intset");
+        let got: Vec<i64> = s.iter().map(|m| parse_i64(m).unwrap()).collect();
+        assert_eq!(got, (0..300).collect::<Vec<_>>());
+        // A non-integer ends the intset; the order so far is kept and it is appended.
+        let mut s = set(&["2", "1"]);
+        s.add(b"a");
+        let got: Vec<&[u8]> = s.iter().collect();
+        assert_eq!(got, vec![&b"1"[..], b"2", b"a"]);
     }
 
     #[test]

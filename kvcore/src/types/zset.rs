@@ -282,6 +282,8 @@ impl ZSet {
         if score.is_nan() {
             return Err(TypeError::ScoreNan);
         }
+        // -0 is stored as 0, as Redis's listpack encoding does (it keeps integers as integers).
+        let score = if score == 0.0 { 0.0 } else { score };
         let Some(cur) = self.score(member) else {
             if flags.xx {
                 return Ok(ZAddOutcome::Skipped);
