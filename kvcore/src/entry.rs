@@ -107,15 +107,15 @@ impl Value {
     }
 }
 
-/// One key's value with its expiry and times. `repr(C)`: the value and the tag of the expiry
-/// come first, in the slot's first cache line (see `shard.rs`).
+/// One key's value with its expiry and times. `repr(C)`: the expiry and the value come first,
+/// right after the key in the slot (see `shard.rs`).
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub(crate) struct Entry {
-    pub(crate) value: Value,
     /// Absolute deadline in clock milliseconds. Changed only through the shard (it keeps an
     /// index of the entries that carry one).
     pub(crate) expire_at: Option<u64>,
+    pub(crate) value: Value,
     pub(crate) created_ms: u64,
     pub(crate) updated_ms: u64,
     /// Position of this entry's slot in its shard's volatile index, valid while `expire_at`

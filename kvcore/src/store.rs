@@ -346,7 +346,7 @@ impl Store for Db {
         self.read_entry(key, |e| {
             e.map(|e| {
                 let slot = std::mem::size_of::<Option<crate::shard::Slot>>() + 4 + 8;
-                let key_heap = if key.len() > 30 { key.len() } else { 0 };
+                let key_heap = if key.len() > 22 { key.len() } else { 0 };
                 slot + key_heap + e.value.heap_size()
             })
         })
