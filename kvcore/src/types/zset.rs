@@ -257,13 +257,38 @@ impl ZSet {
         start..end.max(start)
     }
 
+    /// Positions of the members in a lex range. Lex ranges assume equal scores; when they are
+    /// not, this follows Redis's listpack walk (first member at or above the minimum, then
+    /// while at or below the maximum), so small sets answer as Redis does. The skip list uses
+    /// the same prefix arithmetic as Redis's skip list, which is exact for equal scores.
     fn lex_positions(&self, range: &LexRange<'_>) -> std::ops::Range<usize> {
-        if range.is_empty() {
+        let len = self.len();
+        if range.is_empty() || len == 0 {
             return 0..0;
         }
-        let start = self.count_while(|_, m| !range.above_min(m));
-        let end = self.count_while(|_, m| range.below_max(m));
-        start..end.max(start)
+        let first = self.collect(0..1, false)[0].0;
+        let last = self.collect(len - 1..len, false)[0].0;
+        if !range.above_min(last) || !range.below_max(first) {
+            return 0..0;
+        }
+        match self {
+            ZSet::Small(z) => {
+                let all: Vec<(&[u8], f64)> = z.iter().collect();
+                let Some(start) = all.iter().position(|(m, _)| range.above_min(m)) else {
+                    return 0..0;
+                };
+                let n = all[start..]
+                    .iter()
+                    .take_while(|(m, _)| range.below_max(m))
+                    .count();
+                start..start + n
+            }
+            ZSet::Large(_) => {
+                let start = self.count_while(|_, m| !range.above_min(m));
+                let end = self.count_while(|_, m| range.below_max(m));
+                start..end.max(start)
+            }
+        }
     }
 
     // ---- commands ---------------------------------------------------------------------------

@@ -255,6 +255,28 @@ fn lex_table() {
 }
 
 #[test]
+fn lex_ranges_over_unequal_scores_follow_redis_listpack_walk() {
+    // Found by differential fuzzing against redis-server: ZADD z 1 b 2 a 3 c; the members are
+    // not sorted, and Redis walks from the first member >= min while members are <= max.
+    let z = zset(&[(1.0, "b"), (2.0, "a"), (3.0, "c")]);
+    let lr =
+        |a: &'static str, b: &'static str| LexRange::parse(a.as_bytes(), b.as_bytes()).unwrap();
+    assert_eq!(
+        z.count_by_lex(&lr("-", "[a")),
+        0,
+        "first member b is above the max"
+    );
+    assert_eq!(z.count_by_lex(&lr("[b", "+")), 3);
+    assert_eq!(z.count_by_lex(&lr("[c", "+")), 1);
+    assert_eq!(names(z.range_by_lex(&lr("(a", "[b"), false, 0, -1)), ["b", "a"]);
+    assert_eq!(
+        z.count_by_lex(&lr("[d", "+")),
+        0,
+        "last member c is below the min"
+    );
+}
+
+#[test]
 fn remove_ranges_table() {
     let base: &[(f64, &str)] = &[(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d"), (5.0, "e")];
     let mut z = zset(base);
