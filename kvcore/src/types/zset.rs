@@ -198,6 +198,8 @@ impl ZSet {
     }
 
     fn insert_new(&mut self, member: &[u8], score: f64) {
+        // -0 is stored as 0, as Redis's listpack does (it keeps integral scores as integers).
+        let score = score + 0.0;
         if let ZSet::Small(p) = self {
             if p.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE {
                 p.insert_new(member, score);
@@ -307,8 +309,7 @@ impl ZSet {
         if score.is_nan() {
             return Err(TypeError::ScoreNan);
         }
-        // -0 is stored as 0, as Redis's listpack encoding does (it keeps integers as integers).
-        let score = if score == 0.0 { 0.0 } else { score };
+        let score = score + 0.0; // -0 is stored and reported as 0
         let Some(cur) = self.score(member) else {
             if flags.xx {
                 return Ok(ZAddOutcome::Skipped);
@@ -329,6 +330,7 @@ impl ZSet {
         if new == cur {
             return Ok(ZAddOutcome::Unchanged(cur));
         }
+        let new = new + 0.0; // -0 is stored and reported as 0
         each!(self, z => z.set_score(member, new));
         Ok(ZAddOutcome::Updated(new))
     }

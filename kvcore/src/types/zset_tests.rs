@@ -268,7 +268,10 @@ fn lex_ranges_over_unequal_scores_follow_redis_listpack_walk() {
     );
     assert_eq!(z.count_by_lex(&lr("[b", "+")), 3);
     assert_eq!(z.count_by_lex(&lr("[c", "+")), 1);
-    assert_eq!(names(z.range_by_lex(&lr("(a", "[b"), false, 0, -1)), ["b", "a"]);
+    assert_eq!(
+        names(z.range_by_lex(&lr("(a", "[b"), false, 0, -1)),
+        ["b", "a"]
+    );
     assert_eq!(
         z.count_by_lex(&lr("[d", "+")),
         0,
@@ -388,6 +391,10 @@ fn infinities_in_aggregates() {
         ZSet::inter(&inputs, &[1.0, 1.0], Aggregate::Min).score(b"m"),
         Some(f64::NEG_INFINITY)
     );
+    // A weight of -1 on a 0 score gives -0, stored as 0 (found by differential fuzzing).
+    let zero = zset(&[(0.0, "z")]);
+    let u = ZSet::union(&[Some(ZInput::ZSet(&zero))], &[-1.0], Aggregate::Sum);
+    assert!(u.score(b"z").unwrap().is_sign_positive());
     // weight 0 times inf is NaN in IEEE, 0 in Redis.
     let u = ZSet::union(&inputs[..1], &[0.0], Aggregate::Sum);
     assert_eq!(u.score(b"m"), Some(0.0));
