@@ -29,7 +29,8 @@ impl Db {
     pub(crate) fn read_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&Entry>) -> R) -> R {
         let inner = &*self.inner;
         let hash = inner.hash(key);
-        let lock = inner.shard(self.index, inner.shard_of(hash));
+        let shard_index = inner.shard_of(hash);
+        let lock = inner.shard(self.index, shard_index);
         {
             let shard = lock.read();
             let Some(idx) = shard.find(hash, key) else {
@@ -42,38 +43,54 @@ impl Db {
             }
         }
         // Found expired: remove it under the write lock (it may have changed meanwhile).
-        let mut shard = lock.write();
+        let mut shard = inner.write_shard(self.index, shard_index);
         let slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
         f(slot.entry())
     }
 
-    /// Runs `f` with `key`'s slot under the shard's write lock (see the module docs).
+    /// Runs `f` with `key`'s slot under the shard's write lock (see the module docs). In a
+    /// persistent store it is durable (`Inner::durable`): refused up front once persistence
+    /// failed, and returning only after the lock is released and the journaled effects are
+    /// as durable as the sync mode promises.
     pub(crate) fn write_entry<R>(
         &self,
         key: &[u8],
         f: impl FnOnce(&mut WriteSlot<'_>) -> crate::Result<R>,
     ) -> crate::Result<R> {
         let inner = &*self.inner;
-        let hash = inner.hash(key);
-        let mut shard = inner.shard(self.index, inner.shard_of(hash)).write();
-        let mut slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
-        // Dropping the slot deletes a container the closure emptied.
-        f(&mut slot)
+        inner.durable(|| {
+            let hash = inner.hash(key);
+            let mut shard = inner.write_shard(self.index, inner.shard_of(hash));
+            let mut slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
+            // Dropping the slot deletes a container the closure emptied.
+            f(&mut slot)
+        })
     }
 
     /// Write-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
+    /// A persistent store's multi-key write runs inside [`Db::durable`], which checks before
+    /// and acknowledges after the locks are held.
     pub(crate) fn lock_write<'a>(&'a self, keys: &[(usize, &[u8])]) -> MultiWrite<'a> {
         let inner = &*self.inner;
         let ids = shard_ids(inner, keys);
         let guards = ids
             .into_iter()
-            .map(|id| (id, inner.shard(id.0, id.1).write()))
+            .map(|id| (id, inner.write_shard(id.0, id.1)))
             .collect();
         MultiWrite {
             inner,
             guards,
             now: inner.now(),
         }
+    }
+
+    /// Runs a multi-key write (one that uses [`Db::lock_write`]) durably; see
+    /// `Inner::durable`. `f` must drop its `MultiWrite` before returning.
+    ///
+    /// # Errors
+    /// [`crate::Error::PersistenceFailed`], or `f`'s error.
+    pub(crate) fn durable<R>(&self, f: impl FnOnce() -> crate::Result<R>) -> crate::Result<R> {
+        self.inner.durable(f)
     }
 
     /// Read-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.

@@ -57,4 +57,21 @@ pub enum Error {
     /// A string would grow past 512 MiB (Redis's `proto-max-bulk-len`).
     #[error("string exceeds maximum allowed size")]
     StringTooLong,
+    /// A persistent store refuses writes because writing or syncing its log failed (a full
+    /// disk, an I/O error); reads still work. Carries the reason. A server answers `MISCONF`.
+    #[error("persistence failed, writes are refused until the store is reopened: {0}")]
+    PersistenceFailed(String),
+    /// A data directory could not be read or written (opening a store, taking a snapshot).
+    #[error("{0}")]
+    Io(String),
+    /// A data directory holds damage that must not be skipped; the message names the file,
+    /// the offset and how to repair it.
+    #[error("{0}")]
+    Corrupt(String),
+    /// SAVE or BGSAVE while a snapshot is already being taken.
+    #[error("background save already in progress")]
+    SaveInProgress,
+    /// A persistence operation on a store that lives only in memory.
+    #[error("the store has no data directory")]
+    NotPersistent,
 }

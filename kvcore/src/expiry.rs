@@ -79,7 +79,7 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
         for s in 0..inner.shard_count() {
             let mut left = budget.max(1);
             loop {
-                let mut shard = inner.shard(db, s).write();
+                let mut shard = inner.write_shard(db, s);
                 if shard.volatile().is_empty() {
                     break;
                 }

@@ -14,10 +14,10 @@
 //! write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::clock::Clock;
 use crate::effect::Effect;
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     /// Keys removed because their time ran out (lazily or actively), for INFO's
     /// `expired_keys`.
     expired_keys: AtomicU64,
+    /// The durability engine of a store opened from a directory (set once, after recovery).
+    pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -86,13 +88,43 @@ impl Inner {
     }
 
     /// The durability seam: every mutation reports its effect here while it still holds the
-    /// write locks of the shards it changed (see `effect.rs`). Issue 5 makes this write the
-    /// log; an in-memory store has nothing to do.
+    /// write locks of the shards it changed (see `effect.rs`), so the log's record order is
+    /// the order of the changes in memory. An in-memory store has nothing to do.
     #[inline]
     pub(crate) fn journal(&self, effect: Effect<'_>) {
         #[cfg(test)]
         self.journal_log.lock().push(effect.describe());
-        let _ = effect;
+        if let Some(p) = self.persist.get() {
+            p.journal(&effect);
+        }
+    }
+
+    /// Write-locks a shard. Every writer takes its shard locks through here: a snapshot in
+    /// progress dumps the shard first if it has not captured it yet (see `persist/engine.rs`).
+    #[inline]
+    pub(crate) fn write_shard(&self, db: usize, shard: usize) -> RwLockWriteGuard<'_, Shard> {
+        let guard = self.shard(db, shard).write();
+        if let Some(p) = self.persist.get() {
+            p.before_write(db, shard, &guard);
+        }
+        guard
+    }
+
+    /// Runs a write operation durably: refuses it up front if persistence has failed, and
+    /// returns only once what it journaled is as durable as the sync mode promises. `f` must
+    /// take and release its locks inside, so that nobody waits for the disk holding a lock.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`], or `f`'s error.
+    #[inline]
+    pub(crate) fn durable<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let Some(p) = self.persist.get() else {
+            return f();
+        };
+        p.check_writable()?;
+        let res = f();
+        p.ack()?;
+        res
     }
 }
 
@@ -132,6 +164,7 @@ impl Kv {
                 clock: opts.clock,
                 rng: AtomicU64::new(seed),
                 expired_keys: AtomicU64::new(0),
+                persist: OnceLock::new(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),
@@ -173,24 +206,27 @@ impl Kv {
     /// Empties every database, atomically (FLUSHALL).
     ///
     /// # Errors
-    /// None today; durable stores (issue 5) may refuse writes.
+    /// [`Error::PersistenceFailed`] if a persistent store refuses writes.
     pub fn flushall(&self) -> Result<()> {
         let inner = &*self.inner;
-        let mut guards: Vec<_> = (0..inner.databases())
-            .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
-            .map(|(db, s)| inner.shard(db, s).write())
-            .collect();
-        for g in &mut guards {
-            g.clear();
-        }
-        inner.journal(Effect::FlushAll);
-        Ok(())
+        inner.durable(|| {
+            let mut guards: Vec<_> = (0..inner.databases())
+                .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
+                .map(|(db, s)| inner.write_shard(db, s))
+                .collect();
+            for g in &mut guards {
+                g.clear();
+            }
+            inner.journal(Effect::FlushAll);
+            Ok(())
+        })
     }
 
     /// Swaps the contents of databases `a` and `b`, atomically (SWAPDB).
     ///
     /// # Errors
-    /// [`Error::DbIndexOutOfRange`] if either index is out of range.
+    /// [`Error::DbIndexOutOfRange`] if either index is out of range;
+    /// [`Error::PersistenceFailed`] if a persistent store refuses writes.
     pub fn swapdb(&self, a: usize, b: usize) -> Result<()> {
         let inner = &*self.inner;
         if a >= inner.databases() || b >= inner.databases() {
@@ -200,19 +236,21 @@ impl Kv {
             return Ok(());
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        let mut low: Vec<_> = (0..inner.shard_count())
-            .map(|s| inner.shard(lo, s).write())
-            .collect();
-        let mut high: Vec<_> = (0..inner.shard_count())
-            .map(|s| inner.shard(hi, s).write())
-            .collect();
-        // Both databases use the same hasher and shard count, so shard i of one is shard i of
-        // the other.
-        for (l, h) in low.iter_mut().zip(high.iter_mut()) {
-            std::mem::swap(&mut **l, &mut **h);
-        }
-        inner.journal(Effect::SwapDb { a, b });
-        Ok(())
+        inner.durable(|| {
+            let mut low: Vec<_> = (0..inner.shard_count())
+                .map(|s| inner.write_shard(lo, s))
+                .collect();
+            let mut high: Vec<_> = (0..inner.shard_count())
+                .map(|s| inner.write_shard(hi, s))
+                .collect();
+            // Both databases use the same hasher and shard count, so shard i of one is shard
+            // i of the other.
+            for (l, h) in low.iter_mut().zip(high.iter_mut()) {
+                std::mem::swap(&mut **l, &mut **h);
+            }
+            inner.journal(Effect::SwapDb { a, b });
+            Ok(())
+        })
     }
 }
 

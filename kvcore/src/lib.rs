@@ -53,6 +53,9 @@ pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
     SetOutcome,
 };
+pub use persist::{
+    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode, check_data_dir,
+};
 pub use store::Store;
 pub use types::{
     Aggregate, End, LexBound, LexRange, ScoreRange, ZAddFlags, format_score, parse_score,

@@ -18,6 +18,8 @@ pub struct Options {
     pub(crate) shards: usize,
     pub(crate) databases: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Persistence settings, used by `Kv::open` (builders in `persist/api.rs`).
+    pub(crate) persist: crate::persist::Config,
 }
 
 /// The most shards a database can have: the SCAN cursor gives the shard 16 bits.
@@ -29,6 +31,7 @@ impl Default for Options {
             shards: 64,
             databases: 16,
             clock: Arc::new(SystemClock),
+            persist: crate::persist::Config::default(),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! kvcore's integration tests: one binary, one module per area.
 
 mod concurrency;
+mod crash;
 mod expire;
 mod keys;
 mod model;
+mod persist;
 mod scan;
 mod string;
 

@@ -7,7 +7,12 @@ use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
 
+/// In a persistent store, durable (see `Db::durable`).
 pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
+    db.durable(|| del_locked(db, keys))
+}
+
+fn del_locked(db: &Db, keys: &[&[u8]]) -> Result<u64> {
     let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
     let mut locked = db.lock_write(&ids);
     let mut n = 0;
@@ -51,6 +56,10 @@ pub(crate) fn keys(db: &Db, pattern: &[u8]) -> Vec<Vec<u8>> {
 
 /// RENAME (`nx` false) and RENAMENX (`nx` true).
 pub(crate) fn rename(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
+    db.durable(|| rename_locked(db, src, dst, nx))
+}
+
+fn rename_locked(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
     let d = db.index;
     let mut locked = db.lock_write(&[(d, src), (d, dst)]);
     if locked.slot(d, src).entry().is_none() {
@@ -71,7 +80,18 @@ pub(crate) fn rename(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> 
     Ok(true)
 }
 
+/// In a persistent store, durable (see `Db::durable`).
 pub(crate) fn copy(
+    db: &Db,
+    src: &[u8],
+    dst: &[u8],
+    dst_db: Option<usize>,
+    replace: bool,
+) -> Result<bool> {
+    db.durable(|| copy_locked(db, src, dst, dst_db, replace))
+}
+
+fn copy_locked(
     db: &Db,
     src: &[u8],
     dst: &[u8],
@@ -112,16 +132,19 @@ pub(crate) fn dbsize(db: &Db) -> u64 {
         .sum()
 }
 
+/// In a persistent store, durable (see `Db::durable`).
 pub(crate) fn flushdb(db: &Db) -> Result<()> {
     let inner = &*db.inner;
-    let mut guards: Vec<_> = (0..inner.shard_count())
-        .map(|s| inner.shard(db.index, s).write())
-        .collect();
-    for g in &mut guards {
-        g.clear();
-    }
-    inner.journal(Effect::FlushDb { db: db.index });
-    Ok(())
+    db.durable(|| {
+        let mut guards: Vec<_> = (0..inner.shard_count())
+            .map(|s| inner.write_shard(db.index, s))
+            .collect();
+        for g in &mut guards {
+            g.clear();
+        }
+        inner.journal(Effect::FlushDb { db: db.index });
+        Ok(())
+    })
 }
 
 /// OBJECT ENCODING's answer for a value.

@@ -160,8 +160,13 @@ pub(crate) fn mget(db: &Db, keys: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
         .collect()
 }
 
-/// MSET (`nx` false) or MSETNX (`nx` true): all pairs under all their locks at once.
+/// MSET (`nx` false) or MSETNX (`nx` true): all pairs under all their locks at once; in a
+/// persistent store, durable (see `Db::durable`).
 pub(crate) fn mset(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
+    db.durable(|| mset_locked(db, pairs, nx))
+}
+
+fn mset_locked(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
     let ids: Vec<_> = pairs.iter().map(|&(k, _)| (db.index, k)).collect();
     let mut locked = db.lock_write(&ids);
     if nx

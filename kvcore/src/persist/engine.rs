@@ -131,11 +131,6 @@ impl Persist {
         &self.config
     }
 
-    /// The data directory.
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Logs an effect. Called with the shard write lock(s) held; only copies into the log's
     /// buffer. A failed log drops the record: the write will not be acknowledged (`ack` fails).
     pub(crate) fn journal(&self, effect: &Effect<'_>) {
@@ -237,6 +232,12 @@ impl Persist {
     /// Records what recovery found.
     pub(crate) fn set_recovery(&self, r: Recovery) {
         *self.recovery.lock() = r;
+    }
+
+    /// Holds the one-snapshot-at-a-time lock (tests of "already in progress").
+    #[cfg(test)]
+    pub(crate) fn saving_lock_for_tests(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.saving.lock()
     }
 
     /// Whether a snapshot is being taken.
@@ -403,6 +404,16 @@ pub(crate) fn recover(
     };
     let mut snap_seq = 0;
     if let Some(snap) = &snap {
+        if snap.databases() as usize > kv.databases() {
+            return Err(unsupported(
+                snap.path(),
+                format!(
+                    "the snapshot holds {} databases but the store is configured with {}",
+                    snap.databases(),
+                    kv.databases()
+                ),
+            ));
+        }
         let now = clock.real_now();
         let (mut loaded, mut expired) = (0, 0);
         snap.for_each(|e| {

@@ -1,7 +1,10 @@
 //! Durability: the write-ahead log, snapshots and the file-system seam beneath them.
-// Wired into the store by issue 5; until then nothing outside this module uses them.
-#![allow(dead_code)]
+//!
+//! `api` is the public face (`Kv::open`, SAVE/BGSAVE, INFO, `check_data_dir`); `engine` is
+//! what a persistent store carries; `wal` and `snapshot` are the two file formats
+//! (docs/format.md), written through the `fs` seam.
 
+mod api;
 mod apply;
 mod convert;
 mod engine;
@@ -11,6 +14,12 @@ mod fs;
 mod record;
 mod snapshot;
 mod wal;
+
+pub use api::{
+    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
+};
+pub(crate) use engine::{Config, Persist};
+pub use wal::SyncMode;
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ impl<'a> Bytes<'a> {
         &self.0
     }
     /// The bytes, owned.
+    #[cfg(test)]
     pub(crate) fn into_vec(self) -> Vec<u8> {
         self.0.into_owned()
     }

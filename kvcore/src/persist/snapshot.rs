@@ -70,7 +70,6 @@ pub(crate) struct SnapshotWriter {
     tmp: PathBuf,
     file: Box<dyn FileHandle>,
     buf: Vec<u8>,
-    scratch: Vec<u8>,
     crc: crc32fast::Hasher,
     entries: u64,
     bytes: u64,
@@ -120,7 +119,6 @@ impl SnapshotWriter {
             tmp,
             file,
             buf: Vec::with_capacity(FLUSH_AT + (64 << 10)),
-            scratch: Vec::new(),
             crc: crc32fast::Hasher::new(),
             entries: 0,
             bytes: 0,
@@ -130,20 +128,15 @@ impl SnapshotWriter {
         Ok(w)
     }
 
-    /// Adds one entry.
+    /// Adds one entry (the store adds whole shard blocks; tests add entries one by one).
     ///
     /// # Errors
     /// Io errors writing the file.
+    #[cfg(test)]
     pub(crate) fn entry(&mut self, e: &Entry<'_>) -> Result<()> {
-        self.scratch.clear();
-        record::encode_into(e, &mut self.scratch);
-        frame::put(&mut self.buf, &self.scratch);
-        self.entries += 1;
-        if self.buf.len() >= FLUSH_AT {
-            self.flush()
-        } else {
-            Ok(())
-        }
+        let mut block = Vec::new();
+        encode_entry(e, &mut Vec::new(), &mut block);
+        self.push(&block, 1)
     }
 
     /// Adds `count` entries already framed by [`encode_entry`].

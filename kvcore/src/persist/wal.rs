@@ -34,7 +34,7 @@ const MIN_PAYLOAD: usize = 8;
 
 /// When a write to a persistent store is made durable (Redis's `appendfsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum SyncMode {
+pub enum SyncMode {
     /// A write is acknowledged only once its log record is on disk (fdatasync); concurrent
     /// writers share one fdatasync (group commit).
     Always,
@@ -50,7 +50,7 @@ pub(crate) enum SyncMode {
 
 impl SyncMode {
     /// The name Redis's `appendfsync` uses: `always`, `everysec` or `no`.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             SyncMode::Always => "always",
             SyncMode::EverySec => "everysec",
@@ -59,7 +59,7 @@ impl SyncMode {
     }
 
     /// Parses `always`, `everysec` or `no` (ASCII case-insensitive).
-    pub(crate) fn parse(name: &str) -> Option<SyncMode> {
+    pub fn parse(name: &str) -> Option<SyncMode> {
         [SyncMode::Always, SyncMode::EverySec, SyncMode::No]
             .into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(name))

@@ -1,0 +1,439 @@
+//! The public face of persistence: opening a store from a directory, the sync and snapshot
+//! settings, SAVE / BGSAVE / LASTSAVE, INFO's persistence section and the `check` tool.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::kv::{Inner, Kv};
+use crate::options::Options;
+
+use super::apply::RecoveryClock;
+use super::engine::{Recovery, SaveStats, recover};
+use super::error::PersistError;
+use super::fs::{FileSystem, RealFs};
+use super::snapshot;
+use super::wal::{self, Flusher, SyncMode};
+
+impl From<PersistError> for Error {
+    fn from(e: PersistError) -> Self {
+        match e {
+            PersistError::Failed(why) => Error::PersistenceFailed(why),
+            e @ PersistError::Corrupt { .. } => Error::Corrupt(e.to_string()),
+            e @ PersistError::Io { .. } => Error::Io(e.to_string()),
+        }
+    }
+}
+
+impl Options {
+    /// Sets when writes are made durable (default [`SyncMode::EverySec`]); only for
+    /// [`Kv::open`].
+    pub fn sync(mut self, mode: SyncMode) -> Self {
+        self.persist.sync = mode;
+        self
+    }
+
+    /// Sets the automatic snapshot rules, as Redis's `save`: a snapshot is taken when, for
+    /// some `(seconds, changes)` pair, at least `changes` writes happened and `seconds` have
+    /// passed since the last snapshot. Default `[(3600, 1), (300, 100), (60, 10000)]`; empty
+    /// disables them. They run in the task [`Kv::start_persistence`] starts.
+    pub fn save_rules(mut self, rules: &[(u64, u64)]) -> Self {
+        self.persist.save = rules.to_vec();
+        self
+    }
+
+    /// Sets the size at which a log segment is closed and a new one started (default 64 MiB).
+    pub fn wal_segment_bytes(mut self, bytes: u64) -> Self {
+        self.persist.segment_bytes = bytes.max(4096);
+        self
+    }
+}
+
+/// What a snapshot cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SaveInfo {
+    /// The log sequence number it covers.
+    pub seq: u64,
+    /// Keys written.
+    pub keys: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Wall time, in milliseconds.
+    pub millis: u64,
+    /// How long writers were held at its start, in microseconds.
+    pub barrier_micros: u64,
+    /// Its extra memory: the largest shard dump held at once, in bytes (plus a 1 MiB buffer).
+    pub peak_dump_bytes: usize,
+}
+
+impl From<SaveStats> for SaveInfo {
+    fn from(s: SaveStats) -> Self {
+        SaveInfo {
+            seq: s.seq,
+            keys: s.entries,
+            bytes: s.bytes,
+            millis: s.millis,
+            barrier_micros: s.barrier_micros,
+            peak_dump_bytes: s.peak_block,
+        }
+    }
+}
+
+/// The state of a persistent store, for INFO's persistence section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PersistenceInfo {
+    /// The sync mode.
+    pub sync: SyncMode,
+    /// Writes since the last snapshot began (`rdb_changes_since_last_save`).
+    pub changes_since_save: u64,
+    /// When the last successful snapshot began (Unix ms), if any (LASTSAVE).
+    pub last_save_ms: Option<u64>,
+    /// Whether the last snapshot attempt succeeded (`rdb_last_bgsave_status`); `None` if none
+    /// was attempted since the store opened.
+    pub last_save_ok: Option<bool>,
+    /// The last successful snapshot of this run.
+    pub last_save: Option<SaveInfo>,
+    /// A snapshot is being taken (`rdb_bgsave_in_progress`).
+    pub saving: bool,
+    /// The sequence number of the last record logged.
+    pub log_seq: u64,
+    /// fdatasyncs of the log so far.
+    pub log_syncs: u64,
+    /// Why writes are refused, if they are (`MISCONF`).
+    pub write_failure: Option<String>,
+    /// What opening the store found.
+    pub recovery: RecoveryInfo,
+}
+
+/// What opening a persistent store found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryInfo {
+    /// The snapshot loaded: its sequence number, if any.
+    pub snapshot_seq: Option<u64>,
+    /// Keys loaded from it.
+    pub keys_loaded: u64,
+    /// Log records replayed after it.
+    pub records_replayed: u64,
+    /// Warnings (each also printed to stderr when the store opened).
+    pub warnings: Vec<String>,
+}
+
+impl From<&Recovery> for RecoveryInfo {
+    fn from(r: &Recovery) -> Self {
+        RecoveryInfo {
+            snapshot_seq: r.snapshot.map(|s| s.0),
+            keys_loaded: r.snapshot.map_or(0, |s| s.1),
+            records_replayed: r.replayed,
+            warnings: r.warnings.clone(),
+        }
+    }
+}
+
+impl Kv {
+    /// Opens (or creates) a persistent store in directory `dir`: loads the newest valid
+    /// snapshot, replays the log after it, and logs every later write before acknowledging
+    /// it, by `opts`' sync mode. Warnings (a torn log tail cut, a damaged snapshot skipped)
+    /// are printed to stderr and kept in [`Kv::persistence`].
+    ///
+    /// Call [`Kv::start_persistence`] to run the everysec flusher and the snapshot rules.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the directory holds damage that must not be skipped (the message
+    /// names the file, the offset and how to repair it); [`Error::Io`] if it cannot be read
+    /// or written.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Kv> {
+        Kv::open_with(Arc::new(RealFs), dir.as_ref(), opts)
+    }
+
+    pub(crate) fn open_with(fs: Arc<dyn FileSystem>, dir: &Path, opts: Options) -> Result<Kv> {
+        let clock = Arc::new(RecoveryClock::new(opts.clock.clone()));
+        let config = opts.persist.clone();
+        let kv = Kv::in_memory(opts.clock(clock.clone()));
+        let mut progress = |line: &str| eprintln!("kvcore: {line}");
+        let (persist, report) = recover(fs, dir, &kv, clock, config, &mut progress)?;
+        for w in &report.warnings {
+            eprintln!("kvcore: warning: {w}");
+        }
+        persist.set_recovery(report);
+        // `kv` was created just above; nothing else can have set its engine.
+        kv.inner
+            .persist
+            .set(persist)
+            .map_err(|_| ())
+            .expect("a new store has no engine yet");
+        Ok(kv)
+    }
+
+    /// Whether the store persists to a directory.
+    pub fn is_persistent(&self) -> bool {
+        self.inner.persist.get().is_some()
+    }
+
+    fn engine(&self) -> Result<&super::engine::Persist> {
+        self.inner.persist.get().ok_or(Error::NotPersistent)
+    }
+
+    /// SAVE: takes a snapshot now, in this thread. Other clients are not stopped: writers wait
+    /// only for a brief barrier and, at most once, for their shard to be dumped.
+    ///
+    /// # Errors
+    /// [`Error::SaveInProgress`] if a snapshot is already running; [`Error::Io`] if writing
+    /// it failed (nothing is left behind; the store keeps working); [`Error::NotPersistent`].
+    pub fn save(&self) -> Result<SaveInfo> {
+        snapshot_now(&self.inner)
+    }
+
+    /// BGSAVE: starts a snapshot on a background thread and returns at once.
+    ///
+    /// # Errors
+    /// [`Error::SaveInProgress`] if one is already running; [`Error::NotPersistent`].
+    pub fn bgsave(&self) -> Result<()> {
+        if self.engine()?.saving() {
+            return Err(Error::SaveInProgress);
+        }
+        let inner = Arc::clone(&self.inner);
+        std::thread::Builder::new()
+            .name("kv-bgsave".into())
+            .spawn(move || {
+                // The outcome is recorded for INFO / LASTSAVE; a lost race with another
+                // snapshot is not an error worth reporting.
+                let _ = snapshot_now(&inner);
+            })
+            .map_err(|e| Error::Io(format!("cannot start the snapshot thread: {e}")))?;
+        Ok(())
+    }
+
+    /// LASTSAVE: when the last successful snapshot began (Unix ms), if there is one.
+    pub fn last_save_ms(&self) -> Option<u64> {
+        self.inner.persist.get()?.last_save_ms()
+    }
+
+    /// Makes every logged write durable now (fdatasync), whatever the sync mode.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`] if the log cannot be written or synced.
+    pub fn sync_log(&self) -> Result<()> {
+        Ok(self.engine()?.wal().sync()?)
+    }
+
+    /// The persistence state, for INFO; `None` for an in-memory store.
+    pub fn persistence(&self) -> Option<PersistenceInfo> {
+        let p = self.inner.persist.get()?;
+        let last = p.last_save();
+        Some(PersistenceInfo {
+            sync: p.config().sync,
+            changes_since_save: p.dirty(),
+            last_save_ms: p.last_save_ms(),
+            last_save_ok: last.as_ref().map(|r| r.is_ok()),
+            last_save: p.last_good_save().map(SaveInfo::from),
+            saving: p.saving(),
+            log_seq: p.wal().next_seq() - 1,
+            log_syncs: p.wal().syncs(),
+            write_failure: p.wal().failure(),
+            recovery: RecoveryInfo::from(&p.recovery()),
+        })
+    }
+
+    /// Starts the background persistence work the host owns: the everysec flusher (in
+    /// [`SyncMode::EverySec`]) and the snapshot rules, checked every 100 ms. Stop it (or drop
+    /// it) before shutting down; a final [`Kv::save`] is the host's choice.
+    pub fn start_persistence(&self) -> PersistenceTask {
+        let Some(p) = self.inner.persist.get() else {
+            return PersistenceTask {
+                flusher: None,
+                stop: Arc::default(),
+                thread: None,
+            };
+        };
+        let flusher = (p.config().sync == SyncMode::EverySec)
+            .then(|| p.wal().start_flusher(Duration::from_secs(1)));
+        let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
+        let signal = Arc::clone(&stop);
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let thread = std::thread::Builder::new()
+            .name("kv-save-rules".into())
+            .spawn(move || {
+                loop {
+                    {
+                        let mut stopped = signal.0.lock();
+                        if !*stopped {
+                            signal.1.wait_for(&mut stopped, Duration::from_millis(100));
+                        }
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    let Some(inner) = weak.upgrade() else { return };
+                    if let Some(p) = inner.persist.get()
+                        && p.save_due(inner.now())
+                    {
+                        let _ = snapshot_now(&inner);
+                    }
+                }
+            })
+            .ok();
+        PersistenceTask {
+            flusher,
+            stop,
+            thread,
+        }
+    }
+}
+
+fn snapshot_now(inner: &Inner) -> Result<SaveInfo> {
+    let p = inner.persist.get().ok_or(Error::NotPersistent)?;
+    match p.snapshot(inner) {
+        Ok(stats) => Ok(stats.into()),
+        Err(None) => Err(Error::SaveInProgress),
+        Err(Some(e)) => Err(Error::Io(format!("snapshot failed: {e}"))),
+    }
+}
+
+/// The background persistence work of a store (see [`Kv::start_persistence`]); stops when
+/// stopped or dropped.
+#[derive(Debug)]
+pub struct PersistenceTask {
+    flusher: Option<Flusher>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PersistenceTask {
+    /// Stops the flusher and the rules thread and waits for them.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(f) = self.flusher.take() {
+            f.stop();
+        }
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            // A panicked rules thread already reported itself on stderr.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for PersistenceTask {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What [`check_data_dir`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// Each snapshot file and what is wrong with it, if anything.
+    pub snapshots: Vec<(String, std::result::Result<u64, String>)>,
+    /// Log segment files.
+    pub segments: usize,
+    /// Valid log records before the first problem.
+    pub records: u64,
+    /// Their first and last sequence numbers.
+    pub seq_range: Option<(u64, u64)>,
+    /// The first problem in the log: file, offset, what, and whether it is only a torn tail
+    /// (which opening the store cuts off by itself).
+    pub problem: Option<(String, u64, String, bool)>,
+    /// Records a repair at the problem drops.
+    pub dropped: u64,
+    /// Whether the log was repaired.
+    pub repaired: bool,
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, res) in &self.snapshots {
+            match res {
+                Ok(keys) => writeln!(f, "snapshot {name}: ok, {keys} keys")?,
+                Err(why) => writeln!(f, "snapshot {name}: DAMAGED: {why}")?,
+            }
+        }
+        write!(
+            f,
+            "log: {} segment(s), {} valid record(s)",
+            self.segments, self.records
+        )?;
+        if let Some((a, b)) = self.seq_range {
+            write!(f, " (sequence {a}..={b})")?;
+        }
+        writeln!(f)?;
+        match &self.problem {
+            None => writeln!(f, "log: ok"),
+            Some((file, offset, why, torn)) => {
+                let kind = if *torn {
+                    "torn tail (cut automatically on open)"
+                } else {
+                    "CORRUPT"
+                };
+                writeln!(f, "log: {kind}: {file} at offset {offset}: {why}")?;
+                if self.repaired {
+                    writeln!(
+                        f,
+                        "repaired: truncated there, dropping {} later record(s)",
+                        self.dropped
+                    )
+                } else {
+                    writeln!(
+                        f,
+                        "--repair would truncate there, dropping {} later record(s)",
+                        self.dropped
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// `kvserver check --data-dir DIR [--repair]`: reports the snapshots and the log of a data
+/// directory; with `repair`, truncates the log at its first bad record (and removes later
+/// segments), dropping the records reported. Run it only while no store has the directory open.
+///
+/// # Errors
+/// [`Error::Io`] if the directory cannot be read or repaired.
+pub fn check_data_dir(dir: impl AsRef<Path>, repair: bool) -> Result<CheckReport> {
+    check_with(&RealFs, dir.as_ref(), repair)
+}
+
+pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Result<CheckReport> {
+    let mut snapshots = Vec::new();
+    let mut newest_valid = 0;
+    for (seq, path) in snapshot::snapshots(fs, dir)? {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match snapshot::Snapshot::open(fs, &path) {
+            Ok(s) => {
+                newest_valid = newest_valid.max(seq);
+                snapshots.push((name, Ok(s.entries())));
+            }
+            Err(e) => snapshots.push((name, Err(e.to_string()))),
+        }
+    }
+    let c = wal::check(fs, dir, newest_valid, repair)?;
+    Ok(CheckReport {
+        snapshots,
+        segments: c.segments,
+        records: c.records,
+        seq_range: c.seq_range,
+        problem: c
+            .problem
+            .map(|p| (p.path.display().to_string(), p.offset, p.reason, p.torn)),
+        dropped: c.dropped,
+        repaired: c.repaired,
+    })
+}
+
+#[cfg(test)]
+mod tests;

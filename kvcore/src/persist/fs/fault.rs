@@ -1,0 +1,298 @@
+//! `FaultFs`: an in-memory file system for tests that keeps what a process wrote apart from
+//! what is durable (file data and directory entries), and injects faults.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{FileHandle, FileSystem, Mapped};
+
+/// One file of the fault model: what the process sees and what would survive a crash.
+#[derive(Debug, Default)]
+struct Node {
+    data: Vec<u8>,
+    durable: Vec<u8>,
+    /// After a failed fsync the kernel may mark dirty pages clean without writing them: bytes in
+    /// `lost` never reach the disk, even if a later fsync "succeeds".
+    lost: Option<(usize, usize)>,
+}
+
+impl Node {
+    fn sync(&mut self) {
+        let mut durable = self.data.clone();
+        if let Some((from, to)) = self.lost {
+            let to = to.min(durable.len());
+            for b in durable.iter_mut().take(to).skip(from) {
+                *b = 0;
+            }
+        }
+        self.durable = durable;
+    }
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    /// The namespace the process sees.
+    names: HashMap<PathBuf, Arc<Mutex<Node>>>,
+    /// The namespace that would survive a crash (as of the last directory sync).
+    durable_names: HashMap<PathBuf, Arc<Mutex<Node>>>,
+    writes: u64,
+    syncs: u64,
+    fail_write_at: Option<u64>,
+    fail_next_syncs: u32,
+    capacity: Option<u64>,
+}
+
+impl FaultState {
+    fn used(&self) -> u64 {
+        self.names
+            .values()
+            .map(|n| n.lock().data.len() as u64)
+            .sum()
+    }
+}
+
+/// An in-memory file system with injectable faults, for tests.
+///
+/// Clones share the same files. Data written is visible at once but is durable only after
+/// `sync_data` (file contents) and `sync_dir` (names); [`FaultFs::crash`] throws away everything
+/// else, as a power cut would.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FaultFs {
+    state: Arc<Mutex<FaultState>>,
+}
+
+fn enospc() -> io::Error {
+    io::Error::from_raw_os_error(28)
+}
+
+fn injected(what: &str) -> io::Error {
+    io::Error::other(format!("injected {what} failure"))
+}
+
+fn not_found(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", path.display()),
+    )
+}
+
+impl FaultFs {
+    /// A new, empty file system.
+    pub(crate) fn new() -> FaultFs {
+        FaultFs::default()
+    }
+
+    /// Makes the `n`th write from now (1 = the next one) fail without writing anything.
+    pub(crate) fn fail_nth_write(&self, n: u64) {
+        let mut s = self.state.lock();
+        s.fail_write_at = Some(s.writes + n);
+    }
+
+    /// Makes the next `n` file syncs fail; the data they should have made durable is lost.
+    pub(crate) fn fail_syncs(&self, n: u32) {
+        self.state.lock().fail_next_syncs = n;
+    }
+
+    /// Limits the total bytes of all files; a write that crosses the limit writes what fits (a
+    /// torn write) and fails with `ENOSPC`.
+    pub(crate) fn set_capacity(&self, bytes: Option<u64>) {
+        self.state.lock().capacity = bytes;
+    }
+
+    /// How many file syncs (`sync_data`) have succeeded so far.
+    pub(crate) fn syncs(&self) -> u64 {
+        self.state.lock().syncs
+    }
+
+    /// Simulates a power cut: every file and name goes back to its last synced state. Handles
+    /// opened before the crash keep writing into files nobody can see any more.
+    pub(crate) fn crash(&self) {
+        let mut s = self.state.lock();
+        let mut names = HashMap::new();
+        for (path, node) in &s.durable_names {
+            let durable = node.lock().durable.clone();
+            let fresh = Node {
+                data: durable.clone(),
+                durable,
+                lost: None,
+            };
+            names.insert(path.clone(), Arc::new(Mutex::new(fresh)));
+        }
+        s.durable_names = names.clone();
+        s.names = names;
+    }
+
+    /// The visible contents of a file (tests inspect and damage files through this).
+    pub(crate) fn contents(&self, path: &Path) -> Option<Vec<u8>> {
+        self.state
+            .lock()
+            .names
+            .get(path)
+            .map(|n| n.lock().data.clone())
+    }
+
+    /// Replaces a file's contents, durably (tests use it to plant corruption).
+    pub(crate) fn put(&self, path: &Path, data: Vec<u8>) {
+        let mut s = self.state.lock();
+        let node = Arc::new(Mutex::new(Node {
+            durable: data.clone(),
+            data,
+            lost: None,
+        }));
+        s.names.insert(path.to_path_buf(), node.clone());
+        s.durable_names.insert(path.to_path_buf(), node);
+    }
+
+    fn node(&self, path: &Path) -> io::Result<Arc<Mutex<Node>>> {
+        self.state
+            .lock()
+            .names
+            .get(path)
+            .cloned()
+            .ok_or_else(|| not_found(path))
+    }
+}
+
+#[derive(Debug)]
+struct FaultFile {
+    fs: FaultFs,
+    node: Arc<Mutex<Node>>,
+}
+
+impl FaultFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut s = self.fs.state.lock();
+        s.writes += 1;
+        if s.fail_write_at == Some(s.writes) {
+            s.fail_write_at = None;
+            return Err(injected("write"));
+        }
+        let node = self.node.lock();
+        let start = node.data.len();
+        let end = start + buf.len();
+        let growth = end.saturating_sub(node.data.len()) as u64;
+        drop(node);
+        let (fits, full) = match s.capacity {
+            Some(cap) => {
+                let free = cap.saturating_sub(s.used());
+                if growth > free {
+                    ((buf.len() as u64 - (growth - free)) as usize, true)
+                } else {
+                    (buf.len(), false)
+                }
+            }
+            None => (buf.len(), false),
+        };
+        let mut node = self.node.lock();
+        if node.data.len() < start + fits {
+            node.data.resize(start + fits, 0);
+        }
+        node.data[start..start + fits].copy_from_slice(&buf[..fits]);
+        if full { Err(enospc()) } else { Ok(()) }
+    }
+}
+
+impl FileHandle for FaultFile {
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.write(buf)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        let mut s = self.fs.state.lock();
+        let mut node = self.node.lock();
+        if s.fail_next_syncs > 0 {
+            s.fail_next_syncs -= 1;
+            let from = node.durable.len();
+            let to = node.data.len();
+            node.lost = Some(match node.lost {
+                Some((a, b)) => (a.min(from), b.max(to)),
+                None => (from, to),
+            });
+            return Err(injected("fsync"));
+        }
+        s.syncs += 1;
+        node.sync();
+        Ok(())
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.node.lock().data.len() as u64)
+    }
+}
+
+impl FileSystem for FaultFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn FileHandle>> {
+        let node = Arc::new(Mutex::new(Node::default()));
+        self.state
+            .lock()
+            .names
+            .insert(path.to_path_buf(), node.clone());
+        Ok(Box::new(FaultFile {
+            fs: self.clone(),
+            node,
+        }))
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn FileHandle>> {
+        let node = self.node(path)?;
+        Ok(Box::new(FaultFile {
+            fs: self.clone(),
+            node,
+        }))
+    }
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        Ok(Mapped::Owned(self.node(path)?.lock().data.clone()))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut s = self.state.lock();
+        let node = s.names.remove(from).ok_or_else(|| not_found(from))?;
+        s.names.insert(to.to_path_buf(), node);
+        Ok(())
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut s = self.state.lock();
+        if s.fail_next_syncs > 0 {
+            s.fail_next_syncs -= 1;
+            return Err(injected("directory fsync"));
+        }
+        s.durable_names.retain(|p, _| p.parent() != Some(dir));
+        let in_dir: Vec<_> = s
+            .names
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect();
+        s.durable_names.extend(in_dir);
+        Ok(())
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let s = self.state.lock();
+        let mut names: Vec<String> = s
+            .names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.state
+            .lock()
+            .names
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| not_found(path))
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let node = self.node(path)?;
+        let mut node = node.lock();
+        node.data.truncate(len as usize);
+        node.sync();
+        Ok(())
+    }
+    fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
+        Ok(())
+    }
+}
