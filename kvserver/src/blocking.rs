@@ -1,65 +1,199 @@
-//! Blocked clients (BLPOP and friends): a connection thread that must wait for data parks on a
-//! condition variable; every successful write command bumps a generation and wakes the parked
-//! threads, which retry their pop. With nobody blocked, a write pays one atomic load.
+//! Blocked clients (BLPOP and friends), served in Redis's order.
 //!
-//! Retrying under the store's own atomic operations keeps every element delivered exactly once.
-//! Unlike Redis, waiters are not served in strict arrival order: whichever woken thread pops
-//! first wins.
+//! A client whose pop finds nothing registers a [`Waiter`] in the queue of each key it waits on
+//! and parks on its own condition variable. After every successful write command (when anyone
+//! is waiting: otherwise one atomic load), the writing connection calls [`Blocking::serve`]:
+//! for each waited key, in order, it runs the front waiter's pop *on the waiter's behalf* (the
+//! store's ordinary atomic operation, on the waiter's database), hands the result over and wakes
+//! it, and continues with the next waiter until the key is empty or nobody waits. So waiters of
+//! a key are served first-come-first-served, and an element pushed for one waiter wakes exactly
+//! that one.
+//!
+//! Registration (a last attempt plus enqueueing) and serving both run under the registry lock,
+//! and a writer serves only after its write: a push can never slip between a waiter's last
+//! attempt and its enqueueing. Lock order: registry, then store shards.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-#[derive(Debug, Default)]
-pub(crate) struct Blocking {
-    waiters: AtomicUsize,
-    generation: Mutex<u64>,
+/// The pop a waiter wants, run by whoever serves it. `None`: nothing to pop yet.
+pub(crate) type Attempt<T> = Box<dyn FnMut() -> kvcore::Result<Option<T>> + Send>;
+
+/// What a served waiter receives.
+type Outcome<T> = kvcore::Result<T>;
+
+/// One blocked client.
+pub(crate) struct Waiter<T> {
+    attempt: Mutex<Attempt<T>>,
+    result: Mutex<Option<Outcome<T>>>,
     cv: Condvar,
 }
 
-/// Counts a blocked client for as long as it lives.
-pub(crate) struct Waiting<'a>(&'a Blocking);
+/// Type-erased waiter, as the queues hold it.
+trait Pending: Send + Sync {
+    /// Runs the pop; true if the waiter got a result (or an error) and is done.
+    fn try_serve(&self) -> bool;
+    fn id(&self) -> usize;
+}
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.waiters.fetch_sub(1, Ordering::SeqCst);
+impl<T: Send + 'static> Pending for Waiter<T> {
+    fn try_serve(&self) -> bool {
+        let outcome = (self.attempt.lock())();
+        let done = match outcome {
+            Ok(None) => return false,
+            Ok(Some(v)) => Ok(v),
+            Err(e) => Err(e),
+        };
+        *self.result.lock() = Some(done);
+        self.cv.notify_one();
+        true
+    }
+
+    fn id(&self) -> usize {
+        self as *const Self as *const () as usize
     }
 }
 
-impl Blocking {
-    /// Registers a blocked client. Register before the first attempt: a write that lands after
-    /// that attempt then sees the waiter and wakes it.
-    pub(crate) fn enter(&self) -> Waiting<'_> {
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        Waiting(self)
-    }
+/// (database, key) → waiters in arrival order.
+type Queues = HashMap<(usize, Vec<u8>), VecDeque<Arc<dyn Pending>>>;
 
+#[derive(Default)]
+pub(crate) struct Blocking {
+    waiting: AtomicUsize,
+    queues: Mutex<Queues>,
+}
+
+impl std::fmt::Debug for Blocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blocking")
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+/// How a blocking call ended.
+pub(crate) enum Wait<T> {
+    /// Served (right away or by a writer).
+    Ready(T),
+    /// `check` asked to stop (timeout, client gone, server stopping).
+    Stopped,
+}
+
+impl Blocking {
     /// How many clients are blocked right now (INFO `blocked_clients`).
     pub(crate) fn waiting(&self) -> usize {
-        self.waiters.load(Ordering::Relaxed)
+        self.waiting.load(Ordering::SeqCst)
     }
 
-    /// Called after every successful write command.
-    #[inline]
-    pub(crate) fn notify_write(&self) {
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            let mut g = self.generation.lock();
-            *g = g.wrapping_add(1);
-            self.cv.notify_all();
+    /// Tries `attempt`; if it finds nothing, blocks on `keys` of database `db` until a writer
+    /// serves this client, or `check` (called every `poll`) returns true.
+    ///
+    /// # Errors
+    /// The error of the attempt (WRONGTYPE, ...), whether it ran here or in a writer.
+    pub(crate) fn block<T: Send + 'static>(
+        &self,
+        db: usize,
+        keys: &[&[u8]],
+        mut attempt: Attempt<T>,
+        poll: Duration,
+        mut check: impl FnMut() -> bool,
+    ) -> kvcore::Result<Wait<T>> {
+        let waiter = {
+            let mut queues = self.queues.lock();
+            if let Some(v) = attempt()? {
+                return Ok(Wait::Ready(v));
+            }
+            let waiter = Arc::new(Waiter {
+                attempt: Mutex::new(attempt),
+                result: Mutex::new(None),
+                cv: Condvar::new(),
+            });
+            for k in keys {
+                let pending: Arc<dyn Pending> = waiter.clone();
+                queues
+                    .entry((db, k.to_vec()))
+                    .or_default()
+                    .push_back(pending);
+            }
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            waiter
+        };
+        let outcome = loop {
+            {
+                let mut result = waiter.result.lock();
+                if result.is_none() {
+                    waiter.cv.wait_for(&mut result, poll);
+                }
+                if let Some(r) = result.take() {
+                    break Some(r);
+                }
+            }
+            if check() {
+                // Leave the queues; a writer may have served us meanwhile (under this lock).
+                let mut queues = self.queues.lock();
+                if let Some(r) = waiter.result.lock().take() {
+                    break Some(r);
+                }
+                let id = Pending::id(&*waiter);
+                Self::remove(&mut queues, db, keys, id);
+                break None;
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match outcome {
+            Some(Ok(v)) => Ok(Wait::Ready(v)),
+            Some(Err(e)) => Err(e),
+            None => Ok(Wait::Stopped),
         }
     }
 
-    /// The current generation; read before an attempt, passed to [`wait`](Blocking::wait).
-    pub(crate) fn generation(&self) -> u64 {
-        *self.generation.lock()
+    fn remove(queues: &mut Queues, db: usize, keys: &[&[u8]], id: usize) {
+        for k in keys {
+            let slot = (db, k.to_vec());
+            if let Some(q) = queues.get_mut(&slot) {
+                q.retain(|w| w.id() != id);
+                if q.is_empty() {
+                    queues.remove(&slot);
+                }
+            }
+        }
     }
 
-    /// Waits until a write after generation `seen`, or for `timeout`.
-    pub(crate) fn wait(&self, seen: u64, timeout: Duration) {
-        let mut g = self.generation.lock();
-        if *g == seen {
-            self.cv.wait_for(&mut g, timeout);
+    /// Called after every successful write command: serves waiters whose keys now have data,
+    /// first come first served, until no queue makes progress (a served BLMOVE may feed another
+    /// key's waiters).
+    #[inline]
+    pub(crate) fn serve(&self) {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut queues = self.queues.lock();
+        loop {
+            let mut progress = false;
+            let mut slots: Vec<(usize, Vec<u8>)> = queues.keys().cloned().collect();
+            // Deterministic order between keys: by database, then key.
+            slots.sort();
+            for slot in slots {
+                while let Some(front) = queues.get(&slot).and_then(|q| q.front()).cloned() {
+                    if !front.try_serve() {
+                        break;
+                    }
+                    progress = true;
+                    // The served waiter leaves every queue it was in.
+                    let id = front.id();
+                    queues.retain(|_, q| {
+                        q.retain(|w| w.id() != id);
+                        !q.is_empty()
+                    });
+                }
+            }
+            if !progress {
+                return;
+            }
         }
     }
 }
@@ -67,39 +201,63 @@ impl Blocking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::time::Instant;
+    use std::sync::atomic::AtomicBool;
 
     #[test]
-    fn a_write_wakes_a_waiter() {
+    fn served_in_arrival_order() {
         let b = Arc::new(Blocking::default());
-        let waiter = {
-            let b = Arc::clone(&b);
-            std::thread::spawn(move || {
-                let _w = b.enter();
-                let seen = b.generation();
-                let start = Instant::now();
-                b.wait(seen, Duration::from_secs(30));
-                (
-                    b.generation() != seen,
-                    start.elapsed() < Duration::from_secs(30),
-                )
-            })
-        };
-        // Keep notifying until the waiter has registered and been woken.
-        while !waiter.is_finished() {
-            b.notify_write();
-            std::thread::sleep(Duration::from_millis(5));
+        let stock = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for id in 0..3u32 {
+            let (b2, stock, order) = (b.clone(), stock.clone(), order.clone());
+            threads.push(std::thread::spawn(move || {
+                let s = stock.clone();
+                let got = b2
+                    .block(
+                        0,
+                        &[b"k"],
+                        Box::new(move || Ok(s.lock().pop())),
+                        Duration::from_millis(10),
+                        || false,
+                    )
+                    .unwrap();
+                match got {
+                    Wait::Ready(v) => order.lock().push((id, v)),
+                    Wait::Stopped => unreachable!("check never stops"),
+                }
+            }));
+            // Let this thread enqueue before the next one starts.
+            while b.waiting() <= id as usize {
+                std::thread::yield_now();
+            }
         }
-        let (advanced, early) = waiter.join().unwrap();
-        assert!(advanced && early);
+        for v in [10, 20, 30] {
+            stock.lock().push(v);
+            b.serve();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock(), vec![(0, 10), (1, 20), (2, 30)]);
+        assert_eq!(b.waiting(), 0);
     }
 
     #[test]
-    fn no_waiters_no_generation_change() {
+    fn a_stopped_waiter_leaves_its_queues() {
         let b = Blocking::default();
-        let g = b.generation();
-        b.notify_write();
-        assert_eq!(b.generation(), g);
+        let stop = AtomicBool::new(false);
+        let got = b
+            .block(
+                0,
+                &[b"a", b"b"],
+                Box::new(|| Ok(None::<u8>)),
+                Duration::from_millis(1),
+                || stop.swap(true, Ordering::SeqCst),
+            )
+            .unwrap();
+        assert!(matches!(got, Wait::Stopped));
+        assert!(b.queues.lock().is_empty());
+        assert_eq!(b.waiting(), 0);
     }
 }

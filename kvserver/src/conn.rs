@@ -108,7 +108,7 @@ impl Session {
         self.handle.last_cmd.store(idx, Ordering::Relaxed);
         let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
         if result.is_ok() && cmd.flags.has(Flags::WRITE) {
-            self.shared.blocking.notify_write();
+            self.shared.blocking.serve();
         }
         let failed = if let Err(e) = result {
             // A handler that failed part-way must not leave half a reply behind.

@@ -611,48 +611,49 @@ fn blocking_pops_wait_for_a_push() {
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
 
-    // Blocked clients wake up when another client pushes; each element goes to one of them.
-    let waiters: Vec<_> = (0..3)
-        .map(|_| {
-            let addr = server.addr;
-            std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
-                let got: (String, String) = redis::cmd("BLPOP")
-                    .arg("jobs")
-                    .arg(0)
-                    .query(&mut c)
-                    .unwrap();
-                got
-            })
-        })
-        .collect();
-    // Wait until all three are blocked (flag b in CLIENT LIST).
-    let end = std::time::Instant::now() + super::support::PATIENCE;
-    loop {
-        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
-        if list.matches(" flags=b ").count() == 3 {
-            break;
+    // Blocked clients are served in the order they blocked, one element each (issue 6).
+    let blocked = |con: &mut redis::Connection| -> usize {
+        let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    let mut waiters = Vec::new();
+    for i in 0..3 {
+        let addr = server.addr;
+        waiters.push(std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://{addr}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let got: (String, String) = redis::cmd("BLPOP")
+                .arg("nothing")
+                .arg("jobs")
+                .arg(0)
+                .query(&mut c)
+                .unwrap();
+            got
+        }));
+        // Wait until this one is in line before starting the next.
+        let end = std::time::Instant::now() + super::support::PATIENCE;
+        while blocked(&mut con) != i + 1 {
+            assert!(std::time::Instant::now() < end, "waiter {i} never blocked");
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert!(
-            std::time::Instant::now() < end,
-            "waiters never blocked:\n{list}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
-    assert!(info.contains("blocked_clients:3\r\n"), "{info}");
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
     assert_eq!(list.matches(" flags=b ").count(), 3, "{list}");
-    assert_eq!(
-        cmd(&mut con, &["RPUSH", "jobs", "a", "b", "c"]).unwrap(),
-        Value::Int(3)
-    );
-    let mut got: Vec<String> = waiters.into_iter().map(|t| t.join().unwrap().1).collect();
-    got.sort();
-    assert_eq!(got, vec!["a", "b", "c"]);
+    for v in ["a", "b", "c"] {
+        assert_eq!(cmd(&mut con, &["RPUSH", "jobs", v]).unwrap(), Value::Int(1));
+    }
+    let got: Vec<(String, String)> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+    let want: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|v| ("jobs".to_string(), v.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(blocked(&mut con), 0);
 
     // BLMOVE and BZPOPMAX wake up too.
     let addr = server.addr;

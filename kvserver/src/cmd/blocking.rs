@@ -1,6 +1,6 @@
 //! Blocking list and sorted-set pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX, BZMPOP. Each tries its non-blocking form; if nothing is there it waits (see
-//! `crate::blocking`) until a write, its timeout, or the client going away.
+//! BZPOPMAX, BZMPOP. Each tries its non-blocking form; if nothing is there it waits in line
+//! (see `crate::blocking`) until a writer serves it, its timeout, or the client going away.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +12,7 @@ use kvproto::{Request, Version, Writer};
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::{CmdError, SYNTAX};
 use super::list::{end_arg, mpop_count, numkeys};
+use crate::blocking::{Attempt, Wait};
 
 /// How often a blocked client checks whether it was killed, the server is stopping, or its
 /// peer hung up.
@@ -53,34 +54,45 @@ impl Drop for BlockedFlag {
     }
 }
 
-/// Runs `attempt` until it yields a value, the deadline passes (`Ok(None)`), or the client is
-/// gone (`Ok(None)` with the session marked for closing).
-fn block_on<T>(
+/// Runs `attempt` now; if it finds nothing, waits (first come, first served) until a writer
+/// serves it, the deadline passes (`Ok(None)`), or the client is gone (`Ok(None)`, session
+/// marked for closing).
+fn block_on<T: Send + 'static>(
     ctx: &mut Ctx<'_>,
     deadline: Option<Instant>,
-    mut attempt: impl FnMut(&kvcore::Db) -> kvcore::Result<Option<T>>,
+    keys: &[&[u8]],
+    attempt: Attempt<T>,
 ) -> Result<Option<T>, CmdError> {
     let shared = Arc::clone(&ctx.s.shared);
-    let _waiting = shared.blocking.enter();
-    let _flag = BlockedFlag::set(&ctx.s.handle);
-    loop {
-        let seen = shared.blocking.generation();
-        if let Some(v) = attempt(&ctx.s.db)? {
-            return Ok(Some(v));
-        }
-        let now = Instant::now();
-        let wait = match deadline {
-            Some(d) if d <= now => return Ok(None),
-            Some(d) => (d - now).min(POLL),
-            None => POLL,
-        };
-        shared.blocking.wait(seen, wait);
-        let h = &ctx.s.handle;
-        if h.is_killed() || shared.stopping.load(Ordering::Relaxed) || h.peer_closed() {
-            ctx.s.close = true;
-            return Ok(None);
+    let handle = Arc::clone(&ctx.s.handle);
+    let _flag = BlockedFlag::set(&handle);
+    // Wake up at the deadline, and at least every POLL to notice a vanished client.
+    let poll = deadline.map_or(POLL, |d| {
+        d.saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(1), POLL)
+    });
+    let mut gone = false;
+    let outcome = shared
+        .blocking
+        .block(ctx.s.db_index, keys, attempt, poll, || {
+            if handle.is_killed() || shared.stopping.load(Ordering::Relaxed) || handle.peer_closed()
+            {
+                gone = true;
+                return true;
+            }
+            deadline.is_some_and(|d| Instant::now() >= d)
+        })?;
+    match outcome {
+        Wait::Ready(v) => Ok(Some(v)),
+        Wait::Stopped => {
+            ctx.s.close |= gone;
+            Ok(None)
         }
     }
+}
+
+fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.to_vec()).collect()
 }
 
 fn keys_and_deadline<'r>(
@@ -93,7 +105,9 @@ fn keys_and_deadline<'r>(
 /// BLPOP/BRPOP key [key ...] timeout: `[key, element]`.
 fn bpop(ctx: &mut Ctx<'_>, req: &Request<'_>, end: End) -> CmdResult {
     let (keys, deadline) = keys_and_deadline(req)?;
-    let got = block_on(ctx, deadline, |db| db.lmpop(&keys, end, 1))?;
+    let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
+    let attempt: Attempt<_> = Box::new(move || db.lmpop(&owned_keys, end, 1));
+    let got = block_on(ctx, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, mut items)) => {
@@ -116,8 +130,10 @@ pub(super) fn brpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn bmove(ctx: &mut Ctx<'_>, req: &Request<'_>, from: End, to: End, timeout: &[u8]) -> CmdResult {
     let deadline = deadline_arg(timeout)?;
-    let (src, dst) = (req.arg(1), req.arg(2));
-    let got = block_on(ctx, deadline, |db| db.lmove(src, dst, from, to))?;
+    let (src, dst) = (req.arg(1).to_vec(), req.arg(2).to_vec());
+    let db = ctx.s.db.clone();
+    let attempt: Attempt<_> = Box::new(move || db.lmove(&src, &dst, from, to));
+    let got = block_on(ctx, deadline, &[req.arg(1)], attempt)?;
     let mut w = ctx.w();
     match got {
         Some(v) => w.bulk(&v),
@@ -143,7 +159,9 @@ pub(super) fn blmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (keys, next) = numkeys(req, 2)?;
     let end = end_arg(req.get(next).ok_or(SYNTAX)?)?;
     let count = mpop_count(req, next + 1)?;
-    let got = block_on(ctx, deadline, |db| db.lmpop(&keys, end, count))?;
+    let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
+    let attempt: Attempt<_> = Box::new(move || db.lmpop(&owned_keys, end, count));
+    let got = block_on(ctx, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, items)) => {
@@ -170,7 +188,9 @@ fn score(w: &mut Writer<'_>, v: f64) {
 /// BZPOPMIN/BZPOPMAX key [key ...] timeout: `[key, member, score]`.
 fn bzpop(ctx: &mut Ctx<'_>, req: &Request<'_>, max: bool) -> CmdResult {
     let (keys, deadline) = keys_and_deadline(req)?;
-    let got = block_on(ctx, deadline, |db| db.zmpop(&keys, max, 1))?;
+    let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
+    let attempt: Attempt<_> = Box::new(move || db.zmpop(&owned_keys, max, 1));
+    let got = block_on(ctx, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got.and_then(|(key, mut items)| items.pop().map(|i| (key, i))) {
         Some((key, (member, s))) => {
@@ -205,7 +225,9 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         return Err(SYNTAX);
     };
     let count = mpop_count(req, next + 1)?;
-    let got = block_on(ctx, deadline, |db| db.zmpop(&keys, max, count))?;
+    let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
+    let attempt: Attempt<_> = Box::new(move || db.zmpop(&owned_keys, max, count));
+    let got = block_on(ctx, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, items)) => {
