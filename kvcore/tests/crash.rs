@@ -177,7 +177,8 @@ fn run_child_and_kill(exe: &Path, dir: &Path, cycle: u64) -> Vec<String> {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if line == "READY" {
+            // libtest prints "test <name> ... " on the same line before the child's output.
+            if line.ends_with("READY") {
                 let _ = tx.send(());
             }
             lines.push(line);
