@@ -6,11 +6,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::log::Level;
 
-/// When the write-ahead log is fsynced (takes effect once persistence lands, issue 5).
+/// When the write-ahead log is fsynced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SyncMode {
     /// fsync after every write, before replying.
@@ -46,11 +46,11 @@ impl SyncMode {
     name = "kvserver",
     version,
     about,
-    long_about = None,
-    after_help = "Persistence is not implemented yet: whatever --data-dir and --sync say, the \
-                  server keeps everything in memory for now (and logs so at startup)."
+    long_about = None
 )]
 pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) tool: Option<Tool>,
     /// Address to listen on [default: 127.0.0.1]. Anything but loopback without --requirepass
     /// logs a warning.
     #[arg(long, value_name = "ADDR")]
@@ -58,15 +58,14 @@ pub(crate) struct Cli {
     /// TCP port; 0 picks a free one (the "listening on" log line names it) [default: 6380]
     #[arg(long)]
     port: Option<u16>,
-    /// Directory for the write-ahead log and snapshots [default: ./data]. Not used yet:
-    /// persistence is not implemented, the server runs in memory.
+    /// Directory for the write-ahead log and snapshots, created if missing [default: ./data]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// When to fsync the write-ahead log [default: everysec]. Not used yet: persistence is not
-    /// implemented, the server runs in memory.
+    /// When to fsync the write-ahead log: always (before each reply), everysec (a crash of
+    /// the machine loses about a second), no (the OS decides) [default: everysec]
     #[arg(long, value_enum, value_name = "MODE")]
     sync: Option<SyncMode>,
-    /// Keep everything in memory and write nothing to disk (currently the only mode).
+    /// Keep everything in memory and write nothing to disk (--data-dir and --sync unused).
     #[arg(long)]
     in_memory: bool,
     /// Require clients to AUTH with this password before any other command.
@@ -93,6 +92,22 @@ pub(crate) struct Cli {
     /// Close a client idle for this many seconds; 0 means never [default: 0]
     #[arg(long, visible_alias = "timeout", value_name = "SECONDS")]
     idle_timeout: Option<u64>,
+}
+
+/// Offline tools instead of serving.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Tool {
+    /// Check a data directory's snapshots and write-ahead log (the server must not be running);
+    /// exits 1 if something is damaged.
+    Check {
+        /// The data directory [default: ./data]
+        #[arg(long, value_name = "DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Cut the log at its first damaged record (the records after it are lost; the report
+        /// says how many).
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// The resolved settings the server starts with.

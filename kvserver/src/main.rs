@@ -14,7 +14,21 @@ mod stats;
 use clap::Parser;
 
 fn main() {
-    let cli = config::Cli::parse();
+    let mut cli = config::Cli::parse();
+    if let Some(config::Tool::Check { data_dir, repair }) = cli.tool.take() {
+        match kvcore::check_data_dir(&data_dir, repair) {
+            Ok(report) => {
+                println!("{report}");
+                let damaged = report.problem.as_ref().is_some_and(|p| !p.3) && !report.repaired;
+                let bad_snapshot = report.snapshots.iter().any(|(_, r)| r.is_err());
+                std::process::exit(if damaged || bad_snapshot { 1 } else { 0 });
+            }
+            Err(e) => {
+                eprintln!("kvserver check: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     let cfg = match config::Config::resolve(cli) {
         Ok(cfg) => cfg,
         Err(e) => {

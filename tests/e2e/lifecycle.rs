@@ -3,7 +3,7 @@
 use super::support::Server;
 
 #[test]
-fn help_describes_the_flags_and_the_in_memory_state() {
+fn help_describes_the_flags() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvserver"))
         .arg("--help")
         .output()
@@ -28,7 +28,7 @@ fn help_describes_the_flags_and_the_in_memory_state() {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
     assert!(
-        help.contains("Persistence is not implemented yet"),
+        help.contains("write-ahead log") && help.contains("everysec"),
         "{help}"
     );
 }
@@ -71,26 +71,142 @@ fn sigterm_and_sigint_stop_gracefully() {
     }
 }
 
-#[test]
-fn persistence_flags_say_the_server_runs_in_memory() {
-    let dir = std::env::temp_dir().join(format!("kvserver-test-{}", std::process::id()));
-    let dir_s = dir.display().to_string();
-    let server = Server::start_raw(&[
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("kvserver-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8 here")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn durable(dir: &TempDir, sync: &str) -> Server {
+    Server::start_raw(&[
         "--bind",
         "127.0.0.1",
         "--port",
         "0",
         "--data-dir",
-        &dir_s,
+        dir.path(),
         "--sync",
-        "always",
-    ]);
+        sync,
+    ])
+}
+
+#[test]
+fn data_survives_a_graceful_restart() {
+    let dir = TempDir::new("restart");
+    let mut server = durable(&dir, "everysec");
     let mut c = server.raw();
-    c.roundtrip(b"PING\r\n", b"+PONG\r\n");
+    c.roundtrip(
+        b"SET k v\r\nRPUSH l a b\r\nHSET h f 1\r\nSET t x EX 1000\r\nSELECT 3\r\nSET other 3\r\n",
+        b"+OK\r\n:2\r\n:1\r\n+OK\r\n+OK\r\n+OK\r\n",
+    );
+    c.send(b"INFO persistence\r\n");
+    let info = String::from_utf8_lossy(&c.read_bulk()).into_owned();
+    assert!(info.contains("aof_enabled:1\r\n"), "{info}");
+    c.send(b"SHUTDOWN\r\n");
+    c.expect_closed();
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
     assert!(
-        server.log().contains("persistence is not implemented yet"),
+        server.log().contains("write-ahead log synced"),
         "{}",
         server.log()
+    );
+    // The offline checker agrees the directory is sound.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_kvserver"))
+        .args(["check", "--data-dir", dir.path()])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert!(!check.stdout.is_empty());
+
+    let server = durable(&dir, "everysec");
+    let mut c = server.raw();
+    c.roundtrip(
+        b"GET k\r\nLRANGE l 0 -1\r\nHGET h f\r\n",
+        b"$1\r\nv\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n1\r\n",
+    );
+    c.send(b"TTL t\r\n");
+    let ttl: i64 = c
+        .read_line()
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .unwrap();
+    assert!(ttl > 900 && ttl <= 1000, "ttl {ttl}");
+    c.roundtrip(b"SELECT 3\r\nGET other\r\n", b"+OK\r\n$1\r\n3\r\n");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_with_sync_always() {
+    let dir = TempDir::new("kill9");
+    let server = durable(&dir, "always");
+    let mut c = server.raw();
+    for i in 0..200 {
+        c.roundtrip(format!("SET key:{i} value:{i}\r\n").as_bytes(), b"+OK\r\n");
+    }
+    c.roundtrip(b"INCRBY counter 200\r\n", b":200\r\n");
+    // Dropping the guard sends SIGKILL: no shutdown path runs.
+    drop(server);
+    let server = durable(&dir, "always");
+    let mut c = server.raw();
+    for i in 0..200 {
+        let want = format!("value:{i}");
+        c.roundtrip(
+            format!("GET key:{i}\r\n").as_bytes(),
+            format!("${}\r\n{want}\r\n", want.len()).as_bytes(),
+        );
+    }
+    c.roundtrip(b"GET counter\r\n", b"$3\r\n200\r\n");
+}
+
+#[test]
+fn save_bgsave_lastsave() {
+    let dir = TempDir::new("save");
+    let server = durable(&dir, "no");
+    let mut c = server.raw();
+    c.roundtrip(b"SET a 1\r\nSAVE\r\n", b"+OK\r\n+OK\r\n");
+    c.send(b"LASTSAVE\r\n");
+    let t: u64 = c
+        .read_line()
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .unwrap();
+    assert!(t > 1_600_000_000);
+    c.send(b"BGSAVE\r\n");
+    let line = c.read_line();
+    assert!(
+        line == "+Background saving started\r\n"
+            || line == "-ERR Background save already in progress\r\n",
+        "{line}"
+    );
+    c.roundtrip(
+        b"CONFIG GET appendonly\r\n",
+        b"*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n",
+    );
+    let memory = Server::start(&[]);
+    let mut m = memory.raw();
+    m.roundtrip(
+        b"SAVE\r\n",
+        b"-ERR The server runs in memory (--in-memory): there is nothing to save\r\n",
     );
 }
 

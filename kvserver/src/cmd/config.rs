@@ -68,8 +68,8 @@ fn set_u64(v: &str) -> Result<u64, &'static str> {
 #[rustfmt::skip]
 static PARAMS: &[Param] = &[
     Param { name: "appendfsync", get: |s| s.cfg.sync.as_str().into(), set: None },
-    // Persistence is not implemented yet (issue 5): nothing is appended anywhere.
-    Param { name: "appendonly", get: |_| "no".into(), set: None },
+    // The write-ahead log plays the part of Redis's append-only file.
+    Param { name: "appendonly", get: |s| if s.kv.is_persistent() { "yes" } else { "no" }.into(), set: None },
     Param { name: "bind", get: |s| s.cfg.bind.clone(), set: None },
     Param {
         name: "client-output-buffer-limit",
@@ -138,7 +138,18 @@ static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    Param { name: "save", get: |_| String::new(), set: None },
+    // The snapshot rules (seconds changes ...), when persistent.
+    Param {
+        name: "save",
+        get: |s| {
+            if !s.kv.is_persistent() {
+                return String::new();
+            }
+            let rules = crate::server::SAVE_RULES.iter().map(|(secs, n)| format!("{secs} {n}"));
+            rules.collect::<Vec<_>>().join(" ")
+        },
+        set: None,
+    },
     Param {
         name: "timeout",
         get: |s| s.live.idle_timeout_secs.load(Ordering::Relaxed).to_string(),

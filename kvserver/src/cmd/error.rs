@@ -51,6 +51,14 @@ pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::HashValueNotFloat => "ERR hash value is not a float".into(),
             E::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
             E::IncompatibleOptions(text) => format!("ERR {text}").into(),
+            E::PersistenceFailed(why) => {
+                format!("MISCONF Errors writing to the AOF file: {why}").into()
+            }
+            E::Io(why) | E::Corrupt(why) => format!("ERR {why}").into(),
+            E::SaveInProgress => "ERR Background save already in progress".into(),
+            E::NotPersistent => {
+                "ERR The server runs in memory (--in-memory): there is nothing to save".into()
+            }
             E::StringTooLong => {
                 "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
             }

@@ -96,13 +96,7 @@ fn section(s: &Shared, name: &str, out: &mut String) {
             line!(out, "maxmemory_policy:noeviction");
             line!(out, "mem_allocator:libc");
         }
-        "persistence" => {
-            line!(out, "loading:0");
-            line!(out, "async_loading:0");
-            line!(out, "rdb_bgsave_in_progress:0");
-            line!(out, "aof_enabled:0");
-            line!(out, "aof_rewrite_in_progress:0");
-        }
+        "persistence" => persistence(s, out),
         "stats" => stats(s, out),
         "replication" => {
             line!(out, "role:master");
@@ -165,6 +159,44 @@ fn server(s: &Shared, out: &mut String) {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     line!(out, "config_file:{cfg}");
+}
+
+fn persistence(s: &Shared, out: &mut String) {
+    line!(out, "loading:0");
+    line!(out, "async_loading:0");
+    let Some(p) = s.kv.persistence() else {
+        line!(out, "rdb_changes_since_last_save:0");
+        line!(out, "rdb_bgsave_in_progress:0");
+        line!(out, "rdb_last_save_time:{}", s.started_unix_ms / 1000);
+        line!(out, "aof_enabled:0");
+        line!(out, "aof_rewrite_in_progress:0");
+        return;
+    };
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    line!(out, "rdb_changes_since_last_save:{}", p.changes_since_save);
+    line!(out, "rdb_bgsave_in_progress:{}", u8::from(p.saving));
+    line!(
+        out,
+        "rdb_last_save_time:{}",
+        p.last_save_ms.unwrap_or(s.started_unix_ms) / 1000
+    );
+    line!(
+        out,
+        "rdb_last_bgsave_status:{}",
+        ok(p.last_save_ok.unwrap_or(true))
+    );
+    line!(out, "aof_enabled:1");
+    line!(out, "aof_rewrite_in_progress:0");
+    line!(
+        out,
+        "aof_last_write_status:{}",
+        ok(p.write_failure.is_none())
+    );
+    line!(out, "kv_sync:{}", s.cfg.sync.as_str());
+    line!(out, "kv_log_seq:{}", p.log_seq);
+    line!(out, "kv_log_syncs:{}", p.log_syncs);
+    line!(out, "kv_recovered_keys:{}", p.recovery.keys_loaded);
+    line!(out, "kv_recovered_records:{}", p.recovery.records_replayed);
 }
 
 fn stats(s: &Shared, out: &mut String) {

@@ -46,6 +46,31 @@ pub(super) fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.ok()
 }
 
+/// SAVE: a snapshot now (other clients keep being served).
+pub(super) fn save(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    ctx.s.shared.kv.save()?;
+    ctx.ok()
+}
+
+/// BGSAVE [SCHEDULE]: a snapshot in the background.
+pub(super) fn bgsave(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    match req.len() {
+        1 => {}
+        2 if is(req.arg(1), "schedule") => {}
+        _ => return Err(SYNTAX),
+    }
+    ctx.s.shared.kv.bgsave()?;
+    ctx.w().simple(b"Background saving started");
+    Ok(())
+}
+
+/// LASTSAVE: Unix time of the last successful snapshot (of the server's start before any).
+pub(super) fn lastsave(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let shared = &ctx.s.shared;
+    let ms = shared.kv.last_save_ms().unwrap_or(shared.started_unix_ms);
+    ctx.int((ms / 1000) as i64)
+}
+
 pub(super) fn time(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -78,6 +103,12 @@ pub(super) fn shutdown(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     if abort {
         return Err(CmdError::Msg("ERR No shutdown in progress."));
     }
+    // As Redis with save points: a snapshot on the way out unless NOSAVE.
+    let save_on_exit = !nosave;
+    ctx.s
+        .shared
+        .save_on_shutdown
+        .store(save_on_exit, std::sync::atomic::Ordering::SeqCst);
     notice!("user requested shutdown (client {})", ctx.s.handle.addr);
     crate::signal::request_stop();
     ctx.s.close = true;
