@@ -13,6 +13,9 @@ use crate::entry::KeyType;
 /// | [`shards`](Options::shards) | 64 | independently locked shards per database (rounded up to a power of two, at most 65 536) |
 /// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
 /// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
+/// | [`sync`](Options::sync) | [`SyncMode::EverySec`](crate::SyncMode) | when writes become durable ([`Kv::open`](crate::Kv::open) only) |
+/// | [`save_rules`](Options::save_rules) | `3600 1 300 100 60 10000` | automatic snapshots, as Redis's `save` |
+/// | [`wal_segment_bytes`](Options::wal_segment_bytes) | 64 MiB | log segment size |
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) shards: usize,
