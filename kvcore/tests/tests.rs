@@ -8,6 +8,7 @@ mod model;
 mod persist;
 mod scan;
 mod string;
+mod types;
 
 use std::sync::Arc;
 

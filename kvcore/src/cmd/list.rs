@@ -292,42 +292,44 @@ impl ListStore for Db {
         to: End,
     ) -> Result<Option<Vec<u8>>> {
         let (src, dst, d) = (src.as_ref(), dst.as_ref(), self.index);
-        let mut locked = self.lock_write(&[(d, src), (d, dst)]);
-        // Check both types before anything moves.
-        match locked.slot(d, src).entry() {
-            None => return Ok(None),
-            Some(e) => {
+        self.durable(|| {
+            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+            // Check both types before anything moves.
+            match locked.slot(d, src).entry() {
+                None => return Ok(None),
+                Some(e) => {
+                    crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
+                }
+            }
+            if let Some(e) = locked.slot(d, dst).entry() {
                 crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
             }
-        }
-        if let Some(e) = locked.slot(d, dst).entry() {
-            crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
-        }
-        let value = {
-            let mut slot = locked.slot(d, src);
-            let v = write(&mut slot, false, |l: &mut List| Ok(l.pop(from)))?.flatten();
-            // A live list is never empty: empty ones are deleted.
-            let v = v.expect("an existing list has an element");
-            slot.journal(Effect::ListPop {
+            let value = {
+                let mut slot = locked.slot(d, src);
+                let v = write(&mut slot, false, |l: &mut List| Ok(l.pop(from)))?.flatten();
+                // A live list is never empty: empty ones are deleted.
+                let v = v.expect("an existing list has an element");
+                slot.journal(Effect::ListPop {
+                    db: d,
+                    key: src,
+                    left: from == End::Left,
+                    count: 1,
+                });
+                v
+            };
+            let mut slot = locked.slot(d, dst);
+            write(&mut slot, true, |l: &mut List| {
+                l.push(to, &value);
+                Ok(())
+            })?;
+            slot.journal(Effect::ListPush {
                 db: d,
-                key: src,
-                left: from == End::Left,
-                count: 1,
+                key: dst,
+                left: to == End::Left,
+                values: &[&value],
             });
-            v
-        };
-        let mut slot = locked.slot(d, dst);
-        write(&mut slot, true, |l: &mut List| {
-            l.push(to, &value);
-            Ok(())
-        })?;
-        slot.journal(Effect::ListPush {
-            db: d,
-            key: dst,
-            left: to == End::Left,
-            values: &[&value],
-        });
-        Ok(Some(value.into_vec()))
+            Ok(Some(value.into_vec()))
+        })
     }
 
     fn lmpop<K: AsRef<[u8]>>(

@@ -244,38 +244,40 @@ impl SetStore for Db {
         member: impl AsRef<[u8]>,
     ) -> Result<bool> {
         let (src, dst, member, d) = (src.as_ref(), dst.as_ref(), member.as_ref(), self.index);
-        let mut locked = self.lock_write(&[(d, src), (d, dst)]);
-        let present = match locked.slot(d, src).entry() {
-            None => return Ok(false),
-            Some(e) => Set::of(&e.value)?.contains(member),
-        };
-        if let Some(e) = locked.slot(d, dst).entry() {
-            Set::of(&e.value)?;
-        }
-        if !present {
-            return Ok(false);
-        }
-        if src == dst {
-            return Ok(true);
-        }
-        {
-            let mut slot = locked.slot(d, src);
-            write(&mut slot, false, |s: &mut Set| Ok(s.remove(member)))?;
-            slot.journal(Effect::SetRem {
-                db: d,
-                key: src,
-                members: &[member],
-            });
-        }
-        let mut slot = locked.slot(d, dst);
-        if write(&mut slot, true, |s: &mut Set| Ok(s.add(member)))? == Some(true) {
-            slot.journal(Effect::SetAdd {
-                db: d,
-                key: dst,
-                members: &[member],
-            });
-        }
-        Ok(true)
+        self.durable(|| {
+            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+            let present = match locked.slot(d, src).entry() {
+                None => return Ok(false),
+                Some(e) => Set::of(&e.value)?.contains(member),
+            };
+            if let Some(e) = locked.slot(d, dst).entry() {
+                Set::of(&e.value)?;
+            }
+            if !present {
+                return Ok(false);
+            }
+            if src == dst {
+                return Ok(true);
+            }
+            {
+                let mut slot = locked.slot(d, src);
+                write(&mut slot, false, |s: &mut Set| Ok(s.remove(member)))?;
+                slot.journal(Effect::SetRem {
+                    db: d,
+                    key: src,
+                    members: &[member],
+                });
+            }
+            let mut slot = locked.slot(d, dst);
+            if write(&mut slot, true, |s: &mut Set| Ok(s.add(member)))? == Some(true) {
+                slot.journal(Effect::SetAdd {
+                    db: d,
+                    key: dst,
+                    members: &[member],
+                });
+            }
+            Ok(true)
+        })
     }
 
     fn sinter<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Vec<u8>>> {
@@ -303,25 +305,27 @@ impl SetStore for Db {
         let (dst, d) = (dst.as_ref(), self.index);
         let mut ids: Vec<(usize, &[u8])> = keys.iter().map(|k| (d, k.as_ref())).collect();
         ids.push((d, dst));
-        let mut locked = self.lock_write(&ids);
-        let result = {
-            let sets = ids[..ids.len() - 1]
-                .iter()
-                .map(|&(d, k)| locked.entry(d, k).map(|e| Set::of(&e.value)).transpose())
-                .collect::<Result<Vec<_>>>()?;
-            apply(op, &sets)
-        };
-        let n = result.len();
-        let mut slot = locked.slot(d, dst);
-        if n == 0 {
-            if slot.remove().is_some() {
-                slot.journal(Effect::Del { db: d, key: dst });
+        self.durable(|| {
+            let mut locked = self.lock_write(&ids);
+            let result = {
+                let sets = ids[..ids.len() - 1]
+                    .iter()
+                    .map(|&(d, k)| locked.entry(d, k).map(|e| Set::of(&e.value)).transpose())
+                    .collect::<Result<Vec<_>>>()?;
+                apply(op, &sets)
+            };
+            let n = result.len();
+            let mut slot = locked.slot(d, dst);
+            if n == 0 {
+                if slot.remove().is_some() {
+                    slot.journal(Effect::Del { db: d, key: dst });
+                }
+            } else {
+                slot.put(result.into_value(), None);
+                slot.journal_put();
             }
-        } else {
-            slot.put(result.into_value(), None);
-            slot.journal_put();
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     fn sscan(

@@ -392,17 +392,19 @@ impl ZSetStore for Db {
         range: &ZRange<'_>,
     ) -> Result<usize> {
         let (dst, src, d) = (dst.as_ref(), src.as_ref(), self.index);
-        let mut locked = self.lock_write(&[(d, src), (d, dst)]);
-        let result = {
-            let mut out = ZSet::new();
-            if let Some(e) = locked.entry(d, src) {
-                for (m, s) in select(ZSet::of(&e.value)?, range) {
-                    out.add(s, m, &ZAddFlags::default())?;
+        self.durable(|| {
+            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+            let result = {
+                let mut out = ZSet::new();
+                if let Some(e) = locked.entry(d, src) {
+                    for (m, s) in select(ZSet::of(&e.value)?, range) {
+                        out.add(s, m, &ZAddFlags::default())?;
+                    }
                 }
-            }
-            out
-        };
-        Ok(store(&mut locked.slot(d, dst), result))
+                out
+            };
+            Ok(store(&mut locked.slot(d, dst), result))
+        })
     }
 
     fn zrank(
@@ -532,15 +534,17 @@ impl ZSetStore for Db {
         let (dst, d) = (dst.as_ref(), self.index);
         let mut ids: Vec<(usize, &[u8])> = keys.iter().map(|k| (d, k.as_ref())).collect();
         ids.push((d, dst));
-        let mut locked = self.lock_write(&ids);
-        let result = {
-            let inputs = ids[..ids.len() - 1]
-                .iter()
-                .map(|&(d, k)| locked.entry(d, k).map(input).transpose())
-                .collect::<Result<Vec<_>>>()?;
-            combine(op, &inputs, weights, aggregate)
-        };
-        Ok(store(&mut locked.slot(d, dst), result))
+        self.durable(|| {
+            let mut locked = self.lock_write(&ids);
+            let result = {
+                let inputs = ids[..ids.len() - 1]
+                    .iter()
+                    .map(|&(d, k)| locked.entry(d, k).map(input).transpose())
+                    .collect::<Result<Vec<_>>>()?;
+                combine(op, &inputs, weights, aggregate)
+            };
+            Ok(store(&mut locked.slot(d, dst), result))
+        })
     }
 
     fn zintercard<K: AsRef<[u8]>>(&self, keys: &[K], limit: usize) -> Result<usize> {
