@@ -257,7 +257,7 @@ impl Persist {
         let Some(_one) = self.saving.try_lock() else {
             return Err(None);
         };
-        let res = self.take_snapshot(inner);
+        let res = self.take_snapshot(inner, || {});
         *self.last_save.lock() = Some(res.as_ref().map(Clone::clone).map_err(ToString::to_string));
         if let Ok(stats) = &res {
             *self.last_good_save.lock() = Some(stats.clone());
@@ -265,7 +265,15 @@ impl Persist {
         res.map_err(Some)
     }
 
-    fn take_snapshot(&self, inner: &Inner) -> Result<SaveStats> {
+    /// Like [`Persist::snapshot`], running `between` after the barrier and before the dump
+    /// (tests use it to write while the snapshot is pending).
+    #[cfg(test)]
+    pub(crate) fn snapshot_with(&self, inner: &Inner, between: impl FnOnce()) -> Result<SaveStats> {
+        let _one = self.saving.lock();
+        self.take_snapshot(inner, between)
+    }
+
+    fn take_snapshot(&self, inner: &Inner, between: impl FnOnce()) -> Result<SaveStats> {
         let started = Instant::now();
         let (seq, created, dirty_at, barrier) = {
             // The barrier: no write is in flight while every lock is held, so every record up
@@ -297,6 +305,7 @@ impl Persist {
             let dirty_at = self.dirty.load(Ordering::Relaxed);
             (seq, created, dirty_at, started.elapsed())
         };
+        between();
         for db in 0..self.databases {
             for s in 0..self.shards {
                 let dumped = {

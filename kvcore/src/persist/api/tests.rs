@@ -223,6 +223,37 @@ fn snapshots_under_concurrent_writes_are_point_in_time() {
 }
 
 #[test]
+fn a_write_to_a_shard_not_yet_dumped_dumps_it_first() {
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::No);
+    let db = kv.db(0).unwrap();
+    for i in 0..100 {
+        db.set(format!("k{i}"), "before").unwrap();
+    }
+    let p = kv.inner.persist.get().unwrap();
+    // Between the barrier and the dump, every shard is pending: these writes must first dump
+    // their shards as they were at the barrier.
+    let stats = p
+        .snapshot_with(&kv.inner, || {
+            for i in 0..100 {
+                db.set(format!("k{i}"), "after").unwrap();
+            }
+            db.set("new", "after").unwrap();
+        })
+        .unwrap();
+    assert_eq!((stats.seq, stats.entries), (100, 100));
+    assert_eq!(get(&kv, "k7").as_deref(), Some("after"));
+    let copy = FaultFs::new();
+    let (_, path) = snapshot::snapshots(&fs, &dir()).unwrap().remove(0);
+    copy.put(&path, fs.contents(&path).unwrap());
+    let kv = open(&copy, SyncMode::No);
+    for i in 0..100 {
+        assert_eq!(get(&kv, &format!("k{i}")).as_deref(), Some("before"), "k{i}");
+    }
+    assert_eq!(get(&kv, "new"), None);
+}
+
+#[test]
 fn bgsave_runs_in_the_background_and_refuses_a_second_one() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::No);
