@@ -248,7 +248,11 @@ fn a_write_to_a_shard_not_yet_dumped_dumps_it_first() {
     copy.put(&path, fs.contents(&path).unwrap());
     let kv = open(&copy, SyncMode::No);
     for i in 0..100 {
-        assert_eq!(get(&kv, &format!("k{i}")).as_deref(), Some("before"), "k{i}");
+        assert_eq!(
+            get(&kv, &format!("k{i}")).as_deref(),
+            Some("before"),
+            "k{i}"
+        );
     }
     assert_eq!(get(&kv, "new"), None);
 }
