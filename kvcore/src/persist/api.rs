@@ -145,6 +145,21 @@ impl Kv {
     ///
     /// Call [`Kv::start_persistence`] to run the everysec flusher and the snapshot rules.
     ///
+    /// ```
+    /// use kvcore::{Kv, Options, Store, SyncMode};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("kv-doc-open-{}", std::process::id()));
+    /// let kv = Kv::open(&dir, Options::new().sync(SyncMode::Always))?;
+    /// kv.db(0)?.set("greeting", "hello")?; // on disk when this returns
+    /// drop(kv);
+    ///
+    /// let kv = Kv::open(&dir, Options::new())?;
+    /// assert_eq!(kv.db(0)?.get("greeting")?, Some(b"hello".to_vec()));
+    /// # drop(kv);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Corrupt`] if the directory holds damage that must not be skipped (the message
     /// names the file, the offset and how to repair it); [`Error::Io`] if it cannot be read
