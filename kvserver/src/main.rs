@@ -5,7 +5,6 @@ mod client;
 mod cmd;
 mod config;
 mod conn;
-mod glob;
 mod log;
 mod server;
 mod signal;

@@ -577,6 +577,14 @@ fn config_info_command_introspection() {
     assert_eq!(keys, vec!["a", "b"]);
     let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut con).unwrap();
     assert!(names.iter().any(|n| n == "get") && names.iter().any(|n| n == "client|list"));
+    let names: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("PATTERN")
+        .arg("CLIENT|*NAME")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(names, vec!["client|getname", "client|setname"]);
 
     let t: Vec<String> = redis::cmd("TIME").query(&mut con).unwrap();
     assert!(

@@ -213,6 +213,22 @@ fn hashes() {
         "ERR hash value is not a float"
     );
     assert_eq!(
+        err(&mut con, &["HINCRBYFLOAT", "h", "fl", "inf"]),
+        "ERR value is NaN or Infinity"
+    );
+    // A huge repeating count is refused instead of allocating it (regression: OOM by one command).
+    assert_eq!(
+        err(&mut con, &["HRANDFIELD", "h", "-9223372036854775808"]),
+        "ERR value is out of range"
+    );
+    assert_eq!(
+        err(
+            &mut con,
+            &["HRANDFIELD", "h", "-1000000000000", "WITHVALUES"]
+        ),
+        "ERR value is out of range"
+    );
+    assert_eq!(
         cmd(&mut con, &["HDEL", "h", "n", "fl", "nope"]).unwrap(),
         Value::Int(2)
     );
@@ -330,6 +346,14 @@ fn sets() {
     assert_eq!(
         cmd(&mut con, &["SREM", "t", "a", "zz"]).unwrap(),
         Value::Int(1)
+    );
+    assert_eq!(
+        err(&mut con, &["SRANDMEMBER", "t", "-99999999999"]),
+        "ERR value is out of range"
+    );
+    assert_eq!(
+        err(&mut con, &["ZRANDMEMBER", "t", "-99999999999"]),
+        "ERR value is out of range"
     );
     match cmd(&mut con, &["SRANDMEMBER", "t", "-5"]).unwrap() {
         Value::Array(items) => assert_eq!(items.len(), 5),

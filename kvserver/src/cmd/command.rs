@@ -207,7 +207,8 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
                     .map(|c| c.name)
                     .collect()
             } else if is(kind, "pattern") {
-                all.filter(|c| crate::glob::matches(value, c.name.as_bytes(), true))
+                let pattern = super::config::nocase_pattern(value);
+                all.filter(|c| pattern.matches(c.name))
                     .map(|c| c.name)
                     .collect()
             } else {

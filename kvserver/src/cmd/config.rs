@@ -171,16 +171,19 @@ fn data_dir(s: &Shared) -> String {
         .to_string()
 }
 
+/// A glob that matches names case-insensitively, as Redis's CONFIG GET does: the names it is
+/// matched against are lowercase, so lowercasing the pattern is enough.
+pub(super) fn nocase_pattern(pattern: &[u8]) -> kvcore::Pattern {
+    kvcore::Pattern::new(pattern.to_ascii_lowercase())
+}
+
 /// CONFIG GET pattern [pattern ...]
 fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let shared = &ctx.s.shared;
+    let patterns: Vec<kvcore::Pattern> = req.args().skip(2).map(nocase_pattern).collect();
     let found: Vec<(&str, String)> = PARAMS
         .iter()
-        .filter(|p| {
-            req.args()
-                .skip(2)
-                .any(|pat| crate::glob::matches(pat, p.name.as_bytes(), true))
-        })
+        .filter(|p| patterns.iter().any(|pat| pat.matches(p.name)))
         .map(|p| (p.name, (p.get)(shared)))
         .collect();
     let mut w = ctx.w();

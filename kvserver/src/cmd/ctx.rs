@@ -132,6 +132,21 @@ pub(crate) fn positive_arg(b: &[u8]) -> Result<usize, CmdError> {
     usize::try_from(n).map_err(|_| CmdError::Msg("ERR value is out of range, must be positive"))
 }
 
+/// The most elements a negative (repeating) count may ask SRANDMEMBER, HRANDFIELD or
+/// ZRANDMEMBER for: each costs memory before the reply is written, so a huge count could
+/// exhaust the server. Redis streams such replies; this server refuses them.
+pub(crate) const MAX_RANDOM_COUNT: u64 = 1 << 24;
+
+/// The count of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: `i64::MIN` and repeating counts past
+/// [`MAX_RANDOM_COUNT`] are out of range.
+pub(crate) fn random_count_arg(b: &[u8]) -> Result<i64, CmdError> {
+    let n = int_arg(b)?;
+    if n < 0 && n.unsigned_abs() > MAX_RANDOM_COUNT {
+        return Err(CmdError::Msg("ERR value is out of range"));
+    }
+    Ok(n)
+}
+
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 #[inline]
 pub(crate) fn is(arg: &[u8], keyword: &str) -> bool {

@@ -3,7 +3,7 @@
 use kvcore::HashStore;
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, float_arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx, float_arg, int_arg, is, random_count_arg};
 use super::error::{CmdError, SYNTAX, arity_error};
 use super::keys::{cursor_arg, scan_options};
 
@@ -107,6 +107,9 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let delta = float_arg(req.arg(3))?;
+    if delta.is_infinite() {
+        return Err(CmdError::Msg("ERR value is NaN or Infinity"));
+    }
     let v = ctx.s.db.hincrbyfloat(req.arg(1), req.arg(2), delta)?;
     ctx.w().bulk(&v);
     Ok(())
@@ -118,15 +121,12 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         let v = ctx.s.db.hrandfield(req.arg(1))?;
         return ctx.bulk_or_null(v.as_deref());
     }
-    let count = int_arg(req.arg(2))?;
+    let count = random_count_arg(req.arg(2))?;
     let with_values = match req.len() {
         3 => false,
         4 if is(req.arg(3), "withvalues") => true,
         _ => return Err(SYNTAX),
     };
-    if with_values && count.unsigned_abs() > (i64::MAX / 2) as u64 {
-        return Err(CmdError::Msg("ERR value is out of range"));
-    }
     let items = ctx.s.db.hrandfield_count(req.arg(1), count)?;
     let mut w = ctx.w();
     if !with_values {

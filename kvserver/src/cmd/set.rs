@@ -3,7 +3,7 @@
 use kvcore::{SetOp, SetStore};
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg};
+use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg};
 use super::error::{CmdError, SYNTAX};
 use super::keys::{cursor_arg, scan_options, scan_reply};
 use super::list::numkeys;
@@ -71,10 +71,7 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             ctx.bulk_or_null(v.as_deref())
         }
         3 => {
-            let count = int_arg(req.arg(2))?;
-            if count == i64::MIN {
-                return Err(CmdError::Msg("ERR value is out of range"));
-            }
+            let count = random_count_arg(req.arg(2))?;
             let items = ctx.s.db.srandmember_count(req.arg(1), count)?;
             ctx.bulks(&items)
         }

@@ -6,7 +6,7 @@ use kvcore::{
 };
 use kvproto::{Request, Version, Writer};
 
-use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg};
+use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg};
 use super::error::{CmdError, NOT_FLOAT, SYNTAX};
 use super::keys::{cursor_arg, scan_options};
 use super::list::{mpop_count, numkeys};
@@ -406,7 +406,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         let v = ctx.s.db.zrandmember(req.arg(1))?;
         return ctx.bulk_or_null(v.as_deref());
     }
-    let count = int_arg(req.arg(2))?;
+    let count = random_count_arg(req.arg(2))?;
     let with_scores = match req.len() {
         3 => false,
         4 if is(req.arg(3), "withscores") => true,
