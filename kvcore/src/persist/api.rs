@@ -239,6 +239,33 @@ impl Kv {
         Ok(self.engine()?.wal().sync()?)
     }
 
+    /// Defers acknowledgements on the calling thread (`on`) or stops deferring (`off`).
+    ///
+    /// While deferred, a write returns as soon as it is applied and logged, *before* it is
+    /// durable; [`Kv::commit_deferred`] then makes all of them durable with one group commit.
+    /// A server answering a pipelined batch defers, runs the batch, commits once, and only then
+    /// sends the replies (dropping them and the connection if the commit fails), so nothing is
+    /// acknowledged to a client before it is durable. Writes are still refused up front once
+    /// persistence failed. Does nothing for an in-memory store.
+    pub fn defer_acks(&self, on: bool) {
+        if let Some(p) = self.inner.persist.get() {
+            p.defer_acks(on);
+        }
+    }
+
+    /// Makes every write this thread did since the last commit durable (per the sync mode),
+    /// with one group commit; see [`Kv::defer_acks`]. `Ok` for an in-memory store.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`] if the log could not be written or synced: none of the
+    /// deferred writes may be acknowledged then.
+    pub fn commit_deferred(&self) -> Result<()> {
+        match self.inner.persist.get() {
+            Some(p) => Ok(p.commit_pending()?),
+            None => Ok(()),
+        }
+    }
+
     /// The persistence state, for INFO; `None` for an in-memory store.
     pub fn persistence(&self) -> Option<PersistenceInfo> {
         let p = self.inner.persist.get()?;

@@ -64,6 +64,9 @@ const KEEP_SNAPSHOTS: usize = 2;
 thread_local! {
     /// The last record this thread appended and has not acknowledged: (engine id, sequence).
     static PENDING: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
+    /// This thread defers acknowledgements to `commit_deferred` (a server answering a
+    /// pipelined batch at once).
+    static DEFER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What a finished snapshot cost.
@@ -157,6 +160,23 @@ impl Persist {
     /// # Errors
     /// [`PersistError::Failed`] if the log failed (now or before).
     pub(crate) fn ack(&self) -> Result<()> {
+        if DEFER.get() {
+            return self.check_writable();
+        }
+        self.commit_pending()
+    }
+
+    /// Makes this thread's `ack`s only remember what to commit, until `commit_pending`.
+    pub(crate) fn defer_acks(&self, on: bool) {
+        DEFER.set(on);
+    }
+
+    /// Commits what this thread journaled and has not acknowledged yet: one group commit
+    /// for a whole deferred batch.
+    ///
+    /// # Errors
+    /// [`PersistError::Failed`] if the log failed (now or before).
+    pub(crate) fn commit_pending(&self) -> Result<()> {
         let (id, seq) = PENDING.replace((0, 0));
         if id == self.id() && seq > 0 {
             return self.wal.commit(seq);

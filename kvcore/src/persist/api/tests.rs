@@ -84,6 +84,34 @@ fn a_failed_fsync_refuses_writes_but_serves_reads() {
 }
 
 #[test]
+fn deferred_acknowledgements_share_one_commit() {
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::Always);
+    let db = kv.db(0).unwrap();
+    db.set("first", "1").unwrap();
+    let syncs = kv.persistence().unwrap().log_syncs;
+    kv.defer_acks(true);
+    for i in 0..16 {
+        db.set(format!("k{i}"), "v").unwrap();
+    }
+    assert_eq!(kv.persistence().unwrap().log_syncs, syncs, "nothing synced before the commit");
+    kv.commit_deferred().unwrap();
+    kv.defer_acks(false);
+    assert_eq!(kv.persistence().unwrap().log_syncs, syncs + 1, "one fdatasync for the batch");
+    fs.crash();
+    drop(kv);
+    let kv = open(&fs, SyncMode::Always);
+    assert_eq!(kv.db(0).unwrap().dbsize(), 17);
+
+    // A failed commit reports the failure: the batch must not be acknowledged.
+    kv.defer_acks(true);
+    kv.db(0).unwrap().set("x", "1").unwrap();
+    fs.fail_syncs(1);
+    assert!(matches!(kv.commit_deferred(), Err(Error::PersistenceFailed(_))));
+    kv.defer_acks(false);
+}
+
+#[test]
 fn a_full_disk_gives_clear_errors_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::Always);
