@@ -94,10 +94,18 @@ fn deferred_acknowledgements_share_one_commit() {
     for i in 0..16 {
         db.set(format!("k{i}"), "v").unwrap();
     }
-    assert_eq!(kv.persistence().unwrap().log_syncs, syncs, "nothing synced before the commit");
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs,
+        "nothing synced before the commit"
+    );
     kv.commit_deferred().unwrap();
     kv.defer_acks(false);
-    assert_eq!(kv.persistence().unwrap().log_syncs, syncs + 1, "one fdatasync for the batch");
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs + 1,
+        "one fdatasync for the batch"
+    );
     fs.crash();
     drop(kv);
     let kv = open(&fs, SyncMode::Always);
@@ -107,7 +115,10 @@ fn deferred_acknowledgements_share_one_commit() {
     kv.defer_acks(true);
     kv.db(0).unwrap().set("x", "1").unwrap();
     fs.fail_syncs(1);
-    assert!(matches!(kv.commit_deferred(), Err(Error::PersistenceFailed(_))));
+    assert!(matches!(
+        kv.commit_deferred(),
+        Err(Error::PersistenceFailed(_))
+    ));
     kv.defer_acks(false);
 }
 
