@@ -728,6 +728,13 @@ impl Wal {
                 continue;
             }
             st.leader = true;
+            if sync {
+                // Let writers that are about to append (woken by the last sync, or between
+                // requests) join this batch: one yield is cheap next to an fdatasync.
+                drop(st);
+                std::thread::yield_now();
+                st = s.state.lock();
+            }
             let batch = std::mem::take(&mut st.buf);
             let last = st.next_seq - 1;
             drop(st);
