@@ -29,14 +29,19 @@ type Outcome<T> = kvcore::Result<T>;
 /// One blocked client.
 pub(crate) struct Waiter<T> {
     attempt: Mutex<Attempt<T>>,
+    /// Set by a writer's pop, published only after that writer's commit (see `serve`).
+    staged: Mutex<Option<Outcome<T>>>,
     result: Mutex<Option<Outcome<T>>>,
     cv: Condvar,
 }
 
 /// Type-erased waiter, as the queues hold it.
 trait Pending: Send + Sync {
-    /// Runs the pop; true if the waiter got a result (or an error) and is done.
+    /// Runs the pop; true if the waiter got a result (or an error) and is done. The result is
+    /// staged, not yet visible to the waiter.
     fn try_serve(&self) -> bool;
+    /// Publishes the staged result (or `failed` instead) and wakes the waiter.
+    fn wake(&self, failed: Option<&kvcore::Error>);
     fn id(&self) -> usize;
 }
 
@@ -48,9 +53,18 @@ impl<T: Send + 'static> Pending for Waiter<T> {
             Ok(Some(v)) => Ok(v),
             Err(e) => Err(e),
         };
-        *self.result.lock() = Some(done);
-        self.cv.notify_one();
+        *self.staged.lock() = Some(done);
         true
+    }
+
+    fn wake(&self, failed: Option<&kvcore::Error>) {
+        let staged = self.staged.lock().take();
+        let outcome = match failed {
+            Some(e) => Some(Err(e.clone())),
+            None => staged,
+        };
+        *self.result.lock() = outcome;
+        self.cv.notify_one();
     }
 
     fn id(&self) -> usize {
@@ -109,6 +123,7 @@ impl Blocking {
             }
             let waiter = Arc::new(Waiter {
                 attempt: Mutex::new(attempt),
+                staged: Mutex::new(None),
                 result: Mutex::new(None),
                 cv: Condvar::new(),
             });
@@ -165,13 +180,28 @@ impl Blocking {
 
     /// Called after every successful write command: serves waiters whose keys now have data,
     /// first come first served, until no queue makes progress (a served BLMOVE may feed another
-    /// key's waiters).
+    /// key's waiters). The pops run on the caller's thread; `commit` then makes them durable
+    /// (the caller defers acknowledgements) before any served waiter sees its result, so no
+    /// client is answered with a pop that a crash could undo. If `commit` fails, the served
+    /// waiters get its error.
     #[inline]
-    pub(crate) fn serve(&self) {
+    pub(crate) fn serve(&self, commit: impl FnOnce() -> kvcore::Result<()>) {
         if self.waiting.load(Ordering::SeqCst) == 0 {
             return;
         }
         let mut queues = self.queues.lock();
+        let mut served: Vec<Arc<dyn Pending>> = Vec::new();
+        self.serve_locked(&mut queues, &mut served);
+        if served.is_empty() {
+            return;
+        }
+        let failed = commit().err();
+        for w in &served {
+            w.wake(failed.as_ref());
+        }
+    }
+
+    fn serve_locked(&self, queues: &mut Queues, served: &mut Vec<Arc<dyn Pending>>) {
         loop {
             let mut progress = false;
             let mut slots: Vec<(usize, Vec<u8>)> = queues.keys().cloned().collect();
@@ -189,6 +219,7 @@ impl Blocking {
                         q.retain(|w| w.id() != id);
                         !q.is_empty()
                     });
+                    served.push(front);
                 }
             }
             if !progress {
@@ -234,7 +265,7 @@ mod tests {
         }
         for v in [10, 20, 30] {
             stock.lock().push(v);
-            b.serve();
+            b.serve(|| Ok(()));
         }
         for t in threads {
             t.join().unwrap();

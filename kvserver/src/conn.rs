@@ -108,7 +108,8 @@ impl Session {
         self.handle.last_cmd.store(idx, Ordering::Relaxed);
         let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
         if result.is_ok() && cmd.flags.has(Flags::WRITE) {
-            self.shared.blocking.serve();
+            let kv = &self.shared.kv;
+            self.shared.blocking.serve(|| kv.commit_deferred());
         }
         let failed = if let Err(e) = result {
             // A handler that failed part-way must not leave half a reply behind.
@@ -173,6 +174,9 @@ impl Conn {
     /// The I/O error that ended the connection.
     pub(crate) fn run(mut self, mut stream: TcpStream) -> io::Result<()> {
         let limits = Limits::default();
+        // Writes of a batch are made durable together, right before its replies go out (see
+        // `flush`): one group commit per batch instead of one per write.
+        self.s.shared.kv.defer_acks(true);
         let mut rbuf = vec![0u8; READ_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
         let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -280,6 +284,14 @@ impl Conn {
     }
 
     fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        // Nothing is acknowledged before it is durable: if the commit fails, the replies are
+        // dropped and the connection closed (the client sees no answer, not a false one).
+        if let Err(e) = self.s.shared.kv.commit_deferred() {
+            warning!("closing client {}: {e}", self.s.handle.addr);
+            self.s.close = true;
+            out.clear();
+            return Err(io::Error::other(e.to_string()));
+        }
         let limit = self
             .s
             .shared
