@@ -764,7 +764,12 @@ impl Wal {
             }
             Err(e) => {
                 let why = e.to_string();
-                st.failed.get_or_insert(why.clone());
+                if st.failed.is_none() {
+                    // Said once, where an operator looks; every later write repeats it to
+                    // its caller.
+                    eprintln!("kvcore: persistence failed, refusing writes from now on: {why}");
+                    st.failed = Some(why.clone());
+                }
                 s.failed.store(true, Ordering::Release);
                 Err(PersistError::Failed(why))
             }
