@@ -163,6 +163,11 @@ fn acknowledged_writes_survive_kill_9_with_sync_always() {
         c.roundtrip(format!("SET key:{i} value:{i}\r\n").as_bytes(), b"+OK\r\n");
     }
     c.roundtrip(b"INCRBY counter 200\r\n", b":200\r\n");
+    // A pipelined batch is committed once, before its replies: every +OK means durable too.
+    let batch: Vec<u8> = (0..100)
+        .flat_map(|i| format!("SET piped:{i} {i}\r\n").into_bytes())
+        .collect();
+    c.roundtrip(&batch, &b"+OK\r\n".repeat(100));
     // Dropping the guard sends SIGKILL: no shutdown path runs.
     drop(server);
     let server = durable(&dir, "always");
@@ -175,6 +180,10 @@ fn acknowledged_writes_survive_kill_9_with_sync_always() {
         );
     }
     c.roundtrip(b"GET counter\r\n", b"$3\r\n200\r\n");
+    c.roundtrip(
+        b"GET piped:0\r\nGET piped:99\r\nDBSIZE\r\n",
+        b"$1\r\n0\r\n$2\r\n99\r\n:301\r\n",
+    );
 }
 
 #[test]
