@@ -175,6 +175,18 @@ fn multi_key_and_whole_store_writes_replay_atomically() {
 }
 
 #[test]
+fn a_directory_is_opened_by_one_store_at_a_time() {
+    let dir = TempDir::new("lock");
+    let clock = ManualClock::new(T0);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
+    assert!(err.contains("in use by another store"), "{err}");
+    drop(kv);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    kv.db(0).unwrap().set("a", "b").unwrap();
+}
+
+#[test]
 fn check_finds_and_repairs_damage() {
     let dir = TempDir::new("check");
     let clock = ManualClock::new(T0);

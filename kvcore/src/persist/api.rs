@@ -165,7 +165,13 @@ impl Kv {
     /// names the file, the offset and how to repair it); [`Error::Io`] if it cannot be read
     /// or written.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Kv> {
-        Kv::open_with(Arc::new(RealFs), dir.as_ref(), opts)
+        let dir = dir.as_ref();
+        let lock = lock_dir(dir)?;
+        let kv = Kv::open_with(Arc::new(RealFs), dir, opts)?;
+        if let Some(p) = kv.inner.persist.get() {
+            p.hold_dir_lock(lock);
+        }
+        Ok(kv)
     }
 
     pub(crate) fn open_with(fs: Arc<dyn FileSystem>, dir: &Path, opts: Options) -> Result<Kv> {
@@ -330,6 +336,27 @@ impl Kv {
     }
 }
 
+/// Takes the data directory's `LOCK` file (an advisory lock the OS drops when the process
+/// dies), so two stores never write the same directory.
+fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    let io = |what: &str, e: std::io::Error| Error::Io(format!("{what} {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|e| io("cannot open the lock file in", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io(format!(
+            "data directory {} is in use by another store (its LOCK file is held)",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("cannot lock", e)),
+    }
+}
+
 fn snapshot_now(inner: &Inner) -> Result<SaveInfo> {
     let p = inner.persist.get().ok_or(Error::NotPersistent)?;
     match p.snapshot(inner) {
@@ -440,12 +467,17 @@ impl fmt::Display for CheckReport {
 
 /// `kvserver check --data-dir DIR [--repair]`: reports the snapshots and the log of a data
 /// directory; with `repair`, truncates the log at its first bad record (and removes later
-/// segments), dropping the records reported. Run it only while no store has the directory open.
+/// segments), dropping the records reported. Repairing takes the directory's lock, so it
+/// refuses while a store has the directory open.
 ///
 /// # Errors
-/// [`Error::Io`] if the directory cannot be read or repaired.
+/// [`Error::Io`] if the directory cannot be read, is in use (with `repair`), or cannot be
+/// repaired.
 pub fn check_data_dir(dir: impl AsRef<Path>, repair: bool) -> Result<CheckReport> {
-    check_with(&RealFs, dir.as_ref(), repair)
+    let dir = dir.as_ref();
+    // Repairing changes files: never under an open store.
+    let _lock = if repair { Some(lock_dir(dir)?) } else { None };
+    check_with(&RealFs, dir, repair)
 }
 
 pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Result<CheckReport> {

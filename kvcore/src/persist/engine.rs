@@ -111,6 +111,8 @@ pub(crate) struct Persist {
     last_save: Mutex<Option<std::result::Result<SaveStats, String>>>,
     last_good_save: Mutex<Option<SaveStats>>,
     recovery: Mutex<Recovery>,
+    /// The data directory's lock file, held while the store is open.
+    dir_lock: Mutex<Option<std::fs::File>>,
     /// Held while a snapshot is taken: one at a time.
     saving: Mutex<()>,
     /// A snapshot is dumping shards; `pending` says which are still to do.
@@ -247,6 +249,11 @@ impl Persist {
     /// What recovery found when the store opened.
     pub(crate) fn recovery(&self) -> Recovery {
         self.recovery.lock().clone()
+    }
+
+    /// Keeps the data directory locked for as long as the store lives.
+    pub(crate) fn hold_dir_lock(&self, lock: std::fs::File) {
+        *self.dir_lock.lock() = Some(lock);
     }
 
     /// Records what recovery found.
@@ -516,6 +523,7 @@ pub(crate) fn recover(
         last_save: Mutex::new(None),
         last_good_save: Mutex::new(None),
         recovery: Mutex::new(Recovery::default()),
+        dir_lock: Mutex::new(None),
         saving: Mutex::new(()),
         dumping: AtomicBool::new(false),
         pending: (0..databases * shards)
