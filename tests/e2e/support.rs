@@ -51,12 +51,14 @@ impl Server {
                 }
             });
         }
-        let addr = match rx.recv_timeout(PATIENCE) {
-            Ok(a) => a.parse().expect("the log line names a socket address"),
-            Err(_) => {
+        let addr = match rx.recv_timeout(PATIENCE).map(|a| a.parse::<SocketAddr>()) {
+            Ok(Ok(addr)) => addr,
+            other => {
+                // Never leak the process when a test fails here.
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
-                    "kvserver did not log its address; log:\n{}",
+                    "kvserver did not log its address ({other:?}); log:\n{}",
                     log.lock().unwrap()
                 );
             }
