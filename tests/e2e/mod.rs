@@ -1,5 +1,6 @@
 mod client;
 mod concurrency;
+mod crash_types;
 mod lifecycle;
 mod raw;
 mod support;
