@@ -40,8 +40,9 @@ impl Options {
 
     /// Sets the automatic snapshot rules, as Redis's `save`: a snapshot is taken when, for
     /// some `(seconds, changes)` pair, at least `changes` writes happened and `seconds` have
-    /// passed since the last snapshot. Default `[(3600, 1), (300, 100), (60, 10000)]`; empty
-    /// disables them. They run in the task [`Kv::start_persistence`] starts.
+    /// passed since the last snapshot or, before the first one, since the store opened (as
+    /// Redis counts). Default `[(3600, 1), (300, 100), (60, 10000)]`; empty disables them.
+    /// They run in the task [`Kv::start_persistence`] starts.
     pub fn save_rules(mut self, rules: &[(u64, u64)]) -> Self {
         self.persist.save = rules.to_vec();
         self

@@ -108,6 +108,10 @@ pub(crate) struct Persist {
     dirty: AtomicU64,
     /// When the last successful snapshot began (clock ms; 0: never).
     last_save_ms: AtomicU64,
+    /// Where the save rules count from (clock ms): the open, then each successful snapshot's
+    /// start. Like Redis, which considers the data saved at startup, so `save 3600 1` does not
+    /// snapshot a freshly opened store on its first write.
+    rules_since_ms: AtomicU64,
     last_save: Mutex<Option<std::result::Result<SaveStats, String>>>,
     last_good_save: Mutex<Option<SaveStats>>,
     recovery: Mutex<Recovery>,
@@ -219,7 +223,7 @@ impl Persist {
     /// Whether a save rule says it is time for a snapshot.
     pub(crate) fn save_due(&self, now_ms: u64) -> bool {
         let dirty = self.dirty.load(Ordering::Relaxed);
-        let since = now_ms.saturating_sub(self.last_save_ms.load(Ordering::Relaxed));
+        let since = now_ms.saturating_sub(self.rules_since_ms.load(Ordering::Relaxed));
         self.config
             .save
             .iter()
@@ -366,6 +370,7 @@ impl Persist {
         }
         self.dirty.fetch_sub(dirty_at, Ordering::Relaxed);
         self.last_save_ms.store(created.max(1), Ordering::Relaxed);
+        self.rules_since_ms.store(created, Ordering::Relaxed);
         Ok(SaveStats {
             seq,
             entries: written.entries,
@@ -520,6 +525,7 @@ pub(crate) fn recover(
         shards,
         dirty: AtomicU64::new(replay.applied),
         last_save_ms: AtomicU64::new(snap.as_ref().map_or(0, |s| s.created_ms().max(1))),
+        rules_since_ms: AtomicU64::new(clock.real_now()),
         last_save: Mutex::new(None),
         last_good_save: Mutex::new(None),
         recovery: Mutex::new(Recovery::default()),

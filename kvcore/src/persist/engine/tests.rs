@@ -332,7 +332,7 @@ fn save_rules() {
     let clock = ManualClock::new(T0);
     let mut o = open(&fs, &clock, SyncMode::No).unwrap();
     o.persist.config.save = vec![(60, 3), (3600, 1)];
-    o.persist.last_save_ms.store(T0, Ordering::Relaxed);
+    o.persist.rules_since_ms.store(T0, Ordering::Relaxed);
     let cases = [
         (0, 0, false),
         (0, 5, false),
@@ -350,6 +350,22 @@ fn save_rules() {
             "after {after} ms with {dirty} changes"
         );
     }
+}
+
+/// Regression: with no snapshot on disk the save rules counted from the Unix epoch, so
+/// `save 3600 1` snapshotted a freshly opened store right after its first write. Redis
+/// considers the data saved at startup; so do we.
+#[test]
+fn r_save_rules_count_from_the_open_not_the_epoch() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let mut o = open(&fs, &clock, SyncMode::No).unwrap();
+    o.persist.config.save = vec![(3600, 1)];
+    put(&o.persist, 0, "a", "1", None);
+    assert_eq!(o.persist.dirty(), 1);
+    assert!(!o.persist.save_due(T0 + 1));
+    assert!(!o.persist.save_due(T0 + 3_599_999));
+    assert!(o.persist.save_due(T0 + 3_600_000));
 }
 
 #[test]
