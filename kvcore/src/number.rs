@@ -25,6 +25,29 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     if neg { Some(n) } else { n.checked_neg() }
 }
 
+/// Room for the longest `i64` in decimal: `-9223372036854775808`.
+pub(crate) const I64_LEN: usize = 20;
+
+/// Formats `n` in decimal into `buf` without allocating (INCR runs this on every call);
+/// returns the digits.
+pub(crate) fn format_i64(n: i64, buf: &mut [u8; I64_LEN]) -> &[u8] {
+    let mut v = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
 /// Parses a float as INCRBYFLOAT reads a stored value: no surrounding spaces, no NaN.
 pub(crate) fn parse_f64(s: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(s).ok()?;
@@ -75,6 +98,25 @@ mod tests {
         check_int("1.0", None);
         check_int("1e3", None);
         check_int("abc", None);
+    }
+
+    #[test]
+    fn integers_format_like_to_string() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            12345,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            let mut buf = [0u8; I64_LEN];
+            assert_eq!(format_i64(n, &mut buf), n.to_string().as_bytes(), "{n}");
+        }
     }
 
     fn check_float(input: &str, expected: Option<f64>) {

@@ -6,7 +6,7 @@ use crate::effect::Effect;
 use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::kv::Db;
-use crate::number::{format_f64, parse_f64, parse_i64};
+use crate::number::{I64_LEN, format_f64, format_i64, parse_f64, parse_i64};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
 
 /// Redis's `proto-max-bulk-len`: no string grows past 512 MiB.
@@ -282,7 +282,13 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
             None => (0, None),
         };
         let new = old.checked_add(by).ok_or(Error::Overflow)?;
-        slot.put(Value::string(new.to_string().as_bytes()), expire_at);
+        let mut buf = [0u8; I64_LEN];
+        let text = format_i64(new, &mut buf);
+        match slot.value_mut() {
+            // Overwrite in place: a counter's buffer is reused, nothing is allocated.
+            Some(Value::String(s)) => s.assign(text),
+            _ => slot.put(Value::string(text), expire_at),
+        }
         slot.journal_put();
         Ok(new)
     })
