@@ -108,10 +108,21 @@ impl HashStore for Db {
         pairs: &[(F, V)],
     ) -> Result<usize> {
         let key = key.as_ref();
-        let pairs: Vec<(&[u8], &[u8])> = pairs
-            .iter()
-            .map(|(f, v)| (f.as_ref(), v.as_ref()))
-            .collect();
+        // HSET with a few pairs (the usual case) borrows them from the stack, not a Vec.
+        let mut inline: [(&[u8], &[u8]); 4] = [(&[], &[]); 4];
+        let heap: Vec<(&[u8], &[u8])>;
+        let pairs: &[(&[u8], &[u8])] = if pairs.len() <= inline.len() {
+            for (slot, (f, v)) in inline.iter_mut().zip(pairs) {
+                *slot = (f.as_ref(), v.as_ref());
+            }
+            &inline[..pairs.len()]
+        } else {
+            heap = pairs
+                .iter()
+                .map(|(f, v)| (f.as_ref(), v.as_ref()))
+                .collect();
+            &heap
+        };
         self.write_entry(key, |slot| {
             let added = write(slot, true, |h: &mut Hash| {
                 Ok(pairs.iter().filter(|(f, v)| h.set(f, v)).count())
@@ -119,7 +130,7 @@ impl HashStore for Db {
             slot.journal(Effect::HashSet {
                 db: slot.db(),
                 key,
-                pairs: &pairs,
+                pairs,
             });
             Ok(added.unwrap_or(0))
         })

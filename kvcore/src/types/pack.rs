@@ -22,6 +22,21 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
+/// `put_len` into a stack buffer (a `usize` takes at most 10 bytes); returns the prefix.
+fn len_prefix(mut n: usize, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = 0;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf[i] = byte;
+            return &buf[..=i];
+        }
+        buf[i] = byte | 0x80;
+        i += 1;
+    }
+}
+
 impl Pack {
     /// Number of entries.
     pub(crate) fn count(&self) -> usize {
@@ -71,10 +86,9 @@ impl Pack {
 
     /// Inserts an entry before the one at `pos` (`pos` = buffer length appends).
     pub(crate) fn insert(&mut self, pos: usize, v: &[u8]) {
-        let mut encoded = Vec::with_capacity(v.len() + 2);
-        put_len(&mut encoded, v.len());
-        encoded.extend_from_slice(v);
-        self.data.splice(pos..pos, encoded);
+        let mut buf = [0u8; 10];
+        let head = len_prefix(v.len(), &mut buf);
+        self.data.splice(pos..pos, head.iter().chain(v).copied());
         self.count += 1;
     }
 
@@ -86,10 +100,17 @@ impl Pack {
     /// Replaces the entry at `pos`.
     pub(crate) fn replace(&mut self, pos: usize, v: &[u8]) {
         let (_, end) = self.at(pos);
-        let mut encoded = Vec::with_capacity(v.len() + 2);
-        put_len(&mut encoded, v.len());
-        encoded.extend_from_slice(v);
-        self.data.splice(pos..end, encoded);
+        // The length prefix is built on the stack: HSET on an existing field runs this, and
+        // an entry of the same encoded size is overwritten in place without moving the rest.
+        let mut buf = [0u8; 10];
+        let head = len_prefix(v.len(), &mut buf);
+        if end - pos == head.len() + v.len() {
+            let (h, rest) = self.data[pos..end].split_at_mut(head.len());
+            h.copy_from_slice(head);
+            rest.copy_from_slice(v);
+        } else {
+            self.data.splice(pos..end, head.iter().chain(v).copied());
+        }
     }
 
     /// Removes the `n` entries starting at `pos`.
@@ -120,6 +141,11 @@ mod tests {
         let pos: Vec<usize> = p.iter().map(|(pos, _)| pos).collect();
         p.replace(pos[2], b"short");
         p.replace(pos[0], &long);
+        // Same encoded size: overwritten in place, the neighbours untouched.
+        let pos: Vec<usize> = p.iter().map(|(pos, _)| pos).collect();
+        p.replace(pos[3], b"\x01\x02");
+        assert_eq!(p.iter().nth(3).map(|(_, v)| v), Some(&b"\x01\x02"[..]));
+        p.replace(pos[3], b"\x00\xff");
         let all: Vec<Vec<u8>> = p.iter().map(|(_, v)| v.to_vec()).collect();
         assert_eq!(
             all,

@@ -21,6 +21,11 @@ fn pairs<'r>(req: &'r Request<'_>, name: &str) -> Result<Pairs<'r>, CmdError> {
 }
 
 pub(super) fn hset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if req.len() == 4 {
+        // One field (the usual HSET): no Vec for the pairs.
+        let n = ctx.s.db.hset(req.arg(1), &[(req.arg(2), req.arg(3))])?;
+        return ctx.int(n as i64);
+    }
     let pairs = pairs(req, "hset")?;
     let n = ctx.s.db.hset(req.arg(1), &pairs)?;
     ctx.int(n as i64)
