@@ -4,9 +4,11 @@
 //! killed at a random moment (in some cycles during or after a snapshot), restarted on the same
 //! data directory, and every key is read back in full and compared with the model.
 //!
-//! A write in flight when the server died may or may not have been applied: each writer has at
-//! most one, and the check accepts either state for it. Set `KV_CRASH_SEED` to replay a seed
-//! (thread interleaving and kill timing still vary; each writer's operation stream does not).
+//! Writers send one command at a time or a pipelined batch (committed once, before its
+//! replies). Writes in flight when the server died may or may not have been applied: the check
+//! accepts any prefix of the writer's unanswered batch, and nothing else. Set `KV_CRASH_SEED`
+//! to replay a seed (thread interleaving and kill timing still vary; each writer's operation
+//! stream does not).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -505,16 +507,18 @@ fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
     }
 }
 
-/// What a writer hands back when its connection dies: the acknowledged model, the operation
-/// whose reply never came (it may or may not have been applied), and how many were acknowledged.
+/// What a writer hands back when its connection dies: the acknowledged model, the operations
+/// whose replies never came (some prefix of them may have been applied), and how many were
+/// acknowledged.
 struct Outcome {
     model: Model,
-    in_flight: Option<Op>,
+    in_flight: Vec<Op>,
     acked: u64,
 }
 
-/// Runs random operations until the connection breaks (the server was killed), checking
-/// every reply against the model.
+/// Runs random operations, one at a time or in pipelined batches (which the server commits
+/// once, before the batch's replies), until the connection breaks (the server was killed),
+/// checking every reply against the model.
 fn write_until_killed(
     addr: SocketAddr,
     writer: usize,
@@ -530,33 +534,48 @@ fn write_until_killed(
     let mut acked = 0;
     start.wait();
     loop {
-        let op = random_op(&mut rng, writer, &model);
-        let mut cmd = redis::Cmd::new();
-        for a in op.args() {
-            cmd.arg(a);
+        let batch = if rng.below(4) == 0 {
+            2 + rng.below(5)
+        } else {
+            1
+        };
+        let ops: Vec<Op> = (0..batch)
+            .map(|_| random_op(&mut rng, writer, &model))
+            .collect();
+        let mut pipe = redis::pipe();
+        for op in &ops {
+            let mut cmd = redis::Cmd::new();
+            for a in op.args() {
+                cmd.arg(a);
+            }
+            pipe.add_command(cmd);
         }
-        match cmd.query::<Value>(&mut con) {
-            Ok(got) => {
-                let want = op.apply(&mut model);
-                assert!(
-                    want.matches(&got),
-                    "writer {writer} (seed {seed}): {} answered {got:?}, the model says {want:?}",
-                    show_op(Some(&op))
-                );
-                acked += 1;
+        match pipe.query::<Vec<Value>>(&mut con) {
+            Ok(replies) => {
+                assert_eq!(replies.len(), ops.len(), "one reply per command");
+                for (op, got) in ops.iter().zip(&replies) {
+                    let want = op.apply(&mut model);
+                    assert!(
+                        want.matches(got),
+                        "writer {writer} (seed {seed}): {} answered {got:?}, the model says \
+                         {want:?}",
+                        show_ops(std::slice::from_ref(op))
+                    );
+                    acked += 1;
+                }
             }
             // An error reply is the server answering: none of these commands may fail.
             Err(e) if e.code().is_some() => {
                 panic!(
                     "writer {writer} (seed {seed}): {} failed: {}",
-                    show_op(Some(&op)),
+                    show_ops(&ops),
                     error_text(&e)
                 )
             }
             Err(_) => {
                 return Outcome {
                     model,
-                    in_flight: Some(op),
+                    in_flight: ops,
                     acked,
                 };
             }
@@ -676,11 +695,18 @@ fn show_entry(e: Option<&Entry>) -> String {
     format!("[{}]{ttl}", items.join(", "))
 }
 
-fn show_op(op: Option<&Op>) -> String {
-    op.map_or("nothing".into(), |op| {
-        let args: Vec<String> = op.args().iter().map(|a| show_bytes(a)).collect();
-        args.join(" ")
-    })
+fn show_ops(ops: &[Op]) -> String {
+    if ops.is_empty() {
+        return "nothing".into();
+    }
+    let ops: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            let args: Vec<String> = op.args().iter().map(|a| show_bytes(a)).collect();
+            args.join(" ")
+        })
+        .collect();
+    ops.join("; ")
 }
 
 /// Keys on which two models differ, for a failure message.
@@ -753,7 +779,7 @@ fn every_container_type_survives_kill_9() {
         ])
     };
     let mut models = vec![Model::new(); WRITERS];
-    let mut in_flight: Vec<Option<Op>> = vec![None; WRITERS];
+    let mut in_flight: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
     let (mut acked, mut ambiguous, mut snapshot_loads, mut log_only) = (0, 0, 0, 0);
     for cycle in 0..=CYCLES {
         let server = start();
@@ -763,17 +789,23 @@ fn every_container_type_survives_kill_9() {
             if got == models[w] {
                 continue;
             }
-            // The write in flight at the kill was applied: that is allowed, and from now on
-            // it is part of the model.
+            // Writes in flight at the kill were applied: that is allowed for a prefix of them
+            // (the log keeps a connection's writes in order), and from now on it is part of
+            // the model.
             let mut applied = models[w].clone();
-            if let Some(op) = &in_flight[w] {
+            let mut matched = false;
+            for op in &in_flight[w] {
                 op.apply(&mut applied);
+                if got == applied {
+                    matched = true;
+                    break;
+                }
             }
             assert!(
-                got == applied,
+                matched,
                 "seed {seed}, restart {cycle}, writer {w}: the server lost or invented data \
                  (in flight at the kill: {})\n{}",
-                show_op(in_flight[w].as_ref()),
+                show_ops(&in_flight[w]),
                 diff(&models[w], &got)
             );
             models[w] = applied;
