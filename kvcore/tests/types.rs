@@ -10,7 +10,7 @@ use kvcore::{
     SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
 };
 
-use crate::T0;
+use crate::{T0, b};
 
 struct TempDir(PathBuf);
 
@@ -186,5 +186,39 @@ fn random_container_commands_replay_to_the_same_values() {
         let kv = open(&dir);
         let after = dump(&kv.db(0).unwrap());
         assert_eq!(after, before, "seed {seed}");
+    }
+}
+
+/// Regression: LMOVE (and RPOPLPUSH, BLMOVE) from a one-element list to itself deleted the
+/// emptied source and pushed into a fresh list, so the key lost its TTL (Redis keeps it: the
+/// list never becomes empty). Replaying the log must not lose it either.
+#[test]
+fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
+    let dir = TempDir::new("rotate-ttl");
+    let kv = open(&dir);
+    let db = kv.db(0).unwrap();
+    let ends = [End::Left, End::Right];
+    let mut keys = Vec::new();
+    for from in ends {
+        for to in ends {
+            let key = format!("solo-{from:?}-{to:?}");
+            db.push(&key, End::Right, &["only"]).unwrap();
+            assert!(db.expire(&key, 100, Default::default()).unwrap());
+            assert_eq!(db.lmove(&key, &key, from, to).unwrap(), b("only"));
+            assert_eq!(db.ttl(&key), 100, "{key} right after LMOVE");
+            keys.push(key);
+        }
+    }
+    drop(db);
+    drop(kv);
+    let kv = open(&dir);
+    let db = kv.db(0).unwrap();
+    for key in &keys {
+        assert_eq!(
+            db.lrange(key, 0, -1).unwrap(),
+            vec![b"only".to_vec()],
+            "{key}"
+        );
+        assert_eq!(db.ttl(key), 100, "{key} after replaying the log");
     }
 }

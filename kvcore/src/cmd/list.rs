@@ -304,6 +304,35 @@ impl ListStore for Db {
             if let Some(e) = locked.slot(d, dst).entry() {
                 crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
             }
+            if src == dst {
+                // A rotation: the list never becomes empty, so the key (and its TTL) stays, as
+                // in Redis. Journaled push-then-pop, which leaves the same list, so that replay
+                // never empties (and so deletes) it either.
+                let mut slot = locked.slot(d, src);
+                let v = write(&mut slot, false, |l: &mut List| {
+                    let v = l.pop(from);
+                    if let Some(v) = &v {
+                        l.push(to, v);
+                    }
+                    Ok(v)
+                })?
+                .flatten();
+                // A live list is never empty: empty ones are deleted.
+                let v = v.expect("an existing list has an element");
+                slot.journal(Effect::ListPush {
+                    db: d,
+                    key: dst,
+                    left: to == End::Left,
+                    values: &[&v],
+                });
+                slot.journal(Effect::ListPop {
+                    db: d,
+                    key: src,
+                    left: from == End::Left,
+                    count: 1,
+                });
+                return Ok(Some(v.into_vec()));
+            }
             let value = {
                 let mut slot = locked.slot(d, src);
                 let v = write(&mut slot, false, |l: &mut List| Ok(l.pop(from)))?.flatten();
