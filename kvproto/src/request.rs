@@ -304,6 +304,14 @@ pub(crate) fn bulk_arg<'a>(
     if pos >= input.len() {
         return Ok(None);
     }
+    if let Some((len, cr)) = short_bulk_header(input, pos, limits) {
+        let data = cr + 2;
+        let end = data + len;
+        if input.len() < end + 2 {
+            return Ok(None);
+        }
+        return Ok(Some((&input[data..end], end + 2)));
+    }
     let Some(cr) = header_end(input, pos, limits, ProtocolError::TooBigBulkCount)? else {
         return Ok(None);
     };
@@ -323,6 +331,38 @@ pub(crate) fn bulk_arg<'a>(
     Ok(Some((&input[data..end], end + 2)))
 }
 
+/// The common bulk header in one pass: `$`, a canonical length of at most 9 digits, `\r` and
+/// one more byte present. Returns the length and the position of the `\r`, or `None` for
+/// anything else, which the general path (`header_end` + `parse_redis_int`) then decides.
+/// Every header this accepts, the general path accepts with the same result: this only
+/// saves scanning the digits twice (a pipelined SET spends a tenth of its time on headers).
+#[inline]
+fn short_bulk_header(input: &[u8], pos: usize, limits: &Limits) -> Option<(usize, usize)> {
+    if input.get(pos) != Some(&b'$') {
+        return None;
+    }
+    let first = *input.get(pos + 1)?;
+    let mut len = match first {
+        b'0' => 0,
+        b'1'..=b'9' => usize::from(first - b'0'),
+        _ => return None,
+    };
+    let mut at = pos + 2;
+    loop {
+        match *input.get(at)? {
+            b'\r' => break,
+            b @ b'0'..=b'9' if first != b'0' && at - pos <= 9 => {
+                len = len * 10 + usize::from(b - b'0');
+            }
+            _ => return None,
+        }
+        at += 1;
+    }
+    // The general path also needs the byte after '\r' and a header within the inline limit.
+    (at + 1 < input.len() && at - pos <= limits.max_inline_len && len <= limits.max_bulk_len)
+        .then_some((len, at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +375,47 @@ mod tests {
         let expected =
             expected.map(|o| o.map(|(args, n)| (args.iter().map(|a| a.to_vec()).collect(), n)));
         assert_eq!(got, expected, "input {:?}", String::from_utf8_lossy(input));
+    }
+
+    #[test]
+    fn short_bulk_header_agrees_with_the_general_path() {
+        let tiny = Limits::default().with_max_bulk_len(5);
+        for limits in [Limits::default(), tiny] {
+            for input in [
+                &b"$3\r\nfoo\r\n"[..],
+                b"$0\r\n\r\n",
+                b"$00\r\n\r\n",
+                b"$01\r\nx\r\n",
+                b"$-1\r\n",
+                b"$+1\r\nx\r\n",
+                b"$6\r\nfoobar\r\n",
+                b"$123456789\r\n",
+                b"$1234567890\r\n",
+                b"$3\r",
+                b"$3",
+                b"$",
+                b"$3 \r\nfoo\r\n",
+                b"$3\x00\r\nfoo\r\n",
+                b"*3\r\n",
+            ] {
+                let general = (|| {
+                    let cr =
+                        header_end(input, 0, &limits, ProtocolError::TooBigBulkCount).ok()??;
+                    let n = parse_redis_int(&input[1..cr])?;
+                    (input[0] == b'$' && n >= 0 && n as u64 <= limits.max_bulk_len as u64)
+                        .then_some((n as usize, cr))
+                })();
+                let fast = short_bulk_header(input, 0, &limits);
+                assert!(
+                    fast.is_none() || fast == general,
+                    "{input:?}: {fast:?} {general:?}"
+                );
+            }
+            assert_eq!(
+                short_bulk_header(b"$3\r\nfoo\r\n", 0, &limits),
+                Some((3, 2))
+            );
+        }
     }
 
     #[test]
