@@ -1,8 +1,9 @@
 //! Every container type survives `kill -9`. Writer threads run random list, hash, set and
-//! sorted-set commands (plus EXPIRE and DEL) against a real server started with `--sync always`,
-//! each on keys of its own, and keep a model of what the server acknowledged. The server is
-//! killed at a random moment (in some cycles during or after a snapshot), restarted on the same
-//! data directory, and every key is read back in full and compared with the model.
+//! sorted-set commands (plus EXPIRE, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE and
+//! Z*STORE) against a real server started with `--sync always`, each on keys of its own, and
+//! keep a model of what the server acknowledged. The server is killed at a random moment (in
+//! some cycles during or after a snapshot), restarted on the same data directory, and every key
+//! is read back in full and compared with the model.
 //!
 //! Writers send one command at a time or a pipelined batch (committed once, before its
 //! replies). Writes in flight when the server died may or may not have been applied: the check
@@ -151,11 +152,40 @@ enum Op {
     Del {
         key: String,
     },
+    LMove {
+        src: String,
+        dst: String,
+        from_left: bool,
+        to_left: bool,
+    },
+    SMove {
+        src: String,
+        dst: String,
+        member: Vec<u8>,
+    },
+    /// SUNIONSTORE, SINTERSTORE or SDIFFSTORE of two sets.
+    SStore {
+        name: &'static str,
+        dst: String,
+        keys: [String; 2],
+    },
+    /// ZUNIONSTORE or ZINTERSTORE of two sorted sets (weights 1, SUM).
+    ZStore {
+        union: bool,
+        dst: String,
+        keys: [String; 2],
+    },
+    /// Generated only when `src` exists and differs from `dst`.
+    Rename {
+        src: String,
+        dst: String,
+    },
 }
 
 /// The reply an acknowledged operation must have had.
 #[derive(Debug)]
 enum Reply {
+    Ok,
     Int(i64),
     Bulk(Option<Vec<u8>>),
     Array(Option<Vec<Vec<u8>>>),
@@ -210,6 +240,26 @@ impl Op {
             }
             Op::Expire { key, secs } => out.extend([b("EXPIRE"), b(key), b(&secs.to_string())]),
             Op::Del { key } => out.extend([b("DEL"), b(key)]),
+            Op::LMove {
+                src,
+                dst,
+                from_left,
+                to_left,
+            } => {
+                let side = |left: bool| b(if left { "LEFT" } else { "RIGHT" });
+                out.extend([b("LMOVE"), b(src), b(dst), side(*from_left), side(*to_left)]);
+            }
+            Op::SMove { src, dst, member } => {
+                out.extend([b("SMOVE"), b(src), b(dst), member.clone()]);
+            }
+            Op::SStore { name, dst, keys } => {
+                out.extend([b(name), b(dst), b(&keys[0]), b(&keys[1])]);
+            }
+            Op::ZStore { union, dst, keys } => {
+                let name = if *union { "ZUNIONSTORE" } else { "ZINTERSTORE" };
+                out.extend([b(name), b(dst), b("2"), b(&keys[0]), b(&keys[1])]);
+            }
+            Op::Rename { src, dst } => out.extend([b("RENAME"), b(src), b(dst)]),
         }
         out
     }
@@ -352,6 +402,112 @@ impl Op {
                 }
             },
             Op::Del { key } => Reply::Int(i64::from(model.remove(key).is_some())),
+            Op::LMove {
+                src,
+                dst,
+                from_left,
+                to_left,
+            } => {
+                let item = model.get_mut(src).map(|e| {
+                    let Val::List(l) = &mut e.val else {
+                        unreachable!("list keys hold lists")
+                    };
+                    let item = if *from_left {
+                        l.pop_front()
+                    } else {
+                        l.pop_back()
+                    };
+                    item.expect("empty lists are deleted")
+                });
+                if let Some(item) = &item {
+                    // An emptied source is deleted below, after the push: LMOVE k k rotates.
+                    let e = model
+                        .entry(dst.clone())
+                        .or_insert_with(|| fresh(Val::List(VecDeque::new())));
+                    let Val::List(l) = &mut e.val else {
+                        unreachable!("list keys hold lists")
+                    };
+                    if *to_left {
+                        l.push_front(item.clone());
+                    } else {
+                        l.push_back(item.clone());
+                    }
+                }
+                Reply::Bulk(item)
+            }
+            Op::SMove { src, dst, member } => {
+                let present = matches!(model.get(src), Some(Entry { val: Val::Set(s), .. }) if s.contains(member));
+                if present && src != dst {
+                    if let Some(Entry {
+                        val: Val::Set(s), ..
+                    }) = model.get_mut(src)
+                    {
+                        s.remove(member);
+                    }
+                    let e = model
+                        .entry(dst.clone())
+                        .or_insert_with(|| fresh(Val::Set(BTreeSet::new())));
+                    let Val::Set(s) = &mut e.val else {
+                        unreachable!("set keys hold sets")
+                    };
+                    s.insert(member.clone());
+                }
+                Reply::Int(i64::from(present))
+            }
+            Op::SStore { name, dst, keys } => {
+                let set = |k: &String| match model.get(k) {
+                    Some(Entry {
+                        val: Val::Set(s), ..
+                    }) => s.clone(),
+                    _ => BTreeSet::new(),
+                };
+                let (a, b) = (set(&keys[0]), set(&keys[1]));
+                let result: BTreeSet<Vec<u8>> = match *name {
+                    "SUNIONSTORE" => a.union(&b).cloned().collect(),
+                    "SINTERSTORE" => a.intersection(&b).cloned().collect(),
+                    _ => a.difference(&b).cloned().collect(),
+                };
+                let n = result.len() as i64;
+                // The destination is replaced, TTL included.
+                model.insert(dst.clone(), fresh(Val::Set(result)));
+                Reply::Int(n)
+            }
+            Op::ZStore { union, dst, keys } => {
+                let zset = |k: &String| match model.get(k) {
+                    Some(Entry {
+                        val: Val::ZSet(z), ..
+                    }) => z.clone(),
+                    _ => BTreeMap::new(),
+                };
+                let (a, b) = (zset(&keys[0]), zset(&keys[1]));
+                let mut result = BTreeMap::new();
+                for (m, s) in &a {
+                    match b.get(m) {
+                        Some(t) => {
+                            result.insert(m.clone(), s + t);
+                        }
+                        None if *union => {
+                            result.insert(m.clone(), *s);
+                        }
+                        None => {}
+                    }
+                }
+                if *union {
+                    for (m, t) in &b {
+                        result.entry(m.clone()).or_insert(*t);
+                    }
+                }
+                let n = result.len() as i64;
+                model.insert(dst.clone(), fresh(Val::ZSet(result)));
+                Reply::Int(n)
+            }
+            Op::Rename { src, dst } => {
+                let e = model
+                    .remove(src)
+                    .expect("RENAME is generated for existing keys");
+                model.insert(dst.clone(), e);
+                Reply::Ok
+            }
         };
         // A container that becomes empty is deleted, as in Redis (and its TTL with it).
         model.retain(|_, e| match &e.val {
@@ -368,6 +524,7 @@ impl Reply {
     fn matches(&self, got: &Value) -> bool {
         let bulk_eq = |want: &[u8], got: &Value| matches!(got, Value::BulkString(b) if b == want);
         match (self, got) {
+            (Reply::Ok, Value::Okay) => true,
             (Reply::Int(a), Value::Int(b)) => a == b,
             (Reply::Bulk(None) | Reply::Array(None), Value::Nil) => true,
             (Reply::Bulk(Some(a)), got) => bulk_eq(a, got),
@@ -436,6 +593,50 @@ fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
         }
         6..=7 => return Op::Del { key },
         _ => {}
+    }
+    // Commands on two keys of the same type, some of them the same key.
+    if rng.below(100) < 12 {
+        let other = key_name(writer, kind, rng.below(KEYS_PER_KIND as u64) as usize);
+        if rng.below(4) == 0 && model.contains_key(&key) && key != other {
+            return Op::Rename {
+                src: key,
+                dst: other,
+            };
+        }
+        match kind {
+            Kind::List => {
+                return Op::LMove {
+                    src: key,
+                    dst: other,
+                    from_left: rng.below(2) == 0,
+                    to_left: rng.below(2) == 0,
+                };
+            }
+            Kind::Set if rng.below(2) == 0 => {
+                return Op::SMove {
+                    src: key,
+                    dst: other,
+                    member: member(rng),
+                };
+            }
+            Kind::Set => {
+                let third = key_name(writer, kind, rng.below(KEYS_PER_KIND as u64) as usize);
+                return Op::SStore {
+                    name: ["SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"][rng.below(3) as usize],
+                    dst: third,
+                    keys: [key, other],
+                };
+            }
+            Kind::ZSet => {
+                let third = key_name(writer, kind, rng.below(KEYS_PER_KIND as u64) as usize);
+                return Op::ZStore {
+                    union: rng.below(2) == 0,
+                    dst: third,
+                    keys: [key, other],
+                };
+            }
+            Kind::Hash => {}
+        }
     }
     let roll = rng.below(10);
     match kind {
@@ -513,7 +714,8 @@ fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
 struct Outcome {
     model: Model,
     in_flight: Vec<Op>,
-    acked: u64,
+    /// The acknowledged operations, in order, for a failure message.
+    history: Vec<Op>,
 }
 
 /// Runs random operations, one at a time or in pipelined batches (which the server commits
@@ -531,7 +733,7 @@ fn write_until_killed(
         .get_connection()
         .expect("writer connects");
     let mut rng = Rng::new(seed);
-    let mut acked = 0;
+    let mut history = Vec::new();
     start.wait();
     loop {
         let batch = if rng.below(4) == 0 {
@@ -539,8 +741,14 @@ fn write_until_killed(
         } else {
             1
         };
+        // Each operation is chosen knowing the effects of the ones before it in the batch.
+        let mut scratch = model.clone();
         let ops: Vec<Op> = (0..batch)
-            .map(|_| random_op(&mut rng, writer, &model))
+            .map(|_| {
+                let op = random_op(&mut rng, writer, &scratch);
+                op.apply(&mut scratch);
+                op
+            })
             .collect();
         let mut pipe = redis::pipe();
         for op in &ops {
@@ -561,8 +769,8 @@ fn write_until_killed(
                          {want:?}",
                         show_ops(std::slice::from_ref(op))
                     );
-                    acked += 1;
                 }
+                history.extend(ops);
             }
             // An error reply is the server answering: none of these commands may fail.
             Err(e) if e.code().is_some() => {
@@ -576,7 +784,7 @@ fn write_until_killed(
                 return Outcome {
                     model,
                     in_flight: ops,
-                    acked,
+                    history,
                 };
             }
         }
@@ -709,16 +917,26 @@ fn show_ops(ops: &[Op]) -> String {
     ops.join("; ")
 }
 
-/// Keys on which two models differ, for a failure message.
-fn diff(want: &Model, got: &Model) -> String {
+/// Keys on which two models differ, with the last acknowledged writes to each since the
+/// previous restart, for a failure message.
+fn diff(want: &Model, got: &Model, history: &[Op]) -> String {
     let keys: BTreeSet<&String> = want.keys().chain(got.keys()).collect();
     keys.into_iter()
         .filter(|k| want.get(*k) != got.get(*k))
         .map(|k| {
+            let touching: Vec<Op> = history
+                .iter()
+                .filter(|op| op.args().iter().any(|a| a == k.as_bytes()))
+                .cloned()
+                .collect();
+            let last = &touching[touching.len().saturating_sub(8)..];
             format!(
-                "  {k}:\n    model:  {}\n    server: {}\n",
+                "  {k}:\n    model:  {}\n    server: {}\n    last writes since the previous \
+                 restart ({} in all): {}\n",
                 show_entry(want.get(k)),
-                show_entry(got.get(k))
+                show_entry(got.get(k)),
+                touching.len(),
+                show_ops(last)
             )
         })
         .collect()
@@ -780,6 +998,7 @@ fn every_container_type_survives_kill_9() {
     };
     let mut models = vec![Model::new(); WRITERS];
     let mut in_flight: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
+    let mut histories: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
     let (mut acked, mut ambiguous, mut snapshot_loads, mut log_only) = (0, 0, 0, 0);
     for cycle in 0..=CYCLES {
         let server = start();
@@ -806,7 +1025,7 @@ fn every_container_type_survives_kill_9() {
                 "seed {seed}, restart {cycle}, writer {w}: the server lost or invented data \
                  (in flight at the kill: {})\n{}",
                 show_ops(&in_flight[w]),
-                diff(&models[w], &got)
+                diff(&models[w], &got, &histories[w])
             );
             models[w] = applied;
             ambiguous += 1;
@@ -860,7 +1079,8 @@ fn every_container_type_survives_kill_9() {
                 .unwrap_or_else(|_| panic!("writer {w} failed its checks (seed {seed})"));
             models[w] = out.model;
             in_flight[w] = out.in_flight;
-            acked += out.acked;
+            acked += out.history.len();
+            histories[w] = out.history;
         }
     }
     eprintln!(
