@@ -271,13 +271,21 @@ fn decode_multibulk<'a>(
     input: &'a [u8],
     limits: &Limits,
 ) -> Result<Status<(Request<'a>, usize)>, ProtocolError> {
-    let Some(cr) = header_end(input, 0, limits, ProtocolError::TooBigMultibulkCount)? else {
-        return Ok(Status::Incomplete);
-    };
-    let count = match parse_redis_int(&input[1..cr]) {
-        Some(n) if n <= 0 => return Ok(Status::Complete((Request::empty(false), cr + 2))),
-        Some(n) if n as u64 <= limits.max_array_len as u64 => n as usize,
-        _ => return Err(ProtocolError::InvalidMultibulkLength),
+    let (count, cr) = match short_header(input, 0, b'*', limits.max_array_len, limits) {
+        Some((n, cr)) if n > 0 => (n, cr),
+        _ => {
+            let Some(cr) = header_end(input, 0, limits, ProtocolError::TooBigMultibulkCount)?
+            else {
+                return Ok(Status::Incomplete);
+            };
+            match parse_redis_int(&input[1..cr]) {
+                Some(n) if n <= 0 => {
+                    return Ok(Status::Complete((Request::empty(false), cr + 2)));
+                }
+                Some(n) if n as u64 <= limits.max_array_len as u64 => (n as usize, cr),
+                _ => return Err(ProtocolError::InvalidMultibulkLength),
+            }
+        }
     };
     let mut pos = cr + 2;
     let mut args = ArgsBuilder::new(count);
@@ -304,7 +312,7 @@ pub(crate) fn bulk_arg<'a>(
     if pos >= input.len() {
         return Ok(None);
     }
-    if let Some((len, cr)) = short_bulk_header(input, pos, limits) {
+    if let Some((len, cr)) = short_header(input, pos, b'$', limits.max_bulk_len, limits) {
         let data = cr + 2;
         let end = data + len;
         if input.len() < end + 2 {
@@ -331,14 +339,21 @@ pub(crate) fn bulk_arg<'a>(
     Ok(Some((&input[data..end], end + 2)))
 }
 
-/// The common bulk header in one pass: `$`, a canonical length of at most 9 digits, `\r` and
-/// one more byte present. Returns the length and the position of the `\r`, or `None` for
-/// anything else, which the general path (`header_end` + `parse_redis_int`) then decides.
-/// Every header this accepts, the general path accepts with the same result: this only
-/// saves scanning the digits twice (a pipelined SET spends a tenth of its time on headers).
+/// The common header in one pass: `tag` (`*` or `$`), a canonical number of at most 9
+/// digits that is at most `max`, `\r` and one more byte present. Returns the number and the
+/// position of the `\r`, or `None` for anything else, which the general path (`header_end` +
+/// `parse_redis_int`) then decides. Every header this accepts, the general path accepts with
+/// the same result: this only saves scanning the digits twice (a pipelined SET spent a
+/// third of its decoding time on its four headers).
 #[inline]
-fn short_bulk_header(input: &[u8], pos: usize, limits: &Limits) -> Option<(usize, usize)> {
-    if input.get(pos) != Some(&b'$') {
+fn short_header(
+    input: &[u8],
+    pos: usize,
+    tag: u8,
+    max: usize,
+    limits: &Limits,
+) -> Option<(usize, usize)> {
+    if input.get(pos) != Some(&tag) {
         return None;
     }
     let first = *input.get(pos + 1)?;
@@ -359,8 +374,7 @@ fn short_bulk_header(input: &[u8], pos: usize, limits: &Limits) -> Option<(usize
         at += 1;
     }
     // The general path also needs the byte after '\r' and a header within the inline limit.
-    (at + 1 < input.len() && at - pos <= limits.max_inline_len && len <= limits.max_bulk_len)
-        .then_some((len, at))
+    (at + 1 < input.len() && at - pos <= limits.max_inline_len && len <= max).then_some((len, at))
 }
 
 #[cfg(test)]
@@ -378,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn short_bulk_header_agrees_with_the_general_path() {
+    fn short_header_agrees_with_the_general_path() {
         let tiny = Limits::default().with_max_bulk_len(5);
         for limits in [Limits::default(), tiny] {
             for input in [
@@ -405,16 +419,20 @@ mod tests {
                     (input[0] == b'$' && n >= 0 && n as u64 <= limits.max_bulk_len as u64)
                         .then_some((n as usize, cr))
                 })();
-                let fast = short_bulk_header(input, 0, &limits);
+                let fast = short_header(input, 0, b'$', limits.max_bulk_len, &limits);
                 assert!(
                     fast.is_none() || fast == general,
                     "{input:?}: {fast:?} {general:?}"
                 );
             }
+            let max = limits.max_bulk_len;
             assert_eq!(
-                short_bulk_header(b"$3\r\nfoo\r\n", 0, &limits),
+                short_header(b"$3\r\nfoo\r\n", 0, b'$', max, &limits),
                 Some((3, 2))
             );
+            assert_eq!(short_header(b"*2\r\n$3", 0, b'*', 2, &limits), Some((2, 2)));
+            assert_eq!(short_header(b"*3\r\n$3", 0, b'*', 2, &limits), None);
+            assert_eq!(short_header(b"$3\r\n", 0, b'*', 9, &limits), None);
         }
     }
 
