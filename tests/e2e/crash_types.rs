@@ -1,6 +1,6 @@
 //! Every container type survives `kill -9`. Writer threads run random list, hash, set and
-//! sorted-set commands (plus EXPIRE, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE and
-//! Z*STORE) against a real server started with `--sync always`, each on keys of its own, and
+//! sorted-set commands (plus EXPIRE, PERSIST, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE
+//! and Z*STORE) against a real server started with `--sync always`, each on keys of its own, and
 //! keep a model of what the server acknowledged. The server is killed at a random moment (in
 //! some cycles during or after a snapshot), restarted on the same data directory, and every key
 //! is read back in full and compared with the model.

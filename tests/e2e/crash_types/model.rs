@@ -164,12 +164,61 @@ pub(super) enum Op {
         src: String,
         dst: String,
     },
+    /// Generated only for an index inside an existing list.
+    LSet {
+        key: String,
+        index: i64,
+        item: Vec<u8>,
+    },
+    LTrim {
+        key: String,
+        start: i64,
+        stop: i64,
+    },
+    LRem {
+        key: String,
+        count: i64,
+        item: Vec<u8>,
+    },
+    LInsert {
+        key: String,
+        before: bool,
+        pivot: Vec<u8>,
+        item: Vec<u8>,
+    },
+    /// Generated for fields that are not counters.
+    HSetNx {
+        key: String,
+        field: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// ZADD with one of NX, XX, GT, LT, and CH or not.
+    ZAddWith {
+        key: String,
+        flag: &'static str,
+        ch: bool,
+        pairs: Vec<(f64, Vec<u8>)>,
+    },
+    ZPopMin {
+        key: String,
+        count: u64,
+    },
+    ZRemRangeByScore {
+        key: String,
+        min: f64,
+        max: f64,
+    },
+    Persist {
+        key: String,
+    },
 }
 
 /// The reply an acknowledged operation must have had.
 #[derive(Debug)]
 pub(super) enum Reply {
     Ok,
+    /// Members with their scores, as ZPOPMIN answers (flat, in RESP2).
+    Scored(Vec<(Vec<u8>, f64)>),
     Int(i64),
     Bulk(Option<Vec<u8>>),
     Array(Option<Vec<Vec<u8>>>),
@@ -244,6 +293,58 @@ impl Op {
                 out.extend([b(name), b(dst), b("2"), b(&keys[0]), b(&keys[1])]);
             }
             Op::Rename { src, dst } => out.extend([b("RENAME"), b(src), b(dst)]),
+            Op::LSet { key, index, item } => {
+                out.extend([b("LSET"), b(key), b(&index.to_string()), item.clone()]);
+            }
+            Op::LTrim { key, start, stop } => {
+                out.extend([
+                    b("LTRIM"),
+                    b(key),
+                    b(&start.to_string()),
+                    b(&stop.to_string()),
+                ]);
+            }
+            Op::LRem { key, count, item } => {
+                out.extend([b("LREM"), b(key), b(&count.to_string()), item.clone()]);
+            }
+            Op::LInsert {
+                key,
+                before,
+                pivot,
+                item,
+            } => {
+                let side = if *before { "BEFORE" } else { "AFTER" };
+                out.extend([b("LINSERT"), b(key), b(side), pivot.clone(), item.clone()]);
+            }
+            Op::HSetNx { key, field, value } => {
+                out.extend([b("HSETNX"), b(key), field.clone(), value.clone()]);
+            }
+            Op::ZAddWith {
+                key,
+                flag,
+                ch,
+                pairs,
+            } => {
+                out.extend([b("ZADD"), b(key), b(flag)]);
+                if *ch {
+                    out.push(b("CH"));
+                }
+                for (s, m) in pairs {
+                    out.extend([b(&s.to_string()), m.clone()]);
+                }
+            }
+            Op::ZPopMin { key, count } => {
+                out.extend([b("ZPOPMIN"), b(key), b(&count.to_string())]);
+            }
+            Op::ZRemRangeByScore { key, min, max } => {
+                out.extend([
+                    b("ZREMRANGEBYSCORE"),
+                    b(key),
+                    b(&min.to_string()),
+                    b(&max.to_string()),
+                ]);
+            }
+            Op::Persist { key } => out.extend([b("PERSIST"), b(key)]),
         }
         out
     }
@@ -492,6 +593,157 @@ impl Op {
                 model.insert(dst.clone(), e);
                 Reply::Ok
             }
+            Op::LSet { key, index, item } => {
+                let l = list_mut(model, key).expect("LSET is generated for existing lists");
+                let i = if *index < 0 {
+                    *index + l.len() as i64
+                } else {
+                    *index
+                };
+                l[i as usize] = item.clone();
+                Reply::Ok
+            }
+            Op::LTrim { key, start, stop } => {
+                if let Some(l) = list_mut(model, key) {
+                    let len = l.len() as i64;
+                    let start = if *start < 0 { start + len } else { *start }.max(0);
+                    let stop = if *stop < 0 { stop + len } else { *stop }.min(len - 1);
+                    if start > stop {
+                        l.clear();
+                    } else {
+                        l.truncate(stop as usize + 1);
+                        l.drain(..start as usize);
+                    }
+                }
+                Reply::Ok
+            }
+            Op::LRem { key, count, item } => match list_mut(model, key) {
+                None => Reply::Int(0),
+                Some(l) => {
+                    let limit = if *count == 0 {
+                        usize::MAX
+                    } else {
+                        count.unsigned_abs() as usize
+                    };
+                    let mut hits: Vec<usize> = l
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| *x == item)
+                        .map(|(i, _)| i)
+                        .collect();
+                    if *count < 0 {
+                        hits.reverse();
+                    }
+                    hits.truncate(limit);
+                    hits.sort_unstable();
+                    for i in hits.iter().rev() {
+                        l.remove(*i);
+                    }
+                    Reply::Int(hits.len() as i64)
+                }
+            },
+            Op::LInsert {
+                key,
+                before,
+                pivot,
+                item,
+            } => match list_mut(model, key) {
+                None => Reply::Int(0),
+                Some(l) => match l.iter().position(|x| x == pivot) {
+                    None => Reply::Int(-1),
+                    Some(i) => {
+                        l.insert(if *before { i } else { i + 1 }, item.clone());
+                        Reply::Int(l.len() as i64)
+                    }
+                },
+            },
+            Op::HSetNx { key, field, value } => {
+                let e = model
+                    .entry(key.clone())
+                    .or_insert_with(|| fresh(Val::Hash(BTreeMap::new())));
+                let Val::Hash(h) = &mut e.val else {
+                    unreachable!("hash keys hold hashes")
+                };
+                let new = !h.contains_key(field);
+                if new {
+                    h.insert(field.clone(), value.clone());
+                }
+                Reply::Int(i64::from(new))
+            }
+            Op::ZAddWith {
+                key,
+                flag,
+                ch,
+                pairs,
+            } => {
+                let e = model
+                    .entry(key.clone())
+                    .or_insert_with(|| fresh(Val::ZSet(BTreeMap::new())));
+                let Val::ZSet(z) = &mut e.val else {
+                    unreachable!("zset keys hold sorted sets")
+                };
+                let (mut added, mut changed) = (0, 0);
+                for (s, m) in pairs {
+                    match z.get(m).copied() {
+                        None if *flag == "XX" => {}
+                        None => {
+                            z.insert(m.clone(), *s);
+                            added += 1;
+                        }
+                        Some(old) => {
+                            let update = match *flag {
+                                "NX" => false,
+                                "GT" => *s > old,
+                                "LT" => *s < old,
+                                _ => true,
+                            };
+                            if update && *s != old {
+                                z.insert(m.clone(), *s);
+                                changed += 1;
+                            }
+                        }
+                    }
+                }
+                Reply::Int(if *ch { added + changed } else { added })
+            }
+            Op::ZPopMin { key, count } => match model.get_mut(key) {
+                None => Reply::Scored(Vec::new()),
+                Some(e) => {
+                    let Val::ZSet(z) = &mut e.val else {
+                        unreachable!("zset keys hold sorted sets")
+                    };
+                    let mut order: Vec<(Vec<u8>, f64)> =
+                        z.iter().map(|(m, s)| (m.clone(), *s)).collect();
+                    order.sort_by(|a, b| {
+                        a.1.partial_cmp(&b.1)
+                            .expect("scores are never NaN")
+                            .then_with(|| a.0.cmp(&b.0))
+                    });
+                    order.truncate(*count as usize);
+                    for (m, _) in &order {
+                        z.remove(m);
+                    }
+                    Reply::Scored(order)
+                }
+            },
+            Op::ZRemRangeByScore { key, min, max } => match model.get_mut(key) {
+                None => Reply::Int(0),
+                Some(e) => {
+                    let Val::ZSet(z) = &mut e.val else {
+                        unreachable!("zset keys hold sorted sets")
+                    };
+                    let before = z.len();
+                    z.retain(|_, s| !(*min <= *s && *s <= *max));
+                    Reply::Int((before - z.len()) as i64)
+                }
+            },
+            Op::Persist { key } => match model.get_mut(key) {
+                Some(e) if e.expires => {
+                    e.expires = false;
+                    Reply::Int(1)
+                }
+                _ => Reply::Int(0),
+            },
         };
         // A container that becomes empty is deleted, as in Redis (and its TTL with it).
         model.retain(|_, e| match &e.val {
@@ -504,11 +756,28 @@ impl Op {
     }
 }
 
+/// The list at `key`, if there is one.
+fn list_mut<'m>(model: &'m mut Model, key: &str) -> Option<&'m mut VecDeque<Vec<u8>>> {
+    match model.get_mut(key) {
+        Some(Entry {
+            val: Val::List(l), ..
+        }) => Some(l),
+        Some(_) => unreachable!("list keys hold lists"),
+        None => None,
+    }
+}
+
 impl Reply {
     pub(super) fn matches(&self, got: &Value) -> bool {
         let bulk_eq = |want: &[u8], got: &Value| matches!(got, Value::BulkString(b) if b == want);
         match (self, got) {
             (Reply::Ok, Value::Okay) => true,
+            (Reply::Scored(want), Value::Array(got)) => {
+                want.len() * 2 == got.len()
+                    && want.iter().zip(got.chunks(2)).all(|((m, s), pair)| {
+                        bulk_eq(m, &pair[0]) && Reply::Score(*s).matches(&pair[1])
+                    })
+            }
             (Reply::Int(a), Value::Int(b)) => a == b,
             (Reply::Bulk(None) | Reply::Array(None), Value::Nil) => true,
             (Reply::Bulk(Some(a)), got) => bulk_eq(a, got),
@@ -622,6 +891,11 @@ pub(super) fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
             Kind::Hash => {}
         }
     }
+    if rng.below(100) < 15
+        && let Some(op) = edit_op(rng, kind, key.clone(), model)
+    {
+        return op;
+    }
     let roll = rng.below(10);
     match kind {
         Kind::List => {
@@ -733,4 +1007,78 @@ pub(super) fn show_ops(ops: &[Op]) -> String {
         })
         .collect();
     ops.join("; ")
+}
+
+/// The less common commands: list edits, HSETNX, ZADD's flags, ZPOPMIN, ZREMRANGEBYSCORE and
+/// PERSIST. `None` when none fits (LSET on a missing list, sets).
+fn edit_op(rng: &mut Rng, kind: Kind, key: String, model: &Model) -> Option<Op> {
+    if rng.below(6) == 0 {
+        return Some(Op::Persist { key });
+    }
+    let list = match model.get(&key) {
+        Some(Entry {
+            val: Val::List(l), ..
+        }) => Some(l),
+        _ => None,
+    };
+    // An element of the list half the time, so LREM and LINSERT find something.
+    let item = |rng: &mut Rng| match list {
+        Some(l) if rng.below(2) == 0 => l[rng.below(l.len() as u64) as usize].clone(),
+        _ => element(rng),
+    };
+    let signed = |rng: &mut Rng, span: u64| rng.below(2 * span + 1) as i64 - span as i64;
+    Some(match kind {
+        Kind::List => match rng.below(4) {
+            0 => {
+                let len = list?.len() as u64;
+                Op::LSet {
+                    key,
+                    index: rng.below(2 * len) as i64 - len as i64,
+                    item: element(rng),
+                }
+            }
+            1 => Op::LTrim {
+                key,
+                start: signed(rng, 4),
+                stop: signed(rng, 30),
+            },
+            2 => Op::LRem {
+                key,
+                count: signed(rng, 2),
+                item: item(rng),
+            },
+            _ => Op::LInsert {
+                key,
+                before: rng.below(2) == 0,
+                pivot: item(rng),
+                item: element(rng),
+            },
+        },
+        Kind::Hash => Op::HSetNx {
+            key,
+            field: [b"a".as_slice(), b"b", b"", b"m8"][rng.below(4) as usize].to_vec(),
+            value: element(rng),
+        },
+        Kind::Set => return None,
+        Kind::ZSet => match rng.below(3) {
+            0 => Op::ZAddWith {
+                key,
+                flag: ["NX", "XX", "GT", "LT"][rng.below(4) as usize],
+                ch: rng.below(2) == 0,
+                pairs: rng.some(3, |rng| (score(rng), member(rng))),
+            },
+            1 => Op::ZPopMin {
+                key,
+                count: 1 + rng.below(2),
+            },
+            _ => {
+                let (a, b) = (score(rng), score(rng));
+                Op::ZRemRangeByScore {
+                    key,
+                    min: a.min(b),
+                    max: a.max(b),
+                }
+            }
+        },
+    })
 }
