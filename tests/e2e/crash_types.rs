@@ -12,8 +12,6 @@
 //! stream does not).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use redis::Value;
@@ -43,19 +41,13 @@ struct Outcome {
 /// once, before the batch's replies), until the connection breaks (the server was killed),
 /// checking every reply against the model.
 fn write_until_killed(
-    addr: SocketAddr,
+    mut con: redis::Connection,
     writer: usize,
     seed: u64,
     mut model: Model,
-    start: &Barrier,
 ) -> Outcome {
-    let mut con = redis::Client::open(format!("redis://{addr}/"))
-        .unwrap()
-        .get_connection()
-        .expect("writer connects");
     let mut rng = Rng::new(seed);
     let mut history = Vec::new();
-    start.wait();
     loop {
         let batch = if rng.below(4) == 0 {
             2 + rng.below(5)
@@ -320,16 +312,17 @@ fn every_container_type_survives_kill_9() {
             break;
         }
 
-        let barrier = Arc::new(Barrier::new(WRITERS + 1));
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let (addr, barrier) = (server.addr, Arc::clone(&barrier));
+        // Connected here, so a writer never races the kill to its first command.
+        let connections: Vec<_> = (0..WRITERS).map(|_| server.client()).collect();
+        let writers: Vec<_> = connections
+            .into_iter()
+            .enumerate()
+            .map(|(w, con)| {
                 let model = std::mem::take(&mut models[w]);
                 let seed = rng.next();
-                std::thread::spawn(move || write_until_killed(addr, w, seed, model, &barrier))
+                std::thread::spawn(move || write_until_killed(con, w, seed, model))
             })
             .collect();
-        barrier.wait();
         let run = Duration::from_millis(50 + rng.below(251));
         // Cycle 1, 4, 7 take a snapshot in the background, 2 and 5 a foreground one, partway
         // through the writes; either may still be running when the kill comes.
