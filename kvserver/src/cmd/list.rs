@@ -21,6 +21,11 @@ pub(super) fn end_arg(b: &[u8]) -> Result<End, CmdError> {
 }
 
 fn push(ctx: &mut Ctx<'_>, req: &Request<'_>, end: End, existing: bool) -> CmdResult {
+    if req.len() == 3 && !existing {
+        // One element (the usual LPUSH/RPUSH): no Vec for the values.
+        let n = ctx.s.db.push(req.arg(1), end, &[req.arg(2)])?;
+        return ctx.int(n as i64);
+    }
     let vals = values(req, 2);
     let n = if existing {
         ctx.s.db.push_existing(req.arg(1), end, &vals)?

@@ -13,6 +13,11 @@ fn from<'r>(req: &'r Request<'_>, at: usize) -> Vec<&'r [u8]> {
 }
 
 pub(super) fn sadd(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if req.len() == 3 {
+        // One member (the usual SADD): no Vec for the members.
+        let n = ctx.s.db.sadd(req.arg(1), &[req.arg(2)])?;
+        return ctx.int(n as i64);
+    }
     let n = ctx.s.db.sadd(req.arg(1), &from(req, 2))?;
     ctx.int(n as i64)
 }
