@@ -77,6 +77,10 @@ impl Db {
             .into_iter()
             .map(|id| (id, inner.write_shard(id.0, id.1)))
             .collect();
+        // The log gets the operation's records all at once, when the locks are released.
+        if let Some(p) = inner.persist.get() {
+            p.begin_group();
+        }
         MultiWrite {
             inner,
             guards,
@@ -266,6 +270,15 @@ pub(crate) struct MultiWrite<'a> {
     inner: &'a Inner,
     guards: Vec<((usize, usize), RwLockWriteGuard<'a, Shard>)>,
     now: u64,
+}
+
+impl Drop for MultiWrite<'_> {
+    fn drop(&mut self) {
+        // Runs before the guards are dropped: the records go in while the locks are held.
+        if let Some(p) = self.inner.persist.get() {
+            p.end_group();
+        }
+    }
 }
 
 impl MultiWrite<'_> {

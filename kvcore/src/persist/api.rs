@@ -348,14 +348,23 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(dir.join("LOCK"))
         .map_err(|e| io("cannot open the lock file in", e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io(format!(
-            "data directory {} is in use by another store (its LOCK file is held)",
-            dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(io("cannot lock", e)),
+    // A lock can be held for a moment by a process that is not a store at all: a child that
+    // another thread of this process forked holds a copy of every descriptor, the previous
+    // store's LOCK included, until its exec closes it. So a held lock is retried for up to a
+    // second before it is taken to mean that another store has the directory.
+    for _ in 0..50 {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("cannot lock", e)),
+        }
     }
+    Err(Error::Io(format!(
+        "data directory {} is in use by another store (its LOCK file is held)",
+        dir.display()
+    )))
 }
 
 fn snapshot_now(inner: &Inner) -> Result<SaveInfo> {

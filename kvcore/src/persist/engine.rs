@@ -17,7 +17,7 @@
 //!   shard's read lock, or by the first writer that takes its write lock (`before_write`). So
 //!   every shard is captured with exactly the records up to S applied.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,6 +67,9 @@ thread_local! {
     /// This thread defers acknowledgements to `commit_deferred` (a server answering a
     /// pipelined batch at once).
     static DEFER: Cell<bool> = const { Cell::new(false) };
+    /// The records of the multi-key operation this thread is running, held back until it
+    /// ends so that the log gets all of them at once (see `begin_group`).
+    static GROUP: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
 }
 
 /// What a finished snapshot cost.
@@ -143,9 +146,39 @@ impl Persist {
     /// Logs an effect. Called with the shard write lock(s) held; only copies into the log's
     /// buffer. A failed log drops the record: the write will not be acknowledged (`ack` fails).
     pub(crate) fn journal(&self, effect: &Effect<'_>) {
+        let held = GROUP.with_borrow_mut(|group| {
+            group
+                .as_mut()
+                .map(|g| g.push(wal::encode_body(&record(effect))))
+        });
+        if held.is_some() {
+            return;
+        }
         if let Ok(seq) = self.wal.append(&record(effect)) {
             PENDING.set((self.id(), seq));
             self.dirty.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts holding this thread's records back: a multi-key operation (LMOVE's pop and
+    /// push, RENAME's delete and put) calls it once it holds its shard locks, and `end_group`
+    /// before it releases them. Appended one by one, a group commit run by another writer in
+    /// between could make the first record durable without the second, and a crash then
+    /// would keep half of the operation.
+    pub(crate) fn begin_group(&self) {
+        GROUP.set(Some(Vec::new()));
+    }
+
+    /// Appends the records held since `begin_group`, together (still under the operation's
+    /// locks, so record order stays memory order).
+    pub(crate) fn end_group(&self) {
+        let Some(bodies) = GROUP.take() else { return };
+        if bodies.is_empty() {
+            return;
+        }
+        if let Ok(seq) = self.wal.append_bodies(&bodies) {
+            PENDING.set((self.id(), seq));
+            self.dirty.fetch_add(bodies.len() as u64, Ordering::Relaxed);
         }
     }
 

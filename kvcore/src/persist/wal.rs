@@ -538,6 +538,13 @@ thread_local! {
     static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A record's body as [`Wal::append_bodies`] takes it.
+pub(crate) fn encode_body(rec: &Record<'_>) -> Vec<u8> {
+    let mut body = Vec::new();
+    record::encode_into(rec, &mut body);
+    body
+}
+
 impl Wal {
     /// Opens the log in `dir` for appending; the next record gets `next_seq`.
     ///
@@ -608,32 +615,51 @@ impl Wal {
         ENCODE_BUF.with_borrow_mut(|body| {
             body.clear();
             record::encode_into(rec, body);
-            if !frame::fits(body.len() + 8) {
-                return Err(PersistError::Failed(format!(
-                    "a {}-byte record is too large to log",
-                    body.len()
-                )));
-            }
-            let mut body_crc = crc32fast::Hasher::new();
-            body_crc.update(body);
-            let mut st = self.shared.state.lock();
-            if let Some(why) = &st.failed {
-                return Err(PersistError::Failed(why.clone()));
-            }
+            self.append_bodies(std::slice::from_ref(body))
+        })
+    }
+
+    /// Appends encoded record bodies (see [`encode_body`]) together, under one hold of the
+    /// buffer's lock, and returns the last one's sequence number: a commit writes all of them
+    /// or none, so a crash never keeps part of one operation.
+    ///
+    /// # Errors
+    /// [`PersistError::Failed`] once an earlier write or sync failed, or if a record is too
+    /// large to log (then none is appended).
+    pub(crate) fn append_bodies(&self, bodies: &[Vec<u8>]) -> Result<u64> {
+        if let Some(body) = bodies.iter().find(|b| !frame::fits(b.len() + 8)) {
+            return Err(PersistError::Failed(format!(
+                "a {}-byte record is too large to log",
+                body.len()
+            )));
+        }
+        let crcs: Vec<crc32fast::Hasher> = bodies
+            .iter()
+            .map(|body| {
+                let mut body_crc = crc32fast::Hasher::new();
+                body_crc.update(body);
+                body_crc
+            })
+            .collect();
+        let mut st = self.shared.state.lock();
+        if let Some(why) = &st.failed {
+            return Err(PersistError::Failed(why.clone()));
+        }
+        for (body, body_crc) in bodies.iter().zip(&crcs) {
             let seq = st.next_seq;
             st.next_seq += 1;
             let seq_bytes = seq.to_le_bytes();
             let mut crc = crc32fast::Hasher::new();
             crc.update(&seq_bytes);
-            crc.combine(&body_crc);
+            crc.combine(body_crc);
             // `fits` checked the length above.
             let len = (body.len() + 8) as u32;
             st.buf.extend_from_slice(&len.to_le_bytes());
             st.buf.extend_from_slice(&crc.finalize().to_le_bytes());
             st.buf.extend_from_slice(&seq_bytes);
             st.buf.extend_from_slice(body);
-            Ok(seq)
-        })
+        }
+        Ok(st.next_seq - 1)
     }
 
     /// Returns once record `seq` is as safe as the sync mode promises: durable for

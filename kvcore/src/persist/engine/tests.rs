@@ -399,3 +399,41 @@ fn recovery_with_the_real_file_system() {
     check_everything(&kv);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Regression: a multi-key operation's records (LMOVE's pop and push, RENAME's delete and
+/// put) were appended one by one, so a group commit run by another writer in between could
+/// make the first durable without the second, and a crash then kept half of the operation
+/// (found by tests/e2e/crash_types.rs: an LMOVE's pop survived kill -9, its push did not).
+#[test]
+fn r_a_crash_never_keeps_part_of_a_multi_key_operation() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    o.persist.begin_group();
+    put(&o.persist, 0, "a", "1", None);
+    // Another writer commits everything in the log while the operation is half done.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            put(&o.persist, 0, "other", "x", None);
+            o.persist.ack().unwrap();
+        });
+    });
+    put(&o.persist, 0, "b", "2", None);
+    // The process dies before the operation ends.
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(get(&o.kv, 0, "other").as_deref(), Some("x"));
+    assert_eq!((get(&o.kv, 0, "a"), get(&o.kv, 0, "b")), (None, None));
+    // A finished operation is logged whole.
+    o.persist.begin_group();
+    put(&o.persist, 0, "a", "1", None);
+    put(&o.persist, 0, "b", "2", None);
+    o.persist.end_group();
+    o.persist.ack().unwrap();
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(get(&o.kv, 0, "a").as_deref(), Some("1"));
+    assert_eq!(get(&o.kv, 0, "b").as_deref(), Some("2"));
+}
