@@ -2,23 +2,7 @@
 
 use redis::{Commands, Value};
 
-use super::support::{Server, error_text};
-
-fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-}
-
-#[track_caller]
-fn err(con: &mut redis::Connection, args: &[&str]) -> String {
-    match cmd(con, args) {
-        Err(e) => error_text(&e),
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-    }
-}
+use super::support::{Server, cmd, err};
 
 #[test]
 fn strings() {

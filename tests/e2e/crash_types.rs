@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::support::{Server, error_text};
+use super::support::{Server, TempDir, error_text};
 
 mod model;
 
@@ -210,27 +210,6 @@ fn diff(want: &Model, got: &Model, history: &[Op]) -> String {
             )
         })
         .collect()
-}
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("kvserver-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("temp paths are UTF-8 here")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn info_field(info: &str, name: &str) -> u64 {

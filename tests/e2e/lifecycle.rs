@@ -1,6 +1,6 @@
 //! Starting and stopping: flags, config file, warnings, SHUTDOWN and signals.
 
-use super::support::Server;
+use super::support::{Server, TempDir};
 
 #[test]
 fn help_describes_the_flags() {
@@ -68,27 +68,6 @@ fn sigterm_and_sigint_stop_gracefully() {
             "SIG{signal}; log:\n{}",
             server.log()
         );
-    }
-}
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("kvserver-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("temp paths are UTF-8 here")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -232,3 +232,42 @@ pub(crate) fn error_text(e: &redis::RedisError) -> String {
         _ => e.to_string(),
     }
 }
+
+/// Sends one command, given as its words, and returns the raw reply.
+pub(crate) fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<redis::Value> {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+/// Sends a command that must fail and returns its error text as the server wrote it.
+#[track_caller]
+pub(crate) fn err(con: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd(con, args) {
+        Err(e) => error_text(&e),
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+    }
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub(crate) struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("kvserver-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8 here")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

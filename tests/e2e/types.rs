@@ -3,15 +3,7 @@
 
 use redis::Value;
 
-use super::support::{Server, error_text};
-
-fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-}
+use super::support::{Server, cmd, err};
 
 fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
@@ -19,14 +11,6 @@ fn bulk(s: &str) -> Value {
 
 fn bulks(items: &[&str]) -> Value {
     Value::Array(items.iter().map(|s| bulk(s)).collect())
-}
-
-#[track_caller]
-fn err(con: &mut redis::Connection, args: &[&str]) -> String {
-    match cmd(con, args) {
-        Err(e) => error_text(&e),
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-    }
 }
 
 #[test]
