@@ -54,7 +54,8 @@ pub use options::{
     SetOutcome,
 };
 pub use persist::{
-    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode, check_data_dir,
+    CheckReport, Deferred, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode,
+    check_data_dir,
 };
 pub use store::Store;
 pub use types::{

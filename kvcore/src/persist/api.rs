@@ -55,6 +55,22 @@ impl Options {
     }
 }
 
+/// Writes a thread logged under [`Kv::defer_acks`] and has not committed, taken by
+/// [`Kv::take_deferred`] so that another thread can commit them ([`Kv::commit_taken`]).
+/// Commit it on the store it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[must_use = "the writes are not durable until the token is committed"]
+pub struct Deferred {
+    seq: u64,
+}
+
+impl Deferred {
+    /// The log sequence number of the last write it covers.
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
+}
+
 /// What a snapshot cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -271,6 +287,36 @@ impl Kv {
             Some(p) => Ok(p.commit_pending()?),
             None => Ok(()),
         }
+    }
+
+    /// Takes what the calling thread deferred and has not committed yet (see
+    /// [`Kv::defer_acks`]) as a token that any thread can commit with [`Kv::commit_taken`].
+    /// `None` when there is nothing to commit (no write since the last commit, or an
+    /// in-memory store).
+    ///
+    /// A server uses it to hand a batch's replies to one writer thread, which commits many
+    /// connections' batches with one group commit and sends their replies, while each
+    /// connection thread goes back to reading instead of sleeping through the sync.
+    #[must_use]
+    pub fn take_deferred(&self) -> Option<Deferred> {
+        let p = self.inner.persist.get()?;
+        p.take_pending().map(|seq| Deferred { seq })
+    }
+
+    /// Makes the writes behind `deferred` (and every write logged before them) as durable as
+    /// the sync mode promises. Tokens may be committed in any order and from any thread; the
+    /// one with the highest [`Deferred::seq`] covers all the others.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`] if the log could not be written or synced: none of the
+    /// writes behind the token may be acknowledged then.
+    pub fn commit_taken(&self, deferred: Deferred) -> Result<()> {
+        Ok(self.engine()?.wal().commit(deferred.seq)?)
+    }
+
+    /// The sync mode of a persistent store; `None` for an in-memory one.
+    pub fn sync_mode(&self) -> Option<SyncMode> {
+        self.inner.persist.get().map(|p| p.config().sync)
     }
 
     /// The persistence state, for INFO; `None` for an in-memory store.

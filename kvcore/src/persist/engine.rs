@@ -210,6 +210,14 @@ impl Persist {
         DEFER.set(on);
     }
 
+    /// Takes the sequence number of what this thread journaled and has not acknowledged yet,
+    /// for a commit on another thread; `None` if there is nothing (the caller checks
+    /// `check_writable` for a failed log).
+    pub(crate) fn take_pending(&self) -> Option<u64> {
+        let (id, seq) = PENDING.replace((0, 0));
+        (id == self.id() && seq > 0).then_some(seq)
+    }
+
     /// Commits what this thread journaled and has not acknowledged yet: one group commit
     /// for a whole deferred batch.
     ///

@@ -16,7 +16,7 @@ mod snapshot;
 mod wal;
 
 pub use api::{
-    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
+    CheckReport, Deferred, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
 };
 pub(crate) use engine::{Config, Persist};
 pub use wal::SyncMode;

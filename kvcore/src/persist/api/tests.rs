@@ -123,6 +123,67 @@ fn deferred_acknowledgements_share_one_commit() {
 }
 
 #[test]
+fn deferred_writes_taken_by_one_thread_are_committed_by_another() {
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::Always);
+    let db = kv.db(0).unwrap();
+    let syncs = kv.persistence().unwrap().log_syncs;
+    // Two "connections" defer their writes and hand the tokens over.
+    let tokens: Vec<Deferred> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|t| {
+                let (kv, db) = (&kv, &db);
+                s.spawn(move || {
+                    kv.defer_acks(true);
+                    for i in 0..10 {
+                        db.set(format!("t{t}:{i}"), "v").unwrap();
+                    }
+                    let token = kv.take_deferred().expect("writes to commit");
+                    assert_eq!(kv.take_deferred(), None, "taken once");
+                    token
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs,
+        "nothing synced yet"
+    );
+    // The highest token covers both threads' writes: one fdatasync.
+    let last = *tokens.iter().max().unwrap();
+    assert_eq!(last.seq(), kv.persistence().unwrap().log_seq);
+    kv.commit_taken(last).unwrap();
+    assert_eq!(kv.persistence().unwrap().log_syncs, syncs + 1);
+    for t in tokens {
+        kv.commit_taken(t).unwrap();
+    }
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs + 1,
+        "already covered"
+    );
+    fs.crash();
+    drop(kv);
+    let kv = open(&fs, SyncMode::Always);
+    assert_eq!(kv.db(0).unwrap().dbsize(), 20);
+
+    // A failed sync fails the token's commit: its writes must not be acknowledged.
+    kv.defer_acks(true);
+    kv.db(0).unwrap().set("x", "1").unwrap();
+    let token = kv.take_deferred().unwrap();
+    kv.defer_acks(false);
+    fs.fail_syncs(1);
+    assert!(matches!(
+        kv.commit_taken(token),
+        Err(Error::PersistenceFailed(_))
+    ));
+    assert_eq!(kv.sync_mode(), Some(SyncMode::Always));
+    assert_eq!(Kv::in_memory(Options::default()).take_deferred(), None);
+}
+
+#[test]
 fn a_full_disk_gives_clear_errors_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::Always);
