@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::replier::Outbox;
 use crate::stats::{CmdStats, CmdTotals, ConnCounters, CounterTotals};
 
 /// `last_cmd` when the client has run nothing yet.
@@ -41,6 +42,8 @@ pub(crate) struct ClientHandle {
     pub(crate) blocked: AtomicBool,
     pub(crate) stats: CmdStats,
     pub(crate) counters: ConnCounters,
+    /// The batch replies handed to the replier (`--sync always`).
+    pub(crate) outbox: Outbox,
     stream: TcpStream,
 }
 
@@ -73,6 +76,7 @@ impl ClientHandle {
             blocked: AtomicBool::new(false),
             stats: CmdStats::new(commands),
             counters: ConnCounters::default(),
+            outbox: Outbox::default(),
             stream,
         }
     }
@@ -104,6 +108,11 @@ impl ClientHandle {
         };
         let _ = self.stream.set_nonblocking(false);
         closed
+    }
+
+    /// The clone of the connection's socket, for the replier's sends.
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.stream
     }
 
     pub(crate) fn is_killed(&self) -> bool {

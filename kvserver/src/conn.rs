@@ -173,6 +173,13 @@ impl Conn {
     /// # Errors
     /// The I/O error that ended the connection.
     pub(crate) fn run(mut self, mut stream: TcpStream) -> io::Result<()> {
+        let served = self.serve(&mut stream);
+        // A reply still out with the replier is finished before the connection ends.
+        let finished = self.s.handle.outbox.wait_idle(&mut stream);
+        served.and(finished)
+    }
+
+    fn serve(&mut self, stream: &mut TcpStream) -> io::Result<()> {
         let limits = Limits::default();
         // Writes of a batch are made durable together, right before its replies go out (see
         // `flush`): one group commit per batch instead of one per write.
@@ -251,7 +258,7 @@ impl Conn {
                             break;
                         }
                         if out.len() >= FLUSH_AT {
-                            self.flush(&mut stream, &mut out)?;
+                            self.flush(stream, &mut out)?;
                         }
                     }
                     Ok(Status::Incomplete) => break,
@@ -265,9 +272,7 @@ impl Conn {
                 }
             }
             self.s.account_batch(batch_start);
-            if !out.is_empty() {
-                self.flush(&mut stream, &mut out)?;
-            }
+            self.end_batch(stream, &mut out)?;
             if broken || self.s.close {
                 return Ok(());
             }
@@ -283,15 +288,42 @@ impl Conn {
         }
     }
 
-    fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-        // Nothing is acknowledged before it is durable: if the commit fails, the replies are
-        // dropped and the connection closed (the client sees no answer, not a false one).
+    /// Sends a batch's replies once its writes are durable: through the replier when the sync
+    /// mode makes that wait long (`always`), by `flush` otherwise.
+    fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        let shared = Arc::clone(&self.s.shared);
+        if let Some(replier) = &shared.replier
+            && let Some(deferred) = shared.kv.take_deferred()
+        {
+            self.s.handle.outbox.wait_idle(stream)?;
+            self.check_output_limit(out)?;
+            self.s
+                .handle
+                .counters
+                .add(Counter::NetOut, out.len() as u64);
+            replier.hand_off(&self.s.handle, deferred, out);
+            return Ok(());
+        }
+        if out.is_empty() {
+            // Nothing to send (CLIENT REPLY OFF), but the batch's writes are still committed.
+            return self.commit();
+        }
+        self.flush(stream, out)
+    }
+
+    /// Commits the writes deferred so far. Nothing is acknowledged before it is durable: if
+    /// the commit fails, the connection is closed and its replies dropped (the client sees no
+    /// answer, not a false one).
+    fn commit(&mut self) -> io::Result<()> {
         if let Err(e) = self.s.shared.kv.commit_deferred() {
             warning!("closing client {}: {e}", self.s.handle.addr);
             self.s.close = true;
-            out.clear();
             return Err(io::Error::other(e.to_string()));
         }
+        Ok(())
+    }
+
+    fn check_output_limit(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         let limit = self
             .s
             .shared
@@ -308,6 +340,17 @@ impl Conn {
             out.clear();
             return Err(io::Error::other("output buffer limit reached"));
         }
+        Ok(())
+    }
+
+    fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        if let Err(e) = self.commit() {
+            out.clear();
+            return Err(e);
+        }
+        self.check_output_limit(out)?;
+        // Replies go out in request order: first whatever is still with the replier.
+        self.s.handle.outbox.wait_idle(stream)?;
         stream.write_all(out)?;
         self.s
             .handle

@@ -63,11 +63,19 @@ pub(crate) struct Shared {
     /// Take a snapshot before exiting (SIGTERM/SIGINT and SHUTDOWN; SHUTDOWN NOSAVE clears it).
     pub(crate) save_on_shutdown: AtomicBool,
     pub(crate) blocking: crate::blocking::Blocking,
+    /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
+    pub(crate) replier: Option<crate::replier::Replier>,
 }
 
 impl Shared {
-    pub(crate) fn new(kv: kvcore::Kv, cfg: Config, local_addr: SocketAddr) -> Shared {
+    pub(crate) fn new(
+        kv: kvcore::Kv,
+        cfg: Config,
+        local_addr: SocketAddr,
+        replier: Option<crate::replier::Replier>,
+    ) -> Shared {
         Shared {
+            replier,
             live: Live {
                 requirepass: RwLock::new(cfg.requirepass.clone()),
                 maxclients: AtomicUsize::new(cfg.maxclients),
@@ -151,7 +159,9 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let _expiry = kv.start_active_expiry(ACTIVE_EXPIRY_INTERVAL);
     // The everysec flusher and the snapshot rules (nothing for an in-memory store).
     let persistence = kv.start_persistence();
-    let shared = Arc::new(Shared::new(kv, cfg, local_addr));
+    let replier = crate::replier::Replier::start(&kv)
+        .map_err(|e| format!("cannot start the replier thread: {e}"))?;
+    let shared = Arc::new(Shared::new(kv, cfg, local_addr, replier));
     // The line tests and scripts parse to find the port (matters with --port 0).
     notice!(
         "kvserver {} listening on {local_addr}",
@@ -188,6 +198,9 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let left = shared.clients.connected();
     if left > 0 {
         warning!("{left} connection(s) still busy after {DRAIN_DEADLINE:?}; exiting anyway");
+    }
+    if let Some(replier) = &shared.replier {
+        replier.stop();
     }
     persistence.stop();
     if shared.kv.is_persistent() {

@@ -1,0 +1,344 @@
+//! Replies that must wait for the log (`--sync always`) are sent by one replier thread.
+//!
+//! A connection thread that ran writes hands its batch's replies here with the token of its
+//! deferred writes ([`kvcore::Kv::take_deferred`]) and goes straight back to reading its socket.
+//! The replier takes every batch handed off so far, commits them all with one group commit
+//! (the highest token covers the others), then sends each reply. A connection thread thus
+//! blocks once per request (in `read`) instead of twice (in `read`, and asleep through the
+//! fdatasync), and a sync covers every connection that wrote meanwhile: Redis's "one fsync per
+//! event-loop pass", on threads.
+//!
+//! Order: a connection has at most one batch out at a time and writes nothing itself while
+//! one is out ([`Outbox::wait_idle`]), so its replies leave in request order.
+//!
+//! Never blocked by a client: the replier sends with `MSG_DONTWAIT`. What a full socket
+//! refuses stays in the client's outbox ("stuck"); the replier retries it every
+//! [`RETRY`], and the connection thread takes it over with a blocking write (as it writes its
+//! own replies) as soon as it has anything else to send or ends.
+//!
+//! If the commit fails, nothing of the batch is sent and the connection is closed: the client
+//! sees no answer, never a false one.
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::client::ClientHandle;
+use crate::log::warning;
+
+/// How often replies that a full socket refused are tried again.
+const RETRY: Duration = Duration::from_millis(1);
+/// A reply buffer larger than this is not kept for reuse.
+const KEEP: usize = 1024 * 1024;
+
+/// Where a connection's handed-off reply is.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing out: the connection may write.
+    #[default]
+    Idle,
+    /// With the replier (queued, being committed or being sent).
+    Out,
+    /// Partly sent; the rest waits in `bytes[sent..]` for the socket to drain.
+    Stuck,
+    /// The connection thread is writing the rest of a stuck reply.
+    TakenOver,
+    /// The log failed: the reply was dropped and the connection is being closed.
+    Failed,
+}
+
+#[derive(Debug, Default)]
+struct OutState {
+    phase: Phase,
+    /// A stuck reply, and how much of it was sent.
+    bytes: Vec<u8>,
+    sent: usize,
+    /// A reply buffer handed back for the connection's next batch.
+    spare: Vec<u8>,
+}
+
+/// One connection's side of the hand-off; lives in its [`ClientHandle`].
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    state: Mutex<OutState>,
+    changed: Condvar,
+}
+
+impl Outbox {
+    /// Returns once nothing of this connection is out with the replier, writing the rest of a
+    /// stuck reply itself (blocking, like any reply it writes). Only the connection's own
+    /// thread calls it.
+    ///
+    /// # Errors
+    /// The write's error, or an error if the log failed while a reply was out (the connection
+    /// must close).
+    pub(crate) fn wait_idle(&self, stream: &mut TcpStream) -> io::Result<()> {
+        use std::io::Write;
+        let mut st = self.state.lock();
+        loop {
+            match st.phase {
+                Phase::Idle => return Ok(()),
+                Phase::Failed => {
+                    return Err(io::Error::other(
+                        "persistence failed: replies dropped, connection closed",
+                    ));
+                }
+                Phase::Out | Phase::TakenOver => self.changed.wait(&mut st),
+                Phase::Stuck => {
+                    st.phase = Phase::TakenOver;
+                    let bytes = std::mem::take(&mut st.bytes);
+                    let sent = st.sent;
+                    drop(st);
+                    let res = stream.write_all(&bytes[sent..]);
+                    let mut st = self.state.lock();
+                    st.phase = Phase::Idle;
+                    keep_spare(&mut st, bytes);
+                    return res;
+                }
+            }
+        }
+    }
+
+    /// Moves `out` into a job for the replier, leaving a recycled buffer in its place. The
+    /// caller has waited for [`Outbox::wait_idle`].
+    fn take_out(&self, out: &mut Vec<u8>) -> Vec<u8> {
+        let mut st = self.state.lock();
+        debug_assert_eq!(st.phase, Phase::Idle, "one batch out at a time");
+        st.phase = Phase::Out;
+        let spare = std::mem::take(&mut st.spare);
+        std::mem::replace(out, spare)
+    }
+
+    /// The replier is done with a reply: sent (`sent == bytes.len()`), dropped after a send
+    /// error, or stuck. Returns whether it is stuck.
+    fn finish(&self, bytes: Vec<u8>, sent: usize, stuck: bool) -> bool {
+        let mut st = self.state.lock();
+        if stuck {
+            st.phase = Phase::Stuck;
+            st.bytes = bytes;
+            st.sent = sent;
+        } else {
+            st.phase = Phase::Idle;
+            keep_spare(&mut st, bytes);
+        }
+        drop(st);
+        self.changed.notify_all();
+        stuck
+    }
+
+    fn fail(&self, bytes: Vec<u8>) {
+        let mut st = self.state.lock();
+        st.phase = Phase::Failed;
+        keep_spare(&mut st, bytes);
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    /// Takes a stuck reply back for another try; `None` if it is no longer stuck (the
+    /// connection took it over).
+    fn take_stuck(&self) -> Option<(Vec<u8>, usize)> {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Stuck {
+            return None;
+        }
+        st.phase = Phase::Out;
+        Some((std::mem::take(&mut st.bytes), st.sent))
+    }
+}
+
+fn keep_spare(st: &mut OutState, mut bytes: Vec<u8>) {
+    if bytes.capacity() <= KEEP && bytes.capacity() > st.spare.capacity() {
+        bytes.clear();
+        st.spare = bytes;
+    }
+}
+
+/// A batch's replies, waiting for the commit that covers its writes.
+struct Job {
+    deferred: kvcore::Deferred,
+    client: Arc<ClientHandle>,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    stop: bool,
+}
+
+struct Inner {
+    kv: kvcore::Kv,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+/// The replier thread; stopped (after sending what it was given) by [`Replier::stop`].
+pub(crate) struct Replier {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Replier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replier").finish_non_exhaustive()
+    }
+}
+
+impl Replier {
+    /// Starts the replier for a store whose writes are acknowledged only once synced; `None`
+    /// when connections should commit inline (other sync modes, where a commit is a cheap
+    /// `write`, an in-memory store, or a platform without `MSG_DONTWAIT`).
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub(crate) fn start(kv: &kvcore::Kv) -> io::Result<Option<Replier>> {
+        if !cfg!(target_os = "linux") || kv.sync_mode() != Some(kvcore::SyncMode::Always) {
+            return Ok(None);
+        }
+        let inner = Arc::new(Inner {
+            kv: kv.clone(),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+        });
+        let inner2 = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("replier".into())
+            .spawn(move || run(&inner2))?;
+        Ok(Some(Replier {
+            inner,
+            thread: Mutex::new(Some(thread)),
+        }))
+    }
+
+    /// Hands a batch's replies (`out`, replaced by a recycled buffer) to the replier, to be sent
+    /// once `deferred` is committed. The caller has waited for the client's
+    /// [`Outbox::wait_idle`].
+    pub(crate) fn hand_off(
+        &self,
+        client: &Arc<ClientHandle>,
+        deferred: kvcore::Deferred,
+        out: &mut Vec<u8>,
+    ) {
+        let bytes = client.outbox.take_out(out);
+        let job = Job {
+            deferred,
+            client: Arc::clone(client),
+            bytes,
+        };
+        let mut q = self.inner.queue.lock();
+        let was_empty = q.jobs.is_empty();
+        q.jobs.push(job);
+        drop(q);
+        if was_empty {
+            self.inner.wake.notify_one();
+        }
+    }
+
+    /// Sends what was handed off so far, then stops the thread.
+    pub(crate) fn stop(&self) {
+        self.inner.queue.lock().stop = true;
+        self.inner.wake.notify_one();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(inner: &Inner) {
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut stuck: Vec<Arc<ClientHandle>> = Vec::new();
+    loop {
+        {
+            let mut q = inner.queue.lock();
+            while q.jobs.is_empty() && !q.stop {
+                if stuck.is_empty() {
+                    inner.wake.wait(&mut q);
+                } else if inner.wake.wait_for(&mut q, RETRY).timed_out() {
+                    break;
+                }
+            }
+            if q.jobs.is_empty() && q.stop {
+                // Stuck replies are left to their connection threads, which take them over.
+                return;
+            }
+            std::mem::swap(&mut jobs, &mut q.jobs);
+        }
+        if let Some(last) = jobs.iter().map(|j| j.deferred).max() {
+            let committed = inner.kv.commit_taken(last);
+            for job in jobs.drain(..) {
+                match &committed {
+                    Ok(()) => {
+                        if send(&job.client, job.bytes, 0) {
+                            stuck.push(job.client);
+                        }
+                    }
+                    Err(e) => {
+                        warning!("closing client {}: {e}", job.client.addr);
+                        job.client.outbox.fail(job.bytes);
+                        job.client.kill();
+                    }
+                }
+            }
+        }
+        stuck.retain(|client| match client.outbox.take_stuck() {
+            Some((bytes, sent)) => send(client, bytes, sent),
+            None => false,
+        });
+    }
+}
+
+/// Sends `bytes[sent..]` without blocking; returns whether some of it is left (stuck).
+fn send(client: &ClientHandle, bytes: Vec<u8>, mut sent: usize) -> bool {
+    while sent < bytes.len() {
+        match send_nowait(client.socket(), &bytes[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return client.outbox.finish(bytes, sent, true);
+            }
+            // The peer is gone or the socket broke: the connection thread sees it on its
+            // next read; the reply has nobody to go to.
+            Err(_) => break,
+        }
+    }
+    client.outbox.finish(bytes, sent, false)
+}
+
+/// One non-blocking `send`. `MSG_DONTWAIT` makes only this call non-blocking: setting
+/// `O_NONBLOCK` would also change the connection thread's reads, which share the socket.
+/// `MSG_NOSIGNAL`: a closed peer is an error, not SIGPIPE. std has no such call, and these few
+/// lines of `extern "C"` against libc avoid a dependency (as in `signal.rs`).
+#[cfg(target_os = "linux")]
+fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    const MSG_DONTWAIT: i32 = 0x40;
+    const MSG_NOSIGNAL: i32 = 0x4000;
+    unsafe extern "C" {
+        fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> isize;
+    }
+    // SAFETY: the descriptor belongs to `stream`, borrowed (so open) for the call, and `buf`
+    // is valid for `buf.len()` bytes.
+    let n = unsafe {
+        send(
+            stream.as_raw_fd(),
+            buf.as_ptr(),
+            buf.len(),
+            MSG_DONTWAIT | MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Never called: [`Replier::start`] runs no replier off Linux.
+#[cfg(not(target_os = "linux"))]
+fn send_nowait(_stream: &TcpStream, _buf: &[u8]) -> io::Result<usize> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
