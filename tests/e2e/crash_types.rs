@@ -219,6 +219,14 @@ fn info_field(info: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("INFO lacks {name}:\n{info}"))
 }
 
+/// How many records the server has logged (`kv_log_seq`).
+fn logged(con: &mut redis::Connection) -> u64 {
+    let Value::BulkString(info) = query(con, &["INFO", "persistence"]) else {
+        panic!("INFO answers a bulk string")
+    };
+    info_field(&String::from_utf8_lossy(&info), "kv_log_seq")
+}
+
 #[test]
 fn every_container_type_survives_kill_9() {
     let seed = std::env::var("KV_CRASH_SEED")
@@ -308,6 +316,11 @@ fn every_container_type_survives_kill_9() {
         let snapshot = ["", "BGSAVE", "SAVE"][cycle % 3];
         if snapshot.is_empty() {
             std::thread::sleep(run);
+            // The first restart must have a log to replay, however slow this machine is.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while cycle == 0 && logged(&mut con) == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         } else {
             let at = run.mul_f64(rng.below(100) as f64 / 100.0);
             std::thread::sleep(at);

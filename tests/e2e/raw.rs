@@ -250,11 +250,8 @@ fn query_buffer_limit_closes_the_client() {
     }
     let mut other = server.raw();
     other.roundtrip(b"PING\r\n", b"+PONG\r\n");
-    assert!(
-        server.log().contains("max query buffer length"),
-        "{}",
-        server.log()
-    );
+    let log = server.log_with("max query buffer length");
+    assert!(log.contains("max query buffer length"), "{log}");
 }
 
 #[test]
@@ -268,9 +265,6 @@ fn output_buffer_limit_closes_a_client_with_a_too_large_reply() {
     c.expect_closed();
     let mut other = server.raw();
     other.roundtrip(b"GET small\r\n", b"$1\r\n1\r\n");
-    assert!(
-        server.log().contains("output buffer limit"),
-        "{}",
-        server.log()
-    );
+    let log = server.log_with("output buffer limit");
+    assert!(log.contains("output buffer limit"), "{log}");
 }

@@ -78,6 +78,19 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log once it contains `needle` (the server writes it from another thread than the
+    /// one whose effect the test saw), or as it is after [`PATIENCE`].
+    pub(crate) fn log_with(&self, needle: &str) -> String {
+        let end = Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() >= end {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("server is running").id()
     }
