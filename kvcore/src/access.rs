@@ -77,7 +77,7 @@ impl Db {
             .into_iter()
             .map(|id| (id, inner.write_shard(id.0, id.1)))
             .collect();
-        // The log gets the operation's records all at once, when the locks are released.
+        // The log gets the operation's effects as one record, before the locks are released.
         if let Some(p) = inner.persist.get() {
             p.begin_group();
         }

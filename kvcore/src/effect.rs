@@ -5,7 +5,9 @@
 //! one key is the order in which they were applied. Effects are deterministic to replay: they
 //! carry absolute deadlines instead of relative TTLs and results instead of commands
 //! (INCRBYFLOAT journals the value it stored, an expired key found lazily journals a `Del`).
-//! MSET and MSETNX journal one [`Effect::MSet`] so that they replay all-or-nothing.
+//! MSET and MSETNX journal one [`Effect::MSet`] so that they replay all-or-nothing; the several
+//! effects of any other multi-key operation (run under `Db::lock_write`) become one log record
+//! too, a group (see `persist/engine.rs`, `begin_group`).
 
 use crate::entry::Entry;
 

@@ -114,7 +114,7 @@ pub(crate) fn load_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
     .map_err(|err| ApplyError::Inconsistent(format!("{err}")))
 }
 
-/// Applies one log record to the store.
+/// Applies one plain log record (not a group: see `wal::replay`) to the store.
 pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
     let d = db(kv, rec.db)?;
     let inconsistent =
@@ -308,6 +308,13 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 }
                 Ok(())
             })?;
+        }
+        // The log reader expands a group into its inner records (`wal::replay`), which are
+        // never groups themselves.
+        Op::Group { .. } => {
+            return Err(ApplyError::Unsupported(
+                "a group record cannot be applied as a single change".into(),
+            ));
         }
     }
     Ok(())

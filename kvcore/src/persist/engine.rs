@@ -67,8 +67,8 @@ thread_local! {
     /// This thread defers acknowledgements to `commit_deferred` (a server answering a
     /// pipelined batch at once).
     static DEFER: Cell<bool> = const { Cell::new(false) };
-    /// The records of the multi-key operation this thread is running, held back until it
-    /// ends so that the log gets all of them at once (see `begin_group`).
+    /// The encoded records of the multi-key operation this thread is running, held back
+    /// until it ends so that the log gets them as one record (see `begin_group`).
     static GROUP: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
 }
 
@@ -161,16 +161,18 @@ impl Persist {
     }
 
     /// Starts holding this thread's records back: a multi-key operation (LMOVE's pop and
-    /// push, RENAME's delete and put) calls it once it holds its shard locks, and `end_group`
+    /// push, SMOVE, the STORE forms) calls it once it holds its shard locks, and `end_group`
     /// before it releases them. Appended one by one, a group commit run by another writer in
-    /// between could make the first record durable without the second, and a crash then
-    /// would keep half of the operation.
+    /// between could make the first record durable without the second; appended as separate
+    /// frames, a torn write could keep the first frame; either way a crash would keep half of
+    /// the operation.
     pub(crate) fn begin_group(&self) {
         GROUP.set(Some(Vec::new()));
     }
 
-    /// Appends the records held since `begin_group`, together (still under the operation's
-    /// locks, so record order stays memory order).
+    /// Appends the records held since `begin_group` as one log record (a group record if
+    /// there are several), still under the operation's locks, so record order stays memory
+    /// order.
     pub(crate) fn end_group(&self) {
         let Some(bodies) = GROUP.take() else { return };
         if bodies.is_empty() {
@@ -515,7 +517,6 @@ pub(crate) fn recover(
     }
     let started = Instant::now();
     let mut last_report = Instant::now();
-    let mut replayed = 0u64;
     let replay = wal::replay(&*fs, dir, snap_seq, |seq, rec, done| {
         match apply::apply(kv, rec) {
             Ok(()) => {}
@@ -528,7 +529,9 @@ pub(crate) fn recover(
                     .push(format!("log record {seq} did not apply cleanly ({why})"));
             }
         }
-        replayed += 1;
+        // Sequence numbers after the snapshot are consecutive (a group's inner records share
+        // one), so this counts records, not changes.
+        let replayed = seq - snap_seq;
         if replayed.is_multiple_of(4096) && last_report.elapsed().as_secs() >= 2 {
             last_report = Instant::now();
             let rate = replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);

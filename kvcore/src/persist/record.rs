@@ -264,7 +264,18 @@ pub(crate) enum Op<'a> {
         #[serde(borrow)]
         members: Vec<Bytes<'a>>,
     },
+    /// The effects of one multi-key operation (LMOVE's pop and push, RENAME's delete and put),
+    /// in one record so that a torn write keeps all of them or none: each element is the
+    /// encoded body of a plain record (never another group), applied in order. The record's
+    /// `db` is 0 and ignored. Written by [`group_pieces`], never by serde.
+    Group {
+        #[serde(borrow)]
+        records: Vec<Bytes<'a>>,
+    },
 }
+
+/// `Op::Group`'s variant index.
+const GROUP_INDEX: u8 = 24;
 
 /// The postcard-encoded body of a log record; the sequence number precedes it on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,6 +309,33 @@ pub(crate) fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) {
     // are not.
     let bytes = postcard::to_extend(v, std::mem::take(out)).expect("postcard encodes our types");
     *out = bytes;
+}
+
+/// The postcard varint (LEB128) of `n`, in `buf`.
+fn varint(mut n: u64, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = 0;
+    while n >= 0x80 {
+        buf[i] = (n as u8 & 0x7f) | 0x80;
+        n >>= 7;
+        i += 1;
+    }
+    buf[i] = n as u8;
+    &buf[..=i]
+}
+
+/// Hands the body of a group record holding `bodies` (each a plain record's body) to `out`
+/// piece by piece, so that it can be checksummed and copied into the log buffer without being
+/// assembled first. The pieces are exactly the postcard encoding of
+/// `Record { db: 0, op: Op::Group { records: bodies } }`.
+pub(crate) fn group_pieces(bodies: &[Vec<u8>], out: &mut dyn FnMut(&[u8])) {
+    let mut buf = [0; 10];
+    // db 0, then the variant index (a one-byte varint: below 0x80).
+    out(&[0, GROUP_INDEX]);
+    out(varint(bodies.len() as u64, &mut buf));
+    for body in bodies {
+        out(varint(body.len() as u64, &mut buf));
+        out(body);
+    }
 }
 
 /// Decodes a record body, borrowing byte strings from `buf`; trailing bytes are an error.
@@ -434,9 +472,79 @@ mod tests {
                 key: b("z"),
                 members: vec![b("m")],
             },
+            Op::Group {
+                records: vec![b("body one"), b("")],
+            },
         ];
         for op in ops {
             check(op);
+        }
+    }
+
+    /// The group body `group_pieces` writes by hand is postcard's encoding of `Op::Group`,
+    /// and decodes back to the inner bodies, for inner lengths around every varint boundary.
+    #[test]
+    fn group_pieces_are_the_encoding_of_a_group_record() {
+        let inner = |key_len: usize| {
+            let mut body = Vec::new();
+            let rec = Record {
+                db: 2,
+                op: Op::Persist {
+                    key: Bytes::from(vec![b'k'; key_len]),
+                },
+            };
+            encode_into(&rec, &mut body);
+            body
+        };
+        let cases: Vec<Vec<Vec<u8>>> = vec![
+            vec![],
+            vec![inner(0)],
+            vec![inner(1), inner(2)],
+            vec![inner(124), inner(125), inner(126)],
+            vec![inner(16_380), inner(16_381), inner(1 << 20)],
+            (0..200).map(inner).collect(),
+        ];
+        for bodies in cases {
+            let mut pieces = Vec::new();
+            group_pieces(&bodies, &mut |p| pieces.extend_from_slice(p));
+            let rec = Record {
+                db: 0,
+                op: Op::Group {
+                    records: bodies.iter().map(|b| Bytes::from_slice(b)).collect(),
+                },
+            };
+            let mut expected = Vec::new();
+            encode_into(&rec, &mut expected);
+            assert_eq!(pieces, expected, "{} bodies", bodies.len());
+            let back: Record<'_> = decode(&pieces).unwrap();
+            let Op::Group { records } = back.op else {
+                panic!("not a group: {back:?}")
+            };
+            let records: Vec<&[u8]> = records.iter().map(Bytes::as_slice).collect();
+            let bodies: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+            assert_eq!(records, bodies);
+        }
+    }
+
+    #[test]
+    fn varints_match_postcard() {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
+            let mut buf = [0; 10];
+            assert_eq!(
+                varint(n, &mut buf),
+                postcard::to_allocvec(&n).unwrap(),
+                "{n}"
+            );
         }
     }
 

@@ -1,11 +1,11 @@
-//! Pins the worked example of docs/format.md byte for byte.
+//! Pins the worked examples of docs/format.md byte for byte.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::fs::FaultFs;
 use super::record::{Bytes, Op, Record, Value};
-use super::wal::{SyncMode, Wal, WalOptions};
+use super::wal::{SyncMode, Wal, WalOptions, encode_body};
 
 fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace()
@@ -41,4 +41,41 @@ fn format_example() {
             .unwrap(),
         expected
     );
+}
+
+#[test]
+fn group_format_example() {
+    let fs = FaultFs::new();
+    let dir = Path::new("/data");
+    let wal = Wal::open(Arc::new(fs.clone()), dir, WalOptions::default(), 1, None).unwrap();
+    let b = |s: &str| Bytes::from(s.as_bytes().to_vec());
+    // LMOVE l m LEFT RIGHT, moving "a".
+    let pop = Record {
+        db: 0,
+        op: Op::ListPop {
+            key: b("l"),
+            left: true,
+            count: 1,
+        },
+    };
+    let push = Record {
+        db: 0,
+        op: Op::ListPush {
+            key: b("m"),
+            left: false,
+            items: vec![b("a")],
+        },
+    };
+    let seq = wal
+        .append_bodies(&[encode_body(&pop), encode_body(&push)])
+        .unwrap();
+    wal.commit(seq).unwrap();
+    let expected = hex(
+        "1b 00 00 00 e1 dc 3b 57 01 00 00 00 00 00 00 00 00 18 02 06 00 0d 01 6c 01 01
+         08 00 0c 01 6d 00 01 01 61",
+    );
+    let data = fs
+        .contents(&dir.join("wal-00000000000000000001.log"))
+        .unwrap();
+    assert_eq!(data[32..], expected);
 }

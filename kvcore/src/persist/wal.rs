@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex};
 use super::error::{PersistError, Result};
 use super::frame::{self, FRAME_HEADER};
 use super::fs::{FileHandle, FileSystem};
-use super::record::{self, Record};
+use super::record::{self, Op, Record};
 
 /// The first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"KVWALSEG";
@@ -312,7 +312,7 @@ fn walk(
 /// What replaying the log found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Replay {
-    /// Records handed to the caller (those after the snapshot).
+    /// Log records replayed (those after the snapshot; a group counts once).
     pub(crate) applied: u64,
     /// The last sequence number in the log (intact part), if it holds any record.
     pub(crate) last_seq: Option<u64>,
@@ -321,7 +321,9 @@ pub(crate) struct Replay {
 }
 
 /// Replays every record after `after` (the sequence a snapshot covers, 0 for none), in order.
-/// `apply` also gets the fraction of the log read so far (for progress reports).
+/// A group record is handed over as its inner records, in order, each with the group's
+/// sequence number. `apply` also gets the fraction of the log read so far (for progress
+/// reports).
 ///
 /// # Errors
 /// [`PersistError::Corrupt`] for damage that is not a torn tail, a gap between the snapshot and
@@ -354,14 +356,40 @@ pub(crate) fn replay(
         if seq <= after {
             return Ok(());
         }
-        let rec: Record<'_> = record::decode(body).map_err(|e| PersistError::Corrupt {
+        let corrupt = |reason: String| PersistError::Corrupt {
             file: path.display().to_string(),
             offset,
-            reason: format!("record {seq} has a valid checksum but does not decode: {e}"),
+            reason,
             hint: "this log was written by an incompatible version".into(),
+        };
+        let rec: Record<'_> = record::decode(body).map_err(|e| {
+            corrupt(format!(
+                "record {seq} has a valid checksum but does not decode: {e}"
+            ))
         })?;
         applied += 1;
-        apply(seq, rec, done)
+        let Op::Group { records } = &rec.op else {
+            return apply(seq, rec, done);
+        };
+        // Every inner record is decoded before the first is applied: a group applies whole
+        // or the recovery stops before touching the store.
+        let mut inner = Vec::with_capacity(records.len());
+        for (i, body) in records.iter().enumerate() {
+            let r: Record<'_> = record::decode(body.as_slice()).map_err(|e| {
+                corrupt(format!(
+                    "record {seq} has a valid checksum but its inner record {i} does not \
+                     decode: {e}"
+                ))
+            })?;
+            if matches!(r.op, Op::Group { .. }) {
+                return Err(corrupt(format!(
+                    "record {seq} is a group holding another group (inner record {i}); \
+                     groups never nest"
+                )));
+            }
+            inner.push(r);
+        }
+        inner.into_iter().try_for_each(|r| apply(seq, r, done))
     })?;
     match walk.problem {
         Some(p) if !p.torn => {
@@ -619,47 +647,55 @@ impl Wal {
         })
     }
 
-    /// Appends encoded record bodies (see [`encode_body`]) together, under one hold of the
-    /// buffer's lock, and returns the last one's sequence number: a commit writes all of them
-    /// or none, so a crash never keeps part of one operation.
+    /// Appends encoded record bodies (see [`encode_body`]) as one log record, and returns its
+    /// sequence number: a single body as that plain record, several as one
+    /// [`Op::Group`](super::record::Op::Group) holding them in order. One frame, one checksum:
+    /// a crash, even one that tears the write, keeps the whole operation or none of it. An
+    /// empty slice appends nothing and returns the last sequence number handed out.
     ///
     /// # Errors
-    /// [`PersistError::Failed`] once an earlier write or sync failed, or if a record is too
-    /// large to log (then none is appended).
+    /// [`PersistError::Failed`] once an earlier write or sync failed, or if the record is too
+    /// large to log (then nothing is appended).
     pub(crate) fn append_bodies(&self, bodies: &[Vec<u8>]) -> Result<u64> {
-        if let Some(body) = bodies.iter().find(|b| !frame::fits(b.len() + 8)) {
+        // The record's body, piece by piece: produced twice (to checksum it outside the lock,
+        // then to copy it in under the lock) instead of being assembled, so an append
+        // allocates nothing beyond the shared buffer's growth.
+        let pieces = |out: &mut dyn FnMut(&[u8])| match bodies {
+            [body] => out(body),
+            _ => record::group_pieces(bodies, out),
+        };
+        if bodies.is_empty() {
+            return Ok(self.shared.state.lock().next_seq - 1);
+        }
+        let mut body_crc = crc32fast::Hasher::new();
+        let mut body_len = 0usize;
+        pieces(&mut |piece| {
+            body_crc.update(piece);
+            body_len += piece.len();
+        });
+        if !frame::fits(body_len + 8) {
             return Err(PersistError::Failed(format!(
-                "a {}-byte record is too large to log",
-                body.len()
+                "a {body_len}-byte record is too large to log"
             )));
         }
-        let crcs: Vec<crc32fast::Hasher> = bodies
-            .iter()
-            .map(|body| {
-                let mut body_crc = crc32fast::Hasher::new();
-                body_crc.update(body);
-                body_crc
-            })
-            .collect();
         let mut st = self.shared.state.lock();
         if let Some(why) = &st.failed {
             return Err(PersistError::Failed(why.clone()));
         }
-        for (body, body_crc) in bodies.iter().zip(&crcs) {
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let seq_bytes = seq.to_le_bytes();
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&seq_bytes);
-            crc.combine(body_crc);
-            // `fits` checked the length above.
-            let len = (body.len() + 8) as u32;
-            st.buf.extend_from_slice(&len.to_le_bytes());
-            st.buf.extend_from_slice(&crc.finalize().to_le_bytes());
-            st.buf.extend_from_slice(&seq_bytes);
-            st.buf.extend_from_slice(body);
-        }
-        Ok(st.next_seq - 1)
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let seq_bytes = seq.to_le_bytes();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&seq_bytes);
+        crc.combine(&body_crc);
+        // `fits` checked the length above.
+        let len = (body_len + 8) as u32;
+        st.buf.reserve(FRAME_HEADER + 8 + body_len);
+        st.buf.extend_from_slice(&len.to_le_bytes());
+        st.buf.extend_from_slice(&crc.finalize().to_le_bytes());
+        st.buf.extend_from_slice(&seq_bytes);
+        pieces(&mut |piece| st.buf.extend_from_slice(piece));
+        Ok(seq)
     }
 
     /// Returns once record `seq` is as safe as the sync mode promises: durable for

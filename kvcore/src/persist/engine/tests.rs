@@ -425,15 +425,76 @@ fn r_a_crash_never_keeps_part_of_a_multi_key_operation() {
     let o = open(&fs, &clock, SyncMode::Always).unwrap();
     assert_eq!(get(&o.kv, 0, "other").as_deref(), Some("x"));
     assert_eq!((get(&o.kv, 0, "a"), get(&o.kv, 0, "b")), (None, None));
-    // A finished operation is logged whole.
+    // A finished operation is logged whole, as one record: one sequence number, one frame.
+    let before = o.persist.wal().next_seq();
+    o.persist.begin_group();
+    put(&o.persist, 0, "a", "1", None);
+    put(&o.persist, 0, "b", "2", None);
+    o.persist.end_group();
+    o.persist.ack().unwrap();
+    assert_eq!(o.persist.wal().next_seq(), before + 1);
+    drop(o);
+    fs.crash();
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    assert_eq!(get(&o.kv, 0, "a").as_deref(), Some("1"));
+    assert_eq!(get(&o.kv, 0, "b").as_deref(), Some("2"));
+    assert_eq!(o.report.replayed, 2, "\"other\" and the group");
+    // A group of one effect is that plain record.
+    o.persist.begin_group();
+    put(&o.persist, 0, "c", "3", None);
+    o.persist.end_group();
+    o.persist.ack().unwrap();
+    let seg = wal::segments(&fs, &dir()).unwrap().pop().unwrap();
+    let data = fs.contents(&seg.path).unwrap();
+    let body = wal::encode_body(&record(&Effect::Put {
+        db: 0,
+        key: b"c",
+        entry: &MemEntry::new(MemValue::string(b"3"), 0),
+    }));
+    assert_eq!(&data[data.len() - body.len()..], body);
+}
+
+/// A write torn inside a multi-key operation's record (the process or the machine died while
+/// the frame was half on disk) loses the whole operation, never a prefix of it.
+#[test]
+fn a_torn_multi_key_record_loses_the_whole_operation() {
+    let fs = FaultFs::new();
+    let clock = ManualClock::new(T0);
+    let o = open(&fs, &clock, SyncMode::Always).unwrap();
+    put(&o.persist, 0, "a", "0", None);
+    o.persist.ack().unwrap();
+    let seg = wal::segments(&fs, &dir()).unwrap().pop().unwrap();
+    let before = fs.contents(&seg.path).unwrap().len();
     o.persist.begin_group();
     put(&o.persist, 0, "a", "1", None);
     put(&o.persist, 0, "b", "2", None);
     o.persist.end_group();
     o.persist.ack().unwrap();
     drop(o);
-    fs.crash();
-    let o = open(&fs, &clock, SyncMode::Always).unwrap();
-    assert_eq!(get(&o.kv, 0, "a").as_deref(), Some("1"));
-    assert_eq!(get(&o.kv, 0, "b").as_deref(), Some("2"));
+    let whole = fs.contents(&seg.path).unwrap();
+    for cut in [
+        before + 1,
+        before + 12,
+        (before + whole.len()) / 2,
+        whole.len() - 1,
+    ] {
+        fs.put(&seg.path, whole[..cut].to_vec());
+        let o = open(&fs, &clock, SyncMode::Always).unwrap();
+        assert_eq!(
+            (get(&o.kv, 0, "a").as_deref(), get(&o.kv, 0, "b")),
+            (Some("0"), None),
+            "cut at {cut}"
+        );
+        assert!(
+            o.report.warnings.iter().any(|w| w.contains("torn tail")),
+            "cut at {cut}: {:?}",
+            o.report.warnings
+        );
+        drop(o);
+        assert_eq!(
+            fs.contents(&seg.path).unwrap().len(),
+            before,
+            "cut at {cut}"
+        );
+    }
 }

@@ -689,3 +689,173 @@ fn large_values_round_trip() {
     .unwrap();
     assert_eq!(seen, Some(7));
 }
+
+/// The body of a group record holding `bodies`.
+fn group_body(bodies: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    record::group_pieces(bodies, &mut |p| body.extend_from_slice(p));
+    body
+}
+
+/// A log holding `a` (record 1), the group `b, c` (record 2) and, if `after`, `d` (record 3);
+/// returns the fs and the frame offsets.
+fn with_group(after: bool) -> (FaultFs, Vec<usize>) {
+    let fs = FaultFs::new();
+    let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
+    write(&wal, &["a"]);
+    let seq = wal
+        .append_bodies(&[encode_body(&rec("b")), encode_body(&rec("c"))])
+        .unwrap();
+    wal.commit(seq).unwrap();
+    assert_eq!(seq, 2, "a group takes one sequence number");
+    if after {
+        write(&wal, &["d"]);
+    }
+    let offs = frame_offsets(&fs.contents(&seg_path(1)).unwrap());
+    assert_eq!(offs.len(), 2 + usize::from(after), "a group is one frame");
+    (fs, offs)
+}
+
+#[test]
+fn a_group_is_one_record_replayed_in_order() {
+    let (fs, _) = with_group(true);
+    let (got, r) = read(&fs, 0).unwrap();
+    let got: Vec<(u64, &str)> = got.iter().map(|(s, k)| (*s, k.as_str())).collect();
+    assert_eq!(got, [(1, "a"), (2, "b"), (2, "c"), (3, "d")]);
+    assert_eq!((r.applied, r.last_seq, r.torn), (3, Some(3), None));
+    let c = check(&fs, &dir(), 0, false).unwrap();
+    assert_eq!((c.records, c.seq_range, c.problem), (3, Some((1, 3)), None));
+    // A snapshot covering the group skips all of it.
+    let (got, _) = read(&fs, 2).unwrap();
+    assert_eq!(got, [(3, "d".to_string())]);
+    // One body is logged as that plain record, not as a group of one.
+    let wal = open(&fs, SyncMode::Always, 1 << 20, 4, Some(3));
+    let body = encode_body(&rec("e"));
+    let seq = wal.append_bodies(std::slice::from_ref(&body)).unwrap();
+    wal.commit(seq).unwrap();
+    let data = fs.contents(&seg_path(1)).unwrap();
+    assert_eq!(&data[data.len() - body.len()..], body);
+    assert_eq!(wal.append_bodies(&[]).unwrap(), 4, "nothing to append");
+}
+
+/// Cutting the file anywhere inside a group's frame loses the whole operation, never half:
+/// replay stops before the group and reports it as a torn tail.
+#[test]
+fn a_torn_group_recovers_to_before_the_operation() {
+    let (whole, offs) = with_group(false);
+    let path = seg_path(1);
+    let data = whole.contents(&path).unwrap();
+    for cut in offs[1] + 1..data.len() {
+        let fs = FaultFs::new();
+        fs.put(&path, data[..cut].to_vec());
+        let (got, r) = read(&fs, 0).unwrap();
+        assert_eq!(got, [(1, "a".to_string())], "cut at {cut}");
+        let torn = r
+            .torn
+            .unwrap_or_else(|| panic!("cut at {cut}: no torn tail"));
+        assert_eq!(torn.offset, offs[1] as u64, "cut at {cut}");
+        cut_torn_tail(&fs, &dir(), &torn).unwrap();
+        assert_eq!(fs.contents(&path).unwrap().len(), offs[1], "cut at {cut}");
+        // Appends continue with the sequence number the lost group had.
+        let wal = open(&fs, SyncMode::Always, 1 << 20, 2, Some(1));
+        assert_eq!(write(&wal, &["next"]), [2], "cut at {cut}");
+    }
+}
+
+/// A flipped bit anywhere in a group's frame (length, checksum, sequence number or any inner
+/// record) is caught by its one checksum: corruption before a later record, a torn tail at
+/// the end; either way none of the group's records is applied.
+#[test]
+fn a_bit_flip_in_a_group_is_detected() {
+    let (clean, offs) = with_group(true);
+    let path = seg_path(1);
+    let data = clean.contents(&path).unwrap();
+    for at in offs[1]..offs[2] {
+        let fs = FaultFs::new();
+        let mut bad = data.clone();
+        bad[at] ^= 0x04;
+        fs.put(&path, bad);
+        let err = read(&fs, 0).unwrap_err();
+        let PersistError::Corrupt { file, offset, .. } = &err else {
+            panic!("flip at {at}: {err}")
+        };
+        assert_eq!(
+            (file.as_str(), *offset),
+            (path.to_str().unwrap(), offs[1] as u64),
+            "flip at {at}"
+        );
+    }
+    let (clean, offs) = with_group(false);
+    let data = clean.contents(&path).unwrap();
+    for at in offs[1]..data.len() {
+        let fs = FaultFs::new();
+        let mut bad = data.clone();
+        bad[at] ^= 0x40;
+        fs.put(&path, bad);
+        let (got, r) = read(&fs, 0).unwrap();
+        assert_eq!(got, [(1, "a".to_string())], "flip at {at}");
+        assert_eq!(
+            r.torn.map(|t| t.offset),
+            Some(offs[1] as u64),
+            "flip at {at}"
+        );
+    }
+}
+
+/// A group whose checksum holds but whose contents are not plain records stops recovery with
+/// an error naming the file and the group's offset, before any of its records is applied.
+#[test]
+fn a_group_that_nests_or_does_not_decode_is_corruption() {
+    let b = |k: &str| encode_body(&rec(k));
+    let cases = [
+        (
+            "nested group",
+            group_body(&[b("x"), group_body(&[b("y"), b("z")])]),
+            "inner record 1); groups never nest",
+        ),
+        (
+            "inner garbage",
+            group_body(&[b("x"), vec![0, 200]]),
+            "inner record 1 does not decode",
+        ),
+        (
+            "inner trailing bytes",
+            group_body(&[b("x"), [b("y"), vec![0]].concat()]),
+            "inner record 1 does not decode",
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let fs = FaultFs::new();
+        let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
+        write(&wal, &["a"]);
+        // One body is framed as it is: here, a hand-made group.
+        let seq = wal.append_bodies(&[body]).unwrap();
+        wal.commit(seq).unwrap();
+        let offs = frame_offsets(&fs.contents(&seg_path(1)).unwrap());
+        let mut applied = Vec::new();
+        let err = replay(&fs, &dir(), 0, |seq, _, _| {
+            applied.push(seq);
+            Ok(())
+        })
+        .unwrap_err();
+        let PersistError::Corrupt {
+            file,
+            offset,
+            reason,
+            ..
+        } = &err
+        else {
+            panic!("{name}: {err}")
+        };
+        assert_eq!(
+            (file.as_str(), *offset),
+            (seg_path(1).to_str().unwrap(), offs[1] as u64),
+            "{name}"
+        );
+        assert!(
+            reason.contains("record 2") && reason.contains(expected),
+            "{name}: {reason}"
+        );
+        assert_eq!(applied, [1], "{name}: nothing of the group was applied");
+    }
+}
