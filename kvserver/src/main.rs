@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod conn;
 mod log;
+mod os;
 mod replier;
 mod server;
 mod signal;

@@ -21,7 +21,6 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -295,7 +294,7 @@ fn run(inner: &Inner) {
 /// Sends `bytes[sent..]` without blocking; returns whether some of it is left (stuck).
 fn send(client: &ClientHandle, bytes: Vec<u8>, mut sent: usize) -> bool {
     while sent < bytes.len() {
-        match send_nowait(client.socket(), &bytes[sent..]) {
+        match crate::os::send_nowait(client.socket(), &bytes[sent..]) {
             Ok(n) => sent += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -307,38 +306,4 @@ fn send(client: &ClientHandle, bytes: Vec<u8>, mut sent: usize) -> bool {
         }
     }
     client.outbox.finish(bytes, sent, false)
-}
-
-/// One non-blocking `send`. `MSG_DONTWAIT` makes only this call non-blocking: setting
-/// `O_NONBLOCK` would also change the connection thread's reads, which share the socket.
-/// `MSG_NOSIGNAL`: a closed peer is an error, not SIGPIPE. std has no such call, and these few
-/// lines of `extern "C"` against libc avoid a dependency (as in `signal.rs`).
-#[cfg(target_os = "linux")]
-fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    const MSG_DONTWAIT: i32 = 0x40;
-    const MSG_NOSIGNAL: i32 = 0x4000;
-    unsafe extern "C" {
-        fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> isize;
-    }
-    // SAFETY: the descriptor belongs to `stream`, borrowed (so open) for the call, and `buf`
-    // is valid for `buf.len()` bytes.
-    let n = unsafe {
-        send(
-            stream.as_raw_fd(),
-            buf.as_ptr(),
-            buf.len(),
-            MSG_DONTWAIT | MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// Never called: [`Replier::start`] runs no replier off Linux.
-#[cfg(not(target_os = "linux"))]
-fn send_nowait(_stream: &TcpStream, _buf: &[u8]) -> io::Result<usize> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
 }

@@ -308,6 +308,9 @@ fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         return;
     };
     let _ = stream.set_nodelay(true);
+    if let Err(e) = crate::os::batch_scheduling() {
+        verbose!("connection thread keeps the default scheduling policy: {e}");
+    }
     let handle = Arc::new(ClientHandle::new(
         id,
         clone,
