@@ -182,8 +182,12 @@ pub enum ExpireCondition {
     Xx,
     /// Only if the new expiry is later than the current one.
     Gt,
-    /// Only if the new expiry is earlier than the current one.
+    /// Only if the new expiry is earlier than the current one (no expiry counts as infinite,
+    /// so a key without one gets it).
     Lt,
+    /// Only if the key has an expiry and the new one is earlier (Redis's `XX LT`). There is no
+    /// `XxGt`: `Gt` already never sets an expiry on a key without one.
+    XxLt,
 }
 
 /// The options of SCAN: MATCH pattern, COUNT hint and TYPE filter.

@@ -102,6 +102,10 @@ fn expire_conditions() {
         (Some(5), C::Lt, 3, true),
         (Some(5), C::Lt, 10, false),
         (None, C::Lt, 10, true),
+        (Some(5), C::XxLt, 3, true),
+        (Some(5), C::XxLt, 10, false),
+        (Some(5), C::XxLt, 5, false),
+        (None, C::XxLt, 10, false),
         (Some(5), C::None, 100, true),
     ];
     for (i, (current, cond, new, applied)) in cases.into_iter().enumerate() {

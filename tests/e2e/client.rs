@@ -238,6 +238,18 @@ fn keys_and_expiry() {
     assert_eq!(con.ttl::<_, i64>("e").unwrap(), -1);
     assert_eq!(con.ttl::<_, i64>("nope").unwrap(), -2);
     assert_eq!(cmd(&mut con, &["EXPIRETIME", "e"]).unwrap(), Value::Int(-1));
+    // With a TTL, XX LT shortens it (one atomic check-and-set in kvcore).
+    assert_eq!(
+        cmd(&mut con, &["EXPIRE", "e", "100"]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        cmd(&mut con, &["EXPIRE", "e", "10", "XX", "LT"]).unwrap(),
+        Value::Int(1)
+    );
+    let ttl: i64 = con.ttl("e").unwrap();
+    assert!((1..=10).contains(&ttl), "ttl {ttl}");
+    assert_eq!(cmd(&mut con, &["PERSIST", "e"]).unwrap(), Value::Int(1));
     // A past deadline deletes the key.
     assert_eq!(
         cmd(&mut con, &["PEXPIREAT", "e", "1"]).unwrap(),

@@ -49,6 +49,7 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
             ExpireCondition::Xx => e.expire_at.is_some(),
             ExpireCondition::Gt => new > current,
             ExpireCondition::Lt => new < current,
+            ExpireCondition::XxLt => e.expire_at.is_some() && new < current,
         };
         if !allowed {
             return Ok(false);

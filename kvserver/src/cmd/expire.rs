@@ -8,7 +8,7 @@ use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::CmdError;
 
 /// Redis 7's option flags; XX may be combined with GT or LT.
-fn condition(req: &Request<'_>) -> Result<(ExpireCondition, bool), CmdError> {
+fn condition(req: &Request<'_>) -> Result<ExpireCondition, CmdError> {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in req.args().skip(3) {
         if is(opt, "nx") {
@@ -36,19 +36,20 @@ fn condition(req: &Request<'_>) -> Result<(ExpireCondition, bool), CmdError> {
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
-    let cond = if nx {
+    // XX+GT is GT: GT never sets an expiry on a key without one.
+    Ok(if nx {
         ExpireCondition::Nx
     } else if gt {
         ExpireCondition::Gt
+    } else if lt && xx {
+        ExpireCondition::XxLt
     } else if lt {
         ExpireCondition::Lt
     } else if xx {
         ExpireCondition::Xx
     } else {
         ExpireCondition::None
-    };
-    // XX+GT is GT (GT never sets a TTL on a key without one); XX+LT needs an extra check.
-    Ok((cond, xx && lt))
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -61,14 +62,9 @@ enum Unit {
 
 fn set_expiry(ctx: &mut Ctx<'_>, req: &Request<'_>, unit: Unit) -> CmdResult {
     let value = int_arg(req.arg(2))?;
-    let (cond, xx_lt) = condition(req)?;
+    let cond = condition(req)?;
     let key = req.arg(1);
     let db = &ctx.s.db;
-    // XX with LT: a key without a TTL must be left alone (LT alone would set one). The check and
-    // the update are two store calls; a concurrent PERSIST between them is the only window.
-    if xx_lt && db.pttl(key) == -1 {
-        return ctx.int(0);
-    }
     let done = match unit {
         Unit::Secs => db.expire(key, value, cond)?,
         Unit::Ms => db.pexpire(key, value, cond)?,
