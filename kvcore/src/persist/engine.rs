@@ -556,8 +556,16 @@ pub(crate) fn recover(
     let wal_opts = WalOptions {
         sync: config.sync,
         segment_bytes: config.segment_bytes,
+        ..WalOptions::default()
     };
-    let wal = Wal::open(fs.clone(), dir, wal_opts, next_seq, replay.last_seq)?;
+    let wal = Wal::open(
+        fs.clone(),
+        dir,
+        wal_opts,
+        next_seq,
+        replay.last_seq,
+        replay.end,
+    )?;
     let databases = kv.databases();
     let shards = kv.inner.shard_count();
     let persist = Persist {

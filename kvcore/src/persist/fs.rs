@@ -7,15 +7,17 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::Deref;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The file operations the log and snapshots need, and no more.
 pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
     /// Creates (or truncates) a file for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn FileHandle>>;
-    /// Opens an existing file for writing; appends go to its end.
+    /// Opens an existing file for writing; appends go to its end, and positioned writes
+    /// ([`FileHandle::write_at`]) wherever they say.
     fn open(&self, path: &Path) -> io::Result<Box<dyn FileHandle>>;
     /// Maps a whole file read-only (a copy where there is no real file to map).
     fn map(&self, path: &Path) -> io::Result<Mapped>;
@@ -37,6 +39,9 @@ pub(crate) trait FileSystem: Send + Sync + fmt::Debug {
 pub(crate) trait FileHandle: Send + fmt::Debug {
     /// Writes all of `buf` at the end of the file.
     fn append(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Writes all of `buf` at byte `offset` (`pwrite`): over existing bytes, or past the end,
+    /// growing the file (a gap before `offset` reads as zeros).
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()>;
     /// Makes the file's data durable (`fdatasync`).
     fn sync_data(&mut self) -> io::Result<()>;
     /// The file's current length.
@@ -76,7 +81,13 @@ struct RealFile(File);
 
 impl FileHandle for RealFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        // Positioned writes do not move the cursor; the end is where an append goes. (Not
+        // O_APPEND: Linux's pwrite ignores the offset on such a file.)
+        self.0.seek(SeekFrom::End(0))?;
         self.0.write_all(buf)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
     }
     fn sync_data(&mut self) -> io::Result<()> {
         self.0.sync_data()
@@ -96,7 +107,7 @@ impl FileSystem for RealFs {
         Ok(Box::new(RealFile(f)))
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn FileHandle>> {
-        let f = OpenOptions::new().append(true).open(path)?;
+        let f = OpenOptions::new().write(true).open(path)?;
         Ok(Box::new(RealFile(f)))
     }
     fn map(&self, path: &Path) -> io::Result<Mapped> {
@@ -199,6 +210,41 @@ mod tests {
     }
 
     #[test]
+    fn positioned_writes_overwrite_and_only_growth_takes_space() {
+        let fs = FaultFs::new();
+        let mut f = fs.create(&p("a")).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        f.append(&[0; 8]).unwrap();
+        f.sync_data().unwrap();
+        fs.set_capacity(Some(10));
+        // Over existing bytes: no space needed.
+        f.write_at(2, b"abc").unwrap();
+        // Past the end: the gap reads as zeros, and what does not fit is torn off.
+        let err = f.write_at(9, b"xyz").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(28));
+        assert_eq!(fs.contents(&p("a")).unwrap(), b"\0\0abc\0\0\0\0x");
+        // Unsynced overwrites vanish in a crash: the disk still holds the zeros.
+        fs.crash();
+        assert_eq!(fs.contents(&p("a")).unwrap(), [0; 8]);
+    }
+
+    #[test]
+    fn a_failed_fsync_of_an_overwrite_keeps_the_old_bytes() {
+        let fs = FaultFs::new();
+        let mut f = fs.create(&p("a")).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
+        f.append(b"old-old-").unwrap();
+        f.sync_data().unwrap();
+        f.write_at(4, b"new!").unwrap();
+        fs.fail_syncs(1);
+        assert!(f.sync_data().is_err());
+        f.append(b"more").unwrap();
+        f.sync_data().unwrap();
+        fs.crash();
+        assert_eq!(fs.contents(&p("a")).unwrap(), b"old-old-more");
+    }
+
+    #[test]
     fn failed_fsync_loses_the_data_even_after_a_later_successful_one() {
         let fs = FaultFs::new();
         let mut f = fs.create(&p("a")).unwrap();
@@ -225,8 +271,18 @@ mod tests {
         f.sync_data().unwrap();
         assert_eq!(f.len().unwrap(), 3);
         assert_eq!(&*fs.map(&path).unwrap(), b"abc");
+        drop(f);
+        // Reopened: positioned writes go where they say (the file is not O_APPEND), appends to
+        // the end, past any positioned write.
+        let mut f = fs.open(&path).unwrap();
+        f.write_at(1, b"X").unwrap();
+        f.write_at(5, b"yz").unwrap();
+        f.append(b"!").unwrap();
+        f.write_at(0, b"A").unwrap();
+        f.sync_data().unwrap();
+        assert_eq!(&*fs.map(&path).unwrap(), b"AXc\0\0yz!");
         fs.truncate(&path, 1).unwrap();
-        assert_eq!(&*fs.map(&path).unwrap(), b"a");
+        assert_eq!(&*fs.map(&path).unwrap(), b"A");
         fs.rename(&path, &dir.join("g")).unwrap();
         fs.sync_dir(&dir).unwrap();
         assert_eq!(fs.list(&dir).unwrap(), vec!["g".to_string()]);

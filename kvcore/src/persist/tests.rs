@@ -21,7 +21,7 @@ fn format_example() {
         sync: SyncMode::Always,
         ..WalOptions::default()
     };
-    let wal = Wal::open(Arc::new(fs.clone()), dir, opts, 1, None).unwrap();
+    let wal = Wal::open(Arc::new(fs.clone()), dir, opts, 1, None, None).unwrap();
     let rec = Record {
         db: 0,
         op: Op::Set {
@@ -36,18 +36,28 @@ fn format_example() {
         "4b 56 57 41 4c 53 45 47 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 ed 84 94 d1 00 00 00 00
          10 00 00 00 7a fb ca 1f 01 00 00 00 00 00 00 00 00 00 01 6b 00 01 76 00",
     );
-    assert_eq!(
-        fs.contents(&dir.join("wal-00000000000000000001.log"))
-            .unwrap(),
-        expected
-    );
+    let data = fs
+        .contents(&dir.join("wal-00000000000000000001.log"))
+        .unwrap();
+    assert_eq!(data[..expected.len()], expected);
+    // Then zeros up to 1 MiB: the space the writer filled ahead of its records.
+    assert_eq!(data.len(), 1 << 20);
+    assert!(data[expected.len()..].iter().all(|&b| b == 0));
 }
 
 #[test]
 fn group_format_example() {
     let fs = FaultFs::new();
     let dir = Path::new("/data");
-    let wal = Wal::open(Arc::new(fs.clone()), dir, WalOptions::default(), 1, None).unwrap();
+    let wal = Wal::open(
+        Arc::new(fs.clone()),
+        dir,
+        WalOptions::default(),
+        1,
+        None,
+        None,
+    )
+    .unwrap();
     let b = |s: &str| Bytes::from(s.as_bytes().to_vec());
     // LMOVE l m LEFT RIGHT, moving "a".
     let pop = Record {
@@ -77,5 +87,6 @@ fn group_format_example() {
     let data = fs
         .contents(&dir.join("wal-00000000000000000001.log"))
         .unwrap();
-    assert_eq!(data[32..], expected);
+    assert_eq!(data[32..32 + expected.len()], expected);
+    assert!(data[32 + expected.len()..].iter().all(|&b| b == 0));
 }

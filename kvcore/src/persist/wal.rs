@@ -71,15 +71,23 @@ impl SyncMode {
 pub(crate) struct WalOptions {
     /// The sync mode.
     pub(crate) sync: SyncMode,
-    /// A segment is closed and a new one started once it holds this many bytes.
+    /// A segment is closed and a new one started once it holds this many bytes of records.
     pub(crate) segment_bytes: u64,
+    /// How far ahead of its records the active segment is filled with zeros, so that the
+    /// fdatasync after a write overwrites allocated blocks instead of growing the file (0: no
+    /// zero-filling, every write appends).
+    pub(crate) prealloc_bytes: u64,
 }
+
+/// The default zero-fill step: the zeros a segment gains whenever a write would pass its end.
+pub(crate) const PREALLOC_BYTES: u64 = 1 << 20;
 
 impl Default for WalOptions {
     fn default() -> Self {
         WalOptions {
             sync: SyncMode::default(),
             segment_bytes: 64 << 20,
+            prealloc_bytes: PREALLOC_BYTES,
         }
     }
 }
@@ -160,6 +168,15 @@ struct Walk {
     records: u64,
     last_seq: Option<u64>,
     problem: Option<Problem>,
+    /// For each segment whose header is valid, in order: the offset just past its last valid
+    /// record (its logical end; for the segment with the problem, the problem's offset).
+    ends: Vec<u64>,
+}
+
+/// Whether `data[from..]` is a zero tail: at least one byte, and every byte zero. Space the
+/// writer filled with zeros ahead of its records ends a segment cleanly.
+fn zero_tail(data: &[u8], from: usize) -> bool {
+    from < data.len() && data[from..].iter().all(|&b| b == 0)
 }
 
 /// Whether any valid record with a sequence number after `last_seq` starts after `from`: if so,
@@ -177,6 +194,17 @@ fn valid_record_after(data: &[u8], from: usize, last_seq: u64) -> bool {
         pos += 1;
     }
     false
+}
+
+/// The offset just past the last valid record of a segment's bytes (tests find the records of
+/// a file that may end in a zero tail with it).
+#[cfg(test)]
+pub(crate) fn records_end(data: &[u8]) -> usize {
+    let mut pos = HEADER_LEN;
+    while let Ok((_, next)) = frame::read(data, pos, MIN_PAYLOAD) {
+        pos = next;
+    }
+    pos
 }
 
 /// Counts the valid records after damage at `from` (what a repair there would drop).
@@ -279,6 +307,7 @@ fn walk(
         }
         let mut pos = HEADER_LEN;
         let mut expected = seg.first_seq;
+        // Stops at the end of the file or at a zero tail (preallocated space never written).
         while pos < data.len() {
             match frame::read(&data, pos, MIN_PAYLOAD) {
                 Ok((payload, end)) => {
@@ -287,6 +316,7 @@ fn walk(
                         let reason =
                             format!("record {seq} found where record {expected} was expected");
                         w.problem = Some(problem(pos, reason, false));
+                        w.ends.push(pos as u64);
                         return Ok(w);
                     }
                     // How far through the log this record is, for progress reports.
@@ -297,13 +327,16 @@ fn walk(
                     expected = seq + 1;
                     pos = end;
                 }
+                Err(_) if zero_tail(&data, pos) => break,
                 Err(bad) => {
                     let torn = is_last && !valid_record_after(&data, pos, expected - 1);
                     w.problem = Some(problem(pos, format!("record {expected}: {bad}"), torn));
+                    w.ends.push(pos as u64);
                     return Ok(w);
                 }
             }
         }
+        w.ends.push(pos as u64);
         prev_end = Some(expected - 1);
     }
     Ok(w)
@@ -318,6 +351,10 @@ pub(crate) struct Replay {
     pub(crate) last_seq: Option<u64>,
     /// A torn tail the caller should cut off with [`cut_torn_tail`] (after warning about it).
     pub(crate) torn: Option<Problem>,
+    /// The logical end of the segment that is the last one once `torn` is cut (the offset just
+    /// past its last record; a zero tail may follow), or `None` if no segment is left. Appends
+    /// continue there ([`Wal::open`]).
+    pub(crate) end: Option<u64>,
 }
 
 /// Replays every record after `after` (the sequence a snapshot covers, 0 for none), in order.
@@ -405,11 +442,18 @@ pub(crate) fn replay(
                 ),
             })
         }
-        torn => Ok(Replay {
-            applied,
-            last_seq: walk.last_seq,
-            torn,
-        }),
+        torn => {
+            // A torn header (offset 0) removes its segment, which has no entry in `ends`: the
+            // last entry is the previous segment's end. A torn record is cut at its offset,
+            // which is the entry of its segment.
+            let end = walk.ends.last().copied();
+            Ok(Replay {
+                applied,
+                last_seq: walk.last_seq,
+                torn,
+                end,
+            })
+        }
     }
 }
 
@@ -540,8 +584,14 @@ struct State {
 struct Active {
     file: Box<dyn FileHandle>,
     path: PathBuf,
+    /// The logical end: just past the last record written (the next batch goes here).
     len: u64,
+    /// The file's length: bytes from `len` to here are zeros written ahead of the records.
+    frontier: u64,
 }
+
+/// Zeros to fill a segment ahead of its records from (a static, so filling allocates nothing).
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 #[derive(Debug)]
 struct Shared {
@@ -576,18 +626,22 @@ pub(crate) fn encode_body(rec: &Record<'_>) -> Vec<u8> {
 impl Wal {
     /// Opens the log in `dir` for appending; the next record gets `next_seq`.
     ///
-    /// The caller has replayed the log (and cut any torn tail) first. Appends continue in the last
-    /// segment if it ends exactly before `next_seq`; otherwise (no segment yet, or the snapshot
-    /// covers records the log never got) a new segment starts at `next_seq`.
+    /// The caller has replayed the log (and cut any torn tail) first: `log_last` is the last
+    /// record it found and `log_end` the logical end of the last segment ([`Replay::end`]).
+    /// Appends continue in the last segment, at `log_end` (any zero tail after it is reused), if
+    /// it ends exactly before `next_seq`; otherwise (no segment yet, or the snapshot covers
+    /// records the log never got) a new segment starts at `next_seq`.
     ///
     /// # Errors
-    /// Io errors creating or opening the segment.
+    /// Io errors creating or opening the segment; [`PersistError::Corrupt`] if `log_end` is
+    /// missing or past the end of the segment it should continue.
     pub(crate) fn open(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         opts: WalOptions,
         next_seq: u64,
         log_last: Option<u64>,
+        log_end: Option<u64>,
     ) -> Result<Wal> {
         fs.create_dir_all(dir)
             .map_err(|e| PersistError::io("creating", dir, e))?;
@@ -601,13 +655,27 @@ impl Wal {
             let file = fs
                 .open(&seg.path)
                 .map_err(|e| PersistError::io("opening", &seg.path, e))?;
-            let len = file
+            let frontier = file
                 .len()
                 .map_err(|e| PersistError::io("opening", &seg.path, e))?;
+            // Appending at the file's length instead would leave the zero tail in the middle
+            // of the segment: corruption at the next open.
+            let len = log_end
+                .filter(|&end| (HEADER_LEN as u64..=frontier).contains(&end))
+                .ok_or_else(|| PersistError::Corrupt {
+                    file: seg.path.display().to_string(),
+                    offset: log_end.unwrap_or(0),
+                    reason: format!(
+                        "cannot continue the segment: its records end at {log_end:?}, the file \
+                         holds {frontier} bytes"
+                    ),
+                    hint: "the log changed while it was being opened; open the store again".into(),
+                })?;
             Active {
                 file,
                 path: seg.path.clone(),
                 len,
+                frontier,
             }
         } else {
             create_segment(&*fs, dir, next_seq)?
@@ -857,11 +925,17 @@ impl Wal {
                 let first = frame::u64_at(batch, FRAME_HEADER);
                 self.roll(&mut active, first)?;
             }
+            let at = active.len;
+            let end = at + batch.len() as u64;
             active
                 .file
-                .append(batch)
-                .map_err(|e| PersistError::io("appending to", &active.path, e))?;
-            active.len += batch.len() as u64;
+                .write_at(at, batch)
+                .map_err(|e| PersistError::io("writing to", &active.path, e))?;
+            active.len = end;
+            if end > active.frontier {
+                active.frontier = end;
+                self.fill_zeros(&mut active)?;
+            }
         }
         if sync && last > 0 {
             active
@@ -873,7 +947,31 @@ impl Wal {
         Ok(())
     }
 
-    /// Seals the active segment (synced) and starts a new one whose first record is `first`.
+    /// Extends the active segment past its records with zeros, so that the next writes (and
+    /// their fdatasyncs) land in blocks the file already has: one size change per
+    /// `prealloc_bytes` of log instead of one per write. The zeros go up to the next multiple
+    /// of the step, but not past `segment_bytes` (the segment rolls there), unless the records
+    /// already did. The next sync makes them durable along with the records.
+    fn fill_zeros(&self, active: &mut Active) -> Result<()> {
+        let opts = &self.shared.opts;
+        let step = opts.prealloc_bytes;
+        if step == 0 {
+            return Ok(());
+        }
+        let target = ((active.len / step + 1) * step).min(opts.segment_bytes.max(active.len));
+        while active.frontier < target {
+            let n = (target - active.frontier).min(ZEROS.len() as u64) as usize;
+            active
+                .file
+                .write_at(active.frontier, &ZEROS[..n])
+                .map_err(|e| PersistError::io("filling with zeros", &active.path, e))?;
+            active.frontier += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (synced, and cut to its records) and starts a new one whose
+    /// first record is `first`.
     fn roll(&self, active: &mut Active, first: u64) -> Result<()> {
         let s = &*self.shared;
         active
@@ -881,6 +979,13 @@ impl Wal {
             .sync_data()
             .map_err(|e| PersistError::io("syncing", &active.path, e))?;
         s.syncs.fetch_add(1, Ordering::Relaxed);
+        // A sealed segment ends with its last record, so it holds no unused space (recovery
+        // would accept a zero tail there too: a crash before this cut leaves one).
+        if active.frontier > active.len {
+            s.fs.truncate(&active.path, active.len)
+                .map_err(|e| PersistError::io("truncating", &active.path, e))?;
+            active.frontier = active.len;
+        }
         *active = create_segment(&*s.fs, &s.dir, first)?;
         Ok(())
     }
@@ -928,6 +1033,7 @@ fn create_segment(fs: &dyn FileSystem, dir: &Path, first: u64) -> Result<Active>
         file,
         path,
         len: HEADER_LEN as u64,
+        frontier: HEADER_LEN as u64,
     })
 }
 

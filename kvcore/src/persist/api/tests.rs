@@ -188,10 +188,20 @@ fn a_full_disk_gives_clear_errors_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::Always);
     let db = kv.db(0).unwrap();
-    let mut acked = Vec::new();
-    fs.set_capacity(Some(8 << 10));
+    db.set("first", "x".repeat(50)).unwrap();
+    let mut acked = vec!["first".to_string()];
+    // The log's segment is filled with zeros ahead of its records (here up to its 64 KiB):
+    // writes land in that space, which needs no room, until one passes its end.
+    let used: usize = fs
+        .list(&dir())
+        .unwrap()
+        .iter()
+        .map(|n| fs.contents(&dir().join(n)).unwrap().len())
+        .sum();
+    assert!(used >= 64 << 10, "{used}");
+    fs.set_capacity(Some(used as u64 + 100));
     let mut failure = None;
-    for i in 0..1000 {
+    for i in 0..5000 {
         let key = format!("key{i}");
         match db.set(&key, "x".repeat(50)) {
             Ok(()) => acked.push(key),
@@ -552,4 +562,35 @@ fn multi_key_operations_are_one_record_each_and_replay() {
         "{:?}",
         info.recovery.warnings
     );
+}
+
+/// On the real file system: the log's segment ends in zero-filled space, which neither
+/// `check_data_dir` nor a reopen reports as a problem.
+#[test]
+fn a_zero_filled_log_is_healthy_on_disk() {
+    let dir = std::env::temp_dir().join(format!("kv-prealloc-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || Options::new().sync(SyncMode::Always).save_rules(&[]);
+    let kv = Kv::open(&dir, opts()).unwrap();
+    for i in 0..10 {
+        kv.db(0).unwrap().set(format!("k{i}"), "v").unwrap();
+    }
+    drop(kv);
+    let seg = wal::segments(&RealFs, &dir).unwrap().pop().unwrap().path;
+    let data = std::fs::read(&seg).unwrap();
+    let end = wal::records_end(&data);
+    assert_eq!(data.len() as u64, wal::PREALLOC_BYTES);
+    assert!(end < data.len() && data[end..].iter().all(|&b| b == 0));
+    let report = check_data_dir(&dir, false).unwrap();
+    assert_eq!((report.records, report.problem.clone()), (10, None));
+    assert!(report.to_string().contains("log: ok"), "{report}");
+    let kv = Kv::open(&dir, opts()).unwrap();
+    assert!(kv.persistence().unwrap().recovery.warnings.is_empty());
+    kv.db(0).unwrap().set("k10", "v").unwrap();
+    drop(kv);
+    assert_eq!(check_data_dir(&dir, false).unwrap().records, 11);
+    let kv = Kv::open(&dir, opts()).unwrap();
+    assert_eq!(kv.db(0).unwrap().dbsize(), 11);
+    drop(kv);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -15,9 +15,19 @@ use super::{FileHandle, FileSystem, Mapped};
 struct Node {
     data: Vec<u8>,
     durable: Vec<u8>,
+    /// The byte range written since the last sync (a page cache's dirty pages).
+    dirty: Option<(usize, usize)>,
     /// After a failed fsync the kernel may mark dirty pages clean without writing them: bytes in
-    /// `lost` never reach the disk, even if a later fsync "succeeds".
+    /// `lost` never reach the disk, even if a later fsync "succeeds"; the disk keeps what it
+    /// held there before (zeros past its old end).
     lost: Option<(usize, usize)>,
+}
+
+fn union(a: Option<(usize, usize)>, from: usize, to: usize) -> (usize, usize) {
+    match a {
+        Some((x, y)) => (x.min(from), y.max(to)),
+        None => (from, to),
+    }
 }
 
 impl Node {
@@ -25,11 +35,12 @@ impl Node {
         let mut durable = self.data.clone();
         if let Some((from, to)) = self.lost {
             let to = to.min(durable.len());
-            for b in durable.iter_mut().take(to).skip(from) {
-                *b = 0;
+            for (i, b) in durable.iter_mut().enumerate().take(to).skip(from) {
+                *b = self.durable.get(i).copied().unwrap_or(0);
             }
         }
         self.durable = durable;
+        self.dirty = None;
     }
 }
 
@@ -118,6 +129,7 @@ impl FaultFs {
             let fresh = Node {
                 data: durable.clone(),
                 durable,
+                dirty: None,
                 lost: None,
             };
             names.insert(path.clone(), Arc::new(Mutex::new(fresh)));
@@ -141,6 +153,7 @@ impl FaultFs {
         let node = Arc::new(Mutex::new(Node {
             durable: data.clone(),
             data,
+            dirty: None,
             lost: None,
         }));
         s.names.insert(path.to_path_buf(), node.clone());
@@ -164,53 +177,64 @@ struct FaultFile {
 }
 
 impl FaultFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Writes `buf` at `start` (the end for an append). Only growth of the file takes space,
+    /// so overwriting existing bytes succeeds on a full disk; a write that needs more space
+    /// than is left writes what fits and fails with `ENOSPC` (a torn write).
+    fn write(&mut self, start: Option<usize>, buf: &[u8]) -> io::Result<()> {
         let mut s = self.fs.state.lock();
         s.writes += 1;
         if s.fail_write_at == Some(s.writes) {
             s.fail_write_at = None;
             return Err(injected("write"));
         }
-        let node = self.node.lock();
-        let start = node.data.len();
+        let len = self.node.lock().data.len();
+        let start = start.unwrap_or(len);
         let end = start + buf.len();
-        let growth = end.saturating_sub(node.data.len()) as u64;
-        drop(node);
+        let growth = end.saturating_sub(len) as u64;
         let (fits, full) = match s.capacity {
             Some(cap) => {
                 let free = cap.saturating_sub(s.used());
                 if growth > free {
-                    ((buf.len() as u64 - (growth - free)) as usize, true)
+                    let room = (len as u64 + free).saturating_sub(start as u64) as usize;
+                    (room.min(buf.len()), true)
                 } else {
                     (buf.len(), false)
                 }
             }
             None => (buf.len(), false),
         };
-        let mut node = self.node.lock();
-        if node.data.len() < start + fits {
-            node.data.resize(start + fits, 0);
+        if fits > 0 {
+            let mut node = self.node.lock();
+            if node.data.len() < start + fits {
+                // A gap between the old end and `start` reads as zeros, like a sparse file.
+                node.data.resize(start + fits, 0);
+            }
+            node.data[start..start + fits].copy_from_slice(&buf[..fits]);
+            let from = start.min(len);
+            node.dirty = Some(union(node.dirty, from, start + fits));
         }
-        node.data[start..start + fits].copy_from_slice(&buf[..fits]);
         if full { Err(enospc()) } else { Ok(()) }
     }
 }
 
 impl FileHandle for FaultFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.write(buf)
+        self.write(None, buf)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(|_| enospc())?;
+        self.write(Some(start), buf)
     }
     fn sync_data(&mut self) -> io::Result<()> {
         let mut s = self.fs.state.lock();
         let mut node = self.node.lock();
         if s.fail_next_syncs > 0 {
             s.fail_next_syncs -= 1;
-            let from = node.durable.len();
-            let to = node.data.len();
-            node.lost = Some(match node.lost {
-                Some((a, b)) => (a.min(from), b.max(to)),
-                None => (from, to),
-            });
+            // Linux marks the dirty pages clean and forgets them: the file keeps its new
+            // length, but what was written since the last good sync never reaches the disk.
+            if let Some((from, to)) = node.dirty.take() {
+                node.lost = Some(union(node.lost, from, to));
+            }
             return Err(injected("fsync"));
         }
         s.syncs += 1;

@@ -25,8 +25,17 @@ fn open(fs: &FaultFs, sync: SyncMode, segment_bytes: u64, next_seq: u64, last: O
     let opts = WalOptions {
         sync,
         segment_bytes,
+        ..WalOptions::default()
     };
-    Wal::open(Arc::new(fs.clone()), &dir(), opts, next_seq, last).unwrap()
+    open_with(fs, opts, next_seq, last)
+}
+
+/// Opens the log as recovery does: replays it (as if a snapshot covered `next_seq - 1`) for the
+/// logical end, checks that it ends at `last`, and continues there.
+fn open_with(fs: &FaultFs, opts: WalOptions, next_seq: u64, last: Option<u64>) -> Wal {
+    let r = replay(fs, &dir(), next_seq - 1, |_, _, _| Ok(())).unwrap();
+    assert_eq!(r.last_seq, last, "the log ends where the test says");
+    Wal::open(Arc::new(fs.clone()), &dir(), opts, next_seq, last, r.end).unwrap()
 }
 
 /// Appends and commits `keys`, returning their sequence numbers.
@@ -118,7 +127,8 @@ fn records_replay_in_order_with_their_sequence_numbers() {
         Replay {
             applied: 100,
             last_seq: Some(100),
-            torn: None
+            torn: None,
+            end: Some(read_len(&fs) as u64),
         }
     );
     let (after, _) = read(&fs, 60).unwrap();
@@ -221,65 +231,119 @@ fn rotate_seals_the_segment() {
     );
 }
 
-/// Damages the log of `five()` and checks what replay reports: the torn tail's offset (as an
-/// index into the frame offsets, or the end of the fifth frame), or a hard error.
+/// Damages the records of `five()` and checks what replay reports: a torn tail at a frame
+/// offset (`Some(i)`: the `i`th frame, 5: the end of the fifth), or a clean end (`None`). Each
+/// case runs twice: the damaged records alone (a file cut by a crash or by a roll), and
+/// followed by zeros (the writer's preallocated space).
 #[test]
 fn torn_tails_are_reported_with_file_and_offset() {
     type Damage = fn(&mut Vec<u8>, &[usize]);
-    let cases: Vec<(&str, Damage, usize, u64)> = vec![
-        ("payload cut short", |d, _| d.truncate(d.len() - 3), 4, 4),
-        ("frame header cut short", |d, o| d.truncate(o[4] + 5), 4, 4),
-        ("only the length written", |d, o| d.truncate(o[4] + 4), 4, 4),
+    let cases: Vec<(&str, Damage, Option<usize>, u64)> = vec![
+        (
+            "payload cut short",
+            |d, _| d.truncate(d.len() - 3),
+            Some(4),
+            4,
+        ),
+        (
+            "frame header cut short",
+            |d, o| d.truncate(o[4] + 5),
+            Some(4),
+            4,
+        ),
+        (
+            "only the length written",
+            |d, o| d.truncate(o[4] + 4),
+            Some(4),
+            4,
+        ),
         (
             "bit flip in the last payload",
             |d, _| *d.last_mut().unwrap() ^= 0x10,
-            4,
+            Some(4),
             4,
         ),
-        ("bit flip in the last length", |d, o| d[o[4]] ^= 0x01, 4, 4),
+        (
+            "bit flip in the last length",
+            |d, o| d[o[4]] ^= 0x01,
+            Some(4),
+            4,
+        ),
         (
             "zero-filled tail",
             |d, _| d.extend_from_slice(&[0; 100]),
-            5,
+            None,
             5,
         ),
+        ("a single zero byte", |d, _| d.push(0), None, 5),
         (
             "garbage tail",
             |d, _| d.extend_from_slice(b"\xff\xff\xff\x7fjunk"),
+            Some(5),
             5,
+        ),
+        (
+            "a non-zero byte in the zero tail",
+            |d, _| {
+                let at = d.len() + 60;
+                d.extend_from_slice(&[0; 100]);
+                d[at] = 1;
+            },
+            Some(5),
             5,
         ),
     ];
     for (name, damage, at, applied) in cases {
-        let (fs, offs) = five();
-        let path = seg_path(1);
-        let mut data = fs.contents(&path).unwrap();
-        let end = data.len();
-        damage(&mut data, &offs);
-        fs.put(&path, data);
-        let (got, r) = read(&fs, 0).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(got.len() as u64, applied, "{name}");
-        let torn = r
-            .torn
-            .unwrap_or_else(|| panic!("{name}: no torn tail reported"));
-        let expected_offset = if at == 5 { end } else { offs[at] };
-        assert_eq!(
-            (torn.path.clone(), torn.offset),
-            (path.clone(), expected_offset as u64),
-            "{name}"
-        );
-        assert!(torn.torn);
-        cut_torn_tail(&fs, &dir(), &torn).unwrap();
-        let (again, r) = read(&fs, 0).unwrap();
-        assert_eq!(
-            (again.len() as u64, r.torn),
-            (applied, None),
-            "{name}: after the cut"
-        );
-        // The log accepts appends after the cut, continuing the sequence.
-        let wal = open(&fs, SyncMode::Always, 1 << 20, applied + 1, Some(applied));
-        assert_eq!(write(&wal, &["next"]), vec![applied + 1], "{name}");
-        assert_eq!(read(&fs, 0).unwrap().0.len() as u64, applied + 1, "{name}");
+        for zeros_after in [false, true] {
+            let name = format!("{name}, zeros after: {zeros_after}");
+            let (fs, offs) = five();
+            let path = seg_path(1);
+            let file = fs.contents(&path).unwrap();
+            let end = records_end(&file);
+            let mut data = file[..end].to_vec();
+            damage(&mut data, &offs);
+            if zeros_after {
+                data.resize(data.len().max(file.len()), 0);
+            }
+            fs.put(&path, data);
+            let (got, r) = read(&fs, 0).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got.len() as u64, applied, "{name}");
+            match at {
+                None => {
+                    assert_eq!(r.torn, None, "{name}: a zero tail is a clean end");
+                    assert_eq!(r.end, Some(end as u64), "{name}");
+                }
+                Some(at) => {
+                    let torn = r
+                        .torn
+                        .unwrap_or_else(|| panic!("{name}: no torn tail reported"));
+                    let expected_offset = if at == 5 { end } else { offs[at] };
+                    assert_eq!(
+                        (torn.path.clone(), torn.offset),
+                        (path.clone(), expected_offset as u64),
+                        "{name}"
+                    );
+                    assert_eq!(r.end, Some(expected_offset as u64), "{name}");
+                    assert!(torn.torn);
+                    cut_torn_tail(&fs, &dir(), &torn).unwrap();
+                    assert_eq!(fs.contents(&path).unwrap().len(), expected_offset);
+                }
+            }
+            let (again, r) = read(&fs, 0).unwrap();
+            assert_eq!(
+                (again.len() as u64, r.torn),
+                (applied, None),
+                "{name}: after the cut"
+            );
+            // The log accepts appends after the cut, continuing the sequence; a second
+            // reopen finds every record.
+            let wal = open(&fs, SyncMode::Always, 1 << 20, applied + 1, Some(applied));
+            assert_eq!(write(&wal, &["next"]), vec![applied + 1], "{name}");
+            drop(wal);
+            let (all, r) = read(&fs, 0).unwrap();
+            assert_eq!((all.len() as u64, r.torn), (applied + 1, None), "{name}");
+            assert_eq!(all.last().unwrap().1, "next", "{name}");
+        }
     }
 }
 
@@ -441,7 +505,11 @@ fn an_empty_directory_and_a_header_only_segment_are_fine() {
     assert_eq!(read(&fs, 0).unwrap().1, Replay::default());
     let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
     drop(wal);
-    assert_eq!(read(&fs, 0).unwrap().1, Replay::default());
+    let header_only = Replay {
+        end: Some(HEADER_LEN as u64),
+        ..Replay::default()
+    };
+    assert_eq!(read(&fs, 0).unwrap().1, header_only);
     let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
     assert_eq!(write(&wal, &["a"]), vec![1]);
 }
@@ -501,9 +569,22 @@ fn a_full_disk_fails_cleanly_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();
     let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
     write(&wal, &["a", "b"]);
-    let used = fs.contents(&seg_path(1)).unwrap().len() as u64;
-    fs.set_capacity(Some(used + 20)); // room for part of one record
-    let seq = wal.append(&rec("c")).unwrap();
+    let file = fs.contents(&seg_path(1)).unwrap().len() as u64;
+    assert_eq!(file, 1 << 20, "zero-filled up to the segment size");
+    // Writes into the zero-filled space need no room; a record that passes the end of the
+    // file gets room for part of it.
+    fs.set_capacity(Some(file + 20));
+    write(&wal, &["fits"]);
+    let used = read_len(&fs) as u64;
+    let big = Record {
+        db: 0,
+        op: Op::Set {
+            key: Bytes::from(b"c".to_vec()),
+            value: Value::Str(Bytes::from(vec![7; 1 << 20])),
+            expire_at: None,
+        },
+    };
+    let seq = wal.append(&big).unwrap();
     let err = wal.commit(seq).unwrap_err();
     let msg = err.to_string();
     assert!(
@@ -514,18 +595,18 @@ fn a_full_disk_fails_cleanly_and_loses_nothing_acknowledged() {
     drop(wal);
     // Without a crash the torn record is still there; the opener cuts it.
     let (got, r) = read(&fs, 0).unwrap();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3);
     let torn = r.torn.unwrap();
     assert_eq!(torn.offset, used);
     cut_torn_tail(&fs, &dir(), &torn).unwrap();
     fs.set_capacity(None);
-    let wal = open(&fs, SyncMode::Always, 1 << 20, 3, Some(2));
+    let wal = open(&fs, SyncMode::Always, 1 << 20, 4, Some(3));
     write(&wal, &["c"]);
     fs.crash();
     let (got, _) = read(&fs, 0).unwrap();
     assert_eq!(
         got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
-        ["a", "b", "c"]
+        ["a", "b", "fits", "c"]
     );
 }
 
@@ -552,8 +633,8 @@ fn a_crash_keeps_exactly_what_was_synced() {
     wal.sync().unwrap();
     write(&wal, &["c"]);
     assert_eq!(
-        fs.contents(&seg_path(1)).unwrap().len(),
-        read_len(&fs),
+        frame_offsets(&fs.contents(&seg_path(1)).unwrap()).len(),
+        3,
         "written to the OS"
     );
     fs.crash();
@@ -564,11 +645,9 @@ fn a_crash_keeps_exactly_what_was_synced() {
     );
 }
 
+/// The logical end of the first segment: just past its last record.
 fn read_len(fs: &FaultFs) -> usize {
-    let data = fs.contents(&seg_path(1)).unwrap();
-    let offs = frame_offsets(&data);
-    offs.last()
-        .map_or(HEADER_LEN, |&o| frame::read(&data, o, 8).unwrap().1)
+    records_end(&fs.contents(&seg_path(1)).unwrap())
 }
 
 #[test]
@@ -733,8 +812,9 @@ fn a_group_is_one_record_replayed_in_order() {
     let body = encode_body(&rec("e"));
     let seq = wal.append_bodies(std::slice::from_ref(&body)).unwrap();
     wal.commit(seq).unwrap();
+    let end = read_len(&fs);
     let data = fs.contents(&seg_path(1)).unwrap();
-    assert_eq!(&data[data.len() - body.len()..], body);
+    assert_eq!(&data[end - body.len()..end], body);
     assert_eq!(wal.append_bodies(&[]).unwrap(), 4, "nothing to append");
 }
 
@@ -745,6 +825,7 @@ fn a_torn_group_recovers_to_before_the_operation() {
     let (whole, offs) = with_group(false);
     let path = seg_path(1);
     let data = whole.contents(&path).unwrap();
+    let data = &data[..records_end(&data)];
     for cut in offs[1] + 1..data.len() {
         let fs = FaultFs::new();
         fs.put(&path, data[..cut].to_vec());
@@ -787,7 +868,7 @@ fn a_bit_flip_in_a_group_is_detected() {
     }
     let (clean, offs) = with_group(false);
     let data = clean.contents(&path).unwrap();
-    for at in offs[1]..data.len() {
+    for at in offs[1]..records_end(&data) {
         let fs = FaultFs::new();
         let mut bad = data.clone();
         bad[at] ^= 0x40;
@@ -858,4 +939,169 @@ fn a_group_that_nests_or_does_not_decode_is_corruption() {
         );
         assert_eq!(applied, [1], "{name}: nothing of the group was applied");
     }
+}
+
+/// A log whose records are followed by zeros (the writer's preallocated space) reopens
+/// cleanly and continues right after its last record, not at the end of the file.
+#[test]
+fn a_zero_tail_is_a_clean_end_and_appends_continue_at_the_last_record() {
+    let fs = FaultFs::new();
+    let wal = open(&fs, SyncMode::Always, 64 << 20, 1, None);
+    write(&wal, &["a", "b"]);
+    drop(wal);
+    let file = fs.contents(&seg_path(1)).unwrap();
+    let end = read_len(&fs);
+    assert_eq!(
+        file.len() as u64,
+        PREALLOC_BYTES,
+        "zero-filled one step ahead"
+    );
+    assert!(file[end..].iter().all(|&b| b == 0));
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!((got.len(), &r.torn, r.end), (2, &None, Some(end as u64)));
+    assert_eq!(check(&fs, &dir(), 0, false).unwrap().problem, None);
+
+    let wal = open(&fs, SyncMode::Always, 64 << 20, 3, Some(2));
+    write(&wal, &["c"]);
+    drop(wal);
+    let file = fs.contents(&seg_path(1)).unwrap();
+    assert_eq!(file.len() as u64, PREALLOC_BYTES, "written into the zeros");
+    assert_eq!(frame_offsets(&file).len(), 3, "right after the last record");
+    let wal = open(&fs, SyncMode::Always, 64 << 20, 4, Some(3));
+    write(&wal, &["d"]);
+    drop(wal);
+    fs.crash();
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c", "d"]
+    );
+    assert_eq!(r.torn, None);
+}
+
+/// A crash keeps the synced records and loses exactly the unsynced ones written into the
+/// zero-filled space (no torn-tail warning: the disk still holds zeros there).
+#[test]
+fn a_crash_loses_only_unsynced_writes_in_the_zero_filled_space() {
+    let fs = FaultFs::new();
+    let wal = open(&fs, SyncMode::EverySec, 64 << 20, 1, None);
+    write(&wal, &["a", "b"]);
+    wal.sync().unwrap();
+    let synced_end = read_len(&fs);
+    write(&wal, &["c", "d"]); // handed to the OS, not synced
+    assert_eq!(frame_offsets(&fs.contents(&seg_path(1)).unwrap()).len(), 4);
+    fs.crash();
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!((r.torn, r.end), (None, Some(synced_end as u64)));
+    let wal = open(&fs, SyncMode::Always, 64 << 20, 3, Some(2));
+    assert_eq!(write(&wal, &["e"]), [3]);
+    fs.crash();
+    let (got, _) = read(&fs, 0).unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "e"]
+    );
+
+    // A failed fsync of records written over zeros: the disk keeps the zeros (not the
+    // records), even after a later fsync "succeeds".
+    let fs = FaultFs::new();
+    let wal = open(&fs, SyncMode::Always, 64 << 20, 1, None);
+    write(&wal, &["a"]);
+    fs.fail_syncs(1);
+    let seq = wal.append(&rec("b")).unwrap();
+    assert!(wal.commit(seq).is_err());
+    drop(wal);
+    let mut f = fs.open(&seg_path(1)).unwrap();
+    f.sync_data().unwrap();
+    fs.crash();
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!((got.len(), r.torn), (1, None));
+}
+
+/// Zeros between records are not a zero tail: a valid record after them makes it
+/// corruption, named by file and offset.
+#[test]
+fn zeros_before_a_valid_record_are_corruption() {
+    for zeros in [1, 8, 100] {
+        let (fs, offs) = five();
+        let path = seg_path(1);
+        let mut data = fs.contents(&path).unwrap();
+        let end = records_end(&data);
+        // Records 4 and 5 move back by `zeros` bytes; the file keeps its zero tail.
+        let tail = data[offs[3]..end].to_vec();
+        data[offs[3]..offs[3] + zeros].fill(0);
+        data[offs[3] + zeros..end + zeros].copy_from_slice(&tail);
+        fs.put(&path, data);
+        let err = read(&fs, 0).unwrap_err();
+        let PersistError::Corrupt { file, offset, .. } = &err else {
+            panic!("{zeros} zeros: {err}")
+        };
+        assert_eq!(
+            (file.as_str(), *offset),
+            (path.to_str().unwrap(), offs[3] as u64),
+            "{zeros} zeros"
+        );
+        let c = check(&fs, &dir(), 0, false).unwrap();
+        assert_eq!((c.records, c.dropped), (3, 2), "{zeros} zeros");
+    }
+}
+
+/// Segments roll at `segment_bytes` of records; a sealed segment is cut to its records, the
+/// active one keeps its zeros; a sealed segment left with a zero tail (a crash before the
+/// cut) is still read cleanly.
+#[test]
+fn segments_roll_by_records_and_sealed_ones_hold_no_zeros() {
+    let fs = FaultFs::new();
+    let opts = WalOptions {
+        sync: SyncMode::Always,
+        segment_bytes: 1000,
+        prealloc_bytes: 256,
+    };
+    let wal = open_with(&fs, opts.clone(), 1, None);
+    let ks = keys(150);
+    write(&wal, &ks.iter().map(String::as_str).collect::<Vec<_>>());
+    drop(wal);
+    let segs = segments(&fs, &dir()).unwrap();
+    assert!(segs.len() >= 3, "{segs:?}");
+    for (i, seg) in segs.iter().enumerate() {
+        let data = fs.contents(&seg.path).unwrap();
+        let end = records_end(&data);
+        if i + 1 < segs.len() {
+            assert_eq!(
+                data.len(),
+                end,
+                "sealed segment {i} ends with its last record"
+            );
+            assert!(
+                end >= 1000,
+                "rolled at 1000 bytes of records, not before: {end}"
+            );
+        } else {
+            // Zeros up to the next multiple of the step, but not past the segment size.
+            assert_eq!(data.len(), ((end / 256 + 1) * 256).min(1000), "{end}");
+            assert!(data.len() > end);
+        }
+    }
+    fs.crash();
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!((got.len(), r.torn), (150, None));
+    assert_eq!(check(&fs, &dir(), 0, false).unwrap().records, 150);
+
+    let mut sealed = fs.contents(&segs[0].path).unwrap();
+    sealed.extend_from_slice(&[0; 300]);
+    fs.put(&segs[0].path, sealed);
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!((got.len(), r.torn), (150, None));
+    let c = check(&fs, &dir(), 0, false).unwrap();
+    assert_eq!(
+        (c.records, c.seq_range, c.problem),
+        (150, Some((1, 150)), None)
+    );
+    let wal = open_with(&fs, opts, 151, Some(150));
+    assert_eq!(write(&wal, &["more"]), [151]);
+    assert_eq!(read(&fs, 0).unwrap().0.len(), 151);
 }
