@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kvproto::{Limits, Request, Status, Version, Writer};
@@ -156,6 +156,54 @@ impl Session {
     }
 }
 
+/// Connection threads that are not waiting for their client (between a read's return and
+/// the next read; a client blocked in BLPOP & co. counts, so nobody spins while one is).
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// One connection at a time may poll for its next request instead of sleeping.
+static SPINNING: AtomicBool = AtomicBool::new(false);
+/// How long a connection polls for its next request before it blocks.
+const SPIN: Duration = Duration::from_micros(100);
+
+struct Busy;
+
+impl Busy {
+    fn enter() -> Busy {
+        ACTIVE.fetch_add(1, Ordering::Relaxed);
+        Busy
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// When no other connection is working, polls the socket for up to [`SPIN`] before the
+/// caller blocks in `read`: a lone client's next request usually arrives within that, and
+/// catching it saves a sleep and a wake-up of this thread (tens of microseconds on a VM).
+/// Yields the CPU between polls and stops as soon as another connection has work, so under
+/// load nobody spins. `None`: nothing arrived, block.
+fn spin_read(stream: &TcpStream, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    if ACTIVE.load(Ordering::Relaxed) != 0 || SPINNING.swap(true, Ordering::Acquire) {
+        return None;
+    }
+    let started = Instant::now();
+    let got = loop {
+        match crate::os::recv_nowait(stream, buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => break None,
+            r => break Some(r),
+        }
+        if ACTIVE.load(Ordering::Relaxed) != 0 || started.elapsed() > SPIN {
+            break None;
+        }
+        std::thread::yield_now();
+    };
+    SPINNING.store(false, Ordering::Release);
+    got
+}
+
 /// A connection being served.
 pub(crate) struct Conn {
     s: Session,
@@ -220,7 +268,12 @@ impl Conn {
                     rbuf.resize(grown, 0);
                 }
             }
-            let n = match stream.read(&mut rbuf[end..]) {
+            let got = match spin_read(stream, &mut rbuf[end..]) {
+                Some(r) => r,
+                None => stream.read(&mut rbuf[end..]),
+            };
+            let _busy = Busy::enter();
+            let n = match got {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

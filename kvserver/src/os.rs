@@ -91,6 +91,35 @@ mod tests {
     }
 
     #[test]
+    fn recv_nowait_reports_an_empty_socket_instead_of_blocking() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        let err = recv_nowait(&server, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        std::io::Write::write_all(&mut client, b"PING\r\n").unwrap();
+        // Loopback delivers at once, but do not rely on the instant: retry until it is there.
+        let n = loop {
+            match recv_nowait(&server, &mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(&buf[..n], b"PING\r\n");
+        drop(client);
+        let eof = loop {
+            match recv_nowait(&server, &mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(eof, 0, "end of stream once the peer closed");
+    }
+
+    #[test]
     fn send_nowait_reports_a_full_socket_instead_of_blocking() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -108,4 +137,35 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         assert!(sent > 0);
     }
+}
+
+/// One non-blocking `recv` (`MSG_DONTWAIT`, for the same reason as [`send_nowait`]).
+#[cfg(target_os = "linux")]
+pub(crate) fn recv_nowait(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    const MSG_DONTWAIT: i32 = 0x40;
+    unsafe extern "C" {
+        fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
+    }
+    // SAFETY: the descriptor belongs to `stream`, borrowed (so open) for the call, and `buf`
+    // is valid for writes of `buf.len()` bytes.
+    let n = unsafe {
+        recv(
+            stream.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Not offered off Linux: callers fall back to a blocking read.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn recv_nowait(_stream: &TcpStream, _buf: &mut [u8]) -> io::Result<usize> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
