@@ -137,6 +137,7 @@ impl Blocking {
             self.waiting.fetch_add(1, Ordering::SeqCst);
             waiter
         };
+        let idle = crate::conn::Waiting::enter();
         let outcome = loop {
             {
                 let mut result = waiter.result.lock();
@@ -158,6 +159,7 @@ impl Blocking {
                 break None;
             }
         };
+        drop(idle);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         match outcome {
             Some(Ok(v)) => Ok(Wait::Ready(v)),

@@ -156,26 +156,54 @@ impl Session {
     }
 }
 
-/// Connection threads that are not waiting for their client (between a read's return and
-/// the next read; a client blocked in BLPOP & co. counts, so nobody spins while one is).
+/// Connection threads that are not waiting for their client: between a read's return and the
+/// next read, except while blocked in BLPOP & co. (see [`Waiting`]).
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// One connection at a time may poll for its next request instead of sleeping.
 static SPINNING: AtomicBool = AtomicBool::new(false);
 /// How long a connection polls for its next request before it blocks.
 const SPIN: Duration = Duration::from_micros(100);
 
-struct Busy;
+/// Counts its thread in [`ACTIVE`] while held.
+struct Busy(&'static AtomicUsize);
 
 impl Busy {
     fn enter() -> Busy {
-        ACTIVE.fetch_add(1, Ordering::Relaxed);
-        Busy
+        Busy::on(&ACTIVE)
+    }
+
+    fn on(count: &'static AtomicUsize) -> Busy {
+        count.fetch_add(1, Ordering::Relaxed);
+        Busy(count)
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        ACTIVE.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Held by a connection thread while its client is blocked (BLPOP & co.): it waits for other
+/// clients' writes, not working, so it does not keep a lone client elsewhere from being polled.
+/// It undoes the thread's [`Busy`] for that time (elsewhere, e.g. in unit tests that block
+/// without a connection, the count only dips while it is held).
+pub(crate) struct Waiting(&'static AtomicUsize);
+
+impl Waiting {
+    pub(crate) fn enter() -> Waiting {
+        Waiting::on(&ACTIVE)
+    }
+
+    fn on(count: &'static AtomicUsize) -> Waiting {
+        count.fetch_sub(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -427,5 +455,25 @@ impl Conn {
             out.shrink_to(READ_CHUNK);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_client_does_not_count_as_working() {
+        // A count of its own: other tests block clients on the real one concurrently.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let busy = Busy::on(&COUNT);
+        assert_eq!(COUNT.load(Ordering::Relaxed), 1);
+        {
+            let _blocked = Waiting::on(&COUNT);
+            assert_eq!(COUNT.load(Ordering::Relaxed), 0);
+        }
+        assert_eq!(COUNT.load(Ordering::Relaxed), 1);
+        drop(busy);
+        assert_eq!(COUNT.load(Ordering::Relaxed), 0);
     }
 }
