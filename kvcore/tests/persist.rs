@@ -2,7 +2,6 @@
 //! closed and reopened, TTLs keep counting, expired keys stay gone, every data type survives,
 //! from the log alone and from a snapshot plus the log.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use kvcore::{
@@ -10,24 +9,7 @@ use kvcore::{
     SyncMode, ZAddFlags, ZSetStore, check_data_dir,
 };
 
-use crate::T0;
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("kv-persist-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::{T0, TempDir};
 
 fn open(dir: &TempDir, clock: &ManualClock, sync: SyncMode) -> Kv {
     let opts = Options::new()
@@ -41,7 +23,7 @@ fn open(dir: &TempDir, clock: &ManualClock, sync: SyncMode) -> Kv {
 #[test]
 fn a_value_survives_a_restart_in_every_sync_mode() {
     for sync in [SyncMode::Always, SyncMode::EverySec, SyncMode::No] {
-        let dir = TempDir::new(&format!("modes-{}", sync.as_str()));
+        let dir = TempDir::new("persist", &format!("modes-{}", sync.as_str()));
         let clock = ManualClock::new(T0);
         let kv = open(&dir, &clock, sync);
         kv.db(0).unwrap().set("key1", "value1").unwrap();
@@ -57,7 +39,7 @@ fn a_value_survives_a_restart_in_every_sync_mode() {
 
 #[test]
 fn ttls_keep_counting_across_restarts_and_expired_keys_stay_gone() {
-    let dir = TempDir::new("ttl");
+    let dir = TempDir::new("persist", "ttl");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
     let db = kv.db(0).unwrap();
@@ -130,7 +112,7 @@ fn check_all_types(kv: &Kv) {
 
 #[test]
 fn every_data_type_survives_from_the_log_and_from_a_snapshot() {
-    let dir = TempDir::new("types");
+    let dir = TempDir::new("persist", "types");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
     fill_all_types(&kv);
@@ -148,7 +130,7 @@ fn every_data_type_survives_from_the_log_and_from_a_snapshot() {
 
 #[test]
 fn multi_key_and_whole_store_writes_replay_atomically() {
-    let dir = TempDir::new("multi");
+    let dir = TempDir::new("persist", "multi");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
     let db0 = kv.db(0).unwrap();
@@ -176,7 +158,7 @@ fn multi_key_and_whole_store_writes_replay_atomically() {
 
 #[test]
 fn a_directory_is_opened_by_one_store_at_a_time() {
-    let dir = TempDir::new("lock");
+    let dir = TempDir::new("persist", "lock");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
     let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
@@ -188,7 +170,7 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
 
 #[test]
 fn check_finds_and_repairs_damage() {
-    let dir = TempDir::new("check");
+    let dir = TempDir::new("persist", "check");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
     for i in 0..20 {

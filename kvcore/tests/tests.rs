@@ -10,6 +10,7 @@ mod scan;
 mod string;
 mod types;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use kvcore::{Db, Kv, ManualClock, Options};
@@ -32,4 +33,22 @@ pub(crate) fn store() -> (Kv, Db, ManualClock) {
 
 pub(crate) fn b(s: &str) -> Option<Vec<u8>> {
     Some(s.as_bytes().to_vec())
+}
+
+/// A fresh directory under the system temp dir (named after the test area, the case and this
+/// process), removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(area: &str, name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("kv-{area}-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

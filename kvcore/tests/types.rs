@@ -2,7 +2,6 @@
 //! set and sorted-set commands (single-key, derived and multi-key forms) on a persistent store,
 //! then a restart, from the log alone and from a snapshot plus the log.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use kvcore::{
@@ -10,23 +9,7 @@ use kvcore::{
     SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
 };
 
-use crate::{T0, b};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("kv-types-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::{T0, TempDir, b};
 
 fn open(dir: &TempDir) -> Kv {
     let opts = Options::new()
@@ -170,7 +153,7 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
 #[test]
 fn random_container_commands_replay_to_the_same_values() {
     for seed in 1..=12u64 {
-        let dir = TempDir::new(&format!("replay-{seed}"));
+        let dir = TempDir::new("types", &format!("replay-{seed}"));
         let mut r = Rand(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let kv = open(&dir);
         let db = kv.db(0).unwrap();
@@ -194,7 +177,7 @@ fn random_container_commands_replay_to_the_same_values() {
 /// list never becomes empty). Replaying the log must not lose it either.
 #[test]
 fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
-    let dir = TempDir::new("rotate-ttl");
+    let dir = TempDir::new("types", "rotate-ttl");
     let kv = open(&dir);
     let db = kv.db(0).unwrap();
     let ends = [End::Left, End::Right];

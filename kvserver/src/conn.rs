@@ -127,9 +127,11 @@ impl Session {
 
     /// Splits a batch's elapsed time evenly between the commands it ran (exact for a batch of
     /// one; for a pipeline, two clock reads per batch instead of two per command).
-    fn account_batch(&mut self, started: Instant) {
+    ///
+    /// Returns when the batch ended (`started` for a read that completed no request).
+    fn account_batch(&mut self, started: Instant) -> Instant {
         if self.batch.is_empty() {
-            return;
+            return started;
         }
         let ended = Instant::now();
         let uptime = ended
@@ -147,6 +149,7 @@ impl Session {
         if self.batch.capacity() > 64 * 1024 {
             self.batch.shrink_to(64);
         }
+        ended
     }
 
     fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
@@ -364,9 +367,8 @@ impl Conn {
                     }
                 }
             }
-            self.s.account_batch(batch_start);
+            idle_since = self.s.account_batch(batch_start);
             self.end_batch(stream, &mut out)?;
-            idle_since = Instant::now();
             if broken || self.s.close {
                 return Ok(());
             }
@@ -385,9 +387,8 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-        let shared = Arc::clone(&self.s.shared);
-        if let Some(replier) = &shared.replier
-            && let Some(deferred) = shared.kv.take_deferred()
+        if self.s.shared.replier.is_some()
+            && let Some(deferred) = self.s.shared.kv.take_deferred()
         {
             self.s.handle.outbox.wait_idle(stream)?;
             self.check_output_limit(out)?;
@@ -395,7 +396,9 @@ impl Conn {
                 .handle
                 .counters
                 .add(Counter::NetOut, out.len() as u64);
-            replier.hand_off(&self.s.handle, deferred, out);
+            if let Some(replier) = &self.s.shared.replier {
+                replier.hand_off(&self.s.handle, deferred, out);
+            }
             return Ok(());
         }
         if out.is_empty() {
@@ -444,7 +447,9 @@ impl Conn {
         }
         self.check_output_limit(out)?;
         // Replies go out in request order: first whatever is still with the replier.
-        self.s.handle.outbox.wait_idle(stream)?;
+        if self.s.shared.replier.is_some() {
+            self.s.handle.outbox.wait_idle(stream)?;
+        }
         stream.write_all(out)?;
         self.s
             .handle

@@ -52,11 +52,13 @@ pub(crate) fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
             MSG_DONTWAIT | MSG_NOSIGNAL,
         )
     };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    byte_count(n)
+}
+
+/// A `send`/`recv` result: the byte count, or the call's error.
+#[cfg(target_os = "linux")]
+fn byte_count(n: isize) -> io::Result<usize> {
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// Not offered off Linux: the replier, its only user, runs only on Linux.
@@ -157,11 +159,7 @@ pub(crate) fn recv_nowait(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usiz
             MSG_DONTWAIT,
         )
     };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    byte_count(n)
 }
 
 /// Not offered off Linux: callers fall back to a blocking read.

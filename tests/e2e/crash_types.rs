@@ -241,18 +241,7 @@ fn every_container_type_survives_kill_9() {
     eprintln!("crash_types: KV_CRASH_SEED={seed}");
     let mut rng = Rng::new(seed);
     let dir = TempDir::new("crash-types");
-    let start = || {
-        Server::start_raw(&[
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--data-dir",
-            dir.path(),
-            "--sync",
-            "always",
-        ])
-    };
+    let start = || Server::durable(&dir, "always");
     let mut models = vec![Model::new(); WRITERS];
     let mut in_flight: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
     let mut histories: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];

@@ -71,23 +71,10 @@ fn sigterm_and_sigint_stop_gracefully() {
     }
 }
 
-fn durable(dir: &TempDir, sync: &str) -> Server {
-    Server::start_raw(&[
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        dir.path(),
-        "--sync",
-        sync,
-    ])
-}
-
 #[test]
 fn data_survives_a_graceful_restart() {
     let dir = TempDir::new("restart");
-    let mut server = durable(&dir, "everysec");
+    let mut server = Server::durable(&dir, "everysec");
     let mut c = server.raw();
     c.roundtrip(
         b"SET k v\r\nRPUSH l a b\r\nHSET h f 1\r\nSET t x EX 1000\r\nSELECT 3\r\nSET other 3\r\n",
@@ -113,7 +100,7 @@ fn data_survives_a_graceful_restart() {
     );
     assert!(!check.stdout.is_empty());
 
-    let server = durable(&dir, "everysec");
+    let server = Server::durable(&dir, "everysec");
     let mut c = server.raw();
     c.roundtrip(
         b"GET k\r\nLRANGE l 0 -1\r\nHGET h f\r\n",
@@ -133,7 +120,7 @@ fn data_survives_a_graceful_restart() {
 #[test]
 fn acknowledged_writes_survive_kill_9_with_sync_always() {
     let dir = TempDir::new("kill9");
-    let server = durable(&dir, "always");
+    let server = Server::durable(&dir, "always");
     let mut c = server.raw();
     for i in 0..200 {
         c.roundtrip(format!("SET key:{i} value:{i}\r\n").as_bytes(), b"+OK\r\n");
@@ -146,7 +133,7 @@ fn acknowledged_writes_survive_kill_9_with_sync_always() {
     c.roundtrip(&batch, &b"+OK\r\n".repeat(100));
     // Dropping the guard sends SIGKILL: no shutdown path runs.
     drop(server);
-    let server = durable(&dir, "always");
+    let server = Server::durable(&dir, "always");
     let mut c = server.raw();
     for i in 0..200 {
         let want = format!("value:{i}");
@@ -165,7 +152,7 @@ fn acknowledged_writes_survive_kill_9_with_sync_always() {
 #[test]
 fn replies_keep_request_order_when_writes_wait_for_the_disk() {
     let dir = TempDir::new("order");
-    let server = durable(&dir, "always");
+    let server = Server::durable(&dir, "always");
     let mut c = server.raw();
     // Each request goes out before the reply to the one before it: a write's reply may still
     // be waiting for its fdatasync when the read after it is answered.
@@ -180,7 +167,7 @@ fn replies_keep_request_order_when_writes_wait_for_the_disk() {
 #[test]
 fn a_client_that_stops_reading_stalls_only_itself_with_sync_always() {
     let dir = TempDir::new("stuck");
-    let server = durable(&dir, "always");
+    let server = Server::durable(&dir, "always");
     // Under the server's early-flush size, so each batch's replies are sent as one piece.
     let value = "v".repeat(60_000);
     server
@@ -210,7 +197,7 @@ fn a_client_that_stops_reading_stalls_only_itself_with_sync_always() {
 #[test]
 fn save_bgsave_lastsave() {
     let dir = TempDir::new("save");
-    let server = durable(&dir, "no");
+    let server = Server::durable(&dir, "no");
     let mut c = server.raw();
     c.roundtrip(b"SET a 1\r\nSAVE\r\n", b"+OK\r\n+OK\r\n");
     c.send(b"LASTSAVE\r\n");

@@ -70,6 +70,20 @@ impl Server {
         }
     }
 
+    /// A persistent server on a free loopback port, its data in `dir`, with `--sync sync`.
+    pub(crate) fn durable(dir: &TempDir, sync: &str) -> Server {
+        Server::start_raw(&[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            dir.path(),
+            "--sync",
+            sync,
+        ])
+    }
+
     pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
