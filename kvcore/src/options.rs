@@ -16,6 +16,7 @@ use crate::entry::KeyType;
 /// | [`sync`](Options::sync) | [`SyncMode::EverySec`](crate::SyncMode) | when writes become durable ([`Kv::open`](crate::Kv::open) only) |
 /// | [`save_rules`](Options::save_rules) | `3600 1 300 100 60 10000` | automatic snapshots, as Redis's `save` |
 /// | [`wal_segment_bytes`](Options::wal_segment_bytes) | 64 MiB | log segment size |
+/// | [`wal_mapped`](Options::wal_mapped) | `true` | `everysec`/`no` copy records into a shared mapping of the log |
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) shards: usize,

@@ -2,7 +2,9 @@
 //! from several threads and prints every write the store acknowledged; the parent kills it with
 //! SIGKILL at a pseudo-random moment, reopens the store, and checks that every acknowledged write
 //! is there and that nothing it finds was invented. 20+ cycles on the same directory, with
-//! snapshots taken while writing so that recovery goes through snapshot + log.
+//! snapshots taken while writing so that recovery goes through snapshot + log. The same runs
+//! with `SyncMode::EverySec`, whose log is a shared mapping: a process crash loses nothing
+//! acknowledged there either.
 //!
 //! The child is this test binary itself, re-run with `KV_CRASH_CHILD` set.
 
@@ -18,13 +20,12 @@ use kvcore::{Kv, Options, SetExpiry, SetOptions, Store, SyncMode};
 
 const CHILD_ENV: &str = "KV_CRASH_CHILD";
 const WRITERS: usize = 4;
-const CYCLES: u64 = 24;
 
-fn opts() -> Options {
+fn opts(sync: SyncMode) -> Options {
     Options::new()
         .shards(8)
         .databases(2)
-        .sync(SyncMode::Always)
+        .sync(sync)
         .wal_segment_bytes(256 << 10)
 }
 
@@ -34,8 +35,8 @@ fn value_of(key: &str) -> String {
 
 /// The child: writes until killed, printing `ACK <key>` / `CTR <n>` / `DEL <key>` after each
 /// acknowledged write.
-fn child(dir: &Path, cycle: u64) {
-    let kv = Kv::open(dir, opts()).expect("child opens the store");
+fn child(dir: &Path, cycle: u64, sync: SyncMode) {
+    let kv = Kv::open(dir, opts(sync)).expect("child opens the store");
     let stop = Arc::new(AtomicBool::new(false));
     println!("READY");
     let mut threads = Vec::new();
@@ -100,12 +101,35 @@ fn delay_ms(cycle: u64) -> u64 {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
+    run(
+        SyncMode::Always,
+        "crash::acknowledged_writes_survive_sigkill",
+        24,
+    );
+}
+
+#[test]
+fn acknowledged_everysec_writes_survive_sigkill() {
+    run(
+        SyncMode::EverySec,
+        "crash::acknowledged_everysec_writes_survive_sigkill",
+        12,
+    );
+}
+
+/// Runs `cycles` kill-and-check cycles with the store in `sync` mode; `test` is the name of the
+/// calling test, which the child processes run.
+fn run(sync: SyncMode, test: &str, cycles: u64) {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
         let cycle = std::env::var("KV_CRASH_CYCLE").unwrap().parse().unwrap();
-        child(Path::new(&dir), cycle);
+        child(Path::new(&dir), cycle, sync);
         return;
     }
-    let dir = std::env::temp_dir().join(format!("kv-crash-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "kv-crash-test-{}-{}",
+        sync.as_str(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // Run the children from a private copy of this binary: cargo may rebuild (replace) the
@@ -117,9 +141,9 @@ fn acknowledged_writes_survive_sigkill() {
     let mut expected: HashMap<(usize, String), Want> = HashMap::new();
     let mut max_counter = 0u64;
     let mut total_acks = 0;
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles {
         let started = std::time::Instant::now();
-        let lines = run_child_and_kill(&exe, &data, cycle);
+        let lines = run_child_and_kill(&exe, test, &data, cycle);
         let ran = started.elapsed();
         for line in &lines {
             let mut parts = line.split(' ');
@@ -143,28 +167,24 @@ fn acknowledged_writes_survive_sigkill() {
                 _ => {}
             }
         }
-        verify(&data, &expected, max_counter, cycle);
+        verify(&data, sync, &expected, max_counter, cycle);
         eprintln!(
-            "crash cycle {cycle}: {} lines, child ran {ran:?}, verified after {:?}",
+            "crash cycle {cycle} ({}): {} lines, child ran {ran:?}, verified after {:?}",
+            sync.as_str(),
             lines.len(),
             started.elapsed()
         );
     }
     assert!(
-        total_acks > CYCLES as usize,
+        total_acks > cycles as usize,
         "the children acknowledged almost nothing: {total_acks}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn run_child_and_kill(exe: &Path, dir: &Path, cycle: u64) -> Vec<String> {
+fn run_child_and_kill(exe: &Path, test: &str, dir: &Path, cycle: u64) -> Vec<String> {
     let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "crash::acknowledged_writes_survive_sigkill",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("KV_CRASH_CYCLE", cycle.to_string())
         .stdout(Stdio::piped())
@@ -201,8 +221,15 @@ enum Want {
     Either,
 }
 
-fn verify(dir: &Path, expected: &HashMap<(usize, String), Want>, max_counter: u64, cycle: u64) {
-    let kv = Kv::open(dir, opts()).unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
+fn verify(
+    dir: &Path,
+    sync: SyncMode,
+    expected: &HashMap<(usize, String), Want>,
+    max_counter: u64,
+    cycle: u64,
+) {
+    let kv =
+        Kv::open(dir, opts(sync)).unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
     for ((db, key), want) in expected {
         let got = kv.db(*db).unwrap().get(key).unwrap();
         match want {

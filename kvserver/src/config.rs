@@ -68,6 +68,11 @@ pub(crate) struct Cli {
     /// Keep everything in memory and write nothing to disk (--data-dir and --sync unused).
     #[arg(long)]
     in_memory: bool,
+    /// With --sync everysec or no, copy log records into a shared memory mapping of the log (no
+    /// system call per write). Say no on copy-on-write file systems (btrfs, ZFS), where a full
+    /// disk would stop the process instead of failing writes [default: yes]
+    #[arg(long, value_name = "yes|no", value_parser = yes_no_arg)]
+    wal_mmap: Option<bool>,
     /// Require clients to AUTH with this password before any other command.
     #[arg(long, value_name = "PASSWORD")]
     requirepass: Option<String>,
@@ -118,6 +123,7 @@ pub(crate) struct Config {
     pub(crate) data_dir: PathBuf,
     pub(crate) sync: SyncMode,
     pub(crate) in_memory: bool,
+    pub(crate) wal_mmap: bool,
     pub(crate) requirepass: Option<Vec<u8>>,
     pub(crate) maxclients: usize,
     pub(crate) databases: usize,
@@ -136,6 +142,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             sync: SyncMode::Everysec,
             in_memory: false,
+            wal_mmap: true,
             requirepass: None,
             maxclients: 10_000,
             databases: 16,
@@ -176,6 +183,9 @@ impl Config {
         }
         if cli.in_memory {
             cfg.in_memory = true;
+        }
+        if let Some(v) = cli.wal_mmap {
+            cfg.wal_mmap = v;
         }
         if let Some(v) = cli.requirepass {
             cfg.requirepass = (!v.is_empty()).then(|| v.into_bytes());
@@ -257,6 +267,7 @@ impl Config {
                 self.sync = SyncMode::parse(v).ok_or(format!("'{name}': unknown mode '{v}'"))?;
             }
             "in-memory" => self.in_memory = parse_yes_no(one()?).ok_or("'in-memory': yes or no")?,
+            "wal-mmap" => self.wal_mmap = parse_yes_no(one()?).ok_or("'wal-mmap': yes or no")?,
             "requirepass" => {
                 let v = one()?;
                 self.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec());
@@ -318,6 +329,11 @@ pub(crate) fn parse_memory(s: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(mul)
+}
+
+/// `yes` or `no` as a flag's value.
+fn yes_no_arg(s: &str) -> Result<bool, String> {
+    parse_yes_no(s).ok_or_else(|| format!("expected yes or no, not '{s}'"))
 }
 
 pub(crate) fn parse_yes_no(s: &str) -> Option<bool> {
@@ -394,9 +410,10 @@ mod tests {
         cfg.apply_file(
             "# a comment\n\nport 7000\nbind 0.0.0.0 ::1\nrequirepass \"s3 cret\"\n\
              appendfsync always\nclient-output-buffer-limit normal 1mb 0 0\ntimeout 30\n\
-             loglevel warning\ndatabases 4\n",
+             loglevel warning\ndatabases 4\nwal-mmap no\n",
         )
         .unwrap();
+        assert!(!cfg.wal_mmap);
         assert_eq!(cfg.port, 7000);
         assert_eq!(cfg.bind, "0.0.0.0");
         assert_eq!(cfg.requirepass.as_deref(), Some(&b"s3 cret"[..]));
@@ -418,6 +435,11 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
+        assert!(Config::default().wal_mmap);
+        let cli = Cli::parse_from(["kvserver", "--wal-mmap", "no"]);
+        assert!(!Config::resolve(cli).unwrap().wal_mmap);
+        let err = Cli::try_parse_from(["kvserver", "--wal-mmap", "maybe"]).unwrap_err();
+        assert!(err.to_string().contains("expected yes or no"), "{err}");
         let cli = Cli::parse_from(["kvserver", "--port", "0", "--in-memory", "--sync", "no"]);
         let cfg = Config::resolve(cli).unwrap();
         assert_eq!(cfg.port, 0);

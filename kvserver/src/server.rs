@@ -242,7 +242,11 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
         SyncMode::No => kvcore::SyncMode::No,
     };
     let started = Instant::now();
-    let kv = kvcore::Kv::open(dir, opts.sync(sync).save_rules(SAVE_RULES))
+    let opts = opts
+        .sync(sync)
+        .save_rules(SAVE_RULES)
+        .wal_mapped(cfg.wal_mmap);
+    let kv = kvcore::Kv::open(dir, opts)
         .map_err(|e| format!("cannot open the data directory {}: {e}", dir.display()))?;
     if let Some(p) = kv.persistence() {
         let r = &p.recovery;

@@ -53,6 +53,17 @@ impl Options {
         self.persist.segment_bytes = bytes.max(4096);
         self
     }
+
+    /// Sets whether, with [`SyncMode::EverySec`] or [`SyncMode::No`], records are copied into a
+    /// shared memory mapping of the log's preallocated space (default `true`): no system call
+    /// per write and no writer waiting for another. With `false` each batch of records is
+    /// written with `pwrite`. Turn it off on copy-on-write file systems (btrfs, ZFS), where a
+    /// store into a mapping can need new disk space and a full disk kills the process with
+    /// `SIGBUS` instead of failing a write.
+    pub fn wal_mapped(mut self, on: bool) -> Self {
+        self.persist.map_log = on;
+        self
+    }
 }
 
 /// Writes a thread logged under [`Kv::defer_acks`] and has not committed, taken by

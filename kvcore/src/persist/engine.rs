@@ -46,6 +46,8 @@ pub(crate) struct Config {
     pub(crate) save: Vec<(u64, u64)>,
     /// Log segment size.
     pub(crate) segment_bytes: u64,
+    /// Whether `everysec` and `no` copy records into a shared mapping of the log.
+    pub(crate) map_log: bool,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             sync: SyncMode::EverySec,
             save: vec![(3600, 1), (300, 100), (60, 10_000)],
             segment_bytes: WalOptions::default().segment_bytes,
+            map_log: WalOptions::default().map_tail,
         }
     }
 }
@@ -556,6 +559,7 @@ pub(crate) fn recover(
     let wal_opts = WalOptions {
         sync: config.sync,
         segment_bytes: config.segment_bytes,
+        map_tail: config.map_log,
         ..WalOptions::default()
     };
     let wal = Wal::open(

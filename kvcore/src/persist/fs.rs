@@ -46,6 +46,30 @@ pub(crate) trait FileHandle: Send + fmt::Debug {
     fn sync_data(&mut self) -> io::Result<()>;
     /// The file's current length.
     fn len(&self) -> io::Result<u64>;
+    /// A second handle on the same open file (so one thread can sync it while another holds
+    /// the first).
+    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>>;
+    /// A writable [`Window`] onto `len` bytes of the file from `offset`, a multiple of
+    /// [`WINDOW_ALIGN`]. The range must already be part of the file (written, as the log's
+    /// zero-filled space is), and the file must not be cut short while the window exists.
+    fn window(&mut self, offset: u64, len: usize) -> io::Result<Box<dyn Window>>;
+}
+
+/// Where a [`Window`] may start: a multiple of every page size Linux uses (4, 16 and 64 KiB).
+pub(crate) const WINDOW_ALIGN: u64 = 64 << 10;
+
+/// A writable view of part of a file, shared with it: what is put there is the file's content at
+/// once for every process (the page cache on a real file system), so it survives this process
+/// crashing without a system call; it is durable after the file's next
+/// [`FileHandle::sync_data`].
+pub(crate) trait Window: Send + fmt::Debug {
+    /// The window's length.
+    fn len(&self) -> usize;
+    /// Copies `buf` to `at` bytes from the window's start.
+    ///
+    /// # Panics
+    /// If `at + buf.len()` is past the window's end.
+    fn put(&mut self, at: usize, buf: &[u8]);
 }
 
 /// A read-only view of a whole file: a memory map on the real file system.
@@ -95,19 +119,59 @@ impl FileHandle for RealFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
+    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
+        Ok(Box::new(RealFile(self.0.try_clone()?)))
+    }
+    fn window(&mut self, offset: u64, len: usize) -> io::Result<Box<dyn Window>> {
+        let file_len = self.len()?;
+        let end = offset.checked_add(len as u64);
+        if !offset.is_multiple_of(WINDOW_ALIGN) || end.is_none_or(|end| end > file_len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot map {len} bytes at {offset}: unaligned or past the end"),
+            ));
+        }
+        // SAFETY: a shared writable mapping of bytes the file already holds. The log (the only
+        // user) never cuts a file short while a window onto it exists, and the data directory
+        // belongs to one store (it holds the directory's lock), so no other writer changes the
+        // file's size under the mapping; writes through it are plain stores into page-cache
+        // pages, which other handles and processes see as file content.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len)
+                .map_mut(&self.0)?
+        };
+        Ok(Box::new(RealWindow(map)))
+    }
+}
+
+/// A [`Window`] on the real file system: a shared memory mapping.
+#[derive(Debug)]
+struct RealWindow(memmap2::MmapMut);
+
+impl Window for RealWindow {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn put(&mut self, at: usize, buf: &[u8]) {
+        self.0[at..at + buf.len()].copy_from_slice(buf);
+    }
 }
 
 impl FileSystem for RealFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn FileHandle>> {
+        // Readable too: a shared writable mapping needs a descriptor open for reading.
         let f = OpenOptions::new()
             .create(true)
             .truncate(true)
+            .read(true)
             .write(true)
             .open(path)?;
         Ok(Box::new(RealFile(f)))
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn FileHandle>> {
-        let f = OpenOptions::new().write(true).open(path)?;
+        let f = OpenOptions::new().read(true).write(true).open(path)?;
         Ok(Box::new(RealFile(f)))
     }
     fn map(&self, path: &Path) -> io::Result<Mapped> {

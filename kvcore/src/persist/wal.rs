@@ -8,6 +8,13 @@
 //! durable sequence passes theirs. A failed write or sync is sticky: the log refuses every later
 //! append and commit, because after a failed fsync Linux may have dropped the dirty pages and a
 //! retry that "succeeds" proves nothing.
+//!
+//! In [`SyncMode::EverySec`] and [`SyncMode::No`] the log is *mapped*: the active segment's
+//! zero-filled space is mapped into memory, shared with the file, and an append copies its frame
+//! straight there under the same short lock. Once copied, the record is in the operating system's
+//! page cache, as a `write` would have put it, so it survives the process crashing; committing
+//! costs nothing, no thread waits for another, and the flusher's `fdatasync` writes the pages
+//! out once a second without holding up appends.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -20,7 +27,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::error::{PersistError, Result};
 use super::frame::{self, FRAME_HEADER};
-use super::fs::{FileHandle, FileSystem};
+use super::fs::{FileHandle, FileSystem, WINDOW_ALIGN, Window};
 use super::record::{self, Op, Record};
 
 /// The first eight bytes of every segment.
@@ -77,6 +84,9 @@ pub(crate) struct WalOptions {
     /// fdatasync after a write overwrites allocated blocks instead of growing the file (0: no
     /// zero-filling, every write appends).
     pub(crate) prealloc_bytes: u64,
+    /// Whether [`SyncMode::EverySec`] and [`SyncMode::No`] copy records into a shared mapping
+    /// of the zero-filled space instead of writing them (needs `prealloc_bytes > 0`).
+    pub(crate) map_tail: bool,
 }
 
 /// The default zero-fill step: the zeros a segment gains whenever a write would pass its end.
@@ -88,6 +98,7 @@ impl Default for WalOptions {
             sync: SyncMode::default(),
             segment_bytes: 64 << 20,
             prealloc_bytes: PREALLOC_BYTES,
+            map_tail: true,
         }
     }
 }
@@ -577,6 +588,19 @@ struct State {
     leader: bool,
     /// Why the log stopped accepting writes.
     failed: Option<String>,
+    /// A mapped log's window onto the active segment (`None` until the first append, and after
+    /// a roll).
+    tail: Option<Tail>,
+}
+
+/// Where a mapped log copies its records: a window onto the active segment's zero-filled space.
+#[derive(Debug)]
+struct Tail {
+    window: Box<dyn Window>,
+    /// The file offset of the window's first byte.
+    base: u64,
+    /// Where the next frame goes, from `base`: the segment's logical end.
+    pos: usize,
 }
 
 /// The file being appended to; touched only by the leader.
@@ -604,6 +628,8 @@ struct Shared {
     syncs: AtomicU64,
     /// Mirrors `State::failed` for a lock-free check on every write.
     failed: AtomicBool,
+    /// Appends copy into [`State::tail`]; commits wait for nothing.
+    mapped: bool,
 }
 
 /// The log, open for appending. Cheap to clone (shared).
@@ -687,7 +713,9 @@ impl Wal {
             synced: next_seq - 1,
             leader: false,
             failed: None,
+            tail: None,
         };
+        let mapped = opts.map_tail && opts.sync != SyncMode::Always && opts.prealloc_bytes > 0;
         Ok(Wal {
             shared: Arc::new(Shared {
                 fs,
@@ -698,6 +726,7 @@ impl Wal {
                 active: Mutex::new(active),
                 syncs: AtomicU64::new(0),
                 failed: AtomicBool::new(false),
+                mapped,
             }),
         })
     }
@@ -751,19 +780,88 @@ impl Wal {
             return Err(PersistError::Failed(why.clone()));
         }
         let seq = st.next_seq;
-        st.next_seq += 1;
         let seq_bytes = seq.to_le_bytes();
         let mut crc = crc32fast::Hasher::new();
         crc.update(&seq_bytes);
         crc.combine(&body_crc);
         // `fits` checked the length above.
         let len = (body_len + 8) as u32;
-        st.buf.reserve(FRAME_HEADER + 8 + body_len);
-        st.buf.extend_from_slice(&len.to_le_bytes());
-        st.buf.extend_from_slice(&crc.finalize().to_le_bytes());
-        st.buf.extend_from_slice(&seq_bytes);
-        pieces(&mut |piece| st.buf.extend_from_slice(piece));
+        let mut head = [0u8; FRAME_HEADER + 8];
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        head[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
+        head[8..].copy_from_slice(&seq_bytes);
+        let frame_len = head.len() + body_len;
+        if self.shared.mapped {
+            if let Err(e) = self.room(&mut st, frame_len, seq) {
+                return Err(self.fail(&mut st, e));
+            }
+            let Some(tail) = st.tail.as_mut() else {
+                unreachable!("room() maps the tail")
+            };
+            let mut at = tail.pos;
+            tail.window.put(at, &head);
+            at += head.len();
+            pieces(&mut |piece| {
+                tail.window.put(at, piece);
+                at += piece.len();
+            });
+            tail.pos = at;
+            st.written = seq;
+        } else {
+            st.buf.reserve(frame_len);
+            st.buf.extend_from_slice(&head);
+            pieces(&mut |piece| st.buf.extend_from_slice(piece));
+        }
+        st.next_seq += 1;
         Ok(seq)
+    }
+
+    /// Makes room in a mapped log's window for a `need`-byte frame, the record `seq`: if it does
+    /// not fit, the window is dropped, the segment rolled (starting at `seq`) if full, zeros
+    /// filled ahead if needed, and a new window mapped from the logical end to the end of the
+    /// zeros. Runs under the state lock (which is taken before `active`, never after).
+    fn room(&self, st: &mut State, need: usize, seq: u64) -> Result<()> {
+        if st
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.pos + need <= t.window.len())
+        {
+            return Ok(());
+        }
+        let s = &*self.shared;
+        let mut active = s.active.lock();
+        if let Some(t) = st.tail.take() {
+            active.len = t.base + t.pos as u64;
+        }
+        if active.len >= s.opts.segment_bytes && active.len > HEADER_LEN as u64 {
+            self.roll(&mut active, seq)?;
+        }
+        self.fill_zeros(&mut active, need as u64)?;
+        let base = active.len / WINDOW_ALIGN * WINDOW_ALIGN;
+        let len = (active.frontier - base) as usize;
+        let window = active
+            .file
+            .window(base, len)
+            .map_err(|e| PersistError::io("mapping", &active.path, e))?;
+        st.tail = Some(Tail {
+            window,
+            base,
+            pos: (active.len - base) as usize,
+        });
+        Ok(())
+    }
+
+    /// Makes the log refuse every later write because of `e`, says so once on stderr, and
+    /// returns the error to hand to the caller.
+    fn fail(&self, st: &mut State, e: PersistError) -> PersistError {
+        let why = e.to_string();
+        if st.failed.is_none() {
+            // Said once, where an operator looks; every later write repeats it to its caller.
+            eprintln!("kvcore: persistence failed, refusing writes from now on: {why}");
+            st.failed = Some(why.clone());
+        }
+        self.shared.failed.store(true, Ordering::Release);
+        PersistError::Failed(why)
     }
 
     /// Returns once record `seq` is as safe as the sync mode promises: durable for
@@ -774,6 +872,13 @@ impl Wal {
     /// # Errors
     /// [`PersistError::Failed`] if the write or sync covering `seq` failed, now or earlier.
     pub(crate) fn commit(&self, seq: u64) -> Result<()> {
+        if self.shared.mapped {
+            // The append copied the record into the page cache already.
+            if self.is_failed() {
+                return Err(PersistError::Failed(self.failure().unwrap_or_default()));
+            }
+            return Ok(());
+        }
         self.drive(seq, self.shared.opts.sync == SyncMode::Always)
     }
 
@@ -782,8 +887,44 @@ impl Wal {
     /// # Errors
     /// [`PersistError::Failed`] if a write or sync fails, now or earlier.
     pub(crate) fn sync(&self) -> Result<()> {
-        let last = self.shared.state.lock().next_seq - 1;
-        self.drive(last, true)
+        let s = &*self.shared;
+        if !s.mapped {
+            let last = s.state.lock().next_seq - 1;
+            return self.drive(last, true);
+        }
+        let last = {
+            let st = s.state.lock();
+            if let Some(why) = &st.failed {
+                return Err(PersistError::Failed(why.clone()));
+            }
+            st.next_seq - 1
+        };
+        // Every record up to `last` is in the active segment's pages, or in a sealed segment
+        // that its roll synced. The sync runs on a second handle, so that appends (which may
+        // need `active` to map more space) are not held up by it.
+        let res = {
+            let active = s.active.lock();
+            active
+                .file
+                .try_clone()
+                .map_err(|e| PersistError::io("syncing", &active.path, e))
+                .map(|file| (file, active.path.clone()))
+        }
+        .and_then(|(mut file, path)| {
+            file.sync_data()
+                .map_err(|e| PersistError::io("syncing", &path, e))
+        });
+        let mut st = s.state.lock();
+        match res {
+            Ok(()) => {
+                if last > 0 {
+                    s.syncs.fetch_add(1, Ordering::Relaxed);
+                }
+                st.synced = st.synced.max(last);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(&mut st, e)),
+        }
     }
 
     /// The sequence number the next append will get.
@@ -814,6 +955,9 @@ impl Wal {
     /// [`PersistError::Failed`] if writing, syncing or creating a segment fails.
     pub(crate) fn rotate(&self) -> Result<()> {
         let s = &*self.shared;
+        if s.mapped {
+            return self.rotate_mapped();
+        }
         let mut st = s.state.lock();
         loop {
             if let Some(why) = &st.failed {
@@ -838,6 +982,35 @@ impl Wal {
             }
         });
         self.finish_leading(batch, last, true, res)
+    }
+
+    /// [`Wal::rotate`] for a mapped log: appends wait while the segment is sealed, so most of
+    /// its pages are synced first, without holding them up.
+    fn rotate_mapped(&self) -> Result<()> {
+        self.sync()?;
+        let s = &*self.shared;
+        let mut st = s.state.lock();
+        if let Some(why) = &st.failed {
+            return Err(PersistError::Failed(why.clone()));
+        }
+        let last = st.next_seq - 1;
+        let mut active = s.active.lock();
+        if let Some(t) = st.tail.take() {
+            active.len = t.base + t.pos as u64;
+        }
+        let res = if active.len > HEADER_LEN as u64 {
+            self.roll(&mut active, last + 1)
+        } else {
+            Ok(())
+        };
+        drop(active);
+        match res {
+            Ok(()) => {
+                st.synced = st.synced.max(last);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(&mut st, e)),
+        }
     }
 
     /// The leader/follower loop behind `commit` and `sync`.
@@ -892,17 +1065,7 @@ impl Wal {
                 }
                 Ok(())
             }
-            Err(e) => {
-                let why = e.to_string();
-                if st.failed.is_none() {
-                    // Said once, where an operator looks; every later write repeats it to
-                    // its caller.
-                    eprintln!("kvcore: persistence failed, refusing writes from now on: {why}");
-                    st.failed = Some(why.clone());
-                }
-                s.failed.store(true, Ordering::Release);
-                Err(PersistError::Failed(why))
-            }
+            Err(e) => Err(self.fail(&mut st, e)),
         };
         // Hand the (larger) allocation back for the next batch.
         if st.buf.is_empty() && batch.capacity() > st.buf.capacity() && batch.capacity() <= 4 << 20
@@ -934,7 +1097,7 @@ impl Wal {
             active.len = end;
             if end > active.frontier {
                 active.frontier = end;
-                self.fill_zeros(&mut active)?;
+                self.fill_zeros(&mut active, 0)?;
             }
         }
         if sync && last > 0 {
@@ -951,14 +1114,17 @@ impl Wal {
     /// their fdatasyncs) land in blocks the file already has: one size change per
     /// `prealloc_bytes` of log instead of one per write. The zeros go up to the next multiple
     /// of the step, but not past `segment_bytes` (the segment rolls there), unless the records
-    /// already did. The next sync makes them durable along with the records.
-    fn fill_zeros(&self, active: &mut Active) -> Result<()> {
+    /// already did; and at least `need` bytes past the records (room for a mapped log's next
+    /// frame). The next sync makes them durable along with the records.
+    fn fill_zeros(&self, active: &mut Active, need: u64) -> Result<()> {
         let opts = &self.shared.opts;
         let step = opts.prealloc_bytes;
         if step == 0 {
             return Ok(());
         }
-        let target = ((active.len / step + 1) * step).min(opts.segment_bytes.max(active.len));
+        let target = ((active.len / step + 1) * step)
+            .min(opts.segment_bytes.max(active.len))
+            .max(active.len + need);
         while active.frontier < target {
             let n = (target - active.frontier).min(ZEROS.len() as u64) as usize;
             active

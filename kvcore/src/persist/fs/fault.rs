@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{FileHandle, FileSystem, Mapped};
+use super::{FileHandle, FileSystem, Mapped, WINDOW_ALIGN, Window};
 
 /// One file of the fault model: what the process sees and what would survive a crash.
 #[derive(Debug, Default)]
@@ -243,6 +243,52 @@ impl FileHandle for FaultFile {
     }
     fn len(&self) -> io::Result<u64> {
         Ok(self.node.lock().data.len() as u64)
+    }
+    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
+        Ok(Box::new(FaultFile {
+            fs: self.fs.clone(),
+            node: self.node.clone(),
+        }))
+    }
+    fn window(&mut self, offset: u64, len: usize) -> io::Result<Box<dyn Window>> {
+        let start = usize::try_from(offset).map_err(|_| enospc())?;
+        let in_file = start
+            .checked_add(len)
+            .is_some_and(|end| end <= self.node.lock().data.len());
+        if !offset.is_multiple_of(WINDOW_ALIGN) || !in_file {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "window unaligned or past the end",
+            ));
+        }
+        Ok(Box::new(FaultWindow {
+            node: self.node.clone(),
+            start,
+            len,
+        }))
+    }
+}
+
+/// A [`Window`] of the fault model: what is put there is written at once (the process's view,
+/// like a shared mapping's page cache) but durable only after a sync. It takes no space and
+/// never fails, as stores into a mapping of already allocated blocks do not.
+#[derive(Debug)]
+struct FaultWindow {
+    node: Arc<Mutex<Node>>,
+    start: usize,
+    len: usize,
+}
+
+impl Window for FaultWindow {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn put(&mut self, at: usize, buf: &[u8]) {
+        assert!(at + buf.len() <= self.len, "put past the window's end");
+        let mut node = self.node.lock();
+        let from = self.start + at;
+        node.data[from..from + buf.len()].copy_from_slice(buf);
+        node.dirty = Some(union(node.dirty, from, from + buf.len()));
     }
 }
 

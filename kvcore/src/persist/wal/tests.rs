@@ -1060,6 +1060,7 @@ fn segments_roll_by_records_and_sealed_ones_hold_no_zeros() {
         sync: SyncMode::Always,
         segment_bytes: 1000,
         prealloc_bytes: 256,
+        ..WalOptions::default()
     };
     let wal = open_with(&fs, opts.clone(), 1, None);
     let ks = keys(150);
@@ -1104,4 +1105,214 @@ fn segments_roll_by_records_and_sealed_ones_hold_no_zeros() {
     let wal = open_with(&fs, opts, 151, Some(150));
     assert_eq!(write(&wal, &["more"]), [151]);
     assert_eq!(read(&fs, 0).unwrap().0.len(), 151);
+}
+
+/// Options for a mapped log (everysec) with tiny segments and zero-fill steps, so that a few
+/// hundred records map many windows and roll many segments.
+fn mapped_opts(segment_bytes: u64, prealloc_bytes: u64) -> WalOptions {
+    WalOptions {
+        sync: SyncMode::EverySec,
+        segment_bytes,
+        prealloc_bytes,
+        ..WalOptions::default()
+    }
+}
+
+#[test]
+fn a_mapped_log_writes_the_same_bytes_as_a_written_one() {
+    let run = |map_tail: bool| {
+        let fs = FaultFs::new();
+        let opts = WalOptions {
+            map_tail,
+            ..mapped_opts(1000, 300)
+        };
+        let wal = open_with(&fs, opts, 1, None);
+        assert_eq!(wal.shared.mapped, map_tail);
+        let ks = keys(100);
+        write(&wal, &ks.iter().map(String::as_str).collect::<Vec<_>>());
+        let seq = wal
+            .append_bodies(&[encode_body(&rec("g1")), encode_body(&rec("g2"))])
+            .unwrap();
+        wal.commit(seq).unwrap();
+        wal.rotate().unwrap();
+        write(&wal, &["after"]);
+        wal.sync().unwrap();
+        segments(&fs, &dir())
+            .unwrap()
+            .iter()
+            .map(|seg| (seg.first_seq, fs.contents(&seg.path).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let mapped = run(true);
+    assert!(mapped.len() > 3, "several segments: {}", mapped.len());
+    assert_eq!(mapped, run(false));
+}
+
+#[test]
+fn a_mapped_log_loses_and_reorders_nothing_across_windows_and_rolls() {
+    let fs = FaultFs::new();
+    let wal = open_with(&fs, mapped_opts(4000, 512), 1, None);
+    let (threads, per) = (8, 200);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let wal = wal.clone();
+            s.spawn(move || {
+                for i in 0..per {
+                    let seq = wal.append(&rec(&format!("t{t}-{i}"))).unwrap();
+                    wal.commit(seq).unwrap();
+                }
+            });
+        }
+    });
+    // Committed means handed to the OS: every record reads back before any sync...
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!((got.len(), r.torn), (threads * per, None));
+    // ... and survives a machine crash after one.
+    wal.sync().unwrap();
+    let segs = segments(&fs, &dir()).unwrap();
+    assert!(segs.len() > 10, "{}", segs.len());
+    for seg in &segs[..segs.len() - 1] {
+        let data = fs.contents(&seg.path).unwrap();
+        assert_eq!(
+            records_end(&data),
+            data.len(),
+            "sealed segments hold no zeros"
+        );
+    }
+    check_all_records(&fs, threads, per);
+}
+
+#[test]
+fn a_mapped_log_continues_a_reopened_segment() {
+    let fs = FaultFs::new();
+    let wal = open_with(&fs, mapped_opts(1 << 20, 4096), 1, None);
+    write(&wal, &["a", "b"]);
+    drop(wal);
+    let wal = open_with(&fs, mapped_opts(1 << 20, 4096), 3, Some(2));
+    assert_eq!(write(&wal, &["c"]), [3]);
+    wal.sync().unwrap();
+    fs.crash();
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    assert_eq!(r.torn, None);
+    assert_eq!(segments(&fs, &dir()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_mapped_log_on_a_full_disk_fails_cleanly_and_loses_nothing_acknowledged() {
+    let fs = FaultFs::new();
+    let wal = open_with(&fs, mapped_opts(1 << 20, 1024), 1, None);
+    let file = || fs.contents(&seg_path(1)).unwrap().len() as u64;
+    write(&wal, &["a"]);
+    assert_eq!(file(), 1024, "zero-filled one step ahead");
+    // No room for more zeros: records go into the space already filled, then the next fill
+    // fails and the log refuses writes.
+    fs.set_capacity(Some(file()));
+    let mut acked = vec!["a".to_string()];
+    let err = loop {
+        let key = format!("k{}", acked.len());
+        match wal.append(&rec(&key)) {
+            Ok(seq) => {
+                wal.commit(seq).unwrap();
+                acked.push(key);
+            }
+            Err(e) => break e.to_string(),
+        }
+        assert!(acked.len() < 1000, "the disk never filled up");
+    };
+    assert!(
+        err.contains("os error 28") && err.contains("zeros"),
+        "{err}"
+    );
+    assert!(acked.len() > 10, "{}", acked.len());
+    assert!(wal.is_failed() && wal.commit(1).is_err() && wal.sync().is_err());
+    assert!(wal.append(&rec("later")).is_err());
+    drop(wal);
+    // Everything acknowledged is in the file, which ends cleanly.
+    let (got, r) = read(&fs, 0).unwrap();
+    assert_eq!(got.into_iter().map(|g| g.1).collect::<Vec<_>>(), acked);
+    assert_eq!(r.torn, None);
+    fs.set_capacity(None);
+    let wal = open_with(
+        &fs,
+        mapped_opts(1 << 20, 1024),
+        acked.len() as u64 + 1,
+        Some(acked.len() as u64),
+    );
+    write(&wal, &["again"]);
+    wal.sync().unwrap();
+    fs.crash();
+    assert_eq!(read(&fs, 0).unwrap().0.len(), acked.len() + 1);
+}
+
+#[test]
+fn a_failed_sync_of_a_mapped_log_is_sticky() {
+    let fs = FaultFs::new();
+    let wal = open_with(&fs, mapped_opts(1 << 20, 4096), 1, None);
+    write(&wal, &["a", "b"]);
+    wal.sync().unwrap();
+    write(&wal, &["c"]);
+    fs.fail_syncs(1);
+    let err = wal.sync().unwrap_err().to_string();
+    assert!(err.contains("injected fsync failure"), "{err}");
+    let syncs = fs.syncs();
+    assert!(wal.append(&rec("d")).is_err());
+    assert!(wal.commit(3).is_err() && wal.sync().is_err() && wal.rotate().is_err());
+    assert_eq!(fs.syncs(), syncs, "no fsync after the failed one");
+    fs.crash();
+    let (got, _) = read(&fs, 0).unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+/// On real files: a record copied into the mapping is in the file without a write or sync call
+/// of its own (only the zero fills and rolls make system calls), so it survives the process
+/// (here: the log dropped without a sync), across windows and segment rolls.
+#[test]
+fn a_mapped_log_on_real_files_needs_no_write_per_record() {
+    use crate::persist::fs::RealFs;
+    let dir = std::env::temp_dir().join(format!("kv-wal-mapped-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fs = Arc::new(RealFs);
+    let opts = mapped_opts(16 << 10, 4096);
+    let wal = Wal::open(fs.clone(), &dir, opts.clone(), 1, None, None).unwrap();
+    assert!(wal.shared.mapped);
+    let n = 3000;
+    for i in 0..n {
+        let seq = wal.append(&rec(&format!("key{i}"))).unwrap();
+        wal.commit(seq).unwrap();
+    }
+    assert_eq!(
+        wal.syncs(),
+        segments(&*fs, &dir).unwrap().len() as u64 - 1,
+        "rolls only"
+    );
+    drop(wal);
+    let mut seen = Vec::new();
+    let r = replay(&*fs, &dir, 0, |seq, rec, _| {
+        let Op::Set { key, .. } = rec.op else {
+            panic!("unexpected op {:?}", rec.op)
+        };
+        seen.push((seq, String::from_utf8(key.into_vec()).unwrap()));
+        Ok(())
+    })
+    .unwrap();
+    assert!(segments(&*fs, &dir).unwrap().len() > 2);
+    let want: Vec<(u64, String)> = (0..n).map(|i| (i as u64 + 1, format!("key{i}"))).collect();
+    assert_eq!(seen, want);
+    assert_eq!(r.torn, None);
+    // And it continues where it stopped.
+    let wal = Wal::open(fs.clone(), &dir, opts, n as u64 + 1, r.last_seq, r.end).unwrap();
+    let seq = wal.append(&rec("more")).unwrap();
+    assert_eq!(seq, n as u64 + 1);
+    wal.sync().unwrap();
+    drop(wal);
+    let again = replay(&*fs, &dir, 0, |_, _, _| Ok(())).unwrap();
+    assert_eq!(again.last_seq, Some(n as u64 + 1));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
