@@ -1,7 +1,8 @@
 //! Every container type survives `kill -9`. Writer threads run random list, hash, set and
 //! sorted-set commands (plus EXPIRE, PERSIST, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE
-//! and Z*STORE) against a real server started with `--sync always`, each on keys of its own, and
-//! keep a model of what the server acknowledged. The server is killed at a random moment (in
+//! and Z*STORE) against a real server started with `--sync always` (and again with `everysec`,
+//! whose mapped log must not lose an acknowledged write to a process crash either), each on keys
+//! of its own, and keep a model of what the server acknowledged. The server is killed at a random moment (in
 //! some cycles during or after a snapshot), restarted on the same data directory, and every key
 //! is read back in full and compared with the model.
 //!
@@ -229,6 +230,21 @@ fn log_syncs(con: &mut redis::Connection) -> u64 {
 
 #[test]
 fn every_container_type_survives_kill_9() {
+    survives_kill_9("always");
+}
+
+#[test]
+fn every_container_type_survives_kill_9_with_everysec() {
+    survives_kill_9("everysec");
+}
+
+#[test]
+fn every_container_type_survives_kill_9_with_everysec_unmapped() {
+    survives_kill_9("everysec-unmapped");
+}
+
+/// `sync` is a `--sync` mode, or `everysec-unmapped` for `everysec` with `--wal-mmap no`.
+fn survives_kill_9(sync: &str) {
     let seed = std::env::var("KV_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -238,10 +254,24 @@ fn every_container_type_survives_kill_9() {
                 .unwrap()
                 .as_nanos() as u64
         });
-    eprintln!("crash_types: KV_CRASH_SEED={seed}");
+    eprintln!("crash_types ({sync}): KV_CRASH_SEED={seed}");
     let mut rng = Rng::new(seed);
-    let dir = TempDir::new("crash-types");
-    let start = || Server::durable(&dir, "always");
+    let dir = TempDir::new(&format!("crash-types-{sync}"));
+    let start = || {
+        let mut args = vec![
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            dir.path(),
+        ];
+        match sync {
+            "everysec-unmapped" => args.extend(["--sync", "everysec", "--wal-mmap", "no"]),
+            mode => args.extend(["--sync", mode]),
+        }
+        Server::start_raw(&args)
+    };
     let mut models = vec![Model::new(); WRITERS];
     let mut in_flight: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
     let mut histories: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];
@@ -305,10 +335,15 @@ fn every_container_type_survives_kill_9() {
         let snapshot = ["", "BGSAVE", "SAVE"][cycle % 3];
         if snapshot.is_empty() {
             std::thread::sleep(run);
-            // The first restart must have a log to replay, however slow this machine is: wait
-            // for a first fdatasync of records (appended ones may still be in memory).
+            // The first restart must have a log to replay, however slow this machine is: with
+            // `always`, wait for a first fdatasync of records (appended ones may still be in
+            // memory). (With `everysec` an appended record is in the file at once.)
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while cycle == 0 && log_syncs(&mut con) == 0 && std::time::Instant::now() < deadline {
+            while cycle == 0
+                && sync == "always"
+                && log_syncs(&mut con) == 0
+                && std::time::Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(10));
             }
         } else {
@@ -337,7 +372,7 @@ fn every_container_type_survives_kill_9() {
         }
     }
     eprintln!(
-        "crash_types: {CYCLES} kills, {acked} acknowledged writes, {ambiguous} in-flight writes \
+        "crash_types ({sync}): {CYCLES} kills, {acked} acknowledged writes, {ambiguous} in-flight writes \
          found applied, {snapshot_loads} restarts loaded a snapshot, {log_only} replayed the log alone"
     );
     assert!(acked > 0, "no write was acknowledged (seed {seed})");
