@@ -1116,6 +1116,11 @@ impl Wal {
     /// of the step, but not past `segment_bytes` (the segment rolls there), unless the records
     /// already did; and at least `need` bytes past the records (room for a mapped log's next
     /// frame). The next sync makes them durable along with the records.
+    ///
+    /// A fill that fails (a full disk) is not a failed write of records: the zeros only save
+    /// metadata work. The zeros that did get written count, and the error is returned only if
+    /// fewer than `need` bytes lie past the records, so the log stops when records no longer
+    /// fit, not a step early.
     fn fill_zeros(&self, active: &mut Active, need: u64) -> Result<()> {
         let opts = &self.shared.opts;
         let step = opts.prealloc_bytes;
@@ -1127,10 +1132,15 @@ impl Wal {
             .max(active.len + need);
         while active.frontier < target {
             let n = (target - active.frontier).min(ZEROS.len() as u64) as usize;
-            active
-                .file
-                .write_at(active.frontier, &ZEROS[..n])
-                .map_err(|e| PersistError::io("filling with zeros", &active.path, e))?;
+            if let Err(e) = active.file.write_at(active.frontier, &ZEROS[..n]) {
+                // Whatever part of the write landed is zeros too.
+                let len = active.file.len().unwrap_or(active.frontier);
+                active.frontier = active.frontier.max(len);
+                if active.frontier >= active.len + need {
+                    return Ok(());
+                }
+                return Err(PersistError::io("filling with zeros", &active.path, e));
+            }
             active.frontier += n as u64;
         }
         Ok(())

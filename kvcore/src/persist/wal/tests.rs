@@ -1316,3 +1316,49 @@ fn a_mapped_log_on_real_files_needs_no_write_per_record() {
     assert_eq!(again.last_seq, Some(n as u64 + 1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A disk too full for the next step of zeros still takes records until they no longer fit:
+/// the failed fill is not a failed write, and nothing acknowledged is lost.
+#[test]
+fn a_failed_zero_fill_does_not_stop_the_log_early() {
+    for sync in [SyncMode::Always, SyncMode::EverySec] {
+        let fs = FaultFs::new();
+        let opts = WalOptions {
+            sync,
+            segment_bytes: 1 << 20,
+            prealloc_bytes: 1024,
+            ..WalOptions::default()
+        };
+        let wal = open_with(&fs, opts, 1, None);
+        write(&wal, &["a"]);
+        let filled = fs.contents(&seg_path(1)).unwrap().len();
+        assert_eq!(filled, 1024);
+        // Room for the zeros already there and 300 bytes more: far less than the next step.
+        fs.set_capacity(Some(filled as u64 + 300));
+        let mut acked = vec!["a".to_string()];
+        let err = loop {
+            let key = format!("k{}", acked.len());
+            match wal.append(&rec(&key)).and_then(|seq| wal.commit(seq)) {
+                Ok(()) => acked.push(key),
+                Err(e) => break e.to_string(),
+            }
+            assert!(acked.len() < 1000, "{sync:?}: the disk never filled up");
+        };
+        assert!(err.contains("os error 28"), "{sync:?}: {err}");
+        assert!(wal.is_failed());
+        let end = read_len(&fs);
+        assert!(
+            end > filled + 200,
+            "{sync:?}: records stopped at {end}, {filled} bytes were zero-filled"
+        );
+        if sync == SyncMode::EverySec {
+            // Acknowledged means handed to the OS: still there without a crash.
+            drop(wal);
+        } else {
+            fs.crash();
+        }
+        let (got, _) = read(&fs, 0).unwrap();
+        let got: Vec<String> = got.into_iter().map(|g| g.1).collect();
+        assert_eq!(got[..acked.len()], acked[..], "{sync:?}");
+    }
+}
