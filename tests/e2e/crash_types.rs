@@ -257,20 +257,9 @@ fn survives_kill_9(sync: &str) {
     eprintln!("crash_types ({sync}): KV_CRASH_SEED={seed}");
     let mut rng = Rng::new(seed);
     let dir = TempDir::new(&format!("crash-types-{sync}"));
-    let start = || {
-        let mut args = vec![
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--data-dir",
-            dir.path(),
-        ];
-        match sync {
-            "everysec-unmapped" => args.extend(["--sync", "everysec", "--wal-mmap", "no"]),
-            mode => args.extend(["--sync", mode]),
-        }
-        Server::start_raw(&args)
+    let start = || match sync {
+        "everysec-unmapped" => Server::durable_with(&dir, "everysec", &["--wal-mmap", "no"]),
+        mode => Server::durable(&dir, mode),
     };
     let mut models = vec![Model::new(); WRITERS];
     let mut in_flight: Vec<Vec<Op>> = vec![Vec::new(); WRITERS];

@@ -72,7 +72,12 @@ impl Server {
 
     /// A persistent server on a free loopback port, its data in `dir`, with `--sync sync`.
     pub(crate) fn durable(dir: &TempDir, sync: &str) -> Server {
-        Server::start_raw(&[
+        Server::durable_with(dir, sync, &[])
+    }
+
+    /// [`Server::durable`] with more flags.
+    pub(crate) fn durable_with(dir: &TempDir, sync: &str, extra: &[&str]) -> Server {
+        let mut args = vec![
             "--bind",
             "127.0.0.1",
             "--port",
@@ -81,7 +86,9 @@ impl Server {
             dir.path(),
             "--sync",
             sync,
-        ])
+        ];
+        args.extend_from_slice(extra);
+        Server::start_raw(&args)
     }
 
     pub(crate) fn port(&self) -> u16 {

@@ -539,29 +539,39 @@ fn a_failed_write_is_sticky_and_loses_nothing_acknowledged() {
     );
 }
 
+/// A failed fsync, met by a commit (`always`) or by the flusher's sync (the mapped log of
+/// `everysec`), is sticky: nothing is appended, committed or synced after it, and a crash keeps
+/// only what the last good sync covered.
 #[test]
 fn a_failed_fsync_is_sticky_and_never_retried() {
-    let fs = FaultFs::new();
-    let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
-    write(&wal, &["a", "b"]);
-    fs.fail_syncs(1);
-    let seq = wal.append(&rec("c")).unwrap();
-    let err = wal.commit(seq).unwrap_err().to_string();
-    assert!(err.contains("injected fsync failure"), "{err}");
-    let syncs = fs.syncs();
-    assert!(wal.append(&rec("d")).is_err());
-    assert!(
-        wal.commit(seq).is_err(),
-        "a retried commit must not trust a later fsync"
-    );
-    assert!(wal.sync().is_err());
-    assert_eq!(fs.syncs(), syncs, "no fsync after the failed one");
-    fs.crash();
-    let (got, _) = read(&fs, 0).unwrap();
-    assert_eq!(
-        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
-        ["a", "b"]
-    );
+    for sync in [SyncMode::Always, SyncMode::EverySec] {
+        let fs = FaultFs::new();
+        let wal = open(&fs, sync, 1 << 20, 1, None);
+        write(&wal, &["a", "b"]);
+        wal.sync().unwrap();
+        let seq = wal.append(&rec("c")).unwrap();
+        fs.fail_syncs(1);
+        let err = match sync {
+            SyncMode::Always => wal.commit(seq).unwrap_err(),
+            _ => wal.sync().unwrap_err(),
+        };
+        assert!(err.to_string().contains("injected fsync failure"), "{err}");
+        let syncs = fs.syncs();
+        assert!(wal.append(&rec("d")).is_err());
+        assert!(
+            wal.commit(seq).is_err(),
+            "a retried commit must not trust a later fsync"
+        );
+        assert!(wal.sync().is_err() && wal.rotate().is_err());
+        assert_eq!(fs.syncs(), syncs, "no fsync after the failed one");
+        fs.crash();
+        let (got, _) = read(&fs, 0).unwrap();
+        assert_eq!(
+            got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+            ["a", "b"],
+            "{sync:?}"
+        );
+    }
 }
 
 #[test]
@@ -689,6 +699,13 @@ fn free_running_writers_lose_and_reorder_nothing() {
     let fs = FaultFs::new();
     let wal = open(&fs, SyncMode::Always, 1 << 20, 1, None);
     let (threads, per) = (8, 200);
+    run_writers(&wal, threads, per);
+    assert!(wal.syncs() <= (threads * per) as u64);
+    check_all_records(&fs, threads, per);
+}
+
+/// `threads` threads each append and commit `per` records `t<thread>-<i>`, free-running.
+fn run_writers(wal: &Wal, threads: usize, per: usize) {
     std::thread::scope(|s| {
         for t in 0..threads {
             let wal = wal.clone();
@@ -700,8 +717,6 @@ fn free_running_writers_lose_and_reorder_nothing() {
             });
         }
     });
-    assert!(wal.syncs() <= (threads * per) as u64);
-    check_all_records(&fs, threads, per);
 }
 
 /// After a crash, every record of every thread is there, numbered 1.., each thread's in order.
@@ -1153,17 +1168,7 @@ fn a_mapped_log_loses_and_reorders_nothing_across_windows_and_rolls() {
     let fs = FaultFs::new();
     let wal = open_with(&fs, mapped_opts(4000, 512), 1, None);
     let (threads, per) = (8, 200);
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let wal = wal.clone();
-            s.spawn(move || {
-                for i in 0..per {
-                    let seq = wal.append(&rec(&format!("t{t}-{i}"))).unwrap();
-                    wal.commit(seq).unwrap();
-                }
-            });
-        }
-    });
+    run_writers(&wal, threads, per);
     // Committed means handed to the OS: every record reads back before any sync...
     let (got, r) = read(&fs, 0).unwrap();
     assert_eq!((got.len(), r.torn), (threads * per, None));
@@ -1246,28 +1251,6 @@ fn a_mapped_log_on_a_full_disk_fails_cleanly_and_loses_nothing_acknowledged() {
     wal.sync().unwrap();
     fs.crash();
     assert_eq!(read(&fs, 0).unwrap().0.len(), acked.len() + 1);
-}
-
-#[test]
-fn a_failed_sync_of_a_mapped_log_is_sticky() {
-    let fs = FaultFs::new();
-    let wal = open_with(&fs, mapped_opts(1 << 20, 4096), 1, None);
-    write(&wal, &["a", "b"]);
-    wal.sync().unwrap();
-    write(&wal, &["c"]);
-    fs.fail_syncs(1);
-    let err = wal.sync().unwrap_err().to_string();
-    assert!(err.contains("injected fsync failure"), "{err}");
-    let syncs = fs.syncs();
-    assert!(wal.append(&rec("d")).is_err());
-    assert!(wal.commit(3).is_err() && wal.sync().is_err() && wal.rotate().is_err());
-    assert_eq!(fs.syncs(), syncs, "no fsync after the failed one");
-    fs.crash();
-    let (got, _) = read(&fs, 0).unwrap();
-    assert_eq!(
-        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
-        ["a", "b"]
-    );
 }
 
 /// On real files: a record copied into the mapping is in the file without a write or sync call
