@@ -183,14 +183,26 @@ fn run(sync: SyncMode, test: &str, cycles: u64) {
 }
 
 fn run_child_and_kill(exe: &Path, test: &str, dir: &Path, cycle: u64) -> Vec<String> {
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("KV_CRASH_CYCLE", cycle.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    let mut tries = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Ok(child) => break child,
+            // ETXTBSY: the other crash test's thread forked while this one was writing its copy
+            // of the binary, and that fork holds the write descriptor until it execs.
+            Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot start the child: {e}"),
+        }
+    };
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
