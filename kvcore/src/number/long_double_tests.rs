@@ -235,6 +235,21 @@ mod props {
             prop_assert_eq!(v.format_human(), want);
         }
 
+        /// No input panics. A finite value prints as text that parses again, and a value of
+        /// 2^63 or more (an integer, printed exactly) reads back as itself.
+        #[test]
+        fn printed_values_read_back(text in "[-+]?(0x)?[0-9a-fA-F.]{0,30}([eEpP][-+]?[0-9]{1,6})?|\\PC{0,12}") {
+            if let Some(v) = LongDouble::parse(text.as_bytes()).filter(LongDouble::is_finite) {
+                let printed = v.format_human();
+                let back = LongDouble::parse(printed.as_bytes());
+                prop_assert!(back.is_some(), "{} printed as {}", text, printed);
+                if let Repr::Finite { exp, .. } = v.0 && exp >= 0 {
+                    prop_assert_eq!(back, Some(v), "{} printed as {}", text, printed);
+                }
+                let _ = v.checked_add(v);
+            }
+        }
+
         /// x + (-x) is +0, and 0 + x is x.
         #[test]
         fn opposites_cancel(mant in 1u64.., exp in -400i32..400) {
