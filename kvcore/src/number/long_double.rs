@@ -414,39 +414,37 @@ fn parse_decimal(neg: bool, s: &[u8]) -> Option<Repr> {
     if n + e10 <= -4952 {
         return None;
     }
+    // 10^e10 = 5^e10 * 2^e10: the power of two goes to the binary exponent, which keeps the
+    // big numbers about 30% shorter.
     let mut num = Big::from_digits(&sig);
+    let e10 = e10 as i32; // within +-10^4 after the range checks above
     if e10 >= 0 {
-        num.mul_pow10(e10 as u32);
+        num.mul_pow5(e10 as u32);
         let (m, e, sticky) = num.top_bits();
-        return finish_range(round(neg, m, e, sticky));
+        return finish_range(round(neg, m, e + e10, sticky));
     }
     let mut den = Big::from_u64(1);
-    den.mul_pow10(e10.unsigned_abs() as u32);
+    den.mul_pow5(e10.unsigned_abs());
     let (m, e, sticky) = divide(num, den);
-    finish_range(round(neg, m, e, sticky))
+    finish_range(round(neg, m, e + e10, sticky))
 }
 
-/// `num / den` as `m * 2^e` with 128 significant bits in `m` and a sticky flag for the rest.
+/// `num / den` as `m * 2^e` with 127 or 128 significant bits in `m`, and whether the division
+/// left a remainder (the sticky bit).
 fn divide(mut num: Big, mut den: Big) -> (u128, i32, bool) {
-    // Align the bit lengths so the quotient is in (1/2, 2), then make one quotient bit per
-    // step, most significant first.
-    let shift = num.bit_len() as i64 - den.bit_len() as i64;
-    if shift > 0 {
-        den.shl(shift as u32);
+    // Scale so that the bit lengths differ by 127: the quotient is then in [2^126, 2^128).
+    let k = i64::from(den.bit_len()) + 127 - i64::from(num.bit_len());
+    if k > 0 {
+        num.shl(k as u32);
     } else {
-        num.shl(shift.unsigned_abs() as u32);
+        den.shl(k.unsigned_abs() as u32);
     }
-    let mut q: u128 = 0;
-    for _ in 0..128 {
-        q <<= 1;
-        if num.cmp_mag(&den) != Ordering::Less {
-            num.sub(&den);
-            q |= 1;
-        }
-        num.shl(1);
-    }
-    // The first bit weighs 2^0 of num/den (after alignment); the last 2^-127.
-    (q, (shift - 127) as i32, !num.is_zero())
+    let (q, rem) = num.div_rem(&den);
+    let m = q
+        .iter()
+        .rev()
+        .fold(0u128, |acc, &l| (acc << 32) | u128::from(l));
+    (m, -k as i32, rem)
 }
 
 /// A non-negative integer in base 2^32, least significant limb first, no high zero limbs.
@@ -502,10 +500,11 @@ impl Big {
         }
     }
 
-    fn mul_pow10(&mut self, mut n: u32) {
+    fn mul_pow5(&mut self, mut n: u32) {
+        // 5^13 is the largest power of five below 2^32.
         while n > 0 {
-            let k = n.min(9);
-            self.mul_add_small(10u32.pow(k), 0);
+            let k = n.min(13);
+            self.mul_add_small(5u32.pow(k), 0);
             n -= k;
         }
     }
@@ -532,6 +531,7 @@ impl Big {
         }
     }
 
+    #[cfg(test)]
     fn cmp_mag(&self, other: &Big) -> Ordering {
         self.0
             .len()
@@ -540,6 +540,7 @@ impl Big {
     }
 
     /// `self -= other`; requires `self >= other`.
+    #[cfg(test)]
     fn sub(&mut self, other: &Big) {
         let mut borrow = 0i64;
         for (i, limb) in self.0.iter_mut().enumerate() {
@@ -553,6 +554,78 @@ impl Big {
         }
         debug_assert_eq!(borrow, 0, "subtracted a larger number");
         self.trim();
+    }
+
+    /// Long division (Knuth's algorithm D, base 2^32): the quotient's limbs, least significant
+    /// first, and whether the remainder is nonzero. Requires `div` nonzero and
+    /// `self.0.len() >= div.0.len()`.
+    fn div_rem(&self, div: &Big) -> (Vec<u32>, bool) {
+        const B: u64 = 1 << 32;
+        let n = div.0.len();
+        let m = self.0.len() - n;
+        if n == 1 {
+            let d = u64::from(div.0[0]);
+            let mut q = vec![0u32; self.0.len()];
+            let mut rem = 0u64;
+            for (i, &l) in self.0.iter().enumerate().rev() {
+                let cur = (rem << 32) | u64::from(l);
+                q[i] = (cur / d) as u32;
+                rem = cur % d;
+            }
+            return (q, rem != 0);
+        }
+        // Normalize: the divisor's top bit set, so each quotient estimate is off by at most 2.
+        let s = div.0[n - 1].leading_zeros();
+        let mut v = div.clone();
+        v.shl(s);
+        let v = v.0;
+        let mut u = self.0.clone();
+        u.push(0);
+        if s > 0 {
+            let mut carry = 0u32;
+            for limb in &mut u {
+                let next = *limb >> (32 - s);
+                *limb = (*limb << s) | carry;
+                carry = next;
+            }
+        }
+        let mut q = vec![0u32; m + 1];
+        for j in (0..=m).rev() {
+            let top = (u64::from(u[j + n]) << 32) | u64::from(u[j + n - 1]);
+            let mut qhat = top / u64::from(v[n - 1]);
+            let mut rhat = top % u64::from(v[n - 1]);
+            while qhat >= B || qhat * u64::from(v[n - 2]) > ((rhat << 32) | u64::from(u[j + n - 2]))
+            {
+                qhat -= 1;
+                rhat += u64::from(v[n - 1]);
+                if rhat >= B {
+                    break;
+                }
+            }
+            // u[j..=j+n] -= qhat * v
+            let mut borrow = 0i64;
+            for i in 0..n {
+                let p = qhat * u64::from(v[i]);
+                let t = i64::from(u[i + j]) - borrow - (p & 0xffff_ffff) as i64;
+                u[i + j] = t as u32;
+                borrow = (p >> 32) as i64 - (t >> 32);
+            }
+            let t = i64::from(u[j + n]) - borrow;
+            u[j + n] = t as u32;
+            if t < 0 {
+                // qhat was one too large: add the divisor back.
+                qhat -= 1;
+                let mut carry = 0u64;
+                for i in 0..n {
+                    let t = u64::from(u[i + j]) + u64::from(v[i]) + carry;
+                    u[i + j] = t as u32;
+                    carry = t >> 32;
+                }
+                u[j + n] = u[j + n].wrapping_add(carry as u32);
+            }
+            q[j] = qhat as u32;
+        }
+        (q, u[..n].iter().any(|&l| l != 0))
     }
 
     /// The top 128 bits as `m * 2^e`, and whether any lower bit is set.

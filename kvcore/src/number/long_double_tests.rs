@@ -205,6 +205,56 @@ fn f64_converts_exactly() {
     assert!(LongDouble::from(f64::NAN).checked_add(1.0.into()).is_none());
 }
 
+/// The obvious long division, one quotient bit at a time: the oracle for `Big::div_rem`.
+fn div_bitwise(u: &Big, v: &Big) -> (Big, bool) {
+    let mut q = Big(Vec::new());
+    let mut r = Big(Vec::new());
+    for bit in (0..u.bit_len()).rev() {
+        r.shl(1);
+        r.mul_add_small(1, u32::from(u.bit(bit)));
+        q.shl(1);
+        if r.cmp_mag(v) != Ordering::Less {
+            r.sub(v);
+            q.mul_add_small(1, 1);
+        }
+    }
+    (q, !r.is_zero())
+}
+
+fn big(limbs: &[u32]) -> Big {
+    let mut b = Big(limbs.to_vec());
+    b.trim();
+    b
+}
+
+#[test]
+fn division_edge_cases() {
+    // Knuth D's rare add-back step and qhat corrections: divisors with a high top limb and
+    // dividends that make the first estimate too large.
+    for (u, v) in [
+        (vec![0, 0, 0x8000_0000], vec![1, 0x8000_0000]),
+        (
+            vec![0xffff_ffff, 0xffff_ffff, 0xffff_fffe],
+            vec![0xffff_ffff, 0xffff_ffff],
+        ),
+        (
+            vec![0, 0xffff_fffe, 0x8000_0000],
+            vec![0xffff_ffff, 0x8000_0000],
+        ),
+        (vec![3, 0, 0x8000_0000, 0], vec![1, 0, 0x2000_0000]),
+        (
+            vec![0x0000_0003, 0x0000_0000, 0x8000_0000],
+            vec![0x0000_0001, 0x0000_0000, 0x2000_0000],
+        ),
+        (vec![7, 5], vec![9]),
+    ] {
+        let (u, v) = (big(&u), big(&v));
+        let (q, rem) = u.div_rem(&v);
+        let (q_oracle, rem_oracle) = div_bitwise(&u, &v);
+        assert_eq!((big(&q).0, rem), (q_oracle.0, rem_oracle), "{u:?} / {v:?}");
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -243,11 +293,24 @@ mod props {
                 let printed = v.format_human();
                 let back = LongDouble::parse(printed.as_bytes());
                 prop_assert!(back.is_some(), "{} printed as {}", text, printed);
-                if let Repr::Finite { exp, .. } = v.0 && exp >= 0 {
+                if let Repr::Finite { exp, sig, .. } = v.0 && exp >= 0 && sig != 0 {
                     prop_assert_eq!(back, Some(v), "{} printed as {}", text, printed);
                 }
                 let _ = v.checked_add(v);
             }
+        }
+
+        /// Knuth D agrees with bit-by-bit long division.
+        #[test]
+        fn division_matches_bitwise(
+            u in proptest::collection::vec(any::<u32>(), 1..10),
+            v in proptest::collection::vec(any::<u32>(), 1..6),
+        ) {
+            let (u, v) = (big(&u), big(&v));
+            prop_assume!(!v.is_zero() && u.0.len() >= v.0.len());
+            let (q, rem) = u.div_rem(&v);
+            let (q_oracle, rem_oracle) = div_bitwise(&u, &v);
+            prop_assert_eq!((big(&q).0, rem), (q_oracle.0, rem_oracle));
         }
 
         /// x + (-x) is +0, and 0 + x is x.
