@@ -49,6 +49,7 @@ pub use error::{Error, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};
+pub use number::LongDouble;
 pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
     SetOutcome,

@@ -4,6 +4,7 @@ use crate::cmd::{expire, keys, string};
 use crate::entry::{EntryMeta, KeyType};
 use crate::error::Result;
 use crate::kv::Db;
+use crate::number::LongDouble;
 use crate::options::{ExpireCondition, GetExOption, ScanOptions, SetOptions, SetOutcome};
 
 /// The operations of a Redis-like key space: strings, keys and expiry.
@@ -88,13 +89,15 @@ pub trait Store {
     fn incrby(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64>;
     /// DECRBY: subtracts `by`; errors as [`incr`](Store::incr) (also `Overflow` for `i64::MIN`).
     fn decrby(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64>;
-    /// INCRBYFLOAT: adds `by` to the number at `key`; returns the stored text (Redis's
-    /// formatting: no exponent, no trailing zeros, 17 significant digits).
+    /// INCRBYFLOAT: adds `by` to the number at `key` in x87 `long double`, as Redis does;
+    /// returns the stored text (Redis's `%.17Lf` with trailing zeros trimmed: `0.1` + `0.2` is
+    /// `0.3`). `by` is an `f64` (converted exactly) or a [`LongDouble`](crate::LongDouble)
+    /// parsed from a client's text, which keeps digits an `f64` would lose.
     ///
     /// # Errors
     /// [`NotFloat`](crate::Error::NotFloat) if the value is not a number;
     /// [`NanOrInfinity`](crate::Error::NanOrInfinity) if `by` or the result is not finite.
-    fn incrbyfloat(&self, key: impl AsRef<[u8]>, by: f64) -> Result<Vec<u8>>;
+    fn incrbyfloat(&self, key: impl AsRef<[u8]>, by: impl Into<LongDouble>) -> Result<Vec<u8>>;
 
     /// DEL: removes the keys; returns how many existed.
     fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64>;
@@ -261,8 +264,8 @@ impl Store for Db {
         let by = by.checked_neg().ok_or(crate::Error::Overflow)?;
         string::incrby(self, key.as_ref(), by)
     }
-    fn incrbyfloat(&self, key: impl AsRef<[u8]>, by: f64) -> Result<Vec<u8>> {
-        string::incrbyfloat(self, key.as_ref(), by)
+    fn incrbyfloat(&self, key: impl AsRef<[u8]>, by: impl Into<LongDouble>) -> Result<Vec<u8>> {
+        string::incrbyfloat(self, key.as_ref(), by.into())
     }
 
     fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {

@@ -1,4 +1,4 @@
-use kvcore::{Error, GetExOption, SetExpiry, SetOptions, Store};
+use kvcore::{Error, GetExOption, LongDouble, SetExpiry, SetOptions, Store};
 
 use crate::{T0, b, store};
 
@@ -317,24 +317,31 @@ fn incr_family() {
 
 #[test]
 fn incrbyfloat_formats_like_redis() {
+    // Expected texts recorded from redis-server 7.0.15 (SET, then INCRBYFLOAT with the text).
     let (_kv, db, _) = store();
-    let steps: &[(&str, f64, &str)] = &[
-        ("10.50", 0.1, "10.6"),
-        ("5.0e3", 2.0e2, "5200"),
-        ("3", 1.5, "4.5"),
-        ("-1", 1.0, "0"),
-        ("1", -0.25, "0.75"),
-        ("1e20", 0.0, "100000000000000000000"),
+    let ld = |s: &str| LongDouble::parse(s.as_bytes()).unwrap();
+    let steps: &[(&str, &str, &str)] = &[
+        ("10.50", "0.1", "10.6"),
+        ("5.0e3", "2.0e2", "5200"),
+        ("3", "1.5", "4.5"),
+        ("-1", "1", "0"),
+        ("1", "-0.25", "0.75"),
+        ("1e20", "0", "100000000000000000000"),
+        ("0.1", "0.2", "0.3"),
     ];
     for &(start, by, expected) in steps {
         db.set("f", start).unwrap();
         assert_eq!(
-            db.incrbyfloat("f", by).unwrap(),
+            db.incrbyfloat("f", ld(by)).unwrap(),
             expected.as_bytes(),
             "{start} + {by}"
         );
         assert_eq!(db.get("f").unwrap(), b(expected));
     }
+    // An f64 increment is taken exactly: 0.1f64 is 0.1000000000000000055511151231257827...,
+    // which Redis, sent those digits, also sums to this.
+    db.set("f", "10.50").unwrap();
+    assert_eq!(db.incrbyfloat("f", 0.1).unwrap(), b"10.60000000000000001");
     assert_eq!(db.incrbyfloat("new", 2.5).unwrap(), b"2.5");
     db.set("f", "abc").unwrap();
     assert_eq!(db.incrbyfloat("f", 1.0), Err(Error::NotFloat));
@@ -346,7 +353,11 @@ fn incrbyfloat_formats_like_redis() {
         Err(Error::NanOrInfinity)
     );
     assert_eq!(db.incrbyfloat("f", f64::NAN), Err(Error::NanOrInfinity));
+    // f64's overflow is no long double's: 1.7e308 + 1.7e308 is fine, near 1.19e4932 is not.
     db.set("f", "1.7e308").unwrap();
-    assert_eq!(db.incrbyfloat("f", 1.7e308), Err(Error::NanOrInfinity));
-    assert_eq!(db.get("f").unwrap(), b("1.7e308"));
+    let sum = db.incrbyfloat("f", ld("1.7e308")).unwrap();
+    assert!(sum.starts_with(b"3400000000000000000062735560503951935905"));
+    db.set("f", "1.18973149535723176502e+4932").unwrap();
+    assert_eq!(db.incrbyfloat("f", ld("1e4931")), Err(Error::NanOrInfinity));
+    assert_eq!(db.get("f").unwrap(), b("1.18973149535723176502e+4932"));
 }

@@ -137,6 +137,28 @@ fn strings() {
         err(&mut con, &["INCRBYFLOAT", "c", "inf"]),
         "ERR increment would produce NaN or Infinity"
     );
+    // Sums in x87 long double, as Redis does (replies recorded from redis-server 7.0.15).
+    cmd(&mut con, &["INCRBYFLOAT", "ld1", "0.1"]).unwrap();
+    assert_eq!(
+        cmd(&mut con, &["INCRBYFLOAT", "ld1", "0.2"]).unwrap(),
+        Value::BulkString(b"0.3".to_vec())
+    );
+    cmd(&mut con, &["INCRBYFLOAT", "ld2", "1e308"]).unwrap();
+    let Value::BulkString(twice) = cmd(&mut con, &["INCRBYFLOAT", "ld2", "1e308"]).unwrap() else {
+        panic!("INCRBYFLOAT replies a bulk string");
+    };
+    assert!(twice.starts_with(b"199999999999999999993371759311"));
+    assert_eq!(twice.len(), 309);
+    assert_eq!(
+        err(&mut con, &["INCRBYFLOAT", "ld2", "1e5000"]),
+        "ERR value is not a valid float"
+    );
+    // Redis checks the key's type before the increment's text.
+    cmd(&mut con, &["RPUSH", "ldlist", "x"]).unwrap();
+    assert_eq!(
+        err(&mut con, &["INCRBYFLOAT", "ldlist", "abc"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
 }
 
 #[test]

@@ -200,6 +200,16 @@ fn hashes() {
         err(&mut con, &["HINCRBYFLOAT", "h", "fl", "inf"]),
         "ERR value is NaN or Infinity"
     );
+    // Long double sums, as Redis's (recorded from redis-server 7.0.15).
+    assert_eq!(
+        cmd(&mut con, &["HINCRBYFLOAT", "hld", "fl", "0x1p-2"]).unwrap(),
+        bulk("0.25")
+    );
+    cmd(&mut con, &["HSET", "hld", "p", "0.1"]).unwrap();
+    assert_eq!(
+        cmd(&mut con, &["HINCRBYFLOAT", "hld", "p", "0.2"]).unwrap(),
+        bulk("0.3")
+    );
     // A huge repeating count is refused instead of allocating it (regression: OOM by one command).
     assert_eq!(
         err(&mut con, &["HRANDFIELD", "h", "-9223372036854775808"]),

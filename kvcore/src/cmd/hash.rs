@@ -6,6 +6,7 @@ use crate::effect::Effect;
 use crate::error::Result;
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::number::LongDouble;
 use crate::options::ScanOptions;
 use crate::types::Hash;
 
@@ -71,7 +72,8 @@ pub trait HashStore {
     /// [`HashValueNotInteger`](crate::Error::HashValueNotInteger),
     /// [`Overflow`](crate::Error::Overflow).
     fn hincrby(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, delta: i64) -> Result<i64>;
-    /// HINCRBYFLOAT: adds `delta` to the field's number; returns the stored text.
+    /// HINCRBYFLOAT: adds `delta` to the field's number in x87 `long double` and returns the
+    /// stored text, as [`incrbyfloat`](crate::Store::incrbyfloat) does.
     ///
     /// # Errors
     /// [`HashValueNotFloat`](crate::Error::HashValueNotFloat),
@@ -80,7 +82,7 @@ pub trait HashStore {
         &self,
         key: impl AsRef<[u8]>,
         field: impl AsRef<[u8]>,
-        delta: f64,
+        delta: impl Into<LongDouble>,
     ) -> Result<Vec<u8>>;
     /// HRANDFIELD without a count: a random field, None for a missing key.
     fn hrandfield(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>>;
@@ -255,9 +257,9 @@ impl HashStore for Db {
         &self,
         key: impl AsRef<[u8]>,
         field: impl AsRef<[u8]>,
-        delta: f64,
+        delta: impl Into<LongDouble>,
     ) -> Result<Vec<u8>> {
-        let (key, field) = (key.as_ref(), field.as_ref());
+        let (key, field, delta) = (key.as_ref(), field.as_ref(), delta.into());
         self.write_entry(key, |slot| {
             let text = write(
                 slot,

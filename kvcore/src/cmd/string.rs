@@ -6,7 +6,7 @@ use crate::effect::Effect;
 use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::kv::Db;
-use crate::number::{I64_LEN, format_f64, format_i64, parse_f64, parse_i64};
+use crate::number::{I64_LEN, LongDouble, format_i64, parse_i64};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
 
 /// Redis's `proto-max-bulk-len`: no string grows past 512 MiB.
@@ -294,23 +294,18 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
     })
 }
 
-pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: f64) -> Result<Vec<u8>> {
-    if !by.is_finite() {
-        return Err(Error::NanOrInfinity);
-    }
+/// Redis computes in x87 `long double`; see [`LongDouble`] for the parse, sum and text.
+pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: LongDouble) -> Result<Vec<u8>> {
     db.write_entry(key, |slot| {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {
                 let s = e.value.as_string()?;
-                (parse_f64(s).ok_or(Error::NotFloat)?, e.expire_at)
+                (LongDouble::parse(s).ok_or(Error::NotFloat)?, e.expire_at)
             }
-            None => (0.0, None),
+            None => (LongDouble::from(0.0), None),
         };
-        let new = old + by;
-        if !new.is_finite() {
-            return Err(Error::NanOrInfinity);
-        }
-        let text = format_f64(new);
+        let new = old.checked_add(by).ok_or(Error::NanOrInfinity)?;
+        let text = new.format_human().into_bytes();
         slot.put(Value::string(&text), expire_at);
         slot.journal_put();
         Ok(text)

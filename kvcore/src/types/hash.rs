@@ -5,9 +5,10 @@
 
 use super::pack::Pack;
 use super::rng::{Rng, pick};
-use super::score::{format_human_float, parse_i64, parse_score};
+use super::score::parse_i64;
 use super::table::{Keyed, Table};
 use super::{TypeError, alloc_size};
+use crate::number::LongDouble;
 
 /// Redis's defaults `hash-max-listpack-entries 128` and `hash-max-listpack-value 64`.
 const LISTPACK_MAX_ENTRIES: usize = 128;
@@ -248,16 +249,17 @@ impl Hash {
     /// # Errors
     /// [`TypeError::HashValueNotFloat`] when the value is not a number,
     /// [`TypeError::NanOrInfinity`] when the result is not finite. The hash is unchanged then.
-    pub(crate) fn incr_by_float(&mut self, field: &[u8], delta: f64) -> Result<String, TypeError> {
+    pub(crate) fn incr_by_float(
+        &mut self,
+        field: &[u8],
+        delta: LongDouble,
+    ) -> Result<String, TypeError> {
         let current = match self.get(field) {
-            Some(v) => parse_score(v).ok_or(TypeError::HashValueNotFloat)?,
-            None => 0.0,
+            Some(v) => LongDouble::parse(v).ok_or(TypeError::HashValueNotFloat)?,
+            None => LongDouble::from(0.0),
         };
-        let next = current + delta;
-        if !next.is_finite() {
-            return Err(TypeError::NanOrInfinity);
-        }
-        let text = format_human_float(next);
+        let next = current.checked_add(delta).ok_or(TypeError::NanOrInfinity)?;
+        let text = next.format_human();
         self.set(field, text.as_bytes());
         Ok(text)
     }
@@ -422,26 +424,41 @@ mod tests {
 
     #[test]
     fn incr_by_float_table() {
+        // Expected texts recorded from redis-server 7.0.15 (HSET then HINCRBYFLOAT).
+        let ld = |s: &str| LongDouble::parse(s.as_bytes()).unwrap();
         let mut h = hash(&[("x", "10.50"), ("e", "5.0e3"), ("s", "abc"), ("i", "inf")]);
-        assert_eq!(h.incr_by_float(b"x", 0.1).as_deref(), Ok("10.6"));
+        assert_eq!(h.incr_by_float(b"x", ld("0.1")).as_deref(), Ok("10.6"));
         assert_eq!(h.get(b"x"), Some(&b"10.6"[..]));
-        assert_eq!(h.incr_by_float(b"e", 2.0e2).as_deref(), Ok("5200"));
-        assert_eq!(h.incr_by_float(b"new", -1.25).as_deref(), Ok("-1.25"));
+        assert_eq!(h.incr_by_float(b"e", ld("2.0e2")).as_deref(), Ok("5200"));
         assert_eq!(
-            h.incr_by_float(b"s", 1.0),
+            h.incr_by_float(b"new", (-1.25).into()).as_deref(),
+            Ok("-1.25")
+        );
+        assert_eq!(
+            h.incr_by_float(b"s", 1.0.into()),
             Err(TypeError::HashValueNotFloat)
         );
-        assert_eq!(h.incr_by_float(b"i", 1.0), Err(TypeError::NanOrInfinity));
         assert_eq!(
-            h.incr_by_float(b"x", f64::INFINITY),
+            h.incr_by_float(b"i", 1.0.into()),
             Err(TypeError::NanOrInfinity)
         );
         assert_eq!(
-            h.incr_by_float(b"x", 1e308 * 10.0),
+            h.incr_by_float(b"x", f64::INFINITY.into()),
+            Err(TypeError::NanOrInfinity)
+        );
+        let max = "1.18973149535723176502e+4932";
+        h.set(b"m", max.as_bytes());
+        assert_eq!(
+            h.incr_by_float(b"m", ld(max)),
             Err(TypeError::NanOrInfinity)
         );
         assert_eq!(h.get(b"x"), Some(&b"10.6"[..]));
-        assert_eq!(h.incr_by_float(b"x", -10.6).as_deref(), Ok("0"));
+        assert_eq!(h.incr_by_float(b"x", ld("-10.6")).as_deref(), Ok("0"));
+        h.set(b"p", b"0.1");
+        assert_eq!(h.incr_by_float(b"p", ld("0.2")).as_deref(), Ok("0.3"));
+        h.set(b"y", b"5010.6");
+        let text = h.incr_by_float(b"y", ld("0"));
+        assert_eq!(text.as_deref(), Ok("5010.60000000000000009"));
     }
 
     #[test]

@@ -124,16 +124,6 @@ pub fn format_score(v: f64) -> String {
     out
 }
 
-/// Prints the result of HINCRBYFLOAT: plain decimal notation, never an exponent, no trailing
-/// zeros (Redis's "human" long-double format). Arithmetic is f64 here, so the last digit can
-/// differ from Redis, which adds in 80-bit long double.
-pub(crate) fn format_human_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into(); // also turns -0 into "0", as Redis does
-    }
-    format!("{v}")
-}
-
 /// An inclusive-or-exclusive score interval, as given to ZCOUNT / ZRANGEBYSCORE.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoreRange {
@@ -412,14 +402,6 @@ mod tests {
             let s = format_score(v);
             assert_eq!(parse_score(s.as_bytes()), Some(v), "{s}");
         }
-    }
-
-    #[test]
-    fn human_float_has_no_exponent() {
-        assert_eq!(format_human_float(10.5), "10.5");
-        assert_eq!(format_human_float(1e20), "100000000000000000000");
-        assert_eq!(format_human_float(-0.0), "0");
-        assert_eq!(format_human_float(3.0), "3");
     }
 
     #[test]

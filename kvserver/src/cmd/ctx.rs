@@ -1,6 +1,7 @@
 //! What a command handler gets: the connection's session and the reply writer, plus the
 //! argument parsers every family shares (Redis's strict integer and float rules).
 
+use kvcore::LongDouble;
 use kvproto::Writer;
 
 use super::error::{CmdError, NOT_FLOAT, NOT_INTEGER};
@@ -110,20 +111,10 @@ pub(crate) fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
     parse_i64(b).ok_or(NOT_INTEGER)
 }
 
-/// A float argument as Redis's `string2ld` takes it: no spaces, not NaN; `inf` is accepted (the
-/// command decides what an infinity means).
-pub(crate) fn float_arg(b: &[u8]) -> Result<f64, CmdError> {
-    let s = std::str::from_utf8(b).map_err(|_| NOT_FLOAT)?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_whitespace())
-        || s.ends_with(char::is_whitespace)
-    {
-        return Err(NOT_FLOAT);
-    }
-    match s.parse::<f64>() {
-        Ok(v) if !v.is_nan() => Ok(v),
-        _ => Err(NOT_FLOAT),
-    }
+/// A float argument as Redis's `string2ld` takes it, as an exact x87 `long double`: no spaces,
+/// not NaN, in range; `inf` is accepted (the command decides what an infinity means).
+pub(crate) fn float_arg(b: &[u8]) -> Result<LongDouble, CmdError> {
+    LongDouble::parse(b).ok_or(NOT_FLOAT)
 }
 
 /// A count argument that must not be negative (LPOP, SPOP, ... `count`).
@@ -183,9 +174,10 @@ mod tests {
 
     #[test]
     fn floats() {
-        assert_eq!(float_arg(b"1.5").unwrap(), 1.5);
-        assert_eq!(float_arg(b"-2e3").unwrap(), -2000.0);
-        assert!(float_arg(b"inf").unwrap().is_infinite());
+        assert_eq!(float_arg(b"1.5").unwrap(), LongDouble::from(1.5));
+        assert_eq!(float_arg(b"-2e3").unwrap(), LongDouble::from(-2000.0));
+        assert!(!float_arg(b"inf").unwrap().is_finite());
+        assert!(float_arg(b"1e5000").is_err());
         assert!(float_arg(b"nan").is_err());
         assert!(float_arg(b" 1").is_err());
         assert!(float_arg(b"1x").is_err());

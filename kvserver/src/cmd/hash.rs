@@ -112,7 +112,7 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let delta = float_arg(req.arg(3))?;
-    if delta.is_infinite() {
+    if !delta.is_finite() {
         return Err(CmdError::Msg("ERR value is NaN or Infinity"));
     }
     let v = ctx.s.db.hincrbyfloat(req.arg(1), req.arg(2), delta)?;

@@ -1,6 +1,6 @@
 //! String commands: GET, SET and friends, counters, ranges.
 
-use kvcore::{GetExOption, SetCondition, SetExpiry, SetOptions, Store};
+use kvcore::{GetExOption, KeyType, SetCondition, SetExpiry, SetOptions, Store};
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, float_arg, int_arg, is};
@@ -287,8 +287,18 @@ pub(super) fn decrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(v)
 }
 
+/// Adds in x87 `long double` (kvcore's [`LongDouble`](kvcore::LongDouble)), parsed from the
+/// argument's text, so replies are Redis's digit for digit.
 pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let by = float_arg(req.arg(2))?;
+    let by = match float_arg(req.arg(2)) {
+        Ok(by) => by,
+        // Redis looks the key up before it reads the increment: WRONGTYPE wins over a bad
+        // number (HINCRBYFLOAT reads its increment first, as Redis does).
+        Err(e) => match ctx.s.db.key_type(req.arg(1)) {
+            Some(t) if t != KeyType::String => return Err(kvcore::Error::WrongType.into()),
+            _ => return Err(e),
+        },
+    };
     let v = ctx.s.db.incrbyfloat(req.arg(1), by)?;
     ctx.w().bulk(&v);
     Ok(())
