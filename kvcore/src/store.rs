@@ -51,6 +51,11 @@ pub trait Store {
     /// MGET: the strings at `keys`, `None` for missing keys and non-strings. Atomic: all keys
     /// are read at one instant.
     fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>>;
+    /// The strings at `keys`, `None` for missing keys, all read at one instant (LCS's input).
+    ///
+    /// # Errors
+    /// [`WrongType`](crate::Error::WrongType) if a key holds another type.
+    fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>>;
     /// MSET: sets all pairs atomically (a later pair wins over an earlier one with the same key).
     fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()>;
     /// MSETNX: sets all pairs only if none of the keys exists; atomic, all or nothing.
@@ -214,6 +219,10 @@ impl Store for Db {
     fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
         string::mget(self, &keys)
+    }
+    fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+        string::get_many(self, &keys)
     }
     fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()> {
         let pairs: Vec<_> = pairs

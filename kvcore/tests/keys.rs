@@ -89,6 +89,38 @@ fn key_type_and_meta() {
     assert_eq!(db.object_encoding("missing"), None);
 }
 
+/// Redis 7 answers `raw` for any string APPEND or SETRANGE changed in place, however short,
+/// and `int`/`embstr` again once the value is replaced (found by tools/difffuzz_strings.py).
+#[test]
+fn r_encoding_of_strings_changed_in_place_is_raw() {
+    let (_kv, db, _) = store();
+    // On a missing key APPEND stores its argument as SET would; SETRANGE builds a raw string.
+    db.append("a", "12").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("int"));
+    db.append("a", "3").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("raw"));
+    db.append("e", "").unwrap();
+    assert_eq!(db.object_encoding("e"), Some("embstr"));
+    db.append("e", "").unwrap();
+    assert_eq!(db.object_encoding("e"), Some("raw"));
+    db.setrange("s", 0, "7").unwrap();
+    assert_eq!(db.object_encoding("s"), Some("raw"));
+    // An empty SETRANGE changes nothing, so the encoding stays.
+    db.set("t", "7").unwrap();
+    db.setrange("t", 3, "").unwrap();
+    assert_eq!(db.object_encoding("t"), Some("int"));
+    db.copy("a", "c", None, false).unwrap();
+    assert_eq!(
+        db.object_encoding("c"),
+        Some("raw"),
+        "COPY keeps the encoding"
+    );
+    db.incr("a").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("int"));
+    db.set("s", "x").unwrap();
+    assert_eq!(db.object_encoding("s"), Some("embstr"));
+}
+
 #[test]
 fn rename_and_renamenx() {
     let (_kv, db, _) = store();

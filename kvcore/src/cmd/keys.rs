@@ -160,9 +160,13 @@ pub(crate) fn encoding(value: &Value) -> &'static str {
 }
 
 /// Redis's string encodings: `int` for a canonical integer, `embstr` up to 44 bytes, else
-/// `raw`.
+/// `raw`. A string APPEND or SETRANGE changed in place is `raw` at any length, as in Redis
+/// (which turns a value into a raw sds before it modifies it); in kvcore exactly those strings
+/// live on the heap below the inline limit.
 fn string_encoding(s: &SmallBytes) -> &'static str {
-    if s.len() <= 20 && crate::number::parse_i64(s).is_some() {
+    if s.is_heap() {
+        "raw"
+    } else if s.len() <= 20 && crate::number::parse_i64(s).is_some() {
         "int"
     } else if s.len() <= 44 {
         "embstr"
