@@ -10,8 +10,8 @@ use kvproto::Request;
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
 use super::{
-    blocking, client, command, config, connection, expire, hash, info, keys, list, object, server,
-    set, string, zset,
+    blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, object,
+    server, set, string, zset,
 };
 
 /// A command handler.
@@ -195,6 +195,7 @@ pub(crate) static TABLE: &[Command] = &[
     c("incr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::incr),
     c("incrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrby),
     c("incrbyfloat", 3, W_OOM_FAST, ONE_KEY, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrbyfloat),
+    c("lcs", -3, RO, TWO_KEYS, "string", "7.0.0", "Finds the longest common substring.", lcs::lcs),
     c("mget", -2, RO_FAST, ALL_KEYS, "string", "1.0.0", "Atomically returns the string values of one or more keys.", string::mget),
     c("mset", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", string::mset),
     c("msetnx", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", string::msetnx),
