@@ -5,9 +5,9 @@ included. Time-dependent replies (TTL, PTTL, EXPIRETIME, PEXPIRETIME) are compar
 tolerance; KEYS and complete SCAN iterations are compared as sorted key lists. After a mismatch
 both servers are flushed so that one difference does not cascade.
 
-Usage: difffuzz_strings.py PORT_REDIS PORT_KV N SEED [--show K] [--history H]
+Usage: difffuzz_strings.py PORT_REDIS PORT_KV N SEED [--show K] [--history H] [--resp3]
 Prints up to K examples (default 3) per mismatch class, each after the H commands before it
-(default 0), and a count per class."""
+(default 0), and a count per class. --resp3 runs the session in RESP3 (HELLO 3)."""
 import random, socket, sys, time
 from collections import defaultdict
 
@@ -22,7 +22,11 @@ def enc(args):
 
 class Conn:
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
+        self.port = port
+        self.reconnect()
+
+    def reconnect(self):
+        self.s = socket.create_connection(("127.0.0.1", self.port))
         self.buf = b""
 
     def line(self):
@@ -55,6 +59,17 @@ class Conn:
         if t == b"*":
             n = int(rest)
             return None if n < 0 else [self.reply() for _ in range(n)]
+        # RESP3 (--resp3): each type keeps its own tag so that a wrong type is a mismatch.
+        if t == b"%":
+            return ("map", [(self.reply(), self.reply()) for _ in range(int(rest))])
+        if t in (b"~", b">"):
+            return ("set" if t == b"~" else "push", [self.reply() for _ in range(int(rest))])
+        if t == b"_":
+            return ("null",)
+        if t in (b",", b"#", b"("):
+            return (t.decode(), rest)
+        if t in (b"!", b"="):
+            return (t.decode(), self.exact(int(rest)))
         raise ValueError(l)
 
     def cmd(self, args):
@@ -179,8 +194,28 @@ def gen(rng, now):
                                 ["ZADD", k(), "1", "m"]])),
         # introspection, connection, server
         (3, lambda: ["OBJECT", "ENCODING", k()]),
+        (1, lambda: ["OBJECT", rng.choice(["REFCOUNT", "FREQ", "refcount"]), k()]),
+        (1, lambda: ["RANDOMKEY"]),
         (1, lambda: rng.choice([["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO"],
                                 ["ECHO", v()], ["ECHO", "a", "b"]])),
+        (1, lambda: rng.choice([["AUTH", "pw"], ["AUTH", "default", "pw"], ["AUTH"],
+                                ["AUTH", "a", "b", "c"], ["HELLO", rng.choice(["4", "x", "1", "-1"])],
+                                ["HELLO", "2", "AUTH", "default"], ["HELLO", "2", "FOO"],
+                                ["HELLO", "2", "SETNAME", "a b"],
+                                ["CLIENT", "SETNAME", rng.choice(["ok", "a b", "", "x\ny"])],
+                                ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME"], ["CLIENT", "FOO"],
+                                ["CLIENT", "NO-EVICT", rng.choice(["on", "off", "x"])],
+                                ["CLIENT", "REPLY", "x"], ["RESET"], ["RESET", "x"], ["TIME"],
+                                ["TIME", "x"], ["LASTSAVE"], ["PING", b"\x00\xff"],
+                                ["ECHO", b"\x00\xff"], ["TYPE", k(), k()], ["DBSIZE", "x"],
+                                # OBJECT HELP's text differs on purpose (IDLETIME).
+                                ["OBJECT", "HELP", "x"], ["MEMORY", "USAGE"],
+                                # Not COMMAND GETKEYS GET (Redis 7.0 has arity -4 for it, 7.2
+                                # and kv -3) nor COMMAND INFO (kv derives key-spec flags).
+                                ["QUIT", "x"], ["COMMAND", "COUNT", "x"], ["COMMAND", "GETKEYS"],
+                                ["COMMAND", "GETKEYS", "NOPE", "a"],
+                                ["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+                                ["COMMAND", "GETKEYS", "LCS", "a", "b"]])),
         (1, lambda: ["SELECT", rng.choice(["0", "1", "0", "1", "15", "16", "-1", "x", "1.0", "",
                                            "+1", "01", "9223372036854775808",
                                            "2147483648", "-2147483649", "2147483647"])]),
@@ -192,7 +227,10 @@ def gen(rng, now):
                                  "EXPIRE", "TTL", "RENAME", "COPY", "KEYS", "DBSIZE", "SELECT",
                                  "STRLEN", "APPEND", "SETRANGE", "GETRANGE", "TYPE", "PERSIST",
                                  "MSET", "SCAN", "SWAPDB", "OBJECT", "EXISTS", "GETDEL", "SETNX",
-                                 "PEXPIREAT", "EXPIRETIME", "ECHO", "LCS", "SUBSTR", "DECR"])]
+                                 "PEXPIREAT", "EXPIRETIME", "ECHO", "LCS", "SUBSTR", "DECR",
+                                 "GETSET", "PSETEX", "MSETNX", "UNLINK", "RENAMENX",
+                                 "PEXPIRE", "EXPIREAT", "PTTL", "PEXPIRETIME", "INCR",
+                                 "DECRBY", "RANDOMKEY", "FLUSHDB", "FLUSHALL", "PING"])]
             + [k() for _ in range(rng.choice([0, 0, 1, 4, 5]))]),
         (0.5, lambda: [rng.choice(["FOOBAR", "get\x00", "SETT", "OBJECT"]),
                        rng.choice(["a", "b c", "", "ENC"])]),
@@ -218,6 +256,8 @@ def same(c, ra, rb, redis):
       deletes it at once; kv must then agree with the live keys Redis lists;
     - OBJECT ENCODING of containers: Redis 7.0 answers quicklist/hashtable where 7.2, and kv,
       use listpack for small lists and sets (containers have tools/difffuzz.py);
+    - OBJECT REFCOUNT: Redis shares the integers 0..9999 (refcount 2147483647); kv shares no
+      value and answers 1;
     - SCAN from a cursor kv never handed out (-1, ...): Redis answers the keys of whatever
       hash bucket the number names, kv ends the walk."""
     if ra == rb:
@@ -230,6 +270,8 @@ def same(c, ra, rb, redis):
         return rb == len(redis.cmd(["KEYS", "*"]))
     if cmd == "OBJECT" and isinstance(ra, bytes) and isinstance(rb, bytes):
         return ra not in STRING_ENCODINGS and rb not in STRING_ENCODINGS
+    if cmd == "OBJECT" and c[1].upper() == "REFCOUNT":
+        return (ra, rb) == (2147483647, 1)
     if cmd == "SCAN" and c[1] not in ("0", "") and isinstance(ra, list) and isinstance(rb, list):
         return rb == [b"0", []]
     return False
@@ -247,11 +289,26 @@ def run(conn, c):
                 return sorted(keys)
         return ("err", b"scan did not finish")
     r = conn.cmd(c)
+    if c[0] == "RANDOMKEY" and isinstance(r, bytes):
+        return ("some key",)  # which one is random
+    if c[0] in ("TIME", "LASTSAVE") and not isinstance(r, tuple):
+        return ("a time",)
+    if c[0] == "RESET" and r == ("ok", b"RESET") and "--resp3" in sys.argv:
+        conn.cmd(["HELLO", "3"])  # RESET goes back to RESP2
     if c[0] == "KEYS" and isinstance(r, list):
         return sorted(r)
     if c[0] == "SCAN" and isinstance(r, list) and r[0] == b"0":
         return [r[0], sorted(r[1])]  # one complete page: the order is the table's
     return r
+
+
+def guarded(conn, c):
+    """run(), with a closed connection as a reply (and a new connection for what follows)."""
+    try:
+        return run(conn, c)
+    except (ConnectionError, OSError):
+        conn.reconnect()
+        return ("closed",)
 
 
 def klass(c, ra, rb):
@@ -269,14 +326,15 @@ def main():
     show, hist = opt("--show", 3), opt("--history", 0)
     since = []  # the commands since the last reset
     a, b = Conn(pa), Conn(pb)
-    reset = lambda: [x.cmd(y) for x in (a, b) for y in (["SELECT", "0"], ["FLUSHALL"])]
+    hello = [["HELLO", "3"]] if "--resp3" in sys.argv else []
+    reset = lambda: [x.cmd(y) for x in (a, b) for y in hello + [["SELECT", "0"], ["FLUSHALL"]]]
     reset()
     rng = random.Random(seed)
     classes = defaultdict(list)
     bad = 0
     for k in range(n):
         c = gen(rng, time.time())
-        ra, rb = run(a, c), run(b, c)
+        ra, rb = guarded(a, c), guarded(b, c)
         since.append(c)
         if not same(c, ra, rb, a):
             bad += 1

@@ -104,34 +104,32 @@ impl Command {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    /// Redis's ACL categories for this command, derived from its flags and group.
+    /// Redis's ACL categories for this command, derived from its flags and group, in the order
+    /// Redis lists them (its category table: keyspace, read, write, set, sortedset, list,
+    /// hash, string, admin, fast, slow, blocking, dangerous, connection).
     pub(crate) fn categories(&self) -> Vec<&'static str> {
-        let mut c = Vec::new();
-        match self.group {
-            "string" => c.extend(["@string"]),
-            "generic" => c.extend(["@keyspace"]),
-            "connection" => c.extend(["@connection"]),
-            "list" => c.extend(["@list"]),
-            "hash" => c.extend(["@hash"]),
-            "set" => c.extend(["@set"]),
-            "sorted-set" => c.extend(["@sortedset"]),
-            _ => {}
-        }
-        if self.flags.has(Flags::WRITE) {
-            c.push("@write");
-        }
-        if self.flags.has(Flags::READONLY) {
-            c.push("@read");
-        }
-        if self.flags.has(Flags::ADMIN) {
-            c.extend(["@admin", "@dangerous"]);
-        }
-        c.push(if self.flags.has(Flags::FAST) {
-            "@fast"
-        } else {
-            "@slow"
-        });
-        c
+        let f = |flag: Flags| self.flags.has(flag);
+        let g = |group: &str| self.group == group;
+        let fast = f(Flags::FAST);
+        [
+            (g("generic"), "@keyspace"),
+            (f(Flags::READONLY), "@read"),
+            (f(Flags::WRITE), "@write"),
+            (g("set"), "@set"),
+            (g("sorted-set"), "@sortedset"),
+            (g("list"), "@list"),
+            (g("hash"), "@hash"),
+            (g("string"), "@string"),
+            (f(Flags::ADMIN), "@admin"),
+            (fast, "@fast"),
+            (!fast, "@slow"),
+            (f(Flags::BLOCKING), "@blocking"),
+            (f(Flags::ADMIN), "@dangerous"),
+            (g("connection"), "@connection"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 }
 
@@ -427,6 +425,18 @@ mod tests {
             TABLE.len() < usize::from(u16::MAX),
             "conn.rs keeps indexes in a u16"
         );
+    }
+
+    #[test]
+    fn categories_in_redis_order() {
+        let cats = |name: &str| TABLE[lookup(name.as_bytes()).unwrap()].categories();
+        // As redis-server 7.0.15 lists them in COMMAND INFO.
+        assert_eq!(cats("get"), ["@read", "@string", "@fast"]);
+        assert_eq!(cats("append"), ["@write", "@string", "@fast"]);
+        assert_eq!(cats("del"), ["@keyspace", "@write", "@slow"]);
+        assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
+        assert_eq!(cats("auth"), ["@fast", "@connection"]);
+        assert_eq!(cats("bgsave"), ["@admin", "@slow", "@dangerous"]);
     }
 
     #[test]
