@@ -170,6 +170,8 @@ def gen(rng, now):
                                                                range(rng.randrange(1, 4))]),
         (2, lambda: ["TYPE", k()]),
         (2, lambda: [rng.choice(["RENAME", "RENAMENX"]), k(), k()]),
+        (1, lambda: ["MOVE", k(), rng.choice(["0", "1", "1", "15", "16", "-1", "x", "2147483648"])]),
+        (1, lambda: ["TOUCH"] + [k() for _ in range(rng.randrange(1, 4))]),
         (2, lambda: ["COPY", k(), k()] + rng.choice([[], ["REPLACE"], ["DB", "1"], ["DB", "0"],
                                                      ["DB", "16"], ["DB", "-1"], ["DB", "x"],
                                                      ["DB", "2147483648"], ["DB", "-2147483649"],
@@ -230,7 +232,8 @@ def gen(rng, now):
                                  "PEXPIREAT", "EXPIRETIME", "ECHO", "LCS", "SUBSTR", "DECR",
                                  "GETSET", "PSETEX", "MSETNX", "UNLINK", "RENAMENX",
                                  "PEXPIRE", "EXPIREAT", "PTTL", "PEXPIRETIME", "INCR",
-                                 "DECRBY", "RANDOMKEY", "FLUSHDB", "FLUSHALL", "PING"])]
+                                 "DECRBY", "RANDOMKEY", "FLUSHDB", "FLUSHALL", "PING", "MOVE",
+                                 "TOUCH"])]
             + [k() for _ in range(rng.choice([0, 0, 1, 4, 5]))]),
         (0.5, lambda: [rng.choice(["FOOBAR", "get\x00", "SETT", "OBJECT"]),
                        rng.choice(["a", "b c", "", "ENC"])]),

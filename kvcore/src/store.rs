@@ -157,6 +157,12 @@ pub trait Store {
         dst_db: Option<usize>,
         replace: bool,
     ) -> Result<bool>;
+    /// MOVE: moves `key` (value and expiry) to database `dst_db`; false, and nothing moves,
+    /// if the key is missing here or exists there.
+    ///
+    /// # Errors
+    /// `SameObject` when `dst_db` is this database; `DbIndexOutOfRange` for a bad `dst_db`.
+    fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool>;
     /// DBSIZE: the number of keys (keys that expired but were not yet reclaimed included, as
     /// in Redis).
     fn dbsize(&self) -> u64;
@@ -334,6 +340,9 @@ impl Store for Db {
         replace: bool,
     ) -> Result<bool> {
         keys::copy(self, src.as_ref(), dst.as_ref(), dst_db, replace)
+    }
+    fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool> {
+        keys::move_key(self, key.as_ref(), dst_db)
     }
     fn dbsize(&self) -> u64 {
         keys::dbsize(self)

@@ -1,4 +1,4 @@
-use kvcore::{Error, KeyType, SetExpiry, SetOptions, Store};
+use kvcore::{Error, KeyType, ListStore, SetExpiry, SetOptions, Store};
 
 use crate::{T0, b, store};
 
@@ -173,6 +173,32 @@ fn copy_within_and_across_databases() {
     assert_eq!(db1.ttl("src"), 60);
     assert!(db1.copy("src", "back", Some(0), false).unwrap());
     assert_eq!(db.get("back").unwrap(), b("v"));
+}
+
+#[test]
+fn move_key_between_databases() {
+    let (kv, db, _) = store();
+    let db1 = kv.db(1).unwrap();
+    assert!(!db.move_key("missing", 1).unwrap());
+    db.setex("k", 60, "v").unwrap();
+    assert_eq!(db.move_key("k", 0), Err(Error::SameObject));
+    assert_eq!(db.move_key("k", 4), Err(Error::DbIndexOutOfRange));
+    db1.set("taken", "there").unwrap();
+    db.set("taken", "here").unwrap();
+    assert!(
+        !db.move_key("taken", 1).unwrap(),
+        "an existing target refuses"
+    );
+    assert_eq!(
+        (db.get("taken").unwrap(), db1.get("taken").unwrap()),
+        (b("here"), b("there"))
+    );
+    assert!(db.move_key("k", 1).unwrap());
+    assert_eq!(db.exists(&["k"]), 0);
+    assert_eq!((db1.get("k").unwrap(), db1.ttl("k")), (b("v"), 60));
+    db1.push("l", kvcore::End::Left, &["a", "b"]).unwrap();
+    assert!(db1.move_key("l", 0).unwrap());
+    assert_eq!(db.key_type("l"), Some(KeyType::List));
 }
 
 #[test]

@@ -86,5 +86,16 @@ fn r_difffuzz_strings_findings() {
         (&[b"LCS", b"a", b"b", b"MINMATCHLEN"], b"-ERR syntax error\r\n"),
         (&[b"LCS", b"a", b"l", b"BOGUS"], b"-ERR The specified keys must contain string values\r\n"),
         (&[b"LCS", b"a"], b"-ERR wrong number of arguments for 'lcs' command\r\n"),
+        // MOVE and TOUCH
+        (&[b"SET", b"mv", b"1"], b"+OK\r\n"),
+        (&[b"MOVE", b"mv", b"0"], b"-ERR source and destination objects are the same\r\n"),
+        (&[b"MOVE", b"mv", b"16"], b"-ERR DB index is out of range\r\n"),
+        (&[b"MOVE", b"mv", b"x"], b"-ERR value is not an integer or out of range\r\n"),
+        (&[b"MOVE", b"mv", b"2147483648"], b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+        (&[b"MOVE", b"mv", b"1"], b":1\r\n"),
+        (&[b"MOVE", b"mv", b"1"], b":0\r\n"),
+        (&[b"EXISTS", b"mv"], b":0\r\n"),
+        (&[b"TOUCH", b"a", b"a", b"mv"], b":2\r\n"),
+        (&[b"TOUCH"], b"-ERR wrong number of arguments for 'touch' command\r\n"),
     ]);
 }

@@ -31,6 +31,12 @@ pub(super) fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
+/// TOUCH: the number of the keys that exist (duplicates count twice). There is no access
+/// time to update: OBJECT IDLETIME counts from the last write.
+pub(super) fn touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    exists(ctx, req)
+}
+
 pub(super) fn key_type(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let t = ctx.s.db.key_type(req.arg(1));
     ctx.w().simple(t.map_or("none", KeyType::as_str).as_bytes());
@@ -66,6 +72,14 @@ pub(super) fn copy(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         i += 1;
     }
     let done = ctx.s.db.copy(req.arg(1), req.arg(2), dst_db, replace)?;
+    ctx.int(i64::from(done))
+}
+
+/// MOVE key db
+pub(super) fn move_key(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let db = i32_arg(req.arg(2), None)?;
+    let db = usize::try_from(db).map_err(|_| OUT_OF_RANGE_DB)?;
+    let done = ctx.s.db.move_key(req.arg(1), db)?;
     ctx.int(i64::from(done))
 }
 
