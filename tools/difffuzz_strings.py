@@ -85,7 +85,7 @@ INTS = ["0", "1", "-1", "2", "10", "-10", "100", "+1", "-0", "007", " 1", "1 ", 
 VALUES = ["", "a", "hello", "0", "1", "10", "-5", "+1", "-0", "007", " 7", "7 ", "3.5",
           "9223372036854775807", "-9223372036854775808", "9223372036854775808",
           "12345678901234567890", "123456789012345678901", "-1234567890123456789",
-          "x" * 44, "x" * 45, "y" * 20, b"\x00\x01\xff\r\n", "\u00e9t\u00e9", "*", "?", "[a]"]
+          "x" * 44, "x" * 45, "y" * 20, "z" * 102, "z" * 103, "w" * 1000, b"\x00\x01\xff\r\n", "\u00e9t\u00e9", "*", "?", "[a]"]
 KEYS = ["k1", "k2", "k3", "", b"b\x00\xff", "n", "a*", "h[e]llo", "]", "a\\b", "-"]
 # Relative times: never small positives, so nothing expires between the two servers' commands.
 SECS = ["100", "1000", "0", "-1", "-100", "1.5", "abc", "", "+100", "9223372036854775807",
@@ -206,6 +206,7 @@ def gen(rng, now):
         (1, lambda: rng.choice([["AUTH", "pw"], ["AUTH", "default", "pw"], ["AUTH"],
                                 ["AUTH", "a", "b", "c"], ["HELLO", rng.choice(["4", "x", "1", "-1"])],
                                 ["HELLO", "2", "AUTH", "default"], ["HELLO", "2", "FOO"],
+                                ["HELLO", "2", b"x\x00y"],
                                 ["HELLO", "2", "SETNAME", "a b"],
                                 ["CLIENT", "SETNAME", rng.choice(["ok", "a b", "", "x\ny"])],
                                 ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME"], ["CLIENT", "FOO"],

@@ -68,6 +68,7 @@ fn r_difffuzz_strings_findings() {
         // Error texts quote arguments as C strings: up to the first NUL.
         (&[b"get\x00", b"a\x00b", b"c"], b"-ERR unknown command 'get', with args beginning with: 'a' 'c' \r\n"),
         (&[b"OBJECT", b"b\x00\xff"], b"-ERR unknown subcommand 'b'. Try OBJECT HELP.\r\n"),
+        (&[b"HELLO", b"2", b"x\x00y"], b"-ERR Syntax error in HELLO option 'x'\r\n"),
         // APPEND and SETRANGE leave a raw string, whatever its length.
         (&[b"SET", b"e", b"12"], b"+OK\r\n"),
         (&[b"OBJECT", b"ENCODING", b"e"], b"$3\r\nint\r\n"),
