@@ -148,7 +148,7 @@ def gen(rng, now):
         (2, lambda: ["GETDEL", k()]),
         (4, lambda: ["GETEX", k()] + getex_opts()),
         (2, lambda: ["SETNX", k(), v()]),
-        (3, lambda: [rng.choice(["SETEX", "PSETEX"]), k(), rng.choice([s(), ms()]), v()]),
+        (3, lambda: rng.choice([["SETEX", k(), s(), v()], ["PSETEX", k(), ms(), v()]])),
         (2, lambda: ["MGET"] + [k() for _ in range(rng.randrange(1, 4))]),
         (2, lambda: [rng.choice(["MSET", "MSETNX"])] + [x for _ in range(rng.randrange(1, 3))
                                                        for x in (k(), v())]
@@ -189,7 +189,7 @@ def gen(rng, now):
                           ["TYPE"], ["FOO", "1"], ["COUNT", "1000"]])),
         (1, lambda: ["DBSIZE"]),
         # expiry
-        (4, lambda: [rng.choice(["EXPIRE", "PEXPIRE"]), k(), rng.choice([s(), ms()])] + cond()),
+        (4, lambda: rng.choice([["EXPIRE", k(), s()], ["PEXPIRE", k(), ms()]]) + cond()),
         (2, lambda: ["EXPIREAT", k(), abs_s()] + cond()),
         (2, lambda: ["PEXPIREAT", k(), abs_ms()] + cond()),
         (4, lambda: [rng.choice(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"]), k()]),
