@@ -77,6 +77,12 @@ impl SmallBytes {
         }
     }
 
+    /// True for a heap string: longer than the inline limit, or changed in place through
+    /// [`make_vec`](Self::make_vec) (OBJECT ENCODING calls both `raw`).
+    pub(crate) fn is_heap(&self) -> bool {
+        matches!(self, SmallBytes::Heap(_))
+    }
+
     /// Bytes of heap memory this string owns (0 when inline).
     pub(crate) fn heap_size(&self) -> usize {
         match self {

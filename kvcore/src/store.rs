@@ -52,6 +52,11 @@ pub trait Store {
     /// MGET: the strings at `keys`, `None` for missing keys and non-strings. Atomic: all keys
     /// are read at one instant.
     fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>>;
+    /// The strings at `keys`, `None` for missing keys, all read at one instant (LCS's input).
+    ///
+    /// # Errors
+    /// [`WrongType`](crate::Error::WrongType) if a key holds another type.
+    fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>>;
     /// MSET: sets all pairs atomically (a later pair wins over an earlier one with the same key).
     fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()>;
     /// MSETNX: sets all pairs only if none of the keys exists; atomic, all or nothing.
@@ -155,6 +160,12 @@ pub trait Store {
         dst_db: Option<usize>,
         replace: bool,
     ) -> Result<bool>;
+    /// MOVE: moves `key` (value and expiry) to database `dst_db`; false, and nothing moves,
+    /// if the key is missing here or exists there.
+    ///
+    /// # Errors
+    /// `SameObject` when `dst_db` is this database; `DbIndexOutOfRange` for a bad `dst_db`.
+    fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool>;
     /// DBSIZE: the number of keys (keys that expired but were not yet reclaimed included, as
     /// in Redis).
     fn dbsize(&self) -> u64;
@@ -217,6 +228,10 @@ impl Store for Db {
     fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
         string::mget(self, &keys)
+    }
+    fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+        string::get_many(self, &keys)
     }
     fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()> {
         let pairs: Vec<_> = pairs
@@ -328,6 +343,9 @@ impl Store for Db {
         replace: bool,
     ) -> Result<bool> {
         keys::copy(self, src.as_ref(), dst.as_ref(), dst_db, replace)
+    }
+    fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool> {
+        keys::move_key(self, key.as_ref(), dst_db)
     }
     fn dbsize(&self) -> u64 {
         keys::dbsize(self)

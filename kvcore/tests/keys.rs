@@ -1,4 +1,4 @@
-use kvcore::{Error, KeyType, SetExpiry, SetOptions, Store};
+use kvcore::{Error, KeyType, ListStore, SetExpiry, SetOptions, Store};
 
 use crate::{T0, b, store};
 
@@ -89,6 +89,38 @@ fn key_type_and_meta() {
     assert_eq!(db.object_encoding("missing"), None);
 }
 
+/// Redis 7 answers `raw` for any string APPEND or SETRANGE changed in place, however short,
+/// and `int`/`embstr` again once the value is replaced (found by tools/difffuzz_strings.py).
+#[test]
+fn r_encoding_of_strings_changed_in_place_is_raw() {
+    let (_kv, db, _) = store();
+    // On a missing key APPEND stores its argument as SET would; SETRANGE builds a raw string.
+    db.append("a", "12").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("int"));
+    db.append("a", "3").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("raw"));
+    db.append("e", "").unwrap();
+    assert_eq!(db.object_encoding("e"), Some("embstr"));
+    db.append("e", "").unwrap();
+    assert_eq!(db.object_encoding("e"), Some("raw"));
+    db.setrange("s", 0, "7").unwrap();
+    assert_eq!(db.object_encoding("s"), Some("raw"));
+    // An empty SETRANGE changes nothing, so the encoding stays.
+    db.set("t", "7").unwrap();
+    db.setrange("t", 3, "").unwrap();
+    assert_eq!(db.object_encoding("t"), Some("int"));
+    db.copy("a", "c", None, false).unwrap();
+    assert_eq!(
+        db.object_encoding("c"),
+        Some("raw"),
+        "COPY keeps the encoding"
+    );
+    db.incr("a").unwrap();
+    assert_eq!(db.object_encoding("a"), Some("int"));
+    db.set("s", "x").unwrap();
+    assert_eq!(db.object_encoding("s"), Some("embstr"));
+}
+
 #[test]
 fn rename_and_renamenx() {
     let (_kv, db, _) = store();
@@ -141,6 +173,32 @@ fn copy_within_and_across_databases() {
     assert_eq!(db1.ttl("src"), 60);
     assert!(db1.copy("src", "back", Some(0), false).unwrap());
     assert_eq!(db.get("back").unwrap(), b("v"));
+}
+
+#[test]
+fn move_key_between_databases() {
+    let (kv, db, _) = store();
+    let db1 = kv.db(1).unwrap();
+    assert!(!db.move_key("missing", 1).unwrap());
+    db.setex("k", 60, "v").unwrap();
+    assert_eq!(db.move_key("k", 0), Err(Error::SameObject));
+    assert_eq!(db.move_key("k", 4), Err(Error::DbIndexOutOfRange));
+    db1.set("taken", "there").unwrap();
+    db.set("taken", "here").unwrap();
+    assert!(
+        !db.move_key("taken", 1).unwrap(),
+        "an existing target refuses"
+    );
+    assert_eq!(
+        (db.get("taken").unwrap(), db1.get("taken").unwrap()),
+        (b("here"), b("there"))
+    );
+    assert!(db.move_key("k", 1).unwrap());
+    assert_eq!(db.exists(&["k"]), 0);
+    assert_eq!((db1.get("k").unwrap(), db1.ttl("k")), (b("v"), 60));
+    db1.push("l", kvcore::End::Left, &["a", "b"]).unwrap();
+    assert!(db1.move_key("l", 0).unwrap());
+    assert_eq!(db.key_type("l"), Some(KeyType::List));
 }
 
 #[test]

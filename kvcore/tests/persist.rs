@@ -141,6 +141,8 @@ fn multi_key_and_whole_store_writes_replay_atomically() {
     kv.swapdb(2, 3).unwrap();
     kv.db(1).unwrap().set("gone", "soon").unwrap();
     kv.db(1).unwrap().flushdb().unwrap();
+    db0.set("m", "moved").unwrap();
+    db0.move_key("m", 1).unwrap();
     drop((db0, kv));
     let kv = open(&dir, &clock, SyncMode::Always);
     let get = |db: usize, k: &str| kv.db(db).unwrap().get(k).unwrap();
@@ -149,7 +151,8 @@ fn multi_key_and_whole_store_writes_replay_atomically() {
         (get(3, "b"), get(2, "x")),
         (Some(b"2".to_vec()), Some(b"y".to_vec()))
     );
-    assert_eq!(kv.db(1).unwrap().dbsize(), 0);
+    assert_eq!(kv.db(1).unwrap().dbsize(), 1);
+    assert_eq!((get(0, "m"), get(1, "m")), (None, Some(b"moved".to_vec())));
     kv.flushall().unwrap();
     drop(kv);
     let kv = open(&dir, &clock, SyncMode::Always);

@@ -92,7 +92,7 @@ impl Session {
         let Some(idx) = table::lookup(req.arg(0)) else {
             let msg = crate::cmd::unknown_command(req);
             self.handle.counters.add(Counter::Errors, 1);
-            Writer::new(out, self.version).error(msg.as_bytes());
+            Writer::new(out, self.version).error(&msg);
             return;
         };
         let cmd = &TABLE[idx];

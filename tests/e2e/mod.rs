@@ -1,4 +1,5 @@
 mod client;
+mod compat;
 mod concurrency;
 mod crash_types;
 mod lifecycle;

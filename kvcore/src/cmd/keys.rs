@@ -125,6 +125,40 @@ fn copy_locked(
     Ok(true)
 }
 
+/// MOVE; in a persistent store, durable (see `Db::durable`).
+pub(crate) fn move_key(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
+    db.durable(|| move_locked(db, key, dst_db))
+}
+
+fn move_locked(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
+    let (s, d) = (db.index, dst_db);
+    if d >= db.inner.databases() {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    if s == d {
+        return Err(Error::SameObject);
+    }
+    let mut locked = db.lock_write(&[(s, key), (d, key)]);
+    if locked.slot(d, key).entry().is_some() {
+        return Ok(false);
+    }
+    let Some(entry) = locked.slot(s, key).remove() else {
+        return Ok(false);
+    };
+    // The whole entry moves: value, expiry and times. The log says copy then delete, in one
+    // group record (the source still exists when a replay copies it).
+    let mut slot = locked.slot(d, key);
+    slot.put_entry(entry);
+    slot.journal(Effect::Copy {
+        src_db: s,
+        src: key,
+        dst_db: d,
+        dst: key,
+    });
+    slot.journal(Effect::Del { db: s, key });
+    Ok(true)
+}
+
 pub(crate) fn dbsize(db: &Db) -> u64 {
     let inner = &*db.inner;
     (0..inner.shard_count())
@@ -160,9 +194,13 @@ pub(crate) fn encoding(value: &Value) -> &'static str {
 }
 
 /// Redis's string encodings: `int` for a canonical integer, `embstr` up to 44 bytes, else
-/// `raw`.
+/// `raw`. A string APPEND or SETRANGE changed in place is `raw` at any length, as in Redis
+/// (which turns a value into a raw sds before it modifies it); in kvcore exactly those strings
+/// live on the heap below the inline limit.
 fn string_encoding(s: &SmallBytes) -> &'static str {
-    if s.len() <= 20 && crate::number::parse_i64(s).is_some() {
+    if s.is_heap() {
+        "raw"
+    } else if s.len() <= 20 && crate::number::parse_i64(s).is_some() {
         "int"
     } else if s.len() <= 44 {
         "embstr"

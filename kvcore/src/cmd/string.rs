@@ -114,12 +114,13 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
     };
     db.write_entry(key, |slot| {
         let now = slot.now();
-        let at = when.map(|w| positive_deadline(now, w)).transpose()?;
+        // A missing key and a wrong type are answered before the expiry is checked, as in Redis.
         let Some(e) = slot.entry() else {
             return Ok(None);
         };
         let v = e.value.as_string()?.to_vec();
         let had_ttl = e.expire_at.is_some();
+        let at = when.map(|w| positive_deadline(now, w)).transpose()?;
         match (opt, at) {
             (_, Some(at)) if at as u64 <= now => {
                 slot.remove();
@@ -156,6 +157,17 @@ pub(crate) fn mget(db: &Db, keys: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
                 .entry(db.index, k)
                 .and_then(|e| e.value.as_string().ok())
                 .map(|s| s.to_vec())
+        })
+        .collect()
+}
+
+pub(crate) fn get_many(db: &Db, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+    let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
+    let locked = db.lock_read(&ids);
+    keys.iter()
+        .map(|&k| match locked.entry(db.index, k) {
+            Some(e) => Ok(Some(e.value.as_string()?.to_vec())),
+            None => Ok(None),
         })
         .collect()
 }
@@ -344,6 +356,9 @@ mod tests {
         check("getset", db.getset("list", "v"));
         check("getdel", db.getdel("list"));
         check("getex", db.getex("list", GetExOption::Persist));
+        check("get_many", db.get_many(&["missing", "list"]));
+        // The type is checked before the expiry, as in Redis.
+        check("getex bad expiry", db.getex("list", GetExOption::Ex(0)));
         check("append", db.append("list", "v"));
         check("strlen", db.strlen("list"));
         check("getrange", db.getrange("list", 0, -1));

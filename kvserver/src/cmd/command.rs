@@ -99,10 +99,11 @@ fn write_key_specs(w: &mut Writer<'_>, c: &Command) {
     w.array_len(1);
     w.map_len(3);
     w.bulk(b"flags");
+    // Redis writes the access kinds in capitals and the operations in lowercase.
     let flags: &[&str] = if c.flags.has(Flags::WRITE) {
-        &["RW", "UPDATE"]
+        &["RW", "update"]
     } else {
-        &["RO", "ACCESS"]
+        &["RO", "access"]
     };
     w.set_len(flags.len());
     for f in flags {

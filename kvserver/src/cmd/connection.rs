@@ -4,8 +4,8 @@ use std::sync::atomic::Ordering;
 
 use kvproto::{Request, Version};
 
-use super::ctx::{CmdResult, Ctx, int_arg, is};
-use super::error::{CmdError, NOT_INTEGER, OUT_OF_RANGE_DB, SYNTAX};
+use super::ctx::{CmdResult, Ctx, i32_arg, is};
+use super::error::{CmdError, OUT_OF_RANGE_DB, SYNTAX, c_str, raw_error};
 use crate::conn::ReplyMode;
 
 const WRONGPASS: CmdError =
@@ -102,10 +102,11 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             name = Some(req.arg(i + 1));
             i += 2;
         } else {
-            return Err(CmdError::Text(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            )));
+            return Err(raw_error(&[
+                b"ERR Syntax error in HELLO option '",
+                c_str(opt),
+                b"'",
+            ]));
         }
     }
     if let Some((user, pass)) = creds {
@@ -153,7 +154,7 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let index = int_arg(req.arg(1)).map_err(|_| NOT_INTEGER)?;
+    let index = i32_arg(req.arg(1), None)?;
     let index = usize::try_from(index).map_err(|_| OUT_OF_RANGE_DB)?;
     let db = ctx.s.shared.kv.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
     ctx.s.db = db;

@@ -111,6 +111,19 @@ pub(crate) fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
     parse_i64(b).ok_or(NOT_INTEGER)
 }
 
+/// Redis's `getIntFromObjectOrReply`: an integer that fits in 32 bits. `msg` (prefix word
+/// included) replaces both errors when given, as in Redis.
+pub(crate) fn i32_arg(b: &[u8], msg: Option<&'static str>) -> Result<i32, CmdError> {
+    let n = parse_i64(b).ok_or(msg.map_or(NOT_INTEGER, CmdError::Msg))?;
+    i32::try_from(n).map_err(|_| {
+        CmdError::Msg(
+            msg.unwrap_or(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ),
+        )
+    })
+}
+
 /// A float argument as Redis's `string2ld` takes it, as an exact x87 `long double`: no spaces,
 /// not NaN, in range; `inf` is accepted (the command decides what an infinity means).
 pub(crate) fn float_arg(b: &[u8]) -> Result<LongDouble, CmdError> {
@@ -170,6 +183,25 @@ mod tests {
         check("-", None);
         check("1.5", None);
         check("99999999999999999999999", None);
+    }
+
+    #[test]
+    fn i32_arg_follows_get_int_from_object() {
+        assert_eq!(i32_arg(b"-2147483648", None).unwrap(), i32::MIN);
+        let text = |r: Result<i32, CmdError>| match r {
+            Err(CmdError::Msg(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            text(i32_arg(b"2147483648", None)),
+            "ERR value is out of range, value must between -2147483648 and 2147483647"
+        );
+        assert_eq!(
+            text(i32_arg(b"x", None)),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(text(i32_arg(b"x", Some("ERR bad"))), "ERR bad");
+        assert_eq!(text(i32_arg(b"2147483648", Some("ERR bad"))), "ERR bad");
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub(crate) enum CmdError {
     Msg(&'static str),
     /// A reply built for this call, prefix word included.
     Text(String),
+    /// A reply that quotes client bytes (see [`c_str`]), prefix word included.
+    Raw(Vec<u8>),
 }
 
 impl From<kvcore::Error> for CmdError {
@@ -29,11 +31,22 @@ pub(crate) const NOT_FLOAT: CmdError = CmdError::Msg("ERR value is not a valid f
 pub(crate) const OUT_OF_RANGE_DB: CmdError = CmdError::Msg("ERR DB index is out of range");
 
 /// Redis's reply for `e`, raised by command `cmd` (its table name, lowercase).
-pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, str> {
+pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, [u8]> {
+    match e {
+        CmdError::Raw(b) => Cow::Owned(b),
+        e => match text_str(cmd, e) {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        },
+    }
+}
+
+fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
     use kvcore::Error as E;
     match e {
         CmdError::Msg(m) => Cow::Borrowed(m),
         CmdError::Text(t) => Cow::Owned(t),
+        CmdError::Raw(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
         CmdError::Core(core) => match core {
             E::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value".into()
@@ -70,7 +83,7 @@ pub(crate) fn text(cmd: &str, e: CmdError) -> Cow<'static, str> {
 
 /// Writes `e` as an error reply.
 pub(crate) fn write_error(w: &mut Writer<'_>, cmd: &str, e: CmdError) {
-    w.error(text(cmd, e).as_bytes());
+    w.error(&text(cmd, e));
 }
 
 /// `ERR wrong number of arguments for 'get' command`.
@@ -78,33 +91,51 @@ pub(crate) fn arity_error(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }
 
+/// An argument as Redis quotes it in an error (`%s` of a C string): the bytes before the
+/// first NUL, others unchanged (the writer turns CR and LF into spaces).
+pub(crate) fn c_str(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
+}
+
+/// An error reply that quotes client bytes: `parts` are concatenated.
+pub(crate) fn raw_error(parts: &[&[u8]]) -> CmdError {
+    CmdError::Raw(parts.concat())
+}
+
 /// Redis's unknown-command reply: the name (at most 128 bytes) and the arguments quoted, each
 /// followed by a space, until the list passes 128 bytes.
-pub(crate) fn unknown_command(req: &Request<'_>) -> String {
-    let name = req.arg(0);
-    let mut args = String::new();
+pub(crate) fn unknown_command(req: &Request<'_>) -> Vec<u8> {
+    let name = c_str(req.arg(0));
+    let mut args = Vec::new();
     for a in req.args().skip(1) {
         if args.len() >= 128 {
             break;
         }
+        let a = c_str(a);
         let room = 128 - args.len();
-        args.push('\'');
-        args.push_str(&String::from_utf8_lossy(&a[..a.len().min(room)]));
-        args.push_str("' ");
+        args.push(b'\'');
+        args.extend_from_slice(&a[..a.len().min(room)]);
+        args.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {args}",
-        String::from_utf8_lossy(&name[..name.len().min(128)])
-    )
+    [
+        &b"ERR unknown command '"[..],
+        &name[..name.len().min(128)],
+        b"', with args beginning with: ",
+        &args,
+    ]
+    .concat()
 }
 
 /// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
 pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
-    CmdError::Text(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
-        container.to_ascii_uppercase()
-    ))
+    let sub = c_str(sub);
+    raw_error(&[
+        b"ERR unknown subcommand '",
+        &sub[..sub.len().min(128)],
+        b"'. Try ",
+        container.to_ascii_uppercase().as_bytes(),
+        b" HELP.",
+    ])
 }
 
 #[cfg(test)]
@@ -113,39 +144,51 @@ mod tests {
 
     #[test]
     fn unknown_command_matches_redis() {
-        let req = Request::from_args([&b"foo"[..], b"bar"]);
-        assert_eq!(
-            unknown_command(&req),
-            "ERR unknown command 'foo', with args beginning with: 'bar' "
+        let check = |args: &[&[u8]], expected: &[u8]| {
+            let req = Request::from_args(args.iter().copied());
+            let msg = unknown_command(&req);
+            assert_eq!(msg, expected, "{}", String::from_utf8_lossy(&msg));
+        };
+        check(
+            &[b"foo", b"bar"],
+            b"ERR unknown command 'foo', with args beginning with: 'bar' ",
         );
-        let req = Request::from_args([&b"foo"[..]]);
-        assert_eq!(
-            unknown_command(&req),
-            "ERR unknown command 'foo', with args beginning with: "
+        check(
+            &[b"foo"],
+            b"ERR unknown command 'foo', with args beginning with: ",
+        );
+        // Redis prints C strings: the name and each argument end at a NUL; other bytes stay.
+        check(
+            &[b"get\0x", b"a\0b", b"\xff"],
+            b"ERR unknown command 'get', with args beginning with: 'a' '\xff' ",
         );
         let long = vec![b'x'; 300];
         let req = Request::from_args([&b"foo"[..], &long, b"never"]);
-        let msg = unknown_command(&req);
+        let msg = String::from_utf8(unknown_command(&req)).unwrap();
         assert!(msg.ends_with("' ") && !msg.contains("never"), "{msg}");
     }
 
     #[test]
     fn core_errors_map_to_redis_strings() {
         assert_eq!(
-            text("get", kvcore::Error::WrongType.into()),
-            "WRONGTYPE Operation against a key holding the wrong kind of value"
+            &*text("get", kvcore::Error::WrongType.into()),
+            b"WRONGTYPE Operation against a key holding the wrong kind of value"
         );
         assert_eq!(
-            text("set", kvcore::Error::InvalidExpireTime.into()),
-            "ERR invalid expire time in 'set' command"
+            &*text("set", kvcore::Error::InvalidExpireTime.into()),
+            b"ERR invalid expire time in 'set' command"
         );
         assert_eq!(
             arity_error("get"),
             "ERR wrong number of arguments for 'get' command"
         );
         assert_eq!(
-            text("client", unknown_subcommand("client", b"foo")),
-            "ERR unknown subcommand 'foo'. Try CLIENT HELP."
+            &*text("client", unknown_subcommand("client", b"foo")),
+            b"ERR unknown subcommand 'foo'. Try CLIENT HELP."
+        );
+        assert_eq!(
+            &*text("object", unknown_subcommand("object", b"b\0\xff")),
+            b"ERR unknown subcommand 'b'. Try OBJECT HELP."
         );
     }
 }

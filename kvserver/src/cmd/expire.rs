@@ -5,7 +5,7 @@ use kvcore::{ExpireCondition, Store};
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
-use super::error::CmdError;
+use super::error::{CmdError, c_str, raw_error};
 
 /// Redis 7's option flags; XX may be combined with GT or LT.
 fn condition(req: &Request<'_>) -> Result<ExpireCondition, CmdError> {
@@ -20,10 +20,7 @@ fn condition(req: &Request<'_>) -> Result<ExpireCondition, CmdError> {
         } else if is(opt, "lt") {
             lt = true;
         } else {
-            return Err(CmdError::Text(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(opt)
-            )));
+            return Err(raw_error(&[b"ERR Unsupported option ", c_str(opt)]));
         }
     }
     if nx && (xx || gt || lt) {
@@ -61,8 +58,9 @@ enum Unit {
 }
 
 fn set_expiry(ctx: &mut Ctx<'_>, req: &Request<'_>, unit: Unit) -> CmdResult {
-    let value = int_arg(req.arg(2))?;
+    // Redis checks the options before the time.
     let cond = condition(req)?;
+    let value = int_arg(req.arg(2))?;
     let key = req.arg(1);
     let db = &ctx.s.db;
     let done = match unit {

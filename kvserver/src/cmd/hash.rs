@@ -160,7 +160,7 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub(super) fn hscan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(2))?;
-    let opts = scan_options(req, 3, false)?;
+    let opts = scan_options(req, 3)?;
     let (next, items) = ctx.s.db.hscan(req.arg(1), cursor, &opts)?;
     let mut w = ctx.w();
     w.array_len(2);

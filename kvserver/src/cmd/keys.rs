@@ -3,8 +3,8 @@
 use kvcore::{KeyType, ScanOptions, Store};
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, int_arg, is};
-use super::error::{CmdError, NOT_INTEGER, OUT_OF_RANGE_DB, SYNTAX};
+use super::ctx::{CmdResult, Ctx, i32_arg, int_arg, is};
+use super::error::{CmdError, OUT_OF_RANGE_DB, SYNTAX, c_str};
 
 fn keys_from<'r>(req: &'r Request<'_>, first: usize) -> Vec<&'r [u8]> {
     req.args().skip(first).collect()
@@ -29,6 +29,12 @@ pub(super) fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         w.bulk(k);
     }
     Ok(())
+}
+
+/// TOUCH: the number of the keys that exist (duplicates count twice). There is no access
+/// time to update: OBJECT IDLETIME counts from the last write.
+pub(super) fn touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    exists(ctx, req)
 }
 
 pub(super) fn key_type(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
@@ -57,7 +63,7 @@ pub(super) fn copy(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         if is(opt, "replace") {
             replace = true;
         } else if is(opt, "db") && i + 1 < req.len() {
-            let n = int_arg(req.arg(i + 1)).map_err(|_| NOT_INTEGER)?;
+            let n = i32_arg(req.arg(i + 1), None)?;
             dst_db = Some(usize::try_from(n).map_err(|_| OUT_OF_RANGE_DB)?);
             i += 1;
         } else {
@@ -69,26 +75,59 @@ pub(super) fn copy(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(i64::from(done))
 }
 
+/// MOVE key db
+pub(super) fn move_key(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let db = i32_arg(req.arg(2), None)?;
+    let db = usize::try_from(db).map_err(|_| OUT_OF_RANGE_DB)?;
+    let done = ctx.s.db.move_key(req.arg(1), db)?;
+    ctx.int(i64::from(done))
+}
+
 pub(super) fn randomkey(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let k = ctx.s.db.randomkey();
     ctx.bulk_or_null(k.as_deref())
 }
 
-/// A SCAN-family cursor: an unsigned decimal.
+/// A SCAN-family cursor, read as Redis reads it (C's `strtoul` over the argument as a C string):
+/// no leading space, an optional sign (`-1` wraps to 2^64 - 1), decimal digits up to 2^64 - 1;
+/// the empty string is cursor 0.
 pub(super) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::Msg("ERR invalid cursor"))
+    const INVALID: CmdError = CmdError::Msg("ERR invalid cursor");
+    let b = c_str(b);
+    let (neg, digits) = match b.first() {
+        None => return Ok(0),
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        Some(_) => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(INVALID);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(INVALID)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+/// `[MATCH pattern] [COUNT count]` of HSCAN, SSCAN and ZSCAN from `req.arg(from)` on.
+pub(super) fn scan_options(req: &Request<'_>, from: usize) -> Result<ScanOptions, CmdError> {
+    parse_scan_options(req, from, false).map(|(opts, _)| opts)
 }
 
 /// `[MATCH pattern] [COUNT count] [TYPE type]` from `req.arg(from)` on; TYPE only for SCAN.
-pub(super) fn scan_options(
+/// The flag is true when TYPE names no type: Redis 7 then walks as usual and returns no keys
+/// (Redis 7.2.0 answered an error; its later releases went back to this, for compatibility).
+fn parse_scan_options(
     req: &Request<'_>,
     from: usize,
     allow_type: bool,
-) -> Result<ScanOptions, CmdError> {
+) -> Result<(ScanOptions, bool), CmdError> {
     let mut opts = ScanOptions::new();
+    let mut unknown_type = false;
     let mut i = from;
     while i < req.len() {
         let opt = req.arg(i);
@@ -107,19 +146,16 @@ pub(super) fn scan_options(
             }
             opts = opts.count(n as usize);
         } else if allow_type && is(opt, "type") {
-            let t = KeyType::parse(value).ok_or_else(|| {
-                CmdError::Text(format!(
-                    "ERR unknown type name '{}'",
-                    String::from_utf8_lossy(value)
-                ))
-            })?;
-            opts = opts.key_type(t);
+            match KeyType::parse(value) {
+                Some(t) => opts = opts.key_type(t),
+                None => unknown_type = true,
+            }
         } else {
             return Err(SYNTAX);
         }
         i += 2;
     }
-    Ok(opts)
+    Ok((opts, unknown_type))
 }
 
 /// The reply of every SCAN-family command: the next cursor and a batch of items.
@@ -137,7 +173,10 @@ pub(super) fn scan_reply<B: AsRef<[u8]>>(ctx: &mut Ctx<'_>, next: u64, items: &[
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub(super) fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(1))?;
-    let opts = scan_options(req, 2, true)?;
-    let (next, found) = ctx.s.db.scan(cursor, &opts);
+    let (opts, unknown_type) = parse_scan_options(req, 2, true)?;
+    let (next, mut found) = ctx.s.db.scan(cursor, &opts);
+    if unknown_type {
+        found.clear();
+    }
     scan_reply(ctx, next, &found)
 }

@@ -11,6 +11,7 @@ mod expire;
 mod hash;
 mod info;
 mod keys;
+mod lcs;
 mod list;
 mod object;
 mod server;

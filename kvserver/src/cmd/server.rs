@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kvcore::Store;
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, is, parse_i64};
+use super::ctx::{CmdResult, Ctx, i32_arg, is};
 use super::error::{CmdError, OUT_OF_RANGE_DB, SYNTAX};
 use crate::log::notice;
 
@@ -36,12 +36,12 @@ pub(super) fn flushall(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 pub(super) fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let index = |arg: &[u8], which: &'static str| -> Result<usize, CmdError> {
-        let n = parse_i64(arg).ok_or(CmdError::Msg(which))?;
-        usize::try_from(n).map_err(|_| OUT_OF_RANGE_DB)
+    // Both indexes are parsed before either is range-checked, as in Redis.
+    let a = i32_arg(req.arg(1), Some("ERR invalid first DB index"))?;
+    let b = i32_arg(req.arg(2), Some("ERR invalid second DB index"))?;
+    let (Ok(a), Ok(b)) = (usize::try_from(a), usize::try_from(b)) else {
+        return Err(OUT_OF_RANGE_DB);
     };
-    let a = index(req.arg(1), "ERR invalid first DB index")?;
-    let b = index(req.arg(2), "ERR invalid second DB index")?;
     ctx.s.shared.kv.swapdb(a, b).map_err(|_| OUT_OF_RANGE_DB)?;
     ctx.ok()
 }

@@ -144,7 +144,7 @@ pub(super) fn limit_arg(req: &Request<'_>, at: usize) -> Result<usize, CmdError>
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(super) fn sscan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(2))?;
-    let opts = scan_options(req, 3, false)?;
+    let opts = scan_options(req, 3)?;
     let (next, items) = ctx.s.db.sscan(req.arg(1), cursor, &opts)?;
     scan_reply(ctx, next, &items)
 }

@@ -31,72 +31,87 @@ pub(super) fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The expiry options SET and GETEX share (Redis's `parseExtendedStringArgumentsOrReply`): a
-/// later option of the same kind wins, two different kinds are a syntax error.
+/// The expiry options SET and GETEX share (Redis's `parseExtendedStringArgumentsOrReply`).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Expiry {
+enum ExpiryKind {
     None,
-    Ex(i64),
-    Px(i64),
-    ExAt(i64),
-    PxAt(i64),
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
     KeepTtl,
     Persist,
 }
 
-impl Expiry {
-    fn same_kind(self, other: Expiry) -> bool {
-        std::mem::discriminant(&self) == std::mem::discriminant(&other)
-    }
+/// An expiry option and its still unparsed value: as in Redis, the options are checked for
+/// syntax first and only the value that wins is parsed, so `EX abc EX 10` sets a 10 s expiry
+/// and `EX abc PX 10` is a syntax error.
+#[derive(Clone, Copy)]
+struct Expiry<'r> {
+    kind: ExpiryKind,
+    value: &'r [u8],
 }
 
-/// Parses one expiry option at `args[*i]`; returns `None` if it is not one.
-fn expiry_option(
-    args: &Request<'_>,
-    i: &mut usize,
-    current: Expiry,
-    allow_keepttl: bool,
-    allow_persist: bool,
-) -> Result<Option<Expiry>, CmdError> {
-    let opt = args.arg(*i);
-    let timed: Option<fn(i64) -> Expiry> = if is(opt, "ex") {
-        Some(Expiry::Ex)
-    } else if is(opt, "px") {
-        Some(Expiry::Px)
-    } else if is(opt, "exat") {
-        Some(Expiry::ExAt)
-    } else if is(opt, "pxat") {
-        Some(Expiry::PxAt)
-    } else {
-        None
+impl<'r> Expiry<'r> {
+    const NONE: Expiry<'static> = Expiry {
+        kind: ExpiryKind::None,
+        value: b"",
     };
-    let new = if let Some(make) = timed {
-        let Some(value) = args.get(*i + 1) else {
-            return Err(SYNTAX);
+
+    /// Takes the option at `args[*i]` (and its value) if it is one this command accepts;
+    /// returns false if it is not. A later option of the same kind wins; a different kind
+    /// after the first is a syntax error.
+    fn take(
+        &mut self,
+        args: &'r Request<'_>,
+        i: &mut usize,
+        allow_keepttl: bool,
+        allow_persist: bool,
+    ) -> Result<bool, CmdError> {
+        let opt = args.arg(*i);
+        let kind = if is(opt, "ex") {
+            ExpiryKind::Ex
+        } else if is(opt, "px") {
+            ExpiryKind::Px
+        } else if is(opt, "exat") {
+            ExpiryKind::ExAt
+        } else if is(opt, "pxat") {
+            ExpiryKind::PxAt
+        } else if allow_keepttl && is(opt, "keepttl") {
+            ExpiryKind::KeepTtl
+        } else if allow_persist && is(opt, "persist") {
+            ExpiryKind::Persist
+        } else {
+            return Ok(false);
         };
-        // A conflicting kind is a syntax error even when its value is bad, as in Redis.
-        if current != Expiry::None && !current.same_kind(make(0)) {
+        if self.kind != ExpiryKind::None && self.kind != kind {
             return Err(SYNTAX);
         }
+        self.kind = kind;
+        if matches!(kind, ExpiryKind::KeepTtl | ExpiryKind::Persist) {
+            return Ok(true);
+        }
+        // A timed option without a value is a syntax error.
+        self.value = args.get(*i + 1).ok_or(SYNTAX)?;
         *i += 1;
-        make(int_arg(value)?)
-    } else if allow_keepttl && is(opt, "keepttl") {
-        Expiry::KeepTtl
-    } else if allow_persist && is(opt, "persist") {
-        Expiry::Persist
-    } else {
-        return Ok(None);
-    };
-    if current != Expiry::None && !current.same_kind(new) {
-        return Err(SYNTAX);
+        Ok(true)
     }
-    Ok(Some(new))
+
+    /// The value of a timed option, parsed.
+    fn amount(&self) -> Result<i64, CmdError> {
+        match self.kind {
+            ExpiryKind::Ex | ExpiryKind::Px | ExpiryKind::ExAt | ExpiryKind::PxAt => {
+                int_arg(self.value)
+            }
+            _ => Ok(0),
+        }
+    }
 }
 
 pub(super) fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut cond = SetCondition::Always;
     let mut get = false;
-    let mut expiry = Expiry::None;
+    let mut expiry = Expiry::NONE;
     let mut i = 3;
     while i < req.len() {
         let opt = req.arg(i);
@@ -106,26 +121,25 @@ pub(super) fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             cond = SetCondition::Xx;
         } else if is(opt, "get") {
             get = true;
-        } else if let Some(e) = expiry_option(req, &mut i, expiry, true, false)? {
-            expiry = e;
-        } else {
+        } else if !expiry.take(req, &mut i, true, false)? {
             return Err(SYNTAX);
         }
         i += 1;
     }
     let key = req.arg(1);
     let value = req.arg(2);
-    if cond == SetCondition::Always && !get && expiry == Expiry::None {
+    if cond == SetCondition::Always && !get && expiry.kind == ExpiryKind::None {
         ctx.s.db.set(key, value)?;
         return ctx.ok();
     }
-    let mut opts = SetOptions::new().condition(cond).expiry(match expiry {
-        Expiry::Ex(v) => SetExpiry::Ex(v),
-        Expiry::Px(v) => SetExpiry::Px(v),
-        Expiry::ExAt(v) => SetExpiry::ExAt(v),
-        Expiry::PxAt(v) => SetExpiry::PxAt(v),
-        Expiry::KeepTtl => SetExpiry::KeepTtl,
-        Expiry::None | Expiry::Persist => SetExpiry::None,
+    let n = expiry.amount()?;
+    let mut opts = SetOptions::new().condition(cond).expiry(match expiry.kind {
+        ExpiryKind::Ex => SetExpiry::Ex(n),
+        ExpiryKind::Px => SetExpiry::Px(n),
+        ExpiryKind::ExAt => SetExpiry::ExAt(n),
+        ExpiryKind::PxAt => SetExpiry::PxAt(n),
+        ExpiryKind::KeepTtl => SetExpiry::KeepTtl,
+        ExpiryKind::None | ExpiryKind::Persist => SetExpiry::None,
     });
     if get {
         opts = opts.get();
@@ -141,24 +155,34 @@ pub(super) fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 pub(super) fn getex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let mut expiry = Expiry::None;
+    let mut expiry = Expiry::NONE;
     let mut i = 2;
     while i < req.len() {
-        match expiry_option(req, &mut i, expiry, false, true)? {
-            Some(e) => expiry = e,
-            None => return Err(SYNTAX),
+        if !expiry.take(req, &mut i, false, true)? {
+            return Err(SYNTAX);
         }
         i += 1;
     }
-    let opt = match expiry {
-        Expiry::Ex(v) => GetExOption::Ex(v),
-        Expiry::Px(v) => GetExOption::Px(v),
-        Expiry::ExAt(v) => GetExOption::ExAt(v),
-        Expiry::PxAt(v) => GetExOption::PxAt(v),
-        Expiry::Persist => GetExOption::Persist,
-        Expiry::None | Expiry::KeepTtl => GetExOption::Keep,
+    let key = req.arg(1);
+    let n = match expiry.amount() {
+        Ok(n) => n,
+        // Redis answers a missing key (nil) and a wrong type before it parses the value.
+        Err(e) => {
+            return match ctx.s.db.getex(key, GetExOption::Keep)? {
+                None => ctx.bulk_or_null(None),
+                Some(_) => Err(e),
+            };
+        }
     };
-    let v = ctx.s.db.getex(req.arg(1), opt)?;
+    let opt = match expiry.kind {
+        ExpiryKind::Ex => GetExOption::Ex(n),
+        ExpiryKind::Px => GetExOption::Px(n),
+        ExpiryKind::ExAt => GetExOption::ExAt(n),
+        ExpiryKind::PxAt => GetExOption::PxAt(n),
+        ExpiryKind::Persist => GetExOption::Persist,
+        ExpiryKind::None | ExpiryKind::KeepTtl => GetExOption::Keep,
+    };
+    let v = ctx.s.db.getex(key, opt)?;
     ctx.bulk_or_null(v.as_deref())
 }
 

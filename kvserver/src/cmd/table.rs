@@ -10,8 +10,8 @@ use kvproto::Request;
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
 use super::{
-    blocking, client, command, config, connection, expire, hash, info, keys, list, object, server,
-    set, string, zset,
+    blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, object,
+    server, set, string, zset,
 };
 
 /// A command handler.
@@ -104,34 +104,32 @@ impl Command {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    /// Redis's ACL categories for this command, derived from its flags and group.
+    /// Redis's ACL categories for this command, derived from its flags and group, in the order
+    /// Redis lists them (its category table: keyspace, read, write, set, sortedset, list,
+    /// hash, string, admin, fast, slow, blocking, dangerous, connection).
     pub(crate) fn categories(&self) -> Vec<&'static str> {
-        let mut c = Vec::new();
-        match self.group {
-            "string" => c.extend(["@string"]),
-            "generic" => c.extend(["@keyspace"]),
-            "connection" => c.extend(["@connection"]),
-            "list" => c.extend(["@list"]),
-            "hash" => c.extend(["@hash"]),
-            "set" => c.extend(["@set"]),
-            "sorted-set" => c.extend(["@sortedset"]),
-            _ => {}
-        }
-        if self.flags.has(Flags::WRITE) {
-            c.push("@write");
-        }
-        if self.flags.has(Flags::READONLY) {
-            c.push("@read");
-        }
-        if self.flags.has(Flags::ADMIN) {
-            c.extend(["@admin", "@dangerous"]);
-        }
-        c.push(if self.flags.has(Flags::FAST) {
-            "@fast"
-        } else {
-            "@slow"
-        });
-        c
+        let f = |flag: Flags| self.flags.has(flag);
+        let g = |group: &str| self.group == group;
+        let fast = f(Flags::FAST);
+        [
+            (g("generic"), "@keyspace"),
+            (f(Flags::READONLY), "@read"),
+            (f(Flags::WRITE), "@write"),
+            (g("set"), "@set"),
+            (g("sorted-set"), "@sortedset"),
+            (g("list"), "@list"),
+            (g("hash"), "@hash"),
+            (g("string"), "@string"),
+            (f(Flags::ADMIN), "@admin"),
+            (fast, "@fast"),
+            (!fast, "@slow"),
+            (f(Flags::BLOCKING), "@blocking"),
+            (f(Flags::ADMIN), "@dangerous"),
+            (g("connection"), "@connection"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 }
 
@@ -195,6 +193,7 @@ pub(crate) static TABLE: &[Command] = &[
     c("incr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::incr),
     c("incrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrby),
     c("incrbyfloat", 3, W_OOM_FAST, ONE_KEY, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrbyfloat),
+    c("lcs", -3, RO, TWO_KEYS, "string", "7.0.0", "Finds the longest common substring.", lcs::lcs),
     c("mget", -2, RO_FAST, ALL_KEYS, "string", "1.0.0", "Atomically returns the string values of one or more keys.", string::mget),
     c("mset", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", string::mset),
     c("msetnx", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", string::msetnx),
@@ -213,6 +212,7 @@ pub(crate) static TABLE: &[Command] = &[
     c("expireat", -3, W_FAST, ONE_KEY, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire::expireat),
     c("expiretime", 2, RO_FAST, ONE_KEY, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expire::expiretime),
     c("keys", 2, RO, NO_KEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
+    c("move", 3, W_FAST, ONE_KEY, "generic", "1.0.0", "Moves a key to another database.", keys::move_key),
     c("object", -2, F::NONE, NO_KEYS, "generic", "2.2.3", "A container for object introspection commands.", object::object),
     c("persist", 2, W_FAST, ONE_KEY, "generic", "2.2.0", "Removes the expiration time of a key.", expire::persist),
     c("pexpire", -3, W_FAST, ONE_KEY, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", expire::pexpire),
@@ -223,6 +223,7 @@ pub(crate) static TABLE: &[Command] = &[
     c("rename", 3, W, TWO_KEYS, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
     c("renamenx", 3, W_FAST, TWO_KEYS, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
     c("scan", -2, RO, NO_KEYS, "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
+    c("touch", -2, RO_FAST, ALL_KEYS, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     c("ttl", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
     c("type", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
     c("unlink", -2, W_FAST, ALL_KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
@@ -426,6 +427,18 @@ mod tests {
             TABLE.len() < usize::from(u16::MAX),
             "conn.rs keeps indexes in a u16"
         );
+    }
+
+    #[test]
+    fn categories_in_redis_order() {
+        let cats = |name: &str| TABLE[lookup(name.as_bytes()).unwrap()].categories();
+        // As redis-server 7.0.15 lists them in COMMAND INFO.
+        assert_eq!(cats("get"), ["@read", "@string", "@fast"]);
+        assert_eq!(cats("append"), ["@write", "@string", "@fast"]);
+        assert_eq!(cats("del"), ["@keyspace", "@write", "@slow"]);
+        assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
+        assert_eq!(cats("auth"), ["@fast", "@connection"]);
+        assert_eq!(cats("bgsave"), ["@admin", "@slow", "@dangerous"]);
     }
 
     #[test]

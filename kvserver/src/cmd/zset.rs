@@ -527,7 +527,7 @@ pub(super) fn zintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: members and scores, flat.
 pub(super) fn zscan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(2))?;
-    let opts = scan_options(req, 3, false)?;
+    let opts = scan_options(req, 3)?;
     let (next, items) = ctx.s.db.zscan(req.arg(1), cursor, &opts)?;
     let mut w = ctx.w();
     w.array_len(2);
