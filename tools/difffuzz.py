@@ -4,12 +4,7 @@ kvserver; replies must match (unordered replies compared sorted). Usage: difffuz
 import os, random, socket, sys
 BIG = os.environ.get("BIG") == "1"
 
-def enc(args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
+from resp import enc  # tools/resp.py
 
 class Conn:
     def __init__(self, port):

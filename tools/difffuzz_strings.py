@@ -12,12 +12,7 @@ import random, socket, sys, time
 from collections import defaultdict
 
 
-def enc(args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
+from resp import enc  # tools/resp.py
 
 
 class Conn:

@@ -6,12 +6,7 @@ Usage: [CLEAN=1] floatfuzz.py PORT_REDIS PORT_KV N SEED. Prints the counts and t
 import os, random, socket, sys
 CLEAN = os.environ.get("CLEAN") == "1"  # only valid, moderate numbers: long arithmetic chains
 
-def enc(args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
+from resp import enc  # tools/resp.py
 
 class Conn:
     def __init__(self, port):
