@@ -9,30 +9,29 @@ use kvproto::Request;
 use super::connection::{BAD_CLIENT_NAME, valid_client_name};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
-use super::table::{Command, Flags, TABLE, dispatch_sub};
+use super::table::{Command, Flags, TABLE, dispatch_sub, fl};
 use crate::client::{ClientHandle, NO_COMMAND};
 use crate::conn::ReplyMode;
 
-const ANY: Flags = Flags::NOSCRIPT.or(Flags::LOADING).or(Flags::STALE);
-
 #[rustfmt::skip]
 pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("client|getname", 2, ANY, "Returns the name of the connection.", getname),
-    sub("client|help", 2, ANY, "Returns helpful text about the different subcommands.", help),
-    sub("client|id", 2, ANY, "Returns the unique client ID of the connection.", id),
-    sub("client|info", 2, ANY, "Returns information about the connection.", info),
-    sub("client|kill", -3, ANY.or(Flags::ADMIN), "Terminates open connections.", kill),
-    sub("client|list", -2, ANY.or(Flags::ADMIN), "Lists open connections.", list),
-    sub("client|no-evict", 3, ANY.or(Flags::ADMIN), "Sets the client eviction mode of the connection.", no_evict),
-    sub("client|reply", 3, ANY, "Instructs the server whether to reply to commands.", reply),
-    sub("client|setinfo", 4, ANY, "Sets information specific to the client or connection.", setinfo),
-    sub("client|setname", 3, ANY, "Sets the connection name.", setname),
+    sub("client|getname", 2, fl("noscript loading stale"), "2.6.9", "Returns the name of the connection.", getname),
+    sub("client|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
+    sub("client|id", 2, fl("noscript loading stale"), "5.0.0", "Returns the unique client ID of the connection.", id),
+    sub("client|info", 2, fl("noscript loading stale"), "6.2.0", "Returns information about the connection.", info),
+    sub("client|kill", -3, fl("admin noscript loading stale"), "2.4.0", "Terminates open connections.", kill),
+    sub("client|list", -2, fl("admin noscript loading stale"), "2.4.0", "Lists open connections.", list),
+    sub("client|no-evict", 3, fl("admin noscript loading stale"), "7.0.0", "Sets the client eviction mode of the connection.", no_evict),
+    sub("client|reply", 3, fl("noscript loading stale"), "3.2.0", "Instructs the server whether to reply to commands.", reply),
+    sub("client|setinfo", 4, fl("noscript loading stale"), "7.2.0", "Sets information specific to the client or connection.", setinfo),
+    sub("client|setname", 3, fl("noscript loading stale"), "2.6.9", "Sets the connection name.", setname),
 ];
 
 const fn sub(
     name: &'static str,
     arity: i32,
     flags: Flags,
+    since: &'static str,
     summary: &'static str,
     handler: super::table::Handler,
 ) -> Command {
@@ -42,7 +41,7 @@ const fn sub(
         flags,
         keys: (0, 0, 0),
         group: "connection",
-        since: "2.4.0",
+        since,
         summary,
         handler,
     }

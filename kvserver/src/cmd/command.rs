@@ -5,33 +5,34 @@ use kvproto::{Request, Writer};
 
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::CmdError;
-use super::table::{Command, Flags, TABLE, dispatch_sub, lookup, lookup_sub, subcommands};
-
-const ANY: Flags = Flags::LOADING.or(Flags::STALE);
+use super::spec::{Begin, Find, KeySpec};
+use super::table::{Command, Flags, TABLE, dispatch_sub, fl, lookup, lookup_sub, subcommands};
 
 #[rustfmt::skip]
 pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("command|count", 2, "Returns a count of commands.", count),
-    sub("command|docs", -2, "Returns documentary information about one, multiple or all commands.", docs),
-    sub("command|getkeys", -3, "Extracts the key names from an arbitrary command.", getkeys),
-    sub("command|help", 2, "Returns helpful text about the different subcommands.", help),
-    sub("command|info", -2, "Returns information about one, multiple or all commands.", info),
-    sub("command|list", -2, "Returns a list of command names.", list),
+    sub("command|count", 2, fl("loading stale"), "2.8.13", "Returns a count of commands.", count),
+    sub("command|docs", -2, fl("loading stale"), "7.0.0", "Returns documentary information about one, multiple or all commands.", docs),
+    sub("command|getkeys", -4, fl("loading stale"), "2.8.13", "Extracts the key names from an arbitrary command.", getkeys),
+    sub("command|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
+    sub("command|info", -2, fl("loading stale"), "2.8.13", "Returns information about one, multiple or all commands.", info),
+    sub("command|list", -2, fl("loading stale"), "7.0.0", "Returns a list of command names.", list),
 ];
 
 const fn sub(
     name: &'static str,
     arity: i32,
+    flags: Flags,
+    since: &'static str,
     summary: &'static str,
     handler: super::table::Handler,
 ) -> Command {
     Command {
         name,
         arity,
-        flags: ANY,
+        flags,
         keys: (0, 0, 0),
         group: "server",
-        since: "2.8.13",
+        since,
         summary,
         handler,
     }
@@ -61,8 +62,9 @@ fn find(name: &[u8]) -> Option<&'static Command> {
     }
 }
 
-/// One COMMAND INFO entry, Redis 7's ten fields.
+/// One COMMAND INFO entry, Redis 7's ten fields, with RESP3 types as Redis sends them.
 fn write_info(w: &mut Writer<'_>, c: &Command) {
+    let meta = c.meta();
     w.array_len(10);
     w.bulk(c.name.as_bytes());
     w.integer(i64::from(c.arity));
@@ -75,60 +77,74 @@ fn write_info(w: &mut Writer<'_>, c: &Command) {
     w.integer(i64::from(first));
     w.integer(i64::from(last));
     w.integer(i64::from(step));
-    let cats = c.categories();
+    let cats: Vec<&str> = c.categories().collect();
     w.set_len(cats.len());
     for cat in cats {
         w.simple(cat.as_bytes());
     }
-    w.set_len(0); // tips
-    write_key_specs(w, c);
+    w.set_len(meta.tips.len());
+    for tip in meta.tips {
+        w.bulk(tip.as_bytes());
+    }
+    w.set_len(meta.key_specs.len());
+    for spec in meta.key_specs {
+        write_key_spec(w, spec);
+    }
     let subs = subcommands(c.name);
-    w.array_len(subs.len());
-    for s in subs {
-        write_info(w, s);
+    if subs.is_empty() {
+        w.set_len(0);
+    } else {
+        w.array_len(subs.len());
+        for s in subs {
+            write_info(w, s);
+        }
     }
 }
 
-/// Redis 7 key specifications derived from (first, last, step): an index search, then a range.
-fn write_key_specs(w: &mut Writer<'_>, c: &Command) {
-    let (first, last, step) = c.keys;
-    if first == 0 {
-        w.array_len(0);
-        return;
+fn write_key_spec(w: &mut Writer<'_>, spec: &KeySpec) {
+    w.map_len(if spec.notes.is_some() { 4 } else { 3 });
+    if let Some(notes) = spec.notes {
+        w.bulk(b"notes");
+        w.bulk(notes.as_bytes());
     }
-    w.array_len(1);
-    w.map_len(3);
     w.bulk(b"flags");
-    // Redis writes the access kinds in capitals and the operations in lowercase.
-    let flags: &[&str] = if c.flags.has(Flags::WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
-    w.set_len(flags.len());
-    for f in flags {
+    w.set_len(spec.flags.split_whitespace().count());
+    for f in spec.flags.split_whitespace() {
         w.simple(f.as_bytes());
     }
     w.bulk(b"begin_search");
     w.map_len(2);
+    let Begin::Index(index) = spec.begin;
     w.bulk(b"type");
     w.bulk(b"index");
     w.bulk(b"spec");
     w.map_len(1);
     w.bulk(b"index");
-    w.integer(i64::from(first));
+    w.integer(index);
     w.bulk(b"find_keys");
     w.map_len(2);
+    let (kind, fields) = match spec.find {
+        Find::Range(lastkey, keystep, limit) => (
+            "range",
+            [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)],
+        ),
+        Find::Keynum(keynumidx, firstkey, keystep) => (
+            "keynum",
+            [
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", keystep),
+            ],
+        ),
+    };
     w.bulk(b"type");
-    w.bulk(b"range");
+    w.bulk(kind.as_bytes());
     w.bulk(b"spec");
-    w.map_len(3);
-    w.bulk(b"lastkey");
-    w.integer(i64::from(if last < 0 { last } else { last - first }));
-    w.bulk(b"keystep");
-    w.integer(i64::from(step));
-    w.bulk(b"limit");
-    w.integer(0);
+    w.map_len(fields.len());
+    for (name, value) in fields {
+        w.bulk(name.as_bytes());
+        w.integer(value);
+    }
 }
 
 fn count(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
@@ -157,13 +173,15 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn write_docs(w: &mut Writer<'_>, c: &Command) {
     let subs = subcommands(c.name);
-    w.map_len(if subs.is_empty() { 3 } else { 4 });
+    w.map_len(if subs.is_empty() { 4 } else { 5 });
     w.bulk(b"summary");
     w.bulk(c.summary.as_bytes());
     w.bulk(b"since");
     w.bulk(c.since.as_bytes());
     w.bulk(b"group");
     w.bulk(c.group.as_bytes());
+    w.bulk(b"complexity");
+    w.bulk(c.meta().complexity.as_bytes());
     if !subs.is_empty() {
         w.bulk(b"subcommands");
         w.map_len(subs.len());
@@ -174,7 +192,8 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     }
 }
 
-/// COMMAND DOCS [name ...]: a map of name to its summary, version and group; unknown names
+/// COMMAND DOCS [name ...]: a map of name to its summary, version, group and complexity
+/// (Redis also lists the arguments and history, which kv leaves out); unknown names
 /// are left out, as in Redis.
 fn docs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let chosen: Vec<&Command> = if req.len() == 2 {
@@ -204,7 +223,7 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
                 Vec::new()
             } else if is(kind, "aclcat") {
                 let cat = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
-                all.filter(|c| c.categories().contains(&cat.as_str()))
+                all.filter(|c| c.categories().any(|c| c == cat))
                     .map(|c| c.name)
                     .collect()
             } else if is(kind, "pattern") {
@@ -226,37 +245,83 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// COMMAND GETKEYS command [arg ...]: the key arguments by the command's key positions.
+/// COMMAND GETKEYS command [arg ...]: the key arguments, found by the command's key
+/// specifications as Redis finds them, with Redis's errors in Redis's order.
 fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let Some(idx) = lookup(req.arg(2)) else {
+    let args: Vec<&[u8]> = req.args().skip(2).collect();
+    let Some(c) = lookup_with_sub(&args) else {
         return Err(CmdError::Msg("ERR Invalid command specified"));
     };
-    let c = &TABLE[idx];
-    let argc = req.len() - 2;
-    if !c.arity_ok(argc) {
+    if c.meta().key_specs.is_empty() {
+        return Err(CmdError::Msg("ERR The command has no key arguments"));
+    }
+    if !c.arity_ok(args.len()) {
         return Err(CmdError::Msg(
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let (first, last, step) = c.keys;
-    if first == 0 {
-        return Err(CmdError::Msg("ERR The command has no key arguments"));
-    }
-    let last = if last < 0 {
-        argc as i32 + last
-    } else {
-        last.min(argc as i32 - 1)
+    let keys = match keys_by_specs(c.meta().key_specs, &args) {
+        Some(keys) if !keys.is_empty() => keys,
+        _ => return Err(CmdError::Msg("ERR Invalid arguments specified for command")),
     };
-    let keys: Vec<&[u8]> = (first..=last)
-        .step_by(step.max(1) as usize)
-        .map(|i| req.arg(2 + i as usize))
-        .collect();
     let mut w = ctx.w();
     w.array_len(keys.len());
-    for k in keys {
-        w.bulk(k);
+    for i in keys {
+        w.bulk(args[i]);
     }
     Ok(())
+}
+
+/// The command `args` names (`args[0]`), or its subcommand (`args[1]`) when it is a container
+/// and a subcommand is given, as Redis's `lookupCommand` resolves it.
+fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {
+    let c = &TABLE[lookup(args[0])?];
+    let subs = subcommands(c.name);
+    if subs.is_empty() || args.len() == 1 {
+        return Some(c);
+    }
+    lookup_sub(subs, args[1])
+}
+
+/// The positions of the keys in `args` (the command name at 0) by Redis's key specifications:
+/// each spec in order, a begin index, then a range or a key count. `None` when an argument
+/// the specs need is missing or the key count is not a count of the arguments that follow.
+fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usize>> {
+    let argc = args.len() as i64;
+    let mut keys = Vec::new();
+    for spec in specs {
+        let Begin::Index(mut first) = spec.begin;
+        let (last, step) = match spec.find {
+            Find::Range(lastkey, keystep, limit) => {
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit == 0 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit + lastkey)
+                };
+                (last, keystep)
+            }
+            Find::Keynum(keynumidx, firstkey, keystep) => {
+                let at = usize::try_from(first + keynumidx).ok()?;
+                let numkeys: i64 = std::str::from_utf8(args.get(at)?).ok()?.parse().ok()?;
+                if numkeys < 0 {
+                    return None;
+                }
+                first += firstkey;
+                (first + numkeys - 1, keystep)
+            }
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            keys.push(i as usize);
+            i += step.max(1);
+        }
+    }
+    Some(keys)
 }
 
 fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {

@@ -8,37 +8,34 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::CmdError;
-use super::table::{Command, Flags, dispatch_sub};
+use super::table::{Command, Flags, dispatch_sub, fl};
 use crate::config::{parse_memory, parse_output_limit};
 use crate::log::Level;
 use crate::server::{Baseline, Shared};
 
-const ADMIN: Flags = Flags::ADMIN
-    .or(Flags::NOSCRIPT)
-    .or(Flags::LOADING)
-    .or(Flags::STALE);
-
 #[rustfmt::skip]
 pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("config|get", -3, "Returns the effective values of configuration parameters.", get),
-    sub("config|help", 2, "Returns helpful text about the different subcommands.", help),
-    sub("config|resetstat", 2, "Resets the server's statistics.", resetstat),
-    sub("config|set", -4, "Sets configuration parameters in-flight.", set),
+    sub("config|get", -3, fl("admin noscript loading stale"), "2.0.0", "Returns the effective values of configuration parameters.", get),
+    sub("config|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
+    sub("config|resetstat", 2, fl("admin noscript loading stale"), "2.0.0", "Resets the server's statistics.", resetstat),
+    sub("config|set", -4, fl("admin noscript loading stale"), "2.0.0", "Sets configuration parameters in-flight.", set),
 ];
 
 const fn sub(
     name: &'static str,
     arity: i32,
+    flags: Flags,
+    since: &'static str,
     summary: &'static str,
     handler: super::table::Handler,
 ) -> Command {
     Command {
         name,
         arity,
-        flags: ADMIN,
+        flags,
         keys: (0, 0, 0),
         group: "server",
-        since: "2.0.0",
+        since,
         summary,
         handler,
     }

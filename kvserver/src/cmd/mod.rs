@@ -16,6 +16,7 @@ mod list;
 mod object;
 mod server;
 mod set;
+mod spec;
 mod string;
 pub(crate) mod table;
 mod zset;

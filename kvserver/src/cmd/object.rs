@@ -6,28 +6,31 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
-use super::table::{Command, Flags, dispatch_sub};
+use super::table::{Command, Flags, dispatch_sub, fl};
 
 #[rustfmt::skip]
 pub(crate) static OBJECT_SUBCOMMANDS: &[Command] = &[
-    sub("object|encoding", 3, Flags::READONLY, (2, 2, 1), "Returns the internal encoding of a Redis object.", encoding),
-    sub("object|freq", 3, Flags::READONLY, (2, 2, 1), "Returns the logarithmic access frequency counter of a Redis object.", freq),
-    sub("object|help", 2, Flags::LOADING.or(Flags::STALE), (0, 0, 0), "Returns helpful text about the different subcommands.", object_help),
-    sub("object|idletime", 3, Flags::READONLY, (2, 2, 1), "Returns the time since the last write to a Redis object.", idletime),
-    sub("object|refcount", 3, Flags::READONLY, (2, 2, 1), "Returns the reference count of a value of a key.", refcount),
+    sub("object|encoding", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", encoding),
+    sub("object|freq", 3, fl("readonly"), (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", freq),
+    sub("object|help", 2, fl("loading stale"), (0, 0, 0), "generic", "6.2.0", "Returns helpful text about the different subcommands.", object_help),
+    sub("object|idletime", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the time since the last write to a Redis object.", idletime),
+    sub("object|refcount", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", refcount),
 ];
 
 #[rustfmt::skip]
 pub(crate) static MEMORY_SUBCOMMANDS: &[Command] = &[
-    sub("memory|help", 2, Flags::LOADING.or(Flags::STALE), (0, 0, 0), "Returns helpful text about the different subcommands.", memory_help),
-    sub("memory|usage", -3, Flags::READONLY, (2, 2, 1), "Estimates the memory usage of a key.", usage),
+    sub("memory|help", 2, fl("loading stale"), (0, 0, 0), "server", "4.0.0", "Returns helpful text about the different subcommands.", memory_help),
+    sub("memory|usage", -3, fl("readonly"), (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", usage),
 ];
 
+#[allow(clippy::too_many_arguments)]
 const fn sub(
     name: &'static str,
     arity: i32,
     flags: Flags,
     keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
     summary: &'static str,
     handler: super::table::Handler,
 ) -> Command {
@@ -36,8 +39,8 @@ const fn sub(
         arity,
         flags,
         keys,
-        group: "generic",
-        since: "2.2.3",
+        group,
+        since,
         summary,
         handler,
     }

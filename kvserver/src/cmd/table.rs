@@ -9,6 +9,7 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, arity_error, unknown_subcommand};
+use super::spec::{self, Meta};
 use super::{
     blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, object,
     server, set, string, zset,
@@ -17,43 +18,38 @@ use super::{
 /// A command handler.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &Request<'_>) -> CmdResult;
 
-/// Redis's command flags, as `COMMAND INFO` names them.
+/// Redis's command flags, as `COMMAND INFO` names them: bit `i` is `Flags::NAMES[i]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Flags(u32);
 
 impl Flags {
-    pub(crate) const NONE: Flags = Flags(0);
-    pub(crate) const WRITE: Flags = Flags(1);
-    pub(crate) const READONLY: Flags = Flags(1 << 1);
-    pub(crate) const DENYOOM: Flags = Flags(1 << 2);
-    pub(crate) const ADMIN: Flags = Flags(1 << 3);
-    pub(crate) const NOSCRIPT: Flags = Flags(1 << 4);
-    pub(crate) const LOADING: Flags = Flags(1 << 5);
-    pub(crate) const STALE: Flags = Flags(1 << 6);
-    pub(crate) const FAST: Flags = Flags(1 << 7);
-    pub(crate) const NO_AUTH: Flags = Flags(1 << 8);
-    pub(crate) const ALLOW_BUSY: Flags = Flags(1 << 9);
-    pub(crate) const NO_MULTI: Flags = Flags(1 << 10);
-    pub(crate) const BLOCKING: Flags = Flags(1 << 11);
+    pub(crate) const WRITE: Flags = fl("write");
+    pub(crate) const NO_AUTH: Flags = fl("no_auth");
 
-    const NAMES: [(Flags, &'static str); 12] = [
-        (Flags::WRITE, "write"),
-        (Flags::READONLY, "readonly"),
-        (Flags::DENYOOM, "denyoom"),
-        (Flags::ADMIN, "admin"),
-        (Flags::NOSCRIPT, "noscript"),
-        (Flags::LOADING, "loading"),
-        (Flags::STALE, "stale"),
-        (Flags::FAST, "fast"),
-        (Flags::NO_AUTH, "no_auth"),
-        (Flags::ALLOW_BUSY, "allow_busy"),
-        (Flags::NO_MULTI, "no_multi"),
-        (Flags::BLOCKING, "blocking"),
+    /// Redis 7's flag names, in the order `COMMAND INFO` lists them.
+    const NAMES: [&'static str; 21] = [
+        "write",
+        "readonly",
+        "denyoom",
+        "module",
+        "admin",
+        "pubsub",
+        "noscript",
+        "blocking",
+        "loading",
+        "stale",
+        "skip_monitor",
+        "skip_slowlog",
+        "asking",
+        "fast",
+        "no_auth",
+        "may_replicate",
+        "no_mandatory_keys",
+        "no_async_loading",
+        "no_multi",
+        "movablekeys",
+        "allow_busy",
     ];
-
-    pub(crate) const fn or(self, o: Flags) -> Flags {
-        Flags(self.0 | o.0)
-    }
 
     #[inline]
     pub(crate) fn has(self, o: Flags) -> bool {
@@ -64,9 +60,46 @@ impl Flags {
     pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
         Flags::NAMES
             .into_iter()
-            .filter(move |(f, _)| self.has(*f))
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
             .map(|(_, n)| n)
     }
+}
+
+/// Flags from their space-separated Redis names (`"write denyoom fast"`), so that a table line
+/// reads like Redis's `COMMAND INFO`. Evaluated at compile time: an unknown name fails the build.
+pub(crate) const fn fl(names: &str) -> Flags {
+    let b = names.as_bytes();
+    let mut bits = 0;
+    let (mut start, mut i) = (0, 0);
+    while i <= b.len() {
+        if i == b.len() || b[i] == b' ' {
+            if i > start {
+                bits |= flag_bit(b, start, i);
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    Flags(bits)
+}
+
+const fn flag_bit(b: &[u8], start: usize, end: usize) -> u32 {
+    let mut n = 0;
+    while n < Flags::NAMES.len() {
+        let name = Flags::NAMES[n].as_bytes();
+        if name.len() == end - start {
+            let mut j = 0;
+            while j < name.len() && name[j] == b[start + j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return 1 << n;
+            }
+        }
+        n += 1;
+    }
+    panic!("unknown command flag")
 }
 
 /// One command.
@@ -104,56 +137,25 @@ impl Command {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    /// Redis's ACL categories for this command, derived from its flags and group, in the order
-    /// Redis lists them (its category table: keyspace, read, write, set, sortedset, list,
-    /// hash, string, admin, fast, slow, blocking, dangerous, connection).
-    pub(crate) fn categories(&self) -> Vec<&'static str> {
-        let f = |flag: Flags| self.flags.has(flag);
-        let g = |group: &str| self.group == group;
-        let fast = f(Flags::FAST);
-        [
-            (g("generic"), "@keyspace"),
-            (f(Flags::READONLY), "@read"),
-            (f(Flags::WRITE), "@write"),
-            (g("set"), "@set"),
-            (g("sorted-set"), "@sortedset"),
-            (g("list"), "@list"),
-            (g("hash"), "@hash"),
-            (g("string"), "@string"),
-            (f(Flags::ADMIN), "@admin"),
-            (fast, "@fast"),
-            (!fast, "@slow"),
-            (f(Flags::BLOCKING), "@blocking"),
-            (f(Flags::ADMIN), "@dangerous"),
-            (g("connection"), "@connection"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect()
+    /// Redis's ACL categories for this command, in Redis's order.
+    pub(crate) fn categories(&self) -> impl Iterator<Item = &'static str> {
+        self.meta().acl.split_whitespace()
+    }
+
+    /// What `COMMAND INFO` and `COMMAND DOCS` report beyond this table.
+    pub(crate) fn meta(&self) -> &'static Meta {
+        // A unit test checks that every command and subcommand has an entry.
+        spec::meta(self.name).unwrap_or(&NO_META)
     }
 }
 
-use Flags as F;
-
-const RO: Flags = F::READONLY;
-const RO_FAST: Flags = F::READONLY.or(F::FAST);
-const W: Flags = F::WRITE;
-const W_FAST: Flags = F::WRITE.or(F::FAST);
-const W_OOM: Flags = F::WRITE.or(F::DENYOOM);
-const W_OOM_FAST: Flags = F::WRITE.or(F::DENYOOM).or(F::FAST);
-const CONN_ANY: Flags = F::NOSCRIPT
-    .or(F::LOADING)
-    .or(F::STALE)
-    .or(F::FAST)
-    .or(F::NO_AUTH)
-    .or(F::ALLOW_BUSY);
-const LOAD_STALE: Flags = F::LOADING.or(F::STALE);
-const ADMIN: Flags = F::ADMIN.or(F::NOSCRIPT).or(F::LOADING).or(F::STALE);
-
-const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
-const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
-const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
-const TWO_KEYS: (i32, i32, i32) = (1, 2, 1);
+/// For a command missing from `spec::meta` (a unit test rules that out).
+static NO_META: Meta = Meta {
+    acl: "",
+    tips: &[],
+    key_specs: &[],
+    complexity: "",
+};
 
 #[allow(clippy::too_many_arguments)]
 const fn c(
@@ -182,168 +184,168 @@ const fn c(
 #[rustfmt::skip]
 pub(crate) static TABLE: &[Command] = &[
     // strings
-    c("append", 3, W_OOM_FAST, ONE_KEY, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", string::append),
-    c("decr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::decr),
-    c("decrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", string::decrby),
-    c("get", 2, RO_FAST, ONE_KEY, "string", "1.0.0", "Returns the string value of a key.", string::get),
-    c("getdel", 2, W_FAST, ONE_KEY, "string", "6.2.0", "Returns the string value of a key after deleting the key.", string::getdel),
-    c("getex", -2, W_FAST, ONE_KEY, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", string::getex),
-    c("getrange", 4, RO, ONE_KEY, "string", "2.4.0", "Returns a substring of the string stored at a key.", string::getrange),
-    c("getset", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", string::getset),
-    c("incr", 2, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::incr),
-    c("incrby", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrby),
-    c("incrbyfloat", 3, W_OOM_FAST, ONE_KEY, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrbyfloat),
-    c("lcs", -3, RO, TWO_KEYS, "string", "7.0.0", "Finds the longest common substring.", lcs::lcs),
-    c("mget", -2, RO_FAST, ALL_KEYS, "string", "1.0.0", "Atomically returns the string values of one or more keys.", string::mget),
-    c("mset", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", string::mset),
-    c("msetnx", -3, W_OOM, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", string::msetnx),
-    c("psetex", 4, W_OOM, ONE_KEY, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", string::psetex),
-    c("set", -3, W_OOM, ONE_KEY, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", string::set),
-    c("setex", 4, W_OOM, ONE_KEY, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", string::setex),
-    c("setnx", 3, W_OOM_FAST, ONE_KEY, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", string::setnx),
-    c("setrange", 4, W_OOM, ONE_KEY, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", string::setrange),
-    c("strlen", 2, RO_FAST, ONE_KEY, "string", "2.2.0", "Returns the length of a string value.", string::strlen),
-    c("substr", 4, RO, ONE_KEY, "string", "1.0.0", "Returns a substring from a string value.", string::getrange),
+    c("append", 3, fl("write denyoom fast"), (1, 1, 1), "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", string::append),
+    c("decr", 2, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::decr),
+    c("decrby", 3, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", string::decrby),
+    c("get", 2, fl("readonly fast"), (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", string::get),
+    c("getdel", 2, fl("write fast"), (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", string::getdel),
+    c("getex", -2, fl("write fast"), (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", string::getex),
+    c("getrange", 4, fl("readonly"), (1, 1, 1), "string", "2.4.0", "Returns a substring of the string stored at a key.", string::getrange),
+    c("getset", 3, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", string::getset),
+    c("incr", 2, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", string::incr),
+    c("incrby", 3, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrby),
+    c("incrbyfloat", 3, fl("write denyoom fast"), (1, 1, 1), "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", string::incrbyfloat),
+    c("lcs", -3, fl("readonly"), (1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", lcs::lcs),
+    c("mget", -2, fl("readonly fast"), (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", string::mget),
+    c("mset", -3, fl("write denyoom"), (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", string::mset),
+    c("msetnx", -3, fl("write denyoom"), (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", string::msetnx),
+    c("psetex", 4, fl("write denyoom"), (1, 1, 1), "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", string::psetex),
+    c("set", -3, fl("write denyoom"), (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", string::set),
+    c("setex", 4, fl("write denyoom"), (1, 1, 1), "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", string::setex),
+    c("setnx", 3, fl("write denyoom fast"), (1, 1, 1), "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", string::setnx),
+    c("setrange", 4, fl("write denyoom"), (1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", string::setrange),
+    c("strlen", 2, fl("readonly fast"), (1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", string::strlen),
+    c("substr", 4, fl("readonly"), (1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", string::getrange),
     // keys
-    c("copy", -3, W_OOM, TWO_KEYS, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
-    c("del", -2, W, ALL_KEYS, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
-    c("exists", -2, RO_FAST, ALL_KEYS, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
-    c("expire", -3, W_FAST, ONE_KEY, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire::expire),
-    c("expireat", -3, W_FAST, ONE_KEY, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire::expireat),
-    c("expiretime", 2, RO_FAST, ONE_KEY, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expire::expiretime),
-    c("keys", 2, RO, NO_KEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
-    c("move", 3, W_FAST, ONE_KEY, "generic", "1.0.0", "Moves a key to another database.", keys::move_key),
-    c("object", -2, F::NONE, NO_KEYS, "generic", "2.2.3", "A container for object introspection commands.", object::object),
-    c("persist", 2, W_FAST, ONE_KEY, "generic", "2.2.0", "Removes the expiration time of a key.", expire::persist),
-    c("pexpire", -3, W_FAST, ONE_KEY, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", expire::pexpire),
-    c("pexpireat", -3, W_FAST, ONE_KEY, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire::pexpireat),
-    c("pexpiretime", 2, RO_FAST, ONE_KEY, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", expire::pexpiretime),
-    c("pttl", 2, RO_FAST, ONE_KEY, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", expire::pttl),
-    c("randomkey", 1, RO, NO_KEYS, "generic", "1.0.0", "Returns a random key name from the database.", keys::randomkey),
-    c("rename", 3, W, TWO_KEYS, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
-    c("renamenx", 3, W_FAST, TWO_KEYS, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
-    c("scan", -2, RO, NO_KEYS, "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
-    c("touch", -2, RO_FAST, ALL_KEYS, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
-    c("ttl", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
-    c("type", 2, RO_FAST, ONE_KEY, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
-    c("unlink", -2, W_FAST, ALL_KEYS, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
+    c("copy", -3, fl("write denyoom"), (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
+    c("del", -2, fl("write"), (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", keys::del),
+    c("exists", -2, fl("readonly fast"), (1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
+    c("expire", -3, fl("write fast"), (1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire::expire),
+    c("expireat", -3, fl("write fast"), (1, 1, 1), "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire::expireat),
+    c("expiretime", 2, fl("readonly fast"), (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expire::expiretime),
+    c("keys", 2, fl("readonly"), (0, 0, 0), "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
+    c("move", 3, fl("write fast"), (1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", keys::move_key),
+    c("object", -2, fl(""), (0, 0, 0), "generic", "2.2.3", "A container for object introspection commands.", object::object),
+    c("persist", 2, fl("write fast"), (1, 1, 1), "generic", "2.2.0", "Removes the expiration time of a key.", expire::persist),
+    c("pexpire", -3, fl("write fast"), (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", expire::pexpire),
+    c("pexpireat", -3, fl("write fast"), (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire::pexpireat),
+    c("pexpiretime", 2, fl("readonly fast"), (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", expire::pexpiretime),
+    c("pttl", 2, fl("readonly fast"), (1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", expire::pttl),
+    c("randomkey", 1, fl("readonly"), (0, 0, 0), "generic", "1.0.0", "Returns a random key name from the database.", keys::randomkey),
+    c("rename", 3, fl("write"), (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
+    c("renamenx", 3, fl("write fast"), (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
+    c("scan", -2, fl("readonly"), (0, 0, 0), "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
+    c("touch", -2, fl("readonly fast"), (1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
+    c("ttl", 2, fl("readonly fast"), (1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", expire::ttl),
+    c("type", 2, fl("readonly fast"), (1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", keys::key_type),
+    c("unlink", -2, fl("write fast"), (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
     // lists
-    c("blmove", 6, W_OOM.or(F::BLOCKING), TWO_KEYS, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),
-    c("blmpop", -5, W.or(F::BLOCKING), NO_KEYS, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blmpop),
-    c("blpop", -3, W.or(F::BLOCKING), (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
-    c("brpop", -3, W.or(F::BLOCKING), (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
-    c("brpoplpush", 4, W_OOM.or(F::BLOCKING), TWO_KEYS, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpoplpush),
-    c("lindex", 3, RO, ONE_KEY, "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
-    c("linsert", 5, W_OOM, ONE_KEY, "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
-    c("llen", 2, RO_FAST, ONE_KEY, "list", "1.0.0", "Returns the length of a list.", list::llen),
-    c("lmove", 5, W_OOM, TWO_KEYS, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
-    c("lmpop", -4, W, NO_KEYS, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
-    c("lpop", -2, W_FAST, ONE_KEY, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
-    c("lpos", -3, RO, ONE_KEY, "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
-    c("lpush", -3, W_OOM_FAST, ONE_KEY, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
-    c("lpushx", -3, W_OOM_FAST, ONE_KEY, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
-    c("lrange", 4, RO, ONE_KEY, "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
-    c("lrem", 4, W, ONE_KEY, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
-    c("lset", 4, W_OOM, ONE_KEY, "list", "1.0.0", "Sets the value of an element in a list by its index.", list::lset),
-    c("ltrim", 4, W, ONE_KEY, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
-    c("rpop", -2, W_FAST, ONE_KEY, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
-    c("rpoplpush", 3, W_OOM, TWO_KEYS, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
-    c("rpush", -3, W_OOM_FAST, ONE_KEY, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
-    c("rpushx", -3, W_OOM_FAST, ONE_KEY, "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
+    c("blmove", 6, fl("write denyoom noscript blocking"), (1, 2, 1), "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),
+    c("blmpop", -5, fl("write blocking movablekeys"), (0, 0, 0), "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blmpop),
+    c("blpop", -3, fl("write noscript blocking"), (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
+    c("brpop", -3, fl("write noscript blocking"), (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
+    c("brpoplpush", 4, fl("write denyoom noscript blocking"), (1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpoplpush),
+    c("lindex", 3, fl("readonly"), (1, 1, 1), "list", "1.0.0", "Returns an element from a list by its index.", list::lindex),
+    c("linsert", 5, fl("write denyoom"), (1, 1, 1), "list", "2.2.0", "Inserts an element before or after another element in a list.", list::linsert),
+    c("llen", 2, fl("readonly fast"), (1, 1, 1), "list", "1.0.0", "Returns the length of a list.", list::llen),
+    c("lmove", 5, fl("write denyoom"), (1, 2, 1), "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", list::lmove),
+    c("lmpop", -4, fl("write movablekeys"), (0, 0, 0), "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", list::lmpop),
+    c("lpop", -2, fl("write fast"), (1, 1, 1), "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", list::lpop),
+    c("lpos", -3, fl("readonly"), (1, 1, 1), "list", "6.0.6", "Returns the index of matching elements in a list.", list::lpos),
+    c("lpush", -3, fl("write denyoom fast"), (1, 1, 1), "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", list::lpush),
+    c("lpushx", -3, fl("write denyoom fast"), (1, 1, 1), "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", list::lpushx),
+    c("lrange", 4, fl("readonly"), (1, 1, 1), "list", "1.0.0", "Returns a range of elements from a list.", list::lrange),
+    c("lrem", 4, fl("write"), (1, 1, 1), "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", list::lrem),
+    c("lset", 4, fl("write denyoom"), (1, 1, 1), "list", "1.0.0", "Sets the value of an element in a list by its index.", list::lset),
+    c("ltrim", 4, fl("write"), (1, 1, 1), "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", list::ltrim),
+    c("rpop", -2, fl("write fast"), (1, 1, 1), "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", list::rpop),
+    c("rpoplpush", 3, fl("write denyoom"), (1, 2, 1), "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", list::rpoplpush),
+    c("rpush", -3, fl("write denyoom fast"), (1, 1, 1), "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", list::rpush),
+    c("rpushx", -3, fl("write denyoom fast"), (1, 1, 1), "list", "2.2.0", "Appends an element to a list only when the list exists.", list::rpushx),
     // hashes
-    c("hdel", -3, W_FAST, ONE_KEY, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
-    c("hexists", 3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
-    c("hget", 3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
-    c("hgetall", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
-    c("hincrby", 4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
-    c("hincrbyfloat", 4, W_OOM_FAST, ONE_KEY, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
-    c("hkeys", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
-    c("hlen", 2, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
-    c("hmget", -3, RO_FAST, ONE_KEY, "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
-    c("hmset", -4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
-    c("hrandfield", -2, RO, ONE_KEY, "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
-    c("hscan", -3, RO, ONE_KEY, "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
-    c("hset", -4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
-    c("hsetnx", 4, W_OOM_FAST, ONE_KEY, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
-    c("hstrlen", 3, RO_FAST, ONE_KEY, "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
-    c("hvals", 2, RO, ONE_KEY, "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
+    c("hdel", -3, fl("write fast"), (1, 1, 1), "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hash::hdel),
+    c("hexists", 3, fl("readonly fast"), (1, 1, 1), "hash", "2.0.0", "Determines whether a field exists in a hash.", hash::hexists),
+    c("hget", 3, fl("readonly fast"), (1, 1, 1), "hash", "2.0.0", "Returns the value of a field in a hash.", hash::hget),
+    c("hgetall", 2, fl("readonly"), (1, 1, 1), "hash", "2.0.0", "Returns all fields and values in a hash.", hash::hgetall),
+    c("hincrby", 4, fl("write denyoom fast"), (1, 1, 1), "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrby),
+    c("hincrbyfloat", 4, fl("write denyoom fast"), (1, 1, 1), "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hash::hincrbyfloat),
+    c("hkeys", 2, fl("readonly"), (1, 1, 1), "hash", "2.0.0", "Returns all fields in a hash.", hash::hkeys),
+    c("hlen", 2, fl("readonly fast"), (1, 1, 1), "hash", "2.0.0", "Returns the number of fields in a hash.", hash::hlen),
+    c("hmget", -3, fl("readonly fast"), (1, 1, 1), "hash", "2.0.0", "Returns the values of all fields in a hash.", hash::hmget),
+    c("hmset", -4, fl("write denyoom fast"), (1, 1, 1), "hash", "2.0.0", "Sets the values of multiple fields.", hash::hmset),
+    c("hrandfield", -2, fl("readonly"), (1, 1, 1), "hash", "6.2.0", "Returns one or more random fields from a hash.", hash::hrandfield),
+    c("hscan", -3, fl("readonly"), (1, 1, 1), "hash", "2.8.0", "Iterates over fields and values of a hash.", hash::hscan),
+    c("hset", -4, fl("write denyoom fast"), (1, 1, 1), "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hash::hset),
+    c("hsetnx", 4, fl("write denyoom fast"), (1, 1, 1), "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hash::hsetnx),
+    c("hstrlen", 3, fl("readonly fast"), (1, 1, 1), "hash", "3.2.0", "Returns the length of the value of a field.", hash::hstrlen),
+    c("hvals", 2, fl("readonly"), (1, 1, 1), "hash", "2.0.0", "Returns all values in a hash.", hash::hvals),
     // sets
-    c("sadd", -3, W_OOM_FAST, ONE_KEY, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
-    c("scard", 2, RO_FAST, ONE_KEY, "set", "1.0.0", "Returns the number of members in a set.", set::scard),
-    c("sdiff", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
-    c("sdiffstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
-    c("sinter", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
-    c("sintercard", -3, RO, NO_KEYS, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
-    c("sinterstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
-    c("sismember", 3, RO_FAST, ONE_KEY, "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
-    c("smembers", 2, RO, ONE_KEY, "set", "1.0.0", "Returns all members of a set.", set::smembers),
-    c("smismember", -3, RO_FAST, ONE_KEY, "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
-    c("smove", 4, W_FAST, TWO_KEYS, "set", "1.0.0", "Moves a member from one set to another.", set::smove),
-    c("spop", -2, W_FAST, ONE_KEY, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
-    c("srandmember", -2, RO, ONE_KEY, "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
-    c("srem", -3, W_FAST, ONE_KEY, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
-    c("sscan", -3, RO, ONE_KEY, "set", "2.8.0", "Iterates over members of a set.", set::sscan),
-    c("sunion", -2, RO, ALL_KEYS, "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
-    c("sunionstore", -3, W_OOM, ALL_KEYS, "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
+    c("sadd", -3, fl("write denyoom fast"), (1, 1, 1), "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", set::sadd),
+    c("scard", 2, fl("readonly fast"), (1, 1, 1), "set", "1.0.0", "Returns the number of members in a set.", set::scard),
+    c("sdiff", -2, fl("readonly"), (1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", set::sdiff),
+    c("sdiffstore", -3, fl("write denyoom"), (1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", set::sdiffstore),
+    c("sinter", -2, fl("readonly"), (1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", set::sinter),
+    c("sintercard", -3, fl("readonly movablekeys"), (0, 0, 0), "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", set::sintercard),
+    c("sinterstore", -3, fl("write denyoom"), (1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", set::sinterstore),
+    c("sismember", 3, fl("readonly fast"), (1, 1, 1), "set", "1.0.0", "Determines whether a member belongs to a set.", set::sismember),
+    c("smembers", 2, fl("readonly"), (1, 1, 1), "set", "1.0.0", "Returns all members of a set.", set::smembers),
+    c("smismember", -3, fl("readonly fast"), (1, 1, 1), "set", "6.2.0", "Determines whether multiple members belong to a set.", set::smismember),
+    c("smove", 4, fl("write fast"), (1, 2, 1), "set", "1.0.0", "Moves a member from one set to another.", set::smove),
+    c("spop", -2, fl("write fast"), (1, 1, 1), "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", set::spop),
+    c("srandmember", -2, fl("readonly"), (1, 1, 1), "set", "1.0.0", "Get one or multiple random members from a set", set::srandmember),
+    c("srem", -3, fl("write fast"), (1, 1, 1), "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", set::srem),
+    c("sscan", -3, fl("readonly"), (1, 1, 1), "set", "2.8.0", "Iterates over members of a set.", set::sscan),
+    c("sunion", -2, fl("readonly"), (1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", set::sunion),
+    c("sunionstore", -3, fl("write denyoom"), (1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", set::sunionstore),
     // sorted sets
-    c("bzmpop", -5, W.or(F::BLOCKING), NO_KEYS, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzmpop),
-    c("bzpopmax", -3, W_FAST.or(F::BLOCKING), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", blocking::bzpopmax),
-    c("bzpopmin", -3, W_FAST.or(F::BLOCKING), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmin),
-    c("zadd", -4, W_OOM_FAST, ONE_KEY, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
-    c("zcard", 2, RO_FAST, ONE_KEY, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
-    c("zcount", 4, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
-    c("zdiff", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
-    c("zdiffstore", -4, W_OOM, ONE_KEY, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
-    c("zincrby", 4, W_OOM_FAST, ONE_KEY, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
-    c("zinter", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
-    c("zintercard", -3, RO, NO_KEYS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
-    c("zinterstore", -4, W_OOM, ONE_KEY, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
-    c("zlexcount", 4, RO_FAST, ONE_KEY, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zset::zlexcount),
-    c("zmpop", -4, W, NO_KEYS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
-    c("zmscore", -3, RO_FAST, ONE_KEY, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),
-    c("zpopmax", -2, W_FAST, ONE_KEY, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmax),
-    c("zpopmin", -2, W_FAST, ONE_KEY, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmin),
-    c("zrandmember", -2, RO, ONE_KEY, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
-    c("zrange", -4, RO, ONE_KEY, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zset::zrange),
-    c("zrangebylex", -4, RO, ONE_KEY, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zset::zrangebylex),
-    c("zrangebyscore", -4, RO, ONE_KEY, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", zset::zrangebyscore),
-    c("zrangestore", -5, W_OOM, TWO_KEYS, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", zset::zrangestore),
-    c("zrank", -3, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zset::zrank),
-    c("zrem", -3, W_FAST, ONE_KEY, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
-    c("zremrangebylex", 4, W, ONE_KEY, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zset::zremrangebylex),
-    c("zremrangebyrank", 4, W, ONE_KEY, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zset::zremrangebyrank),
-    c("zremrangebyscore", 4, W, ONE_KEY, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zset::zremrangebyscore),
-    c("zrevrange", -4, RO, ONE_KEY, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zset::zrevrange),
-    c("zrevrangebylex", -4, RO, ONE_KEY, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zset::zrevrangebylex),
-    c("zrevrangebyscore", -4, RO, ONE_KEY, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zset::zrevrangebyscore),
-    c("zrevrank", -3, RO_FAST, ONE_KEY, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zset::zrevrank),
-    c("zscan", -3, RO, ONE_KEY, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
-    c("zscore", 3, RO_FAST, ONE_KEY, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
-    c("zunion", -3, RO, NO_KEYS, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
-    c("zunionstore", -4, W_OOM, ONE_KEY, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
+    c("bzmpop", -5, fl("write blocking movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzmpop),
+    c("bzpopmax", -3, fl("write noscript blocking fast"), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", blocking::bzpopmax),
+    c("bzpopmin", -3, fl("write noscript blocking fast"), (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmin),
+    c("zadd", -4, fl("write denyoom fast"), (1, 1, 1), "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
+    c("zcard", 2, fl("readonly fast"), (1, 1, 1), "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
+    c("zcount", 4, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
+    c("zdiff", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
+    c("zdiffstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
+    c("zincrby", 4, fl("write denyoom fast"), (1, 1, 1), "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
+    c("zinter", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
+    c("zintercard", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
+    c("zinterstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
+    c("zlexcount", 4, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zset::zlexcount),
+    c("zmpop", -4, fl("write movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
+    c("zmscore", -3, fl("readonly fast"), (1, 1, 1), "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),
+    c("zpopmax", -2, fl("write fast"), (1, 1, 1), "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmax),
+    c("zpopmin", -2, fl("write fast"), (1, 1, 1), "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zset::zpopmin),
+    c("zrandmember", -2, fl("readonly"), (1, 1, 1), "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zset::zrandmember),
+    c("zrange", -4, fl("readonly"), (1, 1, 1), "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zset::zrange),
+    c("zrangebylex", -4, fl("readonly"), (1, 1, 1), "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zset::zrangebylex),
+    c("zrangebyscore", -4, fl("readonly"), (1, 1, 1), "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", zset::zrangebyscore),
+    c("zrangestore", -5, fl("write denyoom"), (1, 2, 1), "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", zset::zrangestore),
+    c("zrank", -3, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zset::zrank),
+    c("zrem", -3, fl("write fast"), (1, 1, 1), "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zset::zrem),
+    c("zremrangebylex", 4, fl("write"), (1, 1, 1), "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zset::zremrangebylex),
+    c("zremrangebyrank", 4, fl("write"), (1, 1, 1), "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zset::zremrangebyrank),
+    c("zremrangebyscore", 4, fl("write"), (1, 1, 1), "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zset::zremrangebyscore),
+    c("zrevrange", -4, fl("readonly"), (1, 1, 1), "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zset::zrevrange),
+    c("zrevrangebylex", -4, fl("readonly"), (1, 1, 1), "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zset::zrevrangebylex),
+    c("zrevrangebyscore", -4, fl("readonly"), (1, 1, 1), "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zset::zrevrangebyscore),
+    c("zrevrank", -3, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zset::zrevrank),
+    c("zscan", -3, fl("readonly"), (1, 1, 1), "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
+    c("zscore", 3, fl("readonly fast"), (1, 1, 1), "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
+    c("zunion", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
+    c("zunionstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
     // connection
-    c("auth", -2, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
-    c("client", -2, F::NOSCRIPT.or(LOAD_STALE), NO_KEYS, "connection", "2.4.0", "A container for client connection commands.", client::client),
-    c("echo", 2, F::FAST, NO_KEYS, "connection", "1.0.0", "Returns the given string.", connection::echo),
-    c("hello", -1, CONN_ANY, NO_KEYS, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
-    c("ping", -1, F::FAST, NO_KEYS, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
-    c("quit", -1, CONN_ANY, NO_KEYS, "connection", "1.0.0", "Closes the connection.", connection::quit),
-    c("reset", 1, CONN_ANY, NO_KEYS, "connection", "6.2.0", "Resets the connection.", connection::reset),
-    c("select", 2, LOAD_STALE.or(F::FAST), NO_KEYS, "connection", "1.0.0", "Changes the selected database.", connection::select),
+    c("auth", -2, fl("noscript loading stale fast no_auth allow_busy"), (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
+    c("client", -2, fl(""), (0, 0, 0), "connection", "2.4.0", "A container for client connection commands.", client::client),
+    c("echo", 2, fl("loading stale fast"), (0, 0, 0), "connection", "1.0.0", "Returns the given string.", connection::echo),
+    c("hello", -1, fl("noscript loading stale fast no_auth allow_busy"), (0, 0, 0), "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
+    c("ping", -1, fl("fast"), (0, 0, 0), "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    c("quit", -1, fl("noscript loading stale fast no_auth allow_busy"), (0, 0, 0), "connection", "1.0.0", "Closes the connection.", connection::quit),
+    c("reset", 1, fl("noscript loading stale fast no_auth allow_busy"), (0, 0, 0), "connection", "6.2.0", "Resets the connection.", connection::reset),
+    c("select", 2, fl("loading stale fast"), (0, 0, 0), "connection", "1.0.0", "Changes the selected database.", connection::select),
     // server
-    c("command", -1, LOAD_STALE, NO_KEYS, "server", "2.8.13", "Returns detailed information about all commands.", command::command),
-    c("config", -2, ADMIN, NO_KEYS, "server", "2.0.0", "A container for server configuration commands.", config::config),
-    c("dbsize", 1, RO_FAST, NO_KEYS, "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),
-    c("flushall", -1, W, NO_KEYS, "server", "1.0.0", "Removes all keys from all databases.", server::flushall),
-    c("flushdb", -1, W, NO_KEYS, "server", "1.0.0", "Remove all keys from the current database.", server::flushdb),
-    c("info", -1, LOAD_STALE, NO_KEYS, "server", "1.0.0", "Returns information and statistics about the server.", info::info),
-    c("memory", -2, F::NONE, NO_KEYS, "server", "4.0.0", "A container for memory diagnostics commands.", object::memory),
-    c("bgsave", -1, F::ADMIN.or(F::NOSCRIPT), NO_KEYS, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
-    c("lastsave", 1, LOAD_STALE.or(F::FAST), NO_KEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
-    c("save", 1, F::ADMIN.or(F::NOSCRIPT).or(F::NO_MULTI), NO_KEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
-    c("shutdown", -1, ADMIN.or(F::NO_MULTI).or(F::ALLOW_BUSY), NO_KEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
-    c("swapdb", 3, W_FAST, NO_KEYS, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
-    c("time", 1, LOAD_STALE.or(F::FAST), NO_KEYS, "server", "2.6.0", "Returns the server time.", server::time),
+    c("command", -1, fl("loading stale"), (0, 0, 0), "server", "2.8.13", "Returns detailed information about all commands.", command::command),
+    c("config", -2, fl(""), (0, 0, 0), "server", "2.0.0", "A container for server configuration commands.", config::config),
+    c("dbsize", 1, fl("readonly fast"), (0, 0, 0), "server", "1.0.0", "Returns the number of keys in the database.", server::dbsize),
+    c("flushall", -1, fl("write"), (0, 0, 0), "server", "1.0.0", "Removes all keys from all databases.", server::flushall),
+    c("flushdb", -1, fl("write"), (0, 0, 0), "server", "1.0.0", "Remove all keys from the current database.", server::flushdb),
+    c("info", -1, fl("loading stale"), (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", info::info),
+    c("memory", -2, fl(""), (0, 0, 0), "server", "4.0.0", "A container for memory diagnostics commands.", object::memory),
+    c("bgsave", -1, fl("admin noscript no_async_loading"), (0, 0, 0), "server", "1.0.0", "Asynchronously saves the database(s) to disk.", server::bgsave),
+    c("lastsave", 1, fl("loading stale fast"), (0, 0, 0), "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
+    c("save", 1, fl("admin noscript no_async_loading no_multi"), (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk.", server::save),
+    c("shutdown", -1, fl("admin noscript loading stale no_multi allow_busy"), (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("swapdb", 3, fl("write fast"), (0, 0, 0), "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
+    c("time", 1, fl("loading stale fast"), (0, 0, 0), "server", "2.6.0", "Returns the server time.", server::time),
 ];
 
 /// The longest command name, for the stack buffer of [`lookup`].
@@ -430,12 +432,40 @@ mod tests {
     }
 
     #[test]
+    fn every_command_has_metadata() {
+        for c in TABLE {
+            for c in std::iter::once(c).chain(subcommands(c.name)) {
+                assert!(
+                    spec::meta(c.name).is_some(),
+                    "{} has no spec::meta entry",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flags_parse_and_list_in_redis_order() {
+        // Redis lists blocking before fast and no_multi before allow_busy, whatever the order
+        // a table line names them in.
+        let f = fl("fast blocking  write");
+        assert_eq!(f.names().collect::<Vec<_>>(), ["write", "blocking", "fast"]);
+        assert!(f.has(Flags::WRITE) && !f.has(Flags::NO_AUTH));
+        let f = fl("allow_busy no_multi");
+        assert_eq!(f.names().collect::<Vec<_>>(), ["no_multi", "allow_busy"]);
+        assert_eq!(fl("").names().count(), 0);
+    }
+
+    #[test]
     fn categories_in_redis_order() {
-        let cats = |name: &str| TABLE[lookup(name.as_bytes()).unwrap()].categories();
+        let cats = |name: &str| {
+            TABLE[lookup(name.as_bytes()).unwrap()]
+                .categories()
+                .collect::<Vec<_>>()
+        };
         // As redis-server 7.0.15 lists them in COMMAND INFO.
         assert_eq!(cats("get"), ["@read", "@string", "@fast"]);
-        assert_eq!(cats("append"), ["@write", "@string", "@fast"]);
-        assert_eq!(cats("del"), ["@keyspace", "@write", "@slow"]);
+        assert_eq!(cats("keys"), ["@keyspace", "@read", "@slow", "@dangerous"]);
         assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
         assert_eq!(cats("auth"), ["@fast", "@connection"]);
         assert_eq!(cats("bgsave"), ["@admin", "@slow", "@dangerous"]);
