@@ -1,4 +1,5 @@
 mod client;
+mod command;
 mod compat;
 mod concurrency;
 mod crash_types;

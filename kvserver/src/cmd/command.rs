@@ -151,7 +151,8 @@ fn count(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     ctx.int(TABLE.len() as i64)
 }
 
-/// COMMAND INFO [name ...]: an entry per name, null for unknown names; all without names.
+/// COMMAND INFO [name ...]: an entry per name, a null (`$-1`, as Redis sends) for unknown
+/// names; all without names.
 fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut w = ctx.w();
     if req.len() == 2 {
@@ -165,7 +166,7 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     for name in req.args().skip(2) {
         match find(name) {
             Some(c) => write_info(&mut w, c),
-            None => w.null_array(),
+            None => w.null(),
         }
     }
     Ok(())
