@@ -8,8 +8,8 @@ included) is looked up on both sides over RESP3, so set/map/array types are comp
 as values. Prints a mismatch count per field and a few examples of each; exits 1 when any
 field differs. Where kv follows Redis 7.2 (README: "Semantics, reply types and error strings
 follow Redis 7.2") and 7.0 differs, the difference is listed apart and not counted: CLIENT SETINFO
-(new in 7.2), ZRANK/ZREVRANK's arity (WITHSCORE, new in 7.2) and the COMMAND DOCS summaries (7.2
-rewrote them). Subcommands Redis has and kv does not support are listed, not counted.
+(new in 7.2), ZRANK/ZREVRANK's arity and history (WITHSCORE, new in 7.2) and the COMMAND DOCS
+summaries (7.2 rewrote them). Subcommands Redis has and kv does not support are listed, not counted.
 """
 
 import argparse
@@ -88,8 +88,12 @@ def plain(v):
 
 
 # (field, name) pairs where kv follows Redis 7.2 and 7.0 differs; "*" matches every name.
-REDIS_72 = {("arity", "zrank"), ("arity", "zrevrank"), ("docs.summary", "*")}
+REDIS_72 = {("arity", "zrank"), ("arity", "zrevrank"), ("docs.summary", "*"),
+            ("docs.extra", "zrank"), ("docs.extra", "zrevrank")}
 ONLY_72 = {"client|setinfo"}
+
+DOCS_FIELDS = ["summary", "since", "group", "complexity", "doc_flags", "deprecated_since",
+               "replaced_by", "history", "fields"]
 
 INFO_FIELDS = ["name", "arity", "flags", "first", "last", "step", "acl", "tips", "key_specs",
                "subcommands"]
@@ -230,6 +234,10 @@ def main():
         for field in dk:
             if field not in dr:
                 note("docs.extra", name, field, None)
+        # The fields both list, in the same order (Redis's order).
+        order = [f for f in dk if f in dr and f != "subcommands"]
+        if order != [f for f in dr if f in dk and f != "subcommands"]:
+            note("docs.fields", name, order, list(dr))
 
     getkeys_cases = []
     for name in names:
@@ -239,17 +247,31 @@ def main():
             getkeys_cases.append([name, "x"])
     getkeys_cases += GETKEYS_EDGES
     for case in getkeys_cases:
-        a, b = plain(k.call("COMMAND", "GETKEYS", *case)), plain(r.call("COMMAND", "GETKEYS", *case))
+        a = plain(k.call("COMMAND", "GETKEYS", *case))
+        b = plain(r.call("COMMAND", "GETKEYS", *case))
         if a != b:
             note("getkeys", " ".join(case), a, b)
 
-    fields = INFO_FIELDS + sorted({f for f in mismatches if f not in INFO_FIELDS})
+    # COMMAND LIST FILTERBY ACLCAT: kv's answer is Redis's, less the commands kv lacks.
+    supported = set(names) - ONLY_72
+    for cat in plain(r.call("ACL", "CAT")):
+        a = sorted(set(plain(k.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", cat))) - ONLY_72)
+        b = sorted(n for n in plain(r.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", cat))
+                   if n in supported)
+        if a != b:
+            note("aclcat", cat, sorted(set(a) - set(b)), sorted(set(b) - set(a)))
+    ours, theirs = k.call("COMMAND", "INFO", "nosuch"), r.call("COMMAND", "INFO", "nosuch")
+    if ours != theirs:
+        note("unknown", "COMMAND INFO nosuch", plain(ours), plain(theirs))
+
+    always = INFO_FIELDS + ["docs." + f for f in DOCS_FIELDS] + ["getkeys", "aclcat", "unknown"]
+    fields = always + sorted({f for f in mismatches if f not in always})
     total = 0
     print(f"{len(names)} names from kv's COMMAND LIST, {len(getkeys_cases)} GETKEYS cases")
     for field in fields:
         rows = mismatches.get(field, [])
         total += len(rows)
-        print(f"{field:14} {len(rows):4} mismatches")
+        print(f"{field:22} {len(rows):4} mismatches")
         shown = rows if args.dump else rows[: args.examples]
         for name, ours, theirs in shown:
             print(f"    {name}: kv={ours!r}\n    {' ' * len(name)}  redis={theirs!r}")

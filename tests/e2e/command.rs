@@ -975,3 +975,77 @@ fn command_getkeys_as_redis_answers() {
           b"-ERR wrong number of arguments for 'command|getkeys' command\r\n"),
     ]);
 }
+
+/// A reply as nested strings, for comparing COMMAND DOCS field by field.
+fn strings(v: &redis::Value) -> Vec<String> {
+    match v {
+        redis::Value::BulkString(b) => vec![String::from_utf8_lossy(b).into_owned()],
+        redis::Value::SimpleString(s) => vec![s.clone()],
+        redis::Value::Array(items) => items.iter().flat_map(strings).collect(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// COMMAND DOCS fields in Redis's order with Redis's values (redis-server 7.0.15), except the
+/// summary, where kv has Redis 7.2's wording, and the arguments, which kv leaves out.
+#[test]
+fn command_docs_fields_as_redis_lists_them() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let docs = |con: &mut redis::Connection, name: &str| -> Vec<String> {
+        let v: redis::Value = redis::cmd("COMMAND")
+            .arg("DOCS")
+            .arg(name)
+            .query(con)
+            .unwrap();
+        let mut s = strings(&v);
+        assert_eq!(s[0], name);
+        assert_eq!(s[1], "summary");
+        s.drain(..3);
+        s
+    };
+    assert_eq!(
+        docs(&mut con, "zrevrange"),
+        [
+            "since",
+            "1.2.0",
+            "group",
+            "sorted-set",
+            "complexity",
+            "O(log(N)+M) with N being the number of elements in the sorted set and M the number \
+             of elements returned.",
+            "doc_flags",
+            "deprecated",
+            "deprecated_since",
+            "6.2.0",
+            "replaced_by",
+            "`ZRANGE` with the `REV` argument",
+        ]
+    );
+    assert_eq!(
+        docs(&mut con, "memory|usage"),
+        [
+            "since",
+            "4.0.0",
+            "group",
+            "server",
+            "complexity",
+            "O(N) where N is the number of samples."
+        ]
+    );
+    let set = docs(&mut con, "set");
+    let history = set.iter().position(|f| f == "history").unwrap();
+    assert_eq!(
+        set[history + 1..],
+        [
+            "2.6.12",
+            "Added the `EX`, `PX`, `NX` and `XX` options.",
+            "6.0.0",
+            "Added the `KEEPTTL` option.",
+            "6.2.0",
+            "Added the `GET`, `EXAT` and `PXAT` option.",
+            "7.0.0",
+            "Allowed the `NX` and `GET` options to be used together.",
+        ]
+    );
+}

@@ -5,7 +5,7 @@ use kvproto::{Request, Writer};
 
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::CmdError;
-use super::spec::{Begin, Find, KeySpec};
+use super::spec::{self, Begin, Find, KeySpec};
 use super::table::{Command, Flags, TABLE, dispatch_sub, fl, lookup, lookup_sub, subcommands};
 
 #[rustfmt::skip]
@@ -172,9 +172,17 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
+/// One COMMAND DOCS entry, its fields in Redis's order (Redis also lists the arguments, which kv
+/// leaves out).
 fn write_docs(w: &mut Writer<'_>, c: &Command) {
     let subs = subcommands(c.name);
-    w.map_len(if subs.is_empty() { 4 } else { 5 });
+    let deprecated = spec::deprecated(c.name);
+    let history = spec::history(c.name);
+    let fields = 4
+        + if deprecated.is_some() { 3 } else { 0 }
+        + usize::from(!history.is_empty())
+        + usize::from(!subs.is_empty());
+    w.map_len(fields);
     w.bulk(b"summary");
     w.bulk(c.summary.as_bytes());
     w.bulk(b"since");
@@ -183,6 +191,24 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     w.bulk(c.group.as_bytes());
     w.bulk(b"complexity");
     w.bulk(c.meta().complexity.as_bytes());
+    if let Some((since, by)) = deprecated {
+        w.bulk(b"doc_flags");
+        w.set_len(1);
+        w.simple(b"deprecated");
+        w.bulk(b"deprecated_since");
+        w.bulk(since.as_bytes());
+        w.bulk(b"replaced_by");
+        w.bulk(by.as_bytes());
+    }
+    if !history.is_empty() {
+        w.bulk(b"history");
+        w.set_len(history.len());
+        for (version, change) in history {
+            w.array_len(2);
+            w.bulk(version.as_bytes());
+            w.bulk(change.as_bytes());
+        }
+    }
     if !subs.is_empty() {
         w.bulk(b"subcommands");
         w.map_len(subs.len());
@@ -193,8 +219,7 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     }
 }
 
-/// COMMAND DOCS [name ...]: a map of name to its summary, version, group and complexity
-/// (Redis also lists the arguments and history, which kv leaves out); unknown names
+/// COMMAND DOCS [name ...]: a map of name to its documentation; unknown names
 /// are left out, as in Redis.
 fn docs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let chosen: Vec<&Command> = if req.len() == 2 {

@@ -1,5 +1,6 @@
 //! What `COMMAND INFO` and `COMMAND DOCS` report beyond the dispatch table: ACL categories,
-//! command tips, key specifications and time complexity, per command and subcommand.
+//! command tips, key specifications and time complexity, per command and subcommand; which
+//! commands are deprecated and the history of their changes.
 //!
 //! The data is Redis's own, recorded from redis-server 7.0.15's `COMMAND INFO` and `COMMAND
 //! DOCS` (CLIENT SETINFO, which 7.0 lacks, from 7.2). `tools/diffcommand.py` compares it with a
@@ -273,4 +274,85 @@ static META: &[(&str, Meta)] = &[
     ("time", m("@fast", &["nondeterministic_output"], &[], "O(1)")),
     // Redis 7.2 (absent from 7.0): as 7.2 reports it.
     ("client|setinfo", m("@slow @connection", &[], &[], "O(1)")),
+];
+
+/// `deprecated_since` and `replaced_by` of a deprecated command, for `COMMAND DOCS`.
+pub(crate) fn deprecated(name: &str) -> Option<(&'static str, &'static str)> {
+    DEPRECATED
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|&(_, since, by)| (since, by))
+}
+
+/// The changes to a command, `(version, what changed)`, oldest first, for `COMMAND DOCS`.
+pub(crate) fn history(name: &str) -> &'static [(&'static str, &'static str)] {
+    HISTORY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(&[], |(_, h)| h)
+}
+
+#[rustfmt::skip]
+static DEPRECATED: &[(&str, &str, &str)] = &[
+    ("getset", "6.2.0", "`SET` with the `!GET` argument"),
+    ("substr", "2.0.0", "`GETRANGE`"),
+    ("brpoplpush", "6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
+    ("rpoplpush", "6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments"),
+    ("hmset", "4.0.0", "`HSET` with multiple field-value pairs"),
+    ("zrangebylex", "6.2.0", "`ZRANGE` with the `BYLEX` argument"),
+    ("zrangebyscore", "6.2.0", "`ZRANGE` with the `BYSCORE` argument"),
+    ("zrevrange", "6.2.0", "`ZRANGE` with the `REV` argument"),
+    ("zrevrangebylex", "6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments"),
+    ("zrevrangebyscore", "6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"),
+];
+
+#[rustfmt::skip]
+static HISTORY: &[(&str, &[(&str, &str)])] = &[
+    ("set", &[("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."), ("6.0.0", "Added the `KEEPTTL` option."), ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."), ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")]),
+    ("exists", &[("3.0.3", "Accepts multiple `key` arguments.")]),
+    ("expire", &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")]),
+    ("expireat", &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")]),
+    ("pexpire", &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")]),
+    ("pexpireat", &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")]),
+    ("pttl", &[("2.8.0", "Added the -2 reply.")]),
+    ("renamenx", &[("3.2.0", "The command no longer returns an error when source and destination names are the same.")]),
+    ("scan", &[("6.0.0", "Added the `TYPE` subcommand.")]),
+    ("ttl", &[("2.8.0", "Added the -2 reply.")]),
+    ("blpop", &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")]),
+    ("brpop", &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")]),
+    ("brpoplpush", &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")]),
+    ("lpop", &[("6.2.0", "Added the `count` argument.")]),
+    ("lpush", &[("2.4.0", "Accepts multiple `element` arguments.")]),
+    ("lpushx", &[("4.0.0", "Accepts multiple `element` arguments.")]),
+    ("rpop", &[("6.2.0", "Added the `count` argument.")]),
+    ("rpush", &[("2.4.0", "Accepts multiple `element` arguments.")]),
+    ("rpushx", &[("4.0.0", "Accepts multiple `element` arguments.")]),
+    ("hdel", &[("2.4.0", "Accepts multiple `field` arguments.")]),
+    ("hset", &[("4.0.0", "Accepts multiple `field` and `value` arguments.")]),
+    ("sadd", &[("2.4.0", "Accepts multiple `member` arguments.")]),
+    ("spop", &[("3.2.0", "Added the `count` argument.")]),
+    ("srandmember", &[("2.6.0", "Added the optional `count` argument.")]),
+    ("srem", &[("2.4.0", "Accepts multiple `member` arguments.")]),
+    ("bzpopmax", &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")]),
+    ("bzpopmin", &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")]),
+    ("zadd", &[("2.4.0", "Accepts multiple elements."), ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."), ("6.2.0", "Added the `GT` and `LT` options.")]),
+    ("zrange", &[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")]),
+    ("zrangebyscore", &[("2.0.0", "Added the `WITHSCORES` modifier.")]),
+    ("zrem", &[("2.4.0", "Accepts multiple elements.")]),
+    ("zrevrangebyscore", &[("2.1.6", "`min` and `max` can be exclusive.")]),
+    ("auth", &[("6.0.0", "Added ACL style (username and password).")]),
+    ("client|kill", &[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option.")]),
+    ("client|list", &[("2.8.12", "Added unique client `id` field."), ("5.0.0", "Added optional `TYPE` filter."), ("6.0.0", "Added `user` field."), ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."), ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."), ("7.0.3", "Added `ssub` field.")]),
+    ("hello", &[("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context.")]),
+    ("command|info", &[("7.0.0", "Allowed to be called with no argument to get info on all commands.")]),
+    ("config|get", &[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")]),
+    ("config|set", &[("7.0.0", "Added the ability to set multiple parameters in one call.")]),
+    ("flushall", &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")]),
+    ("flushdb", &[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")]),
+    ("info", &[("7.0.0", "Added support for taking multiple section arguments.")]),
+    ("bgsave", &[("3.2.2", "Added the `SCHEDULE` option.")]),
+    ("shutdown", &[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")]),
+    // Redis 7.2 (kv has WITHSCORE).
+    ("zrank", &[("7.2.0", "Added the optional `WITHSCORE` argument.")]),
+    ("zrevrank", &[("7.2.0", "Added the optional `WITHSCORE` argument.")]),
 ];
