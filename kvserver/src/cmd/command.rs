@@ -375,3 +375,53 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::spec::Begin::Index;
+    use crate::cmd::spec::Find::{Keynum, Range};
+
+    fn spec(begin: Begin, find: Find) -> KeySpec {
+        KeySpec {
+            notes: None,
+            flags: "RW",
+            begin,
+            find,
+        }
+    }
+
+    #[track_caller]
+    fn check(specs: &[KeySpec], line: &str, expected: Option<&[usize]>) {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        assert_eq!(keys_by_specs(specs, &args).as_deref(), expected, "{line}");
+    }
+
+    #[test]
+    fn keys_by_specs_as_redis_finds_them() {
+        let one = [spec(Index(1), Range(0, 1, 0))];
+        check(&one, "get k", Some(&[1]));
+        check(&one, "get", None);
+        let pairs = [spec(Index(1), Range(-1, 2, 0))];
+        check(&pairs, "mset a 1 b 2", Some(&[1, 3]));
+        check(&pairs, "mset a 1 b", Some(&[1, 3]));
+        let blpop = [spec(Index(1), Range(-2, 1, 0))];
+        check(&blpop, "blpop a b 0", Some(&[1, 2]));
+        // A limit splits what follows the start: half of it here (Redis's XREAD-style spec).
+        let halves = [spec(Index(1), Range(-1, 1, 2))];
+        check(&halves, "x a b 1 2", Some(&[1, 2]));
+        // ZUNIONSTORE: the destination, then a key count.
+        let zstore = [
+            spec(Index(1), Range(0, 1, 0)),
+            spec(Index(2), Keynum(0, 1, 1)),
+        ];
+        check(&zstore, "zunionstore d 2 a b WEIGHTS 1 2", Some(&[1, 3, 4]));
+        check(&zstore, "zunionstore d 3 a b", None);
+        check(&zstore, "zunionstore d 0 a", None);
+        check(&zstore, "zunionstore d -1 a", None);
+        check(&zstore, "zunionstore d x a", None);
+        check(&zstore, "zunionstore d", None);
+        let object = [spec(Index(2), Range(0, 1, 0))];
+        check(&object, "object encoding k", Some(&[2]));
+    }
+}
