@@ -8,8 +8,8 @@ included) is looked up on both sides over RESP3, so set/map/array types are comp
 as values. Prints a mismatch count per field and a few examples of each; exits 1 when any
 field differs. Where kv follows Redis 7.2 (README: "Semantics, reply types and error strings
 follow Redis 7.2") and 7.0 differs, the difference is listed apart and not counted: CLIENT SETINFO
-(new in 7.2), ZRANK/ZREVRANK's arity and history (WITHSCORE, new in 7.2) and the COMMAND DOCS
-summaries (7.2 rewrote them). Subcommands Redis has and kv does not support are listed, not counted.
+(new in 7.2), ZRANK/ZREVRANK's arity, history and arguments (WITHSCORE, new in 7.2) and the
+COMMAND DOCS summaries (7.2 rewrote them). Subcommands Redis has and kv does not support are listed, not counted.
 """
 
 import argparse
@@ -89,11 +89,12 @@ def plain(v):
 
 # (field, name) pairs where kv follows Redis 7.2 and 7.0 differs; "*" matches every name.
 REDIS_72 = {("arity", "zrank"), ("arity", "zrevrank"), ("docs.summary", "*"),
-            ("docs.extra", "zrank"), ("docs.extra", "zrevrank")}
+            ("docs.extra", "zrank"), ("docs.extra", "zrevrank"),
+            ("docs.arguments", "zrank"), ("docs.arguments", "zrevrank")}
 ONLY_72 = {"client|setinfo"}
 
 DOCS_FIELDS = ["summary", "since", "group", "complexity", "doc_flags", "deprecated_since",
-               "replaced_by", "history", "fields"]
+               "replaced_by", "history", "arguments", "fields"]
 
 INFO_FIELDS = ["name", "arity", "flags", "first", "last", "step", "acl", "tips", "key_specs",
                "subcommands"]

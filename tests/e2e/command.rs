@@ -981,13 +981,14 @@ fn strings(v: &redis::Value) -> Vec<String> {
     match v {
         redis::Value::BulkString(b) => vec![String::from_utf8_lossy(b).into_owned()],
         redis::Value::SimpleString(s) => vec![s.clone()],
+        redis::Value::Int(i) => vec![i.to_string()],
         redis::Value::Array(items) => items.iter().flat_map(strings).collect(),
         other => panic!("unexpected {other:?}"),
     }
 }
 
 /// COMMAND DOCS fields in Redis's order with Redis's values (redis-server 7.0.15), except the
-/// summary, where kv has Redis 7.2's wording, and the arguments, which kv leaves out.
+/// summary, where kv has Redis 7.2's wording.
 #[test]
 fn command_docs_fields_as_redis_lists_them() {
     let server = Server::start(&[]);
@@ -1005,7 +1006,7 @@ fn command_docs_fields_as_redis_lists_them() {
         s
     };
     assert_eq!(
-        docs(&mut con, "zrevrange"),
+        docs(&mut con, "zrevrange")[..12],
         [
             "since",
             "1.2.0",
@@ -1030,13 +1031,29 @@ fn command_docs_fields_as_redis_lists_them() {
             "group",
             "server",
             "complexity",
-            "O(N) where N is the number of samples."
+            "O(N) where N is the number of samples.",
+            "arguments",
+            "name",
+            "key",
+            "type",
+            "key",
+            "key_spec_index",
+            "0",
+            "name",
+            "count",
+            "type",
+            "integer",
+            "token",
+            "SAMPLES",
+            "flags",
+            "optional",
         ]
     );
     let set = docs(&mut con, "set");
     let history = set.iter().position(|f| f == "history").unwrap();
+    let args = set.iter().position(|f| f == "arguments").unwrap();
     assert_eq!(
-        set[history + 1..],
+        set[history + 1..args],
         [
             "2.6.12",
             "Added the `EX`, `PX`, `NX` and `XX` options.",

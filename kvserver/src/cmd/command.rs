@@ -4,6 +4,7 @@
 use kvproto::{Request, Writer};
 
 use super::ctx::{CmdResult, Ctx, is};
+use super::docs;
 use super::error::CmdError;
 use super::spec::{self, Begin, Find, KeySpec};
 use super::table::{Command, Flags, TABLE, dispatch_sub, fl, lookup, lookup_sub, subcommands};
@@ -172,15 +173,16 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// One COMMAND DOCS entry, its fields in Redis's order (Redis also lists the arguments, which kv
-/// leaves out).
+/// One COMMAND DOCS entry, its fields in Redis's order.
 fn write_docs(w: &mut Writer<'_>, c: &Command) {
     let subs = subcommands(c.name);
     let deprecated = spec::deprecated(c.name);
     let history = spec::history(c.name);
+    let args = docs::arguments(c.name);
     let fields = 4
         + if deprecated.is_some() { 3 } else { 0 }
         + usize::from(!history.is_empty())
+        + usize::from(!args.is_empty())
         + usize::from(!subs.is_empty());
     w.map_len(fields);
     w.bulk(b"summary");
@@ -208,6 +210,10 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
             w.bulk(version.as_bytes());
             w.bulk(change.as_bytes());
         }
+    }
+    if !args.is_empty() {
+        w.bulk(b"arguments");
+        docs::write_args(w, args);
     }
     if !subs.is_empty() {
         w.bulk(b"subcommands");

@@ -6,6 +6,7 @@ mod command;
 mod config;
 mod connection;
 mod ctx;
+mod docs;
 mod error;
 mod expire;
 mod hash;
