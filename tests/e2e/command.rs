@@ -2,24 +2,10 @@
 //! below was recorded from redis-server 7.0.15 (tools/diffcommand.py compares all commands).
 //! Cluster clients and redis-py read flags and key positions from these replies.
 
-use super::support::{Raw, Server, resp};
-
-/// The replies of one session, in order.
-type Session<'a> = &'a [(&'a [&'a [u8]], &'a [u8])];
+use super::support::{Raw, Server, Session, expect_replies, resp};
 
 fn check(raw: &mut Raw, session: Session<'_>) {
-    for (args, expected) in session {
-        raw.send(&resp(args));
-        let got = raw.read_n(expected.len());
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(expected),
-            "{:?}",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-    }
+    expect_replies(raw, session);
     // Nothing more than the expected bytes came: the next reply is PING's.
     raw.roundtrip(b"PING\r\n", b"+PONG\r\n");
 }

@@ -1,26 +1,11 @@
 //! Replies byte for byte as Redis 7 gives them, for the differences tools/difffuzz_strings.py
 //! found (each expected reply was taken from redis-server 7.0.15).
 
-use super::support::{Server, resp};
-
-/// The replies of one session, in order.
-type Session<'a> = &'a [(&'a [&'a [u8]], &'a [u8])];
+use super::support::{Server, Session, expect_replies};
 
 fn check(session: Session<'_>) {
     let server = Server::start(&[]);
-    let mut raw = server.raw();
-    for (args, expected) in session {
-        raw.send(&resp(args));
-        let got = raw.read_n(expected.len());
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(expected),
-            "{:?}",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-    }
+    expect_replies(&mut server.raw(), session);
 }
 
 #[test]

@@ -247,6 +247,25 @@ impl Raw {
     }
 }
 
+/// Commands and the exact bytes each reply must be, in order.
+pub(crate) type Session<'a> = &'a [(&'a [&'a [u8]], &'a [u8])];
+
+/// Sends each command of `session` on `raw` and checks its reply byte for byte.
+pub(crate) fn expect_replies(raw: &mut Raw, session: Session<'_>) {
+    for (args, expected) in session {
+        raw.send(&resp(args));
+        let got = raw.read_n(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "{:?}",
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 /// Builds a RESP array request from its arguments.
 pub(crate) fn resp(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
