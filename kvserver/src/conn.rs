@@ -92,7 +92,9 @@ impl Session {
         let Some(idx) = table::lookup(req.arg(0)) else {
             let msg = crate::cmd::unknown_command(req);
             self.handle.counters.add(Counter::Errors, 1);
+            let mark = out.len();
             Writer::new(out, self.version).error(&msg);
+            self.shared.errors.record(&out[mark..]);
             return;
         };
         let cmd = &TABLE[idx];
@@ -116,6 +118,7 @@ impl Session {
             out.truncate(mark);
             crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
             self.handle.counters.add(Counter::Errors, 1);
+            self.shared.errors.record(&out[mark..]);
             true
         } else {
             false
@@ -155,6 +158,7 @@ impl Session {
     fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
+        self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
     }
 }

@@ -59,6 +59,10 @@ pub(crate) struct Shared {
     pub(crate) connections_received: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
     pub(crate) baseline: Mutex<Baseline>,
+    /// Error replies per error code (`INFO errorstats`).
+    pub(crate) errors: crate::stats::ErrorStats,
+    /// `instantaneous_*` rates, fed by the sampler thread.
+    pub(crate) instantaneous: crate::stats::Instantaneous,
     pub(crate) stopping: AtomicBool,
     /// Take a snapshot before exiting (SIGTERM/SIGINT and SHUTDOWN; SHUTDOWN NOSAVE clears it).
     pub(crate) save_on_shutdown: AtomicBool,
@@ -95,6 +99,8 @@ impl Shared {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             baseline: Mutex::new(Baseline::default()),
+            errors: crate::stats::ErrorStats::default(),
+            instantaneous: crate::stats::Instantaneous::default(),
             stopping: AtomicBool::new(false),
             save_on_shutdown: AtomicBool::new(true),
             blocking: crate::blocking::Blocking::default(),
@@ -114,6 +120,18 @@ impl Shared {
 }
 
 /// A 40-hex-digit id for this process's run (Redis's `run_id`), from std's random hasher keys.
+/// Feeds `INFO stats`'s `instantaneous_*` rates until the server stops. It reads the registry's
+/// totals (one registry lock per period), never the connections' command path.
+fn sample_loop(shared: &Shared) {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let ops: u64 = shared.clients.cmd_totals().iter().map(|t| t.calls).sum();
+        let c = shared.clients.counter_totals();
+        let now = shared.started.elapsed().as_millis() as u64;
+        shared.instantaneous.sample(now, [ops, c.net_in, c.net_out]);
+        std::thread::sleep(crate::stats::Instantaneous::PERIOD);
+    }
+}
+
 fn run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut s = String::with_capacity(40);
@@ -176,6 +194,14 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot start the accept thread: {e}"))?
     };
 
+    let sampler = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || sample_loop(&shared))
+            .map_err(|e| format!("cannot start the sampler thread: {e}"))?
+    };
+
     let reason = stop.wait();
     notice!("{reason:?}: stopping (no new connections; finishing replies in flight)");
     shared.stopping.store(true, Ordering::SeqCst);
@@ -189,6 +215,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
         Duration::from_secs(1),
     );
     let _ = acceptor.join();
+    let _ = sampler.join();
 
     shared.clients.stop_reading_all();
     let deadline = Instant::now() + DRAIN_DEADLINE;

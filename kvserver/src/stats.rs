@@ -203,6 +203,100 @@ impl CounterTotals {
     }
 }
 
+/// Error replies per error code (the reply's first word: `ERR`, `WRONGTYPE`, ...), for
+/// `INFO errorstats`. Only error paths touch it, so its lock is never on a successful command's
+/// path; Redis keeps the same table (and, like Redis, it holds at most [`ErrorStats::MAX`] codes).
+#[derive(Default, Debug)]
+pub(crate) struct ErrorStats {
+    counts: parking_lot::Mutex<std::collections::BTreeMap<Box<str>, u64>>,
+}
+
+impl ErrorStats {
+    /// Redis stops adding new codes past 128 (so a client cannot grow the table without bound).
+    pub(crate) const MAX: usize = 128;
+
+    /// Counts one error reply; `reply` is its RESP text (`-CODE message\r\n`).
+    pub(crate) fn record(&self, reply: &[u8]) {
+        let body = reply.strip_prefix(b"-").unwrap_or(reply);
+        let end = body
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(body.len());
+        let code = String::from_utf8_lossy(&body[..end]);
+        let mut counts = self.counts.lock();
+        if let Some(n) = counts.get_mut(code.as_ref()) {
+            *n += 1;
+        } else if counts.len() < Self::MAX {
+            counts.insert(code.into(), 1);
+        }
+    }
+
+    /// The codes seen, in byte order (as Redis lists them), with their counts.
+    pub(crate) fn snapshot(&self) -> Vec<(Box<str>, u64)> {
+        self.counts
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// CONFIG RESETSTAT.
+    pub(crate) fn reset(&self) {
+        self.counts.lock().clear();
+    }
+}
+
+/// Redis's `instantaneous_*` figures: a sampler thread records the running totals every
+/// [`Instantaneous::PERIOD`]; the rates are the mean over the last [`Instantaneous::SAMPLES`]
+/// periods, as Redis's `serverCron` computes them.
+#[derive(Default, Debug)]
+pub(crate) struct Instantaneous {
+    ring: parking_lot::Mutex<Ring>,
+}
+
+#[derive(Default, Debug)]
+struct Ring {
+    /// The previous sample: when (ms since start) and the totals (ops, net in, net out).
+    last: Option<(u64, [u64; 3])>,
+    /// Per-second rates of each period, oldest overwritten first.
+    rates: Vec<[f64; 3]>,
+    next: usize,
+}
+
+impl Instantaneous {
+    pub(crate) const PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+    pub(crate) const SAMPLES: usize = 16;
+
+    /// Records the running totals (commands, bytes in, bytes out) at `now_ms`.
+    pub(crate) fn sample(&self, now_ms: u64, totals: [u64; 3]) {
+        let mut r = self.ring.lock();
+        if let Some((t, prev)) = r.last
+            && now_ms > t
+        {
+            let secs = (now_ms - t) as f64 / 1000.0;
+            let rate = [0, 1, 2].map(|i| totals[i].saturating_sub(prev[i]) as f64 / secs);
+            if r.rates.len() < Self::SAMPLES {
+                r.rates.push(rate);
+            } else {
+                let i = r.next;
+                r.rates[i] = rate;
+            }
+            r.next = (r.next + 1) % Self::SAMPLES;
+        }
+        r.last = Some((now_ms, totals));
+    }
+
+    /// Mean rates: commands per second, bytes in per second, bytes out per second.
+    pub(crate) fn rates(&self) -> [f64; 3] {
+        let r = self.ring.lock();
+        if r.rates.is_empty() {
+            return [0.0; 3];
+        }
+        let n = r.rates.len() as f64;
+        [0, 1, 2].map(|i| r.rates.iter().map(|x| x[i]).sum::<f64>() / n)
+    }
+}
+
 /// Which [`ConnCounters`] field to bump.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Counter {
@@ -244,5 +338,38 @@ mod tests {
         retired.absorb(&a);
         assert_eq!(retired.totals(1).calls, 2);
         assert_eq!(total[1].minus(retired.totals(1)).calls, 1);
+    }
+
+    #[test]
+    fn instantaneous_rates_are_the_mean_of_the_last_periods() {
+        let i = Instantaneous::default();
+        assert_eq!(i.rates(), [0.0; 3]);
+        i.sample(0, [0, 0, 0]);
+        i.sample(100, [10, 1000, 2000]);
+        assert_eq!(i.rates(), [100.0, 10_000.0, 20_000.0]);
+        i.sample(200, [30, 1000, 2000]);
+        assert_eq!(i.rates(), [150.0, 5_000.0, 10_000.0]);
+        for k in 3..40 {
+            i.sample(k * 100, [30, 1000, 2000]);
+        }
+        assert_eq!(i.rates(), [0.0; 3]);
+    }
+
+    #[test]
+    fn error_codes_are_the_first_word() {
+        let e = ErrorStats::default();
+        e.record(b"-ERR unknown command 'x'\r\n");
+        e.record(b"-WRONGTYPE Operation against a key\r\n");
+        e.record(b"-ERR syntax error\r\n");
+        e.record(b"-NOAUTH\r\n");
+        let got = e.snapshot();
+        let got: Vec<(&str, u64)> = got.iter().map(|(k, v)| (&**k, *v)).collect();
+        assert_eq!(got, [("ERR", 2), ("NOAUTH", 1), ("WRONGTYPE", 1)]);
+        for i in 0..200 {
+            e.record(format!("-E{i} x\r\n").as_bytes());
+        }
+        assert_eq!(e.snapshot().len(), ErrorStats::MAX);
+        e.reset();
+        assert!(e.snapshot().is_empty());
     }
 }

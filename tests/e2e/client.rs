@@ -492,7 +492,8 @@ fn config_info_command_introspection() {
         .arg("MAXCLIENTS")
         .query(&mut con)
         .unwrap();
-    assert_eq!(got, vec!["maxclients", "100"]);
+    // Redis 7 answers a glob-free name as the client spelled it.
+    assert_eq!(got, vec!["MAXCLIENTS", "100"]);
     assert_eq!(
         err(&mut con, &["CONFIG", "SET", "port", "1"]),
         "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
@@ -543,7 +544,10 @@ fn config_info_command_introspection() {
     }
     assert!(!info.contains("# Commandstats"));
     assert!(info.contains(&format!("tcp_port:{}\r\n", server.port())));
-    assert!(info.contains("db0:keys=1,expires=0\r\n"), "{info}");
+    assert!(
+        info.contains("db0:keys=1,expires=0,avg_ttl=0\r\n"),
+        "{info}"
+    );
     assert!(
         info.contains("keyspace_hits:1\r\n") && info.contains("keyspace_misses:1\r\n"),
         "{info}"

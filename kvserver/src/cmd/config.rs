@@ -178,15 +178,22 @@ pub(super) fn nocase_pattern(pattern: &[u8]) -> kvcore::Pattern {
 fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let shared = &ctx.s.shared;
     let patterns: Vec<kvcore::Pattern> = req.args().skip(2).map(nocase_pattern).collect();
-    let found: Vec<(&str, String)> = PARAMS
+    // Redis looks a name without glob characters up directly and replies with the name as the
+    // client spelled it (`CONFIG GET SAVE` answers `SAVE`); the first spelling wins.
+    let exact = |p: &Param| {
+        req.args().skip(2).find(|a| {
+            !a.iter().any(|b| b"[*?".contains(b)) && a.eq_ignore_ascii_case(p.name.as_bytes())
+        })
+    };
+    let found: Vec<(&[u8], String)> = PARAMS
         .iter()
         .filter(|p| patterns.iter().any(|pat| pat.matches(p.name)))
-        .map(|p| (p.name, (p.get)(shared)))
+        .map(|p| (exact(p).unwrap_or(p.name.as_bytes()), (p.get)(shared)))
         .collect();
     let mut w = ctx.w();
     w.map_len(found.len());
     for (name, value) in &found {
-        w.bulk(name.as_bytes());
+        w.bulk(name);
         w.bulk(value.as_bytes());
     }
     Ok(())
@@ -239,6 +246,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         expired: shared.kv.stats().expired_keys,
     };
     *shared.baseline.lock() = baseline;
+    shared.errors.reset();
     ctx.ok()
 }
 

@@ -16,7 +16,9 @@ use crate::server::Shared;
 /// it (HELLO and INFO report it; `kv_version` in INFO is this server's own version).
 pub(crate) const REDIS_VERSION: &str = "7.2.0";
 
-const SECTIONS: [&str; 9] = [
+/// Redis's sections, in Redis's order (Latencystats is left out: kv keeps no latency
+/// histograms, and an exporter reads a missing section as "no data", not as zeros).
+const SECTIONS: [&str; 12] = [
     "server",
     "clients",
     "memory",
@@ -24,12 +26,15 @@ const SECTIONS: [&str; 9] = [
     "stats",
     "replication",
     "cpu",
+    "modules",
     "commandstats",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 
 /// INFO [section ...]: no argument or `default` gives every section but commandstats; `all`
-/// and `everything` give them all.
+/// and `everything` give them all. Names are case-insensitive; unknown ones give nothing.
 pub(super) fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut wanted = [false; SECTIONS.len()];
     if req.len() == 1 {
@@ -78,44 +83,56 @@ fn section(s: &Shared, name: &str, out: &mut String) {
         "server" => server(s, out),
         "clients" => {
             line!(out, "connected_clients:{}", s.clients.connected());
+            line!(out, "cluster_connections:0");
             line!(
                 out,
                 "maxclients:{}",
                 s.live.maxclients.load(Ordering::Relaxed)
             );
             line!(out, "blocked_clients:{}", s.blocking.waiting());
+            // kv has no CLIENT TRACKING.
+            line!(out, "tracking_clients:0");
         }
-        "memory" => {
-            let rss = rss_bytes();
-            line!(out, "used_memory:{rss}");
-            line!(out, "used_memory_human:{}", human(rss));
-            line!(out, "used_memory_rss:{rss}");
-            line!(out, "used_memory_rss_human:{}", human(rss));
-            line!(out, "maxmemory:0");
-            line!(out, "maxmemory_human:0B");
-            line!(out, "maxmemory_policy:noeviction");
-            line!(out, "mem_allocator:libc");
-        }
+        "memory" => memory(out),
         "persistence" => persistence(s, out),
         "stats" => stats(s, out),
         "replication" => {
+            // kv has no replication: what a Redis master without replicas reports.
             line!(out, "role:master");
             line!(out, "connected_slaves:0");
+            line!(out, "master_failover_state:no-failover");
             line!(out, "master_replid:{}", s.run_id);
+            line!(out, "master_replid2:{}", "0".repeat(40));
             line!(out, "master_repl_offset:0");
+            line!(out, "second_repl_offset:-1");
+            line!(out, "repl_backlog_active:0");
+            line!(out, "repl_backlog_size:0");
+            line!(out, "repl_backlog_first_byte_offset:0");
+            line!(out, "repl_backlog_histlen:0");
         }
         "cpu" => {
-            let (user, sys) = cpu_seconds();
-            line!(out, "used_cpu_sys:{sys:.6}");
-            line!(out, "used_cpu_user:{user:.6}");
+            let cpu = cpu_seconds();
+            line!(out, "used_cpu_sys:{:.6}", cpu[1]);
+            line!(out, "used_cpu_user:{:.6}", cpu[0]);
+            line!(out, "used_cpu_sys_children:{:.6}", cpu[3]);
+            line!(out, "used_cpu_user_children:{:.6}", cpu[2]);
         }
+        // No modules: Redis prints the bare header too.
+        "modules" => {}
+        "errorstats" => {
+            for (code, n) in s.errors.snapshot() {
+                line!(out, "errorstat_{code}:count={n}");
+            }
+        }
+        "cluster" => line!(out, "cluster_enabled:0"),
         "commandstats" => commandstats(s, out),
         "keyspace" => {
             for i in 0..s.kv.databases() {
                 if let Ok(db) = s.kv.db(i) {
                     let n = db.dbsize();
                     if n > 0 {
-                        line!(out, "db{i}:keys={n},expires={}", db.expires());
+                        // avg_ttl: kv does not sample TTLs; 0 is Redis's "no estimate yet".
+                        line!(out, "db{i}:keys={n},expires={},avg_ttl=0", db.expires());
                     }
                 }
             }
@@ -141,8 +158,11 @@ fn server(s: &Shared, out: &mut String) {
         std::env::consts::ARCH
     );
     line!(out, "arch_bits:{}", usize::BITS);
+    // std's Instant is clock_gettime(CLOCK_MONOTONIC), what Redis names this way.
+    line!(out, "monotonic_clock:POSIX clock_gettime");
     line!(out, "multiplexing_api:threads");
     line!(out, "process_id:{}", std::process::id());
+    line!(out, "process_supervised:no");
     line!(out, "run_id:{}", s.run_id);
     line!(out, "tcp_port:{}", s.local_addr.port());
     line!(out, "server_time_usec:{}", now.as_micros());
@@ -159,39 +179,99 @@ fn server(s: &Shared, out: &mut String) {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     line!(out, "config_file:{cfg}");
+    // One thread per connection does its own I/O: no Redis-style I/O threads.
+    line!(out, "io_threads_active:0");
+}
+
+fn memory(out: &mut String) {
+    // kv has no allocator statistics: used_memory is the resident set, so the fragmentation
+    // ratio (RSS over used) is 1 by construction; the peak is the kernel's high-water mark.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss = proc_kb(&status, "VmRSS:");
+    let peak = proc_kb(&status, "VmHWM:").max(rss);
+    let total = proc_kb(
+        &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+        "MemTotal:",
+    );
+    line!(out, "used_memory:{rss}");
+    line!(out, "used_memory_human:{}", human(rss));
+    line!(out, "used_memory_rss:{rss}");
+    line!(out, "used_memory_rss_human:{}", human(rss));
+    line!(out, "used_memory_peak:{peak}");
+    line!(out, "used_memory_peak_human:{}", human(peak));
+    let perc = if peak == 0 {
+        0.0
+    } else {
+        rss as f64 * 100.0 / peak as f64
+    };
+    line!(out, "used_memory_peak_perc:{perc:.2}%");
+    line!(out, "total_system_memory:{total}");
+    line!(out, "total_system_memory_human:{}", human(total));
+    line!(out, "maxmemory:0");
+    line!(out, "maxmemory_human:0B");
+    line!(out, "maxmemory_policy:noeviction");
+    line!(
+        out,
+        "mem_fragmentation_ratio:{:.2}",
+        if rss == 0 { 0.0 } else { 1.0 }
+    );
+    line!(out, "mem_fragmentation_bytes:0");
+    line!(out, "mem_allocator:libc");
+}
+
+/// A `Name:   123 kB` line of a /proc file, in bytes (0 when absent).
+fn proc_kb(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn persistence(s: &Shared, out: &mut String) {
+    // The store is loaded before the listener opens, so no client ever sees loading:1.
     line!(out, "loading:0");
     line!(out, "async_loading:0");
-    let Some(p) = s.kv.persistence() else {
-        line!(out, "rdb_changes_since_last_save:0");
-        line!(out, "rdb_bgsave_in_progress:0");
-        line!(out, "rdb_last_save_time:{}", s.started_unix_ms / 1000);
-        line!(out, "aof_enabled:0");
-        line!(out, "aof_rewrite_in_progress:0");
-        return;
-    };
+    // Snapshots are written by a thread from a consistent view, never by a forked child.
+    line!(out, "current_fork_perc:0.00");
+    let p = s.kv.persistence();
     let ok = |b: bool| if b { "ok" } else { "err" };
-    line!(out, "rdb_changes_since_last_save:{}", p.changes_since_save);
-    line!(out, "rdb_bgsave_in_progress:{}", u8::from(p.saving));
+    let changes = p.as_ref().map_or(0, |p| p.changes_since_save);
+    let saving = p.as_ref().is_some_and(|p| p.saving);
+    let last_save = p.as_ref().and_then(|p| p.last_save_ms);
+    line!(out, "rdb_changes_since_last_save:{changes}");
+    line!(out, "rdb_bgsave_in_progress:{}", u8::from(saving));
     line!(
         out,
         "rdb_last_save_time:{}",
-        p.last_save_ms.unwrap_or(s.started_unix_ms) / 1000
+        last_save.unwrap_or(s.started_unix_ms) / 1000
     );
-    line!(
-        out,
-        "rdb_last_bgsave_status:{}",
-        ok(p.last_save_ok.unwrap_or(true))
-    );
-    line!(out, "aof_enabled:1");
+    let save_ok = p.as_ref().and_then(|p| p.last_save_ok).unwrap_or(true);
+    line!(out, "rdb_last_bgsave_status:{}", ok(save_ok));
+    // Redis's seconds, rounded down; -1 when none was taken in this run.
+    let last_secs = p
+        .as_ref()
+        .and_then(|p| p.last_save.as_ref())
+        .map_or(-1, |i| (i.millis / 1000) as i64);
+    line!(out, "rdb_last_bgsave_time_sec:{last_secs}");
+    line!(out, "rdb_current_bgsave_time_sec:-1");
+    let loaded = p.as_ref().map_or(0, |p| p.recovery.keys_loaded);
+    line!(out, "rdb_last_load_keys_loaded:{loaded}");
+    // A log is kv's append-only file: on whenever the store is durable. kv never rewrites it
+    // (snapshots truncate it), so the rewrite fields hold Redis's values for "never rewritten".
+    line!(out, "aof_enabled:{}", u8::from(p.is_some()));
     line!(out, "aof_rewrite_in_progress:0");
-    line!(
-        out,
-        "aof_last_write_status:{}",
-        ok(p.write_failure.is_none())
-    );
+    line!(out, "aof_rewrite_scheduled:0");
+    line!(out, "aof_last_rewrite_time_sec:-1");
+    line!(out, "aof_current_rewrite_time_sec:-1");
+    line!(out, "aof_last_bgrewrite_status:ok");
+    line!(out, "aof_rewrites:0");
+    line!(out, "aof_rewrites_consecutive_failures:0");
+    let write_ok = p.as_ref().is_none_or(|p| p.write_failure.is_none());
+    line!(out, "aof_last_write_status:{}", ok(write_ok));
+    line!(out, "module_fork_in_progress:0");
+    let Some(p) = p else {
+        return;
+    };
     line!(out, "kv_sync:{}", s.cfg.sync.as_str());
     line!(out, "kv_log_seq:{}", p.log_seq);
     line!(out, "kv_log_syncs:{}", p.log_syncs);
@@ -219,15 +299,36 @@ fn stats(s: &Shared, out: &mut String) {
         .rejected_connections
         .load(Ordering::Relaxed)
         .saturating_sub(base.rejected);
+    let [ops, net_in, net_out] = s.instantaneous.rates();
     line!(out, "total_connections_received:{conns}");
     line!(out, "total_commands_processed:{processed}");
+    line!(out, "instantaneous_ops_per_sec:{}", ops.round() as u64);
     line!(out, "total_net_input_bytes:{}", c.net_in);
     line!(out, "total_net_output_bytes:{}", c.net_out);
+    // No replication, so no replication traffic.
+    line!(out, "total_net_repl_input_bytes:0");
+    line!(out, "total_net_repl_output_bytes:0");
+    line!(out, "instantaneous_input_kbps:{:.2}", net_in / 1024.0);
+    line!(out, "instantaneous_output_kbps:{:.2}", net_out / 1024.0);
+    line!(out, "instantaneous_input_repl_kbps:0.00");
+    line!(out, "instantaneous_output_repl_kbps:0.00");
     line!(out, "rejected_connections:{rejected}");
+    line!(out, "sync_full:0");
+    line!(out, "sync_partial_ok:0");
+    line!(out, "sync_partial_err:0");
     let expired = s.kv.stats().expired_keys.saturating_sub(base.expired);
     line!(out, "expired_keys:{expired}");
+    // maxmemory is 0 and the policy noeviction: kv never evicts keys or clients.
+    line!(out, "evicted_keys:0");
+    line!(out, "evicted_clients:0");
     line!(out, "keyspace_hits:{}", c.hits);
     line!(out, "keyspace_misses:{}", c.misses);
+    // kv has no pub/sub and never forks.
+    line!(out, "pubsub_channels:0");
+    line!(out, "pubsub_patterns:0");
+    line!(out, "pubsubshard_channels:0");
+    line!(out, "latest_fork_usec:0");
+    line!(out, "total_forks:0");
     line!(out, "total_error_replies:{}", c.errors);
 }
 
@@ -255,18 +356,9 @@ fn commandstats(s: &Shared, out: &mut String) {
     }
 }
 
-/// The process's resident set size, from /proc (0 where that is unavailable).
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// User and system CPU seconds of the process, from /proc/self/stat (clock ticks of 1/100 s).
-fn cpu_seconds() -> (f64, f64) {
+/// User, system, children's user and children's system CPU seconds of the process, from
+/// /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_seconds() -> [f64; 4] {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // The command name (field 2) may hold spaces; fields after its closing paren are plain.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -278,8 +370,8 @@ fn cpu_seconds() -> (f64, f64) {
             .unwrap_or(0.0)
             / 100.0
     };
-    // After ')': state is index 0, so utime (field 14) is index 11 and stime index 12.
-    (tick(11), tick(12))
+    // After ')': state is index 0, so utime (field 14) is index 11, stime 12, cutime 13, cstime 14.
+    [tick(11), tick(12), tick(13), tick(14)]
 }
 
 /// Redis's `*_human` format: `1.50M`.
