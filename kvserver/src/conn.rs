@@ -98,16 +98,17 @@ impl Session {
             return;
         };
         let cmd = &TABLE[idx];
+        let slot = table::stat_slot(idx, req);
         if !cmd.arity_ok(req.len()) {
-            self.reject(idx, out, crate::cmd::arity_error(cmd.name).as_bytes());
+            self.reject(slot, out, crate::cmd::arity_error(cmd.name).as_bytes());
             return;
         }
         if !self.authenticated && !cmd.flags.has(Flags::NO_AUTH) {
-            self.reject(idx, out, b"NOAUTH Authentication required.");
+            self.reject(slot, out, b"NOAUTH Authentication required.");
             return;
         }
         let mark = out.len();
-        self.handle.last_cmd.store(idx, Ordering::Relaxed);
+        self.handle.last_cmd.store(slot, Ordering::Relaxed);
         let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
         if result.is_ok() && cmd.flags.has(Flags::WRITE) {
             let kv = &self.shared.kv;
@@ -123,9 +124,9 @@ impl Session {
         } else {
             false
         };
-        self.handle.stats.record(idx, failed);
-        // The table has far fewer than 65 536 commands (a unit test checks it).
-        self.batch.push(idx as u16);
+        self.handle.stats.record(slot, failed);
+        // There are far fewer than 65 536 statistics slots (a unit test checks it).
+        self.batch.push(slot as u16);
     }
 
     /// Splits a batch's elapsed time evenly between the commands it ran (exact for a batch of

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use crate::client::{ClientHandle, Registry};
-use crate::cmd::table::TABLE;
 use crate::config::{Config, SyncMode};
 use crate::log::{notice, verbose, warning};
 use crate::signal::StopPipe;
@@ -89,7 +88,7 @@ impl Shared {
             },
             kv,
             cfg,
-            clients: Registry::new(TABLE.len()),
+            clients: Registry::new(crate::cmd::table::stat_slots()),
             local_addr,
             started: Instant::now(),
             started_unix_ms: std::time::SystemTime::now()
@@ -349,7 +348,7 @@ fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         laddr,
         stream.as_raw_fd(),
         shared.uptime_ms(),
-        TABLE.len(),
+        crate::cmd::table::stat_slots(),
     ));
     shared.clients.register(Arc::clone(&handle));
     verbose!("accepted {addr} (id={id})");

@@ -9,7 +9,7 @@ use kvproto::Request;
 use super::connection::{BAD_CLIENT_NAME, valid_client_name};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
-use super::table::{Command, Flags, TABLE, dispatch_sub, fl};
+use super::table::{Command, Flags, dispatch_sub, fl};
 use crate::client::{ClientHandle, NO_COMMAND};
 use crate::conn::ReplyMode;
 
@@ -124,7 +124,7 @@ fn reply(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     let cmd = match c.last_cmd.load(Ordering::Relaxed) {
         NO_COMMAND => "NULL",
-        i => TABLE.get(i).map_or("NULL", |c| c.name),
+        i => super::table::stat_name(i),
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let flags = if c.blocked.load(Ordering::Relaxed) {

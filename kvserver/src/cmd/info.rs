@@ -9,7 +9,7 @@ use kvcore::Store;
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, is};
-use super::table::TABLE;
+use super::table::stat_name;
 use crate::server::Shared;
 
 /// The Redis version whose commands and replies this server follows; clients gate features on
@@ -347,7 +347,7 @@ fn commandstats(s: &Shared, out: &mut String) {
         line!(
             out,
             "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
-            TABLE[i].name,
+            stat_name(i),
             t.calls,
             t.usec,
             t.rejected,

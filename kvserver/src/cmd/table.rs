@@ -396,6 +396,55 @@ pub(crate) fn dispatch_sub(
     (sub.handler)(ctx, req)
 }
 
+/// Statistics slots, as Redis keeps them: one per command (a [`TABLE`] index is its slot) and
+/// one per subcommand (`config|get`), so `INFO commandstats` and CLIENT LIST's `cmd=` name the
+/// subcommand that ran.
+struct StatSlots {
+    names: Vec<&'static str>,
+    /// Per [`TABLE`] index: the slot of its first subcommand, for containers.
+    first_sub: Vec<Option<usize>>,
+}
+
+static STAT_SLOTS: LazyLock<StatSlots> = LazyLock::new(|| {
+    let mut names: Vec<&'static str> = TABLE.iter().map(|c| c.name).collect();
+    let mut first_sub = vec![None; TABLE.len()];
+    for (i, c) in TABLE.iter().enumerate() {
+        let subs = subcommands(c.name);
+        if !subs.is_empty() {
+            first_sub[i] = Some(names.len());
+            names.extend(subs.iter().map(|s| s.name));
+        }
+    }
+    StatSlots { names, first_sub }
+});
+
+/// How many statistics slots there are.
+pub(crate) fn stat_slots() -> usize {
+    STAT_SLOTS.names.len()
+}
+
+/// The name a slot's statistics go by (`get`, `config|get`).
+pub(crate) fn stat_name(slot: usize) -> &'static str {
+    STAT_SLOTS.names.get(slot).copied().unwrap_or("NULL")
+}
+
+/// The statistics slot of a request to command `idx`: the subcommand's for a container whose
+/// subcommand exists, else the command's own.
+#[inline]
+pub(crate) fn stat_slot(idx: usize, req: &Request<'_>) -> usize {
+    let Some(first) = STAT_SLOTS.first_sub[idx] else {
+        return idx;
+    };
+    if req.len() < 2 {
+        return idx;
+    }
+    let sub = req.arg(1);
+    subcommands(TABLE[idx].name)
+        .iter()
+        .position(|c| c.short_name().as_bytes().eq_ignore_ascii_case(sub))
+        .map_or(idx, |p| first + p)
+}
+
 /// Every container's subcommands, for `COMMAND` (keyed by the container's name).
 pub(crate) fn subcommands(container: &str) -> &'static [Command] {
     match container {
@@ -411,6 +460,18 @@ pub(crate) fn subcommands(container: &str) -> &'static [Command] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subcommands_have_their_own_stat_slots() {
+        let get = lookup(b"get").unwrap();
+        let config = lookup(b"config").unwrap();
+        assert_eq!(stat_name(get), "get");
+        assert!(stat_slots() > TABLE.len());
+        assert!(stat_slots() <= usize::from(u16::MAX));
+        let names: Vec<&str> = (0..stat_slots()).map(stat_name).collect();
+        assert!(names.contains(&"config|get") && names.contains(&"client|list"));
+        assert_eq!(stat_name(config), "config");
+    }
 
     #[test]
     fn names_are_unique_lowercase_and_short() {
