@@ -168,6 +168,9 @@ fn server(s: &Shared, out: &mut String) {
     line!(out, "server_time_usec:{}", now.as_micros());
     line!(out, "uptime_in_seconds:{uptime}");
     line!(out, "uptime_in_days:{}", uptime / 86_400);
+    // Redis's hz paces its active expiry cycle; kv's active expiry runs every 100 ms.
+    line!(out, "hz:10");
+    line!(out, "configured_hz:10");
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -329,6 +332,10 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "pubsubshard_channels:0");
     line!(out, "latest_fork_usec:0");
     line!(out, "total_forks:0");
+    // kv has no CLIENT TRACKING.
+    line!(out, "tracking_total_keys:0");
+    line!(out, "tracking_total_items:0");
+    line!(out, "tracking_total_prefixes:0");
     line!(out, "total_error_replies:{}", c.errors);
 }
 
