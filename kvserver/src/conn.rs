@@ -99,8 +99,16 @@ impl Session {
         };
         let cmd = &TABLE[idx];
         let slot = table::stat_slot(idx, req);
-        if !cmd.arity_ok(req.len()) {
-            self.reject(slot, out, crate::cmd::arity_error(cmd.name).as_bytes());
+        // A subcommand's arity too is checked here, so its errors count as rejected calls of
+        // `config|get`, as in Redis.
+        let checked = table::stat_command(slot);
+        if !cmd.arity_ok(req.len()) || !checked.arity_ok(req.len()) {
+            let name = if cmd.arity_ok(req.len()) {
+                checked.name
+            } else {
+                cmd.name
+            };
+            self.reject(slot, out, crate::cmd::arity_error(name).as_bytes());
             return;
         }
         if !self.authenticated && !cmd.flags.has(Flags::NO_AUTH) {
@@ -124,6 +132,9 @@ impl Session {
         } else {
             false
         };
+        if failed && table::unknown_subcommand_of(idx, slot, req) {
+            return;
+        }
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);

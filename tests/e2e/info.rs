@@ -325,6 +325,8 @@ fn info_keyspace_commandstats_and_errorstats_lines() {
         .arg("port")
         .query(&mut con)
         .unwrap();
+    assert!(cmd(&mut con, &["CONFIG", "GET"]).is_err());
+    assert!(cmd(&mut con, &["CLIENT", "NOSUCH"]).is_err());
 
     let text = info(&mut con, &["keyspace"]);
     assert_eq!(text, "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\n");
@@ -362,17 +364,23 @@ fn info_keyspace_commandstats_and_errorstats_lines() {
     assert!(is_int(&get[0].1) && is_int(&get[1].1) && is_fixed(&get[2].1, 2));
     assert_eq!((get[0].1.as_str(), get[3].1.as_str()), ("1", "1"));
     assert!(parts(line("cmdstat_lpush")).contains(&("failed_calls".into(), "1".into())));
-    // Redis 7 keeps subcommands apart: cmdstat_config|get, not cmdstat_config.
-    assert_eq!(parts(line("cmdstat_config|get"))[0].1, "1");
+    // Redis 7 keeps subcommands apart: cmdstat_config|get, not cmdstat_config; a subcommand's
+    // arity error is its rejected call; an unknown subcommand appears nowhere.
+    let config_get = parts(line("cmdstat_config|get"));
+    assert_eq!(
+        (config_get[0].1.as_str(), config_get[3].1.as_str()),
+        ("1", "1")
+    );
     assert!(!stats.iter().any(|(k, _)| k == "cmdstat_config"));
+    assert!(!stats.iter().any(|(k, _)| k == "cmdstat_client"));
 
     let text = info(&mut con, &["errorstats"]);
     assert_eq!(
         text,
-        "# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
+        "# Errorstats\r\nerrorstat_ERR:count=4\r\nerrorstat_WRONGTYPE:count=1\r\n"
     );
     let total = sections(&info(&mut con, &["stats"]));
-    assert_eq!(field(&total, "total_error_replies"), "3");
+    assert_eq!(field(&total, "total_error_replies"), "5");
     assert_eq!(
         cmd(&mut con, &["CONFIG", "RESETSTAT"]).unwrap(),
         Value::Okay

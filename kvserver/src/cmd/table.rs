@@ -400,22 +400,28 @@ pub(crate) fn dispatch_sub(
 /// one per subcommand (`config|get`), so `INFO commandstats` and CLIENT LIST's `cmd=` name the
 /// subcommand that ran.
 struct StatSlots {
+    commands: Vec<&'static Command>,
     names: Vec<&'static str>,
     /// Per [`TABLE`] index: the slot of its first subcommand, for containers.
     first_sub: Vec<Option<usize>>,
 }
 
 static STAT_SLOTS: LazyLock<StatSlots> = LazyLock::new(|| {
-    let mut names: Vec<&'static str> = TABLE.iter().map(|c| c.name).collect();
+    let mut commands: Vec<&'static Command> = TABLE.iter().collect();
     let mut first_sub = vec![None; TABLE.len()];
     for (i, c) in TABLE.iter().enumerate() {
         let subs = subcommands(c.name);
         if !subs.is_empty() {
-            first_sub[i] = Some(names.len());
-            names.extend(subs.iter().map(|s| s.name));
+            first_sub[i] = Some(commands.len());
+            commands.extend(subs.iter());
         }
     }
-    StatSlots { names, first_sub }
+    let names = commands.iter().map(|c| c.name).collect();
+    StatSlots {
+        commands,
+        names,
+        first_sub,
+    }
 });
 
 /// How many statistics slots there are.
@@ -426,6 +432,18 @@ pub(crate) fn stat_slots() -> usize {
 /// The name a slot's statistics go by (`get`, `config|get`).
 pub(crate) fn stat_name(slot: usize) -> &'static str {
     STAT_SLOTS.names.get(slot).copied().unwrap_or("NULL")
+}
+
+/// Whether a request names a subcommand that container `idx` does not have (Redis rejects
+/// those before any command runs, so they appear in no commandstats line).
+#[inline]
+pub(crate) fn unknown_subcommand_of(idx: usize, slot: usize, req: &Request<'_>) -> bool {
+    slot == idx && req.len() >= 2 && STAT_SLOTS.first_sub[idx].is_some()
+}
+
+/// The command or subcommand a slot counts (its arity is checked before it runs).
+pub(crate) fn stat_command(slot: usize) -> &'static Command {
+    STAT_SLOTS.commands[slot]
 }
 
 /// The statistics slot of a request to command `idx`: the subcommand's for a container whose
