@@ -85,3 +85,47 @@ fn r_difffuzz_strings_findings() {
         (&[b"TOUCH"], b"-ERR wrong number of arguments for 'touch' command\r\n"),
     ]);
 }
+
+/// Error texts and argument-check order that tools/difffuzz.py found different from
+/// redis-server 7.0.15 once it compared whole error replies; each reply recorded from Redis.
+#[test]
+#[rustfmt::skip]
+fn r_difffuzz_container_errors() {
+    check(&[
+        (&[b"FLUSHALL"], b"+OK\r\n"),
+        (&[b"RPUSH", b"l", b"a", b"b"], b":2\r\n"),
+        (&[b"ZADD", b"z", b"1", b"a"], b":1\r\n"),
+        (&[b"SET", b"str", b"v"], b"+OK\r\n"),
+        (&[b"LMPOP", b"x", b"l", b"LEFT"], b"-ERR numkeys should be greater than 0\r\n"),
+        (&[b"SINTERCARD", b"x", b"s1"], b"-ERR numkeys should be greater than 0\r\n"),
+        (&[b"SINTERCARD", b"3", b"s1", b"s2"], b"-ERR Number of keys can't be greater than number of args\r\n"),
+        (&[b"BZMPOP", b"0.01", b"3", b"z", b"MIN"], b"-ERR syntax error\r\n"),
+        (&[b"ZMPOP", b"3", b"z", b"z2", b"MIN"], b"-ERR syntax error\r\n"),
+        (&[b"ZUNIONSTORE", b"z3", b"0", b"z"], b"-ERR at least 1 input key is needed for 'zunionstore' command\r\n"),
+        (&[b"ZDIFF", b"-1", b"z"], b"-ERR at least 1 input key is needed for 'zdiff' command\r\n"),
+        (&[b"ZINTERCARD", b"0", b"z"], b"-ERR at least 1 input key is needed for 'zintercard' command\r\n"),
+        (&[b"ZUNION", b"3", b"z", b"z2"], b"-ERR syntax error\r\n"),
+        (&[b"ZINTERCARD", b"3", b"z", b"z2"], b"-ERR syntax error\r\n"),
+        (&[b"ZUNIONSTORE", b"z3", b"2", b"z", b"str", b"WEIGHTS", b"x", b"1"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        (&[b"ZINTER", b"2", b"z", b"l", b"WEIGHTS", b"1", b"nan"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        (&[b"ZINTERCARD", b"3", b"z", b"str", b"LIMIT", b"x"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        (&[b"LINDEX", b"nokey", b"x"], b"$-1\r\n"),
+        (&[b"LINDEX", b"str", b"1.5"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        (&[b"LSET", b"nokey", b"x", b"a"], b"-ERR no such key\r\n"),
+        (&[b"LSET", b"str", b"x", b"a"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        (&[b"LSET", b"l", b"x", b"a"], b"-ERR value is not an integer or out of range\r\n"),
+        (&[b"LPOS", b"l", b"a", b"COUNT", b"x"], b"-ERR COUNT can't be negative\r\n"),
+        (&[b"LPOS", b"l", b"a", b"MAXLEN", b"1.5"], b"-ERR MAXLEN can't be negative\r\n"),
+        (&[b"SRANDMEMBER", b"nokey", b"-9223372036854775808"], b"-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"),
+        (&[b"HRANDFIELD", b"nokey", b"-4611686018427387904"], b"*0\r\n"),
+        (&[b"HRANDFIELD", b"nokey", b"-4611686018427387904", b"WITHVALUES"], b"-ERR value is out of range\r\n"),
+        (&[b"HRANDFIELD", b"nokey", b"9223372036854775807", b"WITHVALUES"], b"-ERR value is out of range\r\n"),
+        (&[b"HRANDFIELD", b"str", b"5", b"WITHVALUE"], b"-ERR syntax error\r\n"),
+        (&[b"ZRANDMEMBER", b"nokey", b"-4611686018427387905", b"WITHSCORES"], b"-ERR value is out of range\r\n"),
+        (&[b"ZRANDMEMBER", b"z", b"9223372036854775807", b"WITHSCORES"], b"-ERR value is out of range\r\n"),
+        (&[b"SRANDMEMBER", b"nokey", b"-4611686018427387904"], b"*0\r\n"),
+        (&[b"ZRANGE", b"z", b"0", b"1", b"BYLEX", b"BYSCORE"], b"-ERR syntax error\r\n"),
+        (&[b"ZRANGE", b"z", b"0", b"1", b"REV", b"REV"], b"-ERR syntax error\r\n"),
+        (&[b"ZRANGE", b"z", b"(a", b"[b", b"BYSCORE"], b"-ERR min or max is not a float\r\n"),
+    ]);
+}

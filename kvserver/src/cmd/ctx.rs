@@ -141,14 +141,32 @@ pub(crate) fn positive_arg(b: &[u8]) -> Result<usize, CmdError> {
 /// exhaust the server. Redis streams such replies; this server refuses them.
 pub(crate) const MAX_RANDOM_COUNT: u64 = 1 << 24;
 
-/// The count of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: `i64::MIN` and repeating counts past
-/// [`MAX_RANDOM_COUNT`] are out of range.
+/// The count of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: `i64::MIN` is out of range, with Redis's
+/// text. Repeating counts past [`MAX_RANDOM_COUNT`] are checked by [`random_count_cap`] once
+/// the key is known to exist, since Redis answers an empty array for a missing key whatever
+/// the count.
 pub(crate) fn random_count_arg(b: &[u8]) -> Result<i64, CmdError> {
     let n = int_arg(b)?;
-    if n < 0 && n.unsigned_abs() > MAX_RANDOM_COUNT {
-        return Err(CmdError::Msg("ERR value is out of range"));
+    if n == i64::MIN {
+        return Err(CmdError::Msg(
+            "ERR value is out of range, value must between -9223372036854775807 and \
+             9223372036854775807",
+        ));
     }
     Ok(n)
+}
+
+/// Whether a repeating count asks for more than [`MAX_RANDOM_COUNT`] elements.
+pub(crate) fn random_count_cap(n: i64) -> bool {
+    n < 0 && n.unsigned_abs() > MAX_RANDOM_COUNT
+}
+
+/// Redis refuses a count past `±i64::MAX / 2` when scores or values double the reply.
+pub(crate) fn random_pairs_range(n: i64) -> Result<(), CmdError> {
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+        return Err(CmdError::Msg("ERR value is out of range"));
+    }
+    Ok(())
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

@@ -3,7 +3,9 @@
 use kvcore::HashStore;
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, float_arg, int_arg, is, random_count_arg};
+use super::ctx::{
+    CmdResult, Ctx, float_arg, int_arg, is, random_count_arg, random_count_cap, random_pairs_range,
+};
 use super::error::{CmdError, SYNTAX, arity_error};
 use super::keys::{cursor_arg, scan_options};
 
@@ -132,6 +134,13 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         4 if is(req.arg(3), "withvalues") => true,
         _ => return Err(SYNTAX),
     };
+    if with_values {
+        random_pairs_range(count)?;
+    }
+    if random_count_cap(count) && ctx.s.db.hlen(req.arg(1))? > 0 {
+        return Err(CmdError::Msg("ERR value is out of range"));
+    }
+    let count = if random_count_cap(count) { 0 } else { count };
     let items = ctx.s.db.hrandfield_count(req.arg(1), count)?;
     let mut w = ctx.w();
     if !with_values {

@@ -92,12 +92,20 @@ pub(super) fn lrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 pub(super) fn lindex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    // Redis looks the key up (null if missing, WRONGTYPE) before it parses the index.
+    if ctx.s.db.llen(req.arg(1))? == 0 {
+        return ctx.bulk_or_null(None);
+    }
     let index = int_arg(req.arg(2))?;
     let v = ctx.s.db.lindex(req.arg(1), index)?;
     ctx.bulk_or_null(v.as_deref())
 }
 
 pub(super) fn lset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    // Redis looks the key up ("no such key", WRONGTYPE) before it parses the index.
+    if ctx.s.db.llen(req.arg(1))? == 0 {
+        return Err(CmdError::Msg("ERR no such key"));
+    }
     let index = int_arg(req.arg(2))?;
     ctx.s.db.lset(req.arg(1), index, req.arg(3))?;
     ctx.ok()
@@ -155,11 +163,12 @@ pub(super) fn lpos(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
                 ));
             }
         } else if is(opt, "count") {
-            let n = int_arg(value)?;
+            // Redis answers a non-integer COUNT or MAXLEN with the "negative" text too.
+            let n = int_arg(value).map_err(|_| CmdError::Msg("ERR COUNT can't be negative"))?;
             count =
                 Some(usize::try_from(n).map_err(|_| CmdError::Msg("ERR COUNT can't be negative"))?);
         } else if is(opt, "maxlen") {
-            let n = int_arg(value)?;
+            let n = int_arg(value).map_err(|_| CmdError::Msg("ERR MAXLEN can't be negative"))?;
             maxlen =
                 usize::try_from(n).map_err(|_| CmdError::Msg("ERR MAXLEN can't be negative"))?;
         } else {
@@ -202,20 +211,30 @@ pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.bulk_or_null(v.as_deref())
 }
 
-/// `numkeys key [key ...]` starting at `req.arg(at)`: the keys and the index after them.
+/// `numkeys key [key ...]` starting at `req.arg(at)` of LMPOP/BLMPOP/ZMPOP/BZMPOP: the keys and
+/// the index after them. As in Redis, a non-integer count is "not greater than 0" and too many
+/// keys is a syntax error.
 pub(super) fn numkeys<'r>(
     req: &'r Request<'_>,
     at: usize,
 ) -> Result<(Vec<&'r [u8]>, usize), CmdError> {
-    let n = int_arg(req.arg(at))?;
+    numkeys_or(req, at, SYNTAX)
+}
+
+/// [`numkeys`] with the error for more keys than arguments (SINTERCARD has its own text).
+pub(super) fn numkeys_or<'r>(
+    req: &'r Request<'_>,
+    at: usize,
+    too_many: CmdError,
+) -> Result<(Vec<&'r [u8]>, usize), CmdError> {
+    const NOT_POSITIVE: CmdError = CmdError::Msg("ERR numkeys should be greater than 0");
+    let n = int_arg(req.arg(at)).map_err(|_| NOT_POSITIVE)?;
     if n <= 0 {
-        return Err(CmdError::Msg("ERR numkeys should be greater than 0"));
+        return Err(NOT_POSITIVE);
     }
     let n = n as usize;
     if n > req.len() - at - 1 {
-        return Err(CmdError::Msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(too_many);
     }
     Ok((req.args().skip(at + 1).take(n).collect(), at + 1 + n))
 }

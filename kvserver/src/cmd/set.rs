@@ -3,10 +3,10 @@
 use kvcore::{SetOp, SetStore};
 use kvproto::Request;
 
-use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg};
+use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg, random_count_cap};
 use super::error::{CmdError, SYNTAX};
 use super::keys::{cursor_arg, scan_options, scan_reply};
-use super::list::numkeys;
+use super::list::numkeys_or;
 
 fn from<'r>(req: &'r Request<'_>, at: usize) -> Vec<&'r [u8]> {
     req.args().skip(at).collect()
@@ -77,6 +77,10 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         }
         3 => {
             let count = random_count_arg(req.arg(2))?;
+            if random_count_cap(count) && ctx.s.db.scard(req.arg(1))? > 0 {
+                return Err(CmdError::Msg("ERR value is out of range"));
+            }
+            let count = if random_count_cap(count) { 0 } else { count };
             let items = ctx.s.db.srandmember_count(req.arg(1), count)?;
             ctx.bulks(&items)
         }
@@ -123,7 +127,11 @@ pub(super) fn sdiffstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 pub(super) fn sintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let (keys, next) = numkeys(req, 1)?;
+    let (keys, next) = numkeys_or(
+        req,
+        1,
+        CmdError::Msg("ERR Number of keys can't be greater than number of args"),
+    )?;
     let limit = limit_arg(req, next)?;
     let n = ctx.s.db.sintercard(&keys, limit)?;
     ctx.int(n as i64)

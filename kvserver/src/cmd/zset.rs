@@ -1,12 +1,15 @@
 //! Sorted-set commands over `kvcore::ZSetStore`.
 
 use kvcore::{
-    Aggregate, LexRange, ScoreRange, ScoredMember, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
-    format_score, parse_score,
+    Aggregate, KeyType, LexRange, ScoreRange, ScoredMember, Store, ZAddFlags, ZOp, ZRange,
+    ZRangeBy, ZSetStore, format_score, parse_score,
 };
 use kvproto::{Request, Version, Writer};
 
-use super::ctx::{CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg};
+use super::ctx::{
+    CmdResult, Ctx, int_arg, is, positive_arg, random_count_arg, random_count_cap,
+    random_pairs_range,
+};
 use super::error::{CmdError, NOT_FLOAT, SYNTAX};
 use super::keys::{cursor_arg, scan_options};
 use super::list::{mpop_count, numkeys};
@@ -214,11 +217,12 @@ fn range_options<'r>(
         let a = req.arg(i);
         if allow_withscores && is(a, "withscores") {
             with_scores = true;
-        } else if allow_by_rev && is(a, "byscore") {
+        } else if allow_by_rev && by == By::Rank && is(a, "byscore") {
+            // As in Redis, a second BYSCORE/BYLEX or REV is a syntax error.
             by = By::Score;
-        } else if allow_by_rev && is(a, "bylex") {
+        } else if allow_by_rev && by == By::Rank && is(a, "bylex") {
             by = By::Lex;
-        } else if allow_by_rev && is(a, "rev") {
+        } else if allow_by_rev && !rev && is(a, "rev") {
             rev = true;
         } else if is(a, "limit") && i + 2 < req.len() {
             limit = Some((int_arg(req.arg(i + 1))?, int_arg(req.arg(i + 2))?));
@@ -412,6 +416,13 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         4 if is(req.arg(3), "withscores") => true,
         _ => return Err(SYNTAX),
     };
+    if with_scores {
+        random_pairs_range(count)?;
+    }
+    if random_count_cap(count) && ctx.s.db.zcard(req.arg(1))? > 0 {
+        return Err(CmdError::Msg("ERR value is out of range"));
+    }
+    let count = if random_count_cap(count) { 0 } else { count };
     let items = ctx.s.db.zrandmember_count(req.arg(1), count)?;
     scored(&mut ctx.w(), &items, with_scores);
     Ok(())
@@ -471,8 +482,40 @@ fn combine_options(
     Ok(c)
 }
 
+/// `numkeys key [key ...]` of ZUNION/ZINTER/ZDIFF(STORE) and ZINTERCARD, with Redis's texts:
+/// a non-integer is "not an integer", below 1 names the command, too many is a syntax error.
+fn zset_numkeys<'r>(req: &'r Request<'_>, at: usize) -> Result<(Vec<&'r [u8]>, usize), CmdError> {
+    let n = int_arg(req.arg(at))?;
+    if n < 1 {
+        let name = String::from_utf8_lossy(req.arg(0)).to_ascii_lowercase();
+        return Err(CmdError::Text(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    let n = n as usize;
+    if n > req.len() - at - 1 {
+        return Err(SYNTAX);
+    }
+    Ok((req.args().skip(at + 1).take(n).collect(), at + 1 + n))
+}
+
+/// Redis checks the type of every input key (a set or a sorted set) before it parses the
+/// options after them, so WRONGTYPE wins over a bad WEIGHTS, AGGREGATE or LIMIT.
+fn check_input_types(ctx: &Ctx<'_>, keys: &[&[u8]]) -> Result<(), CmdError> {
+    for k in keys {
+        if let Some(t) = ctx.s.db.key_type(k)
+            && t != KeyType::Set
+            && t != KeyType::ZSet
+        {
+            return Err(kvcore::Error::WrongType.into());
+        }
+    }
+    Ok(())
+}
+
 fn combine(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
-    let (keys, next) = numkeys(req, 1)?;
+    let (keys, next) = zset_numkeys(req, 1)?;
+    check_input_types(ctx, &keys)?;
     let c = combine_options(req, next, keys.len(), op != ZOp::Diff, true)?;
     let items = ctx
         .s
@@ -483,7 +526,8 @@ fn combine(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
 }
 
 fn combine_store(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
-    let (keys, next) = numkeys(req, 2)?;
+    let (keys, next) = zset_numkeys(req, 2)?;
+    check_input_types(ctx, &keys)?;
     let c = combine_options(req, next, keys.len(), op != ZOp::Diff, false)?;
     let n = ctx
         .s
@@ -518,7 +562,8 @@ pub(super) fn zdiffstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
 pub(super) fn zintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let (keys, next) = numkeys(req, 1)?;
+    let (keys, next) = zset_numkeys(req, 1)?;
+    check_input_types(ctx, &keys)?;
     let limit = limit_arg(req, next)?;
     let n = ctx.s.db.zintercard(&keys, limit)?;
     ctx.int(n as i64)
