@@ -154,6 +154,9 @@ impl Session {
             .as_millis() as u64;
         self.handle.last_ms.store(uptime, Ordering::Relaxed);
         let usec = ended.saturating_duration_since(started).as_micros() as u64;
+        self.handle
+            .counters
+            .add(Counter::Commands, self.batch.len() as u64);
         let share = usec / self.batch.len() as u64;
         let first_extra = usec % self.batch.len() as u64;
         for (i, &idx) in self.batch.iter().enumerate() {

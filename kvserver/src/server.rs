@@ -123,10 +123,11 @@ impl Shared {
 /// totals (one registry lock per period), never the connections' command path.
 fn sample_loop(shared: &Shared) {
     while !shared.stopping.load(Ordering::Relaxed) {
-        let ops: u64 = shared.clients.cmd_totals().iter().map(|t| t.calls).sum();
         let c = shared.clients.counter_totals();
         let now = shared.started.elapsed().as_millis() as u64;
-        shared.instantaneous.sample(now, [ops, c.net_in, c.net_out]);
+        shared
+            .instantaneous
+            .sample(now, [c.commands, c.net_in, c.net_out]);
         std::thread::sleep(crate::stats::Instantaneous::PERIOD);
     }
 }

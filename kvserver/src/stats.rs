@@ -134,6 +134,9 @@ pub(crate) struct ConnCounters {
     pub(crate) errors: AtomicU64,
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
+    /// Commands run (for the `instantaneous_ops_per_sec` sampler, which so need not sum the
+    /// per-command table of every client).
+    pub(crate) commands: AtomicU64,
 }
 
 /// A copy of [`ConnCounters`].
@@ -144,6 +147,7 @@ pub(crate) struct CounterTotals {
     pub(crate) errors: u64,
     pub(crate) hits: u64,
     pub(crate) misses: u64,
+    pub(crate) commands: u64,
 }
 
 impl ConnCounters {
@@ -159,6 +163,7 @@ impl ConnCounters {
             Counter::Errors => &self.errors,
             Counter::Hits => &self.hits,
             Counter::Misses => &self.misses,
+            Counter::Commands => &self.commands,
         }
     }
 
@@ -169,6 +174,7 @@ impl ConnCounters {
             errors: self.errors.load(Ordering::Relaxed),
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            commands: self.commands.load(Ordering::Relaxed),
         }
     }
 
@@ -180,6 +186,7 @@ impl ConnCounters {
         self.errors.fetch_add(t.errors, Ordering::Relaxed);
         self.hits.fetch_add(t.hits, Ordering::Relaxed);
         self.misses.fetch_add(t.misses, Ordering::Relaxed);
+        self.commands.fetch_add(t.commands, Ordering::Relaxed);
     }
 }
 
@@ -190,6 +197,7 @@ impl CounterTotals {
         self.errors += o.errors;
         self.hits += o.hits;
         self.misses += o.misses;
+        self.commands += o.commands;
     }
 
     pub(crate) fn minus(self, o: CounterTotals) -> CounterTotals {
@@ -199,6 +207,7 @@ impl CounterTotals {
             errors: self.errors.saturating_sub(o.errors),
             hits: self.hits.saturating_sub(o.hits),
             misses: self.misses.saturating_sub(o.misses),
+            commands: self.commands.saturating_sub(o.commands),
         }
     }
 }
@@ -305,6 +314,7 @@ pub(crate) enum Counter {
     Errors,
     Hits,
     Misses,
+    Commands,
 }
 
 #[cfg(test)]
