@@ -1,4 +1,4 @@
-//! The primitives every operation is written with. Command files (`cmd/*.rs`, and the data
+//! The primitives every operation is written with. Operation files (`ops/*.rs`, and the data
 //! types of issue 6) never touch shards or locks directly; they go through these:
 //!
 //! - [`Db::read_entry`]`(key, |Option<&Entry>| ..)`: runs a closure on the live entry under the

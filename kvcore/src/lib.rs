@@ -24,7 +24,6 @@
 mod access;
 mod bytes;
 mod clock;
-mod cmd;
 mod effect;
 mod entry;
 mod error;
@@ -32,6 +31,7 @@ mod expiry;
 mod glob;
 mod kv;
 mod number;
+mod ops;
 mod options;
 mod persist;
 mod scan;
@@ -40,16 +40,16 @@ mod store;
 mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use cmd::hash::{FieldValue, HashStore};
-pub use cmd::list::{KeyElements, ListStore};
-pub use cmd::set::{SetOp, SetStore};
-pub use cmd::zset::{ScoredMember, ZOp, ZRange, ZRangeBy, ZSetStore};
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};
 pub use number::LongDouble;
+pub use ops::hash::{FieldValue, HashStore};
+pub use ops::list::{KeyElements, ListStore};
+pub use ops::set::{SetOp, SetStore};
+pub use ops::zset::{ScoredMember, ZOp, ZRange, ZRangeBy, ZSetStore};
 pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
     SetOutcome,

@@ -1,10 +1,10 @@
 //! The `Store` trait: every key-space operation, binary-safe.
 
-use crate::cmd::{expire, keys, string};
 use crate::entry::{EntryMeta, KeyType};
 use crate::error::Result;
 use crate::kv::Db;
 use crate::number::LongDouble;
+use crate::ops::{expire, keys, string};
 use crate::options::{ExpireCondition, GetExOption, ScanOptions, SetOptions, SetOutcome};
 
 /// The operations of a Redis-like key space: strings, keys and expiry.

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use kvproto::{Limits, Request, Status, Version, Writer};
 
-use crate::client::ClientHandle;
 use crate::cmd::Ctx;
 use crate::cmd::table::{self, Flags, TABLE};
 use crate::log::{verbose, warning};
-use crate::server::Shared;
+use crate::registry::ClientHandle;
+use crate::shared::Shared;
 use crate::stats::Counter;
 
 /// The read buffer's starting size and the least free space offered to each `read`.
@@ -120,7 +120,7 @@ impl Session {
         let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
         if result.is_ok() && cmd.flags.has(Flags::WRITE) {
             let kv = &self.shared.kv;
-            self.shared.blocking.serve(|| kv.commit_deferred());
+            self.shared.waiters.serve(|| kv.commit_deferred());
         }
         let failed = if let Err(e) = result {
             // A handler that failed part-way must not leave half a reply behind.

@@ -1,22 +1,23 @@
 //! kvserver: a Redis-compatible server over kvcore. See `kvserver --help`.
 
-mod blocking;
-mod client;
 mod cmd;
-mod config;
 mod conn;
+mod listener;
 mod log;
 mod os;
+mod registry;
 mod replier;
-mod server;
+mod settings;
+mod shared;
 mod signal;
 mod stats;
+mod waiters;
 
 use clap::Parser;
 
 fn main() {
-    let mut cli = config::Cli::parse();
-    if let Some(config::Tool::Check { data_dir, repair }) = cli.tool.take() {
+    let mut cli = settings::Cli::parse();
+    if let Some(settings::Tool::Check { data_dir, repair }) = cli.tool.take() {
         match kvcore::check_data_dir(&data_dir, repair) {
             Ok(report) => {
                 println!("{report}");
@@ -30,14 +31,14 @@ fn main() {
             }
         }
     }
-    let cfg = match config::Config::resolve(cli) {
+    let cfg = match settings::Config::resolve(cli) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("kvserver: {e}");
             std::process::exit(2);
         }
     };
-    if let Err(e) = server::run(cfg) {
+    if let Err(e) = listener::run(cfg) {
         log::warning!("fatal: {e}");
         eprintln!("kvserver: {e}");
         std::process::exit(1);

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::client::ClientHandle;
 use crate::log::warning;
+use crate::registry::ClientHandle;
 
 /// How often replies that a full socket refused are tried again.
 const RETRY: Duration = Duration::from_millis(1);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::clock::Clock;
-use crate::cmd;
 use crate::kv::Kv;
+use crate::ops;
 
 use crate::entry::Value as MemValue;
 use crate::types::{End, Hash, List, Set, ZSet};
@@ -135,7 +135,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
         }
         Op::Del { keys } => {
             let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
-            cmd::keys::del(&d, &keys).map_err(|e| inconsistent("del", e))?;
+            ops::keys::del(&d, &keys).map_err(|e| inconsistent("del", e))?;
         }
         Op::Expire { key, at_ms } => {
             let found = d
@@ -164,15 +164,15 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), v.as_slice()))
                 .collect();
-            cmd::string::mset(&d, &pairs, false).map_err(|e| inconsistent("mset", e))?;
+            ops::string::mset(&d, &pairs, false).map_err(|e| inconsistent("mset", e))?;
         }
         Op::Rename { src, dst } => {
-            cmd::keys::rename(&d, src.as_slice(), dst.as_slice(), false)
+            ops::keys::rename(&d, src.as_slice(), dst.as_slice(), false)
                 .map_err(|e| inconsistent("rename", e))?;
         }
         Op::Copy { src, dst, dst_db } => {
             db(kv, dst_db)?;
-            let copied = cmd::keys::copy(
+            let copied = ops::keys::copy(
                 &d,
                 src.as_slice(),
                 dst.as_slice(),
@@ -184,7 +184,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 return Err(missing("copy"));
             }
         }
-        Op::FlushDb => cmd::keys::flushdb(&d).map_err(|e| inconsistent("flushdb", e))?,
+        Op::FlushDb => ops::keys::flushdb(&d).map_err(|e| inconsistent("flushdb", e))?,
         Op::FlushAll => kv.flushall().map_err(|e| inconsistent("flushall", e))?,
         Op::SwapDb { a, b } => {
             db(kv, a)?;
@@ -193,11 +193,11 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 .map_err(|e| inconsistent("swapdb", e))?;
         }
         Op::Append { key, data } => {
-            cmd::string::append(&d, key.as_slice(), data.as_slice())
+            ops::string::append(&d, key.as_slice(), data.as_slice())
                 .map_err(|e| inconsistent("append", e))?;
         }
         Op::SetRange { key, offset, data } => {
-            cmd::string::setrange(&d, key.as_slice(), offset, data.as_slice())
+            ops::string::setrange(&d, key.as_slice(), offset, data.as_slice())
                 .map_err(|e| inconsistent("setrange", e))?;
         }
         Op::ListPush { key, left, items } => {

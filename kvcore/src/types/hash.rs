@@ -6,7 +6,7 @@
 use super::pack::Pack;
 use super::rng::{Rng, pick};
 use super::score::parse_i64;
-use super::table::{Keyed, Table};
+use super::slots::{Keyed, Table};
 use super::{TypeError, alloc_size};
 use crate::number::LongDouble;
 

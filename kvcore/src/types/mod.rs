@@ -8,7 +8,7 @@ mod rng;
 mod score;
 mod set;
 mod skiplist;
-mod table;
+mod slots;
 mod zpack;
 mod zset;
 

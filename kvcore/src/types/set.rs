@@ -4,7 +4,7 @@ use super::alloc_size;
 use super::pack::Pack;
 use super::rng::{Rng, pick};
 use super::score::parse_i64;
-use super::table::{Keyed, Table};
+use super::slots::{Keyed, Table};
 
 /// Redis's defaults `set-max-intset-entries 512`, `set-max-listpack-entries 128`,
 /// `set-max-listpack-value 64`.

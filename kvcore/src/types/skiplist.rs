@@ -14,7 +14,7 @@
 
 use super::alloc_size;
 use super::rng::Rng;
-use super::table::{Keyed, Table};
+use super::slots::{Keyed, Table};
 
 const MAX_LEVEL: usize = 32;
 /// "No node": the end of a level, or no predecessor.

@@ -1,6 +1,6 @@
 //! Blocking list and sorted-set pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
 //! BZPOPMAX, BZMPOP. Each tries its non-blocking form; if nothing is there it waits in line
-//! (see `crate::blocking`) until a writer serves it, its timeout, or the client going away.
+//! (see `crate::waiters`) until a writer serves it, its timeout, or the client going away.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +12,7 @@ use kvproto::{Request, Version, Writer};
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::{CmdError, SYNTAX};
 use super::list::{end_arg, mpop_count, numkeys};
-use crate::blocking::{Attempt, Wait};
+use crate::waiters::{Attempt, Wait};
 
 /// How often a blocked client checks whether it was killed, the server is stopping, or its
 /// peer hung up.
@@ -39,10 +39,10 @@ fn deadline_arg(b: &[u8]) -> Result<Option<Instant>, CmdError> {
 }
 
 /// Shows the client as blocked in CLIENT LIST for as long as it lives.
-struct BlockedFlag(Arc<crate::client::ClientHandle>);
+struct BlockedFlag(Arc<crate::registry::ClientHandle>);
 
 impl BlockedFlag {
-    fn set(handle: &Arc<crate::client::ClientHandle>) -> BlockedFlag {
+    fn set(handle: &Arc<crate::registry::ClientHandle>) -> BlockedFlag {
         handle.blocked.store(true, Ordering::Relaxed);
         BlockedFlag(Arc::clone(handle))
     }
@@ -73,7 +73,7 @@ fn block_on<T: Send + 'static>(
     });
     let mut gone = false;
     let outcome = shared
-        .blocking
+        .waiters
         .block(ctx.s.db_index, keys, attempt, poll, || {
             if handle.is_killed() || shared.stopping.load(Ordering::Relaxed) || handle.peer_closed()
             {

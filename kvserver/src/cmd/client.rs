@@ -10,8 +10,8 @@ use super::connection::{BAD_CLIENT_NAME, valid_client_name};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
 use super::table::{Command, Flags, dispatch_sub, fl};
-use crate::client::{ClientHandle, NO_COMMAND};
 use crate::conn::ReplyMode;
+use crate::registry::{ClientHandle, NO_COMMAND};
 
 #[rustfmt::skip]
 pub(crate) static SUBCOMMANDS: &[Command] = &[

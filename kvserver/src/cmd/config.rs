@@ -9,9 +9,9 @@ use kvproto::Request;
 use super::ctx::{CmdResult, Ctx};
 use super::error::CmdError;
 use super::table::{Command, Flags, dispatch_sub, fl};
-use crate::config::{parse_memory, parse_output_limit};
 use crate::log::Level;
-use crate::server::{Baseline, Shared};
+use crate::settings::{parse_memory, parse_output_limit};
+use crate::shared::{Baseline, Shared};
 
 #[rustfmt::skip]
 pub(crate) static SUBCOMMANDS: &[Command] = &[
@@ -142,7 +142,7 @@ static PARAMS: &[Param] = &[
             if !s.kv.is_persistent() {
                 return String::new();
             }
-            let rules = crate::server::SAVE_RULES.iter().map(|(secs, n)| format!("{secs} {n}"));
+            let rules = crate::listener::SAVE_RULES.iter().map(|(secs, n)| format!("{secs} {n}"));
             rules.collect::<Vec<_>>().join(" ")
         },
         set: None,

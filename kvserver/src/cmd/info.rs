@@ -10,7 +10,7 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, is};
 use super::table::stat_name;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// The Redis version whose commands and replies this server follows; clients gate features on
 /// it (HELLO and INFO report it; `kv_version` in INFO is this server's own version).
@@ -89,7 +89,7 @@ fn section(s: &Shared, name: &str, out: &mut String) {
                 "maxclients:{}",
                 s.live.maxclients.load(Ordering::Relaxed)
             );
-            line!(out, "blocked_clients:{}", s.blocking.waiting());
+            line!(out, "blocked_clients:{}", s.waiters.waiting());
             // kv has no CLIENT TRACKING.
             line!(out, "tracking_clients:0");
         }

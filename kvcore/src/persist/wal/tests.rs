@@ -2,9 +2,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::read::Replay;
 use super::*;
-use crate::persist::fs::FaultFs;
-use crate::persist::record::{Bytes, Op, Value};
+use crate::persist::error::PersistError;
+use crate::persist::frame;
+use crate::persist::fs::{FaultFs, FileSystem};
+use crate::persist::record::{self, Bytes, Op, Record, Value};
 
 fn dir() -> PathBuf {
     PathBuf::from("/data")
@@ -749,7 +752,7 @@ fn the_flusher_makes_everysec_writes_durable() {
     let target = wal.next_seq() - 1;
     // Wait (boundedly) until the flusher has synced; not a timing assertion.
     for _ in 0..2000 {
-        if wal.shared.state.lock().synced >= target {
+        if wal.synced_for_tests() >= target {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -1142,7 +1145,7 @@ fn a_mapped_log_writes_the_same_bytes_as_a_written_one() {
             ..mapped_opts(1000, 300)
         };
         let wal = open_with(&fs, opts, 1, None);
-        assert_eq!(wal.shared.mapped, map_tail);
+        assert_eq!(wal.is_mapped(), map_tail);
         let ks = keys(100);
         write(&wal, &ks.iter().map(String::as_str).collect::<Vec<_>>());
         let seq = wal
@@ -1264,7 +1267,7 @@ fn a_mapped_log_on_real_files_needs_no_write_per_record() {
     let fs = Arc::new(RealFs);
     let opts = mapped_opts(16 << 10, 4096);
     let wal = Wal::open(fs.clone(), &dir, opts.clone(), 1, None, None).unwrap();
-    assert!(wal.shared.mapped);
+    assert!(wal.is_mapped());
     let n = 3000;
     for i in 0..n {
         let seq = wal.append(&rec(&format!("key{i}"))).unwrap();

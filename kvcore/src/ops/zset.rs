@@ -3,12 +3,12 @@
 //! ZREMRANGEBY*, ZPOPMIN, ZPOPMAX, ZMPOP, ZUNION/ZINTER/ZDIFF and their STORE forms,
 //! ZINTERCARD, ZRANDMEMBER, ZSCAN.
 
-use crate::cmd::container::{Container, bytes, read, rng, write};
 use crate::effect::Effect;
 use crate::entry::{Entry, Value};
 use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::ops::container::{Container, bytes, read, rng, write};
 use crate::options::ScanOptions;
 use crate::types::{Aggregate, LexRange, ScoreRange, ZAddFlags, ZInput, ZSet};
 

@@ -2,7 +2,7 @@
 //!
 //! A client whose pop finds nothing registers a [`Waiter`] in the queue of each key it waits on
 //! and parks on its own condition variable. After every successful write command (when anyone
-//! is waiting: otherwise one atomic load), the writing connection calls [`Blocking::serve`]:
+//! is waiting: otherwise one atomic load), the writing connection calls [`Waiters::serve`]:
 //! for each waited key, in order, it runs the front waiter's pop *on the waiter's behalf* (the
 //! store's ordinary atomic operation, on the waiter's database), hands the result over and wakes
 //! it, and continues with the next waiter until the key is empty or nobody waits. So waiters of
@@ -76,14 +76,14 @@ impl<T: Send + 'static> Pending for Waiter<T> {
 type Queues = HashMap<(usize, Vec<u8>), VecDeque<Arc<dyn Pending>>>;
 
 #[derive(Default)]
-pub(crate) struct Blocking {
+pub(crate) struct Waiters {
     waiting: AtomicUsize,
     queues: Mutex<Queues>,
 }
 
-impl std::fmt::Debug for Blocking {
+impl std::fmt::Debug for Waiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Blocking")
+        f.debug_struct("Waiters")
             .field("waiting", &self.waiting())
             .finish()
     }
@@ -97,7 +97,7 @@ pub(crate) enum Wait<T> {
     Stopped,
 }
 
-impl Blocking {
+impl Waiters {
     /// How many clients are blocked right now (INFO `blocked_clients`).
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn served_in_arrival_order() {
-        let b = Arc::new(Blocking::default());
+        let b = Arc::new(Waiters::default());
         let stock = Arc::new(Mutex::new(Vec::<u32>::new()));
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Vec::new();
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_stopped_waiter_leaves_its_queues() {
-        let b = Blocking::default();
+        let b = Waiters::default();
         let stop = AtomicBool::new(false);
         let got = b
             .block(

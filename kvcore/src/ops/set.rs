@@ -1,11 +1,11 @@
 //! Set commands: SADD, SREM, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SPOP, SRANDMEMBER, SMOVE,
 //! SINTER, SINTERCARD, SUNION, SDIFF, their STORE forms, SSCAN.
 
-use crate::cmd::container::{Container, bytes, read, rng, write};
 use crate::effect::Effect;
 use crate::error::Result;
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::ops::container::{Container, bytes, read, rng, write};
 use crate::options::ScanOptions;
 use crate::types::Set;
 

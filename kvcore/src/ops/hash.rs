@@ -1,12 +1,12 @@
 //! Hash commands: HSET, HSETNX, HGET, HMGET, HDEL, HLEN, HSTRLEN, HEXISTS, HKEYS, HVALS,
 //! HGETALL, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN.
 
-use crate::cmd::container::{bytes, read, rng, write};
 use crate::effect::Effect;
 use crate::error::Result;
 use crate::glob::Pattern;
 use crate::kv::Db;
 use crate::number::LongDouble;
+use crate::ops::container::{bytes, read, rng, write};
 use crate::options::ScanOptions;
 use crate::types::Hash;
 

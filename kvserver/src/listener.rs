@@ -1,19 +1,18 @@
-//! The listener, the state every connection shares, and the stop sequence.
+//! The listener: start-up, the accept loop (maxclients), one thread per connection, and the
+//! stop sequence.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
-
-use crate::client::{ClientHandle, Registry};
-use crate::config::{Config, SyncMode};
 use crate::log::{notice, verbose, warning};
+use crate::registry::ClientHandle;
+use crate::settings::{Config, SyncMode};
+use crate::shared::Shared;
 use crate::signal::StopPipe;
-use crate::stats::{CmdTotals, CounterTotals};
 
 /// Each connection thread's stack: command handlers do not recurse, replies live on the heap.
 const CONN_STACK: usize = 256 * 1024;
@@ -22,103 +21,6 @@ const ACTIVE_EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the stop sequence waits for connections to finish their replies.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Settings that `CONFIG SET` can change while the server runs.
-#[derive(Debug)]
-pub(crate) struct Live {
-    pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
-    pub(crate) maxclients: AtomicUsize,
-    pub(crate) idle_timeout_secs: AtomicU64,
-    pub(crate) query_buffer_limit: AtomicU64,
-    pub(crate) output_buffer_limit: AtomicU64,
-}
-
-/// What `CONFIG RESETSTAT` resets to: reports subtract these.
-#[derive(Debug, Default)]
-pub(crate) struct Baseline {
-    pub(crate) cmds: Vec<CmdTotals>,
-    pub(crate) counters: CounterTotals,
-    pub(crate) connections: u64,
-    pub(crate) rejected: u64,
-    pub(crate) expired: u64,
-}
-
-/// The state every connection thread shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) kv: kvcore::Kv,
-    /// The settings the server started with (the immutable ones are read from here).
-    pub(crate) cfg: Config,
-    pub(crate) live: Live,
-    pub(crate) clients: Registry,
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) started: Instant,
-    /// Wall-clock start time (Unix ms), for LASTSAVE before the first snapshot.
-    pub(crate) started_unix_ms: u64,
-    pub(crate) run_id: String,
-    pub(crate) connections_received: AtomicU64,
-    pub(crate) rejected_connections: AtomicU64,
-    pub(crate) baseline: Mutex<Baseline>,
-    /// Error replies per error code (`INFO errorstats`).
-    pub(crate) errors: crate::stats::ErrorStats,
-    /// `instantaneous_*` rates, fed by the sampler thread.
-    pub(crate) instantaneous: crate::stats::Instantaneous,
-    pub(crate) stopping: AtomicBool,
-    /// Take a snapshot before exiting (SIGTERM/SIGINT and SHUTDOWN; SHUTDOWN NOSAVE clears it).
-    pub(crate) save_on_shutdown: AtomicBool,
-    pub(crate) blocking: crate::blocking::Blocking,
-    /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
-    pub(crate) replier: Option<crate::replier::Replier>,
-}
-
-impl Shared {
-    pub(crate) fn new(
-        kv: kvcore::Kv,
-        cfg: Config,
-        local_addr: SocketAddr,
-        replier: Option<crate::replier::Replier>,
-    ) -> Shared {
-        Shared {
-            replier,
-            live: Live {
-                requirepass: RwLock::new(cfg.requirepass.clone()),
-                maxclients: AtomicUsize::new(cfg.maxclients),
-                idle_timeout_secs: AtomicU64::new(cfg.idle_timeout_secs),
-                query_buffer_limit: AtomicU64::new(cfg.query_buffer_limit),
-                output_buffer_limit: AtomicU64::new(cfg.output_buffer_limit),
-            },
-            kv,
-            cfg,
-            clients: Registry::new(crate::cmd::table::stat_slots()),
-            local_addr,
-            started: Instant::now(),
-            started_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-            run_id: run_id(),
-            connections_received: AtomicU64::new(0),
-            rejected_connections: AtomicU64::new(0),
-            baseline: Mutex::new(Baseline::default()),
-            errors: crate::stats::ErrorStats::default(),
-            instantaneous: crate::stats::Instantaneous::default(),
-            stopping: AtomicBool::new(false),
-            save_on_shutdown: AtomicBool::new(true),
-            blocking: crate::blocking::Blocking::default(),
-        }
-    }
-
-    /// Milliseconds since the server started: the clock of client ages and idle times (one
-    /// monotonic read, cheaper than the wall clock and immune to its jumps).
-    pub(crate) fn uptime_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    /// Whether the server asks for a password at all right now.
-    pub(crate) fn requires_auth(&self) -> bool {
-        self.live.requirepass.read().is_some()
-    }
-}
-
-/// A 40-hex-digit id for this process's run (Redis's `run_id`), from std's random hasher keys.
 /// Feeds `INFO stats`'s `instantaneous_*` rates until the server stops. It reads the registry's
 /// totals (one registry lock per period), never the connections' command path.
 fn sample_loop(shared: &Shared) {
@@ -130,21 +32,6 @@ fn sample_loop(shared: &Shared) {
             .sample(now, [c.commands, c.net_in, c.net_out]);
         std::thread::sleep(crate::stats::Instantaneous::PERIOD);
     }
-}
-
-fn run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut s = String::with_capacity(40);
-    let mut i = 0u64;
-    while s.len() < 40 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        h.write_u32(std::process::id());
-        s.push_str(&format!("{:016x}", h.finish()));
-        i += 1;
-    }
-    s.truncate(40);
-    s
 }
 
 /// Runs the server until SIGINT, SIGTERM or SHUTDOWN; returns when every connection is done.

@@ -3,10 +3,10 @@
 //! these plus waiting, which is the host's job: it retries when [`ListStore::lpush`] and
 //! friends report that a key got elements.
 
-use crate::cmd::container::{bytes, read, write};
 use crate::effect::Effect;
 use crate::error::{Error, Result};
 use crate::kv::Db;
+use crate::ops::container::{bytes, read, write};
 use crate::types::{End, List};
 
 /// What LMPOP returns: the key popped from and its elements.
@@ -298,11 +298,11 @@ impl ListStore for Db {
             match locked.slot(d, src).entry() {
                 None => return Ok(None),
                 Some(e) => {
-                    crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
+                    crate::ops::container::Container::of(&e.value).map(|_: &List| ())?;
                 }
             }
             if let Some(e) = locked.slot(d, dst).entry() {
-                crate::cmd::container::Container::of(&e.value).map(|_: &List| ())?;
+                crate::ops::container::Container::of(&e.value).map(|_: &List| ())?;
             }
             if src == dst {
                 // A rotation: the list never becomes empty, so the key (and its TTL) stays, as

@@ -1,12 +1,12 @@
 //! String commands: GET, SET and its options, GETDEL, GETEX, MGET, MSET(NX), APPEND, GETRANGE,
 //! SETRANGE, INCR and friends.
 
-use crate::cmd::expire::{When, deadline};
 use crate::effect::Effect;
 use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::kv::Db;
 use crate::number::{I64_LEN, LongDouble, format_i64, parse_i64};
+use crate::ops::expire::{When, deadline};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
 
 /// Redis's `proto-max-bulk-len`: no string grows past 512 MiB.
