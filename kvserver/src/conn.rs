@@ -5,8 +5,10 @@
 //! allocate nothing; all replies of a batch go out in one `write`, except that a batch whose
 //! replies pass [`FLUSH_AT`] bytes is flushed early so one pipeline cannot pin unbounded memory.
 
+use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use kvproto::{Limits, Request, Status, Version, Writer};
 
 use crate::cmd::Ctx;
-use crate::cmd::table::{self, Flags, TABLE};
+use crate::cmd::table::{self, Flags, Handler, TABLE};
 use crate::log::{verbose, warning};
 use crate::registry::ClientHandle;
 use crate::shared::Shared;
@@ -117,20 +119,35 @@ impl Session {
         }
         let mark = out.len();
         self.handle.last_cmd.store(slot, Ordering::Relaxed);
-        let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
-        if result.is_ok() && cmd.flags.has(Flags::WRITE) {
+        let handler = self.handler(idx);
+        // A panicking command answers an error to its own client, which stays connected; other
+        // clients never notice (see `answer_panic`). Free when nothing panics.
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
+        // A write command that panicked may still have changed a key someone waits on.
+        if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) {
             let kv = &self.shared.kv;
             self.shared.waiters.serve(|| kv.commit_deferred());
         }
-        let failed = if let Err(e) = result {
-            // A handler that failed part-way must not leave half a reply behind.
-            out.truncate(mark);
-            crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
-            self.handle.counters.add(Counter::Errors, 1);
-            self.shared.errors.record(&out[mark..]);
-            true
-        } else {
-            false
+        let failed = match outcome {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                // A handler that failed part-way must not leave half a reply behind.
+                out.truncate(mark);
+                crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
+                self.handle.counters.add(Counter::Errors, 1);
+                self.shared.errors.record(&out[mark..]);
+                true
+            }
+            Err(payload) => {
+                #[cfg(test)]
+                if payload.is::<tests::EscapeHandler>() {
+                    panic::resume_unwind(payload);
+                }
+                out.truncate(mark);
+                self.answer_panic(table::stat_command(slot).name, &*payload, out);
+                true
+            }
         };
         if failed && table::unknown_subcommand_of(idx, slot, req) {
             return;
@@ -138,6 +155,41 @@ impl Session {
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);
+    }
+
+    /// The handler of table entry `idx`. Unit tests may put their own in place of one command's
+    /// handler, for their server only (`Shared::test_handler`): that is how they make a command
+    /// panic without a crash command in the binary.
+    #[inline]
+    fn handler(&self, idx: usize) -> Handler {
+        #[cfg(test)]
+        if let Some((name, handler)) = self.shared.test_handler
+            && TABLE[idx].name == name
+        {
+            return handler;
+        }
+        TABLE[idx].handler
+    }
+
+    /// Answers a command that panicked: `-ERR internal error in '<command>' command (see the
+    /// server log)`, logged at warning level with the panic's message. The caller has dropped
+    /// the partial reply. The store and the session stay as the command left them: its shard
+    /// locks were released by unwinding, writes it made before panicking stay and are committed
+    /// with the batch, a blocked-client registration is withdrawn by its guard (`waiters.rs`).
+    #[cold]
+    fn answer_panic(&mut self, name: &str, payload: &(dyn Any + Send), out: &mut Vec<u8>) {
+        let why = panic_message(payload);
+        warning!(
+            "command '{name}' from client {} (id={}) panicked: {why}; answered with an error, \
+             connection kept",
+            self.handle.addr,
+            self.handle.id
+        );
+        let mark = out.len();
+        let msg = format!("ERR internal error in '{name}' command (see the server log)");
+        Writer::new(out, self.version).error(msg.as_bytes());
+        self.handle.counters.add(Counter::Errors, 1);
+        self.shared.errors.record(&out[mark..]);
     }
 
     /// Splits a batch's elapsed time evenly between the commands it ran (exact for a batch of
@@ -176,6 +228,15 @@ impl Session {
         self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
     }
+}
+
+/// A panic's message, if it has one (`panic!` with a literal or with formatting).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Connection threads that are not waiting for their client: between a read's return and the
@@ -483,8 +544,30 @@ impl Conn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A panic payload that the handler's `catch_unwind` passes on (unit tests only): it stands
+    /// for a panic in the connection loop itself, outside any handler.
+    pub(crate) struct EscapeHandler;
+
+    /// Stands in for ECHO in unit-test servers (`Shared::test_handler`): `ECHO panic` writes
+    /// half a reply and the key `written-before-panic`, then panics; `ECHO escape` panics past
+    /// the handler's guard; anything else is echoed.
+    pub(crate) const MISBEHAVING_ECHO: Handler = |ctx, req| match req.arg(1) {
+        b"panic" => {
+            use kvcore::Store;
+            ctx.w().array_len(2);
+            ctx.w().bulk(b"half");
+            ctx.s.db.set(b"written-before-panic", b"1")?;
+            panic!("test: a command panicked");
+        }
+        b"escape" => panic::panic_any(EscapeHandler),
+        other => {
+            ctx.w().bulk(other);
+            Ok(())
+        }
+    };
 
     #[test]
     fn a_blocked_client_does_not_count_as_working() {
