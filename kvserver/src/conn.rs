@@ -72,6 +72,15 @@ impl Session {
         }
     }
 
+    /// Whether this client must still authenticate (Redis's `authRequired`): it has not, and
+    /// the server has a password right now. A password removed by `CONFIG SET requirepass ""`
+    /// lets clients that never authenticated through at once, as in Redis; one set later
+    /// applies to them again.
+    #[inline]
+    pub(crate) fn auth_required(&self) -> bool {
+        !self.authenticated && self.shared.requires_auth()
+    }
+
     /// Executes one request, appending its reply (if any) to `out`.
     pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
         let mark = out.len();
@@ -114,7 +123,7 @@ impl Session {
             self.reject(slot, out, crate::cmd::arity_error(name).as_bytes());
             return;
         }
-        if !self.authenticated && !cmd.flags.has(Flags::NO_AUTH) {
+        if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, out, b"NOAUTH Authentication required.");
             return;
         }
@@ -229,6 +238,14 @@ impl Session {
         self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
     }
+}
+
+/// The bounds on a client's requests: Redis's defaults, and while the client must still
+/// authenticate ([`Session::auth_required`]), Redis's pre-authentication bounds too (at most 10
+/// arguments, bulks of at most 16 KiB), so an unknown peer cannot make the server buffer a
+/// gigabyte-long request or a million arguments before it is refused.
+fn request_limits(unauthenticated: bool) -> Limits {
+    Limits::default().with_unauthenticated(unauthenticated)
 }
 
 /// A panic's message, if it has one (`panic!` with a literal or with formatting).
@@ -346,7 +363,7 @@ impl Conn {
         // re-reading its headers on every read (quadratic for a huge MSET arriving in pieces).
         // Its positions are relative to `rbuf[start..]`, so moving the unread bytes to the
         // front of the buffer, or growing it, does not disturb it.
-        let mut decoder = RequestDecoder::new(Limits::default());
+        let mut decoder = RequestDecoder::new(request_limits(self.s.auth_required()));
         // Writes of a batch are made durable together, right before its replies go out (see
         // `flush`): one group commit per batch instead of one per write.
         self.s.shared.kv.defer_acks(true);
@@ -428,6 +445,13 @@ impl Conn {
 
             let mut broken = false;
             while start < end {
+                // AUTH or HELLO AUTH lifts the pre-authentication limits from the next request
+                // on, even within this read; RESET or a new password may put them back. A
+                // fresh decoder is always correct: at worst it re-reads a partial request.
+                let unauthenticated = self.s.auth_required();
+                if decoder.limits().unauthenticated != unauthenticated {
+                    decoder = RequestDecoder::new(request_limits(unauthenticated));
+                }
                 match decoder.decode(&rbuf[start..end]) {
                     Ok(Status::Complete((req, used))) => {
                         start += used;
