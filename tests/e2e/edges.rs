@@ -238,3 +238,35 @@ fn a_password_set_or_removed_at_run_time_applies_as_in_redis() {
     echo.extend_from_slice(b"\r\n");
     c.roundtrip(&with_bulk(b"ECHO", 20_000), &echo);
 }
+
+/// Reads one whole reply of any RESP2/RESP3 type, for replies whose bytes differ between
+/// servers (HELLO names the server, its version and the client id).
+fn skip_reply(c: &mut super::support::Raw) {
+    let line = c.read_line();
+    let n = || line[1..].trim_end().parse::<usize>().unwrap();
+    match line.as_bytes()[0] {
+        b'$' | b'=' | b'!' => drop(c.read_n(n() + 2)),
+        b'*' | b'~' | b'>' => (0..n()).for_each(|_| skip_reply(c)),
+        b'%' | b'|' => (0..2 * n()).for_each(|_| skip_reply(c)),
+        _ => {}
+    }
+}
+
+#[test]
+fn hello_auth_lifts_the_limits_for_the_next_request() {
+    let server = Server::start(&["--requirepass", "secret"]);
+    for version in [&b"2"[..], b"3"] {
+        let mut c = server.raw();
+        let hello = resp(&[b"HELLO", version, b"AUTH", b"default", b"secret"]);
+        c.send(&[&hello[..], &mset11()].concat());
+        skip_reply(&mut c);
+        c.expect(b"+OK\r\n");
+    }
+    // A wrong password leaves them in place.
+    let mut c = server.raw();
+    let hello = resp(&[b"HELLO", b"2", b"AUTH", b"default", b"wrong"]);
+    c.send(&[&hello[..], b"*11\r\n"].concat());
+    c.expect(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    c.expect(UNAUTH_COUNT);
+    c.expect_closed();
+}
