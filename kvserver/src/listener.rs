@@ -451,4 +451,24 @@ mod tests {
         roundtrip(&mut d, PING, b"+PONG\r\n");
         server.wait_connected(2);
     }
+
+    #[test]
+    fn a_connection_whose_thread_cannot_start_gives_back_its_slot() {
+        let server = TestServer::start(Config::default());
+        let id = server.shared.clients.try_reserve(1).unwrap();
+        assert_eq!(server.shared.clients.connected(), 1);
+        let seat = Seat {
+            shared: Arc::clone(&server.shared),
+            id,
+        };
+        // No system gives a thread a 64 TiB stack: std reports the failure and drops the
+        // closure, and the seat in it. (Were it to start, the seat would drop when it ends.)
+        let spawned = std::thread::Builder::new()
+            .stack_size(1 << 46)
+            .spawn(move || drop(seat));
+        if let Ok(thread) = spawned {
+            thread.join().unwrap();
+        }
+        assert_eq!(server.shared.clients.connected(), 0);
+    }
 }
