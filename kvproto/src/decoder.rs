@@ -2,8 +2,7 @@
 
 use crate::error::ProtocolError;
 use crate::limits::Limits;
-use crate::number::parse_redis_int;
-use crate::request::{ArgsBuilder, Request, bulk_arg, decode_request, header_end};
+use crate::request::{ArgsBuilder, Request, bulk_arg, decode_request, header_end, request_len};
 use crate::status::Status;
 
 /// Decodes requests like [`decode_request`], but resumes a partial array request where the last
@@ -91,11 +90,10 @@ impl RequestDecoder {
             else {
                 return Ok(Status::Incomplete);
             };
-            match parse_redis_int(&input[1..cr]) {
+            match request_len(&input[1..cr], limits)? {
                 // Empty requests carry no state: the free function reports them.
-                Some(n) if n <= 0 => return decode_request(input, limits),
-                Some(n) if n as u64 <= limits.max_array_len as u64 => self.count = n as usize,
-                _ => return Err(ProtocolError::InvalidMultibulkLength),
+                0 => return decode_request(input, limits),
+                n => self.count = n,
             }
             self.pos = cr + 2;
         }

@@ -18,6 +18,16 @@ pub enum ProtocolError {
     /// [`Limits::max_bulk_len`](crate::Limits).
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
+    /// An array request declaring more than
+    /// [`Limits::UNAUTHENTICATED_MAX_ARGS`](crate::Limits::UNAUTHENTICATED_MAX_ARGS) arguments
+    /// under [`Limits::unauthenticated`](crate::Limits::unauthenticated).
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A request bulk string longer than
+    /// [`Limits::UNAUTHENTICATED_MAX_BULK_LEN`](crate::Limits::UNAUTHENTICATED_MAX_BULK_LEN)
+    /// under [`Limits::unauthenticated`](crate::Limits::unauthenticated).
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
     /// An element of a request array that does not start with `$`. Redis prints the raw byte;
     /// `Display` prints printable ASCII as is, CR and LF as a space (Redis's reply sanitising)
     /// and any other byte as `?`, so the text stays valid UTF-8.

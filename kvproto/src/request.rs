@@ -271,19 +271,16 @@ fn decode_multibulk<'a>(
     input: &'a [u8],
     limits: &Limits,
 ) -> Result<Status<(Request<'a>, usize)>, ProtocolError> {
-    let (count, cr) = match short_header(input, 0, b'*', limits.max_array_len, limits) {
+    let (count, cr) = match short_header(input, 0, b'*', limits.request_args_bound(), limits) {
         Some((n, cr)) if n > 0 => (n, cr),
         _ => {
             let Some(cr) = header_end(input, 0, limits, ProtocolError::TooBigMultibulkCount)?
             else {
                 return Ok(Status::Incomplete);
             };
-            match parse_redis_int(&input[1..cr]) {
-                Some(n) if n <= 0 => {
-                    return Ok(Status::Complete((Request::empty(false), cr + 2)));
-                }
-                Some(n) if n as u64 <= limits.max_array_len as u64 => (n as usize, cr),
-                _ => return Err(ProtocolError::InvalidMultibulkLength),
+            match request_len(&input[1..cr], limits)? {
+                0 => return Ok(Status::Complete((Request::empty(false), cr + 2))),
+                n => (n, cr),
             }
         }
     };
@@ -301,6 +298,23 @@ fn decode_multibulk<'a>(
     Ok(Status::Complete((args.into_request(), pos)))
 }
 
+/// The argument count an array request's header declares (`digits` between `*` and `\r`),
+/// checked as Redis does: not a number or past `max_array_len` is invalid, then past the
+/// pre-authentication bound is "unauthenticated". `0` for an empty request (0 or negative).
+pub(crate) fn request_len(digits: &[u8], limits: &Limits) -> Result<usize, ProtocolError> {
+    match parse_redis_int(digits) {
+        Some(n) if n <= 0 => Ok(0),
+        Some(n) if n as u64 > limits.max_array_len as u64 => {
+            Err(ProtocolError::InvalidMultibulkLength)
+        }
+        Some(n) if n as u64 > limits.request_args_bound() as u64 => {
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        }
+        Some(n) => Ok(n as usize),
+        None => Err(ProtocolError::InvalidMultibulkLength),
+    }
+}
+
 /// Decodes the bulk-string argument whose `$` header starts at `pos`; returns it and the position
 /// after it, or `None` when more bytes are needed.
 #[inline]
@@ -312,7 +326,7 @@ pub(crate) fn bulk_arg<'a>(
     if pos >= input.len() {
         return Ok(None);
     }
-    if let Some((len, cr)) = short_header(input, pos, b'$', limits.max_bulk_len, limits) {
+    if let Some((len, cr)) = short_header(input, pos, b'$', limits.request_bulk_bound(), limits) {
         let data = cr + 2;
         let end = data + len;
         if input.len() < end + 2 {
@@ -327,8 +341,14 @@ pub(crate) fn bulk_arg<'a>(
         return Err(ProtocolError::ExpectedBulk(input[pos]));
     }
     let len = match parse_redis_int(&input[pos + 1..cr]) {
-        Some(n) if n >= 0 && n as u64 <= limits.max_bulk_len as u64 => n as usize,
-        _ => return Err(ProtocolError::InvalidBulkLength),
+        Some(n) if n < 0 || n as u64 > limits.max_bulk_len as u64 => {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        Some(n) if n as u64 > limits.request_bulk_bound() as u64 => {
+            return Err(ProtocolError::UnauthenticatedBulkLength);
+        }
+        Some(n) => n as usize,
+        None => return Err(ProtocolError::InvalidBulkLength),
     };
     let data = cr + 2;
     // Redis needs the payload and two more bytes (meant to be CRLF, not checked) to be present.
@@ -584,6 +604,98 @@ mod tests {
         assert!(r.is_inline());
         assert_eq!(r, Request::from_args([&b"get"[..], b"k"]));
         assert_eq!(format!("{r:?}"), "[\"get\", \"k\"] (inline)");
+    }
+
+    /// `Ok(None)`: incomplete; `Ok(Some(n))`: a complete request of `n` arguments.
+    type Outcome = Result<Option<usize>, ProtocolError>;
+
+    /// Decodes `input` with `limits` both ways (in one piece, and byte by byte with the
+    /// incremental decoder) and checks that they agree with `expected`. `input` holds one
+    /// request, or the start of one.
+    #[track_caller]
+    fn check_limits(limits: Limits, input: &[u8], expected: Outcome) {
+        let text = String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned();
+        let whole = decode_request(input, &limits).map(|s| s.complete().map(|(r, _)| r.len()));
+        assert_eq!(whole, expected, "decode_request, input {text:?}");
+        let mut decoder = crate::RequestDecoder::new(limits);
+        let mut pieces = Ok(None);
+        for end in 1..=input.len() {
+            pieces = decoder
+                .decode(&input[..end])
+                .map(|s| s.complete().map(|(r, _)| r.len()));
+            match pieces {
+                Ok(None) => {}
+                // An error shows as soon as its header is complete.
+                Err(_) => break,
+                Ok(Some(_)) => {
+                    assert_eq!(end, input.len(), "complete early, input {text:?}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(pieces, expected, "RequestDecoder, input {text:?}");
+    }
+
+    #[test]
+    fn unauthenticated_limits_follow_redis() {
+        use ProtocolError::*;
+        let unauth = Limits::default().with_unauthenticated(true);
+        let big = |n: usize| {
+            let mut r = format!("*2\r\n$4\r\nAUTH\r\n${n}\r\n").into_bytes();
+            r.resize(r.len() + n, b'x');
+            r.extend_from_slice(b"\r\n");
+            r
+        };
+        let ten = [&b"*10\r\n"[..], &b"$1\r\na\r\n".repeat(10)].concat();
+        let inline_args = format!("ECHO{}\r\n", " a".repeat(40));
+        let inline_long = format!("ECHO {}\r\n", "b".repeat(20_000));
+        let cases: Vec<(Vec<u8>, Outcome, Outcome)> = vec![
+            // (input, unauthenticated, default limits)
+            (ten, Ok(Some(10)), Ok(Some(10))),
+            (
+                b"*11\r\n".to_vec(),
+                Err(UnauthenticatedMultibulkLength),
+                Ok(None),
+            ),
+            (b"*11\r".to_vec(), Ok(None), Ok(None)),
+            // Redis checks "invalid" first, and empty requests are not limited.
+            (
+                b"*99999999999\r\n".to_vec(),
+                Err(InvalidMultibulkLength),
+                Err(InvalidMultibulkLength),
+            ),
+            (
+                b"*x\r\n".to_vec(),
+                Err(InvalidMultibulkLength),
+                Err(InvalidMultibulkLength),
+            ),
+            (b"*-5\r\n".to_vec(), Ok(Some(0)), Ok(Some(0))),
+            (b"*0\r\n".to_vec(), Ok(Some(0)), Ok(Some(0))),
+            (big(16384), Ok(Some(2)), Ok(Some(2))),
+            (big(16385), Err(UnauthenticatedBulkLength), Ok(Some(2))),
+            (
+                b"*1\r\n$-1\r\n".to_vec(),
+                Err(InvalidBulkLength),
+                Err(InvalidBulkLength),
+            ),
+            (
+                b"*1\r\n$600000000\r\n".to_vec(),
+                Err(InvalidBulkLength),
+                Err(InvalidBulkLength),
+            ),
+            // Inline requests are bounded by the inline limit only, as in Redis.
+            (inline_args.into_bytes(), Ok(Some(41)), Ok(Some(41))),
+            (inline_long.into_bytes(), Ok(Some(2)), Ok(Some(2))),
+        ];
+        for (input, unauthenticated, default) in cases {
+            check_limits(unauth, &input, unauthenticated);
+            check_limits(Limits::default(), &input, default);
+        }
+        // Lower host limits still come first and still say "invalid".
+        let tight = unauth.with_max_array_len(5).with_max_bulk_len(100);
+        check_limits(tight, b"*7\r\n", Err(InvalidMultibulkLength));
+        check_limits(tight, b"*1\r\n$200\r\n", Err(InvalidBulkLength));
+        check_limits(tight, b"*5\r\n", Ok(None));
     }
 
     #[test]

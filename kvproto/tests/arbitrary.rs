@@ -29,8 +29,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn requests_never_panic(bytes in protocol_soup(), small in any::<bool>()) {
-        let limits = small_limits(small);
+    fn requests_never_panic(
+        bytes in protocol_soup(),
+        small in any::<bool>(),
+        unauthenticated in any::<bool>(),
+    ) {
+        let limits = small_limits(small).with_unauthenticated(unauthenticated);
         let mut pos = 0;
         while let Ok(Status::Complete((req, used))) = decode_request(&bytes[pos..], &limits) {
             prop_assert!(used > 0 && pos + used <= bytes.len());

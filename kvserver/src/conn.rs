@@ -1,20 +1,23 @@
 //! One connection: read, decode every complete request, execute in order, one write per batch.
+//! A request split over many reads is decoded incrementally (`kvproto::RequestDecoder`).
 //!
 //! Hot path invariants: the read buffer and the reply buffer are reused for the life of the
 //! connection; a request's arguments borrow the read buffer; command lookup and dispatch
 //! allocate nothing; all replies of a batch go out in one `write`, except that a batch whose
 //! replies pass [`FLUSH_AT`] bytes is flushed early so one pipeline cannot pin unbounded memory.
 
+use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kvproto::{Limits, Request, Status, Version, Writer};
+use kvproto::{Limits, Request, RequestDecoder, Status, Version, Writer};
 
 use crate::cmd::Ctx;
-use crate::cmd::table::{self, Flags, TABLE};
+use crate::cmd::table::{self, Flags, Handler, TABLE};
 use crate::log::{verbose, warning};
 use crate::registry::ClientHandle;
 use crate::shared::Shared;
@@ -69,6 +72,15 @@ impl Session {
         }
     }
 
+    /// Whether this client must still authenticate (Redis's `authRequired`): it has not, and
+    /// the server has a password right now. A password removed by `CONFIG SET requirepass ""`
+    /// lets clients that never authenticated through at once, as in Redis; one set later
+    /// applies to them again.
+    #[inline]
+    pub(crate) fn auth_required(&self) -> bool {
+        !self.authenticated && self.shared.requires_auth()
+    }
+
     /// Executes one request, appending its reply (if any) to `out`.
     pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
         let mark = out.len();
@@ -111,26 +123,41 @@ impl Session {
             self.reject(slot, out, crate::cmd::arity_error(name).as_bytes());
             return;
         }
-        if !self.authenticated && !cmd.flags.has(Flags::NO_AUTH) {
+        if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, out, b"NOAUTH Authentication required.");
             return;
         }
         let mark = out.len();
         self.handle.last_cmd.store(slot, Ordering::Relaxed);
-        let result = (cmd.handler)(&mut Ctx { s: self, out }, req);
-        if result.is_ok() && cmd.flags.has(Flags::WRITE) {
+        let handler = self.handler(idx);
+        // A panicking command answers an error to its own client, which stays connected; other
+        // clients never notice (see `answer_panic`). Free when nothing panics.
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
+        // A write command that panicked may still have changed a key someone waits on.
+        if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) {
             let kv = &self.shared.kv;
             self.shared.waiters.serve(|| kv.commit_deferred());
         }
-        let failed = if let Err(e) = result {
-            // A handler that failed part-way must not leave half a reply behind.
-            out.truncate(mark);
-            crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
-            self.handle.counters.add(Counter::Errors, 1);
-            self.shared.errors.record(&out[mark..]);
-            true
-        } else {
-            false
+        let failed = match outcome {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                // A handler that failed part-way must not leave half a reply behind.
+                out.truncate(mark);
+                crate::cmd::write_error(&mut Writer::new(out, self.version), cmd.name, e);
+                self.handle.counters.add(Counter::Errors, 1);
+                self.shared.errors.record(&out[mark..]);
+                true
+            }
+            Err(payload) => {
+                #[cfg(test)]
+                if payload.is::<tests::EscapeHandler>() {
+                    panic::resume_unwind(payload);
+                }
+                out.truncate(mark);
+                self.answer_panic(table::stat_command(slot).name, &*payload, out);
+                true
+            }
         };
         if failed && table::unknown_subcommand_of(idx, slot, req) {
             return;
@@ -138,6 +165,41 @@ impl Session {
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);
+    }
+
+    /// The handler of table entry `idx`. Unit tests may put their own in place of one command's
+    /// handler, for their server only (`Shared::test_handler`): that is how they make a command
+    /// panic without a crash command in the binary.
+    #[inline]
+    fn handler(&self, idx: usize) -> Handler {
+        #[cfg(test)]
+        if let Some((name, handler)) = self.shared.test_handler
+            && TABLE[idx].name == name
+        {
+            return handler;
+        }
+        TABLE[idx].handler
+    }
+
+    /// Answers a command that panicked: `-ERR internal error in '<command>' command (see the
+    /// server log)`, logged at warning level with the panic's message. The caller has dropped
+    /// the partial reply. The store and the session stay as the command left them: its shard
+    /// locks were released by unwinding, writes it made before panicking stay and are committed
+    /// with the batch, a blocked-client registration is withdrawn by its guard (`waiters.rs`).
+    #[cold]
+    fn answer_panic(&mut self, name: &str, payload: &(dyn Any + Send), out: &mut Vec<u8>) {
+        let why = panic_message(payload);
+        warning!(
+            "command '{name}' from client {} (id={}) panicked: {why}; answered with an error, \
+             connection kept",
+            self.handle.addr,
+            self.handle.id
+        );
+        let mark = out.len();
+        let msg = format!("ERR internal error in '{name}' command (see the server log)");
+        Writer::new(out, self.version).error(msg.as_bytes());
+        self.handle.counters.add(Counter::Errors, 1);
+        self.shared.errors.record(&out[mark..]);
     }
 
     /// Splits a batch's elapsed time evenly between the commands it ran (exact for a batch of
@@ -176,6 +238,23 @@ impl Session {
         self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
     }
+}
+
+/// The bounds on a client's requests: Redis's defaults, and while the client must still
+/// authenticate ([`Session::auth_required`]), Redis's pre-authentication bounds too (at most 10
+/// arguments, bulks of at most 16 KiB), so an unknown peer cannot make the server buffer a
+/// gigabyte-long request or a million arguments before it is refused.
+fn request_limits(unauthenticated: bool) -> Limits {
+    Limits::default().with_unauthenticated(unauthenticated)
+}
+
+/// A panic's message, if it has one (`panic!` with a literal or with formatting).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Connection threads that are not waiting for their client: between a read's return and the
@@ -280,7 +359,11 @@ impl Conn {
     }
 
     fn serve(&mut self, stream: &mut TcpStream) -> io::Result<()> {
-        let limits = Limits::default();
+        // Resumes a request that arrives over many reads where it stopped, instead of
+        // re-reading its headers on every read (quadratic for a huge MSET arriving in pieces).
+        // Its positions are relative to `rbuf[start..]`, so moving the unread bytes to the
+        // front of the buffer, or growing it, does not disturb it.
+        let mut decoder = RequestDecoder::new(request_limits(self.s.auth_required()));
         // Writes of a batch are made durable together, right before its replies go out (see
         // `flush`): one group commit per batch instead of one per write.
         self.s.shared.kv.defer_acks(true);
@@ -362,7 +445,14 @@ impl Conn {
 
             let mut broken = false;
             while start < end {
-                match kvproto::decode_request(&rbuf[start..end], &limits) {
+                // AUTH or HELLO AUTH lifts the pre-authentication limits from the next request
+                // on, even within this read; RESET or a new password may put them back. A
+                // fresh decoder is always correct: at worst it re-reads a partial request.
+                let unauthenticated = self.s.auth_required();
+                if decoder.limits().unauthenticated != unauthenticated {
+                    decoder = RequestDecoder::new(request_limits(unauthenticated));
+                }
+                match decoder.decode(&rbuf[start..end]) {
                     Ok(Status::Complete((req, used))) => {
                         start += used;
                         if req.is_empty() {
@@ -483,8 +573,30 @@ impl Conn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A panic payload that the handler's `catch_unwind` passes on (unit tests only): it stands
+    /// for a panic in the connection loop itself, outside any handler.
+    pub(crate) struct EscapeHandler;
+
+    /// Stands in for ECHO in unit-test servers (`Shared::test_handler`): `ECHO panic` writes
+    /// half a reply and the key `written-before-panic`, then panics; `ECHO escape` panics past
+    /// the handler's guard; anything else is echoed.
+    pub(crate) const MISBEHAVING_ECHO: Handler = |ctx, req| match req.arg(1) {
+        b"panic" => {
+            use kvcore::Store;
+            ctx.w().array_len(2);
+            ctx.w().bulk(b"half");
+            ctx.s.db.set(b"written-before-panic", b"1")?;
+            panic!("test: a command panicked");
+        }
+        b"escape" => panic::panic_any(EscapeHandler),
+        other => {
+            ctx.w().bulk(other);
+            Ok(())
+        }
+    };
 
     #[test]
     fn a_blocked_client_does_not_count_as_working() {

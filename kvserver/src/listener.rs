@@ -205,24 +205,49 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             verbose!("refused a connection: max number of clients ({max}) reached");
             continue;
         };
-        let shared2 = Arc::clone(&shared);
+        // From here the slot belongs to the seat: if the thread cannot start, the closure that
+        // owns it is dropped and the slot with it.
+        let seat = Seat {
+            shared: Arc::clone(&shared),
+            id,
+        };
         let spawned = std::thread::Builder::new()
             .name(format!("client-{id}"))
             .stack_size(CONN_STACK)
-            .spawn(move || serve(shared2, stream, id));
+            .spawn(move || serve(seat, stream));
         if let Err(e) = spawned {
             warning!("cannot start a thread for a new connection: {e}");
-            shared.clients.unreserve();
         }
     }
 }
 
+/// A connection's place in the registry: its `maxclients` slot from `try_reserve` on, and its
+/// CLIENT LIST row once it registered. Dropping the seat gives both back and folds the
+/// connection's statistics into the totals, however its thread ends: a return, an I/O error, a
+/// panic that unwinds out of the connection loop, or a thread that never started.
+struct Seat {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            warning!(
+                "client id={} closed: its connection thread panicked (see above)",
+                self.id
+            );
+        }
+        self.shared.clients.release(self.id);
+    }
+}
+
 /// Serves one connection on the current thread until it closes.
-fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+fn serve(seat: Seat, stream: TcpStream) {
+    let (shared, id) = (&seat.shared, seat.id);
     let (Ok(addr), Ok(laddr), Ok(clone)) =
         (stream.peer_addr(), stream.local_addr(), stream.try_clone())
     else {
-        shared.clients.unreserve();
         return;
     };
     let _ = stream.set_nodelay(true);
@@ -240,10 +265,210 @@ fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
     ));
     shared.clients.register(Arc::clone(&handle));
     verbose!("accepted {addr} (id={id})");
-    let result = crate::conn::Conn::new(Arc::clone(&shared), handle).run(stream);
+    let result = crate::conn::Conn::new(Arc::clone(shared), handle).run(stream);
     match result {
         Ok(()) => verbose!("client {addr} (id={id}) closed"),
         Err(e) => verbose!("client {addr} (id={id}) closed: {e}"),
     }
-    shared.clients.unregister(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::thread::JoinHandle;
+
+    use super::*;
+
+    /// How long a test waits for something another thread does before it fails.
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    /// The real accept loop and connection threads over an in-memory store, on a loopback
+    /// port, with `ECHO` replaced by `conn::tests::MISBEHAVING_ECHO`.
+    struct TestServer {
+        shared: Arc<Shared>,
+        addr: SocketAddr,
+        acceptor: Option<JoinHandle<()>>,
+    }
+
+    impl TestServer {
+        fn start(cfg: Config) -> TestServer {
+            let kv = kvcore::Kv::in_memory(kvcore::Options::default().databases(cfg.databases));
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut shared = Shared::new(kv, cfg, addr, None);
+            shared.test_handler = Some(("echo", crate::conn::tests::MISBEHAVING_ECHO));
+            let shared = Arc::new(shared);
+            let acceptor = {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || accept_loop(listener, shared))
+            };
+            TestServer {
+                shared,
+                addr,
+                acceptor: Some(acceptor),
+            }
+        }
+
+        fn connect(&self) -> TcpStream {
+            let s = TcpStream::connect(self.addr).unwrap();
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            s
+        }
+
+        /// Waits until the registry shows `n` connections, in its count and in its list.
+        #[track_caller]
+        fn wait_connected(&self, n: usize) {
+            let deadline = Instant::now() + PATIENCE;
+            let clients = &self.shared.clients;
+            while clients.connected() != n || clients.list().len() != n {
+                assert!(
+                    Instant::now() < deadline,
+                    "expected {n} connections, have {} ({} listed)",
+                    clients.connected(),
+                    clients.list().len()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    impl Drop for TestServer {
+        fn drop(&mut self) {
+            self.shared.stopping.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect(self.addr);
+            if let Some(a) = self.acceptor.take() {
+                let _ = a.join();
+            }
+            self.shared.clients.stop_reading_all();
+        }
+    }
+
+    #[track_caller]
+    fn roundtrip(s: &mut TcpStream, request: &[u8], expected: &[u8]) {
+        s.write_all(request).unwrap();
+        let mut got = vec![0; expected.len()];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    #[track_caller]
+    fn expect_closed(s: &mut TcpStream) {
+        let mut b = [0u8; 64];
+        match s.read(&mut b) {
+            Ok(0) => {}
+            Ok(n) => panic!("expected EOF, got {:?}", String::from_utf8_lossy(&b[..n])),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+
+    /// Reads one bulk reply's payload.
+    fn read_bulk(s: &mut TcpStream) -> String {
+        let mut header = Vec::new();
+        let mut b = [0u8; 1];
+        while !header.ends_with(b"\r\n") {
+            s.read_exact(&mut b).unwrap();
+            header.push(b[0]);
+        }
+        let n: usize = std::str::from_utf8(&header[1..header.len() - 2])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; n + 2];
+        s.read_exact(&mut body).unwrap();
+        body.truncate(n);
+        String::from_utf8(body).unwrap()
+    }
+
+    const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+    const PANIC: &[u8] = b"*2\r\n$4\r\nECHO\r\n$5\r\npanic\r\n";
+    const PANICKED: &[u8] = b"-ERR internal error in 'echo' command (see the server log)\r\n";
+
+    #[test]
+    fn a_panicking_command_answers_an_error_to_its_client_only() {
+        let server = TestServer::start(Config::default());
+        let (mut a, mut b) = (server.connect(), server.connect());
+        roundtrip(&mut b, PING, b"+PONG\r\n");
+        // In a pipeline: the replies before and after are intact, the half-written reply of
+        // the panicking command is gone.
+        let pipeline = [PING, PANIC, PING].concat();
+        roundtrip(
+            &mut a,
+            &pipeline,
+            &[b"+PONG\r\n", PANICKED, b"+PONG\r\n"].concat(),
+        );
+        // What the command wrote before it panicked stays, and the connection keeps serving.
+        roundtrip(
+            &mut a,
+            b"*2\r\n$3\r\nGET\r\n$20\r\nwritten-before-panic\r\n",
+            b"$1\r\n1\r\n",
+        );
+        roundtrip(&mut a, b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n", b"$2\r\nhi\r\n");
+        roundtrip(&mut b, PING, b"+PONG\r\n");
+        assert_eq!(server.shared.clients.connected(), 2);
+        let errors = server.shared.errors.snapshot();
+        assert!(
+            errors.iter().any(|(code, n)| &**code == "ERR" && *n == 1),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_connection_thread_that_panics_gives_back_its_slot_and_row() {
+        let server = TestServer::start(Config {
+            maxclients: 2,
+            ..Config::default()
+        });
+        let mut a = server.connect();
+        roundtrip(&mut a, b"*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n", b"$1\r\nx\r\n");
+        let mut b = server.connect();
+        roundtrip(&mut b, PING, b"+PONG\r\n");
+        server.wait_connected(2);
+        let mut full = server.connect();
+        let mut refused = String::new();
+        full.read_to_string(&mut refused).unwrap();
+        assert_eq!(refused, "-ERR max number of clients reached\r\n");
+
+        // A panic that unwinds out of the connection loop ends that connection only.
+        a.write_all(b"*2\r\n$4\r\nECHO\r\n$6\r\nescape\r\n")
+            .unwrap();
+        expect_closed(&mut a);
+        server.wait_connected(1);
+        b.write_all(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n")
+            .unwrap();
+        let list = read_bulk(&mut b);
+        assert_eq!(list.lines().count(), 1, "{list}");
+        assert!(list.contains("cmd=client|list"), "{list}");
+        // The dead connection's statistics were folded into the totals, as on a normal close.
+        b.write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+            .unwrap();
+        let info = read_bulk(&mut b);
+        assert!(info.contains("cmdstat_echo:calls=1,"), "{info}");
+        // And its maxclients slot is free again.
+        let mut d = server.connect();
+        roundtrip(&mut d, PING, b"+PONG\r\n");
+        server.wait_connected(2);
+    }
+
+    #[test]
+    fn a_connection_whose_thread_cannot_start_gives_back_its_slot() {
+        let server = TestServer::start(Config::default());
+        let id = server.shared.clients.try_reserve(1).unwrap();
+        assert_eq!(server.shared.clients.connected(), 1);
+        let seat = Seat {
+            shared: Arc::clone(&server.shared),
+            id,
+        };
+        // No system gives a thread a 64 TiB stack: std reports the failure and drops the
+        // closure, and the seat in it. (Were it to start, the seat would drop when it ends.)
+        let spawned = std::thread::Builder::new()
+            .stack_size(1 << 46)
+            .spawn(move || drop(seat));
+        if let Ok(thread) = spawned {
+            thread.join().unwrap();
+        }
+        assert_eq!(server.shared.clients.connected(), 0);
+    }
 }

@@ -1,5 +1,5 @@
-//! The few Linux calls std does not offer, declared against libc directly (a handful of lines
-//! instead of a dependency, as in `signal.rs`). Elsewhere they fall back to doing nothing.
+//! The few Linux calls std does not offer, through the `libc` crate's prototypes and constants.
+//! Elsewhere they fall back to doing nothing.
 
 use std::io;
 use std::net::TcpStream;
@@ -14,17 +14,10 @@ use std::net::TcpStream;
 pub(crate) fn batch_scheduling() -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        #[repr(C)]
-        struct SchedParam {
-            priority: i32,
-        }
-        const SCHED_BATCH: i32 = 3;
-        unsafe extern "C" {
-            fn sched_setscheduler(pid: i32, policy: i32, param: *const SchedParam) -> i32;
-        }
-        let param = SchedParam { priority: 0 };
+        // SCHED_BATCH takes no priority: it must be 0.
+        let param = libc::sched_param { sched_priority: 0 };
         // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param for the call.
-        if unsafe { sched_setscheduler(0, SCHED_BATCH, &param) } != 0 {
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
             return Err(io::Error::last_os_error());
         }
     }
@@ -37,19 +30,14 @@ pub(crate) fn batch_scheduling() -> io::Result<()> {
 #[cfg(target_os = "linux")]
 pub(crate) fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
-    const MSG_DONTWAIT: i32 = 0x40;
-    const MSG_NOSIGNAL: i32 = 0x4000;
-    unsafe extern "C" {
-        fn send(fd: i32, buf: *const u8, len: usize, flags: i32) -> isize;
-    }
     // SAFETY: the descriptor belongs to `stream`, borrowed (so open) for the call, and `buf`
     // is valid for `buf.len()` bytes.
     let n = unsafe {
-        send(
+        libc::send(
             stream.as_raw_fd(),
-            buf.as_ptr(),
+            buf.as_ptr().cast(),
             buf.len(),
-            MSG_DONTWAIT | MSG_NOSIGNAL,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
         )
     };
     byte_count(n)
@@ -145,18 +133,14 @@ mod tests {
 #[cfg(target_os = "linux")]
 pub(crate) fn recv_nowait(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
-    const MSG_DONTWAIT: i32 = 0x40;
-    unsafe extern "C" {
-        fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
-    }
     // SAFETY: the descriptor belongs to `stream`, borrowed (so open) for the call, and `buf`
     // is valid for writes of `buf.len()` bytes.
     let n = unsafe {
-        recv(
+        libc::recv(
             stream.as_raw_fd(),
-            buf.as_mut_ptr(),
+            buf.as_mut_ptr().cast(),
             buf.len(),
-            MSG_DONTWAIT,
+            libc::MSG_DONTWAIT,
         )
     };
     byte_count(n)

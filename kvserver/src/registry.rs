@@ -160,18 +160,15 @@ impl Registry {
         }
     }
 
-    /// Gives back a slot reserved by `try_reserve` whose connection never registered.
-    pub(crate) fn unreserve(&self) {
-        self.connected.fetch_sub(1, Ordering::AcqRel);
-    }
-
     pub(crate) fn register(&self, handle: Arc<ClientHandle>) {
         self.live.lock().insert(handle.id, handle);
     }
 
-    /// Removes a connection, folding its counters into the retired totals (under the registry
-    /// lock, so a concurrent INFO counts them exactly once), and frees its slot.
-    pub(crate) fn unregister(&self, id: u64) {
+    /// Frees the slot `try_reserve` gave connection `id` and, if it registered, removes it,
+    /// folding its counters into the retired totals (under the registry lock, so a concurrent
+    /// INFO counts them exactly once). Called exactly once per reserved id, by the guard that
+    /// owns it (`listener::Seat`), whichever way the connection ended.
+    pub(crate) fn release(&self, id: u64) {
         let mut live = self.live.lock();
         if let Some(h) = live.remove(&id) {
             self.retired_stats.absorb(&h.stats);

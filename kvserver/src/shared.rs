@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) waiters: crate::waiters::Waiters,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
+    /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
+    #[cfg(test)]
+    pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
 }
 
 impl Shared {
@@ -92,6 +95,8 @@ impl Shared {
             stopping: AtomicBool::new(false),
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
+            #[cfg(test)]
+            test_handler: None,
         }
     }
 

@@ -2,22 +2,15 @@
 //! the main thread blocks on (the classic self-pipe), so the stop sequence runs in ordinary code
 //! instead of inside a signal handler.
 //!
-//! This is a few lines of `extern "C"` against libc rather than a new dependency: the handler only
-//! calls `write(2)`, which POSIX lists as async-signal-safe.
+//! The handler only calls `write(2)`, which POSIX lists as async-signal-safe. It is installed with
+//! `sigaction` and `SA_RESTART`, so a blocking call interrupted by the signal on another thread is
+//! restarted instead of failing with `EINTR` (the semantics are spelled out rather than left to
+//! whichever flavour of `signal()` the C library has).
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
-
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
-
-unsafe extern "C" {
-    fn pipe(fds: *mut i32) -> i32;
-    fn write(fd: i32, buf: *const u8, count: usize) -> isize;
-    fn signal(signum: i32, handler: usize) -> usize;
-}
 
 /// The pipe's write end, for the signal handler (which can only reach statics) and `SHUTDOWN`.
 static STOP_FD: AtomicI32 = AtomicI32::new(-1);
@@ -48,8 +41,8 @@ impl StopReason {
     }
 }
 
-extern "C" fn on_signal(signum: i32) {
-    let reason = if signum == SIGINT {
+extern "C" fn on_signal(signum: libc::c_int) {
+    let reason = if signum == libc::SIGINT {
         StopReason::Interrupt
     } else {
         StopReason::Terminate
@@ -66,7 +59,7 @@ fn send(reason: StopReason) {
         // pipe (EAGAIN is impossible: the fd is blocking; it would need 64 KiB of stop requests)
         // or any error leaves an earlier stop byte in the pipe, which is enough.
         unsafe {
-            write(fd, &b, 1);
+            libc::write(fd, (&raw const b).cast(), 1);
         }
     }
 }
@@ -87,21 +80,28 @@ impl StopPipe {
     /// # Errors
     /// When the pipe cannot be created (out of file descriptors).
     pub(crate) fn install() -> io::Result<StopPipe> {
-        let mut fds = [-1i32; 2];
+        let mut fds = [-1 as libc::c_int; 2];
         // SAFETY: `fds` is a valid, writable array of two ints, as pipe(2) requires.
-        if unsafe { pipe(fds.as_mut_ptr()) } != 0 {
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: pipe(2) succeeded, so fds[0] is an open descriptor that nothing else owns.
         let read = unsafe { File::from_raw_fd(fds[0]) };
         STOP_FD.store(fds[1], Ordering::Relaxed);
-        let handler = on_signal as extern "C" fn(i32) as usize;
-        // SAFETY: `on_signal` has the `void (*)(int)` signature signal(2) expects and only does
-        // async-signal-safe work. glibc's signal() installs it with BSD semantics (SA_RESTART),
-        // so blocking calls elsewhere are restarted rather than failing with EINTR.
-        unsafe {
-            signal(SIGINT, handler);
-            signal(SIGTERM, handler);
+        // SAFETY: an all-zero `sigaction` is a valid value of that plain C struct (no handler,
+        // empty mask, no flags); every field that matters is set below.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action.sa_mask` is a valid, writable sigset_t.
+        unsafe { libc::sigemptyset(&raw mut action.sa_mask) };
+        for signum in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: `action` is fully initialised; its handler has the `void (*)(int)`
+            // signature a handler without SA_SIGINFO must have and does only async-signal-safe
+            // work; a null old-action pointer is allowed.
+            if unsafe { libc::sigaction(signum, &action, std::ptr::null_mut()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         Ok(StopPipe { read })
     }
@@ -117,6 +117,53 @@ impl StopPipe {
                 // safe reading of it.
                 _ => return StopReason::Terminate,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The action installed for `signum` right now.
+    fn current(signum: libc::c_int) -> libc::sigaction {
+        // SAFETY: all-zero is a valid `sigaction`; the call fills it in.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only queries; `old` is valid for writes.
+        let rc = unsafe { libc::sigaction(signum, std::ptr::null(), &mut old) };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        old
+    }
+
+    #[test]
+    fn sigterm_and_sigint_reach_the_pipe_with_restarting_handlers() {
+        let before = [current(libc::SIGINT), current(libc::SIGTERM)];
+        let mut pipe = StopPipe::install().unwrap();
+        for signum in [libc::SIGINT, libc::SIGTERM] {
+            let now = current(signum);
+            assert_eq!(
+                now.sa_sigaction,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t
+            );
+            assert_ne!(now.sa_flags & libc::SA_RESTART, 0, "SA_RESTART");
+        }
+        for (signum, reason) in [
+            (libc::SIGTERM, StopReason::Terminate),
+            (libc::SIGINT, StopReason::Interrupt),
+        ] {
+            // SAFETY: raise(3) with a signal whose handler is ours, which only writes a byte.
+            assert_eq!(unsafe { libc::raise(signum) }, 0);
+            assert_eq!(pipe.wait(), reason);
+        }
+        request_stop();
+        assert_eq!(pipe.wait(), StopReason::Command);
+        // Give the test process its usual handlers back (Ctrl-C must still end it).
+        for (signum, old) in [libc::SIGINT, libc::SIGTERM].into_iter().zip(before) {
+            // SAFETY: `old` is an action the kernel reported for this very signal.
+            assert_eq!(
+                unsafe { libc::sigaction(signum, &old, std::ptr::null_mut()) },
+                0
+            );
         }
     }
 }

@@ -14,11 +14,14 @@
 //! attempt and its enqueueing. Lock order: registry, then store shards.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+
+use crate::log::warning;
 
 /// The pop a waiter wants, run by whoever serves it. `None`: nothing to pop yet.
 pub(crate) type Attempt<T> = Box<dyn FnMut() -> kvcore::Result<Option<T>> + Send>;
@@ -137,6 +140,12 @@ impl Waiters {
             self.waiting.fetch_add(1, Ordering::SeqCst);
             waiter
         };
+        let _enqueued = Enqueued {
+            waiters: self,
+            db,
+            keys,
+            id: Pending::id(&*waiter),
+        };
         let idle = crate::conn::Waiting::enter();
         let outcome = loop {
             {
@@ -160,7 +169,6 @@ impl Waiters {
             }
         };
         drop(idle);
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
         match outcome {
             Some(Ok(v)) => Ok(Wait::Ready(v)),
             Some(Err(e)) => Err(e),
@@ -211,23 +219,66 @@ impl Waiters {
             slots.sort();
             for slot in slots {
                 while let Some(front) = queues.get(&slot).and_then(|q| q.front()).cloned() {
-                    if !front.try_serve() {
-                        break;
-                    }
+                    // The pop is the waiter's command, run on this thread: if it panics, that
+                    // waiter (not this writer's client) gets the error and leaves the queues,
+                    // and the waiters served before it still get their results.
+                    let done = match panic::catch_unwind(AssertUnwindSafe(|| front.try_serve())) {
+                        Ok(false) => break,
+                        Ok(true) => true,
+                        Err(payload) => {
+                            warning!(
+                                "a blocked client's pop panicked while being served: {}; \
+                                 answered with an error",
+                                crate::conn::panic_message(&*payload)
+                            );
+                            front.wake(Some(&kvcore::Error::Io(SERVE_PANICKED.into())));
+                            false
+                        }
+                    };
                     progress = true;
-                    // The served waiter leaves every queue it was in.
-                    let id = front.id();
-                    queues.retain(|_, q| {
-                        q.retain(|w| w.id() != id);
-                        !q.is_empty()
-                    });
-                    served.push(front);
+                    // The served (or failed) waiter leaves every queue it was in.
+                    Self::forget(queues, front.id());
+                    if done {
+                        served.push(front);
+                    }
                 }
             }
             if !progress {
                 return;
             }
         }
+    }
+
+    fn forget(queues: &mut Queues, id: usize) {
+        queues.retain(|_, q| {
+            q.retain(|w| w.id() != id);
+            !q.is_empty()
+        });
+    }
+}
+
+/// What a blocked client whose pop panicked in a writer's thread is answered (after `ERR `;
+/// kvcore has no error for "the server failed", its I/O error's text is passed through as is).
+const SERVE_PANICKED: &str = "internal error while serving a blocked command (see the server log)";
+
+/// A waiter's place in the queues, from its enqueueing to the end of `block`. Dropping it
+/// counts the client as no longer waiting; if `block` is left by a panic, it also withdraws the
+/// waiter from every queue, so no writer later pops an element for a client nobody answers.
+/// (Served and stopped waiters have already left the queues.)
+struct Enqueued<'a> {
+    waiters: &'a Waiters,
+    db: usize,
+    keys: &'a [&'a [u8]],
+    id: usize,
+}
+
+impl Drop for Enqueued<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queues = self.waiters.queues.lock();
+            Waiters::remove(&mut queues, self.db, self.keys, self.id);
+        }
+        self.waiters.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -294,6 +345,61 @@ mod tests {
             .unwrap();
         assert!(matches!(got, Wait::Stopped));
         assert!(b.queues.lock().is_empty());
+        assert_eq!(b.waiting(), 0);
+    }
+
+    #[test]
+    fn a_pop_that_panics_in_a_writer_fails_its_own_waiter_only() {
+        let b = Arc::new(Waiters::default());
+        let stock = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let mut threads = Vec::new();
+        for id in 0..2u32 {
+            let (b2, stock) = (b.clone(), stock.clone());
+            threads.push(std::thread::spawn(move || {
+                let attempt: Attempt<u32> = Box::new(move || {
+                    let mut s = stock.lock();
+                    if id == 0 && !s.is_empty() {
+                        panic!("test: the first waiter's pop panics");
+                    }
+                    Ok(s.pop())
+                });
+                b2.block(0, &[b"k"], attempt, Duration::from_millis(10), || false)
+                    .map(|w| match w {
+                        Wait::Ready(v) => v,
+                        Wait::Stopped => unreachable!("check never stops"),
+                    })
+            }));
+            while b.waiting() <= id as usize {
+                std::thread::yield_now();
+            }
+        }
+        stock.lock().push(7);
+        // The writer's own call returns normally.
+        b.serve(|| Ok(()));
+        let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            got,
+            vec![Err(kvcore::Error::Io(SERVE_PANICKED.into())), Ok(7)],
+            "the failed waiter is answered, the next one in line gets the element"
+        );
+        assert!(b.queues.lock().is_empty());
+        assert_eq!(b.waiting(), 0);
+    }
+
+    #[test]
+    fn a_waiter_that_panics_while_blocked_leaves_its_queues() {
+        let b = Waiters::default();
+        let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
+            b.block(
+                0,
+                &[b"a", b"b"],
+                Box::new(|| Ok(None::<u8>)),
+                Duration::from_millis(1),
+                || panic!("test: a blocked command panics"),
+            )
+        }));
+        assert!(unwound.is_err());
+        assert!(b.queues.lock().is_empty(), "no writer may pop for it later");
         assert_eq!(b.waiting(), 0);
     }
 }

@@ -3,6 +3,7 @@ mod command;
 mod compat;
 mod concurrency;
 mod crash_types;
+mod edges;
 mod info;
 mod lifecycle;
 mod raw;
