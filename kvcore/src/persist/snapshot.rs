@@ -56,10 +56,31 @@ pub(crate) fn snapshots(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, Pat
 }
 
 /// Appends one framed snapshot entry to `out` (for dumping a shard into a private buffer).
-pub(crate) fn encode_entry(e: &Entry<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+///
+/// # Errors
+/// [`PersistError::TooLarge`] if the encoded entry is larger than `limit` (or than a frame can
+/// hold); `out` is left as it was.
+pub(crate) fn encode_entry(
+    e: &Entry<'_>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<()> {
     scratch.clear();
     record::encode_into(e, scratch);
+    if !frame::fits(scratch.len(), limit) {
+        return Err(PersistError::TooLarge {
+            what: format!(
+                "the snapshot entry of key {:?} in database {}",
+                String::from_utf8_lossy(&e.key.as_slice()[..e.key.as_slice().len().min(64)]),
+                e.db
+            ),
+            bytes: scratch.len(),
+            limit: limit.min(frame::MAX_PAYLOAD),
+        });
+    }
     frame::put(out, scratch);
+    Ok(())
 }
 
 /// A snapshot being written.
@@ -135,7 +156,7 @@ impl SnapshotWriter {
     #[cfg(test)]
     pub(crate) fn entry(&mut self, e: &Entry<'_>) -> Result<()> {
         let mut block = Vec::new();
-        encode_entry(e, &mut Vec::new(), &mut block);
+        encode_entry(e, &mut Vec::new(), &mut block, frame::MAX_PAYLOAD)?;
         self.push(&block, 1)
     }
 

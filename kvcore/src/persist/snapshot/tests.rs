@@ -121,7 +121,7 @@ fn pre_framed_blocks_and_an_empty_snapshot() {
     let mut block = Vec::new();
     let mut scratch = Vec::new();
     for e in sample() {
-        encode_entry(&e, &mut scratch, &mut block);
+        encode_entry(&e, &mut scratch, &mut block, frame::MAX_PAYLOAD).unwrap();
     }
     let mut w = SnapshotWriter::create(Arc::new(fs.clone()), &dir(), 9, 16, 0).unwrap();
     w.block(&block, 6).unwrap();
