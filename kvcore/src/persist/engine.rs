@@ -33,9 +33,11 @@ use super::apply::{self, ApplyError, RecoveryClock};
 use super::convert::{disk_value, record};
 use super::error::{PersistError, Result};
 use super::fs::FileSystem;
-use super::record::{Bytes, Entry};
+use super::record::{Bytes, Entry, Value};
 use super::snapshot::{self, SnapshotWriter, encode_entry};
 use super::wal::{self, SyncMode, Wal, WalOptions};
+use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
+use crate::entry::Value as MemValue;
 
 /// Persistence settings (carried by [`Options`](crate::Options)).
 #[derive(Debug, Clone)]
@@ -472,25 +474,78 @@ impl Drop for Persist {
     }
 }
 
-/// Serializes every entry of a shard into one block of snapshot frames.
+/// Serializes every entry of a shard into one block of snapshot frames; returns the block and
+/// the number of keys in it. A container too large for one frame is split over consecutive
+/// frames of its key (see `Snapshot::for_each`).
 ///
 /// # Errors
-/// [`PersistError::TooLarge`] if an entry is larger than `limit`.
+/// [`PersistError::TooLarge`] if a string, or a single element, is larger than `limit`.
 fn dump(db: usize, shard: &Shard, limit: usize) -> Result<(Vec<u8>, u64)> {
     let mut block = Vec::new();
     let mut scratch = Vec::new();
     let mut n = 0;
     for (_, slot) in shard.iter() {
-        let e = Entry {
-            db: db as u32,
-            key: Bytes::from_slice(slot.key.as_slice()),
-            value: disk_value(&slot.entry.value),
-            expire_at: slot.entry.expire_at,
+        let key = slot.key.as_slice();
+        let value = &slot.entry.value;
+        let whole = matches!(value, MemValue::String(_)) || value.record_bound(key.len()) <= limit;
+        let parts = if whole {
+            vec![disk_value(value)]
+        } else {
+            let budget = limit.saturating_sub(item_bound(key.len()) + RECORD_OVERHEAD);
+            split(disk_value(value), budget)
         };
-        encode_entry(&e, &mut scratch, &mut block, limit)?;
+        for part in parts {
+            let e = Entry {
+                db: db as u32,
+                key: Bytes::from_slice(key),
+                value: part,
+                expire_at: slot.entry.expire_at,
+            };
+            encode_entry(&e, &mut scratch, &mut block, limit)?;
+        }
         n += 1;
     }
     Ok((block, n))
+}
+
+/// Splits a container's elements into parts of at most about `budget` encoded bytes each (at
+/// least one element per part), in order.
+fn split(value: Value<'_>, budget: usize) -> Vec<Value<'_>> {
+    fn chunks<T>(items: Vec<T>, size: impl Fn(&T) -> usize, budget: usize) -> Vec<Vec<T>> {
+        let mut parts = vec![Vec::new()];
+        let mut used = 0usize;
+        for item in items {
+            let s = size(&item);
+            let last = parts.last_mut().expect("parts starts with one");
+            if !last.is_empty() && used.saturating_add(s) > budget {
+                parts.push(Vec::new());
+                used = 0;
+            }
+            used = used.saturating_add(s);
+            parts.last_mut().expect("parts is not empty").push(item);
+        }
+        parts
+    }
+    let len = |b: &Bytes<'_>| item_bound(b.as_slice().len());
+    match value {
+        Value::Str(_) => vec![value],
+        Value::List(items) => chunks(items, len, budget)
+            .into_iter()
+            .map(Value::List)
+            .collect(),
+        Value::Set(items) => chunks(items, len, budget)
+            .into_iter()
+            .map(Value::Set)
+            .collect(),
+        Value::Hash(pairs) => chunks(pairs, |(f, v)| len(f) + len(v), budget)
+            .into_iter()
+            .map(Value::Hash)
+            .collect(),
+        Value::ZSet(pairs) => chunks(pairs, |(_, m)| len(m) + SCORE_BYTES, budget)
+            .into_iter()
+            .map(Value::ZSet)
+            .collect(),
+    }
 }
 
 /// What recovery found and did.
@@ -542,12 +597,21 @@ pub(crate) fn recover(
         }
         let now = clock.real_now();
         let (mut loaded, mut expired) = (0, 0);
-        snap.for_each(|e| {
+        snap.for_each(|e, continued| {
+            // Every part of a split container carries the key's expiry.
             if e.expire_at.is_some_and(|at| at <= now) {
-                expired += 1;
+                if !continued {
+                    expired += 1;
+                }
                 return Ok(());
             }
-            match apply::load_entry(kv, e) {
+            let applied = if continued {
+                apply::extend_entry(kv, e)
+            } else {
+                apply::load_entry(kv, e)
+            };
+            match applied {
+                Ok(()) if continued => {}
                 Ok(()) => loaded += 1,
                 Err(ApplyError::Unsupported(why)) => return Err(unsupported(snap.path(), why)),
                 Err(ApplyError::Inconsistent(why)) => report.warnings.push(why),

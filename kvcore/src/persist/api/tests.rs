@@ -460,6 +460,66 @@ fn the_admitted_bound_covers_the_record_written() {
     }
 }
 
+/// A container larger than one frame (grown by writes that each fit) is snapshotted in parts,
+/// over consecutive frames of its key, and loads back whole, expiry included.
+#[test]
+fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
+    use crate::{HashStore, ListStore, SetStore, ZAddFlags, ZSetStore};
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    let members: Vec<String> = (0..1000).map(|i| format!("member-{i:06}")).collect();
+    for m in &members {
+        db.sadd("set", &[m]).unwrap();
+        db.push("list", crate::End::Right, &[m]).unwrap();
+        db.hset("hash", &[(m, "value")]).unwrap();
+        db.zadd("zset", &[(m.len() as f64, m)], &ZAddFlags::default())
+            .unwrap();
+    }
+    db.pexpire("zset", 60_000, crate::ExpireCondition::None)
+        .unwrap();
+    db.set("small", "v").unwrap();
+    let saved = kv.save().unwrap();
+    assert_eq!(saved.keys, 5);
+    let (_, path) = snapshot::snapshots(&fs, &dir()).unwrap().remove(0);
+    let snap = snapshot::Snapshot::open(&fs, &path).unwrap();
+    let mut frames = 0;
+    snap.for_each(|_, _| {
+        frames += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        frames > 5 * 4,
+        "each container split into several frames: {frames}"
+    );
+    // Recover from the snapshot alone.
+    let copy = FaultFs::new();
+    copy.put(&path, fs.contents(&path).unwrap());
+    drop((db, kv));
+    let kv = open_limited(&copy, 4096);
+    let db = kv.db(0).unwrap();
+    let info = kv.persistence().unwrap().recovery;
+    assert_eq!((info.keys_loaded, info.records_replayed), (5, 0));
+    assert_eq!(db.scard("set").unwrap(), 1000);
+    assert_eq!(
+        db.lrange("list", 0, -1).unwrap(),
+        members
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(db.hlen("hash").unwrap(), 1000);
+    assert_eq!(db.zcard("zset").unwrap(), 1000);
+    assert!(db.sismember("set", "member-000999").unwrap());
+    assert_eq!(
+        db.hget("hash", "member-000500").unwrap(),
+        Some(b"value".to_vec())
+    );
+    assert!(db.pttl("zset") > 0, "the expiry came with the parts");
+    assert_eq!(get(&kv, "small").as_deref(), Some("v"));
+}
+
 #[test]
 fn a_full_disk_gives_clear_errors_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();
