@@ -10,7 +10,7 @@
 //!   and `journal`. Afterwards a container that became empty is deleted and journaled, as in
 //!   Redis. WRONGTYPE checks are `Value::as_string()?` (and its container siblings) inside the
 //!   closure; a closure that returns `Err` must not have changed anything.
-//! - [`Db::lock_write`] / [`Db::lock_read`]: lock the shards of several keys (possibly in
+//! - [`Db::write_many`] / [`Db::lock_read`]: lock the shards of several keys (possibly in
 //!   several databases) at once, in the crate's lock order (see `kv.rs`), for atomic
 //!   multi-key operations; `MultiWrite::slot` gives a `WriteSlot` per key.
 //!
@@ -22,6 +22,7 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use crate::effect::Effect;
 use crate::entry::{Entry, Value};
 use crate::kv::{Db, Inner};
+use crate::persist::Logged;
 use crate::shard::Shard;
 
 impl Db {
@@ -42,9 +43,20 @@ impl Db {
                 return f(Some(entry));
             }
         }
-        // Found expired: remove it under the write lock (it may have changed meanwhile).
+        // Found expired: remove it under the write lock (it may have changed meanwhile). The
+        // removal is logged but not waited for: the read did not change what a client can
+        // observe, and the next commit of any write covers the record.
         let mut shard = inner.write_shard(self.index, shard_index);
-        let slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
+        let logged = Logged::default();
+        let slot = WriteSlot::new(
+            &mut shard,
+            inner,
+            &logged,
+            self.index,
+            hash,
+            key,
+            inner.now(),
+        );
         f(slot.entry())
     }
 
@@ -58,43 +70,58 @@ impl Db {
         f: impl FnOnce(&mut WriteSlot<'_>) -> crate::Result<R>,
     ) -> crate::Result<R> {
         let inner = &*self.inner;
-        inner.durable(|| {
+        inner.durable(self.batch(), |logged| {
             let hash = inner.hash(key);
             let mut shard = inner.write_shard(self.index, inner.shard_of(hash));
-            let mut slot = WriteSlot::new(&mut shard, inner, self.index, hash, key, inner.now());
+            let now = inner.now();
+            let mut slot = WriteSlot::new(&mut shard, inner, logged, self.index, hash, key, now);
             // Dropping the slot deletes a container the closure emptied.
             f(&mut slot)
         })
     }
 
-    /// Write-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
-    /// A persistent store's multi-key write runs inside [`Db::durable`], which checks before
-    /// and acknowledges after the locks are held.
-    pub(crate) fn lock_write<'a>(&'a self, keys: &[(usize, &[u8])]) -> MultiWrite<'a> {
-        let inner = &*self.inner;
-        let ids = shard_ids(inner, keys);
-        let guards = ids
-            .into_iter()
-            .map(|id| (id, inner.write_shard(id.0, id.1)))
-            .collect();
-        // The log gets the operation's effects as one record, before the locks are released.
-        if let Some(p) = inner.persist.get() {
-            p.begin_group();
-        }
-        MultiWrite {
-            inner,
-            guards,
-            now: inner.now(),
-        }
-    }
-
-    /// Runs a multi-key write (one that uses [`Db::lock_write`]) durably; see
-    /// `Inner::durable`. `f` must drop its `MultiWrite` before returning.
+    /// Runs a multi-key write durably (see `Inner::durable`): write-locks the shards of
+    /// `keys` (`(database, key)` pairs) in the crate's lock order, runs `f` on them, and
+    /// appends what `f` journaled as one log record before the locks are released.
     ///
     /// # Errors
     /// [`crate::Error::PersistenceFailed`], or `f`'s error.
-    pub(crate) fn durable<R>(&self, f: impl FnOnce() -> crate::Result<R>) -> crate::Result<R> {
-        self.inner.durable(f)
+    pub(crate) fn write_many<R>(
+        &self,
+        keys: &[(usize, &[u8])],
+        f: impl FnOnce(&mut MultiWrite<'_>) -> crate::Result<R>,
+    ) -> crate::Result<R> {
+        let inner = &*self.inner;
+        inner.durable(self.batch(), |logged| {
+            let ids = shard_ids(inner, keys);
+            let guards = ids
+                .into_iter()
+                .map(|id| (id, inner.write_shard(id.0, id.1)))
+                .collect();
+            // The log gets the operation's effects as one record, before the locks are
+            // released (`MultiWrite`'s drop).
+            if let Some(p) = inner.persist.get() {
+                p.begin_group(logged);
+            }
+            let mut locked = MultiWrite {
+                inner,
+                logged,
+                guards,
+                now: inner.now(),
+            };
+            f(&mut locked)
+        })
+    }
+
+    /// Runs a write that locks shards itself (FLUSHDB) durably; see `Inner::durable`.
+    ///
+    /// # Errors
+    /// [`crate::Error::PersistenceFailed`], or `f`'s error.
+    pub(crate) fn durable<R>(
+        &self,
+        f: impl FnOnce(&Logged) -> crate::Result<R>,
+    ) -> crate::Result<R> {
+        self.inner.durable(self.batch(), f)
     }
 
     /// Read-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
@@ -113,6 +140,123 @@ impl Db {
     }
 }
 
+/// What a byte string of `len` bytes takes in a log record: its bytes and their length, a
+/// varint (7 bits a byte).
+pub(crate) fn item_bound(len: usize) -> usize {
+    let prefix = (usize::BITS - len.leading_zeros()).div_ceil(7).max(1) as usize;
+    len.saturating_add(prefix)
+}
+
+/// What a sorted-set member's score adds to a log record.
+pub(crate) const SCORE_BYTES: usize = 8;
+/// Per record beyond its byte strings and scores: sequence number, database, operation tag,
+/// expiry, offsets and counts, and a group record's framing of its parts, generously.
+pub(crate) const RECORD_OVERHEAD: usize = 256;
+
+/// What a write is about to store and log, checked before it changes anything: every byte
+/// string (key, value, field, member, element) against the store's bulk limit (Redis's
+/// `proto-max-bulk-len`), and an upper bound on the log record the write will append against
+/// the record limit of a persistent store. So a write that could not be logged is refused with
+/// an error instead of being applied and never acknowledged.
+///
+/// ```text
+/// db.inner.admit().key(key)?.arg(value)?.check()?;
+/// ```
+pub(crate) struct Admit<'a> {
+    inner: &'a Inner,
+    max_bulk: usize,
+    record: usize,
+}
+
+impl Inner {
+    /// Starts checking a write's arguments (see [`Admit`]).
+    pub(crate) fn admit(&self) -> Admit<'_> {
+        Admit {
+            inner: self,
+            max_bulk: self.max_bulk_len(),
+            record: RECORD_OVERHEAD,
+        }
+    }
+}
+
+impl Admit<'_> {
+    /// A byte string the write stores or logs.
+    ///
+    /// # Errors
+    /// [`crate::Error::StringTooLong`] if it is longer than the bulk limit.
+    #[inline]
+    pub(crate) fn arg(mut self, bytes: &[u8]) -> crate::Result<Self> {
+        if bytes.len() > self.max_bulk {
+            return Err(crate::Error::StringTooLong);
+        }
+        self.record = self.record.saturating_add(item_bound(bytes.len()));
+        Ok(self)
+    }
+
+    /// The scores of `n` sorted-set members the record holds.
+    pub(crate) fn scores(mut self, n: usize) -> Self {
+        self.record = self.record.saturating_add(n.saturating_mul(SCORE_BYTES));
+        self
+    }
+
+    /// A key (the same check as [`Admit::arg`]).
+    ///
+    /// # Errors
+    /// As [`Admit::arg`].
+    #[inline]
+    pub(crate) fn key(self, key: &[u8]) -> crate::Result<Self> {
+        self.arg(key)
+    }
+
+    /// Several keys.
+    ///
+    /// # Errors
+    /// As [`Admit::arg`].
+    pub(crate) fn keys(self, keys: &[&[u8]]) -> crate::Result<Self> {
+        self.args(keys.iter().copied())
+    }
+
+    /// Several byte strings.
+    ///
+    /// # Errors
+    /// As [`Admit::arg`].
+    pub(crate) fn args<'b>(
+        mut self,
+        items: impl IntoIterator<Item = &'b [u8]>,
+    ) -> crate::Result<Self> {
+        for item in items {
+            self = self.arg(item)?;
+        }
+        Ok(self)
+    }
+
+    /// Key/value or field/value pairs.
+    ///
+    /// # Errors
+    /// As [`Admit::arg`].
+    pub(crate) fn pairs(mut self, pairs: &[(&[u8], &[u8])]) -> crate::Result<Self> {
+        for &(a, b) in pairs {
+            self = self.arg(a)?.arg(b)?;
+        }
+        Ok(self)
+    }
+
+    /// The bound so far (tests check it against the records actually written).
+    #[cfg(test)]
+    pub(crate) fn bound_for_tests(&self) -> usize {
+        self.record
+    }
+
+    /// Ends the check: the bound on the write's log record against the store's record limit.
+    ///
+    /// # Errors
+    /// [`crate::Error::RecordTooLarge`].
+    #[inline]
+    pub(crate) fn check(self) -> crate::Result<()> {
+        self.inner.check_record(self.record)
+    }
+}
+
 /// The distinct `(database, shard)` pairs of `keys`, ascending: the lock order.
 fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
     let mut ids: Vec<_> = keys
@@ -128,6 +272,8 @@ fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
 pub(crate) struct WriteSlot<'a> {
     shard: &'a mut Shard,
     inner: &'a Inner,
+    /// The operation's record of what it logged.
+    logged: &'a Logged,
     db: usize,
     hash: u64,
     key: &'a [u8],
@@ -140,6 +286,7 @@ impl<'a> WriteSlot<'a> {
     fn new(
         shard: &'a mut Shard,
         inner: &'a Inner,
+        logged: &'a Logged,
         db: usize,
         hash: u64,
         key: &'a [u8],
@@ -151,12 +298,13 @@ impl<'a> WriteSlot<'a> {
         {
             shard.remove(i);
             inner.note_expired();
-            inner.journal(Effect::Del { db, key });
+            inner.journal(Effect::Del { db, key }, logged);
             idx = None;
         }
         WriteSlot {
             shard,
             inner,
+            logged,
             db,
             hash,
             key,
@@ -233,28 +381,50 @@ impl<'a> WriteSlot<'a> {
 
     /// Reports an effect to the journal (see `effect.rs`).
     pub(crate) fn journal(&self, effect: Effect<'_>) {
-        self.inner.journal(effect);
+        self.inner.journal(effect, self.logged);
     }
 
     /// Journals `Put` of the current entry (the common effect of a whole-value write).
     pub(crate) fn journal_put(&self) {
         if let Some(entry) = self.entry() {
-            self.inner.journal(Effect::Put {
-                db: self.db,
-                key: self.key,
-                entry,
-            });
+            self.inner.journal(
+                Effect::Put {
+                    db: self.db,
+                    key: self.key,
+                    entry,
+                },
+                self.logged,
+            );
         }
+    }
+
+    /// Stores a computed value (the result of a STORE form) and journals it, after checking
+    /// that its log record fits (see [`Inner::check_record`]): a result too large to log is
+    /// refused before anything changes.
+    ///
+    /// # Errors
+    /// [`crate::Error::RecordTooLarge`].
+    pub(crate) fn store(&mut self, value: Value, expire_at: Option<u64>) -> crate::Result<()> {
+        if self.inner.persist.get().is_some() {
+            self.inner
+                .check_record(value.record_bound(self.key.len()))?;
+        }
+        self.put(value, expire_at);
+        self.journal_put();
+        Ok(())
     }
 
     /// Deletes a container that an operation emptied.
     fn finish(&mut self) {
         if self.entry().is_some_and(|e| e.value.is_empty_container()) {
             self.remove();
-            self.inner.journal(Effect::Del {
-                db: self.db,
-                key: self.key,
-            });
+            self.inner.journal(
+                Effect::Del {
+                    db: self.db,
+                    key: self.key,
+                },
+                self.logged,
+            );
         }
     }
 }
@@ -265,9 +435,10 @@ impl Drop for WriteSlot<'_> {
     }
 }
 
-/// Several shards write-locked at once; see [`Db::lock_write`].
+/// Several shards write-locked at once; see [`Db::write_many`].
 pub(crate) struct MultiWrite<'a> {
     inner: &'a Inner,
+    logged: &'a Logged,
     guards: Vec<((usize, usize), RwLockWriteGuard<'a, Shard>)>,
     now: u64,
 }
@@ -276,13 +447,13 @@ impl Drop for MultiWrite<'_> {
     fn drop(&mut self) {
         // Runs before the guards are dropped: the records go in while the locks are held.
         if let Some(p) = self.inner.persist.get() {
-            p.end_group();
+            p.end_group(self.logged);
         }
     }
 }
 
 impl MultiWrite<'_> {
-    /// The slot of `key` in database `db`; the key must have been passed to `lock_write`.
+    /// The slot of `key` in database `db`; the key must have been passed to `write_many`.
     pub(crate) fn slot<'s>(&'s mut self, db: usize, key: &'s [u8]) -> WriteSlot<'s> {
         let inner = self.inner;
         let hash = inner.hash(key);
@@ -290,13 +461,14 @@ impl MultiWrite<'_> {
         let pos = self
             .guards
             .binary_search_by(|(g, _)| g.cmp(&id))
-            .expect("key was passed to lock_write");
-        WriteSlot::new(&mut self.guards[pos].1, inner, db, hash, key, self.now)
+            .expect("key was passed to write_many");
+        let (logged, now) = (self.logged, self.now);
+        WriteSlot::new(&mut self.guards[pos].1, inner, logged, db, hash, key, now)
     }
 
     /// The live entry of `key` in database `db`, read without taking the slot (for commands
     /// that read several sources while holding the write locks, like SINTERSTORE). Expired
-    /// entries read as absent; the key must have been passed to `lock_write`.
+    /// entries read as absent; the key must have been passed to `write_many`.
     pub(crate) fn entry(&self, db: usize, key: &[u8]) -> Option<&Entry> {
         let inner = self.inner;
         let hash = inner.hash(key);
@@ -304,14 +476,14 @@ impl MultiWrite<'_> {
         let pos = self
             .guards
             .binary_search_by(|(g, _)| g.cmp(&id))
-            .expect("key was passed to lock_write");
+            .expect("key was passed to write_many");
         let shard = &self.guards[pos].1;
         let entry = &shard.get(shard.find(hash, key)?).entry;
         (!entry.is_expired(self.now)).then_some(entry)
     }
 
     pub(crate) fn journal(&self, effect: Effect<'_>) {
-        self.inner.journal(effect);
+        self.inner.journal(effect, self.logged);
     }
 }
 

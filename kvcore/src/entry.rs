@@ -91,6 +91,28 @@ impl Value {
         }
     }
 
+    /// An upper bound on the size of the log record that stores this value under a key of
+    /// `key_len` bytes (see [`Admit`](crate::access::Admit)); O(elements).
+    pub(crate) fn record_bound(&self, key_len: usize) -> usize {
+        use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
+        let items = |lens: &mut dyn Iterator<Item = usize>| {
+            lens.fold(0usize, |sum, len| sum.saturating_add(len))
+        };
+        let body = match self {
+            Value::String(s) => item_bound(s.len()),
+            Value::List(l) => items(&mut l.iter().map(|e| item_bound(e.len()))),
+            Value::Hash(h) => items(
+                &mut h
+                    .iter()
+                    .map(|(f, v)| item_bound(f.len()) + item_bound(v.len())),
+            ),
+            Value::Set(s) => items(&mut s.iter().map(|m| item_bound(m.len()))),
+            Value::ZSet(z) => items(&mut z.iter().map(|(m, _)| item_bound(m.len()) + SCORE_BYTES)),
+        };
+        body.saturating_add(item_bound(key_len))
+            .saturating_add(RECORD_OVERHEAD)
+    }
+
     /// The string, or `Err(WrongType)`.
     pub(crate) fn as_string(&self) -> crate::Result<&SmallBytes> {
         match self {

@@ -57,6 +57,19 @@ pub enum Error {
     /// A string would grow past 512 MiB (Redis's `proto-max-bulk-len`).
     #[error("string exceeds maximum allowed size")]
     StringTooLong,
+    /// A persistent store refuses a write whose log record would be larger than one record
+    /// may be ([`Options::max_record_bytes`](crate::Options::max_record_bytes)), before it
+    /// changes anything: a write that could not be logged must not be acknowledged.
+    #[error(
+        "write refused: its log record would take {bytes} bytes, more than the {limit}-byte \
+         limit of one record"
+    )]
+    RecordTooLarge {
+        /// The record's size (an upper bound computed before the write).
+        bytes: usize,
+        /// The store's record limit.
+        limit: usize,
+    },
     /// A persistent store refuses writes because writing or syncing its log failed (a full
     /// disk, an I/O error); reads still work. Carries the reason. A server answers `MISCONF`.
     #[error("persistence failed, writes are refused until the store is reopened: {0}")]

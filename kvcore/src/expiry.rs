@@ -17,6 +17,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::effect::Effect;
 use crate::kv::{Inner, Kv};
+use crate::persist::Logged;
 
 /// Keys tested per lock hold.
 const SAMPLE: usize = 20;
@@ -94,7 +95,10 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
                     if shard.get(idx).entry.is_expired(now) {
                         let slot = shard.remove(idx);
                         inner.note_expired();
-                        inner.journal(Effect::Del { db, key: &slot.key });
+                        // Not acknowledged: nobody waits for a reclaimed key; the next
+                        // commit of any write covers the record.
+                        let logged = Logged::default();
+                        inner.journal(Effect::Del { db, key: &slot.key }, &logged);
                         expired += 1;
                     }
                 }

@@ -14,15 +14,17 @@
 //! write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
 
+use crate::batch::BatchState;
 use crate::clock::Clock;
 use crate::effect::Effect;
 use crate::error::{Error, Result};
 use crate::options::Options;
+use crate::persist::Logged;
 use crate::shard::Shard;
 
 /// A lock on its own cache line pair, so that neighbouring shards do not false-share.
@@ -43,6 +45,8 @@ pub(crate) struct Inner {
     /// Keys removed because their time ran out (lazily or actively), for INFO's
     /// `expired_keys`.
     expired_keys: AtomicU64,
+    /// The longest key, value or element a write may store (Redis's `proto-max-bulk-len`).
+    max_bulk: AtomicUsize,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
@@ -76,6 +80,12 @@ impl Inner {
         self.clock.now_ms()
     }
 
+    /// The longest byte string a write may store.
+    #[inline]
+    pub(crate) fn max_bulk_len(&self) -> usize {
+        self.max_bulk.load(Ordering::Relaxed)
+    }
+
     /// Counts a key removed because it expired.
     pub(crate) fn note_expired(&self) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -90,12 +100,13 @@ impl Inner {
     /// The durability seam: every mutation reports its effect here while it still holds the
     /// write locks of the shards it changed (see `effect.rs`), so the log's record order is
     /// the order of the changes in memory. An in-memory store has nothing to do.
+    /// `logged` is the operation's own record of what it logged (see `Inner::durable`).
     #[inline]
-    pub(crate) fn journal(&self, effect: Effect<'_>) {
+    pub(crate) fn journal(&self, effect: Effect<'_>, logged: &Logged) {
         #[cfg(test)]
         self.journal_log.lock().push(effect.describe());
         if let Some(p) = self.persist.get() {
-            p.journal(&effect);
+            p.journal(&effect, logged);
         }
     }
 
@@ -111,20 +122,42 @@ impl Inner {
     }
 
     /// Runs a write operation durably: refuses it up front if persistence has failed, and
-    /// returns only once what it journaled is as durable as the sync mode promises. `f` must
-    /// take and release its locks inside, so that nobody waits for the disk holding a lock.
+    /// returns only once what it journaled (through the [`Logged`] handed to `f`) is as
+    /// durable as the sync mode promises — or, for a write in a batch, once it is logged and
+    /// noted in the batch, whose commit waits instead. `f` must take and release its locks
+    /// inside, so that nobody waits for the disk holding a lock.
     ///
     /// # Errors
     /// [`Error::PersistenceFailed`], or `f`'s error.
     #[inline]
-    pub(crate) fn durable<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    pub(crate) fn durable<R>(
+        &self,
+        batch: Option<&BatchState>,
+        f: impl FnOnce(&Logged) -> Result<R>,
+    ) -> Result<R> {
+        let logged = Logged::default();
         let Some(p) = self.persist.get() else {
-            return f();
+            return f(&logged);
         };
         p.check_writable()?;
-        let res = f();
-        p.ack()?;
+        let res = f(&logged);
+        p.ack(&logged, batch)?;
         res
+    }
+
+    /// Refuses a write whose log record may take `bytes` bytes if that is more than a
+    /// persistent store's record limit (see `access::Admit`).
+    ///
+    /// # Errors
+    /// [`Error::RecordTooLarge`] if the store is persistent and `bytes` passes its limit.
+    pub(crate) fn check_record(&self, bytes: usize) -> Result<()> {
+        match self.persist.get() {
+            Some(p) if bytes > p.max_record() => Err(Error::RecordTooLarge {
+                bytes,
+                limit: p.max_record(),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -164,6 +197,7 @@ impl Kv {
                 clock: opts.clock,
                 rng: AtomicU64::new(seed),
                 expired_keys: AtomicU64::new(0),
+                max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 persist: OnceLock::new(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
@@ -180,6 +214,7 @@ impl Kv {
             Ok(Db {
                 inner: Arc::clone(&self.inner),
                 index,
+                batch: None,
             })
         } else {
             Err(Error::DbIndexOutOfRange)
@@ -189,6 +224,18 @@ impl Kv {
     /// The number of databases.
     pub fn databases(&self) -> usize {
         self.inner.databases()
+    }
+
+    /// The longest key, value, field, member or element a write may store, in bytes
+    /// (Redis's `proto-max-bulk-len`; see [`Options::max_bulk_len`]).
+    pub fn max_bulk_len(&self) -> usize {
+        self.inner.max_bulk_len()
+    }
+
+    /// Changes [`Kv::max_bulk_len`] while the store runs (Redis's `CONFIG SET
+    /// proto-max-bulk-len`); at least 1. Data already stored is kept whatever its size.
+    pub fn set_max_bulk_len(&self, bytes: usize) {
+        self.inner.max_bulk.store(bytes.max(1), Ordering::Relaxed);
     }
 
     /// The store's current time (its clock's), in milliseconds since the Unix epoch.
@@ -209,7 +256,7 @@ impl Kv {
     /// [`Error::PersistenceFailed`] if a persistent store refuses writes.
     pub fn flushall(&self) -> Result<()> {
         let inner = &*self.inner;
-        inner.durable(|| {
+        inner.durable(None, |logged| {
             let mut guards: Vec<_> = (0..inner.databases())
                 .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
                 .map(|(db, s)| inner.write_shard(db, s))
@@ -217,7 +264,7 @@ impl Kv {
             for g in &mut guards {
                 g.clear();
             }
-            inner.journal(Effect::FlushAll);
+            inner.journal(Effect::FlushAll, logged);
             Ok(())
         })
     }
@@ -236,7 +283,7 @@ impl Kv {
             return Ok(());
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        inner.durable(|| {
+        inner.durable(None, |logged| {
             let mut low: Vec<_> = (0..inner.shard_count())
                 .map(|s| inner.write_shard(lo, s))
                 .collect();
@@ -248,7 +295,7 @@ impl Kv {
             for (l, h) in low.iter_mut().zip(high.iter_mut()) {
                 std::mem::swap(&mut **l, &mut **h);
             }
-            inner.journal(Effect::SwapDb { a, b });
+            inner.journal(Effect::SwapDb { a, b }, logged);
             Ok(())
         })
     }
@@ -266,10 +313,16 @@ pub struct Stats {
 
 /// A handle to one numbered database; cheap to clone. Its operations are the
 /// [`Store`](crate::Store) trait's.
+///
+/// A handle from [`Kv::db`] acknowledges each write itself (it returns once the write is as
+/// durable as the sync mode promises); one from [`Batch::db`](crate::Batch::db) leaves that
+/// to its batch's commit.
 #[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
     pub(crate) index: usize,
+    /// The batch whose commit acknowledges this handle's writes, if any.
+    batch: Option<Arc<BatchState>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -281,6 +334,19 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
+    pub(crate) fn in_batch(inner: Arc<Inner>, index: usize, batch: Arc<BatchState>) -> Db {
+        Db {
+            inner,
+            index,
+            batch: Some(batch),
+        }
+    }
+
+    /// The batch this handle's writes join, if any (see `Inner::durable`).
+    pub(crate) fn batch(&self) -> Option<&BatchState> {
+        self.batch.as_deref()
+    }
+
     /// This database's number.
     pub fn index(&self) -> usize {
         self.index
@@ -293,6 +359,12 @@ impl Db {
         (0..inner.shard_count())
             .map(|s| inner.shard(self.index, s).read().volatile().len() as u64)
             .sum()
+    }
+
+    /// Whether this handle's writes join a [`Batch`](crate::Batch) instead of being
+    /// acknowledged one by one.
+    pub fn in_a_batch(&self) -> bool {
+        self.batch.is_some()
     }
 
     /// The store this database belongs to.

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod access;
+mod batch;
 mod bytes;
 mod clock;
 mod effect;
@@ -39,6 +40,7 @@ mod shard;
 mod store;
 mod types;
 
+pub use batch::{Batch, Deferred};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, Result};
@@ -55,8 +57,7 @@ pub use options::{
     SetOutcome,
 };
 pub use persist::{
-    CheckReport, Deferred, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode,
-    check_data_dir,
+    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode, check_data_dir,
 };
 pub use store::Store;
 pub use types::{

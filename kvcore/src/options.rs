@@ -13,18 +13,24 @@ use crate::entry::KeyType;
 /// | [`shards`](Options::shards) | 64 | independently locked shards per database (rounded up to a power of two, at most 65 536) |
 /// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
 /// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
+/// | [`max_bulk_len`](Options::max_bulk_len) | 512 MiB | the longest key, value or element a write may store (Redis's `proto-max-bulk-len`) |
 /// | [`sync`](Options::sync) | [`SyncMode::EverySec`](crate::SyncMode) | when writes become durable ([`Kv::open`](crate::Kv::open) only) |
 /// | [`save_rules`](Options::save_rules) | `3600 1 300 100 60 10000` | automatic snapshots, as Redis's `save` |
 /// | [`wal_segment_bytes`](Options::wal_segment_bytes) | 64 MiB | log segment size |
 /// | [`wal_mapped`](Options::wal_mapped) | `true` | `everysec`/`no` copy records into a shared mapping of the log |
+/// | [`max_record_bytes`](Options::max_record_bytes) | 4 GiB − 1 | the largest log record or snapshot entry ([`Kv::open`](crate::Kv::open) only) |
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) shards: usize,
     pub(crate) databases: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) max_bulk_len: usize,
     /// Persistence settings, used by `Kv::open` (builders in `persist/api.rs`).
     pub(crate) persist: crate::persist::Config,
 }
+
+/// Redis's default `proto-max-bulk-len`: 512 MiB.
+pub(crate) const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 
 /// The most shards a database can have: the SCAN cursor gives the shard 16 bits.
 pub(crate) const MAX_SHARDS: usize = 1 << 16;
@@ -35,6 +41,7 @@ impl Default for Options {
             shards: 64,
             databases: 16,
             clock: Arc::new(SystemClock),
+            max_bulk_len: DEFAULT_MAX_BULK_LEN,
             persist: crate::persist::Config::default(),
         }
     }
@@ -62,6 +69,16 @@ impl Options {
     /// Sets the clock every expiry decision reads.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets the longest key, value, field, member or element a write may store, in bytes
+    /// (default 512 MiB, Redis's `proto-max-bulk-len`; at least 1). A longer one is refused
+    /// with [`Error::StringTooLong`](crate::Error::StringTooLong), as is a string that APPEND
+    /// or SETRANGE would grow past it. Changeable later with
+    /// [`Kv::set_max_bulk_len`](crate::Kv::set_max_bulk_len).
+    pub fn max_bulk_len(mut self, bytes: usize) -> Self {
+        self.max_bulk_len = bytes.max(1);
         self
     }
 }

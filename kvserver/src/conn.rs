@@ -45,6 +45,10 @@ pub(crate) struct Session {
     pub(crate) shared: Arc<Shared>,
     pub(crate) handle: Arc<ClientHandle>,
     pub(crate) db_index: usize,
+    /// The connection's batch: its writes are committed once per request batch, right before
+    /// the replies go out (see `Conn::end_batch`).
+    pub(crate) writes: kvcore::Batch,
+    /// The selected database, a handle of `writes`.
     pub(crate) db: kvcore::Db,
     pub(crate) version: Version,
     pub(crate) authenticated: bool,
@@ -57,9 +61,11 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Session {
+        let writes = shared.kv.batch();
         // Database 0 always exists: the config check refuses `databases 0`.
-        let db = shared.kv.db(0).expect("database 0 exists");
+        let db = writes.db(0).expect("database 0 exists");
         Session {
+            writes,
             authenticated: !shared.requires_auth(),
             shared,
             handle,
@@ -136,8 +142,7 @@ impl Session {
             panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
         // A write command that panicked may still have changed a key someone waits on.
         if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) {
-            let kv = &self.shared.kv;
-            self.shared.waiters.serve(|| kv.commit_deferred());
+            self.shared.waiters.serve();
         }
         let failed = match outcome {
             Ok(Ok(())) => false,
@@ -364,9 +369,6 @@ impl Conn {
         // Its positions are relative to `rbuf[start..]`, so moving the unread bytes to the
         // front of the buffer, or growing it, does not disturb it.
         let mut decoder = RequestDecoder::new(request_limits(self.s.auth_required()));
-        // Writes of a batch are made durable together, right before its replies go out (see
-        // `flush`): one group commit per batch instead of one per write.
-        self.s.shared.kv.defer_acks(true);
         let mut rbuf = vec![0u8; READ_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
         let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -497,7 +499,7 @@ impl Conn {
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
         if self.s.shared.replier.is_some()
-            && let Some(deferred) = self.s.shared.kv.take_deferred()
+            && let Some(deferred) = self.s.writes.take()
         {
             self.s.handle.outbox.wait_idle(stream)?;
             self.check_output_limit(out)?;
@@ -517,11 +519,11 @@ impl Conn {
         self.flush(stream, out)
     }
 
-    /// Commits the writes deferred so far. Nothing is acknowledged before it is durable: if
-    /// the commit fails, the connection is closed and its replies dropped (the client sees no
-    /// answer, not a false one).
+    /// Commits the connection's batch: every write since the last commit, one group commit.
+    /// Nothing is acknowledged before it is durable: if the commit fails, the connection is
+    /// closed and its replies dropped (the client sees no answer, not a false one).
     fn commit(&mut self) -> io::Result<()> {
-        if let Err(e) = self.s.shared.kv.commit_deferred() {
+        if let Err(e) = self.s.writes.commit() {
             warning!("closing client {}: {e}", self.s.handle.addr);
             self.s.close = true;
             return Err(io::Error::other(e.to_string()));

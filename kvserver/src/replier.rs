@@ -1,7 +1,7 @@
 //! Replies that must wait for the log (`--sync always`) are sent by one replier thread.
 //!
 //! A connection thread that ran writes hands its batch's replies here with the token of its
-//! deferred writes ([`kvcore::Kv::take_deferred`]) and goes straight back to reading its socket.
+//! uncommitted writes ([`kvcore::Batch::take`]) and goes straight back to reading its socket.
 //! The replier takes every batch handed off so far, commits them all with one group commit
 //! (the highest token covers the others), then sends each reply. A connection thread thus
 //! blocks once per request (in `read`) instead of twice (in `read`, and asleep through the
@@ -171,7 +171,6 @@ struct Queue {
 }
 
 struct Inner {
-    kv: kvcore::Kv,
     queue: Mutex<Queue>,
     wake: Condvar,
 }
@@ -200,7 +199,6 @@ impl Replier {
             return Ok(None);
         }
         let inner = Arc::new(Inner {
-            kv: kv.clone(),
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
         });
@@ -267,8 +265,9 @@ fn run(inner: &Inner) {
             }
             std::mem::swap(&mut jobs, &mut q.jobs);
         }
-        if let Some(last) = jobs.iter().map(|j| j.deferred).max() {
-            let committed = inner.kv.commit_taken(last);
+        // Every token is of this server's store: the highest covers them all.
+        if let Some(last) = jobs.iter().map(|j| &j.deferred).max_by_key(|d| d.seq()) {
+            let committed = last.commit();
             for job in jobs.drain(..) {
                 match &committed {
                     Ok(()) => {

@@ -32,19 +32,18 @@ type Outcome<T> = kvcore::Result<T>;
 /// One blocked client.
 pub(crate) struct Waiter<T> {
     attempt: Mutex<Attempt<T>>,
-    /// Set by a writer's pop, published only after that writer's commit (see `serve`).
-    staged: Mutex<Option<Outcome<T>>>,
     result: Mutex<Option<Outcome<T>>>,
     cv: Condvar,
 }
 
 /// Type-erased waiter, as the queues hold it.
 trait Pending: Send + Sync {
-    /// Runs the pop; true if the waiter got a result (or an error) and is done. The result is
-    /// staged, not yet visible to the waiter.
+    /// Runs the pop; true if the waiter got a result (or an error) and is done.
     fn try_serve(&self) -> bool;
-    /// Publishes the staged result (or `failed` instead) and wakes the waiter.
-    fn wake(&self, failed: Option<&kvcore::Error>);
+    /// Wakes a served waiter.
+    fn wake(&self);
+    /// Gives the waiter `e` instead of a result and wakes it.
+    fn fail(&self, e: kvcore::Error);
     fn id(&self) -> usize;
 }
 
@@ -56,17 +55,16 @@ impl<T: Send + 'static> Pending for Waiter<T> {
             Ok(Some(v)) => Ok(v),
             Err(e) => Err(e),
         };
-        *self.staged.lock() = Some(done);
+        *self.result.lock() = Some(done);
         true
     }
 
-    fn wake(&self, failed: Option<&kvcore::Error>) {
-        let staged = self.staged.lock().take();
-        let outcome = match failed {
-            Some(e) => Some(Err(e.clone())),
-            None => staged,
-        };
-        *self.result.lock() = outcome;
+    fn wake(&self) {
+        self.cv.notify_one();
+    }
+
+    fn fail(&self, e: kvcore::Error) {
+        *self.result.lock() = Some(Err(e));
         self.cv.notify_one();
     }
 
@@ -126,7 +124,6 @@ impl Waiters {
             }
             let waiter = Arc::new(Waiter {
                 attempt: Mutex::new(attempt),
-                staged: Mutex::new(None),
                 result: Mutex::new(None),
                 cv: Condvar::new(),
             });
@@ -190,24 +187,19 @@ impl Waiters {
 
     /// Called after every successful write command: serves waiters whose keys now have data,
     /// first come first served, until no queue makes progress (a served BLMOVE may feed another
-    /// key's waiters). The pops run on the caller's thread; `commit` then makes them durable
-    /// (the caller defers acknowledgements) before any served waiter sees its result, so no
-    /// client is answered with a pop that a crash could undo. If `commit` fails, the served
-    /// waiters get its error.
+    /// key's waiters). The pops run on the caller's thread, through each waiter's own database
+    /// handle: they join the waiter's batch, which its connection commits before it answers,
+    /// so no client is answered with a pop that a crash could undo.
     #[inline]
-    pub(crate) fn serve(&self, commit: impl FnOnce() -> kvcore::Result<()>) {
+    pub(crate) fn serve(&self) {
         if self.waiting.load(Ordering::SeqCst) == 0 {
             return;
         }
         let mut queues = self.queues.lock();
         let mut served: Vec<Arc<dyn Pending>> = Vec::new();
         self.serve_locked(&mut queues, &mut served);
-        if served.is_empty() {
-            return;
-        }
-        let failed = commit().err();
         for w in &served {
-            w.wake(failed.as_ref());
+            w.wake();
         }
     }
 
@@ -231,7 +223,7 @@ impl Waiters {
                                  answered with an error",
                                 crate::conn::panic_message(&*payload)
                             );
-                            front.wake(Some(&kvcore::Error::Io(SERVE_PANICKED.into())));
+                            front.fail(kvcore::Error::Io(SERVE_PANICKED.into()));
                             false
                         }
                     };
@@ -318,7 +310,7 @@ mod tests {
         }
         for v in [10, 20, 30] {
             stock.lock().push(v);
-            b.serve(|| Ok(()));
+            b.serve();
         }
         for t in threads {
             t.join().unwrap();
@@ -375,7 +367,7 @@ mod tests {
         }
         stock.lock().push(7);
         // The writer's own call returns normally.
-        b.serve(|| Ok(()));
+        b.serve();
         let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(
             got,

@@ -1,5 +1,6 @@
 //! Key-space commands: DEL, EXISTS, KEYS, RENAME(NX), COPY, DBSIZE, FLUSHDB.
 
+use crate::access::MultiWrite;
 use crate::bytes::SmallBytes;
 use crate::effect::Effect;
 use crate::entry::Value;
@@ -7,26 +8,25 @@ use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
 
-/// In a persistent store, durable (see `Db::durable`).
+/// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
-    db.durable(|| del_locked(db, keys))
-}
-
-fn del_locked(db: &Db, keys: &[&[u8]]) -> Result<u64> {
+    // The record names every key that existed: bounded by all of them.
+    db.inner.admit().keys(keys)?.check()?;
     let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
-    let mut locked = db.lock_write(&ids);
-    let mut n = 0;
-    for &k in keys {
-        let mut slot = locked.slot(db.index, k);
-        if slot.remove().is_some() {
-            slot.journal(Effect::Del {
-                db: db.index,
-                key: k,
-            });
-            n += 1;
+    db.write_many(&ids, |locked| {
+        let mut n = 0;
+        for &k in keys {
+            let mut slot = locked.slot(db.index, k);
+            if slot.remove().is_some() {
+                slot.journal(Effect::Del {
+                    db: db.index,
+                    key: k,
+                });
+                n += 1;
+            }
         }
-    }
-    Ok(n)
+        Ok(n)
+    })
 }
 
 pub(crate) fn exists(db: &Db, keys: &[&[u8]]) -> u64 {
@@ -56,12 +56,20 @@ pub(crate) fn keys(db: &Db, pattern: &[u8]) -> Vec<Vec<u8>> {
 
 /// RENAME (`nx` false) and RENAMENX (`nx` true).
 pub(crate) fn rename(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
-    db.durable(|| rename_locked(db, src, dst, nx))
+    db.inner.admit().key(src)?.key(dst)?.check()?;
+    let d = db.index;
+    db.write_many(&[(d, src), (d, dst)], |locked| {
+        rename_locked(locked, d, src, dst, nx)
+    })
 }
 
-fn rename_locked(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
-    let d = db.index;
-    let mut locked = db.lock_write(&[(d, src), (d, dst)]);
+fn rename_locked(
+    locked: &mut MultiWrite<'_>,
+    d: usize,
+    src: &[u8],
+    dst: &[u8],
+    nx: bool,
+) -> Result<bool> {
     if locked.slot(d, src).entry().is_none() {
         return Err(Error::NoSuchKey);
     }
@@ -80,18 +88,8 @@ fn rename_locked(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
     Ok(true)
 }
 
-/// In a persistent store, durable (see `Db::durable`).
+/// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn copy(
-    db: &Db,
-    src: &[u8],
-    dst: &[u8],
-    dst_db: Option<usize>,
-    replace: bool,
-) -> Result<bool> {
-    db.durable(|| copy_locked(db, src, dst, dst_db, replace))
-}
-
-fn copy_locked(
     db: &Db,
     src: &[u8],
     dst: &[u8],
@@ -105,7 +103,18 @@ fn copy_locked(
     if s == d && src == dst {
         return Err(Error::SameObject);
     }
-    let mut locked = db.lock_write(&[(s, src), (d, dst)]);
+    db.inner.admit().key(src)?.key(dst)?.check()?;
+    db.write_many(&[(s, src), (d, dst)], |locked| {
+        copy_locked(locked, (s, src), (d, dst), replace)
+    })
+}
+
+fn copy_locked(
+    locked: &mut MultiWrite<'_>,
+    (s, src): (usize, &[u8]),
+    (d, dst): (usize, &[u8]),
+    replace: bool,
+) -> Result<bool> {
     let Some(mut entry) = locked.slot(s, src).entry().cloned() else {
         return Ok(false);
     };
@@ -125,12 +134,8 @@ fn copy_locked(
     Ok(true)
 }
 
-/// MOVE; in a persistent store, durable (see `Db::durable`).
+/// MOVE; in a persistent store, durable (see `Inner::durable`).
 pub(crate) fn move_key(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
-    db.durable(|| move_locked(db, key, dst_db))
-}
-
-fn move_locked(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
     let (s, d) = (db.index, dst_db);
     if d >= db.inner.databases() {
         return Err(Error::DbIndexOutOfRange);
@@ -138,7 +143,13 @@ fn move_locked(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
     if s == d {
         return Err(Error::SameObject);
     }
-    let mut locked = db.lock_write(&[(s, key), (d, key)]);
+    db.inner.admit().key(key)?.key(key)?.check()?;
+    db.write_many(&[(s, key), (d, key)], |locked| {
+        move_locked(locked, key, s, d)
+    })
+}
+
+fn move_locked(locked: &mut MultiWrite<'_>, key: &[u8], s: usize, d: usize) -> Result<bool> {
     if locked.slot(d, key).entry().is_some() {
         return Ok(false);
     }
@@ -166,17 +177,17 @@ pub(crate) fn dbsize(db: &Db) -> u64 {
         .sum()
 }
 
-/// In a persistent store, durable (see `Db::durable`).
+/// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn flushdb(db: &Db) -> Result<()> {
     let inner = &*db.inner;
-    db.durable(|| {
+    db.durable(|logged| {
         let mut guards: Vec<_> = (0..inner.shard_count())
             .map(|s| inner.write_shard(db.index, s))
             .collect();
         for g in &mut guards {
             g.clear();
         }
-        inner.journal(Effect::FlushDb { db: db.index });
+        inner.journal(Effect::FlushDb { db: db.index }, logged);
         Ok(())
     })
 }

@@ -149,7 +149,9 @@ fn pop(db: &Db, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Vec<u8>
 
 impl ListStore for Db {
     fn push<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, end: End, values: &[V]) -> Result<usize> {
-        push(self, key.as_ref(), end, &bytes(values), true)
+        let (key, values) = (key.as_ref(), bytes(values));
+        self.inner.admit().key(key)?.keys(&values)?.check()?;
+        push(self, key, end, &values, true)
     }
 
     fn push_existing<V: AsRef<[u8]>>(
@@ -158,7 +160,9 @@ impl ListStore for Db {
         end: End,
         values: &[V],
     ) -> Result<usize> {
-        push(self, key.as_ref(), end, &bytes(values), false)
+        let (key, values) = (key.as_ref(), bytes(values));
+        self.inner.admit().key(key)?.keys(&values)?.check()?;
+        push(self, key, end, &values, false)
     }
 
     fn pop(&self, key: impl AsRef<[u8]>, end: End) -> Result<Option<Vec<u8>>> {
@@ -194,6 +198,7 @@ impl ListStore for Db {
 
     fn lset(&self, key: impl AsRef<[u8]>, index: i64, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
+        self.inner.admit().key(key)?.arg(value)?.check()?;
         self.write_entry(key, |slot| {
             write(slot, false, |l: &mut List| Ok(l.set(index, value)?))?.ok_or(Error::NoSuchKey)?;
             slot.journal(Effect::ListSet {
@@ -208,6 +213,7 @@ impl ListStore for Db {
 
     fn lrem(&self, key: impl AsRef<[u8]>, count: i64, value: impl AsRef<[u8]>) -> Result<usize> {
         let (key, value) = (key.as_ref(), value.as_ref());
+        self.inner.admit().key(key)?.arg(value)?.check()?;
         self.write_entry(key, |slot| {
             let n = write(slot, false, |l: &mut List| Ok(l.remove(count, value)))?.unwrap_or(0);
             if n > 0 {
@@ -250,6 +256,12 @@ impl ListStore for Db {
         value: impl AsRef<[u8]>,
     ) -> Result<i64> {
         let (key, pivot, value) = (key.as_ref(), pivot.as_ref(), value.as_ref());
+        self.inner
+            .admit()
+            .key(key)?
+            .arg(pivot)?
+            .arg(value)?
+            .check()?;
         self.write_entry(key, |slot| {
             match write(slot, false, |l: &mut List| {
                 Ok(l.insert(before, pivot, value))
@@ -292,8 +304,8 @@ impl ListStore for Db {
         to: End,
     ) -> Result<Option<Vec<u8>>> {
         let (src, dst, d) = (src.as_ref(), dst.as_ref(), self.index);
-        self.durable(|| {
-            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+        self.inner.admit().key(src)?.key(dst)?.check()?;
+        self.write_many(&[(d, src), (d, dst)], |locked| {
             // Check both types before anything moves.
             match locked.slot(d, src).entry() {
                 None => return Ok(None),

@@ -120,6 +120,7 @@ impl SetStore for Db {
     fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
+        self.inner.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let added: Vec<&[u8]> = write(slot, true, |s: &mut Set| {
                 Ok(members.iter().copied().filter(|m| s.add(m)).collect())
@@ -139,6 +140,7 @@ impl SetStore for Db {
     fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
+        self.inner.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let removed: Vec<&[u8]> = write(slot, false, |s: &mut Set| {
                 Ok(members.iter().copied().filter(|m| s.remove(m)).collect())
@@ -244,8 +246,13 @@ impl SetStore for Db {
         member: impl AsRef<[u8]>,
     ) -> Result<bool> {
         let (src, dst, member, d) = (src.as_ref(), dst.as_ref(), member.as_ref(), self.index);
-        self.durable(|| {
-            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+        self.inner
+            .admit()
+            .key(src)?
+            .key(dst)?
+            .arg(member)?
+            .check()?;
+        self.write_many(&[(d, src), (d, dst)], |locked| {
             let present = match locked.slot(d, src).entry() {
                 None => return Ok(false),
                 Some(e) => Set::of(&e.value)?.contains(member),
@@ -305,8 +312,7 @@ impl SetStore for Db {
         let (dst, d) = (dst.as_ref(), self.index);
         let mut ids: Vec<(usize, &[u8])> = keys.iter().map(|k| (d, k.as_ref())).collect();
         ids.push((d, dst));
-        self.durable(|| {
-            let mut locked = self.lock_write(&ids);
+        self.write_many(&ids, |locked| {
             let result = {
                 let sets = ids[..ids.len() - 1]
                     .iter()
@@ -321,8 +327,7 @@ impl SetStore for Db {
                     slot.journal(Effect::Del { db: d, key: dst });
                 }
             } else {
-                slot.put(result.into_value(), None);
-                slot.journal_put();
+                slot.store(result.into_value(), None)?;
             }
             Ok(n)
         })

@@ -1,6 +1,7 @@
 //! String commands: GET, SET and its options, GETDEL, GETEX, MGET, MSET(NX), APPEND, GETRANGE,
 //! SETRANGE, INCR and friends.
 
+use crate::access::MultiWrite;
 use crate::effect::Effect;
 use crate::entry::Value;
 use crate::error::{Error, Result};
@@ -8,9 +9,6 @@ use crate::kv::Db;
 use crate::number::{I64_LEN, LongDouble, format_i64, parse_i64};
 use crate::ops::expire::{When, deadline};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
-
-/// Redis's `proto-max-bulk-len`: no string grows past 512 MiB.
-pub(crate) const MAX_STRING: u64 = 512 * 1024 * 1024;
 
 pub(crate) fn get_with<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
     db.read_entry(key, |e| match e {
@@ -44,6 +42,7 @@ fn set_expiry_when(e: SetExpiry) -> Option<When> {
 }
 
 pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Result<SetOutcome> {
+    db.inner.admit().key(key)?.arg(value)?.check()?;
     let when = set_expiry_when(opts.expiry);
     db.write_entry(key, |slot| {
         let now = slot.now();
@@ -173,38 +172,38 @@ pub(crate) fn get_many(db: &Db, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> 
 }
 
 /// MSET (`nx` false) or MSETNX (`nx` true): all pairs under all their locks at once; in a
-/// persistent store, durable (see `Db::durable`).
+/// persistent store, durable (see `Inner::durable`).
 pub(crate) fn mset(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
-    db.durable(|| mset_locked(db, pairs, nx))
+    db.inner.admit().pairs(pairs)?.check()?;
+    let ids: Vec<_> = pairs.iter().map(|&(k, _)| (db.index, k)).collect();
+    db.write_many(&ids, |locked| mset_locked(locked, db.index, pairs, nx))
 }
 
-fn mset_locked(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
-    let ids: Vec<_> = pairs.iter().map(|&(k, _)| (db.index, k)).collect();
-    let mut locked = db.lock_write(&ids);
-    if nx
-        && pairs
-            .iter()
-            .any(|&(k, _)| locked.entry(db.index, k).is_some())
-    {
+fn mset_locked(
+    locked: &mut MultiWrite<'_>,
+    d: usize,
+    pairs: &[(&[u8], &[u8])],
+    nx: bool,
+) -> Result<bool> {
+    if nx && pairs.iter().any(|&(k, _)| locked.entry(d, k).is_some()) {
         return Ok(false);
     }
     for &(k, v) in pairs {
-        locked.slot(db.index, k).put(Value::string(v), None);
+        locked.slot(d, k).put(Value::string(v), None);
     }
-    locked.journal(Effect::MSet {
-        db: db.index,
-        pairs,
-    });
+    locked.journal(Effect::MSet { db: d, pairs });
     Ok(true)
 }
 
 pub(crate) fn append(db: &Db, key: &[u8], data: &[u8]) -> Result<usize> {
+    db.inner.admit().key(key)?.arg(data)?.check()?;
+    let max = db.inner.max_bulk_len();
     db.write_entry(key, |slot| {
         let len = match slot.entry() {
             Some(e) => e.value.as_string()?.len(),
             None => 0,
         };
-        if (len + data.len()) as u64 > MAX_STRING {
+        if len.saturating_add(data.len()) > max {
             return Err(Error::StringTooLong);
         }
         let new_len = match slot.value_mut() {
@@ -250,6 +249,8 @@ pub(crate) fn range(s: &[u8], start: i64, end: i64) -> Vec<u8> {
 }
 
 pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<usize> {
+    db.inner.admit().key(key)?.arg(data)?.check()?;
+    let max = db.inner.max_bulk_len() as u64;
     db.write_entry(key, |slot| {
         let len = match slot.entry() {
             Some(e) => e.value.as_string()?.len(),
@@ -258,7 +259,7 @@ pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<
         if data.is_empty() {
             return Ok(len);
         }
-        if offset.saturating_add(data.len() as u64) > MAX_STRING {
+        if offset.saturating_add(data.len() as u64) > max {
             return Err(Error::StringTooLong);
         }
         let offset = offset as usize;
@@ -285,6 +286,7 @@ pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<
 }
 
 pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
+    db.inner.admit().key(key)?.check()?;
     db.write_entry(key, |slot| {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {
@@ -308,6 +310,7 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
 
 /// Redis computes in x87 `long double`; see [`LongDouble`] for the parse, sum and text.
 pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: LongDouble) -> Result<Vec<u8>> {
+    db.inner.admit().key(key)?.check()?;
     db.write_entry(key, |slot| {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {

@@ -233,7 +233,9 @@ fn combine(
 }
 
 /// Stores `result` at `dst` in `locked` (or deletes `dst` when empty); returns its size.
-fn store(slot: &mut crate::access::WriteSlot<'_>, result: ZSet) -> usize {
+/// Stores a STORE form's result at `slot` (deleting the key for an empty one); refused before
+/// anything changes if its log record would be too large.
+fn store(slot: &mut crate::access::WriteSlot<'_>, result: ZSet) -> Result<usize> {
     let n = result.len();
     if n == 0 {
         if slot.remove().is_some() {
@@ -243,10 +245,9 @@ fn store(slot: &mut crate::access::WriteSlot<'_>, result: ZSet) -> usize {
             });
         }
     } else {
-        slot.put(result.into_value(), None);
-        slot.journal_put();
+        slot.store(result.into_value(), None)?;
     }
-    n
+    Ok(n)
 }
 
 fn pop(db: &Db, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<ScoredMember>>> {
@@ -280,6 +281,12 @@ impl ZSetStore for Db {
         if pairs.iter().any(|(s, _)| s.is_nan()) {
             return Err(Error::ScoreNan);
         }
+        self.inner
+            .admit()
+            .key(key)?
+            .args(pairs.iter().map(|(_, m)| m.as_ref()))?
+            .scores(pairs.len())
+            .check()?;
         self.write_entry(key, |slot| {
             let mut changed: Vec<(f64, &[u8])> = Vec::new();
             let mut counted = 0;
@@ -319,6 +326,12 @@ impl ZSetStore for Db {
             ..*flags
         };
         flags.validate(1)?;
+        self.inner
+            .admit()
+            .key(key)?
+            .arg(member)?
+            .scores(1)
+            .check()?;
         self.write_entry(key, |slot| {
             let out = write(slot, !flags.xx, |z: &mut ZSet| {
                 Ok(z.add(delta, member, &flags)?)
@@ -392,8 +405,7 @@ impl ZSetStore for Db {
         range: &ZRange<'_>,
     ) -> Result<usize> {
         let (dst, src, d) = (dst.as_ref(), src.as_ref(), self.index);
-        self.durable(|| {
-            let mut locked = self.lock_write(&[(d, src), (d, dst)]);
+        self.write_many(&[(d, src), (d, dst)], |locked| {
             let result = {
                 let mut out = ZSet::new();
                 if let Some(e) = locked.entry(d, src) {
@@ -403,7 +415,7 @@ impl ZSetStore for Db {
                 }
                 out
             };
-            Ok(store(&mut locked.slot(d, dst), result))
+            store(&mut locked.slot(d, dst), result)
         })
     }
 
@@ -428,6 +440,7 @@ impl ZSetStore for Db {
     fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
+        self.inner.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let removed: Vec<&[u8]> = write(slot, false, |z: &mut ZSet| {
                 Ok(members
@@ -534,8 +547,7 @@ impl ZSetStore for Db {
         let (dst, d) = (dst.as_ref(), self.index);
         let mut ids: Vec<(usize, &[u8])> = keys.iter().map(|k| (d, k.as_ref())).collect();
         ids.push((d, dst));
-        self.durable(|| {
-            let mut locked = self.lock_write(&ids);
+        self.write_many(&ids, |locked| {
             let result = {
                 let inputs = ids[..ids.len() - 1]
                     .iter()
@@ -543,7 +555,7 @@ impl ZSetStore for Db {
                     .collect::<Result<Vec<_>>>()?;
                 combine(op, &inputs, weights, aggregate)
             };
-            Ok(store(&mut locked.slot(d, dst), result))
+            store(&mut locked.slot(d, dst), result)
         })
     }
 

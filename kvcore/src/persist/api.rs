@@ -26,6 +26,7 @@ impl From<PersistError> for Error {
             PersistError::Failed(why) => Error::PersistenceFailed(why),
             e @ PersistError::Corrupt { .. } => Error::Corrupt(e.to_string()),
             e @ PersistError::Io { .. } => Error::Io(e.to_string()),
+            PersistError::TooLarge { bytes, limit, .. } => Error::RecordTooLarge { bytes, limit },
         }
     }
 }
@@ -64,21 +65,16 @@ impl Options {
         self.persist.map_log = on;
         self
     }
-}
 
-/// Writes a thread logged under [`Kv::defer_acks`] and has not committed, taken by
-/// [`Kv::take_deferred`] so that another thread can commit them ([`Kv::commit_taken`]).
-/// Commit it on the store it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[must_use = "the writes are not durable until the token is committed"]
-pub struct Deferred {
-    seq: u64,
-}
-
-impl Deferred {
-    /// The log sequence number of the last write it covers.
-    pub fn seq(self) -> u64 {
-        self.seq
+    /// Sets the largest log record and snapshot entry, in bytes (default and maximum
+    /// 4 GiB − 1, what a frame's 32-bit length can say; at least 1 KiB). A write whose record
+    /// would be larger is refused before it changes anything
+    /// ([`Error::RecordTooLarge`]); a snapshot that meets a larger entry fails and leaves the
+    /// previous snapshot in place. Lowering it bounds what one write may add to the log (and
+    /// lets tests reach the limit without gigabytes).
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.persist.max_record = bytes.clamp(1024, super::frame::MAX_PAYLOAD);
+        self
     }
 }
 
@@ -205,7 +201,10 @@ impl Kv {
     pub(crate) fn open_with(fs: Arc<dyn FileSystem>, dir: &Path, opts: Options) -> Result<Kv> {
         let clock = Arc::new(RecoveryClock::new(opts.clock.clone()));
         let config = opts.persist.clone();
-        let kv = Kv::in_memory(opts.clock(clock.clone()));
+        let max_bulk = opts.max_bulk_len;
+        // Replay applies what was logged under whatever bulk limit held then: no limit until
+        // the store opens.
+        let kv = Kv::in_memory(opts.clock(clock.clone()).max_bulk_len(usize::MAX));
         let mut progress = |line: &str| eprintln!("kvcore: {line}");
         let (persist, report) = recover(fs, dir, &kv, clock, config, &mut progress)?;
         for w in &report.warnings {
@@ -218,6 +217,7 @@ impl Kv {
             .set(persist)
             .map_err(|_| ())
             .expect("a new store has no engine yet");
+        kv.set_max_bulk_len(max_bulk);
         Ok(kv)
     }
 
@@ -271,58 +271,6 @@ impl Kv {
     /// [`Error::PersistenceFailed`] if the log cannot be written or synced.
     pub fn sync_log(&self) -> Result<()> {
         Ok(self.engine()?.wal().sync()?)
-    }
-
-    /// Defers acknowledgements on the calling thread (`on`) or stops deferring (`off`).
-    ///
-    /// While deferred, a write returns as soon as it is applied and logged, *before* it is
-    /// durable; [`Kv::commit_deferred`] then makes all of them durable with one group commit.
-    /// A server answering a pipelined batch defers, runs the batch, commits once, and only then
-    /// sends the replies (dropping them and the connection if the commit fails), so nothing is
-    /// acknowledged to a client before it is durable. Writes are still refused up front once
-    /// persistence failed. Does nothing for an in-memory store.
-    pub fn defer_acks(&self, on: bool) {
-        if let Some(p) = self.inner.persist.get() {
-            p.defer_acks(on);
-        }
-    }
-
-    /// Makes every write this thread did since the last commit durable (per the sync mode),
-    /// with one group commit; see [`Kv::defer_acks`]. `Ok` for an in-memory store.
-    ///
-    /// # Errors
-    /// [`Error::PersistenceFailed`] if the log could not be written or synced: none of the
-    /// deferred writes may be acknowledged then.
-    pub fn commit_deferred(&self) -> Result<()> {
-        match self.inner.persist.get() {
-            Some(p) => Ok(p.commit_pending()?),
-            None => Ok(()),
-        }
-    }
-
-    /// Takes what the calling thread deferred and has not committed yet (see
-    /// [`Kv::defer_acks`]) as a token that any thread can commit with [`Kv::commit_taken`].
-    /// `None` when there is nothing to commit (no write since the last commit, or an
-    /// in-memory store).
-    ///
-    /// A server uses it to hand a batch's replies to one writer thread, which commits many
-    /// connections' batches with one group commit and sends their replies, while each
-    /// connection thread goes back to reading instead of sleeping through the sync.
-    #[must_use]
-    pub fn take_deferred(&self) -> Option<Deferred> {
-        let p = self.inner.persist.get()?;
-        p.take_pending().map(|seq| Deferred { seq })
-    }
-
-    /// Makes the writes behind `deferred` (and every write logged before them) as durable as
-    /// the sync mode promises. Tokens may be committed in any order and from any thread; the
-    /// one with the highest [`Deferred::seq`] covers all the others.
-    ///
-    /// # Errors
-    /// [`Error::PersistenceFailed`] if the log could not be written or synced: none of the
-    /// writes behind the token may be acknowledged then.
-    pub fn commit_taken(&self, deferred: Deferred) -> Result<()> {
-        Ok(self.engine()?.wal().commit(deferred.seq)?)
     }
 
     /// The sync mode of a persistent store; `None` for an in-memory one.

@@ -114,6 +114,58 @@ pub(crate) fn load_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
     .map_err(|err| ApplyError::Inconsistent(format!("{err}")))
 }
 
+/// Adds a later part of a container split over several snapshot frames to what the earlier
+/// parts loaded (see `Snapshot::for_each`).
+pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
+    let d = db(kv, e.db)?;
+    let key = e.key.as_slice();
+    let what = "a later part of a split snapshot entry";
+    match e.value {
+        super::record::Value::Str(_) => Err(ApplyError::Unsupported(format!(
+            "{what} is a string: only containers are split"
+        ))),
+        super::record::Value::List(items) => list(&d, key, what, |l| {
+            for item in &items {
+                l.push(End::Right, item.as_slice());
+            }
+            Ok(())
+        }),
+        super::record::Value::Hash(pairs) => {
+            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            container(&d, key, what, empty, |v| {
+                let MemValue::Hash(h) = v else {
+                    return Err(WRONG.into());
+                };
+                for (f, val) in &pairs {
+                    h.set(f.as_slice(), val.as_slice());
+                }
+                Ok(())
+            })
+        }
+        super::record::Value::Set(members) => {
+            let empty = || MemValue::Set(Box::new(Set::new()));
+            container(&d, key, what, empty, |v| {
+                let MemValue::Set(s) = v else {
+                    return Err(WRONG.into());
+                };
+                for m in &members {
+                    s.add(m.as_slice());
+                }
+                Ok(())
+            })
+        }
+        super::record::Value::ZSet(pairs) => {
+            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            container(&d, key, what, empty, |v| {
+                let MemValue::ZSet(z) = v else {
+                    return Err(WRONG.into());
+                };
+                add_scores(z, &pairs)
+            })
+        }
+    }
+}
+
 /// Applies one plain log record (not a group: see `wal::replay`) to the store.
 pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
     let d = db(kv, rec.db)?;

@@ -33,9 +33,11 @@ use super::apply::{self, ApplyError, RecoveryClock};
 use super::convert::{disk_value, record};
 use super::error::{PersistError, Result};
 use super::fs::FileSystem;
-use super::record::{Bytes, Entry};
+use super::record::{Bytes, Entry, Value};
 use super::snapshot::{self, SnapshotWriter, encode_entry};
 use super::wal::{self, SyncMode, Wal, WalOptions};
+use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
+use crate::entry::Value as MemValue;
 
 /// Persistence settings (carried by [`Options`](crate::Options)).
 #[derive(Debug, Clone)]
@@ -48,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) segment_bytes: u64,
     /// Whether `everysec` and `no` copy records into a shared mapping of the log.
     pub(crate) map_log: bool,
+    /// The largest log record or snapshot entry (frame payload), in bytes.
+    pub(crate) max_record: usize,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             save: vec![(3600, 1), (300, 100), (60, 10_000)],
             segment_bytes: WalOptions::default().segment_bytes,
             map_log: WalOptions::default().map_tail,
+            max_record: WalOptions::default().max_payload,
         }
     }
 }
@@ -64,15 +69,36 @@ impl Default for Config {
 /// How many snapshots are kept: the newest, and one to fall back to if it is damaged.
 const KEEP_SNAPSHOTS: usize = 2;
 
-thread_local! {
-    /// The last record this thread appended and has not acknowledged: (engine id, sequence).
-    static PENDING: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
-    /// This thread defers acknowledgements to `commit_deferred` (a server answering a
-    /// pipelined batch at once).
-    static DEFER: Cell<bool> = const { Cell::new(false) };
-    /// The encoded records of the multi-key operation this thread is running, held back
-    /// until it ends so that the log gets them as one record (see `begin_group`).
-    static GROUP: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+/// After a failed snapshot, the save rules wait this long before trying again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`), so a snapshot that cannot succeed (a full disk, an entry too
+/// large for a frame) is not retried back to back.
+const RETRY_DELAY_MS: u64 = 5_000;
+
+/// What one write operation logged, carried by the operation itself (never by its thread):
+/// the sequence number it must be acknowledged at, and, while a multi-key operation holds its
+/// shard locks, the records it collects to append as one group record.
+///
+/// [`Inner::durable`](crate::kv::Inner::durable) creates one per operation and hands it down
+/// to the `WriteSlot`s and `MultiWrite` the operation journals through, so two stores used
+/// from one thread can never acknowledge each other's writes.
+#[derive(Debug, Default)]
+pub(crate) struct Logged {
+    /// The highest sequence number appended for this operation (0: none).
+    seq: Cell<u64>,
+    /// The encoded records of a multi-key operation, held back until it ends (see
+    /// `Persist::begin_group`).
+    group: RefCell<Option<Vec<Vec<u8>>>>,
+}
+
+impl Logged {
+    /// The highest sequence number this operation appended, if any.
+    pub(crate) fn seq(&self) -> Option<u64> {
+        Some(self.seq.get()).filter(|&s| s > 0)
+    }
+
+    fn note(&self, seq: u64) {
+        self.seq.set(self.seq.get().max(seq));
+    }
 }
 
 /// What a finished snapshot cost.
@@ -118,6 +144,8 @@ pub(crate) struct Persist {
     /// start. Like Redis, which considers the data saved at startup, so `save 3600 1` does not
     /// snapshot a freshly opened store on its first write.
     rules_since_ms: AtomicU64,
+    /// When the last snapshot attempt failed (clock ms; 0: the last one succeeded, or none).
+    last_failed_ms: AtomicU64,
     last_save: Mutex<Option<std::result::Result<SaveStats, String>>>,
     last_good_save: Mutex<Option<SaveStats>>,
     recovery: Mutex<Recovery>,
@@ -132,10 +160,6 @@ pub(crate) struct Persist {
 }
 
 impl Persist {
-    fn id(&self) -> usize {
-        self as *const Persist as usize
-    }
-
     /// The log.
     pub(crate) fn wal(&self) -> &Wal {
         &self.wal
@@ -146,43 +170,43 @@ impl Persist {
         &self.config
     }
 
-    /// Logs an effect. Called with the shard write lock(s) held; only copies into the log's
-    /// buffer. A failed log drops the record: the write will not be acknowledged (`ack` fails).
-    pub(crate) fn journal(&self, effect: &Effect<'_>) {
-        let held = GROUP.with_borrow_mut(|group| {
-            group
-                .as_mut()
-                .map(|g| g.push(wal::encode_body(&record(effect))))
-        });
-        if held.is_some() {
+    /// Logs an effect of the operation `logged` belongs to. Called with the shard write
+    /// lock(s) held; only copies into the log's buffer. A record the log refuses (a failed log,
+    /// or a record too large for a frame, which fails the log) is dropped: the operation is
+    /// not acknowledged, because the log refuses its commit.
+    pub(crate) fn journal(&self, effect: &Effect<'_>, logged: &Logged) {
+        if let Some(group) = logged.group.borrow_mut().as_mut() {
+            group.push(wal::encode_body(&record(effect)));
             return;
         }
         if let Ok(seq) = self.wal.append(&record(effect)) {
-            PENDING.set((self.id(), seq));
+            logged.note(seq);
             self.dirty.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Starts holding this thread's records back: a multi-key operation (LMOVE's pop and
+    /// Starts holding the operation's records back: a multi-key operation (LMOVE's pop and
     /// push, SMOVE, the STORE forms) calls it once it holds its shard locks, and `end_group`
     /// before it releases them. Appended one by one, a group commit run by another writer in
     /// between could make the first record durable without the second; appended as separate
     /// frames, a torn write could keep the first frame; either way a crash would keep half of
     /// the operation.
-    pub(crate) fn begin_group(&self) {
-        GROUP.set(Some(Vec::new()));
+    pub(crate) fn begin_group(&self, logged: &Logged) {
+        *logged.group.borrow_mut() = Some(Vec::new());
     }
 
     /// Appends the records held since `begin_group` as one log record (a group record if
     /// there are several), still under the operation's locks, so record order stays memory
     /// order.
-    pub(crate) fn end_group(&self) {
-        let Some(bodies) = GROUP.take() else { return };
+    pub(crate) fn end_group(&self, logged: &Logged) {
+        let Some(bodies) = logged.group.borrow_mut().take() else {
+            return;
+        };
         if bodies.is_empty() {
             return;
         }
         if let Ok(seq) = self.wal.append_bodies(&bodies) {
-            PENDING.set((self.id(), seq));
+            logged.note(seq);
             self.dirty.fetch_add(bodies.len() as u64, Ordering::Relaxed);
         }
     }
@@ -198,42 +222,30 @@ impl Persist {
         Ok(())
     }
 
-    /// Waits until what this thread journaled is as durable as the sync mode promises. Called
-    /// after the operation released its locks.
+    /// Acknowledges an operation that released its locks: waits until what it logged is as
+    /// durable as the sync mode promises, or, for a write in a batch, hands its sequence
+    /// number to the batch (whose commit waits instead) after checking the log still works.
     ///
     /// # Errors
     /// [`PersistError::Failed`] if the log failed (now or before).
-    pub(crate) fn ack(&self) -> Result<()> {
-        if DEFER.get() {
-            return self.check_writable();
+    pub(crate) fn ack(
+        &self,
+        logged: &Logged,
+        batch: Option<&crate::batch::BatchState>,
+    ) -> Result<()> {
+        match (logged.seq(), batch) {
+            (None, _) => self.check_writable(),
+            (Some(seq), Some(batch)) => {
+                batch.note(seq);
+                self.check_writable()
+            }
+            (Some(seq), None) => self.wal.commit(seq),
         }
-        self.commit_pending()
     }
 
-    /// Makes this thread's `ack`s only remember what to commit, until `commit_pending`.
-    pub(crate) fn defer_acks(&self, on: bool) {
-        DEFER.set(on);
-    }
-
-    /// Takes the sequence number of what this thread journaled and has not acknowledged yet,
-    /// for a commit on another thread; `None` if there is nothing (the caller checks
-    /// `check_writable` for a failed log).
-    pub(crate) fn take_pending(&self) -> Option<u64> {
-        let (id, seq) = PENDING.replace((0, 0));
-        (id == self.id() && seq > 0).then_some(seq)
-    }
-
-    /// Commits what this thread journaled and has not acknowledged yet: one group commit
-    /// for a whole deferred batch.
-    ///
-    /// # Errors
-    /// [`PersistError::Failed`] if the log failed (now or before).
-    pub(crate) fn commit_pending(&self) -> Result<()> {
-        let (id, seq) = PENDING.replace((0, 0));
-        if id == self.id() && seq > 0 {
-            return self.wal.commit(seq);
-        }
-        self.check_writable()
+    /// The largest record the log takes, in bytes (checked before a write changes memory).
+    pub(crate) fn max_record(&self) -> usize {
+        self.config.max_record
     }
 
     /// Called by every writer right after it takes a shard's write lock: dumps the shard into
@@ -247,27 +259,53 @@ impl Persist {
 
     #[cold]
     fn dump_if_pending(&self, db: usize, s: usize, shard: &Shard) {
-        if self.pending[db * self.shards + s].swap(false, Ordering::AcqRel) {
-            let (block, n) = dump(db, shard);
-            self.sink_block(&block, n);
+        if let Some(dumped) = self.take_dump(db, s, shard) {
+            self.sink(dumped);
         }
     }
 
-    fn sink_block(&self, block: &[u8], n: u64) {
+    /// Serializes shard `s` of database `db` for the running snapshot if it is still pending
+    /// (called by the snapshot thread under the shard's read lock, or by the first writer to
+    /// take its write lock); `None` if it was dumped already or the snapshot failed already.
+    fn take_dump(&self, db: usize, s: usize, shard: &Shard) -> Option<Result<(Vec<u8>, u64)>> {
+        if !self.pending[db * self.shards + s].swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        if self.sink.lock().error.is_some() {
+            // No point serializing more of a snapshot that will be abandoned.
+            return None;
+        }
+        Some(dump(db, shard, self.config.max_record))
+    }
+
+    /// Writes a dumped shard into the snapshot. A shard that could not be dumped (an entry
+    /// too large for a frame) or written fails the snapshot, never the caller: a writer goes
+    /// on with its write, and the snapshot is abandoned at the end, leaving the previous one
+    /// in place.
+    fn sink(&self, dumped: Result<(Vec<u8>, u64)>) {
         let mut sink = self.sink.lock();
-        sink.peak_block = sink.peak_block.max(block.len());
         if sink.error.is_some() {
             return;
         }
-        if let Some(w) = sink.writer.as_mut()
-            && let Err(e) = w.block(block, n)
-        {
+        let written = dumped.and_then(|(block, n)| {
+            sink.peak_block = sink.peak_block.max(block.len());
+            match sink.writer.as_mut() {
+                Some(w) => w.block(&block, n),
+                None => Ok(()),
+            }
+        });
+        if let Err(e) = written {
             sink.error = Some(e);
         }
     }
 
-    /// Whether a save rule says it is time for a snapshot.
+    /// Whether a save rule says it is time for a snapshot (and, after a failed one, the retry
+    /// delay has passed).
     pub(crate) fn save_due(&self, now_ms: u64) -> bool {
+        let failed = self.last_failed_ms.load(Ordering::Relaxed);
+        if failed > 0 && now_ms.saturating_sub(failed) < RETRY_DELAY_MS {
+            return false;
+        }
         let dirty = self.dirty.load(Ordering::Relaxed);
         let since = now_ms.saturating_sub(self.rules_since_ms.load(Ordering::Relaxed));
         self.config
@@ -336,8 +374,14 @@ impl Persist {
         };
         let res = self.take_snapshot(inner, || {});
         *self.last_save.lock() = Some(res.as_ref().map(Clone::clone).map_err(ToString::to_string));
-        if let Ok(stats) = &res {
-            *self.last_good_save.lock() = Some(stats.clone());
+        match &res {
+            Ok(stats) => {
+                *self.last_good_save.lock() = Some(stats.clone());
+                self.last_failed_ms.store(0, Ordering::Relaxed);
+            }
+            Err(_) => self
+                .last_failed_ms
+                .store(self.clock.real_now().max(1), Ordering::Relaxed),
         }
         res.map_err(Some)
     }
@@ -385,16 +429,10 @@ impl Persist {
         between();
         for db in 0..self.databases {
             for s in 0..self.shards {
-                let dumped = {
-                    let shard = inner.shard(db, s).read();
-                    if self.pending[db * self.shards + s].swap(false, Ordering::AcqRel) {
-                        Some(dump(db, &shard))
-                    } else {
-                        None
-                    }
-                };
-                if let Some((block, n)) = dumped {
-                    self.sink_block(&block, n);
+                // Serialized under the read lock, written after it is released.
+                let dumped = self.take_dump(db, s, &inner.shard(db, s).read());
+                if let Some(dumped) = dumped {
+                    self.sink(dumped);
                 }
             }
         }
@@ -436,22 +474,78 @@ impl Drop for Persist {
     }
 }
 
-/// Serializes every entry of a shard into one block of snapshot frames.
-fn dump(db: usize, shard: &Shard) -> (Vec<u8>, u64) {
+/// Serializes every entry of a shard into one block of snapshot frames; returns the block and
+/// the number of keys in it. A container too large for one frame is split over consecutive
+/// frames of its key (see `Snapshot::for_each`).
+///
+/// # Errors
+/// [`PersistError::TooLarge`] if a string, or a single element, is larger than `limit`.
+fn dump(db: usize, shard: &Shard, limit: usize) -> Result<(Vec<u8>, u64)> {
     let mut block = Vec::new();
     let mut scratch = Vec::new();
     let mut n = 0;
     for (_, slot) in shard.iter() {
-        let e = Entry {
-            db: db as u32,
-            key: Bytes::from_slice(slot.key.as_slice()),
-            value: disk_value(&slot.entry.value),
-            expire_at: slot.entry.expire_at,
+        let key = slot.key.as_slice();
+        let value = &slot.entry.value;
+        let whole = matches!(value, MemValue::String(_)) || value.record_bound(key.len()) <= limit;
+        let parts = if whole {
+            vec![disk_value(value)]
+        } else {
+            let budget = limit.saturating_sub(item_bound(key.len()) + RECORD_OVERHEAD);
+            split(disk_value(value), budget)
         };
-        encode_entry(&e, &mut scratch, &mut block);
+        for part in parts {
+            let e = Entry {
+                db: db as u32,
+                key: Bytes::from_slice(key),
+                value: part,
+                expire_at: slot.entry.expire_at,
+            };
+            encode_entry(&e, &mut scratch, &mut block, limit)?;
+        }
         n += 1;
     }
-    (block, n)
+    Ok((block, n))
+}
+
+/// Splits a container's elements into parts of at most about `budget` encoded bytes each (at
+/// least one element per part), in order.
+fn split(value: Value<'_>, budget: usize) -> Vec<Value<'_>> {
+    fn chunks<T>(items: Vec<T>, size: impl Fn(&T) -> usize, budget: usize) -> Vec<Vec<T>> {
+        let mut parts = vec![Vec::new()];
+        let mut used = 0usize;
+        for item in items {
+            let s = size(&item);
+            let last = parts.last_mut().expect("parts starts with one");
+            if !last.is_empty() && used.saturating_add(s) > budget {
+                parts.push(Vec::new());
+                used = 0;
+            }
+            used = used.saturating_add(s);
+            parts.last_mut().expect("parts is not empty").push(item);
+        }
+        parts
+    }
+    let len = |b: &Bytes<'_>| item_bound(b.as_slice().len());
+    match value {
+        Value::Str(_) => vec![value],
+        Value::List(items) => chunks(items, len, budget)
+            .into_iter()
+            .map(Value::List)
+            .collect(),
+        Value::Set(items) => chunks(items, len, budget)
+            .into_iter()
+            .map(Value::Set)
+            .collect(),
+        Value::Hash(pairs) => chunks(pairs, |(f, v)| len(f) + len(v), budget)
+            .into_iter()
+            .map(Value::Hash)
+            .collect(),
+        Value::ZSet(pairs) => chunks(pairs, |(_, m)| len(m) + SCORE_BYTES, budget)
+            .into_iter()
+            .map(Value::ZSet)
+            .collect(),
+    }
 }
 
 /// What recovery found and did.
@@ -503,12 +597,21 @@ pub(crate) fn recover(
         }
         let now = clock.real_now();
         let (mut loaded, mut expired) = (0, 0);
-        snap.for_each(|e| {
+        snap.for_each(|e, continued| {
+            // Every part of a split container carries the key's expiry.
             if e.expire_at.is_some_and(|at| at <= now) {
-                expired += 1;
+                if !continued {
+                    expired += 1;
+                }
                 return Ok(());
             }
-            match apply::load_entry(kv, e) {
+            let applied = if continued {
+                apply::extend_entry(kv, e)
+            } else {
+                apply::load_entry(kv, e)
+            };
+            match applied {
+                Ok(()) if continued => {}
                 Ok(()) => loaded += 1,
                 Err(ApplyError::Unsupported(why)) => return Err(unsupported(snap.path(), why)),
                 Err(ApplyError::Inconsistent(why)) => report.warnings.push(why),
@@ -560,6 +663,7 @@ pub(crate) fn recover(
         sync: config.sync,
         segment_bytes: config.segment_bytes,
         map_tail: config.map_log,
+        max_payload: config.max_record,
         ..WalOptions::default()
     };
     let wal = Wal::open(
@@ -582,6 +686,7 @@ pub(crate) fn recover(
         dirty: AtomicU64::new(replay.applied),
         last_save_ms: AtomicU64::new(snap.as_ref().map_or(0, |s| s.created_ms().max(1))),
         rules_since_ms: AtomicU64::new(clock.real_now()),
+        last_failed_ms: AtomicU64::new(0),
         last_save: Mutex::new(None),
         last_good_save: Mutex::new(None),
         recovery: Mutex::new(Recovery::default()),

@@ -27,6 +27,16 @@ pub(crate) enum PersistError {
         /// How to repair it.
         hint: String,
     },
+    /// A record or snapshot entry is larger than a frame may hold.
+    #[error("{what} of {bytes} bytes is larger than the {limit}-byte limit of one frame")]
+    TooLarge {
+        /// What was being framed (`a log record`, `the snapshot entry of key ...`).
+        what: String,
+        /// Its encoded size.
+        bytes: usize,
+        /// The frame limit.
+        limit: usize,
+    },
     /// An earlier write or fsync failed; the log refuses all further writes.
     #[error("persistence failed, writes are refused until restart: {0}")]
     Failed(String),

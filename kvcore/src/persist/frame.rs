@@ -7,18 +7,24 @@
 /// Bytes before the payload: length and CRC.
 pub(crate) const FRAME_HEADER: usize = 8;
 
+/// The largest payload a frame can hold: what its `u32` length can say.
+pub(crate) const MAX_PAYLOAD: usize = u32::MAX as usize;
+
 /// Appends a frame holding `payload` to `out`.
+///
+/// # Panics
+/// If `payload` is longer than [`MAX_PAYLOAD`]: callers check [`fits`] first.
 pub(crate) fn put(out: &mut Vec<u8>, payload: &[u8]) {
-    // Callers bound payloads to u32 (`fits`); a wider one would be a bug upstream.
-    let len = u32::try_from(payload.len()).expect("frame payload fits in u32");
+    let len = u32::try_from(payload.len()).expect("callers check `fits` before framing");
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     out.extend_from_slice(payload);
 }
 
-/// Whether a payload of `len` bytes can be framed.
-pub(crate) fn fits(len: usize) -> bool {
-    u32::try_from(len).is_ok()
+/// Whether a payload of `len` bytes can be framed under `limit` (at most [`MAX_PAYLOAD`]; a
+/// store configured with a lower limit, as tests are, uses that).
+pub(crate) fn fits(len: usize, limit: usize) -> bool {
+    len <= limit.min(MAX_PAYLOAD)
 }
 
 /// Reads a little-endian u32 at `at` (the caller checked the bounds).

@@ -16,9 +16,9 @@ mod snapshot;
 mod wal;
 
 pub use api::{
-    CheckReport, Deferred, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
+    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
 };
-pub(crate) use engine::{Config, Persist};
+pub(crate) use engine::{Config, Logged, Persist};
 pub use wal::SyncMode;
 
 #[cfg(test)]

@@ -19,8 +19,12 @@ use super::record::{self, Entry};
 pub(crate) const MAGIC: [u8; 8] = *b"KVSNAPSH";
 /// The first eight bytes of its footer.
 pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"KVSNAPND";
-/// The format version this code writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The format version this code writes. Version 2 may split a container too large for one
+/// frame over consecutive frames of the same key (see [`Snapshot::for_each`]); version 1, which
+/// never does, is still read.
+pub(crate) const VERSION: u32 = 2;
+/// The oldest format version this code reads.
+const OLDEST_VERSION: u32 = 1;
 /// Bytes of the header.
 pub(crate) const HEADER_LEN: usize = 40;
 /// Bytes of the footer.
@@ -56,10 +60,31 @@ pub(crate) fn snapshots(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, Pat
 }
 
 /// Appends one framed snapshot entry to `out` (for dumping a shard into a private buffer).
-pub(crate) fn encode_entry(e: &Entry<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+///
+/// # Errors
+/// [`PersistError::TooLarge`] if the encoded entry is larger than `limit` (or than a frame can
+/// hold); `out` is left as it was.
+pub(crate) fn encode_entry(
+    e: &Entry<'_>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<()> {
     scratch.clear();
     record::encode_into(e, scratch);
+    if !frame::fits(scratch.len(), limit) {
+        return Err(PersistError::TooLarge {
+            what: format!(
+                "the snapshot entry of key {:?} in database {}",
+                String::from_utf8_lossy(&e.key.as_slice()[..e.key.as_slice().len().min(64)]),
+                e.db
+            ),
+            bytes: scratch.len(),
+            limit: limit.min(frame::MAX_PAYLOAD),
+        });
+    }
     frame::put(out, scratch);
+    Ok(())
 }
 
 /// A snapshot being written.
@@ -135,7 +160,7 @@ impl SnapshotWriter {
     #[cfg(test)]
     pub(crate) fn entry(&mut self, e: &Entry<'_>) -> Result<()> {
         let mut block = Vec::new();
-        encode_entry(e, &mut Vec::new(), &mut block);
+        encode_entry(e, &mut Vec::new(), &mut block, frame::MAX_PAYLOAD)?;
         self.push(&block, 1)
     }
 
@@ -261,10 +286,13 @@ impl Snapshot {
             return Err(corrupt(0, "snapshot header failed its checksum".into()));
         }
         let version = frame::u32_at(d, 8);
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(corrupt(
                 8,
-                format!("snapshot format version {version} is not supported (expected {VERSION})"),
+                format!(
+                    "snapshot format version {version} is not supported (this build reads \
+                     {OLDEST_VERSION} to {VERSION})"
+                ),
             ));
         }
         let foot = d.len() - FOOTER_LEN;
@@ -316,12 +344,16 @@ impl Snapshot {
         &self.path
     }
 
-    /// Visits every entry in file order.
+    /// Visits every entry frame in file order. `f`'s second argument says whether the frame
+    /// continues the previous one's key: a container too large for one frame is written as
+    /// several consecutive frames of the same database and key, the first with the expiry, each
+    /// holding some of the elements, to be added to what the earlier ones loaded. (Within one
+    /// snapshot a key otherwise appears once, so a repeated key is never anything else.)
     ///
     /// # Errors
-    /// [`PersistError::Corrupt`] if an entry does not decode or the count disagrees with the
-    /// footer (a file written by an incompatible version), and whatever `f` returns.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(Entry<'_>) -> Result<()>) -> Result<()> {
+    /// [`PersistError::Corrupt`] if an entry does not decode or the number of keys disagrees
+    /// with the footer (a file written by an incompatible version), and whatever `f` returns.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Entry<'_>, bool) -> Result<()>) -> Result<()> {
         let d = &self.map[..];
         let end = d.len() - FOOTER_LEN;
         let mut pos = HEADER_LEN;
@@ -332,13 +364,21 @@ impl Snapshot {
             reason,
             hint: "the snapshot was written by an incompatible version".into(),
         };
+        // The previous frame's database and key (one buffer, reused).
+        let (mut prev_db, mut prev_key) = (None, Vec::new());
         while pos < end {
             let (payload, next) = frame::read(&d[..end], pos, 1)
                 .map_err(|bad| corrupt(pos, format!("entry {n}: {bad}")))?;
             let entry: Entry<'_> = record::decode(payload)
                 .map_err(|e| corrupt(pos, format!("entry {n} does not decode: {e}")))?;
-            f(entry)?;
-            n += 1;
+            let continued = prev_db == Some(entry.db) && prev_key == entry.key.as_slice();
+            if !continued {
+                n += 1;
+                prev_db = Some(entry.db);
+                prev_key.clear();
+                prev_key.extend_from_slice(entry.key.as_slice());
+            }
+            f(entry, continued)?;
             pos = next;
         }
         if n != self.entries {

@@ -67,6 +67,9 @@ pub(crate) struct WalOptions {
     /// Whether [`SyncMode::EverySec`] and [`SyncMode::No`] copy records into a shared mapping
     /// of the zero-filled space instead of writing them (needs `prealloc_bytes > 0`).
     pub(crate) map_tail: bool,
+    /// The largest record payload (sequence number and body) the log takes; at most
+    /// [`frame::MAX_PAYLOAD`](super::frame::MAX_PAYLOAD).
+    pub(crate) max_payload: usize,
 }
 
 /// The default zero-fill step: the zeros a segment gains whenever a write would pass its end.
@@ -79,6 +82,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             prealloc_bytes: PREALLOC_BYTES,
             map_tail: true,
+            max_payload: super::frame::MAX_PAYLOAD,
         }
     }
 }

@@ -156,7 +156,7 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let index = i32_arg(req.arg(1), None)?;
     let index = usize::try_from(index).map_err(|_| OUT_OF_RANGE_DB)?;
-    let db = ctx.s.shared.kv.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
+    let db = ctx.s.writes.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
     ctx.s.db = db;
     ctx.s.db_index = index;
     ctx.s.handle.db.store(index, Ordering::Relaxed);
@@ -166,7 +166,7 @@ pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 pub(super) fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let s = &mut *ctx.s;
     // Database 0 always exists: the config check refuses `databases 0`.
-    s.db = s.shared.kv.db(0).expect("database 0 exists");
+    s.db = s.writes.db(0).expect("database 0 exists");
     s.db_index = 0;
     s.handle.db.store(0, Ordering::Relaxed);
     s.version = Version::Resp2;

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::access::Admit;
 use crate::clock::ManualClock;
-use crate::persist::fs::FaultFs;
-use crate::{Error, Store};
+use crate::persist::error::PersistError;
+use crate::persist::fs::{FaultFs, FileSystem};
+use crate::{Deferred, Error, Store};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -22,6 +24,17 @@ fn open(fs: &FaultFs, sync: SyncMode) -> Kv {
         .clock(Arc::new(ManualClock::new(T0)))
         .sync(sync)
         .wal_segment_bytes(64 << 10);
+    Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+}
+
+/// A store whose records and snapshot entries may take at most `limit` bytes.
+fn open_limited(fs: &FaultFs, limit: usize) -> Kv {
+    let opts = Options::new()
+        .shards(16)
+        .databases(2)
+        .clock(Arc::new(ManualClock::new(T0)))
+        .sync(SyncMode::Always)
+        .max_record_bytes(limit);
     Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
 }
 
@@ -84,13 +97,14 @@ fn a_failed_fsync_refuses_writes_but_serves_reads() {
 }
 
 #[test]
-fn deferred_acknowledgements_share_one_commit() {
+fn a_batch_shares_one_commit() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::Always);
-    let db = kv.db(0).unwrap();
-    db.set("first", "1").unwrap();
+    kv.db(0).unwrap().set("first", "1").unwrap();
     let syncs = kv.persistence().unwrap().log_syncs;
-    kv.defer_acks(true);
+    let batch = kv.batch();
+    let db = batch.db(0).unwrap();
+    assert!(db.in_a_batch() && !kv.db(0).unwrap().in_a_batch());
     for i in 0..16 {
         db.set(format!("k{i}"), "v").unwrap();
     }
@@ -99,47 +113,49 @@ fn deferred_acknowledgements_share_one_commit() {
         syncs,
         "nothing synced before the commit"
     );
-    kv.commit_deferred().unwrap();
-    kv.defer_acks(false);
+    batch.commit().unwrap();
     assert_eq!(
         kv.persistence().unwrap().log_syncs,
         syncs + 1,
         "one fdatasync for the batch"
     );
+    batch.commit().unwrap();
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs + 1,
+        "nothing left to commit"
+    );
     fs.crash();
-    drop(kv);
+    drop((db, batch, kv));
     let kv = open(&fs, SyncMode::Always);
     assert_eq!(kv.db(0).unwrap().dbsize(), 17);
 
     // A failed commit reports the failure: the batch must not be acknowledged.
-    kv.defer_acks(true);
-    kv.db(0).unwrap().set("x", "1").unwrap();
+    let batch = kv.batch();
+    batch.db(0).unwrap().set("x", "1").unwrap();
     fs.fail_syncs(1);
-    assert!(matches!(
-        kv.commit_deferred(),
-        Err(Error::PersistenceFailed(_))
-    ));
-    kv.defer_acks(false);
+    assert!(matches!(batch.commit(), Err(Error::PersistenceFailed(_))));
+    assert!(matches!(batch.db(9), Err(Error::DbIndexOutOfRange)));
 }
 
 #[test]
-fn deferred_writes_taken_by_one_thread_are_committed_by_another() {
+fn batches_taken_by_one_thread_are_committed_by_another() {
     let fs = FaultFs::new();
     let kv = open(&fs, SyncMode::Always);
-    let db = kv.db(0).unwrap();
     let syncs = kv.persistence().unwrap().log_syncs;
-    // Two "connections" defer their writes and hand the tokens over.
+    // Two "connections" write in their own batches and hand the tokens over.
     let tokens: Vec<Deferred> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..2)
             .map(|t| {
-                let (kv, db) = (&kv, &db);
+                let kv = &kv;
                 s.spawn(move || {
-                    kv.defer_acks(true);
+                    let batch = kv.batch();
+                    let db = batch.db(0).unwrap();
                     for i in 0..10 {
                         db.set(format!("t{t}:{i}"), "v").unwrap();
                     }
-                    let token = kv.take_deferred().expect("writes to commit");
-                    assert_eq!(kv.take_deferred(), None, "taken once");
+                    let token = batch.take().expect("writes to commit");
+                    assert!(batch.take().is_none(), "taken once");
                     token
                 })
             })
@@ -151,13 +167,14 @@ fn deferred_writes_taken_by_one_thread_are_committed_by_another() {
         syncs,
         "nothing synced yet"
     );
+    assert!(tokens[0].same_store(&tokens[1]));
     // The highest token covers both threads' writes: one fdatasync.
-    let last = *tokens.iter().max().unwrap();
+    let last = tokens.iter().max_by_key(|t| t.seq()).unwrap();
     assert_eq!(last.seq(), kv.persistence().unwrap().log_seq);
-    kv.commit_taken(last).unwrap();
+    last.commit().unwrap();
     assert_eq!(kv.persistence().unwrap().log_syncs, syncs + 1);
-    for t in tokens {
-        kv.commit_taken(t).unwrap();
+    for t in &tokens {
+        t.commit().unwrap();
     }
     assert_eq!(
         kv.persistence().unwrap().log_syncs,
@@ -170,17 +187,337 @@ fn deferred_writes_taken_by_one_thread_are_committed_by_another() {
     assert_eq!(kv.db(0).unwrap().dbsize(), 20);
 
     // A failed sync fails the token's commit: its writes must not be acknowledged.
-    kv.defer_acks(true);
-    kv.db(0).unwrap().set("x", "1").unwrap();
-    let token = kv.take_deferred().unwrap();
-    kv.defer_acks(false);
+    let batch = kv.batch();
+    batch.db(0).unwrap().set("x", "1").unwrap();
+    let token = batch.take().unwrap();
     fs.fail_syncs(1);
-    assert!(matches!(
-        kv.commit_taken(token),
-        Err(Error::PersistenceFailed(_))
-    ));
-    assert_eq!(kv.sync_mode(), Some(SyncMode::Always));
-    assert_eq!(Kv::in_memory(Options::default()).take_deferred(), None);
+    assert!(matches!(token.commit(), Err(Error::PersistenceFailed(_))));
+    let memory = Kv::in_memory(Options::default());
+    let batch = memory.batch();
+    batch.db(0).unwrap().set("x", "1").unwrap();
+    assert!(
+        batch.take().is_none(),
+        "an in-memory store has nothing to commit"
+    );
+    batch.commit().unwrap();
+}
+
+/// Issue 12: deferred acknowledgements lived in thread-locals, so a thread writing to two
+/// persistent stores acknowledged one store's writes with the other's commit (and deferred
+/// the other store's writes without being asked). Each batch belongs to one store now.
+#[test]
+fn r12_two_stores_on_one_thread_never_acknowledge_each_others_writes() {
+    let (fs_a, fs_b) = (FaultFs::new(), FaultFs::new());
+    let (a, b) = (open(&fs_a, SyncMode::Always), open(&fs_b, SyncMode::Always));
+    let batch = a.batch();
+    batch.db(0).unwrap().set("a1", "1").unwrap();
+    // A plain handle of the other store on the same thread: acknowledged by itself, durable
+    // when `set` returns, and not part of `a`'s batch.
+    b.db(0).unwrap().set("b1", "1").unwrap();
+    fs_b.crash();
+    batch.commit().unwrap();
+    fs_a.crash();
+    drop((batch, a, b));
+    let (a, b) = (open(&fs_a, SyncMode::Always), open(&fs_b, SyncMode::Always));
+    assert_eq!(
+        get(&a, "a1").as_deref(),
+        Some("1"),
+        "a's batch commit covered a1"
+    );
+    assert_eq!(
+        get(&b, "b1").as_deref(),
+        Some("1"),
+        "b1 was durable when acknowledged"
+    );
+    assert_eq!((get(&a, "b1"), get(&b, "a1")), (None, None));
+}
+
+/// Issue 12: a write whose record was too large for one log frame was applied and
+/// acknowledged, but the log refused the record without failing, so a restart lost it. Now it
+/// is refused before it changes anything, on every path, and the log keeps working.
+#[test]
+fn r12_a_write_too_large_to_log_is_refused_before_it_changes_anything() {
+    use crate::{HashStore, ListStore, SetOp, SetStore, ZAddFlags, ZSetStore};
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    let big = "x".repeat(5000);
+    let many: Vec<String> = (0..400).map(|i| format!("element-{i:04}")).collect();
+    let scored: Vec<(f64, &String)> = many.iter().map(|m| (1.0, m)).collect();
+    let pairs: Vec<(&String, &String)> = many.iter().map(|m| (m, m)).collect();
+    type Write<'a> = Box<dyn Fn(&crate::Db) -> crate::Result<()> + 'a>;
+    let writes: Vec<(&str, Write<'_>)> = vec![
+        ("set", Box::new(|db| db.set("k", &big))),
+        ("append", Box::new(|db| db.append("k", &big).map(drop))),
+        (
+            "setrange",
+            Box::new(|db| db.setrange("k", 3, &big).map(drop)),
+        ),
+        ("mset", Box::new(|db| db.mset(&pairs))),
+        (
+            "rpush",
+            Box::new(|db| db.push("k", crate::End::Right, &many).map(drop)),
+        ),
+        ("hset", Box::new(|db| db.hset("k", &pairs).map(drop))),
+        ("sadd", Box::new(|db| db.sadd("k", &many).map(drop))),
+        (
+            "zadd",
+            Box::new(|db| db.zadd("k", &scored, &ZAddFlags::default()).map(drop)),
+        ),
+    ];
+    for (name, write) in &writes {
+        let err = write(&db).unwrap_err();
+        assert!(
+            matches!(err, Error::RecordTooLarge { limit: 4096, .. }),
+            "{name}: {err:?}"
+        );
+        assert_eq!(db.dbsize(), 0, "{name} changed nothing");
+    }
+    // STORE forms whose result is too large, built from writes that each fit.
+    for (i, m) in many.iter().enumerate() {
+        db.sadd(if i % 2 == 0 { "s1" } else { "s2" }, &[m]).unwrap();
+        db.zadd(
+            if i % 2 == 0 { "z1" } else { "z2" },
+            &[(1.0, m)],
+            &ZAddFlags::default(),
+        )
+        .unwrap();
+    }
+    db.set("dst", "previous").unwrap();
+    let err = db.sstore(SetOp::Union, "dst", &["s1", "s2"]).unwrap_err();
+    assert!(matches!(err, Error::RecordTooLarge { .. }), "{err:?}");
+    let err = db
+        .zcombinestore(
+            crate::ZOp::Union,
+            "dst",
+            &["z1", "z2"],
+            None,
+            crate::Aggregate::Sum,
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::RecordTooLarge { .. }), "{err:?}");
+    assert_eq!(
+        get(&kv, "dst").as_deref(),
+        Some("previous"),
+        "dst untouched"
+    );
+    // The log still works, and a restart brings back exactly what was acknowledged.
+    assert_eq!(kv.persistence().unwrap().write_failure, None);
+    db.sstore(SetOp::Union, "small", &["s1"]).unwrap();
+    fs.crash();
+    drop((db, kv));
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    assert_eq!(get(&kv, "dst").as_deref(), Some("previous"));
+    assert_eq!(db.scard("small").unwrap(), 200);
+    assert_eq!(
+        (db.scard("s2").unwrap(), db.zcard("z1").unwrap()),
+        (200, 200)
+    );
+    assert_eq!(db.dbsize(), 6);
+}
+
+/// The bulk limit (Redis's `proto-max-bulk-len`) holds for the library too: a key, value or
+/// element longer than it is refused, and APPEND/SETRANGE cannot grow a string past it.
+#[test]
+fn r12_the_bulk_limit_bounds_every_stored_string() {
+    use crate::{HashStore, ListStore};
+    let kv = Kv::in_memory(Options::new().max_bulk_len(100));
+    let db = kv.db(0).unwrap();
+    let long = "y".repeat(101);
+    assert_eq!(db.set("k", &long), Err(Error::StringTooLong));
+    assert_eq!(db.set(&long, "v"), Err(Error::StringTooLong));
+    assert_eq!(
+        db.push("l", crate::End::Left, &["ok", &long]),
+        Err(Error::StringTooLong)
+    );
+    assert_eq!(db.hset("h", &[(&long, "v")]), Err(Error::StringTooLong));
+    assert_eq!(db.dbsize(), 0);
+    db.set("k", "y".repeat(60)).unwrap();
+    assert_eq!(db.append("k", "y".repeat(41)), Err(Error::StringTooLong));
+    assert_eq!(
+        db.setrange("k", 90, "y".repeat(11)),
+        Err(Error::StringTooLong)
+    );
+    assert_eq!(db.append("k", "y".repeat(40)).unwrap(), 100);
+    kv.set_max_bulk_len(1000);
+    assert_eq!(kv.max_bulk_len(), 1000);
+    db.set("k", &long).unwrap();
+}
+
+/// Issue 12: a snapshot met an entry too large for one frame and panicked, possibly in a
+/// writer thread that was dumping a shard. Now the snapshot fails cleanly, the writer's write
+/// goes through, and the previous snapshot stays in place.
+#[test]
+fn r12_an_entry_too_large_for_a_frame_fails_the_snapshot_cleanly() {
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    db.set("a", "1").unwrap();
+    let first = kv.save().unwrap();
+    // Small appends, each record well under the limit, grow a string past it.
+    for _ in 0..10 {
+        db.append("big", "y".repeat(500)).unwrap();
+    }
+    let err = kv.save().unwrap_err();
+    assert!(err.to_string().contains("4096-byte limit"), "{err}");
+    // A writer that finds the big key's shard pending dumps it: that fails the snapshot, not
+    // the write.
+    let p = kv.inner.persist.get().unwrap();
+    let err = p
+        .snapshot_with(&kv.inner, || {
+            db.append("big", "z").unwrap();
+        })
+        .unwrap_err();
+    assert!(matches!(err, PersistError::TooLarge { .. }), "{err:?}");
+    let info = kv.persistence().unwrap();
+    assert_eq!(info.last_save_ok, Some(false));
+    assert_eq!(info.last_save.map(|s| s.seq), Some(first.seq));
+    let names = fs.list(&dir()).unwrap();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(snapshot::snapshots(&fs, &dir()).unwrap().len(), 1);
+    // The save rules do not retry a failed snapshot back to back.
+    assert!(!p.save_due(kv.now_ms() + 1));
+    db.set("after", "2").unwrap();
+    fs.crash();
+    drop((db, kv));
+    let kv = open_limited(&fs, 4096);
+    assert_eq!(get(&kv, "a").as_deref(), Some("1"));
+    assert_eq!(get(&kv, "big").map(|v| v.len()), Some(5001));
+    assert_eq!(get(&kv, "after").as_deref(), Some("2"));
+    assert_eq!(
+        kv.persistence().unwrap().recovery.snapshot_seq,
+        Some(first.seq)
+    );
+}
+
+/// The bound a write is checked against before it runs is never below the record it appends,
+/// whatever the sizes (varint length prefixes change width at 128 and 16 384 bytes).
+#[test]
+fn the_admitted_bound_covers_the_record_written() {
+    use crate::{HashStore, ListStore, SetOp, SetStore, ZAddFlags, ZSetStore};
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::Always);
+    let db = kv.db(0).unwrap();
+    let last_record = || {
+        let seg = wal::segments(&fs, &dir()).unwrap().pop().unwrap();
+        let data = fs.contents(&seg.path).unwrap();
+        let end = wal::records_end(&data);
+        let mut pos = wal::HEADER_LEN;
+        let mut last = 0;
+        while pos < end {
+            let len = crate::persist::frame::u32_at(&data, pos) as usize;
+            last = len;
+            pos += crate::persist::frame::FRAME_HEADER + len;
+        }
+        last
+    };
+    let inner = &kv.inner;
+    for len in [0, 1, 126, 127, 128, 129, 16_383, 16_384, 16_385, 40_000] {
+        let v = "v".repeat(len);
+        let k = format!("key-{len}");
+        let bound = |f: &dyn Fn(Admit<'_>) -> crate::Result<Admit<'_>>| {
+            let a = f(inner.admit()).unwrap();
+            a.bound_for_tests()
+        };
+        let b = bound(&|a| a.key(k.as_bytes())?.arg(v.as_bytes()));
+        db.set(&k, &v).unwrap();
+        assert!(last_record() <= b, "set {len}: {} > {b}", last_record());
+        let items = [v.as_str(), "a", v.as_str()];
+        let b = bound(&|a| a.key(b"l")?.args(items.iter().map(|s| s.as_bytes())));
+        db.push("l", crate::End::Right, &items).unwrap();
+        assert!(last_record() <= b, "rpush {len}");
+        let pairs = [(v.as_str(), v.as_str()), ("f", "g")];
+        let b = bound(&|a| {
+            a.key(b"h")?
+                .pairs(&[(v.as_bytes(), v.as_bytes()), (b"f", b"g")])
+        });
+        db.hset("h", &pairs).unwrap();
+        assert!(last_record() <= b, "hset {len}");
+        let b = bound(&|a| Ok(a.key(b"z")?.arg(v.as_bytes())?.scores(1)));
+        db.zadd("z", &[(1.5, &v)], &ZAddFlags::default()).unwrap();
+        assert!(last_record() <= b, "zadd {len}");
+        // A STORE result: the bound is computed from the value itself.
+        db.sadd(format!("s{len}"), &[v.as_str(), "m"]).unwrap();
+        let dst = format!("d{len}");
+        db.sstore(SetOp::Union, &dst, &[format!("s{len}")]).unwrap();
+        let value_bound =
+            db.read_entry(dst.as_bytes(), |e| e.unwrap().value.record_bound(dst.len()));
+        assert!(last_record() <= value_bound, "sunionstore {len}");
+        let zdst = format!("zd{len}");
+        db.zcombinestore(
+            crate::ZOp::Union,
+            &zdst,
+            &["z"],
+            None,
+            crate::Aggregate::Sum,
+        )
+        .unwrap();
+        let value_bound = db.read_entry(zdst.as_bytes(), |e| {
+            e.unwrap().value.record_bound(zdst.len())
+        });
+        assert!(last_record() <= value_bound, "zunionstore {len}");
+    }
+}
+
+/// A container larger than one frame (grown by writes that each fit) is snapshotted in parts,
+/// over consecutive frames of its key, and loads back whole, expiry included.
+#[test]
+fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
+    use crate::{HashStore, ListStore, SetStore, ZAddFlags, ZSetStore};
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    let members: Vec<String> = (0..1000).map(|i| format!("member-{i:06}")).collect();
+    for m in &members {
+        db.sadd("set", &[m]).unwrap();
+        db.push("list", crate::End::Right, &[m]).unwrap();
+        db.hset("hash", &[(m, "value")]).unwrap();
+        db.zadd("zset", &[(m.len() as f64, m)], &ZAddFlags::default())
+            .unwrap();
+    }
+    db.pexpire("zset", 60_000, crate::ExpireCondition::None)
+        .unwrap();
+    db.set("small", "v").unwrap();
+    let saved = kv.save().unwrap();
+    assert_eq!(saved.keys, 5);
+    let (_, path) = snapshot::snapshots(&fs, &dir()).unwrap().remove(0);
+    let snap = snapshot::Snapshot::open(&fs, &path).unwrap();
+    let mut frames = 0;
+    snap.for_each(|_, _| {
+        frames += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        frames > 5 * 4,
+        "each container split into several frames: {frames}"
+    );
+    // Recover from the snapshot alone.
+    let copy = FaultFs::new();
+    copy.put(&path, fs.contents(&path).unwrap());
+    drop((db, kv));
+    let kv = open_limited(&copy, 4096);
+    let db = kv.db(0).unwrap();
+    let info = kv.persistence().unwrap().recovery;
+    assert_eq!((info.keys_loaded, info.records_replayed), (5, 0));
+    assert_eq!(db.scard("set").unwrap(), 1000);
+    assert_eq!(
+        db.lrange("list", 0, -1).unwrap(),
+        members
+            .iter()
+            .map(|m| m.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(db.hlen("hash").unwrap(), 1000);
+    assert_eq!(db.zcard("zset").unwrap(), 1000);
+    assert!(db.sismember("set", "member-000999").unwrap());
+    assert_eq!(
+        db.hget("hash", "member-000500").unwrap(),
+        Some(b"value".to_vec())
+    );
+    assert!(db.pttl("zset") > 0, "the expiry came with the parts");
+    assert_eq!(get(&kv, "small").as_deref(), Some("v"));
 }
 
 #[test]

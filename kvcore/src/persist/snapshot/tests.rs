@@ -65,7 +65,7 @@ fn write(fs: &FaultFs, seq: u64, entries: &[Entry<'_>]) -> Written {
 
 fn read_all(s: &Snapshot) -> Vec<Entry<'static>> {
     let mut out = Vec::new();
-    s.for_each(|e| {
+    s.for_each(|e, _| {
         out.push(Entry {
             db: e.db,
             key: Bytes::from(e.key.into_vec()),
@@ -121,7 +121,7 @@ fn pre_framed_blocks_and_an_empty_snapshot() {
     let mut block = Vec::new();
     let mut scratch = Vec::new();
     for e in sample() {
-        encode_entry(&e, &mut scratch, &mut block);
+        encode_entry(&e, &mut scratch, &mut block, frame::MAX_PAYLOAD).unwrap();
     }
     let mut w = SnapshotWriter::create(Arc::new(fs.clone()), &dir(), 9, 16, 0).unwrap();
     w.block(&block, 6).unwrap();
@@ -160,7 +160,7 @@ fn large_snapshots_stream_through_several_flushes() {
     assert!(written.bytes > 2 * FLUSH_AT as u64);
     let s = Snapshot::open(&fs, &written.path).unwrap();
     let mut n = 0u32;
-    s.for_each(|e| {
+    s.for_each(|e, _| {
         assert_eq!(e.key.as_slice(), n.to_le_bytes());
         n += 1;
         Ok(())
@@ -378,4 +378,66 @@ fn the_real_file_system_maps_snapshots() {
         vec![(77, written.path.clone())]
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Version 1 files (written before containers could be split over frames) still load; a
+/// version from the future is refused by name.
+#[test]
+fn version_1_snapshots_still_load_and_unknown_versions_are_refused() {
+    let fs = FaultFs::new();
+    let w = write(&fs, 5, &sample());
+    let set_version = |v: u32| {
+        let mut data = fs.contents(&w.path).unwrap();
+        data[8..12].copy_from_slice(&v.to_le_bytes());
+        let crc = crc32fast::hash(&data[0..32]);
+        data[32..36].copy_from_slice(&crc.to_le_bytes());
+        // The footer's CRC covers the header too.
+        let foot = data.len() - FOOTER_LEN;
+        let body_crc = crc32fast::hash(&data[..foot]);
+        data[foot + 16..foot + 20].copy_from_slice(&body_crc.to_le_bytes());
+        let fcrc = crc32fast::hash(&data[foot..foot + 20]);
+        data[foot + 20..foot + 24].copy_from_slice(&fcrc.to_le_bytes());
+        fs.put(&w.path, data);
+    };
+    set_version(1);
+    assert_eq!(read_all(&Snapshot::open(&fs, &w.path).unwrap()), sample());
+    set_version(3);
+    let err = Snapshot::open(&fs, &w.path).unwrap_err().to_string();
+    assert!(err.contains("version 3 is not supported"), "{err}");
+}
+
+/// Consecutive frames of one key are the parts of one value: the reader says which frames
+/// continue, and the footer counts keys.
+#[test]
+fn consecutive_frames_of_a_key_are_one_entry() {
+    let fs = FaultFs::new();
+    let part = |members: &[&str]| Entry {
+        db: 1,
+        key: b("big"),
+        value: Value::Set(members.iter().map(|m| b(m)).collect()),
+        expire_at: Some(7),
+    };
+    let mut w = SnapshotWriter::create(Arc::new(fs.clone()), &dir(), 3, 16, 0).unwrap();
+    let mut block = Vec::new();
+    for e in [part(&["a", "b"]), part(&["c"]), part(&["d"])] {
+        encode_entry(&e, &mut Vec::new(), &mut block, frame::MAX_PAYLOAD).unwrap();
+    }
+    let other = Entry {
+        db: 2,
+        key: b("big"),
+        value: Value::Str(b("x")),
+        expire_at: None,
+    };
+    encode_entry(&other, &mut Vec::new(), &mut block, frame::MAX_PAYLOAD).unwrap();
+    w.block(&block, 2).unwrap();
+    let written = w.finish().unwrap();
+    let s = Snapshot::open(&fs, &written.path).unwrap();
+    assert_eq!(s.entries(), 2);
+    let mut seen = Vec::new();
+    s.for_each(|e, continued| {
+        seen.push((e.db, continued));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, [(1, false), (1, true), (1, true), (2, false)]);
 }

@@ -222,7 +222,7 @@ impl Wal {
     ///
     /// # Errors
     /// [`PersistError::Failed`] once an earlier write or sync failed, or if the record is too
-    /// large to log (then nothing is appended).
+    /// large for a frame: nothing is appended then, and the log fails (see above).
     pub(crate) fn append_bodies(&self, bodies: &[Vec<u8>]) -> Result<u64> {
         // The record's body, piece by piece: produced twice (to checksum it outside the lock,
         // then to copy it in under the lock) instead of being assembled, so an append
@@ -240,12 +240,18 @@ impl Wal {
             body_crc.update(piece);
             body_len += piece.len();
         });
-        if !frame::fits(body_len + 8) {
-            return Err(PersistError::Failed(format!(
-                "a {body_len}-byte record is too large to log"
-            )));
-        }
         let mut st = self.shared.state.lock();
+        if !frame::fits(body_len + 8, self.shared.opts.max_payload) {
+            // The store refuses such writes before they change memory; one that got this far
+            // changed memory and cannot be logged, so nothing may be acknowledged from now on:
+            // the log fails, as after a failed write.
+            let e = PersistError::TooLarge {
+                what: "a log record".into(),
+                bytes: body_len + 8,
+                limit: self.shared.opts.max_payload,
+            };
+            return Err(self.fail(&mut st, e));
+        }
         if let Some(why) = &st.failed {
             return Err(PersistError::Failed(why.clone()));
         }
