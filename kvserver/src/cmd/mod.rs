@@ -20,6 +20,7 @@ mod set;
 mod spec;
 mod string;
 pub(crate) mod table;
+mod zcombine;
 mod zset;
 
 pub(crate) use ctx::Ctx;

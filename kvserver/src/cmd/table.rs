@@ -12,7 +12,7 @@ use super::error::{CmdError, arity_error, unknown_subcommand};
 use super::spec::{self, Meta};
 use super::{
     blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, object,
-    server, set, string, zset,
+    server, set, string, zcombine, zset,
 };
 
 /// A command handler.
@@ -294,12 +294,12 @@ pub(crate) static TABLE: &[Command] = &[
     c("zadd", -4, fl("write denyoom fast"), (1, 1, 1), "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zset::zadd),
     c("zcard", 2, fl("readonly fast"), (1, 1, 1), "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zset::zcard),
     c("zcount", 4, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zset::zcount),
-    c("zdiff", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zset::zdiff),
-    c("zdiffstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zset::zdiffstore),
+    c("zdiff", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zcombine::zdiff),
+    c("zdiffstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zcombine::zdiffstore),
     c("zincrby", 4, fl("write denyoom fast"), (1, 1, 1), "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zset::zincrby),
-    c("zinter", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zset::zinter),
-    c("zintercard", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zset::zintercard),
-    c("zinterstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zset::zinterstore),
+    c("zinter", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zcombine::zinter),
+    c("zintercard", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zcombine::zintercard),
+    c("zinterstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zcombine::zinterstore),
     c("zlexcount", 4, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zset::zlexcount),
     c("zmpop", -4, fl("write movablekeys"), (0, 0, 0), "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zset::zmpop),
     c("zmscore", -3, fl("readonly fast"), (1, 1, 1), "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zset::zmscore),
@@ -321,8 +321,8 @@ pub(crate) static TABLE: &[Command] = &[
     c("zrevrank", -3, fl("readonly fast"), (1, 1, 1), "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zset::zrevrank),
     c("zscan", -3, fl("readonly"), (1, 1, 1), "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zset::zscan),
     c("zscore", 3, fl("readonly fast"), (1, 1, 1), "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zset::zscore),
-    c("zunion", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zset::zunion),
-    c("zunionstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zset::zunionstore),
+    c("zunion", -3, fl("readonly movablekeys"), (0, 0, 0), "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zcombine::zunion),
+    c("zunionstore", -4, fl("write denyoom movablekeys"), (1, 1, 1), "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zcombine::zunionstore),
     // connection
     c("auth", -2, fl("noscript loading stale fast no_auth allow_busy"), (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     c("client", -2, fl(""), (0, 0, 0), "connection", "2.4.0", "A container for client connection commands.", client::client),
