@@ -7,7 +7,110 @@ use kvproto::Request;
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
 use super::set::limit_arg;
+use super::spec::{
+    Begin::Index,
+    Find::{Keynum, Range},
+    Group, a, ks,
+};
+use super::table::Command;
 use super::zset::scored;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("zdiff", -3, "readonly movablekeys", zdiff)
+        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "6.2.0", "Returns the difference between multiple sorted sets.")
+        .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.")
+        .args(&[
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+        ]),
+    Command::new("zdiffstore", -4, "write denyoom movablekeys", zdiffstore)
+        .acl("@write @sortedset @slow")
+        .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
+        .key_range(1, 1, 1)
+        .doc(Group::SortedSet, "6.2.0", "Stores the difference of multiple sorted sets in a key.")
+        .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.")
+        .args(&[
+            a("destination", "key").key(0),
+            a("numkeys", "integer"),
+            a("key", "key").key(1).flags("multiple"),
+        ]),
+    Command::new("zinter", -3, "readonly movablekeys", zinter)
+        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "6.2.0", "Returns the intersect of multiple sorted sets.")
+        .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.")
+        .args(&[
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("weight", "integer").token("WEIGHTS").flags("optional multiple"),
+            a("aggregate", "oneof").token("AGGREGATE").flags("optional").args(&[
+                a("sum", "pure-token").token("SUM"),
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+        ]),
+    Command::new("zintercard", -3, "readonly movablekeys", zintercard)
+        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.")
+        .complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.")
+        .args(&[
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("limit", "integer").token("LIMIT").flags("optional"),
+        ]),
+    Command::new("zinterstore", -4, "write denyoom movablekeys", zinterstore)
+        .acl("@write @sortedset @slow")
+        .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
+        .key_range(1, 1, 1)
+        .doc(Group::SortedSet, "2.0.0", "Stores the intersect of multiple sorted sets in a key.")
+        .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.")
+        .args(&[
+            a("destination", "key").key(0),
+            a("numkeys", "integer"),
+            a("key", "key").key(1).flags("multiple"),
+            a("weight", "integer").token("WEIGHTS").flags("optional multiple"),
+            a("aggregate", "oneof").token("AGGREGATE").flags("optional").args(&[
+                a("sum", "pure-token").token("SUM"),
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+        ]),
+    Command::new("zunion", -3, "readonly movablekeys", zunion)
+        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "6.2.0", "Returns the union of multiple sorted sets.")
+        .complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
+        .args(&[
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("weight", "integer").token("WEIGHTS").flags("optional multiple"),
+            a("aggregate", "oneof").token("AGGREGATE").flags("optional").args(&[
+                a("sum", "pure-token").token("SUM"),
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+        ]),
+    Command::new("zunionstore", -4, "write denyoom movablekeys", zunionstore)
+        .acl("@write @sortedset @slow")
+        .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
+        .key_range(1, 1, 1)
+        .doc(Group::SortedSet, "2.0.0", "Stores the union of multiple sorted sets in a key.")
+        .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
+        .args(&[
+            a("destination", "key").key(0),
+            a("numkeys", "integer"),
+            a("key", "key").key(1).flags("multiple"),
+            a("weight", "integer").token("WEIGHTS").flags("optional multiple"),
+            a("aggregate", "oneof").token("AGGREGATE").flags("optional").args(&[
+                a("sum", "pure-token").token("SUM"),
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+        ]),
+];
 
 /// `[WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` of ZUNION/ZINTER(STORE).
 struct Combine {
@@ -117,32 +220,32 @@ fn combine_store(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
     ctx.int(n as i64)
 }
 
-pub(super) fn zunion(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zunion(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine(ctx, req, ZOp::Union)
 }
 
-pub(super) fn zinter(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zinter(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine(ctx, req, ZOp::Inter)
 }
 
-pub(super) fn zdiff(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zdiff(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine(ctx, req, ZOp::Diff)
 }
 
-pub(super) fn zunionstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zunionstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine_store(ctx, req, ZOp::Union)
 }
 
-pub(super) fn zinterstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zinterstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine_store(ctx, req, ZOp::Inter)
 }
 
-pub(super) fn zdiffstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zdiffstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     combine_store(ctx, req, ZOp::Diff)
 }
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
-pub(super) fn zintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (keys, next) = zset_numkeys(req, 1)?;
     check_input_types(ctx, &keys)?;
     let limit = limit_arg(req, next)?;
