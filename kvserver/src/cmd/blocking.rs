@@ -23,9 +23,8 @@ use crate::waiters::{Attempt, Wait};
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("blmove", 6, "write denyoom noscript blocking", blmove)
-        .acl("@write @list @slow @blocking")
+        .acl("@list")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::List, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
         .complexity("O(1)")
         .args(&[
@@ -41,8 +40,8 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
             a("timeout", "double"),
         ]),
-    Command::new("blmpop", -5, "write blocking movablekeys", blmpop)
-        .acl("@write @list @slow @blocking").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
+    Command::new("blmpop", -5, "write blocking", blmpop)
+        .acl("@list").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
         .doc(Group::List, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .args(&[
@@ -56,30 +55,27 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("blpop", -3, "write noscript blocking", blpop)
-        .acl("@write @list @slow @blocking").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
-        .key_range(1, -2, 1)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
         .doc(Group::List, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
         .complexity("O(N) where N is the number of provided keys.")
         .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
         .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
     Command::new("brpop", -3, "write noscript blocking", brpop)
-        .acl("@write @list @slow @blocking").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
-        .key_range(1, -2, 1)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
         .doc(Group::List, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
         .complexity("O(N) where N is the number of provided keys.")
         .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
         .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
     Command::new("brpoplpush", 4, "write denyoom noscript blocking", brpoplpush)
-        .acl("@write @list @slow @blocking")
+        .acl("@list")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::List, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
         .complexity("O(1)")
         .deprecated("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")
         .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
         .args(&[a("source", "key").key(0), a("destination", "key").key(1), a("timeout", "double")]),
-    Command::new("bzmpop", -5, "write blocking movablekeys", bzmpop)
-        .acl("@write @sortedset @slow @blocking").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
+    Command::new("bzmpop", -5, "write blocking", bzmpop)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args(&[
@@ -93,15 +89,13 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("bzpopmax", -3, "write noscript blocking fast", bzpopmax)
-        .acl("@write @sortedset @fast @blocking").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
-        .key_range(1, -2, 1)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
         .doc(Group::SortedSet, "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
         .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
     Command::new("bzpopmin", -3, "write noscript blocking fast", bzpopmin)
-        .acl("@write @sortedset @fast @blocking").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
-        .key_range(1, -2, 1)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
         .doc(Group::SortedSet, "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])

@@ -17,7 +17,6 @@ use crate::registry::{ClientHandle, NO_COMMAND};
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("client", -2, "", run_subcommand)
-        .acl("@slow")
         .doc(Group::Connection, "2.4.0", "A container for client connection commands.")
         .complexity("Depends on subcommand.")
         .subcommands(SUBCOMMANDS),
@@ -26,23 +25,23 @@ pub(super) static COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static SUBCOMMANDS: &[Command] = &[
     Command::new("client|getname", 2, "noscript loading stale", getname)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "2.6.9", "Returns the name of the connection.")
         .complexity("O(1)"),
     Command::new("client|help", 2, "loading stale", help)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "5.0.0", "Returns helpful text about the different subcommands.")
         .complexity("O(1)"),
     Command::new("client|id", 2, "noscript loading stale", id)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "5.0.0", "Returns the unique client ID of the connection.")
         .complexity("O(1)"),
     Command::new("client|info", 2, "noscript loading stale", info)
-        .acl("@slow @connection").tips(&["nondeterministic_output"])
+        .acl("@connection").tips(&["nondeterministic_output"])
         .doc(Group::Connection, "6.2.0", "Returns information about the connection.")
         .complexity("O(1)"),
     Command::new("client|kill", -3, "admin noscript loading stale", kill)
-        .acl("@admin @slow @dangerous @connection")
+        .acl("@connection")
         .doc(Group::Connection, "2.4.0", "Terminates open connections.")
         .complexity("O(N) where N is the number of client connections")
         .history(&[
@@ -72,7 +71,7 @@ static SUBCOMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("client|list", -2, "admin noscript loading stale", list)
-        .acl("@admin @slow @dangerous @connection").tips(&["nondeterministic_output"])
+        .acl("@connection").tips(&["nondeterministic_output"])
         .doc(Group::Connection, "2.4.0", "Lists open connections.")
         .complexity("O(N) where N is the number of client connections")
         .history(&[
@@ -95,7 +94,7 @@ static SUBCOMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("client|no-evict", 3, "admin noscript loading stale", no_evict)
-        .acl("@admin @slow @dangerous @connection")
+        .acl("@connection")
         .doc(Group::Connection, "7.0.0", "Sets the client eviction mode of the connection.")
         .complexity("O(1)")
         .args(&[
@@ -105,7 +104,7 @@ static SUBCOMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("client|reply", 3, "noscript loading stale", reply)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "3.2.0", "Instructs the server whether to reply to commands.")
         .complexity("O(1)")
         .args(&[
@@ -116,11 +115,11 @@ static SUBCOMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("client|setinfo", 4, "noscript loading stale", setinfo)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "7.2.0", "Sets information specific to the client or connection.")
         .complexity("O(1)"),
     Command::new("client|setname", 3, "noscript loading stale", setname)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Connection, "2.6.9", "Sets the connection name.")
         .complexity("O(1)")
         .args(&[a("connection-name", "string")]),

@@ -11,7 +11,7 @@ use super::table::{Command, TABLE, lookup, run_subcommand};
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("command", -1, "loading stale", command)
-        .acl("@slow @connection").tips(&["nondeterministic_output_order"])
+        .acl("@connection").tips(&["nondeterministic_output_order"])
         .doc(Group::Server, "2.8.13", "Returns detailed information about all commands.")
         .complexity("O(N) where N is the total number of Redis commands")
         .subcommands(SUBCOMMANDS),
@@ -20,30 +20,30 @@ pub(super) static COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static SUBCOMMANDS: &[Command] = &[
     Command::new("command|count", 2, "loading stale", count)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Server, "2.8.13", "Returns a count of commands.")
         .complexity("O(1)"),
     Command::new("command|docs", -2, "loading stale", docs)
-        .acl("@slow @connection").tips(&["nondeterministic_output_order"])
+        .acl("@connection").tips(&["nondeterministic_output_order"])
         .doc(Group::Server, "7.0.0", "Returns documentary information about one, multiple or all commands.")
         .complexity("O(N) where N is the number of commands to look up")
         .args(&[a("command-name", "string").flags("optional multiple")]),
     Command::new("command|getkeys", -4, "loading stale", getkeys)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Server, "2.8.13", "Extracts the key names from an arbitrary command.")
         .complexity("O(N) where N is the number of arguments to the command"),
     Command::new("command|help", 2, "loading stale", help)
-        .acl("@slow @connection")
+        .acl("@connection")
         .doc(Group::Server, "5.0.0", "Returns helpful text about the different subcommands.")
         .complexity("O(1)"),
     Command::new("command|info", -2, "loading stale", info)
-        .acl("@slow @connection").tips(&["nondeterministic_output_order"])
+        .acl("@connection").tips(&["nondeterministic_output_order"])
         .doc(Group::Server, "2.8.13", "Returns information about one, multiple or all commands.")
         .complexity("O(N) where N is the number of commands to look up")
         .history(&[("7.0.0", "Allowed to be called with no argument to get info on all commands.")])
         .args(&[a("command-name", "string").flags("optional multiple")]),
     Command::new("command|list", -2, "loading stale", list)
-        .acl("@slow @connection").tips(&["nondeterministic_output_order"])
+        .acl("@connection").tips(&["nondeterministic_output_order"])
         .doc(Group::Server, "7.0.0", "Returns a list of command names.")
         .complexity("O(N) where N is the total number of Redis commands")
         .args(&[

@@ -17,7 +17,6 @@ use crate::shared::{Baseline, Shared};
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("config", -2, "", run_subcommand)
-        .acl("@slow")
         .doc(Group::Server, "2.0.0", "A container for server configuration commands.")
         .complexity("Depends on subcommand.")
         .subcommands(SUBCOMMANDS),
@@ -26,21 +25,17 @@ pub(super) static COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static SUBCOMMANDS: &[Command] = &[
     Command::new("config|get", -3, "admin noscript loading stale", get)
-        .acl("@admin @slow @dangerous")
         .doc(Group::Server, "2.0.0", "Returns the effective values of configuration parameters.")
         .complexity("O(N) when N is the number of configuration parameters provided")
         .history(&[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")])
         .args(&[a("parameter", "block").flags("multiple").args(&[a("parameter", "string")])]),
     Command::new("config|help", 2, "loading stale", help)
-        .acl("@slow")
         .doc(Group::Server, "5.0.0", "Returns helpful text about the different subcommands.")
         .complexity("O(1)"),
     Command::new("config|resetstat", 2, "admin noscript loading stale", resetstat)
-        .acl("@admin @slow @dangerous")
         .doc(Group::Server, "2.0.0", "Resets the server's statistics.")
         .complexity("O(1)"),
     Command::new("config|set", -4, "admin noscript loading stale", set)
-        .acl("@admin @slow @dangerous")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(Group::Server, "2.0.0", "Sets configuration parameters in-flight.")
         .complexity("O(N) when N is the number of configuration parameters provided")

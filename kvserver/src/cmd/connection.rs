@@ -13,18 +13,18 @@ use crate::conn::ReplyMode;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("auth", -2, "noscript loading stale fast no_auth allow_busy", auth)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "1.0.0", "Authenticates the connection.")
         .complexity("O(N) where N is the number of passwords defined for the user")
         .history(&[("6.0.0", "Added ACL style (username and password).")])
         .args(&[a("username", "string").since("6.0.0").flags("optional"), a("password", "string")]),
     Command::new("echo", 2, "loading stale fast", echo)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "1.0.0", "Returns the given string.")
         .complexity("O(1)")
         .args(&[a("message", "string")]),
     Command::new("hello", -1, "noscript loading stale fast no_auth allow_busy", hello)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "6.0.0", "Handshakes with the Redis server.")
         .complexity("O(1)")
         .history(&[
@@ -41,20 +41,20 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("ping", -1, "fast", ping)
-        .acl("@fast @connection").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .acl("@connection").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Connection, "1.0.0", "Returns the server's liveliness response.")
         .complexity("O(1)")
         .args(&[a("message", "string").flags("optional")]),
     Command::new("quit", -1, "noscript loading stale fast no_auth allow_busy", quit)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "1.0.0", "Closes the connection.")
         .complexity("O(1)"),
     Command::new("reset", 1, "noscript loading stale fast no_auth allow_busy", reset)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "6.2.0", "Resets the connection.")
         .complexity("O(1)"),
     Command::new("select", 2, "loading stale fast", select)
-        .acl("@fast @connection")
+        .acl("@connection")
         .doc(Group::Connection, "1.0.0", "Changes the selected database.")
         .complexity("O(1)")
         .args(&[a("index", "integer")]),

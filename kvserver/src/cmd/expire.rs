@@ -12,8 +12,7 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("expire", -3, "write fast", expire)
-        .acl("@keyspace @write @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "1.0.0", "Sets the expiration time of a key in seconds.")
         .complexity("O(1)")
         .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
@@ -28,8 +27,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("expireat", -3, "write fast", expireat)
-        .acl("@keyspace @write @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.")
         .complexity("O(1)")
         .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
@@ -44,20 +42,17 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("expiretime", 2, "readonly fast", expiretime)
-        .acl("@keyspace @read @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("persist", 2, "write fast", persist)
-        .acl("@keyspace @write @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "2.2.0", "Removes the expiration time of a key.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("pexpire", -3, "write fast", pexpire)
-        .acl("@keyspace @write @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "2.6.0", "Sets the expiration time of a key in milliseconds.")
         .complexity("O(1)")
         .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
@@ -72,8 +67,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("pexpireat", -3, "write fast", pexpireat)
-        .acl("@keyspace @write @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.")
         .complexity("O(1)")
         .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
@@ -88,21 +82,18 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("pexpiretime", 2, "readonly fast", pexpiretime)
-        .acl("@keyspace @read @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("pttl", 2, "readonly fast", pttl)
-        .acl("@keyspace @read @fast").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "2.6.0", "Returns the expiration time in milliseconds of a key.")
         .complexity("O(1)")
         .history(&[("2.8.0", "Added the -2 reply.")])
         .args(&[a("key", "key").key(0)]),
     Command::new("ttl", 2, "readonly fast", ttl)
-        .acl("@keyspace @read @fast").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "1.0.0", "Returns the expiration time in seconds of a key.")
         .complexity("O(1)")
         .history(&[("2.8.0", "Added the -2 reply.")])

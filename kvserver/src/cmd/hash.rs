@@ -14,63 +14,53 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("hdel", -3, "write fast", hdel)
-        .acl("@write @hash @fast").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
         .complexity("O(N) where N is the number of fields to be removed.")
         .history(&[("2.4.0", "Accepts multiple `field` arguments.")])
         .args(&[a("key", "key").key(0), a("field", "string").flags("multiple")]),
     Command::new("hexists", 3, "readonly fast", hexists)
-        .acl("@read @hash @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Determines whether a field exists in a hash.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string")]),
     Command::new("hget", 3, "readonly fast", hget)
-        .acl("@read @hash @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns the value of a field in a hash.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string")]),
     Command::new("hgetall", 2, "readonly", hgetall)
-        .acl("@read @hash @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns all fields and values in a hash.")
         .complexity("O(N) where N is the size of the hash.")
         .args(&[a("key", "key").key(0)]),
     Command::new("hincrby", 4, "write denyoom fast", hincrby)
-        .acl("@write @hash @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string"), a("increment", "integer")]),
     Command::new("hincrbyfloat", 4, "write denyoom fast", hincrbyfloat)
-        .acl("@write @hash @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string"), a("increment", "double")]),
     Command::new("hkeys", 2, "readonly", hkeys)
-        .acl("@read @hash @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns all fields in a hash.")
         .complexity("O(N) where N is the size of the hash.")
         .args(&[a("key", "key").key(0)]),
     Command::new("hlen", 2, "readonly fast", hlen)
-        .acl("@read @hash @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns the number of fields in a hash.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("hmget", -3, "readonly fast", hmget)
-        .acl("@read @hash @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns the values of all fields in a hash.")
         .complexity("O(N) where N is the number of fields being requested.")
         .args(&[a("key", "key").key(0), a("field", "string").flags("multiple")]),
     Command::new("hmset", -4, "write denyoom fast", hmset)
-        .acl("@write @hash @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Sets the values of multiple fields.")
         .complexity("O(N) where N is the number of fields being set.")
         .deprecated("4.0.0", "`HSET` with multiple field-value pairs")
@@ -79,8 +69,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("field_value", "block").flags("multiple").args(&[a("field", "string"), a("value", "string")]),
         ]),
     Command::new("hrandfield", -2, "readonly", hrandfield)
-        .acl("@read @hash @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "6.2.0", "Returns one or more random fields from a hash.")
         .complexity("O(N) where N is the number of fields returned")
         .args(&[
@@ -91,8 +80,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("hscan", -3, "readonly", hscan)
-        .acl("@read @hash @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.8.0", "Iterates over fields and values of a hash.")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .args(&[
@@ -102,8 +90,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("hset", -4, "write denyoom fast", hset)
-        .acl("@write @hash @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Creates or modifies the value of a field in a hash.")
         .complexity("O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.")
         .history(&[("4.0.0", "Accepts multiple `field` and `value` arguments.")])
@@ -112,20 +99,17 @@ pub(super) static COMMANDS: &[Command] = &[
             a("field_value", "block").flags("multiple").args(&[a("field", "string"), a("value", "string")]),
         ]),
     Command::new("hsetnx", 4, "write denyoom fast", hsetnx)
-        .acl("@write @hash @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string"), a("value", "string")]),
     Command::new("hstrlen", 3, "readonly fast", hstrlen)
-        .acl("@read @hash @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "3.2.0", "Returns the length of the value of a field.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("field", "string")]),
     Command::new("hvals", 2, "readonly", hvals)
-        .acl("@read @hash @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@hash").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Hash, "2.0.0", "Returns all values in a hash.")
         .complexity("O(N) where N is the size of the hash.")
         .args(&[a("key", "key").key(0)]),

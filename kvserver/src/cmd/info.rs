@@ -16,7 +16,7 @@ use crate::shared::Shared;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("info", -1, "loading stale", info)
-        .acl("@slow @dangerous").tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .acl("@dangerous").tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
         .doc(Group::Server, "1.0.0", "Returns information and statistics about the server.")
         .complexity("O(1)")
         .history(&[("7.0.0", "Added support for taking multiple section arguments.")])

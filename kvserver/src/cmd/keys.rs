@@ -11,8 +11,7 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("copy", -3, "write denyoom", copy)
-        .acl("@keyspace @write @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0)), ks("OW update", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
+        .acl("@keyspace").keys(&[ks("RO access", Index(1), Range(0, 1, 0)), ks("OW update", Index(2), Range(0, 1, 0))])
         .doc(Group::Generic, "6.2.0", "Copies the value of a key to a new key.")
         .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
         .args(&[
@@ -22,54 +21,49 @@ pub(super) static COMMANDS: &[Command] = &[
             a("replace", "pure-token").token("REPLACE").flags("optional"),
         ]),
     Command::new("del", -2, "write", del)
-        .acl("@keyspace @write @slow")
+        .acl("@keyspace")
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
         .keys(&[ks("RM delete", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
         .doc(Group::Generic, "1.0.0", "Deletes one or more keys.")
         .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("exists", -2, "readonly fast", exists)
-        .acl("@keyspace @read @fast")
+        .acl("@keyspace")
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
         .keys(&[ks("RO", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
         .doc(Group::Generic, "1.0.0", "Determines whether one or more keys exist.")
         .complexity("O(N) where N is the number of keys to check.")
         .history(&[("3.0.3", "Accepts multiple `key` arguments.")])
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("keys", 2, "readonly", keys)
-        .acl("@keyspace @read @slow @dangerous").tips(&["request_policy:all_shards", "nondeterministic_output_order"])
+        .acl("@keyspace @dangerous").tips(&["request_policy:all_shards", "nondeterministic_output_order"])
         .doc(Group::Generic, "1.0.0", "Returns all key names that match a pattern.")
         .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
         .args(&[a("pattern", "pattern")]),
     Command::new("move", 3, "write fast", move_key)
-        .acl("@keyspace @write @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "1.0.0", "Moves a key to another database.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("db", "integer")]),
     Command::new("randomkey", 1, "readonly", randomkey)
-        .acl("@keyspace @read @slow").tips(&["request_policy:all_shards", "nondeterministic_output"])
+        .acl("@keyspace").tips(&["request_policy:all_shards", "nondeterministic_output"])
         .doc(Group::Generic, "1.0.0", "Returns a random key name from the database.")
         .complexity("O(1)"),
     Command::new("rename", 3, "write", rename)
-        .acl("@keyspace @write @slow")
+        .acl("@keyspace")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("OW update", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::Generic, "1.0.0", "Renames a key and overwrites the destination.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("newkey", "key").key(1)]),
     Command::new("renamenx", 3, "write fast", renamenx)
-        .acl("@keyspace @write @fast")
+        .acl("@keyspace")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("OW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::Generic, "1.0.0", "Renames a key only when the target key name doesn't exist.")
         .complexity("O(1)")
         .history(&[("3.2.0", "The command no longer returns an error when source and destination names are the same.")])
         .args(&[a("key", "key").key(0), a("newkey", "key").key(1)]),
     Command::new("scan", -2, "readonly", scan)
-        .acl("@keyspace @read @slow").tips(&["nondeterministic_output", "request_policy:special"])
+        .acl("@keyspace").tips(&["nondeterministic_output", "request_policy:special"])
         .doc(Group::Generic, "2.8.0", "Iterates over the key names in the database.")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
         .history(&[("6.0.0", "Added the `TYPE` subcommand.")])
@@ -80,24 +74,21 @@ pub(super) static COMMANDS: &[Command] = &[
             a("type", "string").token("TYPE").since("6.0.0").flags("optional"),
         ]),
     Command::new("touch", -2, "readonly fast", touch)
-        .acl("@keyspace @read @fast")
+        .acl("@keyspace")
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
         .keys(&[ks("RO", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
         .doc(Group::Generic, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.")
         .complexity("O(N) where N is the number of keys that will be touched.")
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("type", 2, "readonly fast", key_type)
-        .acl("@keyspace @read @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@keyspace").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Generic, "1.0.0", "Determines the type of value stored at a key.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("unlink", -2, "write fast", del)
-        .acl("@keyspace @write @fast")
+        .acl("@keyspace")
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
         .keys(&[ks("RM delete", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
         .doc(Group::Generic, "4.0.0", "Asynchronously deletes one or more keys.")
         .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")
         .args(&[a("key", "key").key(0).flags("multiple")]),

@@ -12,8 +12,7 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("lcs", -3, "readonly", lcs)
-        .acl("@read @string @slow").keys(&[ks("RO access", Index(1), Range(1, 1, 0))])
-        .key_range(1, 2, 1)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(1, 1, 0))])
         .doc(Group::String, "7.0.0", "Finds the longest common substring.")
         .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
         .args(&[

@@ -15,14 +15,12 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("lindex", 3, "readonly", lindex)
-        .acl("@read @list @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Returns an element from a list by its index.")
         .complexity("O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).")
         .args(&[a("key", "key").key(0), a("index", "integer")]),
     Command::new("linsert", 5, "write denyoom", linsert)
-        .acl("@write @list @slow").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "2.2.0", "Inserts an element before or after another element in a list.")
         .complexity("O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).")
         .args(&[
@@ -35,15 +33,13 @@ pub(super) static COMMANDS: &[Command] = &[
             a("element", "string"),
         ]),
     Command::new("llen", 2, "readonly fast", llen)
-        .acl("@read @list @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Returns the length of a list.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("lmove", 5, "write denyoom", lmove)
-        .acl("@write @list @slow")
+        .acl("@list")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::List, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
         .complexity("O(1)")
         .args(&[
@@ -58,8 +54,8 @@ pub(super) static COMMANDS: &[Command] = &[
                 a("right", "pure-token").token("RIGHT"),
             ]),
         ]),
-    Command::new("lmpop", -4, "write movablekeys", lmpop)
-        .acl("@write @list @slow").keys(&[ks("RW access delete", Index(1), Keynum(0, 1, 1))])
+    Command::new("lmpop", -4, "write", lmpop)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Keynum(0, 1, 1))])
         .doc(Group::List, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
         .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .args(&[
@@ -72,15 +68,13 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("lpop", -2, "write fast", lpop)
-        .acl("@write @list @fast").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
         .complexity("O(N) where N is the number of elements returned")
         .history(&[("6.2.0", "Added the `count` argument.")])
         .args(&[a("key", "key").key(0), a("count", "integer").since("6.2.0").flags("optional")]),
     Command::new("lpos", -3, "readonly", lpos)
-        .acl("@read @list @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "6.0.6", "Returns the index of matching elements in a list.")
         .complexity("O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.")
         .args(&[
@@ -91,68 +85,58 @@ pub(super) static COMMANDS: &[Command] = &[
             a("len", "integer").token("MAXLEN").flags("optional"),
         ]),
     Command::new("lpush", -3, "write denyoom fast", lpush)
-        .acl("@write @list @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .history(&[("2.4.0", "Accepts multiple `element` arguments.")])
         .args(&[a("key", "key").key(0), a("element", "string").flags("multiple")]),
     Command::new("lpushx", -3, "write denyoom fast", lpushx)
-        .acl("@write @list @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "2.2.0", "Prepends one or more elements to a list only when the list exists.")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .history(&[("4.0.0", "Accepts multiple `element` arguments.")])
         .args(&[a("key", "key").key(0), a("element", "string").flags("multiple")]),
     Command::new("lrange", 4, "readonly", lrange)
-        .acl("@read @list @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Returns a range of elements from a list.")
         .complexity("O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.")
         .args(&[a("key", "key").key(0), a("start", "integer"), a("stop", "integer")]),
     Command::new("lrem", 4, "write", lrem)
-        .acl("@write @list @slow").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.")
         .complexity("O(N+M) where N is the length of the list and M is the number of elements removed.")
         .args(&[a("key", "key").key(0), a("count", "integer"), a("element", "string")]),
     Command::new("lset", 4, "write denyoom", lset)
-        .acl("@write @list @slow").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Sets the value of an element in a list by its index.")
         .complexity("O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).")
         .args(&[a("key", "key").key(0), a("index", "integer"), a("element", "string")]),
     Command::new("ltrim", 4, "write", ltrim)
-        .acl("@write @list @slow").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.")
         .complexity("O(N) where N is the number of elements to be removed by the operation.")
         .args(&[a("key", "key").key(0), a("start", "integer"), a("stop", "integer")]),
     Command::new("rpop", -2, "write fast", rpop)
-        .acl("@write @list @fast").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
         .complexity("O(N) where N is the number of elements returned")
         .history(&[("6.2.0", "Added the `count` argument.")])
         .args(&[a("key", "key").key(0), a("count", "integer").since("6.2.0").flags("optional")]),
     Command::new("rpoplpush", 3, "write denyoom", rpoplpush)
-        .acl("@write @list @slow")
+        .acl("@list")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::List, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
         .complexity("O(1)")
         .deprecated("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments")
         .args(&[a("source", "key").key(0), a("destination", "key").key(1)]),
     Command::new("rpush", -3, "write denyoom fast", rpush)
-        .acl("@write @list @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .history(&[("2.4.0", "Accepts multiple `element` arguments.")])
         .args(&[a("key", "key").key(0), a("element", "string").flags("multiple")]),
     Command::new("rpushx", -3, "write denyoom fast", rpushx)
-        .acl("@write @list @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@list").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::List, "2.2.0", "Appends an element to a list only when the list exists.")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .history(&[("4.0.0", "Accepts multiple `element` arguments.")])

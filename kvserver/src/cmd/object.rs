@@ -12,12 +12,10 @@ use super::table::{Command, run_subcommand};
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("object", -2, "", run_subcommand)
-        .acl("@slow")
         .doc(Group::Generic, "2.2.3", "A container for object introspection commands.")
         .complexity("Depends on subcommand.")
         .subcommands(OBJECT_SUBCOMMANDS),
     Command::new("memory", -2, "", run_subcommand)
-        .acl("@slow")
         .doc(Group::Server, "4.0.0", "A container for memory diagnostics commands.")
         .complexity("Depends on subcommand.")
         .subcommands(MEMORY_SUBCOMMANDS),
@@ -26,30 +24,26 @@ pub(super) static COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[Command] = &[
     Command::new("object|encoding", 3, "readonly", encoding)
-        .acl("@keyspace @read @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
-        .key_range(2, 2, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
         .doc(Group::Generic, "2.2.3", "Returns the internal encoding of a Redis object.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("object|freq", 3, "readonly", freq)
-        .acl("@keyspace @read @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
-        .key_range(2, 2, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
         .doc(Group::Generic, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("object|help", 2, "loading stale", object_help)
-        .acl("@keyspace @slow")
+        .acl("@keyspace")
         .doc(Group::Generic, "6.2.0", "Returns helpful text about the different subcommands.")
         .complexity("O(1)"),
     Command::new("object|idletime", 3, "readonly", idletime)
-        .acl("@keyspace @read @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
-        .key_range(2, 2, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
         .doc(Group::Generic, "2.2.3", "Returns the time since the last write to a Redis object.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("object|refcount", 3, "readonly", refcount)
-        .acl("@keyspace @read @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
-        .key_range(2, 2, 1)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
         .doc(Group::Generic, "2.2.3", "Returns the reference count of a value of a key.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
@@ -58,13 +52,10 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static MEMORY_SUBCOMMANDS: &[Command] = &[
     Command::new("memory|help", 2, "loading stale", memory_help)
-        .acl("@slow")
         .doc(Group::Server, "4.0.0", "Returns helpful text about the different subcommands.")
         .complexity("O(1)"),
     Command::new("memory|usage", -3, "readonly", usage)
-        .acl("@read @slow")
         .keys(&[ks("RO", Index(2), Range(0, 1, 0))])
-        .key_range(2, 2, 1)
         .doc(Group::Server, "4.0.0", "Estimates the memory usage of a key.")
         .complexity("O(N) where N is the number of samples.")
         .args(&[a("key", "key").key(0), a("count", "integer").token("SAMPLES").flags("optional")]),

@@ -14,11 +14,11 @@ use crate::log::notice;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("dbsize", 1, "readonly fast", dbsize)
-        .acl("@keyspace @read @fast").tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .acl("@keyspace").tips(&["request_policy:all_shards", "response_policy:agg_sum"])
         .doc(Group::Server, "1.0.0", "Returns the number of keys in the database.")
         .complexity("O(1)"),
     Command::new("flushall", -1, "write", flushall)
-        .acl("@keyspace @write @slow @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .acl("@keyspace @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Server, "1.0.0", "Removes all keys from all databases.")
         .complexity("O(N) where N is the total number of keys in all databases")
         .history(&[
@@ -32,7 +32,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("flushdb", -1, "write", flushdb)
-        .acl("@keyspace @write @slow @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .acl("@keyspace @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(Group::Server, "1.0.0", "Remove all keys from the current database.")
         .complexity("O(N) where N is the number of keys in the selected database")
         .history(&[
@@ -46,21 +46,18 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("bgsave", -1, "admin noscript no_async_loading", bgsave)
-        .acl("@admin @slow @dangerous")
         .doc(Group::Server, "1.0.0", "Asynchronously saves the database(s) to disk.")
         .complexity("O(1)")
         .history(&[("3.2.2", "Added the `SCHEDULE` option.")])
         .args(&[a("schedule", "pure-token").token("SCHEDULE").since("3.2.2").flags("optional")]),
     Command::new("lastsave", 1, "loading stale fast", lastsave)
-        .acl("@admin @fast @dangerous").tips(&["nondeterministic_output"])
+        .acl("@admin @dangerous").tips(&["nondeterministic_output"])
         .doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.")
         .complexity("O(1)"),
     Command::new("save", 1, "admin noscript no_async_loading no_multi", save)
-        .acl("@admin @slow @dangerous")
         .doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk.")
         .complexity("O(N) where N is the total number of keys in all databases"),
     Command::new("shutdown", -1, "admin noscript loading stale no_multi allow_busy", shutdown)
-        .acl("@admin @slow @dangerous")
         .doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .history(&[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")])
@@ -74,12 +71,11 @@ pub(super) static COMMANDS: &[Command] = &[
             a("abort", "pure-token").token("ABORT").since("7.0.0").flags("optional"),
         ]),
     Command::new("swapdb", 3, "write fast", swapdb)
-        .acl("@keyspace @write @fast @dangerous")
+        .acl("@keyspace @dangerous")
         .doc(Group::Server, "4.0.0", "Swaps two Redis databases.")
         .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
         .args(&[a("index1", "integer"), a("index2", "integer")]),
     Command::new("time", 1, "loading stale fast", time)
-        .acl("@fast")
         .tips(&["nondeterministic_output"])
         .doc(Group::Server, "2.6.0", "Returns the server time.")
         .complexity("O(1)"),

@@ -17,38 +17,33 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("sadd", -3, "write denyoom fast", sadd)
-        .acl("@write @set @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.")
         .complexity("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.")
         .history(&[("2.4.0", "Accepts multiple `member` arguments.")])
         .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
     Command::new("scard", 2, "readonly fast", scard)
-        .acl("@read @set @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns the number of members in a set.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("sdiff", -2, "readonly", sdiff)
-        .acl("@read @set @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns the difference of multiple sets.")
         .complexity("O(N) where N is the total number of elements in all given sets.")
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("sdiffstore", -3, "write denyoom", sdiffstore)
-        .acl("@write @set @slow").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Stores the difference of multiple sets in a key.")
         .complexity("O(N) where N is the total number of elements in all given sets.")
         .args(&[a("destination", "key").key(0), a("key", "key").key(1).flags("multiple")]),
     Command::new("sinter", -2, "readonly", sinter)
-        .acl("@read @set @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns the intersect of multiple sets.")
         .complexity("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.")
         .args(&[a("key", "key").key(0).flags("multiple")]),
-    Command::new("sintercard", -3, "readonly movablekeys", sintercard)
-        .acl("@read @set @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+    Command::new("sintercard", -3, "readonly", sintercard)
+        .acl("@set").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
         .doc(Group::Set, "7.0.0", "Returns the number of members of the intersect of multiple sets.")
         .complexity("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.")
         .args(&[
@@ -57,60 +52,51 @@ pub(super) static COMMANDS: &[Command] = &[
             a("limit", "integer").token("LIMIT").flags("optional"),
         ]),
     Command::new("sinterstore", -3, "write denyoom", sinterstore)
-        .acl("@write @set @slow").keys(&[ks("RW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").keys(&[ks("RW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Stores the intersect of multiple sets in a key.")
         .complexity("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.")
         .args(&[a("destination", "key").key(0), a("key", "key").key(1).flags("multiple")]),
     Command::new("sismember", 3, "readonly fast", sismember)
-        .acl("@read @set @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Determines whether a member belongs to a set.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("member", "string")]),
     Command::new("smembers", 2, "readonly", smembers)
-        .acl("@read @set @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns all members of a set.")
         .complexity("O(N) where N is the set cardinality.")
         .args(&[a("key", "key").key(0)]),
     Command::new("smismember", -3, "readonly fast", smismember)
-        .acl("@read @set @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "6.2.0", "Determines whether multiple members belong to a set.")
         .complexity("O(N) where N is the number of elements being checked for membership")
         .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
     Command::new("smove", 4, "write fast", smove)
-        .acl("@write @set @fast")
+        .acl("@set")
         .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
         .doc(Group::Set, "1.0.0", "Moves a member from one set to another.")
         .complexity("O(1)")
         .args(&[a("source", "key").key(0), a("destination", "key").key(1), a("member", "string")]),
     Command::new("spop", -2, "write fast", spop)
-        .acl("@write @set @fast").tips(&["nondeterministic_output"]).keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").tips(&["nondeterministic_output"]).keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the value of the passed count.")
         .history(&[("3.2.0", "Added the `count` argument.")])
         .args(&[a("key", "key").key(0), a("count", "integer").since("3.2.0").flags("optional")]),
     Command::new("srandmember", -2, "readonly", srandmember)
-        .acl("@read @set @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Get one or multiple random members from a set")
         .complexity("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.")
         .history(&[("2.6.0", "Added the optional `count` argument.")])
         .args(&[a("key", "key").key(0), a("count", "integer").since("2.6.0").flags("optional")]),
     Command::new("srem", -3, "write fast", srem)
-        .acl("@write @set @fast").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.")
         .complexity("O(N) where N is the number of members to be removed.")
         .history(&[("2.4.0", "Accepts multiple `member` arguments.")])
         .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
     Command::new("sscan", -3, "readonly", sscan)
-        .acl("@read @set @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@set").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::Set, "2.8.0", "Iterates over members of a set.")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .args(&[
@@ -120,14 +106,12 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("sunion", -2, "readonly", sunion)
-        .acl("@read @set @slow").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").tips(&["nondeterministic_output_order"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Returns the union of multiple sets.")
         .complexity("O(N) where N is the total number of elements in all given sets.")
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("sunionstore", -3, "write denyoom", sunionstore)
-        .acl("@write @set @slow").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@set").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(-1, 1, 0))])
         .doc(Group::Set, "1.0.0", "Stores the union of multiple sets in a key.")
         .complexity("O(N) where N is the total number of elements in all given sets.")
         .args(&[a("destination", "key").key(0), a("key", "key").key(1).flags("multiple")]),

@@ -1,5 +1,8 @@
 //! The vocabulary a command's entry (`table::Command`) is written in: flags, ACL categories,
-//! key specifications, documented arguments and groups, as Redis 7 names them.
+//! key specifications, documented arguments and groups, as Redis 7 names them in
+//! `src/commands/*.json`, and the rules Redis derives from them when it builds its command
+//! table: the implied ACL categories, the legacy `(first, last, step)` key range and the
+//! `movablekeys` flag. Deriving them here means they cannot disagree with what they come from.
 
 /// Redis's command flags, as `COMMAND INFO` names them: bit `i` is `Flags::NAMES[i]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -8,6 +11,12 @@ pub(crate) struct Flags(u32);
 impl Flags {
     pub(crate) const WRITE: Flags = Flags::parse("write");
     pub(crate) const NO_AUTH: Flags = Flags::parse("no_auth");
+    const READONLY: Flags = Flags::parse("readonly");
+    const ADMIN: Flags = Flags::parse("admin");
+    const PUBSUB: Flags = Flags::parse("pubsub");
+    const FAST: Flags = Flags::parse("fast");
+    const BLOCKING: Flags = Flags::parse("blocking");
+    const MOVABLE_KEYS: Flags = Flags(bits("movablekeys", &Flags::NAMES, "unknown command flag"));
 
     /// Redis 7's flag names, in the order `COMMAND INFO` lists them.
     const NAMES: [&'static str; 21] = [
@@ -35,15 +44,29 @@ impl Flags {
     ];
 
     /// Flags from their space-separated Redis names (`"write denyoom fast"`), so that an entry
-    /// reads like Redis's `COMMAND INFO`. Evaluated at compile time: an unknown name fails the
-    /// build.
+    /// reads like Redis's `command_flags`. Evaluated at compile time: an unknown name fails the
+    /// build, and so does `movablekeys`, which [`legacy_range`] derives from the key specs.
     pub(crate) const fn parse(names: &str) -> Flags {
-        Flags(bits(names, &Flags::NAMES, "unknown command flag"))
+        let bits = bits(names, &Flags::NAMES, "unknown command flag");
+        assert!(
+            bits & Flags::MOVABLE_KEYS.0 == 0,
+            "movablekeys is derived from the key specs"
+        );
+        Flags(bits)
     }
 
     #[inline]
     pub(crate) fn has(self, o: Flags) -> bool {
         self.0 & o.0 == o.0
+    }
+
+    /// These flags plus `movablekeys` when `movable`.
+    pub(crate) fn with_movable_keys(self, movable: bool) -> Flags {
+        if movable {
+            Flags(self.0 | Flags::MOVABLE_KEYS.0)
+        } else {
+            self
+        }
     }
 
     /// The flag names, in Redis's order.
@@ -80,10 +103,18 @@ impl Acl {
         "@transaction",
         "@scripting",
     ];
+    const READ: Acl = Acl::parse("@read");
+    const WRITE: Acl = Acl::parse("@write");
+    const ADMIN_DANGEROUS: Acl = Acl::parse("@admin @dangerous");
+    const PUBSUB: Acl = Acl::parse("@pubsub");
+    const FAST: Acl = Acl::parse("@fast");
+    const SLOW: Acl = Acl::parse("@slow");
+    const BLOCKING: Acl = Acl::parse("@blocking");
+    const SCRIPTING: Acl = Acl::parse("@scripting");
     pub(crate) const NONE: Acl = Acl(0);
 
-    /// Categories from their space-separated names (`"@read @string @fast"`), as `COMMAND INFO`
-    /// lists them. Evaluated at compile time: an unknown name fails the build.
+    /// Categories from their space-separated names (`"@keyspace @dangerous"`), as Redis's
+    /// `acl_categories` lists them. Evaluated at compile time: an unknown name fails the build.
     pub(crate) const fn parse(names: &str) -> Acl {
         Acl(bits(names, &Acl::NAMES, "unknown ACL category"))
     }
@@ -94,6 +125,32 @@ impl Acl {
             .iter()
             .position(|n| n.as_bytes()[1..].eq_ignore_ascii_case(name))
             .map(|i| Acl(1 << i))
+    }
+
+    /// These categories plus those a command's flags imply, as Redis adds them
+    /// (`setImplicitACLCategories`): `write` → @write, `readonly` → @read (not for scripting
+    /// commands), `admin` → @admin @dangerous, `pubsub` → @pubsub, `fast` → @fast,
+    /// `blocking` → @blocking, and @slow for every command that is not @fast.
+    pub(crate) fn with_implied(self, flags: Flags) -> Acl {
+        let mut acl = self.0;
+        for (flag, implied) in [
+            (Flags::WRITE, Acl::WRITE),
+            (Flags::ADMIN, Acl::ADMIN_DANGEROUS),
+            (Flags::PUBSUB, Acl::PUBSUB),
+            (Flags::FAST, Acl::FAST),
+            (Flags::BLOCKING, Acl::BLOCKING),
+        ] {
+            if flags.has(flag) {
+                acl |= implied.0;
+            }
+        }
+        if flags.has(Flags::READONLY) && acl & Acl::SCRIPTING.0 == 0 {
+            acl |= Acl::READ.0;
+        }
+        if acl & Acl::FAST.0 == 0 {
+            acl |= Acl::SLOW.0;
+        }
+        Acl(acl)
     }
 
     pub(crate) fn has(self, o: Acl) -> bool {
@@ -226,6 +283,53 @@ impl KeySpec {
             ..self
         }
     }
+
+    fn incomplete(&self) -> bool {
+        self.flags.split_whitespace().any(|f| f == "incomplete")
+    }
+}
+
+/// The legacy key range `COMMAND INFO` reports, `(first, last, step)` (`(0, 0, 0)` for none;
+/// `last` negative counts from the end), and whether the keys are movable (`movablekeys`):
+/// derived from the key specs as Redis 7's `populateCommandLegacyRangeSpec` does. One range
+/// spec is the range itself. Otherwise the plain ones (step 1), each beginning right after the
+/// previous one's last key, are merged; any other spec (a key count, a step, a gap) leaves the
+/// range and makes the keys movable, as does an `incomplete` spec.
+pub(crate) fn legacy_range(specs: &[KeySpec]) -> ((i64, i64, i64), bool) {
+    let absolute = |first: i64, last: i64| if last >= 0 { first + last } else { last };
+    match specs {
+        [] => return ((0, 0, 0), false),
+        [spec] => {
+            if let (Begin::Index(first), Find::Range(last, step, _)) = (spec.begin, spec.find) {
+                return ((first, absolute(first, last), step), spec.incomplete());
+            }
+        }
+        _ => {}
+    }
+    let mut movable = false;
+    let mut first = None::<i64>;
+    // Redis compares last keys as unsigned, so a negative one (counted from the end) wins.
+    let mut last: i64 = 0;
+    for spec in specs {
+        let (Begin::Index(begin), Find::Range(lastkey, step, _)) = (spec.begin, spec.find) else {
+            movable = true;
+            continue;
+        };
+        if step != 1 || (last != 0 && last != begin - 1) {
+            movable = true;
+            continue;
+        }
+        movable |= spec.incomplete();
+        first = Some(first.map_or(begin, |f| f.min(begin)));
+        let this = absolute(begin, lastkey);
+        if this as u32 > last as u32 {
+            last = this;
+        }
+    }
+    match first {
+        None => ((0, 0, 0), true),
+        Some(first) => ((first, last, 1), movable),
+    }
 }
 
 /// One documented argument (`COMMAND DOCS`), Redis's fields in Redis's order.
@@ -299,7 +403,53 @@ impl Arg {
 
 #[cfg(test)]
 mod tests {
+    use super::Begin::Index;
+    use super::Find::{Keynum, Range};
     use super::*;
+
+    #[track_caller]
+    fn check(specs: &[KeySpec], expected: (i64, i64, i64), movable: bool) {
+        assert_eq!(legacy_range(specs), (expected, movable));
+    }
+
+    #[test]
+    fn legacy_range_as_redis_derives_it() {
+        // Values as redis-server 7.0.15's COMMAND INFO reports them for these key specs.
+        check(&[], (0, 0, 0), false); // PING
+        check(&[ks("RO", Index(1), Range(0, 1, 0))], (1, 1, 1), false); // GET
+        check(&[ks("OW", Index(1), Range(-1, 2, 0))], (1, -1, 2), false); // MSET
+        check(&[ks("RW", Index(1), Range(-2, 1, 0))], (1, -2, 1), false); // BLPOP
+        check(&[ks("RO", Index(1), Range(1, 1, 0))], (1, 2, 1), false); // LCS
+        check(&[ks("RO", Index(2), Range(0, 1, 0))], (2, 2, 1), false); // OBJECT ENCODING
+        let copy = [
+            ks("RO", Index(1), Range(0, 1, 0)),
+            ks("OW", Index(2), Range(0, 1, 0)),
+        ];
+        check(&copy, (1, 2, 1), false);
+        check(&[ks("RW", Index(1), Keynum(0, 1, 1))], (0, 0, 0), true); // LMPOP
+        let zunionstore = [
+            ks("OW", Index(1), Range(0, 1, 0)),
+            ks("RO", Index(2), Keynum(0, 1, 1)),
+        ];
+        check(&zunionstore, (1, 1, 1), true);
+        // Not consecutive: the second range is left out and the keys are movable.
+        let gap = [
+            ks("RO", Index(1), Range(0, 1, 0)),
+            ks("RO", Index(3), Range(0, 1, 0)),
+        ];
+        check(&gap, (1, 1, 1), true);
+        // A negative last key (to the end) wins over a positive one.
+        let to_end = [
+            ks("RO", Index(1), Range(0, 1, 0)),
+            ks("RO", Index(2), Range(-1, 1, 0)),
+        ];
+        check(&to_end, (1, -1, 1), false);
+        check(
+            &[ks("RO incomplete", Index(1), Range(0, 1, 0))],
+            (1, 1, 1),
+            true,
+        );
+    }
 
     #[test]
     fn flags_parse_and_list_in_redis_order() {
@@ -311,6 +461,9 @@ mod tests {
         let f = Flags::parse("allow_busy no_multi");
         assert_eq!(f.names().collect::<Vec<_>>(), ["no_multi", "allow_busy"]);
         assert_eq!(Flags::parse("").names().count(), 0);
+        let f = Flags::parse("readonly").with_movable_keys(true);
+        assert_eq!(f.names().collect::<Vec<_>>(), ["readonly", "movablekeys"]);
+        assert_eq!(Flags::NAMES[19], "movablekeys");
     }
 
     #[test]
@@ -322,5 +475,37 @@ mod tests {
         );
         assert_eq!(Acl::named(b"SortedSet"), Some(Acl::parse("@sortedset")));
         assert_eq!(Acl::named(b"@read"), None);
+    }
+
+    #[test]
+    fn implied_categories_as_redis_adds_them() {
+        let cats = |acl: &str, flags: &str| {
+            Acl::parse(acl)
+                .with_implied(Flags::parse(flags))
+                .names()
+                .collect::<Vec<_>>()
+        };
+        // As redis-server 7.0.15 lists them in COMMAND INFO.
+        assert_eq!(
+            cats("@string", "readonly fast"),
+            ["@read", "@string", "@fast"]
+        );
+        assert_eq!(
+            cats("@keyspace @dangerous", "readonly"),
+            ["@keyspace", "@read", "@slow", "@dangerous"]
+        );
+        assert_eq!(
+            cats("@list", "write noscript blocking"),
+            ["@write", "@list", "@slow", "@blocking"]
+        );
+        assert_eq!(
+            cats("@connection", "fast no_auth"),
+            ["@fast", "@connection"]
+        );
+        assert_eq!(
+            cats("", "admin noscript"),
+            ["@admin", "@slow", "@dangerous"]
+        );
+        assert_eq!(cats("", ""), ["@slow"]);
     }
 }

@@ -12,39 +12,33 @@ use crate::stats::Counter;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("append", 3, "write denyoom fast", append)
-        .acl("@write @string @fast").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.")
         .complexity("O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.")
         .args(&[a("key", "key").key(0), a("value", "string")]),
     Command::new("decr", 2, "write denyoom fast", decr)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("decrby", 3, "write denyoom fast", decrby)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("decrement", "integer")]),
     Command::new("get", 2, "readonly fast", get)
-        .acl("@read @string @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Returns the string value of a key.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("getdel", 2, "write fast", getdel)
-        .acl("@write @string @fast").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "6.2.0", "Returns the string value of a key after deleting the key.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("getex", -2, "write fast", getex)
-        .acl("@write @string @fast")
+        .acl("@string")
         .keys(&[ks("RW access update", Index(1), Range(0, 1, 0)).notes("RW and UPDATE because it changes the TTL")])
-        .key_range(1, 1, 1)
         .doc(Group::String, "6.2.0", "Returns the string value of a key after setting its expiration time.")
         .complexity("O(1)")
         .args(&[
@@ -58,72 +52,62 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("getrange", 4, "readonly", getrange)
-        .acl("@read @string @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.4.0", "Returns a substring of the string stored at a key.")
         .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
         .args(&[a("key", "key").key(0), a("start", "integer"), a("end", "integer")]),
     Command::new("getset", 3, "write denyoom fast", getset)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Returns the previous string value of a key after setting it to a new value.")
         .complexity("O(1)")
         .deprecated("6.2.0", "`SET` with the `!GET` argument")
         .args(&[a("key", "key").key(0), a("value", "string")]),
     Command::new("incr", 2, "write denyoom fast", incr)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("incrby", 3, "write denyoom fast", incrby)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("increment", "integer")]),
     Command::new("incrbyfloat", 3, "write denyoom fast", incrbyfloat)
-        .acl("@write @string @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("increment", "double")]),
     Command::new("mget", -2, "readonly fast", mget)
-        .acl("@read @string @fast").tips(&["request_policy:multi_shard"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
-        .key_range(1, -1, 1)
+        .acl("@string").tips(&["request_policy:multi_shard"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
         .doc(Group::String, "1.0.0", "Atomically returns the string values of one or more keys.")
         .complexity("O(N) where N is the number of keys to retrieve.")
         .args(&[a("key", "key").key(0).flags("multiple")]),
     Command::new("mset", -3, "write denyoom", mset)
-        .acl("@write @string @slow")
+        .acl("@string")
         .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
         .keys(&[ks("OW update", Index(1), Range(-1, 2, 0))])
-        .key_range(1, -1, 2)
         .doc(Group::String, "1.0.1", "Atomically creates or modifies the string values of one or more keys.")
         .complexity("O(N) where N is the number of keys to set.")
         .args(&[
             a("key_value", "block").flags("multiple").args(&[a("key", "key").key(0), a("value", "string")]),
         ]),
     Command::new("msetnx", -3, "write denyoom", msetnx)
-        .acl("@write @string @slow")
+        .acl("@string")
         .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
         .keys(&[ks("OW insert", Index(1), Range(-1, 2, 0))])
-        .key_range(1, -1, 2)
         .doc(Group::String, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.")
         .complexity("O(N) where N is the number of keys to set.")
         .args(&[
             a("key_value", "block").flags("multiple").args(&[a("key", "key").key(0), a("value", "string")]),
         ]),
     Command::new("psetex", 4, "write denyoom", psetex)
-        .acl("@write @string @slow").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("milliseconds", "integer"), a("value", "string")]),
     Command::new("set", -3, "write denyoom", set)
-        .acl("@write @string @slow")
+        .acl("@string")
         .keys(&[ks("RW access update variable_flags", Index(1), Range(0, 1, 0)).notes("RW and ACCESS due to the optional `GET` argument")])
-        .key_range(1, 1, 1)
         .doc(Group::String, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
         .complexity("O(1)")
         .history(&[
@@ -149,32 +133,27 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("setex", 4, "write denyoom", setex)
-        .acl("@write @string @slow").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("seconds", "integer"), a("value", "string")]),
     Command::new("setnx", 3, "write denyoom fast", setnx)
-        .acl("@write @string @fast").keys(&[ks("OW insert", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("OW insert", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Set the string value of a key only when the key doesn't exist.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("value", "string")]),
     Command::new("setrange", 4, "write denyoom", setrange)
-        .acl("@write @string @slow").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
         .complexity("O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.")
         .args(&[a("key", "key").key(0), a("offset", "integer"), a("value", "string")]),
     Command::new("strlen", 2, "readonly fast", strlen)
-        .acl("@read @string @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "2.2.0", "Returns the length of a string value.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("substr", 4, "readonly", getrange)
-        .acl("@read @string @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::String, "1.0.0", "Returns a substring from a string value.")
         .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
         .deprecated("2.0.0", "`GETRANGE`")

@@ -12,7 +12,7 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::unknown_subcommand;
-use super::spec::{Acl, Arg, Group, KeySpec};
+use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, object,
     server, set, string, zcombine, zset,
@@ -32,17 +32,16 @@ pub(crate) struct Command {
     pub(crate) name: &'static str,
     /// Exactly `n` arguments (name included) when positive, at least `-n` when negative.
     pub(crate) arity: i32,
-    /// As `COMMAND INFO` lists them.
+    /// As Redis's `command_flags` list them; `movablekeys` is derived ([`Command::info_flags`]).
     pub(crate) flags: Flags,
     pub(crate) handler: Handler,
     /// A container's subcommands (`client|list`, ...), in the order `COMMAND` lists them.
     pub(crate) subcommands: &'static [Command],
-    /// The ACL categories, as `COMMAND INFO` lists them.
+    /// The ACL categories Redis's `acl_categories` lists; those the flags imply are added by
+    /// [`Command::categories`].
     acl: Acl,
     pub(crate) tips: &'static [&'static str],
     pub(crate) key_specs: &'static [KeySpec],
-    /// Key positions (first, last, step) as `COMMAND INFO` reports them; last -1 = to the end.
-    key_range: (i64, i64, i64),
     pub(crate) group: Group,
     pub(crate) since: &'static str,
     pub(crate) summary: &'static str,
@@ -73,7 +72,6 @@ impl Command {
             acl: Acl::NONE,
             tips: &[],
             key_specs: &[],
-            key_range: (0, 0, 0),
             group: Group::Generic,
             since: "",
             summary: "",
@@ -84,7 +82,7 @@ impl Command {
         }
     }
 
-    /// The ACL categories (`"@read @string @fast"`).
+    /// The ACL categories beyond those the flags imply (`"@keyspace @dangerous"`).
     pub(crate) const fn acl(self, categories: &str) -> Command {
         Command {
             acl: Acl::parse(categories),
@@ -98,13 +96,6 @@ impl Command {
 
     pub(crate) const fn keys(self, key_specs: &'static [KeySpec]) -> Command {
         Command { key_specs, ..self }
-    }
-
-    pub(crate) const fn key_range(self, first: i64, last: i64, step: i64) -> Command {
-        Command {
-            key_range: (first, last, step),
-            ..self
-        }
     }
 
     /// `COMMAND DOCS`'s group, since and summary.
@@ -175,19 +166,19 @@ impl Command {
             .find(|c| c.short_name().as_bytes().eq_ignore_ascii_case(name))
     }
 
-    /// The flags as `COMMAND INFO` reports them.
+    /// The flags as `COMMAND INFO` reports them: with `movablekeys` when the key specs say so.
     pub(crate) fn info_flags(&self) -> Flags {
-        self.flags
+        self.flags.with_movable_keys(legacy_range(self.key_specs).1)
     }
 
-    /// The legacy `(first, last, step)` key range `COMMAND INFO` reports.
+    /// The legacy `(first, last, step)` key range `COMMAND INFO` reports, from the key specs.
     pub(crate) fn legacy_keys(&self) -> (i64, i64, i64) {
-        self.key_range
+        legacy_range(self.key_specs).0
     }
 
-    /// The ACL categories of the command.
+    /// Every ACL category of the command, the implied ones included.
     pub(crate) fn categories(&self) -> Acl {
-        self.acl
+        self.acl.with_implied(self.flags)
     }
 
     /// `doc_flags`: `deprecated` for a deprecated command.
@@ -401,6 +392,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn entries_write_only_categories_their_flags_do_not_imply() {
+        // As Redis's `acl_categories`, so an entry reads like its JSON file.
+        for c in entries() {
+            let implied: Vec<&str> = Acl::NONE.with_implied(c.flags).names().collect();
+            for cat in c.acl.names() {
+                assert!(!implied.contains(&cat), "{}: {cat} is implied", c.name);
+            }
+        }
+    }
+
     fn key_indexes(args: &[Arg], out: &mut Vec<i64>) {
         for arg in args {
             out.extend(arg.key_spec_index);
@@ -425,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn entries_report_what_redis_reports() {
+    fn entries_report_what_redis_derives() {
         let cmd = |name: &str| TABLE[lookup(name.as_bytes()).unwrap()];
         let cats = |name: &str| cmd(name).categories().names().collect::<Vec<_>>();
         // As redis-server 7.0.15 lists them in COMMAND INFO.

@@ -17,8 +17,8 @@ use super::zset::scored;
 
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
-    Command::new("zdiff", -3, "readonly movablekeys", zdiff)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+    Command::new("zdiff", -3, "readonly", zdiff)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "6.2.0", "Returns the difference between multiple sorted sets.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.")
         .args(&[
@@ -26,10 +26,9 @@ pub(super) static COMMANDS: &[Command] = &[
             a("key", "key").key(0).flags("multiple"),
             a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
         ]),
-    Command::new("zdiffstore", -4, "write denyoom movablekeys", zdiffstore)
-        .acl("@write @sortedset @slow")
+    Command::new("zdiffstore", -4, "write denyoom", zdiffstore)
+        .acl("@sortedset")
         .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
-        .key_range(1, 1, 1)
         .doc(Group::SortedSet, "6.2.0", "Stores the difference of multiple sorted sets in a key.")
         .complexity("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.")
         .args(&[
@@ -37,8 +36,8 @@ pub(super) static COMMANDS: &[Command] = &[
             a("numkeys", "integer"),
             a("key", "key").key(1).flags("multiple"),
         ]),
-    Command::new("zinter", -3, "readonly movablekeys", zinter)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+    Command::new("zinter", -3, "readonly", zinter)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "6.2.0", "Returns the intersect of multiple sorted sets.")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.")
         .args(&[
@@ -52,8 +51,8 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
             a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
         ]),
-    Command::new("zintercard", -3, "readonly movablekeys", zintercard)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+    Command::new("zintercard", -3, "readonly", zintercard)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.")
         .complexity("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.")
         .args(&[
@@ -61,10 +60,9 @@ pub(super) static COMMANDS: &[Command] = &[
             a("key", "key").key(0).flags("multiple"),
             a("limit", "integer").token("LIMIT").flags("optional"),
         ]),
-    Command::new("zinterstore", -4, "write denyoom movablekeys", zinterstore)
-        .acl("@write @sortedset @slow")
+    Command::new("zinterstore", -4, "write denyoom", zinterstore)
+        .acl("@sortedset")
         .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
-        .key_range(1, 1, 1)
         .doc(Group::SortedSet, "2.0.0", "Stores the intersect of multiple sorted sets in a key.")
         .complexity("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.")
         .args(&[
@@ -78,8 +76,8 @@ pub(super) static COMMANDS: &[Command] = &[
                 a("max", "pure-token").token("MAX"),
             ]),
         ]),
-    Command::new("zunion", -3, "readonly movablekeys", zunion)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
+    Command::new("zunion", -3, "readonly", zunion)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "6.2.0", "Returns the union of multiple sorted sets.")
         .complexity("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
         .args(&[
@@ -93,10 +91,9 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
             a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
         ]),
-    Command::new("zunionstore", -4, "write denyoom movablekeys", zunionstore)
-        .acl("@write @sortedset @slow")
+    Command::new("zunionstore", -4, "write denyoom", zunionstore)
+        .acl("@sortedset")
         .keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Keynum(0, 1, 1))])
-        .key_range(1, 1, 1)
         .doc(Group::SortedSet, "2.0.0", "Stores the union of multiple sorted sets in a key.")
         .complexity("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.")
         .args(&[

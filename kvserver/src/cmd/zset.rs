@@ -24,8 +24,7 @@ use super::table::Command;
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("zadd", -4, "write denyoom fast", zadd)
-        .acl("@write @sortedset @fast").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
         .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
         .history(&[
@@ -48,31 +47,27 @@ pub(super) static COMMANDS: &[Command] = &[
             a("score_member", "block").flags("multiple").args(&[a("score", "double"), a("member", "string")]),
         ]),
     Command::new("zcard", 2, "readonly fast", zcard)
-        .acl("@read @sortedset @fast").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Returns the number of members in a sorted set.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0)]),
     Command::new("zcount", 4, "readonly fast", zcount)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .args(&[a("key", "key").key(0), a("min", "double"), a("max", "double")]),
     Command::new("zincrby", 4, "write denyoom fast", zincrby)
-        .acl("@write @sortedset @fast").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Increments the score of a member in a sorted set.")
         .complexity("O(log(N)) where N is the number of elements in the sorted set.")
         .args(&[a("key", "key").key(0), a("increment", "integer"), a("member", "string")]),
     Command::new("zlexcount", 4, "readonly fast", zlexcount)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.")
         .complexity("O(log(N)) with N being the number of elements in the sorted set.")
         .args(&[a("key", "key").key(0), a("min", "string"), a("max", "string")]),
-    Command::new("zmpop", -4, "write movablekeys", zmpop)
-        .acl("@write @sortedset @slow").keys(&[ks("RW access delete", Index(1), Keynum(0, 1, 1))])
+    Command::new("zmpop", -4, "write", zmpop)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Keynum(0, 1, 1))])
         .doc(Group::SortedSet, "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
         .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args(&[
@@ -85,26 +80,22 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("zmscore", -3, "readonly fast", zmscore)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "6.2.0", "Returns the score of one or more members in a sorted set.")
         .complexity("O(N) where N is the number of members being requested.")
         .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
     Command::new("zpopmax", -2, "write fast", zpopmax)
-        .acl("@write @sortedset @fast").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
         .complexity("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args(&[a("key", "key").key(0), a("count", "integer").flags("optional")]),
     Command::new("zpopmin", -2, "write fast", zpopmin)
-        .acl("@write @sortedset @fast").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
         .complexity("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.")
         .args(&[a("key", "key").key(0), a("count", "integer").flags("optional")]),
     Command::new("zrandmember", -2, "readonly", zrandmember)
-        .acl("@read @sortedset @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "6.2.0", "Returns one or more random members from a sorted set.")
         .complexity("O(N) where N is the number of elements returned")
         .args(&[
@@ -115,8 +106,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrange", -4, "readonly", zrange)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Returns members in a sorted set within a range of indexes.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.")
         .history(&[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")])
@@ -136,8 +126,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
         ]),
     Command::new("zrangebylex", -4, "readonly", zrangebylex)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.8.9", "Returns members in a sorted set within a lexicographical range.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
         .deprecated("6.2.0", "`ZRANGE` with the `BYLEX` argument")
@@ -151,8 +140,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrangebyscore", -4, "readonly", zrangebyscore)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.0.5", "Returns members in a sorted set within a range of scores.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
         .deprecated("6.2.0", "`ZRANGE` with the `BYSCORE` argument")
@@ -168,8 +156,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrangestore", -5, "write denyoom", zrangestore)
-        .acl("@write @sortedset @slow").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(0, 1, 0))])
-        .key_range(1, 2, 1)
+        .acl("@sortedset").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(0, 1, 0))])
         .doc(Group::SortedSet, "6.2.0", "Stores a range of members from sorted set in a key.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
         .args(&[
@@ -188,8 +175,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrank", -3, "readonly fast", zrank)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.")
         .complexity("O(log(N))")
         .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")])
@@ -200,33 +186,28 @@ pub(super) static COMMANDS: &[Command] = &[
             a("withscore", "pure-token").token("WITHSCORE").since("7.2.0").flags("optional"),
         ]),
     Command::new("zrem", -3, "write fast", zrem)
-        .acl("@write @sortedset @fast").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
         .complexity("O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.")
         .history(&[("2.4.0", "Accepts multiple elements.")])
         .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
     Command::new("zremrangebylex", 4, "write", zremrangebylex)
-        .acl("@write @sortedset @slow").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
         .args(&[a("key", "key").key(0), a("min", "string"), a("max", "string")]),
     Command::new("zremrangebyrank", 4, "write", zremrangebyrank)
-        .acl("@write @sortedset @slow").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
         .args(&[a("key", "key").key(0), a("start", "integer"), a("stop", "integer")]),
     Command::new("zremrangebyscore", 4, "write", zremrangebyscore)
-        .acl("@write @sortedset @slow").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
         .args(&[a("key", "key").key(0), a("min", "double"), a("max", "double")]),
     Command::new("zrevrange", -4, "readonly", zrevrange)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.")
         .deprecated("6.2.0", "`ZRANGE` with the `REV` argument")
@@ -237,8 +218,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
         ]),
     Command::new("zrevrangebylex", -4, "readonly", zrevrangebylex)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
         .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")
@@ -252,8 +232,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrevrangebyscore", -4, "readonly", zrevrangebyscore)
-        .acl("@read @sortedset @slow").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.")
         .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
         .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments")
@@ -269,8 +248,7 @@ pub(super) static COMMANDS: &[Command] = &[
             ]),
         ]),
     Command::new("zrevrank", -3, "readonly fast", zrevrank)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.")
         .complexity("O(log(N))")
         .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")])
@@ -281,8 +259,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("withscore", "pure-token").token("WITHSCORE").since("7.2.0").flags("optional"),
         ]),
     Command::new("zscan", -3, "readonly", zscan)
-        .acl("@read @sortedset @slow").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "2.8.0", "Iterates over members and scores of a sorted set.")
         .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
         .args(&[
@@ -292,8 +269,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("count", "integer").token("COUNT").flags("optional"),
         ]),
     Command::new("zscore", 3, "readonly fast", zscore)
-        .acl("@read @sortedset @fast").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
-        .key_range(1, 1, 1)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
         .doc(Group::SortedSet, "1.2.0", "Returns the score of a member in a sorted set.")
         .complexity("O(1)")
         .args(&[a("key", "key").key(0), a("member", "string")]),
