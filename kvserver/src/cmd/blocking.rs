@@ -12,7 +12,95 @@ use kvproto::{Request, Version, Writer};
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::{CmdError, SYNTAX};
 use super::list::{end_arg, mpop_count, numkeys};
+use super::spec::{
+    Begin::Index,
+    Find::{Keynum, Range},
+    Group, a, ks,
+};
+use super::table::Command;
 use crate::waiters::{Attempt, Wait};
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("blmove", 6, "write denyoom noscript blocking", blmove)
+        .acl("@list")
+        .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
+        .doc(Group::List, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+        .complexity("O(1)")
+        .args(&[
+            a("source", "key").key(0),
+            a("destination", "key").key(1),
+            a("wherefrom", "oneof").args(&[
+                a("left", "pure-token").token("LEFT"),
+                a("right", "pure-token").token("RIGHT"),
+            ]),
+            a("whereto", "oneof").args(&[
+                a("left", "pure-token").token("LEFT"),
+                a("right", "pure-token").token("RIGHT"),
+            ]),
+            a("timeout", "double"),
+        ]),
+    Command::new("blmpop", -5, "write blocking", blmpop)
+        .acl("@list").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
+        .doc(Group::List, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+        .complexity("O(N+M) where N is the number of provided keys and M is the number of elements returned.")
+        .args(&[
+            a("timeout", "double"),
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("where", "oneof").args(&[
+                a("left", "pure-token").token("LEFT"),
+                a("right", "pure-token").token("RIGHT"),
+            ]),
+            a("count", "integer").token("COUNT").flags("optional"),
+        ]),
+    Command::new("blpop", -3, "write noscript blocking", blpop)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
+        .doc(Group::List, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+        .complexity("O(N) where N is the number of provided keys.")
+        .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
+        .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
+    Command::new("brpop", -3, "write noscript blocking", brpop)
+        .acl("@list").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
+        .doc(Group::List, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+        .complexity("O(N) where N is the number of provided keys.")
+        .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
+        .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
+    Command::new("brpoplpush", 4, "write denyoom noscript blocking", brpoplpush)
+        .acl("@list")
+        .keys(&[ks("RW access delete", Index(1), Range(0, 1, 0)), ks("RW insert", Index(2), Range(0, 1, 0))])
+        .doc(Group::List, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+        .complexity("O(1)")
+        .deprecated("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")
+        .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
+        .args(&[a("source", "key").key(0), a("destination", "key").key(1), a("timeout", "double")]),
+    Command::new("bzmpop", -5, "write blocking", bzmpop)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(2), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+        .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .args(&[
+            a("timeout", "double"),
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("where", "oneof").args(&[
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+            a("count", "integer").token("COUNT").flags("optional"),
+        ]),
+    Command::new("bzpopmax", -3, "write noscript blocking fast", bzpopmax)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
+        .doc(Group::SortedSet, "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
+        .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
+    Command::new("bzpopmin", -3, "write noscript blocking fast", bzpopmin)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(-2, 1, 0))])
+        .doc(Group::SortedSet, "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .history(&[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")])
+        .args(&[a("key", "key").key(0).flags("multiple"), a("timeout", "double")]),
+];
 
 /// How often a blocked client checks whether it was killed, the server is stopping, or its
 /// peer hung up.
@@ -120,11 +208,11 @@ fn bpop(ctx: &mut Ctx<'_>, req: &Request<'_>, end: End) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn blpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn blpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     bpop(ctx, req, End::Left)
 }
 
-pub(super) fn brpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn brpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     bpop(ctx, req, End::Right)
 }
 
@@ -143,18 +231,18 @@ fn bmove(ctx: &mut Ctx<'_>, req: &Request<'_>, from: End, to: End, timeout: &[u8
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
-pub(super) fn blmove(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn blmove(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (from, to) = (end_arg(req.arg(3))?, end_arg(req.arg(4))?);
     bmove(ctx, req, from, to, req.arg(5))
 }
 
 /// BRPOPLPUSH source destination timeout
-pub(super) fn brpoplpush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn brpoplpush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     bmove(ctx, req, End::Right, End::Left, req.arg(3))
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
-pub(super) fn blmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn blmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let deadline = deadline_arg(req.arg(1))?;
     let (keys, next) = numkeys(req, 2)?;
     let end = end_arg(req.get(next).ok_or(SYNTAX)?)?;
@@ -204,16 +292,16 @@ fn bzpop(ctx: &mut Ctx<'_>, req: &Request<'_>, max: bool) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn bzpopmin(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn bzpopmin(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     bzpop(ctx, req, false)
 }
 
-pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn bzpopmax(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     bzpop(ctx, req, true)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
-pub(super) fn bzmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn bzmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let deadline = deadline_arg(req.arg(1))?;
     let (keys, next) = numkeys(req, 2)?;
     let which = req.get(next).ok_or(SYNTAX)?;

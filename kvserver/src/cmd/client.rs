@@ -9,47 +9,121 @@ use kvproto::Request;
 use super::connection::{BAD_CLIENT_NAME, valid_client_name};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
-use super::table::{Command, Flags, dispatch_sub, fl};
+use super::spec::{Group, a};
+use super::table::{Command, run_subcommand};
 use crate::conn::ReplyMode;
 use crate::registry::{ClientHandle, NO_COMMAND};
 
 #[rustfmt::skip]
-pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("client|getname", 2, fl("noscript loading stale"), "2.6.9", "Returns the name of the connection.", getname),
-    sub("client|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
-    sub("client|id", 2, fl("noscript loading stale"), "5.0.0", "Returns the unique client ID of the connection.", id),
-    sub("client|info", 2, fl("noscript loading stale"), "6.2.0", "Returns information about the connection.", info),
-    sub("client|kill", -3, fl("admin noscript loading stale"), "2.4.0", "Terminates open connections.", kill),
-    sub("client|list", -2, fl("admin noscript loading stale"), "2.4.0", "Lists open connections.", list),
-    sub("client|no-evict", 3, fl("admin noscript loading stale"), "7.0.0", "Sets the client eviction mode of the connection.", no_evict),
-    sub("client|reply", 3, fl("noscript loading stale"), "3.2.0", "Instructs the server whether to reply to commands.", reply),
-    sub("client|setinfo", 4, fl("noscript loading stale"), "7.2.0", "Sets information specific to the client or connection.", setinfo),
-    sub("client|setname", 3, fl("noscript loading stale"), "2.6.9", "Sets the connection name.", setname),
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("client", -2, "", run_subcommand)
+        .doc(Group::Connection, "2.4.0", "A container for client connection commands.")
+        .complexity("Depends on subcommand.")
+        .subcommands(SUBCOMMANDS),
 ];
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    since: &'static str,
-    summary: &'static str,
-    handler: super::table::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: (0, 0, 0),
-        group: "connection",
-        since,
-        summary,
-        handler,
-    }
-}
-
-pub(super) fn client(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    dispatch_sub("client", SUBCOMMANDS, ctx, req)
-}
+#[rustfmt::skip]
+static SUBCOMMANDS: &[Command] = &[
+    Command::new("client|getname", 2, "noscript loading stale", getname)
+        .acl("@connection")
+        .doc(Group::Connection, "2.6.9", "Returns the name of the connection.")
+        .complexity("O(1)"),
+    Command::new("client|help", 2, "loading stale", help)
+        .acl("@connection")
+        .doc(Group::Connection, "5.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("client|id", 2, "noscript loading stale", id)
+        .acl("@connection")
+        .doc(Group::Connection, "5.0.0", "Returns the unique client ID of the connection.")
+        .complexity("O(1)"),
+    Command::new("client|info", 2, "noscript loading stale", info)
+        .acl("@connection").tips(&["nondeterministic_output"])
+        .doc(Group::Connection, "6.2.0", "Returns information about the connection.")
+        .complexity("O(1)"),
+    Command::new("client|kill", -3, "admin noscript loading stale", kill)
+        .acl("@connection")
+        .doc(Group::Connection, "2.4.0", "Terminates open connections.")
+        .complexity("O(N) where N is the number of client connections")
+        .history(&[
+            ("2.8.12", "Added new filter format."),
+            ("2.8.12", "`ID` option."),
+            ("3.2.0", "Added `master` type in for `TYPE` option."),
+            ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."),
+            ("6.2.0", "`LADDR` option."),
+        ])
+        .args(&[
+            a("filter", "oneof").args(&[
+                a("ip:port", "string").deprecated("2.8.12"),
+                a("new-format", "oneof").flags("multiple").args(&[
+                    a("client-id", "integer").token("ID").since("2.8.12").flags("optional"),
+                    a("normal_master_slave_pubsub", "oneof").token("TYPE").since("2.8.12").flags("optional").args(&[
+                        a("normal", "pure-token").token("NORMAL"),
+                        a("master", "pure-token").token("MASTER").since("3.2.0"),
+                        a("slave", "pure-token").token("SLAVE"),
+                        a("replica", "pure-token").token("REPLICA").since("5.0.0"),
+                        a("pubsub", "pure-token").token("PUBSUB"),
+                    ]),
+                    a("username", "string").token("USER").flags("optional"),
+                    a("ip:port", "string").token("ADDR").flags("optional"),
+                    a("ip:port", "string").token("LADDR").since("6.2.0").flags("optional"),
+                    a("yes/no", "string").token("SKIPME").flags("optional"),
+                ]),
+            ]),
+        ]),
+    Command::new("client|list", -2, "admin noscript loading stale", list)
+        .acl("@connection").tips(&["nondeterministic_output"])
+        .doc(Group::Connection, "2.4.0", "Lists open connections.")
+        .complexity("O(N) where N is the number of client connections")
+        .history(&[
+            ("2.8.12", "Added unique client `id` field."),
+            ("5.0.0", "Added optional `TYPE` filter."),
+            ("6.0.0", "Added `user` field."),
+            ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."),
+            ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+            ("7.0.3", "Added `ssub` field."),
+        ])
+        .args(&[
+            a("normal_master_replica_pubsub", "oneof").token("TYPE").since("5.0.0").flags("optional").args(&[
+                a("normal", "pure-token").token("NORMAL"),
+                a("master", "pure-token").token("MASTER"),
+                a("replica", "pure-token").token("REPLICA"),
+                a("pubsub", "pure-token").token("PUBSUB"),
+            ]),
+            a("id", "block").token("ID").since("6.2.0").flags("optional").args(&[
+                a("client-id", "integer").flags("multiple"),
+            ]),
+        ]),
+    Command::new("client|no-evict", 3, "admin noscript loading stale", no_evict)
+        .acl("@connection")
+        .doc(Group::Connection, "7.0.0", "Sets the client eviction mode of the connection.")
+        .complexity("O(1)")
+        .args(&[
+            a("enabled", "oneof").args(&[
+                a("on", "pure-token").token("ON"),
+                a("off", "pure-token").token("OFF"),
+            ]),
+        ]),
+    Command::new("client|reply", 3, "noscript loading stale", reply)
+        .acl("@connection")
+        .doc(Group::Connection, "3.2.0", "Instructs the server whether to reply to commands.")
+        .complexity("O(1)")
+        .args(&[
+            a("on_off_skip", "oneof").args(&[
+                a("on", "pure-token").token("ON"),
+                a("off", "pure-token").token("OFF"),
+                a("skip", "pure-token").token("SKIP"),
+            ]),
+        ]),
+    Command::new("client|setinfo", 4, "noscript loading stale", setinfo)
+        .acl("@connection")
+        .doc(Group::Connection, "7.2.0", "Sets information specific to the client or connection.")
+        .complexity("O(1)"),
+    Command::new("client|setname", 3, "noscript loading stale", setname)
+        .acl("@connection")
+        .doc(Group::Connection, "2.6.9", "Sets the connection name.")
+        .complexity("O(1)")
+        .args(&[a("connection-name", "string")]),
+];
 
 fn id(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let id = ctx.s.handle.id;

@@ -4,99 +4,109 @@
 use kvproto::{Request, Writer};
 
 use super::ctx::{CmdResult, Ctx, is};
-use super::docs;
 use super::error::CmdError;
-use super::spec::{self, Begin, Find, KeySpec};
-use super::table::{Command, Flags, TABLE, dispatch_sub, fl, lookup, lookup_sub, subcommands};
+use super::spec::{Acl, Arg, Begin, Find, Group, KeySpec, a};
+use super::table::{Command, TABLE, lookup, run_subcommand};
 
 #[rustfmt::skip]
-pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("command|count", 2, fl("loading stale"), "2.8.13", "Returns a count of commands.", count),
-    sub("command|docs", -2, fl("loading stale"), "7.0.0", "Returns documentary information about one, multiple or all commands.", docs),
-    sub("command|getkeys", -4, fl("loading stale"), "2.8.13", "Extracts the key names from an arbitrary command.", getkeys),
-    sub("command|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
-    sub("command|info", -2, fl("loading stale"), "2.8.13", "Returns information about one, multiple or all commands.", info),
-    sub("command|list", -2, fl("loading stale"), "7.0.0", "Returns a list of command names.", list),
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("command", -1, "loading stale", command)
+        .acl("@connection").tips(&["nondeterministic_output_order"])
+        .doc(Group::Server, "2.8.13", "Returns detailed information about all commands.")
+        .complexity("O(N) where N is the total number of Redis commands")
+        .subcommands(SUBCOMMANDS),
 ];
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    since: &'static str,
-    summary: &'static str,
-    handler: super::table::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: (0, 0, 0),
-        group: "server",
-        since,
-        summary,
-        handler,
-    }
-}
+#[rustfmt::skip]
+static SUBCOMMANDS: &[Command] = &[
+    Command::new("command|count", 2, "loading stale", count)
+        .acl("@connection")
+        .doc(Group::Server, "2.8.13", "Returns a count of commands.")
+        .complexity("O(1)"),
+    Command::new("command|docs", -2, "loading stale", docs)
+        .acl("@connection").tips(&["nondeterministic_output_order"])
+        .doc(Group::Server, "7.0.0", "Returns documentary information about one, multiple or all commands.")
+        .complexity("O(N) where N is the number of commands to look up")
+        .args(&[a("command-name", "string").flags("optional multiple")]),
+    Command::new("command|getkeys", -4, "loading stale", getkeys)
+        .acl("@connection")
+        .doc(Group::Server, "2.8.13", "Extracts the key names from an arbitrary command.")
+        .complexity("O(N) where N is the number of arguments to the command"),
+    Command::new("command|help", 2, "loading stale", help)
+        .acl("@connection")
+        .doc(Group::Server, "5.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("command|info", -2, "loading stale", info)
+        .acl("@connection").tips(&["nondeterministic_output_order"])
+        .doc(Group::Server, "2.8.13", "Returns information about one, multiple or all commands.")
+        .complexity("O(N) where N is the number of commands to look up")
+        .history(&[("7.0.0", "Allowed to be called with no argument to get info on all commands.")])
+        .args(&[a("command-name", "string").flags("optional multiple")]),
+    Command::new("command|list", -2, "loading stale", list)
+        .acl("@connection").tips(&["nondeterministic_output_order"])
+        .doc(Group::Server, "7.0.0", "Returns a list of command names.")
+        .complexity("O(N) where N is the total number of Redis commands")
+        .args(&[
+            a("filterby", "oneof").token("FILTERBY").flags("optional").args(&[
+                a("module-name", "string").token("MODULE"),
+                a("category", "string").token("ACLCAT"),
+                a("pattern", "pattern").token("PATTERN"),
+            ]),
+        ]),
+];
 
-pub(super) fn command(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn command(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     if req.len() == 1 {
         let mut w = ctx.w();
         w.array_len(TABLE.len());
-        for c in TABLE {
+        for c in TABLE.iter() {
             write_info(&mut w, c);
         }
         return Ok(());
     }
-    dispatch_sub("command", SUBCOMMANDS, ctx, req)
+    run_subcommand(ctx, req)
 }
 
 /// Finds a command or subcommand by Redis 7's name (`get`, `client|list`).
 fn find(name: &[u8]) -> Option<&'static Command> {
-    let text = String::from_utf8_lossy(name);
-    match text.split_once('|') {
-        None => lookup(name).map(|i| &TABLE[i]),
-        Some((container, sub)) => {
-            let subs = subcommands(&container.to_ascii_lowercase());
-            lookup_sub(subs, sub.as_bytes())
-        }
+    match name.iter().position(|&b| b == b'|') {
+        None => lookup(name).map(|i| TABLE[i]),
+        Some(bar) => TABLE[lookup(&name[..bar])?].subcommand(&name[bar + 1..]),
     }
 }
 
 /// One COMMAND INFO entry, Redis 7's ten fields, with RESP3 types as Redis sends them.
 fn write_info(w: &mut Writer<'_>, c: &Command) {
-    let meta = c.meta();
     w.array_len(10);
     w.bulk(c.name.as_bytes());
     w.integer(i64::from(c.arity));
-    let flags: Vec<&str> = c.flags.names().collect();
-    w.set_len(flags.len());
-    for f in flags {
+    let flags = c.info_flags();
+    w.set_len(flags.names().count());
+    for f in flags.names() {
         w.simple(f.as_bytes());
     }
-    let (first, last, step) = c.keys;
-    w.integer(i64::from(first));
-    w.integer(i64::from(last));
-    w.integer(i64::from(step));
-    let cats: Vec<&str> = c.categories().collect();
-    w.set_len(cats.len());
-    for cat in cats {
+    let (first, last, step) = c.legacy_keys();
+    w.integer(first);
+    w.integer(last);
+    w.integer(step);
+    let cats = c.categories();
+    w.set_len(cats.names().count());
+    for cat in cats.names() {
         w.simple(cat.as_bytes());
     }
-    w.set_len(meta.tips.len());
-    for tip in meta.tips {
+    w.set_len(c.tips.len());
+    for tip in c.tips {
         w.bulk(tip.as_bytes());
     }
-    w.set_len(meta.key_specs.len());
-    for spec in meta.key_specs {
+    w.set_len(c.key_specs.len());
+    for spec in c.key_specs {
         write_key_spec(w, spec);
     }
-    let subs = subcommands(c.name);
-    if subs.is_empty() {
+    if c.subcommands.is_empty() {
         w.set_len(0);
     } else {
-        w.array_len(subs.len());
-        for s in subs {
+        w.array_len(c.subcommands.len());
+        for s in c.subcommands {
             write_info(w, s);
         }
     }
@@ -158,7 +168,7 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut w = ctx.w();
     if req.len() == 2 {
         w.array_len(TABLE.len());
-        for c in TABLE {
+        for c in TABLE.iter() {
             write_info(&mut w, c);
         }
         return Ok(());
@@ -175,12 +185,11 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// One COMMAND DOCS entry, its fields in Redis's order.
 fn write_docs(w: &mut Writer<'_>, c: &Command) {
-    let subs = subcommands(c.name);
-    let deprecated = spec::deprecated(c.name);
-    let history = spec::history(c.name);
-    let args = docs::arguments(c.name);
+    let (subs, history, args) = (c.subcommands, c.history, c.args);
+    let doc_flags = c.doc_flags();
     let fields = 4
-        + if deprecated.is_some() { 3 } else { 0 }
+        + usize::from(!doc_flags.is_empty())
+        + if c.deprecated.is_some() { 2 } else { 0 }
         + usize::from(!history.is_empty())
         + usize::from(!args.is_empty())
         + usize::from(!subs.is_empty());
@@ -190,13 +199,17 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     w.bulk(b"since");
     w.bulk(c.since.as_bytes());
     w.bulk(b"group");
-    w.bulk(c.group.as_bytes());
+    w.bulk(c.group.name().as_bytes());
     w.bulk(b"complexity");
-    w.bulk(c.meta().complexity.as_bytes());
-    if let Some((since, by)) = deprecated {
+    w.bulk(c.complexity.as_bytes());
+    if !doc_flags.is_empty() {
         w.bulk(b"doc_flags");
-        w.set_len(1);
-        w.simple(b"deprecated");
+        w.set_len(doc_flags.len());
+        for f in doc_flags {
+            w.simple(f.as_bytes());
+        }
+    }
+    if let Some((since, by)) = c.deprecated {
         w.bulk(b"deprecated_since");
         w.bulk(since.as_bytes());
         w.bulk(b"replaced_by");
@@ -213,7 +226,7 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     }
     if !args.is_empty() {
         w.bulk(b"arguments");
-        docs::write_args(w, args);
+        write_args(w, args);
     }
     if !subs.is_empty() {
         w.bulk(b"subcommands");
@@ -225,11 +238,56 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     }
 }
 
+/// Writes an argument list as `COMMAND DOCS` does: an array of maps.
+pub(crate) fn write_args(w: &mut Writer<'_>, args: &[Arg]) {
+    w.array_len(args.len());
+    for arg in args {
+        let optional = [
+            arg.key_spec_index.is_some(),
+            arg.token.is_some(),
+            arg.since.is_some(),
+            arg.deprecated_since.is_some(),
+            !arg.flags.is_empty(),
+            !arg.args.is_empty(),
+        ];
+        w.map_len(2 + optional.iter().filter(|&&on| on).count());
+        w.bulk(b"name");
+        w.bulk(arg.name.as_bytes());
+        w.bulk(b"type");
+        w.bulk(arg.kind.as_bytes());
+        if let Some(index) = arg.key_spec_index {
+            w.bulk(b"key_spec_index");
+            w.integer(index);
+        }
+        for (field, value) in [
+            ("token", arg.token),
+            ("since", arg.since),
+            ("deprecated_since", arg.deprecated_since),
+        ] {
+            if let Some(value) = value {
+                w.bulk(field.as_bytes());
+                w.bulk(value.as_bytes());
+            }
+        }
+        if !arg.flags.is_empty() {
+            w.bulk(b"flags");
+            w.set_len(arg.flags.split_whitespace().count());
+            for f in arg.flags.split_whitespace() {
+                w.simple(f.as_bytes());
+            }
+        }
+        if !arg.args.is_empty() {
+            w.bulk(b"arguments");
+            write_args(w, arg.args);
+        }
+    }
+}
+
 /// COMMAND DOCS [name ...]: a map of name to its documentation; unknown names
 /// are left out, as in Redis.
 fn docs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let chosen: Vec<&Command> = if req.len() == 2 {
-        TABLE.iter().collect()
+        TABLE.iter().copied().collect()
     } else {
         req.args().skip(2).filter_map(find).collect()
     };
@@ -246,7 +304,7 @@ fn docs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let all = TABLE
         .iter()
-        .flat_map(|c| std::iter::once(c).chain(subcommands(c.name)));
+        .flat_map(|&c| std::iter::once(c).chain(c.subcommands));
     let names: Vec<&str> = match req.len() {
         2 => all.map(|c| c.name).collect(),
         5 if is(req.arg(2), "filterby") => {
@@ -254,10 +312,13 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             if is(kind, "module") {
                 Vec::new()
             } else if is(kind, "aclcat") {
-                let cat = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
-                all.filter(|c| c.categories().any(|c| c == cat))
-                    .map(|c| c.name)
-                    .collect()
+                match Acl::named(value) {
+                    Some(cat) => all
+                        .filter(|c| c.categories().has(cat))
+                        .map(|c| c.name)
+                        .collect(),
+                    None => Vec::new(),
+                }
             } else if is(kind, "pattern") {
                 let pattern = super::config::nocase_pattern(value);
                 all.filter(|c| pattern.matches(c.name))
@@ -284,7 +345,7 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let Some(c) = lookup_with_sub(&args) else {
         return Err(CmdError::Msg("ERR Invalid command specified"));
     };
-    if c.meta().key_specs.is_empty() {
+    if c.key_specs.is_empty() {
         return Err(CmdError::Msg("ERR The command has no key arguments"));
     }
     if !c.arity_ok(args.len()) {
@@ -292,7 +353,7 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = match keys_by_specs(c.meta().key_specs, &args) {
+    let keys = match keys_by_specs(c.key_specs, &args) {
         Some(keys) if !keys.is_empty() => keys,
         _ => return Err(CmdError::Msg("ERR Invalid arguments specified for command")),
     };
@@ -307,12 +368,11 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// The command `args` names (`args[0]`), or its subcommand (`args[1]`) when it is a container
 /// and a subcommand is given, as Redis's `lookupCommand` resolves it.
 fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {
-    let c = &TABLE[lookup(args[0])?];
-    let subs = subcommands(c.name);
-    if subs.is_empty() || args.len() == 1 {
+    let c = TABLE[lookup(args[0])?];
+    if c.subcommands.is_empty() || args.len() == 1 {
         return Some(c);
     }
-    lookup_sub(subs, args[1])
+    c.subcommand(args[1])
 }
 
 /// The positions of the keys in `args` (the command name at 0) by Redis's key specifications:

@@ -8,42 +8,45 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::CmdError;
-use super::table::{Command, Flags, dispatch_sub, fl};
+use super::spec::{Group, a};
+use super::table::{Command, run_subcommand};
 use crate::log::Level;
 use crate::settings::{parse_memory, parse_output_limit};
 use crate::shared::{Baseline, Shared};
 
 #[rustfmt::skip]
-pub(crate) static SUBCOMMANDS: &[Command] = &[
-    sub("config|get", -3, fl("admin noscript loading stale"), "2.0.0", "Returns the effective values of configuration parameters.", get),
-    sub("config|help", 2, fl("loading stale"), "5.0.0", "Returns helpful text about the different subcommands.", help),
-    sub("config|resetstat", 2, fl("admin noscript loading stale"), "2.0.0", "Resets the server's statistics.", resetstat),
-    sub("config|set", -4, fl("admin noscript loading stale"), "2.0.0", "Sets configuration parameters in-flight.", set),
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("config", -2, "", run_subcommand)
+        .doc(Group::Server, "2.0.0", "A container for server configuration commands.")
+        .complexity("Depends on subcommand.")
+        .subcommands(SUBCOMMANDS),
 ];
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    since: &'static str,
-    summary: &'static str,
-    handler: super::table::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: (0, 0, 0),
-        group: "server",
-        since,
-        summary,
-        handler,
-    }
-}
-
-pub(super) fn config(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    dispatch_sub("config", SUBCOMMANDS, ctx, req)
-}
+#[rustfmt::skip]
+static SUBCOMMANDS: &[Command] = &[
+    Command::new("config|get", -3, "admin noscript loading stale", get)
+        .doc(Group::Server, "2.0.0", "Returns the effective values of configuration parameters.")
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .history(&[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")])
+        .args(&[a("parameter", "block").flags("multiple").args(&[a("parameter", "string")])]),
+    Command::new("config|help", 2, "loading stale", help)
+        .doc(Group::Server, "5.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("config|resetstat", 2, "admin noscript loading stale", resetstat)
+        .doc(Group::Server, "2.0.0", "Resets the server's statistics.")
+        .complexity("O(1)"),
+    Command::new("config|set", -4, "admin noscript loading stale", set)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(Group::Server, "2.0.0", "Sets configuration parameters in-flight.")
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .history(&[("7.0.0", "Added the ability to set multiple parameters in one call.")])
+        .args(&[
+            a("parameter_value", "block").flags("multiple").args(&[
+                a("parameter", "string"),
+                a("value", "string"),
+            ]),
+        ]),
+];
 
 /// Checks a new value and, when `apply` is set, stores it.
 type Setter = fn(&Shared, &str, bool) -> Result<(), &'static str>;

@@ -6,12 +6,64 @@ use kvproto::{Request, Version};
 
 use super::ctx::{CmdResult, Ctx, i32_arg, is};
 use super::error::{CmdError, OUT_OF_RANGE_DB, SYNTAX, c_str, raw_error};
+use super::spec::{Group, a};
+use super::table::Command;
 use crate::conn::ReplyMode;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("auth", -2, "noscript loading stale fast no_auth allow_busy", auth)
+        .acl("@connection")
+        .doc(Group::Connection, "1.0.0", "Authenticates the connection.")
+        .complexity("O(N) where N is the number of passwords defined for the user")
+        .history(&[("6.0.0", "Added ACL style (username and password).")])
+        .args(&[a("username", "string").since("6.0.0").flags("optional"), a("password", "string")]),
+    Command::new("echo", 2, "loading stale fast", echo)
+        .acl("@connection")
+        .doc(Group::Connection, "1.0.0", "Returns the given string.")
+        .complexity("O(1)")
+        .args(&[a("message", "string")]),
+    Command::new("hello", -1, "noscript loading stale fast no_auth allow_busy", hello)
+        .acl("@connection")
+        .doc(Group::Connection, "6.0.0", "Handshakes with the Redis server.")
+        .complexity("O(1)")
+        .history(&[
+            ("6.2.0", "`protover` made optional; when called without arguments the command reports the current connection's context."),
+        ])
+        .args(&[
+            a("arguments", "block").flags("optional").args(&[
+                a("protover", "integer"),
+                a("username_password", "block").token("AUTH").flags("optional").args(&[
+                    a("username", "string"),
+                    a("password", "string"),
+                ]),
+                a("clientname", "string").token("SETNAME").flags("optional"),
+            ]),
+        ]),
+    Command::new("ping", -1, "fast", ping)
+        .acl("@connection").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Connection, "1.0.0", "Returns the server's liveliness response.")
+        .complexity("O(1)")
+        .args(&[a("message", "string").flags("optional")]),
+    Command::new("quit", -1, "noscript loading stale fast no_auth allow_busy", quit)
+        .acl("@connection")
+        .doc(Group::Connection, "1.0.0", "Closes the connection.")
+        .complexity("O(1)"),
+    Command::new("reset", 1, "noscript loading stale fast no_auth allow_busy", reset)
+        .acl("@connection")
+        .doc(Group::Connection, "6.2.0", "Resets the connection.")
+        .complexity("O(1)"),
+    Command::new("select", 2, "loading stale fast", select)
+        .acl("@connection")
+        .doc(Group::Connection, "1.0.0", "Changes the selected database.")
+        .complexity("O(1)")
+        .args(&[a("index", "integer")]),
+];
 
 const WRONGPASS: CmdError =
     CmdError::Msg("WRONGPASS invalid username-password pair or user is disabled.");
 
-pub(super) fn ping(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn ping(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     match req.len() {
         1 => ctx.w().simple(b"PONG"),
         2 => ctx.w().bulk(req.arg(1)),
@@ -20,12 +72,12 @@ pub(super) fn ping(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn echo(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn echo(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.w().bulk(req.arg(1));
     Ok(())
 }
 
-pub(super) fn quit(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+fn quit(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     ctx.s.close = true;
     ctx.ok()
 }
@@ -47,7 +99,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub(super) fn auth(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn auth(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (user, pass) = match req.len() {
         2 => {
             if !ctx.s.shared.requires_auth() {
@@ -77,7 +129,7 @@ pub(super) fn valid_client_name(name: &[u8]) -> bool {
 pub(super) const BAD_CLIENT_NAME: CmdError =
     CmdError::Msg("ERR Client names cannot contain spaces, newlines or special characters.");
 
-pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut version = ctx.s.version;
     let mut i = 1;
     if req.len() >= 2 {
@@ -153,7 +205,7 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let index = i32_arg(req.arg(1), None)?;
     let index = usize::try_from(index).map_err(|_| OUT_OF_RANGE_DB)?;
     let db = ctx.s.writes.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
@@ -163,7 +215,7 @@ pub(super) fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.ok()
 }
 
-pub(super) fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let s = &mut *ctx.s;
     // Database 0 always exists: the config check refuses `databases 0`.
     s.db = s.writes.db(0).expect("database 0 exists");

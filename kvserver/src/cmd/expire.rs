@@ -6,6 +6,99 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, c_str, raw_error};
+use super::spec::{Begin::Index, Find::Range, Group, a, ks};
+use super::table::Command;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("expire", -3, "write fast", expire)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "1.0.0", "Sets the expiration time of a key in seconds.")
+        .complexity("O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("seconds", "integer"),
+            a("condition", "oneof").since("7.0.0").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+                a("gt", "pure-token").token("GT"),
+                a("lt", "pure-token").token("LT"),
+            ]),
+        ]),
+    Command::new("expireat", -3, "write fast", expireat)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.")
+        .complexity("O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("unix-time-seconds", "unix-time"),
+            a("condition", "oneof").since("7.0.0").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+                a("gt", "pure-token").token("GT"),
+                a("lt", "pure-token").token("LT"),
+            ]),
+        ]),
+    Command::new("expiretime", 2, "readonly fast", expiretime)
+        .acl("@keyspace").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("persist", 2, "write fast", persist)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.2.0", "Removes the expiration time of a key.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("pexpire", -3, "write fast", pexpire)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.6.0", "Sets the expiration time of a key in milliseconds.")
+        .complexity("O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("milliseconds", "integer"),
+            a("condition", "oneof").since("7.0.0").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+                a("gt", "pure-token").token("GT"),
+                a("lt", "pure-token").token("LT"),
+            ]),
+        ]),
+    Command::new("pexpireat", -3, "write fast", pexpireat)
+        .acl("@keyspace").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.")
+        .complexity("O(1)")
+        .history(&[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("unix-time-milliseconds", "unix-time"),
+            a("condition", "oneof").since("7.0.0").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+                a("gt", "pure-token").token("GT"),
+                a("lt", "pure-token").token("LT"),
+            ]),
+        ]),
+    Command::new("pexpiretime", 2, "readonly fast", pexpiretime)
+        .acl("@keyspace").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("pttl", 2, "readonly fast", pttl)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.6.0", "Returns the expiration time in milliseconds of a key.")
+        .complexity("O(1)")
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .args(&[a("key", "key").key(0)]),
+    Command::new("ttl", 2, "readonly fast", ttl)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::Generic, "1.0.0", "Returns the expiration time in seconds of a key.")
+        .complexity("O(1)")
+        .history(&[("2.8.0", "Added the -2 reply.")])
+        .args(&[a("key", "key").key(0)]),
+];
 
 /// Redis 7's option flags; XX may be combined with GT or LT.
 fn condition(req: &Request<'_>) -> Result<ExpireCondition, CmdError> {
@@ -72,43 +165,43 @@ fn set_expiry(ctx: &mut Ctx<'_>, req: &Request<'_>, unit: Unit) -> CmdResult {
     ctx.int(i64::from(done))
 }
 
-pub(super) fn expire(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn expire(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     set_expiry(ctx, req, Unit::Secs)
 }
 
-pub(super) fn pexpire(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn pexpire(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     set_expiry(ctx, req, Unit::Ms)
 }
 
-pub(super) fn expireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn expireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     set_expiry(ctx, req, Unit::UnixSecs)
 }
 
-pub(super) fn pexpireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn pexpireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     set_expiry(ctx, req, Unit::UnixMs)
 }
 
-pub(super) fn ttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn ttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.ttl(req.arg(1));
     ctx.int(v)
 }
 
-pub(super) fn pttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn pttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.pttl(req.arg(1));
     ctx.int(v)
 }
 
-pub(super) fn expiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn expiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.expiretime(req.arg(1));
     ctx.int(v)
 }
 
-pub(super) fn pexpiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn pexpiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.pexpiretime(req.arg(1));
     ctx.int(v)
 }
 
-pub(super) fn persist(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn persist(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let done = ctx.s.db.persist(req.arg(1))?;
     ctx.int(i64::from(done))
 }

@@ -9,8 +9,19 @@ use kvcore::Store;
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, is};
-use super::table::stat_name;
+use super::spec::{Group, a};
+use super::table::{Command, stat_name};
 use crate::shared::Shared;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("info", -1, "loading stale", info)
+        .acl("@dangerous").tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc(Group::Server, "1.0.0", "Returns information and statistics about the server.")
+        .complexity("O(1)")
+        .history(&[("7.0.0", "Added support for taking multiple section arguments.")])
+        .args(&[a("section", "string").flags("optional multiple")]),
+];
 
 /// The Redis version whose commands and replies this server follows; clients gate features on
 /// it (HELLO and INFO report it; `kv_version` in INFO is this server's own version).
@@ -35,7 +46,7 @@ const SECTIONS: [&str; 12] = [
 
 /// INFO [section ...]: no argument or `default` gives every section but commandstats; `all`
 /// and `everything` give them all. Names are case-insensitive; unknown ones give nothing.
-pub(super) fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut wanted = [false; SECTIONS.len()];
     if req.len() == 1 {
         wanted = SECTIONS.map(|s| s != "commandstats");

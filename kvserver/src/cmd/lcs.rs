@@ -6,6 +6,24 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
+use super::spec::{Begin::Index, Find::Range, Group, a, ks};
+use super::table::Command;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("lcs", -3, "readonly", lcs)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(1, 1, 0))])
+        .doc(Group::String, "7.0.0", "Finds the longest common substring.")
+        .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
+        .args(&[
+            a("key1", "key").key(0),
+            a("key2", "key").key(0),
+            a("len", "pure-token").token("LEN").flags("optional"),
+            a("idx", "pure-token").token("IDX").flags("optional"),
+            a("len", "integer").token("MINMATCHLEN").flags("optional"),
+            a("withmatchlen", "pure-token").token("WITHMATCHLEN").flags("optional"),
+        ]),
+];
 
 /// The table may not take more than `proto-max-bulk-len` bytes, as in Redis.
 const MAX_TABLE_BYTES: u64 = 512 * 1024 * 1024;
@@ -18,7 +36,7 @@ struct Match {
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
-pub(super) fn lcs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn lcs(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // Redis checks the types before the options.
     let mut values = ctx
         .s

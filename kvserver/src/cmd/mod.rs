@@ -1,4 +1,5 @@
-//! The commands: one table (`table.rs`) and one file per command family.
+//! The commands: one file per command family, each declaring its commands' entries next to
+//! their handlers (`string::COMMANDS`, ...); `table.rs` assembles them and finds them by name.
 
 mod blocking;
 mod client;
@@ -6,7 +7,6 @@ mod command;
 mod config;
 mod connection;
 mod ctx;
-mod docs;
 mod error;
 mod expire;
 mod hash;
@@ -20,6 +20,7 @@ mod set;
 mod spec;
 mod string;
 pub(crate) mod table;
+mod zcombine;
 mod zset;
 
 pub(crate) use ctx::Ctx;

@@ -6,53 +6,60 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, SYNTAX};
-use super::table::{Command, Flags, dispatch_sub, fl};
+use super::spec::{Begin::Index, Find::Range, Group, a, ks};
+use super::table::{Command, run_subcommand};
 
 #[rustfmt::skip]
-pub(crate) static OBJECT_SUBCOMMANDS: &[Command] = &[
-    sub("object|encoding", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", encoding),
-    sub("object|freq", 3, fl("readonly"), (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", freq),
-    sub("object|help", 2, fl("loading stale"), (0, 0, 0), "generic", "6.2.0", "Returns helpful text about the different subcommands.", object_help),
-    sub("object|idletime", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the time since the last write to a Redis object.", idletime),
-    sub("object|refcount", 3, fl("readonly"), (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", refcount),
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("object", -2, "", run_subcommand)
+        .doc(Group::Generic, "2.2.3", "A container for object introspection commands.")
+        .complexity("Depends on subcommand.")
+        .subcommands(OBJECT_SUBCOMMANDS),
+    Command::new("memory", -2, "", run_subcommand)
+        .doc(Group::Server, "4.0.0", "A container for memory diagnostics commands.")
+        .complexity("Depends on subcommand.")
+        .subcommands(MEMORY_SUBCOMMANDS),
 ];
 
 #[rustfmt::skip]
-pub(crate) static MEMORY_SUBCOMMANDS: &[Command] = &[
-    sub("memory|help", 2, fl("loading stale"), (0, 0, 0), "server", "4.0.0", "Returns helpful text about the different subcommands.", memory_help),
-    sub("memory|usage", -3, fl("readonly"), (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", usage),
+static OBJECT_SUBCOMMANDS: &[Command] = &[
+    Command::new("object|encoding", 3, "readonly", encoding)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.2.3", "Returns the internal encoding of a Redis object.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("object|freq", 3, "readonly", freq)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
+        .doc(Group::Generic, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("object|help", 2, "loading stale", object_help)
+        .acl("@keyspace")
+        .doc(Group::Generic, "6.2.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("object|idletime", 3, "readonly", idletime)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.2.3", "Returns the time since the last write to a Redis object.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("object|refcount", 3, "readonly", refcount)
+        .acl("@keyspace").tips(&["nondeterministic_output"]).keys(&[ks("RO", Index(2), Range(0, 1, 0))])
+        .doc(Group::Generic, "2.2.3", "Returns the reference count of a value of a key.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
 ];
 
-#[allow(clippy::too_many_arguments)]
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: (i32, i32, i32),
-    group: &'static str,
-    since: &'static str,
-    summary: &'static str,
-    handler: super::table::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        group,
-        since,
-        summary,
-        handler,
-    }
-}
-
-pub(super) fn object(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    dispatch_sub("object", OBJECT_SUBCOMMANDS, ctx, req)
-}
-
-pub(super) fn memory(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    dispatch_sub("memory", MEMORY_SUBCOMMANDS, ctx, req)
-}
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: &[Command] = &[
+    Command::new("memory|help", 2, "loading stale", memory_help)
+        .doc(Group::Server, "4.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("memory|usage", -3, "readonly", usage)
+        .keys(&[ks("RO", Index(2), Range(0, 1, 0))])
+        .doc(Group::Server, "4.0.0", "Estimates the memory usage of a key.")
+        .complexity("O(N) where N is the number of samples.")
+        .args(&[a("key", "key").key(0), a("count", "integer").token("SAMPLES").flags("optional")]),
+];
 
 fn encoding(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let enc = ctx.s.db.object_encoding(req.arg(2));

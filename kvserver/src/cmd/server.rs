@@ -7,9 +7,81 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, i32_arg, is};
 use super::error::{CmdError, OUT_OF_RANGE_DB, SYNTAX};
+use super::spec::{Group, a};
+use super::table::Command;
 use crate::log::notice;
 
-pub(super) fn dbsize(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("dbsize", 1, "readonly fast", dbsize)
+        .acl("@keyspace").tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .doc(Group::Server, "1.0.0", "Returns the number of keys in the database.")
+        .complexity("O(1)"),
+    Command::new("flushall", -1, "write", flushall)
+        .acl("@keyspace @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Server, "1.0.0", "Removes all keys from all databases.")
+        .complexity("O(N) where N is the total number of keys in all databases")
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
+        .args(&[
+            a("async", "oneof").flags("optional").args(&[
+                a("async", "pure-token").token("ASYNC").since("4.0.0"),
+                a("sync", "pure-token").token("SYNC").since("6.2.0"),
+            ]),
+        ]),
+    Command::new("flushdb", -1, "write", flushdb)
+        .acl("@keyspace @dangerous").tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Server, "1.0.0", "Remove all keys from the current database.")
+        .complexity("O(N) where N is the number of keys in the selected database")
+        .history(&[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ])
+        .args(&[
+            a("async", "oneof").flags("optional").args(&[
+                a("async", "pure-token").token("ASYNC").since("4.0.0"),
+                a("sync", "pure-token").token("SYNC").since("6.2.0"),
+            ]),
+        ]),
+    Command::new("bgsave", -1, "admin noscript no_async_loading", bgsave)
+        .doc(Group::Server, "1.0.0", "Asynchronously saves the database(s) to disk.")
+        .complexity("O(1)")
+        .history(&[("3.2.2", "Added the `SCHEDULE` option.")])
+        .args(&[a("schedule", "pure-token").token("SCHEDULE").since("3.2.2").flags("optional")]),
+    Command::new("lastsave", 1, "loading stale fast", lastsave)
+        .acl("@admin @dangerous").tips(&["nondeterministic_output"])
+        .doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.")
+        .complexity("O(1)"),
+    Command::new("save", 1, "admin noscript no_async_loading no_multi", save)
+        .doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk.")
+        .complexity("O(N) where N is the total number of keys in all databases"),
+    Command::new("shutdown", -1, "admin noscript loading stale no_multi allow_busy", shutdown)
+        .doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.")
+        .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
+        .history(&[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")])
+        .args(&[
+            a("nosave_save", "oneof").flags("optional").args(&[
+                a("nosave", "pure-token").token("NOSAVE"),
+                a("save", "pure-token").token("SAVE"),
+            ]),
+            a("now", "pure-token").token("NOW").since("7.0.0").flags("optional"),
+            a("force", "pure-token").token("FORCE").since("7.0.0").flags("optional"),
+            a("abort", "pure-token").token("ABORT").since("7.0.0").flags("optional"),
+        ]),
+    Command::new("swapdb", 3, "write fast", swapdb)
+        .acl("@keyspace @dangerous")
+        .doc(Group::Server, "4.0.0", "Swaps two Redis databases.")
+        .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
+        .args(&[a("index1", "integer"), a("index2", "integer")]),
+    Command::new("time", 1, "loading stale fast", time)
+        .tips(&["nondeterministic_output"])
+        .doc(Group::Server, "2.6.0", "Returns the server time.")
+        .complexity("O(1)"),
+];
+
+fn dbsize(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let n = ctx.s.db.dbsize();
     ctx.int(n as i64)
 }
@@ -23,19 +95,19 @@ fn flush_mode(req: &Request<'_>) -> CmdResult {
     }
 }
 
-pub(super) fn flushdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn flushdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     flush_mode(req)?;
     ctx.s.db.flushdb()?;
     ctx.ok()
 }
 
-pub(super) fn flushall(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn flushall(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     flush_mode(req)?;
     ctx.s.shared.kv.flushall()?;
     ctx.ok()
 }
 
-pub(super) fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // Both indexes are parsed before either is range-checked, as in Redis.
     let a = i32_arg(req.arg(1), Some("ERR invalid first DB index"))?;
     let b = i32_arg(req.arg(2), Some("ERR invalid second DB index"))?;
@@ -47,13 +119,13 @@ pub(super) fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// SAVE: a snapshot now (other clients keep being served).
-pub(super) fn save(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+fn save(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     ctx.s.shared.kv.save()?;
     ctx.ok()
 }
 
 /// BGSAVE [SCHEDULE]: a snapshot in the background.
-pub(super) fn bgsave(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn bgsave(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     match req.len() {
         1 => {}
         2 if is(req.arg(1), "schedule") => {}
@@ -65,13 +137,13 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// LASTSAVE: Unix time of the last successful snapshot (of the server's start before any).
-pub(super) fn lastsave(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+fn lastsave(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let shared = &ctx.s.shared;
     let ms = shared.kv.last_save_ms().unwrap_or(shared.started_unix_ms);
     ctx.int((ms / 1000) as i64)
 }
 
-pub(super) fn time(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+fn time(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -84,7 +156,7 @@ pub(super) fn time(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the server gracefully. As in Redis, a
 /// successful SHUTDOWN sends no reply: the connection closes.
-pub(super) fn shutdown(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn shutdown(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (mut save, mut nosave, mut abort) = (false, false, false);
     for opt in req.args().skip(1) {
         if is(opt, "save") {

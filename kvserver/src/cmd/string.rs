@@ -5,9 +5,162 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, float_arg, int_arg, is};
 use super::error::{CmdError, SYNTAX, arity_error};
+use super::spec::{Begin::Index, Find::Range, Group, a, ks};
+use super::table::Command;
 use crate::stats::Counter;
 
-pub(super) fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("append", 3, "write denyoom fast", append)
+        .acl("@string").keys(&[ks("RW insert", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.")
+        .complexity("O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.")
+        .args(&[a("key", "key").key(0), a("value", "string")]),
+    Command::new("decr", 2, "write denyoom fast", decr)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("decrby", 3, "write denyoom fast", decrby)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("decrement", "integer")]),
+    Command::new("get", 2, "readonly fast", get)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Returns the string value of a key.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("getdel", 2, "write fast", getdel)
+        .acl("@string").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "6.2.0", "Returns the string value of a key after deleting the key.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("getex", -2, "write fast", getex)
+        .acl("@string")
+        .keys(&[ks("RW access update", Index(1), Range(0, 1, 0)).notes("RW and UPDATE because it changes the TTL")])
+        .doc(Group::String, "6.2.0", "Returns the string value of a key after setting its expiration time.")
+        .complexity("O(1)")
+        .args(&[
+            a("key", "key").key(0),
+            a("expiration", "oneof").flags("optional").args(&[
+                a("seconds", "integer").token("EX"),
+                a("milliseconds", "integer").token("PX"),
+                a("unix-time-seconds", "unix-time").token("EXAT"),
+                a("unix-time-milliseconds", "unix-time").token("PXAT"),
+                a("persist", "pure-token").token("PERSIST"),
+            ]),
+        ]),
+    Command::new("getrange", 4, "readonly", getrange)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.4.0", "Returns a substring of the string stored at a key.")
+        .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
+        .args(&[a("key", "key").key(0), a("start", "integer"), a("end", "integer")]),
+    Command::new("getset", 3, "write denyoom fast", getset)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Returns the previous string value of a key after setting it to a new value.")
+        .complexity("O(1)")
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
+        .args(&[a("key", "key").key(0), a("value", "string")]),
+    Command::new("incr", 2, "write denyoom fast", incr)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("incrby", 3, "write denyoom fast", incrby)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("increment", "integer")]),
+    Command::new("incrbyfloat", 3, "write denyoom fast", incrbyfloat)
+        .acl("@string").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("increment", "double")]),
+    Command::new("mget", -2, "readonly fast", mget)
+        .acl("@string").tips(&["request_policy:multi_shard"]).keys(&[ks("RO access", Index(1), Range(-1, 1, 0))])
+        .doc(Group::String, "1.0.0", "Atomically returns the string values of one or more keys.")
+        .complexity("O(N) where N is the number of keys to retrieve.")
+        .args(&[a("key", "key").key(0).flags("multiple")]),
+    Command::new("mset", -3, "write denyoom", mset)
+        .acl("@string")
+        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
+        .keys(&[ks("OW update", Index(1), Range(-1, 2, 0))])
+        .doc(Group::String, "1.0.1", "Atomically creates or modifies the string values of one or more keys.")
+        .complexity("O(N) where N is the number of keys to set.")
+        .args(&[
+            a("key_value", "block").flags("multiple").args(&[a("key", "key").key(0), a("value", "string")]),
+        ]),
+    Command::new("msetnx", -3, "write denyoom", msetnx)
+        .acl("@string")
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .keys(&[ks("OW insert", Index(1), Range(-1, 2, 0))])
+        .doc(Group::String, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.")
+        .complexity("O(N) where N is the number of keys to set.")
+        .args(&[
+            a("key_value", "block").flags("multiple").args(&[a("key", "key").key(0), a("value", "string")]),
+        ]),
+    Command::new("psetex", 4, "write denyoom", psetex)
+        .acl("@string").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("milliseconds", "integer"), a("value", "string")]),
+    Command::new("set", -3, "write denyoom", set)
+        .acl("@string")
+        .keys(&[ks("RW access update variable_flags", Index(1), Range(0, 1, 0)).notes("RW and ACCESS due to the optional `GET` argument")])
+        .doc(Group::String, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
+        .complexity("O(1)")
+        .history(&[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+        ])
+        .args(&[
+            a("key", "key").key(0),
+            a("value", "string"),
+            a("condition", "oneof").since("2.6.12").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+            ]),
+            a("get", "pure-token").token("GET").since("6.2.0").flags("optional"),
+            a("expiration", "oneof").flags("optional").args(&[
+                a("seconds", "integer").token("EX").since("2.6.12"),
+                a("milliseconds", "integer").token("PX").since("2.6.12"),
+                a("unix-time-seconds", "unix-time").token("EXAT").since("6.2.0"),
+                a("unix-time-milliseconds", "unix-time").token("PXAT").since("6.2.0"),
+                a("keepttl", "pure-token").token("KEEPTTL").since("6.0.0"),
+            ]),
+        ]),
+    Command::new("setex", 4, "write denyoom", setex)
+        .acl("@string").keys(&[ks("OW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("seconds", "integer"), a("value", "string")]),
+    Command::new("setnx", 3, "write denyoom fast", setnx)
+        .acl("@string").keys(&[ks("OW insert", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Set the string value of a key only when the key doesn't exist.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("value", "string")]),
+    Command::new("setrange", 4, "write denyoom", setrange)
+        .acl("@string").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
+        .complexity("O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.")
+        .args(&[a("key", "key").key(0), a("offset", "integer"), a("value", "string")]),
+    Command::new("strlen", 2, "readonly fast", strlen)
+        .acl("@string").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "2.2.0", "Returns the length of a string value.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("substr", 4, "readonly", getrange)
+        .acl("@string").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::String, "1.0.0", "Returns a substring from a string value.")
+        .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
+        .deprecated("2.0.0", "`GETRANGE`")
+        .args(&[a("key", "key").key(0), a("start", "integer"), a("end", "integer")]),
+];
+
+fn get(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (s, mut w) = ctx.split();
     // Zero copy: the reply is written straight from the stored value under the shard lock.
     let found = s.db.get_with(req.arg(1), |v| match v {
@@ -108,7 +261,7 @@ impl<'r> Expiry<'r> {
     }
 }
 
-pub(super) fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut cond = SetCondition::Always;
     let mut get = false;
     let mut expiry = Expiry::NONE;
@@ -154,7 +307,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
 }
 
-pub(super) fn getex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn getex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut expiry = Expiry::NONE;
     let mut i = 2;
     while i < req.len() {
@@ -186,34 +339,34 @@ pub(super) fn getex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.bulk_or_null(v.as_deref())
 }
 
-pub(super) fn getset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn getset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.getset(req.arg(1), req.arg(2))?;
     ctx.bulk_or_null(v.as_deref())
 }
 
-pub(super) fn getdel(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn getdel(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.getdel(req.arg(1))?;
     ctx.bulk_or_null(v.as_deref())
 }
 
-pub(super) fn setnx(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn setnx(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let done = ctx.s.db.setnx(req.arg(1), req.arg(2))?;
     ctx.int(i64::from(done))
 }
 
-pub(super) fn setex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn setex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let secs = int_arg(req.arg(2))?;
     ctx.s.db.setex(req.arg(1), secs, req.arg(3))?;
     ctx.ok()
 }
 
-pub(super) fn psetex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn psetex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let ms = int_arg(req.arg(2))?;
     ctx.s.db.psetex(req.arg(1), ms, req.arg(3))?;
     ctx.ok()
 }
 
-pub(super) fn mget(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn mget(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let keys: Vec<&[u8]> = req.args().skip(1).collect();
     let values = ctx.s.db.mget(&keys);
     let (s, mut w) = ctx.split();
@@ -248,30 +401,30 @@ fn pairs<'r>(req: &'r Request<'_>, name: &str) -> Result<Pairs<'r>, CmdError> {
         .collect())
 }
 
-pub(super) fn mset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn mset(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let pairs = pairs(req, "mset")?;
     ctx.s.db.mset(&pairs)?;
     ctx.ok()
 }
 
-pub(super) fn msetnx(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn msetnx(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let pairs = pairs(req, "msetnx")?;
     let done = ctx.s.db.msetnx(&pairs)?;
     ctx.int(i64::from(done))
 }
 
-pub(super) fn append(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn append(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let len = ctx.s.db.append(req.arg(1), req.arg(2))?;
     ctx.int(len as i64)
 }
 
-pub(super) fn strlen(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn strlen(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let len = ctx.s.db.strlen(req.arg(1))?;
     ctx.int(len as i64)
 }
 
 /// GETRANGE and its old name SUBSTR.
-pub(super) fn getrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn getrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let start = int_arg(req.arg(2))?;
     let end = int_arg(req.arg(3))?;
     let v = ctx.s.db.getrange(req.arg(1), start, end)?;
@@ -279,30 +432,30 @@ pub(super) fn getrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn setrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn setrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let offset = int_arg(req.arg(2))?;
     let offset = u64::try_from(offset).map_err(|_| CmdError::Msg("ERR offset is out of range"))?;
     let len = ctx.s.db.setrange(req.arg(1), offset, req.arg(3))?;
     ctx.int(len as i64)
 }
 
-pub(super) fn incr(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn incr(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.incr(req.arg(1))?;
     ctx.int(v)
 }
 
-pub(super) fn decr(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn decr(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.decr(req.arg(1))?;
     ctx.int(v)
 }
 
-pub(super) fn incrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn incrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = int_arg(req.arg(2))?;
     let v = ctx.s.db.incrby(req.arg(1), by)?;
     ctx.int(v)
 }
 
-pub(super) fn decrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn decrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = int_arg(req.arg(2))?;
     if by == i64::MIN {
         return Err(CmdError::Msg("ERR decrement would overflow"));
@@ -313,7 +466,7 @@ pub(super) fn decrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// Adds in x87 `long double` (kvcore's [`LongDouble`](kvcore::LongDouble)), parsed from the
 /// argument's text, so replies are Redis's digit for digit.
-pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn incrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = match float_arg(req.arg(2)) {
         Ok(by) => by,
         // Redis looks the key up before it reads the increment: WRONGTYPE wins over a bad

@@ -1,8 +1,9 @@
-//! Sorted-set commands over `kvcore::ZSetStore`.
+//! Sorted-set commands over `kvcore::ZSetStore` (ZUNION, ZINTER, ZDIFF and their STORE forms
+//! are in `zcombine.rs`).
 
 use kvcore::{
-    Aggregate, KeyType, LexRange, ScoreRange, ScoredMember, Store, ZAddFlags, ZOp, ZRange,
-    ZRangeBy, ZSetStore, format_score, parse_score,
+    LexRange, ScoreRange, ScoredMember, ZAddFlags, ZRange, ZRangeBy, ZSetStore, format_score,
+    parse_score,
 };
 use kvproto::{Request, Version, Writer};
 
@@ -13,7 +14,266 @@ use super::ctx::{
 use super::error::{CmdError, NOT_FLOAT, SYNTAX};
 use super::keys::{cursor_arg, scan_options};
 use super::list::{mpop_count, numkeys};
-use super::set::limit_arg;
+use super::spec::{
+    Begin::Index,
+    Find::{Keynum, Range},
+    Group, a, ks,
+};
+use super::table::Command;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("zadd", -4, "write denyoom fast", zadd)
+        .acl("@sortedset").keys(&[ks("RW update", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
+        .complexity("O(log(N)) for each item added, where N is the number of elements in the sorted set.")
+        .history(&[
+            ("2.4.0", "Accepts multiple elements."),
+            ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+            ("6.2.0", "Added the `GT` and `LT` options."),
+        ])
+        .args(&[
+            a("key", "key").key(0),
+            a("condition", "oneof").since("3.0.2").flags("optional").args(&[
+                a("nx", "pure-token").token("NX"),
+                a("xx", "pure-token").token("XX"),
+            ]),
+            a("comparison", "oneof").since("6.2.0").flags("optional").args(&[
+                a("gt", "pure-token").token("GT"),
+                a("lt", "pure-token").token("LT"),
+            ]),
+            a("change", "pure-token").token("CH").since("3.0.2").flags("optional"),
+            a("increment", "pure-token").token("INCR").since("3.0.2").flags("optional"),
+            a("score_member", "block").flags("multiple").args(&[a("score", "double"), a("member", "string")]),
+        ]),
+    Command::new("zcard", 2, "readonly fast", zcard)
+        .acl("@sortedset").keys(&[ks("RO", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Returns the number of members in a sorted set.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0)]),
+    Command::new("zcount", 4, "readonly fast", zcount)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .args(&[a("key", "key").key(0), a("min", "double"), a("max", "double")]),
+    Command::new("zincrby", 4, "write denyoom fast", zincrby)
+        .acl("@sortedset").keys(&[ks("RW access update", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Increments the score of a member in a sorted set.")
+        .complexity("O(log(N)) where N is the number of elements in the sorted set.")
+        .args(&[a("key", "key").key(0), a("increment", "integer"), a("member", "string")]),
+    Command::new("zlexcount", 4, "readonly fast", zlexcount)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.")
+        .complexity("O(log(N)) with N being the number of elements in the sorted set.")
+        .args(&[a("key", "key").key(0), a("min", "string"), a("max", "string")]),
+    Command::new("zmpop", -4, "write", zmpop)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Keynum(0, 1, 1))])
+        .doc(Group::SortedSet, "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
+        .complexity("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .args(&[
+            a("numkeys", "integer"),
+            a("key", "key").key(0).flags("multiple"),
+            a("where", "oneof").args(&[
+                a("min", "pure-token").token("MIN"),
+                a("max", "pure-token").token("MAX"),
+            ]),
+            a("count", "integer").token("COUNT").flags("optional"),
+        ]),
+    Command::new("zmscore", -3, "readonly fast", zmscore)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "6.2.0", "Returns the score of one or more members in a sorted set.")
+        .complexity("O(N) where N is the number of members being requested.")
+        .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
+    Command::new("zpopmax", -2, "write fast", zpopmax)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+        .complexity("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .args(&[a("key", "key").key(0), a("count", "integer").flags("optional")]),
+    Command::new("zpopmin", -2, "write fast", zpopmin)
+        .acl("@sortedset").keys(&[ks("RW access delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+        .complexity("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.")
+        .args(&[a("key", "key").key(0), a("count", "integer").flags("optional")]),
+    Command::new("zrandmember", -2, "readonly", zrandmember)
+        .acl("@sortedset").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "6.2.0", "Returns one or more random members from a sorted set.")
+        .complexity("O(N) where N is the number of elements returned")
+        .args(&[
+            a("key", "key").key(0),
+            a("options", "block").flags("optional").args(&[
+                a("count", "integer"),
+                a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+            ]),
+        ]),
+    Command::new("zrange", -4, "readonly", zrange)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Returns members in a sorted set within a range of indexes.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.")
+        .history(&[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("start", "string"),
+            a("stop", "string"),
+            a("sortby", "oneof").since("6.2.0").flags("optional").args(&[
+                a("byscore", "pure-token").token("BYSCORE"),
+                a("bylex", "pure-token").token("BYLEX"),
+            ]),
+            a("rev", "pure-token").token("REV").since("6.2.0").flags("optional"),
+            a("offset_count", "block").token("LIMIT").since("6.2.0").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+        ]),
+    Command::new("zrangebylex", -4, "readonly", zrangebylex)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.8.9", "Returns members in a sorted set within a lexicographical range.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+        .deprecated("6.2.0", "`ZRANGE` with the `BYLEX` argument")
+        .args(&[
+            a("key", "key").key(0),
+            a("min", "string"),
+            a("max", "string"),
+            a("offset_count", "block").token("LIMIT").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+        ]),
+    Command::new("zrangebyscore", -4, "readonly", zrangebyscore)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.0.5", "Returns members in a sorted set within a range of scores.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+        .deprecated("6.2.0", "`ZRANGE` with the `BYSCORE` argument")
+        .history(&[("2.0.0", "Added the `WITHSCORES` modifier.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("min", "double"),
+            a("max", "double"),
+            a("withscores", "pure-token").token("WITHSCORES").since("2.0.0").flags("optional"),
+            a("offset_count", "block").token("LIMIT").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+        ]),
+    Command::new("zrangestore", -5, "write denyoom", zrangestore)
+        .acl("@sortedset").keys(&[ks("OW update", Index(1), Range(0, 1, 0)), ks("RO access", Index(2), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "6.2.0", "Stores a range of members from sorted set in a key.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.")
+        .args(&[
+            a("dst", "key").key(0),
+            a("src", "key").key(1),
+            a("min", "string"),
+            a("max", "string"),
+            a("sortby", "oneof").flags("optional").args(&[
+                a("byscore", "pure-token").token("BYSCORE"),
+                a("bylex", "pure-token").token("BYLEX"),
+            ]),
+            a("rev", "pure-token").token("REV").flags("optional"),
+            a("offset_count", "block").token("LIMIT").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+        ]),
+    Command::new("zrank", -3, "readonly fast", zrank)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.")
+        .complexity("O(log(N))")
+        .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("member", "string"),
+            // Redis 7.2.
+            a("withscore", "pure-token").token("WITHSCORE").since("7.2.0").flags("optional"),
+        ]),
+    Command::new("zrem", -3, "write fast", zrem)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
+        .complexity("O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.")
+        .history(&[("2.4.0", "Accepts multiple elements.")])
+        .args(&[a("key", "key").key(0), a("member", "string").flags("multiple")]),
+    Command::new("zremrangebylex", 4, "write", zremrangebylex)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
+        .args(&[a("key", "key").key(0), a("min", "string"), a("max", "string")]),
+    Command::new("zremrangebyrank", 4, "write", zremrangebyrank)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
+        .args(&[a("key", "key").key(0), a("start", "integer"), a("stop", "integer")]),
+    Command::new("zremrangebyscore", 4, "write", zremrangebyscore)
+        .acl("@sortedset").keys(&[ks("RW delete", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.")
+        .args(&[a("key", "key").key(0), a("min", "double"), a("max", "double")]),
+    Command::new("zrevrange", -4, "readonly", zrevrange)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.")
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` argument")
+        .args(&[
+            a("key", "key").key(0),
+            a("start", "integer"),
+            a("stop", "integer"),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+        ]),
+    Command::new("zrevrangebylex", -4, "readonly", zrevrangebylex)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")
+        .args(&[
+            a("key", "key").key(0),
+            a("max", "string"),
+            a("min", "string"),
+            a("offset_count", "block").token("LIMIT").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+        ]),
+    Command::new("zrevrangebyscore", -4, "readonly", zrevrangebyscore)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.")
+        .complexity("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).")
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments")
+        .history(&[("2.1.6", "`min` and `max` can be exclusive.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("max", "double"),
+            a("min", "double"),
+            a("withscores", "pure-token").token("WITHSCORES").flags("optional"),
+            a("offset_count", "block").token("LIMIT").flags("optional").args(&[
+                a("offset", "integer"),
+                a("count", "integer"),
+            ]),
+        ]),
+    Command::new("zrevrank", -3, "readonly fast", zrevrank)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.")
+        .complexity("O(log(N))")
+        .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")])
+        .args(&[
+            a("key", "key").key(0),
+            a("member", "string"),
+            // Redis 7.2.
+            a("withscore", "pure-token").token("WITHSCORE").since("7.2.0").flags("optional"),
+        ]),
+    Command::new("zscan", -3, "readonly", zscan)
+        .acl("@sortedset").tips(&["nondeterministic_output"]).keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "2.8.0", "Iterates over members and scores of a sorted set.")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..")
+        .args(&[
+            a("key", "key").key(0),
+            a("cursor", "integer"),
+            a("pattern", "pattern").token("MATCH").flags("optional"),
+            a("count", "integer").token("COUNT").flags("optional"),
+        ]),
+    Command::new("zscore", 3, "readonly fast", zscore)
+        .acl("@sortedset").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
+        .doc(Group::SortedSet, "1.2.0", "Returns the score of a member in a sorted set.")
+        .complexity("O(1)")
+        .args(&[a("key", "key").key(0), a("member", "string")]),
+];
 
 const BAD_SCORE_RANGE: CmdError = CmdError::Msg("ERR min or max is not a float");
 const BAD_LEX_RANGE: CmdError = CmdError::Msg("ERR min or max not valid string range item");
@@ -28,7 +288,7 @@ fn score(w: &mut Writer<'_>, v: f64) {
 }
 
 /// Members, with their scores if asked: a flat list in RESP2, `[member, score]` pairs in RESP3.
-fn scored(w: &mut Writer<'_>, items: &[ScoredMember], with_scores: bool) {
+pub(super) fn scored(w: &mut Writer<'_>, items: &[ScoredMember], with_scores: bool) {
     if !with_scores {
         w.array_len(items.len());
         for (m, _) in items {
@@ -55,7 +315,7 @@ fn score_arg(b: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-pub(super) fn zadd(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zadd(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut flags = ZAddFlags::default();
     let mut i = 2;
     while i < req.len() {
@@ -114,14 +374,14 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(n as i64)
 }
 
-pub(super) fn zincrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zincrby(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let delta = score_arg(req.arg(2))?;
     let v = ctx.s.db.zincrby(req.arg(1), delta, req.arg(3))?;
     score(&mut ctx.w(), v);
     Ok(())
 }
 
-pub(super) fn zscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.zscore(req.arg(1), req.arg(2))?;
     let mut w = ctx.w();
     match v {
@@ -131,7 +391,7 @@ pub(super) fn zscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn zmscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zmscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let members: Vec<&[u8]> = req.args().skip(2).collect();
     let scores = ctx.s.db.zmscore(req.arg(1), &members)?;
     let mut w = ctx.w();
@@ -145,18 +405,18 @@ pub(super) fn zmscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn zcard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zcard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let n = ctx.s.db.zcard(req.arg(1))?;
     ctx.int(n as i64)
 }
 
-pub(super) fn zcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let range = ScoreRange::parse(req.arg(2), req.arg(3)).ok_or(BAD_SCORE_RANGE)?;
     let n = ctx.s.db.zcount(req.arg(1), &range)?;
     ctx.int(n as i64)
 }
 
-pub(super) fn zlexcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zlexcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let range = LexRange::parse(req.arg(2), req.arg(3)).ok_or(BAD_LEX_RANGE)?;
     let n = ctx.s.db.zlexcount(req.arg(1), &range)?;
     ctx.int(n as i64)
@@ -253,38 +513,38 @@ fn run_range(ctx: &mut Ctx<'_>, req: &Request<'_>, spec: RangeSpec<'_>) -> CmdRe
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub(super) fn zrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Rank, false, true, true)?;
     run_range(ctx, req, spec)
 }
 
-pub(super) fn zrevrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrevrange(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Rank, true, false, true)?;
     run_range(ctx, req, spec)
 }
 
-pub(super) fn zrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Score, false, false, true)?;
     run_range(ctx, req, spec)
 }
 
-pub(super) fn zrevrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Score, true, false, true)?;
     run_range(ctx, req, spec)
 }
 
-pub(super) fn zrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Lex, false, false, false)?;
     run_range(ctx, req, spec)
 }
 
-pub(super) fn zrevrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrevrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 2, By::Lex, true, false, false)?;
     run_range(ctx, req, spec)
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-pub(super) fn zrangestore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrangestore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let spec = range_options(req, 3, By::Rank, false, true, false)?;
     let n = ctx.s.db.zrangestore(req.arg(1), req.arg(2), &spec.range)?;
     ctx.int(n as i64)
@@ -312,33 +572,33 @@ fn rank(ctx: &mut Ctx<'_>, req: &Request<'_>, rev: bool) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn zrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     rank(ctx, req, false)
 }
 
-pub(super) fn zrevrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrevrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     rank(ctx, req, true)
 }
 
-pub(super) fn zrem(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrem(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let members: Vec<&[u8]> = req.args().skip(2).collect();
     let n = ctx.s.db.zrem(req.arg(1), &members)?;
     ctx.int(n as i64)
 }
 
-pub(super) fn zremrangebyrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zremrangebyrank(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = ZRangeBy::Rank(int_arg(req.arg(2))?, int_arg(req.arg(3))?);
     let n = ctx.s.db.zremrange(req.arg(1), &by)?;
     ctx.int(n as i64)
 }
 
-pub(super) fn zremrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zremrangebyscore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = ZRangeBy::Score(ScoreRange::parse(req.arg(2), req.arg(3)).ok_or(BAD_SCORE_RANGE)?);
     let n = ctx.s.db.zremrange(req.arg(1), &by)?;
     ctx.int(n as i64)
 }
 
-pub(super) fn zremrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zremrangebylex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let by = ZRangeBy::Lex(LexRange::parse(req.arg(2), req.arg(3)).ok_or(BAD_LEX_RANGE)?);
     let n = ctx.s.db.zremrange(req.arg(1), &by)?;
     ctx.int(n as i64)
@@ -366,16 +626,16 @@ fn pop(ctx: &mut Ctx<'_>, req: &Request<'_>, max: bool) -> CmdResult {
     Ok(())
 }
 
-pub(super) fn zpopmin(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zpopmin(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     pop(ctx, req, false)
 }
 
-pub(super) fn zpopmax(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zpopmax(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     pop(ctx, req, true)
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub(super) fn zmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (keys, next) = numkeys(req, 1)?;
     let which = req.get(next).ok_or(SYNTAX)?;
     let max = if is(which, "min") {
@@ -405,7 +665,7 @@ pub(super) fn zmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-pub(super) fn zrandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zrandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     if req.len() == 2 {
         let v = ctx.s.db.zrandmember(req.arg(1))?;
         return ctx.bulk_or_null(v.as_deref());
@@ -428,149 +688,8 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// `[WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` of ZUNION/ZINTER(STORE).
-struct Combine {
-    weights: Option<Vec<f64>>,
-    aggregate: Aggregate,
-    with_scores: bool,
-}
-
-fn combine_options(
-    req: &Request<'_>,
-    at: usize,
-    nkeys: usize,
-    allow_weights: bool,
-    allow_withscores: bool,
-) -> Result<Combine, CmdError> {
-    let mut c = Combine {
-        weights: None,
-        aggregate: Aggregate::Sum,
-        with_scores: false,
-    };
-    let mut i = at;
-    while i < req.len() {
-        let a = req.arg(i);
-        if allow_weights && is(a, "weights") && i + nkeys < req.len() {
-            let mut w = Vec::with_capacity(nkeys);
-            for j in 0..nkeys {
-                w.push(
-                    parse_score(req.arg(i + 1 + j))
-                        .ok_or(CmdError::Msg("ERR weight value is not a float"))?,
-                );
-            }
-            c.weights = Some(w);
-            i += nkeys;
-        } else if allow_weights && is(a, "aggregate") && i + 1 < req.len() {
-            let v = req.arg(i + 1);
-            c.aggregate = if is(v, "sum") {
-                Aggregate::Sum
-            } else if is(v, "min") {
-                Aggregate::Min
-            } else if is(v, "max") {
-                Aggregate::Max
-            } else {
-                return Err(SYNTAX);
-            };
-            i += 1;
-        } else if allow_withscores && is(a, "withscores") {
-            c.with_scores = true;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
-    Ok(c)
-}
-
-/// `numkeys key [key ...]` of ZUNION/ZINTER/ZDIFF(STORE) and ZINTERCARD, with Redis's texts:
-/// a non-integer is "not an integer", below 1 names the command, too many is a syntax error.
-fn zset_numkeys<'r>(req: &'r Request<'_>, at: usize) -> Result<(Vec<&'r [u8]>, usize), CmdError> {
-    let n = int_arg(req.arg(at))?;
-    if n < 1 {
-        let name = String::from_utf8_lossy(req.arg(0)).to_ascii_lowercase();
-        return Err(CmdError::Text(format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        )));
-    }
-    let n = n as usize;
-    if n > req.len() - at - 1 {
-        return Err(SYNTAX);
-    }
-    Ok((req.args().skip(at + 1).take(n).collect(), at + 1 + n))
-}
-
-/// Redis checks the type of every input key (a set or a sorted set) before it parses the
-/// options after them, so WRONGTYPE wins over a bad WEIGHTS, AGGREGATE or LIMIT.
-fn check_input_types(ctx: &Ctx<'_>, keys: &[&[u8]]) -> Result<(), CmdError> {
-    for k in keys {
-        if let Some(t) = ctx.s.db.key_type(k)
-            && t != KeyType::Set
-            && t != KeyType::ZSet
-        {
-            return Err(kvcore::Error::WrongType.into());
-        }
-    }
-    Ok(())
-}
-
-fn combine(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
-    let (keys, next) = zset_numkeys(req, 1)?;
-    check_input_types(ctx, &keys)?;
-    let c = combine_options(req, next, keys.len(), op != ZOp::Diff, true)?;
-    let items = ctx
-        .s
-        .db
-        .zcombine(op, &keys, c.weights.as_deref(), c.aggregate)?;
-    scored(&mut ctx.w(), &items, c.with_scores);
-    Ok(())
-}
-
-fn combine_store(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
-    let (keys, next) = zset_numkeys(req, 2)?;
-    check_input_types(ctx, &keys)?;
-    let c = combine_options(req, next, keys.len(), op != ZOp::Diff, false)?;
-    let n = ctx
-        .s
-        .db
-        .zcombinestore(op, req.arg(1), &keys, c.weights.as_deref(), c.aggregate)?;
-    ctx.int(n as i64)
-}
-
-pub(super) fn zunion(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine(ctx, req, ZOp::Union)
-}
-
-pub(super) fn zinter(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine(ctx, req, ZOp::Inter)
-}
-
-pub(super) fn zdiff(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine(ctx, req, ZOp::Diff)
-}
-
-pub(super) fn zunionstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine_store(ctx, req, ZOp::Union)
-}
-
-pub(super) fn zinterstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine_store(ctx, req, ZOp::Inter)
-}
-
-pub(super) fn zdiffstore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    combine_store(ctx, req, ZOp::Diff)
-}
-
-/// ZINTERCARD numkeys key [key ...] [LIMIT limit]
-pub(super) fn zintercard(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let (keys, next) = zset_numkeys(req, 1)?;
-    check_input_types(ctx, &keys)?;
-    let limit = limit_arg(req, next)?;
-    let n = ctx.s.db.zintercard(&keys, limit)?;
-    ctx.int(n as i64)
-}
-
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: members and scores, flat.
-pub(super) fn zscan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+fn zscan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(2))?;
     let opts = scan_options(req, 3)?;
     let (next, items) = ctx.s.db.zscan(req.arg(1), cursor, &opts)?;
