@@ -135,7 +135,7 @@ impl Session {
         }
         let mark = out.len();
         self.handle.last_cmd.store(slot, Ordering::Relaxed);
-        let handler = self.handler(idx);
+        let handler = self.handler(slot);
         // A panicking command answers an error to its own client, which stays connected; other
         // clients never notice (see `answer_panic`). Free when nothing panics.
         let outcome =
@@ -172,18 +172,23 @@ impl Session {
         self.batch.push(slot as u16);
     }
 
-    /// The handler of table entry `idx`. Unit tests may put their own in place of one command's
+    /// The handler of the command or subcommand statistics slot `slot` counts. Unit tests may
+    /// put their own in place of one command's
     /// handler, for their server only (`Shared::test_handler`): that is how they make a command
     /// panic without a crash command in the binary.
     #[inline]
-    fn handler(&self, idx: usize) -> Handler {
+    fn handler(&self, slot: usize) -> Handler {
+        // The statistics slot is the subcommand's when the request names one the container
+        // has: its handler runs directly (the container's own handles a missing or unknown
+        // subcommand).
+        let cmd = table::stat_command(slot);
         #[cfg(test)]
         if let Some((name, handler)) = self.shared.test_handler
-            && TABLE[idx].name == name
+            && cmd.name == name
         {
             return handler;
         }
-        TABLE[idx].handler
+        cmd.handler
     }
 
     /// Answers a command that panicked: `-ERR internal error in '<command>' command (see the

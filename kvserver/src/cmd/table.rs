@@ -247,8 +247,8 @@ pub(crate) fn lookup(name: &[u8]) -> Option<usize> {
 
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
 /// arguments): runs the subcommand `req.arg(1)` names, or answers Redis's unknown-subcommand
-/// error. The dispatcher has found the container by `req.arg(0)` and checked the subcommand's
-/// arity (its statistics slot is the subcommand's, see [`stat_slot`]).
+/// error. The dispatcher runs a known subcommand's handler itself (its statistics slot is the
+/// subcommand's, see [`stat_slot`]), so this one usually meets a missing or unknown one.
 pub(crate) fn run_subcommand(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // The dispatcher called this handler because `req.arg(0)` named its container.
     let container = TABLE[lookup(req.arg(0)).expect("the dispatcher found this command")];
