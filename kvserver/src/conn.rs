@@ -254,8 +254,10 @@ impl Session {
 /// authenticate ([`Session::auth_required`]), Redis's pre-authentication bounds too (at most 10
 /// arguments, bulks of at most 16 KiB), so an unknown peer cannot make the server buffer a
 /// gigabyte-long request or a million arguments before it is refused.
-fn request_limits(unauthenticated: bool) -> Limits {
-    Limits::default().with_unauthenticated(unauthenticated)
+fn request_limits(unauthenticated: bool, max_bulk: u64) -> Limits {
+    Limits::default()
+        .with_unauthenticated(unauthenticated)
+        .with_max_bulk_len(usize::try_from(max_bulk).unwrap_or(usize::MAX))
 }
 
 /// A panic's message, if it has one (`panic!` with a literal or with formatting).
@@ -373,7 +375,11 @@ impl Conn {
         // re-reading its headers on every read (quadratic for a huge MSET arriving in pieces).
         // Its positions are relative to `rbuf[start..]`, so moving the unread bytes to the
         // front of the buffer, or growing it, does not disturb it.
-        let mut decoder = RequestDecoder::new(request_limits(self.s.auth_required()));
+        let max_bulk = &self.s.shared.live.proto_max_bulk_len;
+        let mut decoder = RequestDecoder::new(request_limits(
+            self.s.auth_required(),
+            max_bulk.load(Ordering::Relaxed),
+        ));
         let mut rbuf = vec![0u8; READ_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
         let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -453,11 +459,20 @@ impl Conn {
             let mut broken = false;
             while start < end {
                 // AUTH or HELLO AUTH lifts the pre-authentication limits from the next request
-                // on, even within this read; RESET or a new password may put them back. A
-                // fresh decoder is always correct: at worst it re-reads a partial request.
+                // on, even within this read; RESET or a new password may put them back, and
+                // CONFIG SET proto-max-bulk-len changes the bulk limit. A fresh decoder is
+                // always correct: at worst it re-reads a partial request.
                 let unauthenticated = self.s.auth_required();
-                if decoder.limits().unauthenticated != unauthenticated {
-                    decoder = RequestDecoder::new(request_limits(unauthenticated));
+                let bulk = self
+                    .s
+                    .shared
+                    .live
+                    .proto_max_bulk_len
+                    .load(Ordering::Relaxed);
+                if decoder.limits().unauthenticated != unauthenticated
+                    || decoder.limits().max_bulk_len as u64 != bulk
+                {
+                    decoder = RequestDecoder::new(request_limits(unauthenticated, bulk));
                 }
                 match decoder.decode(&rbuf[start..end]) {
                     Ok(Status::Complete((req, used))) => {

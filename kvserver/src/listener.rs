@@ -142,7 +142,9 @@ pub(crate) const SAVE_RULES: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10_00
 /// Opens the store: in memory with `--in-memory`, otherwise from (or into) the data directory,
 /// loading its snapshot and replaying its log.
 fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
-    let opts = kvcore::Options::default().databases(cfg.databases);
+    let opts = kvcore::Options::default()
+        .databases(cfg.databases)
+        .max_bulk_len(usize::try_from(cfg.proto_max_bulk_len).unwrap_or(usize::MAX));
     if cfg.in_memory {
         notice!("running in memory (--in-memory): nothing is written to disk");
         return Ok(kvcore::Kv::in_memory(opts));

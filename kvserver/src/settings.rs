@@ -129,6 +129,9 @@ pub(crate) struct Config {
     pub(crate) databases: usize,
     pub(crate) log_level: Level,
     pub(crate) query_buffer_limit: u64,
+    /// Redis's `proto-max-bulk-len`: the longest bulk string of a request, and of a stored
+    /// string.
+    pub(crate) proto_max_bulk_len: u64,
     pub(crate) output_buffer_limit: u64,
     pub(crate) idle_timeout_secs: u64,
     pub(crate) config_file: Option<PathBuf>,
@@ -148,6 +151,7 @@ impl Default for Config {
             databases: 16,
             log_level: Level::Notice,
             query_buffer_limit: 1 << 30,
+            proto_max_bulk_len: 512 << 20,
             output_buffer_limit: 0,
             idle_timeout_secs: 0,
             config_file: None,
@@ -227,6 +231,9 @@ impl Config {
         if self.query_buffer_limit < 1024 * 1024 {
             return Err("query-buffer-limit must be at least 1mb".into());
         }
+        if self.proto_max_bulk_len < 1024 * 1024 {
+            return Err("proto-max-bulk-len must be at least 1mb".into());
+        }
         Ok(())
     }
 
@@ -281,6 +288,10 @@ impl Config {
             "client-query-buffer-limit" | "query-buffer-limit" => {
                 let v = one()?;
                 self.query_buffer_limit = parse_memory(v).ok_or(format!("bad size '{v}'"))?;
+            }
+            "proto-max-bulk-len" => {
+                let v = one()?;
+                self.proto_max_bulk_len = parse_memory(v).ok_or(format!("bad size '{v}'"))?;
             }
             "client-output-buffer-limit" | "output-buffer-limit" => {
                 self.output_buffer_limit = parse_output_limit(values)?;

@@ -18,6 +18,8 @@ pub(crate) struct Live {
     pub(crate) maxclients: AtomicUsize,
     pub(crate) idle_timeout_secs: AtomicU64,
     pub(crate) query_buffer_limit: AtomicU64,
+    /// Redis's `proto-max-bulk-len`: the longest bulk string a request may carry.
+    pub(crate) proto_max_bulk_len: AtomicU64,
     pub(crate) output_buffer_limit: AtomicU64,
 }
 
@@ -76,6 +78,7 @@ impl Shared {
                 maxclients: AtomicUsize::new(cfg.maxclients),
                 idle_timeout_secs: AtomicU64::new(cfg.idle_timeout_secs),
                 query_buffer_limit: AtomicU64::new(cfg.query_buffer_limit),
+                proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
                 output_buffer_limit: AtomicU64::new(cfg.output_buffer_limit),
             },
             kv,

@@ -270,3 +270,49 @@ fn hello_auth_lifts_the_limits_for_the_next_request() {
     c.expect(UNAUTH_COUNT);
     c.expect_closed();
 }
+
+/// `proto-max-bulk-len` bounds requests and stored strings, and CONFIG SET changes it at once
+/// for every connection, as in Redis (replies recorded from redis-server 7.0.15).
+#[test]
+fn proto_max_bulk_len_is_live() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let set = |v: &str| resp(&[b"CONFIG", b"SET", b"proto-max-bulk-len", v.as_bytes()]);
+    c.roundtrip(
+        &set("1000"),
+        b"-ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument \
+          must be between 1048576 and 9223372036854775807 inclusive\r\n",
+    );
+    c.roundtrip(
+        &set("abc"),
+        b"-ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument \
+          must be a memory value\r\n",
+    );
+    c.roundtrip(&resp(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    // Another connection, open before the change, follows it from its next request.
+    let mut other = server.raw();
+    other.roundtrip(b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n");
+    c.roundtrip(&set("1mb"), b"+OK\r\n");
+    c.roundtrip(
+        &resp(&[b"CONFIG", b"GET", b"proto-max-bulk-len"]),
+        b"*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n1048576\r\n",
+    );
+    let mut append = resp(&[b"APPEND", b"k"]);
+    append[1] = b'3';
+    append.extend_from_slice(b"$1048576\r\n");
+    append.resize(append.len() + 1_048_576, b'y');
+    append.extend_from_slice(b"\r\n");
+    c.roundtrip(
+        &append,
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+    );
+    c.roundtrip(&resp(&[b"STRLEN", b"k"]), b":1\r\n");
+    let mut too_long = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n".to_vec();
+    too_long.resize(too_long.len() + 1_048_577, b'x');
+    too_long.extend_from_slice(b"\r\n");
+    other.send(&too_long);
+    other.expect(b"-ERR Protocol error: invalid bulk length\r\n");
+    other.expect_closed();
+    c.roundtrip(&set("512mb"), b"+OK\r\n");
+    c.roundtrip(&too_long, b"+OK\r\n");
+}

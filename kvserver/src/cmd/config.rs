@@ -127,7 +127,23 @@ static PARAMS: &[Param] = &[
     Param { name: "maxmemory", get: |_| "0".into(), set: None },
     Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
     Param { name: "port", get: |s| s.local_addr.port().to_string(), set: None },
-    Param { name: "proto-max-bulk-len", get: |_| kvproto::Limits::default().max_bulk_len.to_string(), set: None },
+    // Bounds a request's bulk strings (the decoder's limit, per connection from its next
+    // request) and every string the store keeps (APPEND, SETRANGE), as in Redis.
+    Param {
+        name: "proto-max-bulk-len",
+        get: |s| s.live.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v, apply| {
+            let n = parse_memory(v).ok_or(NOT_SIZE)?;
+            if !(1024 * 1024..=i64::MAX as u64).contains(&n) {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive");
+            }
+            if apply {
+                s.live.proto_max_bulk_len.store(n, Ordering::Relaxed);
+                s.kv.set_max_bulk_len(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            Ok(())
+        }),
+    },
     Param {
         name: "requirepass",
         get: |s| s.live.requirepass.read().as_deref().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
