@@ -2,7 +2,7 @@
 
 use crate::error::ProtocolError;
 use crate::limits::Limits;
-use crate::number::parse_redis_int;
+use crate::number::parse_i64;
 use crate::request::{ArgsBuilder, Request, bulk_arg, decode_request, header_end};
 use crate::status::Status;
 
@@ -91,7 +91,7 @@ impl RequestDecoder {
             else {
                 return Ok(Status::Incomplete);
             };
-            match parse_redis_int(&input[1..cr]) {
+            match parse_i64(&input[1..cr]) {
                 // Empty requests carry no state: the free function reports them.
                 Some(n) if n <= 0 => return decode_request(input, limits),
                 Some(n) if n as u64 <= limits.max_array_len as u64 => self.count = n as usize,
