@@ -1,7 +1,8 @@
 //! kvcore: an embeddable, Redis-compatible key-value store.
 //!
 //! ```
-//! use kvcore::{Kv, Options, Store, SetOptions, SetExpiry};
+//! use std::time::Duration;
+//! use kvcore::{Kv, Options, Store, SetOptions, SetExpiry, Ttl};
 //!
 //! let kv = Kv::in_memory(Options::default());
 //! let db = kv.db(0)?;
@@ -9,7 +10,7 @@
 //! db.set_with("session", b"abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
 //! assert_eq!(db.get("greeting")?, Some(b"hello".to_vec()));
 //! assert_eq!(db.incr("visits")?, 1);
-//! assert!(db.ttl("session") > 0);
+//! assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
 //! # Ok::<(), kvcore::Error>(())
 //! ```
 //!
@@ -46,6 +47,7 @@ pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};
 pub use number::LongDouble;
+pub use ops::expire::{ExpireTime, Ttl};
 pub use ops::hash::{FieldValue, HashStore};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kvcore::{Kv, Options, SetExpiry, SetOptions, Store, SyncMode};
+use kvcore::{Kv, Options, SetExpiry, SetOptions, Store, SyncMode, Ttl};
 
 const CHILD_ENV: &str = "KV_CRASH_CHILD";
 const WRITERS: usize = 4;
@@ -280,9 +280,12 @@ fn verify(
             let n: u64 = key.rsplit('-').next().unwrap().parse().unwrap();
             let ttl = d.ttl(&key);
             if n % 7 == 3 {
-                assert!(ttl > 0, "cycle {cycle}: {key} lost its TTL");
+                assert!(
+                    matches!(ttl, Ttl::ExpiresIn(left) if !left.is_zero()),
+                    "cycle {cycle}: {key} lost its TTL"
+                );
             } else {
-                assert_eq!(ttl, -1, "cycle {cycle}: {key} got a TTL");
+                assert_eq!(ttl, Ttl::Persistent, "cycle {cycle}: {key} got a TTL");
             }
         }
     }

@@ -61,8 +61,8 @@ fn ttls_keep_counting_across_restarts_and_expired_keys_stay_gone() {
     let kv = open(&dir, &clock, SyncMode::Always);
     let db = kv.db(0).unwrap();
     assert_eq!(db.get("short").unwrap(), None);
-    assert_eq!(db.pttl("long"), 90_000);
-    assert_eq!(db.pttl("forever"), -1);
+    assert_eq!(db.pttl("long"), crate::millis(90_000));
+    assert_eq!(db.pttl("forever"), kvcore::Ttl::Persistent);
     kv.save().unwrap();
     drop((db, kv));
     clock.advance(100_000);

@@ -188,7 +188,7 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             db.push(&key, End::Right, &["only"]).unwrap();
             assert!(db.expire(&key, 100, Default::default()).unwrap());
             assert_eq!(db.lmove(&key, &key, from, to).unwrap(), b("only"));
-            assert_eq!(db.ttl(&key), 100, "{key} right after LMOVE");
+            assert_eq!(db.ttl(&key), crate::secs(100), "{key} right after LMOVE");
             keys.push(key);
         }
     }
@@ -202,6 +202,10 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             vec![b"only".to_vec()],
             "{key}"
         );
-        assert_eq!(db.ttl(key), 100, "{key} after replaying the log");
+        assert_eq!(
+            db.ttl(key),
+            crate::secs(100),
+            "{key} after replaying the log"
+        );
     }
 }

@@ -464,7 +464,7 @@ fn dump(kv: &Kv) -> Vec<String> {
                 }
                 other => panic!("unexpected {other:?}"),
             };
-            format!("{} {contents} ttl {}", k.escape_ascii(), db.pttl(&k))
+            format!("{} {contents} ttl {:?}", k.escape_ascii(), db.pttl(&k))
         })
         .collect()
 }
@@ -544,11 +544,11 @@ fn multi_key_operations_are_one_record_each_and_replay() {
     assert_eq!(
         expected,
         [
-            "dst Some([118]) ttl -1",
-            "l1 [[99], [98]] ttl -1",
-            "l2 [[120], [97]] ttl -1",
-            "l4 [[120], [97]] ttl -1",
-            "s2 [[109], [110]] ttl -1",
+            "dst Some([118]) ttl Persistent",
+            "l1 [[99], [98]] ttl Persistent",
+            "l2 [[120], [97]] ttl Persistent",
+            "l4 [[120], [97]] ttl Persistent",
+            "s2 [[109], [110]] ttl Persistent",
         ]
     );
     fs.crash();
