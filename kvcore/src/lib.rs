@@ -42,7 +42,7 @@ mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{EntryMeta, KeyType};
-pub use error::{Error, Result};
+pub use error::{Error, IoError, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};

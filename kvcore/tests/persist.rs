@@ -164,8 +164,12 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
     let dir = TempDir::new("persist", "lock");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
-    let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
-    assert!(err.contains("in use by another store"), "{err}");
+    let err = Kv::open(&dir.0, Options::new()).unwrap_err();
+    assert!(err.to_string().contains("in use by another store"), "{err}");
+    let kvcore::Error::Io(io) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(io.kind(), std::io::ErrorKind::ResourceBusy);
     drop(kv);
     let kv = open(&dir, &clock, SyncMode::Always);
     kv.db(0).unwrap().set("a", "b").unwrap();

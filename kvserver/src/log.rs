@@ -93,6 +93,22 @@ pub(crate) fn write(level: Level, args: fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// An error followed by its sources, `: `-separated, on one line: kvcore's I/O errors say
+/// what they were doing and leave the operating system's reason to their source.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
 /// `2026-11-26 06:55:00.123` (UTC) from milliseconds since the Unix epoch.
 pub(crate) fn format_utc(ms: u64) -> String {
     let secs = ms / 1000;

@@ -26,7 +26,7 @@ fn main() {
                 std::process::exit(if damaged || bad_snapshot { 1 } else { 0 });
             }
             Err(e) => {
-                eprintln!("kvserver check: {e}");
+                eprintln!("kvserver check: {}", log::Chain(&e));
                 std::process::exit(1);
             }
         }

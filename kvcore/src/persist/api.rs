@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoError, Result};
 use crate::kv::{Inner, Kv};
 use crate::options::Options;
 
@@ -25,7 +25,9 @@ impl From<PersistError> for Error {
         match e {
             PersistError::Failed(why) => Error::PersistenceFailed(why),
             e @ PersistError::Corrupt { .. } => Error::Corrupt(e.to_string()),
-            e @ PersistError::Io { .. } => Error::Io(e.to_string()),
+            PersistError::Io { context, source } => {
+                Error::Io(IoError::new(format!("io error while {context}"), source))
+            }
         }
     }
 }
@@ -256,7 +258,7 @@ impl Kv {
                 // snapshot is not an error worth reporting.
                 let _ = snapshot_now(&inner);
             })
-            .map_err(|e| Error::Io(format!("cannot start the snapshot thread: {e}")))?;
+            .map_err(|e| Error::Io(IoError::new("cannot start the snapshot thread", e)))?;
         Ok(())
     }
 
@@ -397,7 +399,7 @@ impl Kv {
 /// Takes the data directory's `LOCK` file (an advisory lock the OS drops when the process
 /// dies), so two stores never write the same directory.
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
-    let io = |what: &str, e: std::io::Error| Error::Io(format!("{what} {}: {e}", dir.display()));
+    let io = |what: &str, e| Error::Io(IoError::new(format!("{what} {}", dir.display()), e));
     std::fs::create_dir_all(dir).map_err(|e| io("cannot create", e))?;
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -418,9 +420,12 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File> {
             Err(std::fs::TryLockError::Error(e)) => return Err(io("cannot lock", e)),
         }
     }
-    Err(Error::Io(format!(
-        "data directory {} is in use by another store (its LOCK file is held)",
-        dir.display()
+    Err(Error::Io(IoError::new(
+        format!(
+            "data directory {} is in use by another store (its LOCK file is held)",
+            dir.display()
+        ),
+        std::io::ErrorKind::ResourceBusy.into(),
     )))
 }
 
@@ -429,7 +434,11 @@ fn snapshot_now(inner: &Inner) -> Result<SaveInfo> {
     match p.snapshot(inner) {
         Ok(stats) => Ok(stats.into()),
         Err(None) => Err(Error::SaveInProgress),
-        Err(Some(e)) => Err(Error::Io(format!("snapshot failed: {e}"))),
+        Err(Some(PersistError::Io { context, source })) => Err(Error::Io(IoError::new(
+            format!("snapshot failed: io error while {context}"),
+            source,
+        ))),
+        Err(Some(e)) => Err(e.into()),
     }
 }
 
