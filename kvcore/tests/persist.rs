@@ -176,6 +176,31 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
 }
 
 #[test]
+fn check_reports_each_snapshot() {
+    let dir = TempDir::new("persist", "check-snapshots");
+    let clock = ManualClock::new(T0);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    kv.db(0).unwrap().set("a", "1").unwrap();
+    kv.save().unwrap();
+    kv.db(0).unwrap().set("b", "2").unwrap();
+    kv.save().unwrap();
+    drop(kv);
+    let report = check_data_dir(&dir.0, false).unwrap();
+    let keys: Vec<_> = report.snapshots.iter().map(|s| s.keys.clone()).collect();
+    assert_eq!(keys, [Ok(2), Ok(1)], "newest first: {report}");
+    let newest = report.snapshots[0].path.clone();
+    assert!(newest.starts_with(&dir.0), "{}", newest.display());
+    let mut data = std::fs::read(&newest).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&newest, data).unwrap();
+    let report = check_data_dir(&dir.0, false).unwrap();
+    assert!(report.snapshots[0].keys.is_err(), "{report}");
+    assert_eq!(report.snapshots[1].keys, Ok(1), "{report}");
+    assert!(report.to_string().contains("DAMAGED"), "{report}");
+}
+
+#[test]
 fn check_finds_and_repairs_damage() {
     let dir = TempDir::new("persist", "check");
     let clock = ManualClock::new(T0);
@@ -202,6 +227,12 @@ fn check_finds_and_repairs_damage() {
     assert!(err.contains("--repair") && err.contains("wal-"), "{err}");
     let report = check_data_dir(&dir.0, true).unwrap();
     assert!(report.repaired && report.records < 20, "{report}");
+    let problem = report.problem.as_ref().expect("the damage is reported");
+    assert_eq!(
+        (&problem.path, problem.torn_tail),
+        (&seg, false),
+        "{report}"
+    );
     let kv = open(&dir, &clock, SyncMode::Always);
     assert_eq!(kv.db(0).unwrap().dbsize(), report.records);
 }

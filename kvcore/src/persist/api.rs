@@ -2,7 +2,7 @@
 //! settings, SAVE / BGSAVE / LASTSAVE, INFO's persistence section and the `check` tool.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -480,27 +480,57 @@ impl Drop for PersistenceTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckReport {
-    /// Each snapshot file and what is wrong with it, if anything.
-    pub snapshots: Vec<(String, std::result::Result<u64, String>)>,
+    /// Every snapshot file, newest first.
+    pub snapshots: Vec<SnapshotCheck>,
     /// Log segment files.
     pub segments: usize,
     /// Valid log records before the first problem.
     pub records: u64,
     /// Their first and last sequence numbers.
     pub seq_range: Option<(u64, u64)>,
-    /// The first problem in the log: file, offset, what, and whether it is only a torn tail
-    /// (which opening the store cuts off by itself).
-    pub problem: Option<(String, u64, String, bool)>,
+    /// The first damage in the log, if any.
+    pub problem: Option<LogProblem>,
     /// Records a repair at the problem drops.
     pub dropped: u64,
     /// Whether the log was repaired.
     pub repaired: bool,
 }
 
+/// One snapshot file, as [`check_data_dir`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// How many keys it holds if every check passed (header, every block's checksum, the
+    /// footer); otherwise what is wrong with it. Opening the store skips a damaged snapshot
+    /// for an older one, with a warning.
+    pub keys: std::result::Result<u64, String>,
+}
+
+/// The first damage [`check_data_dir`] found in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogProblem {
+    /// The segment file.
+    pub path: PathBuf,
+    /// The byte offset of the first bad byte in it (0 for a bad header).
+    pub offset: u64,
+    /// What is wrong there.
+    pub reason: String,
+    /// Whether it is only a torn tail: an incomplete or checksum-failing end of the last
+    /// segment with nothing valid after it, the remains of a write a crash interrupted, which
+    /// opening the store cuts off by itself. Otherwise the store refuses to open until the log
+    /// is repaired.
+    pub torn_tail: bool,
+}
+
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, res) in &self.snapshots {
-            match res {
+        for snap in &self.snapshots {
+            let name = snap.path.file_name().unwrap_or(snap.path.as_os_str());
+            let name = name.to_string_lossy();
+            match &snap.keys {
                 Ok(keys) => writeln!(f, "snapshot {name}: ok, {keys} keys")?,
                 Err(why) => writeln!(f, "snapshot {name}: DAMAGED: {why}")?,
             }
@@ -516,13 +546,19 @@ impl fmt::Display for CheckReport {
         writeln!(f)?;
         match &self.problem {
             None => writeln!(f, "log: ok"),
-            Some((file, offset, why, torn)) => {
-                let kind = if *torn {
+            Some(problem) => {
+                let kind = if problem.torn_tail {
                     "torn tail (cut automatically on open)"
                 } else {
                     "CORRUPT"
                 };
-                writeln!(f, "log: {kind}: {file} at offset {offset}: {why}")?;
+                writeln!(
+                    f,
+                    "log: {kind}: {} at offset {}: {}",
+                    problem.path.display(),
+                    problem.offset,
+                    problem.reason
+                )?;
                 if self.repaired {
                     writeln!(
                         f,
@@ -560,16 +596,14 @@ pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Resul
     let mut snapshots = Vec::new();
     let mut newest_valid = 0;
     for (seq, path) in snapshot::snapshots(fs, dir)? {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        match snapshot::Snapshot::open(fs, &path) {
+        let keys = match snapshot::Snapshot::open(fs, &path) {
             Ok(s) => {
                 newest_valid = newest_valid.max(seq);
-                snapshots.push((name, Ok(s.entries())));
+                Ok(s.entries())
             }
-            Err(e) => snapshots.push((name, Err(e.to_string()))),
-        }
+            Err(e) => Err(e.to_string()),
+        };
+        snapshots.push(SnapshotCheck { path, keys });
     }
     let c = wal::check(fs, dir, newest_valid, repair)?;
     Ok(CheckReport {
@@ -577,9 +611,12 @@ pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Resul
         segments: c.segments,
         records: c.records,
         seq_range: c.seq_range,
-        problem: c
-            .problem
-            .map(|p| (p.path.display().to_string(), p.offset, p.reason, p.torn)),
+        problem: c.problem.map(|p| LogProblem {
+            path: p.path,
+            offset: p.offset,
+            reason: p.reason,
+            torn_tail: p.torn,
+        }),
         dropped: c.dropped,
         repaired: c.repaired,
     })

@@ -16,7 +16,8 @@ mod snapshot;
 mod wal;
 
 pub use api::{
-    CheckReport, Deferred, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, check_data_dir,
+    CheckReport, Deferred, LogProblem, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo,
+    SnapshotCheck, check_data_dir,
 };
 pub(crate) use engine::{Config, Persist};
 pub use wal::SyncMode;

@@ -422,6 +422,12 @@ fn check_reports_and_repairs() {
         (report.records, report.dropped, report.repaired),
         (0, 9, false)
     );
+    let problem = report.problem.clone().expect("the flipped bit is found");
+    assert_eq!(
+        (&problem.path, problem.offset, problem.torn_tail),
+        (&seg, wal::HEADER_LEN as u64, false),
+        "{problem:?}"
+    );
     assert!(report.to_string().contains("CORRUPT"), "{report}");
     let report = check_with(&fs, &dir(), true).unwrap();
     assert!(
