@@ -99,7 +99,8 @@ pub enum Error {
 ///
 /// let dir = std::env::temp_dir().join(format!("kv-doc-io-{}", std::process::id()));
 /// std::fs::write(&dir, b"a file, not a directory")?;
-/// let err = kvcore::Kv::open(&dir, kvcore::Options::new()).unwrap_err();
+/// let err = kvcore::Kv::open(&dir, kvcore::Options::new(), kvcore::PersistOptions::new())
+///     .unwrap_err();
 /// let kvcore::Error::Io(io_err) = &err else { panic!("{err:?}") };
 /// assert!(io_err.context().contains(&*dir.to_string_lossy()));
 /// let source = err.source().and_then(|s| s.downcast_ref::<io::Error>());

@@ -57,8 +57,8 @@ pub use options::{
     SetOutcome,
 };
 pub use persist::{
-    CheckReport, Deferred, LogProblem, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo,
-    SnapshotCheck, SyncMode, check_data_dir,
+    CheckReport, Deferred, LogProblem, PersistOptions, PersistenceInfo, PersistenceTask,
+    RecoveryInfo, SaveInfo, SnapshotCheck, SyncMode, check_data_dir,
 };
 pub use store::Store;
 pub use types::{

@@ -6,24 +6,20 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::entry::KeyType;
 
-/// How a [`Kv`](crate::Kv) is built.
+/// What every [`Kv`](crate::Kv) is built with, in memory ([`Kv::in_memory`](crate::Kv::in_memory))
+/// or persistent ([`Kv::open`](crate::Kv::open), which also takes
+/// [`PersistOptions`](crate::PersistOptions)).
 ///
 /// | setting | default | meaning |
 /// |---|---|---|
 /// | [`shards`](Options::shards) | 64 | independently locked shards per database (rounded up to a power of two, at most 65 536) |
 /// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
 /// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
-/// | [`sync`](Options::sync) | [`SyncMode::EverySec`](crate::SyncMode) | when writes become durable ([`Kv::open`](crate::Kv::open) only) |
-/// | [`save_rules`](Options::save_rules) | `3600 1 300 100 60 10000` | automatic snapshots, as Redis's `save` |
-/// | [`wal_segment_bytes`](Options::wal_segment_bytes) | 64 MiB | log segment size |
-/// | [`wal_mapped`](Options::wal_mapped) | `true` | `everysec`/`no` copy records into a shared mapping of the log |
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) shards: usize,
     pub(crate) databases: usize,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Persistence settings, used by `Kv::open` (builders in `persist/api.rs`).
-    pub(crate) persist: crate::persist::Config,
 }
 
 /// The most shards a database can have: the SCAN cursor gives the shard 16 bits.
@@ -35,7 +31,6 @@ impl Default for Options {
             shards: 64,
             databases: 16,
             clock: Arc::new(SystemClock),
-            persist: crate::persist::Config::default(),
         }
     }
 }

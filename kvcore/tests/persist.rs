@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use kvcore::{
-    End, HashStore, Kv, ListStore, ManualClock, Options, SetExpiry, SetOptions, SetStore, Store,
-    SyncMode, ZAddFlags, ZSetStore, check_data_dir,
+    End, HashStore, Kv, ListStore, ManualClock, Options, PersistOptions, SetExpiry, SetOptions,
+    SetStore, Store, SyncMode, ZAddFlags, ZSetStore, check_data_dir,
 };
 
 use crate::{T0, TempDir};
@@ -15,9 +15,8 @@ fn open(dir: &TempDir, clock: &ManualClock, sync: SyncMode) -> Kv {
     let opts = Options::new()
         .shards(8)
         .databases(4)
-        .clock(Arc::new(clock.clone()))
-        .sync(sync);
-    Kv::open(&dir.0, opts).unwrap()
+        .clock(Arc::new(clock.clone()));
+    Kv::open(&dir.0, opts, PersistOptions::new().sync(sync)).unwrap()
 }
 
 #[test]
@@ -164,7 +163,7 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
     let dir = TempDir::new("persist", "lock");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
-    let err = Kv::open(&dir.0, Options::new()).unwrap_err();
+    let err = Kv::open(&dir.0, Options::new(), PersistOptions::new()).unwrap_err();
     assert!(err.to_string().contains("in use by another store"), "{err}");
     let kvcore::Error::Io(io) = &err else {
         panic!("{err:?}")
@@ -223,7 +222,9 @@ fn check_finds_and_repairs_damage() {
     let mid = records / 2;
     data[mid] ^= 0x55;
     std::fs::write(&seg, data).unwrap();
-    let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
+    let err = Kv::open(&dir.0, Options::new(), PersistOptions::new())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--repair") && err.contains("wal-"), "{err}");
     let report = check_data_dir(&dir.0, true).unwrap();
     assert!(report.repaired && report.records < 20, "{report}");

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use kvcore::{
-    Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, ScoreRange, SetOp,
-    SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
+    Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, PersistOptions,
+    ScoreRange, SetOp, SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
 };
 
 use crate::{T0, TempDir, b};
@@ -14,9 +14,8 @@ use crate::{T0, TempDir, b};
 fn open(dir: &TempDir) -> Kv {
     let opts = Options::new()
         .shards(4)
-        .clock(Arc::new(ManualClock::new(T0)))
-        .sync(SyncMode::No);
-    Kv::open(&dir.0, opts).unwrap()
+        .clock(Arc::new(ManualClock::new(T0)));
+    Kv::open(&dir.0, opts, PersistOptions::new().sync(SyncMode::No)).unwrap()
 }
 
 /// xorshift64*: the test's own deterministic randomness.

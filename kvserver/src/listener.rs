@@ -156,11 +156,11 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
         SyncMode::No => kvcore::SyncMode::No,
     };
     let started = Instant::now();
-    let opts = opts
+    let persist = kvcore::PersistOptions::new()
         .sync(sync)
         .save_rules(SAVE_RULES)
         .wal_mapped(cfg.wal_mmap);
-    let kv = kvcore::Kv::open(dir, opts).map_err(|e| {
+    let kv = kvcore::Kv::open(dir, opts, persist).map_err(|e| {
         format!(
             "cannot open the data directory {}: {}",
             dir.display(),

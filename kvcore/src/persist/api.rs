@@ -13,6 +13,8 @@ use crate::error::{Error, IoError, Result};
 use crate::kv::{Inner, Kv};
 use crate::options::Options;
 
+use super::options::PersistOptions;
+
 use super::apply::RecoveryClock;
 use super::engine::{Recovery, SaveStats, recover};
 use super::error::PersistError;
@@ -29,42 +31,6 @@ impl From<PersistError> for Error {
                 Error::Io(IoError::new(format!("io error while {context}"), source))
             }
         }
-    }
-}
-
-impl Options {
-    /// Sets when writes are made durable (default [`SyncMode::EverySec`]); only for
-    /// [`Kv::open`].
-    pub fn sync(mut self, mode: SyncMode) -> Self {
-        self.persist.sync = mode;
-        self
-    }
-
-    /// Sets the automatic snapshot rules, as Redis's `save`: a snapshot is taken when, for
-    /// some `(seconds, changes)` pair, at least `changes` writes happened and `seconds` have
-    /// passed since the last snapshot or, before the first one, since the store opened (as
-    /// Redis counts). Default `[(3600, 1), (300, 100), (60, 10000)]`; empty disables them.
-    /// They run in the task [`Kv::start_persistence`] starts.
-    pub fn save_rules(mut self, rules: &[(u64, u64)]) -> Self {
-        self.persist.save = rules.to_vec();
-        self
-    }
-
-    /// Sets the size at which a log segment is closed and a new one started (default 64 MiB).
-    pub fn wal_segment_bytes(mut self, bytes: u64) -> Self {
-        self.persist.segment_bytes = bytes.max(4096);
-        self
-    }
-
-    /// Sets whether, with [`SyncMode::EverySec`] or [`SyncMode::No`], records are copied into a
-    /// shared memory mapping of the log's preallocated space (default `true`): no system call
-    /// per write and no writer waiting for another. With `false` each batch of records is
-    /// written with `pwrite`. Turn it off on copy-on-write file systems (btrfs, ZFS), where a
-    /// store into a mapping can need new disk space and a full disk kills the process with
-    /// `SIGBUS` instead of failing a write.
-    pub fn wal_mapped(mut self, on: bool) -> Self {
-        self.persist.map_log = on;
-        self
     }
 }
 
@@ -170,20 +136,23 @@ impl From<&Recovery> for RecoveryInfo {
 impl Kv {
     /// Opens (or creates) a persistent store in directory `dir`: loads the newest valid
     /// snapshot, replays the log after it, and logs every later write before acknowledging
-    /// it, by `opts`' sync mode. Warnings (a torn log tail cut, a damaged snapshot skipped)
-    /// are printed to stderr and kept in [`Kv::persistence`].
+    /// it, by `persist`'s sync mode. `opts` are the settings every store has (shards,
+    /// databases, clock), `persist` those of its directory (see [`PersistOptions`] for the
+    /// defaults). Warnings (a torn log tail cut, a damaged snapshot skipped) are printed to
+    /// stderr and kept in [`Kv::persistence`].
     ///
     /// Call [`Kv::start_persistence`] to run the everysec flusher and the snapshot rules.
     ///
     /// ```
-    /// use kvcore::{Kv, Options, Store, SyncMode};
+    /// use kvcore::{Kv, Options, PersistOptions, Store, SyncMode};
     ///
     /// let dir = std::env::temp_dir().join(format!("kv-doc-open-{}", std::process::id()));
-    /// let kv = Kv::open(&dir, Options::new().sync(SyncMode::Always))?;
+    /// let always = PersistOptions::new().sync(SyncMode::Always);
+    /// let kv = Kv::open(&dir, Options::new(), always)?;
     /// kv.db(0)?.set("greeting", "hello")?; // on disk when this returns
     /// drop(kv);
     ///
-    /// let kv = Kv::open(&dir, Options::new())?;
+    /// let kv = Kv::open(&dir, Options::new(), PersistOptions::new())?;
     /// assert_eq!(kv.db(0)?.get("greeting")?, Some(b"hello".to_vec()));
     /// # drop(kv);
     /// # std::fs::remove_dir_all(&dir).unwrap();
@@ -194,19 +163,24 @@ impl Kv {
     /// [`Error::Corrupt`] if the directory holds damage that must not be skipped (the message
     /// names the file, the offset and how to repair it); [`Error::Io`] if it cannot be read
     /// or written.
-    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Kv> {
+    pub fn open(dir: impl AsRef<Path>, opts: Options, persist: PersistOptions) -> Result<Kv> {
         let dir = dir.as_ref();
         let lock = lock_dir(dir)?;
-        let kv = Kv::open_with(Arc::new(RealFs), dir, opts)?;
+        let kv = Kv::open_with(Arc::new(RealFs), dir, opts, persist)?;
         if let Some(p) = kv.inner.persist.get() {
             p.hold_dir_lock(lock);
         }
         Ok(kv)
     }
 
-    pub(crate) fn open_with(fs: Arc<dyn FileSystem>, dir: &Path, opts: Options) -> Result<Kv> {
+    pub(crate) fn open_with(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        opts: Options,
+        persist: PersistOptions,
+    ) -> Result<Kv> {
         let clock = Arc::new(RecoveryClock::new(opts.clock.clone()));
-        let config = opts.persist.clone();
+        let config = persist.config;
         let kv = Kv::in_memory(opts.clock(clock.clone()));
         let mut progress = |line: &str| eprintln!("kvcore: {line}");
         let (persist, report) = recover(fs, dir, &kv, clock, config, &mut progress)?;

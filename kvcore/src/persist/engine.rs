@@ -37,7 +37,7 @@ use super::record::{Bytes, Entry};
 use super::snapshot::{self, SnapshotWriter, encode_entry};
 use super::wal::{self, SyncMode, Wal, WalOptions};
 
-/// Persistence settings (carried by [`Options`](crate::Options)).
+/// Persistence settings (behind [`PersistOptions`](crate::PersistOptions)).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// When writes are made durable.

@@ -1,6 +1,7 @@
 //! Durability: the write-ahead log, snapshots and the file-system seam beneath them.
 //!
-//! `api` is the public face (`Kv::open`, SAVE/BGSAVE, INFO, `check_data_dir`); `engine` is
+//! `api` is the public face (`Kv::open`, SAVE/BGSAVE, INFO, `check_data_dir`) and `options`
+//! its settings (`PersistOptions`); `engine` is
 //! what a persistent store carries; `wal` and `snapshot` are the two file formats
 //! (docs/format.md), written through the `fs` seam.
 
@@ -11,6 +12,7 @@ mod engine;
 mod error;
 mod frame;
 mod fs;
+mod options;
 mod record;
 mod snapshot;
 mod wal;
@@ -19,7 +21,8 @@ pub use api::{
     CheckReport, Deferred, LogProblem, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo,
     SnapshotCheck, check_data_dir,
 };
-pub(crate) use engine::{Config, Persist};
+pub(crate) use engine::Persist;
+pub use options::PersistOptions;
 pub use wal::SyncMode;
 
 #[cfg(test)]

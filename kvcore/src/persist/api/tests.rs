@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::*;
 use crate::clock::ManualClock;
 use crate::persist::fs::FaultFs;
-use crate::{Error, Store};
+use crate::{Error, PersistOptions, Store};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -19,10 +19,9 @@ fn open(fs: &FaultFs, sync: SyncMode) -> Kv {
     let opts = Options::new()
         .shards(16)
         .databases(2)
-        .clock(Arc::new(ManualClock::new(T0)))
-        .sync(sync)
-        .wal_segment_bytes(64 << 10);
-    Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+        .clock(Arc::new(ManualClock::new(T0)));
+    let persist = PersistOptions::new().sync(sync).wal_segment_bytes(64 << 10);
+    Kv::open_with(Arc::new(fs.clone()), &dir(), opts, persist).unwrap()
 }
 
 fn get(kv: &Kv, key: &str) -> Option<String> {
@@ -412,7 +411,13 @@ fn check_reports_and_repairs() {
     let mut data = fs.contents(&seg).unwrap();
     data[wal::HEADER_LEN + 12] ^= 1; // inside the first record's payload
     fs.put(&seg, data);
-    let err = Kv::open_with(Arc::new(fs.clone()), &dir(), Options::new()).unwrap_err();
+    let err = Kv::open_with(
+        Arc::new(fs.clone()),
+        &dir(),
+        Options::new(),
+        PersistOptions::new(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::Corrupt(_)) && err.to_string().contains("--repair"),
         "{err}"
@@ -487,9 +492,9 @@ fn multi_key_operations_are_one_record_each_and_replay() {
         let opts = Options::new()
             .shards(16)
             .databases(2)
-            .clock(Arc::new(clock.clone()))
-            .sync(SyncMode::Always);
-        Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+            .clock(Arc::new(clock.clone()));
+        let persist = PersistOptions::new().sync(SyncMode::Always);
+        Kv::open_with(Arc::new(fs.clone()), &dir(), opts, persist).unwrap()
     };
     let kv = open();
     let db = kv.db(0).unwrap();
@@ -576,8 +581,8 @@ fn multi_key_operations_are_one_record_each_and_replay() {
 fn a_zero_filled_log_is_healthy_on_disk() {
     let dir = std::env::temp_dir().join(format!("kv-prealloc-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = || Options::new().sync(SyncMode::Always).save_rules(&[]);
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let persist = || PersistOptions::new().sync(SyncMode::Always).save_rules(&[]);
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     for i in 0..10 {
         kv.db(0).unwrap().set(format!("k{i}"), "v").unwrap();
     }
@@ -590,12 +595,12 @@ fn a_zero_filled_log_is_healthy_on_disk() {
     let report = check_data_dir(&dir, false).unwrap();
     assert_eq!((report.records, report.problem.clone()), (10, None));
     assert!(report.to_string().contains("log: ok"), "{report}");
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     assert!(kv.persistence().unwrap().recovery.warnings.is_empty());
     kv.db(0).unwrap().set("k10", "v").unwrap();
     drop(kv);
     assert_eq!(check_data_dir(&dir, false).unwrap().records, 11);
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     assert_eq!(kv.db(0).unwrap().dbsize(), 11);
     drop(kv);
     std::fs::remove_dir_all(&dir).unwrap();
