@@ -20,6 +20,15 @@
 //! COPY, ...) too. Time comes from a replaceable [`Clock`]; expired keys are never returned,
 //! and [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the
 //! background.
+//!
+//! # Logging
+//!
+//! kvcore never prints. What a host may want to show an operator goes through the
+//! [`log`](https://docs.rs/log) facade, under targets starting with `kvcore`: the progress of a
+//! long recovery (info), recovery warnings such as a torn log tail cut off or a damaged
+//! snapshot skipped (warn; also in [`RecoveryInfo::warnings`]), and the moment a persistent
+//! store stops accepting writes because its log failed (error; also every later write's
+//! [`Error::PersistenceFailed`]). Without a logger installed they go nowhere.
 #![warn(missing_docs)]
 
 mod access;

@@ -180,9 +180,8 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
             r.records_replayed,
             cfg.sync.as_str()
         );
-        for w in &r.warnings {
-            warning!("recovery: {w}");
-        }
+        // The warnings themselves (r.warnings) were logged by kvcore while it opened the
+        // store, through the `log` bridge (log::install), as `kvcore: recovery: ...`.
     }
     Ok(kv)
 }

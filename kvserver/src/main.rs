@@ -16,6 +16,8 @@ mod waiters;
 use clap::Parser;
 
 fn main() {
+    // kvcore logs through the `log` facade; its records join the server's own lines.
+    log::install();
     let mut cli = settings::Cli::parse();
     if let Some(settings::Tool::Check { data_dir, repair }) = cli.tool.take() {
         match kvcore::check_data_dir(&data_dir, repair) {

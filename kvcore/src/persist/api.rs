@@ -118,7 +118,7 @@ pub struct RecoveryInfo {
     pub keys_loaded: u64,
     /// Log records replayed after it.
     pub records_replayed: u64,
-    /// Warnings (each also printed to stderr when the store opened).
+    /// Warnings (each also logged at warn level when the store opened).
     pub warnings: Vec<String>,
 }
 
@@ -138,8 +138,9 @@ impl Kv {
     /// snapshot, replays the log after it, and logs every later write before acknowledging
     /// it, by `persist`'s sync mode. `opts` are the settings every store has (shards,
     /// databases, clock), `persist` those of its directory (see [`PersistOptions`] for the
-    /// defaults). Warnings (a torn log tail cut, a damaged snapshot skipped) are printed to
-    /// stderr and kept in [`Kv::persistence`].
+    /// defaults). Warnings (a torn log tail cut, a damaged snapshot skipped) are kept in
+    /// [`Kv::persistence`] and logged (see the crate docs, *Logging*), as is the progress of a
+    /// long recovery.
     ///
     /// Call [`Kv::start_persistence`] to run the everysec flusher and the snapshot rules.
     ///
@@ -182,10 +183,10 @@ impl Kv {
         let clock = Arc::new(RecoveryClock::new(opts.clock.clone()));
         let config = persist.config;
         let kv = Kv::in_memory(opts.clock(clock.clone()));
-        let mut progress = |line: &str| eprintln!("kvcore: {line}");
+        let mut progress = |line: &str| log::info!("{line}");
         let (persist, report) = recover(fs, dir, &kv, clock, config, &mut progress)?;
         for w in &report.warnings {
-            eprintln!("kvcore: warning: {w}");
+            log::warn!("recovery: {w}");
         }
         persist.set_recovery(report);
         // `kv` was created just above; nothing else can have set its engine.
