@@ -21,6 +21,11 @@
 //! and [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the
 //! background.
 //!
+//! A store lives in memory ([`Kv::in_memory`]) or in a directory ([`Kv::open`]): both take
+//! [`Options`] (shards, databases, clock); only `open` takes [`PersistOptions`] (when a write
+//! is durable, snapshot rules, the log's segments). Errors are one [`Error`] enum; a failed
+//! file operation keeps the operating system's [`std::io::Error`] as its source ([`IoError`]).
+//!
 //! # Logging
 //!
 //! kvcore never prints. What a host may want to show an operator goes through the
