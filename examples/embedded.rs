@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kvcore::{ExpireCondition, Kv, Options, SetExpiry, SetOptions, Store};
+use kvcore::{ExpireCondition, Kv, Options, SetExpiry, SetOptions, Store, Ttl};
 
 fn main() -> kvcore::Result<()> {
     // 16 databases of 64 shards, on the system clock: the defaults.
@@ -34,9 +34,9 @@ fn main() -> kvcore::Result<()> {
             .get(key)?
             .map(|v| String::from_utf8_lossy(&v).into_owned());
         let ttl = match db.ttl(key) {
-            -2 => "missing".to_string(),
-            -1 => "no expiry".to_string(),
-            secs => format!("expires in {secs}s"),
+            Ttl::Missing => "missing".to_string(),
+            Ttl::Persistent => "no expiry".to_string(),
+            Ttl::ExpiresIn(left) => format!("expires in {}s", left.as_secs()),
         };
         println!(
             "{key:<12} = {:<10} ({ttl})",

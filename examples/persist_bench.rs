@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kvcore::{Kv, Options, Store, SyncMode};
+use kvcore::{Kv, Options, PersistOptions, Store, SyncMode};
 
 fn key(i: u64) -> [u8; 16] {
     let mut k = *b"key:000000000000";
@@ -22,8 +22,11 @@ fn key(i: u64) -> [u8; 16] {
 
 fn throughput(dir: &Path, sync: SyncMode, mapped: bool, threads: usize, secs: f64) {
     let _ = std::fs::remove_dir_all(dir);
-    let opts = Options::new().sync(sync).save_rules(&[]).wal_mapped(mapped);
-    let kv = Kv::open(dir, opts).unwrap();
+    let persist = PersistOptions::new()
+        .sync(sync)
+        .save_rules(&[])
+        .wal_mapped(mapped);
+    let kv = Kv::open(dir, Options::new(), persist).unwrap();
     let task = kv.start_persistence();
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
@@ -74,7 +77,8 @@ fn recovery(dir: &Path, keys: u64) {
     let _ = std::fs::remove_dir_all(dir);
     let value = [b'v'; 100];
     {
-        let kv = Kv::open(dir, Options::new().sync(SyncMode::No).save_rules(&[])).unwrap();
+        let persist = PersistOptions::new().sync(SyncMode::No).save_rules(&[]);
+        let kv = Kv::open(dir, Options::new(), persist).unwrap();
         let started = Instant::now();
         let threads = 4;
         let handles: Vec<_> = (0..threads)
@@ -96,7 +100,7 @@ fn recovery(dir: &Path, keys: u64) {
         );
     }
     let started = Instant::now();
-    let kv = Kv::open(dir, Options::new()).unwrap();
+    let kv = Kv::open(dir, Options::new(), PersistOptions::new()).unwrap();
     let log_only = started.elapsed().as_secs_f64();
     assert_eq!(kv.db(0).unwrap().dbsize(), keys);
     println!(
@@ -117,7 +121,7 @@ fn recovery(dir: &Path, keys: u64) {
     kv.save().unwrap();
     drop(kv);
     let started = Instant::now();
-    let kv = Kv::open(dir, Options::new()).unwrap();
+    let kv = Kv::open(dir, Options::new(), PersistOptions::new()).unwrap();
     let from_snapshot = started.elapsed().as_secs_f64();
     assert_eq!(kv.db(0).unwrap().dbsize(), keys + 1);
     println!(

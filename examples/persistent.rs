@@ -3,7 +3,9 @@
 //!
 //! Run it with `cargo run -p kvcore --example persistent [DIR]` (default `./data-example`).
 
-use kvcore::{End, HashStore, Kv, ListStore, Options, SetExpiry, SetOptions, Store, SyncMode};
+use kvcore::{
+    End, HashStore, Kv, ListStore, Options, PersistOptions, SetExpiry, SetOptions, Store, SyncMode,
+};
 
 fn main() -> kvcore::Result<()> {
     let dir = std::env::args()
@@ -11,10 +13,12 @@ fn main() -> kvcore::Result<()> {
         .unwrap_or_else(|| "data-example".to_string());
     // `Always` acknowledges a write only once its log record is on disk; many threads writing
     // at once share one fdatasync (group commit).
-    let options = || Options::default().sync(SyncMode::Always);
+    // The store's own settings (`Options`) are the in-memory defaults; `PersistOptions` are
+    // those of its directory: sync mode, snapshot rules, log segments.
+    let persist = || PersistOptions::new().sync(SyncMode::Always);
 
     {
-        let kv = Kv::open(&dir, options())?;
+        let kv = Kv::open(&dir, Options::default(), persist())?;
         // Snapshots by the save rules and the everysec flusher run in this task.
         let _persistence = kv.start_persistence();
         let db = kv.db(0)?;
@@ -30,12 +34,12 @@ fn main() -> kvcore::Result<()> {
         kv.save()?; // a snapshot now; without it the log alone would be replayed
     } // dropping the store closes the log; a crash here would lose nothing acknowledged
 
-    let kv = Kv::open(&dir, options())?;
+    let kv = Kv::open(&dir, Options::default(), persist())?;
     let db = kv.db(0)?;
     let text = |v: Option<Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
     println!("runs so far: {:?}", text(db.get("runs")?));
     println!("motd: {:?}", text(db.get("config:motd")?));
-    println!("lease ttl: {}s", db.ttl("lease"));
+    println!("lease ttl: {:?}", db.ttl("lease"));
     println!("events: {}", db.llen("events")?);
     println!("user:1 name: {:?}", text(db.hget("user:1", "name")?));
     Ok(())

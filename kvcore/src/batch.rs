@@ -35,10 +35,10 @@ impl BatchState {
 /// Writes of one store whose acknowledgement is deferred to one group commit.
 ///
 /// ```
-/// use kvcore::{Kv, Options, Store, SyncMode};
+/// use kvcore::{Kv, Options, PersistOptions, Store, SyncMode};
 ///
 /// let dir = std::env::temp_dir().join(format!("kv-doc-batch-{}", std::process::id()));
-/// let kv = Kv::open(&dir, Options::new().sync(SyncMode::Always))?;
+/// let kv = Kv::open(&dir, Options::new(), PersistOptions::new().sync(SyncMode::Always))?;
 /// let batch = kv.batch();
 /// let db = batch.db(0)?;
 /// db.set("a", "1")?; // applied and logged, not yet durable

@@ -1,5 +1,9 @@
 //! The one error type of kvcore.
 
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
 /// A `Result` whose error is kvcore's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -8,6 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Messages are lowercase and carry no Redis prefix; a server maps each variant to Redis's exact
 /// reply (for example [`Error::WrongType`] to `WRONGTYPE Operation against a key holding the wrong
 /// kind of value`).
+///
+/// Errors compare equal when they mean the same thing; for [`Error::Io`] that is the same
+/// context and the same [`io::ErrorKind`] (see [`IoError`]'s `PartialEq`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -58,8 +65,8 @@ pub enum Error {
     #[error("string exceeds maximum allowed size")]
     StringTooLong,
     /// A persistent store refuses a write whose log record would be larger than one record
-    /// may be ([`Options::max_record_bytes`](crate::Options::max_record_bytes)), before it
-    /// changes anything: a write that could not be logged must not be acknowledged.
+    /// may be ([`PersistOptions::max_record_bytes`](crate::PersistOptions::max_record_bytes)),
+    /// before it changes anything: a write that could not be logged must not be acknowledged.
     #[error(
         "write refused: its log record would take {bytes} bytes, more than the {limit}-byte \
          limit of one record"
@@ -75,8 +82,11 @@ pub enum Error {
     #[error("persistence failed, writes are refused until the store is reopened: {0}")]
     PersistenceFailed(String),
     /// A data directory could not be read or written (opening a store, taking a snapshot).
-    #[error("{0}")]
-    Io(String),
+    /// The [`IoError`] says what was being done to which path; its
+    /// [`source`](std::error::Error::source) (and this error's) is the operating system's
+    /// [`io::Error`].
+    #[error(transparent)]
+    Io(IoError),
     /// A data directory holds damage that must not be skipped; the message names the file,
     /// the offset and how to repair it.
     #[error("{0}")]
@@ -87,4 +97,123 @@ pub enum Error {
     /// A persistence operation on a store that lives only in memory.
     #[error("the store has no data directory")]
     NotPersistent,
+}
+
+/// A failed file operation of a persistent store: what was being done, naming the file or
+/// directory, and the operating system's error.
+///
+/// Its message is the context alone (`io error while writing /data/wal-….log`); the
+/// [`io::Error`] is its [`source`](std::error::Error::source), so a report that walks the
+/// chain (`anyhow`'s `{:#}`, for one) prints both without repeating either:
+///
+/// ```
+/// use std::error::Error as _;
+/// use std::io;
+///
+/// let dir = std::env::temp_dir().join(format!("kv-doc-io-{}", std::process::id()));
+/// std::fs::write(&dir, b"a file, not a directory")?;
+/// let err = kvcore::Kv::open(&dir, kvcore::Options::new(), kvcore::PersistOptions::new())
+///     .unwrap_err();
+/// let kvcore::Error::Io(io_err) = &err else { panic!("{err:?}") };
+/// assert!(io_err.context().contains(&*dir.to_string_lossy()));
+/// let source = err.source().and_then(|s| s.downcast_ref::<io::Error>());
+/// assert_eq!(source.map(io::Error::kind), Some(io_err.kind()));
+/// # std::fs::remove_file(&dir)?;
+/// # Ok::<(), io::Error>(())
+/// ```
+///
+/// It is `Clone` (the `io::Error`, which is not, is shared) and `PartialEq`: two `IoError`s are
+/// equal when their contexts and [`kind`](IoError::kind)s are, whatever the operating system's
+/// message or code, which an `io::Error` offers no way to compare.
+#[derive(Debug, Clone)]
+pub struct IoError {
+    context: String,
+    source: Arc<io::Error>,
+}
+
+impl IoError {
+    /// Wraps `source` with what was being done (a phrase that names the path).
+    pub(crate) fn new(context: impl Into<String>, source: io::Error) -> Self {
+        IoError {
+            context: context.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// What was being done, naming the file or directory.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// The kind of the operating system's error (`NotFound`, `StorageFull`, ...).
+    pub fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+
+    /// The operating system's error itself.
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.context)
+    }
+}
+
+impl std::error::Error for IoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+impl PartialEq for IoError {
+    fn eq(&self, other: &Self) -> bool {
+        self.context == other.context && self.kind() == other.kind()
+    }
+}
+
+impl Eq for IoError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn io(context: &str, kind: io::ErrorKind, message: &str) -> Error {
+        Error::Io(IoError::new(context, io::Error::new(kind, message)))
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let err = io(
+            "io error while reading /d/x",
+            io::ErrorKind::NotFound,
+            "gone",
+        );
+        assert_eq!(err.to_string(), "io error while reading /d/x");
+        let source = err.source().expect("an io error has a source");
+        let source = source
+            .downcast_ref::<io::Error>()
+            .expect("the io::Error itself");
+        assert_eq!(
+            (source.kind(), source.to_string()),
+            (io::ErrorKind::NotFound, "gone".into())
+        );
+    }
+
+    #[test]
+    fn io_errors_compare_by_context_and_kind() {
+        let a = io("writing /d/x", io::ErrorKind::StorageFull, "no space");
+        let same = io("writing /d/x", io::ErrorKind::StorageFull, "disk full");
+        let other_kind = io("writing /d/x", io::ErrorKind::PermissionDenied, "no space");
+        let other_file = io("writing /d/y", io::ErrorKind::StorageFull, "no space");
+        assert_eq!(a, same);
+        assert_eq!(a.clone(), a);
+        assert_ne!(a, other_kind);
+        assert_ne!(a, other_file);
+        assert_ne!(a, Error::NotPersistent);
+    }
 }

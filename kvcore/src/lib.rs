@@ -1,7 +1,8 @@
 //! kvcore: an embeddable, Redis-compatible key-value store.
 //!
 //! ```
-//! use kvcore::{Kv, Options, Store, SetOptions, SetExpiry};
+//! use std::time::Duration;
+//! use kvcore::{Kv, Options, Store, SetOptions, SetExpiry, Ttl};
 //!
 //! let kv = Kv::in_memory(Options::default());
 //! let db = kv.db(0)?;
@@ -9,7 +10,7 @@
 //! db.set_with("session", b"abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
 //! assert_eq!(db.get("greeting")?, Some(b"hello".to_vec()));
 //! assert_eq!(db.incr("visits")?, 1);
-//! assert!(db.ttl("session") > 0);
+//! assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
 //! # Ok::<(), kvcore::Error>(())
 //! ```
 //!
@@ -19,6 +20,20 @@
 //! COPY, ...) too. Time comes from a replaceable [`Clock`]; expired keys are never returned,
 //! and [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the
 //! background.
+//!
+//! A store lives in memory ([`Kv::in_memory`]) or in a directory ([`Kv::open`]): both take
+//! [`Options`] (shards, databases, clock); only `open` takes [`PersistOptions`] (when a write
+//! is durable, snapshot rules, the log's segments). Errors are one [`Error`] enum; a failed
+//! file operation keeps the operating system's [`std::io::Error`] as its source ([`IoError`]).
+//!
+//! # Logging
+//!
+//! kvcore never prints. What a host may want to show an operator goes through the
+//! [`log`](https://docs.rs/log) facade, under targets starting with `kvcore`: the progress of a
+//! long recovery (info), recovery warnings such as a torn log tail cut off or a damaged
+//! snapshot skipped (warn; also in [`RecoveryInfo::warnings`]), and the moment a persistent
+//! store stops accepting writes because its log failed (error; also every later write's
+//! [`Error::PersistenceFailed`]). Without a logger installed they go nowhere.
 #![warn(missing_docs)]
 
 mod access;
@@ -43,11 +58,12 @@ mod types;
 pub use batch::{Batch, Deferred};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{EntryMeta, KeyType};
-pub use error::{Error, Result};
+pub use error::{Error, IoError, Result};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};
 pub use number::LongDouble;
+pub use ops::expire::{ExpireTime, Ttl};
 pub use ops::hash::{FieldValue, HashStore};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};
@@ -57,7 +73,8 @@ pub use options::{
     SetOutcome,
 };
 pub use persist::{
-    CheckReport, PersistenceInfo, PersistenceTask, RecoveryInfo, SaveInfo, SyncMode, check_data_dir,
+    CheckReport, LogProblem, PersistOptions, PersistenceInfo, PersistenceTask, RecoveryInfo,
+    SaveInfo, SnapshotCheck, SyncMode, check_data_dir,
 };
 pub use store::Store;
 pub use types::{

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::entry::KeyType;
 
-/// How a [`Kv`](crate::Kv) is built.
+/// What every [`Kv`](crate::Kv) is built with, in memory ([`Kv::in_memory`](crate::Kv::in_memory))
+/// or persistent ([`Kv::open`](crate::Kv::open), which also takes
+/// [`PersistOptions`](crate::PersistOptions)).
 ///
 /// | setting | default | meaning |
 /// |---|---|---|
@@ -14,19 +16,12 @@ use crate::entry::KeyType;
 /// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
 /// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
 /// | [`max_bulk_len`](Options::max_bulk_len) | 512 MiB | the longest key, value or element a write may store (Redis's `proto-max-bulk-len`) |
-/// | [`sync`](Options::sync) | [`SyncMode::EverySec`](crate::SyncMode) | when writes become durable ([`Kv::open`](crate::Kv::open) only) |
-/// | [`save_rules`](Options::save_rules) | `3600 1 300 100 60 10000` | automatic snapshots, as Redis's `save` |
-/// | [`wal_segment_bytes`](Options::wal_segment_bytes) | 64 MiB | log segment size |
-/// | [`wal_mapped`](Options::wal_mapped) | `true` | `everysec`/`no` copy records into a shared mapping of the log |
-/// | [`max_record_bytes`](Options::max_record_bytes) | 4 GiB − 1 | the largest log record or snapshot entry ([`Kv::open`](crate::Kv::open) only) |
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) shards: usize,
     pub(crate) databases: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_bulk_len: usize,
-    /// Persistence settings, used by `Kv::open` (builders in `persist/api.rs`).
-    pub(crate) persist: crate::persist::Config,
 }
 
 /// Redis's default `proto-max-bulk-len`: 512 MiB.
@@ -42,7 +37,6 @@ impl Default for Options {
             databases: 16,
             clock: Arc::new(SystemClock),
             max_bulk_len: DEFAULT_MAX_BULK_LEN,
-            persist: crate::persist::Config::default(),
         }
     }
 }

@@ -4,7 +4,8 @@ use crate::entry::{EntryMeta, KeyType};
 use crate::error::Result;
 use crate::kv::Db;
 use crate::number::LongDouble;
-use crate::ops::{expire, keys, string};
+use crate::ops::expire::{self, ExpireTime, Ttl};
+use crate::ops::{keys, string};
 use crate::options::{ExpireCondition, GetExOption, ScanOptions, SetOptions, SetOutcome};
 
 /// The operations of a Redis-like key space: strings, keys and expiry.
@@ -126,14 +127,15 @@ pub trait Store {
     /// PEXPIREAT: [`expire`](Store::expire) to a Unix time in milliseconds (past: deletes).
     fn pexpireat(&self, key: impl AsRef<[u8]>, unix_ms: i64, cond: ExpireCondition)
     -> Result<bool>;
-    /// TTL: seconds left (rounded as Redis does), -1 without expiry, -2 if missing.
-    fn ttl(&self, key: impl AsRef<[u8]>) -> i64;
-    /// PTTL: milliseconds left, -1 without expiry, -2 if missing.
-    fn pttl(&self, key: impl AsRef<[u8]>) -> i64;
-    /// EXPIRETIME: the absolute expiry in Unix seconds, -1 without expiry, -2 if missing.
-    fn expiretime(&self, key: impl AsRef<[u8]>) -> i64;
-    /// PEXPIRETIME: the absolute expiry in Unix milliseconds, -1 / -2 as above.
-    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> i64;
+    /// TTL: the time left, in whole seconds rounded to the nearest as Redis rounds.
+    fn ttl(&self, key: impl AsRef<[u8]>) -> Ttl;
+    /// PTTL: the time left, in milliseconds.
+    fn pttl(&self, key: impl AsRef<[u8]>) -> Ttl;
+    /// EXPIRETIME: the deadline since the Unix epoch, in whole seconds rounded to the nearest
+    /// as Redis rounds.
+    fn expiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime;
+    /// PEXPIRETIME: the deadline since the Unix epoch, in milliseconds.
+    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime;
     /// PERSIST: removes the expiry; true if there was one.
     fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool>;
     /// RENAME: moves `src` to `dst` (replacing it), with its expiry. Renaming a key to itself
@@ -314,17 +316,17 @@ impl Store for Db {
     ) -> Result<bool> {
         expire::expire(self, key.as_ref(), expire::When::AbsoluteMs(unix_ms), cond)
     }
-    fn ttl(&self, key: impl AsRef<[u8]>) -> i64 {
-        expire::ttl(self, key.as_ref(), expire::TtlKind::Secs)
+    fn ttl(&self, key: impl AsRef<[u8]>) -> Ttl {
+        expire::ttl(self, key.as_ref(), expire::Unit::Secs)
     }
-    fn pttl(&self, key: impl AsRef<[u8]>) -> i64 {
-        expire::ttl(self, key.as_ref(), expire::TtlKind::Ms)
+    fn pttl(&self, key: impl AsRef<[u8]>) -> Ttl {
+        expire::ttl(self, key.as_ref(), expire::Unit::Ms)
     }
-    fn expiretime(&self, key: impl AsRef<[u8]>) -> i64 {
-        expire::ttl(self, key.as_ref(), expire::TtlKind::AtSecs)
+    fn expiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime {
+        expire::expire_time(self, key.as_ref(), expire::Unit::Secs)
     }
-    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> i64 {
-        expire::ttl(self, key.as_ref(), expire::TtlKind::AtMs)
+    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime {
+        expire::expire_time(self, key.as_ref(), expire::Unit::Ms)
     }
     fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         expire::persist(self, key.as_ref())

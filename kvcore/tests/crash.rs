@@ -16,15 +16,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kvcore::{Kv, Options, SetExpiry, SetOptions, Store, SyncMode};
+use kvcore::{Kv, Options, PersistOptions, SetExpiry, SetOptions, Store, SyncMode, Ttl};
 
 const CHILD_ENV: &str = "KV_CRASH_CHILD";
 const WRITERS: usize = 4;
 
-fn opts(sync: SyncMode) -> Options {
-    Options::new()
-        .shards(8)
-        .databases(2)
+fn opts() -> Options {
+    Options::new().shards(8).databases(2)
+}
+
+fn persist(sync: SyncMode) -> PersistOptions {
+    PersistOptions::new()
         .sync(sync)
         .wal_segment_bytes(256 << 10)
 }
@@ -36,7 +38,7 @@ fn value_of(key: &str) -> String {
 /// The child: writes until killed, printing `ACK <key>` / `CTR <n>` / `DEL <key>` after each
 /// acknowledged write.
 fn child(dir: &Path, cycle: u64, sync: SyncMode) {
-    let kv = Kv::open(dir, opts(sync)).expect("child opens the store");
+    let kv = Kv::open(dir, opts(), persist(sync)).expect("child opens the store");
     let stop = Arc::new(AtomicBool::new(false));
     println!("READY");
     let mut threads = Vec::new();
@@ -240,8 +242,8 @@ fn verify(
     max_counter: u64,
     cycle: u64,
 ) {
-    let kv =
-        Kv::open(dir, opts(sync)).unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
+    let kv = Kv::open(dir, opts(), persist(sync))
+        .unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
     for ((db, key), want) in expected {
         let got = kv.db(*db).unwrap().get(key).unwrap();
         match want {
@@ -280,9 +282,12 @@ fn verify(
             let n: u64 = key.rsplit('-').next().unwrap().parse().unwrap();
             let ttl = d.ttl(&key);
             if n % 7 == 3 {
-                assert!(ttl > 0, "cycle {cycle}: {key} lost its TTL");
+                assert!(
+                    matches!(ttl, Ttl::ExpiresIn(left) if !left.is_zero()),
+                    "cycle {cycle}: {key} lost its TTL"
+                );
             } else {
-                assert_eq!(ttl, -1, "cycle {cycle}: {key} got a TTL");
+                assert_eq!(ttl, Ttl::Persistent, "cycle {cycle}: {key} got a TTL");
             }
         }
     }

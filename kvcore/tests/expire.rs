@@ -1,6 +1,8 @@
-use kvcore::{Error, ExpireCondition as C, Store};
+use std::time::Duration;
 
-use crate::{T0, b, store};
+use kvcore::{Error, ExpireCondition as C, ExpireTime, Store, Ttl};
+
+use crate::{T0, at_ms, b, millis, secs, store};
 
 #[test]
 fn ttl_reports_missing_persistent_and_rounds() {
@@ -12,7 +14,12 @@ fn ttl_reports_missing_persistent_and_rounds() {
             db.expiretime("k"),
             db.pexpiretime("k")
         ),
-        (-2, -2, -2, -2)
+        (
+            Ttl::Missing,
+            Ttl::Missing,
+            ExpireTime::Missing,
+            ExpireTime::Missing
+        )
     );
     db.set("k", "v").unwrap();
     assert_eq!(
@@ -22,20 +29,35 @@ fn ttl_reports_missing_persistent_and_rounds() {
             db.expiretime("k"),
             db.pexpiretime("k")
         ),
-        (-1, -1, -1, -1)
+        (
+            Ttl::Persistent,
+            Ttl::Persistent,
+            ExpireTime::Persistent,
+            ExpireTime::Persistent
+        )
     );
-    // (pexpire ms, expected ttl): Redis rounds the remaining time to the nearest second.
+    // (pexpire ms, expected ttl): Redis rounds the remaining time to the nearest second, and
+    // EXPIRETIME the deadline (T0 is a whole second).
     for (ms, ttl) in [(1500, 2), (1499, 1), (500, 1), (499, 0), (10_000, 10)] {
-        assert!(db.pexpire("k", ms, C::None).unwrap());
-        assert_eq!(db.ttl("k"), ttl, "{ms} ms");
-        assert_eq!(db.pttl("k"), ms);
-        assert_eq!(db.pexpiretime("k"), (T0 + ms as u64) as i64);
-        assert_eq!(db.expiretime("k"), ((T0 + ms as u64) / 1000) as i64);
+        assert!(db.pexpire("k", ms as i64, C::None).unwrap());
+        assert_eq!(db.ttl("k"), secs(ttl), "{ms} ms");
+        assert_eq!(db.pttl("k"), millis(ms));
+        assert_eq!(db.pexpiretime("k"), at_ms(T0 + ms));
+        let at_secs = ExpireTime::ExpiresAt(Duration::from_secs(T0 / 1000 + ttl));
+        assert_eq!(db.expiretime("k"), at_secs, "{ms} ms");
     }
+    // The furthest deadline EXPIRE accepts is reported whole, rounding included.
+    assert!(db.pexpireat("far", i64::MAX, C::None).is_ok());
+    db.set("far", "v").unwrap();
+    assert!(db.pexpireat("far", i64::MAX, C::None).unwrap());
+    assert_eq!(db.pexpiretime("far"), at_ms(i64::MAX as u64));
+    let far_secs = Duration::from_secs((i64::MAX as u64 + 500) / 1000);
+    assert_eq!(db.expiretime("far"), ExpireTime::ExpiresAt(far_secs));
     clock.advance(9_999);
-    assert_eq!(db.pttl("k"), 1);
+    assert_eq!(db.pttl("k"), millis(1));
+    assert_eq!(db.ttl("k"), secs(0), "1 ms left rounds to 0 s, as in Redis");
     clock.advance(1);
-    assert_eq!((db.ttl("k"), db.get("k").unwrap()), (-2, None));
+    assert_eq!((db.ttl("k"), db.get("k").unwrap()), (Ttl::Missing, None));
 }
 
 #[test]
@@ -47,13 +69,13 @@ fn expire_variants_and_deletion() {
     );
     db.set("k", "v").unwrap();
     assert!(db.expire("k", 10, C::None).unwrap());
-    assert_eq!(db.pttl("k"), 10_000);
+    assert_eq!(db.pttl("k"), millis(10_000));
     assert!(db.pexpire("k", 2500, C::None).unwrap());
-    assert_eq!(db.pttl("k"), 2500);
+    assert_eq!(db.pttl("k"), millis(2500));
     assert!(db.expireat("k", (T0 / 1000 + 30) as i64, C::None).unwrap());
-    assert_eq!(db.pttl("k"), 30_000);
+    assert_eq!(db.pttl("k"), millis(30_000));
     assert!(db.pexpireat("k", (T0 + 42) as i64, C::None).unwrap());
-    assert_eq!(db.pttl("k"), 42);
+    assert_eq!(db.pttl("k"), millis(42));
     // Non-positive relative and past absolute times delete and report 1.
     let deleting: [&dyn Fn() -> kvcore::Result<bool>; 5] = [
         &|| db.expire("k", 0, C::None),
@@ -79,7 +101,10 @@ fn expire_variants_and_deletion() {
     for r in overflowing {
         assert_eq!(r, Err(Error::InvalidExpireTime));
     }
-    assert_eq!((db.get("k").unwrap(), db.ttl("k")), (b("v"), -1));
+    assert_eq!(
+        (db.get("k").unwrap(), db.ttl("k")),
+        (b("v"), Ttl::Persistent)
+    );
     assert_eq!(
         db.expire("missing", i64::MAX, C::None),
         Err(Error::InvalidExpireTime)
@@ -114,7 +139,10 @@ fn expire_conditions() {
             db.expire("k", t, C::None).unwrap();
         }
         assert_eq!(db.expire("k", new, cond).unwrap(), applied, "case {i}");
-        let expected = if applied { new } else { current.unwrap_or(-1) };
+        let expected = match if applied { Some(new) } else { current } {
+            Some(t) => secs(t as u64),
+            None => Ttl::Persistent,
+        };
         assert_eq!(db.ttl("k"), expected, "case {i}");
     }
     // A condition that fails does not delete, even with a non-positive time.
@@ -133,7 +161,7 @@ fn persist_removes_ttl() {
     assert!(!db.persist("k").unwrap());
     db.expire("k", 10, C::None).unwrap();
     assert!(db.persist("k").unwrap());
-    assert_eq!(db.ttl("k"), -1);
+    assert_eq!(db.ttl("k"), Ttl::Persistent);
 }
 
 #[test]
@@ -160,7 +188,7 @@ fn expired_keys_are_never_returned() {
     db.setex("k2", 1, "1").unwrap();
     clock.advance(1000);
     assert_eq!(db.incr("k2").unwrap(), 1);
-    assert_eq!(db.ttl("k2"), -1);
+    assert_eq!(db.ttl("k2"), Ttl::Persistent);
     db.setex("k3", 1, "v").unwrap();
     clock.advance(1000);
     assert!(db.setnx("k3", "w").unwrap());

@@ -1,6 +1,6 @@
-use kvcore::{Error, KeyType, ListStore, SetExpiry, SetOptions, Store};
+use kvcore::{Error, KeyType, ListStore, SetExpiry, SetOptions, Store, Ttl};
 
-use crate::{T0, b, store};
+use crate::{T0, b, secs, store};
 
 #[test]
 fn del_and_exists_count() {
@@ -130,7 +130,7 @@ fn rename_and_renamenx() {
     db.setex("a", 100, "1").unwrap();
     db.rename("a", "b").unwrap();
     assert_eq!((db.get("a").unwrap(), db.get("b").unwrap()), (None, b("1")));
-    assert_eq!(db.ttl("b"), 100, "RENAME keeps the TTL");
+    assert_eq!(db.ttl("b"), secs(100), "RENAME keeps the TTL");
     db.rename("b", "b").unwrap();
     assert_eq!(db.get("b").unwrap(), b("1"));
     assert!(!db.renamenx("b", "b").unwrap());
@@ -139,13 +139,17 @@ fn rename_and_renamenx() {
     assert_eq!(db.mget(&["b", "c"]), vec![b("1"), b("3")]);
     db.rename("b", "c").unwrap();
     assert_eq!(db.mget(&["b", "c"]), vec![None, b("1")]);
-    assert_eq!(db.ttl("c"), 100, "the destination takes the source's TTL");
+    assert_eq!(
+        db.ttl("c"),
+        secs(100),
+        "the destination takes the source's TTL"
+    );
     assert!(db.renamenx("c", "d").unwrap());
     // The destination's old TTL goes away with its value.
     db.setex("e", 50, "old").unwrap();
     db.set("f", "new").unwrap();
     db.rename("f", "e").unwrap();
-    assert_eq!(db.ttl("e"), -1);
+    assert_eq!(db.ttl("e"), Ttl::Persistent);
 }
 
 #[test]
@@ -162,7 +166,7 @@ fn copy_within_and_across_databases() {
     );
     assert!(db.copy("src", "dst", None, false).unwrap());
     assert_eq!(db.get("dst").unwrap(), b("v"));
-    assert_eq!(db.ttl("dst"), 60);
+    assert_eq!(db.ttl("dst"), secs(60));
     db.set("dst", "changed").unwrap();
     assert_eq!(db.get("src").unwrap(), b("v"), "the copy is independent");
     assert!(!db.copy("src", "dst", None, false).unwrap());
@@ -170,7 +174,7 @@ fn copy_within_and_across_databases() {
     assert_eq!(db.get("dst").unwrap(), b("v"));
     assert!(db.copy("src", "src", Some(1), false).unwrap());
     assert_eq!(db1.get("src").unwrap(), b("v"));
-    assert_eq!(db1.ttl("src"), 60);
+    assert_eq!(db1.ttl("src"), secs(60));
     assert!(db1.copy("src", "back", Some(0), false).unwrap());
     assert_eq!(db.get("back").unwrap(), b("v"));
 }
@@ -195,7 +199,7 @@ fn move_key_between_databases() {
     );
     assert!(db.move_key("k", 1).unwrap());
     assert_eq!(db.exists(&["k"]), 0);
-    assert_eq!((db1.get("k").unwrap(), db1.ttl("k")), (b("v"), 60));
+    assert_eq!((db1.get("k").unwrap(), db1.ttl("k")), (b("v"), secs(60)));
     db1.push("l", kvcore::End::Left, &["a", "b"]).unwrap();
     assert!(db1.move_key("l", 0).unwrap());
     assert_eq!(db.key_type("l"), Some(KeyType::List));

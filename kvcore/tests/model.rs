@@ -2,8 +2,9 @@
 //! clock that moves between operations; the two are compared after every step.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use kvcore::{Error, ExpireCondition, SetExpiry, SetOptions, Store};
+use kvcore::{Error, ExpireCondition, SetExpiry, SetOptions, Store, Ttl};
 use proptest::prelude::*;
 
 use crate::{T0, store};
@@ -236,9 +237,9 @@ proptest! {
                 let m = model.map.get(k.as_bytes());
                 prop_assert_eq!(db.get(k).unwrap(), m.map(|(v, _)| v.clone()), "value of {} after step {} {:?}", k, step, op);
                 let pttl = match m {
-                    None => -2,
-                    Some((_, None)) => -1,
-                    Some((_, Some(at))) => (at - model.now) as i64,
+                    None => Ttl::Missing,
+                    Some((_, None)) => Ttl::Persistent,
+                    Some((_, Some(at))) => Ttl::ExpiresIn(Duration::from_millis(at - model.now)),
                 };
                 prop_assert_eq!(db.pttl(k), pttl, "pttl of {} after step {} {:?}", k, step, op);
             }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use kvcore::{
-    End, HashStore, Kv, ListStore, ManualClock, Options, SetExpiry, SetOptions, SetStore, Store,
-    SyncMode, ZAddFlags, ZSetStore, check_data_dir,
+    End, HashStore, Kv, ListStore, ManualClock, Options, PersistOptions, SetExpiry, SetOptions,
+    SetStore, Store, SyncMode, ZAddFlags, ZSetStore, check_data_dir,
 };
 
 use crate::{T0, TempDir};
@@ -15,9 +15,8 @@ fn open(dir: &TempDir, clock: &ManualClock, sync: SyncMode) -> Kv {
     let opts = Options::new()
         .shards(8)
         .databases(4)
-        .clock(Arc::new(clock.clone()))
-        .sync(sync);
-    Kv::open(&dir.0, opts).unwrap()
+        .clock(Arc::new(clock.clone()));
+    Kv::open(&dir.0, opts, PersistOptions::new().sync(sync)).unwrap()
 }
 
 #[test]
@@ -61,8 +60,8 @@ fn ttls_keep_counting_across_restarts_and_expired_keys_stay_gone() {
     let kv = open(&dir, &clock, SyncMode::Always);
     let db = kv.db(0).unwrap();
     assert_eq!(db.get("short").unwrap(), None);
-    assert_eq!(db.pttl("long"), 90_000);
-    assert_eq!(db.pttl("forever"), -1);
+    assert_eq!(db.pttl("long"), crate::millis(90_000));
+    assert_eq!(db.pttl("forever"), kvcore::Ttl::Persistent);
     kv.save().unwrap();
     drop((db, kv));
     clock.advance(100_000);
@@ -164,11 +163,40 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
     let dir = TempDir::new("persist", "lock");
     let clock = ManualClock::new(T0);
     let kv = open(&dir, &clock, SyncMode::Always);
-    let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
-    assert!(err.contains("in use by another store"), "{err}");
+    let err = Kv::open(&dir.0, Options::new(), PersistOptions::new()).unwrap_err();
+    assert!(err.to_string().contains("in use by another store"), "{err}");
+    let kvcore::Error::Io(io) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(io.kind(), std::io::ErrorKind::ResourceBusy);
     drop(kv);
     let kv = open(&dir, &clock, SyncMode::Always);
     kv.db(0).unwrap().set("a", "b").unwrap();
+}
+
+#[test]
+fn check_reports_each_snapshot() {
+    let dir = TempDir::new("persist", "check-snapshots");
+    let clock = ManualClock::new(T0);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    kv.db(0).unwrap().set("a", "1").unwrap();
+    kv.save().unwrap();
+    kv.db(0).unwrap().set("b", "2").unwrap();
+    kv.save().unwrap();
+    drop(kv);
+    let report = check_data_dir(&dir.0, false).unwrap();
+    let keys: Vec<_> = report.snapshots.iter().map(|s| s.keys.clone()).collect();
+    assert_eq!(keys, [Ok(2), Ok(1)], "newest first: {report}");
+    let newest = report.snapshots[0].path.clone();
+    assert!(newest.starts_with(&dir.0), "{}", newest.display());
+    let mut data = std::fs::read(&newest).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&newest, data).unwrap();
+    let report = check_data_dir(&dir.0, false).unwrap();
+    assert!(report.snapshots[0].keys.is_err(), "{report}");
+    assert_eq!(report.snapshots[1].keys, Ok(1), "{report}");
+    assert!(report.to_string().contains("DAMAGED"), "{report}");
 }
 
 #[test]
@@ -194,10 +222,18 @@ fn check_finds_and_repairs_damage() {
     let mid = records / 2;
     data[mid] ^= 0x55;
     std::fs::write(&seg, data).unwrap();
-    let err = Kv::open(&dir.0, Options::new()).unwrap_err().to_string();
+    let err = Kv::open(&dir.0, Options::new(), PersistOptions::new())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--repair") && err.contains("wal-"), "{err}");
     let report = check_data_dir(&dir.0, true).unwrap();
     assert!(report.repaired && report.records < 20, "{report}");
+    let problem = report.problem.as_ref().expect("the damage is reported");
+    assert_eq!(
+        (&problem.path, problem.torn_tail),
+        (&seg, false),
+        "{report}"
+    );
     let kv = open(&dir, &clock, SyncMode::Always);
     assert_eq!(kv.db(0).unwrap().dbsize(), report.records);
 }

@@ -1,6 +1,6 @@
-use kvcore::{Error, GetExOption, ListStore, LongDouble, SetExpiry, SetOptions, Store};
+use kvcore::{Error, GetExOption, ListStore, LongDouble, SetExpiry, SetOptions, Store, Ttl};
 
-use crate::{T0, b, store};
+use crate::{T0, b, millis, secs, store};
 
 #[test]
 fn set_get_binary_and_empty() {
@@ -89,14 +89,14 @@ fn set_expiry_options() {
         .unwrap();
     db.set_with("t", "w", &SetOptions::new().expiry(SetExpiry::KeepTtl))
         .unwrap();
-    assert_eq!(db.pttl("t"), 5000);
+    assert_eq!(db.pttl("t"), millis(5000));
     db.set("t", "x").unwrap();
-    assert_eq!(db.ttl("t"), -1);
+    assert_eq!(db.ttl("t"), Ttl::Persistent);
     // SETEX / PSETEX.
     db.setex("se", 3, "v").unwrap();
-    assert_eq!(db.ttl("se"), 3);
+    assert_eq!(db.ttl("se"), secs(3));
     db.psetex("pse", 250, "v").unwrap();
-    assert_eq!(db.pttl("pse"), 250);
+    assert_eq!(db.pttl("pse"), millis(250));
     clock.advance(250);
     assert_eq!(db.get("pse").unwrap(), None);
     // A PXAT in the past writes nothing that survives.
@@ -158,16 +158,16 @@ fn getdel_getex() {
 
     db.set("k", "v").unwrap();
     let cases = [
-        (GetExOption::Keep, -1),
-        (GetExOption::Ex(10), 10_000),
-        (GetExOption::Keep, 10_000),
-        (GetExOption::Px(500), 500),
-        (GetExOption::PxAt((T0 + 900) as i64), 900),
+        (GetExOption::Keep, Ttl::Persistent),
+        (GetExOption::Ex(10), millis(10_000)),
+        (GetExOption::Keep, millis(10_000)),
+        (GetExOption::Px(500), millis(500)),
+        (GetExOption::PxAt((T0 + 900) as i64), millis(900)),
         (
             GetExOption::ExAt((T0 / 1000 + 2) as i64),
-            ((T0 / 1000 + 2) * 1000 - T0) as i64,
+            millis((T0 / 1000 + 2) * 1000 - T0),
         ),
-        (GetExOption::Persist, -1),
+        (GetExOption::Persist, Ttl::Persistent),
     ];
     for (opt, pttl) in cases {
         assert_eq!(db.getex("k", opt).unwrap(), b("v"), "{opt:?}");
@@ -195,7 +195,7 @@ fn mget_mset_msetnx() {
     // MSET drops TTLs, like SET.
     db.setex("t", 10, "x").unwrap();
     db.mset(&[("t", "y")]).unwrap();
-    assert_eq!(db.ttl("t"), -1);
+    assert_eq!(db.ttl("t"), Ttl::Persistent);
     // MSETNX: all or nothing.
     assert!(!db.msetnx(&[("new1", "x"), ("a", "x")]).unwrap());
     assert_eq!(db.mget(&["new1", "a"]), vec![None, b("3")]);
@@ -316,7 +316,7 @@ fn incr_family() {
     // INCR keeps the TTL.
     db.setex("ttl", 100, "5").unwrap();
     assert_eq!(db.incr("ttl").unwrap(), 6);
-    assert_eq!(db.ttl("ttl"), 100);
+    assert_eq!(db.ttl("ttl"), secs(100));
 }
 
 #[test]

@@ -12,8 +12,9 @@ mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use kvcore::{Db, Kv, ManualClock, Options};
+use kvcore::{Db, ExpireTime, Kv, ManualClock, Options, Ttl};
 
 /// The clock's start: an arbitrary, realistic Unix time in milliseconds.
 pub(crate) const T0: u64 = 1_700_000_000_000;
@@ -29,6 +30,21 @@ pub(crate) fn store() -> (Kv, Db, ManualClock) {
     );
     let db = kv.db(0).unwrap();
     (kv, db, clock)
+}
+
+/// [`Ttl::ExpiresIn`] this many seconds (what TTL reports).
+pub(crate) fn secs(n: u64) -> Ttl {
+    Ttl::ExpiresIn(Duration::from_secs(n))
+}
+
+/// [`Ttl::ExpiresIn`] this many milliseconds (what PTTL reports).
+pub(crate) fn millis(n: u64) -> Ttl {
+    Ttl::ExpiresIn(Duration::from_millis(n))
+}
+
+/// [`ExpireTime::ExpiresAt`] this many milliseconds after the Unix epoch.
+pub(crate) fn at_ms(n: u64) -> ExpireTime {
+    ExpireTime::ExpiresAt(Duration::from_millis(n))
 }
 
 pub(crate) fn b(s: &str) -> Option<Vec<u8>> {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use kvcore::{
-    Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, ScoreRange, SetOp,
-    SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
+    Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, PersistOptions,
+    ScoreRange, SetOp, SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
 };
 
 use crate::{T0, TempDir, b};
@@ -14,9 +14,8 @@ use crate::{T0, TempDir, b};
 fn open(dir: &TempDir) -> Kv {
     let opts = Options::new()
         .shards(4)
-        .clock(Arc::new(ManualClock::new(T0)))
-        .sync(SyncMode::No);
-    Kv::open(&dir.0, opts).unwrap()
+        .clock(Arc::new(ManualClock::new(T0)));
+    Kv::open(&dir.0, opts, PersistOptions::new().sync(SyncMode::No)).unwrap()
 }
 
 /// xorshift64*: the test's own deterministic randomness.
@@ -188,7 +187,7 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             db.push(&key, End::Right, &["only"]).unwrap();
             assert!(db.expire(&key, 100, Default::default()).unwrap());
             assert_eq!(db.lmove(&key, &key, from, to).unwrap(), b("only"));
-            assert_eq!(db.ttl(&key), 100, "{key} right after LMOVE");
+            assert_eq!(db.ttl(&key), crate::secs(100), "{key} right after LMOVE");
             keys.push(key);
         }
     }
@@ -202,6 +201,10 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             vec![b"only".to_vec()],
             "{key}"
         );
-        assert_eq!(db.ttl(key), 100, "{key} after replaying the log");
+        assert_eq!(
+            db.ttl(key),
+            crate::secs(100),
+            "{key} after replaying the log"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::ProtocolError;
 use crate::frame::Frame;
 use crate::limits::Limits;
-use crate::number::{parse_double, parse_lenient_int, parse_redis_int};
+use crate::number::{parse_double, parse_i64, parse_lenient_int};
 use crate::status::Status;
 
 /// Decodes one frame (any RESP2 or RESP3 type) from the front of `input`.
@@ -69,7 +69,7 @@ impl Decoder<'_, '_> {
         let Some((text, next)) = self.line(start, self.limits.max_inline_len)? else {
             return Ok(None);
         };
-        match parse_redis_int(text) {
+        match parse_i64(text) {
             Some(-1) => Ok(Some((None, next))),
             Some(n) if n >= 0 && n as u64 <= max as u64 => Ok(Some((Some(n as usize), next))),
             _ => Err(err),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use crate::error::ProtocolError;
 use crate::inline::split_args;
 use crate::limits::Limits;
-use crate::number::parse_redis_int;
+use crate::number::parse_i64;
 use crate::status::Status;
 
 /// How many arguments a request keeps without a heap allocation (covers GET/SET/HSET/...).
@@ -302,7 +302,7 @@ fn decode_multibulk<'a>(
 /// checked as Redis does: not a number or past `max_array_len` is invalid, then past the
 /// pre-authentication bound is "unauthenticated". `0` for an empty request (0 or negative).
 pub(crate) fn request_len(digits: &[u8], limits: &Limits) -> Result<usize, ProtocolError> {
-    match parse_redis_int(digits) {
+    match parse_i64(digits) {
         Some(n) if n <= 0 => Ok(0),
         Some(n) if n as u64 > limits.max_array_len as u64 => {
             Err(ProtocolError::InvalidMultibulkLength)
@@ -340,7 +340,7 @@ pub(crate) fn bulk_arg<'a>(
     if input[pos] != b'$' {
         return Err(ProtocolError::ExpectedBulk(input[pos]));
     }
-    let len = match parse_redis_int(&input[pos + 1..cr]) {
+    let len = match parse_i64(&input[pos + 1..cr]) {
         Some(n) if n < 0 || n as u64 > limits.max_bulk_len as u64 => {
             return Err(ProtocolError::InvalidBulkLength);
         }
@@ -362,7 +362,7 @@ pub(crate) fn bulk_arg<'a>(
 /// The common header in one pass: `tag` (`*` or `$`), a canonical number of at most 9
 /// digits that is at most `max`, `\r` and one more byte present. Returns the number and the
 /// position of the `\r`, or `None` for anything else, which the general path (`header_end` +
-/// `parse_redis_int`) then decides. Every header this accepts, the general path accepts with
+/// `parse_i64`) then decides. Every header this accepts, the general path accepts with
 /// the same result: this only saves scanning the digits twice (a pipelined SET spent a
 /// third of its decoding time on its four headers).
 #[inline]
@@ -435,7 +435,7 @@ mod tests {
                 let general = (|| {
                     let cr =
                         header_end(input, 0, &limits, ProtocolError::TooBigBulkCount).ok()??;
-                    let n = parse_redis_int(&input[1..cr])?;
+                    let n = parse_i64(&input[1..cr])?;
                     (input[0] == b'$' && n >= 0 && n as u64 <= limits.max_bulk_len as u64)
                         .then_some((n as usize, cr))
                 })();

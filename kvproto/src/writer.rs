@@ -1,7 +1,7 @@
 //! The encoder: appends frames to the caller's buffer and cannot fail.
 
 use crate::frame::{Frame, Version};
-use crate::number::{push_double, push_i64, push_usize};
+use crate::number::{push_d2string, push_i64, push_usize};
 
 /// Appends `frame` to `out` in `version`'s wire format.
 ///
@@ -157,12 +157,12 @@ impl<'a> Writer<'a> {
     pub fn double(&mut self, d: f64) {
         if self.resp3() {
             self.out.push(b',');
-            push_double(self.out, d);
+            push_d2string(self.out, d);
             self.out.extend_from_slice(b"\r\n");
         } else {
             // Format in place, then move the (at most 24) bytes behind their length header.
             let start = self.out.len();
-            push_double(self.out, d);
+            push_d2string(self.out, d);
             let mut tmp = [0u8; 32];
             let len = self.out.len() - start;
             tmp[..len].copy_from_slice(&self.out[start..]);

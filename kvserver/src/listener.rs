@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::log::{notice, verbose, warning};
+use crate::log::{Chain, notice, verbose, warning};
 use crate::registry::ClientHandle;
 use crate::settings::{Config, SyncMode};
 use crate::shared::Shared;
@@ -121,14 +121,14 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
         if shared.save_on_shutdown.load(Ordering::SeqCst) {
             match shared.kv.save() {
                 Ok(_) => notice!("snapshot saved before exiting"),
-                Err(e) => warning!("snapshot before exiting failed: {e}"),
+                Err(e) => warning!("snapshot before exiting failed: {}", Chain(&e)),
             }
         }
         match shared.kv.sync_log() {
             Ok(()) => notice!("write-ahead log synced to disk"),
             Err(e) => {
-                warning!("could not sync the write-ahead log: {e}");
-                return Err(format!("could not sync the write-ahead log: {e}"));
+                warning!("could not sync the write-ahead log: {}", Chain(&e));
+                return Err(format!("could not sync the write-ahead log: {}", Chain(&e)));
             }
         }
     }
@@ -158,12 +158,17 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
         SyncMode::No => kvcore::SyncMode::No,
     };
     let started = Instant::now();
-    let opts = opts
+    let persist = kvcore::PersistOptions::new()
         .sync(sync)
         .save_rules(SAVE_RULES)
         .wal_mapped(cfg.wal_mmap);
-    let kv = kvcore::Kv::open(dir, opts)
-        .map_err(|e| format!("cannot open the data directory {}: {e}", dir.display()))?;
+    let kv = kvcore::Kv::open(dir, opts, persist).map_err(|e| {
+        format!(
+            "cannot open the data directory {}: {}",
+            dir.display(),
+            Chain(&e)
+        )
+    })?;
     if let Some(p) = kv.persistence() {
         let r = &p.recovery;
         notice!(
@@ -177,9 +182,8 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
             r.records_replayed,
             cfg.sync.as_str()
         );
-        for w in &r.warnings {
-            warning!("recovery: {w}");
-        }
+        // The warnings themselves (r.warnings) were logged by kvcore while it opened the
+        // store, through the `log` bridge (log::install), as `kvcore: recovery: ...`.
     }
     Ok(kv)
 }

@@ -3,6 +3,9 @@
 //! The levels and their names follow Redis's `loglevel` setting (`debug`, `verbose`, `notice`,
 //! `warning`, `nothing`) so a Redis config file's `loglevel` line works unchanged. The level can be
 //! changed at run time (`CONFIG SET loglevel`), so it lives in an atomic.
+//!
+//! Libraries (kvcore) log through the `log` facade; [`install`] routes their records here, so
+//! they get the same levels and line format, prefixed with the crate they came from.
 
 use std::fmt;
 use std::io::Write;
@@ -41,6 +44,28 @@ impl Level {
         }
     }
 
+    /// The level a `log` record of `level` is written at: error and warn are warnings, info
+    /// is a notice, debug verbose and trace debug.
+    fn of_record(level: ::log::Level) -> Level {
+        match level {
+            ::log::Level::Error | ::log::Level::Warn => Level::Warning,
+            ::log::Level::Info => Level::Notice,
+            ::log::Level::Debug => Level::Verbose,
+            ::log::Level::Trace => Level::Debug,
+        }
+    }
+
+    /// The most verbose `log` level that [`Level::of_record`] maps to this level or above.
+    fn record_filter(self) -> ::log::LevelFilter {
+        match self {
+            Level::Debug => ::log::LevelFilter::Trace,
+            Level::Verbose => ::log::LevelFilter::Debug,
+            Level::Notice => ::log::LevelFilter::Info,
+            Level::Warning => ::log::LevelFilter::Warn,
+            Level::Nothing => ::log::LevelFilter::Off,
+        }
+    }
+
     fn from_u8(v: u8) -> Level {
         match v {
             0 => Level::Debug,
@@ -66,6 +91,42 @@ static LEVEL: AtomicU8 = AtomicU8::new(Level::Notice as u8);
 
 pub(crate) fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
+    // Records below the level are then dropped inside the `log` macros, before formatting.
+    ::log::set_max_level(level.record_filter());
+}
+
+/// Routes the `log` records of the libraries the server uses into this logger.
+struct Bridge;
+
+impl ::log::Log for Bridge {
+    fn enabled(&self, metadata: &::log::Metadata<'_>) -> bool {
+        enabled(Level::of_record(metadata.level()))
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        let level = Level::of_record(record.level());
+        if enabled(level) {
+            write(
+                level,
+                format_args!("{}: {}", origin(record.target()), record.args()),
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The crate a record's target names (`kvcore::persist::api` → `kvcore`).
+fn origin(target: &str) -> &str {
+    target.split("::").next().unwrap_or(target)
+}
+
+/// Installs the bridge from the `log` facade (call once, first thing in `main`).
+pub(crate) fn install() {
+    static BRIDGE: Bridge = Bridge;
+    // This fails only if a logger is already installed, and then that one keeps the records.
+    let _ = ::log::set_logger(&BRIDGE);
+    ::log::set_max_level(level().record_filter());
 }
 
 pub(crate) fn level() -> Level {
@@ -91,6 +152,22 @@ pub(crate) fn write(level: Level, args: fmt::Arguments<'_>) {
     );
     // A failed write to stderr has nowhere to be reported; dropping the line is all we can do.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// An error followed by its sources, `: `-separated, on one line: kvcore's I/O errors say
+/// what they were doing and leave the operating system's reason to their source.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// `2026-11-26 06:55:00.123` (UTC) from milliseconds since the Unix epoch.
@@ -145,6 +222,27 @@ mod tests {
         // 2000-02-29 12:34:56.789 UTC, a leap day.
         assert_eq!(format_utc(951_827_696_789), "2000-02-29 12:34:56.789");
         assert_eq!(format_utc(1_795_000_000_000), "2026-11-18 11:06:40.000");
+    }
+
+    #[test]
+    fn library_records_map_onto_redis_levels() {
+        let cases = [
+            (::log::Level::Error, Level::Warning),
+            (::log::Level::Warn, Level::Warning),
+            (::log::Level::Info, Level::Notice),
+            (::log::Level::Debug, Level::Verbose),
+            (::log::Level::Trace, Level::Debug),
+        ];
+        for (record, level) in cases {
+            assert_eq!(Level::of_record(record), level, "{record}");
+            assert!(
+                record <= level.record_filter(),
+                "{record} passes the filter of {level:?}"
+            );
+        }
+        assert_eq!(Level::Nothing.record_filter(), ::log::LevelFilter::Off);
+        assert_eq!(origin("kvcore::persist::wal::writer"), "kvcore");
+        assert_eq!(origin("kvcore"), "kvcore");
     }
 
     #[test]

@@ -16,17 +16,21 @@ mod waiters;
 use clap::Parser;
 
 fn main() {
+    // kvcore logs through the `log` facade; its records join the server's own lines.
+    log::install();
     let mut cli = settings::Cli::parse();
     if let Some(settings::Tool::Check { data_dir, repair }) = cli.tool.take() {
         match kvcore::check_data_dir(&data_dir, repair) {
             Ok(report) => {
                 println!("{report}");
-                let damaged = report.problem.as_ref().is_some_and(|p| !p.3) && !report.repaired;
-                let bad_snapshot = report.snapshots.iter().any(|(_, r)| r.is_err());
+                // A torn tail is cut by the next open; other log damage needs --repair.
+                let damaged =
+                    report.problem.as_ref().is_some_and(|p| !p.torn_tail) && !report.repaired;
+                let bad_snapshot = report.snapshots.iter().any(|s| s.keys.is_err());
                 std::process::exit(if damaged || bad_snapshot { 1 } else { 0 });
             }
             Err(e) => {
-                eprintln!("kvserver check: {e}");
+                eprintln!("kvserver check: {}", log::Chain(&e));
                 std::process::exit(1);
             }
         }

@@ -26,8 +26,10 @@ use crate::log::warning;
 /// The pop a waiter wants, run by whoever serves it. `None`: nothing to pop yet.
 pub(crate) type Attempt<T> = Box<dyn FnMut() -> kvcore::Result<Option<T>> + Send>;
 
-/// What a served waiter receives.
-type Outcome<T> = kvcore::Result<T>;
+/// What a served waiter receives: its pop's outcome, or `None` if its pop panicked in the
+/// writer that ran it (the waiter then panics on its own thread, so its command is answered as
+/// any panicking command is, and the writer's client never notices).
+type Outcome<T> = Option<kvcore::Result<T>>;
 
 /// One blocked client.
 pub(crate) struct Waiter<T> {
@@ -42,8 +44,8 @@ trait Pending: Send + Sync {
     fn try_serve(&self) -> bool;
     /// Wakes a served waiter.
     fn wake(&self);
-    /// Gives the waiter `e` instead of a result and wakes it.
-    fn fail(&self, e: kvcore::Error);
+    /// Tells the waiter its pop panicked and wakes it.
+    fn fail(&self);
     fn id(&self) -> usize;
 }
 
@@ -55,7 +57,7 @@ impl<T: Send + 'static> Pending for Waiter<T> {
             Ok(Some(v)) => Ok(v),
             Err(e) => Err(e),
         };
-        *self.result.lock() = Some(done);
+        *self.result.lock() = Some(Some(done));
         true
     }
 
@@ -63,8 +65,8 @@ impl<T: Send + 'static> Pending for Waiter<T> {
         self.cv.notify_one();
     }
 
-    fn fail(&self, e: kvcore::Error) {
-        *self.result.lock() = Some(Err(e));
+    fn fail(&self) {
+        *self.result.lock() = Some(None);
         self.cv.notify_one();
     }
 
@@ -167,8 +169,9 @@ impl Waiters {
         };
         drop(idle);
         match outcome {
-            Some(Ok(v)) => Ok(Wait::Ready(v)),
-            Some(Err(e)) => Err(e),
+            Some(Some(Ok(v))) => Ok(Wait::Ready(v)),
+            Some(Some(Err(e))) => Err(e),
+            Some(None) => panic!("{SERVE_PANICKED}"),
             None => Ok(Wait::Stopped),
         }
     }
@@ -223,7 +226,7 @@ impl Waiters {
                                  answered with an error",
                                 crate::conn::panic_message(&*payload)
                             );
-                            front.fail(kvcore::Error::Io(SERVE_PANICKED.into()));
+                            front.fail();
                             false
                         }
                     };
@@ -249,9 +252,8 @@ impl Waiters {
     }
 }
 
-/// What a blocked client whose pop panicked in a writer's thread is answered (after `ERR `;
-/// kvcore has no error for "the server failed", its I/O error's text is passed through as is).
-const SERVE_PANICKED: &str = "internal error while serving a blocked command (see the server log)";
+/// The panic a blocked client's thread raises when its pop panicked in a writer's thread.
+const SERVE_PANICKED: &str = "this blocked command's pop panicked while a writer served it";
 
 /// A waiter's place in the queues, from its enqueueing to the end of `block`. Dropping it
 /// counts the client as no longer waiting; if `block` is left by a panic, it also withdraws the
@@ -355,11 +357,14 @@ mod tests {
                     }
                     Ok(s.pop())
                 });
-                b2.block(0, &[b"k"], attempt, Duration::from_millis(10), || false)
-                    .map(|w| match w {
-                        Wait::Ready(v) => v,
-                        Wait::Stopped => unreachable!("check never stops"),
-                    })
+                panic::catch_unwind(AssertUnwindSafe(|| {
+                    b2.block(0, &[b"k"], attempt, Duration::from_millis(10), || false)
+                        .map(|w| match w {
+                            Wait::Ready(v) => v,
+                            Wait::Stopped => unreachable!("check never stops"),
+                        })
+                }))
+                .map_err(|payload| crate::conn::panic_message(&*payload).to_string())
             }));
             while b.waiting() <= id as usize {
                 std::thread::yield_now();
@@ -371,8 +376,9 @@ mod tests {
         let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(
             got,
-            vec![Err(kvcore::Error::Io(SERVE_PANICKED.into())), Ok(7)],
-            "the failed waiter is answered, the next one in line gets the element"
+            vec![Err(SERVE_PANICKED.to_string()), Ok(Ok(7))],
+            "the failed waiter's command panics on its own thread (and is answered as a \
+             panicking command), the next one in line gets the element"
         );
         assert!(b.queues.lock().is_empty());
         assert_eq!(b.waiting(), 0);

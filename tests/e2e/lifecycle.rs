@@ -117,6 +117,48 @@ fn data_survives_a_graceful_restart() {
     c.roundtrip(b"SELECT 3\r\nGET other\r\n", b"+OK\r\n$1\r\n3\r\n");
 }
 
+/// kvcore logs through the `log` facade instead of printing; the server's bridge writes its
+/// records as its own lines, in Redis's format, naming the crate.
+#[test]
+fn kvcore_recovery_warnings_appear_in_the_server_log() {
+    let dir = TempDir::new("torn-tail-log");
+    let mut server = Server::durable(&dir, "always");
+    let mut c = server.raw();
+    c.roundtrip(b"SET k v\r\n", b"+OK\r\n");
+    c.send(b"SHUTDOWN NOSAVE\r\n");
+    c.expect_closed();
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    // Leave a frame whose checksum fails at the end of the last segment: a torn tail.
+    let segment = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .max()
+        .expect("a log segment");
+    let mut data = std::fs::read(&segment).unwrap();
+    let end = data.iter().rposition(|&b| b != 0).unwrap() + 1;
+    assert!(
+        data.len() >= end + 24,
+        "the segment ends in zero-filled space"
+    );
+    data[end..end + 8].copy_from_slice(&[16, 0, 0, 0, 1, 2, 3, 4]);
+    std::fs::write(&segment, data).unwrap();
+
+    let server = Server::durable(&dir, "always");
+    let log = server.log_with("kvcore: recovery:");
+    let line = log
+        .lines()
+        .find(|l| l.contains("kvcore: recovery:"))
+        .unwrap_or_else(|| panic!("no kvcore record in the log:\n{log}"));
+    assert!(
+        line.contains(" # kvcore: recovery: ") && line.contains("torn"),
+        "{line}"
+    );
+    // The store opened (the frame may have overwritten the end of the last record, which is
+    // then cut as part of the torn tail).
+    server.raw().roundtrip(b"PING\r\n", b"+PONG\r\n");
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9_with_sync_always() {
     let dir = TempDir::new("kill9");

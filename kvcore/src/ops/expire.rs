@@ -1,6 +1,8 @@
 //! Expiry commands: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX/XX/GT/LT), TTL, PTTL,
 //! EXPIRETIME, PEXPIRETIME, PERSIST. Deadlines are absolute clock milliseconds.
 
+use std::time::Duration;
+
 use crate::effect::Effect;
 use crate::error::{Error, Result};
 use crate::kv::Db;
@@ -69,29 +71,106 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
     })
 }
 
-/// What TTL-like command is asking.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum TtlKind {
-    Secs,
-    Ms,
-    AtSecs,
-    AtMs,
+/// How long a key has left to live: what [`Store::ttl`](crate::Store::ttl) and
+/// [`Store::pttl`](crate::Store::pttl) report.
+///
+/// ```
+/// use std::time::Duration;
+/// use kvcore::{Kv, Options, SetExpiry, SetOptions, Store, Ttl};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// db.set_with("session", "abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
+/// db.set("config", "x")?;
+/// assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
+/// assert_eq!(db.ttl("config"), Ttl::Persistent);
+/// assert_eq!(db.ttl("nothing"), Ttl::Missing);
+/// # Ok::<(), kvcore::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ttl {
+    /// The key does not exist (Redis replies `-2`).
+    Missing,
+    /// The key exists and has no expiry (Redis replies `-1`).
+    Persistent,
+    /// The key expires after this long. From [`Store::ttl`](crate::Store::ttl) a whole number
+    /// of seconds, rounded to the nearest (half up) as Redis's TTL rounds; from
+    /// [`Store::pttl`](crate::Store::pttl) exact milliseconds. Zero for a key whose deadline is
+    /// this very millisecond.
+    ExpiresIn(Duration),
 }
 
-pub(crate) fn ttl(db: &Db, key: &[u8], kind: TtlKind) -> i64 {
-    let now = db.inner.now();
-    db.read_entry(key, |e| {
-        let Some(e) = e else { return -2 };
-        let Some(at) = e.expire_at else { return -1 };
-        let left = at.saturating_sub(now) as i64;
-        match kind {
-            // Redis rounds to the nearest second.
-            TtlKind::Secs => (left + 500) / 1000,
-            TtlKind::Ms => left,
-            TtlKind::AtSecs => (at / 1000) as i64,
-            TtlKind::AtMs => at as i64,
+/// When a key expires: what [`Store::expiretime`](crate::Store::expiretime) and
+/// [`Store::pexpiretime`](crate::Store::pexpiretime) report.
+///
+/// ```
+/// use std::time::Duration;
+/// use kvcore::{ExpireCondition, ExpireTime, Kv, Options, Store};
+///
+/// let db = Kv::in_memory(Options::default()).db(0)?;
+/// db.set("k", "v")?;
+/// db.pexpireat("k", 4_102_444_800_250, ExpireCondition::None)?;
+/// let at = Duration::from_millis(4_102_444_800_250);
+/// assert_eq!(db.pexpiretime("k"), ExpireTime::ExpiresAt(at));
+/// // EXPIRETIME rounds to the nearest second, as Redis does.
+/// assert_eq!(db.expiretime("k"), ExpireTime::ExpiresAt(Duration::from_secs(4_102_444_800)));
+/// # Ok::<(), kvcore::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpireTime {
+    /// The key does not exist (Redis replies `-2`).
+    Missing,
+    /// The key exists and has no expiry (Redis replies `-1`).
+    Persistent,
+    /// The key expires at this time, as a duration since the Unix epoch on the store's
+    /// [`Clock`](crate::Clock) (not a `SystemTime`: a deadline can lie further in the future
+    /// than some platforms' `SystemTime` reaches). From
+    /// [`Store::expiretime`](crate::Store::expiretime) whole seconds, rounded to the nearest
+    /// (half up) as Redis's EXPIRETIME rounds; from
+    /// [`Store::pexpiretime`](crate::Store::pexpiretime) exact milliseconds.
+    ExpiresAt(Duration),
+}
+
+/// The unit a TTL-like command answers in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unit {
+    Secs,
+    Ms,
+}
+
+impl Unit {
+    /// `ms` in this unit, rounded as Redis's `ttlGenericCommand` rounds seconds:
+    /// `(ms + 500) / 1000`.
+    fn duration(self, ms: u64) -> Duration {
+        match self {
+            Unit::Secs => Duration::from_secs(ms.saturating_add(500) / 1000),
+            Unit::Ms => Duration::from_millis(ms),
         }
-    })
+    }
+}
+
+/// The key's deadline as the TTL-like commands see it, with the "now" they measure from:
+/// `None` if the key is missing, `Some(None)` if it has no expiry.
+fn deadline_of(db: &Db, key: &[u8]) -> (u64, Option<Option<u64>>) {
+    let now = db.inner.now();
+    (now, db.read_entry(key, |e| e.map(|e| e.expire_at)))
+}
+
+/// TTL (`Unit::Secs`) and PTTL (`Unit::Ms`).
+pub(crate) fn ttl(db: &Db, key: &[u8], unit: Unit) -> Ttl {
+    match deadline_of(db, key) {
+        (_, None) => Ttl::Missing,
+        (_, Some(None)) => Ttl::Persistent,
+        (now, Some(Some(at))) => Ttl::ExpiresIn(unit.duration(at.saturating_sub(now))),
+    }
+}
+
+/// EXPIRETIME (`Unit::Secs`) and PEXPIRETIME (`Unit::Ms`).
+pub(crate) fn expire_time(db: &Db, key: &[u8], unit: Unit) -> ExpireTime {
+    match deadline_of(db, key) {
+        (_, None) => ExpireTime::Missing,
+        (_, Some(None)) => ExpireTime::Persistent,
+        (_, Some(Some(at))) => ExpireTime::ExpiresAt(unit.duration(at)),
+    }
 }
 
 pub(crate) fn persist(db: &Db, key: &[u8]) -> Result<bool> {

@@ -2,16 +2,18 @@
 //! settings, SAVE / BGSAVE / LASTSAVE, INFO's persistence section and the `check` tool.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoError, Result};
 use crate::kv::{Inner, Kv};
 use crate::options::Options;
+
+use super::options::PersistOptions;
 
 use super::apply::RecoveryClock;
 use super::engine::{Recovery, SaveStats, recover};
@@ -25,56 +27,11 @@ impl From<PersistError> for Error {
         match e {
             PersistError::Failed(why) => Error::PersistenceFailed(why),
             e @ PersistError::Corrupt { .. } => Error::Corrupt(e.to_string()),
-            e @ PersistError::Io { .. } => Error::Io(e.to_string()),
+            PersistError::Io { context, source } => {
+                Error::Io(IoError::new(format!("io error while {context}"), source))
+            }
             PersistError::TooLarge { bytes, limit, .. } => Error::RecordTooLarge { bytes, limit },
         }
-    }
-}
-
-impl Options {
-    /// Sets when writes are made durable (default [`SyncMode::EverySec`]); only for
-    /// [`Kv::open`].
-    pub fn sync(mut self, mode: SyncMode) -> Self {
-        self.persist.sync = mode;
-        self
-    }
-
-    /// Sets the automatic snapshot rules, as Redis's `save`: a snapshot is taken when, for
-    /// some `(seconds, changes)` pair, at least `changes` writes happened and `seconds` have
-    /// passed since the last snapshot or, before the first one, since the store opened (as
-    /// Redis counts). Default `[(3600, 1), (300, 100), (60, 10000)]`; empty disables them.
-    /// They run in the task [`Kv::start_persistence`] starts.
-    pub fn save_rules(mut self, rules: &[(u64, u64)]) -> Self {
-        self.persist.save = rules.to_vec();
-        self
-    }
-
-    /// Sets the size at which a log segment is closed and a new one started (default 64 MiB).
-    pub fn wal_segment_bytes(mut self, bytes: u64) -> Self {
-        self.persist.segment_bytes = bytes.max(4096);
-        self
-    }
-
-    /// Sets whether, with [`SyncMode::EverySec`] or [`SyncMode::No`], records are copied into a
-    /// shared memory mapping of the log's preallocated space (default `true`): no system call
-    /// per write and no writer waiting for another. With `false` each batch of records is
-    /// written with `pwrite`. Turn it off on copy-on-write file systems (btrfs, ZFS), where a
-    /// store into a mapping can need new disk space and a full disk kills the process with
-    /// `SIGBUS` instead of failing a write.
-    pub fn wal_mapped(mut self, on: bool) -> Self {
-        self.persist.map_log = on;
-        self
-    }
-
-    /// Sets the largest log record and snapshot entry, in bytes (default and maximum
-    /// 4 GiB − 1, what a frame's 32-bit length can say; at least 1 KiB). A write whose record
-    /// would be larger is refused before it changes anything
-    /// ([`Error::RecordTooLarge`]); a snapshot that meets a larger entry fails and leaves the
-    /// previous snapshot in place. Lowering it bounds what one write may add to the log (and
-    /// lets tests reach the limit without gigabytes).
-    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
-        self.persist.max_record = bytes.clamp(1024, super::frame::MAX_PAYLOAD);
-        self
     }
 }
 
@@ -146,7 +103,7 @@ pub struct RecoveryInfo {
     pub keys_loaded: u64,
     /// Log records replayed after it.
     pub records_replayed: u64,
-    /// Warnings (each also printed to stderr when the store opened).
+    /// Warnings (each also logged at warn level when the store opened).
     pub warnings: Vec<String>,
 }
 
@@ -164,20 +121,24 @@ impl From<&Recovery> for RecoveryInfo {
 impl Kv {
     /// Opens (or creates) a persistent store in directory `dir`: loads the newest valid
     /// snapshot, replays the log after it, and logs every later write before acknowledging
-    /// it, by `opts`' sync mode. Warnings (a torn log tail cut, a damaged snapshot skipped)
-    /// are printed to stderr and kept in [`Kv::persistence`].
+    /// it, by `persist`'s sync mode. `opts` are the settings every store has (shards,
+    /// databases, clock), `persist` those of its directory (see [`PersistOptions`] for the
+    /// defaults). Warnings (a torn log tail cut, a damaged snapshot skipped) are kept in
+    /// [`Kv::persistence`] and logged (see the crate docs, *Logging*), as is the progress of a
+    /// long recovery.
     ///
     /// Call [`Kv::start_persistence`] to run the everysec flusher and the snapshot rules.
     ///
     /// ```
-    /// use kvcore::{Kv, Options, Store, SyncMode};
+    /// use kvcore::{Kv, Options, PersistOptions, Store, SyncMode};
     ///
     /// let dir = std::env::temp_dir().join(format!("kv-doc-open-{}", std::process::id()));
-    /// let kv = Kv::open(&dir, Options::new().sync(SyncMode::Always))?;
+    /// let always = PersistOptions::new().sync(SyncMode::Always);
+    /// let kv = Kv::open(&dir, Options::new(), always)?;
     /// kv.db(0)?.set("greeting", "hello")?; // on disk when this returns
     /// drop(kv);
     ///
-    /// let kv = Kv::open(&dir, Options::new())?;
+    /// let kv = Kv::open(&dir, Options::new(), PersistOptions::new())?;
     /// assert_eq!(kv.db(0)?.get("greeting")?, Some(b"hello".to_vec()));
     /// # drop(kv);
     /// # std::fs::remove_dir_all(&dir).unwrap();
@@ -188,27 +149,32 @@ impl Kv {
     /// [`Error::Corrupt`] if the directory holds damage that must not be skipped (the message
     /// names the file, the offset and how to repair it); [`Error::Io`] if it cannot be read
     /// or written.
-    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Kv> {
+    pub fn open(dir: impl AsRef<Path>, opts: Options, persist: PersistOptions) -> Result<Kv> {
         let dir = dir.as_ref();
         let lock = lock_dir(dir)?;
-        let kv = Kv::open_with(Arc::new(RealFs), dir, opts)?;
+        let kv = Kv::open_with(Arc::new(RealFs), dir, opts, persist)?;
         if let Some(p) = kv.inner.persist.get() {
             p.hold_dir_lock(lock);
         }
         Ok(kv)
     }
 
-    pub(crate) fn open_with(fs: Arc<dyn FileSystem>, dir: &Path, opts: Options) -> Result<Kv> {
+    pub(crate) fn open_with(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        opts: Options,
+        persist: PersistOptions,
+    ) -> Result<Kv> {
         let clock = Arc::new(RecoveryClock::new(opts.clock.clone()));
-        let config = opts.persist.clone();
+        let config = persist.config;
         let max_bulk = opts.max_bulk_len;
         // Replay applies what was logged under whatever bulk limit held then: no limit until
         // the store opens.
         let kv = Kv::in_memory(opts.clock(clock.clone()).max_bulk_len(usize::MAX));
-        let mut progress = |line: &str| eprintln!("kvcore: {line}");
+        let mut progress = |line: &str| log::info!("{line}");
         let (persist, report) = recover(fs, dir, &kv, clock, config, &mut progress)?;
         for w in &report.warnings {
-            eprintln!("kvcore: warning: {w}");
+            log::warn!("recovery: {w}");
         }
         persist.set_recovery(report);
         // `kv` was created just above; nothing else can have set its engine.
@@ -256,7 +222,7 @@ impl Kv {
                 // snapshot is not an error worth reporting.
                 let _ = snapshot_now(&inner);
             })
-            .map_err(|e| Error::Io(format!("cannot start the snapshot thread: {e}")))?;
+            .map_err(|e| Error::Io(IoError::new("cannot start the snapshot thread", e)))?;
         Ok(())
     }
 
@@ -345,7 +311,7 @@ impl Kv {
 /// Takes the data directory's `LOCK` file (an advisory lock the OS drops when the process
 /// dies), so two stores never write the same directory.
 fn lock_dir(dir: &Path) -> Result<std::fs::File> {
-    let io = |what: &str, e: std::io::Error| Error::Io(format!("{what} {}: {e}", dir.display()));
+    let io = |what: &str, e| Error::Io(IoError::new(format!("{what} {}", dir.display()), e));
     std::fs::create_dir_all(dir).map_err(|e| io("cannot create", e))?;
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -366,9 +332,12 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File> {
             Err(std::fs::TryLockError::Error(e)) => return Err(io("cannot lock", e)),
         }
     }
-    Err(Error::Io(format!(
-        "data directory {} is in use by another store (its LOCK file is held)",
-        dir.display()
+    Err(Error::Io(IoError::new(
+        format!(
+            "data directory {} is in use by another store (its LOCK file is held)",
+            dir.display()
+        ),
+        std::io::ErrorKind::ResourceBusy.into(),
     )))
 }
 
@@ -377,7 +346,11 @@ fn snapshot_now(inner: &Inner) -> Result<SaveInfo> {
     match p.snapshot(inner) {
         Ok(stats) => Ok(stats.into()),
         Err(None) => Err(Error::SaveInProgress),
-        Err(Some(e)) => Err(Error::Io(format!("snapshot failed: {e}"))),
+        Err(Some(PersistError::Io { context, source })) => Err(Error::Io(IoError::new(
+            format!("snapshot failed: io error while {context}"),
+            source,
+        ))),
+        Err(Some(e)) => Err(e.into()),
     }
 }
 
@@ -419,27 +392,57 @@ impl Drop for PersistenceTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckReport {
-    /// Each snapshot file and what is wrong with it, if anything.
-    pub snapshots: Vec<(String, std::result::Result<u64, String>)>,
+    /// Every snapshot file, newest first.
+    pub snapshots: Vec<SnapshotCheck>,
     /// Log segment files.
     pub segments: usize,
     /// Valid log records before the first problem.
     pub records: u64,
     /// Their first and last sequence numbers.
     pub seq_range: Option<(u64, u64)>,
-    /// The first problem in the log: file, offset, what, and whether it is only a torn tail
-    /// (which opening the store cuts off by itself).
-    pub problem: Option<(String, u64, String, bool)>,
+    /// The first damage in the log, if any.
+    pub problem: Option<LogProblem>,
     /// Records a repair at the problem drops.
     pub dropped: u64,
     /// Whether the log was repaired.
     pub repaired: bool,
 }
 
+/// One snapshot file, as [`check_data_dir`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// How many keys it holds if every check passed (header, every block's checksum, the
+    /// footer); otherwise what is wrong with it. Opening the store skips a damaged snapshot
+    /// for an older one, with a warning.
+    pub keys: std::result::Result<u64, String>,
+}
+
+/// The first damage [`check_data_dir`] found in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogProblem {
+    /// The segment file.
+    pub path: PathBuf,
+    /// The byte offset of the first bad byte in it (0 for a bad header).
+    pub offset: u64,
+    /// What is wrong there.
+    pub reason: String,
+    /// Whether it is only a torn tail: an incomplete or checksum-failing end of the last
+    /// segment with nothing valid after it, the remains of a write a crash interrupted, which
+    /// opening the store cuts off by itself. Otherwise the store refuses to open until the log
+    /// is repaired.
+    pub torn_tail: bool,
+}
+
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, res) in &self.snapshots {
-            match res {
+        for snap in &self.snapshots {
+            let name = snap.path.file_name().unwrap_or(snap.path.as_os_str());
+            let name = name.to_string_lossy();
+            match &snap.keys {
                 Ok(keys) => writeln!(f, "snapshot {name}: ok, {keys} keys")?,
                 Err(why) => writeln!(f, "snapshot {name}: DAMAGED: {why}")?,
             }
@@ -455,13 +458,19 @@ impl fmt::Display for CheckReport {
         writeln!(f)?;
         match &self.problem {
             None => writeln!(f, "log: ok"),
-            Some((file, offset, why, torn)) => {
-                let kind = if *torn {
+            Some(problem) => {
+                let kind = if problem.torn_tail {
                     "torn tail (cut automatically on open)"
                 } else {
                     "CORRUPT"
                 };
-                writeln!(f, "log: {kind}: {file} at offset {offset}: {why}")?;
+                writeln!(
+                    f,
+                    "log: {kind}: {} at offset {}: {}",
+                    problem.path.display(),
+                    problem.offset,
+                    problem.reason
+                )?;
                 if self.repaired {
                     writeln!(
                         f,
@@ -499,16 +508,14 @@ pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Resul
     let mut snapshots = Vec::new();
     let mut newest_valid = 0;
     for (seq, path) in snapshot::snapshots(fs, dir)? {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        match snapshot::Snapshot::open(fs, &path) {
+        let keys = match snapshot::Snapshot::open(fs, &path) {
             Ok(s) => {
                 newest_valid = newest_valid.max(seq);
-                snapshots.push((name, Ok(s.entries())));
+                Ok(s.entries())
             }
-            Err(e) => snapshots.push((name, Err(e.to_string()))),
-        }
+            Err(e) => Err(e.to_string()),
+        };
+        snapshots.push(SnapshotCheck { path, keys });
     }
     let c = wal::check(fs, dir, newest_valid, repair)?;
     Ok(CheckReport {
@@ -516,9 +523,12 @@ pub(crate) fn check_with(fs: &dyn FileSystem, dir: &Path, repair: bool) -> Resul
         segments: c.segments,
         records: c.records,
         seq_range: c.seq_range,
-        problem: c
-            .problem
-            .map(|p| (p.path.display().to_string(), p.offset, p.reason, p.torn)),
+        problem: c.problem.map(|p| LogProblem {
+            path: p.path,
+            offset: p.offset,
+            reason: p.reason,
+            torn_tail: p.torn,
+        }),
         dropped: c.dropped,
         repaired: c.repaired,
     })

@@ -39,7 +39,7 @@ use super::wal::{self, SyncMode, Wal, WalOptions};
 use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
 use crate::entry::Value as MemValue;
 
-/// Persistence settings (carried by [`Options`](crate::Options)).
+/// Persistence settings (behind [`PersistOptions`](crate::PersistOptions)).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// When writes are made durable.

@@ -5,10 +5,10 @@
 
 use super::pack::Pack;
 use super::rng::{Rng, pick};
-use super::score::parse_i64;
 use super::slots::{Keyed, Table};
 use super::{TypeError, alloc_size};
 use crate::number::LongDouble;
+use crate::number::parse_i64;
 
 /// Redis's defaults `hash-max-listpack-entries 128` and `hash-max-listpack-value 64`.
 const LISTPACK_MAX_ENTRIES: usize = 128;

@@ -3,8 +3,8 @@
 use super::alloc_size;
 use super::pack::Pack;
 use super::rng::{Rng, pick};
-use super::score::parse_i64;
 use super::slots::{Keyed, Table};
+use crate::number::parse_i64;
 
 /// Redis's defaults `set-max-intset-entries 512`, `set-max-listpack-entries 128`,
 /// `set-max-listpack-value 64`.

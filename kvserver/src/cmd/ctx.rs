@@ -72,39 +72,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Redis's `string2ll`: optional `-`, digits, no `+`, no spaces, no leading zeros, fits in i64.
-pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match b[0] {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// Redis's `string2ll` (kvnum's, the one kvcore and kvproto use too).
+pub(crate) use kvnum::parse_i64;
 
 /// [`parse_i64`] with Redis's error.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
@@ -178,30 +147,6 @@ pub(crate) fn is(arg: &[u8], keyword: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check(input: &str, expected: Option<i64>) {
-        assert_eq!(parse_i64(input.as_bytes()), expected, "{input:?}");
-    }
-
-    #[test]
-    fn integers_follow_string2ll() {
-        check("0", Some(0));
-        check("42", Some(42));
-        check("-42", Some(-42));
-        check("9223372036854775807", Some(i64::MAX));
-        check("-9223372036854775808", Some(i64::MIN));
-        check("9223372036854775808", None);
-        check("-9223372036854775809", None);
-        check("+1", None);
-        check("01", None);
-        check("-0", None);
-        check(" 1", None);
-        check("1 ", None);
-        check("", None);
-        check("-", None);
-        check("1.5", None);
-        check("99999999999999999999999", None);
-    }
 
     #[test]
     fn i32_arg_follows_get_int_from_object() {

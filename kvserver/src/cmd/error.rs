@@ -67,7 +67,8 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::PersistenceFailed(why) => {
                 format!("MISCONF Errors writing to the AOF file: {why}").into()
             }
-            E::Io(why) | E::Corrupt(why) => format!("ERR {why}").into(),
+            E::Io(e) => format!("ERR {}", crate::log::Chain(&e)).into(),
+            E::Corrupt(why) => format!("ERR {why}").into(),
             E::SaveInProgress => "ERR Background save already in progress".into(),
             E::NotPersistent => {
                 "ERR The server runs in memory (--in-memory): there is nothing to save".into()

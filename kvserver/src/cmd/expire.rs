@@ -1,7 +1,9 @@
 //! Expiry commands: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX/XX/GT/LT), TTL, PTTL,
 //! EXPIRETIME, PEXPIRETIME, PERSIST.
 
-use kvcore::{ExpireCondition, Store};
+use std::time::Duration;
+
+use kvcore::{ExpireCondition, ExpireTime, Store, Ttl};
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, int_arg, is};
@@ -183,22 +185,50 @@ fn pexpireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn ttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.ttl(req.arg(1));
-    ctx.int(v)
+    ctx.int(ttl_reply(v, Duration::as_secs))
 }
 
 fn pttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.pttl(req.arg(1));
-    ctx.int(v)
+    ctx.int(ttl_reply(v, as_millis))
 }
 
 fn expiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.expiretime(req.arg(1));
-    ctx.int(v)
+    ctx.int(expire_time_reply(v, Duration::as_secs))
 }
 
 fn pexpiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let v = ctx.s.db.pexpiretime(req.arg(1));
-    ctx.int(v)
+    ctx.int(expire_time_reply(v, as_millis))
+}
+
+/// Redis's integer for TTL/PTTL: `-2` for a missing key, `-1` for one without expiry,
+/// otherwise the time left in the command's unit (kvcore already rounded TTL's seconds).
+fn ttl_reply(t: Ttl, unit: fn(&Duration) -> u64) -> i64 {
+    match t {
+        Ttl::Missing => -2,
+        Ttl::Persistent => -1,
+        Ttl::ExpiresIn(left) => saturate(unit(&left)),
+    }
+}
+
+/// Redis's integer for EXPIRETIME/PEXPIRETIME, with `-2` and `-1` as for TTL.
+fn expire_time_reply(t: ExpireTime, unit: fn(&Duration) -> u64) -> i64 {
+    match t {
+        ExpireTime::Missing => -2,
+        ExpireTime::Persistent => -1,
+        ExpireTime::ExpiresAt(since_epoch) => saturate(unit(&since_epoch)),
+    }
+}
+
+fn as_millis(d: &Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Deadlines are at most `i64::MAX` ms (EXPIRE's arithmetic checks that), so this never clips.
+fn saturate(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn persist(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {

@@ -9,7 +9,7 @@ use crate::access::Admit;
 use crate::clock::ManualClock;
 use crate::persist::error::PersistError;
 use crate::persist::fs::{FaultFs, FileSystem};
-use crate::{Deferred, Error, Store};
+use crate::{Deferred, Error, PersistOptions, Store};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -21,10 +21,9 @@ fn open(fs: &FaultFs, sync: SyncMode) -> Kv {
     let opts = Options::new()
         .shards(16)
         .databases(2)
-        .clock(Arc::new(ManualClock::new(T0)))
-        .sync(sync)
-        .wal_segment_bytes(64 << 10);
-    Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+        .clock(Arc::new(ManualClock::new(T0)));
+    let persist = PersistOptions::new().sync(sync).wal_segment_bytes(64 << 10);
+    Kv::open_with(Arc::new(fs.clone()), &dir(), opts, persist).unwrap()
 }
 
 /// A store whose records and snapshot entries may take at most `limit` bytes.
@@ -32,10 +31,11 @@ fn open_limited(fs: &FaultFs, limit: usize) -> Kv {
     let opts = Options::new()
         .shards(16)
         .databases(2)
-        .clock(Arc::new(ManualClock::new(T0)))
+        .clock(Arc::new(ManualClock::new(T0)));
+    let persist = PersistOptions::new()
         .sync(SyncMode::Always)
         .max_record_bytes(limit);
-    Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+    Kv::open_with(Arc::new(fs.clone()), &dir(), opts, persist).unwrap()
 }
 
 fn get(kv: &Kv, key: &str) -> Option<String> {
@@ -516,7 +516,10 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
         db.hget("hash", "member-000500").unwrap(),
         Some(b"value".to_vec())
     );
-    assert!(db.pttl("zset") > 0, "the expiry came with the parts");
+    assert!(
+        matches!(db.pttl("zset"), crate::Ttl::ExpiresIn(_)),
+        "the expiry came with the parts"
+    );
     assert_eq!(get(&kv, "small").as_deref(), Some("v"));
 }
 
@@ -749,7 +752,13 @@ fn check_reports_and_repairs() {
     let mut data = fs.contents(&seg).unwrap();
     data[wal::HEADER_LEN + 12] ^= 1; // inside the first record's payload
     fs.put(&seg, data);
-    let err = Kv::open_with(Arc::new(fs.clone()), &dir(), Options::new()).unwrap_err();
+    let err = Kv::open_with(
+        Arc::new(fs.clone()),
+        &dir(),
+        Options::new(),
+        PersistOptions::new(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::Corrupt(_)) && err.to_string().contains("--repair"),
         "{err}"
@@ -758,6 +767,12 @@ fn check_reports_and_repairs() {
     assert_eq!(
         (report.records, report.dropped, report.repaired),
         (0, 9, false)
+    );
+    let problem = report.problem.clone().expect("the flipped bit is found");
+    assert_eq!(
+        (&problem.path, problem.offset, problem.torn_tail),
+        (&seg, wal::HEADER_LEN as u64, false),
+        "{problem:?}"
     );
     assert!(report.to_string().contains("CORRUPT"), "{report}");
     let report = check_with(&fs, &dir(), true).unwrap();
@@ -801,7 +816,7 @@ fn dump(kv: &Kv) -> Vec<String> {
                 }
                 other => panic!("unexpected {other:?}"),
             };
-            format!("{} {contents} ttl {}", k.escape_ascii(), db.pttl(&k))
+            format!("{} {contents} ttl {:?}", k.escape_ascii(), db.pttl(&k))
         })
         .collect()
 }
@@ -818,9 +833,9 @@ fn multi_key_operations_are_one_record_each_and_replay() {
         let opts = Options::new()
             .shards(16)
             .databases(2)
-            .clock(Arc::new(clock.clone()))
-            .sync(SyncMode::Always);
-        Kv::open_with(Arc::new(fs.clone()), &dir(), opts).unwrap()
+            .clock(Arc::new(clock.clone()));
+        let persist = PersistOptions::new().sync(SyncMode::Always);
+        Kv::open_with(Arc::new(fs.clone()), &dir(), opts, persist).unwrap()
     };
     let kv = open();
     let db = kv.db(0).unwrap();
@@ -881,11 +896,11 @@ fn multi_key_operations_are_one_record_each_and_replay() {
     assert_eq!(
         expected,
         [
-            "dst Some([118]) ttl -1",
-            "l1 [[99], [98]] ttl -1",
-            "l2 [[120], [97]] ttl -1",
-            "l4 [[120], [97]] ttl -1",
-            "s2 [[109], [110]] ttl -1",
+            "dst Some([118]) ttl Persistent",
+            "l1 [[99], [98]] ttl Persistent",
+            "l2 [[120], [97]] ttl Persistent",
+            "l4 [[120], [97]] ttl Persistent",
+            "s2 [[109], [110]] ttl Persistent",
         ]
     );
     fs.crash();
@@ -907,8 +922,8 @@ fn multi_key_operations_are_one_record_each_and_replay() {
 fn a_zero_filled_log_is_healthy_on_disk() {
     let dir = std::env::temp_dir().join(format!("kv-prealloc-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = || Options::new().sync(SyncMode::Always).save_rules(&[]);
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let persist = || PersistOptions::new().sync(SyncMode::Always).save_rules(&[]);
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     for i in 0..10 {
         kv.db(0).unwrap().set(format!("k{i}"), "v").unwrap();
     }
@@ -921,12 +936,12 @@ fn a_zero_filled_log_is_healthy_on_disk() {
     let report = check_data_dir(&dir, false).unwrap();
     assert_eq!((report.records, report.problem.clone()), (10, None));
     assert!(report.to_string().contains("log: ok"), "{report}");
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     assert!(kv.persistence().unwrap().recovery.warnings.is_empty());
     kv.db(0).unwrap().set("k10", "v").unwrap();
     drop(kv);
     assert_eq!(check_data_dir(&dir, false).unwrap().records, 11);
-    let kv = Kv::open(&dir, opts()).unwrap();
+    let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
     assert_eq!(kv.db(0).unwrap().dbsize(), 11);
     drop(kv);
     std::fs::remove_dir_all(&dir).unwrap();

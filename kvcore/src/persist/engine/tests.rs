@@ -49,6 +49,11 @@ impl Drive for Persist {
     }
 }
 
+/// What PEXPIRETIME reports for a deadline of `ms` since the Unix epoch.
+fn expires_at(ms: u64) -> crate::ExpireTime {
+    crate::ExpireTime::ExpiresAt(std::time::Duration::from_millis(ms))
+}
+
 fn dir() -> PathBuf {
     PathBuf::from("/data")
 }
@@ -167,12 +172,12 @@ fn journal_everything(p: &Persist) {
 fn check_everything(kv: &Kv) {
     assert_eq!(get(kv, 0, "a"), None);
     assert_eq!(get(kv, 0, "c").as_deref(), Some("123\0\0x"));
-    assert_eq!(kv.db(0).unwrap().pttl("c"), -1);
+    assert_eq!(kv.db(0).unwrap().pttl("c"), crate::Ttl::Persistent);
     assert_eq!(get(kv, 0, "b").as_deref(), Some("2"));
-    assert_eq!(kv.db(0).unwrap().pexpiretime("b"), (T0 + 60_000) as i64);
+    assert_eq!(kv.db(0).unwrap().pexpiretime("b"), expires_at(T0 + 60_000));
     // SWAPDB 1 2: the copy went to db 1, the MSET to db 2, then they swapped.
     assert_eq!(get(kv, 2, "b1").as_deref(), Some("2"));
-    assert_eq!(kv.db(2).unwrap().pexpiretime("b1"), (T0 + 60_000) as i64);
+    assert_eq!(kv.db(2).unwrap().pexpiretime("b1"), expires_at(T0 + 60_000));
     assert_eq!(get(kv, 1, "m2").as_deref(), Some("y"));
     assert_eq!(get(kv, 1, "m1"), None);
     assert_eq!(kv.db(3).unwrap().dbsize(), 0);
@@ -252,7 +257,7 @@ fn keys_that_expire_while_down_are_gone_after_recovery() {
     assert_eq!(get(&o.kv, 0, "short"), None);
     assert_eq!(
         o.kv.db(0).unwrap().pttl("long"),
-        90_000,
+        crate::Ttl::ExpiresIn(std::time::Duration::from_millis(90_000)),
         "the TTL kept counting while down"
     );
 }

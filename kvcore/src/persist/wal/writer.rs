@@ -327,13 +327,13 @@ impl Wal {
         Ok(())
     }
 
-    /// Makes the log refuse every later write because of `e`, says so once on stderr, and
+    /// Makes the log refuse every later write because of `e`, logs it once (error level), and
     /// returns the error to hand to the caller.
     fn fail(&self, st: &mut State, e: PersistError) -> PersistError {
         let why = e.to_string();
         if st.failed.is_none() {
             // Said once, where an operator looks; every later write repeats it to its caller.
-            eprintln!("kvcore: persistence failed, refusing writes from now on: {why}");
+            log::error!("persistence failed, refusing writes from now on: {why}");
             st.failed = Some(why.clone());
         }
         self.shared.failed.store(true, Ordering::Release);
