@@ -555,16 +555,13 @@ fn randomized_mix_keeps_its_invariants() {
     assert_eq!(listed, want, "LMOVE tokens");
     assert_eq!(sets, want, "SMOVE tokens");
 
-    // No key of the wrong type anywhere.
+    // No key of the wrong type anywhere (a free-for-all key may expire between the two calls).
     for i in 0..3 {
         let db = kv.db(i).unwrap();
         for key in db.keys("*") {
-            assert_eq!(
-                db.key_type(&key),
-                Some(type_of_name(&key)),
-                "{:?} in db {i}",
-                key.escape_ascii()
-            );
+            if let Some(t) = db.key_type(&key) {
+                assert_eq!(t, type_of_name(&key), "{:?} in db {i}", key.escape_ascii());
+            }
         }
     }
 }
