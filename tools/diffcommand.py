@@ -17,6 +17,7 @@ import socket
 import sys
 from collections import defaultdict
 
+sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
 from resp import enc
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 BIG = os.environ.get("BIG") == "1"
 PREFIX_ERRORS = "--prefix-errors" in sys.argv
 
+sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
 from resp import enc  # tools/resp.py
 
 class Conn:

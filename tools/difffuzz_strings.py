@@ -12,6 +12,7 @@ import random, socket, sys, time
 from collections import defaultdict
 
 
+sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
 from resp import enc  # tools/resp.py
 
 

@@ -6,6 +6,7 @@ Usage: [CLEAN=1] floatfuzz.py PORT_REDIS PORT_KV N SEED. Prints the counts and t
 import os, random, socket, sys
 CLEAN = os.environ.get("CLEAN") == "1"  # only valid, moderate numbers: long arithmetic chains
 
+sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
 from resp import enc  # tools/resp.py
 
 class Conn:

@@ -1,6 +1,7 @@
 //! kvcore's integration tests: one binary, one module per area.
 
 mod concurrency;
+mod container;
 mod crash;
 mod expire;
 mod keys;
@@ -8,7 +9,6 @@ mod model;
 mod persist;
 mod scan;
 mod string;
-mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;

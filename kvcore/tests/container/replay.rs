@@ -152,7 +152,7 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
 #[test]
 fn random_container_commands_replay_to_the_same_values() {
     for seed in 1..=12u64 {
-        let dir = TempDir::new("types", &format!("replay-{seed}"));
+        let dir = TempDir::new("container", &format!("replay-{seed}"));
         let mut r = Rand(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let kv = open(&dir);
         let db = kv.db(0).unwrap();
@@ -176,7 +176,7 @@ fn random_container_commands_replay_to_the_same_values() {
 /// list never becomes empty). Replaying the log must not lose it either.
 #[test]
 fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
-    let dir = TempDir::new("types", "rotate-ttl");
+    let dir = TempDir::new("container", "rotate-ttl");
     let kv = open(&dir);
     let db = kv.db(0).unwrap();
     let ends = [End::Left, End::Right];
