@@ -1,5 +1,5 @@
-//! The primitives every operation is written with. Operation files (`ops/*.rs`, and the data
-//! types of issue 6) never touch shards or locks directly; they go through these:
+//! The primitives every operation is written with. Operation files (`ops/*.rs`) never touch
+//! shards or locks directly; they go through these:
 //!
 //! - [`Db::read_entry`]`(key, |Option<&Entry>| ..)`: runs a closure on the live entry under the
 //!   shard's read lock. An expired entry is never shown; finding one removes it (under the
@@ -321,7 +321,6 @@ impl<'a> WriteSlot<'a> {
         self.db
     }
 
-    #[allow(dead_code)] // for the container commands of issue 6
     pub(crate) fn key(&self) -> &'a [u8] {
         self.key
     }

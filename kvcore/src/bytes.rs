@@ -37,15 +37,6 @@ impl SmallBytes {
         }
     }
 
-    #[allow(dead_code)] // for the container types of issue 6
-    pub(crate) fn from_vec(v: Vec<u8>) -> Self {
-        if v.len() <= INLINE {
-            Self::new(&v)
-        } else {
-            SmallBytes::Heap(v)
-        }
-    }
-
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             SmallBytes::Inline { len, buf } => &buf[..*len as usize],
@@ -183,7 +174,6 @@ mod tests {
         grown.make_vec().extend_from_slice(b"xyz");
         assert_eq!(&grown[..input.len()], input);
         assert_eq!(&grown[input.len()..], b"xyz");
-        assert_eq!(SmallBytes::from_vec(input.to_vec()), s);
         for other in [&b""[..], b"short", &[9; 102], &[9; 103], &[9; 300]] {
             let mut t = s.clone();
             t.assign(other);

@@ -1,4 +1,4 @@
-//! Effects: what a mutation did, described for the durability layer (issue 5).
+//! Effects: what a mutation did, described for the durability layer.
 //!
 //! Every mutation calls [`Inner::journal`](crate::kv::Inner::journal) exactly once per effect,
 //! while it still holds the write lock(s) of the shards it changed, so the order of effects on
@@ -6,13 +6,12 @@
 //! carry absolute deadlines instead of relative TTLs and results instead of commands
 //! (INCRBYFLOAT journals the value it stored, an expired key found lazily journals a `Del`).
 //! MSET and MSETNX journal one [`Effect::MSet`] so that they replay all-or-nothing; the several
-//! effects of any other multi-key operation (run under `Db::lock_write`) become one log record
+//! effects of any other multi-key operation (run under `Db::write_many`) become one log record
 //! too, a group (see `persist/engine.rs`, `begin_group`).
 
 use crate::entry::Entry;
 
 #[derive(Debug)]
-#[allow(dead_code)] // read by the journal once issue 5 implements it
 pub(crate) enum Effect<'a> {
     /// `key` now holds `entry` (value and expiry), replacing whatever was there.
     Put {
@@ -192,7 +191,7 @@ impl Effect<'_> {
                     .collect();
                 format!("mset {db} {}", pairs.join(" "))
             }
-            // Container effects (issue 6): their Debug form is descriptive enough.
+            // Container effects: their Debug form is descriptive enough.
             other => format!("{other:?}"),
         }
     }

@@ -9,9 +9,10 @@
 //! # Lock order (invariant)
 //! Shard locks are taken in ascending `(database, shard)` order, and a thread that holds a
 //! shard lock only ever asks for a greater one. Single-key operations hold one lock; multi-key
-//! operations (MGET, MSET, MSETNX, DEL, EXISTS, RENAME, COPY across databases, FLUSHALL,
-//! SWAPDB) take all of theirs up front, in that order, through `lock_many`/`lock_all`. Read and
-//! write locks follow the same order, so no cycle of waiters can form.
+//! operations (MGET, MSET, MSETNX, DEL, EXISTS, RENAME, COPY across databases, ...) take all of
+//! theirs up front, sorted and de-duplicated, through `Db::write_many`/`Db::lock_read`
+//! (`access.rs`); FLUSHDB, FLUSHALL and SWAPDB lock their databases' shards in the same order.
+//! Read and write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
