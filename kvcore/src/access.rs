@@ -25,12 +25,83 @@ use crate::kv::{Db, Inner};
 use crate::persist::Logged;
 use crate::shard::Shard;
 
+/// A shard a writer works on: write-locked by it, or held by the transaction it runs in.
+pub(crate) enum ShardWrite<'a> {
+    Locked(RwLockWriteGuard<'a, Shard>),
+    Held(&'a mut Shard),
+}
+
+impl std::ops::Deref for ShardWrite<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardWrite::Locked(g) => g,
+            ShardWrite::Held(s) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ShardWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardWrite::Locked(g) => g,
+            ShardWrite::Held(s) => s,
+        }
+    }
+}
+
+/// A shard a reader looks at: read-locked by it, or held by the transaction it runs in.
+pub(crate) enum ShardRead<'a> {
+    Locked(RwLockReadGuard<'a, Shard>),
+    Held(&'a Shard),
+}
+
+impl std::ops::Deref for ShardRead<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardRead::Locked(g) => g,
+            ShardRead::Held(s) => s,
+        }
+    }
+}
+
 impl Db {
+    /// Read access to shard `s` of database `db`: the running transaction's, or a read lock.
+    pub(crate) fn shard_read(&self, db: usize, s: usize) -> ShardRead<'_> {
+        match self.tx() {
+            // SAFETY: the transaction is active on this thread (`tx()`); a shared reference
+            // to a shard it holds exclusively cannot conflict with another operation's.
+            Some(tx) => ShardRead::Held(unsafe { tx.shard_ref(db, s) }),
+            None => ShardRead::Locked(self.inner.shard(db, s).read()),
+        }
+    }
+
+    /// Write access to shard `s` of database `db`: the running transaction's, or the write
+    /// lock. Callers take a shard at most once at a time, as they would a lock.
+    pub(crate) fn shard_write(&self, db: usize, s: usize) -> ShardWrite<'_> {
+        match self.tx() {
+            // SAFETY: the transaction is active on this thread (`tx()`), and the caller holds
+            // no other reference to this shard (taking its lock twice would deadlock).
+            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(db, s) }),
+            None => ShardWrite::Locked(self.inner.write_shard(db, s)),
+        }
+    }
+
     /// Runs `f` on `key`'s live entry (or `None`) under the shard's read lock.
     pub(crate) fn read_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&Entry>) -> R) -> R {
         let inner = &*self.inner;
         let hash = inner.hash(key);
         let shard_index = inner.shard_of(hash);
+        if let Some(tx) = self.tx() {
+            // Inside a transaction the shard is held for writing: an expired key is removed
+            // (and logged with the transaction) at once.
+            // SAFETY: active on this thread; no other reference to the shard exists here.
+            let shard = unsafe { tx.shard_mut(self.index, shard_index) };
+            let now = inner.now();
+            let slot = WriteSlot::new(shard, inner, tx.logged(), self.index, hash, key, now);
+            return f(slot.entry());
+        }
         let lock = inner.shard(self.index, shard_index);
         {
             let shard = lock.read();
@@ -70,9 +141,9 @@ impl Db {
         f: impl FnOnce(&mut WriteSlot<'_>) -> crate::Result<R>,
     ) -> crate::Result<R> {
         let inner = &*self.inner;
-        inner.durable(self.batch(), |logged| {
+        self.durable(|logged| {
             let hash = inner.hash(key);
-            let mut shard = inner.write_shard(self.index, inner.shard_of(hash));
+            let mut shard = self.shard_write(self.index, inner.shard_of(hash));
             let now = inner.now();
             let mut slot = WriteSlot::new(&mut shard, inner, logged, self.index, hash, key, now);
             // Dropping the slot deletes a container the closure emptied.
@@ -92,28 +163,31 @@ impl Db {
         f: impl FnOnce(&mut MultiWrite<'_>) -> crate::Result<R>,
     ) -> crate::Result<R> {
         let inner = &*self.inner;
-        inner.durable(self.batch(), |logged| {
+        self.durable(|logged| {
             let ids = shard_ids(inner, keys);
             let guards = ids
                 .into_iter()
-                .map(|id| (id, inner.write_shard(id.0, id.1)))
+                .map(|id| (id, self.shard_write(id.0, id.1)))
                 .collect();
             // The log gets the operation's effects as one record, before the locks are
-            // released (`MultiWrite`'s drop).
-            if let Some(p) = inner.persist.get() {
+            // released (`MultiWrite`'s drop); inside a transaction they join its group.
+            let own_group = self.tx().is_none();
+            if own_group && let Some(p) = inner.persist.get() {
                 p.begin_group(logged);
             }
             let mut locked = MultiWrite {
                 inner,
                 logged,
                 guards,
+                own_group,
                 now: inner.now(),
             };
             f(&mut locked)
         })
     }
 
-    /// Runs a write that locks shards itself (FLUSHDB) durably; see `Inner::durable`.
+    /// Runs a write that locks shards itself (FLUSHDB) durably; see `Inner::durable`. Inside
+    /// a transaction, the write joins the transaction's record and is acknowledged with it.
     ///
     /// # Errors
     /// [`crate::Error::PersistenceFailed`], or `f`'s error.
@@ -121,7 +195,18 @@ impl Db {
         &self,
         f: impl FnOnce(&Logged) -> crate::Result<R>,
     ) -> crate::Result<R> {
-        self.inner.durable(self.batch(), f)
+        match self.tx() {
+            Some(tx) => f(tx.logged()),
+            None => self.inner.durable(self.batch(), f),
+        }
+    }
+
+    /// Starts checking a write's arguments (see [`Admit`]); inside a transaction the record
+    /// bounds of its operations add up.
+    pub(crate) fn admit(&self) -> Admit<'_> {
+        let mut a = self.inner.admit();
+        a.share = self.tx().map(crate::tx::TxLocks::logged);
+        a
     }
 
     /// Read-locks the shards of `keys` (`(database, key)` pairs) in the crate's lock order.
@@ -130,7 +215,7 @@ impl Db {
         let ids = shard_ids(inner, keys);
         let guards = ids
             .into_iter()
-            .map(|id| (id, inner.shard(id.0, id.1).read()))
+            .map(|id| (id, self.shard_read(id.0, id.1)))
             .collect();
         MultiRead {
             inner,
@@ -166,6 +251,8 @@ pub(crate) struct Admit<'a> {
     inner: &'a Inner,
     max_bulk: usize,
     record: usize,
+    /// The transaction whose record budget this write shares, if it runs in one.
+    share: Option<&'a Logged>,
 }
 
 impl Inner {
@@ -175,6 +262,7 @@ impl Inner {
             inner: self,
             max_bulk: self.max_bulk_len(),
             record: RECORD_OVERHEAD,
+            share: None,
         }
     }
 }
@@ -253,12 +341,12 @@ impl Admit<'_> {
     /// [`crate::Error::RecordTooLarge`].
     #[inline]
     pub(crate) fn check(self) -> crate::Result<()> {
-        self.inner.check_record(self.record)
+        self.inner.check_record(self.record, self.share)
     }
 }
 
 /// The distinct `(database, shard)` pairs of `keys`, ascending: the lock order.
-fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
+pub(crate) fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
     let mut ids: Vec<_> = keys
         .iter()
         .map(|&(db, k)| (db, inner.shard_of(inner.hash(k))))
@@ -406,7 +494,7 @@ impl<'a> WriteSlot<'a> {
     pub(crate) fn store(&mut self, value: Value, expire_at: Option<u64>) -> crate::Result<()> {
         if self.inner.persist.get().is_some() {
             self.inner
-                .check_record(value.record_bound(self.key.len()))?;
+                .check_record(value.record_bound(self.key.len()), Some(self.logged))?;
         }
         self.put(value, expire_at);
         self.journal_put();
@@ -438,14 +526,18 @@ impl Drop for WriteSlot<'_> {
 pub(crate) struct MultiWrite<'a> {
     inner: &'a Inner,
     logged: &'a Logged,
-    guards: Vec<((usize, usize), RwLockWriteGuard<'a, Shard>)>,
+    guards: Vec<((usize, usize), ShardWrite<'a>)>,
+    /// It began the group its effects go into (outside a transaction, which has its own).
+    own_group: bool,
     now: u64,
 }
 
 impl Drop for MultiWrite<'_> {
     fn drop(&mut self) {
         // Runs before the guards are dropped: the records go in while the locks are held.
-        if let Some(p) = self.inner.persist.get() {
+        if self.own_group
+            && let Some(p) = self.inner.persist.get()
+        {
             p.end_group(self.logged);
         }
     }
@@ -489,7 +581,7 @@ impl MultiWrite<'_> {
 /// Several shards read-locked at once; see [`Db::lock_read`].
 pub(crate) struct MultiRead<'a> {
     inner: &'a Inner,
-    guards: Vec<((usize, usize), RwLockReadGuard<'a, Shard>)>,
+    guards: Vec<((usize, usize), ShardRead<'a>)>,
     now: std::cell::OnceCell<u64>,
 }
 

@@ -97,9 +97,7 @@ impl Batch {
 
     /// The store the batch writes to.
     pub fn kv(&self) -> Kv {
-        Kv {
-            inner: Arc::clone(&self.inner),
-        }
+        Kv::from_inner(Arc::clone(&self.inner))
     }
 
     /// Makes every write of the batch since the last commit (or take) durable, per the sync

@@ -147,6 +147,43 @@ pub(crate) enum Effect<'a> {
     },
 }
 
+impl Effect<'_> {
+    /// Calls `f` with every `(database, key)` the effect changed. Whole-database effects
+    /// (FLUSHDB, FLUSHALL, SWAPDB) name no key: their callers handle what they affect.
+    pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, &[u8])) {
+        match *self {
+            Effect::Put { db, key, .. }
+            | Effect::Del { db, key }
+            | Effect::Append { db, key, .. }
+            | Effect::SetRange { db, key, .. }
+            | Effect::Expire { db, key, .. }
+            | Effect::ListPush { db, key, .. }
+            | Effect::ListPop { db, key, .. }
+            | Effect::ListSet { db, key, .. }
+            | Effect::ListRem { db, key, .. }
+            | Effect::ListTrim { db, key, .. }
+            | Effect::ListInsert { db, key, .. }
+            | Effect::HashSet { db, key, .. }
+            | Effect::HashDel { db, key, .. }
+            | Effect::SetAdd { db, key, .. }
+            | Effect::SetRem { db, key, .. }
+            | Effect::ZAdd { db, key, .. }
+            | Effect::ZRem { db, key, .. } => f(db, key),
+            Effect::Rename { db, src, dst } => {
+                f(db, src);
+                f(db, dst);
+            }
+            Effect::Copy { dst_db, dst, .. } => f(dst_db, dst),
+            Effect::MSet { db, pairs } => {
+                for &(key, _) in pairs {
+                    f(db, key);
+                }
+            }
+            Effect::FlushDb { .. } | Effect::FlushAll | Effect::SwapDb { .. } => {}
+        }
+    }
+}
+
 #[cfg(test)]
 impl Effect<'_> {
     /// A one-line description for tests.

@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
 
+use crate::access::ShardWrite;
 use crate::batch::BatchState;
 use crate::clock::Clock;
 use crate::effect::Effect;
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::persist::Logged;
 use crate::shard::Shard;
+use crate::tx::TxLocks;
 
 /// A lock on its own cache line pair, so that neighbouring shards do not false-share.
 #[repr(align(128))]
@@ -48,6 +50,8 @@ pub(crate) struct Inner {
     expired_keys: AtomicU64,
     /// The longest key, value or element a write may store (Redis's `proto-max-bulk-len`).
     max_bulk: AtomicUsize,
+    /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
+    pub(crate) watches: crate::tx::Watches,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
@@ -106,6 +110,9 @@ impl Inner {
     pub(crate) fn journal(&self, effect: Effect<'_>, logged: &Logged) {
         #[cfg(test)]
         self.journal_log.lock().push(effect.describe());
+        if self.watches.any() {
+            self.watches.touch(&effect);
+        }
         if let Some(p) = self.persist.get() {
             p.journal(&effect, logged);
         }
@@ -147,17 +154,26 @@ impl Inner {
     }
 
     /// Refuses a write whose log record may take `bytes` bytes if that is more than a
-    /// persistent store's record limit (see `access::Admit`).
+    /// persistent store's record limit (see `access::Admit`). With `share`, the bytes are
+    /// reserved in that operation's budget: the operations of a transaction share one record,
+    /// so their bounds add up.
     ///
     /// # Errors
-    /// [`Error::RecordTooLarge`] if the store is persistent and `bytes` passes its limit.
-    pub(crate) fn check_record(&self, bytes: usize) -> Result<()> {
-        match self.persist.get() {
-            Some(p) if bytes > p.max_record() => Err(Error::RecordTooLarge {
-                bytes,
-                limit: p.max_record(),
-            }),
-            _ => Ok(()),
+    /// [`Error::RecordTooLarge`] if the store is persistent and `bytes` (plus what `share`
+    /// reserved before) passes its limit.
+    pub(crate) fn check_record(&self, bytes: usize, share: Option<&Logged>) -> Result<()> {
+        let Some(p) = self.persist.get() else {
+            return Ok(());
+        };
+        let limit = p.max_record();
+        let fits = match share {
+            Some(logged) => logged.reserve(bytes, limit),
+            None => bytes <= limit,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::RecordTooLarge { bytes, limit })
         }
     }
 }
@@ -169,6 +185,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct Kv {
     pub(crate) inner: Arc<Inner>,
+    /// The transaction this handle belongs to, if a [`Tx`](crate::Tx) handed it out.
+    tx: Option<Arc<TxLocks>>,
 }
 
 impl std::fmt::Debug for Kv {
@@ -199,10 +217,41 @@ impl Kv {
                 rng: AtomicU64::new(seed),
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
+                watches: crate::tx::Watches::default(),
                 persist: OnceLock::new(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),
+            tx: None,
+        }
+    }
+
+    /// A handle of `inner` (no transaction).
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Kv {
+        Kv { inner, tx: None }
+    }
+
+    /// The handle a transaction hands out.
+    pub(crate) fn in_tx(inner: Arc<Inner>, tx: Arc<TxLocks>) -> Kv {
+        Kv {
+            inner,
+            tx: Some(tx),
+        }
+    }
+
+    /// Whether this handle belongs to a transaction the calling thread is running.
+    pub(crate) fn tx_active(&self) -> bool {
+        self.tx.as_deref().is_some_and(TxLocks::active)
+    }
+
+    /// Write access to shard `s` of database `db`: held by the running transaction, or
+    /// write-locked.
+    fn shard_write(&self, db: usize, s: usize) -> ShardWrite<'_> {
+        match self.tx.as_deref().filter(|t| t.active()) {
+            // SAFETY: the transaction is active on this thread; the callers take each shard
+            // once.
+            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(db, s) }),
+            None => ShardWrite::Locked(self.inner.write_shard(db, s)),
         }
     }
 
@@ -216,6 +265,7 @@ impl Kv {
                 inner: Arc::clone(&self.inner),
                 index,
                 batch: None,
+                tx: self.tx.clone(),
             })
         } else {
             Err(Error::DbIndexOutOfRange)
@@ -257,17 +307,31 @@ impl Kv {
     /// [`Error::PersistenceFailed`] if a persistent store refuses writes.
     pub fn flushall(&self) -> Result<()> {
         let inner = &*self.inner;
-        inner.durable(None, |logged| {
+        self.durable(|logged| {
             let mut guards: Vec<_> = (0..inner.databases())
                 .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
-                .map(|(db, s)| inner.write_shard(db, s))
+                .map(|(db, s)| (db, self.shard_write(db, s)))
                 .collect();
-            for g in &mut guards {
+            if inner.watches.any() {
+                for db in 0..inner.databases() {
+                    let shards = &guards[db * inner.shard_count()..(db + 1) * inner.shard_count()];
+                    inner.watches.touch_db(db, |key| live(inner, shards, key));
+                }
+            }
+            for (_, g) in &mut guards {
                 g.clear();
             }
             inner.journal(Effect::FlushAll, logged);
             Ok(())
         })
+    }
+
+    /// Runs a whole-store write durably, or inside the running transaction.
+    fn durable<R>(&self, f: impl FnOnce(&Logged) -> Result<R>) -> Result<R> {
+        match self.tx.as_deref().filter(|t| t.active()) {
+            Some(tx) => f(tx.logged()),
+            None => self.inner.durable(None, f),
+        }
     }
 
     /// Swaps the contents of databases `a` and `b`, atomically (SWAPDB).
@@ -284,22 +348,40 @@ impl Kv {
             return Ok(());
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        inner.durable(None, |logged| {
+        self.durable(|logged| {
             let mut low: Vec<_> = (0..inner.shard_count())
-                .map(|s| inner.write_shard(lo, s))
+                .map(|s| (lo, self.shard_write(lo, s)))
                 .collect();
             let mut high: Vec<_> = (0..inner.shard_count())
-                .map(|s| inner.write_shard(hi, s))
+                .map(|s| (hi, self.shard_write(hi, s)))
                 .collect();
+            if inner.watches.any() {
+                // A watched key of either database changes if it is live in either.
+                for db in [lo, hi] {
+                    inner
+                        .watches
+                        .touch_db(db, |key| live(inner, &low, key) || live(inner, &high, key));
+                }
+            }
             // Both databases use the same hasher and shard count, so shard i of one is shard
             // i of the other.
-            for (l, h) in low.iter_mut().zip(high.iter_mut()) {
+            for ((_, l), (_, h)) in low.iter_mut().zip(high.iter_mut()) {
                 std::mem::swap(&mut **l, &mut **h);
             }
             inner.journal(Effect::SwapDb { a, b }, logged);
             Ok(())
         })
     }
+}
+
+/// Whether `key` is live (present and not expired) in the database whose shards, in order, are
+/// `shards`.
+fn live(inner: &Inner, shards: &[(usize, ShardWrite<'_>)], key: &[u8]) -> bool {
+    let hash = inner.hash(key);
+    let shard = &shards[inner.shard_of(hash)].1;
+    shard
+        .find(hash, key)
+        .is_some_and(|i| !shard.get(i).entry.is_expired(inner.now()))
 }
 
 /// Counters over a store's lifetime; see [`Kv::stats`].
@@ -324,6 +406,8 @@ pub struct Db {
     pub(crate) index: usize,
     /// The batch whose commit acknowledges this handle's writes, if any.
     batch: Option<Arc<BatchState>>,
+    /// The transaction this handle belongs to, if a [`Tx`](crate::Tx) handed it out.
+    tx: Option<Arc<TxLocks>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -340,7 +424,15 @@ impl Db {
             inner,
             index,
             batch: Some(batch),
+            tx: None,
         }
+    }
+
+    /// The transaction this handle belongs to, if the calling thread is running it (a handle
+    /// that escaped its transaction, or used on another thread, works as a plain one).
+    #[inline]
+    pub(crate) fn tx(&self) -> Option<&TxLocks> {
+        self.tx.as_deref().filter(|t| t.active())
     }
 
     /// The batch this handle's writes join, if any (see `Inner::durable`).
@@ -356,9 +448,8 @@ impl Db {
     /// How many keys carry an expiry (INFO keyspace's `expires`), counting expired keys not
     /// yet reclaimed, as Redis does.
     pub fn expires(&self) -> u64 {
-        let inner = &*self.inner;
-        (0..inner.shard_count())
-            .map(|s| inner.shard(self.index, s).read().volatile().len() as u64)
+        (0..self.inner.shard_count())
+            .map(|s| self.shard_read(self.index, s).volatile().len() as u64)
             .sum()
     }
 
@@ -372,6 +463,7 @@ impl Db {
     pub fn kv(&self) -> Kv {
         Kv {
             inner: Arc::clone(&self.inner),
+            tx: self.tx.clone(),
         }
     }
 }

@@ -53,6 +53,7 @@ mod persist;
 mod scan;
 mod shard;
 mod store;
+mod tx;
 mod types;
 
 pub use batch::{Batch, Deferred};
@@ -77,6 +78,7 @@ pub use persist::{
     SaveInfo, SnapshotCheck, SyncMode, check_data_dir,
 };
 pub use store::Store;
+pub use tx::{Scope, Tx, Watch};
 pub use types::{
     Aggregate, End, LexBound, LexRange, ScoreRange, ZAddFlags, format_score, parse_score,
 };

@@ -32,7 +32,7 @@ pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8
     let (mut visited, mut empty) = (0usize, 0usize);
     let now = inner.now();
     while shard_i < inner.shard_count() {
-        let shard = inner.shard(db.index, shard_i).read();
+        let shard = db.shard_read(db.index, shard_i);
         while slot_i < shard.slot_count() {
             let here = slot_i;
             slot_i += 1;
@@ -67,7 +67,7 @@ pub(crate) fn randomkey(db: &Db) -> Option<Vec<u8>> {
     // Random probes first: cheap and uniform enough while the slabs are reasonably full.
     for _ in 0..64 {
         let r = inner.random();
-        let shard = inner.shard(db.index, r as usize % shards).read();
+        let shard = db.shard_read(db.index, r as usize % shards);
         if shard.slot_count() == 0 {
             continue;
         }
@@ -81,7 +81,7 @@ pub(crate) fn randomkey(db: &Db) -> Option<Vec<u8>> {
     // Sparse or mostly expired: walk from a random shard to the first live key.
     let start = inner.random() as usize % shards;
     (0..shards).find_map(|i| {
-        let shard = inner.shard(db.index, (start + i) % shards).read();
+        let shard = db.shard_read(db.index, (start + i) % shards);
         shard
             .iter()
             .find(|(_, s)| !s.entry.is_expired(now))

@@ -22,12 +22,12 @@ fn kv() -> Kv {
 /// in well under a second; this is a hang detector, not a statement about speed.
 const DEADLINE: Duration = Duration::from_secs(120);
 
-type Worker<T> = Box<dyn FnOnce() -> T + Send>;
+pub(crate) type Worker<T> = Box<dyn FnOnce() -> T + Send>;
 
 /// Runs each worker on its own thread and returns their results, in order. Panics, naming the
 /// workers still running, if they have not all finished within [`DEADLINE`]; re-raises a
 /// worker's panic.
-fn run_workers<T: Send + 'static>(what: &str, workers: Vec<Worker<T>>) -> Vec<T> {
+pub(crate) fn run_workers<T: Send + 'static>(what: &str, workers: Vec<Worker<T>>) -> Vec<T> {
     /// Reports its worker as finished when dropped: on return and on panic alike.
     struct Done(usize, mpsc::Sender<usize>);
     impl Drop for Done {

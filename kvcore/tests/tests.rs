@@ -9,6 +9,7 @@ mod model;
 mod persist;
 mod scan;
 mod string;
+mod tx;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -125,7 +125,7 @@ impl HashStore for Db {
                 .collect();
             &heap
         };
-        self.inner.admit().key(key)?.pairs(pairs)?.check()?;
+        self.admit().key(key)?.pairs(pairs)?.check()?;
         self.write_entry(key, |slot| {
             let added = write(slot, true, |h: &mut Hash| {
                 Ok(pairs.iter().filter(|(f, v)| h.set(f, v)).count())
@@ -190,7 +190,7 @@ impl HashStore for Db {
     fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<usize> {
         let key = key.as_ref();
         let fields = bytes(fields);
-        self.inner.admit().key(key)?.keys(&fields)?.check()?;
+        self.admit().key(key)?.keys(&fields)?.check()?;
         self.write_entry(key, |slot| {
             let removed: Vec<&[u8]> = write(slot, false, |h: &mut Hash| {
                 Ok(fields.iter().copied().filter(|f| h.remove(f)).collect())
@@ -247,7 +247,7 @@ impl HashStore for Db {
 
     fn hincrby(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
         let (key, field) = (key.as_ref(), field.as_ref());
-        self.inner.admit().key(key)?.arg(field)?.check()?;
+        self.admit().key(key)?.arg(field)?.check()?;
         self.write_entry(key, |slot| {
             let n = write(slot, true, |h: &mut Hash| Ok(h.incr_by(field, delta)?))?;
             // Created above when missing, so there is a result.
@@ -269,7 +269,7 @@ impl HashStore for Db {
         delta: impl Into<LongDouble>,
     ) -> Result<Vec<u8>> {
         let (key, field, delta) = (key.as_ref(), field.as_ref(), delta.into());
-        self.inner.admit().key(key)?.arg(field)?.check()?;
+        self.admit().key(key)?.arg(field)?.check()?;
         self.write_entry(key, |slot| {
             let text = write(
                 slot,

@@ -11,7 +11,7 @@ use crate::kv::Db;
 /// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
     // The record names every key that existed: bounded by all of them.
-    db.inner.admit().keys(keys)?.check()?;
+    db.admit().keys(keys)?.check()?;
     let ids: Vec<_> = keys.iter().map(|&k| (db.index, k)).collect();
     db.write_many(&ids, |locked| {
         let mut n = 0;
@@ -44,7 +44,7 @@ pub(crate) fn keys(db: &Db, pattern: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     // One shard at a time: KEYS never holds more than one lock.
     for s in 0..inner.shard_count() {
-        let shard = inner.shard(db.index, s).read();
+        let shard = db.shard_read(db.index, s);
         for (_, slot) in shard.iter() {
             if !slot.entry.is_expired(now) && pattern.matches(&slot.key) {
                 out.push(slot.key.to_vec());
@@ -56,7 +56,7 @@ pub(crate) fn keys(db: &Db, pattern: &[u8]) -> Vec<Vec<u8>> {
 
 /// RENAME (`nx` false) and RENAMENX (`nx` true).
 pub(crate) fn rename(db: &Db, src: &[u8], dst: &[u8], nx: bool) -> Result<bool> {
-    db.inner.admit().key(src)?.key(dst)?.check()?;
+    db.admit().key(src)?.key(dst)?.check()?;
     let d = db.index;
     db.write_many(&[(d, src), (d, dst)], |locked| {
         rename_locked(locked, d, src, dst, nx)
@@ -103,7 +103,7 @@ pub(crate) fn copy(
     if s == d && src == dst {
         return Err(Error::SameObject);
     }
-    db.inner.admit().key(src)?.key(dst)?.check()?;
+    db.admit().key(src)?.key(dst)?.check()?;
     db.write_many(&[(s, src), (d, dst)], |locked| {
         copy_locked(locked, (s, src), (d, dst), replace)
     })
@@ -143,7 +143,7 @@ pub(crate) fn move_key(db: &Db, key: &[u8], dst_db: usize) -> Result<bool> {
     if s == d {
         return Err(Error::SameObject);
     }
-    db.inner.admit().key(key)?.key(key)?.check()?;
+    db.admit().key(key)?.key(key)?.check()?;
     db.write_many(&[(s, key), (d, key)], |locked| {
         move_locked(locked, key, s, d)
     })
@@ -173,7 +173,7 @@ fn move_locked(locked: &mut MultiWrite<'_>, key: &[u8], s: usize, d: usize) -> R
 pub(crate) fn dbsize(db: &Db) -> u64 {
     let inner = &*db.inner;
     (0..inner.shard_count())
-        .map(|s| inner.shard(db.index, s).read().len() as u64)
+        .map(|s| db.shard_read(db.index, s).len() as u64)
         .sum()
 }
 
@@ -182,8 +182,19 @@ pub(crate) fn flushdb(db: &Db) -> Result<()> {
     let inner = &*db.inner;
     db.durable(|logged| {
         let mut guards: Vec<_> = (0..inner.shard_count())
-            .map(|s| inner.write_shard(db.index, s))
+            .map(|s| db.shard_write(db.index, s))
             .collect();
+        if inner.watches.any() {
+            // A watched key changes only if it existed (and had not expired).
+            let now = inner.now();
+            inner.watches.touch_db(db.index, |key| {
+                let hash = inner.hash(key);
+                let shard = &guards[inner.shard_of(hash)];
+                shard
+                    .find(hash, key)
+                    .is_some_and(|i| !shard.get(i).entry.is_expired(now))
+            });
+        }
         for g in &mut guards {
             g.clear();
         }

@@ -150,7 +150,7 @@ fn pop(db: &Db, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Vec<u8>
 impl ListStore for Db {
     fn push<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, end: End, values: &[V]) -> Result<usize> {
         let (key, values) = (key.as_ref(), bytes(values));
-        self.inner.admit().key(key)?.keys(&values)?.check()?;
+        self.admit().key(key)?.keys(&values)?.check()?;
         push(self, key, end, &values, true)
     }
 
@@ -161,7 +161,7 @@ impl ListStore for Db {
         values: &[V],
     ) -> Result<usize> {
         let (key, values) = (key.as_ref(), bytes(values));
-        self.inner.admit().key(key)?.keys(&values)?.check()?;
+        self.admit().key(key)?.keys(&values)?.check()?;
         push(self, key, end, &values, false)
     }
 
@@ -198,7 +198,7 @@ impl ListStore for Db {
 
     fn lset(&self, key: impl AsRef<[u8]>, index: i64, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.inner.admit().key(key)?.arg(value)?.check()?;
+        self.admit().key(key)?.arg(value)?.check()?;
         self.write_entry(key, |slot| {
             write(slot, false, |l: &mut List| Ok(l.set(index, value)?))?.ok_or(Error::NoSuchKey)?;
             slot.journal(Effect::ListSet {
@@ -213,7 +213,7 @@ impl ListStore for Db {
 
     fn lrem(&self, key: impl AsRef<[u8]>, count: i64, value: impl AsRef<[u8]>) -> Result<usize> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.inner.admit().key(key)?.arg(value)?.check()?;
+        self.admit().key(key)?.arg(value)?.check()?;
         self.write_entry(key, |slot| {
             let n = write(slot, false, |l: &mut List| Ok(l.remove(count, value)))?.unwrap_or(0);
             if n > 0 {
@@ -304,7 +304,7 @@ impl ListStore for Db {
         to: End,
     ) -> Result<Option<Vec<u8>>> {
         let (src, dst, d) = (src.as_ref(), dst.as_ref(), self.index);
-        self.inner.admit().key(src)?.key(dst)?.check()?;
+        self.admit().key(src)?.key(dst)?.check()?;
         self.write_many(&[(d, src), (d, dst)], |locked| {
             // Check both types before anything moves.
             match locked.slot(d, src).entry() {

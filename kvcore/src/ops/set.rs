@@ -120,7 +120,7 @@ impl SetStore for Db {
     fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
-        self.inner.admit().key(key)?.keys(&members)?.check()?;
+        self.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let added: Vec<&[u8]> = write(slot, true, |s: &mut Set| {
                 Ok(members.iter().copied().filter(|m| s.add(m)).collect())
@@ -140,7 +140,7 @@ impl SetStore for Db {
     fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
-        self.inner.admit().key(key)?.keys(&members)?.check()?;
+        self.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let removed: Vec<&[u8]> = write(slot, false, |s: &mut Set| {
                 Ok(members.iter().copied().filter(|m| s.remove(m)).collect())

@@ -42,7 +42,7 @@ fn set_expiry_when(e: SetExpiry) -> Option<When> {
 }
 
 pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Result<SetOutcome> {
-    db.inner.admit().key(key)?.arg(value)?.check()?;
+    db.admit().key(key)?.arg(value)?.check()?;
     let when = set_expiry_when(opts.expiry);
     db.write_entry(key, |slot| {
         let now = slot.now();
@@ -174,7 +174,7 @@ pub(crate) fn get_many(db: &Db, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> 
 /// MSET (`nx` false) or MSETNX (`nx` true): all pairs under all their locks at once; in a
 /// persistent store, durable (see `Inner::durable`).
 pub(crate) fn mset(db: &Db, pairs: &[(&[u8], &[u8])], nx: bool) -> Result<bool> {
-    db.inner.admit().pairs(pairs)?.check()?;
+    db.admit().pairs(pairs)?.check()?;
     let ids: Vec<_> = pairs.iter().map(|&(k, _)| (db.index, k)).collect();
     db.write_many(&ids, |locked| mset_locked(locked, db.index, pairs, nx))
 }
@@ -196,7 +196,7 @@ fn mset_locked(
 }
 
 pub(crate) fn append(db: &Db, key: &[u8], data: &[u8]) -> Result<usize> {
-    db.inner.admit().key(key)?.arg(data)?.check()?;
+    db.admit().key(key)?.arg(data)?.check()?;
     let max = db.inner.max_bulk_len();
     db.write_entry(key, |slot| {
         let len = match slot.entry() {
@@ -249,7 +249,7 @@ pub(crate) fn range(s: &[u8], start: i64, end: i64) -> Vec<u8> {
 }
 
 pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<usize> {
-    db.inner.admit().key(key)?.arg(data)?.check()?;
+    db.admit().key(key)?.arg(data)?.check()?;
     let max = db.inner.max_bulk_len() as u64;
     db.write_entry(key, |slot| {
         let len = match slot.entry() {
@@ -286,7 +286,7 @@ pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<
 }
 
 pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
-    db.inner.admit().key(key)?.check()?;
+    db.admit().key(key)?.check()?;
     db.write_entry(key, |slot| {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {
@@ -310,7 +310,7 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
 
 /// Redis computes in x87 `long double`; see [`LongDouble`] for the parse, sum and text.
 pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: LongDouble) -> Result<Vec<u8>> {
-    db.inner.admit().key(key)?.check()?;
+    db.admit().key(key)?.check()?;
     db.write_entry(key, |slot| {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {

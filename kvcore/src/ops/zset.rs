@@ -440,7 +440,7 @@ impl ZSetStore for Db {
     fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let key = key.as_ref();
         let members = bytes(members);
-        self.inner.admit().key(key)?.keys(&members)?.check()?;
+        self.admit().key(key)?.keys(&members)?.check()?;
         self.write_entry(key, |slot| {
             let removed: Vec<&[u8]> = write(slot, false, |z: &mut ZSet| {
                 Ok(members

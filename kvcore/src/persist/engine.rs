@@ -88,6 +88,9 @@ pub(crate) struct Logged {
     /// The encoded records of a multi-key operation, held back until it ends (see
     /// `Persist::begin_group`).
     group: RefCell<Option<Vec<Vec<u8>>>>,
+    /// The record bytes admitted so far (see `access::Admit`): a transaction's operations
+    /// share one record, so their bounds add up against the record limit.
+    reserved: Cell<usize>,
 }
 
 impl Logged {
@@ -98,6 +101,17 @@ impl Logged {
 
     fn note(&self, seq: u64) {
         self.seq.set(self.seq.get().max(seq));
+    }
+
+    /// Reserves `bytes` of the record limit `limit`; false (nothing reserved) if the total
+    /// would pass it.
+    pub(crate) fn reserve(&self, bytes: usize, limit: usize) -> bool {
+        let total = self.reserved.get().saturating_add(bytes);
+        if total > limit {
+            return false;
+        }
+        self.reserved.set(total);
+        true
     }
 }
 

@@ -523,6 +523,34 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
     assert_eq!(get(&kv, "small").as_deref(), Some("v"));
 }
 
+/// A transaction's operations share one log record, so their admitted bounds add up against the
+/// record limit: the operation that would pass it fails (as a failing command inside EXEC), the
+/// others stay, and the one record replays them.
+#[test]
+fn a_transactions_writes_share_the_record_limit() {
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let big = "x".repeat(1500);
+    let keys: &[(usize, &[u8])] = &[(0, b"a"), (0, b"b"), (0, b"c"), (0, b"d")];
+    let results = kv
+        .transaction(crate::Scope::Keys(keys), |tx| {
+            let db = tx.db(0)?;
+            Ok(["a", "b", "c", "d"].map(|k| db.set(k, &big)))
+        })
+        .unwrap();
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[2], Err(Error::RecordTooLarge { .. })),
+        "{results:?}"
+    );
+    assert_eq!(kv.persistence().unwrap().write_failure, None);
+    fs.crash();
+    drop(kv);
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    assert_eq!(db.exists(&["a", "b", "c"]), 2);
+}
+
 #[test]
 fn a_full_disk_gives_clear_errors_and_loses_nothing_acknowledged() {
     let fs = FaultFs::new();

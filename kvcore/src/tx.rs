@@ -1,0 +1,505 @@
+//! Transactions: several operations run as one atomic, isolated step, logged as one record.
+//!
+//! [`Kv::transaction`] (or [`Db::transaction`]) write-locks, in the crate's lock order, every
+//! shard its [`Scope`] names: the shards of a set of keys, or every shard of every database.
+//! Then it runs a closure with a [`Tx`], whose [`Db`] and [`Kv`] handles work on those held
+//! shards instead of locking: no other thread observes a state between two of the closure's
+//! operations, and the operations' effects go to the log as one group record, so a crash keeps
+//! all of them or none. The locks are released after the record is appended; the transaction
+//! is then acknowledged as one write (or joins the caller's [`Batch`](crate::Batch)).
+//!
+//! A transaction on the keys of a few shards stalls only the clients of those shards. Whole-
+//! keyspace operations (FLUSHDB, FLUSHALL, SWAPDB, KEYS, SCAN, DBSIZE, RANDOMKEY, and keys in a
+//! database the scope does not name) need [`Scope::Everything`].
+//!
+//! # How a handle knows it is in a transaction
+//! A [`Db`] or [`Kv`] handed out by a [`Tx`] carries the transaction's [`TxLocks`]: pointers to
+//! the held shards, valid while the transaction is open. A handle uses them only on the thread
+//! running the transaction and only while it is open; a handle that escaped the closure (a
+//! clone stored elsewhere) finds the transaction closed and locks as any other handle does.
+//!
+//! # Watches
+//! [`Watch`] is optimistic concurrency: it records a set of keys, and reports whether any of
+//! them was changed (written, deleted, renamed onto, flushed, swapped, or expired) since it
+//! was taken. Checking it inside a transaction that locks those keys gives check-and-set:
+//! nothing can change them between the check and the transaction's writes.
+
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::ThreadId;
+
+use parking_lot::{Mutex, RwLockWriteGuard};
+
+use crate::effect::Effect;
+use crate::error::{Error, Result};
+use crate::kv::{Db, Inner, Kv};
+use crate::persist::Logged;
+use crate::shard::Shard;
+
+/// The keys a transaction locks.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// These keys, each in its database: the transaction may read and write them (and only
+    /// them).
+    Keys(&'a [(usize, &'a [u8])]),
+    /// Every key of every database: what whole-keyspace operations (FLUSHALL, FLUSHDB, SWAPDB,
+    /// KEYS, SCAN, DBSIZE, RANDOMKEY, ...) need. Every other client waits while it runs.
+    Everything,
+}
+
+/// The shards a running transaction holds, shared by the handles it hands out.
+pub(crate) struct TxLocks {
+    owner: ThreadId,
+    open: AtomicBool,
+    /// `(database, shard)` → the held shard, sorted by id. The write guards live in
+    /// [`run`]'s frame; these pointers are used only while `open`, on `owner`'s thread.
+    shards: Vec<((usize, usize), NonNull<Shard>)>,
+    /// Every shard of every database is held.
+    everything: bool,
+    /// What the transaction logged: one group for all its operations.
+    pub(crate) logged: Logged,
+}
+
+// SAFETY: the raw shard pointers (and the `Logged`, which has `Cell`s) are used only by
+// `active`'s caller, which `active` restricts to the owner thread while the transaction is
+// open; the owner thread closes the transaction before the guards behind the pointers are
+// dropped. Another thread that holds a clone sees it as inactive and never dereferences.
+unsafe impl Send for TxLocks {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for TxLocks {}
+
+impl std::fmt::Debug for TxLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxLocks")
+            .field("open", &self.open.load(Ordering::Relaxed))
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TxLocks {
+    /// Whether the calling thread is running this transaction right now.
+    #[inline]
+    pub(crate) fn active(&self) -> bool {
+        self.open.load(Ordering::Acquire) && std::thread::current().id() == self.owner
+    }
+
+    /// The held shard `s` of database `db`.
+    ///
+    /// # Panics
+    /// If the transaction does not hold it: the operation touched a key outside the
+    /// transaction's [`Scope`]. Locking it now could deadlock (the held locks were taken in
+    /// order), so this is a programming error in the caller's scope.
+    fn held(&self, db: usize, s: usize) -> NonNull<Shard> {
+        match self.shards.binary_search_by(|(id, _)| id.cmp(&(db, s))) {
+            Ok(pos) => self.shards[pos].1,
+            Err(_) => panic!(
+                "a transaction touched database {db} shard {s}, outside its scope{}",
+                if self.everything {
+                    ""
+                } else {
+                    " (declare the key, or use Scope::Everything)"
+                }
+            ),
+        }
+    }
+
+    /// Exclusive access to a held shard.
+    ///
+    /// # Safety
+    /// The caller runs the transaction (`active()`), and holds no other reference to the same
+    /// shard while the returned one lives (as with a lock, which a second attempt on the same
+    /// thread would deadlock on).
+    // The shard is not part of `self`: `self` holds a pointer to it, as a lock holds its data.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn shard_mut(&self, db: usize, s: usize) -> &mut Shard {
+        // SAFETY: the pointer comes from a write guard that `run` holds while the transaction
+        // is open (the caller checked `active()`); exclusivity is the caller's promise.
+        unsafe { &mut *self.held(db, s).as_ptr() }
+    }
+
+    /// Shared access to a held shard.
+    ///
+    /// # Safety
+    /// As for [`TxLocks::shard_mut`], except that other shared references may coexist.
+    pub(crate) unsafe fn shard_ref(&self, db: usize, s: usize) -> &Shard {
+        // SAFETY: as in `shard_mut`.
+        unsafe { &*self.held(db, s).as_ptr() }
+    }
+
+    /// The log-record budget the transaction has reserved so far (see `access::Admit`).
+    pub(crate) fn logged(&self) -> &Logged {
+        &self.logged
+    }
+}
+
+/// What a transaction's closure works with: handles whose operations run on the shards the
+/// transaction holds.
+///
+/// [`Kv::transaction`] (or [`Db::transaction`]) write-locks, in the store's lock order, every
+/// shard its [`Scope`] names, then runs a closure with a `Tx`. The [`Db`] and [`Kv`] handles
+/// the `Tx` hands out work on those held shards instead of locking, so no other thread observes
+/// a state between two of the closure's operations, and the operations' effects are logged as
+/// one record: a crash keeps all of them or none. A transaction over a few keys stalls only
+/// the clients of their shards; whole-keyspace operations need [`Scope::Everything`].
+///
+/// The handles work inside the transaction only on the thread running it and while it runs;
+/// one that escapes the closure (a clone kept elsewhere) then works as any other handle.
+#[derive(Debug)]
+pub struct Tx {
+    kv: Kv,
+}
+
+impl Tx {
+    /// A handle to database `index` inside the transaction.
+    ///
+    /// # Errors
+    /// [`Error::DbIndexOutOfRange`].
+    pub fn db(&self, index: usize) -> Result<Db> {
+        self.kv.db(index)
+    }
+
+    /// The store inside the transaction: its whole-store operations ([`Kv::flushall`],
+    /// [`Kv::swapdb`]) run on the held shards (they need [`Scope::Everything`]).
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+}
+
+/// Closes a transaction when its closure returns or unwinds: appends its group record while
+/// the locks are still held, marks it closed, then (field order) releases the locks.
+struct Running<'a> {
+    inner: &'a Inner,
+    locks: Arc<TxLocks>,
+    _guards: Vec<RwLockWriteGuard<'a, Shard>>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.inner.persist.get() {
+            p.end_group(&self.locks.logged);
+        }
+        self.locks.open.store(false, Ordering::Release);
+        // `_guards` drop after this: no handle can reach the shards any more.
+    }
+}
+
+/// Runs `f` as a transaction over `scope` (see the module docs); `batch` is the caller's, if
+/// any: the transaction joins it instead of waiting for its own commit.
+pub(crate) fn run<R>(
+    inner: &Arc<Inner>,
+    batch: Option<&crate::batch::BatchState>,
+    scope: Scope<'_>,
+    f: impl FnOnce(&Tx) -> Result<R>,
+) -> Result<R> {
+    if let Some(p) = inner.persist.get() {
+        p.check_writable()?;
+    }
+    let (ids, everything) = match scope {
+        Scope::Keys(keys) => {
+            for &(db, _) in keys {
+                if db >= inner.databases() {
+                    return Err(Error::DbIndexOutOfRange);
+                }
+            }
+            (crate::access::shard_ids(inner, keys), false)
+        }
+        Scope::Everything => {
+            let ids = (0..inner.databases())
+                .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
+                .collect();
+            (ids, true)
+        }
+    };
+    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = ids
+        .iter()
+        .map(|&(db, s)| inner.write_shard(db, s))
+        .collect();
+    let shards = ids
+        .iter()
+        .zip(guards.iter_mut())
+        .map(|(&id, g)| (id, NonNull::from(&mut **g)))
+        .collect();
+    let locks = Arc::new(TxLocks {
+        owner: std::thread::current().id(),
+        open: AtomicBool::new(true),
+        shards,
+        everything,
+        logged: Logged::default(),
+    });
+    if let Some(p) = inner.persist.get() {
+        p.begin_group(&locks.logged);
+    }
+    let running = Running {
+        inner,
+        locks: Arc::clone(&locks),
+        _guards: guards,
+    };
+    let tx = Tx {
+        kv: Kv::in_tx(Arc::clone(inner), Arc::clone(&locks)),
+    };
+    let res = f(&tx);
+    drop(tx);
+    drop(running);
+    if let Some(p) = inner.persist.get() {
+        p.ack(&locks.logged, batch)?;
+    }
+    res
+}
+
+impl Kv {
+    /// Runs `f` as one atomic, isolated step over `scope`'s keys: no other client observes
+    /// a state between its operations, and their effects are logged as one record (a crash
+    /// keeps all or none). Returns once that record is as durable as the sync mode promises.
+    /// See [`Tx`] and [`Scope`].
+    ///
+    /// An operation's error inside `f` is that operation's: what `f` did before it stays
+    /// done (as a failed command inside Redis's EXEC), unless `f` returns the error first.
+    ///
+    /// ```
+    /// use kvcore::{Kv, Options, Scope, Store};
+    ///
+    /// let kv = Kv::in_memory(Options::default());
+    /// kv.db(0)?.set("alice", "100")?;
+    /// let keys: &[(usize, &[u8])] = &[(0, b"alice"), (0, b"bob")];
+    /// kv.transaction(Scope::Keys(keys), |tx| {
+    ///     let db = tx.db(0)?;
+    ///     db.decrby("alice", 30)?;
+    ///     db.incrby("bob", 30)?;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(kv.db(0)?.get("bob")?, Some(b"30".to_vec()));
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`] (refused up front, or the commit failed),
+    /// [`Error::DbIndexOutOfRange`] for a key's database, or `f`'s error.
+    ///
+    /// # Panics
+    /// If an operation inside `f` touches a key outside `scope` (a key the closure did not
+    /// declare, or a whole-keyspace operation without [`Scope::Everything`]), or if `f` starts
+    /// another transaction on the same store.
+    pub fn transaction<R>(&self, scope: Scope<'_>, f: impl FnOnce(&Tx) -> Result<R>) -> Result<R> {
+        assert!(
+            !self.tx_active(),
+            "a transaction cannot start inside another transaction of the same store"
+        );
+        run(&self.inner, None, scope, f)
+    }
+}
+
+impl Db {
+    /// [`Kv::transaction`], acknowledged as this handle's writes are: by itself, or with the
+    /// rest of its [`Batch`](crate::Batch).
+    ///
+    /// # Errors
+    /// As [`Kv::transaction`].
+    ///
+    /// # Panics
+    /// As [`Kv::transaction`].
+    pub fn transaction<R>(&self, scope: Scope<'_>, f: impl FnOnce(&Tx) -> Result<R>) -> Result<R> {
+        assert!(
+            self.tx().is_none(),
+            "a transaction cannot start inside another transaction of the same store"
+        );
+        run(&self.inner, self.batch(), scope, f)
+    }
+
+    /// Starts watching `keys` of this database (see [`Watch`]).
+    pub fn watch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Watch {
+        let mut w = self.kv().watch_none();
+        for k in keys {
+            w.add(self, k.as_ref());
+        }
+        w
+    }
+}
+
+/// Optimistic concurrency: a set of watched keys and whether any of them changed.
+///
+/// A key counts as changed when any operation after [`Watch::add`] modified it, deleted it
+/// (expiry included), created it, renamed or copied or moved another key onto it, or emptied or
+/// swapped its database while it existed; or when it was live at `add` and its expiry has
+/// passed since. Reads never change it. Check it inside a transaction that locks the keys for
+/// check-and-set:
+///
+/// ```
+/// use kvcore::{Kv, Options, Scope, Store};
+///
+/// let kv = Kv::in_memory(Options::default());
+/// let db = kv.db(0)?;
+/// db.set("counter", "41")?;
+/// loop {
+///     let watch = db.watch(&["counter"]);
+///     let n: i64 = std::str::from_utf8(&db.get("counter")?.unwrap()).unwrap().parse().unwrap();
+///     let keys: &[(usize, &[u8])] = &[(0, b"counter")];
+///     let done = db.transaction(Scope::Keys(keys), |tx| {
+///         if watch.changed() {
+///             return Ok(false); // somebody else won: read again and retry
+///         }
+///         tx.db(0)?.set("counter", (n + 1).to_string())?;
+///         Ok(true)
+///     })?;
+///     if done {
+///         break;
+///     }
+/// }
+/// assert_eq!(db.get("counter")?, Some(b"42".to_vec()));
+/// # Ok::<(), kvcore::Error>(())
+/// ```
+#[must_use = "a watch reports changes only while it is held"]
+pub struct Watch {
+    inner: Arc<Inner>,
+    state: Arc<WatchState>,
+    /// `(database, key, deadline at add)`.
+    keys: Vec<(usize, Vec<u8>, Option<u64>)>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("keys", &self.keys.len())
+            .field("touched", &self.state.touched.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct WatchState {
+    touched: AtomicBool,
+}
+
+impl Kv {
+    /// A watch of no keys yet; [`Watch::add`] adds keys of any database.
+    pub fn watch_none(&self) -> Watch {
+        Watch {
+            inner: Arc::clone(&self.inner),
+            state: Arc::default(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl Watch {
+    /// Watches `key` of `db`'s database from now on (a key already watched is watched once).
+    ///
+    /// # Panics
+    /// If `db` belongs to another store.
+    pub fn add(&mut self, db: &Db, key: &[u8]) {
+        assert!(
+            Arc::ptr_eq(&self.inner, &db.inner),
+            "a watch follows the keys of one store"
+        );
+        if self.keys.iter().any(|(d, k, _)| *d == db.index && k == key) {
+            return;
+        }
+        // A key already expired is removed first (reading it does that): it is missing, not
+        // changed. Then register, then read the deadline: a change between those two is seen.
+        db.read_entry(key, |_| ());
+        self.inner.watches.register(db.index, key, &self.state);
+        let deadline = db.read_entry(key, |e| e.and_then(|e| e.expire_at));
+        self.keys.push((db.index, key.to_vec(), deadline));
+    }
+
+    /// Whether a watched key changed since it was added (see the type docs).
+    pub fn changed(&self) -> bool {
+        if self.state.touched.load(Ordering::Acquire) {
+            return true;
+        }
+        let now = self.inner.now();
+        self.keys
+            .iter()
+            .any(|(_, _, deadline)| deadline.is_some_and(|at| at <= now))
+    }
+
+    /// How many keys it watches.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether it watches no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        for (db, key, _) in &self.keys {
+            self.inner.watches.unregister(*db, key, &self.state);
+        }
+    }
+}
+
+/// `(database, key)` → the watches that follow it.
+type Watchers = HashMap<(usize, Vec<u8>), Vec<Arc<WatchState>>>;
+
+/// The watched keys of a store: key → the watches that follow it. Writers consult it only
+/// when somebody watches (one relaxed load otherwise).
+#[derive(Debug, Default)]
+pub(crate) struct Watches {
+    /// How many (key, watch) registrations exist.
+    count: AtomicUsize,
+    keys: Mutex<Watchers>,
+}
+
+impl Watches {
+    fn register(&self, db: usize, key: &[u8], state: &Arc<WatchState>) {
+        let mut keys = self.keys.lock();
+        keys.entry((db, key.to_vec()))
+            .or_default()
+            .push(Arc::clone(state));
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unregister(&self, db: usize, key: &[u8], state: &Arc<WatchState>) {
+        let mut keys = self.keys.lock();
+        let slot = (db, key.to_vec());
+        if let Some(list) = keys.get_mut(&slot) {
+            if let Some(pos) = list.iter().position(|s| Arc::ptr_eq(s, state)) {
+                list.swap_remove(pos);
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+            if list.is_empty() {
+                keys.remove(&slot);
+            }
+        }
+    }
+
+    /// Whether anybody watches anything (the writers' fast path).
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Marks the watches of the keys an effect changed. Called by the journal hook with the
+    /// changed shards locked, so a transaction that locks a watched key and then checks its
+    /// watch sees every change made before it took the lock.
+    pub(crate) fn touch(&self, effect: &Effect<'_>) {
+        let keys = self.keys.lock();
+        effect.for_each_key(|db, key| {
+            if let Some(list) = keys.get(&(db, key.to_vec())) {
+                for s in list {
+                    s.touched.store(true, Ordering::Release);
+                }
+            }
+        });
+    }
+
+    /// Marks the watches of the watched keys of database `db` for which `affected` says yes
+    /// (FLUSHDB and FLUSHALL: keys that existed; SWAPDB: keys that exist in either database).
+    /// Called with the database's shards locked.
+    pub(crate) fn touch_db(&self, db: usize, mut affected: impl FnMut(&[u8]) -> bool) {
+        let keys = self.keys.lock();
+        for ((d, key), list) in keys.iter() {
+            if *d == db && affected(key) {
+                for s in list {
+                    s.touched.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Transactions and watches through the public API: atomic and isolated against concurrent
+//! readers and writers, scoped, and check-and-set that loses no update.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use kvcore::{Error, Kv, ListStore, Options, Scope, Store, SyncMode, Tx, Watch};
+
+use crate::concurrency::{Worker, run_workers};
+use crate::{T0, TempDir, store};
+
+/// Keys spread over several shards (a store of 4 or 8 shards puts them in different ones).
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("k{i}")).collect()
+}
+
+fn scope_of(db: usize, keys: &[String]) -> Vec<(usize, &[u8])> {
+    keys.iter().map(|k| (db, k.as_bytes())).collect()
+}
+
+fn int(db: &kvcore::Db, key: &str) -> i64 {
+    db.get(key)
+        .unwrap()
+        .map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap())
+}
+
+/// Readers never see a state between two of a transaction's writes, even though each write
+/// is a separate operation on a separate shard.
+#[test]
+fn readers_never_see_half_a_transaction() {
+    let kv = Kv::in_memory(Options::new().shards(8).databases(2));
+    let names = keys(8);
+    let rounds = 2_000;
+    let mut workers: Vec<Worker<()>> = Vec::new();
+    {
+        let (kv, names) = (kv.clone(), names.clone());
+        workers.push(Box::new(move || {
+            let scope = scope_of(0, &names);
+            for i in 0..rounds {
+                kv.transaction(Scope::Keys(&scope), |tx| {
+                    let db = tx.db(0)?;
+                    for k in &names {
+                        db.set(k, i.to_string())?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+        }));
+    }
+    for _ in 0..3 {
+        let (kv, names) = (kv.clone(), names.clone());
+        workers.push(Box::new(move || {
+            let db = kv.db(0).unwrap();
+            for _ in 0..rounds {
+                // MGET reads all keys under their locks at once.
+                let values = db.mget(&names);
+                let first = &values[0];
+                assert!(
+                    values.iter().all(|v| v == first),
+                    "a reader saw half a transaction: {values:?}"
+                );
+            }
+        }));
+    }
+    run_workers("transactions vs readers", workers);
+}
+
+/// Concurrent check-and-set increments with watches: every successful transaction counts, and
+/// the final value equals the number of successes (no lost update, no double count).
+#[test]
+fn check_and_set_loses_no_update() {
+    let kv = Kv::in_memory(Options::new().shards(4).databases(1));
+    let threads = 6;
+    let per_thread = 300;
+    let workers: Vec<Worker<(u64, u64)>> = (0..threads)
+        .map(|_| {
+            let kv = kv.clone();
+            Box::new(move || {
+                let db = kv.db(0).unwrap();
+                let (mut won, mut lost) = (0u64, 0u64);
+                while won < per_thread as u64 {
+                    let watch = db.watch(&["counter"]);
+                    let n = int(&db, "counter");
+                    let scope: &[(usize, &[u8])] = &[(0, b"counter")];
+                    let done = db
+                        .transaction(Scope::Keys(scope), |tx| {
+                            if watch.changed() {
+                                return Ok(false);
+                            }
+                            tx.db(0)?.set("counter", (n + 1).to_string())?;
+                            Ok(true)
+                        })
+                        .unwrap();
+                    if done {
+                        won += 1;
+                    } else {
+                        lost += 1;
+                    }
+                }
+                (won, lost)
+            }) as Worker<(u64, u64)>
+        })
+        .collect();
+    let results = run_workers("check-and-set", workers);
+    let wins: u64 = results.iter().map(|r| r.0).sum();
+    assert_eq!(int(&kv.db(0).unwrap(), "counter") as u64, wins);
+    assert_eq!(wins, (threads * per_thread) as u64);
+}
+
+#[test]
+fn what_counts_as_a_change_for_a_watch() {
+    let (kv, db, clock) = store();
+    let other = kv.db(1).unwrap();
+    db.set("a", "1").unwrap();
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>, bool);
+    let cases: Vec<Case<'_>> = vec![
+        ("a read", Box::new(|| drop(db.get("a"))), false),
+        ("a write", Box::new(|| db.set("a", "2").unwrap()), true),
+        (
+            "a failed write",
+            Box::new(|| drop(db.push("a", kvcore::End::Left, &["x"]))),
+            false,
+        ),
+        (
+            "SET NX that does nothing",
+            Box::new(|| drop(db.set_with("a", "3", &kvcore::SetOptions::new().nx()))),
+            false,
+        ),
+        ("a delete", Box::new(|| drop(db.del(&["a"]))), true),
+        (
+            "DEL of another key",
+            Box::new(|| drop(db.del(&["b"]))),
+            false,
+        ),
+        (
+            "a rename onto it",
+            Box::new(|| {
+                db.set("src", "x").unwrap();
+                db.rename("src", "a").unwrap();
+            }),
+            true,
+        ),
+        (
+            "an expiry set",
+            Box::new(|| drop(db.expire("a", 100, kvcore::ExpireCondition::None))),
+            true,
+        ),
+        ("FLUSHDB", Box::new(|| db.flushdb().unwrap()), true),
+        (
+            "FLUSHDB of another database",
+            Box::new(|| other.flushdb().unwrap()),
+            false,
+        ),
+        ("FLUSHALL", Box::new(|| kv.flushall().unwrap()), true),
+        ("SWAPDB", Box::new(|| kv.swapdb(0, 1).unwrap()), true),
+    ];
+    for (what, change, changes) in &cases {
+        db.set("a", "1").unwrap();
+        let w = db.watch(&["a"]);
+        change();
+        assert_eq!(w.changed(), *changes, "{what}");
+        drop(w);
+        kv.flushall().unwrap();
+    }
+
+    // A missing key: creating it is a change, FLUSHDB (which finds nothing) is not.
+    let w = db.watch(&["missing"]);
+    db.flushdb().unwrap();
+    assert!(!w.changed(), "flushing a database without the key");
+    db.set("missing", "now").unwrap();
+    assert!(w.changed(), "creating the key");
+    drop(w);
+
+    // SWAPDB changes a watched key that exists in either database, not one in neither.
+    other.set("x", "in db 1").unwrap();
+    let w = db.watch(&["x", "y"]);
+    kv.swapdb(0, 1).unwrap();
+    assert!(w.changed(), "x arrives with the other database");
+    drop(w);
+    kv.flushall().unwrap();
+    let w = db.watch(&["y"]);
+    kv.swapdb(0, 1).unwrap();
+    assert!(!w.changed(), "y is in neither database");
+    drop(w);
+
+    // Expiry: a watched key that expires is changed, even before anything removes it.
+    db.set("t", "v").unwrap();
+    db.pexpire("t", 1_000, kvcore::ExpireCondition::None)
+        .unwrap();
+    let w = db.watch(&["t"]);
+    assert!(!w.changed());
+    clock.advance(1_000);
+    assert!(w.changed(), "the deadline passed");
+    drop(w);
+    // A key already expired when watched is missing: its removal changes nothing.
+    db.set("u", "v").unwrap();
+    db.pexpire("u", 10, kvcore::ExpireCondition::None).unwrap();
+    clock.advance(10);
+    let w = db.watch(&["u"]);
+    assert_eq!(db.get("u").unwrap(), None);
+    kv.active_expire_cycle(100);
+    assert!(!w.changed(), "an already expired key");
+    // Watches of several keys in several databases; dropping one unregisters it.
+    let mut w = kv.watch_none();
+    w.add(&other, b"p");
+    w.add(&db, b"q");
+    w.add(&db, b"q");
+    assert_eq!(w.len(), 2);
+    other.set("p", "1").unwrap();
+    assert!(w.changed());
+    let _ = T0;
+}
+
+/// A transaction's operations run in order, and a failing operation is that operation's error:
+/// the closure may go on (as Redis's EXEC does), and what it did stays done.
+#[test]
+fn an_operation_error_inside_a_transaction_is_its_own() {
+    let (kv, db, _) = store();
+    db.push("list", kvcore::End::Left, &["x"]).unwrap();
+    let names = ["a", "list", "b"];
+    let scope: Vec<(usize, &[u8])> = names.iter().map(|k| (0, k.as_bytes())).collect();
+    let errors = kv
+        .transaction(Scope::Keys(&scope), |tx| {
+            let db = tx.db(0)?;
+            db.set("a", "1")?;
+            let wrong = db.incr("list").unwrap_err();
+            db.set("b", "2")?;
+            Ok(wrong)
+        })
+        .unwrap();
+    assert_eq!(errors, Error::WrongType);
+    assert_eq!((int(&db, "a"), int(&db, "b")), (1, 2));
+    // The closure's own error is returned, after what it did.
+    let err = kv
+        .transaction(Scope::Keys(&scope), |tx| {
+            tx.db(0)?.set("a", "9")?;
+            Err::<(), _>(Error::NoSuchKey)
+        })
+        .unwrap_err();
+    assert_eq!(err, Error::NoSuchKey);
+    assert_eq!(int(&db, "a"), 9);
+}
+
+/// Whole-keyspace operations run inside `Scope::Everything`, across databases.
+#[test]
+fn everything_scope_runs_whole_keyspace_operations() {
+    let (kv, db, _) = store();
+    for k in keys(20) {
+        db.set(&k, "v").unwrap();
+    }
+    kv.db(2).unwrap().set("elsewhere", "v").unwrap();
+    let (count, names, moved) = kv
+        .transaction(Scope::Everything, |tx| {
+            let db0 = tx.db(0)?;
+            let count = db0.dbsize();
+            let mut names = db0.keys("k1*");
+            names.sort();
+            db0.move_key("k0", 3)?;
+            tx.kv().swapdb(2, 1)?;
+            let moved = tx.db(3)?.exists(&["k0"]);
+            tx.db(0)?.flushdb()?;
+            Ok((count, names, moved))
+        })
+        .unwrap();
+    assert_eq!(count, 20);
+    assert_eq!(names.len(), 11); // k1, k10..k19
+    assert_eq!(moved, 1);
+    assert_eq!(db.dbsize(), 0);
+    assert_eq!(
+        kv.db(1).unwrap().get("elsewhere").unwrap(),
+        Some(b"v".to_vec())
+    );
+    kv.transaction(Scope::Everything, |tx| tx.kv().flushall())
+        .unwrap();
+    assert_eq!(kv.db(1).unwrap().dbsize() + kv.db(3).unwrap().dbsize(), 0);
+}
+
+/// Touching a key outside the scope is a programming error: it panics rather than lock out of
+/// order, and the locks are released on the way out.
+#[test]
+fn a_key_outside_the_scope_panics_and_releases_the_locks() {
+    let (kv, db, _) = store();
+    let scope: &[(usize, &[u8])] = &[(0, b"declared")];
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        kv.transaction(Scope::Keys(scope), |tx| {
+            let db = tx.db(0)?;
+            db.set("declared", "1")?;
+            // 64 keys cannot all share the declared key's shard.
+            for k in keys(64) {
+                db.set(&k, "x")?;
+            }
+            Ok(())
+        })
+    }));
+    let panic = outcome.unwrap_err();
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("outside its scope"), "{msg}");
+    // Everything is unlocked again.
+    db.set("declared", "2").unwrap();
+    kv.flushall().unwrap();
+    // A second transaction inside the first is refused the same way.
+    let nested = catch_unwind(AssertUnwindSafe(|| {
+        kv.transaction(Scope::Keys(scope), |tx| {
+            tx.db(0)?.transaction(Scope::Keys(scope), |_| Ok(()))
+        })
+    }));
+    assert!(nested.is_err());
+    db.set("declared", "3").unwrap();
+}
+
+/// A handle that outlives its transaction works as a plain handle afterwards.
+#[test]
+fn a_handle_that_escapes_its_transaction_locks_normally() {
+    let (kv, db, _) = store();
+    let scope: &[(usize, &[u8])] = &[(0, b"a")];
+    let escaped = kv
+        .transaction(Scope::Keys(scope), |tx: &Tx| {
+            let d = tx.db(0)?;
+            d.set("a", "1")?;
+            Ok(d)
+        })
+        .unwrap();
+    escaped.set("b", "2").unwrap();
+    let t = std::thread::spawn({
+        let escaped = escaped.clone();
+        move || escaped.incr("c").unwrap()
+    });
+    assert_eq!(t.join().unwrap(), 1);
+    assert_eq!(db.mget(&["a", "b", "c"]).len(), 3);
+    assert_eq!(int(&db, "b"), 2);
+}
+
+/// In a persistent store a transaction is one log record, acknowledged once, and within a
+/// batch it waits for the batch's commit.
+#[test]
+fn a_transaction_is_one_log_record() {
+    let dir = TempDir::new("tx", "one-record");
+    let persist = kvcore::PersistOptions::new().sync(SyncMode::Always);
+    let kv = Kv::open(&dir.0, Options::new().shards(8), persist.clone()).unwrap();
+    let names = keys(10);
+    let scope = scope_of(0, &names);
+    let before = kv.persistence().unwrap().log_seq;
+    kv.transaction(Scope::Keys(&scope), |tx| {
+        let db = tx.db(0)?;
+        for (i, k) in names.iter().enumerate() {
+            db.set(k, i.to_string())?;
+        }
+        db.del(&["k9"])?;
+        Ok(())
+    })
+    .unwrap();
+    let info = kv.persistence().unwrap();
+    assert_eq!(info.log_seq, before + 1, "one record for eleven operations");
+    let batch = kv.batch();
+    let syncs = info.log_syncs;
+    batch
+        .db(0)
+        .unwrap()
+        .transaction(Scope::Keys(&scope), |tx| tx.db(0)?.set("k0", "batched"))
+        .unwrap();
+    assert_eq!(
+        kv.persistence().unwrap().log_syncs,
+        syncs,
+        "left to the batch"
+    );
+    batch.commit().unwrap();
+    drop((batch, kv));
+    let kv = Kv::open(&dir.0, Options::new().shards(8), persist).unwrap();
+    let db = kv.db(0).unwrap();
+    assert_eq!(db.get("k0").unwrap(), Some(b"batched".to_vec()));
+    assert_eq!((int(&db, "k8"), db.exists(&["k9"])), (8, 0));
+    let _: Option<Watch> = None;
+}
