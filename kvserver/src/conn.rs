@@ -55,6 +55,12 @@ pub(crate) struct Session {
     pub(crate) reply: ReplyMode,
     /// Close the connection once the replies so far are written (QUIT, a killed client).
     pub(crate) close: bool,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    pub(crate) multi: Option<crate::cmd::Transaction>,
+    /// The keys WATCH registered, until EXEC, DISCARD, UNWATCH or RESET.
+    pub(crate) watch: Option<kvcore::Watch>,
+    /// While EXEC runs: the store as the transaction sees it (SELECT takes its handles).
+    exec: Option<kvcore::Kv>,
     /// Table indexes of the commands run in the current batch, for their share of its time.
     batch: Vec<u16>,
 }
@@ -74,6 +80,9 @@ impl Session {
             version: Version::Resp2,
             reply: ReplyMode::On,
             close: false,
+            multi: None,
+            watch: None,
+            exec: None,
             batch: Vec::with_capacity(64),
         }
     }
@@ -85,6 +94,53 @@ impl Session {
     #[inline]
     pub(crate) fn auth_required(&self) -> bool {
         !self.authenticated && self.shared.requires_auth()
+    }
+
+    /// A handle to database `index` for this connection: of its batch, or, while EXEC runs,
+    /// of the transaction.
+    pub(crate) fn select_db(&self, index: usize) -> kvcore::Result<kvcore::Db> {
+        match &self.exec {
+            Some(kv) => kv.db(index),
+            None => self.writes.db(index),
+        }
+    }
+
+    /// Whether EXEC is running this connection's queued commands (blocking commands do not
+    /// block then).
+    pub(crate) fn in_exec(&self) -> bool {
+        self.exec.is_some()
+    }
+
+    /// Starts running queued commands inside the transaction whose store handle is `kv`.
+    pub(crate) fn enter_exec(&mut self, kv: kvcore::Kv) -> kvcore::Result<()> {
+        self.db = kv.db(self.db_index)?;
+        self.exec = Some(kv);
+        Ok(())
+    }
+
+    /// Back from EXEC: the selected database (a queued SELECT applies) as a handle of the
+    /// connection's batch again.
+    pub(crate) fn leave_exec(&mut self) {
+        self.exec = None;
+        // The index came from a successful SELECT (or the start): it exists.
+        self.db = self
+            .writes
+            .db(self.db_index)
+            .expect("the selected database exists");
+    }
+
+    /// Forgets every watched key.
+    pub(crate) fn unwatch(&mut self) {
+        self.watch = None;
+        self.handle.set_watched(0);
+    }
+
+    /// Remembers that a command was rejected while a transaction is open (EXEC then answers
+    /// EXECABORT, as in Redis).
+    fn fail_transaction(&mut self) {
+        if let Some(tx) = &mut self.multi {
+            tx.fail();
+        }
     }
 
     /// Executes one request, appending its reply (if any) to `out`.
@@ -113,6 +169,7 @@ impl Session {
             let mark = out.len();
             Writer::new(out, self.version).error(&msg);
             self.shared.errors.record(&out[mark..]);
+            self.fail_transaction();
             return;
         };
         let cmd = &TABLE[idx];
@@ -127,12 +184,56 @@ impl Session {
                 cmd.name
             };
             self.reject(slot, out, crate::cmd::arity_error(name).as_bytes());
+            self.fail_transaction();
             return;
         }
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, out, b"NOAUTH Authentication required.");
+            self.fail_transaction();
             return;
         }
+        if self.multi.is_some() && self.queue(idx, slot, req, out) {
+            return;
+        }
+        self.call(idx, slot, req, out);
+    }
+
+    /// Inside MULTI: queues the command (answering `+QUEUED`) or rejects it, as Redis does;
+    /// false for the commands that run at once (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    fn queue(&mut self, idx: usize, slot: usize, req: &Request<'_>, out: &mut Vec<u8>) -> bool {
+        let cmd = &TABLE[idx];
+        if matches!(
+            cmd.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        ) {
+            return false;
+        }
+        if table::stat_command(slot).flags.has(Flags::NO_MULTI) {
+            self.reject(slot, out, b"ERR Command not allowed inside a transaction");
+            self.fail_transaction();
+            return true;
+        }
+        let limit = self.shared.live.query_buffer_limit.load(Ordering::Relaxed);
+        let Some(tx) = &mut self.multi else {
+            return false;
+        };
+        if !tx.queue(idx, slot, req, limit) {
+            let msg: &[u8] = b"ERR transaction discarded: its queued commands passed the client \
+                               query buffer limit";
+            self.reject(slot, out, msg);
+            return true;
+        }
+        let queued = tx.len() as i64;
+        self.handle.set_multi(queued);
+        Writer::new(out, self.version).simple(b"QUEUED");
+        true
+    }
+
+    /// Runs a command that passed the dispatcher's checks: its handler, then (for a write)
+    /// the blocked clients it may serve, its error reply and its statistics. EXEC runs its
+    /// queued commands through here.
+    pub(crate) fn call(&mut self, idx: usize, slot: usize, req: &Request<'_>, out: &mut Vec<u8>) {
+        let cmd = &TABLE[idx];
         let mark = out.len();
         self.handle.last_cmd.store(slot, Ordering::Relaxed);
         let handler = self.handler(slot);
@@ -140,8 +241,9 @@ impl Session {
         // clients never notice (see `answer_panic`). Free when nothing panics.
         let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
-        // A write command that panicked may still have changed a key someone waits on.
-        if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) {
+        // A write command that panicked may still have changed a key someone waits on. Inside
+        // EXEC, EXEC serves them once the transaction's locks are released.
+        if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) && !self.in_exec() {
             self.shared.waiters.serve();
         }
         let failed = match outcome {

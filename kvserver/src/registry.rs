@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -40,6 +40,10 @@ pub(crate) struct ClientHandle {
     pub(crate) killed: AtomicBool,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub(crate) blocked: AtomicBool,
+    /// Commands queued by an open MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
+    multi: AtomicI64,
+    /// Keys it watches (CLIENT LIST `watch=`).
+    watched: AtomicUsize,
     pub(crate) stats: CmdStats,
     pub(crate) counters: ConnCounters,
     /// The batch replies handed to the replier (`--sync always`).
@@ -74,6 +78,8 @@ impl ClientHandle {
             lib_ver: Mutex::new(Vec::new()),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
+            watched: AtomicUsize::new(0),
             stats: CmdStats::new(commands),
             counters: ConnCounters::default(),
             outbox: Outbox::default(),
@@ -82,6 +88,26 @@ impl ClientHandle {
     }
 
     /// Ends the connection: marks it killed and shuts its socket, which wakes its blocked read.
+    /// Records the length of the client's open transaction (-1: none).
+    pub(crate) fn set_multi(&self, queued: i64) {
+        self.multi.store(queued, Ordering::Relaxed);
+    }
+
+    /// Commands queued by an open transaction, -1 outside one.
+    pub(crate) fn multi(&self) -> i64 {
+        self.multi.load(Ordering::Relaxed)
+    }
+
+    /// Records how many keys the client watches.
+    pub(crate) fn set_watched(&self, keys: usize) {
+        self.watched.store(keys, Ordering::Relaxed);
+    }
+
+    /// How many keys the client watches.
+    pub(crate) fn watched(&self) -> usize {
+        self.watched.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         let _ = self.stream.shutdown(Shutdown::Both);

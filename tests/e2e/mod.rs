@@ -6,6 +6,7 @@ mod crash_types;
 mod edges;
 mod info;
 mod lifecycle;
+mod multi;
 mod raw;
 mod support;
 mod types;

@@ -149,8 +149,13 @@ fn block_on<T: Send + 'static>(
     ctx: &mut Ctx<'_>,
     deadline: Option<Instant>,
     keys: &[&[u8]],
-    attempt: Attempt<T>,
+    mut attempt: Attempt<T>,
 ) -> Result<Option<T>, CmdError> {
+    if ctx.s.in_exec() {
+        // Inside EXEC a blocking command is its non-blocking form, as in Redis: nothing to
+        // pop is an immediate timeout.
+        return Ok(attempt()?);
+    }
     let shared = Arc::clone(&ctx.s.shared);
     let handle = Arc::clone(&ctx.s.handle);
     let _flag = BlockedFlag::set(&handle);

@@ -201,15 +201,17 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         i => super::table::stat_name(i),
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
-    let flags = if c.blocked.load(Ordering::Relaxed) {
-        "b"
-    } else {
-        "N"
+    let multi = c.multi();
+    let flags = match (multi >= 0, c.blocked.load(Ordering::Relaxed)) {
+        (true, true) => "xb",
+        (true, false) => "x",
+        (false, true) => "b",
+        (false, false) => "N",
     };
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 \
-         multi=-1 watch=0 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
+         multi={multi} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
          oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} \
          lib-ver={}",
         c.id,
@@ -220,6 +222,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         now_ms.saturating_sub(c.created_ms) / 1000,
         now_ms.saturating_sub(c.last_ms.load(Ordering::Relaxed)) / 1000,
         c.db.load(Ordering::Relaxed),
+        c.watched(),
         c.resp.load(Ordering::Relaxed),
         String::from_utf8_lossy(&c.lib_name.lock()),
         String::from_utf8_lossy(&c.lib_ver.lock()),

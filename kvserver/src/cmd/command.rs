@@ -378,7 +378,7 @@ fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {
 /// The positions of the keys in `args` (the command name at 0) by Redis's key specifications:
 /// each spec in order, a begin index, then a range or a key count. `None` when an argument
 /// the specs need is missing or the key count is not a count of the arguments that follow.
-fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usize>> {
+pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usize>> {
     let argc = args.len() as i64;
     let mut keys = Vec::new();
     for spec in specs {

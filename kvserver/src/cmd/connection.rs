@@ -208,7 +208,7 @@ fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 fn select(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let index = i32_arg(req.arg(1), None)?;
     let index = usize::try_from(index).map_err(|_| OUT_OF_RANGE_DB)?;
-    let db = ctx.s.writes.db(index).map_err(|_| OUT_OF_RANGE_DB)?;
+    let db = ctx.s.select_db(index).map_err(|_| OUT_OF_RANGE_DB)?;
     ctx.s.db = db;
     ctx.s.db_index = index;
     ctx.s.handle.db.store(index, Ordering::Relaxed);
@@ -226,6 +226,10 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     s.reply = ReplyMode::On;
     s.authenticated = !s.shared.requires_auth();
     s.handle.name.lock().clear();
+    // A transaction in progress is discarded and every key unwatched.
+    s.multi = None;
+    s.unwatch();
+    s.handle.set_multi(-1);
     ctx.w().simple(b"RESET");
     Ok(())
 }

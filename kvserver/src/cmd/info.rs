@@ -70,7 +70,8 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        section(&ctx.s.shared, name, &mut text);
+        // The keyspace is read through the session's handle: inside EXEC, the transaction's.
+        section(&ctx.s.shared, &ctx.s.db.kv(), name, &mut text);
     }
     ctx.w().verbatim(b"txt", text.as_bytes());
     Ok(())
@@ -83,7 +84,7 @@ macro_rules! line {
     }};
 }
 
-fn section(s: &Shared, name: &str, out: &mut String) {
+fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
     let mut title = name.to_string();
     title[..1].make_ascii_uppercase();
     if name == "cpu" {
@@ -138,8 +139,8 @@ fn section(s: &Shared, name: &str, out: &mut String) {
         "cluster" => line!(out, "cluster_enabled:0"),
         "commandstats" => commandstats(s, out),
         "keyspace" => {
-            for i in 0..s.kv.databases() {
-                if let Ok(db) = s.kv.db(i) {
+            for i in 0..kv.databases() {
+                if let Ok(db) = kv.db(i) {
                     let n = db.dbsize();
                     if n > 0 {
                         // avg_ttl: kv does not sample TTLs; 0 is Redis's "no estimate yet".

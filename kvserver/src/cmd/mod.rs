@@ -14,6 +14,7 @@ mod info;
 mod keys;
 mod lcs;
 mod list;
+mod multi;
 mod object;
 mod server;
 mod set;
@@ -25,3 +26,4 @@ mod zset;
 
 pub(crate) use ctx::Ctx;
 pub(crate) use error::{arity_error, unknown_command, write_error};
+pub(crate) use multi::Transaction;

@@ -103,7 +103,8 @@ fn flushdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     flush_mode(req)?;
-    ctx.s.shared.kv.flushall()?;
+    // The session's handle: inside EXEC, FLUSHALL runs on the transaction's locks.
+    ctx.s.db.kv().flushall()?;
     ctx.ok()
 }
 
@@ -114,7 +115,7 @@ fn swapdb(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (Ok(a), Ok(b)) = (usize::try_from(a), usize::try_from(b)) else {
         return Err(OUT_OF_RANGE_DB);
     };
-    ctx.s.shared.kv.swapdb(a, b).map_err(|_| OUT_OF_RANGE_DB)?;
+    ctx.s.db.kv().swapdb(a, b).map_err(|_| OUT_OF_RANGE_DB)?;
     ctx.ok()
 }
 

@@ -11,6 +11,7 @@ pub(crate) struct Flags(u32);
 impl Flags {
     pub(crate) const WRITE: Flags = Flags::parse("write");
     pub(crate) const NO_AUTH: Flags = Flags::parse("no_auth");
+    pub(crate) const NO_MULTI: Flags = Flags::parse("no_multi");
     const READONLY: Flags = Flags::parse("readonly");
     const ADMIN: Flags = Flags::parse("admin");
     const PUBSUB: Flags = Flags::parse("pubsub");
@@ -218,6 +219,7 @@ pub(crate) enum Group {
     SortedSet,
     Connection,
     Server,
+    Transactions,
 }
 
 impl Group {
@@ -232,6 +234,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Transactions => "transactions",
         }
     }
 }
