@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     max_bulk: AtomicUsize,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
+    /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
+    pub(crate) bus: Arc<crate::pubsub::Bus>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -200,6 +202,7 @@ impl Kv {
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 persist: OnceLock::new(),
+                bus: Arc::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),
