@@ -552,12 +552,7 @@ impl Conn {
     }
 
     fn check_output_limit(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
-        let limit = self
-            .s
-            .shared
-            .live
-            .output_buffer_limit
-            .load(Ordering::Relaxed);
+        let limit = self.s.shared.live.output_limits.normal.get().hard;
         if limit > 0 && out.len() as u64 > limit {
             warning!(
                 "closing client {}: a reply of {} bytes passed the output buffer limit ({limit})",
