@@ -55,6 +55,8 @@ pub(crate) struct Session {
     pub(crate) reply: ReplyMode,
     /// Close the connection once the replies so far are written (QUIT, a killed client).
     pub(crate) close: bool,
+    /// Subscriptions, and whether this client's output goes through its queue (`pubsub.rs`).
+    pub(crate) pubsub: crate::pubsub::ClientPubsub,
     /// Table indexes of the commands run in the current batch, for their share of its time.
     batch: Vec<u16>,
 }
@@ -74,6 +76,7 @@ impl Session {
             version: Version::Resp2,
             reply: ReplyMode::On,
             close: false,
+            pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
         }
     }
@@ -104,6 +107,11 @@ impl Session {
                 self.reply = ReplyMode::On;
             }
         }
+        // A queued client's reply joins its queue now, behind the messages that arrived before
+        // it and ahead of those that arrive after (see `pubsub.rs`).
+        if self.pubsub.queued && !self.pubsub.queue_reply(&self.shared, &self.handle, out) {
+            self.close = true;
+        }
     }
 
     fn run(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
@@ -131,6 +139,16 @@ impl Session {
         }
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, out, b"NOAUTH Authentication required.");
+            return;
+        }
+        // An unknown subcommand is answered as such, as Redis finds it before this check.
+        if self.pubsub.subscribed
+            && self.version == Version::Resp2
+            && !crate::cmd::allowed_when_subscribed(cmd.name)
+            && !table::unknown_subcommand_of(idx, slot, req)
+        {
+            let msg = crate::cmd::refused_when_subscribed(table::stat_command(slot).name);
+            self.reject(slot, out, msg.as_bytes());
             return;
         }
         let mark = out.len();
@@ -367,6 +385,9 @@ impl Conn {
         let served = self.serve(&mut stream);
         // A reply still out with the replier is finished before the connection ends.
         let finished = self.s.handle.outbox.wait_idle(&mut stream);
+        // Subscriptions end; a queued client's last replies (QUIT's) are written.
+        let drain = served.is_ok() && self.s.close;
+        self.s.pubsub.finish(&self.s.handle, &stream, drain);
         served.and(finished)
     }
 
@@ -420,7 +441,13 @@ impl Conn {
                     rbuf.resize(grown, 0);
                 }
             }
-            let polled = if last_gap <= SPIN {
+            // A queued client's thread waits for its request while sending its queue.
+            if self.s.pubsub.queued {
+                self.s
+                    .pubsub
+                    .wait_readable(&self.s.shared, &self.s.handle, stream)?;
+            }
+            let polled = if last_gap <= SPIN && !self.s.pubsub.queued {
                 spin_read(stream, &mut rbuf[end..])
             } else {
                 None
@@ -484,7 +511,9 @@ impl Conn {
                         if self.s.close {
                             break;
                         }
-                        if out.len() >= FLUSH_AT {
+                        if out.len() >= FLUSH_AT
+                            || self.s.pubsub.queued && self.s.handle.pubsub.pending() >= FLUSH_AT
+                        {
                             self.flush(stream, &mut out)?;
                         }
                     }
@@ -494,6 +523,7 @@ impl Conn {
                         Writer::new(&mut out, self.s.version).error(msg.as_bytes());
                         verbose!("protocol error from {}: {e}", self.s.handle.addr);
                         broken = true;
+                        self.s.close = true;
                         break;
                     }
                 }
@@ -518,6 +548,16 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        // What this batch published goes out to its subscribers before this client's own
+        // replies, which may block on its socket.
+        self.s.pubsub.pending.flush();
+        if self.s.pubsub.queued {
+            // Replies still with the replier go first; a queued client commits inline.
+            self.s.handle.outbox.wait_idle(stream)?;
+            self.commit()?;
+            let (shared, handle) = (&self.s.shared, &self.s.handle);
+            return self.s.pubsub.end_batch(shared, handle, stream, out);
+        }
         if self.s.shared.replier.is_some()
             && let Some(deferred) = self.s.writes.take()
         {
@@ -567,6 +607,12 @@ impl Conn {
     }
 
     fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.s.pubsub.queued {
+            // A long pipeline of a queued client: send what is queued, and wait (on this
+            // client's socket only) until most of it is gone, as a direct write would.
+            self.end_batch(stream, out)?;
+            return self.s.pubsub.drain(&self.s.handle, stream, FLUSH_AT);
+        }
         if let Err(e) = self.commit() {
             out.clear();
             return Err(e);

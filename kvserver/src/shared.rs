@@ -87,6 +87,7 @@ pub(crate) struct Baseline {
     pub(crate) connections: u64,
     pub(crate) rejected: u64,
     pub(crate) expired: u64,
+    pub(crate) output_limit_disconnections: u64,
 }
 
 /// The state every connection thread shares.
@@ -104,6 +105,9 @@ pub(crate) struct Shared {
     pub(crate) run_id: String,
     pub(crate) connections_received: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// Clients closed for passing their `client-output-buffer-limit` (INFO's
+    /// `client_output_buffer_limit_disconnections`, Redis 7.4).
+    pub(crate) output_limit_disconnections: AtomicU64,
     pub(crate) baseline: Mutex<Baseline>,
     /// Error replies per error code (`INFO errorstats`).
     pub(crate) errors: crate::stats::ErrorStats,
@@ -148,6 +152,7 @@ impl Shared {
             run_id: run_id(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            output_limit_disconnections: AtomicU64::new(0),
             baseline: Mutex::new(Baseline::default()),
             errors: crate::stats::ErrorStats::default(),
             instantaneous: crate::stats::Instantaneous::default(),

@@ -6,6 +6,7 @@ mod crash_types;
 mod edges;
 mod info;
 mod lifecycle;
+mod pubsub;
 mod raw;
 mod support;
 mod types;

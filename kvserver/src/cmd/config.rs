@@ -265,6 +265,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         connections: shared.connections_received.load(Ordering::Relaxed),
         rejected: shared.rejected_connections.load(Ordering::Relaxed),
         expired: shared.kv.stats().expired_keys,
+        output_limit_disconnections: shared.output_limit_disconnections.load(Ordering::Relaxed),
     };
     *shared.baseline.lock() = baseline;
     shared.errors.reset();

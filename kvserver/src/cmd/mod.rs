@@ -15,6 +15,7 @@ mod keys;
 mod lcs;
 mod list;
 mod object;
+mod pubsub;
 mod server;
 mod set;
 mod spec;
@@ -24,4 +25,5 @@ mod zcombine;
 mod zset;
 
 pub(crate) use ctx::Ctx;
-pub(crate) use error::{arity_error, unknown_command, write_error};
+pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
+pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};

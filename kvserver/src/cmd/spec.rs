@@ -216,6 +216,7 @@ pub(crate) enum Group {
     Hash,
     Set,
     SortedSet,
+    Pubsub,
     Connection,
     Server,
 }
@@ -230,6 +231,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Pubsub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
         }
