@@ -7,6 +7,8 @@ mod edges;
 mod info;
 mod lifecycle;
 mod pubsub;
+mod pubsub_clients;
+mod pubsub_load;
 mod raw;
 mod support;
 mod types;
