@@ -10,6 +10,8 @@ human size, `k=v,...` lists), CRLF line endings and the blank line between secti
     python3 tools/diffinfo.py [--redis 17501] [--kv 17502]
 
 Prints one line per difference and a count per kind; exit status 1 when anything differs.
+kv's own fields (`kv_*`) and the fields of later Redis versions kv reports (LATER_REDIS) are not
+differences.
 """
 
 import argparse
@@ -128,6 +130,12 @@ def norm(name):
     return name
 
 
+# Fields a later Redis added that kv reports (the reference server is 7.0).
+LATER_REDIS = {
+    "client_output_buffer_limit_disconnections",  # Redis 7.4, INFO stats
+}
+
+
 def compare_fields(where, rf, kf, out):
     rnames = [norm(k) for k, _ in rf]
     knames = [norm(k) for k, _ in kf]
@@ -136,7 +144,7 @@ def compare_fields(where, rf, kf, out):
         if n not in kset:
             out.append(("missing", "%s: kv lacks %s" % (where, n)))
     for n in kset:
-        if n not in rset and not n.startswith("kv_"):
+        if n not in rset and not n.startswith("kv_") and n not in LATER_REDIS:
             out.append(("extra", "%s: kv has %s, redis does not" % (where, n)))
     common_r = [n for n in rset if n in kset]
     common_k = [n for n in kset if n in rset]
@@ -203,13 +211,28 @@ def diff_client(r, k, out):
             if rv.decode().endswith(suffix) != kv.decode().endswith(suffix):
                 out.append(("syntax", "%s: trailing newline redis %r kv %r" % (name, rv[-2:], kv[-2:])))
         compare_fields(name, rl, kl, out)
+    # A subscriber's line (flags=P, sub/psub/ssub), through CLIENT LIST TYPE pubsub.
+    subs = []
+    for port in (r.s.getpeername()[1], k.s.getpeername()[1]):
+        c = Conn(port)
+        c.s.sendall(enc(["SUBSCRIBE", "diffinfo:ch"]) + enc(["PSUBSCRIBE", "diffinfo:*"]))
+        c.read(), c.read()
+        subs.append(c)
+    rv, kv = r.cmd("CLIENT", "LIST", "TYPE", "pubsub"), k.cmd("CLIENT", "LIST", "TYPE", "pubsub")
+    if isinstance(kv, tuple) or not kv:
+        out.append(("reply", "CLIENT LIST TYPE pubsub: kv %r" % (kv,)))
+    else:
+        compare_fields("CLIENT LIST TYPE pubsub", parse_client(rv.decode().split("\n")[0]),
+                       parse_client(kv.decode().split("\n")[0]), out)
+    for c in subs:
+        c.s.close()
 
 
 CONFIG_PATTERNS = ["save", "appendonly", "appendfsync", "dir", "maxmemory", "databases", "port",
                    "bind", "maxclients", "timeout", "maxmemory-policy", "dbfilename",
                    "appendfilename", "requirepass", "hz", "loglevel", "logfile", "daemonize",
                    "tcp-keepalive", "protected-mode", "notify-keyspace-events", "*max*-entries",
-                   "nosuchparam", "SAVE", "max*", "port save"]
+                   "nosuchparam", "SAVE", "max*", "port save", "client-output-buffer-limit"]
 
 
 def diff_config(r, k, out):

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) watches: crate::tx::Watches,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
+    /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
+    pub(crate) bus: Arc<crate::pubsub::Bus>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -219,6 +221,7 @@ impl Kv {
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 watches: crate::tx::Watches::default(),
                 persist: OnceLock::new(),
+                bus: Arc::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),

@@ -61,6 +61,8 @@ pub(crate) struct Session {
     pub(crate) watch: Option<kvcore::Watch>,
     /// While EXEC runs: the store as the transaction sees it (SELECT takes its handles).
     exec: Option<kvcore::Kv>,
+    /// Subscriptions, and whether this client's output goes through its queue (`pubsub.rs`).
+    pub(crate) pubsub: crate::pubsub::ClientPubsub,
     /// Table indexes of the commands run in the current batch, for their share of its time.
     batch: Vec<u16>,
 }
@@ -83,6 +85,7 @@ impl Session {
             multi: None,
             watch: None,
             exec: None,
+            pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
         }
     }
@@ -160,6 +163,11 @@ impl Session {
                 self.reply = ReplyMode::On;
             }
         }
+        // A queued client's reply joins its queue now, behind the messages that arrived before
+        // it and ahead of those that arrive after (see `pubsub.rs`).
+        if self.pubsub.queued && !self.pubsub.queue_reply(&self.shared, &self.handle, out) {
+            self.close = true;
+        }
     }
 
     fn run(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
@@ -190,6 +198,16 @@ impl Session {
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, out, b"NOAUTH Authentication required.");
             self.fail_transaction();
+            return;
+        }
+        // An unknown subcommand is answered as such, as Redis finds it before this check.
+        if self.pubsub.subscribed
+            && self.version == Version::Resp2
+            && !crate::cmd::allowed_when_subscribed(cmd.name)
+            && !table::unknown_subcommand_of(idx, slot, req)
+        {
+            let msg = crate::cmd::refused_when_subscribed(table::stat_command(slot).name);
+            self.reject(slot, out, msg.as_bytes());
             return;
         }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
@@ -344,11 +362,30 @@ impl Session {
         ended
     }
 
+    /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:
+    /// a refused EXEC discards the transaction and says why in an EXECABORT error.
     fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
+        let abort;
+        let msg = if table::stat_command(idx).name == "exec" {
+            self.discard_transaction();
+            let why = msg.strip_prefix(b"ERR ").unwrap_or(msg);
+            abort = [&b"EXECABORT Transaction discarded because of: "[..], why].concat();
+            &abort[..]
+        } else {
+            msg
+        };
         self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
+    }
+
+    /// Drops the transaction in progress, if any, and every watched key (DISCARD, RESET, a
+    /// refused EXEC).
+    pub(crate) fn discard_transaction(&mut self) {
+        self.multi = None;
+        self.unwatch();
+        self.handle.set_multi(-1);
     }
 }
 
@@ -469,6 +506,9 @@ impl Conn {
         let served = self.serve(&mut stream);
         // A reply still out with the replier is finished before the connection ends.
         let finished = self.s.handle.outbox.wait_idle(&mut stream);
+        // Subscriptions end; a queued client's last replies (QUIT's) are written.
+        let drain = served.is_ok() && self.s.close;
+        self.s.pubsub.finish(&self.s.handle, &stream, drain);
         served.and(finished)
     }
 
@@ -522,7 +562,13 @@ impl Conn {
                     rbuf.resize(grown, 0);
                 }
             }
-            let polled = if last_gap <= SPIN {
+            // A queued client's thread waits for its request while sending its queue.
+            if self.s.pubsub.queued {
+                self.s
+                    .pubsub
+                    .wait_readable(&self.s.shared, &self.s.handle, stream)?;
+            }
+            let polled = if last_gap <= SPIN && !self.s.pubsub.queued {
                 spin_read(stream, &mut rbuf[end..])
             } else {
                 None
@@ -586,7 +632,9 @@ impl Conn {
                         if self.s.close {
                             break;
                         }
-                        if out.len() >= FLUSH_AT {
+                        if out.len() >= FLUSH_AT
+                            || self.s.pubsub.queued && self.s.handle.pubsub.pending() >= FLUSH_AT
+                        {
                             self.flush(stream, &mut out)?;
                         }
                     }
@@ -596,6 +644,7 @@ impl Conn {
                         Writer::new(&mut out, self.s.version).error(msg.as_bytes());
                         verbose!("protocol error from {}: {e}", self.s.handle.addr);
                         broken = true;
+                        self.s.close = true;
                         break;
                     }
                 }
@@ -620,6 +669,16 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        // What this batch published goes out to its subscribers before this client's own
+        // replies, which may block on its socket.
+        self.s.pubsub.pending.flush();
+        if self.s.pubsub.queued {
+            // Replies still with the replier go first; a queued client commits inline.
+            self.s.handle.outbox.wait_idle(stream)?;
+            self.commit()?;
+            let (shared, handle) = (&self.s.shared, &self.s.handle);
+            return self.s.pubsub.end_batch(shared, handle, stream, out);
+        }
         if self.s.shared.replier.is_some()
             && let Some(deferred) = self.s.writes.take()
         {
@@ -654,12 +713,7 @@ impl Conn {
     }
 
     fn check_output_limit(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
-        let limit = self
-            .s
-            .shared
-            .live
-            .output_buffer_limit
-            .load(Ordering::Relaxed);
+        let limit = self.s.shared.live.output_limits.normal.get().hard;
         if limit > 0 && out.len() as u64 > limit {
             warning!(
                 "closing client {}: a reply of {} bytes passed the output buffer limit ({limit})",
@@ -674,6 +728,12 @@ impl Conn {
     }
 
     fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.s.pubsub.queued {
+            // A long pipeline of a queued client: send what is queued, and wait (on this
+            // client's socket only) until most of it is gone, as a direct write would.
+            self.end_batch(stream, out)?;
+            return self.s.pubsub.drain(&self.s.handle, stream, FLUSH_AT);
+        }
         if let Err(e) = self.commit() {
             out.clear();
             return Err(e);

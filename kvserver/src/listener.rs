@@ -459,6 +459,49 @@ mod tests {
     }
 
     #[test]
+    fn an_embedding_program_and_network_clients_share_one_bus() {
+        let server = TestServer::start(Config::default());
+        let kv = server.shared.kv.clone();
+        let program = kv.subscribe(["news"]);
+        let mut client = server.connect();
+        roundtrip(
+            &mut client,
+            b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nnews\r\n",
+            b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+        );
+        let next = |client: &mut TcpStream, payload: &str| {
+            let want = format!(
+                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{payload}\r\n",
+                payload.len()
+            );
+            let mut got = vec![0; want.len()];
+            client.read_exact(&mut got).unwrap();
+            assert_eq!(String::from_utf8_lossy(&got), want);
+        };
+        // The program's publish reaches the network subscriber...
+        assert_eq!(kv.publish("news", "from the program"), 2);
+        next(&mut client, "from the program");
+        let got = program.recv_timeout(PATIENCE).unwrap().expect("a message");
+        assert_eq!(got.payload(), b"from the program");
+        // ...and a network client's PUBLISH the program's subscription.
+        let mut publisher = server.connect();
+        roundtrip(
+            &mut publisher,
+            b"*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$3\r\nhey\r\n",
+            b":2\r\n",
+        );
+        next(&mut client, "hey");
+        let got = program.recv_timeout(PATIENCE).unwrap().expect("a message");
+        assert_eq!(got.payload(), b"hey");
+        // PUBSUB sees both kinds of subscriber.
+        roundtrip(
+            &mut publisher,
+            b"*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$4\r\nnews\r\n",
+            b"*2\r\n$4\r\nnews\r\n:2\r\n",
+        );
+    }
+
+    #[test]
     fn a_connection_whose_thread_cannot_start_gives_back_its_slot() {
         let server = TestServer::start(Config::default());
         let id = server.shared.clients.try_reserve(1).unwrap();

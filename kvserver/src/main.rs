@@ -5,6 +5,7 @@ mod conn;
 mod listener;
 mod log;
 mod os;
+mod pubsub;
 mod registry;
 mod replier;
 mod settings;

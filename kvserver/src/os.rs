@@ -43,6 +43,131 @@ pub(crate) fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     byte_count(n)
 }
 
+/// An `eventfd`: another thread makes it readable to wake a thread waiting in [`wait_socket`]
+/// (a pub/sub client's thread, blocked until its client sends a request, when its output queue
+/// needs writing). Counting, non-blocking, closed on exec.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+pub(crate) struct Waker(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor that
+        // nothing else owns.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by nothing else.
+        Ok(Waker(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Makes the waker readable. Cannot block; a counter already at its maximum stays readable.
+    pub(crate) fn wake(&self) {
+        use std::os::fd::AsRawFd;
+        let one: u64 = 1;
+        // SAFETY: the descriptor is open (owned by `self`) and `one` is 8 readable bytes, the
+        // size an eventfd write takes.
+        let _ = unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Makes it unreadable again (reads the counter back to 0).
+    pub(crate) fn reset(&self) {
+        use std::os::fd::AsRawFd;
+        let mut n: u64 = 0;
+        // SAFETY: the descriptor is open and `n` is 8 writable bytes, the size an eventfd read
+        // takes; non-blocking, so an already reset waker returns EAGAIN at once.
+        let _ = unsafe { libc::read(self.0.as_raw_fd(), (&raw mut n).cast(), 8) };
+    }
+}
+
+/// Not offered off Linux: pub/sub, its only user, refuses to subscribe there.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub(crate) struct Waker;
+
+#[cfg(not(target_os = "linux"))]
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub(crate) fn wake(&self) {}
+    pub(crate) fn reset(&self) {}
+}
+
+/// What [`wait_socket`] found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ready {
+    /// The socket has input, or reached its end, or failed: a `read` will not block.
+    pub(crate) readable: bool,
+    /// The socket can take more output (asked for only with `want_write`).
+    pub(crate) writable: bool,
+    /// The waker fired.
+    pub(crate) woken: bool,
+}
+
+/// Waits until `stream` is readable (if `want_read`; its end or failure always counts as
+/// readable), writable (if `want_write`), `waker` fires, or `timeout` passes (`None`: no
+/// timeout), with one `poll`. A signal ends the wait early with nothing ready.
+#[cfg(target_os = "linux")]
+pub(crate) fn wait_socket(
+    stream: &TcpStream,
+    want_read: bool,
+    want_write: bool,
+    waker: &Waker,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Ready> {
+    use std::os::fd::AsRawFd;
+    let mut fds = [
+        libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: if want_read { libc::POLLIN } else { 0 }
+                | if want_write { libc::POLLOUT } else { 0 },
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: waker.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms = timeout.map_or(-1, |t| {
+        // Round up, so a wait for a deadline does not wake just before it, and spin.
+        i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+    });
+    // SAFETY: `fds` is a valid array of 2 pollfd for the call's duration; both descriptors are
+    // open (borrowed from `stream` and `waker`).
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(Ready::default())
+        } else {
+            Err(e)
+        };
+    }
+    let sock = fds[0].revents;
+    Ok(Ready {
+        readable: sock & (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0,
+        writable: sock & libc::POLLOUT != 0,
+        woken: fds[1].revents != 0,
+    })
+}
+
+/// Not offered off Linux (see [`Waker`]).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn wait_socket(
+    _stream: &TcpStream,
+    _want_read: bool,
+    _want_write: bool,
+    _waker: &Waker,
+    _timeout: Option<std::time::Duration>,
+) -> io::Result<Ready> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
 /// A `send`/`recv` result: the byte count, or the call's error.
 #[cfg(target_os = "linux")]
 fn byte_count(n: isize) -> io::Result<usize> {
@@ -78,6 +203,50 @@ mod tests {
         .unwrap();
         assert_eq!(inside, "3", "SCHED_BATCH");
         assert_eq!(policy(), before, "other threads keep theirs");
+    }
+
+    #[test]
+    fn wait_socket_reports_input_output_and_wakes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let waker = Waker::new().unwrap();
+        let short = Some(std::time::Duration::from_millis(1));
+        // Nothing to read, no output wanted: the wait times out with nothing ready.
+        assert_eq!(
+            wait_socket(&server, true, false, &waker, short).unwrap(),
+            Ready::default()
+        );
+        // An empty socket can take output.
+        let r = wait_socket(&server, true, true, &waker, None).unwrap();
+        assert!(r.writable && !r.readable && !r.woken, "{r:?}");
+        // Another thread's wake ends a wait that would otherwise last forever.
+        let waker = std::sync::Arc::new(waker);
+        let w2 = std::sync::Arc::clone(&waker);
+        let t = std::thread::spawn(move || w2.wake());
+        let r = wait_socket(&server, true, false, &waker, None).unwrap();
+        assert!(r.woken && !r.readable, "{r:?}");
+        t.join().unwrap();
+        waker.reset();
+        assert!(
+            !wait_socket(&server, true, false, &waker, short)
+                .unwrap()
+                .woken,
+            "reset"
+        );
+        // Input, then the peer's end, make it readable.
+        std::io::Write::write_all(&mut client, b"PING\r\n").unwrap();
+        assert!(
+            wait_socket(&server, true, false, &waker, None)
+                .unwrap()
+                .readable
+        );
+        drop(client);
+        assert!(
+            wait_socket(&server, true, false, &waker, None)
+                .unwrap()
+                .readable
+        );
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub(crate) struct ClientHandle {
     pub(crate) counters: ConnCounters,
     /// The batch replies handed to the replier (`--sync always`).
     pub(crate) outbox: Outbox,
+    /// Pub/sub: the output queue other threads append messages to, its subscription counts.
+    pub(crate) pubsub: crate::pubsub::Output,
     stream: TcpStream,
 }
 
@@ -83,6 +85,7 @@ impl ClientHandle {
             stats: CmdStats::new(commands),
             counters: ConnCounters::default(),
             outbox: Outbox::default(),
+            pubsub: crate::pubsub::Output::default(),
             stream,
         }
     }
@@ -136,7 +139,7 @@ impl ClientHandle {
         closed
     }
 
-    /// The clone of the connection's socket, for the replier's sends.
+    /// The clone of the connection's socket, for the replier's and publishers' sends.
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.stream
     }

@@ -132,7 +132,8 @@ pub(crate) struct Config {
     /// Redis's `proto-max-bulk-len`: the longest bulk string of a request, and of a stored
     /// string.
     pub(crate) proto_max_bulk_len: u64,
-    pub(crate) output_buffer_limit: u64,
+    /// Redis's `client-output-buffer-limit`, per client class.
+    pub(crate) output_limits: OutputLimits,
     pub(crate) idle_timeout_secs: u64,
     pub(crate) config_file: Option<PathBuf>,
 }
@@ -152,7 +153,7 @@ impl Default for Config {
             log_level: Level::Notice,
             query_buffer_limit: 1 << 30,
             proto_max_bulk_len: 512 << 20,
-            output_buffer_limit: 0,
+            output_limits: OutputLimits::default(),
             idle_timeout_secs: 0,
             config_file: None,
         }
@@ -208,7 +209,7 @@ impl Config {
                 parse_memory(&v).ok_or(format!("--query-buffer-limit: bad size '{v}'"))?;
         }
         if let Some(v) = cli.output_buffer_limit {
-            cfg.output_buffer_limit =
+            cfg.output_limits.normal.hard =
                 parse_memory(&v).ok_or(format!("--output-buffer-limit: bad size '{v}'"))?;
         }
         if let Some(v) = cli.idle_timeout {
@@ -293,8 +294,15 @@ impl Config {
                 let v = one()?;
                 self.proto_max_bulk_len = parse_memory(v).ok_or(format!("bad size '{v}'"))?;
             }
+            "client-output-buffer-limit" if values.len() != 1 => {
+                // Redis's form; each line sets the classes it names, as in Redis.
+                let words: Vec<&str> = values.iter().map(String::as_str).collect();
+                self.output_limits.update(&words).map_err(str::to_string)?;
+            }
             "client-output-buffer-limit" | "output-buffer-limit" => {
-                self.output_buffer_limit = parse_output_limit(values)?;
+                let v = one()?;
+                self.output_limits.normal.hard =
+                    parse_memory(v).ok_or(format!("bad size '{v}'"))?;
             }
             "timeout" | "idle-timeout" => self.idle_timeout_secs = num(one()?)?,
             _ => {
@@ -307,17 +315,109 @@ impl Config {
     }
 }
 
-/// `client-output-buffer-limit`: a plain size, or Redis's `normal <hard> <soft> <secs>` form, of
-/// which this server applies the hard limit (other classes are for replicas and pub/sub).
-pub(crate) fn parse_output_limit(values: &[String]) -> Result<u64, String> {
-    match values {
-        [v] => parse_memory(v).ok_or(format!("bad size '{v}'")),
-        [class, hard, _soft, _secs] if class.eq_ignore_ascii_case("normal") => {
-            parse_memory(hard).ok_or(format!("bad size '{hard}'"))
+/// One client class's `client-output-buffer-limit`: a client whose pending output reaches
+/// `hard` bytes, or stays at `soft` bytes or more for longer than `secs` seconds, is closed; 0
+/// turns a limit off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClassLimit {
+    pub(crate) hard: u64,
+    pub(crate) soft: u64,
+    pub(crate) secs: u64,
+}
+
+/// Redis's `client-output-buffer-limit` for its three classes (`master` clients count as
+/// normal ones). kv applies `pubsub` in full to clients with a subscription and the normal
+/// class's hard limit to other clients' replies (see `conn.rs`); it has no replicas, so the
+/// `replica` class is kept only to be reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutputLimits {
+    pub(crate) normal: ClassLimit,
+    pub(crate) replica: ClassLimit,
+    pub(crate) pubsub: ClassLimit,
+}
+
+impl Default for OutputLimits {
+    /// Redis's defaults: `normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    fn default() -> OutputLimits {
+        OutputLimits {
+            normal: ClassLimit::default(),
+            replica: ClassLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                secs: 60,
+            },
+            pubsub: ClassLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                secs: 60,
+            },
         }
-        [class, ..] if values.len() == 4 => Err(format!("unsupported client class '{class}'")),
-        _ => Err("expected a size, or 'normal <hard> <soft> <seconds>'".into()),
     }
+}
+
+impl OutputLimits {
+    /// Applies `<class> <hard> <soft> <seconds>` groups (any number, `""` included) as Redis's
+    /// CONFIG SET and config file do: every group is checked before any is applied, and the
+    /// classes not named keep their limits. Errors are Redis's texts.
+    pub(crate) fn update(&mut self, words: &[&str]) -> Result<(), &'static str> {
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "slave" | "replica" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err("Invalid client class specified in buffer limit configuration.");
+                }
+            };
+            let (Some(hard), Some(soft), Some(secs)) = (
+                parse_memory(group[1]),
+                parse_memory(group[2]),
+                parse_secs(group[3]),
+            ) else {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                );
+            };
+            *class = ClassLimit { hard, soft, secs };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// `CONFIG GET client-output-buffer-limit`: `normal 0 0 0 slave 268435456 67108864 60 pubsub
+    /// 33554432 8388608 60`.
+    pub(crate) fn to_redis_string(self) -> String {
+        let class = |name: &str, l: ClassLimit| format!("{name} {} {} {}", l.hard, l.soft, l.secs);
+        format!(
+            "{} {} {}",
+            class("normal", self.normal),
+            class("slave", self.replica),
+            class("pubsub", self.pubsub)
+        )
+    }
+}
+
+/// The soft limit's seconds as Redis's `strtoll` check takes them: digits with an optional
+/// `+`, not negative; an empty word is 0.
+fn parse_secs(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if s.is_empty() {
+        return Some(0);
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // strtoll saturates; Redis then stores the value in an int. Far beyond any real setting.
+    Some(
+        digits
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+            .min(i32::MAX as u64),
+    )
 }
 
 /// Redis's memory sizes: a number with an optional unit; `k`/`m`/`g` are powers of 1000 and
@@ -429,10 +529,64 @@ mod tests {
         assert_eq!(cfg.bind, "0.0.0.0");
         assert_eq!(cfg.requirepass.as_deref(), Some(&b"s3 cret"[..]));
         assert_eq!(cfg.sync, SyncMode::Always);
-        assert_eq!(cfg.output_buffer_limit, 1 << 20);
+        assert_eq!(cfg.output_limits.normal.hard, 1 << 20);
+        assert_eq!(cfg.output_limits.pubsub, OutputLimits::default().pubsub);
         assert_eq!(cfg.idle_timeout_secs, 30);
         assert_eq!(cfg.log_level, Level::Warning);
         assert_eq!(cfg.databases, 4);
+    }
+
+    #[test]
+    fn output_limits_follow_redis() {
+        let mut l = OutputLimits::default();
+        assert_eq!(
+            l.to_redis_string(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        l.update(&["pubsub", "1mb", "512kb", "10"]).unwrap();
+        assert_eq!(
+            l.to_redis_string(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10"
+        );
+        l.update(&["PUBSUB", "1K", "2G", "3", "replica", "1", "2", "3"])
+            .unwrap();
+        assert_eq!(
+            l.to_redis_string(),
+            "normal 0 0 0 slave 1 2 3 pubsub 1000 2000000000 3"
+        );
+        l.update(&[]).unwrap();
+        let before = l;
+        for (words, err) in [
+            (&["pubsub", "1", "2"][..], "Wrong number"),
+            (&["1mb"], "Wrong number"),
+            (&["bogus", "1", "2", "3"], "Invalid client class"),
+            (&["master", "1", "2", "3"], "Invalid client class"),
+            (&["pubsub", "x", "2", "3"], "Error in hard"),
+            (&["pubsub", "1", "2", "-1"], "Error in hard"),
+            (&["pubsub", "1", "-2", "1"], "Error in hard"),
+            (
+                &["normal", "1", "1", "1", "pubsub", "1", "2", "x"],
+                "Error in hard",
+            ),
+        ] {
+            let e = l.update(words).unwrap_err();
+            assert!(e.starts_with(err), "{words:?}: {e}");
+        }
+        assert_eq!(l, before, "a refused update changes nothing");
+        let mut cfg = Config::default();
+        cfg.apply_file(
+            "client-output-buffer-limit pubsub 64kb 0 0\nclient-output-buffer-limit 2mb\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.output_limits.pubsub,
+            ClassLimit {
+                hard: 65536,
+                soft: 0,
+                secs: 0
+            }
+        );
+        assert_eq!(cfg.output_limits.normal.hard, 2 << 20);
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! the client registry and the server-wide counters.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::registry::Registry;
-use crate::settings::Config;
+use crate::settings::{ClassLimit, Config, OutputLimits};
 use crate::stats::{CmdTotals, CounterTotals};
 
 /// Settings that `CONFIG SET` can change while the server runs.
@@ -20,7 +20,63 @@ pub(crate) struct Live {
     pub(crate) query_buffer_limit: AtomicU64,
     /// Redis's `proto-max-bulk-len`: the longest bulk string a request may carry.
     pub(crate) proto_max_bulk_len: AtomicU64,
-    pub(crate) output_buffer_limit: AtomicU64,
+    /// `client-output-buffer-limit`.
+    pub(crate) output_limits: LiveOutputLimits,
+}
+
+/// One class's `client-output-buffer-limit`, readable by any thread without a lock (CONFIG SET
+/// stores its three numbers one after the other; a reader in between sees a mix for a moment).
+#[derive(Debug, Default)]
+pub(crate) struct LiveClassLimit {
+    hard: AtomicU64,
+    soft: AtomicU64,
+    secs: AtomicU64,
+}
+
+impl LiveClassLimit {
+    pub(crate) fn get(&self) -> ClassLimit {
+        ClassLimit {
+            hard: self.hard.load(Ordering::Relaxed),
+            soft: self.soft.load(Ordering::Relaxed),
+            secs: self.secs.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set(&self, l: ClassLimit) {
+        self.hard.store(l.hard, Ordering::Relaxed);
+        self.soft.store(l.soft, Ordering::Relaxed);
+        self.secs.store(l.secs, Ordering::Relaxed);
+    }
+}
+
+/// [`OutputLimits`], changeable at run time.
+#[derive(Debug, Default)]
+pub(crate) struct LiveOutputLimits {
+    pub(crate) normal: LiveClassLimit,
+    pub(crate) replica: LiveClassLimit,
+    pub(crate) pubsub: LiveClassLimit,
+}
+
+impl LiveOutputLimits {
+    fn new(l: OutputLimits) -> LiveOutputLimits {
+        let live = LiveOutputLimits::default();
+        live.set(l);
+        live
+    }
+
+    pub(crate) fn get(&self) -> OutputLimits {
+        OutputLimits {
+            normal: self.normal.get(),
+            replica: self.replica.get(),
+            pubsub: self.pubsub.get(),
+        }
+    }
+
+    pub(crate) fn set(&self, l: OutputLimits) {
+        self.normal.set(l.normal);
+        self.replica.set(l.replica);
+        self.pubsub.set(l.pubsub);
+    }
 }
 
 /// What `CONFIG RESETSTAT` resets to: reports subtract these.
@@ -31,6 +87,7 @@ pub(crate) struct Baseline {
     pub(crate) connections: u64,
     pub(crate) rejected: u64,
     pub(crate) expired: u64,
+    pub(crate) output_limit_disconnections: u64,
 }
 
 /// The state every connection thread shares.
@@ -48,6 +105,9 @@ pub(crate) struct Shared {
     pub(crate) run_id: String,
     pub(crate) connections_received: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// Clients closed for passing their `client-output-buffer-limit` (INFO's
+    /// `client_output_buffer_limit_disconnections`, Redis 7.4).
+    pub(crate) output_limit_disconnections: AtomicU64,
     pub(crate) baseline: Mutex<Baseline>,
     /// Error replies per error code (`INFO errorstats`).
     pub(crate) errors: crate::stats::ErrorStats,
@@ -79,7 +139,7 @@ impl Shared {
                 idle_timeout_secs: AtomicU64::new(cfg.idle_timeout_secs),
                 query_buffer_limit: AtomicU64::new(cfg.query_buffer_limit),
                 proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
-                output_buffer_limit: AtomicU64::new(cfg.output_buffer_limit),
+                output_limits: LiveOutputLimits::new(cfg.output_limits),
             },
             kv,
             cfg,
@@ -92,6 +152,7 @@ impl Shared {
             run_id: run_id(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            output_limit_disconnections: AtomicU64::new(0),
             baseline: Mutex::new(Baseline::default()),
             errors: crate::stats::ErrorStats::default(),
             instantaneous: crate::stats::Instantaneous::default(),

@@ -88,6 +88,62 @@ fn transaction_replies_match_redis() {
     c.expect_closed();
 }
 
+/// A refused EXEC (wrong arity, a RESP2 subscriber, no authentication) discards the
+/// transaction with the reason in an EXECABORT error, as Redis's `rejectCommand`; SUBSCRIBE and
+/// PUBLISH queue like any command. Recorded from redis-server 7.0.15.
+#[test]
+fn a_refused_exec_discards_the_transaction_as_in_redis() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let arity: &[u8] =
+        b"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n";
+    let subscribed: &[u8] = b"-EXECABORT Transaction discarded because of: Can't execute 'exec': \
+        only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    expect_replies(
+        &mut c,
+        &[
+            (&[b"EXEC", b"x"], arity),
+            (&[b"MULTI"], b"+OK\r\n"),
+            (&[b"SET", b"a", b"1"], b"+QUEUED\r\n"),
+            (&[b"EXEC", b"x"], arity),
+            (&[b"EXEC"], b"-ERR EXEC without MULTI\r\n"),
+            (&[b"GET", b"a"], b"$-1\r\n"),
+            (&[b"MULTI"], b"+OK\r\n"),
+            (
+                &[b"DISCARD", b"x"],
+                b"-ERR wrong number of arguments for 'discard' command\r\n",
+            ),
+            (&[b"DISCARD"], b"+OK\r\n"),
+            (&[b"MULTI"], b"+OK\r\n"),
+            (&[b"SUBSCRIBE", b"ch"], b"+QUEUED\r\n"),
+            (&[b"PUBLISH", b"ch", b"x"], b"+QUEUED\r\n"),
+            (
+                &[b"EXEC"],
+                b"*2\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n\
+                  *3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n:1\r\n",
+            ),
+            (
+                &[b"MULTI"],
+                b"-ERR Can't execute 'multi': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+                  QUIT / RESET are allowed in this context\r\n",
+            ),
+            (&[b"EXEC"], subscribed),
+        ],
+    );
+    let server = Server::start(&["--requirepass", "pw"]);
+    let mut c = server.raw();
+    expect_replies(
+        &mut c,
+        &[
+            (
+                &[b"EXEC"],
+                b"-EXECABORT Transaction discarded because of: NOAUTH Authentication required.\r\n",
+            ),
+            (&[b"MULTI"], b"-NOAUTH Authentication required.\r\n"),
+        ],
+    );
+}
+
 /// Two connections: WATCH and what aborts EXEC, recorded from redis-server 7.0.15 (the RESP3
 /// abort is a null, `_`).
 #[test]

@@ -158,6 +158,12 @@ fn block_on<T: Send + 'static>(
     }
     let shared = Arc::clone(&ctx.s.shared);
     let handle = Arc::clone(&ctx.s.handle);
+    // Messages this batch published, and a queued client's queue, go on while it waits.
+    let s = &mut *ctx.s;
+    if let Err(e) = s.pubsub.before_wait(&shared, &handle, &s.writes) {
+        s.close = true;
+        return Err(e.into());
+    }
     let _flag = BlockedFlag::set(&handle);
     // Wake up at the deadline, and at least every POLL to notice a vanished client.
     let poll = deadline.map_or(POLL, |d| {

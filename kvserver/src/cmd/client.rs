@@ -202,18 +202,29 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let multi = c.multi();
-    let flags = match (multi >= 0, c.blocked.load(Ordering::Relaxed)) {
-        (true, true) => "xb",
-        (true, false) => "x",
-        (false, true) => "b",
-        (false, false) => "N",
-    };
+    let subs = c.pubsub.counts();
+    // Redis's order: P (a subscription), x (in MULTI), b (blocked); N when none.
+    let mut flags = String::new();
+    for (on, letter) in [
+        (subs.total() > 0, 'P'),
+        (multi >= 0, 'x'),
+        (c.blocked.load(Ordering::Relaxed), 'b'),
+    ] {
+        if on {
+            flags.push(letter);
+        }
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let flags = flags.as_str();
+    let (oll, omem) = c.pubsub.memory();
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 \
-         multi={multi} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
-         oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} \
-         lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} \
+         ssub={} multi={multi} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 \
+         rbp=0 obl=0 oll={oll} omem={omem} tot-mem={omem} events=r cmd={cmd} user=default \
+         redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -222,6 +233,9 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         now_ms.saturating_sub(c.created_ms) / 1000,
         now_ms.saturating_sub(c.last_ms.load(Ordering::Relaxed)) / 1000,
         c.db.load(Ordering::Relaxed),
+        subs.channels,
+        subs.patterns,
+        subs.shard_channels,
         c.watched(),
         c.resp.load(Ordering::Relaxed),
         String::from_utf8_lossy(&c.lib_name.lock()),
@@ -235,23 +249,35 @@ fn text_reply(ctx: &mut Ctx<'_>, text: &str) -> CmdResult {
     Ok(())
 }
 
+/// A client type of CLIENT LIST and CLIENT KILL's TYPE filter, as Redis's `getClientType`
+/// sees it: `pubsub` with a subscription, `normal` otherwise (kv has no replicas or masters).
+/// `None` for an unknown name.
+fn client_type(name: &[u8]) -> Option<fn(&ClientHandle) -> bool> {
+    if is(name, "normal") {
+        Some(|c| c.pubsub.counts().total() == 0)
+    } else if is(name, "pubsub") {
+        Some(|c| c.pubsub.counts().total() > 0)
+    } else if is(name, "master") || is(name, "replica") || is(name, "slave") {
+        Some(|_| false)
+    } else {
+        None
+    }
+}
+
+fn unknown_type(name: &[u8]) -> CmdError {
+    CmdError::Text(format!(
+        "ERR Unknown client type '{}'",
+        String::from_utf8_lossy(name)
+    ))
+}
+
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
 fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_normal = true;
+    let mut of_type: fn(&ClientHandle) -> bool = |_| true;
     if req.len() > 2 {
         if is(req.arg(2), "type") && req.len() == 4 {
-            let t = req.arg(3);
-            if is(t, "normal") {
-                only_normal = true;
-            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
-                only_normal = false;
-            } else {
-                return Err(CmdError::Text(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
+            of_type = client_type(req.arg(3)).ok_or_else(|| unknown_type(req.arg(3)))?;
         } else if is(req.arg(2), "id") && req.len() > 3 {
             let mut v = Vec::new();
             for a in req.args().skip(3) {
@@ -268,11 +294,9 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
     let now = ctx.s.shared.uptime_ms();
     let mut text = String::new();
-    if only_normal {
-        for c in ctx.s.shared.clients.list() {
-            if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
-                describe(&c, now, &mut text);
-            }
+    for c in ctx.s.shared.clients.list() {
+        if of_type(&c) && ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+            describe(&c, now, &mut text);
         }
     }
     text_reply(ctx, &text)
@@ -324,15 +348,8 @@ fn kill(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             let default = text == "default";
             filters.push(Box::new(move |_| default));
         } else if is(name, "type") {
-            let normal = text.eq_ignore_ascii_case("normal");
-            if !normal
-                && !["master", "replica", "slave", "pubsub"]
-                    .iter()
-                    .any(|t| text.eq_ignore_ascii_case(t))
-            {
-                return Err(CmdError::Text(format!("ERR Unknown client type '{text}'")));
-            }
-            filters.push(Box::new(move |_| normal));
+            let of_type = client_type(value).ok_or_else(|| unknown_type(value))?;
+            filters.push(Box::new(of_type));
         } else if is(name, "skipme") {
             skipme = if is(value, "yes") {
                 true

@@ -345,7 +345,10 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let Some(c) = lookup_with_sub(&args) else {
         return Err(CmdError::Msg("ERR Invalid command specified"));
     };
-    if c.key_specs.is_empty() {
+    // Redis's `doesCommandHaveKeys`: a spec not marked `not_key` (SPUBLISH's shard channel is
+    // one, for cluster routing only).
+    let not_key = |k: &KeySpec| k.flags.split_whitespace().any(|f| f == "not_key");
+    if c.key_specs.iter().all(not_key) {
         return Err(CmdError::Msg("ERR The command has no key arguments"));
     }
     if !c.arity_ok(args.len()) {

@@ -11,7 +11,7 @@ use super::error::CmdError;
 use super::spec::{Group, a};
 use super::table::{Command, run_subcommand};
 use crate::log::Level;
-use crate::settings::{parse_memory, parse_output_limit};
+use crate::settings::parse_memory;
 use crate::shared::{Baseline, Shared};
 
 #[rustfmt::skip]
@@ -73,12 +73,14 @@ static PARAMS: &[Param] = &[
     Param { name: "bind", get: |s| s.cfg.bind.clone(), set: None },
     Param {
         name: "client-output-buffer-limit",
-        get: |s| format!("normal {} 0 0", s.live.output_buffer_limit.load(Ordering::Relaxed)),
+        get: |s| s.live.output_limits.get().to_redis_string(),
+        // Redis's `<class> <hard> <soft> <seconds>` groups; the classes not named keep theirs.
         set: Some(|s, v, apply| {
-            let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-            let n = parse_output_limit(&words).map_err(|_| NOT_SIZE)?;
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let mut limits = s.live.output_limits.get();
+            limits.update(&words)?;
             if apply {
-                s.live.output_buffer_limit.store(n, Ordering::Relaxed);
+                s.live.output_limits.set(limits);
             }
             Ok(())
         }),
@@ -263,6 +265,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         connections: shared.connections_received.load(Ordering::Relaxed),
         rejected: shared.rejected_connections.load(Ordering::Relaxed),
         expired: shared.kv.stats().expired_keys,
+        output_limit_disconnections: shared.output_limit_disconnections.load(Ordering::Relaxed),
     };
     *shared.baseline.lock() = baseline;
     shared.errors.reset();

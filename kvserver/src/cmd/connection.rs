@@ -64,6 +64,14 @@ const WRONGPASS: CmdError =
     CmdError::Msg("WRONGPASS invalid username-password pair or user is disabled.");
 
 fn ping(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    // A RESP2 client with a subscription gets `pong` as a message-shaped array (Redis).
+    if ctx.s.pubsub.subscribed && ctx.s.version == Version::Resp2 && req.len() <= 2 {
+        let mut w = ctx.w();
+        w.array_len(2);
+        w.bulk(b"pong");
+        w.bulk(if req.len() == 2 { req.arg(1) } else { b"" });
+        return Ok(());
+    }
     match req.len() {
         1 => ctx.w().simple(b"PONG"),
         2 => ctx.w().bulk(req.arg(1)),
@@ -227,9 +235,9 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     s.authenticated = !s.shared.requires_auth();
     s.handle.name.lock().clear();
     // A transaction in progress is discarded and every key unwatched.
-    s.multi = None;
-    s.unwatch();
-    s.handle.set_multi(-1);
+    s.discard_transaction();
+    // Every subscription ends, without confirmations.
+    s.pubsub.reset(&s.handle);
     ctx.w().simple(b"RESET");
     Ok(())
 }

@@ -338,10 +338,11 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "evicted_clients:0");
     line!(out, "keyspace_hits:{}", c.hits);
     line!(out, "keyspace_misses:{}", c.misses);
-    // kv has no pub/sub and never forks.
-    line!(out, "pubsub_channels:0");
-    line!(out, "pubsub_patterns:0");
-    line!(out, "pubsubshard_channels:0");
+    let pubsub = s.kv.pubsub_counts();
+    line!(out, "pubsub_channels:{}", pubsub.channels);
+    line!(out, "pubsub_patterns:{}", pubsub.patterns);
+    line!(out, "pubsubshard_channels:{}", pubsub.shard_channels);
+    // kv never forks.
     line!(out, "latest_fork_usec:0");
     line!(out, "total_forks:0");
     // kv has no CLIENT TRACKING.
@@ -349,6 +350,13 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "tracking_total_items:0");
     line!(out, "tracking_total_prefixes:0");
     line!(out, "total_error_replies:{}", c.errors);
+    // Redis 7.4's field (7.0 has none): clients closed over `client-output-buffer-limit`.
+    let cut = s.output_limit_disconnections.load(Ordering::Relaxed);
+    line!(
+        out,
+        "client_output_buffer_limit_disconnections:{}",
+        cut.saturating_sub(base.output_limit_disconnections)
+    );
 }
 
 fn commandstats(s: &Shared, out: &mut String) {

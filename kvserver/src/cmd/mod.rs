@@ -16,6 +16,7 @@ mod lcs;
 mod list;
 mod multi;
 mod object;
+mod pubsub;
 mod server;
 mod set;
 mod spec;
@@ -25,5 +26,6 @@ mod zcombine;
 mod zset;
 
 pub(crate) use ctx::Ctx;
-pub(crate) use error::{arity_error, unknown_command, write_error};
+pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
 pub(crate) use multi::Transaction;
+pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};
