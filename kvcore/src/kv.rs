@@ -15,7 +15,7 @@
 //! Read and write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
@@ -25,6 +25,7 @@ use crate::batch::BatchState;
 use crate::clock::Clock;
 use crate::effect::Effect;
 use crate::error::{Error, Result};
+use crate::notify::{Class, NotifyFlags, keyevent_channel, keyspace_channel};
 use crate::options::Options;
 use crate::persist::Logged;
 use crate::shard::Shard;
@@ -52,6 +53,11 @@ pub(crate) struct Inner {
     max_bulk: AtomicUsize,
     /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
     pub(crate) watches: crate::tx::Watches,
+    /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
+    notify_flags: AtomicU32,
+    /// Every keyspace event, described, so unit tests can check what operations report.
+    #[cfg(test)]
+    pub(crate) notify_log: parking_lot::Mutex<Vec<String>>,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
@@ -115,6 +121,38 @@ impl Inner {
         }
         if let Some(p) = self.persist.get() {
             p.journal(&effect, logged);
+        }
+    }
+
+    /// Reports a keyspace event of `class` about `key` (see `notify.rs`): called by operations
+    /// while they hold the key's shard lock, in Redis's order. One relaxed load when the class
+    /// is off.
+    #[inline]
+    pub(crate) fn notify(&self, class: Class, event: &'static str, db: usize, key: &[u8]) {
+        let bits = self.notify_flags.load(Ordering::Relaxed);
+        if bits & class as u32 != 0 && bits & (Class::Keyspace as u32 | Class::Keyevent as u32) != 0
+        {
+            self.publish_event(NotifyFlags::from_bits(bits), event, db, key);
+        }
+    }
+
+    /// Publishes a keyspace notification on the store's bus.
+    fn publish_notification(&self, channel: &[u8], message: &[u8]) {
+        // Wired to the bus by the pub/sub change.
+        let _ = (channel, message);
+    }
+
+    #[cold]
+    fn publish_event(&self, flags: NotifyFlags, event: &'static str, db: usize, key: &[u8]) {
+        #[cfg(test)]
+        self.notify_log
+            .lock()
+            .push(format!("{db} {event} {}", key.escape_ascii()));
+        if flags.has(Class::Keyspace) {
+            self.publish_notification(&keyspace_channel(db, key), event.as_bytes());
+        }
+        if flags.has(Class::Keyevent) {
+            self.publish_notification(&keyevent_channel(db, event), key);
         }
     }
 
@@ -218,6 +256,9 @@ impl Kv {
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 watches: crate::tx::Watches::default(),
+                notify_flags: AtomicU32::new(0),
+                #[cfg(test)]
+                notify_log: parking_lot::Mutex::default(),
                 persist: OnceLock::new(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
@@ -287,6 +328,22 @@ impl Kv {
     /// proto-max-bulk-len`); at least 1. Data already stored is kept whatever its size.
     pub fn set_max_bulk_len(&self, bytes: usize) {
         self.inner.max_bulk.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Which keyspace events the store publishes (Redis's `notify-keyspace-events`; none by
+    /// default).
+    pub fn notify_keyspace_events(&self) -> NotifyFlags {
+        NotifyFlags::from_bits(self.inner.notify_flags.load(Ordering::Relaxed))
+    }
+
+    /// Sets which keyspace events the store publishes on its bus (Redis's `CONFIG SET
+    /// notify-keyspace-events`): every operation then reports what it did to a key with
+    /// Redis's event names, on `__keyspace@<db>__:<key>` (`K`) and `__keyevent@<db>__:<event>`
+    /// (`E`).
+    pub fn set_notify_keyspace_events(&self, flags: NotifyFlags) {
+        self.inner
+            .notify_flags
+            .store(flags.bits(), Ordering::Relaxed);
     }
 
     /// The store's current time (its clock's), in milliseconds since the Unix epoch.
