@@ -97,6 +97,13 @@ pub enum Error {
     /// A persistence operation on a store that lives only in memory.
     #[error("the store has no data directory")]
     NotPersistent,
+    /// An in-process [`Subscription`](crate::Subscription) was closed because more than its
+    /// bound of messages waited to be read; everything queued before has been read.
+    #[error("subscription closed: more than {limit} bytes of messages waited to be read")]
+    SubscriptionOverflowed {
+        /// The subscription's bound ([`SubscriptionOptions::max_pending_bytes`](crate::SubscriptionOptions::max_pending_bytes)).
+        limit: usize,
+    },
 }
 
 /// A failed file operation of a persistent store: what was being done, naming the file or

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) notify_log: parking_lot::Mutex<Vec<String>>,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
+    /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
+    pub(crate) bus: Arc<crate::pubsub::Bus>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -260,6 +262,7 @@ impl Kv {
                 #[cfg(test)]
                 notify_log: parking_lot::Mutex::default(),
                 persist: OnceLock::new(),
+                bus: Arc::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),

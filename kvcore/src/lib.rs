@@ -26,6 +26,35 @@
 //! is durable, snapshot rules, the log's segments). Errors are one [`Error`] enum; a failed
 //! file operation keeps the operating system's [`std::io::Error`] as its source ([`IoError`]).
 //!
+//! # Publish/subscribe
+//!
+//! Each store has one message bus. [`Kv::publish`] sends a message to the subscribers of a
+//! channel and of every pattern that matches it (Redis's glob, as KEYS uses) and returns how
+//! many subscriptions received it; [`Kv::spublish`] serves shard channels, which patterns never
+//! match. An embedding program subscribes with [`Kv::subscribe`], [`Kv::psubscribe`] or
+//! [`Kv::ssubscribe`] and reads a [`Subscription`] (blocking, with a timeout, or as an
+//! iterator); a server registers its own [`Sink`] per client with [`Kv::subscriber`]. They all
+//! share the bus, so a message published by either side reaches both, and every subscriber sees
+//! the messages in one order.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kvcore::{Kv, Options};
+//!
+//! let kv = Kv::in_memory(Options::default());
+//! let news = kv.subscribe(["news"]);
+//! let all = kv.psubscribe(["news*"]);
+//! assert_eq!(kv.publish("news", "hello"), 2);
+//! assert_eq!(news.recv()?.payload(), b"hello");
+//! let m = all.recv_timeout(Duration::from_secs(1))?.expect("a message");
+//! assert_eq!((m.pattern(), m.channel()), (Some(&b"news*"[..]), &b"news"[..]));
+//! # Ok::<(), kvcore::Error>(())
+//! ```
+//!
+//! Subscribers are bounded: a [`Subscription`] that does not read is closed once 32 MiB (by
+//! default, [`SubscriptionOptions`]) of messages wait, as Redis disconnects a pub/sub client
+//! over its output buffer limit; publishers never wait for a subscriber.
+//!
 //! # Logging
 //!
 //! kvcore never prints. What a host may want to show an operator goes through the
@@ -51,6 +80,7 @@ mod number;
 mod ops;
 mod options;
 mod persist;
+mod pubsub;
 mod scan;
 mod shard;
 mod store;
@@ -78,6 +108,10 @@ pub use options::{
 pub use persist::{
     CheckReport, LogProblem, PersistOptions, PersistenceInfo, PersistenceTask, RecoveryInfo,
     SaveInfo, SnapshotCheck, SyncMode, check_data_dir,
+};
+pub use pubsub::{
+    Counts, Delivery, Event, Kind, Message, Messages, PendingFlush, Sink, Subscriber, Subscription,
+    SubscriptionOptions,
 };
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};

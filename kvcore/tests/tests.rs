@@ -7,6 +7,7 @@ mod expire;
 mod keys;
 mod model;
 mod persist;
+mod pubsub;
 mod scan;
 mod string;
 mod tx;
