@@ -103,6 +103,20 @@ impl Db {
         notify_miss: bool,
         f: impl FnOnce(Option<&Entry>) -> R,
     ) -> R {
+        let r = self.read_entry_locked(key, notify_miss, f);
+        if self.tx().is_none() {
+            crate::kv::flush_notifications();
+        }
+        r
+    }
+
+    /// [`Db::read_entry_with`] up to releasing the lock.
+    fn read_entry_locked<R>(
+        &self,
+        key: &[u8],
+        notify_miss: bool,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
         let inner = &*self.inner;
         let hash = inner.hash(key);
         let shard_index = inner.shard_of(hash);
@@ -219,7 +233,11 @@ impl Db {
     ) -> crate::Result<R> {
         match self.tx() {
             Some(tx) => f(tx.logged()),
-            None => self.inner.durable(self.batch(), f),
+            None => {
+                let r = self.inner.durable(self.batch(), f);
+                crate::kv::flush_notifications();
+                r
+            }
         }
     }
 
@@ -243,6 +261,7 @@ impl Db {
             inner,
             guards,
             now: std::cell::OnceCell::new(),
+            in_tx: self.tx().is_some(),
         }
     }
 }
@@ -621,6 +640,17 @@ pub(crate) struct MultiRead<'a> {
     inner: &'a Inner,
     guards: Vec<((usize, usize), ShardRead<'a>)>,
     now: std::cell::OnceCell<u64>,
+    /// Inside a transaction, whose end flushes the keyspace notifications.
+    in_tx: bool,
+}
+
+impl Drop for MultiRead<'_> {
+    fn drop(&mut self) {
+        self.guards.clear(); // the locks go first
+        if !self.in_tx {
+            crate::kv::flush_notifications();
+        }
+    }
 }
 
 impl MultiRead<'_> {

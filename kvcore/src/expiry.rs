@@ -105,6 +105,7 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
                     }
                 }
                 drop(shard);
+                crate::kv::flush_notifications();
                 left -= n;
                 stats.sampled += n as u64;
                 stats.expired += expired as u64;

@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::notify::{Class, NotifyFlags, keyevent_channel, keyspace_channel};
 use crate::options::Options;
 use crate::persist::Logged;
+use crate::pubsub::{Kind, PendingFlush};
 use crate::shard::Shard;
 use crate::tx::TxLocks;
 
@@ -65,6 +66,22 @@ pub(crate) struct Inner {
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
+}
+
+thread_local! {
+    /// The subscribers this thread's keyspace notifications reached that still need their
+    /// flush (see `Inner::publish_notification`).
+    static NOTICES: std::cell::RefCell<Option<PendingFlush>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Flushes the subscribers the keyspace notifications of this thread's last operation reached.
+/// The access primitives call it after releasing their locks (a transaction, after it
+/// ends); a thread-local check when nothing was published.
+pub(crate) fn flush_notifications() {
+    // Taken out first: a sink's flush runs with no borrow held.
+    let pending = NOTICES.with(|n| n.borrow_mut().take());
+    drop(pending); // PendingFlush flushes on drop
 }
 
 impl Inner {
@@ -138,10 +155,15 @@ impl Inner {
         }
     }
 
-    /// Publishes a keyspace notification on the store's bus.
+    /// Publishes a keyspace notification on the store's bus. The operation holds a shard
+    /// lock, so the subscribers' sinks only queue it; they are flushed (a socket write, a
+    /// wake-up) by [`flush_notifications`] once the operation released its locks.
     fn publish_notification(&self, channel: &[u8], message: &[u8]) {
-        // Wired to the bus by the pub/sub change.
-        let _ = (channel, message);
+        NOTICES.with(|n| {
+            let mut n = n.borrow_mut();
+            let pending = n.get_or_insert_with(PendingFlush::new);
+            self.bus.publish(Kind::Channel, channel, message, pending);
+        });
     }
 
     #[cold]
@@ -342,7 +364,25 @@ impl Kv {
     /// Sets which keyspace events the store publishes on its bus (Redis's `CONFIG SET
     /// notify-keyspace-events`): every operation then reports what it did to a key with
     /// Redis's event names, on `__keyspace@<db>__:<key>` (`K`) and `__keyevent@<db>__:<event>`
-    /// (`E`).
+    /// (`E`). A subscription to those channels is a change feed of the store, in-process or
+    /// over the network: each key's events arrive in the order of its changes.
+    ///
+    /// ```
+    /// use kvcore::{Kv, NotifyFlags, Options, Store};
+    ///
+    /// let kv = Kv::in_memory(Options::default());
+    /// kv.set_notify_keyspace_events(NotifyFlags::parse("E$g").unwrap());
+    /// let feed = kv.psubscribe(["__keyevent@0__:*"]);
+    /// let db = kv.db(0)?;
+    /// db.set("user:1", "ann")?;
+    /// db.del(&["user:1"])?;
+    /// let events: Vec<_> = feed.iter().take(2).map(|m| (m.channel().to_vec(), m.into_payload())).collect();
+    /// assert_eq!(events, [
+    ///     (b"__keyevent@0__:set".to_vec(), b"user:1".to_vec()),
+    ///     (b"__keyevent@0__:del".to_vec(), b"user:1".to_vec()),
+    /// ]);
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
     pub fn set_notify_keyspace_events(&self, flags: NotifyFlags) {
         self.inner
             .notify_flags

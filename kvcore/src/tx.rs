@@ -243,9 +243,9 @@ pub(crate) fn run<R>(
     let res = f(&tx);
     drop(tx);
     drop(running);
-    if let Some(p) = inner.persist.get() {
-        p.ack(&locks.logged, batch)?;
-    }
+    let acked = inner.persist.get().map(|p| p.ack(&locks.logged, batch));
+    crate::kv::flush_notifications();
+    acked.transpose()?;
     res
 }
 
