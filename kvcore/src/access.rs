@@ -22,6 +22,7 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use crate::effect::Effect;
 use crate::entry::{Entry, Value};
 use crate::kv::{Db, Inner};
+use crate::notify::Class;
 use crate::persist::Logged;
 use crate::shard::Shard;
 
@@ -88,8 +89,34 @@ impl Db {
         }
     }
 
-    /// Runs `f` on `key`'s live entry (or `None`) under the shard's read lock.
+    /// Runs `f` on `key`'s live entry (or `None`) under the shard's read lock. A missing key
+    /// is a `keymiss` event (a read found nothing).
     pub(crate) fn read_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        self.read_entry_with(key, true, f)
+    }
+
+    /// [`Db::read_entry`], reporting a miss as a `keymiss` event or not (`notify_miss`: false
+    /// for lookups that are not a client's read, like WATCH's).
+    pub(crate) fn read_entry_with<R>(
+        &self,
+        key: &[u8],
+        notify_miss: bool,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        let r = self.read_entry_locked(key, notify_miss, f);
+        if self.tx().is_none() {
+            crate::kv::flush_notifications();
+        }
+        r
+    }
+
+    /// [`Db::read_entry_with`] up to releasing the lock.
+    fn read_entry_locked<R>(
+        &self,
+        key: &[u8],
+        notify_miss: bool,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
         let inner = &*self.inner;
         let hash = inner.hash(key);
         let shard_index = inner.shard_of(hash);
@@ -100,12 +127,18 @@ impl Db {
             let shard = unsafe { tx.shard_mut(self.index, shard_index) };
             let now = inner.now();
             let slot = WriteSlot::new(shard, inner, tx.logged(), self.index, hash, key, now);
+            if notify_miss && slot.entry().is_none() {
+                inner.notify(Class::KeyMiss, "keymiss", self.index, key);
+            }
             return f(slot.entry());
         }
         let lock = inner.shard(self.index, shard_index);
         {
             let shard = lock.read();
             let Some(idx) = shard.find(hash, key) else {
+                if notify_miss {
+                    inner.notify(Class::KeyMiss, "keymiss", self.index, key);
+                }
                 return f(None);
             };
             let entry = &shard.get(idx).entry;
@@ -128,6 +161,9 @@ impl Db {
             key,
             inner.now(),
         );
+        if notify_miss && slot.entry().is_none() {
+            inner.notify(Class::KeyMiss, "keymiss", self.index, key);
+        }
         f(slot.entry())
     }
 
@@ -197,7 +233,11 @@ impl Db {
     ) -> crate::Result<R> {
         match self.tx() {
             Some(tx) => f(tx.logged()),
-            None => self.inner.durable(self.batch(), f),
+            None => {
+                let r = self.inner.durable(self.batch(), f);
+                crate::kv::flush_notifications();
+                r
+            }
         }
     }
 
@@ -221,6 +261,7 @@ impl Db {
             inner,
             guards,
             now: std::cell::OnceCell::new(),
+            in_tx: self.tx().is_some(),
         }
     }
 }
@@ -387,6 +428,7 @@ impl<'a> WriteSlot<'a> {
             shard.remove(i);
             inner.note_expired();
             inner.journal(Effect::Del { db, key }, logged);
+            inner.notify(Class::Expired, "expired", db, key);
             idx = None;
         }
         WriteSlot {
@@ -440,16 +482,25 @@ impl<'a> WriteSlot<'a> {
                 let mut entry = Entry::new(value, self.now);
                 entry.expire_at = expire_at;
                 self.idx = Some(self.shard.insert(self.hash, self.key, entry));
+                self.notify(Class::New, "new");
             }
         }
     }
 
-    /// Inserts a whole entry (RENAME, COPY), replacing any existing one.
+    /// Inserts a whole entry (RENAME, COPY, MOVE), replacing any existing one: as Redis
+    /// deletes the old key and adds the new one, a `new` event either way.
     pub(crate) fn put_entry(&mut self, entry: Entry) {
         if let Some(idx) = self.idx.take() {
             self.shard.remove(idx);
         }
         self.idx = Some(self.shard.insert(self.hash, self.key, entry));
+        self.notify(Class::New, "new");
+    }
+
+    /// Reports a keyspace event about this key (see `notify.rs`), in Redis's order: after
+    /// the change, with the lock held.
+    pub(crate) fn notify(&self, class: Class, event: &'static str) {
+        self.inner.notify(class, event, self.db, self.key);
     }
 
     /// Sets or clears the expiry of the existing key; stamps `updated_ms`.
@@ -505,6 +556,7 @@ impl<'a> WriteSlot<'a> {
     fn finish(&mut self) {
         if self.entry().is_some_and(|e| e.value.is_empty_container()) {
             self.remove();
+            self.notify(Class::Generic, "del");
             self.inner.journal(
                 Effect::Del {
                     db: self.db,
@@ -576,6 +628,11 @@ impl MultiWrite<'_> {
     pub(crate) fn journal(&self, effect: Effect<'_>) {
         self.inner.journal(effect, self.logged);
     }
+
+    /// Reports a keyspace event about `key` of database `db` (see `notify.rs`).
+    pub(crate) fn notify(&self, class: Class, event: &'static str, db: usize, key: &[u8]) {
+        self.inner.notify(class, event, db, key);
+    }
 }
 
 /// Several shards read-locked at once; see [`Db::lock_read`].
@@ -583,6 +640,17 @@ pub(crate) struct MultiRead<'a> {
     inner: &'a Inner,
     guards: Vec<((usize, usize), ShardRead<'a>)>,
     now: std::cell::OnceCell<u64>,
+    /// Inside a transaction, whose end flushes the keyspace notifications.
+    in_tx: bool,
+}
+
+impl Drop for MultiRead<'_> {
+    fn drop(&mut self) {
+        self.guards.clear(); // the locks go first
+        if !self.in_tx {
+            crate::kv::flush_notifications();
+        }
+    }
 }
 
 impl MultiRead<'_> {
@@ -598,10 +666,19 @@ impl MultiRead<'_> {
             .binary_search_by(|(g, _)| g.cmp(&id))
             .expect("key was passed to lock_read");
         let shard = &self.guards[pos].1;
-        let entry = &shard.get(shard.find(hash, key)?).entry;
-        match entry.expire_at {
-            Some(at) if at <= *self.now.get_or_init(|| inner.now()) => None,
-            _ => Some(entry),
+        let found = shard.find(hash, key).map(|i| &shard.get(i).entry);
+        let live = match found {
+            Some(e)
+                if e.expire_at
+                    .is_some_and(|at| at <= *self.now.get_or_init(|| inner.now())) =>
+            {
+                None
+            }
+            other => other,
+        };
+        if live.is_none() {
+            inner.notify(Class::KeyMiss, "keymiss", db, key);
         }
+        live
     }
 }

@@ -17,6 +17,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::effect::Effect;
 use crate::kv::{Inner, Kv};
+use crate::notify::Class;
 use crate::persist::Logged;
 
 /// Keys tested per lock hold.
@@ -99,10 +100,12 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
                         // commit of any write covers the record.
                         let logged = Logged::default();
                         inner.journal(Effect::Del { db, key: &slot.key }, &logged);
+                        inner.notify(Class::Expired, "expired", db, &slot.key);
                         expired += 1;
                     }
                 }
                 drop(shard);
+                crate::kv::flush_notifications();
                 left -= n;
                 stats.sampled += n as u64;
                 stats.expired += expired as u64;

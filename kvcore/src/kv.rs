@@ -15,7 +15,7 @@
 //! Read and write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
@@ -25,8 +25,10 @@ use crate::batch::BatchState;
 use crate::clock::Clock;
 use crate::effect::Effect;
 use crate::error::{Error, Result};
+use crate::notify::{Class, NotifyFlags, keyevent_channel, keyspace_channel};
 use crate::options::Options;
 use crate::persist::Logged;
+use crate::pubsub::{Kind, PendingFlush};
 use crate::shard::Shard;
 use crate::tx::TxLocks;
 
@@ -52,6 +54,11 @@ pub(crate) struct Inner {
     max_bulk: AtomicUsize,
     /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
     pub(crate) watches: crate::tx::Watches,
+    /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
+    notify_flags: AtomicU32,
+    /// Every keyspace event, described, so unit tests can check what operations report.
+    #[cfg(test)]
+    pub(crate) notify_log: parking_lot::Mutex<Vec<String>>,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
@@ -59,6 +66,22 @@ pub(crate) struct Inner {
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
+}
+
+thread_local! {
+    /// The subscribers this thread's keyspace notifications reached that still need their
+    /// flush (see `Inner::publish_notification`).
+    static NOTICES: std::cell::RefCell<Option<PendingFlush>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Flushes the subscribers the keyspace notifications of this thread's last operation reached.
+/// The access primitives call it after releasing their locks (a transaction, after it
+/// ends); a thread-local check when nothing was published.
+pub(crate) fn flush_notifications() {
+    // Taken out first: a sink's flush runs with no borrow held.
+    let pending = NOTICES.with(|n| n.borrow_mut().take());
+    drop(pending); // PendingFlush flushes on drop
 }
 
 impl Inner {
@@ -117,6 +140,43 @@ impl Inner {
         }
         if let Some(p) = self.persist.get() {
             p.journal(&effect, logged);
+        }
+    }
+
+    /// Reports a keyspace event of `class` about `key` (see `notify.rs`): called by operations
+    /// while they hold the key's shard lock, in Redis's order. One relaxed load when the class
+    /// is off.
+    #[inline]
+    pub(crate) fn notify(&self, class: Class, event: &'static str, db: usize, key: &[u8]) {
+        let bits = self.notify_flags.load(Ordering::Relaxed);
+        if bits & class as u32 != 0 && bits & (Class::Keyspace as u32 | Class::Keyevent as u32) != 0
+        {
+            self.publish_event(NotifyFlags::from_bits(bits), event, db, key);
+        }
+    }
+
+    /// Publishes a keyspace notification on the store's bus. The operation holds a shard
+    /// lock, so the subscribers' sinks only queue it; they are flushed (a socket write, a
+    /// wake-up) by [`flush_notifications`] once the operation released its locks.
+    fn publish_notification(&self, channel: &[u8], message: &[u8]) {
+        NOTICES.with(|n| {
+            let mut n = n.borrow_mut();
+            let pending = n.get_or_insert_with(PendingFlush::new);
+            self.bus.publish(Kind::Channel, channel, message, pending);
+        });
+    }
+
+    #[cold]
+    fn publish_event(&self, flags: NotifyFlags, event: &'static str, db: usize, key: &[u8]) {
+        #[cfg(test)]
+        self.notify_log
+            .lock()
+            .push(format!("{db} {event} {}", key.escape_ascii()));
+        if flags.has(Class::Keyspace) {
+            self.publish_notification(&keyspace_channel(db, key), event.as_bytes());
+        }
+        if flags.has(Class::Keyevent) {
+            self.publish_notification(&keyevent_channel(db, event), key);
         }
     }
 
@@ -220,6 +280,9 @@ impl Kv {
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 watches: crate::tx::Watches::default(),
+                notify_flags: AtomicU32::new(0),
+                #[cfg(test)]
+                notify_log: parking_lot::Mutex::default(),
                 persist: OnceLock::new(),
                 bus: Arc::default(),
                 #[cfg(test)]
@@ -290,6 +353,40 @@ impl Kv {
     /// proto-max-bulk-len`); at least 1. Data already stored is kept whatever its size.
     pub fn set_max_bulk_len(&self, bytes: usize) {
         self.inner.max_bulk.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Which keyspace events the store publishes (Redis's `notify-keyspace-events`; none by
+    /// default).
+    pub fn notify_keyspace_events(&self) -> NotifyFlags {
+        NotifyFlags::from_bits(self.inner.notify_flags.load(Ordering::Relaxed))
+    }
+
+    /// Sets which keyspace events the store publishes on its bus (Redis's `CONFIG SET
+    /// notify-keyspace-events`): every operation then reports what it did to a key with
+    /// Redis's event names, on `__keyspace@<db>__:<key>` (`K`) and `__keyevent@<db>__:<event>`
+    /// (`E`). A subscription to those channels is a change feed of the store, in-process or
+    /// over the network: each key's events arrive in the order of its changes.
+    ///
+    /// ```
+    /// use kvcore::{Kv, NotifyFlags, Options, Store};
+    ///
+    /// let kv = Kv::in_memory(Options::default());
+    /// kv.set_notify_keyspace_events(NotifyFlags::parse("E$g").unwrap());
+    /// let feed = kv.psubscribe(["__keyevent@0__:*"]);
+    /// let db = kv.db(0)?;
+    /// db.set("user:1", "ann")?;
+    /// db.del(&["user:1"])?;
+    /// let events: Vec<_> = feed.iter().take(2).map(|m| (m.channel().to_vec(), m.into_payload())).collect();
+    /// assert_eq!(events, [
+    ///     (b"__keyevent@0__:set".to_vec(), b"user:1".to_vec()),
+    ///     (b"__keyevent@0__:del".to_vec(), b"user:1".to_vec()),
+    /// ]);
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
+    pub fn set_notify_keyspace_events(&self, flags: NotifyFlags) {
+        self.inner
+            .notify_flags
+            .store(flags.bits(), Ordering::Relaxed);
     }
 
     /// The store's current time (its clock's), in milliseconds since the Unix epoch.

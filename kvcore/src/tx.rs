@@ -243,9 +243,9 @@ pub(crate) fn run<R>(
     let res = f(&tx);
     drop(tx);
     drop(running);
-    if let Some(p) = inner.persist.get() {
-        p.ack(&locks.logged, batch)?;
-    }
+    let acked = inner.persist.get().map(|p| p.ack(&locks.logged, batch));
+    crate::kv::flush_notifications();
+    acked.transpose()?;
     res
 }
 
@@ -398,9 +398,9 @@ impl Watch {
         }
         // A key already expired is removed first (reading it does that): it is missing, not
         // changed. Then register, then read the deadline: a change between those two is seen.
-        db.read_entry(key, |_| ());
+        db.read_entry_with(key, false, |_| ());
         self.inner.watches.register(db.index, key, &self.state);
-        let deadline = db.read_entry(key, |e| e.and_then(|e| e.expire_at));
+        let deadline = db.read_entry_with(key, false, |e| e.and_then(|e| e.expire_at));
         self.keys.push((db.index, key.to_vec(), deadline));
     }
 

@@ -6,6 +6,7 @@ mod crash;
 mod expire;
 mod keys;
 mod model;
+mod notify;
 mod persist;
 mod pubsub;
 mod scan;

@@ -1,4 +1,5 @@
 mod client;
+mod clients;
 mod command;
 mod compat;
 mod concurrency;

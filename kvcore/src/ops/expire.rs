@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::effect::Effect;
 use crate::error::{Error, Result};
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::options::ExpireCondition;
 
 /// An expiry as a command states it.
@@ -59,6 +60,7 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
         if at <= now as i64 {
             slot.remove();
             slot.journal(Effect::Del { db: slot.db(), key });
+            slot.notify(Class::Generic, "del");
         } else {
             slot.set_expiry(Some(at as u64));
             slot.journal(Effect::Expire {
@@ -66,6 +68,7 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
                 key,
                 at: Some(at as u64),
             });
+            slot.notify(Class::Generic, "expire");
         }
         Ok(true)
     })
@@ -184,6 +187,7 @@ pub(crate) fn persist(db: &Db, key: &[u8]) -> Result<bool> {
             key,
             at: None,
         });
+        slot.notify(Class::Generic, "persist");
         Ok(true)
     })
 }

@@ -5,6 +5,7 @@ use crate::effect::Effect;
 use crate::error::Result;
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::number::LongDouble;
 use crate::ops::container::{bytes, read, rng, write};
 use crate::options::ScanOptions;
@@ -135,6 +136,7 @@ impl HashStore for Db {
                 key,
                 pairs,
             });
+            slot.notify(Class::Hash, "hset");
             Ok(added.unwrap_or(0))
         })
     }
@@ -160,6 +162,7 @@ impl HashStore for Db {
                     key,
                     pairs: &[(field, value)],
                 });
+                slot.notify(Class::Hash, "hset");
             }
             Ok(set)
         })
@@ -202,6 +205,7 @@ impl HashStore for Db {
                     key,
                     fields: &removed,
                 });
+                slot.notify(Class::Hash, "hdel");
             }
             Ok(removed.len())
         })
@@ -258,6 +262,7 @@ impl HashStore for Db {
                 key,
                 pairs: &[(field, text.as_bytes())],
             });
+            slot.notify(Class::Hash, "hincrby");
             Ok(n)
         })
     }
@@ -282,6 +287,7 @@ impl HashStore for Db {
                 key,
                 pairs: &[(field, text.as_bytes())],
             });
+            slot.notify(Class::Hash, "hincrbyfloat");
             Ok(text.into_bytes())
         })
     }

@@ -7,6 +7,7 @@ use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::notify::Class;
 
 /// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
@@ -22,6 +23,7 @@ pub(crate) fn del(db: &Db, keys: &[&[u8]]) -> Result<u64> {
                     db: db.index,
                     key: k,
                 });
+                slot.notify(Class::Generic, "del");
                 n += 1;
             }
         }
@@ -85,6 +87,9 @@ fn rename_locked(
     let mut slot = locked.slot(d, dst);
     slot.put_entry(entry);
     slot.journal(Effect::Rename { db: d, src, dst });
+    drop(slot);
+    locked.notify(Class::Generic, "rename_from", d, src);
+    locked.notify(Class::Generic, "rename_to", d, dst);
     Ok(true)
 }
 
@@ -131,6 +136,7 @@ fn copy_locked(
         dst_db: d,
         dst,
     });
+    slot.notify(Class::Generic, "copy_to");
     Ok(true)
 }
 
@@ -167,6 +173,9 @@ fn move_locked(locked: &mut MultiWrite<'_>, key: &[u8], s: usize, d: usize) -> R
         dst: key,
     });
     slot.journal(Effect::Del { db: s, key });
+    drop(slot);
+    locked.notify(Class::Generic, "move_from", s, key);
+    locked.notify(Class::Generic, "move_to", d, key);
     Ok(true)
 }
 

@@ -6,6 +6,7 @@
 use crate::effect::Effect;
 use crate::error::{Error, Result};
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::ops::container::{bytes, read, write};
 use crate::types::{End, List};
 
@@ -116,6 +117,22 @@ fn owned(v: Vec<&[u8]>) -> Vec<Vec<u8>> {
     v.into_iter().map(<[u8]>::to_vec).collect()
 }
 
+/// Redis's event for a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// Redis's event for a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
 fn push(db: &Db, key: &[u8], end: End, values: &[&[u8]], create: bool) -> Result<usize> {
     db.write_entry(key, |slot| {
         let len = write(slot, create, |l: &mut List| Ok(l.push_all(end, values)))?;
@@ -126,6 +143,7 @@ fn push(db: &Db, key: &[u8], end: End, values: &[&[u8]], create: bool) -> Result
                 left: end == End::Left,
                 values,
             });
+            slot.notify(Class::List, push_event(end));
         }
         Ok(len.unwrap_or(0))
     })
@@ -142,6 +160,7 @@ fn pop(db: &Db, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Vec<u8>
                 left: end == End::Left,
                 count,
             });
+            slot.notify(Class::List, pop_event(end));
         }
         Ok(popped.map(|p| p.into_iter().map(Vec::from).collect()))
     })
@@ -207,6 +226,7 @@ impl ListStore for Db {
                 index,
                 value,
             });
+            slot.notify(Class::List, "lset");
             Ok(())
         })
     }
@@ -223,6 +243,7 @@ impl ListStore for Db {
                     count,
                     value,
                 });
+                slot.notify(Class::List, "lrem");
             }
             Ok(n)
         })
@@ -243,6 +264,10 @@ impl ListStore for Db {
                     start,
                     stop,
                 });
+            }
+            if changed.is_some() {
+                // Redis reports LTRIM whether or not it removed anything.
+                slot.notify(Class::List, "ltrim");
             }
             Ok(())
         })
@@ -276,6 +301,7 @@ impl ListStore for Db {
                         pivot,
                         value,
                     });
+                    slot.notify(Class::List, "linsert");
                     Ok(len as i64)
                 }
             }
@@ -343,33 +369,47 @@ impl ListStore for Db {
                     left: from == End::Left,
                     count: 1,
                 });
+                slot.notify(Class::List, push_event(to));
+                slot.notify(Class::List, pop_event(from));
                 return Ok(Some(v.into_vec()));
             }
-            let value = {
-                let mut slot = locked.slot(d, src);
-                let v = write(&mut slot, false, |l: &mut List| Ok(l.pop(from)))?.flatten();
+            // The element goes to the destination first, then leaves the source: Redis's
+            // order of events (the destination's push, the source's pop, its `del` if it
+            // emptied).
+            let value: Vec<u8> = {
+                let slot = locked.slot(d, src);
+                let e = slot.entry().expect("checked above");
+                let list = crate::ops::container::Container::of(&e.value).map(|l: &List| l)?;
+                let at = if from == End::Left { 0 } else { -1 };
                 // A live list is never empty: empty ones are deleted.
-                let v = v.expect("an existing list has an element");
-                slot.journal(Effect::ListPop {
-                    db: d,
-                    key: src,
-                    left: from == End::Left,
-                    count: 1,
-                });
-                v
+                list.index(at)
+                    .expect("an existing list has an element")
+                    .to_vec()
             };
-            let mut slot = locked.slot(d, dst);
-            write(&mut slot, true, |l: &mut List| {
-                l.push(to, &value);
-                Ok(())
-            })?;
-            slot.journal(Effect::ListPush {
+            {
+                let mut slot = locked.slot(d, dst);
+                write(&mut slot, true, |l: &mut List| {
+                    l.push(to, &value);
+                    Ok(())
+                })?;
+                slot.journal(Effect::ListPush {
+                    db: d,
+                    key: dst,
+                    left: to == End::Left,
+                    values: &[&value],
+                });
+                slot.notify(Class::List, push_event(to));
+            }
+            let mut slot = locked.slot(d, src);
+            write(&mut slot, false, |l: &mut List| Ok(l.pop(from)))?;
+            slot.journal(Effect::ListPop {
                 db: d,
-                key: dst,
-                left: to == End::Left,
-                values: &[&value],
+                key: src,
+                left: from == End::Left,
+                count: 1,
             });
-            Ok(Some(value.into_vec()))
+            slot.notify(Class::List, pop_event(from));
+            Ok(Some(value))
         })
     }
 

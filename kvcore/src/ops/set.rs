@@ -5,6 +5,7 @@ use crate::effect::Effect;
 use crate::error::Result;
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::ops::container::{Container, bytes, read, rng, write};
 use crate::options::ScanOptions;
 use crate::types::Set;
@@ -132,6 +133,7 @@ impl SetStore for Db {
                     key,
                     members: &added,
                 });
+                slot.notify(Class::Set, "sadd");
             }
             Ok(added.len())
         })
@@ -152,6 +154,7 @@ impl SetStore for Db {
                     key,
                     members: &removed,
                 });
+                slot.notify(Class::Set, "srem");
             }
             Ok(removed.len())
         })
@@ -196,6 +199,7 @@ impl SetStore for Db {
                     key,
                     members: &[m],
                 });
+                slot.notify(Class::Set, "spop");
             }
             Ok(popped.map(Vec::from))
         })
@@ -214,6 +218,7 @@ impl SetStore for Db {
                     key,
                     members: &members,
                 });
+                slot.notify(Class::Set, "spop");
             }
             Ok(popped.into_iter().map(Vec::from).collect())
         })
@@ -274,6 +279,7 @@ impl SetStore for Db {
                     key: src,
                     members: &[member],
                 });
+                slot.notify(Class::Set, "srem");
             }
             let mut slot = locked.slot(d, dst);
             if write(&mut slot, true, |s: &mut Set| Ok(s.add(member)))? == Some(true) {
@@ -282,6 +288,7 @@ impl SetStore for Db {
                     key: dst,
                     members: &[member],
                 });
+                slot.notify(Class::Set, "sadd");
             }
             Ok(true)
         })
@@ -325,9 +332,16 @@ impl SetStore for Db {
             if n == 0 {
                 if slot.remove().is_some() {
                     slot.journal(Effect::Del { db: d, key: dst });
+                    slot.notify(Class::Generic, "del");
                 }
             } else {
                 slot.store(result.into_value(), None)?;
+                let event = match op {
+                    SetOp::Inter => "sinterstore",
+                    SetOp::Union => "sunionstore",
+                    SetOp::Diff => "sdiffstore",
+                };
+                slot.notify(Class::Set, event);
             }
             Ok(n)
         })

@@ -6,6 +6,7 @@ use crate::effect::Effect;
 use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::number::{I64_LEN, LongDouble, format_i64, parse_i64};
 use crate::ops::expire::{When, deadline};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
@@ -69,10 +70,17 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
             _ => None,
         };
         if expire_at.is_some_and(|at| at <= now) {
-            // A deadline already past (EXAT/PXAT): the write happens and expires at once.
+            // A deadline already past (EXAT/PXAT): the write happens and expires at once, with
+            // the events Redis reports for it (it then expires the key on a later access).
+            if !exists {
+                slot.notify(Class::New, "new");
+            }
+            slot.notify(Class::String, "set");
+            slot.notify(Class::Generic, "expire");
             if slot.remove().is_some() {
                 slot.journal(Effect::Del { db: slot.db(), key });
             }
+            slot.notify(Class::Expired, "expired");
         } else {
             match slot.value_mut() {
                 // Overwrite in place: no allocation when the old buffer fits.
@@ -83,6 +91,10 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
                 _ => slot.put(Value::string(value), expire_at),
             }
             slot.journal_put();
+            slot.notify(Class::String, "set");
+            if when.is_some() {
+                slot.notify(Class::Generic, "expire");
+            }
         }
         Ok(SetOutcome {
             written: true,
@@ -99,6 +111,7 @@ pub(crate) fn getdel(db: &Db, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let v = e.value.as_string()?.to_vec();
         slot.remove();
         slot.journal(Effect::Del { db: slot.db(), key });
+        slot.notify(Class::Generic, "del");
         Ok(Some(v))
     })
 }
@@ -124,6 +137,7 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
             (_, Some(at)) if at as u64 <= now => {
                 slot.remove();
                 slot.journal(Effect::Del { db: slot.db(), key });
+                slot.notify(Class::Generic, "del");
             }
             (_, Some(at)) => {
                 slot.set_expiry(Some(at as u64));
@@ -132,6 +146,7 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
                     key,
                     at: Some(at as u64),
                 });
+                slot.notify(Class::Generic, "expire");
             }
             (GetExOption::Persist, None) if had_ttl => {
                 slot.set_expiry(None);
@@ -140,6 +155,7 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
                     key,
                     at: None,
                 });
+                slot.notify(Class::Generic, "persist");
             }
             _ => {}
         }
@@ -189,7 +205,9 @@ fn mset_locked(
         return Ok(false);
     }
     for &(k, v) in pairs {
-        locked.slot(d, k).put(Value::string(v), None);
+        let mut slot = locked.slot(d, k);
+        slot.put(Value::string(v), None);
+        slot.notify(Class::String, "set");
     }
     locked.journal(Effect::MSet { db: d, pairs });
     Ok(true)
@@ -222,6 +240,7 @@ pub(crate) fn append(db: &Db, key: &[u8], data: &[u8]) -> Result<usize> {
             key,
             data,
         });
+        slot.notify(Class::String, "append");
         Ok(new_len)
     })
 }
@@ -281,6 +300,7 @@ pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<
             offset,
             data,
         });
+        slot.notify(Class::String, "setrange");
         Ok(new_len)
     })
 }
@@ -304,6 +324,7 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
             _ => slot.put(Value::string(text), expire_at),
         }
         slot.journal_put();
+        slot.notify(Class::String, "incrby");
         Ok(new)
     })
 }
@@ -323,6 +344,7 @@ pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: LongDouble) -> Result<Vec<u8>
         let text = new.format_human().into_bytes();
         slot.put(Value::string(&text), expire_at);
         slot.journal_put();
+        slot.notify(Class::String, "incrbyfloat");
         Ok(text)
     })
 }

@@ -8,6 +8,7 @@ use crate::entry::{Entry, Value};
 use crate::error::{Error, Result};
 use crate::glob::Pattern;
 use crate::kv::Db;
+use crate::notify::Class;
 use crate::ops::container::{Container, bytes, read, rng, write};
 use crate::options::ScanOptions;
 use crate::types::{Aggregate, LexRange, ScoreRange, ZAddFlags, ZInput, ZSet};
@@ -232,10 +233,14 @@ fn combine(
     }
 }
 
-/// Stores `result` at `dst` in `locked` (or deletes `dst` when empty); returns its size.
 /// Stores a STORE form's result at `slot` (deleting the key for an empty one); refused before
-/// anything changes if its log record would be too large.
-fn store(slot: &mut crate::access::WriteSlot<'_>, result: ZSet) -> Result<usize> {
+/// anything changes if its log record would be too large. `event` names the command for
+/// keyspace notifications.
+fn store(
+    slot: &mut crate::access::WriteSlot<'_>,
+    result: ZSet,
+    event: &'static str,
+) -> Result<usize> {
     let n = result.len();
     if n == 0 {
         if slot.remove().is_some() {
@@ -243,9 +248,11 @@ fn store(slot: &mut crate::access::WriteSlot<'_>, result: ZSet) -> Result<usize>
                 db: slot.db(),
                 key: slot.key(),
             });
+            slot.notify(Class::Generic, "del");
         }
     } else {
         slot.store(result.into_value(), None)?;
+        slot.notify(Class::ZSet, event);
     }
     Ok(n)
 }
@@ -260,6 +267,7 @@ fn pop(db: &Db, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<Scored
                 key,
                 members: &members,
             });
+            slot.notify(Class::ZSet, if max { "zpopmax" } else { "zpopmin" });
         }
         Ok(popped.map(|p| p.into_iter().map(|(m, s)| (m.into_vec(), s)).collect()))
     })
@@ -308,6 +316,7 @@ impl ZSetStore for Db {
                     key,
                     pairs: &changed,
                 });
+                slot.notify(Class::ZSet, "zadd");
             }
             Ok(counted)
         })
@@ -344,6 +353,7 @@ impl ZSetStore for Db {
                     key,
                     pairs: &[(score, member)],
                 });
+                slot.notify(Class::ZSet, "zincr");
             }
             Ok(out.score())
         })
@@ -415,7 +425,7 @@ impl ZSetStore for Db {
                 }
                 out
             };
-            store(&mut locked.slot(d, dst), result)
+            store(&mut locked.slot(d, dst), result, "zrangestore")
         })
     }
 
@@ -456,6 +466,7 @@ impl ZSetStore for Db {
                     key,
                     members: &removed,
                 });
+                slot.notify(Class::ZSet, "zrem");
             }
             Ok(removed.len())
         })
@@ -479,6 +490,14 @@ impl ZSetStore for Db {
                     key,
                     members: &members,
                 });
+                slot.notify(
+                    Class::ZSet,
+                    match by {
+                        ZRangeBy::Rank(..) => "zremrangebyrank",
+                        ZRangeBy::Score(_) => "zremrangebyscore",
+                        ZRangeBy::Lex(_) => "zremrangebylex",
+                    },
+                );
             }
             Ok(removed.len())
         })
@@ -555,7 +574,12 @@ impl ZSetStore for Db {
                     .collect::<Result<Vec<_>>>()?;
                 combine(op, &inputs, weights, aggregate)
             };
-            store(&mut locked.slot(d, dst), result)
+            let event = match op {
+                ZOp::Union => "zunionstore",
+                ZOp::Inter => "zinterstore",
+                ZOp::Diff => "zdiffstore",
+            };
+            store(&mut locked.slot(d, dst), result, event)
         })
     }
 

@@ -459,7 +459,7 @@ impl Bus {
             .map_or_else(Counts::default, Member::counts)
     }
 
-    fn publish(
+    pub(crate) fn publish(
         &self,
         kind: Kind,
         channel: &[u8],

@@ -1,0 +1,60 @@
+//! The client libraries applications use, unchanged, against a real kvserver: the Python
+//! suites of `tests/clients/` (redis-py from PyPI).
+//!
+//! Each suite also passes against redis-server (`KV_PORT=6379 python3 -m unittest discover -s
+//! tests/clients/redis_py`), which is how its expectations were checked. When a client library
+//! is not installed the test says so and passes, so `cargo test` works on a fresh machine;
+//! `.ci/run` installs the libraries and sets `KV_REQUIRE_CLIENTS=1`, which turns a missing
+//! library into a failure.
+
+use std::process::Command;
+
+use super::support::Server;
+
+/// The folder of the client suites.
+const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients");
+
+/// Whether `python3` can import `module`; panics when it cannot and CI requires it.
+fn python_has(module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
+            "python3 cannot import {module}, and KV_REQUIRE_CLIENTS is set"
+        );
+        eprintln!("skipped: python3 cannot import {module} (pip install {module})");
+    }
+    ok
+}
+
+/// Runs the redis-py test file `file` against a fresh kvserver started with `flags`.
+fn redis_py(file: &str, flags: &[&str]) {
+    if !python_has("redis") {
+        return;
+    }
+    let server = Server::start(flags);
+    let out = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(format!("{CLIENTS}/redis_py"))
+        .args(["-p", file, "-v"])
+        .env("KV_PORT", server.port().to_string())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3 runs");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "redis-py {file} failed:\n{report}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        server.log()
+    );
+    assert!(report.contains("\nOK"), "{report}");
+}
+
+#[test]
+fn redis_py_transactions() {
+    redis_py("test_transactions.py", &[]);
+}
