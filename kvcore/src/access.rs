@@ -625,6 +625,17 @@ impl MultiWrite<'_> {
         (!entry.is_expired(self.now)).then_some(entry)
     }
 
+    /// [`MultiWrite::entry`] for a key the operation reads its input from (the sources of
+    /// SINTERSTORE, ZUNIONSTORE, ZRANGESTORE): a missing one is a `keymiss` event, as for a
+    /// read.
+    pub(crate) fn source(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let e = self.entry(db, key);
+        if e.is_none() {
+            self.inner.notify(Class::KeyMiss, "keymiss", db, key);
+        }
+        e
+    }
+
     pub(crate) fn journal(&self, effect: Effect<'_>) {
         self.inner.journal(effect, self.logged);
     }

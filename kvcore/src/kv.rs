@@ -545,6 +545,13 @@ impl Db {
         self.index
     }
 
+    /// The type of `key` (as [`Store::key_type`](crate::Store::key_type)) without counting as
+    /// a read: a missing key is no `keymiss` event. For the checks a command makes before its
+    /// own access (Redis checks an input's type before it parses the options after it).
+    pub fn peek_type(&self, key: impl AsRef<[u8]>) -> Option<crate::KeyType> {
+        self.read_entry_with(key.as_ref(), false, |e| e.map(|e| e.value.key_type()))
+    }
+
     /// How many keys carry an expiry (INFO keyspace's `expires`), counting expired keys not
     /// yet reclaimed, as Redis does.
     pub fn expires(&self) -> u64 {

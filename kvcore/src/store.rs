@@ -362,11 +362,12 @@ impl Store for Db {
         crate::scan::scan(self, cursor, opts)
     }
     fn meta(&self, key: impl AsRef<[u8]>) -> Option<EntryMeta> {
-        self.read_entry(key.as_ref(), |e| e.map(crate::entry::Entry::meta))
+        // Introspection, not a read: no keymiss event (Redis's OBJECT looks up quietly).
+        self.read_entry_with(key.as_ref(), false, |e| e.map(crate::entry::Entry::meta))
     }
     fn memory_usage(&self, key: impl AsRef<[u8]>) -> Option<usize> {
         let key = key.as_ref();
-        self.read_entry(key, |e| {
+        self.read_entry_with(key, false, |e| {
             e.map(|e| {
                 let slot = std::mem::size_of::<Option<crate::shard::Slot>>() + 4 + 8;
                 let key_heap = if key.len() > 22 { key.len() } else { 0 };
@@ -375,6 +376,6 @@ impl Store for Db {
         })
     }
     fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str> {
-        self.read_entry(key.as_ref(), |e| e.map(|e| keys::encoding(&e.value)))
+        self.read_entry_with(key.as_ref(), false, |e| e.map(|e| keys::encoding(&e.value)))
     }
 }

@@ -43,6 +43,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let mut stop =
         StopPipe::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let kv = open_store(&cfg)?;
+    kv.set_notify_keyspace_events(cfg.notify_keyspace_events);
     let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
     let local_addr = listener

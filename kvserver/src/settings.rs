@@ -97,6 +97,10 @@ pub(crate) struct Cli {
     /// Close a client idle for this many seconds; 0 means never [default: 0]
     #[arg(long, visible_alias = "timeout", value_name = "SECONDS")]
     idle_timeout: Option<u64>,
+    /// Keyspace events to publish, as Redis's notify-keyspace-events letters (K E g $ l s h z
+    /// x e t m d n A), e.g. KEA; empty: none [default: ""]
+    #[arg(long, value_name = "FLAGS")]
+    notify_keyspace_events: Option<String>,
 }
 
 /// Offline tools instead of serving.
@@ -114,6 +118,9 @@ pub(crate) enum Tool {
         repair: bool,
     },
 }
+
+/// Redis's words for a `notify-keyspace-events` value with a letter it does not know.
+pub(crate) const BAD_EVENT_CLASS: &str = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
 
 /// The resolved settings the server starts with.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,6 +142,8 @@ pub(crate) struct Config {
     /// Redis's `client-output-buffer-limit`, per client class.
     pub(crate) output_limits: OutputLimits,
     pub(crate) idle_timeout_secs: u64,
+    /// Redis's `notify-keyspace-events`.
+    pub(crate) notify_keyspace_events: kvcore::NotifyFlags,
     pub(crate) config_file: Option<PathBuf>,
 }
 
@@ -155,6 +164,7 @@ impl Default for Config {
             proto_max_bulk_len: 512 << 20,
             output_limits: OutputLimits::default(),
             idle_timeout_secs: 0,
+            notify_keyspace_events: kvcore::NotifyFlags::default(),
             config_file: None,
         }
     }
@@ -214,6 +224,10 @@ impl Config {
         }
         if let Some(v) = cli.idle_timeout {
             cfg.idle_timeout_secs = v;
+        }
+        if let Some(v) = cli.notify_keyspace_events {
+            cfg.notify_keyspace_events = kvcore::NotifyFlags::parse(&v)
+                .ok_or(format!("--notify-keyspace-events: {BAD_EVENT_CLASS}"))?;
         }
         cfg.check()?;
         Ok(cfg)
@@ -305,6 +319,10 @@ impl Config {
                     parse_memory(v).ok_or(format!("bad size '{v}'"))?;
             }
             "timeout" | "idle-timeout" => self.idle_timeout_secs = num(one()?)?,
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events =
+                    kvcore::NotifyFlags::parse(one()?).ok_or(BAD_EVENT_CLASS)?;
+            }
             _ => {
                 return Err(format!(
                     "bad directive or wrong number of arguments: '{name}'"
@@ -521,9 +539,10 @@ mod tests {
         cfg.apply_file(
             "# a comment\n\nport 7000\nbind 0.0.0.0 ::1\nrequirepass \"s3 cret\"\n\
              appendfsync always\nclient-output-buffer-limit normal 1mb 0 0\ntimeout 30\n\
-             loglevel warning\ndatabases 4\nwal-mmap no\n",
+             loglevel warning\ndatabases 4\nwal-mmap no\nnotify-keyspace-events Ex\n",
         )
         .unwrap();
+        assert_eq!(cfg.notify_keyspace_events.to_string(), "xE");
         assert!(!cfg.wal_mmap);
         assert_eq!(cfg.port, 7000);
         assert_eq!(cfg.bind, "0.0.0.0");
@@ -596,6 +615,8 @@ mod tests {
         assert!(err.contains("line 2"), "{err}");
         assert!(cfg.apply_file("port notanumber").is_err());
         assert!(cfg.apply_file("requirepass \"open").is_err());
+        let err = cfg.apply_file("notify-keyspace-events KQ").unwrap_err();
+        assert!(err.contains("Invalid event class character"), "{err}");
     }
 
     #[test]

@@ -58,3 +58,8 @@ fn redis_py(file: &str, flags: &[&str]) {
 fn redis_py_transactions() {
     redis_py("test_transactions.py", &[]);
 }
+
+#[test]
+fn redis_py_pubsub() {
+    redis_py("test_pubsub.py", &[]);
+}

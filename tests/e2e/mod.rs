@@ -8,6 +8,7 @@ mod edges;
 mod info;
 mod lifecycle;
 mod multi;
+mod notify;
 mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;

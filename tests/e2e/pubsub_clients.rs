@@ -1,5 +1,5 @@
-//! Real clients' pub/sub APIs, used unchanged: the `redis` crate's `PubSub` (RESP2 and RESP3)
-//! and redis-py's `PubSub` (`tests/e2e/pubsub_redis_py.py`).
+//! The `redis` crate's pub/sub API, used unchanged (RESP2 and RESP3). redis-py's is in
+//! `tests/clients/redis_py/test_pubsub.py`, run by `clients.rs`.
 
 use super::support::{PATIENCE, Server};
 
@@ -102,37 +102,4 @@ fn redis_crate_pubsub_resp2() {
 #[test]
 fn redis_crate_pubsub_resp3() {
     redis_crate_session(true);
-}
-
-/// redis-py is needed: under CI (`CI` or `KV_REQUIRE_REDIS_PY` set; `.ci/run` installs it)
-/// its absence fails the test, elsewhere it is skipped with a note.
-#[test]
-fn redis_py_pubsub() {
-    let server = Server::start(&[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/e2e/pubsub_redis_py.py"
-    );
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(server.port().to_string())
-        .output()
-        .expect("python3 runs");
-    let required =
-        std::env::var_os("CI").is_some() || std::env::var_os("KV_REQUIRE_REDIS_PY").is_some();
-    if out.status.code() == Some(77) {
-        assert!(
-            !required,
-            "redis-py is not installed (python3 -m pip install redis), and CI requires it"
-        );
-        eprintln!("redis_py_pubsub: skipped, redis-py is not installed (pip install redis)");
-        return;
-    }
-    assert!(
-        out.status.success(),
-        "redis-py session failed:\n{}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
 }

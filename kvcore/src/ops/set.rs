@@ -323,7 +323,7 @@ impl SetStore for Db {
             let result = {
                 let sets = ids[..ids.len() - 1]
                     .iter()
-                    .map(|&(d, k)| locked.entry(d, k).map(|e| Set::of(&e.value)).transpose())
+                    .map(|&(d, k)| locked.source(d, k).map(|e| Set::of(&e.value)).transpose())
                     .collect::<Result<Vec<_>>>()?;
                 apply(op, &sets)
             };

@@ -50,6 +50,11 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
         let at = when.map(|w| positive_deadline(now, w)).transpose()?;
         let previous = match (opts.get, slot.entry()) {
             (true, Some(e)) => Some(e.value.as_string()?.to_vec()),
+            (true, None) => {
+                // GET reads the key first, as Redis's SET ... GET does.
+                slot.notify(Class::KeyMiss, "keymiss");
+                None
+            }
             _ => None,
         };
         let exists = slot.entry().is_some();
@@ -106,6 +111,7 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
 pub(crate) fn getdel(db: &Db, key: &[u8]) -> Result<Option<Vec<u8>>> {
     db.write_entry(key, |slot| {
         let Some(e) = slot.entry() else {
+            slot.notify(Class::KeyMiss, "keymiss");
             return Ok(None);
         };
         let v = e.value.as_string()?.to_vec();
@@ -128,6 +134,7 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
         let now = slot.now();
         // A missing key and a wrong type are answered before the expiry is checked, as in Redis.
         let Some(e) = slot.entry() else {
+            slot.notify(Class::KeyMiss, "keymiss");
             return Ok(None);
         };
         let v = e.value.as_string()?.to_vec();

@@ -418,7 +418,7 @@ impl ZSetStore for Db {
         self.write_many(&[(d, src), (d, dst)], |locked| {
             let result = {
                 let mut out = ZSet::new();
-                if let Some(e) = locked.entry(d, src) {
+                if let Some(e) = locked.source(d, src) {
                     for (m, s) in select(ZSet::of(&e.value)?, range) {
                         out.add(s, m, &ZAddFlags::default())?;
                     }
@@ -570,7 +570,7 @@ impl ZSetStore for Db {
             let result = {
                 let inputs = ids[..ids.len() - 1]
                     .iter()
-                    .map(|&(d, k)| locked.entry(d, k).map(input).transpose())
+                    .map(|&(d, k)| locked.source(d, k).map(input).transpose())
                     .collect::<Result<Vec<_>>>()?;
                 combine(op, &inputs, weights, aggregate)
             };

@@ -128,6 +128,17 @@ static PARAMS: &[Param] = &[
     },
     Param { name: "maxmemory", get: |_| "0".into(), set: None },
     Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
+    Param {
+        name: "notify-keyspace-events",
+        get: |s| s.kv.notify_keyspace_events().to_string(),
+        set: Some(|s, v, apply| {
+            let flags = kvcore::NotifyFlags::parse(v).ok_or(crate::settings::BAD_EVENT_CLASS)?;
+            if apply {
+                s.kv.set_notify_keyspace_events(flags);
+            }
+            Ok(())
+        }),
+    },
     Param { name: "port", get: |s| s.local_addr.port().to_string(), set: None },
     // Bounds a request's bulk strings (the decoder's limit, per connection from its next
     // request) and every string the store keeps (APPEND, SETRANGE), as in Redis.

@@ -471,7 +471,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         Ok(by) => by,
         // Redis looks the key up before it reads the increment: WRONGTYPE wins over a bad
         // number (HINCRBYFLOAT reads its increment first, as Redis does).
-        Err(e) => match ctx.s.db.key_type(req.arg(1)) {
+        Err(e) => match ctx.s.db.peek_type(req.arg(1)) {
             Some(t) if t != KeyType::String => return Err(kvcore::Error::WrongType.into()),
             _ => return Err(e),
         },

@@ -180,24 +180,49 @@ fn zset_numkeys<'r>(req: &'r Request<'_>, at: usize) -> Result<(Vec<&'r [u8]>, u
     Ok((req.args().skip(at + 1).take(n).collect(), at + 1 + n))
 }
 
-/// Redis checks the type of every input key (a set or a sorted set) before it parses the
-/// options after them, so WRONGTYPE wins over a bad WEIGHTS, AGGREGATE or LIMIT.
+/// Redis reads every input key (a set or a sorted set) before it parses the options after
+/// them, so WRONGTYPE wins over a bad WEIGHTS, AGGREGATE or LIMIT. The check here does not
+/// count as a read (the store's own read reports a missing key as a `keymiss` event), unless
+/// the command fails before it gets there: then [`report_misses`] reports them, as Redis's
+/// reads would have.
 fn check_input_types(ctx: &Ctx<'_>, keys: &[&[u8]]) -> Result<(), CmdError> {
-    for k in keys {
-        if let Some(t) = ctx.s.db.key_type(k)
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(t) = ctx.s.db.peek_type(k)
             && t != KeyType::Set
             && t != KeyType::ZSet
         {
+            report_misses(ctx, &keys[..i]);
             return Err(kvcore::Error::WrongType.into());
         }
     }
     Ok(())
 }
 
+/// Reads `keys` as Redis's command did before it failed: a missing one is a `keymiss` event.
+fn report_misses(ctx: &Ctx<'_>, keys: &[&[u8]]) {
+    for k in keys {
+        let _ = ctx.s.db.key_type(k);
+    }
+}
+
+/// [`combine_options`], reporting the inputs' misses when they are refused.
+fn options_after_inputs(
+    ctx: &Ctx<'_>,
+    req: &Request<'_>,
+    keys: &[&[u8]],
+    next: usize,
+    op: ZOp,
+    with_scores: bool,
+) -> Result<Combine, CmdError> {
+    combine_options(req, next, keys.len(), op != ZOp::Diff, with_scores).inspect_err(|_| {
+        report_misses(ctx, keys);
+    })
+}
+
 fn combine(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
     let (keys, next) = zset_numkeys(req, 1)?;
     check_input_types(ctx, &keys)?;
-    let c = combine_options(req, next, keys.len(), op != ZOp::Diff, true)?;
+    let c = options_after_inputs(ctx, req, &keys, next, op, true)?;
     let items = ctx
         .s
         .db
@@ -209,7 +234,7 @@ fn combine(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
 fn combine_store(ctx: &mut Ctx<'_>, req: &Request<'_>, op: ZOp) -> CmdResult {
     let (keys, next) = zset_numkeys(req, 2)?;
     check_input_types(ctx, &keys)?;
-    let c = combine_options(req, next, keys.len(), op != ZOp::Diff, false)?;
+    let c = options_after_inputs(ctx, req, &keys, next, op, false)?;
     let n = ctx
         .s
         .db
