@@ -65,6 +65,12 @@ pub(crate) struct Session {
     pub(crate) pubsub: crate::pubsub::ClientPubsub,
     /// Table indexes of the commands run in the current batch, for their share of its time.
     batch: Vec<u16>,
+    /// The running command is still to be shown to the monitors (`monitor.rs`).
+    monitor_pending: bool,
+    /// This batch showed commands to the monitors: flush them at its end.
+    monitor_flush: bool,
+    /// A monitor's own command, shown once its reply is queued (Redis shows it after).
+    own_line: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -87,6 +93,9 @@ impl Session {
             exec: None,
             pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
+            monitor_pending: false,
+            monitor_flush: false,
+            own_line: None,
         }
     }
 
@@ -168,6 +177,9 @@ impl Session {
         if self.pubsub.queued && !self.pubsub.queue_reply(&self.shared, &self.handle, out) {
             self.close = true;
         }
+        if let Some(line) = self.own_line.take() {
+            self.shared.monitors.feed(&self.shared, &line);
+        }
     }
 
     fn run(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
@@ -191,12 +203,12 @@ impl Session {
             } else {
                 cmd.name
             };
-            self.reject(slot, out, crate::cmd::arity_error(name).as_bytes());
+            self.reject(slot, req, out, crate::cmd::arity_error(name).as_bytes());
             self.fail_transaction();
             return;
         }
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
-            self.reject(slot, out, b"NOAUTH Authentication required.");
+            self.reject(slot, req, out, b"NOAUTH Authentication required.");
             self.fail_transaction();
             return;
         }
@@ -207,7 +219,18 @@ impl Session {
             && !table::unknown_subcommand_of(idx, slot, req)
         {
             let msg = crate::cmd::refused_when_subscribed(table::stat_command(slot).name);
-            self.reject(slot, out, msg.as_bytes());
+            self.reject(slot, req, out, msg.as_bytes());
+            return;
+        }
+        // A monitor counts as a replica in Redis: it may not touch the keyspace.
+        if self.pubsub.monitor && table::stat_command(slot).flags.any(Flags::KEYSPACE) {
+            self.reject(
+                slot,
+                req,
+                out,
+                b"ERR Replica can't interact with the keyspace",
+            );
+            self.fail_transaction();
             return;
         }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
@@ -227,7 +250,12 @@ impl Session {
             return false;
         }
         if table::stat_command(slot).flags.has(Flags::NO_MULTI) {
-            self.reject(slot, out, b"ERR Command not allowed inside a transaction");
+            self.reject(
+                slot,
+                req,
+                out,
+                b"ERR Command not allowed inside a transaction",
+            );
             self.fail_transaction();
             return true;
         }
@@ -238,7 +266,7 @@ impl Session {
         if !tx.queue(idx, slot, req, limit) {
             let msg: &[u8] = b"ERR transaction discarded: its queued commands passed the client \
                                query buffer limit";
-            self.reject(slot, out, msg);
+            self.reject(slot, req, out, msg);
             return true;
         }
         let queued = tx.len() as i64;
@@ -255,6 +283,12 @@ impl Session {
         let mark = out.len();
         self.handle.last_cmd.store(slot, Ordering::Relaxed);
         let handler = self.handler(slot);
+        // EXEC's own line waits while the commands it runs show theirs.
+        let outer = std::mem::replace(
+            &mut self.monitor_pending,
+            self.shared.monitors.active()
+                && !table::stat_command(slot).flags.any(Flags::UNMONITORED),
+        );
         // A panicking command answers an error to its own client, which stays connected; other
         // clients never notice (see `answer_panic`). Free when nothing panics.
         let outcome =
@@ -285,8 +319,11 @@ impl Session {
             }
         };
         if failed && table::unknown_subcommand_of(idx, slot, req) {
+            self.monitor_pending = outer;
             return;
         }
+        self.feed_monitors(req);
+        self.monitor_pending = outer;
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);
@@ -364,11 +401,12 @@ impl Session {
 
     /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:
     /// a refused EXEC discards the transaction and says why in an EXECABORT error.
-    fn reject(&mut self, idx: usize, out: &mut Vec<u8>, msg: &[u8]) {
+    fn reject(&mut self, idx: usize, req: &Request<'_>, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
         let abort;
-        let msg = if table::stat_command(idx).name == "exec" {
+        let exec = table::stat_command(idx).name == "exec";
+        let msg = if exec {
             self.discard_transaction();
             let why = msg.strip_prefix(b"ERR ").unwrap_or(msg);
             abort = [&b"EXECABORT Transaction discarded because of: "[..], why].concat();
@@ -378,6 +416,48 @@ impl Session {
         };
         self.shared.errors.record(msg);
         Writer::new(out, self.version).error(msg);
+        if exec && self.shared.monitors.active() {
+            // Redis shows the refused EXEC, so the MULTI it showed has an end.
+            self.monitor_pending = true;
+            self.feed_monitors(req);
+        }
+    }
+
+    /// Shows the running command to the monitors, once (a blocking command calls this before
+    /// it waits, `call` after the handler returns): the database is the one selected after it.
+    pub(crate) fn feed_monitors(&mut self, req: &Request<'_>) {
+        if !std::mem::take(&mut self.monitor_pending) {
+            return;
+        }
+        let addr = self.handle.addr.to_string();
+        let line = crate::monitor::line(
+            std::time::SystemTime::now(),
+            self.db_index,
+            &addr,
+            req.args(),
+        );
+        self.monitor_flush = true;
+        if self.pubsub.monitor && !self.in_exec() {
+            self.own_line = Some(line);
+        } else {
+            self.shared.monitors.feed(&self.shared, &line);
+        }
+    }
+
+    /// Sends what this batch showed the monitors (at the batch's end, or before blocking).
+    pub(crate) fn flush_monitors(&mut self) {
+        if std::mem::take(&mut self.monitor_flush) {
+            self.shared.monitors.flush(&self.shared);
+        }
+    }
+
+    /// Stops monitoring (RESET, the connection's end).
+    pub(crate) fn stop_monitoring(&mut self) {
+        if self.pubsub.monitor {
+            self.pubsub.monitor = false;
+            self.handle.monitoring.store(false, Ordering::Relaxed);
+            self.shared.monitors.remove(self.handle.id);
+        }
     }
 
     /// Drops the transaction in progress, if any, and every watched key (DISCARD, RESET, a
@@ -507,6 +587,7 @@ impl Conn {
         // A reply still out with the replier is finished before the connection ends.
         let finished = self.s.handle.outbox.wait_idle(&mut stream);
         // Subscriptions end; a queued client's last replies (QUIT's) are written.
+        self.s.stop_monitoring();
         let drain = served.is_ok() && self.s.close;
         self.s.pubsub.finish(&self.s.handle, &stream, drain);
         served.and(finished)
@@ -669,9 +750,10 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-        // What this batch published goes out to its subscribers before this client's own
-        // replies, which may block on its socket.
+        // What this batch published goes out to its subscribers (and showed to the monitors)
+        // before this client's own replies, which may block on its socket.
         self.s.pubsub.pending.flush();
+        self.s.flush_monitors();
         if self.s.pubsub.queued {
             // Replies still with the replier go first; a queued client commits inline.
             self.s.handle.outbox.wait_idle(stream)?;

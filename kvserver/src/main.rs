@@ -4,6 +4,7 @@ mod cmd;
 mod conn;
 mod listener;
 mod log;
+mod monitor;
 mod os;
 mod pubsub;
 mod registry;

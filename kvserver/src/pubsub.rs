@@ -200,9 +200,22 @@ impl Output {
         }
     }
 
+    /// Appends bytes for the client from another thread (a MONITOR line), cutting it off if
+    /// that puts it over `limit` (the next [`Output::flush`] reports it).
+    pub(crate) fn append(&self, bytes: &[u8], limit: ClassLimit) {
+        let mut q = self.q.lock();
+        if q.closed {
+            return;
+        }
+        q.buf.extend_from_slice(bytes);
+        if let Some(why) = q.over(limit) {
+            q.cut(why);
+        }
+    }
+
     /// A publisher's flush, outside the bus lock: reports a cut-off, or sends what the socket
     /// takes and, if it is full, wakes the owner to send the rest.
-    fn flush(&self, client: &ClientHandle, shared: &Shared) {
+    pub(crate) fn flush(&self, client: &ClientHandle, shared: &Shared) {
         let mut q = self.q.lock();
         if let Some(why) = q.cut_off.take() {
             drop(q);
@@ -385,6 +398,8 @@ pub(crate) struct ClientPubsub {
     pub(crate) subscribed: bool,
     /// Every byte for this client goes through its queue (see the module docs).
     pub(crate) queued: bool,
+    /// The client monitors (MONITOR): other threads append to its queue, which stays.
+    pub(crate) monitor: bool,
     /// Other clients' queues this connection published to in its current batch: flushed at
     /// the end of the batch, before anything that may block.
     pub(crate) pending: kvcore::PendingFlush,
@@ -404,15 +419,7 @@ impl ClientPubsub {
         out: &mut Vec<u8>,
         change: impl FnOnce(&kvcore::Subscriber) -> Counts,
     ) -> Result<(), CmdError> {
-        if client.pubsub.waker.get().is_none() {
-            let waker = Waker::new().map_err(|e| {
-                CmdError::Text(format!("ERR cannot subscribe this connection: {e}"))
-            })?;
-            let _ = client.pubsub.waker.set(waker);
-        }
-        let limit = shared.live.output_limits.pubsub.get();
-        self.queued = true;
-        if !client.pubsub.queue_replies(out, limit) {
+        if !self.enter_queue(shared, client, out, "subscribe")? {
             // Over the limit already: the end of the batch reports and disconnects.
             return Ok(());
         }
@@ -426,6 +433,31 @@ impl ClientPubsub {
         self.subscribed = counts.total() > 0;
         client.pubsub.set_counts(counts);
         Ok(())
+    }
+
+    /// Makes the client queued (`doing` names the command for the error): its batch's replies
+    /// so far go in first. `false` if they put it over its limit (the end of the batch reports
+    /// it).
+    ///
+    /// # Errors
+    /// The platform cannot wake a connection thread (no eventfd: off Linux, or out of file
+    /// descriptors); nothing changed.
+    pub(crate) fn enter_queue(
+        &mut self,
+        shared: &Shared,
+        client: &ClientHandle,
+        out: &mut Vec<u8>,
+        doing: &str,
+    ) -> Result<bool, CmdError> {
+        if client.pubsub.waker.get().is_none() {
+            let waker = Waker::new().map_err(|e| {
+                CmdError::Text(format!("ERR cannot {doing} on this connection: {e}"))
+            })?;
+            let _ = client.pubsub.waker.set(waker);
+        }
+        let limit = shared.live.output_limits.pubsub.get();
+        self.queued = true;
+        Ok(client.pubsub.queue_replies(out, limit))
     }
 
     /// RESET and the connection's end: every subscription dropped, without confirmations.
@@ -502,7 +534,7 @@ impl ClientPubsub {
             .counters
             .add(crate::stats::Counter::NetOut, client.pubsub.take_sent());
         sent?;
-        if !self.subscribed && client.pubsub.is_empty() {
+        if !self.subscribed && !self.monitor && client.pubsub.is_empty() {
             // Nothing can be appended any more (no subscription), nothing is pending.
             self.subscriber = None;
             self.queued = false;

@@ -40,6 +40,8 @@ pub(crate) struct ClientHandle {
     pub(crate) killed: AtomicBool,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub(crate) blocked: AtomicBool,
+    /// Monitoring (MONITOR; CLIENT LIST flag `O`).
+    pub(crate) monitoring: AtomicBool,
     /// Commands queued by an open MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     multi: AtomicI64,
     /// Keys it watches (CLIENT LIST `watch=`).
@@ -78,6 +80,7 @@ impl ClientHandle {
             name: Mutex::new(Vec::new()),
             lib_name: Mutex::new(Vec::new()),
             lib_ver: Mutex::new(Vec::new()),
+            monitoring: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             multi: AtomicI64::new(-1),

@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     /// Take a snapshot before exiting (SIGTERM/SIGINT and SHUTDOWN; SHUTDOWN NOSAVE clears it).
     pub(crate) save_on_shutdown: AtomicBool,
     pub(crate) waiters: crate::waiters::Waiters,
+    /// The clients that ran MONITOR.
+    pub(crate) monitors: crate::monitor::Monitors,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
@@ -159,6 +161,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
+            monitors: crate::monitor::Monitors::default(),
             #[cfg(test)]
             test_handler: None,
         }

@@ -7,6 +7,7 @@ mod crash_types;
 mod edges;
 mod info;
 mod lifecycle;
+mod monitor;
 mod multi;
 mod notify;
 mod pubsub;

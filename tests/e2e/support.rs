@@ -176,6 +176,11 @@ impl Raw {
         Raw { stream }
     }
 
+    /// This end's address (what the server calls the client's `addr`).
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("a connected socket")
+    }
+
     pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }

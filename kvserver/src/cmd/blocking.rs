@@ -147,6 +147,7 @@ impl Drop for BlockedFlag {
 /// marked for closing).
 fn block_on<T: Send + 'static>(
     ctx: &mut Ctx<'_>,
+    req: &Request<'_>,
     deadline: Option<Instant>,
     keys: &[&[u8]],
     mut attempt: Attempt<T>,
@@ -160,6 +161,9 @@ fn block_on<T: Send + 'static>(
     let handle = Arc::clone(&ctx.s.handle);
     // Messages this batch published, and a queued client's queue, go on while it waits.
     let s = &mut *ctx.s;
+    // Redis shows a blocking command when it starts to wait.
+    s.feed_monitors(req);
+    s.flush_monitors();
     if let Err(e) = s.pubsub.before_wait(&shared, &handle, &s.writes) {
         s.close = true;
         return Err(e.into());
@@ -206,7 +210,7 @@ fn bpop(ctx: &mut Ctx<'_>, req: &Request<'_>, end: End) -> CmdResult {
     let (keys, deadline) = keys_and_deadline(req)?;
     let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
     let attempt: Attempt<_> = Box::new(move || db.lmpop(&owned_keys, end, 1));
-    let got = block_on(ctx, deadline, &keys, attempt)?;
+    let got = block_on(ctx, req, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, mut items)) => {
@@ -232,7 +236,7 @@ fn bmove(ctx: &mut Ctx<'_>, req: &Request<'_>, from: End, to: End, timeout: &[u8
     let (src, dst) = (req.arg(1).to_vec(), req.arg(2).to_vec());
     let db = ctx.s.db.clone();
     let attempt: Attempt<_> = Box::new(move || db.lmove(&src, &dst, from, to));
-    let got = block_on(ctx, deadline, &[req.arg(1)], attempt)?;
+    let got = block_on(ctx, req, deadline, &[req.arg(1)], attempt)?;
     let mut w = ctx.w();
     match got {
         Some(v) => w.bulk(&v),
@@ -260,7 +264,7 @@ fn blmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let count = mpop_count(req, next + 1)?;
     let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
     let attempt: Attempt<_> = Box::new(move || db.lmpop(&owned_keys, end, count));
-    let got = block_on(ctx, deadline, &keys, attempt)?;
+    let got = block_on(ctx, req, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, items)) => {
@@ -289,7 +293,7 @@ fn bzpop(ctx: &mut Ctx<'_>, req: &Request<'_>, max: bool) -> CmdResult {
     let (keys, deadline) = keys_and_deadline(req)?;
     let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
     let attempt: Attempt<_> = Box::new(move || db.zmpop(&owned_keys, max, 1));
-    let got = block_on(ctx, deadline, &keys, attempt)?;
+    let got = block_on(ctx, req, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got.and_then(|(key, mut items)| items.pop().map(|i| (key, i))) {
         Some((key, (member, s))) => {
@@ -326,7 +330,7 @@ fn bzmpop(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let count = mpop_count(req, next + 1)?;
     let (db, owned_keys) = (ctx.s.db.clone(), owned(&keys));
     let attempt: Attempt<_> = Box::new(move || db.zmpop(&owned_keys, max, count));
-    let got = block_on(ctx, deadline, &keys, attempt)?;
+    let got = block_on(ctx, req, deadline, &keys, attempt)?;
     let mut w = ctx.w();
     match got {
         Some((key, items)) => {

@@ -203,9 +203,10 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let multi = c.multi();
     let subs = c.pubsub.counts();
-    // Redis's order: P (a subscription), x (in MULTI), b (blocked); N when none.
+    // Redis's order: O (monitor), P (a subscription), x (in MULTI), b (blocked); N when none.
     let mut flags = String::new();
     for (on, letter) in [
+        (c.monitoring.load(Ordering::Relaxed), 'O'),
         (subs.total() > 0, 'P'),
         (multi >= 0, 'x'),
         (c.blocked.load(Ordering::Relaxed), 'b'),

@@ -187,7 +187,9 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 fn write_docs(w: &mut Writer<'_>, c: &Command) {
     let (subs, history, args) = (c.subcommands, c.history, c.args);
     let doc_flags = c.doc_flags();
-    let fields = 4
+    // MONITOR is the one command Redis documents without a complexity.
+    let fields = 3
+        + usize::from(!c.complexity.is_empty())
         + usize::from(!doc_flags.is_empty())
         + if c.deprecated.is_some() { 2 } else { 0 }
         + usize::from(!history.is_empty())
@@ -200,8 +202,10 @@ fn write_docs(w: &mut Writer<'_>, c: &Command) {
     w.bulk(c.since.as_bytes());
     w.bulk(b"group");
     w.bulk(c.group.name().as_bytes());
-    w.bulk(b"complexity");
-    w.bulk(c.complexity.as_bytes());
+    if !c.complexity.is_empty() {
+        w.bulk(b"complexity");
+        w.bulk(c.complexity.as_bytes());
+    }
     if !doc_flags.is_empty() {
         w.bulk(b"doc_flags");
         w.set_len(doc_flags.len());

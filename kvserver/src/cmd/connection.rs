@@ -236,8 +236,9 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     s.handle.name.lock().clear();
     // A transaction in progress is discarded and every key unwatched.
     s.discard_transaction();
-    // Every subscription ends, without confirmations.
+    // Every subscription ends, without confirmations; a monitor stops.
     s.pubsub.reset(&s.handle);
+    s.stop_monitoring();
     ctx.w().simple(b"RESET");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, SHUTDOWN.
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, SHUTDOWN, MONITOR (whose feed is
+//! `monitor.rs`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -54,6 +55,8 @@ pub(super) static COMMANDS: &[Command] = &[
         .acl("@admin @dangerous").tips(&["nondeterministic_output"])
         .doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.")
         .complexity("O(1)"),
+    Command::new("monitor", 1, "admin noscript loading stale", monitor)
+        .doc(Group::Server, "1.0.0", "Listen for all requests received by the server in real time"),
     Command::new("save", 1, "admin noscript no_async_loading no_multi", save)
         .doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk.")
         .complexity("O(N) where N is the total number of keys in all databases"),
@@ -135,6 +138,29 @@ fn bgsave(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.s.shared.kv.bgsave()?;
     ctx.w().simple(b"Background saving started");
     Ok(())
+}
+
+/// MONITOR: from now on the client is shown every command the server runs (`monitor.rs`).
+fn monitor(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let s = &mut *ctx.s;
+    if s.in_exec() {
+        // Redis refuses it to a client that expects one reply per command.
+        return Err(CmdError::Msg(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if s.pubsub.monitor {
+        // Already monitoring: Redis ignores it, without a reply.
+        return Ok(());
+    }
+    s.pubsub
+        .enter_queue(&s.shared, &s.handle, ctx.out, "monitor")?;
+    s.pubsub.monitor = true;
+    s.handle
+        .monitoring
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    s.shared.monitors.add(std::sync::Arc::clone(&s.handle));
+    ctx.ok()
 }
 
 /// LASTSAVE: Unix time of the last successful snapshot (of the server's start before any).

@@ -12,6 +12,11 @@ impl Flags {
     pub(crate) const WRITE: Flags = Flags::parse("write");
     pub(crate) const NO_AUTH: Flags = Flags::parse("no_auth");
     pub(crate) const NO_MULTI: Flags = Flags::parse("no_multi");
+    /// The commands MONITOR does not show (either flag).
+    pub(crate) const UNMONITORED: Flags = Flags::parse("admin skip_monitor");
+    /// The commands that read or change the keyspace (any of the flags), which a monitoring
+    /// client may not run.
+    pub(crate) const KEYSPACE: Flags = Flags::parse("readonly write may_replicate");
     const READONLY: Flags = Flags::parse("readonly");
     const ADMIN: Flags = Flags::parse("admin");
     const PUBSUB: Flags = Flags::parse("pubsub");
@@ -59,6 +64,12 @@ impl Flags {
     #[inline]
     pub(crate) fn has(self, o: Flags) -> bool {
         self.0 & o.0 == o.0
+    }
+
+    /// Whether any of `o`'s flags is set.
+    #[inline]
+    pub(crate) fn any(self, o: Flags) -> bool {
+        self.0 & o.0 != 0
     }
 
     /// These flags plus `movablekeys` when `movable`.

@@ -386,8 +386,11 @@ mod tests {
     #[test]
     fn every_entry_is_documented() {
         for c in entries() {
+            // Redis documents MONITOR without a complexity.
             assert!(
-                !c.since.is_empty() && !c.summary.is_empty() && !c.complexity.is_empty(),
+                !c.since.is_empty()
+                    && !c.summary.is_empty()
+                    && (!c.complexity.is_empty() || c.name == "monitor"),
                 "{} lacks its .doc(..) or .complexity(..)",
                 c.name
             );
