@@ -28,7 +28,6 @@ use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::ThreadId;
 
 use parking_lot::{Mutex, RwLockWriteGuard};
 
@@ -51,7 +50,8 @@ pub enum Scope<'a> {
 
 /// The shards a running transaction holds, shared by the handles it hands out.
 pub(crate) struct TxLocks {
-    owner: ThreadId,
+    /// The running thread's [`thread_token`].
+    owner: usize,
     open: AtomicBool,
     /// `(database, shard)` → the held shard, sorted by id. The write guards live in
     /// [`run`]'s frame; these pointers are used only while `open`, on `owner`'s thread.
@@ -79,11 +79,24 @@ impl std::fmt::Debug for TxLocks {
     }
 }
 
+thread_local! {
+    static TOKEN: u8 = const { 0 };
+}
+
+/// A number that identifies the calling thread among the live threads: the address of one of
+/// its thread-locals. Cheaper than `std::thread::current().id()` (no reference count to
+/// touch), and enough here: the owner of an open transaction is alive, so no other live
+/// thread has its token.
+#[inline]
+fn thread_token() -> usize {
+    TOKEN.with(|t| std::ptr::from_ref(t) as usize)
+}
+
 impl TxLocks {
     /// Whether the calling thread is running this transaction right now.
     #[inline]
     pub(crate) fn active(&self) -> bool {
-        self.open.load(Ordering::Acquire) && std::thread::current().id() == self.owner
+        self.open.load(Ordering::Acquire) && thread_token() == self.owner
     }
 
     /// The held shard `s` of database `db`.
@@ -223,7 +236,7 @@ pub(crate) fn run<R>(
         .map(|(&id, g)| (id, NonNull::from(&mut **g)))
         .collect();
     let locks = Arc::new(TxLocks {
-        owner: std::thread::current().id(),
+        owner: thread_token(),
         open: AtomicBool::new(true),
         shards,
         everything,

@@ -57,6 +57,8 @@ pub(crate) struct Session {
     pub(crate) close: bool,
     /// The transaction MULTI opened, until EXEC or DISCARD.
     pub(crate) multi: Option<crate::cmd::Transaction>,
+    /// The last transaction's allocations, for the next MULTI.
+    pub(crate) spare_transaction: crate::cmd::Transaction,
     /// The keys WATCH registered, until EXEC, DISCARD, UNWATCH or RESET.
     pub(crate) watch: Option<kvcore::Watch>,
     /// While EXEC runs: the store as the transaction sees it (SELECT takes its handles).
@@ -89,6 +91,7 @@ impl Session {
             reply: ReplyMode::On,
             close: false,
             multi: None,
+            spare_transaction: crate::cmd::Transaction::default(),
             watch: None,
             exec: None,
             pubsub: crate::pubsub::ClientPubsub::default(),

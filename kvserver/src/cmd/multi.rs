@@ -45,20 +45,28 @@ pub(super) static COMMANDS: &[Command] = &[
         .args(&[a("key", "key").key(0).flags("multiple")]),
 ];
 
-/// A command queued by MULTI: its table entry (the subcommand's, for a container) and its
-/// arguments, copied out of the read buffer.
+/// A command queued by MULTI: its table entry (the subcommand's, for a container) and where
+/// its arguments are in the transaction's buffer.
 #[derive(Debug)]
-pub(crate) struct Queued {
+struct Queued {
     /// The table index of the command (`TABLE`), and its statistics slot (the subcommand's).
     idx: usize,
     slot: usize,
-    args: Vec<Vec<u8>>,
+    /// Its arguments' entries in `Transaction::spans`.
+    args: std::ops::Range<usize>,
 }
 
-/// A connection's open transaction (between MULTI and EXEC/DISCARD).
+/// A connection's open transaction (between MULTI and EXEC/DISCARD). The queued arguments are
+/// copied out of the read buffer into one buffer, and a connection reuses its last
+/// transaction's allocations ([`Transaction::recycle`]): queueing allocates nothing in the
+/// steady state.
 #[derive(Debug, Default)]
 pub(crate) struct Transaction {
     queued: Vec<Queued>,
+    /// Every queued argument, back to back.
+    buf: Vec<u8>,
+    /// `(start, end)` of each argument in `buf`.
+    spans: Vec<(usize, usize)>,
     /// A command was rejected while queueing: EXEC answers EXECABORT.
     failed: bool,
     /// Bytes of arguments queued, bounded by the client query buffer limit.
@@ -75,12 +83,39 @@ impl Transaction {
             return false;
         }
         self.bytes += size;
+        let first = self.spans.len();
+        for a in req.args() {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(a);
+            self.spans.push((start, self.buf.len()));
+        }
         self.queued.push(Queued {
             idx,
             slot,
-            args: req.to_vec(),
+            args: first..self.spans.len(),
         });
         true
+    }
+
+    /// The arguments of queued command `q`.
+    fn args<'a>(&'a self, q: &Queued) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.spans[q.args.clone()]
+            .iter()
+            .map(|&(start, end)| &self.buf[start..end])
+    }
+
+    /// Empties the transaction, keeping its allocations for the connection's next MULTI.
+    pub(crate) fn recycle(mut self) -> Transaction {
+        self.queued.clear();
+        self.buf.clear();
+        self.spans.clear();
+        self.failed = false;
+        self.bytes = 0;
+        if self.buf.capacity() > 1 << 20 {
+            // A huge transaction does not pin its memory for the connection's life.
+            return Transaction::default();
+        }
+        self
     }
 
     /// Remembers that a command was rejected while queueing.
@@ -98,9 +133,11 @@ impl Transaction {
     /// from its arguments), so the transaction must lock everything.
     fn scope(&self, mut db: usize, databases: usize) -> Option<Vec<(usize, &[u8])>> {
         let mut keys = Vec::new();
+        let mut args: Vec<&[u8]> = Vec::new();
         for q in &self.queued {
             let cmd = table::stat_command(q.slot);
-            let args: Vec<&[u8]> = q.args.iter().map(Vec::as_slice).collect();
+            args.clear();
+            args.extend(self.args(q));
             match cmd.name {
                 "select" => {
                     // A bad index fails that SELECT; the database stays.
@@ -133,7 +170,7 @@ fn multi(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     if ctx.s.multi.is_some() {
         return Err(CmdError::Msg("ERR MULTI calls can not be nested"));
     }
-    ctx.s.multi = Some(Transaction::default());
+    ctx.s.multi = Some(std::mem::take(&mut ctx.s.spare_transaction));
     ctx.s.handle.set_multi(0);
     ctx.ok()
 }
@@ -200,7 +237,7 @@ fn exec(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         s.enter_exec(t.kv().clone())?;
         kvproto::Writer::new(out, s.version).array_len(tx.queued.len());
         for q in &tx.queued {
-            let req = Request::from_args(q.args.iter().map(Vec::as_slice));
+            let req = Request::from_args(tx.args(q));
             s.call(q.idx, q.slot, &req, out);
             wrote |= TABLE[q.idx].flags.has(super::spec::Flags::WRITE);
         }
@@ -208,6 +245,8 @@ fn exec(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     });
     s.leave_exec();
     drop(watch);
+    drop(scope_keys);
+    s.spare_transaction = tx.recycle();
     if let Err(e) = ran {
         out.truncate(mark);
         return Err(e.into());
