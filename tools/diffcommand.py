@@ -13,37 +13,17 @@ COMMAND DOCS summaries (7.2 rewrote them). Subcommands Redis has and kv does not
 """
 
 import argparse
-import socket
 import sys
 from collections import defaultdict
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc
+import resp
 
 
-class Conn:
+class Conn(resp.Conn):
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
+        super().__init__(port)
         self.call("HELLO", "3")
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise EOFError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise EOFError("server closed the connection")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
 
     def read(self):
         """One RESP3 value, tagged with its type so that a set and an array differ."""
@@ -70,10 +50,6 @@ class Conn:
             n = int(rest)
             return ("map", tuple((self.read(), self.read()) for _ in range(n)))
         raise ValueError(f"unexpected RESP type {line!r}")
-
-    def call(self, *args):
-        self.sock.sendall(enc(list(args)))
-        return self.read()
 
 
 def plain(v):

@@ -16,33 +16,13 @@ differences.
 
 import argparse
 import re
-import socket
 import sys
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc
+import resp
 
 
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.s.recv(65536)
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
+class Conn(resp.Conn):
     def read(self):
         line = self._line()
         t, rest = line[:1], line[1:]
@@ -72,8 +52,7 @@ class Conn:
         raise ValueError("unknown reply type %r" % line)
 
     def cmd(self, *args):
-        self.s.sendall(enc(list(args)))
-        return self.read()
+        return self.call(*args)
 
 
 def fmt(value):
@@ -213,9 +192,9 @@ def diff_client(r, k, out):
         compare_fields(name, rl, kl, out)
     # A subscriber's line (flags=P, sub/psub/ssub), through CLIENT LIST TYPE pubsub.
     subs = []
-    for port in (r.s.getpeername()[1], k.s.getpeername()[1]):
+    for port in (r.sock.getpeername()[1], k.sock.getpeername()[1]):
         c = Conn(port)
-        c.s.sendall(enc(["SUBSCRIBE", "diffinfo:ch"]) + enc(["PSUBSCRIBE", "diffinfo:*"]))
+        c.sock.sendall(resp.enc(["SUBSCRIBE", "diffinfo:ch"]) + resp.enc(["PSUBSCRIBE", "diffinfo:*"]))
         c.read(), c.read()
         subs.append(c)
     rv, kv = r.cmd("CLIENT", "LIST", "TYPE", "pubsub"), k.cmd("CLIENT", "LIST", "TYPE", "pubsub")
@@ -225,7 +204,7 @@ def diff_client(r, k, out):
         compare_fields("CLIENT LIST TYPE pubsub", parse_client(rv.decode().split("\n")[0]),
                        parse_client(kv.decode().split("\n")[0]), out)
     for c in subs:
-        c.s.close()
+        c.sock.close()
 
 
 CONFIG_PATTERNS = ["save", "appendonly", "appendfsync", "dir", "maxmemory", "databases", "port",

@@ -20,12 +20,11 @@ command the command connection publishes a marker, and the subscriber reads up t
 timing is involved (one publisher's messages reach a subscriber in order).
 """
 
-import socket
 import sys
 import time
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc
+import resp
 
 # (command, seconds to sleep after it). The sleeps let keys expire on their own.
 SCRIPT = [
@@ -85,31 +84,13 @@ def split(line):
     return [b"" if w == "''" else w.encode() for w in line.split()]
 
 
-class Conn:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise EOFError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
+class Conn(resp.Conn):
     def read(self):
         line = self._line()
         t, rest = line[:1], line[1:]
         if t == b"$":
             n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(1 << 16)
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data
+            return None if n < 0 else self._exact(n)
         if t == b"*":
             n = int(rest)
             return None if n < 0 else [self.read() for _ in range(n)]
@@ -117,16 +98,12 @@ class Conn:
             return int(rest)
         return (t + rest).decode()
 
-    def call(self, *args):
-        self.sock.sendall(enc(list(args)))
-        return self.read()
-
 
 def record(port):
     cmd, sub = Conn(port), Conn(port)
     cmd.call("FLUSHALL")
     assert cmd.call("CONFIG", "SET", "notify-keyspace-events", "KEAmn") == "+OK"
-    sub.sock.sendall(enc(["PSUBSCRIBE", "__key*__:*", MARK]))
+    sub.sock.sendall(resp.enc(["PSUBSCRIBE", "__key*__:*", MARK]))
     for _ in range(2):
         sub.read()
     out = []
