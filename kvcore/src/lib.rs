@@ -82,6 +82,8 @@ mod options;
 mod persist;
 mod pubsub;
 mod scan;
+#[cfg(feature = "scripting")]
+mod script;
 mod shard;
 mod store;
 mod tx;
