@@ -73,7 +73,7 @@ impl Db {
         match self.tx() {
             // SAFETY: the transaction is active on this thread (`tx()`); a shared reference
             // to a shard it holds exclusively cannot conflict with another operation's.
-            Some(tx) => ShardRead::Held(unsafe { tx.shard_ref(db, s) }),
+            Some(tx) => ShardRead::Held(unsafe { tx.shard_ref(&self.inner, db, s) }),
             None => ShardRead::Locked(self.inner.shard(db, s).read()),
         }
     }
@@ -84,7 +84,7 @@ impl Db {
         match self.tx() {
             // SAFETY: the transaction is active on this thread (`tx()`), and the caller holds
             // no other reference to this shard (taking its lock twice would deadlock).
-            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(db, s) }),
+            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(&self.inner, db, s) }),
             None => ShardWrite::Locked(self.inner.write_shard(db, s)),
         }
     }
@@ -124,7 +124,7 @@ impl Db {
             // Inside a transaction the shard is held for writing: an expired key is removed
             // (and logged with the transaction) at once.
             // SAFETY: active on this thread; no other reference to the shard exists here.
-            let shard = unsafe { tx.shard_mut(self.index, shard_index) };
+            let shard = unsafe { tx.shard_mut(&self.inner, self.index, shard_index) };
             let now = inner.now();
             let slot = WriteSlot::new(shard, inner, tx.logged(), self.index, hash, key, now);
             if notify_miss && slot.entry().is_none() {
@@ -201,10 +201,17 @@ impl Db {
         let inner = &*self.inner;
         self.durable(|logged| {
             let ids = shard_ids(inner, keys);
-            let guards = ids
-                .into_iter()
-                .map(|id| (id, self.shard_write(id.0, id.1)))
-                .collect();
+            let guards = if self.tx().is_some() {
+                ids.into_iter()
+                    .map(|id| (id, self.shard_write(id.0, id.1)))
+                    .collect()
+            } else {
+                lock_all(
+                    &ids,
+                    |(db, s)| ShardWrite::Locked(inner.write_shard(db, s)),
+                    |(db, s)| inner.try_write_shard(db, s).map(ShardWrite::Locked),
+                )
+            };
             // The log gets the operation's effects as one record, before the locks are
             // released (`MultiWrite`'s drop); inside a transaction they join its group.
             let own_group = self.tx().is_none();
@@ -253,10 +260,17 @@ impl Db {
     pub(crate) fn lock_read<'a>(&'a self, keys: &[(usize, &[u8])]) -> MultiRead<'a> {
         let inner = &*self.inner;
         let ids = shard_ids(inner, keys);
-        let guards = ids
-            .into_iter()
-            .map(|id| (id, self.shard_read(id.0, id.1)))
-            .collect();
+        let guards = if self.tx().is_some() {
+            ids.into_iter()
+                .map(|id| (id, self.shard_read(id.0, id.1)))
+                .collect()
+        } else {
+            lock_all(
+                &ids,
+                |(db, s)| ShardRead::Locked(inner.shard(db, s).read()),
+                |(db, s)| inner.shard(db, s).try_read().map(ShardRead::Locked),
+            )
+        };
         MultiRead {
             inner,
             guards,
@@ -395,6 +409,46 @@ pub(crate) fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, u
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// Locks every shard of `ids` (distinct, ascending) and returns their guards in that order,
+/// without ever waiting for one while holding another (Invariant 12): it waits for one shard
+/// with nothing held, then tries the others; if one is taken, it lets everything go and waits
+/// for that one first (the algorithm of C++'s `std::lock`). So a holder of the order gate,
+/// which may wait for a shard out of order while holding others, can never be waiting on a
+/// multi-key operation that waits on it.
+pub(crate) fn lock_all<G>(
+    ids: &[(usize, usize)],
+    lock: impl Fn((usize, usize)) -> G,
+    try_lock: impl Fn((usize, usize)) -> Option<G>,
+) -> Vec<((usize, usize), G)> {
+    match ids {
+        [] => return Vec::new(),
+        [id] => return vec![(*id, lock(*id))],
+        _ => {}
+    }
+    let n = ids.len();
+    let mut first = 0;
+    'retry: loop {
+        let mut guards: Vec<Option<G>> = std::iter::repeat_with(|| None).take(n).collect();
+        guards[first] = Some(lock(ids[first]));
+        for i in (first + 1..n).chain(0..first) {
+            match try_lock(ids[i]) {
+                Some(g) => guards[i] = Some(g),
+                None => {
+                    drop(guards);
+                    first = i;
+                    continue 'retry;
+                }
+            }
+        }
+        return ids
+            .iter()
+            .zip(guards)
+            // Every slot was filled: the loop above reached the end without a miss.
+            .map(|(&id, g)| (id, g.expect("every shard is locked")))
+            .collect();
+    }
 }
 
 /// One key's place in a write-locked shard: what a write operation works on.

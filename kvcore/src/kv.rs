@@ -63,6 +63,12 @@ pub(crate) struct Inner {
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
     pub(crate) bus: Arc<crate::pubsub::Bus>,
+    /// The order gate (Invariant 12): only its holder may wait for a shard lock while it holds
+    /// another. Open transactions (scripts) and whole-keyspace lockers (FLUSHALL, FLUSHDB,
+    /// SWAPDB, `Scope::Everything`, the snapshot barrier) take it first, with no shard held;
+    /// everyone else who needs several shards takes them without waiting while holding any
+    /// (`access::lock_all`).
+    gate: parking_lot::Mutex<()>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -191,6 +197,26 @@ impl Inner {
         guard
     }
 
+    /// Write-locks a shard if nobody holds it, as [`Inner::write_shard`] does.
+    #[inline]
+    pub(crate) fn try_write_shard(
+        &self,
+        db: usize,
+        shard: usize,
+    ) -> Option<RwLockWriteGuard<'_, Shard>> {
+        let guard = self.shard(db, shard).try_write()?;
+        if let Some(p) = self.persist.get() {
+            p.before_write(db, shard, &guard);
+        }
+        Some(guard)
+    }
+
+    /// Takes the order gate (see the field): the caller may then wait for shards while holding
+    /// others. Taken with no shard held.
+    pub(crate) fn gate(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.gate.lock()
+    }
+
     /// Runs a write operation durably: refuses it up front if persistence has failed, and
     /// returns only once what it journaled (through the [`Logged`] handed to `f`) is as
     /// durable as the sync mode promises — or, for a write in a batch, once it is logged and
@@ -285,6 +311,7 @@ impl Kv {
                 notify_log: parking_lot::Mutex::default(),
                 persist: OnceLock::new(),
                 bus: Arc::default(),
+                gate: parking_lot::Mutex::new(()),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),
@@ -316,7 +343,7 @@ impl Kv {
         match self.tx.as_deref().filter(|t| t.active()) {
             // SAFETY: the transaction is active on this thread; the callers take each shard
             // once.
-            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(db, s) }),
+            Some(tx) => ShardWrite::Held(unsafe { tx.shard_mut(&self.inner, db, s) }),
             None => ShardWrite::Locked(self.inner.write_shard(db, s)),
         }
     }
@@ -408,6 +435,7 @@ impl Kv {
     pub fn flushall(&self) -> Result<()> {
         let inner = &*self.inner;
         self.durable(|logged| {
+            let _gate = self.gate_unless_tx();
             let mut guards: Vec<_> = (0..inner.databases())
                 .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
                 .map(|(db, s)| (db, self.shard_write(db, s)))
@@ -424,6 +452,12 @@ impl Kv {
             inner.journal(Effect::FlushAll, logged);
             Ok(())
         })
+    }
+
+    /// The order gate for a whole-keyspace lock, unless this handle's transaction (which
+    /// holds or may take every shard) is running.
+    fn gate_unless_tx(&self) -> Option<parking_lot::MutexGuard<'_, ()>> {
+        (!self.tx_active()).then(|| self.inner.gate())
     }
 
     /// Runs a whole-store write durably, or inside the running transaction.
@@ -449,6 +483,7 @@ impl Kv {
         }
         let (lo, hi) = (a.min(b), a.max(b));
         self.durable(|logged| {
+            let _gate = self.gate_unless_tx();
             let mut low: Vec<_> = (0..inner.shard_count())
                 .map(|s| (lo, self.shard_write(lo, s)))
                 .collect();

@@ -10,7 +10,9 @@
 //!
 //! A transaction on the keys of a few shards stalls only the clients of those shards. Whole-
 //! keyspace operations (FLUSHDB, FLUSHALL, SWAPDB, KEYS, SCAN, DBSIZE, RANDOMKEY, and keys in a
-//! database the scope does not name) need [`Scope::Everything`].
+//! database the scope does not name) need [`Scope::Everything`]. A closure that cannot name
+//! its keys up front (a Lua script) runs with [`Scope::Open`]: it locks more shards as it
+//! reaches them, and open transactions run one at a time.
 //!
 //! # How a handle knows it is in a transaction
 //! A [`Db`] or [`Kv`] handed out by a [`Tx`] carries the transaction's [`TxLocks`]: pointers to
@@ -24,12 +26,13 @@
 //! was taken. Checking it inside a transaction that locks those keys gives check-and-set:
 //! nothing can change them between the check and the transaction's writes.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, RwLockWriteGuard};
+use parking_lot::{Mutex, MutexGuard, RwLockWriteGuard};
 
 use crate::effect::Effect;
 use crate::error::{Error, Result};
@@ -43,10 +46,20 @@ pub enum Scope<'a> {
     /// These keys, each in its database: the transaction may read and write them (and only
     /// them).
     Keys(&'a [(usize, &'a [u8])]),
+    /// These keys, each in its database, locked up front, and any other key the closure
+    /// reaches, locked when it first reaches it (waiting for it if another client holds it):
+    /// for closures that cannot name every key in advance, such as Lua scripts. Open
+    /// transactions run one at a time: each holds the store's order gate, which is what makes
+    /// waiting for a shard out of order safe (Invariant 12). Other clients wait only for the
+    /// shards the transaction holds.
+    Open(&'a [(usize, &'a [u8])]),
     /// Every key of every database: what whole-keyspace operations (FLUSHALL, FLUSHDB, SWAPDB,
     /// KEYS, SCAN, DBSIZE, RANDOMKEY, ...) need. Every other client waits while it runs.
     Everything,
 }
+
+/// A held shard: its `(database, shard)` id and where it is.
+type HeldShard = ((usize, usize), NonNull<Shard>);
 
 /// The shards a running transaction holds, shared by the handles it hands out.
 pub(crate) struct TxLocks {
@@ -54,15 +67,28 @@ pub(crate) struct TxLocks {
     owner: usize,
     open: AtomicBool,
     /// `(database, shard)` → the held shard, sorted by id. The write guards live in
-    /// [`run`]'s frame; these pointers are used only while `open`, on `owner`'s thread.
-    shards: Vec<((usize, usize), NonNull<Shard>)>,
-    /// Every shard of every database is held.
-    everything: bool,
+    /// [`run`]'s frame (or, for shards an open transaction locked later, are forgotten and
+    /// unlocked when it closes); these pointers are used only while `open`, on `owner`'s
+    /// thread (which is why a `RefCell` is enough).
+    shards: RefCell<Vec<HeldShard>>,
+    /// The write guards of the shards an open transaction locked after it started, dropped
+    /// by [`Running`] when it closes. Their lifetime is not `'static`: see `grow`.
+    grown: RefCell<Vec<RwLockWriteGuard<'static, Shard>>>,
+    /// How the transaction was scoped: what to do about a shard it does not hold.
+    kind: Kind,
     /// What the transaction logged: one group for all its operations.
     pub(crate) logged: Logged,
 }
 
-// SAFETY: the raw shard pointers (and the `Logged`, which has `Cell`s) are used only by
+/// How a transaction was scoped, for a shard it does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Keys,
+    Open,
+    Everything,
+}
+
+// SAFETY: the raw shard pointers (and the `Logged` and `RefCell`s, which are not `Sync`) are used only by
 // `active`'s caller, which `active` restricts to the owner thread while the transaction is
 // open; the owner thread closes the transaction before the guards behind the pointers are
 // dropped. Another thread that holds a clone sees it as inactive and never dereferences.
@@ -74,7 +100,7 @@ impl std::fmt::Debug for TxLocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TxLocks")
             .field("open", &self.open.load(Ordering::Relaxed))
-            .field("shards", &self.shards.len())
+            .field("shards", &self.shards.borrow().len())
             .finish_non_exhaustive()
     }
 }
@@ -99,24 +125,50 @@ impl TxLocks {
         self.open.load(Ordering::Acquire) && thread_token() == self.owner
     }
 
-    /// The held shard `s` of database `db`.
+    /// The held shard `s` of database `db`; an open transaction locks it now if it does not
+    /// hold it yet.
     ///
     /// # Panics
-    /// If the transaction does not hold it: the operation touched a key outside the
-    /// transaction's [`Scope`]. Locking it now could deadlock (the held locks were taken in
-    /// order), so this is a programming error in the caller's scope.
-    fn held(&self, db: usize, s: usize) -> NonNull<Shard> {
-        match self.shards.binary_search_by(|(id, _)| id.cmp(&(db, s))) {
-            Ok(pos) => self.shards[pos].1,
-            Err(_) => panic!(
-                "a transaction touched database {db} shard {s}, outside its scope{}",
-                if self.everything {
-                    ""
-                } else {
-                    " (declare the key, or use Scope::Everything)"
-                }
+    /// If a [`Scope::Keys`] transaction does not hold it: the operation touched a key outside
+    /// the transaction's scope. Locking it now could deadlock (the held locks were taken in
+    /// order without the order gate), so this is a programming error in the caller's scope.
+    fn held(&self, inner: &Inner, db: usize, s: usize) -> NonNull<Shard> {
+        let pos = {
+            let shards = self.shards.borrow();
+            match shards.binary_search_by(|(id, _)| id.cmp(&(db, s))) {
+                Ok(pos) => return shards[pos].1,
+                Err(pos) => pos,
+            }
+        };
+        match self.kind {
+            Kind::Open => self.grow(inner, db, s, pos),
+            Kind::Keys => panic!(
+                "a transaction touched database {db} shard {s}, outside its scope \
+                 (declare the key, or use Scope::Open or Scope::Everything)"
             ),
+            Kind::Everything => {
+                panic!("a transaction touched database {db} shard {s}, which does not exist")
+            }
         }
+    }
+
+    /// Locks one more shard for an open transaction. It may wait: the transaction holds the
+    /// order gate, so whoever holds the shard is not waiting for one of ours (Invariant 12).
+    #[cold]
+    fn grow(&self, inner: &Inner, db: usize, s: usize, pos: usize) -> NonNull<Shard> {
+        let mut guard = inner.write_shard(db, s);
+        let shard = NonNull::from(&mut *guard);
+        // SAFETY: only the lifetime changes. The guard borrows `inner`, which the caller of
+        // `run` keeps alive (an `Arc`) until `run` returns; `Running`'s drop, inside `run`,
+        // takes the guard out of `grown` and drops it on this thread.
+        let guard = unsafe {
+            std::mem::transmute::<RwLockWriteGuard<'_, Shard>, RwLockWriteGuard<'static, Shard>>(
+                guard,
+            )
+        };
+        self.shards.borrow_mut().insert(pos, ((db, s), shard));
+        self.grown.borrow_mut().push(guard);
+        shard
     }
 
     /// Exclusive access to a held shard.
@@ -127,19 +179,20 @@ impl TxLocks {
     /// thread would deadlock on).
     // The shard is not part of `self`: `self` holds a pointer to it, as a lock holds its data.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn shard_mut(&self, db: usize, s: usize) -> &mut Shard {
-        // SAFETY: the pointer comes from a write guard that `run` holds while the transaction
-        // is open (the caller checked `active()`); exclusivity is the caller's promise.
-        unsafe { &mut *self.held(db, s).as_ptr() }
+    pub(crate) unsafe fn shard_mut(&self, inner: &Inner, db: usize, s: usize) -> &mut Shard {
+        // SAFETY: the pointer comes from a write guard that `run` holds (or `grow` forgot)
+        // while the transaction is open (the caller checked `active()`); exclusivity is the
+        // caller's promise.
+        unsafe { &mut *self.held(inner, db, s).as_ptr() }
     }
 
     /// Shared access to a held shard.
     ///
     /// # Safety
     /// As for [`TxLocks::shard_mut`], except that other shared references may coexist.
-    pub(crate) unsafe fn shard_ref(&self, db: usize, s: usize) -> &Shard {
+    pub(crate) unsafe fn shard_ref(&self, inner: &Inner, db: usize, s: usize) -> &Shard {
         // SAFETY: as in `shard_mut`.
-        unsafe { &*self.held(db, s).as_ptr() }
+        unsafe { &*self.held(inner, db, s).as_ptr() }
     }
 
     /// The log-record budget the transaction has reserved so far (see `access::Admit`).
@@ -182,11 +235,13 @@ impl Tx {
 }
 
 /// Closes a transaction when its closure returns or unwinds: appends its group record while
-/// the locks are still held, marks it closed, then (field order) releases the locks.
+/// the locks are still held, marks it closed, then releases the locks (the shards an open
+/// transaction took later, then, in field order, the rest and the order gate).
 struct Running<'a> {
     inner: &'a Inner,
     locks: Arc<TxLocks>,
     _guards: Vec<RwLockWriteGuard<'a, Shard>>,
+    _gate: Option<MutexGuard<'a, ()>>,
 }
 
 impl Drop for Running<'_> {
@@ -195,6 +250,8 @@ impl Drop for Running<'_> {
             p.end_group(&self.locks.logged);
         }
         self.locks.open.store(false, Ordering::Release);
+        // Nothing reaches the shards through the transaction any more (closed above).
+        drop(self.locks.grown.take());
         // `_guards` drop after this: no handle can reach the shards any more.
     }
 }
@@ -210,26 +267,43 @@ pub(crate) fn run<R>(
     if let Some(p) = inner.persist.get() {
         p.check_writable()?;
     }
-    let (ids, everything) = match scope {
-        Scope::Keys(keys) => {
+    let (ids, kind) = match scope {
+        Scope::Keys(keys) | Scope::Open(keys) => {
             for &(db, _) in keys {
                 if db >= inner.databases() {
                     return Err(Error::DbIndexOutOfRange);
                 }
             }
-            (crate::access::shard_ids(inner, keys), false)
+            let kind = match scope {
+                Scope::Open(_) => Kind::Open,
+                _ => Kind::Keys,
+            };
+            (crate::access::shard_ids(inner, keys), kind)
         }
         Scope::Everything => {
             let ids = (0..inner.databases())
                 .flat_map(|db| (0..inner.shard_count()).map(move |s| (db, s)))
                 .collect();
-            (ids, true)
+            (ids, Kind::Everything)
         }
     };
-    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = ids
-        .iter()
-        .map(|&(db, s)| inner.write_shard(db, s))
-        .collect();
+    // Invariant 12: with the order gate, the shards are taken in order, waiting for each;
+    // without it, without waiting while holding any.
+    let gate = (kind != Kind::Keys).then(|| inner.gate());
+    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if gate.is_some() {
+        ids.iter()
+            .map(|&(db, s)| inner.write_shard(db, s))
+            .collect()
+    } else {
+        crate::access::lock_all(
+            &ids,
+            |(db, s)| inner.write_shard(db, s),
+            |(db, s)| inner.try_write_shard(db, s),
+        )
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect()
+    };
     let shards = ids
         .iter()
         .zip(guards.iter_mut())
@@ -238,8 +312,9 @@ pub(crate) fn run<R>(
     let locks = Arc::new(TxLocks {
         owner: thread_token(),
         open: AtomicBool::new(true),
-        shards,
-        everything,
+        shards: RefCell::new(shards),
+        grown: RefCell::new(Vec::new()),
+        kind,
         logged: Logged::default(),
     });
     if let Some(p) = inner.persist.get() {
@@ -249,6 +324,7 @@ pub(crate) fn run<R>(
         inner,
         locks: Arc::clone(&locks),
         _guards: guards,
+        _gate: gate,
     };
     let tx = Tx {
         kv: Kv::in_tx(Arc::clone(inner), Arc::clone(&locks)),

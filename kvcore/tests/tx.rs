@@ -371,3 +371,146 @@ fn a_transaction_is_one_log_record() {
     assert_eq!((int(&db, "k8"), db.exists(&["k9"])), (8, 0));
     let _: Option<Watch> = None;
 }
+
+/// An open transaction declares nothing it must, locks what it reaches, and is still one
+/// atomic step and one log record; after it the shards are free again.
+#[test]
+fn an_open_transaction_locks_keys_as_it_reaches_them() {
+    let dir = TempDir::new("tx", "open");
+    let persist = kvcore::PersistOptions::new().sync(SyncMode::Always);
+    let kv = Kv::open(&dir.0, Options::new().shards(8), persist.clone()).unwrap();
+    let names = keys(40);
+    let declared: &[(usize, &[u8])] = &[(0, b"k0")];
+    let before = kv.persistence().unwrap().log_seq;
+    kv.transaction(Scope::Open(declared), |tx| {
+        let db = tx.db(0)?;
+        // Undeclared keys, in every shard, in descending order: taken out of order.
+        for (i, k) in names.iter().enumerate().rev() {
+            db.set(k, i.to_string())?;
+        }
+        db.mset(&[("m1", "a"), ("m2", "b")])?;
+        tx.db(1)?.set("other-db", "x")?;
+        tx.kv().swapdb(1, 2)
+    })
+    .unwrap();
+    assert_eq!(kv.persistence().unwrap().log_seq, before + 1, "one record");
+    // Every shard is unlocked: each is written from another thread.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let db = kv.db(0).unwrap();
+            for k in &names {
+                db.incr(k).unwrap();
+            }
+        });
+    });
+    drop(kv);
+    let kv = Kv::open(&dir.0, Options::new().shards(8), persist).unwrap();
+    let db = kv.db(0).unwrap();
+    assert_eq!((int(&db, "k0"), int(&db, "k39")), (1, 40));
+    assert_eq!(db.mget(&["m1", "m2"]).len(), 2);
+    assert_eq!(
+        kv.db(2).unwrap().get("other-db").unwrap(),
+        Some(b"x".to_vec())
+    );
+}
+
+/// Open transactions take shards out of order while MSET, MGET, RENAME, keyed and
+/// whole-keyspace transactions, FLUSHDB and snapshots take theirs in order: nothing deadlocks
+/// (Invariant 12's order gate), and no reader sees money in flight between accounts.
+#[test]
+fn open_transactions_among_multi_key_operations_never_deadlock() {
+    let dir = TempDir::new("tx", "open-mix");
+    let kv = Kv::open(
+        &dir.0,
+        Options::new().shards(8).databases(2),
+        kvcore::PersistOptions::new().sync(SyncMode::No),
+    )
+    .unwrap();
+    const ACCOUNTS: usize = 12;
+    const TOTAL: i64 = 1_200;
+    let names = keys(ACCOUNTS);
+    let db = kv.db(0).unwrap();
+    for k in &names {
+        db.set(k, (TOTAL / ACCOUNTS as i64).to_string()).unwrap();
+    }
+    let rounds = 1_500u64;
+    let mut workers: Vec<Worker<()>> = Vec::new();
+    // Open transactions moving money, touching accounts in a scrambled order.
+    for t in 0..3u64 {
+        let (kv, names) = (kv.clone(), names.clone());
+        workers.push(Box::new(move || {
+            for i in 0..rounds {
+                let r = (i * 7919 + t * 104_729).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let from = &names[(r % ACCOUNTS as u64) as usize];
+                let to = &names[((r >> 8) % ACCOUNTS as u64) as usize];
+                let declared: &[(usize, &[u8])] = &[(0, b"unrelated")];
+                kv.transaction(Scope::Open(declared), |tx| {
+                    let db = tx.db(0)?;
+                    db.decrby(to, -5)?; // credited first: a reader would see too much
+                    db.decrby(from, 5)?;
+                    if r % 5 == 0 {
+                        db.set("scratch", "x")?;
+                        tx.db(1)?.del(&["scratch"])?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+        }));
+    }
+    // Keyed transactions moving money, readers of every account, MSETs and RENAMEs of other keys.
+    {
+        let (kv, names) = (kv.clone(), names.clone());
+        workers.push(Box::new(move || {
+            let db = kv.db(0).unwrap();
+            for i in 0..rounds {
+                let (a, b) = (
+                    &names[i as usize % ACCOUNTS],
+                    &names[(i as usize * 5 + 1) % ACCOUNTS],
+                );
+                let pair = [a.clone(), b.clone()];
+                let scope = scope_of(0, &pair);
+                db.transaction(Scope::Keys(&scope), |tx| {
+                    let db = tx.db(0)?;
+                    db.incrby(a, 1)?;
+                    db.decrby(b, 1)
+                })
+                .unwrap();
+                let all: i64 = db
+                    .mget(&names)
+                    .iter()
+                    .map(|v| {
+                        std::str::from_utf8(v.as_ref().unwrap())
+                            .unwrap()
+                            .parse::<i64>()
+                            .unwrap()
+                    })
+                    .sum();
+                assert_eq!(all, TOTAL, "a reader saw money in flight");
+            }
+        }));
+    }
+    {
+        let kv = kv.clone();
+        workers.push(Box::new(move || {
+            let db = kv.db(0).unwrap();
+            let other = kv.db(1).unwrap();
+            for i in 0..rounds {
+                db.mset(&[("scratch", "1"), ("unrelated", "2"), ("m", "3")])
+                    .unwrap();
+                let _ = db.rename("m", "n");
+                if i % 50 == 0 {
+                    other.flushdb().unwrap();
+                    kv.transaction(Scope::Everything, |tx| tx.db(1).map(|d| d.dbsize()))
+                        .unwrap();
+                }
+                if i % 300 == 0 {
+                    kv.save().unwrap();
+                }
+            }
+        }));
+    }
+    run_workers("open transactions among multi-key operations", workers);
+    let all: i64 = names.iter().map(|k| int(&db, k)).sum();
+    assert_eq!(all, TOTAL);
+}

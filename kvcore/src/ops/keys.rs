@@ -190,6 +190,8 @@ pub(crate) fn dbsize(db: &Db) -> u64 {
 pub(crate) fn flushdb(db: &Db) -> Result<()> {
     let inner = &*db.inner;
     db.durable(|logged| {
+        // Every shard of the database, in order: the order gate first (Invariant 12).
+        let _gate = db.tx().is_none().then(|| inner.gate());
         let mut guards: Vec<_> = (0..inner.shard_count())
             .map(|s| db.shard_write(db.index, s))
             .collect();

@@ -413,6 +413,8 @@ impl Persist {
         let (seq, created, dirty_at, barrier) = {
             // The barrier: no write is in flight while every lock is held, so every record up
             // to `seq` is applied in memory and none after it.
+            // Every shard in order: the order gate first (Invariant 12).
+            let _gate = inner.gate();
             let mut guards = Vec::with_capacity(self.databases * self.shards);
             for db in 0..self.databases {
                 for s in 0..self.shards {
