@@ -83,7 +83,7 @@ mod persist;
 mod pubsub;
 mod scan;
 #[cfg(feature = "scripting")]
-mod script;
+pub mod script;
 mod shard;
 mod store;
 mod tx;

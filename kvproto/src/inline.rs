@@ -28,7 +28,7 @@ fn hex_value(b: u8) -> Option<u8> {
 /// - a NUL byte ends the line, because Redis parses it as a C string.
 ///
 /// Unquoted arguments borrow from `line`; quoted ones are unescaped into owned bytes.
-pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Cow<'_, [u8]>>> {
+pub fn split_args(line: &[u8]) -> Option<Vec<Cow<'_, [u8]>>> {
     let line = match line.iter().position(|&b| b == 0) {
         Some(nul) => &line[..nul],
         None => line,

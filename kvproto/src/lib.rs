@@ -65,6 +65,7 @@ pub use decode::decode_frame;
 pub use decoder::RequestDecoder;
 pub use error::ProtocolError;
 pub use frame::{Frame, Version};
+pub use inline::split_args;
 pub use limits::Limits;
 pub use request::{Request, decode_request};
 pub use status::Status;

@@ -119,6 +119,8 @@ pub(crate) struct Shared {
     pub(crate) waiters: crate::waiters::Waiters,
     /// The clients that ran MONITOR.
     pub(crate) monitors: crate::monitor::Monitors,
+    /// The Lua interpreter and script cache (EVAL, SCRIPT).
+    pub(crate) scripts: kvcore::script::Engine,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
@@ -162,6 +164,10 @@ impl Shared {
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
             monitors: crate::monitor::Monitors::default(),
+            scripts: kvcore::script::Engine::new(kvcore::script::EngineOptions {
+                version: crate::cmd::REDIS_VERSION.to_string(),
+                ..kvcore::script::EngineOptions::default()
+            }),
             #[cfg(test)]
             test_handler: None,
         }

@@ -17,6 +17,7 @@ mod list;
 mod multi;
 mod object;
 mod pubsub;
+mod script;
 mod server;
 mod set;
 mod spec;
@@ -27,5 +28,6 @@ mod zset;
 
 pub(crate) use ctx::Ctx;
 pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
+pub(crate) use info::REDIS_VERSION;
 pub(crate) use multi::Transaction;
 pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};

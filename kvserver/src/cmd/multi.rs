@@ -152,6 +152,8 @@ impl Transaction {
                 // The whole keyspace, or another database than the selected one.
                 "flushall" | "flushdb" | "swapdb" | "dbsize" | "keys" | "scan" | "randomkey"
                 | "info" | "move" => return None,
+                // A script may touch keys it did not declare.
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => return None,
                 "copy" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"db")) => return None,
                 _ => {}
             }

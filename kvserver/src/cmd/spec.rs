@@ -12,6 +12,7 @@ impl Flags {
     pub(crate) const WRITE: Flags = Flags::parse("write");
     pub(crate) const NO_AUTH: Flags = Flags::parse("no_auth");
     pub(crate) const NO_MULTI: Flags = Flags::parse("no_multi");
+    pub(crate) const NO_SCRIPT: Flags = Flags::parse("noscript");
     /// The commands MONITOR does not show (either flag).
     pub(crate) const UNMONITORED: Flags = Flags::parse("admin skip_monitor");
     /// The commands that read or change the keyspace (any of the flags), which a monitoring
@@ -232,6 +233,7 @@ pub(crate) enum Group {
     Connection,
     Server,
     Transactions,
+    Scripting,
 }
 
 impl Group {
@@ -248,6 +250,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
         }
     }
 }

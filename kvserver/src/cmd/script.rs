@@ -1,0 +1,359 @@
+//! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT.
+//!
+//! The interpreter, its sandbox and the script cache are kvcore's ([`kvcore::script::Engine`],
+//! one per server in `Shared::scripts`). This file parses the commands, runs a script inside
+//! an open kvcore transaction over its declared keys (`Scope::Open`: undeclared keys are
+//! locked when the script reaches them, and scripts run one at a time), and is the engine's
+//! [`Host`]: each `redis.call` goes through the command table like a client's command, with
+//! Redis's script checks first, and its reply comes back decoded into a [`Value`].
+
+use kvcore::script::{Call, Host, KillOutcome, Source, Value};
+use kvproto::{Frame, Request, Version};
+
+use super::ctx::{CmdResult, Ctx, int_arg};
+use super::error::CmdError;
+use super::spec::{Find, Flags, Group, a, ks};
+use super::table::{self, Command, TABLE};
+use crate::conn::Session;
+
+use super::spec::Begin::Index;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("eval", -3, "noscript skip_monitor no_mandatory_keys stale", eval)
+        .acl("@scripting")
+        .keys(&[ks("RW access update", Index(2), Find::Keynum(0, 1, 1))
+            .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")])
+        .doc(Group::Scripting, "2.6.0", "Execute a Lua script server side")
+        .complexity("Depends on the script that is executed.")
+        .args(ARGS_SCRIPT),
+    Command::new("eval_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", eval_ro)
+        .acl("@scripting")
+        .keys(&[ks("RO access", Index(2), Find::Keynum(0, 1, 1))
+            .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")])
+        .doc(Group::Scripting, "7.0.0", "Execute a read-only Lua script server side")
+        .complexity("Depends on the script that is executed.")
+        .args(ARGS_SCRIPT),
+    Command::new("evalsha", -3, "noscript skip_monitor no_mandatory_keys stale", evalsha)
+        .acl("@scripting")
+        .keys(&[ks("RW access update", Index(2), Find::Keynum(0, 1, 1))])
+        .doc(Group::Scripting, "2.6.0", "Execute a Lua script server side")
+        .complexity("Depends on the script that is executed.")
+        .args(ARGS_SHA),
+    Command::new("evalsha_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", evalsha_ro)
+        .acl("@scripting")
+        .keys(&[ks("RO access", Index(2), Find::Keynum(0, 1, 1))])
+        .doc(Group::Scripting, "7.0.0", "Execute a read-only Lua script server side")
+        .complexity("Depends on the script that is executed.")
+        .args(ARGS_SHA),
+    Command::new("script", -2, "", super::table::run_subcommand)
+        .doc(Group::Scripting, "2.6.0", "A container for Lua scripts management commands")
+        .complexity("Depends on subcommand.")
+        .subcommands(SUBCOMMANDS),
+];
+
+static ARGS_SCRIPT: &[super::spec::Arg] = &[
+    a("script", "string"),
+    a("numkeys", "integer"),
+    a("key", "key").key(0).flags("optional multiple"),
+    a("arg", "string").flags("optional multiple"),
+];
+
+static ARGS_SHA: &[super::spec::Arg] = &[
+    a("sha1", "string"),
+    a("numkeys", "integer"),
+    a("key", "key").key(0).flags("optional multiple"),
+    a("arg", "string").flags("optional multiple"),
+];
+
+#[rustfmt::skip]
+static SUBCOMMANDS: &[Command] = &[
+    Command::new("script|exists", -3, "noscript", exists)
+        .acl("@scripting")
+        .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"])
+        .doc(Group::Scripting, "2.6.0", "Check existence of scripts in the script cache.")
+        .complexity("O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).")
+        .args(&[a("sha1", "string").flags("multiple")]),
+    Command::new("script|flush", -2, "noscript", flush)
+        .acl("@scripting")
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Remove all the scripts from the script cache.")
+        .complexity("O(N) with N being the number of scripts in cache")
+        .history(&[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")])
+        .args(&[a("async", "oneof").flags("optional").since("6.2.0").args(&[
+            a("async", "pure-token").token("ASYNC"),
+            a("sync", "pure-token").token("SYNC"),
+        ])]),
+    Command::new("script|help", 2, "loading stale", help)
+        .acl("@scripting")
+        .doc(Group::Scripting, "5.0.0", "Show helpful text about the different subcommands")
+        .complexity("O(1)"),
+    Command::new("script|kill", 2, "noscript allow_busy", kill)
+        .acl("@scripting")
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Kill the script currently in execution.")
+        .complexity("O(1)"),
+    Command::new("script|load", 3, "noscript stale", load)
+        .acl("@scripting")
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "2.6.0", "Load the specified Lua script into the script cache.")
+        .complexity("O(N) with N being the length in bytes of the script body.")
+        .args(&[a("script", "string")]),
+];
+
+fn eval(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    run(ctx, req, Source::Body(req.arg(1)), false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    run(ctx, req, Source::Body(req.arg(1)), true)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    run(ctx, req, Source::Sha(req.arg(1)), false)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    run(ctx, req, Source::Sha(req.arg(1)), true)
+}
+
+/// Runs a script: inside an open transaction over its declared keys (or inside EXEC's, when
+/// queued), with the connection's database selected, which a SELECT in the script does not
+/// change for the connection.
+fn run(ctx: &mut Ctx<'_>, req: &Request<'_>, source: Source<'_>, read_only: bool) -> CmdResult {
+    let numkeys = int_arg(req.arg(2))?;
+    if numkeys < 0 {
+        return Err(CmdError::Msg("ERR Number of keys can't be negative"));
+    }
+    let args: Vec<&[u8]> = req.args().collect();
+    if numkeys as u64 > (args.len() - 3) as u64 {
+        return Err(CmdError::Msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let (keys, argv) = args[3..].split_at(numkeys as usize);
+    let shared = std::sync::Arc::clone(&ctx.s.shared);
+    let engine = &shared.scripts;
+    let db_index = ctx.s.db_index;
+    let (s, out) = (&mut *ctx.s, &mut *ctx.out);
+    let mut host = ScriptHost { s, wrote: false };
+    let reply = if host.s.in_exec() {
+        let reply = engine.eval(source, keys, argv, read_only, &mut host);
+        host.s.db_index = db_index;
+        host.s.db = host.s.select_db(db_index)?;
+        reply
+    } else {
+        let scope: Vec<(usize, &[u8])> = keys.iter().map(|&k| (db_index, k)).collect();
+        let db = host.s.db.clone();
+        let ran = db.transaction(kvcore::Scope::Open(&scope), |t| {
+            host.s.enter_exec(t.kv().clone())?;
+            Ok(engine.eval(source, keys, argv, read_only, &mut host))
+        });
+        host.s.db_index = db_index;
+        host.s.leave_exec();
+        ran?
+    };
+    let wrote = host.wrote;
+    let version = ctx.s.version;
+    kvproto::encode(&to_frame(reply), version, out);
+    if wrote && !ctx.s.in_exec() {
+        // Clients blocked on keys the script pushed to are served now that its locks are
+        // released.
+        ctx.s.shared.waiters.serve();
+    }
+    Ok(())
+}
+
+/// The engine's host: runs a script's commands through the command table on the
+/// connection's session, which holds the script's transaction.
+struct ScriptHost<'a> {
+    s: &'a mut Session,
+    wrote: bool,
+}
+
+impl Host for ScriptHost<'_> {
+    fn call(&mut self, args: &[&[u8]], call: &Call) -> (Value, bool) {
+        let refuse = |msg: &str| (Value::error(msg), false);
+        let Some(idx) = table::lookup(args[0]) else {
+            return refuse("ERR Unknown Redis command called from script");
+        };
+        let req = Request::from_args(args.iter().copied());
+        let slot = table::stat_slot(idx, &req);
+        let cmd = table::stat_command(slot);
+        if !TABLE[idx].arity_ok(args.len()) || !cmd.arity_ok(args.len()) {
+            return refuse("ERR Wrong number of args calling Redis command from script");
+        }
+        if TABLE[idx].flags.has(Flags::NO_SCRIPT) || cmd.flags.has(Flags::NO_SCRIPT) {
+            return refuse("ERR This Redis command is not allowed from script");
+        }
+        let write = cmd.flags.has(Flags::WRITE) || TABLE[idx].flags.has(Flags::WRITE);
+        if write && call.read_only {
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        let saved = self.s.version;
+        self.s.version = if call.resp3 {
+            Version::Resp3
+        } else {
+            Version::Resp2
+        };
+        let mut out = Vec::new();
+        self.s.call(idx, slot, &req, &mut out);
+        self.s.version = saved;
+        let value = match kvproto::decode_frame(&out, &kvproto::Limits::new()) {
+            Ok(kvproto::Status::Complete((frame, _))) => from_frame(frame),
+            _ => Value::error("ERR the command's reply could not be read"),
+        };
+        let wrote = write && !matches!(value, Value::Error(_));
+        self.wrote |= wrote;
+        (value, wrote)
+    }
+
+    fn log(&mut self, level: u8, message: &[u8]) {
+        let text = String::from_utf8_lossy(message);
+        match level {
+            3 => crate::log::warning!("{text}"),
+            2 => crate::log::notice!("{text}"),
+            _ => crate::log::verbose!("{text}"),
+        }
+    }
+}
+
+/// A decoded reply as a script value.
+fn from_frame(f: Frame) -> Value {
+    match f {
+        Frame::Simple(s) => Value::Status(s),
+        Frame::Error(e) | Frame::BulkError(e) => Value::Error(e),
+        Frame::Integer(n) => Value::Int(n),
+        Frame::Bulk(b) => Value::Bulk(b),
+        Frame::Null | Frame::NullArray => Value::Nil,
+        Frame::Array(items) | Frame::Push(items) => {
+            Value::Array(items.into_iter().map(from_frame).collect())
+        }
+        Frame::Boolean(b) => Value::Bool(b),
+        Frame::Double(d) => Value::Double(d),
+        Frame::BigNumber(n) => Value::BigNumber(n),
+        Frame::Verbatim { format, text } => Value::Verbatim(format.to_vec(), text),
+        Frame::Map(pairs) => Value::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (from_frame(k), from_frame(v)))
+                .collect(),
+        ),
+        Frame::Set(items) => Value::Set(items.into_iter().map(from_frame).collect()),
+        Frame::Attribute { data, .. } => from_frame(*data),
+    }
+}
+
+/// A script's result as a reply frame (encoded in the client's protocol afterwards).
+fn to_frame(v: Value) -> Frame {
+    match v {
+        Value::Status(s) => Frame::Simple(s),
+        Value::Error(e) => Frame::Error(e),
+        Value::Int(n) => Frame::Integer(n),
+        Value::Bulk(b) => Frame::Bulk(b),
+        Value::Nil => Frame::Null,
+        Value::Array(items) => Frame::Array(items.into_iter().map(to_frame).collect()),
+        Value::Map(pairs) => Frame::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (to_frame(k), to_frame(v)))
+                .collect(),
+        ),
+        Value::Set(items) => Frame::Set(items.into_iter().map(to_frame).collect()),
+        Value::Double(d) => Frame::Double(d),
+        Value::Bool(b) => Frame::Boolean(b),
+        Value::BigNumber(n) => Frame::BigNumber(n),
+        Value::Verbatim(format, text) => {
+            let mut f = *b"txt";
+            for (dst, src) in f.iter_mut().zip(format) {
+                *dst = src;
+            }
+            Frame::Verbatim { format: f, text }
+        }
+    }
+}
+
+fn load(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    match ctx.s.shared.scripts.load(req.arg(2)) {
+        Ok(sha) => {
+            ctx.w().bulk(sha.as_bytes());
+            Ok(())
+        }
+        Err(e) => Err(error_of(e)),
+    }
+}
+
+fn exists(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let found: Vec<bool> = req
+        .args()
+        .skip(2)
+        .map(|sha| ctx.s.shared.scripts.exists(sha))
+        .collect();
+    let mut w = ctx.w();
+    w.array_len(found.len());
+    for f in found {
+        w.integer(i64::from(f));
+    }
+    Ok(())
+}
+
+fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    match req.len() {
+        2 => {}
+        3 if req.arg(2).eq_ignore_ascii_case(b"async")
+            || req.arg(2).eq_ignore_ascii_case(b"sync") => {}
+        _ => {
+            return Err(CmdError::Msg(
+                "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+            ));
+        }
+    }
+    ctx.s.shared.scripts.flush();
+    ctx.ok()
+}
+
+fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    match ctx.s.shared.scripts.kill() {
+        KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),
+        KillOutcome::Unkillable => Err(CmdError::Msg(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        )),
+        KillOutcome::Killed => ctx.ok(),
+    }
+}
+
+fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let lines = [
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    let mut w = ctx.w();
+    w.array_len(lines.len());
+    for l in lines {
+        w.simple(l.as_bytes());
+    }
+    Ok(())
+}
+
+/// An engine error reply as a command error.
+fn error_of(v: Value) -> CmdError {
+    match v {
+        Value::Error(e) => CmdError::Raw(e),
+        _ => CmdError::Msg("ERR unexpected script reply"),
+    }
+}
