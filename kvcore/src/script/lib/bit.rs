@@ -5,9 +5,9 @@
 //! mantissa are then the number rounded to an integer (half to even) and reduced mod 2^32.
 //! Results are those 32 bits read as a signed integer.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table, Value};
 
-use super::raise::{self, Args, Outcome};
+use super::raise::{self, Args, Outcome, Results};
 
 /// LuaBitOp's `barg`: argument `i` as 32 bits.
 ///
@@ -23,14 +23,12 @@ fn to_bits(lua: &Lua, args: &Args, i: usize) -> Outcome<u32> {
 }
 
 /// A result: the 32 bits as a signed number.
-fn ret(b: u32) -> Outcome<MultiValue> {
-    Ok(MultiValue::from_vec(vec![Value::Number(f64::from(
-        b as i32,
-    ))]))
+fn ret(b: u32) -> Outcome<Results> {
+    Ok(Results::one(Value::Number(f64::from(b as i32))))
 }
 
 /// `band`, `bor`, `bxor`: the first argument combined with every other, taken from the last.
-fn fold(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> {
+fn fold(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<Results> {
     let mut b = to_bits(lua, args, 1)?;
     for i in (2..=args.top()).rev() {
         b = op(b, to_bits(lua, args, i)?);
@@ -39,7 +37,7 @@ fn fold(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> 
 }
 
 /// The shifts and rotations: the count is taken mod 32.
-fn shift(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> {
+fn shift(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<Results> {
     let b = to_bits(lua, args, 1)?;
     let n = to_bits(lua, args, 2)? & 31;
     ret(op(b, n))
@@ -47,7 +45,7 @@ fn shift(lua: &Lua, args: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue>
 
 /// `tohex(x [, n])`: the low `|n|` hex digits of `x` (at most 8, default 8), upper case when
 /// `n` is negative.
-fn tohex(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
+fn tohex(lua: &Lua, args: &Args) -> Outcome<Results> {
     let mut b = to_bits(lua, args, 1)?;
     let n = if args.is_none(2) {
         8
@@ -67,15 +65,13 @@ fn tohex(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
         *c = digits[(b & 15) as usize];
         b >>= 4;
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        lua.create_string(out)?,
-    )]))
+    Ok(Results::one(Value::String(lua.create_string(out)?)))
 }
 
 /// The `bit` table.
 pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let f = |imp: fn(&Lua, &Args) -> Outcome<MultiValue>| {
+    let f = |imp: fn(&Lua, &Args) -> Outcome<Results>| {
         raise::function(lua, move |lua, args| imp(lua, &args))
     };
     t.raw_set("tobit", f(|lua, a| ret(to_bits(lua, a, 1)?))?)?;

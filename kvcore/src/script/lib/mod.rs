@@ -4,6 +4,7 @@
 mod bit;
 #[cfg(test)]
 mod check;
+mod cmsgpack;
 mod raise;
 mod structlib;
 
@@ -15,6 +16,7 @@ mod structlib;
 pub(crate) fn open(lua: &mlua::Lua) -> mlua::Result<()> {
     let globals = lua.globals();
     globals.raw_set("struct", structlib::module(lua)?)?;
+    globals.raw_set("cmsgpack", cmsgpack::module(lua)?)?;
     globals.raw_set("bit", bit::module(lua)?)?;
     Ok(())
 }

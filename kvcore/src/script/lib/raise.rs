@@ -12,7 +12,7 @@
 
 use std::ffi::c_int;
 
-use mlua::{Function, Lua, LuaString, MultiValue, Value, ffi};
+use mlua::{Function, Lua, LuaString, MultiValue, Table, Value, ffi};
 
 /// Lua 5.1's `LUAI_MAXCSTACK`: the most stack slots one C function may hold. The C modules grow
 /// their stack with `lua_checkstack` as they go and fail at this bound, so their deepest
@@ -28,12 +28,110 @@ pub(super) fn stack_ok(held: usize, more: usize) -> bool {
 /// The most results an implementation returns directly; more go through a table.
 const MANY: usize = 64;
 
+/// A function's results. Past [`MANY`] they move into a Lua table as they come: mlua keeps
+/// every value it hands to Rust in one Lua thread's stack, bounded like a C function's, so
+/// thousands of strings or tables cannot all be held at once.
+pub(super) struct Results {
+    inline: Vec<Value>,
+    table: Option<Table>,
+    len: usize,
+}
+
+impl Results {
+    pub(super) fn new() -> Self {
+        Results {
+            inline: Vec::new(),
+            table: None,
+            len: 0,
+        }
+    }
+
+    /// One result.
+    pub(super) fn one(v: Value) -> Self {
+        Results {
+            inline: vec![v],
+            table: None,
+            len: 1,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends a result.
+    ///
+    /// # Errors
+    /// Out of memory.
+    pub(super) fn push(&mut self, lua: &Lua, v: Value) -> mlua::Result<()> {
+        self.len += 1;
+        if let Some(t) = &self.table {
+            return t.raw_set(self.len, v);
+        }
+        self.inline.push(v);
+        if self.inline.len() > MANY {
+            let t = lua.create_table_with_capacity(self.inline.len(), 0)?;
+            for (i, v) in self.inline.drain(..).enumerate() {
+                t.raw_set(i + 1, v)?;
+            }
+            self.table = Some(t);
+        }
+        Ok(())
+    }
+
+    /// Replaces result `i` (1-based, already pushed).
+    ///
+    /// # Errors
+    /// Out of memory.
+    pub(super) fn set(&mut self, i: usize, v: Value) -> mlua::Result<()> {
+        match &self.table {
+            Some(t) => t.raw_set(i, v),
+            None => {
+                self.inline[i - 1] = v;
+                Ok(())
+            }
+        }
+    }
+
+    /// The last result.
+    ///
+    /// # Errors
+    /// Out of memory.
+    pub(super) fn last(&self) -> mlua::Result<Value> {
+        match &self.table {
+            Some(t) => t.raw_get(self.len),
+            None => Ok(self.inline.last().cloned().unwrap_or(Value::Nil)),
+        }
+    }
+
+    /// Drops the last result.
+    ///
+    /// # Errors
+    /// Out of memory.
+    pub(super) fn pop(&mut self) -> mlua::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        match &self.table {
+            Some(t) => t.raw_set(self.len, Value::Nil)?,
+            None => {
+                self.inline.pop();
+            }
+        }
+        self.len -= 1;
+        Ok(())
+    }
+}
+
 /// An error a library function raises.
 pub(super) enum Raise {
     /// `luaL_error(msg)`: the caller's position, then the message.
     Error(Vec<u8>),
     /// `luaL_argerror(narg, msg)`.
     Arg(i32, Vec<u8>),
+    /// An error the Lua core raises inside the C function (`lua_settable` with a nil key):
+    /// the message alone, as the core adds a position only in Lua functions.
+    Plain(Vec<u8>),
     /// An error of mlua's own (out of memory), raised as mlua raises it.
     Lua(mlua::Error),
 }
@@ -190,29 +288,28 @@ pub(super) fn number_to_integer(n: f64) -> i64 {
 /// Out of memory while creating the function.
 pub(super) fn function<F>(lua: &Lua, imp: F) -> mlua::Result<Function>
 where
-    F: Fn(&Lua, Args) -> Outcome<MultiValue> + Send + 'static,
+    F: Fn(&Lua, Args) -> Outcome<Results> + Send + 'static,
 {
     // The implementation reports to the trampoline through its first result: `true` and the
     // results; or the number of results and a table holding them, when there are too many for
     // mlua to return (its own C frame is bounded like any other, and Redis's functions may return
     // up to nearly `MAX_C_STACK` values); or `false`, the message and, for an argument error, the
-    // argument's number.
+    // argument's number, or `false` to raise the message as it is.
     let inner = lua.create_function(move |lua, args: MultiValue| {
         let mut out = Vec::new();
         match imp(lua, Args::new(args)) {
-            Ok(values) if values.len() > MANY => {
-                let t = lua.create_table_with_capacity(values.len(), 0)?;
-                let n = values.len();
-                for (i, v) in values.into_iter().enumerate() {
-                    t.raw_set(i + 1, v)?;
-                }
-                out.push(Value::Integer(n as i64));
+            Ok(Results {
+                table: Some(t),
+                len,
+                ..
+            }) => {
+                out.push(Value::Integer(len as i64));
                 out.push(Value::Table(t));
             }
-            Ok(values) => {
-                out.reserve(values.len() + 1);
+            Ok(Results { inline, .. }) => {
+                out.reserve(inline.len() + 1);
                 out.push(Value::Boolean(true));
-                out.extend(values);
+                out.extend(inline);
             }
             Err(Raise::Lua(e)) => return Err(e),
             Err(Raise::Error(msg)) => {
@@ -223,6 +320,11 @@ where
                 out.push(Value::Boolean(false));
                 out.push(Value::String(lua.create_string(msg)?));
                 out.push(Value::Integer(narg.into()));
+            }
+            Err(Raise::Plain(msg)) => {
+                out.push(Value::Boolean(false));
+                out.push(Value::String(lua.create_string(msg)?));
+                out.push(Value::Boolean(false));
             }
         }
         Ok(MultiValue::from_vec(out))
@@ -275,6 +377,10 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
         if ffi::lua_toboolean(state, 1) != 0 {
             ffi::lua_remove(state, 1);
             return ffi::lua_gettop(state);
+        }
+        if ffi::lua_gettop(state) >= 3 && ffi::lua_type(state, 3) != ffi::LUA_TNUMBER {
+            ffi::lua_settop(state, 2);
+            ffi::lua_error(state)
         }
         if ffi::lua_gettop(state) >= 3 {
             let narg = ffi::lua_tointeger(state, 3) as c_int;

@@ -7,9 +7,9 @@
 //! alignment `!` asks for is 8. Integers are carried in 64 bits (`long`): wider fields (`i9` to
 //! `i32`) pack zeros above them and unpack only their low 8 bytes.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table, Value};
 
-use super::raise::{self, Args, Outcome, arg_error, error};
+use super::raise::{self, Args, Outcome, Results, arg_error, error};
 
 /// The widest integer field (`MAXINTSIZE`).
 const MAX_INT_SIZE: usize = 32;
@@ -141,7 +141,7 @@ fn to_u64(n: f64) -> u64 {
     }
 }
 
-fn pack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
+fn pack(lua: &Lua, args: &Args) -> Outcome<Results> {
     let fmt = args.check_string(lua, 1)?;
     // The C code pushes a nil above its arguments before its buffer, so the first missing
     // argument is a nil, not "no value". (Past it, it would read the buffer's partial strings
@@ -212,9 +212,7 @@ fn pack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
             _ => fmt.control(opt, &mut h)?,
         }
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        lua.create_string(out)?,
-    )]))
+    Ok(Results::one(Value::String(lua.create_string(out)?)))
 }
 
 /// `getinteger`: `bytes` as an integer; only the low 8 bytes of a wider field survive.
@@ -237,7 +235,7 @@ fn integer(bytes: &[u8], little: bool, signed: bool) -> f64 {
     l as i64 as f64
 }
 
-fn unpack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
+fn unpack(lua: &Lua, args: &Args) -> Outcome<Results> {
     let fmt = args.check_string(lua, 1)?;
     let fmt = fmt.as_bytes();
     let data = args.check_string(lua, 2)?;
@@ -252,7 +250,7 @@ fn unpack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
     pos -= 1;
     let mut fmt = Format::new(&fmt);
     let mut h = Header::new();
-    let mut out: Vec<Value> = Vec::new();
+    let mut out = Results::new();
     let too_short = || arg_error(2, "data string too short");
     while let Some(opt) = fmt.next_opt() {
         let mut size = fmt.size(opt)?;
@@ -268,7 +266,7 @@ fn unpack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let n = integer(field(), h.little, opt.is_ascii_lowercase());
-                out.push(Value::Number(n));
+                out.push(lua, Value::Number(n))?;
             }
             b'x' => {}
             b'f' => {
@@ -278,7 +276,7 @@ fn unpack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
                 } else {
                     f32::from_be_bytes(b)
                 };
-                out.push(Value::Number(f64::from(f)));
+                out.push(lua, Value::Number(f64::from(f)))?;
             }
             b'd' => {
                 let b: [u8; 8] = field().try_into().expect("a d field is 8 bytes");
@@ -287,43 +285,49 @@ fn unpack(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
                 } else {
                     f64::from_be_bytes(b)
                 };
-                out.push(Value::Number(d));
+                out.push(lua, Value::Number(d))?;
             }
             b'c' => {
                 if size == 0 {
                     // `c0` takes its length from the previous result, which must be a number
                     // or a string Lua reads as one; the length replaces it.
-                    let n = match out.last() {
-                        Some(v) => raise::to_number(lua, v)?,
-                        None => None,
+                    let n = match out.len() {
+                        0 => None,
+                        _ => raise::to_number(lua, &out.last()?)?,
                     };
                     let Some(n) = n else {
                         return Err(error("format 'c0' needs a previous size"));
                     };
-                    out.pop();
+                    out.pop()?;
                     size = to_u64(n) as usize;
                     if size > ld || pos > ld - size {
                         return Err(too_short());
                     }
                 }
-                out.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+                out.push(
+                    lua,
+                    Value::String(lua.create_string(&data[pos..pos + size])?),
+                )?;
             }
             b's' => {
                 let Some(len) = data[pos..].iter().position(|&b| b == 0) else {
                     return Err(error("unfinished string in data"));
                 };
-                out.push(Value::String(lua.create_string(&data[pos..pos + len])?));
+                out.push(
+                    lua,
+                    Value::String(lua.create_string(&data[pos..pos + len])?),
+                )?;
                 size = len + 1;
             }
             _ => fmt.control(opt, &mut h)?,
         }
         pos = pos.wrapping_add(size);
     }
-    out.push(Value::Integer(pos.wrapping_add(1) as i64));
-    Ok(MultiValue::from_vec(out))
+    out.push(lua, Value::Integer(pos.wrapping_add(1) as i64))?;
+    Ok(out)
 }
 
-fn size(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
+fn size(lua: &Lua, args: &Args) -> Outcome<Results> {
     let fmt = args.check_string(lua, 1)?;
     let fmt = fmt.as_bytes();
     let mut fmt = Format::new(&fmt);
@@ -344,13 +348,13 @@ fn size(lua: &Lua, args: &Args) -> Outcome<MultiValue> {
         }
         pos = pos.wrapping_add(size);
     }
-    Ok(MultiValue::from_vec(vec![Value::Integer(pos as i64)]))
+    Ok(Results::one(Value::Integer(pos as i64)))
 }
 
 /// The `struct` table.
 pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let f = |imp: fn(&Lua, &Args) -> Outcome<MultiValue>| {
+    let f = |imp: fn(&Lua, &Args) -> Outcome<Results>| {
         raise::function(lua, move |lua, args| imp(lua, &args))
     };
     t.raw_set("pack", f(pack)?)?;
