@@ -5,7 +5,8 @@
 
 Each FILE (kvcore/src/script/lib/*.rs) holds a `CASES` table of `(r#"script"#, b"expected")`
 rows. For every row this runs `PRELUDE` (read from kvcore/src/script/lib/check.rs) followed by
-the script through `EVAL ... 0` on the redis-server listening on 127.0.0.1:PORT, which must
+the script through `EVAL ... 0` (after SCRIPT FLUSH, which gives Redis a fresh interpreter)
+on the redis-server listening on 127.0.0.1:PORT, which must
 reply with a bulk string. Without --write it lists the rows whose expected value differs from
 the reply and exits 1 if any does; with --write it writes the replies into the files instead.
 
@@ -84,6 +85,9 @@ def main():
         def replace(m):
             nonlocal bad
             script, expected = m.group(1), m.group(2)
+            # A fresh interpreter per case, as the tests have: Redis keeps one across scripts,
+            # with whatever configuration an earlier case gave cjson.
+            conn.call("SCRIPT", "FLUSH")
             reply = conn.call("EVAL", prelude + script, 0)
             if not isinstance(reply, bytes):
                 bad += 1

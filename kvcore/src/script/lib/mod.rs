@@ -4,7 +4,9 @@
 mod bit;
 #[cfg(test)]
 mod check;
+mod cjson;
 mod cmsgpack;
+mod fpconv;
 mod raise;
 mod structlib;
 
@@ -15,6 +17,7 @@ mod structlib;
 #[allow(dead_code)] // used by the interpreter, which lands next
 pub(crate) fn open(lua: &mlua::Lua) -> mlua::Result<()> {
     let globals = lua.globals();
+    globals.raw_set("cjson", cjson::module(lua)?)?;
     globals.raw_set("struct", structlib::module(lua)?)?;
     globals.raw_set("cmsgpack", cmsgpack::module(lua)?)?;
     globals.raw_set("bit", bit::module(lua)?)?;
