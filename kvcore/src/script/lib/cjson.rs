@@ -227,6 +227,7 @@ impl Encoder {
     }
 
     fn number(&mut self, v: &Value) -> Outcome<()> {
+        // Only number values and number keys get here.
         let n = raise::number(v).expect("called on numbers");
         if !n.is_finite() {
             match self.cfg.encode_invalid_numbers {

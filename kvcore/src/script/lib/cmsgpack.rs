@@ -122,6 +122,7 @@ fn encode(out: &mut Vec<u8>, v: &Value, level: usize, held: usize) -> Outcome<()
         Value::String(s) => encode_bytes(out, &s.as_bytes()),
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Integer(_) | Value::Number(_) => {
+            // This arm matched a number.
             let n = raise::number(v).expect("a number");
             if is_int64(n) {
                 encode_int(out, raise::number_to_integer(n));
