@@ -29,6 +29,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const FLUSH_AT: usize = 64 * 1024;
 /// A reply buffer that grew past this is given back after its batch.
 const KEEP_OUT: usize = 1024 * 1024;
+/// Redis's reply to a command that arrives while a script is past busy-reply-threshold.
+const BUSY_SCRIPT: &[u8] =
+    b"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 /// What CLIENT REPLY asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +238,24 @@ impl Session {
             );
             self.fail_transaction();
             return;
+        }
+        // A script that has run past busy-reply-threshold holds the others off, as in
+        // Redis, except for what ends it (SCRIPT KILL, SHUTDOWN NOSAVE) and transactions.
+        if let Some(ms) = self.shared.scripts.running_for() {
+            let limit = self
+                .shared
+                .live
+                .busy_reply_threshold
+                .load(Ordering::Relaxed);
+            if limit > 0
+                && ms >= limit
+                && !cmd.flags.has(Flags::ALLOW_BUSY)
+                && !table::stat_command(slot).flags.has(Flags::ALLOW_BUSY)
+            {
+                self.reject(slot, req, out, BUSY_SCRIPT);
+                self.fail_transaction();
+                return;
+            }
         }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
             return;

@@ -107,12 +107,28 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
 
     shared.clients.stop_reading_all();
     let deadline = Instant::now() + DRAIN_DEADLINE;
-    while shared.clients.connected() > 0 && Instant::now() < deadline {
+    // A connection running a script that was not killed never drains (at most one: scripts
+    // run one at a time); it is dealt with below.
+    let stuck = || usize::from(shared.scripts.running_for().is_some());
+    while shared.clients.connected() > stuck() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     let left = shared.clients.connected();
     if left > 0 {
         warning!("{left} connection(s) still busy after {DRAIN_DEADLINE:?}; exiting anyway");
+    }
+    if shared.scripts.running_for().is_some() {
+        // SHUTDOWN NOSAVE during a script that could not be killed (it wrote). The script
+        // holds its keys' locks, which stopping the background tasks or saving would wait
+        // for: exit now. Its writes are not in the log (a script's record is appended when
+        // it ends), so the data directory holds the state before it, as after a crash.
+        warning!("a script is still running: exiting without it (its writes are discarded)");
+        if shared.kv.is_persistent()
+            && let Err(e) = shared.kv.sync_log()
+        {
+            warning!("could not sync the write-ahead log: {}", Chain(&e));
+        }
+        std::process::exit(0);
     }
     if let Some(replier) = &shared.replier {
         replier.stop();

@@ -144,6 +144,8 @@ pub(crate) struct Config {
     pub(crate) idle_timeout_secs: u64,
     /// Redis's `notify-keyspace-events`.
     pub(crate) notify_keyspace_events: kvcore::NotifyFlags,
+    /// Redis's `busy-reply-threshold` (`lua-time-limit`), in ms.
+    pub(crate) busy_reply_threshold: u64,
     pub(crate) config_file: Option<PathBuf>,
 }
 
@@ -165,6 +167,7 @@ impl Default for Config {
             output_limits: OutputLimits::default(),
             idle_timeout_secs: 0,
             notify_keyspace_events: kvcore::NotifyFlags::default(),
+            busy_reply_threshold: 5000,
             config_file: None,
         }
     }
@@ -323,6 +326,7 @@ impl Config {
                 self.notify_keyspace_events =
                     kvcore::NotifyFlags::parse(one()?).ok_or(BAD_EVENT_CLASS)?;
             }
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(one()?)?,
             _ => {
                 return Err(format!(
                     "bad directive or wrong number of arguments: '{name}'"

@@ -117,7 +117,7 @@ G._G = globals
 -- it failed (the innermost frame of the script's own code).
 local function handler(e)
   local level, info = 2, getinfo(2, 'Sl')
-  while info and (info.what == 'C' or info.source == '=kv') do
+  while info and (info.what == 'C' or info.what == 'tail' or info.source == '=kv') do
     level = level + 1
     info = getinfo(level, 'Sl')
   end

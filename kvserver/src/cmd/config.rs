@@ -65,12 +65,31 @@ fn set_u64(v: &str) -> Result<u64, &'static str> {
     v.parse::<u64>().map_err(|_| NOT_INT)
 }
 
+/// `busy-reply-threshold` / `lua-time-limit`: milliseconds, 0 or more.
+fn set_busy_reply_threshold(s: &Shared, v: &str, apply: bool) -> Result<(), &'static str> {
+    let n: i64 = v.parse().map_err(|_| NOT_INT)?;
+    if n < 0 {
+        return Err("argument must be between 0 and 9223372036854775807 inclusive");
+    }
+    if apply {
+        s.live
+            .busy_reply_threshold
+            .store(n as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 #[rustfmt::skip]
 static PARAMS: &[Param] = &[
     Param { name: "appendfsync", get: |s| s.cfg.sync.as_str().into(), set: None },
     // The write-ahead log plays the part of Redis's append-only file.
     Param { name: "appendonly", get: |s| if s.kv.is_persistent() { "yes" } else { "no" }.into(), set: None },
     Param { name: "bind", get: |s| s.cfg.bind.clone(), set: None },
+    Param {
+        name: "busy-reply-threshold",
+        get: |s| s.live.busy_reply_threshold.load(Ordering::Relaxed).to_string(),
+        set: Some(set_busy_reply_threshold),
+    },
     Param {
         name: "client-output-buffer-limit",
         get: |s| s.live.output_limits.get().to_redis_string(),
@@ -125,6 +144,12 @@ static PARAMS: &[Param] = &[
             }
             Ok(())
         }),
+    },
+    // Redis's older name for busy-reply-threshold: the same setting.
+    Param {
+        name: "lua-time-limit",
+        get: |s| s.live.busy_reply_threshold.load(Ordering::Relaxed).to_string(),
+        set: Some(set_busy_reply_threshold),
     },
     Param { name: "maxmemory", get: |_| "0".into(), set: None },
     Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },

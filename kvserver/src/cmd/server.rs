@@ -202,6 +202,13 @@ fn shutdown(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     if abort {
         return Err(CmdError::Msg("ERR No shutdown in progress."));
     }
+    // A running script holds its keys: only SHUTDOWN NOSAVE stops the server under it, as
+    // Redis allows only that during a busy script.
+    if !nosave && ctx.s.shared.scripts.running_for().is_some() {
+        return Err(CmdError::Msg(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ));
+    }
     // As Redis with save points: a snapshot on the way out unless NOSAVE.
     let save_on_exit = !nosave;
     ctx.s

@@ -13,6 +13,7 @@ impl Flags {
     pub(crate) const NO_AUTH: Flags = Flags::parse("no_auth");
     pub(crate) const NO_MULTI: Flags = Flags::parse("no_multi");
     pub(crate) const NO_SCRIPT: Flags = Flags::parse("noscript");
+    pub(crate) const ALLOW_BUSY: Flags = Flags::parse("allow_busy");
     /// The commands MONITOR does not show (either flag).
     pub(crate) const UNMONITORED: Flags = Flags::parse("admin skip_monitor");
     /// The commands that read or change the keyspace (any of the flags), which a monitoring

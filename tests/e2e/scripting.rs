@@ -1,0 +1,149 @@
+//! Scripts against a real kvserver with several clients: BUSY replies and SCRIPT KILL (texts
+//! recorded from redis-server 7.0.15), a killed script that catches errors with pcall, the
+//! UNKILLABLE script that only SHUTDOWN NOSAVE ends, and scripts' isolation from readers.
+
+use std::time::Instant;
+
+use super::support::{PATIENCE, Raw, Server, resp};
+
+const BUSY: &[u8] =
+    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+/// Sends PING until the server answers BUSY (a script has passed busy-reply-threshold).
+fn wait_for_busy(raw: &mut Raw) {
+    let end = Instant::now() + PATIENCE;
+    loop {
+        raw.send(&resp(&[b"PING"]));
+        let line = raw.read_line();
+        if line.as_bytes() == BUSY {
+            return;
+        }
+        assert_eq!(line, "+PONG\r\n", "PING before the script is busy");
+        assert!(Instant::now() < end, "no BUSY reply while the script ran");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The error a killed EVAL of `body` answers (its SHA-1 from SCRIPT LOAD).
+fn killed(raw: &mut Raw, body: &str) -> String {
+    raw.send(&resp(&[b"SCRIPT", b"LOAD", body.as_bytes()]));
+    let sha = String::from_utf8(raw.read_bulk()).unwrap();
+    format!("-ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:1.\r\n")
+}
+
+#[test]
+fn a_busy_script_answers_others_busy_until_script_kill_stops_it() {
+    let server = Server::start(&[]);
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &resp(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"100"]),
+        b"+OK\r\n",
+    );
+    for body in [
+        "local i = 0 while true do i = i + 1 end",
+        // pcall cannot catch the kill: the hook raises again on the next line.
+        "while true do pcall(function() while true do end end) end",
+    ] {
+        let expected = killed(&mut admin, body);
+        let mut runner = server.raw();
+        runner.send(&resp(&[b"EVAL", body.as_bytes(), b"0"]));
+        wait_for_busy(&mut admin);
+        // Commands that end a transaction or the script are still allowed.
+        admin.roundtrip(&resp(&[b"MULTI"]), b"+OK\r\n");
+        admin.roundtrip(&resp(&[b"DISCARD"]), b"+OK\r\n");
+        admin.roundtrip(&resp(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+        runner.expect(expected.as_bytes());
+        admin.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
+        admin.roundtrip(
+            &resp(&[b"SCRIPT", b"KILL"]),
+            b"-NOTBUSY No scripts in execution right now.\r\n",
+        );
+        runner.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
+    }
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_it() {
+    let mut server = Server::start(&[]);
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &resp(&[b"CONFIG", b"SET", b"lua-time-limit", b"100"]),
+        b"+OK\r\n",
+    );
+    let mut runner = server.raw();
+    runner.send(&resp(&[
+        b"EVAL",
+        b"redis.call('set', KEYS[1], 'x') while true do end",
+        b"1",
+        b"k",
+    ]));
+    wait_for_busy(&mut admin);
+    admin.roundtrip(
+        &resp(&[b"SCRIPT", b"KILL"]),
+        b"-UNKILLABLE Sorry the script already executed write commands against the dataset. \
+          You can either wait the script termination or kill the server in a hard way using \
+          the SHUTDOWN NOSAVE command.\r\n",
+    );
+    admin.roundtrip(&resp(&[b"SHUTDOWN"]), BUSY);
+    admin.send(&resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(server.wait_exit().success(), "log:\n{}", server.log());
+}
+
+/// Scripts that move money between keys they do not declare, while readers MGET every
+/// account: a reader never sees a transfer half done, and the total never changes.
+#[test]
+fn readers_never_see_half_a_script() {
+    let server = Server::start(&[]);
+    let accounts: Vec<String> = (0..8).map(|i| format!("acct{i}")).collect();
+    let mut setup = server.client();
+    for a in &accounts {
+        let _: () = redis::cmd("SET").arg(a).arg(100).query(&mut setup).unwrap();
+    }
+    let transfer = "local from, to = ARGV[1], ARGV[2] \
+                    redis.call('incrby', to, 7) redis.call('decrby', from, 7) \
+                    redis.call('rpush', KEYS[1], from .. '>' .. to) return 1";
+    std::thread::scope(|s| {
+        for t in 0..3usize {
+            let (server, accounts) = (&server, &accounts);
+            s.spawn(move || {
+                let mut c = server.client();
+                for i in 0..300usize {
+                    let from = &accounts[(i * 3 + t) % 8];
+                    let to = &accounts[(i * 5 + t + 1) % 8];
+                    let n: i64 = redis::cmd("EVAL")
+                        .arg(transfer)
+                        .arg(1)
+                        .arg(format!("log{t}"))
+                        .arg(from)
+                        .arg(to)
+                        .query(&mut c)
+                        .unwrap();
+                    assert_eq!(n, 1);
+                }
+            });
+        }
+        for _ in 0..2 {
+            let (server, accounts) = (&server, &accounts);
+            s.spawn(move || {
+                let mut c = server.client();
+                for _ in 0..300 {
+                    let values: Vec<i64> = redis::cmd("MGET").arg(accounts).query(&mut c).unwrap();
+                    assert_eq!(
+                        values.iter().sum::<i64>(),
+                        800,
+                        "a reader saw a transfer half done"
+                    );
+                }
+            });
+        }
+    });
+    let values: Vec<i64> = redis::cmd("MGET").arg(&accounts).query(&mut setup).unwrap();
+    assert_eq!(values.iter().sum::<i64>(), 800);
+    for t in 0..3 {
+        let n: i64 = redis::cmd("LLEN")
+            .arg(format!("log{t}"))
+            .query(&mut setup)
+            .unwrap();
+        assert_eq!(n, 300);
+    }
+}
