@@ -86,12 +86,15 @@ struct Cached {
 }
 
 /// The interpreter and what lives in it.
-struct Vm {
-    lua: Lua,
-    compile: Function,
+pub(super) struct Vm {
+    pub(super) lua: Lua,
+    pub(super) compile: Function,
     run: Function,
     set_args: Function,
     scripts: HashMap<[u8; 40], Cached>,
+    /// A functions interpreter's `engine.load` and `engine.call` (see `prelude.lua`).
+    pub(super) load: Option<Function>,
+    pub(super) call: Option<Function>,
 }
 
 /// The state of the script being run, which the primitives reach through the interpreter's
@@ -117,6 +120,10 @@ unsafe impl Send for RunCtx {}
 /// transaction's handles.
 pub struct Engine {
     vm: Mutex<Vm>,
+    /// FUNCTION's libraries, in an interpreter of their own (as in Redis).
+    pub(super) functions: Mutex<super::function::Functions>,
+    /// The running function's name (FUNCTION STATS), if a function runs.
+    pub(super) running_function: Mutex<Option<String>>,
     /// When the running script started (ms since the Unix epoch); 0 when none runs.
     started: AtomicU64,
     /// SCRIPT KILL asked the running script to stop.
@@ -153,9 +160,12 @@ impl Engine {
         let kill = Arc::new(AtomicBool::new(false));
         let wrote = Arc::new(AtomicBool::new(false));
         // A failure here is a bug in the prelude or no memory at start-up, not bad input.
-        let vm = new_vm(&opts, &kill).expect("the Lua interpreter starts");
+        let vm = new_vm(&opts, &kill, false).expect("the Lua interpreter starts");
+        let fvm = new_vm(&opts, &kill, true).expect("the Lua interpreter starts");
         Engine {
             vm: Mutex::new(vm),
+            functions: Mutex::new(super::function::Functions::new(fvm)),
+            running_function: Mutex::new(None),
             started: AtomicU64::new(0),
             kill,
             wrote,
@@ -217,6 +227,20 @@ impl Engine {
             resp3: false,
             read_only: read_only || flags.no_writes,
         };
+        self.execute(&vm, call, host, &sha, |vm| run(vm, &function, keys, argv))
+    }
+
+    /// Runs `f` (a script or a function) as the running script: its host and protocol in
+    /// the interpreter's application data, the state SCRIPT KILL and BUSY replies read, and
+    /// the result or error as a reply (`name`: what an error names, a SHA-1 or a function).
+    pub(super) fn execute(
+        &self,
+        vm: &Vm,
+        call: Call,
+        host: &mut dyn Host,
+        name: &[u8],
+        f: impl FnOnce(&Vm) -> mlua::Result<(bool, Lua_)>,
+    ) -> Value {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         self.started.store(now_ms().max(1), Ordering::Release);
@@ -229,7 +253,7 @@ impl Engine {
             call,
             wrote: Arc::clone(&self.wrote),
         });
-        let result = run(&vm, &function, keys, argv, &sha);
+        let result = f(vm);
         let ctx = vm.lua.remove_app_data::<RunCtx>();
         let resp3 = ctx.is_some_and(|c| c.call.resp3);
         self.started.store(0, Ordering::Release);
@@ -238,8 +262,8 @@ impl Engine {
             set_kill_hook(&vm.lua, &self.kill);
         }
         match result {
-            Ok(Ok(v)) => from_lua(&v, resp3),
-            Ok(Err(e)) => e,
+            Ok((true, v)) => from_lua(&v, resp3),
+            Ok((false, e)) => error_reply(&e, name),
             Err(e) => Value::Error(format!("ERR {e}").into_bytes()),
         }
     }
@@ -265,7 +289,7 @@ impl Engine {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -382,33 +406,26 @@ fn lua_error(e: mlua::Error) -> Value {
     Value::Error(format!("ERR {e}").into_bytes())
 }
 
-/// Sets KEYS and ARGV and runs the compiled script: its result, or its error reply.
-fn run(
-    vm: &Vm,
-    function: &Function,
-    keys: &[&[u8]],
-    argv: &[&[u8]],
-    sha: &[u8; 40],
-) -> mlua::Result<Result<Lua_, Value>> {
-    let lua = &vm.lua;
-    let array = |items: &[&[u8]]| -> mlua::Result<Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
-        }
-        Ok(t)
-    };
-    vm.set_args.call::<()>((array(keys)?, array(argv)?))?;
-    let (ok, value): (bool, Lua_) = vm.run.call(function.clone())?;
-    if ok {
-        return Ok(Ok(value));
+/// Sets KEYS and ARGV and runs the compiled script: whether it succeeded, and its result or
+/// the error handler's table.
+fn run(vm: &Vm, function: &Function, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(bool, Lua_)> {
+    vm.set_args
+        .call::<()>((array(&vm.lua, keys)?, array(&vm.lua, argv)?))?;
+    vm.run.call(function.clone())
+}
+
+/// A Lua array of byte strings (KEYS, ARGV, a function's keys and args).
+pub(super) fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
     }
-    Ok(Err(error_reply(&value, sha)))
+    Ok(t)
 }
 
 /// The reply of a script that failed with `e` (the error handler's table): its text, and
 /// where the script was, as Redis's `luaCallFunction` writes it.
-fn error_reply(e: &Lua_, sha: &[u8; 40]) -> Value {
+fn error_reply(e: &Lua_, sha: &[u8]) -> Value {
     let Lua_::Table(t) = e else {
         let msg = match e {
             Lua_::String(s) => s.to_string_lossy(),
@@ -503,7 +520,7 @@ fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
 
 /// Builds the interpreter: the standard libraries Redis loads, the bundled ones, the prelude
 /// (the `redis` API and the sandbox), and the primitives the prelude calls.
-fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>) -> mlua::Result<Vm> {
+fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>, functions: bool) -> mlua::Result<Vm> {
     // SAFETY: the debug library is loaded only for the prelude, which keeps
     // `debug.getinfo` for its error handler and removes `debug` from the globals.
     let lua = unsafe {
@@ -644,6 +661,13 @@ fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>) -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
+    if functions {
+        prim.set("functions", true)?;
+        prim.set(
+            "register_function",
+            lua.create_function(super::function::register_function)?,
+        )?;
+    }
     prim.set("version", opts.version.as_str())?;
     prim.set("version_num", version_num(&opts.version))?;
     let libraries = lua.create_table()?;
@@ -668,6 +692,8 @@ fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>) -> mlua::Result<Vm> {
         compile: engine.get("compile")?,
         run: engine.get("run")?,
         set_args: engine.get("set_args")?,
+        load: engine.get("load")?,
+        call: engine.get("call")?,
         lua,
         scripts: HashMap::new(),
     })
@@ -732,13 +758,13 @@ impl std::fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 /// Raises `msg` as Redis's `luaPushError` + `luaError` do.
-fn raise(msg: &[u8]) -> mlua::Error {
+pub(super) fn raise(msg: &[u8]) -> mlua::Error {
     mlua::Error::external(ScriptError(err_text(msg)))
 }
 
 /// The text of a `{err = ...}` table for `msg`, as Redis's `luaPushErrorBuff` builds it:
 /// `-CODE rest` gives `CODE rest`; anything else gets the code `ERR`.
-fn err_text(msg: &[u8]) -> Vec<u8> {
+pub(super) fn err_text(msg: &[u8]) -> Vec<u8> {
     let (code, rest): (&[u8], &[u8]) = match msg.strip_prefix(b"-") {
         Some(m) => match m.iter().position(|&b| b == b' ') {
             Some(i) => (&m[..i], &m[i + 1..]),
@@ -754,7 +780,7 @@ fn err_text(msg: &[u8]) -> Vec<u8> {
 }
 
 /// `{err = msg}`.
-fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Table> {
+pub(super) fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 1)?;
     t.raw_set("err", lua.create_string(msg)?)?;
     Ok(t)
@@ -785,7 +811,7 @@ fn error_value(lua: &Lua, e: Lua_) -> mlua::Result<Lua_> {
 }
 
 /// A Lua value as `lua_tolstring` gives it: strings, and numbers in `%.14g`.
-fn to_text(v: &Lua_) -> Option<Vec<u8>> {
+pub(super) fn to_text(v: &Lua_) -> Option<Vec<u8>> {
     match v {
         Lua_::String(s) => Some(s.as_bytes().to_vec()),
         Lua_::Number(n) => Some(format_number(*n).into_bytes()),

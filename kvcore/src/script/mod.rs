@@ -6,8 +6,10 @@
 
 mod convert;
 mod engine;
+mod function;
 pub(crate) mod lib;
 mod value;
 
 pub use engine::{Call, Engine, EngineOptions, Host, KillOutcome, ScriptFlags, Source};
+pub use function::Policy;
 pub use value::Value;

@@ -19,9 +19,10 @@ local function readonly_error()
   error('Attempt to modify a readonly table', 2)
 end
 local function protect(t)
-  local proxy = setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+  local mt = {__index = t, __newindex = readonly_error, __metatable = false}
+  local proxy = setmetatable({}, mt)
   readonly[proxy] = true
-  return proxy
+  return proxy, mt
 end
 
 -- The redis.* functions that can fail are Rust functions (prim), so that a failure is
@@ -107,10 +108,11 @@ G.setmetatable = function(t, mt)
 end
 
 -- Reading a global that does not exist is an error, not nil.
-setmetatable(G, {__index = function(_, name)
+local function missing(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-end})
-local globals = protect(G)
+end
+setmetatable(G, {__index = missing})
+local globals, globals_mt = protect(G)
 G._G = globals
 
 -- The error handler: the error as a table with an `err` text, and where the script was when
@@ -149,4 +151,29 @@ function engine.set_args(keys, argv)
   rawset(G, 'ARGV', argv)
 end
 engine.globals = globals
+
+-- Functions (FUNCTION LOAD, FCALL) run in an interpreter of their own. While a library's code
+-- runs to register its functions, the globals are only `redis` with register_function, log
+-- and the version: anything else is a missing global, as in Redis.
+if prim.functions then
+  local load_redis = setmetatable({
+    register_function = prim.register_function,
+    log = prim.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = prim.version, REDIS_VERSION_NUM = prim.version_num,
+  }, {__index = missing})
+  local load_api = setmetatable({redis = protect(load_redis)}, {__index = missing})
+  -- Runs a library's code with the load-time globals: true, or false and the error.
+  function engine.load(fn)
+    globals_mt.__index = load_api
+    local ok, e = pcall(fn)
+    globals_mt.__index = G
+    if not ok and type(e) == 'userdata' then e = error_value(e) end
+    return ok, e
+  end
+  -- Runs a registered function with its keys and arguments, as `run` runs a script.
+  function engine.call(fn, keys, args)
+    return xpcall(function() return fn(keys, args) end, handler)
+  end
+end
 return engine

@@ -9,6 +9,7 @@ mod connection;
 mod ctx;
 mod error;
 mod expire;
+mod function;
 mod hash;
 mod info;
 mod keys;

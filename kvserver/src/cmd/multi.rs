@@ -153,7 +153,9 @@ impl Transaction {
                 "flushall" | "flushdb" | "swapdb" | "dbsize" | "keys" | "scan" | "randomkey"
                 | "info" | "move" => return None,
                 // A script may touch keys it did not declare.
-                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => return None,
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                    return None;
+                }
                 "copy" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"db")) => return None,
                 _ => {}
             }

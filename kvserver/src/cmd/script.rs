@@ -102,26 +102,43 @@ static SUBCOMMANDS: &[Command] = &[
 ];
 
 fn eval(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    run(ctx, req, Source::Body(req.arg(1)), false)
+    eval_generic(ctx, req, Source::Body(req.arg(1)), false)
 }
 
 fn eval_ro(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    run(ctx, req, Source::Body(req.arg(1)), true)
+    eval_generic(ctx, req, Source::Body(req.arg(1)), true)
 }
 
 fn evalsha(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    run(ctx, req, Source::Sha(req.arg(1)), false)
+    eval_generic(ctx, req, Source::Sha(req.arg(1)), false)
 }
 
 fn evalsha_ro(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    run(ctx, req, Source::Sha(req.arg(1)), true)
+    eval_generic(ctx, req, Source::Sha(req.arg(1)), true)
 }
 
-/// Runs a script: inside an open transaction over its declared keys (or inside EXEC's, when
-/// queued), with the connection's database selected, which a SELECT in the script does not
-/// change for the connection.
-fn run(ctx: &mut Ctx<'_>, req: &Request<'_>, source: Source<'_>, read_only: bool) -> CmdResult {
+fn eval_generic(
+    ctx: &mut Ctx<'_>,
+    req: &Request<'_>,
+    source: Source<'_>,
+    read_only: bool,
+) -> CmdResult {
     let numkeys = int_arg(req.arg(2))?;
+    run(ctx, req, numkeys, |engine, keys, argv, host| {
+        engine.eval(source, keys, argv, read_only, host)
+    })
+}
+
+/// Runs a script or function (`f`) with the keys and arguments after `numkeys`: inside an
+/// open transaction over its declared keys (or inside EXEC's, when queued), with the
+/// connection's database selected, which a SELECT in the script does not change for the
+/// connection.
+pub(super) fn run(
+    ctx: &mut Ctx<'_>,
+    req: &Request<'_>,
+    numkeys: i64,
+    f: impl FnOnce(&kvcore::script::Engine, &[&[u8]], &[&[u8]], &mut dyn Host) -> Value,
+) -> CmdResult {
     if numkeys < 0 {
         return Err(CmdError::Msg("ERR Number of keys can't be negative"));
     }
@@ -138,7 +155,7 @@ fn run(ctx: &mut Ctx<'_>, req: &Request<'_>, source: Source<'_>, read_only: bool
     let (s, out) = (&mut *ctx.s, &mut *ctx.out);
     let mut host = ScriptHost { s, wrote: false };
     let reply = if host.s.in_exec() {
-        let reply = engine.eval(source, keys, argv, read_only, &mut host);
+        let reply = f(engine, keys, argv, &mut host);
         host.s.db_index = db_index;
         host.s.db = host.s.select_db(db_index)?;
         reply
@@ -147,7 +164,7 @@ fn run(ctx: &mut Ctx<'_>, req: &Request<'_>, source: Source<'_>, read_only: bool
         let db = host.s.db.clone();
         let ran = db.transaction(kvcore::Scope::Open(&scope), |t| {
             host.s.enter_exec(t.kv().clone())?;
-            Ok(engine.eval(source, keys, argv, read_only, &mut host))
+            Ok(f(engine, keys, argv, &mut host))
         });
         host.s.db_index = db_index;
         host.s.leave_exec();
@@ -245,7 +262,7 @@ fn from_frame(f: Frame) -> Value {
 }
 
 /// A script's result as a reply frame (encoded in the client's protocol afterwards).
-fn to_frame(v: Value) -> Frame {
+pub(super) fn to_frame(v: Value) -> Frame {
     match v {
         Value::Status(s) => Frame::Simple(s),
         Value::Error(e) => Frame::Error(e),
@@ -313,6 +330,11 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.scripts.running_function().is_some() {
+        return Err(CmdError::Msg(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        ));
+    }
     match ctx.s.shared.scripts.kill() {
         KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),
         KillOutcome::Unkillable => Err(CmdError::Msg(
@@ -351,7 +373,7 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 }
 
 /// An engine error reply as a command error.
-fn error_of(v: Value) -> CmdError {
+pub(super) fn error_of(v: Value) -> CmdError {
     match v {
         Value::Error(e) => CmdError::Raw(e),
         _ => CmdError::Msg("ERR unexpected script reply"),

@@ -14,8 +14,8 @@ use super::ctx::{CmdResult, Ctx};
 use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
-    blocking, client, command, config, connection, expire, hash, info, keys, lcs, list, multi,
-    object, pubsub, script, server, set, string, zcombine, zset,
+    blocking, client, command, config, connection, expire, function, hash, info, keys, lcs, list,
+    multi, object, pubsub, script, server, set, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -194,7 +194,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 20] = [
+    let families: [&'static [Command]; 21] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -208,6 +208,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         zcombine::COMMANDS,
         pubsub::COMMANDS,
         script::COMMANDS,
+        function::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         command::COMMANDS,
