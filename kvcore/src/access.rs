@@ -289,6 +289,9 @@ pub(crate) fn item_bound(len: usize) -> usize {
 
 /// What a sorted-set member's score adds to a log record.
 pub(crate) const SCORE_BYTES: usize = 8;
+/// What a stream entry adds to a log record besides its fields and values: its ID (two
+/// varints) and its pair count.
+pub(crate) const STREAM_ENTRY_BYTES: usize = 30;
 /// Per record beyond its byte strings and scores: sequence number, database, operation tag,
 /// expiry, offsets and counts, and a group record's framing of its parts, generously.
 pub(crate) const RECORD_OVERHEAD: usize = 256;

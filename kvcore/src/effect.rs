@@ -10,6 +10,7 @@
 //! too, a group (see `persist/engine.rs`, `begin_group`).
 
 use crate::entry::Entry;
+use crate::types::StreamId;
 
 #[derive(Debug)]
 pub(crate) enum Effect<'a> {
@@ -145,6 +146,35 @@ pub(crate) enum Effect<'a> {
         key: &'a [u8],
         members: &'a [&'a [u8]],
     },
+    /// An entry with this ID (the one XADD chose) and these pairs was appended to the stream
+    /// at `key` (created if absent), then its `trimmed` oldest entries were removed.
+    StreamAdd {
+        db: usize,
+        key: &'a [u8],
+        id: StreamId,
+        pairs: &'a [(&'a [u8], &'a [u8])],
+        trimmed: u64,
+    },
+    /// The entries with these IDs were deleted from the stream at `key`.
+    StreamDel {
+        db: usize,
+        key: &'a [u8],
+        ids: &'a [StreamId],
+    },
+    /// The `count` oldest entries of the stream at `key` were removed.
+    StreamTrim {
+        db: usize,
+        key: &'a [u8],
+        count: u64,
+    },
+    /// The stream at `key` now has these counters (XSETID).
+    StreamSetId {
+        db: usize,
+        key: &'a [u8],
+        last_id: StreamId,
+        entries_added: u64,
+        max_deleted_id: StreamId,
+    },
 }
 
 impl Effect<'_> {
@@ -168,7 +198,11 @@ impl Effect<'_> {
             | Effect::SetAdd { db, key, .. }
             | Effect::SetRem { db, key, .. }
             | Effect::ZAdd { db, key, .. }
-            | Effect::ZRem { db, key, .. } => f(db, key),
+            | Effect::ZRem { db, key, .. }
+            | Effect::StreamAdd { db, key, .. }
+            | Effect::StreamDel { db, key, .. }
+            | Effect::StreamTrim { db, key, .. }
+            | Effect::StreamSetId { db, key, .. } => f(db, key),
             Effect::Rename { db, src, dst } => {
                 f(db, src);
                 f(db, dst);

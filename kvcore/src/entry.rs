@@ -1,7 +1,7 @@
 //! The entry model: what the store keeps per key.
 
 use crate::bytes::SmallBytes;
-use crate::types::{Hash, List, Set, ZSet};
+use crate::types::{Hash, List, Set, Stream, ZSet};
 
 /// The type of the value a key holds, as Redis's TYPE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,10 +16,13 @@ pub enum KeyType {
     Set,
     /// A sorted set.
     ZSet,
+    /// A stream.
+    Stream,
 }
 
 impl KeyType {
-    /// The name Redis's TYPE replies with: `string`, `list`, `hash`, `set` or `zset`.
+    /// The name Redis's TYPE replies with: `string`, `list`, `hash`, `set`, `zset` or
+    /// `stream`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::String => "string",
@@ -27,6 +30,7 @@ impl KeyType {
             KeyType::Hash => "hash",
             KeyType::Set => "set",
             KeyType::ZSet => "zset",
+            KeyType::Stream => "stream",
         }
     }
 
@@ -38,6 +42,7 @@ impl KeyType {
             KeyType::Hash,
             KeyType::Set,
             KeyType::ZSet,
+            KeyType::Stream,
         ]
         .into_iter()
         .find(|t| t.as_str().as_bytes().eq_ignore_ascii_case(name))
@@ -52,6 +57,7 @@ pub(crate) enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -66,10 +72,12 @@ impl Value {
             Value::Hash(_) => KeyType::Hash,
             Value::Set(_) => KeyType::Set,
             Value::ZSet(_) => KeyType::ZSet,
+            Value::Stream(_) => KeyType::Stream,
         }
     }
 
-    /// A container that became empty is deleted, as in Redis; strings may be empty.
+    /// A container that became empty is deleted, as in Redis; strings may be empty, and so
+    /// may streams (Redis keeps an emptied stream: its last ID still matters).
     pub(crate) fn is_empty_container(&self) -> bool {
         match self {
             Value::String(_) => false,
@@ -77,6 +85,7 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Stream(_) => false,
         }
     }
 
@@ -88,13 +97,14 @@ impl Value {
             Value::Hash(h) => h.memory_usage(),
             Value::Set(s) => s.memory_usage(),
             Value::ZSet(z) => z.memory_usage(),
+            Value::Stream(s) => s.memory_usage(),
         }
     }
 
     /// An upper bound on the size of the log record that stores this value under a key of
     /// `key_len` bytes (see [`Admit`](crate::access::Admit)); O(elements).
     pub(crate) fn record_bound(&self, key_len: usize) -> usize {
-        use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
+        use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, STREAM_ENTRY_BYTES, item_bound};
         let items = |lens: &mut dyn Iterator<Item = usize>| {
             lens.fold(0usize, |sum, len| sum.saturating_add(len))
         };
@@ -108,6 +118,12 @@ impl Value {
             ),
             Value::Set(s) => items(&mut s.iter().map(|m| item_bound(m.len()))),
             Value::ZSet(z) => items(&mut z.iter().map(|(m, _)| item_bound(m.len()) + SCORE_BYTES)),
+            Value::Stream(s) => items(&mut s.iter().map(|e| {
+                e.fields()
+                    .map(|(f, v)| item_bound(f.len()) + item_bound(v.len()))
+                    .sum::<usize>()
+                    + STREAM_ENTRY_BYTES
+            })),
         };
         body.saturating_add(item_bound(key_len))
             .saturating_add(RECORD_OVERHEAD)

@@ -104,6 +104,42 @@ pub enum Error {
         /// The subscription's bound ([`SubscriptionOptions::max_pending_bytes`](crate::SubscriptionOptions::max_pending_bytes)).
         limit: usize,
     },
+    /// A stream write that would break the stream's rules (see [`StreamError`]).
+    #[error("{0}")]
+    Stream(StreamError),
+}
+
+/// Why a stream write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// XADD: the ID is not above the stream's last ID.
+    #[error("the ID is equal or smaller than the stream's top item")]
+    IdTooSmall,
+    /// XADD: the ID `0-0`, which no entry may have.
+    #[error("the ID must be greater than 0-0")]
+    IdZero,
+    /// XADD: the stream's last ID is the largest possible one.
+    #[error("the stream has exhausted the last possible ID")]
+    Exhausted,
+    /// XADD `<ms>-*`: the last ID has these milliseconds and the largest sequence number.
+    #[error("no sequence number is left for the ID's milliseconds")]
+    SeqExhausted,
+    /// XADD: no field/value pairs.
+    #[error("an entry needs at least one field and value")]
+    NoFields,
+    /// XADD: the fields and values add up to more than 1 GiB.
+    #[error("the elements are too large to be stored")]
+    TooLarge,
+    /// XSETID: the ID is below the stream's last entry.
+    #[error("the ID is smaller than the stream's top item")]
+    SetIdTooSmall,
+    /// XSETID: the entries-added count is below the stream's length.
+    #[error("the entries-added count is smaller than the stream's length")]
+    SetIdEntriesAdded,
+    /// XSETID: the ID is below the given largest deleted ID.
+    #[error("the ID is smaller than the largest deleted ID")]
+    SetIdMaxDeleted,
 }
 
 /// A failed file operation of a persistent store: what was being done, naming the file or

@@ -92,7 +92,7 @@ mod types;
 pub use batch::{Batch, Deferred};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{EntryMeta, KeyType};
-pub use error::{Error, IoError, Result};
+pub use error::{Error, IoError, Result, StreamError};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, Kv, Stats};
@@ -102,6 +102,9 @@ pub use ops::expire::{ExpireTime, Ttl};
 pub use ops::hash::{FieldValue, HashStore};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};
+pub use ops::stream::{
+    StreamEntry, StreamInfo, StreamStore, XAddId, XAddOptions, XSetIdOptions, XTrim,
+};
 pub use ops::zset::{ScoredMember, ZOp, ZRange, ZRangeBy, ZSetStore};
 pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,
@@ -118,5 +121,6 @@ pub use pubsub::{
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};
 pub use types::{
-    Aggregate, End, LexBound, LexRange, ScoreRange, ZAddFlags, format_score, parse_score,
+    Aggregate, End, LexBound, LexRange, ScoreRange, StreamEntryRef, StreamId, ZAddFlags,
+    format_score, parse_score,
 };

@@ -6,6 +6,9 @@
 //! with `SyncMode::EverySec`, whose log is a shared mapping: a process crash loses nothing
 //! acknowledged there either.
 //!
+//! Each writer also appends to a stream (`XADD *`, and `XDEL` of every tenth entry): every
+//! acknowledged entry must come back with its fields, every acknowledged delete stay deleted.
+//!
 //! The child is this test binary itself, re-run with `KV_CRASH_CHILD` set.
 
 use std::collections::HashMap;
@@ -16,7 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kvcore::{Kv, Options, PersistOptions, SetExpiry, SetOptions, Store, SyncMode, Ttl};
+use kvcore::{
+    KeyType, Kv, Options, PersistOptions, SetExpiry, SetOptions, Store, StreamId, StreamStore,
+    SyncMode, Ttl, XAddId, XAddOptions,
+};
 
 const CHILD_ENV: &str = "KV_CRASH_CHILD";
 const WRITERS: usize = 4;
@@ -64,6 +70,16 @@ fn child(dir: &Path, cycle: u64, sync: SyncMode) {
                 if t == 0 {
                     let c = db.incr("counter").unwrap();
                     write_line(&mut out, &format!("CTR {c}"));
+                }
+                let fields = [("w", t.to_string()), ("n", format!("{cycle}-{n}"))];
+                let id = db
+                    .xadd("xs", XAddId::Auto, &fields, &XAddOptions::new())
+                    .unwrap()
+                    .unwrap();
+                write_line(&mut out, &format!("XADD {} {id} {t} {cycle}-{n}", t % 2));
+                if n % 10 == 9 {
+                    assert_eq!(db.xdel("xs", &[id]).unwrap(), 1);
+                    write_line(&mut out, &format!("XDEL {} {id}", t % 2));
                 }
             }
         }));
@@ -141,6 +157,7 @@ fn run(sync: SyncMode, test: &str, cycles: u64) {
     let data = dir.join("data");
     // Expected state, from what the children acknowledged.
     let mut expected: HashMap<(usize, String), Want> = HashMap::new();
+    let mut entries: HashMap<(usize, StreamId), (Want, [String; 2])> = HashMap::new();
     let mut max_counter = 0u64;
     let mut total_acks = 0;
     for cycle in 0..cycles {
@@ -166,10 +183,30 @@ fn run(sync: SyncMode, test: &str, cycles: u64) {
                     expected.insert((db.parse().unwrap(), key.to_string()), Want::Absent);
                 }
                 (Some("CTR"), Some(n), None) => max_counter = max_counter.max(n.parse().unwrap()),
+                (Some("XADD"), Some(db), Some(id)) => {
+                    let (w, n) = (parts.next().unwrap(), parts.next().unwrap());
+                    // Every tenth entry is deleted next: until that is acknowledged, either.
+                    let want = if n.ends_with('9') {
+                        Want::Either
+                    } else {
+                        Want::Present
+                    };
+                    entries.insert(
+                        (db.parse().unwrap(), stream_id(id)),
+                        (want, [w.into(), n.into()]),
+                    );
+                }
+                (Some("XDEL"), Some(db), Some(id)) => {
+                    let e = entries
+                        .get_mut(&(db.parse().unwrap(), stream_id(id)))
+                        .unwrap();
+                    e.0 = Want::Absent;
+                }
                 _ => {}
             }
         }
         verify(&data, sync, &expected, max_counter, cycle);
+        verify_streams(&data, sync, &entries, cycle);
         eprintln!(
             "crash cycle {cycle} ({}): {} lines, child ran {ran:?}, verified after {:?}",
             sync.as_str(),
@@ -265,6 +302,9 @@ fn verify(
         let d = kv.db(db).unwrap();
         for key in d.keys("*") {
             let key = String::from_utf8(key).unwrap();
+            if d.key_type(&key) == Some(KeyType::Stream) {
+                continue; // see verify_streams
+            }
             let value = String::from_utf8(d.get(&key).unwrap().unwrap()).unwrap();
             if key == "counter" {
                 let n: u64 = value.parse().unwrap();
@@ -288,6 +328,61 @@ fn verify(
                 );
             } else {
                 assert_eq!(ttl, Ttl::Persistent, "cycle {cycle}: {key} got a TTL");
+            }
+        }
+    }
+}
+
+fn stream_id(text: &str) -> StreamId {
+    StreamId::parse(text.as_bytes(), 0).unwrap()
+}
+
+/// Every acknowledged stream entry is there with its fields, every acknowledged delete stayed,
+/// and every entry found is one a child tried to add.
+fn verify_streams(
+    dir: &Path,
+    sync: SyncMode,
+    expected: &HashMap<(usize, StreamId), (Want, [String; 2])>,
+    cycle: u64,
+) {
+    let kv = Kv::open(dir, opts(), persist(sync))
+        .unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
+    for db in 0..2 {
+        let found = kv.db(db).unwrap().xrange("xs", .., None).unwrap();
+        for e in &found {
+            let [(w, wv), (n, nv)] = &e.fields[..] else {
+                panic!("cycle {cycle}: invented entry {e:?}");
+            };
+            assert_eq!(
+                (&w[..], &n[..]),
+                (&b"w"[..], &b"n"[..]),
+                "cycle {cycle}: {e:?}"
+            );
+            let t: usize = String::from_utf8_lossy(wv).parse().unwrap();
+            assert_eq!(t % 2, db, "cycle {cycle}: {e:?} in the wrong database");
+            assert!(nv.contains(&b'-'), "cycle {cycle}: invented entry {e:?}");
+        }
+        for ((d, id), (want, fields)) in expected {
+            if *d != db {
+                continue;
+            }
+            let got = found.iter().find(|e| e.id == *id);
+            match want {
+                Want::Present => {
+                    let e = got.unwrap_or_else(|| {
+                        panic!("cycle {cycle}: acknowledged XADD {id} in db {db} lost")
+                    });
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = vec![
+                        (b"w".to_vec(), fields[0].clone().into_bytes()),
+                        (b"n".to_vec(), fields[1].clone().into_bytes()),
+                    ];
+                    assert_eq!(e.fields, want, "cycle {cycle}: entry {id} changed");
+                }
+                Want::Absent => assert!(
+                    got.is_none(),
+                    "cycle {cycle}: acknowledged XDEL {id} in db {db} lost"
+                ),
+                Want::Either => {}
             }
         }
     }

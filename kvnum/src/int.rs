@@ -50,6 +50,47 @@ pub fn parse_i64(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// Parses an unsigned 64-bit integer exactly as Redis's `string2ull` does (stream IDs).
+///
+/// First [`parse_i64`]'s strict grammar (a negative number is refused); failing that, C's
+/// `strtoull` on the text up to its first NUL byte: leading white space, an optional `+` or
+/// `-` (which negates modulo 2^64, as `strtoull` does), then decimal digits (leading zeros
+/// allowed) to the end, without overflow.
+///
+/// ```
+/// assert_eq!(kvnum::parse_u64(b"18446744073709551615"), Some(u64::MAX));
+/// assert_eq!(kvnum::parse_u64(b"007"), Some(7));
+/// assert_eq!(kvnum::parse_u64(b"-1"), None);
+/// assert_eq!(kvnum::parse_u64(b"-0"), Some(0));
+/// ```
+pub fn parse_u64(text: &[u8]) -> Option<u64> {
+    if let Some(n) = parse_i64(text) {
+        return u64::try_from(n).ok();
+    }
+    // C sees the text only up to its first NUL.
+    let text = text
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(text, |n| &text[..n]);
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(text.len());
+    let (negative, digits) = match &text[start..] {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// Formats `n` in decimal into the tail of `buf` and returns the digits, without allocating.
 ///
 /// ```
@@ -129,6 +170,33 @@ mod tests {
         check("1e3", None);
         check("abc", None);
         check("1\0", None);
+    }
+
+    #[test]
+    fn parses_like_string2ull() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("9223372036854775808", Some(1 << 63)),
+            ("-1", None),
+            ("-0", Some(0)),
+            ("-18446744073709551615", Some(1)),
+            ("+5", Some(5)),
+            (" 5", Some(5)),
+            ("\t\n 5", Some(5)),
+            ("5 ", None),
+            ("007", Some(7)),
+            ("", None),
+            ("+", None),
+            ("-", None),
+            ("1a", None),
+            ("5\0junk", Some(5)),
+            ("\0", None),
+        ];
+        for &(input, expected) in cases {
+            assert_eq!(parse_u64(input.as_bytes()), expected, "{input:?}");
+        }
     }
 
     #[test]

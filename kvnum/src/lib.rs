@@ -24,4 +24,4 @@ mod double;
 mod int;
 
 pub use double::push_double;
-pub use int::{I64_LEN, format_i64, format_u64, parse_i64};
+pub use int::{I64_LEN, format_i64, format_u64, parse_i64, parse_u64};

@@ -5,7 +5,7 @@ use crate::access::WriteSlot;
 use crate::entry::Value;
 use crate::error::{Error, Result};
 use crate::kv::Db;
-use crate::types::{Hash, List, Rng, Set, TypeError, ZSet};
+use crate::types::{Hash, List, Rng, Set, Stream, TypeError, ZSet};
 
 impl From<TypeError> for Error {
     fn from(e: TypeError) -> Error {
@@ -61,6 +61,7 @@ container!(List);
 container!(Hash);
 container!(Set);
 container!(ZSet);
+container!(Stream);
 
 /// Runs `f` on the container at `key` (None when missing) under the shard's read lock.
 ///

@@ -2,7 +2,10 @@
 //! deletion of a container they empty. (Their behaviour through the public traits is tested in
 //! `kvcore/tests/container/`, and against a model in `kvcore/tests/model/`.)
 
-use crate::{End, HashStore, Kv, ListStore, Options, ZAddFlags, ZSetStore};
+use crate::{
+    End, HashStore, Kv, ListStore, Options, StreamId, StreamStore, XAddId, XAddOptions,
+    XSetIdOptions, XTrim, ZAddFlags, ZSetStore,
+};
 
 /// Runs `op` and returns the effects it journaled.
 fn journaled(kv: &Kv, op: impl FnOnce()) -> Vec<String> {
@@ -49,4 +52,57 @@ fn container_commands_journal_element_effects_and_deletions() {
     let zset = journaled(&kv, || drop(db.zpop("z", true, 2).unwrap()));
     assert_eq!(zset.len(), 1, "one record for the pop: {zset:?}");
     assert!(zset[0].starts_with("ZRem"), "{zset:?}");
+}
+
+/// A stream write journals the ID XADD chose (never `*`), and trims as counts of removed
+/// entries, so replay does not depend on the clock or on block boundaries.
+#[test]
+fn stream_commands_journal_ids_and_counts() {
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let db = kv.db(0).unwrap();
+    for i in 1..=3 {
+        db.xadd(
+            "s",
+            XAddId::Explicit(StreamId::new(i, 0)),
+            &[("f", "v")],
+            &XAddOptions::new(),
+        )
+        .unwrap();
+    }
+    let opts = XAddOptions::new().trim(XTrim::max_len(2));
+    let add = journaled(&kv, || {
+        db.xadd("s", XAddId::Auto, &[("f", "v")], &opts).unwrap();
+    });
+    assert_eq!(add.len(), 1, "{add:?}");
+    assert!(add[0].starts_with("StreamAdd"), "{add:?}");
+    let now = kv.inner.now();
+    assert!(add[0].contains(&format!("ms: {now}, seq: 0")), "{add:?}");
+    assert!(add[0].contains("trimmed: 2"), "{add:?}");
+    let del = journaled(&kv, || {
+        db.xdel("s", &[StreamId::new(3, 0), StreamId::new(9, 9)])
+            .unwrap();
+    });
+    assert_eq!(del.len(), 1);
+    assert!(
+        del[0].contains("ids: [StreamId { ms: 3, seq: 0 }]"),
+        "{del:?}"
+    );
+    let trim = journaled(&kv, || {
+        db.xtrim("s", &XTrim::max_len(0)).unwrap();
+        db.xtrim("s", &XTrim::max_len(0)).unwrap();
+    });
+    assert_eq!(trim.len(), 1, "an empty trim journals nothing: {trim:?}");
+    assert!(trim[0].contains("count: 1"), "{trim:?}");
+    let set = journaled(&kv, || {
+        db.xsetid("s", StreamId::new(now + 5, 0), &XSetIdOptions::new())
+            .unwrap();
+    });
+    assert_eq!(set.len(), 1);
+    assert!(set[0].starts_with("StreamSetId"), "{set:?}");
+    assert!(set[0].contains("entries_added: 4"), "{set:?}");
+    // The emptied stream stays: no deletion.
+    assert!(
+        !set.iter().chain(&trim).any(|e| e.starts_with("del")),
+        "{set:?}"
+    );
 }

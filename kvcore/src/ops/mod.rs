@@ -6,5 +6,6 @@ pub(crate) mod hash;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod set;
+pub(crate) mod stream;
 pub(crate) mod string;
 pub(crate) mod zset;

@@ -13,9 +13,9 @@ use crate::kv::Kv;
 use crate::ops;
 
 use crate::entry::Value as MemValue;
-use crate::types::{End, Hash, List, Set, ZSet};
+use crate::types::{End, Hash, List, Set, Stream, Trim, TrimBy, ZSet};
 
-use super::convert::{add_scores, memory_value};
+use super::convert::{add_scores, load_entries, memory_id, memory_value};
 use super::record::{Entry, Op, Record};
 
 /// A clock that reads 0 while a recovery replays, and the real clock afterwards.
@@ -163,6 +163,15 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
                 add_scores(z, &pairs)
             })
         }
+        super::record::Value::Stream(part) => stream(&d, key, what, |s| {
+            load_entries(s, &part.entries)?;
+            s.set_id(
+                memory_id(part.last_id),
+                Some(part.entries_added),
+                Some(memory_id(part.max_deleted_id)),
+            );
+            Ok(())
+        }),
     }
 }
 
@@ -361,6 +370,45 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 Ok(())
             })?;
         }
+        Op::StreamAdd {
+            key,
+            id,
+            pairs,
+            trimmed,
+        } => stream(&d, key.as_slice(), "stream add", |s| {
+            let id = memory_id(id);
+            if s.len() > 0 && id <= s.last_id() || pairs.is_empty() {
+                return Err(format!("entry {id} is not above the stream's last ID"));
+            }
+            let pairs: Vec<(&[u8], &[u8])> = pairs
+                .iter()
+                .map(|(f, v)| (f.as_slice(), v.as_slice()))
+                .collect();
+            s.append(id, &pairs);
+            trim_front(s, trimmed)
+        })?,
+        Op::StreamDel { key, ids } => stream(&d, key.as_slice(), "stream delete", |s| {
+            for id in ids {
+                s.delete(memory_id(id));
+            }
+            Ok(())
+        })?,
+        Op::StreamTrim { key, count } => {
+            stream(&d, key.as_slice(), "stream trim", |s| trim_front(s, count))?;
+        }
+        Op::StreamSetId {
+            key,
+            last_id,
+            entries_added,
+            max_deleted_id,
+        } => stream(&d, key.as_slice(), "stream set id", |s| {
+            s.set_id(
+                memory_id(last_id),
+                Some(entries_added),
+                Some(memory_id(max_deleted_id)),
+            );
+            Ok(())
+        })?,
         // The log reader expands a group into its inner records (`wal::replay`), which are
         // never groups themselves.
         Op::Group { .. } => {
@@ -385,4 +433,38 @@ fn list(
         };
         f(l)
     })
+}
+
+fn stream(
+    d: &crate::kv::Db,
+    key: &[u8],
+    what: &str,
+    f: impl FnOnce(&mut Stream) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    let empty = || MemValue::Stream(Box::new(Stream::new()));
+    container(d, key, what, empty, |v| {
+        let MemValue::Stream(s) = v else {
+            return Err(WRONG.into());
+        };
+        f(s)
+    })
+}
+
+/// Removes the `count` oldest entries, as the trim that was logged did.
+fn trim_front(s: &mut Stream, count: u64) -> Result<(), String> {
+    if count == 0 {
+        return Ok(());
+    }
+    if s.len() < count {
+        return Err(format!(
+            "{count} entries trimmed from a stream of {}",
+            s.len()
+        ));
+    }
+    s.trim(Trim {
+        by: TrimBy::MaxLen(s.len() - count),
+        approx: false,
+        limit: 0,
+    });
+    Ok(())
 }

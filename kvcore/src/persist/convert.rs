@@ -3,9 +3,9 @@
 
 use crate::effect::Effect;
 use crate::entry::Value as MemValue;
-use crate::types::{End, Hash, List, Set, ZAddFlags, ZSet};
+use crate::types::{End, Hash, List, Set, Stream, StreamId, ZAddFlags, ZSet};
 
-use super::record::{Bytes, Op, Record, Value};
+use super::record::{self, Bytes, Id, Op, Record, Value};
 
 /// The log record describing `effect`; byte strings borrow from the effect.
 pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
@@ -235,7 +235,82 @@ pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
                 members: members.iter().map(|m| b(m)).collect(),
             },
         },
+        Effect::StreamAdd {
+            db: d,
+            key,
+            id,
+            pairs,
+            trimmed,
+        } => Record {
+            db: db(d),
+            op: Op::StreamAdd {
+                key: b(key),
+                id: disk_id(id),
+                pairs: pairs.iter().map(|&(f, v)| (b(f), b(v))).collect(),
+                trimmed,
+            },
+        },
+        Effect::StreamDel { db: d, key, ids } => Record {
+            db: db(d),
+            op: Op::StreamDel {
+                key: b(key),
+                ids: ids.iter().copied().map(disk_id).collect(),
+            },
+        },
+        Effect::StreamTrim { db: d, key, count } => Record {
+            db: db(d),
+            op: Op::StreamTrim { key: b(key), count },
+        },
+        Effect::StreamSetId {
+            db: d,
+            key,
+            last_id,
+            entries_added,
+            max_deleted_id,
+        } => Record {
+            db: db(d),
+            op: Op::StreamSetId {
+                key: b(key),
+                last_id: disk_id(last_id),
+                entries_added,
+                max_deleted_id: disk_id(max_deleted_id),
+            },
+        },
     }
+}
+
+/// A stream ID as stored.
+pub(crate) fn disk_id(id: StreamId) -> Id {
+    (id.ms, id.seq)
+}
+
+/// A stored stream ID.
+pub(crate) fn memory_id((ms, seq): Id) -> StreamId {
+    StreamId::new(ms, seq)
+}
+
+/// Adds stored entries to `s`, which must all be above its entries (a snapshot's or a later
+/// part's, in order).
+///
+/// # Errors
+/// An entry out of order or without pairs.
+pub(crate) fn load_entries(
+    s: &mut Stream,
+    entries: &[record::StreamEntry<'_>],
+) -> Result<(), String> {
+    for e in entries {
+        let id = memory_id(e.id);
+        if s.len() > 0 && id <= s.last_live_id() || e.pairs.is_empty() {
+            return Err(format!("stream entry {id} is out of order or empty"));
+        }
+        let pairs: Vec<(&[u8], &[u8])> = e
+            .pairs
+            .iter()
+            .map(|(f, v)| (f.as_slice(), v.as_slice()))
+            .collect();
+        s.load(id, &pairs);
+    }
+    Ok(())
 }
 
 /// A stored value as written to disk, borrowing its bytes.
@@ -247,6 +322,18 @@ pub(crate) fn disk_value(v: &MemValue) -> Value<'_> {
         MemValue::Hash(h) => Value::Hash(h.iter().map(|(f, v)| (b(f), b(v))).collect()),
         MemValue::Set(s) => Value::Set(s.iter().map(b).collect()),
         MemValue::ZSet(z) => Value::ZSet(z.iter().map(|(m, score)| (score, b(m))).collect()),
+        MemValue::Stream(s) => Value::Stream(record::Stream {
+            last_id: disk_id(s.last_id()),
+            entries_added: s.entries_added(),
+            max_deleted_id: disk_id(s.max_deleted()),
+            entries: s
+                .iter()
+                .map(|e| record::StreamEntry {
+                    id: disk_id(e.id()),
+                    pairs: e.fields().map(|(f, v)| (b(f), b(v))).collect(),
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -279,6 +366,16 @@ pub(crate) fn memory_value(v: Value<'_>) -> Result<MemValue, String> {
             MemValue::Set(Box::new(s))
         }
         Value::ZSet(pairs) => MemValue::ZSet(Box::new(zset(&pairs)?)),
+        Value::Stream(stored) => {
+            let mut s = Stream::new();
+            load_entries(&mut s, &stored.entries)?;
+            s.set_id(
+                memory_id(stored.last_id),
+                Some(stored.entries_added),
+                Some(memory_id(stored.max_deleted_id)),
+            );
+            MemValue::Stream(Box::new(s))
+        }
     })
 }
 

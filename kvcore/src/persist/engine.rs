@@ -36,7 +36,7 @@ use super::fs::FileSystem;
 use super::record::{Bytes, Entry, Value};
 use super::snapshot::{self, SnapshotWriter, encode_entry};
 use super::wal::{self, SyncMode, Wal, WalOptions};
-use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, item_bound};
+use crate::access::{RECORD_OVERHEAD, SCORE_BYTES, STREAM_ENTRY_BYTES, item_bound};
 use crate::entry::Value as MemValue;
 
 /// Persistence settings (behind [`PersistOptions`](crate::PersistOptions)).
@@ -561,6 +561,25 @@ fn split(value: Value<'_>, budget: usize) -> Vec<Value<'_>> {
             .into_iter()
             .map(Value::ZSet)
             .collect(),
+        // Every part carries the stream's counters; its entries are added in order.
+        Value::Stream(s) => {
+            let (last_id, entries_added, max_deleted_id) =
+                (s.last_id, s.entries_added, s.max_deleted_id);
+            let size = |e: &super::record::StreamEntry<'_>| {
+                STREAM_ENTRY_BYTES + e.pairs.iter().map(|(f, v)| len(f) + len(v)).sum::<usize>()
+            };
+            chunks(s.entries, size, budget)
+                .into_iter()
+                .map(|entries| {
+                    Value::Stream(super::record::Stream {
+                        last_id,
+                        entries_added,
+                        max_deleted_id,
+                        entries,
+                    })
+                })
+                .collect()
+        }
     }
 }
 

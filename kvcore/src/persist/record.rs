@@ -103,6 +103,36 @@ pub(crate) enum Value<'a> {
     /// A sorted set: (score, member) pairs.
     #[serde(borrow)]
     ZSet(Vec<(f64, Bytes<'a>)>),
+    /// A stream: its counters and its live entries, oldest first.
+    #[serde(borrow)]
+    Stream(Stream<'a>),
+}
+
+/// A stream ID as stored: milliseconds, sequence.
+pub(crate) type Id = (u64, u64);
+
+/// One stream entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StreamEntry<'a> {
+    /// Its ID.
+    pub(crate) id: Id,
+    /// Its (field, value) pairs.
+    #[serde(borrow)]
+    pub(crate) pairs: Vec<(Bytes<'a>, Bytes<'a>)>,
+}
+
+/// A whole stream as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Stream<'a> {
+    /// The last ID added or set.
+    pub(crate) last_id: Id,
+    /// How many entries were ever added.
+    pub(crate) entries_added: u64,
+    /// The largest ID ever deleted.
+    pub(crate) max_deleted_id: Id,
+    /// The live entries, oldest first.
+    #[serde(borrow)]
+    pub(crate) entries: Vec<StreamEntry<'a>>,
 }
 
 /// One change to the store, as logged. Append new variants at the end only.
@@ -271,6 +301,36 @@ pub(crate) enum Op<'a> {
     Group {
         #[serde(borrow)]
         records: Vec<Bytes<'a>>,
+    },
+    /// Append an entry with this ID to a stream (creating it), then remove its `trimmed`
+    /// oldest entries.
+    StreamAdd {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        id: Id,
+        #[serde(borrow)]
+        pairs: Vec<(Bytes<'a>, Bytes<'a>)>,
+        trimmed: u64,
+    },
+    /// Delete the entries with these IDs from a stream.
+    StreamDel {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        ids: Vec<Id>,
+    },
+    /// Remove a stream's `count` oldest entries.
+    StreamTrim {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        count: u64,
+    },
+    /// Set a stream's counters (XSETID).
+    StreamSetId {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        last_id: Id,
+        entries_added: u64,
+        max_deleted_id: Id,
     },
 }
 

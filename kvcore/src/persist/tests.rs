@@ -90,3 +90,24 @@ fn group_format_example() {
     assert_eq!(data[32..32 + expected.len()], expected);
     assert!(data[32 + expected.len()..].iter().all(|&b| b == 0));
 }
+
+#[test]
+fn stream_add_format_example() {
+    let b = |s: &str| Bytes::from(s.as_bytes().to_vec());
+    // XADD s MAXLEN 1 1700000000000-0 f v, which trimmed one older entry.
+    let rec = Record {
+        db: 0,
+        op: Op::StreamAdd {
+            key: b("s"),
+            id: (1_700_000_000_000, 0),
+            pairs: vec![(b("f"), b("v"))],
+            trimmed: 1,
+        },
+    };
+    let mut body = Vec::new();
+    super::record::encode_into(&rec, &mut body);
+    assert_eq!(
+        body,
+        hex("00 19 01 73 80 d0 95 ff bc 31 00 01 01 66 01 76 01")
+    );
+}

@@ -1,4 +1,4 @@
-//! The container data types (lists, hashes, sets, sorted sets) as plain data structures.
+//! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
 mod error;
 mod hash;
@@ -9,6 +9,7 @@ mod score;
 mod set;
 mod skiplist;
 mod slots;
+mod stream;
 mod zpack;
 mod zset;
 
@@ -19,6 +20,8 @@ pub(crate) use list::List;
 pub(crate) use rng::Rng;
 pub use score::{LexBound, LexRange, ScoreRange, format_score, parse_score};
 pub(crate) use set::Set;
+pub use stream::{EntryRef as StreamEntryRef, StreamId};
+pub(crate) use stream::{MAX_ENTRY_BYTES, Stream, Trim, TrimBy};
 pub use zset::{Aggregate, ZAddFlags};
 pub(crate) use zset::{ZInput, ZSet};
 

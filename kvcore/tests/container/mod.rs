@@ -9,6 +9,7 @@ mod hash;
 mod list;
 mod replay;
 mod set;
+mod stream;
 mod zset;
 
 use kvcore::{

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use kvcore::{
     Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, PersistOptions,
-    ScoreRange, SetOp, SetStore, Store, SyncMode, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
+    ScoreRange, SetOp, SetStore, Store, StreamId, StreamStore, SyncMode, XAddId, XAddOptions,
+    XSetIdOptions, XTrim, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
 };
 
 use crate::{T0, TempDir, b};
@@ -54,7 +55,51 @@ fn step(db: &Db, r: &mut Rand) {
         End::Right
     };
     let score = [0.0, 1.0, -1.5, 2.0, f64::INFINITY, 7.25][r.next(6) as usize];
-    let _ = match r.next(30) {
+    let x = r.pick(&["x1", "x2"]);
+    let id = StreamId::new(T0 - 5 + r.next(10), r.next(3));
+    let trim = match r.next(4) {
+        0 => XTrim::max_len(r.next(150)),
+        1 => XTrim::max_len(r.next(150)).approx(),
+        2 => XTrim::min_id(id),
+        _ => XTrim::min_id(id).approx().limit(r.next(200)),
+    };
+    let _ = match r.next(38) {
+        30 | 31 => {
+            let spec = match r.next(3) {
+                0 => XAddId::Auto,
+                1 => XAddId::AutoSeq(id.ms),
+                _ => XAddId::Explicit(id),
+            };
+            let opts = if r.next(8) == 0 {
+                XAddOptions::new().trim(trim)
+            } else {
+                XAddOptions::new()
+            };
+            let fields: &[(&str, &str)] = if r.next(2) == 0 {
+                &[("f", "v")]
+            } else {
+                &[("f", "w"), ("g", "1")]
+            };
+            db.xadd(x, spec, fields, &opts).map(drop)
+        }
+        32 => db
+            .xadd(x, XAddId::Auto, &[("a", member)], &XAddOptions::new())
+            .map(drop),
+        33 => db.xdel(x, &[id, StreamId::new(id.ms, 0)]).map(drop),
+        34 => db.xtrim(x, &trim).map(drop),
+        35 => db
+            .xsetid(
+                x,
+                StreamId::new(T0 + 20, 0),
+                &XSetIdOptions::new().entries_added(500),
+            )
+            .map(drop),
+        36 => {
+            let first = db.xrange(x, .., Some(1)).unwrap_or_default();
+            db.xdel(x, &first.iter().map(|e| e.id).collect::<Vec<_>>())
+                .map(drop)
+        }
+        37 => db.del(&[x]).map(drop),
         0 => db.push(l, end, &[member, r.pick(&v)]).map(drop),
         1 => db.pop_count(l, end, r.next(3) as usize).map(drop),
         2 => db.lset(l, idx, member),
@@ -143,6 +188,11 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
                     "zset {:?}",
                     db.zrange(&k, &ZRange::new(ZRangeBy::Rank(0, -1))).unwrap()
                 ),
+                KeyType::Stream => format!(
+                    "stream {:?} {:?}",
+                    db.xinfo(&k).unwrap(),
+                    db.xrange(&k, .., None).unwrap()
+                ),
             };
             (k, v)
         })
@@ -151,6 +201,7 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
 
 #[test]
 fn random_container_commands_replay_to_the_same_values() {
+    let mut streams = 0;
     for seed in 1..=12u64 {
         let dir = TempDir::new("container", &format!("replay-{seed}"));
         let mut r = Rand(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -163,12 +214,17 @@ fn random_container_commands_replay_to_the_same_values() {
             }
         }
         let before = dump(&db);
+        streams += before
+            .iter()
+            .filter(|(_, v)| v.starts_with("stream"))
+            .count();
         drop(db);
         drop(kv);
         let kv = open(&dir);
         let after = dump(&kv.db(0).unwrap());
         assert_eq!(after, before, "seed {seed}");
     }
+    assert!(streams > 6, "the workload made {streams} streams");
 }
 
 /// Regression: LMOVE (and RPOPLPUSH, BLMOVE) from a one-element list to itself deleted the

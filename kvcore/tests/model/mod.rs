@@ -611,6 +611,7 @@ fn observe(db: &Db) -> Vec<(&'static str, Option<(Shown, Ttl)>)> {
                 KeyType::ZSet => {
                     Shown::ZSet(db.zrange(k, &ZRange::new(ZRangeBy::Rank(0, -1))).unwrap())
                 }
+                other => panic!("the model makes no {other:?}"),
             });
             (k, shown.map(|s| (s, db.pttl(k))))
         })

@@ -464,7 +464,9 @@ fn the_admitted_bound_covers_the_record_written() {
 /// over consecutive frames of its key, and loads back whole, expiry included.
 #[test]
 fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
-    use crate::{HashStore, ListStore, SetStore, ZAddFlags, ZSetStore};
+    use crate::{
+        HashStore, ListStore, SetStore, StreamStore, XAddId, XAddOptions, ZAddFlags, ZSetStore,
+    };
     let fs = FaultFs::new();
     let kv = open_limited(&fs, 4096);
     let db = kv.db(0).unwrap();
@@ -475,12 +477,19 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
         db.hset("hash", &[(m, "value")]).unwrap();
         db.zadd("zset", &[(m.len() as f64, m)], &ZAddFlags::default())
             .unwrap();
+        db.xadd("stream", XAddId::Auto, &[("m", m)], &XAddOptions::new())
+            .unwrap();
     }
+    db.xdel("stream", &[crate::StreamId::new(T0, 3)]).unwrap();
+    let stream_before = (
+        db.xinfo("stream").unwrap(),
+        db.xrange("stream", .., None).unwrap(),
+    );
     db.pexpire("zset", 60_000, crate::ExpireCondition::None)
         .unwrap();
     db.set("small", "v").unwrap();
     let saved = kv.save().unwrap();
-    assert_eq!(saved.keys, 5);
+    assert_eq!(saved.keys, 6);
     let (_, path) = snapshot::snapshots(&fs, &dir()).unwrap().remove(0);
     let snap = snapshot::Snapshot::open(&fs, &path).unwrap();
     let mut frames = 0;
@@ -490,7 +499,7 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
     })
     .unwrap();
     assert!(
-        frames > 5 * 4,
+        frames > 5 * 5,
         "each container split into several frames: {frames}"
     );
     // Recover from the snapshot alone.
@@ -500,8 +509,14 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
     let kv = open_limited(&copy, 4096);
     let db = kv.db(0).unwrap();
     let info = kv.persistence().unwrap().recovery;
-    assert_eq!((info.keys_loaded, info.records_replayed), (5, 0));
+    assert_eq!((info.keys_loaded, info.records_replayed), (6, 0));
     assert_eq!(db.scard("set").unwrap(), 1000);
+    let stream_after = (
+        db.xinfo("stream").unwrap(),
+        db.xrange("stream", .., None).unwrap(),
+    );
+    assert_eq!(stream_after, stream_before);
+    assert_eq!(stream_after.1.len(), 999);
     assert_eq!(
         db.lrange("list", 0, -1).unwrap(),
         members

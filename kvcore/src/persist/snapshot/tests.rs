@@ -86,6 +86,17 @@ fn own(v: Value<'_>) -> Value<'static> {
         Value::Hash(h) => Value::Hash(h.into_iter().map(|(f, v)| (o(f), o(v))).collect()),
         Value::Set(s) => Value::Set(s.into_iter().map(o).collect()),
         Value::ZSet(z) => Value::ZSet(z.into_iter().map(|(s, m)| (s, o(m))).collect()),
+        Value::Stream(s) => Value::Stream(super::super::record::Stream {
+            entries: s
+                .entries
+                .into_iter()
+                .map(|e| super::super::record::StreamEntry {
+                    id: e.id,
+                    pairs: e.pairs.into_iter().map(|(f, v)| (o(f), o(v))).collect(),
+                })
+                .collect(),
+            ..s
+        }),
     }
 }
 
