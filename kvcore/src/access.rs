@@ -325,7 +325,12 @@ impl Inner {
     }
 }
 
-impl Admit<'_> {
+impl<'a> Admit<'a> {
+    /// Reserves the write's record bytes in `logged`'s budget (a transaction's).
+    pub(crate) fn share_with(&mut self, logged: &'a Logged) {
+        self.share = Some(logged);
+    }
+
     /// A byte string the write stores or logs.
     ///
     /// # Errors

@@ -175,6 +175,12 @@ pub(crate) enum Effect<'a> {
         entries_added: u64,
         max_deleted_id: StreamId,
     },
+    /// Function library `name` now has this code (FUNCTION LOAD).
+    FunctionLoad { name: &'a [u8], code: &'a [u8] },
+    /// Function library `name` was deleted (FUNCTION DELETE).
+    FunctionDelete { name: &'a [u8] },
+    /// Every function library was deleted (FUNCTION FLUSH).
+    FunctionFlush,
 }
 
 impl Effect<'_> {
@@ -214,6 +220,9 @@ impl Effect<'_> {
                 }
             }
             Effect::FlushDb { .. } | Effect::FlushAll | Effect::SwapDb { .. } => {}
+            // Function libraries are not keys.
+            Effect::FunctionLoad { .. } | Effect::FunctionDelete { .. } | Effect::FunctionFlush => {
+            }
         }
     }
 }

@@ -69,6 +69,11 @@ pub(crate) struct Inner {
     /// everyone else who needs several shards takes them without waiting while holding any
     /// (`access::lock_all`).
     gate: parking_lot::Mutex<()>,
+    /// Function libraries (FUNCTION LOAD): name → code. Kept, logged and snapshotted here so
+    /// they survive a restart; the interpreter that runs them is the host's
+    /// (`script::Engine`). Changed under the order gate, as the snapshot barrier reads them
+    /// under it.
+    pub(crate) functions: parking_lot::Mutex<std::collections::BTreeMap<Vec<u8>, Vec<u8>>>,
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
@@ -79,6 +84,101 @@ thread_local! {
     /// flush (see `Inner::publish_notification`).
     static NOTICES: std::cell::RefCell<Option<PendingFlush>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// The function libraries (FUNCTION LOAD's), open for changes: see [`Kv::function_store`].
+/// Each change is applied and logged at once; [`FunctionStore::commit`] releases the order
+/// gate and then waits until the changes are as durable as the sync mode promises.
+pub struct FunctionStore<'a> {
+    kv: &'a Kv,
+    gate: Option<parking_lot::MutexGuard<'a, ()>>,
+    logged: crate::persist::Logged,
+}
+
+impl std::fmt::Debug for FunctionStore<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionStore").finish_non_exhaustive()
+    }
+}
+
+impl FunctionStore<'_> {
+    /// The log-record budget and group of the change: the transaction's inside one.
+    fn logged(&self) -> &crate::persist::Logged {
+        match self.kv.tx.as_deref().filter(|t| t.active()) {
+            Some(tx) => tx.logged(),
+            None => &self.logged,
+        }
+    }
+
+    fn writable(&self) -> Result<()> {
+        match self.kv.inner.persist.get() {
+            Some(p) => Ok(p.check_writable()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores library `name` with `code`, replacing one of that name.
+    ///
+    /// # Errors
+    /// [`Error::StringTooLong`] or [`Error::RecordTooLarge`] for a library too large to log;
+    /// [`Error::PersistenceFailed`].
+    pub fn set(&self, name: &[u8], code: &[u8]) -> Result<()> {
+        self.writable()?;
+        let mut admit = self.kv.inner.admit();
+        admit.share_with(self.logged());
+        admit.arg(name)?.arg(code)?.check()?;
+        self.kv
+            .inner
+            .functions
+            .lock()
+            .insert(name.to_vec(), code.to_vec());
+        self.kv
+            .inner
+            .journal(Effect::FunctionLoad { name, code }, self.logged());
+        Ok(())
+    }
+
+    /// Deletes library `name`; false if there was none.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`].
+    pub fn delete(&self, name: &[u8]) -> Result<bool> {
+        self.writable()?;
+        if self.kv.inner.functions.lock().remove(name).is_none() {
+            return Ok(false);
+        }
+        self.kv
+            .inner
+            .journal(Effect::FunctionDelete { name }, self.logged());
+        Ok(true)
+    }
+
+    /// Deletes every library.
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`].
+    pub fn flush(&self) -> Result<()> {
+        self.writable()?;
+        self.kv.inner.functions.lock().clear();
+        self.kv.inner.journal(Effect::FunctionFlush, self.logged());
+        Ok(())
+    }
+
+    /// Releases the order gate, then waits until the changes are durable (inside a
+    /// transaction, the transaction acknowledges them).
+    ///
+    /// # Errors
+    /// [`Error::PersistenceFailed`] if the log failed.
+    pub fn commit(mut self) -> Result<()> {
+        drop(self.gate.take());
+        if self.kv.tx_active() {
+            return Ok(());
+        }
+        match self.kv.inner.persist.get() {
+            Some(p) => Ok(p.ack(&self.logged, None)?),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Flushes the subscribers the keyspace notifications of this thread's last operation reached.
@@ -211,6 +311,11 @@ impl Inner {
         Some(guard)
     }
 
+    /// Stores a function library read back from the log or a snapshot.
+    pub(crate) fn load_function_library(&self, name: &[u8], code: &[u8]) {
+        self.functions.lock().insert(name.to_vec(), code.to_vec());
+    }
+
     /// Takes the order gate (see the field): the caller may then wait for shards while holding
     /// others. Taken with no shard held.
     pub(crate) fn gate(&self) -> parking_lot::MutexGuard<'_, ()> {
@@ -312,6 +417,7 @@ impl Kv {
                 persist: OnceLock::new(),
                 bus: Arc::default(),
                 gate: parking_lot::Mutex::new(()),
+                functions: parking_lot::Mutex::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
             }),
@@ -452,6 +558,29 @@ impl Kv {
             inner.journal(Effect::FlushAll, logged);
             Ok(())
         })
+    }
+
+    /// The function libraries (name, code), in name order: what FUNCTION LOAD stored and the
+    /// host loads into its interpreter at start-up.
+    pub fn function_libraries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.inner
+            .functions
+            .lock()
+            .iter()
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect()
+    }
+
+    /// Opens the function libraries for changes: takes the order gate (unless this handle's
+    /// transaction holds it), which serializes changes with each other, with scripts and with
+    /// snapshots. The host changes its interpreter's libraries while it holds the
+    /// [`FunctionStore`], so both change in the same order.
+    pub fn function_store(&self) -> FunctionStore<'_> {
+        FunctionStore {
+            kv: self,
+            gate: self.gate_unless_tx(),
+            logged: crate::persist::Logged::default(),
+        }
     }
 
     /// The order gate for a whole-keyspace lock, unless this handle's transaction (which

@@ -95,7 +95,7 @@ pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, IoError, Result, StreamError};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
-pub use kv::{Db, Kv, Stats};
+pub use kv::{Db, FunctionStore, Kv, Stats};
 pub use notify::NotifyFlags;
 pub use number::LongDouble;
 pub use ops::expire::{ExpireTime, Ttl};

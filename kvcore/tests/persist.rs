@@ -237,3 +237,60 @@ fn check_finds_and_repairs_damage() {
     let kv = open(&dir, &clock, SyncMode::Always);
     assert_eq!(kv.db(0).unwrap().dbsize(), report.records);
 }
+
+/// Function libraries survive a restart from the log, from a snapshot, and from a snapshot
+/// plus later log records; deletes and flushes too; a change inside a transaction is part of
+/// its record.
+#[test]
+fn function_libraries_survive_restarts() {
+    let dir = TempDir::new("persist", "functions");
+    let clock = ManualClock::new(T0);
+    let libraries = |kv: &Kv| -> Vec<(String, String)> {
+        kv.function_libraries()
+            .into_iter()
+            .map(|(n, c)| (String::from_utf8(n).unwrap(), String::from_utf8(c).unwrap()))
+            .collect()
+    };
+    let pair = |n: &str, c: &str| (n.to_string(), c.to_string());
+    {
+        let kv = open(&dir, &clock, SyncMode::Always);
+        let store = kv.function_store();
+        store.set(b"a", b"code a").unwrap();
+        store.set(b"b", b"code b").unwrap();
+        store.set(b"a", b"code a2").unwrap();
+        assert!(store.delete(b"b").unwrap());
+        assert!(!store.delete(b"nope").unwrap());
+        store.commit().unwrap();
+    }
+    let kv = open(&dir, &clock, SyncMode::Always);
+    assert_eq!(libraries(&kv), vec![pair("a", "code a2")], "from the log");
+    kv.save().unwrap();
+    let store = kv.function_store();
+    store.set(b"c", b"code c").unwrap();
+    store.commit().unwrap();
+    drop(kv);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    assert_eq!(
+        libraries(&kv),
+        vec![pair("a", "code a2"), pair("c", "code c")],
+        "from a snapshot and the log after it"
+    );
+    kv.save().unwrap();
+    drop(kv);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    assert_eq!(libraries(&kv).len(), 2, "from a snapshot alone");
+    let before = kv.persistence().unwrap().log_seq;
+    kv.transaction(kvcore::Scope::Everything, |tx| {
+        tx.db(0)?.set("k", "v")?;
+        let store = tx.kv().function_store();
+        store.flush()?;
+        store.set(b"d", b"code d")?;
+        store.commit()
+    })
+    .unwrap();
+    assert_eq!(kv.persistence().unwrap().log_seq, before + 1, "one record");
+    drop(kv);
+    let kv = open(&dir, &clock, SyncMode::Always);
+    assert_eq!(libraries(&kv), vec![pair("d", "code d")]);
+    assert_eq!(kv.db(0).unwrap().get("k").unwrap(), Some(b"v".to_vec()));
+}

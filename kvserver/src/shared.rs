@@ -131,6 +131,25 @@ pub(crate) struct Shared {
     pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
 }
 
+/// The script engine, with the function libraries the store kept loaded into it.
+fn scripts(kv: &kvcore::Kv) -> kvcore::script::Engine {
+    let engine = kvcore::script::Engine::new(kvcore::script::EngineOptions {
+        version: crate::cmd::REDIS_VERSION.to_string(),
+        ..kvcore::script::EngineOptions::default()
+    });
+    for (name, code) in kv.function_libraries() {
+        let loaded = engine.function_load(&code, kvcore::script::Policy::Replace, |_, _| Ok(()));
+        if let Err(kvcore::script::Value::Error(e)) = loaded {
+            crate::log::warning!(
+                "function library '{}' could not be loaded: {}",
+                String::from_utf8_lossy(&name),
+                String::from_utf8_lossy(&e)
+            );
+        }
+    }
+    engine
+}
+
 impl Shared {
     pub(crate) fn new(
         kv: kvcore::Kv,
@@ -138,6 +157,7 @@ impl Shared {
         local_addr: SocketAddr,
         replier: Option<crate::replier::Replier>,
     ) -> Shared {
+        let scripts = scripts(&kv);
         Shared {
             replier,
             live: Live {
@@ -168,10 +188,7 @@ impl Shared {
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
             monitors: crate::monitor::Monitors::default(),
-            scripts: kvcore::script::Engine::new(kvcore::script::EngineOptions {
-                version: crate::cmd::REDIS_VERSION.to_string(),
-                ..kvcore::script::EngineOptions::default()
-            }),
+            scripts,
             #[cfg(test)]
             test_handler: None,
         }

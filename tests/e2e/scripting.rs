@@ -147,3 +147,56 @@ fn readers_never_see_half_a_script() {
         assert_eq!(n, 300);
     }
 }
+
+/// A loaded function library is acknowledged once it is durable: after `kill -9` and a restart
+/// (from the log, then from a snapshot) FCALL finds it; a deleted one stays deleted.
+#[test]
+fn function_libraries_survive_kill_9() {
+    use super::support::TempDir;
+    let dir = TempDir::new("functions-kill");
+    let lib = "#!lua name=counters\n\
+               redis.register_function('bump', function(keys, args) \
+               return redis.call('incrby', keys[1], args[1]) end)";
+    let gone = "#!lua name=gone\nredis.register_function('gone', function() return 1 end)";
+    {
+        let server = Server::durable(&dir, "always");
+        let mut c = server.client();
+        for code in [lib, gone] {
+            let name: String = redis::cmd("FUNCTION")
+                .arg("LOAD")
+                .arg(code)
+                .query(&mut c)
+                .unwrap();
+            assert!(code.contains(&format!("name={name}")));
+        }
+        let _: () = redis::cmd("FUNCTION")
+            .arg("DELETE")
+            .arg("gone")
+            .query(&mut c)
+            .unwrap();
+        // Dropping the server sends SIGKILL: no shutdown path runs.
+    }
+    for round in ["from the log", "from a snapshot"] {
+        let server = Server::durable(&dir, "always");
+        let mut c = server.client();
+        let n: i64 = redis::cmd("FCALL")
+            .arg("bump")
+            .arg(1)
+            .arg("n")
+            .arg(5)
+            .query(&mut c)
+            .unwrap();
+        assert!(n == 5 || n == 10, "{round}: {n}");
+        let err = redis::cmd("FCALL")
+            .arg("gone")
+            .arg(0)
+            .query::<i64>(&mut c)
+            .unwrap_err();
+        assert_eq!(
+            super::support::error_text(&err),
+            "ERR Function not found",
+            "{round}"
+        );
+        let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    }
+}

@@ -104,6 +104,16 @@ const WRONG: &str = "the key holds another type";
 
 /// Loads one snapshot entry (the caller drops entries already expired).
 pub(crate) fn load_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
+    if e.db == super::record::LIBRARY_DB {
+        let super::record::Value::Library(code) = e.value else {
+            return Err(ApplyError::Unsupported(
+                "a snapshot entry of the library database holds a key's value".into(),
+            ));
+        };
+        kv.inner
+            .load_function_library(e.key.as_slice(), code.as_slice());
+        return Ok(());
+    }
     let d = db(kv, e.db)?;
     let v = value(e.value)?;
     let key = e.key.as_slice();
@@ -123,6 +133,9 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
     match e.value {
         super::record::Value::Str(_) => Err(ApplyError::Unsupported(format!(
             "{what} is a string: only containers are split"
+        ))),
+        super::record::Value::Library(_) => Err(ApplyError::Unsupported(format!(
+            "{what} is a function library: only containers are split"
         ))),
         super::record::Value::List(items) => list(&d, key, what, |l| {
             for item in &items {
@@ -177,6 +190,22 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
 
 /// Applies one plain log record (not a group: see `wal::replay`) to the store.
 pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
+    match rec.op {
+        Op::FunctionLoad { name, code } => {
+            kv.inner
+                .load_function_library(name.as_slice(), code.as_slice());
+            return Ok(());
+        }
+        Op::FunctionDelete { name } => {
+            kv.inner.functions.lock().remove(name.as_slice());
+            return Ok(());
+        }
+        Op::FunctionFlush => {
+            kv.inner.functions.lock().clear();
+            return Ok(());
+        }
+        _ => {}
+    }
     let d = db(kv, rec.db)?;
     let inconsistent =
         |what: &str, err: crate::Error| ApplyError::Inconsistent(format!("{what}: {err}"));
@@ -409,6 +438,9 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             );
             Ok(())
         })?,
+        Op::FunctionLoad { .. } | Op::FunctionDelete { .. } | Op::FunctionFlush => {
+            unreachable!("applied above")
+        }
         // The log reader expands a group into its inner records (`wal::replay`), which are
         // never groups themselves.
         Op::Group { .. } => {

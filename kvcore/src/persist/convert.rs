@@ -276,6 +276,21 @@ pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
                 max_deleted_id: disk_id(max_deleted_id),
             },
         },
+        Effect::FunctionLoad { name, code } => Record {
+            db: 0,
+            op: Op::FunctionLoad {
+                name: b(name),
+                code: b(code),
+            },
+        },
+        Effect::FunctionDelete { name } => Record {
+            db: 0,
+            op: Op::FunctionDelete { name: b(name) },
+        },
+        Effect::FunctionFlush => Record {
+            db: 0,
+            op: Op::FunctionFlush,
+        },
     }
 }
 
@@ -376,6 +391,7 @@ pub(crate) fn memory_value(v: Value<'_>) -> Result<MemValue, String> {
             );
             MemValue::Stream(Box::new(s))
         }
+        Value::Library(_) => return Err("a function library is not a key's value".into()),
     })
 }
 

@@ -423,13 +423,34 @@ impl Persist {
             }
             let seq = self.wal.next_seq() - 1;
             let created = self.clock.real_now();
-            let writer = SnapshotWriter::create(
+            let mut writer = SnapshotWriter::create(
                 self.fs.clone(),
                 &self.dir,
                 seq,
                 self.databases as u32,
                 created,
             )?;
+            // The function libraries, as of `seq`: they change under the order gate, which
+            // the barrier holds.
+            let mut block = Vec::new();
+            let mut scratch = Vec::new();
+            let libraries = inner.functions.lock();
+            for (name, code) in libraries.iter() {
+                let e = super::record::Entry {
+                    db: super::record::LIBRARY_DB,
+                    key: super::record::Bytes::from_slice(name),
+                    value: super::record::Value::Library(super::record::Bytes::from_slice(code)),
+                    expire_at: None,
+                };
+                super::snapshot::encode_entry(
+                    &e,
+                    &mut scratch,
+                    &mut block,
+                    self.config.max_record,
+                )?;
+            }
+            writer.block(&block, libraries.len() as u64)?;
+            drop(libraries);
             *self.sink.lock() = Sink {
                 writer: Some(writer),
                 error: None,
@@ -544,7 +565,7 @@ fn split(value: Value<'_>, budget: usize) -> Vec<Value<'_>> {
     }
     let len = |b: &Bytes<'_>| item_bound(b.as_slice().len());
     match value {
-        Value::Str(_) => vec![value],
+        Value::Str(_) | Value::Library(_) => vec![value],
         Value::List(items) => chunks(items, len, budget)
             .into_iter()
             .map(Value::List)

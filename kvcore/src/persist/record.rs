@@ -106,7 +106,14 @@ pub(crate) enum Value<'a> {
     /// A stream: its counters and its live entries, oldest first.
     #[serde(borrow)]
     Stream(Stream<'a>),
+    /// Not a key's value: the code of a function library (FUNCTION LOAD), in a snapshot
+    /// entry whose `db` is [`LIBRARY_DB`] and whose key is the library's name.
+    #[serde(borrow)]
+    Library(Bytes<'a>),
 }
+
+/// The `db` of a snapshot entry that holds a function library rather than a key.
+pub(crate) const LIBRARY_DB: u32 = u32::MAX;
 
 /// A stream ID as stored: milliseconds, sequence.
 pub(crate) type Id = (u64, u64);
@@ -332,6 +339,21 @@ pub(crate) enum Op<'a> {
         entries_added: u64,
         max_deleted_id: Id,
     },
+    /// Store function library `name` with this code, replacing one of the same name
+    /// (FUNCTION LOAD). `db` is 0 and ignored.
+    FunctionLoad {
+        #[serde(borrow)]
+        name: Bytes<'a>,
+        #[serde(borrow)]
+        code: Bytes<'a>,
+    },
+    /// Delete function library `name` (FUNCTION DELETE). `db` is 0 and ignored.
+    FunctionDelete {
+        #[serde(borrow)]
+        name: Bytes<'a>,
+    },
+    /// Delete every function library (FUNCTION FLUSH). `db` is 0 and ignored.
+    FunctionFlush,
 }
 
 /// `Op::Group`'s variant index.

@@ -255,8 +255,15 @@ fn bulk(s: &str) -> Value {
 
 impl Engine {
     /// FUNCTION LOAD [REPLACE]: compiles the library, runs its code to register its
-    /// functions, and installs them; the library's name, or the error reply.
-    pub fn function_load(&self, code: &[u8], policy: Policy) -> Result<String, Value> {
+    /// functions, calls `persist` with its name and code (to keep it: `Kv::set_function_library`),
+    /// and installs it; the library's name, or the error reply (nothing is installed if
+    /// `persist` fails).
+    pub fn function_load(
+        &self,
+        code: &[u8],
+        policy: Policy,
+        persist: impl FnOnce(&str, &[u8]) -> Result<(), Value>,
+    ) -> Result<String, Value> {
         let (name, body) = metadata(code)?;
         let mut f = self.functions.lock();
         if f.libraries.contains_key(&name) && policy == Policy::Append {
@@ -277,6 +284,7 @@ impl Engine {
                 ));
             }
         }
+        persist(&name, code)?;
         remove_library(&mut f, &name);
         for (fname, _) in &registered {
             f.index.insert(fname.clone(), name.clone());
@@ -291,26 +299,36 @@ impl Engine {
         Ok(name)
     }
 
-    /// FUNCTION DELETE.
+    /// FUNCTION DELETE: `persist` (`Kv::delete_function_library`) first, then the library.
     ///
     /// # Errors
-    /// The error reply for a library that does not exist.
-    pub fn function_delete(&self, name: &[u8]) -> Result<(), Value> {
+    /// The error reply for a library that does not exist, or `persist`'s.
+    pub fn function_delete(
+        &self,
+        name: &[u8],
+        persist: impl FnOnce() -> Result<(), Value>,
+    ) -> Result<(), Value> {
         let name = String::from_utf8_lossy(name);
         let mut f = self.functions.lock();
         if !f.libraries.contains_key(name.as_ref()) {
             return Err(Value::error("ERR Library not found"));
         }
+        persist()?;
         remove_library(&mut f, &name);
         Ok(())
     }
 
-    /// FUNCTION FLUSH: deletes every library.
-    pub fn function_flush(&self) {
+    /// FUNCTION FLUSH: `persist` (`Kv::flush_function_libraries`) first, then every library.
+    ///
+    /// # Errors
+    /// `persist`'s.
+    pub fn function_flush(&self, persist: impl FnOnce() -> Result<(), Value>) -> Result<(), Value> {
         let mut f = self.functions.lock();
+        persist()?;
         f.libraries.clear();
         f.index.clear();
         let _ = f.vm.lua.gc_collect();
+        Ok(())
     }
 
     /// Every library's name and code, in name order (what persistence keeps).

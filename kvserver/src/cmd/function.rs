@@ -123,22 +123,33 @@ fn load(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         }
         _ => return Err(SYNTAX),
     };
+    // The store keeps the library, so it survives a restart (inside EXEC the change joins
+    // the transaction's record); its order gate serializes the change with the others.
+    let kv = ctx.s.db.kv();
+    let store = kv.function_store();
     let name = ctx
         .s
         .shared
         .scripts
-        .function_load(code, policy)
+        .function_load(code, policy, |name, code| {
+            store.set(name.as_bytes(), code).map_err(store_error)
+        })
         .map_err(error_of)?;
+    store.commit()?;
     ctx.w().bulk(name.as_bytes());
     Ok(())
 }
 
 fn delete(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let kv = ctx.s.db.kv();
+    let store = kv.function_store();
+    let name = req.arg(2);
     ctx.s
         .shared
         .scripts
-        .function_delete(req.arg(2))
+        .function_delete(name, || store.delete(name).map(drop).map_err(store_error))
         .map_err(error_of)?;
+    store.commit()?;
     ctx.ok()
 }
 
@@ -152,8 +163,27 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             ));
         }
     }
-    ctx.s.shared.scripts.function_flush();
+    let kv = ctx.s.db.kv();
+    let store = kv.function_store();
+    ctx.s
+        .shared
+        .scripts
+        .function_flush(|| store.flush().map_err(store_error))
+        .map_err(error_of)?;
+    store.commit()?;
     ctx.ok()
+}
+
+/// A store error as a script error reply.
+fn store_error(e: kvcore::Error) -> kvcore::script::Value {
+    let mut w = Vec::new();
+    super::write_error(
+        &mut kvproto::Writer::new(&mut w, kvproto::Version::Resp2),
+        "function",
+        CmdError::Core(e),
+    );
+    let text = w.strip_prefix(b"-").unwrap_or(&w);
+    kvcore::script::Value::Error(text.strip_suffix(b"\r\n").unwrap_or(text).to_vec())
 }
 
 fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {

@@ -156,6 +156,9 @@ impl Transaction {
                 "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
                     return None;
                 }
+                // Function libraries change under the order gate, which only an Everything
+                // scope holds.
+                "function|load" | "function|delete" | "function|flush" => return None,
                 "copy" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"db")) => return None,
                 _ => {}
             }

@@ -97,6 +97,7 @@ fn own(v: Value<'_>) -> Value<'static> {
                 .collect(),
             ..s
         }),
+        Value::Library(c) => Value::Library(o(c)),
     }
 }
 
