@@ -72,6 +72,9 @@ pub(crate) struct Session {
     batch: Vec<u16>,
     /// The running command is still to be shown to the monitors (`monitor.rs`).
     monitor_pending: bool,
+    /// A script is running this session's commands: MONITOR shows them as `lua`'s, as
+    /// Redis does.
+    pub(crate) monitor_as_lua: bool,
     /// This batch showed commands to the monitors: flush them at its end.
     monitor_flush: bool,
     /// A monitor's own command, shown once its reply is queued (Redis shows it after).
@@ -100,6 +103,7 @@ impl Session {
             pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
             monitor_pending: false,
+            monitor_as_lua: false,
             monitor_flush: false,
             own_line: None,
         }
@@ -449,11 +453,24 @@ impl Session {
 
     /// Shows the running command to the monitors, once (a blocking command calls this before
     /// it waits, `call` after the handler returns): the database is the one selected after it.
+    /// Shows a command that the table marks `skip_monitor` because it shows itself at a
+    /// moment of its own choosing (EVAL and FCALL, before the commands they run).
+    pub(crate) fn show_on_monitors(&mut self, req: &Request<'_>) {
+        if self.shared.monitors.active() {
+            self.monitor_pending = true;
+            self.feed_monitors(req);
+        }
+    }
+
     pub(crate) fn feed_monitors(&mut self, req: &Request<'_>) {
         if !std::mem::take(&mut self.monitor_pending) {
             return;
         }
-        let addr = self.handle.addr.to_string();
+        let addr = if self.monitor_as_lua {
+            "lua".to_string()
+        } else {
+            self.handle.addr.to_string()
+        };
         let line = crate::monitor::line(
             std::time::SystemTime::now(),
             self.db_index,

@@ -245,3 +245,49 @@ fn a_monitor_that_does_not_read_is_cut_off() {
         server.log()
     );
 }
+
+/// EVAL and FCALL show first, then each command their script runs, from `lua` (recorded from
+/// redis-server 7.0.15: `[0 lua] "set" "mk" "v"`, `[2 lua] "select" "2"`), in the
+/// database the script selected.
+#[test]
+fn a_monitor_sees_scripts_and_their_commands_from_lua() {
+    let server = Server::start(&[]);
+    let mut m = server.raw();
+    m.roundtrip(&resp(&[b"MONITOR"]), b"+OK\r\n");
+    let mut c = server.raw();
+    let eval = b"redis.call('set', KEYS[1], 'v'); redis.call('select', 2); return redis.call('get', KEYS[1])";
+    c.send(&resp(&[b"EVAL", eval, b"1", b"mk"]));
+    c.expect(b"$-1\r\n");
+    let from = c.local_addr();
+    assert_eq!(
+        line(&mut m, from),
+        format!(
+            "+T [0 ADDR] \"EVAL\" \"{}\" \"1\" \"mk\"",
+            String::from_utf8_lossy(eval)
+        )
+    );
+    let lua = |m: &mut Raw| {
+        let l = m.read_line();
+        let (_, rest) = l.split_once(' ').expect("a timestamp");
+        rest.trim_end().to_string()
+    };
+    assert_eq!(lua(&mut m), "[0 lua] \"set\" \"mk\" \"v\"");
+    // Shown after it ran, in the database it selected, as for any client.
+    assert_eq!(lua(&mut m), "[2 lua] \"select\" \"2\"");
+    assert_eq!(lua(&mut m), "[2 lua] \"get\" \"mk\"");
+    c.roundtrip(
+        &resp(&[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=monlib\nredis.register_function('mf', function(keys) return redis.call('incr', keys[1]) end)",
+        ]),
+        b"$6\r\nmonlib\r\n",
+    );
+    let _load = line(&mut m, from);
+    c.roundtrip(&resp(&[b"FCALL", b"mf", b"1", b"mc"]), b":1\r\n");
+    assert_eq!(
+        line(&mut m, from),
+        "+T [0 ADDR] \"FCALL\" \"mf\" \"1\" \"mc\""
+    );
+    assert_eq!(lua(&mut m), "[0 lua] \"incr\" \"mc\"");
+}

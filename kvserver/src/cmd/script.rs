@@ -149,6 +149,8 @@ pub(super) fn run(
         ));
     }
     let (keys, argv) = args[3..].split_at(numkeys as usize);
+    // Redis shows EVAL and FCALL before the commands they run.
+    ctx.s.show_on_monitors(req);
     let shared = std::sync::Arc::clone(&ctx.s.shared);
     let engine = &shared.scripts;
     let db_index = ctx.s.db_index;
@@ -214,7 +216,9 @@ impl Host for ScriptHost<'_> {
             Version::Resp2
         };
         let mut out = Vec::new();
+        self.s.monitor_as_lua = true;
         self.s.call(idx, slot, &req, &mut out);
+        self.s.monitor_as_lua = false;
         self.s.version = saved;
         let value = match kvproto::decode_frame(&out, &kvproto::Limits::new()) {
             Ok(kvproto::Status::Complete((frame, _))) => from_frame(frame),
