@@ -15,5 +15,6 @@ mod pubsub_clients;
 mod pubsub_load;
 mod raw;
 mod replies;
+mod script_crash;
 mod support;
 mod types;
