@@ -63,3 +63,8 @@ fn redis_py_transactions() {
 fn redis_py_pubsub() {
     redis_py("test_pubsub.py", &[]);
 }
+
+#[test]
+fn redis_py_scripting() {
+    redis_py("test_scripting.py", &[]);
+}

@@ -15,6 +15,7 @@ mod pubsub_clients;
 mod pubsub_load;
 mod raw;
 mod replies;
+mod script_crash;
 mod scripting;
 mod support;
 mod types;
