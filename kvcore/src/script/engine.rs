@@ -100,15 +100,19 @@ pub(super) struct Vm {
 /// The state of the script being run, which the primitives reach through the interpreter's
 /// application data.
 struct RunCtx {
-    /// The host of the running script: valid while `Engine::eval` runs it.
-    host: *mut dyn Host,
+    /// The host of the running script: set while `Engine::execute` runs it, `None` otherwise.
+    host: Option<std::ptr::NonNull<dyn Host>>,
     call: Call,
     /// Whether a command of the script wrote (SCRIPT KILL then refuses).
     wrote: Arc<AtomicBool>,
+    /// A `redis.call`'s arguments, back to back, and where each ends (reused, so a call
+    /// allocates nothing for them in the steady state).
+    args: Vec<u8>,
+    ends: Vec<usize>,
 }
 
 // SAFETY: the host pointer is set and used only by the thread running the script, inside
-// `Engine::eval` (which holds the interpreter's lock), and cleared before it returns.
+// `Engine::execute` (which holds the interpreter's lock), and cleared before it returns.
 unsafe impl Send for RunCtx {}
 
 /// Lua scripting over a store, as Redis 7 offers it (EVAL, EVALSHA, SCRIPT): one Lua 5.1
@@ -160,8 +164,8 @@ impl Engine {
         let kill = Arc::new(AtomicBool::new(false));
         let wrote = Arc::new(AtomicBool::new(false));
         // A failure here is a bug in the prelude or no memory at start-up, not bad input.
-        let vm = new_vm(&opts, &kill, false).expect("the Lua interpreter starts");
-        let fvm = new_vm(&opts, &kill, true).expect("the Lua interpreter starts");
+        let vm = new_vm(&opts, &kill, &wrote, false).expect("the Lua interpreter starts");
+        let fvm = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
         Engine {
             vm: Mutex::new(vm),
             functions: Mutex::new(super::function::Functions::new(fvm)),
@@ -244,18 +248,20 @@ impl Engine {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         self.started.store(now_ms().max(1), Ordering::Release);
-        // SAFETY (of the pointer's use): cleared below, before `host`'s borrow ends.
-        let host: *mut (dyn Host + '_) = host;
-        // The lifetime is erased for the application data; see `RunCtx`.
-        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
-        vm.lua.set_app_data(RunCtx {
-            host,
-            call,
-            wrote: Arc::clone(&self.wrote),
+        let host: std::ptr::NonNull<dyn Host + '_> = std::ptr::NonNull::from(host);
+        // SAFETY: only the lifetime is erased, for the application data (see `RunCtx`); the
+        // pointer is cleared below, before `host`'s borrow ends.
+        let host: std::ptr::NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(host) };
+        with_run_ctx(&vm.lua, |ctx| {
+            ctx.host = Some(host);
+            ctx.call = call;
         });
         let result = f(vm);
-        let ctx = vm.lua.remove_app_data::<RunCtx>();
-        let resp3 = ctx.is_some_and(|c| c.call.resp3);
+        let resp3 = with_run_ctx(&vm.lua, |ctx| {
+            ctx.host = None;
+            ctx.call.resp3
+        })
+        .unwrap_or(false);
         self.started.store(0, Ordering::Release);
         if self.kill.swap(false, Ordering::Relaxed) {
             // The kill hook stays on every line after a kill; put the periodic one back.
@@ -520,7 +526,12 @@ fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
 
 /// Builds the interpreter: the standard libraries Redis loads, the bundled ones, the prelude
 /// (the `redis` API and the sandbox), and the primitives the prelude calls.
-fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>, functions: bool) -> mlua::Result<Vm> {
+fn new_vm(
+    opts: &EngineOptions,
+    kill: &Arc<AtomicBool>,
+    wrote: &Arc<AtomicBool>,
+    functions: bool,
+) -> mlua::Result<Vm> {
     // SAFETY: the debug library is loaded only for the prelude, which keeps
     // `debug.getinfo` for its error handler and removes `debug` from the globals.
     let lua = unsafe {
@@ -595,8 +606,10 @@ fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>, functions: bool) -> mlua
                 line.extend_from_slice(&piece);
             }
             with_ctx(lua, |ctx| {
-                // SAFETY: see `RunCtx`.
-                unsafe { (*ctx.host).log(level as u8, &line) };
+                if let Some(mut host) = ctx.host {
+                    // SAFETY: see `RunCtx`: set only while the script runs on this thread.
+                    unsafe { host.as_mut().log(level as u8, &line) };
+                }
             });
             Ok(())
         })?,
@@ -688,6 +701,16 @@ fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>, functions: bool) -> mlua
         .call(prim)?;
     lua.set_globals(engine.get("globals")?)?;
     set_kill_hook(&lua, kill);
+    lua.set_app_data(RunCtx {
+        host: None,
+        call: Call {
+            resp3: false,
+            read_only: false,
+        },
+        wrote: Arc::clone(wrote),
+        args: Vec::new(),
+        ends: Vec::new(),
+    });
     Ok(Vm {
         compile: engine.get("compile")?,
         run: engine.get("run")?,
@@ -701,6 +724,13 @@ fn new_vm(opts: &EngineOptions, kill: &Arc<AtomicBool>, functions: bool) -> mlua
 
 /// Runs `f` on the running script's context, if a script is running.
 fn with_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
+    lua.app_data_mut::<RunCtx>()
+        .filter(|ctx| ctx.host.is_some())
+        .map(|mut ctx| f(&mut ctx))
+}
+
+/// Runs `f` on the interpreter's script context, running or not.
+fn with_run_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
     lua.app_data_mut::<RunCtx>().map(|mut ctx| f(&mut ctx))
 }
 
@@ -717,25 +747,45 @@ fn command(lua: &Lua, args: MultiValue, raise_errors: bool) -> mlua::Result<Lua_
     if args.is_empty() {
         return fail(b"ERR Please specify at least one argument for this redis lib call");
     }
-    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for a in &args {
-        match a {
-            Lua_::String(s) => owned.push(s.as_bytes().to_vec()),
-            Lua_::Number(n) => owned.push(format_g17(*n).into_bytes()),
-            Lua_::Integer(n) => owned.push(n.to_string().into_bytes()),
-            _ => return fail(b"ERR Lua redis lib command arguments must be strings or integers"),
+    let outcome = with_ctx(lua, |ctx| {
+        ctx.args.clear();
+        ctx.ends.clear();
+        for a in &args {
+            match a {
+                Lua_::String(s) => ctx.args.extend_from_slice(&s.as_bytes()),
+                Lua_::Number(n) => ctx.args.extend_from_slice(format_g17(*n).as_bytes()),
+                Lua_::Integer(n) => ctx.args.extend_from_slice(n.to_string().as_bytes()),
+                _ => return None,
+            }
+            ctx.ends.push(ctx.args.len());
         }
-    }
-    let argv: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-    let Some((reply, resp3)) = with_ctx(lua, |ctx| {
-        // SAFETY: see `RunCtx`; the host does not re-enter the interpreter.
-        let (reply, wrote) = unsafe { (*ctx.host).call(&argv, &ctx.call) };
+        let mut start = 0;
+        let argv: Vec<&[u8]> = ctx
+            .ends
+            .iter()
+            .map(|&end| {
+                let a = &ctx.args[start..end];
+                start = end;
+                a
+            })
+            .collect();
+        let mut host = ctx.host?;
+        // SAFETY: see `RunCtx`: set only while the script runs on this thread; the host
+        // does not re-enter the interpreter.
+        let (reply, wrote) = unsafe { host.as_mut().call(&argv, &ctx.call) };
         if wrote {
             ctx.wrote.store(true, Ordering::Relaxed);
         }
-        (reply, ctx.call.resp3)
-    }) else {
-        return fail(b"ERR redis.call/pcall can only be called inside a script invocation");
+        Some((reply, ctx.call.resp3))
+    });
+    let (reply, resp3) = match outcome {
+        Some(Some(r)) => r,
+        Some(None) => {
+            return fail(b"ERR Lua redis lib command arguments must be strings or integers");
+        }
+        None => {
+            return fail(b"ERR redis.call/pcall can only be called inside a script invocation");
+        }
     };
     if let Value::Error(e) = reply {
         return fail(&e);

@@ -155,7 +155,11 @@ pub(super) fn run(
     let engine = &shared.scripts;
     let db_index = ctx.s.db_index;
     let (s, out) = (&mut *ctx.s, &mut *ctx.out);
-    let mut host = ScriptHost { s, wrote: false };
+    let mut host = ScriptHost {
+        s,
+        wrote: false,
+        out: Vec::new(),
+    };
     let reply = if host.s.in_exec() {
         let reply = f(engine, keys, argv, &mut host);
         host.s.db_index = db_index;
@@ -188,6 +192,8 @@ pub(super) fn run(
 struct ScriptHost<'a> {
     s: &'a mut Session,
     wrote: bool,
+    /// A command's reply bytes, reused across the script's calls.
+    out: Vec<u8>,
 }
 
 impl Host for ScriptHost<'_> {
@@ -215,12 +221,15 @@ impl Host for ScriptHost<'_> {
         } else {
             Version::Resp2
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
         self.s.monitor_as_lua = true;
         self.s.call(idx, slot, &req, &mut out);
         self.s.monitor_as_lua = false;
         self.s.version = saved;
-        let value = match kvproto::decode_frame(&out, &kvproto::Limits::new()) {
+        let decoded = kvproto::decode_frame(&out, &kvproto::Limits::new());
+        self.out = out;
+        let value = match decoded {
             Ok(kvproto::Status::Complete((frame, _))) => from_frame(frame),
             _ => Value::error("ERR the command's reply could not be read"),
         };
