@@ -14,5 +14,6 @@ mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;
 mod raw;
+mod stream;
 mod support;
 mod types;

@@ -20,6 +20,7 @@ mod pubsub;
 mod server;
 mod set;
 mod spec;
+mod stream;
 mod string;
 pub(crate) mod table;
 mod zcombine;
