@@ -1,7 +1,7 @@
 //! Streams through the server, byte for byte as redis-server 7.0.15 answered the same
 //! sessions (recorded with a script against `redis-server --port 7461`): the ID rules and every
 //! error text of XADD, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID and XREAD, RESP2 and RESP3 shapes,
-//! XREAD inside MULTI, and blocked readers woken by XADD.
+//! XREAD inside MULTI, blocked readers woken by XADD, and the keyspace events.
 
 use std::thread;
 
@@ -310,6 +310,23 @@ fn blocked_readers_are_woken_by_xadd() {
     wait_blocked(&mut admin, 1);
     expect_replies(&mut admin, &[(&[b"XADD", b"n", b"5-5", b"x", b"y"], b"$3\r\n5-5\r\n")]);
     late.join().unwrap();
+    // A waited key that turns into a string, then into a stream again with lower IDs, keeps
+    // the reader waiting (redis-server 7.0.15 serves blocked XREADs from streams only, and
+    // from IDs above the one it resolved), until an entry above that ID comes.
+    let mut raw = server.raw();
+    let patient = thread::spawn(move || {
+        raw.send(&resp(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"n", b"$"]));
+        raw.expect(b"*1\r\n*2\r\n$1\r\nn\r\n*1\r\n*2\r\n$3\r\n9-0\r\n*2\r\n$1\r\nc\r\n$1\r\nd\r\n");
+    });
+    wait_blocked(&mut admin, 1);
+    expect_replies(&mut admin, &[
+        (&[b"SET", b"n", b"str"], b"+OK\r\n"),
+        (&[b"DEL", b"n"], b":1\r\n"),
+        (&[b"XADD", b"n", b"0-5", b"a", b"b"], b"$3\r\n0-5\r\n"),
+    ]);
+    assert_eq!(blocked(&mut admin), 1);
+    expect_replies(&mut admin, &[(&[b"XADD", b"n", b"9-0", b"c", b"d"], b"$3\r\n9-0\r\n")]);
+    patient.join().unwrap();
 }
 
 /// Readers that follow a stream with blocking XREADs from their last ID see every entry that
@@ -395,4 +412,69 @@ fn followers_see_every_entry_of_many_writers() {
     for f in followers {
         assert_eq!(f.join().unwrap(), want);
     }
+}
+
+/// Keyspace events of the stream commands, byte for byte as redis-server 7.0.15 published them
+/// to a `__key*__:*` subscriber (`xadd`, `xtrim` after a trimming XADD, `xdel`, `xsetid`;
+/// nothing for a change that changed nothing or a read).
+#[test]
+#[rustfmt::skip]
+fn keyspace_events_are_redis_events() {
+    let server = Server::start(&[]);
+    let mut admin = server.raw();
+    let mut sub = server.raw();
+    expect_replies(&mut admin, &[
+        (&[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"], b"+OK\r\n"),
+    ]);
+    expect_replies(&mut sub, &[
+        (&[b"PSUBSCRIBE", b"__key*__:*"], b"*3\r\n$10\r\npsubscribe\r\n$10\r\n__key*__:*\r\n:1\r\n"),
+    ]);
+    let commands: &[&[&[u8]]] = &[
+        &[b"XADD", b"s", b"1-0", b"f", b"v"],
+        &[b"XADD", b"s", b"MAXLEN", b"1", b"2-0", b"f", b"v"],
+        &[b"XADD", b"s", b"MAXLEN", b"5", b"3-0", b"f", b"v"],
+        &[b"XDEL", b"s", b"3-0", b"9-9"],
+        &[b"XDEL", b"s", b"9-9"],
+        &[b"XTRIM", b"s", b"MAXLEN", b"0"],
+        &[b"XTRIM", b"s", b"MAXLEN", b"0"],
+        &[b"XSETID", b"s", b"10-0"],
+        &[b"XADD", b"n", b"NOMKSTREAM", b"*", b"f", b"v"],
+        &[b"XADD", b"t", b"5-*", b"a", b"b"],
+        &[b"XRANGE", b"t", b"-", b"+"],
+        &[b"XREAD", b"STREAMS", b"t", b"0"],
+        &[b"DEL", b"t"],
+        &[b"XSETID", b"s", b"1-0", b"ENTRIESADDED", b"0"],
+        &[b"PUBLISH", b"__keyevent@0__:zzend", b"end"],
+    ];
+    // The replies are checked elsewhere in this file: pipeline the commands, then skip every
+    // reply up to a PING's.
+    for c in commands {
+        admin.send(&resp(c));
+    }
+    admin.send(&resp(&[b"PING"]));
+    while admin.read_line() != "+PONG\r\n" {}
+    let expected: &[&str] = &[
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$4\r\nxadd\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$19\r\n__keyevent@0__:xadd\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$4\r\nxadd\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$19\r\n__keyevent@0__:xadd\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$5\r\nxtrim\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$20\r\n__keyevent@0__:xtrim\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$4\r\nxadd\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$19\r\n__keyevent@0__:xadd\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$4\r\nxdel\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$19\r\n__keyevent@0__:xdel\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$5\r\nxtrim\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$20\r\n__keyevent@0__:xtrim\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$6\r\nxsetid\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$21\r\n__keyevent@0__:xsetid\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:t\r\n$4\r\nxadd\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$19\r\n__keyevent@0__:xadd\r\n$1\r\nt\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:t\r\n$3\r\ndel\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$18\r\n__keyevent@0__:del\r\n$1\r\nt\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$16\r\n__keyspace@0__:s\r\n$6\r\nxsetid\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$21\r\n__keyevent@0__:xsetid\r\n$1\r\ns\r\n",
+        "*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$20\r\n__keyevent@0__:zzend\r\n$3\r\nend\r\n",
+    ];
+    sub.expect(expected.concat().as_bytes());
 }

@@ -424,7 +424,10 @@ fn xsetid(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 type Served = Vec<(Vec<u8>, usize, Vec<u8>)>;
 
 /// Reads, for each `(key, after)`, up to `count` entries above `after` (0: all), encoded in
-/// `version`; only streams that have some.
+/// `version`; only streams that have some. With `first_only` (a blocked reader being served)
+/// it stops at the first stream that has some, and a key that now holds another type is
+/// passed over rather than an error: Redis 7.0 serves a blocked XREAD only from a key that
+/// holds a stream, so the reader keeps waiting.
 fn read_after(
     db: &kvcore::Db,
     streams: &[(Vec<u8>, StreamId)],
@@ -437,9 +440,13 @@ fn read_after(
         let Some(start) = after.next() else { continue };
         let mut body = Vec::new();
         let limit = if count == 0 { None } else { Some(count) };
-        let n = db.xrange_with(key, start.., limit, false, |e| {
+        let read = db.xrange_with(key, start.., limit, false, |e| {
             write_entry(&mut Writer::new(&mut body, version), e);
-        })?;
+        });
+        let n = match read {
+            Err(kvcore::Error::WrongType) if first_only => continue,
+            other => other?,
+        };
         if n > 0 {
             served.push((key.clone(), n, body));
             if first_only {
