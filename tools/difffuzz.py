@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differential fuzz: random deterministic list/hash/set/zset commands against redis-server and
+"""Differential fuzz: random deterministic list/hash/set/zset/stream commands against redis-server and
 kvserver; replies must match (unordered replies compared sorted), error text included.
 Usage: difffuzz.py PORT_REDIS PORT_KV N SEED [--prefix-errors] [--show K]
 --prefix-errors compares errors by their first word only (the old, looser check). Mismatches are
@@ -8,7 +8,10 @@ servers are flushed after a mismatch so that one difference does not cascade.
 
 Deliberate differences that are tolerated (see norm/skip below): kv follows Redis 7.2 where 7.0
 differs (OBJECT ENCODING listpack for small sets, scores printed shortest round-trip), and
-ZLEXCOUNT / ZRANGEBYLEX on a zset whose members have different scores are unspecified in Redis."""
+ZLEXCOUNT / ZRANGEBYLEX on a zset whose members have different scores are unspecified in Redis.
+Streams use explicit and `<ms>-*` IDs around a slowly rising base, so both servers pick the same
+IDs; `*` (the clock's milliseconds) goes only to the stream `xa`, whose IDs no reply shows
+(XADD's reply there is compared as "an ID")."""
 import os, random, socket, sys
 from collections import defaultdict
 BIG = os.environ.get("BIG") == "1"
@@ -20,13 +23,17 @@ from resp import enc  # tools/resp.py
 class Conn:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port)); self.buf = b""
+    def recv(self):
+        chunk = self.s.recv(65536)
+        if not chunk: raise EOFError("the server closed the connection")
+        self.buf += chunk
     def line(self):
         while b"\r\n" not in self.buf:
-            self.buf += self.s.recv(65536)
+            self.recv()
         l, self.buf = self.buf.split(b"\r\n", 1); return l
     def exact(self, n):
         while len(self.buf) < n + 2:
-            self.buf += self.s.recv(65536)
+            self.recv()
         d, self.buf = self.buf[:n], self.buf[n + 2:]; return d
     def reply(self):
         l = self.line(); t, rest = l[:1], l[1:]
@@ -45,7 +52,8 @@ UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS"}
 PAIRS = {"HGETALL"}
 RANDOM = {"HRANDFIELD", "SRANDMEMBER", "ZRANDMEMBER", "SPOP"}
 
-def norm(cmd, r):
+def norm(cmd, r, args=()):
+    if cmd == "XADD" and len(args) > 1 and args[1] == "xa" and isinstance(r, bytes): return "an ID"
     if cmd in UNORDERED and isinstance(r, list): return sorted(r, key=repr)
     if cmd in PAIRS and isinstance(r, list): return sorted(zip(r[::2], r[1::2]), key=repr)
     if cmd in ("SSCAN", "HSCAN") and isinstance(r, list): return r  # cursors differ by design; skipped below
@@ -91,8 +99,67 @@ def gen(rng):
         ["ZRANGESTORE", "z3", z, i(), i()], ["ZUNION", "2", "z1", "s1", "WITHSCORES"],
         ["TYPE", rng.choice(["l1", "h1", "s1", "z1", "s3", "z3"])], ["DEL", rng.choice(["l1", "s1", "z1", "h1"])],
         ["SET", rng.choice(["l2", "s2", "z2"]), "str"],
-    ] + bad_args(rng, l, h, s, z, v, i, sc, S, L))
+    ] + streams(rng, v) + bad_args(rng, l, h, s, z, v, i, sc, S, L))
     return [x for part in c for x in (part.split(" ") if part in ("GT CH",) else [part])]
+
+STEP = [0]
+
+def streams(rng, v):
+    """Stream commands on x1/x2 with IDs near a base that rises every few commands (so adds
+    mostly succeed and ranges, trims and deletes hit entries), and `*` on xa."""
+    STEP[0] += 1
+    base = STEP[0] // 4 + 1
+    x = rng.choice(["x1", "x1", "x2"])
+    ms = lambda: str(max(0, base + rng.randrange(-4, 3)))
+    sid = lambda: ms() + "-" + str(rng.randrange(3))
+    aid = lambda: rng.choice([sid(), sid(), ms() + "-*", ms() + "-*", "0-0", "0-*", "x", "1-x", "-", "+"])
+    bound = lambda: rng.choice(["-", "+", sid(), ms(), "(" + sid(), "(" + ms(), "(-", "(+", "x", "(",
+                                "18446744073709551615-18446744073709551615", "(0-0"])
+    n = lambda: rng.choice(["0", "1", "2", "5", "50", "120", "-1", "x", "250"])
+    op = lambda: rng.choice([[], ["="], ["~"]])
+    trim = lambda: rng.choice([["MAXLEN", *op(), n()], ["MINID", *op(), rng.choice([sid(), ms(), "x", "-"])],
+                               ["MAXLEN", "~", n(), "LIMIT", rng.choice(["0", "1", "100", "x", "-1"])],
+                               ["MINID", "~", sid(), "LIMIT", rng.choice(["0", "100"])], ["LIMIT", "5"],
+                               ["MAXLEN", "1", "MINID", "1"], ["MAXLEN"]])
+    fv = lambda: rng.choice([["f", v()], ["f", v()], ["f", v(), "g", v()], ["f"], [v(), v(), v(), v()]])
+    return [
+        ["XADD", x, aid(), *fv()], ["XADD", x, aid(), *fv()], ["XADD", x, sid(), "f", v()],
+        ["XADD", x, *rng.choice([[], ["NOMKSTREAM"]]), *trim(), aid(), *fv()],
+        ["XADD", rng.choice([x, "nokey", "str"]), "NOMKSTREAM", aid(), *fv()],
+        ["XADD", "xa", *rng.choice([[], trim()]), "*", *fv()], ["XLEN", "xa"],
+        ["XTRIM", "xa", "MAXLEN", *op(), n()],
+        ["XRANGE", x, bound(), bound(), *rng.choice([[], ["COUNT", n()], ["COUNT"], ["LIMIT", "1"]])],
+        ["XREVRANGE", x, bound(), bound(), *rng.choice([[], ["COUNT", n()]])],
+        ["XRANGE", rng.choice(["nokey", "str", "l1"]), bound(), bound()],
+        ["XLEN", rng.choice([x, "nokey", "str"])], ["XDEL", rng.choice([x, x, "nokey", "str"]), sid(), sid()],
+        ["XDEL", x, rng.choice(["x", "-", sid()])],
+        ["XTRIM", rng.choice([x, x, "nokey", "str"]), *trim()],
+        ["XSETID", rng.choice([x, "nokey", "str"]), rng.choice([sid(), sid(), "x", "-"]),
+         *rng.choice([[], ["ENTRIESADDED", rng.choice(["0", "5", "1000", "-1", "x"])],
+                      ["MAXDELETEDID", rng.choice([sid(), "0-0", "99999-0", "x"])], ["FOO", "1"]])],
+        ["XREAD", *rng.choice([[], ["COUNT", n()], ["BLOCK", rng.choice(["1", "-1", "x"])], ["NOACK"], ["GROUP", "g", "c"]]),
+         "STREAMS", *rng.choice([[x, bound()], ["x1", "x2", rng.choice(["$", sid(), ">"]), sid()],
+                                 [rng.choice(["nokey", "str"]), "0"], ["x1", "0", "0"]])],
+        ["TYPE", x], ["OBJECT", "ENCODING", x], ["DEL", rng.choice(["x1", "x2", "xa"])] if rng.randrange(20) == 0 else ["XLEN", x],
+    ] + long_stream(rng, v, base)
+
+def long_stream(rng, v, base):
+    """x3 only grows (rising IDs) past many blocks of 100 entries, so `~` trims, LIMIT and XDEL
+    meet Redis's node boundaries, including ones set by 70-byte values."""
+    STEP.append(0)
+    seq = len(STEP)
+    old = lambda: "%d-%d" % (max(0, base - rng.randrange(0, 300)), rng.randrange(seq))
+    add = ["XADD", "x3", "%d-%d" % (base, seq), "f", v(), *rng.choice([[], ["g", v()]])]
+    return [add] * 8 + [
+        ["XADD", "x3", "MAXLEN", "~", rng.choice(["300", "1000", "2000"]), "%d-%d" % (base, seq), "f", v()],
+        ["XTRIM", "x3", "MAXLEN", rng.choice(["~", "~", "="]), rng.choice(["400", "800", "1500"])],
+        ["XTRIM", "x3", "MINID", "~", "%d" % max(0, base - rng.randrange(100, 400)),
+         *rng.choice([[], ["LIMIT", rng.choice(["0", "50", "150"])]])],
+        ["XDEL", "x3", old(), old(), old()], ["XLEN", "x3"],
+        ["XRANGE", "x3", old(), "+", "COUNT", rng.choice(["3", "10"])],
+        ["XREVRANGE", "x3", "+", old(), "COUNT", "3"],
+        ["XREAD", "COUNT", "5", "STREAMS", "x3", old()],
+    ]
 
 def bad_args(rng, l, h, s, z, v, i, sc, S, L):
     """Commands with bad or edge arguments: the error text (or edge reply) must match too."""
@@ -105,9 +172,10 @@ def bad_args(rng, l, h, s, z, v, i, sc, S, L):
 
     def rand(key):
         # A huge negative count on a key that exists makes Redis 7.0 build the whole reply until
-        # the OOM killer stops it: such counts go to missing or wrong-type keys only.
+        # the OOM killer stops it: such counts go to a key no command creates ("nokey" and
+        # "str" can become a sorted set through ZADD k()).
         c = C()
-        return [rng.choice(["nokey", "str"]) if c == "-4611686018427387904" else key, c]
+        return ["void" if c == "-4611686018427387904" else key, c]
 
     return [
         ["SET", "str", "v"], ["LRANGE", k(), N(), N()], ["LINDEX", k(), N()], ["LSET", k(), N(), v()],
@@ -191,7 +259,7 @@ def main():
         # Unspecified in Redis: lex ranges over members with different scores.
         if c[0] in ("ZRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX") or (c[0] == "ZRANGE" and "BYLEX" in c):
             if mixed_scores(a, c[1]) or mixed_scores(b, c[1]): continue
-        ra, rb = norm(c[0], a.cmd(c)), norm(c[0], b.cmd(c))
+        ra, rb = norm(c[0], a.cmd(c), c), norm(c[0], b.cmd(c), c)
         if ra != rb:
             bad += 1
             classes[(c[0], kind(ra), kind(rb))].append((k, c, ra, rb))

@@ -60,6 +60,11 @@ fn redis_py_transactions() {
 }
 
 #[test]
+fn redis_py_streams() {
+    redis_py("test_streams.py", &[]);
+}
+
+#[test]
 fn redis_py_pubsub() {
     redis_py("test_pubsub.py", &[]);
 }

@@ -1,5 +1,5 @@
-//! Every container type survives `kill -9`. Writer threads run random list, hash, set and
-//! sorted-set commands (plus EXPIRE, PERSIST, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE
+//! Every container type survives `kill -9`. Writer threads run random list, hash, set,
+//! sorted-set and stream (XADD with `<ms>-*` IDs and MAXLEN, XDEL, XTRIM) commands (plus EXPIRE, PERSIST, DEL, RENAME and the two-key LMOVE, SMOVE, S*STORE
 //! and Z*STORE) against a real server started with `--sync always` (and again with `everysec`,
 //! whose mapped log must not lose an acknowledged write to a process crash either), each on keys
 //! of its own, and keep a model of what the server acknowledged. The server is killed at a random moment (in
@@ -169,6 +169,35 @@ fn observe(con: &mut redis::Connection, writer: usize) -> Model {
                     });
                     assert!(in_order, "ZRANGE {key} is out of order: {pairs:?}");
                     Val::ZSet(pairs.into_iter().collect())
+                }
+                "stream" => {
+                    let Value::Array(entries) = query(con, &["XRANGE", &key, "-", "+"]) else {
+                        panic!("XRANGE answers an array")
+                    };
+                    let s: Vec<model::StreamEntry> = entries
+                        .into_iter()
+                        .map(|e| {
+                            let Value::Array(mut e) = e else {
+                                panic!("an entry is an array")
+                            };
+                            let flat = bulks(e.pop().expect("fields"));
+                            let Some(Value::BulkString(id)) = e.pop() else {
+                                panic!("an entry starts with its ID")
+                            };
+                            let id = String::from_utf8(id).unwrap();
+                            let (ms, seq) = id.split_once('-').expect("ms-seq");
+                            let pairs = flat
+                                .chunks(2)
+                                .map(|p| (p[0].clone(), p[1].clone()))
+                                .collect();
+                            ((ms.parse().unwrap(), seq.parse().unwrap()), pairs)
+                        })
+                        .collect();
+                    assert!(
+                        s.windows(2).all(|w| w[0].0 < w[1].0),
+                        "XRANGE {key} is out of order"
+                    );
+                    Val::Stream(s)
                 }
                 other => panic!("{key} has type {other}"),
             };

@@ -17,5 +17,6 @@ mod raw;
 mod replies;
 mod script_crash;
 mod scripting;
+mod stream;
 mod support;
 mod types;

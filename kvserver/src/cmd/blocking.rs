@@ -145,7 +145,7 @@ impl Drop for BlockedFlag {
 /// Runs `attempt` now; if it finds nothing, waits (first come, first served) until a writer
 /// serves it, the deadline passes (`Ok(None)`), or the client is gone (`Ok(None)`, session
 /// marked for closing).
-fn block_on<T: Send + 'static>(
+pub(super) fn block_on<T: Send + 'static>(
     ctx: &mut Ctx<'_>,
     req: &Request<'_>,
     deadline: Option<Instant>,

@@ -125,13 +125,25 @@ fn write_key_spec(w: &mut Writer<'_>, spec: &KeySpec) {
     }
     w.bulk(b"begin_search");
     w.map_len(2);
-    let Begin::Index(index) = spec.begin;
     w.bulk(b"type");
-    w.bulk(b"index");
-    w.bulk(b"spec");
-    w.map_len(1);
-    w.bulk(b"index");
-    w.integer(index);
+    match spec.begin {
+        Begin::Index(index) => {
+            w.bulk(b"index");
+            w.bulk(b"spec");
+            w.map_len(1);
+            w.bulk(b"index");
+            w.integer(index);
+        }
+        Begin::Keyword(keyword, startfrom) => {
+            w.bulk(b"keyword");
+            w.bulk(b"spec");
+            w.map_len(2);
+            w.bulk(b"keyword");
+            w.bulk(keyword.as_bytes());
+            w.bulk(b"startfrom");
+            w.integer(startfrom);
+        }
+    }
     w.bulk(b"find_keys");
     w.map_len(2);
     let (kind, fields) = match spec.find {
@@ -389,7 +401,18 @@ pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usi
     let argc = args.len() as i64;
     let mut keys = Vec::new();
     for spec in specs {
-        let Begin::Index(mut first) = spec.begin;
+        let mut first = match spec.begin {
+            Begin::Index(index) => index,
+            Begin::Keyword(keyword, startfrom) => {
+                let matches = |i: &i64| args[*i as usize].eq_ignore_ascii_case(keyword.as_bytes());
+                let found = if startfrom >= 0 {
+                    (startfrom..argc).find(matches)
+                } else {
+                    (1..=(argc + startfrom).max(0)).rev().find(matches)
+                };
+                found? + 1
+            }
+        };
         let (last, step) = match spec.find {
             Find::Range(lastkey, keystep, limit) => {
                 let last = if lastkey >= 0 {

@@ -76,9 +76,37 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::StringTooLong => {
                 "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
             }
+            E::Stream(e) => stream_error(e).into(),
             // Variants added later (persistence) keep their own lowercase message.
             other => format!("ERR {other}").into(),
         },
+    }
+}
+
+/// Redis's texts for the stream rules kvcore enforces.
+fn stream_error(e: kvcore::StreamError) -> &'static str {
+    use kvcore::StreamError as S;
+    match e {
+        S::IdTooSmall => {
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+        }
+        S::IdZero => "ERR The ID specified in XADD must be greater than 0-0",
+        S::Exhausted => {
+            "ERR The stream has exhausted the last possible ID, unable to add more items"
+        }
+        // Redis reports a `<ms>-*` with no sequence left as it reports oversized elements.
+        S::SeqExhausted | S::TooLarge => "ERR Elements are too large to be stored",
+        S::SetIdTooSmall => {
+            "ERR The ID specified in XSETID is smaller than the target stream top item"
+        }
+        S::SetIdEntriesAdded => {
+            "ERR The entries_added specified in XSETID is smaller than the target stream length"
+        }
+        S::SetIdMaxDeleted => {
+            "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+        }
+        S::NoFields => "ERR wrong number of arguments for 'xadd' command",
+        _ => "ERR stream error",
     }
 }
 

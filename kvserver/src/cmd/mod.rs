@@ -22,6 +22,7 @@ mod script;
 mod server;
 mod set;
 mod spec;
+mod stream;
 mod string;
 pub(crate) mod table;
 mod zcombine;

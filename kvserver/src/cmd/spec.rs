@@ -235,6 +235,7 @@ pub(crate) enum Group {
     Server,
     Transactions,
     Scripting,
+    Stream,
 }
 
 impl Group {
@@ -252,16 +253,20 @@ impl Group {
             Group::Server => "server",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
+            Group::Stream => "stream",
         }
     }
 }
 
-/// Where a key specification's search begins (Redis's `begin_search`). Every key-taking command
-/// kv supports starts at a fixed argument index.
+/// Where a key specification's search begins (Redis's `begin_search`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Begin {
     /// The argument at this index (the command name is 0).
     Index(i64),
+    /// `(keyword, startfrom)`: right after the first argument equal to the keyword (ASCII
+    /// case-insensitively), searching forward from index `startfrom` (backward from the end
+    /// when negative), as XREAD's `STREAMS`.
+    Keyword(&'static str, i64),
 }
 
 /// How a key specification finds its keys from where the search began (Redis's `find_keys`).

@@ -46,9 +46,10 @@ pub(super) enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
-pub(super) const KINDS: [Kind; 4] = [Kind::List, Kind::Hash, Kind::Set, Kind::ZSet];
+pub(super) const KINDS: [Kind; 5] = [Kind::List, Kind::Hash, Kind::Set, Kind::ZSet, Kind::Stream];
 
 impl Kind {
     fn name(self) -> &'static str {
@@ -57,6 +58,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -71,7 +73,14 @@ pub(super) enum Val {
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
     ZSet(BTreeMap<Vec<u8>, f64>),
+    /// A stream's entries, oldest first. The writers never delete a stream's newest entry (nor
+    /// use XSETID), so its last ID is its newest entry's and XADD's `<ms>-*` IDs are
+    /// predictable.
+    Stream(Vec<StreamEntry>),
 }
+
+/// A stream entry: its ID (ms, seq) and its field/value pairs.
+pub(super) type StreamEntry = ((u64, u64), Vec<(Vec<u8>, Vec<u8>)>);
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Entry {
@@ -211,6 +220,23 @@ pub(super) enum Op {
     Persist {
         key: String,
     },
+    /// XADD key [MAXLEN n] <ms>-* field value ...: `ms` is never below the last ID's.
+    XAdd {
+        key: String,
+        ms: u64,
+        maxlen: Option<u64>,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// Generated never to name a stream's newest entry.
+    XDel {
+        key: String,
+        ids: Vec<(u64, u64)>,
+    },
+    /// XTRIM key MAXLEN n, n >= 1 (the newest entry stays).
+    XTrim {
+        key: String,
+        maxlen: u64,
+    },
 }
 
 /// The reply an acknowledged operation must have had.
@@ -345,6 +371,28 @@ impl Op {
                 ]);
             }
             Op::Persist { key } => out.extend([b("PERSIST"), b(key)]),
+            Op::XAdd {
+                key,
+                ms,
+                maxlen,
+                pairs,
+            } => {
+                out.extend([b("XADD"), b(key)]);
+                if let Some(n) = maxlen {
+                    out.extend([b("MAXLEN"), b(&n.to_string())]);
+                }
+                out.push(b(&format!("{ms}-*")));
+                for (f, v) in pairs {
+                    out.extend([f.clone(), v.clone()]);
+                }
+            }
+            Op::XDel { key, ids } => {
+                out.extend([b("XDEL"), b(key)]);
+                out.extend(ids.iter().map(|(ms, seq)| b(&format!("{ms}-{seq}"))));
+            }
+            Op::XTrim { key, maxlen } => {
+                out.extend([b("XTRIM"), b(key), b("MAXLEN"), b(&maxlen.to_string())])
+            }
         }
         out
     }
@@ -737,6 +785,53 @@ impl Op {
                     Reply::Int((before - z.len()) as i64)
                 }
             },
+            Op::XAdd {
+                key,
+                ms,
+                maxlen,
+                pairs,
+            } => {
+                let e = model
+                    .entry(key.clone())
+                    .or_insert_with(|| fresh(Val::Stream(Vec::new())));
+                let Val::Stream(s) = &mut e.val else {
+                    unreachable!("stream keys hold streams")
+                };
+                let last = s.last().map_or((0, 0), |(id, _)| *id);
+                let id = if *ms == last.0 {
+                    (*ms, last.1 + 1)
+                } else {
+                    (*ms, 0)
+                };
+                s.push((id, pairs.clone()));
+                if let Some(n) = maxlen {
+                    let excess = s.len().saturating_sub(*n as usize);
+                    s.drain(..excess);
+                }
+                Reply::Bulk(Some(format!("{}-{}", id.0, id.1).into_bytes()))
+            }
+            Op::XDel { key, ids } => match model.get_mut(key) {
+                Some(Entry {
+                    val: Val::Stream(s),
+                    ..
+                }) => {
+                    let before = s.len();
+                    s.retain(|(id, _)| !ids.contains(id));
+                    Reply::Int((before - s.len()) as i64)
+                }
+                _ => Reply::Int(0),
+            },
+            Op::XTrim { key, maxlen } => match model.get_mut(key) {
+                Some(Entry {
+                    val: Val::Stream(s),
+                    ..
+                }) => {
+                    let excess = s.len().saturating_sub(*maxlen as usize);
+                    s.drain(..excess);
+                    Reply::Int(excess as i64)
+                }
+                _ => Reply::Int(0),
+            },
             Op::Persist { key } => match model.get_mut(key) {
                 Some(e) if e.expires => {
                     e.expires = false;
@@ -751,6 +846,8 @@ impl Op {
             Val::Hash(h) => !h.is_empty(),
             Val::Set(s) => !s.is_empty(),
             Val::ZSet(z) => !z.is_empty(),
+            // An emptied stream stays (the writers never empty one anyway).
+            Val::Stream(_) => true,
         });
         reply
     }
@@ -888,7 +985,7 @@ pub(super) fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
                     keys: [key, other],
                 };
             }
-            Kind::Hash => {}
+            Kind::Hash | Kind::Stream => {}
         }
     }
     if rng.below(100) < 15
@@ -948,6 +1045,40 @@ pub(super) fn random_op(rng: &mut Rng, writer: usize, model: &Model) -> Op {
                 }
             }
         }
+        Kind::Stream => {
+            let entries = match model.get(&key) {
+                Some(Entry {
+                    val: Val::Stream(s),
+                    ..
+                }) => s.as_slice(),
+                _ => &[],
+            };
+            let last = entries.last().map(|(id, _)| *id);
+            match roll {
+                0..=5 => Op::XAdd {
+                    key,
+                    ms: last.map_or(1 + rng.below(3), |(ms, _)| ms + rng.below(2)),
+                    maxlen: (rng.below(4) == 0).then(|| 1 + rng.below(6)),
+                    pairs: rng.some(2, |rng| (member(rng), element(rng))),
+                },
+                // Older entries, and IDs that never existed; never the newest.
+                6..=7 => {
+                    let missing = (1_000_000 + rng.below(10), 0);
+                    let mut ids: Vec<(u64, u64)> = entries[..entries.len().saturating_sub(1)]
+                        .iter()
+                        .map(|(id, _)| *id)
+                        .filter(|_| rng.below(3) == 0)
+                        .take(2)
+                        .collect();
+                    ids.push(missing);
+                    Op::XDel { key, ids }
+                }
+                _ => Op::XTrim {
+                    key,
+                    maxlen: 1 + rng.below(8),
+                },
+            }
+        }
         Kind::ZSet => match roll {
             0..=4 => Op::ZAdd {
                 key,
@@ -989,6 +1120,16 @@ pub(super) fn show_entry(e: Option<&Entry>) -> String {
         Val::ZSet(z) => z
             .iter()
             .map(|(m, s)| format!("{}:{s}", show_bytes(m)))
+            .collect(),
+        Val::Stream(s) => s
+            .iter()
+            .map(|((ms, seq), pairs)| {
+                let pairs: Vec<String> = pairs
+                    .iter()
+                    .map(|(f, v)| format!("{}={}", show_bytes(f), show_bytes(v)))
+                    .collect();
+                format!("{ms}-{seq} {}", pairs.join(" "))
+            })
             .collect(),
     };
     let ttl = if e.expires { " with a TTL" } else { "" };
@@ -1059,7 +1200,7 @@ fn edit_op(rng: &mut Rng, kind: Kind, key: String, model: &Model) -> Option<Op> 
             field: [b"a".as_slice(), b"b", b"", b"m8"][rng.below(4) as usize].to_vec(),
             value: element(rng),
         },
-        Kind::Set => return None,
+        Kind::Set | Kind::Stream => return None,
         Kind::ZSet => match rng.below(3) {
             0 => Op::ZAddWith {
                 key,
