@@ -175,17 +175,22 @@ pub struct StreamInfo {
 /// which IDs may come next).
 ///
 /// ```
+/// use std::ops::Bound::{Excluded, Unbounded};
+///
 /// use kvcore::{Kv, Options, StreamId, StreamStore, XAddId, XAddOptions, XTrim};
 ///
 /// let db = Kv::in_memory(Options::default()).db(0)?;
-/// let add = |id| db.xadd("events", XAddId::Explicit(id), &[("kind", "click")], &XAddOptions::new());
-/// add(StreamId::new(1, 0))?;
-/// add(StreamId::new(2, 0))?;
-/// let opts = XAddOptions::new().trim(XTrim::max_len(2));
-/// let id = db.xadd("events", XAddId::AutoSeq(2), &[("kind", "view")], &opts)?;
+/// let plain = XAddOptions::new();
+/// db.xadd("events", XAddId::Explicit(StreamId::new(1, 0)), &[("kind", "click")], &plain)?;
+/// db.xadd("events", XAddId::Explicit(StreamId::new(2, 0)), &[("kind", "click")], &plain)?;
+/// // `2-*`: the next sequence number of 2 ms; MAXLEN 2 drops the oldest entry.
+/// let capped = XAddOptions::new().trim(XTrim::max_len(2));
+/// let id = db.xadd("events", XAddId::AutoSeq(2), &[("kind", "view")], &capped)?;
 /// assert_eq!(id, Some(StreamId::new(2, 1)));
-/// let after_1 = db.xrange("events", (std::ops::Bound::Excluded(StreamId::new(1, 0)), std::ops::Bound::Unbounded), None)?;
-/// assert_eq!(after_1.len(), 2);
+/// // XRANGE events (1-0 +
+/// let after = db.xrange("events", (Excluded(StreamId::new(1, 0)), Unbounded), None)?;
+/// assert_eq!(after.len(), 2);
+/// assert_eq!(after[1].fields, vec![(b"kind".to_vec(), b"view".to_vec())]);
 /// assert_eq!(db.xlen("events")?, 2);
 /// # Ok::<(), kvcore::Error>(())
 /// ```
@@ -310,10 +315,11 @@ impl StreamStore for Db {
         if id == XAddId::Explicit(StreamId::MIN) {
             return Err(Error::Stream(StreamError::IdZero));
         }
+        // The record also carries the ID and the trim count: counted as a few scores' bytes.
         self.admit()
             .key(key)?
             .pairs(&pairs)?
-            .scores(crate::access::STREAM_ENTRY_BYTES.div_ceil(8))
+            .scores(crate::access::STREAM_ENTRY_BYTES.div_ceil(crate::access::SCORE_BYTES))
             .check()?;
         self.write_entry(key, |slot| {
             let last = match slot.entry() {
