@@ -72,9 +72,9 @@ pub(crate) struct Session {
     batch: Vec<u16>,
     /// The running command is still to be shown to the monitors (`monitor.rs`).
     monitor_pending: bool,
-    /// A script is running this session's commands: MONITOR shows them as `lua`'s, as
-    /// Redis does.
-    pub(crate) monitor_as_lua: bool,
+    /// A script is running this session's commands (Redis's `CLIENT_SCRIPT`): MONITOR shows
+    /// them as `lua`'s, and XREAD refuses BLOCK, as Redis does.
+    pub(crate) in_script: bool,
     /// This batch showed commands to the monitors: flush them at its end.
     monitor_flush: bool,
     /// A monitor's own command, shown once its reply is queued (Redis shows it after).
@@ -103,7 +103,7 @@ impl Session {
             pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
             monitor_pending: false,
-            monitor_as_lua: false,
+            in_script: false,
             monitor_flush: false,
             own_line: None,
         }
@@ -466,7 +466,7 @@ impl Session {
         if !std::mem::take(&mut self.monitor_pending) {
             return;
         }
-        let addr = if self.monitor_as_lua {
+        let addr = if self.in_script {
             "lua".to_string()
         } else {
             self.handle.addr.to_string()

@@ -223,9 +223,9 @@ impl Host for ScriptHost<'_> {
         };
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        self.s.monitor_as_lua = true;
+        self.s.in_script = true;
         self.s.call(idx, slot, &req, &mut out);
-        self.s.monitor_as_lua = false;
+        self.s.in_script = false;
         self.s.version = saved;
         let decoded = kvproto::decode_frame(&out, &kvproto::Limits::new());
         self.out = out;

@@ -467,6 +467,16 @@ fn xread(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         let more = req.len() - 1 - i;
         let opt = req.arg(i);
         if is(opt, "block") && more > 0 {
+            if ctx.s.in_script {
+                return Err(CmdError::Raw(
+                    [
+                        &b"ERR "[..],
+                        req.arg(0),
+                        b" command is not allowed with BLOCK option from scripts",
+                    ]
+                    .concat(),
+                ));
+            }
             i += 1;
             let ms = int_arg(req.arg(i))
                 .map_err(|_| CmdError::Msg("ERR timeout is not an integer or out of range"))?;
