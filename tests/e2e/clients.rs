@@ -1,5 +1,5 @@
 //! The client libraries applications use, unchanged, against a real kvserver: the Python
-//! suites of `tests/clients/` (redis-py from PyPI).
+//! suites of `tests/clients/` (redis-py from PyPI) and the BullMQ suite (npm, on Node.js).
 //!
 //! Each suite also passes against redis-server (`KV_PORT=6379 python3 -m unittest discover -s
 //! tests/clients/redis_py`), which is how its expectations were checked. When a client library
@@ -26,6 +26,25 @@ fn python_has(module: &str) -> bool {
             "python3 cannot import {module}, and KV_REQUIRE_CLIENTS is set"
         );
         eprintln!("skipped: python3 cannot import {module} (pip install {module})");
+    }
+    ok
+}
+
+/// Whether the BullMQ suite's packages are installed (`npm ci` in `tests/clients/bullmq`) and
+/// Node.js runs; panics when they are not and CI requires them.
+fn bullmq_installed() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let ok =
+        node && std::path::Path::new(&format!("{CLIENTS}/bullmq/node_modules/bullmq")).exists();
+    if !ok {
+        assert!(
+            std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
+            "the BullMQ suite is not installed, and KV_REQUIRE_CLIENTS is set"
+        );
+        eprintln!("skipped: BullMQ is not installed (cd tests/clients/bullmq && npm ci)");
     }
     ok
 }
@@ -72,4 +91,32 @@ fn redis_py_pubsub() {
 #[test]
 fn redis_py_scripting() {
     redis_py("test_scripting.py", &[]);
+}
+
+/// BullMQ, the Node.js job queue whose commands are almost all Lua scripts (and whose events
+/// are a stream), unchanged against kvserver: jobs, retries with backoff, delayed jobs,
+/// failures, concurrent workers, flows.
+#[test]
+fn bullmq_queue() {
+    if !bullmq_installed() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let out = Command::new("node")
+        .args(["--test", "test.js"])
+        .current_dir(format!("{CLIENTS}/bullmq"))
+        .env("KV_PORT", server.port().to_string())
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "BullMQ suite failed:\n{report}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(
+        report.contains("# fail 0") && report.contains("# pass 5"),
+        "{report}"
+    );
 }
