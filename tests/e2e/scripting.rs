@@ -200,3 +200,33 @@ fn function_libraries_survive_kill_9() {
         let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     }
 }
+
+/// A script that allocates without bound hits the interpreter's memory limit: the script fails
+/// with an error, and the server and the interpreter go on.
+#[test]
+fn a_script_that_exhausts_its_memory_fails_alone() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let hog =
+        "local t = {} for i = 1, 100000 do t[i] = string.rep('x', 1048576) .. i end return #t";
+    let err = redis::cmd("EVAL")
+        .arg(hog)
+        .arg(0)
+        .query::<i64>(&mut c)
+        .unwrap_err();
+    let text = super::support::error_text(&err);
+    assert!(text.contains("not enough memory"), "{text}");
+    let n: i64 = redis::cmd("EVAL")
+        .arg("return 1 + 1")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 2);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let sum: i64 = redis::cmd("EVAL")
+        .arg("local t = {} for i = 1, 1000 do t[i] = string.rep('y', 1000) end return #t")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(sum, 1000, "the interpreter works after the failure");
+}

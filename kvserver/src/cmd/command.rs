@@ -464,12 +464,7 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    let mut w = ctx.w();
-    w.array_len(lines.len());
-    for l in lines {
-        w.simple(l.as_bytes());
-    }
-    Ok(())
+    ctx.help(&lines)
 }
 
 #[cfg(test)]

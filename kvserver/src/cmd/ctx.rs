@@ -41,6 +41,16 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// An array of status lines: what the HELP subcommands answer.
+    pub(crate) fn help(&mut self, lines: &[&str]) -> CmdResult {
+        let mut w = self.w();
+        w.array_len(lines.len());
+        for l in lines {
+            w.simple(l.as_bytes());
+        }
+        Ok(())
+    }
+
     /// An array of bulk strings.
     pub(crate) fn bulks<B: AsRef<[u8]>>(&mut self, items: &[B]) -> CmdResult {
         let mut w = self.w();

@@ -96,12 +96,7 @@ fn refcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
-    let mut w = ctx.w();
-    w.array_len(lines.len());
-    for l in lines {
-        w.simple(l.as_bytes());
-    }
-    Ok(())
+    ctx.help(lines)
 }
 
 fn object_help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {

@@ -377,12 +377,7 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    let mut w = ctx.w();
-    w.array_len(lines.len());
-    for l in lines {
-        w.simple(l.as_bytes());
-    }
-    Ok(())
+    ctx.help(&lines)
 }
 
 /// An engine error reply as a command error.
