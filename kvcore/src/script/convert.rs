@@ -14,57 +14,115 @@
 //! `set` → those RESP3 types; any other table → an array of its elements 1, 2, ... up to the
 //! first `nil`.
 
-use mlua::{Lua, Table, Value as Lua_};
+use mlua::{Lua, Table, Value as Lua_, ffi};
 
 use super::value::Value;
 
 /// A reply as the Lua value a script gets from `redis.call`.
+///
+/// Built with Lua's C API inside one protected call: mlua protects each table or string it
+/// creates on its own once a memory limit is set, which made this conversion (and KEYS/ARGV)
+/// a large share of a short script's time.
 pub(crate) fn to_lua(lua: &Lua, v: Value, resp3: bool) -> mlua::Result<Lua_> {
-    Ok(match v {
-        Value::Int(n) => Lua_::Number(n as f64),
-        Value::Bulk(b) => Lua_::String(lua.create_string(b)?),
-        Value::Nil if resp3 => Lua_::Nil,
-        Value::Nil => Lua_::Boolean(false),
-        Value::Status(s) => Lua_::Table(single(lua, "ok", lua.create_string(s)?)?),
-        Value::Error(e) => Lua_::Table(single(lua, "err", lua.create_string(e)?)?),
-        Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, to_lua(lua, item, resp3)?)?;
-            }
-            Lua_::Table(t)
-        }
-        Value::Map(pairs) => {
-            let m = lua.create_table_with_capacity(0, pairs.len())?;
-            for (k, v) in pairs {
-                m.raw_set(to_lua(lua, k, resp3)?, to_lua(lua, v, resp3)?)?;
-            }
-            Lua_::Table(single(lua, "map", m)?)
-        }
-        Value::Set(items) => {
-            let s = lua.create_table_with_capacity(0, items.len())?;
-            for item in items {
-                s.raw_set(to_lua(lua, item, resp3)?, true)?;
-            }
-            Lua_::Table(single(lua, "set", s)?)
-        }
-        Value::Double(d) => Lua_::Table(single(lua, "double", d)?),
-        Value::Bool(b) => Lua_::Boolean(b),
-        Value::BigNumber(n) => Lua_::Table(single(lua, "big_number", lua.create_string(n)?)?),
-        Value::Verbatim(format, text) => {
-            let inner = lua.create_table_with_capacity(0, 2)?;
-            inner.raw_set("format", lua.create_string(format)?)?;
-            inner.raw_set("string", lua.create_string(text)?)?;
-            Lua_::Table(single(lua, "verbatim_string", inner)?)
-        }
-    })
+    // SAFETY: `push` only calls the Lua C API on the state it is given, keeps the stack
+    // balanced but for the one value it leaves, and holds nothing that needs dropping when
+    // a Lua error (out of memory) unwinds out of it.
+    unsafe { lua.exec_raw::<Lua_>((), |state| push(state, &v, resp3)) }
 }
 
-/// `{field = value}`.
-fn single(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(field, value)?;
-    Ok(t)
+/// Pushes `v` as [`to_lua`] converts it.
+///
+/// # Safety
+/// `state` is a live Lua state inside a protected call.
+unsafe fn push(state: *mut ffi::lua_State, v: &Value, resp3: bool) {
+    // SAFETY: the caller's promise; each level needs at most four slots.
+    unsafe {
+        ffi::lua_checkstack(state, 4);
+        match v {
+            Value::Int(n) => ffi::lua_pushnumber(state, *n as f64),
+            Value::Bulk(b) => push_bytes(state, b),
+            Value::Nil if resp3 => ffi::lua_pushnil(state),
+            Value::Nil => ffi::lua_pushboolean(state, 0),
+            Value::Bool(b) => ffi::lua_pushboolean(state, i32::from(*b)),
+            Value::Status(s) => single(state, c"ok", |st| push_bytes(st, s)),
+            Value::Error(e) => single(state, c"err", |st| push_bytes(st, e)),
+            Value::Double(d) => single(state, c"double", |st| ffi::lua_pushnumber(st, *d)),
+            Value::BigNumber(n) => single(state, c"big_number", |st| push_bytes(st, n)),
+            Value::Verbatim(format, text) => single(state, c"verbatim_string", |st| {
+                ffi::lua_createtable(st, 0, 2);
+                push_bytes(st, format);
+                ffi::lua_setfield(st, -2, c"format".as_ptr());
+                push_bytes(st, text);
+                ffi::lua_setfield(st, -2, c"string".as_ptr());
+            }),
+            Value::Array(items) => {
+                ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
+                for (i, item) in items.iter().enumerate() {
+                    push(state, item, resp3);
+                    ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+                }
+            }
+            Value::Map(pairs) => single(state, c"map", |st| {
+                ffi::lua_createtable(st, 0, i32::try_from(pairs.len()).unwrap_or(0));
+                for (k, v) in pairs {
+                    push(st, k, resp3);
+                    push(st, v, resp3);
+                    ffi::lua_rawset(st, -3);
+                }
+            }),
+            Value::Set(items) => single(state, c"set", |st| {
+                ffi::lua_createtable(st, 0, i32::try_from(items.len()).unwrap_or(0));
+                for item in items {
+                    push(st, item, resp3);
+                    ffi::lua_pushboolean(st, 1);
+                    ffi::lua_rawset(st, -3);
+                }
+            }),
+        }
+    }
+}
+
+/// Pushes a Lua string of `b`.
+///
+/// # Safety
+/// As for [`push`].
+unsafe fn push_bytes(state: *mut ffi::lua_State, b: &[u8]) {
+    // SAFETY: the caller's promise; Lua copies the bytes.
+    unsafe {
+        ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+    }
+}
+
+/// Pushes `{field = <what inner pushes>}`.
+///
+/// # Safety
+/// As for [`push`].
+unsafe fn single(
+    state: *mut ffi::lua_State,
+    field: &std::ffi::CStr,
+    inner: impl FnOnce(*mut ffi::lua_State),
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        inner(state);
+        ffi::lua_setfield(state, -2, field.as_ptr());
+    }
+}
+
+/// A Lua array of byte strings (KEYS, ARGV, a function's keys and args), built in one
+/// protected call (see [`to_lua`]).
+pub(crate) fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    // SAFETY: as in `to_lua`.
+    unsafe {
+        lua.exec_raw::<Table>((), |state| {
+            ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                push_bytes(state, item);
+                ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+            }
+        })
+    }
 }
 
 /// A script's result as a reply. `resp3`: the script's protocol (`redis.setresp`), which

@@ -9,6 +9,7 @@ use mlua::{
 };
 use parking_lot::Mutex;
 
+pub(super) use super::convert::array;
 use super::convert::{from_lua, to_lua};
 use super::value::Value;
 
@@ -90,7 +91,6 @@ pub(super) struct Vm {
     pub(super) lua: Lua,
     pub(super) compile: Function,
     run: Function,
-    set_args: Function,
     scripts: HashMap<[u8; 40], Cached>,
     /// A functions interpreter's `engine.load` and `engine.call` (see `prelude.lua`).
     pub(super) load: Option<Function>,
@@ -415,18 +415,11 @@ fn lua_error(e: mlua::Error) -> Value {
 /// Sets KEYS and ARGV and runs the compiled script: whether it succeeded, and its result or
 /// the error handler's table.
 fn run(vm: &Vm, function: &Function, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(bool, Lua_)> {
-    vm.set_args
-        .call::<()>((array(&vm.lua, keys)?, array(&vm.lua, argv)?))?;
-    vm.run.call(function.clone())
-}
-
-/// A Lua array of byte strings (KEYS, ARGV, a function's keys and args).
-pub(super) fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(item)?)?;
-    }
-    Ok(t)
+    vm.run.call((
+        function.clone(),
+        array(&vm.lua, keys)?,
+        array(&vm.lua, argv)?,
+    ))
 }
 
 /// The reply of a script that failed with `e` (the error handler's table): its text, and
@@ -714,7 +707,6 @@ fn new_vm(
     Ok(Vm {
         compile: engine.get("compile")?,
         run: engine.get("run")?,
-        set_args: engine.get("set_args")?,
         load: engine.get("load")?,
         call: engine.get("call")?,
         lua,

@@ -141,14 +141,12 @@ local engine = {}
 function engine.compile(body, name)
   return loadstring(body, name)
 end
--- Runs a compiled script: true and its result, or false and the error table.
-function engine.run(fn, ...)
-  return xpcall(fn, handler)
-end
--- Sets KEYS and ARGV for an EVAL.
-function engine.set_args(keys, argv)
+-- Runs a compiled script with KEYS and ARGV set: true and its result, or false and the
+-- error table.
+function engine.run(fn, keys, argv)
   rawset(G, 'KEYS', keys)
   rawset(G, 'ARGV', argv)
+  return xpcall(fn, handler)
 end
 engine.globals = globals
 
