@@ -126,9 +126,8 @@ class Conn(resp.Conn):
 
 
 def cases(path):
-    """(line index, command line) of each case, and the file's lines."""
-    lines = open(path, encoding="utf-8").read().split("\n")
-    return lines
+    """The case file's lines."""
+    return open(path, encoding="utf-8").read().split("\n")
 
 
 def run(conn, line):

@@ -29,9 +29,6 @@ const READ_CHUNK: usize = 16 * 1024;
 const FLUSH_AT: usize = 64 * 1024;
 /// A reply buffer that grew past this is given back after its batch.
 const KEEP_OUT: usize = 1024 * 1024;
-/// Redis's reply to a command that arrives while a script is past busy-reply-threshold.
-const BUSY_SCRIPT: &[u8] =
-    b"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 /// What CLIENT REPLY asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,7 +253,8 @@ impl Session {
                 && !cmd.flags.has(Flags::ALLOW_BUSY)
                 && !table::stat_command(slot).flags.has(Flags::ALLOW_BUSY)
             {
-                self.reject(slot, req, out, BUSY_SCRIPT);
+                let busy = crate::cmd::busy(&self.shared.scripts);
+                self.reject(slot, req, out, busy.as_bytes());
                 self.fail_transaction();
                 return;
             }

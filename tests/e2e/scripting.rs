@@ -230,3 +230,68 @@ fn a_script_that_exhausts_its_memory_fails_alone() {
         .unwrap();
     assert_eq!(sum, 1000, "the interpreter works after the failure");
 }
+
+/// A busy function, as redis-server 7.0.15 answers around it (recorded): other clients get the
+/// FUNCTION KILL flavour of BUSY, SCRIPT KILL is refused with it, FUNCTION STATS answers (it
+/// must not wait for the running function) with the function and its command, and FUNCTION
+/// KILL stops it.
+#[test]
+fn a_busy_function_is_reported_and_killed_with_function_kill() {
+    let server = Server::start(&[]);
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &resp(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"100"]),
+        b"+OK\r\n",
+    );
+    admin.roundtrip(
+        &resp(&[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=spinlib\nredis.register_function{function_name='spin', \
+              callback=function() while true do end end, flags={'no-writes'}}",
+        ]),
+        b"$7\r\nspinlib\r\n",
+    );
+    let mut runner = server.raw();
+    runner.send(&resp(&[b"FCALL", b"spin", b"0"]));
+    const BUSY_FUNCTION: &[u8] = b"-BUSY Redis is busy running a script. You can only call \
+                                   FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+    let end = Instant::now() + PATIENCE;
+    loop {
+        admin.send(&resp(&[b"PING"]));
+        let line = admin.read_line();
+        if line.as_bytes() == BUSY_FUNCTION {
+            break;
+        }
+        assert_eq!(line, "+PONG\r\n");
+        assert!(Instant::now() < end, "no BUSY reply while the function ran");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    admin.roundtrip(&resp(&[b"SCRIPT", b"KILL"]), BUSY_FUNCTION);
+    admin.send(&resp(&[b"FUNCTION", b"STATS"]));
+    assert_eq!(admin.read_line(), "*4\r\n");
+    assert_eq!(admin.read_bulk(), b"running_script");
+    assert_eq!(admin.read_line(), "*6\r\n");
+    assert_eq!(admin.read_bulk(), b"name");
+    assert_eq!(admin.read_bulk(), b"spin");
+    assert_eq!(admin.read_bulk(), b"command");
+    assert_eq!(admin.read_line(), "*3\r\n");
+    for part in [&b"fcall"[..], b"spin", b"0"] {
+        assert_eq!(admin.read_bulk(), part);
+    }
+    assert_eq!(admin.read_bulk(), b"duration_ms");
+    assert!(admin.read_line().starts_with(':'));
+    assert_eq!(admin.read_bulk(), b"engines");
+    assert_eq!(admin.read_line(), "*2\r\n");
+    assert_eq!(admin.read_bulk(), b"LUA");
+    assert_eq!(admin.read_line(), "*4\r\n");
+    assert_eq!(admin.read_bulk(), b"libraries_count");
+    assert_eq!(admin.read_line(), ":1\r\n");
+    assert_eq!(admin.read_bulk(), b"functions_count");
+    assert_eq!(admin.read_line(), ":1\r\n");
+    admin.roundtrip(&resp(&[b"FUNCTION", b"KILL"]), b"+OK\r\n");
+    runner.expect(
+        b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n",
+    );
+    admin.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
+}

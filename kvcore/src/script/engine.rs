@@ -126,8 +126,12 @@ pub struct Engine {
     vm: Mutex<Vm>,
     /// FUNCTION's libraries, in an interpreter of their own (as in Redis).
     pub(super) functions: Mutex<super::function::Functions>,
-    /// The running function's name (FUNCTION STATS), if a function runs.
-    pub(super) running_function: Mutex<Option<String>>,
+    /// The running function's name and the command that called it (FUNCTION STATS), if a
+    /// function runs.
+    pub(super) running_function: Mutex<Option<(String, Vec<Vec<u8>>)>>,
+    /// How many libraries and functions are loaded (FUNCTION STATS, which must not wait for
+    /// `functions` while an FCALL holds it).
+    pub(super) function_counts: Mutex<(usize, usize)>,
     /// When the running script started (ms since the Unix epoch); 0 when none runs.
     started: AtomicU64,
     /// SCRIPT KILL asked the running script to stop.
@@ -170,6 +174,7 @@ impl Engine {
             vm: Mutex::new(vm),
             functions: Mutex::new(super::function::Functions::new(fvm)),
             running_function: Mutex::new(None),
+            function_counts: Mutex::new((0, 0)),
             started: AtomicU64::new(0),
             kill,
             wrote,

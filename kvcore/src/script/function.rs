@@ -296,6 +296,7 @@ impl Engine {
                 functions: registered.into_iter().collect(),
             },
         );
+        self.publish_counts(&f);
         Ok(name)
     }
 
@@ -315,6 +316,7 @@ impl Engine {
         }
         persist()?;
         remove_library(&mut f, &name);
+        self.publish_counts(&f);
         Ok(())
     }
 
@@ -326,6 +328,7 @@ impl Engine {
         let mut f = self.functions.lock();
         persist()?;
         f.libraries.clear();
+        self.publish_counts(&f);
         f.index.clear();
         let _ = f.vm.lua.gc_collect();
         Ok(())
@@ -388,22 +391,18 @@ impl Engine {
     /// FUNCTION STATS: the running function, if any, and the engine's counts.
     pub fn function_stats(&self) -> Value {
         let running = match (self.running_function.lock().clone(), self.running_for()) {
-            (Some(name), Some(ms)) => Value::Map(vec![
+            (Some((name, command)), Some(ms)) => Value::Map(vec![
                 (bulk("name"), bulk(&name)),
                 (
                     bulk("command"),
-                    Value::Array(vec![bulk("fcall"), bulk(&name)]),
+                    Value::Array(command.into_iter().map(Value::Bulk).collect()),
                 ),
                 (bulk("duration_ms"), Value::Int(ms as i64)),
             ]),
             _ => Value::Nil,
         };
-        let f = self.functions.lock();
-        let functions = f
-            .libraries
-            .values()
-            .map(|l| l.functions.len())
-            .sum::<usize>();
+        // Not from `functions`, which a running FCALL holds: STATS answers while one runs.
+        let (libraries, functions) = *self.function_counts.lock();
         Value::Map(vec![
             (bulk("running_script"), running),
             (
@@ -411,10 +410,7 @@ impl Engine {
                 Value::Map(vec![(
                     bulk("LUA"),
                     Value::Map(vec![
-                        (
-                            bulk("libraries_count"),
-                            Value::Int(f.libraries.len() as i64),
-                        ),
+                        (bulk("libraries_count"), Value::Int(libraries as i64)),
                         (bulk("functions_count"), Value::Int(functions as i64)),
                     ]),
                 )]),
@@ -422,9 +418,18 @@ impl Engine {
         ])
     }
 
+    /// Records how many libraries and functions there are, for FUNCTION STATS.
+    fn publish_counts(&self, f: &Functions) {
+        let functions = f.libraries.values().map(|l| l.functions.len()).sum();
+        *self.function_counts.lock() = (f.libraries.len(), functions);
+    }
+
     /// The name of the running function, if a function (not an EVAL script) runs.
     pub fn running_function(&self) -> Option<String> {
-        self.running_function.lock().clone()
+        self.running_function
+            .lock()
+            .as_ref()
+            .map(|(name, _)| name.clone())
     }
 
     /// The flags of function `name`, if it exists.
@@ -460,7 +465,15 @@ impl Engine {
             read_only: registered.flags.no_writes,
         };
         let function = registered.function.clone();
-        *self.running_function.lock() = Some(fname.clone());
+        // The command as FUNCTION STATS shows it.
+        let verb: &[u8] = if read_only { b"fcall_ro" } else { b"fcall" };
+        let command = [verb, name, keys.len().to_string().as_bytes()]
+            .into_iter()
+            .chain(keys.iter().copied())
+            .chain(args.iter().copied())
+            .map(<[u8]>::to_vec)
+            .collect();
+        *self.running_function.lock() = Some((fname.clone(), command));
         let reply = self.execute(&f.vm, call, host, fname.as_bytes(), |vm| {
             let lua = &vm.lua;
             let run = vm

@@ -176,14 +176,7 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// A store error as a script error reply.
 fn store_error(e: kvcore::Error) -> kvcore::script::Value {
-    let mut w = Vec::new();
-    super::write_error(
-        &mut kvproto::Writer::new(&mut w, kvproto::Version::Resp2),
-        "function",
-        CmdError::Core(e),
-    );
-    let text = w.strip_prefix(b"-").unwrap_or(&w);
-    kvcore::script::Value::Error(text.strip_suffix(b"\r\n").unwrap_or(text).to_vec())
+    kvcore::script::Value::Error(super::error::text("function", CmdError::Core(e)).into_owned())
 }
 
 fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
@@ -227,9 +220,7 @@ fn stats(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let scripts = &ctx.s.shared.scripts;
     if scripts.running_for().is_some() && scripts.running_function().is_none() {
-        return Err(CmdError::Msg(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        ));
+        return Err(CmdError::Msg(super::script::BUSY_EVAL));
     }
     match scripts.kill() {
         KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),

@@ -33,3 +33,4 @@ pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
 pub(crate) use info::REDIS_VERSION;
 pub(crate) use multi::Transaction;
 pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};
+pub(crate) use script::busy;

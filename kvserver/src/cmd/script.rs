@@ -129,6 +129,22 @@ fn eval_generic(
     })
 }
 
+/// Redis's reply to a command refused while an EVAL script runs (SCRIPT KILL ends it).
+pub(crate) const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Redis's reply to a command refused while a function runs (FUNCTION KILL ends it).
+pub(crate) const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// The BUSY reply for whatever runs now: an EVAL script or a function.
+pub(crate) fn busy(engine: &kvcore::script::Engine) -> &'static str {
+    if engine.running_function().is_some() {
+        BUSY_FUNCTION
+    } else {
+        BUSY_EVAL
+    }
+}
+
 /// Runs a script or function (`f`) with the keys and arguments after `numkeys`: inside an
 /// open transaction over its declared keys (or inside EXEC's, when queued), with the
 /// connection's database selected, which a SELECT in the script does not change for the
@@ -344,9 +360,7 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     if ctx.s.shared.scripts.running_function().is_some() {
-        return Err(CmdError::Msg(
-            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
-        ));
+        return Err(CmdError::Msg(BUSY_FUNCTION));
     }
     match ctx.s.shared.scripts.kill() {
         KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),

@@ -205,9 +205,7 @@ fn shutdown(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // A running script holds its keys: only SHUTDOWN NOSAVE stops the server under it, as
     // Redis allows only that during a busy script.
     if !nosave && ctx.s.shared.scripts.running_for().is_some() {
-        return Err(CmdError::Msg(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        ));
+        return Err(CmdError::Msg(super::script::busy(&ctx.s.shared.scripts)));
     }
     // As Redis with save points: a snapshot on the way out unless NOSAVE.
     let save_on_exit = !nosave;
