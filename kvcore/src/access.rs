@@ -435,8 +435,29 @@ pub(crate) fn lock_all<G>(
         [id] => return vec![(*id, lock(*id))],
         _ => {}
     }
+    // Uncontended, the usual case: in order, straight into the result.
+    let mut fast = Vec::with_capacity(ids.len());
+    fast.push((ids[0], lock(ids[0])));
+    for (i, &id) in ids.iter().enumerate().skip(1) {
+        match try_lock(id) {
+            Some(g) => fast.push((id, g)),
+            None => {
+                drop(fast);
+                return lock_all_from(ids, i, lock, try_lock);
+            }
+        }
+    }
+    fast
+}
+
+/// [`lock_all`] after a miss: waits for shard `first` with nothing held, then tries the rest.
+fn lock_all_from<G>(
+    ids: &[(usize, usize)],
+    mut first: usize,
+    lock: impl Fn((usize, usize)) -> G,
+    try_lock: impl Fn((usize, usize)) -> Option<G>,
+) -> Vec<((usize, usize), G)> {
     let n = ids.len();
-    let mut first = 0;
     'retry: loop {
         let mut guards: Vec<Option<G>> = std::iter::repeat_with(|| None).take(n).collect();
         guards[first] = Some(lock(ids[first]));
