@@ -138,6 +138,42 @@ impl FunctionStore<'_> {
         Ok(())
     }
 
+    /// Stores several libraries, after deleting every library first when `flush` (FUNCTION
+    /// RESTORE), as one log record: after a crash, all of it or none.
+    ///
+    /// # Errors
+    /// As [`FunctionStore::set`], checked for all the libraries before anything changes.
+    pub fn restore(&self, flush: bool, libraries: &[(&[u8], &[u8])]) -> Result<()> {
+        self.writable()?;
+        let mut admit = self.kv.inner.admit();
+        admit.share_with(self.logged());
+        for (name, code) in libraries {
+            admit = admit.arg(name)?.arg(code)?;
+        }
+        admit.check()?;
+        // Inside a transaction its record already holds everything.
+        let group = self.kv.inner.persist.get().filter(|_| !self.kv.tx_active());
+        if let Some(p) = group {
+            p.begin_group(self.logged());
+        }
+        let mut functions = self.kv.inner.functions.lock();
+        if flush {
+            functions.clear();
+            self.kv.inner.journal(Effect::FunctionFlush, self.logged());
+        }
+        for &(name, code) in libraries {
+            functions.insert(name.to_vec(), code.to_vec());
+            self.kv
+                .inner
+                .journal(Effect::FunctionLoad { name, code }, self.logged());
+        }
+        drop(functions);
+        if let Some(p) = group {
+            p.end_group(self.logged());
+        }
+        Ok(())
+    }
+
     /// Deletes library `name`; false if there was none.
     ///
     /// # Errors

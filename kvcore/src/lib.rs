@@ -81,6 +81,8 @@ mod ops;
 mod options;
 mod persist;
 mod pubsub;
+#[cfg_attr(not(feature = "scripting"), allow(dead_code))]
+mod rdb;
 mod scan;
 #[cfg(feature = "scripting")]
 pub mod script;

@@ -149,7 +149,8 @@ fn readers_never_see_half_a_script() {
 }
 
 /// A loaded function library is acknowledged once it is durable: after `kill -9` and a restart
-/// (from the log, then from a snapshot) FCALL finds it; a deleted one stays deleted.
+/// (from the log, then from a snapshot) FCALL finds it; a deleted one stays deleted, and
+/// libraries put back by FUNCTION RESTORE (after a FLUSH) are there.
 #[test]
 fn function_libraries_survive_kill_9() {
     use super::support::TempDir;
@@ -174,6 +175,20 @@ fn function_libraries_survive_kill_9() {
             .arg("gone")
             .query(&mut c)
             .unwrap();
+        let extra = "#!lua name=extra\nredis.register_function('seven', function() return 7 end)";
+        let _: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg(extra)
+            .query(&mut c)
+            .unwrap();
+        let payload: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut c).unwrap();
+        let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
+        let _: () = redis::cmd("FUNCTION")
+            .arg("RESTORE")
+            .arg(&payload)
+            .arg("FLUSH")
+            .query(&mut c)
+            .unwrap();
         // Dropping the server sends SIGKILL: no shutdown path runs.
     }
     for round in ["from the log", "from a snapshot"] {
@@ -187,6 +202,12 @@ fn function_libraries_survive_kill_9() {
             .query(&mut c)
             .unwrap();
         assert!(n == 5 || n == 10, "{round}: {n}");
+        let seven: i64 = redis::cmd("FCALL")
+            .arg("seven")
+            .arg(0)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(seven, 7, "{round}: the restored library");
         let err = redis::cmd("FCALL")
             .arg("gone")
             .arg(0)

@@ -17,17 +17,17 @@ pub(super) struct Registered {
 }
 
 /// A loaded library: its code and the functions it registered, by name.
-struct Library {
-    code: Vec<u8>,
-    functions: BTreeMap<String, Registered>,
+pub(super) struct Library {
+    pub(super) code: Vec<u8>,
+    pub(super) functions: BTreeMap<String, Registered>,
 }
 
 /// The libraries and their interpreter.
 pub(crate) struct Functions {
-    vm: Vm,
-    libraries: BTreeMap<String, Library>,
+    pub(super) vm: Vm,
+    pub(super) libraries: BTreeMap<String, Library>,
     /// Function name → its library.
-    index: BTreeMap<String, String>,
+    pub(super) index: BTreeMap<String, String>,
 }
 
 /// What a library's code registered while FUNCTION LOAD ran it (application data of the
@@ -53,6 +53,8 @@ pub enum Policy {
     Append,
     /// Replace a library of the same name (FUNCTION LOAD REPLACE, RESTORE REPLACE).
     Replace,
+    /// Drop them all first (FUNCTION RESTORE FLUSH; FUNCTION LOAD treats it as `Replace`).
+    Flush,
 }
 
 /// A library or function name: letters, digits and underscores, at least one.
@@ -64,7 +66,7 @@ const BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or 
 
 /// A library's `#!<engine> name=<name>` line: its name, and the code to compile (the line
 /// blanked, so line numbers stay the user's).
-fn metadata(code: &[u8]) -> Result<(String, &[u8]), Value> {
+pub(super) fn metadata(code: &[u8]) -> Result<(String, &[u8]), Value> {
     let err = |m: String| Value::Error(format!("ERR {m}").into_bytes());
     if !code.starts_with(b"#!") {
         return Err(err("Missing library metadata".into()));
@@ -419,7 +421,7 @@ impl Engine {
     }
 
     /// Records how many libraries and functions there are, for FUNCTION STATS.
-    fn publish_counts(&self, f: &Functions) {
+    pub(super) fn publish_counts(&self, f: &Functions) {
         let functions = f.libraries.values().map(|l| l.functions.len()).sum();
         *self.function_counts.lock() = (f.libraries.len(), functions);
     }
@@ -488,7 +490,7 @@ impl Engine {
 }
 
 /// Compiles and runs a library's code, collecting what it registers.
-fn load_code(vm: &Vm, body: &[u8]) -> Result<Vec<(String, Registered)>, Value> {
+pub(super) fn load_code(vm: &Vm, body: &[u8]) -> Result<Vec<(String, Registered)>, Value> {
     let lua = &vm.lua;
     let fail = |e: mlua::Error| Value::Error(format!("ERR {e}").into_bytes());
     let compiled: MultiValue = vm
@@ -533,7 +535,7 @@ fn load_code(vm: &Vm, body: &[u8]) -> Result<Vec<(String, Registered)>, Value> {
     }
 }
 
-fn remove_library(f: &mut Functions, name: &str) {
+pub(super) fn remove_library(f: &mut Functions, name: &str) {
     if let Some(old) = f.libraries.remove(name) {
         for fname in old.functions.keys() {
             f.index.remove(fname);

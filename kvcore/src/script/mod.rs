@@ -54,6 +54,7 @@
 //! ```
 
 mod convert;
+mod dump;
 mod engine;
 mod function;
 pub(crate) mod lib;

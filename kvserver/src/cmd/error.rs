@@ -167,6 +167,19 @@ pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
     ])
 }
 
+/// Redis's `addReplySubcommandSyntaxError`, with the subcommand as the client spelled it:
+/// `ERR unknown subcommand or wrong number of arguments for 'x'. Try PUBSUB HELP.`
+pub(crate) fn subcommand_syntax(container: &str, sub: &[u8]) -> CmdError {
+    let sub = c_str(sub);
+    raw_error(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        &sub[..sub.len().min(128)],
+        b"'. Try ",
+        container.to_ascii_uppercase().as_bytes(),
+        b" HELP.",
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,10 @@ static SUBCOMMANDS: &[Command] = &[
         .doc(Group::Scripting, "7.0.0", "Delete a function by name")
         .complexity("O(1)")
         .args(&[a("library-name", "string")]),
+    Command::new("function|dump", 2, "noscript", dump)
+        .acl("@scripting")
+        .doc(Group::Scripting, "7.0.0", "Dump all functions into a serialized binary payload")
+        .complexity("O(N) where N is the number of functions"),
     Command::new("function|flush", -2, "write noscript", flush)
         .acl("@scripting")
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
@@ -87,6 +91,19 @@ static SUBCOMMANDS: &[Command] = &[
         .args(&[
             a("replace", "pure-token").token("REPLACE").flags("optional"),
             a("function-code", "string"),
+        ]),
+    Command::new("function|restore", -3, "write denyoom noscript", restore)
+        .acl("@scripting")
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Scripting, "7.0.0", "Restore all the functions on the given payload")
+        .complexity("O(N) where N is the number of functions on the payload")
+        .args(&[
+            a("serialized-value", "string"),
+            a("policy", "oneof").flags("optional").args(&[
+                a("flush", "pure-token").token("FLUSH"),
+                a("append", "pure-token").token("APPEND"),
+                a("replace", "pure-token").token("REPLACE"),
+            ]),
         ]),
     Command::new("function|stats", 2, "noscript allow_busy", stats)
         .acl("@scripting")
@@ -169,6 +186,44 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         .shared
         .scripts
         .function_flush(|| store.flush().map_err(store_error))
+        .map_err(error_of)?;
+    store.commit()?;
+    ctx.ok()
+}
+
+fn dump(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let payload = ctx.s.shared.scripts.function_dump();
+    ctx.w().bulk(&payload);
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let policy = match req.len() {
+        3 => Policy::Append,
+        4 if is(req.arg(3), "append") => Policy::Append,
+        4 if is(req.arg(3), "replace") => Policy::Replace,
+        4 if is(req.arg(3), "flush") => Policy::Flush,
+        4 => {
+            return Err(CmdError::Msg(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ));
+        }
+        _ => return Err(super::error::subcommand_syntax("function", req.arg(1))),
+    };
+    // As FUNCTION LOAD: the libraries are logged (one record with the flush, if any) before
+    // they are installed, under the store's order gate.
+    let kv = ctx.s.db.kv();
+    let store = kv.function_store();
+    ctx.s
+        .shared
+        .scripts
+        .function_restore(req.arg(2), policy, |flush, libraries| {
+            let libraries: Vec<(&[u8], &[u8])> = libraries
+                .iter()
+                .map(|(name, code)| (name.as_bytes(), &code[..]))
+                .collect();
+            store.restore(flush, &libraries).map_err(store_error)
+        })
         .map_err(error_of)?;
     store.commit()?;
     ctx.ok()

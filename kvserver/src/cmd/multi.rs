@@ -158,7 +158,9 @@ impl Transaction {
                 }
                 // Function libraries change under the order gate, which only an Everything
                 // scope holds.
-                "function|load" | "function|delete" | "function|flush" => return None,
+                "function|load" | "function|delete" | "function|flush" | "function|restore" => {
+                    return None;
+                }
                 "copy" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"db")) => return None,
                 _ => {}
             }

@@ -9,7 +9,6 @@ use kvcore::{Counts, Kind, Subscriber};
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
-use super::error::{c_str, raw_error};
 use super::spec::Begin::Index;
 use super::spec::Find::Range;
 use super::spec::{Group, a, ks};
@@ -167,14 +166,8 @@ fn spublish(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(n as i64)
 }
 
-/// Redis's `addReplySubcommandSyntaxError`: the subcommand as the client spelled it.
 fn syntax_error(req: &Request<'_>) -> super::error::CmdError {
-    let sub = c_str(req.arg(1));
-    raw_error(&[
-        b"ERR unknown subcommand or wrong number of arguments for '",
-        &sub[..sub.len().min(128)],
-        b"'. Try PUBSUB HELP.",
-    ])
+    super::error::subcommand_syntax("pubsub", req.arg(1))
 }
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern].

@@ -489,5 +489,54 @@ class Resp3(unittest.TestCase):
         self.assertEqual(self.r.exists("res3"), 0)
 
 
+class Functions(unittest.TestCase):
+    """Function libraries through redis-py's function API, including DUMP / RESTORE."""
+
+    LIB = ("#!lua name=shop\n"
+           "redis.register_function('buy', function(keys, args) "
+           "return redis.call('DECRBY', keys[1], args[1]) end)\n"
+           "redis.register_function{function_name='stock', callback=function(keys) "
+           "return redis.call('GET', keys[1]) end, flags={'no-writes'}}")
+
+    def setUp(self):
+        self.r = client()
+        self.r.flushall()
+        self.r.function_flush()
+
+    def tearDown(self):
+        self.r.function_flush()
+        self.r.close()
+
+    def test_load_call_and_list(self):
+        self.assertEqual(self.r.function_load(self.LIB), b"shop")
+        self.r.set("apples", 10)
+        self.assertEqual(self.r.fcall("buy", 1, "apples", 3), 7)
+        self.assertEqual(self.r.fcall_ro("stock", 1, "apples"), b"7")
+        with self.assertRaises(ResponseError) as e:
+            self.r.fcall_ro("buy", 1, "apples", 1)
+        self.assertIn("write flag", str(e.exception))
+        [lib] = self.r.function_list()
+        self.assertEqual(lib[1], b"shop")
+
+    def test_dump_and_restore_move_libraries(self):
+        self.r.function_load(self.LIB)
+        payload = self.r.function_dump()
+        self.r.function_flush()
+        self.assertEqual(self.r.function_list(), [])
+        self.assertTrue(self.r.function_restore(payload))
+        self.r.set("pears", 4)
+        self.assertEqual(self.r.fcall("buy", 1, "pears", 1), 3)
+        # The library exists now: APPEND refuses, REPLACE and FLUSH accept.
+        with self.assertRaises(ResponseError) as e:
+            self.r.function_restore(payload)
+        self.assertEqual(str(e.exception), "Library shop already exists")
+        self.assertTrue(self.r.function_restore(payload, "REPLACE"))
+        self.assertTrue(self.r.function_restore(payload, "FLUSH"))
+        with self.assertRaises(ResponseError) as e:
+            self.r.function_restore(payload[:-1] + b"x")
+        self.assertEqual(str(e.exception), "DUMP payload version or checksum are wrong")
+        self.assertEqual(self.r.function_dump(), payload)
+
+
 if __name__ == "__main__":
     unittest.main()
