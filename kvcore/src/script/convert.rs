@@ -14,27 +14,16 @@
 //! `set` → those RESP3 types; any other table → an array of its elements 1, 2, ... up to the
 //! first `nil`.
 
-use mlua::{Lua, Table, Value as Lua_, ffi};
+use mlua::{Function, Lua, Table, Value as Lua_, ffi};
 
 use super::value::Value;
 
-/// A reply as the Lua value a script gets from `redis.call`.
-///
-/// Built with Lua's C API inside one protected call: mlua protects each table or string it
-/// creates on its own once a memory limit is set, which made this conversion (and KEYS/ARGV)
-/// a large share of a short script's time.
-pub(crate) fn to_lua(lua: &Lua, v: Value, resp3: bool) -> mlua::Result<Lua_> {
-    // SAFETY: `push` only calls the Lua C API on the state it is given, keeps the stack
-    // balanced but for the one value it leaves, and holds nothing that needs dropping when
-    // a Lua error (out of memory) unwinds out of it.
-    unsafe { lua.exec_raw::<Lua_>((), |state| push(state, &v, resp3)) }
-}
-
-/// Pushes `v` as [`to_lua`] converts it.
+/// Pushes `v` as the Lua value a script gets from `redis.call`. It holds nothing that needs
+/// dropping, so a Lua error (out of memory) may `longjmp` out of it.
 ///
 /// # Safety
 /// `state` is a live Lua state inside a protected call.
-unsafe fn push(state: *mut ffi::lua_State, v: &Value, resp3: bool) {
+pub(super) unsafe fn push(state: *mut ffi::lua_State, v: &Value, resp3: bool) {
     // SAFETY: the caller's promise; each level needs at most four slots.
     unsafe {
         ffi::lua_checkstack(state, 4);
@@ -86,7 +75,7 @@ unsafe fn push(state: *mut ffi::lua_State, v: &Value, resp3: bool) {
 ///
 /// # Safety
 /// As for [`push`].
-unsafe fn push_bytes(state: *mut ffi::lua_State, b: &[u8]) {
+pub(super) unsafe fn push_bytes(state: *mut ffi::lua_State, b: &[u8]) {
     // SAFETY: the caller's promise; Lua copies the bytes.
     unsafe {
         ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
@@ -110,17 +99,34 @@ unsafe fn single(
     }
 }
 
-/// A Lua array of byte strings (KEYS, ARGV, a function's keys and args), built in one
-/// protected call (see [`to_lua`]).
-pub(crate) fn array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    // SAFETY: as in `to_lua`.
+/// Calls `entry(f, KEYS, ARGV)` (the prelude's `run` or `call`, which run `f` under the error
+/// handler): whether `f` succeeded, and its result or the handler's error table.
+///
+/// The two arrays are built and the call made inside one protected call: mlua protects each
+/// table or string it creates on its own once a memory limit is set, and each protected call
+/// creates a C closure, which made this a large share of a short script's time.
+pub(crate) fn invoke(
+    lua: &Lua,
+    entry: &Function,
+    f: &Function,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) -> mlua::Result<(bool, Lua_)> {
+    // SAFETY: the closure only calls the Lua C API on the state it is given, which holds
+    // `entry` and `f` at 1 and 2; it leaves the call's two results, and holds nothing that
+    // needs dropping when a Lua error (out of memory) unwinds out of it. `entry` catches the
+    // script's own errors.
     unsafe {
-        lua.exec_raw::<Table>((), |state| {
-            ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
-            for (i, item) in items.iter().enumerate() {
-                push_bytes(state, item);
-                ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+        lua.exec_raw::<(bool, Lua_)>((entry, f), |state| {
+            ffi::lua_checkstack(state, 4);
+            for items in [keys, argv] {
+                ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
+                for (i, item) in items.iter().enumerate() {
+                    push_bytes(state, item);
+                    ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+                }
             }
+            ffi::lua_call(state, 3, 2);
         })
     }
 }

@@ -9,8 +9,8 @@ use mlua::{
 };
 use parking_lot::Mutex;
 
-pub(super) use super::convert::array;
-use super::convert::{from_lua, to_lua};
+use super::convert::from_lua;
+pub(super) use super::convert::invoke;
 use super::value::Value;
 
 /// What runs the commands a script sends with `redis.call`/`redis.pcall`: kvserver's command
@@ -99,16 +99,18 @@ pub(super) struct Vm {
 
 /// The state of the script being run, which the primitives reach through the interpreter's
 /// application data.
-struct RunCtx {
+pub(super) struct RunCtx {
     /// The host of the running script: set while `Engine::execute` runs it, `None` otherwise.
-    host: Option<std::ptr::NonNull<dyn Host>>,
-    call: Call,
+    pub(super) host: Option<std::ptr::NonNull<dyn Host>>,
+    pub(super) call: Call,
     /// Whether a command of the script wrote (SCRIPT KILL then refuses).
-    wrote: Arc<AtomicBool>,
+    pub(super) wrote: Arc<AtomicBool>,
     /// A `redis.call`'s arguments, back to back, and where each ends (reused, so a call
     /// allocates nothing for them in the steady state).
-    args: Vec<u8>,
-    ends: Vec<usize>,
+    pub(super) args: Vec<u8>,
+    pub(super) ends: Vec<usize>,
+    /// The last `redis.call`'s reply, kept here while it is pushed (see `call.rs`).
+    pub(super) reply: Value,
 }
 
 // SAFETY: the host pointer is set and used only by the thread running the script, inside
@@ -420,11 +422,7 @@ fn lua_error(e: mlua::Error) -> Value {
 /// Sets KEYS and ARGV and runs the compiled script: whether it succeeded, and its result or
 /// the error handler's table.
 fn run(vm: &Vm, function: &Function, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(bool, Lua_)> {
-    vm.run.call((
-        function.clone(),
-        array(&vm.lua, keys)?,
-        array(&vm.lua, argv)?,
-    ))
+    invoke(&vm.lua, &vm.run, function, keys, argv)
 }
 
 /// The reply of a script that failed with `e` (the error handler's table): its text, and
@@ -539,15 +537,31 @@ fn new_vm(
         )
     };
     lua.set_memory_limit(opts.memory_limit)?;
+    // Set once, before anything runs, and never replaced: `redis.call` keeps its address.
+    lua.set_app_data(RunCtx {
+        host: None,
+        call: Call {
+            resp3: false,
+            read_only: false,
+        },
+        wrote: Arc::clone(wrote),
+        args: Vec::new(),
+        ends: Vec::new(),
+        reply: Value::Nil,
+    });
+    let ctx: *mut RunCtx = match lua.app_data_mut::<RunCtx>() {
+        Some(mut ctx) => &mut *ctx,
+        None => unreachable!("RunCtx was just set"),
+    };
     let prim = lua.create_table()?;
-    prim.set(
-        "call",
-        lua.create_function(|lua, args: MultiValue| command(lua, args, true))?,
-    )?;
-    prim.set(
-        "pcall",
-        lua.create_function(|lua, args: MultiValue| command(lua, args, false))?,
-    )?;
+    for (name, f) in [
+        ("call", super::call::call as mlua::ffi::lua_CFunction),
+        ("pcall", super::call::pcall),
+    ] {
+        // SAFETY: `closure` pushes one value; `ctx` stays valid (see above).
+        let f: Function = unsafe { lua.exec_raw((), |state| super::call::closure(state, ctx, f))? };
+        prim.set(name, f)?;
+    }
     prim.set(
         "sha1hex",
         lua.create_function(|lua, args: MultiValue| {
@@ -699,16 +713,6 @@ fn new_vm(
         .call(prim)?;
     lua.set_globals(engine.get("globals")?)?;
     set_kill_hook(&lua, kill);
-    lua.set_app_data(RunCtx {
-        host: None,
-        call: Call {
-            resp3: false,
-            read_only: false,
-        },
-        wrote: Arc::clone(wrote),
-        args: Vec::new(),
-        ends: Vec::new(),
-    });
     Ok(Vm {
         compile: engine.get("compile")?,
         run: engine.get("run")?,
@@ -729,65 +733,6 @@ fn with_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
 /// Runs `f` on the interpreter's script context, running or not.
 fn with_run_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
     lua.app_data_mut::<RunCtx>().map(|mut ctx| f(&mut ctx))
-}
-
-/// `redis.call` (`raise`) and `redis.pcall`: the command's reply as a Lua value; a failure
-/// is raised (`redis.call`) or returned as `{err = text}` (`redis.pcall`).
-fn command(lua: &Lua, args: MultiValue, raise_errors: bool) -> mlua::Result<Lua_> {
-    let fail = |msg: &[u8]| -> mlua::Result<Lua_> {
-        if raise_errors {
-            Err(mlua::Error::external(ScriptError(msg.to_vec())))
-        } else {
-            err_table(lua, msg).map(Lua_::Table)
-        }
-    };
-    if args.is_empty() {
-        return fail(b"ERR Please specify at least one argument for this redis lib call");
-    }
-    let outcome = with_ctx(lua, |ctx| {
-        ctx.args.clear();
-        ctx.ends.clear();
-        for a in &args {
-            match a {
-                Lua_::String(s) => ctx.args.extend_from_slice(&s.as_bytes()),
-                Lua_::Number(n) => ctx.args.extend_from_slice(format_g17(*n).as_bytes()),
-                Lua_::Integer(n) => ctx.args.extend_from_slice(n.to_string().as_bytes()),
-                _ => return None,
-            }
-            ctx.ends.push(ctx.args.len());
-        }
-        let mut start = 0;
-        let argv: Vec<&[u8]> = ctx
-            .ends
-            .iter()
-            .map(|&end| {
-                let a = &ctx.args[start..end];
-                start = end;
-                a
-            })
-            .collect();
-        let mut host = ctx.host?;
-        // SAFETY: see `RunCtx`: set only while the script runs on this thread; the host
-        // does not re-enter the interpreter.
-        let (reply, wrote) = unsafe { host.as_mut().call(&argv, &ctx.call) };
-        if wrote {
-            ctx.wrote.store(true, Ordering::Relaxed);
-        }
-        Some((reply, ctx.call.resp3))
-    });
-    let (reply, resp3) = match outcome {
-        Some(Some(r)) => r,
-        Some(None) => {
-            return fail(b"ERR Lua redis lib command arguments must be strings or integers");
-        }
-        None => {
-            return fail(b"ERR redis.call/pcall can only be called inside a script invocation");
-        }
-    };
-    if let Value::Error(e) = reply {
-        return fail(&e);
-    }
-    to_lua(lua, reply, resp3)
 }
 
 /// A failure of a `redis.*` function, carried through Lua as the error of a Rust function:
@@ -878,7 +823,7 @@ fn to_number(v: &Lua_) -> Option<f64> {
 }
 
 /// A number as `%.17g` writes it, which is how Redis passes a Lua number to a command.
-fn format_g17(n: f64) -> String {
+pub(super) fn format_g17(n: f64) -> String {
     format_g(n, 17)
 }
 

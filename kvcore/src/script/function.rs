@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mlua::{Function, Lua, MultiValue, Table, Value as Lua_};
 
-use super::engine::{Call, Engine, Host, ScriptFlags, Vm, array, err_text, raise};
+use super::engine::{Call, Engine, Host, ScriptFlags, Vm, err_text, invoke, raise};
 use super::value::Value;
 
 /// A registered function.
@@ -477,12 +477,11 @@ impl Engine {
             .collect();
         *self.running_function.lock() = Some((fname.clone(), command));
         let reply = self.execute(&f.vm, call, host, fname.as_bytes(), |vm| {
-            let lua = &vm.lua;
             let run = vm
                 .call
                 .as_ref()
                 .expect("a functions interpreter has engine.call");
-            run.call((function, array(lua, keys)?, array(lua, args)?))
+            invoke(&vm.lua, run, &function, keys, args)
         });
         *self.running_function.lock() = None;
         reply

@@ -53,6 +53,7 @@
 //! # Ok::<(), kvcore::Error>(())
 //! ```
 
+mod call;
 mod convert;
 mod dump;
 mod engine;
