@@ -123,6 +123,6 @@ pub use pubsub::{
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};
 pub use types::{
-    Aggregate, End, LexBound, LexRange, ScoreRange, StreamEntryRef, StreamId, ZAddFlags,
-    format_score, parse_score,
+    Aggregate, EncodingLimits, End, LexBound, LexRange, ScoreRange, StreamEntryRef, StreamId,
+    ZAddFlags, encoding_limits, format_score, parse_score, set_encoding_limits,
 };

@@ -42,6 +42,10 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     crate::log::set_level(cfg.log_level);
     let mut stop =
         StopPipe::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    // The config file's encoding thresholds, before loading builds the values.
+    for (i, value) in &cfg.params {
+        crate::params::apply_encoding_limit(crate::params::PARAMS[*i].name, value);
+    }
     let kv = open_store(&cfg)?;
     kv.set_notify_keyspace_events(cfg.notify_keyspace_events);
     let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port))
@@ -68,6 +72,10 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let replier = crate::replier::Replier::start(&kv)
         .map_err(|e| format!("cannot start the replier thread: {e}"))?;
     let shared = Arc::new(Shared::new(kv, cfg, local_addr, replier));
+    // The config file's other parameters that kv applies.
+    for (i, value) in &shared.cfg.params {
+        crate::cmd::apply_param(&shared, crate::params::PARAMS[*i].name, value);
+    }
     // The line tests and scripts parse to find the port (matters with --port 0).
     notice!(
         "kvserver {} listening on {local_addr}",
@@ -153,7 +161,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Redis's default save points, which `CONFIG GET save` reports: (seconds, changes).
+/// Redis's default save points (seconds, changes), unless the config file has `save` lines.
 pub(crate) const SAVE_RULES: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10_000)];
 
 /// Opens the store: in memory with `--in-memory`, otherwise from (or into) the data directory,
@@ -177,7 +185,7 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
     let started = Instant::now();
     let persist = kvcore::PersistOptions::new()
         .sync(sync)
-        .save_rules(SAVE_RULES)
+        .save_rules(cfg.save.as_deref().unwrap_or(SAVE_RULES))
         .wal_mapped(cfg.wal_mmap);
     let kv = kvcore::Kv::open(dir, opts, persist).map_err(|e| {
         format!(

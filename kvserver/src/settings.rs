@@ -147,6 +147,11 @@ pub(crate) struct Config {
     /// Redis's `busy-reply-threshold` (`lua-time-limit`), in ms.
     pub(crate) busy_reply_threshold: u64,
     pub(crate) config_file: Option<PathBuf>,
+    /// Redis's `save` lines of the config file (`None`: none, the defaults apply).
+    pub(crate) save: Option<Vec<(u64, u64)>>,
+    /// The config file's other Redis parameters (by index in [`crate::params::PARAMS`]), their
+    /// values checked and spelled as CONFIG GET reports them.
+    pub(crate) params: Vec<(usize, String)>,
 }
 
 impl Default for Config {
@@ -169,6 +174,8 @@ impl Default for Config {
             notify_keyspace_events: kvcore::NotifyFlags::default(),
             busy_reply_threshold: 5000,
             config_file: None,
+            save: None,
+            params: Vec::new(),
         }
     }
 }
@@ -279,9 +286,20 @@ impl Config {
         };
         match name {
             "bind" => {
-                // Redis accepts several addresses; one listener is all this server has.
+                // Redis accepts several addresses; one listener is all this server has. `*`
+                // is every IPv4 address (Redis's default `* -::*`).
                 let first = values.first().ok_or("'bind' needs an address")?;
-                self.bind = first.trim_start_matches('-').to_string();
+                self.bind = match first.trim_start_matches('-') {
+                    "*" => "0.0.0.0".to_string(),
+                    "::*" => "::".to_string(),
+                    a => a.to_string(),
+                };
+            }
+            "save" => {
+                // Each line adds rules; the first replaces the defaults; `save ""` clears.
+                let rules = crate::params::save_rules(&values.join(" "))
+                    .map_err(|e| format!("'save': {e}"))?;
+                self.save.get_or_insert_with(Vec::new).extend(rules);
             }
             "port" => {
                 self.port = u16::try_from(num(one()?)?).map_err(|_| "'port' is out of range")?
@@ -328,9 +346,23 @@ impl Config {
             }
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(one()?)?,
             _ => {
-                return Err(format!(
-                    "bad directive or wrong number of arguments: '{name}'"
-                ));
+                // Any other Redis 7.0 parameter: checked, then stored and reported (and applied
+                // at start-up if kv applies it).
+                let Some((index, _)) = crate::params::lookup(name) else {
+                    return Err(format!(
+                        "bad directive or wrong number of arguments: '{name}'"
+                    ));
+                };
+                let param = &crate::params::PARAMS[index];
+                let current = self
+                    .params
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| *i == index)
+                    .map_or(param.default, |(_, v)| v.as_str());
+                let value = crate::params::check(param, &values.join(" "), current)
+                    .map_err(|e| format!("'{name}': {e}"))?;
+                self.params.push((index, value));
             }
         }
         Ok(())
@@ -410,6 +442,15 @@ impl OutputLimits {
         Ok(())
     }
 
+    /// Reads what [`OutputLimits::to_redis_string`] wrote (the classes it names over the
+    /// defaults).
+    pub(crate) fn parse_redis(s: &str) -> Option<OutputLimits> {
+        let mut l = OutputLimits::default();
+        let words: Vec<&str> = s.split_whitespace().collect();
+        l.update(&words).ok()?;
+        Some(l)
+    }
+
     /// `CONFIG GET client-output-buffer-limit`: `normal 0 0 0 slave 268435456 67108864 60 pubsub
     /// 33554432 8388608 60`.
     pub(crate) fn to_redis_string(self) -> String {
@@ -480,7 +521,7 @@ pub(crate) fn parse_yes_no(s: &str) -> Option<bool> {
 /// Splits a config line into words the way Redis does: whitespace separates, `"..."` and `'...'`
 /// quote (with `\n`, `\t`, `\\`, `\"` escapes inside double quotes), `#` starts a comment line.
 /// `None` on unbalanced quotes.
-fn split_args(line: &str) -> Option<Vec<String>> {
+pub(crate) fn split_args(line: &str) -> Option<Vec<String>> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Some(Vec::new());

@@ -67,14 +67,6 @@ impl LiveOutputLimits {
         live
     }
 
-    pub(crate) fn get(&self) -> OutputLimits {
-        OutputLimits {
-            normal: self.normal.get(),
-            replica: self.replica.get(),
-            pubsub: self.pubsub.get(),
-        }
-    }
-
     pub(crate) fn set(&self, l: OutputLimits) {
         self.normal.set(l.normal);
         self.replica.set(l.replica);
@@ -100,6 +92,9 @@ pub(crate) struct Shared {
     /// The settings the server started with (the immutable ones are read from here).
     pub(crate) cfg: Config,
     pub(crate) live: Live,
+    /// Every parameter's value as CONFIG GET reports it, by its index in
+    /// [`crate::params::PARAMS`] (CONFIG SET replaces them, under this lock, all at once).
+    pub(crate) params: Mutex<Vec<String>>,
     pub(crate) clients: Registry,
     pub(crate) local_addr: SocketAddr,
     pub(crate) started: Instant,
@@ -158,7 +153,9 @@ impl Shared {
         replier: Option<crate::replier::Replier>,
     ) -> Shared {
         let scripts = scripts(&kv);
+        let params = Mutex::new(initial_params(&kv, &cfg, local_addr));
         Shared {
+            params,
             replier,
             live: Live {
                 requirepass: RwLock::new(cfg.requirepass.clone()),
@@ -204,6 +201,61 @@ impl Shared {
     pub(crate) fn requires_auth(&self) -> bool {
         self.live.requirepass.read().is_some()
     }
+}
+
+/// The parameters' values at start-up: Redis's defaults, then what the flags and the config
+/// file set (the settings kv has its own fields for), then the config file's other lines.
+fn initial_params(kv: &kvcore::Kv, cfg: &Config, local_addr: SocketAddr) -> Vec<String> {
+    use crate::params::{PARAMS, index};
+    let mut v: Vec<String> = PARAMS.iter().map(|p| p.default.to_string()).collect();
+    let dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
+    // An in-memory store takes no snapshots: it reports the file's rules, if any, or none.
+    let save = kv
+        .save_rules()
+        .or_else(|| cfg.save.clone())
+        .unwrap_or_default();
+    let save: Vec<String> = save.iter().map(|(s, c)| format!("{s} {c}")).collect();
+    let password = cfg.requirepass.as_deref().unwrap_or_default();
+    for (name, value) in [
+        ("appendfsync", cfg.sync.as_str().to_string()),
+        // The write-ahead log plays the part of Redis's append-only file.
+        (
+            "appendonly",
+            if kv.is_persistent() { "yes" } else { "no" }.into(),
+        ),
+        ("bind", cfg.bind.clone()),
+        ("port", local_addr.port().to_string()),
+        ("dir", dir.display().to_string()),
+        ("save", save.join(" ")),
+        ("databases", cfg.databases.to_string()),
+        (
+            "requirepass",
+            String::from_utf8_lossy(password).into_owned(),
+        ),
+        ("maxclients", cfg.maxclients.to_string()),
+        ("loglevel", cfg.log_level.as_str().to_string()),
+        (
+            "client-query-buffer-limit",
+            cfg.query_buffer_limit.to_string(),
+        ),
+        ("proto-max-bulk-len", cfg.proto_max_bulk_len.to_string()),
+        (
+            "client-output-buffer-limit",
+            cfg.output_limits.to_redis_string(),
+        ),
+        ("timeout", cfg.idle_timeout_secs.to_string()),
+        (
+            "notify-keyspace-events",
+            cfg.notify_keyspace_events.to_string(),
+        ),
+        ("busy-reply-threshold", cfg.busy_reply_threshold.to_string()),
+    ] {
+        v[index(name)] = value;
+    }
+    for (i, value) in &cfg.params {
+        v[*i].clone_from(value);
+    }
+    v
 }
 
 /// A 40-hex-digit id for this process's run (Redis's `run_id`), from std's random hasher keys.

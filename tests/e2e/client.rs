@@ -497,7 +497,7 @@ fn config_info_command_introspection() {
     assert_eq!(got, vec!["MAXCLIENTS", "100"]);
     assert_eq!(
         err(&mut con, &["CONFIG", "SET", "port", "1"]),
-        "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
     );
     assert_eq!(
         err(&mut con, &["CONFIG", "SET", "nosuch", "1"]),

@@ -241,7 +241,31 @@ impl Kv {
 
     /// The sync mode of a persistent store; `None` for an in-memory one.
     pub fn sync_mode(&self) -> Option<SyncMode> {
-        self.inner.persist.get().map(|p| p.config().sync)
+        self.inner.persist.get().map(|p| p.wal().sync_mode())
+    }
+
+    /// Switches the sync mode of a running persistent store (Redis's `CONFIG SET appendfsync`):
+    /// writes acknowledged after the switch follow the new mode, and switching to
+    /// [`SyncMode::Always`] makes the next commit sync everything logged before it. Nothing
+    /// for an in-memory store.
+    pub fn set_sync_mode(&self, mode: SyncMode) {
+        if let Some(p) = self.inner.persist.get() {
+            p.wal().set_sync_mode(mode);
+        }
+    }
+
+    /// Replaces the snapshot rules of a running persistent store (Redis's `CONFIG SET save`),
+    /// as [`PersistOptions::save_rules`](crate::PersistOptions::save_rules) sets them at open;
+    /// empty disables them. Nothing for an in-memory store.
+    pub fn set_save_rules(&self, rules: &[(u64, u64)]) {
+        if let Some(p) = self.inner.persist.get() {
+            p.set_save_rules(rules);
+        }
+    }
+
+    /// The snapshot rules in effect (`(seconds, changes)` pairs); `None` for an in-memory store.
+    pub fn save_rules(&self) -> Option<Vec<(u64, u64)>> {
+        self.inner.persist.get().map(|p| p.save_rules())
     }
 
     /// The persistence state, for INFO; `None` for an in-memory store.
@@ -249,7 +273,7 @@ impl Kv {
         let p = self.inner.persist.get()?;
         let last = p.last_save();
         Some(PersistenceInfo {
-            sync: p.config().sync,
+            sync: p.wal().sync_mode(),
             changes_since_save: p.dirty(),
             last_save_ms: p.last_save_ms(),
             last_save_ok: last.as_ref().map(|r| r.is_ok()),
@@ -273,8 +297,9 @@ impl Kv {
                 thread: None,
             };
         };
-        let flusher = (p.config().sync == SyncMode::EverySec)
-            .then(|| p.wal().start_flusher(Duration::from_secs(1)));
+        // Started whatever the mode, since the mode may be switched to everysec later; it
+        // syncs only while the mode is everysec.
+        let flusher = Some(p.wal().start_flusher(Duration::from_secs(1)));
         let stop: Arc<(Mutex<bool>, Condvar)> = Arc::default();
         let signal = Arc::clone(&stop);
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::effect::Effect;
 use crate::kv::{Inner, Kv};
@@ -147,6 +147,9 @@ pub(crate) struct Persist {
     dir: PathBuf,
     wal: Wal,
     config: Config,
+    /// The snapshot rules in effect: `config.save` at open, replaced by
+    /// [`Persist::set_save_rules`] (Redis's `CONFIG SET save`).
+    save_rules: RwLock<Vec<(u64, u64)>>,
     clock: Arc<RecoveryClock>,
     databases: usize,
     shards: usize,
@@ -177,11 +180,6 @@ impl Persist {
     /// The log.
     pub(crate) fn wal(&self) -> &Wal {
         &self.wal
-    }
-
-    /// The settings.
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Logs an effect of the operation `logged` belongs to. Called with the shard write
@@ -322,10 +320,20 @@ impl Persist {
         }
         let dirty = self.dirty.load(Ordering::Relaxed);
         let since = now_ms.saturating_sub(self.rules_since_ms.load(Ordering::Relaxed));
-        self.config
-            .save
+        self.save_rules
+            .read()
             .iter()
             .any(|&(secs, changes)| dirty >= changes.max(1) && since >= secs * 1000)
+    }
+
+    /// The snapshot rules in effect.
+    pub(crate) fn save_rules(&self) -> Vec<(u64, u64)> {
+        self.save_rules.read().clone()
+    }
+
+    /// Replaces the snapshot rules.
+    pub(crate) fn set_save_rules(&self, rules: &[(u64, u64)]) {
+        *self.save_rules.write() = rules.to_vec();
     }
 
     /// Writes since the last snapshot began.
@@ -736,6 +744,7 @@ pub(crate) fn recover(
         fs,
         dir: dir.to_path_buf(),
         wal,
+        save_rules: RwLock::new(config.save.clone()),
         config,
         databases,
         shards,

@@ -6,13 +6,9 @@
 use super::pack::Pack;
 use super::rng::{Rng, pick};
 use super::slots::{Keyed, Table};
-use super::{TypeError, alloc_size};
+use super::{TypeError, alloc_size, encoding};
 use crate::number::LongDouble;
 use crate::number::parse_i64;
-
-/// Redis's defaults `hash-max-listpack-entries 128` and `hash-max-listpack-value 64`.
-const LISTPACK_MAX_ENTRIES: usize = 128;
-const LISTPACK_MAX_VALUE: usize = 64;
 
 /// One field and its value in a single allocation: `data = field ++ value`.
 #[derive(Clone)]
@@ -63,8 +59,9 @@ impl std::fmt::Debug for Pair {
 /// A Redis hash: small ones packed in one buffer, larger ones in a slot table.
 #[derive(Debug, Clone)]
 pub(crate) enum Hash {
-    /// Fields and values alternate. Used while the hash has at most 128 fields and every
-    /// field and value is at most 64 bytes (Redis's listpack limits).
+    /// Fields and values alternate. Used while the hash has at most `hash-max-listpack-entries`
+    /// fields and every field and value is at most `hash-max-listpack-value` bytes (Redis's
+    /// listpack limits, 512 and 64 by default; see [`encoding`]).
     Small(Pack),
     /// Sticky like Redis: once a hash outgrows the listpack limits it stays a table.
     Large(Box<Table<Pair>>),
@@ -132,19 +129,29 @@ impl Hash {
     /// HSET for one pair: returns true when the field is new.
     pub(crate) fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let Hash::Small(p) = self {
-            let fits = field.len() <= LISTPACK_MAX_VALUE && value.len() <= LISTPACK_MAX_VALUE;
-            match find_small(p, field) {
+            let max = encoding::hash_value();
+            let fits = field.len() <= max && value.len() <= max;
+            // As Redis's hashTypeSet: the length is checked after every set, so a lowered
+            // `hash-max-listpack-entries` converts a hash at its next write.
+            let new = match find_small(p, field) {
                 Some((_, vpos)) if fits => {
                     p.replace(vpos, value);
-                    return false;
+                    Some(false)
                 }
-                None if fits && p.count() / 2 < LISTPACK_MAX_ENTRIES => {
+                None if fits => {
                     p.push(field);
                     p.push(value);
-                    return true;
+                    Some(true)
                 }
-                _ => self.grow(),
+                _ => None,
+            };
+            if let Some(new) = new {
+                if p.count() / 2 > encoding::hash_entries() {
+                    self.grow();
+                }
+                return new;
             }
+            self.grow();
         }
         let Hash::Large(t) = self else {
             unreachable!("grown above")
@@ -517,10 +524,12 @@ mod tests {
     fn encoding_table() {
         let mut h = hash(&[("a", "1")]);
         assert_eq!(h.encoding(), "listpack");
-        for i in 0..128 {
+        for i in 0..511 {
             h.set(format!("f{i}").as_bytes(), b"v");
         }
-        assert_eq!(h.encoding(), "hashtable", "129 fields");
+        assert_eq!(h.encoding(), "listpack", "512 fields");
+        h.set(b"f511", b"v");
+        assert_eq!(h.encoding(), "hashtable", "513 fields");
         let mut h = hash(&[("a", "1")]);
         h.set(b"long", &[b'x'; 65]);
         assert_eq!(h.encoding(), "hashtable", "65-byte value");

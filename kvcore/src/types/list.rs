@@ -20,8 +20,6 @@ pub enum End {
     Right,
 }
 
-/// Redis's default `list-max-listpack-size -2`: a list stays a listpack up to 8 KiB.
-const LISTPACK_MAX_BYTES: usize = 8 * 1024;
 /// Most elements in one chunk: bounds the work of a push or pop at the front.
 const CHUNK_ENTRIES: usize = 128;
 /// Most element bytes in one chunk (unless it holds a single larger element).
@@ -193,10 +191,6 @@ impl Chunk {
 pub(crate) struct List {
     chunks: VecDeque<Chunk>,
     len: usize,
-    /// Sum of the element lengths, for OBJECT ENCODING.
-    payload: usize,
-    /// Sticky, like Redis: grows into a quicklist past 8 KiB, shrinks back below half of it.
-    quicklist: bool,
 }
 
 /// Equal when the elements are (chunking and encoding are layout details).
@@ -220,16 +214,6 @@ impl List {
     /// True when the list has no elements (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    fn update_encoding(&mut self) {
-        // A listpack entry costs its bytes plus about two bytes of header and back-length.
-        let approx = self.payload + 2 * self.len + 7;
-        if approx > LISTPACK_MAX_BYTES {
-            self.quicklist = true;
-        } else if approx <= LISTPACK_MAX_BYTES / 2 {
-            self.quicklist = false;
-        }
     }
 
     /// The chunk holding position `pos` (< len) and the position inside it, walking from the
@@ -284,8 +268,6 @@ impl List {
             },
         }
         self.len += 1;
-        self.payload += value.len();
-        self.update_encoding();
     }
 
     /// LPUSH/RPUSH: pushes each value in turn (so LPUSH a b c leaves c first); returns the length.
@@ -317,8 +299,6 @@ impl List {
             }
         };
         self.len -= 1;
-        self.payload -= v.len();
-        self.update_encoding();
         Some(v)
     }
 
@@ -366,24 +346,18 @@ impl List {
         let pos = normalize_index(index, self.len).ok_or(TypeError::IndexOutOfRange)?;
         let (c, i) = self.locate(pos);
         let chunk = &mut self.chunks[c];
-        self.payload = self.payload - chunk.get(i).len() + value.len();
         chunk.replace(i, value);
-        self.update_encoding();
         Ok(())
     }
 
     /// Rebuilds the list from the elements `keep` says yes to (in order); one O(n) pass.
     fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let old = std::mem::take(self);
-        let quicklist = old.quicklist;
         for v in old.iter() {
             if keep(v) {
                 self.push(End::Right, v);
             }
         }
-        // The encoding changes only through update_encoding's thresholds, as before.
-        self.quicklist = quicklist;
-        self.update_encoding();
     }
 
     /// LREM: removes up to |count| occurrences of `value`, from the head when `count > 0`, from
@@ -425,11 +399,7 @@ impl List {
     /// LTRIM: keeps only `start..=stop` (Redis index rules); an empty selection empties the list.
     pub(crate) fn trim(&mut self, start: i64, stop: i64) {
         let Some(r) = normalize_range(start, stop, self.len) else {
-            *self = List {
-                quicklist: self.quicklist,
-                ..List::default()
-            };
-            self.update_encoding();
+            *self = List::default();
             return;
         };
         // Drop whole chunks, then cut into the edge chunks: O(chunks dropped + chunk).
@@ -437,12 +407,9 @@ impl List {
         while let Some(c) = self.chunks.front_mut() {
             if c.len() <= drop_front {
                 drop_front -= c.len();
-                self.payload -= c.bytes();
                 self.chunks.pop_front();
             } else {
-                let before = c.bytes();
                 c.drain_front(drop_front);
-                self.payload -= before - c.bytes();
                 break;
             }
         }
@@ -450,17 +417,13 @@ impl List {
         while let Some(c) = self.chunks.back_mut() {
             if c.len() <= drop_back {
                 drop_back -= c.len();
-                self.payload -= c.bytes();
                 self.chunks.pop_back();
             } else {
-                let before = c.bytes();
                 c.truncate(c.len() - drop_back);
-                self.payload -= before - c.bytes();
                 break;
             }
         }
         self.len = r.len();
-        self.update_encoding();
     }
 
     /// LINSERT: inserts `value` before (or after) the first occurrence of `pivot`. Returns the
@@ -478,8 +441,6 @@ impl List {
             self.chunks.insert(c + 1, half);
         }
         self.len += 1;
-        self.payload += value.len();
-        self.update_encoding();
         Some(self.len)
     }
 
@@ -528,13 +489,10 @@ impl List {
         out
     }
 
-    /// OBJECT ENCODING as Redis would report it.
+    /// OBJECT ENCODING as Redis 7.0 reports it: every list is a quicklist (the listpack
+    /// encoding of small lists came with Redis 7.2).
     pub(crate) fn encoding(&self) -> &'static str {
-        if self.quicklist {
-            "quicklist"
-        } else {
-            "listpack"
-        }
+        "quicklist"
     }
 
     /// Approximate heap bytes (MEMORY USAGE, excluding the key).
@@ -548,10 +506,6 @@ impl List {
     #[cfg(test)]
     fn check(&self) {
         assert_eq!(self.chunks.iter().map(Chunk::len).sum::<usize>(), self.len);
-        assert_eq!(
-            self.chunks.iter().map(Chunk::bytes).sum::<usize>(),
-            self.payload
-        );
         for c in &self.chunks {
             assert!(c.len() > 0, "no empty chunks");
             assert!(c.len() <= CHUNK_ENTRIES);
@@ -750,18 +704,11 @@ mod tests {
     }
 
     #[test]
-    fn encoding_follows_size_with_hysteresis() {
+    fn every_list_is_a_quicklist() {
         let mut l = List::new();
-        assert_eq!(l.encoding(), "listpack");
-        let big = vec![b'x'; 5000];
-        l.push(End::Right, &big);
-        assert_eq!(l.encoding(), "listpack");
-        l.push(End::Right, &big);
         assert_eq!(l.encoding(), "quicklist");
-        l.pop(End::Right);
-        assert_eq!(l.encoding(), "quicklist", "5 KiB is above half the limit");
-        l.pop(End::Right);
-        assert_eq!(l.encoding(), "listpack");
+        l.push(End::Right, &[b'x'; 10_000]);
+        assert_eq!(l.encoding(), "quicklist");
         assert!(l.memory_usage() >= size_of::<List>());
     }
 

@@ -1,5 +1,6 @@
 //! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
+mod encoding;
 mod error;
 mod hash;
 mod list;
@@ -13,6 +14,7 @@ mod stream;
 mod zpack;
 mod zset;
 
+pub use encoding::{EncodingLimits, encoding_limits, set_encoding_limits};
 pub(crate) use error::TypeError;
 pub(crate) use hash::Hash;
 pub use list::End;

@@ -1,7 +1,8 @@
 //! Sorted sets: small ones packed in one sorted buffer ([`ZPack`], Redis's listpack
 //! encoding), larger ones in a span-counted skip list over a hash-indexed slot table
 //! ([`SkipList`], Redis's skiplist encoding: O(1) ZSCORE, O(log n) rank, O(log n + m) ranges).
-//! A set moves to the skip list past 128 members or a member over 64 bytes, for good.
+//! A set moves to the skip list past `zset-max-listpack-entries` members (128 by default) or a
+//! member longer than `zset-max-listpack-value` (64), for good (see [`super::encoding`]).
 
 use foldhash::fast::RandomState;
 
@@ -10,11 +11,7 @@ use super::score::{LexRange, ScoreRange};
 use super::set::Set;
 use super::skiplist::SkipList;
 use super::zpack::{ZPack, less};
-use super::{TypeError, alloc_size, normalize_range};
-
-/// Redis's defaults `zset-max-listpack-entries 128` and `zset-max-listpack-value 64`.
-const LISTPACK_MAX_ENTRIES: usize = 128;
-const LISTPACK_MAX_VALUE: usize = 64;
+use super::{TypeError, alloc_size, encoding, normalize_range};
 
 /// ZADD's flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -201,7 +198,7 @@ impl ZSet {
         // -0 is stored as 0, as Redis's listpack does (it keeps integral scores as integers).
         let score = score + 0.0;
         if let ZSet::Small(p) = self {
-            if p.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE {
+            if p.len() < encoding::zset_entries() && member.len() <= encoding::zset_value() {
                 p.insert_new(member, score);
                 return;
             }

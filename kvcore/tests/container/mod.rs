@@ -102,9 +102,9 @@ fn key_commands_work_on_every_type() {
     }
     assert_eq!(db.del(&["l2", "h2", "s2", "z2"]).unwrap(), 4);
     let enc = |k: &str| db.object_encoding(k);
-    assert_eq!(enc("l3"), Some("listpack"));
+    assert_eq!(enc("l3"), Some("quicklist"));
     assert_eq!(enc("h3"), Some("listpack"));
-    assert_eq!(enc("s3"), Some("listpack"));
+    assert_eq!(enc("s3"), Some("hashtable"));
     assert_eq!(enc("z3"), Some("listpack"));
     db.sadd("ints", &["1", "2"]).unwrap();
     assert_eq!(enc("ints"), Some("intset"));

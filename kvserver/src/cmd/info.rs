@@ -287,7 +287,7 @@ fn persistence(s: &Shared, out: &mut String) {
     let Some(p) = p else {
         return;
     };
-    line!(out, "kv_sync:{}", s.cfg.sync.as_str());
+    line!(out, "kv_sync:{}", p.sync.as_str());
     line!(out, "kv_log_seq:{}", p.log_seq);
     line!(out, "kv_log_syncs:{}", p.log_syncs);
     line!(out, "kv_recovered_keys:{}", p.recovery.keys_loaded);

@@ -989,3 +989,37 @@ fn a_zero_filled_log_is_healthy_on_disk() {
     drop(kv);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_sync_mode_switched_to_always_makes_the_next_writes_durable() {
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::No);
+    assert_eq!(kv.sync_mode(), Some(SyncMode::No));
+    kv.set_sync_mode(SyncMode::Always);
+    assert_eq!(kv.persistence().unwrap().sync, SyncMode::Always);
+    let db = kv.db(0).unwrap();
+    db.set("a", "1").unwrap();
+    fs.crash();
+    drop(kv);
+    let kv = open(&fs, SyncMode::No);
+    assert_eq!(
+        get(&kv, "a").as_deref(),
+        Some("1"),
+        "acknowledged under always"
+    );
+}
+
+#[test]
+fn save_rules_change_at_run_time() {
+    let fs = FaultFs::new();
+    let kv = open(&fs, SyncMode::No);
+    assert_eq!(
+        kv.save_rules(),
+        Some(vec![(3600, 1), (300, 100), (60, 10_000)])
+    );
+    kv.set_save_rules(&[(10, 1)]);
+    assert_eq!(kv.save_rules(), Some(vec![(10, 1)]));
+    kv.set_save_rules(&[]);
+    assert_eq!(kv.save_rules(), Some(vec![]));
+    assert_eq!(Kv::in_memory(Options::new()).save_rules(), None);
+}

@@ -375,8 +375,8 @@ fn a_failed_log_refuses_writes_and_acknowledges_nothing() {
 fn save_rules() {
     let fs = FaultFs::new();
     let clock = ManualClock::new(T0);
-    let mut o = open(&fs, &clock, SyncMode::No).unwrap();
-    o.persist.config.save = vec![(60, 3), (3600, 1)];
+    let o = open(&fs, &clock, SyncMode::No).unwrap();
+    o.persist.set_save_rules(&[(60, 3), (3600, 1)]);
     o.persist.rules_since_ms.store(T0, Ordering::Relaxed);
     let cases = [
         (0, 0, false),

@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -86,8 +86,20 @@ struct Shared {
     syncs: AtomicU64,
     /// Mirrors `State::failed` for a lock-free check on every write.
     failed: AtomicBool,
-    /// Appends copy into [`State::tail`]; commits wait for nothing.
+    /// Appends copy into [`State::tail`]; commits wait for nothing (unless the mode was
+    /// switched to `always` at run time: then a commit syncs).
     mapped: bool,
+    /// The sync mode in effect ([`SyncMode`] as `u8`): it starts as `opts.sync` and the host
+    /// may switch it while the log runs ([`Wal::set_sync_mode`]).
+    mode: AtomicU8,
+}
+
+fn mode_code(m: SyncMode) -> u8 {
+    match m {
+        SyncMode::Always => 0,
+        SyncMode::EverySec => 1,
+        SyncMode::No => 2,
+    }
 }
 
 /// The log, open for appending. Cheap to clone (shared).
@@ -186,8 +198,10 @@ impl Wal {
             tail: None,
         };
         let mapped = opts.map_tail && opts.sync != SyncMode::Always && opts.prealloc_bytes > 0;
+        let mode = AtomicU8::new(mode_code(opts.sync));
         Ok(Wal {
             shared: Arc::new(Shared {
+                mode,
                 fs,
                 dir: dir.to_path_buf(),
                 opts,
@@ -348,14 +362,37 @@ impl Wal {
     /// # Errors
     /// [`PersistError::Failed`] if the write or sync covering `seq` failed, now or earlier.
     pub(crate) fn commit(&self, seq: u64) -> Result<()> {
+        let always = self.sync_mode() == SyncMode::Always;
         if self.shared.mapped {
             // The append copied the record into the page cache already.
             if self.is_failed() {
                 return Err(PersistError::Failed(self.failure().unwrap_or_default()));
             }
+            // A mapped log switched to `always` at run time: the commit syncs the mapping
+            // (one fdatasync covers every record appended before it).
+            if always && self.shared.state.lock().synced < seq {
+                return self.sync();
+            }
             return Ok(());
         }
-        self.drive(seq, self.shared.opts.sync == SyncMode::Always)
+        self.drive(seq, always)
+    }
+
+    /// The sync mode in effect.
+    pub(crate) fn sync_mode(&self) -> SyncMode {
+        match self.shared.mode.load(Ordering::Relaxed) {
+            0 => SyncMode::Always,
+            1 => SyncMode::EverySec,
+            _ => SyncMode::No,
+        }
+    }
+
+    /// Switches the sync mode of the running log (Redis's `CONFIG SET appendfsync`). Commits
+    /// after the switch follow the new mode; when leaving `no` or `everysec` for `always`,
+    /// the next commit syncs everything appended before it too. Whether the log is mapped
+    /// stays as it was opened.
+    pub(crate) fn set_sync_mode(&self, mode: SyncMode) {
+        self.shared.mode.store(mode_code(mode), Ordering::Relaxed);
     }
 
     /// Makes every record appended so far durable.
@@ -642,8 +679,8 @@ impl Wal {
         Ok(())
     }
 
-    /// Starts the background flusher that syncs the log every `interval` (for
-    /// [`SyncMode::EverySec`]). The host owns the handle; dropping it stops the thread.
+    /// Starts the background flusher that syncs the log every `interval` while the mode is
+    /// [`SyncMode::EverySec`]. The host owns the handle; dropping it stops the thread.
     pub(crate) fn start_flusher(&self, interval: Duration) -> Flusher {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let wal = self.clone();
@@ -660,7 +697,10 @@ impl Wal {
                     }
                     drop(stopped);
                     // A failure is sticky inside the log, which reports it on every later write.
-                    let _ = wal.sync();
+                    // The mode may have been switched since the flusher started.
+                    if wal.sync_mode() == SyncMode::EverySec {
+                        let _ = wal.sync();
+                    }
                     stopped = lock.lock();
                 }
             })
