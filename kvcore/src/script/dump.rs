@@ -84,7 +84,7 @@ impl Engine {
             if loaded.iter().any(|(n, _)| *n == name) {
                 return Err(err(format!("Library '{name}' already exists")));
             }
-            let registered = load_code(&f.vm, body)?;
+            let registered = load_code(&f.vm, body, &self.kill)?;
             if registered.is_empty() {
                 return Err(err("No functions registered"));
             }

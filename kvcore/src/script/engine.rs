@@ -137,7 +137,7 @@ pub struct Engine {
     /// When the running script started (ms since the Unix epoch); 0 when none runs.
     started: AtomicU64,
     /// SCRIPT KILL asked the running script to stop.
-    kill: Arc<AtomicBool>,
+    pub(super) kill: Arc<AtomicBool>,
     /// The running script wrote.
     wrote: Arc<AtomicBool>,
 }
@@ -496,7 +496,7 @@ pub(crate) fn format_g(n: f64, precision: usize) -> String {
 }
 
 /// Checks the kill flag every 100 000 instructions, as Redis's count hook does.
-fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
+pub(super) fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
     let kill = Arc::clone(kill);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mlua::{Function, Lua, MultiValue, Table, Value as Lua_};
 
-use super::engine::{Call, Engine, Host, ScriptFlags, Vm, err_text, invoke, raise};
+use super::engine::{Call, Engine, Host, ScriptFlags, Vm, err_text, invoke, raise, set_kill_hook};
 use super::value::Value;
 
 /// A registered function.
@@ -273,7 +273,7 @@ impl Engine {
                 format!("ERR Library '{name}' already exists").into_bytes(),
             ));
         }
-        let registered = load_code(&f.vm, body)?;
+        let registered = load_code(&f.vm, body, &self.kill)?;
         if registered.is_empty() {
             return Err(Value::error("ERR No functions registered"));
         }
@@ -488,8 +488,18 @@ impl Engine {
     }
 }
 
-/// Compiles and runs a library's code, collecting what it registers.
-pub(super) fn load_code(vm: &Vm, body: &[u8]) -> Result<Vec<(String, Registered)>, Value> {
+/// How long a library's code may run while it registers its functions (Redis's
+/// `LOAD_TIMEOUT_MS`): past it the load fails, so a library that never returns cannot hold
+/// the functions interpreter, and the order gate, forever.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Compiles and runs a library's code, collecting what it registers. `kill` is the engine's
+/// SCRIPT KILL flag, whose hook goes back in place afterwards.
+pub(super) fn load_code(
+    vm: &Vm,
+    body: &[u8],
+    kill: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<Vec<(String, Registered)>, Value> {
     let lua = &vm.lua;
     let fail = |e: mlua::Error| Value::Error(format!("ERR {e}").into_bytes());
     let compiled: MultiValue = vm
@@ -513,7 +523,21 @@ pub(super) fn load_code(vm: &Vm, body: &[u8]) -> Result<Vec<(String, Registered)
         .load
         .as_ref()
         .expect("a functions interpreter has engine.load");
+    let started = std::time::Instant::now();
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        move |_, _| {
+            // Raised once: a library cannot catch it (its load-time globals have no
+            // `pcall`), and the prelude's code after the library's must run on.
+            if started.elapsed() > LOAD_TIMEOUT {
+                return Err(raise(b"FUNCTION LOAD timeout"));
+            }
+            Ok(mlua::VmState::Continue)
+        },
+    )
+    .map_err(fail)?;
     let outcome: mlua::Result<(bool, Lua_)> = load.call(chunk);
+    set_kill_hook(lua, kill);
     let ctx = lua.remove_app_data::<LoadCtx>();
     match outcome {
         Ok((true, _)) => Ok(ctx.map(|c| c.registered).unwrap_or_default()),
