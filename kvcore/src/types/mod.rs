@@ -1,6 +1,7 @@
 //! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
 mod error;
+pub(crate) mod geo;
 mod hash;
 mod list;
 mod pack;

@@ -10,6 +10,7 @@ mod ctx;
 mod error;
 mod expire;
 mod function;
+mod geo;
 mod hash;
 mod info;
 mod keys;

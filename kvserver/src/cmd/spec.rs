@@ -236,6 +236,7 @@ pub(crate) enum Group {
     Transactions,
     Scripting,
     Stream,
+    Geo,
 }
 
 impl Group {
@@ -254,6 +255,7 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::Stream => "stream",
+            Group::Geo => "geo",
         }
     }
 }
