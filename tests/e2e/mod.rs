@@ -17,6 +17,7 @@ mod raw;
 mod replies;
 mod script_crash;
 mod scripting;
+mod sort;
 mod stream;
 mod support;
 mod types;

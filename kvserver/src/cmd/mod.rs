@@ -22,6 +22,7 @@ mod pubsub;
 mod script;
 mod server;
 mod set;
+mod sort;
 mod spec;
 mod stream;
 mod string;

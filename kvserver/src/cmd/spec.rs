@@ -269,6 +269,9 @@ pub(crate) enum Begin {
     /// case-insensitively), searching forward from index `startfrom` (backward from the end
     /// when negative), as XREAD's `STREAMS`.
     Keyword(&'static str, i64),
+    /// Redis's `unknown`: the keys cannot be found from the arguments' positions (SORT's
+    /// BY/GET patterns and STORE); the command finds them itself.
+    Unknown,
 }
 
 /// How a key specification finds its keys from where the search began (Redis's `find_keys`).
@@ -280,6 +283,8 @@ pub(crate) enum Find {
     /// `(keynumidx, firstkey, keystep)`: the key count is the argument `keynumidx` past the
     /// start, the keys begin `firstkey` past the start, every `keystep`-th.
     Keynum(i64, i64, i64),
+    /// Redis's `unknown` (with [`Begin::Unknown`]).
+    Unknown,
 }
 
 /// One Redis 7 key specification.
