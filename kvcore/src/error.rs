@@ -104,6 +104,13 @@ pub enum Error {
         /// The subscription's bound ([`SubscriptionOptions::max_pending_bytes`](crate::SubscriptionOptions::max_pending_bytes)).
         limit: usize,
     },
+    /// A geo position outside Redis's limits (longitude -180..=180, latitude
+    /// -85.05112878..=85.05112878).
+    #[error("invalid longitude,latitude pair")]
+    InvalidCoordinates,
+    /// A geo search centred on a member the sorted set does not hold.
+    #[error("could not decode requested zset member")]
+    NoSuchMember,
     /// A stream write that would break the stream's rules (see [`StreamError`]).
     #[error("{0}")]
     Stream(StreamError),

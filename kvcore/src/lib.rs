@@ -101,6 +101,9 @@ pub use kv::{Db, FunctionStore, Kv, Stats};
 pub use notify::NotifyFlags;
 pub use number::LongDouble;
 pub use ops::expire::{ExpireTime, Ttl};
+pub use ops::geo::{
+    GeoFrom, GeoOrder, GeoPoint, GeoQuery, GeoShape, GeoStore, format_distance, geo_valid,
+};
 pub use ops::hash::{FieldValue, HashStore};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};

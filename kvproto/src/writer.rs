@@ -171,6 +171,17 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A double reply whose digits the caller formatted (Redis's `addReplyHumanLongDouble`,
+    /// the `%.17Lf` text GEOPOS sends): `,text` in RESP3, a bulk string in RESP2. CR and LF
+    /// become spaces.
+    pub fn double_text(&mut self, text: &[u8]) {
+        if self.resp3() {
+            self.line(b',', text);
+        } else {
+            self.blob(b'$', text);
+        }
+    }
+
     /// A boolean reply: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         let bytes: &[u8] = match (self.resp3(), b) {

@@ -18,6 +18,7 @@ mod raw;
 mod replies;
 mod script_crash;
 mod scripting;
+mod sort;
 mod stream;
 mod support;
 mod types;

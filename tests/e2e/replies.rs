@@ -1,6 +1,6 @@
 //! Byte-exact replies recorded from redis-server 7.0.15, replayed against kvserver.
 //!
-//! A case file (`tests/e2e/script.txt`, `tests/e2e/function.txt`) lists commands as redis-cli takes them, each followed
+//! A case file (`tests/e2e/script.txt`, `tests/e2e/function.txt`, `tests/e2e/geo.txt`, `tests/e2e/sort.txt`) lists commands as redis-cli takes them, each followed
 //! by a `=> ` line with the reply Redis sent (escaped: `\r`, `\n`, `\\`, `\xNN`). It is
 //! recorded by `tools/diffreplies.py --record PORT FILE` against a freshly started
 //! redis-server; `@resp3`/`@resp2` switch the protocol and `@flush` empties the server
@@ -127,4 +127,14 @@ fn function_and_fcall_reply_as_redis() {
 #[test]
 fn config_and_encodings_reply_as_redis() {
     replay(include_str!("config.txt"));
+}
+
+#[test]
+fn geo_replies_as_redis() {
+    replay(include_str!("geo.txt"));
+}
+
+#[test]
+fn sort_replies_as_redis() {
+    replay(include_str!("sort.txt"));
 }

@@ -111,6 +111,10 @@ pub trait ListStore {
         end: End,
         count: usize,
     ) -> Result<Option<KeyElements>>;
+    /// SORT ... STORE: replaces `key`, whatever it holds (its TTL too), with a list of
+    /// `values`, or deletes it when `values` is empty; returns the list's length. Notifies
+    /// `sortstore` (or `del`), as Redis does.
+    fn sort_store<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: &[V]) -> Result<usize>;
 }
 
 fn owned(v: Vec<&[u8]>) -> Vec<Vec<u8>> {
@@ -428,5 +432,28 @@ impl ListStore for Db {
             }
         }
         Ok(None)
+    }
+
+    fn sort_store<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: &[V]) -> Result<usize> {
+        let key = key.as_ref();
+        let values = bytes(values);
+        self.admit()
+            .key(key)?
+            .args(values.iter().copied())?
+            .check()?;
+        self.write_entry(key, |slot| {
+            if values.is_empty() {
+                if slot.remove().is_some() {
+                    slot.journal(Effect::Del { db: slot.db(), key });
+                    slot.notify(Class::Generic, "del");
+                }
+                return Ok(0);
+            }
+            let mut list = List::new();
+            list.push_all(End::Right, &values);
+            slot.store(crate::ops::container::Container::into_value(list), None)?;
+            slot.notify(Class::List, "sortstore");
+            Ok(values.len())
+        })
     }
 }

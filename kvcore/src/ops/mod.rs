@@ -2,6 +2,7 @@
 
 pub(crate) mod container;
 pub(crate) mod expire;
+pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod keys;
 pub(crate) mod list;

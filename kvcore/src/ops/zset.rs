@@ -236,7 +236,7 @@ fn combine(
 /// Stores a STORE form's result at `slot` (deleting the key for an empty one); refused before
 /// anything changes if its log record would be too large. `event` names the command for
 /// keyspace notifications.
-fn store(
+pub(crate) fn store(
     slot: &mut crate::access::WriteSlot<'_>,
     result: ZSet,
     event: &'static str,

@@ -2,6 +2,7 @@
 
 mod encoding;
 mod error;
+pub(crate) mod geo;
 mod hash;
 mod list;
 mod pack;

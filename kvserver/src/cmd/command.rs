@@ -143,28 +143,34 @@ fn write_key_spec(w: &mut Writer<'_>, spec: &KeySpec) {
             w.bulk(b"startfrom");
             w.integer(startfrom);
         }
+        Begin::Unknown => {
+            w.bulk(b"unknown");
+            w.bulk(b"spec");
+            w.map_len(0);
+        }
     }
     w.bulk(b"find_keys");
     w.map_len(2);
-    let (kind, fields) = match spec.find {
+    let (kind, fields): (&str, &[(&str, i64)]) = match spec.find {
         Find::Range(lastkey, keystep, limit) => (
             "range",
-            [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)],
+            &[("lastkey", lastkey), ("keystep", keystep), ("limit", limit)],
         ),
         Find::Keynum(keynumidx, firstkey, keystep) => (
             "keynum",
-            [
+            &[
                 ("keynumidx", keynumidx),
                 ("firstkey", firstkey),
                 ("keystep", keystep),
             ],
         ),
+        Find::Unknown => ("unknown", &[]),
     };
     w.bulk(b"type");
     w.bulk(kind.as_bytes());
     w.bulk(b"spec");
     w.map_len(fields.len());
-    for (name, value) in fields {
+    for &(name, value) in fields {
         w.bulk(name.as_bytes());
         w.integer(value);
     }
@@ -372,7 +378,11 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = match keys_by_specs(c.key_specs, &args) {
+    let found = match c.name {
+        "sort" | "sort_ro" => Some(super::sort::keys(&args)),
+        _ => keys_by_specs(c.key_specs, &args),
+    };
+    let keys = match found {
         Some(keys) if !keys.is_empty() => keys,
         _ => return Err(CmdError::Msg("ERR Invalid arguments specified for command")),
     };
@@ -412,6 +422,8 @@ pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usi
                 };
                 found? + 1
             }
+            // The command finds these keys itself (SORT: `sort::keys`).
+            Begin::Unknown => continue,
         };
         let (last, step) = match spec.find {
             Find::Range(lastkey, keystep, limit) => {
@@ -433,6 +445,7 @@ pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usi
                 first += firstkey;
                 (first + numkeys - 1, keystep)
             }
+            Find::Unknown => continue,
         };
         if last >= argc || last < first || first >= argc {
             return None;

@@ -162,6 +162,12 @@ impl Transaction {
                     return None;
                 }
                 "copy" if args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"db")) => return None,
+                // BY and GET patterns read keys the arguments do not name.
+                "sort" | "sort_ro" if super::sort::reads_patterns(&args) => return None,
+                "sort" | "sort_ro" => {
+                    keys.extend(super::sort::keys(&args).into_iter().map(|p| (db, args[p])));
+                    continue;
+                }
                 _ => {}
             }
             if cmd.key_specs.is_empty() {

@@ -236,6 +236,7 @@ pub(crate) enum Group {
     Transactions,
     Scripting,
     Stream,
+    Geo,
 }
 
 impl Group {
@@ -254,6 +255,7 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::Stream => "stream",
+            Group::Geo => "geo",
         }
     }
 }
@@ -267,6 +269,9 @@ pub(crate) enum Begin {
     /// case-insensitively), searching forward from index `startfrom` (backward from the end
     /// when negative), as XREAD's `STREAMS`.
     Keyword(&'static str, i64),
+    /// Redis's `unknown`: the keys cannot be found from the arguments' positions (SORT's
+    /// BY/GET patterns and STORE); the command finds them itself.
+    Unknown,
 }
 
 /// How a key specification finds its keys from where the search began (Redis's `find_keys`).
@@ -278,6 +283,8 @@ pub(crate) enum Find {
     /// `(keynumidx, firstkey, keystep)`: the key count is the argument `keynumidx` past the
     /// start, the keys begin `firstkey` past the start, every `keystep`-th.
     Keynum(i64, i64, i64),
+    /// Redis's `unknown` (with [`Begin::Unknown`]).
+    Unknown,
 }
 
 /// One Redis 7 key specification.

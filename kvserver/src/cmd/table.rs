@@ -14,8 +14,8 @@ use super::ctx::{CmdResult, Ctx};
 use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
-    blocking, client, command, config, connection, expire, function, hash, info, keys, lcs, list,
-    multi, object, pubsub, script, server, set, stream, string, zcombine, zset,
+    blocking, client, command, config, connection, expire, function, geo, hash, info, keys, lcs,
+    list, multi, object, pubsub, script, server, set, sort, stream, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -194,7 +194,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 22] = [
+    let families: [&'static [Command]; 24] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -217,6 +217,8 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         server::COMMANDS,
         info::COMMANDS,
         multi::COMMANDS,
+        geo::COMMANDS,
+        sort::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
@@ -224,7 +226,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
 });
 
 /// The longest command name, for the stack buffer of [`lookup`].
-const MAX_NAME: usize = 16;
+const MAX_NAME: usize = 20;
 
 /// Name to table index. foldhash rather than std's SipHash: the key is a short command name,
 /// hashed once per request, and the table is fixed (no flooding risk).
