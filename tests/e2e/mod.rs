@@ -18,5 +18,6 @@ mod replies;
 mod script_crash;
 mod scripting;
 mod stream;
+mod stream_group;
 mod support;
 mod types;

@@ -123,3 +123,8 @@ fn eval_and_script_reply_as_redis() {
 fn function_and_fcall_reply_as_redis() {
     replay(include_str!("function.txt"));
 }
+
+#[test]
+fn stream_consumer_groups_reply_as_redis() {
+    replay(include_str!("stream_group.txt"));
+}

@@ -406,6 +406,8 @@ pub trait StreamStore {
         just_id: bool,
         visit: impl FnMut(StreamEntryRef<'_>),
     ) -> Result<AutoClaim>;
+    /// Whether the stream at `key` has consumer group `group` (false for a missing key).
+    fn xgroup_exists(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool>;
     /// XINFO GROUPS: `None` when the key is missing.
     fn xinfo_groups(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<GroupInfo>>>;
     /// XINFO CONSUMERS.
@@ -815,6 +817,12 @@ impl StreamStore for Db {
             just_id,
             &mut visit,
         )
+    }
+
+    fn xgroup_exists(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool> {
+        read(self, key.as_ref(), |s: Option<&Stream>| {
+            s.is_some_and(|s| s.groups().contains_key(group.as_ref()))
+        })
     }
 
     fn xinfo_groups(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<GroupInfo>>> {

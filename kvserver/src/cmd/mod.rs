@@ -23,6 +23,7 @@ mod server;
 mod set;
 mod spec;
 mod stream;
+mod stream_group;
 mod string;
 pub(crate) mod table;
 mod zcombine;
