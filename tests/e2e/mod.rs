@@ -3,6 +3,7 @@ mod clients;
 mod command;
 mod compat;
 mod concurrency;
+mod crash_groups;
 mod crash_types;
 mod edges;
 mod info;
