@@ -344,6 +344,19 @@ fn encode_group_entry(body: &mut Vec<u8>, version: Version, e: GroupEntry<'_>) {
     }
 }
 
+/// XREADGROUP's check that `key` is a stream with group `group`.
+fn require_group(ctx: &Ctx<'_>, key: &[u8], group: &[u8]) -> Result<(), CmdError> {
+    if stream_exists(ctx, key)? && ctx.s.db.xgroup_exists(key, group)? {
+        Ok(())
+    } else {
+        Err(no_key_or_group(
+            key,
+            group,
+            b" in XREADGROUP with GROUP option",
+        ))
+    }
+}
+
 /// What a blocked XREADGROUP is served: its entries, or the error Redis unblocks it with.
 type GroupServed = Result<Served, &'static str>;
 
@@ -413,27 +426,23 @@ fn xreadgroup(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         let key = req.arg(streams_at + k);
         let arg = req.arg(streams_at + n + k);
         // One stream: the read itself checks the key and group, under its lock.
-        if n > 1 && (!stream_exists(ctx, key)? || !ctx.s.db.xgroup_exists(key, group)?) {
-            return Err(no_key_or_group(
-                key,
-                group,
-                b" in XREADGROUP with GROUP option",
-            ));
+        if n > 1 {
+            require_group(ctx, key, group)?;
         }
         let from = match c_str(arg) {
             b"$" => {
+                // Redis looks the key and group up before it looks at the ID.
+                if n == 1 {
+                    require_group(ctx, key, group)?;
+                }
                 return Err(CmdError::Msg(
                     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
                 ));
             }
             b">" => ReadGroup::New,
             _ => {
-                if n == 1 && (!stream_exists(ctx, key)? || !ctx.s.db.xgroup_exists(key, group)?) {
-                    return Err(no_key_or_group(
-                        key,
-                        group,
-                        b" in XREADGROUP with GROUP option",
-                    ));
+                if n == 1 {
+                    require_group(ctx, key, group)?;
                 }
                 ReadGroup::History(parse_id(arg, 0, true)?)
             }
