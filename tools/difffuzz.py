@@ -11,7 +11,8 @@ differs (OBJECT ENCODING listpack for small sets, scores printed shortest round-
 ZLEXCOUNT / ZRANGEBYLEX on a zset whose members have different scores are unspecified in Redis.
 Streams use explicit and `<ms>-*` IDs around a slowly rising base, so both servers pick the same
 IDs; `*` (the clock's milliseconds) goes only to the stream `xa`, whose IDs no reply shows
-(XADD's reply there is compared as "an ID")."""
+(XADD's reply there is compared as "an ID"). Consumer-group commands run on x1/x2 with delivery
+times set by XCLAIM TIME; XPENDING's idle times are zeroed before comparing."""
 import os, random, socket, sys
 from collections import defaultdict
 BIG = os.environ.get("BIG") == "1"
@@ -53,6 +54,9 @@ PAIRS = {"HGETALL"}
 RANDOM = {"HRANDFIELD", "SRANDMEMBER", "ZRANDMEMBER", "SPOP"}
 
 def norm(cmd, r, args=()):
+    # XPENDING's extended form shows idle times (the clock's): compared without them.
+    if cmd == "XPENDING" and len(args) > 3 and isinstance(r, list):
+        return [e[:2] + [0] + e[3:] if isinstance(e, list) and len(e) == 4 else e for e in r]
     if cmd == "XADD" and len(args) > 1 and args[1] == "xa" and isinstance(r, bytes): return "an ID"
     if cmd in UNORDERED and isinstance(r, list): return sorted(r, key=repr)
     if cmd in PAIRS and isinstance(r, list): return sorted(zip(r[::2], r[1::2]), key=repr)
@@ -141,7 +145,37 @@ def streams(rng, v):
          "STREAMS", *rng.choice([[x, bound()], ["x1", "x2", rng.choice(["$", sid(), ">"]), sid()],
                                  [rng.choice(["nokey", "str"]), "0"], ["x1", "0", "0"]])],
         ["TYPE", x], ["OBJECT", "ENCODING", x], ["DEL", rng.choice(["x1", "x2", "xa"])] if rng.randrange(20) == 0 else ["XLEN", x],
-    ] + long_stream(rng, v, base)
+    ] + groups(rng, x, sid, ms, bound, n) + long_stream(rng, v, base)
+
+def groups(rng, x, sid, ms, bound, n):
+    """Consumer-group commands on x1/x2: groups g1/g2, consumers c1-c3; delivery times are
+    set with XCLAIM TIME or left out of the compared replies (XPENDING's idle is zeroed; XINFO
+    CONSUMERS and STREAM FULL, which show times, are not sent)."""
+    g = rng.choice(["g1", "g1", "g2", "nog"])
+    c = rng.choice(["c1", "c2", "c3"])
+    start = lambda: rng.choice(["$", "0", sid(), "x", "-", "+"])
+    er = lambda: rng.choice([[], [], ["ENTRIESREAD", rng.choice(["0", "3", "-1", "-2", "x", "1000"])]])
+    ids = lambda: [sid() for _ in range(rng.randrange(1, 4))]
+    history = lambda: rng.choice([">", ">", ">", "0", sid(), "$", "x"])
+    return [
+        ["XGROUP", "CREATE", x, g, start(), *rng.choice([[], ["MKSTREAM"]]), *er()],
+        ["XGROUP", "SETID", rng.choice([x, "nokey", "str"]), g, start(), *er()],
+        ["XGROUP", "DESTROY", x, g] if rng.randrange(15) == 0 else ["XINFO", "GROUPS", x],
+        ["XGROUP", "CREATECONSUMER", x, g, c], ["XGROUP", "DELCONSUMER", x, g, c] if rng.randrange(6) == 0 else ["XPENDING", x, g],
+        ["XREADGROUP", "GROUP", g, c, *rng.choice([[], ["COUNT", n()], ["NOACK"], ["COUNT", "1", "NOACK"]]),
+         "STREAMS", x, history()],
+        ["XREADGROUP", "GROUP", g, c, "COUNT", rng.choice(["1", "2"]), "STREAMS", x, ">"],
+        ["XREADGROUP", "GROUP", g, c, "STREAMS", "x1", "x2", history(), history()],
+        ["XACK", rng.choice([x, "nokey", "str"]), g, *ids()],
+        ["XPENDING", x, g, *rng.choice([[], [bound(), bound(), n()], [bound(), bound(), n(), c],
+                                      ["IDLE", rng.choice(["0", "99999999", "x"]), "-", "+", "10"]])],
+        ["XCLAIM", x, g, c, rng.choice(["0", "0", "99999999", "x", "-5"]), *ids(),
+         *rng.choice([[], ["JUSTID"], ["FORCE"], ["FORCE", "JUSTID"], ["LASTID", sid()], ["RETRYCOUNT", rng.choice(["3", "x", "-1"])],
+                      ["BOGUS"], ["IDLE", "x"]]), "TIME", rng.choice(["1000", "2000"])],
+        ["XAUTOCLAIM", rng.choice([x, x, "nokey"]), g, c, rng.choice(["0", "0", "99999999", "x"]), bound(),
+         *rng.choice([[], ["COUNT", rng.choice(["1", "2", "0", "x"])], ["JUSTID"], ["COUNT", "3", "JUSTID"], ["FOO"]])],
+        ["XINFO", "STREAM", rng.choice([x, "nokey", "str"])],
+    ]
 
 def long_stream(rng, v, base):
     """x3 only grows (rising IDs) past many blocks of 100 entries, so `~` trims, LIMIT and XDEL

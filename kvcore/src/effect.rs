@@ -175,12 +175,57 @@ pub(crate) enum Effect<'a> {
         entries_added: u64,
         max_deleted_id: StreamId,
     },
+    /// Consumer group `group` was created on the stream at `key` (the stream too, when it was
+    /// missing: MKSTREAM).
+    StreamGroupCreate {
+        db: usize,
+        key: &'a [u8],
+        group: &'a [u8],
+        last_id: StreamId,
+        entries_read: Option<u64>,
+    },
+    /// Consumer group `group` of the stream at `key` was destroyed.
+    StreamGroupDestroy {
+        db: usize,
+        key: &'a [u8],
+        group: &'a [u8],
+    },
+    /// Consumer `consumer` of `group` was deleted, with its pending entries.
+    StreamConsumerDel {
+        db: usize,
+        key: &'a [u8],
+        group: &'a [u8],
+        consumer: &'a [u8],
+    },
+    /// Group `group` now has this last-delivered ID and entries-read counter; `consumer` (if
+    /// any) exists with these times; the `pending` entries (ID, delivery time, delivery count)
+    /// are now `consumer`'s; the `dropped` ones are no longer pending (XREADGROUP, XCLAIM,
+    /// XAUTOCLAIM, XACK, XGROUP SETID and CREATECONSUMER).
+    StreamGroupUpdate {
+        db: usize,
+        key: &'a [u8],
+        group: &'a [u8],
+        last_id: StreamId,
+        entries_read: Option<u64>,
+        consumer: Option<ConsumerState<'a>>,
+        pending: &'a [(StreamId, u64, u64)],
+        dropped: &'a [StreamId],
+    },
     /// Function library `name` now has this code (FUNCTION LOAD).
     FunctionLoad { name: &'a [u8], code: &'a [u8] },
     /// Function library `name` was deleted (FUNCTION DELETE).
     FunctionDelete { name: &'a [u8] },
     /// Every function library was deleted (FUNCTION FLUSH).
     FunctionFlush,
+}
+
+/// A consumer as a [`Effect::StreamGroupUpdate`] leaves it: its name, seen time and active
+/// time (unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConsumerState<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) seen: u64,
+    pub(crate) active: Option<u64>,
 }
 
 impl Effect<'_> {
@@ -208,7 +253,11 @@ impl Effect<'_> {
             | Effect::StreamAdd { db, key, .. }
             | Effect::StreamDel { db, key, .. }
             | Effect::StreamTrim { db, key, .. }
-            | Effect::StreamSetId { db, key, .. } => f(db, key),
+            | Effect::StreamSetId { db, key, .. }
+            | Effect::StreamGroupCreate { db, key, .. }
+            | Effect::StreamGroupDestroy { db, key, .. }
+            | Effect::StreamConsumerDel { db, key, .. }
+            | Effect::StreamGroupUpdate { db, key, .. } => f(db, key),
             Effect::Rename { db, src, dst } => {
                 f(db, src);
                 f(db, dst);

@@ -147,6 +147,12 @@ pub enum StreamError {
     /// XSETID: the ID is below the given largest deleted ID.
     #[error("the ID is smaller than the largest deleted ID")]
     SetIdMaxDeleted,
+    /// A consumer-group command on a missing key, or a group the stream does not have.
+    #[error("no such key or consumer group")]
+    NoGroup,
+    /// XGROUP CREATE: the stream already has a group of that name.
+    #[error("the consumer group name already exists")]
+    GroupExists,
 }
 
 /// A failed file operation of a persistent store: what was being done, naming the file or

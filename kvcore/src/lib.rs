@@ -110,6 +110,10 @@ pub use ops::set::{SetOp, SetStore};
 pub use ops::stream::{
     StreamEntry, StreamInfo, StreamStore, XAddId, XAddOptions, XSetIdOptions, XTrim,
 };
+pub use ops::stream_group::{
+    AutoClaim, ConsumerInfo, ConsumerPending, GroupEntry, GroupFull, GroupInfo, GroupStart,
+    PendingEntry, PendingSummary, ReadGroup, XClaimOptions,
+};
 pub use ops::zset::{ScoredMember, ZOp, ZRange, ZRangeBy, ZSetStore};
 pub use options::{
     ExpireCondition, GetExOption, Options, ScanOptions, SetCondition, SetExpiry, SetOptions,

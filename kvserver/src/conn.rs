@@ -321,7 +321,9 @@ impl Session {
             panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
         // A write command that panicked may still have changed a key someone waits on. Inside
         // EXEC, EXEC serves them once the transaction's locks are released.
-        if cmd.flags.has(Flags::WRITE) && !matches!(outcome, Ok(Err(_))) && !self.in_exec() {
+        // A container's subcommand decides (XGROUP DESTROY is a write that wakes readers).
+        let write = table::stat_command(slot).flags.has(Flags::WRITE);
+        if write && !matches!(outcome, Ok(Err(_))) && !self.in_exec() {
             self.shared.waiters.serve();
         }
         let failed = match outcome {

@@ -84,6 +84,11 @@ fn redis_py_streams() {
 }
 
 #[test]
+fn redis_py_stream_groups() {
+    redis_py("test_stream_groups.py", &[]);
+}
+
+#[test]
 fn redis_py_pubsub() {
     redis_py("test_pubsub.py", &[]);
 }

@@ -138,3 +138,8 @@ fn geo_replies_as_redis() {
 fn sort_replies_as_redis() {
     replay(include_str!("sort.txt"));
 }
+
+#[test]
+fn stream_consumer_groups_reply_as_redis() {
+    replay(include_str!("stream_group.txt"));
+}

@@ -8,5 +8,6 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod set;
 pub(crate) mod stream;
+pub(crate) mod stream_group;
 pub(crate) mod string;
 pub(crate) mod zset;

@@ -9,6 +9,10 @@ use crate::error::{Error, Result, StreamError};
 use crate::kv::Db;
 use crate::notify::Class;
 use crate::ops::container::{read, write};
+use crate::ops::stream_group::{
+    AutoClaim, ConsumerInfo, GroupEntry, GroupFull, GroupInfo, GroupStart, PendingEntry,
+    PendingSummary, ReadGroup, XClaimOptions,
+};
 use crate::types::{MAX_ENTRY_BYTES, Stream, StreamEntryRef, StreamId, Trim, TrimBy};
 
 /// How XADD picks the new entry's ID.
@@ -166,6 +170,12 @@ pub struct StreamInfo {
     pub entries_added: u64,
     /// The largest ID ever deleted (`0-0` when none).
     pub max_deleted_id: StreamId,
+    /// How many consumer groups it has.
+    pub groups: u64,
+    /// Redis's `radix-tree-keys`: how many nodes (blocks) hold the entries.
+    pub radix_tree_keys: u64,
+    /// Redis's `radix-tree-nodes` for the same nodes.
+    pub radix_tree_nodes: u64,
 }
 
 /// Stream operations, as Redis's stream commands. Fields and values are bytes.
@@ -247,6 +257,176 @@ pub trait StreamStore {
     fn xsetid(&self, key: impl AsRef<[u8]>, id: StreamId, opts: &XSetIdOptions) -> Result<()>;
     /// The stream's counters, `None` when the key is missing.
     fn xinfo(&self, key: impl AsRef<[u8]>) -> Result<Option<StreamInfo>>;
+
+    /// XGROUP CREATE: adds consumer group `group`, with this last-delivered ID and
+    /// entries-read counter (None: unknown); with `mkstream`, creates an empty stream first
+    /// when the key is missing.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`] (without `mkstream`); [`StreamError::GroupExists`].
+    fn xgroup_create(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: GroupStart,
+        entries_read: Option<u64>,
+        mkstream: bool,
+    ) -> Result<()>;
+    /// XGROUP SETID: sets the group's last-delivered ID and entries-read counter.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`]; [`StreamError::NoGroup`].
+    fn xgroup_setid(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: GroupStart,
+        entries_read: Option<u64>,
+    ) -> Result<()>;
+    /// XGROUP DESTROY: whether the group existed.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`].
+    fn xgroup_destroy(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool>;
+    /// XGROUP CREATECONSUMER: whether the consumer was created.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`]; [`StreamError::NoGroup`].
+    fn xgroup_createconsumer(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+    ) -> Result<bool>;
+    /// XGROUP DELCONSUMER: deletes the consumer and its pending entries; how many it had.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`]; [`StreamError::NoGroup`].
+    fn xgroup_delconsumer(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+    ) -> Result<u64>;
+    /// XREADGROUP on one stream: visits what `consumer` reads (`from`), at most `count`
+    /// entries, borrowed under the key's lock. New entries become pending for the consumer
+    /// (unless `noack`), history entries are delivered again. Returns `None` when there was
+    /// nothing new to read (the consumer is then not created), else how many it visited.
+    ///
+    /// # Errors
+    /// [`StreamError::NoGroup`] for a missing key or group.
+    #[allow(clippy::too_many_arguments)]
+    fn xreadgroup_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        from: ReadGroup,
+        count: Option<usize>,
+        noack: bool,
+        visit: impl FnMut(GroupEntry<'_>),
+    ) -> Result<Option<usize>>;
+    /// XREADGROUP on one stream, copying the entries out (`None` for a deleted one of the
+    /// history); see [`StreamStore::xreadgroup_with`].
+    ///
+    /// # Errors
+    /// As [`StreamStore::xreadgroup_with`].
+    fn xreadgroup(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        from: ReadGroup,
+        count: Option<usize>,
+        noack: bool,
+    ) -> Result<Vec<(StreamId, Option<StreamEntry>)>> {
+        let mut out = Vec::new();
+        self.xreadgroup_with(key, group, consumer, from, count, noack, |e| match e {
+            GroupEntry::Entry(e) => out.push((e.id(), Some(e.into()))),
+            GroupEntry::Deleted(id) => out.push((id, None)),
+        })?;
+        Ok(out)
+    }
+    /// XACK: how many of `ids` were pending (0 for a missing key or group).
+    fn xack(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>, ids: &[StreamId])
+    -> Result<u64>;
+    /// XPENDING key group: the summary.
+    ///
+    /// # Errors
+    /// [`StreamError::NoGroup`] for a missing key or group.
+    fn xpending(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<PendingSummary>;
+    /// XPENDING key group [IDLE min] start end count [consumer]: pending entries with IDs in
+    /// `start..=end` (of `consumer` only, if given) idle for at least `min_idle` ms.
+    ///
+    /// # Errors
+    /// [`StreamError::NoGroup`] for a missing key or group.
+    #[allow(clippy::too_many_arguments)]
+    fn xpending_range(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: StreamId,
+        end: StreamId,
+        count: usize,
+        consumer: Option<&[u8]>,
+        min_idle: i64,
+    ) -> Result<Vec<PendingEntry>>;
+    /// XCLAIM: gives `consumer` the pending `ids` idle for at least `min_idle` ms; visits each
+    /// claimed entry (not with JUSTID) and returns the claimed IDs. Pending IDs whose entries
+    /// were deleted leave the PEL.
+    ///
+    /// # Errors
+    /// [`StreamError::NoGroup`] for a missing key or group.
+    #[allow(clippy::too_many_arguments)]
+    fn xclaim_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        min_idle: i64,
+        ids: &[StreamId],
+        opts: &XClaimOptions,
+        visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<Vec<StreamId>>;
+    /// XAUTOCLAIM: scans the PEL from `start`, giving `consumer` up to `count` entries idle
+    /// for at least `min_idle` ms (visited unless `just_id`), as Redis does (at most
+    /// `count * 10` PEL entries looked at).
+    ///
+    /// # Errors
+    /// [`StreamError::NoGroup`] for a missing key or group.
+    #[allow(clippy::too_many_arguments)]
+    fn xautoclaim_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        min_idle: i64,
+        start: StreamId,
+        count: usize,
+        just_id: bool,
+        visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<AutoClaim>;
+    /// Whether the stream at `key` has consumer group `group` (false for a missing key).
+    fn xgroup_exists(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool>;
+    /// XINFO GROUPS: `None` when the key is missing.
+    fn xinfo_groups(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<GroupInfo>>>;
+    /// XINFO CONSUMERS.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchKey`]; [`StreamError::NoGroup`].
+    fn xinfo_consumers(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+    ) -> Result<Vec<ConsumerInfo>>;
+    /// XINFO STREAM FULL's entries (at most `count`, 0: all, visited) and groups; `None` when
+    /// the key is missing.
+    fn xinfo_full_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        count: usize,
+        visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<Option<Vec<GroupFull>>>;
 }
 
 /// `range` as inclusive bounds; None when it selects nothing.
@@ -490,7 +670,179 @@ impl StreamStore for Db {
                 last_entry_id: s.last_live_id(),
                 entries_added: s.entries_added(),
                 max_deleted_id: s.max_deleted(),
+                groups: s.groups().len() as u64,
+                radix_tree_keys: s.block_count() as u64,
+                radix_tree_nodes: s.radix_nodes(),
             })
         })
+    }
+
+    fn xgroup_create(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: GroupStart,
+        entries_read: Option<u64>,
+        mkstream: bool,
+    ) -> Result<()> {
+        self.group_create(key.as_ref(), group.as_ref(), start, entries_read, mkstream)
+    }
+
+    fn xgroup_setid(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: GroupStart,
+        entries_read: Option<u64>,
+    ) -> Result<()> {
+        self.group_setid(key.as_ref(), group.as_ref(), start, entries_read)
+    }
+
+    fn xgroup_destroy(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool> {
+        self.group_destroy(key.as_ref(), group.as_ref())
+    }
+
+    fn xgroup_createconsumer(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+    ) -> Result<bool> {
+        self.consumer_create(key.as_ref(), group.as_ref(), consumer.as_ref())
+    }
+
+    fn xgroup_delconsumer(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+    ) -> Result<u64> {
+        self.consumer_delete(key.as_ref(), group.as_ref(), consumer.as_ref())
+    }
+
+    fn xreadgroup_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        from: ReadGroup,
+        count: Option<usize>,
+        noack: bool,
+        mut visit: impl FnMut(GroupEntry<'_>),
+    ) -> Result<Option<usize>> {
+        self.read_group(
+            key.as_ref(),
+            group.as_ref(),
+            consumer.as_ref(),
+            from,
+            count,
+            noack,
+            &mut visit,
+        )
+    }
+
+    fn xack(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        ids: &[StreamId],
+    ) -> Result<u64> {
+        self.ack(key.as_ref(), group.as_ref(), ids)
+    }
+
+    fn xpending(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<PendingSummary> {
+        self.pending_summary(key.as_ref(), group.as_ref())
+    }
+
+    fn xpending_range(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        start: StreamId,
+        end: StreamId,
+        count: usize,
+        consumer: Option<&[u8]>,
+        min_idle: i64,
+    ) -> Result<Vec<PendingEntry>> {
+        self.pending_range(
+            key.as_ref(),
+            group.as_ref(),
+            start,
+            end,
+            count,
+            consumer,
+            min_idle,
+        )
+    }
+
+    fn xclaim_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        min_idle: i64,
+        ids: &[StreamId],
+        opts: &XClaimOptions,
+        mut visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<Vec<StreamId>> {
+        self.claim(
+            key.as_ref(),
+            group.as_ref(),
+            consumer.as_ref(),
+            min_idle,
+            ids,
+            opts,
+            &mut visit,
+        )
+    }
+
+    fn xautoclaim_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+        consumer: impl AsRef<[u8]>,
+        min_idle: i64,
+        start: StreamId,
+        count: usize,
+        just_id: bool,
+        mut visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<AutoClaim> {
+        self.autoclaim(
+            key.as_ref(),
+            group.as_ref(),
+            consumer.as_ref(),
+            min_idle,
+            start,
+            count,
+            just_id,
+            &mut visit,
+        )
+    }
+
+    fn xgroup_exists(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>) -> Result<bool> {
+        read(self, key.as_ref(), |s: Option<&Stream>| {
+            s.is_some_and(|s| s.groups().contains_key(group.as_ref()))
+        })
+    }
+
+    fn xinfo_groups(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<GroupInfo>>> {
+        self.groups_info(key.as_ref())
+    }
+
+    fn xinfo_consumers(
+        &self,
+        key: impl AsRef<[u8]>,
+        group: impl AsRef<[u8]>,
+    ) -> Result<Vec<ConsumerInfo>> {
+        self.consumers_info(key.as_ref(), group.as_ref())
+    }
+
+    fn xinfo_full_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        count: usize,
+        mut visit: impl FnMut(StreamEntryRef<'_>),
+    ) -> Result<Option<Vec<GroupFull>>> {
+        self.groups_full(key.as_ref(), count, &mut visit)
     }
 }

@@ -13,9 +13,9 @@ use crate::kv::Kv;
 use crate::ops;
 
 use crate::entry::Value as MemValue;
-use crate::types::{End, Hash, List, Set, Stream, Trim, TrimBy, ZSet};
+use crate::types::{End, Hash, List, Set, Stream, StreamGroup, Trim, TrimBy, ZSet};
 
-use super::convert::{add_scores, load_entries, memory_id, memory_value};
+use super::convert::{add_scores, load_entries, load_groups, memory_id, memory_value};
 use super::record::{Entry, Op, Record};
 
 /// A clock that reads 0 while a recovery replays, and the real clock afterwards.
@@ -175,6 +175,9 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
                 };
                 add_scores(z, &pairs)
             })
+        }
+        super::record::Value::StreamGroups(groups) => {
+            existing_stream(&d, key, what, |s| load_groups(s, &groups))
         }
         super::record::Value::Stream(part) => stream(&d, key, what, |s| {
             load_entries(s, &part.entries)?;
@@ -438,6 +441,73 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             );
             Ok(())
         })?,
+        Op::StreamGroupCreate {
+            key,
+            group,
+            last_id,
+            entries_read,
+        } => stream(&d, key.as_slice(), "stream group create", |s| {
+            if s.groups().contains_key(group.as_slice()) {
+                return Err("the group exists".into());
+            }
+            s.groups_mut().insert(
+                group.as_slice().into(),
+                StreamGroup::new(memory_id(last_id), entries_read),
+            );
+            Ok(())
+        })?,
+        Op::StreamGroupDestroy { key, group } => {
+            existing_stream(&d, key.as_slice(), "stream group destroy", |s| {
+                s.groups_mut()
+                    .remove(group.as_slice())
+                    .map(drop)
+                    .ok_or_else(|| "no such group".into())
+            })?;
+        }
+        Op::StreamConsumerDel {
+            key,
+            group,
+            consumer,
+        } => existing_stream(&d, key.as_slice(), "stream consumer delete", |s| {
+            let g = s
+                .groups_mut()
+                .get_mut(group.as_slice())
+                .ok_or("no such group")?;
+            g.delete_consumer(consumer.as_slice())
+                .map(drop)
+                .ok_or_else(|| "no such consumer".into())
+        })?,
+        Op::StreamGroupUpdate {
+            key,
+            group,
+            last_id,
+            entries_read,
+            consumer,
+            pending,
+            dropped,
+        } => existing_stream(&d, key.as_slice(), "stream group update", |s| {
+            let g = s
+                .groups_mut()
+                .get_mut(group.as_slice())
+                .ok_or("no such group")?;
+            g.last_id = memory_id(last_id);
+            g.entries_read = entries_read;
+            let owner = consumer.map(|(name, seen, active)| {
+                let (n, _) = g.create_consumer(name.as_slice(), seen);
+                g.touch(n, seen, active);
+                n
+            });
+            if !pending.is_empty() {
+                let owner = owner.ok_or("pending entries without a consumer")?;
+                for (id, time, count) in pending {
+                    g.assign(memory_id(id), owner, time, count);
+                }
+            }
+            for id in dropped {
+                g.ack(memory_id(id));
+            }
+            Ok(())
+        })?,
         Op::FunctionLoad { .. } | Op::FunctionDelete { .. } | Op::FunctionFlush => {
             unreachable!("applied above")
         }
@@ -480,6 +550,25 @@ fn stream(
         };
         f(s)
     })
+}
+
+/// Runs `f` on the stream at `key`, which must exist.
+fn existing_stream(
+    d: &crate::kv::Db,
+    key: &[u8],
+    what: &str,
+    f: impl FnOnce(&mut Stream) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    let res = d.write_entry(key, |slot| match slot.value_mut() {
+        Some(MemValue::Stream(s)) => Ok(f(s)),
+        Some(_) => Ok(Err(WRONG.into())),
+        None => Ok(Err("the stream does not exist".into())),
+    });
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(ApplyError::Inconsistent(format!("{what}: {why}"))),
+        Err(e) => Err(ApplyError::Inconsistent(format!("{what}: {e}"))),
+    }
 }
 
 /// Removes the `count` oldest entries, as the trim that was logged did.

@@ -276,6 +276,65 @@ pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
                 max_deleted_id: disk_id(max_deleted_id),
             },
         },
+        Effect::StreamGroupCreate {
+            db: d,
+            key,
+            group,
+            last_id,
+            entries_read,
+        } => Record {
+            db: db(d),
+            op: Op::StreamGroupCreate {
+                key: b(key),
+                group: b(group),
+                last_id: disk_id(last_id),
+                entries_read,
+            },
+        },
+        Effect::StreamGroupDestroy { db: d, key, group } => Record {
+            db: db(d),
+            op: Op::StreamGroupDestroy {
+                key: b(key),
+                group: b(group),
+            },
+        },
+        Effect::StreamConsumerDel {
+            db: d,
+            key,
+            group,
+            consumer,
+        } => Record {
+            db: db(d),
+            op: Op::StreamConsumerDel {
+                key: b(key),
+                group: b(group),
+                consumer: b(consumer),
+            },
+        },
+        Effect::StreamGroupUpdate {
+            db: d,
+            key,
+            group,
+            last_id,
+            entries_read,
+            consumer,
+            pending,
+            dropped,
+        } => Record {
+            db: db(d),
+            op: Op::StreamGroupUpdate {
+                key: b(key),
+                group: b(group),
+                last_id: disk_id(last_id),
+                entries_read,
+                consumer: consumer.map(|c| (b(c.name), c.seen, c.active)),
+                pending: pending
+                    .iter()
+                    .map(|&(id, time, count)| (disk_id(id), time, count))
+                    .collect(),
+                dropped: dropped.iter().copied().map(disk_id).collect(),
+            },
+        },
         Effect::FunctionLoad { name, code } => Record {
             db: 0,
             op: Op::FunctionLoad {
@@ -324,6 +383,77 @@ pub(crate) fn load_entries(
             .map(|(f, v)| (f.as_slice(), v.as_slice()))
             .collect();
         s.load(id, &pairs);
+    }
+    Ok(())
+}
+
+/// A stream's consumer groups as stored after its entries in a snapshot, in parts of about
+/// `budget` encoded bytes (a group with a long PEL spans several parts: the first has its
+/// consumers, each has its name and counters); empty when it has none.
+pub(crate) fn disk_groups(s: &Stream, budget: usize) -> Vec<Value<'_>> {
+    use crate::access::item_bound;
+    let b = Bytes::from_slice;
+    let mut parts = Vec::new();
+    let mut part: Vec<record::StreamGroup<'_>> = Vec::new();
+    let mut used = 0usize;
+    for (name, g) in s.groups() {
+        let head = || record::StreamGroup {
+            name: b(name),
+            last_id: disk_id(g.last_id),
+            entries_read: g.entries_read,
+            consumers: Vec::new(),
+            pending: Vec::new(),
+        };
+        let mut cur = head();
+        used += item_bound(name.len()) + 32;
+        for (_, c) in g.consumers() {
+            cur.consumers.push((b(&c.name), c.seen, c.active));
+            used += item_bound(c.name.len()) + 24;
+        }
+        for (&id, n) in g.pel() {
+            let owner = g.consumer(n.owner).map_or(&[][..], |c| &c.name);
+            let size = item_bound(owner.len()) + 50;
+            if used + size > budget && !cur.pending.is_empty() {
+                part.push(std::mem::replace(&mut cur, head()));
+                parts.push(Value::StreamGroups(std::mem::take(&mut part)));
+                used = item_bound(name.len()) + 32;
+            }
+            cur.pending.push((disk_id(id), b(owner), n.time, n.count));
+            used += size;
+        }
+        part.push(cur);
+    }
+    if !part.is_empty() {
+        parts.push(Value::StreamGroups(part));
+    }
+    parts
+}
+
+/// Adds stored groups (a snapshot part) to `s`.
+///
+/// # Errors
+/// A pending entry whose owner is not among the group's consumers.
+pub(crate) fn load_groups(
+    s: &mut Stream,
+    groups: &[record::StreamGroup<'_>],
+) -> Result<(), String> {
+    for stored in groups {
+        let g = s
+            .groups_mut()
+            .entry(stored.name.as_slice().into())
+            .or_default();
+        g.last_id = memory_id(stored.last_id);
+        g.entries_read = stored.entries_read;
+        for (name, seen, active) in &stored.consumers {
+            let (n, _) = g.create_consumer(name.as_slice(), *seen);
+            g.touch(n, *seen, *active);
+        }
+        for (id, owner, time, count) in &stored.pending {
+            let n = g.find(owner.as_slice()).ok_or_else(|| {
+                format!("pending entry {} of an unknown consumer", memory_id(*id))
+            })?;
+            g.assign(memory_id(*id), n, *time, *count);
+        }
     }
     Ok(())
 }
@@ -392,6 +522,9 @@ pub(crate) fn memory_value(v: Value<'_>) -> Result<MemValue, String> {
             MemValue::Stream(Box::new(s))
         }
         Value::Library(_) => return Err("a function library is not a key's value".into()),
+        Value::StreamGroups(_) => {
+            return Err("consumer groups are not a whole value: they follow a stream".into());
+        }
     })
 }
 

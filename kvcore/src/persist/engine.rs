@@ -30,7 +30,7 @@ use crate::kv::{Inner, Kv};
 use crate::shard::Shard;
 
 use super::apply::{self, ApplyError, RecoveryClock};
-use super::convert::{disk_value, record};
+use super::convert::{disk_groups, disk_value, record};
 use super::error::{PersistError, Result};
 use super::fs::FileSystem;
 use super::record::{Bytes, Entry, Value};
@@ -533,12 +533,16 @@ fn dump(db: usize, shard: &Shard, limit: usize) -> Result<(Vec<u8>, u64)> {
         let key = slot.key.as_slice();
         let value = &slot.entry.value;
         let whole = matches!(value, MemValue::String(_)) || value.record_bound(key.len()) <= limit;
-        let parts = if whole {
+        let budget = limit.saturating_sub(item_bound(key.len()) + RECORD_OVERHEAD);
+        let mut parts = if whole {
             vec![disk_value(value)]
         } else {
-            let budget = limit.saturating_sub(item_bound(key.len()) + RECORD_OVERHEAD);
             split(disk_value(value), budget)
         };
+        // A stream's consumer groups follow its entries, as later parts of the same key.
+        if let MemValue::Stream(s) = value {
+            parts.extend(disk_groups(s, budget));
+        }
         for part in parts {
             let e = Entry {
                 db: db as u32,
@@ -573,7 +577,7 @@ fn split(value: Value<'_>, budget: usize) -> Vec<Value<'_>> {
     }
     let len = |b: &Bytes<'_>| item_bound(b.as_slice().len());
     match value {
-        Value::Str(_) | Value::Library(_) => vec![value],
+        Value::Str(_) | Value::Library(_) | Value::StreamGroups(_) => vec![value],
         Value::List(items) => chunks(items, len, budget)
             .into_iter()
             .map(Value::List)

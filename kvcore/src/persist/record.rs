@@ -110,6 +110,28 @@ pub(crate) enum Value<'a> {
     /// entry whose `db` is [`LIBRARY_DB`] and whose key is the library's name.
     #[serde(borrow)]
     Library(Bytes<'a>),
+    /// Never a whole value: a later part of a stream's snapshot entry holding (some of) its
+    /// consumer groups, added to the stream the earlier parts loaded.
+    #[serde(borrow)]
+    StreamGroups(Vec<StreamGroup<'a>>),
+}
+
+/// A consumer group (or part of one: a later part with the same name adds to it) as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StreamGroup<'a> {
+    /// Its name.
+    #[serde(borrow)]
+    pub(crate) name: Bytes<'a>,
+    /// Its last-delivered ID.
+    pub(crate) last_id: Id,
+    /// Its entries-read counter (None: unknown).
+    pub(crate) entries_read: Option<u64>,
+    /// Consumers: name, seen time, active time (unix ms).
+    #[serde(borrow)]
+    pub(crate) consumers: Vec<(Bytes<'a>, u64, Option<u64>)>,
+    /// Pending entries: ID, owner's name, delivery time (unix ms), delivery count.
+    #[serde(borrow)]
+    pub(crate) pending: Vec<(Id, Bytes<'a>, u64, u64)>,
 }
 
 /// The `db` of a snapshot entry that holds a function library rather than a key.
@@ -354,6 +376,46 @@ pub(crate) enum Op<'a> {
     },
     /// Delete every function library (FUNCTION FLUSH). `db` is 0 and ignored.
     FunctionFlush,
+    /// Add consumer group `group` to a stream (creating an empty stream if missing: MKSTREAM).
+    StreamGroupCreate {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        group: Bytes<'a>,
+        last_id: Id,
+        entries_read: Option<u64>,
+    },
+    /// Remove consumer group `group` from a stream.
+    StreamGroupDestroy {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        group: Bytes<'a>,
+    },
+    /// Remove consumer `consumer` of `group`, with its pending entries.
+    StreamConsumerDel {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        group: Bytes<'a>,
+        #[serde(borrow)]
+        consumer: Bytes<'a>,
+    },
+    /// Set a group's last-delivered ID and entries-read counter; create or update `consumer`
+    /// (name, seen time, active time); make each `pending` entry (ID, delivery time, delivery
+    /// count) the consumer's; remove the `dropped` IDs from the PEL.
+    StreamGroupUpdate {
+        #[serde(borrow)]
+        key: Bytes<'a>,
+        #[serde(borrow)]
+        group: Bytes<'a>,
+        last_id: Id,
+        entries_read: Option<u64>,
+        #[serde(borrow)]
+        consumer: Option<(Bytes<'a>, u64, Option<u64>)>,
+        pending: Vec<(Id, u64, u64)>,
+        dropped: Vec<Id>,
+    },
 }
 
 /// `Op::Group`'s variant index.

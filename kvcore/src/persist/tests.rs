@@ -92,6 +92,33 @@ fn group_format_example() {
 }
 
 #[test]
+fn stream_group_update_format_example() {
+    let b = |s: &str| Bytes::from(s.as_bytes().to_vec());
+    const T: u64 = 1_700_000_000_000;
+    // XREADGROUP GROUP g c COUNT 1 STREAMS s > delivering 5-0 to a new consumer at T.
+    let rec = Record {
+        db: 0,
+        op: Op::StreamGroupUpdate {
+            key: b("s"),
+            group: b("g"),
+            last_id: (5, 0),
+            entries_read: Some(1),
+            consumer: Some((b("c"), T, Some(T))),
+            pending: vec![((5, 0), T, 1)],
+            dropped: vec![],
+        },
+    };
+    let mut body = Vec::new();
+    super::record::encode_into(&rec, &mut body);
+    assert_eq!(
+        body,
+        hex("00 23 01 73 01 67 05 00 01 01 \
+             01 01 63 80 d0 95 ff bc 31 01 80 d0 95 ff bc 31 \
+             01 05 00 80 d0 95 ff bc 31 01 00")
+    );
+}
+
+#[test]
 fn stream_add_format_example() {
     let b = |s: &str| Bytes::from(s.as_bytes().to_vec());
     // XADD s MAXLEN 1 1700000000000-0 f v, which trimmed one older entry.

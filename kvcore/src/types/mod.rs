@@ -12,6 +12,7 @@ mod set;
 mod skiplist;
 mod slots;
 mod stream;
+mod stream_group;
 mod zpack;
 mod zset;
 
@@ -25,6 +26,7 @@ pub use score::{LexBound, LexRange, ScoreRange, format_score, parse_score};
 pub(crate) use set::Set;
 pub use stream::{EntryRef as StreamEntryRef, StreamId};
 pub(crate) use stream::{MAX_ENTRY_BYTES, Stream, Trim, TrimBy};
+pub(crate) use stream_group::{Consumer as StreamConsumer, Group as StreamGroup};
 pub use zset::{Aggregate, ZAddFlags};
 pub(crate) use zset::{ZInput, ZSet};
 

@@ -19,8 +19,10 @@
 //! entries, deleted ones included, or a listpack of 4096 bytes, computed as Redis would lay the
 //! same entries out), so `MAXLEN ~`/`MINID ~` remove exactly what Redis removes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+
+use super::stream_group::Group;
 
 /// A stream entry ID: milliseconds, then a sequence number; ordered as the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -437,6 +439,8 @@ pub(crate) struct Stream {
     last_id: StreamId,
     max_deleted: StreamId,
     entries_added: u64,
+    /// Consumer groups by name (byte order, as Redis lists them); see `stream_group.rs`.
+    groups: BTreeMap<Box<[u8]>, Group>,
 }
 
 impl Stream {
@@ -509,12 +513,12 @@ impl Stream {
 
     /// Visits live entries with IDs in `start..=end`, ascending (descending when `rev`), while
     /// `visit` returns true.
-    pub(crate) fn range(
-        &self,
+    pub(crate) fn range<'a>(
+        &'a self,
         start: StreamId,
         end: StreamId,
         rev: bool,
-        mut visit: impl FnMut(EntryRef<'_>) -> bool,
+        mut visit: impl FnMut(EntryRef<'a>) -> bool,
     ) {
         if start > end {
             return;
@@ -648,14 +652,187 @@ impl Stream {
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Stream>() + self.blocks.iter().map(Block::memory_usage).sum::<usize>()
+        std::mem::size_of::<Stream>()
+            + self.blocks.iter().map(Block::memory_usage).sum::<usize>()
+            + self
+                .groups
+                .iter()
+                .map(|(name, g)| 64 + name.len() + g.memory_usage())
+                .sum::<usize>()
+    }
+
+    /// The live entry `id`, if there is one.
+    pub(crate) fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
+        let mut found = None;
+        self.range(id, id, false, |e| {
+            found = Some(e);
+            false
+        });
+        found
+    }
+
+    /// The consumer groups, by name.
+    pub(crate) fn groups(&self) -> &BTreeMap<Box<[u8]>, Group> {
+        &self.groups
+    }
+
+    pub(crate) fn groups_mut(&mut self) -> &mut BTreeMap<Box<[u8]>, Group> {
+        &mut self.groups
+    }
+
+    /// Whether a deleted entry may lie at or after `start` (Redis's `streamRangeHasTombstones`
+    /// with no end): then a group's entries-read counter cannot simply count forward.
+    pub(crate) fn tombstones_from(&self, start: StreamId) -> bool {
+        if self.len == 0 || self.max_deleted == StreamId::MIN {
+            return false;
+        }
+        if self.first_id() > self.max_deleted {
+            return false;
+        }
+        start <= self.max_deleted
+    }
+
+    /// The entries-read counter an ID stands for, when it can be known (Redis's
+    /// `streamEstimateDistanceFromFirstEverEntry`): the last ID's is the entries added, an ID
+    /// before the first entry's of an unfragmented stream counts the trimmed ones.
+    pub(crate) fn read_counter(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.len == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted == StreamId::MIN || self.max_deleted < first {
+            if id < first {
+                return Some(self.entries_added - self.len);
+            } else if id == first {
+                return Some(self.entries_added - self.len + 1);
+            }
+        }
+        None
+    }
+
+    /// How many entries a group has yet to be delivered (XINFO's `lag`), when it can be known.
+    /// Negative when ENTRIESREAD claimed more reads than there were entries, as in Redis.
+    pub(crate) fn lag(&self, g: &Group) -> Option<i64> {
+        let added = self.entries_added as i64;
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if let Some(read) = g.entries_read
+            && !self.tombstones_from(g.last_id)
+        {
+            return Some(added.wrapping_sub(read as i64));
+        }
+        self.read_counter(g.last_id)
+            .map(|read| added.wrapping_sub(read as i64))
+    }
+
+    /// Delivers to consumer `owner` of group `name` up to `count` entries after the group's
+    /// last-delivered ID (XREADGROUP `>`), at `now`: moves the last-delivered ID and the
+    /// entries-read counter, and (unless `noack`) makes each entry pending for `owner`.
+    /// Returns the delivered IDs; the group must exist.
+    pub(crate) fn deliver(
+        &mut self,
+        name: &[u8],
+        owner: u32,
+        count: usize,
+        noack: bool,
+        now: u64,
+    ) -> Vec<StreamId> {
+        let Some(g) = self.groups.get(name) else {
+            return Vec::new();
+        };
+        let (mut last, mut read) = (g.last_id, g.entries_read);
+        let mut ids = Vec::new();
+        if count == 0 {
+            return ids;
+        }
+        if let Some(start) = last.next() {
+            self.range(start, StreamId::MAX, false, |e| {
+                ids.push(e.id());
+                ids.len() < count
+            });
+        }
+        for &id in &ids {
+            read = match read {
+                Some(r) if !self.tombstones_from(id) => Some(r + 1),
+                _ if self.entries_added != 0 => self.read_counter(id),
+                other => other,
+            };
+            last = id;
+        }
+        // The group exists: it was found above and nothing removed it.
+        let g = self.groups.get_mut(name).expect("the group exists");
+        g.last_id = last;
+        g.entries_read = read;
+        if !noack {
+            for &id in &ids {
+                g.assign(id, owner, now, 1);
+            }
+        }
+        ids
+    }
+
+    /// Redis's `radix-tree-nodes` for this stream: the nodes of a radix tree holding the
+    /// blocks' first IDs as 16-byte big-endian keys, built by insertions in order.
+    pub(crate) fn radix_nodes(&self) -> u64 {
+        let keys: Vec<[u8; 16]> = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&b.master.ms.to_be_bytes());
+                k[8..].copy_from_slice(&b.master.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        radix_nodes(&keys, 0)
     }
 
     /// How many blocks hold the entries (XINFO STREAM's `radix-tree-keys`).
+    pub(crate) fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
     #[cfg(test)]
     pub(crate) fn blocks(&self) -> usize {
         self.blocks.len()
     }
+}
+
+/// Nodes of a compressed radix tree (Redis's rax) below a point `depth` bytes into sorted,
+/// distinct, equal-length `keys`: a compressed node for a shared run of bytes, a branching
+/// node where they part, and a leaf node where each key ends.
+fn radix_nodes(keys: &[[u8; 16]], depth: usize) -> u64 {
+    if depth == 16 {
+        return 1;
+    }
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    let shared = (depth..16).take_while(|&i| first[i] == last[i]).count();
+    if shared > 0 {
+        // One compressed node for the run, then what follows it.
+        return 1 + radix_nodes(keys, depth + shared);
+    }
+    // A branching node, one child per distinct next byte.
+    let mut n = 1;
+    let mut i = 0;
+    while i < keys.len() {
+        let b = keys[i][depth];
+        let j = i + keys[i..].iter().take_while(|k| k[depth] == b).count();
+        n += radix_nodes(&keys[i..j], depth + 1);
+        i = j;
+    }
+    n
 }
 
 #[cfg(test)]

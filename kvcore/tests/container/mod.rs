@@ -10,6 +10,7 @@ mod list;
 mod replay;
 mod set;
 mod stream;
+mod stream_group;
 mod zset;
 
 use kvcore::{

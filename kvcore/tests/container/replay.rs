@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use kvcore::{
-    Aggregate, Db, End, HashStore, KeyType, Kv, ListStore, ManualClock, Options, PersistOptions,
-    ScoreRange, SetOp, SetStore, Store, StreamId, StreamStore, SyncMode, XAddId, XAddOptions,
-    XSetIdOptions, XTrim, ZAddFlags, ZOp, ZRange, ZRangeBy, ZSetStore,
+    Aggregate, Db, End, GroupStart, HashStore, KeyType, Kv, ListStore, ManualClock, Options,
+    PersistOptions, ReadGroup, ScoreRange, SetOp, SetStore, Store, StreamId, StreamStore, SyncMode,
+    XAddId, XAddOptions, XClaimOptions, XSetIdOptions, XTrim, ZAddFlags, ZOp, ZRange, ZRangeBy,
+    ZSetStore,
 };
 
 use crate::{T0, TempDir, b};
@@ -63,7 +64,66 @@ fn step(db: &Db, r: &mut Rand) {
         2 => XTrim::min_id(id),
         _ => XTrim::min_id(id).approx().limit(r.next(200)),
     };
-    let _ = match r.next(38) {
+    let (g, c) = (r.pick(&["g1", "g2"]), r.pick(&["c1", "c2", "c3"]));
+    let _ = match r.next(50) {
+        38 | 49 => {
+            let start = if r.next(2) == 0 {
+                GroupStart::Last
+            } else {
+                GroupStart::Id(StreamId::new(T0 - 5 + r.next(5), 0))
+            };
+            let read = [None, Some(0), Some(3)][r.next(3) as usize];
+            db.xgroup_create(x, g, start, read, r.next(4) != 0)
+        }
+        39 => db.xgroup_setid(x, g, GroupStart::Id(id), Some(r.next(9))),
+        40 if r.next(3) == 0 => db.xgroup_destroy(x, g).map(drop),
+        41 => db.xgroup_createconsumer(x, g, c).map(drop),
+        42 if r.next(2) == 0 => db.xgroup_delconsumer(x, g, c).map(drop),
+        40..=44 => db
+            .xreadgroup(
+                x,
+                g,
+                c,
+                ReadGroup::New,
+                Some(1 + r.next(3) as usize),
+                r.next(6) == 0,
+            )
+            .map(drop),
+        45 => db
+            .xreadgroup(x, g, c, ReadGroup::History(StreamId::MIN), None, false)
+            .map(drop),
+        46 => {
+            let pending = db
+                .xpending_range(x, g, StreamId::MIN, StreamId::MAX, 2, None, 0)
+                .unwrap_or_default();
+            let mut ids: Vec<StreamId> = pending.iter().map(|p| p.id).collect();
+            ids.push(id);
+            db.xack(x, g, &ids).map(drop)
+        }
+        47 => {
+            let mut opts = XClaimOptions::new();
+            match r.next(4) {
+                0 => opts = opts.time((T0 - r.next(100)) as i64).retry_count(r.next(5)),
+                1 => opts = opts.idle(r.next(50) as i64).just_id(),
+                2 => opts = opts.force().last_id(id),
+                _ => {}
+            }
+            let ids = [id, StreamId::new(id.ms, 0), StreamId::new(T0, 1)];
+            db.xclaim_with(x, g, c, r.next(3) as i64, &ids, &opts, |_| {})
+                .map(drop)
+        }
+        48 => db
+            .xautoclaim_with(
+                x,
+                g,
+                c,
+                0,
+                StreamId::MIN,
+                1 + r.next(3) as usize,
+                r.next(2) == 0,
+                |_| {},
+            )
+            .map(drop),
         30 | 31 => {
             let spec = match r.next(3) {
                 0 => XAddId::Auto,
@@ -189,9 +249,10 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
                     db.zrange(&k, &ZRange::new(ZRangeBy::Rank(0, -1))).unwrap()
                 ),
                 KeyType::Stream => format!(
-                    "stream {:?} {:?}",
+                    "stream {:?} {:?} {:?}",
                     db.xinfo(&k).unwrap(),
-                    db.xrange(&k, .., None).unwrap()
+                    db.xrange(&k, .., None).unwrap(),
+                    db.xinfo_full_with(&k, 0, |_| {}).unwrap()
                 ),
             };
             (k, v)
@@ -201,7 +262,7 @@ fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
 
 #[test]
 fn random_container_commands_replay_to_the_same_values() {
-    let mut streams = 0;
+    let (mut streams, mut groups, mut pending) = (0, 0, 0);
     for seed in 1..=12u64 {
         let dir = TempDir::new("container", &format!("replay-{seed}"));
         let mut r = Rand(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -218,6 +279,19 @@ fn random_container_commands_replay_to_the_same_values() {
             .iter()
             .filter(|(_, v)| v.starts_with("stream"))
             .count();
+        for x in ["x1", "x2"] {
+            for g in kv
+                .db(0)
+                .unwrap()
+                .xinfo_groups(x)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+            {
+                pending += g.pending;
+                groups += 1;
+            }
+        }
         drop(db);
         drop(kv);
         let kv = open(&dir);
@@ -225,6 +299,10 @@ fn random_container_commands_replay_to_the_same_values() {
         assert_eq!(after, before, "seed {seed}");
     }
     assert!(streams > 6, "the workload made {streams} streams");
+    assert!(
+        groups > 6 && pending > 0,
+        "the workload left {groups} groups, {pending} entries pending"
+    );
 }
 
 /// Regression: LMOVE (and RPOPLPUSH, BLMOVE) from a one-element list to itself deleted the

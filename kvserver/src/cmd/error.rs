@@ -106,6 +106,9 @@ fn stream_error(e: kvcore::StreamError) -> &'static str {
             "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
         }
         S::NoFields => "ERR wrong number of arguments for 'xadd' command",
+        S::GroupExists => "BUSYGROUP Consumer Group name already exists",
+        // The commands name the key and group themselves; this is the fallback.
+        S::NoGroup => "NOGROUP No such key or consumer group",
         _ => "ERR stream error",
     }
 }

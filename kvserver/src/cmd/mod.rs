@@ -25,6 +25,7 @@ mod set;
 mod sort;
 mod spec;
 mod stream;
+mod stream_group;
 mod string;
 pub(crate) mod table;
 mod zcombine;

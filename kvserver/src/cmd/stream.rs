@@ -119,12 +119,12 @@ static TRIM_ARGS: &[super::spec::Arg] = &[
         .flags("optional"),
 ];
 
-const INVALID_ID: CmdError =
+pub(super) const INVALID_ID: CmdError =
     CmdError::Msg("ERR Invalid stream ID specified as stream command argument");
 
 /// Redis's `streamGenericParseIDOrReply`: `-` and `+` (refused when `strict`), `<ms>-<seq>`,
 /// or `<ms>` with the sequence `missing_seq`.
-fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
+pub(super) fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
     if arg.len() <= 127 {
         match c_str(arg) {
             b"-" | b"+" if strict => return Err(INVALID_ID),
@@ -149,7 +149,7 @@ fn parse_add_id(arg: &[u8]) -> Result<XAddId, CmdError> {
 }
 
 /// A range bound: `(` makes it exclusive (and strict), which moves it one ID inwards.
-fn parse_bound(arg: &[u8], missing_seq: u64, start: bool) -> Result<StreamId, CmdError> {
+pub(super) fn parse_bound(arg: &[u8], missing_seq: u64, start: bool) -> Result<StreamId, CmdError> {
     if arg.len() > 1 && arg[0] == b'(' {
         let id = parse_id(&arg[1..], missing_seq, true)?;
         let moved = if start { id.next() } else { id.prev() };
@@ -294,9 +294,9 @@ fn xtrim(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// The longest ID text: two 20-digit numbers and a dash.
-const ID_LEN: usize = 41;
+pub(super) const ID_LEN: usize = 41;
 
-fn id_text(id: StreamId, buf: &mut [u8; ID_LEN]) -> &[u8] {
+pub(super) fn id_text(id: StreamId, buf: &mut [u8; ID_LEN]) -> &[u8] {
     let mut ms = [0; kvnum::I64_LEN];
     let mut seq = [0; kvnum::I64_LEN];
     let (ms, seq) = (
@@ -311,7 +311,7 @@ fn id_text(id: StreamId, buf: &mut [u8; ID_LEN]) -> &[u8] {
 }
 
 /// One entry as Redis replies it: `[id, [field, value, ...]]`.
-fn write_entry(w: &mut Writer<'_>, e: StreamEntryRef<'_>) {
+pub(super) fn write_entry(w: &mut Writer<'_>, e: StreamEntryRef<'_>) {
     w.array_len(2);
     w.bulk(id_text(e.id(), &mut [0; ID_LEN]));
     w.array_len(e.len() * 2);
@@ -421,7 +421,7 @@ fn xsetid(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// What XREAD serves from one stream: the key and its entries, encoded.
-type Served = Vec<(Vec<u8>, usize, Vec<u8>)>;
+pub(super) type Served = Vec<(Vec<u8>, usize, Vec<u8>)>;
 
 /// Reads, for each `(key, after)`, up to `count` entries above `after` (0: all), encoded in
 /// `version`; only streams that have some. With `first_only` (a blocked reader being served)
@@ -559,7 +559,7 @@ fn xread(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// Redis's reply to XREAD: `[[key, entries], ...]`, a map of key to entries in RESP3.
-fn reply(ctx: &mut Ctx<'_>, served: &Served) -> CmdResult {
+pub(super) fn reply(ctx: &mut Ctx<'_>, served: &Served) -> CmdResult {
     let resp2 = ctx.s.version == Version::Resp2;
     if resp2 {
         ctx.w().array_len(served.len());

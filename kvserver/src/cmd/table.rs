@@ -15,7 +15,8 @@ use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     blocking, client, command, config, connection, expire, function, geo, hash, info, keys, lcs,
-    list, multi, object, pubsub, script, server, set, sort, stream, string, zcombine, zset,
+    list, multi, object, pubsub, script, server, set, sort, stream, stream_group, string, zcombine,
+    zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -194,7 +195,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 24] = [
+    let families: [&'static [Command]; 25] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -207,6 +208,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         zset::COMMANDS,
         zcombine::COMMANDS,
         stream::COMMANDS,
+        stream_group::COMMANDS,
         pubsub::COMMANDS,
         script::COMMANDS,
         function::COMMANDS,

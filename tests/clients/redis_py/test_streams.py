@@ -1,6 +1,6 @@
 """Streams through redis-py's stream API, as applications use it: XADD with its options, ranges,
 XDEL, XTRIM, XREAD (and a tailing reader blocked in XREAD that other clients' XADDs wake), in
-RESP2 and RESP3. Consumer groups are not covered yet (kv does not have them).
+RESP2 and RESP3. Consumer groups are in test_stream_groups.py.
 
 Runs against the server on KV_PORT (any Redis-compatible server: the same file passes against
 redis-server 7.0).

@@ -538,6 +538,74 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
     assert_eq!(get(&kv, "small").as_deref(), Some("v"));
 }
 
+/// A stream's consumer groups (consumers, PELs with delivery times and counts, counters) are
+/// snapshotted after its entries, in parts when a PEL does not fit one frame, and come back
+/// whole; the log's group records replay on top.
+#[test]
+fn stream_groups_survive_a_snapshot_in_parts_and_the_log() {
+    use crate::{GroupStart, ReadGroup, StreamStore, XAddId, XAddOptions, XClaimOptions};
+    let fs = FaultFs::new();
+    let kv = open_limited(&fs, 4096);
+    let db = kv.db(0).unwrap();
+    for i in 0..600 {
+        db.xadd(
+            "s",
+            XAddId::Auto,
+            &[("n", format!("{i}"))],
+            &XAddOptions::new(),
+        )
+        .unwrap();
+    }
+    for g in ["g1", "g2"] {
+        db.xgroup_create("s", g, GroupStart::Id(crate::StreamId::MIN), Some(0), false)
+            .unwrap();
+        for c in ["alice", "bob"] {
+            db.xreadgroup("s", g, c, ReadGroup::New, Some(250), false)
+                .unwrap();
+        }
+    }
+    let opts = XClaimOptions::new().time(T0 as i64 - 5).retry_count(9);
+    db.xclaim_with(
+        "s",
+        "g1",
+        "carol",
+        0,
+        &[crate::StreamId::new(T0, 7)],
+        &opts,
+        |_| {},
+    )
+    .unwrap();
+    db.xgroup_createconsumer("s", "g2", "idle").unwrap();
+    let full = |db: &crate::Db| db.xinfo_full_with("s", 0, |_| {}).unwrap();
+    let before = full(&db);
+    kv.save().unwrap();
+    // After the snapshot: the log carries these.
+    db.xack("s", "g1", &[crate::StreamId::new(T0, 1)]).unwrap();
+    db.xgroup_delconsumer("s", "g2", "bob").unwrap();
+    let after_log = full(&db);
+    let (_, path) = snapshot::snapshots(&fs, &dir()).unwrap().remove(0);
+    let snap = snapshot::Snapshot::open(&fs, &path).unwrap();
+    let mut group_parts = 0;
+    snap.for_each(|e, _| {
+        if matches!(e.value, super::super::record::Value::StreamGroups(_)) {
+            group_parts += 1;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(group_parts > 2, "the PELs were split: {group_parts} parts");
+    // The snapshot alone.
+    let copy = FaultFs::new();
+    copy.put(&path, fs.contents(&path).unwrap());
+    drop((db, kv));
+    let kv = open_limited(&copy, 4096);
+    assert_eq!(full(&kv.db(0).unwrap()), before);
+    drop(kv);
+    // The snapshot and the log.
+    let kv = open_limited(&fs, 4096);
+    assert_eq!(full(&kv.db(0).unwrap()), after_log);
+}
+
 /// A transaction's operations share one log record, so their admitted bounds add up against the
 /// record limit: the operation that would pass it fails (as a failing command inside EXEC), the
 /// others stay, and the one record replays them.

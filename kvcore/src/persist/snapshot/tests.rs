@@ -98,6 +98,26 @@ fn own(v: Value<'_>) -> Value<'static> {
             ..s
         }),
         Value::Library(c) => Value::Library(o(c)),
+        Value::StreamGroups(groups) => Value::StreamGroups(
+            groups
+                .into_iter()
+                .map(|g| super::super::record::StreamGroup {
+                    name: o(g.name),
+                    last_id: g.last_id,
+                    entries_read: g.entries_read,
+                    consumers: g
+                        .consumers
+                        .into_iter()
+                        .map(|(n, seen, active)| (o(n), seen, active))
+                        .collect(),
+                    pending: g
+                        .pending
+                        .into_iter()
+                        .map(|(id, c, t, n)| (id, o(c), t, n))
+                        .collect(),
+                })
+                .collect(),
+        ),
     }
 }
 
