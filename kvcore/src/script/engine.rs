@@ -130,7 +130,7 @@ pub struct Engine {
     pub(super) functions: Mutex<super::function::Functions>,
     /// The running function's name and the command that called it (FUNCTION STATS), if a
     /// function runs.
-    pub(super) running_function: Mutex<Option<(String, Vec<Vec<u8>>)>>,
+    pub(super) running_function: Mutex<super::function::Running>,
     /// How many libraries and functions are loaded (FUNCTION STATS, which must not wait for
     /// `functions` while an FCALL holds it).
     pub(super) function_counts: Mutex<(usize, usize)>,
@@ -175,7 +175,7 @@ impl Engine {
         Engine {
             vm: Mutex::new(vm),
             functions: Mutex::new(super::function::Functions::new(fvm)),
-            running_function: Mutex::new(None),
+            running_function: Mutex::new(super::function::Running::default()),
             function_counts: Mutex::new((0, 0)),
             started: AtomicU64::new(0),
             kill,

@@ -30,6 +30,28 @@ pub(crate) struct Functions {
     pub(super) index: BTreeMap<String, String>,
 }
 
+/// The running function and the command that called it, for FUNCTION STATS. Its buffers are
+/// reused from one FCALL to the next, so a call allocates nothing for it.
+#[derive(Default)]
+pub(crate) struct Running {
+    active: bool,
+    name: String,
+    command: Vec<Vec<u8>>,
+}
+
+impl Running {
+    fn set(&mut self, name: &str, command: &[&[u8]]) {
+        self.active = true;
+        self.name.clear();
+        self.name.push_str(name);
+        self.command.resize_with(command.len(), Vec::new);
+        for (dst, src) in self.command.iter_mut().zip(command) {
+            dst.clear();
+            dst.extend_from_slice(src);
+        }
+    }
+}
+
 /// What a library's code registered while FUNCTION LOAD ran it (application data of the
 /// functions interpreter during the load).
 struct LoadCtx {
@@ -392,7 +414,11 @@ impl Engine {
 
     /// FUNCTION STATS: the running function, if any, and the engine's counts.
     pub fn function_stats(&self) -> Value {
-        let running = match (self.running_function.lock().clone(), self.running_for()) {
+        let current = {
+            let r = self.running_function.lock();
+            r.active.then(|| (r.name.clone(), r.command.clone()))
+        };
+        let running = match (current, self.running_for()) {
             (Some((name, command)), Some(ms)) => Value::Map(vec![
                 (bulk("name"), bulk(&name)),
                 (
@@ -428,10 +454,8 @@ impl Engine {
 
     /// The name of the running function, if a function (not an EVAL script) runs.
     pub fn running_function(&self) -> Option<String> {
-        self.running_function
-            .lock()
-            .as_ref()
-            .map(|(name, _)| name.clone())
+        let r = self.running_function.lock();
+        r.active.then(|| r.name.clone())
     }
 
     /// The flags of function `name`, if it exists.
@@ -452,11 +476,14 @@ impl Engine {
         host: &mut dyn Host,
     ) -> Value {
         let f = self.functions.lock();
-        let fname = String::from_utf8_lossy(name).into_owned();
-        let Some(lib) = f.index.get(&fname) else {
+        // Function names are letters, digits and underscores: other bytes name none.
+        let Some((fname, lib)) = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| f.index.get_key_value(n))
+        else {
             return Value::error("ERR Function not found");
         };
-        let registered = &f.libraries[lib].functions[&fname];
+        let registered = &f.libraries[lib].functions[fname];
         if read_only && !registered.flags.no_writes {
             return Value::error(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -469,13 +496,15 @@ impl Engine {
         let function = registered.function.clone();
         // The command as FUNCTION STATS shows it.
         let verb: &[u8] = if read_only { b"fcall_ro" } else { b"fcall" };
-        let command = [verb, name, keys.len().to_string().as_bytes()]
+        let mut digits = [0u8; kvnum::I64_LEN];
+        let numkeys = kvnum::format_u64(keys.len() as u64, &mut digits);
+        let command: Vec<&[u8]> = [verb, name, numkeys]
             .into_iter()
             .chain(keys.iter().copied())
             .chain(args.iter().copied())
-            .map(<[u8]>::to_vec)
             .collect();
-        *self.running_function.lock() = Some((fname.clone(), command));
+        self.running_function.lock().set(fname, &command);
+        drop(command);
         let reply = self.execute(&f.vm, call, host, fname.as_bytes(), |vm| {
             let run = vm
                 .call
@@ -483,7 +512,7 @@ impl Engine {
                 .expect("a functions interpreter has engine.call");
             invoke(&vm.lua, run, &function, keys, args)
         });
-        *self.running_function.lock() = None;
+        self.running_function.lock().active = false;
         reply
     }
 }

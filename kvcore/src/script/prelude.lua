@@ -169,9 +169,19 @@ if prim.functions then
     if not ok and type(e) == 'userdata' then e = error_value(e) end
     return ok, e
   end
-  -- Runs a registered function with its keys and arguments, as `run` runs a script.
+  -- Runs a registered function with its keys and arguments, as `run` runs a script. Lua 5.1's
+  -- xpcall passes no arguments, so they wait in upvalues of one trampoline rather than in a
+  -- new closure per call. Both end in tail calls: after SCRIPT KILL the kill hook raises on
+  -- every line, so no line of ours may run once the function has been stopped.
+  local cur_fn, cur_keys, cur_args
+  local function trampoline()
+    local fn, keys, args = cur_fn, cur_keys, cur_args
+    cur_fn, cur_keys, cur_args = nil, nil, nil
+    return fn(keys, args)
+  end
   function engine.call(fn, keys, args)
-    return xpcall(function() return fn(keys, args) end, handler)
+    cur_fn, cur_keys, cur_args = fn, keys, args
+    return xpcall(trampoline, handler)
   end
 end
 return engine
