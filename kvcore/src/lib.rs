@@ -98,8 +98,10 @@ pub use glob::Pattern;
 pub use kv::{Db, FunctionStore, Kv, Stats};
 pub use notify::NotifyFlags;
 pub use number::LongDouble;
+pub use ops::bitmap::{BitOp, BitmapStore};
 pub use ops::expire::{ExpireTime, Ttl};
 pub use ops::hash::{FieldValue, HashStore};
+pub use ops::hll::{HllDebug, HllDebugInfo, HllStore, hll_selftest};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};
 pub use ops::stream::{
@@ -121,6 +123,6 @@ pub use pubsub::{
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};
 pub use types::{
-    Aggregate, End, LexBound, LexRange, ScoreRange, StreamEntryRef, StreamId, ZAddFlags,
-    format_score, parse_score,
+    Aggregate, BitRange, BitUnit, BitfieldOp, BitfieldType, End, LexBound, LexRange, Overflow,
+    ScoreRange, StreamEntryRef, StreamId, ZAddFlags, format_score, parse_score,
 };

@@ -5,6 +5,7 @@ mod compat;
 mod concurrency;
 mod crash_types;
 mod edges;
+mod hll_redis;
 mod info;
 mod lifecycle;
 mod monitor;

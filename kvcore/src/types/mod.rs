@@ -1,7 +1,9 @@
 //! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
+pub(crate) mod bits;
 mod error;
 mod hash;
+pub(crate) mod hll;
 mod list;
 mod pack;
 mod rng;
@@ -13,6 +15,7 @@ mod stream;
 mod zpack;
 mod zset;
 
+pub use bits::{BitRange, BitUnit, BitfieldOp, BitfieldType, Overflow};
 pub(crate) use error::TypeError;
 pub(crate) use hash::Hash;
 pub use list::End;

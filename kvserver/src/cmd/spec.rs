@@ -236,6 +236,8 @@ pub(crate) enum Group {
     Transactions,
     Scripting,
     Stream,
+    Bitmap,
+    Hyperloglog,
 }
 
 impl Group {
@@ -254,6 +256,8 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::Stream => "stream",
+            Group::Bitmap => "bitmap",
+            Group::Hyperloglog => "hyperloglog",
         }
     }
 }

@@ -14,8 +14,8 @@ use super::ctx::{CmdResult, Ctx};
 use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
-    blocking, client, command, config, connection, expire, function, hash, info, keys, lcs, list,
-    multi, object, pubsub, script, server, set, stream, string, zcombine, zset,
+    bitmap, blocking, client, command, config, connection, expire, function, hash, hll, info, keys,
+    lcs, list, multi, object, pubsub, script, server, set, stream, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -194,7 +194,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 22] = [
+    let families: [&'static [Command]; 24] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -217,6 +217,8 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         server::COMMANDS,
         info::COMMANDS,
         multi::COMMANDS,
+        bitmap::COMMANDS,
+        hll::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
