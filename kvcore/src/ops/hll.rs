@@ -2,7 +2,7 @@
 //!
 //! A HyperLogLog is a string in Redis's exact layout (`types/hll.rs`), so GET, SET, DUMP and
 //! the rest treat it as any string. PFADD journals only what it changed: the header's byte
-//! and the span of dense registers it raised (one group record), or the whole value while it
+//! and the span of dense registers it raised, in that order, or the whole value while it
 //! is sparse (at most `hll-sparse-max-bytes`) or when it became dense. PFCOUNT of one key
 //! stores the estimate in the header, as Redis does, and journals those 8 bytes.
 
@@ -124,9 +124,9 @@ fn pfadd<E: AsRef<[u8]>>(db: &Db, key: &[u8], elements: &[E]) -> Result<bool> {
     db.admit().key(key)?.check()?;
     let max_bytes = db.inner.hll_sparse_max_bytes();
     let d = db.index;
-    // A group record: the header and the registers it raised are logged together.
-    db.write_many(&[(d, key)], |locked| {
-        let mut slot = locked.slot(d, key);
+    // Two records at most (the header's byte, then the registers raised): a log cut between
+    // them keeps a stale cache mark and the old registers, which reads as the old value.
+    db.write_entry(key, |slot| {
         let created = match slot.entry() {
             Some(e) => {
                 checked(&e.value)?;
