@@ -114,6 +114,17 @@ pub enum Error {
     /// A stream write that would break the stream's rules (see [`StreamError`]).
     #[error("{0}")]
     Stream(StreamError),
+    /// A bit offset at or past `8 *` [`Kv::max_bulk_len`](crate::Kv::max_bulk_len) (SETBIT,
+    /// GETBIT, BITFIELD).
+    #[error("bit offset is not an integer or out of range")]
+    BitOffsetOutOfRange,
+    /// A HyperLogLog command met a string that is not a HyperLogLog (no `HYLL` header, an
+    /// unknown encoding, a dense value of the wrong size).
+    #[error("key is not a valid hyperloglog string value")]
+    NotHyperLogLog,
+    /// A HyperLogLog whose sparse registers do not add up.
+    #[error("corrupted hll object detected")]
+    CorruptHyperLogLog,
 }
 
 /// Why a stream write was refused.

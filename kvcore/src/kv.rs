@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     expired_keys: AtomicU64,
     /// The longest key, value or element a write may store (Redis's `proto-max-bulk-len`).
     max_bulk: AtomicUsize,
+    /// The largest sparse HyperLogLog before it becomes dense (Redis's
+    /// `hll-sparse-max-bytes`).
+    hll_sparse_max: AtomicUsize,
     /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
     pub(crate) watches: crate::tx::Watches,
     /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
@@ -258,6 +261,12 @@ impl Inner {
         self.max_bulk.load(Ordering::Relaxed)
     }
 
+    /// The largest sparse HyperLogLog, in bytes, header included.
+    #[inline]
+    pub(crate) fn hll_sparse_max_bytes(&self) -> usize {
+        self.hll_sparse_max.load(Ordering::Relaxed)
+    }
+
     /// Counts a key removed because it expired.
     pub(crate) fn note_expired(&self) {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -446,6 +455,7 @@ impl Kv {
                 rng: AtomicU64::new(seed),
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
+                hll_sparse_max: AtomicUsize::new(crate::types::hll::DEFAULT_SPARSE_MAX_BYTES),
                 watches: crate::tx::Watches::default(),
                 notify_flags: AtomicU32::new(0),
                 #[cfg(test)]
@@ -522,6 +532,18 @@ impl Kv {
     /// proto-max-bulk-len`); at least 1. Data already stored is kept whatever its size.
     pub fn set_max_bulk_len(&self, bytes: usize) {
         self.inner.max_bulk.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// The size in bytes (header included) past which a sparse HyperLogLog becomes dense
+    /// (Redis's `hll-sparse-max-bytes`, 3000 by default).
+    pub fn hll_sparse_max_bytes(&self) -> usize {
+        self.inner.hll_sparse_max_bytes()
+    }
+
+    /// Changes [`Kv::hll_sparse_max_bytes`] while the store runs (Redis's `CONFIG SET
+    /// hll-sparse-max-bytes`); values already stored keep their encoding until they change.
+    pub fn set_hll_sparse_max_bytes(&self, bytes: usize) {
+        self.inner.hll_sparse_max.store(bytes, Ordering::Relaxed);
     }
 
     /// Which keyspace events the store publishes (Redis's `notify-keyspace-events`; none by

@@ -100,11 +100,13 @@ pub use glob::Pattern;
 pub use kv::{Db, FunctionStore, Kv, Stats};
 pub use notify::NotifyFlags;
 pub use number::LongDouble;
+pub use ops::bitmap::{BitOp, BitmapStore};
 pub use ops::expire::{ExpireTime, Ttl};
 pub use ops::geo::{
     GeoFrom, GeoOrder, GeoPoint, GeoQuery, GeoShape, GeoStore, format_distance, geo_valid,
 };
 pub use ops::hash::{FieldValue, HashStore};
+pub use ops::hll::{HllDebug, HllDebugInfo, HllStore, hll_selftest};
 pub use ops::list::{KeyElements, ListStore};
 pub use ops::set::{SetOp, SetStore};
 pub use ops::stream::{
@@ -130,6 +132,7 @@ pub use pubsub::{
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};
 pub use types::{
-    Aggregate, EncodingLimits, End, LexBound, LexRange, ScoreRange, StreamEntryRef, StreamId,
-    ZAddFlags, encoding_limits, format_score, parse_score, set_encoding_limits,
+    Aggregate, BitRange, BitUnit, BitfieldOp, BitfieldType, EncodingLimits, End, LexBound,
+    LexRange, Overflow, ScoreRange, StreamEntryRef, StreamId, ZAddFlags, encoding_limits,
+    format_score, parse_score, set_encoding_limits,
 };

@@ -1,5 +1,6 @@
 //! kvcore's integration tests: one binary, one module per area.
 
+mod bits;
 mod concurrency;
 mod container;
 mod crash;

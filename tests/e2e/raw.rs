@@ -107,9 +107,9 @@ fn unknown_command_and_wrong_arity_use_redis_strings() {
         b"-ERR value is not an integer or out of range\r\n",
     );
     c.roundtrip(
-        b"SET k v\r\nLPUSH k x\r\nPFADD k * f v\r\n",
+        b"SET k v\r\nLPUSH k x\r\nNOSUCHADD k * f v\r\n",
         b"+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n\
-          -ERR unknown command 'PFADD', with args beginning with: 'k' '*' 'f' 'v' \r\n",
+          -ERR unknown command 'NOSUCHADD', with args beginning with: 'k' '*' 'f' 'v' \r\n",
     );
     c.roundtrip(
         b"INCR k\r\n",

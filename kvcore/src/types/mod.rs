@@ -1,9 +1,11 @@
 //! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
+pub(crate) mod bits;
 mod encoding;
 mod error;
 pub(crate) mod geo;
 mod hash;
+pub(crate) mod hll;
 mod list;
 mod pack;
 mod rng;
@@ -16,6 +18,7 @@ mod stream_group;
 mod zpack;
 mod zset;
 
+pub use bits::{BitRange, BitUnit, BitfieldOp, BitfieldType, Overflow};
 pub use encoding::{EncodingLimits, encoding_limits, set_encoding_limits};
 pub(crate) use error::TypeError;
 pub(crate) use hash::Hash;

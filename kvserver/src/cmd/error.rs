@@ -77,6 +77,9 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
                 "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
             }
             E::Stream(e) => stream_error(e).into(),
+            E::BitOffsetOutOfRange => "ERR bit offset is not an integer or out of range".into(),
+            E::NotHyperLogLog => "WRONGTYPE Key is not a valid HyperLogLog string value.".into(),
+            E::CorruptHyperLogLog => "INVALIDOBJ Corrupted HLL object detected".into(),
             // Variants added later (persistence) keep their own lowercase message.
             other => format!("ERR {other}").into(),
         },

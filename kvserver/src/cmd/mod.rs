@@ -1,6 +1,7 @@
 //! The commands: one file per command family, each declaring its commands' entries next to
 //! their handlers (`string::COMMANDS`, ...); `table.rs` assembles them and finds them by name.
 
+mod bitmap;
 mod blocking;
 mod client;
 mod command;
@@ -12,6 +13,7 @@ mod expire;
 mod function;
 mod geo;
 mod hash;
+mod hll;
 mod info;
 mod keys;
 mod lcs;

@@ -236,6 +236,8 @@ pub(crate) enum Group {
     Transactions,
     Scripting,
     Stream,
+    Bitmap,
+    Hyperloglog,
     Geo,
 }
 
@@ -255,6 +257,8 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::Stream => "stream",
+            Group::Bitmap => "bitmap",
+            Group::Hyperloglog => "hyperloglog",
             Group::Geo => "geo",
         }
     }
