@@ -337,7 +337,7 @@ pub(crate) static PARAMS: &[Param] = &[
     p("hash-max-listpack-value", unum(0, I64, Memory), "64").alias("hash-max-ziplist-value").live(),
     p("stream-node-max-bytes", unum(0, I64, Memory), "4096"),
     p("zset-max-listpack-value", unum(0, I64, Memory), "64").alias("zset-max-ziplist-value").live(),
-    p("hll-sparse-max-bytes", unum(0, I64, Memory), "3000"),
+    p("hll-sparse-max-bytes", unum(0, I64, Memory), "3000").live(),
     p("tracking-table-max-keys", unum(0, I64, Plain), "1000000"),
     p("client-query-buffer-limit", unum(1048576, I64, Memory), "1073741824").live(),
     p("maxmemory-clients", num(-100, I64, MemoryPercent), "0"),

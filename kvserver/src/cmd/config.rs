@@ -181,6 +181,9 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "save" => shared
             .kv
             .set_save_rules(&params::save_rules(value).unwrap_or_default()),
+        "hll-sparse-max-bytes" => shared
+            .kv
+            .set_hll_sparse_max_bytes(usize::try_from(int()).unwrap_or(usize::MAX)),
         "maxclients" => shared
             .live
             .maxclients
