@@ -12,6 +12,8 @@ rewrites every `=> ` line. Lines starting with `#` are comments; these directive
 between cases and their replies are not kept:
     @resp3 / @resp2   switch the connection's protocol (HELLO 3 / HELLO 2)
     @flush            FLUSHALL and SCRIPT FLUSH
+and this one is a case whose reply is kept:
+    @read             send nothing, read one reply (a push that follows an earlier reply)
 The e2e tests replay a file against kvserver (tests/e2e/replies.rs) and compare byte for
 byte. The server must be expendable: the file's commands change its data.
 """
@@ -138,6 +140,8 @@ def run(conn, line):
     elif line == "@flush":
         conn.call("FLUSHALL")
         conn.call("SCRIPT", "FLUSH")
+    elif line == "@read":
+        return conn.raw_reply()
     else:
         return conn.call(*split_args(line))
     return None

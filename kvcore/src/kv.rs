@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) watches: crate::tx::Watches,
     /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
     notify_flags: AtomicU32,
+    /// The host's [`ChangeObserver`](crate::ChangeObserver), told of every changed key.
+    observer: crate::notify::Observer,
     /// Every keyspace event, described, so unit tests can check what operations report.
     #[cfg(test)]
     pub(crate) notify_log: parking_lot::Mutex<Vec<String>>,
@@ -289,6 +291,9 @@ impl Inner {
         if self.watches.any() {
             self.watches.touch(&effect);
         }
+        if self.observer.any() {
+            self.observer.report(&effect);
+        }
         if let Some(p) = self.persist.get() {
             p.journal(&effect, logged);
         }
@@ -458,6 +463,7 @@ impl Kv {
                 hll_sparse_max: AtomicUsize::new(crate::types::hll::DEFAULT_SPARSE_MAX_BYTES),
                 watches: crate::tx::Watches::default(),
                 notify_flags: AtomicU32::new(0),
+                observer: crate::notify::Observer::default(),
                 #[cfg(test)]
                 notify_log: parking_lot::Mutex::default(),
                 persist: OnceLock::new(),
@@ -578,6 +584,35 @@ impl Kv {
         self.inner
             .notify_flags
             .store(flags.bits(), Ordering::Relaxed);
+    }
+
+    /// Sets (or, with `None`, removes) the observer told of every key a write changes, an
+    /// expiry removes or a flush empties, while the change's locks are held (the seam for
+    /// Redis's client-side caching invalidations). With none set, a write pays one relaxed
+    /// load.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use kvcore::{ChangeObserver, Kv, Options, Store};
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<Vec<u8>>>);
+    /// impl ChangeObserver for Seen {
+    ///     fn changed(&self, _db: usize, key: &[u8]) {
+    ///         self.0.lock().unwrap().push(key.to_vec());
+    ///     }
+    ///     fn flushed(&self, _db: Option<usize>) {}
+    /// }
+    ///
+    /// let kv = Kv::in_memory(Options::default());
+    /// let seen = Arc::new(Seen::default());
+    /// kv.set_change_observer(Some(seen.clone()));
+    /// kv.db(0)?.set("a", "1")?;
+    /// assert_eq!(*seen.0.lock().unwrap(), [b"a".to_vec()]);
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
+    pub fn set_change_observer(&self, observer: Option<Arc<dyn crate::ChangeObserver>>) {
+        self.inner.observer.set(observer);
     }
 
     /// The store's current time (its clock's), in milliseconds since the Unix epoch.

@@ -98,7 +98,7 @@ pub use error::{Error, IoError, Result, StreamError};
 pub use expiry::{ExpireStats, ExpiryTask};
 pub use glob::Pattern;
 pub use kv::{Db, FunctionStore, Kv, Stats};
-pub use notify::NotifyFlags;
+pub use notify::{ChangeObserver, NotifyFlags};
 pub use number::LongDouble;
 pub use ops::bitmap::{BitOp, BitmapStore};
 pub use ops::expire::{ExpireTime, Ttl};

@@ -10,6 +10,10 @@
 //! key. With notifications off (the default) the cost is one relaxed load per event.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::RwLock;
 
 /// Which keyspace events a store publishes, and on which channels: Redis's
 /// `notify-keyspace-events` flags.
@@ -291,5 +295,61 @@ mod tests {
     fn channels() {
         assert_eq!(keyspace_channel(3, b"k\0"), b"__keyspace@3__:k\0");
         assert_eq!(keyevent_channel(0, "set"), b"__keyevent@0__:set");
+    }
+}
+
+/// Told about every key a write changes, as the change is made: the seam for a host's
+/// client-side caching (Redis's `signalModifiedKey` feeding `trackingInvalidateKey`).
+///
+/// Both methods are called by the writing thread while it holds the write locks of the shards
+/// it changed (they see changes in memory order), so an observer must only record or queue
+/// (no blocking, no socket writes, no store calls).
+pub trait ChangeObserver: Send + Sync {
+    /// Key `key` of database `db` was changed or removed (a write, an expiry).
+    fn changed(&self, db: usize, key: &[u8]);
+    /// Every key of database `db` (`None`: of every database) was removed (FLUSHDB, FLUSHALL).
+    fn flushed(&self, db: Option<usize>);
+}
+
+/// The store's [`ChangeObserver`], if any: one relaxed load per change when there is none.
+#[derive(Default)]
+pub(crate) struct Observer {
+    on: AtomicBool,
+    observer: RwLock<Option<Arc<dyn ChangeObserver>>>,
+}
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("on", &self.on.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Observer {
+    pub(crate) fn set(&self, observer: Option<Arc<dyn ChangeObserver>>) {
+        let mut slot = self.observer.write();
+        self.on.store(observer.is_some(), Ordering::Relaxed);
+        *slot = observer;
+    }
+
+    /// Whether an observer is set (the writers' fast path).
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Tells the observer what `effect` changed.
+    #[cold]
+    pub(crate) fn report(&self, effect: &crate::effect::Effect<'_>) {
+        use crate::effect::Effect;
+        let Some(o) = self.observer.read().clone() else {
+            return;
+        };
+        match *effect {
+            Effect::FlushAll => o.flushed(None),
+            Effect::FlushDb { db } => o.flushed(Some(db)),
+            _ => effect.for_each_key(|db, key| o.changed(db, key)),
+        }
     }
 }

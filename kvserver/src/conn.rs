@@ -76,6 +76,10 @@ pub(crate) struct Session {
     monitor_flush: bool,
     /// A monitor's own command, shown once its reply is queued (Redis shows it after).
     own_line: Option<Vec<u8>>,
+    /// CLIENT TRACKING's mode while on (`tracking.rs`).
+    pub(crate) tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no was given for the next command.
+    pub(crate) caching: bool,
 }
 
 impl Session {
@@ -103,6 +107,8 @@ impl Session {
             in_script: false,
             monitor_flush: false,
             own_line: None,
+            tracking: None,
+            caching: false,
         }
     }
 
@@ -186,6 +192,14 @@ impl Session {
         }
         if let Some(line) = self.own_line.take() {
             self.shared.monitors.feed(&self.shared, &line);
+        }
+        if self.shared.tracking.active() {
+            self.shared.tracking.after_command(&self.shared);
+            // CLIENT CACHING lasts for the next command (any CLIENT subcommand and a
+            // transaction's queueing keep it), as Redis's `resetClient`.
+            if self.multi.is_none() && !req.arg(0).eq_ignore_ascii_case(b"client") {
+                self.caching = false;
+            }
         }
     }
 
@@ -350,11 +364,40 @@ impl Session {
             self.monitor_pending = outer;
             return;
         }
+        if let Some(mode) = self.tracking
+            && !mode.bcast
+        {
+            self.remember_keys(mode, slot, req);
+        }
         self.feed_monitors(req);
         self.monitor_pending = outer;
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);
+    }
+
+    /// After a read-only command of a tracking client: remembers the keys it named (by the
+    /// key specifications, as Redis's `trackingRememberKeys`), unless OPTIN/OPTOUT say no.
+    fn remember_keys(&mut self, mode: crate::tracking::Mode, slot: usize, req: &Request<'_>) {
+        let cmd = table::stat_command(slot);
+        if !cmd.flags.has(Flags::READONLY)
+            || cmd.flags.has(Flags::PUBSUB)
+            || matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+            || mode.optin && !self.caching
+            || mode.optout && self.caching
+        {
+            return;
+        }
+        let args: Vec<&[u8]> = req.args().collect();
+        let Some(positions) = crate::cmd::key_positions(cmd, &args) else {
+            return;
+        };
+        let keys: Vec<&[u8]> = positions.into_iter().map(|i| args[i]).collect();
+        if !keys.is_empty() {
+            self.shared
+                .tracking
+                .remember(&self.shared, self.handle.id, &keys);
+        }
     }
 
     /// The handler of the command or subcommand statistics slot `slot` counts. Unit tests may
@@ -624,7 +667,14 @@ impl Conn {
     /// # Errors
     /// The I/O error that ended the connection.
     pub(crate) fn run(mut self, mut stream: TcpStream) -> io::Result<()> {
+        crate::tracking::set_current(self.s.handle.id);
         let served = self.serve(&mut stream);
+        if self.s.tracking.take().is_some() {
+            self.s
+                .shared
+                .tracking
+                .disable(&self.s.shared, self.s.handle.id);
+        }
         // A reply still out with the replier is finished before the connection ends.
         let finished = self.s.handle.outbox.wait_idle(&mut stream);
         // Subscriptions end; a queued client's last replies (QUIT's) are written.
@@ -793,6 +843,9 @@ impl Conn {
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
         // What this batch published goes out to its subscribers (and showed to the monitors)
         // before this client's own replies, which may block on its socket.
+        if self.s.shared.tracking.active() {
+            self.s.shared.tracking.end_batch(&self.s.shared);
+        }
         self.s.pubsub.pending.flush();
         self.s.flush_monitors();
         if self.s.pubsub.queued {

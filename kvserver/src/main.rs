@@ -15,6 +15,7 @@ mod settings;
 mod shared;
 mod signal;
 mod stats;
+mod tracking;
 mod waiters;
 
 use clap::Parser;

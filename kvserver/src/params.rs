@@ -338,7 +338,7 @@ pub(crate) static PARAMS: &[Param] = &[
     p("stream-node-max-bytes", unum(0, I64, Memory), "4096"),
     p("zset-max-listpack-value", unum(0, I64, Memory), "64").alias("zset-max-ziplist-value").live(),
     p("hll-sparse-max-bytes", unum(0, I64, Memory), "3000").live(),
-    p("tracking-table-max-keys", unum(0, I64, Plain), "1000000"),
+    p("tracking-table-max-keys", unum(0, I64, Plain), "1000000").live(),
     p("client-query-buffer-limit", unum(1048576, I64, Memory), "1073741824").live(),
     p("maxmemory-clients", num(-100, I64, MemoryPercent), "0"),
     p("repl-backlog-ttl", num(0, I64, Plain), "3600"),

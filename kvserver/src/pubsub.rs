@@ -213,6 +213,25 @@ impl Output {
         }
     }
 
+    /// Appends bytes for the client from another thread that may hold store locks (a tracking
+    /// invalidation) and wakes the client's thread to send them; never touches the socket.
+    pub(crate) fn push(&self, bytes: &[u8], limit: ClassLimit) {
+        let mut q = self.q.lock();
+        if q.closed {
+            return;
+        }
+        q.buf.extend_from_slice(bytes);
+        if let Some(why) = q.over(limit) {
+            q.cut(why);
+        }
+        if !q.woken {
+            q.woken = true;
+            if let Some(w) = self.waker.get() {
+                w.wake();
+            }
+        }
+    }
+
     /// A publisher's flush, outside the bus lock: reports a cut-off, or sends what the socket
     /// takes and, if it is full, wakes the owner to send the rest.
     pub(crate) fn flush(&self, client: &ClientHandle, shared: &Shared) {
@@ -400,6 +419,8 @@ pub(crate) struct ClientPubsub {
     pub(crate) queued: bool,
     /// The client monitors (MONITOR): other threads append to its queue, which stays.
     pub(crate) monitor: bool,
+    /// The client tracks keys (CLIENT TRACKING): invalidations join its queue, which stays.
+    pub(crate) tracking: bool,
     /// Other clients' queues this connection published to in its current batch: flushed at
     /// the end of the batch, before anything that may block.
     pub(crate) pending: kvcore::PendingFlush,
@@ -534,7 +555,7 @@ impl ClientPubsub {
             .counters
             .add(crate::stats::Counter::NetOut, client.pubsub.take_sent());
         sent?;
-        if !self.subscribed && !self.monitor && client.pubsub.is_empty() {
+        if !self.subscribed && !self.monitor && !self.tracking && client.pubsub.is_empty() {
             // Nothing can be appended any more (no subscription), nothing is pending.
             self.subscriber = None;
             self.queued = false;

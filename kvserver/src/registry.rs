@@ -210,6 +210,11 @@ impl Registry {
         self.connected.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// The live client `id`, if connected.
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.live.lock().get(&id).cloned()
+    }
+
     /// How many connections hold a slot.
     pub(crate) fn connected(&self) -> usize {
         self.connected.load(Ordering::Acquire)

@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) waiters: crate::waiters::Waiters,
     /// The clients that ran MONITOR.
     pub(crate) monitors: crate::monitor::Monitors,
+    /// Client-side caching: the tracking clients and the keys they may cache.
+    pub(crate) tracking: crate::tracking::Tracking,
     /// The Lua interpreter and script cache (EVAL, SCRIPT).
     pub(crate) scripts: kvcore::script::Engine,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
@@ -185,6 +187,7 @@ impl Shared {
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
             monitors: crate::monitor::Monitors::default(),
+            tracking: crate::tracking::Tracking::default(),
             scripts,
             #[cfg(test)]
             test_handler: None,

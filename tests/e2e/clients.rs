@@ -103,6 +103,11 @@ fn redis_py_geo_and_sort() {
     redis_py("test_geo_sort.py", &[]);
 }
 
+#[test]
+fn redis_py_tracking() {
+    redis_py("test_tracking.py", &[]);
+}
+
 /// BullMQ, the Node.js job queue whose commands are almost all Lua scripts (and whose events
 /// are a stream), unchanged against kvserver: jobs, retries with backoff, delayed jobs,
 /// failures, concurrent workers, flows.

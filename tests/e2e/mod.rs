@@ -24,4 +24,5 @@ mod sort;
 mod stream;
 mod stream_group;
 mod support;
+mod tracking;
 mod types;

@@ -1,4 +1,5 @@
-//! CLIENT: ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, SETINFO, NO-EVICT, HELP.
+//! CLIENT: ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, SETINFO, NO-EVICT, HELP, and the
+//! client-side caching subcommands TRACKING, CACHING, GETREDIR, TRACKINGINFO (`tracking.rs`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -24,6 +25,40 @@ pub(super) static COMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 static SUBCOMMANDS: &[Command] = &[
+    Command::new("client|caching", 3, "noscript loading stale", caching)
+        .acl("@connection")
+        .doc(Group::Connection, "6.0.0", "Instruct the server about tracking or not keys in the next request")
+        .complexity("O(1)")
+        .args(&[
+            a("mode", "oneof").args(&[
+                a("yes", "pure-token").token("YES"),
+                a("no", "pure-token").token("NO"),
+            ]),
+        ]),
+    Command::new("client|getredir", 2, "noscript loading stale", getredir)
+        .acl("@connection")
+        .doc(Group::Connection, "6.0.0", "Get tracking notifications redirection client ID if any")
+        .complexity("O(1)"),
+    Command::new("client|tracking", -3, "noscript loading stale", tracking)
+        .acl("@connection")
+        .doc(Group::Connection, "6.0.0", "Enable or disable server assisted client side caching support")
+        .complexity("O(1). Some options may introduce additional complexity.")
+        .args(&[
+            a("status", "oneof").args(&[
+                a("on", "pure-token").token("ON"),
+                a("off", "pure-token").token("OFF"),
+            ]),
+            a("client-id", "integer").token("REDIRECT").flags("optional"),
+            a("prefix", "string").token("PREFIX").flags("optional multiple multiple_token"),
+            a("BCAST", "pure-token").token("BCAST").flags("optional"),
+            a("OPTIN", "pure-token").token("OPTIN").flags("optional"),
+            a("OPTOUT", "pure-token").token("OPTOUT").flags("optional"),
+            a("NOLOOP", "pure-token").token("NOLOOP").flags("optional"),
+        ]),
+    Command::new("client|trackinginfo", 2, "noscript loading stale", trackinginfo)
+        .acl("@connection")
+        .doc(Group::Connection, "6.2.0", "Return information about server assisted client side caching for the current connection")
+        .complexity("O(1)"),
     Command::new("client|getname", 2, "noscript loading stale", getname)
         .acl("@connection")
         .doc(Group::Connection, "2.6.9", "Returns the name of the connection.")
@@ -192,6 +227,176 @@ fn reply(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     } else {
         Err(SYNTAX)
     }
+}
+
+/// CLIENT TRACKING on|off [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]:
+/// options checked in Redis's order and with its errors (`tracking.rs` has the rest).
+fn tracking(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let mut mode = crate::tracking::Mode::default();
+    let mut redirect = 0;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < req.len() {
+        let arg = req.arg(j);
+        let more = j + 1 < req.len();
+        if is(arg, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(CmdError::Msg(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            redirect = int_arg(req.arg(j))?;
+            let exists = u64::try_from(redirect)
+                .ok()
+                .and_then(|id| ctx.s.shared.clients.get(id))
+                .is_some();
+            if !exists {
+                return Err(CmdError::Msg(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+        } else if is(arg, "bcast") {
+            mode.bcast = true;
+        } else if is(arg, "optin") {
+            mode.optin = true;
+        } else if is(arg, "optout") {
+            mode.optout = true;
+        } else if is(arg, "noloop") {
+            mode.noloop = true;
+        } else if is(arg, "prefix") && more {
+            j += 1;
+            prefixes.push(req.arg(j));
+        } else {
+            return Err(SYNTAX);
+        }
+        j += 1;
+    }
+    let s = &mut *ctx.s;
+    if is(req.arg(2), "on") {
+        if !mode.bcast && !prefixes.is_empty() {
+            return Err(CmdError::Msg(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        // Invalidations reach the client through its output queue (`pubsub.rs`).
+        if !s.pubsub.tracking {
+            s.pubsub
+                .enter_queue(&s.shared, &s.handle, ctx.out, "track keys")?;
+            s.pubsub.tracking = true;
+        }
+        let redirect = redirect as u64;
+        let shared = Arc::clone(&s.shared);
+        if let Err(e) = shared
+            .tracking
+            .enable(&shared, &s.handle, mode, redirect, &prefixes)
+        {
+            // Refused: a client that was not tracking stays as it was.
+            s.pubsub.tracking = s.tracking.is_some();
+            return Err(CmdError::Text(format!("ERR {e}")));
+        }
+        s.tracking = Some(mode);
+    } else if is(req.arg(2), "off") {
+        if s.tracking.take().is_some() {
+            s.shared.tracking.disable(&s.shared, s.handle.id);
+        }
+        s.pubsub.tracking = false;
+        s.caching = false;
+    } else {
+        return Err(SYNTAX);
+    }
+    ctx.ok()
+}
+
+/// CLIENT CACHING yes|no: OPTIN / OPTOUT's say about the next command.
+fn caching(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let Some(mode) = ctx.s.tracking else {
+        return Err(CmdError::Msg(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with \
+             OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    let opt = req.arg(2);
+    if is(opt, "yes") {
+        if !mode.optin {
+            return Err(CmdError::Msg(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(opt, "no") {
+        if !mode.optout {
+            return Err(CmdError::Msg(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(SYNTAX);
+    }
+    ctx.s.caching = true;
+    ctx.ok()
+}
+
+/// CLIENT GETREDIR: the redirect target, 0 for none, -1 when not tracking.
+fn getredir(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let redirect = match ctx.s.shared.tracking.info(ctx.s.handle.id) {
+        Some((_, redirect, _, _)) => redirect as i64,
+        None => -1,
+    };
+    ctx.w().integer(redirect);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes, as Redis lists them.
+fn trackinginfo(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let info = ctx.s.shared.tracking.info(ctx.s.handle.id);
+    let caching = ctx.s.caching;
+    let mut flags: Vec<&[u8]> = Vec::new();
+    let (redirect, prefixes) = match &info {
+        None => {
+            flags.push(b"off");
+            (-1, &[][..])
+        }
+        Some((mode, redirect, broken, prefixes)) => {
+            flags.push(b"on");
+            if mode.bcast {
+                flags.push(b"bcast");
+            }
+            if mode.optin {
+                flags.push(b"optin");
+                if caching {
+                    flags.push(b"caching-yes");
+                }
+            }
+            if mode.optout {
+                flags.push(b"optout");
+                if caching {
+                    flags.push(b"caching-no");
+                }
+            }
+            if mode.noloop {
+                flags.push(b"noloop");
+            }
+            if *broken {
+                flags.push(b"broken_redirect");
+            }
+            (*redirect as i64, &prefixes[..])
+        }
+    };
+    let mut w = ctx.w();
+    w.map_len(3);
+    w.bulk(b"flags");
+    w.set_len(flags.len());
+    for f in flags {
+        w.bulk(f);
+    }
+    w.bulk(b"redirect");
+    w.integer(redirect);
+    w.bulk(b"prefixes");
+    w.array_len(prefixes.len());
+    for p in prefixes {
+        w.bulk(p);
+    }
+    Ok(())
 }
 
 /// One line of CLIENT LIST / CLIENT INFO, with Redis's fields in Redis's order.

@@ -394,6 +394,15 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The positions of `c`'s keys in `args` (the command name at 0), as COMMAND GETKEYS finds
+/// them (client-side caching remembers these).
+pub(crate) fn key_positions(c: &Command, args: &[&[u8]]) -> Option<Vec<usize>> {
+    match c.name {
+        "sort" | "sort_ro" => Some(super::sort::keys(args)),
+        _ => keys_by_specs(c.key_specs, args),
+    }
+}
+
 /// The command `args` names (`args[0]`), or its subcommand (`args[1]`) when it is a container
 /// and a subcommand is given, as Redis's `lookupCommand` resolves it.
 fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {

@@ -206,6 +206,7 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
                 .kv
                 .set_max_bulk_len(usize::try_from(int()).unwrap_or(usize::MAX));
         }
+        "tracking-table-max-keys" => shared.tracking.set_max_keys(int()),
         "busy-reply-threshold" => shared
             .live
             .busy_reply_threshold

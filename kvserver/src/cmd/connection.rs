@@ -239,6 +239,12 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     // Every subscription ends, without confirmations; a monitor stops.
     s.pubsub.reset(&s.handle);
     s.stop_monitoring();
+    // Client-side caching stops (Redis's `disableTracking`).
+    if s.tracking.take().is_some() {
+        s.shared.tracking.disable(&s.shared, s.handle.id);
+    }
+    s.pubsub.tracking = false;
+    s.caching = false;
     ctx.w().simple(b"RESET");
     Ok(())
 }

@@ -102,8 +102,7 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
                 s.live.maxclients.load(Ordering::Relaxed)
             );
             line!(out, "blocked_clients:{}", s.waiters.waiting());
-            // kv has no CLIENT TRACKING.
-            line!(out, "tracking_clients:0");
+            line!(out, "tracking_clients:{}", s.tracking.totals().clients);
         }
         "memory" => memory(out),
         "persistence" => persistence(s, out),
@@ -345,10 +344,10 @@ fn stats(s: &Shared, out: &mut String) {
     // kv never forks.
     line!(out, "latest_fork_usec:0");
     line!(out, "total_forks:0");
-    // kv has no CLIENT TRACKING.
-    line!(out, "tracking_total_keys:0");
-    line!(out, "tracking_total_items:0");
-    line!(out, "tracking_total_prefixes:0");
+    let tracking = s.tracking.totals();
+    line!(out, "tracking_total_keys:{}", tracking.keys);
+    line!(out, "tracking_total_items:{}", tracking.items);
+    line!(out, "tracking_total_prefixes:{}", tracking.prefixes);
     line!(out, "total_error_replies:{}", c.errors);
     // Redis 7.4's field (7.0 has none): clients closed over `client-output-buffer-limit`.
     let cut = s.output_limit_disconnections.load(Ordering::Relaxed);

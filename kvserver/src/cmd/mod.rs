@@ -33,6 +33,7 @@ pub(crate) mod table;
 mod zcombine;
 mod zset;
 
+pub(crate) use command::key_positions;
 pub(crate) use config::apply as apply_param;
 pub(crate) use ctx::Ctx;
 pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};

@@ -19,9 +19,9 @@ impl Flags {
     /// The commands that read or change the keyspace (any of the flags), which a monitoring
     /// client may not run.
     pub(crate) const KEYSPACE: Flags = Flags::parse("readonly write may_replicate");
-    const READONLY: Flags = Flags::parse("readonly");
+    pub(crate) const READONLY: Flags = Flags::parse("readonly");
     const ADMIN: Flags = Flags::parse("admin");
-    const PUBSUB: Flags = Flags::parse("pubsub");
+    pub(crate) const PUBSUB: Flags = Flags::parse("pubsub");
     const FAST: Flags = Flags::parse("fast");
     const BLOCKING: Flags = Flags::parse("blocking");
     const MOVABLE_KEYS: Flags = Flags(bits("movablekeys", &Flags::NAMES, "unknown command flag"));
