@@ -8,6 +8,7 @@ mod crash_groups;
 mod crash_types;
 mod edges;
 mod info;
+mod introspect;
 mod lifecycle;
 mod monitor;
 mod multi;

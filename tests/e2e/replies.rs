@@ -143,3 +143,8 @@ fn sort_replies_as_redis() {
 fn stream_consumer_groups_reply_as_redis() {
     replay(include_str!("stream_group.txt"));
 }
+
+#[test]
+fn slowlog_and_latency_reply_as_redis() {
+    replay(include_str!("introspect.txt"));
+}
