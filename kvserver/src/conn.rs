@@ -259,10 +259,34 @@ impl Session {
                 return;
             }
         }
+        // CLIENT PAUSE: the command waits here, before it is queued or run, as Redis
+        // postpones it in `processCommand`.
+        if self.shared.pause.active() && !self.wait_for_pause(idx, slot) {
+            self.close = true;
+            return;
+        }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
             return;
         }
         self.call(idx, slot, req, out);
+    }
+
+    /// Waits while CLIENT PAUSE holds this command (ALL: any; WRITE: `write`/`may_replicate`
+    /// ones, EXEC by its queued commands); false if the client was killed meanwhile. The
+    /// replies of the batch so far are sent at its end, after the wait.
+    #[cold]
+    fn wait_for_pause(&mut self, idx: usize, slot: usize) -> bool {
+        let flags = table::stat_command(slot).flags;
+        let writes = if TABLE[idx].name == "exec" {
+            self.multi.as_ref().is_some_and(|tx| tx.writes())
+        } else {
+            flags.any(Flags::PAUSED_BY_WRITE)
+        };
+        let _waiting = Waiting::enter();
+        let handle = Arc::clone(&self.handle);
+        self.shared
+            .pause
+            .wait(writes, || handle.is_killed() || handle.peer_closed())
     }
 
     /// Inside MULTI: queues the command (answering `+QUEUED`) or rejects it, as Redis does;

@@ -123,6 +123,8 @@ pub(crate) struct Shared {
     pub(crate) slowlog: crate::cmd::SlowLog,
     /// The latency monitor and histograms (`kvserver/src/cmd/latency.rs`).
     pub(crate) latency: crate::cmd::Latency,
+    /// CLIENT PAUSE (`kvserver/src/cmd/pause.rs`).
+    pub(crate) pause: crate::cmd::Pause,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
@@ -171,6 +173,7 @@ impl Shared {
         Shared {
             slowlog,
             latency,
+            pause: crate::cmd::Pause::default(),
             params,
             replier,
             live: Live {

@@ -271,3 +271,95 @@ fn latency_monitor_records_slow_commands() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// CLIENT PAUSE WRITE holds a writer (its SET is not applied and not answered) while a reader
+/// goes on; UNPAUSE releases it. A killed paused client stops waiting.
+#[test]
+fn client_pause_write_holds_writers_until_unpause() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    let mut reader = server.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600_000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let mut writer = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    writer.write_all(b"SET k v\r\n").unwrap();
+    // Give the SET time to arrive (the checks below hold whether or not it has).
+    std::thread::sleep(Duration::from_millis(200));
+    let got: Option<String> = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(got, None, "the paused SET was not applied");
+    let n: i64 = redis::cmd("EXISTS").arg("k").query(&mut reader).unwrap();
+    assert_eq!(n, 0);
+    writer.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(writer.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the paused SET has no reply yet"
+    );
+    writer.set_nonblocking(false).unwrap();
+    writer
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
+    let n = writer.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"+OK\r\n");
+    let got: Option<String> = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(got.as_deref(), Some("v"));
+
+    // A paused client killed by another is let go: its connection ends. (Under ALL the
+    // admin's own CLIENT KILL would wait too, as in Redis.)
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600_000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let mut victim = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    victim
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    victim.write_all(b"SET k w\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("SKIPME")
+        .arg("yes")
+        .arg("ID")
+        .arg(victim_id(&mut admin))
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(killed, 1);
+    let n = victim.read(&mut buf).unwrap_or(0);
+    assert_eq!(
+        n, 0,
+        "the killed client's connection closed without a reply"
+    );
+    let got: Option<String> = redis::cmd("GET").arg("k").query(&mut reader).unwrap();
+    assert_eq!(
+        got.as_deref(),
+        Some("v"),
+        "the killed client's SET never ran"
+    );
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
+}
+
+/// The id of the client that is neither `admin` nor the reader (the newest connection).
+fn victim_id(admin: &mut redis::Connection) -> i64 {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(admin).unwrap();
+    list.lines()
+        .filter_map(|l| l.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .max()
+        .unwrap()
+}

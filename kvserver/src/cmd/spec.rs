@@ -21,6 +21,8 @@ impl Flags {
     pub(crate) const KEYSPACE: Flags = Flags::parse("readonly write may_replicate");
     /// Commands the slow log leaves out (AUTH, HELLO, EXEC, ...).
     pub(crate) const SKIP_SLOWLOG: Flags = Flags::parse("skip_slowlog");
+    /// The commands CLIENT PAUSE WRITE holds (either flag).
+    pub(crate) const PAUSED_BY_WRITE: Flags = Flags::parse("write may_replicate");
     const READONLY: Flags = Flags::parse("readonly");
     const ADMIN: Flags = Flags::parse("admin");
     const PUBSUB: Flags = Flags::parse("pubsub");
