@@ -273,10 +273,34 @@ impl Session {
                 return;
             }
         }
+        // CLIENT PAUSE: the command waits here, before it is queued or run, as Redis
+        // postpones it in `processCommand`.
+        if self.shared.pause.active() && !self.wait_for_pause(idx, slot) {
+            self.close = true;
+            return;
+        }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
             return;
         }
         self.call(idx, slot, req, out);
+    }
+
+    /// Waits while CLIENT PAUSE holds this command (ALL: any; WRITE: `write`/`may_replicate`
+    /// ones, EXEC by its queued commands); false if the client was killed meanwhile. The
+    /// replies of the batch so far are sent at its end, after the wait.
+    #[cold]
+    fn wait_for_pause(&mut self, idx: usize, slot: usize) -> bool {
+        let flags = table::stat_command(slot).flags;
+        let writes = if TABLE[idx].name == "exec" {
+            self.multi.as_ref().is_some_and(|tx| tx.writes())
+        } else {
+            flags.any(Flags::PAUSED_BY_WRITE)
+        };
+        let _waiting = Waiting::enter();
+        let handle = Arc::clone(&self.handle);
+        self.shared
+            .pause
+            .wait(writes, || handle.is_killed() || handle.peer_closed())
     }
 
     /// Inside MULTI: queues the command (answering `+QUEUED`) or rejects it, as Redis does;
@@ -329,10 +353,20 @@ impl Session {
             self.shared.monitors.active()
                 && !table::stat_command(slot).flags.any(Flags::UNMONITORED),
         );
+        // One clock read pair, only when the slow log or the latency monitor wants it.
+        let timed = (self.shared.slowlog.enabled() || self.shared.latency.enabled()).then(|| {
+            (
+                Instant::now(),
+                self.handle.blocked_usec.load(Ordering::Relaxed),
+            )
+        });
         // A panicking command answers an error to its own client, which stays connected; other
         // clients never notice (see `answer_panic`). Free when nothing panics.
         let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
+        if let Some((started, blocked_before)) = timed {
+            self.record_duration(slot, req, started, blocked_before);
+        }
         // A write command that panicked may still have changed a key someone waits on. Inside
         // EXEC, EXEC serves them once the transaction's locks are released.
         // A container's subcommand decides (XGROUP DESTROY is a write that wakes readers).
@@ -397,6 +431,36 @@ impl Session {
             self.shared
                 .tracking
                 .remember(&self.shared, self.handle.id, &keys);
+        }
+    }
+
+    /// Hands a timed command to the latency monitor and, if it was slow enough, to the slow
+    /// log (Redis's `call()`): its time without what it spent blocked (BLPOP's wait).
+    fn record_duration(
+        &mut self,
+        slot: usize,
+        req: &Request<'_>,
+        started: Instant,
+        blocked_before: u64,
+    ) {
+        let blocked = self
+            .handle
+            .blocked_usec
+            .load(Ordering::Relaxed)
+            .wrapping_sub(blocked_before);
+        let usec = (started.elapsed().as_micros() as u64).saturating_sub(blocked);
+        let flags = table::stat_command(slot).flags;
+        self.shared
+            .latency
+            .record_command(slot, flags.has(Flags::FAST), usec);
+        if !flags.has(Flags::SKIP_SLOWLOG) && self.shared.slowlog.is_slow(usec) {
+            let peer = if self.in_script {
+                "lua".to_string()
+            } else {
+                self.handle.addr.to_string()
+            };
+            let name = self.handle.name.lock().clone();
+            self.shared.slowlog.push(req, usec, peer, name);
         }
     }
 

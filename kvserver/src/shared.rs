@@ -121,6 +121,12 @@ pub(crate) struct Shared {
     pub(crate) tracking: crate::tracking::Tracking,
     /// The Lua interpreter and script cache (EVAL, SCRIPT).
     pub(crate) scripts: kvcore::script::Engine,
+    /// SLOWLOG's entries and its parameters (`kvserver/src/cmd/slowlog.rs`).
+    pub(crate) slowlog: crate::cmd::SlowLog,
+    /// The latency monitor and histograms (`kvserver/src/cmd/latency.rs`).
+    pub(crate) latency: crate::cmd::Latency,
+    /// CLIENT PAUSE (`kvserver/src/cmd/pause.rs`).
+    pub(crate) pause: crate::cmd::Pause,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
@@ -155,8 +161,21 @@ impl Shared {
         replier: Option<crate::replier::Replier>,
     ) -> Shared {
         let scripts = scripts(&kv);
-        let params = Mutex::new(initial_params(&kv, &cfg, local_addr));
+        let params = initial_params(&kv, &cfg, local_addr);
+        let param = |name: &str| params[crate::params::index(name)].as_str();
+        let slowlog = crate::cmd::SlowLog::new(
+            param("slowlog-log-slower-than").parse().unwrap_or(10_000),
+            param("slowlog-max-len").parse().unwrap_or(128),
+        );
+        let latency = crate::cmd::Latency::new(
+            param("latency-monitor-threshold").parse().unwrap_or(0),
+            param("latency-tracking") != "no",
+        );
+        let params = Mutex::new(params);
         Shared {
+            slowlog,
+            latency,
+            pause: crate::cmd::Pause::default(),
             params,
             replier,
             live: Live {

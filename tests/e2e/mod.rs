@@ -9,6 +9,7 @@ mod crash_types;
 mod edges;
 mod hll_redis;
 mod info;
+mod introspect;
 mod lifecycle;
 mod monitor;
 mod multi;

@@ -168,3 +168,8 @@ fn hyperloglog_commands_reply_as_redis() {
 fn client_tracking_replies_as_redis() {
     replay(include_str!("tracking.txt"));
 }
+
+#[test]
+fn slowlog_and_latency_reply_as_redis() {
+    replay(include_str!("introspect.txt"));
+}

@@ -127,18 +127,25 @@ fn deadline_arg(b: &[u8]) -> Result<Option<Instant>, CmdError> {
 }
 
 /// Shows the client as blocked in CLIENT LIST for as long as it lives.
-struct BlockedFlag(Arc<crate::registry::ClientHandle>);
+/// Adds the time blocked to the client's `blocked_usec` when it ends.
+struct BlockedFlag(Arc<crate::registry::ClientHandle>, Instant);
 
 impl BlockedFlag {
     fn set(handle: &Arc<crate::registry::ClientHandle>) -> BlockedFlag {
         handle.blocked.store(true, Ordering::Relaxed);
-        BlockedFlag(Arc::clone(handle))
+        BlockedFlag(Arc::clone(handle), Instant::now())
     }
 }
 
 impl Drop for BlockedFlag {
     fn drop(&mut self) {
         self.0.blocked.store(false, Ordering::Relaxed);
+        let waited = self.1.elapsed().as_micros() as u64;
+        let total = &self.0.blocked_usec;
+        total.store(
+            total.load(Ordering::Relaxed).wrapping_add(waited),
+            Ordering::Relaxed,
+        );
     }
 }
 

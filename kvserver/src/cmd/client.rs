@@ -138,6 +138,18 @@ static SUBCOMMANDS: &[Command] = &[
                 a("off", "pure-token").token("OFF"),
             ]),
         ]),
+    Command::new("client|pause", -3, "admin noscript loading stale", super::pause::pause)
+        .acl("@connection")
+        .doc(Group::Connection, "2.9.50", "Stop processing commands from clients for some time")
+        .complexity("O(1)")
+        .history(&[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")])
+        .args(&[
+            a("timeout", "integer"),
+            a("mode", "oneof").flags("optional").args(&[
+                a("write", "pure-token").token("WRITE"),
+                a("all", "pure-token").token("ALL"),
+            ]),
+        ]),
     Command::new("client|reply", 3, "noscript loading stale", reply)
         .acl("@connection")
         .doc(Group::Connection, "3.2.0", "Instructs the server whether to reply to commands.")
@@ -158,6 +170,10 @@ static SUBCOMMANDS: &[Command] = &[
         .doc(Group::Connection, "2.6.9", "Sets the connection name.")
         .complexity("O(1)")
         .args(&[a("connection-name", "string")]),
+    Command::new("client|unpause", 2, "admin noscript loading stale", super::pause::unpause)
+        .acl("@connection")
+        .doc(Group::Connection, "6.2.0", "Resume processing of clients that were paused")
+        .complexity("O(N) Where N is the number of paused clients"),
 ];
 
 fn id(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {

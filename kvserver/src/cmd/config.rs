@@ -224,6 +224,12 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
             .live
             .query_buffer_limit
             .store(int(), Ordering::Relaxed),
+        "slowlog-log-slower-than" => shared
+            .slowlog
+            .set_slower_than(value.parse().unwrap_or(10_000)),
+        "slowlog-max-len" => shared.slowlog.set_max_len(int()),
+        "latency-monitor-threshold" => shared.latency.set_threshold_ms(int()),
+        "latency-tracking" => shared.latency.set_tracking(value == "yes"),
         "loglevel" => {
             if let Some(level) = Level::parse(value) {
                 crate::log::set_level(level);
@@ -269,6 +275,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     };
     *shared.baseline.lock() = baseline;
     shared.errors.reset();
+    shared.latency.reset_histograms();
     ctx.ok()
 }
 

@@ -128,6 +128,16 @@ impl Transaction {
         self.queued.len()
     }
 
+    /// Whether a queued command writes or may replicate (what CLIENT PAUSE WRITE holds EXEC
+    /// for, as Redis's `mstate.cmd_flags`).
+    pub(crate) fn writes(&self) -> bool {
+        self.queued.iter().any(|q| {
+            table::stat_command(q.slot)
+                .flags
+                .any(table::Flags::PAUSED_BY_WRITE)
+        })
+    }
+
     /// The keys the queued commands touch, by database, following their SELECTs from database
     /// `db`; `None` when a command touches the keyspace as a whole (or its keys cannot be told
     /// from its arguments), so the transaction must lock everything.

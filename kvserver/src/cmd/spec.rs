@@ -19,10 +19,15 @@ impl Flags {
     /// The commands that read or change the keyspace (any of the flags), which a monitoring
     /// client may not run.
     pub(crate) const KEYSPACE: Flags = Flags::parse("readonly write may_replicate");
+    /// Commands the slow log leaves out (AUTH, HELLO, EXEC, ...).
+    pub(crate) const SKIP_SLOWLOG: Flags = Flags::parse("skip_slowlog");
+    /// The commands CLIENT PAUSE WRITE holds (either flag).
+    pub(crate) const PAUSED_BY_WRITE: Flags = Flags::parse("write may_replicate");
     pub(crate) const READONLY: Flags = Flags::parse("readonly");
     const ADMIN: Flags = Flags::parse("admin");
     pub(crate) const PUBSUB: Flags = Flags::parse("pubsub");
-    const FAST: Flags = Flags::parse("fast");
+    /// The latency monitor's `fast-command` event rather than `command`.
+    pub(crate) const FAST: Flags = Flags::parse("fast");
     const BLOCKING: Flags = Flags::parse("blocking");
     const MOVABLE_KEYS: Flags = Flags(bits("movablekeys", &Flags::NAMES, "unknown command flag"));
 

@@ -15,8 +15,8 @@ use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     bitmap, blocking, client, command, config, connection, expire, function, geo, hash, hll, info,
-    keys, lcs, list, multi, object, pubsub, script, server, set, sort, stream, stream_group,
-    string, zcombine, zset,
+    keys, latency, lcs, list, multi, object, pubsub, script, server, set, slowlog, sort, stream,
+    stream_group, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -195,7 +195,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 27] = [
+    let families: [&'static [Command]; 29] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -223,6 +223,8 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         sort::COMMANDS,
         bitmap::COMMANDS,
         hll::COMMANDS,
+        slowlog::COMMANDS,
+        latency::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
@@ -301,6 +303,23 @@ pub(crate) fn stat_slots() -> usize {
 /// The name a slot's statistics go by (`get`, `config|get`).
 pub(crate) fn stat_name(slot: usize) -> &'static str {
     STAT_SLOTS.commands.get(slot).map_or("NULL", |c| c.name)
+}
+
+/// The statistics slot of a command or subcommand by its full name (`get`, `config|get`),
+/// ASCII case-insensitively.
+pub(crate) fn stat_slot_by_name(name: &[u8]) -> Option<usize> {
+    STAT_SLOTS
+        .commands
+        .iter()
+        .position(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// The statistics slots of a container's subcommands (none for another slot).
+pub(crate) fn sub_slots(slot: usize) -> std::ops::Range<usize> {
+    match STAT_SLOTS.first_sub.get(slot).copied().flatten() {
+        Some(first) => first..first + TABLE[slot].subcommands.len(),
+        None => 0..0,
+    }
 }
 
 /// Whether a request names a subcommand that container `idx` does not have (Redis rejects
