@@ -11,7 +11,12 @@
 //! ```
 //!
 //! Words are split on spaces; `__rand__` in a word becomes a random number below `--keyspace`
-//! for each sequence, so clients can spread over keys. Any error reply fails the run.
+//! for each sequence, so clients can spread over keys, and `__client__` the client's number
+//! (0 to `--clients` - 1), so each client can name its own consumer. A word `__ids__` becomes
+//! the stream IDs of the entries in the previous command's reply (an XREADGROUP's, say), one
+//! word each: the commands before it are sent and answered first, so a read-then-XACK sequence
+//! costs two round trips, and `--pipeline` must be 1. A reply without entries fails the run
+//! (a drained stream would otherwise be measured as empty reads). Any error reply fails it too.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -81,22 +86,66 @@ fn usage(why: &str) -> ! {
     std::process::exit(2);
 }
 
-/// One RESP array request per command of the sequence, `__rand__` replaced by `r`.
-fn encode(commands: &[Vec<String>], r: u64, out: &mut Vec<u8>) {
-    for words in commands {
-        out.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
-        for w in words {
-            let w = w.replace("__rand__", &r.to_string());
-            out.extend_from_slice(format!("${}\r\n{w}\r\n", w.len()).as_bytes());
+/// One RESP array request for a command, `__rand__` replaced by `r`, `__client__` by `client`
+/// and a word `__ids__` by the words of `ids`.
+fn encode(words: &[String], r: u64, client: usize, ids: &[Vec<u8>], out: &mut Vec<u8>) {
+    let count: usize = words
+        .iter()
+        .map(|w| if w == "__ids__" { ids.len() } else { 1 })
+        .sum();
+    out.extend_from_slice(format!("*{count}\r\n").as_bytes());
+    for w in words {
+        if w == "__ids__" {
+            for id in ids {
+                out.extend_from_slice(format!("${}\r\n", id.len()).as_bytes());
+                out.extend_from_slice(id);
+                out.extend_from_slice(b"\r\n");
+            }
+            continue;
         }
+        let w = w
+            .replace("__rand__", &r.to_string())
+            .replace("__client__", &client.to_string());
+        out.extend_from_slice(format!("${}\r\n{w}\r\n", w.len()).as_bytes());
     }
 }
 
-/// Reads until `n` complete replies arrived; panics on an error reply or a closed connection.
-fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) {
+/// Collects into `ids` the IDs of the stream entries in a reply: the first element of every
+/// `[id, fields]` pair, at any depth (XREADGROUP's `[[key, [[id, fields], ...]]]`, XRANGE's
+/// `[[id, fields], ...]`, RESP3's maps of streams alike).
+fn entry_ids(frame: &Frame, ids: &mut Vec<Vec<u8>>) {
+    match frame {
+        Frame::Array(items) => {
+            if let [
+                Frame::Bulk(id),
+                Frame::Array(_) | Frame::Null | Frame::NullArray,
+            ] = &items[..]
+                && id.contains(&b'-')
+                && id.iter().all(|b| b.is_ascii_digit() || *b == b'-')
+            {
+                ids.push(id.clone());
+                return;
+            }
+            for item in items {
+                entry_ids(item, ids);
+            }
+        }
+        Frame::Map(pairs) => {
+            for (_, v) in pairs {
+                entry_ids(v, ids);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Reads until `n` complete replies arrived and returns the last; panics on an error reply or
+/// a closed connection.
+fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<Frame> {
     let limits = Limits::default();
     let mut got = 0;
     let mut start = 0;
+    let mut last = None;
     let mut chunk = [0u8; 64 * 1024];
     while got < n {
         loop {
@@ -107,6 +156,7 @@ fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) {
                     }
                     start += used;
                     got += 1;
+                    last = Some(frame);
                     if got == n {
                         break;
                     }
@@ -123,6 +173,7 @@ fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) {
         buf.extend_from_slice(&chunk[..read]);
     }
     buf.drain(..start);
+    last
 }
 
 fn main() {
@@ -133,6 +184,10 @@ fn main() {
         .map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .filter(|c| !c.is_empty())
         .collect();
+    let needs_ids = commands.iter().any(|c| c.iter().any(|w| w == "__ids__"));
+    if needs_ids && args.pipeline != 1 {
+        usage("a sequence with __ids__ takes --pipeline 1");
+    }
     let args = Arc::new(args);
     let commands = Arc::new(commands);
     let done = Arc::new(AtomicU64::new(0));
@@ -147,17 +202,32 @@ fn main() {
                 let (mut out, mut inbuf) = (Vec::new(), Vec::new());
                 // A cheap per-client generator for `__rand__`.
                 let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (c as u64 + 1);
-                let per = (args.pipeline * commands.len()) as u64;
+                let mut ids = Vec::new();
                 while done.fetch_add(args.pipeline as u64, Ordering::Relaxed) < args.requests {
                     out.clear();
+                    let mut queued = 0;
                     for _ in 0..args.pipeline {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        encode(&commands, x % args.keyspace.max(1), &mut out);
+                        let r = x % args.keyspace.max(1);
+                        for words in commands.iter() {
+                            if words.iter().any(|w| w == "__ids__") {
+                                // The previous reply's IDs: send what is queued, wait for it.
+                                stream.write_all(&out).expect("send");
+                                out.clear();
+                                let last = read_replies(&mut stream, &mut inbuf, queued);
+                                queued = 0;
+                                ids.clear();
+                                entry_ids(&last.expect("a command before __ids__"), &mut ids);
+                                assert!(!ids.is_empty(), "no entries to use for __ids__");
+                            }
+                            encode(words, r, c, &ids, &mut out);
+                            queued += 1;
+                        }
                     }
                     stream.write_all(&out).expect("send");
-                    read_replies(&mut stream, &mut inbuf, per as usize);
+                    read_replies(&mut stream, &mut inbuf, queued);
                 }
             })
         })
