@@ -15,11 +15,45 @@ use kvproto::{Request, Writer};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
 use super::error::{CmdError, NOT_FLOAT, SYNTAX};
 use super::spec::{
+    Arg,
     Begin::{Index, Keyword},
     Find::Range,
     Group, a, ks,
 };
 use super::table::Command;
+
+/// The arguments several geo commands document alike (as Redis's JSON files repeat them).
+const UNITS: &[Arg] = &[
+    a("m", "pure-token").token("M"),
+    a("km", "pure-token").token("KM"),
+    a("ft", "pure-token").token("FT"),
+    a("mi", "pure-token").token("MI"),
+];
+const ORDER: Arg = a("order", "oneof").flags("optional").args(&[
+    a("asc", "pure-token").token("ASC"),
+    a("desc", "pure-token").token("DESC"),
+]);
+const COUNT: Arg = a("count", "block").flags("optional").args(&[
+    a("count", "integer").token("COUNT"),
+    a("any", "pure-token").token("ANY").flags("optional"),
+]);
+const FROM: Arg = a("from", "oneof").args(&[
+    a("member", "string").token("FROMMEMBER"),
+    a("longitude_latitude", "block")
+        .token("FROMLONLAT")
+        .args(&[a("longitude", "double"), a("latitude", "double")]),
+]);
+const BY: Arg = a("by", "oneof").args(&[
+    a("circle", "block").args(&[
+        a("radius", "double").token("BYRADIUS"),
+        a("unit", "oneof").args(UNITS),
+    ]),
+    a("box", "block").args(&[
+        a("width", "double").token("BYBOX"),
+        a("height", "double"),
+        a("unit", "oneof").args(UNITS),
+    ]),
+]);
 
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
@@ -51,12 +85,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("key", "key").key(0),
             a("member1", "string"),
             a("member2", "string"),
-            a("unit", "oneof").flags("optional").args(&[
-                a("m", "pure-token").token("M"),
-                a("km", "pure-token").token("KM"),
-                a("ft", "pure-token").token("FT"),
-                a("mi", "pure-token").token("MI"),
-            ]),
+            a("unit", "oneof").flags("optional").args(UNITS),
         ]),
     Command::new("geohash", -2, "readonly", geohash)
         .acl("@geo").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
@@ -88,12 +117,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("longitude", "double"),
             a("latitude", "double"),
             a("radius", "double"),
-            a("unit", "oneof").args(&[
-                a("m", "pure-token").token("M"),
-                a("km", "pure-token").token("KM"),
-                a("ft", "pure-token").token("FT"),
-                a("mi", "pure-token").token("MI"),
-            ]),
+            a("unit", "oneof").args(UNITS),
             a("withcoord", "pure-token").token("WITHCOORD").flags("optional"),
             a("withdist", "pure-token").token("WITHDIST").flags("optional"),
             a("withhash", "pure-token").token("WITHHASH").flags("optional"),
@@ -101,10 +125,7 @@ pub(super) static COMMANDS: &[Command] = &[
                 a("count", "integer").token("COUNT"),
                 a("any", "pure-token").token("ANY").since("6.2.0").flags("optional"),
             ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
+            ORDER,
             a("key", "key").key(1).token("STORE").flags("optional"),
             a("key", "key").key(2).token("STOREDIST").flags("optional"),
         ]),
@@ -121,12 +142,7 @@ pub(super) static COMMANDS: &[Command] = &[
             a("longitude", "double"),
             a("latitude", "double"),
             a("radius", "double"),
-            a("unit", "oneof").args(&[
-                a("m", "pure-token").token("M"),
-                a("km", "pure-token").token("KM"),
-                a("ft", "pure-token").token("FT"),
-                a("mi", "pure-token").token("MI"),
-            ]),
+            a("unit", "oneof").args(UNITS),
             a("withcoord", "pure-token").token("WITHCOORD").flags("optional"),
             a("withdist", "pure-token").token("WITHDIST").flags("optional"),
             a("withhash", "pure-token").token("WITHHASH").flags("optional"),
@@ -134,10 +150,7 @@ pub(super) static COMMANDS: &[Command] = &[
                 a("count", "integer").token("COUNT"),
                 a("any", "pure-token").token("ANY").since("6.2.0").flags("optional"),
             ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
+            ORDER,
         ]),
     Command::new("georadiusbymember", -5, "write denyoom", georadiusbymember)
         .acl("@geo").keys(&[ks("RO access", Index(1), Range(0, 1, 0)), ks("OW update", Keyword("STORE", 5), Range(0, 1, 0)), ks("OW update", Keyword("STOREDIST", 5), Range(0, 1, 0))])
@@ -151,23 +164,12 @@ pub(super) static COMMANDS: &[Command] = &[
             a("key", "key").key(0),
             a("member", "string"),
             a("radius", "double"),
-            a("unit", "oneof").args(&[
-                a("m", "pure-token").token("M"),
-                a("km", "pure-token").token("KM"),
-                a("ft", "pure-token").token("FT"),
-                a("mi", "pure-token").token("MI"),
-            ]),
+            a("unit", "oneof").args(UNITS),
             a("withcoord", "pure-token").token("WITHCOORD").flags("optional"),
             a("withdist", "pure-token").token("WITHDIST").flags("optional"),
             a("withhash", "pure-token").token("WITHHASH").flags("optional"),
-            a("count", "block").flags("optional").args(&[
-                a("count", "integer").token("COUNT"),
-                a("any", "pure-token").token("ANY").flags("optional"),
-            ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
+            COUNT,
+            ORDER,
             a("key", "key").key(1).token("STORE").flags("optional"),
             a("key", "key").key(2).token("STOREDIST").flags("optional"),
         ]),
@@ -180,23 +182,12 @@ pub(super) static COMMANDS: &[Command] = &[
             a("key", "key").key(0),
             a("member", "string"),
             a("radius", "double"),
-            a("unit", "oneof").args(&[
-                a("m", "pure-token").token("M"),
-                a("km", "pure-token").token("KM"),
-                a("ft", "pure-token").token("FT"),
-                a("mi", "pure-token").token("MI"),
-            ]),
+            a("unit", "oneof").args(UNITS),
             a("withcoord", "pure-token").token("WITHCOORD").flags("optional"),
             a("withdist", "pure-token").token("WITHDIST").flags("optional"),
             a("withhash", "pure-token").token("WITHHASH").flags("optional"),
-            a("count", "block").flags("optional").args(&[
-                a("count", "integer").token("COUNT"),
-                a("any", "pure-token").token("ANY").flags("optional"),
-            ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
+            COUNT,
+            ORDER,
         ]),
     Command::new("geosearch", -7, "readonly", geosearch)
         .acl("@geo").keys(&[ks("RO access", Index(1), Range(0, 1, 0))])
@@ -207,42 +198,10 @@ pub(super) static COMMANDS: &[Command] = &[
         ])
         .args(&[
             a("key", "key").key(0),
-            a("from", "oneof").args(&[
-                a("member", "string").token("FROMMEMBER"),
-                a("longitude_latitude", "block").token("FROMLONLAT").args(&[
-                    a("longitude", "double"),
-                    a("latitude", "double"),
-                ]),
-            ]),
-            a("by", "oneof").args(&[
-                a("circle", "block").args(&[
-                    a("radius", "double").token("BYRADIUS"),
-                    a("unit", "oneof").args(&[
-                        a("m", "pure-token").token("M"),
-                        a("km", "pure-token").token("KM"),
-                        a("ft", "pure-token").token("FT"),
-                        a("mi", "pure-token").token("MI"),
-                    ]),
-                ]),
-                a("box", "block").args(&[
-                    a("width", "double").token("BYBOX"),
-                    a("height", "double"),
-                    a("unit", "oneof").args(&[
-                        a("m", "pure-token").token("M"),
-                        a("km", "pure-token").token("KM"),
-                        a("ft", "pure-token").token("FT"),
-                        a("mi", "pure-token").token("MI"),
-                    ]),
-                ]),
-            ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
-            a("count", "block").flags("optional").args(&[
-                a("count", "integer").token("COUNT"),
-                a("any", "pure-token").token("ANY").flags("optional"),
-            ]),
+            FROM,
+            BY,
+            ORDER,
+            COUNT,
             a("withcoord", "pure-token").token("WITHCOORD").flags("optional"),
             a("withdist", "pure-token").token("WITHDIST").flags("optional"),
             a("withhash", "pure-token").token("WITHHASH").flags("optional"),
@@ -257,42 +216,10 @@ pub(super) static COMMANDS: &[Command] = &[
         .args(&[
             a("destination", "key").key(0),
             a("source", "key").key(1),
-            a("from", "oneof").args(&[
-                a("member", "string").token("FROMMEMBER"),
-                a("longitude_latitude", "block").token("FROMLONLAT").args(&[
-                    a("longitude", "double"),
-                    a("latitude", "double"),
-                ]),
-            ]),
-            a("by", "oneof").args(&[
-                a("circle", "block").args(&[
-                    a("radius", "double").token("BYRADIUS"),
-                    a("unit", "oneof").args(&[
-                        a("m", "pure-token").token("M"),
-                        a("km", "pure-token").token("KM"),
-                        a("ft", "pure-token").token("FT"),
-                        a("mi", "pure-token").token("MI"),
-                    ]),
-                ]),
-                a("box", "block").args(&[
-                    a("width", "double").token("BYBOX"),
-                    a("height", "double"),
-                    a("unit", "oneof").args(&[
-                        a("m", "pure-token").token("M"),
-                        a("km", "pure-token").token("KM"),
-                        a("ft", "pure-token").token("FT"),
-                        a("mi", "pure-token").token("MI"),
-                    ]),
-                ]),
-            ]),
-            a("order", "oneof").flags("optional").args(&[
-                a("asc", "pure-token").token("ASC"),
-                a("desc", "pure-token").token("DESC"),
-            ]),
-            a("count", "block").flags("optional").args(&[
-                a("count", "integer").token("COUNT"),
-                a("any", "pure-token").token("ANY").flags("optional"),
-            ]),
+            FROM,
+            BY,
+            ORDER,
+            COUNT,
             a("storedist", "pure-token").token("STOREDIST").flags("optional"),
         ]),
 ];
