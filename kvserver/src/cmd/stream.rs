@@ -457,11 +457,32 @@ fn read_after(
     Ok(served)
 }
 
-/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
-fn xread(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let mut count = 0usize;
-    let mut block: Option<Option<Instant>> = None;
-    let mut streams_at = 0;
+/// The options of XREAD and XREADGROUP, as parsed in Redis's `xreadCommand`.
+pub(super) struct ReadOptions<'a> {
+    pub(super) count: usize,
+    /// `Some` with BLOCK: the deadline, `None` inside for BLOCK 0 (wait for ever).
+    pub(super) block: Option<Option<Instant>>,
+    /// Where the keys start (the IDs follow them, as many).
+    pub(super) streams_at: usize,
+    /// XREADGROUP's GROUP group consumer.
+    pub(super) group: Option<(&'a [u8], &'a [u8])>,
+    pub(super) noack: bool,
+}
+
+/// Parses XREAD's (`group_read` false) or XREADGROUP's options up to STREAMS, with Redis's
+/// errors for what the other command takes.
+pub(super) fn read_options<'a>(
+    ctx: &Ctx<'_>,
+    req: &'a Request<'_>,
+    group_read: bool,
+) -> Result<ReadOptions<'a>, CmdError> {
+    let mut o = ReadOptions {
+        count: 0,
+        block: None,
+        streams_at: 0,
+        group: None,
+        noack: false,
+    };
     let mut i = 1;
     while i < req.len() {
         let more = req.len() - 1 - i;
@@ -483,38 +504,56 @@ fn xread(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             if ms < 0 {
                 return Err(CmdError::Msg("ERR timeout is negative"));
             }
-            block = Some(if ms == 0 {
+            o.block = Some(if ms == 0 {
                 None
             } else {
                 Instant::now().checked_add(Duration::from_millis(ms as u64))
             });
         } else if is(opt, "count") && more > 0 {
             i += 1;
-            count = usize::try_from(int_arg(req.arg(i))?).unwrap_or(0);
+            o.count = usize::try_from(int_arg(req.arg(i))?).unwrap_or(0);
         } else if is(opt, "streams") && more > 0 {
-            streams_at = i + 1;
-            if !(req.len() - streams_at).is_multiple_of(2) {
+            o.streams_at = i + 1;
+            if !(req.len() - o.streams_at).is_multiple_of(2) {
                 return Err(CmdError::Msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
             }
             break;
         } else if is(opt, "group") && more >= 2 {
-            return Err(CmdError::Msg(
-                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !group_read {
+                return Err(CmdError::Msg(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            o.group = Some((req.arg(i + 1), req.arg(i + 2)));
+            i += 2;
         } else if is(opt, "noack") {
-            return Err(CmdError::Msg(
-                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !group_read {
+                return Err(CmdError::Msg(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            o.noack = true;
         } else {
             return Err(SYNTAX);
         }
         i += 1;
     }
-    if streams_at == 0 {
+    if o.streams_at == 0 {
         return Err(SYNTAX);
     }
+    Ok(o)
+}
+
+/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+fn xread(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let ReadOptions {
+        count,
+        block,
+        streams_at,
+        ..
+    } = read_options(ctx, req, false)?;
     let n = (req.len() - streams_at) / 2;
     let mut streams = Vec::with_capacity(n);
     for k in 0..n {

@@ -3,8 +3,6 @@
 //! XACK, XPENDING, XCLAIM, XAUTOCLAIM and XINFO (STREAM [FULL], GROUPS, CONSUMERS, HELP).
 //! Arguments are checked in Redis's order, so the first error is Redis's.
 
-use std::time::{Duration, Instant};
-
 use kvcore::{GroupEntry, GroupStart, KeyType, ReadGroup, StreamId, StreamStore, XClaimOptions};
 use kvproto::{Request, Version, Writer};
 
@@ -16,7 +14,9 @@ use super::spec::{
     Find::Range,
     Group, a, ks,
 };
-use super::stream::{ID_LEN, Served, id_text, parse_bound, parse_id, reply, write_entry};
+use super::stream::{
+    ID_LEN, ReadOptions, Served, id_text, parse_bound, parse_id, read_options, reply, write_entry,
+};
 use super::table::{Command, run_subcommand};
 use crate::waiters::Attempt;
 
@@ -362,61 +362,13 @@ type GroupServed = Result<Served, &'static str>;
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK ms] [NOACK] STREAMS key ... id ...
 fn xreadgroup(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let mut count = 0usize;
-    let mut block: Option<Option<Instant>> = None;
-    let mut streams_at = 0;
-    let mut group: Option<(&[u8], &[u8])> = None;
-    let mut noack = false;
-    let mut i = 1;
-    while i < req.len() {
-        let more = req.len() - 1 - i;
-        let opt = req.arg(i);
-        if is(opt, "block") && more > 0 {
-            if ctx.s.in_script {
-                return Err(CmdError::Raw(
-                    [
-                        &b"ERR "[..],
-                        req.arg(0),
-                        b" command is not allowed with BLOCK option from scripts",
-                    ]
-                    .concat(),
-                ));
-            }
-            i += 1;
-            let ms = int_arg(req.arg(i))
-                .map_err(|_| CmdError::Msg("ERR timeout is not an integer or out of range"))?;
-            if ms < 0 {
-                return Err(CmdError::Msg("ERR timeout is negative"));
-            }
-            block = Some(if ms == 0 {
-                None
-            } else {
-                Instant::now().checked_add(Duration::from_millis(ms as u64))
-            });
-        } else if is(opt, "count") && more > 0 {
-            i += 1;
-            count = usize::try_from(int_arg(req.arg(i))?).unwrap_or(0);
-        } else if is(opt, "streams") && more > 0 {
-            streams_at = i + 1;
-            if !(req.len() - streams_at).is_multiple_of(2) {
-                return Err(CmdError::Msg(
-                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
-            }
-            break;
-        } else if is(opt, "group") && more >= 2 {
-            group = Some((req.arg(i + 1), req.arg(i + 2)));
-            i += 2;
-        } else if is(opt, "noack") {
-            noack = true;
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 1;
-    }
-    if streams_at == 0 {
-        return Err(SYNTAX);
-    }
+    let ReadOptions {
+        count,
+        block,
+        streams_at,
+        group,
+        noack,
+    } = read_options(ctx, req, true)?;
     let Some((group, consumer)) = group else {
         return Err(CmdError::Msg("ERR Missing GROUP option for XREADGROUP"));
     };
