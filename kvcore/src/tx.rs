@@ -459,6 +459,24 @@ impl std::fmt::Debug for Watch {
 #[derive(Debug, Default)]
 struct WatchState {
     touched: AtomicBool,
+    /// Threads parked in [`Watch::wait_until`] (the writers' check before they notify).
+    parked: AtomicUsize,
+    lock: Mutex<()>,
+    woken: parking_lot::Condvar,
+}
+
+impl WatchState {
+    /// Marks the watch changed and wakes a thread parked on it.
+    fn touch(&self) {
+        self.touched.store(true, Ordering::Release);
+        // Pairs with the fence in `wait_until`: either the waiter sees `touched`, or this
+        // sees it parked (and then the lock orders the notify after its wait began).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) > 0 {
+            let _guard = self.lock.lock();
+            self.woken.notify_all();
+        }
+    }
 }
 
 impl Kv {
@@ -502,6 +520,33 @@ impl Watch {
         self.keys
             .iter()
             .any(|(_, _, deadline)| deadline.is_some_and(|at| at <= now))
+    }
+
+    /// Waits until a watched key changes ([`Watch::changed`]) or `deadline` passes (`None`:
+    /// no deadline); whether it changed. Any write to a watched key wakes it, from whichever
+    /// thread or handle of the store: what blocking reads wait on.
+    pub fn wait_until(&self, deadline: Option<std::time::Instant>) -> bool {
+        // Expiry changes a key without a write: look again at least this often.
+        const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+        let state = &self.state;
+        state.parked.fetch_add(1, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let mut guard = state.lock.lock();
+        let changed = loop {
+            if self.changed() {
+                break true;
+            }
+            let now = std::time::Instant::now();
+            let slice = match deadline {
+                Some(d) if d <= now => break false,
+                Some(d) => (d - now).min(RECHECK),
+                None => RECHECK,
+            };
+            state.woken.wait_for(&mut guard, slice);
+        };
+        drop(guard);
+        state.parked.fetch_sub(1, Ordering::Relaxed);
+        changed
     }
 
     /// How many keys it watches.
@@ -572,7 +617,7 @@ impl Watches {
         effect.for_each_key(|db, key| {
             if let Some(list) = keys.get(&(db, key.to_vec())) {
                 for s in list {
-                    s.touched.store(true, Ordering::Release);
+                    s.touch();
                 }
             }
         });
@@ -586,7 +631,7 @@ impl Watches {
         for ((d, key), list) in keys.iter() {
             if *d == db && affected(key) {
                 for s in list {
-                    s.touched.store(true, Ordering::Release);
+                    s.touch();
                 }
             }
         }

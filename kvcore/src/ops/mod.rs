@@ -10,6 +10,7 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod set;
 pub(crate) mod stream;
+pub(crate) mod stream_block;
 pub(crate) mod stream_group;
 pub(crate) mod string;
 pub(crate) mod zset;
