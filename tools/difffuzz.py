@@ -13,41 +13,17 @@ Streams use explicit and `<ms>-*` IDs around a slowly rising base, so both serve
 IDs; `*` (the clock's milliseconds) goes only to the stream `xa`, whose IDs no reply shows
 (XADD's reply there is compared as "an ID"). Consumer-group commands run on x1/x2 with delivery
 times set by XCLAIM TIME; XPENDING's idle times are zeroed before comparing."""
-import os, random, socket, sys
+import os, random, sys
 from collections import defaultdict
 BIG = os.environ.get("BIG") == "1"
 PREFIX_ERRORS = "--prefix-errors" in sys.argv
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc  # tools/resp.py
+from resp import Tagged  # tools/resp.py
 
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port)); self.buf = b""
-    def recv(self):
-        chunk = self.s.recv(65536)
-        if not chunk: raise EOFError("the server closed the connection")
-        self.buf += chunk
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.recv()
-        l, self.buf = self.buf.split(b"\r\n", 1); return l
-    def exact(self, n):
-        while len(self.buf) < n + 2:
-            self.recv()
-        d, self.buf = self.buf[:n], self.buf[n + 2:]; return d
-    def reply(self):
-        l = self.line(); t, rest = l[:1], l[1:]
-        if t == b"+": return ("ok", rest)
-        if t == b"-": return ("err", rest.split(b" ")[0] if PREFIX_ERRORS else rest)
-        if t == b":": return int(rest)
-        if t == b"$":
-            n = int(rest); return None if n < 0 else self.exact(n)
-        if t == b"*":
-            n = int(rest); return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(l)
-    def cmd(self, args):
-        self.s.sendall(enc(args)); return self.reply()
+def Conn(port):
+    """A connection decoding replies for comparison (tools/resp.py)."""
+    return Tagged(port, prefix_errors=PREFIX_ERRORS)
 
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS"}
 PAIRS = {"HGETALL"}

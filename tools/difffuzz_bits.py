@@ -10,53 +10,14 @@ Usage: difffuzz_bits.py PORT_REDIS PORT_KV N SEED [--show K] [--history H] [--er
 Prints up to K examples (default 3) per mismatch class, each after the H commands before it
 (default 0) that touched its key, and a count per class; --errors also counts the error
 replies by command and text."""
-import random, socket, sys
+import random, sys
 from collections import defaultdict
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc  # tools/resp.py
+from resp import Tagged  # tools/resp.py
 
 
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                raise ConnectionError("closed")
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def exact(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.s.recv(65536)
-        d, self.buf = self.buf[:n], self.buf[n + 2:]
-        return d
-
-    def reply(self):
-        l = self.line()
-        t, rest = l[:1], l[1:]
-        if t == b"+":
-            return ("ok", rest)
-        if t == b"-":
-            return ("err", rest)
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self.exact(n)
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(l)
-
-    def cmd(self, args):
-        self.s.sendall(enc(args))
-        return self.reply()
+Conn = Tagged  # tools/resp.py
 
 
 BITMAPS = ["b1", "b2", "b3", "s1", "nokey"]

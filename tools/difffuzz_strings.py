@@ -8,69 +8,15 @@ both servers are flushed so that one difference does not cascade.
 Usage: difffuzz_strings.py PORT_REDIS PORT_KV N SEED [--show K] [--history H] [--resp3]
 Prints up to K examples (default 3) per mismatch class, each after the H commands before it
 (default 0), and a count per class. --resp3 runs the session in RESP3 (HELLO 3)."""
-import random, socket, sys, time
+import random, sys, time
 from collections import defaultdict
 
 
 sys.dont_write_bytecode = True  # importing resp.py leaves no tools/__pycache__
-from resp import enc  # tools/resp.py
+from resp import Tagged  # tools/resp.py
 
 
-class Conn:
-    def __init__(self, port):
-        self.port = port
-        self.reconnect()
-
-    def reconnect(self):
-        self.s = socket.create_connection(("127.0.0.1", self.port))
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                raise ConnectionError("closed")
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def exact(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.s.recv(65536)
-        d, self.buf = self.buf[:n], self.buf[n + 2:]
-        return d
-
-    def reply(self):
-        l = self.line()
-        t, rest = l[:1], l[1:]
-        if t == b"+":
-            return ("ok", rest)
-        if t == b"-":
-            return ("err", rest)
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self.exact(n)
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        # RESP3 (--resp3): each type keeps its own tag so that a wrong type is a mismatch.
-        if t == b"%":
-            return ("map", [(self.reply(), self.reply()) for _ in range(int(rest))])
-        if t in (b"~", b">"):
-            return ("set" if t == b"~" else "push", [self.reply() for _ in range(int(rest))])
-        if t == b"_":
-            return ("null",)
-        if t in (b",", b"#", b"("):
-            return (t.decode(), rest)
-        if t in (b"!", b"="):
-            return (t.decode(), self.exact(int(rest)))
-        raise ValueError(l)
-
-    def cmd(self, args):
-        self.s.sendall(enc(args))
-        return self.reply()
+Conn = Tagged  # tools/resp.py
 
 
 # Integers that probe the parser: signs, zeros, spaces, 20+ digits, the i64 edges.

@@ -48,3 +48,54 @@ class Conn:
         """Sends one command and returns its decoded reply."""
         self.sock.sendall(enc(list(args)))
         return self.read()
+
+
+class Tagged(Conn):
+    """Decodes replies into comparable Python values, as the differential fuzzers compare them:
+    a status is `("ok", text)`, an error `("err", text)` (with `prefix_errors`, only its code),
+    an integer an int, a bulk string bytes (None for null), an array a list; each RESP3 type
+    keeps a tag of its own (`("map", pairs)`, `("set", items)`, `("push", items)`, `("null",)`,
+    `(",", text)`, `("#", text)`, `("(", text)`, `("!", bytes)`, `("=", bytes)`), so a reply of
+    the wrong type is a difference."""
+
+    def __init__(self, port, prefix_errors=False):
+        self.port = port
+        self.prefix_errors = prefix_errors
+        super().__init__(port)
+
+    def reconnect(self):
+        """A fresh connection to the same port (after a server closed one)."""
+        self.sock.close()
+        Conn.__init__(self, self.port)
+
+    def read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return ("ok", rest)
+        if t == b"-":
+            return ("err", rest.split(b" ")[0] if self.prefix_errors else rest)
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        if t == b"%":
+            return ("map", [(self.read(), self.read()) for _ in range(int(rest))])
+        if t in (b"~", b">"):
+            return ("set" if t == b"~" else "push", [self.read() for _ in range(int(rest))])
+        if t == b"_":
+            return ("null",)
+        if t in (b",", b"#", b"("):
+            return (t.decode(), rest)
+        if t in (b"!", b"="):
+            return (t.decode(), self._exact(int(rest)))
+        raise ValueError(line)
+
+    def cmd(self, args):
+        """Sends one command (a list of arguments) and returns its decoded reply."""
+        self.sock.sendall(enc(list(args)))
+        return self.read()
