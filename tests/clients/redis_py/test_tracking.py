@@ -57,6 +57,12 @@ class Tracking(unittest.TestCase):
     def test_redirect_to_a_resp2_subscriber(self):
         p = redis.Redis(port=PORT, protocol=2).pubsub()
         p.subscribe("__redis__:invalidate")
+        # subscribe() does not wait for the server: its confirmation does.
+        deadline = time.monotonic() + PATIENCE
+        confirmed = None
+        while confirmed is None and time.monotonic() < deadline:
+            confirmed = p.get_message(timeout=1.0)
+        self.assertEqual(confirmed["type"], "subscribe")
         subscribers = [c for c in self.w.client_list() if c["sub"] == "1"]
         self.assertEqual(len(subscribers), 1)
         sub_id = int(subscribers[0]["id"])
