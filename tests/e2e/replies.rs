@@ -217,3 +217,48 @@ fn debug_follows_enable_debug_command() {
         b"+OK\r\n+OK\r\n$1\r\nv\r\n",
     );
 }
+
+#[test]
+fn debug_object_reports_the_encoding_and_idle_time() {
+    // Redis's line has an address, a serialized length and an LRU clock that differ from run
+    // to run, so it cannot be recorded; its shape and the fields kv shares with OBJECT are
+    // checked instead.
+    let dir = super::support::TempDir::new("debug-object");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conf = format!("{}/kv.conf", dir.path());
+    std::fs::write(&conf, "enable-debug-command yes\n").unwrap();
+    let server = Server::start(&["--config", &conf]);
+    let mut raw = server.raw();
+    raw.roundtrip(
+        b"SET s v\r\nRPUSH l a b\r\nSET n 12\r\n",
+        b"+OK\r\n:2\r\n+OK\r\n",
+    );
+    for (key, encoding) in [("s", "embstr"), ("l", "quicklist"), ("n", "int")] {
+        raw.send(format!("DEBUG OBJECT {key}\r\n").as_bytes());
+        let line = raw.read_line();
+        let fields: Vec<&str> = line.trim_end().split(' ').collect();
+        // A list adds Redis's five `ql_` fields.
+        let extra = if key == "l" { 5 } else { 0 };
+        assert_eq!(fields.len(), 7 + extra, "{line}");
+        assert_eq!(fields[0], "+Value");
+        assert!(fields[1].starts_with("at:0x"), "{line}");
+        assert_eq!(fields[2], "refcount:1");
+        assert_eq!(fields[3], format!("encoding:{encoding}"));
+        let names = [
+            "serializedlength",
+            "lru",
+            "lru_seconds_idle",
+            "ql_nodes",
+            "ql_avg_node",
+            "ql_listpack_max",
+            "ql_compressed",
+            "ql_uncompressed_size",
+        ];
+        for (field, name) in fields[4..].iter().zip(names) {
+            let (n, v) = field.split_once(':').unwrap();
+            assert_eq!(n, name, "{line}");
+            v.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
+        }
+    }
+    raw.roundtrip(b"DEBUG OBJECT nosuch\r\n", b"-ERR no such key\r\n");
+}

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use kvcore::Store;
+use kvcore::{ListStore, Store};
 use kvproto::{Request, Version};
 
 use super::ctx::{CmdResult, Ctx, is};
@@ -109,7 +109,7 @@ fn reload(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// `lru_seconds_idle` OBJECT IDLETIME's (seconds since the last write); the rest are stand-ins:
 /// `Value at` is a hash of the key (kv exposes no addresses), `serializedlength` is MEMORY
 /// USAGE's estimate, and `lru` is the last write's Unix time in seconds, in 24 bits as Redis's
-/// LRU clock counts.
+/// LRU clock counts. A list adds Redis's `ql_` fields (see below).
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let (Some(meta), Some(encoding), Some(size)) = (
         ctx.s.db.meta(key),
@@ -122,10 +122,26 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let idle = now.saturating_sub(meta.updated_ms) / 1000;
     let lru = (meta.updated_ms / 1000) & ((1 << 24) - 1);
     let at = fnv1a(key) & 0x0000_7fff_ffff_fff0;
-    let line = format!(
+    let mut line = format!(
         "Value at:{at:#x} refcount:1 encoding:{encoding} serializedlength:{size} lru:{lru} \
          lru_seconds_idle:{idle}"
     );
+    if encoding == "quicklist" {
+        // Redis's quicklist details. kv's list is not a quicklist: it counts as one node
+        // holding every element, with the configured node size and compression, and MEMORY
+        // USAGE's estimate as its uncompressed size.
+        let len = ctx.s.db.llen(key).unwrap_or(0);
+        let (fill, depth) = {
+            let params = ctx.s.shared.params.lock();
+            let get = |name: &str| params[crate::params::index(name)].clone();
+            (get("list-max-listpack-size"), get("list-compress-depth"))
+        };
+        let compressed = u8::from(depth != "0");
+        line.push_str(&format!(
+            " ql_nodes:1 ql_avg_node:{len}.00 ql_listpack_max:{fill} ql_compressed:{compressed} \
+             ql_uncompressed_size:{size}"
+        ));
+    }
     ctx.w().simple(line.as_bytes());
     Ok(())
 }
