@@ -119,8 +119,12 @@ class Conn(resp.Conn):
         elif t in b"*~>":
             for _ in range(max(int(rest), 0)):
                 self._raw()
-        elif t in b"%|":
+        elif t in b"%":
             for _ in range(2 * int(rest)):
+                self._raw()
+        elif t in b"|":
+            # An attribute's pairs come before the reply they annotate: one reply in all.
+            for _ in range(2 * int(rest) + 1):
                 self._raw()
 
     def read(self):

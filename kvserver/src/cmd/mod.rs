@@ -8,6 +8,7 @@ mod command;
 mod config;
 mod connection;
 mod ctx;
+mod debug;
 mod error;
 mod expire;
 mod function;
