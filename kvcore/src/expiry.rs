@@ -9,6 +9,7 @@
 //! [`Kv::active_expire_cycle`] is that pass, deterministic given the clock; the host calls it,
 //! or [`Kv::start_active_expiry`] runs it on a background thread.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,8 +43,10 @@ impl Kv {
 
     /// Starts a background thread that runs [`Kv::active_expire_cycle`] every `interval`
     /// (with a budget of 200 keys per shard), until the returned task is stopped or dropped,
-    /// or the store is dropped.
+    /// or the store is dropped. [`Kv::set_active_expiry_interval`] and
+    /// [`Kv::set_active_expiry_enabled`] change it while it runs.
     pub fn start_active_expiry(&self, interval: Duration) -> ExpiryTask {
+        self.set_active_expiry_interval(interval);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let signal = Arc::clone(&stop);
@@ -51,6 +54,11 @@ impl Kv {
             .name("kv-expiry".into())
             .spawn(move || {
                 loop {
+                    let Some(interval) = weak.upgrade().map(|inner| {
+                        Duration::from_millis(inner.expiry_interval_ms.load(Ordering::Relaxed))
+                    }) else {
+                        return;
+                    };
                     {
                         let mut stopped = signal.0.lock();
                         if !*stopped {
@@ -61,7 +69,9 @@ impl Kv {
                         }
                     }
                     let Some(inner) = weak.upgrade() else { return };
-                    cycle(&inner, 200);
+                    if inner.expiry_enabled.load(Ordering::Relaxed) {
+                        cycle(&inner, 200);
+                    }
                 }
             })
             // Failing to spawn a thread means the process is out of resources; no store
@@ -71,6 +81,23 @@ impl Kv {
             stop,
             thread: Some(thread),
         }
+    }
+}
+
+impl Kv {
+    /// Changes the pause between the active-expiry thread's cycles (Redis's `hz`: 1000 / hz
+    /// ms); it applies from the next cycle on. At least 1 ms.
+    pub fn set_active_expiry_interval(&self, interval: Duration) {
+        let ms = u64::try_from(interval.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.inner.expiry_interval_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Pauses (`false`) or resumes the active-expiry thread's cycles (Redis's DEBUG
+    /// SET-ACTIVE-EXPIRE); expired keys are still removed when they are read.
+    pub fn set_active_expiry_enabled(&self, enabled: bool) {
+        self.inner.expiry_enabled.store(enabled, Ordering::Relaxed);
     }
 }
 

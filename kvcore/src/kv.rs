@@ -55,6 +55,10 @@ pub(crate) struct Inner {
     /// The largest sparse HyperLogLog before it becomes dense (Redis's
     /// `hll-sparse-max-bytes`).
     hll_sparse_max: AtomicUsize,
+    /// The active-expiry thread's pause between cycles, in ms, and whether it runs cycles
+    /// (`Kv::start_active_expiry`; Redis's `hz` and DEBUG SET-ACTIVE-EXPIRE).
+    pub(crate) expiry_interval_ms: std::sync::atomic::AtomicU64,
+    pub(crate) expiry_enabled: std::sync::atomic::AtomicBool,
     /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
     pub(crate) watches: crate::tx::Watches,
     /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
@@ -461,6 +465,8 @@ impl Kv {
                 expired_keys: AtomicU64::new(0),
                 max_bulk: AtomicUsize::new(opts.max_bulk_len),
                 hll_sparse_max: AtomicUsize::new(crate::types::hll::DEFAULT_SPARSE_MAX_BYTES),
+                expiry_interval_ms: std::sync::atomic::AtomicU64::new(100),
+                expiry_enabled: std::sync::atomic::AtomicBool::new(true),
                 watches: crate::tx::Watches::default(),
                 notify_flags: AtomicU32::new(0),
                 observer: crate::notify::Observer::default(),

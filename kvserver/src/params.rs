@@ -309,7 +309,7 @@ pub(crate) static PARAMS: &[Param] = &[
     p("rdb-key-save-delay", num(-I32 - 1, I32, Plain), "0").flag(HIDDEN),
     p("key-load-delay", num(-I32 - 1, I32, Plain), "0").flag(HIDDEN),
     p("active-expire-effort", num(1, 10, Plain), "1"),
-    p("hz", num(0, I32, Plain), "10"),
+    p("hz", num(0, I32, Plain), "10").live(),
     p("min-replicas-to-write", num(0, I32, Plain), "0").alias("min-slaves-to-write"),
     p("min-replicas-max-lag", num(0, I32, Plain), "10").alias("min-slaves-max-lag"),
     p("watchdog-period", num(0, I32, Plain), "0").flag(HIDDEN),

@@ -262,3 +262,35 @@ fn debug_object_reports_the_encoding_and_idle_time() {
     }
     raw.roundtrip(b"DEBUG OBJECT nosuch\r\n", b"-ERR no such key\r\n");
 }
+
+/// DEBUG SET-ACTIVE-EXPIRE 0 stops the active-expiry thread (as Redis's test suite uses it: an
+/// expired key nobody reads stays counted), 1 starts it again; CONFIG SET hz changes its pace.
+#[test]
+fn debug_set_active_expire_pauses_active_expiry() {
+    let dir = super::support::TempDir::new("debug-active-expire");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conf = format!("{}/kv.conf", dir.path());
+    std::fs::write(&conf, "enable-debug-command yes\nhz 100\n").unwrap();
+    let server = Server::start(&["--config", &conf]);
+    let mut raw = server.raw();
+    raw.roundtrip(b"CONFIG GET hz\r\n", b"*2\r\n$2\r\nhz\r\n$3\r\n100\r\n");
+    raw.roundtrip(b"DEBUG SET-ACTIVE-EXPIRE 0\r\n", b"+OK\r\n");
+    raw.roundtrip(b"SET k v PX 1\r\n", b"+OK\r\n");
+    // 200 ms is 20 cycles at hz 100: with the thread running, the only volatile key would be
+    // sampled and removed. Paused, it stays (DBSIZE does not read it).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    raw.roundtrip(b"DBSIZE\r\n", b":1\r\n");
+    raw.roundtrip(b"DEBUG SET-ACTIVE-EXPIRE 1\r\n", b"+OK\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        raw.send(b"DBSIZE\r\n");
+        if raw.read_line() == ":0\r\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "active expiry never removed the key"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -181,6 +181,12 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "save" => shared
             .kv
             .set_save_rules(&params::save_rules(value).unwrap_or_default()),
+        // Redis's hz: active expiry runs hz times a second (the value is clamped to 1..=500).
+        "hz" => shared
+            .kv
+            .set_active_expiry_interval(std::time::Duration::from_millis(
+                1000 / int().clamp(1, 500),
+            )),
         "hll-sparse-max-bytes" => shared
             .kv
             .set_hll_sparse_max_bytes(usize::try_from(int()).unwrap_or(usize::MAX)),

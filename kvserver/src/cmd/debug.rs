@@ -55,11 +55,21 @@ fn debug(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     } else if is(sub, "sleep") && argc == 3 {
         sleep(req.arg(2));
         ctx.ok()
-    } else if (is(sub, "set-active-expire") && argc == 3)
-        || (is(sub, "change-repl-id") && argc == 2)
-    {
-        // kv's active expiry always runs (its task belongs to the listener), and kv has no
-        // replication IDs: both are accepted and change nothing.
+    } else if is(sub, "set-active-expire") && argc == 3 {
+        // Redis reads the flag with `atoi`: leading digits, anything else is 0.
+        let flag = req.arg(2);
+        let digits = flag
+            .strip_prefix(b"-")
+            .or_else(|| flag.strip_prefix(b"+"))
+            .unwrap_or(flag);
+        let on = digits
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .any(|&b| b != b'0');
+        ctx.s.shared.kv.set_active_expiry_enabled(on);
+        ctx.ok()
+    } else if is(sub, "change-repl-id") && argc == 2 {
+        // kv has no replication IDs yet: accepted, changes nothing.
         ctx.ok()
     } else if is(sub, "quicklist-packed-threshold") && argc == 3 {
         // kv's lists have no packed/plain node threshold; the argument is checked as Redis
