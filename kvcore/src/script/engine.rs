@@ -266,6 +266,13 @@ impl Engine {
         let result = f(vm);
         let resp3 = with_run_ctx(&vm.lua, |ctx| {
             ctx.host = None;
+            // The last `redis.call` reply waited here while it was pushed; a large one (an
+            // LRANGE of everything) must not stay allocated until the next script.
+            ctx.reply = Value::Nil;
+            // Likewise the argument buffer, kept for reuse only while it is small.
+            if ctx.args.capacity() > 64 * 1024 {
+                ctx.args = Vec::new();
+            }
             ctx.call.resp3
         })
         .unwrap_or(false);
