@@ -4,8 +4,8 @@
 //! the last 160 per event) and the per-command latency histograms (`latency-tracking`).
 //!
 //! The histograms are one shared table of counters per statistics slot (the subcommand's for
-//! `config|get`), in power-of-two buckets from 1024 ns as Redis's `hdr_iter_log_init(1024, 2)`
-//! reports them; a command adds one to one bucket with a relaxed `fetch_add`.
+//! `config|get`), in Redis's buckets (powers of two from 1024 ns, each widened to the end of its
+//! `hdr_histogram` sub-bucket, as `hdr_iter_log_init(1024, 2)` reports them); a command adds one to one bucket with a relaxed `fetch_add`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -68,11 +68,14 @@ static SUBCOMMANDS: &[Command] = &[
 
 /// Samples kept per event (Redis's `LATENCY_TS_LEN`).
 const HISTORY: usize = 160;
-/// Histogram buckets: bucket `k` counts durations up to `1024 << k` ns; the last reaches
-/// Redis's tracking maximum (1000 s).
-const BUCKETS: usize = 31;
-const MIN_NS: u64 = 1024;
-const MAX_NS: u64 = 1_000_000_000_000;
+/// Histogram buckets as Redis 7.0 reports them: its histogram (1 ns to 1 s, two significant
+/// digits) walked by `hdr_iter_log_init(1024, 2)`. Bucket `k < 20` ends at the top of the
+/// histogram's sub-bucket that holds `1024 << k` ns, `(1024 << k) * 129 / 128 - 1`; the last
+/// ends at the histogram's top, `2^30 - 1` ns, and takes everything from 1 s up (Redis clamps
+/// durations to 1 s).
+const BUCKETS: usize = 21;
+const MAX_NS: u64 = 1_000_000_000;
+const TOP_NS: u64 = (1 << 30) - 1;
 
 /// One event's samples: at most one per second, the highest of that second.
 #[derive(Debug)]
@@ -192,19 +195,33 @@ fn unix_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The bucket of a duration: the first whose bound (`1024 << k` ns) holds it, durations
-/// clamped to Redis's tracked range first.
+/// The bucket of a duration: the first whose upper bound holds it, after Redis's clamp to
+/// 1 ns..1 s.
 fn bucket(usec: u64) -> usize {
-    let ns = usec.saturating_mul(1000).clamp(MIN_NS, MAX_NS);
-    // ceil(log2(ns / 1024)).
-    let units = ns.div_ceil(MIN_NS);
-    let k = (64 - (units - 1).leading_zeros()) as usize;
-    k.min(BUCKETS - 1)
+    let ns = usec.saturating_mul(1000).clamp(1, MAX_NS);
+    // The power of two at or below `ns`, as a bucket; then the next one if `ns` is past its
+    // sub-bucket.
+    let k = (ns.ilog2() as usize).saturating_sub(10);
+    if ns <= bucket_top_ns(k) {
+        k
+    } else {
+        (k + 1).min(BUCKETS - 1)
+    }
 }
 
-/// The bound Redis reports for bucket `k`, in µs.
+/// The highest duration (ns) bucket `k` counts.
+fn bucket_top_ns(k: usize) -> u64 {
+    if k + 1 < BUCKETS {
+        let level = 1024u64 << k;
+        level + level / 128 - 1
+    } else {
+        TOP_NS
+    }
+}
+
+/// The bound Redis reports for bucket `k`, in µs (`highest_equivalent_value / 1000`).
 fn bucket_usec(k: usize) -> u64 {
-    (MIN_NS << k) / 1000
+    bucket_top_ns(k) / 1000
 }
 
 fn latest(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
@@ -410,15 +427,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_powers_of_two_from_1024_ns() {
+    fn buckets_end_where_redis_reports_them() {
+        // Labels recorded from redis-server 7.0.15: DEBUG SLEEP 0.0025, 0.04 and 0.7 give
+        // 4227, 67633 and 1073741.
+        for (usec, label) in [(2500, 4227), (40_000, 67633), (700_000, 1_073_741)] {
+            assert_eq!(bucket_usec(bucket(usec)), label, "{usec} us");
+        }
+        // The first buckets: 1 us and 2 us fit under 1031 and 2063 ns.
         for (usec, k) in [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (1000, 10)] {
             assert_eq!(bucket(usec), k, "{usec} us");
         }
+        // A sub-bucket's worth past the power of two stays in its bucket: 66 us is under
+        // 66047 ns, and 67 us is not.
+        assert_eq!((bucket(66), bucket(67)), (6, 7));
         assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+        // Every duration lands in the first bucket whose top holds it.
+        for usec in (0..2_000_000).step_by(7) {
+            let ns = (usec * 1000).clamp(1, MAX_NS);
+            let first = (0..BUCKETS).find(|&k| ns <= bucket_top_ns(k)).unwrap();
+            assert_eq!(bucket(usec), first, "{usec} us");
+        }
         assert_eq!(
-            [0, 1, 6, 10].map(bucket_usec),
-            [1, 2, 65, 1048],
-            "the bounds Redis reports"
+            [0, 1, 6, 10, 19, 20].map(bucket_usec),
+            [1, 2, 66, 1056, 541_065, 1_073_741]
         );
     }
 
