@@ -2,6 +2,7 @@
 
 mod cmd;
 mod conn;
+mod histogram;
 mod listener;
 mod log;
 mod monitor;

@@ -698,7 +698,7 @@ fn parse_double(s: &str) -> Option<f64> {
 }
 
 /// `%f` with trailing zeros (and a trailing dot) removed.
-fn trim_double(v: f64) -> String {
+pub(crate) fn trim_double(v: f64) -> String {
     let s = format!("{v:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

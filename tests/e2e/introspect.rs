@@ -230,6 +230,68 @@ fn latency_histogram_counts_calls() {
     assert!(pairs(v).is_empty());
 }
 
+/// `INFO latencystats`: one line per command timed, at the configured percentiles, in
+/// Redis's format; not part of the default INFO.
+#[test]
+fn info_latencystats_reports_percentiles() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg("k").arg(i).query(&mut con).unwrap();
+    }
+    let info = |con: &mut redis::Connection, section: &str| -> String {
+        let mut cmd = redis::cmd("INFO");
+        if !section.is_empty() {
+            cmd.arg(section);
+        }
+        cmd.query(con).unwrap()
+    };
+    let line = |text: &str, name: &str| -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("latency_percentiles_usec_{name}:")))
+            .map(str::to_string)
+    };
+    let stats = info(&mut con, "latencystats");
+    assert!(stats.starts_with("# Latencystats\r\n"), "{stats}");
+    let set = line(&stats, "set").expect("a line for SET");
+    let values: Vec<(String, f64)> = set
+        .split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            let (_, frac) = v.split_once('.').expect("three decimals");
+            assert_eq!(frac.len(), 3, "{set}");
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["p50", "p99", "p99.9"]);
+    assert!(values.windows(2).all(|w| w[0].1 <= w[1].1), "{set}");
+    assert!(line(&info(&mut con, ""), "set").is_none());
+    assert!(line(&info(&mut con, "everything"), "set").is_some());
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking-info-percentiles")
+        .arg("0 33.3 100")
+        .query(&mut con)
+        .unwrap();
+    let set = line(&info(&mut con, "latencystats"), "set").unwrap();
+    let names: Vec<&str> = set
+        .split(',')
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+    assert_eq!(names, ["p0", "p33.3", "p100"]);
+
+    // Tracking off: the bare header, as Redis prints it.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking")
+        .arg("no")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(info(&mut con, "latencystats").trim_end(), "# Latencystats");
+}
+
 #[test]
 fn latency_monitor_records_slow_commands() {
     let server = Server::start(&[]);

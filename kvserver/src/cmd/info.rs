@@ -10,7 +10,7 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx, is};
 use super::spec::{Group, a};
-use super::table::{Command, stat_name};
+use super::table::{self, Command, stat_name};
 use crate::shared::Shared;
 
 #[rustfmt::skip]
@@ -27,9 +27,8 @@ pub(super) static COMMANDS: &[Command] = &[
 /// it (HELLO and INFO report it; `kv_version` in INFO is this server's own version).
 pub(crate) const REDIS_VERSION: &str = "7.2.0";
 
-/// Redis's sections, in Redis's order (Latencystats is left out: kv keeps no latency
-/// histograms, and an exporter reads a missing section as "no data", not as zeros).
-const SECTIONS: [&str; 12] = [
+/// Redis's sections, in Redis's order.
+const SECTIONS: [&str; 13] = [
     "server",
     "clients",
     "memory",
@@ -40,6 +39,7 @@ const SECTIONS: [&str; 12] = [
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -49,14 +49,14 @@ const SECTIONS: [&str; 12] = [
 fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let mut wanted = [false; SECTIONS.len()];
     if req.len() == 1 {
-        wanted = SECTIONS.map(|s| s != "commandstats");
+        wanted = SECTIONS.map(is_default);
     }
     for arg in req.args().skip(1) {
         if is(arg, "all") || is(arg, "everything") {
             wanted = [true; SECTIONS.len()];
         } else if is(arg, "default") {
             for (w, s) in wanted.iter_mut().zip(SECTIONS) {
-                *w |= s != "commandstats";
+                *w |= is_default(s);
             }
         } else if let Some(i) = SECTIONS.iter().position(|s| is(arg, s)) {
             wanted[i] = true;
@@ -75,6 +75,12 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
     ctx.w().verbatim(b"txt", text.as_bytes());
     Ok(())
+}
+
+/// Whether INFO with no section (or `default`) includes `section`: all but the per-command
+/// ones, as in Redis.
+fn is_default(section: &str) -> bool {
+    !matches!(section, "commandstats" | "latencystats")
 }
 
 macro_rules! line {
@@ -137,6 +143,7 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
         }
         "cluster" => line!(out, "cluster_enabled:0"),
         "commandstats" => commandstats(s, out),
+        "latencystats" => latencystats(s, out),
         "keyspace" => {
             for i in 0..kv.databases() {
                 if let Ok(db) = kv.db(i) {
@@ -379,6 +386,36 @@ fn commandstats(s: &Shared, out: &mut String) {
             t.rejected,
             t.failed
         );
+    }
+}
+
+/// `latency_percentiles_usec_<command>:p50=..,p99=..` per command timed since tracking began,
+/// at the percentiles of `latency-tracking-info-percentiles`; nothing while `latency-tracking`
+/// is off (Redis prints the bare header then).
+fn latencystats(s: &Shared, out: &mut String) {
+    if !s.latency.tracking() {
+        return;
+    }
+    let percentiles: Vec<f64> = {
+        let params = s.params.lock();
+        params[crate::params::index("latency-tracking-info-percentiles")]
+            .split_ascii_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    for slot in 0..table::stat_slots() {
+        let Some(hist) = s.latency.histogram(slot) else {
+            continue;
+        };
+        let _ = write!(out, "latency_percentiles_usec_{}:", stat_name(slot));
+        for (i, &p) in percentiles.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let usec = hist.value_at_percentile(p) as f64 / 1000.0;
+            let _ = write!(out, "p{}={usec:.3}", crate::params::trim_double(p));
+        }
+        out.push_str("\r\n");
     }
 }
 

@@ -3,14 +3,17 @@
 //! a command that took at least `latency-monitor-threshold` ms, one sample per second kept,
 //! the last 160 per event) and the per-command latency histograms (`latency-tracking`).
 //!
-//! The histograms are one shared table of counters per statistics slot (the subcommand's for
-//! `config|get`), in Redis's buckets (powers of two from 1024 ns, each widened to the end of its
-//! `hdr_histogram` sub-bucket, as `hdr_iter_log_init(1024, 2)` reports them); a command adds one to one bucket with a relaxed `fetch_add`.
+//! The histograms are one shared histogram per statistics slot (the subcommand's for
+//! `config|get`), laid out as Redis's (`kvserver/src/histogram.rs`); a command adds one to one
+//! counter with a relaxed `fetch_add`.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kvproto::Request;
 use parking_lot::Mutex;
+
+use crate::histogram::{Histogram, Snapshot};
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::{CmdError, subcommand_syntax};
@@ -68,15 +71,6 @@ static SUBCOMMANDS: &[Command] = &[
 
 /// Samples kept per event (Redis's `LATENCY_TS_LEN`).
 const HISTORY: usize = 160;
-/// Histogram buckets as Redis 7.0 reports them: its histogram (1 ns to 1 s, two significant
-/// digits) walked by `hdr_iter_log_init(1024, 2)`. Bucket `k < 20` ends at the top of the
-/// histogram's sub-bucket that holds `1024 << k` ns, `(1024 << k) * 129 / 128 - 1`; the last
-/// ends at the histogram's top, `2^30 - 1` ns, and takes everything from 1 s up (Redis clamps
-/// durations to 1 s).
-const BUCKETS: usize = 21;
-const MAX_NS: u64 = 1_000_000_000;
-const TOP_NS: u64 = (1 << 30) - 1;
-
 /// One event's samples: at most one per second, the highest of that second.
 #[derive(Debug)]
 struct Series {
@@ -97,8 +91,9 @@ pub(crate) struct Latency {
     /// `latency-tracking`.
     tracking: AtomicBool,
     events: Mutex<Vec<Series>>,
-    /// Per statistics slot, per bucket.
-    histograms: Box<[[AtomicU64; BUCKETS]]>,
+    /// Per statistics slot, allocated when the command is first timed (Redis allocates its
+    /// histograms on first use too: 24 KiB each).
+    histograms: Box<[OnceLock<Histogram>]>,
 }
 
 impl Latency {
@@ -107,9 +102,7 @@ impl Latency {
             threshold_ms: AtomicU64::new(threshold_ms),
             tracking: AtomicBool::new(tracking),
             events: Mutex::new(Vec::new()),
-            histograms: (0..table::stat_slots())
-                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
-                .collect(),
+            histograms: (0..table::stat_slots()).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -119,6 +112,11 @@ impl Latency {
 
     pub(crate) fn set_tracking(&self, on: bool) {
         self.tracking.store(on, Ordering::Relaxed);
+    }
+
+    /// `latency-tracking`.
+    pub(crate) fn tracking(&self) -> bool {
+        self.tracking.load(Ordering::Relaxed)
     }
 
     /// Whether commands are to be timed for the monitor or the histograms.
@@ -138,9 +136,9 @@ impl Latency {
             self.add_sample(event, ms);
         }
         if self.tracking.load(Ordering::Relaxed)
-            && let Some(row) = self.histograms.get(slot)
+            && let Some(cell) = self.histograms.get(slot)
         {
-            row[bucket(usec)].fetch_add(1, Ordering::Relaxed);
+            cell.get_or_init(Histogram::default).record_usec(usec);
         }
     }
 
@@ -173,19 +171,15 @@ impl Latency {
 
     /// CONFIG RESETSTAT: the histograms start again, as Redis frees them.
     pub(crate) fn reset_histograms(&self) {
-        for row in self.histograms.iter() {
-            for b in row {
-                b.store(0, Ordering::Relaxed);
-            }
+        for h in self.histograms.iter().filter_map(OnceLock::get) {
+            h.reset();
         }
     }
 
-    /// Slot `slot`'s `(calls, buckets)`, if it was called since tracking began.
-    fn histogram(&self, slot: usize) -> Option<(u64, [u64; BUCKETS])> {
-        let row = self.histograms.get(slot)?;
-        let counts: [u64; BUCKETS] = std::array::from_fn(|i| row[i].load(Ordering::Relaxed));
-        let calls: u64 = counts.iter().sum();
-        (calls > 0).then_some((calls, counts))
+    /// Slot `slot`'s counters, if it was timed since tracking began (or the last RESETSTAT).
+    pub(crate) fn histogram(&self, slot: usize) -> Option<Snapshot> {
+        let snap = self.histograms.get(slot)?.get()?.snapshot();
+        (snap.total > 0).then_some(snap)
     }
 }
 
@@ -193,35 +187,6 @@ fn unix_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// The bucket of a duration: the first whose upper bound holds it, after Redis's clamp to
-/// 1 ns..1 s.
-fn bucket(usec: u64) -> usize {
-    let ns = usec.saturating_mul(1000).clamp(1, MAX_NS);
-    // The power of two at or below `ns`, as a bucket; then the next one if `ns` is past its
-    // sub-bucket.
-    let k = (ns.ilog2() as usize).saturating_sub(10);
-    if ns <= bucket_top_ns(k) {
-        k
-    } else {
-        (k + 1).min(BUCKETS - 1)
-    }
-}
-
-/// The highest duration (ns) bucket `k` counts.
-fn bucket_top_ns(k: usize) -> u64 {
-    if k + 1 < BUCKETS {
-        let level = 1024u64 << k;
-        level + level / 128 - 1
-    } else {
-        TOP_NS
-    }
-}
-
-/// The bound Redis reports for bucket `k`, in µs (`highest_equivalent_value / 1000`).
-fn bucket_usec(k: usize) -> u64 {
-    bucket_top_ns(k) / 1000
 }
 
 fn latest(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
@@ -370,27 +335,23 @@ fn histogram(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             slots.extend(table::sub_slots(slot));
         }
     }
-    let rows: Vec<(usize, u64, [u64; BUCKETS])> = slots
+    let rows: Vec<(usize, Snapshot)> = slots
         .into_iter()
-        .filter_map(|slot| lat.histogram(slot).map(|(c, b)| (slot, c, b)))
+        .filter_map(|slot| lat.histogram(slot).map(|h| (slot, h)))
         .collect();
     let mut w = ctx.w();
     w.map_len(rows.len());
-    for (slot, calls, counts) in rows {
+    for (slot, hist) in rows {
         w.bulk(table::stat_name(slot).as_bytes());
         w.map_len(2);
         w.bulk(b"calls");
-        w.integer(calls as i64);
+        w.integer(hist.total as i64);
         w.bulk(b"histogram_usec");
-        let used = counts.iter().filter(|&&c| c > 0).count();
-        w.map_len(used);
-        let mut cumulative = 0;
-        for (k, &c) in counts.iter().enumerate() {
-            if c > 0 {
-                cumulative += c;
-                w.integer(bucket_usec(k) as i64);
-                w.integer(cumulative as i64);
-            }
+        let buckets = hist.log_buckets();
+        w.map_len(buckets.len());
+        for (usec, cumulative) in buckets {
+            w.integer(usec as i64);
+            w.integer(cumulative as i64);
         }
     }
     Ok(())
@@ -425,33 +386,6 @@ fn help(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_end_where_redis_reports_them() {
-        // Labels recorded from redis-server 7.0.15: DEBUG SLEEP 0.0025, 0.04 and 0.7 give
-        // 4227, 67633 and 1073741.
-        for (usec, label) in [(2500, 4227), (40_000, 67633), (700_000, 1_073_741)] {
-            assert_eq!(bucket_usec(bucket(usec)), label, "{usec} us");
-        }
-        // The first buckets: 1 us and 2 us fit under 1031 and 2063 ns.
-        for (usec, k) in [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (1000, 10)] {
-            assert_eq!(bucket(usec), k, "{usec} us");
-        }
-        // A sub-bucket's worth past the power of two stays in its bucket: 66 us is under
-        // 66047 ns, and 67 us is not.
-        assert_eq!((bucket(66), bucket(67)), (6, 7));
-        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
-        // Every duration lands in the first bucket whose top holds it.
-        for usec in (0..2_000_000).step_by(7) {
-            let ns = (usec * 1000).clamp(1, MAX_NS);
-            let first = (0..BUCKETS).find(|&k| ns <= bucket_top_ns(k)).unwrap();
-            assert_eq!(bucket(usec), first, "{usec} us");
-        }
-        assert_eq!(
-            [0, 1, 6, 10, 19, 20].map(bucket_usec),
-            [1, 2, 66, 1056, 541_065, 1_073_741]
-        );
-    }
 
     #[test]
     fn one_sample_per_second_the_highest() {
