@@ -591,3 +591,33 @@ fn user_lines_in_the_config_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn taking_channels_away_closes_the_users_subscribers() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    cmd(
+        &mut admin,
+        &["ACL", "SETUSER", "sub", "on", "nopass", "+@all", "&news.*"],
+    )
+    .unwrap();
+    let mut subscriber = server.raw();
+    subscriber.roundtrip(&resp(&[b"AUTH", b"sub", b"x"]), b"+OK\r\n");
+    subscriber.roundtrip(
+        &resp(&[b"SUBSCRIBE", b"news.a"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$6\r\nnews.a\r\n:1\r\n",
+    );
+    let mut other = server.raw();
+    other.roundtrip(&resp(&[b"AUTH", b"sub", b"x"]), b"+OK\r\n");
+    // More channels: nothing happens.
+    cmd(&mut admin, &["ACL", "SETUSER", "sub", "&more.*"]).unwrap();
+    other.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
+    // Fewer: the subscriber goes, the user's other connection stays.
+    cmd(
+        &mut admin,
+        &["ACL", "SETUSER", "sub", "resetchannels", "&more.*"],
+    )
+    .unwrap();
+    subscriber.expect_closed();
+    other.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
+}

@@ -27,6 +27,9 @@ pub(crate) use file::{check_user_line, load_at_startup};
 pub(crate) use log::{AclLog, Context, Entry, Reason};
 pub(crate) use user::{READ, Selector, User, has_spaces};
 
+#[cfg(test)]
+mod tests;
+
 use crate::cmd::table;
 use crate::conn::Session;
 use crate::stats::Counter;
@@ -159,6 +162,23 @@ impl Acl {
         }
         n
     }
+}
+
+/// Whether a rule change may have taken channels away from `old` (Redis's first two tests in
+/// `ACLKillPubsubClientsIfNeeded`): no selector of `new` allows every channel, and some
+/// channel pattern of `old` (or `old`'s every-channel permission) is not in `new`.
+pub(crate) fn channels_shrank(old: &User, new: &User) -> bool {
+    if new.selectors.iter().any(|s| s.all_channels) {
+        return false;
+    }
+    let kept = |text: &[u8]| {
+        new.selectors
+            .iter()
+            .any(|s| s.channels.iter().any(|c| c.text == text))
+    };
+    old.selectors
+        .iter()
+        .any(|s| s.all_channels || s.channels.iter().any(|c| !kept(&c.text)))
 }
 
 /// The user a connection is authenticated as, kept current with the ACL.

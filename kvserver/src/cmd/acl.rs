@@ -117,17 +117,25 @@ fn setuser(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         .set_user(name, &rules)
         .map_err(|e| CmdError::Text(format!("ERR {e}")))?;
     // A user turned off loses its connections (the brief's rule; Redis 7.0 keeps them).
-    if old.is_some_and(|o| o.enabled()) && !new.enabled() {
-        kill_clients_of(ctx, name);
+    if old.as_ref().is_some_and(|o| o.enabled()) && !new.enabled() {
+        kill_clients_of(ctx, name, false);
+    } else if old
+        .as_ref()
+        .is_some_and(|o| crate::acl::channels_shrank(o, &new))
+    {
+        // Its subscribers may hold channels it lost (Redis checks each subscription; kv
+        // closes every subscribed connection of the user).
+        kill_clients_of(ctx, name, true);
     }
     ctx.ok()
 }
 
-/// Closes every connection authenticated as `name`; the caller's own after its reply.
-fn kill_clients_of(ctx: &mut Ctx<'_>, name: &[u8]) {
+/// Closes every connection authenticated as `name` (only those with a subscription when
+/// `subscribers`); the caller's own after its reply.
+fn kill_clients_of(ctx: &mut Ctx<'_>, name: &[u8], subscribers: bool) {
     let me = ctx.s.handle.id;
     for c in ctx.s.shared.clients.list() {
-        if *c.user.lock() != name {
+        if *c.user.lock() != name || subscribers && c.pubsub.counts().total() == 0 {
             continue;
         }
         if c.id == me {
@@ -145,7 +153,7 @@ fn deluser(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
     let deleted = ctx.s.shared.acl.del_users(&names);
     for name in &names {
-        kill_clients_of(ctx, name);
+        kill_clients_of(ctx, name, false);
     }
     ctx.w().integer(deleted as i64);
     Ok(())
