@@ -52,6 +52,8 @@ pub(crate) struct Session {
     pub(crate) db: kvcore::Db,
     pub(crate) version: Version,
     pub(crate) authenticated: bool,
+    /// The ACL user this connection runs as (`acl/mod.rs`).
+    pub(crate) user: crate::acl::SessionUser,
     pub(crate) reply: ReplyMode,
     /// Close the connection once the replies so far are written (QUIT, a killed client).
     pub(crate) close: bool,
@@ -90,6 +92,7 @@ impl Session {
         Session {
             writes,
             authenticated: !shared.requires_auth(),
+            user: crate::acl::SessionUser::new(&shared.acl),
             shared,
             handle,
             db_index: 0,
@@ -162,7 +165,7 @@ impl Session {
 
     /// Remembers that a command was rejected while a transaction is open (EXEC then answers
     /// EXECABORT, as in Redis).
-    fn fail_transaction(&mut self) {
+    pub(crate) fn fail_transaction(&mut self) {
         if let Some(tx) = &mut self.multi {
             tx.fail();
         }
@@ -231,6 +234,9 @@ impl Session {
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, req, out, b"NOAUTH Authentication required.");
             self.fail_transaction();
+            return;
+        }
+        if !crate::acl::permit(self, idx, slot, req, out) {
             return;
         }
         // An unknown subcommand is answered as such, as Redis finds it before this check.
@@ -536,7 +542,7 @@ impl Session {
 
     /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:
     /// a refused EXEC discards the transaction and says why in an EXECABORT error.
-    fn reject(&mut self, idx: usize, req: &Request<'_>, out: &mut Vec<u8>, msg: &[u8]) {
+    pub(crate) fn reject(&mut self, idx: usize, req: &Request<'_>, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
         let abort;

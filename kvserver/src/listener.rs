@@ -72,6 +72,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let replier = crate::replier::Replier::start(&kv)
         .map_err(|e| format!("cannot start the replier thread: {e}"))?;
     let shared = Arc::new(Shared::new(kv, cfg, local_addr, replier));
+    crate::acl::load_at_startup(&shared)?;
     // The config file's other parameters that kv applies.
     for (i, value) in &shared.cfg.params {
         crate::cmd::apply_param(&shared, crate::params::PARAMS[*i].name, value);

@@ -1,5 +1,6 @@
 //! kvserver: a Redis-compatible server over kvcore. See `kvserver --help`.
 
+mod acl;
 mod cmd;
 mod conn;
 mod histogram;

@@ -320,7 +320,7 @@ pub(crate) static PARAMS: &[Param] = &[
     p("socket-mark-id", unum(0, U32, Plain), "0").flag(IMMUTABLE),
     p("active-defrag-max-scan-fields", num(1, I64, Plain), "1000"),
     p("slowlog-max-len", num(0, I64, Plain), "128").live(),
-    p("acllog-max-len", num(0, I64, Plain), "128"),
+    p("acllog-max-len", num(0, I64, Plain), "128").live(),
     p("busy-reply-threshold", num(0, I64, Plain), "5000").alias("lua-time-limit").live(),
     p("cluster-node-timeout", num(0, I64, Plain), "15000"),
     p("slowlog-log-slower-than", num(-1, I64, Plain), "10000").live(),

@@ -37,6 +37,8 @@ pub(crate) struct ClientHandle {
     pub(crate) name: Mutex<Vec<u8>>,
     pub(crate) lib_name: Mutex<Vec<u8>>,
     pub(crate) lib_ver: Mutex<Vec<u8>>,
+    /// The ACL user the connection is authenticated as (CLIENT LIST's `user=`).
+    pub(crate) user: Mutex<Vec<u8>>,
     pub(crate) killed: AtomicBool,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub(crate) blocked: AtomicBool,
@@ -83,6 +85,7 @@ impl ClientHandle {
             name: Mutex::new(Vec::new()),
             lib_name: Mutex::new(Vec::new()),
             lib_ver: Mutex::new(Vec::new()),
+            user: Mutex::new(b"default".to_vec()),
             monitoring: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),

@@ -152,6 +152,8 @@ pub(crate) struct Config {
     /// The config file's other Redis parameters (by index in [`crate::params::PARAMS`]), their
     /// values checked and spelled as CONFIG GET reports them.
     pub(crate) params: Vec<(usize, String)>,
+    /// The config file's `user` lines (name, then rules), loaded at start-up (`acl/file.rs`).
+    pub(crate) users: Vec<Vec<String>>,
 }
 
 impl Default for Config {
@@ -176,6 +178,7 @@ impl Default for Config {
             config_file: None,
             save: None,
             params: Vec::new(),
+            users: Vec::new(),
         }
     }
 }
@@ -345,6 +348,17 @@ impl Config {
                     kvcore::NotifyFlags::parse(one()?).ok_or(BAD_EVENT_CLASS)?;
             }
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(one()?)?,
+            "user" => {
+                crate::acl::check_user_line(values)?;
+                if self.users.iter().any(|u| u[0] == values[0]) {
+                    return Err(
+                        "Duplicate user found. A user can only be defined once in config \
+                                files"
+                            .into(),
+                    );
+                }
+                self.users.push(values.to_vec());
+            }
             _ => {
                 // Any other Redis 7.0 parameter: checked, then stored and reported (and applied
                 // at start-up if kv applies it).

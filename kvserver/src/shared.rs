@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) tracking: crate::tracking::Tracking,
     /// The Lua interpreter and script cache (EVAL, SCRIPT).
     pub(crate) scripts: kvcore::script::Engine,
+    /// ACL users, the ACL log and the ACL file (`acl/`).
+    pub(crate) acl: crate::acl::Acl,
     /// SLOWLOG's entries and its parameters (`kvserver/src/cmd/slowlog.rs`).
     pub(crate) slowlog: crate::cmd::SlowLog,
     /// The latency monitor and histograms (`kvserver/src/cmd/latency.rs`).
@@ -171,8 +173,16 @@ impl Shared {
             param("latency-monitor-threshold").parse().unwrap_or(0),
             param("latency-tracking") != "no",
         );
+        let acl = crate::acl::Acl::new(
+            cfg.requirepass.as_deref(),
+            param("acllog-max-len").parse().unwrap_or(128),
+            Some(param("aclfile"))
+                .filter(|f| !f.is_empty())
+                .map(std::path::PathBuf::from),
+        );
         let params = Mutex::new(params);
         Shared {
+            acl,
             slowlog,
             latency,
             pause: crate::cmd::Pause::default(),
@@ -219,9 +229,10 @@ impl Shared {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Whether the server asks for a password at all right now.
+    /// Whether the server asks new connections to authenticate right now: the default user
+    /// has a password (`requirepass`) or is off, as Redis's `authRequired`.
     pub(crate) fn requires_auth(&self) -> bool {
-        self.live.requirepass.read().is_some()
+        self.acl.requires_auth()
     }
 }
 

@@ -104,6 +104,11 @@ fn redis_py_geo_and_sort() {
 }
 
 #[test]
+fn redis_py_acl() {
+    redis_py("test_acl.py", &[]);
+}
+
+#[test]
 fn redis_py_tracking() {
     redis_py("test_tracking.py", &[]);
 }

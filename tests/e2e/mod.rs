@@ -1,3 +1,4 @@
+mod acl;
 mod client;
 mod clients;
 mod command;

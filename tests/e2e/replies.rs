@@ -1,7 +1,7 @@
 //! Byte-exact replies recorded from redis-server 7.0.15, replayed against kvserver.
 //!
 //! A case file (`tests/e2e/script.txt`, `tests/e2e/function.txt`, `tests/e2e/geo.txt`,
-//! `tests/e2e/sort.txt`, `tests/e2e/bitmap.txt`, `tests/e2e/hll.txt`, ...) lists commands as redis-cli takes them, each followed
+//! `tests/e2e/sort.txt`, `tests/e2e/bitmap.txt`, `tests/e2e/hll.txt`, `tests/e2e/acl.txt`, ...) lists commands as redis-cli takes them, each followed
 //! by a `=> ` line with the reply Redis sent (escaped: `\r`, `\n`, `\\`, `\xNN`). It is
 //! recorded by `tools/diffreplies.py --record PORT FILE` against a freshly started
 //! redis-server; `@resp3`/`@resp2` switch the protocol and `@flush` empties the server
@@ -127,6 +127,11 @@ fn replay_with(file: &str, extra: &[&str]) {
         differ.len(),
         differ.join("\n")
     );
+}
+
+#[test]
+fn acl_auth_and_noperm_reply_as_redis() {
+    replay(include_str!("acl.txt"));
 }
 
 #[test]

@@ -415,6 +415,14 @@ fn trackinginfo(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The CLIENT INFO line of a client, without its newline (the ACL log's `client-info`).
+pub(crate) fn client_info(shared: &crate::shared::Shared, c: &ClientHandle) -> String {
+    let mut line = String::new();
+    describe(c, shared.uptime_ms(), &mut line);
+    line.pop();
+    line
+}
+
 /// One line of CLIENT LIST / CLIENT INFO, with Redis's fields in Redis's order.
 fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     let cmd = match c.last_cmd.load(Ordering::Relaxed) {
@@ -445,7 +453,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} psub={} \
          ssub={} multi={multi} watch={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 \
-         rbp=0 obl=0 oll={oll} omem={omem} tot-mem={omem} events=r cmd={cmd} user=default \
+         rbp=0 obl=0 oll={oll} omem={omem} tot-mem={omem} events=r cmd={cmd} user={} \
          redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
@@ -459,6 +467,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
         subs.patterns,
         subs.shard_channels,
         c.watched(),
+        String::from_utf8_lossy(&c.user.lock()),
         c.resp.load(Ordering::Relaxed),
         String::from_utf8_lossy(&c.lib_name.lock()),
         String::from_utf8_lossy(&c.lib_ver.lock()),
@@ -567,8 +576,11 @@ fn kill(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         } else if is(name, "laddr") {
             filters.push(Box::new(move |c| c.laddr.to_string() == text));
         } else if is(name, "user") {
-            let default = text == "default";
-            filters.push(Box::new(move |_| default));
+            if ctx.s.shared.acl.user(value).is_none() {
+                return Err(CmdError::Text(format!("ERR No such user '{text}'")));
+            }
+            let user = value.to_vec();
+            filters.push(Box::new(move |c| *c.user.lock() == user));
         } else if is(name, "type") {
             let of_type = client_type(value).ok_or_else(|| unknown_type(value))?;
             filters.push(Box::new(of_type));

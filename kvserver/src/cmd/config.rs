@@ -220,6 +220,9 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "requirepass" => {
             *shared.live.requirepass.write() =
                 (!value.is_empty()).then(|| value.as_bytes().to_vec());
+            shared
+                .acl
+                .set_requirepass((!value.is_empty()).then_some(value.as_bytes()));
         }
         "client-output-buffer-limit" => {
             if let Some(limits) = crate::settings::OutputLimits::parse_redis(value) {
@@ -234,6 +237,7 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
             .slowlog
             .set_slower_than(value.parse().unwrap_or(10_000)),
         "slowlog-max-len" => shared.slowlog.set_max_len(int()),
+        "acllog-max-len" => shared.acl.log.set_max_len(int() as usize),
         "latency-monitor-threshold" => shared.latency.set_threshold_ms(int()),
         "latency-tracking" => shared.latency.set_tracking(value == "yes"),
         "loglevel" => {

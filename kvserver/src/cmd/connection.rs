@@ -90,27 +90,38 @@ fn quit(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     ctx.ok()
 }
 
-/// Checks a username/password pair against `requirepass` (the only user is `default`).
-fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Authenticates the connection as `user` if the password is one of its own (Redis's
+/// `ACLAuthenticateUser`); a failure is logged in the ACL log with the command's name.
+fn authenticate(ctx: &mut Ctx<'_>, req: &Request<'_>, user: &[u8], pass: &[u8]) -> bool {
+    match ctx.s.shared.acl.authenticate(user, pass) {
+        Some(u) => {
+            *ctx.s.handle.user.lock() = u.name.clone();
+            ctx.s.user.set(u);
+            ctx.s.authenticated = true;
+            true
+        }
+        None => {
+            let context = if ctx.s.multi.is_some() {
+                crate::acl::Context::Multi
+            } else {
+                crate::acl::Context::Toplevel
+            };
+            crate::acl::log_event(
+                ctx.s,
+                crate::acl::Reason::Auth,
+                context,
+                req.arg(0).to_vec(),
+                user.to_vec(),
+            );
+            false
+        }
     }
-    match &*ctx.s.shared.live.requirepass.read() {
-        // The default user has no password: any password is accepted, as Redis does.
-        None => true,
-        Some(want) => constant_time_eq(want, pass),
-    }
-}
-
-/// Compares without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn auth(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (user, pass) = match req.len() {
         2 => {
-            if !ctx.s.shared.requires_auth() {
+            if ctx.s.shared.acl.default_user().nopass() {
                 return Err(CmdError::Msg(
                     "ERR AUTH <password> called without any password configured for the default \
                      user. Are you sure your configuration is correct?",
@@ -121,8 +132,7 @@ fn auth(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         3 => (req.arg(1), req.arg(2)),
         _ => return Err(SYNTAX),
     };
-    if check_password(ctx, user, pass) {
-        ctx.s.authenticated = true;
+    if authenticate(ctx, req, user, pass) {
         ctx.ok()
     } else {
         Err(WRONGPASS)
@@ -169,11 +179,10 @@ fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             ]));
         }
     }
-    if let Some((user, pass)) = creds {
-        if !check_password(ctx, user, pass) {
-            return Err(WRONGPASS);
-        }
-        ctx.s.authenticated = true;
+    if let Some((user, pass)) = creds
+        && !authenticate(ctx, req, user, pass)
+    {
+        return Err(WRONGPASS);
     }
     if !ctx.s.authenticated {
         return Err(CmdError::Msg(
@@ -233,6 +242,8 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     s.handle.resp.store(2, Ordering::Relaxed);
     s.reply = ReplyMode::On;
     s.authenticated = !s.shared.requires_auth();
+    s.user.set(s.shared.acl.default_user());
+    *s.handle.user.lock() = b"default".to_vec();
     s.handle.name.lock().clear();
     // A transaction in progress is discarded and every key unwatched.
     s.discard_transaction();
@@ -259,12 +270,5 @@ mod tests {
         assert!(valid_client_name(b""));
         assert!(!valid_client_name(b"has space"));
         assert!(!valid_client_name(b"line\nbreak"));
-    }
-
-    #[test]
-    fn password_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
     }
 }

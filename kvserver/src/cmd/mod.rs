@@ -1,6 +1,7 @@
 //! The commands: one file per command family, each declaring its commands' entries next to
 //! their handlers (`string::COMMANDS`, ...); `table.rs` assembles them and finds them by name.
 
+mod acl;
 mod bitmap;
 mod blocking;
 mod client;
@@ -37,6 +38,7 @@ pub(crate) mod table;
 mod zcombine;
 mod zset;
 
+pub(crate) use client::client_info;
 pub(crate) use command::key_positions;
 pub(crate) use config::apply as apply_param;
 pub(crate) use ctx::Ctx;
@@ -48,3 +50,4 @@ pub(crate) use pause::Pause;
 pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};
 pub(crate) use script::busy;
 pub(crate) use slowlog::SlowLog;
+pub(crate) use spec::{Acl as Category, Begin, Find};

@@ -263,6 +263,10 @@ fn exec(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         kvproto::Writer::new(out, s.version).array_len(tx.queued.len());
         for q in &tx.queued {
             let req = Request::from_args(tx.args(q));
+            // The rules may have changed since the command was queued.
+            if !crate::acl::permit_queued(s, q.slot, &req, out) {
+                continue;
+            }
             s.call(q.idx, q.slot, &req, out);
             wrote |= TABLE[q.idx].flags.has(super::spec::Flags::WRITE);
         }

@@ -227,6 +227,9 @@ impl Host for ScriptHost<'_> {
         if TABLE[idx].flags.has(Flags::NO_SCRIPT) || cmd.flags.has(Flags::NO_SCRIPT) {
             return refuse("ERR This Redis command is not allowed from script");
         }
+        if let Err(msg) = crate::acl::permit_script(self.s, slot, &req) {
+            return refuse(&format!("ERR {msg}"));
+        }
         let write = cmd.flags.has(Flags::WRITE) || TABLE[idx].flags.has(Flags::WRITE);
         if write && call.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");

@@ -167,7 +167,8 @@ fn entry_args(req: &Request<'_>) -> Vec<Vec<u8>> {
 }
 
 /// Whether argument `j` is a secret Redis 7.0 keeps out of the log (`(redacted)`): AUTH's
-/// arguments, HELLO's AUTH user and password, the value CONFIG SET gives a sensitive parameter.
+/// arguments, HELLO's AUTH user and password, ACL SETUSER's user and rules, the value CONFIG SET
+/// gives a sensitive parameter.
 fn redacted(req: &Request<'_>, j: usize) -> bool {
     let name = req.arg(0);
     if name.eq_ignore_ascii_case(b"auth") {
@@ -176,6 +177,10 @@ fn redacted(req: &Request<'_>, j: usize) -> bool {
     if name.eq_ignore_ascii_case(b"hello") {
         return (2..j)
             .any(|k| req.arg(k).eq_ignore_ascii_case(b"auth") && (j == k + 1 || j == k + 2));
+    }
+    // ACL SETUSER: the user name and every rule (passwords among them).
+    if name.eq_ignore_ascii_case(b"acl") && req.arg(1).eq_ignore_ascii_case(b"setuser") {
+        return j >= 2;
     }
     if name.eq_ignore_ascii_case(b"config")
         && req.arg(1).eq_ignore_ascii_case(b"set")
@@ -299,6 +304,10 @@ mod tests {
         assert_eq!(
             args_of(&[b"config", b"set", b"requirepass", b"s", b"timeout", b"0"]),
             vec![&b"config"[..], b"set", b"requirepass", r, b"timeout", b"0"]
+        );
+        assert_eq!(
+            args_of(&[b"acl", b"setuser", b"u", b">pw"]),
+            vec![&b"acl"[..], b"setuser", r, r]
         );
     }
 

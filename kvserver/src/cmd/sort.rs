@@ -82,7 +82,13 @@ impl Options<'_> {
     }
 }
 
-fn parse<'r>(req: &'r Request<'_>, readonly: bool) -> Result<Options<'r>, CmdError> {
+/// Parses SORT's options; `full_access`: the user may read every key, which BY with a pattern
+/// and GET need (Redis refuses them otherwise).
+fn parse<'r>(
+    req: &'r Request<'_>,
+    readonly: bool,
+    full_access: bool,
+) -> Result<Options<'r>, CmdError> {
     let mut o = Options {
         desc: false,
         alpha: false,
@@ -111,8 +117,18 @@ fn parse<'r>(req: &'r Request<'_>, readonly: bool) -> Result<Options<'r>, CmdErr
             j += 1;
         } else if is(arg, "by") && left >= 1 {
             o.by = Some(req.arg(j + 1));
+            if !full_access && req.arg(j + 1).contains(&b'*') {
+                return Err(CmdError::Msg(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             j += 1;
         } else if is(arg, "get") && left >= 1 {
+            if !full_access {
+                return Err(CmdError::Msg(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(req.arg(j + 1));
             j += 1;
         } else {
@@ -455,7 +471,13 @@ fn execute(db: &Db, key: &[u8], o: &Options<'_>, in_script: bool) -> Result<Outp
 }
 
 fn run(ctx: &mut Ctx<'_>, req: &Request<'_>, readonly: bool) -> CmdResult {
-    let o = parse(req, readonly)?;
+    let slot = super::table::lookup(req.arg(0)).unwrap_or_default();
+    let full_access =
+        ctx.s
+            .user
+            .current(&ctx.s.shared.acl)
+            .any_key_access(slot, req, crate::acl::READ);
+    let o = parse(req, readonly, full_access)?;
     let key = req.arg(1);
     let in_script = ctx.s.in_script;
     let db = ctx.s.db.clone();

@@ -176,6 +176,16 @@ impl Acl {
         self.0 & o.0 == o.0
     }
 
+    /// Every category, one at a time, in Redis's order (ACL CAT).
+    pub(crate) fn all() -> impl Iterator<Item = Acl> {
+        (0..Acl::NAMES.len()).map(|i| Acl(1 << i))
+    }
+
+    /// The name of a single category (`@read`).
+    pub(crate) fn name(self) -> &'static str {
+        self.names().next().unwrap_or("")
+    }
+
     /// The category names (`@read`), in Redis's order.
     pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
         names_of(self.0, &Acl::NAMES)
