@@ -4,6 +4,7 @@
 //! sync build on it. The byte layout is in docs/format.md (*Redis's RDB encoding*).
 
 mod crc64;
+mod file;
 mod key;
 mod listpack;
 mod lzf;
@@ -11,6 +12,7 @@ mod stream;
 mod value;
 
 pub(crate) use crc64::crc64;
+pub use file::RdbLoadInfo;
 pub use key::RestoreOptions;
 
 /// The RDB version Redis 7.0 writes, and the newest kv reads.

@@ -358,3 +358,60 @@ mod values {
         assert_eq!(crc64(0, b"123456789"), 0xe9c6d914c4b8d9ca, "CRC-64/Jones");
     }
 }
+
+mod files {
+    use crate::types::End;
+    use crate::{Kv, ListStore, Options, RestoreOptions, Store, ZAddFlags, ZSetStore};
+
+    fn store() -> Kv {
+        let kv = Kv::in_memory(Options::default());
+        let db = kv.db(0).unwrap();
+        db.set("s", "hello").unwrap();
+        db.push("l", End::Right, &["a", "b", "1"]).unwrap();
+        db.zadd("z", &[(1.5, "a"), (2.0, "b")], &ZAddFlags::default())
+            .unwrap();
+        let payload = db.dump("s").unwrap();
+        db.restore("t", &payload, &RestoreOptions::new().ttl_ms(100_000))
+            .unwrap();
+        kv.db(3).unwrap().set("other", "db3").unwrap();
+        kv
+    }
+
+    #[test]
+    fn a_store_written_as_rdb_loads_back() {
+        let kv = store();
+        let mut file = Vec::new();
+        assert_eq!(kv.write_rdb(&mut file).unwrap(), 5);
+        assert!(file.starts_with(b"REDIS0010"));
+        let copy = Kv::in_memory(Options::default());
+        let info = copy.load_rdb(&file[..]).unwrap();
+        assert_eq!((info.keys, info.expired, info.version), (5, 0, 10));
+        assert!(
+            info.aux
+                .iter()
+                .any(|(k, v)| k == b"redis-ver" && v == b"7.0.15")
+        );
+        for (db, key) in [(0, "s"), (0, "l"), (0, "z"), (0, "t"), (3, "other")] {
+            let (a, b) = (kv.db(db).unwrap(), copy.db(db).unwrap());
+            assert_eq!(a.dump(key), b.dump(key), "{key}");
+            assert_eq!(a.pexpiretime(key), b.pexpiretime(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_file_loads_nothing() {
+        let mut file = Vec::new();
+        store().write_rdb(&mut file).unwrap();
+        for cut in [9, 20, file.len() / 2, file.len() - 9, file.len() - 1] {
+            let copy = Kv::in_memory(Options::default());
+            assert!(copy.load_rdb(&file[..cut]).is_err(), "cut at {cut}");
+            assert_eq!(copy.db(0).unwrap().dbsize(), 0, "cut at {cut}");
+        }
+        let mut flipped = file.clone();
+        let n = flipped.len();
+        flipped[n - 20] ^= 0x40;
+        let copy = Kv::in_memory(Options::default());
+        assert!(copy.load_rdb(&flipped[..]).is_err());
+        assert_eq!(copy.db(0).unwrap().dbsize(), 0);
+    }
+}
