@@ -423,3 +423,28 @@ fn a_module_value_or_damage_is_refused_and_nothing_is_loaded() {
     let kv = Server::start_raw(&["--bind", "127.0.0.1", "--port", "0", "--data-dir", &data]);
     assert_eq!(q(&mut kv.client(), "DBSIZE"), Value::Int(0));
 }
+
+/// RESTOREd values are logged like any write, a stream's consumer groups included (they are
+/// logged after the stream's value): a kill -9 right after loses none of them.
+#[test]
+fn restored_values_survive_kill_9() {
+    let dir = TempDir::new("rdb-restore-kill");
+    let expected = {
+        let kv = Server::durable(&dir, "always");
+        let mut kc = kv.client();
+        populate(&mut kc);
+        let keys: Vec<String> = items(&q(&mut kc, "KEYS *")).iter().map(text).collect();
+        for k in &keys {
+            let Value::BulkString(payload) = run(&mut kc, &[b"DUMP", k.as_bytes()]) else {
+                panic!("DUMP {k}");
+            };
+            let copy = format!("copy:{k}");
+            run(&mut kc, &[b"RESTORE", copy.as_bytes(), b"0", &payload]);
+        }
+        snapshot(&mut kc)
+        // Dropping the server kills it with SIGKILL.
+    };
+    assert!(expected.iter().any(|l| l.starts_with("db0 copy:x stream")));
+    let kv = Server::durable(&dir, "always");
+    same(&snapshot(&mut kv.client()), &expected);
+}
