@@ -125,6 +125,15 @@ pub enum Error {
     /// A HyperLogLog whose sparse registers do not add up.
     #[error("corrupted hll object detected")]
     CorruptHyperLogLog,
+    /// RESTORE: the key exists and REPLACE was not given.
+    #[error("target key name already exists")]
+    BusyKey,
+    /// RESTORE: the payload's footer has an RDB version kv does not read or a wrong CRC-64.
+    #[error("dump payload version or checksum are wrong")]
+    BadDumpPayload,
+    /// RESTORE: the payload's value does not decode.
+    #[error("bad data format")]
+    BadDataFormat,
 }
 
 /// Why a stream write was refused.

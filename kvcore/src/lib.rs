@@ -129,6 +129,7 @@ pub use pubsub::{
     Counts, Delivery, Event, Kind, Message, Messages, PendingFlush, Sink, Subscriber, Subscription,
     SubscriptionOptions,
 };
+pub use rdb::{RdbLoadInfo, RestoreOptions};
 pub use store::Store;
 pub use tx::{Scope, Tx, Watch};
 pub use types::{

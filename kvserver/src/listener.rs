@@ -165,6 +165,73 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
 /// Redis's default save points (seconds, changes), unless the config file has `save` lines.
 pub(crate) const SAVE_RULES: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10_000)];
 
+/// `kvserver import FILE`: opens the store as the server would, loads the RDB file into it
+/// (`Kv::load_rdb`) and closes it; the exit status.
+pub(crate) fn import(cfg: &Config, file: &std::path::Path) -> i32 {
+    let loaded = open_store(cfg).and_then(|kv| {
+        let f = std::fs::File::open(file)
+            .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+        let info = kv
+            .load_rdb(std::io::BufReader::new(f))
+            .map_err(|e| format!("cannot import {}: {}", file.display(), Chain(&e)))?;
+        if kv.persistence().is_some() {
+            kv.sync_log()
+                .map_err(|e| format!("cannot sync the log: {}", Chain(&e)))?;
+        }
+        Ok(info)
+    });
+    match loaded {
+        Ok(info) => {
+            println!(
+                "imported {}: {} keys, {} function libraries (RDB version {}; {} keys already \
+                 expired, skipped)",
+                file.display(),
+                info.keys,
+                info.functions,
+                info.version,
+                info.expired
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("kvserver import: {e}");
+            1
+        }
+    }
+}
+
+/// `kvserver export FILE`: opens the store as the server would and writes it as an RDB file
+/// (`Kv::write_rdb`, through a temporary file renamed into place); the exit status.
+pub(crate) fn export(cfg: &Config, file: &std::path::Path) -> i32 {
+    let tmp = file.with_extension("rdb.tmp");
+    let written = open_store(cfg).and_then(|kv| {
+        let f = std::fs::File::create(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        let keys = kv
+            .write_rdb(&mut w)
+            .map_err(|e| format!("cannot write {}: {}", tmp.display(), Chain(&e)))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| format!("cannot write {}: {}", tmp.display(), e.error()))?;
+        f.sync_all()
+            .and_then(|()| std::fs::rename(&tmp, file))
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        Ok(keys)
+    });
+    match written {
+        Ok(keys) => {
+            println!("exported {} keys to {}", keys, file.display());
+            0
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("kvserver export: {e}");
+            1
+        }
+    }
+}
+
 /// Opens the store: in memory with `--in-memory`, otherwise from (or into) the data directory,
 /// loading its snapshot and replaying its log.
 fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {

@@ -26,6 +26,11 @@ fn main() {
     // kvcore logs through the `log` facade; its records join the server's own lines.
     log::install();
     let mut cli = settings::Cli::parse();
+    let rdb = match &cli.tool {
+        Some(settings::Tool::Import { file }) => Some((true, file.clone())),
+        Some(settings::Tool::Export { file }) => Some((false, file.clone())),
+        _ => None,
+    };
     if let Some(settings::Tool::Check { data_dir, repair }) = cli.tool.take() {
         match kvcore::check_data_dir(&data_dir, repair) {
             Ok(report) => {
@@ -49,6 +54,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some((import, file)) = rdb {
+        std::process::exit(if import {
+            listener::import(&cfg, &file)
+        } else {
+            listener::export(&cfg, &file)
+        });
+    }
     if let Err(e) = listener::run(cfg) {
         log::warning!("fatal: {e}");
         eprintln!("kvserver: {e}");

@@ -117,6 +117,22 @@ pub(crate) enum Tool {
         #[arg(long)]
         repair: bool,
     },
+    /// Load a Redis RDB file (dump.rdb, RDB version up to 10) into the store the other options
+    /// name (--data-dir, --databases, ...) through the normal, logged write path, then exit.
+    /// A damaged file, or one with a type kv lacks (modules), is refused before anything is
+    /// stored; the error names the key.
+    Import {
+        /// The RDB file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write the store the other options name (--data-dir, ...) as a Redis RDB file (version
+    /// 10), which redis-server loads, then exit. The server must not be running.
+    Export {
+        /// The RDB file to write (replaced if it exists)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// Redis's words for a `notify-keyspace-events` value with a letter it does not know.

@@ -19,6 +19,7 @@ mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;
 mod raw;
+mod rdb_redis;
 mod replies;
 mod script_crash;
 mod scripting;

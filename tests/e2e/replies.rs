@@ -299,3 +299,8 @@ fn debug_set_active_expire_pauses_active_expiry() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+#[test]
+fn dump_and_restore_reply_as_redis() {
+    replay(include_str!("dump.txt"));
+}

@@ -4,9 +4,16 @@
 //! sync build on it. The byte layout is in docs/format.md (*Redis's RDB encoding*).
 
 mod crc64;
+mod file;
+mod key;
+mod listpack;
 mod lzf;
+mod stream;
+mod value;
 
 pub(crate) use crc64::crc64;
+pub use file::RdbLoadInfo;
+pub use key::RestoreOptions;
 
 /// The RDB version Redis 7.0 writes, and the newest kv reads.
 pub(crate) const VERSION: u16 = 10;
@@ -128,7 +135,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Corrupt> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Corrupt> {
         let end = self.pos.checked_add(n).ok_or(Corrupt)?;
         let s = self.buf.get(self.pos..end).ok_or(Corrupt)?;
         self.pos = end;
@@ -156,6 +163,28 @@ impl<'a> Reader<'a> {
         match self.len_or_encoding()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => Err(Corrupt),
+        }
+    }
+
+    /// A time in milliseconds: 8 bytes, little-endian (`rdbLoadMillisecondTime`).
+    pub(crate) fn ms_time(&mut self) -> Result<u64, Corrupt> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("eight bytes"),
+        ))
+    }
+
+    /// A double as the oldest RDBs write it: a length byte and its text, or 253, 254, 255
+    /// for NaN, +inf and -inf (`rdbLoadDoubleValue`). NaN is refused.
+    pub(crate) fn old_double(&mut self) -> Result<f64, Corrupt> {
+        match self.byte()? {
+            253 => Err(Corrupt),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            n => std::str::from_utf8(self.take(usize::from(n))?)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|v| !v.is_nan())
+                .ok_or(Corrupt),
         }
     }
 

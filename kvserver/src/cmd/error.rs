@@ -80,6 +80,9 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::BitOffsetOutOfRange => "ERR bit offset is not an integer or out of range".into(),
             E::NotHyperLogLog => "WRONGTYPE Key is not a valid HyperLogLog string value.".into(),
             E::CorruptHyperLogLog => "INVALIDOBJ Corrupted HLL object detected".into(),
+            E::BusyKey => "BUSYKEY Target key name already exists.".into(),
+            E::BadDumpPayload => "ERR DUMP payload version or checksum are wrong".into(),
+            E::BadDataFormat => "ERR Bad data format".into(),
             // Variants added later (persistence) keep their own lowercase message.
             other => format!("ERR {other}").into(),
         },

@@ -10,6 +10,7 @@ mod config;
 mod connection;
 mod ctx;
 mod debug;
+mod dump;
 mod error;
 mod expire;
 mod function;
