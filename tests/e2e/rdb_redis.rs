@@ -42,6 +42,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocket", &socket, "--save", ""])
             .args(["--appendonly", "no", "--dir", dir.path()])
+            .args(["--enable-debug-command", "yes"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -277,6 +278,10 @@ fn a_redis_dump_rdb_imports_into_kv() {
     };
     let mut rc = redis.client();
     populate(&mut rc);
+    // And keys as Redis's DEBUG POPULATE makes them (int-encoded names, embstr values).
+    q(&mut rc, "SELECT 1");
+    q(&mut rc, "DEBUG POPULATE 2000 pop 30");
+    q(&mut rc, "SELECT 0");
     q(&mut rc, "SAVE");
     let expected = snapshot(&mut rc);
     assert!(expected.len() > 15, "{expected:?}");
