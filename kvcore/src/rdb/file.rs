@@ -155,9 +155,9 @@ impl Kv {
     /// Loads an RDB file (Redis's, up to version 10, or kv's) from `r` into this store
     /// through the normal write path (each key as a RESTORE ... REPLACE, so a persistent store
     /// logs it), with its function libraries. The whole file is read and checked first: a
-    /// damaged file, a CRC that does not match, a value kv cannot hold (a module's) or a
-    /// database this store does not have is refused before anything is stored, with an error
-    /// that names the key. Keys whose expiry has passed are skipped, as Redis skips them.
+    /// damaged file, a CRC that does not match, a value kv cannot hold (a module's, or one too
+    /// large for a log record) or a database this store does not have is refused before
+    /// anything is stored, with an error that names the key. Keys whose expiry has passed are skipped, as Redis skips them.
     ///
     /// # Errors
     /// [`Error::Corrupt`] (what is wrong and where), [`Error::Io`] when `r` fails,
@@ -180,6 +180,17 @@ impl Kv {
                     self.databases()
                 )));
             }
+        }
+        // A value too large for one log record would fail at its turn: refuse it up front.
+        for (db, key, value, _) in &parsed.keys {
+            self.inner
+                .check_record(value.record_bound(key.len()), None)
+                .map_err(|e| {
+                    Error::Corrupt(format!(
+                        "key \"{}\" (db {db}) cannot be stored: {e}",
+                        String::from_utf8_lossy(key)
+                    ))
+                })?;
         }
         let mut libraries = Vec::new();
         for code in &parsed.functions {

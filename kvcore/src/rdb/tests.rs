@@ -236,6 +236,31 @@ mod values {
         }
     }
 
+    /// Redis 5 and 6 wrote streams without the first ID, the largest deleted ID, the
+    /// entries-added count and the groups' entries-read: the version 1 layout still loads.
+    #[test]
+    fn version_1_streams_load() {
+        use super::super::put_len;
+        let v = stream(3, false);
+        let v2 = dump_value(&v);
+        let body = &v2[..v2.len() - 10];
+        let lens = |ns: &[u64]| {
+            let mut out = Vec::new();
+            for &n in ns {
+                put_len(&mut out, n);
+            }
+            out
+        };
+        // Length 3, last ID 1001-0, first ID 1000-1, none deleted, 3 added, no groups.
+        let tail_v2 = lens(&[3, 1001, 0, 1000, 1, 0, 0, 3, 0]);
+        let nodes = body.strip_suffix(&tail_v2[..]).expect("the version 2 tail");
+        let mut v1 = nodes.to_vec();
+        v1[0] = super::super::value::TYPE_STREAM_LISTPACKS;
+        v1.extend_from_slice(&lens(&[3, 1001, 0, 0]));
+        let back = payload_value(&reseal(v1)).expect("a version 1 stream loads");
+        assert_eq!(dump_value(&back), v2, "the same stream");
+    }
+
     #[test]
     fn scores_print_as_c_does_with_17_digits() {
         for (v, text) in [
