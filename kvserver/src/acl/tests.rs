@@ -132,3 +132,43 @@ fn the_check_allocates_nothing() {
     }
     assert_eq!(ALLOCATIONS.with(std::cell::Cell::get) - before, 0);
 }
+
+/// The check's cost per command, printed (not asserted: timings are not tests). Run with
+/// `cargo test --release -p kvserver --bin kvserver check_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn check_cost() {
+    let acl = Acl::new(None, 16, None);
+    acl.set_user(
+        b"bench",
+        &[
+            b"on",
+            b"~key:*",
+            b"~counter:*",
+            b"~mylist",
+            b"~myset:*",
+            b"~myhash",
+            b"~myzset",
+            b"&*",
+            b"+@all",
+        ],
+    )
+    .unwrap();
+    let get = Request::from_args([&b"GET"[..], b"key:000000012345"]);
+    let set = Request::from_args([&b"SET"[..], b"key:000000012345", b"xxx"]);
+    let slots = [get, set].map(|r| (table::stat_slot(table::lookup(r.arg(0)).unwrap(), &r), r));
+    for name in [&b"default"[..], b"bench"] {
+        let mut s = SessionUser::new(&acl);
+        s.set(acl.user(name).unwrap());
+        let n = 2_000_000u32;
+        let started = std::time::Instant::now();
+        let mut ok = 0u32;
+        for i in 0..n {
+            let (slot, req) = &slots[(i & 1) as usize];
+            ok += u32::from(std::hint::black_box(s.current(&acl).check(*slot, req)).is_ok());
+        }
+        let ns = started.elapsed().as_nanos() as f64 / f64::from(n);
+        assert_eq!(ok, n);
+        println!("{}: {ns:.1} ns per check", String::from_utf8_lossy(name));
+    }
+}
