@@ -5,7 +5,9 @@
 //! line only if its value is not the default, a line kv cannot read becomes a `# ??? ` comment,
 //! and runs of blank lines shrink to one. kv's own directives (`in-memory`, `wal-mmap`) are
 //! kept as they are; its other spellings of Redis's parameters (`sync`, `data-dir`,
-//! `log-level`, ...) count as those parameters. The new file replaces the old one atomically:
+//! `log-level`, ...) count as those parameters. ACL users are written as `user` lines (in place
+//! of the file's, the rest appended) unless an `aclfile` holds them, in which case the file's
+//! `user` lines go, as Redis's `rewriteConfigUserOption`. The new file replaces the old one atomically:
 //! written to a temporary file beside it, fsynced, renamed over it, and the directory fsynced.
 
 use std::collections::{HashMap, HashSet};
@@ -29,8 +31,14 @@ const OWN: &[(&str, Option<&str>)] = &[
 ];
 
 /// The new text of a config file whose old text is `old`, for the parameters' current
-/// `values` (by index in [`PARAMS`]).
+/// `values` (by index in [`PARAMS`]), without ACL users.
+#[cfg(test)]
 pub(crate) fn rewrite_text(old: &str, values: &[String]) -> String {
+    rewrite_with_users(old, values, &[])
+}
+
+/// [`rewrite_text`] with the ACL users' `user` lines (none when an `aclfile` keeps them).
+pub(crate) fn rewrite_with_users(old: &str, values: &[String], users: &[String]) -> String {
     let mut lines: Vec<String> = Vec::new();
     // Option (a primary name) -> the numbers of the lines that set it, in order.
     let mut at: HashMap<String, Vec<usize>> = HashMap::new();
@@ -50,6 +58,7 @@ pub(crate) fn rewrite_text(old: &str, values: &[String]) -> String {
                 .map(|n| n.to_ascii_lowercase());
             let option = name.as_deref().and_then(|n| match lookup(n) {
                 Some((i, _)) => Some(Some(PARAMS[i].name.to_string())),
+                None if n == "user" => Some(Some("user".to_string())),
                 None => OWN
                     .iter()
                     .find(|(own, _)| *own == n)
@@ -87,6 +96,22 @@ pub(crate) fn rewrite_text(old: &str, values: &[String]) -> String {
             }
         }
     }
+    for line in users {
+        match at.get_mut("user").filter(|l| !l.is_empty()) {
+            Some(reuse) => {
+                let n = reuse.remove(0);
+                lines[n] = line.clone();
+            }
+            None => {
+                if needs_signature {
+                    lines.push(SIGNATURE.to_string());
+                    needs_signature = false;
+                }
+                lines.push(line.clone());
+            }
+        }
+    }
+    processed.insert("user");
     // Lines of a rewritten parameter that were not reused are orphans: blanked.
     for (option, left) in &at {
         if processed.contains(option.as_str()) {
@@ -112,17 +137,21 @@ pub(crate) fn rewrite_text(old: &str, values: &[String]) -> String {
     out
 }
 
-/// Rewrites the config file at `path` for the current `values`, atomically.
+/// Rewrites the config file at `path` for the current `values` and `users` lines, atomically.
 ///
 /// # Errors
 /// The I/O error (reading the old file, writing, syncing or renaming the new one).
-pub(crate) fn rewrite_file(path: &Path, values: &[String]) -> std::io::Result<()> {
+pub(crate) fn rewrite_file(
+    path: &Path,
+    values: &[String],
+    users: &[String],
+) -> std::io::Result<()> {
     let old = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    let text = rewrite_text(&old, values);
+    let text = rewrite_with_users(&old, values, users);
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = std::path::PathBuf::from(tmp_name);
@@ -169,6 +198,26 @@ mod tests {
         let again = rewrite_text(&new, &v);
         assert_eq!(again, format!("{new}\n"));
         assert_eq!(rewrite_text(&again, &v), again);
+    }
+
+    #[test]
+    fn acl_users_replace_the_files_user_lines() {
+        let v = defaults();
+        let old = "user a on nopass ~* +@all\nport 6379\nuser b off\nuser c off\n";
+        let users = ["user a on nopass ~* resetchannels +@all".to_string()];
+        let new = rewrite_with_users(old, &v, &users);
+        assert!(
+            new.starts_with("user a on nopass ~* resetchannels +@all\nport 6379\n\n"),
+            "{new}"
+        );
+        assert!(!new.contains("user b") && !new.contains("user c"));
+        // With an aclfile (no user lines to write) the file's go.
+        assert!(!rewrite_with_users(old, &v, &[]).contains("user "));
+        // Users the file does not have are appended.
+        let more = ["user x on".to_string(), "user y on".to_string()];
+        let appended = rewrite_with_users("port 6379\n", &v, &more);
+        assert!(appended.contains("# Generated by CONFIG REWRITE\n"));
+        assert!(appended.ends_with("user x on\nuser y on\n"), "{appended}");
     }
 
     #[test]

@@ -578,6 +578,24 @@ fn user_lines_in_the_config_file() {
     assert!(err(&mut c, &["SET", "x", "v"]).starts_with("NOPERM"));
     cmd(&mut c, &["AUTH", "adminpw"]).unwrap();
     cmd(&mut c, &["SET", "x", "v"]).unwrap();
+    // CONFIG REWRITE writes the users back as `user` lines, in place of the file's.
+    cmd(&mut c, &["ACL", "SETUSER", "web", "~more:*"]).unwrap();
+    cmd(&mut c, &["CONFIG", "REWRITE"]).unwrap();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let users: Vec<&str> = text.lines().filter(|l| l.starts_with("user ")).collect();
+    assert_eq!(users.len(), 2, "{text}");
+    assert!(users[0].starts_with("user default on "), "{text}");
+    assert!(
+        users[1].starts_with("user web on #") && users[1].contains("~cache:* ~more:*"),
+        "{text}"
+    );
+    drop(c);
+    drop(server);
+    let server = Server::start(&["--config", &conf]);
+    let mut c = server.client();
+    cmd(&mut c, &["AUTH", "web", "webpw"]).unwrap();
+    cmd(&mut c, &["SET", "more:1", "v"]).unwrap();
+    drop(server);
     // A bad user line is refused when the file is read.
     std::fs::write(&conf, "user web on +nosuch\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvserver"))

@@ -1,6 +1,7 @@
 //! Tests of the user registry and the channel-shrink rule.
 
 use super::*;
+use kvproto::Request;
 
 fn user(rules: &[&str]) -> User {
     let mut u = User::new(b"u");
@@ -47,4 +48,127 @@ fn users_change_and_the_default_user_follows_requirepass() {
     assert!(s.current(&acl).selectors[0].bit(table::lookup(b"get").unwrap()));
     assert_eq!(acl.del_users(&[b"x", b"nosuch"]), 1);
     assert_eq!(s.current(&acl).name, b"default");
+}
+
+/// Counts this thread's allocations, to show the check allocates nothing. The unit-test
+/// binary's allocator (test builds only): the system allocator plus a thread-local count.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator; the count is a
+// thread-local `Cell` with a const initializer, which never allocates.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above, that is from the system allocator.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: as for `dealloc`, and the caller's contract for the new size.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[test]
+fn the_check_allocates_nothing() {
+    let acl = Acl::new(None, 16, None);
+    acl.set_user(
+        b"app",
+        &[
+            b"on",
+            b"+@all",
+            b"~key:*",
+            b"%R~ro:*",
+            b"&ch*",
+            b"(+get ~sel:*)",
+        ],
+    )
+    .unwrap();
+    let mut session = SessionUser::new(&acl);
+    session.set(acl.user(b"app").unwrap());
+    let requests: Vec<Request<'_>> = [
+        &[&b"GET"[..], b"key:1"][..],
+        &[b"SET", b"key:2", b"v"],
+        &[b"MSET", b"key:1", b"a", b"key:2", b"b"],
+        &[b"GET", b"sel:1"],
+        &[b"GET", b"ro:1"],
+        &[b"SET", b"ro:1", b"v"],
+        &[b"PUBLISH", b"ch1", b"m"],
+        &[b"LMPOP", b"2", b"key:a", b"key:b", b"LEFT"],
+    ]
+    .iter()
+    .map(|args| Request::from_args(args.iter().copied()))
+    .collect();
+    let slots: Vec<usize> = requests
+        .iter()
+        .map(|r| table::stat_slot(table::lookup(r.arg(0)).unwrap(), r))
+        .collect();
+    let mut run = || {
+        let mut allowed = 0;
+        for (req, &slot) in requests.iter().zip(&slots) {
+            allowed += usize::from(session.current(&acl).check(slot, req).is_ok());
+        }
+        allowed
+    };
+    // The first pass builds the lazily made tables and the matchers' caches.
+    let expected = run();
+    assert_eq!(expected, 7, "all but SET of a read-only key");
+    let before = ALLOCATIONS.with(std::cell::Cell::get);
+    for _ in 0..100 {
+        assert_eq!(run(), expected);
+    }
+    assert_eq!(ALLOCATIONS.with(std::cell::Cell::get) - before, 0);
+}
+
+/// The check's cost per command, printed (not asserted: timings are not tests). Run with
+/// `cargo test --release -p kvserver --bin kvserver check_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn check_cost() {
+    let acl = Acl::new(None, 16, None);
+    acl.set_user(
+        b"bench",
+        &[
+            b"on",
+            b"~key:*",
+            b"~counter:*",
+            b"~mylist",
+            b"~myset:*",
+            b"~myhash",
+            b"~myzset",
+            b"&*",
+            b"+@all",
+        ],
+    )
+    .unwrap();
+    let get = Request::from_args([&b"GET"[..], b"key:000000012345"]);
+    let set = Request::from_args([&b"SET"[..], b"key:000000012345", b"xxx"]);
+    let slots = [get, set].map(|r| (table::stat_slot(table::lookup(r.arg(0)).unwrap(), &r), r));
+    for name in [&b"default"[..], b"bench"] {
+        let mut s = SessionUser::new(&acl);
+        s.set(acl.user(name).unwrap());
+        let n = 2_000_000u32;
+        let started = std::time::Instant::now();
+        let mut ok = 0u32;
+        for i in 0..n {
+            let (slot, req) = &slots[(i & 1) as usize];
+            ok += u32::from(std::hint::black_box(s.current(&acl).check(*slot, req)).is_ok());
+        }
+        let ns = started.elapsed().as_nanos() as f64 / f64::from(n);
+        assert_eq!(ok, n);
+        println!("{}: {ns:.1} ns per check", String::from_utf8_lossy(name));
+    }
 }

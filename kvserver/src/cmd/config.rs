@@ -261,7 +261,18 @@ fn rewrite(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         ));
     };
     let values = shared.params.lock().clone();
-    match crate::rewrite::rewrite_file(path, &values) {
+    // ACL users go into the file as `user` lines, unless an aclfile keeps them.
+    let users: Vec<String> = if shared.acl.file.is_some() {
+        Vec::new()
+    } else {
+        shared
+            .acl
+            .users()
+            .iter()
+            .map(|u| format!("user {} {}", String::from_utf8_lossy(&u.name), u.describe()))
+            .collect()
+    };
+    match crate::rewrite::rewrite_file(path, &values, &users) {
         Ok(()) => {
             crate::log::warning!("CONFIG REWRITE executed with success.");
             ctx.ok()
