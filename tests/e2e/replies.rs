@@ -225,8 +225,8 @@ fn debug_follows_enable_debug_command() {
 
 #[test]
 fn debug_object_reports_the_encoding_and_idle_time() {
-    // Redis's line has an address, a serialized length and an LRU clock that differ from run
-    // to run, so it cannot be recorded; its shape and the fields kv shares with OBJECT are
+    // Redis's line has an address and an LRU clock that differ from run to run, so it cannot
+    // be recorded; its shape, the fields kv shares with OBJECT and the serialized length are
     // checked instead.
     let dir = super::support::TempDir::new("debug-object");
     std::fs::create_dir_all(dir.path()).unwrap();
@@ -266,6 +266,23 @@ fn debug_object_reports_the_encoding_and_idle_time() {
         }
     }
     raw.roundtrip(b"DEBUG OBJECT nosuch\r\n", b"-ERR no such key\r\n");
+
+    // serializedlength is the value's RDB encoding, as redis-server 7.0.15 reported it for
+    // the same values (an LZF-compressed string for 300 a's).
+    let big = "a".repeat(300);
+    raw.roundtrip(
+        format!("SET s hello\r\nSET n 12345\r\nDEL l\r\nRPUSH l a b c\r\nSET big {big}\r\n")
+            .as_bytes(),
+        b"+OK\r\n+OK\r\n:1\r\n:3\r\n+OK\r\n",
+    );
+    for (key, length) in [("s", 6), ("n", 3), ("l", 19), ("big", 16)] {
+        raw.send(format!("DEBUG OBJECT {key}\r\n").as_bytes());
+        let line = raw.read_line();
+        assert!(
+            line.contains(&format!(" serializedlength:{length} ")),
+            "{key}: {line}"
+        );
+    }
 }
 
 /// DEBUG SET-ACTIVE-EXPIRE 0 stops the active-expiry thread (as Redis's test suite uses it: an

@@ -116,15 +116,17 @@ fn reload(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// DEBUG OBJECT key: Redis's status line. `encoding` is OBJECT ENCODING's answer and
-/// `lru_seconds_idle` OBJECT IDLETIME's (seconds since the last write); the rest are stand-ins:
-/// `Value at` is a hash of the key (kv exposes no addresses), `serializedlength` is MEMORY
-/// USAGE's estimate, and `lru` is the last write's Unix time in seconds, in 24 bits as Redis's
+/// `lru_seconds_idle` OBJECT IDLETIME's (seconds since the last write); `serializedlength` is
+/// the length of the value's RDB encoding, as Redis computes it (the DUMP payload without its
+/// type byte and 10-byte footer); the rest are stand-ins:
+/// `Value at` is a hash of the key (kv exposes no addresses) and `lru` is the last write's Unix time in seconds, in 24 bits as Redis's
 /// LRU clock counts. A list adds Redis's `ql_` fields (see below).
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
-    let (Some(meta), Some(encoding), Some(size)) = (
+    let (Some(meta), Some(encoding), Some(size), Some(dump)) = (
         ctx.s.db.meta(key),
         ctx.s.db.object_encoding(key),
         ctx.s.db.memory_usage(key),
+        ctx.s.db.dump(key),
     ) else {
         return Err(CmdError::Msg("ERR no such key"));
     };
@@ -132,8 +134,10 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let idle = now.saturating_sub(meta.updated_ms) / 1000;
     let lru = (meta.updated_ms / 1000) & ((1 << 24) - 1);
     let at = fnv1a(key) & 0x0000_7fff_ffff_fff0;
+    // The payload is the type byte, the value, then the RDB version (2 bytes) and a CRC-64.
+    let serialized = dump.len().saturating_sub(11);
     let mut line = format!(
-        "Value at:{at:#x} refcount:1 encoding:{encoding} serializedlength:{size} lru:{lru} \
+        "Value at:{at:#x} refcount:1 encoding:{encoding} serializedlength:{serialized} lru:{lru} \
          lru_seconds_idle:{idle}"
     );
     if encoding == "quicklist" {
