@@ -17,7 +17,7 @@ pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
             op: Op::Set {
                 key: b(key),
                 value: disk_value(&entry.value),
-                expire_at: entry.expire_at,
+                expire_at: entry.expire_at(),
             },
         },
         Effect::Del { db: d, key } => Record {
