@@ -366,7 +366,7 @@ mod tests {
         db.write_entry(b"list", |slot| {
             let mut list = crate::types::List::new();
             list.push(crate::types::End::Left, b"x");
-            slot.put(Value::List(Box::new(list)), None);
+            slot.put(Value::List(list), None);
             Ok(())
         })
         .unwrap();
