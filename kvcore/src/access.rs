@@ -143,7 +143,7 @@ impl Db {
             };
             let entry = &shard.get(idx).entry;
             // The clock is read only for keys that can expire: most reads never pay for it.
-            if entry.expire_at.is_none() || !entry.is_expired(inner.now()) {
+            if entry.expire_at().is_none() || !entry.is_expired(inner.now()) {
                 return f(Some(entry));
             }
         }
@@ -547,7 +547,7 @@ impl<'a> WriteSlot<'a> {
     pub(crate) fn value_mut(&mut self) -> Option<&mut Value> {
         let idx = self.idx?;
         let entry = self.shard.entry_mut(idx);
-        entry.updated_ms = self.now;
+        entry.touch(self.now);
         Some(&mut entry.value)
     }
 
@@ -558,12 +558,11 @@ impl<'a> WriteSlot<'a> {
             Some(idx) => {
                 let entry = self.shard.entry_mut(idx);
                 entry.value = value;
-                entry.updated_ms = self.now;
+                entry.touch(self.now);
                 self.shard.set_expiry(idx, expire_at);
             }
             None => {
-                let mut entry = Entry::new(value, self.now);
-                entry.expire_at = expire_at;
+                let entry = Entry::with_expiry(value, self.now, expire_at);
                 self.idx = Some(self.shard.insert(self.hash, self.key, entry));
                 self.notify(Class::New, "new");
             }
@@ -590,7 +589,7 @@ impl<'a> WriteSlot<'a> {
     pub(crate) fn set_expiry(&mut self, at: Option<u64>) {
         if let Some(idx) = self.idx {
             self.shard.set_expiry(idx, at);
-            self.shard.entry_mut(idx).updated_ms = self.now;
+            self.shard.entry_mut(idx).touch(self.now);
         }
     }
 
@@ -763,7 +762,7 @@ impl MultiRead<'_> {
         let found = shard.find(hash, key).map(|i| &shard.get(i).entry);
         let live = match found {
             Some(e)
-                if e.expire_at
+                if e.expire_at()
                     .is_some_and(|at| at <= *self.now.get_or_init(|| inner.now())) =>
             {
                 None

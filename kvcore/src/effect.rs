@@ -288,7 +288,7 @@ impl Effect<'_> {
                     #[allow(unreachable_patterns)]
                     other => format!("{other:?}"),
                 };
-                format!("put {db} {} {value} at={:?}", t(key), entry.expire_at)
+                format!("put {db} {} {value} at={:?}", t(key), entry.expire_at())
             }
             Effect::Del { db, key } => format!("del {db} {}", t(key)),
             Effect::Append { db, key, data } => format!("append {db} {} {}", t(key), t(data)),

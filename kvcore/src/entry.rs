@@ -49,14 +49,16 @@ impl KeyType {
     }
 }
 
-/// A stored value. Containers are boxed so that a string entry stays small.
+/// A stored value, 104 bytes: a string inline up to 102 bytes. Lists, hashes, sets and
+/// sorted sets fit in that room and live in the slot too (their headers are 32-40 bytes), which
+/// saves a small container a heap block; a stream's header is larger and is boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     String(SmallBytes),
-    List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
@@ -89,14 +91,16 @@ impl Value {
         }
     }
 
-    /// Heap bytes owned by the value (an estimate for containers).
+    /// Heap bytes owned by the value (an estimate for containers). The headers of lists,
+    /// hashes, sets and sorted sets live in the slot, so they are not counted here.
     pub(crate) fn heap_size(&self) -> usize {
+        use std::mem::size_of;
         match self {
             Value::String(s) => s.heap_size(),
-            Value::List(l) => l.memory_usage(),
-            Value::Hash(h) => h.memory_usage(),
-            Value::Set(s) => s.memory_usage(),
-            Value::ZSet(z) => z.memory_usage(),
+            Value::List(l) => l.memory_usage() - size_of::<List>(),
+            Value::Hash(h) => h.memory_usage() - size_of::<Hash>(),
+            Value::Set(s) => s.memory_usage() - size_of::<Set>(),
+            Value::ZSet(z) => z.memory_usage() - size_of::<ZSet>(),
             Value::Stream(s) => s.memory_usage(),
         }
     }
@@ -145,46 +149,89 @@ impl Value {
     }
 }
 
+/// The `expire` of an entry without an expiry. A deadline of `u64::MAX` ms is stored as
+/// `u64::MAX - 1` (both lie beyond any clock).
+const NO_EXPIRY: u64 = u64::MAX;
+
 /// One key's value with its expiry and times. `repr(C)`: the expiry and the value come first,
-/// right after the key in the slot (see `shard.rs`).
+/// right after the key in the slot (see `shard.rs`). 128 bytes: the expiry is one `u64` with
+/// a sentinel (an `Option<u64>` takes 16), the last write is kept in seconds (what OBJECT
+/// IDLETIME reports), and no creation time is kept (nothing read it).
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub(crate) struct Entry {
-    /// Absolute deadline in clock milliseconds. Changed only through the shard (it keeps an
-    /// index of the entries that carry one).
-    pub(crate) expire_at: Option<u64>,
+    /// Absolute deadline in clock milliseconds, [`NO_EXPIRY`] for none. Changed only through
+    /// the shard (it keeps an index of the entries that carry one).
+    expire: u64,
     pub(crate) value: Value,
-    pub(crate) created_ms: u64,
-    pub(crate) updated_ms: u64,
-    /// Position of this entry's slot in its shard's volatile index, valid while `expire_at`
-    /// is `Some`.
+    /// Clock seconds of the last write of the value or expiry (saturates in 2106).
+    updated_s: u32,
+    /// The eviction policy's per-key state (LRU clock or LFU counter); 0 until eviction uses it.
+    pub(crate) access: u32,
+    /// Position of this entry's slot in its shard's volatile index, valid while the entry
+    /// has an expiry.
     pub(crate) volatile_pos: u32,
 }
 
 impl Entry {
     pub(crate) fn new(value: Value, now: u64) -> Entry {
-        Entry {
+        let mut e = Entry {
+            expire: NO_EXPIRY,
             value,
-            expire_at: None,
-            created_ms: now,
-            updated_ms: now,
+            updated_s: 0,
+            access: 0,
             volatile_pos: 0,
-        }
+        };
+        e.touch(now);
+        e
+    }
+
+    /// A new entry with expiry `at`, to hand to the shard's `insert`.
+    pub(crate) fn with_expiry(value: Value, now: u64, at: Option<u64>) -> Entry {
+        let mut e = Entry::new(value, now);
+        e.expire = encode_expiry(at);
+        e
+    }
+
+    /// The absolute deadline in clock milliseconds, if any.
+    #[inline]
+    pub(crate) fn expire_at(&self) -> Option<u64> {
+        (self.expire != NO_EXPIRY).then_some(self.expire)
+    }
+
+    /// Sets the deadline; only the shard calls this (it keeps the volatile index exact).
+    pub(crate) fn set_expire_at(&mut self, at: Option<u64>) {
+        self.expire = encode_expiry(at);
+    }
+
+    /// Records a write at clock time `now` (ms).
+    pub(crate) fn touch(&mut self, now: u64) {
+        self.updated_s = u32::try_from(now / 1000).unwrap_or(u32::MAX);
+    }
+
+    /// Clock milliseconds of the last write, to the second.
+    pub(crate) fn updated_ms(&self) -> u64 {
+        u64::from(self.updated_s) * 1000
     }
 
     /// Expired entries are dead: never returned, removed by whoever finds them.
+    #[inline]
     pub(crate) fn is_expired(&self, now: u64) -> bool {
-        self.expire_at.is_some_and(|at| at <= now)
+        // NO_EXPIRY is above every clock value a deadline is compared with.
+        self.expire != NO_EXPIRY && self.expire <= now
     }
 
     pub(crate) fn meta(&self) -> EntryMeta {
         EntryMeta {
             key_type: self.value.key_type(),
-            created_ms: self.created_ms,
-            updated_ms: self.updated_ms,
-            expire_at_ms: self.expire_at,
+            updated_ms: self.updated_ms(),
+            expire_at_ms: self.expire_at(),
         }
     }
+}
+
+fn encode_expiry(at: Option<u64>) -> u64 {
+    at.map_or(NO_EXPIRY, |at| at.min(NO_EXPIRY - 1))
 }
 
 /// What the store knows about a key besides its value (for OBJECT, TYPE, TTL and friends).
@@ -193,10 +240,57 @@ impl Entry {
 pub struct EntryMeta {
     /// The type of the value.
     pub key_type: KeyType,
-    /// When the key was created (clock milliseconds); overwriting keeps it, RENAME keeps it.
-    pub created_ms: u64,
-    /// When the value or expiry was last written (clock milliseconds).
+    /// When the value or expiry was last written (clock milliseconds, to the second).
     pub updated_ms: u64,
     /// The absolute expiry (clock milliseconds), if any.
     pub expire_at_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_headers_live_in_the_value() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Value>(), 104);
+        for header in [
+            size_of::<List>(),
+            size_of::<Hash>(),
+            size_of::<Set>(),
+            size_of::<ZSet>(),
+        ] {
+            assert!(header <= 40, "{header}");
+        }
+    }
+
+    #[test]
+    fn the_expiry_is_one_word_with_a_sentinel() {
+        assert_eq!(std::mem::offset_of!(Entry, expire), 0);
+        assert_eq!(std::mem::size_of::<Entry>(), 128);
+        let mut e = Entry::new(Value::string(b"v"), 5_000);
+        assert_eq!(e.expire_at(), None);
+        assert!(!e.is_expired(u64::MAX));
+        for at in [0, 1, 7, u64::MAX - 1] {
+            e.set_expire_at(Some(at));
+            assert_eq!(e.expire_at(), Some(at));
+            assert!(e.is_expired(at) && (at == 0 || !e.is_expired(at - 1)));
+        }
+        // The one deadline that collides with the sentinel is kept 1 ms earlier, still
+        // beyond any clock.
+        e.set_expire_at(Some(u64::MAX));
+        assert_eq!(e.expire_at(), Some(u64::MAX - 1));
+        e.set_expire_at(None);
+        assert_eq!(e.expire_at(), None);
+    }
+
+    #[test]
+    fn the_last_write_is_kept_to_the_second() {
+        let mut e = Entry::new(Value::string(b"v"), 12_345);
+        assert_eq!(e.meta().updated_ms, 12_000);
+        e.touch(99_999);
+        assert_eq!(e.updated_ms(), 99_000);
+        e.touch(u64::MAX);
+        assert_eq!(e.updated_ms(), u64::from(u32::MAX) * 1000);
+    }
 }

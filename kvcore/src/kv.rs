@@ -34,7 +34,6 @@ use crate::tx::TxLocks;
 
 /// A lock on its own cache line pair, so that neighbouring shards do not false-share.
 #[repr(align(128))]
-#[derive(Default)]
 pub(crate) struct Padded(pub(crate) RwLock<Shard>);
 
 pub(crate) struct Inner {
@@ -448,10 +447,10 @@ impl std::fmt::Debug for Kv {
 impl Kv {
     /// Creates an empty store that lives only in memory.
     pub fn in_memory(opts: Options) -> Kv {
-        let shards = (0..opts.databases * opts.shards)
-            .map(|_| Padded::default())
-            .collect();
         let hasher = foldhash::fast::RandomState::default();
+        let shards = (0..opts.databases * opts.shards)
+            .map(|_| Padded(RwLock::new(Shard::new(hasher.clone()))))
+            .collect();
         let seed = hasher.hash_one(0x6b76_u64);
         Kv {
             inner: Arc::new(Inner {

@@ -7,35 +7,52 @@
 //!   shard would have to put a generation into the SCAN cursor and restart the shard on a
 //!   mismatch.)
 //! - `index` holds exactly the slot indexes of occupied slots, hashed by the key's hash.
-//! - `volatile` holds exactly the slot indexes whose entry has `expire_at`, and each such
+//! - `volatile` holds exactly the slot indexes whose entry has an expiry, and each such
 //!   entry's `volatile_pos` is its position there.
+
+use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
 use crate::bytes::SmallKey;
 use crate::entry::Entry;
 
-/// One key's slot, laid out for the look-up path: 192 bytes (three cache lines) starting
-/// with the key (24 bytes, inline up to 22), the expiry (16) and the value (104, a string inline
-/// up to 102 bytes), so GET of a short key reads consecutive lines of one slot and follows no
-/// pointer. Times, the volatile position and the stored hash come last.
+/// One key's slot, laid out for the look-up path: 152 bytes starting with the key (24 bytes,
+/// inline up to 22), the expiry (8) and the value (104, a string inline up to 102 bytes), so
+/// GET of a short key reads consecutive bytes of one slot and follows no pointer. The time of
+/// the last write, the eviction state and the volatile position come last. No hash is stored:
+/// the index recomputes it from the key when it grows (see ARCHITECTURE.md, *Bytes per key*).
 #[derive(Debug)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub(crate) struct Slot {
     pub(crate) key: SmallKey,
     pub(crate) entry: Entry,
-    pub(crate) hash: u64,
 }
 
-#[derive(Debug, Default)]
+/// The hasher of the store (one per `Kv`): the index rehashes keys with it when it grows.
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
+
+#[derive(Debug)]
 pub(crate) struct Shard {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
     index: HashTable<u32>,
     volatile: Vec<u32>,
+    hasher: KeyHasher,
 }
 
 impl Shard {
+    /// An empty shard whose keys are hashed by `hasher` (the one the callers' hashes come from).
+    pub(crate) fn new(hasher: KeyHasher) -> Shard {
+        Shard {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            volatile: Vec::new(),
+            hasher,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.index.len()
     }
@@ -79,9 +96,10 @@ impl Shard {
     /// Inserts a key that is not present; returns its slot.
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], mut entry: Entry) -> u32 {
         debug_assert!(self.find(hash, key).is_none());
-        let expire_at = entry.expire_at.take();
+        debug_assert_eq!(hash, self.hasher.hash_one(key));
+        let expire_at = entry.expire_at();
+        entry.set_expire_at(None);
         let slot = Some(Slot {
-            hash,
             key: SmallKey::new(key),
             entry,
         });
@@ -96,12 +114,12 @@ impl Shard {
                 i
             }
         };
-        let slots = &self.slots;
+        let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, idx, |&i| {
-            slots[i as usize]
+            let slot = slots[i as usize]
                 .as_ref()
-                .expect("indexed slots are occupied")
-                .hash
+                .expect("indexed slots are occupied");
+            hasher.hash_one(slot.key.as_slice())
         });
         self.set_expiry(idx, expire_at);
         idx
@@ -112,10 +130,11 @@ impl Shard {
         let slot = self.slots[idx as usize]
             .take()
             .expect("removing an occupied slot");
-        if slot.entry.expire_at.is_some() {
+        if slot.entry.expire_at().is_some() {
             self.unlist_volatile(slot.entry.volatile_pos as usize);
         }
-        match self.index.find_entry(slot.hash, |&i| i == idx) {
+        let hash = self.hasher.hash_one(slot.key.as_slice());
+        match self.index.find_entry(hash, |&i| i == idx) {
             Ok(e) => {
                 e.remove();
             }
@@ -127,6 +146,7 @@ impl Shard {
             // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
             self.free = Vec::new();
+            self.index = HashTable::new();
         }
         slot
     }
@@ -145,7 +165,7 @@ impl Shard {
             .as_mut()
             .expect("occupied slot")
             .entry;
-        match (entry.expire_at.is_some(), at) {
+        match (entry.expire_at().is_some(), at) {
             (false, Some(_)) => {
                 entry.volatile_pos = self.volatile.len() as u32;
                 self.volatile.push(idx);
@@ -156,7 +176,7 @@ impl Shard {
             }
             _ => {}
         }
-        self.entry_mut(idx).expire_at = at;
+        self.entry_mut(idx).set_expire_at(at);
     }
 
     /// Slot indexes of the entries that carry an expiry.
@@ -166,7 +186,7 @@ impl Shard {
 
     /// Empties the shard, giving its memory back.
     pub(crate) fn clear(&mut self) {
-        *self = Shard::default();
+        *self = Shard::new(self.hasher.clone());
     }
 
     /// Iterates over the occupied slots.
@@ -184,24 +204,26 @@ mod tests {
     use crate::entry::Value;
 
     #[test]
-    fn a_slot_is_three_cache_lines_with_key_expiry_and_value_first() {
-        assert_eq!(std::mem::size_of::<Option<Slot>>(), 192);
-        assert_eq!(std::mem::align_of::<Slot>(), 64);
+    fn a_slot_is_152_bytes_with_key_expiry_and_value_first() {
+        assert_eq!(std::mem::size_of::<Option<Slot>>(), 152);
+        assert_eq!(std::mem::size_of::<Entry>(), 128);
         assert_eq!(std::mem::size_of::<Value>(), 104);
         let entry = std::mem::offset_of!(Slot, entry);
-        assert_eq!(entry + std::mem::offset_of!(Entry, expire_at), 24);
-        assert_eq!(entry + std::mem::offset_of!(Entry, value), 40);
+        // The expiry (8 bytes, first in `Entry`) sits between the key and the value.
+        assert_eq!(entry, 24);
+        assert_eq!(entry + std::mem::offset_of!(Entry, value), 32);
     }
 
     #[test]
     fn slots_stay_put_and_the_volatile_index_stays_exact() {
-        let mut shard = Shard::default();
+        let hasher = KeyHasher::default();
+        let mut shard = Shard::new(hasher.clone());
+        let hash = |key: &str| hasher.hash_one(key.as_bytes());
         let mut ids = Vec::new();
         for i in 0..100u64 {
             let key = format!("k{i}");
-            let mut e = Entry::new(Value::string(b"v"), 0);
-            e.expire_at = (i % 3 == 0).then_some(i);
-            ids.push(shard.insert(i, key.as_bytes(), e));
+            let e = Entry::with_expiry(Value::string(b"v"), 0, (i % 3 == 0).then_some(i));
+            ids.push(shard.insert(hash(&key), key.as_bytes(), e));
         }
         for i in (0..100u64).step_by(2) {
             shard.remove(ids[i as usize]);
@@ -209,7 +231,7 @@ mod tests {
         for i in (1..100u64).step_by(2) {
             let key = format!("k{i}");
             assert_eq!(
-                shard.find(i, key.as_bytes()),
+                shard.find(hash(&key), key.as_bytes()),
                 Some(ids[i as usize]),
                 "{key} moved"
             );
@@ -226,5 +248,43 @@ mod tests {
         for (pos, &idx) in shard.volatile().iter().enumerate() {
             assert_eq!(shard.get(idx).entry.volatile_pos as usize, pos);
         }
+        // The index grows and shrinks back without stored hashes: every key is still found.
+        for i in 100..5000u64 {
+            let key = format!("k{i}");
+            ids.push(shard.insert(
+                hash(&key),
+                key.as_bytes(),
+                Entry::new(Value::string(b"v"), 0),
+            ));
+        }
+        for i in (100..5000u64).filter(|i| i % 7 != 0) {
+            shard.remove(ids[i as usize]);
+        }
+        for i in (1..5000u64).filter(|i| if *i < 100 { i % 2 == 1 } else { i % 7 == 0 }) {
+            let key = format!("k{i}");
+            assert_eq!(
+                shard.find(hash(&key), key.as_bytes()),
+                Some(ids[i as usize])
+            );
+            assert_eq!(shard.get(ids[i as usize]).key.as_slice(), key.as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_drained_shard_gives_back_its_slab_and_index() {
+        let hasher = KeyHasher::default();
+        let mut shard = Shard::new(hasher.clone());
+        let ids: Vec<u32> = (0..1000)
+            .map(|i| {
+                let key = format!("k{i}");
+                let e = Entry::new(Value::string(b"v"), 0);
+                shard.insert(hasher.hash_one(key.as_bytes()), key.as_bytes(), e)
+            })
+            .collect();
+        for idx in ids {
+            shard.remove(idx);
+        }
+        assert_eq!((shard.len(), shard.slot_count()), (0, 0));
+        assert_eq!(shard.index.capacity(), 0);
     }
 }

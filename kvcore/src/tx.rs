@@ -507,7 +507,7 @@ impl Watch {
         // changed. Then register, then read the deadline: a change between those two is seen.
         db.read_entry_with(key, false, |_| ());
         self.inner.watches.register(db.index, key, &self.state);
-        let deadline = db.read_entry_with(key, false, |e| e.and_then(|e| e.expire_at));
+        let deadline = db.read_entry_with(key, false, |e| e.and_then(|e| e.expire_at()));
         self.keys.push((db.index, key.to_vec(), deadline));
     }
 

@@ -37,7 +37,7 @@ pub(crate) trait Container: Default {
 }
 
 macro_rules! container {
-    ($ty:ident) => {
+    ($ty:ident, $wrap:expr) => {
         impl Container for $ty {
             fn of(v: &Value) -> Result<&Self> {
                 match v {
@@ -52,16 +52,16 @@ macro_rules! container {
                 }
             }
             fn into_value(self) -> Value {
-                Value::$ty(Box::new(self))
+                Value::$ty($wrap(self))
             }
         }
     };
 }
-container!(List);
-container!(Hash);
-container!(Set);
-container!(ZSet);
-container!(Stream);
+container!(List, std::convert::identity);
+container!(Hash, std::convert::identity);
+container!(Set, std::convert::identity);
+container!(ZSet, std::convert::identity);
+container!(Stream, Box::new);
 
 /// Runs `f` on the container at `key` (None when missing) under the shard's read lock.
 ///

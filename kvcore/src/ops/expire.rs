@@ -44,15 +44,15 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
             return Ok(false);
         };
         // No expiry counts as an infinite TTL (Redis 7).
-        let current = e.expire_at.map_or(i128::MAX, i128::from);
+        let current = e.expire_at().map_or(i128::MAX, i128::from);
         let new = i128::from(at);
         let allowed = match cond {
             ExpireCondition::None => true,
-            ExpireCondition::Nx => e.expire_at.is_none(),
-            ExpireCondition::Xx => e.expire_at.is_some(),
+            ExpireCondition::Nx => e.expire_at().is_none(),
+            ExpireCondition::Xx => e.expire_at().is_some(),
             ExpireCondition::Gt => new > current,
             ExpireCondition::Lt => new < current,
-            ExpireCondition::XxLt => e.expire_at.is_some() && new < current,
+            ExpireCondition::XxLt => e.expire_at().is_some() && new < current,
         };
         if !allowed {
             return Ok(false);
@@ -155,7 +155,7 @@ impl Unit {
 /// `None` if the key is missing, `Some(None)` if it has no expiry.
 fn deadline_of(db: &Db, key: &[u8]) -> (u64, Option<Option<u64>>) {
     let now = db.inner.now();
-    (now, db.read_entry(key, |e| e.map(|e| e.expire_at)))
+    (now, db.read_entry(key, |e| e.map(|e| e.expire_at())))
 }
 
 /// TTL (`Unit::Secs`) and PTTL (`Unit::Ms`).
@@ -178,7 +178,7 @@ pub(crate) fn expire_time(db: &Db, key: &[u8], unit: Unit) -> ExpireTime {
 
 pub(crate) fn persist(db: &Db, key: &[u8]) -> Result<bool> {
     db.write_entry(key, |slot| {
-        if slot.entry().is_none_or(|e| e.expire_at.is_none()) {
+        if slot.entry().is_none_or(|e| e.expire_at().is_none()) {
             return Ok(false);
         }
         slot.set_expiry(None);

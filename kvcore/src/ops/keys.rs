@@ -128,7 +128,7 @@ fn copy_locked(
         return Ok(false);
     }
     let now = slot.now();
-    (entry.created_ms, entry.updated_ms) = (now, now);
+    entry.touch(now);
     slot.put_entry(entry);
     slot.journal(Effect::Copy {
         src_db: s,

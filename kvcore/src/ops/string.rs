@@ -70,7 +70,7 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
             });
         }
         let expire_at = match (opts.expiry, at) {
-            (SetExpiry::KeepTtl, _) => slot.entry().and_then(|e| e.expire_at),
+            (SetExpiry::KeepTtl, _) => slot.entry().and_then(|e| e.expire_at()),
             (_, Some(at)) => Some(at as u64),
             _ => None,
         };
@@ -138,7 +138,7 @@ pub(crate) fn getex(db: &Db, key: &[u8], opt: GetExOption) -> Result<Option<Vec<
             return Ok(None);
         };
         let v = e.value.as_string()?.to_vec();
-        let had_ttl = e.expire_at.is_some();
+        let had_ttl = e.expire_at().is_some();
         let at = when.map(|w| positive_deadline(now, w)).transpose()?;
         match (opt, at) {
             (_, Some(at)) if at as u64 <= now => {
@@ -318,7 +318,7 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
         let (old, expire_at) = match slot.entry() {
             Some(e) => {
                 let s = e.value.as_string()?;
-                (parse_i64(s).ok_or(Error::NotInteger)?, e.expire_at)
+                (parse_i64(s).ok_or(Error::NotInteger)?, e.expire_at())
             }
             None => (0, None),
         };
@@ -343,7 +343,7 @@ pub(crate) fn incrbyfloat(db: &Db, key: &[u8], by: LongDouble) -> Result<Vec<u8>
         let (old, expire_at) = match slot.entry() {
             Some(e) => {
                 let s = e.value.as_string()?;
-                (LongDouble::parse(s).ok_or(Error::NotFloat)?, e.expire_at)
+                (LongDouble::parse(s).ok_or(Error::NotFloat)?, e.expire_at())
             }
             None => (LongDouble::from(0.0), None),
         };
@@ -366,7 +366,7 @@ mod tests {
         db.write_entry(b"list", |slot| {
             let mut list = crate::types::List::new();
             list.push(crate::types::End::Left, b"x");
-            slot.put(Value::List(Box::new(list)), None);
+            slot.put(Value::List(list), None);
             Ok(())
         })
         .unwrap();

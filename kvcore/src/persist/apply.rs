@@ -144,7 +144,7 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
             Ok(())
         }),
         super::record::Value::Hash(pairs) => {
-            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            let empty = || MemValue::Hash(Hash::new());
             container(&d, key, what, empty, |v| {
                 let MemValue::Hash(h) = v else {
                     return Err(WRONG.into());
@@ -156,7 +156,7 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
             })
         }
         super::record::Value::Set(members) => {
-            let empty = || MemValue::Set(Box::new(Set::new()));
+            let empty = || MemValue::Set(Set::new());
             container(&d, key, what, empty, |v| {
                 let MemValue::Set(s) = v else {
                     return Err(WRONG.into());
@@ -168,7 +168,7 @@ pub(crate) fn extend_entry(kv: &Kv, e: Entry<'_>) -> Result<(), ApplyError> {
             })
         }
         super::record::Value::ZSet(pairs) => {
-            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            let empty = || MemValue::ZSet(ZSet::new());
             container(&d, key, what, empty, |v| {
                 let MemValue::ZSet(z) = v else {
                     return Err(WRONG.into());
@@ -334,7 +334,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
                 .ok_or_else(|| "pivot not found".into())
         })?,
         Op::HashSet { key, pairs } => {
-            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            let empty = || MemValue::Hash(Hash::new());
             container(&d, key.as_slice(), "hash set", empty, |v| {
                 let MemValue::Hash(h) = v else {
                     return Err(WRONG.into());
@@ -346,7 +346,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             })?;
         }
         Op::HashDel { key, fields } => {
-            let empty = || MemValue::Hash(Box::new(Hash::new()));
+            let empty = || MemValue::Hash(Hash::new());
             container(&d, key.as_slice(), "hash delete", empty, |v| {
                 let MemValue::Hash(h) = v else {
                     return Err(WRONG.into());
@@ -358,7 +358,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             })?;
         }
         Op::SetAdd { key, members } => {
-            let empty = || MemValue::Set(Box::new(Set::new()));
+            let empty = || MemValue::Set(Set::new());
             container(&d, key.as_slice(), "set add", empty, |v| {
                 let MemValue::Set(s) = v else {
                     return Err(WRONG.into());
@@ -370,7 +370,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             })?;
         }
         Op::SetRem { key, members } => {
-            let empty = || MemValue::Set(Box::new(Set::new()));
+            let empty = || MemValue::Set(Set::new());
             container(&d, key.as_slice(), "set remove", empty, |v| {
                 let MemValue::Set(s) = v else {
                     return Err(WRONG.into());
@@ -382,7 +382,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             })?;
         }
         Op::ZAdd { key, pairs } => {
-            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            let empty = || MemValue::ZSet(ZSet::new());
             container(&d, key.as_slice(), "sorted set add", empty, |v| {
                 let MemValue::ZSet(z) = v else {
                     return Err(WRONG.into());
@@ -391,7 +391,7 @@ pub(crate) fn apply(kv: &Kv, rec: Record<'_>) -> Result<(), ApplyError> {
             })?;
         }
         Op::ZRem { key, members } => {
-            let empty = || MemValue::ZSet(Box::new(ZSet::new()));
+            let empty = || MemValue::ZSet(ZSet::new());
             container(&d, key.as_slice(), "sorted set remove", empty, |v| {
                 let MemValue::ZSet(z) = v else {
                     return Err(WRONG.into());
@@ -528,7 +528,7 @@ fn list(
     what: &str,
     f: impl FnOnce(&mut List) -> Result<(), String>,
 ) -> Result<(), ApplyError> {
-    let empty = || MemValue::List(Box::new(List::new()));
+    let empty = || MemValue::List(List::new());
     container(d, key, what, empty, |v| {
         let MemValue::List(l) = v else {
             return Err(WRONG.into());

@@ -17,7 +17,7 @@ pub(crate) fn record<'a>(effect: &Effect<'a>) -> Record<'a> {
             op: Op::Set {
                 key: b(key),
                 value: disk_value(&entry.value),
-                expire_at: entry.expire_at,
+                expire_at: entry.expire_at(),
             },
         },
         Effect::Del { db: d, key } => Record {
@@ -494,23 +494,23 @@ pub(crate) fn memory_value(v: Value<'_>) -> Result<MemValue, String> {
             for item in &items {
                 l.push(End::Right, item.as_slice());
             }
-            MemValue::List(Box::new(l))
+            MemValue::List(l)
         }
         Value::Hash(pairs) => {
             let mut h = Hash::new();
             for (f, v) in &pairs {
                 h.set(f.as_slice(), v.as_slice());
             }
-            MemValue::Hash(Box::new(h))
+            MemValue::Hash(h)
         }
         Value::Set(members) => {
             let mut s = Set::new();
             for m in &members {
                 s.add(m.as_slice());
             }
-            MemValue::Set(Box::new(s))
+            MemValue::Set(s)
         }
-        Value::ZSet(pairs) => MemValue::ZSet(Box::new(zset(&pairs)?)),
+        Value::ZSet(pairs) => MemValue::ZSet(zset(&pairs)?),
         Value::Stream(stored) => {
             let mut s = Stream::new();
             load_entries(&mut s, &stored.entries)?;

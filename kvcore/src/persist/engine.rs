@@ -548,7 +548,7 @@ fn dump(db: usize, shard: &Shard, limit: usize) -> Result<(Vec<u8>, u64)> {
                 db: db as u32,
                 key: Bytes::from_slice(key),
                 value: part,
-                expire_at: slot.entry.expire_at,
+                expire_at: slot.entry.expire_at(),
             };
             encode_entry(&e, &mut scratch, &mut block, limit)?;
         }

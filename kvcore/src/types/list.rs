@@ -24,6 +24,9 @@ pub enum End {
 const CHUNK_ENTRIES: usize = 128;
 /// Most element bytes in one chunk (unless it holds a single larger element).
 const CHUNK_BYTES: usize = 4 * 1024;
+/// A list of fewer elements grows its one chunk's buffers exactly (most lists are small, and
+/// doubling would leave up to half of each buffer unused); longer ones grow by doubling.
+const SMALL: usize = 16;
 
 /// Elements packed back to back in `data[head..]`; `ends[i]` is where element `i` ends (an
 /// absolute offset into `data`). Free room before `head` lets LPUSH prepend without moving the
@@ -65,6 +68,17 @@ impl Chunk {
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Makes exact room for one more element of `bytes` bytes at the back (where RPUSH puts
+    /// it; LPUSH's front room is made by `make_front_room`).
+    fn reserve_exact(&mut self, bytes: usize) {
+        if self.ends.len() == self.ends.capacity() {
+            self.ends.reserve_exact(1);
+        }
+        if self.data.capacity() - self.data.len() < bytes {
+            self.data.reserve_exact(bytes);
+        }
     }
 
     fn has_room(&self, extra: usize) -> bool {
@@ -243,7 +257,12 @@ impl List {
     pub(crate) fn push(&mut self, end: End, value: &[u8]) {
         match end {
             End::Left => match self.chunks.front_mut() {
-                Some(c) if c.has_room(value.len()) => c.insert(0, value),
+                Some(c) if c.has_room(value.len()) => {
+                    if self.len < SMALL {
+                        c.reserve_exact(0);
+                    }
+                    c.insert(0, value)
+                }
                 _ => {
                     let mut c = Chunk::default();
                     c.insert(0, value);
@@ -256,7 +275,12 @@ impl List {
                 }
             },
             End::Right => match self.chunks.back_mut() {
-                Some(c) if c.has_room(value.len()) => c.insert(c.len(), value),
+                Some(c) if c.has_room(value.len()) => {
+                    if self.len < SMALL {
+                        c.reserve_exact(value.len());
+                    }
+                    c.insert(c.len(), value)
+                }
                 _ => {
                     let mut c = Chunk::default();
                     c.push_back(value);
@@ -525,6 +549,22 @@ impl List {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_small_list_holds_no_spare_room() {
+        for end in [End::Right, End::Left] {
+            let mut l = List::new();
+            for i in 0..5 {
+                l.push(end, format!("e{i}").as_bytes());
+            }
+            l.check();
+            let c = &l.chunks[0];
+            assert_eq!((l.chunks.capacity(), c.ends.capacity()), (1, 5), "{end:?}");
+            if end == End::Right {
+                assert_eq!(c.data.capacity(), 10);
+            }
+        }
+    }
 
     fn list(items: &[&str]) -> List {
         let mut l = List::new();

@@ -37,6 +37,22 @@ fn len_prefix(mut n: usize, buf: &mut [u8; 10]) -> &[u8] {
     }
 }
 
+/// Buffers up to this many bytes grow to the exact size they need, as Redis's listpacks are
+/// reallocated on every insert: a small container then wastes only the allocator's rounding,
+/// not up to half of a doubled buffer. Past it, growth is amortized (doubling).
+const EXACT_GROWTH: usize = 256;
+
+/// Makes room for `extra` more bytes in `buf`, exactly while it stays small.
+pub(crate) fn grow(buf: &mut Vec<u8>, extra: usize) {
+    if buf.capacity() - buf.len() < extra {
+        if buf.len() + extra <= EXACT_GROWTH {
+            buf.reserve_exact(extra);
+        } else {
+            buf.reserve(extra);
+        }
+    }
+}
+
 impl Pack {
     /// Number of entries.
     pub(crate) fn count(&self) -> usize {
@@ -79,6 +95,11 @@ impl Pack {
 
     /// Appends an entry.
     pub(crate) fn push(&mut self, v: &[u8]) {
+        let mut buf = [0u8; 10];
+        grow(
+            &mut self.data,
+            len_prefix(v.len(), &mut buf).len() + v.len(),
+        );
         put_len(&mut self.data, v.len());
         self.data.extend_from_slice(v);
         self.count += 1;
@@ -88,6 +109,7 @@ impl Pack {
     pub(crate) fn insert(&mut self, pos: usize, v: &[u8]) {
         let mut buf = [0u8; 10];
         let head = len_prefix(v.len(), &mut buf);
+        grow(&mut self.data, head.len() + v.len());
         self.data.splice(pos..pos, head.iter().chain(v).copied());
         self.count += 1;
     }
@@ -109,6 +131,10 @@ impl Pack {
             h.copy_from_slice(head);
             rest.copy_from_slice(v);
         } else {
+            grow(
+                &mut self.data,
+                (head.len() + v.len()).saturating_sub(end - pos),
+            );
             self.data.splice(pos..end, head.iter().chain(v).copied());
         }
     }
@@ -127,6 +153,26 @@ impl Pack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_buffers_grow_exactly_and_large_ones_by_doubling() {
+        let mut p = Pack::default();
+        for i in 0..10 {
+            p.push(format!("f{i}").as_bytes());
+            assert_eq!(p.capacity(), p.end(), "exact after {} entries", i + 1);
+        }
+        p.insert(0, b"first");
+        p.replace(0, b"longer first");
+        assert_eq!(p.capacity(), p.end());
+        while p.end() <= EXACT_GROWTH {
+            p.push(b"0123456789");
+        }
+        // The push that crossed the limit doubled the buffer.
+        assert!(
+            p.capacity() >= 2 * (p.end() - 11),
+            "amortized past {EXACT_GROWTH} bytes"
+        );
+    }
 
     #[test]
     fn push_iter_replace_remove() {

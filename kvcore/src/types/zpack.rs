@@ -92,6 +92,7 @@ impl ZPack {
             entry.push(byte | 0x80);
         }
         entry.extend_from_slice(member);
+        super::pack::grow(&mut self.data, entry.len());
         self.data.splice(at..at, entry);
         self.count += 1;
     }

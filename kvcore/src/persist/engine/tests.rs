@@ -84,8 +84,7 @@ fn open(fs: &FaultFs, clock: &ManualClock, sync: SyncMode) -> Result<Opened> {
 }
 
 fn put(p: &Persist, db: usize, key: &str, value: &str, expire_at: Option<u64>) {
-    let mut entry = MemEntry::new(MemValue::string(value.as_bytes()), 0);
-    entry.expire_at = expire_at;
+    let entry = MemEntry::with_expiry(MemValue::string(value.as_bytes()), 0, expire_at);
     p.journal_op(&Effect::Put {
         db,
         key: key.as_bytes(),
