@@ -77,7 +77,7 @@ fn shard_block(kv: &Kv, db: usize, shard: usize, now: u64, out: &mut Vec<u8>) ->
         if entry.is_expired(now) {
             continue;
         }
-        if let Some(at) = entry.expire_at {
+        if let Some(at) = entry.expire_at() {
             out.push(OPCODE_EXPIRETIME_MS);
             out.extend_from_slice(&at.to_le_bytes());
         }
@@ -111,7 +111,7 @@ impl Kv {
                 let guard = inner.shard(db, s).read();
                 for (_, slot) in guard.iter() {
                     keys += 1;
-                    expires += u64::from(slot.entry.expire_at.is_some());
+                    expires += u64::from(slot.entry.expire_at().is_some());
                     used = used.saturating_add(slot.entry.value.heap_size());
                 }
             }

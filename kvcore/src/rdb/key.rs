@@ -141,8 +141,7 @@ impl Db {
                 }
                 return Ok(());
             }
-            let mut entry = Entry::new(value, slot.now());
-            entry.expire_at = deadline;
+            let entry = Entry::with_expiry(value, slot.now(), deadline);
             slot.put_entry(entry);
             slot.journal_put();
             journal_groups(&slot);

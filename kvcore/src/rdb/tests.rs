@@ -104,7 +104,7 @@ mod values {
         for i in items {
             l.push(End::Right, i);
         }
-        Value::List(Box::new(l))
+        Value::List(l)
     }
 
     fn stream(entries: u64, groups: bool) -> Value {
@@ -162,7 +162,7 @@ mod values {
             for m in &members {
                 s.add(m);
             }
-            out.push((name, Value::Set(Box::new(s))));
+            out.push((name, Value::Set(s)));
         }
         for (name, n, len) in [
             ("small hash", 10, 3),
@@ -173,7 +173,7 @@ mod values {
             for (i, f) in many(n, len).iter().enumerate() {
                 h.set(f, i.to_string().as_bytes());
             }
-            out.push((name, Value::Hash(Box::new(h))));
+            out.push((name, Value::Hash(h)));
         }
         for (name, n) in [("small zset", 20), ("skip list", 500)] {
             let mut z = ZSet::new();
@@ -181,7 +181,7 @@ mod values {
                 let score = [i as f64 / 7.0, -(i as f64), 1e20, f64::INFINITY][i % 4];
                 z.add(score, m, &ZAddFlags::default()).unwrap();
             }
-            out.push((name, Value::ZSet(Box::new(z))));
+            out.push((name, Value::ZSet(z)));
         }
         out.push(("empty stream", stream(0, false)));
         out.push(("stream", stream(10, false)));

@@ -227,7 +227,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
             for _ in 0..n {
                 l.push(End::Right, &r.string()?);
             }
-            Value::List(Box::new(l))
+            Value::List(l)
         }
         TYPE_LIST_ZIPLIST => {
             let blob = r.string()?;
@@ -235,7 +235,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
             for e in listpack::ziplist(&blob)? {
                 l.push(End::Right, &e.to_vec());
             }
-            Value::List(Box::new(l))
+            Value::List(l)
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
             let nodes = r.len()?;
@@ -266,7 +266,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
                     _ => return Err(Refusal::Corrupt),
                 }
             }
-            Value::List(Box::new(l))
+            Value::List(l)
         }
         TYPE_SET => {
             let n = r.len()?;
@@ -276,7 +276,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
                     return Err(Refusal::Corrupt);
                 }
             }
-            Value::Set(Box::new(s))
+            Value::Set(s)
         }
         TYPE_SET_INTSET => {
             let blob = r.string()?;
@@ -284,7 +284,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
             for v in listpack::intset_members(&blob)? {
                 s.add(v.to_string().as_bytes());
             }
-            Value::Set(Box::new(s))
+            Value::Set(s)
         }
         TYPE_HASH => {
             let n = r.len()?;
@@ -296,7 +296,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
                     return Err(Refusal::Corrupt);
                 }
             }
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         TYPE_HASH_LISTPACK | TYPE_HASH_ZIPLIST => {
             let blob = r.string()?;
@@ -314,7 +314,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
                     return Err(Refusal::Corrupt);
                 }
             }
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
             let n = r.len()?;
@@ -328,7 +328,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
                 };
                 add_member(&mut z, &m, score)?;
             }
-            Value::ZSet(Box::new(z))
+            Value::ZSet(z)
         }
         TYPE_ZSET_LISTPACK | TYPE_ZSET_ZIPLIST => {
             let blob = r.string()?;
@@ -344,7 +344,7 @@ pub(crate) fn read_value(kind: u8, r: &mut Reader<'_>) -> Result<Value, Refusal>
             for pair in elems.chunks_exact(2) {
                 add_member(&mut z, &pair[0].to_vec(), parse_score(pair[1])?)?;
             }
-            Value::ZSet(Box::new(z))
+            Value::ZSet(z)
         }
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Value::Stream(Box::new(
             super::stream::read_stream(r, kind == TYPE_STREAM_LISTPACKS_2)?,
