@@ -159,6 +159,7 @@ pub(crate) struct Entry {
     /// Position of this entry's slot in its shard's volatile index, valid while `expire_at`
     /// is `Some`.
     pub(crate) volatile_pos: u32,
+    pub(crate) access: crate::evict::Access,
 }
 
 impl Entry {
@@ -169,6 +170,7 @@ impl Entry {
             created_ms: now,
             updated_ms: now,
             volatile_pos: 0,
+            access: crate::evict::Access::new(now),
         }
     }
 

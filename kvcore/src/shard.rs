@@ -40,6 +40,12 @@ impl Shard {
         self.index.len()
     }
 
+    /// Slots the slab has room for, and keys the index has room for (MEMORY USAGE's share
+    /// of them per key).
+    pub(crate) fn capacities(&self) -> (usize, usize) {
+        (self.slots.capacity(), self.index.capacity())
+    }
+
     /// The slab's length: slot indexes run below it.
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
@@ -80,6 +86,7 @@ impl Shard {
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], mut entry: Entry) -> u32 {
         debug_assert!(self.find(hash, key).is_none());
         let expire_at = entry.expire_at.take();
+        let capacity = self.slots.capacity();
         let slot = Some(Slot {
             hash,
             key: SmallKey::new(key),
@@ -96,6 +103,7 @@ impl Shard {
                 i
             }
         };
+        crate::memory::note_vacant(self.slots.capacity() as isize - capacity as isize - 1);
         let slots = &self.slots;
         self.index.insert_unique(hash, idx, |&i| {
             slots[i as usize]
@@ -122,7 +130,9 @@ impl Shard {
             Err(_) => unreachable!("every occupied slot is indexed"),
         }
         self.free.push(idx);
+        crate::memory::note_vacant(1);
         if self.index.is_empty() {
+            crate::memory::note_vacant(-(self.slots.capacity() as isize));
             // Nothing lives here: drop the slab so a drained shard gives its memory back.
             // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
@@ -166,6 +176,7 @@ impl Shard {
 
     /// Empties the shard, giving its memory back.
     pub(crate) fn clear(&mut self) {
+        crate::memory::note_vacant(self.len() as isize - self.slots.capacity() as isize);
         *self = Shard::default();
     }
 

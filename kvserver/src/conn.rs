@@ -80,6 +80,11 @@ pub(crate) struct Session {
     pub(crate) tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING yes/no was given for the next command.
     pub(crate) caching: bool,
+    /// CLIENT NO-TOUCH: this client's reads leave the keys' access clocks alone.
+    pub(crate) no_touch: bool,
+    /// Memory was over `maxmemory` when the running command started (Redis's
+    /// `pre_command_oom_state`; a script checks it at its first write).
+    pub(crate) oom: bool,
 }
 
 impl Session {
@@ -109,6 +114,8 @@ impl Session {
             own_line: None,
             tracking: None,
             caching: false,
+            no_touch: false,
+            oom: false,
         }
     }
 
@@ -230,6 +237,11 @@ impl Session {
         }
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, req, out, b"NOAUTH Authentication required.");
+            self.fail_transaction();
+            return;
+        }
+        if self.refused_for_memory(idx, slot) {
+            self.reject(slot, req, out, crate::memory::OOM);
             self.fail_transaction();
             return;
         }
@@ -362,8 +374,15 @@ impl Session {
         });
         // A panicking command answers an error to its own client, which stays connected; other
         // clients never notice (see `answer_panic`). Free when nothing panics.
-        let outcome =
-            panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
+        // CLIENT NO-TOUCH: reads do not count as accesses, except TOUCH's.
+        let no_touch = self.no_touch && cmd.name != "touch";
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            if no_touch {
+                kvcore::no_touch(|| handler(&mut Ctx { s: self, out }, req))
+            } else {
+                handler(&mut Ctx { s: self, out }, req)
+            }
+        }));
         if let Some((started, blocked_before)) = timed {
             self.record_duration(slot, req, started, blocked_before);
         }

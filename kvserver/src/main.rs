@@ -4,6 +4,7 @@ mod cmd;
 mod conn;
 mod listener;
 mod log;
+mod memory;
 mod monitor;
 mod os;
 mod params;

@@ -7,6 +7,7 @@ mod config;
 mod crash_groups;
 mod crash_types;
 mod edges;
+mod evict;
 mod hll_redis;
 mod info;
 mod introspect;

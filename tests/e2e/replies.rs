@@ -130,6 +130,11 @@ fn replay_with(file: &str, extra: &[&str]) {
 }
 
 #[test]
+fn maxmemory_oom_and_access_clocks_reply_as_redis() {
+    replay(include_str!("evict.txt"));
+}
+
+#[test]
 fn eval_and_script_reply_as_redis() {
     replay(include_str!("script.txt"));
 }

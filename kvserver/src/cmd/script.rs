@@ -231,6 +231,11 @@ impl Host for ScriptHost<'_> {
         if write && call.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
+        // Out of memory when the script started: its first write may not add memory
+        // (Redis's `scriptVerifyOOM`); once it wrote, it cannot stop half-way.
+        if self.s.oom && !self.wrote && cmd.flags.has(Flags::DENYOOM) {
+            return refuse("OOM command not allowed when used memory > 'maxmemory'.");
+        }
         let saved = self.s.version;
         self.s.version = if call.resp3 {
             Version::Resp3
