@@ -148,7 +148,10 @@ fn noeviction_refuses_writes_once_full_and_volatile_policies_when_only_persisten
         assert!(exists(&mut con, "p1"));
         let got: Option<String> = redis::cmd("GET").arg("p2").query(&mut con).unwrap();
         assert_eq!(got.map(|v| v.len()), Some(200));
-        assert!(dbsize(&mut con) >= 1000, "{policy}: the persistent keys stay");
+        assert!(
+            dbsize(&mut con) >= 1000,
+            "{policy}: the persistent keys stay"
+        );
         let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
         fill(&mut con, "p", 1000, 0);
     }

@@ -116,21 +116,20 @@ fn reload(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// DEBUG OBJECT key: Redis's status line. `encoding` is OBJECT ENCODING's answer and
-/// `lru_seconds_idle` OBJECT IDLETIME's (seconds since the last write); the rest are stand-ins:
+/// `lru_seconds_idle` the seconds since the last access (OBJECT IDLETIME's); the rest are stand-ins:
 /// `Value at` is a hash of the key (kv exposes no addresses), `serializedlength` is MEMORY
-/// USAGE's estimate, and `lru` is the last write's Unix time in seconds, in 24 bits as Redis's
+/// USAGE's estimate, and `lru` is the last access's Unix time in seconds, in 24 bits as Redis's
 /// LRU clock counts. A list adds Redis's `ql_` fields (see below).
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
-    let (Some(meta), Some(encoding), Some(size)) = (
-        ctx.s.db.meta(key),
+    let (Some(idle), Some(encoding), Some(size)) = (
+        ctx.s.db.idle_time(key),
         ctx.s.db.object_encoding(key),
         ctx.s.db.memory_usage(key),
     ) else {
         return Err(CmdError::Msg("ERR no such key"));
     };
     let now = ctx.s.shared.kv.now_ms();
-    let idle = now.saturating_sub(meta.updated_ms) / 1000;
-    let lru = (meta.updated_ms / 1000) & ((1 << 24) - 1);
+    let lru = (now / 1000).saturating_sub(idle) & ((1 << 24) - 1);
     let at = fnv1a(key) & 0x0000_7fff_ffff_fff0;
     let mut line = format!(
         "Value at:{at:#x} refcount:1 encoding:{encoding} serializedlength:{size} lru:{lru} \
