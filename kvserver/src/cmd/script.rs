@@ -124,9 +124,24 @@ fn eval_generic(
     read_only: bool,
 ) -> CmdResult {
     let numkeys = int_arg(req.arg(2))?;
-    run(ctx, req, numkeys, |engine, keys, argv, host| {
+    // Out of memory when the command started: a script that declared its flags is a
+    // `denyoom` command unless it allows it (`allow-oom`, or `no-writes`), as Redis derives
+    // EVAL's flags from the script's, and one that allows it writes freely; a script without
+    // a shebang is checked at its first write.
+    let oom = ctx.s.oom;
+    if oom && let Ok(flags) = ctx.s.shared.scripts.flags(source) {
+        if flags.shebang && !flags.allow_oom && !flags.no_writes {
+            return Err(CmdError::Msg(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+        ctx.s.oom = !flags.allow_oom;
+    }
+    let ran = run(ctx, req, numkeys, |engine, keys, argv, host| {
         engine.eval(source, keys, argv, read_only, host)
-    })
+    });
+    ctx.s.oom = oom;
+    ran
 }
 
 /// Redis's reply to a command refused while an EVAL script runs (SCRIPT KILL ends it).
