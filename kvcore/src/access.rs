@@ -245,7 +245,7 @@ impl Db {
             Some(tx) => f(tx.logged()),
             None => {
                 // Over `maxmemory`, a write evicts first (`evict.rs`); one load without one.
-                self.inner.make_room();
+                self.inner.make_room(self.batch());
                 let r = self.inner.durable(self.batch(), f);
                 crate::kv::flush_notifications();
                 r

@@ -288,7 +288,7 @@ impl Eviction {
     }
 
     /// The memory figure eviction compares with the limit: the gauge's, or the counted
-    /// allocations less the slab slots free for new keys.
+    /// allocations less the slab slots removals vacated (kept for the next key).
     pub(crate) fn used_memory(&self) -> u64 {
         match &self.gauge {
             Some(g) => g(),
@@ -420,7 +420,7 @@ impl Inner {
     /// Evicts keys until the memory figure is under `maxmemory`, under the policy; `Full`
     /// when over the limit with nothing to evict (or under `noeviction`). Called with no
     /// shard lock held, before a write. One relaxed load when there is no limit.
-    pub(crate) fn make_room(&self) -> Room {
+    pub(crate) fn make_room(&self, batch: Option<&crate::batch::BatchState>) -> Room {
         let ev = &self.evict;
         let max = ev.max_memory();
         if max == 0 || ev.used_memory() <= max {
@@ -472,12 +472,13 @@ impl Inner {
         drop(pool);
         crate::kv::flush_notifications();
         // The deletions are as durable as the sync mode promises before the write that
-        // needed the room goes ahead (a read that evicted has no commit of its own to cover
-        // them). A failed log shows in that write's own refusal.
+        // needed the room is acknowledged (a read that evicted has no commit of its own to
+        // cover them): waited for here, or, for a handle in a batch, by the batch's commit.
+        // A failed log shows in that write's own refusal.
         if evicted > 0
             && let Some(p) = self.persist.get()
         {
-            let _ = p.ack(&logged, None);
+            let _ = p.ack(&logged, batch);
         }
         if !listened.is_empty() {
             let listener = ev.listener.read().clone();
@@ -710,11 +711,17 @@ impl crate::Kv {
     /// when it stays over it (the policy is `noeviction`, or nothing it may evict is left):
     /// a host then refuses commands that add memory (Redis's `-OOM` reply).
     pub fn make_room(&self) -> bool {
-        self.inner.make_room() == Room::Ok
+        self.inner.make_room(None) == Room::Ok
     }
 }
 
 impl crate::Db {
+    /// [`Kv::make_room`](crate::Kv::make_room) through this handle: in a batch, the
+    /// evictions' log records are acknowledged by the batch's commit.
+    pub fn make_room(&self) -> bool {
+        self.inner.make_room(self.batch()) == Room::Ok
+    }
+
     /// MEMORY USAGE: the bytes `key` holds: its share of its shard's slab and index (their
     /// capacity over their keys, as a new key costs that much on average), its key and its
     /// value's heap, `None` if it does not exist. Does not count as an access.

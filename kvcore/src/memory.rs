@@ -20,10 +20,11 @@ pub(crate) const CHUNK: isize = 32 * 1024;
 static ALLOCATED: AtomicI64 = AtomicI64::new(0);
 /// The highest folded total seen.
 static PEAK: AtomicU64 = AtomicU64::new(0);
-/// Vacant slots of every shard's slab (their capacity less their keys), folded from the
-/// threads' counters as [`ALLOCATED`] is. A slot is allocated but free for the next key: the
-/// memory eviction compares with the limit leaves them out (`evict.rs`), or evicting a key
-/// whose value lives in its slot would seem to free nothing.
+/// Slots on the shards' free lists (vacated by a removal, kept for the next key), folded from
+/// the threads' counters as [`ALLOCATED`] is. The memory eviction compares with the limit
+/// leaves them out (`evict.rs`), or evicting a key whose value lives in its slot would seem to
+/// free nothing. A slab's never-used capacity (it grows by doubling) still counts, so
+/// `used_memory` stays near `maxmemory`.
 static VACANT: AtomicI64 = AtomicI64::new(0);
 /// Set by the first allocation through a [`CountingAlloc`].
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -184,7 +185,7 @@ pub fn fold_thread_allocations() {
     }
 }
 
-/// How many slots became vacant (negative: occupied or released) in a shard's slab.
+/// How many slots joined a shard's free list (negative: reused, or dropped with the slab).
 #[inline]
 pub(crate) fn note_vacant(slots: isize) {
     VACANT_LOCAL.with(|c| {
@@ -198,7 +199,7 @@ pub(crate) fn note_vacant(slots: isize) {
     });
 }
 
-/// Bytes of vacant slots, this thread's unfolded part included.
+/// Bytes of free-list slots, this thread's unfolded part included.
 pub(crate) fn vacant_bytes() -> u64 {
     let local = VACANT_LOCAL.with(Cell::get) as i64;
     let slots = (VACANT.load(Ordering::Relaxed) + local).max(0) as u64;

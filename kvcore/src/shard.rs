@@ -86,7 +86,6 @@ impl Shard {
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], mut entry: Entry) -> u32 {
         debug_assert!(self.find(hash, key).is_none());
         let expire_at = entry.expire_at.take();
-        let capacity = self.slots.capacity();
         let slot = Some(Slot {
             hash,
             key: SmallKey::new(key),
@@ -95,6 +94,7 @@ impl Shard {
         let idx = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
+                crate::memory::note_vacant(-1);
                 i
             }
             None => {
@@ -103,7 +103,6 @@ impl Shard {
                 i
             }
         };
-        crate::memory::note_vacant(self.slots.capacity() as isize - capacity as isize - 1);
         let slots = &self.slots;
         self.index.insert_unique(hash, idx, |&i| {
             slots[i as usize]
@@ -132,7 +131,7 @@ impl Shard {
         self.free.push(idx);
         crate::memory::note_vacant(1);
         if self.index.is_empty() {
-            crate::memory::note_vacant(-(self.slots.capacity() as isize));
+            crate::memory::note_vacant(-(self.free.len() as isize));
             // Nothing lives here: drop the slab so a drained shard gives its memory back.
             // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
@@ -176,7 +175,7 @@ impl Shard {
 
     /// Empties the shard, giving its memory back.
     pub(crate) fn clear(&mut self) {
-        crate::memory::note_vacant(self.len() as isize - self.slots.capacity() as isize);
+        crate::memory::note_vacant(-(self.free.len() as isize));
         *self = Shard::default();
     }
 

@@ -301,7 +301,8 @@ impl crate::conn::Session {
             self.oom = false;
             return false;
         }
-        self.oom = !kv.make_room();
+        // Through the session's handle: its batch's commit covers the evictions' records.
+        self.oom = !self.db.make_room();
         if !self.oom {
             return false;
         }
