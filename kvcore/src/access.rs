@@ -144,6 +144,9 @@ impl Db {
             let entry = &shard.get(idx).entry;
             // The clock is read only for keys that can expire: most reads never pay for it.
             if entry.expire_at().is_none() || !entry.is_expired(inner.now()) {
+                if notify_miss {
+                    inner.touch(&entry.access);
+                }
                 return f(Some(entry));
             }
         }
@@ -241,6 +244,8 @@ impl Db {
         match self.tx() {
             Some(tx) => f(tx.logged()),
             None => {
+                // Over `maxmemory`, a write evicts first (`evict.rs`); one load without one.
+                self.inner.make_room(self.batch());
                 let r = self.inner.durable(self.batch(), f);
                 crate::kv::flush_notifications();
                 r
@@ -513,6 +518,8 @@ impl<'a> WriteSlot<'a> {
             inner.journal(Effect::Del { db, key }, logged);
             inner.notify(Class::Expired, "expired", db, key);
             idx = None;
+        } else if let Some(i) = idx {
+            inner.evict.touch(&shard.get(i).entry.access, now);
         }
         WriteSlot {
             shard,
@@ -563,6 +570,7 @@ impl<'a> WriteSlot<'a> {
             }
             None => {
                 let entry = Entry::with_expiry(value, self.now, expire_at);
+                self.inner.evict.init(&entry.access, self.now);
                 self.idx = Some(self.shard.insert(self.hash, self.key, entry));
                 self.notify(Class::New, "new");
             }
@@ -704,7 +712,11 @@ impl MultiWrite<'_> {
             .expect("key was passed to write_many");
         let shard = &self.guards[pos].1;
         let entry = &shard.get(shard.find(hash, key)?).entry;
-        (!entry.is_expired(self.now)).then_some(entry)
+        let live = !entry.is_expired(self.now);
+        if live {
+            inner.evict.touch(&entry.access, self.now);
+        }
+        live.then_some(entry)
     }
 
     /// [`MultiWrite::entry`] for a key the operation reads its input from (the sources of
@@ -769,8 +781,9 @@ impl MultiRead<'_> {
             }
             other => other,
         };
-        if live.is_none() {
-            inner.notify(Class::KeyMiss, "keymiss", db, key);
+        match live {
+            Some(e) => inner.touch(&e.access),
+            None => inner.notify(Class::KeyMiss, "keymiss", db, key),
         }
         live
     }

@@ -166,11 +166,12 @@ pub(crate) struct Entry {
     pub(crate) value: Value,
     /// Clock seconds of the last write of the value or expiry (saturates in 2106).
     updated_s: u32,
-    /// The eviction policy's per-key state (LRU clock or LFU counter); 0 until eviction uses it.
-    pub(crate) access: u32,
     /// Position of this entry's slot in its shard's volatile index, valid while the entry
     /// has an expiry.
     pub(crate) volatile_pos: u32,
+    /// The eviction policy's per-key state (LRU clock or LFU counter), updated by reads under
+    /// the shard's read lock (`kvcore/src/evict.rs`).
+    pub(crate) access: crate::evict::Access,
 }
 
 impl Entry {
@@ -179,8 +180,8 @@ impl Entry {
             expire: NO_EXPIRY,
             value,
             updated_s: 0,
-            access: 0,
             volatile_pos: 0,
+            access: crate::evict::Access::new(now),
         };
         e.touch(now);
         e

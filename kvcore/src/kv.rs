@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     /// Every keyspace event, described, so unit tests can check what operations report.
     #[cfg(test)]
     pub(crate) notify_log: parking_lot::Mutex<Vec<String>>,
+    /// `maxmemory`, the eviction policy and its state (`evict.rs`).
+    pub(crate) evict: crate::evict::Eviction,
     /// The durability engine of a store opened from a directory (set once, after recovery).
     pub(crate) persist: OnceLock<crate::persist::Persist>,
     /// The publish/subscribe bus (`pubsub/`); subscribers hold it, not the store.
@@ -452,6 +454,7 @@ impl Kv {
             .map(|_| Padded(RwLock::new(Shard::new(hasher.clone()))))
             .collect();
         let seed = hasher.hash_one(0x6b76_u64);
+        let evict = crate::evict::Eviction::new(&opts);
         Kv {
             inner: Arc::new(Inner {
                 shards,
@@ -471,6 +474,7 @@ impl Kv {
                 observer: crate::notify::Observer::default(),
                 #[cfg(test)]
                 notify_log: parking_lot::Mutex::default(),
+                evict,
                 persist: OnceLock::new(),
                 bus: Arc::default(),
                 gate: parking_lot::Mutex::new(()),

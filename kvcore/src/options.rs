@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::entry::KeyType;
+use crate::evict::{EvictionListener, EvictionPolicy, MemoryGauge};
 
 /// What every [`Kv`](crate::Kv) is built with, in memory ([`Kv::in_memory`](crate::Kv::in_memory))
 /// or persistent ([`Kv::open`](crate::Kv::open), which also takes
@@ -16,12 +17,33 @@ use crate::entry::KeyType;
 /// | [`databases`](Options::databases) | 16 | numbered databases, as Redis's `databases` setting |
 /// | [`clock`](Options::clock) | [`SystemClock`] | where "now" comes from |
 /// | [`max_bulk_len`](Options::max_bulk_len) | 512 MiB | the longest key, value or element a write may store (Redis's `proto-max-bulk-len`) |
-#[derive(Debug, Clone)]
+/// | [`max_memory`](Options::max_memory) | 0 (none) | the memory limit writes evict keys to stay under (Redis's `maxmemory`) |
+/// | [`eviction_policy`](Options::eviction_policy) | `NoEviction` | which keys go (Redis's `maxmemory-policy`) |
+/// | [`memory_gauge`](Options::memory_gauge) | the [`CountingAlloc`](crate::CountingAlloc) count | where the memory figure comes from |
+/// | [`eviction_listener`](Options::eviction_listener) | none | told of every evicted key |
+#[derive(Clone)]
 pub struct Options {
     pub(crate) shards: usize,
     pub(crate) databases: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_bulk_len: usize,
+    pub(crate) max_memory: u64,
+    pub(crate) eviction_policy: EvictionPolicy,
+    pub(crate) memory_gauge: Option<MemoryGauge>,
+    pub(crate) eviction_listener: Option<Arc<dyn EvictionListener>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("shards", &self.shards)
+            .field("databases", &self.databases)
+            .field("clock", &self.clock)
+            .field("max_bulk_len", &self.max_bulk_len)
+            .field("max_memory", &self.max_memory)
+            .field("eviction_policy", &self.eviction_policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Redis's default `proto-max-bulk-len`: 512 MiB.
@@ -37,6 +59,10 @@ impl Default for Options {
             databases: 16,
             clock: Arc::new(SystemClock),
             max_bulk_len: DEFAULT_MAX_BULK_LEN,
+            max_memory: 0,
+            eviction_policy: EvictionPolicy::NoEviction,
+            memory_gauge: None,
+            eviction_listener: None,
         }
     }
 }
@@ -73,6 +99,76 @@ impl Options {
     /// [`Kv::set_max_bulk_len`](crate::Kv::set_max_bulk_len).
     pub fn max_bulk_len(mut self, bytes: usize) -> Self {
         self.max_bulk_len = bytes.max(1);
+        self
+    }
+
+    /// Sets the memory limit in bytes (default 0: none; Redis's `maxmemory`). Over it, every
+    /// write first evicts keys under the [`eviction_policy`](Options::eviction_policy) until
+    /// the memory figure is under it again, so the store is a bounded cache. The figure is
+    /// the [`memory_gauge`](Options::memory_gauge), or, without one, the count of the
+    /// [`CountingAlloc`](crate::CountingAlloc) the program installed (without either, the
+    /// figure is 0 and nothing is evicted). Changeable later with
+    /// [`Kv::set_max_memory`](crate::Kv::set_max_memory).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use kvcore::{EvictionListener, EvictionPolicy, Kv, Options, Store};
+    ///
+    /// #[derive(Default)]
+    /// struct Gone(Mutex<Vec<Vec<u8>>>);
+    /// impl EvictionListener for Gone {
+    ///     fn evicted(&self, _db: usize, key: &[u8]) {
+    ///         self.0.lock().unwrap().push(key.to_vec());
+    ///     }
+    /// }
+    ///
+    /// // A gauge that charges 1 KiB per key of database 0, for the example; a program
+    /// // would install `kvcore::CountingAlloc` instead and leave the gauge out.
+    /// let store = Arc::new(std::sync::OnceLock::<Kv>::new());
+    /// let seen = Arc::clone(&store);
+    /// let gone = Arc::new(Gone::default());
+    /// let kv = Kv::in_memory(
+    ///     Options::new()
+    ///         .max_memory(10 * 1024)
+    ///         .eviction_policy(EvictionPolicy::AllKeysLru)
+    ///         .memory_gauge(Arc::new(move || {
+    ///             seen.get().map_or(0, |kv| kv.db(0).unwrap().dbsize() * 1024)
+    ///         }))
+    ///         .eviction_listener(gone.clone()),
+    /// );
+    /// store.set(kv.clone()).unwrap();
+    /// let db = kv.db(0)?;
+    /// for i in 0..20 {
+    ///     db.set(format!("user:{i}"), "profile")?;
+    /// }
+    /// assert!(db.dbsize() <= 11);
+    /// assert_eq!(gone.0.lock().unwrap().len() as u64, kv.evicted_keys());
+    /// # Ok::<(), kvcore::Error>(())
+    /// ```
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// Sets which keys go when memory is over the limit (default
+    /// [`EvictionPolicy::NoEviction`]: none; the host refuses writes instead, see
+    /// [`Kv::make_room`](crate::Kv::make_room)).
+    pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
+        self.eviction_policy = policy;
+        self
+    }
+
+    /// Sets where the store reads its memory figure (default: the installed
+    /// [`CountingAlloc`](crate::CountingAlloc)'s count). Called once per eviction step, with
+    /// no lock of the store held.
+    pub fn memory_gauge(mut self, gauge: MemoryGauge) -> Self {
+        self.memory_gauge = Some(gauge);
+        self
+    }
+
+    /// Sets the listener told of every key evicted for memory.
+    pub fn eviction_listener(mut self, listener: Arc<dyn EvictionListener>) -> Self {
+        self.eviction_listener = Some(listener);
         self
     }
 }

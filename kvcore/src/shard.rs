@@ -57,6 +57,12 @@ impl Shard {
         self.index.len()
     }
 
+    /// Slots the slab has room for, and keys the index has room for (MEMORY USAGE's share
+    /// of them per key).
+    pub(crate) fn capacities(&self) -> (usize, usize) {
+        (self.slots.capacity(), self.index.capacity())
+    }
+
     /// The slab's length: slot indexes run below it.
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
@@ -106,6 +112,7 @@ impl Shard {
         let idx = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
+                crate::memory::note_vacant(-1);
                 i
             }
             None => {
@@ -141,7 +148,9 @@ impl Shard {
             Err(_) => unreachable!("every occupied slot is indexed"),
         }
         self.free.push(idx);
+        crate::memory::note_vacant(1);
         if self.index.is_empty() {
+            crate::memory::note_vacant(-(self.free.len() as isize));
             // Nothing lives here: drop the slab so a drained shard gives its memory back.
             // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
@@ -186,6 +195,7 @@ impl Shard {
 
     /// Empties the shard, giving its memory back.
     pub(crate) fn clear(&mut self) {
+        crate::memory::note_vacant(-(self.free.len() as isize));
         *self = Shard::new(self.hasher.clone());
     }
 

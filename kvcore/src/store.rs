@@ -366,14 +366,7 @@ impl Store for Db {
         self.read_entry_with(key.as_ref(), false, |e| e.map(crate::entry::Entry::meta))
     }
     fn memory_usage(&self, key: impl AsRef<[u8]>) -> Option<usize> {
-        let key = key.as_ref();
-        self.read_entry_with(key, false, |e| {
-            e.map(|e| {
-                let slot = std::mem::size_of::<Option<crate::shard::Slot>>() + 4 + 8;
-                let key_heap = if key.len() > 22 { key.len() } else { 0 };
-                slot + key_heap + e.value.heap_size()
-            })
-        })
+        self.footprint(key.as_ref())
     }
     fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str> {
         self.read_entry_with(key.as_ref(), false, |e| e.map(|e| keys::encoding(&e.value)))

@@ -82,6 +82,11 @@ pub(crate) struct Session {
     pub(crate) tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING yes/no was given for the next command.
     pub(crate) caching: bool,
+    /// CLIENT NO-TOUCH: this client's reads leave the keys' access clocks alone.
+    pub(crate) no_touch: bool,
+    /// Memory was over `maxmemory` when the running command started (Redis's
+    /// `pre_command_oom_state`; a script checks it at its first write).
+    pub(crate) oom: bool,
 }
 
 impl Session {
@@ -112,6 +117,8 @@ impl Session {
             own_line: None,
             tracking: None,
             caching: false,
+            no_touch: false,
+            oom: false,
         }
     }
 
@@ -237,6 +244,11 @@ impl Session {
             return;
         }
         if !crate::acl::permit(self, idx, slot, req, out) {
+            return;
+        }
+        if self.refused_for_memory(idx, slot) {
+            self.reject(slot, req, out, crate::memory::OOM);
+            self.fail_transaction();
             return;
         }
         // An unknown subcommand is answered as such, as Redis finds it before this check.
@@ -368,8 +380,15 @@ impl Session {
         });
         // A panicking command answers an error to its own client, which stays connected; other
         // clients never notice (see `answer_panic`). Free when nothing panics.
-        let outcome =
-            panic::catch_unwind(AssertUnwindSafe(|| handler(&mut Ctx { s: self, out }, req)));
+        // CLIENT NO-TOUCH: reads do not count as accesses, except TOUCH's.
+        let no_touch = self.no_touch && cmd.name != "touch";
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            if no_touch {
+                kvcore::no_touch(|| handler(&mut Ctx { s: self, out }, req))
+            } else {
+                handler(&mut Ctx { s: self, out }, req)
+            }
+        }));
         if let Some((started, blocked_before)) = timed {
             self.record_duration(slot, req, started, blocked_before);
         }

@@ -6,6 +6,7 @@ mod conn;
 mod histogram;
 mod listener;
 mod log;
+mod memory;
 mod monitor;
 mod os;
 mod params;

@@ -82,6 +82,7 @@ pub(crate) struct Baseline {
     pub(crate) connections: u64,
     pub(crate) rejected: u64,
     pub(crate) expired: u64,
+    pub(crate) evicted: u64,
     pub(crate) output_limit_disconnections: u64,
 }
 
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     /// Wall-clock start time (Unix ms), for LASTSAVE before the first snapshot.
     pub(crate) started_unix_ms: u64,
+    /// The counted memory when the server was ready (INFO's `used_memory_startup`).
+    pub(crate) startup_memory: u64,
     pub(crate) run_id: String,
     pub(crate) connections_received: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
@@ -205,6 +208,7 @@ impl Shared {
             started_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
+            startup_memory: kvcore::allocated().map_or(0, |a| a.used),
             run_id: run_id(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),

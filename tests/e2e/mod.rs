@@ -8,6 +8,7 @@ mod config;
 mod crash_groups;
 mod crash_types;
 mod edges;
+mod evict;
 mod hll_redis;
 mod info;
 mod introspect;

@@ -135,6 +135,11 @@ fn acl_auth_and_noperm_reply_as_redis() {
 }
 
 #[test]
+fn maxmemory_oom_and_access_clocks_reply_as_redis() {
+    replay(include_str!("evict.txt"));
+}
+
+#[test]
 fn eval_and_script_reply_as_redis() {
     replay(include_str!("script.txt"));
 }

@@ -33,10 +33,10 @@ pub(crate) use stream_group::{Consumer as StreamConsumer, Group as StreamGroup};
 pub use zset::{Aggregate, ZAddFlags};
 pub(crate) use zset::{ZInput, ZSet};
 
-/// Bytes the allocator hands out for a request of `n` bytes: rounded up to its size class
-/// (16-byte steps approximate jemalloc's and glibc's small classes). Used for MEMORY USAGE.
+/// Bytes a request of `n` bytes counts for in MEMORY USAGE: `n`, as the counting allocator
+/// (`memory.rs`) counts what is requested, so that MEMORY USAGE and `used_memory` agree.
 pub(crate) fn alloc_size(n: usize) -> usize {
-    if n == 0 { 0 } else { n.div_ceil(16) * 16 }
+    n
 }
 
 /// Converts a Redis-style inclusive index range (negative counts from the end) on a sequence of

@@ -50,38 +50,6 @@ fn users_change_and_the_default_user_follows_requirepass() {
     assert_eq!(s.current(&acl).name, b"default");
 }
 
-/// Counts this thread's allocations, to show the check allocates nothing. The unit-test
-/// binary's allocator (test builds only): the system allocator plus a thread-local count.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-// SAFETY: every call is passed on unchanged to the system allocator; the count is a
-// thread-local `Cell` with a const initializer, which never allocates.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `ptr` came from `alloc` above, that is from the system allocator.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: as for `dealloc`, and the caller's contract for the new size.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
 #[test]
 fn the_check_allocates_nothing() {
     let acl = Acl::new(None, 16, None);
@@ -126,11 +94,11 @@ fn the_check_allocates_nothing() {
     // The first pass builds the lazily made tables and the matchers' caches.
     let expected = run();
     assert_eq!(expected, 7, "all but SET of a read-only key");
-    let before = ALLOCATIONS.with(std::cell::Cell::get);
+    let before = crate::memory::thread_allocations();
     for _ in 0..100 {
         assert_eq!(run(), expected);
     }
-    assert_eq!(ALLOCATIONS.with(std::cell::Cell::get) - before, 0);
+    assert_eq!(crate::memory::thread_allocations() - before, 0);
 }
 
 /// The check's cost per command, printed (not asserted: timings are not tests). Run with

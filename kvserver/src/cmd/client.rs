@@ -138,6 +138,16 @@ static SUBCOMMANDS: &[Command] = &[
                 a("off", "pure-token").token("OFF"),
             ]),
         ]),
+    Command::new("client|no-touch", 3, "noscript loading stale", no_touch)
+        .acl("@connection")
+        .doc(Group::Connection, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.")
+        .complexity("O(1)")
+        .args(&[
+            a("enabled", "oneof").args(&[
+                a("on", "pure-token").token("ON"),
+                a("off", "pure-token").token("OFF"),
+            ]),
+        ]),
     Command::new("client|pause", -3, "admin noscript loading stale", super::pause::pause)
         .acl("@connection")
         .doc(Group::Connection, "2.9.50", "Stop processing commands from clients for some time")
@@ -217,8 +227,21 @@ fn setinfo(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.ok()
 }
 
+/// CLIENT NO-TOUCH ON|OFF: whether this client's commands (TOUCH excepted) leave the keys'
+/// access clocks alone (Redis 7.2).
+fn no_touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if is(req.arg(2), "on") {
+        ctx.s.no_touch = true;
+    } else if is(req.arg(2), "off") {
+        ctx.s.no_touch = false;
+    } else {
+        return Err(SYNTAX);
+    }
+    ctx.ok()
+}
+
 fn no_evict(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    // There is no eviction (maxmemory-policy noeviction): both settings are trivially honoured.
+    // kv never evicts clients: both settings are trivially honoured.
     if is(req.arg(2), "on") || is(req.arg(2), "off") {
         ctx.ok()
     } else {
@@ -644,6 +667,8 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         "    Set client meta attributes: LIB-NAME, LIB-VER.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "HELP",
         "    Print this help.",
     ];

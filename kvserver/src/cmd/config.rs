@@ -213,6 +213,16 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
                 .set_max_bulk_len(usize::try_from(int()).unwrap_or(usize::MAX));
         }
         "tracking-table-max-keys" => shared.tracking.set_max_keys(int()),
+        "maxmemory" => shared.kv.set_max_memory(int()),
+        "maxmemory-policy" => {
+            if let Some(p) = kvcore::EvictionPolicy::parse(value) {
+                shared.kv.set_eviction_policy(p);
+            }
+        }
+        "maxmemory-samples" => shared.kv.set_eviction_samples(int() as u32),
+        "maxmemory-eviction-tenacity" => shared.kv.set_eviction_tenacity(int() as u32),
+        "lfu-log-factor" => shared.kv.set_lfu_log_factor(int() as u32),
+        "lfu-decay-time" => shared.kv.set_lfu_decay_time(int() as u32),
         "busy-reply-threshold" => shared
             .live
             .busy_reply_threshold
@@ -292,6 +302,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         connections: shared.connections_received.load(Ordering::Relaxed),
         rejected: shared.rejected_connections.load(Ordering::Relaxed),
         expired: shared.kv.stats().expired_keys,
+        evicted: shared.kv.evicted_keys(),
         output_limit_disconnections: shared.output_limit_disconnections.load(Ordering::Relaxed),
     };
     *shared.baseline.lock() = baseline;

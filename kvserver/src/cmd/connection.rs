@@ -256,6 +256,7 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     }
     s.pubsub.tracking = false;
     s.caching = false;
+    s.no_touch = false;
     ctx.w().simple(b"RESET");
     Ok(())
 }

@@ -116,14 +116,14 @@ fn reload(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 /// DEBUG OBJECT key: Redis's status line. `encoding` is OBJECT ENCODING's answer and
-/// `lru_seconds_idle` OBJECT IDLETIME's (seconds since the last write); `serializedlength` is
-/// the length of the value's RDB encoding, as Redis computes it (the DUMP payload without its
-/// type byte and 10-byte footer); the rest are stand-ins:
-/// `Value at` is a hash of the key (kv exposes no addresses) and `lru` is the last write's Unix time in seconds, in 24 bits as Redis's
-/// LRU clock counts. A list adds Redis's `ql_` fields (see below).
+/// `lru_seconds_idle` the seconds since the last access (OBJECT IDLETIME's); `serializedlength`
+/// is the length of the value's RDB encoding, as Redis computes it (the DUMP payload without
+/// its type byte and 10-byte footer); the rest are stand-ins: `Value at` is a hash of the key
+/// (kv exposes no addresses), and `lru` is the last access's Unix time in seconds, in 24 bits
+/// as Redis's LRU clock counts. A list adds Redis's `ql_` fields (see below).
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
-    let (Some(meta), Some(encoding), Some(size), Some(dump)) = (
-        ctx.s.db.meta(key),
+    let (Some(idle), Some(encoding), Some(size), Some(dump)) = (
+        ctx.s.db.idle_time(key),
         ctx.s.db.object_encoding(key),
         ctx.s.db.memory_usage(key),
         ctx.s.db.dump(key),
@@ -131,8 +131,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
         return Err(CmdError::Msg("ERR no such key"));
     };
     let now = ctx.s.shared.kv.now_ms();
-    let idle = now.saturating_sub(meta.updated_ms) / 1000;
-    let lru = (meta.updated_ms / 1000) & ((1 << 24) - 1);
+    let lru = (now / 1000).saturating_sub(idle) & ((1 << 24) - 1);
     let at = fnv1a(key) & 0x0000_7fff_ffff_fff0;
     // The payload is the type byte, the value, then the RDB version (2 bytes) and a CRC-64.
     let serialized = dump.len().saturating_sub(11);

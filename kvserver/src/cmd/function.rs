@@ -124,9 +124,23 @@ fn fcall_generic(ctx: &mut Ctx<'_>, req: &Request<'_>, read_only: bool) -> CmdRe
     let numkeys =
         int_arg(req.arg(2)).map_err(|_| CmdError::Msg("ERR Bad number of keys provided"))?;
     let name = req.arg(1);
-    run(ctx, req, numkeys, |engine, keys, argv, host| {
+    // Out of memory when the command started: FCALL is `denyoom` unless the function allows
+    // it (`allow-oom` or `no-writes`), as Redis derives its flags from the function's; with
+    // `allow-oom` the function's writes are not checked.
+    let oom = ctx.s.oom;
+    if oom && let Some(flags) = ctx.s.shared.scripts.function_flags(name) {
+        if !flags.allow_oom && !flags.no_writes {
+            return Err(CmdError::Msg(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+        ctx.s.oom = !flags.allow_oom;
+    }
+    let ran = run(ctx, req, numkeys, |engine, keys, argv, host| {
         engine.fcall(name, keys, argv, read_only, host)
-    })
+    });
+    ctx.s.oom = oom;
+    ran
 }
 
 fn load(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {

@@ -110,7 +110,7 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
             line!(out, "blocked_clients:{}", s.waiters.waiting());
             line!(out, "tracking_clients:{}", s.tracking.totals().clients);
         }
-        "memory" => memory(out),
+        "memory" => crate::memory::info(s, out),
         "persistence" => persistence(s, out),
         "stats" => stats(s, out),
         "replication" => {
@@ -204,50 +204,6 @@ fn server(s: &Shared, out: &mut String) {
     line!(out, "io_threads_active:0");
 }
 
-fn memory(out: &mut String) {
-    // kv has no allocator statistics: used_memory is the resident set, so the fragmentation
-    // ratio (RSS over used) is 1 by construction; the peak is the kernel's high-water mark.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = proc_kb(&status, "VmRSS:");
-    let peak = proc_kb(&status, "VmHWM:").max(rss);
-    let total = proc_kb(
-        &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
-        "MemTotal:",
-    );
-    line!(out, "used_memory:{rss}");
-    line!(out, "used_memory_human:{}", human(rss));
-    line!(out, "used_memory_rss:{rss}");
-    line!(out, "used_memory_rss_human:{}", human(rss));
-    line!(out, "used_memory_peak:{peak}");
-    line!(out, "used_memory_peak_human:{}", human(peak));
-    let perc = if peak == 0 {
-        0.0
-    } else {
-        rss as f64 * 100.0 / peak as f64
-    };
-    line!(out, "used_memory_peak_perc:{perc:.2}%");
-    line!(out, "total_system_memory:{total}");
-    line!(out, "total_system_memory_human:{}", human(total));
-    line!(out, "maxmemory:0");
-    line!(out, "maxmemory_human:0B");
-    line!(out, "maxmemory_policy:noeviction");
-    line!(
-        out,
-        "mem_fragmentation_ratio:{:.2}",
-        if rss == 0 { 0.0 } else { 1.0 }
-    );
-    line!(out, "mem_fragmentation_bytes:0");
-    line!(out, "mem_allocator:libc");
-}
-
-/// A `Name:   123 kB` line of a /proc file, in bytes (0 when absent).
-fn proc_kb(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn persistence(s: &Shared, out: &mut String) {
     // The store is loaded before the listener opens, so no client ever sees loading:1.
     line!(out, "loading:0");
@@ -339,8 +295,9 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "sync_partial_err:0");
     let expired = s.kv.stats().expired_keys.saturating_sub(base.expired);
     line!(out, "expired_keys:{expired}");
-    // maxmemory is 0 and the policy noeviction: kv never evicts keys or clients.
-    line!(out, "evicted_keys:0");
+    let evicted = s.kv.evicted_keys().saturating_sub(base.evicted);
+    line!(out, "evicted_keys:{evicted}");
+    // kv never evicts clients.
     line!(out, "evicted_clients:0");
     line!(out, "keyspace_hits:{}", c.hits);
     line!(out, "keyspace_misses:{}", c.misses);
@@ -437,25 +394,9 @@ fn cpu_seconds() -> [f64; 4] {
     [tick(11), tick(12), tick(13), tick(14)]
 }
 
-/// Redis's `*_human` format: `1.50M`.
-fn human(n: u64) -> String {
-    let units = ["B", "K", "M", "G", "T"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.2}{}", units[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use crate::memory::human;
 
     #[test]
     fn human_sizes() {

@@ -104,8 +104,9 @@ fn del(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(n as i64)
 }
 
+/// EXISTS: does not count as an access to the keys, as in Redis.
 fn exists(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let n = ctx.s.db.exists(&keys_from(req, 1));
+    let n = kvcore::no_touch(|| ctx.s.db.exists(&keys_from(req, 1)));
     ctx.int(n as i64)
 }
 
@@ -119,10 +120,11 @@ fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// TOUCH: the number of the keys that exist (duplicates count twice). There is no access
-/// time to update: OBJECT IDLETIME counts from the last write.
+/// TOUCH: the number of the keys that exist (duplicates count twice); each counts as an
+/// access (OBJECT IDLETIME, LRU/LFU), even for a CLIENT NO-TOUCH client.
 fn touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    exists(ctx, req)
+    let n = ctx.s.db.exists(&keys_from(req, 1));
+    ctx.int(n as i64)
 }
 
 fn key_type(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {

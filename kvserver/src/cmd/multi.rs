@@ -130,6 +130,13 @@ impl Transaction {
 
     /// Whether a queued command writes or may replicate (what CLIENT PAUSE WRITE holds EXEC
     /// for, as Redis's `mstate.cmd_flags`).
+    /// Whether a queued command is `denyoom` (EXEC is then refused while out of memory).
+    pub(crate) fn denyoom(&self) -> bool {
+        self.queued
+            .iter()
+            .any(|q| table::stat_command(q.slot).flags.has(table::Flags::DENYOOM))
+    }
+
     pub(crate) fn writes(&self) -> bool {
         self.queued.iter().any(|q| {
             table::stat_command(q.slot)

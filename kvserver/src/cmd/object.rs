@@ -51,8 +51,24 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 static MEMORY_SUBCOMMANDS: &[Command] = &[
+    Command::new("memory|doctor", 2, "", doctor)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc(Group::Server, "4.0.0", "Outputs memory problems report")
+        .complexity("O(1)"),
     Command::new("memory|help", 2, "loading stale", memory_help)
         .doc(Group::Server, "4.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)"),
+    Command::new("memory|malloc-stats", 2, "", malloc_stats)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc(Group::Server, "4.0.0", "Show allocator internal stats")
+        .complexity("Depends on how much memory is allocated, could be slow"),
+    Command::new("memory|purge", 2, "", purge)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(Group::Server, "4.0.0", "Ask the allocator to release memory")
+        .complexity("Depends on how much memory is allocated, could be slow"),
+    Command::new("memory|stats", 2, "", stats)
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
+        .doc(Group::Server, "4.0.0", "Show memory usage details")
         .complexity("O(1)"),
     Command::new("memory|usage", -3, "readonly", usage)
         .keys(&[ks("RO", Index(2), Range(0, 1, 0))])
@@ -67,24 +83,32 @@ fn encoding(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn freq(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if ctx.s.db.meta(req.arg(2)).is_none() {
+    let Some(freq) = ctx.s.db.access_frequency(req.arg(2)) else {
         return ctx.bulk_or_null(None);
+    };
+    if !ctx.s.shared.kv.eviction_policy().is_lfu() {
+        return Err(CmdError::Msg(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please \
+             note that when switching between policies at runtime LRU and LFU data will take \
+             some time to adjust.",
+        ));
     }
-    // Redis answers this under its default `maxmemory-policy noeviction`, which is ours too.
-    Err(CmdError::Msg(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
-         that when switching between policies at runtime LRU and LFU data will take some time to \
-         adjust.",
-    ))
+    ctx.int(i64::from(freq))
 }
 
 fn idletime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let Some(meta) = ctx.s.db.meta(req.arg(2)) else {
+    let Some(idle) = ctx.s.db.idle_time(req.arg(2)) else {
         return ctx.bulk_or_null(None);
     };
-    // Seconds since the value was last written: kvcore does not track reads.
-    let now = ctx.s.shared.kv.now_ms();
-    ctx.int((now.saturating_sub(meta.updated_ms) / 1000) as i64)
+    if ctx.s.shared.kv.eviction_policy().is_lfu() {
+        return Err(CmdError::Msg(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+             when switching between policies at runtime LRU and LFU data will take some time to \
+             adjust.",
+        ));
+    }
+    // Seconds since the key was last read or written (CLIENT NO-TOUCH reads excepted).
+    ctx.int(idle as i64)
 }
 
 fn refcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
@@ -127,11 +151,19 @@ fn memory_help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         ctx,
         &[
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ],
     )
 }
@@ -154,4 +186,47 @@ fn usage(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         Some(n) => ctx.int(n as i64),
         None => ctx.bulk_or_null(None),
     }
+}
+
+/// MEMORY STATS: Redis's fields (`memory.rs`), as a map (an array of pairs in RESP2).
+fn stats(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    use crate::memory::Stat;
+    let kv = ctx.s.db.kv();
+    let fields = crate::memory::stats(&ctx.s.shared, &kv);
+    let mut w = ctx.w();
+    w.map_len(fields.len());
+    for (name, value) in &fields {
+        w.bulk(name.as_bytes());
+        match value {
+            Stat::Int(n) => w.integer(*n),
+            Stat::Double(d) => w.double(*d),
+            Stat::Db(pairs) => {
+                w.map_len(pairs.len());
+                for (k, n) in pairs {
+                    w.bulk(k.as_bytes());
+                    w.integer(*n);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// MEMORY DOCTOR: Redis's report of the memory problems it can see.
+fn doctor(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let report = crate::memory::doctor(&ctx.s.shared);
+    ctx.w().verbatim(b"txt", report.as_bytes());
+    Ok(())
+}
+
+/// MEMORY MALLOC-STATS: what Redis answers for an allocator without a statistics report.
+fn malloc_stats(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    ctx.w()
+        .verbatim(b"txt", b"Stats not supported for the current allocator");
+    Ok(())
+}
+
+/// MEMORY PURGE: the system allocator has nothing to purge on request.
+fn purge(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    ctx.ok()
 }

@@ -124,9 +124,24 @@ fn eval_generic(
     read_only: bool,
 ) -> CmdResult {
     let numkeys = int_arg(req.arg(2))?;
-    run(ctx, req, numkeys, |engine, keys, argv, host| {
+    // Out of memory when the command started: a script that declared its flags is a
+    // `denyoom` command unless it allows it (`allow-oom`, or `no-writes`), as Redis derives
+    // EVAL's flags from the script's, and one that allows it writes freely; a script without
+    // a shebang is checked at its first write.
+    let oom = ctx.s.oom;
+    if oom && let Ok(flags) = ctx.s.shared.scripts.flags(source) {
+        if flags.shebang && !flags.allow_oom && !flags.no_writes {
+            return Err(CmdError::Msg(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+        ctx.s.oom = !flags.allow_oom;
+    }
+    let ran = run(ctx, req, numkeys, |engine, keys, argv, host| {
         engine.eval(source, keys, argv, read_only, host)
-    })
+    });
+    ctx.s.oom = oom;
+    ran
 }
 
 /// Redis's reply to a command refused while an EVAL script runs (SCRIPT KILL ends it).
@@ -233,6 +248,11 @@ impl Host for ScriptHost<'_> {
         let write = cmd.flags.has(Flags::WRITE) || TABLE[idx].flags.has(Flags::WRITE);
         if write && call.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        // Out of memory when the script started: its first write may not add memory
+        // (Redis's `scriptVerifyOOM`); once it wrote, it cannot stop half-way.
+        if self.s.oom && !self.wrote && cmd.flags.has(Flags::DENYOOM) {
+            return refuse("OOM command not allowed when used memory > 'maxmemory'.");
         }
         let saved = self.s.version;
         self.s.version = if call.resp3 {

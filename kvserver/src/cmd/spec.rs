@@ -24,6 +24,8 @@ impl Flags {
     /// The commands CLIENT PAUSE WRITE holds (either flag).
     pub(crate) const PAUSED_BY_WRITE: Flags = Flags::parse("write may_replicate");
     pub(crate) const READONLY: Flags = Flags::parse("readonly");
+    /// Commands refused while memory stays over `maxmemory` (`memory.rs`).
+    pub(crate) const DENYOOM: Flags = Flags::parse("denyoom");
     const ADMIN: Flags = Flags::parse("admin");
     pub(crate) const PUBSUB: Flags = Flags::parse("pubsub");
     /// The latency monitor's `fast-command` event rather than `command`.
