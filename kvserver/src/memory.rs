@@ -25,39 +25,6 @@ pub(crate) fn thread_allocations() -> usize {
     test_alloc::ALLOCATIONS.with(std::cell::Cell::get)
 }
 
-#[cfg(test)]
-mod test_alloc {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    thread_local! {
-        pub(super) static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    }
-
-    pub(crate) struct Counting(pub(crate) kvcore::CountingAlloc<System>);
-
-    // SAFETY: every call is passed on unchanged to kvcore's allocator; the count is a
-    // thread-local `Cell` with a const initializer, which never allocates.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-            // SAFETY: the caller's contract is the inner allocator's.
-            unsafe { self.0.alloc(layout) }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: `ptr` came from `alloc` above, that is from the inner allocator.
-            unsafe { self.0.dealloc(ptr, layout) }
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-            // SAFETY: as for `dealloc`, and the caller's contract for the new size.
-            unsafe { self.0.realloc(ptr, layout, new_size) }
-        }
-    }
-}
-
 /// Redis's reply to a `denyoom` command while memory stays over `maxmemory`.
 pub(crate) const OOM: &[u8] = b"OOM command not allowed when used memory > 'maxmemory'.";
 
@@ -361,5 +328,38 @@ impl crate::conn::Session {
                     !matches!(name, "discard" | "quit" | "reset")
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod test_alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) struct Counting(pub(crate) kvcore::CountingAlloc<System>);
+
+    // SAFETY: every call is passed on unchanged to kvcore's allocator; the count is a
+    // thread-local `Cell` with a const initializer, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: the caller's contract is the inner allocator's.
+            unsafe { self.0.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `alloc` above, that is from the inner allocator.
+            unsafe { self.0.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: as for `dealloc`, and the caller's contract for the new size.
+            unsafe { self.0.realloc(ptr, layout, new_size) }
+        }
     }
 }
