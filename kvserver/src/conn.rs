@@ -23,8 +23,12 @@ use crate::registry::ClientHandle;
 use crate::shared::Shared;
 use crate::stats::Counter;
 
-/// The read buffer's starting size and the least free space offered to each `read`.
+/// The size the read buffer grows to while reads fill it; past it, it grows only for a request
+/// that does not fit, and gives the excess back once its requests are done.
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer's starting size: an idle connection holds this much, not [`READ_CHUNK`]
+/// (ARCHITECTURE.md, "What an idle connection costs").
+const FIRST_READ: usize = 1024;
 /// A batch's replies are written out early once they pass this size.
 const FLUSH_AT: usize = 64 * 1024;
 /// A reply buffer that grew past this is given back after its batch.
@@ -758,9 +762,12 @@ impl Conn {
             self.s.auth_required(),
             max_bulk.load(Ordering::Relaxed),
         ));
-        let mut rbuf = vec![0u8; READ_CHUNK];
+        let mut rbuf = vec![0u8; FIRST_READ];
         let (mut start, mut end) = (0usize, 0usize);
-        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        // Whether the last read filled all the space it was offered (a pipeline: grow).
+        let mut filled = false;
+        // Allocated by the first reply, grown by the batches that need it.
+        let mut out: Vec<u8> = Vec::new();
         let mut timeout_secs = 0u64;
         // When this connection last ran out of input, and how long its client then took to send
         // more: a client that takes longer than a polling window is not polled for.
@@ -773,13 +780,16 @@ impl Conn {
                 let t = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
                 stream.set_read_timeout(t)?;
             }
-            if rbuf.len() - end < READ_CHUNK / 4 {
+            // Offer each read at least a quarter of the buffer (of READ_CHUNK once larger).
+            let least = rbuf.len().min(READ_CHUNK) / 4;
+            let outgrown = filled && rbuf.len() < READ_CHUNK;
+            if rbuf.len() - end < least || outgrown {
                 if start > 0 {
                     rbuf.copy_within(start..end, 0);
                     end -= start;
                     start = 0;
                 }
-                if rbuf.len() - end < READ_CHUNK / 4 {
+                if rbuf.len() - end < least || outgrown {
                     let limit = self
                         .s
                         .shared
@@ -837,6 +847,7 @@ impl Conn {
             if self.s.handle.is_killed() {
                 return Ok(());
             }
+            filled = n == rbuf.len() - end;
             end += n;
             self.s.handle.counters.add(Counter::NetIn, n as u64);
 
