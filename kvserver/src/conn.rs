@@ -721,12 +721,24 @@ fn spin_read(stream: &TcpStream, buf: &mut [u8]) -> Option<io::Result<usize>> {
 /// A connection being served.
 pub(crate) struct Conn {
     s: Session,
+    /// The socket's send timeout is on (a `normal` output limit is set; see `write_out`).
+    send_timeout: bool,
+}
+
+/// Bytes written to `stream` that its peer has not yet taken (the send queue), 0 if unknown.
+fn unsent(stream: &TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer, which is valid.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r == 0 { n.max(0) as u64 } else { 0 }
 }
 
 impl Conn {
     pub(crate) fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Conn {
         Conn {
             s: Session::new(shared, handle),
+            send_timeout: false,
         }
     }
 
@@ -971,8 +983,76 @@ impl Conn {
                 self.s.handle.addr,
                 out.len()
             );
+            self.s
+                .shared
+                .output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
             self.s.close = true;
             out.clear();
+            return Err(io::Error::other("output buffer limit reached"));
+        }
+        Ok(())
+    }
+
+    /// Writes a batch's replies. With a `normal` class limit set, a write that makes no
+    /// progress for a second looks at the client's pending output (what is left of the batch
+    /// plus what sits unsent in the socket's send queue): past the hard limit, or past the
+    /// soft limit for its seconds, the client is closed, as Redis does. Without limits (Redis's
+    /// default) the write blocks this connection's thread only, which stops reading the client's
+    /// requests, so its output never grows past one batch.
+    fn write_out(&mut self, stream: &mut TcpStream, out: &[u8]) -> io::Result<()> {
+        let limit = self.s.shared.live.output_limits.normal.get();
+        let limited = limit.hard > 0 || (limit.soft > 0 && limit.secs > 0);
+        if limited != self.send_timeout {
+            stream.set_write_timeout(limited.then_some(Duration::from_secs(1)))?;
+            self.send_timeout = limited;
+        }
+        if !limited {
+            return stream.write_all(out);
+        }
+        let mut sent = 0;
+        let mut over_since: Option<Instant> = None;
+        while sent < out.len() {
+            match stream.write(&out[sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+            if sent == out.len() {
+                break;
+            }
+            // A second without the whole batch going out: the client is not keeping up.
+            let pending = (out.len() - sent) as u64 + unsent(stream);
+            let soft_for = (limit.soft > 0 && pending > limit.soft).then(|| {
+                let since = *over_since.get_or_insert_with(Instant::now);
+                since.elapsed()
+            });
+            if soft_for.is_none() {
+                over_since = None;
+            }
+            let why = if limit.hard > 0 && pending > limit.hard {
+                format!("hard limit ({})", limit.hard)
+            } else if soft_for.is_some_and(|d| d >= Duration::from_secs(limit.secs)) {
+                format!("soft limit ({}) for {}s", limit.soft, limit.secs)
+            } else {
+                continue;
+            };
+            warning!(
+                "closing client {}: {pending} bytes of unread replies passed the output buffer \
+                 {why}",
+                self.s.handle.addr
+            );
+            self.s
+                .shared
+                .output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            self.s.close = true;
             return Err(io::Error::other("output buffer limit reached"));
         }
         Ok(())
@@ -994,7 +1074,11 @@ impl Conn {
         if self.s.shared.replier.is_some() {
             self.s.handle.outbox.wait_idle(stream)?;
         }
-        stream.write_all(out)?;
+        let written = self.write_out(stream, out);
+        if written.is_err() {
+            out.clear();
+        }
+        written?;
         self.s
             .handle
             .counters

@@ -15,6 +15,7 @@ mod settings;
 mod shared;
 mod signal;
 mod stats;
+mod tls;
 mod tracking;
 mod waiters;
 
