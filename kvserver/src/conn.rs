@@ -1003,6 +1003,23 @@ impl Conn {
     fn write_out(&mut self, stream: &mut TcpStream, out: &[u8]) -> io::Result<()> {
         let limit = self.s.shared.live.output_limits.normal.get();
         let limited = limit.hard > 0 || (limit.soft > 0 && limit.secs > 0);
+        if !limited && !self.send_timeout {
+            return stream.write_all(out);
+        }
+        self.write_limited(stream, out, limit, limited)
+    }
+
+    /// [`Conn::write_out`] under a limit. Out of line: the connection loop's stack frame stays
+    /// as small as before (its deepest page is part of what an idle connection costs).
+    #[cold]
+    #[inline(never)]
+    fn write_limited(
+        &mut self,
+        stream: &mut TcpStream,
+        out: &[u8],
+        limit: crate::settings::ClassLimit,
+        limited: bool,
+    ) -> io::Result<()> {
         if limited != self.send_timeout {
             stream.set_write_timeout(limited.then_some(Duration::from_secs(1)))?;
             self.send_timeout = limited;

@@ -292,6 +292,7 @@ the server to start accepting connections from the outside.\r\n";
 /// Whether protected mode refuses a client from `peer`: it is on, the default user has no
 /// password, and the client is not on the loopback interface (Redis's `islocalClient`
 /// compares the address with 127.0.0.1 and ::1 exactly; so does kv).
+#[inline(never)]
 fn protected_mode_refuses(shared: &Shared, peer: &SocketAddr) -> bool {
     let local = match peer.ip() {
         IpAddr::V4(ip) => ip == Ipv4Addr::LOCALHOST,
@@ -301,6 +302,16 @@ fn protected_mode_refuses(shared: &Shared, peer: &SocketAddr) -> bool {
         return false;
     }
     shared.params.lock()[crate::params::index("protected-mode")] == "yes"
+}
+
+/// Answers a client that protected mode refuses. Out of line, like the rest of the refusal
+/// path, so that it does not grow every connection thread's stack.
+#[cold]
+#[inline(never)]
+fn refuse_protected(shared: &Shared, stream: &mut TcpStream, addr: SocketAddr) {
+    shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.write_all(DENIED);
+    verbose!("refused {addr}: protected mode (no password, not a loopback client)");
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: bool) {
@@ -373,7 +384,9 @@ impl Drop for Seat {
 }
 
 /// Serves a TLS connection: its handshake, then [`serve`] on the plaintext end of its relay
-/// (`tls.rs`), on the current thread.
+/// (`tls.rs`), on the current thread. Out of line: its locals (a rustls session) would
+/// otherwise deepen every plaintext connection's stack too.
+#[inline(never)]
 fn serve_tls(seat: Seat, tcp: TcpStream) {
     let (Ok(addr), Ok(laddr)) = (tcp.peer_addr(), tcp.local_addr()) else {
         return;
@@ -401,9 +414,7 @@ fn serve(seat: Seat, mut stream: TcpStream, addrs: Option<(SocketAddr, SocketAdd
         return;
     };
     if protected_mode_refuses(shared, &addr) {
-        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.write_all(DENIED);
-        verbose!("refused {addr}: protected mode (no password, not a loopback client)");
+        refuse_protected(shared, &mut stream, addr);
         return;
     }
     let _ = stream.set_nodelay(true);
