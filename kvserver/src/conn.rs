@@ -23,8 +23,12 @@ use crate::registry::ClientHandle;
 use crate::shared::Shared;
 use crate::stats::Counter;
 
-/// The read buffer's starting size and the least free space offered to each `read`.
+/// The size the read buffer grows to while reads fill it; past it, it grows only for a request
+/// that does not fit, and gives the excess back once its requests are done.
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer's starting size: an idle connection holds this much, not [`READ_CHUNK`]
+/// (ARCHITECTURE.md, "What an idle connection costs").
+const FIRST_READ: usize = 1024;
 /// A batch's replies are written out early once they pass this size.
 const FLUSH_AT: usize = 64 * 1024;
 /// A reply buffer that grew past this is given back after its batch.
@@ -742,12 +746,24 @@ fn spin_read(stream: &TcpStream, buf: &mut [u8]) -> Option<io::Result<usize>> {
 /// A connection being served.
 pub(crate) struct Conn {
     s: Session,
+    /// The socket's send timeout is on (a `normal` output limit is set; see `write_out`).
+    send_timeout: bool,
+}
+
+/// Bytes written to `stream` that its peer has not yet taken (the send queue), 0 if unknown.
+fn unsent(stream: &TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer, which is valid.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r == 0 { n.max(0) as u64 } else { 0 }
 }
 
 impl Conn {
     pub(crate) fn new(shared: Arc<Shared>, handle: Arc<ClientHandle>) -> Conn {
         Conn {
             s: Session::new(shared, handle),
+            send_timeout: false,
         }
     }
 
@@ -783,9 +799,12 @@ impl Conn {
             self.s.auth_required(),
             max_bulk.load(Ordering::Relaxed),
         ));
-        let mut rbuf = vec![0u8; READ_CHUNK];
+        let mut rbuf = vec![0u8; FIRST_READ];
         let (mut start, mut end) = (0usize, 0usize);
-        let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+        // Whether the last read filled all the space it was offered (a pipeline: grow).
+        let mut filled = false;
+        // Allocated by the first reply, grown by the batches that need it.
+        let mut out: Vec<u8> = Vec::new();
         let mut timeout_secs = 0u64;
         // When this connection last ran out of input, and how long its client then took to send
         // more: a client that takes longer than a polling window is not polled for.
@@ -798,13 +817,16 @@ impl Conn {
                 let t = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
                 stream.set_read_timeout(t)?;
             }
-            if rbuf.len() - end < READ_CHUNK / 4 {
+            // Offer each read at least a quarter of the buffer (of READ_CHUNK once larger).
+            let least = rbuf.len().min(READ_CHUNK) / 4;
+            let outgrown = filled && rbuf.len() < READ_CHUNK;
+            if rbuf.len() - end < least || outgrown {
                 if start > 0 {
                     rbuf.copy_within(start..end, 0);
                     end -= start;
                     start = 0;
                 }
-                if rbuf.len() - end < READ_CHUNK / 4 {
+                if rbuf.len() - end < least || outgrown {
                     let limit = self
                         .s
                         .shared
@@ -862,6 +884,7 @@ impl Conn {
             if self.s.handle.is_killed() {
                 return Ok(());
             }
+            filled = n == rbuf.len() - end;
             end += n;
             self.s.handle.counters.add(Counter::NetIn, n as u64);
 
@@ -985,8 +1008,93 @@ impl Conn {
                 self.s.handle.addr,
                 out.len()
             );
+            self.s
+                .shared
+                .output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
             self.s.close = true;
             out.clear();
+            return Err(io::Error::other("output buffer limit reached"));
+        }
+        Ok(())
+    }
+
+    /// Writes a batch's replies. With a `normal` class limit set, a write that makes no
+    /// progress for a second looks at the client's pending output (what is left of the batch
+    /// plus what sits unsent in the socket's send queue): past the hard limit, or past the
+    /// soft limit for its seconds, the client is closed, as Redis does. Without limits (Redis's
+    /// default) the write blocks this connection's thread only, which stops reading the client's
+    /// requests, so its output never grows past one batch.
+    fn write_out(&mut self, stream: &mut TcpStream, out: &[u8]) -> io::Result<()> {
+        let limit = self.s.shared.live.output_limits.normal.get();
+        let limited = limit.hard > 0 || (limit.soft > 0 && limit.secs > 0);
+        if !limited && !self.send_timeout {
+            return stream.write_all(out);
+        }
+        self.write_limited(stream, out, limit, limited)
+    }
+
+    /// [`Conn::write_out`] under a limit. Out of line: the connection loop's stack frame stays
+    /// as small as before (its deepest page is part of what an idle connection costs).
+    #[cold]
+    #[inline(never)]
+    fn write_limited(
+        &mut self,
+        stream: &mut TcpStream,
+        out: &[u8],
+        limit: crate::settings::ClassLimit,
+        limited: bool,
+    ) -> io::Result<()> {
+        if limited != self.send_timeout {
+            stream.set_write_timeout(limited.then_some(Duration::from_secs(1)))?;
+            self.send_timeout = limited;
+        }
+        if !limited {
+            return stream.write_all(out);
+        }
+        let mut sent = 0;
+        let mut over_since: Option<Instant> = None;
+        while sent < out.len() {
+            match stream.write(&out[sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+            if sent == out.len() {
+                break;
+            }
+            // A second without the whole batch going out: the client is not keeping up.
+            let pending = (out.len() - sent) as u64 + unsent(stream);
+            let soft_for = (limit.soft > 0 && pending > limit.soft).then(|| {
+                let since = *over_since.get_or_insert_with(Instant::now);
+                since.elapsed()
+            });
+            if soft_for.is_none() {
+                over_since = None;
+            }
+            let why = if limit.hard > 0 && pending > limit.hard {
+                format!("hard limit ({})", limit.hard)
+            } else if soft_for.is_some_and(|d| d >= Duration::from_secs(limit.secs)) {
+                format!("soft limit ({}) for {}s", limit.soft, limit.secs)
+            } else {
+                continue;
+            };
+            warning!(
+                "closing client {}: {pending} bytes of unread replies passed the output buffer \
+                 {why}",
+                self.s.handle.addr
+            );
+            self.s
+                .shared
+                .output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            self.s.close = true;
             return Err(io::Error::other("output buffer limit reached"));
         }
         Ok(())
@@ -1008,7 +1116,11 @@ impl Conn {
         if self.s.shared.replier.is_some() {
             self.s.handle.outbox.wait_idle(stream)?;
         }
-        stream.write_all(out)?;
+        let written = self.write_out(stream, out);
+        if written.is_err() {
+            out.clear();
+        }
+        written?;
         self.s
             .handle
             .counters

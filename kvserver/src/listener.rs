@@ -46,13 +46,45 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     for (i, value) in &cfg.params {
         crate::params::apply_encoding_limit(crate::params::PARAMS[*i].name, value);
     }
+    // `tls-port` and its files come from the config file; Redis's `port 0` with a TLS port
+    // means TLS only (without one, port 0 picks a free port).
+    let tls_port: u16 = config_value(&cfg, "tls-port").parse().unwrap_or(0);
+    let tls_config = if tls_port != 0 {
+        let config = crate::tls::Settings::from_params(|name| config_value(&cfg, name))
+            .build()
+            .map_err(|e| format!("cannot configure TLS: {e}"))?;
+        Some(config)
+    } else {
+        None
+    };
     let kv = open_store(&cfg)?;
     kv.set_notify_keyspace_events(cfg.notify_keyspace_events);
-    let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port))
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
+    let bind = |port: u16| {
+        TcpListener::bind((cfg.bind.as_str(), port))
+            .map_err(|e| format!("cannot listen on {}:{port}: {e}", cfg.bind))
+    };
+    let listener = if cfg.port == 0 && tls_port != 0 {
+        None
+    } else {
+        Some(bind(cfg.port)?)
+    };
+    let tls_listener = match tls_port {
+        0 => None,
+        port => Some(bind(port)?),
+    };
     let local_addr = listener
+        .as_ref()
+        .or(tls_listener.as_ref())
+        .expect("a plaintext listener unless a TLS one was asked for")
         .local_addr()
         .map_err(|e| format!("cannot read bound address: {e}"))?;
+    let tls_addr = match &tls_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| format!("cannot read bound address: {e}"))?,
+        ),
+        None => None,
+    };
 
     if !local_addr.ip().is_loopback() && cfg.requirepass.is_none() {
         warning!(
@@ -73,6 +105,9 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot start the replier thread: {e}"))?;
     let shared = Arc::new(Shared::new(kv, cfg, local_addr, replier));
     crate::acl::load_at_startup(&shared)?;
+    if let Some(config) = tls_config {
+        shared.tls.set(config);
+    }
     // The config file's other parameters that kv applies.
     for (i, value) in &shared.cfg.params {
         crate::cmd::apply_param(&shared, crate::params::PARAMS[*i].name, value);
@@ -82,14 +117,24 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
         "kvserver {} listening on {local_addr}",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(addr) = tls_addr {
+        notice!("accepting TLS connections on {addr}");
+    }
 
-    let acceptor = {
+    let mut acceptors = Vec::new();
+    for (listener, tls) in [(listener, false), (tls_listener, true)] {
+        let Some(listener) = listener else {
+            continue;
+        };
         let shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("accept".into())
-            .spawn(move || accept_loop(listener, shared))
-            .map_err(|e| format!("cannot start the accept thread: {e}"))?
-    };
+        let name = if tls { "accept-tls" } else { "accept" };
+        acceptors.push(
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || accept_loop(listener, shared, tls))
+                .map_err(|e| format!("cannot start the accept thread: {e}"))?,
+        );
+    }
 
     let sampler = {
         let shared = Arc::clone(&shared);
@@ -103,15 +148,19 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     notice!("{reason:?}: stopping (no new connections; finishing replies in flight)");
     shared.stopping.store(true, Ordering::SeqCst);
     // Wake the blocked accept() with a connection of our own; it sees `stopping` and returns.
-    let wake_ip = match local_addr.ip() {
-        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ip => ip,
-    };
-    let _ = TcpStream::connect_timeout(
-        &SocketAddr::new(wake_ip, local_addr.port()),
-        Duration::from_secs(1),
-    );
-    let _ = acceptor.join();
+    for addr in std::iter::once(local_addr).chain(tls_addr) {
+        let wake_ip = match addr.ip() {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        let _ = TcpStream::connect_timeout(
+            &SocketAddr::new(wake_ip, addr.port()),
+            Duration::from_secs(1),
+        );
+    }
+    for acceptor in acceptors {
+        let _ = acceptor.join();
+    }
     let _ = sampler.join();
 
     shared.clients.stop_reading_all();
@@ -281,7 +330,59 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
     Ok(kv)
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// A parameter's value from the config file, or its default.
+fn config_value(cfg: &Config, name: &str) -> String {
+    let index = crate::params::index(name);
+    cfg.params
+        .iter()
+        .rev()
+        .find(|(i, _)| *i == index)
+        .map_or_else(
+            || crate::params::PARAMS[index].default.to_string(),
+            |(_, v)| v.clone(),
+        )
+}
+
+/// Redis's reply to a client that protected mode refuses (`networking.c`, 7.0).
+pub(crate) const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected \
+mode is enabled and no password is set for the default user. In this mode connections are only \
+accepted from the loopback interface. If you want to connect from external computers to Redis \
+you may adopt one of the following solutions: 1) Just disable protected mode sending the command \
+'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same \
+host the server is running, however MAKE SURE Redis is not publicly accessible from internet if \
+you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just \
+disable the protected mode by editing the Redis configuration file, and setting the protected \
+mode option to 'no', and then restarting the server. 3) If you started the server manually just \
+for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication \
+password for the default user. NOTE: You only need to do one of the above things in order for \
+the server to start accepting connections from the outside.\r\n";
+
+/// Whether protected mode refuses a client from `peer`: it is on, the default user has no
+/// password, and the client is not on the loopback interface (Redis's `islocalClient`
+/// compares the address with 127.0.0.1 and ::1 exactly; so does kv).
+#[inline(never)]
+fn protected_mode_refuses(shared: &Shared, peer: &SocketAddr) -> bool {
+    let local = match peer.ip() {
+        IpAddr::V4(ip) => ip == Ipv4Addr::LOCALHOST,
+        IpAddr::V6(ip) => ip.is_loopback(),
+    };
+    if local || shared.requires_auth() {
+        return false;
+    }
+    shared.params.lock()[crate::params::index("protected-mode")] == "yes"
+}
+
+/// Answers a client that protected mode refuses. Out of line, like the rest of the refusal
+/// path, so that it does not grow every connection thread's stack.
+#[cold]
+#[inline(never)]
+fn refuse_protected(shared: &Shared, stream: &mut TcpStream, addr: SocketAddr) {
+    shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.write_all(DENIED);
+    verbose!("refused {addr}: protected mode (no password, not a loopback client)");
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: bool) {
     for stream in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
@@ -300,7 +401,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let Some(id) = shared.clients.try_reserve(max) else {
             shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
             let mut s = stream;
-            let _ = s.write_all(b"-ERR max number of clients reached\r\n");
+            // A TLS client could not read a plaintext error: it is just closed.
+            if !tls {
+                let _ = s.write_all(b"-ERR max number of clients reached\r\n");
+            }
             verbose!("refused a connection: max number of clients ({max}) reached");
             continue;
         };
@@ -313,7 +417,13 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let spawned = std::thread::Builder::new()
             .name(format!("client-{id}"))
             .stack_size(CONN_STACK)
-            .spawn(move || serve(seat, stream));
+            .spawn(move || {
+                if tls {
+                    serve_tls(seat, stream);
+                } else {
+                    serve(seat, stream, None);
+                }
+            });
         if let Err(e) = spawned {
             warning!("cannot start a thread for a new connection: {e}");
         }
@@ -341,14 +451,40 @@ impl Drop for Seat {
     }
 }
 
-/// Serves one connection on the current thread until it closes.
-fn serve(seat: Seat, stream: TcpStream) {
-    let (shared, id) = (&seat.shared, seat.id);
-    let (Ok(addr), Ok(laddr), Ok(clone)) =
-        (stream.peer_addr(), stream.local_addr(), stream.try_clone())
-    else {
+/// Serves a TLS connection: its handshake, then [`serve`] on the plaintext end of its relay
+/// (`tls.rs`), on the current thread. Out of line: its locals (a rustls session) would
+/// otherwise deepen every plaintext connection's stack too.
+#[inline(never)]
+fn serve_tls(seat: Seat, tcp: TcpStream) {
+    let (Ok(addr), Ok(laddr)) = (tcp.peer_addr(), tcp.local_addr()) else {
         return;
     };
+    let Some(config) = seat.shared.tls.get() else {
+        return;
+    };
+    match crate::tls::accept(tcp, config, CONN_STACK) {
+        Ok((plain, _pump)) => serve(seat, plain, Some((addr, laddr))),
+        Err(e) => verbose!("TLS handshake with {addr} failed: {e}"),
+    }
+}
+
+/// Serves one connection on the current thread until it closes. `addrs`: the client's and
+/// the server's addresses when `stream` is not the client's own socket (TLS).
+fn serve(seat: Seat, mut stream: TcpStream, addrs: Option<(SocketAddr, SocketAddr)>) {
+    let (shared, id) = (&seat.shared, seat.id);
+    let addrs = match addrs {
+        Some(a) => Ok(a),
+        None => stream
+            .peer_addr()
+            .and_then(|a| Ok((a, stream.local_addr()?))),
+    };
+    let (Ok((addr, laddr)), Ok(clone)) = (addrs, stream.try_clone()) else {
+        return;
+    };
+    if protected_mode_refuses(shared, &addr) {
+        refuse_protected(shared, &mut stream, addr);
+        return;
+    }
     let _ = stream.set_nodelay(true);
     if let Err(e) = crate::os::batch_scheduling() {
         verbose!("connection thread keeps the default scheduling policy: {e}");
@@ -399,7 +535,7 @@ mod tests {
             let shared = Arc::new(shared);
             let acceptor = {
                 let shared = Arc::clone(&shared);
-                std::thread::spawn(move || accept_loop(listener, shared))
+                std::thread::spawn(move || accept_loop(listener, shared, false))
             };
             TestServer {
                 shared,

@@ -18,6 +18,7 @@ mod settings;
 mod shared;
 mod signal;
 mod stats;
+mod tls;
 mod tracking;
 mod waiters;
 

@@ -198,7 +198,7 @@ pub(crate) static PARAMS: &[Param] = &[
     p("daemonize", BOOL, "no").flag(IMMUTABLE),
     p("io-threads-do-reads", BOOL, "no").flag(IMMUTABLE),
     p("always-show-logo", BOOL, "no").flag(IMMUTABLE),
-    p("protected-mode", BOOL, "yes"),
+    p("protected-mode", BOOL, "yes").live(),
     p("rdbcompression", BOOL, "yes"),
     p("rdb-del-sync-files", BOOL, "no"),
     p("activerehashing", BOOL, "yes"),

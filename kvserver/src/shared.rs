@@ -106,6 +106,8 @@ pub(crate) struct Shared {
     pub(crate) run_id: String,
     pub(crate) connections_received: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// The TLS configuration new connections on `tls-port` get (`tls.rs`).
+    pub(crate) tls: crate::tls::Current,
     /// Clients closed for passing their `client-output-buffer-limit` (INFO's
     /// `client_output_buffer_limit_disconnections`, Redis 7.4).
     pub(crate) output_limit_disconnections: AtomicU64,
@@ -212,6 +214,7 @@ impl Shared {
             run_id: run_id(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            tls: crate::tls::Current::default(),
             output_limit_disconnections: AtomicU64::new(0),
             baseline: Mutex::new(Baseline::default()),
             errors: crate::stats::ErrorStats::default(),

@@ -148,8 +148,21 @@ fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         let checked =
             params::check(param, value, &next[*index]).map_err(|why| failed(registered, &why))?;
         check_live(shared, param.name, &checked).map_err(|why| failed(registered, why))?;
+        // Nor does it open or move its TLS listener at run time.
+        if param.name == "tls-port" && checked != values[*index] {
+            return Err(failed(registered, "Unable to listen on this port"));
+        }
         next[*index].clone_from(&checked);
         *value = checked;
+    }
+    // New certificates or TLS settings: the configuration is rebuilt from the new values (the
+    // files read again) before anything is applied, so a bad file changes nothing.
+    if let Some(&(_, registered, _)) = chosen
+        .iter()
+        .find(|(index, ..)| crate::tls::PARAMS.contains(&params::PARAMS[*index].name))
+        && let Some(config) = tls_reload(&next).map_err(|why| failed(registered, why))?
+    {
+        shared.tls.set(config);
     }
     for (index, _, value) in &chosen {
         apply(shared, params::PARAMS[*index].name, value);
@@ -157,6 +170,27 @@ fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     *values = next;
     drop(values);
     ctx.ok()
+}
+
+/// The TLS configuration from `values` when TLS is on (`tls-port`), as Redis's
+/// `applyTlsCfg`; `None` when it is off (the values are only stored).
+fn tls_reload(
+    values: &[String],
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, &'static str> {
+    if values[params::index("tls-port")] == "0" {
+        return Ok(None);
+    }
+    let settings = crate::tls::Settings::from_params(|name| values[params::index(name)].clone());
+    match settings.build() {
+        Ok(config) => {
+            crate::log::notice!("TLS configuration reloaded");
+            Ok(Some(config))
+        }
+        Err(e) => {
+            crate::log::warning!("cannot update the TLS configuration: {e}");
+            Err("Unable to update TLS configuration. Check server logs.")
+        }
+    }
 }
 
 /// What kv cannot do although the value is valid.

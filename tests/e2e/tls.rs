@@ -1,0 +1,488 @@
+//! TLS on `tls-port` (issue 18): certificates made in the test with the openssl CLI, clients
+//! that speak TLS (redis-cli `--tls`, a rustls client, redis-py with `ssl=True`), mutual TLS,
+//! plaintext and TLS side by side, TLS only, and certificates reloaded by CONFIG SET.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use super::support::{PATIENCE, Server, TempDir};
+
+/// Runs a command, panicking with its output if it fails.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A test CA, and server and client certificates it signed (X.509 v3, as rustls requires).
+struct Certs {
+    dir: TempDir,
+}
+
+impl Certs {
+    fn new(name: &str) -> Certs {
+        let dir = TempDir::new(name);
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let certs = Certs { dir };
+        let ossl = |args: &[&str]| {
+            run(Command::new("openssl")
+                .args(args)
+                .current_dir(certs.dir.path()))
+        };
+        ossl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=kv test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        std::fs::write(
+            certs.path("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        std::fs::write(certs.path("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        certs.sign("server", "localhost");
+        certs.sign("server2", "localhost");
+        certs.sign("client", "client");
+        certs
+    }
+
+    /// Makes `<name>.key` and `<name>.crt` for `cn`, signed by the CA.
+    fn sign(&self, name: &str, cn: &str) {
+        let ext = if name.starts_with("server") {
+            "server.ext"
+        } else {
+            "client.ext"
+        };
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        let subj = format!("/CN={cn}");
+        let ossl = |args: &[&str]| {
+            run(Command::new("openssl")
+                .args(args)
+                .current_dir(self.dir.path()))
+        };
+        ossl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subj, "-keyout", &key, "-out", &csr,
+        ]);
+        ossl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+            "-out",
+            &crt,
+        ]);
+    }
+
+    fn path(&self, file: &str) -> String {
+        format!("{}/{file}", self.dir.path())
+    }
+
+    /// A kvserver config file with TLS on `tls_port`, plaintext on `port` (0: TLS only) and
+    /// `extra` lines.
+    fn config(&self, port: u16, tls_port: u16, extra: &str) -> String {
+        let file = self.path(&format!("kv-{tls_port}.conf"));
+        std::fs::write(
+            &file,
+            format!(
+                "port {port}\ntls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\n\
+                 tls-ca-cert-file {}\n{extra}",
+                self.path("server.crt"),
+                self.path("server.key"),
+                self.path("ca.crt"),
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    /// A rustls client configuration that trusts the test CA, with the client certificate
+    /// when `with_cert`.
+    fn client_config(&self, with_cert: bool) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(self.path("ca.crt")).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+        let config = if with_cert {
+            let certs = CertificateDer::pem_file_iter(self.path("client.crt"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key = PrivateKeyDer::from_pem_file(self.path("client.key")).unwrap();
+            builder.with_client_auth_cert(certs, key).unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        Arc::new(config)
+    }
+
+    /// redis-cli over TLS to `port` with `args`; its stdout, and whether it succeeded.
+    fn redis_cli(&self, port: u16, with_cert: bool, args: &[&str]) -> (String, bool) {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args([
+            "-p",
+            &port.to_string(),
+            "--tls",
+            "--cacert",
+            &self.path("ca.crt"),
+        ]);
+        if with_cert {
+            cmd.args([
+                "--cert",
+                &self.path("client.crt"),
+                "--key",
+                &self.path("client.key"),
+            ]);
+        }
+        let out = cmd.args(args).output().expect("redis-cli runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // redis-cli exits 0 after printing an error reply; a failed connection is an exit 1
+        // or an "Error:" line.
+        let ok = out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("Error");
+        (text, ok)
+    }
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TLS session over a raw socket, speaking RESP by hand.
+struct TlsClient {
+    tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+}
+
+impl TlsClient {
+    /// Connects and completes the handshake.
+    fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> std::io::Result<TlsClient> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(PATIENCE))?;
+        let name = ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        Ok(TlsClient { tls })
+    }
+
+    /// Sends `request` and reads until `expected.len()` bytes came back.
+    fn roundtrip(&mut self, request: &[u8], want: usize) -> std::io::Result<String> {
+        self.tls.write_all(request)?;
+        self.tls.flush()?;
+        let mut got = vec![0; want];
+        self.tls.read_exact(&mut got)?;
+        Ok(String::from_utf8_lossy(&got).into_owned())
+    }
+
+    /// The server's certificate (DER).
+    fn server_cert(&self) -> Vec<u8> {
+        self.tls.conn.peer_certificates().unwrap()[0].to_vec()
+    }
+}
+
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+
+#[test]
+fn tls_and_plaintext_ports_serve_the_same_store() {
+    let certs = Certs::new("tls-side-by-side");
+    let (port, tls_port) = (free_port(), free_port());
+    let server = Server::start_raw(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &certs.config(port, tls_port, ""),
+    ]);
+    assert_eq!(server.port(), port);
+    let line = format!("TLS connections on 127.0.0.1:{tls_port}");
+    let log = server.log_with(&line);
+    assert!(log.contains(&line), "{log}");
+    let (out, ok) = certs.redis_cli(tls_port, true, &["SET", "k", "over tls"]);
+    assert!(ok && out.trim() == "OK", "{out}");
+    let mut plain = server.client();
+    let v: String = redis::cmd("GET").arg("k").query(&mut plain).unwrap();
+    assert_eq!(v, "over tls");
+    redis::cmd("SET")
+        .arg("k2")
+        .arg("plain")
+        .exec(&mut plain)
+        .unwrap();
+    let (out, ok) = certs.redis_cli(tls_port, true, &["GET", "k2"]);
+    assert!(ok && out.trim() == "plain", "{out}");
+
+    // A Rust client (rustls) with its certificate; a pipeline and a larger value.
+    let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+    assert_eq!(c.roundtrip(PING, 7).unwrap(), "+PONG\r\n");
+    let big = "x".repeat(200_000);
+    let set = format!(
+        "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n{big}\r\n",
+        big.len()
+    );
+    let pipeline = [set.as_bytes(), PING, b"*2\r\n$6\r\nSTRLEN\r\n$3\r\nbig\r\n"].concat();
+    assert_eq!(
+        c.roundtrip(&pipeline, 5 + 7 + 9).unwrap(),
+        "+OK\r\n+PONG\r\n:200000\r\n"
+    );
+    let get = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+    let want = format!("$200000\r\n{big}\r\n");
+    let reply = c.roundtrip(get, want.len()).unwrap();
+    assert!(
+        reply == want,
+        "a GET reply of {} bytes differs",
+        reply.len()
+    );
+    // The TLS client is listed with its own address.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut plain).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&format!("laddr=127.0.0.1:{tls_port}")),
+        "{list}"
+    );
+    // QUIT ends the session cleanly.
+    assert_eq!(c.roundtrip(b"*1\r\n$4\r\nQUIT\r\n", 5).unwrap(), "+OK\r\n");
+}
+
+#[test]
+fn mutual_tls_refuses_a_client_without_a_certificate() {
+    let certs = Certs::new("tls-mutual");
+    let (port, tls_port) = (free_port(), free_port());
+    let server = Server::start_raw(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &certs.config(port, tls_port, ""),
+    ]);
+    // tls-auth-clients defaults to yes, as in Redis.
+    let (out, ok) = certs.redis_cli(tls_port, false, &["PING"]);
+    assert!(!ok, "a client without a certificate was served: {out}");
+    let refused = match TlsClient::connect(tls_port, certs.client_config(false)) {
+        Err(e) => e.to_string(),
+        // rustls may finish its side before it reads the server's alert.
+        Ok(mut c) => c.roundtrip(PING, 7).unwrap_err().to_string(),
+    };
+    assert!(refused.contains("CertificateRequired"), "{refused}");
+    let (out, ok) = certs.redis_cli(tls_port, true, &["PING"]);
+    assert!(ok && out.trim() == "PONG", "{out}");
+    // A refused handshake never became a client.
+    let mut plain = server.client();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut plain).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+
+    // tls-auth-clients optional, then no: a client without a certificate is served.
+    for mode in ["optional", "no"] {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("tls-auth-clients")
+            .arg(mode)
+            .exec(&mut plain)
+            .unwrap();
+        let mut c = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+        assert_eq!(c.roundtrip(PING, 7).unwrap(), "+PONG\r\n", "{mode}");
+    }
+}
+
+#[test]
+fn config_set_reloads_certificates_and_refuses_bad_ones() {
+    let certs = Certs::new("tls-reload");
+    let (port, tls_port) = (free_port(), free_port());
+    let server = Server::start_raw(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &certs.config(port, tls_port, ""),
+    ]);
+    let mut plain = server.client();
+    let served = || {
+        TlsClient::connect(tls_port, certs.client_config(true))
+            .unwrap()
+            .server_cert()
+    };
+    let first = served();
+    let pem_der = |file: &str| {
+        CertificateDer::from_pem_file(certs.path(file))
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(first, pem_der("server.crt"));
+    // An open connection keeps its session across the reload.
+    let mut open = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tls-cert-file")
+        .arg(certs.path("server2.crt"))
+        .arg("tls-key-file")
+        .arg(certs.path("server2.key"))
+        .exec(&mut plain)
+        .unwrap();
+    assert_eq!(served(), pem_der("server2.crt"));
+    assert_eq!(open.roundtrip(PING, 7).unwrap(), "+PONG\r\n");
+
+    // A key that does not match the certificate, a missing file: refused, nothing changes.
+    for (param, value) in [
+        ("tls-key-file", certs.path("server.key")),
+        ("tls-cert-file", certs.path("missing.crt")),
+        ("tls-protocols", "TLSv1.9".to_string()),
+    ] {
+        let err = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(param)
+            .arg(&value)
+            .exec(&mut plain)
+            .unwrap_err();
+        assert_eq!(
+            super::support::error_text(&err),
+            format!(
+                "ERR CONFIG SET failed (possibly related to argument '{param}') - Unable to \
+                 update TLS configuration. Check server logs."
+            ),
+            "{param} {value}"
+        );
+        let got: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(param)
+            .query(&mut plain)
+            .unwrap();
+        assert_ne!(got[1], value);
+    }
+    assert_eq!(served(), pem_der("server2.crt"));
+    assert!(server.log().contains("cannot update the TLS configuration"));
+
+    // TLS 1.3 only: a TLS 1.2-only client is refused.
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tls-protocols")
+        .arg("TLSv1.3")
+        .exec(&mut plain)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path("ca.crt")).unwrap())
+        .unwrap();
+    let tls12 = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    assert!(TlsClient::connect(tls_port, Arc::new(tls12)).is_err());
+    assert_eq!(served(), pem_der("server2.crt"));
+}
+
+#[test]
+fn port_zero_with_a_tls_port_serves_tls_only() {
+    let certs = Certs::new("tls-only");
+    let tls_port = free_port();
+    let server = Server::start_raw(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &certs.config(0, tls_port, "tls-auth-clients no\n"),
+    ]);
+    // The one listener is the TLS one.
+    assert_eq!(server.port(), tls_port);
+    let mut c = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    assert_eq!(c.roundtrip(PING, 7).unwrap(), "+PONG\r\n");
+    // A plaintext client on the TLS port gets no RESP reply.
+    let mut raw = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+    raw.set_read_timeout(Some(PATIENCE)).unwrap();
+    raw.write_all(PING).unwrap();
+    let mut buf = Vec::new();
+    let _ = raw.read_to_end(&mut buf);
+    assert!(!buf.starts_with(b"+PONG"), "{buf:?}");
+}
+
+#[test]
+fn redis_py_speaks_tls_to_kv() {
+    let ok = Command::new("python3")
+        .args(["-c", "import redis"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
+            "python3 cannot import redis, and KV_REQUIRE_CLIENTS is set"
+        );
+        eprintln!("skipped: python3 cannot import redis");
+        return;
+    }
+    let certs = Certs::new("tls-redis-py");
+    let (port, tls_port) = (free_port(), free_port());
+    let _server = Server::start_raw(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &certs.config(port, tls_port, ""),
+    ]);
+    let script = format!(
+        "import redis\n\
+         r = redis.Redis(host='localhost', port={tls_port}, ssl=True, ssl_ca_certs='{ca}', \
+         ssl_certfile='{crt}', ssl_keyfile='{key}')\n\
+         assert r.ping()\n\
+         r.set('py', 'tls')\n\
+         assert r.get('py') == b'tls'\n\
+         p = r.pipeline(transaction=True)\n\
+         p.incr('n').incr('n')\n\
+         assert p.execute() == [1, 2]\n\
+         try:\n\
+         \x20   redis.Redis(host='localhost', port={tls_port}, ssl=True, ssl_ca_certs='{ca}').ping()\n\
+         \x20   raise SystemExit('served without a client certificate')\n\
+         except redis.exceptions.ConnectionError:\n\
+         \x20   pass\n\
+         print('ok')\n",
+        ca = certs.path("ca.crt"),
+        crt = certs.path("client.crt"),
+        key = certs.path("client.key"),
+    );
+    let out = run(Command::new("python3").args(["-c", &script]));
+    assert_eq!(out.trim(), "ok");
+}
