@@ -47,6 +47,10 @@ pub(crate) struct ClientHandle {
     pub(crate) blocked_usec: AtomicU64,
     /// Monitoring (MONITOR; CLIENT LIST flag `O`).
     pub(crate) monitoring: AtomicBool,
+    /// CLIENT NO-EVICT on (CLIENT LIST flag `e`; kv never evicts clients).
+    pub(crate) no_evict: AtomicBool,
+    /// CLIENT NO-TOUCH on (CLIENT LIST flag `T`; the session keeps its own copy for reads).
+    pub(crate) no_touch: AtomicBool,
     /// Commands queued by an open MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     multi: AtomicI64,
     /// Keys it watches (CLIENT LIST `watch=`).
@@ -87,6 +91,8 @@ impl ClientHandle {
             lib_ver: Mutex::new(Vec::new()),
             user: Mutex::new(b"default".to_vec()),
             monitoring: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             blocked_usec: AtomicU64::new(0),

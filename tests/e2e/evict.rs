@@ -226,6 +226,42 @@ fn client_no_touch_leaves_the_idle_time_and_touch_resets_it() {
     );
 }
 
+/// CLIENT LIST's flags: `e` for NO-EVICT (redis-server 7.0.15 keeps it across RESET), `T` for
+/// NO-TOUCH (Redis 7.2: RESET clears it).
+#[test]
+fn client_list_shows_no_evict_and_no_touch() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let flags = |con: &mut redis::Connection| -> String {
+        let info: String = redis::cmd("CLIENT").arg("INFO").query(con).unwrap();
+        info.split(' ')
+            .find_map(|f| f.strip_prefix("flags="))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(flags(&mut con), "N");
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-EVICT")
+        .arg("on")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(flags(&mut con), "e");
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-TOUCH")
+        .arg("on")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(flags(&mut con), "eT");
+    let _: () = redis::cmd("RESET").query(&mut con).unwrap();
+    assert_eq!(flags(&mut con), "e");
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-EVICT")
+        .arg("off")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(flags(&mut con), "N");
+}
+
 #[test]
 fn memory_usage_is_within_ten_percent_of_the_measured_growth_for_each_type() {
     let server = Server::start(&[]);

@@ -237,16 +237,24 @@ fn no_touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     } else {
         return Err(SYNTAX);
     }
+    ctx.s
+        .handle
+        .no_touch
+        .store(ctx.s.no_touch, Ordering::Relaxed);
     ctx.ok()
 }
 
 fn no_evict(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    // kv never evicts clients: both settings are trivially honoured.
-    if is(req.arg(2), "on") || is(req.arg(2), "off") {
-        ctx.ok()
+    // kv never evicts clients: both settings are trivially honoured, and shown in CLIENT LIST.
+    let on = if is(req.arg(2), "on") {
+        true
+    } else if is(req.arg(2), "off") {
+        false
     } else {
-        Err(SYNTAX)
-    }
+        return Err(SYNTAX);
+    };
+    ctx.s.handle.no_evict.store(on, Ordering::Relaxed);
+    ctx.ok()
 }
 
 fn reply(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
@@ -455,13 +463,16 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let multi = c.multi();
     let subs = c.pubsub.counts();
-    // Redis's order: O (monitor), P (a subscription), x (in MULTI), b (blocked); N when none.
+    // Redis's order: O (monitor), P (a subscription), x (in MULTI), b (blocked), e (NO-EVICT),
+    // T (NO-TOUCH, 7.2); N when none.
     let mut flags = String::new();
     for (on, letter) in [
         (c.monitoring.load(Ordering::Relaxed), 'O'),
         (subs.total() > 0, 'P'),
         (multi >= 0, 'x'),
         (c.blocked.load(Ordering::Relaxed), 'b'),
+        (c.no_evict.load(Ordering::Relaxed), 'e'),
+        (c.no_touch.load(Ordering::Relaxed), 'T'),
     ] {
         if on {
             flags.push(letter);

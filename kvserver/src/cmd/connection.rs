@@ -256,7 +256,10 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     }
     s.pubsub.tracking = false;
     s.caching = false;
+    // NO-TOUCH ends too (Redis 7.2's `clearClientConnectionState`); NO-EVICT stays, as in
+    // redis-server 7.0.15 (7.2 clears it as well).
     s.no_touch = false;
+    s.handle.no_touch.store(false, Ordering::Relaxed);
     ctx.w().simple(b"RESET");
     Ok(())
 }
