@@ -347,6 +347,30 @@ impl Eviction {
         }
     }
 
+    /// RESTORE's IDLETIME and FREQ (Redis's `objectSetLRUOrLFU`): under an LFU policy `freq`
+    /// becomes the counter, stamped now; otherwise the clock is set `idle_secs` back (an idle
+    /// time past the 24-bit clock's reach gives Redis's "half the clock away").
+    pub(crate) fn restore_access(
+        &self,
+        access: &Access,
+        now_ms: u64,
+        idle_secs: Option<u64>,
+        freq: Option<u8>,
+    ) {
+        if self.policy().is_lfu() {
+            if let Some(f) = freq {
+                access.set(lfu_minutes(now_ms) << 8 | u32::from(f));
+            }
+        } else if let Some(idle) = idle_secs {
+            let clock = i64::from(lru_clock(now_ms));
+            let mut at = clock - i64::try_from(idle).unwrap_or(i64::MAX);
+            if at < 0 {
+                at = (clock + i64::from(LRU_CLOCK_MAX / 2)) % i64::from(LRU_CLOCK_MAX);
+            }
+            access.set(at as u32);
+        }
+    }
+
     /// OBJECT FREQ: the key's counter after decay.
     pub(crate) fn frequency(&self, access: &Access, now_ms: u64) -> u32 {
         self.lfu_decayed(access.get(), now_ms)

@@ -226,6 +226,47 @@ fn client_no_touch_leaves_the_idle_time_and_touch_resets_it() {
     );
 }
 
+/// RESTORE's IDLETIME sets the access clock under an LRU policy and FREQ the counter under an
+/// LFU one; each is ignored under the other kind (a new key's counter is then 5), as in Redis.
+/// The clocks tick in seconds and minutes, so the reads allow for one tick in between.
+#[test]
+fn restore_idletime_and_freq_set_the_access_clock() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("src")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut con).unwrap();
+    let restore = |con: &mut redis::Connection, key: &str, opt: &str, n: u64| {
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(&payload)
+            .arg(opt)
+            .arg(n)
+            .query(con)
+            .unwrap();
+    };
+    let object = |con: &mut redis::Connection, what: &str, key: &str| -> u64 {
+        redis::cmd("OBJECT").arg(what).arg(key).query(con).unwrap()
+    };
+    restore(&mut con, "lru", "IDLETIME", 1000);
+    let idle = object(&mut con, "IDLETIME", "lru");
+    assert!((1000..=1001).contains(&idle), "{idle}");
+    restore(&mut con, "lru-freq", "FREQ", 100);
+    assert!(object(&mut con, "IDLETIME", "lru-freq") <= 1);
+
+    config_set(&mut con, "maxmemory-policy", "allkeys-lfu");
+    restore(&mut con, "lfu", "FREQ", 100);
+    let freq = object(&mut con, "FREQ", "lfu");
+    assert!((99..=100).contains(&freq), "{freq}");
+    restore(&mut con, "lfu-idle", "IDLETIME", 1000);
+    let freq = object(&mut con, "FREQ", "lfu-idle");
+    assert!((4..=5).contains(&freq), "{freq}");
+}
+
 /// CLIENT LIST's flags: `e` for NO-EVICT (redis-server 7.0.15 keeps it across RESET), `T` for
 /// NO-TOUCH (Redis 7.2: RESET clears it).
 #[test]

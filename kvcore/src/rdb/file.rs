@@ -210,7 +210,8 @@ impl Kv {
                 info.expired += 1;
                 continue;
             }
-            self.db(db)?.restore_value(&key, value, deadline, true)?;
+            self.db(db)?
+                .restore_value(&key, value, deadline, true, (None, None))?;
             info.keys += 1;
         }
         Ok(info)

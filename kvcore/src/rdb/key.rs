@@ -29,6 +29,8 @@ pub struct RestoreOptions {
     ttl_ms: u64,
     absolute: bool,
     replace: bool,
+    idle_secs: Option<u64>,
+    freq: Option<u8>,
 }
 
 impl RestoreOptions {
@@ -52,6 +54,19 @@ impl RestoreOptions {
     /// REPLACE: an existing key is replaced instead of refused.
     pub fn replace(mut self, replace: bool) -> RestoreOptions {
         self.replace = replace;
+        self
+    }
+
+    /// IDLETIME: the key counts as last accessed `secs` seconds ago (under an LRU or random
+    /// policy; ignored under an LFU one, as in Redis).
+    pub fn idle_time(mut self, secs: u64) -> RestoreOptions {
+        self.idle_secs = Some(secs);
+        self
+    }
+
+    /// FREQ: the key's LFU counter (under an LFU policy; ignored otherwise, as in Redis).
+    pub fn frequency(mut self, freq: u8) -> RestoreOptions {
+        self.freq = Some(freq);
         self
     }
 }
@@ -109,16 +124,19 @@ impl Db {
             ttl if options.absolute => Some(ttl),
             ttl => Some(now.saturating_add(ttl)),
         };
-        self.restore_value(key, value, deadline, options.replace)
+        let access = (options.idle_secs, options.freq);
+        self.restore_value(key, value, deadline, options.replace, access)
     }
 
-    /// Stores a decoded value as RESTORE does (see [`Db::restore`]); `deadline` is absolute.
+    /// Stores a decoded value as RESTORE does (see [`Db::restore`]); `deadline` is absolute,
+    /// `access` RESTORE's IDLETIME and FREQ.
     pub(crate) fn restore_value(
         &self,
         key: &[u8],
         value: Value,
         deadline: Option<u64>,
         replace: bool,
+        (idle_secs, freq): (Option<u64>, Option<u8>),
     ) -> Result<()> {
         if self.inner.persist.get().is_some() {
             self.inner
@@ -142,6 +160,11 @@ impl Db {
                 return Ok(());
             }
             let entry = Entry::with_expiry(value, slot.now(), deadline);
+            // A new object's clock in the policy's form, then IDLETIME or FREQ (Redis's
+            // `objectSetLRUOrLFU`).
+            let evict = &self.inner.evict;
+            evict.init(&entry.access, slot.now());
+            evict.restore_access(&entry.access, slot.now(), idle_secs, freq);
             slot.put_entry(entry);
             slot.journal_put();
             journal_groups(&slot);

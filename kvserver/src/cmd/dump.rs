@@ -43,10 +43,11 @@ fn dump(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 ///
 /// The checks run in Redis's order: options, an existing key, the TTL, the payload's footer,
-/// its value. IDLETIME and FREQ are validated; kv keeps no LRU clock or LFU counter to set.
+/// its value. IDLETIME sets the key's access clock under an LRU (or random, or no) policy, FREQ
+/// its counter under an LFU one; the other is ignored, as in Redis.
 fn restore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
-    let (mut idle, mut freq) = (false, false);
+    let (mut idle, mut freq) = (None::<u64>, None::<u8>);
     let mut i = 4;
     while i < req.len() {
         let opt = req.arg(i);
@@ -55,21 +56,17 @@ fn restore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             replace = true;
         } else if is(opt, "absttl") {
             absttl = true;
-        } else if is(opt, "idletime") && more && !freq {
-            if int_arg(req.arg(i + 1))? < 0 {
-                return Err(super::error::CmdError::Msg(
-                    "ERR Invalid IDLETIME value, must be >= 0",
-                ));
-            }
-            idle = true;
+        } else if is(opt, "idletime") && more && freq.is_none() {
+            let secs = u64::try_from(int_arg(req.arg(i + 1))?).map_err(|_| {
+                super::error::CmdError::Msg("ERR Invalid IDLETIME value, must be >= 0")
+            })?;
+            idle = Some(secs);
             i += 1;
-        } else if is(opt, "freq") && more && !idle {
-            if !(0..=255).contains(&int_arg(req.arg(i + 1))?) {
-                return Err(super::error::CmdError::Msg(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
-            }
-            freq = true;
+        } else if is(opt, "freq") && more && idle.is_none() {
+            let f = u8::try_from(int_arg(req.arg(i + 1))?).map_err(|_| {
+                super::error::CmdError::Msg("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            })?;
+            freq = Some(f);
             i += 1;
         } else {
             return Err(SYNTAX);
@@ -83,10 +80,16 @@ fn restore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let ttl = int_arg(req.arg(2))?;
     let ttl = u64::try_from(ttl)
         .map_err(|_| super::error::CmdError::Msg("ERR Invalid TTL value, must be >= 0"))?;
-    let options = RestoreOptions::new()
+    let mut options = RestoreOptions::new()
         .ttl_ms(ttl)
         .absolute(absttl)
         .replace(replace);
+    if let Some(secs) = idle {
+        options = options.idle_time(secs);
+    }
+    if let Some(f) = freq {
+        options = options.frequency(f);
+    }
     ctx.s.db.restore(key, req.arg(3), &options)?;
     ctx.ok()
 }
