@@ -9,76 +9,25 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use super::support::{PATIENCE, Server, TempDir, resp};
+use super::support::{RedisServer, Server, TempDir, resp};
 
-/// A redis-server on a Unix socket, killed when dropped.
+/// A redis-server and the temporary directory it runs in.
 struct Redis {
-    child: Child,
-    socket: String,
+    server: RedisServer,
     _dir: TempDir,
 }
 
 impl Redis {
     /// Starts redis-server, or None (after saying why) when it is not installed.
     fn start(name: &str) -> Option<Redis> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
-                "redis-server is not installed, and KV_REQUIRE_CLIENTS is set"
-            );
-            eprintln!("skipped: redis-server is not installed");
-            return None;
-        }
         let dir = TempDir::new(name);
-        std::fs::create_dir_all(dir.path()).expect("temp dir");
-        let socket = format!("{}/redis.sock", dir.path());
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--unixsocket",
-                &socket,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--dir", dir.path()])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let redis = Redis {
-            child,
-            socket,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        while UnixStream::connect(&redis.socket).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
+        let server = RedisServer::start(dir.path(), &[])?;
+        Some(Redis { server, _dir: dir })
     }
 
     fn conn(&self) -> Conn<UnixStream> {
-        Conn::new(UnixStream::connect(&self.socket).expect("connects"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Conn::new(UnixStream::connect(&self.server.socket).expect("connects"))
     }
 }
 

@@ -8,48 +8,22 @@
 //! without it the tests say so and pass, unless `KV_REQUIRE_CLIENTS` is set (as `.ci/run`
 //! sets it).
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::support::{PATIENCE, Server, TempDir};
+use super::support::{PATIENCE, RedisServer, Server, TempDir};
 
-/// A redis-server on a Unix socket, killed when dropped.
-struct Redis {
-    child: Child,
-    socket: String,
-}
+/// A redis-server with DEBUG enabled, and a client that waits out its RDB loading.
+struct Redis(RedisServer);
 
 impl Redis {
     /// Starts redis-server in `dir` (loading `dir/dump.rdb` if it is there), or None (after
     /// saying why) when it is not installed.
     fn start(dir: &TempDir) -> Option<Redis> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
-                "redis-server is not installed, and KV_REQUIRE_CLIENTS is set"
-            );
-            eprintln!("skipped: redis-server is not installed");
-            return None;
-        }
-        std::fs::create_dir_all(dir.path()).expect("temp dir");
-        let socket = format!("{}/redis.sock", dir.path());
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket", &socket, "--save", ""])
-            .args(["--appendonly", "no", "--dir", dir.path()])
-            .args(["--enable-debug-command", "yes"])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let redis = Redis { child, socket };
+        let server = RedisServer::start(dir.path(), &["--enable-debug-command", "yes"])?;
+        let redis = Redis(server);
         let deadline = Instant::now() + PATIENCE;
         while redis.try_client().is_none() {
             assert!(Instant::now() < deadline, "redis-server did not start");
@@ -59,7 +33,7 @@ impl Redis {
     }
 
     fn try_client(&self) -> Option<redis::Connection> {
-        let mut c = redis::Client::open(format!("unix://{}", self.socket))
+        let mut c = redis::Client::open(format!("unix://{}", self.0.socket))
             .ok()?
             .get_connection()
             .ok()?;
@@ -70,13 +44,6 @@ impl Redis {
 
     fn client(&self) -> redis::Connection {
         self.try_client().expect("redis-server answers")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -329,3 +329,57 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A real redis-server (Debian's, found on the PATH) on a Unix socket in `dir`, for tests that
+/// compare kv with Redis; killed when dropped. `start` says why and gives `None` when
+/// redis-server is not installed, unless `KV_REQUIRE_CLIENTS` is set (as `.ci/run` sets it),
+/// which makes that a failure.
+pub(crate) struct RedisServer {
+    child: Child,
+    pub(crate) socket: String,
+}
+
+impl RedisServer {
+    /// Starts redis-server in `dir` (created if missing; a `dump.rdb` there is loaded), with
+    /// no persistence and `extra` arguments, and waits until its socket accepts connections.
+    pub(crate) fn start(dir: &str, extra: &[&str]) -> Option<RedisServer> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
+                "redis-server is not installed, and KV_REQUIRE_CLIENTS is set"
+            );
+            eprintln!("skipped: redis-server is not installed");
+            return None;
+        }
+        std::fs::create_dir_all(dir).expect("temp dir");
+        let socket = format!("{dir}/redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket", &socket, "--save", ""])
+            .args(["--appendonly", "no", "--dir", dir])
+            .args(extra)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let redis = RedisServer { child, socket };
+        let deadline = Instant::now() + PATIENCE;
+        while std::os::unix::net::UnixStream::connect(&redis.socket).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
