@@ -10,7 +10,6 @@ use kvproto::Request;
 
 use super::user::{READ, Selector, User, WRITE};
 use crate::cmd::table::{self, Flags};
-use crate::cmd::{Begin, Find};
 
 /// What a check refused, with the argument index of the key or channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,94 +145,31 @@ fn bitfield_reads_only(req: &Request<'_>) -> bool {
     true
 }
 
+/// SORT's keys: the source (read), then the STORE destination (written), as
+/// `crate::cmd::sort::store_key` finds it for COMMAND GETKEYS too.
 fn sort_keys(req: &Request<'_>, mut f: impl FnMut(usize, u8) -> bool) -> bool {
-    let argc = req.len() as i64;
-    {
-        if argc > 1 && !f(1, READ) {
-            return false;
-        }
-        let mut i = 2;
-        while (i as i64) < argc {
-            let a = req.arg(i);
-            if a.eq_ignore_ascii_case(b"limit") {
-                i += 2;
-            } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
-                i += 1;
-            } else if a.eq_ignore_ascii_case(b"store")
-                && ((i + 1) as i64) < argc
-                && !f(i + 1, WRITE)
-            {
-                return false;
-            }
-            i += 1;
-        }
-        true
+    if req.len() > 1 && !f(1, READ) {
+        return false;
+    }
+    match crate::cmd::sort_store_key(req.len(), |i| req.arg(i)) {
+        Some(at) => f(at, WRITE),
+        None => true,
     }
 }
 
 fn spec_keys(slot: usize, req: &Request<'_>, mut f: impl FnMut(usize, u8) -> bool) -> bool {
-    let info = &SLOTS[slot];
-    let argc = req.len() as i64;
+    let perms = &SLOTS[slot].spec_perms;
     let cmd = table::stat_command(slot);
-    for (spec, &perm) in cmd.key_specs.iter().zip(&info.spec_perms) {
-        if perm & NOT_KEY != 0 {
-            continue;
-        }
-        let mut first = match spec.begin {
-            Begin::Index(i) => i,
-            Begin::Keyword(keyword, from) => {
-                let hit = |i: &i64| {
-                    req.arg(*i as usize)
-                        .eq_ignore_ascii_case(keyword.as_bytes())
-                };
-                let found = if from >= 0 {
-                    (from..argc).find(hit)
-                } else {
-                    (1..=(argc + from).max(0)).rev().find(hit)
-                };
-                match found {
-                    Some(i) => i + 1,
-                    None => continue,
-                }
-            }
-            Begin::Unknown => continue,
-        };
-        let (last, step) = match spec.find {
-            Find::Range(lastkey, step, limit) => {
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit == 0 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit + lastkey)
-                };
-                (last, step)
-            }
-            Find::Keynum(numidx, firstkey, step) => {
-                let at = first + numidx;
-                if at <= 0 || at >= argc {
-                    continue;
-                }
-                let Some(n) = kvnum::parse_i64(req.arg(at as usize)).filter(|n| *n >= 0) else {
-                    continue;
-                };
-                first += firstkey;
-                (first + n - 1, step)
-            }
-            Find::Unknown => continue,
-        };
-        if first <= 0 || last >= argc || last < first || step <= 0 {
-            continue;
-        }
-        let mut i = first;
-        while i <= last {
-            if !f(i as usize, perm & (READ | WRITE)) {
-                return false;
-            }
-            i += step;
-        }
-    }
-    true
+    crate::cmd::walk_key_specs(
+        cmd.key_specs,
+        req.len(),
+        |i| req.arg(i),
+        true,
+        |n, pos| {
+            let perm = perms.get(n).copied().unwrap_or(NOT_KEY);
+            perm & NOT_KEY != 0 || f(pos, perm & (READ | WRITE))
+        },
+    )
 }
 
 fn key_ok(s: &Selector, key: &[u8], need: u8) -> bool {

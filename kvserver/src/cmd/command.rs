@@ -417,55 +417,100 @@ fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {
 /// each spec in order, a begin index, then a range or a key count. `None` when an argument
 /// the specs need is missing or the key count is not a count of the arguments that follow.
 pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usize>> {
-    let argc = args.len() as i64;
     let mut keys = Vec::new();
-    for spec in specs {
-        let mut first = match spec.begin {
-            Begin::Index(index) => index,
-            Begin::Keyword(keyword, startfrom) => {
-                let matches = |i: &i64| args[*i as usize].eq_ignore_ascii_case(keyword.as_bytes());
-                let found = if startfrom >= 0 {
-                    (startfrom..argc).find(matches)
-                } else {
-                    (1..=(argc + startfrom).max(0)).rev().find(matches)
-                };
-                found? + 1
+    let complete = walk_key_specs(
+        specs,
+        args.len(),
+        |i| args[i],
+        false,
+        |_, pos| {
+            keys.push(pos);
+            true
+        },
+    );
+    complete.then_some(keys)
+}
+
+/// Walks the key positions `specs` give in a request of `argc` arguments (`arg(i)` is
+/// argument `i`, the command name at 0): `f(spec index, position)` for each key, in order,
+/// until it answers false. A spec whose arguments are missing, or whose key count is not a
+/// count of the arguments that follow, is skipped when `partial` (the ACL check's way, Redis's
+/// `GET_KEYSPEC_RETURN_PARTIAL`) and ends the walk otherwise (COMMAND GETKEYS's). Returns
+/// false when the walk ended early. Allocates nothing.
+pub(crate) fn walk_key_specs<'a>(
+    specs: &[KeySpec],
+    argc: usize,
+    arg: impl Fn(usize) -> &'a [u8],
+    partial: bool,
+    mut f: impl FnMut(usize, usize) -> bool,
+) -> bool {
+    let argc = argc as i64;
+    for (n, spec) in specs.iter().enumerate() {
+        let Some((first, last, step)) = spec_range(spec, argc, &arg) else {
+            if partial {
+                continue;
             }
-            // The command finds these keys itself (SORT: `sort::keys`).
-            Begin::Unknown => continue,
+            return false;
         };
-        let (last, step) = match spec.find {
-            Find::Range(lastkey, keystep, limit) => {
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit == 0 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit + lastkey)
-                };
-                (last, keystep)
-            }
-            Find::Keynum(keynumidx, firstkey, keystep) => {
-                let at = usize::try_from(first + keynumidx).ok()?;
-                let numkeys: i64 = std::str::from_utf8(args.get(at)?).ok()?.parse().ok()?;
-                if numkeys < 0 {
-                    return None;
-                }
-                first += firstkey;
-                (first + numkeys - 1, keystep)
-            }
-            Find::Unknown => continue,
-        };
-        if last >= argc || last < first || first >= argc {
-            return None;
-        }
         let mut i = first;
         while i <= last {
-            keys.push(i as usize);
-            i += step.max(1);
+            if !f(n, i as usize) {
+                return false;
+            }
+            i += step;
         }
     }
-    Some(keys)
+    true
+}
+
+/// One spec's `(first, last, step)` key positions, `Some` with `first > last` for a spec that
+/// finds no keys here (its begin search is `Unknown`: the command finds them itself, as SORT
+/// does), `None` when the request does not fit the spec.
+fn spec_range<'a>(
+    spec: &KeySpec,
+    argc: i64,
+    arg: &impl Fn(usize) -> &'a [u8],
+) -> Option<(i64, i64, i64)> {
+    const NONE: Option<(i64, i64, i64)> = Some((1, 0, 1));
+    let mut first = match spec.begin {
+        Begin::Index(index) => index,
+        Begin::Keyword(keyword, startfrom) => {
+            let matches = |i: &i64| arg(*i as usize).eq_ignore_ascii_case(keyword.as_bytes());
+            let found = if startfrom >= 0 {
+                (startfrom..argc).find(matches)
+            } else {
+                (1..=(argc + startfrom).max(0)).rev().find(matches)
+            };
+            found? + 1
+        }
+        Begin::Unknown => return NONE,
+    };
+    let (last, step) = match spec.find {
+        Find::Range(lastkey, keystep, limit) => {
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit + lastkey)
+            };
+            (last, keystep)
+        }
+        Find::Keynum(keynumidx, firstkey, keystep) => {
+            let at = first + keynumidx;
+            if at <= 0 || at >= argc {
+                return None;
+            }
+            let numkeys = kvnum::parse_i64(arg(at as usize)).filter(|n| *n >= 0)?;
+            first += firstkey;
+            (first + numkeys - 1, keystep)
+        }
+        Find::Unknown => return NONE,
+    };
+    if first <= 0 || last >= argc || last < first {
+        return None;
+    }
+    Some((first, last, step.max(1)))
 }
 
 fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {

@@ -40,7 +40,7 @@ mod zcombine;
 mod zset;
 
 pub(crate) use client::client_info;
-pub(crate) use command::key_positions;
+pub(crate) use command::{key_positions, walk_key_specs};
 pub(crate) use config::apply as apply_param;
 pub(crate) use ctx::Ctx;
 pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
@@ -51,4 +51,5 @@ pub(crate) use pause::Pause;
 pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};
 pub(crate) use script::busy;
 pub(crate) use slowlog::SlowLog;
-pub(crate) use spec::{Acl as Category, Begin, Find};
+pub(crate) use sort::store_key as sort_store_key;
+pub(crate) use spec::Acl as Category;

@@ -143,21 +143,28 @@ fn parse<'r>(
 /// key, found by skipping the arguments of LIMIT, GET and BY.
 pub(super) fn keys(args: &[&[u8]]) -> Vec<usize> {
     let mut keys = vec![1];
+    keys.extend(store_key(args.len(), |i| args[i]));
+    keys
+}
+
+/// The position of SORT's STORE destination in a request of `argc` arguments (`arg(i)` is
+/// argument `i`): the last STORE's, skipping LIMIT's, BY's and GET's arguments, as Redis's
+/// `sortGetKeys` finds it. The source key is always argument 1.
+pub(crate) fn store_key<'a>(argc: usize, arg: impl Fn(usize) -> &'a [u8]) -> Option<usize> {
     let mut store = None;
     let mut i = 2;
-    while i < args.len() {
-        let a = args[i];
+    while i < argc {
+        let a = arg(i);
         if is(a, "limit") {
             i += 2;
         } else if is(a, "get") || is(a, "by") {
             i += 1;
-        } else if is(a, "store") && i + 1 < args.len() {
+        } else if is(a, "store") && i + 1 < argc {
             store = Some(i + 1);
         }
         i += 1;
     }
-    keys.extend(store);
-    keys
+    store
 }
 
 /// Whether a SORT with these arguments (the command name first) reads keys through BY or
