@@ -92,6 +92,12 @@ struct Shared {
     /// The sync mode in effect ([`SyncMode`] as `u8`): it starts as `opts.sync` and the host
     /// may switch it while the log runs ([`Wal::set_sync_mode`]).
     mode: AtomicU8,
+    /// Mirrors of `State::next_seq - 1`, `State::written` and `State::synced`, stored under the
+    /// state lock, so that [`Wal::unsettled`] can tell without the lock whether a reader may
+    /// have seen a record that is not safe yet.
+    appended: AtomicU64,
+    written: AtomicU64,
+    synced: AtomicU64,
 }
 
 fn mode_code(m: SyncMode) -> u8 {
@@ -211,6 +217,9 @@ impl Wal {
                 syncs: AtomicU64::new(0),
                 failed: AtomicBool::new(false),
                 mapped,
+                appended: AtomicU64::new(next_seq - 1),
+                written: AtomicU64::new(next_seq - 1),
+                synced: AtomicU64::new(next_seq - 1),
             }),
         })
     }
@@ -297,12 +306,14 @@ impl Wal {
             });
             tail.pos = at;
             st.written = seq;
+            self.shared.written.store(seq, Ordering::Release);
         } else {
             st.buf.reserve(frame_len);
             st.buf.extend_from_slice(&head);
             pieces(&mut |piece| st.buf.extend_from_slice(piece));
         }
         st.next_seq += 1;
+        self.shared.appended.store(seq, Ordering::Release);
         Ok(seq)
     }
 
@@ -378,6 +389,21 @@ impl Wal {
         self.drive(seq, always)
     }
 
+    /// The last record appended, if it is not yet as safe as the sync mode promises (see
+    /// [`Wal::commit`]); `None` when every appended record is. A reader calls it after reading:
+    /// whatever it saw was appended before, so committing the answer before replying means
+    /// it never shows a client a write that a crash could still take back. Lock-free.
+    pub(crate) fn unsettled(&self) -> Option<u64> {
+        let s = &*self.shared;
+        let appended = s.appended.load(Ordering::Acquire);
+        let safe = if self.sync_mode() == SyncMode::Always {
+            &s.synced
+        } else {
+            &s.written
+        };
+        (safe.load(Ordering::Acquire) < appended).then_some(appended)
+    }
+
     /// The sync mode in effect.
     pub(crate) fn sync_mode(&self) -> SyncMode {
         match self.shared.mode.load(Ordering::Relaxed) {
@@ -434,6 +460,7 @@ impl Wal {
                     s.syncs.fetch_add(1, Ordering::Relaxed);
                 }
                 st.synced = st.synced.max(last);
+                s.synced.store(st.synced, Ordering::Release);
                 Ok(())
             }
             Err(e) => Err(self.fail(&mut st, e)),
@@ -520,6 +547,7 @@ impl Wal {
         match res {
             Ok(()) => {
                 st.synced = st.synced.max(last);
+                s.synced.store(st.synced, Ordering::Release);
                 Ok(())
             }
             Err(e) => Err(self.fail(&mut st, e)),
@@ -573,8 +601,10 @@ impl Wal {
         let out = match res {
             Ok(()) => {
                 st.written = last;
+                s.written.store(last, Ordering::Release);
                 if synced {
                     st.synced = last;
+                    s.synced.store(last, Ordering::Release);
                 }
                 Ok(())
             }
