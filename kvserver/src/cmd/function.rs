@@ -134,7 +134,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, req: &Request<'_>, read_only: bool) -> CmdRe
         && !flags.no_writes
     {
         return Err(CmdError::Msg(
-            "READONLY Can not run script with write flag on readonly replica",
+            "READONLY You can't write against a read only replica.",
         ));
     }
     let oom = ctx.s.oom;

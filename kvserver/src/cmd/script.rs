@@ -136,7 +136,7 @@ fn eval_generic(
         && !flags.no_writes
     {
         return Err(CmdError::Msg(
-            "READONLY Can not run script with write flag on readonly replica",
+            "READONLY You can't write against a read only replica.",
         ));
     }
     let oom = ctx.s.oom;
