@@ -322,6 +322,10 @@ fn full_sync(
         });
     };
     progress(0);
+    match total {
+        -1 => notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master (diskless)"),
+        n => notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master to memory"),
+    }
     wire.stream.set_read_timeout(Some(timeout))?;
     let mut data = wire.buf.split_off(wire.start);
     wire.buf.clear();
