@@ -193,6 +193,8 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     if let Some(replier) = &shared.replier {
         replier.stop();
     }
+    // A replica's position, for a partial resync after the restart.
+    crate::replica::save_position(&shared);
     persistence.stop();
     if shared.kv.is_persistent() {
         if shared.save_on_shutdown.load(Ordering::SeqCst) {

@@ -409,3 +409,52 @@ fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
     assert_eq!(q::<i64>(&mut replica, &[b"LLEN", b"log"]), 200);
     assert_eq!(dataset(&mut replica), dataset(&mut primary));
 }
+
+#[test]
+fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
+    let Some((_redis, port, _dir)) = start_primary("replica-restart", &[]) else {
+        return;
+    };
+    let mut primary = tcp(port);
+    populate(&mut primary);
+    let dir = TempDir::new("replica-restart-kv");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conf = format!("{}/kv.conf", dir.path());
+    std::fs::write(&conf, format!("replicaof 127.0.0.1 {port}\n")).unwrap();
+    let data = format!("{}/data", dir.path());
+    let args = [
+        "--config",
+        &conf,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        &data,
+    ];
+    let mut kv = Server::start_raw(&args);
+    let mut replica = kv.client();
+    for i in 0..100 {
+        let _: i64 = q(&mut primary, &[b"RPUSH", b"log", i.to_string().as_bytes()]);
+    }
+    settle(&mut primary, &mut replica);
+    drop(replica);
+    kv.signal("TERM");
+    assert!(kv.wait_exit().success());
+    for i in 100..200 {
+        let _: i64 = q(&mut primary, &[b"RPUSH", b"log", i.to_string().as_bytes()]);
+    }
+    let kv = Server::start_raw(&args);
+    let mut replica = kv.client();
+    settle(&mut primary, &mut replica);
+    assert!(
+        kv.log().contains("resuming replication from"),
+        "{}",
+        kv.log()
+    );
+    let stat = |con: &mut Connection, f: &str| info_field(con, "stats", f).unwrap();
+    assert_eq!(stat(&mut primary, "sync_full"), "1");
+    assert_eq!(stat(&mut primary, "sync_partial_ok"), "1");
+    assert_eq!(q::<i64>(&mut replica, &[b"LLEN", b"log"]), 200);
+    assert_eq!(dataset(&mut replica), dataset(&mut primary));
+}

@@ -169,12 +169,58 @@ fn param(shared: &Shared, name: &str) -> String {
     shared.params.lock()[crate::params::index(name)].clone()
 }
 
-/// Starts following the `replicaof` of the config file, if it has one.
+/// The file in the data directory that keeps a replica's position across a clean restart
+/// (Redis keeps it in its RDB's aux fields): `<replid> <offset>`.
+const POSITION_FILE: &str = "replica-position";
+
+/// Starts following the `replicaof` of the config file, if it has one, from the position a
+/// clean shutdown saved (the file is consumed: after a crash the replica syncs in full).
 pub(crate) fn start_configured(shared: &Arc<Shared>) {
+    let saved = shared.kv.is_persistent().then(|| {
+        let path = shared.cfg.data_dir.join(POSITION_FILE);
+        let text = std::fs::read_to_string(&path).ok();
+        let _ = std::fs::remove_file(&path);
+        text
+    });
     let value = param(shared, "replicaof");
     let mut parts = value.split_whitespace();
     if let (Some(host), Some(Ok(port))) = (parts.next(), parts.next().map(str::parse::<u16>)) {
+        // Only a server that starts as a replica resumes: one that starts as a primary may
+        // take writes its old position does not account for.
+        if let Some(Some(text)) = saved {
+            let mut it = text.split_whitespace();
+            if let (Some(id), Some(Ok(off))) = (it.next(), it.next().map(str::parse::<i64>)) {
+                crate::log::notice!("resuming replication from {id} at offset {off}");
+                let mut link = shared.replica.link();
+                link.replid = Some(id.to_string());
+                link.offset = off;
+                link.read_offset = off;
+            }
+        }
         follow(shared, host.to_string(), port);
+    }
+}
+
+/// At a clean shutdown (after the last client is gone, before the log's last sync): stops
+/// the link and saves its position, so the restarted replica resumes with a partial resync.
+pub(crate) fn save_position(shared: &Shared) {
+    if !shared.replica.enabled() || !shared.kv.is_persistent() {
+        return;
+    }
+    stop_link(shared);
+    let position = {
+        let link = shared.replica.link();
+        link.replid
+            .as_ref()
+            .map(|id| format!("{id} {}\n", link.offset))
+    };
+    let Some(position) = position else { return };
+    let path = shared.cfg.data_dir.join(POSITION_FILE);
+    let tmp = shared.cfg.data_dir.join(format!("{POSITION_FILE}.tmp"));
+    let written = std::fs::write(&tmp, position).and_then(|()| std::fs::rename(&tmp, &path));
+    match written {
+        Ok(()) => crate::log::notice!("replication position saved in {}", path.display()),
+        Err(e) => crate::log::warning!("could not save the replication position: {e}"),
     }
 }
 
