@@ -279,6 +279,11 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     let role: Vec<Value> = q(&mut replica, &[b"ROLE"]);
     assert_eq!(role[0], Value::BulkString(b"slave".to_vec()));
     assert_eq!(role[3], Value::BulkString(b"connected".to_vec()));
+    let hello: Vec<Value> = q(&mut replica, &[b"HELLO", b"2"]);
+    assert!(
+        hello.contains(&Value::BulkString(b"replica".to_vec())),
+        "{hello:?}"
+    );
 
     // Expiry arrives as the primary's DEL: until then the replica hides the key but keeps it.
     let _: () = q(&mut primary, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
