@@ -463,3 +463,32 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     assert_eq!(q::<i64>(&mut replica, &[b"LLEN", b"log"]), 200);
     assert_eq!(dataset(&mut replica), dataset(&mut primary));
 }
+
+#[test]
+fn a_replica_retries_an_unreachable_primary_until_it_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let kv = Server::start(&[]);
+    let mut replica = kv.client();
+    replicaof(&mut replica, port);
+    // Nothing listens there yet: the link stays down and the replica keeps its old role.
+    let _ = kv.log_with("retrying in a second");
+    assert_eq!(
+        info_field(&mut replica, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
+    let role: Vec<Value> = q(&mut replica, &[b"ROLE"]);
+    assert_eq!(role[4], Value::Int(-1));
+    let dir = TempDir::new("replica-late");
+    let port_s = port.to_string();
+    let args = ["--port", port_s.as_str(), "--bind", "127.0.0.1"];
+    let Some(_redis) = RedisServer::start(dir.path(), &args) else {
+        return;
+    };
+    let mut primary = tcp(port);
+    let _: () = q(&mut primary, &[b"SET", b"late", b"yes"]);
+    settle(&mut primary, &mut replica);
+    assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"late"]), b"yes");
+}
