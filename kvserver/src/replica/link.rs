@@ -530,6 +530,7 @@ impl MasterClient {
             shared.uptime_ms(),
             crate::cmd::table::stat_slots(),
         );
+        handle.master.store(true, Ordering::Relaxed);
         let handle = Arc::new(handle);
         shared.clients.register(Arc::clone(&handle));
         crate::tracking::set_current(id);
