@@ -494,3 +494,165 @@ fn a_replica_retries_an_unreachable_primary_until_it_answers() {
     settle(&mut primary, &mut replica);
     assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"late"]), b"yes");
 }
+
+/// A scripted primary's side of one connection: reads the replica's commands as RESP arrays.
+struct FakePrimary {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl FakePrimary {
+    fn accept(listener: &std::net::TcpListener) -> FakePrimary {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        FakePrimary {
+            reader: std::io::BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        }
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        self.reader.read_line(&mut l).unwrap();
+        l.trim_end().to_string()
+    }
+
+    fn command(&mut self) -> Vec<String> {
+        use std::io::Read;
+        let n: usize = self.line().strip_prefix('*').unwrap().parse().unwrap();
+        (0..n)
+            .map(|_| {
+                let len: usize = self.line().strip_prefix('$').unwrap().parse().unwrap();
+                let mut b = vec![0; len + 2];
+                self.reader.read_exact(&mut b).unwrap();
+                String::from_utf8(b[..len].to_vec()).unwrap()
+            })
+            .collect()
+    }
+
+    /// Answers `reply` to the next command, which must be `want`.
+    fn expect(&mut self, want: &[&str], reply: &[u8]) {
+        assert_eq!(self.command(), want);
+        self.send(reply);
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Reads REPLCONF ACKs until one acknowledges `offset` (the replica also sends one a
+    /// second).
+    fn wait_ack(&mut self, offset: usize) {
+        loop {
+            let c = self.command();
+            assert_eq!(c[..2], ["REPLCONF", "ACK"], "{c:?}");
+            let got: usize = c[2].parse().unwrap();
+            assert!(got <= offset, "ACK {got} past {offset}");
+            if got == offset {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_handshake_transfer_acks_and_partial_resync_on_the_wire() {
+    // A real RDB holding `k`, written by redis-server.
+    let dir = TempDir::new("replica-wire-rdb");
+    let Some(redis) = RedisServer::start(dir.path(), &[]) else {
+        return;
+    };
+    let mut con = redis::Client::open(format!("unix://{}", redis.socket))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = q(&mut con, &[b"SET", b"k", b"v"]);
+    let _: () = q(&mut con, &[b"SAVE"]);
+    drop(redis);
+    let rdb = std::fs::read(format!("{}/dump.rdb", dir.path())).unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fport = listener.local_addr().unwrap().port();
+    let kv = Server::start(&[]);
+    let mut replica = kv.client();
+    for (name, value) in [("masteruser", "repl"), ("masterauth", "secret")] {
+        let _: () = q(
+            &mut replica,
+            &[b"CONFIG", b"SET", name.as_bytes(), value.as_bytes()],
+        );
+    }
+    replicaof(&mut replica, fport);
+    let mut p = FakePrimary::accept(&listener);
+    let kv_port = kv.port().to_string();
+    p.expect(&["PING"], b"+PONG\r\n");
+    p.expect(&["AUTH", "repl", "secret"], b"+OK\r\n");
+    p.expect(&["REPLCONF", "listening-port", &kv_port], b"+OK\r\n");
+    p.expect(&["REPLCONF", "capa", "eof", "capa", "psync2"], b"+OK\r\n");
+    let id = "a".repeat(40);
+    p.expect(
+        &["PSYNC", "?", "-1"],
+        format!("+FULLRESYNC {id} 100\r\n\n\n").as_bytes(),
+    );
+    // Part of the RDB: the replica reports the transfer.
+    p.send(format!("${}\r\n", rdb.len()).as_bytes());
+    p.send(&rdb[..10]);
+    wait_for("the transfer to show", || {
+        info_field(&mut replica, "replication", "master_sync_read_bytes").as_deref() == Some("10")
+    });
+    let total = rdb.len().to_string();
+    assert_eq!(
+        info_field(&mut replica, "replication", "master_sync_total_bytes").as_deref(),
+        Some(total.as_str())
+    );
+    assert_eq!(
+        info_field(&mut replica, "replication", "master_sync_in_progress").as_deref(),
+        Some("1")
+    );
+    let role: Vec<Value> = q(&mut replica, &[b"ROLE"]);
+    assert_eq!(role[3], Value::BulkString(b"sync".to_vec()));
+    p.send(&rdb[10..]);
+    p.wait_ack(100);
+    let stream = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
+    let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+    p.send(stream);
+    p.send(getack);
+    // The answer to GETACK counts the stream before it.
+    p.wait_ack(100 + stream.len());
+    assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"k"]), b"v");
+    assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"a"]), b"1");
+    let offset = 100 + stream.len() + getack.len();
+    wait_for("the offset", || {
+        info_field(&mut replica, "replication", "slave_repl_offset") == Some(offset.to_string())
+    });
+
+    // The link drops: the replica asks for the byte after its offset and keeps its data.
+    drop(p);
+    let mut p = FakePrimary::accept(&listener);
+    p.expect(&["PING"], b"+PONG\r\n");
+    p.expect(&["AUTH", "repl", "secret"], b"+OK\r\n");
+    p.expect(&["REPLCONF", "listening-port", &kv_port], b"+OK\r\n");
+    p.expect(&["REPLCONF", "capa", "eof", "capa", "psync2"], b"+OK\r\n");
+    let next = (offset + 1).to_string();
+    let new_id = "b".repeat(40);
+    p.expect(
+        &["PSYNC", &id, &next],
+        format!("+CONTINUE {new_id}\r\n").as_bytes(),
+    );
+    let set_b = b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
+    p.send(set_b);
+    p.wait_ack(offset + set_b.len());
+    assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"k"]), b"v");
+    assert_eq!(q::<Vec<u8>>(&mut replica, &[b"GET", b"b"]), b"2");
+
+    // The new replication id is the one asked for next time.
+    drop(p);
+    let mut p = FakePrimary::accept(&listener);
+    for _ in 0..4 {
+        let _ = p.command();
+        p.send(b"+OK\r\n");
+    }
+    let next = (offset + set_b.len() + 1).to_string();
+    assert_eq!(p.command(), ["PSYNC", &new_id, &next]);
+}

@@ -330,6 +330,7 @@ fn full_sync(
     let mut data = wire.buf.split_off(wire.start);
     wire.buf.clear();
     wire.start = 0;
+    progress(data.len());
     match &mark {
         Some(mark) => {
             while !data.ends_with(mark) {
