@@ -481,6 +481,16 @@ fn a_replica_retries_an_unreachable_primary_until_it_answers() {
         info_field(&mut replica, "replication", "master_link_status").as_deref(),
         Some("down")
     );
+    assert_eq!(
+        info_field(
+            &mut replica,
+            "replication",
+            "master_link_down_since_seconds"
+        )
+        .as_deref(),
+        Some("-1"),
+        "never up"
+    );
     let role: Vec<Value> = q(&mut replica, &[b"ROLE"]);
     assert_eq!(role[4], Value::Int(-1));
     let dir = TempDir::new("replica-late");

@@ -61,7 +61,8 @@ fn run(shared: &Arc<Shared>, generation: u64) {
             // Checked under the lock REPLICAOF changes the generation under: a stale thread
             // never touches its successor's state.
             if r.generation.load(Ordering::SeqCst) == generation {
-                if link.state == State::Connected || link.down_since.is_none() {
+                // As Redis's `repl_down_since`: set when a link that was up is lost.
+                if link.state == State::Connected {
                     link.down_since = Some(Instant::now());
                 }
                 link.state = State::Connect;
