@@ -281,6 +281,7 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     assert_eq!(role[3], Value::BulkString(b"connected".to_vec()));
     let masters: String = q(&mut replica, &[b"CLIENT", b"LIST", b"TYPE", b"MASTER"]);
     assert!(masters.contains("flags=M "), "{masters}");
+    assert!(masters.contains(" user=(superuser) "), "{masters}");
     let hello: Vec<Value> = q(&mut replica, &[b"HELLO", b"2"]);
     assert!(
         hello.contains(&Value::BulkString(b"replica".to_vec())),

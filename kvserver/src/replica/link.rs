@@ -398,6 +398,12 @@ fn full_sync(
         }
     }
     r.loading.store(false, Ordering::SeqCst);
+    // The flushes are the replica's own doing: CLIENT LIST shows no command yet, as Redis.
+    master
+        .session
+        .handle
+        .last_cmd
+        .store(crate::registry::NO_COMMAND, Ordering::Relaxed);
     let info = loaded.map_err(|e| fail(format!("cannot load the primary's RDB: {e}")))?;
     notice!(
         "MASTER <-> REPLICA sync: loaded {} keys ({} already expired)",
@@ -533,6 +539,8 @@ impl MasterClient {
             crate::cmd::table::stat_slots(),
         );
         handle.master.store(true, Ordering::Relaxed);
+        // As Redis lists its primary's client: obeyed whatever the ACL says.
+        *handle.user.lock() = b"(superuser)".to_vec();
         let handle = Arc::new(handle);
         shared.clients.register(Arc::clone(&handle));
         crate::tracking::set_current(id);
