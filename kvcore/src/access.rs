@@ -127,10 +127,14 @@ impl Db {
             let shard = unsafe { tx.shard_mut(&self.inner, self.index, shard_index) };
             let now = inner.now();
             let slot = WriteSlot::new(shard, inner, tx.logged(), self.index, hash, key, now);
-            if notify_miss && slot.entry().is_none() {
+            // Under passive expiry the slot keeps an expired entry: a read does not see it.
+            let entry = slot
+                .entry()
+                .filter(|e| !inner.passive() || !e.is_expired(now));
+            if notify_miss && entry.is_none() {
                 inner.notify(Class::KeyMiss, "keymiss", self.index, key);
             }
-            return f(slot.entry());
+            return f(entry);
         }
         let lock = inner.shard(self.index, shard_index);
         {
@@ -148,6 +152,13 @@ impl Db {
                     inner.touch(&entry.access);
                 }
                 return f(Some(entry));
+            }
+            // Passive expiry: absent to the reader, left in place for the primary's DEL.
+            if inner.passive() {
+                if notify_miss {
+                    inner.notify(Class::KeyMiss, "keymiss", self.index, key);
+                }
+                return f(None);
             }
         }
         // Found expired: remove it under the write lock (it may have changed meanwhile). The
@@ -510,8 +521,10 @@ impl<'a> WriteSlot<'a> {
         now: u64,
     ) -> Self {
         let mut idx = shard.find(hash, key);
+        // Under passive expiry a writer (a replica's primary) sees an expired key as it is.
         if let Some(i) = idx
             && shard.get(i).entry.is_expired(now)
+            && !inner.passive()
         {
             shard.remove(i);
             inner.note_expired();

@@ -99,10 +99,28 @@ impl Kv {
     pub fn set_active_expiry_enabled(&self, enabled: bool) {
         self.inner.expiry_enabled.store(enabled, Ordering::Relaxed);
     }
+
+    /// Switches passive expiry on or off: while on, the store never removes a key because its
+    /// time passed, as a Redis replica leaves that to its primary (which sends a DEL). A
+    /// read of an expired key answers as if it were absent but deletes and journals nothing;
+    /// a write sees the key as it is (the primary's commands find what the primary had);
+    /// active-expiry cycles do nothing. Switched off (a promoted replica), expired keys are
+    /// removed as usual again, on access and by the cycles.
+    pub fn set_passive_expiry(&self, on: bool) {
+        self.inner.passive_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether passive expiry is on ([`Kv::set_passive_expiry`]).
+    pub fn passive_expiry(&self) -> bool {
+        self.inner.passive_expiry.load(Ordering::Relaxed)
+    }
 }
 
 fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
     let mut stats = ExpireStats::default();
+    if inner.passive_expiry.load(Ordering::Relaxed) {
+        return stats;
+    }
     let now = inner.now();
     for db in 0..inner.databases() {
         for s in 0..inner.shard_count() {

@@ -58,6 +58,9 @@ pub(crate) struct Inner {
     /// (`Kv::start_active_expiry`; Redis's `hz` and DEBUG SET-ACTIVE-EXPIRE).
     pub(crate) expiry_interval_ms: std::sync::atomic::AtomicU64,
     pub(crate) expiry_enabled: std::sync::atomic::AtomicBool,
+    /// Keys are never expired by this store itself (a replica's: its primary sends the
+    /// deletions): see [`Kv::set_passive_expiry`].
+    pub(crate) passive_expiry: std::sync::atomic::AtomicBool,
     /// The keys watched by [`Watch`](crate::Watch)es, which writers mark as they change them.
     pub(crate) watches: crate::tx::Watches,
     /// The keyspace events to publish ([`NotifyFlags`] bits; 0: none, the default).
@@ -260,6 +263,13 @@ impl Inner {
 
     pub(crate) fn now(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Whether passive expiry is on (`Kv::set_passive_expiry`).
+    #[inline]
+    pub(crate) fn passive(&self) -> bool {
+        self.passive_expiry
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The longest byte string a write may store.
@@ -469,6 +479,7 @@ impl Kv {
                 hll_sparse_max: AtomicUsize::new(crate::types::hll::DEFAULT_SPARSE_MAX_BYTES),
                 expiry_interval_ms: std::sync::atomic::AtomicU64::new(100),
                 expiry_enabled: std::sync::atomic::AtomicBool::new(true),
+                passive_expiry: std::sync::atomic::AtomicBool::new(false),
                 watches: crate::tx::Watches::default(),
                 notify_flags: AtomicU32::new(0),
                 observer: crate::notify::Observer::default(),

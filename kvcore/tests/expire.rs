@@ -244,3 +244,41 @@ fn background_expiry_task_stops() {
     let dropped = kv.start_active_expiry(std::time::Duration::from_secs(3600));
     drop(dropped); // returns promptly: drop wakes the thread
 }
+
+/// A replica's store (`Kv::set_passive_expiry`): expired keys read as absent but stay, are
+/// never counted or journaled as expired, active expiry does nothing, and a write (the
+/// primary's command) sees the key as it is; switched off, expiry resumes.
+#[test]
+fn passive_expiry_hides_expired_keys_but_removes_nothing() {
+    let (kv, db, clock) = store();
+    kv.set_passive_expiry(true);
+    assert!(kv.passive_expiry());
+    db.set("k", "5").unwrap();
+    db.set("gone", "v").unwrap();
+    db.set("other", "v").unwrap();
+    for key in ["k", "gone", "other"] {
+        assert!(db.pexpire(key, 100, C::None).unwrap());
+    }
+    clock.advance(100);
+    assert_eq!(db.get("k").unwrap(), None);
+    assert_eq!(db.ttl("k"), Ttl::Missing);
+    assert_eq!(db.exists(&["k", "gone"]), 0);
+    // Inside a transaction too.
+    let seen = db
+        .transaction(kvcore::Scope::Everything, |t| t.kv().db(0)?.get("gone"))
+        .unwrap();
+    assert_eq!(seen, None);
+    assert_eq!(kv.active_expire_cycle(1000).expired, 0);
+    assert_eq!(db.dbsize(), 3, "nothing was removed");
+    assert_eq!(kv.stats().expired_keys, 0);
+    // The primary's INCR finds the value it had (and its deadline); its DEL removes a key.
+    assert_eq!(db.incr("k").unwrap(), 6);
+    assert_eq!(db.del(&["gone"]).unwrap(), 1);
+    assert_eq!(db.dbsize(), 2);
+    // Promoted: expired keys go as usual again.
+    kv.set_passive_expiry(false);
+    assert_eq!(db.get("other").unwrap(), None);
+    assert_eq!(kv.stats().expired_keys, 1);
+    assert_eq!(kv.active_expire_cycle(1000).expired, 1);
+    assert_eq!(db.dbsize(), 0);
+}

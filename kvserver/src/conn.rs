@@ -91,6 +91,9 @@ pub(crate) struct Session {
     /// Memory was over `maxmemory` when the running command started (Redis's
     /// `pre_command_oom_state`; a script checks it at its first write).
     pub(crate) oom: bool,
+    /// This session applies a primary's replication stream (Redis's `CLIENT_MASTER`): it
+    /// bypasses the read-only, ACL, OOM and busy-script checks (`replica/link.rs`).
+    pub(crate) master: bool,
 }
 
 impl Session {
@@ -123,6 +126,7 @@ impl Session {
             caching: false,
             no_touch: false,
             oom: false,
+            master: false,
         }
     }
 
@@ -247,11 +251,22 @@ impl Session {
             self.fail_transaction();
             return;
         }
-        if !crate::acl::permit(self, idx, slot, req, out) {
+        if !self.master && !crate::acl::permit(self, idx, slot, req, out) {
             return;
         }
-        if self.refused_for_memory(idx, slot) {
+        if !self.master && self.refused_for_memory(idx, slot) {
             self.reject(slot, req, out, crate::memory::OOM);
+            self.fail_transaction();
+            return;
+        }
+        // A read-only replica refuses its clients' writes (its primary's go through).
+        if !self.master
+            && crate::replica::refuses_write(
+                &self.shared,
+                table::stat_command(slot).flags.has(Flags::WRITE),
+            )
+        {
+            self.reject(slot, req, out, crate::replica::READONLY);
             self.fail_transaction();
             return;
         }
@@ -264,6 +279,20 @@ impl Session {
             let msg = crate::cmd::refused_when_subscribed(table::stat_command(slot).name);
             self.reject(slot, req, out, msg.as_bytes());
             return;
+        }
+        // A replica whose link is down (replica-serve-stale-data no) or that is loading its
+        // primary's data refuses the commands that need the data.
+        if !self.master && self.shared.replica.enabled() {
+            let flags = table::stat_command(slot).flags;
+            if let Some(msg) = crate::replica::refuses_data(
+                &self.shared,
+                flags.has(Flags::STALE),
+                flags.has(Flags::LOADING),
+            ) {
+                self.reject(slot, req, out, msg);
+                self.fail_transaction();
+                return;
+            }
         }
         // A monitor counts as a replica in Redis: it may not touch the keyspace.
         if self.pubsub.monitor && table::stat_command(slot).flags.any(Flags::KEYSPACE) {
@@ -278,7 +307,9 @@ impl Session {
         }
         // A script that has run past busy-reply-threshold holds the others off, as in
         // Redis, except for what ends it (SCRIPT KILL, SHUTDOWN NOSAVE) and transactions.
-        if let Some(ms) = self.shared.scripts.running_for() {
+        if let Some(ms) = self.shared.scripts.running_for()
+            && !self.master
+        {
             let limit = self
                 .shared
                 .live

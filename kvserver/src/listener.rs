@@ -112,6 +112,8 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     for (i, value) in &shared.cfg.params {
         crate::cmd::apply_param(&shared, crate::params::PARAMS[*i].name, value);
     }
+    // `replicaof` in the config file: start following the primary.
+    crate::replica::start_configured(&shared);
     // The line tests and scripts parse to find the port (matters with --port 0).
     notice!(
         "kvserver {} listening on {local_addr}",
@@ -191,6 +193,8 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     if let Some(replier) = &shared.replier {
         replier.stop();
     }
+    // A replica's position, for a partial resync after the restart.
+    crate::replica::save_position(&shared);
     persistence.stop();
     if shared.kv.is_persistent() {
         if shared.save_on_shutdown.load(Ordering::SeqCst) {

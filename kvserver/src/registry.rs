@@ -51,6 +51,8 @@ pub(crate) struct ClientHandle {
     pub(crate) no_evict: AtomicBool,
     /// CLIENT NO-TOUCH on (CLIENT LIST flag `T`; the session keeps its own copy for reads).
     pub(crate) no_touch: AtomicBool,
+    /// The client is this replica's primary (`replica/link.rs`; CLIENT LIST flag `M`).
+    pub(crate) master: AtomicBool,
     /// Commands queued by an open MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     multi: AtomicI64,
     /// Keys it watches (CLIENT LIST `watch=`).
@@ -93,6 +95,7 @@ impl ClientHandle {
             monitoring: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            master: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             blocked_usec: AtomicU64::new(0),

@@ -136,6 +136,8 @@ pub(crate) struct Shared {
     pub(crate) pause: crate::cmd::Pause,
     /// Sends the replies of batches that wait for an fdatasync (`--sync always`).
     pub(crate) replier: Option<crate::replier::Replier>,
+    /// REPLICAOF's state and the link to a primary (`replica/`).
+    pub(crate) replica: crate::replica::Replica,
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
     #[cfg(test)]
     pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
@@ -185,8 +187,10 @@ impl Shared {
                 .filter(|f| !f.is_empty())
                 .map(std::path::PathBuf::from),
         );
+        let replica = crate::replica::Replica::new(|name| param(name).to_string());
         let params = Mutex::new(params);
         Shared {
+            replica,
             acl,
             slowlog,
             latency,

@@ -24,6 +24,7 @@ mod pubsub_clients;
 mod pubsub_load;
 mod raw;
 mod rdb_redis;
+mod replica;
 mod replies;
 mod script_crash;
 mod scripting;

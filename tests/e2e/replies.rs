@@ -160,6 +160,11 @@ fn geo_replies_as_redis() {
 }
 
 #[test]
+fn replica_replies_as_redis() {
+    replay(include_str!("replica.txt"));
+}
+
+#[test]
 fn sort_replies_as_redis() {
     replay(include_str!("sort.txt"));
 }

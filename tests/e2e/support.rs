@@ -6,6 +6,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+pub(crate) mod proxy;
+
 /// How long any single wait in a test may take before the test fails (generous: CI shares
 /// two cores between many test binaries).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
@@ -374,6 +376,30 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(redis)
+    }
+}
+
+impl RedisServer {
+    /// [`RedisServer::start`] also listening on a free loopback TCP port (for a replica to
+    /// connect to), returned with it.
+    pub(crate) fn start_tcp(dir: &str, extra: &[&str]) -> Option<(RedisServer, u16)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let port_s = port.to_string();
+        let mut args = vec!["--port", port_s.as_str(), "--bind", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        let redis = RedisServer::start(dir, &args)?;
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some((redis, port))
     }
 }
 

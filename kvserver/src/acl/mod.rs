@@ -338,6 +338,10 @@ pub(crate) fn permit_queued(
     req: &Request<'_>,
     out: &mut Vec<u8>,
 ) -> bool {
+    // A replica's primary is obeyed whatever the ACL says (Redis's `mustObeyClient`).
+    if s.master {
+        return true;
+    }
     let Err(denied) = s.user.current(&s.shared.acl).check(slot, req) else {
         return true;
     };

@@ -468,6 +468,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     let mut flags = String::new();
     for (on, letter) in [
         (c.monitoring.load(Ordering::Relaxed), 'O'),
+        (c.master.load(Ordering::Relaxed), 'M'),
         (subs.total() > 0, 'P'),
         (multi >= 0, 'x'),
         (c.blocked.load(Ordering::Relaxed), 'b'),
@@ -515,14 +516,18 @@ fn text_reply(ctx: &mut Ctx<'_>, text: &str) -> CmdResult {
 }
 
 /// A client type of CLIENT LIST and CLIENT KILL's TYPE filter, as Redis's `getClientType`
-/// sees it: `pubsub` with a subscription, `normal` otherwise (kv has no replicas or masters).
+/// sees it: `master` for a replica's link to its primary, `pubsub` with a subscription, `normal`
+/// otherwise (kv serves no replicas yet).
 /// `None` for an unknown name.
 fn client_type(name: &[u8]) -> Option<fn(&ClientHandle) -> bool> {
     if is(name, "normal") {
-        Some(|c| c.pubsub.counts().total() == 0)
+        Some(|c| c.pubsub.counts().total() == 0 && !c.master.load(Ordering::Relaxed))
     } else if is(name, "pubsub") {
         Some(|c| c.pubsub.counts().total() > 0)
-    } else if is(name, "master") || is(name, "replica") || is(name, "slave") {
+    } else if is(name, "master") {
+        // A replica's link to its primary (`replica/link.rs`).
+        Some(|c| c.master.load(Ordering::Relaxed))
+    } else if is(name, "replica") || is(name, "slave") {
         Some(|_| false)
     } else {
         None

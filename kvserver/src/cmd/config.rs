@@ -247,6 +247,10 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
                 .set_max_bulk_len(usize::try_from(int()).unwrap_or(usize::MAX));
         }
         "tracking-table-max-keys" => shared.tracking.set_max_keys(int()),
+        "replica-read-only"
+        | "replica-serve-stale-data"
+        | "replica-priority"
+        | "replica-announced" => crate::replica::apply_param(shared, name, value),
         "maxmemory" => shared.kv.set_max_memory(int()),
         "maxmemory-policy" => {
             if let Some(p) = kvcore::EvictionPolicy::parse(value) {

@@ -203,6 +203,7 @@ fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         Ordering::Relaxed,
     );
     let id = ctx.s.handle.id as i64;
+    let replica = ctx.s.shared.replica.enabled();
     let mut w = ctx.w();
     w.map_len(7);
     w.bulk(b"server");
@@ -216,7 +217,12 @@ fn hello(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     w.bulk(b"mode");
     w.bulk(b"standalone");
     w.bulk(b"role");
-    w.bulk(b"master");
+    // Redis names a replica's role `replica` here (and `slave` in ROLE and INFO).
+    w.bulk(if replica {
+        b"replica" as &[u8]
+    } else {
+        b"master"
+    });
     w.bulk(b"modules");
     w.array_len(0);
     Ok(())

@@ -127,6 +127,16 @@ fn fcall_generic(ctx: &mut Ctx<'_>, req: &Request<'_>, read_only: bool) -> CmdRe
     // Out of memory when the command started: FCALL is `denyoom` unless the function allows
     // it (`allow-oom` or `no-writes`), as Redis derives its flags from the function's; with
     // `allow-oom` the function's writes are not checked.
+    // A read-only replica refuses a script that declared it may write, before it runs.
+    if !ctx.s.master
+        && crate::replica::refuses_write(&ctx.s.shared, true)
+        && let Some(flags) = ctx.s.shared.scripts.function_flags(name)
+        && !flags.no_writes
+    {
+        return Err(CmdError::Msg(
+            "READONLY You can't write against a read only replica.",
+        ));
+    }
     let oom = ctx.s.oom;
     if oom && let Some(flags) = ctx.s.shared.scripts.function_flags(name) {
         if !flags.allow_oom && !flags.no_writes {

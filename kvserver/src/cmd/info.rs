@@ -115,7 +115,7 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
         "stats" => stats(s, out),
         "replication" => {
             // kv has no replication: what a Redis master without replicas reports.
-            line!(out, "role:master");
+            crate::replica::info(s, out);
             line!(out, "connected_slaves:0");
             line!(out, "master_failover_state:no-failover");
             line!(out, "master_replid:{}", s.run_id);

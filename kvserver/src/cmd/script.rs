@@ -128,6 +128,17 @@ fn eval_generic(
     // `denyoom` command unless it allows it (`allow-oom`, or `no-writes`), as Redis derives
     // EVAL's flags from the script's, and one that allows it writes freely; a script without
     // a shebang is checked at its first write.
+    // A read-only replica refuses a script that declared it may write, before it runs.
+    if !ctx.s.master
+        && crate::replica::refuses_write(&ctx.s.shared, true)
+        && let Ok(flags) = ctx.s.shared.scripts.flags(source)
+        && flags.shebang
+        && !flags.no_writes
+    {
+        return Err(CmdError::Msg(
+            "READONLY You can't write against a read only replica.",
+        ));
+    }
     let oom = ctx.s.oom;
     if oom && let Ok(flags) = ctx.s.shared.scripts.flags(source) {
         if flags.shebang && !flags.allow_oom && !flags.no_writes {
@@ -248,6 +259,14 @@ impl Host for ScriptHost<'_> {
         let write = cmd.flags.has(Flags::WRITE) || TABLE[idx].flags.has(Flags::WRITE);
         if write && call.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        // A read-only replica: a script's write is refused, unless it already wrote.
+        if write
+            && !self.wrote
+            && !self.s.master
+            && crate::replica::refuses_write(&self.s.shared, true)
+        {
+            return refuse("READONLY You can't write against a read only replica.");
         }
         // Out of memory when the script started: its first write may not add memory
         // (Redis's `scriptVerifyOOM`); once it wrote, it cannot stop half-way.

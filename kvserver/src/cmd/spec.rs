@@ -24,6 +24,10 @@ impl Flags {
     /// The commands CLIENT PAUSE WRITE holds (either flag).
     pub(crate) const PAUSED_BY_WRITE: Flags = Flags::parse("write may_replicate");
     pub(crate) const READONLY: Flags = Flags::parse("readonly");
+    /// Commands a replica runs while its link is down and it serves no stale data.
+    pub(crate) const STALE: Flags = Flags::parse("stale");
+    /// Commands a server runs while it loads its data.
+    pub(crate) const LOADING: Flags = Flags::parse("loading");
     /// Commands refused while memory stays over `maxmemory` (`memory.rs`).
     pub(crate) const DENYOOM: Flags = Flags::parse("denyoom");
     const ADMIN: Flags = Flags::parse("admin");

@@ -15,8 +15,8 @@ use super::error::unknown_subcommand;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     acl, bitmap, blocking, client, command, config, connection, debug, dump, expire, function, geo,
-    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, script, server, set, slowlog,
-    sort, stream, stream_group, string, zcombine, zset,
+    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, replicaof, script, server,
+    set, slowlog, sort, stream, stream_group, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -195,7 +195,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 32] = [
+    let families: [&'static [Command]; 33] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -228,6 +228,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         debug::COMMANDS,
         acl::COMMANDS,
         dump::COMMANDS,
+        replicaof::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
