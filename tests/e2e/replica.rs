@@ -374,14 +374,10 @@ fn a_cut_link_resyncs_partially_and_one_held_past_the_backlog_fully() {
     );
 }
 
-#[test]
-fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
-    let Some((_redis, port, _dir)) = start_primary("replica-kill", &[]) else {
-        return;
-    };
-    let mut primary = tcp(port);
-    populate(&mut primary);
-    let dir = TempDir::new("replica-kill-kv");
+/// Arguments for a persistent kv replica of `port` whose config file (in a temp dir, kept
+/// alive by the returned [`TempDir`]) names its primary, so that a restart follows it again.
+fn persistent_replica_args(name: &str, port: u16) -> (TempDir, Vec<String>) {
+    let dir = TempDir::new(name);
     std::fs::create_dir_all(dir.path()).unwrap();
     let conf = format!("{}/kv.conf", dir.path());
     std::fs::write(&conf, format!("replicaof 127.0.0.1 {port}\n")).unwrap();
@@ -396,6 +392,19 @@ fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
         "--data-dir",
         &data,
     ];
+    let args = args.iter().map(ToString::to_string).collect();
+    (dir, args)
+}
+
+#[test]
+fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
+    let Some((_redis, port, _dir)) = start_primary("replica-kill", &[]) else {
+        return;
+    };
+    let mut primary = tcp(port);
+    populate(&mut primary);
+    let (_kv_dir, args) = persistent_replica_args("replica-kill-kv", port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let kv = Server::start_raw(&args);
     let mut replica = kv.client();
     settle(&mut primary, &mut replica);
@@ -411,7 +420,7 @@ fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
     let kv = Server::start_raw(&args);
     let mut replica = kv.client();
     settle(&mut primary, &mut replica);
-    // kv keeps no replication id across a restart yet: the restarted replica syncs in full.
+    // Only a clean shutdown saves the replication position: after a crash, a full sync.
     let full = info_field(&mut primary, "stats", "sync_full").unwrap();
     assert_eq!(full, "2");
     assert_eq!(q::<i64>(&mut replica, &[b"LLEN", b"log"]), 200);
@@ -425,21 +434,8 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
-    let dir = TempDir::new("replica-restart-kv");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let conf = format!("{}/kv.conf", dir.path());
-    std::fs::write(&conf, format!("replicaof 127.0.0.1 {port}\n")).unwrap();
-    let data = format!("{}/data", dir.path());
-    let args = [
-        "--config",
-        &conf,
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        &data,
-    ];
+    let (_kv_dir, args) = persistent_replica_args("replica-restart-kv", port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut kv = Server::start_raw(&args);
     let mut replica = kv.client();
     for i in 0..100 {
