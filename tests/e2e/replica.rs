@@ -309,6 +309,8 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     // Promoted: the data stays and it takes writes.
     let ok: String = q(&mut replica, &[b"REPLICAOF", b"NO", b"ONE"]);
     assert_eq!(ok, "OK");
+    let got: Vec<String> = q(&mut replica, &[b"CONFIG", b"GET", b"replicaof"]);
+    assert_eq!(got, ["replicaof", ""]);
     assert_eq!(q::<i64>(&mut replica, &[b"INCR", b"ctr"]), n + 1);
     assert_eq!(
         info_field(&mut replica, "replication", "role").as_deref(),
@@ -428,7 +430,8 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     let dir = TempDir::new("replica-restart-kv");
     std::fs::create_dir_all(dir.path()).unwrap();
     let conf = format!("{}/kv.conf", dir.path());
-    std::fs::write(&conf, format!("replicaof 127.0.0.1 {port}\n")).unwrap();
+    // No `replicaof` yet: REPLICAOF and CONFIG REWRITE put it there.
+    std::fs::write(&conf, "# a replica\n").unwrap();
     let data = format!("{}/data", dir.path());
     let args = [
         "--config",
@@ -442,10 +445,20 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     ];
     let mut kv = Server::start_raw(&args);
     let mut replica = kv.client();
+    replicaof(&mut replica, port);
     for i in 0..100 {
         let _: i64 = q(&mut primary, &[b"RPUSH", b"log", i.to_string().as_bytes()]);
     }
     settle(&mut primary, &mut replica);
+    // CONFIG GET and CONFIG REWRITE know the primary, as Redis's do.
+    let got: Vec<String> = q(&mut replica, &[b"CONFIG", b"GET", b"replicaof"]);
+    assert_eq!(got, ["replicaof".to_string(), format!("127.0.0.1 {port}")]);
+    let _: () = q(&mut replica, &[b"CONFIG", b"REWRITE"]);
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("replicaof 127.0.0.1 {port}\n")),
+        "{text}"
+    );
     drop(replica);
     kv.signal("TERM");
     assert!(kv.wait_exit().success());
