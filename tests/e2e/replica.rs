@@ -235,6 +235,10 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
+    // A key that expires before the sync and that nobody touches: the primary keeps it (no
+    // active expiry) and so must the replica, until the primary's DEL.
+    let _: () = q(&mut primary, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+    let _: () = q(&mut primary, &[b"SET", b"gone", b"v", b"PX", b"1"]);
     let kv = Server::start(&[]);
     let mut replica = kv.client();
     let _: () = q(&mut replica, &[b"SET", b"old", b"data"]);
@@ -261,6 +265,22 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     assert!(reader.join().unwrap() > 0, "the reader saw the counters");
 
     assert!(kv.log().contains("(diskless)"), "{}", kv.log());
+    let sizes = |con: &mut Connection| -> Vec<i64> {
+        let sizes = DBS
+            .iter()
+            .map(|db| {
+                let _: () = q(con, &[b"SELECT", db.to_string().as_bytes()]);
+                q(con, &[b"DBSIZE"])
+            })
+            .collect();
+        let _: () = q(con, &[b"SELECT", b"0"]);
+        sizes
+    };
+    assert_eq!(
+        sizes(&mut replica),
+        sizes(&mut primary),
+        "expired keys are kept too"
+    );
     let want = dataset(&mut primary);
     assert!(want.len() > 30);
     assert_eq!(dataset(&mut replica), want);
@@ -289,7 +309,6 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     );
 
     // Expiry arrives as the primary's DEL: until then the replica hides the key but keeps it.
-    let _: () = q(&mut primary, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
     let _: () = q(&mut primary, &[b"SET", b"soon", b"v", b"PX", b"200"]);
     settle(&mut primary, &mut replica);
     wait_for("the key to read as expired on the replica", || {
