@@ -892,7 +892,9 @@ pub(crate) fn rewrite(param: &Param, value: &str) -> Rewrite {
         Kind::Bind if !differs => Rewrite::Remove,
         Kind::Bind if value.is_empty() => one(format!("{name} \"\""), true),
         Kind::Bind => one(format!("{name} {value}"), true),
-        Kind::ReplicaOf => Rewrite::Remove,
+        // A replica writes the primary it follows (REPLICAOF keeps the value current).
+        Kind::ReplicaOf if value.is_empty() => Rewrite::Remove,
+        Kind::ReplicaOf => one(format!("{name} {value}"), true),
         Kind::Percentiles if value.is_empty() => one(format!("{name} \"\""), true),
         Kind::Percentiles => one(format!("{name} {value}"), true),
     }

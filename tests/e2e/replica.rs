@@ -235,6 +235,10 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
+    // A key that expires before the sync and that nobody touches: the primary keeps it (no
+    // active expiry) and so must the replica, until the primary's DEL.
+    let _: () = q(&mut primary, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+    let _: () = q(&mut primary, &[b"SET", b"gone", b"v", b"PX", b"1"]);
     let kv = Server::start(&[]);
     let mut replica = kv.client();
     let _: () = q(&mut replica, &[b"SET", b"old", b"data"]);
@@ -261,6 +265,22 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     assert!(reader.join().unwrap() > 0, "the reader saw the counters");
 
     assert!(kv.log().contains("(diskless)"), "{}", kv.log());
+    let sizes = |con: &mut Connection| -> Vec<i64> {
+        let sizes = DBS
+            .iter()
+            .map(|db| {
+                let _: () = q(con, &[b"SELECT", db.to_string().as_bytes()]);
+                q(con, &[b"DBSIZE"])
+            })
+            .collect();
+        let _: () = q(con, &[b"SELECT", b"0"]);
+        sizes
+    };
+    assert_eq!(
+        sizes(&mut replica),
+        sizes(&mut primary),
+        "expired keys are kept too"
+    );
     let want = dataset(&mut primary);
     assert!(want.len() > 30);
     assert_eq!(dataset(&mut replica), want);
@@ -289,7 +309,6 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     );
 
     // Expiry arrives as the primary's DEL: until then the replica hides the key but keeps it.
-    let _: () = q(&mut primary, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
     let _: () = q(&mut primary, &[b"SET", b"soon", b"v", b"PX", b"200"]);
     settle(&mut primary, &mut replica);
     wait_for("the key to read as expired on the replica", || {
@@ -309,6 +328,8 @@ fn kv_follows_redis_through_a_diskless_full_sync_and_the_stream() {
     // Promoted: the data stays and it takes writes.
     let ok: String = q(&mut replica, &[b"REPLICAOF", b"NO", b"ONE"]);
     assert_eq!(ok, "OK");
+    let got: Vec<String> = q(&mut replica, &[b"CONFIG", b"GET", b"replicaof"]);
+    assert_eq!(got, ["replicaof", ""]);
     assert_eq!(q::<i64>(&mut replica, &[b"INCR", b"ctr"]), n + 1);
     assert_eq!(
         info_field(&mut replica, "replication", "role").as_deref(),
@@ -434,14 +455,38 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
-    let (_kv_dir, args) = persistent_replica_args("replica-restart-kv", port);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = TempDir::new("replica-restart-kv");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conf = format!("{}/kv.conf", dir.path());
+    // No `replicaof` yet: REPLICAOF and CONFIG REWRITE put it there.
+    std::fs::write(&conf, "# a replica\n").unwrap();
+    let data = format!("{}/data", dir.path());
+    let args = [
+        "--config",
+        &conf,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        &data,
+    ];
     let mut kv = Server::start_raw(&args);
     let mut replica = kv.client();
+    replicaof(&mut replica, port);
     for i in 0..100 {
         let _: i64 = q(&mut primary, &[b"RPUSH", b"log", i.to_string().as_bytes()]);
     }
     settle(&mut primary, &mut replica);
+    // CONFIG GET and CONFIG REWRITE know the primary, as Redis's do.
+    let got: Vec<String> = q(&mut replica, &[b"CONFIG", b"GET", b"replicaof"]);
+    assert_eq!(got, ["replicaof".to_string(), format!("127.0.0.1 {port}")]);
+    let _: () = q(&mut replica, &[b"CONFIG", b"REWRITE"]);
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains(&format!("replicaof 127.0.0.1 {port}\n")),
+        "{text}"
+    );
     drop(replica);
     kv.signal("TERM");
     assert!(kv.wait_exit().success());

@@ -157,7 +157,9 @@ impl Kv {
     /// logs it), with its function libraries. The whole file is read and checked first: a
     /// damaged file, a CRC that does not match, a value kv cannot hold (a module's, or one too
     /// large for a log record) or a database this store does not have is refused before
-    /// anything is stored, with an error that names the key. Keys whose expiry has passed are skipped, as Redis skips them.
+    /// anything is stored, with an error that names the key. Keys whose expiry has passed are skipped, as Redis skips them,
+    /// unless passive expiry is on ([`Kv::set_passive_expiry`]: a replica keeps them until
+    /// its primary deletes them, as Redis's replicas do).
     ///
     /// # Errors
     /// [`Error::Corrupt`] (what is wrong and where), [`Error::Io`] when `r` fails,
@@ -206,7 +208,8 @@ impl Kv {
             info.functions = libraries.len();
         }
         for (db, key, value, deadline) in parsed.keys {
-            if deadline.is_some_and(|at| at <= now) {
+            // A replica (passive expiry) keeps them, as Redis's does: its primary sends the DEL.
+            if deadline.is_some_and(|at| at <= now) && !self.inner.passive() {
                 info.expired += 1;
                 continue;
             }

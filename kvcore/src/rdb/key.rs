@@ -152,7 +152,8 @@ impl Db {
             if existed {
                 slot.remove();
             }
-            if deadline.is_some_and(|at| at <= slot.now()) {
+            // A replica (passive expiry) stores it anyway: its primary sends the DEL.
+            if deadline.is_some_and(|at| at <= slot.now()) && !self.inner.passive() {
                 if existed {
                     slot.journal(Effect::Del { db, key });
                     slot.notify(Class::Generic, "del");

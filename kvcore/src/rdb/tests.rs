@@ -402,6 +402,42 @@ mod files {
         kv
     }
 
+    /// A replica (passive expiry) keeps the keys of an RDB whose time has passed, reading
+    /// them as absent; a primary skips them.
+    #[test]
+    fn a_replica_keeps_expired_keys_of_an_rdb() {
+        let clock = crate::ManualClock::new(1_000_000);
+        let opts = || Options::default().clock(std::sync::Arc::new(clock.clone()));
+        let source = Kv::in_memory(opts());
+        let db = source.db(0).unwrap();
+        db.set("soon", "v").unwrap();
+        db.pexpire("soon", 100, crate::ExpireCondition::None)
+            .unwrap();
+        db.set("kept", "v").unwrap();
+        let mut file = Vec::new();
+        source.write_rdb(&mut file).unwrap();
+        clock.advance(200);
+        let primary = Kv::in_memory(opts());
+        let info = primary.load_rdb(&file[..]).unwrap();
+        assert_eq!((info.keys, info.expired), (1, 1));
+        let replica = Kv::in_memory(opts());
+        replica.set_passive_expiry(true);
+        let info = replica.load_rdb(&file[..]).unwrap();
+        assert_eq!((info.keys, info.expired), (2, 0));
+        let db = replica.db(0).unwrap();
+        assert_eq!(db.dbsize(), 2);
+        assert_eq!(db.get("soon").unwrap(), None);
+        // RESTORE of an already expired value, as the primary may send it: kept too.
+        let payload = db.dump("kept").unwrap();
+        db.restore(
+            "late",
+            &payload,
+            &RestoreOptions::new().ttl_ms(1_000).absolute(true),
+        )
+        .unwrap();
+        assert_eq!(db.dbsize(), 3);
+    }
+
     #[test]
     fn a_store_written_as_rdb_loads_back() {
         let kv = store();

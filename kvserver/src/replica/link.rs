@@ -338,10 +338,9 @@ fn full_sync(
                 if !current(shared, generation) {
                     return Ok(());
                 }
-                let n = wire.fill()?;
+                wire.fill()?;
                 data.extend_from_slice(&wire.buf);
                 wire.buf.clear();
-                let _ = n;
                 progress(data.len());
             }
             data.truncate(data.len() - EOF_MARK);

@@ -164,6 +164,11 @@ pub(crate) fn apply_param(shared: &Shared, name: &str, value: &str) {
     }
 }
 
+/// Keeps `replicaof` as CONFIG GET and CONFIG REWRITE report it: `host port`, or empty.
+fn set_param(shared: &Shared, value: &str) {
+    shared.params.lock()[crate::params::index("replicaof")] = value.to_string();
+}
+
 /// The current value of a parameter as CONFIG GET reports it.
 fn param(shared: &Shared, name: &str) -> String {
     shared.params.lock()[crate::params::index(name)].clone()
@@ -247,6 +252,7 @@ pub(crate) fn replicaof(shared: &Arc<Shared>, host: &str, port: u16) -> bool {
 fn follow(shared: &Arc<Shared>, host: String, port: u16) {
     let r = &shared.replica;
     let generation = stop_link(shared);
+    set_param(shared, &format!("{host} {port}"));
     {
         let mut link = r.link();
         link.target = Some((host, port));
@@ -267,6 +273,7 @@ pub(crate) fn promote(shared: &Shared) {
         return;
     }
     stop_link(shared);
+    set_param(shared, "");
     r.enabled.store(false, Ordering::SeqCst);
     shared.kv.set_passive_expiry(false);
     let mut link = r.link();
