@@ -417,7 +417,7 @@ impl Shard {
             let idx = if volatile {
                 volatile_slots[(random() % len as u64) as usize]
             } else {
-                let idx = (random() % count) as u32;
+                let idx = self.id_at((random() % count) as usize);
                 if self.slot(idx).is_none() {
                     continue;
                 }
@@ -524,7 +524,7 @@ impl Inner {
         let Some(idx) = shard.find(hash, key) else {
             return false;
         };
-        if volatile && shard.get(idx).entry.expire_at().is_none() {
+        if volatile && shard.expire_at(idx).is_none() {
             return false;
         }
         self.journal(Effect::Del { db, key }, logged);
@@ -579,9 +579,9 @@ impl Inner {
         while let Some(c) = pool.candidates.pop() {
             let hash = self.hash(&c.key);
             let shard = self.shard(c.db, self.shard_of(hash)).read();
-            let eligible = shard.find(hash, &c.key).is_some_and(|i| {
-                !policy.volatile_only() || shard.get(i).entry.expire_at().is_some()
-            });
+            let eligible = shard
+                .find(hash, &c.key)
+                .is_some_and(|i| !policy.volatile_only() || shard.expire_at(i).is_some());
             if eligible {
                 return Some((c.db, c.key));
             }
@@ -609,7 +609,7 @@ impl Inner {
             }
             let shard = self.shard(db, (start + i) % shards).read();
             for idx in shard.sample(n - out.len(), volatile, || self.random()) {
-                out.push((idx, SampledSlot::of(shard.get(idx))));
+                out.push((idx, SampledSlot::of(&shard.get(idx))));
             }
         }
         out
@@ -752,7 +752,8 @@ impl crate::Db {
     pub(crate) fn footprint(&self, key: &[u8]) -> Option<usize> {
         let hash = self.inner.hash(key);
         let shard = self.shard_read(self.index, self.inner.shard_of(hash));
-        let slot = shard.get(shard.find(hash, key)?);
+        let idx = shard.find(hash, key)?;
+        let slot = shard.get(idx);
         let entry = &slot.entry;
         if entry.is_expired(self.inner.now()) {
             return None;
@@ -765,13 +766,13 @@ impl crate::Db {
         } else {
             indexed * 8 / 7
         };
-        let shared = slots * std::mem::size_of::<Option<Slot>>() + buckets * 5;
+        let shared = slots + buckets * 5;
         // A key stored outside its slot owns that many heap bytes (whatever the slot's layout).
-        let start = slot as *const Slot as usize;
+        let start = &*slot as *const Slot as usize;
         let stored = slot.key.as_slice().as_ptr() as usize;
         let inline = (start..start + std::mem::size_of::<Slot>()).contains(&stored);
         let key_heap = if inline { 0 } else { key.len() };
-        Some(shared / keys + key_heap + entry.value.heap_size())
+        Some(shared / keys + key_heap + shard.boxed_size(idx) + entry.value.heap_size())
     }
 
     /// Seconds since `key` was last read or written (OBJECT IDLETIME), `None` if it does
