@@ -145,11 +145,12 @@ impl Db {
                 }
                 return f(None);
             };
-            let entry = &shard.get(idx).entry;
+            let slot = shard.get(idx);
+            let entry = &slot.entry;
             // The clock is read only for keys that can expire: most reads never pay for it.
             if entry.expire_at().is_none() || !entry.is_expired(inner.now()) {
                 if notify_miss {
-                    inner.touch(&entry.access);
+                    inner.touch(shard.access(idx));
                 }
                 return f(Some(entry));
             }
@@ -236,6 +237,7 @@ impl Db {
                 inner,
                 logged,
                 guards,
+                unpacked: Default::default(),
                 own_group,
                 now: inner.now(),
             };
@@ -290,6 +292,7 @@ impl Db {
         MultiRead {
             inner,
             guards,
+            unpacked: Default::default(),
             now: std::cell::OnceCell::new(),
             in_tx: self.tx().is_some(),
         }
@@ -507,6 +510,8 @@ pub(crate) struct WriteSlot<'a> {
     key: &'a [u8],
     idx: Option<u32>,
     now: u64,
+    /// The entry of a packed slot, unpacked for [`WriteSlot::entry`]; emptied by every change.
+    unpacked: std::cell::OnceCell<crate::shard::Slot>,
 }
 
 impl<'a> WriteSlot<'a> {
@@ -523,7 +528,7 @@ impl<'a> WriteSlot<'a> {
         let mut idx = shard.find(hash, key);
         // Under passive expiry a writer (a replica's primary) sees an expired key as it is.
         if let Some(i) = idx
-            && shard.get(i).entry.is_expired(now)
+            && shard.expire_at(i).is_some_and(|at| at <= now)
             && !inner.passive()
         {
             shard.remove(i);
@@ -532,7 +537,7 @@ impl<'a> WriteSlot<'a> {
             inner.notify(Class::Expired, "expired", db, key);
             idx = None;
         } else if let Some(i) = idx {
-            inner.evict.touch(&shard.get(i).entry.access, now);
+            inner.evict.touch(shard.access(i), now);
         }
         WriteSlot {
             shard,
@@ -543,6 +548,7 @@ impl<'a> WriteSlot<'a> {
             key,
             idx,
             now,
+            unpacked: std::cell::OnceCell::new(),
         }
     }
 
@@ -560,12 +566,18 @@ impl<'a> WriteSlot<'a> {
 
     /// The live entry, if the key exists.
     pub(crate) fn entry(&self) -> Option<&Entry> {
-        self.idx.map(|i| &self.shard.get(i).entry)
+        let i = self.idx?;
+        let slot = match self.shard.stored(i) {
+            Some(slot) => slot,
+            None => self.unpacked.get_or_init(|| self.shard.get(i).into_owned()),
+        };
+        Some(&slot.entry)
     }
 
     /// The live value for changing in place; stamps `updated_ms`.
     pub(crate) fn value_mut(&mut self) -> Option<&mut Value> {
         let idx = self.idx?;
+        self.unpacked.take();
         let entry = self.shard.entry_mut(idx);
         entry.touch(self.now);
         Some(&mut entry.value)
@@ -574,7 +586,9 @@ impl<'a> WriteSlot<'a> {
     /// Stores `value` with expiry `expire_at`, creating the key or replacing its value (the
     /// creation time of an existing key is kept).
     pub(crate) fn put(&mut self, value: Value, expire_at: Option<u64>) {
+        self.unpacked.take();
         match self.idx {
+            Some(idx) if expire_at.is_none() && self.shard.put_packed(idx, &value, self.now) => {}
             Some(idx) => {
                 let entry = self.shard.entry_mut(idx);
                 entry.value = value;
@@ -593,6 +607,7 @@ impl<'a> WriteSlot<'a> {
     /// Inserts a whole entry (RENAME, COPY, MOVE), replacing any existing one: as Redis
     /// deletes the old key and adds the new one, a `new` event either way.
     pub(crate) fn put_entry(&mut self, entry: Entry) {
+        self.unpacked.take();
         if let Some(idx) = self.idx.take() {
             self.shard.remove(idx);
         }
@@ -608,6 +623,7 @@ impl<'a> WriteSlot<'a> {
 
     /// Sets or clears the expiry of the existing key; stamps `updated_ms`.
     pub(crate) fn set_expiry(&mut self, at: Option<u64>) {
+        self.unpacked.take();
         if let Some(idx) = self.idx {
             self.shard.set_expiry(idx, at);
             self.shard.entry_mut(idx).touch(self.now);
@@ -616,6 +632,7 @@ impl<'a> WriteSlot<'a> {
 
     /// Removes the key, returning its entry.
     pub(crate) fn remove(&mut self) -> Option<Entry> {
+        self.unpacked.take();
         let idx = self.idx.take()?;
         Some(self.shard.remove(idx).entry)
     }
@@ -674,6 +691,10 @@ impl<'a> WriteSlot<'a> {
 impl Drop for WriteSlot<'_> {
     fn drop(&mut self) {
         self.finish();
+        if let Some(idx) = self.idx {
+            // A packed slot the operation spilled packs again if it still fits.
+            self.shard.settle(idx);
+        }
     }
 }
 
@@ -682,6 +703,8 @@ pub(crate) struct MultiWrite<'a> {
     inner: &'a Inner,
     logged: &'a Logged,
     guards: Vec<((usize, usize), ShardWrite<'a>)>,
+    /// Packed entries unpacked by [`MultiWrite::entry`].
+    unpacked: crate::shard::Unpacked,
     /// It began the group its effects go into (outside a transaction, which has its own).
     own_group: bool,
     now: u64,
@@ -724,12 +747,12 @@ impl MultiWrite<'_> {
             .binary_search_by(|(g, _)| g.cmp(&id))
             .expect("key was passed to write_many");
         let shard = &self.guards[pos].1;
-        let entry = &shard.get(shard.find(hash, key)?).entry;
-        let live = !entry.is_expired(self.now);
-        if live {
-            inner.evict.touch(&entry.access, self.now);
+        let idx = shard.find(hash, key)?;
+        if shard.expire_at(idx).is_some_and(|at| at <= self.now) {
+            return None;
         }
-        live.then_some(entry)
+        inner.evict.touch(shard.access(idx), self.now);
+        Some(&self.unpacked.keep(shard.get(idx)).entry)
     }
 
     /// [`MultiWrite::entry`] for a key the operation reads its input from (the sources of
@@ -757,6 +780,8 @@ impl MultiWrite<'_> {
 pub(crate) struct MultiRead<'a> {
     inner: &'a Inner,
     guards: Vec<((usize, usize), ShardRead<'a>)>,
+    /// Packed entries unpacked by [`MultiRead::entry`].
+    unpacked: crate::shard::Unpacked,
     now: std::cell::OnceCell<u64>,
     /// Inside a transaction, whose end flushes the keyspace notifications.
     in_tx: bool,
@@ -784,20 +809,16 @@ impl MultiRead<'_> {
             .binary_search_by(|(g, _)| g.cmp(&id))
             .expect("key was passed to lock_read");
         let shard = &self.guards[pos].1;
-        let found = shard.find(hash, key).map(|i| &shard.get(i).entry);
-        let live = match found {
-            Some(e)
-                if e.expire_at()
-                    .is_some_and(|at| at <= *self.now.get_or_init(|| inner.now())) =>
-            {
-                None
-            }
-            other => other,
+        let live = shard.find(hash, key).filter(|&i| {
+            shard
+                .expire_at(i)
+                .is_none_or(|at| at > *self.now.get_or_init(|| inner.now()))
+        });
+        let Some(idx) = live else {
+            inner.notify(Class::KeyMiss, "keymiss", db, key);
+            return None;
         };
-        match live {
-            Some(e) => inner.touch(&e.access),
-            None => inner.notify(Class::KeyMiss, "keymiss", db, key),
-        }
-        live
+        inner.touch(shard.access(idx));
+        Some(&self.unpacked.keep(shard.get(idx)).entry)
     }
 }

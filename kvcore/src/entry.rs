@@ -205,9 +205,31 @@ impl Entry {
         self.expire = encode_expiry(at);
     }
 
+    /// The string and last-write seconds of an entry a packed slot can hold (see
+    /// `shard.rs`): an inline string without an expiry.
+    pub(crate) fn packable(&self) -> Option<(&[u8], u32)> {
+        match &self.value {
+            Value::String(s) if self.expire == NO_EXPIRY && !s.is_heap() => {
+                Some((s.as_slice(), self.updated_s))
+            }
+            _ => None,
+        }
+    }
+
+    /// The entry a packed slot holds (see [`Entry::packable`]).
+    pub(crate) fn unpacked(value: &[u8], updated_s: u32, access: crate::evict::Access) -> Entry {
+        Entry {
+            expire: NO_EXPIRY,
+            value: Value::string(value),
+            updated_s,
+            volatile_pos: 0,
+            access,
+        }
+    }
+
     /// Records a write at clock time `now` (ms).
     pub(crate) fn touch(&mut self, now: u64) {
-        self.updated_s = u32::try_from(now / 1000).unwrap_or(u32::MAX);
+        self.updated_s = seconds(now);
     }
 
     /// Clock milliseconds of the last write, to the second.
@@ -229,6 +251,11 @@ impl Entry {
             expire_at_ms: self.expire_at(),
         }
     }
+}
+
+/// The last-write stamp of a write at clock time `now` (ms): seconds, saturating in 2106.
+pub(crate) fn seconds(now: u64) -> u32 {
+    u32::try_from(now / 1000).unwrap_or(u32::MAX)
 }
 
 fn encode_expiry(at: Option<u64>) -> u64 {

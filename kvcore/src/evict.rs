@@ -165,6 +165,10 @@ fn idle_ms(lru: u32, now_ms: u64) -> u64 {
     let clock = lru_clock(now_ms);
     let secs = if clock >= lru {
         clock - lru
+    } else if lru - clock <= 2 {
+        // Stamped from the clock itself a moment before the cached copy caught up (a key
+        // created outside the access paths, see `Eviction::access_ms`): just accessed.
+        0
     } else {
         clock + (LRU_CLOCK_MAX - lru)
     };
@@ -224,6 +228,9 @@ pub(crate) struct Eviction {
     pool: parking_lot::Mutex<Pool>,
     /// The database a random policy takes its next key from (round robin, as Redis).
     next_db: AtomicUsize,
+    /// The access clocks' time while the active-expiry thread keeps it (ms; 0: none), as
+    /// Redis's cached `lruclock`; see [`Eviction::access_ms`].
+    coarse_ms: AtomicU64,
 }
 
 /// What eviction keeps between rounds.
@@ -272,7 +279,26 @@ impl Eviction {
             listener: parking_lot::RwLock::new(opts.eviction_listener.clone()),
             pool: parking_lot::Mutex::new(Pool::default()),
             next_db: AtomicUsize::new(0),
+            coarse_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The time access clocks are stamped and read with: the copy the active-expiry thread
+    /// refreshes every cycle while its cycles are at most a second apart (Redis's cached LRU
+    /// clock, one resolution step), else `now()`. A read then costs no clock call. Every
+    /// stamp and reading goes through here, so they never disagree.
+    #[inline]
+    pub(crate) fn access_ms(&self, now: impl FnOnce() -> u64) -> u64 {
+        match self.coarse_ms.load(Ordering::Relaxed) {
+            0 => now(),
+            t => t,
+        }
+    }
+
+    /// Refreshes [`Eviction::access_ms`]'s copy (`None`: stop keeping one).
+    pub(crate) fn tick(&self, now_ms: Option<u64>) {
+        self.coarse_ms
+            .store(now_ms.map_or(0, |t| t.max(1)), Ordering::Relaxed);
     }
 
     pub(crate) fn policy(&self) -> EvictionPolicy {
@@ -300,6 +326,7 @@ impl Eviction {
     #[inline]
     pub(crate) fn init(&self, access: &Access, now_ms: u64) {
         if self.policy().is_lfu() {
+            let now_ms = self.access_ms(|| now_ms);
             access.set(lfu_minutes(now_ms) << 8 | LFU_INIT_VAL);
         }
     }
@@ -310,6 +337,7 @@ impl Eviction {
         if NO_TOUCH.with(Cell::get) {
             return;
         }
+        let now_ms = self.access_ms(|| now_ms);
         if self.policy().is_lfu() {
             let counter = self.lfu_decayed(access.get(), now_ms);
             access.set(lfu_minutes(now_ms) << 8 | self.lfu_incr(counter));
@@ -357,6 +385,7 @@ impl Eviction {
         idle_secs: Option<u64>,
         freq: Option<u8>,
     ) {
+        let now_ms = self.access_ms(|| now_ms);
         if self.policy().is_lfu() {
             if let Some(f) = freq {
                 access.set(lfu_minutes(now_ms) << 8 | u32::from(f));
@@ -373,7 +402,7 @@ impl Eviction {
 
     /// OBJECT FREQ: the key's counter after decay.
     pub(crate) fn frequency(&self, access: &Access, now_ms: u64) -> u32 {
-        self.lfu_decayed(access.get(), now_ms)
+        self.lfu_decayed(access.get(), self.access_ms(|| now_ms))
     }
 
     /// The time limit of one eviction round (Redis's `evictionTimeLimitUs`).
@@ -417,7 +446,7 @@ impl Shard {
             let idx = if volatile {
                 volatile_slots[(random() % len as u64) as usize]
             } else {
-                let idx = (random() % count) as u32;
+                let idx = self.id_at((random() % count) as usize);
                 if self.slot(idx).is_none() {
                     continue;
                 }
@@ -437,7 +466,8 @@ impl Inner {
     #[inline]
     pub(crate) fn touch(&self, access: &Access) {
         if !NO_TOUCH.with(Cell::get) {
-            self.evict.touch(access, self.now());
+            self.evict
+                .touch(access, self.evict.access_ms(|| self.now()));
         }
     }
 
@@ -524,7 +554,7 @@ impl Inner {
         let Some(idx) = shard.find(hash, key) else {
             return false;
         };
-        if volatile && shard.get(idx).entry.expire_at().is_none() {
+        if volatile && shard.expire_at(idx).is_none() {
             return false;
         }
         self.journal(Effect::Del { db, key }, logged);
@@ -563,7 +593,7 @@ impl Inner {
     /// The best candidate of the pool after sampling every database into it.
     fn pool_victim(&self, pool: &mut Pool, policy: EvictionPolicy) -> Option<(usize, Vec<u8>)> {
         let n = self.evict.samples.load(Ordering::Relaxed).max(1) as usize;
-        let now = self.now();
+        let now = self.evict.access_ms(|| self.now());
         for db in 0..self.databases() {
             if !pool.live[db] {
                 continue;
@@ -579,9 +609,9 @@ impl Inner {
         while let Some(c) = pool.candidates.pop() {
             let hash = self.hash(&c.key);
             let shard = self.shard(c.db, self.shard_of(hash)).read();
-            let eligible = shard.find(hash, &c.key).is_some_and(|i| {
-                !policy.volatile_only() || shard.get(i).entry.expire_at().is_some()
-            });
+            let eligible = shard
+                .find(hash, &c.key)
+                .is_some_and(|i| !policy.volatile_only() || shard.expire_at(i).is_some());
             if eligible {
                 return Some((c.db, c.key));
             }
@@ -609,7 +639,7 @@ impl Inner {
             }
             let shard = self.shard(db, (start + i) % shards).read();
             for idx in shard.sample(n - out.len(), volatile, || self.random()) {
-                out.push((idx, SampledSlot::of(shard.get(idx))));
+                out.push((idx, SampledSlot::of(&shard.get(idx))));
             }
         }
         out
@@ -752,7 +782,8 @@ impl crate::Db {
     pub(crate) fn footprint(&self, key: &[u8]) -> Option<usize> {
         let hash = self.inner.hash(key);
         let shard = self.shard_read(self.index, self.inner.shard_of(hash));
-        let slot = shard.get(shard.find(hash, key)?);
+        let idx = shard.find(hash, key)?;
+        let slot = shard.get(idx);
         let entry = &slot.entry;
         if entry.is_expired(self.inner.now()) {
             return None;
@@ -765,19 +796,19 @@ impl crate::Db {
         } else {
             indexed * 8 / 7
         };
-        let shared = slots * std::mem::size_of::<Option<Slot>>() + buckets * 5;
+        let shared = slots + buckets * 5;
         // A key stored outside its slot owns that many heap bytes (whatever the slot's layout).
-        let start = slot as *const Slot as usize;
+        let start = &*slot as *const Slot as usize;
         let stored = slot.key.as_slice().as_ptr() as usize;
         let inline = (start..start + std::mem::size_of::<Slot>()).contains(&stored);
         let key_heap = if inline { 0 } else { key.len() };
-        Some(shared / keys + key_heap + entry.value.heap_size())
+        Some(shared / keys + key_heap + shard.boxed_size(idx) + entry.value.heap_size())
     }
 
     /// Seconds since `key` was last read or written (OBJECT IDLETIME), `None` if it does
     /// not exist. Does not count as an access.
     pub fn idle_time(&self, key: impl AsRef<[u8]>) -> Option<u64> {
-        let now = self.inner.now();
+        let now = self.inner.evict.access_ms(|| self.inner.now());
         self.read_entry_with(key.as_ref(), false, |e| {
             e.map(|e| idle_ms(e.access.get(), now) / 1000)
         })
@@ -798,7 +829,7 @@ mod tests {
     use std::sync::{Arc, OnceLock};
 
     use super::*;
-    use crate::{Kv, ManualClock, NotifyFlags, Options, SetExpiry, SetOptions, Store};
+    use crate::{Clock, Kv, ManualClock, NotifyFlags, Options, SetExpiry, SetOptions, Store};
 
     /// A store of one database whose memory figure is 1000 bytes a key, limited to
     /// `max_keys` keys' worth, on a manual clock.
@@ -974,6 +1005,34 @@ mod tests {
         no_touch(|| db.get("k").unwrap());
         assert_eq!(db.idle_time("k"), Some(3), "a no-touch read does not");
         assert_eq!(db.idle_time("missing"), None);
+    }
+
+    #[test]
+    fn access_clocks_read_the_cached_time_while_the_expiry_thread_keeps_it() {
+        let (kv, clock) = bounded(EvictionPolicy::NoEviction, 100);
+        let db = kv.db(0).unwrap();
+        db.set("k", "v").unwrap();
+        // Cycles an hour apart: no cached copy, the clock itself is read.
+        let task = kv.start_active_expiry(Duration::from_secs(3600));
+        clock.advance(5_000);
+        assert_eq!(db.idle_time("k"), Some(5));
+        drop(task);
+        // Cycles up to a second apart keep a copy: stamps and readings use it until the
+        // next cycle, so they agree with each other whatever the clock did meanwhile.
+        let inner = &kv.inner;
+        inner.evict.tick(Some(clock.now_ms()));
+        clock.advance(7_000);
+        assert_eq!(db.idle_time("k"), Some(5), "read with the cached time");
+        db.get("k").unwrap();
+        assert_eq!(db.idle_time("k"), Some(0), "stamped with the cached time");
+        inner.evict.tick(Some(clock.now_ms()));
+        assert_eq!(db.idle_time("k"), Some(7));
+        // A stamp taken from the clock a moment ahead of the copy reads as just accessed.
+        let access = Access::new(clock.now_ms() + 1_500);
+        assert_eq!(idle_ms(access.get(), clock.now_ms()), 0);
+        inner.evict.tick(None);
+        clock.advance(2_000);
+        assert_eq!(db.idle_time("k"), Some(9), "the clock again");
     }
 
     #[test]

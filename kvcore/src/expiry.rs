@@ -44,9 +44,13 @@ impl Kv {
     /// Starts a background thread that runs [`Kv::active_expire_cycle`] every `interval`
     /// (with a budget of 200 keys per shard), until the returned task is stopped or dropped,
     /// or the store is dropped. [`Kv::set_active_expiry_interval`] and
-    /// [`Kv::set_active_expiry_enabled`] change it while it runs.
+    /// [`Kv::set_active_expiry_enabled`] change it while it runs. While its cycles are at
+    /// most a second apart it also keeps the time the keys' access clocks (eviction, OBJECT
+    /// IDLETIME and FREQ) are stamped and read with, refreshed every cycle as Redis caches its
+    /// LRU clock, so reads make no clock call.
     pub fn start_active_expiry(&self, interval: Duration) -> ExpiryTask {
         self.set_active_expiry_interval(interval);
+        tick(&self.inner);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let signal = Arc::clone(&stop);
@@ -65,10 +69,14 @@ impl Kv {
                             signal.1.wait_for(&mut stopped, interval);
                         }
                         if *stopped {
+                            if let Some(inner) = weak.upgrade() {
+                                inner.evict.tick(None);
+                            }
                             return;
                         }
                     }
                     let Some(inner) = weak.upgrade() else { return };
+                    tick(&inner);
                     if inner.expiry_enabled.load(Ordering::Relaxed) {
                         cycle(&inner, 200);
                     }
@@ -84,6 +92,20 @@ impl Kv {
     }
 }
 
+/// Refreshes the access clocks' cached time (`Eviction::access_ms`) while cycles are at most
+/// a second apart (Redis caches its LRU clock only for `hz` of 1 or more).
+fn tick(inner: &Inner) {
+    let cached = || inner.expiry_interval_ms.load(Ordering::Relaxed) <= 1000;
+    if cached() {
+        inner.evict.tick(Some(inner.now()));
+    }
+    // Looked at again: a slower interval set meanwhile must not leave a copy that would go
+    // stale until the next cycle.
+    if !cached() {
+        inner.evict.tick(None);
+    }
+}
+
 impl Kv {
     /// Changes the pause between the active-expiry thread's cycles (Redis's `hz`: 1000 / hz
     /// ms); it applies from the next cycle on. At least 1 ms.
@@ -92,6 +114,9 @@ impl Kv {
             .unwrap_or(u64::MAX)
             .max(1);
         self.inner.expiry_interval_ms.store(ms, Ordering::Relaxed);
+        if ms > 1000 {
+            self.inner.evict.tick(None);
+        }
     }
 
     /// Pauses (`false`) or resumes the active-expiry thread's cycles (Redis's DEBUG

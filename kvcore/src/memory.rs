@@ -20,10 +20,10 @@ pub(crate) const CHUNK: isize = 32 * 1024;
 static ALLOCATED: AtomicI64 = AtomicI64::new(0);
 /// The highest folded total seen.
 static PEAK: AtomicU64 = AtomicU64::new(0);
-/// Slots on the shards' free lists (vacated by a removal, kept for the next key), folded from
-/// the threads' counters as [`ALLOCATED`] is. The memory eviction compares with the limit
-/// leaves them out (`evict.rs`), or evicting a key whose value lives in its slot would seem to
-/// free nothing. A slab's never-used capacity (it grows by doubling) still counts, so
+/// Bytes of the slots on the shards' free lists (vacated by a removal, kept for the next
+/// key), folded from the threads' counters as [`ALLOCATED`] is. The memory eviction compares
+/// with the limit leaves them out (`evict.rs`), or evicting a key whose value lives in its slot
+/// would seem to free nothing. A slab's never-used capacity (it grows by doubling) still counts, so
 /// `used_memory` stays near `maxmemory`.
 static VACANT: AtomicI64 = AtomicI64::new(0);
 /// Set by the first allocation through a [`CountingAlloc`].
@@ -185,12 +185,12 @@ pub fn fold_thread_allocations() {
     }
 }
 
-/// How many slots joined a shard's free list (negative: reused, or dropped with the slab).
+/// Bytes of slots that joined a shard's free list (negative: reused, or dropped with the slab).
 #[inline]
-pub(crate) fn note_vacant(slots: isize) {
+pub(crate) fn note_vacant(bytes: isize) {
     VACANT_LOCAL.with(|c| {
-        let v = c.get() + slots;
-        if v.unsigned_abs() >= 256 {
+        let v = c.get() + bytes;
+        if v.unsigned_abs() >= CHUNK as usize {
             c.set(0);
             VACANT.fetch_add(v as i64, Ordering::Relaxed);
         } else {
@@ -202,6 +202,5 @@ pub(crate) fn note_vacant(slots: isize) {
 /// Bytes of free-list slots, this thread's unfolded part included.
 pub(crate) fn vacant_bytes() -> u64 {
     let local = VACANT_LOCAL.with(Cell::get) as i64;
-    let slots = (VACANT.load(Ordering::Relaxed) + local).max(0) as u64;
-    slots * std::mem::size_of::<Option<crate::shard::Slot>>() as u64
+    (VACANT.load(Ordering::Relaxed) + local).max(0) as u64
 }

@@ -1,8 +1,9 @@
 //! SCAN and RANDOMKEY: walking the key space without a global lock.
 //!
 //! # The cursor
-//! A cursor is `shard << 32 | slot`: the shard (bits 32..48) and the slab slot (bits 0..32)
-//! where the next call resumes. Bits 48..64 are zero (a compacting slab would put a generation
+//! A cursor is `shard << 32 | slot`: the shard (bits 32..48) and the slot id (bits 0..32;
+//! the full slab's slots, then the packed slab's from bit 31, see `shard.rs`) where the next
+//! call resumes. Bits 48..64 are zero (a compacting slab would put a generation
 //! there). Cursor 0 starts at shard 0, slot 0; a walk ends when 0 comes back.
 //!
 //! # The guarantee
@@ -26,17 +27,16 @@ pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8
     }
     let pattern = opts.pattern.as_deref().map(Pattern::new);
     let mut shard_i = (cursor >> SLOT_BITS) as usize & 0xffff;
-    let mut slot_i = (cursor & 0xffff_ffff) as usize;
+    let mut slot_i = (cursor & 0xffff_ffff) as u32;
     let count = opts.count.max(1);
     let mut out = Vec::new();
     let (mut visited, mut empty) = (0usize, 0usize);
     let now = inner.now();
     while shard_i < inner.shard_count() {
         let shard = db.shard_read(db.index, shard_i);
-        while slot_i < shard.slot_count() {
-            let here = slot_i;
-            slot_i += 1;
-            match shard.slot(here as u32) {
+        for here in shard.ids_from(slot_i) {
+            slot_i = here + 1;
+            match shard.slot(here) {
                 None => empty += 1,
                 Some(slot) => {
                     visited += 1;
@@ -50,7 +50,7 @@ pub(crate) fn scan(db: &Db, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8
                 }
             }
             if visited >= count || empty >= count.saturating_mul(10) {
-                return (((shard_i as u64) << SLOT_BITS) | slot_i as u64, out);
+                return (((shard_i as u64) << SLOT_BITS) | u64::from(slot_i), out);
             }
         }
         drop(shard);
@@ -71,8 +71,8 @@ pub(crate) fn randomkey(db: &Db) -> Option<Vec<u8>> {
         if shard.slot_count() == 0 {
             continue;
         }
-        let idx = (r >> 32) as usize % shard.slot_count();
-        if let Some(slot) = shard.slot(idx as u32)
+        let idx = shard.id_at((r >> 32) as usize % shard.slot_count());
+        if let Some(slot) = shard.slot(idx)
             && !slot.entry.is_expired(now)
         {
             return Some(slot.key.to_vec());

@@ -104,3 +104,62 @@ fn scan_sees_stable_keys_despite_concurrent_writes() {
         w.join().unwrap();
     }
 }
+
+/// Short strings live in packed slots, longer ones and keys with an expiry in full slots, and
+/// a packed key spills and packs back in place (`kvcore/src/shard.rs`): a key that lives
+/// through the walk is still returned while writers move it between those forms, and keeps
+/// its value.
+#[test]
+fn scan_sees_keys_that_spill_and_pack_again_during_the_walk() {
+    use kvcore::ExpireCondition;
+    let (_kv, db, _) = store();
+    let keys: Vec<String> = (0..1500).map(|i| format!("k:{i}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        match i % 3 {
+            0 => db.set(k, "1").unwrap(),
+            1 => db.set(k, "v".repeat(40)).unwrap(),
+            _ => {
+                db.set_with(k, "2", &SetOptions::new().expiry(SetExpiry::Ex(1000)))
+                    .unwrap();
+            }
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop, keys) = (db.clone(), Arc::clone(&stop), keys.clone());
+        std::thread::spawn(move || {
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) && round < 200 {
+                for k in keys.iter().step_by(3) {
+                    match round % 4 {
+                        0 => assert!(db.expire(k, 1000, ExpireCondition::None).unwrap()),
+                        1 => assert!(db.persist(k).unwrap()),
+                        2 => assert_eq!(db.append(k, "x".repeat(30)).unwrap(), 31),
+                        _ => {
+                            db.set(k, "1").unwrap();
+                        }
+                    }
+                }
+                round += 1;
+            }
+        })
+    };
+    let all: HashSet<Vec<u8>> = keys.iter().map(|k| k.clone().into_bytes()).collect();
+    for round in 0..5 {
+        let seen: HashSet<Vec<u8>> = scan_all(&db, &ScanOptions::new().count(17))
+            .into_iter()
+            .collect();
+        assert_eq!(seen, all, "round {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        let v = db.get(k).unwrap().unwrap();
+        match i % 3 {
+            0 => assert!(v == b"1" || v.len() == 31, "{k}"),
+            1 => assert_eq!(v, "v".repeat(40).as_bytes()),
+            _ => assert_eq!(v, b"2"),
+        }
+    }
+    assert_eq!(db.dbsize(), 1500);
+}

@@ -325,10 +325,16 @@ pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
         let new = old.checked_add(by).ok_or(Error::Overflow)?;
         let mut buf = [0u8; I64_LEN];
         let text = format_i64(new, &mut buf);
-        match slot.value_mut() {
-            // Overwrite in place: a counter's buffer is reused, nothing is allocated.
-            Some(Value::String(s)) => s.assign(text),
-            _ => slot.put(Value::string(text), expire_at),
+        if expire_at.is_none() {
+            // Written whole, inline: a packed counter in its slot (`Shard::put_packed`),
+            // nothing allocated either way.
+            slot.put(Value::string(text), None);
+        } else {
+            match slot.value_mut() {
+                // Overwrite in place: a counter's buffer is reused, nothing is allocated.
+                Some(Value::String(s)) => s.assign(text),
+                _ => slot.put(Value::string(text), expire_at),
+            }
         }
         slot.journal_put();
         slot.notify(Class::String, "incrby");
