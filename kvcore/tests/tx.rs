@@ -514,3 +514,64 @@ fn open_transactions_among_multi_key_operations_never_deadlock() {
     let all: i64 = names.iter().map(|k| int(&db, k)).sum();
     assert_eq!(all, TOTAL);
 }
+
+/// A thread holding the order gate (`Kv::hold_gate`) runs open and whole-keyspace
+/// transactions without taking it again; another thread's open transaction waits until the
+/// hold is dropped, while single-key writes and keyed transactions go on meanwhile.
+#[test]
+fn a_held_gate_serves_its_threads_transactions_and_holds_off_the_others() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let kv = Kv::in_memory(Options::new().shards(8).databases(2));
+    let db = kv.db(0).unwrap();
+    let names = keys(16);
+    let hold = kv.hold_gate();
+    // Open transactions on this thread, one after another, reaching undeclared keys.
+    for round in 0..3 {
+        kv.transaction(Scope::Open(&[(0, b"k0")]), |tx| {
+            let db = tx.db(0)?;
+            for k in &names {
+                db.incr(k)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(int(&db, "k15"), round + 1);
+    }
+    kv.transaction(Scope::Everything, |tx| tx.kv().swapdb(0, 1))
+        .unwrap();
+    kv.transaction(Scope::Everything, |tx| tx.kv().swapdb(0, 1))
+        .unwrap();
+    let ran = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            kv.transaction(Scope::Open(&[(0, b"k1")]), |tx| {
+                ran.store(true, Ordering::SeqCst);
+                tx.db(0)?.incr("k2")
+            })
+            .unwrap()
+        });
+        // Everyone else who does not need the gate goes on.
+        s.spawn(|| {
+            let db = kv.db(0).unwrap();
+            db.incr("k3").unwrap();
+            let pair = scope_of(0, &names[4..6]);
+            db.transaction(Scope::Keys(&pair), |tx| tx.db(0)?.incr("k4"))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "an open transaction ran past a held gate"
+        );
+        drop(hold);
+        assert_eq!(other.join().unwrap(), 4);
+    });
+    assert!(ran.load(Ordering::SeqCst));
+    assert_eq!((int(&db, "k3"), int(&db, "k4")), (4, 4));
+    // Released: this thread takes the gate per transaction again, and may hold it again.
+    kv.transaction(Scope::Open(&[]), |tx| tx.db(0)?.incr("k0"))
+        .unwrap();
+    drop(kv.hold_gate());
+}

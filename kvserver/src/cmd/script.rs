@@ -199,6 +199,7 @@ pub(super) fn run(
     } else {
         let scope: Vec<(usize, &[u8])> = keys.iter().map(|&k| (db_index, k)).collect();
         let db = host.s.db.clone();
+        hold_gate(&db);
         let ran = db.transaction(kvcore::Scope::Open(&scope), |t| {
             host.s.enter_exec(t.kv().clone())?;
             Ok(f(engine, keys, argv, &mut host))
@@ -210,12 +211,72 @@ pub(super) fn run(
     let wrote = host.wrote;
     let version = ctx.s.version;
     kvproto::encode(&to_frame(reply), version, out);
-    if wrote && !ctx.s.in_exec() {
+    if wrote && !ctx.s.in_exec() && ctx.s.shared.waiters.any() {
         // Clients blocked on keys the script pushed to are served now that its locks are
-        // released.
+        // released (and the gate: their pops run here).
+        release_gate();
         ctx.s.shared.waiters.serve();
     }
     Ok(())
+}
+
+thread_local! {
+    /// The store's order gate, held by this connection thread across its client's consecutive
+    /// scripts (a pipeline of EVALSHAs takes it once, not once per script against every other
+    /// client's scripts), and how many scripts it has served. See [`release_gate`].
+    static GATE: std::cell::RefCell<Option<(kvcore::GateHold, u32)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// How many scripts one hold of the gate serves before it is released and taken again, so
+/// that a long pipeline of scripts lets other clients' scripts (and snapshots) in between.
+const HOLD_SCRIPTS: u32 = 64;
+
+/// Takes (or keeps) the order gate for the script about to run on this thread.
+fn hold_gate(db: &kvcore::Db) {
+    GATE.with(|g| {
+        let mut g = g.borrow_mut();
+        if let Some((_, served)) = g.as_mut() {
+            if *served < HOLD_SCRIPTS {
+                *served += 1;
+                return;
+            }
+            // Let the others in first.
+            *g = None;
+        }
+        *g = Some((db.kv().hold_gate(), 1));
+    });
+}
+
+/// Releases the order gate this thread's scripts kept (see [`hold_gate`]). The connection
+/// calls it before it runs anything but a script ([`keeps_gate`]), before it waits (CLIENT
+/// PAUSE, a blocked command) and before it writes to its socket or reads from it again: the
+/// gate is kept only between scripts that follow each other in one batch of requests, with
+/// no I/O or waiting in between.
+pub(crate) fn release_gate() {
+    let hold = GATE.with(|g| g.borrow_mut().take());
+    drop(hold);
+}
+
+/// Whether this thread holds the order gate for its scripts.
+pub(crate) fn gate_held() -> bool {
+    GATE.with(|g| g.borrow().is_some())
+}
+
+/// Whether `req` is a command that runs a script (EVAL, EVALSHA, FCALL and their `_RO`
+/// forms), which may keep the gate the previous script held.
+pub(crate) fn keeps_gate(req: &Request<'_>) -> bool {
+    let name = req.arg(0);
+    [
+        &b"evalsha"[..],
+        b"fcall",
+        b"eval",
+        b"evalsha_ro",
+        b"fcall_ro",
+        b"eval_ro",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// The engine's host: runs a script's commands through the command table on the
