@@ -370,3 +370,24 @@ fn pipelined_scripts_let_go_of_the_gate_before_waiting_or_writing() {
     }
     slow.roundtrip(&incr(b"a"), b":2\r\n");
 }
+
+/// EVAL with more keys and arguments than the server passes on the stack, and with a few.
+#[test]
+fn scripts_get_every_key_and_argument() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let body: &[u8] = b"return {#KEYS, #ARGV, KEYS[#KEYS], ARGV[#ARGV]}";
+    let keys: Vec<Vec<u8>> = (1..=20).map(|i| format!("k{i}").into_bytes()).collect();
+    let argv: Vec<Vec<u8>> = (1..=5).map(|i| format!("a{i}").into_bytes()).collect();
+    let mut args: Vec<&[u8]> = vec![b"EVAL", body, b"20"];
+    args.extend(keys.iter().map(Vec::as_slice));
+    args.extend(argv.iter().map(Vec::as_slice));
+    c.roundtrip(
+        &resp(&args),
+        b"*4\r\n:20\r\n:5\r\n$3\r\nk20\r\n$2\r\na5\r\n",
+    );
+    c.roundtrip(
+        &resp(&[b"EVAL", body, b"1", b"k", b"a"]),
+        b"*4\r\n:1\r\n:1\r\n$1\r\nk\r\n$1\r\na\r\n",
+    );
+}

@@ -173,7 +173,18 @@ pub(super) fn run(
     if numkeys < 0 {
         return Err(CmdError::Msg("ERR Number of keys can't be negative"));
     }
-    let args: Vec<&[u8]> = req.args().collect();
+    // The arguments as one slice, on the stack for the usual handful.
+    let mut few: [&[u8]; FEW_ARGS] = [&[]; FEW_ARGS];
+    let many: Vec<&[u8]>;
+    let args: &[&[u8]] = if req.len() <= FEW_ARGS {
+        for (slot, arg) in few.iter_mut().zip(req.args()) {
+            *slot = arg;
+        }
+        &few[..req.len()]
+    } else {
+        many = req.args().collect();
+        &many
+    };
     if numkeys as u64 > (args.len() - 3) as u64 {
         return Err(CmdError::Msg(
             "ERR Number of keys can't be greater than number of args",
@@ -189,7 +200,7 @@ pub(super) fn run(
     let mut host = ScriptHost {
         s,
         wrote: false,
-        out: Vec::new(),
+        out: REPLY_BUF.with(std::cell::Cell::take),
     };
     let reply = if host.s.in_exec() {
         let reply = f(engine, keys, argv, &mut host);
@@ -209,6 +220,9 @@ pub(super) fn run(
         ran?
     };
     let wrote = host.wrote;
+    if host.out.capacity() <= KEEP_REPLY_BUF {
+        REPLY_BUF.with(|b| b.set(std::mem::take(&mut host.out)));
+    }
     let version = ctx.s.version;
     kvproto::encode(&to_frame(reply), version, out);
     if wrote && !ctx.s.in_exec() && ctx.s.shared.waiters.any() {
@@ -220,7 +234,16 @@ pub(super) fn run(
     Ok(())
 }
 
+/// How many arguments (the command and its script or SHA-1 included) `run` takes on the stack.
+const FEW_ARGS: usize = 16;
+
+/// The largest reply buffer a connection thread keeps for its next script.
+const KEEP_REPLY_BUF: usize = 64 * 1024;
+
 thread_local! {
+    /// The buffer a script's commands write their replies into (`ScriptHost::out`), kept by
+    /// the connection thread from one script to the next while it is small.
+    static REPLY_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     /// The store's order gate, held by this connection thread across its client's consecutive
     /// scripts (a pipeline of EVALSHAs takes it once, not once per script against every other
     /// client's scripts), and how many scripts it has served. See [`release_gate`].
