@@ -517,7 +517,8 @@ fn open_transactions_among_multi_key_operations_never_deadlock() {
 
 /// A thread holding the order gate (`Kv::hold_gate`) runs open and whole-keyspace
 /// transactions without taking it again; another thread's open transaction waits until the
-/// hold is dropped, while single-key writes and keyed transactions go on meanwhile.
+/// holder bumps it (`GateHold::bump`), while single-key writes and keyed transactions go on
+/// meanwhile.
 #[test]
 fn a_held_gate_serves_its_threads_transactions_and_holds_off_the_others() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -565,8 +566,22 @@ fn a_held_gate_serves_its_threads_transactions_and_holds_off_the_others() {
             !ran.load(Ordering::SeqCst),
             "an open transaction ran past a held gate"
         );
-        drop(hold);
+        // `bump` hands the gate to the waiting thread, and takes it back once it is done.
+        let mut hold = hold;
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ran.load(Ordering::SeqCst) {
+            hold.bump();
+            assert!(
+                std::time::Instant::now() < end,
+                "bump never let the waiter in"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(other.join().unwrap(), 4);
+        // Still held: this thread's open transactions skip the gate.
+        kv.transaction(Scope::Open(&[]), |tx| tx.db(0)?.incr("k2"))
+            .unwrap();
+        drop(hold);
     });
     assert!(ran.load(Ordering::SeqCst));
     assert_eq!((int(&db, "k3"), int(&db, "k4")), (4, 4));

@@ -369,6 +369,10 @@ fn pipelined_scripts_let_go_of_the_gate_before_waiting_or_writing() {
         assert_eq!(slow.read_bulk().len(), 65536);
     }
     slow.roundtrip(&incr(b"a"), b":2\r\n");
+
+    // A long pipeline of small scripts, which hands the gate over every 64 scripts.
+    let expected: String = (1..=300).map(|n| format!(":{n}\r\n")).collect();
+    slow.roundtrip(&incr(b"p").repeat(300), expected.as_bytes());
 }
 
 /// EVAL with more keys and arguments than the server passes on the stack, and with a few.

@@ -251,21 +251,23 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// How many scripts one hold of the gate serves before it is released and taken again, so
-/// that a long pipeline of scripts lets other clients' scripts (and snapshots) in between.
+/// How many scripts one hold of the gate serves before it hands the gate to a waiting thread
+/// and takes it back, so that a long pipeline of scripts lets other clients' scripts (and
+/// snapshots) in between.
 const HOLD_SCRIPTS: u32 = 64;
 
 /// Takes (or keeps) the order gate for the script about to run on this thread.
 fn hold_gate(db: &kvcore::Db) {
     GATE.with(|g| {
         let mut g = g.borrow_mut();
-        if let Some((_, served)) = g.as_mut() {
-            if *served < HOLD_SCRIPTS {
-                *served += 1;
-                return;
+        if let Some((hold, served)) = g.as_mut() {
+            if *served == HOLD_SCRIPTS {
+                // Let a waiting client's script (or a snapshot) in first.
+                hold.bump();
+                *served = 0;
             }
-            // Let the others in first.
-            *g = None;
+            *served += 1;
+            return;
         }
         *g = Some((db.kv().hold_gate(), 1));
     });
