@@ -135,7 +135,7 @@ pub use pubsub::{
 };
 pub use rdb::{RdbLoadInfo, RestoreOptions};
 pub use store::Store;
-pub use tx::{Scope, Tx, Watch};
+pub use tx::{GateHold, Scope, Tx, Watch};
 pub use types::{
     Aggregate, BitRange, BitUnit, BitfieldOp, BitfieldType, EncodingLimits, End, LexBound,
     LexRange, Overflow, ScoreRange, StreamEntryRef, StreamId, ZAddFlags, encoding_limits,

@@ -26,7 +26,7 @@
 //! was taken. Checking it inside a transaction that locks those keys gives check-and-set:
 //! nothing can change them between the check and the transaction's writes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -288,9 +288,10 @@ pub(crate) fn run<R>(
         }
     };
     // Invariant 12: with the order gate, the shards are taken in order, waiting for each;
-    // without it, without waiting while holding any.
-    let gate = (kind != Kind::Keys).then(|| inner.gate());
-    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if gate.is_some() {
+    // without it, without waiting while holding any. A thread holding a `GateHold` on this
+    // store has the gate already.
+    let gate = (kind != Kind::Keys && !holds_gate(inner)).then(|| inner.gate());
+    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if kind != Kind::Keys {
         ids.iter()
             .map(|&(db, s)| inner.write_shard(db, s))
             .collect()
@@ -338,7 +339,81 @@ pub(crate) fn run<R>(
     res
 }
 
+thread_local! {
+    /// The store (the address of its `Inner`) whose order gate this thread holds through a
+    /// [`GateHold`], 0 if none.
+    static HELD_GATE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the calling thread holds `inner`'s order gate through a [`GateHold`].
+#[inline]
+fn holds_gate(inner: &Inner) -> bool {
+    HELD_GATE.get() == std::ptr::from_ref(inner) as usize
+}
+
+/// The store's order gate, held by one thread across several open transactions
+/// ([`Scope::Open`], [`Scope::Everything`]) so they do not take it one by one: see
+/// [`Kv::hold_gate`]. Dropping it releases the gate.
+pub struct GateHold {
+    /// Borrows `inner`'s gate; dropped before `inner` (field order).
+    _guard: MutexGuard<'static, ()>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GateHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateHold").finish_non_exhaustive()
+    }
+}
+
+impl GateHold {
+    /// Lets a thread waiting for the gate have it, if one is, then takes it back (parking_lot's
+    /// fair hand-off; without a waiter it costs nothing): a long run of transactions under
+    /// one hold gives the others their turn.
+    pub fn bump(&mut self) {
+        MutexGuard::bump(&mut self._guard);
+    }
+}
+
+impl Drop for GateHold {
+    fn drop(&mut self) {
+        debug_assert!(holds_gate(&self.inner));
+        HELD_GATE.set(0);
+        // `_guard` drops after this, releasing the gate.
+    }
+}
+
 impl Kv {
+    /// Takes the store's order gate and keeps it until the returned [`GateHold`] drops: the
+    /// open transactions this thread runs meanwhile use it instead of each taking it (a
+    /// server running a client's pipelined scripts takes the gate once for all of them,
+    /// instead of once per script against every other client's scripts). Other open and
+    /// whole-keyspace transactions, FLUSHALL, FLUSHDB, SWAPDB and snapshots wait until it
+    /// drops; single-key operations and [`Scope::Keys`] transactions do not.
+    ///
+    /// While it is held, the thread must not wait for anything another thread does while
+    /// waiting for the gate, and must not call what takes the gate outside a transaction
+    /// (FLUSHALL, FLUSHDB, SWAPDB, [`Kv::function_store`]): it would wait for itself.
+    ///
+    /// # Panics
+    /// If the calling thread holds the gate already, or runs a transaction of this store.
+    pub fn hold_gate(&self) -> GateHold {
+        assert!(
+            HELD_GATE.get() == 0 && !self.tx_active(),
+            "the order gate is held already on this thread"
+        );
+        let guard = self.inner.gate();
+        // SAFETY: only the lifetime changes. The guard borrows the `Inner` that the
+        // `GateHold` keeps alive through its `Arc`, and drops before it (field order).
+        let guard =
+            unsafe { std::mem::transmute::<MutexGuard<'_, ()>, MutexGuard<'static, ()>>(guard) };
+        HELD_GATE.set(std::ptr::from_ref(&*self.inner) as usize);
+        GateHold {
+            _guard: guard,
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
     /// Runs `f` as one atomic, isolated step over `scope`'s keys: no other client observes
     /// a state between its operations, and their effects are logged as one record (a crash
     /// keeps all or none). Returns once that record is as durable as the sync mode promises.

@@ -514,3 +514,79 @@ fn open_transactions_among_multi_key_operations_never_deadlock() {
     let all: i64 = names.iter().map(|k| int(&db, k)).sum();
     assert_eq!(all, TOTAL);
 }
+
+/// A thread holding the order gate (`Kv::hold_gate`) runs open and whole-keyspace
+/// transactions without taking it again; another thread's open transaction waits until the
+/// holder bumps it (`GateHold::bump`), while single-key writes and keyed transactions go on
+/// meanwhile.
+#[test]
+fn a_held_gate_serves_its_threads_transactions_and_holds_off_the_others() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let kv = Kv::in_memory(Options::new().shards(8).databases(2));
+    let db = kv.db(0).unwrap();
+    let names = keys(16);
+    let hold = kv.hold_gate();
+    // Open transactions on this thread, one after another, reaching undeclared keys.
+    for round in 0..3 {
+        kv.transaction(Scope::Open(&[(0, b"k0")]), |tx| {
+            let db = tx.db(0)?;
+            for k in &names {
+                db.incr(k)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(int(&db, "k15"), round + 1);
+    }
+    kv.transaction(Scope::Everything, |tx| tx.kv().swapdb(0, 1))
+        .unwrap();
+    kv.transaction(Scope::Everything, |tx| tx.kv().swapdb(0, 1))
+        .unwrap();
+    let ran = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            kv.transaction(Scope::Open(&[(0, b"k1")]), |tx| {
+                ran.store(true, Ordering::SeqCst);
+                tx.db(0)?.incr("k2")
+            })
+            .unwrap()
+        });
+        // Everyone else who does not need the gate goes on.
+        s.spawn(|| {
+            let db = kv.db(0).unwrap();
+            db.incr("k3").unwrap();
+            let pair = scope_of(0, &names[4..6]);
+            db.transaction(Scope::Keys(&pair), |tx| tx.db(0)?.incr("k4"))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "an open transaction ran past a held gate"
+        );
+        // `bump` hands the gate to the waiting thread, and takes it back once it is done.
+        let mut hold = hold;
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ran.load(Ordering::SeqCst) {
+            hold.bump();
+            assert!(
+                std::time::Instant::now() < end,
+                "bump never let the waiter in"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(other.join().unwrap(), 4);
+        // Still held: this thread's open transactions skip the gate.
+        kv.transaction(Scope::Open(&[]), |tx| tx.db(0)?.incr("k2"))
+            .unwrap();
+        drop(hold);
+    });
+    assert!(ran.load(Ordering::SeqCst));
+    assert_eq!((int(&db, "k3"), int(&db, "k4")), (4, 4));
+    // Released: this thread takes the gate per transaction again, and may hold it again.
+    kv.transaction(Scope::Open(&[]), |tx| tx.db(0)?.incr("k0"))
+        .unwrap();
+    drop(kv.hold_gate());
+}

@@ -188,6 +188,10 @@ impl Session {
 
     /// Executes one request, appending its reply (if any) to `out`.
     pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
+        // Only consecutive scripts keep the order gate a script took (see `cmd::script`).
+        if crate::cmd::gate_held() && !crate::cmd::keeps_gate(req) {
+            crate::cmd::release_gate();
+        }
         let mark = out.len();
         self.run(req, out);
         // CLIENT REPLY: errors, unknown commands and arity errors included, as in Redis.
@@ -343,6 +347,7 @@ impl Session {
     /// replies of the batch so far are sent at its end, after the wait.
     #[cold]
     fn wait_for_pause(&mut self, idx: usize, slot: usize) -> bool {
+        crate::cmd::release_gate();
         let flags = table::stat_command(slot).flags;
         let writes = if TABLE[idx].name == "exec" {
             self.multi.as_ref().is_some_and(|tx| tx.writes())
@@ -984,6 +989,7 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        crate::cmd::release_gate();
         // What this batch published goes out to its subscribers (and showed to the monitors)
         // before this client's own replies, which may block on its socket.
         if self.s.shared.tracking.active() {
@@ -1132,6 +1138,7 @@ impl Conn {
     }
 
     fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+        crate::cmd::release_gate();
         if self.s.pubsub.queued {
             // A long pipeline of a queued client: send what is queued, and wait (on this
             // client's socket only) until most of it is gone, as a direct write would.

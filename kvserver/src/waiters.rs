@@ -188,6 +188,12 @@ impl Waiters {
         }
     }
 
+    /// Whether any client is blocked on a key (`serve` then has work).
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) != 0
+    }
+
     /// Called after every successful write command: serves waiters whose keys now have data,
     /// first come first served, until no queue makes progress (a served BLMOVE may feed another
     /// key's waiters). The pops run on the caller's thread, through each waiter's own database

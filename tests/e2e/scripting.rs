@@ -316,3 +316,82 @@ fn a_busy_function_is_reported_and_killed_with_function_kill() {
     );
     admin.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
 }
+
+/// A client's pipelined scripts keep the store's order gate from one to the next (taken once
+/// for the run of scripts, not once per script), but never past anything else: a FLUSHDB
+/// between scripts (which takes the gate itself), a blocking command after them, and a
+/// pipeline whose large replies its client does not read (the connection waits to write)
+/// all leave the gate free for other clients' scripts.
+#[test]
+fn pipelined_scripts_let_go_of_the_gate_before_waiting_or_writing() {
+    let server = Server::start(&[]);
+    let incr = |key: &[u8]| resp(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", key]);
+    // In database 1, which the FLUSHDB below leaves alone.
+    let mut other = server.raw();
+    other.roundtrip(&resp(&[b"SELECT", b"1"]), b"+OK\r\n");
+    let mut a = server.raw();
+    let mut batch = Vec::new();
+    for _ in 0..3 {
+        batch.extend(incr(b"a"));
+    }
+    batch.extend(resp(&[b"FLUSHDB"]));
+    batch.extend(incr(b"a"));
+    batch.extend(resp(&[b"BLPOP", b"q", b"0"]));
+    a.send(&batch);
+    // `a` waits in BLPOP (its earlier replies go out with BLPOP's): other clients' scripts
+    // run meanwhile.
+    let mut admin = server.raw();
+    let end = Instant::now() + PATIENCE;
+    loop {
+        admin.send(&resp(&[b"INFO", b"clients"]));
+        if String::from_utf8(admin.read_bulk())
+            .unwrap()
+            .contains("blocked_clients:1\r\n")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "the pipeline's BLPOP never blocked");
+    }
+    other.roundtrip(&incr(b"o"), b":1\r\n");
+    admin.roundtrip(&resp(&[b"LPUSH", b"q", b"x"]), b":1\r\n");
+    a.expect(b":1\r\n:2\r\n:3\r\n+OK\r\n:1\r\n*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+
+    // 1000 replies of 64 KiB (62.5 MiB), more than the sockets buffer (loopback buffers grow to
+    // 32 MiB or so): the server waits to write
+    // until `slow` reads, and meanwhile other clients' scripts run.
+    let mut slow = server.raw();
+    let big = resp(&[b"EVAL", b"return string.rep('x', 65536)", b"0"]);
+    slow.send(&big.repeat(1000));
+    for n in 2..=5 {
+        other.roundtrip(&incr(b"o"), format!(":{n}\r\n").as_bytes());
+    }
+    for _ in 0..1000 {
+        assert_eq!(slow.read_bulk().len(), 65536);
+    }
+    slow.roundtrip(&incr(b"a"), b":2\r\n");
+
+    // A long pipeline of small scripts, which hands the gate over every 64 scripts.
+    let expected: String = (1..=300).map(|n| format!(":{n}\r\n")).collect();
+    slow.roundtrip(&incr(b"p").repeat(300), expected.as_bytes());
+}
+
+/// EVAL with more keys and arguments than the server passes on the stack, and with a few.
+#[test]
+fn scripts_get_every_key_and_argument() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let body: &[u8] = b"return {#KEYS, #ARGV, KEYS[#KEYS], ARGV[#ARGV]}";
+    let keys: Vec<Vec<u8>> = (1..=20).map(|i| format!("k{i}").into_bytes()).collect();
+    let argv: Vec<Vec<u8>> = (1..=5).map(|i| format!("a{i}").into_bytes()).collect();
+    let mut args: Vec<&[u8]> = vec![b"EVAL", body, b"20"];
+    args.extend(keys.iter().map(Vec::as_slice));
+    args.extend(argv.iter().map(Vec::as_slice));
+    c.roundtrip(
+        &resp(&args),
+        b"*4\r\n:20\r\n:5\r\n$3\r\nk20\r\n$2\r\na5\r\n",
+    );
+    c.roundtrip(
+        &resp(&[b"EVAL", body, b"1", b"k", b"a"]),
+        b"*4\r\n:1\r\n:1\r\n$1\r\nk\r\n$1\r\na\r\n",
+    );
+}

@@ -19,6 +19,9 @@ use super::convert::{push, push_bytes};
 use super::engine::{RunCtx, format_g17};
 use super::value::Value;
 
+/// How many arguments of a `redis.call` [`dispatch`] passes on the stack.
+const FEW_ARGS: usize = 16;
+
 /// `redis.call`: a failing command raises `{err = text}`.
 pub(super) unsafe extern "C-unwind" fn call(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: Lua calls it as the closure `closure` builds.
@@ -122,22 +125,29 @@ unsafe fn dispatch(state: *mut ffi::lua_State, ctx: &mut RunCtx) {
             ctx.ends.push(ctx.args.len());
         }
         let mut start = 0;
-        let argv: Vec<&[u8]> = ctx
-            .ends
-            .iter()
-            .map(|&end| {
-                let a = &ctx.args[start..end];
-                start = end;
-                a
-            })
-            .collect();
+        let mut split = ctx.ends.iter().map(|&end| {
+            let a = &ctx.args[start..end];
+            start = end;
+            a
+        });
+        // The arguments as one slice: on the stack for the usual handful.
+        let mut few: [&[u8]; FEW_ARGS] = [&[]; FEW_ARGS];
+        let many: Vec<&[u8]>;
+        let argv: &[&[u8]] = if ctx.ends.len() <= FEW_ARGS {
+            for (slot, arg) in few.iter_mut().zip(&mut split) {
+                *slot = arg;
+            }
+            &few[..ctx.ends.len()]
+        } else {
+            many = split.collect();
+            &many
+        };
         // SAFETY: see `RunCtx`: the host is set only while the script runs on this thread,
         // and it does not re-enter the interpreter.
-        let (reply, wrote) = host.as_mut().call(&argv, &ctx.call);
+        let (reply, wrote) = host.as_mut().call(argv, &ctx.call);
         if wrote {
             ctx.wrote.store(true, Ordering::Relaxed);
         }
-        drop(argv);
         ctx.reply = reply;
     }
 }

@@ -943,6 +943,10 @@ mod host_tests {
                     (Value::Status(b"OK".to_vec()), true)
                 }
                 (b"ping", 1) => (Value::Status(b"PONG".to_vec()), false),
+                (b"echo", _) => (
+                    Value::Array(args[1..].iter().map(|a| Value::Bulk(a.to_vec())).collect()),
+                    false,
+                ),
                 _ => (
                     Value::error("ERR Unknown Redis command called from script"),
                     false,
@@ -999,6 +1003,16 @@ mod host_tests {
                 bulk("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"),
             ),
             ("return redis.call('get', 10.7) == false", Value::Int(1)),
+            (
+                "return redis.call('echo', 'a', 2.5, 'c')",
+                Value::Array(vec![bulk("a"), bulk("2.5"), bulk("c")]),
+            ),
+            // More arguments than `call.rs` passes on the stack.
+            (
+                "local t = {} for i = 1, 40 do t[i] = 'a' .. i end \
+                 return redis.call('echo', unpack(t))",
+                Value::Array((1..=40).map(|i| bulk(&format!("a{i}"))).collect()),
+            ),
         ] {
             assert_eq!(eval(&engine, &mut host, body, &["k"]), want, "{body}");
         }

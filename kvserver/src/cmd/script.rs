@@ -184,7 +184,18 @@ pub(super) fn run(
     if numkeys < 0 {
         return Err(CmdError::Msg("ERR Number of keys can't be negative"));
     }
-    let args: Vec<&[u8]> = req.args().collect();
+    // The arguments as one slice, on the stack for the usual handful.
+    let mut few: [&[u8]; FEW_ARGS] = [&[]; FEW_ARGS];
+    let many: Vec<&[u8]>;
+    let args: &[&[u8]] = if req.len() <= FEW_ARGS {
+        for (slot, arg) in few.iter_mut().zip(req.args()) {
+            *slot = arg;
+        }
+        &few[..req.len()]
+    } else {
+        many = req.args().collect();
+        &many
+    };
     if numkeys as u64 > (args.len() - 3) as u64 {
         return Err(CmdError::Msg(
             "ERR Number of keys can't be greater than number of args",
@@ -200,7 +211,7 @@ pub(super) fn run(
     let mut host = ScriptHost {
         s,
         wrote: false,
-        out: Vec::new(),
+        out: REPLY_BUF.with(std::cell::Cell::take),
     };
     let reply = if host.s.in_exec() {
         let reply = f(engine, keys, argv, &mut host);
@@ -210,6 +221,7 @@ pub(super) fn run(
     } else {
         let scope: Vec<(usize, &[u8])> = keys.iter().map(|&k| (db_index, k)).collect();
         let db = host.s.db.clone();
+        hold_gate(&db);
         let ran = db.transaction(kvcore::Scope::Open(&scope), |t| {
             host.s.enter_exec(t.kv().clone())?;
             Ok(f(engine, keys, argv, &mut host))
@@ -219,14 +231,88 @@ pub(super) fn run(
         ran?
     };
     let wrote = host.wrote;
+    if host.out.capacity() <= KEEP_REPLY_BUF {
+        REPLY_BUF.with(|b| b.set(std::mem::take(&mut host.out)));
+    }
     let version = ctx.s.version;
     kvproto::encode(&to_frame(reply), version, out);
-    if wrote && !ctx.s.in_exec() {
+    if wrote && !ctx.s.in_exec() && ctx.s.shared.waiters.any() {
         // Clients blocked on keys the script pushed to are served now that its locks are
-        // released.
+        // released (and the gate: their pops run here).
+        release_gate();
         ctx.s.shared.waiters.serve();
     }
     Ok(())
+}
+
+/// How many arguments (the command and its script or SHA-1 included) `run` takes on the stack.
+const FEW_ARGS: usize = 16;
+
+/// The largest reply buffer a connection thread keeps for its next script.
+const KEEP_REPLY_BUF: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer a script's commands write their replies into (`ScriptHost::out`), kept by
+    /// the connection thread from one script to the next while it is small.
+    static REPLY_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The store's order gate, held by this connection thread across its client's consecutive
+    /// scripts (a pipeline of EVALSHAs takes it once, not once per script against every other
+    /// client's scripts), and how many scripts it has served. See [`release_gate`].
+    static GATE: std::cell::RefCell<Option<(kvcore::GateHold, u32)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// How many scripts one hold of the gate serves before it hands the gate to a waiting thread
+/// and takes it back, so that a long pipeline of scripts lets other clients' scripts (and
+/// snapshots) in between.
+const HOLD_SCRIPTS: u32 = 64;
+
+/// Takes (or keeps) the order gate for the script about to run on this thread.
+fn hold_gate(db: &kvcore::Db) {
+    GATE.with(|g| {
+        let mut g = g.borrow_mut();
+        if let Some((hold, served)) = g.as_mut() {
+            if *served == HOLD_SCRIPTS {
+                // Let a waiting client's script (or a snapshot) in first.
+                hold.bump();
+                *served = 0;
+            }
+            *served += 1;
+            return;
+        }
+        *g = Some((db.kv().hold_gate(), 1));
+    });
+}
+
+/// Releases the order gate this thread's scripts kept (see [`hold_gate`]). The connection
+/// calls it before it runs anything but a script ([`keeps_gate`]), before it waits (CLIENT
+/// PAUSE, a blocked command) and before it writes to its socket or reads from it again: the
+/// gate is kept only between scripts that follow each other in one batch of requests, with
+/// no I/O or waiting in between.
+pub(crate) fn release_gate() {
+    let hold = GATE.with(|g| g.borrow_mut().take());
+    drop(hold);
+}
+
+/// Whether this thread holds the order gate for its scripts.
+pub(crate) fn gate_held() -> bool {
+    GATE.with(|g| g.borrow().is_some())
+}
+
+/// Whether `req` is a command that runs a script (EVAL, EVALSHA, FCALL and their `_RO`
+/// forms), which may keep the gate the previous script held.
+pub(crate) fn keeps_gate(req: &Request<'_>) -> bool {
+    let name = req.arg(0);
+    [
+        &b"evalsha"[..],
+        b"fcall",
+        b"eval",
+        b"evalsha_ro",
+        b"fcall_ro",
+        b"eval_ro",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// The engine's host: runs a script's commands through the command table on the
