@@ -692,3 +692,169 @@ fn a_tls_client_stalled_mid_record_holds_up_only_itself() {
     sub.tls.sock.write_all(&rec[half..]).unwrap();
     exchange(&mut sub, b"", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
 }
+
+/// CONFIG SET of `pairs` on `plain`, unwrapped.
+fn config_set(plain: &mut redis::Connection, pairs: &[(&str, &str)]) -> redis::RedisResult<()> {
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("SET");
+    for (k, v) in pairs {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.exec(plain)
+}
+
+/// A rustls client configuration with the test CA, for TLS 1.2 only if `tls12`, preferring
+/// the CHACHA20 suites if `chacha_first`.
+fn client_config_versions(
+    certs: &Certs,
+    tls12: bool,
+    chacha_first: bool,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path("ca.crt")).unwrap())
+        .unwrap();
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12 {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let mut provider = rustls::crypto::ring::default_provider();
+    if chacha_first {
+        provider
+            .cipher_suites
+            .sort_by_key(|s| !format!("{:?}", s.suite()).contains("CHACHA20"));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[test]
+fn tls_ciphers_prefer_server_ciphers_and_session_caching_apply() {
+    let certs = Certs::new("tls-ciphers");
+    let (server, tls_port) = tls_server(&certs, &["--in-memory"]);
+    let mut plain = server.client();
+    // tls-ciphers picks the TLS 1.2 suites; among them the client's order wins, or the
+    // server's with tls-prefer-server-ciphers (rustls's order: AES-256-GCM before ChaCha20).
+    config_set(
+        &mut plain,
+        &[(
+            "tls-ciphers",
+            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+        )],
+    )
+    .unwrap();
+    let suite = |plain: &mut redis::Connection, prefer: &str| {
+        config_set(plain, &[("tls-prefer-server-ciphers", prefer)]).unwrap();
+        let mut c =
+            TlsClient::connect(tls_port, client_config_versions(&certs, true, true)).unwrap();
+        exchange(&mut c, PING, "+PONG\r\n");
+        c.tls.conn.negotiated_cipher_suite().unwrap().suite()
+    };
+    assert_eq!(
+        suite(&mut plain, "no"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+    assert_eq!(
+        suite(&mut plain, "yes"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    );
+    config_set(
+        &mut plain,
+        &[("tls-ciphers", "ECDHE-RSA-CHACHA20-POLY1305")],
+    )
+    .unwrap();
+    assert_eq!(
+        suite(&mut plain, "yes"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+    // A list that selects nothing kv has is refused, and nothing changes.
+    let err = config_set(&mut plain, &[("tls-ciphers", "AES128-SHA")]).unwrap_err();
+    assert!(
+        super::support::error_text(&err).contains("Unable to update TLS configuration"),
+        "{err}"
+    );
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("tls-ciphers")
+        .query(&mut plain)
+        .unwrap();
+    assert_eq!(got, ["tls-ciphers", "ECDHE-RSA-CHACHA20-POLY1305"]);
+
+    // Session caching: a second connection with the same client configuration resumes;
+    // with tls-session-caching no it cannot.
+    for (caching, want) in [
+        ("yes", rustls::HandshakeKind::Resumed),
+        ("no", rustls::HandshakeKind::Full),
+    ] {
+        config_set(&mut plain, &[("tls-session-caching", caching)]).unwrap();
+        let config = client_config_versions(&certs, false, false);
+        let mut first = TlsClient::connect(tls_port, Arc::clone(&config)).unwrap();
+        // TLS 1.3 tickets arrive after the handshake: a round trip collects them.
+        exchange(&mut first, PING, "+PONG\r\n");
+        let mut second = TlsClient::connect(tls_port, config).unwrap();
+        exchange(&mut second, PING, "+PONG\r\n");
+        assert_eq!(second.tls.conn.handshake_kind(), Some(want), "{caching}");
+    }
+}
+
+#[test]
+fn tls_ca_cert_dir_verifies_clients_and_encrypted_keys_are_refused() {
+    let certs = Certs::new("tls-ca-dir");
+    let cas = format!("{}/cas", certs.dir.path());
+    std::fs::create_dir_all(&cas).unwrap();
+    std::fs::copy(certs.path("ca.crt"), format!("{cas}/ca.pem")).unwrap();
+    let (port, tls_port) = (free_port(), free_port());
+    let config = certs.config(port, tls_port, &format!("tls-ca-cert-dir {cas}\n"));
+    // The config file's tls-ca-cert-file is replaced by the directory.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("tls-ca-cert-file {}\n", certs.path("ca.crt")), "");
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start_raw(&["--in-memory", "--bind", "127.0.0.1", "--config", &config]);
+    let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+    exchange(&mut c, PING, "+PONG\r\n");
+    let refused = match TlsClient::connect(tls_port, certs.client_config(false)) {
+        Err(e) => e.to_string(),
+        Ok(mut c) => c.roundtrip(PING, 7).unwrap_err().to_string(),
+    };
+    assert!(refused.contains("CertificateRequired"), "{refused}");
+
+    // An encrypted key: refused with the reason in the log (kv cannot decrypt keys).
+    run(Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "server.key",
+            "-out",
+            "enc.key",
+            "-passout",
+            "pass:pw",
+        ])
+        .current_dir(certs.dir.path()));
+    let mut plain = server.client();
+    let err = config_set(
+        &mut plain,
+        &[
+            ("tls-key-file-pass", "pw"),
+            ("tls-key-file", &certs.path("enc.key")),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        super::support::error_text(&err).contains("Unable to update TLS configuration"),
+        "{err}"
+    );
+    let log = server.log_with("kv cannot decrypt private keys");
+    assert!(
+        log.contains("is encrypted (tls-key-file-pass is set)"),
+        "{log}"
+    );
+    let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+    exchange(&mut c, PING, "+PONG\r\n");
+}
