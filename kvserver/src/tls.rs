@@ -535,6 +535,7 @@ impl Link {
     ///
     /// # Errors
     /// The socket's, or the client broke the protocol (its alert is sent).
+    #[inline(never)]
     pub(crate) fn read(&self, tcp: &TcpStream, buf: &mut [u8], wait: bool) -> io::Result<usize> {
         let mut input = self.input.lock();
         loop {
@@ -586,6 +587,7 @@ impl Link {
     /// The connection's thread, while its client is blocked (BLPOP & co.): whether the client
     /// closed (`close_notify`, the socket's end) or the connection failed. Decrypts what has
     /// arrived without losing it.
+    #[inline(never)]
     pub(crate) fn peer_closed(&self, tcp: &TcpStream) -> bool {
         let mut input = self.input.lock();
         if input.eof {
@@ -629,6 +631,7 @@ impl Link {
     ///
     /// # Errors
     /// The socket's.
+    #[inline(never)]
     pub(crate) fn send_nowait(&self, tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
         let mut s = self.session.lock();
         flush(&mut s, tcp)?;
@@ -665,6 +668,7 @@ impl Link {
     ///
     /// # Errors
     /// The socket's; `WouldBlock` when a wait timed out.
+    #[inline(never)]
     pub(crate) fn write_all(&self, tcp: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
         loop {
             let (taken, left) = self.step(tcp, buf)?;
@@ -683,6 +687,7 @@ impl Link {
     ///
     /// # Errors
     /// As [`Link::write_all`].
+    #[inline(never)]
     pub(crate) fn write(&self, tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
         loop {
             let (taken, left) = self.step(tcp, buf)?;

@@ -4,8 +4,9 @@
 //! The connection's own thread reads and writes through it; the replier and publishers send
 //! through it without blocking ([`Wire::send_nowait`]); CLIENT KILL and shutdown end it
 //! ([`Wire::tcp`]'s `shutdown`). A plaintext client costs one predictable branch per call over
-//! the bare socket; the TLS half is out of line so that it does not deepen every connection
-//! thread's stack (ARCHITECTURE.md, "What an idle connection costs").
+//! the bare socket; the TLS half (`tls::Link`'s entry points are `#[inline(never)]`) stays out
+//! of the connection loop's frame, which every connection thread's stack pays for
+//! (ARCHITECTURE.md, "What an idle connection costs").
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
