@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""p50/p99 PING latency of a well-behaved client against KVSERVER (port 7419): quiet, then during
+"""p50/p99 PING latency of a well-behaved client against KVSERVER (port 7449): quiet, then during
 each hostile case of tests/e2e/hostile.rs at larger scale.
 
     tools/bench_hostile.py KVSERVER_BINARY
 """
 import socket, subprocess, threading, time, statistics, sys, resource
-kv_bin = sys.argv[1]; port = 7419
+kv_bin = sys.argv[1]; port = 7449
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 srv = subprocess.Popen([kv_bin, "--in-memory", "--port", str(port), "--requirepass", "pw", "--maxclients", "600"],
                        cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

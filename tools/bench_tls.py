@@ -5,7 +5,7 @@
 
 Makes a throw-away CA and server certificate with the openssl CLI in a temporary directory,
 starts redis-server (Debian's is built with TLS) and kvserver with TLS only
-(`port 0`, `tls-auth-clients no`) on ports 7417 and 7418, and prints per test the median
+(`port 0`, `tls-auth-clients no`) on ports 7447 and 7448, and prints per test the median
 requests/s of each and the median and min-max of the per-round kv/redis ratios.
 """
 import subprocess, time, statistics, sys, os, tempfile, shutil
@@ -22,9 +22,9 @@ ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "
      "-days", "2", "-extfile", "server.ext", "-out", "server.crt")
 kv_bin = sys.argv[1]; rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 open(f"{work}/kv.conf", "w").write(
-    f"port 0\ntls-port 7418\ntls-cert-file {C}/server.crt\ntls-key-file {C}/server.key\n"
+    f"port 0\ntls-port 7448\ntls-cert-file {C}/server.crt\ntls-key-file {C}/server.key\n"
     f"tls-ca-cert-file {C}/ca.crt\ntls-auth-clients no\n")
-redis = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", "7417",
+redis = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", "7447",
     "--tls-cert-file", f"{C}/server.crt", "--tls-key-file", f"{C}/server.key",
     "--tls-ca-cert-file", f"{C}/ca.crt", "--tls-auth-clients", "no", "--save", "",
     "--appendonly", "no", "--dir", work], cwd=work,
@@ -46,7 +46,7 @@ def run(port, args):
     return got
 try:
     for r in range(rounds):
-        order = [("redis", 7417), ("kv", 7418)] if r % 2 == 0 else [("kv", 7418), ("redis", 7417)]
+        order = [("redis", 7447), ("kv", 7448)] if r % 2 == 0 else [("kv", 7448), ("redis", 7447)]
         for tname, args in tests:
             for label, port in order:
                 for op, rps in run(port, args).items():

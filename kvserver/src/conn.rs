@@ -7,8 +7,7 @@
 //! replies pass [`FLUSH_AT`] bytes is flushed early so one pipeline cannot pin unbounded memory.
 
 use std::any::Any;
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,6 +21,7 @@ use crate::log::{verbose, warning};
 use crate::registry::ClientHandle;
 use crate::shared::Shared;
 use crate::stats::Counter;
+use crate::wire::Wire;
 
 /// The size the read buffer grows to while reads fill it; past it, it grows only for a request
 /// that does not fit, and gives the excess back once its requests are done.
@@ -759,13 +759,13 @@ impl Drop for Waiting {
 /// load nobody spins; the caller polls only for a client whose last request came within the
 /// window, so a client that talks now and then costs no polling. `None`: nothing arrived,
 /// block.
-fn spin_read(stream: &TcpStream, buf: &mut [u8]) -> Option<io::Result<usize>> {
+fn spin_read(wire: &Wire, buf: &mut [u8]) -> Option<io::Result<usize>> {
     if ACTIVE.load(Ordering::Relaxed) != 0 || SPINNING.swap(true, Ordering::Acquire) {
         return None;
     }
     let started = Instant::now();
     let got = loop {
-        match crate::os::recv_nowait(stream, buf) {
+        match wire.read_nowait(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Unsupported => break None,
             r => break Some(r),
@@ -786,13 +786,15 @@ pub(crate) struct Conn {
     send_timeout: bool,
 }
 
-/// Bytes written to `stream` that its peer has not yet taken (the send queue), 0 if unknown.
-fn unsent(stream: &TcpStream) -> u64 {
+/// Bytes written for the client that its peer has not yet taken (the socket's send queue,
+/// and what a TLS session holds encrypted), 0 if unknown.
+fn unsent(wire: &Wire) -> u64 {
     use std::os::fd::AsRawFd;
     let mut n: libc::c_int = 0;
     // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer, which is valid.
-    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-    if r == 0 { n.max(0) as u64 } else { 0 }
+    let r = unsafe { libc::ioctl(wire.tcp().as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    let queued = if r == 0 { n.max(0) as u64 } else { 0 };
+    queued + wire.unsent_bytes() as u64
 }
 
 impl Conn {
@@ -807,9 +809,11 @@ impl Conn {
     ///
     /// # Errors
     /// The I/O error that ended the connection.
-    pub(crate) fn run(mut self, mut stream: TcpStream) -> io::Result<()> {
+    pub(crate) fn run(mut self) -> io::Result<()> {
         crate::tracking::set_current(self.s.handle.id);
-        let served = self.serve(&mut stream);
+        let handle = Arc::clone(&self.s.handle);
+        let wire = handle.socket();
+        let served = self.serve(wire);
         if self.s.tracking.take().is_some() {
             self.s
                 .shared
@@ -817,15 +821,16 @@ impl Conn {
                 .disable(&self.s.shared, self.s.handle.id);
         }
         // A reply still out with the replier is finished before the connection ends.
-        let finished = self.s.handle.outbox.wait_idle(&mut stream);
+        let finished = self.s.handle.outbox.wait_idle(wire);
         // Subscriptions end; a queued client's last replies (QUIT's) are written.
         self.s.stop_monitoring();
         let drain = served.is_ok() && self.s.close;
-        self.s.pubsub.finish(&self.s.handle, &stream, drain);
+        self.s.pubsub.finish(&self.s.handle, wire, drain);
+        wire.finish();
         served.and(finished)
     }
 
-    fn serve(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+    fn serve(&mut self, wire: &Wire) -> io::Result<()> {
         // Resumes a request that arrives over many reads where it stopped, instead of
         // re-reading its headers on every read (quadratic for a huge MSET arriving in pieces).
         // Its positions are relative to `rbuf[start..]`, so moving the unread bytes to the
@@ -851,7 +856,7 @@ impl Conn {
             if want_timeout != timeout_secs {
                 timeout_secs = want_timeout;
                 let t = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-                stream.set_read_timeout(t)?;
+                wire.tcp().set_read_timeout(t)?;
             }
             // Offer each read at least a quarter of the buffer (of READ_CHUNK once larger).
             let least = rbuf.len().min(READ_CHUNK) / 4;
@@ -881,20 +886,19 @@ impl Conn {
                     rbuf.resize(grown, 0);
                 }
             }
-            // A queued client's thread waits for its request while sending its queue.
-            if self.s.pubsub.queued {
-                self.s
-                    .pubsub
-                    .wait_readable(&self.s.shared, &self.s.handle, stream)?;
-            }
-            let polled = if last_gap <= SPIN && !self.s.pubsub.queued {
-                spin_read(stream, &mut rbuf[end..])
+            let got = if self.s.pubsub.queued {
+                // A queued client's thread waits for its request while sending its queue.
+                self.read_queued(wire, &mut rbuf[end..])
             } else {
-                None
-            };
-            let got = match polled {
-                Some(r) => r,
-                None => stream.read(&mut rbuf[end..]),
+                let polled = if last_gap <= SPIN {
+                    spin_read(wire, &mut rbuf[end..])
+                } else {
+                    None
+                };
+                match polled {
+                    Some(r) => r,
+                    None => wire.read(&mut rbuf[end..]),
+                }
             };
             let _busy = Busy::enter();
             let batch_start = Instant::now();
@@ -955,7 +959,7 @@ impl Conn {
                         if out.len() >= FLUSH_AT
                             || self.s.pubsub.queued && self.s.handle.pubsub.pending() >= FLUSH_AT
                         {
-                            self.flush(stream, &mut out)?;
+                            self.flush(wire, &mut out)?;
                         }
                     }
                     Ok(Status::Incomplete) => break,
@@ -970,7 +974,7 @@ impl Conn {
                 }
             }
             idle_since = self.s.account_batch(batch_start);
-            self.end_batch(stream, &mut out)?;
+            self.end_batch(wire, &mut out)?;
             if broken || self.s.close {
                 return Ok(());
             }
@@ -986,9 +990,32 @@ impl Conn {
         }
     }
 
+    /// A queued client's read: waits for its request in `poll` while sending its queue, then
+    /// reads without blocking (a TLS client's partial record sends it back to waiting, so a
+    /// client that stalls mid-record does not stop its queue).
+    fn read_queued(&mut self, wire: &Wire, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if !wire.has_input() {
+                self.s
+                    .pubsub
+                    .wait_readable(&self.s.shared, &self.s.handle, wire)?;
+            }
+            match wire.read_nowait(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.s.handle.is_killed() {
+                        return Ok(0);
+                    }
+                }
+                // Off Linux (no pub/sub there, but a tracking client may be queued).
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => return wire.read(buf),
+                r => return r,
+            }
+        }
+    }
+
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
-    fn end_batch(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    fn end_batch(&mut self, wire: &Wire, out: &mut Vec<u8>) -> io::Result<()> {
         crate::cmd::release_gate();
         // What this batch published goes out to its subscribers (and showed to the monitors)
         // before this client's own replies, which may block on its socket.
@@ -999,15 +1026,15 @@ impl Conn {
         self.s.flush_monitors();
         if self.s.pubsub.queued {
             // Replies still with the replier go first; a queued client commits inline.
-            self.s.handle.outbox.wait_idle(stream)?;
+            self.s.handle.outbox.wait_idle(wire)?;
             self.commit()?;
             let (shared, handle) = (&self.s.shared, &self.s.handle);
-            return self.s.pubsub.end_batch(shared, handle, stream, out);
+            return self.s.pubsub.end_batch(shared, handle, wire, out);
         }
         if self.s.shared.replier.is_some()
             && let Some(deferred) = self.s.writes.take()
         {
-            self.s.handle.outbox.wait_idle(stream)?;
+            self.s.handle.outbox.wait_idle(wire)?;
             self.check_output_limit(out)?;
             self.s
                 .handle
@@ -1022,7 +1049,7 @@ impl Conn {
             // Nothing to send (CLIENT REPLY OFF), but the batch's writes are still committed.
             return self.commit();
         }
-        self.flush(stream, out)
+        self.flush(wire, out)
     }
 
     /// Commits the connection's batch: every write since the last commit, one group commit.
@@ -1062,13 +1089,13 @@ impl Conn {
     /// soft limit for its seconds, the client is closed, as Redis does. Without limits (Redis's
     /// default) the write blocks this connection's thread only, which stops reading the client's
     /// requests, so its output never grows past one batch.
-    fn write_out(&mut self, stream: &mut TcpStream, out: &[u8]) -> io::Result<()> {
+    fn write_out(&mut self, wire: &Wire, out: &[u8]) -> io::Result<()> {
         let limit = self.s.shared.live.output_limits.normal.get();
         let limited = limit.hard > 0 || (limit.soft > 0 && limit.secs > 0);
         if !limited && !self.send_timeout {
-            return stream.write_all(out);
+            return wire.write_all(out);
         }
-        self.write_limited(stream, out, limit, limited)
+        self.write_limited(wire, out, limit, limited)
     }
 
     /// [`Conn::write_out`] under a limit. Out of line: the connection loop's stack frame stays
@@ -1077,23 +1104,30 @@ impl Conn {
     #[inline(never)]
     fn write_limited(
         &mut self,
-        stream: &mut TcpStream,
+        wire: &Wire,
         out: &[u8],
         limit: crate::settings::ClassLimit,
         limited: bool,
     ) -> io::Result<()> {
         if limited != self.send_timeout {
-            stream.set_write_timeout(limited.then_some(Duration::from_secs(1)))?;
+            wire.tcp()
+                .set_write_timeout(limited.then_some(Duration::from_secs(1)))?;
             self.send_timeout = limited;
         }
         if !limited {
-            return stream.write_all(out);
+            return wire.write_all(out);
         }
         let mut sent = 0;
         let mut over_since: Option<Instant> = None;
-        while sent < out.len() {
-            match stream.write(&out[sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+        // A TLS client's last records may still be held encrypted once all of `out` is taken.
+        while sent < out.len() || wire.unsent() {
+            let wrote = if sent < out.len() {
+                wire.write(&out[sent..])
+            } else {
+                wire.flush_wait(Some(Duration::from_secs(1))).map(|()| 0)
+            };
+            match wrote {
+                Ok(0) if sent < out.len() => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
@@ -1103,11 +1137,11 @@ impl Conn {
                     ) => {}
                 Err(e) => return Err(e),
             }
-            if sent == out.len() {
+            if sent == out.len() && !wire.unsent() {
                 break;
             }
             // A second without the whole batch going out: the client is not keeping up.
-            let pending = (out.len() - sent) as u64 + unsent(stream);
+            let pending = (out.len() - sent) as u64 + unsent(wire);
             let soft_for = (limit.soft > 0 && pending > limit.soft).then(|| {
                 let since = *over_since.get_or_insert_with(Instant::now);
                 since.elapsed()
@@ -1137,13 +1171,13 @@ impl Conn {
         Ok(())
     }
 
-    fn flush(&mut self, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    fn flush(&mut self, wire: &Wire, out: &mut Vec<u8>) -> io::Result<()> {
         crate::cmd::release_gate();
         if self.s.pubsub.queued {
             // A long pipeline of a queued client: send what is queued, and wait (on this
             // client's socket only) until most of it is gone, as a direct write would.
-            self.end_batch(stream, out)?;
-            return self.s.pubsub.drain(&self.s.handle, stream, FLUSH_AT);
+            self.end_batch(wire, out)?;
+            return self.s.pubsub.drain(&self.s.handle, wire, FLUSH_AT);
         }
         if let Err(e) = self.commit() {
             out.clear();
@@ -1152,9 +1186,9 @@ impl Conn {
         self.check_output_limit(out)?;
         // Replies go out in request order: first whatever is still with the replier.
         if self.s.shared.replier.is_some() {
-            self.s.handle.outbox.wait_idle(stream)?;
+            self.s.handle.outbox.wait_idle(wire)?;
         }
-        let written = self.write_out(stream, out);
+        let written = self.write_out(wire, out);
         if written.is_err() {
             out.clear();
         }

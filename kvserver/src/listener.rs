@@ -386,6 +386,17 @@ fn refuse_protected(shared: &Shared, stream: &mut TcpStream, addr: SocketAddr) {
     verbose!("refused {addr}: protected mode (no password, not a loopback client)");
 }
 
+/// [`refuse_protected`] for a TLS client.
+#[cold]
+#[inline(never)]
+fn refuse_protected_tls(shared: &Shared, wire: &crate::wire::Wire, addr: SocketAddr) {
+    shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    let _ = wire.tcp().set_write_timeout(Some(Duration::from_secs(10)));
+    let _ = wire.write_all(DENIED);
+    wire.finish();
+    verbose!("refused {addr}: protected mode (no password, not a loopback client)");
+}
+
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: bool) {
     for stream in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
@@ -455,56 +466,62 @@ impl Drop for Seat {
     }
 }
 
-/// Serves a TLS connection: its handshake, then [`serve`] on the plaintext end of its relay
-/// (`tls.rs`), on the current thread. Out of line: its locals (a rustls session) would
+/// Serves a TLS connection: its handshake, then [`serve`] with the session (`tls.rs`), on the
+/// current thread. Out of line: its locals (a rustls session during the handshake) would
 /// otherwise deepen every plaintext connection's stack too.
 #[inline(never)]
 fn serve_tls(seat: Seat, tcp: TcpStream) {
-    let (Ok(addr), Ok(laddr)) = (tcp.peer_addr(), tcp.local_addr()) else {
-        return;
-    };
     let Some(config) = seat.shared.tls.get() else {
         return;
     };
-    match crate::tls::accept(tcp, config, CONN_STACK) {
-        Ok((plain, _pump)) => serve(seat, plain, Some((addr, laddr))),
-        Err(e) => verbose!("TLS handshake with {addr} failed: {e}"),
+    match crate::tls::accept(&tcp, config) {
+        Ok(link) => serve(seat, tcp, Some(link)),
+        Err(e) => {
+            let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            verbose!("TLS handshake with {peer} failed: {e}");
+        }
     }
 }
 
-/// Serves one connection on the current thread until it closes. `addrs`: the client's and
-/// the server's addresses when `stream` is not the client's own socket (TLS).
-fn serve(seat: Seat, mut stream: TcpStream, addrs: Option<(SocketAddr, SocketAddr)>) {
+/// Serves one connection on the current thread until it closes; `tls`: its session, for a
+/// TLS client.
+fn serve(seat: Seat, mut stream: TcpStream, tls: Option<Box<crate::tls::Link>>) {
     let (shared, id) = (&seat.shared, seat.id);
-    let addrs = match addrs {
-        Some(a) => Ok(a),
-        None => stream
-            .peer_addr()
-            .and_then(|a| Ok((a, stream.local_addr()?))),
-    };
-    let (Ok((addr, laddr)), Ok(clone)) = (addrs, stream.try_clone()) else {
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
     if protected_mode_refuses(shared, &addr) {
-        refuse_protected(shared, &mut stream, addr);
+        match &tls {
+            None => refuse_protected(shared, &mut stream, addr),
+            Some(_) => {
+                // Said through the session, as everything a TLS client reads.
+                let wire = crate::wire::Wire::tls(stream, tls.expect("a TLS session"));
+                refuse_protected_tls(shared, &wire, addr);
+            }
+        }
         return;
     }
     let _ = stream.set_nodelay(true);
     if let Err(e) = crate::os::batch_scheduling() {
         verbose!("connection thread keeps the default scheduling policy: {e}");
     }
+    let fd = stream.as_raw_fd();
+    let wire = match tls {
+        None => crate::wire::Wire::plain(stream),
+        Some(link) => crate::wire::Wire::tls(stream, link),
+    };
     let handle = Arc::new(ClientHandle::new(
         id,
-        clone,
+        wire,
         addr,
         laddr,
-        stream.as_raw_fd(),
+        fd,
         shared.uptime_ms(),
         crate::cmd::table::stat_slots(),
     ));
     shared.clients.register(Arc::clone(&handle));
     verbose!("accepted {addr} (id={id})");
-    let result = crate::conn::Conn::new(Arc::clone(shared), handle).run(stream);
+    let result = crate::conn::Conn::new(Arc::clone(shared), handle).run();
     match result {
         Ok(()) => verbose!("client {addr} (id={id}) closed"),
         Err(e) => verbose!("client {addr} (id={id}) closed: {e}"),

@@ -22,6 +22,7 @@ mod stats;
 mod tls;
 mod tracking;
 mod waiters;
+mod wire;
 
 use clap::Parser;
 

@@ -43,6 +43,62 @@ pub(crate) fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     byte_count(n)
 }
 
+/// [`send_nowait`] of several buffers at once (`sendmsg`): a TLS session's records in one
+/// call.
+#[cfg(target_os = "linux")]
+pub(crate) fn sendmsg_nowait(stream: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed msghdr is valid (no name, no control data); `IoSlice` is ABI-compatible
+    // with `iovec` on Unix, and `bufs` outlives the call.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+        msg.msg_iovlen = bufs.len().min(1024) as _;
+        libc::sendmsg(
+            stream.as_raw_fd(),
+            &msg,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    byte_count(n)
+}
+
+/// Not offered off Linux (see [`send_nowait`]).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn sendmsg_nowait(_stream: &TcpStream, _bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Waits until `stream` can take more output (or failed, so a send will not block), or
+/// `timeout` passes (`None`: no timeout): false on a timeout. A signal ends the wait early
+/// (true: the caller's send finds out).
+pub(crate) fn wait_writable(
+    stream: &TcpStream,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = timeout.map_or(-1, |t| {
+        i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+    });
+    // SAFETY: `fd` is one valid pollfd for the call's duration; its descriptor is open
+    // (borrowed from `stream`).
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(true)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(n > 0)
+}
+
 /// An `eventfd`: another thread makes it readable to wake a thread waiting in [`wait_socket`]
 /// (a pub/sub client's thread, blocked until its client sends a request, when its output queue
 /// needs writing). Counting, non-blocking, closed on exec.

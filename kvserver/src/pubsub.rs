@@ -31,7 +31,6 @@
 //! its replies directly at the end of each batch.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -46,6 +45,7 @@ use crate::os::{self, Waker};
 use crate::registry::ClientHandle;
 use crate::settings::ClassLimit;
 use crate::shared::Shared;
+use crate::wire::Wire;
 
 /// A drained queue whose buffer grew past this gives it back.
 const KEEP: usize = 1024 * 1024;
@@ -112,10 +112,10 @@ impl Queue {
     }
 
     /// Sends what the socket takes now, without blocking. `Ok(true)`: some is left (the socket
-    /// is full).
-    fn send(&mut self, sock: &TcpStream) -> io::Result<bool> {
+    /// is full), in the queue or, for a TLS client, encrypted in its session.
+    fn send(&mut self, wire: &Wire) -> io::Result<bool> {
         while self.pending() > 0 {
-            match os::send_nowait(sock, &self.buf[self.sent..]) {
+            match wire.send_nowait(&self.buf[self.sent..]) {
                 Ok(n) => {
                     self.sent += n;
                     self.unreported += n as u64;
@@ -144,7 +144,7 @@ impl Queue {
             self.buf.shrink_to(BLOCK);
         }
         self.soft_since = None;
-        Ok(false)
+        wire.flush_nowait()
     }
 }
 
@@ -278,13 +278,13 @@ impl Output {
     }
 
     /// The owner, after its batch's commit: lets the queue go and sends what the socket takes.
-    fn release(&self, sock: &TcpStream) -> io::Result<()> {
+    fn release(&self, wire: &Wire) -> io::Result<()> {
         let mut q = self.q.lock();
         q.hold = false;
         if q.closed {
             return Ok(());
         }
-        q.send(sock).map(drop)
+        q.send(wire).map(drop)
     }
 
     /// The owner: a cut-off not reported yet, to report now.
@@ -543,19 +543,24 @@ impl ClientPubsub {
         &mut self,
         shared: &Shared,
         client: &ClientHandle,
-        stream: &TcpStream,
+        wire: &Wire,
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
         if !self.queue_reply(shared, client, out) {
             return Ok(());
         }
-        let sent = client.pubsub.release(stream);
+        let sent = client.pubsub.release(wire);
         self.report(shared, client);
         client
             .counters
             .add(crate::stats::Counter::NetOut, client.pubsub.take_sent());
         sent?;
-        if !self.subscribed && !self.monitor && !self.tracking && client.pubsub.is_empty() {
+        if !self.subscribed
+            && !self.monitor
+            && !self.tracking
+            && client.pubsub.is_empty()
+            && !wire.unsent()
+        {
             // Nothing can be appended any more (no subscription), nothing is pending.
             self.subscriber = None;
             self.queued = false;
@@ -573,7 +578,7 @@ impl ClientPubsub {
         &mut self,
         shared: &Shared,
         client: &ClientHandle,
-        stream: &TcpStream,
+        wire: &Wire,
     ) -> io::Result<()> {
         let out = &client.pubsub;
         let Some(waker) = out.waker.get() else {
@@ -593,13 +598,15 @@ impl ClientPubsub {
                     (since + Duration::from_secs(limit.secs) + Duration::from_millis(1))
                         .saturating_duration_since(Instant::now())
                 });
-                (q.pending() > 0 && !q.closed && !q.hold, timeout)
+                // A TLS session may hold encrypted bytes the queue has already handed over.
+                let pending = q.pending() > 0 || wire.unsent();
+                (pending && !q.closed && !q.hold, timeout)
             };
             self.report(shared, client);
             if client.is_killed() {
                 return Ok(());
             }
-            let ready = os::wait_socket(stream, true, want_write, waker, timeout)?;
+            let ready = os::wait_socket(wire.tcp(), true, want_write, waker, timeout)?;
             if ready.woken {
                 waker.reset();
             }
@@ -607,7 +614,7 @@ impl ClientPubsub {
                 let mut q = out.q.lock();
                 if !q.closed && !q.hold {
                     // A failed socket shows on the read that follows.
-                    let _ = q.send(stream);
+                    let _ = q.send(wire);
                 }
             }
             client
@@ -624,18 +631,16 @@ impl ClientPubsub {
     ///
     /// # Errors
     /// The socket failed.
-    pub(crate) fn drain(
-        &self,
-        client: &ClientHandle,
-        stream: &TcpStream,
-        below: usize,
-    ) -> io::Result<()> {
+    pub(crate) fn drain(&self, client: &ClientHandle, wire: &Wire, below: usize) -> io::Result<()> {
         let Some(waker) = client.pubsub.waker.get() else {
             return Ok(());
         };
         let mut result = Ok(());
-        while !client.is_killed() && client.pubsub.pending() >= below.max(1) {
-            let ready = os::wait_socket(stream, false, true, waker, None)?;
+        // Draining to nothing includes what a TLS session holds encrypted.
+        while !client.is_killed()
+            && (client.pubsub.pending() >= below.max(1) || below <= 1 && wire.unsent())
+        {
+            let ready = os::wait_socket(wire.tcp(), false, true, waker, None)?;
             if ready.woken {
                 waker.reset();
             }
@@ -645,7 +650,7 @@ impl ClientPubsub {
                 if q.closed {
                     break;
                 }
-                if let Err(e) = q.send(stream) {
+                if let Err(e) = q.send(wire) {
                     result = Err(e);
                     break;
                 }
@@ -659,10 +664,10 @@ impl ClientPubsub {
 
     /// The owner, when the connection ends: subscriptions dropped; after QUIT (or a protocol
     /// error) what is still queued is written, blocking as a direct reply's write would.
-    pub(crate) fn finish(&mut self, client: &ClientHandle, stream: &TcpStream, drain: bool) {
+    pub(crate) fn finish(&mut self, client: &ClientHandle, wire: &Wire, drain: bool) {
         self.reset(client);
         if self.queued && drain {
-            let _ = self.drain(client, stream, 1);
+            let _ = self.drain(client, wire, 1);
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The registry of connected clients, for `CLIENT LIST/KILL/INFO`, `INFO clients` and shutdown.
 //!
-//! A connection thread owns its socket and its session; what other threads may look at or act on
+//! A connection thread owns its session; what other threads may look at or act on
 //! lives in its [`ClientHandle`], shared through the registry: atomics the connection updates once
-//! per batch, and a clone of the socket that `CLIENT KILL` and shutdown use to end its reads.
+//! per batch, and the socket (`wire.rs`) that `CLIENT KILL` and shutdown use to end its reads.
 
 use std::collections::HashMap;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
@@ -63,14 +63,16 @@ pub(crate) struct ClientHandle {
     pub(crate) outbox: Outbox,
     /// Pub/sub: the output queue other threads append messages to, its subscription counts.
     pub(crate) pubsub: crate::pubsub::Output,
-    stream: TcpStream,
+    /// The connection's socket (and TLS session): its thread reads and writes through it, the
+    /// replier and publishers send through it, CLIENT KILL and shutdown end it.
+    wire: crate::wire::Wire,
 }
 
 impl ClientHandle {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
-        stream: TcpStream,
+        wire: crate::wire::Wire,
         addr: SocketAddr,
         laddr: SocketAddr,
         fd: i32,
@@ -105,7 +107,7 @@ impl ClientHandle {
             counters: ConnCounters::default(),
             outbox: Outbox::default(),
             pubsub: crate::pubsub::Output::default(),
-            stream,
+            wire,
         }
     }
 
@@ -132,35 +134,26 @@ impl ClientHandle {
 
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.wire.tcp().shutdown(Shutdown::Both);
     }
 
     /// Stops the connection's reads only: it finishes the requests it already has, writes their
     /// replies, then sees end-of-file and exits (graceful shutdown).
     pub(crate) fn stop_reading(&self) {
-        let _ = self.stream.shutdown(Shutdown::Read);
+        let _ = self.wire.tcp().shutdown(Shutdown::Read);
     }
 
     /// Whether the peer has closed the connection (or it failed), without consuming input.
     /// For blocked clients, whose thread is not reading. Only the connection's own thread may
     /// call it: it flips the socket to non-blocking for the peek.
     pub(crate) fn peer_closed(&self) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut b = [0u8; 1];
-        let closed = match self.stream.peek(&mut b) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-        };
-        let _ = self.stream.set_nonblocking(false);
-        closed
+        self.wire.peer_closed()
     }
 
-    /// The clone of the connection's socket, for the replier's and publishers' sends.
-    pub(crate) fn socket(&self) -> &TcpStream {
-        &self.stream
+    /// The connection's socket (and TLS session), for its own thread's reads and writes and
+    /// the replier's and publishers' sends.
+    pub(crate) fn socket(&self) -> &crate::wire::Wire {
+        &self.wire
     }
 
     pub(crate) fn is_killed(&self) -> bool {

@@ -20,7 +20,6 @@
 //! sees no answer, never a false one.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -29,6 +28,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::log::warning;
 use crate::registry::ClientHandle;
+use crate::wire::Wire;
 
 /// How often replies that a full socket refused are tried again.
 const RETRY: Duration = Duration::from_millis(1);
@@ -76,8 +76,7 @@ impl Outbox {
     /// # Errors
     /// The write's error, or an error if the log failed while a reply was out (the connection
     /// must close).
-    pub(crate) fn wait_idle(&self, stream: &mut TcpStream) -> io::Result<()> {
-        use std::io::Write;
+    pub(crate) fn wait_idle(&self, wire: &Wire) -> io::Result<()> {
         let mut st = self.state.lock();
         loop {
             match st.phase {
@@ -93,7 +92,8 @@ impl Outbox {
                     let bytes = std::mem::take(&mut st.bytes);
                     let sent = st.sent;
                     drop(st);
-                    let res = stream.write_all(&bytes[sent..]);
+                    // For a TLS client this also sends what its session holds encrypted.
+                    let res = wire.write_all(&bytes[sent..]);
                     let mut st = self.state.lock();
                     st.phase = Phase::Idle;
                     keep_spare(&mut st, bytes);
@@ -293,7 +293,7 @@ fn run(inner: &Inner) {
 /// Sends `bytes[sent..]` without blocking; returns whether some of it is left (stuck).
 fn send(client: &ClientHandle, bytes: Vec<u8>, mut sent: usize) -> bool {
     while sent < bytes.len() {
-        match crate::os::send_nowait(client.socket(), &bytes[sent..]) {
+        match client.socket().send_nowait(&bytes[sent..]) {
             Ok(n) => sent += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -303,6 +303,10 @@ fn send(client: &ClientHandle, bytes: Vec<u8>, mut sent: usize) -> bool {
             // next read; the reply has nobody to go to.
             Err(_) => break,
         }
+    }
+    // A TLS client's last records may still be held encrypted: stuck until they leave.
+    if sent == bytes.len() && matches!(client.socket().flush_nowait(), Ok(true)) {
+        return client.outbox.finish(bytes, sent, true);
     }
     client.outbox.finish(bytes, sent, false)
 }

@@ -494,3 +494,367 @@ fn redis_py_speaks_tls_to_kv() {
     let out = run(Command::new("python3").args(["-c", &script]));
     assert_eq!(out.trim(), "ok");
 }
+
+/// A server with plaintext on a free port and TLS (no client certificates) on another, and
+/// `extra` arguments: its plaintext client and the TLS port.
+fn tls_server(certs: &Certs, extra: &[&str]) -> (Server, u16) {
+    let (port, tls_port) = (free_port(), free_port());
+    let config = certs.config(port, tls_port, "tls-auth-clients no\n");
+    let mut args = vec!["--bind", "127.0.0.1", "--config", &config];
+    args.extend_from_slice(extra);
+    let server = Server::start_raw(&args);
+    (server, tls_port)
+}
+
+/// Sends `request` and checks that exactly `want` comes back.
+#[track_caller]
+fn exchange(c: &mut TlsClient, request: &[u8], want: &str) {
+    assert_eq!(c.roundtrip(request, want.len()).unwrap(), want);
+}
+
+/// Encrypts `request` for `c`'s session without sending it: the TLS records, as bytes.
+fn records(c: &mut TlsClient, request: &[u8]) -> Vec<u8> {
+    c.tls.conn.writer().write_all(request).unwrap();
+    let mut wire = Vec::new();
+    while c.tls.conn.wants_write() {
+        c.tls.conn.write_tls(&mut wire).unwrap();
+    }
+    wire
+}
+
+/// `n` pub/sub messages of `payload` on `channel`, as a RESP2 subscriber receives them.
+fn messages(channel: &str, payload: &str, n: usize) -> String {
+    format!(
+        "*3\r\n$7\r\nmessage\r\n${}\r\n{channel}\r\n${}\r\n{payload}\r\n",
+        channel.len(),
+        payload.len()
+    )
+    .repeat(n)
+}
+
+#[test]
+fn pubsub_over_tls_delivers_more_than_the_socket_holds_in_order() {
+    let certs = Certs::new("tls-pubsub");
+    let (server, tls_port) = tls_server(&certs, &["--in-memory"]);
+    let mut sub = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    exchange(
+        &mut sub,
+        b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+    );
+    // Published from a plaintext client while the subscriber reads nothing: about 4 MB, far
+    // more than the sockets hold, so most of it waits in the subscriber's queue and leaves
+    // through its own thread (woken by the publisher) as the subscriber reads.
+    let mut plain = server.client();
+    let payloads: Vec<String> = (0..4000)
+        .map(|i| format!("{i:04}{}", "m".repeat(996)))
+        .collect();
+    for p in &payloads {
+        let n: i64 = redis::cmd("PUBLISH")
+            .arg("ch")
+            .arg(p)
+            .query(&mut plain)
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let want: String = payloads.iter().map(|p| messages("ch", p, 1)).collect();
+    let got = sub.roundtrip(b"", want.len()).unwrap();
+    assert!(got == want, "the messages differ from what was published");
+    // RESP2 PING while subscribed, then the subscription ends and the client is direct again.
+    exchange(
+        &mut sub,
+        b"*1\r\n$4\r\nPING\r\n*1\r\n$11\r\nUNSUBSCRIBE\r\n",
+        "*2\r\n$4\r\npong\r\n$0\r\n\r\n*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n",
+    );
+    exchange(&mut sub, PING, "+PONG\r\n");
+}
+
+#[test]
+fn blocking_commands_over_tls_wake_and_answer() {
+    let certs = Certs::new("tls-blocking");
+    let (server, tls_port) = tls_server(&certs, &["--in-memory"]);
+    let mut blocked = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    blocked
+        .tls
+        .write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+        .unwrap();
+    blocked.tls.flush().unwrap();
+    let mut plain = server.client();
+    // Pushed once the TLS client is blocked (CLIENT LIST shows it), so BLPOP does wait.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut plain).unwrap();
+        if list.contains("cmd=blpop") && list.contains("flags=b") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("q")
+        .arg("v")
+        .query(&mut plain)
+        .unwrap();
+    exchange(&mut blocked, b"", "*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    // And a TLS client can wake a plaintext one.
+    let mut waiter = server.raw();
+    waiter.send(b"*3\r\n$5\r\nBRPOP\r\n$2\r\nq2\r\n$1\r\n0\r\n");
+    let mut pusher = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut plain).unwrap();
+        if list.contains("cmd=brpop") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    exchange(
+        &mut pusher,
+        b"*3\r\n$5\r\nLPUSH\r\n$2\r\nq2\r\n$1\r\nw\r\n",
+        ":1\r\n",
+    );
+    waiter.expect(b"*2\r\n$2\r\nq2\r\n$1\r\nw\r\n");
+}
+
+#[test]
+fn tls_replies_wait_for_the_log_with_sync_always() {
+    // With `--sync always` replies are sent by the replier thread through the client's
+    // session, after the fsync that covers their writes.
+    let certs = Certs::new("tls-sync-always");
+    let dir = super::support::TempDir::new("tls-sync-always-data");
+    let (_server, tls_port) = tls_server(&certs, &["--data-dir", dir.path(), "--sync", "always"]);
+    let mut c = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    let big = "y".repeat(300_000);
+    // Requests large, replies small; then requests small, replies large (a client that sent
+    // megabytes without reading would hold up its own replies, as with any server).
+    let mut sets = Vec::new();
+    for i in 0..20 {
+        sets.extend_from_slice(&super::support::resp(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            big.as_bytes(),
+        ]));
+    }
+    assert_eq!(c.roundtrip(&sets, 5 * 20).unwrap(), "+OK\r\n".repeat(20));
+    let mut gets = Vec::new();
+    for i in 0..5 {
+        gets.extend_from_slice(&super::support::resp(&[b"GET", format!("k{i}").as_bytes()]));
+    }
+    let one = format!("$300000\r\n{big}\r\n");
+    let got = c.roundtrip(&gets, one.len() * 5).unwrap();
+    assert!(got == one.repeat(5), "the replies differ");
+    exchange(&mut c, PING, "+PONG\r\n");
+}
+
+#[test]
+fn a_tls_client_stalled_mid_record_holds_up_only_itself() {
+    let certs = Certs::new("tls-stall");
+    let (server, tls_port) = tls_server(&certs, &["--in-memory"]);
+    // A client sends half of a record and stops.
+    let mut stalled = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    let rec = records(
+        &mut stalled,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n",
+    );
+    let half = rec.len() / 2;
+    stalled.tls.sock.write_all(&rec[..half]).unwrap();
+    // Others are served meanwhile, over TLS and plaintext.
+    let mut other = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    exchange(&mut other, PING, "+PONG\r\n");
+    let mut plain = server.client();
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut plain).unwrap();
+    assert_eq!(v, None, "half a record ran nothing");
+    // The rest of the record arrives: the command runs and is answered.
+    stalled.tls.sock.write_all(&rec[half..]).unwrap();
+    exchange(&mut stalled, b"", "+OK\r\n");
+
+    // A subscriber that stalls mid-record keeps receiving its messages: its thread waits for
+    // the rest of the record and for room in its socket together.
+    let mut sub = TlsClient::connect(tls_port, certs.client_config(false)).unwrap();
+    exchange(
+        &mut sub,
+        b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+    );
+    let rec = records(&mut sub, PING);
+    let half = rec.len() / 2;
+    sub.tls.sock.write_all(&rec[..half]).unwrap();
+    let payload = "p".repeat(1000);
+    for _ in 0..6000 {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("ch")
+            .arg(&payload)
+            .query(&mut plain)
+            .unwrap();
+    }
+    let want = messages("ch", &payload, 6000);
+    let got = sub.roundtrip(b"", want.len()).unwrap();
+    assert!(got == want, "the messages differ from what was published");
+    sub.tls.sock.write_all(&rec[half..]).unwrap();
+    exchange(&mut sub, b"", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+}
+
+/// CONFIG SET of `pairs` on `plain`, unwrapped.
+fn config_set(plain: &mut redis::Connection, pairs: &[(&str, &str)]) -> redis::RedisResult<()> {
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("SET");
+    for (k, v) in pairs {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.exec(plain)
+}
+
+/// A rustls client configuration with the test CA, for TLS 1.2 only if `tls12`, preferring
+/// the CHACHA20 suites if `chacha_first`.
+fn client_config_versions(
+    certs: &Certs,
+    tls12: bool,
+    chacha_first: bool,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path("ca.crt")).unwrap())
+        .unwrap();
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12 {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let mut provider = rustls::crypto::ring::default_provider();
+    if chacha_first {
+        provider
+            .cipher_suites
+            .sort_by_key(|s| !format!("{:?}", s.suite()).contains("CHACHA20"));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[test]
+fn tls_ciphers_prefer_server_ciphers_and_session_caching_apply() {
+    let certs = Certs::new("tls-ciphers");
+    let (server, tls_port) = tls_server(&certs, &["--in-memory"]);
+    let mut plain = server.client();
+    // tls-ciphers picks the TLS 1.2 suites; among them the client's order wins, or the
+    // server's with tls-prefer-server-ciphers (rustls's order: AES-256-GCM before ChaCha20).
+    config_set(
+        &mut plain,
+        &[(
+            "tls-ciphers",
+            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+        )],
+    )
+    .unwrap();
+    let suite = |plain: &mut redis::Connection, prefer: &str| {
+        config_set(plain, &[("tls-prefer-server-ciphers", prefer)]).unwrap();
+        let mut c =
+            TlsClient::connect(tls_port, client_config_versions(&certs, true, true)).unwrap();
+        exchange(&mut c, PING, "+PONG\r\n");
+        c.tls.conn.negotiated_cipher_suite().unwrap().suite()
+    };
+    assert_eq!(
+        suite(&mut plain, "no"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+    assert_eq!(
+        suite(&mut plain, "yes"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    );
+    config_set(
+        &mut plain,
+        &[("tls-ciphers", "ECDHE-RSA-CHACHA20-POLY1305")],
+    )
+    .unwrap();
+    assert_eq!(
+        suite(&mut plain, "yes"),
+        rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+    // A list that selects nothing kv has is refused, and nothing changes.
+    let err = config_set(&mut plain, &[("tls-ciphers", "AES128-SHA")]).unwrap_err();
+    assert!(
+        super::support::error_text(&err).contains("Unable to update TLS configuration"),
+        "{err}"
+    );
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("tls-ciphers")
+        .query(&mut plain)
+        .unwrap();
+    assert_eq!(got, ["tls-ciphers", "ECDHE-RSA-CHACHA20-POLY1305"]);
+
+    // Session caching: a second connection with the same client configuration resumes;
+    // with tls-session-caching no it cannot.
+    for (caching, want) in [
+        ("yes", rustls::HandshakeKind::Resumed),
+        ("no", rustls::HandshakeKind::Full),
+    ] {
+        config_set(&mut plain, &[("tls-session-caching", caching)]).unwrap();
+        let config = client_config_versions(&certs, false, false);
+        let mut first = TlsClient::connect(tls_port, Arc::clone(&config)).unwrap();
+        // TLS 1.3 tickets arrive after the handshake: a round trip collects them.
+        exchange(&mut first, PING, "+PONG\r\n");
+        let mut second = TlsClient::connect(tls_port, config).unwrap();
+        exchange(&mut second, PING, "+PONG\r\n");
+        assert_eq!(second.tls.conn.handshake_kind(), Some(want), "{caching}");
+    }
+}
+
+#[test]
+fn tls_ca_cert_dir_verifies_clients_and_encrypted_keys_are_refused() {
+    let certs = Certs::new("tls-ca-dir");
+    let cas = format!("{}/cas", certs.dir.path());
+    std::fs::create_dir_all(&cas).unwrap();
+    std::fs::copy(certs.path("ca.crt"), format!("{cas}/ca.pem")).unwrap();
+    let (port, tls_port) = (free_port(), free_port());
+    let config = certs.config(port, tls_port, &format!("tls-ca-cert-dir {cas}\n"));
+    // The config file's tls-ca-cert-file is replaced by the directory.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("tls-ca-cert-file {}\n", certs.path("ca.crt")), "");
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start_raw(&["--in-memory", "--bind", "127.0.0.1", "--config", &config]);
+    let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+    exchange(&mut c, PING, "+PONG\r\n");
+    let refused = match TlsClient::connect(tls_port, certs.client_config(false)) {
+        Err(e) => e.to_string(),
+        Ok(mut c) => c.roundtrip(PING, 7).unwrap_err().to_string(),
+    };
+    assert!(refused.contains("CertificateRequired"), "{refused}");
+
+    // An encrypted key: refused with the reason in the log (kv cannot decrypt keys).
+    run(Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "server.key",
+            "-out",
+            "enc.key",
+            "-passout",
+            "pass:pw",
+        ])
+        .current_dir(certs.dir.path()));
+    let mut plain = server.client();
+    let err = config_set(
+        &mut plain,
+        &[
+            ("tls-key-file-pass", "pw"),
+            ("tls-key-file", &certs.path("enc.key")),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        super::support::error_text(&err).contains("Unable to update TLS configuration"),
+        "{err}"
+    );
+    let log = server.log_with("kv cannot decrypt private keys");
+    assert!(
+        log.contains("is encrypted (tls-key-file-pass is set)"),
+        "{log}"
+    );
+    let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
+    exchange(&mut c, PING, "+PONG\r\n");
+}

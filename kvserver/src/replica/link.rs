@@ -530,7 +530,7 @@ impl MasterClient {
             .ok_or_else(|| fail("no client id"))?;
         let handle = ClientHandle::new(
             id,
-            stream.try_clone()?,
+            crate::wire::Wire::plain(stream.try_clone()?),
             stream.peer_addr()?,
             stream.local_addr()?,
             stream.as_raw_fd(),
