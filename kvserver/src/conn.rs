@@ -91,6 +91,11 @@ pub(crate) struct Session {
     /// Memory was over `maxmemory` when the running command started (Redis's
     /// `pre_command_oom_state`; a script checks it at its first write).
     pub(crate) oom: bool,
+    /// What REPLCONF said before PSYNC (`repl/`).
+    pub(crate) handshake: crate::repl::Handshake,
+    /// PSYNC or SYNC succeeded: the connection becomes a replica's stream feeder after this
+    /// batch (`repl::serve`).
+    pub(crate) replica_start: Option<crate::repl::Start>,
 }
 
 impl Session {
@@ -123,6 +128,8 @@ impl Session {
             caching: false,
             no_touch: false,
             oom: false,
+            handshake: crate::repl::Handshake::default(),
+            replica_start: None,
         }
     }
 
@@ -252,6 +259,12 @@ impl Session {
         }
         if self.refused_for_memory(idx, slot) {
             self.reject(slot, req, out, crate::memory::OOM);
+            self.fail_transaction();
+            return;
+        }
+        // min-replicas-to-write: one relaxed load when it is off.
+        if self.shared.repl.refuses_writes() && cmd.flags.has(Flags::WRITE) {
+            self.reject(slot, req, out, crate::repl::NOREPLICAS);
             self.fail_transaction();
             return;
         }
@@ -937,6 +950,10 @@ impl Conn {
             self.end_batch(stream, &mut out)?;
             if broken || self.s.close {
                 return Ok(());
+            }
+            if let Some(start) = self.s.replica_start.take() {
+                let handshake = std::mem::take(&mut self.s.handshake);
+                return crate::repl::serve(&mut self.s, stream, start, &handshake);
             }
             if start == end {
                 start = 0;

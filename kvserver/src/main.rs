@@ -12,6 +12,7 @@ mod os;
 mod params;
 mod pubsub;
 mod registry;
+mod repl;
 mod replier;
 mod rewrite;
 mod settings;

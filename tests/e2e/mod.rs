@@ -22,6 +22,7 @@ mod pubsub_clients;
 mod pubsub_load;
 mod raw;
 mod rdb_redis;
+mod replication;
 mod replies;
 mod script_crash;
 mod scripting;

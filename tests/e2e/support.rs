@@ -377,6 +377,13 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// The process id (to signal it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

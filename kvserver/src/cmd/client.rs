@@ -467,6 +467,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     // T (NO-TOUCH, 7.2); N when none.
     let mut flags = String::new();
     for (on, letter) in [
+        (c.replica.load(Ordering::Relaxed), 'S'),
         (c.monitoring.load(Ordering::Relaxed), 'O'),
         (subs.total() > 0, 'P'),
         (multi >= 0, 'x'),
@@ -519,10 +520,12 @@ fn text_reply(ctx: &mut Ctx<'_>, text: &str) -> CmdResult {
 /// `None` for an unknown name.
 fn client_type(name: &[u8]) -> Option<fn(&ClientHandle) -> bool> {
     if is(name, "normal") {
-        Some(|c| c.pubsub.counts().total() == 0)
+        Some(|c| c.pubsub.counts().total() == 0 && !c.replica.load(Ordering::Relaxed))
     } else if is(name, "pubsub") {
         Some(|c| c.pubsub.counts().total() > 0)
-    } else if is(name, "master") || is(name, "replica") || is(name, "slave") {
+    } else if is(name, "replica") || is(name, "slave") {
+        Some(|c| c.replica.load(Ordering::Relaxed))
+    } else if is(name, "master") {
         Some(|_| false)
     } else {
         None

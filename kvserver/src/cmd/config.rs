@@ -247,6 +247,11 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
                 .set_max_bulk_len(usize::try_from(int()).unwrap_or(usize::MAX));
         }
         "tracking-table-max-keys" => shared.tracking.set_max_keys(int()),
+        "repl-backlog-size"
+        | "min-replicas-to-write"
+        | "min-replicas-max-lag"
+        | "repl-ping-replica-period"
+        | "repl-diskless-sync" => shared.repl.apply(&shared.kv, name, value),
         "maxmemory" => shared.kv.set_max_memory(int()),
         "maxmemory-policy" => {
             if let Some(p) = kvcore::EvictionPolicy::parse(value) {
@@ -271,6 +276,7 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "client-output-buffer-limit" => {
             if let Some(limits) = crate::settings::OutputLimits::parse_redis(value) {
                 shared.live.output_limits.set(limits);
+                shared.repl.apply(&shared.kv, name, value);
             }
         }
         "client-query-buffer-limit" => shared

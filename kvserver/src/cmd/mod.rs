@@ -26,6 +26,7 @@ mod multi;
 mod object;
 mod pause;
 mod pubsub;
+mod replication;
 mod script;
 mod server;
 mod set;
