@@ -124,3 +124,62 @@ fn a_full_sync_is_the_state_at_its_offset_and_the_stream_has_the_rest() {
     assert_eq!(all.len(), expected.len());
     assert!(all == expected);
 }
+
+#[test]
+fn ids_offsets_and_the_replica_side_interface() {
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let repl = kv.replication();
+    repl.enable();
+    let db = kv.db(0).unwrap();
+    db.set("k", "v").unwrap();
+    let offset = repl.offset();
+    assert!(offset > 0);
+    let old = repl.replid();
+    assert_eq!(old.len(), 40);
+    assert_eq!(repl.replid2(), "0".repeat(40));
+    assert_eq!(repl.second_offset(), -1);
+    // Promotion: the old ID stays valid up to where it ended.
+    repl.shift_replid();
+    assert_ne!(repl.replid(), old);
+    assert_eq!(repl.replid2(), old);
+    assert_eq!(repl.second_offset(), offset as i64 + 1);
+    assert!(repl.continue_from(&old, offset + 1).is_some());
+    assert!(repl.continue_from(&old, 1).is_some());
+    db.set("k", "w").unwrap();
+    assert!(repl.continue_from(&old, repl.offset() + 1).is_none());
+    assert!(
+        repl.continue_from(&repl.replid(), repl.offset() + 1)
+            .is_some()
+    );
+    assert!(repl.continue_from(&"f".repeat(40), 1).is_none());
+    // A replica: its own writes generate nothing, its primary's bytes go in verbatim.
+    repl.set_generating(false);
+    let before = repl.offset();
+    db.set("x", "1").unwrap();
+    assert_eq!(repl.offset(), before);
+    let mut r = repl.reader(before + 1).unwrap();
+    repl.feed_raw(b"*1\r\n$4\r\nPING\r\n");
+    assert_eq!(repl.offset(), before + 14);
+    assert_eq!(drain(&mut r), "*1\\r\\n$4\\r\\nPING\\r\\n");
+    // After a full sync from its primary: that primary's ID and offset, an empty backlog.
+    repl.reset(&"a".repeat(40), 1000).unwrap();
+    assert!(
+        r.read(&mut Vec::new(), 10, Duration::ZERO).is_err(),
+        "readers are dropped"
+    );
+    assert_eq!(repl.offset(), 1000);
+    assert_eq!(repl.replid(), "a".repeat(40));
+    assert_eq!(repl.replid2(), "0".repeat(40));
+    assert!(repl.reader(1001).is_some());
+    assert!(repl.reader(1000).is_none());
+    assert!(repl.reset("short", 1).is_err());
+    // A small backlog keeps only its newest bytes.
+    repl.set_generating(true);
+    repl.set_backlog_size(16);
+    for i in 0..10 {
+        db.set("k", i.to_string()).unwrap();
+    }
+    assert_eq!(repl.backlog_histlen(), 16);
+    assert_eq!(repl.backlog_first_byte_offset(), repl.offset() - 15);
+    assert!(repl.reader(1001).is_none());
+}
