@@ -230,8 +230,8 @@ impl Db {
             // The log gets the operation's effects as one record, before the locks are
             // released (`MultiWrite`'s drop); inside a transaction they join its group.
             let own_group = self.tx().is_none();
-            if own_group && let Some(p) = inner.persist.get() {
-                p.begin_group(logged);
+            if own_group {
+                inner.begin_group(logged);
             }
             let mut locked = MultiWrite {
                 inner,
@@ -639,7 +639,8 @@ impl<'a> WriteSlot<'a> {
 
     /// Reports an effect to the journal (see `effect.rs`).
     pub(crate) fn journal(&self, effect: Effect<'_>) {
-        self.inner.journal(effect, self.logged);
+        self.inner
+            .journal_with(effect, self.logged, || self.entry());
     }
 
     /// Journals `Put` of the current entry (the common effect of a whole-value write).
@@ -713,10 +714,8 @@ pub(crate) struct MultiWrite<'a> {
 impl Drop for MultiWrite<'_> {
     fn drop(&mut self) {
         // Runs before the guards are dropped: the records go in while the locks are held.
-        if self.own_group
-            && let Some(p) = self.inner.persist.get()
-        {
-            p.end_group(self.logged);
+        if self.own_group {
+            self.inner.end_group(self.logged);
         }
     }
 }

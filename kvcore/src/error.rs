@@ -134,6 +134,10 @@ pub enum Error {
     /// RESTORE: the payload's value does not decode.
     #[error("bad data format")]
     BadDataFormat,
+    /// A replication stream reader fell further behind than the backlog and its reader
+    /// limit keep (the bytes it needs are gone), or the stream was started over.
+    #[error("the replication stream reader fell out of the backlog")]
+    BacklogOverrun,
 }
 
 /// Why a stream write was refused.

@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     /// Every journaled effect, described, so unit tests can check what mutations report.
     #[cfg(test)]
     pub(crate) journal_log: parking_lot::Mutex<Vec<String>>,
+    /// The replication stream and backlog (`repl/`).
+    pub(crate) repl: crate::repl::Repl,
 }
 
 thread_local! {
@@ -165,9 +167,9 @@ impl FunctionStore<'_> {
         }
         admit.check()?;
         // Inside a transaction its record already holds everything.
-        let group = self.kv.inner.persist.get().filter(|_| !self.kv.tx_active());
-        if let Some(p) = group {
-            p.begin_group(self.logged());
+        let group = !self.kv.tx_active();
+        if group {
+            self.kv.inner.begin_group(self.logged());
         }
         let mut functions = self.kv.inner.functions.lock();
         if flush {
@@ -181,8 +183,8 @@ impl FunctionStore<'_> {
                 .journal(Effect::FunctionLoad { name, code }, self.logged());
         }
         drop(functions);
-        if let Some(p) = group {
-            p.end_group(self.logged());
+        if group {
+            self.kv.inner.end_group(self.logged());
         }
         Ok(())
     }
@@ -301,6 +303,21 @@ impl Inner {
     /// `logged` is the operation's own record of what it logged (see `Inner::durable`).
     #[inline]
     pub(crate) fn journal(&self, effect: Effect<'_>, logged: &Logged) {
+        self.journal_with(effect, logged, || None);
+    }
+
+    /// [`Inner::journal`] by a writer that can say what the key holds after the effect
+    /// (`after`, asked only when the replication stream needs it: see `repl/encode.rs`).
+    #[inline]
+    pub(crate) fn journal_with<'e>(
+        &self,
+        effect: Effect<'_>,
+        logged: &Logged,
+        after: impl FnOnce() -> Option<&'e crate::entry::Entry>,
+    ) {
+        if self.repl.on() {
+            self.repl.journal(&effect, after(), logged);
+        }
         #[cfg(test)]
         self.journal_log.lock().push(effect.describe());
         if self.watches.any() {
@@ -359,6 +376,7 @@ impl Inner {
         if let Some(p) = self.persist.get() {
             p.before_write(db, shard, &guard);
         }
+        self.repl.capture.before_write(db, shard, &guard);
         guard
     }
 
@@ -373,12 +391,31 @@ impl Inner {
         if let Some(p) = self.persist.get() {
             p.before_write(db, shard, &guard);
         }
+        self.repl.capture.before_write(db, shard, &guard);
         Some(guard)
     }
 
     /// Stores a function library read back from the log or a snapshot.
     pub(crate) fn load_function_library(&self, name: &[u8], code: &[u8]) {
         self.functions.lock().insert(name.to_vec(), code.to_vec());
+    }
+
+    /// Starts a group: the effects journaled through `logged` until [`Inner::end_group`]
+    /// become one log record and one MULTI/EXEC in the replication stream. Called with the
+    /// operation's shard locks held.
+    pub(crate) fn begin_group(&self, logged: &Logged) {
+        if let Some(p) = self.persist.get() {
+            p.begin_group(logged);
+        }
+        self.repl.begin_group(logged);
+    }
+
+    /// Ends the group [`Inner::begin_group`] started, before the locks are released.
+    pub(crate) fn end_group(&self, logged: &Logged) {
+        if let Some(p) = self.persist.get() {
+            p.end_group(logged);
+        }
+        self.repl.end_group(logged);
     }
 
     /// Takes the order gate (see the field): the caller may then wait for shards while holding
@@ -464,6 +501,7 @@ impl Kv {
             .map(|_| Padded(RwLock::new(Shard::new(hasher.clone()))))
             .collect();
         let seed = hasher.hash_one(0x6b76_u64);
+        let repl = crate::repl::Repl::new(opts.databases, opts.shards, seed);
         let evict = crate::evict::Eviction::new(&opts);
         Kv {
             inner: Arc::new(Inner {
@@ -492,6 +530,7 @@ impl Kv {
                 functions: parking_lot::Mutex::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
+                repl,
             }),
             tx: None,
         }

@@ -85,6 +85,7 @@ mod persist;
 mod pubsub;
 #[cfg_attr(not(feature = "scripting"), allow(dead_code))]
 mod rdb;
+mod repl;
 mod scan;
 #[cfg(feature = "scripting")]
 pub mod script;
@@ -134,6 +135,7 @@ pub use pubsub::{
     SubscriptionOptions,
 };
 pub use rdb::{RdbLoadInfo, RestoreOptions};
+pub use repl::{DEFAULT_BACKLOG_SIZE, FullSync, Replication, StreamReader};
 pub use store::Store;
 pub use tx::{GateHold, Scope, Tx, Watch};
 pub use types::{

@@ -246,9 +246,7 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        if let Some(p) = self.inner.persist.get() {
-            p.end_group(&self.locks.logged);
-        }
+        self.inner.end_group(&self.locks.logged);
         self.locks.open.store(false, Ordering::Release);
         // Nothing reaches the shards through the transaction any more (closed above).
         drop(self.locks.grown.take());
@@ -318,9 +316,7 @@ pub(crate) fn run<R>(
         kind,
         logged: Logged::default(),
     });
-    if let Some(p) = inner.persist.get() {
-        p.begin_group(&locks.logged);
-    }
+    inner.begin_group(&locks.logged);
     let running = Running {
         inner,
         locks: Arc::clone(&locks),

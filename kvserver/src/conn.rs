@@ -94,6 +94,11 @@ pub(crate) struct Session {
     /// This session applies a primary's replication stream (Redis's `CLIENT_MASTER`): it
     /// bypasses the read-only, ACL, OOM and busy-script checks (`replica/link.rs`).
     pub(crate) master: bool,
+    /// What REPLCONF said before PSYNC (`repl/`).
+    pub(crate) handshake: crate::repl::Handshake,
+    /// PSYNC or SYNC succeeded: the connection becomes a replica's stream feeder after this
+    /// batch (`repl::serve`).
+    pub(crate) replica_start: Option<crate::repl::Start>,
 }
 
 impl Session {
@@ -127,6 +132,8 @@ impl Session {
             no_touch: false,
             oom: false,
             master: false,
+            handshake: crate::repl::Handshake::default(),
+            replica_start: None,
         }
     }
 
@@ -263,13 +270,15 @@ impl Session {
             self.fail_transaction();
             return;
         }
-        // A read-only replica refuses its clients' writes (its primary's go through).
-        if !self.master
-            && crate::replica::refuses_write(
-                &self.shared,
-                table::stat_command(slot).flags.has(Flags::WRITE),
-            )
-        {
+        // min-replicas-to-write (one relaxed load when it is off), then a read-only replica:
+        // both refuse clients' writes in Redis's order; a primary's stream goes through.
+        let write = table::stat_command(slot).flags.has(Flags::WRITE);
+        if !self.master && write && self.shared.repl.refuses_writes() {
+            self.reject(slot, req, out, crate::repl::NOREPLICAS);
+            self.fail_transaction();
+            return;
+        }
+        if !self.master && crate::replica::refuses_write(&self.shared, write) {
             self.reject(slot, req, out, crate::replica::READONLY);
             self.fail_transaction();
             return;
@@ -977,6 +986,10 @@ impl Conn {
             self.end_batch(wire, &mut out)?;
             if broken || self.s.close {
                 return Ok(());
+            }
+            if let Some(start) = self.s.replica_start.take() {
+                let handshake = std::mem::take(&mut self.s.handshake);
+                return crate::repl::serve(&mut self.s, wire, start, &handshake);
             }
             if start == end {
                 start = 0;

@@ -12,6 +12,7 @@ mod os;
 mod params;
 mod pubsub;
 mod registry;
+mod repl;
 mod replica;
 mod replier;
 mod rewrite;

@@ -47,6 +47,8 @@ pub(crate) struct ClientHandle {
     pub(crate) blocked_usec: AtomicU64,
     /// Monitoring (MONITOR; CLIENT LIST flag `O`).
     pub(crate) monitoring: AtomicBool,
+    /// The connection is a replica's stream (`repl/`): CLIENT LIST flag `S`, TYPE replica.
+    pub(crate) replica: AtomicBool,
     /// CLIENT NO-EVICT on (CLIENT LIST flag `e`; kv never evicts clients).
     pub(crate) no_evict: AtomicBool,
     /// CLIENT NO-TOUCH on (CLIENT LIST flag `T`; the session keeps its own copy for reads).
@@ -95,6 +97,7 @@ impl ClientHandle {
             lib_ver: Mutex::new(Vec::new()),
             user: Mutex::new(b"default".to_vec()),
             monitoring: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             master: AtomicBool::new(false),

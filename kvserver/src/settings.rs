@@ -411,8 +411,8 @@ pub(crate) struct ClassLimit {
 
 /// Redis's `client-output-buffer-limit` for its three classes (`master` clients count as
 /// normal ones). kv applies `pubsub` in full to clients with a subscription and the normal
-/// class's hard limit to other clients' replies (see `conn.rs`); it has no replicas, so the
-/// `replica` class is kept only to be reported.
+/// class's hard limit to other clients' replies (see `conn.rs`), and the `replica` class's hard
+/// limit to how far a replica's stream may fall behind (`repl/`; the soft limit is reported only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OutputLimits {
     pub(crate) normal: ClassLimit,

@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     /// Unit tests only: runs this handler instead of the named command's (see `Session::handler`).
     #[cfg(test)]
     pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
+    /// The attached replicas and the replication settings (`repl/`).
+    pub(crate) repl: crate::repl::Primary,
 }
 
 /// The script engine, with the function libraries the store kept loaded into it.
@@ -188,9 +190,21 @@ impl Shared {
                 .map(std::path::PathBuf::from),
         );
         let replica = crate::replica::Replica::new(|name| param(name).to_string());
+        let repl = crate::repl::Primary::default();
+        for name in [
+            "repl-backlog-size",
+            "min-replicas-to-write",
+            "min-replicas-max-lag",
+            "repl-ping-replica-period",
+            "repl-diskless-sync",
+            "client-output-buffer-limit",
+        ] {
+            repl.apply(&kv, name, param(name));
+        }
         let params = Mutex::new(params);
         Shared {
             replica,
+            repl,
             acl,
             slowlog,
             latency,

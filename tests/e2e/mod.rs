@@ -25,6 +25,7 @@ mod pubsub_load;
 mod raw;
 mod rdb_redis;
 mod replica;
+mod replication;
 mod replies;
 mod script_crash;
 mod scripting;

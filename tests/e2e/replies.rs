@@ -145,6 +145,11 @@ fn eval_and_script_reply_as_redis() {
 }
 
 #[test]
+fn replconf_wait_and_role_reply_as_redis() {
+    replay(include_str!("replication.txt"));
+}
+
+#[test]
 fn function_and_fcall_reply_as_redis() {
     replay(include_str!("function.txt"));
 }

@@ -401,6 +401,11 @@ impl RedisServer {
         }
         Some((redis, port))
     }
+
+    /// The process id (to signal it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for RedisServer {

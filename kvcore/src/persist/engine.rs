@@ -91,6 +91,8 @@ pub(crate) struct Logged {
     /// The record bytes admitted so far (see `access::Admit`): a transaction's operations
     /// share one record, so their bounds add up against the record limit.
     reserved: Cell<usize>,
+    /// The replication commands of a group, held back until it ends (`repl/`).
+    pub(crate) repl: RefCell<Option<crate::repl::Cmds>>,
 }
 
 impl Logged {

@@ -12,6 +12,7 @@ use std::io;
 use crate::entry::Value;
 use crate::error::{Error, IoError, Result};
 use crate::kv::Kv;
+use crate::shard::Shard;
 
 use super::value::{Refusal, is_value_type, put_value, read_value};
 use super::{Reader, VERSION, crc64, put_len, put_string};
@@ -65,27 +66,85 @@ fn aux(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     put_string(out, value);
 }
 
-/// One database's slice of the file, shard by shard: each shard is read under its read lock
-/// into memory and written out after the lock is released (no lock is held while `w`
-/// blocks).
-fn shard_block(kv: &Kv, db: usize, shard: usize, now: u64, out: &mut Vec<u8>) -> u64 {
-    let guard = kv.inner.shard(db, shard).read();
+/// An RDB file being written to `w` in order: the header, then per database its header and
+/// its shards' keys, then the footer. Used whole by [`Kv::write_rdb`], and piece by piece by
+/// replication's point-in-time full sync (`repl/sync.rs`), which gathers its shards as of one
+/// moment.
+pub(crate) struct RdbWriter<W> {
+    sink: Sink<W>,
+    out: Vec<u8>,
+    keys: u64,
+}
+
+impl<W: io::Write> RdbWriter<W> {
+    /// Writes the header: magic, aux fields (`used` is the memory estimate), the function
+    /// libraries' code; `now` is the file's creation time.
+    pub(crate) fn new(w: W, now: u64, used: usize, libraries: &[Vec<u8>]) -> Result<Self> {
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(format!("REDIS{VERSION:04}").as_bytes());
+        aux(&mut out, "redis-ver", REDIS_VER.as_bytes());
+        aux(&mut out, "redis-bits", b"64");
+        aux(&mut out, "ctime", (now / 1000).to_string().as_bytes());
+        aux(&mut out, "used-mem", used.to_string().as_bytes());
+        aux(&mut out, "aof-base", b"0");
+        for code in libraries {
+            out.push(super::OPCODE_FUNCTION2);
+            put_string(&mut out, code);
+        }
+        let mut sink = Sink { w, crc: 0 };
+        sink.write(&out)?;
+        out.clear();
+        Ok(RdbWriter { sink, out, keys: 0 })
+    }
+
+    /// Starts database `db`, which holds about `keys` keys, `expires` of them with a
+    /// deadline (a hint for the loader).
+    pub(crate) fn database(&mut self, db: usize, keys: u64, expires: u64) {
+        self.out.push(OPCODE_SELECTDB);
+        put_len(&mut self.out, db as u64);
+        self.out.push(OPCODE_RESIZEDB);
+        put_len(&mut self.out, keys);
+        put_len(&mut self.out, expires);
+    }
+
+    /// Writes a block of `keys` keys made by [`shard_block`] (with what the
+    /// database header left pending).
+    pub(crate) fn block(&mut self, block: &[u8], keys: u64) -> Result<()> {
+        self.out.extend_from_slice(block);
+        self.keys += keys;
+        self.sink.write(&self.out)?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Writes the end marker and the CRC; returns how many keys the file holds.
+    pub(crate) fn finish(mut self) -> Result<u64> {
+        self.out.push(OPCODE_EOF);
+        self.sink.write(&self.out)?;
+        let crc = self.sink.crc;
+        self.sink.write(&crc.to_le_bytes())?;
+        Ok(self.keys)
+    }
+}
+
+/// Serializes the live keys of one shard into `block` (appended), returning how many.
+pub(crate) fn shard_block(shard: &Shard, now: u64, block: &mut Vec<u8>) -> u64 {
     let mut value = Vec::new();
     let mut n = 0;
-    for (_, slot) in guard.iter() {
+    for (_, slot) in shard.iter() {
         let entry = &slot.entry;
         if entry.is_expired(now) {
             continue;
         }
         if let Some(at) = entry.expire_at() {
-            out.push(OPCODE_EXPIRETIME_MS);
-            out.extend_from_slice(&at.to_le_bytes());
+            block.push(OPCODE_EXPIRETIME_MS);
+            block.extend_from_slice(&at.to_le_bytes());
         }
         value.clear();
         put_value(&mut value, &entry.value);
-        out.push(value[0]);
-        put_string(out, slot.key.as_slice());
-        out.extend_from_slice(&value[1..]);
+        block.push(value[0]);
+        put_string(block, slot.key.as_slice());
+        block.extend_from_slice(&value[1..]);
         n += 1;
     }
     n
@@ -95,7 +154,8 @@ impl Kv {
     /// Writes every database as an RDB file (version 10) to `w`, which redis-server loads;
     /// returns how many keys it wrote. Each shard is written as it was at one moment (read
     /// under its lock); writes to other shards may land between shards, so the file is not a
-    /// point-in-time image of the whole store while it is being written to.
+    /// point-in-time image of the whole store while it is being written to (replication's
+    /// full sync makes one: [`Replication::full_sync`](crate::Replication::full_sync)).
     ///
     /// # Errors
     /// [`Error::Io`] when `w` fails.
@@ -117,39 +177,26 @@ impl Kv {
             }
             counts.push((keys, expires));
         }
-        let mut sink = Sink { w, crc: 0 };
-        let mut out = Vec::with_capacity(1 << 16);
-        out.extend_from_slice(format!("REDIS{VERSION:04}").as_bytes());
-        aux(&mut out, "redis-ver", REDIS_VER.as_bytes());
-        aux(&mut out, "redis-bits", b"64");
-        aux(&mut out, "ctime", (now / 1000).to_string().as_bytes());
-        aux(&mut out, "used-mem", used.to_string().as_bytes());
-        aux(&mut out, "aof-base", b"0");
-        for (_, code) in self.function_libraries() {
-            out.push(super::OPCODE_FUNCTION2);
-            put_string(&mut out, &code);
-        }
-        let mut written = 0;
+        let libraries: Vec<_> = self
+            .function_libraries()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let mut w = RdbWriter::new(w, now, used, &libraries)?;
+        let mut block = Vec::new();
         for (db, &(keys, expires)) in counts.iter().enumerate() {
             if keys == 0 {
                 continue;
             }
-            out.push(OPCODE_SELECTDB);
-            put_len(&mut out, db as u64);
-            out.push(OPCODE_RESIZEDB);
-            put_len(&mut out, keys);
-            put_len(&mut out, expires);
+            w.database(db, keys, expires);
             for s in 0..inner.shard_count() {
-                written += shard_block(self, db, s, now, &mut out);
-                sink.write(&out)?;
-                out.clear();
+                block.clear();
+                // The block is made under the shard's read lock and written after it.
+                let n = shard_block(&inner.shard(db, s).read(), now, &mut block);
+                w.block(&block, n)?;
             }
         }
-        out.push(OPCODE_EOF);
-        sink.write(&out)?;
-        let crc = sink.crc;
-        sink.write(&crc.to_le_bytes())?;
-        Ok(written)
+        w.finish()
     }
 
     /// Loads an RDB file (Redis's, up to version 10, or kv's) from `r` into this store

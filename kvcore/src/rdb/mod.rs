@@ -13,7 +13,9 @@ mod value;
 
 pub(crate) use crc64::crc64;
 pub use file::RdbLoadInfo;
+pub(crate) use file::{RdbWriter, shard_block};
 pub use key::RestoreOptions;
+pub(crate) use key::dump_value;
 
 /// The RDB version Redis 7.0 writes, and the newest kv reads.
 pub(crate) const VERSION: u16 = 10;

@@ -467,6 +467,7 @@ fn describe(c: &ClientHandle, now_ms: u64, out: &mut String) {
     // T (NO-TOUCH, 7.2); N when none.
     let mut flags = String::new();
     for (on, letter) in [
+        (c.replica.load(Ordering::Relaxed), 'S'),
         (c.monitoring.load(Ordering::Relaxed), 'O'),
         (c.master.load(Ordering::Relaxed), 'M'),
         (subs.total() > 0, 'P'),
@@ -516,19 +517,23 @@ fn text_reply(ctx: &mut Ctx<'_>, text: &str) -> CmdResult {
 }
 
 /// A client type of CLIENT LIST and CLIENT KILL's TYPE filter, as Redis's `getClientType`
-/// sees it: `master` for a replica's link to its primary, `pubsub` with a subscription, `normal`
-/// otherwise (kv serves no replicas yet).
+/// sees it: `master` for a replica's link to its primary, `replica` for a replica of this
+/// server, `pubsub` with a subscription, `normal` otherwise.
 /// `None` for an unknown name.
 fn client_type(name: &[u8]) -> Option<fn(&ClientHandle) -> bool> {
     if is(name, "normal") {
-        Some(|c| c.pubsub.counts().total() == 0 && !c.master.load(Ordering::Relaxed))
+        Some(|c| {
+            c.pubsub.counts().total() == 0
+                && !c.master.load(Ordering::Relaxed)
+                && !c.replica.load(Ordering::Relaxed)
+        })
     } else if is(name, "pubsub") {
         Some(|c| c.pubsub.counts().total() > 0)
     } else if is(name, "master") {
         // A replica's link to its primary (`replica/link.rs`).
         Some(|c| c.master.load(Ordering::Relaxed))
     } else if is(name, "replica") || is(name, "slave") {
-        Some(|_| false)
+        Some(|c| c.replica.load(Ordering::Relaxed))
     } else {
         None
     }

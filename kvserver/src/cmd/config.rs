@@ -251,6 +251,11 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         | "replica-serve-stale-data"
         | "replica-priority"
         | "replica-announced" => crate::replica::apply_param(shared, name, value),
+        "repl-backlog-size"
+        | "min-replicas-to-write"
+        | "min-replicas-max-lag"
+        | "repl-ping-replica-period"
+        | "repl-diskless-sync" => shared.repl.apply(&shared.kv, name, value),
         "maxmemory" => shared.kv.set_max_memory(int()),
         "maxmemory-policy" => {
             if let Some(p) = kvcore::EvictionPolicy::parse(value) {
@@ -275,6 +280,7 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "client-output-buffer-limit" => {
             if let Some(limits) = crate::settings::OutputLimits::parse_redis(value) {
                 shared.live.output_limits.set(limits);
+                shared.repl.apply(&shared.kv, name, value);
             }
         }
         "client-query-buffer-limit" => shared

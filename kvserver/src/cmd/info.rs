@@ -114,18 +114,10 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
         "persistence" => persistence(s, out),
         "stats" => stats(s, out),
         "replication" => {
-            // kv has no replication: what a Redis master without replicas reports.
+            // The role and, on a replica, its link (`replica/`); then this server's own
+            // replicas and stream (`repl/`): a replica is a primary to its own replicas.
             crate::replica::info(s, out);
-            line!(out, "connected_slaves:0");
-            line!(out, "master_failover_state:no-failover");
-            line!(out, "master_replid:{}", s.run_id);
-            line!(out, "master_replid2:{}", "0".repeat(40));
-            line!(out, "master_repl_offset:0");
-            line!(out, "second_repl_offset:-1");
-            line!(out, "repl_backlog_active:0");
-            line!(out, "repl_backlog_size:0");
-            line!(out, "repl_backlog_first_byte_offset:0");
-            line!(out, "repl_backlog_histlen:0");
+            s.repl.info(kv, out);
         }
         "cpu" => {
             let cpu = cpu_seconds();
@@ -290,9 +282,21 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "instantaneous_input_repl_kbps:0.00");
     line!(out, "instantaneous_output_repl_kbps:0.00");
     line!(out, "rejected_connections:{rejected}");
-    line!(out, "sync_full:0");
-    line!(out, "sync_partial_ok:0");
-    line!(out, "sync_partial_err:0");
+    line!(
+        out,
+        "sync_full:{}",
+        s.repl.sync_full.load(Ordering::Relaxed)
+    );
+    line!(
+        out,
+        "sync_partial_ok:{}",
+        s.repl.sync_partial_ok.load(Ordering::Relaxed)
+    );
+    line!(
+        out,
+        "sync_partial_err:{}",
+        s.repl.sync_partial_err.load(Ordering::Relaxed)
+    );
     let expired = s.kv.stats().expired_keys.saturating_sub(base.expired);
     line!(out, "expired_keys:{expired}");
     let evicted = s.kv.evicted_keys().saturating_sub(base.evicted);

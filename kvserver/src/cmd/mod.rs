@@ -27,6 +27,7 @@ mod object;
 mod pause;
 mod pubsub;
 mod replicaof;
+mod replication;
 mod script;
 mod server;
 mod set;

@@ -1,4 +1,5 @@
-//! Replication commands of the replica side: REPLICAOF (and its old name SLAVEOF) and ROLE.
+//! Replication commands of the replica side: REPLICAOF (and its old name SLAVEOF); ROLE is
+//! `kvserver/src/cmd/replication.rs`.
 //! The link they start and the state they report are `kvserver/src/replica/`.
 
 use std::sync::Arc;
@@ -29,10 +30,6 @@ pub(super) static COMMANDS: &[Command] = &[
         .complexity("O(1)")
         .deprecated("5.0.0", "`REPLICAOF`")
         .args(ARGS),
-    Command::new("role", 1, "noscript loading stale fast", role)
-        .acl("@admin @dangerous")
-        .doc(Group::Server, "2.8.12", "Return the role of the instance in the context of replication")
-        .complexity("O(1)"),
 ];
 
 /// REPLICAOF host port | NO ONE.
@@ -51,28 +48,4 @@ fn replicaof(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.ok()
-}
-
-/// ROLE: `slave host port state offset` on a replica; on a primary, `master offset
-/// replicas` (kv's primary side reports no replicas yet).
-fn role(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
-    let role = crate::replica::role(&ctx.s.shared);
-    let mut w = ctx.w();
-    match role {
-        Some((host, port, state, offset)) => {
-            w.array_len(5);
-            w.bulk(b"slave");
-            w.bulk(host.as_bytes());
-            w.integer(i64::from(port));
-            w.bulk(state.as_bytes());
-            w.integer(offset);
-        }
-        None => {
-            w.array_len(3);
-            w.bulk(b"master");
-            w.integer(0);
-            w.array_len(0);
-        }
-    }
-    Ok(())
 }

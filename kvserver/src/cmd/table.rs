@@ -12,6 +12,7 @@ use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
 use super::error::unknown_subcommand;
+use super::replication;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     acl, bitmap, blocking, client, command, config, connection, debug, dump, expire, function, geo,
@@ -195,7 +196,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 33] = [
+    let families: [&'static [Command]; 34] = [
         string::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
@@ -229,6 +230,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         acl::COMMANDS,
         dump::COMMANDS,
         replicaof::COMMANDS,
+        replication::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
@@ -418,11 +420,11 @@ mod tests {
     #[test]
     fn every_entry_is_documented() {
         for c in entries() {
-            // Redis documents MONITOR without a complexity.
+            // Redis documents MONITOR, SYNC and PSYNC without a complexity.
             assert!(
                 !c.since.is_empty()
                     && !c.summary.is_empty()
-                    && (!c.complexity.is_empty() || c.name == "monitor"),
+                    && (!c.complexity.is_empty() || matches!(c.name, "monitor" | "sync" | "psync")),
                 "{} lacks its .doc(..) or .complexity(..)",
                 c.name
             );

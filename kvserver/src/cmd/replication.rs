@@ -1,0 +1,172 @@
+//! The primary's replication commands: SYNC, PSYNC and REPLCONF (a replica's handshake, after
+//! which its connection becomes a stream feeder: `kvserver/src/repl/`), WAIT and ROLE.
+
+use std::time::Duration;
+
+use kvproto::Request;
+
+use super::ctx::{CmdResult, Ctx, int_arg, is};
+use super::error::{CmdError, SYNTAX};
+use super::spec::{Group, a};
+use super::table::Command;
+use crate::repl::Start;
+
+#[rustfmt::skip]
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("sync", 1, "admin noscript no_async_loading no_multi", sync)
+        .doc(Group::Server, "1.0.0", "An internal command used in replication."),
+    Command::new("psync", -3, "admin noscript no_async_loading no_multi", psync)
+        .doc(Group::Server, "2.8.0", "An internal command used in replication.")
+        .args(&[a("replicationid", "string"), a("offset", "integer")]),
+    Command::new("replconf", -1, "admin noscript loading stale allow_busy", replconf)
+        .doc(Group::Server, "3.0.0", "An internal command for configuring the replication stream.")
+        .complexity("O(1)"),
+    Command::new("wait", 3, "noscript", wait)
+        .acl("@connection").tips(&["request_policy:all_shards", "response_policy:agg_min"])
+        .doc(Group::Generic, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+        .complexity("O(1)")
+        .args(&[a("numreplicas", "integer"), a("timeout", "integer")]),
+    Command::new("role", 1, "noscript loading stale fast", role)
+        .acl("@admin @dangerous")
+        .doc(Group::Server, "2.8.12", "Return the role of the instance in the context of replication")
+        .complexity("O(1)"),
+];
+
+/// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
+fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    start(ctx, Start::Full { psync: false })
+}
+
+/// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
+/// full resync (`PSYNC ? -1` asks for one).
+fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let shared = &ctx.s.shared;
+    let repl = shared.kv.replication();
+    let replid = String::from_utf8_lossy(req.arg(1));
+    let reader = match int_arg(req.arg(2)) {
+        Ok(off) if off > 0 && replid != "?" => repl.continue_from(&replid, off as u64),
+        _ => None,
+    };
+    match reader {
+        Some(r) => start(ctx, Start::Continue(r)),
+        None => {
+            if replid != "?" {
+                shared
+                    .repl
+                    .sync_partial_err
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            start(ctx, Start::Full { psync: true })
+        }
+    }
+}
+
+fn start(ctx: &mut Ctx<'_>, start: Start) -> CmdResult {
+    if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
+        return Ok(());
+    }
+    // The connection's loop hands the socket to the feeder once this batch's replies are out.
+    ctx.s.replica_start = Some(start);
+    Ok(())
+}
+
+/// REPLCONF option value ...: listening-port, ip-address, capa, ack, getack.
+fn replconf(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if req.len().is_multiple_of(2) {
+        return Err(SYNTAX);
+    }
+    let mut i = 1;
+    while i < req.len() {
+        let (opt, value) = (req.arg(i), req.arg(i + 1));
+        if is(opt, "listening-port") {
+            let port = int_arg(value)?;
+            ctx.s.handshake.listening_port = u16::try_from(port).unwrap_or(0);
+        } else if is(opt, "ip-address") {
+            ctx.s.handshake.ip_address = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(opt, "capa") {
+            if is(value, "eof") {
+                ctx.s.handshake.capa_eof = true;
+            }
+        } else if is(opt, "ack") || is(opt, "getack") {
+            // Only a replica's stream carries these; a client gets no reply, as in Redis.
+            return Ok(());
+        } else if is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
+            // Accepted (redis-cli --rdb sends them); kv streams the whole dataset.
+        } else {
+            return Err(CmdError::Text(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        i += 2;
+    }
+    ctx.ok()
+}
+
+/// WAIT numreplicas timeout: blocks until that many replicas acknowledged everything written
+/// so far, or the timeout (ms, 0: forever) passes; replies how many did.
+fn wait(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let want = int_arg(req.arg(1))?;
+    let timeout = int_arg(req.arg(2))
+        .map_err(|_| CmdError::Msg("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::Msg("ERR timeout is negative"));
+    }
+    if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
+        return Err(CmdError::Msg(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    // The writes of this batch so far must be in the stream before the offset is read: they
+    // are (journaled under their locks), though not yet acknowledged to this client.
+    let shared = std::sync::Arc::clone(&ctx.s.shared);
+    let offset = shared.kv.replication().offset();
+    let timeout = (timeout > 0).then(|| Duration::from_millis(timeout as u64));
+    let want = usize::try_from(want).unwrap_or(0);
+    let got = if ctx.s.in_exec() {
+        // Inside a transaction WAIT cannot block: it counts what is acknowledged.
+        shared.repl.wait(
+            &shared.kv,
+            &ctx.s.handle,
+            offset,
+            want,
+            Some(Duration::ZERO),
+        )
+    } else {
+        shared
+            .repl
+            .wait(&shared.kv, &ctx.s.handle, offset, want, timeout)
+    };
+    ctx.int(got as i64)
+}
+
+/// ROLE: on a replica `slave`, its primary's host and port, the link's state and the offset
+/// applied; on a primary `master`, the replication offset, and each online replica's ip,
+/// port and offset.
+fn role(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    let shared = std::sync::Arc::clone(&ctx.s.shared);
+    if let Some((host, port, state, offset)) = crate::replica::role(&shared) {
+        let mut w = ctx.w();
+        w.array_len(5);
+        w.bulk(b"slave");
+        w.bulk(host.as_bytes());
+        w.integer(i64::from(port));
+        w.bulk(state.as_bytes());
+        w.integer(offset);
+        return Ok(());
+    }
+    let replicas = shared.repl.role();
+    let offset = shared.kv.replication().offset();
+    let mut w = ctx.w();
+    w.array_len(3);
+    w.bulk(b"master");
+    w.integer(offset as i64);
+    w.array_len(replicas.len());
+    for (ip, port, off) in replicas {
+        w.array_len(3);
+        w.bulk(ip.as_bytes());
+        w.bulk(port.to_string().as_bytes());
+        w.bulk(off.to_string().as_bytes());
+    }
+    Ok(())
+}
