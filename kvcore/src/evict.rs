@@ -961,6 +961,9 @@ mod tests {
     fn hot_survivors(policy: EvictionPolicy) -> usize {
         let (kv, clock) = bounded(policy, 100);
         kv.set_eviction_samples(10);
+        // No time limit: under a loaded machine a command's 500 µs would cut the sampling
+        // short and leave the quality of the choice to the scheduler.
+        kv.set_eviction_tenacity(100);
         let db = kv.db(0).unwrap();
         for i in 0..100 {
             db.set(format!("k{i}"), "v").unwrap();
