@@ -293,8 +293,17 @@ impl Inner {
 
     /// A pseudo-random number (RANDOMKEY, active expiry sampling); not for cryptography.
     pub(crate) fn random(&self) -> u64 {
-        self.hasher
-            .hash_one(self.rng.fetch_add(1, Ordering::Relaxed))
+        // SplitMix64 over an atomic counter. The store's keyed hash of a counter (used
+        // before) is built for tables, not as a generator: under some seeds its values
+        // `% n` fell unevenly, and eviction's sampling missed keys a whole process long.
+        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut z = self
+            .rng
+            .fetch_add(GAMMA, Ordering::Relaxed)
+            .wrapping_add(GAMMA);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// The durability seam: every mutation reports its effect here while it still holds the
