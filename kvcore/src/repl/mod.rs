@@ -202,6 +202,14 @@ impl Repl {
     }
 }
 
+/// A replication ID as given (40 characters).
+fn parse_id(replid: &str) -> Result<[u8; 40]> {
+    replid
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("replication id {replid:?} is not 40 bytes")))
+}
+
 /// 40 hex digits from the store's seeded generator and the time (Redis's replication IDs are
 /// 40 random hex characters).
 fn random_id(seed: u64) -> [u8; 40] {
@@ -379,16 +387,29 @@ impl Replication {
         st.last_db = None;
     }
 
+    /// A replica's primary continued its stream under a new ID (`+CONTINUE <id>` after the
+    /// primary was promoted): the current ID becomes `replid2`, valid up to this offset, and
+    /// `replid` is the primary's, so this store's own replicas can continue either way.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if `replid` is not 40 characters.
+    pub fn adopt_replid(&self, replid: &str) -> Result<()> {
+        let id = parse_id(replid)?;
+        let mut st = self.repl().state.lock();
+        let offset = st.backlog.as_ref().map_or(0, Backlog::offset);
+        st.replid2 = st.replid;
+        st.second_offset = offset as i64 + 1;
+        st.replid = id;
+        Ok(())
+    }
+
     /// Starts the stream over at `offset` under `replid` with an empty backlog (a replica
     /// after loading its primary's RDB); readers are dropped, `replid2` cleared.
     ///
     /// # Errors
     /// [`Error::Corrupt`] if `replid` is not 40 characters.
     pub fn reset(&self, replid: &str, offset: u64) -> Result<()> {
-        let id: [u8; 40] = replid
-            .as_bytes()
-            .try_into()
-            .map_err(|_| Error::Corrupt(format!("replication id {replid:?} is not 40 bytes")))?;
+        let id = parse_id(replid)?;
         self.repl().ensure_backlog();
         let mut st = self.repl().state.lock();
         st.replid = id;

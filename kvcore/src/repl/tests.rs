@@ -173,6 +173,16 @@ fn ids_offsets_and_the_replica_side_interface() {
     assert!(repl.reader(1001).is_some());
     assert!(repl.reader(1000).is_none());
     assert!(repl.reset("short", 1).is_err());
+    // The primary continues under a new ID (it was promoted): the old one stays valid up to
+    // here, for this store's own replicas.
+    repl.feed_raw(b"*1\r\n$4\r\nPING\r\n");
+    repl.adopt_replid(&"b".repeat(40)).unwrap();
+    assert_eq!(repl.replid(), "b".repeat(40));
+    assert_eq!(repl.replid2(), "a".repeat(40));
+    assert_eq!(repl.second_offset(), 1015);
+    assert!(repl.continue_from(&"a".repeat(40), 1015).is_some());
+    assert!(repl.continue_from(&"b".repeat(40), 1001).is_some());
+    assert!(repl.adopt_replid("short").is_err());
     // A small backlog keeps only its newest bytes.
     repl.set_generating(true);
     repl.set_backlog_size(16);

@@ -34,12 +34,14 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
 fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    link_up(ctx)?;
     start(ctx, Start::Full { psync: false })
 }
 
 /// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
 /// full resync (`PSYNC ? -1` asks for one).
 fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    link_up(ctx)?;
     let shared = &ctx.s.shared;
     let repl = shared.kv.replication();
     let replid = String::from_utf8_lossy(req.arg(1));
@@ -61,10 +63,22 @@ fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
 }
 
+/// A replica serves replicas of its own (chained replication) only while its link is up.
+fn link_up(ctx: &Ctx<'_>) -> CmdResult {
+    let replica = &ctx.s.shared.replica;
+    if replica.enabled() && !replica.connected() {
+        return Err(CmdError::Msg(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
+    }
+    Ok(())
+}
+
 fn start(ctx: &mut Ctx<'_>, start: Start) -> CmdResult {
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
         return Ok(());
     }
+
     // The connection's loop hands the socket to the feeder once this batch's replies are out.
     ctx.s.replica_start = Some(start);
     Ok(())

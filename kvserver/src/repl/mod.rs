@@ -369,7 +369,11 @@ fn feed(
         }
         Start::Full { psync } => {
             shared.repl.sync_full.fetch_add(1, Ordering::Relaxed);
-            let mut sync = repl.full_sync();
+            // On a replica: between two batches of its primary's stream (see `hold_apply`).
+            let mut sync = {
+                let _between = shared.replica.hold_apply();
+                repl.full_sync()
+            };
             notice!(
                 "full resync for replica {}:{} at offset {}",
                 replica.ip,

@@ -214,10 +214,22 @@ fn session(shared: &Arc<Shared>, generation: u64) -> io::Result<()> {
         full_sync(shared, generation, &mut wire, &mut master, id, off, timeout)?;
     } else if let Some(rest) = psync.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
+        let _apply = r.apply.lock();
         let mut link = r.link();
+        // The store's stream continues from the position asked for (after a restart it starts
+        // there: the backlog is empty until the stream arrives).
+        let repl = shared.kv.replication();
+        if let Some(id) = &link.replid
+            && (repl.replid() != *id || repl.offset() != offset as u64)
+        {
+            repl.reset(id, offset as u64)
+                .map_err(|e| fail(e.to_string()))?;
+        }
         if !new_id.is_empty() && link.replid.as_deref() != Some(new_id) {
             notice!("MASTER replication id changed to {new_id}");
+            repl.adopt_replid(new_id).map_err(|e| fail(e.to_string()))?;
             link.replid = Some(new_id.to_string());
+            super::disconnect_replicas(shared);
         }
         link.partial_syncs += 1;
         notice!("successful partial resynchronization with MASTER at offset {offset}");
@@ -409,6 +421,13 @@ fn full_sync(
         info.keys,
         info.expired
     );
+    // The stream this server feeds its own replicas starts over at the primary's position
+    // (they sync in full again, as Redis's sub-replicas do).
+    shared
+        .kv
+        .replication()
+        .reset(replid, offset as u64)
+        .map_err(|e| fail(e.to_string()))?;
     let mut link = r.link();
     link.replid = Some(replid.to_string());
     link.offset = offset;
@@ -431,6 +450,7 @@ fn stream_loop(
     let limits =
         Limits::default().with_max_bulk_len(usize::try_from(max_bulk).unwrap_or(usize::MAX));
     let mut decoder = RequestDecoder::new(limits);
+    let repl = shared.kv.replication();
     let mut offset = r.link().offset;
     let mut last_ack = Instant::now()
         .checked_sub(ACK_EVERY)
@@ -479,6 +499,7 @@ fn stream_loop(
         if !current(shared, generation) {
             return Ok(());
         }
+        let batch = wire.start;
         loop {
             match decoder.decode(&wire.buf[wire.start..]) {
                 Ok(Status::Complete((req, used))) => {
@@ -497,6 +518,11 @@ fn stream_loop(
             }
         }
         master.commit()?;
+        // What was applied goes verbatim into this server's stream (its own replicas'),
+        // GETACKs and PINGs included: the same bytes at the same offsets as the primary's.
+        if wire.start > batch {
+            repl.feed_raw(&wire.buf[batch..wire.start]);
+        }
         r.link().offset = offset;
     }
 }

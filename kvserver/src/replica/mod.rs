@@ -9,8 +9,10 @@
 //! apply lock guarantees it applies nothing after the REPLICAOF that replaced it answered.
 //!
 //! The replication position ([`LinkState`]: the primary's replid and the offset of the stream
-//! applied) lives here in one place, so the primary side can take it over when both are
-//! merged (feeding the stream into its own backlog and shifting the replid on promotion).
+//! applied) is kept equal to kvcore's stream (`Kv::replication`): the link feeds every byte
+//! it applies into the store's backlog verbatim, resets it to the primary's ID and offset
+//! after a full sync and adopts a new ID on `+CONTINUE`, so this server's own replicas (and
+//! INFO's `master_repl_offset`) see the primary's offsets; REPLICAOF NO ONE shifts the ID.
 
 mod link;
 
@@ -65,7 +67,7 @@ pub(crate) struct Transfer {
     pub(crate) last_io: Instant,
 }
 
-/// The link's position and status: what the primary side needs when both halves are merged.
+/// The link's position and status (the position mirrors kvcore's stream, see the module docs).
 #[derive(Debug)]
 pub(crate) struct LinkState {
     /// The primary to follow.
@@ -147,6 +149,18 @@ impl Replica {
     /// The link's state, locked (short holds only).
     pub(crate) fn link(&self) -> parking_lot::MutexGuard<'_, LinkState> {
         self.link.lock()
+    }
+
+    /// Whether the link is up and applying the stream.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// On a replica, holds the link between two applied batches (`None` on a primary): a
+    /// full sync of this server's own replica takes its point-in-time image with every
+    /// applied batch already in the stream it feeds, so each write lands exactly once.
+    pub(crate) fn hold_apply(&self) -> Option<parking_lot::MutexGuard<'_, ()>> {
+        self.enabled().then(|| self.apply.lock())
     }
 }
 
@@ -251,18 +265,32 @@ pub(crate) fn replicaof(shared: &Arc<Shared>, host: &str, port: u16) -> bool {
 /// which keeps the replication position for a partial resync.
 fn follow(shared: &Arc<Shared>, host: String, port: u16) {
     let r = &shared.replica;
+    let was_primary = !r.enabled();
     let generation = stop_link(shared);
     set_param(shared, &format!("{host} {port}"));
+    // Clients' writes are refused first; then the stream this server's own replicas read
+    // becomes its primary's, fed verbatim by the link (`link.rs`), not generated from the
+    // writes it applies.
+    shared.kv.set_passive_expiry(true);
+    r.enabled.store(true, Ordering::SeqCst);
+    let repl = shared.kv.replication();
+    repl.set_generating(false);
     {
         let mut link = r.link();
+        // A primary that becomes a replica offers its own history (Redis's
+        // `replicationCacheMasterUsingMyself`): a promoted former replica continues it.
+        if was_primary && repl.is_active() {
+            link.replid = Some(repl.replid());
+            link.offset = repl.offset() as i64;
+            link.read_offset = link.offset;
+        }
         link.target = Some((host, port));
         link.state = State::Connect;
         link.down_since = None;
         link.last_io = None;
         link.transfer = None;
     }
-    shared.kv.set_passive_expiry(true);
-    r.enabled.store(true, Ordering::SeqCst);
+    disconnect_replicas(shared);
     link::spawn(Arc::clone(shared), generation);
 }
 
@@ -274,12 +302,31 @@ pub(crate) fn promote(shared: &Shared) {
     }
     stop_link(shared);
     set_param(shared, "");
+    // The history so far stays valid under replid2 (former siblings continue partially);
+    // this server's writes generate the stream again.
+    let repl = shared.kv.replication();
+    repl.shift_replid();
+    repl.set_generating(true);
+    disconnect_replicas(shared);
     r.enabled.store(false, Ordering::SeqCst);
     shared.kv.set_passive_expiry(false);
     let mut link = r.link();
     link.target = None;
     link.state = State::Connect;
+    link.replid = None;
+    link.offset = 0;
+    link.read_offset = 0;
     crate::log::notice!("MASTER MODE enabled (user request)");
+}
+
+/// Drops this server's own replicas, so they reconnect and learn the new replication ID
+/// (with a partial resync where their offset allows), as Redis's `disconnectSlaves`.
+pub(crate) fn disconnect_replicas(shared: &Shared) {
+    for c in shared.clients.list() {
+        if c.replica.load(Ordering::Relaxed) {
+            c.kill();
+        }
+    }
 }
 
 /// Ends the running link (if any), and returns the generation a new one is to run under.

@@ -1,0 +1,210 @@
+//! kv replicating kv: a chain (primary → replica → sub-replica) where every server reports
+//! the primary's replication ID and offset and holds the same data, then a promotion (REPLICAOF
+//! NO ONE on the middle one) after which the old primary and the sub-replica both continue
+//! with a partial resync (PSYNC2's second ID) and follow the new primary's writes.
+//!
+//! No redis-server is needed: every server here is a kvserver.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use redis::{Connection, Value};
+
+use super::support::{PATIENCE, Server, error_text};
+
+fn info_field(con: &mut Connection, section: &str, field: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+fn wait_for(what: &str, servers: &[&Server], mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !f() {
+        if Instant::now() >= deadline {
+            for s in servers {
+                eprintln!("--- server on {}:\n{}", s.port(), s.log());
+            }
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn q(con: &mut Connection, line: &str) -> Value {
+    let mut c = redis::cmd(line.split(' ').next().unwrap());
+    for a in line.split(' ').skip(1) {
+        c.arg(a);
+    }
+    c.query(con).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn replicaof(con: &mut Connection, port: u16) {
+    let _: Value = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .query(con)
+        .unwrap();
+}
+
+/// Every key of databases 0..4 with its type, value (as read back) and absolute expiry.
+fn dataset(con: &mut Connection) -> BTreeMap<(u32, Vec<u8>), String> {
+    let mut all = BTreeMap::new();
+    for db in 0..4u32 {
+        q(con, &format!("SELECT {db}"));
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).unwrap();
+        for key in keys {
+            let dump: Value = redis::cmd("DUMP").arg(&key).query(con).unwrap();
+            let at: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(con).unwrap();
+            all.insert((db, key), format!("{dump:?} at={at}"));
+        }
+    }
+    q(con, "SELECT 0");
+    all
+}
+
+/// The (replid, offset) a server reports in INFO replication.
+fn position(con: &mut Connection) -> (String, String) {
+    (
+        info_field(con, "replication", "master_replid").unwrap_or_default(),
+        info_field(con, "replication", "master_repl_offset").unwrap_or_default(),
+    )
+}
+
+fn write_some(con: &mut Connection, tag: &str) {
+    for line in [
+        format!("SET {tag}:s hello"),
+        format!("SET {tag}:ttl v PX 600000"),
+        format!("RPUSH {tag}:l a b c"),
+        format!("HSET {tag}:h f1 v1 f2 2"),
+        format!("HINCRBY {tag}:h f2 5"),
+        format!("SADD {tag}:set x y z"),
+        format!("ZADD {tag}:z 1.5 a 2 b"),
+        format!("XADD {tag}:x 1-1 f v"),
+        format!("INCRBYFLOAT {tag}:f 0.5"),
+        "SELECT 2".to_string(),
+        format!("SET {tag}:db2 two"),
+        "SELECT 0".to_string(),
+    ] {
+        q(con, &line);
+    }
+    for i in 0..200 {
+        q(con, &format!("INCR {tag}:counter"));
+        q(con, &format!("RPUSH {tag}:log {i}"));
+    }
+    q(con, "MULTI");
+    q(con, &format!("INCR {tag}:tx"));
+    q(con, &format!("LPUSH {tag}:l tx"));
+    q(con, "EXEC");
+    let _: Value = redis::cmd("EVAL")
+        .arg("redis.call('INCR', KEYS[1]); return redis.call('SET', KEYS[2], 'lua')")
+        .arg(2)
+        .arg(format!("{tag}:lua-n"))
+        .arg(format!("{tag}:lua-s"))
+        .query(con)
+        .unwrap();
+}
+
+/// Waits until every server reports the first one's replication ID and offset, with each of
+/// the others' links up.
+fn converge(servers: &[&Server]) {
+    let mut cons: Vec<Connection> = servers.iter().map(|s| s.client()).collect();
+    wait_for("the chain to converge", servers, || {
+        let first = position(&mut cons[0]);
+        cons[1..].iter_mut().all(|c| {
+            info_field(c, "replication", "master_link_status").as_deref() == Some("up")
+                && position(c) == first
+        })
+    });
+}
+
+#[test]
+fn a_chain_of_kv_replicas_shares_offsets_and_continues_partially_after_a_promotion() {
+    let primary = Server::start(&[]);
+    let middle = Server::start(&[]);
+    let leaf = Server::start(&[]);
+    let mut p = primary.client();
+    let mut m = middle.client();
+    let mut l = leaf.client();
+    // Some data before anyone follows (a full sync brings it), then the chain.
+    write_some(&mut p, "before");
+    replicaof(&mut m, primary.port());
+    replicaof(&mut l, middle.port());
+    write_some(&mut p, "during");
+    converge(&[&primary, &middle, &leaf]);
+    let (id, offset) = position(&mut p);
+    assert!(offset.parse::<u64>().unwrap() > 0);
+    let want = dataset(&mut p);
+    assert!(want.len() > 20, "{want:?}");
+    assert_eq!(dataset(&mut m), want, "the replica");
+    assert_eq!(dataset(&mut l), want, "the sub-replica");
+    assert_eq!(
+        info_field(&mut m, "replication", "role").as_deref(),
+        Some("slave")
+    );
+    assert_eq!(
+        info_field(&mut m, "replication", "connected_slaves").as_deref(),
+        Some("1")
+    );
+    // The replica is read-only; so is the sub-replica.
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<Value>(&mut l);
+    assert_eq!(
+        error_text(&refused.unwrap_err()),
+        "READONLY You can't write against a read only replica."
+    );
+
+    // Failover by hand: the middle server becomes the primary, the old primary follows it.
+    q(&mut m, "REPLICAOF NO ONE");
+    let (new_id, new_offset) = position(&mut m);
+    assert_ne!(new_id, id);
+    assert_eq!(new_offset, offset, "promotion keeps the offset");
+    assert_eq!(
+        info_field(&mut m, "replication", "master_replid2").as_deref(),
+        Some(id.as_str())
+    );
+    replicaof(&mut p, middle.port());
+    write_some(&mut m, "after");
+    converge(&[&middle, &primary, &leaf]);
+    assert_eq!(position(&mut p).0, new_id);
+    // Both former followers of the old history continued it: no second full sync anywhere.
+    let stat = |con: &mut Connection, f: &str| info_field(con, "stats", f).unwrap();
+    assert_eq!(stat(&mut m, "sync_partial_ok"), "2", "{}", middle.log());
+    assert_eq!(stat(&mut m, "sync_full"), "1", "only the leaf's first sync");
+    let want = dataset(&mut m);
+    assert_eq!(dataset(&mut p), want, "the old primary");
+    assert_eq!(dataset(&mut l), want, "the leaf");
+    let n: i64 = redis::cmd("GET")
+        .arg("after:counter")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(n, 200);
+    // WAIT on the new primary counts both of its replicas.
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 2);
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<Value>(&mut p);
+    assert_eq!(
+        error_text(&refused.unwrap_err()),
+        "READONLY You can't write against a read only replica."
+    );
+}
+
+#[test]
+fn a_replica_without_its_link_refuses_to_serve_a_sync() {
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let kv = Server::start(&[]);
+    let mut con = kv.client();
+    replicaof(&mut con, unreachable);
+    let err = redis::cmd("PSYNC")
+        .arg("?")
+        .arg(-1)
+        .query::<Value>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        error_text(&err),
+        "NOMASTERLINK Can't SYNC while not connected with my master"
+    );
+}
