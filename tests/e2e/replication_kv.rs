@@ -1,4 +1,5 @@
-//! kv replicating kv: a chain (primary → replica → sub-replica) where every server reports
+//! kv replicating kv: a chain (primary → replica → sub-replica), built while a writer runs,
+//! where every server reports
 //! the primary's replication ID and offset and holds the same data, then a promotion (REPLICAOF
 //! NO ONE on the middle one) after which the old primary and the sub-replica both continue
 //! with a partial resync (PSYNC2's second ID) and follow the new primary's writes.
@@ -6,6 +7,8 @@
 //! No redis-server is needed: every server here is a kvserver.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
@@ -129,10 +132,50 @@ fn a_chain_of_kv_replicas_shares_offsets_and_continues_partially_after_a_promoti
     let mut l = leaf.client();
     // Some data before anyone follows (a full sync brings it), then the chain.
     write_some(&mut p, "before");
+    // A writer runs through both full syncs: each of its pushes must land exactly once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let mut con = primary.client();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _: i64 = redis::cmd("RPUSH")
+                    .arg("pushed")
+                    .arg(n)
+                    .query(&mut con)
+                    .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
     replicaof(&mut m, primary.port());
     replicaof(&mut l, middle.port());
     write_some(&mut p, "during");
+    wait_for(
+        "the sub-replica's link",
+        &[&primary, &middle, &leaf],
+        || info_field(&mut l, "replication", "master_link_status").as_deref() == Some("up"),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let pushed = writer.join().unwrap();
     converge(&[&primary, &middle, &leaf]);
+    let want: Vec<String> = (0..pushed).map(|i| i.to_string()).collect();
+    for con in [&mut m, &mut l] {
+        let got: Vec<String> = redis::cmd("LRANGE")
+            .arg("pushed")
+            .arg(0)
+            .arg(-1)
+            .query(con)
+            .unwrap();
+        assert!(
+            got == want,
+            "{} pushes, {} on a replica",
+            want.len(),
+            got.len()
+        );
+    }
     let (id, offset) = position(&mut p);
     assert!(offset.parse::<u64>().unwrap() > 0);
     let want = dataset(&mut p);
