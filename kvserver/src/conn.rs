@@ -341,9 +341,20 @@ impl Session {
         }
         // CLIENT PAUSE: the command waits here, before it is queued or run, as Redis
         // postpones it in `processCommand`.
-        if self.shared.pause.active() && !self.wait_for_pause(idx, slot) {
-            self.close = true;
-            return;
+        if self.shared.pause.active() && !self.master {
+            if !self.wait_for_pause(idx, slot) {
+                self.close = true;
+                return;
+            }
+            // A FAILOVER may have made this server a replica meanwhile: the held command is
+            // checked again, as Redis processes a postponed command anew.
+            let writes =
+                write || (cmd.name == "exec" && self.multi.as_ref().is_some_and(|tx| tx.writes()));
+            if crate::replica::refuses_write(&self.shared, writes) {
+                self.reject(slot, req, out, crate::replica::READONLY);
+                self.fail_transaction();
+                return;
+            }
         }
         if self.multi.is_some() && self.queue(idx, slot, req, out) {
             return;

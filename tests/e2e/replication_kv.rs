@@ -251,3 +251,111 @@ fn a_replica_without_its_link_refuses_to_serve_a_sync() {
         "NOMASTERLINK Can't SYNC while not connected with my master"
     );
 }
+
+#[test]
+fn failover_hands_the_primary_role_to_a_caught_up_replica() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.client(), replica.client());
+    write_some(&mut p, "before");
+    replicaof(&mut r, primary.port());
+    converge(&[&primary, &replica]);
+    let (id, offset) = position(&mut p);
+    let target = format!("FAILOVER TO 127.0.0.1 {}", replica.port());
+    q(&mut p, &target);
+    // The primary becomes the replica's replica, which takes over on its PSYNC ... FAILOVER
+    // and continues the history: no full sync.
+    wait_for("the switch", &[&primary, &replica], || {
+        info_field(&mut r, "replication", "role").as_deref() == Some("master")
+            && info_field(&mut p, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(
+        info_field(&mut p, "replication", "master_port"),
+        Some(replica.port().to_string())
+    );
+    assert_eq!(
+        info_field(&mut p, "replication", "master_failover_state").as_deref(),
+        Some("no-failover"),
+        "the failover is over"
+    );
+    let stat = |con: &mut Connection, f: &str| info_field(con, "stats", f).unwrap();
+    assert_eq!(stat(&mut r, "sync_partial_ok"), "1");
+    assert_eq!(stat(&mut r, "sync_full"), "0");
+    assert_eq!(
+        info_field(&mut r, "replication", "master_replid2").as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(position(&mut r).1, offset, "nothing was written meanwhile");
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<Value>(&mut p);
+    assert_eq!(
+        error_text(&refused.unwrap_err()),
+        "READONLY You can't write against a read only replica."
+    );
+    write_some(&mut r, "after");
+    converge(&[&replica, &primary]);
+    assert_eq!(dataset(&mut p), dataset(&mut r));
+}
+
+#[test]
+fn a_failover_that_times_out_aborts_and_releases_the_held_writes() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.client(), replica.client());
+    replicaof(&mut r, primary.port());
+    q(&mut p, "SET k 1");
+    converge(&[&primary, &replica]);
+    // A stopped replica never acknowledges what comes next: the failover cannot finish.
+    replica.signal("STOP");
+    q(&mut p, "SET k 2");
+    q(&mut p, "FAILOVER TIMEOUT 500");
+    assert_eq!(
+        info_field(&mut p, "replication", "master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    let again = redis::cmd("FAILOVER").query::<Value>(&mut p).unwrap_err();
+    assert_eq!(error_text(&again), "ERR FAILOVER already in progress.");
+    let refused = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query::<Value>(&mut p)
+        .unwrap_err();
+    assert_eq!(
+        error_text(&refused),
+        "ERR REPLICAOF not allowed while failing over."
+    );
+    // Reads go on; a write waits for the failover's end, then runs on the primary it still is.
+    let got: String = redis::cmd("GET").arg("k").query(&mut p).unwrap();
+    assert_eq!(got, "2");
+    let mut w = primary.client();
+    let _: () = redis::cmd("SET").arg("k").arg("3").query(&mut w).unwrap();
+    assert_eq!(
+        info_field(&mut p, "replication", "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    assert_eq!(
+        info_field(&mut p, "replication", "role").as_deref(),
+        Some("master")
+    );
+    assert!(
+        primary
+            .log()
+            .contains("aborted: Replica never caught up before timeout"),
+        "{}",
+        primary.log()
+    );
+    replica.signal("CONT");
+    converge(&[&primary, &replica]);
+    let got: String = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+    assert_eq!(got, "3");
+    // FAILOVER ABORT by hand, while it waits.
+    replica.signal("STOP");
+    q(&mut p, "SET k 4");
+    q(&mut p, "FAILOVER");
+    q(&mut p, "FAILOVER ABORT");
+    assert_eq!(
+        info_field(&mut p, "replication", "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    q(&mut p, "SET k 5");
+    replica.signal("CONT");
+}

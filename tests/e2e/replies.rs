@@ -170,6 +170,11 @@ fn replica_replies_as_redis() {
 }
 
 #[test]
+fn failover_replies_as_redis() {
+    replay(include_str!("failover.txt"));
+}
+
+#[test]
 fn sort_replies_as_redis() {
     replay(include_str!("sort.txt"));
 }

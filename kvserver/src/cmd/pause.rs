@@ -25,6 +25,9 @@ pub(crate) enum Mode {
 struct State {
     /// The pause in force and its end, if any.
     pause: Option<(Mode, Instant)>,
+    /// FAILOVER's own pause of writes (`kvserver/src/repl/failover.rs`), apart from CLIENT
+    /// PAUSE's as Redis keeps its pause purposes apart: CLIENT UNPAUSE does not lift it.
+    failover: bool,
 }
 
 /// The server's client pause.
@@ -61,7 +64,17 @@ impl Pause {
     pub(crate) fn unpause(&self) {
         let mut st = self.state.lock();
         st.pause = None;
-        self.active.store(false, Ordering::Release);
+        self.active.store(st.failover, Ordering::Release);
+        drop(st);
+        self.ended.notify_all();
+    }
+
+    /// Starts or ends FAILOVER's pause of writes.
+    pub(crate) fn set_failover(&self, on: bool) {
+        let mut st = self.state.lock();
+        st.failover = on;
+        self.active
+            .store(on || st.pause.is_some(), Ordering::Release);
         drop(st);
         self.ended.notify_all();
     }
@@ -71,22 +84,26 @@ impl Pause {
     pub(crate) fn wait(&self, writes: bool, gone: impl Fn() -> bool) -> bool {
         let mut st = self.state.lock();
         loop {
-            let Some((mode, end)) = st.pause else {
-                return true;
-            };
             let now = Instant::now();
-            if now >= end {
+            if st.pause.is_some_and(|(_, end)| now >= end) {
                 st.pause = None;
-                self.active.store(false, Ordering::Release);
-                return true;
+                self.active.store(st.failover, Ordering::Release);
             }
-            if mode == Mode::Write && !writes {
+            let held = match st.pause {
+                Some((Mode::All, _)) => true,
+                Some((Mode::Write, _)) => writes,
+                None => false,
+            } || (st.failover && writes);
+            if !held {
                 return true;
             }
             if gone() {
                 return false;
             }
-            let _ = self.ended.wait_for(&mut st, (end - now).min(RECHECK));
+            let wait = st
+                .pause
+                .map_or(RECHECK, |(_, end)| (end - now).min(RECHECK));
+            let _ = self.ended.wait_for(&mut st, wait);
         }
     }
 }

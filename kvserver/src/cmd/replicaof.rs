@@ -34,8 +34,13 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// REPLICAOF host port | NO ONE.
 fn replicaof(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if crate::repl::failover::phase_of(&ctx.s.shared) {
+        return Err(CmdError::Msg(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     if is(req.arg(1), "no") && is(req.arg(2), "one") {
-        crate::replica::promote(&ctx.s.shared);
+        crate::replica::promote(&ctx.s.shared, "user request");
         return ctx.ok();
     }
     let port = kvnum::parse_i64(req.arg(2))

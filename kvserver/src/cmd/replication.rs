@@ -26,6 +26,18 @@ pub(super) static COMMANDS: &[Command] = &[
         .doc(Group::Generic, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
         .complexity("O(1)")
         .args(&[a("numreplicas", "integer"), a("timeout", "integer")]),
+    Command::new("failover", -1, "admin noscript stale", failover)
+        .doc(Group::Server, "6.2.0", "Start a coordinated failover between this server and one of its replicas.")
+        .complexity("O(1)")
+        .args(&[
+            a("target", "block").token("TO").flags("optional").args(&[
+                a("host", "string"),
+                a("port", "integer"),
+                a("force", "pure-token").token("FORCE").flags("optional"),
+            ]),
+            a("abort", "pure-token").token("ABORT").flags("optional"),
+            a("milliseconds", "integer").token("TIMEOUT").flags("optional"),
+        ]),
     Command::new("role", 1, "noscript loading stale fast", role)
         .acl("@admin @dangerous")
         .doc(Group::Server, "2.8.12", "Return the role of the instance in the context of replication")
@@ -41,6 +53,29 @@ fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 /// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
 /// full resync (`PSYNC ? -1` asks for one).
 fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
+        return Ok(());
+    }
+    // PSYNC <my replid> <offset> FAILOVER from this replica's own primary: take over.
+    if req.len() > 3 && is(req.arg(3), "failover") {
+        crate::log::warning!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(req.arg(1))
+        );
+        let shared = std::sync::Arc::clone(&ctx.s.shared);
+        if !shared.replica.enabled() {
+            return Err(CmdError::Msg(
+                "ERR PSYNC FAILOVER can't be sent to a master.",
+            ));
+        }
+        if req.arg(1) != shared.kv.replication().replid().as_bytes() {
+            return Err(CmdError::Msg(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        let from = format!("failover request from {}", ctx.s.handle.addr);
+        crate::replica::promote(&shared, &from);
+    }
     link_up(ctx)?;
     let shared = &ctx.s.shared;
     let repl = shared.kv.replication();
@@ -63,8 +98,57 @@ fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
 }
 
-/// A replica serves replicas of its own (chained replication) only while its link is up.
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], parsed and checked as Redis 7.0's
+/// `failoverCommand` (`kvserver/src/repl/failover.rs` does the rest).
+fn failover(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let shared = std::sync::Arc::clone(&ctx.s.shared);
+    if req.len() == 2 && is(req.arg(1), "abort") {
+        if !crate::repl::failover::abort_by_hand(&shared) {
+            return Err(CmdError::Msg("ERR No failover in progress."));
+        }
+        return ctx.ok();
+    }
+    let mut timeout = 0i64;
+    let mut force = false;
+    let mut to = None;
+    let mut j = 1;
+    while j < req.len() {
+        let arg = req.arg(j);
+        if is(arg, "timeout") && j + 1 < req.len() && timeout == 0 {
+            timeout = int_arg(req.arg(j + 1))?;
+            if timeout <= 0 {
+                return Err(CmdError::Msg("ERR FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(arg, "to") && j + 2 < req.len() && to.is_none() {
+            let port = int_arg(req.arg(j + 2))?;
+            let host = String::from_utf8_lossy(req.arg(j + 1)).into_owned();
+            to = Some((host, port));
+            j += 3;
+        } else if is(arg, "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    // A port no replica can have matches none, as Redis's lookup finds none.
+    let to = to.map(|(host, port)| (host, u16::try_from(port).unwrap_or(0)));
+    let request = crate::repl::failover::Request {
+        to,
+        timeout: (timeout > 0).then(|| Duration::from_millis(timeout as u64)),
+        force,
+    };
+    crate::repl::failover::start(&shared, request).map_err(CmdError::Msg)?;
+    ctx.ok()
+}
+
+/// A replica serves replicas of its own (chained replication) only while its link is up; a
+/// primary in a failover serves none.
 fn link_up(ctx: &Ctx<'_>) -> CmdResult {
+    if crate::repl::failover::phase_of(&ctx.s.shared) {
+        return Err(CmdError::Msg("NOMASTERLINK Can't SYNC while failing over"));
+    }
     let replica = &ctx.s.shared.replica;
     if replica.enabled() && !replica.connected() {
         return Err(CmdError::Msg(

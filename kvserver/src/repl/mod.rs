@@ -6,7 +6,8 @@
 //! point-in-time `FullSync`) or `+CONTINUE`, then copies the backlog from its reader's
 //! position to the socket and reads the replica's `REPLCONF ACK`s, which wake WAIT.
 
-use crate::wire::Wire;
+pub(crate) mod failover;
+
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -19,6 +20,7 @@ use crate::conn::Session;
 use crate::log::{notice, warning};
 use crate::registry::ClientHandle;
 use crate::shared::Shared;
+use crate::wire::Wire;
 
 /// Redis's reply to a write refused by `min-replicas-to-write`.
 pub(crate) const NOREPLICAS: &[u8] = b"NOREPLICAS Not enough good replicas to write.";
@@ -81,6 +83,8 @@ pub(crate) struct Primary {
     /// `repl-diskless-sync`.
     diskless: AtomicBool,
     pinger: AtomicBool,
+    /// FAILOVER's state (`failover.rs`).
+    pub(crate) failover: failover::Failover,
     /// INFO stats: `sync_full`, `sync_partial_ok`, `sync_partial_err`.
     pub(crate) sync_full: AtomicU64,
     pub(crate) sync_partial_ok: AtomicU64,
@@ -158,6 +162,34 @@ impl Primary {
             .count()
     }
 
+    /// FAILOVER TO's check: `Some(online)` for the replica at `host:port`, `None` if there
+    /// is none.
+    pub(crate) fn replica_state(&self, host: &str, port: u16) -> Option<bool> {
+        self.replicas
+            .lock()
+            .iter()
+            .find(|r| r.ip == host && r.port == port)
+            .map(|r| r.state.load(Ordering::Relaxed) == State::Online as u8)
+    }
+
+    /// The last offset the replica at `host:port` acknowledged.
+    pub(crate) fn ack_of(&self, host: &str, port: u16) -> Option<u64> {
+        self.replicas
+            .lock()
+            .iter()
+            .find(|r| r.ip == host && r.port == port)
+            .map(|r| r.ack_offset.load(Ordering::Acquire))
+    }
+
+    /// The address of a replica that acknowledged exactly `offset` (FAILOVER to any).
+    pub(crate) fn caught_up(&self, offset: u64) -> Option<(String, u16)> {
+        self.replicas
+            .lock()
+            .iter()
+            .find(|r| r.ack_offset.load(Ordering::Acquire) == offset)
+            .map(|r| (r.ip.clone(), r.port))
+    }
+
     /// Whether the client with this id is a replica.
     pub(crate) fn is_replica(&self, client_id: u64) -> bool {
         self.replicas
@@ -195,9 +227,10 @@ impl Primary {
         let active = repl.is_active();
         let _ = write!(
             out,
-            "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+            "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
              master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\n\
              repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+            self.failover.describe(),
             repl.replid(),
             repl.replid2(),
             repl.offset(),
@@ -274,7 +307,7 @@ impl Primary {
 
     /// Starts the thread that pings the replicas every `repl-ping-replica-period` through the
     /// stream (so it counts in the offsets, as Redis's PING does), once.
-    fn start_pinger(&self, shared: &Arc<Shared>) {
+    pub(crate) fn start_pinger(&self, shared: &Arc<Shared>) {
         if self.pinger.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -286,10 +319,11 @@ impl Primary {
                 loop {
                     std::thread::sleep(Duration::from_millis(100));
                     let Some(shared) = weak.upgrade() else { return };
+                    failover::tick(&shared);
                     let period = shared.repl.ping_period.load(Ordering::Relaxed).max(1);
                     if last.elapsed() >= Duration::from_secs(period) {
                         last = Instant::now();
-                        if shared.repl.count() > 0 {
+                        if shared.repl.count() > 0 && !failover::quiet(&shared) {
                             shared.kv.replication().feed_command(&[b"PING"]);
                         }
                     }

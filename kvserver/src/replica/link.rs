@@ -75,6 +75,14 @@ fn run(shared: &Arc<Shared>, generation: u64) {
         if let Err(e) = result
             && current(shared, generation)
         {
+            // A failover's link that failed before its target answered: a primary again.
+            if crate::repl::failover::in_progress(shared) {
+                crate::repl::failover::abort(
+                    shared,
+                    &format!("the link to the target failed: {e}"),
+                );
+                return;
+            }
             warning!("replica link: {e}; retrying in a second");
         }
         // Redis's cron: one attempt a second.
@@ -200,10 +208,25 @@ fn session(shared: &Arc<Shared>, generation: u64) -> io::Result<()> {
         let link = r.link();
         (link.replid.clone(), link.offset)
     };
+    // A primary handing over with FAILOVER asks its target to take over (`repl/failover.rs`).
+    let failover = crate::repl::failover::in_progress(shared);
+    let next = (offset + 1).to_string();
     let psync = match &replid {
-        Some(id) => wire.call(&[b"PSYNC", id.as_bytes(), (offset + 1).to_string().as_bytes()])?,
+        Some(id) if failover => {
+            wire.call(&[b"PSYNC", id.as_bytes(), next.as_bytes(), b"FAILOVER"])?
+        }
+        Some(id) => wire.call(&[b"PSYNC", id.as_bytes(), next.as_bytes()])?,
         None => wire.call(&[b"PSYNC", b"?", b"-1"])?,
     };
+    if failover {
+        let accepted = psync.starts_with("+CONTINUE") || psync.starts_with("+FULLRESYNC");
+        crate::repl::failover::psync_answered(shared, accepted);
+        if !accepted {
+            return Err(fail(format!(
+                "the failover target answered PSYNC with {psync}"
+            )));
+        }
+    }
     let mut master = MasterClient::new(shared, &wire.stream)?;
     if let Some(rest) = psync.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');

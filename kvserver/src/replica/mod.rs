@@ -263,7 +263,7 @@ pub(crate) fn replicaof(shared: &Arc<Shared>, host: &str, port: u16) -> bool {
 
 /// Points the replica at `host:port`: stops the current link (if any) and starts a new one,
 /// which keeps the replication position for a partial resync.
-fn follow(shared: &Arc<Shared>, host: String, port: u16) {
+pub(crate) fn follow(shared: &Arc<Shared>, host: String, port: u16) {
     let r = &shared.replica;
     let was_primary = !r.enabled();
     let generation = stop_link(shared);
@@ -294,8 +294,9 @@ fn follow(shared: &Arc<Shared>, host: String, port: u16) {
     link::spawn(Arc::clone(shared), generation);
 }
 
-/// REPLICAOF NO ONE: stops following; the data stays and the server is writable again.
-pub(crate) fn promote(shared: &Shared) {
+/// REPLICAOF NO ONE (and a failover's end): stops following; the data stays and the server
+/// is writable again. `why` is logged, as Redis's "MASTER MODE enabled (...)".
+pub(crate) fn promote(shared: &Shared, why: &str) {
     let r = &shared.replica;
     if !r.enabled() {
         return;
@@ -316,7 +317,7 @@ pub(crate) fn promote(shared: &Shared) {
     link.replid = None;
     link.offset = 0;
     link.read_offset = 0;
-    crate::log::notice!("MASTER MODE enabled (user request)");
+    crate::log::notice!("MASTER MODE enabled ({why})");
 }
 
 /// Drops this server's own replicas, so they reconnect and learn the new replication ID

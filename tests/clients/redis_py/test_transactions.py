@@ -101,15 +101,22 @@ class Transactions(unittest.TestCase):
         other.close()
 
     def test_an_expiring_watched_key_aborts_exec(self):
-        self.r.set("k", "v", px=50)
-        with self.r.pipeline() as p:
-            p.watch("k")
-            while self.r.exists("k"):
-                pass
-            p.multi()
-            p.set("k", "new")
-            with self.assertRaises(redis.WatchError):
-                p.execute()
+        # The key must still exist when WATCH arrives (on a loaded machine 50 ms can pass
+        # first): the watch is placed, then the key is seen alive, else the round is redone.
+        for _ in range(20):
+            self.r.set("k", "v", px=50)
+            with self.r.pipeline() as p:
+                p.watch("k")
+                if self.r.pttl("k") <= 0:
+                    continue
+                while self.r.exists("k"):
+                    pass
+                p.multi()
+                p.set("k", "new")
+                with self.assertRaises(redis.WatchError):
+                    p.execute()
+                return
+        self.fail("the key expired before WATCH in every round")
 
     def test_unwatch_and_reset_forget_the_watch(self):
         other = client()
