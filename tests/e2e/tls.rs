@@ -858,3 +858,102 @@ fn tls_ca_cert_dir_verifies_clients_and_encrypted_keys_are_refused() {
     let mut c = TlsClient::connect(tls_port, certs.client_config(true)).unwrap();
     exchange(&mut c, PING, "+PONG\r\n");
 }
+
+/// Waits until `con` reads `value` at `key`.
+fn wait_value(con: &mut redis::Connection, key: &str, value: &str, what: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let got: Option<String> = redis::cmd("GET").arg(key).query(con).ok().flatten();
+        if got.as_deref() == Some(value) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never read {key}={value}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn replication_runs_over_tls_to_kv_and_redis_replicas() {
+    let certs = Certs::new("tls-repl");
+    // The primary wants client certificates (tls-auth-clients defaults to yes).
+    let (port, tls_port) = (free_port(), free_port());
+    let config = certs.config(port, tls_port, "");
+    let primary = Server::start_raw(&["--bind", "127.0.0.1", "--in-memory", "--config", &config]);
+    let mut p = primary.client();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut p)
+        .unwrap();
+    // A kv replica that connects with TLS, presenting the client certificate.
+    let replica_config = certs.config(
+        free_port(),
+        free_port(),
+        &format!(
+            "tls-replication yes\ntls-client-cert-file {}\ntls-client-key-file {}\n\
+             replicaof 127.0.0.1 {tls_port}\n",
+            certs.path("client.crt"),
+            certs.path("client.key")
+        ),
+    );
+    let replica = Server::start_raw(&[
+        "--bind",
+        "127.0.0.1",
+        "--in-memory",
+        "--config",
+        &replica_config,
+    ]);
+    let mut r = replica.client();
+    wait_value(&mut r, "before", "1", "the kv replica");
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut p)
+        .unwrap();
+    wait_value(&mut r, "after", "2", "the kv replica");
+    // A redis-server replica over TLS too (it checks kv's certificate against the CA).
+    let dir = TempDir::new("tls-repl-redis");
+    let tls = tls_port.to_string();
+    let redis_tls_port = free_port().to_string();
+    let Some(redis) = super::support::RedisServer::start(
+        dir.path(),
+        &[
+            "--tls-port",
+            &redis_tls_port,
+            "--tls-cert-file",
+            &certs.path("server.crt"),
+            "--tls-key-file",
+            &certs.path("server.key"),
+            "--tls-ca-cert-file",
+            &certs.path("ca.crt"),
+            "--tls-client-cert-file",
+            &certs.path("client.crt"),
+            "--tls-client-key-file",
+            &certs.path("client.key"),
+            "--tls-replication",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &tls,
+        ],
+    ) else {
+        return;
+    };
+    let mut rr = redis::Client::open(format!("unix://{}", redis.socket))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    wait_value(&mut rr, "after", "2", "the redis-server replica");
+    let _: () = redis::cmd("SET")
+        .arg("last")
+        .arg("3")
+        .query(&mut p)
+        .unwrap();
+    wait_value(&mut rr, "last", "3", "the redis-server replica");
+    wait_value(&mut r, "last", "3", "the kv replica");
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut p).unwrap();
+    assert!(info.contains("connected_slaves:2"), "{info}");
+}

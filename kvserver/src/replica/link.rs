@@ -97,9 +97,71 @@ fn fail(msg: impl Into<String>) -> io::Error {
     io::Error::other(msg.into())
 }
 
-/// The socket to the primary and what was read from it but not yet used.
+/// The connection to the primary: plaintext, or TLS with `tls-replication yes` (the
+/// session verifies the primary's certificate against `tls-ca-cert-file`/`-dir`, and its
+/// name, and presents `tls-client-cert-file` or else `tls-cert-file`).
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    /// The socket, for timeouts and the client registry.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Connects TLS over `tcp` when `tls-replication` is on.
+    fn open(shared: &Shared, tcp: TcpStream, host: &str) -> io::Result<Conn> {
+        let settings = crate::tls::Settings::from_params(|name| param(shared, name));
+        if !settings.replication {
+            return Ok(Conn::Plain(tcp));
+        }
+        let config = settings.client_config().map_err(fail)?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| fail(format!("{host} is not a TLS server name: {e}")))?;
+        let session =
+            rustls::ClientConnection::new(config, name).map_err(|e| fail(format!("TLS: {e}")))?;
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        // The handshake now, so a refused certificate is reported as such.
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The connection to the primary and what was read from it but not yet used.
 struct Wire {
-    stream: TcpStream,
+    stream: Conn,
     buf: Vec<u8>,
     start: usize,
 }
@@ -114,7 +176,8 @@ impl Wire {
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
         }
-        self.stream.write_all(&out)
+        self.stream.write_all(&out)?;
+        self.stream.flush()
     }
 
     /// Reads more bytes into the buffer; an error at end of stream.
@@ -199,7 +262,7 @@ fn session(shared: &Arc<Shared>, generation: u64) -> io::Result<()> {
     }
     notice!("connecting to MASTER {host}:{port}");
     let mut wire = Wire {
-        stream,
+        stream: Conn::open(shared, stream, &host)?,
         buf: Vec::new(),
         start: 0,
     };
@@ -227,7 +290,7 @@ fn session(shared: &Arc<Shared>, generation: u64) -> io::Result<()> {
             )));
         }
     }
-    let mut master = MasterClient::new(shared, &wire.stream)?;
+    let mut master = MasterClient::new(shared, wire.stream.tcp())?;
     if let Some(rest) = psync.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
         let (Some(id), Some(Ok(off))) = (parts.next(), parts.next().map(str::parse::<i64>)) else {
@@ -362,7 +425,7 @@ fn full_sync(
         -1 => notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master (diskless)"),
         n => notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master to memory"),
     }
-    wire.stream.set_read_timeout(Some(timeout))?;
+    wire.stream.tcp().set_read_timeout(Some(timeout))?;
     let mut data = wire.buf.split_off(wire.start);
     wire.buf.clear();
     wire.start = 0;
@@ -468,7 +531,7 @@ fn stream_loop(
     timeout: Duration,
 ) -> io::Result<()> {
     let r = &shared.replica;
-    wire.stream.set_read_timeout(Some(POLL))?;
+    wire.stream.tcp().set_read_timeout(Some(POLL))?;
     let max_bulk = shared.live.proto_max_bulk_len.load(Ordering::Relaxed);
     let limits =
         Limits::default().with_max_bulk_len(usize::try_from(max_bulk).unwrap_or(usize::MAX));
@@ -531,6 +594,7 @@ fn stream_loop(
                         // The offset before this command, as Redis answers it.
                         let ack = offset.to_string();
                         wire.stream.write_all(&ack_bytes(ack.as_bytes()))?;
+                        wire.stream.flush()?;
                     } else if !req.is_empty() {
                         master.execute(&req);
                     }
