@@ -336,13 +336,9 @@ fn a_failover_that_times_out_aborts_and_releases_the_held_writes() {
         info_field(&mut p, "replication", "role").as_deref(),
         Some("master")
     );
-    assert!(
-        primary
-            .log()
-            .contains("aborted: Replica never caught up before timeout"),
-        "{}",
-        primary.log()
-    );
+    let aborted = "aborted: Replica never caught up before timeout";
+    let log = primary.log_with(aborted);
+    assert!(log.contains(aborted), "{log}");
     replica.signal("CONT");
     converge(&[&primary, &replica]);
     let got: String = redis::cmd("GET").arg("k").query(&mut r).unwrap();
