@@ -397,11 +397,16 @@ fn a_cut_link_resyncs_partially_and_one_held_past_the_backlog_fully() {
 
 /// Arguments for a persistent kv replica of `port` whose config file (in a temp dir, kept
 /// alive by the returned [`TempDir`]) names its primary, so that a restart follows it again.
-fn persistent_replica_args(name: &str, port: u16) -> (TempDir, Vec<String>) {
+fn persistent_replica_args(name: &str, port: Option<u16>) -> (TempDir, Vec<String>) {
     let dir = TempDir::new(name);
     std::fs::create_dir_all(dir.path()).unwrap();
     let conf = format!("{}/kv.conf", dir.path());
-    std::fs::write(&conf, format!("replicaof 127.0.0.1 {port}\n")).unwrap();
+    // Without a port, no `replicaof` yet: REPLICAOF and CONFIG REWRITE put it there.
+    let text = port.map_or_else(
+        || "# a replica\n".to_string(),
+        |port| format!("replicaof 127.0.0.1 {port}\n"),
+    );
+    std::fs::write(&conf, text).unwrap();
     let data = format!("{}/data", dir.path());
     let args = [
         "--config",
@@ -424,7 +429,7 @@ fn a_replica_killed_with_sigkill_syncs_again_from_its_config_file() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
-    let (_kv_dir, args) = persistent_replica_args("replica-kill-kv", port);
+    let (_kv_dir, args) = persistent_replica_args("replica-kill-kv", Some(port));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let kv = Server::start_raw(&args);
     let mut replica = kv.client();
@@ -455,22 +460,9 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
     };
     let mut primary = tcp(port);
     populate(&mut primary);
-    let dir = TempDir::new("replica-restart-kv");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let conf = format!("{}/kv.conf", dir.path());
-    // No `replicaof` yet: REPLICAOF and CONFIG REWRITE put it there.
-    std::fs::write(&conf, "# a replica\n").unwrap();
-    let data = format!("{}/data", dir.path());
-    let args = [
-        "--config",
-        &conf,
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        &data,
-    ];
+    let (kv_dir, args) = persistent_replica_args("replica-restart-kv", None);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let conf = format!("{}/kv.conf", kv_dir.path());
     let mut kv = Server::start_raw(&args);
     let mut replica = kv.client();
     replicaof(&mut replica, port);

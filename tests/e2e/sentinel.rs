@@ -37,16 +37,7 @@ impl Sentinel {
     /// A sentinel monitoring `127.0.0.1:primary` as `mymaster` with a quorum of 1; `None`
     /// (the test skipped) if redis-sentinel is not installed.
     fn start(dir: &TempDir, primary: u16) -> Option<Sentinel> {
-        let found = Command::new("redis-sentinel")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
-                "redis-sentinel is not installed, and KV_REQUIRE_CLIENTS is set"
-            );
-            eprintln!("skipped: redis-sentinel is not installed");
+        if !super::support::installed("redis-sentinel") {
             return None;
         }
         let port = free_port();

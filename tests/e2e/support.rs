@@ -341,20 +341,28 @@ pub(crate) struct RedisServer {
     pub(crate) socket: String,
 }
 
+/// Whether Debian's `program` (redis-server, redis-sentinel) is installed; when it is not,
+/// says the test is skipped, or fails if `KV_REQUIRE_CLIENTS` is set (as `.ci/run` sets it).
+pub(crate) fn installed(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
+            "{program} is not installed, and KV_REQUIRE_CLIENTS is set"
+        );
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}
+
 impl RedisServer {
     /// Starts redis-server in `dir` (created if missing; a `dump.rdb` there is loaded), with
     /// no persistence and `extra` arguments, and waits until its socket accepts connections.
     pub(crate) fn start(dir: &str, extra: &[&str]) -> Option<RedisServer> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("KV_REQUIRE_CLIENTS").is_none(),
-                "redis-server is not installed, and KV_REQUIRE_CLIENTS is set"
-            );
-            eprintln!("skipped: redis-server is not installed");
+        if !installed("redis-server") {
             return None;
         }
         std::fs::create_dir_all(dir).expect("temp dir");
