@@ -101,6 +101,8 @@ pub struct StreamApplier {
     kv: Kv,
     /// Bytes received and not yet parsed into a whole command.
     buf: Vec<u8>,
+    /// How far the command at the start of `buf` was parsed, when it had not all arrived.
+    partial: Option<Partial>,
     /// The number of the last byte applied.
     offset: u64,
     /// The database the stream's last applied SELECT chose.
@@ -139,6 +141,7 @@ impl StreamApplier {
         StreamApplier {
             kv: follower,
             buf: Vec::new(),
+            partial: None,
             offset,
             db: 0,
             multi: None,
@@ -178,6 +181,7 @@ impl StreamApplier {
     /// [`StreamApplier::offset`] + 1 (after a reconnection).
     pub fn discard_pending(&mut self) {
         self.buf.clear();
+        self.partial = None;
         self.multi = None;
     }
 
@@ -202,7 +206,7 @@ impl StreamApplier {
         let mut buf = std::mem::take(&mut self.buf);
         let res = loop {
             let at = self.offset + self.multi.as_ref().map_or(0, |m| m.len) + 1;
-            match parse(&buf[start..], max_bulk) {
+            match parse(&buf[start..], max_bulk, &mut self.partial) {
                 Ok(None) => break Ok(()),
                 Ok(Some((args, n))) => {
                     start += n;
@@ -659,32 +663,59 @@ fn function(kv: &Kv, a: &[Vec<u8>]) -> Described<()> {
     store.commit().map_err(e)
 }
 
+/// A command parsed in part: its argument count, the arguments that arrived (as ranges of
+/// the buffer it starts at) and where the next one starts, so that a large command arriving
+/// in many reads is not parsed from its start each time.
+struct Partial {
+    argc: usize,
+    spans: Vec<std::ops::Range<usize>>,
+    pos: usize,
+}
+
 /// One command off the front of `buf`: its arguments and how many bytes it took; `None`
-/// until all of it has arrived. Lengths are checked before anything is allocated.
-fn parse(buf: &[u8], max_bulk: usize) -> Described<Option<(Vec<Vec<u8>>, usize)>> {
-    let mut pos = 0;
-    let Some(argc) = header(buf, &mut pos, b'*', MAX_ARGS)? else {
-        return Ok(None);
+/// until all of it has arrived (`partial` then says how far it got, and the next call on the
+/// same command, with more bytes, goes on from there). Lengths are checked before anything
+/// is allocated.
+fn parse(
+    buf: &[u8],
+    max_bulk: usize,
+    partial: &mut Option<Partial>,
+) -> Described<Option<(Vec<Vec<u8>>, usize)>> {
+    let mut p = match partial.take() {
+        Some(p) => p,
+        None => {
+            let mut pos = 0;
+            let Some(argc) = header(buf, &mut pos, b'*', MAX_ARGS)? else {
+                return Ok(None);
+            };
+            if argc == 0 {
+                return Err("an empty command".into());
+            }
+            Partial {
+                argc,
+                spans: Vec::with_capacity(argc.min(1024)),
+                pos,
+            }
+        }
     };
-    if argc == 0 {
-        return Err("an empty command".into());
-    }
-    let mut spans = Vec::with_capacity(argc.min(1024));
-    for _ in 0..argc {
+    while p.spans.len() < p.argc {
+        let mut pos = p.pos;
         let Some(len) = header(buf, &mut pos, b'$', max_bulk)? else {
+            *partial = Some(p);
             return Ok(None);
         };
         if buf.len() < pos + len + 2 {
+            *partial = Some(p);
             return Ok(None);
         }
         if &buf[pos + len..pos + len + 2] != b"\r\n" {
             return Err("a bulk string not followed by CRLF".into());
         }
-        spans.push(pos..pos + len);
-        pos += len + 2;
+        p.spans.push(pos..pos + len);
+        p.pos = pos + len + 2;
     }
-    let args = spans.into_iter().map(|r| buf[r].to_vec()).collect();
-    Ok(Some((args, pos)))
+    let args = p.spans.into_iter().map(|r| buf[r].to_vec()).collect();
+    Ok(Some((args, p.pos)))
 }
 
 /// A `*<n>\r\n` or `$<n>\r\n` line at `pos` (advanced past it): `n`, at most `max`.
