@@ -17,18 +17,48 @@ fn slot(h: u32) -> usize {
     ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
 }
 
+thread_local! {
+    /// The compressor's hash table, all zeros between calls: each call puts back to zero the
+    /// slots it wrote. Zeroing all 256 KiB for every string cost far more than compressing a
+    /// short one (writing a million 100-byte values took seconds, nearly all of it memset).
+    static TABLE: std::cell::RefCell<Box<[u32]>> =
+        std::cell::RefCell::new(vec![0; HSIZE].into_boxed_slice());
+}
+
 /// Compresses `input` into at most `limit` bytes, or `None` when it does not fit (Redis asks
 /// for 4 bytes less than the input, and stores the string as it is otherwise).
 pub(crate) fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
-    let n = input.len();
-    if n == 0 || limit == 0 {
+    if input.is_empty() || limit == 0 {
         return None;
     }
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        let mut written = Vec::with_capacity(input.len());
+        let out = compress_with(input, limit, &mut table, &mut written);
+        for s in written {
+            table[usize::from(s)] = 0;
+        }
+        out
+    })
+}
+
+/// [`compress`] with a hash table that is all zeros; notes in `written` every slot it sets.
+fn compress_with(
+    input: &[u8],
+    limit: usize,
+    table: &mut [u32],
+    written: &mut Vec<u16>,
+) -> Option<Vec<u8>> {
+    let n = input.len();
     // Room for the bytes written after a bound check passes (at most 3 past `limit`).
     let mut out = vec![0u8; limit + 4];
-    // Positions of earlier three-byte sequences. Position 0 can never be referenced (Redis
-    // tests `ref > in_data`), so 0 doubles as "empty".
-    let mut table = vec![0u32; HSIZE];
+    // `table` holds the positions of earlier three-byte sequences. Position 0 can never be
+    // referenced (Redis tests `ref > in_data`), so 0 doubles as "empty".
+    let mut set = |table: &mut [u32], s: usize, ip: usize| {
+        table[s] = ip as u32;
+        // A slot is below HSIZE = 2^16.
+        written.push(s as u16);
+    };
     let first = |p: usize| (u32::from(input[p]) << 8) | u32::from(input[p + 1]);
     let next = |h: u32, p: usize| (h << 8) | u32::from(input[p + 2]);
     let (mut ip, mut op, mut lit) = (0usize, 1usize, 0usize);
@@ -37,7 +67,7 @@ pub(crate) fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
         h = next(h, ip);
         let s = slot(h);
         let r = table[s] as usize;
-        table[s] = ip as u32;
+        set(table, s, ip);
         let off = ip.wrapping_sub(r).wrapping_sub(1);
         if off < MAX_OFF
             && r > 0
@@ -89,10 +119,10 @@ pub(crate) fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
             // Hash the last two positions of the match, as `VERY_FAST` does.
             ip -= 2;
             h = next(first(ip), ip);
-            table[slot(h)] = ip as u32;
+            set(table, slot(h), ip);
             ip += 1;
             h = next(h, ip);
-            table[slot(h)] = ip as u32;
+            set(table, slot(h), ip);
             ip += 1;
         } else {
             if op >= limit {
@@ -209,6 +239,32 @@ mod tests {
             compress(v, v.len() - 4).unwrap(),
             b"\x01aa\xe0\x57\x00\x01aa"
         );
+    }
+
+    #[test]
+    fn each_call_starts_from_an_empty_table() {
+        // What `b` compresses to does not depend on what the thread compressed before (a
+        // stale slot could only offer a position whose bytes `b` also has there and the fresh
+        // table lacks: one inside an earlier match of `b`; this is a smoke test of the
+        // thread-local table, not of that case).
+        let mut a: Vec<u8> = (0..49u8).map(|i| i + 100).collect();
+        a.extend_from_slice(b"yQRS");
+        a.extend_from_slice(&[b'z'; 200]);
+        let mut b: Vec<u8> = (0..49u8).collect();
+        b.extend_from_slice(b"xQRS");
+        b.extend((0..46u8).map(|i| i + 160));
+        b.extend_from_slice(b"yQRS");
+        b.extend_from_slice(&[b'w'; 200]);
+        assert_eq!(&b[99..103], b"yQRS");
+        let on_a_new_thread = {
+            let b = b.clone();
+            std::thread::spawn(move || compress(&b, b.len() - 4))
+                .join()
+                .unwrap()
+        };
+        assert!(on_a_new_thread.is_some());
+        assert!(compress(&a, a.len() - 4).is_some());
+        assert_eq!(compress(&b, b.len() - 4), on_a_new_thread);
     }
 
     #[test]
