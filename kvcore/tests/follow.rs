@@ -295,6 +295,11 @@ fn a_stopped_follower_resumes_mid_stream_and_catches_up() {
     for _ in 0..300 {
         random_op(&primary, &mut rng, &clock);
     }
+    assert_eq!(
+        Follower::start(&repl, &primary).unwrap_err(),
+        kvcore::Error::SameObject,
+        "a store cannot follow itself"
+    );
     let follower = Follower::start(&repl, &replica).unwrap();
     let replid = follower.replid().to_string();
     for _ in 0..300 {

@@ -79,7 +79,9 @@ const DATA_COMMANDS: &[&[u8]] = &[
 /// applied, the position to continue from ([`Replication::continue_from`] with offset + 1).
 ///
 /// The store should have passive expiry on ([`Kv::set_passive_expiry`]), as a replica: its
-/// primary sends the deletions. Anything else — a malformed stream, a command outside the
+/// primary sends the deletions. The stream is trusted as a primary's is: each length is
+/// bounded (`max_bulk_len` for an argument) before anything is allocated, but what an
+/// unfinished command or an open `MULTI` holds is not, as Redis does not bound its master's. Anything else — a malformed stream, a command outside the
 /// stream's set, a command the store refuses — is [`Error::BadStream`] naming the command and
 /// its offset, and the applier stops there: every later call returns the same error.
 ///
@@ -813,9 +815,14 @@ impl Follower {
     /// there on a thread. Reads of `follower` during the load see it partly loaded.
     ///
     /// # Errors
-    /// Those of [`Kv::load_rdb`] (a database `follower` lacks, a persistent follower's
-    /// write error) and of emptying `follower`.
+    /// [`Error::SameObject`] if `follower` is the primary's own store; those of
+    /// [`Kv::load_rdb`] (a database `follower` lacks, a persistent follower's write error)
+    /// and of emptying `follower`.
     pub fn start(primary: &Replication, follower: &Kv) -> Result<Follower> {
+        if Arc::ptr_eq(&primary.inner, &follower.inner) {
+            // Emptying the follower would empty the primary.
+            return Err(Error::SameObject);
+        }
         follower.set_passive_expiry(true);
         let replid = primary.replid();
         let mut sync = primary.full_sync();
