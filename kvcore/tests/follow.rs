@@ -168,14 +168,26 @@ fn random_op(kv: &Kv, rng: &mut Rng, clock: &ManualClock) {
         }
         34 => {
             // A whole-keyspace transaction with a FLUSHDB and a SWAPDB in it.
-            let flush = rng.below(8) == 0;
+            // Sometimes with FLUSHALL or a function library too.
+            let (flush, flush_all, library) =
+                (rng.below(8) == 0, rng.below(64) == 0, rng.below(4) == 0);
             drop(kv.transaction(Scope::Everything, |tx| {
                 let d = tx.db(dbi)?;
-                if flush {
+                if flush_all {
+                    tx.kv().flushall()?;
+                } else if flush {
                     drop(d.flushdb());
                 }
                 drop(d.set(&k, &w));
                 tx.kv().swapdb(dbi, (dbi + 1) % DBS)?;
+                if library {
+                    let functions = tx.kv().function_store();
+                    let code = format!(
+                        "#!lua name=tx{w}\nredis.register_function('{w2}', function() return 2 end)"
+                    );
+                    functions.set(format!("tx{w}").as_bytes(), code.as_bytes())?;
+                    functions.commit()?;
+                }
                 Ok(())
             }));
         }
