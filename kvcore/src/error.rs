@@ -138,6 +138,12 @@ pub enum Error {
     /// limit keep (the bytes it needs are gone), or the stream was started over.
     #[error("the replication stream reader fell out of the backlog")]
     BacklogOverrun,
+    /// A replication stream given to a [`StreamApplier`](crate::StreamApplier) does not
+    /// apply: it is malformed, holds a command outside the stream's set, or a command the
+    /// follower refused (it no longer matches its primary). The message names the command
+    /// and the stream offset.
+    #[error("replication stream: {0}")]
+    BadStream(String),
 }
 
 /// Why a stream write was refused.

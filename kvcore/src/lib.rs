@@ -135,7 +135,9 @@ pub use pubsub::{
     SubscriptionOptions,
 };
 pub use rdb::{RdbLoadInfo, RestoreOptions};
-pub use repl::{DEFAULT_BACKLOG_SIZE, FullSync, Replication, StreamReader};
+pub use repl::{
+    DEFAULT_BACKLOG_SIZE, Follower, FullSync, Replication, StreamApplier, StreamReader,
+};
 pub use store::Store;
 pub use tx::{GateHold, Scope, Tx, Watch};
 pub use types::{

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use kvcore::{Error, ExpireCondition as C, ExpireTime, Store, Ttl};
+use kvcore::{Error, ExpireCondition as C, ExpireTime, SetExpiry, SetOptions, Store, Ttl};
 
 use crate::{T0, at_ms, b, millis, secs, store};
 
@@ -280,5 +280,30 @@ fn passive_expiry_hides_expired_keys_but_removes_nothing() {
     assert_eq!(db.get("other").unwrap(), None);
     assert_eq!(kv.stats().expired_keys, 1);
     assert_eq!(kv.active_expire_cycle(1000).expired, 1);
+    assert_eq!(db.dbsize(), 0);
+}
+
+/// On a replica (passive expiry) a deadline already past keeps the key with it, as Redis's
+/// replicas do: the primary's next commands find what the primary had, and its DEL removes it.
+#[test]
+fn passive_expiry_keeps_keys_given_a_past_deadline() {
+    let (kv, db, _clock) = store();
+    kv.set_passive_expiry(true);
+    let past = SetExpiry::PxAt(T0 as i64 - 1);
+    db.set_with("s", "v", &SetOptions::new().expiry(past))
+        .unwrap();
+    db.set("e", "v").unwrap();
+    assert!(db.pexpireat("e", T0 as i64 - 1, C::None).unwrap());
+    assert_eq!(db.get("s").unwrap(), None, "reads as absent");
+    assert_eq!(db.get("e").unwrap(), None, "reads as absent");
+    assert_eq!(db.dbsize(), 2, "both stay");
+    assert!(db.persist("s").unwrap(), "the primary's PERSIST finds it");
+    assert_eq!(db.get("s").unwrap(), b("v"));
+    // A primary deletes at once.
+    kv.set_passive_expiry(false);
+    db.set_with("s", "v", &SetOptions::new().expiry(past))
+        .unwrap();
+    db.set("e", "v").unwrap();
+    assert!(db.pexpireat("e", T0 as i64 - 1, C::None).unwrap());
     assert_eq!(db.dbsize(), 0);
 }

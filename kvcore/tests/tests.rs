@@ -5,6 +5,7 @@ mod concurrency;
 mod container;
 mod crash;
 mod expire;
+mod follow;
 mod keys;
 mod model;
 mod notify;

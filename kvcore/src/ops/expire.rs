@@ -57,7 +57,8 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
         if !allowed {
             return Ok(false);
         }
-        if at <= now as i64 {
+        // A replica (passive expiry) keeps the key with its deadline, as with SET ... PXAT.
+        if at <= now as i64 && (at <= 0 || !db.inner.passive()) {
             slot.remove();
             slot.journal(Effect::Del { db: slot.db(), key });
             slot.notify(Class::Generic, "del");

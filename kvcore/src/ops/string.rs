@@ -74,7 +74,10 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
             (_, Some(at)) => Some(at as u64),
             _ => None,
         };
-        if expire_at.is_some_and(|at| at <= now) {
+        // A replica (passive expiry) stores it with its deadline: its primary sends the DEL,
+        // and until then the primary's next commands find the key (Redis's
+        // `checkAlreadyExpired` is false on a replica).
+        if expire_at.is_some_and(|at| at <= now) && !db.inner.passive() {
             // A deadline already past (EXAT/PXAT): the write happens and expires at once, with
             // the events Redis reports for it (it then expires the key on a later access).
             if !exists {

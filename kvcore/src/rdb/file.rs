@@ -269,7 +269,7 @@ impl Kv {
 }
 
 /// The name in a library's `#!<engine> name=<name>` first line.
-fn library_name(code: &[u8]) -> Option<&[u8]> {
+pub(crate) fn library_name(code: &[u8]) -> Option<&[u8]> {
     let first = code.split(|&b| b == b'\n').next()?;
     first
         .strip_prefix(b"#!")?

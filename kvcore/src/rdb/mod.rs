@@ -13,7 +13,7 @@ mod value;
 
 pub(crate) use crc64::crc64;
 pub use file::RdbLoadInfo;
-pub(crate) use file::{RdbWriter, shard_block};
+pub(crate) use file::{RdbWriter, library_name, shard_block};
 pub use key::RestoreOptions;
 pub(crate) use key::dump_value;
 

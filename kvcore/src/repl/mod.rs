@@ -10,6 +10,7 @@
 //! one `MULTI` ... `EXEC`, still under its locks. With no backlog, the cost is one relaxed
 //! load per effect.
 
+mod apply;
 mod backlog;
 mod encode;
 mod sync;
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::kv::{Inner, Kv};
 use crate::persist::Logged;
 
+pub use apply::{Follower, StreamApplier};
 use backlog::Backlog;
 pub(crate) use encode::Cmds;
 pub(crate) use sync::Capture;
