@@ -37,6 +37,8 @@ import tempfile
 import threading
 import time
 
+from bench_replica import wait_port  # the same check: redis-cli PING until PONG
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 KVSERVER = os.path.join(HERE, "..", "target", "release", "kvserver")
 KVSERVER_BIN = KVSERVER
@@ -83,16 +85,6 @@ def forget(port):
     conn = CONNS.pop(port, None)
     if conn is not None:
         conn.close()
-
-
-def wait_port(port):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
-        if r.stdout.strip() == "PONG":
-            return
-        time.sleep(0.02)
-    sys.exit(f"nothing answers on port {port}")
 
 
 def caught_up(primary, replica):

@@ -46,6 +46,9 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
 fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
+        return Ok(());
+    }
     link_up(ctx)?;
     start(ctx, Start::Full { psync: false })
 }
@@ -158,12 +161,9 @@ fn link_up(ctx: &Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The connection's loop hands the socket to the feeder once this batch's replies are out
+/// (SYNC and PSYNC ignore a connection that is a replica already, as Redis's `syncCommand`).
 fn start(ctx: &mut Ctx<'_>, start: Start) -> CmdResult {
-    if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
-        return Ok(());
-    }
-
-    // The connection's loop hands the socket to the feeder once this batch's replies are out.
     ctx.s.replica_start = Some(start);
     Ok(())
 }

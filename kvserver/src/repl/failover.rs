@@ -109,7 +109,8 @@ pub(crate) fn start(shared: &Arc<Shared>, req: Request) -> Result<(), &'static s
     }
     st.phase = Phase::WaitForSync;
     st.target = req.to;
-    st.deadline = req.timeout.map(|t| Instant::now() + t);
+    // A timeout past what Instant holds is as good as none.
+    st.deadline = req.timeout.and_then(|t| Instant::now().checked_add(t));
     st.force = req.force;
     drop(st);
     shared.pause.set_failover(true);
