@@ -34,7 +34,10 @@ enum Lead {
     Starting { until: u64 },
     /// Serving: commands run here. `db` is the database the stream had selected when serving
     /// began; `proposer` stops the thread that reads the stream.
-    Serving { db: usize, proposer: Arc<AtomicBool> },
+    Serving {
+        db: usize,
+        proposer: Arc<AtomicBool>,
+    },
 }
 
 pub(crate) struct Driver {
@@ -58,8 +61,10 @@ impl Driver {
     pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Event>) -> Result<Driver> {
         let store = shared.store.clone();
         if store.is_new() {
-            let mut cs = ConfState::default();
-            cs.voters = shared.opts.peers.iter().map(|(id, _)| *id).collect();
+            let cs = ConfState {
+                voters: shared.opts.peers.iter().map(|(id, _)| *id).collect(),
+                ..ConfState::default()
+            };
             store.set_conf_state(cs)?;
             store.sync()?;
         }
@@ -143,7 +148,10 @@ impl Driver {
             }
             Event::Stream { start, bytes } => {
                 if matches!(self.lead, Lead::Serving { .. })
-                    && self.raw.propose(vec![], encode_entry(start, &bytes)).is_err()
+                    && self
+                        .raw
+                        .propose(vec![], encode_entry(start, &bytes))
+                        .is_err()
                 {
                     // Executed here but not in the log: serving must stop and the store be
                     // rebuilt (the leader may then start serving again).
@@ -292,7 +300,9 @@ impl Driver {
                     };
                     if let Some(end) = end {
                         self.ends.push_back((e.index, end));
-                        self.shared.committed_offset.fetch_max(end, Ordering::SeqCst);
+                        self.shared
+                            .committed_offset
+                            .fetch_max(end, Ordering::SeqCst);
                     }
                 }
                 EntryType::EntryConfChange => {
@@ -577,20 +587,21 @@ impl Driver {
                 self.snapshotting = true;
                 let kv = s.kv.clone();
                 let events = s.events.lock().clone();
-                let spawned = thread::Builder::new()
-                    .name("raft-snapshot".into())
-                    .spawn(move || {
-                        let mut sync = kv.replication().full_sync();
-                        let offset = sync.offset();
-                        // The stream selects again right after a full sync's offset.
-                        let mut data = snapshot_header(offset, 0);
-                        match sync.write_rdb(&mut data) {
-                            Ok(_) => {
-                                let _ = events.send(Event::Snapshot { offset, data });
+                let spawned =
+                    thread::Builder::new()
+                        .name("raft-snapshot".into())
+                        .spawn(move || {
+                            let mut sync = kv.replication().full_sync();
+                            let offset = sync.offset();
+                            // The stream selects again right after a full sync's offset.
+                            let mut data = snapshot_header(offset, 0);
+                            match sync.write_rdb(&mut data) {
+                                Ok(_) => {
+                                    let _ = events.send(Event::Snapshot { offset, data });
+                                }
+                                Err(e) => log::error!("raft snapshot failed: {e}"),
                             }
-                            Err(e) => log::error!("raft snapshot failed: {e}"),
-                        }
-                    });
+                        });
                 if spawned.is_err() {
                     self.snapshotting = false;
                 }

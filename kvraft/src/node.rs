@@ -319,8 +319,9 @@ impl RaftNode {
             .find(|(id, _)| *id == opts.id)
             .map(|(_, a)| a.clone())
             .expect("checked above");
-        let transport = Transport::start(opts.id, &listen, opts.client_port, &opts.peers, tx.clone())
-            .map_err(|e| Error::Io(format!("cannot listen for raft peers on {listen}"), e))?;
+        let transport =
+            Transport::start(opts.id, &listen, opts.client_port, &opts.peers, tx.clone())
+                .map_err(|e| Error::Io(format!("cannot listen for raft peers on {listen}"), e))?;
         let shared = Arc::new(Shared {
             id: opts.id,
             kv,
@@ -431,6 +432,16 @@ impl RaftNode {
         }
     }
 
+    /// The leader's ID as this node knows it (0: none).
+    pub fn leader(&self) -> u64 {
+        self.shared.leader.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node leads and serves commands.
+    pub fn is_serving(&self) -> bool {
+        self.shared.serving.load(Ordering::SeqCst)
+    }
+
     /// The node's state for `INFO raft`.
     pub fn status(&self) -> Status {
         let s = &*self.shared;
@@ -513,6 +524,14 @@ impl RaftNode {
             let _ = h.join();
         }
         self.shared.transport.stop();
+    }
+}
+
+impl std::fmt::Debug for RaftNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftNode")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -69,8 +69,10 @@ impl LogStore {
     pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) -> Result<()> {
         let term = raft::Storage::term(&self.mem, index)?;
         let mut w = self.mem.wl();
-        let mut snap = Snapshot::default();
-        snap.data = data.into();
+        let mut snap = Snapshot {
+            data: data.into(),
+            ..Snapshot::default()
+        };
         snap.mut_metadata().index = index;
         snap.mut_metadata().term = term;
         snap.mut_metadata().set_conf_state(conf_state);
@@ -89,7 +91,10 @@ impl LogStore {
     }
     /// The configuration.
     pub fn conf_state(&self) -> ConfState {
-        self.mem.initial_state().map(|s| s.conf_state).unwrap_or_default()
+        self.mem
+            .initial_state()
+            .map(|s| s.conf_state)
+            .unwrap_or_default()
     }
     /// First index.
     pub fn first_index(&self) -> u64 {

@@ -288,7 +288,11 @@ fn receive(
                     return Ok(());
                 }
             }
-            kind => return Err(io::Error::other(format!("an unexpected frame of kind {kind}"))),
+            kind => {
+                return Err(io::Error::other(format!(
+                    "an unexpected frame of kind {kind}"
+                )));
+            }
         }
         if buf.capacity() > 1 << 20 {
             buf = Vec::new();

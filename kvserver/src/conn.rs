@@ -99,6 +99,12 @@ pub(crate) struct Session {
     /// PSYNC or SYNC succeeded: the connection becomes a replica's stream feeder after this
     /// batch (`repl::serve`).
     pub(crate) replica_start: Option<crate::repl::Start>,
+    /// Raft mode: the epoch the first command of this batch ran in on the leader (the batch's
+    /// replies wait for it to settle), the connection to the leader a follower forwards this
+    /// client's commands over, and whether a transaction or watch went over it.
+    pub(crate) raft_epoch: Option<u64>,
+    pub(crate) upstream: Option<Box<crate::raft::Upstream>>,
+    pub(crate) forwarded_state: bool,
 }
 
 impl Session {
@@ -134,6 +140,9 @@ impl Session {
             master: false,
             handshake: crate::repl::Handshake::default(),
             replica_start: None,
+            raft_epoch: None,
+            upstream: None,
+            forwarded_state: false,
         }
     }
 
@@ -269,6 +278,42 @@ impl Session {
             self.reject(slot, req, out, crate::memory::OOM);
             self.fail_transaction();
             return;
+        }
+        // Raft mode: data commands run on the leader; a follower forwards them.
+        let shared = Arc::clone(&self.shared);
+        let mut _serving = None;
+        if let Some(raft) = shared.raft.get()
+            && !self.master
+            && crate::raft::forwards(table::stat_command(slot))
+        {
+            match raft.route() {
+                kvraft::Route::Local(serve) => {
+                    if self.forwarded_state {
+                        // A transaction begun on another leader cannot go on here.
+                        self.close = true;
+                        return;
+                    }
+                    self.upstream = None;
+                    self.raft_epoch.get_or_insert(serve.epoch());
+                    _serving = Some(serve);
+                }
+                kvraft::Route::Forward(addr) => {
+                    if self.multi.is_some() || self.watch.is_some() {
+                        // Begun while this node led: it no longer does.
+                        self.close = true;
+                        return;
+                    }
+                    let leader = raft.leader();
+                    self.handle.counters.add(Counter::Commands, 1);
+                    crate::raft::forward(self, leader, &addr, req, out);
+                    return;
+                }
+                kvraft::Route::NoLeader => {
+                    self.reject(slot, req, out, crate::raft::TRYAGAIN);
+                    self.fail_transaction();
+                    return;
+                }
+            }
         }
         // min-replicas-to-write (one relaxed load when it is off), then a read-only replica:
         // both refuse clients' writes in Redis's order; a primary's stream goes through.
@@ -1080,6 +1125,17 @@ impl Conn {
     /// Nothing is acknowledged before it is durable: if the commit fails, the connection is
     /// closed and its replies dropped (the client sees no answer, not a false one).
     fn commit(&mut self) -> io::Result<()> {
+        if let Some(epoch) = self.s.raft_epoch.take()
+            && let Some(raft) = self.s.shared.raft.get()
+            && let Err(e) = raft.settle(epoch)
+        {
+            warning!(
+                "closing client {}: its replies cannot be confirmed ({e:?})",
+                self.s.handle.addr
+            );
+            self.s.close = true;
+            return Err(io::Error::other(format!("raft: {e:?}")));
+        }
         if let Err(e) = self.s.writes.commit() {
             warning!("closing client {}: {e}", self.s.handle.addr);
             self.s.close = true;

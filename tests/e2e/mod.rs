@@ -22,6 +22,7 @@ mod notify;
 mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;
+mod raft;
 mod raw;
 mod rdb_redis;
 mod replica;

@@ -1,0 +1,201 @@
+//! The Raft mode (`--raft-id`, `--raft-peers`): three kvserver processes on loopback elect a
+//! leader, any node takes any command (followers forward to the leader), and a SIGKILLed
+//! leader loses no acknowledged write.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use super::support::{Server, TempDir, cmd, error_text};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A group of kvservers in Raft mode, each with its own data directory under `dir`.
+struct Group {
+    dir: TempDir,
+    peers: String,
+    nodes: Vec<Option<Server>>,
+}
+
+impl Group {
+    fn start(name: &str, n: usize) -> Group {
+        let peers = (1..=n)
+            .map(|i| format!("{i}=127.0.0.1:{}", free_port()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut g = Group {
+            dir: TempDir::new(name),
+            peers,
+            nodes: (0..n).map(|_| None).collect(),
+        };
+        for i in 1..=n {
+            g.launch(i);
+        }
+        g
+    }
+
+    fn launch(&mut self, id: usize) {
+        let dir = format!("{}/{id}", self.dir.path());
+        let id_s = id.to_string();
+        let server = Server::start_raw(&[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            &dir,
+            "--raft-id",
+            &id_s,
+            "--raft-peers",
+            &self.peers,
+        ]);
+        self.nodes[id - 1] = Some(server);
+    }
+
+    fn node(&self, id: usize) -> &Server {
+        self.nodes[id - 1].as_ref().expect("a running node")
+    }
+
+    fn info(&self, id: usize) -> String {
+        let mut c = self.node(id).client();
+        redis::cmd("INFO")
+            .arg("raft")
+            .query(&mut c)
+            .expect("INFO raft")
+    }
+
+    /// The serving leader's ID, waiting for one.
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.is_some() && self.info(i + 1).contains("raft_serving:1") {
+                    return i + 1;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn every_node_takes_every_command_and_sees_every_write() {
+    let g = Group::start("raft-basic", 3);
+    let leader = g.leader();
+    // Writes through each node, reads through each node.
+    for id in 1..=3 {
+        let mut c = g.node(id).client();
+        let key = format!("k{id}");
+        let v = cmd(&mut c, &["SET", &key, &format!("v{id}")]).expect("SET through a node");
+        assert_eq!(v, redis::Value::Okay);
+        assert_eq!(
+            cmd(&mut c, &["INCR", "counter"]).expect("INCR"),
+            redis::Value::Int(id as i64)
+        );
+    }
+    for id in 1..=3 {
+        let mut c = g.node(id).client();
+        for k in 1..=3 {
+            let got: Option<String> = redis::cmd("GET")
+                .arg(format!("k{k}"))
+                .query(&mut c)
+                .expect("GET through a node");
+            assert_eq!(got.as_deref(), Some(format!("v{k}").as_str()));
+        }
+        // A transaction through a follower runs on the leader as one.
+        let (a, b): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg("counter")
+            .cmd("INCR")
+            .arg("counter")
+            .query(&mut c)
+            .expect("MULTI/EXEC through a node");
+        assert_eq!(b, a + 1);
+    }
+    let info = g.info(leader);
+    assert!(info.contains("raft_role:leader"), "{info}");
+    assert!(info.contains("raft_members:3"), "{info}");
+    let follower = if leader == 1 { 2 } else { 1 };
+    let info = g.info(follower);
+    assert!(info.contains("raft_role:follower"), "{info}");
+    assert!(info.contains(&format!("raft_leader_id:{leader}")), "{info}");
+}
+
+#[test]
+fn a_node_alone_answers_tryagain_and_changes_nothing() {
+    let mut g = Group::start("raft-alone", 1);
+    // A group of three with only node 1 running: no majority, no leader.
+    g.peers = format!(
+        "{},2=127.0.0.1:{},3=127.0.0.1:{}",
+        g.peers,
+        free_port(),
+        free_port()
+    );
+    g.nodes[0] = None;
+    g.nodes.resize_with(3, || None);
+    std::fs::remove_dir_all(g.dir.path()).ok();
+    g.launch(1);
+    let mut c = g.node(1).client();
+    let e = cmd(&mut c, &["SET", "a", "1"]).expect_err("no leader");
+    assert!(error_text(&e).starts_with("TRYAGAIN"), "{}", error_text(&e));
+    // Connection commands still work on the node itself.
+    assert_eq!(
+        cmd(&mut c, &["PING"]).expect("PING"),
+        redis::Value::SimpleString("PONG".into())
+    );
+    assert!(g.info(1).contains("raft_serving:0"));
+}
+
+#[test]
+fn a_killed_leader_loses_no_acknowledged_write() {
+    let mut g = Group::start("raft-kill", 3);
+    let leader = g.leader();
+    let other = if leader == 1 { 2 } else { 1 };
+    // A writer on a follower: every INCR it got an answer to is acknowledged.
+    let addr = g.node(other).addr;
+    let writer = std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+        let mut acked = 0i64;
+        let mut attempts = 0i64;
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+                continue;
+            };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            loop {
+                attempts += 1;
+                match redis::cmd("INCR").arg("n").query::<i64>(&mut c) {
+                    Ok(v) => {
+                        assert!(v > acked, "INCR went back: {v} after {acked}");
+                        acked = v;
+                    }
+                    Err(_) => break,
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+        (acked, attempts)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    g.node(leader).signal("KILL");
+    g.nodes[leader - 1] = None;
+    let (acked, attempts) = writer.join().expect("writer");
+    assert!(acked > 0, "no INCR was acknowledged");
+    let new = g.leader();
+    assert_ne!(new, leader);
+    let mut c = g.node(new).client();
+    let n: i64 = redis::cmd("GET").arg("n").query(&mut c).expect("GET n");
+    assert!(
+        n >= acked && n <= attempts,
+        "n = {n}, acknowledged {acked}, attempted {attempts}"
+    );
+}
