@@ -40,9 +40,60 @@ enum Lead {
     },
 }
 
+/// The log as raft-rs reads it: the store, except that a snapshot for a peer the newest
+/// snapshot does not name as a member (one that joined after it) is not offered; the
+/// leader makes a new one instead (raft-rs retries).
+pub(crate) struct Log {
+    store: LogStore,
+    wanted: Arc<AtomicBool>,
+}
+
+impl Storage for Log {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        self.store.initial_state()
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        self.store.entries(low, high, max_size, context)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        self.store.term(idx)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Storage::first_index(&self.store)
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Storage::last_index(&self.store)
+    }
+
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        let snap = Storage::snapshot(&self.store, request_index, to)?;
+        let cs = snap.get_metadata().get_conf_state();
+        let member = cs.voters.contains(&to) || cs.learners.contains(&to);
+        if !member || snap.get_metadata().index < request_index {
+            self.wanted.store(true, Ordering::SeqCst);
+            return Err(raft::Error::Store(
+                raft::StorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        Ok(snap)
+    }
+}
+
 pub(crate) struct Driver {
     shared: Arc<Shared>,
-    raw: RawNode<LogStore>,
+    raw: RawNode<Log>,
+    /// A peer needs a newer snapshot than the store has.
+    wanted: Arc<AtomicBool>,
     machine: Machine,
     rx: Receiver<Event>,
     lead: Lead,
@@ -60,15 +111,25 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Event>) -> Result<Driver> {
         let store = shared.store.clone();
-        if store.is_new() {
-            let cs = ConfState {
+        let mut machine = Machine::new(shared.kv.clone());
+        if store.is_new() && !shared.opts.join {
+            // A new group starts from a snapshot of the empty store that names the members,
+            // so the log begins after it: a node that joins later gets the snapshot (and the
+            // members with it) rather than a log whose first configuration it never saw.
+            let mut snap = Snapshot {
+                data: machine.snapshot()?.into(),
+                ..Snapshot::default()
+            };
+            let meta = snap.mut_metadata();
+            meta.index = 1;
+            meta.term = 1;
+            meta.set_conf_state(ConfState {
                 voters: shared.opts.peers.iter().map(|(id, _)| *id).collect(),
                 ..ConfState::default()
-            };
-            store.set_conf_state(cs)?;
+            });
+            store.apply_snapshot(&snap)?;
             store.sync()?;
         }
-        let mut machine = Machine::new(shared.kv.clone());
         let mut applied = 0;
         if let Some(snap) = store.snapshot() {
             machine.load(&snap.data)?;
@@ -90,10 +151,16 @@ impl Driver {
             ..Config::default()
         };
         cfg.validate()?;
-        let raw = RawNode::new(&cfg, store, &crate::logger::logger())?;
+        let wanted = Arc::new(AtomicBool::new(false));
+        let log = Log {
+            store,
+            wanted: Arc::clone(&wanted),
+        };
+        let raw = RawNode::new(&cfg, log, &crate::logger::logger())?;
         Ok(Driver {
             shared,
             raw,
+            wanted,
             machine,
             rx,
             lead: Lead::No,
@@ -563,25 +630,25 @@ impl Driver {
             && s.committed_offset.load(Ordering::SeqCst) >= *offset
         {
             let (offset, data) = self.pending_snapshot.take().expect("checked above");
-            let index = self
-                .ends
-                .iter()
-                .rev()
-                .find(|(_, end)| *end <= offset)
-                .map(|(i, _)| *i);
-            if let Some(index) = index
-                && index >= s.store.first_index()
-            {
+            // The last entry it covers whole: the one before the first that ends past it, or
+            // everything applied when none does.
+            let index = match self.ends.iter().find(|(_, end)| *end > offset) {
+                Some((i, _)) => i - 1,
+                None => self.raw.raft.raft_log.applied,
+            };
+            if index >= s.store.first_index() {
                 s.store.compact(index, s.store.conf_state(), data)?;
             }
             return Ok(());
         }
+        let wanted = self.wanted.load(Ordering::SeqCst);
         if self.snapshotting
             || self.pending_snapshot.is_some()
-            || s.store.entry_count() < s.opts.snapshot_entries
+            || !wanted && s.store.entry_count() < s.opts.snapshot_entries
         {
             return Ok(());
         }
+        self.wanted.store(false, Ordering::SeqCst);
         match self.lead {
             Lead::Serving { .. } => {
                 self.snapshotting = true;

@@ -9,6 +9,28 @@ use kvcore::{Kv, Options, Store};
 
 use crate::{RaftNode, RaftOptions, Route};
 
+/// `KVRAFT_LOG=debug cargo test -p kvraft` prints the nodes' log records.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        eprintln!("{} {}: {}", r.level(), r.target(), r.args());
+    }
+    fn flush(&self) {}
+}
+
+fn init_log() {
+    if let Ok(level) = std::env::var("KVRAFT_LOG") {
+        static LOGGER: StderrLog = StderrLog;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Debug));
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -35,6 +57,7 @@ struct Group {
 
 impl Group {
     fn start(n: u64, name: &str) -> Group {
+        init_log();
         let peers: Vec<(u64, String)> = (1..=n)
             .map(|id| (id, format!("127.0.0.1:{}", free_port())))
             .collect();
@@ -168,4 +191,42 @@ fn when_the_leader_stops_another_takes_over_with_every_settled_write() {
             g.wait_value(i, "after", "x");
         }
     }
+}
+
+#[test]
+fn a_node_joins_through_the_leader_and_a_member_leaves() {
+    let mut g = Group::start(3, "members");
+    for i in 0..50 {
+        g.set(&format!("before{i}"), "x");
+    }
+    // Node 4 knows where the others are, but not that it is a member: the leader adds it.
+    let addr4 = format!("127.0.0.1:{}", free_port());
+    let mut peers = g.peers.clone();
+    peers.push((4, addr4.clone()));
+    let kv4 = Kv::in_memory(Options::default());
+    let opts = RaftOptions::new(4, peers.clone(), g.dir.join("4"))
+        .tick(Duration::from_millis(20))
+        .client_port(6004)
+        .join(true);
+    let node4 = RaftNode::start(kv4.clone(), opts).expect("node 4 starts");
+    g.peers = peers;
+    g.nodes.push(Some((node4, kv4)));
+    let leader = g.leader();
+    let (node, _) = g.nodes[leader].as_ref().unwrap();
+    node.add_node(4, &addr4).expect("ADD-NODE 4");
+    // It gets the data from before it joined (the snapshot and the log) and after.
+    g.set("after-join", "y");
+    g.wait_value(3, "before49", "x");
+    g.wait_value(3, "after-join", "y");
+    assert_eq!(g.nodes[3].as_ref().unwrap().0.status().peers.len(), 4);
+    // A follower leaves; the group of three left still commits.
+    let leaving = (0..3).find(|&i| i != leader).unwrap();
+    let (node, _) = g.nodes[leader].as_ref().unwrap();
+    node.remove_node(leaving as u64 + 1).expect("REMOVE-NODE");
+    let (gone, _) = g.nodes[leaving].take().unwrap();
+    gone.stop();
+    g.set("after-leave", "z");
+    g.wait_value(3, "after-leave", "z");
+    let (node, _) = g.nodes[g.leader()].as_ref().unwrap();
+    assert_eq!(node.status().peers.len(), 3);
 }

@@ -38,6 +38,7 @@ pub struct RaftOptions {
     pub(crate) snapshot_entries: u64,
     pub(crate) settle_timeout: Duration,
     pub(crate) route_wait: Duration,
+    pub(crate) join: bool,
 }
 
 impl RaftOptions {
@@ -58,6 +59,7 @@ impl RaftOptions {
             snapshot_entries: 10_000,
             settle_timeout: Duration::from_secs(10),
             route_wait: Duration::from_secs(2),
+            join: false,
         }
     }
 
@@ -65,6 +67,14 @@ impl RaftOptions {
     /// forward their clients' commands here.
     pub fn client_port(mut self, port: u16) -> RaftOptions {
         self.client_port = port;
+        self
+    }
+
+    /// A node joining a running group (added with [`RaftNode::add_node`] on its leader):
+    /// it starts with no members and waits for the leader's snapshot, instead of starting a
+    /// new group of `peers` (only its own entry is used: the address it listens on).
+    pub fn join(mut self, join: bool) -> RaftOptions {
+        self.join = join;
         self
     }
 

@@ -23,6 +23,7 @@ impl LogOptions {
 #[derive(Clone)]
 pub struct LogStore {
     mem: MemStorage,
+    snap: std::sync::Arc<parking_lot::Mutex<Option<Snapshot>>>,
 }
 
 impl LogStore {
@@ -30,6 +31,7 @@ impl LogStore {
     pub fn open(_dir: &Path, _opts: LogOptions) -> Result<LogStore> {
         Ok(LogStore {
             mem: MemStorage::new(),
+            snap: Default::default(),
         })
     }
     /// True for a new node.
@@ -63,6 +65,7 @@ impl LogStore {
     /// Applies a received snapshot.
     pub fn apply_snapshot(&self, snap: &Snapshot) -> Result<()> {
         self.mem.wl().apply_snapshot(snap.clone())?;
+        *self.snap.lock() = Some(snap.clone());
         Ok(())
     }
     /// Compacts after a local snapshot.
@@ -78,12 +81,12 @@ impl LogStore {
         snap.mut_metadata().set_conf_state(conf_state);
         w.compact(index)?;
         drop(w);
-        let _ = snap;
+        *self.snap.lock() = Some(snap);
         Ok(())
     }
     /// The newest snapshot.
     pub fn snapshot(&self) -> Option<Snapshot> {
-        None
+        self.snap.lock().clone()
     }
     /// The hard state.
     pub fn hard_state(&self) -> HardState {
@@ -136,7 +139,9 @@ impl raft::Storage for LogStore {
     fn last_index(&self) -> raft::Result<u64> {
         self.mem.last_index()
     }
-    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
-        self.mem.snapshot(request_index, to)
+    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        self.snap.lock().clone().ok_or(raft::Error::Store(
+            raft::StorageError::SnapshotTemporarilyUnavailable,
+        ))
     }
 }

@@ -34,12 +34,13 @@ struct Peer {
     /// Where this node connects to reach the peer (its Raft address, or a proxy).
     addr: String,
     queue: SyncSender<Message>,
-    /// The port the peer's clients connect to, from its hello.
-    client_port: Option<u16>,
 }
 
 struct State {
     peers: HashMap<u64, Peer>,
+    /// The port each node's clients connect to, from its hello (kept for nodes that are not
+    /// peers yet: a joining node says hello before its addition is applied here).
+    client_ports: HashMap<u64, u16>,
 }
 
 /// The node's links.
@@ -68,6 +69,7 @@ impl Transport {
             client_port,
             state: Arc::new(Mutex::new(State {
                 peers: HashMap::new(),
+                client_ports: HashMap::new(),
             })),
             stop: Arc::new(AtomicBool::new(false)),
             listen,
@@ -90,17 +92,13 @@ impl Transport {
     /// Starts a sender to a peer (a node added to the group); replaces one with that ID.
     pub(crate) fn add_peer(&self, peer: u64, addr: &str) {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let mut st = self.state.lock();
-        let client_port = st.peers.get(&peer).and_then(|p| p.client_port);
-        st.peers.insert(
+        self.state.lock().peers.insert(
             peer,
             Peer {
                 addr: addr.to_string(),
                 queue: tx,
-                client_port,
             },
         );
-        drop(st);
         let hello = hello(self.id, self.client_port);
         let stop = Arc::clone(&self.stop);
         let addr = addr.to_string();
@@ -133,7 +131,7 @@ impl Transport {
     pub(crate) fn client_addr(&self, peer: u64) -> Option<String> {
         let st = self.state.lock();
         let p = st.peers.get(&peer)?;
-        let port = p.client_port?;
+        let port = *st.client_ports.get(&peer)?;
         let host = p.addr.rsplit_once(':').map_or(p.addr.as_str(), |(h, _)| h);
         Some(format!("{host}:{port}"))
     }
@@ -277,9 +275,7 @@ fn receive(
             HELLO if len == 11 => {
                 let id = u64::from_le_bytes(buf[1..9].try_into().expect("8 bytes"));
                 let port = u16::from_le_bytes(buf[9..11].try_into().expect("2 bytes"));
-                if let Some(p) = state.lock().peers.get_mut(&id) {
-                    p.client_port = Some(port);
-                }
+                state.lock().client_ports.insert(id, port);
                 from = Some(id);
             }
             MESSAGE if from.is_some() => {

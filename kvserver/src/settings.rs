@@ -110,6 +110,10 @@ pub(crate) struct Cli {
     /// 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
     #[arg(long, value_name = "PEERS")]
     raft_peers: Option<String>,
+    /// Join a running Raft group instead of starting a new one: the node waits until the
+    /// leader adds it (RAFT ADD-NODE id host:port) and sends it a snapshot.
+    #[arg(long)]
+    raft_join: bool,
 }
 
 /// Offline tools instead of serving.
@@ -209,6 +213,8 @@ pub(crate) struct Config {
     pub(crate) users: Vec<Vec<String>>,
     /// The Raft mode: this node's ID and every member's ID and Raft address.
     pub(crate) raft: Option<(u64, Vec<(u64, String)>)>,
+    /// `--raft-join`: join a running group.
+    pub(crate) raft_join: bool,
     /// The config file's `raft-id` and `raft-peers`, until the flags are resolved.
     pub(crate) raft_id: Option<u64>,
     pub(crate) raft_peers: Option<Vec<(u64, String)>>,
@@ -238,6 +244,7 @@ impl Default for Config {
             params: Vec::new(),
             users: Vec::new(),
             raft: None,
+            raft_join: false,
             raft_id: None,
             raft_peers: None,
         }
@@ -272,6 +279,9 @@ impl Config {
         }
         if cli.in_memory {
             cfg.in_memory = true;
+        }
+        if cli.raft_join {
+            cfg.raft_join = true;
         }
         if let Some(v) = cli.raft_id {
             cfg.raft_id = Some(v);
@@ -395,6 +405,9 @@ impl Config {
                     return Err("'raft-id' must be at least 1".to_string());
                 }
                 self.raft_id = Some(id);
+            }
+            "raft-join" => {
+                self.raft_join = parse_yes_no(one()?).ok_or("'raft-join': yes or no")?;
             }
             "raft-peers" => self.raft_peers = Some(parse_peers(&values.join(","))?),
             "in-memory" => self.in_memory = parse_yes_no(one()?).ok_or("'in-memory': yes or no")?,
@@ -801,11 +814,16 @@ mod tests {
         let cfg = Config::resolve(cli).unwrap();
         assert_eq!(cfg.raft.unwrap().0, 2);
         let cli = Cli::parse_from(["kvserver", "--raft-id", "3", "--raft-peers", "1=h:1,2=h:2"]);
-        assert!(Config::resolve(cli).unwrap_err().contains("does not name this node"));
+        assert!(
+            Config::resolve(cli)
+                .unwrap_err()
+                .contains("does not name this node")
+        );
         let cli = Cli::parse_from(["kvserver", "--raft-id", "3"]);
         assert!(Config::resolve(cli).unwrap_err().contains("go together"));
         let mut cfg = Config::default();
-        cfg.apply_file("raft-id 1\nraft-peers 1=h:1 2=h:2\n").unwrap();
+        cfg.apply_file("raft-id 1\nraft-peers 1=h:1 2=h:2\n")
+            .unwrap();
         assert_eq!(cfg.raft_id, Some(1));
         assert_eq!(cfg.raft_peers.as_ref().map(Vec::len), Some(2));
     }

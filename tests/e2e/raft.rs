@@ -199,3 +199,70 @@ fn a_killed_leader_loses_no_acknowledged_write() {
         "n = {n}, acknowledged {acked}, attempted {attempts}"
     );
 }
+
+#[test]
+fn a_node_joins_with_raft_add_node_and_takes_over_the_lead() {
+    let mut g = Group::start("raft-join", 3);
+    let leader = g.leader();
+    let mut c = g.node(leader).client();
+    for i in 0..100 {
+        cmd(&mut c, &["SET", &format!("k{i}"), &i.to_string()]).expect("SET");
+    }
+    // Node 4 starts knowing the others, joins when the leader adds it.
+    let raft4 = format!("127.0.0.1:{}", free_port());
+    g.peers = format!("{},4={raft4}", g.peers);
+    g.nodes.push(None);
+    let dir = format!("{}/4", g.dir.path());
+    let node4 = Server::start_raw(&[
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        &dir,
+        "--raft-id",
+        "4",
+        "--raft-peers",
+        &g.peers,
+        "--raft-join",
+    ]);
+    g.nodes[3] = Some(node4);
+    assert_eq!(
+        cmd(&mut c, &["RAFT", "ADD-NODE", "4", &raft4]).expect("RAFT ADD-NODE"),
+        redis::Value::Okay
+    );
+    let e = cmd(&mut c, &["RAFT", "ADD-NODE", "0", &raft4]).expect_err("node 0");
+    assert!(
+        error_text(&e).contains("positive integer"),
+        "{}",
+        error_text(&e)
+    );
+    let e = cmd(&mut c, &["RAFT", "SOMETHING"]).expect_err("unknown subcommand");
+    assert!(
+        error_text(&e).contains("syntax error"),
+        "{}",
+        error_text(&e)
+    );
+    // Leadership goes to node 4, which must then hold everything: its reads are its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !g.info(4).contains("raft_serving:1") {
+        let mut c = g.node(g.leader()).client();
+        let _ = cmd(&mut c, &["RAFT", "TRANSFER-LEADER", "4"]);
+        assert!(Instant::now() < deadline, "node 4 never led: {}", g.info(4));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut c4 = g.node(4).client();
+    for i in 0..100 {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(format!("k{i}"))
+            .query(&mut c4)
+            .expect("GET on node 4");
+        assert_eq!(v, Some(i.to_string()));
+    }
+    let leader: Vec<redis::Value> = redis::cmd("RAFT")
+        .arg("LEADER")
+        .query(&mut g.node(1).client())
+        .expect("RAFT LEADER");
+    assert_eq!(leader[0], redis::Value::Int(4));
+    assert!(g.info(4).contains("raft_members:4"));
+}
