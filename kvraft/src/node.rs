@@ -356,9 +356,25 @@ impl RaftNode {
             on_leading: Mutex::new(Vec::new()),
         });
         let driver = crate::driver::Driver::new(Arc::clone(&shared), rx)?;
+        let watched = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("raft".into())
-            .spawn(move || driver.run())
+            .spawn(move || {
+                // raft-rs panics on a broken invariant (a peer claiming entries this node's
+                // log lost, say): the node then stops serving and says so, rather than
+                // keeping a dead thread behind a live listener.
+                let run = std::panic::AssertUnwindSafe(move || driver.run());
+                if std::panic::catch_unwind(run).is_err() {
+                    log::error!(
+                        "raft node {}: the raft thread panicked; this node no longer takes part",
+                        watched.id
+                    );
+                    watched.failed.store(true, Ordering::SeqCst);
+                    watched.serving.store(false, Ordering::SeqCst);
+                    watched.epoch.fetch_add(1, Ordering::SeqCst);
+                    watched.wake();
+                }
+            })
             .map_err(|e| Error::Io("cannot start the raft thread".into(), e))?;
         Ok(RaftNode {
             shared,

@@ -274,16 +274,14 @@ impl Session {
         if !self.master && !crate::acl::permit(self, idx, slot, req, out) {
             return;
         }
-        if !self.master && self.refused_for_memory(idx, slot) {
-            self.reject(slot, req, out, crate::memory::OOM);
-            self.fail_transaction();
-            return;
-        }
         // Raft mode: data commands run on the leader; a follower forwards them.
-        let shared = Arc::clone(&self.shared);
+        // (The handle is cloned only in that mode: a shared count touched by every command
+        // of every connection would cost the others.)
+        let raft_shared =
+            (self.shared.raft.get().is_some() && !self.master).then(|| Arc::clone(&self.shared));
         let mut _serving = None;
-        if let Some(raft) = shared.raft.get()
-            && !self.master
+        if let Some(shared) = &raft_shared
+            && let Some(raft) = shared.raft.get()
             && crate::raft::forwards(table::stat_command(slot))
         {
             match raft.route() {
@@ -314,6 +312,16 @@ impl Session {
                     return;
                 }
             }
+        }
+        // After the routing: a follower never evicts (its store follows the log); the leader
+        // checks the commands it runs, forwarded ones included.
+        let follower = raft_shared
+            .as_ref()
+            .is_some_and(|s| s.raft.get().is_some_and(|r| !r.is_serving()));
+        if !self.master && !follower && self.refused_for_memory(idx, slot) {
+            self.reject(slot, req, out, crate::memory::OOM);
+            self.fail_transaction();
+            return;
         }
         // min-replicas-to-write (one relaxed load when it is off), then a read-only replica:
         // both refuse clients' writes in Redis's order; a primary's stream goes through.

@@ -117,7 +117,8 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     if let Some((id, peers)) = shared.cfg.raft.clone() {
         let opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
             .client_port(local_addr.port())
-            .join(shared.cfg.raft_join);
+            .join(shared.cfg.raft_join)
+            .snapshot_entries(shared.cfg.raft_snapshot_entries);
         let node = kvraft::RaftNode::start(shared.kv.clone(), opts)
             .map_err(|e| format!("cannot start raft node {id}: {e}"))?;
         let weak = Arc::downgrade(&shared);

@@ -114,6 +114,10 @@ pub(crate) struct Cli {
     /// leader adds it (RAFT ADD-NODE id host:port) and sends it a snapshot.
     #[arg(long)]
     raft_join: bool,
+    /// Snapshot the store and compact the Raft log once it holds this many entries
+    /// [default: 10000]
+    #[arg(long, value_name = "N")]
+    raft_snapshot_entries: Option<u64>,
 }
 
 /// Offline tools instead of serving.
@@ -215,6 +219,8 @@ pub(crate) struct Config {
     pub(crate) raft: Option<(u64, Vec<(u64, String)>)>,
     /// `--raft-join`: join a running group.
     pub(crate) raft_join: bool,
+    /// `--raft-snapshot-entries`.
+    pub(crate) raft_snapshot_entries: u64,
     /// The config file's `raft-id` and `raft-peers`, until the flags are resolved.
     pub(crate) raft_id: Option<u64>,
     pub(crate) raft_peers: Option<Vec<(u64, String)>>,
@@ -245,6 +251,7 @@ impl Default for Config {
             users: Vec::new(),
             raft: None,
             raft_join: false,
+            raft_snapshot_entries: 10_000,
             raft_id: None,
             raft_peers: None,
         }
@@ -282,6 +289,9 @@ impl Config {
         }
         if cli.raft_join {
             cfg.raft_join = true;
+        }
+        if let Some(v) = cli.raft_snapshot_entries {
+            cfg.raft_snapshot_entries = v;
         }
         if let Some(v) = cli.raft_id {
             cfg.raft_id = Some(v);
@@ -406,6 +416,7 @@ impl Config {
                 }
                 self.raft_id = Some(id);
             }
+            "raft-snapshot-entries" => self.raft_snapshot_entries = num(one()?)?,
             "raft-join" => {
                 self.raft_join = parse_yes_no(one()?).ok_or("'raft-join': yes or no")?;
             }
