@@ -76,7 +76,16 @@ pub(crate) fn forward(
     if name.eq_ignore_ascii_case(b"multi") || name.eq_ignore_ascii_case(b"watch") {
         s.forwarded_state = true;
     }
-    let node = s.shared.raft.get().map(|r| r as &kvraft::RaftNode);
+    let shared = std::sync::Arc::clone(&s.shared);
+    let handle = std::sync::Arc::clone(&s.handle);
+    // Checked whenever the leader is silent for a while: give up when another node leads,
+    // or nobody waits for the answer any more.
+    let give_up = || {
+        shared.raft.get().is_none_or(|r| r.leader() != leader)
+            || handle.is_killed()
+            || handle.peer_closed()
+            || shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    };
     let up = s.upstream.as_mut().expect("connected above");
     let mut msg = Vec::new();
     if up.db != s.db_index {
@@ -94,7 +103,7 @@ pub(crate) fn forward(
     if sent.is_ok() {
         for i in 0..=extra {
             let keep = i == extra;
-            reply = read_reply(up, node, keep.then_some(&mut *out));
+            reply = read_reply(up, &give_up, keep.then_some(&mut *out));
             if reply.is_err() {
                 break;
             }
@@ -143,10 +152,10 @@ fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
 }
 
 /// Reads one reply (and any push messages before it) from the leader; appends its bytes to
-/// `out` if given. Waits as long as the same leader leads: a blocking command may take long.
+/// `out` if given. Waits until `give_up` says so: a blocking command may take long.
 fn read_reply(
     up: &mut Upstream,
-    node: Option<&kvraft::RaftNode>,
+    give_up: &dyn Fn() -> bool,
     mut out: Option<&mut Vec<u8>>,
 ) -> io::Result<()> {
     let mut limits = Limits::new();
@@ -180,10 +189,10 @@ fn read_reply(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                if let Some(node) = node
-                    && node.leader() != up.leader
-                {
-                    return Err(io::Error::other("another node leads now"));
+                if give_up() {
+                    return Err(io::Error::other(
+                        "no answer from the leader (another leads, or the client left)",
+                    ));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

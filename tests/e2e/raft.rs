@@ -19,10 +19,15 @@ struct Group {
     dir: TempDir,
     peers: String,
     nodes: Vec<Option<Server>>,
+    extra: Vec<String>,
 }
 
 impl Group {
     fn start(name: &str, n: usize) -> Group {
+        Group::start_with(name, n, &[])
+    }
+
+    fn start_with(name: &str, n: usize, extra: &[&str]) -> Group {
         let peers = (1..=n)
             .map(|i| format!("{i}=127.0.0.1:{}", free_port()))
             .collect::<Vec<_>>()
@@ -31,6 +36,7 @@ impl Group {
             dir: TempDir::new(name),
             peers,
             nodes: (0..n).map(|_| None).collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         for i in 1..=n {
             g.launch(i);
@@ -41,7 +47,7 @@ impl Group {
     fn launch(&mut self, id: usize) {
         let dir = format!("{}/{id}", self.dir.path());
         let id_s = id.to_string();
-        let server = Server::start_raw(&[
+        let mut args = vec![
             "--bind",
             "127.0.0.1",
             "--port",
@@ -52,7 +58,9 @@ impl Group {
             &id_s,
             "--raft-peers",
             &self.peers,
-        ]);
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
+        let server = Server::start_raw(&args);
         self.nodes[id - 1] = Some(server);
     }
 
@@ -265,4 +273,42 @@ fn a_node_joins_with_raft_add_node_and_takes_over_the_lead() {
         .expect("RAFT LEADER");
     assert_eq!(leader[0], redis::Value::Int(4));
     assert!(g.info(4).contains("raft_members:4"));
+}
+
+/// A follower killed while the others go on writing catches up when it restarts: from its own
+/// log, and from a snapshot once the leader compacted past it (`--raft-snapshot-entries`).
+#[test]
+fn a_killed_follower_restarts_from_its_log_and_catches_up() {
+    let mut g = Group::start_with("raft-restart", 3, &["--raft-snapshot-entries", "64"]);
+    let leader = g.leader();
+    let follower = if leader == 3 { 2 } else { 3 };
+    let mut c = g.node(leader).client();
+    for i in 0..50 {
+        cmd(&mut c, &["SET", &format!("a{i}"), "1"]).expect("SET");
+    }
+    g.node(follower).signal("KILL");
+    g.nodes[follower - 1] = None;
+    // Enough entries for the others to snapshot and compact past where it stopped.
+    for i in 0..300 {
+        cmd(&mut c, &["RPUSH", "list", &i.to_string()]).expect("RPUSH");
+    }
+    g.launch(follower);
+    // Leadership goes to the restarted node: everything must then be in its own store.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !g.info(follower).contains("raft_serving:1") {
+        let mut c = g.node(g.leader()).client();
+        let _ = cmd(&mut c, &["RAFT", "TRANSFER-LEADER", &follower.to_string()]);
+        assert!(
+            Instant::now() < deadline,
+            "never led: {}\n{}",
+            g.info(follower),
+            g.node(follower).log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut c = g.node(follower).client();
+    let n: i64 = redis::cmd("LLEN").arg("list").query(&mut c).expect("LLEN");
+    assert_eq!(n, 300);
+    let v: Option<String> = redis::cmd("GET").arg("a49").query(&mut c).expect("GET");
+    assert_eq!(v.as_deref(), Some("1"));
 }
