@@ -146,6 +146,12 @@ impl Proxy {
         self.addr
     }
 
+    /// New connections go to `target` from now on (a restarted server on a new port); the
+    /// current ones keep theirs.
+    pub(crate) fn set_target(&self, target: SocketAddr) {
+        self.inner.mode.lock().unwrap().target = target;
+    }
+
     /// Sets what happens to one direction's bytes from now on.
     pub(crate) fn set(&self, dir: Dir, link: Link) {
         self.inner.mode.lock().unwrap().links[dir as usize] = link;
