@@ -426,3 +426,31 @@ fn a_mesh_of_three_names_its_peers_and_cuts_the_right_links() {
     mesh.reset_all();
     assert!(links(&mesh).iter().all(|l| (l.2, l.3) == (Pass, Pass)));
 }
+
+#[test]
+fn dropping_a_proxy_ends_every_connection_whatever_it_was_doing() {
+    // A target that accepts and never reads, so the proxy's writer towards it blocks.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(listener.local_addr().unwrap());
+    let (mut blocked, _target_end) = pair(&listener, &proxy);
+    let writer = {
+        let mut w = blocked.try_clone().unwrap();
+        // Ends with an error once the proxy is gone.
+        std::thread::spawn(move || while w.write_all(&[7; 64 * 1024]).is_ok() {})
+    };
+    assert!(eventually(|| proxy.forwarded(Dir::Up) > 0));
+    // One holding delayed bytes.
+    let (mut delayed, mut delayed_target) = pair(&listener, &proxy);
+    proxy.delay(Duration::from_secs(3600));
+    delayed_target.write_all(b"held").unwrap();
+    // One black-holed.
+    proxy.cut();
+    let mut holed = connect(proxy.addr());
+    holed.write_all(b"dropped").unwrap();
+    assert!(eventually(|| proxy.accepted() == 3));
+    drop(proxy);
+    ended(&mut delayed);
+    ended(&mut holed);
+    ended(&mut blocked);
+    writer.join().unwrap();
+}
