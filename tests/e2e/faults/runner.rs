@@ -141,7 +141,10 @@ pub(crate) fn net_for(net: Net, d: Duration) -> [Fault; 3] {
     [Fault::Net(net), Fault::Sleep(d), Fault::Heal]
 }
 
-/// The processes the clients talk to and the nemesis hurts.
+/// The processes the clients talk to and the nemesis hurts. A Raft group is its nodes, each
+/// started with `--raft-peers` from a [`Mesh`]'s `peers_arg` on a fixed Raft port (the mesh's
+/// target, the same across restarts), with `net` as [`Net::apply`] and `heal` as
+/// [`Mesh::heal`].
 pub(crate) trait Group {
     /// How many nodes (ids 1 to `nodes()`).
     fn nodes(&self) -> usize;

@@ -46,7 +46,8 @@ pub(crate) enum Link {
     Pass,
     /// Drop silently; connections stay open.
     Cut,
-    /// Forward each chunk this long after it arrived, in order.
+    /// Forward each chunk this long after it arrived, in order (until the link passes or is
+    /// cut: then what it holds leaves, or is dropped, at once).
     Delay(Duration),
 }
 
@@ -336,7 +337,10 @@ fn pump(inner: &Inner, conn: &Conn, dir: Dir, mut from: TcpStream, mut to: TcpSt
             return; // the stream has a gap: end the connection rather than deliver it
         }
         let now = Instant::now();
-        while held.front().is_some_and(|(due, _)| *due <= now) {
+        // Held chunks leave when due, or at once when the link no longer delays (passing,
+        // or cut: then they are dropped).
+        let release = !matches!(inner.link(dir), Link::Delay(_));
+        while held.front().is_some_and(|(due, _)| release || *due <= now) {
             let (_, chunk) = held.pop_front().expect("the front was just seen");
             held_bytes -= chunk.len();
             if deliver(inner, conn, dir, &mut to, &chunk).is_err() {

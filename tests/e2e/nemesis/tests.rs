@@ -258,6 +258,33 @@ fn a_delayed_link_delivers_every_byte_in_order() {
     assert_eq!(proxy.dropped(Dir::Up) + proxy.dropped(Dir::Down), 0);
 }
 
+#[test]
+fn a_delay_holds_bytes_until_it_is_over_and_a_heal_releases_them() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(listener.local_addr().unwrap());
+    let (mut client, mut server) = pair(&listener, &proxy);
+    proxy.delay(Duration::from_secs(3600));
+    client.write_all(b"first ").unwrap();
+    server.write_all(b"down").unwrap();
+    silent(&mut server);
+    silent(&mut client);
+    assert_eq!(proxy.forwarded(Dir::Up) + proxy.forwarded(Dir::Down), 0);
+    proxy.pass();
+    client.write_all(b"second").unwrap();
+    assert_eq!(read_n(&mut server, 12), b"first second");
+    assert_eq!(read_n(&mut client, 4), b"down");
+    // Cut while holding: the held bytes are dropped, not delivered later.
+    proxy.delay(Duration::from_secs(3600));
+    client.write_all(b"lost").unwrap();
+    assert!(eventually(
+        || proxy.link(Dir::Up) == Link::Delay(Duration::from_secs(3600))
+    ));
+    silent(&mut server);
+    proxy.cut();
+    assert!(eventually(|| proxy.dropped(Dir::Up) == 4));
+    assert_eq!(proxy.forwarded(Dir::Up), 12);
+}
+
 /// A connection through `proxy` to a plain listener, and the target's end of it.
 fn pair(listener: &TcpListener, proxy: &Proxy) -> (TcpStream, TcpStream) {
     let client = connect(proxy.addr());
