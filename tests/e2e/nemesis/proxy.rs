@@ -323,8 +323,9 @@ fn retry(e: &io::Error) -> bool {
     )
 }
 
-/// Copies one direction of `conn` from `from` to `to` as the proxy's mode says, until either
-/// side ends, the connection is closed or the proxy stops. Chunks wait in `held` until they
+/// Copies one direction of `conn` from `from` to `to` as the proxy's mode says, until `from`
+/// ends (then the whole connection is closed, once that direction is not cut: an end does not
+/// cross a partition), the connection is closed or the proxy stops. Chunks wait in `held` until they
 /// are due (a delay), in arrival order whatever the mode does meanwhile.
 fn pump(inner: &Inner, conn: &Conn, dir: Dir, mut from: TcpStream, mut to: TcpStream) {
     let d = dir as usize;
@@ -354,7 +355,12 @@ fn pump(inner: &Inner, conn: &Conn, dir: Dir, mut from: TcpStream, mut to: TcpSt
             })
             .max(Duration::from_millis(1));
         if eof && held.is_empty() {
-            return;
+            if inner.link(dir) != Link::Cut {
+                return;
+            }
+            // The end does not cross a cut either: the other side keeps seeing silence.
+            std::thread::sleep(TICK);
+            continue;
         }
         if eof || held_bytes >= HELD_MAX {
             std::thread::sleep(wait);
@@ -368,7 +374,10 @@ fn pump(inner: &Inner, conn: &Conn, dir: Dir, mut from: TcpStream, mut to: TcpSt
             }
             Ok(n) => n,
             Err(e) if retry(&e) => continue,
-            Err(_) => return,
+            Err(_) => {
+                eof = true; // a reset ends the stream as an EOF does
+                continue;
+            }
         };
         let chunk = &buf[..n];
         match inner.link(dir) {

@@ -294,6 +294,18 @@ fn pair(listener: &TcpListener, proxy: &Proxy) -> (TcpStream, TcpStream) {
 }
 
 #[test]
+fn the_end_of_a_connection_does_not_cross_a_cut() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(listener.local_addr().unwrap());
+    let (mut client, server) = pair(&listener, &proxy);
+    proxy.cut();
+    drop(server); // the target's end closes (a node dying behind a partition)
+    silent(&mut client);
+    proxy.pass();
+    ended(&mut client);
+}
+
+#[test]
 fn one_way_forwards_one_direction_only() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy = Proxy::start(listener.local_addr().unwrap());
