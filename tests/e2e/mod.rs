@@ -18,6 +18,7 @@ mod lifecycle;
 mod linearizable;
 mod monitor;
 mod multi;
+mod nemesis;
 mod notify;
 mod pubsub;
 mod pubsub_clients;
