@@ -12,11 +12,13 @@
 //! (default 6) make a longer run by hand.
 
 mod group;
+mod raft_group;
 mod runner;
 
 use std::time::Duration;
 
 use self::group::{Fronted, Servers};
+use self::raft_group::RaftGroup;
 use self::runner::{Fault, Mix, Net, Options, Route, Run, crash, net_for, pause_for};
 use super::linearizable::{self, Event, Refusal};
 use super::nemesis::{Dir, Link};
@@ -234,4 +236,126 @@ fn histories_stay_linearizable_through_proxies_that_cut_delay_and_reset_clients(
     }
     let refused = summary("proxied", &run);
     assert!(refused.is_empty(), "{}", refused.join("\n\n"));
+}
+
+/// The Raft group's schedule: `events` faults rotating over the nodes: an isolated node (its
+/// links cut both ways past an election timeout), a kill and restart, a long pause, a split
+/// of one node from the two others, a one-way cut, and delayed links.
+fn raft_schedule(events: usize) -> Vec<Fault> {
+    let mut out = Vec::new();
+    let long = Duration::from_millis(2500);
+    for i in 0..events {
+        out.push(Fault::Progress);
+        let node = i % 3 + 1;
+        let other = node % 3 + 1;
+        match i % 6 {
+            0 => out.extend(net_for(Net::Isolate(node), long)),
+            1 => out.extend(crash(node)),
+            2 => out.extend(pause_for(node, long)),
+            3 => {
+                let rest: Vec<usize> = (1..=3).filter(|&n| n != node).collect();
+                out.extend(net_for(Net::Split(vec![node], rest), long));
+            }
+            4 => out.extend(net_for(Net::OneWay(node, other), long)),
+            _ => out.extend(net_for(
+                Net::Delay(Duration::from_millis(30)),
+                Duration::from_millis(800),
+            )),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_raft_group_stays_linearizable_through_partitions_kills_and_pauses() {
+    // Three Raft nodes; clients pick a node at random per command (followers forward to the
+    // leader). The nemesis cuts links between nodes through the mesh, kills and restarts
+    // nodes on their data, and pauses them.
+    let mut group = RaftGroup::start("faults-raft", 3);
+    let opts = Options {
+        route: Route::Random,
+        clients: 5,
+        timeout: Duration::from_secs(3),
+        ..Options::new(env_usize("KV_FAULT_OPS", 1200), Mix::All)
+    };
+    let schedule = raft_schedule(env_usize("KV_FAULT_EVENTS", 6));
+    let run = runner::run(&mut group, &schedule, &opts);
+    let count = |f: fn(&Fault) -> bool| schedule.iter().filter(|x| f(x)).count();
+    assert_eq!(run.kills, count(|f| matches!(f, Fault::Kill(_))));
+    assert_eq!(run.nets, count(|f| matches!(f, Fault::Net(_))));
+    assert!(run.kills > 0 && run.pauses > 0 && run.nets > 0);
+    assert!(run.answered_after_last_restart > 0);
+    let refused = summary("raft", &run);
+    assert!(refused.is_empty(), "{}", refused.join("\n\n"));
+}
+
+#[test]
+fn an_isolated_raft_leader_acknowledges_nothing_and_the_majority_goes_on() {
+    let group = RaftGroup::start("faults-raft-minority", 3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let old = loop {
+        if let Some(id) = group.leader() {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    group.mesh().isolate(old);
+    // Writes sent to the isolated leader: none may be acknowledged (they time out, the
+    // connection closes, or the node, no longer leading, answers TRYAGAIN).
+    let client = redis::Client::open(format!("redis://{}", group.server(old).addr)).unwrap();
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            continue;
+        };
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        if redis::cmd("SET")
+            .arg("minority")
+            .arg(i)
+            .query::<()>(&mut c)
+            .is_ok()
+        {
+            acked.push(i);
+        }
+    }
+    assert!(
+        acked.is_empty(),
+        "the isolated leader acknowledged {acked:?}"
+    );
+    // The majority elects another leader and takes writes, through either of its nodes.
+    let other = (1..=3).find(|&id| id != old).unwrap();
+    let mut c = group.server(other).client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let done: redis::RedisResult<()> =
+            redis::cmd("SET").arg("majority").arg("yes").query(&mut c);
+        if done.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the majority never wrote: {done:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        c = group.server(other).client();
+    }
+    group.mesh().heal();
+    // Once healed, the old leader follows: nothing it took while isolated is there.
+    let mut c = group.server(old).client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: redis::RedisResult<Option<String>> = redis::cmd("GET").arg("majority").query(&mut c);
+        if matches!(v.as_ref().map(|v| v.as_deref()), Ok(Some("yes"))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old leader never followed: {v:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        c = group.server(old).client();
+    }
+    let v: Option<String> = redis::cmd("GET").arg("minority").query(&mut c).unwrap();
+    assert_eq!(v, None);
 }
