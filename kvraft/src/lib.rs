@@ -4,3 +4,9 @@
 //! The design is in ARCHITECTURE.md, *kvraft*.
 
 #![warn(missing_docs)]
+
+mod error;
+mod storage;
+
+pub use error::{Error, Result};
+pub use storage::{LogOptions, LogStore};
