@@ -514,3 +514,34 @@ fn a_damaged_snapshot_refuses_to_open() {
     std::fs::write(&path, &good).unwrap();
     LogStore::open(&dir.0, LogOptions::new()).unwrap();
 }
+
+/// The worked example of docs/format.md, *The Raft log*, byte for byte.
+#[test]
+fn format_example() {
+    let dir = TempDir::new("format");
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    store.set_conf_state(conf(&[1])).unwrap();
+    store.append(&[entry(1, 1)]).unwrap();
+    store.sync().unwrap();
+    let bytes = std::fs::read(dir.0.join(super::file::log_name(1))).unwrap();
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let want = [
+        // header
+        "4b 56 52 41 46 54 4c 47 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00",
+        "b5 40 35 7f 00 00 00 00",
+        // record 1: base (0, 0), snapshot (0, 0)
+        "29 00 00 00 f8 80 68 b0 01 00 00 00 00 00 00 00 01",
+        "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
+        "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
+        // record 2: hard state (0, 0, 0)
+        "21 00 00 00 38 ad 74 22 02 00 00 00 00 00 00 00 03",
+        "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
+        // record 3: conf state (empty), record 4: conf state voters [1]
+        "09 00 00 00 72 ec e9 d8 03 00 00 00 00 00 00 00 04",
+        "0b 00 00 00 2c d0 89 63 04 00 00 00 00 00 00 00 04 08 01",
+        // record 5: entry 1 of term 1, data "data 1 1"
+        "17 00 00 00 77 f2 87 cd 05 00 00 00 00 00 00 00 02",
+        "10 01 18 01 22 08 64 61 74 61 20 31 20 31",
+    ];
+    assert_eq!(hex.join(" "), want.join(" "));
+}
