@@ -141,13 +141,11 @@ fn write_log(dir: &Path, generation: u64, state: &State) -> Result<Writer> {
     })
 }
 
-#[derive(Debug)]
 struct Core {
     state: State,
     writer: Writer,
 }
 
-#[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     opts: LogOptions,
@@ -159,9 +157,23 @@ struct Inner {
 
 /// The durable Raft log of one node: entries, hard state, configuration state and the newest
 /// snapshot, in one directory. Cheap to clone (an `Arc` inside); `Send + Sync`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LogStore {
+    /// The directory and the indexes, not the entries.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let core = self.inner.core.read();
+        f.debug_struct("LogStore")
+            .field("dir", &self.inner.dir)
+            .field("first_index", &core.state.first_index())
+            .field("last_index", &core.state.last_index())
+            .field("snapshot", &core.state.snap)
+            .field("generation", &core.writer.generation)
+            .finish()
+    }
 }
 
 impl LogStore {

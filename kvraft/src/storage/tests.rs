@@ -545,3 +545,43 @@ fn format_example() {
     ];
     assert_eq!(hex.join(" "), want.join(" "));
 }
+
+/// What a crash leaves between the steps of a compaction (a temp file, a snapshot the log does
+/// not name yet, the previous generation not yet removed) is ignored and removed at open.
+#[test]
+fn leftovers_of_an_interrupted_compaction_are_removed() {
+    use super::file::{log_name, snap_name};
+    let dir = TempDir::new("leftovers");
+    let store = LogStore::open(&dir.0, LogOptions::new().keep_entries(0)).unwrap();
+    store
+        .append(&[entry(1, 1), entry(2, 1), entry(3, 2)])
+        .unwrap();
+    store.compact(2, conf(&[1]), b"two".to_vec()).unwrap();
+    store.append(&[entry(4, 2)]).unwrap();
+    store.sync().unwrap();
+    let want = state(&store);
+    drop(store);
+    let d = &dir.0;
+    // Generation 2 is the log; an old generation 1, an unnamed newer snapshot, temp files.
+    std::fs::write(d.join(log_name(1)), b"the previous generation").unwrap();
+    std::fs::write(d.join(snap_name(3)), b"a snapshot the log does not name").unwrap();
+    std::fs::write(d.join(format!("{}.tmp", log_name(3))), b"half").unwrap();
+    std::fs::write(d.join(format!("{}.tmp", snap_name(4))), b"half").unwrap();
+    std::fs::write(d.join("unrelated"), b"kept").unwrap();
+    let store = LogStore::open(d, LogOptions::new()).unwrap();
+    assert_eq!(state(&store), want);
+    assert_eq!(store.snapshot().unwrap().get_data(), b"two");
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["LOCK", &log_name(2), &snap_name(2), "unrelated"]);
+    drop(store);
+    // A snapshot without any log is not a new node: refused.
+    std::fs::remove_file(d.join(log_name(2))).unwrap();
+    assert!(matches!(
+        LogStore::open(d, LogOptions::new()),
+        Err(Error::Corrupt { .. })
+    ));
+}
