@@ -297,8 +297,10 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::SnapshotOutOfDate`] if its index is below the first index or not after the
-    /// newest snapshot; [`Error::Io`]: then nothing changed, unless the new log file was
-    /// renamed into place but the old files could not be removed.
+    /// newest snapshot; [`Error::Io`] if the snapshot could not be written (nothing changed)
+    /// or the log could not be rewritten (the store then refuses writes until reopened, which
+    /// finds the old state or the new one), or if the old files could not be removed (the
+    /// change is made).
     pub fn apply_snapshot(&self, snap: &Snapshot) -> Result<()> {
         let meta = snap.get_metadata();
         let (index, term) = (meta.index, meta.term);
@@ -337,7 +339,16 @@ impl LogStore {
         let dir = &self.inner.dir;
         let old = core.writer.generation;
         let old_snap = core.state.snap.0;
-        core.writer = write_log(dir, old + 1, &next)?;
+        core.writer = match write_log(dir, old + 1, &next) {
+            Ok(w) => w,
+            Err(e) => {
+                // The new generation may have been renamed into place (a failed directory
+                // sync): later records in the old file would then be lost at the next open,
+                // so nothing more is written until the store is reopened.
+                core.writer.failed = true;
+                return Err(e);
+            }
+        };
         core.state = next;
         file::remove(&dir.join(file::log_name(old)))?;
         if old_snap != 0 && old_snap != core.state.snap.0 {
@@ -354,7 +365,7 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::CompactOutOfRange`] if `index` is not after the newest snapshot or past the
-    /// last entry; [`Error::Io`] (nothing changed, as in [`LogStore::apply_snapshot`]).
+    /// last entry; [`Error::Io`] as in [`LogStore::apply_snapshot`].
     pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) -> Result<()> {
         let term = compactable(&self.inner.core.read().state, index)?;
         let mut meta = SnapshotMetadata {
