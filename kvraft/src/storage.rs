@@ -7,14 +7,13 @@
 //! is the one commit point of the change. The formats are in docs/format.md, *The Raft log*.
 
 mod file;
+mod logfile;
 mod record;
 mod state;
 #[cfg(test)]
 mod tests;
 
 use std::fs::File;
-use std::io::Write as _;
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +22,7 @@ use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
 use crate::error::{Error, Result};
+use logfile::{Writer, recover, remove_stale, write_log};
 use record::Record;
 use state::State;
 
@@ -50,95 +50,6 @@ impl LogOptions {
         self.keep_entries = n;
         self
     }
-}
-
-/// The log file being appended to.
-#[derive(Debug)]
-struct Writer {
-    file: File,
-    path: PathBuf,
-    generation: u64,
-    /// The offset after the last record: where the next one goes.
-    len: u64,
-    next_seq: u64,
-    /// Records were written since the last sync.
-    pending: bool,
-    /// A write or sync failed: the file's state is unknown, so nothing more is written.
-    failed: bool,
-    buf: Vec<u8>,
-}
-
-impl Writer {
-    /// Writes `records` at the end of the file (one write), not synced.
-    fn write(&mut self, records: impl IntoIterator<Item = Record>) -> Result<()> {
-        if self.failed {
-            return Err(Error::Failed);
-        }
-        self.buf.clear();
-        let mut seq = self.next_seq;
-        for r in records {
-            record::put(&mut self.buf, seq, &r)?;
-            seq += 1;
-        }
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self.file.write_all_at(&self.buf, self.len) {
-            self.failed = true;
-            return Err(Error::io(format!("writing {}", self.path.display()), e));
-        }
-        self.len += self.buf.len() as u64;
-        self.next_seq = seq;
-        self.pending = true;
-        if self.buf.capacity() > 4 << 20 {
-            self.buf = Vec::new();
-        }
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        if self.failed {
-            return Err(Error::Failed);
-        }
-        if !self.pending {
-            return Ok(());
-        }
-        if let Err(e) = self.file.sync_data() {
-            self.failed = true;
-            return Err(Error::io(format!("syncing {}", self.path.display()), e));
-        }
-        self.pending = false;
-        Ok(())
-    }
-}
-
-/// Writes `state` as the log file of `generation`, crash-safely (see `file::create_atomically`).
-fn write_log(dir: &Path, generation: u64, state: &State) -> Result<Writer> {
-    let mut len = record::HEADER_LEN as u64;
-    let mut seq = 1;
-    let file = file::create_atomically(dir, &file::log_name(generation), |f| {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        w.write_all(&record::header(generation))?;
-        let mut buf = Vec::new();
-        for r in state.records() {
-            buf.clear();
-            record::put(&mut buf, seq, &r).map_err(std::io::Error::other)?;
-            w.write_all(&buf)?;
-            len += buf.len() as u64;
-            seq += 1;
-        }
-        w.flush()
-    })?;
-    Ok(Writer {
-        file,
-        path: dir.join(file::log_name(generation)),
-        generation,
-        len,
-        next_seq: seq,
-        pending: false,
-        failed: false,
-        buf: Vec::new(),
-    })
 }
 
 struct Core {
@@ -474,71 +385,6 @@ impl LogStore {
     pub fn snapshot_index_term(&self) -> (u64, u64) {
         self.inner.core.read().state.snap
     }
-}
-
-/// Reads back the log of `generation` and checks the snapshot it names.
-fn recover(dir: &Path, generation: u64) -> Result<(State, Writer)> {
-    let path = dir.join(file::log_name(generation));
-    let corrupt = |(offset, reason)| Error::Corrupt {
-        file: path.clone(),
-        offset,
-        reason,
-    };
-    let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
-    let data = std::fs::read(&path).map_err(|e| io("reading", e))?;
-    let r = record::replay(&data, generation).map_err(corrupt)?;
-    drop(data);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io("opening", e))?;
-    if let Some(reason) = &r.torn {
-        log::warn!(
-            "raft log {}: cutting a torn tail at offset {} ({reason})",
-            path.display(),
-            r.end
-        );
-        file.set_len(r.end as u64)
-            .map_err(|e| io("truncating", e))?;
-        file.sync_all().map_err(|e| io("syncing", e))?;
-    }
-    let (index, term) = r.state.snap;
-    if index != 0 {
-        let snap_path = dir.join(file::snap_name(index));
-        let (meta, _) = file::read_snapshot(&snap_path, false)?;
-        if (meta.index, meta.term) != (index, term) {
-            return Err(Error::Corrupt {
-                file: snap_path,
-                offset: 0,
-                reason: format!(
-                    "it holds index {} term {}, the log names index {index} term {term}",
-                    meta.index, meta.term
-                ),
-            });
-        }
-    }
-    let writer = Writer {
-        file,
-        path: path.clone(),
-        generation,
-        len: r.end as u64,
-        next_seq: r.next_seq,
-        pending: false,
-        failed: false,
-        buf: Vec::new(),
-    };
-    Ok((r.state, writer))
-}
-
-fn remove_stale(dir: &Path, listing: &file::Listing, generation: u64, snap: u64) -> Result<()> {
-    for &g in listing.logs.iter().filter(|&&g| g != generation) {
-        file::remove(&file::path(dir, &file::log_name(g)))?;
-    }
-    for &i in listing.snaps.iter().filter(|&&i| i != snap) {
-        file::remove(&file::path(dir, &file::snap_name(i)))?;
-    }
-    Ok(())
 }
 
 fn store_err(e: StorageError) -> raft::Error {

@@ -92,7 +92,42 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let io = |e| Error::io(format!("syncing the directory {}", dir.display()), e);
+    fault(Fault::DirSync).map_err(io)?;
     File::open(dir).map_err(io)?.sync_all().map_err(io)
+}
+
+/// A file operation that tests can make fail (see [`fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Writing records to the log.
+    Write,
+    /// Syncing the log.
+    Sync,
+    /// Syncing the directory (after a rename).
+    DirSync,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The operation that fails on this thread, after how many more of its kind succeed.
+    pub(crate) static FAULT: std::cell::Cell<Option<(Fault, u32)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Fails if a test armed [`FAULT`] for `at` and its count is used up (then disarms it);
+/// always `Ok` outside tests.
+pub(crate) fn fault(at: Fault) -> std::io::Result<()> {
+    #[cfg(test)]
+    if let Some((f, n)) = FAULT.with(|c| c.get())
+        && f == at
+    {
+        FAULT.with(|c| c.set(n.checked_sub(1).map(|n| (f, n))));
+        if n == 0 {
+            return Err(std::io::Error::other("injected fault"));
+        }
+    }
+    let _ = at;
+    Ok(())
 }
 
 /// Creates `dir/name` crash-safely: `write` fills `name.tmp`, which is fsynced and renamed to

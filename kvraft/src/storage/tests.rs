@@ -585,3 +585,74 @@ fn leftovers_of_an_interrupted_compaction_are_removed() {
         Err(Error::Corrupt { .. })
     ));
 }
+
+/// A failed write, fsync or directory sync is never retried: every later write is refused,
+/// reads go on, and reopening finds a consistent state.
+#[test]
+fn a_failed_write_or_sync_refuses_later_writes() {
+    use super::file::{FAULT, Fault};
+    let arm = |f, after| FAULT.with(|c| c.set(Some((f, after))));
+    let failed = |r: crate::Result<()>| matches!(r, Err(Error::Failed));
+    let dir = TempDir::new("faults");
+    let open = || LogStore::open(&dir.0, LogOptions::new().keep_entries(0)).unwrap();
+
+    // A failed fsync: the entry written before it may or may not be durable; here, with no
+    // crash, the operating system still has it.
+    let store = open();
+    store.append(&[entry(1, 1)]).unwrap();
+    store.sync().unwrap();
+    store.append(&[entry(2, 1)]).unwrap();
+    arm(Fault::Sync, 0);
+    assert!(matches!(store.sync(), Err(Error::Io { .. })));
+    assert!(failed(store.append(&[entry(3, 1)])));
+    assert!(failed(store.set_hard_state(&hard(1, 1, 1))));
+    assert!(failed(store.set_commit(1)));
+    assert!(failed(store.set_conf_state(conf(&[1]))));
+    assert!(failed(store.sync()));
+    assert!(failed(store.compact(1, conf(&[1]), vec![1])));
+    assert_eq!(store.last_index(), 2, "reads go on");
+    drop(store);
+    let store = open();
+    assert_eq!(store.last_index(), 2);
+
+    // A failed write changes nothing in memory or on disk.
+    arm(Fault::Write, 0);
+    assert!(matches!(
+        store.append(&[entry(3, 2)]),
+        Err(Error::Io { .. })
+    ));
+    assert_eq!(store.last_index(), 2);
+    assert!(failed(store.append(&[entry(3, 2)])));
+    drop(store);
+    let store = open();
+    assert_eq!(state(&store).3, [entry(1, 1), entry(2, 1)]);
+
+    // A failed directory sync after the snapshot's rename: the log is not rewritten, and
+    // reopening finds the old log (the unused snapshot is removed).
+    arm(Fault::DirSync, 0);
+    assert!(matches!(
+        store.compact(2, conf(&[1]), b"x".to_vec()),
+        Err(Error::Io { .. })
+    ));
+    drop(store);
+    let store = open();
+    assert_eq!(
+        (store.snapshot_index_term(), store.last_index()),
+        ((0, 0), 2)
+    );
+
+    // A failed directory sync after the new log's rename: the compaction may or may not have
+    // happened, so later records would risk going to a file the next open ignores.
+    arm(Fault::DirSync, 1);
+    assert!(matches!(
+        store.compact(2, conf(&[1]), b"x".to_vec()),
+        Err(Error::Io { .. })
+    ));
+    assert!(failed(store.append(&[entry(3, 2)])));
+    drop(store);
+    let store = open();
+    assert_eq!(store.snapshot_index_term(), (2, 1));
+    assert_eq!(store.snapshot().unwrap().get_data(), b"x");
+    store.append(&[entry(3, 2)]).unwrap();
+    store.sync().unwrap();
+}
