@@ -656,3 +656,11 @@ fn a_failed_write_or_sync_refuses_later_writes() {
     store.append(&[entry(3, 2)]).unwrap();
     store.sync().unwrap();
 }
+
+#[test]
+fn the_store_is_send_and_sync() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<LogStore>();
+    fn error<T: std::error::Error + Send + Sync + 'static>() {}
+    error::<Error>();
+}
