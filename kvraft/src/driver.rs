@@ -262,7 +262,7 @@ impl Driver {
                     self.raw.transfer_leader(id);
                     Ok(())
                 } else {
-                    Err(Error::Corrupt("this node is not the leader".into()))
+                    Err(Error::NotLeader)
                 };
                 let _ = reply.send(res);
                 return;
@@ -274,7 +274,7 @@ impl Driver {
             Admin::RemoveNode(id) => (change(ConfChangeType::RemoveNode, id, None), id),
         };
         if self.raw.raft.state != StateRole::Leader {
-            let _ = reply.send(Err(Error::Corrupt("this node is not the leader".into())));
+            let _ = reply.send(Err(Error::NotLeader));
             return;
         }
         match self.raw.propose_conf_change(vec![], cc) {
@@ -375,13 +375,13 @@ impl Driver {
                 EntryType::EntryConfChange => {
                     let mut cc = ConfChange::default();
                     cc.merge_from_bytes(&e.data)
-                        .map_err(|err| Error::Corrupt(format!("a conf change entry: {err}")))?;
+                        .map_err(|err| Error::Invalid(format!("a conf change entry: {err}")))?;
                     self.conf_change(&cc)?;
                 }
                 EntryType::EntryConfChangeV2 => {
                     let mut cc = ConfChangeV2::default();
                     cc.merge_from_bytes(&e.data)
-                        .map_err(|err| Error::Corrupt(format!("a conf change entry: {err}")))?;
+                        .map_err(|err| Error::Invalid(format!("a conf change entry: {err}")))?;
                     let cs = self.raw.apply_conf_change(&cc)?;
                     self.shared.store.set_conf_state(cs)?;
                 }

@@ -35,7 +35,7 @@ pub(crate) fn decode_entry(data: &[u8]) -> Result<Option<(u64, &[u8])>> {
         return Ok(None);
     }
     if data.len() < 9 || data[0] != STREAM {
-        return Err(Error::Corrupt(format!(
+        return Err(Error::Invalid(format!(
             "a raft entry of {} bytes is not a stream piece",
             data.len()
         )));
@@ -97,7 +97,7 @@ impl Machine {
             return Ok(Some(end));
         }
         if start > have + 1 {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Invalid(format!(
                 "a raft entry starts at stream offset {start}, after a gap (the store is at {have})"
             )));
         }
@@ -109,7 +109,7 @@ impl Machine {
     /// Empties the store and loads a snapshot's data into it.
     pub(crate) fn load(&mut self, data: &[u8]) -> Result<()> {
         if data.len() < 16 {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Invalid(format!(
                 "a raft snapshot of {} bytes has no header",
                 data.len()
             )));
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(m.offset(), both.len() as u64);
         // A gap is refused.
         let far = encode_entry(both.len() as u64 + 10, &set("c", "3"));
-        assert!(matches!(m.apply(&far), Err(Error::Corrupt(_))));
+        assert!(matches!(m.apply(&far), Err(Error::Invalid(_))));
         // An empty entry (a new leader's) is nothing.
         assert_eq!(m.apply(&[]).unwrap(), None);
     }

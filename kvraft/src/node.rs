@@ -316,7 +316,7 @@ impl RaftNode {
     /// be bound.
     pub fn start(kv: Kv, opts: RaftOptions) -> Result<RaftNode> {
         if !opts.peers.iter().any(|(id, _)| *id == opts.id) {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Invalid(format!(
                 "node {} is not in its own list of peers",
                 opts.id
             )));
@@ -331,7 +331,7 @@ impl RaftNode {
             .expect("checked above");
         let transport =
             Transport::start(opts.id, &listen, opts.client_port, &opts.peers, tx.clone())
-                .map_err(|e| Error::Io(format!("cannot listen for raft peers on {listen}"), e))?;
+                .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
         let shared = Arc::new(Shared {
             id: opts.id,
             kv,
@@ -375,7 +375,7 @@ impl RaftNode {
                     watched.wake();
                 }
             })
-            .map_err(|e| Error::Io("cannot start the raft thread".into(), e))?;
+            .map_err(|e| Error::io("starting the raft thread", e))?;
         Ok(RaftNode {
             shared,
             driver: Mutex::new(Some(handle)),
@@ -528,7 +528,7 @@ impl RaftNode {
         let (tx, rx) = mpsc::channel();
         self.shared.send(Event::Admin(a, tx));
         rx.recv_timeout(Duration::from_secs(5))
-            .map_err(|_| Error::Corrupt("the raft thread did not answer".into()))?
+            .map_err(|_| Error::Invalid("the raft thread did not answer".into()))?
     }
 
     /// Runs `f` on the Raft thread whenever this node stops serving as leader, before it
