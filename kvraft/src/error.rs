@@ -87,6 +87,9 @@ pub enum Error {
     /// A change of the group was asked of a node that does not lead it.
     #[error("this node is not the raft leader")]
     NotLeader,
+    /// What ran on the leader could not be confirmed (see `RaftNode::settle`).
+    #[error("the raft group did not confirm the operation: {0:?}")]
+    Unsettled(crate::node::Unsettled),
 }
 
 /// kvraft's `Result`.

@@ -97,19 +97,16 @@ impl Group {
         }
     }
 
-    /// SETs on the leader, as a connection thread does: run, then settle.
+    /// SETs on the leader through `RaftNode::run` (run, then settle), retrying until one
+    /// settles.
     fn set(&self, key: &str, value: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let i = self.leader();
-            let (node, kv) = self.nodes[i].as_ref().expect("a running leader");
-            if let Route::Local(serve) = node.route() {
-                let epoch = serve.epoch();
-                kv.db(0).unwrap().set(key, value).unwrap();
-                drop(serve);
-                if node.settle(epoch).is_ok() {
-                    return;
-                }
+            let (node, _) = self.nodes[i].as_ref().expect("a running leader");
+            if let Ok(done) = node.run(|kv| kv.db(0).unwrap().set(key, value)) {
+                done.expect("SET");
+                return;
             }
             assert!(Instant::now() < deadline, "SET {key} never settled");
         }
@@ -229,4 +226,23 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
     g.wait_value(3, "after-leave", "z");
     let (node, _) = g.nodes[g.leader()].as_ref().unwrap();
     assert_eq!(node.status().peers.len(), 3);
+}
+
+#[test]
+fn run_on_a_follower_is_refused_and_runs_nothing() {
+    let g = Group::start(3, "follower-run");
+    let leader = g.leader();
+    let follower = (0..3).find(|&i| i != leader).unwrap();
+    let (node, kv) = g.nodes[follower].as_ref().unwrap();
+    // Wait until the follower knows the leader (route no longer waits for one).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node.leader() == 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut ran = false;
+    let res = node.run(|_| ran = true);
+    assert!(matches!(res, Err(crate::Error::NotLeader)), "{res:?}");
+    assert!(!ran);
+    assert_eq!(kv.db(0).unwrap().get("x").unwrap(), None);
 }

@@ -468,6 +468,27 @@ impl RaftNode {
         self.shared.serving.load(Ordering::SeqCst)
     }
 
+    /// Runs `f` on the store as the leader and returns its result once it is safe to use:
+    /// everything `f` changed or saw is committed and the leadership confirmed (what a
+    /// server does for each batch of a client's commands, for a program embedding the
+    /// group). On a follower, `Err(NotLeader)` names nothing: ask [`RaftNode::leader`] and
+    /// [`RaftNode::client_addr`] where to go.
+    ///
+    /// # Errors
+    /// [`Error::NotLeader`] when this node does not serve (no command ran);
+    /// [`Error::Unsettled`] when it stopped leading or timed out after `f` ran (its changes
+    /// may or may not survive).
+    pub fn run<R>(&self, f: impl FnOnce(&Kv) -> R) -> Result<R> {
+        let Route::Local(serve) = self.route() else {
+            return Err(Error::NotLeader);
+        };
+        let epoch = serve.epoch();
+        let out = f(&self.shared.kv);
+        drop(serve);
+        self.settle(epoch).map_err(Error::Unsettled)?;
+        Ok(out)
+    }
+
     /// The node's state for `INFO raft`.
     pub fn status(&self) -> Status {
         let s = &*self.shared;

@@ -126,6 +126,25 @@ fn every_node_takes_every_command_and_sees_every_write() {
             .expect("MULTI/EXEC through a node");
         assert_eq!(b, a + 1);
     }
+    // ROLE in Redis's shapes: the leader a master with two members, a follower a replica
+    // of the leader's client address.
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut g.node(leader).client())
+        .expect("ROLE");
+    assert_eq!(role[0], redis::Value::BulkString(b"master".to_vec()));
+    assert!(
+        matches!(&role[2], redis::Value::Array(m) if m.len() == 2),
+        "{role:?}"
+    );
+    let other = if leader == 1 { 2 } else { 1 };
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut g.node(other).client())
+        .expect("ROLE");
+    assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+    assert_eq!(
+        role[2],
+        redis::Value::Int(i64::from(g.node(leader).addr.port()))
+    );
     let info = g.info(leader);
     assert!(info.contains("raft_role:leader"), "{info}");
     assert!(info.contains("raft_members:3"), "{info}");
