@@ -23,6 +23,11 @@ use crate::log::verbose;
 /// The answer while no leader is known (nothing ran).
 pub(crate) const TRYAGAIN: &[u8] = b"TRYAGAIN no raft leader is known, retry later";
 
+/// The answer to REPLICAOF, SYNC, PSYNC and FAILOVER in the Raft mode: the group replicates
+/// itself, and a Redis replication stream would restart at every change of leader.
+pub(crate) const NO_REPLICATION: &str =
+    "ERR Redis replication (REPLICAOF, SYNC, PSYNC, FAILOVER) is not available in raft mode";
+
 /// The connection to the leader a follower's client uses.
 pub(crate) struct Upstream {
     addr: String,

@@ -177,6 +177,19 @@ fn a_node_alone_answers_tryagain_and_changes_nothing() {
         redis::Value::SimpleString("PONG".into())
     );
     assert!(g.info(1).contains("raft_serving:0"));
+    // Redis replication is not offered in this mode.
+    for args in [
+        &["REPLICAOF", "127.0.0.1", "1"][..],
+        &["PSYNC", "?", "-1"],
+        &["FAILOVER"],
+    ] {
+        let e = cmd(&mut c, args).expect_err("refused in raft mode");
+        assert!(
+            error_text(&e).contains("not available in raft mode"),
+            "{}",
+            error_text(&e)
+        );
+    }
 }
 
 #[test]

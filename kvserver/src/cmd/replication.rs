@@ -46,6 +46,9 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
 fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
         return Ok(());
     }
@@ -56,6 +59,9 @@ fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 /// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
 /// full resync (`PSYNC ? -1` asks for one).
 fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
         return Ok(());
     }
@@ -104,6 +110,9 @@ fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], parsed and checked as Redis 7.0's
 /// `failoverCommand` (`kvserver/src/repl/failover.rs` does the rest).
 fn failover(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     let shared = std::sync::Arc::clone(&ctx.s.shared);
     if req.len() == 2 && is(req.arg(1), "abort") {
         if !crate::repl::failover::abort_by_hand(&shared) {
