@@ -33,10 +33,14 @@ enum Lead {
     /// Elected; applying the log up to `until` before serving.
     Starting { until: u64 },
     /// Serving: commands run here. `db` is the database the stream had selected when serving
-    /// began; `proposer` stops the thread that reads the stream.
+    /// began; `proposer` stops the thread that reads the stream; `period` numbers this
+    /// serving period and `next` is the stream offset its next proposal must start at.
     Serving {
         db: usize,
         proposer: Arc<AtomicBool>,
+        period: u64,
+        next: u64,
+        term: u64,
     },
 }
 
@@ -106,6 +110,8 @@ pub(crate) struct Driver {
     /// Membership changes waiting to be applied, answered then.
     admin: HashMap<u64, Vec<Sender<Result<()>>>>,
     stopping: bool,
+    /// Serving periods so far (see `Lead::Serving`).
+    periods: u64,
 }
 
 impl Driver {
@@ -169,6 +175,7 @@ impl Driver {
             snapshotting: false,
             admin: HashMap::new(),
             stopping: false,
+            periods: 0,
         })
     }
 
@@ -213,12 +220,37 @@ impl Driver {
             Event::Message(m) => {
                 let _ = self.raw.step(*m);
             }
-            Event::Stream { start, bytes } => {
-                if matches!(self.lead, Lead::Serving { .. })
-                    && self
-                        .raw
-                        .propose(vec![], encode_entry(start, &bytes))
-                        .is_err()
+            Event::Stream {
+                period,
+                start,
+                bytes,
+            } => {
+                let Lead::Serving {
+                    period: current,
+                    next,
+                    ..
+                } = &mut self.lead
+                else {
+                    return;
+                };
+                if period != *current {
+                    // Read before an earlier period ended: those changes were rebuilt away.
+                    return;
+                }
+                if start != *next {
+                    log::error!(
+                        "raft node {}: the stream jumped from offset {} to {start}; rebuilding",
+                        self.shared.id,
+                        *next
+                    );
+                    self.stop_serving();
+                    return;
+                }
+                *next = start + bytes.len() as u64;
+                if self
+                    .raw
+                    .propose(vec![], encode_entry(start, &bytes))
+                    .is_err()
                 {
                     // Executed here but not in the log: serving must stop and the store be
                     // rebuilt (the leader may then start serving again).
@@ -306,6 +338,14 @@ impl Driver {
         }
         let store = self.shared.store.clone();
         let mut ready = self.raw.ready();
+        // Leadership lost in this round (a newer leader's append, a failed check-quorum):
+        // serving stops before anything is applied, so that the new leader's entries are
+        // applied to the store rather than taken for this node's own.
+        if let Lead::Serving { term, .. } = self.lead
+            && (self.raw.raft.state != StateRole::Leader || self.raw.raft.term != term)
+        {
+            self.stop_serving();
+        }
         self.send_all(ready.take_messages());
         if !ready.snapshot().is_empty() {
             let snap = ready.snapshot().clone();
@@ -353,17 +393,31 @@ impl Driver {
         if entries.is_empty() {
             return Ok(());
         }
-        let serving = matches!(self.lead, Lead::Serving { .. });
+        let serving = match self.lead {
+            Lead::Serving { term, .. } => Some(term),
+            _ => None,
+        };
         for e in entries {
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
-                    // The leader ran its own entries' commands already.
-                    let end = if serving {
+                    // The leader ran its own entries' commands already (those of its term:
+                    // everything before was applied before it began serving).
+                    let end = if serving == Some(e.term) {
                         decode_entry(&e.data)?.and_then(|(start, b)| {
                             (!b.is_empty()).then(|| start + b.len() as u64 - 1)
                         })
                     } else {
-                        self.machine.apply(&e.data)?
+                        self.machine.apply(&e.data).map_err(|err| {
+                            self.log_entries_before(e.index);
+                            let start = decode_entry(&e.data).ok().flatten().map(|(s, _)| s);
+                            Error::Invalid(format!(
+                                "applying entry {} of term {} (stream offset {start:?}, the \
+                                 store at {}): {err}",
+                                e.index,
+                                e.term,
+                                self.machine.offset()
+                            ))
+                        })?
                     };
                     if let Some(end) = end {
                         self.ends.push_back((e.index, end));
@@ -394,6 +448,30 @@ impl Driver {
         let _r = self.shared.reads.lock();
         self.shared.changed.notify_all();
         Ok(())
+    }
+
+    /// Logs the entries just before a bad one: their terms, stream offsets and first bytes.
+    fn log_entries_before(&self, index: u64) {
+        let from = index.saturating_sub(4).max(self.shared.store.first_index());
+        let Ok(entries) =
+            self.shared
+                .store
+                .entries(from, index + 1, None, GetEntriesContext::empty(false))
+        else {
+            return;
+        };
+        for e in entries {
+            let desc = match decode_entry(&e.data) {
+                Ok(Some((start, b))) => format!(
+                    "stream {start}..={} {:?}",
+                    start + b.len() as u64 - 1,
+                    String::from_utf8_lossy(&b[..b.len().min(80)])
+                ),
+                Ok(None) => "empty".to_string(),
+                Err(_) => format!("{:?}", e.get_entry_type()),
+            };
+            log::error!("raft entry {} term {}: {desc}", e.index, e.term);
+        }
     }
 
     fn conf_change(&mut self, cc: &ConfChange) -> Result<()> {
@@ -456,11 +534,14 @@ impl Driver {
             return;
         };
         s.committed_offset.fetch_max(offset, Ordering::SeqCst);
-        s.kv.set_passive_expiry(false);
+        // Generating before expiring: every deletion from now on is in the stream.
         repl.set_generating(true);
+        s.kv.set_passive_expiry(false);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let events = s.events.lock().clone();
+        self.periods += 1;
+        let period = self.periods;
         let spawned = thread::Builder::new()
             .name("raft-propose".into())
             .spawn(move || {
@@ -471,7 +552,12 @@ impl Driver {
                         Ok(0) => {}
                         Ok(_) => {
                             let bytes = std::mem::take(&mut buf);
-                            if events.send(Event::Stream { start, bytes }).is_err() {
+                            let ev = Event::Stream {
+                                period,
+                                start,
+                                bytes,
+                            };
+                            if events.send(ev).is_err() {
                                 return;
                             }
                         }
@@ -487,7 +573,13 @@ impl Driver {
             repl.set_generating(false);
             return;
         }
-        self.lead = Lead::Serving { db, proposer: stop };
+        self.lead = Lead::Serving {
+            db,
+            proposer: stop,
+            period,
+            next: offset + 1,
+            term: self.raw.raft.term,
+        };
         s.epoch.fetch_add(1, Ordering::SeqCst);
         s.serving.store(true, Ordering::SeqCst);
         log::info!(
@@ -504,7 +596,7 @@ impl Driver {
     /// Stops serving: no new command runs here, the running ones finish, and the store goes
     /// back to what the committed log says.
     fn stop_serving(&mut self) {
-        let Lead::Serving { db, proposer } = std::mem::replace(&mut self.lead, Lead::No) else {
+        let Lead::Serving { db, proposer, .. } = std::mem::replace(&mut self.lead, Lead::No) else {
             self.lead = Lead::No;
             return;
         };
@@ -525,9 +617,16 @@ impl Driver {
                 waited = Instant::now();
             }
         }
+        // No key expires here from now on: passive expiry, then every shard locked once so
+        // that an active-expiry cycle already past its check has finished (its deletions are
+        // in the stream, still generating, and so counted in `executed`).
+        s.kv.set_passive_expiry(true);
+        let barrier = s.kv.transaction(kvcore::Scope::Everything, |_| Ok(()));
+        if let Err(e) = barrier {
+            log::warn!("raft node {}: the expiry barrier failed: {e}", s.id);
+        }
         let repl = s.kv.replication();
         repl.set_generating(false);
-        s.kv.set_passive_expiry(true);
         let executed = repl.offset();
         let committed = s.committed_offset.load(Ordering::SeqCst);
         log::info!(
@@ -675,7 +774,7 @@ impl Driver {
             }
             Lead::No | Lead::Starting { .. } => {
                 let index = self.raw.raft.raft_log.applied;
-                if index >= s.store.first_index() {
+                if index >= s.store.first_index() && !self.machine.has_pending() {
                     let data = self.machine.snapshot()?;
                     s.store.compact(index, s.store.conf_state(), data)?;
                 }

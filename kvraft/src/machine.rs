@@ -133,6 +133,12 @@ impl Machine {
         Ok(())
     }
 
+    /// Whether bytes are held back (a partial command, an open MULTI): a snapshot now would
+    /// not be at the applied entry's end.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.applier.pending() > 0
+    }
+
     /// A snapshot of the store as it is: only valid while nothing else writes to it (a
     /// follower, between two applied entries).
     pub(crate) fn snapshot(&self) -> Result<Vec<u8>> {

@@ -187,8 +187,13 @@ pub(crate) enum Admin {
 pub(crate) enum Event {
     /// A peer's message.
     Message(Box<Message>),
-    /// Stream bytes the leader's commands produced, the first at offset `start`.
-    Stream { start: u64, bytes: Vec<u8> },
+    /// Stream bytes the leader's commands produced, the first at offset `start`, read by the
+    /// proposer of serving period `period` (a late read of an earlier period is dropped).
+    Stream {
+        period: u64,
+        start: u64,
+        bytes: Vec<u8>,
+    },
     /// A client waits for a read confirmation.
     Read,
     /// A membership change or leader transfer, answered when proposed.

@@ -103,3 +103,28 @@ impl Group for RaftGroup {
         self.mesh.heal();
     }
 }
+
+impl Drop for RaftGroup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        // What each node was doing when the test failed.
+        for (i, s) in self.servers.iter().enumerate() {
+            let Some(s) = s else {
+                eprintln!("node {}: down", i + 1);
+                continue;
+            };
+            let log = s.log();
+            let keep = std::env::temp_dir().join(format!("kv-raft-node-{}.log", i + 1));
+            if std::fs::write(&keep, &log).is_ok() {
+                eprintln!("node {}'s whole log: {}", i + 1, keep.display());
+            }
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("node {} ({}), last log lines:", i + 1, s.addr);
+            for l in tail.iter().rev() {
+                eprintln!("  {l}");
+            }
+        }
+    }
+}
