@@ -735,7 +735,9 @@ impl Driver {
                 Some((i, _)) => i - 1,
                 None => self.raw.raft.raft_log.applied,
             };
-            if index >= s.store.first_index() {
+            // Past the newest snapshot (the log keeps some entries before it, so its first
+            // index says nothing about that).
+            if index > s.store.snapshot_index_term().0 {
                 s.store.compact(index, s.store.conf_state(), data)?;
             }
             return Ok(());
@@ -774,7 +776,7 @@ impl Driver {
             }
             Lead::No | Lead::Starting { .. } => {
                 let index = self.raw.raft.raft_log.applied;
-                if index >= s.store.first_index() && !self.machine.has_pending() {
+                if index > s.store.snapshot_index_term().0 && !self.machine.has_pending() {
                     let data = self.machine.snapshot()?;
                     s.store.compact(index, s.store.conf_state(), data)?;
                 }

@@ -215,7 +215,11 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
     g.set("after-join", "y");
     g.wait_value(3, "before49", "x");
     g.wait_value(3, "after-join", "y");
-    assert_eq!(g.nodes[3].as_ref().unwrap().0.status().peers.len(), 4);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while g.nodes[3].as_ref().unwrap().0.status().peers.len() != 4 {
+        assert!(Instant::now() < deadline, "node 4 never saw four members");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // A follower leaves; the group of three left still commits.
     let leaving = (0..3).find(|&i| i != leader).unwrap();
     let (node, _) = g.nodes[leader].as_ref().unwrap();
@@ -224,8 +228,14 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
     gone.stop();
     g.set("after-leave", "z");
     g.wait_value(3, "after-leave", "z");
-    let (node, _) = g.nodes[g.leader()].as_ref().unwrap();
-    assert_eq!(node.status().peers.len(), 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while g.nodes[g.leader()].as_ref().unwrap().0.status().peers.len() != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the leader never saw three members"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
