@@ -225,14 +225,24 @@ impl Driver {
                 start,
                 bytes,
             } => {
+                let leading = self.raw.raft.state == StateRole::Leader;
+                let now = self.raw.raft.term;
                 let Lead::Serving {
                     period: current,
                     next,
+                    term,
                     ..
                 } = &mut self.lead
                 else {
                     return;
                 };
+                if !leading || now != *term {
+                    // Leadership went while these were read. They must not be proposed: a
+                    // follower's raft-rs forwards a proposal to the leader, whose stream
+                    // this is not (0.7 has no switch to turn forwarding off).
+                    self.stop_serving();
+                    return;
+                }
                 if period != *current {
                     // Read before an earlier period ended: those changes were rebuilt away.
                     return;
@@ -271,9 +281,9 @@ impl Driver {
             }
             Event::Admin(a, reply) => self.admin(a, reply),
             Event::Snapshot { offset, data } => {
-                self.snapshotting = false;
                 self.pending_snapshot = Some((offset, data));
             }
+            Event::Snapshotted => self.snapshotting = false,
             Event::Stop => self.stopping = true,
         }
     }
@@ -738,7 +748,9 @@ impl Driver {
             // Past the newest snapshot (the log keeps some entries before it, so its first
             // index says nothing about that).
             if index > s.store.snapshot_index_term().0 {
-                s.store.compact(index, s.store.conf_state(), data)?;
+                self.compact_in_background(index, data);
+            } else {
+                self.snapshotting = false;
             }
             return Ok(());
         }
@@ -750,24 +762,29 @@ impl Driver {
             return Ok(());
         }
         self.wanted.store(false, Ordering::SeqCst);
+        // The copy is taken here, at one instant (the full sync's barrier: every shard
+        // locked once), and written out on a thread (writers meanwhile dump a shard before
+        // changing it), so the Raft thread never stops for the size of the store.
         match self.lead {
             Lead::Serving { .. } => {
-                self.snapshotting = true;
-                let kv = s.kv.clone();
+                let mut sync = s.kv.replication().full_sync();
+                let offset = sync.offset();
                 let events = s.events.lock().clone();
+                self.snapshotting = true;
                 let spawned =
                     thread::Builder::new()
                         .name("raft-snapshot".into())
                         .spawn(move || {
-                            let mut sync = kv.replication().full_sync();
-                            let offset = sync.offset();
                             // The stream selects again right after a full sync's offset.
                             let mut data = snapshot_header(offset, 0);
                             match sync.write_rdb(&mut data) {
                                 Ok(_) => {
                                     let _ = events.send(Event::Snapshot { offset, data });
                                 }
-                                Err(e) => log::error!("raft snapshot failed: {e}"),
+                                Err(e) => {
+                                    log::error!("raft snapshot failed: {e}");
+                                    let _ = events.send(Event::Snapshotted);
+                                }
                             }
                         });
                 if spawned.is_err() {
@@ -777,12 +794,60 @@ impl Driver {
             Lead::No | Lead::Starting { .. } => {
                 let index = self.raw.raft.raft_log.applied;
                 if index > s.store.snapshot_index_term().0 && !self.machine.has_pending() {
-                    let data = self.machine.snapshot()?;
-                    s.store.compact(index, s.store.conf_state(), data)?;
+                    // Only this thread writes a follower's store: the copy is exactly the
+                    // applied log.
+                    let mut sync = s.kv.replication().full_sync();
+                    let mut data =
+                        snapshot_header(self.machine.offset(), self.machine.selected_db());
+                    let store = s.store.clone();
+                    let cs = store.conf_state();
+                    let events = s.events.lock().clone();
+                    self.snapshotting = true;
+                    let spawned =
+                        thread::Builder::new()
+                            .name("raft-snapshot".into())
+                            .spawn(move || {
+                                match sync.write_rdb(&mut data) {
+                                    Ok(_) => compact(&store, index, cs, data),
+                                    Err(e) => log::error!("raft snapshot failed: {e}"),
+                                }
+                                let _ = events.send(Event::Snapshotted);
+                            });
+                    if spawned.is_err() {
+                        self.snapshotting = false;
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Writes a snapshot labelled `index` and compacts the log, on a thread.
+    fn compact_in_background(&mut self, index: u64, data: Vec<u8>) {
+        let store = self.shared.store.clone();
+        let cs = store.conf_state();
+        let events = self.shared.events.lock().clone();
+        self.snapshotting = true;
+        let spawned = thread::Builder::new()
+            .name("raft-compact".into())
+            .spawn(move || {
+                compact(&store, index, cs, data);
+                let _ = events.send(Event::Snapshotted);
+            });
+        if spawned.is_err() {
+            self.snapshotting = false;
+        }
+    }
+}
+
+/// `LogStore::compact`, its failures logged: a snapshot overtaken by a newer one (the
+/// leader's, installed meanwhile) is simply not needed; anything else leaves the store
+/// refusing writes, which stops the node at its next round.
+fn compact(store: &LogStore, index: u64, cs: ConfState, data: Vec<u8>) {
+    match store.compact(index, cs, data) {
+        Ok(()) => {}
+        Err(Error::CompactOutOfRange { .. }) => {}
+        Err(e) => log::error!("raft log compaction at index {index} failed: {e}"),
     }
 }
 

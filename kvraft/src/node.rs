@@ -200,6 +200,8 @@ pub(crate) enum Event {
     Admin(Admin, Sender<Result<()>>),
     /// A snapshot the leader's background thread made at a stream offset.
     Snapshot { offset: u64, data: Vec<u8> },
+    /// A background snapshot or compaction ended (another may start).
+    Snapshotted,
     /// Shut down.
     Stop,
 }
