@@ -384,13 +384,16 @@ def poll_info(port, t0, ev, stop, args):
         conn.sock.close()
 
 
-def retry_writes(port, t0, ev, stop, args, node, go):
+def retry_writes(port, t0, ev, stop, args, node, ready, go):
     """SET through one survivor until a write succeeds (or another survivor's did)."""
     conn = resp.Tagged(port)
     conn.sock.settimeout(5)
     # A forwarded write before the kill, so the survivor's link to the leader is open (as a
     # client's would be).
-    assert conn.cmd(["SET", f"elect:{node}", "before"]) == ("ok", b"OK")
+    reply = conn.cmd(["SET", f"elect:{node}", "before"])
+    if reply != ("ok", b"OK"):
+        raise RuntimeError(f"SET through {node} before the kill answered {reply}")
+    ready.set()
     go.wait()
     n = 0
     while not stop.is_set() and ev.write is None:
@@ -427,12 +430,18 @@ def one_election(args, work, r):
         survivors = [p for p in group.procs if p is not leader]
         ev, stop, go = Election(), threading.Event(), threading.Event()
         t0 = [0.0]
+        ready = [threading.Event() for _ in survivors]
         writers = [threading.Thread(target=retry_writes,
-                                    args=(p.port, t0, ev, stop, args, p.name, go))
-                   for p in survivors]
+                                    args=(p.port, t0, ev, stop, args, p.name, rd, go))
+                   for p, rd in zip(survivors, ready)]
         for w in writers:
             w.start()
-        time.sleep(0.3)  # the writers' first (forwarded) SETs, then a few heartbeats
+        for rd in ready:  # each writer's first (forwarded) SET answered
+            if not rd.wait(30):
+                stop.set()
+                go.set()
+                raise RuntimeError("a write through a follower failed before the kill")
+        time.sleep(0.3)  # a few heartbeats
         t0[0] = time.monotonic()
         os.kill(leader.pid, signal.SIGKILL)
         go.set()
