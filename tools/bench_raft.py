@@ -32,8 +32,9 @@ most.
 
 Everything runs on this machine, the clients included: the figures say as much about the
 machine as about the servers, and the tool prints the load average before and after each
-setup. Processes are stopped by PID (never by name); data goes to a temporary directory that
-is removed at the end (--keep keeps it). Standard library only; redis-server must be
+setup. Processes are stopped by PID (never by name); data and the servers' logs go to a
+temporary directory that is removed at the end (--keep keeps it, and so does a failed run,
+which also prints each server's INFO and its last log lines). Standard library only; redis-server must be
 installed; without --loadgen it builds the load generator with cargo.
 """
 import argparse
@@ -66,7 +67,12 @@ def _load_bench_vs_redis():
 
 
 BVR = _load_bench_vs_redis()
-free_port, ping, die = BVR.free_port, BVR.ping, BVR.die
+free_port, ping = BVR.free_port, BVR.ping
+
+
+def die(msg):
+    print(f"bench_raft: {msg}", file=sys.stderr)
+    sys.exit(2)
 
 # Every process this tool started, so that the end (or a failure) stops each one by its PID.
 PROCS = []
@@ -92,6 +98,11 @@ class Proc:
         self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()[-800:]
+
+    def tail_lines(self, n):
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read().splitlines()[-n:]
 
     def wait_ping(self, timeout=30):
         deadline = time.monotonic() + timeout
@@ -149,11 +160,28 @@ class Setup:
         for p in self.procs:
             p.kill()
 
+    def diagnose(self):
+        """What the servers say after a failed run: INFO of each, its log's warnings."""
+        out = []
+        for p in self.procs:
+            try:
+                st = info(p.port, self.info_section)
+                out.append(f"{p.name}: " + " ".join(f"{k}={v}" for k, v in st.items()
+                                                    if not k.startswith("raft_member")))
+            except (OSError, EOFError, ValueError) as e:
+                out.append(f"{p.name}: INFO failed ({e}); exit status {p.proc.poll()}")
+            lines = [line for line in p.tail_lines(400)
+                     if any(w in line for w in self.log_words)]
+            out += [f"  {line}" for line in lines[-12:]]
+        return "\n" + "\n".join(out)
+
 
 class KvGroup(Setup):
     """(k): three kvservers in one Raft group; `port` is the leader's client port."""
 
     name = "k"
+    info_section = "raft"
+    log_words = ("raft", "panicked", "#")
 
     def __init__(self, args, work, tag):
         ports = [(free_port(), free_port()) for _ in range(3)]  # (client, raft)
@@ -209,6 +237,8 @@ class KvSingle(Setup):
     """(a): one kvserver, its WAL synced before every reply."""
 
     name = "a"
+    info_section = "persistence"
+    log_words = ("#", "panicked")
 
     def __init__(self, args, work, tag):
         self.port = free_port()
@@ -228,6 +258,8 @@ class RedisTrio(Setup):
     """(b): a redis-server primary and two replicas, AOF fsync always on all three."""
 
     name = "b"
+    info_section = "replication"
+    log_words = ("#",)
 
     def __init__(self, args, work, tag):
         ports = [free_port() for _ in range(3)]
@@ -313,8 +345,12 @@ def run_throughput(args, work):
             try:
                 cells = []
                 for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
-                    row = loadgen(args, setup.port, setup.sequence, pipeline, requests,
-                                  f"{s} P{pipeline}")
+                    try:
+                        row = loadgen(args, setup.port, setup.sequence, pipeline, requests,
+                                      f"{s} P{pipeline}")
+                    except RuntimeError as e:
+                        raise RuntimeError(f"round {r + 1} {s} P{pipeline}: {e}"
+                                           + setup.diagnose()) from None
                     results[s][pipeline].append(row)
                     cells.append(f"P{pipeline} {row['rps']:,.0f}/s p50 {row['p50_latency_ms']:.2f}"
                                  f" p99 {row['p99_latency_ms']:.2f} ms")
@@ -535,7 +571,9 @@ def main():
             run_elections(args, work)
         print(f"# load average at the end {loadavg()}")
     except RuntimeError as e:
-        die(str(e))
+        args.keep = True  # the servers' logs, for a look at what went wrong
+        print(f"bench_raft: {e}", file=sys.stderr)
+        sys.exit(2)
     finally:
         stop_all()
         if args.keep:
