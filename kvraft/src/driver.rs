@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -769,27 +769,18 @@ impl Driver {
             Lead::Serving { .. } => {
                 let mut sync = s.kv.replication().full_sync();
                 let offset = sync.offset();
-                let events = s.events.lock().clone();
-                self.snapshotting = true;
-                let spawned =
-                    thread::Builder::new()
-                        .name("raft-snapshot".into())
-                        .spawn(move || {
-                            // The stream selects again right after a full sync's offset.
-                            let mut data = snapshot_header(offset, 0);
-                            match sync.write_rdb(&mut data) {
-                                Ok(_) => {
-                                    let _ = events.send(Event::Snapshot { offset, data });
-                                }
-                                Err(e) => {
-                                    log::error!("raft snapshot failed: {e}");
-                                    let _ = events.send(Event::Snapshotted);
-                                }
-                            }
-                        });
-                if spawned.is_err() {
-                    self.snapshotting = false;
-                }
+                self.background("raft-snapshot", move |events| {
+                    // The stream selects again right after a full sync's offset.
+                    let mut data = snapshot_header(offset, 0);
+                    match sync.write_rdb(&mut data) {
+                        // Labelled by the Raft thread once its offset is committed.
+                        Ok(_) => events.send(Event::Snapshot { offset, data }),
+                        Err(e) => {
+                            log::error!("raft snapshot failed: {e}");
+                            events.send(Event::Snapshotted)
+                        }
+                    }
+                });
             }
             Lead::No | Lead::Starting { .. } => {
                 let index = self.raw.raft.raft_log.applied;
@@ -801,21 +792,13 @@ impl Driver {
                         snapshot_header(self.machine.offset(), self.machine.selected_db());
                     let store = s.store.clone();
                     let cs = store.conf_state();
-                    let events = s.events.lock().clone();
-                    self.snapshotting = true;
-                    let spawned =
-                        thread::Builder::new()
-                            .name("raft-snapshot".into())
-                            .spawn(move || {
-                                match sync.write_rdb(&mut data) {
-                                    Ok(_) => compact(&store, index, cs, data),
-                                    Err(e) => log::error!("raft snapshot failed: {e}"),
-                                }
-                                let _ = events.send(Event::Snapshotted);
-                            });
-                    if spawned.is_err() {
-                        self.snapshotting = false;
-                    }
+                    self.background("raft-snapshot", move |events| {
+                        match sync.write_rdb(&mut data) {
+                            Ok(_) => compact(&store, index, cs, data),
+                            Err(e) => log::error!("raft snapshot failed: {e}"),
+                        }
+                        events.send(Event::Snapshotted)
+                    });
                 }
             }
         }
@@ -826,14 +809,25 @@ impl Driver {
     fn compact_in_background(&mut self, index: u64, data: Vec<u8>) {
         let store = self.shared.store.clone();
         let cs = store.conf_state();
+        self.background("raft-compact", move |events| {
+            compact(&store, index, cs, data);
+            events.send(Event::Snapshotted)
+        });
+    }
+
+    /// Runs `work` on a thread of its own, one snapshot at a time: it reports to the Raft
+    /// thread through the sender it gets, and `Event::Snapshotted` lets the next one start.
+    fn background(
+        &mut self,
+        name: &str,
+        work: impl FnOnce(&Sender<Event>) -> std::result::Result<(), SendError<Event>> + Send + 'static,
+    ) {
         let events = self.shared.events.lock().clone();
         self.snapshotting = true;
-        let spawned = thread::Builder::new()
-            .name("raft-compact".into())
-            .spawn(move || {
-                compact(&store, index, cs, data);
-                let _ = events.send(Event::Snapshotted);
-            });
+        let spawned = thread::Builder::new().name(name.into()).spawn(move || {
+            // A send fails only when the node has stopped: nothing waits for it then.
+            let _ = work(&events);
+        });
         if spawned.is_err() {
             self.snapshotting = false;
         }

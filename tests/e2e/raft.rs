@@ -45,6 +45,11 @@ impl Group {
     }
 
     fn launch(&mut self, id: usize) {
+        self.launch_with(id, &[]);
+    }
+
+    /// Starts node `id` on its data directory, with `more` flags after the group's.
+    fn launch_with(&mut self, id: usize, more: &[&str]) {
         let dir = format!("{}/{id}", self.dir.path());
         let id_s = id.to_string();
         let mut args = vec![
@@ -60,6 +65,7 @@ impl Group {
             &self.peers,
         ];
         args.extend(self.extra.iter().map(String::as_str));
+        args.extend_from_slice(more);
         let server = Server::start_raw(&args);
         self.nodes[id - 1] = Some(server);
     }
@@ -252,21 +258,7 @@ fn a_node_joins_with_raft_add_node_and_takes_over_the_lead() {
     let raft4 = format!("127.0.0.1:{}", free_port());
     g.peers = format!("{},4={raft4}", g.peers);
     g.nodes.push(None);
-    let dir = format!("{}/4", g.dir.path());
-    let node4 = Server::start_raw(&[
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        &dir,
-        "--raft-id",
-        "4",
-        "--raft-peers",
-        &g.peers,
-        "--raft-join",
-    ]);
-    g.nodes[3] = Some(node4);
+    g.launch_with(4, &["--raft-join"]);
     assert_eq!(
         cmd(&mut c, &["RAFT", "ADD-NODE", "4", &raft4]).expect("RAFT ADD-NODE"),
         redis::Value::Okay
