@@ -2,8 +2,10 @@
 //! transaction (MULTI, three INCRs, EXEC) per request: each client thread sends the sequence
 //! (`--pipeline` copies of it at once), waits for every reply, and repeats until the clients
 //! together have completed `--requests` sequences. Prints redis-benchmark's CSV shape
-//! (`"test","rps"`), which `tools/bench-vs-redis` reads, so kvserver and Redis are measured with
-//! the same client.
+//! (`"test","rps",` then the average, minimum, p50, p95, p99 and maximum latency in ms), which
+//! `tools/bench-vs-redis` and `tools/bench_raft.py` read, so kvserver and Redis are measured
+//! with the same client. A sequence's latency runs from the moment its batch (the
+//! `--pipeline` copies sent together) starts going out until the sequence's last reply is in.
 //!
 //! ```text
 //! cargo run --release -p kvserver --example loadgen -- --port 6380 --clients 50 \
@@ -140,8 +142,16 @@ fn entry_ids(frame: &Frame, ids: &mut Vec<Vec<u8>>) {
 }
 
 /// Reads until `n` complete replies arrived and returns the last; panics on an error reply or
-/// a closed connection.
-fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<Frame> {
+/// a closed connection. With `per` > 0, every `per`-th reply ends a sequence: its latency
+/// since `sent` goes into `lat` (microseconds).
+fn read_replies(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    n: usize,
+    per: usize,
+    sent: Instant,
+    lat: &mut Vec<u32>,
+) -> Option<Frame> {
     let limits = Limits::default();
     let mut got = 0;
     let mut start = 0;
@@ -156,6 +166,10 @@ fn read_replies(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<F
                     }
                     start += used;
                     got += 1;
+                    if per > 0 && got % per == 0 {
+                        let us = sent.elapsed().as_micros();
+                        lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    }
                     last = Some(frame);
                     if got == n {
                         break;
@@ -203,8 +217,10 @@ fn main() {
                 // A cheap per-client generator for `__rand__`.
                 let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (c as u64 + 1);
                 let mut ids = Vec::new();
+                let mut lat = Vec::new();
                 while done.fetch_add(args.pipeline as u64, Ordering::Relaxed) < args.requests {
                     out.clear();
+                    let sent = Instant::now();
                     let mut queued = 0;
                     for _ in 0..args.pipeline {
                         x ^= x << 13;
@@ -216,7 +232,15 @@ fn main() {
                                 // The previous reply's IDs: send what is queued, wait for it.
                                 stream.write_all(&out).expect("send");
                                 out.clear();
-                                let last = read_replies(&mut stream, &mut inbuf, queued);
+                                // (`--pipeline` is 1 here: the sequence ends later.)
+                                let last = read_replies(
+                                    &mut stream,
+                                    &mut inbuf,
+                                    queued,
+                                    0,
+                                    sent,
+                                    &mut lat,
+                                );
                                 queued = 0;
                                 ids.clear();
                                 entry_ids(&last.expect("a command before __ids__"), &mut ids);
@@ -227,17 +251,40 @@ fn main() {
                         }
                     }
                     stream.write_all(&out).expect("send");
-                    read_replies(&mut stream, &mut inbuf, queued);
+                    // The replies still awaited end the sequences of this batch (all of them
+                    // at `--pipeline` 1 with `__ids__`, where `queued` is its tail).
+                    let per = (queued / args.pipeline).max(1);
+                    read_replies(&mut stream, &mut inbuf, queued, per, sent, &mut lat);
                 }
+                lat
             })
         })
         .collect();
+    let mut lat: Vec<u32> = Vec::new();
     for t in threads {
-        t.join().expect("a client thread failed");
+        lat.extend(t.join().expect("a client thread failed"));
     }
     let secs = started.elapsed().as_secs_f64();
     let rps = args.requests as f64 / secs;
     let name = args.name.clone().unwrap_or_else(|| args.sequence.clone());
-    println!("\"test\",\"rps\"");
-    println!("\"{name}\",\"{rps:.2}\"");
+    lat.sort_unstable();
+    if lat.is_empty() {
+        lat.push(0); // `--requests 0`: nothing was timed
+    }
+    let ms = |us: u32| f64::from(us) / 1000.0;
+    // The nearest-rank percentile.
+    let at = |q: f64| ms(lat[((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1]);
+    let avg = lat.iter().map(|&us| f64::from(us)).sum::<f64>() / lat.len() as f64 / 1000.0;
+    println!(
+        "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\
+         \"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\""
+    );
+    println!(
+        "\"{name}\",\"{rps:.2}\",\"{avg:.3}\",\"{:.3}\",\"{:.3}\",\"{:.3}\",\"{:.3}\",\"{:.3}\"",
+        ms(lat[0]),
+        at(0.50),
+        at(0.95),
+        at(0.99),
+        ms(lat[lat.len() - 1]),
+    );
 }

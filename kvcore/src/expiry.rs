@@ -152,6 +152,11 @@ fn cycle(inner: &Inner, budget: usize) -> ExpireStats {
             let mut left = budget.max(1);
             loop {
                 let mut shard = inner.write_shard(db, s);
+                // Checked again under each shard's lock: a host that switches passive expiry
+                // on and then takes every shard lock once knows no cycle removes a key after.
+                if inner.passive_expiry.load(Ordering::Relaxed) {
+                    return stats;
+                }
                 if shard.volatile().is_empty() {
                     break;
                 }

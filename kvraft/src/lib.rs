@@ -4,3 +4,18 @@
 //! The design is in ARCHITECTURE.md, *kvraft*.
 
 #![warn(missing_docs)]
+
+mod driver;
+mod error;
+mod logger;
+mod machine;
+mod node;
+mod storage;
+mod transport;
+
+pub use error::{Error, Result};
+pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Route, Serve, Status, Unsettled};
+pub use storage::{LogOptions, LogStore};
+
+#[cfg(test)]
+mod group_tests;

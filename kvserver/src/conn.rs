@@ -99,6 +99,12 @@ pub(crate) struct Session {
     /// PSYNC or SYNC succeeded: the connection becomes a replica's stream feeder after this
     /// batch (`repl::serve`).
     pub(crate) replica_start: Option<crate::repl::Start>,
+    /// Raft mode: the epoch the first command of this batch ran in on the leader (the batch's
+    /// replies wait for it to settle), the connection to the leader a follower forwards this
+    /// client's commands over, and whether a transaction or watch went over it.
+    pub(crate) raft_epoch: Option<u64>,
+    pub(crate) upstream: Option<Box<crate::raft::Upstream>>,
+    pub(crate) forwarded_state: bool,
 }
 
 impl Session {
@@ -134,6 +140,9 @@ impl Session {
             master: false,
             handshake: crate::repl::Handshake::default(),
             replica_start: None,
+            raft_epoch: None,
+            upstream: None,
+            forwarded_state: false,
         }
     }
 
@@ -265,7 +274,51 @@ impl Session {
         if !self.master && !crate::acl::permit(self, idx, slot, req, out) {
             return;
         }
-        if !self.master && self.refused_for_memory(idx, slot) {
+        // Raft mode: data commands run on the leader; a follower forwards them.
+        // (The handle is cloned only in that mode: a shared count touched by every command
+        // of every connection would cost the others.)
+        let raft_shared =
+            (self.shared.raft.get().is_some() && !self.master).then(|| Arc::clone(&self.shared));
+        let mut _serving = None;
+        if let Some(shared) = &raft_shared
+            && let Some(raft) = shared.raft.get()
+            && crate::raft::forwards(table::stat_command(slot))
+        {
+            match raft.route() {
+                kvraft::Route::Local(serve) => {
+                    if self.forwarded_state {
+                        // A transaction begun on another leader cannot go on here.
+                        self.close = true;
+                        return;
+                    }
+                    self.upstream = None;
+                    self.raft_epoch.get_or_insert(serve.epoch());
+                    _serving = Some(serve);
+                }
+                kvraft::Route::Forward(addr) => {
+                    if self.multi.is_some() || self.watch.is_some() {
+                        // Begun while this node led: it no longer does.
+                        self.close = true;
+                        return;
+                    }
+                    let leader = raft.leader();
+                    self.handle.counters.add(Counter::Commands, 1);
+                    crate::raft::forward(self, leader, &addr, req, out);
+                    return;
+                }
+                kvraft::Route::NoLeader => {
+                    self.reject(slot, req, out, crate::raft::TRYAGAIN);
+                    self.fail_transaction();
+                    return;
+                }
+            }
+        }
+        // After the routing: a follower never evicts (its store follows the log); the leader
+        // checks the commands it runs, forwarded ones included.
+        let follower = raft_shared
+            .as_ref()
+            .is_some_and(|s| s.raft.get().is_some_and(|r| !r.is_serving()));
+        if !self.master && !follower && self.refused_for_memory(idx, slot) {
             self.reject(slot, req, out, crate::memory::OOM);
             self.fail_transaction();
             return;
@@ -1080,6 +1133,17 @@ impl Conn {
     /// Nothing is acknowledged before it is durable: if the commit fails, the connection is
     /// closed and its replies dropped (the client sees no answer, not a false one).
     fn commit(&mut self) -> io::Result<()> {
+        if let Some(epoch) = self.s.raft_epoch.take()
+            && let Some(raft) = self.s.shared.raft.get()
+            && let Err(e) = raft.settle(epoch)
+        {
+            warning!(
+                "closing client {}: its replies cannot be confirmed ({e:?})",
+                self.s.handle.addr
+            );
+            self.s.close = true;
+            return Err(io::Error::other(format!("raft: {e:?}")));
+        }
         if let Err(e) = self.s.writes.commit() {
             warning!("closing client {}: {e}", self.s.handle.addr);
             self.s.close = true;

@@ -114,6 +114,29 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     }
     // `replicaof` in the config file: start following the primary.
     crate::replica::start_configured(&shared);
+    if let Some((id, peers)) = shared.cfg.raft.clone() {
+        let opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
+            .client_port(local_addr.port())
+            .join(shared.cfg.raft_join)
+            .snapshot_entries(shared.cfg.raft_snapshot_entries);
+        let node = kvraft::RaftNode::start(shared.kv.clone(), opts)
+            .map_err(|e| format!("cannot start raft node {id}: {e}"))?;
+        let weak = Arc::downgrade(&shared);
+        node.on_leading(move || {
+            // The function libraries the log brought, into the interpreter.
+            if let Some(shared) = weak.upgrade() {
+                for (_, code) in shared.kv.function_libraries() {
+                    let _ = shared.scripts.function_load(
+                        &code,
+                        kvcore::script::Policy::Replace,
+                        |_, _| Ok(()),
+                    );
+                }
+            }
+        });
+        let _ = shared.raft.set(node);
+        notice!("raft node {id} started");
+    }
     // The line tests and scripts parse to find the port (matters with --port 0).
     notice!(
         "kvserver {} listening on {local_addr}",
@@ -291,6 +314,10 @@ fn open_store(cfg: &Config) -> Result<kvcore::Kv, String> {
     let opts = kvcore::Options::default()
         .databases(cfg.databases)
         .max_bulk_len(usize::try_from(cfg.proto_max_bulk_len).unwrap_or(usize::MAX));
+    if cfg.raft.is_some() {
+        notice!("raft mode: the store is rebuilt from the raft log under the data directory");
+        return Ok(kvcore::Kv::in_memory(opts));
+    }
     if cfg.in_memory {
         notice!("running in memory (--in-memory): nothing is written to disk");
         return Ok(kvcore::Kv::in_memory(opts));

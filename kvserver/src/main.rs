@@ -11,6 +11,7 @@ mod monitor;
 mod os;
 mod params;
 mod pubsub;
+mod raft;
 mod registry;
 mod repl;
 mod replica;

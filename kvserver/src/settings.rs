@@ -101,6 +101,23 @@ pub(crate) struct Cli {
     /// x e t m d n A), e.g. KEA; empty: none [default: ""]
     #[arg(long, value_name = "FLAGS")]
     notify_keyspace_events: Option<String>,
+    /// This node's ID in a Raft group (with --raft-peers): the replicated, linearizable mode.
+    /// The Raft log and snapshots go under DATA_DIR/raft; --sync and --in-memory do not apply.
+    #[arg(long, value_name = "N")]
+    raft_id: Option<u64>,
+    /// Every member of the Raft group as ID=HOST:PORT, comma-separated, this node included
+    /// (its own entry is the address it listens on for the others), e.g.
+    /// 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+    #[arg(long, value_name = "PEERS")]
+    raft_peers: Option<String>,
+    /// Join a running Raft group instead of starting a new one: the node waits until the
+    /// leader adds it (RAFT ADD-NODE id host:port) and sends it a snapshot.
+    #[arg(long)]
+    raft_join: bool,
+    /// Snapshot the store and compact the Raft log once it holds this many entries
+    /// [default: 10000]
+    #[arg(long, value_name = "N")]
+    raft_snapshot_entries: Option<u64>,
 }
 
 /// Offline tools instead of serving.
@@ -133,6 +150,34 @@ pub(crate) enum Tool {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+/// `1=host:port,2=host:port,...`: IDs (at least 1, each once) and addresses.
+fn parse_peers(v: &str) -> Result<Vec<(u64, String)>, String> {
+    let mut peers: Vec<(u64, String)> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or(format!("raft peer '{part}' is not ID=HOST:PORT"))?;
+        let id: u64 = id.trim().parse().ok().filter(|&i| i > 0).ok_or(format!(
+            "raft peer '{part}': the ID must be a number from 1"
+        ))?;
+        let addr = addr.trim();
+        if addr
+            .rsplit_once(':')
+            .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+        {
+            return Err(format!("raft peer '{part}': the address needs a port"));
+        }
+        if peers.iter().any(|(p, _)| *p == id) {
+            return Err(format!("raft peer {id} is named twice"));
+        }
+        peers.push((id, addr.to_string()));
+    }
+    if peers.is_empty() {
+        return Err("--raft-peers names no peer".to_string());
+    }
+    Ok(peers)
 }
 
 /// Redis's words for a `notify-keyspace-events` value with a letter it does not know.
@@ -170,6 +215,15 @@ pub(crate) struct Config {
     pub(crate) params: Vec<(usize, String)>,
     /// The config file's `user` lines (name, then rules), loaded at start-up (`acl/file.rs`).
     pub(crate) users: Vec<Vec<String>>,
+    /// The Raft mode: this node's ID and every member's ID and Raft address.
+    pub(crate) raft: Option<(u64, Vec<(u64, String)>)>,
+    /// `--raft-join`: join a running group.
+    pub(crate) raft_join: bool,
+    /// `--raft-snapshot-entries`.
+    pub(crate) raft_snapshot_entries: u64,
+    /// The config file's `raft-id` and `raft-peers`, until the flags are resolved.
+    pub(crate) raft_id: Option<u64>,
+    pub(crate) raft_peers: Option<Vec<(u64, String)>>,
 }
 
 impl Default for Config {
@@ -195,6 +249,11 @@ impl Default for Config {
             save: None,
             params: Vec::new(),
             users: Vec::new(),
+            raft: None,
+            raft_join: false,
+            raft_snapshot_entries: 10_000,
+            raft_id: None,
+            raft_peers: None,
         }
     }
 }
@@ -228,6 +287,28 @@ impl Config {
         if cli.in_memory {
             cfg.in_memory = true;
         }
+        if cli.raft_join {
+            cfg.raft_join = true;
+        }
+        if let Some(v) = cli.raft_snapshot_entries {
+            cfg.raft_snapshot_entries = v;
+        }
+        if let Some(v) = cli.raft_id {
+            cfg.raft_id = Some(v);
+        }
+        if let Some(v) = cli.raft_peers {
+            cfg.raft_peers = Some(parse_peers(&v)?);
+        }
+        cfg.raft = match (cfg.raft_id, cfg.raft_peers.take()) {
+            (None, None) => None,
+            (Some(id), Some(peers)) => {
+                if !peers.iter().any(|(p, _)| *p == id) {
+                    return Err(format!("--raft-peers does not name this node ({id})"));
+                }
+                Some((id, peers))
+            }
+            _ => return Err("--raft-id and --raft-peers go together".to_string()),
+        };
         if let Some(v) = cli.wal_mmap {
             cfg.wal_mmap = v;
         }
@@ -328,6 +409,18 @@ impl Config {
                 let v = one()?;
                 self.sync = SyncMode::parse(v).ok_or(format!("'{name}': unknown mode '{v}'"))?;
             }
+            "raft-id" => {
+                let id = num(one()?)?;
+                if id == 0 {
+                    return Err("'raft-id' must be at least 1".to_string());
+                }
+                self.raft_id = Some(id);
+            }
+            "raft-snapshot-entries" => self.raft_snapshot_entries = num(one()?)?,
+            "raft-join" => {
+                self.raft_join = parse_yes_no(one()?).ok_or("'raft-join': yes or no")?;
+            }
+            "raft-peers" => self.raft_peers = Some(parse_peers(&values.join(","))?),
             "in-memory" => self.in_memory = parse_yes_no(one()?).ok_or("'in-memory': yes or no")?,
             "wal-mmap" => self.wal_mmap = parse_yes_no(one()?).ok_or("'wal-mmap': yes or no")?,
             "requirepass" => {
@@ -710,5 +803,39 @@ mod tests {
         assert_eq!(cfg.databases, 16);
         let bad = Cli::parse_from(["kvserver", "--databases", "0"]);
         assert!(Config::resolve(bad).is_err());
+    }
+
+    #[test]
+    fn raft_peers_are_checked() {
+        let ok = parse_peers("1=127.0.0.1:7001, 2=h:7002,3=[::1]:7003").unwrap();
+        assert_eq!(ok[0], (1, "127.0.0.1:7001".to_string()));
+        assert_eq!(ok[2], (3, "[::1]:7003".to_string()));
+        for (bad, why) in [
+            ("", "names no peer"),
+            ("1=h", "needs a port"),
+            ("0=h:1", "from 1"),
+            ("x=h:1", "from 1"),
+            ("1=h:1,1=h:2", "named twice"),
+            ("h:1", "not ID=HOST:PORT"),
+        ] {
+            let e = parse_peers(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let cli = Cli::parse_from(["kvserver", "--raft-id", "2", "--raft-peers", "1=h:1,2=h:2"]);
+        let cfg = Config::resolve(cli).unwrap();
+        assert_eq!(cfg.raft.unwrap().0, 2);
+        let cli = Cli::parse_from(["kvserver", "--raft-id", "3", "--raft-peers", "1=h:1,2=h:2"]);
+        assert!(
+            Config::resolve(cli)
+                .unwrap_err()
+                .contains("does not name this node")
+        );
+        let cli = Cli::parse_from(["kvserver", "--raft-id", "3"]);
+        assert!(Config::resolve(cli).unwrap_err().contains("go together"));
+        let mut cfg = Config::default();
+        cfg.apply_file("raft-id 1\nraft-peers 1=h:1 2=h:2\n")
+            .unwrap();
+        assert_eq!(cfg.raft_id, Some(1));
+        assert_eq!(cfg.raft_peers.as_ref().map(Vec::len), Some(2));
     }
 }

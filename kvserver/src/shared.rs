@@ -143,6 +143,8 @@ pub(crate) struct Shared {
     pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
     /// The attached replicas and the replication settings (`repl/`).
     pub(crate) repl: crate::repl::Primary,
+    /// The Raft mode's node (`--raft-id`), set once at start-up.
+    pub(crate) raft: std::sync::OnceLock<kvraft::RaftNode>,
 }
 
 /// The script engine, with the function libraries the store kept loaded into it.
@@ -238,6 +240,7 @@ impl Shared {
             errors: crate::stats::ErrorStats::default(),
             instantaneous: crate::stats::Instantaneous::default(),
             stopping: AtomicBool::new(false),
+            raft: std::sync::OnceLock::new(),
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
             monitors: crate::monitor::Monitors::default(),

@@ -1,256 +1,28 @@
 //! Linearizability under faults: clients run GET, SET, INCR, SET ... GET and DEL on a few keys
-//! against a real server while a nemesis pauses it (SIGSTOP/SIGCONT) and kills it (SIGKILL)
-//! and restarts it on the same data directory; every key's history is then checked by
-//! `linearizable.rs`. With `--sync always` or `everysec` an acknowledged write survives a
-//! process crash, so the history must be linearizable. An in-memory server loses everything on
-//! a kill, and the same check must refuse its history: the control that shows the check can
-//! fail.
+//! against real servers while a nemesis pauses them (SIGSTOP/SIGCONT), kills them (SIGKILL)
+//! and restarts them on the same data directory, and cuts, delays and resets the network in
+//! front of them (`nemesis.rs`); every key's history is then checked by `linearizable.rs`. With
+//! `--sync always` or `everysec` an acknowledged write survives a process crash, so the history
+//! must be linearizable. An in-memory server loses everything on a kill, and the same check
+//! must refuse its history; so must two independent servers taken for one: the controls that
+//! show the check can fail.
 //!
-//! Each client sends one command at a time with a 1 s timeout; a command whose answer never
-//! came (a timeout while the server was paused, a connection cut by the kill) has an unknown
-//! outcome, which the checker accepts as applied or not. A command that could not be sent
-//! (no connection) is not in the history. `KV_FAULT_OPS` (default 1500 per run, in total)
-//! and `KV_FAULT_EVENTS` (default 6) make a longer run by hand.
+//! The driver (clients, schedule, groups of processes) is in `faults/runner.rs` and
+//! `faults/group.rs`. `KV_FAULT_OPS` (default 1500 per run, in total) and `KV_FAULT_EVENTS`
+//! (default 6) make a longer run by hand.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+mod group;
+mod raft_group;
+mod runner;
 
-use super::linearizable::{self, Event, Op, Out, Refusal};
+use std::time::Duration;
+
+use self::group::{Fronted, Servers};
+use self::raft_group::RaftGroup;
+use self::runner::{Fault, Mix, Net, Options, Route, Run, crash, net_for, pause_for};
+use super::linearizable::{self, Event, Refusal};
+use super::nemesis::{Dir, Link};
 use super::support::{Server, TempDir};
-
-const CLIENTS: usize = 4;
-const KEYS: usize = 3;
-const TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A small deterministic generator (xorshift), seeded per client.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-/// Which commands clients send.
-#[derive(Clone, Copy)]
-enum Mix {
-    /// Every command, DEL included.
-    All,
-    /// No DEL: after a write, nothing can make a key absent again (the in-memory control).
-    NoDelete,
-}
-
-fn random_op(rng: &mut Rng, mix: Mix, unique: &mut i64) -> Op {
-    *unique += 1;
-    let limit = match mix {
-        Mix::All => 10,
-        Mix::NoDelete => 9,
-    };
-    match rng.below(limit) {
-        0..=3 => Op::Get,
-        4 | 5 => Op::Set(*unique),
-        6 | 7 => Op::Incr,
-        8 => Op::Swap(*unique),
-        _ => Op::Del,
-    }
-}
-
-fn args(op: Op, key: &str) -> redis::Cmd {
-    let mut c = redis::Cmd::new();
-    match op {
-        Op::Get => c.arg("GET").arg(key),
-        Op::Set(v) => c.arg("SET").arg(key).arg(v),
-        Op::Incr => c.arg("INCR").arg(key),
-        Op::Swap(v) => c.arg("SET").arg(key).arg(v).arg("GET"),
-        Op::Del => c.arg("DEL").arg(key),
-    };
-    c
-}
-
-/// The reply as the checker's output; `None` for an error reply (treated as unknown: a write
-/// may have been applied before its acknowledgement failed).
-fn output(op: Op, reply: &redis::Value) -> Option<Out> {
-    use redis::Value as V;
-    let value = |v: &V| match v {
-        V::Nil => Some(None),
-        V::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok().map(Some),
-        _ => None,
-    };
-    match (op, reply) {
-        (Op::Get | Op::Swap(_), v) => value(v).map(Out::Value),
-        (Op::Set(_), V::Okay) => Some(Out::Done),
-        (Op::Incr | Op::Del, V::Int(n)) => Some(Out::Int(*n)),
-        _ => None,
-    }
-}
-
-/// What the clients share with the nemesis.
-struct Shared {
-    addr: RwLock<SocketAddr>,
-    origin: Instant,
-    stop: AtomicBool,
-    /// Commands answered, all clients together.
-    answered: AtomicUsize,
-    history: Mutex<Vec<(usize, Event)>>,
-}
-
-impl Shared {
-    fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).expect("a test lasts less than 500 years")
-    }
-}
-
-fn connect(addr: SocketAddr) -> Option<redis::Connection> {
-    let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
-    let con = client.get_connection_with_timeout(TIMEOUT).ok()?;
-    con.set_read_timeout(Some(TIMEOUT)).ok()?;
-    con.set_write_timeout(Some(TIMEOUT)).ok()?;
-    Some(con)
-}
-
-fn run_client(shared: &Shared, client: usize, mix: Mix) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((client as u64 + 1) * 0x2545_f491));
-    let mut unique = (client as i64 + 1) * 1_000_000_000;
-    let mut con: Option<redis::Connection> = None;
-    while !shared.stop.load(Ordering::Relaxed) {
-        let Some(c) = con.as_mut() else {
-            con = connect(*shared.addr.read().unwrap());
-            if con.is_none() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            continue;
-        };
-        let key = rng.below(KEYS as u64) as usize;
-        let op = random_op(&mut rng, mix, &mut unique);
-        let call = shared.now();
-        let reply: redis::RedisResult<redis::Value> = args(op, &format!("lin:{key}")).query(c);
-        let ret = shared.now();
-        let (out, ret) = match &reply {
-            Ok(v) => match output(op, v) {
-                Some(out) => (out, Some(ret)),
-                None => (Out::Unknown, None),
-            },
-            Err(e)
-                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
-            {
-                (Out::Unknown, None)
-            }
-            Err(_) => {
-                con = None;
-                (Out::Unknown, None)
-            }
-        };
-        if ret.is_some() {
-            shared.answered.fetch_add(1, Ordering::Relaxed);
-        }
-        let event = Event {
-            client,
-            op,
-            out,
-            call,
-            ret,
-        };
-        shared.history.lock().unwrap().push((key, event));
-    }
-}
-
-/// What the nemesis does to the server.
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    /// SIGSTOP for this long, then SIGCONT.
-    Pause(Duration),
-    /// SIGKILL, then a restart on the same data directory.
-    Kill,
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill -{name} {pid}");
-}
-
-/// A run's outcome: each key's history, and how many faults of each kind happened.
-struct Run {
-    by_key: BTreeMap<usize, Vec<Event>>,
-    kills: usize,
-    pauses: usize,
-    answered_after_last_kill: usize,
-}
-
-/// Starts a server with `start`, runs the clients while the nemesis injects `faults` (waiting
-/// for `ops / (faults + 1)` more answered commands before each, and as many after the last),
-/// and returns the history.
-fn run(start: &dyn Fn() -> Server, faults: &[Fault], ops: usize, mix: Mix) -> Run {
-    let mut server = start();
-    let shared = Arc::new(Shared {
-        addr: RwLock::new(server.addr),
-        origin: Instant::now(),
-        stop: AtomicBool::new(false),
-        answered: AtomicUsize::new(0),
-        history: Mutex::new(Vec::new()),
-    });
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|client| {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || run_client(&shared, client, mix))
-        })
-        .collect();
-    let per_phase = ops / (faults.len() + 1);
-    // Waits until `per_phase` more commands have been answered since the last fault.
-    let next_phase = || {
-        let target = shared.answered.load(Ordering::Relaxed) + per_phase;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while shared.answered.load(Ordering::Relaxed) < target {
-            assert!(Instant::now() < deadline, "clients stopped making progress");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    let (mut kills, mut pauses, mut after_kill) = (0, 0, 0);
-    for fault in faults {
-        next_phase();
-        match *fault {
-            Fault::Pause(d) => {
-                signal(server.pid(), "STOP");
-                std::thread::sleep(d);
-                signal(server.pid(), "CONT");
-                pauses += 1;
-            }
-            Fault::Kill => {
-                drop(server); // SIGKILL, and wait for the process to be gone
-                server = start();
-                *shared.addr.write().unwrap() = server.addr;
-                kills += 1;
-                after_kill = shared.answered.load(Ordering::Relaxed);
-            }
-        }
-    }
-    next_phase();
-    shared.stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().expect("a client thread panicked");
-    }
-    let answered_after_last_kill = shared.answered.load(Ordering::Relaxed) - after_kill;
-    drop(server);
-    let mut by_key: BTreeMap<usize, Vec<Event>> = BTreeMap::new();
-    for (key, e) in shared.history.lock().unwrap().drain(..) {
-        by_key.entry(key).or_default().push(e);
-    }
-    Run {
-        by_key,
-        kills,
-        pauses,
-        answered_after_last_kill,
-    }
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -259,21 +31,25 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The nemesis's schedule: alternating pauses (short ones that only delay, long ones that
-/// make commands time out) and kills.
+/// The nemesis's schedule for node 1: a phase of progress before each of `events` faults,
+/// alternating pauses (short ones that only delay, long ones that make commands time out) and
+/// kills with a restart.
 fn schedule(events: usize) -> Vec<Fault> {
-    (0..events)
-        .map(|i| match i % 3 {
-            0 => Fault::Pause(Duration::from_millis(300)),
-            1 => Fault::Kill,
-            _ => Fault::Pause(Duration::from_millis(1500)),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for i in 0..events {
+        out.push(Fault::Progress);
+        match i % 3 {
+            0 => out.extend(pause_for(1, Duration::from_millis(300))),
+            1 => out.extend(crash(1)),
+            _ => out.extend(pause_for(1, Duration::from_millis(1500))),
+        }
+    }
+    out
 }
 
 /// Where the search got stuck: the end of the longest order it found, then the operations it
 /// could not place that were called before the first of them returned.
-fn explain(history: &[Event], longest: &[Event]) -> String {
+fn explain(run: &Run, history: &[Event], longest: &[Event]) -> String {
     let placed = |e: &Event| {
         longest
             .iter()
@@ -287,13 +63,10 @@ fn explain(history: &[Event], longest: &[Event]) -> String {
         longest.len()
     )];
     let from = longest.len().saturating_sub(12);
-    lines.extend(longest[from..].iter().map(|e| format!("  {e}")));
+    let show = |e: &Event| format!("  node {}: {e}", run.node_of[&(e.client, e.call)]);
+    lines.extend(longest[from..].iter().map(show));
     lines.push("not placed, called before the first of them returned:".to_string());
-    lines.extend(
-        rest.iter()
-            .filter(|e| e.call <= stuck)
-            .map(|e| format!("  {e}")),
-    );
+    lines.extend(rest.iter().filter(|e| e.call <= stuck).map(|e| show(e)));
     lines.join("\n")
 }
 
@@ -307,7 +80,7 @@ fn refusals(run: &Run) -> Vec<String> {
                 out.push(format!(
                     "key lin:{key}: not linearizable ({} ops)\n{}",
                     history.len(),
-                    explain(history, &longest)
+                    explain(run, history, &longest)
                 ));
             }
             Err(Refusal::TooLong(steps)) => {
@@ -320,18 +93,8 @@ fn refusals(run: &Run) -> Vec<String> {
     out
 }
 
-fn durable_run(sync: &'static str, name: &str) {
-    let dir = TempDir::new(name);
-    let start = || Server::durable(&dir, sync);
-    let faults = schedule(env_usize("KV_FAULT_EVENTS", 6));
-    let run = run(&start, &faults, env_usize("KV_FAULT_OPS", 1500), Mix::All);
-    let expected_kills = faults.iter().filter(|f| matches!(f, Fault::Kill)).count();
-    assert_eq!(run.kills, expected_kills);
-    assert!(run.pauses > 0);
-    assert!(
-        run.answered_after_last_kill > 0,
-        "nothing was answered after the last restart"
-    );
+/// Prints what a run did (seen with `--nocapture`), and returns its refusals.
+fn summary(name: &str, run: &Run) -> Vec<String> {
     let total: usize = run.by_key.values().map(Vec::len).sum();
     let unknown: usize = run
         .by_key
@@ -340,10 +103,30 @@ fn durable_run(sync: &'static str, name: &str) {
         .filter(|e| e.ret.is_none())
         .count();
     eprintln!(
-        "faults ({sync}): {total} operations ({unknown} with unknown outcome), {} kills, {} pauses",
-        run.kills, run.pauses
+        "faults ({name}): {total} operations ({unknown} with unknown outcome), {} kills, \
+         {} pauses, {} network faults, answered per node {:?}",
+        run.kills, run.pauses, run.nets, run.answered_by_node
     );
-    let refused = refusals(&run);
+    refusals(run)
+}
+
+fn durable_run(sync: &'static str, name: &str) {
+    let dir = TempDir::new(name);
+    let mut group = Servers::start(1, |_| Server::durable(&dir, sync));
+    let faults = schedule(env_usize("KV_FAULT_EVENTS", 6));
+    let opts = Options::new(env_usize("KV_FAULT_OPS", 1500), Mix::All);
+    let run = runner::run(&mut group, &faults, &opts);
+    let expected_kills = faults
+        .iter()
+        .filter(|f| matches!(f, Fault::Kill(_)))
+        .count();
+    assert_eq!(run.kills, expected_kills);
+    assert!(run.pauses > 0);
+    assert!(
+        run.answered_after_last_restart > 0,
+        "nothing was answered after the last restart"
+    );
+    let refused = summary(sync, &run);
     assert!(refused.is_empty(), "{}", refused.join("\n\n"));
 }
 
@@ -361,8 +144,9 @@ fn histories_stay_linearizable_across_pauses_and_kills_with_sync_everysec() {
 fn the_check_refuses_the_history_of_a_store_that_forgets_on_a_kill() {
     // An in-memory server comes back empty: a read after the restart finds absent a key whose
     // write was acknowledged, and without DEL nothing explains that.
-    let start = || Server::start(&[]);
-    let run = run(&start, &[Fault::Kill], 600, Mix::NoDelete);
+    let mut group = Servers::start(1, |_| Server::start(&[]));
+    let schedule = [Fault::Progress, Fault::Kill(1), Fault::Restart(1)];
+    let run = runner::run(&mut group, &schedule, &Options::new(600, Mix::NoDelete));
     assert_eq!(run.kills, 1);
     let refused = refusals(&run);
     assert!(
@@ -373,4 +157,205 @@ fn the_check_refuses_the_history_of_a_store_that_forgets_on_a_kill() {
         refused.iter().all(|r| r.contains("not linearizable")),
         "{refused:?}"
     );
+}
+
+#[test]
+fn the_check_refuses_two_independent_servers_taken_for_one() {
+    // Clients spread their commands over two in-memory servers that share nothing: a key
+    // written on one is absent, or older, on the other. This shows that a client's commands
+    // really go to several nodes, and that the check sees it.
+    let mut group = Servers::start(2, |_| Server::start(&[]));
+    let opts = Options {
+        route: Route::Random,
+        ..Options::new(600, Mix::NoDelete)
+    };
+    let run = runner::run(&mut group, &[], &opts);
+    assert!(
+        run.answered_by_node.iter().all(|&n| n > 0),
+        "{run_nodes:?}",
+        run_nodes = run.answered_by_node
+    );
+    let refused = refusals(&run);
+    assert!(!refused.is_empty(), "two separate stores passed for one");
+    assert!(
+        refused.iter().all(|r| r.contains("not linearizable")),
+        "{refused:?}"
+    );
+}
+
+/// The schedule for one server behind three proxies: a phase of progress before each of
+/// `events` faults, cycling through an isolated proxy (past the clients' timeout), a delay on
+/// every proxy, a reset of every connection, a kill with a restart and a long pause; the last
+/// isolation is left for the run to heal.
+fn proxied_schedule(events: usize) -> Vec<Fault> {
+    let mut out = Vec::new();
+    for i in 0..events {
+        out.push(Fault::Progress);
+        let node = i % 3 + 1;
+        let long = Duration::from_millis(1500);
+        match i % 5 {
+            0 if i + 1 == events => out.push(Fault::Net(Net::Isolate(node))),
+            0 => out.extend(net_for(Net::Isolate(node), long)),
+            1 => out.extend(net_for(
+                Net::Delay(Duration::from_millis(20)),
+                Duration::from_millis(500),
+            )),
+            2 => out.push(Fault::Net(Net::Reset)),
+            3 => out.extend(crash(node)),
+            _ => out.extend(pause_for(node, long)),
+        }
+    }
+    out
+}
+
+#[test]
+fn histories_stay_linearizable_through_proxies_that_cut_delay_and_reset_clients() {
+    // Three client addresses for one `--sync always` server, each through its own proxy;
+    // clients pick one at random per command. An isolated proxy black-holes commands (their
+    // outcome is unknown once the client times out; the proxy ends those connections when
+    // healed), a delay slows them, a reset cuts them, and the server is paused and killed.
+    let dir = TempDir::new("faults-proxied");
+    let mut group = Fronted::start(3, || Server::durable(&dir, "always"));
+    let opts = Options {
+        route: Route::Random,
+        ..Options::new(env_usize("KV_FAULT_OPS", 1500), Mix::All)
+    };
+    let schedule = proxied_schedule(env_usize("KV_FAULT_EVENTS", 6));
+    let run = runner::run(&mut group, &schedule, &opts);
+    let count = |f: fn(&Fault) -> bool| schedule.iter().filter(|x| f(x)).count();
+    assert_eq!(run.kills, count(|f| matches!(f, Fault::Kill(_))));
+    assert_eq!(run.pauses, count(|f| matches!(f, Fault::Pause(_))));
+    assert_eq!(run.nets, count(|f| matches!(f, Fault::Net(_))));
+    assert!(run.kills > 0 && run.pauses > 0 && run.nets > 0);
+    assert!(run.answered_by_node.iter().all(|&n| n > 0));
+    assert!(run.answered_after_last_restart > 0);
+    // The run mended the isolation the schedule left.
+    for id in 1..=3 {
+        assert_eq!(group.proxy(id).link(Dir::Up), Link::Pass);
+        assert_eq!(group.proxy(id).link(Dir::Down), Link::Pass);
+    }
+    let refused = summary("proxied", &run);
+    assert!(refused.is_empty(), "{}", refused.join("\n\n"));
+}
+
+/// The Raft group's schedule: `events` faults rotating over the nodes: an isolated node (its
+/// links cut both ways past an election timeout), a kill and restart, a long pause, a split
+/// of one node from the two others, a one-way cut, and delayed links.
+fn raft_schedule(events: usize) -> Vec<Fault> {
+    let mut out = Vec::new();
+    let long = Duration::from_millis(2500);
+    for i in 0..events {
+        out.push(Fault::Progress);
+        let node = i % 3 + 1;
+        let other = node % 3 + 1;
+        match i % 6 {
+            0 => out.extend(net_for(Net::Isolate(node), long)),
+            1 => out.extend(crash(node)),
+            2 => out.extend(pause_for(node, long)),
+            3 => {
+                let rest: Vec<usize> = (1..=3).filter(|&n| n != node).collect();
+                out.extend(net_for(Net::Split(vec![node], rest), long));
+            }
+            4 => out.extend(net_for(Net::OneWay(node, other), long)),
+            _ => out.extend(net_for(
+                Net::Delay(Duration::from_millis(30)),
+                Duration::from_millis(800),
+            )),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_raft_group_stays_linearizable_through_partitions_kills_and_pauses() {
+    // Three Raft nodes; clients pick a node at random per command (followers forward to the
+    // leader). The nemesis cuts links between nodes through the mesh, kills and restarts
+    // nodes on their data, and pauses them.
+    let mut group = RaftGroup::start("faults-raft", 3);
+    let opts = Options {
+        route: Route::Random,
+        clients: 5,
+        timeout: Duration::from_secs(3),
+        ..Options::new(env_usize("KV_FAULT_OPS", 1200), Mix::All)
+    };
+    let schedule = raft_schedule(env_usize("KV_FAULT_EVENTS", 6));
+    let run = runner::run(&mut group, &schedule, &opts);
+    let count = |f: fn(&Fault) -> bool| schedule.iter().filter(|x| f(x)).count();
+    assert_eq!(run.kills, count(|f| matches!(f, Fault::Kill(_))));
+    assert_eq!(run.nets, count(|f| matches!(f, Fault::Net(_))));
+    assert!(run.kills > 0 && run.pauses > 0 && run.nets > 0);
+    assert!(run.answered_after_last_restart > 0);
+    let refused = summary("raft", &run);
+    assert!(refused.is_empty(), "{}", refused.join("\n\n"));
+}
+
+#[test]
+fn an_isolated_raft_leader_acknowledges_nothing_and_the_majority_goes_on() {
+    let group = RaftGroup::start("faults-raft-minority", 3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let old = loop {
+        if let Some(id) = group.leader() {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    group.mesh().isolate(old);
+    // Writes sent to the isolated leader: none may be acknowledged (they time out, the
+    // connection closes, or the node, no longer leading, answers TRYAGAIN).
+    let client = redis::Client::open(format!("redis://{}", group.server(old).addr)).unwrap();
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            continue;
+        };
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        if redis::cmd("SET")
+            .arg("minority")
+            .arg(i)
+            .query::<()>(&mut c)
+            .is_ok()
+        {
+            acked.push(i);
+        }
+    }
+    assert!(
+        acked.is_empty(),
+        "the isolated leader acknowledged {acked:?}"
+    );
+    // The majority elects another leader and takes writes, through either of its nodes.
+    let other = (1..=3).find(|&id| id != old).unwrap();
+    let mut c = group.server(other).client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let done: redis::RedisResult<()> =
+            redis::cmd("SET").arg("majority").arg("yes").query(&mut c);
+        if done.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the majority never wrote: {done:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        c = group.server(other).client();
+    }
+    group.mesh().heal();
+    // Once healed, the old leader follows: nothing it took while isolated is there.
+    let mut c = group.server(old).client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: redis::RedisResult<Option<String>> = redis::cmd("GET").arg("majority").query(&mut c);
+        if matches!(v.as_ref().map(|v| v.as_deref()), Ok(Some("yes"))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old leader never followed: {v:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        c = group.server(old).client();
+    }
+    let v: Option<String> = redis::cmd("GET").arg("minority").query(&mut c).unwrap();
+    assert_eq!(v, None);
 }

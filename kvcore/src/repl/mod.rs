@@ -306,6 +306,13 @@ impl Replication {
         st.backlog.as_ref().map_or(0, Backlog::offset)
     }
 
+    /// The database the stream's last SELECT chose, `None` when the next command it
+    /// generates will say SELECT again (after a reset, a full sync or fed bytes). A host that
+    /// hands the stream over mid-way (kvraft's leader stepping down) tells the next applier.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.repl().state.lock().last_db
+    }
+
     /// The replication ID (40 hex characters).
     pub fn replid(&self) -> String {
         String::from_utf8_lossy(&self.repl().state.lock().replid).into_owned()

@@ -185,7 +185,10 @@ pub(super) fn block_on<T: Send + 'static>(
     let outcome = shared
         .waiters
         .block(ctx.s.db_index, keys, attempt, poll, || {
-            if handle.is_killed() || shared.stopping.load(Ordering::Relaxed) || handle.peer_closed()
+            if handle.is_killed()
+                || shared.stopping.load(Ordering::Relaxed)
+                || handle.peer_closed()
+                || shared.raft.get().is_some_and(|r| !r.is_serving())
             {
                 gone = true;
                 return true;

@@ -28,7 +28,7 @@ pub(super) static COMMANDS: &[Command] = &[
 pub(crate) const REDIS_VERSION: &str = "7.2.0";
 
 /// Redis's sections, in Redis's order.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "clients",
     "memory",
@@ -42,6 +42,8 @@ const SECTIONS: [&str; 13] = [
     "latencystats",
     "cluster",
     "keyspace",
+    // kv's own: the Raft mode's state, only in that mode.
+    "raft",
 ];
 
 /// INFO [section ...]: no argument or `default` gives every section but commandstats; `all`
@@ -64,7 +66,11 @@ fn info(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     }
     let mut text = String::new();
     for (i, name) in SECTIONS.iter().enumerate() {
-        if !wanted[i] {
+        let raft_mode = ctx.s.shared.raft.get().is_some();
+        if !(wanted[i] || *name == "raft" && raft_mode && req.len() == 1) {
+            continue;
+        }
+        if *name == "raft" && !raft_mode {
             continue;
         }
         if !text.is_empty() {
@@ -134,6 +140,11 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
             }
         }
         "cluster" => line!(out, "cluster_enabled:0"),
+        "raft" => {
+            if let Some(node) = s.raft.get() {
+                crate::raft::info(node, out);
+            }
+        }
         "commandstats" => commandstats(s, out),
         "latencystats" => latencystats(s, out),
         "keyspace" => {

@@ -26,6 +26,7 @@ mod multi;
 mod object;
 mod pause;
 mod pubsub;
+mod raft;
 mod replicaof;
 mod replication;
 mod script;

@@ -34,6 +34,9 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// REPLICAOF host port | NO ONE.
 fn replicaof(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     if crate::repl::failover::phase_of(&ctx.s.shared) {
         return Err(CmdError::Msg(
             "ERR REPLICAOF not allowed while failing over.",

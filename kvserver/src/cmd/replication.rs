@@ -46,6 +46,9 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
 fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
         return Ok(());
     }
@@ -56,6 +59,9 @@ fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 /// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
 /// full resync (`PSYNC ? -1` asks for one).
 fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
         return Ok(());
     }
@@ -104,6 +110,9 @@ fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], parsed and checked as Redis 7.0's
 /// `failoverCommand` (`kvserver/src/repl/failover.rs` does the rest).
 fn failover(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if ctx.s.shared.raft.get().is_some() {
+        return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
+    }
     let shared = std::sync::Arc::clone(&ctx.s.shared);
     if req.len() == 2 && is(req.arg(1), "abort") {
         if !crate::repl::failover::abort_by_hand(&shared) {
@@ -243,6 +252,43 @@ fn wait(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// port and offset.
 fn role(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let shared = std::sync::Arc::clone(&ctx.s.shared);
+    if let Some(node) = shared.raft.get() {
+        // The Raft mode in Redis's shapes: the leader as a master with its members, a
+        // follower as a replica of the leader's client address.
+        let st = node.status();
+        let mut w = ctx.w();
+        if st.serving {
+            let members: Vec<_> = st.peers.iter().filter(|p| p.id != st.id).collect();
+            w.array_len(3);
+            w.bulk(b"master");
+            w.integer(st.committed_offset as i64);
+            w.array_len(members.len());
+            for p in members {
+                let client = node.client_addr(p.id).unwrap_or_default();
+                let (host, port) = client.rsplit_once(':').unwrap_or(("", "0"));
+                w.array_len(3);
+                w.bulk(host.as_bytes());
+                w.bulk(port.as_bytes());
+                w.bulk(p.matched.to_string().as_bytes());
+            }
+        } else {
+            let leader = node.client_addr(st.leader).filter(|_| st.leader != 0);
+            let (host, port, state) = match &leader {
+                Some(a) => {
+                    let (h, p) = a.rsplit_once(':').unwrap_or((a.as_str(), "0"));
+                    (h.to_string(), p.parse::<i64>().unwrap_or(0), "connected")
+                }
+                None => ("?".to_string(), 0, "connect"),
+            };
+            w.array_len(5);
+            w.bulk(b"slave");
+            w.bulk(host.as_bytes());
+            w.integer(port);
+            w.bulk(state.as_bytes());
+            w.integer(st.committed_offset as i64);
+        }
+        return Ok(());
+    }
     if let Some((host, port, state, offset)) = crate::replica::role(&shared) {
         let mut w = ctx.w();
         w.array_len(5);

@@ -16,8 +16,8 @@ use super::replication;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
     acl, bitmap, blocking, client, command, config, connection, debug, dump, expire, function, geo,
-    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, replicaof, script, server,
-    set, slowlog, sort, stream, stream_group, string, zcombine, zset,
+    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, raft, replicaof, script,
+    server, set, slowlog, sort, stream, stream_group, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -196,8 +196,9 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 34] = [
+    let families: [&'static [Command]; 35] = [
         string::COMMANDS,
+        raft::COMMANDS,
         lcs::COMMANDS,
         keys::COMMANDS,
         expire::COMMANDS,

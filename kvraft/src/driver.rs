@@ -1,0 +1,858 @@
+//! The Raft thread: ticks raft-rs's `RawNode`, feeds it the peers' messages and the leader's
+//! stream bytes, persists and sends what each `Ready` holds, applies committed entries, and
+//! moves the node between following and serving as leader.
+//!
+//! Serving starts only once a new leader has applied its whole log (everything up to the
+//! empty entry of its term, which commits everything before it); the stream then continues at
+//! the offset the log reached. Serving stops when Raft says another node leads (or this one
+//! cannot keep proposing): connection threads see `serving` cleared and forward from then on,
+//! the thread waits for commands still running here, and if they changed the store past what
+//! is committed, the store is rebuilt from the newest snapshot and the committed log (those
+//! changes may never commit; the next leader's log decides).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use protobuf::Message as _;
+use raft::prelude::*;
+use raft::{GetEntriesContext, RawNode, StateRole, Storage};
+
+use crate::error::{Error, Result};
+use crate::machine::{Machine, decode_entry, encode_entry, snapshot_header};
+use crate::node::{Admin, Event, PeerStatus, Role, Shared};
+use crate::storage::LogStore;
+
+/// Where this node stands as a leader.
+enum Lead {
+    /// Not leading.
+    No,
+    /// Elected; applying the log up to `until` before serving.
+    Starting { until: u64 },
+    /// Serving: commands run here. `db` is the database the stream had selected when serving
+    /// began; `proposer` stops the thread that reads the stream; `period` numbers this
+    /// serving period and `next` is the stream offset its next proposal must start at.
+    Serving {
+        db: usize,
+        proposer: Arc<AtomicBool>,
+        period: u64,
+        next: u64,
+        term: u64,
+    },
+}
+
+/// The log as raft-rs reads it: the store, except that a snapshot for a peer the newest
+/// snapshot does not name as a member (one that joined after it) is not offered; the
+/// leader makes a new one instead (raft-rs retries).
+pub(crate) struct Log {
+    store: LogStore,
+    wanted: Arc<AtomicBool>,
+}
+
+impl Storage for Log {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        self.store.initial_state()
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        self.store.entries(low, high, max_size, context)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        self.store.term(idx)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Storage::first_index(&self.store)
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Storage::last_index(&self.store)
+    }
+
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        let snap = Storage::snapshot(&self.store, request_index, to)?;
+        let cs = snap.get_metadata().get_conf_state();
+        let member = cs.voters.contains(&to) || cs.learners.contains(&to);
+        if !member || snap.get_metadata().index < request_index {
+            self.wanted.store(true, Ordering::SeqCst);
+            return Err(raft::Error::Store(
+                raft::StorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        Ok(snap)
+    }
+}
+
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    raw: RawNode<Log>,
+    /// A peer needs a newer snapshot than the store has.
+    wanted: Arc<AtomicBool>,
+    machine: Machine,
+    rx: Receiver<Event>,
+    lead: Lead,
+    /// The stream offset each recent committed entry ends at (for labelling the leader's
+    /// snapshots with the entry they cover).
+    ends: VecDeque<(u64, u64)>,
+    /// A leader's snapshot waiting for its offset to commit.
+    pending_snapshot: Option<(u64, Vec<u8>)>,
+    snapshotting: bool,
+    /// Membership changes waiting to be applied, answered then.
+    admin: HashMap<u64, Vec<Sender<Result<()>>>>,
+    stopping: bool,
+    /// Serving periods so far (see `Lead::Serving`).
+    periods: u64,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Event>) -> Result<Driver> {
+        let store = shared.store.clone();
+        let mut machine = Machine::new(shared.kv.clone());
+        if store.is_new() && !shared.opts.join {
+            // A new group starts from a snapshot of the empty store that names the members,
+            // so the log begins after it: a node that joins later gets the snapshot (and the
+            // members with it) rather than a log whose first configuration it never saw.
+            let mut snap = Snapshot {
+                data: machine.snapshot()?.into(),
+                ..Snapshot::default()
+            };
+            let meta = snap.mut_metadata();
+            meta.index = 1;
+            meta.term = 1;
+            meta.set_conf_state(ConfState {
+                voters: shared.opts.peers.iter().map(|(id, _)| *id).collect(),
+                ..ConfState::default()
+            });
+            store.apply_snapshot(&snap)?;
+            store.sync()?;
+        }
+        let mut applied = 0;
+        if let Some(snap) = store.snapshot() {
+            machine.load(&snap.data)?;
+            applied = snap.get_metadata().index;
+        }
+        shared
+            .committed_offset
+            .store(machine.offset(), Ordering::SeqCst);
+        let cfg = Config {
+            id: shared.id,
+            election_tick: shared.opts.election_ticks,
+            heartbeat_tick: shared.opts.heartbeat_ticks,
+            applied,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            check_quorum: true,
+            pre_vote: true,
+            max_committed_size_per_ready: 16 << 20,
+            ..Config::default()
+        };
+        cfg.validate()?;
+        let wanted = Arc::new(AtomicBool::new(false));
+        let log = Log {
+            store,
+            wanted: Arc::clone(&wanted),
+        };
+        let raw = RawNode::new(&cfg, log, &crate::logger::logger())?;
+        Ok(Driver {
+            shared,
+            raw,
+            wanted,
+            machine,
+            rx,
+            lead: Lead::No,
+            ends: VecDeque::new(),
+            pending_snapshot: None,
+            snapshotting: false,
+            admin: HashMap::new(),
+            stopping: false,
+            periods: 0,
+        })
+    }
+
+    pub(crate) fn run(mut self) {
+        let tick = self.shared.opts.tick;
+        let mut next_tick = Instant::now() + tick;
+        while !self.stopping {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(ev) => {
+                    self.handle(ev);
+                    // Everything already queued joins this round: one Ready, one sync.
+                    for _ in 0..4096 {
+                        match self.rx.try_recv() {
+                            Ok(ev) => self.handle(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_tick {
+                self.raw.tick();
+                next_tick = Instant::now() + tick;
+            }
+            if let Err(e) = self.round() {
+                log::error!("raft node {} stops: {e}", self.shared.id);
+                self.shared.failed.store(true, Ordering::SeqCst);
+                self.stop_serving();
+                self.shared.wake();
+                break;
+            }
+        }
+        if matches!(self.lead, Lead::Serving { .. }) {
+            self.stop_serving();
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Message(m) => {
+                let _ = self.raw.step(*m);
+            }
+            Event::Stream {
+                period,
+                start,
+                bytes,
+            } => {
+                let leading = self.raw.raft.state == StateRole::Leader;
+                let now = self.raw.raft.term;
+                let Lead::Serving {
+                    period: current,
+                    next,
+                    term,
+                    ..
+                } = &mut self.lead
+                else {
+                    return;
+                };
+                if !leading || now != *term {
+                    // Leadership went while these were read. They must not be proposed: a
+                    // follower's raft-rs forwards a proposal to the leader, whose stream
+                    // this is not (0.7 has no switch to turn forwarding off).
+                    self.stop_serving();
+                    return;
+                }
+                if period != *current {
+                    // Read before an earlier period ended: those changes were rebuilt away.
+                    return;
+                }
+                if start != *next {
+                    log::error!(
+                        "raft node {}: the stream jumped from offset {} to {start}; rebuilding",
+                        self.shared.id,
+                        *next
+                    );
+                    self.stop_serving();
+                    return;
+                }
+                *next = start + bytes.len() as u64;
+                if self
+                    .raw
+                    .propose(vec![], encode_entry(start, &bytes))
+                    .is_err()
+                {
+                    // Executed here but not in the log: serving must stop and the store be
+                    // rebuilt (the leader may then start serving again).
+                    log::warn!("raft proposal refused; rebuilding the store");
+                    self.stop_serving();
+                }
+            }
+            Event::Read => {
+                if self.raw.raft.state == StateRole::Leader {
+                    let mut r = self.shared.reads.lock();
+                    if r.next > r.requested {
+                        r.requested = r.next;
+                        let ctx = r.next.to_le_bytes().to_vec();
+                        drop(r);
+                        self.raw.read_index(ctx);
+                    }
+                }
+            }
+            Event::Admin(a, reply) => self.admin(a, reply),
+            Event::Snapshot { offset, data } => {
+                self.pending_snapshot = Some((offset, data));
+            }
+            Event::Snapshotted => self.snapshotting = false,
+            Event::Stop => self.stopping = true,
+        }
+    }
+
+    fn admin(&mut self, a: Admin, reply: Sender<Result<()>>) {
+        let change = |t: ConfChangeType, id: u64, addr: Option<String>| {
+            let mut cc = ConfChange::default();
+            cc.set_change_type(t);
+            cc.node_id = id;
+            if let Some(a) = addr {
+                cc.context = a.into_bytes().into();
+            }
+            cc
+        };
+        let (cc, id) = match a {
+            Admin::TransferLeader(id) => {
+                let res = if self.raw.raft.state == StateRole::Leader {
+                    self.raw.transfer_leader(id);
+                    Ok(())
+                } else {
+                    Err(Error::NotLeader)
+                };
+                let _ = reply.send(res);
+                return;
+            }
+            Admin::AddNode(id, addr) => (change(ConfChangeType::AddNode, id, Some(addr)), id),
+            Admin::AddLearner(id, addr) => {
+                (change(ConfChangeType::AddLearnerNode, id, Some(addr)), id)
+            }
+            Admin::RemoveNode(id) => (change(ConfChangeType::RemoveNode, id, None), id),
+        };
+        if self.raw.raft.state != StateRole::Leader {
+            let _ = reply.send(Err(Error::NotLeader));
+            return;
+        }
+        match self.raw.propose_conf_change(vec![], cc) {
+            Ok(()) => self.admin.entry(id).or_default().push(reply),
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+            }
+        }
+    }
+
+    /// One round: the Ready, then role changes, the status and compaction.
+    fn round(&mut self) -> Result<()> {
+        self.on_ready()?;
+        self.transitions()?;
+        self.publish();
+        self.maybe_snapshot()?;
+        Ok(())
+    }
+
+    fn send_all(&self, msgs: Vec<Message>) {
+        for m in msgs {
+            self.shared.transport.send(m);
+        }
+    }
+
+    fn on_ready(&mut self) -> Result<()> {
+        if !self.raw.has_ready() {
+            return Ok(());
+        }
+        let store = self.shared.store.clone();
+        let mut ready = self.raw.ready();
+        // Leadership lost in this round (a newer leader's append, a failed check-quorum):
+        // serving stops before anything is applied, so that the new leader's entries are
+        // applied to the store rather than taken for this node's own.
+        if let Lead::Serving { term, .. } = self.lead
+            && (self.raw.raft.state != StateRole::Leader || self.raw.raft.term != term)
+        {
+            self.stop_serving();
+        }
+        self.send_all(ready.take_messages());
+        if !ready.snapshot().is_empty() {
+            let snap = ready.snapshot().clone();
+            store.apply_snapshot(&snap)?;
+            if let Lead::Serving { .. } = self.lead {
+                self.stop_serving();
+            }
+            self.machine.load(&snap.data)?;
+            self.ends.clear();
+            self.shared
+                .committed_offset
+                .store(self.machine.offset(), Ordering::SeqCst);
+        }
+        let reads = ready.take_read_states();
+        self.apply_committed(ready.take_committed_entries())?;
+        if !ready.entries().is_empty() {
+            store.append(ready.entries())?;
+        }
+        if let Some(hs) = ready.hs() {
+            store.set_hard_state(hs)?;
+        }
+        store.sync()?;
+        self.send_all(ready.take_persisted_messages());
+        let mut light = self.raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            store.set_commit(commit)?;
+        }
+        self.send_all(light.take_messages());
+        self.apply_committed(light.take_committed_entries())?;
+        self.raw.advance_apply();
+        if !reads.is_empty() {
+            let mut r = self.shared.reads.lock();
+            for rs in reads {
+                if rs.request_ctx.len() == 8 {
+                    let t = u64::from_le_bytes(rs.request_ctx[..].try_into().expect("8 bytes"));
+                    r.confirmed = r.confirmed.max(t);
+                }
+            }
+            self.shared.changed.notify_all();
+        }
+        Ok(())
+    }
+
+    fn apply_committed(&mut self, entries: Vec<Entry>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let serving = match self.lead {
+            Lead::Serving { term, .. } => Some(term),
+            _ => None,
+        };
+        for e in entries {
+            match e.get_entry_type() {
+                EntryType::EntryNormal => {
+                    // The leader ran its own entries' commands already (those of its term:
+                    // everything before was applied before it began serving).
+                    let end = if serving == Some(e.term) {
+                        decode_entry(&e.data)?.and_then(|(start, b)| {
+                            (!b.is_empty()).then(|| start + b.len() as u64 - 1)
+                        })
+                    } else {
+                        self.machine.apply(&e.data).map_err(|err| {
+                            self.log_entries_before(e.index);
+                            let start = decode_entry(&e.data).ok().flatten().map(|(s, _)| s);
+                            Error::Invalid(format!(
+                                "applying entry {} of term {} (stream offset {start:?}, the \
+                                 store at {}): {err}",
+                                e.index,
+                                e.term,
+                                self.machine.offset()
+                            ))
+                        })?
+                    };
+                    if let Some(end) = end {
+                        self.ends.push_back((e.index, end));
+                        self.shared
+                            .committed_offset
+                            .fetch_max(end, Ordering::SeqCst);
+                    }
+                }
+                EntryType::EntryConfChange => {
+                    let mut cc = ConfChange::default();
+                    cc.merge_from_bytes(&e.data)
+                        .map_err(|err| Error::Invalid(format!("a conf change entry: {err}")))?;
+                    self.conf_change(&cc)?;
+                }
+                EntryType::EntryConfChangeV2 => {
+                    let mut cc = ConfChangeV2::default();
+                    cc.merge_from_bytes(&e.data)
+                        .map_err(|err| Error::Invalid(format!("a conf change entry: {err}")))?;
+                    let cs = self.raw.apply_conf_change(&cc)?;
+                    self.shared.store.set_conf_state(cs)?;
+                }
+            }
+            self.shared.applied.store(e.index, Ordering::Relaxed);
+        }
+        while self.ends.len() > 100_000 {
+            self.ends.pop_front();
+        }
+        let _r = self.shared.reads.lock();
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// Logs the entries just before a bad one: their terms, stream offsets and first bytes.
+    fn log_entries_before(&self, index: u64) {
+        let from = index.saturating_sub(4).max(self.shared.store.first_index());
+        let Ok(entries) =
+            self.shared
+                .store
+                .entries(from, index + 1, None, GetEntriesContext::empty(false))
+        else {
+            return;
+        };
+        for e in entries {
+            let desc = match decode_entry(&e.data) {
+                Ok(Some((start, b))) => format!(
+                    "stream {start}..={} {:?}",
+                    start + b.len() as u64 - 1,
+                    String::from_utf8_lossy(&b[..b.len().min(80)])
+                ),
+                Ok(None) => "empty".to_string(),
+                Err(_) => format!("{:?}", e.get_entry_type()),
+            };
+            log::error!("raft entry {} term {}: {desc}", e.index, e.term);
+        }
+    }
+
+    fn conf_change(&mut self, cc: &ConfChange) -> Result<()> {
+        let cs = self.raw.apply_conf_change(cc)?;
+        self.shared.store.set_conf_state(cs)?;
+        let id = cc.node_id;
+        match cc.get_change_type() {
+            ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                if id != self.shared.id {
+                    let addr = String::from_utf8_lossy(&cc.context).into_owned();
+                    self.shared.transport.add_peer(id, &addr);
+                }
+            }
+            ConfChangeType::RemoveNode => {
+                if id != self.shared.id {
+                    self.shared.transport.remove_peer(id);
+                }
+            }
+        }
+        for r in self.admin.remove(&id).unwrap_or_default() {
+            let _ = r.send(Ok(()));
+        }
+        Ok(())
+    }
+
+    /// Moves between following, starting and serving as Raft's state says.
+    fn transitions(&mut self) -> Result<()> {
+        let leader = self.raw.raft.state == StateRole::Leader;
+        match (&self.lead, leader) {
+            (Lead::No, true) => {
+                self.lead = Lead::Starting {
+                    until: self.raw.raft.raft_log.last_index(),
+                };
+            }
+            (Lead::Starting { .. }, false) => self.lead = Lead::No,
+            (Lead::Serving { .. }, false) => self.stop_serving(),
+            _ => {}
+        }
+        if let Lead::Starting { until } = self.lead
+            && self.raw.raft.raft_log.applied >= until
+        {
+            self.start_serving();
+        }
+        Ok(())
+    }
+
+    fn start_serving(&mut self) {
+        let s = &*self.shared;
+        let offset = self.machine.offset();
+        let db = self.machine.selected_db();
+        let repl = s.kv.replication();
+        // The stream continues where the log is, under a new ID; its first command selects.
+        if let Err(e) = repl.reset(&replid(s.id, self.raw.raft.term), offset) {
+            log::error!("raft node {}: cannot start the stream: {e}", s.id);
+            return;
+        }
+        repl.set_reader_limit(0);
+        let Some(mut reader) = repl.reader(offset + 1) else {
+            log::error!("raft node {}: cannot read the stream", s.id);
+            return;
+        };
+        s.committed_offset.fetch_max(offset, Ordering::SeqCst);
+        // Generating before expiring: every deletion from now on is in the stream.
+        repl.set_generating(true);
+        s.kv.set_passive_expiry(false);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let events = s.events.lock().clone();
+        self.periods += 1;
+        let period = self.periods;
+        let spawned = thread::Builder::new()
+            .name("raft-propose".into())
+            .spawn(move || {
+                let mut buf = Vec::new();
+                while !flag.load(Ordering::SeqCst) {
+                    let start = reader.position();
+                    match reader.read(&mut buf, usize::MAX, Duration::from_millis(50)) {
+                        Ok(0) => {}
+                        Ok(_) => {
+                            let bytes = std::mem::take(&mut buf);
+                            let ev = Event::Stream {
+                                period,
+                                start,
+                                bytes,
+                            };
+                            if events.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            log::error!("raft proposer: {e}");
+                            return;
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start the raft proposer: {e}");
+            repl.set_generating(false);
+            return;
+        }
+        self.lead = Lead::Serving {
+            db,
+            proposer: stop,
+            period,
+            next: offset + 1,
+            term: self.raw.raft.term,
+        };
+        s.epoch.fetch_add(1, Ordering::SeqCst);
+        s.serving.store(true, Ordering::SeqCst);
+        log::info!(
+            "raft node {} leads term {} from stream offset {offset}",
+            s.id,
+            self.raw.raft.term
+        );
+        for h in s.on_leading.lock().iter() {
+            h();
+        }
+        s.wake();
+    }
+
+    /// Stops serving: no new command runs here, the running ones finish, and the store goes
+    /// back to what the committed log says.
+    fn stop_serving(&mut self) {
+        let Lead::Serving { db, proposer, .. } = std::mem::replace(&mut self.lead, Lead::No) else {
+            self.lead = Lead::No;
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let s = &*shared;
+        s.serving.store(false, Ordering::SeqCst);
+        s.epoch.fetch_add(1, Ordering::SeqCst);
+        s.wake();
+        proposer.store(true, Ordering::SeqCst);
+        for h in s.on_step_down.lock().iter() {
+            h();
+        }
+        let mut waited = Instant::now();
+        while s.inflight.load(Ordering::SeqCst) > 0 {
+            thread::sleep(Duration::from_millis(1));
+            if waited.elapsed() > Duration::from_secs(5) {
+                log::warn!("raft node {}: still waiting for commands to finish", s.id);
+                waited = Instant::now();
+            }
+        }
+        // No key expires here from now on: passive expiry, then every shard locked once so
+        // that an active-expiry cycle already past its check has finished (its deletions are
+        // in the stream, still generating, and so counted in `executed`).
+        s.kv.set_passive_expiry(true);
+        let barrier = s.kv.transaction(kvcore::Scope::Everything, |_| Ok(()));
+        if let Err(e) = barrier {
+            log::warn!("raft node {}: the expiry barrier failed: {e}", s.id);
+        }
+        let repl = s.kv.replication();
+        repl.set_generating(false);
+        let executed = repl.offset();
+        let committed = s.committed_offset.load(Ordering::SeqCst);
+        log::info!(
+            "raft node {} stops leading (stream at {executed}, committed {committed})",
+            s.id
+        );
+        if executed > committed {
+            if let Err(e) = self.rebuild() {
+                log::error!("raft node {}: rebuilding the store failed: {e}", s.id);
+                s.failed.store(true, Ordering::SeqCst);
+            }
+        } else {
+            let db = repl.selected_db().unwrap_or(db);
+            self.machine.continue_at(executed, db);
+        }
+    }
+
+    /// The store from the newest snapshot and the committed log.
+    fn rebuild(&mut self) -> Result<()> {
+        let store = self.shared.store.clone();
+        self.machine.clear()?;
+        let mut from = store.first_index();
+        if let Some(snap) = store.snapshot() {
+            self.machine.load(&snap.data)?;
+            from = snap.get_metadata().index + 1;
+        }
+        let to = self.raw.raft.raft_log.applied;
+        let mut next = from;
+        while next <= to {
+            let batch = store.entries(
+                next,
+                to + 1,
+                Some(16 << 20),
+                GetEntriesContext::empty(false),
+            )?;
+            if batch.is_empty() {
+                break;
+            }
+            for e in &batch {
+                if e.get_entry_type() == EntryType::EntryNormal {
+                    self.machine.apply(&e.data)?;
+                }
+                next = e.index + 1;
+            }
+        }
+        self.shared
+            .committed_offset
+            .store(self.machine.offset(), Ordering::SeqCst);
+        log::info!(
+            "raft node {} rebuilt its store up to index {to} (stream offset {})",
+            self.shared.id,
+            self.machine.offset()
+        );
+        Ok(())
+    }
+
+    /// Publishes Raft's state for `status` and wakes waiters when the leader changed.
+    fn publish(&mut self) {
+        let s = &*self.shared;
+        let r = &self.raw.raft;
+        let role = match r.state {
+            StateRole::Follower => Role::Follower,
+            StateRole::PreCandidate => Role::PreCandidate,
+            StateRole::Candidate => Role::Candidate,
+            StateRole::Leader => Role::Leader,
+        };
+        s.set_role(role);
+        s.term.store(r.term, Ordering::Relaxed);
+        s.commit.store(r.raft_log.committed, Ordering::Relaxed);
+        let old = s.leader.swap(r.leader_id, Ordering::Relaxed);
+        if old != r.leader_id {
+            s.wake();
+        }
+        let cs = s.store.conf_state();
+        let mut peers = Vec::with_capacity(cs.voters.len() + cs.learners.len());
+        for (ids, voter) in [(&cs.voters, true), (&cs.learners, false)] {
+            for &id in ids {
+                let matched = if r.state == StateRole::Leader {
+                    r.prs().get(id).map_or(0, |p| p.matched)
+                } else {
+                    0
+                };
+                peers.push(PeerStatus {
+                    id,
+                    addr: s.transport.peer_addr(id).unwrap_or_default(),
+                    matched,
+                    voter,
+                });
+            }
+        }
+        *s.peers.lock() = peers;
+    }
+
+    /// Compacts the log once it holds enough entries: a follower snapshots its store between
+    /// two entries; a serving leader has a thread take a point-in-time copy (the full sync's
+    /// capture), labelled with the last entry it covers once that one is committed.
+    fn maybe_snapshot(&mut self) -> Result<()> {
+        let s = &*self.shared;
+        if let Some((offset, _)) = &self.pending_snapshot
+            && s.committed_offset.load(Ordering::SeqCst) >= *offset
+        {
+            let (offset, data) = self.pending_snapshot.take().expect("checked above");
+            // The last entry it covers whole: the one before the first that ends past it, or
+            // everything applied when none does.
+            let index = match self.ends.iter().find(|(_, end)| *end > offset) {
+                Some((i, _)) => i - 1,
+                None => self.raw.raft.raft_log.applied,
+            };
+            // Past the newest snapshot (the log keeps some entries before it, so its first
+            // index says nothing about that).
+            if index > s.store.snapshot_index_term().0 {
+                self.compact_in_background(index, data);
+            } else {
+                self.snapshotting = false;
+            }
+            return Ok(());
+        }
+        let wanted = self.wanted.load(Ordering::SeqCst);
+        if self.snapshotting
+            || self.pending_snapshot.is_some()
+            || !wanted && s.store.entry_count() < s.opts.snapshot_entries
+        {
+            return Ok(());
+        }
+        self.wanted.store(false, Ordering::SeqCst);
+        // The copy is taken here, at one instant (the full sync's barrier: every shard
+        // locked once), and written out on a thread (writers meanwhile dump a shard before
+        // changing it), so the Raft thread never stops for the size of the store.
+        match self.lead {
+            Lead::Serving { .. } => {
+                let mut sync = s.kv.replication().full_sync();
+                let offset = sync.offset();
+                self.background("raft-snapshot", move |events| {
+                    // The stream selects again right after a full sync's offset.
+                    let mut data = snapshot_header(offset, 0);
+                    match sync.write_rdb(&mut data) {
+                        // Labelled by the Raft thread once its offset is committed.
+                        Ok(_) => events.send(Event::Snapshot { offset, data }),
+                        Err(e) => {
+                            log::error!("raft snapshot failed: {e}");
+                            events.send(Event::Snapshotted)
+                        }
+                    }
+                });
+            }
+            Lead::No | Lead::Starting { .. } => {
+                let index = self.raw.raft.raft_log.applied;
+                if index > s.store.snapshot_index_term().0 && !self.machine.has_pending() {
+                    // Only this thread writes a follower's store: the copy is exactly the
+                    // applied log.
+                    let mut sync = s.kv.replication().full_sync();
+                    let mut data =
+                        snapshot_header(self.machine.offset(), self.machine.selected_db());
+                    let store = s.store.clone();
+                    let cs = store.conf_state();
+                    self.background("raft-snapshot", move |events| {
+                        match sync.write_rdb(&mut data) {
+                            Ok(_) => compact(&store, index, cs, data),
+                            Err(e) => log::error!("raft snapshot failed: {e}"),
+                        }
+                        events.send(Event::Snapshotted)
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot labelled `index` and compacts the log, on a thread.
+    fn compact_in_background(&mut self, index: u64, data: Vec<u8>) {
+        let store = self.shared.store.clone();
+        let cs = store.conf_state();
+        self.background("raft-compact", move |events| {
+            compact(&store, index, cs, data);
+            events.send(Event::Snapshotted)
+        });
+    }
+
+    /// Runs `work` on a thread of its own, one snapshot at a time: it reports to the Raft
+    /// thread through the sender it gets, and `Event::Snapshotted` lets the next one start.
+    fn background(
+        &mut self,
+        name: &str,
+        work: impl FnOnce(&Sender<Event>) -> std::result::Result<(), SendError<Event>> + Send + 'static,
+    ) {
+        let events = self.shared.events.lock().clone();
+        self.snapshotting = true;
+        let spawned = thread::Builder::new().name(name.into()).spawn(move || {
+            // A send fails only when the node has stopped: nothing waits for it then.
+            let _ = work(&events);
+        });
+        if spawned.is_err() {
+            self.snapshotting = false;
+        }
+    }
+}
+
+/// `LogStore::compact`, its failures logged: a snapshot overtaken by a newer one (the
+/// leader's, installed meanwhile) is simply not needed; anything else leaves the store
+/// refusing writes, which stops the node at its next round.
+fn compact(store: &LogStore, index: u64, cs: ConfState, data: Vec<u8>) {
+    match store.compact(index, cs, data) {
+        Ok(()) => {}
+        Err(Error::CompactOutOfRange { .. }) => {}
+        Err(e) => log::error!("raft log compaction at index {index} failed: {e}"),
+    }
+}
+
+/// A replication ID for this node's term as leader (40 hex digits).
+fn replid(id: u64, term: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(id);
+    h.write_u64(term);
+    let a = h.finish();
+    h.write_u64(a);
+    let b = h.finish();
+    format!("{a:016x}{b:016x}{:08x}", (id ^ term) as u32)
+}

@@ -1,0 +1,596 @@
+//! `RaftNode`: one member of a group, its public face (what a host's connection threads call)
+//! and the state they share with the Raft thread (`kvraft/src/driver.rs`).
+//!
+//! The leader runs commands on its store as a single server does; what they changed comes
+//! out of the store's replication stream, which the proposer thread reads and the Raft thread
+//! proposes as log entries. A reply waits ([`RaftNode::settle`]) until every change the
+//! command could have seen is committed (a majority has it in its durable log) and a round of
+//! heartbeats that started after the command has confirmed this node still leads (ReadIndex):
+//! then no other leader can have committed anything the command did not see. Followers apply
+//! committed entries to their stores; their clients' commands are forwarded to the leader by
+//! the host (see [`Route`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kvcore::Kv;
+use parking_lot::{Condvar, Mutex};
+use raft::prelude::Message;
+
+use crate::error::{Error, Result};
+use crate::storage::{LogOptions, LogStore};
+use crate::transport::Transport;
+
+/// How a node is set up. Times are in ticks of [`RaftOptions::tick`].
+#[derive(Clone, Debug)]
+pub struct RaftOptions {
+    pub(crate) id: u64,
+    pub(crate) peers: Vec<(u64, String)>,
+    pub(crate) dir: PathBuf,
+    pub(crate) client_port: u16,
+    pub(crate) tick: Duration,
+    pub(crate) election_ticks: usize,
+    pub(crate) heartbeat_ticks: usize,
+    pub(crate) snapshot_entries: u64,
+    pub(crate) settle_timeout: Duration,
+    pub(crate) route_wait: Duration,
+    pub(crate) join: bool,
+}
+
+impl RaftOptions {
+    /// Node `id` of the group `peers` (every member's ID and Raft address; this node's own
+    /// entry is the address it listens on, the others where it connects to reach them),
+    /// keeping its log in `dir`. Defaults: a tick of 100 ms, an election timeout of 10 ticks
+    /// (randomized up to 20 by raft-rs), a heartbeat every 2 ticks, a snapshot every 10 000
+    /// entries, replies given up after 10 s without a commit.
+    pub fn new(id: u64, peers: Vec<(u64, String)>, dir: impl AsRef<Path>) -> RaftOptions {
+        RaftOptions {
+            id,
+            peers,
+            dir: dir.as_ref().to_path_buf(),
+            client_port: 0,
+            tick: Duration::from_millis(100),
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            snapshot_entries: 10_000,
+            settle_timeout: Duration::from_secs(10),
+            route_wait: Duration::from_secs(2),
+            join: false,
+        }
+    }
+
+    /// The port this node's clients connect to, announced to the peers so that they can
+    /// forward their clients' commands here.
+    pub fn client_port(mut self, port: u16) -> RaftOptions {
+        self.client_port = port;
+        self
+    }
+
+    /// A node joining a running group (added with [`RaftNode::add_node`] on its leader):
+    /// it starts with no members and waits for the leader's snapshot, instead of starting a
+    /// new group of `peers` (only its own entry is used: the address it listens on).
+    pub fn join(mut self, join: bool) -> RaftOptions {
+        self.join = join;
+        self
+    }
+
+    /// The length of a tick.
+    pub fn tick(mut self, tick: Duration) -> RaftOptions {
+        self.tick = tick;
+        self
+    }
+
+    /// The election timeout and heartbeat interval, in ticks.
+    pub fn election(mut self, election_ticks: usize, heartbeat_ticks: usize) -> RaftOptions {
+        self.election_ticks = election_ticks;
+        self.heartbeat_ticks = heartbeat_ticks;
+        self
+    }
+
+    /// Take a snapshot and compact the log once it holds this many entries.
+    pub fn snapshot_entries(mut self, entries: u64) -> RaftOptions {
+        self.snapshot_entries = entries.max(16);
+        self
+    }
+}
+
+/// The role of a node, as Raft names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asking whether it could win an election (PreVote).
+    PreCandidate,
+    /// Standing for election.
+    Candidate,
+    /// Leads the group.
+    Leader,
+}
+
+impl Role {
+    /// The role's name in `INFO raft`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+
+    fn from_u8(v: u8) -> Role {
+        match v {
+            1 => Role::PreCandidate,
+            2 => Role::Candidate,
+            3 => Role::Leader,
+            _ => Role::Follower,
+        }
+    }
+}
+
+/// A peer as the leader sees it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PeerStatus {
+    /// Its node ID.
+    pub id: u64,
+    /// Where this node reaches it.
+    pub addr: String,
+    /// The highest log index known to be on it (leader only; 0 elsewhere).
+    pub matched: u64,
+    /// Whether it votes (a learner does not).
+    pub voter: bool,
+}
+
+/// What `INFO raft` shows.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Status {
+    /// This node's ID.
+    pub id: u64,
+    /// Its role.
+    pub role: Role,
+    /// Whether it leads and serves commands (a new leader first applies its whole log).
+    pub serving: bool,
+    /// The current term.
+    pub term: u64,
+    /// The leader's ID (0: none known).
+    pub leader: u64,
+    /// The commit index.
+    pub commit: u64,
+    /// The last index applied to the store.
+    pub applied: u64,
+    /// The first and last index of the log.
+    pub first_index: u64,
+    /// The last index of the log.
+    pub last_index: u64,
+    /// The replication stream offset the store reflects (committed).
+    pub committed_offset: u64,
+    /// The members.
+    pub peers: Vec<PeerStatus>,
+}
+
+/// An administrative change of the group.
+#[derive(Clone, Debug)]
+pub(crate) enum Admin {
+    AddNode(u64, String),
+    AddLearner(u64, String),
+    RemoveNode(u64),
+    TransferLeader(u64),
+}
+
+/// What the Raft thread receives.
+pub(crate) enum Event {
+    /// A peer's message.
+    Message(Box<Message>),
+    /// Stream bytes the leader's commands produced, the first at offset `start`, read by the
+    /// proposer of serving period `period` (a late read of an earlier period is dropped).
+    Stream {
+        period: u64,
+        start: u64,
+        bytes: Vec<u8>,
+    },
+    /// A client waits for a read confirmation.
+    Read,
+    /// A membership change or leader transfer, answered when proposed.
+    Admin(Admin, Sender<Result<()>>),
+    /// A snapshot the leader's background thread made at a stream offset.
+    Snapshot { offset: u64, data: Vec<u8> },
+    /// A background snapshot or compaction ended (another may start).
+    Snapshotted,
+    /// Shut down.
+    Stop,
+}
+
+/// Read confirmations: tickets handed to waiting clients and how far confirmed.
+#[derive(Default)]
+pub(crate) struct Reads {
+    pub(crate) next: u64,
+    pub(crate) requested: u64,
+    pub(crate) confirmed: u64,
+}
+
+type Hook = Box<dyn Fn() + Send + Sync>;
+
+/// What connection threads and the Raft thread share.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) kv: Kv,
+    pub(crate) store: LogStore,
+    pub(crate) transport: Transport,
+    pub(crate) events: Mutex<Sender<Event>>,
+    pub(crate) opts: RaftOptions,
+    /// True while this node leads and serves commands.
+    pub(crate) serving: AtomicBool,
+    /// Changes whenever serving starts or stops: a reply settles only in the epoch its
+    /// command ran in.
+    pub(crate) epoch: AtomicU64,
+    /// Commands running on this node's store now.
+    pub(crate) inflight: AtomicUsize,
+    pub(crate) committed_offset: AtomicU64,
+    pub(crate) reads: Mutex<Reads>,
+    /// Wakes waiters (settles, routes) on commits, confirmations and role changes.
+    pub(crate) changed: Condvar,
+    pub(crate) role: AtomicU8,
+    pub(crate) leader: AtomicU64,
+    pub(crate) term: AtomicU64,
+    pub(crate) commit: AtomicU64,
+    pub(crate) applied: AtomicU64,
+    pub(crate) peers: Mutex<Vec<PeerStatus>>,
+    pub(crate) failed: AtomicBool,
+    pub(crate) on_step_down: Mutex<Vec<Hook>>,
+    pub(crate) on_leading: Mutex<Vec<Hook>>,
+}
+
+impl Shared {
+    pub(crate) fn set_role(&self, role: Role) {
+        let v = match role {
+            Role::Follower => 0,
+            Role::PreCandidate => 1,
+            Role::Candidate => 2,
+            Role::Leader => 3,
+        };
+        self.role.store(v, Ordering::Relaxed);
+    }
+
+    pub(crate) fn send(&self, ev: Event) {
+        let _ = self.events.lock().send(ev);
+    }
+
+    /// Wakes every waiter (they recheck what they wait for).
+    pub(crate) fn wake(&self) {
+        let _r = self.reads.lock();
+        self.changed.notify_all();
+    }
+}
+
+/// Where a connection's command must go.
+pub enum Route<'a> {
+    /// Run it here: this node leads. Keep the guard while the command runs, then
+    /// [`RaftNode::settle`] its epoch before replying.
+    Local(Serve<'a>),
+    /// Send it to the leader's clients' address.
+    Forward(String),
+    /// No leader is known: answer that the client should retry.
+    NoLeader,
+}
+
+/// A command running on the leader's store (see [`Route::Local`]).
+pub struct Serve<'a> {
+    shared: &'a Shared,
+    epoch: u64,
+}
+
+impl Serve<'_> {
+    /// The epoch to settle the reply in.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
+impl Drop for Serve<'_> {
+    fn drop(&mut self) {
+        self.shared.inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Why a reply cannot be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsettled {
+    /// This node stopped leading: what the command did may or may not be committed.
+    LostLeadership,
+    /// No commit or confirmation within the settle timeout.
+    TimedOut,
+}
+
+/// A member of a Raft group serving a kvcore store.
+pub struct RaftNode {
+    shared: Arc<Shared>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RaftNode {
+    /// Starts node `opts.id` over `kv`, an empty in-memory store: opens (or creates) its log,
+    /// loads its newest snapshot into `kv`, joins the links to the peers and starts the Raft
+    /// thread, which replays the committed log and takes part in elections.
+    ///
+    /// # Errors
+    /// The log's (damage, I/O), a snapshot that does not load, or a listen address that cannot
+    /// be bound.
+    pub fn start(kv: Kv, opts: RaftOptions) -> Result<RaftNode> {
+        if !opts.peers.iter().any(|(id, _)| *id == opts.id) {
+            return Err(Error::Invalid(format!(
+                "node {} is not in its own list of peers",
+                opts.id
+            )));
+        }
+        let store = LogStore::open(&opts.dir, LogOptions::new())?;
+        let (tx, rx) = mpsc::channel();
+        let listen = opts
+            .peers
+            .iter()
+            .find(|(id, _)| *id == opts.id)
+            .map(|(_, a)| a.clone())
+            .expect("checked above");
+        let transport =
+            Transport::start(opts.id, &listen, opts.client_port, &opts.peers, tx.clone())
+                .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
+        let shared = Arc::new(Shared {
+            id: opts.id,
+            kv,
+            store,
+            transport,
+            events: Mutex::new(tx),
+            opts,
+            serving: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            inflight: AtomicUsize::new(0),
+            committed_offset: AtomicU64::new(0),
+            reads: Mutex::new(Reads::default()),
+            changed: Condvar::new(),
+            role: AtomicU8::new(0),
+            leader: AtomicU64::new(0),
+            term: AtomicU64::new(0),
+            commit: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            peers: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
+            on_step_down: Mutex::new(Vec::new()),
+            on_leading: Mutex::new(Vec::new()),
+        });
+        let driver = crate::driver::Driver::new(Arc::clone(&shared), rx)?;
+        let watched = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("raft".into())
+            .spawn(move || {
+                // raft-rs panics on a broken invariant (a peer claiming entries this node's
+                // log lost, say): the node then stops serving and says so, rather than
+                // keeping a dead thread behind a live listener.
+                let run = std::panic::AssertUnwindSafe(move || driver.run());
+                if std::panic::catch_unwind(run).is_err() {
+                    log::error!(
+                        "raft node {}: the raft thread panicked; this node no longer takes part",
+                        watched.id
+                    );
+                    watched.failed.store(true, Ordering::SeqCst);
+                    watched.serving.store(false, Ordering::SeqCst);
+                    watched.epoch.fetch_add(1, Ordering::SeqCst);
+                    watched.wake();
+                }
+            })
+            .map_err(|e| Error::io("starting the raft thread", e))?;
+        Ok(RaftNode {
+            shared,
+            driver: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// This node's ID.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The address this node listens on for its peers.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        self.shared.transport.listen_addr()
+    }
+
+    /// Where a client's command goes now. While there is no leader, or this node has just
+    /// become leader and is still applying its log, waits for that to change (up to 2 s).
+    pub fn route(&self) -> Route<'_> {
+        let deadline = Instant::now() + self.shared.opts.route_wait;
+        loop {
+            if let Some(route) = self.try_route() {
+                return route;
+            }
+            let mut r = self.shared.reads.lock();
+            if self.shared.changed.wait_until(&mut r, deadline).timed_out() {
+                drop(r);
+                return self.try_route().unwrap_or(Route::NoLeader);
+            }
+        }
+    }
+
+    fn try_route(&self) -> Option<Route<'_>> {
+        let s = &*self.shared;
+        if s.failed.load(Ordering::Relaxed) {
+            return Some(Route::NoLeader);
+        }
+        // Counted before the check, and the Raft thread clears `serving` before it waits for
+        // the count to reach zero: a command either sees `serving` cleared or is waited for.
+        s.inflight.fetch_add(1, Ordering::SeqCst);
+        if s.serving.load(Ordering::SeqCst) {
+            let epoch = s.epoch.load(Ordering::SeqCst);
+            return Some(Route::Local(Serve { shared: s, epoch }));
+        }
+        s.inflight.fetch_sub(1, Ordering::SeqCst);
+        let leader = s.leader.load(Ordering::Relaxed);
+        if leader != 0 && leader != s.id {
+            return s.transport.client_addr(leader).map(Route::Forward);
+        }
+        None
+    }
+
+    /// Waits until what a command that ran in `epoch` could have seen is committed, and a
+    /// heartbeat round that started after it confirmed this node still leads.
+    ///
+    /// # Errors
+    /// [`Unsettled`]: the reply must not be given (the command's effects may or may not
+    /// survive).
+    pub fn settle(&self, epoch: u64) -> std::result::Result<(), Unsettled> {
+        let s = &*self.shared;
+        let target = s.kv.replication().offset();
+        let ticket = {
+            let mut r = s.reads.lock();
+            r.next += 1;
+            r.next
+        };
+        s.send(Event::Read);
+        let deadline = Instant::now() + s.opts.settle_timeout;
+        let mut r = s.reads.lock();
+        loop {
+            if s.epoch.load(Ordering::SeqCst) != epoch || !s.serving.load(Ordering::SeqCst) {
+                return Err(Unsettled::LostLeadership);
+            }
+            if r.confirmed >= ticket && s.committed_offset.load(Ordering::SeqCst) >= target {
+                return Ok(());
+            }
+            if s.changed.wait_until(&mut r, deadline).timed_out() {
+                return Err(Unsettled::TimedOut);
+            }
+        }
+    }
+
+    /// The leader's ID as this node knows it (0: none).
+    pub fn leader(&self) -> u64 {
+        self.shared.leader.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node leads and serves commands.
+    pub fn is_serving(&self) -> bool {
+        self.shared.serving.load(Ordering::SeqCst)
+    }
+
+    /// Runs `f` on the store as the leader and returns its result once it is safe to use:
+    /// everything `f` changed or saw is committed and the leadership confirmed (what a
+    /// server does for each batch of a client's commands, for a program embedding the
+    /// group). On a follower, `Err(NotLeader)` names nothing: ask [`RaftNode::leader`] and
+    /// [`RaftNode::client_addr`] where to go.
+    ///
+    /// # Errors
+    /// [`Error::NotLeader`] when this node does not serve (no command ran);
+    /// [`Error::Unsettled`] when it stopped leading or timed out after `f` ran (its changes
+    /// may or may not survive).
+    pub fn run<R>(&self, f: impl FnOnce(&Kv) -> R) -> Result<R> {
+        let Route::Local(serve) = self.route() else {
+            return Err(Error::NotLeader);
+        };
+        let epoch = serve.epoch();
+        let out = f(&self.shared.kv);
+        drop(serve);
+        self.settle(epoch).map_err(Error::Unsettled)?;
+        Ok(out)
+    }
+
+    /// The node's state for `INFO raft`.
+    pub fn status(&self) -> Status {
+        let s = &*self.shared;
+        Status {
+            id: s.id,
+            role: Role::from_u8(s.role.load(Ordering::Relaxed)),
+            serving: s.serving.load(Ordering::Relaxed),
+            term: s.term.load(Ordering::Relaxed),
+            leader: s.leader.load(Ordering::Relaxed),
+            commit: s.commit.load(Ordering::Relaxed),
+            applied: s.applied.load(Ordering::Relaxed),
+            first_index: s.store.first_index(),
+            last_index: s.store.last_index(),
+            committed_offset: s.committed_offset.load(Ordering::Relaxed),
+            peers: s.peers.lock().clone(),
+        }
+    }
+
+    /// The address clients of node `id` connect to, once its links said.
+    pub fn client_addr(&self, id: u64) -> Option<String> {
+        self.shared.transport.client_addr(id)
+    }
+
+    /// Adds a voting member (its Raft address) through Raft's configuration change; answered
+    /// when the change is proposed (call on the leader).
+    ///
+    /// # Errors
+    /// raft-rs's refusal (not the leader, a change already pending).
+    pub fn add_node(&self, id: u64, addr: &str) -> Result<()> {
+        self.admin(Admin::AddNode(id, addr.to_string()))
+    }
+
+    /// Adds a non-voting member that receives the log (to catch up before it votes).
+    ///
+    /// # Errors
+    /// As for [`RaftNode::add_node`].
+    pub fn add_learner(&self, id: u64, addr: &str) -> Result<()> {
+        self.admin(Admin::AddLearner(id, addr.to_string()))
+    }
+
+    /// Removes a member.
+    ///
+    /// # Errors
+    /// As for [`RaftNode::add_node`].
+    pub fn remove_node(&self, id: u64) -> Result<()> {
+        self.admin(Admin::RemoveNode(id))
+    }
+
+    /// Asks the leader to hand leadership to `id`.
+    ///
+    /// # Errors
+    /// When this node does not lead.
+    pub fn transfer_leader(&self, id: u64) -> Result<()> {
+        self.admin(Admin::TransferLeader(id))
+    }
+
+    fn admin(&self, a: Admin) -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        self.shared.send(Event::Admin(a, tx));
+        rx.recv_timeout(Duration::from_secs(5))
+            .map_err(|_| Error::Invalid("the raft thread did not answer".into()))?
+    }
+
+    /// Runs `f` on the Raft thread whenever this node stops serving as leader, before it
+    /// waits for the commands still running (a host unblocks its blocked clients there).
+    pub fn on_step_down(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.shared.on_step_down.lock().push(Box::new(f));
+    }
+
+    /// Runs `f` on the Raft thread whenever this node starts serving as leader (its store now
+    /// holds the whole committed log: a host reloads what it derives from the store).
+    pub fn on_leading(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.shared.on_leading.lock().push(Box::new(f));
+    }
+
+    /// Stops the Raft thread and the links.
+    pub fn stop(&self) {
+        self.shared.send(Event::Stop);
+        if let Some(h) = self.driver.lock().take() {
+            let _ = h.join();
+        }
+        self.shared.transport.stop();
+    }
+}
+
+impl std::fmt::Debug for RaftNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftNode")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RaftNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

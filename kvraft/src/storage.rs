@@ -1,0 +1,458 @@
+//! The durable Raft log and snapshot store: [`LogStore`], raft-rs's [`raft::Storage`] over a
+//! directory holding one append-only log file and the newest snapshot.
+//!
+//! Entries, the hard state and the configuration state live in memory (bounded by
+//! compaction) and in the log file as CRC'd records; a compaction or an installed snapshot
+//! writes the kept state to a new log file (next generation) and renames it into place, which
+//! is the one commit point of the change. The formats are in docs/format.md, *The Raft log*.
+
+mod file;
+mod logfile;
+mod record;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockWriteGuard};
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use raft::{GetEntriesContext, RaftState, StorageError};
+
+use crate::error::{Error, Result};
+use logfile::{Writer, recover, remove_stale, write_log};
+use record::Record;
+use state::State;
+
+/// Settings of a [`LogStore`].
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    keep_entries: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions::new()
+    }
+}
+
+impl LogOptions {
+    /// The defaults: `keep_entries` 1024.
+    pub fn new() -> Self {
+        LogOptions { keep_entries: 1024 }
+    }
+
+    /// How many entries up to a compaction's index stay in the log (default 1024), so a
+    /// follower that lags by fewer catches up from the log instead of a snapshot.
+    pub fn keep_entries(mut self, n: u64) -> Self {
+        self.keep_entries = n;
+        self
+    }
+}
+
+struct Core {
+    state: State,
+    writer: Writer,
+}
+
+struct Inner {
+    dir: PathBuf,
+    opts: LogOptions,
+    is_new: bool,
+    core: RwLock<Core>,
+    /// Held for the store's life: the OS drops the advisory lock with the descriptor.
+    _lock: File,
+}
+
+/// The durable Raft log of one node: entries, hard state, configuration state and the newest
+/// snapshot, in one directory. Cheap to clone (an `Arc` inside); `Send + Sync`.
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LogStore {
+    /// The directory and the indexes, not the entries.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let core = self.inner.core.read();
+        f.debug_struct("LogStore")
+            .field("dir", &self.inner.dir)
+            .field("first_index", &core.state.first_index())
+            .field("last_index", &core.state.last_index())
+            .field("snapshot", &core.state.snap)
+            .field("generation", &core.writer.generation)
+            .finish()
+    }
+}
+
+impl LogStore {
+    /// Opens or creates the log in `dir` (creating the directory). Recovers the newest log
+    /// file and the snapshot it names; a torn tail of the log file (a write cut short by a
+    /// crash) is cut off with a `log::warn!` naming file and offset. Holds an advisory lock
+    /// on `dir/LOCK` for the store's life.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming file and offset for any other damage (including a snapshot
+    /// the log needs that is missing or fails its checks), [`Error::Locked`] if another store
+    /// has the directory, [`Error::Io`].
+    pub fn open(dir: &Path, opts: LogOptions) -> Result<LogStore> {
+        let lock = file::lock_dir(dir)?;
+        let listing = file::list(dir)?;
+        let (state, writer, is_new) = match listing.logs.last() {
+            None => {
+                if let Some(&i) = listing.snaps.last() {
+                    return Err(Error::Corrupt {
+                        file: dir.join(file::snap_name(i)),
+                        offset: 0,
+                        reason: "a snapshot without any log file".into(),
+                    });
+                }
+                let state = State::default();
+                let writer = write_log(dir, 1, &state)?;
+                (state, writer, true)
+            }
+            Some(&generation) => {
+                let (state, writer) = recover(dir, generation)?;
+                (state, writer, false)
+            }
+        };
+        // Older generations and unused snapshots are what a crash left between a new log's
+        // rename and their removal (or a snapshot whose log never committed).
+        remove_stale(dir, &listing, writer.generation, state.snap.0)?;
+        Ok(LogStore {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                opts,
+                is_new,
+                core: RwLock::new(Core { state, writer }),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// True when the directory held no log (a new node): the host then calls
+    /// [`LogStore::set_conf_state`].
+    pub fn is_new(&self) -> bool {
+        self.inner.is_new
+    }
+
+    fn core(&self) -> RwLockWriteGuard<'_, Core> {
+        self.inner.core.write()
+    }
+
+    /// Records the configuration state; durable at the next [`LogStore::sync`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Failed`]: the store then refuses further writes.
+    pub fn set_conf_state(&self, cs: ConfState) -> Result<()> {
+        let mut core = self.core();
+        core.writer.write([Record::ConfState(cs.clone())])?;
+        core.state.conf_state = cs;
+        Ok(())
+    }
+
+    /// Appends entries, replacing the entries from `entries[0].index` on if the log holds
+    /// them; written, durable at the next [`LogStore::sync`].
+    ///
+    /// # Errors
+    /// [`Error::BadAppend`] if the entries are not consecutive, start at or below the first
+    /// index minus one (compacted) or past the last index plus one (a gap); [`Error::Io`] or
+    /// [`Error::Failed`].
+    pub fn append(&self, entries: &[Entry]) -> Result<()> {
+        let mut core = self.core();
+        core.state.check_append(entries)?;
+        core.writer
+            .write(entries.iter().cloned().map(Record::Entry))?;
+        core.state.append(entries);
+        Ok(())
+    }
+
+    /// Records the hard state; durable at the next [`LogStore::sync`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Failed`].
+    pub fn set_hard_state(&self, hs: &HardState) -> Result<()> {
+        let mut core = self.core();
+        core.writer.write([Record::HardState(hs.clone())])?;
+        core.state.hard_state = hs.clone();
+        Ok(())
+    }
+
+    /// Records the commit index alone (raft-rs's `LightReady::commit_index`); durable at the
+    /// next [`LogStore::sync`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Failed`].
+    pub fn set_commit(&self, commit: u64) -> Result<()> {
+        let mut core = self.core();
+        core.writer.write([Record::Commit(commit)])?;
+        core.state.hard_state.commit = commit;
+        Ok(())
+    }
+
+    /// Makes everything written since the last sync durable with one fdatasync (nothing if
+    /// nothing was written).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the fdatasync fails, and [`Error::Failed`] for every write after.
+    pub fn sync(&self) -> Result<()> {
+        self.core().writer.sync()
+    }
+
+    /// Installs a snapshot received from the leader (`Ready::snapshot`): its data file is
+    /// written and synced, every entry up to its index is dropped (the whole log if the log
+    /// does not hold that index with that term), and the configuration state and commit index
+    /// come from its metadata. Durable when it returns; older snapshots are removed.
+    ///
+    /// # Errors
+    /// [`Error::SnapshotOutOfDate`] if its index is below the first index or not after the
+    /// newest snapshot; [`Error::Io`] if the snapshot could not be written (nothing changed)
+    /// or the log could not be rewritten (the store then refuses writes until reopened, which
+    /// finds the old state or the new one), or if the old files could not be removed (the
+    /// change is made).
+    pub fn apply_snapshot(&self, snap: &Snapshot) -> Result<()> {
+        let meta = snap.get_metadata();
+        let (index, term) = (meta.index, meta.term);
+        check_snapshot_index(&self.inner.core.read().state, index)?;
+        file::write_snapshot(&self.inner.dir, meta, snap.get_data())?;
+        let mut core = self.core();
+        check_snapshot_index(&core.state, index)?;
+        let mut next = core.state.clone();
+        next.rebase(index, term);
+        next.snap = (index, term);
+        next.conf_state = meta.get_conf_state().clone();
+        next.hard_state.term = next.hard_state.term.max(term);
+        next.hard_state.commit = index;
+        self.commit_state(&mut core, next)
+    }
+}
+
+fn check_snapshot_index(s: &State, index: u64) -> Result<()> {
+    if index < s.first_index() || index <= s.snap.0 {
+        return Err(Error::SnapshotOutOfDate {
+            index,
+            first: s.first_index(),
+            snapshot: s.snap.0,
+        });
+    }
+    Ok(())
+}
+
+impl LogStore {
+    /// Writes `next` as the next log generation, then drops the old log and every snapshot
+    /// but `next`'s.
+    fn commit_state(&self, core: &mut Core, next: State) -> Result<()> {
+        if core.writer.failed {
+            return Err(Error::Failed);
+        }
+        let dir = &self.inner.dir;
+        let old = core.writer.generation;
+        let old_snap = core.state.snap.0;
+        core.writer = match write_log(dir, old + 1, &next) {
+            Ok(w) => w,
+            Err(e) => {
+                // The new generation may have been renamed into place (a failed directory
+                // sync): later records in the old file would then be lost at the next open,
+                // so nothing more is written until the store is reopened.
+                core.writer.failed = true;
+                return Err(e);
+            }
+        };
+        core.state = next;
+        file::remove(&dir.join(file::log_name(old)))?;
+        if old_snap != 0 && old_snap != core.state.snap.0 {
+            file::remove(&dir.join(file::snap_name(old_snap)))?;
+        }
+        Ok(())
+    }
+
+    /// Stores a snapshot this node made of its own applied state at `index` (an index the log
+    /// holds, after the newest snapshot): written and synced as the newest snapshot, then the
+    /// log is compacted, keeping the entries after `index - keep_entries` (see
+    /// [`LogOptions::keep_entries`]). The older snapshot file is removed once the new one is
+    /// durable. `data` is written as it is and dropped.
+    ///
+    /// # Errors
+    /// [`Error::CompactOutOfRange`] if `index` is not after the newest snapshot or past the
+    /// last entry; [`Error::Io`] as in [`LogStore::apply_snapshot`].
+    pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) -> Result<()> {
+        let term = compactable(&self.inner.core.read().state, index)?;
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..SnapshotMetadata::default()
+        };
+        meta.set_conf_state(conf_state);
+        file::write_snapshot(&self.inner.dir, &meta, &data)?;
+        drop(data);
+        let mut core = self.core();
+        if compactable(&core.state, index)? != term {
+            // The entry at `index` was replaced while the snapshot was written: the host
+            // snapshotted an entry that was never committed, which raft does not allow.
+            return Err(Error::CompactOutOfRange {
+                index,
+                snapshot: core.state.snap.0,
+                last: core.state.last_index(),
+            });
+        }
+        let mut next = core.state.clone();
+        next.snap = (index, term);
+        let base = index.saturating_sub(self.inner.opts.keep_entries);
+        if base > next.base.0 {
+            // `base` is between the old base and `index`, so the log holds its term.
+            let base_term = next
+                .term(base)
+                .expect("the log holds every index up to index");
+            next.rebase(base, base_term);
+        }
+        self.commit_state(&mut core, next)
+    }
+}
+
+/// The term of `index` if the log can be compacted at it.
+fn compactable(s: &State, index: u64) -> Result<u64> {
+    match s.term(index) {
+        Some(term) if index > s.snap.0 => Ok(term),
+        _ => Err(Error::CompactOutOfRange {
+            index,
+            snapshot: s.snap.0,
+            last: s.last_index(),
+        }),
+    }
+}
+
+impl LogStore {
+    /// The newest snapshot, metadata and data, read from its file; `None` if there is none.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Corrupt`] if its file cannot be read back or fails its checks.
+    pub fn load_snapshot(&self) -> Result<Option<Snapshot>> {
+        // The read lock keeps a compaction from removing the file while it is read.
+        let core = self.inner.core.read();
+        match core.state.snap.0 {
+            0 => Ok(None),
+            index => file::load_snapshot(&self.inner.dir, index).map(Some),
+        }
+    }
+
+    /// The newest snapshot (metadata and data) if there is one: what the host loads at start.
+    ///
+    /// # Panics
+    /// If the snapshot file cannot be read back (checked when the store opened, so only after
+    /// a disk failure since): going on without it would diverge from the group.
+    /// [`LogStore::load_snapshot`] returns that error instead.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        match self.load_snapshot() {
+            Ok(s) => s,
+            Err(e) => panic!("the newest raft snapshot cannot be read: {e}"),
+        }
+    }
+
+    /// The hard state (term, vote, commit).
+    pub fn hard_state(&self) -> HardState {
+        self.inner.core.read().state.hard_state.clone()
+    }
+
+    /// The configuration state.
+    pub fn conf_state(&self) -> ConfState {
+        self.inner.core.read().state.conf_state.clone()
+    }
+
+    /// The first index `entries` can return: one after the log's truncation point.
+    pub fn first_index(&self) -> u64 {
+        self.inner.core.read().state.first_index()
+    }
+
+    /// The last entry's index (the truncation point if no entry is held).
+    pub fn last_index(&self) -> u64 {
+        self.inner.core.read().state.last_index()
+    }
+
+    /// Bytes of the log file on disk.
+    pub fn log_bytes(&self) -> u64 {
+        self.inner.core.read().writer.len
+    }
+
+    /// Entries held after the newest snapshot's index (the host's trigger for compaction).
+    pub fn entry_count(&self) -> u64 {
+        let core = self.inner.core.read();
+        core.state.last_index().saturating_sub(core.state.snap.0)
+    }
+
+    /// The newest snapshot's `(index, term)`, `(0, 0)` if there is none.
+    pub fn snapshot_index_term(&self) -> (u64, u64) {
+        self.inner.core.read().state.snap
+    }
+}
+
+fn store_err(e: StorageError) -> raft::Error {
+    raft::Error::Store(e)
+}
+
+impl raft::Storage for LogStore {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        let core = self.inner.core.read();
+        Ok(RaftState::new(
+            core.state.hard_state.clone(),
+            core.state.conf_state.clone(),
+        ))
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        let core = self.inner.core.read();
+        let s = &core.state;
+        if low < s.first_index() {
+            return Err(store_err(StorageError::Compacted));
+        }
+        if high > s.last_index() + 1 {
+            return Err(store_err(StorageError::Unavailable));
+        }
+        if low >= high {
+            return Ok(Vec::new());
+        }
+        let at = |i: u64| (i - s.first_index()) as usize;
+        let mut entries = s.entries[at(low)..at(high)].to_vec();
+        raft::util::limit_size(&mut entries, max_size.into());
+        Ok(entries)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        let core = self.inner.core.read();
+        let s = &core.state;
+        match s.term(idx) {
+            Some(t) => Ok(t),
+            None if idx < s.base.0 => Err(store_err(StorageError::Compacted)),
+            None => Err(store_err(StorageError::Unavailable)),
+        }
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Ok(LogStore::first_index(self))
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Ok(LogStore::last_index(self))
+    }
+
+    /// The newest snapshot, read from its file; `SnapshotTemporarilyUnavailable` if there is
+    /// none at or after `request_index` (raft asks again later), or if the file cannot be read
+    /// (logged as an error).
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        match self.load_snapshot() {
+            Ok(Some(s)) if s.get_metadata().index >= request_index => Ok(s),
+            Ok(_) => Err(store_err(StorageError::SnapshotTemporarilyUnavailable)),
+            Err(e) => {
+                log::error!("cannot read the raft snapshot to send: {e}");
+                Err(store_err(StorageError::SnapshotTemporarilyUnavailable))
+            }
+        }
+    }
+}

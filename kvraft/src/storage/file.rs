@@ -1,0 +1,294 @@
+//! Files of the raft directory: names, the lock, crash-safe replacement (temp, fsync, rename,
+//! fsync the directory), and the snapshot file (docs/format.md, *The Raft log*).
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use protobuf::Message as _;
+use raft::eraftpb::{Snapshot, SnapshotMetadata};
+
+use crate::error::{Error, Result};
+
+const SNAP_MAGIC: &[u8; 8] = b"KVRAFTSN";
+const SNAP_VERSION: u32 = 1;
+const SNAP_HEADER: u64 = 32;
+const SNAP_FOOTER: u64 = 8;
+
+/// `log-<generation>.raftlog`.
+pub(crate) fn log_name(generation: u64) -> String {
+    format!("log-{generation:020}.raftlog")
+}
+
+/// `snap-<index>.raftsnap`.
+pub(crate) fn snap_name(index: u64) -> String {
+    format!("snap-{index:020}.raftsnap")
+}
+
+/// What the directory holds: log generations and snapshot indexes, each sorted.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub(crate) logs: Vec<u64>,
+    pub(crate) snaps: Vec<u64>,
+}
+
+/// Lists the directory, removing leftover `*.tmp` files (never read: a temp file becomes a
+/// real one only by its rename).
+pub(crate) fn list(dir: &Path) -> Result<Listing> {
+    let io = |e| Error::io(format!("listing {}", dir.display()), e);
+    let mut l = Listing::default();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let number = |prefix: &str, suffix: &str| {
+            let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+            (digits.len() == 20).then(|| digits.parse::<u64>().ok())?
+        };
+        if name.ends_with(".tmp") && (name.starts_with("log-") || name.starts_with("snap-")) {
+            remove(&dir.join(name))?;
+        } else if let Some(g) = number("log-", ".raftlog") {
+            l.logs.push(g);
+        } else if let Some(i) = number("snap-", ".raftsnap") {
+            l.snaps.push(i);
+        }
+    }
+    l.logs.sort_unstable();
+    l.snaps.sort_unstable();
+    Ok(l)
+}
+
+pub(crate) fn remove(path: &Path) -> Result<()> {
+    std::fs::remove_file(path).map_err(|e| Error::io(format!("removing {}", path.display()), e))
+}
+
+/// Takes the directory's `LOCK` file (an advisory lock the OS drops when the process dies),
+/// creating the directory first.
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    // As in kvcore: a child another thread forked holds a copy of every descriptor until its
+    // exec closes it, so a held lock is retried for up to a second before it means another
+    // store has the directory.
+    for _ in 0..50 {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", path.display()), e));
+            }
+        }
+    }
+    Err(Error::Locked(dir.to_path_buf()))
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let io = |e| Error::io(format!("syncing the directory {}", dir.display()), e);
+    fault(Fault::DirSync).map_err(io)?;
+    File::open(dir).map_err(io)?.sync_all().map_err(io)
+}
+
+/// A file operation that tests can make fail (see [`fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Writing records to the log.
+    Write,
+    /// Syncing the log.
+    Sync,
+    /// Syncing the directory (after a rename).
+    DirSync,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The operation that fails on this thread, after how many more of its kind succeed.
+    pub(crate) static FAULT: std::cell::Cell<Option<(Fault, u32)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Fails if a test armed [`FAULT`] for `at` and its count is used up (then disarms it);
+/// always `Ok` outside tests.
+pub(crate) fn fault(at: Fault) -> std::io::Result<()> {
+    #[cfg(test)]
+    if let Some((f, n)) = FAULT.with(|c| c.get())
+        && f == at
+    {
+        FAULT.with(|c| c.set(n.checked_sub(1).map(|n| (f, n))));
+        if n == 0 {
+            return Err(std::io::Error::other("injected fault"));
+        }
+    }
+    let _ = at;
+    Ok(())
+}
+
+/// Creates `dir/name` crash-safely: `write` fills `name.tmp`, which is fsynced and renamed to
+/// `name`, and the directory is fsynced. Returns the file, open for writing.
+pub(crate) fn create_atomically(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<File> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&tmp)
+        .map_err(|e| io("creating", &tmp, e))?;
+    write(&mut file).map_err(|e| io("writing", &tmp, e))?;
+    file.sync_all().map_err(|e| io("syncing", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io("renaming to", &path, e))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Writes the snapshot file for `meta` and `data` (streamed, never copied whole), durably.
+pub(crate) fn write_snapshot(dir: &Path, meta: &SnapshotMetadata, data: &[u8]) -> Result<()> {
+    let meta_bytes = meta
+        .write_to_bytes()
+        .map_err(|e| Error::io("encoding snapshot metadata", std::io::Error::other(e)))?;
+    let meta_len = u32::try_from(meta_bytes.len()).map_err(|_| Error::TooLarge {
+        what: "snapshot metadata",
+        len: meta_bytes.len(),
+    })?;
+    let mut header = [0u8; SNAP_HEADER as usize];
+    header[..8].copy_from_slice(SNAP_MAGIC);
+    header[8..12].copy_from_slice(&SNAP_VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&meta_len.to_le_bytes());
+    header[16..24].copy_from_slice(&(data.len() as u64).to_le_bytes());
+    let crc = crc32fast::hash(&header[..24]);
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    create_atomically(dir, &snap_name(meta.index), |file| {
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let mut body = crc32fast::Hasher::new();
+        w.write_all(&header)?;
+        w.write_all(&meta_bytes)?;
+        body.update(&meta_bytes);
+        for chunk in data.chunks(1 << 20) {
+            w.write_all(chunk)?;
+            body.update(chunk);
+        }
+        w.write_all(&body.finalize().to_le_bytes())?;
+        w.write_all(&[0; 4])?;
+        w.flush()
+    })?;
+    Ok(())
+}
+
+/// Reads (`load`) or only checks the snapshot file at `path`: header, metadata, every data
+/// byte against the footer's CRC. Returns the metadata and, when loading, the data.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the offset of the first check that fails; [`Error::Io`].
+pub(crate) fn read_snapshot(path: &Path, load: bool) -> Result<(SnapshotMetadata, Vec<u8>)> {
+    let corrupt = |offset: u64, reason: String| Error::Corrupt {
+        file: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let io = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size < SNAP_HEADER + SNAP_FOOTER {
+        return Err(corrupt(0, format!("the file is only {size} bytes long")));
+    }
+    let mut header = [0u8; SNAP_HEADER as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    if &header[..8] != SNAP_MAGIC {
+        return Err(corrupt(0, "not a raft snapshot file (bad magic)".into()));
+    }
+    let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    if word(24) != crc32fast::hash(&header[..24]) {
+        return Err(corrupt(24, "the header failed its checksum".into()));
+    }
+    if word(28) != 0 {
+        return Err(corrupt(
+            28,
+            "the header's reserved bytes are not zero".into(),
+        ));
+    }
+    if word(8) != SNAP_VERSION {
+        return Err(corrupt(8, format!("unsupported version {}", word(8))));
+    }
+    let meta_len = u64::from(word(12));
+    let data_len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
+    let expected = SNAP_HEADER
+        .checked_add(meta_len)
+        .and_then(|n| n.checked_add(data_len))
+        .and_then(|n| n.checked_add(SNAP_FOOTER));
+    if expected != Some(size) {
+        return Err(corrupt(
+            12,
+            format!("the lengths do not add up to the size {size}"),
+        ));
+    }
+    let mut body = crc32fast::Hasher::new();
+    let mut meta_bytes = vec![0; meta_len as usize];
+    file.read_exact(&mut meta_bytes).map_err(io)?;
+    body.update(&meta_bytes);
+    let mut data = Vec::new();
+    let mut chunk = vec![0; (1 << 20).min(data_len as usize)];
+    if load {
+        let len = usize::try_from(data_len).map_err(|_| Error::TooLarge {
+            what: "snapshot",
+            len: usize::MAX,
+        })?;
+        data.try_reserve_exact(len)
+            .map_err(|e| Error::io("reading a snapshot", std::io::Error::other(e)))?;
+    }
+    let mut left = data_len;
+    while left > 0 {
+        let n = chunk.len().min(left as usize);
+        file.read_exact(&mut chunk[..n]).map_err(io)?;
+        body.update(&chunk[..n]);
+        if load {
+            data.extend_from_slice(&chunk[..n]);
+        }
+        left -= n as u64;
+    }
+    let mut footer = [0u8; SNAP_FOOTER as usize];
+    file.read_exact(&mut footer).map_err(io)?;
+    let stored = u32::from_le_bytes(footer[..4].try_into().expect("4 bytes"));
+    if footer[4..] != [0; 4] {
+        return Err(corrupt(
+            size - 4,
+            "the footer's reserved bytes are not zero".into(),
+        ));
+    }
+    if stored != body.finalize() {
+        return Err(corrupt(
+            size - SNAP_FOOTER,
+            "the metadata and data failed their checksum".into(),
+        ));
+    }
+    let meta = SnapshotMetadata::parse_from_bytes(&meta_bytes)
+        .map_err(|e| corrupt(SNAP_HEADER, format!("bad metadata: {e}")))?;
+    Ok((meta, data))
+}
+
+/// The snapshot at `index` in `dir`, loaded whole (its data in one buffer, moved into the
+/// `Snapshot` without a copy).
+pub(crate) fn load_snapshot(dir: &Path, index: u64) -> Result<Snapshot> {
+    let (meta, data) = read_snapshot(&dir.join(snap_name(index)), true)?;
+    let mut snap = Snapshot::default();
+    snap.set_metadata(meta);
+    snap.set_data(data.into());
+    Ok(snap)
+}
+
+/// The path of `name` in `dir`.
+pub(crate) fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

@@ -1,0 +1,240 @@
+//! The Raft mode's side in the server (`--raft-id`, `--raft-peers`): which commands a
+//! follower forwards to the leader and how, and what a leader's connection waits for before
+//! replying. The consensus itself is kvraft's.
+//!
+//! A follower forwards every command that touches the data (Redis's `readonly`, `write` and
+//! `may_replicate` flags, transactions and scripts) over its own connection to the leader,
+//! one per client connection, opened when first needed, and relays the reply bytes as they
+//! come. Connection commands (HELLO, CLIENT, SELECT, ...), server administration (INFO,
+//! CONFIG, ...) and publish/subscribe run on the node itself. If the link to the leader fails
+//! after a command was sent, its outcome is unknown: the client's connection is closed rather
+//! than answered, as a failed commit closes it on a single server.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use kvproto::{Limits, Request, Status, Version, Writer};
+
+use crate::cmd::table::{Command, Flags};
+use crate::conn::Session;
+use crate::log::verbose;
+
+/// The answer while no leader is known (nothing ran).
+pub(crate) const TRYAGAIN: &[u8] = b"TRYAGAIN no raft leader is known, retry later";
+
+/// The answer to REPLICAOF, SYNC, PSYNC and FAILOVER in the Raft mode: the group replicates
+/// itself, and a Redis replication stream would restart at every change of leader.
+pub(crate) const NO_REPLICATION: &str =
+    "ERR Redis replication (REPLICAOF, SYNC, PSYNC, FAILOVER) is not available in raft mode";
+
+/// The connection to the leader a follower's client uses.
+pub(crate) struct Upstream {
+    addr: String,
+    leader: u64,
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// The database and protocol the leader's side of this connection has.
+    db: usize,
+    resp3: bool,
+}
+
+/// Whether a follower forwards `cmd` to the leader.
+pub(crate) fn forwards(cmd: &Command) -> bool {
+    match cmd.name {
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => true,
+        "publish" | "spublish" | "select" | "hello" | "auth" | "reset" | "quit" => false,
+        _ => cmd.flags.any(Flags::KEYSPACE),
+    }
+}
+
+/// Sends `req` to the leader at `addr` (node `leader`) and appends its reply to `out`.
+pub(crate) fn forward(
+    s: &mut Session,
+    leader: u64,
+    addr: &str,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+) {
+    if s.upstream
+        .as_ref()
+        .is_some_and(|u| u.addr != addr || u.leader != leader)
+    {
+        // The leader changed: a transaction or watch begun with the old one cannot go on.
+        s.upstream = None;
+        if s.forwarded_state {
+            s.close = true;
+            return;
+        }
+    }
+    if s.upstream.is_none() {
+        match connect(addr, leader) {
+            Ok(u) => s.upstream = Some(Box::new(u)),
+            Err(e) => {
+                verbose!("cannot reach the raft leader at {addr}: {e}");
+                Writer::new(out, s.version).error(TRYAGAIN);
+                return;
+            }
+        }
+    }
+    let name = req.arg(0);
+    if name.eq_ignore_ascii_case(b"multi") || name.eq_ignore_ascii_case(b"watch") {
+        s.forwarded_state = true;
+    }
+    let shared = std::sync::Arc::clone(&s.shared);
+    let handle = std::sync::Arc::clone(&s.handle);
+    // Checked whenever the leader is silent for a while: give up when another node leads,
+    // or nobody waits for the answer any more.
+    let give_up = || {
+        shared.raft.get().is_none_or(|r| r.leader() != leader)
+            || handle.is_killed()
+            || handle.peer_closed()
+            || shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let up = s.upstream.as_mut().expect("connected above");
+    let mut msg = Vec::new();
+    if up.db != s.db_index {
+        push_command(&mut msg, &[b"SELECT", s.db_index.to_string().as_bytes()]);
+    }
+    let resp3 = s.version == Version::Resp3;
+    if up.resp3 != resp3 {
+        push_command(&mut msg, &[b"HELLO", if resp3 { b"3" } else { b"2" }]);
+    }
+    let extra = usize::from(up.db != s.db_index) + usize::from(up.resp3 != resp3);
+    let args: Vec<&[u8]> = req.args().collect();
+    push_command(&mut msg, &args);
+    let sent = up.stream.write_all(&msg);
+    let mut reply = Ok(());
+    if sent.is_ok() {
+        for i in 0..=extra {
+            let keep = i == extra;
+            reply = read_reply(up, &give_up, keep.then_some(&mut *out));
+            if reply.is_err() {
+                break;
+            }
+        }
+    }
+    match sent.and(reply) {
+        Ok(()) => {
+            up.db = s.db_index;
+            up.resp3 = resp3;
+        }
+        Err(e) => {
+            verbose!("the link to the raft leader failed: {e}; closing the client");
+            s.upstream = None;
+            s.close = true;
+        }
+    }
+}
+
+fn connect(addr: &str, leader: u64) -> io::Result<Upstream> {
+    let sock = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other("no address"))?;
+    let stream = TcpStream::connect_timeout(&sock, Duration::from_secs(1))?;
+    stream.set_nodelay(true)?;
+    // Short reads, so that a leader that stops answering is noticed when another is elected.
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(Upstream {
+        addr: addr.to_string(),
+        leader,
+        stream,
+        buf: Vec::new(),
+        db: 0,
+        resp3: false,
+    })
+}
+
+fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Reads one reply (and any push messages before it) from the leader; appends its bytes to
+/// `out` if given. Waits until `give_up` says so: a blocking command may take long.
+fn read_reply(
+    up: &mut Upstream,
+    give_up: &dyn Fn() -> bool,
+    mut out: Option<&mut Vec<u8>>,
+) -> io::Result<()> {
+    let mut limits = Limits::new();
+    limits.max_bulk_len = usize::MAX;
+    limits.max_array_len = usize::MAX;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if !up.buf.is_empty() {
+            match kvproto::decode_frame(&up.buf, &limits) {
+                Ok(Status::Complete((frame, used))) => {
+                    let push = matches!(frame, kvproto::Frame::Push(_));
+                    if let Some(o) = out.as_deref_mut() {
+                        o.extend_from_slice(&up.buf[..used]);
+                    }
+                    up.buf.drain(..used);
+                    if !push {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(Status::Incomplete) => {}
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
+        match up.stream.read(&mut chunk) {
+            Ok(0) => return Err(io::Error::other("the leader closed the connection")),
+            Ok(n) => up.buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if give_up() {
+                    return Err(io::Error::other(
+                        "no answer from the leader (another leads, or the client left)",
+                    ));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `INFO raft`.
+pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
+    use std::fmt::Write as _;
+    let st = node.status();
+    let _ = write!(
+        out,
+        "raft_node_id:{}\r\nraft_role:{}\r\nraft_serving:{}\r\nraft_term:{}\r\nraft_leader_id:{}\r\n\
+         raft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_first_index:{}\r\nraft_last_index:{}\r\n\
+         raft_committed_offset:{}\r\nraft_members:{}\r\n",
+        st.id,
+        st.role.name(),
+        u8::from(st.serving),
+        st.term,
+        st.leader,
+        st.commit,
+        st.applied,
+        st.first_index,
+        st.last_index,
+        st.committed_offset,
+        st.peers.len(),
+    );
+    for p in &st.peers {
+        let _ = write!(
+            out,
+            "raft_member{}:addr={},voter={},match={}\r\n",
+            p.id,
+            p.addr,
+            u8::from(p.voter),
+            p.matched
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! The Raft mode (`--raft-id`, `--raft-peers`): three kvserver processes on loopback elect a
+//! leader, any node takes any command (followers forward to the leader), and a SIGKILLed
+//! leader loses no acknowledged write.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use super::support::{Server, TempDir, cmd, error_text};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A group of kvservers in Raft mode, each with its own data directory under `dir`.
+struct Group {
+    dir: TempDir,
+    peers: String,
+    nodes: Vec<Option<Server>>,
+    extra: Vec<String>,
+}
+
+impl Group {
+    fn start(name: &str, n: usize) -> Group {
+        Group::start_with(name, n, &[])
+    }
+
+    fn start_with(name: &str, n: usize, extra: &[&str]) -> Group {
+        let peers = (1..=n)
+            .map(|i| format!("{i}=127.0.0.1:{}", free_port()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut g = Group {
+            dir: TempDir::new(name),
+            peers,
+            nodes: (0..n).map(|_| None).collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        for i in 1..=n {
+            g.launch(i);
+        }
+        g
+    }
+
+    fn launch(&mut self, id: usize) {
+        self.launch_with(id, &[]);
+    }
+
+    /// Starts node `id` on its data directory, with `more` flags after the group's.
+    fn launch_with(&mut self, id: usize, more: &[&str]) {
+        let dir = format!("{}/{id}", self.dir.path());
+        let id_s = id.to_string();
+        let mut args = vec![
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            &dir,
+            "--raft-id",
+            &id_s,
+            "--raft-peers",
+            &self.peers,
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
+        args.extend_from_slice(more);
+        let server = Server::start_raw(&args);
+        self.nodes[id - 1] = Some(server);
+    }
+
+    fn node(&self, id: usize) -> &Server {
+        self.nodes[id - 1].as_ref().expect("a running node")
+    }
+
+    fn info(&self, id: usize) -> String {
+        let mut c = self.node(id).client();
+        redis::cmd("INFO")
+            .arg("raft")
+            .query(&mut c)
+            .expect("INFO raft")
+    }
+
+    /// The serving leader's ID, waiting for one.
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.is_some() && self.info(i + 1).contains("raft_serving:1") {
+                    return i + 1;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn every_node_takes_every_command_and_sees_every_write() {
+    let g = Group::start("raft-basic", 3);
+    let leader = g.leader();
+    // Writes through each node, reads through each node.
+    for id in 1..=3 {
+        let mut c = g.node(id).client();
+        let key = format!("k{id}");
+        let v = cmd(&mut c, &["SET", &key, &format!("v{id}")]).expect("SET through a node");
+        assert_eq!(v, redis::Value::Okay);
+        assert_eq!(
+            cmd(&mut c, &["INCR", "counter"]).expect("INCR"),
+            redis::Value::Int(id as i64)
+        );
+    }
+    for id in 1..=3 {
+        let mut c = g.node(id).client();
+        for k in 1..=3 {
+            let got: Option<String> = redis::cmd("GET")
+                .arg(format!("k{k}"))
+                .query(&mut c)
+                .expect("GET through a node");
+            assert_eq!(got.as_deref(), Some(format!("v{k}").as_str()));
+        }
+        // A transaction through a follower runs on the leader as one.
+        let (a, b): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg("counter")
+            .cmd("INCR")
+            .arg("counter")
+            .query(&mut c)
+            .expect("MULTI/EXEC through a node");
+        assert_eq!(b, a + 1);
+    }
+    // ROLE in Redis's shapes: the leader a master with two members, a follower a replica
+    // of the leader's client address.
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut g.node(leader).client())
+        .expect("ROLE");
+    assert_eq!(role[0], redis::Value::BulkString(b"master".to_vec()));
+    assert!(
+        matches!(&role[2], redis::Value::Array(m) if m.len() == 2),
+        "{role:?}"
+    );
+    let other = if leader == 1 { 2 } else { 1 };
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut g.node(other).client())
+        .expect("ROLE");
+    assert_eq!(role[0], redis::Value::BulkString(b"slave".to_vec()));
+    assert_eq!(
+        role[2],
+        redis::Value::Int(i64::from(g.node(leader).addr.port()))
+    );
+    let info = g.info(leader);
+    assert!(info.contains("raft_role:leader"), "{info}");
+    assert!(info.contains("raft_members:3"), "{info}");
+    let follower = if leader == 1 { 2 } else { 1 };
+    let info = g.info(follower);
+    assert!(info.contains("raft_role:follower"), "{info}");
+    assert!(info.contains(&format!("raft_leader_id:{leader}")), "{info}");
+}
+
+#[test]
+fn a_node_alone_answers_tryagain_and_changes_nothing() {
+    let mut g = Group::start("raft-alone", 1);
+    // A group of three with only node 1 running: no majority, no leader.
+    g.peers = format!(
+        "{},2=127.0.0.1:{},3=127.0.0.1:{}",
+        g.peers,
+        free_port(),
+        free_port()
+    );
+    g.nodes[0] = None;
+    g.nodes.resize_with(3, || None);
+    std::fs::remove_dir_all(g.dir.path()).ok();
+    g.launch(1);
+    let mut c = g.node(1).client();
+    let e = cmd(&mut c, &["SET", "a", "1"]).expect_err("no leader");
+    assert!(error_text(&e).starts_with("TRYAGAIN"), "{}", error_text(&e));
+    // Connection commands still work on the node itself.
+    assert_eq!(
+        cmd(&mut c, &["PING"]).expect("PING"),
+        redis::Value::SimpleString("PONG".into())
+    );
+    assert!(g.info(1).contains("raft_serving:0"));
+    // Redis replication is not offered in this mode.
+    for args in [
+        &["REPLICAOF", "127.0.0.1", "1"][..],
+        &["PSYNC", "?", "-1"],
+        &["FAILOVER"],
+    ] {
+        let e = cmd(&mut c, args).expect_err("refused in raft mode");
+        assert!(
+            error_text(&e).contains("not available in raft mode"),
+            "{}",
+            error_text(&e)
+        );
+    }
+}
+
+#[test]
+fn a_killed_leader_loses_no_acknowledged_write() {
+    let mut g = Group::start("raft-kill", 3);
+    let leader = g.leader();
+    let other = if leader == 1 { 2 } else { 1 };
+    // A writer on a follower: every INCR it got an answer to is acknowledged.
+    let addr = g.node(other).addr;
+    let writer = std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+        let mut acked = 0i64;
+        let mut attempts = 0i64;
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+                continue;
+            };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            loop {
+                attempts += 1;
+                match redis::cmd("INCR").arg("n").query::<i64>(&mut c) {
+                    Ok(v) => {
+                        assert!(v > acked, "INCR went back: {v} after {acked}");
+                        acked = v;
+                    }
+                    Err(_) => break,
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+        (acked, attempts)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    g.node(leader).signal("KILL");
+    g.nodes[leader - 1] = None;
+    let (acked, attempts) = writer.join().expect("writer");
+    assert!(acked > 0, "no INCR was acknowledged");
+    let new = g.leader();
+    assert_ne!(new, leader);
+    let mut c = g.node(new).client();
+    let n: i64 = redis::cmd("GET").arg("n").query(&mut c).expect("GET n");
+    assert!(
+        n >= acked && n <= attempts,
+        "n = {n}, acknowledged {acked}, attempted {attempts}"
+    );
+}
+
+#[test]
+fn a_node_joins_with_raft_add_node_and_takes_over_the_lead() {
+    let mut g = Group::start("raft-join", 3);
+    let leader = g.leader();
+    let mut c = g.node(leader).client();
+    for i in 0..100 {
+        cmd(&mut c, &["SET", &format!("k{i}"), &i.to_string()]).expect("SET");
+    }
+    // Node 4 starts knowing the others, joins when the leader adds it.
+    let raft4 = format!("127.0.0.1:{}", free_port());
+    g.peers = format!("{},4={raft4}", g.peers);
+    g.nodes.push(None);
+    g.launch_with(4, &["--raft-join"]);
+    assert_eq!(
+        cmd(&mut c, &["RAFT", "ADD-NODE", "4", &raft4]).expect("RAFT ADD-NODE"),
+        redis::Value::Okay
+    );
+    let e = cmd(&mut c, &["RAFT", "ADD-NODE", "0", &raft4]).expect_err("node 0");
+    assert!(
+        error_text(&e).contains("positive integer"),
+        "{}",
+        error_text(&e)
+    );
+    let e = cmd(&mut c, &["RAFT", "SOMETHING"]).expect_err("unknown subcommand");
+    assert!(
+        error_text(&e).contains("syntax error"),
+        "{}",
+        error_text(&e)
+    );
+    // Leadership goes to node 4, which must then hold everything: its reads are its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !g.info(4).contains("raft_serving:1") {
+        let mut c = g.node(g.leader()).client();
+        let _ = cmd(&mut c, &["RAFT", "TRANSFER-LEADER", "4"]);
+        assert!(Instant::now() < deadline, "node 4 never led: {}", g.info(4));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut c4 = g.node(4).client();
+    for i in 0..100 {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(format!("k{i}"))
+            .query(&mut c4)
+            .expect("GET on node 4");
+        assert_eq!(v, Some(i.to_string()));
+    }
+    let leader: Vec<redis::Value> = redis::cmd("RAFT")
+        .arg("LEADER")
+        .query(&mut g.node(1).client())
+        .expect("RAFT LEADER");
+    assert_eq!(leader[0], redis::Value::Int(4));
+    assert!(g.info(4).contains("raft_members:4"));
+}
+
+/// A follower killed while the others go on writing catches up when it restarts: from its own
+/// log, and from a snapshot once the leader compacted past it (`--raft-snapshot-entries`).
+#[test]
+fn a_killed_follower_restarts_from_its_log_and_catches_up() {
+    let mut g = Group::start_with("raft-restart", 3, &["--raft-snapshot-entries", "64"]);
+    let leader = g.leader();
+    let follower = if leader == 3 { 2 } else { 3 };
+    let mut c = g.node(leader).client();
+    for i in 0..50 {
+        cmd(&mut c, &["SET", &format!("a{i}"), "1"]).expect("SET");
+    }
+    g.node(follower).signal("KILL");
+    g.nodes[follower - 1] = None;
+    // Enough entries for the others to snapshot and compact past where it stopped.
+    for i in 0..300 {
+        cmd(&mut c, &["RPUSH", "list", &i.to_string()]).expect("RPUSH");
+    }
+    g.launch(follower);
+    // Leadership goes to the restarted node: everything must then be in its own store.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !g.info(follower).contains("raft_serving:1") {
+        let mut c = g.node(g.leader()).client();
+        let _ = cmd(&mut c, &["RAFT", "TRANSFER-LEADER", &follower.to_string()]);
+        assert!(
+            Instant::now() < deadline,
+            "never led: {}\n{}",
+            g.info(follower),
+            g.node(follower).log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut c = g.node(follower).client();
+    let n: i64 = redis::cmd("LLEN").arg("list").query(&mut c).expect("LLEN");
+    assert_eq!(n, 300);
+    let v: Option<String> = redis::cmd("GET").arg("a49").query(&mut c).expect("GET");
+    assert_eq!(v.as_deref(), Some("1"));
+}
