@@ -269,8 +269,60 @@ impl Drop for Unpacked {
 /// The hasher of the store (one per `Kv`): the index rehashes keys with it when it grows.
 pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
-/// Spilled packed slots by id.
-type Spilled = std::collections::HashMap<u32, Box<Slot>, KeyHasher>;
+/// Spilled packed slots by id. A write spills at most one key of a shard and packs or moves
+/// it when it ends (`Shard::settle`), so the first spilled slot goes to `open`, a box kept
+/// for the shard's lifetime once a write has needed it (no allocation and no map entry per
+/// write); only the multi-key paths, which spill several keys and leave them spilled, use
+/// the map.
+#[derive(Debug)]
+struct Spilled {
+    open: Option<Box<(u32, Option<Slot>)>>,
+    more: std::collections::HashMap<u32, Box<Slot>, KeyHasher>,
+}
+
+impl Spilled {
+    fn new(hasher: KeyHasher) -> Spilled {
+        Spilled {
+            open: None,
+            more: std::collections::HashMap::with_hasher(hasher),
+        }
+    }
+
+    fn is_open(&self, idx: u32) -> bool {
+        matches!(&self.open, Some(o) if o.0 == idx && o.1.is_some())
+    }
+
+    fn get(&self, idx: u32) -> Option<&Slot> {
+        if self.is_open(idx) {
+            return self.open.as_ref().and_then(|o| o.1.as_ref());
+        }
+        self.more.get(&idx).map(|b| &**b)
+    }
+
+    fn get_mut(&mut self, idx: u32) -> Option<&mut Slot> {
+        if self.is_open(idx) {
+            return self.open.as_mut().and_then(|o| o.1.as_mut());
+        }
+        self.more.get_mut(&idx).map(|b| &mut **b)
+    }
+
+    fn insert(&mut self, idx: u32, slot: Slot) {
+        match &mut self.open {
+            None => self.open = Some(Box::new((idx, Some(slot)))),
+            Some(o) if o.1.is_none() => **o = (idx, Some(slot)),
+            Some(_) => {
+                self.more.insert(idx, Box::new(slot));
+            }
+        }
+    }
+
+    fn remove(&mut self, idx: u32) -> Option<Slot> {
+        if self.is_open(idx) {
+            return self.open.as_mut().and_then(|o| o.1.take());
+        }
+        self.more.remove(&idx).map(|b| *b)
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Shard {
@@ -316,7 +368,7 @@ impl Shard {
             free: Vec::new(),
             packed: Slab::default(),
             containers: Slab::default(),
-            spilled: std::collections::HashMap::with_hasher(hasher.clone()),
+            spilled: Spilled::new(hasher.clone()),
             index: HashTable::new(),
             volatile: Vec::new(),
             hasher,
@@ -476,9 +528,9 @@ impl Shard {
             Place::Container(i) => spill(&mut self.containers.slots[i]),
         };
         if let Some(slot) = unpacked {
-            self.spilled.insert(idx, Box::new(slot));
+            self.spilled.insert(idx, slot);
         }
-        self.spilled.get_mut(&idx).expect(OCCUPIED)
+        self.spilled.get_mut(idx).expect(OCCUPIED)
     }
 
     /// Replaces the value of packed slot `idx` in place, written at `now`, if the slot is
@@ -517,7 +569,7 @@ impl Shard {
         if idx & FULL != 0 {
             return idx;
         }
-        let Some(s) = self.spilled.get(&idx) else {
+        let Some(s) = self.spilled.get(idx) else {
             return idx;
         };
         let (key, entry) = (s.key.as_slice(), &s.entry);
@@ -530,7 +582,7 @@ impl Shard {
                 .map(|p| self.containers.slots[i] = p)
                 .is_some(),
         };
-        let slot = self.spilled.remove(&idx).expect("looked up above");
+        let slot = self.spilled.remove(idx).expect("looked up above");
         if packed {
             return idx;
         }
@@ -540,7 +592,7 @@ impl Shard {
         }
         let hash = self.hasher.hash_one(slot.key.as_slice());
         let volatile = slot.entry.expire_at().map(|_| slot.entry.volatile_pos);
-        let moved = self.put_full(*slot);
+        let moved = self.put_full(slot);
         *self
             .index
             .find_mut(hash, |&i| i == idx)
@@ -620,9 +672,8 @@ impl Shard {
             }
         };
         let slot = unpacked.unwrap_or_else(|| {
-            *self
-                .spilled
-                .remove(&idx)
+            self.spilled
+                .remove(idx)
                 .expect("a spilled slot is in the map")
         });
         if slot.entry.expire_at().is_some() {
@@ -643,7 +694,7 @@ impl Shard {
             self.free = Vec::new();
             self.packed = Slab::default();
             self.containers = Slab::default();
-            self.spilled = std::collections::HashMap::with_hasher(self.hasher.clone());
+            self.spilled = Spilled::new(self.hasher.clone());
             self.index = HashTable::new();
         }
         slot
@@ -750,7 +801,9 @@ fn small_in<'a>(
     };
     match key_len {
         VACANT => None,
-        SPILLED => Some(Small::Spilled(&spilled[&idx])),
+        SPILLED => Some(Small::Spilled(
+            spilled.get(idx).expect("a spilled slot is in the map"),
+        )),
         _ => Some(Small::Packed(p)),
     }
 }
