@@ -138,7 +138,7 @@ impl Access {
     }
 
     #[inline]
-    fn set(&self, v: u32) {
+    pub(crate) fn set(&self, v: u32) {
         if self.get() != v {
             self.0.store(v, Ordering::Relaxed);
         }

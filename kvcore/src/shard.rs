@@ -13,7 +13,9 @@
 //!   [`PACKED_BYTES`], or a small container without an expiry whose key and inline form fit
 //!   [`CONTAINER_BYTES`]. A write to a packed key *spills* it: its full slot is boxed in
 //!   `spilled` under the same id and the packed slot marked; `settle`, at the end of the
-//!   write, packs it again if it fits, or moves it to the full slab.
+//!   write, packs it again if it fits, or moves it to the full slab. A container that fits
+//!   may stay spilled in the shard's open box until another key of the shard spills (see
+//!   [`Spilled`]).
 //! - `index` holds exactly the ids of occupied slots, hashed by the key's hash.
 //! - `volatile` holds exactly the ids whose entry has an expiry, and each such entry's
 //!   `volatile_pos` is its position there.
@@ -274,10 +276,25 @@ pub(crate) type KeyHasher = foldhash::fast::RandomState;
 /// for the shard's lifetime once a write has needed it (no allocation and no map entry per
 /// write); only the multi-key paths, which spill several keys and leave them spilled, use
 /// the map.
+///
+/// A container that a write left fitting its slot stays in `open`, unpacked, with its
+/// packed form ready (`Open::settled`), until another key of the shard is spilled: then the
+/// ready form is copied into its slot (`Shard::flush_open`). A hot container written over
+/// and over is decoded once, not once per write.
 #[derive(Debug)]
 struct Spilled {
-    open: Option<Box<(u32, Option<Slot>)>>,
+    open: Option<Box<Open>>,
     more: std::collections::HashMap<u32, Box<Slot>, KeyHasher>,
+}
+
+/// The shard's reusable spilled slot.
+#[derive(Debug)]
+struct Open {
+    idx: u32,
+    slot: Option<Slot>,
+    /// The packed form of `slot` as the last write left it (its access clock aside), when
+    /// that write has ended and the key stays here; None while a write may change it.
+    settled: Option<Packed<CONTAINER_BYTES>>,
 }
 
 impl Spilled {
@@ -289,27 +306,40 @@ impl Spilled {
     }
 
     fn is_open(&self, idx: u32) -> bool {
-        matches!(&self.open, Some(o) if o.0 == idx && o.1.is_some())
+        matches!(&self.open, Some(o) if o.idx == idx && o.slot.is_some())
     }
 
     fn get(&self, idx: u32) -> Option<&Slot> {
         if self.is_open(idx) {
-            return self.open.as_ref().and_then(|o| o.1.as_ref());
+            return self.open.as_ref().and_then(|o| o.slot.as_ref());
         }
         self.more.get(&idx).map(|b| &**b)
     }
 
+    /// The spilled slot `idx` for changing: a held one is no longer settled.
     fn get_mut(&mut self, idx: u32) -> Option<&mut Slot> {
         if self.is_open(idx) {
-            return self.open.as_mut().and_then(|o| o.1.as_mut());
+            let o = self.open.as_mut()?;
+            o.settled = None;
+            return o.slot.as_mut();
         }
         self.more.get_mut(&idx).map(|b| &mut **b)
     }
 
     fn insert(&mut self, idx: u32, slot: Slot) {
         match &mut self.open {
-            None => self.open = Some(Box::new((idx, Some(slot)))),
-            Some(o) if o.1.is_none() => **o = (idx, Some(slot)),
+            None => {
+                self.open = Some(Box::new(Open {
+                    idx,
+                    slot: Some(slot),
+                    settled: None,
+                }))
+            }
+            Some(o) if o.slot.is_none() => {
+                o.idx = idx;
+                o.slot = Some(slot);
+                o.settled = None;
+            }
             Some(_) => {
                 self.more.insert(idx, Box::new(slot));
             }
@@ -318,7 +348,9 @@ impl Spilled {
 
     fn remove(&mut self, idx: u32) -> Option<Slot> {
         if self.is_open(idx) {
-            return self.open.as_mut().and_then(|o| o.1.take());
+            let o = self.open.as_mut()?;
+            o.settled = None;
+            return o.slot.take();
         }
         self.more.remove(&idx).map(|b| *b)
     }
@@ -528,9 +560,28 @@ impl Shard {
             Place::Container(i) => spill(&mut self.containers.slots[i]),
         };
         if let Some(slot) = unpacked {
+            self.flush_open();
             self.spilled.insert(idx, slot);
         }
         self.spilled.get_mut(idx).expect(OCCUPIED)
+    }
+
+    /// Packs the container held spilled in the open box back into its slot, if a write left
+    /// it there settled (see [`Spilled`]): a copy of its ready packed form, no encoding.
+    fn flush_open(&mut self) {
+        let Some(o) = self.spilled.open.as_mut() else {
+            return;
+        };
+        let Some(mut p) = o.settled.take() else {
+            return;
+        };
+        let slot = o.slot.take().expect("a settled open slot is occupied");
+        // Reads stamp the clock of the stored slot, here the spilled one.
+        p.access = slot.entry.access;
+        let Place::Container(i) = place(o.idx) else {
+            unreachable!("only containers stay spilled after their write");
+        };
+        self.containers.slots[i] = p;
     }
 
     /// Replaces the value of packed slot `idx` in place, written at `now`, if the slot is
@@ -573,6 +624,16 @@ impl Shard {
             return idx;
         };
         let (key, entry) = (s.key.as_slice(), &s.entry);
+        if let (Place::Container(_), true) = (place(idx), self.spilled.is_open(idx)) {
+            // A container in the open box stays there, its packed form ready, until another
+            // key of the shard spills (`flush_open`).
+            if let Some(p) = Packed::of(key, entry) {
+                if let Some(o) = self.spilled.open.as_mut() {
+                    o.settled = Some(p);
+                }
+                return idx;
+            }
+        }
         let packed = match place(idx) {
             Place::Full(_) => unreachable!("checked above"),
             Place::String(i) => Packed::of(key, entry)
@@ -974,11 +1035,12 @@ mod tests {
             drop(slot);
             // A write spills it; it packs again while it fits, and moves past that.
             let Value::List(l) = &mut shard.entry_mut(idx).value else {
+                assert_eq!(shard.settle(idx), idx);
                 continue;
             };
             l.push(crate::types::End::Left, b"x");
-            shard.settle(idx);
-            assert!(shard.stored(idx).is_none());
+            assert_eq!(shard.settle(idx), idx);
+            assert!(shard.stored(idx).is_some(), "held spilled after its write");
             let Value::List(l) = &mut shard.entry_mut(idx).value else {
                 unreachable!()
             };
@@ -1004,6 +1066,60 @@ mod tests {
         assert_ne!(shard.insert(hasher.hash_one(b"big"), b"big", e) & FULL, 0);
         let e = Entry::with_expiry(Value::List(List::new()), 0, Some(5));
         assert_ne!(shard.insert(hasher.hash_one(b"ttl"), b"ttl", e) & FULL, 0);
+    }
+
+    #[test]
+    fn a_written_container_stays_spilled_until_another_key_spills() {
+        use crate::types::Hash;
+        let hasher = KeyHasher::default();
+        let mut shard = Shard::new(hasher.clone());
+        let mut ids = Vec::new();
+        for key in [&b"h1"[..], b"h2"] {
+            let mut h = Hash::new();
+            h.set(b"f", b"0");
+            let e = Entry::new(Value::Hash(h), 1_000);
+            ids.push(shard.insert(hasher.hash_one(key), key, e));
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let field = |shard: &Shard, idx: u32| {
+            let Value::Hash(h) = &shard.get(idx).entry.value else {
+                unreachable!()
+            };
+            h.get(b"f").map(<[u8]>::to_vec)
+        };
+        // Many writes to one key: spilled once, held between writes.
+        for n in 1..=20u32 {
+            let Value::Hash(h) = &mut shard.entry_mut(a).value else {
+                unreachable!()
+            };
+            h.set(b"f", n.to_string().as_bytes());
+            assert_eq!(shard.settle(a), a);
+            assert!(shard.stored(a).is_some());
+            assert_eq!(field(&shard, a), Some(n.to_string().into_bytes()));
+        }
+        // A read stamps the held slot's clock; the clock survives the pack.
+        shard.access(a).set(4242);
+        // Another key's write packs the held one back (its ready form) and is held instead.
+        let Value::Hash(h) = &mut shard.entry_mut(b).value else {
+            unreachable!()
+        };
+        h.set(b"g", b"1");
+        assert!(shard.stored(a).is_none(), "packed back");
+        assert_eq!(field(&shard, a), Some(b"20".to_vec()));
+        assert_eq!(shard.access(a).get(), 4242);
+        assert_eq!(shard.settle(b), b);
+        assert!(shard.stored(b).is_some());
+        // A held key removed, or moved when it outgrows its slot, leaves nothing behind.
+        assert_eq!(shard.remove(b).key.as_slice(), b"h2");
+        let Value::Hash(h) = &mut shard.entry_mut(a).value else {
+            unreachable!()
+        };
+        h.set(b"f", &[b'z'; 60]);
+        let moved = shard.settle(a);
+        assert_ne!(moved & FULL, 0);
+        assert!(shard.slot(a).is_none());
+        assert_eq!(field(&shard, moved), Some(vec![b'z'; 60]));
+        assert_eq!(shard.find(hasher.hash_one(b"h1"), b"h1"), Some(moved));
     }
 
     #[test]
