@@ -118,6 +118,19 @@ impl Value {
         }
     }
 
+    /// Whether [`Value::encode_inline`] would succeed with `room` bytes: O(1) for a hash or
+    /// a set (their form is their packed buffer), an encoding into scratch for the others.
+    pub(crate) fn fits_inline(&self, room: usize) -> bool {
+        match self {
+            Value::Hash(h) => h.inline_len().is_some_and(|n| n <= room),
+            Value::Set(s) => s.inline_len().is_some_and(|n| n <= room),
+            _ => {
+                let mut scratch = [0u8; 64];
+                room <= scratch.len() && self.encode_inline(&mut scratch[..room]).is_some()
+            }
+        }
+    }
+
     /// The type of the value [`Value::encode_inline`] wrote as `kind`.
     pub(crate) fn inline_type(kind: u8) -> KeyType {
         match kind {

@@ -277,10 +277,10 @@ pub(crate) type KeyHasher = foldhash::fast::RandomState;
 /// write); only the multi-key paths, which spill several keys and leave them spilled, use
 /// the map.
 ///
-/// A container that a write left fitting its slot stays in `open`, unpacked, with its
-/// packed form ready (`Open::settled`), until another key of the shard is spilled: then the
-/// ready form is copied into its slot (`Shard::flush_open`). A hot container written over
-/// and over is decoded once, not once per write.
+/// A container that a write left fitting its slot stays in `open`, unpacked (marked
+/// `Open::settled`), until another key of the shard is spilled: then it is packed into its
+/// slot (`Shard::flush_open`). A hot container written over and over is decoded once, not
+/// once per write, and a write to it checks the fit in O(1) (`Value::fits_inline`).
 #[derive(Debug)]
 struct Spilled {
     open: Option<Box<Open>>,
@@ -292,9 +292,9 @@ struct Spilled {
 struct Open {
     idx: u32,
     slot: Option<Slot>,
-    /// The packed form of `slot` as the last write left it (its access clock aside), when
-    /// that write has ended and the key stays here; None while a write may change it.
-    settled: Option<Packed<CONTAINER_BYTES>>,
+    /// `slot` is a container that fits its slot, as the last write left it, and stays here;
+    /// false while a write may change it.
+    settled: bool,
 }
 
 impl Spilled {
@@ -320,7 +320,7 @@ impl Spilled {
     fn get_mut(&mut self, idx: u32) -> Option<&mut Slot> {
         if self.is_open(idx) {
             let o = self.open.as_mut()?;
-            o.settled = None;
+            o.settled = false;
             return o.slot.as_mut();
         }
         self.more.get_mut(&idx).map(|b| &mut **b)
@@ -332,13 +332,13 @@ impl Spilled {
                 self.open = Some(Box::new(Open {
                     idx,
                     slot: Some(slot),
-                    settled: None,
+                    settled: false,
                 }))
             }
             Some(o) if o.slot.is_none() => {
                 o.idx = idx;
                 o.slot = Some(slot);
-                o.settled = None;
+                o.settled = false;
             }
             Some(_) => {
                 self.more.insert(idx, Box::new(slot));
@@ -349,7 +349,7 @@ impl Spilled {
     fn remove(&mut self, idx: u32) -> Option<Slot> {
         if self.is_open(idx) {
             let o = self.open.as_mut()?;
-            o.settled = None;
+            o.settled = false;
             return o.slot.take();
         }
         self.more.remove(&idx).map(|b| *b)
@@ -567,21 +567,26 @@ impl Shard {
     }
 
     /// Packs the container held spilled in the open box back into its slot, if a write left
-    /// it there settled (see [`Spilled`]): a copy of its ready packed form, no encoding.
+    /// it there settled (see [`Spilled`]).
     fn flush_open(&mut self) {
         let Some(o) = self.spilled.open.as_mut() else {
             return;
         };
-        let Some(mut p) = o.settled.take() else {
+        if !std::mem::take(&mut o.settled) {
             return;
-        };
+        }
         let slot = o.slot.take().expect("a settled open slot is occupied");
-        // Reads stamp the clock of the stored slot, here the spilled one.
-        p.access = slot.entry.access;
         let Place::Container(i) = place(o.idx) else {
             unreachable!("only containers stay spilled after their write");
         };
-        self.containers.slots[i] = p;
+        let idx = o.idx;
+        match Packed::of(slot.key.as_slice(), &slot.entry) {
+            Some(p) => self.containers.slots[i] = p,
+            // Checked when it settled: kept spilled in the map if that was wrong.
+            None => {
+                self.spilled.more.insert(idx, Box::new(slot));
+            }
+        }
     }
 
     /// Replaces the value of packed slot `idx` in place, written at `now`, if the slot is
@@ -625,11 +630,14 @@ impl Shard {
         };
         let (key, entry) = (s.key.as_slice(), &s.entry);
         if let (Place::Container(_), true) = (place(idx), self.spilled.is_open(idx)) {
-            // A container in the open box stays there, its packed form ready, until another
-            // key of the shard spills (`flush_open`).
-            if let Some(p) = Packed::of(key, entry) {
+            // A container in the open box stays there until another key of the shard spills
+            // (`flush_open`), if it fits its slot (what `Packed::of` checks, without encoding).
+            let fits = entry.packable().is_some()
+                && key.len() <= CONTAINER_BYTES
+                && entry.value.fits_inline(CONTAINER_BYTES - key.len());
+            if fits {
                 if let Some(o) = self.spilled.open.as_mut() {
-                    o.settled = Some(p);
+                    o.settled = true;
                 }
                 return idx;
             }
@@ -1120,6 +1128,28 @@ mod tests {
         assert!(shard.slot(a).is_none());
         assert_eq!(field(&shard, moved), Some(vec![b'z'; 60]));
         assert_eq!(shard.find(hasher.hash_one(b"h1"), b"h1"), Some(moved));
+    }
+
+    #[test]
+    fn the_o1_fit_check_agrees_with_the_encoder() {
+        use crate::types::{Hash, Set};
+        let (mut hash, mut ints, mut strings) = (Hash::new(), Set::new(), Set::new());
+        for n in 0..12 {
+            hash.set(format!("f{n}").as_bytes(), &vec![b'v'; n]);
+            ints.add(n.to_string().as_bytes());
+            strings.add(format!("m{n}").as_bytes());
+            for value in [
+                Value::Hash(hash.clone()),
+                Value::Set(ints.clone()),
+                Value::Set(strings.clone()),
+            ] {
+                for room in 0..=CONTAINER_BYTES {
+                    let mut buf = [0u8; CONTAINER_BYTES];
+                    let encoded = value.encode_inline(&mut buf[..room]).is_some();
+                    assert_eq!(value.fits_inline(room), encoded, "{value:?} in {room}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -125,6 +125,12 @@ impl Hash {
         Some(w.len())
     }
 
+    /// The length of [`Hash::encode_inline`]'s form, given room for it.
+    pub(crate) fn inline_len(&self) -> Option<usize> {
+        let Hash::Small(p) = self else { return None };
+        Some(p.bytes().len())
+    }
+
     /// The hash [`Hash::encode_inline`] wrote.
     pub(crate) fn from_inline(bytes: &[u8]) -> Hash {
         Hash::Small(Pack::from_bytes(bytes))

@@ -98,6 +98,14 @@ impl Set {
         Some(w.len())
     }
 
+    /// The length of [`Set::encode_inline`]'s form (its tag, then its buffer), given room.
+    pub(crate) fn inline_len(&self) -> Option<usize> {
+        let Repr::Small(p) = &self.repr else {
+            return None;
+        };
+        Some(1 + p.bytes().len())
+    }
+
     /// The set [`Set::encode_inline`] wrote.
     pub(crate) fn from_inline(bytes: &[u8]) -> Set {
         let encoding = match bytes[0] {
