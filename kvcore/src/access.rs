@@ -574,6 +574,11 @@ impl<'a> WriteSlot<'a> {
         Some(&slot.entry)
     }
 
+    /// The type of the live entry, if the key exists (a packed slot is not decoded).
+    pub(crate) fn key_type(&self) -> Option<crate::KeyType> {
+        self.idx.map(|i| self.shard.key_type(i))
+    }
+
     /// The live value for changing in place; stamps `updated_ms`.
     pub(crate) fn value_mut(&mut self) -> Option<&mut Value> {
         let idx = self.idx?;

@@ -105,6 +105,52 @@ impl Value {
         }
     }
 
+    /// Writes a small list, hash, set or sorted set's inline form into `out` (a container
+    /// slot's room, see `shard.rs`): its kind (0..4) and length. None for a string, a stream
+    /// or a container whose form does not fit.
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<(u8, usize)> {
+        match self {
+            Value::List(l) => Some((0, l.encode_inline(out)?)),
+            Value::Hash(h) => Some((1, h.encode_inline(out)?)),
+            Value::Set(s) => Some((2, s.encode_inline(out)?)),
+            Value::ZSet(z) => Some((3, z.encode_inline(out)?)),
+            Value::String(_) | Value::Stream(_) => None,
+        }
+    }
+
+    /// Whether [`Value::encode_inline`] would succeed with `room` bytes: O(1) for a hash or
+    /// a set (their form is their packed buffer), an encoding into scratch for the others.
+    pub(crate) fn fits_inline(&self, room: usize) -> bool {
+        match self {
+            Value::Hash(h) => h.inline_len().is_some_and(|n| n <= room),
+            Value::Set(s) => s.inline_len().is_some_and(|n| n <= room),
+            _ => {
+                let mut scratch = [0u8; 64];
+                room <= scratch.len() && self.encode_inline(&mut scratch[..room]).is_some()
+            }
+        }
+    }
+
+    /// The type of the value [`Value::encode_inline`] wrote as `kind`.
+    pub(crate) fn inline_type(kind: u8) -> KeyType {
+        match kind {
+            0 => KeyType::List,
+            1 => KeyType::Hash,
+            2 => KeyType::Set,
+            _ => KeyType::ZSet,
+        }
+    }
+
+    /// The value [`Value::encode_inline`] wrote as `kind`.
+    pub(crate) fn decode_inline(kind: u8, bytes: &[u8]) -> Value {
+        match kind {
+            0 => Value::List(List::from_inline(bytes)),
+            1 => Value::Hash(Hash::from_inline(bytes)),
+            2 => Value::Set(Set::from_inline(bytes)),
+            _ => Value::ZSet(ZSet::from_inline(bytes)),
+        }
+    }
+
     /// An upper bound on the size of the log record that stores this value under a key of
     /// `key_len` bytes (see [`Admit`](crate::access::Admit)); O(elements).
     pub(crate) fn record_bound(&self, key_len: usize) -> usize {
@@ -205,22 +251,17 @@ impl Entry {
         self.expire = encode_expiry(at);
     }
 
-    /// The string and last-write seconds of an entry a packed slot can hold (see
-    /// `shard.rs`): an inline string without an expiry.
-    pub(crate) fn packable(&self) -> Option<(&[u8], u32)> {
-        match &self.value {
-            Value::String(s) if self.expire == NO_EXPIRY && !s.is_heap() => {
-                Some((s.as_slice(), self.updated_s))
-            }
-            _ => None,
-        }
+    /// The value and last-write seconds of an entry without an expiry: what a packed slot
+    /// may hold (see `shard.rs`).
+    pub(crate) fn packable(&self) -> Option<(&Value, u32)> {
+        (self.expire == NO_EXPIRY).then_some((&self.value, self.updated_s))
     }
 
     /// The entry a packed slot holds (see [`Entry::packable`]).
-    pub(crate) fn unpacked(value: &[u8], updated_s: u32, access: crate::evict::Access) -> Entry {
+    pub(crate) fn unpacked(value: Value, updated_s: u32, access: crate::evict::Access) -> Entry {
         Entry {
             expire: NO_EXPIRY,
-            value: Value::string(value),
+            value,
             updated_s,
             volatile_pos: 0,
             access,

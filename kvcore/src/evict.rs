@@ -138,7 +138,7 @@ impl Access {
     }
 
     #[inline]
-    fn set(&self, v: u32) {
+    pub(crate) fn set(&self, v: u32) {
         if self.get() != v {
             self.0.store(v, Ordering::Relaxed);
         }
@@ -802,7 +802,12 @@ impl crate::Db {
         let stored = slot.key.as_slice().as_ptr() as usize;
         let inline = (start..start + std::mem::size_of::<Slot>()).contains(&stored);
         let key_heap = if inline { 0 } else { key.len() };
-        Some(shared / keys + key_heap + shard.boxed_size(idx) + entry.value.heap_size())
+        // A packed slot's value is inline (unpacking it above allocated a copy).
+        let value_heap = match shard.stored(idx) {
+            Some(_) => entry.value.heap_size(),
+            None => 0,
+        };
+        Some(shared / keys + key_heap + shard.boxed_size(idx) + value_heap)
     }
 
     /// Seconds since `key` was last read or written (OBJECT IDLETIME), `None` if it does

@@ -2,14 +2,16 @@
 //!
 //! # The cursor
 //! A cursor is `shard << 32 | slot`: the shard (bits 32..48) and the slot id (bits 0..32;
-//! the full slab's slots, then the packed slab's from bit 31, see `shard.rs`) where the next
+//! the packed strings' slots, then the containers' from bit 30, then the full slab's from bit
+//! 31, see `shard.rs`) where the next
 //! call resumes. Bits 48..64 are zero (a compacting slab would put a generation
 //! there). Cursor 0 starts at shard 0, slot 0; a walk ends when 0 comes back.
 //!
 //! # The guarantee
 //! Each call read-locks one shard at a time and walks its slots upwards from the cursor. A
-//! live key never changes slot (see `shard.rs`), so a key present for the whole walk sits at
-//! one `(shard, slot)` position that the walk passes exactly once: it is returned. Keys
+//! live key changes slot only forward in that order, once, from a packed slot to the full
+//! slab (see `shard.rs`), so a key present for the whole walk is passed at least once: it is
+//! returned (twice if the walk passed both positions). Keys
 //! inserted behind the cursor are missed, keys deleted and re-inserted may be seen twice,
 //! both allowed by Redis's contract.
 

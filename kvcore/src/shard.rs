@@ -1,17 +1,21 @@
-//! One shard of one database: two slabs of entries (full slots and packed ones), a hash index
-//! into them, and an index of the entries that carry an expiry.
+//! One shard of one database: three slabs of entries (full slots, packed strings and small
+//! containers), a hash index into them, and an index of the entries that carry an expiry.
 //!
 //! Invariants:
-//! - A live key's slot id never changes while the key lives (SCAN's cursor relies on it).
-//!   Slots are never compacted; a slab is only dropped when no key lives in it. (A compacting
-//!   shard would have to put a generation into the SCAN cursor and restart the shard on a
-//!   mismatch.) A slot id is a position in the full slab, or [`PACKED`] plus a position in the
-//!   packed slab; ids are walked in that order (`ids_from`).
+//! - A live key's slot id changes only forward in SCAN's order (SCAN's cursor relies on it),
+//!   and only when [`Shard::settle`] moves a spilled packed key to the full slab. Slots are
+//!   never compacted; a slab is only dropped when no key lives in it. (A compacting shard
+//!   would have to put a generation into the SCAN cursor and restart the shard on a
+//!   mismatch.) A slot id is a position in the packed string slab, [`CONTAINER`] plus a
+//!   position in the container slab, or [`FULL`] plus a position in the full slab; ids are
+//!   walked in that order (`ids_from`).
 //! - A packed slot holds a string without an expiry whose key and value fit
-//!   [`PACKED_BYTES`]. A packed key whose entry stops fitting (an expiry, a longer or
-//!   non-string value) is *spilled*: its full slot is boxed in `spilled` under the same id
-//!   and the packed slot marked, so the key keeps its id; `settle` packs it again once it
-//!   fits.
+//!   [`PACKED_BYTES`], or a small container without an expiry whose key and inline form fit
+//!   [`CONTAINER_BYTES`]. A write to a packed key *spills* it: its full slot is boxed in
+//!   `spilled` under the same id and the packed slot marked; `settle`, at the end of the
+//!   write, packs it again if it fits, or moves it to the full slab. A container that fits
+//!   may stay spilled in the shard's open box until another key of the shard spills (see
+//!   [`Spilled`]).
 //! - `index` holds exactly the ids of occupied slots, hashed by the key's hash.
 //! - `volatile` holds exactly the ids whose entry has an expiry, and each such entry's
 //!   `volatile_pos` is its position there.
@@ -37,56 +41,75 @@ pub(crate) struct Slot {
     pub(crate) entry: Entry,
 }
 
-/// The bit of a slot id that places it in the packed slab.
-const PACKED: u32 = 1 << 31;
+/// The bit of a slot id that places it in the full slab.
+const FULL: u32 = 1 << 31;
+/// The bit of a slot id that places it in the container slab (ids with neither bit are in
+/// the packed string slab).
+const CONTAINER: u32 = 1 << 30;
 
-/// The most bytes of key and value together that a packed slot holds.
+/// The most bytes of key and value together that a packed string slot holds.
 pub(crate) const PACKED_BYTES: usize = 22;
+/// The most bytes of key and inline container form together that a container slot holds.
+pub(crate) const CONTAINER_BYTES: usize = 54;
 
 /// `key_len` of a vacant packed slot.
 const VACANT: u8 = u8::MAX;
 /// `key_len` of a spilled packed slot (its slot is in `Shard::spilled`).
 const SPILLED: u8 = u8::MAX - 1;
 
-/// A short string without an expiry, 32 bytes: the access clock, the last write in seconds,
-/// two lengths and the key followed by the value. `key_len` also marks a vacant or spilled
-/// slot (no key is that long here).
+/// A small value without an expiry: the access clock, the last write in seconds, two lengths
+/// and the key followed by the value. In the string slab (`N` = [`PACKED_BYTES`], 32 bytes)
+/// the value is a short string; in the container slab (`N` = [`CONTAINER_BYTES`], 64 bytes)
+/// it is a small list, hash, set or sorted set in its inline form (`types/inline.rs`), whose
+/// kind is the top two bits of `value_len`. `key_len` also marks a vacant or spilled slot
+/// (no key is that long here).
 #[derive(Debug)]
-struct Packed {
+struct Packed<const N: usize> {
     access: Access,
     updated_s: u32,
     key_len: u8,
     value_len: u8,
-    buf: [u8; PACKED_BYTES],
+    buf: [u8; N],
 }
 
-impl Packed {
-    /// The packed form of `key`'s entry, if it has one.
-    fn of(key: &[u8], entry: &Entry) -> Option<Packed> {
+impl<const N: usize> Packed<N> {
+    /// The packed form of `key`'s entry in this slab, if it has one.
+    fn of(key: &[u8], entry: &Entry) -> Option<Packed<N>> {
         let (value, updated_s) = entry.packable()?;
-        if key.len() + value.len() > PACKED_BYTES {
+        if key.len() > N {
             return None;
         }
-        let mut buf = [0; PACKED_BYTES];
+        let mut buf = [0; N];
+        let (kind, len) = if N == PACKED_BYTES {
+            match value {
+                Value::String(s) if !s.is_heap() && key.len() + s.len() <= N => {
+                    buf[key.len()..key.len() + s.len()].copy_from_slice(s);
+                    (0, s.len())
+                }
+                _ => return None,
+            }
+        } else {
+            value.encode_inline(&mut buf[key.len()..])?
+        };
         buf[..key.len()].copy_from_slice(key);
-        buf[key.len()..key.len() + value.len()].copy_from_slice(value);
         Some(Packed {
             access: entry.access.clone(),
             updated_s,
             key_len: key.len() as u8,
-            value_len: value.len() as u8,
+            // len <= N - key_len < 64, kind < 4.
+            value_len: (kind << 6) | len as u8,
             buf,
         })
     }
 
     /// A slot holding no key: `VACANT` or `SPILLED`.
-    fn marker(key_len: u8) -> Packed {
+    fn marker(key_len: u8) -> Packed<N> {
         Packed {
             access: Access::default(),
             updated_s: 0,
             key_len,
             value_len: 0,
-            buf: [0; PACKED_BYTES],
+            buf: [0; N],
         }
     }
 
@@ -96,20 +119,87 @@ impl Packed {
 
     fn value(&self) -> &[u8] {
         let k = usize::from(self.key_len);
-        &self.buf[k..k + usize::from(self.value_len)]
+        &self.buf[k..k + usize::from(self.value_len & 0x3f)]
     }
 
     fn unpack(&self) -> Slot {
+        let value = if N == PACKED_BYTES {
+            Value::string(self.value())
+        } else {
+            Value::decode_inline(self.value_len >> 6, self.value())
+        };
         Slot {
             key: SmallKey::new(self.key()),
-            entry: Entry::unpacked(self.value(), self.updated_s, self.access.clone()),
+            entry: Entry::unpacked(value, self.updated_s, self.access.clone()),
         }
     }
 }
 
-/// An occupied slot of the packed slab.
+/// One packed slab: its slots and the positions of its vacant ones.
+#[derive(Debug, Default)]
+struct Slab<const N: usize> {
+    slots: Vec<Packed<N>>,
+    free: Vec<u32>,
+}
+
+impl<const N: usize> Slab<N> {
+    const SIZE: usize = std::mem::size_of::<Packed<N>>();
+
+    /// Stores `p`, returning its position.
+    fn put(&mut self, p: Packed<N>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = p;
+                crate::memory::note_vacant(-(Self::SIZE as isize));
+                i
+            }
+            None => {
+                let i = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i < CONTAINER)
+                    .expect("a shard holds < 2^30 packed keys of one kind");
+                self.slots.push(p);
+                i
+            }
+        }
+    }
+
+    /// Vacates position `i`, returning what it held.
+    fn take(&mut self, i: u32) -> Packed<N> {
+        let p = std::mem::replace(&mut self.slots[i as usize], Packed::marker(VACANT));
+        assert_ne!(p.key_len, VACANT, "removing an occupied slot");
+        self.free.push(i);
+        crate::memory::note_vacant(Self::SIZE as isize);
+        p
+    }
+
+    fn free_bytes(&self) -> usize {
+        self.free.len() * Self::SIZE
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.slots.capacity() * Self::SIZE
+    }
+}
+
+/// An occupied packed slot, of either slab.
+enum PackedRef<'a> {
+    String(&'a Packed<PACKED_BYTES>),
+    Container(&'a Packed<CONTAINER_BYTES>),
+}
+
+impl PackedRef<'_> {
+    fn unpack(&self) -> Slot {
+        match self {
+            PackedRef::String(p) => p.unpack(),
+            PackedRef::Container(p) => p.unpack(),
+        }
+    }
+}
+
+/// An occupied slot of a packed slab.
 enum Small<'a> {
-    Packed(&'a Packed),
+    Packed(PackedRef<'a>),
     Spilled(&'a Slot),
 }
 
@@ -181,21 +271,126 @@ impl Drop for Unpacked {
 /// The hasher of the store (one per `Kv`): the index rehashes keys with it when it grows.
 pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
+/// Spilled packed slots by id. A write spills at most one key of a shard and packs or moves
+/// it when it ends (`Shard::settle`), so the first spilled slot goes to `open`, a box kept
+/// for the shard's lifetime once a write has needed it (no allocation and no map entry per
+/// write); only the multi-key paths, which spill several keys and leave them spilled, use
+/// the map.
+///
+/// A container that a write left fitting its slot stays in `open`, unpacked (marked
+/// `Open::settled`), until another key of the shard is spilled: then it is packed into its
+/// slot (`Shard::flush_open`). A hot container written over and over is decoded once, not
+/// once per write, and a write to it checks the fit in O(1) (`Value::fits_inline`).
+#[derive(Debug)]
+struct Spilled {
+    open: Option<Box<Open>>,
+    more: std::collections::HashMap<u32, Box<Slot>, KeyHasher>,
+}
+
+/// The shard's reusable spilled slot.
+#[derive(Debug)]
+struct Open {
+    idx: u32,
+    slot: Option<Slot>,
+    /// `slot` is a container that fits its slot, as the last write left it, and stays here;
+    /// false while a write may change it.
+    settled: bool,
+}
+
+impl Spilled {
+    fn new(hasher: KeyHasher) -> Spilled {
+        Spilled {
+            open: None,
+            more: std::collections::HashMap::with_hasher(hasher),
+        }
+    }
+
+    fn is_open(&self, idx: u32) -> bool {
+        matches!(&self.open, Some(o) if o.idx == idx && o.slot.is_some())
+    }
+
+    fn get(&self, idx: u32) -> Option<&Slot> {
+        if self.is_open(idx) {
+            return self.open.as_ref().and_then(|o| o.slot.as_ref());
+        }
+        self.more.get(&idx).map(|b| &**b)
+    }
+
+    /// The spilled slot `idx` for changing: a held one is no longer settled.
+    fn get_mut(&mut self, idx: u32) -> Option<&mut Slot> {
+        if self.is_open(idx) {
+            let o = self.open.as_mut()?;
+            o.settled = false;
+            return o.slot.as_mut();
+        }
+        self.more.get_mut(&idx).map(|b| &mut **b)
+    }
+
+    fn insert(&mut self, idx: u32, slot: Slot) {
+        match &mut self.open {
+            None => {
+                self.open = Some(Box::new(Open {
+                    idx,
+                    slot: Some(slot),
+                    settled: false,
+                }))
+            }
+            Some(o) if o.slot.is_none() => {
+                o.idx = idx;
+                o.slot = Some(slot);
+                o.settled = false;
+            }
+            Some(_) => {
+                self.more.insert(idx, Box::new(slot));
+            }
+        }
+    }
+
+    fn remove(&mut self, idx: u32) -> Option<Slot> {
+        if self.is_open(idx) {
+            let o = self.open.as_mut()?;
+            o.settled = false;
+            return o.slot.take();
+        }
+        self.more.remove(&idx).map(|b| *b)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Shard {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    packed: Vec<Packed>,
-    packed_free: Vec<u32>,
-    /// The slots of spilled packed slots, by position in the packed slab.
-    spilled: std::collections::HashMap<u32, Box<Slot>, KeyHasher>,
+    /// Short strings (ids `i`).
+    packed: Slab<PACKED_BYTES>,
+    /// Small containers (ids `CONTAINER | i`).
+    containers: Slab<CONTAINER_BYTES>,
+    /// The slots of spilled packed slots, by id.
+    spilled: Spilled,
     index: HashTable<u32>,
     volatile: Vec<u32>,
     hasher: KeyHasher,
 }
 
 const FULL_SIZE: usize = std::mem::size_of::<Option<Slot>>();
-const PACKED_SIZE: usize = std::mem::size_of::<Packed>();
+
+/// Where a slot id points.
+#[derive(Clone, Copy)]
+enum Place {
+    Full(usize),
+    String(usize),
+    Container(usize),
+}
+
+#[inline]
+fn place(idx: u32) -> Place {
+    if idx & FULL != 0 {
+        Place::Full((idx & !FULL) as usize)
+    } else if idx & CONTAINER != 0 {
+        Place::Container((idx & !CONTAINER) as usize)
+    } else {
+        Place::String(idx as usize)
+    }
+}
 
 impl Shard {
     /// An empty shard whose keys are hashed by `hasher` (the one the callers' hashes come from).
@@ -203,9 +398,9 @@ impl Shard {
         Shard {
             slots: Vec::new(),
             free: Vec::new(),
-            packed: Vec::new(),
-            packed_free: Vec::new(),
-            spilled: std::collections::HashMap::with_hasher(hasher.clone()),
+            packed: Slab::default(),
+            containers: Slab::default(),
+            spilled: Spilled::new(hasher.clone()),
             index: HashTable::new(),
             volatile: Vec::new(),
             hasher,
@@ -216,11 +411,13 @@ impl Shard {
         self.index.len()
     }
 
-    /// Bytes of the two slabs' capacity, and keys the index has room for (MEMORY USAGE's share
+    /// Bytes of the slabs' capacity, and keys the index has room for (MEMORY USAGE's share
     /// of them per key).
     pub(crate) fn capacities(&self) -> (usize, usize) {
         (
-            self.slots.capacity() * FULL_SIZE + self.packed.capacity() * PACKED_SIZE,
+            self.slots.capacity() * FULL_SIZE
+                + self.packed.capacity_bytes()
+                + self.containers.capacity_bytes(),
             self.index.capacity(),
         )
     }
@@ -234,44 +431,50 @@ impl Shard {
         }
     }
 
-    /// Positions in the two slabs together (see [`Shard::id_at`]).
+    /// Positions in the slabs together (see [`Shard::id_at`]).
     pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len() + self.packed.len()
+        self.slots.len() + self.packed.slots.len() + self.containers.slots.len()
     }
 
-    /// The id of position `n` (below [`Shard::slot_count`]): the full slab's first.
+    /// The id of position `n` (below [`Shard::slot_count`]): the packed strings' first,
+    /// then the containers', then the full slab's.
     pub(crate) fn id_at(&self, n: usize) -> u32 {
-        if n < self.slots.len() {
+        let (strings, containers) = (self.packed.slots.len(), self.containers.slots.len());
+        if n < strings {
             n as u32
+        } else if n < strings + containers {
+            CONTAINER | (n - strings) as u32
         } else {
-            PACKED | (n - self.slots.len()) as u32
+            FULL | (n - strings - containers) as u32
         }
     }
 
-    /// The ids from `from` upward, in the order SCAN walks them.
+    /// The ids from `from` upward, in the order SCAN walks them (ascending: the packed
+    /// strings, the containers, the full slab; a spilled packed key moves only forward in
+    /// that order, see [`Shard::settle`]).
     pub(crate) fn ids_from(&self, from: u32) -> impl Iterator<Item = u32> + use<> {
-        let full = self.slots.len() as u32;
-        let packed_end = PACKED | self.packed.len() as u32;
-        (from.min(full)..full).chain(from.max(PACKED)..packed_end)
+        let strings_end = self.packed.slots.len() as u32;
+        let containers_end = CONTAINER | self.containers.slots.len() as u32;
+        let full_end = FULL | self.slots.len() as u32;
+        (from.min(strings_end)..strings_end)
+            .chain(from.clamp(CONTAINER, containers_end)..containers_end)
+            .chain(from.clamp(FULL, full_end)..full_end)
     }
 
     fn small(&self, idx: u32) -> Option<Small<'_>> {
-        if idx & PACKED == 0 {
-            return None;
-        }
-        let i = idx & !PACKED;
-        let p = self.packed.get(i as usize)?;
-        match p.key_len {
-            VACANT => None,
-            SPILLED => Some(Small::Spilled(&self.spilled[&i])),
-            _ => Some(Small::Packed(p)),
-        }
+        small_in(&self.packed, &self.containers, &self.spilled, idx)
     }
 
     /// The key of slot `idx`, if occupied.
     #[inline]
     fn key_at(&self, idx: u32) -> Option<&[u8]> {
-        key_in(&self.slots, &self.packed, &self.spilled, idx)
+        key_in(
+            &self.slots,
+            &self.packed,
+            &self.containers,
+            &self.spilled,
+            idx,
+        )
     }
 
     pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
@@ -281,10 +484,10 @@ impl Shard {
     }
 
     pub(crate) fn slot(&self, idx: u32) -> Option<SlotRef<'_>> {
-        if idx & PACKED == 0 {
+        if let Place::Full(i) = place(idx) {
             return self
                 .slots
-                .get(idx as usize)
+                .get(i)
                 .and_then(Option::as_ref)
                 .map(SlotRef::Stored);
         }
@@ -303,8 +506,8 @@ impl Shard {
 
     /// The occupied slot `idx` if it is stored as a full slot (not packed).
     pub(crate) fn stored(&self, idx: u32) -> Option<&Slot> {
-        if idx & PACKED == 0 {
-            return self.slots[idx as usize].as_ref();
+        if let Place::Full(i) = place(idx) {
+            return self.slots[i].as_ref();
         }
         match self.small(idx)? {
             Small::Packed(_) => None,
@@ -314,11 +517,25 @@ impl Shard {
 
     /// The access clock of occupied slot `idx` (the stored one, which a read may update).
     pub(crate) fn access(&self, idx: u32) -> &Access {
-        match self.stored(idx) {
-            Some(s) => &s.entry.access,
-            None => match self.small(idx) {
-                Some(Small::Packed(p)) => &p.access,
-                _ => unreachable!("slot index came from find/insert under this lock"),
+        match self.small(idx) {
+            Some(Small::Packed(PackedRef::String(p))) => &p.access,
+            Some(Small::Packed(PackedRef::Container(p))) => &p.access,
+            _ => match self.stored(idx) {
+                Some(s) => &s.entry.access,
+                None => unreachable!("slot index came from find/insert under this lock"),
+            },
+        }
+    }
+
+    /// The type of occupied slot `idx`'s value, read without unpacking it.
+    pub(crate) fn key_type(&self, idx: u32) -> crate::KeyType {
+        use crate::KeyType;
+        match self.small(idx) {
+            Some(Small::Packed(PackedRef::String(_))) => KeyType::String,
+            Some(Small::Packed(PackedRef::Container(p))) => Value::inline_type(p.value_len >> 6),
+            _ => match self.stored(idx) {
+                Some(s) => s.entry.value.key_type(),
+                None => unreachable!("slot index came from find/insert under this lock"),
             },
         }
     }
@@ -337,27 +554,49 @@ impl Shard {
 
     fn slot_mut(&mut self, idx: u32) -> &mut Slot {
         const OCCUPIED: &str = "slot index came from find/insert under this lock";
-        if idx & PACKED == 0 {
-            return self.slots[idx as usize].as_mut().expect(OCCUPIED);
+        let unpacked = match place(idx) {
+            Place::Full(i) => return self.slots[i].as_mut().expect(OCCUPIED),
+            Place::String(i) => spill(&mut self.packed.slots[i]),
+            Place::Container(i) => spill(&mut self.containers.slots[i]),
+        };
+        if let Some(slot) = unpacked {
+            self.flush_open();
+            self.spilled.insert(idx, slot);
         }
-        let i = idx & !PACKED;
-        let p = &mut self.packed[i as usize];
-        assert_ne!(p.key_len, VACANT, "{OCCUPIED}");
-        if p.key_len != SPILLED {
-            let slot = p.unpack();
-            *p = Packed::marker(SPILLED);
-            self.spilled.insert(i, Box::new(slot));
+        self.spilled.get_mut(idx).expect(OCCUPIED)
+    }
+
+    /// Packs the container held spilled in the open box back into its slot, if a write left
+    /// it there settled (see [`Spilled`]).
+    fn flush_open(&mut self) {
+        let Some(o) = self.spilled.open.as_mut() else {
+            return;
+        };
+        if !std::mem::take(&mut o.settled) {
+            return;
         }
-        self.spilled.get_mut(&i).expect(OCCUPIED)
+        let slot = o.slot.take().expect("a settled open slot is occupied");
+        let Place::Container(i) = place(o.idx) else {
+            unreachable!("only containers stay spilled after their write");
+        };
+        let idx = o.idx;
+        match Packed::of(slot.key.as_slice(), &slot.entry) {
+            Some(p) => self.containers.slots[i] = p,
+            // Checked when it settled: kept spilled in the map if that was wrong.
+            None => {
+                self.spilled.more.insert(idx, Box::new(slot));
+            }
+        }
     }
 
     /// Replaces the value of packed slot `idx` in place, written at `now`, if the slot is
-    /// packed and `value` fits it (SET over a short string); false, changing nothing, if not.
+    /// a packed string and `value` fits it (SET over a short string); false, changing
+    /// nothing, if not.
     pub(crate) fn put_packed(&mut self, idx: u32, value: &Value, now: u64) -> bool {
-        if idx & PACKED == 0 {
+        let Place::String(i) = place(idx) else {
             return false;
-        }
-        let Some(p) = self.packed.get_mut((idx & !PACKED) as usize) else {
+        };
+        let Some(p) = self.packed.slots.get_mut(i) else {
             return false;
         };
         let Value::String(s) = value else {
@@ -373,74 +612,110 @@ impl Shard {
         true
     }
 
-    /// Packs slot `idx` again if it was spilled and its entry fits a packed slot now.
-    pub(crate) fn settle(&mut self, idx: u32) {
-        if idx & PACKED == 0 {
-            return;
+    /// Ends a write to slot `idx`: a packed slot the write spilled is packed again if its
+    /// entry still fits, and otherwise moves to the full slab, for good (a key given an
+    /// expiry, a string or container grown past its slot). Returns the key's id, new if it
+    /// moved.
+    ///
+    /// Moving changes the key's id, which SCAN allows only forward: the full slab comes last
+    /// in its order, so a walk that has passed the packed slot returned the key there (it may
+    /// return it again: SCAN allows repeats), and a walk that has not finds it in the full
+    /// slab. A key never moves back to a packed slab (that would move it backward).
+    pub(crate) fn settle(&mut self, idx: u32) -> u32 {
+        if idx & FULL != 0 {
+            return idx;
         }
-        let i = idx & !PACKED;
-        if let Some(s) = self.spilled.get(&i)
-            && let Some(p) = Packed::of(s.key.as_slice(), &s.entry)
-        {
-            self.packed[i as usize] = p;
-            self.spilled.remove(&i);
+        let Some(s) = self.spilled.get(idx) else {
+            return idx;
+        };
+        let (key, entry) = (s.key.as_slice(), &s.entry);
+        if let (Place::Container(_), true) = (place(idx), self.spilled.is_open(idx)) {
+            // A container in the open box stays there until another key of the shard spills
+            // (`flush_open`), if it fits its slot (what `Packed::of` checks, without encoding).
+            let fits = entry.packable().is_some()
+                && key.len() <= CONTAINER_BYTES
+                && entry.value.fits_inline(CONTAINER_BYTES - key.len());
+            if fits {
+                if let Some(o) = self.spilled.open.as_mut() {
+                    o.settled = true;
+                }
+                return idx;
+            }
+        }
+        let packed = match place(idx) {
+            Place::Full(_) => unreachable!("checked above"),
+            Place::String(i) => Packed::of(key, entry)
+                .map(|p| self.packed.slots[i] = p)
+                .is_some(),
+            Place::Container(i) => Packed::of(key, entry)
+                .map(|p| self.containers.slots[i] = p)
+                .is_some(),
+        };
+        let slot = self.spilled.remove(idx).expect("looked up above");
+        if packed {
+            return idx;
+        }
+        match place(idx) {
+            Place::String(_) => drop(self.packed.take(idx)),
+            _ => drop(self.containers.take(idx & !CONTAINER)),
+        }
+        let hash = self.hasher.hash_one(slot.key.as_slice());
+        let volatile = slot.entry.expire_at().map(|_| slot.entry.volatile_pos);
+        let moved = self.put_full(slot);
+        *self
+            .index
+            .find_mut(hash, |&i| i == idx)
+            .expect("every occupied slot is indexed") = moved;
+        if let Some(pos) = volatile {
+            self.volatile[pos as usize] = moved;
+        }
+        moved
+    }
+
+    /// Stores `slot` in the full slab, returning its id.
+    fn put_full(&mut self, slot: Slot) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(slot);
+                crate::memory::note_vacant(-(FULL_SIZE as isize));
+                FULL | i
+            }
+            None => {
+                let i = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i < FULL)
+                    .expect("a shard holds < 2^31 keys");
+                self.slots.push(Some(slot));
+                FULL | i
+            }
         }
     }
 
-    /// Inserts a key that is not present; returns its slot id. A short string without an
-    /// expiry goes to the packed slab.
+    /// Inserts a key that is not present; returns its slot id. A short string or a small
+    /// container without an expiry goes to a packed slab.
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], mut entry: Entry) -> u32 {
         debug_assert!(self.find(hash, key).is_none());
         debug_assert_eq!(hash, self.hasher.hash_one(key));
         let expire_at = entry.expire_at();
         entry.set_expire_at(None);
-        let packed = if expire_at.is_none() {
-            Packed::of(key, &entry)
-        } else {
+        let idx = if expire_at.is_some() {
             None
+        } else if let Value::String(_) = entry.value {
+            Packed::of(key, &entry).map(|p| self.packed.put(p))
+        } else {
+            Packed::of(key, &entry).map(|p| CONTAINER | self.containers.put(p))
         };
-        let idx = match packed {
-            Some(p) => match self.packed_free.pop() {
-                Some(i) => {
-                    self.packed[i as usize] = p;
-                    crate::memory::note_vacant(-(PACKED_SIZE as isize));
-                    PACKED | i
-                }
-                None => {
-                    let i = u32::try_from(self.packed.len())
-                        .ok()
-                        .filter(|&i| i < PACKED)
-                        .expect("a shard holds < 2^31 keys");
-                    self.packed.push(p);
-                    PACKED | i
-                }
-            },
-            None => {
-                let slot = Some(Slot {
-                    key: SmallKey::new(key),
-                    entry,
-                });
-                match self.free.pop() {
-                    Some(i) => {
-                        self.slots[i as usize] = slot;
-                        crate::memory::note_vacant(-(FULL_SIZE as isize));
-                        i
-                    }
-                    None => {
-                        let i = u32::try_from(self.slots.len())
-                            .ok()
-                            .filter(|&i| i < PACKED)
-                            .expect("a shard holds < 2^31 keys");
-                        self.slots.push(slot);
-                        i
-                    }
-                }
-            }
-        };
-        let (slots, packed, spilled) = (&self.slots, &self.packed, &self.spilled);
+        let idx = idx.unwrap_or_else(|| {
+            self.put_full(Slot {
+                key: SmallKey::new(key),
+                entry,
+            })
+        });
+        let (slots, packed, containers, spilled) =
+            (&self.slots, &self.packed, &self.containers, &self.spilled);
         let hasher = &self.hasher;
         self.index.insert_unique(hash, idx, |&i| {
-            let key = key_in(slots, packed, spilled, i);
+            let key = key_in(slots, packed, containers, spilled, i);
             hasher.hash_one(key.expect("indexed slots are occupied"))
         });
         self.set_expiry(idx, expire_at);
@@ -449,27 +724,27 @@ impl Shard {
 
     /// Removes occupied slot `idx`, returning its contents (expiry included).
     pub(crate) fn remove(&mut self, idx: u32) -> Slot {
-        let slot = if idx & PACKED == 0 {
-            let slot = self.slots[idx as usize]
-                .take()
-                .expect("removing an occupied slot");
-            self.free.push(idx);
-            crate::memory::note_vacant(FULL_SIZE as isize);
-            slot
-        } else {
-            let i = idx & !PACKED;
-            let p = std::mem::replace(&mut self.packed[i as usize], Packed::marker(VACANT));
-            assert_ne!(p.key_len, VACANT, "removing an occupied slot");
-            self.packed_free.push(i);
-            crate::memory::note_vacant(PACKED_SIZE as isize);
-            match p.key_len {
-                SPILLED => *self
-                    .spilled
-                    .remove(&i)
-                    .expect("a spilled slot is in the map"),
-                _ => p.unpack(),
+        let unpacked = match place(idx) {
+            Place::Full(i) => {
+                let slot = self.slots[i].take().expect("removing an occupied slot");
+                self.free.push(i as u32);
+                crate::memory::note_vacant(FULL_SIZE as isize);
+                Some(slot)
+            }
+            Place::String(i) => {
+                let p = self.packed.take(i as u32);
+                (p.key_len != SPILLED).then(|| p.unpack())
+            }
+            Place::Container(i) => {
+                let p = self.containers.take(i as u32);
+                (p.key_len != SPILLED).then(|| p.unpack())
             }
         };
+        let slot = unpacked.unwrap_or_else(|| {
+            self.spilled
+                .remove(idx)
+                .expect("a spilled slot is in the map")
+        });
         if slot.entry.expire_at().is_some() {
             self.unlist_volatile(slot.entry.volatile_pos as usize);
         }
@@ -486,9 +761,9 @@ impl Shard {
             // No live key moves, so SCAN's guarantee holds.
             self.slots = Vec::new();
             self.free = Vec::new();
-            self.packed = Vec::new();
-            self.packed_free = Vec::new();
-            self.spilled = std::collections::HashMap::with_hasher(self.hasher.clone());
+            self.packed = Slab::default();
+            self.containers = Slab::default();
+            self.spilled = Spilled::new(self.hasher.clone());
             self.index = HashTable::new();
         }
         slot
@@ -497,7 +772,9 @@ impl Shard {
     /// Takes the free lists' slots out of the vacant count (their slabs are going).
     fn note_free_gone(&self) {
         crate::memory::note_vacant(
-            -((self.free.len() * FULL_SIZE + self.packed_free.len() * PACKED_SIZE) as isize),
+            -((self.free.len() * FULL_SIZE
+                + self.packed.free_bytes()
+                + self.containers.free_bytes()) as isize),
         );
     }
 
@@ -545,16 +822,58 @@ impl Shard {
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, SlotRef::Stored(s))));
-        let packed = self.packed.iter().enumerate().filter_map(|(i, p)| {
-            let slot = match p.key_len {
-                VACANT => return None,
-                SPILLED => SlotRef::Stored(&self.spilled[&(i as u32)]),
-                _ => SlotRef::Unpacked(p.unpack()),
+            .filter_map(|(i, s)| s.as_ref().map(|s| (FULL | i as u32, SlotRef::Stored(s))));
+        let packed = 0..self.packed.slots.len() as u32;
+        let containers = (0..self.containers.slots.len() as u32).map(|i| CONTAINER | i);
+        let small = packed.chain(containers).filter_map(|idx| {
+            let slot = match self.small(idx)? {
+                Small::Packed(p) => SlotRef::Unpacked(p.unpack()),
+                Small::Spilled(s) => SlotRef::Stored(s),
             };
-            Some((PACKED | i as u32, slot))
+            Some((idx, slot))
         });
-        full.chain(packed)
+        small.chain(full)
+    }
+}
+
+/// Marks packed slot `p` spilled, returning its unpacked slot (None if it already was).
+fn spill<const N: usize>(p: &mut Packed<N>) -> Option<Slot> {
+    assert_ne!(
+        p.key_len, VACANT,
+        "slot index came from find/insert under this lock"
+    );
+    (p.key_len != SPILLED).then(|| {
+        let slot = p.unpack();
+        *p = Packed::marker(SPILLED);
+        slot
+    })
+}
+
+/// The occupied packed slot `idx` of a shard's packed slabs (None for a full slot id).
+#[inline]
+fn small_in<'a>(
+    packed: &'a Slab<PACKED_BYTES>,
+    containers: &'a Slab<CONTAINER_BYTES>,
+    spilled: &'a Spilled,
+    idx: u32,
+) -> Option<Small<'a>> {
+    let (key_len, p) = match place(idx) {
+        Place::Full(_) => return None,
+        Place::String(i) => {
+            let p = packed.slots.get(i)?;
+            (p.key_len, PackedRef::String(p))
+        }
+        Place::Container(i) => {
+            let p = containers.slots.get(i)?;
+            (p.key_len, PackedRef::Container(p))
+        }
+    };
+    match key_len {
+        VACANT => None,
+        SPILLED => Some(Small::Spilled(
+            spilled.get(idx).expect("a spilled slot is in the map"),
+        )),
+        _ => Some(Small::Packed(p)),
     }
 }
 
@@ -562,19 +881,18 @@ impl Shard {
 #[inline]
 fn key_in<'a>(
     slots: &'a [Option<Slot>],
-    packed: &'a [Packed],
-    spilled: &'a std::collections::HashMap<u32, Box<Slot>, KeyHasher>,
+    packed: &'a Slab<PACKED_BYTES>,
+    containers: &'a Slab<CONTAINER_BYTES>,
+    spilled: &'a Spilled,
     idx: u32,
 ) -> Option<&'a [u8]> {
-    if idx & PACKED == 0 {
-        return slots[idx as usize].as_ref().map(|s| s.key.as_slice());
+    if let Place::Full(i) = place(idx) {
+        return slots[i].as_ref().map(|s| s.key.as_slice());
     }
-    let i = idx & !PACKED;
-    let p = &packed[i as usize];
-    match p.key_len {
-        VACANT => None,
-        SPILLED => Some(spilled[&i].key.as_slice()),
-        _ => Some(p.key()),
+    match small_in(packed, containers, spilled, idx)? {
+        Small::Packed(PackedRef::String(p)) => Some(p.key()),
+        Small::Packed(PackedRef::Container(p)) => Some(p.key()),
+        Small::Spilled(s) => Some(s.key.as_slice()),
     }
 }
 
@@ -594,8 +912,9 @@ mod tests {
     }
 
     #[test]
-    fn a_packed_slot_is_32_bytes() {
-        assert_eq!(std::mem::size_of::<Packed>(), 32);
+    fn a_packed_slot_is_32_bytes_and_a_container_slot_64() {
+        assert_eq!(std::mem::size_of::<Packed<PACKED_BYTES>>(), 32);
+        assert_eq!(std::mem::size_of::<Packed<CONTAINER_BYTES>>(), 64);
     }
 
     fn value_of(shard: &Shard, idx: u32) -> Vec<u8> {
@@ -618,10 +937,10 @@ mod tests {
             s.make_vec().push(b'2');
         }
         let raw = shard.insert(hasher.hash_one(b"k4"), b"k4", Entry::new(heap, 0));
-        assert!(packed & PACKED != 0 && shard.stored(packed).is_none());
-        assert_eq!(long & PACKED, 0, "22 bytes of key and value at most");
-        assert_eq!(volatile & PACKED, 0, "an expiry needs a full slot");
-        assert_eq!(raw & PACKED, 0, "a heap string keeps its encoding");
+        assert!(packed & FULL == 0 && shard.stored(packed).is_none());
+        assert_ne!(long & FULL, 0, "22 bytes of key and value at most");
+        assert_ne!(volatile & FULL, 0, "an expiry needs a full slot");
+        assert_ne!(raw & FULL, 0, "a heap string keeps its encoding");
         assert_eq!(value_of(&shard, packed), b"123");
         assert_eq!(shard.get(packed).entry.updated_ms(), 7_000);
         assert_eq!(shard.get(packed).key.as_slice(), b"key:0000001");
@@ -630,44 +949,211 @@ mod tests {
             shard.access(packed).get()
         );
 
-        // SET in place; a value that no longer fits spills, and packs again once it fits.
+        // SET in place; a write spills, and the write's end packs it again while it fits.
         assert!(shard.put_packed(packed, &Value::string(b"4567"), 12_000));
         assert_eq!(value_of(&shard, packed), b"4567");
         assert!(!shard.put_packed(packed, &Value::string(&[b'y'; 12]), 0));
-        shard.entry_mut(packed).value = Value::string(&[b'y'; 12]);
+        shard.entry_mut(packed).value = Value::string(b"89");
         assert!(shard.stored(packed).is_some());
-        shard.settle(packed);
-        assert!(shard.stored(packed).is_some(), "still too long");
-        shard.entry_mut(packed).value = Value::string(b"9");
-        shard.settle(packed);
+        assert_eq!(shard.settle(packed), packed);
         assert!(shard.stored(packed).is_none());
-        assert_eq!(value_of(&shard, packed), b"9");
+        assert_eq!(value_of(&shard, packed), b"89");
 
-        // An expiry spills (the volatile index names the same id); clearing it packs again.
-        shard.set_expiry(packed, Some(50));
-        assert_eq!(shard.expire_at(packed), Some(50));
-        assert!(shard.volatile().contains(&packed));
-        shard.settle(packed);
-        assert!(shard.stored(packed).is_some());
-        shard.set_expiry(packed, None);
-        shard.settle(packed);
-        assert!(shard.stored(packed).is_none() && !shard.volatile().contains(&packed));
+        // Past the slot, or given an expiry, it moves to the full slab for good (forward in
+        // SCAN's order), the index and the volatile index following it.
+        let key2 = b"key:0000009";
+        let other = put(&mut shard, key2, b"1", None);
+        shard.set_expiry(other, Some(50));
+        assert!(shard.volatile().contains(&other));
+        let other_moved = shard.settle(other);
+        assert!(other_moved > other && other_moved & FULL != 0);
+        assert_eq!(shard.volatile(), &[volatile, other_moved]);
+        assert_eq!(shard.get(other_moved).entry.volatile_pos, 1);
+        assert_eq!(shard.find(hasher.hash_one(key2), key2), Some(other_moved));
+        assert!(shard.slot(other).is_none(), "the packed slot is vacant");
+        shard.entry_mut(packed).value = Value::string(&[b'y'; 12]);
+        let moved = shard.settle(packed);
+        assert!(moved & FULL != 0 && shard.stored(moved).is_some());
+        assert_eq!(value_of(&shard, moved), [b'y'; 12]);
         assert_eq!(
             shard.find(hasher.hash_one(b"key:0000001"), b"key:0000001"),
-            Some(packed)
+            Some(moved)
         );
-        let removed = shard.remove(packed);
+        shard.entry_mut(moved).value = Value::string(b"9");
+        assert_eq!(shard.settle(moved), moved, "never back");
+        let removed = shard.remove(moved);
         assert_eq!(removed.key.as_slice(), b"key:0000001");
         assert_eq!(
             shard.find(hasher.hash_one(b"key:0000001"), b"key:0000001"),
             None
         );
-        // The packed slab's free slot is reused.
-        assert_eq!(put(&mut shard, b"k5", b"v", None), packed);
+        // The packed slab's free slots are reused.
+        let reused = put(&mut shard, b"k5", b"v", None);
+        assert!(reused == packed || reused == other);
     }
 
     #[test]
-    fn ids_walk_both_slabs_once_in_order() {
+    fn small_containers_pack_and_spill_past_their_slot() {
+        use crate::types::{Hash, List, Set, ZSet};
+        let hasher = KeyHasher::default();
+        let mut shard = Shard::new(hasher.clone());
+        let mut hash = Hash::new();
+        for i in 0..5 {
+            hash.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+        }
+        let mut zset = ZSet::new();
+        for (i, score) in [0.0, -0.0, 1.5, -7.0, f64::INFINITY]
+            .into_iter()
+            .enumerate()
+        {
+            zset.add(score, format!("m{i}").as_bytes(), &Default::default())
+                .unwrap();
+        }
+        let mut ints = Set::new();
+        let mut strings = Set::new();
+        for i in 0..5 {
+            ints.add(format!("{}", 10 - i).as_bytes());
+            strings.add(format!("m{i}").as_bytes());
+        }
+        let mut list = List::new();
+        list.push_all(crate::types::End::Right, &[&b"e0"[..], b"", b"e2"]);
+        let values = [
+            Value::Hash(hash),
+            Value::ZSet(zset),
+            Value::Set(ints),
+            Value::Set(strings),
+            Value::List(list),
+        ];
+        for (n, value) in values.into_iter().enumerate() {
+            let key = format!("key:{n:07}");
+            let e = Entry::new(value.clone(), 3_000);
+            let idx = shard.insert(hasher.hash_one(key.as_bytes()), key.as_bytes(), e);
+            assert_eq!(idx & (FULL | CONTAINER), CONTAINER, "{value:?}");
+            assert!(shard.stored(idx).is_none());
+            let slot = shard.get(idx);
+            assert_eq!(slot.key.as_slice(), key.as_bytes());
+            assert_eq!(slot.entry.value, value);
+            assert_eq!(slot.entry.updated_ms(), 3_000);
+            let encoding = |v: &Value| match v {
+                Value::Set(s) => s.encoding(),
+                Value::ZSet(z) => z.encoding(),
+                _ => "",
+            };
+            assert_eq!(encoding(&slot.entry.value), encoding(&value));
+            drop(slot);
+            // A write spills it; it packs again while it fits, and moves past that.
+            let Value::List(l) = &mut shard.entry_mut(idx).value else {
+                assert_eq!(shard.settle(idx), idx);
+                continue;
+            };
+            l.push(crate::types::End::Left, b"x");
+            assert_eq!(shard.settle(idx), idx);
+            assert!(shard.stored(idx).is_some(), "held spilled after its write");
+            let Value::List(l) = &mut shard.entry_mut(idx).value else {
+                unreachable!()
+            };
+            l.push(crate::types::End::Left, &[b'y'; 50]);
+            let moved = shard.settle(idx);
+            assert_ne!(moved & FULL, 0, "too long to pack: moved to the full slab");
+            assert!(shard.slot(idx).is_none());
+            assert_eq!(
+                shard.get(moved).entry.value.key_type(),
+                crate::KeyType::List
+            );
+            assert_eq!(shard.remove(moved).key.as_slice(), key.as_bytes());
+        }
+        // A large-encoded (sticky) container or one with an expiry takes a full slot.
+        let mut big = Hash::new();
+        for i in 0..600 {
+            big.set(format!("f{i}").as_bytes(), b"v");
+        }
+        for i in 1..600 {
+            big.remove(format!("f{i}").as_bytes());
+        }
+        let e = Entry::new(Value::Hash(big), 0);
+        assert_ne!(shard.insert(hasher.hash_one(b"big"), b"big", e) & FULL, 0);
+        let e = Entry::with_expiry(Value::List(List::new()), 0, Some(5));
+        assert_ne!(shard.insert(hasher.hash_one(b"ttl"), b"ttl", e) & FULL, 0);
+    }
+
+    #[test]
+    fn a_written_container_stays_spilled_until_another_key_spills() {
+        use crate::types::Hash;
+        let hasher = KeyHasher::default();
+        let mut shard = Shard::new(hasher.clone());
+        let mut ids = Vec::new();
+        for key in [&b"h1"[..], b"h2"] {
+            let mut h = Hash::new();
+            h.set(b"f", b"0");
+            let e = Entry::new(Value::Hash(h), 1_000);
+            ids.push(shard.insert(hasher.hash_one(key), key, e));
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let field = |shard: &Shard, idx: u32| {
+            let Value::Hash(h) = &shard.get(idx).entry.value else {
+                unreachable!()
+            };
+            h.get(b"f").map(<[u8]>::to_vec)
+        };
+        // Many writes to one key: spilled once, held between writes.
+        for n in 1..=20u32 {
+            let Value::Hash(h) = &mut shard.entry_mut(a).value else {
+                unreachable!()
+            };
+            h.set(b"f", n.to_string().as_bytes());
+            assert_eq!(shard.settle(a), a);
+            assert!(shard.stored(a).is_some());
+            assert_eq!(field(&shard, a), Some(n.to_string().into_bytes()));
+        }
+        // A read stamps the held slot's clock; the clock survives the pack.
+        shard.access(a).set(4242);
+        // Another key's write packs the held one back (its ready form) and is held instead.
+        let Value::Hash(h) = &mut shard.entry_mut(b).value else {
+            unreachable!()
+        };
+        h.set(b"g", b"1");
+        assert!(shard.stored(a).is_none(), "packed back");
+        assert_eq!(field(&shard, a), Some(b"20".to_vec()));
+        assert_eq!(shard.access(a).get(), 4242);
+        assert_eq!(shard.settle(b), b);
+        assert!(shard.stored(b).is_some());
+        // A held key removed, or moved when it outgrows its slot, leaves nothing behind.
+        assert_eq!(shard.remove(b).key.as_slice(), b"h2");
+        let Value::Hash(h) = &mut shard.entry_mut(a).value else {
+            unreachable!()
+        };
+        h.set(b"f", &[b'z'; 60]);
+        let moved = shard.settle(a);
+        assert_ne!(moved & FULL, 0);
+        assert!(shard.slot(a).is_none());
+        assert_eq!(field(&shard, moved), Some(vec![b'z'; 60]));
+        assert_eq!(shard.find(hasher.hash_one(b"h1"), b"h1"), Some(moved));
+    }
+
+    #[test]
+    fn the_o1_fit_check_agrees_with_the_encoder() {
+        use crate::types::{Hash, Set};
+        let (mut hash, mut ints, mut strings) = (Hash::new(), Set::new(), Set::new());
+        for n in 0..12 {
+            hash.set(format!("f{n}").as_bytes(), &vec![b'v'; n]);
+            ints.add(n.to_string().as_bytes());
+            strings.add(format!("m{n}").as_bytes());
+            for value in [
+                Value::Hash(hash.clone()),
+                Value::Set(ints.clone()),
+                Value::Set(strings.clone()),
+            ] {
+                for room in 0..=CONTAINER_BYTES {
+                    let mut buf = [0u8; CONTAINER_BYTES];
+                    let encoded = value.encode_inline(&mut buf[..room]).is_some();
+                    assert_eq!(value.fits_inline(room), encoded, "{value:?} in {room}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ids_walk_the_three_slabs_once_in_order() {
         let hasher = KeyHasher::default();
         let mut shard = Shard::new(hasher.clone());
         let mut ids = Vec::new();
@@ -678,9 +1164,17 @@ mod tests {
             } else {
                 b"1".to_vec()
             };
-            let e = Entry::new(Value::string(&value), 0);
+            let value = if i % 5 == 0 {
+                let mut h = crate::types::Hash::new();
+                h.set(b"f", &value);
+                Value::Hash(h)
+            } else {
+                Value::string(&value)
+            };
+            let e = Entry::new(value, 0);
             ids.push(shard.insert(hasher.hash_one(key.as_bytes()), key.as_bytes(), e));
         }
+        assert!(ids.iter().any(|&i| i & CONTAINER != 0));
         ids.sort_unstable();
         let walked: Vec<u32> = shard.ids_from(0).collect();
         assert_eq!(walked, ids);
@@ -696,9 +1190,11 @@ mod tests {
             100,
             101,
             5000,
-            PACKED,
-            PACKED + 7,
-            PACKED + 200,
+            CONTAINER,
+            CONTAINER + 3,
+            FULL,
+            FULL + 7,
+            FULL + 200,
             u32::MAX,
         ] {
             let rest: Vec<u32> = shard.ids_from(from).collect();

@@ -341,3 +341,8 @@ fn debug_set_active_expire_pauses_active_expiry() {
 fn dump_and_restore_reply_as_redis() {
     replay(include_str!("dump.txt"));
 }
+
+#[test]
+fn small_containers_across_their_slots_reply_as_redis() {
+    replay(include_str!("containers.txt"));
+}

@@ -31,6 +31,7 @@ impl From<TypeError> for Error {
 
 /// A container type stored in a [`Value`] variant.
 pub(crate) trait Container: Default {
+    const TYPE: crate::KeyType;
     fn of(v: &Value) -> Result<&Self>;
     fn of_mut(v: &mut Value) -> Result<&mut Self>;
     fn into_value(self) -> Value;
@@ -39,6 +40,7 @@ pub(crate) trait Container: Default {
 macro_rules! container {
     ($ty:ident, $wrap:expr) => {
         impl Container for $ty {
+            const TYPE: crate::KeyType = crate::KeyType::$ty;
             fn of(v: &Value) -> Result<&Self> {
                 match v {
                     Value::$ty(c) => Ok(c),
@@ -90,10 +92,10 @@ pub(crate) fn write<C: Container, R>(
     create: bool,
     f: impl FnOnce(&mut C) -> Result<R>,
 ) -> Result<Option<R>> {
-    match slot.entry() {
-        Some(e) => {
-            C::of(&e.value)?;
-        }
+    // The type, without decoding a packed container (the write decodes it once, to spill it).
+    match slot.key_type() {
+        Some(t) if t != C::TYPE => return Err(Error::WrongType),
+        Some(_) => {}
         None if create => slot.put(C::default().into_value(), None),
         None => return Ok(None),
     }

@@ -3,6 +3,7 @@
 //! the value (plus the field length in the slot): 24 bytes of slot, ~5 bytes of index and one
 //! heap block per pair.
 
+use super::inline::Writer;
 use super::pack::Pack;
 use super::rng::{Rng, pick};
 use super::slots::{Keyed, Table};
@@ -113,6 +114,26 @@ impl Hash {
     /// True when the hash has no fields (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Writes a packed hash's inline form (its buffer) into `out`; None if it is a table or
+    /// does not fit (see `inline.rs`).
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<usize> {
+        let Hash::Small(p) = self else { return None };
+        let mut w = Writer::new(out);
+        w.bytes(p.bytes())?;
+        Some(w.len())
+    }
+
+    /// The length of [`Hash::encode_inline`]'s form, given room for it.
+    pub(crate) fn inline_len(&self) -> Option<usize> {
+        let Hash::Small(p) = self else { return None };
+        Some(p.bytes().len())
+    }
+
+    /// The hash [`Hash::encode_inline`] wrote.
+    pub(crate) fn from_inline(bytes: &[u8]) -> Hash {
+        Hash::Small(Pack::from_bytes(bytes))
     }
 
     /// Moves a small hash into a table.

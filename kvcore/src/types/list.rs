@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use super::inline::{Reader, Writer};
 use super::{TypeError, alloc_size, normalize_index, normalize_range};
 
 /// Which end of a list an operation works on.
@@ -228,6 +229,29 @@ impl List {
     /// True when the list has no elements (the store then deletes the key).
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Writes the inline form (each element with its length) into `out`; None if it does not
+    /// fit (see `inline.rs`).
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<usize> {
+        if self.len > out.len() {
+            return None;
+        }
+        let mut w = Writer::new(out);
+        for e in self.iter() {
+            w.item(e)?;
+        }
+        Some(w.len())
+    }
+
+    /// The list [`List::encode_inline`] wrote.
+    pub(crate) fn from_inline(bytes: &[u8]) -> List {
+        let mut list = List::new();
+        let mut r = Reader::new(bytes);
+        while !r.is_done() {
+            list.push(End::Right, r.item());
+        }
+        list
     }
 
     /// The chunk holding position `pos` (< len) and the position inside it, walking from the

@@ -6,6 +6,7 @@ mod error;
 pub(crate) mod geo;
 mod hash;
 pub(crate) mod hll;
+mod inline;
 mod list;
 mod pack;
 mod rng;

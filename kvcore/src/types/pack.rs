@@ -64,6 +64,21 @@ impl Pack {
         self.data.capacity()
     }
 
+    /// The encoded entries (what a container slot keeps inline, see `inline.rs`).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The pack whose encoded entries are `bytes` (from [`Pack::bytes`]), in an exact buffer.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Pack {
+        let mut p = Pack {
+            data: bytes.to_vec(),
+            count: 0,
+        };
+        p.count = p.iter().count();
+        p
+    }
+
     /// The entry at `pos` and the position after it.
     pub(crate) fn at(&self, pos: usize) -> (&[u8], usize) {
         let (mut n, mut shift, mut p) = (0usize, 0, pos);

@@ -1,5 +1,6 @@
 //! Sets of byte strings over the stable-slot [`Table`].
 
+use super::inline::Writer;
 use super::pack::Pack;
 use super::rng::{Rng, pick};
 use super::slots::{Keyed, Table};
@@ -78,6 +79,44 @@ impl Set {
     /// An empty set.
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// Writes a packed set's inline form (the encoding Redis would report, then the buffer)
+    /// into `out`; None if it is a table or does not fit (see `inline.rs`).
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<usize> {
+        let Repr::Small(p) = &self.repr else {
+            return None;
+        };
+        let tag = match self.encoding {
+            Encoding::IntSet => 0,
+            Encoding::ListPack => 1,
+            Encoding::HashTable => 2,
+        };
+        let mut w = Writer::new(out);
+        w.bytes(&[tag])?;
+        w.bytes(p.bytes())?;
+        Some(w.len())
+    }
+
+    /// The length of [`Set::encode_inline`]'s form (its tag, then its buffer), given room.
+    pub(crate) fn inline_len(&self) -> Option<usize> {
+        let Repr::Small(p) = &self.repr else {
+            return None;
+        };
+        Some(1 + p.bytes().len())
+    }
+
+    /// The set [`Set::encode_inline`] wrote.
+    pub(crate) fn from_inline(bytes: &[u8]) -> Set {
+        let encoding = match bytes[0] {
+            0 => Encoding::IntSet,
+            1 => Encoding::ListPack,
+            _ => Encoding::HashTable,
+        };
+        Set {
+            repr: Repr::Small(Pack::from_bytes(&bytes[1..])),
+            encoding,
+        }
     }
 
     /// SCARD.

@@ -2,6 +2,7 @@
 //! (score, member), each `score (f64, little-endian) ++ LEB128 length ++ member`. Every
 //! operation is a linear walk over at most 128 short entries.
 
+use super::inline::{Reader, Writer, put_score, score};
 use super::rng::{Rng, pick};
 
 /// (score, member) orders before (score2, member2).
@@ -23,6 +24,51 @@ impl ZPack {
 
     pub(crate) fn capacity(&self) -> usize {
         self.data.capacity()
+    }
+
+    /// The inline form: each entry as a compact score (one byte for a small integer, see
+    /// `inline.rs`), then the member with its length; None if it does not fit `out`.
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<usize> {
+        let mut w = Writer::new(out);
+        for (_, s, m) in self.entries() {
+            put_score(&mut w, s)?;
+            w.item(m)?;
+        }
+        Some(w.len())
+    }
+
+    /// The sorted set [`ZPack::encode_inline`] wrote, in an exact buffer.
+    pub(crate) fn from_inline(bytes: &[u8]) -> ZPack {
+        let mut r = Reader::new(bytes);
+        let mut entries = Vec::new();
+        while !r.is_done() {
+            let s = score(&mut r);
+            entries.push((s, r.item()));
+        }
+        let varint_len = |n: usize| (usize::BITS - n.leading_zeros()).max(1).div_ceil(7) as usize;
+        let size = entries
+            .iter()
+            .map(|(_, m)| 8 + varint_len(m.len()) + m.len())
+            .sum();
+        let mut data = Vec::with_capacity(size);
+        for (s, m) in &entries {
+            data.extend_from_slice(&s.to_le_bytes());
+            let mut n = m.len();
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    data.push(byte);
+                    break;
+                }
+                data.push(byte | 0x80);
+            }
+            data.extend_from_slice(m);
+        }
+        ZPack {
+            data,
+            count: entries.len(),
+        }
     }
 
     /// The entry at byte position `pos`: score, member, position of the next entry.

@@ -184,6 +184,20 @@ impl ZSet {
         Self::default()
     }
 
+    /// Writes a packed sorted set's inline form into `out`; None if it is a skip list or
+    /// does not fit (see `inline.rs`).
+    pub(crate) fn encode_inline(&self, out: &mut [u8]) -> Option<usize> {
+        match self {
+            ZSet::Small(z) => z.encode_inline(out),
+            ZSet::Large(_) => None,
+        }
+    }
+
+    /// The sorted set [`ZSet::encode_inline`] wrote.
+    pub(crate) fn from_inline(bytes: &[u8]) -> ZSet {
+        ZSet::Small(ZPack::from_inline(bytes))
+    }
+
     /// ZCARD.
     pub(crate) fn len(&self) -> usize {
         each!(self, z => z.len())
