@@ -6,7 +6,8 @@
 //! `may_replicate` flags, transactions and scripts) over its own connection to the leader,
 //! one per client connection, opened when first needed, and relays the reply bytes as they
 //! come. Connection commands (HELLO, CLIENT, SELECT, ...), server administration (INFO,
-//! CONFIG, ...) and publish/subscribe run on the node itself. If the link to the leader fails
+//! CONFIG, ...) and subscriptions run on the node itself; PUBLISH is forwarded and reaches
+//! every node's subscribers through the log. If the link to the leader fails
 //! after a command was sent, its outcome is unknown: the client's connection is closed rather
 //! than answered, as a failed commit closes it on a single server.
 
@@ -42,8 +43,9 @@ pub(crate) struct Upstream {
 /// Whether a follower forwards `cmd` to the leader.
 pub(crate) fn forwards(cmd: &Command) -> bool {
     match cmd.name {
-        "multi" | "exec" | "discard" | "watch" | "unwatch" => true,
-        "publish" | "spublish" | "select" | "hello" | "auth" | "reset" | "quit" => false,
+        // PUBLISH goes through the log, so every node's subscribers get the message.
+        "multi" | "exec" | "discard" | "watch" | "unwatch" | "publish" | "spublish" => true,
+        "select" | "hello" | "auth" | "reset" | "quit" => false,
         _ => cmd.flags.any(Flags::KEYSPACE),
     }
 }

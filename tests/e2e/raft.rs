@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use super::support::{Server, TempDir, cmd, error_text};
+use super::support::{Server, TempDir, cmd, error_text, resp};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -151,6 +151,26 @@ fn every_node_takes_every_command_and_sees_every_write() {
         role[2],
         redis::Value::Int(i64::from(g.node(leader).addr.port()))
     );
+    // A message published through any node reaches subscribers on every node: PUBLISH goes
+    // to the leader and through the log.
+    let mut subs: Vec<_> = (1..=3)
+        .map(|id| {
+            let mut raw = g.node(id).raw();
+            raw.send(&resp(&[b"SUBSCRIBE", b"news"]));
+            raw.expect(b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+            raw
+        })
+        .collect();
+    let publisher = if leader == 3 { 2 } else { 3 };
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut g.node(publisher).client())
+        .expect("PUBLISH through a node");
+    assert_eq!(n, 1, "the leader's own subscriber");
+    for raw in &mut subs {
+        raw.expect(b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    }
     let info = g.info(leader);
     assert!(info.contains("raft_role:leader"), "{info}");
     assert!(info.contains("raft_members:3"), "{info}");

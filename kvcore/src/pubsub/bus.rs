@@ -648,7 +648,8 @@ impl Drop for Subscriber {
 /// *Publish/subscribe*).
 impl Kv {
     /// Publishes `payload` to `channel` (PUBLISH): to its subscribers, then to the subscribers
-    /// of every pattern that matches it. Returns how many subscriptions received it (a
+    /// of every pattern that matches it. With a replication stream, the PUBLISH goes into it
+    /// too (a Redis primary propagates it to its replicas). Returns how many subscriptions received it (a
     /// subscriber with the channel and a matching pattern counts twice, as in Redis). The
     /// sinks are flushed before it returns.
     pub fn publish(&self, channel: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) -> usize {
@@ -670,8 +671,11 @@ impl Kv {
         payload: impl AsRef<[u8]>,
         pending: &mut PendingFlush,
     ) -> usize {
-        let bus = &self.inner.bus;
-        bus.publish(Kind::Channel, channel.as_ref(), payload.as_ref(), pending)
+        let (channel, payload) = (channel.as_ref(), payload.as_ref());
+        self.inner.repl.publish(false, channel, payload);
+        self.inner
+            .bus
+            .publish(Kind::Channel, channel, payload, pending)
     }
 
     /// [`Kv::spublish`], leaving the sinks to flush in `pending`.
@@ -681,8 +685,11 @@ impl Kv {
         payload: impl AsRef<[u8]>,
         pending: &mut PendingFlush,
     ) -> usize {
-        let bus = &self.inner.bus;
-        bus.publish(Kind::Shard, channel.as_ref(), payload.as_ref(), pending)
+        let (channel, payload) = (channel.as_ref(), payload.as_ref());
+        self.inner.repl.publish(true, channel, payload);
+        self.inner
+            .bus
+            .publish(Kind::Shard, channel, payload, pending)
     }
 
     /// Registers a subscriber whose events go to `sink`. It starts with no subscription.

@@ -272,6 +272,19 @@ impl StreamApplier {
                 Some(m) => m.len += len,
                 None => self.offset += len,
             },
+            // The primary's messages reach this store's subscribers when they arrive (inside
+            // a MULTI as well: a message changes no data).
+            b"PUBLISH" | b"SPUBLISH" if args.len() == 3 => {
+                if name.as_slice() == b"PUBLISH" {
+                    self.kv.publish(&args[1], &args[2]);
+                } else {
+                    self.kv.spublish(&args[1], &args[2]);
+                }
+                match self.multi.as_mut() {
+                    Some(m) => m.len += len,
+                    None => self.offset += len,
+                }
+            }
             _ if DATA_COMMANDS.contains(&name.as_slice()) => match self.multi.as_mut() {
                 Some(m) => {
                     m.cmds.push((m.db, args));

@@ -105,6 +105,28 @@ impl Repl {
         self.on.load(Ordering::Relaxed)
     }
 
+    /// Appends a PUBLISH or SPUBLISH to the stream when this store generates one (a Redis
+    /// primary propagates PUBLISH to its replicas; a replica's own publishes stay its own).
+    pub(crate) fn publish(&self, shard: bool, channel: &[u8], message: &[u8]) {
+        if !self.on() {
+            return;
+        }
+        let name: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
+        let mut out = Vec::with_capacity(32 + channel.len() + message.len());
+        encode::push_command(&mut out, &[name, channel, message]);
+        let mut st = self.state.lock();
+        if !st.generating {
+            return;
+        }
+        let Some(backlog) = st.backlog.as_mut() else {
+            return;
+        };
+        backlog.append(&out);
+        if st.waiting > 0 {
+            self.data.notify_all();
+        }
+    }
+
     /// Encodes an effect into the stream, or into the operation's group. `after` is the key's
     /// entry as the operation left it, when known (see `encode::encode`).
     pub(crate) fn journal(&self, effect: &Effect<'_>, after: Option<&Entry>, logged: &Logged) {

@@ -193,3 +193,34 @@ fn ids_offsets_and_the_replica_side_interface() {
     assert_eq!(repl.backlog_first_byte_offset(), repl.offset() - 15);
     assert!(repl.reader(1001).is_none());
 }
+
+#[test]
+fn a_publish_goes_into_the_stream_and_reaches_a_followers_subscribers() {
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let repl = kv.replication();
+    repl.enable();
+    let mut r = repl.reader(1).unwrap();
+    assert_eq!(kv.publish("news", "hello"), 0);
+    assert_eq!(kv.spublish("shard", "x"), 0);
+    let got = drain(&mut r);
+    assert_eq!(
+        got,
+        "*3\\r\\n$7\\r\\nPUBLISH\\r\\n$4\\r\\nnews\\r\\n$5\\r\\nhello\\r\\n\
+         *3\\r\\n$8\\r\\nSPUBLISH\\r\\n$5\\r\\nshard\\r\\n$1\\r\\nx\\r\\n"
+    );
+    // Applied on a follower: its subscribers get the message; its own stream stays quiet.
+    let follower = Kv::in_memory(Options::new().shards(4));
+    follower.replication().enable();
+    follower.replication().set_generating(false);
+    let sub = follower.subscribe(["news"]);
+    let mut applier = super::StreamApplier::new(follower.clone(), 0);
+    let bytes = b"*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+    assert_eq!(applier.apply(bytes).unwrap(), bytes.len() as u64);
+    let m = sub.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!((m.channel(), m.payload()), (&b"news"[..], &b"hello"[..]));
+    assert_eq!(follower.replication().offset(), 0);
+    // Without a backlog nothing is encoded.
+    let plain = Kv::in_memory(Options::new().shards(4));
+    plain.publish("news", "x");
+    assert_eq!(plain.replication().offset(), 0);
+}
