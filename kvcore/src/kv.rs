@@ -259,7 +259,12 @@ impl Inner {
         self.databases
     }
 
+    /// A shard's lock. Every operation reaches its shards through here, so this is where a
+    /// thread's noted stream append is forgotten: an operation that reads after this
+    /// thread's last append did not read before it (see `Kv::take_own_append`).
+    #[inline]
     pub(crate) fn shard(&self, db: usize, shard: usize) -> &RwLock<Shard> {
+        crate::repl::forget_own_append();
         &self.shards[db << self.shard_bits | shard].0
     }
 

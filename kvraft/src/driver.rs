@@ -273,6 +273,7 @@ impl Driver {
                     let mut r = self.shared.reads.lock();
                     if r.next > r.requested {
                         r.requested = r.next;
+                        r.rounds += 1;
                         let ctx = r.next.to_le_bytes().to_vec();
                         drop(r);
                         self.raw.read_index(ctx);

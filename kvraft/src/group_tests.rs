@@ -256,3 +256,36 @@ fn run_on_a_follower_is_refused_and_runs_nothing() {
     assert!(!ran);
     assert_eq!(kv.db(0).unwrap().get("x").unwrap(), None);
 }
+
+#[test]
+fn a_write_settles_by_its_own_commit_and_a_read_by_a_read_round() {
+    let g = Group::start(3, "settle");
+    // A first write, retried through any change of leader, so the leader below is settled.
+    g.set("warm", "1");
+    let leader = g.leader();
+    let (node, _) = g.nodes[leader].as_ref().unwrap();
+    let tickets = |n: &RaftNode| n.status().read_tickets;
+    let before = tickets(node);
+    for i in 0..20 {
+        node.run(|kv| kv.db(0).unwrap().set("k", i.to_string()))
+            .expect("a write settles")
+            .expect("SET");
+    }
+    // A write that reads first (INCR) and a transaction end with their own append too.
+    node.run(|kv| kv.db(0).unwrap().incr("n")).unwrap().unwrap();
+    assert_eq!(tickets(node), before, "writes needed no read confirmation");
+    // A read, and a write followed by a read, wait for one.
+    let got = node.run(|kv| kv.db(0).unwrap().get("k")).unwrap().unwrap();
+    assert_eq!(got.as_deref(), Some(&b"19"[..]));
+    assert_eq!(tickets(node), before + 1);
+    let got = node
+        .run(|kv| {
+            let db = kv.db(0).unwrap();
+            db.set("k", "20").unwrap();
+            db.get("n").unwrap()
+        })
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"1"[..]));
+    assert_eq!(tickets(node), before + 2);
+    assert!(node.status().read_rounds >= 1);
+}

@@ -170,6 +170,11 @@ pub struct Status {
     pub last_index: u64,
     /// The replication stream offset the store reflects (committed).
     pub committed_offset: u64,
+    /// How many batches waited for a read confirmation (those that ended with a read; a
+    /// batch that ended with a write settles by its own commit).
+    pub read_tickets: u64,
+    /// How many ReadIndex rounds this node started (one serves every ticket waiting).
+    pub read_rounds: u64,
     /// The members.
     pub peers: Vec<PeerStatus>,
 }
@@ -209,9 +214,12 @@ pub(crate) enum Event {
 /// Read confirmations: tickets handed to waiting clients and how far confirmed.
 #[derive(Default)]
 pub(crate) struct Reads {
+    /// The last ticket taken (also how many were).
     pub(crate) next: u64,
     pub(crate) requested: u64,
     pub(crate) confirmed: u64,
+    /// How many ReadIndex rounds the Raft thread started.
+    pub(crate) rounds: u64,
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
@@ -435,28 +443,58 @@ impl RaftNode {
         None
     }
 
-    /// Waits until what a command that ran in `epoch` could have seen is committed, and a
-    /// heartbeat round that started after it confirmed this node still leads.
+    /// Waits until what the commands of a batch that ran in `epoch` could have seen is
+    /// committed and this node is known to have led after they read it: then their replies
+    /// may go out. `own_append` is where the stream ended just after the batch's last
+    /// command appended its effects, when that command wrote
+    /// ([`kvcore::Kv::take_own_append`] after it ran), `None` otherwise.
+    ///
+    /// A committed entry proposed after the batch's reads proves the leadership (a majority
+    /// accepted it in this node's term, so no other leader had been elected by then), so a
+    /// write settles by the commit of its own entry, one round; a batch that ends with a
+    /// read settles by the commit of any byte appended after it (another client's write),
+    /// or else by a ReadIndex heartbeat round started after it, whichever comes first.
     ///
     /// # Errors
     /// [`Unsettled`]: the reply must not be given (the command's effects may or may not
     /// survive).
-    pub fn settle(&self, epoch: u64) -> std::result::Result<(), Unsettled> {
+    pub fn settle(
+        &self,
+        epoch: u64,
+        own_append: Option<u64>,
+    ) -> std::result::Result<(), Unsettled> {
         let s = &*self.shared;
-        let target = s.kv.replication().offset();
-        let ticket = {
-            let mut r = s.reads.lock();
-            r.next += 1;
-            r.next
+        // The stream as the batch left it: its last command's own end, or the whole stream
+        // now (everything the batch could have read is before it).
+        let (target, ticket) = match own_append {
+            Some(end) => (end, None),
+            None => {
+                let target = s.kv.replication().offset();
+                let ticket = {
+                    let mut r = s.reads.lock();
+                    r.next += 1;
+                    r.next
+                };
+                s.send(Event::Read);
+                (target, Some(ticket))
+            }
         };
-        s.send(Event::Read);
         let deadline = Instant::now() + s.opts.settle_timeout;
         let mut r = s.reads.lock();
         loop {
             if s.epoch.load(Ordering::SeqCst) != epoch || !s.serving.load(Ordering::SeqCst) {
                 return Err(Unsettled::LostLeadership);
             }
-            if r.confirmed >= ticket && s.committed_offset.load(Ordering::SeqCst) >= target {
+            let committed = s.committed_offset.load(Ordering::SeqCst);
+            let settled = match ticket {
+                // A byte at `target` or later was appended after the reads: its entry's
+                // commit is the proof, as is the read round's.
+                Some(ticket) => {
+                    committed > target || (r.confirmed >= ticket && committed >= target)
+                }
+                None => committed >= target,
+            };
+            if settled {
                 return Ok(());
             }
             if s.changed.wait_until(&mut r, deadline).timed_out() {
@@ -490,15 +528,23 @@ impl RaftNode {
             return Err(Error::NotLeader);
         };
         let epoch = serve.epoch();
-        let out = f(&self.shared.kv);
+        let kv = &self.shared.kv;
+        kv.take_own_append();
+        let out = f(kv);
+        // Where the stream ended after `f`'s reads, if its last operation wrote (`settle`).
+        let own = kv.take_own_append();
         drop(serve);
-        self.settle(epoch).map_err(Error::Unsettled)?;
+        self.settle(epoch, own).map_err(Error::Unsettled)?;
         Ok(out)
     }
 
     /// The node's state for `INFO raft`.
     pub fn status(&self) -> Status {
         let s = &*self.shared;
+        let (read_tickets, read_rounds) = {
+            let r = s.reads.lock();
+            (r.next, r.rounds)
+        };
         Status {
             id: s.id,
             role: Role::from_u8(s.role.load(Ordering::Relaxed)),
@@ -510,6 +556,8 @@ impl RaftNode {
             first_index: s.store.first_index(),
             last_index: s.store.last_index(),
             committed_offset: s.committed_offset.load(Ordering::Relaxed),
+            read_tickets,
+            read_rounds,
             peers: s.peers.lock().clone(),
         }
     }

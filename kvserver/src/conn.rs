@@ -103,6 +103,9 @@ pub(crate) struct Session {
     /// replies wait for it to settle), the connection to the leader a follower forwards this
     /// client's commands over, and whether a transaction or watch went over it.
     pub(crate) raft_epoch: Option<u64>,
+    /// Where the stream ended after the batch's last leader-run data command appended its
+    /// effects (`None`: that command wrote nothing), for `RaftNode::settle`.
+    pub(crate) raft_own_append: Option<u64>,
     pub(crate) upstream: Option<Box<crate::raft::Upstream>>,
     pub(crate) forwarded_state: bool,
 }
@@ -141,6 +144,7 @@ impl Session {
             handshake: crate::repl::Handshake::default(),
             replica_start: None,
             raft_epoch: None,
+            raft_own_append: None,
             upstream: None,
             forwarded_state: false,
         }
@@ -293,6 +297,7 @@ impl Session {
                     }
                     self.upstream = None;
                     self.raft_epoch.get_or_insert(serve.epoch());
+                    self.shared.kv.take_own_append();
                     _serving = Some(serve);
                 }
                 kvraft::Route::Forward(addr) => {
@@ -413,6 +418,10 @@ impl Session {
             return;
         }
         self.call(idx, slot, req, out);
+        if _serving.is_some() {
+            // Where the stream ended after the command's reads, if its last operation wrote.
+            self.raft_own_append = self.shared.kv.take_own_append();
+        }
     }
 
     /// Waits while CLIENT PAUSE holds this command (ALL: any; WRITE: `write`/`may_replicate`
@@ -1135,7 +1144,7 @@ impl Conn {
     fn commit(&mut self) -> io::Result<()> {
         if let Some(epoch) = self.s.raft_epoch.take()
             && let Some(raft) = self.s.shared.raft.get()
-            && let Err(e) = raft.settle(epoch)
+            && let Err(e) = raft.settle(epoch, self.s.raft_own_append.take())
         {
             warning!(
                 "closing client {}: its replies cannot be confirmed ({e:?})",

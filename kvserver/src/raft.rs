@@ -216,7 +216,8 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
         out,
         "raft_node_id:{}\r\nraft_role:{}\r\nraft_serving:{}\r\nraft_term:{}\r\nraft_leader_id:{}\r\n\
          raft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_first_index:{}\r\nraft_last_index:{}\r\n\
-         raft_committed_offset:{}\r\nraft_members:{}\r\n",
+         raft_committed_offset:{}\r\nraft_read_tickets:{}\r\nraft_read_rounds:{}\r\n\
+         raft_members:{}\r\n",
         st.id,
         st.role.name(),
         u8::from(st.serving),
@@ -227,6 +228,8 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
         st.first_index,
         st.last_index,
         st.committed_offset,
+        st.read_tickets,
+        st.read_rounds,
         st.peers.len(),
     );
     for p in &st.peers {

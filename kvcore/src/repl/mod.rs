@@ -15,7 +15,7 @@ mod backlog;
 mod encode;
 mod sync;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -75,6 +75,17 @@ impl State {
 thread_local! {
     /// The encoding buffer of single effects, reused.
     static SCRATCH: RefCell<Cmds> = RefCell::new(Cmds::default());
+    /// This thread's latest append to a stream its store generates: the `Repl` it went to
+    /// and the stream's offset just after it (0: none since it was last taken). See
+    /// [`Replication::take_own_append`].
+    static OWN_APPEND: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Forgets this thread's noted append: it is about to reach a shard, so whatever it reads
+/// now comes after that append (see [`Kv::take_own_append`]).
+#[inline]
+pub(crate) fn forget_own_append() {
+    OWN_APPEND.set((0, 0));
 }
 
 const NO_ID: [u8; 40] = [b'0'; 40];
@@ -122,9 +133,15 @@ impl Repl {
             return;
         };
         backlog.append(&out);
+        self.note_own_append(backlog.offset());
         if st.waiting > 0 {
             self.data.notify_all();
         }
+    }
+
+    /// Notes that this thread's latest append ended the stream at `offset`.
+    fn note_own_append(&self, offset: u64) {
+        OWN_APPEND.set((std::ptr::from_ref(self) as usize, offset));
     }
 
     /// Encodes an effect into the stream, or into the operation's group. `after` is the key's
@@ -196,6 +213,7 @@ impl Repl {
         if wrap {
             backlog.append(b"*1\r\n$4\r\nEXEC\r\n");
         }
+        self.note_own_append(backlog.offset());
         if st.waiting > 0 {
             self.data.notify_all();
         }
@@ -295,6 +313,20 @@ impl Kv {
         Replication {
             inner: Arc::clone(&self.inner),
         }
+    }
+
+    /// The stream offset just after this thread's latest append to this store's stream,
+    /// if the thread has reached no shard since (`None`: its last operation wrote nothing or
+    /// read something afterwards), and forgets it. An operation appends its effects after
+    /// its reads, under its shard locks, and any operation that reaches a shard forgets the
+    /// append noted before; so `Some(offset)` after a command means that everything the
+    /// command read, it read before the stream reached `offset` (kvraft's leader settles a
+    /// batch that ends so by the commit of that offset alone: the entry holding it was
+    /// proposed after the reads). Effects this thread appends for another client (a blocked
+    /// pop it serves) count as its own: they too came after its reads.
+    pub fn take_own_append(&self) -> Option<u64> {
+        let (repl, offset) = OWN_APPEND.replace((0, 0));
+        (repl == std::ptr::from_ref(&self.inner.repl) as usize && offset > 0).then_some(offset)
     }
 }
 

@@ -224,3 +224,44 @@ fn a_publish_goes_into_the_stream_and_reaches_a_followers_subscribers() {
     plain.publish("news", "x");
     assert_eq!(plain.replication().offset(), 0);
 }
+
+#[test]
+fn a_thread_learns_where_its_own_last_append_ended_the_stream() {
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let other = Kv::in_memory(Options::new().shards(4));
+    other.replication().enable();
+    let db = kv.db(0).unwrap();
+    // Without a stream nothing is noted.
+    db.set("a", "1").unwrap();
+    assert_eq!(kv.take_own_append(), None);
+    kv.replication().enable();
+    db.set("a", "2").unwrap();
+    let after_set = kv.replication().offset();
+    assert!(after_set > 0);
+    // Another store's stream is not this one's.
+    assert_eq!(other.take_own_append(), None);
+    db.set("b", "3").unwrap();
+    assert_eq!(kv.take_own_append(), Some(kv.replication().offset()));
+    // Taken: forgotten. A read appends nothing, and one after a write forgets the write.
+    assert_eq!(kv.take_own_append(), None);
+    db.set("b", "3").unwrap();
+    assert_eq!(db.get("a").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(kv.take_own_append(), None);
+    // Another thread's append is not this thread's.
+    let kv2 = kv.clone();
+    std::thread::spawn(move || kv2.db(0).unwrap().set("c", "4").unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(kv.take_own_append(), None);
+    // A transaction's group, and a PUBLISH, count as appends.
+    kv.transaction(crate::Scope::Keys(&[(0, b"a"), (0, b"b")]), |tx| {
+        let db = tx.db(0)?;
+        db.set("a", "5")?;
+        db.set("b", "6")?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(kv.take_own_append(), Some(kv.replication().offset()));
+    kv.publish("ch", "m");
+    assert_eq!(kv.take_own_append(), Some(kv.replication().offset()));
+}
