@@ -15,8 +15,9 @@
 //! Read and write locks follow the same order, so no cycle of waiters can form.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
 
@@ -82,6 +83,8 @@ pub(crate) struct Inner {
     /// everyone else who needs several shards takes them without waiting while holding any
     /// (`access::lock_all`).
     gate: parking_lot::Mutex<()>,
+    /// A thread is waiting for the gate awake (see [`Inner::gate`]).
+    gate_spinner: AtomicBool,
     /// Function libraries (FUNCTION LOAD): name → code. Kept, logged and snapshotted here so
     /// they survive a restart; the interpreter that runs them is the host's
     /// (`script::Engine`). Changed under the order gate, as the snapshot barrier reads them
@@ -434,7 +437,30 @@ impl Inner {
 
     /// Takes the order gate (see the field): the caller may then wait for shards while holding
     /// others. Taken with no shard held.
+    ///
+    /// One waiter at a time stays awake for up to [`GATE_SPIN`], yielding its CPU between
+    /// tries, before it parks like the others. Scripts hold the gate for a few microseconds
+    /// each (a pipeline's run of them, tens), and a parked thread takes tens of microseconds
+    /// to be woken and scheduled on a busy machine: with every waiter parked, the gate would
+    /// stand idle between holders for about as long as it is held.
     pub(crate) fn gate(&self) -> parking_lot::MutexGuard<'_, ()> {
+        if let Some(guard) = self.gate.try_lock() {
+            return guard;
+        }
+        if !self.gate_spinner.swap(true, Ordering::Acquire) {
+            let deadline = Instant::now() + GATE_SPIN;
+            loop {
+                std::thread::yield_now();
+                if let Some(guard) = self.gate.try_lock() {
+                    self.gate_spinner.store(false, Ordering::Release);
+                    return guard;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            self.gate_spinner.store(false, Ordering::Release);
+        }
         self.gate.lock()
     }
 
@@ -541,6 +567,7 @@ impl Kv {
                 persist: OnceLock::new(),
                 bus: Arc::default(),
                 gate: parking_lot::Mutex::new(()),
+                gate_spinner: AtomicBool::new(false),
                 functions: parking_lot::Mutex::default(),
                 #[cfg(test)]
                 journal_log: parking_lot::Mutex::default(),
@@ -904,3 +931,7 @@ impl Db {
         }
     }
 }
+
+/// How long the one awake waiter for the order gate keeps trying before it parks
+/// (`Inner::gate`): a few script runs' worth.
+const GATE_SPIN: Duration = Duration::from_micros(300);
