@@ -1,16 +1,18 @@
 //! Lists: a deque of packed chunks, like Redis's quicklist of listpacks.
 //!
-//! Elements are packed back to back in chunks of at most [`CHUNK_ENTRIES`] elements and
-//! [`CHUNK_BYTES`] bytes (an element larger than that gets a chunk of its own): a chunk is one
-//! byte buffer plus a `u32` end offset per element, so an element costs its bytes plus 4, not
-//! a separate allocation. Push and pop at either end touch one chunk (O(chunk) = O(1)); LINDEX,
-//! LSET and LINSERT find their chunk by walking chunk lengths from the nearer end (O(n / 128)),
-//! as Redis's quicklist does.
+//! Elements are packed in chunks (`chunk.rs`) of at most [`CHUNK_BYTES`] bytes and
+//! [`CHUNK_ENTRIES`] elements (an element larger than that gets a chunk of its own). In a chunk
+//! an element costs its bytes plus one link byte to its neighbour when their lengths are
+//! close, not a separate allocation. Push and pop at either end touch one chunk (O(1)
+//! amortized); LINDEX, LSET and LINSERT find their chunk by walking chunk lengths from the
+//! nearer end (O(n / chunk)) and their element by walking the chunk from its nearer end, as
+//! Redis's quicklist does.
 
 use std::collections::VecDeque;
 
+use super::chunk::{Chunk, Side};
 use super::inline::{Reader, Writer};
-use super::{TypeError, alloc_size, normalize_index, normalize_range};
+use super::{TypeError, normalize_index, normalize_range};
 
 /// Which end of a list an operation works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,184 +23,51 @@ pub enum End {
     Right,
 }
 
-/// Most elements in one chunk: bounds the work of a push or pop at the front.
-const CHUNK_ENTRIES: usize = 128;
-/// Most element bytes in one chunk (unless it holds a single larger element).
-const CHUNK_BYTES: usize = 4 * 1024;
-/// A list of fewer elements grows its one chunk's buffers exactly (most lists are small, and
-/// doubling would leave up to half of each buffer unused); longer ones grow by doubling.
+impl End {
+    fn side(self) -> Side {
+        match self {
+            End::Left => Side::Front,
+            End::Right => Side::Back,
+        }
+    }
+}
+
+/// Most bytes of elements and links in one chunk (unless it holds a single larger element):
+/// Redis's `list-max-listpack-size -2`.
+const CHUNK_BYTES: usize = 8 * 1024;
+/// Most elements in one chunk: bounds the walk to an element inside a chunk of tiny ones.
+const CHUNK_ENTRIES: usize = 1024;
+/// A list of fewer elements grows its one chunk's buffer exactly (most lists are small, and
+/// doubling would leave up to half of it unused); longer ones grow by doubling.
 const SMALL: usize = 16;
+/// The first buffer of a chunk opened next to a full one: big enough that a few doublings
+/// reach [`CHUNK_BYTES`], small enough not to matter for a list that stops growing.
+const FIRST_BYTES: usize = 256;
 
-/// Elements packed back to back in `data[head..]`; `ends[i]` is where element `i` ends (an
-/// absolute offset into `data`). Free room before `head` lets LPUSH prepend without moving the
-/// chunk, and LPOP just advances `head`, so both ends are O(1) amortized, as in a `VecDeque`.
-#[derive(Debug, Clone, Default)]
-struct Chunk {
-    data: Vec<u8>,
-    head: usize,
-    ends: VecDeque<u32>,
+/// Whether a chunk of `len` elements and `bytes` bytes may take `cost` more bytes.
+fn fits(len: usize, bytes: usize, cost: usize) -> bool {
+    len == 0 || (len < CHUNK_ENTRIES && bytes + cost <= CHUNK_BYTES)
 }
 
-/// An element's end offset; elements are bounded by the 512 MiB bulk limit, so a chunk (at
-/// most [`CHUNK_BYTES`] plus one element, plus its front room) stays far below 4 GiB.
-fn offset(n: usize) -> u32 {
-    u32::try_from(n).expect("list chunk larger than 4 GiB")
-}
-
-impl Chunk {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Bytes of live elements.
-    fn bytes(&self) -> usize {
-        self.data.len() - self.head
-    }
-
-    fn start(&self, i: usize) -> usize {
-        if i == 0 {
-            self.head
-        } else {
-            self.ends[i - 1] as usize
+/// Packs `elements` greedily into exact-size chunks within the limits.
+fn pack(elements: &[&[u8]]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < elements.len() {
+        let mut end = start + 1;
+        let mut bytes = elements[start].len();
+        while end < elements.len() {
+            let cost = Chunk::cost(elements[end].len(), Some(elements[end - 1].len()));
+            if !fits(end - start, bytes, cost) {
+                break;
+            }
+            bytes += cost;
+            end += 1;
         }
+        out.push(Chunk::from_elements(elements[start..end].iter().copied()));
+        start = end;
     }
-
-    fn get(&self, i: usize) -> &[u8] {
-        &self.data[self.start(i)..self.ends[i] as usize]
-    }
-
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
-        (0..self.len()).map(move |i| self.get(i))
-    }
-
-    /// Makes exact room for one more element of `bytes` bytes at the back (where RPUSH puts
-    /// it; LPUSH's front room is made by `make_front_room`).
-    fn reserve_exact(&mut self, bytes: usize) {
-        if self.ends.len() == self.ends.capacity() {
-            self.ends.reserve_exact(1);
-        }
-        if self.data.capacity() - self.data.len() < bytes {
-            self.data.reserve_exact(bytes);
-        }
-    }
-
-    fn has_room(&self, extra: usize) -> bool {
-        self.ends.len() < CHUNK_ENTRIES && self.bytes() + extra <= CHUNK_BYTES
-    }
-
-    /// Moves the live bytes so that at least `room` free bytes precede them.
-    fn make_front_room(&mut self, room: usize) {
-        // Leave room for this element and about as many bytes again: amortized O(1).
-        let gap = room + self.bytes().max(16);
-        let mut data = Vec::with_capacity(gap + self.bytes());
-        data.resize(gap, 0);
-        data.extend_from_slice(&self.data[self.head..]);
-        let shift = gap as isize - self.head as isize;
-        for e in &mut self.ends {
-            *e = (*e as isize + shift) as u32;
-        }
-        self.data = data;
-        self.head = gap;
-    }
-
-    fn push_front(&mut self, v: &[u8]) {
-        if self.head < v.len() {
-            self.make_front_room(v.len());
-        }
-        let end = self.head;
-        self.head -= v.len();
-        self.data[self.head..end].copy_from_slice(v);
-        self.ends.push_front(offset(end));
-    }
-
-    fn push_back(&mut self, v: &[u8]) {
-        self.data.extend_from_slice(v);
-        self.ends.push_back(offset(self.data.len()));
-    }
-
-    fn pop_front(&mut self) -> Box<[u8]> {
-        let v: Box<[u8]> = self.get(0).into();
-        self.head = self.ends.pop_front().expect("pop from a non-empty chunk") as usize;
-        v
-    }
-
-    fn pop_back(&mut self) -> Box<[u8]> {
-        let s = self.start(self.len() - 1);
-        let v: Box<[u8]> = self.data[s..].into();
-        self.data.truncate(s);
-        self.ends.pop_back();
-        v
-    }
-
-    /// Inserts `v` before element `i` (`i == len` appends).
-    fn insert(&mut self, i: usize, v: &[u8]) {
-        if i == 0 {
-            return self.push_front(v);
-        }
-        if i == self.len() {
-            return self.push_back(v);
-        }
-        let at = self.start(i);
-        self.data.splice(at..at, v.iter().copied());
-        for e in self.ends.range_mut(i..) {
-            *e += offset(v.len());
-        }
-        self.ends.insert(i, offset(at + v.len()));
-    }
-
-    /// Removes element `i`, returning it.
-    fn remove(&mut self, i: usize) -> Box<[u8]> {
-        if i == 0 {
-            return self.pop_front();
-        }
-        if i + 1 == self.len() {
-            return self.pop_back();
-        }
-        let (s, e) = (self.start(i), self.ends[i] as usize);
-        let v: Box<[u8]> = self.data.drain(s..e).collect();
-        self.ends.remove(i);
-        for end in self.ends.range_mut(i..) {
-            *end -= offset(e - s);
-        }
-        v
-    }
-
-    fn replace(&mut self, i: usize, v: &[u8]) {
-        let (s, e) = (self.start(i), self.ends[i] as usize);
-        self.data.splice(s..e, v.iter().copied());
-        let (old, new) = (offset(e - s), offset(v.len()));
-        for end in self.ends.range_mut(i..) {
-            *end = *end - old + new;
-        }
-    }
-
-    /// Drops the first `k` elements.
-    fn drain_front(&mut self, k: usize) {
-        if k > 0 {
-            self.head = self.ends[k - 1] as usize;
-            self.ends.drain(..k);
-        }
-    }
-
-    /// Keeps the first `k` elements.
-    fn truncate(&mut self, k: usize) {
-        self.data.truncate(self.start(k));
-        self.ends.truncate(k);
-    }
-
-    /// Splits off the elements from `i` on into a new chunk.
-    fn split_off(&mut self, i: usize) -> Chunk {
-        let mut rest = Chunk::default();
-        for j in i..self.len() {
-            rest.push_back(self.get(j));
-        }
-        self.truncate(i);
-        rest
-    }
-
-    fn heap_bytes(&self) -> usize {
-        alloc_size(self.data.capacity()) + alloc_size(self.ends.capacity() * size_of::<u32>())
-    }
+    out
 }
 
 /// A Redis list.
@@ -244,13 +113,18 @@ impl List {
         Some(w.len())
     }
 
-    /// The list [`List::encode_inline`] wrote.
+    /// The list [`List::encode_inline`] wrote: one chunk of exactly its elements.
     pub(crate) fn from_inline(bytes: &[u8]) -> List {
-        let mut list = List::new();
         let mut r = Reader::new(bytes);
+        let mut elements = Vec::new();
         while !r.is_done() {
-            list.push(End::Right, r.item());
+            elements.push(r.item());
         }
+        let mut list = List::new();
+        list.len = elements.len();
+        let chunks = pack(&elements);
+        list.chunks.reserve_exact(chunks.len());
+        list.chunks.extend(chunks);
         list
     }
 
@@ -279,41 +153,42 @@ impl List {
 
     /// Pushes one element at `end`.
     pub(crate) fn push(&mut self, end: End, value: &[u8]) {
-        match end {
-            End::Left => match self.chunks.front_mut() {
-                Some(c) if c.has_room(value.len()) => {
-                    if self.len < SMALL {
-                        c.reserve_exact(0);
-                    }
-                    c.insert(0, value)
+        let side = end.side();
+        let small = self.len < SMALL;
+        let open = self.chunks.len();
+        let chunk = match end {
+            End::Left => self.chunks.front_mut(),
+            End::Right => self.chunks.back_mut(),
+        };
+        match chunk {
+            Some(c) if fits(c.len(), c.bytes(), c.push_cost(value.len(), side)) => {
+                c.reserve(side, c.push_cost(value.len(), side), small, CHUNK_BYTES);
+                match end {
+                    End::Left => c.push_front(value),
+                    End::Right => c.push_back(value),
                 }
-                _ => {
-                    let mut c = Chunk::default();
-                    c.insert(0, value);
-                    // Most lists are small: the first chunk gets a deque of exactly one slot
-                    // (later chunks grow it by doubling as usual).
-                    if self.chunks.is_empty() {
-                        self.chunks.reserve_exact(1);
-                    }
-                    self.chunks.push_front(c);
+            }
+            _ => {
+                // The first chunk of a list is sized exactly (most lists are small); one
+                // opened next to a full chunk starts bigger and doubles.
+                let size = if open == 0 {
+                    value.len()
+                } else {
+                    value.len().max(FIRST_BYTES)
+                };
+                let mut c = Chunk::with_capacity(size, side);
+                match end {
+                    End::Left => c.push_front(value),
+                    End::Right => c.push_back(value),
                 }
-            },
-            End::Right => match self.chunks.back_mut() {
-                Some(c) if c.has_room(value.len()) => {
-                    if self.len < SMALL {
-                        c.reserve_exact(value.len());
-                    }
-                    c.insert(c.len(), value)
+                if open == 0 {
+                    self.chunks.reserve_exact(1);
                 }
-                _ => {
-                    let mut c = Chunk::default();
-                    c.push_back(value);
-                    if self.chunks.is_empty() {
-                        self.chunks.reserve_exact(1);
-                    }
-                    self.chunks.push_back(c);
+                match end {
+                    End::Left => self.chunks.push_front(c),
+                    End::Right => self.chunks.push_back(c),
                 }
-            },
+            }
         }
         self.len += 1;
     }
@@ -331,7 +206,7 @@ impl List {
         let v = match end {
             End::Left => {
                 let c = self.chunks.front_mut()?;
-                let v = c.remove(0);
+                let v = c.pop_front();
                 if c.len() == 0 {
                     self.chunks.pop_front();
                 }
@@ -339,7 +214,7 @@ impl List {
             }
             End::Right => {
                 let c = self.chunks.back_mut()?;
-                let v = c.remove(c.len() - 1);
+                let v = c.pop_back();
                 if c.len() == 0 {
                     self.chunks.pop_back();
                 }
@@ -363,15 +238,9 @@ impl List {
         };
         let (c, i) = self.locate(r.start);
         let mut out = Vec::with_capacity(r.len());
-        for (n, chunk) in self.chunks.range(c..).enumerate() {
-            let from = if n == 0 { i } else { 0 };
-            for j in from..chunk.len() {
-                if out.len() == r.len() {
-                    return out;
-                }
-                out.push(chunk.get(j));
-            }
-        }
+        let first = self.chunks[c].iter_from(i);
+        let rest = self.chunks.range(c + 1..).flat_map(Chunk::iter);
+        out.extend(first.chain(rest).take(r.len()));
         out
     }
 
@@ -383,7 +252,8 @@ impl List {
     /// LINDEX.
     pub(crate) fn index(&self, index: i64) -> Option<&[u8]> {
         let (c, i) = self.locate(normalize_index(index, self.len)?);
-        Some(self.chunks[c].get(i))
+        let chunk = &self.chunks[c];
+        Some(chunk.get(chunk.cursor(i)))
     }
 
     /// LSET.
@@ -394,8 +264,27 @@ impl List {
         let pos = normalize_index(index, self.len).ok_or(TypeError::IndexOutOfRange)?;
         let (c, i) = self.locate(pos);
         let chunk = &mut self.chunks[c];
-        chunk.replace(i, value);
+        let at = chunk.cursor(i);
+        if chunk.get(at).len() == value.len() {
+            chunk.overwrite(at, value);
+        } else {
+            self.rewrite(c, i, 1, Some(value));
+        }
         Ok(())
+    }
+
+    /// Replaces chunk `c` by chunks of its elements with `remove` of them from `at` on replaced
+    /// by `insert`: O(chunk), for edits inside a chunk (the length is the caller's to fix).
+    fn rewrite(&mut self, c: usize, at: usize, remove: usize, insert: Option<&[u8]>) {
+        let pieces = {
+            let mut elements: Vec<&[u8]> = self.chunks[c].iter().collect();
+            elements.splice(at..at + remove, insert);
+            pack(&elements)
+        };
+        self.chunks.remove(c);
+        for (k, piece) in pieces.into_iter().enumerate() {
+            self.chunks.insert(c + k, piece);
+        }
     }
 
     /// Rebuilds the list from the elements `keep` says yes to (in order); one O(n) pass.
@@ -407,7 +296,6 @@ impl List {
             }
         }
     }
-
     /// LREM: removes up to |count| occurrences of `value`, from the head when `count > 0`, from
     /// the tail when `count < 0`, all of them when 0. Returns how many were removed.
     pub(crate) fn remove(&mut self, count: i64, value: &[u8]) -> usize {
@@ -482,16 +370,10 @@ impl List {
             .iter()
             .enumerate()
             .find_map(|(c, chunk)| chunk.iter().position(|v| v == pivot).map(|i| (c, i)))?;
-        let chunk = &mut self.chunks[c];
-        chunk.insert(if before { i } else { i + 1 }, value);
-        if chunk.len() > CHUNK_ENTRIES || (chunk.bytes() > CHUNK_BYTES && chunk.len() > 1) {
-            let half = chunk.split_off(chunk.len() / 2);
-            self.chunks.insert(c + 1, half);
-        }
+        self.rewrite(c, if before { i } else { i + 1 }, 0, Some(value));
         self.len += 1;
         Some(self.len)
     }
-
     /// LPOS: positions (always counted from the head) of matches of `value`.
     ///
     /// `rank` (non-zero) picks the first match to report: 1 the first from the head, -1 the
@@ -543,10 +425,11 @@ impl List {
         "quicklist"
     }
 
-    /// Approximate heap bytes (MEMORY USAGE, excluding the key).
+    /// Approximate heap bytes (MEMORY USAGE, excluding the key): the header, the deque of
+    /// chunk headers and each chunk's buffer, free room included.
     pub(crate) fn memory_usage(&self) -> usize {
         size_of::<Self>()
-            + self.chunks.capacity() * size_of::<Chunk>()
+            + super::alloc_size(self.chunks.capacity() * size_of::<Chunk>())
             + self.chunks.iter().map(Chunk::heap_bytes).sum::<usize>()
     }
 
@@ -557,14 +440,8 @@ impl List {
         for c in &self.chunks {
             assert!(c.len() > 0, "no empty chunks");
             assert!(c.len() <= CHUNK_ENTRIES);
-            assert_eq!(c.ends.back().map_or(c.head, |&e| e as usize), c.data.len());
-            assert!(
-                c.ends
-                    .iter()
-                    .zip(c.ends.iter().skip(1))
-                    .all(|(a, b)| a <= b)
-            );
-            assert!(c.ends.front().is_none_or(|&e| e as usize >= c.head));
+            assert!(c.len() == 1 || c.bytes() <= CHUNK_BYTES, "{}", c.bytes());
+            c.check();
         }
     }
 }
@@ -572,6 +449,7 @@ impl List {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Rng;
     use proptest::prelude::*;
 
     #[test]
@@ -583,11 +461,17 @@ mod tests {
             }
             l.check();
             let c = &l.chunks[0];
-            assert_eq!((l.chunks.capacity(), c.ends.capacity()), (1, 5), "{end:?}");
-            if end == End::Right {
-                assert_eq!(c.data.capacity(), 10);
-            }
+            // Five 2-byte elements and four 1-byte links.
+            assert_eq!((l.chunks.capacity(), c.capacity()), (1, 14), "{end:?}");
+            assert_eq!(
+                l.memory_usage(),
+                size_of::<List>() + size_of::<Chunk>() + 14
+            );
         }
+        let l = List::from_inline(&[2, b'e', b'0', 0, 3, b'a', b'b', b'c']);
+        l.check();
+        assert_eq!(strs(l.iter().collect()), ["e0", "", "abc"]);
+        assert_eq!((l.chunks.capacity(), l.chunks[0].capacity()), (1, 7));
     }
 
     fn list(items: &[&str]) -> List {
@@ -774,6 +658,290 @@ mod tests {
         l.push(End::Right, &[b'x'; 10_000]);
         assert_eq!(l.encoding(), "quicklist");
         assert!(l.memory_usage() >= size_of::<List>());
+    }
+
+    /// Element `k` of a test list: `size` bytes, distinct per `k` (unless `size` is tiny).
+    fn sized(k: usize, size: usize) -> Vec<u8> {
+        let tag = k.to_le_bytes();
+        (0..size).map(|i| tag[i % 4] ^ (i as u8)).collect()
+    }
+
+    fn same(l: &List, m: &VecDeque<Vec<u8>>) {
+        l.check();
+        assert_eq!(l.len(), m.len());
+        assert!(l.iter().eq(m.iter().map(Vec::as_slice)));
+        assert!(l.iter().rev().eq(m.iter().rev().map(Vec::as_slice)));
+    }
+
+    #[test]
+    fn edge_sizes_cross_chunks_from_both_ends() {
+        let sizes = [
+            0, 0, 1, 15, 127, 128, 16383, 16384, 0, 8192, 8193, 4095, 4096, 3,
+        ];
+        for (round, end) in [End::Right, End::Left, End::Right].into_iter().enumerate() {
+            let mut l = List::new();
+            let mut m = VecDeque::new();
+            // Enough elements for several chunks; every size meets every neighbour size.
+            for k in 0..600 {
+                let v = sized(k, sizes[(k * (round + 1)) % sizes.len()]);
+                l.push(end, &v);
+                match end {
+                    End::Left => m.push_front(v),
+                    End::Right => m.push_back(v),
+                }
+            }
+            same(&l, &m);
+            assert!(l.chunks.len() > 3);
+            for i in [0usize, 1, 127, 128, 299, 300, 598, 599] {
+                assert_eq!(l.index(i as i64), Some(m[i].as_slice()), "{i}");
+                assert_eq!(
+                    l.index(-(i as i64) - 1),
+                    Some(m[599 - i].as_slice()),
+                    "-{i}"
+                );
+            }
+            // Pop from the other end first, then alternate, across every chunk boundary.
+            let mut k = 0;
+            while !m.is_empty() {
+                let left = (k / 7) % 2 == round % 2;
+                let (got, want) = if left {
+                    (l.pop(End::Left), m.pop_front())
+                } else {
+                    (l.pop(End::Right), m.pop_back())
+                };
+                assert_eq!(got.map(Vec::from), want);
+                k += 1;
+                if k % 50 == 0 {
+                    same(&l, &m);
+                }
+            }
+            same(&l, &m);
+            assert!(l.chunks.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_large_list_of_short_members_costs_16_bytes_each() {
+        for end in [End::Right, End::Left] {
+            let mut l = List::new();
+            let n = 100_000;
+            for i in 0..n {
+                l.push(end, format!("member:{i:08}").as_bytes());
+            }
+            l.check();
+            // 15 bytes, one link byte, and the chunk headers and doubling slack.
+            let per = l.memory_usage() as f64 / n as f64;
+            assert!((16.0..16.2).contains(&per), "{end:?}: {per}");
+            // Every chunk but the one at the pushing end is full.
+            let full = match end {
+                End::Right => l.chunks.range(..l.chunks.len() - 1),
+                End::Left => l.chunks.range(1..),
+            };
+            assert!(full.into_iter().all(|c| c.bytes() > CHUNK_BYTES - 16));
+        }
+    }
+
+    /// A list of `n` 15-byte members in full chunks.
+    fn members(n: usize) -> (List, VecDeque<Vec<u8>>) {
+        let m: VecDeque<Vec<u8>> = (0..n)
+            .map(|i| format!("member:{i:08}").into_bytes())
+            .collect();
+        let mut l = List::new();
+        for v in &m {
+            l.push(End::Right, v);
+        }
+        (l, m)
+    }
+
+    #[test]
+    fn lset_grows_and_shrinks_inside_a_full_chunk() {
+        let (mut l, mut m) = members(2000);
+        let full = l.chunks[1].len();
+        let middle = (l.chunks[0].len() + full / 2) as i64;
+        let cases: &[(i64, usize)] = &[
+            (middle, 15),
+            (middle, 0),
+            (middle, 200),
+            (middle + 1, 9000),
+            (middle - 1, 16384),
+            (middle, 3),
+            (0, 128),
+            (-1, 127),
+            (-1, 0),
+            (1999, 20),
+        ];
+        for &(i, size) in cases {
+            let v = sized(i.unsigned_abs() as usize + size, size);
+            assert_eq!(l.set(i, &v), Ok(()));
+            let pos = normalize_index(i, m.len()).unwrap();
+            m[pos] = v;
+            same(&l, &m);
+        }
+        assert!(
+            l.chunks.len() > 4,
+            "the 9000- and 16384-byte elements split the chunk"
+        );
+    }
+
+    #[test]
+    fn linsert_and_lrem_in_the_middle_of_a_full_chunk() {
+        let (mut l, mut m) = members(1500);
+        let pivot = m[700].clone();
+        let chunks = l.chunks.len();
+        for (k, before) in [true, false, true, true, false].into_iter().enumerate() {
+            let v = sized(k, [15, 0, 128, 16384, 40][k]);
+            let at = m.iter().position(|x| *x == pivot).unwrap() + usize::from(!before);
+            m.insert(at, v.clone());
+            assert_eq!(l.insert(before, &pivot, &v), Some(m.len()));
+            same(&l, &m);
+        }
+        assert!(l.chunks.len() > chunks, "the full chunk split");
+        assert_eq!(l.remove(0, &pivot), 1);
+        m.retain(|x| *x != pivot);
+        same(&l, &m);
+        let v = m[300].clone();
+        assert_eq!(l.remove(-1, &v), 1);
+        m.retain(|x| *x != v);
+        same(&l, &m);
+    }
+
+    #[test]
+    fn every_operation_matches_a_deque_model() {
+        let sizes = [0usize, 1, 1, 2, 15, 15, 15, 127, 128, 600, 9000, 16384];
+        for seed in 1..=6u64 {
+            let mut rng = Rng::new(seed);
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            for step in 0..3000 {
+                // Few distinct short values, so LREM, LINSERT and LPOS find matches.
+                let value = |rng: &mut Rng| {
+                    let size = sizes[rng.below(sizes.len())];
+                    if size <= 2 {
+                        vec![b'a' + rng.below(3) as u8; size]
+                    } else {
+                        sized(rng.below(1000), size)
+                    }
+                };
+                let len = m.len() as i64;
+                let index = |rng: &mut Rng| rng.below(2 * len as usize + 3) as i64 - len - 1;
+                match rng.below(12) {
+                    0..=2 => {
+                        let end = if rng.below(2) == 0 {
+                            End::Left
+                        } else {
+                            End::Right
+                        };
+                        for _ in 0..1 + rng.below(40) {
+                            let v = value(&mut rng);
+                            l.push(end, &v);
+                            match end {
+                                End::Left => m.push_front(v),
+                                End::Right => m.push_back(v),
+                            }
+                        }
+                    }
+                    3 | 4 => {
+                        let n = rng.below(30);
+                        if rng.below(2) == 0 {
+                            let want: Vec<_> = (0..n).map_while(|_| m.pop_front()).collect();
+                            assert_eq!(
+                                l.pop_many(End::Left, n),
+                                want.iter()
+                                    .map(|v| v.as_slice().into())
+                                    .collect::<Vec<Box<[u8]>>>()
+                            );
+                        } else {
+                            let want: Vec<_> = (0..n).map_while(|_| m.pop_back()).collect();
+                            assert_eq!(
+                                l.pop_many(End::Right, n),
+                                want.iter()
+                                    .map(|v| v.as_slice().into())
+                                    .collect::<Vec<Box<[u8]>>>()
+                            );
+                        }
+                    }
+                    5 => {
+                        let (i, v) = (index(&mut rng), value(&mut rng));
+                        let pos = normalize_index(i, m.len());
+                        assert_eq!(l.set(i, &v).is_ok(), pos.is_some());
+                        if let Some(p) = pos {
+                            m[p] = v;
+                        }
+                    }
+                    6 => {
+                        let count = rng.below(5) as i64 - 2;
+                        let v = vec![b'a' + rng.below(3) as u8; 1 + rng.below(2)];
+                        let mut at: Vec<usize> = (0..m.len()).filter(|&i| m[i] == v).collect();
+                        if count < 0 {
+                            at.reverse();
+                        }
+                        if count != 0 {
+                            at.truncate(count.unsigned_abs() as usize);
+                        }
+                        assert_eq!(l.remove(count, &v), at.len());
+                        at.sort_unstable();
+                        for i in at.into_iter().rev() {
+                            m.remove(i);
+                        }
+                    }
+                    7 => {
+                        if rng.below(4) == 0 {
+                            let (a, b) = (index(&mut rng), index(&mut rng));
+                            l.trim(a, b);
+                            m = model_range(m.make_contiguous(), a, b).into();
+                        }
+                    }
+                    8 => {
+                        let before = rng.below(2) == 0;
+                        let pivot = vec![b'a' + rng.below(3) as u8; 1 + rng.below(2)];
+                        let v = value(&mut rng);
+                        let want = m.iter().position(|x| *x == pivot).map(|i| {
+                            m.insert(if before { i } else { i + 1 }, v.clone());
+                            m.len()
+                        });
+                        assert_eq!(l.insert(before, &pivot, &v), want);
+                    }
+                    9 => {
+                        let i = index(&mut rng);
+                        let want = normalize_index(i, m.len()).map(|p| m[p].as_slice());
+                        assert_eq!(l.index(i), want);
+                    }
+                    10 => {
+                        let (a, b) = (index(&mut rng), index(&mut rng));
+                        let got: Vec<Vec<u8>> =
+                            l.range(a, b).into_iter().map(<[u8]>::to_vec).collect();
+                        assert_eq!(got, model_range(m.make_contiguous(), a, b));
+                    }
+                    _ => {
+                        let v = vec![b'a' + rng.below(3) as u8; 1 + rng.below(2)];
+                        let rank = [1i64, 2, -1, -2][rng.below(4)];
+                        let (count, maxlen) = (rng.below(3), rng.below(3) * 50);
+                        let limit = if maxlen == 0 {
+                            m.len()
+                        } else {
+                            maxlen.min(m.len())
+                        };
+                        let mut want: Vec<usize> = if rank > 0 {
+                            (0..limit).filter(|&i| m[i] == v).collect()
+                        } else {
+                            (m.len() - limit..m.len())
+                                .rev()
+                                .filter(|&i| m[i] == v)
+                                .collect()
+                        };
+                        want.drain(..(rank.unsigned_abs() as usize - 1).min(want.len()));
+                        if count > 0 {
+                            want.truncate(count);
+                        }
+                        assert_eq!(l.positions(&v, rank, count, maxlen), want);
+                    }
+                }
+                if step % 16 == 0 {
+                    same(&l, &m);
+                }
+            }
+            same(&l, &m);
+        }
     }
 
     #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The container data types (lists, hashes, sets, sorted sets, streams) as plain data structures.
 
 pub(crate) mod bits;
+mod chunk;
 mod encoding;
 mod error;
 pub(crate) mod geo;
