@@ -592,7 +592,12 @@ impl Kv {
 
     /// Whether this handle belongs to a transaction the calling thread is running.
     pub(crate) fn tx_active(&self) -> bool {
-        self.tx.as_deref().is_some_and(TxLocks::active)
+        self.tx_locks().is_some()
+    }
+
+    /// The transaction this handle belongs to, if the calling thread is running it.
+    pub(crate) fn tx_locks(&self) -> Option<&TxLocks> {
+        self.tx.as_deref().filter(|t| t.active())
     }
 
     /// Write access to shard `s` of database `db`: held by the running transaction, or

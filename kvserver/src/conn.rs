@@ -68,7 +68,7 @@ pub(crate) struct Session {
     /// The keys WATCH registered, until EXEC, DISCARD, UNWATCH or RESET.
     pub(crate) watch: Option<kvcore::Watch>,
     /// While EXEC runs: the store as the transaction sees it (SELECT takes its handles).
-    exec: Option<kvcore::Kv>,
+    pub(crate) exec: Option<kvcore::Kv>,
     /// Subscriptions, and whether this client's output goes through its queue (`pubsub.rs`).
     pub(crate) pubsub: crate::pubsub::ClientPubsub,
     /// Table indexes of the commands run in the current batch, for their share of its time.

@@ -649,7 +649,8 @@ impl Drop for Subscriber {
 impl Kv {
     /// Publishes `payload` to `channel` (PUBLISH): to its subscribers, then to the subscribers
     /// of every pattern that matches it. With a replication stream, the PUBLISH goes into it
-    /// too (a Redis primary propagates it to its replicas). Returns how many subscriptions received it (a
+    /// too (a Redis primary propagates it to its replicas), inside the group of the transaction
+    /// this handle belongs to, if it runs one. Returns how many subscriptions received it (a
     /// subscriber with the channel and a matching pattern counts twice, as in Redis). The
     /// sinks are flushed before it returns.
     pub fn publish(&self, channel: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) -> usize {
@@ -672,7 +673,8 @@ impl Kv {
         pending: &mut PendingFlush,
     ) -> usize {
         let (channel, payload) = (channel.as_ref(), payload.as_ref());
-        self.inner.repl.publish(false, channel, payload);
+        let logged = self.tx_locks().map(crate::tx::TxLocks::logged);
+        self.inner.repl.publish(false, channel, payload, logged);
         self.inner
             .bus
             .publish(Kind::Channel, channel, payload, pending)
@@ -686,7 +688,8 @@ impl Kv {
         pending: &mut PendingFlush,
     ) -> usize {
         let (channel, payload) = (channel.as_ref(), payload.as_ref());
-        self.inner.repl.publish(true, channel, payload);
+        let logged = self.tx_locks().map(crate::tx::TxLocks::logged);
+        self.inner.repl.publish(true, channel, payload, logged);
         self.inner
             .bus
             .publish(Kind::Shard, channel, payload, pending)

@@ -122,6 +122,9 @@ struct Multi {
     cmds: Vec<(usize, Vec<Vec<u8>>)>,
     /// The bytes it took so far, MULTI included.
     len: u64,
+    /// PUBLISH and SPUBLISH inside it (their arguments), published once its commands are
+    /// applied, so that a subscriber who reads on receiving finds them.
+    messages: Vec<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for StreamApplier {
@@ -244,6 +247,7 @@ impl StreamApplier {
                     db: self.db,
                     cmds: Vec::new(),
                     len,
+                    messages: Vec::new(),
                 });
             }
             b"EXEC" => {
@@ -254,6 +258,9 @@ impl StreamApplier {
                     .map_err(|e| format!("MULTI at offset {}: {e}", self.offset + 1))?;
                 self.db = multi.db;
                 self.offset += multi.len + len;
+                for args in &multi.messages {
+                    self.deliver(args);
+                }
             }
             b"SELECT" => {
                 let db = select(&self.kv, &args).map_err(failed)?;
@@ -272,19 +279,18 @@ impl StreamApplier {
                 Some(m) => m.len += len,
                 None => self.offset += len,
             },
-            // The primary's messages reach this store's subscribers when they arrive (inside
-            // a MULTI as well: a message changes no data).
-            b"PUBLISH" | b"SPUBLISH" if args.len() == 3 => {
-                if name.as_slice() == b"PUBLISH" {
-                    self.kv.publish(&args[1], &args[2]);
-                } else {
-                    self.kv.spublish(&args[1], &args[2]);
+            // The primary's messages reach this store's subscribers when they arrive, or
+            // inside a MULTI once its commands are applied.
+            b"PUBLISH" | b"SPUBLISH" if args.len() == 3 => match self.multi.as_mut() {
+                Some(m) => {
+                    m.messages.push(args);
+                    m.len += len;
                 }
-                match self.multi.as_mut() {
-                    Some(m) => m.len += len,
-                    None => self.offset += len,
+                None => {
+                    self.deliver(&args);
+                    self.offset += len;
                 }
-            }
+            },
             _ if DATA_COMMANDS.contains(&name.as_slice()) => match self.multi.as_mut() {
                 Some(m) => {
                     m.cmds.push((m.db, args));
@@ -307,6 +313,15 @@ impl StreamApplier {
 
     /// Applies a MULTI's commands as one transaction: over every key they name, or over
     /// everything when one of them is a whole-keyspace command.
+    /// Publishes a PUBLISH or SPUBLISH from the stream to this store's subscribers.
+    fn deliver(&self, args: &[Vec<u8>]) {
+        if args[0].eq_ignore_ascii_case(b"SPUBLISH") {
+            self.kv.spublish(&args[1], &args[2]);
+        } else {
+            self.kv.publish(&args[1], &args[2]);
+        }
+    }
+
     fn exec(&self, multi: &Multi) -> Described<()> {
         if multi.cmds.is_empty() {
             return Ok(());

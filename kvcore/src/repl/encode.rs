@@ -38,6 +38,12 @@ impl Cmds {
         })
     }
 
+    /// Adds a command that is not an effect's (PUBLISH), in database `db`.
+    pub(crate) fn push(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        push_command(&mut self.buf, args);
+        self.ends.push((db, self.buf.len()));
+    }
+
     /// Starts a command of `argc` arguments in database `db`.
     fn cmd(&mut self, db: Option<usize>, argc: usize) -> Cmd<'_> {
         self.buf.push(b'*');

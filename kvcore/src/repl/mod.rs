@@ -117,26 +117,37 @@ impl Repl {
     }
 
     /// Appends a PUBLISH or SPUBLISH to the stream when this store generates one (a Redis
-    /// primary propagates PUBLISH to its replicas; a replica's own publishes stay its own).
-    pub(crate) fn publish(&self, shard: bool, channel: &[u8], message: &[u8]) {
+    /// primary propagates PUBLISH to its replicas; a replica's own publishes stay its own),
+    /// or to the group of the transaction `logged` belongs to, in its place among the
+    /// transaction's effects (a script that writes and then publishes reaches a replica as
+    /// one MULTI ... EXEC, as Redis propagates it).
+    pub(crate) fn publish(
+        &self,
+        shard: bool,
+        channel: &[u8],
+        message: &[u8],
+        logged: Option<&Logged>,
+    ) {
         if !self.on() {
             return;
         }
-        let name: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
-        let mut out = Vec::with_capacity(32 + channel.len() + message.len());
-        encode::push_command(&mut out, &[name, channel, message]);
-        let mut st = self.state.lock();
-        if !st.generating {
+        let args: [&[u8]; 3] = [
+            if shard { b"SPUBLISH" } else { b"PUBLISH" },
+            channel,
+            message,
+        ];
+        if let Some(logged) = logged
+            && let Some(group) = logged.repl.borrow_mut().as_mut()
+        {
+            group.push(None, &args);
             return;
         }
-        let Some(backlog) = st.backlog.as_mut() else {
-            return;
-        };
-        backlog.append(&out);
-        self.note_own_append(backlog.offset());
-        if st.waiting > 0 {
-            self.data.notify_all();
-        }
+        SCRATCH.with(|c| {
+            let mut c = c.borrow_mut();
+            c.clear();
+            c.push(None, &args);
+            self.append(&c);
+        });
     }
 
     /// Notes that this thread's latest append ended the stream at `offset`.

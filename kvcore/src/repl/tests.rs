@@ -265,3 +265,42 @@ fn a_thread_learns_where_its_own_last_append_ended_the_stream() {
     kv.publish("ch", "m");
     assert_eq!(kv.take_own_append(), Some(kv.replication().offset()));
 }
+
+#[test]
+fn a_publish_inside_a_transaction_travels_in_its_group_and_is_delivered_after_it() {
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let repl = kv.replication();
+    repl.enable();
+    let mut r = repl.reader(1).unwrap();
+    kv.transaction(crate::Scope::Keys(&[(0, b"k")]), |tx| {
+        tx.db(0)?.set("k", "v")?;
+        tx.kv().publish("news", "k changed");
+        Ok(())
+    })
+    .unwrap();
+    let got = drain(&mut r);
+    assert_eq!(
+        got,
+        "*2\\r\\n$6\\r\\nSELECT\\r\\n$1\\r\\n0\\r\\n*1\\r\\n$5\\r\\nMULTI\\r\\n\
+         *3\\r\\n$3\\r\\nSET\\r\\n$1\\r\\nk\\r\\n$1\\r\\nv\\r\\n\
+         *3\\r\\n$7\\r\\nPUBLISH\\r\\n$4\\r\\nnews\\r\\n$9\\r\\nk changed\\r\\n\
+         *1\\r\\n$4\\r\\nEXEC\\r\\n"
+    );
+    // A follower delivers a message inside MULTI only once the block is applied: a
+    // subscriber who reads on receiving finds the write.
+    let follower = Kv::in_memory(Options::new().shards(4));
+    let sub = follower.subscribe(["news"]);
+    let mut applier = super::StreamApplier::new(follower.clone(), 0);
+    let bytes: &[u8] = b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
+        *3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$9\r\nk changed\r\n*1\r\n$4\r\nEXEC\r\n";
+    let before_exec = bytes.len() - b"*1\r\n$4\r\nEXEC\r\n".len();
+    applier.apply(&bytes[..before_exec]).unwrap();
+    assert!(sub.recv_timeout(Duration::ZERO).unwrap().is_none());
+    applier.apply(&bytes[before_exec..]).unwrap();
+    let m = sub.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(m.payload(), b"k changed");
+    assert_eq!(
+        follower.db(0).unwrap().get("k").unwrap(),
+        Some(b"v".to_vec())
+    );
+}

@@ -149,20 +149,20 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// written at the end of this client's batch (`kvcore::PendingFlush`).
 fn publish(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let s = &mut *ctx.s;
-    let n = s
-        .shared
-        .kv
-        .publish_deferred(req.arg(1), req.arg(2), &mut s.pubsub.pending);
+    // Inside EXEC or a script, through its transaction: the message goes into the
+    // transaction's replication group, in its place.
+    let kv = s.exec.as_ref().unwrap_or(&s.shared.kv);
+    let n = kv.publish_deferred(req.arg(1), req.arg(2), &mut s.pubsub.pending);
     ctx.int(n as i64)
 }
 
 /// SPUBLISH shardchannel message.
 fn spublish(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let s = &mut *ctx.s;
-    let n = s
-        .shared
-        .kv
-        .spublish_deferred(req.arg(1), req.arg(2), &mut s.pubsub.pending);
+    // Inside EXEC or a script, through its transaction: the message goes into the
+    // transaction's replication group, in its place.
+    let kv = s.exec.as_ref().unwrap_or(&s.shared.kv);
+    let n = kv.spublish_deferred(req.arg(1), req.arg(2), &mut s.pubsub.pending);
     ctx.int(n as i64)
 }
 
