@@ -108,6 +108,10 @@ pub(crate) struct Session {
     pub(crate) raft_own_append: Option<u64>,
     pub(crate) upstream: Option<Box<crate::raft::Upstream>>,
     pub(crate) forwarded_state: bool,
+    /// Raft mode: the user and password this client authenticated with, which a follower
+    /// replays on its link to the leader so that forwarded commands (and the scripts among
+    /// them) run there as this client's user.
+    pub(crate) forward_creds: Option<Box<crate::raft::Creds>>,
 }
 
 impl Session {
@@ -147,6 +151,7 @@ impl Session {
             raft_own_append: None,
             upstream: None,
             forwarded_state: false,
+            forward_creds: None,
         }
     }
 

@@ -4,12 +4,13 @@
 //!
 //! A follower forwards every command that touches the data (Redis's `readonly`, `write` and
 //! `may_replicate` flags, transactions and scripts) over its own connection to the leader,
-//! one per client connection, opened when first needed, and relays the reply bytes as they
-//! come. Connection commands (HELLO, CLIENT, SELECT, ...), server administration (INFO,
-//! CONFIG, ...) and subscriptions run on the node itself; PUBLISH is forwarded and reaches
-//! every node's subscribers through the log. If the link to the leader fails
-//! after a command was sent, its outcome is unknown: the client's connection is closed rather
-//! than answered, as a failed commit closes it on a single server.
+//! one per client connection, opened when first needed and authenticated as the client's
+//! user, and relays the reply bytes as they come. Connection commands (HELLO, CLIENT,
+//! SELECT, ...), server administration (INFO, CONFIG, ...) and subscriptions run on the node
+//! itself; PUBLISH is forwarded and reaches every node's subscribers through the log. If the
+//! link to the leader fails after a command was sent, its outcome is unknown: the client's
+//! connection is closed rather than answered, as a failed commit closes it on a single
+//! server.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -29,15 +30,24 @@ pub(crate) const TRYAGAIN: &[u8] = b"TRYAGAIN no raft leader is known, retry lat
 pub(crate) const NO_REPLICATION: &str =
     "ERR Redis replication (REPLICAOF, SYNC, PSYNC, FAILOVER) is not available in raft mode";
 
+/// The credentials a client authenticated with on a follower (AUTH, HELLO ... AUTH).
+#[derive(PartialEq, Eq)]
+pub(crate) struct Creds {
+    pub(crate) user: Vec<u8>,
+    pub(crate) pass: Vec<u8>,
+}
+
 /// The connection to the leader a follower's client uses.
 pub(crate) struct Upstream {
     addr: String,
     leader: u64,
     stream: TcpStream,
     buf: Vec<u8>,
-    /// The database and protocol the leader's side of this connection has.
+    /// The database, protocol and user the leader's side of this connection has (no user:
+    /// the leader's default, unauthenticated).
     db: usize,
     resp3: bool,
+    creds: Option<Creds>,
 }
 
 /// Whether a follower forwards `cmd` to the leader.
@@ -69,6 +79,17 @@ pub(crate) fn forward(
             return;
         }
     }
+    if s.upstream
+        .as_ref()
+        .is_some_and(|u| u.creds.is_some() && s.forward_creds.is_none())
+    {
+        // Only a new connection is unauthenticated again (RESET drops the link itself).
+        s.upstream = None;
+        if s.forwarded_state {
+            s.close = true;
+            return;
+        }
+    }
     if s.upstream.is_none() {
         match connect(addr, leader) {
             Ok(u) => s.upstream = Some(Box::new(u)),
@@ -94,6 +115,42 @@ pub(crate) fn forward(
             || shared.stopping.load(std::sync::atomic::Ordering::Relaxed)
     };
     let up = s.upstream.as_mut().expect("connected above");
+    if let Some(creds) = s.forward_creds.as_deref()
+        && up.creds.as_ref() != Some(creds)
+    {
+        // The client's user, before anything runs as it: the command waits for the answer,
+        // and if the leader refuses the credentials the client gets its error instead.
+        let mut msg = Vec::new();
+        push_command(&mut msg, &[b"AUTH", &creds.user, &creds.pass]);
+        let mut answer = Vec::new();
+        let done = up
+            .stream
+            .write_all(&msg)
+            .and_then(|()| read_reply(up, &give_up, Some(&mut answer)));
+        match done {
+            Ok(()) if answer.first() == Some(&b'-') => {
+                verbose!("the raft leader refused a forwarded client's credentials");
+                out.extend_from_slice(&answer);
+                s.upstream = None;
+                if s.forwarded_state {
+                    s.close = true;
+                }
+                return;
+            }
+            Ok(()) => {
+                up.creds = Some(Creds {
+                    user: creds.user.clone(),
+                    pass: creds.pass.clone(),
+                });
+            }
+            Err(e) => {
+                verbose!("the link to the raft leader failed: {e}; closing the client");
+                s.upstream = None;
+                s.close = true;
+                return;
+            }
+        }
+    }
     let mut msg = Vec::new();
     if up.db != s.db_index {
         push_command(&mut msg, &[b"SELECT", s.db_index.to_string().as_bytes()]);
@@ -146,6 +203,7 @@ fn connect(addr: &str, leader: u64) -> io::Result<Upstream> {
         buf: Vec::new(),
         db: 0,
         resp3: false,
+        creds: None,
     })
 }
 

@@ -356,3 +356,119 @@ fn a_killed_follower_restarts_from_its_log_and_catches_up() {
     let v: Option<String> = redis::cmd("GET").arg("a49").query(&mut c).expect("GET");
     assert_eq!(v.as_deref(), Some("1"));
 }
+
+/// With passwords and ACL users, a follower's client runs on the leader as its own user:
+/// the follower replays the client's AUTH on its link, so a script's calls are checked there
+/// against that user's keys, and a RESET drops the link with any transaction on it.
+#[test]
+fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
+    let g = Group::start_with("raft-auth", 3, &["--requirepass", "s3cret"]);
+    let admin = |id: usize| {
+        let url = format!("redis://:s3cret@{}/", g.node(id).addr);
+        redis::Client::open(url)
+            .unwrap()
+            .get_connection()
+            .expect("the default user authenticates")
+    };
+    // ACL users are per node: the same user on each.
+    for id in 1..=3 {
+        let mut c = admin(id);
+        cmd(
+            &mut c,
+            &["ACL", "SETUSER", "app", "on", ">apppass", "~app:*", "+@all"],
+        )
+        .expect("ACL SETUSER");
+    }
+    let leader = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = (1..=3).find(|&id| {
+                let info: String = redis::cmd("INFO")
+                    .arg("raft")
+                    .query(&mut admin(id))
+                    .unwrap();
+                info.contains("raft_serving:1")
+            });
+            if let Some(id) = found {
+                break id;
+            }
+            assert!(Instant::now() < deadline, "no leader within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let follower = if leader == 1 { 2 } else { 1 };
+
+    let mut c = g.node(follower).client();
+    let e = cmd(&mut c, &["SET", "app:1", "x"]).expect_err("not authenticated");
+    assert!(error_text(&e).starts_with("NOAUTH"), "{}", error_text(&e));
+    cmd(&mut c, &["AUTH", "app", "apppass"]).expect("AUTH as app");
+    assert_eq!(
+        cmd(&mut c, &["SET", "app:1", "x"]).expect("SET through the follower"),
+        redis::Value::Okay
+    );
+    let got: Option<String> = redis::cmd("GET")
+        .arg("app:1")
+        .query(&mut admin(leader))
+        .unwrap();
+    assert_eq!(got.as_deref(), Some("x"));
+    // A script declares a key of its user's but reaches another: the leader checks the call
+    // against `app`, not against the default user the link would otherwise have.
+    let e = cmd(
+        &mut c,
+        &[
+            "EVAL",
+            "return redis.call('SET', 'other:1', 'y')",
+            "1",
+            "app:2",
+        ],
+    )
+    .expect_err("the script's call is refused");
+    assert!(
+        error_text(&e).contains("can't access at least one of the keys"),
+        "{}",
+        error_text(&e)
+    );
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("other:1")
+        .query(&mut admin(leader))
+        .unwrap();
+    assert_eq!(n, 0, "the refused call wrote nothing");
+    // A transaction begun through the follower and then RESET is gone on the leader too.
+    assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
+    assert_eq!(
+        cmd(&mut c, &["SET", "app:3", "queued"]).unwrap(),
+        redis::Value::SimpleString("QUEUED".into())
+    );
+    assert_eq!(
+        cmd(&mut c, &["RESET"]).unwrap(),
+        redis::Value::SimpleString("RESET".into())
+    );
+    let e = cmd(&mut c, &["SET", "app:3", "y"]).expect_err("RESET deauthenticates");
+    assert!(error_text(&e).starts_with("NOAUTH"), "{}", error_text(&e));
+    cmd(&mut c, &["AUTH", "app", "apppass"]).expect("AUTH again");
+    assert_eq!(
+        cmd(&mut c, &["SET", "app:3", "now"]).expect("not queued"),
+        redis::Value::Okay
+    );
+    let got: Option<String> = redis::cmd("GET").arg("app:3").query(&mut c).unwrap();
+    assert_eq!(got.as_deref(), Some("now"));
+    // A password the leader does not know: its refusal is the answer, and nothing ran.
+    cmd(
+        &mut admin(leader),
+        &["ACL", "SETUSER", "app", "resetpass", ">changed"],
+    )
+    .unwrap();
+    let mut d = g.node(follower).client();
+    cmd(&mut d, &["AUTH", "app", "apppass"]).expect("the follower still knows the old one");
+    let e = cmd(&mut d, &["SET", "app:4", "z"]).expect_err("the leader refuses");
+    assert!(
+        error_text(&e).starts_with("WRONGPASS"),
+        "{}",
+        error_text(&e)
+    );
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("app:4")
+        .query(&mut admin(leader))
+        .unwrap();
+    assert_eq!(n, 0);
+}

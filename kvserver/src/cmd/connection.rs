@@ -98,6 +98,12 @@ fn authenticate(ctx: &mut Ctx<'_>, req: &Request<'_>, user: &[u8], pass: &[u8]) 
             *ctx.s.handle.user.lock() = u.name.clone();
             ctx.s.user.set(u);
             ctx.s.authenticated = true;
+            if ctx.s.shared.raft.get().is_some() {
+                ctx.s.forward_creds = Some(Box::new(crate::raft::Creds {
+                    user: user.to_vec(),
+                    pass: pass.to_vec(),
+                }));
+            }
             true
         }
         None => {
@@ -251,8 +257,12 @@ fn reset(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     s.user.set(s.shared.acl.default_user());
     *s.handle.user.lock() = b"default".to_vec();
     s.handle.name.lock().clear();
-    // A transaction in progress is discarded and every key unwatched.
+    // A transaction in progress is discarded and every key unwatched; in the Raft mode the
+    // link to the leader goes too (a transaction, watches or a user may live on it).
     s.discard_transaction();
+    s.upstream = None;
+    s.forwarded_state = false;
+    s.forward_creds = None;
     // Every subscription ends, without confirmations; a monitor stops.
     s.pubsub.reset(&s.handle);
     s.stop_monitoring();
