@@ -10,7 +10,7 @@
 //! db.set_with("session", b"abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
 //! assert_eq!(db.get("greeting")?, Some(b"hello".to_vec()));
 //! assert_eq!(db.incr("visits")?, 1);
-//! assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
+//! assert_eq!(db.ttl("session")?, Ttl::ExpiresIn(Duration::from_secs(60)));
 //! # Ok::<(), kvcore::Error>(())
 //! ```
 //!

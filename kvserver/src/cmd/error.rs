@@ -83,6 +83,8 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::BusyKey => "BUSYKEY Target key name already exists.".into(),
             E::BadDumpPayload => "ERR DUMP payload version or checksum are wrong".into(),
             E::BadDataFormat => "ERR Bad data format".into(),
+            // A client retries a TRYAGAIN, as it does the Raft mode's "no leader" reply.
+            E::Unavailable { reason, .. } => format!("TRYAGAIN {reason}").into(),
             // Variants added later (persistence) keep their own lowercase message.
             other => format!("ERR {other}").into(),
         },
