@@ -231,6 +231,14 @@ mod tests {
             &*text("set", kvcore::Error::InvalidExpireTime.into()),
             b"ERR invalid expire time in 'set' command"
         );
+        let unavailable = kvcore::Error::Unavailable {
+            reason: "raft node 2 is not the leader; node 1 leads".into(),
+            retry_at: Some("127.0.0.1:7001".into()),
+        };
+        assert_eq!(
+            &*text("get", unavailable.into()),
+            b"TRYAGAIN raft node 2 is not the leader; node 1 leads"
+        );
         assert_eq!(
             arity_error("get"),
             "ERR wrong number of arguments for 'get' command"
