@@ -33,7 +33,7 @@ fn main() -> kvcore::Result<()> {
         let value = db
             .get(key)?
             .map(|v| String::from_utf8_lossy(&v).into_owned());
-        let ttl = match db.ttl(key) {
+        let ttl = match db.ttl(key)? {
             Ttl::Missing => "missing".to_string(),
             Ttl::Persistent => "no expiry".to_string(),
             Ttl::ExpiresIn(left) => format!("expires in {}s", left.as_secs()),
@@ -44,9 +44,9 @@ fn main() -> kvcore::Result<()> {
         );
     }
 
-    let mut sessions = db.keys("session:*");
+    let mut sessions = db.keys("session:*")?;
     sessions.sort();
     println!("sessions: {}", sessions.len());
-    println!("keys in db 0: {}", db.dbsize());
+    println!("keys in db 0: {}", db.dbsize()?);
     Ok(())
 }

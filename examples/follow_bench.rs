@@ -59,7 +59,7 @@ fn main() {
     let started = Instant::now();
     let follower = Follower::start(&primary.replication(), &replica).unwrap();
     let sync = started.elapsed();
-    assert_eq!(replica.db(0).unwrap().dbsize(), KEYS);
+    assert_eq!(replica.db(0).unwrap().dbsize().unwrap(), KEYS);
     println!(
         "full sync of {KEYS} keys to a serving follower: {:.2} s",
         sync.as_secs_f64()
@@ -120,7 +120,7 @@ fn main() {
         applier.apply(piece).unwrap();
     }
     let took = started.elapsed().as_secs_f64();
-    assert_eq!(target.db(0).unwrap().dbsize(), KEYS);
+    assert_eq!(target.db(0).unwrap().dbsize().unwrap(), KEYS);
     println!(
         "StreamApplier: {KEYS} SETs ({} MiB of stream) in {took:.2} s: {:.0} commands/s",
         stream.len() >> 20,

@@ -102,7 +102,7 @@ fn recovery(dir: &Path, keys: u64) {
     let started = Instant::now();
     let kv = Kv::open(dir, Options::new(), PersistOptions::new()).unwrap();
     let log_only = started.elapsed().as_secs_f64();
-    assert_eq!(kv.db(0).unwrap().dbsize(), keys);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), keys);
     println!(
         "recovery from the log alone: {log_only:.2}s ({:.0} records/s)",
         keys as f64 / log_only
@@ -123,7 +123,7 @@ fn recovery(dir: &Path, keys: u64) {
     let started = Instant::now();
     let kv = Kv::open(dir, Options::new(), PersistOptions::new()).unwrap();
     let from_snapshot = started.elapsed().as_secs_f64();
-    assert_eq!(kv.db(0).unwrap().dbsize(), keys + 1);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), keys + 1);
     println!(
         "recovery from the snapshot: {from_snapshot:.2}s ({:.0} keys/s)",
         keys as f64 / from_snapshot

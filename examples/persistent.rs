@@ -39,7 +39,7 @@ fn main() -> kvcore::Result<()> {
     let text = |v: Option<Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
     println!("runs so far: {:?}", text(db.get("runs")?));
     println!("motd: {:?}", text(db.get("config:motd")?));
-    println!("lease ttl: {:?}", db.ttl("lease"));
+    println!("lease ttl: {:?}", db.ttl("lease")?);
     println!("events: {}", db.llen("events")?);
     println!("user:1 name: {:?}", text(db.hget("user:1", "name")?));
     Ok(())

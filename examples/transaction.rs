@@ -75,7 +75,9 @@ fn main() -> kvcore::Result<()> {
         .collect();
     for _ in 0..1000 {
         // MGET reads both keys at one instant: never between a transfer's two writes.
-        let both = db.mget(&["alice", "bob"]);
+        let both = db
+            .mget(&["alice", "bob"])
+            .expect("in memory, nothing fails");
         let total: i64 = both
             .iter()
             .map(|v| {

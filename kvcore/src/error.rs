@@ -144,6 +144,20 @@ pub enum Error {
     /// and the stream offset.
     #[error("replication stream: {0}")]
     BadStream(String),
+    /// The store cannot serve the call now, a read as well as a write, and did nothing: a
+    /// replicated store on a node that does not lead its group (a follower must not answer
+    /// from a copy that may lack acknowledged writes), or while no leader is known. For a
+    /// write that ran but could not be confirmed the store says so in `reason`: its outcome
+    /// is then unknown. Retry later, or where `retry_at` says. [`Db`](crate::Db) never
+    /// returns it. A server answers `TRYAGAIN`.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// Why, naming the node that can serve the call when one is known.
+        reason: String,
+        /// Where the call can be served now, when known (for a Raft group: the address the
+        /// leader's clients connect to).
+        retry_at: Option<String>,
+    },
 }
 
 /// Why a stream write was refused.

@@ -10,16 +10,17 @@
 //! db.set_with("session", b"abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
 //! assert_eq!(db.get("greeting")?, Some(b"hello".to_vec()));
 //! assert_eq!(db.incr("visits")?, 1);
-//! assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
+//! assert_eq!(db.ttl("session")?, Ttl::ExpiresIn(Duration::from_secs(60)));
 //! # Ok::<(), kvcore::Error>(())
 //! ```
 //!
 //! A [`Kv`] holds numbered databases; [`Kv::db`] gives a [`Db`] handle, whose operations are
 //! the [`Store`] trait's: Redis's string, key and expiry commands, with Redis's semantics and
 //! errors. Keys and values are bytes. Every operation is atomic; multi-key ones (MSET, RENAME,
-//! COPY, ...) too. Time comes from a replaceable [`Clock`]; expired keys are never returned,
-//! and [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the
-//! background.
+//! COPY, ...) too. A host's own type that implements [`Delegate`] (run an operation on a
+//! [`Db`] of its choosing, or refuse it) gets [`Store`] and every other store trait. Time
+//! comes from a replaceable [`Clock`]; expired keys are never returned, and
+//! [`Kv::active_expire_cycle`] / [`Kv::start_active_expiry`] reclaim them in the background.
 //!
 //! A store lives in memory ([`Kv::in_memory`]) or in a directory ([`Kv::open`]): both take
 //! [`Options`] (shards, databases, clock); only `open` takes [`PersistOptions`] (when a write
@@ -69,6 +70,7 @@ mod access;
 mod batch;
 mod bytes;
 mod clock;
+mod delegate;
 mod effect;
 mod entry;
 mod error;
@@ -96,6 +98,7 @@ mod types;
 
 pub use batch::{Batch, Deferred};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use delegate::Delegate;
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, IoError, Result, StreamError};
 pub use evict::{EvictionListener, EvictionPolicy, MemoryGauge, no_touch};

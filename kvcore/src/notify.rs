@@ -255,7 +255,7 @@ mod tests {
         let db = kv.db(0).unwrap();
         let got = events(&kv, || {
             db.get("a").unwrap();
-            db.mget(&["b", "c"]);
+            db.mget(&["b", "c"]).unwrap();
             db.lrange("d", 0, -1).unwrap();
         });
         assert_eq!(

@@ -132,7 +132,8 @@ impl Options {
     ///         .max_memory(10 * 1024)
     ///         .eviction_policy(EvictionPolicy::AllKeysLru)
     ///         .memory_gauge(Arc::new(move || {
-    ///             seen.get().map_or(0, |kv| kv.db(0).unwrap().dbsize() * 1024)
+    ///             let keys = seen.get().and_then(|kv| kv.db(0).ok()?.dbsize().ok());
+    ///             keys.map_or(0, |n| n * 1024)
     ///         }))
     ///         .eviction_listener(gone.clone()),
     /// );
@@ -141,7 +142,7 @@ impl Options {
     /// for i in 0..20 {
     ///     db.set(format!("user:{i}"), "profile")?;
     /// }
-    /// assert!(db.dbsize() <= 11);
+    /// assert!(db.dbsize()? <= 11);
     /// assert_eq!(gone.0.lock().unwrap().len() as u64, kv.evicted_keys());
     /// # Ok::<(), kvcore::Error>(())
     /// ```

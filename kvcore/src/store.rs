@@ -52,7 +52,7 @@ pub trait Store {
     fn psetex(&self, key: impl AsRef<[u8]>, ms: i64, value: impl AsRef<[u8]>) -> Result<()>;
     /// MGET: the strings at `keys`, `None` for missing keys and non-strings. Atomic: all keys
     /// are read at one instant.
-    fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>>;
+    fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>>;
     /// The strings at `keys`, `None` for missing keys, all read at one instant (LCS's input).
     ///
     /// # Errors
@@ -108,12 +108,12 @@ pub trait Store {
     /// DEL: removes the keys; returns how many existed.
     fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64>;
     /// EXISTS: how many of `keys` exist, counting a key as often as it is named.
-    fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> u64;
+    fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64>;
     /// KEYS: every key matching the glob `pattern` (Redis's syntax: `*`, `?`, `[abc]`, `[^a]`,
     /// `[a-c]`, `\` escapes). Visits the whole database, one shard at a time.
-    fn keys(&self, pattern: impl AsRef<[u8]>) -> Vec<Vec<u8>>;
+    fn keys(&self, pattern: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>>;
     /// TYPE: the key's type, `None` if it does not exist.
-    fn key_type(&self, key: impl AsRef<[u8]>) -> Option<KeyType>;
+    fn key_type(&self, key: impl AsRef<[u8]>) -> Result<Option<KeyType>>;
     /// EXPIRE: sets a TTL in seconds; true if set. A missing key gives false; a TTL that is
     /// not positive deletes the key (and gives true).
     ///
@@ -128,14 +128,14 @@ pub trait Store {
     fn pexpireat(&self, key: impl AsRef<[u8]>, unix_ms: i64, cond: ExpireCondition)
     -> Result<bool>;
     /// TTL: the time left, in whole seconds rounded to the nearest as Redis rounds.
-    fn ttl(&self, key: impl AsRef<[u8]>) -> Ttl;
+    fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl>;
     /// PTTL: the time left, in milliseconds.
-    fn pttl(&self, key: impl AsRef<[u8]>) -> Ttl;
+    fn pttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl>;
     /// EXPIRETIME: the deadline since the Unix epoch, in whole seconds rounded to the nearest
     /// as Redis rounds.
-    fn expiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime;
+    fn expiretime(&self, key: impl AsRef<[u8]>) -> Result<ExpireTime>;
     /// PEXPIRETIME: the deadline since the Unix epoch, in milliseconds.
-    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime;
+    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> Result<ExpireTime>;
     /// PERSIST: removes the expiry; true if there was one.
     fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool>;
     /// RENAME: moves `src` to `dst` (replacing it), with its expiry. Renaming a key to itself
@@ -170,22 +170,22 @@ pub trait Store {
     fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool>;
     /// DBSIZE: the number of keys (keys that expired but were not yet reclaimed included, as
     /// in Redis).
-    fn dbsize(&self) -> u64;
+    fn dbsize(&self) -> Result<u64>;
     /// FLUSHDB: removes every key of this database, atomically.
     fn flushdb(&self) -> Result<()>;
     /// RANDOMKEY: a random live key, `None` if the database is empty.
-    fn randomkey(&self) -> Option<Vec<u8>>;
+    fn randomkey(&self) -> Result<Option<Vec<u8>>>;
     /// SCAN: one step of a cursor walk over the keys; start with 0, stop when 0 comes back.
     /// Every key that exists for the whole walk is returned at least once; keys added or
     /// removed meanwhile may or may not be, and a key may be returned more than once.
-    fn scan(&self, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8>>);
+    fn scan(&self, cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<Vec<u8>>)>;
     /// The key's type, times and expiry (OBJECT, TYPE, TTL in one look-up).
-    fn meta(&self, key: impl AsRef<[u8]>) -> Option<EntryMeta>;
+    fn meta(&self, key: impl AsRef<[u8]>) -> Result<Option<EntryMeta>>;
     /// MEMORY USAGE: an estimate of the bytes the key uses, `None` if missing.
-    fn memory_usage(&self, key: impl AsRef<[u8]>) -> Option<usize>;
+    fn memory_usage(&self, key: impl AsRef<[u8]>) -> Result<Option<usize>>;
     /// OBJECT ENCODING: Redis's name for how the value is stored (`int`, `embstr`, `raw`,
     /// `listpack`, `quicklist`, `hashtable`, `intset`, `skiplist`), `None` if missing.
-    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str>;
+    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Result<Option<&'static str>>;
 }
 
 impl Store for Db {
@@ -227,9 +227,9 @@ impl Store for Db {
         let opts = SetOptions::new().expiry(crate::SetExpiry::Px(ms));
         string::set(self, key.as_ref(), value.as_ref(), &opts).map(drop)
     }
-    fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
+    fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
-        string::mget(self, &keys)
+        Ok(string::mget(self, &keys))
     }
     fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
@@ -289,15 +289,15 @@ impl Store for Db {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
         keys::del(self, &keys)
     }
-    fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> u64 {
+    fn exists<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
-        keys::exists(self, &keys)
+        Ok(keys::exists(self, &keys))
     }
-    fn keys(&self, pattern: impl AsRef<[u8]>) -> Vec<Vec<u8>> {
-        keys::keys(self, pattern.as_ref())
+    fn keys(&self, pattern: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>> {
+        Ok(keys::keys(self, pattern.as_ref()))
     }
-    fn key_type(&self, key: impl AsRef<[u8]>) -> Option<KeyType> {
-        self.read_entry(key.as_ref(), |e| e.map(|e| e.value.key_type()))
+    fn key_type(&self, key: impl AsRef<[u8]>) -> Result<Option<KeyType>> {
+        Ok(self.read_entry(key.as_ref(), |e| e.map(|e| e.value.key_type())))
     }
     fn expire(&self, key: impl AsRef<[u8]>, secs: i64, cond: ExpireCondition) -> Result<bool> {
         expire::expire(self, key.as_ref(), expire::When::RelativeSecs(secs), cond)
@@ -316,17 +316,17 @@ impl Store for Db {
     ) -> Result<bool> {
         expire::expire(self, key.as_ref(), expire::When::AbsoluteMs(unix_ms), cond)
     }
-    fn ttl(&self, key: impl AsRef<[u8]>) -> Ttl {
-        expire::ttl(self, key.as_ref(), expire::Unit::Secs)
+    fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl> {
+        Ok(expire::ttl(self, key.as_ref(), expire::Unit::Secs))
     }
-    fn pttl(&self, key: impl AsRef<[u8]>) -> Ttl {
-        expire::ttl(self, key.as_ref(), expire::Unit::Ms)
+    fn pttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl> {
+        Ok(expire::ttl(self, key.as_ref(), expire::Unit::Ms))
     }
-    fn expiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime {
-        expire::expire_time(self, key.as_ref(), expire::Unit::Secs)
+    fn expiretime(&self, key: impl AsRef<[u8]>) -> Result<ExpireTime> {
+        Ok(expire::expire_time(self, key.as_ref(), expire::Unit::Secs))
     }
-    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> ExpireTime {
-        expire::expire_time(self, key.as_ref(), expire::Unit::Ms)
+    fn pexpiretime(&self, key: impl AsRef<[u8]>) -> Result<ExpireTime> {
+        Ok(expire::expire_time(self, key.as_ref(), expire::Unit::Ms))
     }
     fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         expire::persist(self, key.as_ref())
@@ -349,26 +349,26 @@ impl Store for Db {
     fn move_key(&self, key: impl AsRef<[u8]>, dst_db: usize) -> Result<bool> {
         keys::move_key(self, key.as_ref(), dst_db)
     }
-    fn dbsize(&self) -> u64 {
-        keys::dbsize(self)
+    fn dbsize(&self) -> Result<u64> {
+        Ok(keys::dbsize(self))
     }
     fn flushdb(&self) -> Result<()> {
         keys::flushdb(self)
     }
-    fn randomkey(&self) -> Option<Vec<u8>> {
-        crate::scan::randomkey(self)
+    fn randomkey(&self) -> Result<Option<Vec<u8>>> {
+        Ok(crate::scan::randomkey(self))
     }
-    fn scan(&self, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8>>) {
-        crate::scan::scan(self, cursor, opts)
+    fn scan(&self, cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<Vec<u8>>)> {
+        Ok(crate::scan::scan(self, cursor, opts))
     }
-    fn meta(&self, key: impl AsRef<[u8]>) -> Option<EntryMeta> {
+    fn meta(&self, key: impl AsRef<[u8]>) -> Result<Option<EntryMeta>> {
         // Introspection, not a read: no keymiss event (Redis's OBJECT looks up quietly).
-        self.read_entry_with(key.as_ref(), false, |e| e.map(crate::entry::Entry::meta))
+        Ok(self.read_entry_with(key.as_ref(), false, |e| e.map(crate::entry::Entry::meta)))
     }
-    fn memory_usage(&self, key: impl AsRef<[u8]>) -> Option<usize> {
-        self.footprint(key.as_ref())
+    fn memory_usage(&self, key: impl AsRef<[u8]>) -> Result<Option<usize>> {
+        Ok(self.footprint(key.as_ref()))
     }
-    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Option<&'static str> {
-        self.read_entry_with(key.as_ref(), false, |e| e.map(|e| keys::encoding(&e.value)))
+    fn object_encoding(&self, key: impl AsRef<[u8]>) -> Result<Option<&'static str>> {
+        Ok(self.read_entry_with(key.as_ref(), false, |e| e.map(|e| keys::encoding(&e.value))))
     }
 }

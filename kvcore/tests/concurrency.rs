@@ -123,7 +123,7 @@ fn readers_never_see_a_half_applied_mset() {
         workers.push(Box::new(move || {
             let mut reads = 0;
             while !done.load(Ordering::SeqCst) || reads < 100 {
-                let vals = r.mget(&keys);
+                let vals = r.mget(&keys).unwrap();
                 assert!(
                     vals.iter().all(|v| v == &vals[0]),
                     "torn MSET seen: {vals:?}"
@@ -158,8 +158,8 @@ fn readers_never_see_a_half_applied_rename() {
         let mut reads = 0;
         while !done.load(Ordering::SeqCst) || reads < 100 {
             // Exactly one of the two names holds the token at any instant.
-            assert_eq!(reader.exists(&["left", "right"]), 1);
-            let vals = reader.mget(&["left", "right"]);
+            assert_eq!(reader.exists(&["left", "right"]).unwrap(), 1);
+            let vals = reader.mget(&["left", "right"]).unwrap();
             assert_eq!(vals.iter().flatten().count(), 1, "{vals:?}");
             reads += 1;
         }
@@ -407,7 +407,7 @@ fn mix_worker(kv: &Kv, t: u64, steps: usize) -> Tally {
                 }
                 1 => drop(mine.del(&group).unwrap()),
                 _ => {
-                    let vals = mine.mget(&group);
+                    let vals = mine.mget(&group).unwrap();
                     let shown: Vec<_> = vals
                         .iter()
                         .map(|v| v.as_ref().map(|v| v.escape_ascii().to_string()))
@@ -469,14 +469,14 @@ fn chaos_step(kv: &Kv, r: u64) {
         3 => expected(db.rename(&a, &b)),
         4 => expected(db.copy(&a, &b, other, true).map(drop)),
         5 => expected(db.del(&[&a, &b]).map(drop)),
-        6 => drop(db.mget(&[&b, &a])),
+        6 => drop(db.mget(&[&b, &a]).unwrap()),
         7 => expected(db.expire(&a, 1, ExpireCondition::None).map(drop)),
         8 => expected(db.incr(&a).map(drop)),
         9 => expected(db.msetnx(&[(&b, "x"), (&a, "y")]).map(drop)),
         10 => {
-            let (_, keys) = db.scan(0, &ScanOptions::new().count(5));
+            let (_, keys) = db.scan(0, &ScanOptions::new().count(5)).unwrap();
             for key in keys {
-                if let Some(t) = db.key_type(&key) {
+                if let Some(t) = db.key_type(&key).unwrap() {
                     assert_eq!(t, type_of_name(&key), "{:?}", key.escape_ascii());
                 }
             }
@@ -558,8 +558,8 @@ fn randomized_mix_keeps_its_invariants() {
     // No key of the wrong type anywhere (a free-for-all key may expire between the two calls).
     for i in 0..3 {
         let db = kv.db(i).unwrap();
-        for key in db.keys("*") {
-            if let Some(t) = db.key_type(&key) {
+        for key in db.keys("*").unwrap() {
+            if let Some(t) = db.key_type(&key).unwrap() {
                 assert_eq!(t, type_of_name(&key), "{:?} in db {i}", key.escape_ascii());
             }
         }

@@ -300,9 +300,9 @@ fn verify(
     }
     for db in 0..2 {
         let d = kv.db(db).unwrap();
-        for key in d.keys("*") {
+        for key in d.keys("*").unwrap() {
             let key = String::from_utf8(key).unwrap();
-            if d.key_type(&key) == Some(KeyType::Stream) {
+            if d.key_type(&key).unwrap() == Some(KeyType::Stream) {
                 continue; // see verify_streams
             }
             let value = String::from_utf8(d.get(&key).unwrap().unwrap()).unwrap();
@@ -320,7 +320,7 @@ fn verify(
                 "cycle {cycle}: invented value under {key}"
             );
             let n: u64 = key.rsplit('-').next().unwrap().parse().unwrap();
-            let ttl = d.ttl(&key);
+            let ttl = d.ttl(&key).unwrap();
             if n % 7 == 3 {
                 assert!(
                     matches!(ttl, Ttl::ExpiresIn(left) if !left.is_zero()),

@@ -9,10 +9,10 @@ fn ttl_reports_missing_persistent_and_rounds() {
     let (_kv, db, clock) = store();
     assert_eq!(
         (
-            db.ttl("k"),
-            db.pttl("k"),
-            db.expiretime("k"),
-            db.pexpiretime("k")
+            db.ttl("k").unwrap(),
+            db.pttl("k").unwrap(),
+            db.expiretime("k").unwrap(),
+            db.pexpiretime("k").unwrap()
         ),
         (
             Ttl::Missing,
@@ -24,10 +24,10 @@ fn ttl_reports_missing_persistent_and_rounds() {
     db.set("k", "v").unwrap();
     assert_eq!(
         (
-            db.ttl("k"),
-            db.pttl("k"),
-            db.expiretime("k"),
-            db.pexpiretime("k")
+            db.ttl("k").unwrap(),
+            db.pttl("k").unwrap(),
+            db.expiretime("k").unwrap(),
+            db.pexpiretime("k").unwrap()
         ),
         (
             Ttl::Persistent,
@@ -40,24 +40,34 @@ fn ttl_reports_missing_persistent_and_rounds() {
     // EXPIRETIME the deadline (T0 is a whole second).
     for (ms, ttl) in [(1500, 2), (1499, 1), (500, 1), (499, 0), (10_000, 10)] {
         assert!(db.pexpire("k", ms as i64, C::None).unwrap());
-        assert_eq!(db.ttl("k"), secs(ttl), "{ms} ms");
-        assert_eq!(db.pttl("k"), millis(ms));
-        assert_eq!(db.pexpiretime("k"), at_ms(T0 + ms));
+        assert_eq!(db.ttl("k").unwrap(), secs(ttl), "{ms} ms");
+        assert_eq!(db.pttl("k").unwrap(), millis(ms));
+        assert_eq!(db.pexpiretime("k").unwrap(), at_ms(T0 + ms));
         let at_secs = ExpireTime::ExpiresAt(Duration::from_secs(T0 / 1000 + ttl));
-        assert_eq!(db.expiretime("k"), at_secs, "{ms} ms");
+        assert_eq!(db.expiretime("k").unwrap(), at_secs, "{ms} ms");
     }
     // The furthest deadline EXPIRE accepts is reported whole, rounding included.
     assert!(db.pexpireat("far", i64::MAX, C::None).is_ok());
     db.set("far", "v").unwrap();
     assert!(db.pexpireat("far", i64::MAX, C::None).unwrap());
-    assert_eq!(db.pexpiretime("far"), at_ms(i64::MAX as u64));
+    assert_eq!(db.pexpiretime("far").unwrap(), at_ms(i64::MAX as u64));
     let far_secs = Duration::from_secs((i64::MAX as u64 + 500) / 1000);
-    assert_eq!(db.expiretime("far"), ExpireTime::ExpiresAt(far_secs));
+    assert_eq!(
+        db.expiretime("far").unwrap(),
+        ExpireTime::ExpiresAt(far_secs)
+    );
     clock.advance(9_999);
-    assert_eq!(db.pttl("k"), millis(1));
-    assert_eq!(db.ttl("k"), secs(0), "1 ms left rounds to 0 s, as in Redis");
+    assert_eq!(db.pttl("k").unwrap(), millis(1));
+    assert_eq!(
+        db.ttl("k").unwrap(),
+        secs(0),
+        "1 ms left rounds to 0 s, as in Redis"
+    );
     clock.advance(1);
-    assert_eq!((db.ttl("k"), db.get("k").unwrap()), (Ttl::Missing, None));
+    assert_eq!(
+        (db.ttl("k").unwrap(), db.get("k").unwrap()),
+        (Ttl::Missing, None)
+    );
 }
 
 #[test]
@@ -69,13 +79,13 @@ fn expire_variants_and_deletion() {
     );
     db.set("k", "v").unwrap();
     assert!(db.expire("k", 10, C::None).unwrap());
-    assert_eq!(db.pttl("k"), millis(10_000));
+    assert_eq!(db.pttl("k").unwrap(), millis(10_000));
     assert!(db.pexpire("k", 2500, C::None).unwrap());
-    assert_eq!(db.pttl("k"), millis(2500));
+    assert_eq!(db.pttl("k").unwrap(), millis(2500));
     assert!(db.expireat("k", (T0 / 1000 + 30) as i64, C::None).unwrap());
-    assert_eq!(db.pttl("k"), millis(30_000));
+    assert_eq!(db.pttl("k").unwrap(), millis(30_000));
     assert!(db.pexpireat("k", (T0 + 42) as i64, C::None).unwrap());
-    assert_eq!(db.pttl("k"), millis(42));
+    assert_eq!(db.pttl("k").unwrap(), millis(42));
     // Non-positive relative and past absolute times delete and report 1.
     let deleting: [&dyn Fn() -> kvcore::Result<bool>; 5] = [
         &|| db.expire("k", 0, C::None),
@@ -102,7 +112,7 @@ fn expire_variants_and_deletion() {
         assert_eq!(r, Err(Error::InvalidExpireTime));
     }
     assert_eq!(
-        (db.get("k").unwrap(), db.ttl("k")),
+        (db.get("k").unwrap(), db.ttl("k").unwrap()),
         (b("v"), Ttl::Persistent)
     );
     assert_eq!(
@@ -143,7 +153,7 @@ fn expire_conditions() {
             Some(t) => secs(t as u64),
             None => Ttl::Persistent,
         };
-        assert_eq!(db.ttl("k"), expected, "case {i}");
+        assert_eq!(db.ttl("k").unwrap(), expected, "case {i}");
     }
     // A condition that fails does not delete, even with a non-positive time.
     db.set("k", "v").unwrap();
@@ -161,7 +171,7 @@ fn persist_removes_ttl() {
     assert!(!db.persist("k").unwrap());
     db.expire("k", 10, C::None).unwrap();
     assert!(db.persist("k").unwrap());
-    assert_eq!(db.ttl("k"), Ttl::Persistent);
+    assert_eq!(db.ttl("k").unwrap(), Ttl::Persistent);
 }
 
 #[test]
@@ -179,16 +189,16 @@ fn expired_keys_are_never_returned() {
         (1, 0),
         "the read reclaimed it"
     );
-    assert_eq!(db.exists(&["k", "other"]), 1);
-    assert_eq!(db.mget(&["k", "other"]), vec![None, b("v")]);
-    assert_eq!(db.key_type("k"), None);
+    assert_eq!(db.exists(&["k", "other"]).unwrap(), 1);
+    assert_eq!(db.mget(&["k", "other"]).unwrap(), vec![None, b("v")]);
+    assert_eq!(db.key_type("k").unwrap(), None);
     assert_eq!(db.strlen("k").unwrap(), 0);
     assert!(!db.expire("k", 10, C::None).unwrap());
     // Writing over an expired key starts fresh: no TTL, new value, NX succeeds.
     db.setex("k2", 1, "1").unwrap();
     clock.advance(1000);
     assert_eq!(db.incr("k2").unwrap(), 1);
-    assert_eq!(db.ttl("k2"), Ttl::Persistent);
+    assert_eq!(db.ttl("k2").unwrap(), Ttl::Persistent);
     db.setex("k3", 1, "v").unwrap();
     clock.advance(1000);
     assert!(db.setnx("k3", "w").unwrap());
@@ -203,20 +213,28 @@ fn active_expiry_reclaims_without_reads() {
         db.setex(format!("v{i}"), 10, "v").unwrap();
     }
     assert_eq!(kv.active_expire_cycle(1000).expired, 0);
-    assert_eq!((db.dbsize(), db.expires()), (2000, 1000));
+    assert_eq!((db.dbsize().unwrap(), db.expires()), (2000, 1000));
     clock.advance(10_000);
-    assert_eq!(db.dbsize(), 2000, "nothing read the expired keys yet");
+    assert_eq!(
+        db.dbsize().unwrap(),
+        2000,
+        "nothing read the expired keys yet"
+    );
     let mut total = 0;
     for _ in 0..50 {
         let stats = kv.active_expire_cycle(100);
         assert!(stats.expired <= stats.sampled);
         total += stats.expired;
-        if db.dbsize() == 1000 {
+        if db.dbsize().unwrap() == 1000 {
             break;
         }
     }
     assert_eq!(total, 1000);
-    assert_eq!(db.dbsize(), 1000, "only the persistent keys remain");
+    assert_eq!(
+        db.dbsize().unwrap(),
+        1000,
+        "only the persistent keys remain"
+    );
     assert_eq!(kv.stats().expired_keys, 1000);
     assert_eq!(db.expires(), 0);
     assert_eq!(
@@ -234,13 +252,13 @@ fn background_expiry_task_stops() {
     let task = kv.start_active_expiry(std::time::Duration::from_millis(1));
     // Bounded wait for the thread's first cycle, then stop it.
     for _ in 0..10_000 {
-        if db.dbsize() == 0 {
+        if db.dbsize().unwrap() == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     task.stop();
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
     let dropped = kv.start_active_expiry(std::time::Duration::from_secs(3600));
     drop(dropped); // returns promptly: drop wakes the thread
 }
@@ -261,26 +279,26 @@ fn passive_expiry_hides_expired_keys_but_removes_nothing() {
     }
     clock.advance(100);
     assert_eq!(db.get("k").unwrap(), None);
-    assert_eq!(db.ttl("k"), Ttl::Missing);
-    assert_eq!(db.exists(&["k", "gone"]), 0);
+    assert_eq!(db.ttl("k").unwrap(), Ttl::Missing);
+    assert_eq!(db.exists(&["k", "gone"]).unwrap(), 0);
     // Inside a transaction too.
     let seen = db
         .transaction(kvcore::Scope::Everything, |t| t.kv().db(0)?.get("gone"))
         .unwrap();
     assert_eq!(seen, None);
     assert_eq!(kv.active_expire_cycle(1000).expired, 0);
-    assert_eq!(db.dbsize(), 3, "nothing was removed");
+    assert_eq!(db.dbsize().unwrap(), 3, "nothing was removed");
     assert_eq!(kv.stats().expired_keys, 0);
     // The primary's INCR finds the value it had (and its deadline); its DEL removes a key.
     assert_eq!(db.incr("k").unwrap(), 6);
     assert_eq!(db.del(&["gone"]).unwrap(), 1);
-    assert_eq!(db.dbsize(), 2);
+    assert_eq!(db.dbsize().unwrap(), 2);
     // Promoted: expired keys go as usual again.
     kv.set_passive_expiry(false);
     assert_eq!(db.get("other").unwrap(), None);
     assert_eq!(kv.stats().expired_keys, 1);
     assert_eq!(kv.active_expire_cycle(1000).expired, 1);
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
 }
 
 /// On a replica (passive expiry) a deadline already past keeps the key with it, as Redis's
@@ -296,7 +314,7 @@ fn passive_expiry_keeps_keys_given_a_past_deadline() {
     assert!(db.pexpireat("e", T0 as i64 - 1, C::None).unwrap());
     assert_eq!(db.get("s").unwrap(), None, "reads as absent");
     assert_eq!(db.get("e").unwrap(), None, "reads as absent");
-    assert_eq!(db.dbsize(), 2, "both stay");
+    assert_eq!(db.dbsize().unwrap(), 2, "both stay");
     assert!(db.persist("s").unwrap(), "the primary's PERSIST finds it");
     assert_eq!(db.get("s").unwrap(), b("v"));
     // A primary deletes at once.
@@ -305,5 +323,5 @@ fn passive_expiry_keeps_keys_given_a_past_deadline() {
         .unwrap();
     db.set("e", "v").unwrap();
     assert!(db.pexpireat("e", T0 as i64 - 1, C::None).unwrap());
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
 }

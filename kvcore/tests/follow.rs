@@ -227,7 +227,7 @@ fn state(kv: &Kv) -> State {
     let mut keys = Vec::new();
     for i in 0..DBS {
         let db: Db = kv.db(i).unwrap();
-        let mut names = db.keys("*");
+        let mut names = db.keys("*").unwrap();
         names.sort();
         for k in names {
             let dump = match db.xinfo_groups(&k) {
@@ -236,7 +236,7 @@ fn state(kv: &Kv) -> State {
                 }
                 _ => db.dump(&k),
             };
-            let at = db.pexpiretime(&k);
+            let at = db.pexpiretime(&k).unwrap();
             keys.push((i, k, dump, at));
         }
     }
@@ -330,7 +330,7 @@ fn a_follower_equals_its_primary_after_random_writes_before_and_during_following
         assert!(replica.passive_expiry());
         assert_same(&primary, &replica);
         for (db, key, _, _) in state(&replica).0 {
-            kinds.extend(replica.db(db).unwrap().key_type(&key));
+            kinds.extend(replica.db(db).unwrap().key_type(&key).unwrap());
         }
     }
     // Every type was there at some comparison.

@@ -8,7 +8,7 @@ fn del_and_exists_count() {
     db.mset(&[("a", "1"), ("b", "2"), ("c", "3")]).unwrap();
     let cases: &[(&[&str], u64)] = &[(&["a"], 1), (&["a", "a", "b"], 3), (&["x"], 0), (&[], 0)];
     for &(keys, n) in cases {
-        assert_eq!(db.exists(keys), n, "{keys:?}");
+        assert_eq!(db.exists(keys).unwrap(), n, "{keys:?}");
     }
     assert_eq!(
         db.del(&["a", "a", "x"]).unwrap(),
@@ -17,7 +17,7 @@ fn del_and_exists_count() {
     );
     assert_eq!(db.del(&["b", "c"]).unwrap(), 2);
     assert_eq!(db.del(&["b"]).unwrap(), 0);
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
 }
 
 #[test]
@@ -44,35 +44,39 @@ fn keys_patterns() {
         ("gone", &[]),
     ];
     for &(pattern, expected) in cases {
-        let mut got = db.keys(pattern);
+        let mut got = db.keys(pattern).unwrap();
         got.sort();
         let expected: Vec<Vec<u8>> = expected.iter().map(|k| k.as_bytes().to_vec()).collect();
         assert_eq!(got, expected, "{pattern}");
     }
-    assert_eq!(db.keys("*").len(), 9, "expired keys are not listed");
+    assert_eq!(
+        db.keys("*").unwrap().len(),
+        9,
+        "expired keys are not listed"
+    );
 }
 
 #[test]
 fn key_type_and_meta() {
     let (_kv, db, clock) = store();
-    assert_eq!(db.key_type("k"), None);
+    assert_eq!(db.key_type("k").unwrap(), None);
     db.set("k", "v").unwrap();
-    assert_eq!(db.key_type("k"), Some(KeyType::String));
+    assert_eq!(db.key_type("k").unwrap(), Some(KeyType::String));
     assert_eq!(KeyType::String.as_str(), "string");
     assert_eq!(KeyType::parse(b"ZSET"), Some(KeyType::ZSet));
     assert_eq!(KeyType::parse(b"nope"), None);
     clock.advance(2_500);
     db.set("k", "w").unwrap();
-    let meta = db.meta("k").unwrap();
+    let meta = db.meta("k").unwrap().unwrap();
     // The last write is kept to the second (what OBJECT IDLETIME reports).
     assert_eq!(
         (meta.updated_ms, meta.expire_at_ms),
         ((T0 + 2_500) / 1000 * 1000, None)
     );
     assert_eq!(meta.key_type, KeyType::String);
-    assert!(db.memory_usage("k").unwrap() > 0);
-    assert_eq!(db.memory_usage("missing"), None);
-    assert_eq!(db.meta("missing"), None);
+    assert!(db.memory_usage("k").unwrap().unwrap() > 0);
+    assert_eq!(db.memory_usage("missing").unwrap(), None);
+    assert_eq!(db.meta("missing").unwrap(), None);
     let encodings = [
         ("12345", "int"),
         ("-1", "int"),
@@ -81,13 +85,13 @@ fn key_type_and_meta() {
     ];
     for (v, enc) in encodings {
         db.set("e", v).unwrap();
-        assert_eq!(db.object_encoding("e"), Some(enc), "{v}");
+        assert_eq!(db.object_encoding("e").unwrap(), Some(enc), "{v}");
     }
     db.set("e", [b'x'; 44]).unwrap();
-    assert_eq!(db.object_encoding("e"), Some("embstr"));
+    assert_eq!(db.object_encoding("e").unwrap(), Some("embstr"));
     db.set("e", [b'x'; 45]).unwrap();
-    assert_eq!(db.object_encoding("e"), Some("raw"));
-    assert_eq!(db.object_encoding("missing"), None);
+    assert_eq!(db.object_encoding("e").unwrap(), Some("raw"));
+    assert_eq!(db.object_encoding("missing").unwrap(), None);
 }
 
 /// Redis 7 answers `raw` for any string APPEND or SETRANGE changed in place, however short,
@@ -97,29 +101,29 @@ fn r_encoding_of_strings_changed_in_place_is_raw() {
     let (_kv, db, _) = store();
     // On a missing key APPEND stores its argument as SET would; SETRANGE builds a raw string.
     db.append("a", "12").unwrap();
-    assert_eq!(db.object_encoding("a"), Some("int"));
+    assert_eq!(db.object_encoding("a").unwrap(), Some("int"));
     db.append("a", "3").unwrap();
-    assert_eq!(db.object_encoding("a"), Some("raw"));
+    assert_eq!(db.object_encoding("a").unwrap(), Some("raw"));
     db.append("e", "").unwrap();
-    assert_eq!(db.object_encoding("e"), Some("embstr"));
+    assert_eq!(db.object_encoding("e").unwrap(), Some("embstr"));
     db.append("e", "").unwrap();
-    assert_eq!(db.object_encoding("e"), Some("raw"));
+    assert_eq!(db.object_encoding("e").unwrap(), Some("raw"));
     db.setrange("s", 0, "7").unwrap();
-    assert_eq!(db.object_encoding("s"), Some("raw"));
+    assert_eq!(db.object_encoding("s").unwrap(), Some("raw"));
     // An empty SETRANGE changes nothing, so the encoding stays.
     db.set("t", "7").unwrap();
     db.setrange("t", 3, "").unwrap();
-    assert_eq!(db.object_encoding("t"), Some("int"));
+    assert_eq!(db.object_encoding("t").unwrap(), Some("int"));
     db.copy("a", "c", None, false).unwrap();
     assert_eq!(
-        db.object_encoding("c"),
+        db.object_encoding("c").unwrap(),
         Some("raw"),
         "COPY keeps the encoding"
     );
     db.incr("a").unwrap();
-    assert_eq!(db.object_encoding("a"), Some("int"));
+    assert_eq!(db.object_encoding("a").unwrap(), Some("int"));
     db.set("s", "x").unwrap();
-    assert_eq!(db.object_encoding("s"), Some("embstr"));
+    assert_eq!(db.object_encoding("s").unwrap(), Some("embstr"));
 }
 
 #[test]
@@ -131,17 +135,17 @@ fn rename_and_renamenx() {
     db.setex("a", 100, "1").unwrap();
     db.rename("a", "b").unwrap();
     assert_eq!((db.get("a").unwrap(), db.get("b").unwrap()), (None, b("1")));
-    assert_eq!(db.ttl("b"), secs(100), "RENAME keeps the TTL");
+    assert_eq!(db.ttl("b").unwrap(), secs(100), "RENAME keeps the TTL");
     db.rename("b", "b").unwrap();
     assert_eq!(db.get("b").unwrap(), b("1"));
     assert!(!db.renamenx("b", "b").unwrap());
     db.set("c", "3").unwrap();
     assert!(!db.renamenx("b", "c").unwrap());
-    assert_eq!(db.mget(&["b", "c"]), vec![b("1"), b("3")]);
+    assert_eq!(db.mget(&["b", "c"]).unwrap(), vec![b("1"), b("3")]);
     db.rename("b", "c").unwrap();
-    assert_eq!(db.mget(&["b", "c"]), vec![None, b("1")]);
+    assert_eq!(db.mget(&["b", "c"]).unwrap(), vec![None, b("1")]);
     assert_eq!(
-        db.ttl("c"),
+        db.ttl("c").unwrap(),
         secs(100),
         "the destination takes the source's TTL"
     );
@@ -150,7 +154,7 @@ fn rename_and_renamenx() {
     db.setex("e", 50, "old").unwrap();
     db.set("f", "new").unwrap();
     db.rename("f", "e").unwrap();
-    assert_eq!(db.ttl("e"), Ttl::Persistent);
+    assert_eq!(db.ttl("e").unwrap(), Ttl::Persistent);
 }
 
 #[test]
@@ -167,7 +171,7 @@ fn copy_within_and_across_databases() {
     );
     assert!(db.copy("src", "dst", None, false).unwrap());
     assert_eq!(db.get("dst").unwrap(), b("v"));
-    assert_eq!(db.ttl("dst"), secs(60));
+    assert_eq!(db.ttl("dst").unwrap(), secs(60));
     db.set("dst", "changed").unwrap();
     assert_eq!(db.get("src").unwrap(), b("v"), "the copy is independent");
     assert!(!db.copy("src", "dst", None, false).unwrap());
@@ -175,7 +179,7 @@ fn copy_within_and_across_databases() {
     assert_eq!(db.get("dst").unwrap(), b("v"));
     assert!(db.copy("src", "src", Some(1), false).unwrap());
     assert_eq!(db1.get("src").unwrap(), b("v"));
-    assert_eq!(db1.ttl("src"), secs(60));
+    assert_eq!(db1.ttl("src").unwrap(), secs(60));
     assert!(db1.copy("src", "back", Some(0), false).unwrap());
     assert_eq!(db.get("back").unwrap(), b("v"));
 }
@@ -199,11 +203,14 @@ fn move_key_between_databases() {
         (b("here"), b("there"))
     );
     assert!(db.move_key("k", 1).unwrap());
-    assert_eq!(db.exists(&["k"]), 0);
-    assert_eq!((db1.get("k").unwrap(), db1.ttl("k")), (b("v"), secs(60)));
+    assert_eq!(db.exists(&["k"]).unwrap(), 0);
+    assert_eq!(
+        (db1.get("k").unwrap(), db1.ttl("k").unwrap()),
+        (b("v"), secs(60))
+    );
     db1.push("l", kvcore::End::Left, &["a", "b"]).unwrap();
     assert!(db1.move_key("l", 0).unwrap());
-    assert_eq!(db.key_type("l"), Some(KeyType::List));
+    assert_eq!(db.key_type("l").unwrap(), Some(KeyType::List));
 }
 
 #[test]
@@ -216,18 +223,23 @@ fn databases_flush_and_swap() {
     db0.set("k", "zero").unwrap();
     db1.set("k", "one").unwrap();
     db1.set("only1", "x").unwrap();
-    assert_eq!((db0.dbsize(), db1.dbsize()), (1, 2));
+    assert_eq!((db0.dbsize().unwrap(), db1.dbsize().unwrap()), (1, 2));
     kv.swapdb(0, 1).unwrap();
     assert_eq!(db0.get("k").unwrap(), b("one"));
     assert_eq!(db1.get("k").unwrap(), b("zero"));
-    assert_eq!((db0.dbsize(), db1.dbsize()), (2, 1));
+    assert_eq!((db0.dbsize().unwrap(), db1.dbsize().unwrap()), (2, 1));
     kv.swapdb(1, 1).unwrap();
     assert_eq!(kv.swapdb(0, 9), Err(Error::DbIndexOutOfRange));
     db0.flushdb().unwrap();
-    assert_eq!((db0.dbsize(), db1.dbsize()), (0, 1));
+    assert_eq!((db0.dbsize().unwrap(), db1.dbsize().unwrap()), (0, 1));
     kv.db(2).unwrap().set("x", "y").unwrap();
     kv.flushall().unwrap();
-    assert_eq!((0..4).map(|i| kv.db(i).unwrap().dbsize()).sum::<u64>(), 0);
+    assert_eq!(
+        (0..4)
+            .map(|i| kv.db(i).unwrap().dbsize().unwrap())
+            .sum::<u64>(),
+        0
+    );
     db0.set("after", "flush").unwrap();
     assert_eq!(db0.get("after").unwrap(), b("flush"));
 }
@@ -235,9 +247,9 @@ fn databases_flush_and_swap() {
 #[test]
 fn randomkey_returns_live_keys() {
     let (_kv, db, clock) = store();
-    assert_eq!(db.randomkey(), None);
+    assert_eq!(db.randomkey().unwrap(), None);
     db.set("only", "v").unwrap();
-    assert_eq!(db.randomkey(), b("only"));
+    assert_eq!(db.randomkey().unwrap(), b("only"));
     for i in 0..50 {
         db.set(format!("k{i}"), "v").unwrap();
     }
@@ -253,5 +265,9 @@ fn randomkey_returns_live_keys() {
     db.flushdb().unwrap();
     db.setex("dying", 1, "v").unwrap();
     clock.advance(1000);
-    assert_eq!(db.randomkey(), None, "an expired key is never returned");
+    assert_eq!(
+        db.randomkey().unwrap(),
+        None,
+        "an expired key is never returned"
+    );
 }

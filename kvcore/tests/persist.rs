@@ -60,8 +60,8 @@ fn ttls_keep_counting_across_restarts_and_expired_keys_stay_gone() {
     let kv = open(&dir, &clock, SyncMode::Always);
     let db = kv.db(0).unwrap();
     assert_eq!(db.get("short").unwrap(), None);
-    assert_eq!(db.pttl("long"), crate::millis(90_000));
-    assert_eq!(db.pttl("forever"), kvcore::Ttl::Persistent);
+    assert_eq!(db.pttl("long").unwrap(), crate::millis(90_000));
+    assert_eq!(db.pttl("forever").unwrap(), kvcore::Ttl::Persistent);
     kv.save().unwrap();
     drop((db, kv));
     clock.advance(100_000);
@@ -150,12 +150,17 @@ fn multi_key_and_whole_store_writes_replay_atomically() {
         (get(3, "b"), get(2, "x")),
         (Some(b"2".to_vec()), Some(b"y".to_vec()))
     );
-    assert_eq!(kv.db(1).unwrap().dbsize(), 1);
+    assert_eq!(kv.db(1).unwrap().dbsize().unwrap(), 1);
     assert_eq!((get(0, "m"), get(1, "m")), (None, Some(b"moved".to_vec())));
     kv.flushall().unwrap();
     drop(kv);
     let kv = open(&dir, &clock, SyncMode::Always);
-    assert_eq!((0..4).map(|d| kv.db(d).unwrap().dbsize()).sum::<u64>(), 0);
+    assert_eq!(
+        (0..4)
+            .map(|d| kv.db(d).unwrap().dbsize().unwrap())
+            .sum::<u64>(),
+        0
+    );
 }
 
 #[test]
@@ -235,7 +240,7 @@ fn check_finds_and_repairs_damage() {
         "{report}"
     );
     let kv = open(&dir, &clock, SyncMode::Always);
-    assert_eq!(kv.db(0).unwrap().dbsize(), report.records);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), report.records);
 }
 
 /// Function libraries survive a restart from the log, from a snapshot, and from a snapshot

@@ -10,7 +10,7 @@ fn scan_all(db: &kvcore::Db, opts: &ScanOptions) -> Vec<Vec<u8>> {
     let mut cursor = 0;
     let mut out = Vec::new();
     for _ in 0..1_000_000 {
-        let (next, keys) = db.scan(cursor, opts);
+        let (next, keys) = db.scan(cursor, opts).unwrap();
         out.extend(keys);
         if next == 0 {
             return out;
@@ -53,7 +53,7 @@ fn scan_returns_every_key_once_when_nothing_changes() {
         0
     );
     assert_eq!(
-        db.scan(u64::MAX, &ScanOptions::new()),
+        db.scan(u64::MAX, &ScanOptions::new()).unwrap(),
         (0, vec![]),
         "a garbage cursor ends"
     );
@@ -62,7 +62,7 @@ fn scan_returns_every_key_once_when_nothing_changes() {
 #[test]
 fn scan_of_empty_database() {
     let (_kv, db, _) = store();
-    assert_eq!(db.scan(0, &ScanOptions::new()), (0, vec![]));
+    assert_eq!(db.scan(0, &ScanOptions::new()).unwrap(), (0, vec![]));
 }
 
 #[test]
@@ -161,5 +161,5 @@ fn scan_sees_keys_that_spill_and_pack_again_during_the_walk() {
             _ => assert_eq!(v, b"2"),
         }
     }
-    assert_eq!(db.dbsize(), 1500);
+    assert_eq!(db.dbsize().unwrap(), 1500);
 }

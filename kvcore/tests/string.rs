@@ -82,21 +82,21 @@ fn set_expiry_options() {
         let key = format!("k{i}");
         db.set_with(&key, "v", &SetOptions::new().expiry(e))
             .unwrap();
-        assert_eq!(db.meta(&key).unwrap().expire_at_ms, at, "case {i}");
+        assert_eq!(db.meta(&key).unwrap().unwrap().expire_at_ms, at, "case {i}");
     }
     // Plain SET drops a TTL, KEEPTTL keeps it.
     db.set_with("t", "v", &SetOptions::new().expiry(SetExpiry::Ex(5)))
         .unwrap();
     db.set_with("t", "w", &SetOptions::new().expiry(SetExpiry::KeepTtl))
         .unwrap();
-    assert_eq!(db.pttl("t"), millis(5000));
+    assert_eq!(db.pttl("t").unwrap(), millis(5000));
     db.set("t", "x").unwrap();
-    assert_eq!(db.ttl("t"), Ttl::Persistent);
+    assert_eq!(db.ttl("t").unwrap(), Ttl::Persistent);
     // SETEX / PSETEX.
     db.setex("se", 3, "v").unwrap();
-    assert_eq!(db.ttl("se"), secs(3));
+    assert_eq!(db.ttl("se").unwrap(), secs(3));
     db.psetex("pse", 250, "v").unwrap();
-    assert_eq!(db.pttl("pse"), millis(250));
+    assert_eq!(db.pttl("pse").unwrap(), millis(250));
     clock.advance(250);
     assert_eq!(db.get("pse").unwrap(), None);
     // A PXAT in the past writes nothing that survives.
@@ -154,7 +154,7 @@ fn getdel_getex() {
     db.set("k", "v").unwrap();
     assert_eq!(db.getdel("k").unwrap(), b("v"));
     assert_eq!(db.getdel("k").unwrap(), None);
-    assert_eq!(db.exists(&["k"]), 0);
+    assert_eq!(db.exists(&["k"]).unwrap(), 0);
 
     db.set("k", "v").unwrap();
     let cases = [
@@ -171,10 +171,10 @@ fn getdel_getex() {
     ];
     for (opt, pttl) in cases {
         assert_eq!(db.getex("k", opt).unwrap(), b("v"), "{opt:?}");
-        assert_eq!(db.pttl("k"), pttl, "{opt:?}");
+        assert_eq!(db.pttl("k").unwrap(), pttl, "{opt:?}");
     }
     assert_eq!(db.getex("missing", GetExOption::Ex(5)).unwrap(), None);
-    assert_eq!(db.exists(&["missing"]), 0);
+    assert_eq!(db.exists(&["missing"]).unwrap(), 0);
     // A past absolute time deletes the key after returning it.
     assert_eq!(db.getex("k", GetExOption::PxAt(5)).unwrap(), b("v"));
     assert_eq!(db.get("k").unwrap(), None);
@@ -189,21 +189,21 @@ fn mget_mset_msetnx() {
     let (_kv, db, _) = store();
     db.mset(&[("a", "1"), ("b", "2"), ("a", "3")]).unwrap();
     assert_eq!(
-        db.mget(&["a", "b", "c", "a"]),
+        db.mget(&["a", "b", "c", "a"]).unwrap(),
         vec![b("3"), b("2"), None, b("3")]
     );
     // MSET drops TTLs, like SET.
     db.setex("t", 10, "x").unwrap();
     db.mset(&[("t", "y")]).unwrap();
-    assert_eq!(db.ttl("t"), Ttl::Persistent);
+    assert_eq!(db.ttl("t").unwrap(), Ttl::Persistent);
     // MSETNX: all or nothing.
     assert!(!db.msetnx(&[("new1", "x"), ("a", "x")]).unwrap());
-    assert_eq!(db.mget(&["new1", "a"]), vec![None, b("3")]);
+    assert_eq!(db.mget(&["new1", "a"]).unwrap(), vec![None, b("3")]);
     assert!(db.msetnx(&[("new1", "x"), ("new2", "y")]).unwrap());
-    assert_eq!(db.mget(&["new1", "new2"]), vec![b("x"), b("y")]);
+    assert_eq!(db.mget(&["new1", "new2"]).unwrap(), vec![b("x"), b("y")]);
     let empty: &[(&str, &str)] = &[];
     db.mset(empty).unwrap();
-    assert_eq!(db.mget::<&str>(&[]), Vec::<Option<Vec<u8>>>::new());
+    assert_eq!(db.mget::<&str>(&[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
     // get_many: the same reads, but a non-string is an error rather than a nil.
     assert_eq!(
         db.get_many(&["a", "c", "a"]).unwrap(),
@@ -260,7 +260,7 @@ fn append_strlen_getrange_setrange() {
     assert_eq!(db.get("pad").unwrap(), Some(b"\0\0\0x".to_vec()));
     assert_eq!(db.setrange("missing", 5, "").unwrap(), 0);
     assert_eq!(
-        db.exists(&["missing"]),
+        db.exists(&["missing"]).unwrap(),
         0,
         "an empty SETRANGE creates nothing"
     );
@@ -274,7 +274,7 @@ fn append_strlen_getrange_setrange() {
         db.setrange("none", 512 * 1024 * 1024, "x"),
         Err(Error::StringTooLong)
     );
-    assert_eq!(db.exists(&["none"]), 0);
+    assert_eq!(db.exists(&["none"]).unwrap(), 0);
     assert_eq!(db.get("s").unwrap(), b("Hello Redis"));
 }
 
@@ -316,7 +316,7 @@ fn incr_family() {
     // INCR keeps the TTL.
     db.setex("ttl", 100, "5").unwrap();
     assert_eq!(db.incr("ttl").unwrap(), 6);
-    assert_eq!(db.ttl("ttl"), secs(100));
+    assert_eq!(db.ttl("ttl").unwrap(), secs(100));
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn readers_never_see_half_a_transaction() {
             let db = kv.db(0).unwrap();
             for _ in 0..rounds {
                 // MGET reads all keys under their locks at once.
-                let values = db.mget(&names);
+                let values = db.mget(&names).unwrap();
                 let first = &values[0];
                 assert!(
                     values.iter().all(|v| v == first),
@@ -252,12 +252,12 @@ fn everything_scope_runs_whole_keyspace_operations() {
     let (count, names, moved) = kv
         .transaction(Scope::Everything, |tx| {
             let db0 = tx.db(0)?;
-            let count = db0.dbsize();
-            let mut names = db0.keys("k1*");
+            let count = db0.dbsize()?;
+            let mut names = db0.keys("k1*")?;
             names.sort();
             db0.move_key("k0", 3)?;
             tx.kv().swapdb(2, 1)?;
-            let moved = tx.db(3)?.exists(&["k0"]);
+            let moved = tx.db(3)?.exists(&["k0"])?;
             tx.db(0)?.flushdb()?;
             Ok((count, names, moved))
         })
@@ -265,14 +265,17 @@ fn everything_scope_runs_whole_keyspace_operations() {
     assert_eq!(count, 20);
     assert_eq!(names.len(), 11); // k1, k10..k19
     assert_eq!(moved, 1);
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
     assert_eq!(
         kv.db(1).unwrap().get("elsewhere").unwrap(),
         Some(b"v".to_vec())
     );
     kv.transaction(Scope::Everything, |tx| tx.kv().flushall())
         .unwrap();
-    assert_eq!(kv.db(1).unwrap().dbsize() + kv.db(3).unwrap().dbsize(), 0);
+    assert_eq!(
+        kv.db(1).unwrap().dbsize().unwrap() + kv.db(3).unwrap().dbsize().unwrap(),
+        0
+    );
 }
 
 /// Touching a key outside the scope is a programming error: it panics rather than lock out of
@@ -326,7 +329,7 @@ fn a_handle_that_escapes_its_transaction_locks_normally() {
         move || escaped.incr("c").unwrap()
     });
     assert_eq!(t.join().unwrap(), 1);
-    assert_eq!(db.mget(&["a", "b", "c"]).len(), 3);
+    assert_eq!(db.mget(&["a", "b", "c"]).unwrap().len(), 3);
     assert_eq!(int(&db, "b"), 2);
 }
 
@@ -368,7 +371,7 @@ fn a_transaction_is_one_log_record() {
     let kv = Kv::open(&dir.0, Options::new().shards(8), persist).unwrap();
     let db = kv.db(0).unwrap();
     assert_eq!(db.get("k0").unwrap(), Some(b"batched".to_vec()));
-    assert_eq!((int(&db, "k8"), db.exists(&["k9"])), (8, 0));
+    assert_eq!((int(&db, "k8"), db.exists(&["k9"]).unwrap()), (8, 0));
     let _: Option<Watch> = None;
 }
 
@@ -407,7 +410,7 @@ fn an_open_transaction_locks_keys_as_it_reaches_them() {
     let kv = Kv::open(&dir.0, Options::new().shards(8), persist).unwrap();
     let db = kv.db(0).unwrap();
     assert_eq!((int(&db, "k0"), int(&db, "k39")), (1, 40));
-    assert_eq!(db.mget(&["m1", "m2"]).len(), 2);
+    assert_eq!(db.mget(&["m1", "m2"]).unwrap().len(), 2);
     assert_eq!(
         kv.db(2).unwrap().get("other-db").unwrap(),
         Some(b"x".to_vec())
@@ -478,6 +481,7 @@ fn open_transactions_among_multi_key_operations_never_deadlock() {
                 .unwrap();
                 let all: i64 = db
                     .mget(&names)
+                    .unwrap()
                     .iter()
                     .map(|v| {
                         std::str::from_utf8(v.as_ref().unwrap())
@@ -501,7 +505,7 @@ fn open_transactions_among_multi_key_operations_never_deadlock() {
                 let _ = db.rename("m", "n");
                 if i % 50 == 0 {
                     other.flushdb().unwrap();
-                    kv.transaction(Scope::Everything, |tx| tx.db(1).map(|d| d.dbsize()))
+                    kv.transaction(Scope::Everything, |tx| tx.db(1)?.dbsize())
                         .unwrap();
                 }
                 if i % 300 == 0 {

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kvcore::{Kv, Options, Store};
@@ -31,7 +32,7 @@ fn init_log() {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -49,14 +50,15 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-struct Group {
-    nodes: Vec<Option<(RaftNode, Kv)>>,
+/// A group of nodes in this process, each with the `Kv` it serves (`None`: stopped).
+pub(crate) struct Group {
+    pub(crate) nodes: Vec<Option<(Arc<RaftNode>, Kv)>>,
     peers: Vec<(u64, String)>,
     dir: PathBuf,
 }
 
 impl Group {
-    fn start(n: u64, name: &str) -> Group {
+    pub(crate) fn start(n: u64, name: &str) -> Group {
         init_log();
         let peers: Vec<(u64, String)> = (1..=n)
             .map(|id| (id, format!("127.0.0.1:{}", free_port())))
@@ -74,15 +76,17 @@ impl Group {
         g
     }
 
-    fn node(&self, id: u64) -> (RaftNode, Kv) {
+    fn node(&self, id: u64) -> (Arc<RaftNode>, Kv) {
         let kv = Kv::in_memory(Options::default());
         let opts = RaftOptions::new(id, self.peers.clone(), self.dir.join(id.to_string()))
             .tick(Duration::from_millis(20))
             .client_port(6000 + id as u16);
-        (RaftNode::start(kv.clone(), opts).expect("node starts"), kv)
+        let node = RaftNode::start(kv.clone(), opts).expect("node starts");
+        (Arc::new(node), kv)
     }
 
-    fn leader(&self) -> usize {
+    /// The index of the node that serves as leader, waiting (up to 20 s) for one.
+    pub(crate) fn leader(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             for (i, n) in self.nodes.iter().enumerate() {
@@ -99,7 +103,7 @@ impl Group {
 
     /// SETs on the leader through `RaftNode::run` (run, then settle), retrying until one
     /// settles.
-    fn set(&self, key: &str, value: &str) {
+    pub(crate) fn set(&self, key: &str, value: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let i = self.leader();
@@ -207,7 +211,7 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
         .join(true);
     let node4 = RaftNode::start(kv4.clone(), opts).expect("node 4 starts");
     g.peers = peers;
-    g.nodes.push(Some((node4, kv4)));
+    g.nodes.push(Some((Arc::new(node4), kv4)));
     let leader = g.leader();
     let (node, _) = g.nodes[leader].as_ref().unwrap();
     node.add_node(4, &addr4).expect("ADD-NODE 4");

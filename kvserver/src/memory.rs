@@ -205,10 +205,8 @@ pub(crate) fn stats(s: &Shared, kv: &kvcore::Kv) -> Vec<(String, Stat)> {
     let mut keys = 0u64;
     for i in 0..kv.databases() {
         let Ok(db) = kv.db(i) else { continue };
-        let n = db.dbsize();
-        if n == 0 {
-            continue;
-        }
+        // A `Db` always answers; a key space that cannot is left out.
+        let Ok(n @ 1..) = db.dbsize() else { continue };
         keys += n;
         let expires = db.expires();
         // Per key: its index entry (a u32 and a control byte) and its volatile-index entry.

@@ -85,9 +85,9 @@ pub(crate) fn expire(db: &Db, key: &[u8], when: When, cond: ExpireCondition) -> 
 /// let db = Kv::in_memory(Options::default()).db(0)?;
 /// db.set_with("session", "abc", &SetOptions::new().expiry(SetExpiry::Ex(60)))?;
 /// db.set("config", "x")?;
-/// assert_eq!(db.ttl("session"), Ttl::ExpiresIn(Duration::from_secs(60)));
-/// assert_eq!(db.ttl("config"), Ttl::Persistent);
-/// assert_eq!(db.ttl("nothing"), Ttl::Missing);
+/// assert_eq!(db.ttl("session")?, Ttl::ExpiresIn(Duration::from_secs(60)));
+/// assert_eq!(db.ttl("config")?, Ttl::Persistent);
+/// assert_eq!(db.ttl("nothing")?, Ttl::Missing);
 /// # Ok::<(), kvcore::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,9 +114,9 @@ pub enum Ttl {
 /// db.set("k", "v")?;
 /// db.pexpireat("k", 4_102_444_800_250, ExpireCondition::None)?;
 /// let at = Duration::from_millis(4_102_444_800_250);
-/// assert_eq!(db.pexpiretime("k"), ExpireTime::ExpiresAt(at));
+/// assert_eq!(db.pexpiretime("k")?, ExpireTime::ExpiresAt(at));
 /// // EXPIRETIME rounds to the nearest second, as Redis does.
-/// assert_eq!(db.expiretime("k"), ExpireTime::ExpiresAt(Duration::from_secs(4_102_444_800)));
+/// assert_eq!(db.expiretime("k")?, ExpireTime::ExpiresAt(Duration::from_secs(4_102_444_800)));
 /// # Ok::<(), kvcore::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

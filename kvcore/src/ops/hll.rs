@@ -422,7 +422,7 @@ mod tests {
             db.get("h").unwrap().unwrap()[8..16],
             [3, 0, 0, 0, 0, 0, 0, 0]
         );
-        assert_eq!(db.object_encoding("h"), Some("raw"));
+        assert_eq!(db.object_encoding("h").unwrap(), Some("raw"));
         assert_eq!(db.pfcount(&["h", "missing"]).unwrap(), 3);
     }
 

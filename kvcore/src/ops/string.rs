@@ -407,17 +407,17 @@ mod tests {
         check("setrange empty", db.setrange("list", 0, ""));
         check("incr", db.incr("list"));
         check("incrbyfloat", db.incrbyfloat("list", 1.0));
-        assert_eq!(db.key_type("list"), Some(KeyType::List));
+        assert_eq!(db.key_type("list").unwrap(), Some(KeyType::List));
         assert_eq!(
-            db.mget(&["list"]),
+            db.mget(&["list"]).unwrap(),
             vec![None],
             "MGET reads a non-string as nil"
         );
         // Plain SET, NX refusal and key commands work on any type.
         assert!(!db.setnx("list", "v").unwrap());
-        assert_eq!(db.exists(&["list"]), 1);
+        assert_eq!(db.exists(&["list"]).unwrap(), 1);
         db.rename("list", "moved").unwrap();
-        assert_eq!(db.key_type("moved"), Some(KeyType::List));
+        assert_eq!(db.key_type("moved").unwrap(), Some(KeyType::List));
         db.set("moved", "now a string").unwrap();
         assert_eq!(db.get("moved").unwrap(), Some(b"now a string".to_vec()));
     }
@@ -432,6 +432,6 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(db.exists(&["list"]), 0);
+        assert_eq!(db.exists(&["list"]).unwrap(), 0);
     }
 }

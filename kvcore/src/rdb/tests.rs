@@ -425,7 +425,7 @@ mod files {
         let info = replica.load_rdb(&file[..]).unwrap();
         assert_eq!((info.keys, info.expired), (2, 0));
         let db = replica.db(0).unwrap();
-        assert_eq!(db.dbsize(), 2);
+        assert_eq!(db.dbsize().unwrap(), 2);
         assert_eq!(db.get("soon").unwrap(), None);
         // RESTORE of an already expired value, as the primary may send it: kept too.
         let payload = db.dump("kept").unwrap();
@@ -435,7 +435,7 @@ mod files {
             &RestoreOptions::new().ttl_ms(1_000).absolute(true),
         )
         .unwrap();
-        assert_eq!(db.dbsize(), 3);
+        assert_eq!(db.dbsize().unwrap(), 3);
     }
 
     #[test]
@@ -466,13 +466,13 @@ mod files {
         for cut in [9, 20, file.len() / 2, file.len() - 9, file.len() - 1] {
             let copy = Kv::in_memory(Options::default());
             assert!(copy.load_rdb(&file[..cut]).is_err(), "cut at {cut}");
-            assert_eq!(copy.db(0).unwrap().dbsize(), 0, "cut at {cut}");
+            assert_eq!(copy.db(0).unwrap().dbsize().unwrap(), 0, "cut at {cut}");
         }
         let mut flipped = file.clone();
         let n = flipped.len();
         flipped[n - 20] ^= 0x40;
         let copy = Kv::in_memory(Options::default());
         assert!(copy.load_rdb(&flipped[..]).is_err());
-        assert_eq!(copy.db(0).unwrap().dbsize(), 0);
+        assert_eq!(copy.db(0).unwrap().dbsize().unwrap(), 0);
     }
 }

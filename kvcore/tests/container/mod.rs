@@ -89,12 +89,14 @@ fn key_commands_work_on_every_type() {
         ("s", KeyType::Set),
         ("z", KeyType::ZSet),
     ] {
-        assert_eq!(db.key_type(k), Some(t));
-        let (_, keys) = db.scan(0, &ScanOptions::new().count(100).key_type(t));
+        assert_eq!(db.key_type(k).unwrap(), Some(t));
+        let (_, keys) = db
+            .scan(0, &ScanOptions::new().count(100).key_type(t))
+            .unwrap();
         assert_eq!(keys, vec![k.as_bytes().to_vec()], "SCAN TYPE {t:?}");
-        assert!(db.memory_usage(k).unwrap() > 0);
+        assert!(db.memory_usage(k).unwrap().unwrap() > 0);
         db.copy(k, format!("{k}2"), None, false).unwrap();
-        assert_eq!(db.key_type(format!("{k}2")), Some(t));
+        assert_eq!(db.key_type(format!("{k}2")).unwrap(), Some(t));
         db.rename(k, format!("{k}3")).unwrap();
         assert!(
             db.expire(format!("{k}3"), 100, ExpireCondition::None)
@@ -102,7 +104,7 @@ fn key_commands_work_on_every_type() {
         );
     }
     assert_eq!(db.del(&["l2", "h2", "s2", "z2"]).unwrap(), 4);
-    let enc = |k: &str| db.object_encoding(k);
+    let enc = |k: &str| db.object_encoding(k).unwrap();
     assert_eq!(enc("l3"), Some("quicklist"));
     assert_eq!(enc("h3"), Some("listpack"));
     assert_eq!(enc("s3"), Some("hashtable"));

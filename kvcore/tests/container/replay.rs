@@ -227,11 +227,11 @@ fn step(db: &Db, r: &mut Rand) {
 
 /// Everything in database 0, in a comparable form.
 fn dump(db: &Db) -> Vec<(Vec<u8>, String)> {
-    let mut keys = db.keys("*");
+    let mut keys = db.keys("*").unwrap();
     keys.sort();
     keys.into_iter()
         .map(|k| {
-            let v = match db.key_type(&k).unwrap() {
+            let v = match db.key_type(&k).unwrap().unwrap() {
                 KeyType::String => format!("string {:?}", db.get(&k).unwrap()),
                 KeyType::List => format!("list {:?}", db.lrange(&k, 0, -1).unwrap()),
                 KeyType::Hash => {
@@ -321,7 +321,11 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             db.push(&key, End::Right, &["only"]).unwrap();
             assert!(db.expire(&key, 100, Default::default()).unwrap());
             assert_eq!(db.lmove(&key, &key, from, to).unwrap(), b("only"));
-            assert_eq!(db.ttl(&key), crate::secs(100), "{key} right after LMOVE");
+            assert_eq!(
+                db.ttl(&key).unwrap(),
+                crate::secs(100),
+                "{key} right after LMOVE"
+            );
             keys.push(key);
         }
     }
@@ -336,7 +340,7 @@ fn r_lmove_rotating_a_one_element_list_keeps_its_ttl() {
             "{key}"
         );
         assert_eq!(
-            db.ttl(key),
+            db.ttl(key).unwrap(),
             crate::secs(100),
             "{key} after replaying the log"
         );

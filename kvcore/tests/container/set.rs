@@ -28,7 +28,7 @@ fn sets_through_the_store() {
         0
     );
     assert_eq!(
-        db.exists(&["dst"]),
+        db.exists(&["dst"]).unwrap(),
         0,
         "an empty result deletes the destination"
     );
@@ -44,7 +44,7 @@ fn sets_through_the_store() {
     wrongtype("smove to string", db.smove("a", "str", "1"));
     assert!(db.sismember("a", "1").unwrap(), "nothing moved");
     assert_eq!(db.spop_count("a", 10).unwrap().len(), 3);
-    assert_eq!(db.exists(&["a"]), 0);
+    assert_eq!(db.exists(&["a"]).unwrap(), 0);
     assert_eq!(db.srandmember_count("b", -5).unwrap().len(), 5);
     assert_eq!(db.srandmember_count("b", 5).unwrap().len(), 3);
     let (_, members) = db.sscan("b", 0, &ScanOptions::new().count(100)).unwrap();

@@ -93,7 +93,7 @@ fn nomkstream_creates_nothing() {
     let (_kv, db, _) = store();
     let opts = XAddOptions::new().no_mkstream();
     assert_eq!(db.xadd("s", XAddId::Auto, &[("f", "v")], &opts), Ok(None));
-    assert_eq!(db.exists(&["s"]), 0);
+    assert_eq!(db.exists(&["s"]).unwrap(), 0);
     add(&db, "s", XAddId::Auto).unwrap();
     assert!(
         db.xadd("s", XAddId::Auto, &[("f", "v")], &opts)
@@ -203,7 +203,7 @@ fn deletes_trims_and_setid() {
     );
     // An emptied stream stays, with its last ID.
     assert_eq!(db.xtrim("s", &XTrim::max_len(0)), Ok(2));
-    assert_eq!(db.key_type("s"), Some(KeyType::Stream));
+    assert_eq!(db.key_type("s").unwrap(), Some(KeyType::Stream));
     assert_eq!(
         add(&db, "s", XAddId::Explicit(id(9, 0))),
         Err(Error::Stream(StreamError::IdTooSmall))
@@ -220,10 +220,10 @@ fn deletes_trims_and_setid() {
 fn key_commands_see_a_stream() {
     let (_kv, db, _) = store();
     add(&db, "s", XAddId::Auto).unwrap();
-    assert_eq!(db.key_type("s"), Some(KeyType::Stream));
+    assert_eq!(db.key_type("s").unwrap(), Some(KeyType::Stream));
     assert_eq!(KeyType::Stream.as_str(), "stream");
     assert_eq!(KeyType::parse(b"STREAM"), Some(KeyType::Stream));
-    assert_eq!(db.object_encoding("s"), Some("stream"));
+    assert_eq!(db.object_encoding("s").unwrap(), Some("stream"));
     assert!(db.rename("s", "t").is_ok());
     assert!(db.copy("t", "u", None, false).unwrap());
     assert_eq!(db.xrange("u", .., None), db.xrange("t", .., None));

@@ -45,7 +45,7 @@ fn sorted_sets_through_the_store() {
         ..ZAddFlags::default()
     };
     assert_eq!(db.zadd("none", &[(1.0, "a")], &xx).unwrap(), 0);
-    assert_eq!(db.exists(&["none"]), 0, "ZADD XX creates nothing");
+    assert_eq!(db.exists(&["none"]).unwrap(), 0, "ZADD XX creates nothing");
     assert_eq!(db.zadd_incr("z", 1.0, "zz", &xx).unwrap(), None);
     assert_eq!(db.zincrby("z", 0.5, "b").unwrap(), 2.5);
     db.zadd("inf", &[(f64::INFINITY, "m")], &plain).unwrap();
@@ -72,14 +72,14 @@ fn sorted_sets_through_the_store() {
     assert_eq!(db.zrangestore("copy", "z", &all.rev(true)).unwrap(), 4);
     assert_eq!(db.zscore("copy", "c").unwrap(), Some(3.0));
     assert_eq!(db.zrangestore("copy", "missing", &all).unwrap(), 0);
-    assert_eq!(db.exists(&["copy"]), 0);
+    assert_eq!(db.exists(&["copy"]).unwrap(), 0);
     db.zadd("lex", &[(0.0, "a"), (0.0, "b"), (0.0, "c")], &plain)
         .unwrap();
     let lex = LexRange::parse(b"[b", b"+").unwrap();
     assert_eq!(db.zlexcount("lex", &lex).unwrap(), 2);
     assert_eq!(db.zremrange("lex", &ZRangeBy::Lex(lex)).unwrap(), 2);
     assert_eq!(db.zremrange("lex", &ZRangeBy::Rank(0, -1)).unwrap(), 1);
-    assert_eq!(db.exists(&["lex"]), 0);
+    assert_eq!(db.exists(&["lex"]).unwrap(), 0);
     let popped = db.zpop("z", true, 2).unwrap();
     assert_eq!(popped, vec![(b"a".to_vec(), 5.0), (b"d".to_vec(), 4.0)]);
     let (k, got) = db.zmpop(&["missing", "z"], false, 1).unwrap().unwrap();

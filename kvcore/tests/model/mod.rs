@@ -495,7 +495,7 @@ fn run(db: &Db, kv: &Kv, clock: &ManualClock, op: &Op) -> Result<Out, Error> {
             let pairs: Vec<_> = pairs.iter().map(|&(key, v)| (k(key), e(v))).collect();
             Out::Bool(db.msetnx(&pairs)?)
         }
-        Op::Type(key) => Out::Type(db.key_type(k(key))),
+        Op::Type(key) => Out::Type(db.key_type(k(key)).unwrap()),
         Op::Advance(ms) => {
             clock.advance(ms);
             Out::Unit
@@ -603,7 +603,7 @@ fn run(db: &Db, kv: &Kv, clock: &ManualClock, op: &Op) -> Result<Out, Error> {
 fn observe(db: &Db) -> Vec<(&'static str, Option<(Shown, Ttl)>)> {
     KEYS.iter()
         .map(|&k| {
-            let shown = db.key_type(k).map(|t| match t {
+            let shown = db.key_type(k).unwrap().map(|t| match t {
                 KeyType::String => Shown::Str(db.get(k).unwrap().unwrap()),
                 KeyType::List => Shown::List(db.lrange(k, 0, -1).unwrap()),
                 KeyType::Hash => Shown::Hash(sorted(db.hgetall(k).unwrap())),
@@ -613,7 +613,7 @@ fn observe(db: &Db) -> Vec<(&'static str, Option<(Shown, Ttl)>)> {
                 }
                 other => panic!("the model makes no {other:?}"),
             });
-            (k, shown.map(|s| (s, db.pttl(k))))
+            (k, shown.map(|s| (s, db.pttl(k).unwrap())))
         })
         .collect()
 }
@@ -646,7 +646,7 @@ proptest! {
             prop_assert_eq!(&got, &expected, "step {} {:?} of {:?}", step, op, &ops[..=step]);
             if step % every == every - 1 || step + 1 == ops.len() {
                 prop_assert_eq!(observe(&db), model.observe(), "state after step {} of {:?}", step, &ops[..=step]);
-                let mut keys = db.keys("*");
+                let mut keys = db.keys("*").unwrap();
                 keys.sort();
                 prop_assert_eq!(keys, model.keys(), "KEYS * after step {} of {:?}", step, &ops[..=step]);
             }

@@ -124,8 +124,8 @@ fn reload(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let (Some(idle), Some(encoding), Some(size), Some(dump)) = (
         ctx.s.db.idle_time(key),
-        ctx.s.db.object_encoding(key),
-        ctx.s.db.memory_usage(key),
+        ctx.s.db.object_encoding(key)?,
+        ctx.s.db.memory_usage(key)?,
         ctx.s.db.dump(key),
     ) else {
         return Err(CmdError::Msg("ERR no such key"));

@@ -74,7 +74,7 @@ fn restore(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         i += 1;
     }
     let key = req.arg(1);
-    if !replace && ctx.s.db.exists(&[key]) > 0 {
+    if !replace && ctx.s.db.exists(&[key])? > 0 {
         return Err(kvcore::Error::BusyKey.into());
     }
     let ttl = int_arg(req.arg(2))?;

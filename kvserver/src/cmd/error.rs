@@ -83,6 +83,8 @@ fn text_str(cmd: &str, e: CmdError) -> Cow<'static, str> {
             E::BusyKey => "BUSYKEY Target key name already exists.".into(),
             E::BadDumpPayload => "ERR DUMP payload version or checksum are wrong".into(),
             E::BadDataFormat => "ERR Bad data format".into(),
+            // A client retries a TRYAGAIN, as it does the Raft mode's "no leader" reply.
+            E::Unavailable { reason, .. } => format!("TRYAGAIN {reason}").into(),
             // Variants added later (persistence) keep their own lowercase message.
             other => format!("ERR {other}").into(),
         },
@@ -228,6 +230,14 @@ mod tests {
         assert_eq!(
             &*text("set", kvcore::Error::InvalidExpireTime.into()),
             b"ERR invalid expire time in 'set' command"
+        );
+        let unavailable = kvcore::Error::Unavailable {
+            reason: "raft node 2 is not the leader; node 1 leads".into(),
+            retry_at: Some("127.0.0.1:7001".into()),
+        };
+        assert_eq!(
+            &*text("get", unavailable.into()),
+            b"TRYAGAIN raft node 2 is not the leader; node 1 leads"
         );
         assert_eq!(
             arity_error("get"),

@@ -184,22 +184,22 @@ fn pexpireat(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn ttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let v = ctx.s.db.ttl(req.arg(1));
+    let v = ctx.s.db.ttl(req.arg(1))?;
     ctx.int(ttl_reply(v, Duration::as_secs))
 }
 
 fn pttl(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let v = ctx.s.db.pttl(req.arg(1));
+    let v = ctx.s.db.pttl(req.arg(1))?;
     ctx.int(ttl_reply(v, as_millis))
 }
 
 fn expiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let v = ctx.s.db.expiretime(req.arg(1));
+    let v = ctx.s.db.expiretime(req.arg(1))?;
     ctx.int(expire_time_reply(v, Duration::as_secs))
 }
 
 fn pexpiretime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let v = ctx.s.db.pexpiretime(req.arg(1));
+    let v = ctx.s.db.pexpiretime(req.arg(1))?;
     ctx.int(expire_time_reply(v, as_millis))
 }
 

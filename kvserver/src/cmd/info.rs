@@ -149,12 +149,11 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
         "latencystats" => latencystats(s, out),
         "keyspace" => {
             for i in 0..kv.databases() {
-                if let Ok(db) = kv.db(i) {
-                    let n = db.dbsize();
-                    if n > 0 {
-                        // avg_ttl: kv does not sample TTLs; 0 is Redis's "no estimate yet".
-                        line!(out, "db{i}:keys={n},expires={},avg_ttl=0", db.expires());
-                    }
+                if let Ok(db) = kv.db(i)
+                    && let Ok(n @ 1..) = db.dbsize()
+                {
+                    // avg_ttl: kv does not sample TTLs; 0 is Redis's "no estimate yet".
+                    line!(out, "db{i}:keys={n},expires={},avg_ttl=0", db.expires());
                 }
             }
         }

@@ -106,12 +106,12 @@ fn del(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// EXISTS: does not count as an access to the keys, as in Redis.
 fn exists(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let n = kvcore::no_touch(|| ctx.s.db.exists(&keys_from(req, 1)));
+    let n = kvcore::no_touch(|| ctx.s.db.exists(&keys_from(req, 1)))?;
     ctx.int(n as i64)
 }
 
 fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let found = ctx.s.db.keys(req.arg(1));
+    let found = ctx.s.db.keys(req.arg(1))?;
     let mut w = ctx.w();
     w.array_len(found.len());
     for k in &found {
@@ -123,12 +123,12 @@ fn keys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// TOUCH: the number of the keys that exist (duplicates count twice); each counts as an
 /// access (OBJECT IDLETIME, LRU/LFU), even for a CLIENT NO-TOUCH client.
 fn touch(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let n = ctx.s.db.exists(&keys_from(req, 1));
+    let n = ctx.s.db.exists(&keys_from(req, 1))?;
     ctx.int(n as i64)
 }
 
 fn key_type(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let t = ctx.s.db.key_type(req.arg(1));
+    let t = ctx.s.db.key_type(req.arg(1))?;
     ctx.w().simple(t.map_or("none", KeyType::as_str).as_bytes());
     Ok(())
 }
@@ -174,7 +174,7 @@ fn move_key(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn randomkey(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
-    let k = ctx.s.db.randomkey();
+    let k = ctx.s.db.randomkey()?;
     ctx.bulk_or_null(k.as_deref())
 }
 
@@ -264,7 +264,7 @@ pub(super) fn scan_reply<B: AsRef<[u8]>>(ctx: &mut Ctx<'_>, next: u64, items: &[
 fn scan(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let cursor = cursor_arg(req.arg(1))?;
     let (opts, unknown_type) = parse_scan_options(req, 2, true)?;
-    let (next, mut found) = ctx.s.db.scan(cursor, &opts);
+    let (next, mut found) = ctx.s.db.scan(cursor, &opts)?;
     if unknown_type {
         found.clear();
     }

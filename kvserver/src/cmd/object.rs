@@ -78,7 +78,7 @@ static MEMORY_SUBCOMMANDS: &[Command] = &[
 ];
 
 fn encoding(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    let enc = ctx.s.db.object_encoding(req.arg(2));
+    let enc = ctx.s.db.object_encoding(req.arg(2))?;
     ctx.bulk_or_null(enc.map(str::as_bytes))
 }
 
@@ -112,7 +112,7 @@ fn idletime(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn refcount(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if ctx.s.db.meta(req.arg(2)).is_none() {
+    if ctx.s.db.meta(req.arg(2))?.is_none() {
         return ctx.bulk_or_null(None);
     }
     // Values are never shared between keys.
@@ -182,7 +182,7 @@ fn usage(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
             return Err(SYNTAX);
         }
     }
-    match ctx.s.db.memory_usage(req.arg(2)) {
+    match ctx.s.db.memory_usage(req.arg(2))? {
         Some(n) => ctx.int(n as i64),
         None => ctx.bulk_or_null(None),
     }

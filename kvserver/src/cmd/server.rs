@@ -85,7 +85,7 @@ pub(super) static COMMANDS: &[Command] = &[
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
-    let n = ctx.s.db.dbsize();
+    let n = ctx.s.db.dbsize()?;
     ctx.int(n as i64)
 }
 

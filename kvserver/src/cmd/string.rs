@@ -368,7 +368,7 @@ fn psetex(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 fn mget(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let keys: Vec<&[u8]> = req.args().skip(1).collect();
-    let values = ctx.s.db.mget(&keys);
+    let values = ctx.s.db.mget(&keys)?;
     let (s, mut w) = ctx.split();
     w.array_len(values.len());
     let mut hits = 0;

@@ -128,7 +128,7 @@ fn a_batch_shares_one_commit() {
     fs.crash();
     drop((db, batch, kv));
     let kv = open(&fs, SyncMode::Always);
-    assert_eq!(kv.db(0).unwrap().dbsize(), 17);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), 17);
 
     // A failed commit reports the failure: the batch must not be acknowledged.
     let batch = kv.batch();
@@ -227,7 +227,7 @@ fn batches_taken_by_one_thread_are_committed_by_another() {
     fs.crash();
     drop(kv);
     let kv = open(&fs, SyncMode::Always);
-    assert_eq!(kv.db(0).unwrap().dbsize(), 20);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), 20);
 
     // A failed sync fails the token's commit: its writes must not be acknowledged.
     let batch = kv.batch();
@@ -314,7 +314,7 @@ fn r12_a_write_too_large_to_log_is_refused_before_it_changes_anything() {
             matches!(err, Error::RecordTooLarge { limit: 4096, .. }),
             "{name}: {err:?}"
         );
-        assert_eq!(db.dbsize(), 0, "{name} changed nothing");
+        assert_eq!(db.dbsize().unwrap(), 0, "{name} changed nothing");
     }
     // STORE forms whose result is too large, built from writes that each fit.
     for (i, m) in many.iter().enumerate() {
@@ -357,7 +357,7 @@ fn r12_a_write_too_large_to_log_is_refused_before_it_changes_anything() {
         (db.scard("s2").unwrap(), db.zcard("z1").unwrap()),
         (200, 200)
     );
-    assert_eq!(db.dbsize(), 6);
+    assert_eq!(db.dbsize().unwrap(), 6);
 }
 
 /// The bulk limit (Redis's `proto-max-bulk-len`) holds for the library too: a key, value or
@@ -375,7 +375,7 @@ fn r12_the_bulk_limit_bounds_every_stored_string() {
         Err(Error::StringTooLong)
     );
     assert_eq!(db.hset("h", &[(&long, "v")]), Err(Error::StringTooLong));
-    assert_eq!(db.dbsize(), 0);
+    assert_eq!(db.dbsize().unwrap(), 0);
     db.set("k", "y".repeat(60)).unwrap();
     assert_eq!(db.append("k", "y".repeat(41)), Err(Error::StringTooLong));
     assert_eq!(
@@ -575,7 +575,7 @@ fn containers_larger_than_a_frame_are_snapshotted_in_parts() {
         Some(b"value".to_vec())
     );
     assert!(
-        matches!(db.pttl("zset"), crate::Ttl::ExpiresIn(_)),
+        matches!(db.pttl("zset").unwrap(), crate::Ttl::ExpiresIn(_)),
         "the expiry came with the parts"
     );
     assert_eq!(get(&kv, "small").as_deref(), Some("v"));
@@ -674,7 +674,7 @@ fn a_transactions_writes_share_the_record_limit() {
     drop(kv);
     let kv = open_limited(&fs, 4096);
     let db = kv.db(0).unwrap();
-    assert_eq!(db.exists(&["a", "b", "c"]), 2);
+    assert_eq!(db.exists(&["a", "b", "c"]).unwrap(), 2);
 }
 
 #[test]
@@ -935,7 +935,7 @@ fn check_reports_and_repairs() {
         "{report}"
     );
     let kv = open(&fs, SyncMode::Always);
-    assert_eq!(kv.db(0).unwrap().dbsize(), 0);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), 0);
 }
 
 #[test]
@@ -956,11 +956,11 @@ fn sync_modes_have_redis_names() {
 fn dump(kv: &Kv) -> Vec<String> {
     use crate::{KeyType, ListStore, SetStore};
     let db = kv.db(0).unwrap();
-    let mut keys = db.keys("*");
+    let mut keys = db.keys("*").unwrap();
     keys.sort();
     keys.into_iter()
         .map(|k| {
-            let contents = match db.key_type(&k) {
+            let contents = match db.key_type(&k).unwrap() {
                 Some(KeyType::String) => format!("{:?}", db.get(&k).unwrap()),
                 Some(KeyType::List) => format!("{:?}", db.lrange(&k, 0, -1).unwrap()),
                 Some(KeyType::Set) => {
@@ -970,7 +970,11 @@ fn dump(kv: &Kv) -> Vec<String> {
                 }
                 other => panic!("unexpected {other:?}"),
             };
-            format!("{} {contents} ttl {:?}", k.escape_ascii(), db.pttl(&k))
+            format!(
+                "{} {contents} ttl {:?}",
+                k.escape_ascii(),
+                db.pttl(&k).unwrap()
+            )
         })
         .collect()
 }
@@ -1096,7 +1100,7 @@ fn a_zero_filled_log_is_healthy_on_disk() {
     drop(kv);
     assert_eq!(check_data_dir(&dir, false).unwrap().records, 11);
     let kv = Kv::open(&dir, Options::new(), persist()).unwrap();
-    assert_eq!(kv.db(0).unwrap().dbsize(), 11);
+    assert_eq!(kv.db(0).unwrap().dbsize().unwrap(), 11);
     drop(kv);
     std::fs::remove_dir_all(&dir).unwrap();
 }

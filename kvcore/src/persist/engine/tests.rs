@@ -171,15 +171,21 @@ fn journal_everything(p: &Persist) {
 fn check_everything(kv: &Kv) {
     assert_eq!(get(kv, 0, "a"), None);
     assert_eq!(get(kv, 0, "c").as_deref(), Some("123\0\0x"));
-    assert_eq!(kv.db(0).unwrap().pttl("c"), crate::Ttl::Persistent);
+    assert_eq!(kv.db(0).unwrap().pttl("c").unwrap(), crate::Ttl::Persistent);
     assert_eq!(get(kv, 0, "b").as_deref(), Some("2"));
-    assert_eq!(kv.db(0).unwrap().pexpiretime("b"), expires_at(T0 + 60_000));
+    assert_eq!(
+        kv.db(0).unwrap().pexpiretime("b").unwrap(),
+        expires_at(T0 + 60_000)
+    );
     // SWAPDB 1 2: the copy went to db 1, the MSET to db 2, then they swapped.
     assert_eq!(get(kv, 2, "b1").as_deref(), Some("2"));
-    assert_eq!(kv.db(2).unwrap().pexpiretime("b1"), expires_at(T0 + 60_000));
+    assert_eq!(
+        kv.db(2).unwrap().pexpiretime("b1").unwrap(),
+        expires_at(T0 + 60_000)
+    );
     assert_eq!(get(kv, 1, "m2").as_deref(), Some("y"));
     assert_eq!(get(kv, 1, "m1"), None);
-    assert_eq!(kv.db(3).unwrap().dbsize(), 0);
+    assert_eq!(kv.db(3).unwrap().dbsize().unwrap(), 0);
     assert_eq!(
         get(kv, 0, "expired"),
         None,
@@ -192,7 +198,7 @@ fn an_empty_directory_opens_empty() {
     let fs = FaultFs::new();
     let o = open(&fs, &ManualClock::new(T0), SyncMode::Always).unwrap();
     assert_eq!(o.report, Recovery::default());
-    assert_eq!(o.kv.db(0).unwrap().dbsize(), 0);
+    assert_eq!(o.kv.db(0).unwrap().dbsize().unwrap(), 0);
     assert_eq!(o.persist.wal().next_seq(), 1);
 }
 
@@ -255,7 +261,7 @@ fn keys_that_expire_while_down_are_gone_after_recovery() {
     let o = open(&fs, &clock, SyncMode::Always).unwrap();
     assert_eq!(get(&o.kv, 0, "short"), None);
     assert_eq!(
-        o.kv.db(0).unwrap().pttl("long"),
+        o.kv.db(0).unwrap().pttl("long").unwrap(),
         crate::Ttl::ExpiresIn(std::time::Duration::from_millis(90_000)),
         "the TTL kept counting while down"
     );
@@ -298,7 +304,7 @@ fn snapshots_trim_the_log_and_a_damaged_newest_falls_back() {
     let o = open(&fs, &clock, SyncMode::Always).unwrap();
     assert_eq!(o.report.warnings.len(), 1, "{:?}", o.report.warnings);
     assert!(o.report.warnings[0].contains("skipping damaged snapshot"));
-    assert_eq!(o.kv.db(0).unwrap().dbsize(), 150);
+    assert_eq!(o.kv.db(0).unwrap().dbsize().unwrap(), 150);
 }
 
 /// Mirrors into memory what `snapshots_trim_the_log...` journaled in `round`.
@@ -329,7 +335,7 @@ fn a_torn_tail_is_cut_with_a_warning_and_corruption_refuses_to_open() {
     torn[end - 3..end].fill(0);
     fs.put(&seg, torn);
     let o = open(&fs, &clock, SyncMode::Always).unwrap();
-    assert_eq!(o.kv.db(0).unwrap().dbsize(), 4);
+    assert_eq!(o.kv.db(0).unwrap().dbsize().unwrap(), 4);
     assert_eq!(o.report.warnings.len(), 1);
     assert!(o.report.warnings[0].contains("torn tail") && o.report.warnings[0].contains("offset"));
     drop(o);
