@@ -30,7 +30,29 @@ struct Certs {
 }
 
 impl Certs {
+    /// A copy of one set made once per test process (four RSA keys take seconds).
     fn new(name: &str) -> Certs {
+        static MADE: std::sync::OnceLock<Vec<(std::ffi::OsString, Vec<u8>)>> =
+            std::sync::OnceLock::new();
+        let files = MADE.get_or_init(|| {
+            let made = Certs::make("tls-certs");
+            std::fs::read_dir(made.dir.path())
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name(), std::fs::read(e.path()).unwrap())
+                })
+                .collect()
+        });
+        let dir = TempDir::new(name);
+        std::fs::create_dir_all(dir.path()).unwrap();
+        for (file, bytes) in files {
+            std::fs::write(std::path::Path::new(dir.path()).join(file), bytes).unwrap();
+        }
+        Certs { dir }
+    }
+
+    fn make(name: &str) -> Certs {
         let dir = TempDir::new(name);
         std::fs::create_dir_all(dir.path()).unwrap();
         let certs = Certs { dir };
