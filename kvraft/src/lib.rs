@@ -16,6 +16,7 @@ mod transport;
 pub use error::{Error, Result};
 pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Route, Serve, Status, Unsettled};
 pub use storage::{LogOptions, LogStore};
+pub use transport::{LinkSecurity, LinkStream};
 
 #[cfg(test)]
 mod group_tests;
