@@ -249,3 +249,40 @@ fn forged_frames_on_a_plain_raft_link_reach_raft() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn tls_cluster_without_a_tls_port_refuses_to_start() {
+    let certs = Certs::new("raft-tls-noport");
+    let dir = TempDir::new("raft-tls-noport-data");
+    let (_, peer_list) = peers(1);
+    // The TLS settings without `tls-port`: nothing for a follower to forward to over TLS.
+    let config = certs.path("noport.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "tls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\ntls-cluster yes\n",
+            certs.path("server.crt"),
+            certs.path("server.key"),
+            certs.path("ca.crt"),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvserver"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--config", &config])
+        .args([
+            "--data-dir",
+            dir.path(),
+            "--raft-id",
+            "1",
+            "--raft-peers",
+            &peer_list,
+        ])
+        .output()
+        .expect("kvserver runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("tls-cluster yes needs a tls-port"),
+        "{stderr}"
+    );
+}
