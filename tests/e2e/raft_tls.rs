@@ -1,11 +1,14 @@
 //! The Raft mode with `tls-cluster yes`: a group whose nodes take clients on `tls-port` only
 //! talks Raft over mutual TLS and forwards over TLS; a peer that skips TLS, or comes without a
-//! certificate, is refused and changes nothing, where the same forged frames on a plain
+//! certificate or with one another CA signed, is refused and changes nothing, where the same forged frames on a plain
 //! group's link depose its leader.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::support::{PATIENCE, Server, TempDir, resp};
 use super::tls::{Certs, TlsClient, free_port};
@@ -178,7 +181,40 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         "the node answered a peer without a certificate: {answer:?}"
     );
 
-    // Neither forged heartbeat reached Raft: the node's term and leader are what they were
+    // 3. TLS with a certificate another CA signed (trusting the group's CA for the node's).
+    let stranger = Certs::new("raft-tls-stranger");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(certs.path("ca.crt")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain = CertificateDer::pem_file_iter(stranger.path("client.crt"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(stranger.path("client.key")).unwrap();
+    let foreign = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", raft_ports[target])).expect("connects");
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(foreign), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let _ = tls
+        .write_all(&forged(9, to, 1000))
+        .and_then(|()| tls.flush());
+    let answer = tls.read(&mut buf);
+    assert!(
+        matches!(answer, Ok(0) | Err(_)),
+        "the node answered a peer with a stranger's certificate: {answer:?}"
+    );
+
+    // No forged heartbeat reached Raft: the node's term and leader are what they were
     // (the same frames depose a plain group's leader, below). Everything still works.
     let after = query(&mut clients[target], &[b"INFO", b"raft"]);
     assert_eq!(field(&after, "raft_term"), term, "{after}");
