@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use protobuf::Message as _;
@@ -320,9 +320,18 @@ fn send_loop(
             }
             Some(sec) => match sec.secure(&stream, addr, false) {
                 Ok(secured) => {
-                    backoff = Duration::from_millis(20);
                     set_send_timeouts(&stream);
-                    pump(secured, &stream, hello, rx, stop)
+                    let opened = Instant::now();
+                    let done = pump(secured, &stream, hello, rx, stop);
+                    if !done && opened.elapsed() < Duration::from_secs(1) {
+                        // A peer that refuses this node's certificate may only say so after
+                        // the handshake (TLS 1.3): back off rather than handshake in a loop.
+                        thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(500));
+                    } else {
+                        backoff = Duration::from_millis(20);
+                    }
+                    done
                 }
                 Err(_) => {
                     // Refused (logged): retried as a failed connection is, without its
