@@ -12,6 +12,8 @@ Throughput. Each round starts three setups afresh, in an order that rotates and 
 round to round (bench-vs-redis's `orders`), each with its own data directory:
   (k) three `kvserver --raft-id N --raft-peers ...` on loopback, the clients on the leader;
   (a) one `kvserver --data-dir D --sync always`;
+  (t) (k) with `tls-cluster yes` (only with --setups ...,t): the Raft links on mutual TLS, the
+      clients still on the leader's plaintext port; the table adds the ratio t/k;
   (b) a redis-server primary and two redis-server replicas, all three with appendonly yes and
       appendfsync always, each write followed by `WAIT 2 0` (Redis's closest to a reply that
       waits for a majority; a replica acknowledges what it applied, not a vote).
@@ -194,7 +196,8 @@ class KvGroup(Setup):
                 self.procs.append(Proc(f"{tag}-node{i + 1}",
                                        [args.kv_bin, "--bind", "127.0.0.1", "--port", str(cp),
                                         "--raft-id", str(i + 1), "--raft-peers", peers,
-                                        "--data-dir", d], work, cp))
+                                        "--data-dir", d] + self.node_args(work, tag, i),
+                                       work, cp))
             for p in self.procs:
                 p.wait_ping()
             self.leader = self.wait_leader()
@@ -203,6 +206,10 @@ class KvGroup(Setup):
             raise
         self.port = self.leader.port
         self.sequence = f"SET k:__rand__ {args.value}"
+
+    def node_args(self, work, tag, i):
+        """More arguments for node i (none for (k))."""
+        return []
 
     def check_followers(self, timeout=30):
         """After a run: the leader still serves and every node applied what it committed."""
@@ -231,6 +238,41 @@ class KvGroup(Setup):
                     pass
             time.sleep(0.02)
         raise RuntimeError("no kv node serves as the Raft leader within 30 s")
+
+
+def make_certs(d):
+    """A CA and a certificate it signed for 127.0.0.1 (ca.crt, node.crt, node.key) in d."""
+    os.makedirs(d, exist_ok=True)
+
+    def ossl(*a):
+        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench ca",
+         "-keyout", "ca.key", "-out", "ca.crt")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
+         "node.key", "-out", "node.csr")
+    ossl("x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "node.crt")
+
+
+class KvGroupTls(KvGroup):
+    """(t): (k) with `tls-cluster yes`: the Raft links are mutual TLS (each node also has a
+    tls-port); the clients stay on the leader's plaintext port, so only the links differ."""
+
+    name = "t"
+
+    def node_args(self, work, tag, i):
+        certs = os.path.join(work, f"{tag}-certs")
+        if i == 0:
+            make_certs(certs)
+        conf = os.path.join(certs, f"node{i + 1}.conf")
+        with open(conf, "w") as f:
+            f.write(f"tls-port {free_port()}\ntls-cert-file {certs}/node.crt\n"
+                    f"tls-key-file {certs}/node.key\ntls-ca-cert-file {certs}/ca.crt\n"
+                    "tls-cluster yes\n")
+        return ["--config", conf]
 
 
 class KvSingle(Setup):
@@ -294,9 +336,10 @@ class RedisTrio(Setup):
         self.sequence = f"SET k:__rand__ {args.value};WAIT 2 0"
 
 
-SETUPS = {"k": KvGroup, "a": KvSingle, "b": RedisTrio}
+SETUPS = {"k": KvGroup, "a": KvSingle, "b": RedisTrio, "t": KvGroupTls}
 LABELS = {
     "k": "k: 3-node kv Raft group",
+    "t": "t: k with tls-cluster yes",
     "a": "a: 1 kv, --sync always",
     "b": "b: redis + 2 replicas, WAIT 2 0",
 }
@@ -354,7 +397,7 @@ def run_throughput(args, work):
                     results[s][pipeline].append(row)
                     cells.append(f"P{pipeline} {row['rps']:,.0f}/s p50 {row['p50_latency_ms']:.2f}"
                                  f" p99 {row['p99_latency_ms']:.2f} ms")
-                if s == "k":
+                if s in ("k", "t"):
                     setup.check_followers()
             finally:
                 setup.stop()
@@ -363,17 +406,20 @@ def run_throughput(args, work):
     med = {s: {f: statistics.median(row[col] for row in results[s][p])
                for f, p, col in FIGURES} for s in chosen}
     ratios = [o for o in ("a", "b") if "k" in chosen and o in chosen]
+    tls_ratio = "k" in chosen and "t" in chosen
     print(f"\nwrites of {len(args.value)}-byte values, {args.clients} clients, keyspace "
           f"{args.keyspace:,}; medians of {args.rounds} rounds ({args.requests_p1:,} writes "
           f"unpipelined, {args.requests_p16:,} pipelined 16 deep, per setup and round)")
     print("| figure | " + " | ".join(LABELS[s] for s in chosen)
-          + "".join(f" | k/{o}" for o in ratios) + " |")
-    print("|---" * (len(chosen) + len(ratios) + 1) + "|")
+          + "".join(f" | k/{o}" for o in ratios) + (" | t/k" if tls_ratio else "") + " |")
+    print("|---" * (len(chosen) + len(ratios) + int(tls_ratio) + 1) + "|")
     for f, _, col in FIGURES:
         digits = 0 if col == "rps" else 2
         cells = [f"{med[s][f]:,.{digits}f}" for s in chosen]
         for other in ratios:
             cells.append(f"{med['k'][f] / med[other][f]:.2f}" if med[other][f] else "-")
+        if tls_ratio:
+            cells.append(f"{med['t'][f] / med['k'][f]:.2f}" if med['k'][f] else "-")
         print(f"| {f} | " + " | ".join(cells) + " |")
 
 
@@ -525,7 +571,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="throughput rounds")
     ap.add_argument("--election-rounds", type=int, default=10)
     ap.add_argument("--only", choices=["throughput", "election"])
-    ap.add_argument("--setups", default="k,a,b", help="which throughput setups, of k, a, b")
+    ap.add_argument("--setups", default="k,a,b", help="which throughput setups, of k, a, b, t")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests-p1", type=int, default=50_000,
                     help="writes per setup and round without pipelining")
@@ -551,7 +597,7 @@ def main():
         args.election_writes = 100
     args.setups = args.setups.split(",")
     if not args.setups or any(s not in SETUPS for s in args.setups):
-        die(f"--setups takes some of k, a, b, not {args.setups}")
+        die(f"--setups takes some of k, a, b, t, not {args.setups}")
     args.kv_bin = os.path.abspath(args.kv_bin)
     if not os.path.exists(args.kv_bin):
         die(f"no kvserver at {args.kv_bin} (cargo build --release -p kvserver)")

@@ -54,6 +54,7 @@ pub use error::{Error, Result};
 pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Route, Serve, Status, Unsettled};
 pub use storage::{LogOptions, LogStore};
 pub use store::ReplicatedStore;
+pub use transport::{LinkSecurity, LinkStream};
 
 #[cfg(test)]
 mod group_tests;

@@ -23,7 +23,7 @@ use raft::prelude::Message;
 
 use crate::error::{Error, Result};
 use crate::storage::{LogOptions, LogStore};
-use crate::transport::Transport;
+use crate::transport::{Hello, LinkSecurity, Security, Transport};
 
 /// How a node is set up. Times are in ticks of [`RaftOptions::tick`].
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub struct RaftOptions {
     pub(crate) peers: Vec<(u64, String)>,
     pub(crate) dir: PathBuf,
     pub(crate) client_port: u16,
+    pub(crate) tls_client_port: u16,
+    pub(crate) security: Option<Security>,
     pub(crate) tick: Duration,
     pub(crate) election_ticks: usize,
     pub(crate) heartbeat_ticks: usize,
@@ -53,6 +55,8 @@ impl RaftOptions {
             peers,
             dir: dir.as_ref().to_path_buf(),
             client_port: 0,
+            tls_client_port: 0,
+            security: None,
             tick: Duration::from_millis(100),
             election_ticks: 10,
             heartbeat_ticks: 2,
@@ -67,6 +71,21 @@ impl RaftOptions {
     /// forward their clients' commands here.
     pub fn client_port(mut self, port: u16) -> RaftOptions {
         self.client_port = port;
+        self
+    }
+
+    /// The port this node's TLS clients connect to (0, the default: none), announced to the
+    /// peers beside [`RaftOptions::client_port`]; see [`RaftNode::tls_client_addr`].
+    pub fn tls_client_port(mut self, port: u16) -> RaftOptions {
+        self.tls_client_port = port;
+        self
+    }
+
+    /// Secures every link between nodes with `hook` (kvserver's TLS): each link this node
+    /// accepts or opens goes through it before the first frame, on the link's thread, and a
+    /// link it refuses is dropped and logged. Default: none, links are plain TCP.
+    pub fn security(mut self, hook: Arc<dyn LinkSecurity>) -> RaftOptions {
+        self.security = Some(Security::new(hook));
         self
     }
 
@@ -344,9 +363,19 @@ impl RaftNode {
             .find(|(id, _)| *id == opts.id)
             .map(|(_, a)| a.clone())
             .expect("checked above");
-        let transport =
-            Transport::start(opts.id, &listen, opts.client_port, &opts.peers, tx.clone())
-                .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
+        let hello = Hello {
+            id: opts.id,
+            client_port: opts.client_port,
+            tls_client_port: opts.tls_client_port,
+        };
+        let transport = Transport::start(
+            hello,
+            &listen,
+            &opts.peers,
+            tx.clone(),
+            opts.security.clone(),
+        )
+        .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
         let shared = Arc::new(Shared {
             id: opts.id,
             kv,
@@ -438,7 +467,7 @@ impl RaftNode {
         s.inflight.fetch_sub(1, Ordering::SeqCst);
         let leader = s.leader.load(Ordering::Relaxed);
         if leader != 0 && leader != s.id {
-            return s.transport.client_addr(leader).map(Route::Forward);
+            return s.transport.client_addr(leader, false).map(Route::Forward);
         }
         None
     }
@@ -564,7 +593,13 @@ impl RaftNode {
 
     /// The address clients of node `id` connect to, once its links said.
     pub fn client_addr(&self, id: u64) -> Option<String> {
-        self.shared.transport.client_addr(id)
+        self.shared.transport.client_addr(id, false)
+    }
+
+    /// The address TLS clients of node `id` connect to, once its links said (`None` while
+    /// they have not, or if it announced no [`RaftOptions::tls_client_port`]).
+    pub fn tls_client_addr(&self, id: u64) -> Option<String> {
+        self.shared.transport.client_addr(id, true)
     }
 
     /// Adds a voting member (its Raft address) through Raft's configuration change; answered

@@ -2,19 +2,27 @@
 //! listener for the peers' connections to this node.
 //!
 //! A frame is a length (u32, little-endian) and a payload whose first byte says what it is:
-//! `0` a hello (the sender's node ID, u64, and the port its clients connect to, u16), sent
-//! once when a connection opens; `1` a raft-rs `Message` in protobuf. A sender never blocks
-//! the Raft thread: each peer has a bounded queue, and a message that finds it full, or no
-//! connection, is dropped (Raft retries what matters: heartbeats, appends, votes).
+//! `0` a hello, sent once when a connection opens: the sender's node ID (u64), the port its
+//! clients connect to (u16) and, only when it has one, the port its TLS clients connect to
+//! (u16; a hello without it is 11 bytes long and means none, so a node without a TLS port
+//! sends what nodes before this field sent, and a receiver ignores bytes past the ones it
+//! knows); `1` a raft-rs `Message` in protobuf. A sender never blocks the Raft thread: each
+//! peer has a bounded queue, and a message that finds it full, or no connection, is dropped
+//! (Raft retries what matters: heartbeats, appends, votes).
+//!
+//! With a [`LinkSecurity`] hook (the host's TLS), every link is handed to it, on the link's
+//! own thread and under a deadline, before the hello: a link it refuses is dropped and
+//! logged (once per address until a link from there succeeds). Without one, links are the
+//! plain sockets, as before the hook existed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use protobuf::Message as _;
@@ -29,6 +37,90 @@ const MAX_FRAME: usize = u32::MAX as usize;
 
 const HELLO: u8 = 0;
 const MESSAGE: u8 = 1;
+/// A hello's payload: the kind, the node ID and the client port (the TLS port follows when
+/// the sender has one).
+const HELLO_LEN: usize = 11;
+/// How long a [`LinkSecurity`] hook may take to secure a link (a peer that connects and then
+/// says nothing must not hold a thread for ever, nor a sender its peer's queue).
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A secured link's byte stream (a TLS session over the link's socket, say).
+pub trait LinkStream: Read + Write + Send {}
+
+impl<T: Read + Write + Send> LinkStream for T {}
+
+/// What a host gives [`crate::RaftOptions::security`] to secure the links between nodes
+/// (kvserver's TLS with `tls-cluster yes`): every link accepted from a peer and every link
+/// opened to one goes through it before the first frame. It runs on the link's own thread,
+/// never on the Raft thread, with read and write timeouts already set on the socket (5 s).
+///
+/// # Errors
+/// A refused link (no or a bad certificate, not TLS at all, a timeout): the link is closed.
+pub trait LinkSecurity: Send + Sync {
+    /// Secures a link a peer opened to this node.
+    fn accept(&self, tcp: TcpStream) -> io::Result<Box<dyn LinkStream>>;
+
+    /// Secures a link this node opened to `addr` (`host:port`, as the peer list names it).
+    fn connect(&self, tcp: TcpStream, addr: &str) -> io::Result<Box<dyn LinkStream>>;
+}
+
+/// The hook, shared by every link thread, and the addresses whose refusal was logged.
+#[derive(Clone)]
+pub(crate) struct Security {
+    hook: Arc<dyn LinkSecurity>,
+    warned: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Security {
+    pub(crate) fn new(hook: Arc<dyn LinkSecurity>) -> Security {
+        Security {
+            hook,
+            warned: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// Runs the hook (`accept` or `connect`) on `tcp` with the handshake deadline; logs a
+    /// refusal at warning level the first time `who` is refused, at debug level after that
+    /// until a link with `who` succeeds.
+    fn secure(
+        &self,
+        tcp: &TcpStream,
+        who: &str,
+        accepting: bool,
+    ) -> io::Result<Box<dyn LinkStream>> {
+        let result = tcp
+            .set_read_timeout(Some(HANDSHAKE_DEADLINE))
+            .and_then(|()| tcp.set_write_timeout(Some(HANDSHAKE_DEADLINE)))
+            .and_then(|()| tcp.try_clone())
+            .and_then(|t| {
+                if accepting {
+                    self.hook.accept(t)
+                } else {
+                    self.hook.connect(t, who)
+                }
+            });
+        match &result {
+            Ok(_) => {
+                self.warned.lock().remove(who);
+            }
+            Err(e) => {
+                let dir = if accepting { "from" } else { "to" };
+                if self.warned.lock().insert(who.to_string()) {
+                    log::warn!(target: "raft", "raft link {dir} {who} refused: {e}");
+                } else {
+                    log::debug!(target: "raft", "raft link {dir} {who} refused: {e}");
+                }
+            }
+        }
+        result
+    }
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSecurity")
+    }
+}
 
 struct Peer {
     /// Where this node connects to reach the peer (its Raft address, or a proxy).
@@ -38,35 +130,45 @@ struct Peer {
 
 struct State {
     peers: HashMap<u64, Peer>,
-    /// The port each node's clients connect to, from its hello (kept for nodes that are not
-    /// peers yet: a joining node says hello before its addition is applied here).
-    client_ports: HashMap<u64, u16>,
+    /// The ports each node's clients connect to (plain, TLS or 0), from its hello (kept for
+    /// nodes that are not peers yet: a joining node says hello before its addition is applied
+    /// here).
+    client_ports: HashMap<u64, (u16, u16)>,
+}
+
+/// What this node says in its hello.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hello {
+    pub(crate) id: u64,
+    pub(crate) client_port: u16,
+    pub(crate) tls_client_port: u16,
 }
 
 /// The node's links.
 pub(crate) struct Transport {
-    id: u64,
-    client_port: u16,
+    hello: Hello,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     listen: SocketAddr,
     inbox: Sender<Event>,
+    security: Option<Security>,
 }
 
 impl Transport {
-    /// Listens on `listen` and starts a sender for each of `peers` (ID, address).
+    /// Listens on `listen` and starts a sender for each of `peers` (ID, address); every link
+    /// goes through `security` first when given.
     pub(crate) fn start(
-        id: u64,
+        hello: Hello,
         listen: &str,
-        client_port: u16,
         peers: &[(u64, String)],
         inbox: Sender<Event>,
+        security: Option<Security>,
     ) -> io::Result<Transport> {
         let listener = TcpListener::bind(listen)?;
         let listen = listener.local_addr()?;
+        let id = hello.id;
         let t = Transport {
-            id,
-            client_port,
+            hello,
             state: Arc::new(Mutex::new(State {
                 peers: HashMap::new(),
                 client_ports: HashMap::new(),
@@ -74,6 +176,7 @@ impl Transport {
             stop: Arc::new(AtomicBool::new(false)),
             listen,
             inbox,
+            security,
         };
         for (peer, addr) in peers {
             if *peer != id {
@@ -83,9 +186,10 @@ impl Transport {
         let state = Arc::clone(&t.state);
         let stop = Arc::clone(&t.stop);
         let inbox = t.inbox.clone();
+        let security = t.security.clone();
         thread::Builder::new()
             .name("raft-accept".into())
-            .spawn(move || accept(listener, state, stop, inbox))?;
+            .spawn(move || accept(listener, state, stop, inbox, security))?;
         Ok(t)
     }
 
@@ -99,12 +203,13 @@ impl Transport {
                 queue: tx,
             },
         );
-        let hello = hello(self.id, self.client_port);
+        let hello = hello(self.hello);
         let stop = Arc::clone(&self.stop);
         let addr = addr.to_string();
+        let security = self.security.clone();
         let spawned = thread::Builder::new()
             .name(format!("raft-send-{peer}"))
-            .spawn(move || send_loop(&addr, &hello, &rx, &stop));
+            .spawn(move || send_loop(&addr, &hello, &rx, &stop, security.as_ref()));
         if let Err(e) = spawned {
             log::error!("cannot start the raft sender to node {peer}: {e}");
         }
@@ -127,11 +232,16 @@ impl Transport {
         }
     }
 
-    /// The address clients of `peer` connect to: its Raft host and the port it announced.
-    pub(crate) fn client_addr(&self, peer: u64) -> Option<String> {
+    /// The address clients of `peer` connect to: its Raft host and the port it announced
+    /// (its TLS clients' port if `tls`; `None` if it announced none).
+    pub(crate) fn client_addr(&self, peer: u64, tls: bool) -> Option<String> {
         let st = self.state.lock();
         let p = st.peers.get(&peer)?;
-        let port = *st.client_ports.get(&peer)?;
+        let (plain, secure) = *st.client_ports.get(&peer)?;
+        let port = if tls { secure } else { plain };
+        if tls && port == 0 {
+            return None;
+        }
         let host = p.addr.rsplit_once(':').map_or(p.addr.as_str(), |(h, _)| h);
         Some(format!("{host}:{port}"))
     }
@@ -155,12 +265,21 @@ impl Transport {
     }
 }
 
-fn hello(id: u64, client_port: u16) -> Vec<u8> {
-    let mut f = Vec::with_capacity(15);
-    f.extend_from_slice(&11u32.to_le_bytes());
+/// The hello frame: 11 bytes of payload, 13 with a TLS client port.
+fn hello(h: Hello) -> Vec<u8> {
+    let len = if h.tls_client_port == 0 {
+        HELLO_LEN
+    } else {
+        HELLO_LEN + 2
+    };
+    let mut f = Vec::with_capacity(4 + len);
+    f.extend_from_slice(&(len as u32).to_le_bytes());
     f.push(HELLO);
-    f.extend_from_slice(&id.to_le_bytes());
-    f.extend_from_slice(&client_port.to_le_bytes());
+    f.extend_from_slice(&h.id.to_le_bytes());
+    f.extend_from_slice(&h.client_port.to_le_bytes());
+    if h.tls_client_port != 0 {
+        f.extend_from_slice(&h.tls_client_port.to_le_bytes());
+    }
     f
 }
 
@@ -168,8 +287,15 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
     addr.to_socket_addrs().ok()?.next()
 }
 
-/// One peer's sender: connects (again after any failure), says hello, writes messages.
-fn send_loop(addr: &str, hello: &[u8], rx: &Receiver<Message>, stop: &AtomicBool) {
+/// One peer's sender: connects (again after any failure), secures the link if the host
+/// asked, says hello, writes messages.
+fn send_loop(
+    addr: &str,
+    hello: &[u8],
+    rx: &Receiver<Message>,
+    stop: &AtomicBool,
+    security: Option<&Security>,
+) {
     let mut backoff = Duration::from_millis(20);
     while !stop.load(Ordering::Relaxed) {
         let conn = resolve(addr)
@@ -185,24 +311,78 @@ fn send_loop(addr: &str, hello: &[u8], rx: &Receiver<Message>, stop: &AtomicBool
                 continue;
             }
         };
-        backoff = Duration::from_millis(20);
         let _ = stream.set_nodelay(true);
-        // A peer that stops reading (paused, partitioned) must not hold this thread forever.
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        let mut w = BufWriter::with_capacity(64 * 1024, &stream);
+        let done = match security {
+            None => {
+                backoff = Duration::from_millis(20);
+                set_send_timeouts(&stream);
+                pump(&stream, &stream, hello, rx, stop)
+            }
+            Some(sec) => match sec.secure(&stream, addr, false) {
+                Ok(secured) => {
+                    set_send_timeouts(&stream);
+                    let opened = Instant::now();
+                    let done = pump(secured, &stream, hello, rx, stop);
+                    if !done && opened.elapsed() < Duration::from_secs(1) {
+                        // A peer that refuses this node's certificate may only say so after
+                        // the handshake (TLS 1.3): back off rather than handshake in a loop.
+                        thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(500));
+                    } else {
+                        backoff = Duration::from_millis(20);
+                    }
+                    done
+                }
+                Err(_) => {
+                    // Refused (logged): retried as a failed connection is, without its
+                    // stale messages.
+                    let _ = stream.shutdown(Shutdown::Both);
+                    while rx.try_recv().is_ok() {}
+                    thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    false
+                }
+            },
+        };
+        if done {
+            return;
+        }
+    }
+}
+
+/// After the handshake: a peer that stops reading (paused, partitioned) must not hold this
+/// thread forever, and nothing is read.
+fn set_send_timeouts(stream: &TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_read_timeout(None);
+}
+
+/// Says hello on `link` and writes the queue's messages to it until the link fails (`false`:
+/// connect again) or the sender should end (`true`). `stream` is the link's socket, shut down
+/// on failure.
+fn pump(
+    link: impl Write,
+    stream: &TcpStream,
+    hello: &[u8],
+    rx: &Receiver<Message>,
+    stop: &AtomicBool,
+) -> bool {
+    {
+        let mut w = BufWriter::with_capacity(64 * 1024, link);
         if w.write_all(hello).and_then(|()| w.flush()).is_err() {
-            continue;
+            let _ = stream.shutdown(Shutdown::Both);
+            return false;
         }
         loop {
             let first = match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
                     if stop.load(Ordering::Relaxed) {
-                        return;
+                        return true;
                     }
                     continue;
                 }
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => return true,
             };
             let mut ok = write_message(&mut w, &first).is_ok();
             while ok && let Ok(m) = rx.try_recv() {
@@ -210,7 +390,7 @@ fn send_loop(addr: &str, hello: &[u8], rx: &Receiver<Message>, stop: &AtomicBool
             }
             if !ok || w.flush().is_err() {
                 let _ = stream.shutdown(Shutdown::Both);
-                break;
+                return false;
             }
         }
     }
@@ -229,6 +409,7 @@ fn accept(
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     inbox: Sender<Event>,
+    security: Option<Security>,
 ) {
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -238,25 +419,44 @@ fn accept(
         let state = Arc::clone(&state);
         let stop = Arc::clone(&stop);
         let inbox = inbox.clone();
+        let security = security.clone();
         let _ = thread::Builder::new()
             .name("raft-recv".into())
             .spawn(move || {
-                if let Err(e) = receive(&stream, &state, &stop, &inbox) {
+                let _ = stream.set_nodelay(true);
+                let result = match &security {
+                    None => receive(&stream, &state, &stop, &inbox),
+                    Some(sec) => {
+                        // The peer's host: its port is a new one for every link.
+                        let who = stream
+                            .peer_addr()
+                            .map_or_else(|_| "an unknown address".into(), |a| a.ip().to_string());
+                        match sec.secure(&stream, &who, true) {
+                            Ok(link) => stream
+                                .set_read_timeout(None)
+                                .and_then(|()| stream.set_write_timeout(None))
+                                .and_then(|()| receive(link, &state, &stop, &inbox)),
+                            // Logged by `secure`.
+                            Err(_) => Ok(()),
+                        }
+                    }
+                };
+                if let Err(e) = result {
                     log::debug!(target: "raft", "raft link closed: {e}");
                 }
+                let _ = stream.shutdown(Shutdown::Both);
             });
     }
 }
 
-/// Reads one peer's frames until the connection ends.
+/// Reads one peer's frames from `link` until the connection ends.
 fn receive(
-    stream: &TcpStream,
+    link: impl Read,
     state: &Mutex<State>,
     stop: &AtomicBool,
     inbox: &Sender<Event>,
 ) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
-    let mut r = io::BufReader::with_capacity(64 * 1024, stream);
+    let mut r = io::BufReader::with_capacity(64 * 1024, link);
     let mut from = None;
     let mut buf = Vec::new();
     loop {
@@ -272,10 +472,14 @@ fn receive(
         buf.resize(len, 0);
         r.read_exact(&mut buf)?;
         match buf[0] {
-            HELLO if len == 11 => {
+            HELLO if len == HELLO_LEN || len >= HELLO_LEN + 2 => {
                 let id = u64::from_le_bytes(buf[1..9].try_into().expect("8 bytes"));
                 let port = u16::from_le_bytes(buf[9..11].try_into().expect("2 bytes"));
-                state.lock().client_ports.insert(id, port);
+                let tls_port = match buf.get(11..13) {
+                    Some(b) => u16::from_le_bytes(b.try_into().expect("2 bytes")),
+                    None => 0,
+                };
+                state.lock().client_ports.insert(id, (port, tls_port));
                 from = Some(id);
             }
             MESSAGE if from.is_some() => {
@@ -293,5 +497,154 @@ fn receive(
         if buf.capacity() > 1 << 20 {
             buf = Vec::new();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use raft::prelude::MessageType;
+
+    use super::*;
+
+    /// A toy hook: the opener says `KVOK`, then both sides flip every byte; a link that does
+    /// not start with `KVOK` is refused. Counts what it secured.
+    #[derive(Default)]
+    struct Flip {
+        accepted: AtomicUsize,
+        connected: AtomicUsize,
+    }
+
+    struct Flipped(TcpStream);
+
+    impl Read for Flipped {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            buf[..n].iter_mut().for_each(|b| *b ^= 0xff);
+            Ok(n)
+        }
+    }
+
+    impl Write for Flipped {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let flipped: Vec<u8> = buf.iter().map(|b| b ^ 0xff).collect();
+            self.0.write_all(&flipped)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0.flush()
+        }
+    }
+
+    impl LinkSecurity for Flip {
+        fn accept(&self, mut tcp: TcpStream) -> io::Result<Box<dyn LinkStream>> {
+            let mut magic = [0u8; 4];
+            tcp.read_exact(&mut magic)?;
+            if &magic != b"KVOK" {
+                return Err(io::Error::other("no KVOK"));
+            }
+            self.accepted.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Flipped(tcp)))
+        }
+
+        fn connect(&self, mut tcp: TcpStream, _addr: &str) -> io::Result<Box<dyn LinkStream>> {
+            tcp.write_all(b"KVOK")?;
+            self.connected.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Flipped(tcp)))
+        }
+    }
+
+    fn heartbeat(from: u64, to: u64, term: u64) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgHeartbeat);
+        m.from = from;
+        m.to = to;
+        m.term = term;
+        m
+    }
+
+    fn start(
+        id: u64,
+        tls: u16,
+        peers: &[(u64, String)],
+        hook: &Arc<Flip>,
+    ) -> (Transport, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        let hello = Hello {
+            id,
+            client_port: 6000 + id as u16,
+            tls_client_port: tls,
+        };
+        let sec = Security::new(Arc::clone(hook) as Arc<dyn LinkSecurity>);
+        let t = Transport::start(hello, "127.0.0.1:0", peers, tx, Some(sec)).expect("listens");
+        (t, rx)
+    }
+
+    #[test]
+    fn a_hooked_link_carries_messages_and_a_plain_peer_is_refused() {
+        let hook = Arc::new(Flip::default());
+        let (b, b_inbox) = start(2, 0, &[], &hook);
+        let b_addr = b.listen_addr().to_string();
+        let (a, _a_inbox) = start(1, 7001, &[(2, b_addr.clone())], &hook);
+        a.send(heartbeat(1, 2, 5));
+        let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
+            panic!("the message crossed the hooked link");
+        };
+        assert_eq!((m.from, m.term), (1, 5));
+        assert_eq!(hook.connected.load(Ordering::SeqCst), 1);
+        assert_eq!(hook.accepted.load(Ordering::SeqCst), 1);
+        // Node 1's extended hello carried its TLS client port (B had no peer entry for it, so
+        // its addresses are not known, but the hello was read).
+        assert_eq!(b.state.lock().client_ports.get(&1), Some(&(6001, 7001)));
+
+        // A peer that skips the hook: a hello and a heartbeat with a higher term, in plain.
+        let mut fake = TcpStream::connect(&b_addr).expect("connects");
+        let mut frames = hello(Hello {
+            id: 9,
+            client_port: 1,
+            tls_client_port: 0,
+        });
+        write_message(&mut frames, &heartbeat(9, 2, 1000)).unwrap();
+        fake.write_all(&frames).unwrap();
+        // The node closes the link (the hook refused it) without reading the frames.
+        fake.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let closed = fake.read_to_end(&mut rest);
+        assert!(
+            matches!(&closed, Ok(0))
+                || matches!(&closed, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{closed:?}"
+        );
+        assert!(b_inbox.try_recv().is_err(), "nothing from the refused peer");
+        assert!(!b.state.lock().client_ports.contains_key(&9));
+        assert_eq!(hook.accepted.load(Ordering::SeqCst), 1);
+        assert!(
+            b.security
+                .as_ref()
+                .unwrap()
+                .warned
+                .lock()
+                .contains("127.0.0.1")
+        );
+        a.stop();
+        b.stop();
+    }
+
+    #[test]
+    fn a_hello_is_eleven_bytes_without_a_tls_port_and_thirteen_with_one() {
+        let plain = hello(Hello {
+            id: 3,
+            client_port: 0x0102,
+            tls_client_port: 0,
+        });
+        assert_eq!(plain, [11, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 1]);
+        let tls = hello(Hello {
+            id: 3,
+            client_port: 0x0102,
+            tls_client_port: 0x0304,
+        });
+        assert_eq!(tls, [13, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 1, 4, 3]);
     }
 }

@@ -115,10 +115,29 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     // `replicaof` in the config file: start following the primary.
     crate::replica::start_configured(&shared);
     if let Some((id, peers)) = shared.cfg.raft.clone() {
-        let opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
+        let mut opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
             .client_port(local_addr.port())
             .join(shared.cfg.raft_join)
             .snapshot_entries(shared.cfg.raft_snapshot_entries);
+        if config_value(&shared.cfg, "tls-cluster") == "yes" {
+            let Some(addr) = tls_addr else {
+                return Err(
+                    "tls-cluster yes needs a tls-port (the port followers forward \
+                            to over TLS)"
+                        .into(),
+                );
+            };
+            let settings =
+                crate::tls::Settings::from_params(|name| config_value(&shared.cfg, name));
+            let tls = Arc::new(
+                crate::raft_tls::ClusterTls::new(&settings)
+                    .map_err(|e| format!("cannot configure TLS for the raft links: {e}"))?,
+            );
+            opts = opts
+                .tls_client_port(addr.port())
+                .security(Arc::clone(&tls) as Arc<dyn kvraft::LinkSecurity>);
+            let _ = shared.raft_tls.set(tls);
+        }
         let node = kvraft::RaftNode::start(shared.kv.clone(), opts)
             .map_err(|e| format!("cannot start raft node {id}: {e}"))?;
         let weak = Arc::downgrade(&shared);

@@ -12,6 +12,7 @@ mod os;
 mod params;
 mod pubsub;
 mod raft;
+mod raft_tls;
 mod registry;
 mod repl;
 mod replica;

@@ -10,7 +10,8 @@
 //! itself; PUBLISH is forwarded and reaches every node's subscribers through the log. If the
 //! link to the leader fails after a command was sent, its outcome is unknown: the client's
 //! connection is closed rather than answered, as a failed commit closes it on a single
-//! server.
+//! server. With `tls-cluster yes` the link goes to the leader's `tls-port` over TLS
+//! (`crate::raft_tls`), so a group whose clients use only TLS forwards too.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -37,11 +38,34 @@ pub(crate) struct Creds {
     pub(crate) pass: Vec<u8>,
 }
 
+/// A link to the leader: plain TCP, or TLS with `tls-cluster yes`.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<crate::raft_tls::ClientStream>),
+}
+
+impl Link {
+    /// Sends all of `buf` (a TLS session's records included).
+    fn send(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Link::Plain(s) => s.write_all(buf),
+            Link::Tls(s) => s.write_all(buf).and_then(|()| s.flush()),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.read(buf),
+            Link::Tls(s) => s.read(buf),
+        }
+    }
+}
+
 /// The connection to the leader a follower's client uses.
 pub(crate) struct Upstream {
     addr: String,
     leader: u64,
-    stream: TcpStream,
+    stream: Link,
     buf: Vec<u8>,
     /// The database, protocol and user the leader's side of this connection has (no user:
     /// the leader's default, unauthenticated).
@@ -68,6 +92,23 @@ pub(crate) fn forward(
     req: &Request<'_>,
     out: &mut Vec<u8>,
 ) {
+    // With `tls-cluster yes`, the leader's TLS client port, over TLS.
+    let tls = s.shared.raft_tls.get().cloned();
+    let tls_addr;
+    let addr = match &tls {
+        None => addr,
+        Some(_) => match s.shared.raft.get().and_then(|r| r.tls_client_addr(leader)) {
+            Some(a) => {
+                tls_addr = a;
+                tls_addr.as_str()
+            }
+            None => {
+                verbose!("the raft leader {leader} announced no TLS client port");
+                Writer::new(out, s.version).error(TRYAGAIN);
+                return;
+            }
+        },
+    };
     if s.upstream
         .as_ref()
         .is_some_and(|u| u.addr != addr || u.leader != leader)
@@ -91,7 +132,7 @@ pub(crate) fn forward(
         }
     }
     if s.upstream.is_none() {
-        match connect(addr, leader) {
+        match connect(addr, leader, tls.as_deref()) {
             Ok(u) => s.upstream = Some(Box::new(u)),
             Err(e) => {
                 verbose!("cannot reach the raft leader at {addr}: {e}");
@@ -125,7 +166,7 @@ pub(crate) fn forward(
         let mut answer = Vec::new();
         let done = up
             .stream
-            .write_all(&msg)
+            .send(&msg)
             .and_then(|()| read_reply(up, &give_up, Some(&mut answer)));
         match done {
             Ok(()) if answer.first() == Some(&b'-') => {
@@ -162,7 +203,7 @@ pub(crate) fn forward(
     let extra = usize::from(up.db != s.db_index) + usize::from(up.resp3 != resp3);
     let args: Vec<&[u8]> = req.args().collect();
     push_command(&mut msg, &args);
-    let sent = up.stream.write_all(&msg);
+    let sent = up.stream.send(&msg);
     let mut reply = Ok(());
     if sent.is_ok() {
         for i in 0..=extra {
@@ -186,16 +227,32 @@ pub(crate) fn forward(
     }
 }
 
-fn connect(addr: &str, leader: u64) -> io::Result<Upstream> {
+fn connect(
+    addr: &str,
+    leader: u64,
+    tls: Option<&crate::raft_tls::ClusterTls>,
+) -> io::Result<Upstream> {
     let sock = addr
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::other("no address"))?;
     let stream = TcpStream::connect_timeout(&sock, Duration::from_secs(1))?;
     stream.set_nodelay(true)?;
+    let stream = match tls {
+        None => Link::Plain(stream),
+        Some(tls) => {
+            stream.set_read_timeout(Some(crate::tls::HANDSHAKE_DEADLINE))?;
+            stream.set_write_timeout(Some(crate::tls::HANDSHAKE_DEADLINE))?;
+            Link::Tls(Box::new(tls.connect(stream, addr)?))
+        }
+    };
+    let tcp = match &stream {
+        Link::Plain(s) => s,
+        Link::Tls(s) => &s.sock,
+    };
     // Short reads, so that a leader that stops answering is noticed when another is elected.
-    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    tcp.set_read_timeout(Some(Duration::from_millis(100)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))?;
     Ok(Upstream {
         addr: addr.to_string(),
         leader,

@@ -145,6 +145,9 @@ pub(crate) struct Shared {
     pub(crate) repl: crate::repl::Primary,
     /// The Raft mode's node (`--raft-id`), set once at start-up.
     pub(crate) raft: std::sync::OnceLock<kvraft::RaftNode>,
+    /// The Raft links' TLS (`tls-cluster yes` in the Raft mode), set once at start-up: a
+    /// follower forwards to the leader's TLS client port with it.
+    pub(crate) raft_tls: std::sync::OnceLock<std::sync::Arc<crate::raft_tls::ClusterTls>>,
 }
 
 /// The script engine, with the function libraries the store kept loaded into it.
@@ -241,6 +244,7 @@ impl Shared {
             instantaneous: crate::stats::Instantaneous::default(),
             stopping: AtomicBool::new(false),
             raft: std::sync::OnceLock::new(),
+            raft_tls: std::sync::OnceLock::new(),
             save_on_shutdown: AtomicBool::new(true),
             waiters: crate::waiters::Waiters::default(),
             monitors: crate::monitor::Monitors::default(),

@@ -201,6 +201,22 @@ impl Settings {
     /// What is wrong, for the log: a file that cannot be read or holds no certificate or key,
     /// a key that does not match its certificate, an unknown protocol or suite name.
     pub(crate) fn build(&self) -> Result<Arc<ServerConfig>, String> {
+        self.server_config(&self.auth_clients)
+    }
+
+    /// The server configuration for the Raft links' accepting side (`tls-cluster yes`): as
+    /// [`Settings::build`], but a client certificate signed by the CA is always required,
+    /// whatever `tls-auth-clients` says (Redis 7 accepts cluster bus links with
+    /// `TLS_CLIENT_AUTH_YES`).
+    ///
+    /// # Errors
+    /// As [`Settings::build`]; no CA set is an error here.
+    pub(crate) fn cluster_config(&self) -> Result<Arc<ServerConfig>, String> {
+        self.server_config("yes")
+    }
+
+    /// The server configuration with `auth_clients` (`yes`, `optional`, `no`).
+    fn server_config(&self, auth_clients: &str) -> Result<Arc<ServerConfig>, String> {
         if self.cert_file.is_empty() || self.key_file.is_empty() {
             return Err("tls-cert-file and tls-key-file must be set".into());
         }
@@ -208,7 +224,7 @@ impl Settings {
         let key = load_key(&self.key_file, "tls-key-file", &self.key_file_pass)?;
         let provider = self.provider()?;
         let versions = self.versions()?;
-        let verifier = match self.auth_clients.as_str() {
+        let verifier = match auth_clients {
             "no" => WebPkiClientVerifier::no_client_auth(),
             mode => {
                 let Some(roots) = self.roots()? else {
@@ -248,7 +264,8 @@ impl Settings {
         Ok(Arc::new(config))
     }
 
-    /// A client configuration from these settings, for kv's outgoing TLS links (replication):
+    /// A client configuration from these settings, for kv's outgoing TLS links (replication,
+    /// the Raft links and forwarding with `tls-cluster yes`):
     /// the server's certificate checked against `tls-ca-cert-file`/`tls-ca-cert-dir`, kv's
     /// own certificate from `tls-client-cert-file`/`tls-client-key-file` (or, when those are
     /// not set, `tls-cert-file`/`tls-key-file`, as Redis does), the same protocols and
@@ -256,7 +273,6 @@ impl Settings {
     ///
     /// # Errors
     /// What is wrong, for the log, as [`Settings::build`].
-    #[allow(dead_code)] // for the replication links (issue 18), which are not built yet
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         let Some(roots) = self.roots()? else {
             return Err(

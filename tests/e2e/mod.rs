@@ -24,6 +24,7 @@ mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;
 mod raft;
+mod raft_tls;
 mod raw;
 mod rdb_redis;
 mod replica;

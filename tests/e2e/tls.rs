@@ -25,13 +25,13 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// A test CA, and server and client certificates it signed (X.509 v3, as rustls requires).
-struct Certs {
+pub(super) struct Certs {
     dir: TempDir,
 }
 
 impl Certs {
     /// A copy of one set made once per test process (four RSA keys take seconds).
-    fn new(name: &str) -> Certs {
+    pub(super) fn new(name: &str) -> Certs {
         static MADE: std::sync::OnceLock<Vec<(std::ffi::OsString, Vec<u8>)>> =
             std::sync::OnceLock::new();
         let files = MADE.get_or_init(|| {
@@ -52,7 +52,8 @@ impl Certs {
         Certs { dir }
     }
 
-    fn make(name: &str) -> Certs {
+    /// A new set with its own CA (`new` hands out copies of one).
+    pub(super) fn make(name: &str) -> Certs {
         let dir = TempDir::new(name);
         std::fs::create_dir_all(dir.path()).unwrap();
         let certs = Certs { dir };
@@ -128,13 +129,13 @@ impl Certs {
         ]);
     }
 
-    fn path(&self, file: &str) -> String {
+    pub(super) fn path(&self, file: &str) -> String {
         format!("{}/{file}", self.dir.path())
     }
 
     /// A kvserver config file with TLS on `tls_port`, plaintext on `port` (0: TLS only) and
     /// `extra` lines.
-    fn config(&self, port: u16, tls_port: u16, extra: &str) -> String {
+    pub(super) fn config(&self, port: u16, tls_port: u16, extra: &str) -> String {
         let file = self.path(&format!("kv-{tls_port}.conf"));
         std::fs::write(
             &file,
@@ -152,7 +153,7 @@ impl Certs {
 
     /// A rustls client configuration that trusts the test CA, with the client certificate
     /// when `with_cert`.
-    fn client_config(&self, with_cert: bool) -> Arc<rustls::ClientConfig> {
+    pub(super) fn client_config(&self, with_cert: bool) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(self.path("ca.crt")).unwrap() {
             roots.add(c.unwrap()).unwrap();
@@ -204,7 +205,7 @@ impl Certs {
 }
 
 /// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -213,13 +214,16 @@ fn free_port() -> u16 {
 }
 
 /// A TLS session over a raw socket, speaking RESP by hand.
-struct TlsClient {
-    tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+pub(super) struct TlsClient {
+    pub(super) tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
 }
 
 impl TlsClient {
     /// Connects and completes the handshake.
-    fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> std::io::Result<TlsClient> {
+    pub(super) fn connect(
+        port: u16,
+        config: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<TlsClient> {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
         tcp.set_read_timeout(Some(PATIENCE))?;
         let name = ServerName::try_from("localhost").unwrap();
@@ -232,7 +236,7 @@ impl TlsClient {
     }
 
     /// Sends `request` and reads until `expected.len()` bytes came back.
-    fn roundtrip(&mut self, request: &[u8], want: usize) -> std::io::Result<String> {
+    pub(super) fn roundtrip(&mut self, request: &[u8], want: usize) -> std::io::Result<String> {
         self.tls.write_all(request)?;
         self.tls.flush()?;
         let mut got = vec![0; want];

@@ -199,6 +199,13 @@ fn check_live(shared: &Shared, name: &str, value: &str) -> Result<(), &'static s
     if name == "port" && value != shared.local_addr.port().to_string() {
         return Err("Unable to listen on this port");
     }
+    // The Raft links are secured, or not, when the node starts (kvserver/src/raft_tls.rs).
+    if name == "tls-cluster"
+        && shared.raft.get().is_some()
+        && (value == "yes") != shared.raft_tls.get().is_some()
+    {
+        return Err("tls-cluster cannot change while the raft node runs (restart it)");
+    }
     Ok(())
 }
 

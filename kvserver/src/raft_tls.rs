@@ -1,0 +1,111 @@
+//! TLS on the Raft mode's links (`tls-cluster yes`, Redis's name for TLS on its cluster bus):
+//! the links between nodes (kvraft's transport, through its [`kvraft::LinkSecurity`] hook) and
+//! a follower's forwarding links to the leader's `tls-port`.
+//!
+//! A node accepts a Raft link only from a peer that presents a certificate signed by
+//! `tls-ca-cert-file`/`-dir`, whatever `tls-auth-clients` says (Redis 7 does the same on its
+//! cluster bus: `connCreateAcceptedTLS(fd, TLS_CLIENT_AUTH_YES)`), and opens its own links
+//! with `tls-client-cert-file`/`-key-file` (else `tls-cert-file`/`-key-file`), checking the
+//! peer's certificate against the same CA and its name (the host of the peer's address;
+//! Redis checks only the chain). The configurations are built once, at start-up: CONFIG SET
+//! of a `tls-*` parameter changes the client port's TLS, not the Raft links'.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
+
+/// The Raft links' TLS configurations.
+#[derive(Debug)]
+pub(crate) struct ClusterTls {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+/// A TLS connection this node opened (a Raft link, or a forwarding link to the leader).
+pub(crate) type ClientStream = StreamOwned<ClientConnection, TcpStream>;
+
+impl ClusterTls {
+    /// Both sides' configurations from the `tls-*` settings.
+    ///
+    /// # Errors
+    /// What is wrong, for the log: no certificate, key or CA, or one that does not load.
+    pub(crate) fn new(settings: &crate::tls::Settings) -> Result<ClusterTls, String> {
+        Ok(ClusterTls {
+            server: settings.cluster_config()?,
+            client: settings.client_config()?,
+        })
+    }
+
+    /// Completes a client handshake over `tcp` to `addr` (`host:port`; the host is the name
+    /// the peer's certificate must carry). The socket's timeouts bound it.
+    ///
+    /// # Errors
+    /// The handshake failed (a certificate refused either way, not TLS) or timed out.
+    pub(crate) fn connect(&self, tcp: TcpStream, addr: &str) -> io::Result<ClientStream> {
+        let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| io::Error::other(format!("{host} is not a TLS server name: {e}")))?;
+        let session =
+            ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
+        let mut tls = StreamOwned::new(session, tcp);
+        handshake(&mut tls.conn, &tls.sock)?;
+        Ok(tls)
+    }
+}
+
+impl kvraft::LinkSecurity for ClusterTls {
+    fn accept(&self, tcp: TcpStream) -> io::Result<Box<dyn kvraft::LinkStream>> {
+        let session = ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
+        let mut tls = StreamOwned::new(session, tcp);
+        handshake(&mut tls.conn, &tls.sock)?;
+        Ok(Box::new(tls))
+    }
+
+    fn connect(&self, tcp: TcpStream, addr: &str) -> io::Result<Box<dyn kvraft::LinkStream>> {
+        Ok(Box::new(ClusterTls::connect(self, tcp, addr)?))
+    }
+}
+
+/// Runs a handshake to its end with blocking I/O (the caller's socket timeouts bound each
+/// step), then sends what the session still has (TLS 1.3 session tickets).
+fn handshake<S: rustls::SideData>(
+    conn: &mut rustls::ConnectionCommon<S>,
+    tcp: &TcpStream,
+) -> io::Result<()> {
+    run_handshake(conn, tcp)
+        .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake (tls-cluster yes): {e}")))
+}
+
+fn run_handshake<S: rustls::SideData>(
+    conn: &mut rustls::ConnectionCommon<S>,
+    mut tcp: &TcpStream,
+) -> io::Result<()> {
+    while conn.is_handshaking() {
+        // An error (a refused certificate, bytes that are not TLS) has its alert sent first;
+        // the peer closing mid-handshake is `UnexpectedEof`.
+        match conn.complete_io(&mut tcp) {
+            Ok((0, 0)) if conn.is_handshaking() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed during the TLS handshake",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp)?;
+    }
+    Ok(())
+}
