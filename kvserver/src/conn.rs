@@ -209,6 +209,9 @@ impl Session {
         if let Some(tx) = &mut self.multi {
             tx.fail();
         }
+        if let Some(up) = &mut self.upstream {
+            up.fail();
+        }
     }
 
     /// Executes one request, appending its reply (if any) to `out`.

@@ -72,6 +72,40 @@ pub(crate) struct Upstream {
     db: usize,
     resp3: bool,
     creds: Option<Creds>,
+    /// Whether the leader's side has a transaction open, or keys watched, for this client:
+    /// then the client cannot go on with another leader.
+    multi: bool,
+    watching: bool,
+    /// A command of the open transaction was refused here (arity, ACL, ...): the leader
+    /// queued the others, so EXEC becomes DISCARD and EXECABORT, as Redis answers.
+    dirty: bool,
+}
+
+impl Upstream {
+    /// Marks the transaction open on the leader, if any, as failed (`Session::fail_transaction`).
+    pub(crate) fn fail(&mut self) {
+        self.dirty |= self.multi;
+    }
+
+    /// Follows MULTI, WATCH, EXEC, DISCARD and UNWATCH by the leader's answer (`ok`: a `+`
+    /// reply), so that a client whose transaction ended goes on through a new leader.
+    fn track(&mut self, name: &[u8], ok: bool) {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("multi") && ok {
+            self.multi = true;
+            self.dirty = false;
+        } else if is("watch") && ok {
+            self.watching = true;
+        } else if (is("exec") || is("discard")) && self.multi {
+            // Both end a transaction (even EXECABORT) and unwatch every key; without one
+            // they are errors that change nothing.
+            self.multi = false;
+            self.watching = false;
+            self.dirty = false;
+        } else if is("unwatch") && !self.multi {
+            self.watching = false;
+        }
+    }
 }
 
 /// Whether a follower forwards `cmd` to the leader.
@@ -169,7 +203,7 @@ pub(crate) fn forward(
             .send(&msg)
             .and_then(|()| read_reply(up, &give_up, Some(&mut answer)));
         match done {
-            Ok(()) if answer.first() == Some(&b'-') => {
+            Ok(b'-') => {
                 verbose!("the raft leader refused a forwarded client's credentials");
                 out.extend_from_slice(&answer);
                 s.upstream = None;
@@ -178,7 +212,7 @@ pub(crate) fn forward(
                 }
                 return;
             }
-            Ok(()) => {
+            Ok(_) => {
                 up.creds = Some(Creds {
                     user: creds.user.clone(),
                     pass: creds.pass.clone(),
@@ -192,6 +226,8 @@ pub(crate) fn forward(
             }
         }
     }
+    let discard = up.dirty && name.eq_ignore_ascii_case(b"exec");
+    let name: &[u8] = if discard { b"DISCARD" } else { name };
     let mut msg = Vec::new();
     if up.db != s.db_index {
         push_command(&mut msg, &[b"SELECT", s.db_index.to_string().as_bytes()]);
@@ -201,10 +237,15 @@ pub(crate) fn forward(
         push_command(&mut msg, &[b"HELLO", if resp3 { b"3" } else { b"2" }]);
     }
     let extra = usize::from(up.db != s.db_index) + usize::from(up.resp3 != resp3);
-    let args: Vec<&[u8]> = req.args().collect();
+    let args: Vec<&[u8]> = if discard {
+        vec![name]
+    } else {
+        req.args().collect()
+    };
     push_command(&mut msg, &args);
+    let mark = out.len();
     let sent = up.stream.send(&msg);
-    let mut reply = Ok(());
+    let mut reply = Ok(b'+');
     if sent.is_ok() {
         for i in 0..=extra {
             let keep = i == extra;
@@ -215,9 +256,16 @@ pub(crate) fn forward(
         }
     }
     match sent.and(reply) {
-        Ok(()) => {
+        Ok(kind) => {
             up.db = s.db_index;
             up.resp3 = resp3;
+            up.track(name, kind == b'+');
+            s.forwarded_state = up.multi || up.watching;
+            if discard {
+                out.truncate(mark);
+                Writer::new(out, s.version)
+                    .error(b"EXECABORT Transaction discarded because of previous errors.");
+            }
         }
         Err(e) => {
             verbose!("the link to the raft leader failed: {e}; closing the client");
@@ -261,6 +309,9 @@ fn connect(
         db: 0,
         resp3: false,
         creds: None,
+        multi: false,
+        watching: false,
+        dirty: false,
     })
 }
 
@@ -274,12 +325,13 @@ fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
 }
 
 /// Reads one reply (and any push messages before it) from the leader; appends its bytes to
-/// `out` if given. Waits until `give_up` says so: a blocking command may take long.
+/// `out` if given, and returns the reply's type byte (`+`, `-`, ...). Waits until `give_up`
+/// says so: a blocking command may take long.
 fn read_reply(
     up: &mut Upstream,
     give_up: &dyn Fn() -> bool,
     mut out: Option<&mut Vec<u8>>,
-) -> io::Result<()> {
+) -> io::Result<u8> {
     let mut limits = Limits::new();
     limits.max_bulk_len = usize::MAX;
     limits.max_array_len = usize::MAX;
@@ -289,12 +341,13 @@ fn read_reply(
             match kvproto::decode_frame(&up.buf, &limits) {
                 Ok(Status::Complete((frame, used))) => {
                     let push = matches!(frame, kvproto::Frame::Push(_));
+                    let kind = up.buf[0];
                     if let Some(o) = out.as_deref_mut() {
                         o.extend_from_slice(&up.buf[..used]);
                     }
                     up.buf.drain(..used);
                     if !push {
-                        return Ok(());
+                        return Ok(kind);
                     }
                     continue;
                 }

@@ -452,6 +452,61 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     );
     let got: Option<String> = redis::cmd("GET").arg("app:3").query(&mut c).unwrap();
     assert_eq!(got.as_deref(), Some("now"));
+    // A command the follower refuses inside a forwarded transaction aborts it, as in Redis:
+    // EXEC answers EXECABORT and the queued SET never runs.
+    assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
+    cmd(&mut c, &["SET", "app:5", "queued"]).unwrap();
+    let e = cmd(&mut c, &["SET", "other:5", "v"]).expect_err("refused by the follower's ACL");
+    assert!(error_text(&e).starts_with("NOPERM"), "{}", error_text(&e));
+    let e = cmd(&mut c, &["EXEC"]).expect_err("the transaction is aborted");
+    assert!(
+        error_text(&e).starts_with("EXECABORT"),
+        "{}",
+        error_text(&e)
+    );
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("app:5")
+        .query(&mut admin(leader))
+        .unwrap();
+    assert_eq!(n, 0, "nothing of the aborted transaction ran");
+    // A finished transaction does not tie the client to its leader; open watches do.
+    let (x,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("app:n")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(x, 1);
+    let mut w = g.node(follower).client();
+    cmd(&mut w, &["AUTH", "app", "apppass"]).unwrap();
+    cmd(&mut w, &["WATCH", "app:n"]).unwrap();
+    let third = 6 - leader - follower;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("raft")
+            .query(&mut admin(third))
+            .unwrap();
+        if info.contains("raft_serving:1") {
+            break;
+        }
+        let _ = cmd(
+            &mut admin(leader),
+            &["RAFT", "TRANSFER-LEADER", &third.to_string()],
+        );
+        assert!(Instant::now() < deadline, "node {third} never led: {info}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let n: i64 = redis::cmd("INCR")
+        .arg("app:n")
+        .query(&mut c)
+        .expect("goes on");
+    assert_eq!(n, 2);
+    assert!(
+        cmd(&mut w, &["MULTI"]).is_err(),
+        "a watch begun with the old leader cannot go on with the new one"
+    );
+    let leader = third;
     // A password the leader does not know: its refusal is the answer, and nothing ran.
     cmd(
         &mut admin(leader),
