@@ -76,36 +76,6 @@ fn handshake<S: rustls::SideData>(
     conn: &mut rustls::ConnectionCommon<S>,
     tcp: &TcpStream,
 ) -> io::Result<()> {
-    run_handshake(conn, tcp)
+    crate::tls::complete_handshake(conn, tcp, None)
         .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake (tls-cluster yes): {e}")))
-}
-
-fn run_handshake<S: rustls::SideData>(
-    conn: &mut rustls::ConnectionCommon<S>,
-    mut tcp: &TcpStream,
-) -> io::Result<()> {
-    while conn.is_handshaking() {
-        // An error (a refused certificate, bytes that are not TLS) has its alert sent first;
-        // the peer closing mid-handshake is `UnexpectedEof`.
-        match conn.complete_io(&mut tcp) {
-            Ok((0, 0)) if conn.is_handshaking() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the peer closed during the TLS handshake",
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "TLS handshake timed out",
-                ));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    while conn.wants_write() {
-        conn.write_tls(&mut tcp)?;
-    }
-    Ok(())
 }

@@ -475,25 +475,39 @@ pub(crate) fn accept(tcp: &TcpStream, config: Arc<ServerConfig>) -> io::Result<B
 }
 
 /// Runs the handshake with blocking I/O and a deadline.
-fn handshake(mut tcp: &TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
-    let deadline = Instant::now() + HANDSHAKE_DEADLINE;
-    while tls.is_handshaking() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS handshake timed out",
-            ));
+fn handshake(tcp: &TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
+    complete_handshake(tls, tcp, Some(Instant::now() + HANDSHAKE_DEADLINE))?;
+    tcp.set_read_timeout(None)?;
+    tcp.set_write_timeout(None)
+}
+
+/// Runs a handshake (either side's) to its end with blocking I/O, then sends what the session
+/// still has (TLS 1.3 session tickets). With a deadline, the socket's timeouts are set to the
+/// time left before each step (and left set); without one, the caller's timeouts bound each.
+pub(crate) fn complete_handshake<S: rustls::SideData>(
+    conn: &mut rustls::ConnectionCommon<S>,
+    mut tcp: &TcpStream,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    while conn.is_handshaking() {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
+            }
+            tcp.set_read_timeout(Some(left))?;
+            tcp.set_write_timeout(Some(left))?;
         }
-        tcp.set_read_timeout(Some(left))?;
-        tcp.set_write_timeout(Some(left))?;
-        // `complete_io` reads and writes until the handshake needs the peer; an error
-        // (a refused client certificate) has its alert written first.
-        match tls.complete_io(&mut tcp) {
-            Ok((0, 0)) if tls.is_handshaking() => {
+        // `complete_io` reads and writes until the handshake needs the peer; an error (a
+        // refused certificate, bytes that are not TLS) has its alert written first.
+        match conn.complete_io(&mut tcp) {
+            Ok((0, 0)) if conn.is_handshaking() => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "client closed during the TLS handshake",
+                    "the peer closed during the TLS handshake",
                 ));
             }
             Ok(_) => {}
@@ -506,12 +520,10 @@ fn handshake(mut tcp: &TcpStream, tls: &mut ServerConnection) -> io::Result<()> 
             Err(e) => return Err(e),
         }
     }
-    // Whatever rustls still has to send (session tickets) goes out now.
-    while tls.wants_write() {
-        tls.write_tls(&mut tcp)?;
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp)?;
     }
-    tcp.set_read_timeout(None)?;
-    tcp.set_write_timeout(None)
+    Ok(())
 }
 
 /// The most plaintext handed to the session per send: what is encrypted but not yet taken by
