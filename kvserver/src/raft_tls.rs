@@ -7,8 +7,9 @@
 //! cluster bus: `connCreateAcceptedTLS(fd, TLS_CLIENT_AUTH_YES)`), and opens its own links
 //! with `tls-client-cert-file`/`-key-file` (else `tls-cert-file`/`-key-file`), checking the
 //! peer's certificate against the same CA and its name (the host of the peer's address;
-//! Redis checks only the chain). The configurations are built once, at start-up: CONFIG SET
-//! of a `tls-*` parameter changes the client port's TLS, not the Raft links'.
+//! Redis checks only the chain). CONFIG SET of a `tls-*` parameter rebuilds them with the
+//! client port's: links opened or accepted after it use the new certificates, links already
+//! open keep their session.
 
 use std::io;
 use std::net::TcpStream;
@@ -17,11 +18,10 @@ use std::sync::Arc;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
 
-/// The Raft links' TLS configurations.
+/// The Raft links' TLS configurations (the accepting side's, the connecting side's).
 #[derive(Debug)]
 pub(crate) struct ClusterTls {
-    server: Arc<ServerConfig>,
-    client: Arc<ClientConfig>,
+    configs: parking_lot::RwLock<(Arc<ServerConfig>, Arc<ClientConfig>)>,
 }
 
 /// A TLS connection this node opened (a Raft link, or a forwarding link to the leader).
@@ -34,9 +34,23 @@ impl ClusterTls {
     /// What is wrong, for the log: no certificate, key or CA, or one that does not load.
     pub(crate) fn new(settings: &crate::tls::Settings) -> Result<ClusterTls, String> {
         Ok(ClusterTls {
-            server: settings.cluster_config()?,
-            client: settings.client_config()?,
+            configs: parking_lot::RwLock::new(ClusterTls::build(settings)?),
         })
+    }
+
+    /// Both configurations from `settings`, for [`ClusterTls::set`] once every part loaded.
+    ///
+    /// # Errors
+    /// As [`ClusterTls::new`].
+    pub(crate) fn build(
+        settings: &crate::tls::Settings,
+    ) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), String> {
+        Ok((settings.cluster_config()?, settings.client_config()?))
+    }
+
+    /// The configurations the next links use (CONFIG SET of a `tls-*` parameter).
+    pub(crate) fn set(&self, configs: (Arc<ServerConfig>, Arc<ClientConfig>)) {
+        *self.configs.write() = configs;
     }
 
     /// Completes a client handshake over `tcp` to `addr` (`host:port`; the host is the name
@@ -49,8 +63,8 @@ impl ClusterTls {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host.to_string())
             .map_err(|e| io::Error::other(format!("{host} is not a TLS server name: {e}")))?;
-        let session =
-            ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
+        let client = Arc::clone(&self.configs.read().1);
+        let session = ClientConnection::new(client, name).map_err(io::Error::other)?;
         let mut tls = StreamOwned::new(session, tcp);
         handshake(&mut tls.conn, &tls.sock)?;
         Ok(tls)
@@ -59,7 +73,8 @@ impl ClusterTls {
 
 impl kvraft::LinkSecurity for ClusterTls {
     fn accept(&self, tcp: TcpStream) -> io::Result<Box<dyn kvraft::LinkStream>> {
-        let session = ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
+        let server = Arc::clone(&self.configs.read().0);
+        let session = ServerConnection::new(server).map_err(io::Error::other)?;
         let mut tls = StreamOwned::new(session, tcp);
         handshake(&mut tls.conn, &tls.sock)?;
         Ok(Box::new(tls))

@@ -240,6 +240,57 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         ),
         "+OK"
     );
+    // New certificates: a link accepted after CONFIG SET gets the new one (links already
+    // open keep their session), and the group goes on.
+    let presented = || {
+        let tcp = TcpStream::connect(("127.0.0.1", raft_ports[target])).expect("connects");
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(client_config.clone(), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .expect("a TLS handshake");
+        }
+        tls.conn.peer_certificates().expect("a certificate")[0].to_vec()
+    };
+    let der = |file: &str| {
+        CertificateDer::pem_file_iter(certs.path(file))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    };
+    assert!(
+        presented() == der("server.crt"),
+        "not the start-up certificate"
+    );
+    let (crt, key) = (certs.path("server2.crt"), certs.path("server2.key"));
+    assert_eq!(
+        query(
+            &mut clients[target],
+            &[
+                b"CONFIG",
+                b"SET",
+                b"tls-cert-file",
+                crt.as_bytes(),
+                b"tls-key-file",
+                key.as_bytes()
+            ]
+        ),
+        "+OK"
+    );
+    assert!(
+        presented() == der("server2.crt"),
+        "a link accepted after CONFIG SET still gets the old certificate"
+    );
+    assert_eq!(
+        query(&mut clients[target], &[b"INCR", b"after"]),
+        ":2",
+        "the group still commits"
+    );
 }
 
 #[test]

@@ -160,9 +160,13 @@ fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     if let Some(&(_, registered, _)) = chosen
         .iter()
         .find(|(index, ..)| crate::tls::PARAMS.contains(&params::PARAMS[*index].name))
-        && let Some(config) = tls_reload(&next).map_err(|why| failed(registered, why))?
+        && let Some((config, cluster)) =
+            tls_reload(&next, shared).map_err(|why| failed(registered, why))?
     {
         shared.tls.set(config);
+        if let (Some(links), Some(cluster)) = (shared.raft_tls.get(), cluster) {
+            links.set(cluster);
+        }
     }
     for (index, _, value) in &chosen {
         apply(shared, params::PARAMS[*index].name, value);
@@ -172,19 +176,35 @@ fn set(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.ok()
 }
 
+/// The Raft links' two TLS configurations (`tls-cluster yes`), rebuilt with the client port's.
+type ClusterConfigs = (
+    std::sync::Arc<rustls::ServerConfig>,
+    std::sync::Arc<rustls::ClientConfig>,
+);
+
+/// The client port's TLS configuration, and the Raft links' when they use TLS.
+type Reloaded = (std::sync::Arc<rustls::ServerConfig>, Option<ClusterConfigs>);
+
 /// The TLS configuration from `values` when TLS is on (`tls-port`), as Redis's
-/// `applyTlsCfg`; `None` when it is off (the values are only stored).
-fn tls_reload(
-    values: &[String],
-) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, &'static str> {
+/// `applyTlsCfg`, and the Raft links' when they use TLS; `None` when it is off (the values
+/// are only stored). Either failing to load fails both.
+fn tls_reload(values: &[String], shared: &Shared) -> Result<Option<Reloaded>, &'static str> {
     if values[params::index("tls-port")] == "0" {
         return Ok(None);
     }
     let settings = crate::tls::Settings::from_params(|name| values[params::index(name)].clone());
-    match settings.build() {
-        Ok(config) => {
+    let built = settings.build().and_then(|config| {
+        let cluster = shared
+            .raft_tls
+            .get()
+            .map(|_| crate::raft_tls::ClusterTls::build(&settings))
+            .transpose()?;
+        Ok((config, cluster))
+    });
+    match built {
+        Ok(configs) => {
             crate::log::notice!("TLS configuration reloaded");
-            Ok(Some(config))
+            Ok(Some(configs))
         }
         Err(e) => {
             crate::log::warning!("cannot update the TLS configuration: {e}");
