@@ -291,10 +291,22 @@ impl Session {
         // of every connection would cost the others.)
         let raft_shared =
             (self.shared.raft.get().is_some() && !self.master).then(|| Arc::clone(&self.shared));
+        let mut forward = raft_shared.is_some() && crate::raft::forwards(table::stat_command(slot));
+        if raft_shared.is_some() && !forward && self.upstream.as_ref().is_some_and(|u| u.in_multi())
+        {
+            match crate::raft::in_forwarded_multi(cmd) {
+                Some(to_leader) => forward = to_leader,
+                None => {
+                    self.reject(slot, req, out, crate::raft::NOT_IN_FORWARDED_MULTI);
+                    self.fail_transaction();
+                    return;
+                }
+            }
+        }
         let mut _serving = None;
         if let Some(shared) = &raft_shared
             && let Some(raft) = shared.raft.get()
-            && crate::raft::forwards(table::stat_command(slot))
+            && forward
         {
             match raft.route() {
                 kvraft::Route::Local(serve) => {

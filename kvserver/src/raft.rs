@@ -82,6 +82,11 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
+    /// Whether a transaction is open on the leader for this client.
+    pub(crate) fn in_multi(&self) -> bool {
+        self.multi
+    }
+
     /// Marks the transaction open on the leader, if any, as failed (`Session::fail_transaction`).
     pub(crate) fn fail(&mut self) {
         self.dirty |= self.multi;
@@ -117,6 +122,24 @@ pub(crate) fn forwards(cmd: &Command) -> bool {
         _ => cmd.flags.any(Flags::KEYSPACE),
     }
 }
+
+/// What a follower does with a command it would run itself (`forwards` is false) while a
+/// transaction is open on the leader for this client, where Redis would queue it: PING, ECHO
+/// and TIME go to the leader to be queued (`Some(true)`: they answer the same there); QUIT
+/// and RESET act at once, here, as in Redis (`Some(false)`); anything else would act on the
+/// wrong node or before the transaction (connection state, subscriptions, administration),
+/// so it is refused and the transaction fails (`None`, [`NOT_IN_FORWARDED_MULTI`]).
+pub(crate) fn in_forwarded_multi(cmd: &Command) -> Option<bool> {
+    match cmd.name {
+        "ping" | "echo" | "time" => Some(true),
+        "quit" | "reset" => Some(false),
+        _ => None,
+    }
+}
+
+/// The refusal of [`in_forwarded_multi`]'s `None` (the transaction then ends in EXECABORT).
+pub(crate) const NOT_IN_FORWARDED_MULTI: &[u8] = b"ERR this command is not available inside \
+    MULTI through a raft follower (send it outside the transaction, or to the leader)";
 
 /// Sends `req` to the leader at `addr` (node `leader`) and appends its reply to `out`.
 pub(crate) fn forward(

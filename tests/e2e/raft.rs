@@ -469,6 +469,42 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
         .query(&mut admin(leader))
         .unwrap();
     assert_eq!(n, 0, "nothing of the aborted transaction ran");
+    // Inside a forwarded transaction PING is queued on the leader too, so EXEC's answer has
+    // one item per command (redis-py and the redis crate check the count); SELECT, which
+    // would act on this node before the transaction, is refused and aborts it.
+    let (set, pong, got): (String, String, String) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("app:6")
+        .arg("v")
+        .cmd("PING")
+        .cmd("GET")
+        .arg("app:6")
+        .query(&mut c)
+        .expect("a transaction with PING through the follower");
+    assert_eq!(
+        (set.as_str(), pong.as_str(), got.as_str()),
+        ("OK", "PONG", "v")
+    );
+    assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
+    cmd(&mut c, &["SET", "app:7", "queued"]).unwrap();
+    let e = cmd(&mut c, &["SELECT", "1"]).expect_err("refused inside a forwarded MULTI");
+    assert!(
+        error_text(&e).contains("not available inside MULTI through a raft follower"),
+        "{}",
+        error_text(&e)
+    );
+    let e = cmd(&mut c, &["EXEC"]).expect_err("the transaction is aborted");
+    assert!(
+        error_text(&e).starts_with("EXECABORT"),
+        "{}",
+        error_text(&e)
+    );
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("app:7")
+        .query(&mut admin(leader))
+        .unwrap();
+    assert_eq!(n, 0);
     // A finished transaction does not tie the client to its leader; open watches do.
     let (x,): (i64,) = redis::pipe()
         .atomic()
