@@ -2,6 +2,7 @@
 
 mod acl;
 mod cmd;
+mod combine;
 mod conn;
 mod histogram;
 mod listener;

@@ -395,3 +395,142 @@ fn scripts_get_every_key_and_argument() {
         b"*4\r\n:1\r\n:1\r\n$1\r\nk\r\n$1\r\na\r\n",
     );
 }
+
+/// The INFO stats field `name` of `admin`'s server.
+fn stats_field(admin: &mut Raw, name: &str) -> u64 {
+    admin.send(&resp(&[b"INFO", b"stats"]));
+    let info = String::from_utf8(admin.read_bulk()).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("INFO stats lacks {name}: {info}"))
+        .parse()
+        .unwrap()
+}
+
+/// A client whose pipelined scripts find the order gate taken by another client's script
+/// does not take turns for it: the holder runs them on its own thread when its script is done
+/// (`kvserver/src/combine.rs`), and the client still gets its own replies, in order.
+#[test]
+fn pipelined_scripts_queued_behind_a_running_script_run_on_the_holders_thread() {
+    let server = Server::start(&[]);
+    let mut admin = server.raw();
+    assert_eq!(stats_field(&mut admin, "kv_script_batches_combined"), 0);
+    let mut a = server.raw();
+    a.send(&resp(&[b"CLIENT", b"ID"]));
+    let id = a.read_line();
+    let id = id.trim_end().trim_start_matches(':');
+    // Runs for a second of the server's clock, holding the gate all along.
+    let second = b"local t = redis.call('TIME') \
+                   local start = t[1] * 1000000 + t[2] \
+                   repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= 1000000 \
+                   return 'done'";
+    a.send(&resp(&[b"EVAL", second, b"0"]));
+    let end = Instant::now() + PATIENCE;
+    loop {
+        admin.send(&resp(&[b"CLIENT", b"LIST", b"ID", id.as_bytes()]));
+        if String::from_utf8(admin.read_bulk())
+            .unwrap()
+            .contains(" cmd=eval ")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "the long script never started");
+    }
+    let incr = resp(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"b"]);
+    let mut b = server.raw();
+    b.send(&incr.repeat(3));
+    a.expect(b"$4\r\ndone\r\n");
+    b.expect(b":1\r\n:2\r\n:3\r\n");
+    assert!(
+        stats_field(&mut admin, "kv_script_batches_combined") >= 1,
+        "the queued scripts ran on their own thread"
+    );
+    // The client goes on as usual, with scripts and other commands.
+    let mut next = incr.repeat(2);
+    next.extend(resp(&[b"GET", b"b"]));
+    b.roundtrip(&next, b":4\r\n:5\r\n$1\r\n5\r\n");
+    // CLIENT LIST names the client's own command, as Redis does: EVAL above while its script
+    // called TIME, and EXEC here, not the commands they ran.
+    let mut tx = resp(&[b"MULTI"]);
+    tx.extend(resp(&[b"SET", b"x", b"1"]));
+    tx.extend(resp(&[b"EXEC"]));
+    a.roundtrip(&tx, b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+    admin.send(&resp(&[b"CLIENT", b"LIST", b"ID", id.as_bytes()]));
+    let line = String::from_utf8(admin.read_bulk()).unwrap();
+    assert!(line.contains(" cmd=exec "), "{line}");
+}
+
+/// Several clients pipelining scripts, while others take the order gate without serving the
+/// queue (FLUSHDB, EXEC of a script), each get exactly their own replies in order, and every
+/// script ran once.
+#[test]
+fn pipelined_scripts_from_many_clients_get_their_own_replies_in_order() {
+    let server = Server::start(&[]);
+    const CLIENTS: usize = 5;
+    const ROUNDS: usize = 60;
+    std::thread::scope(|s| {
+        for t in 0..CLIENTS {
+            let server = &server;
+            s.spawn(move || {
+                let mut c = server.raw();
+                let key = format!("k{t}");
+                let incr = resp(&[
+                    b"EVAL",
+                    b"return redis.call('INCR', KEYS[1])",
+                    b"1",
+                    key.as_bytes(),
+                ]);
+                let mut n = 0;
+                for _ in 0..ROUNDS {
+                    // Eight scripts, a plain command, four more.
+                    let mut batch = incr.repeat(8);
+                    batch.extend(resp(&[b"GET", key.as_bytes()]));
+                    batch.extend(incr.repeat(4));
+                    let mut expected = String::new();
+                    for _ in 0..8 {
+                        n += 1;
+                        expected.push_str(&format!(":{n}\r\n"));
+                    }
+                    let len = n.to_string().len();
+                    expected.push_str(&format!("${len}\r\n{n}\r\n"));
+                    for _ in 0..4 {
+                        n += 1;
+                        expected.push_str(&format!(":{n}\r\n"));
+                    }
+                    c.roundtrip(&batch, expected.as_bytes());
+                }
+            });
+        }
+        // Gate holders that do not run queued scripts.
+        let server = &server;
+        s.spawn(move || {
+            let mut c = server.raw();
+            c.roundtrip(&resp(&[b"SELECT", b"1"]), b"+OK\r\n");
+            for _ in 0..ROUNDS {
+                c.roundtrip(&resp(&[b"FLUSHDB"]), b"+OK\r\n");
+            }
+        });
+        s.spawn(move || {
+            let mut c = server.raw();
+            for n in 1..=ROUNDS {
+                let mut tx = resp(&[b"MULTI"]);
+                tx.extend(resp(&[
+                    b"EVAL",
+                    b"return redis.call('INCR', KEYS[1])",
+                    b"1",
+                    b"shared",
+                ]));
+                tx.extend(resp(&[b"EXEC"]));
+                c.roundtrip(&tx, format!("+OK\r\n+QUEUED\r\n*1\r\n:{n}\r\n").as_bytes());
+            }
+        });
+    });
+    let mut c = server.raw();
+    for t in 0..CLIENTS {
+        let total = (ROUNDS * 12).to_string();
+        c.roundtrip(
+            &resp(&[b"GET", format!("k{t}").as_bytes()]),
+            format!("${}\r\n{total}\r\n", total.len()).as_bytes(),
+        );
+    }
+}
