@@ -29,7 +29,7 @@ const MAX_JOBS: usize = 64;
 /// How often a queued client looks whether the gate is free with its job still queued (a
 /// holder that does not serve the queue, such as a transaction or a snapshot, must not strand
 /// it): it then takes the gate and runs the job itself.
-const RECHECK_AFTER: Duration = Duration::from_millis(1);
+const RECHECK_AFTER: Duration = Duration::from_millis(10);
 
 /// The queue of script runs waiting for the gate's holder (in `Shared`).
 #[derive(Debug, Default)]
