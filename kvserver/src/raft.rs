@@ -79,6 +79,9 @@ pub(crate) struct Upstream {
     /// A command of the open transaction was refused here (arity, ACL, ...): the leader
     /// queued the others, so EXEC becomes DISCARD and EXECABORT, as Redis answers.
     dirty: bool,
+    /// The database the last valid SELECT queued in the open transaction selects once EXEC
+    /// runs it (on the leader's side of this link, and so for the client here too).
+    queued_db: Option<usize>,
 }
 
 impl Upstream {
@@ -107,6 +110,7 @@ impl Upstream {
             self.multi = false;
             self.watching = false;
             self.dirty = false;
+            self.queued_db = None;
         } else if is("unwatch") && !self.multi {
             self.watching = false;
         }
@@ -124,14 +128,16 @@ pub(crate) fn forwards(cmd: &Command) -> bool {
 }
 
 /// What a follower does with a command it would run itself (`forwards` is false) while a
-/// transaction is open on the leader for this client, where Redis would queue it: PING, ECHO
-/// and TIME go to the leader to be queued (`Some(true)`: they answer the same there); QUIT
+/// transaction is open on the leader for this client, where Redis would queue it: PING, ECHO,
+/// TIME and SELECT go to the leader to be queued (`Some(true)`: they answer the same there,
+/// and `forward` follows a queued SELECT into the client's session at EXEC); QUIT
 /// and RESET act at once, here, as in Redis (`Some(false)`); anything else would act on the
 /// wrong node or before the transaction (connection state, subscriptions, administration),
 /// so it is refused and the transaction fails (`None`, [`NOT_IN_FORWARDED_MULTI`]).
 pub(crate) fn in_forwarded_multi(cmd: &Command) -> Option<bool> {
     match cmd.name {
-        "ping" | "echo" | "time" => Some(true),
+        // SELECT too, as Redis queues it: EXEC selects the database on both sides.
+        "ping" | "echo" | "time" | "select" => Some(true),
         "quit" | "reset" => Some(false),
         _ => None,
     }
@@ -282,8 +288,34 @@ pub(crate) fn forward(
         Ok(kind) => {
             up.db = s.db_index;
             up.resp3 = resp3;
+            if up.multi && name.eq_ignore_ascii_case(b"select") && kind == b'+' {
+                // Queued: it selects at EXEC if it is valid there (as here: the same
+                // `databases`), else EXEC's answer has its error and nothing changes.
+                let db = std::str::from_utf8(req.arg(1))
+                    .ok()
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .filter(|&db| db < s.shared.kv.databases());
+                if db.is_some() {
+                    up.queued_db = db;
+                }
+            }
+            // EXEC ran the transaction (an array, not the nil of a failed WATCH): a queued
+            // SELECT now applies on the leader's side and to the client.
+            let ran = name.eq_ignore_ascii_case(b"exec")
+                && kind == b'*'
+                && !out[mark..].starts_with(b"*-1");
+            let selected = up.queued_db.take_if(|_| ran);
+            if let Some(db) = selected {
+                up.db = db;
+            }
             up.track(name, kind == b'+');
             s.forwarded_state = up.multi || up.watching;
+            if let Some(db) = selected
+                && let Ok(handle) = s.select_db(db)
+            {
+                s.db_index = db;
+                s.db = handle;
+            }
             if discard {
                 out.truncate(mark);
                 Writer::new(out, s.version)
@@ -335,6 +367,7 @@ fn connect(
         multi: false,
         watching: false,
         dirty: false,
+        queued_db: None,
     })
 }
 

@@ -470,8 +470,10 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
         .unwrap();
     assert_eq!(n, 0, "nothing of the aborted transaction ran");
     // Inside a forwarded transaction PING is queued on the leader too, so EXEC's answer has
-    // one item per command (redis-py and the redis crate check the count); SELECT, which
-    // would act on this node before the transaction, is refused and aborts it.
+    // one item per command (redis-py and the redis crate check the count); so is SELECT,
+    // which selects at EXEC for the commands after it and for the client afterwards, as in
+    // Redis; CLIENT, which would act on this node before the transaction, is refused and
+    // aborts it.
     let (set, pong, got): (String, String, String) = redis::pipe()
         .atomic()
         .cmd("SET")
@@ -486,9 +488,27 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
         (set.as_str(), pong.as_str(), got.as_str()),
         ("OK", "PONG", "v")
     );
+    let (a, b, got): (String, String, Option<String>) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("app:s")
+        .arg("db0")
+        .cmd("SELECT")
+        .arg("1")
+        .cmd("GET")
+        .arg("app:s")
+        .query(&mut c)
+        .expect("a transaction with SELECT through the follower");
+    assert_eq!((a.as_str(), b.as_str(), got), ("OK", "OK", None));
+    cmd(&mut c, &["SET", "app:s", "db1"]).unwrap();
+    let got: String = redis::cmd("GET").arg("app:s").query(&mut c).unwrap();
+    assert_eq!(got, "db1", "the client stays in database 1 after EXEC");
+    cmd(&mut c, &["SELECT", "0"]).unwrap();
+    let got: String = redis::cmd("GET").arg("app:s").query(&mut c).unwrap();
+    assert_eq!(got, "db0");
     assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
     cmd(&mut c, &["SET", "app:7", "queued"]).unwrap();
-    let e = cmd(&mut c, &["SELECT", "1"]).expect_err("refused inside a forwarded MULTI");
+    let e = cmd(&mut c, &["CLIENT", "SETNAME", "x"]).expect_err("refused inside a forwarded MULTI");
     assert!(
         error_text(&e).contains("not available inside MULTI through a raft follower"),
         "{}",
