@@ -143,9 +143,10 @@ impl Combiner {
     }
 
     /// The holder of the gate, before it lets the gate go: runs queued jobs (up to
-    /// [`MAX_JOBS`]) while it still holds the gate, waking each job's thread when its job is
-    /// done.
-    pub(crate) fn serve(&self) {
+    /// [`MAX_JOBS`]) while it still holds the gate, and adds each job's thread to `woken`,
+    /// for the caller to wake once it has let the gate go. (Woken at once, each would
+    /// preempt the holder on its CPU, the gate held meanwhile.)
+    pub(crate) fn serve(&self, woken: &mut Vec<Thread>) {
         if self.queued.load(Ordering::Relaxed) == 0 || SERVING.get() {
             return;
         }
@@ -181,7 +182,7 @@ impl Combiner {
             let thread = job.thread.clone();
             // The job is its thread's again from here: `job` is not touched after this.
             job.done.store(true, Ordering::Release);
-            thread.unpark();
+            woken.push(thread);
         }
         SERVING.set(false);
     }

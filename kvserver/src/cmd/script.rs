@@ -301,10 +301,14 @@ pub(crate) fn release_gate(combiner: &crate::combine::Combiner) {
 /// its replies): runs the scripts other clients queued for the gate's holder
 /// (`crate::combine`), then releases the gate.
 pub(crate) fn end_scripts(shared: &crate::shared::Shared) {
+    let mut woken = Vec::new();
     if gate_held() {
-        shared.combiner.serve();
+        shared.combiner.serve(&mut woken);
     }
     release_gate(&shared.combiner);
+    for thread in woken {
+        thread.unpark();
+    }
 }
 
 /// Takes the order gate for this thread's scripts if it is free now (see [`hold_gate`]).
