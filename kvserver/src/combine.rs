@@ -26,6 +26,15 @@ use std::time::Duration;
 /// a busy server's round, few enough that the holder's own client is not kept waiting long.
 const MAX_JOBS: usize = 64;
 
+/// How many scripts one holder runs for others before it lets the gate go (its own client's
+/// replies wait meanwhile): 64 jobs of a 16-deep pipeline.
+const MAX_SCRIPTS: usize = 1024;
+
+/// The most scripts one job runs ([`Combiner::submit`]'s caller stops there and queues the
+/// rest as another job): a client's long pipeline takes its turns behind the others, as a
+/// gate held across 64 scripts is handed on (`GateHold::bump`).
+pub(crate) const JOB_SCRIPTS: usize = 64;
+
 /// How often a queued client looks whether the gate is free with its job still queued (a
 /// holder that does not serve the queue, such as a transaction or a snapshot, must not strand
 /// it): it then takes the gate and runs the job itself.
@@ -43,8 +52,9 @@ pub(crate) struct Combiner {
 
 /// A client's run of scripts, on its thread's stack while that thread waits for it.
 struct Job {
-    /// The run; its lifetime erased (see [`Combiner::submit`]).
-    run: *mut (dyn FnMut() + Send + 'static),
+    /// The run, which returns how many scripts it ran; its lifetime erased (see
+    /// [`Combiner::submit`]).
+    run: *mut (dyn FnMut() -> usize + Send + 'static),
     /// The client's thread, woken when the job is done.
     thread: Thread,
     /// The client's ID (client-side caching tells a client's own invalidations by it).
@@ -73,15 +83,21 @@ impl Combiner {
     /// Runs `run` (the calling client's scripts) on the gate's holder when it lets the gate go,
     /// or on this thread if the gate turns out free or the job waits too long. Returns when
     /// `run` has returned, wherever it ran; a panic in it is raised again here.
-    pub(crate) fn submit(&self, kv: &kvcore::Kv, client: u64, run: &mut (dyn FnMut() + Send)) {
-        let erased: *mut (dyn FnMut() + Send + '_) = run;
+    pub(crate) fn submit(
+        &self,
+        kv: &kvcore::Kv,
+        client: u64,
+        run: &mut (dyn FnMut() -> usize + Send),
+    ) {
+        let erased: *mut (dyn FnMut() -> usize + Send + '_) = run;
         // SAFETY: only the lifetime is erased. This function returns only once the job is done
         // (its runner set `done` after its last use of the pointer) or taken back out of the
         // queue (no other thread can reach it), so the pointer never outlives `run`.
         let erased = unsafe {
-            std::mem::transmute::<*mut (dyn FnMut() + Send + '_), *mut (dyn FnMut() + Send + 'static)>(
-                erased,
-            )
+            std::mem::transmute::<
+                *mut (dyn FnMut() -> usize + Send + '_),
+                *mut (dyn FnMut() -> usize + Send + 'static),
+            >(erased)
         };
         let job = Job {
             run: erased,
@@ -143,7 +159,7 @@ impl Combiner {
     }
 
     /// The holder of the gate, before it lets the gate go: runs queued jobs (up to
-    /// [`MAX_JOBS`]) while it still holds the gate, and adds each job's thread to `woken`,
+    /// [`MAX_JOBS`] of them or [`MAX_SCRIPTS`] scripts) while it still holds the gate, and adds each job's thread to `woken`,
     /// for the caller to wake once it has let the gate go. (Woken at once, each would
     /// preempt the holder on its CPU, the gate held meanwhile.)
     pub(crate) fn serve(&self, woken: &mut Vec<Thread>) {
@@ -152,7 +168,11 @@ impl Combiner {
         }
         SERVING.set(true);
         let me = crate::tracking::current();
+        let mut scripts = 0;
         for _ in 0..MAX_JOBS {
+            if scripts >= MAX_SCRIPTS {
+                break;
+            }
             // A job may let the gate go (serving blocked clients): the others then take it
             // themselves.
             if !crate::cmd::gate_held() {
@@ -174,9 +194,10 @@ impl Combiner {
             // SAFETY: as above; the run's borrows are alive while its thread waits.
             let ran = catch_unwind(AssertUnwindSafe(|| unsafe { (*job.run)() }));
             crate::tracking::set_current(me);
-            if let Err(payload) = ran {
+            match ran {
+                Ok(n) => scripts += n,
                 // SAFETY: owned until `done` is set, below.
-                unsafe { *job.panic.get() = Some(payload) };
+                Err(payload) => unsafe { *job.panic.get() = Some(payload) },
             }
             self.served.fetch_add(1, Ordering::Relaxed);
             let thread = job.thread.clone();

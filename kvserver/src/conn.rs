@@ -1144,8 +1144,8 @@ impl Conn {
 
     /// Runs `req`, a script, and the scripts that follow it in `rbuf[*start..]`, on the
     /// thread that holds the order gate (`crate::combine`): this one if the gate is free, else
-    /// the holder's, while this thread waits. Stops before anything but a complete script, and
-    /// once the replies reach [`FLUSH_AT`].
+    /// the holder's, while this thread waits. Stops before anything but a complete script,
+    /// once the replies reach [`FLUSH_AT`], and after `combine::JOB_SCRIPTS` scripts.
     fn run_scripts(
         &mut self,
         req: &Request<'_>,
@@ -1159,16 +1159,19 @@ impl Conn {
         let s = &mut self.s;
         let mut run = || {
             s.execute(req, out);
-            while !s.close && out.len() < FLUSH_AT {
+            let mut ran = 1;
+            while !s.close && out.len() < FLUSH_AT && ran < crate::combine::JOB_SCRIPTS {
                 match decoder.decode(&rbuf[*start..]) {
                     Ok(Status::Complete((next, used))) if crate::cmd::keeps_gate(&next) => {
                         *start += used;
                         s.execute(&next, out);
+                        ran += 1;
                     }
                     // Anything else the connection's loop decodes again.
                     _ => break,
                 }
             }
+            ran
         };
         shared.combiner.submit(&shared.kv, client, &mut run);
     }
