@@ -24,7 +24,7 @@ use raft::{GetEntriesContext, RawNode, StateRole, Storage};
 use crate::error::{Error, Result};
 use crate::machine::{Machine, decode_entry, encode_entry, snapshot_header};
 use crate::node::{Admin, Event, PeerStatus, Role, Shared};
-use crate::storage::LogStore;
+use crate::storage::{LogStore, SnapshotRef};
 
 /// Where this node stands as a leader.
 enum Lead {
@@ -112,6 +112,9 @@ pub(crate) struct Driver {
     stopping: bool,
     /// Serving periods so far (see `Lead::Serving`).
     periods: u64,
+    /// Snapshot files received from peers this round: what raft did not take (or replaced
+    /// with a newer one) is removed once the round's `Ready` is handled.
+    received: Vec<String>,
 }
 
 impl Driver {
@@ -133,14 +136,10 @@ impl Driver {
                 voters: shared.opts.peers.iter().map(|(id, _)| *id).collect(),
                 ..ConfState::default()
             });
-            store.apply_snapshot(&snap)?;
+            store.apply_snapshot_data(&snap)?;
             store.sync()?;
         }
-        let mut applied = 0;
-        if let Some(snap) = store.snapshot() {
-            machine.load(&snap.data)?;
-            applied = snap.get_metadata().index;
-        }
+        let applied = load_newest(&store, &mut machine)?.unwrap_or(0);
         shared
             .committed_offset
             .store(machine.offset(), Ordering::SeqCst);
@@ -176,6 +175,7 @@ impl Driver {
             admin: HashMap::new(),
             stopping: false,
             periods: 0,
+            received: Vec::new(),
         })
     }
 
@@ -218,7 +218,20 @@ impl Driver {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Message(m) => {
+                if m.get_msg_type() == MessageType::MsgSnapshot
+                    && let Some(r) = SnapshotRef::decode(m.get_snapshot().get_data())
+                {
+                    self.received.push(r.file);
+                }
                 let _ = self.raw.step(*m);
+            }
+            Event::SnapshotSent { to, ok } => {
+                let status = if ok {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
+                self.raw.report_snapshot(to, status);
             }
             Event::Stream {
                 period,
@@ -331,6 +344,9 @@ impl Driver {
     /// One round: the Ready, then role changes, the status and compaction.
     fn round(&mut self) -> Result<()> {
         self.on_ready()?;
+        for name in std::mem::take(&mut self.received) {
+            self.shared.store.discard_received(&name);
+        }
         self.transitions()?;
         self.publish();
         self.maybe_snapshot()?;
@@ -360,11 +376,12 @@ impl Driver {
         self.send_all(ready.take_messages());
         if !ready.snapshot().is_empty() {
             let snap = ready.snapshot().clone();
+            // Adopts the file the transport received (renamed: not discarded below).
             store.apply_snapshot(&snap)?;
             if let Lead::Serving { .. } = self.lead {
                 self.stop_serving();
             }
-            self.machine.load(&snap.data)?;
+            load_newest(&store, &mut self.machine)?;
             self.ends.clear();
             self.shared
                 .committed_offset
@@ -660,9 +677,8 @@ impl Driver {
         let store = self.shared.store.clone();
         self.machine.clear()?;
         let mut from = store.first_index();
-        if let Some(snap) = store.snapshot() {
-            self.machine.load(&snap.data)?;
-            from = snap.get_metadata().index + 1;
+        if let Some(index) = load_newest(&store, &mut self.machine)? {
+            from = index + 1;
         }
         let to = self.raw.raft.raft_log.applied;
         let mut next = from;
@@ -844,6 +860,18 @@ fn compact(store: &LogStore, index: u64, cs: ConfState, data: Vec<u8>) {
         Err(Error::CompactOutOfRange { .. }) => {}
         Err(e) => log::error!("raft log compaction at index {index} failed: {e}"),
     }
+}
+
+/// Loads the store's newest snapshot into the machine, read from its file in pieces; returns
+/// its index (`None`: no snapshot).
+fn load_newest(store: &LogStore, machine: &mut Machine) -> Result<Option<u64>> {
+    let Some(mut reader) = store.open_snapshot()? else {
+        return Ok(None);
+    };
+    let index = reader.metadata().index;
+    machine.load(&mut reader)?;
+    reader.finish()?;
+    Ok(Some(index))
 }
 
 /// A replication ID for this node's term as leader (40 hex digits).

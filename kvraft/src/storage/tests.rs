@@ -61,6 +61,27 @@ fn snapshot(index: u64, term: u64, voters: &[u64]) -> Snapshot {
     s
 }
 
+/// `s` as the transport hands it to raft: its bytes written as a received file of `store`
+/// (in pieces of 5 bytes), its data a descriptor naming that file.
+fn received(store: &LogStore, s: &Snapshot) -> Snapshot {
+    let bytes = super::file::snapshot_bytes(s.get_metadata(), s.get_data());
+    let want = super::SnapshotRef {
+        index: s.get_metadata().index,
+        term: s.get_metadata().term,
+        len: bytes.len() as u64,
+        crc: u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap()),
+        file: String::new(),
+    };
+    let mut incoming = store.receive_snapshot(&want).unwrap();
+    for piece in bytes.chunks(5) {
+        incoming.write(piece).unwrap();
+    }
+    let local = incoming.finish().unwrap();
+    let mut out = s.clone();
+    out.set_data(local.encode().into());
+    out
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// Entries `(index, term)`.
@@ -111,7 +132,7 @@ fn run(ours: &LogStore, mem: &MemStorage, op: &Op) -> Want {
         Op::Install(i, t) => {
             let s = snapshot(*i, *t, &[1, 2, 3]);
             let newest = ours.snapshot_index_term().0;
-            let r = ours.apply_snapshot(&s);
+            let r = ours.apply_snapshot(&received(ours, &s));
             if *i <= newest {
                 // Older than our own newest snapshot, which MemStorage does not know of (its
                 // compact keeps no snapshot): raft never sends one (it is not after commit).
@@ -297,11 +318,15 @@ fn storage_semantics_match_memstorage_and_survive_reopen() {
             let what = format!("{name}, step {step} {op:?}");
             assert_eq!(run(&ours, &mem, op), *want, "{what}");
             check_same(&ours, &mem, &what);
-            let snap = ours.snapshot();
+            let snap = ours.load_snapshot().unwrap();
             ours = reopen(&dir.0, ours);
             assert!(!ours.is_new());
             check_same(&ours, &mem, &format!("{what}, reopened"));
-            assert_eq!(ours.snapshot(), snap, "{what}: snapshot after reopen");
+            assert_eq!(
+                ours.load_snapshot().unwrap(),
+                snap,
+                "{what}: snapshot after reopen"
+            );
         }
     }
 }
@@ -317,17 +342,28 @@ fn snapshots_hold_their_data_and_metadata() {
             StorageError::SnapshotTemporarilyUnavailable
         ))
     );
-    assert_eq!(LogStore::snapshot(&store), None);
+    assert_eq!(store.load_snapshot().unwrap(), None);
     store.set_conf_state(conf(&[1, 2])).unwrap();
     let es: Vec<Entry> = (1..=10).map(|i| entry(i, 1 + i / 4)).collect();
     store.append(&es).unwrap();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     store.compact(6, conf(&[1, 2, 3]), data.clone()).unwrap();
-    let s = LogStore::snapshot(&store).unwrap();
+    let s = store.load_snapshot().unwrap().unwrap();
     assert_eq!((s.get_metadata().index, s.get_metadata().term), (6, 2));
     assert_eq!(s.get_metadata().get_conf_state(), &conf(&[1, 2, 3]));
     assert_eq!(s.get_data(), &data[..]);
-    assert_eq!(ctx(6).unwrap(), s);
+    // What raft gets is the metadata and a descriptor of the file, not the data.
+    let sent = ctx(6).unwrap();
+    assert_eq!(sent.get_metadata(), s.get_metadata());
+    let file_len = std::fs::metadata(dir.0.join(super::file::snap_name(6)))
+        .unwrap()
+        .len();
+    let r = super::SnapshotRef::decode(sent.get_data()).expect("a descriptor");
+    assert_eq!(
+        (r.index, r.term, r.len, r.file.as_str()),
+        (6, 2, file_len, "")
+    );
+    assert!(sent.get_data().len() < 64);
     assert_eq!(
         ctx(7),
         Err(raft::Error::Store(
@@ -359,7 +395,7 @@ fn snapshots_hold_their_data_and_metadata() {
             &super::file::snap_name(9)
         ]
     );
-    assert_eq!(LogStore::snapshot(&store).unwrap().get_data(), b"nine");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"nine");
 }
 
 #[test]
@@ -570,7 +606,7 @@ fn leftovers_of_an_interrupted_compaction_are_removed() {
     std::fs::write(d.join("unrelated"), b"kept").unwrap();
     let store = LogStore::open(d, LogOptions::new()).unwrap();
     assert_eq!(state(&store), want);
-    assert_eq!(store.snapshot().unwrap().get_data(), b"two");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"two");
     let mut names: Vec<String> = std::fs::read_dir(d)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -652,7 +688,7 @@ fn a_failed_write_or_sync_refuses_later_writes() {
     drop(store);
     let store = open();
     assert_eq!(store.snapshot_index_term(), (2, 1));
-    assert_eq!(store.snapshot().unwrap().get_data(), b"x");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"x");
     store.append(&[entry(3, 2)]).unwrap();
     store.sync().unwrap();
 }
