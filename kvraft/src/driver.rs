@@ -11,6 +11,8 @@
 //! changes may never commit; the next leader's log decides).
 
 use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
@@ -104,8 +106,9 @@ pub(crate) struct Driver {
     /// The stream offset each recent committed entry ends at (for labelling the leader's
     /// snapshots with the entry they cover).
     ends: VecDeque<(u64, u64)>,
-    /// A leader's snapshot waiting for its offset to commit.
-    pending_snapshot: Option<(u64, Vec<u8>)>,
+    /// A leader's snapshot waiting for its offset to commit: the offset, and the file in the
+    /// log directory that holds its data.
+    pending_snapshot: Option<(u64, PathBuf)>,
     snapshotting: bool,
     /// Membership changes waiting to be applied, answered then.
     admin: HashMap<u64, Vec<Sender<Result<()>>>>,
@@ -294,8 +297,8 @@ impl Driver {
                 }
             }
             Event::Admin(a, reply) => self.admin(a, reply),
-            Event::Snapshot { offset, data } => {
-                self.pending_snapshot = Some((offset, data));
+            Event::Snapshot { offset, file } => {
+                self.pending_snapshot = Some((offset, file));
             }
             Event::Snapshotted => self.snapshotting = false,
             Event::Stop => self.stopping = true,
@@ -755,7 +758,7 @@ impl Driver {
         if let Some((offset, _)) = &self.pending_snapshot
             && s.committed_offset.load(Ordering::SeqCst) >= *offset
         {
-            let (offset, data) = self.pending_snapshot.take().expect("checked above");
+            let (offset, file) = self.pending_snapshot.take().expect("checked above");
             // The last entry it covers whole: the one before the first that ends past it, or
             // everything applied when none does.
             let index = match self.ends.iter().find(|(_, end)| *end > offset) {
@@ -765,8 +768,9 @@ impl Driver {
             // Past the newest snapshot (the log keeps some entries before it, so its first
             // index says nothing about that).
             if index > s.store.snapshot_index_term().0 {
-                self.compact_in_background(index, data);
+                self.compact_in_background(index, file);
             } else {
+                let _ = std::fs::remove_file(&file);
                 self.snapshotting = false;
             }
             return Ok(());
@@ -786,14 +790,26 @@ impl Driver {
             Lead::Serving { .. } => {
                 let mut sync = s.kv.replication().full_sync();
                 let offset = sync.offset();
+                // Its label is not known yet, and the label comes first in a snapshot file:
+                // the data waits in a file of its own (a `snap-*.tmp`, removed at open).
+                let file = s
+                    .opts
+                    .dir
+                    .join(format!("snap-capture-{offset}.raftsnap.tmp"));
                 self.background("raft-snapshot", move |events| {
-                    // The stream selects again right after a full sync's offset.
-                    let mut data = snapshot_header(offset, 0);
-                    match sync.write_rdb(&mut data) {
+                    let written = std::fs::File::create(&file).and_then(|f| {
+                        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                        // The stream selects again right after a full sync's offset.
+                        w.write_all(&snapshot_header(offset, 0))?;
+                        sync.write_rdb(&mut w).map_err(std::io::Error::other)?;
+                        w.flush()
+                    });
+                    match written {
                         // Labelled by the Raft thread once its offset is committed.
-                        Ok(_) => events.send(Event::Snapshot { offset, data }),
+                        Ok(()) => events.send(Event::Snapshot { offset, file }),
                         Err(e) => {
                             log::error!("raft snapshot failed: {e}");
+                            let _ = std::fs::remove_file(&file);
                             events.send(Event::Snapshotted)
                         }
                     }
@@ -805,15 +821,16 @@ impl Driver {
                     // Only this thread writes a follower's store: the copy is exactly the
                     // applied log.
                     let mut sync = s.kv.replication().full_sync();
-                    let mut data =
-                        snapshot_header(self.machine.offset(), self.machine.selected_db());
+                    let header = snapshot_header(self.machine.offset(), self.machine.selected_db());
                     let store = s.store.clone();
                     let cs = store.conf_state();
                     self.background("raft-snapshot", move |events| {
-                        match sync.write_rdb(&mut data) {
-                            Ok(_) => compact(&store, index, cs, data),
-                            Err(e) => log::error!("raft snapshot failed: {e}"),
-                        }
+                        // Streamed into the snapshot file as the RDB is written.
+                        compact(&store, index, cs, |w| {
+                            w.write_all(&header)?;
+                            sync.write_rdb(w).map_err(std::io::Error::other)?;
+                            Ok(())
+                        });
                         events.send(Event::Snapshotted)
                     });
                 }
@@ -822,12 +839,17 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes a snapshot labelled `index` and compacts the log, on a thread.
-    fn compact_in_background(&mut self, index: u64, data: Vec<u8>) {
+    /// Writes a snapshot labelled `index` from the data in `file` (copied in pieces) and
+    /// compacts the log, on a thread; then removes `file`.
+    fn compact_in_background(&mut self, index: u64, file: PathBuf) {
         let store = self.shared.store.clone();
         let cs = store.conf_state();
         self.background("raft-compact", move |events| {
-            compact(&store, index, cs, data);
+            compact(&store, index, cs, |w| {
+                let mut data = std::fs::File::open(&file)?;
+                std::io::copy(&mut data, w).map(|_| ())
+            });
+            let _ = std::fs::remove_file(&file);
             events.send(Event::Snapshotted)
         });
     }
@@ -854,8 +876,13 @@ impl Driver {
 /// `LogStore::compact`, its failures logged: a snapshot overtaken by a newer one (the
 /// leader's, installed meanwhile) is simply not needed; anything else leaves the store
 /// refusing writes, which stops the node at its next round.
-fn compact(store: &LogStore, index: u64, cs: ConfState, data: Vec<u8>) {
-    match store.compact(index, cs, data) {
+fn compact(
+    store: &LogStore,
+    index: u64,
+    cs: ConfState,
+    data: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) {
+    match store.compact_with(index, cs, data) {
         Ok(()) => {}
         Err(Error::CompactOutOfRange { .. }) => {}
         Err(e) => log::error!("raft log compaction at index {index} failed: {e}"),

@@ -245,8 +245,12 @@ pub(crate) enum Event {
     /// A snapshot's transfer to peer `to` ended: sent whole and checked by the peer (`ok`),
     /// or failed (raft-rs sends it again).
     SnapshotSent { to: u64, ok: bool },
-    /// A snapshot the leader's background thread made at a stream offset.
-    Snapshot { offset: u64, data: Vec<u8> },
+    /// A snapshot the leader's background thread made at a stream offset: its data (the
+    /// snapshot header and the RDB) is in `file`, which the Raft thread then owns.
+    Snapshot {
+        offset: u64,
+        file: std::path::PathBuf,
+    },
     /// A background snapshot or compaction ended (another may start).
     Snapshotted,
     /// Shut down.

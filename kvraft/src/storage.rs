@@ -440,6 +440,20 @@ impl LogStore {
     /// [`Error::CompactOutOfRange`] if `index` is not after the newest snapshot or past the
     /// last entry; [`Error::Io`] as in [`LogStore::apply_snapshot`].
     pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) -> Result<()> {
+        self.compact_with(index, conf_state, |w| w.write_all(&data))
+    }
+
+    /// As [`LogStore::compact`], the snapshot's data being what `data` writes, streamed to
+    /// the file (never held whole in memory).
+    ///
+    /// # Errors
+    /// As [`LogStore::compact`]; [`Error::Io`] if `data` fails (nothing changed).
+    pub fn compact_with(
+        &self,
+        index: u64,
+        conf_state: ConfState,
+        data: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         let term = compactable(&self.inner.core.read().state, index)?;
         let mut meta = SnapshotMetadata {
             index,
@@ -447,8 +461,7 @@ impl LogStore {
             ..SnapshotMetadata::default()
         };
         meta.set_conf_state(conf_state);
-        file::write_snapshot(&self.inner.dir, &meta, &data)?;
-        drop(data);
+        file::write_snapshot_with(&self.inner.dir, &meta, data)?;
         let mut core = self.core();
         if compactable(&core.state, index)? != term {
             // The entry at `index` was replaced while the snapshot was written: the host

@@ -203,23 +203,59 @@ fn encode_meta(meta: &SnapshotMetadata) -> Result<(Vec<u8>, u32)> {
 
 /// Writes the snapshot file for `meta` and `data` (streamed, never copied whole), durably.
 pub(crate) fn write_snapshot(dir: &Path, meta: &SnapshotMetadata, data: &[u8]) -> Result<()> {
+    write_snapshot_with(dir, meta, |w| w.write_all(data))
+}
+
+/// Writes the snapshot file for `meta` durably, its data whatever `data` writes (through a
+/// buffer of 1 MiB: the data is never held whole). The header, which holds the data's
+/// length, is written again once that is known, before the file is synced and renamed.
+pub(crate) fn write_snapshot_with(
+    dir: &Path,
+    meta: &SnapshotMetadata,
+    data: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
     let (meta_bytes, meta_len) = encode_meta(meta)?;
-    let header = snap_header(meta_len, data.len() as u64);
     create_atomically(dir, &snap_name(meta.index), |file| {
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        let mut body = crc32fast::Hasher::new();
-        w.write_all(&header)?;
+        let mut w = BufWriter::with_capacity(1 << 20, &mut *file);
+        w.write_all(&snap_header(meta_len, 0))?;
         w.write_all(&meta_bytes)?;
-        body.update(&meta_bytes);
-        for chunk in data.chunks(1 << 20) {
-            w.write_all(chunk)?;
-            body.update(chunk);
-        }
-        w.write_all(&body.finalize().to_le_bytes())?;
+        let mut body = Hashing {
+            inner: &mut w,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        body.crc.update(&meta_bytes);
+        data(&mut body)?;
+        let (crc, data_len) = (body.crc.finalize(), body.len);
+        w.write_all(&crc.to_le_bytes())?;
         w.write_all(&[0; 4])?;
-        w.flush()
+        w.flush()?;
+        drop(w);
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&snap_header(meta_len, data_len))
     })?;
     Ok(())
+}
+
+/// A writer that counts and CRCs what goes through it.
+struct Hashing<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The bytes of a snapshot file for `meta` and `data`, in memory (tests build what a peer

@@ -700,3 +700,113 @@ fn the_store_is_send_and_sync() {
     fn error<T: std::error::Error + Send + Sync + 'static>() {}
     error::<Error>();
 }
+
+/// A snapshot written through `compact_with` in small pieces is the same file as one written
+/// whole, and `open_snapshot` reads its data back in pieces, checking its CRC at the end.
+#[test]
+fn a_snapshot_is_written_and_read_in_pieces() {
+    use std::io::Read as _;
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let write = |name: &str, pieces: bool| {
+        let dir = TempDir::new(name);
+        let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+        store.append(&[entry(1, 1), entry(2, 1)]).unwrap();
+        if pieces {
+            store
+                .compact_with(2, conf(&[1]), |w| {
+                    data.chunks(777).try_for_each(|c| w.write_all(c))
+                })
+                .unwrap();
+        } else {
+            store.compact(2, conf(&[1]), data.clone()).unwrap();
+        }
+        let bytes = std::fs::read(dir.0.join(super::file::snap_name(2))).unwrap();
+        (dir, store, bytes)
+    };
+    let (_whole_dir, _whole, whole) = write("pieces-whole", false);
+    let (dir, store, pieces) = write("pieces", true);
+    assert!(whole == pieces, "the same file either way");
+    let mut reader = store.open_snapshot().unwrap().expect("a snapshot");
+    assert_eq!(reader.metadata().index, 2);
+    let mut head = vec![0; 1000];
+    reader.read_exact(&mut head).unwrap();
+    assert_eq!(head, data[..1000]);
+    reader.finish().unwrap();
+    // A flipped data byte: read to the end, the reader refuses it.
+    let path = dir.0.join(super::file::snap_name(2));
+    let mut bad = pieces.clone();
+    bad[pieces.len() / 2] ^= 1;
+    std::fs::write(&path, &bad).unwrap();
+    let mut reader = store.open_snapshot().unwrap().expect("a snapshot");
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).unwrap();
+    assert_eq!(all.len(), data.len());
+    assert!(matches!(reader.finish(), Err(Error::Corrupt { .. })));
+}
+
+/// A received file that is cut short, or whose bytes do not match the sender's CRC, is
+/// refused and removed; one that arrived whole is adopted by `apply_snapshot` (renamed).
+#[test]
+fn a_received_snapshot_is_checked_whole_and_adopted_by_its_rename() {
+    let dir = TempDir::new("received");
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    let s = snapshot(5, 2, &[1, 2]);
+    let bytes = super::file::snapshot_bytes(s.get_metadata(), s.get_data());
+    let want = super::SnapshotRef {
+        index: 5,
+        term: 2,
+        len: bytes.len() as u64,
+        crc: u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap()),
+        file: String::new(),
+    };
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains("raftsnap"))
+            .collect();
+        v.sort();
+        v
+    };
+    // Cut short: dropped unfinished, or finished early.
+    let mut cut = store.receive_snapshot(&want).unwrap();
+    cut.write(&bytes[..10]).unwrap();
+    assert_eq!(files().len(), 1);
+    drop(cut);
+    assert!(files().is_empty());
+    let mut short = store.receive_snapshot(&want).unwrap();
+    short.write(&bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(short.finish(), Err(Error::Corrupt { .. })));
+    assert!(files().is_empty());
+    // A flipped byte, and a descriptor whose CRC is not the file's.
+    let mut flipped = bytes.clone();
+    flipped[40] ^= 1;
+    let mut bad = store.receive_snapshot(&want).unwrap();
+    bad.write(&flipped).unwrap();
+    assert!(matches!(bad.finish(), Err(Error::Corrupt { .. })));
+    let other = super::SnapshotRef {
+        crc: want.crc ^ 1,
+        ..want.clone()
+    };
+    let mut bad = store.receive_snapshot(&other).unwrap();
+    bad.write(&bytes).unwrap();
+    assert!(matches!(bad.finish(), Err(Error::Corrupt { .. })));
+    // Too many bytes.
+    let mut long = store.receive_snapshot(&want).unwrap();
+    assert!(long.write(&[bytes.clone(), vec![0]].concat()).is_err());
+    drop(long);
+    assert!(files().is_empty());
+    // Whole: adopted under its own name, its data what was sent.
+    let got = received(&store, &s);
+    store.apply_snapshot(&got).unwrap();
+    assert_eq!(files(), [super::file::snap_name(5)]);
+    let loaded = store.load_snapshot().unwrap().unwrap();
+    assert_eq!(loaded.get_data(), s.get_data());
+    // Data that is not a received file's descriptor is refused (and changes nothing).
+    let plain = snapshot(9, 2, &[1, 2]);
+    assert!(matches!(
+        store.apply_snapshot(&plain),
+        Err(Error::Invalid(_))
+    ));
+    assert_eq!(store.snapshot_index_term(), (5, 2));
+}
