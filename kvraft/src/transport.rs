@@ -630,9 +630,12 @@ fn stream_snapshot(
                 }
             }
         }
-        let _ = (chunks, stream);
+        let _ = chunks;
         w.flush()?;
     }
+    // The receiver checks and fsyncs the file before it answers: give it time by the size
+    // (a second per 32 MiB, beyond the usual timeout).
+    stream.set_read_timeout(Some(TRANSFER_TIMEOUT + Duration::from_secs(r.len >> 25)))?;
     let mut answer = [0u8; 1];
     link.read_exact(&mut answer)?;
     if answer[0] != RECEIVED {
