@@ -11,6 +11,8 @@
 //! changes may never commit; the next leader's log decides).
 
 use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
@@ -24,7 +26,7 @@ use raft::{GetEntriesContext, RawNode, StateRole, Storage};
 use crate::error::{Error, Result};
 use crate::machine::{Machine, decode_entry, encode_entry, snapshot_header};
 use crate::node::{Admin, Event, PeerStatus, Role, Shared};
-use crate::storage::LogStore;
+use crate::storage::{LogStore, SnapshotRef};
 
 /// Where this node stands as a leader.
 enum Lead {
@@ -104,14 +106,18 @@ pub(crate) struct Driver {
     /// The stream offset each recent committed entry ends at (for labelling the leader's
     /// snapshots with the entry they cover).
     ends: VecDeque<(u64, u64)>,
-    /// A leader's snapshot waiting for its offset to commit.
-    pending_snapshot: Option<(u64, Vec<u8>)>,
+    /// A leader's snapshot waiting for its offset to commit: the offset, and the file in the
+    /// log directory that holds its data.
+    pending_snapshot: Option<(u64, PathBuf)>,
     snapshotting: bool,
     /// Membership changes waiting to be applied, answered then.
     admin: HashMap<u64, Vec<Sender<Result<()>>>>,
     stopping: bool,
     /// Serving periods so far (see `Lead::Serving`).
     periods: u64,
+    /// Snapshot files received from peers this round: what raft did not take (or replaced
+    /// with a newer one) is removed once the round's `Ready` is handled.
+    received: Vec<String>,
 }
 
 impl Driver {
@@ -133,14 +139,10 @@ impl Driver {
                 voters: shared.opts.peers.iter().map(|(id, _)| *id).collect(),
                 ..ConfState::default()
             });
-            store.apply_snapshot(&snap)?;
+            store.apply_snapshot_data(&snap)?;
             store.sync()?;
         }
-        let mut applied = 0;
-        if let Some(snap) = store.snapshot() {
-            machine.load(&snap.data)?;
-            applied = snap.get_metadata().index;
-        }
+        let applied = load_newest(&store, &mut machine)?.unwrap_or(0);
         shared
             .committed_offset
             .store(machine.offset(), Ordering::SeqCst);
@@ -176,6 +178,7 @@ impl Driver {
             admin: HashMap::new(),
             stopping: false,
             periods: 0,
+            received: Vec::new(),
         })
     }
 
@@ -218,7 +221,20 @@ impl Driver {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Message(m) => {
+                if m.get_msg_type() == MessageType::MsgSnapshot
+                    && let Some(r) = SnapshotRef::decode(m.get_snapshot().get_data())
+                {
+                    self.received.push(r.file);
+                }
                 let _ = self.raw.step(*m);
+            }
+            Event::SnapshotSent { to, ok } => {
+                let status = if ok {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
+                self.raw.report_snapshot(to, status);
             }
             Event::Stream {
                 period,
@@ -281,8 +297,8 @@ impl Driver {
                 }
             }
             Event::Admin(a, reply) => self.admin(a, reply),
-            Event::Snapshot { offset, data } => {
-                self.pending_snapshot = Some((offset, data));
+            Event::Snapshot { offset, file } => {
+                self.pending_snapshot = Some((offset, file));
             }
             Event::Snapshotted => self.snapshotting = false,
             Event::Stop => self.stopping = true,
@@ -331,6 +347,9 @@ impl Driver {
     /// One round: the Ready, then role changes, the status and compaction.
     fn round(&mut self) -> Result<()> {
         self.on_ready()?;
+        for name in std::mem::take(&mut self.received) {
+            self.shared.store.discard_received(&name);
+        }
         self.transitions()?;
         self.publish();
         self.maybe_snapshot()?;
@@ -360,11 +379,12 @@ impl Driver {
         self.send_all(ready.take_messages());
         if !ready.snapshot().is_empty() {
             let snap = ready.snapshot().clone();
+            // Adopts the file the transport received (renamed: not discarded below).
             store.apply_snapshot(&snap)?;
             if let Lead::Serving { .. } = self.lead {
                 self.stop_serving();
             }
-            self.machine.load(&snap.data)?;
+            load_newest(&store, &mut self.machine)?;
             self.ends.clear();
             self.shared
                 .committed_offset
@@ -660,9 +680,8 @@ impl Driver {
         let store = self.shared.store.clone();
         self.machine.clear()?;
         let mut from = store.first_index();
-        if let Some(snap) = store.snapshot() {
-            self.machine.load(&snap.data)?;
-            from = snap.get_metadata().index + 1;
+        if let Some(index) = load_newest(&store, &mut self.machine)? {
+            from = index + 1;
         }
         let to = self.raw.raft.raft_log.applied;
         let mut next = from;
@@ -739,7 +758,7 @@ impl Driver {
         if let Some((offset, _)) = &self.pending_snapshot
             && s.committed_offset.load(Ordering::SeqCst) >= *offset
         {
-            let (offset, data) = self.pending_snapshot.take().expect("checked above");
+            let (offset, file) = self.pending_snapshot.take().expect("checked above");
             // The last entry it covers whole: the one before the first that ends past it, or
             // everything applied when none does.
             let index = match self.ends.iter().find(|(_, end)| *end > offset) {
@@ -749,8 +768,9 @@ impl Driver {
             // Past the newest snapshot (the log keeps some entries before it, so its first
             // index says nothing about that).
             if index > s.store.snapshot_index_term().0 {
-                self.compact_in_background(index, data);
+                self.compact_in_background(index, file);
             } else {
+                let _ = std::fs::remove_file(&file);
                 self.snapshotting = false;
             }
             return Ok(());
@@ -770,14 +790,26 @@ impl Driver {
             Lead::Serving { .. } => {
                 let mut sync = s.kv.replication().full_sync();
                 let offset = sync.offset();
+                // Its label is not known yet, and the label comes first in a snapshot file:
+                // the data waits in a file of its own (a `snap-*.tmp`, removed at open).
+                let file = s
+                    .opts
+                    .dir
+                    .join(format!("snap-capture-{offset}.raftsnap.tmp"));
                 self.background("raft-snapshot", move |events| {
-                    // The stream selects again right after a full sync's offset.
-                    let mut data = snapshot_header(offset, 0);
-                    match sync.write_rdb(&mut data) {
+                    let written = std::fs::File::create(&file).and_then(|f| {
+                        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                        // The stream selects again right after a full sync's offset.
+                        w.write_all(&snapshot_header(offset, 0))?;
+                        sync.write_rdb(&mut w).map_err(std::io::Error::other)?;
+                        w.flush()
+                    });
+                    match written {
                         // Labelled by the Raft thread once its offset is committed.
-                        Ok(_) => events.send(Event::Snapshot { offset, data }),
+                        Ok(()) => events.send(Event::Snapshot { offset, file }),
                         Err(e) => {
                             log::error!("raft snapshot failed: {e}");
+                            let _ = std::fs::remove_file(&file);
                             events.send(Event::Snapshotted)
                         }
                     }
@@ -789,15 +821,16 @@ impl Driver {
                     // Only this thread writes a follower's store: the copy is exactly the
                     // applied log.
                     let mut sync = s.kv.replication().full_sync();
-                    let mut data =
-                        snapshot_header(self.machine.offset(), self.machine.selected_db());
+                    let header = snapshot_header(self.machine.offset(), self.machine.selected_db());
                     let store = s.store.clone();
                     let cs = store.conf_state();
                     self.background("raft-snapshot", move |events| {
-                        match sync.write_rdb(&mut data) {
-                            Ok(_) => compact(&store, index, cs, data),
-                            Err(e) => log::error!("raft snapshot failed: {e}"),
-                        }
+                        // Streamed into the snapshot file as the RDB is written.
+                        compact(&store, index, cs, |w| {
+                            w.write_all(&header)?;
+                            sync.write_rdb(w).map_err(std::io::Error::other)?;
+                            Ok(())
+                        });
                         events.send(Event::Snapshotted)
                     });
                 }
@@ -806,12 +839,17 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes a snapshot labelled `index` and compacts the log, on a thread.
-    fn compact_in_background(&mut self, index: u64, data: Vec<u8>) {
+    /// Writes a snapshot labelled `index` from the data in `file` (copied in pieces) and
+    /// compacts the log, on a thread; then removes `file`.
+    fn compact_in_background(&mut self, index: u64, file: PathBuf) {
         let store = self.shared.store.clone();
         let cs = store.conf_state();
         self.background("raft-compact", move |events| {
-            compact(&store, index, cs, data);
+            compact(&store, index, cs, |w| {
+                let mut data = std::fs::File::open(&file)?;
+                std::io::copy(&mut data, w).map(|_| ())
+            });
+            let _ = std::fs::remove_file(&file);
             events.send(Event::Snapshotted)
         });
     }
@@ -838,12 +876,29 @@ impl Driver {
 /// `LogStore::compact`, its failures logged: a snapshot overtaken by a newer one (the
 /// leader's, installed meanwhile) is simply not needed; anything else leaves the store
 /// refusing writes, which stops the node at its next round.
-fn compact(store: &LogStore, index: u64, cs: ConfState, data: Vec<u8>) {
-    match store.compact(index, cs, data) {
+fn compact(
+    store: &LogStore,
+    index: u64,
+    cs: ConfState,
+    data: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) {
+    match store.compact_with(index, cs, data) {
         Ok(()) => {}
         Err(Error::CompactOutOfRange { .. }) => {}
         Err(e) => log::error!("raft log compaction at index {index} failed: {e}"),
     }
+}
+
+/// Loads the store's newest snapshot into the machine, read from its file in pieces; returns
+/// its index (`None`: no snapshot).
+fn load_newest(store: &LogStore, machine: &mut Machine) -> Result<Option<u64>> {
+    let Some(mut reader) = store.open_snapshot()? else {
+        return Ok(None);
+    };
+    let index = reader.metadata().index;
+    machine.load(&mut reader)?;
+    reader.finish()?;
+    Ok(Some(index))
 }
 
 /// A replication ID for this node's term as leader (40 hex digits).

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kvcore::{Kv, Options, Store};
@@ -55,10 +56,16 @@ pub(crate) struct Group {
     pub(crate) nodes: Vec<Option<(Arc<RaftNode>, Kv)>>,
     peers: Vec<(u64, String)>,
     dir: PathBuf,
+    /// Settings every node gets beyond the tests' defaults.
+    tune: fn(RaftOptions) -> RaftOptions,
 }
 
 impl Group {
     pub(crate) fn start(n: u64, name: &str) -> Group {
+        Group::start_with(n, name, |o| o)
+    }
+
+    pub(crate) fn start_with(n: u64, name: &str, tune: fn(RaftOptions) -> RaftOptions) -> Group {
         init_log();
         let peers: Vec<(u64, String)> = (1..=n)
             .map(|id| (id, format!("127.0.0.1:{}", free_port())))
@@ -68,6 +75,7 @@ impl Group {
             nodes: Vec::new(),
             peers,
             dir,
+            tune,
         };
         for id in 1..=n {
             let node = g.node(id);
@@ -81,6 +89,7 @@ impl Group {
         let opts = RaftOptions::new(id, self.peers.clone(), self.dir.join(id.to_string()))
             .tick(Duration::from_millis(20))
             .client_port(6000 + id as u16);
+        let opts = (self.tune)(opts);
         let node = RaftNode::start(kv.clone(), opts).expect("node starts");
         (Arc::new(node), kv)
     }
@@ -292,4 +301,121 @@ fn a_write_settles_by_its_own_commit_and_a_read_by_a_read_round() {
     assert_eq!(got.as_deref(), Some(&b"1"[..]));
     assert_eq!(tickets(node), before + 2);
     assert!(node.status().read_rounds >= 1);
+}
+
+/// Snapshots for the transfer tests: one every 16 entries keeping 4 before it, sent in
+/// chunks of 4 KiB.
+fn small_chunks(o: RaftOptions) -> RaftOptions {
+    o.snapshot_entries(16).keep_entries(4).snapshot_chunk(4096)
+}
+
+/// 8 KiB of letters that do not compress (the RDB compresses repeated bytes).
+fn value(key: usize) -> String {
+    let mut x = (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..8 << 10)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+/// Stops a follower, writes 48 values of 8 KiB (about 400 KiB: a hundred chunks) until the
+/// leader's log no longer holds what the follower has, and starts the follower again on its
+/// directory. Returns the follower's index and the leader's.
+fn lag_a_follower_behind_the_compacted_log(g: &mut Group) -> (usize, usize) {
+    g.set("first", "1");
+    let leader = g.leader();
+    let follower = (0..3).find(|&i| i != leader).unwrap();
+    g.wait_value(follower, "first", "1");
+    let (node, _) = g.nodes[follower].take().unwrap();
+    let behind = node.status().last_index;
+    node.stop();
+    drop(node);
+    let mut i = 0;
+    loop {
+        g.set(&format!("k{i}"), &value(i));
+        i += 1;
+        let (node, _) = g.nodes[g.leader()].as_ref().unwrap();
+        if i >= 48 && node.status().first_index > behind + 1 {
+            break;
+        }
+        assert!(i < 10_000, "the leader never compacted past index {behind}");
+    }
+    g.nodes[follower] = Some(g.node(follower as u64 + 1));
+    (follower, g.leader())
+}
+
+fn every_key_arrives(g: &Group, follower: usize) {
+    for i in 0..48 {
+        g.wait_value(follower, &format!("k{i}"), &value(i));
+    }
+    g.set("after", "x");
+    g.wait_value(follower, "after", "x");
+}
+
+/// The snapshot files a node's log directory holds: adopted ones and received ones.
+fn snapshot_files(g: &Group, node: usize) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(g.dir.join((node + 1).to_string()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("raftsnap"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 20: a snapshot travels as a file in chunks, never whole in one buffer (before, it
+/// was one message holding every byte, on both sides).
+#[test]
+fn a_follower_behind_the_compacted_log_installs_a_snapshot_sent_in_small_chunks() {
+    let mut g = Group::start_with(3, "snap-chunks", small_chunks);
+    let (follower, leader) = lag_a_follower_behind_the_compacted_log(&mut g);
+    every_key_arrives(&g, follower);
+    let sent = g.nodes[leader].as_ref().unwrap().0.transfers();
+    let got = g.nodes[follower].as_ref().unwrap().0.transfers();
+    assert!(sent.sent.load(Ordering::SeqCst) >= 1);
+    assert!(got.received.load(Ordering::SeqCst) >= 1);
+    let chunks = sent.chunks_sent.load(Ordering::SeqCst);
+    assert!(
+        chunks >= 48,
+        "a snapshot of 400 KiB went in {chunks} chunks"
+    );
+    assert_eq!(sent.largest_sent.load(Ordering::SeqCst), 4096);
+    assert_eq!(got.largest_received.load(Ordering::SeqCst), 4096);
+    // Adopted: one snapshot file, and nothing received left behind.
+    let files = snapshot_files(&g, follower);
+    assert!(
+        files.len() == 1 && files[0].starts_with("snap-"),
+        "{files:?}"
+    );
+}
+
+/// A transfer cut after 5 chunks adopts nothing and leaves no file; raft sends the snapshot
+/// again and the second transfer installs it.
+#[test]
+fn a_snapshot_transfer_cut_midway_is_dropped_and_sent_again() {
+    let mut g = Group::start_with(3, "snap-cut", small_chunks);
+    for (node, _) in g.nodes.iter().flatten() {
+        node.transfers().cut_after.store(5, Ordering::SeqCst);
+    }
+    let (follower, leader) = lag_a_follower_behind_the_compacted_log(&mut g);
+    every_key_arrives(&g, follower);
+    let sent = g.nodes[leader].as_ref().unwrap().0.transfers();
+    let got = g.nodes[follower].as_ref().unwrap().0.transfers();
+    assert_eq!(sent.cut_after.load(Ordering::SeqCst), 0, "the cut happened");
+    assert!(sent.failed.load(Ordering::SeqCst) >= 1);
+    assert!(sent.sent.load(Ordering::SeqCst) >= 1);
+    // Only whole files reached raft: the cut one never did.
+    assert_eq!(
+        got.received.load(Ordering::SeqCst),
+        sent.sent.load(Ordering::SeqCst)
+    );
+    let files = snapshot_files(&g, follower);
+    assert!(
+        files.len() == 1 && files[0].starts_with("snap-"),
+        "{files:?}"
+    );
 }

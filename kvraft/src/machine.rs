@@ -12,6 +12,8 @@
 //! A snapshot's data is the stream offset it reflects (u64), the database the stream had
 //! selected there (u64), then an RDB of the whole store (`Kv::write_rdb`'s format).
 
+use std::io::Read;
+
 use kvcore::{Kv, StreamApplier};
 
 use crate::error::{Error, Result};
@@ -106,18 +108,17 @@ impl Machine {
         Ok(Some(end))
     }
 
-    /// Empties the store and loads a snapshot's data into it.
-    pub(crate) fn load(&mut self, data: &[u8]) -> Result<()> {
-        if data.len() < 16 {
-            return Err(Error::Invalid(format!(
-                "a raft snapshot of {} bytes has no header",
-                data.len()
-            )));
-        }
-        let offset = u64::from_le_bytes(data[0..8].try_into().expect("8 bytes"));
-        let db = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
+    /// Empties the store and loads a snapshot's data into it, read from `data` in pieces
+    /// (a snapshot file's [`crate::SnapshotReader`]; the caller checks its CRC after).
+    pub(crate) fn load(&mut self, mut data: impl Read) -> Result<()> {
+        let mut header = [0u8; 16];
+        data.read_exact(&mut header).map_err(|e| {
+            Error::Invalid(format!("a raft snapshot without its 16-byte header: {e}"))
+        })?;
+        let offset = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
+        let db = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes")) as usize;
         self.clear()?;
-        self.kv.load_rdb(&data[16..])?;
+        self.kv.load_rdb(data)?;
         self.applier = StreamApplier::new(self.kv.clone(), offset).with_selected_db(db);
         Ok(())
     }
@@ -197,7 +198,7 @@ mod tests {
         let other = Kv::in_memory(kvcore::Options::default());
         other.db(0).unwrap().set("stale", "x").unwrap();
         let mut n = Machine::new(other.clone());
-        n.load(&snap).unwrap();
+        n.load(&snap[..]).unwrap();
         assert_eq!(n.offset(), a.len() as u64);
         let db = other.db(0).unwrap();
         assert_eq!(db.get("a").unwrap(), Some(b"1".to_vec()));

@@ -23,7 +23,7 @@ use raft::prelude::Message;
 
 use crate::error::{Error, Result};
 use crate::storage::{LogOptions, LogStore};
-use crate::transport::{Hello, LinkSecurity, Security, Transport};
+use crate::transport::{Hello, LinkSecurity, Links, Security, Transport};
 
 /// How a node is set up. Times are in ticks of [`RaftOptions::tick`].
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct RaftOptions {
     pub(crate) election_ticks: usize,
     pub(crate) heartbeat_ticks: usize,
     pub(crate) snapshot_entries: u64,
+    pub(crate) keep_entries: u64,
+    pub(crate) snapshot_chunk: usize,
     pub(crate) settle_timeout: Duration,
     pub(crate) route_wait: Duration,
     pub(crate) join: bool,
@@ -48,7 +50,8 @@ impl RaftOptions {
     /// entry is the address it listens on, the others where it connects to reach them),
     /// keeping its log in `dir`. Defaults: a tick of 100 ms, an election timeout of 10 ticks
     /// (randomized up to 20 by raft-rs), a heartbeat every 2 ticks, a snapshot every 10 000
-    /// entries, replies given up after 10 s without a commit.
+    /// entries keeping the 1024 before it in the log, snapshots sent in chunks of 1 MiB,
+    /// replies given up after 10 s without a commit.
     pub fn new(id: u64, peers: Vec<(u64, String)>, dir: impl AsRef<Path>) -> RaftOptions {
         RaftOptions {
             id,
@@ -61,6 +64,8 @@ impl RaftOptions {
             election_ticks: 10,
             heartbeat_ticks: 2,
             snapshot_entries: 10_000,
+            keep_entries: 1024,
+            snapshot_chunk: 1 << 20,
             settle_timeout: Duration::from_secs(10),
             route_wait: Duration::from_secs(2),
             join: false,
@@ -113,6 +118,21 @@ impl RaftOptions {
     /// Take a snapshot and compact the log once it holds this many entries.
     pub fn snapshot_entries(mut self, entries: u64) -> RaftOptions {
         self.snapshot_entries = entries.max(16);
+        self
+    }
+
+    /// How many entries before a snapshot's index stay in the log (default 1024): a follower
+    /// lagging by fewer catches up from the log, one lagging by more is sent the snapshot
+    /// (see [`LogOptions::keep_entries`]).
+    pub fn keep_entries(mut self, entries: u64) -> RaftOptions {
+        self.keep_entries = entries;
+        self
+    }
+
+    /// The size of the pieces a snapshot file is streamed to a peer in (default 1 MiB,
+    /// between 1 byte and 16 MiB): the most snapshot bytes either side holds in memory.
+    pub fn snapshot_chunk(mut self, bytes: usize) -> RaftOptions {
+        self.snapshot_chunk = bytes.clamp(1, crate::transport::MAX_CHUNK);
         self
     }
 }
@@ -222,8 +242,15 @@ pub(crate) enum Event {
     Read,
     /// A membership change or leader transfer, answered when proposed.
     Admin(Admin, Sender<Result<()>>),
-    /// A snapshot the leader's background thread made at a stream offset.
-    Snapshot { offset: u64, data: Vec<u8> },
+    /// A snapshot's transfer to peer `to` ended: sent whole and checked by the peer (`ok`),
+    /// or failed (raft-rs sends it again).
+    SnapshotSent { to: u64, ok: bool },
+    /// A snapshot the leader's background thread made at a stream offset: its data (the
+    /// snapshot header and the RDB) is in `file`, which the Raft thread then owns.
+    Snapshot {
+        offset: u64,
+        file: std::path::PathBuf,
+    },
     /// A background snapshot or compaction ended (another may start).
     Snapshotted,
     /// Shut down.
@@ -355,7 +382,7 @@ impl RaftNode {
                 opts.id
             )));
         }
-        let store = LogStore::open(&opts.dir, LogOptions::new())?;
+        let store = LogStore::open(&opts.dir, LogOptions::new().keep_entries(opts.keep_entries))?;
         let (tx, rx) = mpsc::channel();
         let listen = opts
             .peers
@@ -368,14 +395,15 @@ impl RaftNode {
             client_port: opts.client_port,
             tls_client_port: opts.tls_client_port,
         };
-        let transport = Transport::start(
+        let links = Links {
             hello,
-            &listen,
-            &opts.peers,
-            tx.clone(),
-            opts.security.clone(),
-        )
-        .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
+            inbox: tx.clone(),
+            security: opts.security.clone(),
+            store: store.clone(),
+            chunk: opts.snapshot_chunk,
+        };
+        let transport = Transport::start(links, &listen, &opts.peers)
+            .map_err(|e| Error::io(format!("listening for raft peers on {listen}"), e))?;
         let shared = Arc::new(Shared {
             id: opts.id,
             kv,
@@ -424,6 +452,12 @@ impl RaftNode {
             shared,
             driver: Mutex::new(Some(handle)),
         })
+    }
+
+    /// What this node's snapshot transfers did (tests).
+    #[cfg(test)]
+    pub(crate) fn transfers(&self) -> &crate::transport::Transfers {
+        self.shared.transport.transfers()
     }
 
     /// This node's ID.

@@ -12,10 +12,12 @@ mod record;
 mod state;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{RwLock, RwLockWriteGuard};
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
@@ -25,6 +27,8 @@ use crate::error::{Error, Result};
 use logfile::{Writer, recover, remove_stale, write_log};
 use record::Record;
 use state::State;
+pub use transfer::SnapshotReader;
+pub(crate) use transfer::{Incoming, SnapshotRef};
 
 /// Settings of a [`LogStore`].
 #[derive(Debug, Clone)]
@@ -62,6 +66,8 @@ struct Inner {
     opts: LogOptions,
     is_new: bool,
     core: RwLock<Core>,
+    /// Snapshot transfers started into this directory (numbers their files).
+    received: AtomicU64,
     /// Held for the store's life: the OS drops the advisory lock with the descriptor.
     _lock: File,
 }
@@ -127,6 +133,7 @@ impl LogStore {
                 opts,
                 is_new,
                 core: RwLock::new(Core { state, writer }),
+                received: AtomicU64::new(0),
                 _lock: lock,
             }),
         })
@@ -201,22 +208,74 @@ impl LogStore {
         self.core().writer.sync()
     }
 
-    /// Installs a snapshot received from the leader (`Ready::snapshot`): its data file is
-    /// written and synced, every entry up to its index is dropped (the whole log if the log
-    /// does not hold that index with that term), and the configuration state and commit index
-    /// come from its metadata. Durable when it returns; older snapshots are removed.
+    /// Installs a snapshot received from the leader (`Ready::snapshot`), whose data is the
+    /// descriptor of the file its chunks were written to ([`LogStore::receive_snapshot`]):
+    /// that file is renamed into place as the newest snapshot, every entry up to its index is
+    /// dropped (the whole log if the log does not hold that index with that term), and the
+    /// configuration state and commit index come from its metadata. Durable when it returns;
+    /// older snapshots are removed.
     ///
     /// # Errors
     /// [`Error::SnapshotOutOfDate`] if its index is below the first index or not after the
-    /// newest snapshot; [`Error::Io`] if the snapshot could not be written (nothing changed)
-    /// or the log could not be rewritten (the store then refuses writes until reopened, which
-    /// finds the old state or the new one), or if the old files could not be removed (the
-    /// change is made).
+    /// newest snapshot; [`Error::Invalid`] if its data does not name a received file of this
+    /// index and term; [`Error::Corrupt`] if that file fails its checks; [`Error::Io`] if the
+    /// file could not be renamed (nothing changed) or the log could not be rewritten (the
+    /// store then refuses writes until reopened, which finds the old state or the new one),
+    /// or if the old files could not be removed (the change is made).
     pub fn apply_snapshot(&self, snap: &Snapshot) -> Result<()> {
         let meta = snap.get_metadata();
         let (index, term) = (meta.index, meta.term);
+        let r = SnapshotRef::decode(snap.get_data())
+            .filter(|r| !r.file.is_empty() && (r.index, r.term) == (index, term))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the snapshot at index {index} term {term} does not name a received file"
+                ))
+            })?;
         check_snapshot_index(&self.inner.core.read().state, index)?;
+        let dir = &self.inner.dir;
+        let from = dir.join(&r.file);
+        // Its every byte was checked as it arrived (`Incoming::finish`); what it says it is
+        // must be what raft was told.
+        let got = file::open_snapshot(&from)?;
+        if got.size != r.len || (got.meta.index, got.meta.term) != (index, term) {
+            return Err(Error::Corrupt {
+                file: from,
+                offset: 0,
+                reason: format!(
+                    "it holds index {} term {} in {} bytes, the message said index {index} \
+                     term {term} in {}",
+                    got.meta.index, got.meta.term, got.size, r.len
+                ),
+            });
+        }
+        drop(got);
+        let to = dir.join(file::snap_name(index));
+        std::fs::rename(&from, &to).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", from.display(), to.display()),
+                e,
+            )
+        })?;
+        file::sync_dir(dir)?;
+        self.install(meta)
+    }
+
+    /// Installs a snapshot whose data is the bytes themselves (a host's own first snapshot
+    /// of a new group: small), as [`LogStore::apply_snapshot`] installs a received one.
+    ///
+    /// # Errors
+    /// As [`LogStore::apply_snapshot`].
+    pub fn apply_snapshot_data(&self, snap: &Snapshot) -> Result<()> {
+        let meta = snap.get_metadata();
+        check_snapshot_index(&self.inner.core.read().state, meta.index)?;
         file::write_snapshot(&self.inner.dir, meta, snap.get_data())?;
+        self.install(meta)
+    }
+
+    /// Moves the log past the snapshot `meta` names, whose file is in place.
+    fn install(&self, meta: &SnapshotMetadata) -> Result<()> {
+        let (index, term) = (meta.index, meta.term);
         let mut core = self.core();
         check_snapshot_index(&core.state, index)?;
         let mut next = core.state.clone();
@@ -226,6 +285,109 @@ impl LogStore {
         next.hard_state.term = next.hard_state.term.max(term);
         next.hard_state.commit = index;
         self.commit_state(&mut core, next)
+    }
+
+    /// Starts receiving the snapshot a peer described with `r`: a new file in this store's
+    /// directory (`recv-<index>-<n>.raftsnap.tmp`, removed if the transfer does not finish,
+    /// and at the next open if it is never adopted).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be created.
+    pub(crate) fn receive_snapshot(&self, r: &SnapshotRef) -> Result<Incoming> {
+        let n = self.inner.received.fetch_add(1, Ordering::Relaxed);
+        let want = SnapshotRef {
+            file: String::new(),
+            ..r.clone()
+        };
+        Incoming::create(&self.inner.dir, file::recv_name(r.index, n), want)
+    }
+
+    /// Removes a received snapshot file that was not adopted (raft did not take it, or took
+    /// a newer one); nothing if it is gone (adopted: renamed).
+    pub(crate) fn discard_received(&self, name: &str) {
+        if !file::is_recv_name(name) {
+            return;
+        }
+        let path = self.inner.dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => log::debug!("raft: removed {}, not adopted", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("raft: cannot remove {}: {e}", path.display()),
+        }
+    }
+
+    /// Opens this store's snapshot `r` describes, to send it: the file, at its start.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the newest snapshot is no longer that one (a newer one replaced
+    /// it; raft will send that); [`Error::Io`].
+    pub(crate) fn snapshot_file(&self, r: &SnapshotRef) -> Result<File> {
+        // The read lock keeps a compaction from removing the file while it is opened; once
+        // open, it stays readable.
+        let core = self.inner.core.read();
+        if core.state.snap != (r.index, r.term) {
+            return Err(Error::Invalid(format!(
+                "snapshot {} is no longer the newest",
+                r.index
+            )));
+        }
+        let path = self.inner.dir.join(file::snap_name(r.index));
+        let f =
+            File::open(&path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        drop(core);
+        let len = f
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
+        if len != r.len {
+            return Err(Error::Invalid(format!(
+                "{} is {len} bytes long, its descriptor says {}",
+                path.display(),
+                r.len
+            )));
+        }
+        Ok(f)
+    }
+
+    /// The newest snapshot's metadata and a reader over its data (never read whole into
+    /// memory); `None` if there is none. Call [`SnapshotReader::finish`] after reading to
+    /// check the data's CRC.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Corrupt`] if its file cannot be opened or fails the checks
+    /// of its header, metadata and footer.
+    pub fn open_snapshot(&self) -> Result<Option<SnapshotReader>> {
+        let core = self.inner.core.read();
+        match core.state.snap.0 {
+            0 => Ok(None),
+            index => {
+                let path = self.inner.dir.join(file::snap_name(index));
+                Ok(Some(SnapshotReader::new(file::open_snapshot(&path)?)))
+            }
+        }
+    }
+
+    /// The newest snapshot with its metadata, its data the descriptor raft-rs carries
+    /// ([`SnapshotRef`]); `None` if there is none.
+    fn snapshot_ref(&self) -> Result<Option<Snapshot>> {
+        let core = self.inner.core.read();
+        let (index, term) = core.state.snap;
+        if index == 0 {
+            return Ok(None);
+        }
+        let s = file::open_snapshot(&self.inner.dir.join(file::snap_name(index)))?;
+        drop(core);
+        let r = SnapshotRef {
+            index,
+            term,
+            len: s.size,
+            crc: s.crc,
+            file: String::new(),
+        };
+        let mut snap = Snapshot::default();
+        snap.set_metadata(s.meta);
+        snap.set_data(r.encode().into());
+        Ok(Some(snap))
     }
 }
 
@@ -278,6 +440,20 @@ impl LogStore {
     /// [`Error::CompactOutOfRange`] if `index` is not after the newest snapshot or past the
     /// last entry; [`Error::Io`] as in [`LogStore::apply_snapshot`].
     pub fn compact(&self, index: u64, conf_state: ConfState, data: Vec<u8>) -> Result<()> {
+        self.compact_with(index, conf_state, |w| w.write_all(&data))
+    }
+
+    /// As [`LogStore::compact`], the snapshot's data being what `data` writes, streamed to
+    /// the file (never held whole in memory).
+    ///
+    /// # Errors
+    /// As [`LogStore::compact`]; [`Error::Io`] if `data` fails (nothing changed).
+    pub fn compact_with(
+        &self,
+        index: u64,
+        conf_state: ConfState,
+        data: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         let term = compactable(&self.inner.core.read().state, index)?;
         let mut meta = SnapshotMetadata {
             index,
@@ -285,8 +461,7 @@ impl LogStore {
             ..SnapshotMetadata::default()
         };
         meta.set_conf_state(conf_state);
-        file::write_snapshot(&self.inner.dir, &meta, &data)?;
-        drop(data);
+        file::write_snapshot_with(&self.inner.dir, &meta, data)?;
         let mut core = self.core();
         if compactable(&core.state, index)? != term {
             // The entry at `index` was replaced while the snapshot was written: the host
@@ -324,7 +499,8 @@ fn compactable(s: &State, index: u64) -> Result<u64> {
 }
 
 impl LogStore {
-    /// The newest snapshot, metadata and data, read from its file; `None` if there is none.
+    /// The newest snapshot, metadata and data, read whole from its file (tests and small
+    /// snapshots: a node reads it with [`LogStore::open_snapshot`]); `None` if there is none.
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Corrupt`] if its file cannot be read back or fails its checks.
@@ -334,19 +510,6 @@ impl LogStore {
         match core.state.snap.0 {
             0 => Ok(None),
             index => file::load_snapshot(&self.inner.dir, index).map(Some),
-        }
-    }
-
-    /// The newest snapshot (metadata and data) if there is one: what the host loads at start.
-    ///
-    /// # Panics
-    /// If the snapshot file cannot be read back (checked when the store opened, so only after
-    /// a disk failure since): going on without it would diverge from the group.
-    /// [`LogStore::load_snapshot`] returns that error instead.
-    pub fn snapshot(&self) -> Option<Snapshot> {
-        match self.load_snapshot() {
-            Ok(s) => s,
-            Err(e) => panic!("the newest raft snapshot cannot be read: {e}"),
         }
     }
 
@@ -442,11 +605,12 @@ impl raft::Storage for LogStore {
         Ok(LogStore::last_index(self))
     }
 
-    /// The newest snapshot, read from its file; `SnapshotTemporarilyUnavailable` if there is
-    /// none at or after `request_index` (raft asks again later), or if the file cannot be read
-    /// (logged as an error).
+    /// The newest snapshot, its data a descriptor of its file (what the transport streams);
+    /// `SnapshotTemporarilyUnavailable` if there is none at or after `request_index` (raft
+    /// asks again later), or if the file cannot be opened (logged as an error). Reads only
+    /// the file's header, metadata and footer.
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        match self.load_snapshot() {
+        match self.snapshot_ref() {
             Ok(Some(s)) if s.get_metadata().index >= request_index => Ok(s),
             Ok(_) => Err(store_err(StorageError::SnapshotTemporarilyUnavailable)),
             Err(e) => {

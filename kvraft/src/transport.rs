@@ -6,9 +6,18 @@
 //! clients connect to (u16) and, only when it has one, the port its TLS clients connect to
 //! (u16; a hello without it is 11 bytes long and means none, so a node without a TLS port
 //! sends what nodes before this field sent, and a receiver ignores bytes past the ones it
-//! knows); `1` a raft-rs `Message` in protobuf. A sender never blocks the Raft thread: each
-//! peer has a bounded queue, and a message that finds it full, or no connection, is dropped
-//! (Raft retries what matters: heartbeats, appends, votes).
+//! knows); `1` a raft-rs `Message` in protobuf; `2` a piece of a snapshot file. A sender
+//! never blocks the Raft thread: each peer has a bounded queue, and a message that finds it
+//! full, or no connection, is dropped (Raft retries what matters: heartbeats, appends, votes).
+//!
+//! A snapshot is not in its message: the message's snapshot data is a descriptor of the file
+//! (`SnapshotRef`). Sending one opens a connection of its own to the peer, on a thread of its
+//! own (so heartbeats and appends go on over the peer's link meanwhile): the hello, the
+//! message, then the file in chunk frames of [`crate::RaftOptions::snapshot_chunk`] bytes;
+//! the receiver writes them to a file in its log directory, checks its length and CRC,
+//! answers one byte (`1`: received whole) and hands raft the message with a descriptor
+//! naming that file. The sender reports the outcome to raft (`report_snapshot`), which sends
+//! the snapshot again after a failure.
 //!
 //! With a [`LinkSecurity`] hook (the host's TLS), every link is handed to it, on the link's
 //! own thread and under a deadline, before the hello: a link it refuses is dropped and
@@ -19,24 +28,32 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use protobuf::Message as _;
-use raft::prelude::Message;
+use raft::prelude::{Message, MessageType};
 
 use crate::node::Event;
+use crate::storage::{LogStore, SnapshotRef};
 
 /// Messages queued for one peer before new ones are dropped.
 const QUEUE: usize = 4096;
-/// The largest frame accepted (a snapshot travels in one message).
+/// The largest frame accepted (one raft-rs message: entries, never a snapshot's bytes).
 const MAX_FRAME: usize = u32::MAX as usize;
+/// The largest piece of a snapshot file a frame may carry.
+pub(crate) const MAX_CHUNK: usize = 16 << 20;
 
 const HELLO: u8 = 0;
 const MESSAGE: u8 = 1;
+const CHUNK: u8 = 2;
+/// The receiver's answer after a snapshot's last chunk: the file arrived whole and checked.
+const RECEIVED: u8 = 1;
+/// How long a snapshot transfer waits for one write, one chunk, or the receiver's answer.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 /// A hello's payload: the kind, the node ID and the client port (the TLS port follows when
 /// the sender has one).
 const HELLO_LEN: usize = 11;
@@ -130,6 +147,9 @@ struct Peer {
 
 struct State {
     peers: HashMap<u64, Peer>,
+    /// Peers a snapshot is being sent to (one transfer per peer at a time: raft waits for
+    /// its report before it sends another).
+    sending: HashSet<u64>,
     /// The ports each node's clients connect to (plain, TLS or 0), from its hello (kept for
     /// nodes that are not peers yet: a joining node says hello before its addition is applied
     /// here).
@@ -144,39 +164,96 @@ pub(crate) struct Hello {
     pub(crate) tls_client_port: u16,
 }
 
+/// What a node's links need besides the addresses.
+pub(crate) struct Links {
+    pub(crate) hello: Hello,
+    /// The Raft thread's events: peers' messages, snapshot transfers' outcomes.
+    pub(crate) inbox: Sender<Event>,
+    pub(crate) security: Option<Security>,
+    /// Where snapshots are sent from and received into.
+    pub(crate) store: LogStore,
+    /// The bytes of a snapshot file per chunk frame.
+    pub(crate) chunk: usize,
+}
+
+/// What the snapshot transfers of a node did (counters), and a test's hook to cut one.
+#[derive(Debug, Default)]
+pub(crate) struct Transfers {
+    /// Transfers sent whole and confirmed by the receiver.
+    pub(crate) sent: AtomicU64,
+    /// Transfers that failed on the sending side.
+    pub(crate) failed: AtomicU64,
+    /// Snapshot files received whole and handed to raft.
+    pub(crate) received: AtomicU64,
+    /// Chunk frames sent.
+    pub(crate) chunks_sent: AtomicU64,
+    /// The largest buffer of snapshot bytes a transfer sent from, in bytes.
+    pub(crate) largest_sent: AtomicUsize,
+    /// The largest buffer of snapshot bytes a transfer received into, in bytes.
+    pub(crate) largest_received: AtomicUsize,
+    /// Non-zero: the next transfer closes its link after this many chunks (once).
+    #[cfg(test)]
+    pub(crate) cut_after: AtomicU64,
+}
+
+/// What the links' threads share.
+struct Shared {
+    hello: Vec<u8>,
+    /// Taken at stop: a link's thread may outlive the node (it ends when its peer closes),
+    /// and must not keep the log directory locked.
+    store: Mutex<Option<LogStore>>,
+    chunk: usize,
+    inbox: Sender<Event>,
+    transfers: Transfers,
+}
+
 /// The node's links.
 pub(crate) struct Transport {
     hello: Hello,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     listen: SocketAddr,
-    inbox: Sender<Event>,
     security: Option<Security>,
+    shared: Arc<Shared>,
+}
+
+impl Shared {
+    fn store(&self) -> io::Result<LogStore> {
+        self.store
+            .lock()
+            .clone()
+            .ok_or_else(|| io::Error::other("the node stopped"))
+    }
 }
 
 impl Transport {
     /// Listens on `listen` and starts a sender for each of `peers` (ID, address); every link
-    /// goes through `security` first when given.
+    /// goes through `links.security` first when given.
     pub(crate) fn start(
-        hello: Hello,
+        links: Links,
         listen: &str,
         peers: &[(u64, String)],
-        inbox: Sender<Event>,
-        security: Option<Security>,
     ) -> io::Result<Transport> {
         let listener = TcpListener::bind(listen)?;
         let listen = listener.local_addr()?;
-        let id = hello.id;
+        let id = links.hello.id;
         let t = Transport {
-            hello,
+            hello: links.hello,
             state: Arc::new(Mutex::new(State {
                 peers: HashMap::new(),
+                sending: HashSet::new(),
                 client_ports: HashMap::new(),
             })),
             stop: Arc::new(AtomicBool::new(false)),
             listen,
-            inbox,
-            security,
+            security: links.security,
+            shared: Arc::new(Shared {
+                hello: hello(links.hello),
+                store: Mutex::new(Some(links.store)),
+                chunk: links.chunk.clamp(1, MAX_CHUNK),
+                inbox: links.inbox,
+                transfers: Transfers::default(),
+            }),
         };
         for (peer, addr) in peers {
             if *peer != id {
@@ -185,12 +262,18 @@ impl Transport {
         }
         let state = Arc::clone(&t.state);
         let stop = Arc::clone(&t.stop);
-        let inbox = t.inbox.clone();
+        let shared = Arc::clone(&t.shared);
         let security = t.security.clone();
         thread::Builder::new()
             .name("raft-accept".into())
-            .spawn(move || accept(listener, state, stop, inbox, security))?;
+            .spawn(move || accept(listener, state, stop, shared, security))?;
         Ok(t)
+    }
+
+    /// What this node's snapshot transfers did.
+    #[cfg(test)]
+    pub(crate) fn transfers(&self) -> &Transfers {
+        &self.shared.transfers
     }
 
     /// Starts a sender to a peer (a node added to the group); replaces one with that ID.
@@ -221,14 +304,74 @@ impl Transport {
         self.state.lock().peers.remove(&peer);
     }
 
-    /// Queues a message for its peer; dropped when the queue is full or the peer unknown.
+    /// Queues a message for its peer; dropped when the queue is full or the peer unknown. A
+    /// snapshot goes on a transfer of its own (see the module's docs).
     pub(crate) fn send(&self, msg: Message) {
+        if msg.get_msg_type() == MessageType::MsgSnapshot {
+            self.send_snapshot(msg);
+            return;
+        }
         let st = self.state.lock();
         let Some(peer) = st.peers.get(&msg.to) else {
             return;
         };
         match peer.queue.try_send(msg) {
             Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Starts a thread that streams the snapshot `msg` describes to its peer over a new
+    /// connection, then reports the outcome to the Raft thread. Dropped (no report) while a
+    /// transfer to that peer runs: raft sends nothing more to it until that one's report.
+    fn send_snapshot(&self, msg: Message) {
+        let to = msg.to;
+        let addr = {
+            let mut st = self.state.lock();
+            let Some(peer) = st.peers.get(&to) else {
+                return;
+            };
+            let addr = peer.addr.clone();
+            if !st.sending.insert(to) {
+                return;
+            }
+            addr
+        };
+        let state = Arc::clone(&self.state);
+        let shared = Arc::clone(&self.shared);
+        let stop = Arc::clone(&self.stop);
+        let security = self.security.clone();
+        let report = move |ok: bool| {
+            state.lock().sending.remove(&to);
+            let _ = shared.inbox.send(Event::SnapshotSent { to, ok });
+        };
+        let spawned = thread::Builder::new()
+            .name(format!("raft-snap-{to}"))
+            .spawn({
+                let shared = Arc::clone(&self.shared);
+                let report = report.clone();
+                move || {
+                    let index = msg.get_snapshot().get_metadata().index;
+                    let t = &shared.transfers;
+                    match transfer(&addr, &msg, &shared, security.as_ref(), &stop) {
+                        Ok(()) => {
+                            t.sent.fetch_add(1, Ordering::Relaxed);
+                            log::info!(target: "raft", "sent snapshot {index} to node {to}");
+                            report(true);
+                        }
+                        Err(e) => {
+                            t.failed.fetch_add(1, Ordering::Relaxed);
+                            log::warn!(
+                                target: "raft",
+                                "sending snapshot {index} to node {to} failed: {e}"
+                            );
+                            report(false);
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start a snapshot transfer to node {to}: {e}");
+            report(false);
         }
     }
 
@@ -260,6 +403,7 @@ impl Transport {
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.state.lock().peers.clear();
+        self.shared.store.lock().take();
         // Wakes the accept loop.
         let _ = TcpStream::connect_timeout(&self.listen, Duration::from_millis(200));
     }
@@ -396,6 +540,110 @@ fn pump(
     }
 }
 
+/// One snapshot transfer: a connection of its own to `addr`, secured as every link is, the
+/// hello, the message, the file in chunks, then the receiver's answer.
+fn transfer(
+    addr: &str,
+    msg: &Message,
+    shared: &Shared,
+    security: Option<&Security>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let r = SnapshotRef::decode(msg.get_snapshot().get_data())
+        .ok_or_else(|| io::Error::other("the snapshot message does not describe a file"))?;
+    let file = shared
+        .store()?
+        .snapshot_file(&r)
+        .map_err(io::Error::other)?;
+    let a = resolve(addr).ok_or_else(|| io::Error::other(format!("cannot resolve {addr}")))?;
+    let stream = TcpStream::connect_timeout(&a, Duration::from_millis(500))?;
+    let _ = stream.set_nodelay(true);
+    let result = match security {
+        None => set_transfer_timeouts(&stream)
+            .and_then(|()| stream_snapshot(&stream, &stream, msg, file, &r, shared, stop)),
+        Some(sec) => sec.secure(&stream, addr, false).and_then(|link| {
+            set_transfer_timeouts(&stream)?;
+            stream_snapshot(link, &stream, msg, file, &r, shared, stop)
+        }),
+    };
+    let _ = stream.shutdown(Shutdown::Both);
+    result
+}
+
+fn set_transfer_timeouts(stream: &TcpStream) -> io::Result<()> {
+    stream.set_write_timeout(Some(TRANSFER_TIMEOUT))?;
+    stream.set_read_timeout(Some(TRANSFER_TIMEOUT))
+}
+
+/// Writes the hello, `msg` and the file's `r.len` bytes in chunk frames to `link`, then
+/// waits for the receiver's answer. One buffer of the chunk size holds the file's bytes.
+fn stream_snapshot(
+    mut link: impl Read + Write,
+    stream: &TcpStream,
+    msg: &Message,
+    mut file: std::fs::File,
+    r: &SnapshotRef,
+    shared: &Shared,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let t = &shared.transfers;
+    {
+        let mut w = BufWriter::with_capacity(64 * 1024, &mut link);
+        w.write_all(&shared.hello)?;
+        write_message(&mut w, msg)?;
+        let mut buf = vec![
+            0;
+            shared
+                .chunk
+                .min(usize::try_from(r.len).unwrap_or(usize::MAX))
+        ];
+        t.largest_sent.fetch_max(buf.len(), Ordering::Relaxed);
+        let mut left = r.len;
+        let mut chunks = 0u64;
+        while left > 0 {
+            if stop.load(Ordering::Relaxed) {
+                return Err(io::Error::other("the node stops"));
+            }
+            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            file.read_exact(&mut buf[..n])?;
+            // n <= MAX_CHUNK: the frame's length fits.
+            w.write_all(&((n + 1) as u32).to_le_bytes())?;
+            w.write_all(&[CHUNK])?;
+            w.write_all(&buf[..n])?;
+            left -= n as u64;
+            chunks += 1;
+            t.chunks_sent.fetch_add(1, Ordering::Relaxed);
+            #[cfg(test)]
+            {
+                let cut = t.cut_after.load(Ordering::SeqCst);
+                if cut != 0
+                    && chunks == cut
+                    && t.cut_after
+                        .compare_exchange(cut, 0, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                {
+                    let _ = w.flush();
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return Err(io::Error::other(format!(
+                        "a test cut the link after {cut} chunks"
+                    )));
+                }
+            }
+        }
+        let _ = chunks;
+        w.flush()?;
+    }
+    // The receiver checks and fsyncs the file before it answers: give it time by the size
+    // (a second per 32 MiB, beyond the usual timeout).
+    stream.set_read_timeout(Some(TRANSFER_TIMEOUT + Duration::from_secs(r.len >> 25)))?;
+    let mut answer = [0u8; 1];
+    link.read_exact(&mut answer)?;
+    if answer[0] != RECEIVED {
+        return Err(io::Error::other("the peer refused the snapshot"));
+    }
+    Ok(())
+}
+
 fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
     let bytes = m.write_to_bytes().map_err(io::Error::other)?;
     let len = u32::try_from(bytes.len() + 1).map_err(|_| io::Error::other("message too large"))?;
@@ -408,7 +656,7 @@ fn accept(
     listener: TcpListener,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    inbox: Sender<Event>,
+    shared: Arc<Shared>,
     security: Option<Security>,
 ) {
     for conn in listener.incoming() {
@@ -418,14 +666,14 @@ fn accept(
         let Ok(stream) = conn else { continue };
         let state = Arc::clone(&state);
         let stop = Arc::clone(&stop);
-        let inbox = inbox.clone();
+        let shared = Arc::clone(&shared);
         let security = security.clone();
         let _ = thread::Builder::new()
             .name("raft-recv".into())
             .spawn(move || {
                 let _ = stream.set_nodelay(true);
                 let result = match &security {
-                    None => receive(&stream, &state, &stop, &inbox),
+                    None => receive(&stream, &stream, &state, &stop, &shared),
                     Some(sec) => {
                         // The peer's host: its port is a new one for every link.
                         let who = stream
@@ -435,7 +683,7 @@ fn accept(
                             Ok(link) => stream
                                 .set_read_timeout(None)
                                 .and_then(|()| stream.set_write_timeout(None))
-                                .and_then(|()| receive(link, &state, &stop, &inbox)),
+                                .and_then(|()| receive(link, &stream, &state, &stop, &shared)),
                             // Logged by `secure`.
                             Err(_) => Ok(()),
                         }
@@ -449,12 +697,13 @@ fn accept(
     }
 }
 
-/// Reads one peer's frames from `link` until the connection ends.
+/// Reads one peer's frames from `link` (over the socket `stream`) until the connection ends.
 fn receive(
-    link: impl Read,
+    link: impl Read + Write,
+    stream: &TcpStream,
     state: &Mutex<State>,
     stop: &AtomicBool,
-    inbox: &Sender<Event>,
+    shared: &Shared,
 ) -> io::Result<()> {
     let mut r = io::BufReader::with_capacity(64 * 1024, link);
     let mut from = None;
@@ -483,9 +732,21 @@ fn receive(
                 from = Some(id);
             }
             MESSAGE if from.is_some() => {
-                let msg = Message::parse_from_bytes(&buf[1..]).map_err(io::Error::other)?;
-                if inbox.send(Event::Message(Box::new(msg))).is_err() {
+                let mut msg = Message::parse_from_bytes(&buf[1..]).map_err(io::Error::other)?;
+                let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
+                if snapshot {
+                    // Its file follows: the message goes to raft once the file is here.
+                    stream.set_read_timeout(Some(TRANSFER_TIMEOUT))?;
+                    receive_snapshot(&mut r, &mut msg, shared)?;
+                    stream.set_read_timeout(None)?;
+                }
+                if shared.inbox.send(Event::Message(Box::new(msg))).is_err() {
                     return Ok(());
+                }
+                if snapshot {
+                    let link = r.get_mut();
+                    link.write_all(&[RECEIVED])?;
+                    link.flush()?;
                 }
             }
             kind => {
@@ -498,6 +759,43 @@ fn receive(
             buf = Vec::new();
         }
     }
+}
+
+/// Reads the chunk frames of the snapshot `msg` describes into a new file of the store, which
+/// checks it whole; then `msg` names that file. One buffer of a chunk's size holds the bytes.
+/// On any failure the file is removed (`Incoming`'s drop).
+fn receive_snapshot(r: &mut impl Read, msg: &mut Message, shared: &Shared) -> io::Result<()> {
+    let want = SnapshotRef::decode(msg.get_snapshot().get_data())
+        .filter(|d| d.file.is_empty())
+        .ok_or_else(|| io::Error::other("a snapshot message that does not describe a file"))?;
+    let mut incoming = shared
+        .store()?
+        .receive_snapshot(&want)
+        .map_err(io::Error::other)?;
+    let mut chunk = Vec::new();
+    while incoming.left() > 0 {
+        let mut head = [0u8; 5];
+        r.read_exact(&mut head)?;
+        let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+        if head[4] != CHUNK || len < 2 || len - 1 > MAX_CHUNK {
+            return Err(io::Error::other(format!(
+                "a frame of kind {} and {len} bytes inside a snapshot",
+                head[4]
+            )));
+        }
+        chunk.resize(len - 1, 0);
+        shared
+            .transfers
+            .largest_received
+            .fetch_max(chunk.capacity(), Ordering::Relaxed);
+        r.read_exact(&mut chunk)?;
+        incoming.write(&chunk).map_err(io::Error::other)?;
+    }
+    let local = incoming.finish().map_err(io::Error::other)?;
+    shared.transfers.received.fetch_add(1, Ordering::Relaxed);
+    log::info!(target: "raft", "received snapshot {} ({} bytes)", local.index, local.len);
+    msg.mut_snapshot().set_data(local.encode().into());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -564,11 +862,34 @@ mod tests {
         m
     }
 
+    /// A directory for the tests' log stores, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let port = crate::group_tests::free_port();
+            let dir = std::env::temp_dir().join(format!(
+                "kvraft-transport-{name}-{}-{port}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn start(
         id: u64,
         tls: u16,
         peers: &[(u64, String)],
         hook: &Arc<Flip>,
+        dir: &std::path::Path,
+        chunk: usize,
     ) -> (Transport, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel();
         let hello = Hello {
@@ -577,16 +898,96 @@ mod tests {
             tls_client_port: tls,
         };
         let sec = Security::new(Arc::clone(hook) as Arc<dyn LinkSecurity>);
-        let t = Transport::start(hello, "127.0.0.1:0", peers, tx, Some(sec)).expect("listens");
+        let store = LogStore::open(&dir.join(id.to_string()), crate::LogOptions::new())
+            .expect("a log store");
+        let links = Links {
+            hello,
+            inbox: tx,
+            security: Some(sec),
+            store,
+            chunk,
+        };
+        let t = Transport::start(links, "127.0.0.1:0", peers).expect("listens");
         (t, rx)
+    }
+
+    /// A snapshot goes over a link of its own, through the same hook as every link, in
+    /// chunk frames; the receiver's copy is byte for byte the sender's file, and the sender
+    /// learns that it arrived.
+    #[test]
+    fn a_snapshot_streams_in_chunks_over_a_hooked_link_of_its_own() {
+        use raft::Storage as _;
+        use raft::prelude::{ConfState, Entry};
+        let hook = Arc::new(Flip::default());
+        let dir = Dir::new("snapshot");
+        let (b, b_inbox) = start(2, 0, &[], &hook, &dir.0, 1000);
+        let b_addr = b.listen_addr().to_string();
+        let (a, a_inbox) = start(1, 0, &[(2, b_addr)], &hook, &dir.0, 1000);
+        // The peer's link first, so that the hook's counts below are the transfer's.
+        a.send(heartbeat(1, 2, 5));
+        assert!(matches!(
+            b_inbox.recv_timeout(Duration::from_secs(30)),
+            Ok(Event::Message(_))
+        ));
+        assert_eq!(hook.connected.load(Ordering::SeqCst), 1);
+        let store = &a.shared.store().unwrap();
+        let entries: Vec<Entry> = (1..=3)
+            .map(|index| Entry {
+                index,
+                term: 1,
+                ..Entry::default()
+            })
+            .collect();
+        store.append(&entries).unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let cs = ConfState {
+            voters: vec![1, 2],
+            ..ConfState::default()
+        };
+        store.compact(3, cs, data).unwrap();
+        let mut m = Message::default();
+        m.set_msg_type(MessageType::MsgSnapshot);
+        (m.from, m.to, m.term) = (1, 2, 5);
+        m.set_snapshot(store.snapshot(3, 2).unwrap());
+        a.send(m);
+        let Ok(Event::Message(got)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
+            panic!("the snapshot message arrived");
+        };
+        assert_eq!(got.get_snapshot().get_metadata().index, 3);
+        let local = SnapshotRef::decode(got.get_snapshot().get_data()).expect("a descriptor");
+        let received = std::fs::read(dir.0.join("2").join(&local.file)).unwrap();
+        let sent: Vec<u8> = std::fs::read_dir(dir.0.join("1"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".raftsnap"))
+            .map(|p| std::fs::read(p).unwrap())
+            .expect("the sender's snapshot file");
+        assert!(received == sent, "the received file is the sent one");
+        let Ok(Event::SnapshotSent { to: 2, ok: true }) =
+            a_inbox.recv_timeout(Duration::from_secs(30))
+        else {
+            panic!("the sender learns that the snapshot arrived");
+        };
+        let (ta, tb) = (a.transfers(), b.transfers());
+        let chunks = sent.len().div_ceil(1000) as u64;
+        assert_eq!(ta.chunks_sent.load(Ordering::SeqCst), chunks);
+        assert_eq!(ta.largest_sent.load(Ordering::SeqCst), 1000);
+        assert_eq!(tb.largest_received.load(Ordering::SeqCst), 1000);
+        assert_eq!(tb.received.load(Ordering::SeqCst), 1);
+        // The transfer's link went through the hook on both sides.
+        assert_eq!(hook.connected.load(Ordering::SeqCst), 2);
+        assert_eq!(hook.accepted.load(Ordering::SeqCst), 2);
+        a.stop();
+        b.stop();
     }
 
     #[test]
     fn a_hooked_link_carries_messages_and_a_plain_peer_is_refused() {
         let hook = Arc::new(Flip::default());
-        let (b, b_inbox) = start(2, 0, &[], &hook);
+        let dir = Dir::new("hooked");
+        let (b, b_inbox) = start(2, 0, &[], &hook, &dir.0, 1 << 20);
         let b_addr = b.listen_addr().to_string();
-        let (a, _a_inbox) = start(1, 7001, &[(2, b_addr.clone())], &hook);
+        let (a, _a_inbox) = start(1, 7001, &[(2, b_addr.clone())], &hook, &dir.0, 1 << 20);
         a.send(heartbeat(1, 2, 5));
         let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
             panic!("the message crossed the hooked link");

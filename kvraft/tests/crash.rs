@@ -171,7 +171,7 @@ fn verify(dir: &Path, synced: &BTreeMap<u64, u64>, compacted: u64, cycle: u64) {
         "cycle {cycle}: snapshot {snap_index} < {compacted}"
     );
     if snap_index > 0 {
-        let snap = store.snapshot().unwrap();
+        let snap = store.load_snapshot().unwrap().unwrap();
         assert_eq!(snap.get_metadata().index, snap_index);
         assert_eq!(
             snap.get_data(),

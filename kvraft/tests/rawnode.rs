@@ -116,7 +116,7 @@ fn a_single_voter_commits_and_recovers_after_reopening() {
     drop(n);
     drop(store);
     let store = LogStore::open(&dir.0, LogOptions::new().keep_entries(1)).unwrap();
-    let snap = store.snapshot().unwrap();
+    let snap = store.load_snapshot().unwrap().unwrap();
     assert_eq!(snap.get_metadata().index, applied);
     assert_eq!(snap.get_data(), b"state machine");
     assert_eq!(store.hard_state(), hs);

@@ -291,6 +291,45 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         ":2",
         "the group still commits"
     );
+
+    // A node that joins is sent a snapshot (a fresh one naming it), streamed in chunks over
+    // a connection of its own: through TLS as every link, or it would be refused.
+    let raft4 = free_port();
+    let peers4 = format!("{peer_list},4=127.0.0.1:{raft4}");
+    let config = certs.config(0, free_port(), "tls-cluster yes\n");
+    let data = format!("{}/4", dir.path());
+    let node4 = Server::start_raw(&[
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &config,
+        "--data-dir",
+        &data,
+        "--raft-id",
+        "4",
+        "--raft-peers",
+        &peers4,
+        "--raft-join",
+    ]);
+    let addr4 = format!("127.0.0.1:{raft4}");
+    let deadline = Instant::now() + PATIENCE;
+    while !(0..3).any(|i| {
+        query(
+            &mut clients[i],
+            &[b"RAFT", b"ADD-NODE", b"4", addr4.as_bytes()],
+        ) == "+OK"
+    }) {
+        assert!(Instant::now() < deadline, "no node added node 4");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = node4.log_with("received snapshot");
+    assert!(log.contains("received snapshot"), "{log}");
+    let mut c4 = TlsClient::connect(node4.port(), client_config.clone()).expect("a TLS client");
+    let deadline = Instant::now() + PATIENCE;
+    while field(&query(&mut c4, &[b"INFO", b"raft"]), "raft_members") != "4" {
+        assert!(Instant::now() < deadline, "node 4 never saw four members");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]

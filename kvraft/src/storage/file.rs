@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 
 const SNAP_MAGIC: &[u8; 8] = b"KVRAFTSN";
 const SNAP_VERSION: u32 = 1;
-const SNAP_HEADER: u64 = 32;
-const SNAP_FOOTER: u64 = 8;
+pub(crate) const SNAP_HEADER: u64 = 32;
+pub(crate) const SNAP_FOOTER: u64 = 8;
 
 /// `log-<generation>.raftlog`.
 pub(crate) fn log_name(generation: u64) -> String {
@@ -23,6 +23,27 @@ pub(crate) fn log_name(generation: u64) -> String {
 /// `snap-<index>.raftsnap`.
 pub(crate) fn snap_name(index: u64) -> String {
     format!("snap-{index:020}.raftsnap")
+}
+
+/// `recv-<index>-<n>.raftsnap.tmp`: a snapshot being received from the leader (or received
+/// whole and waiting to be adopted); `n` tells apart transfers of one process.
+pub(crate) fn recv_name(index: u64, n: u64) -> String {
+    format!("recv-{index:020}-{n}.raftsnap.tmp")
+}
+
+/// Whether `name` is one [`recv_name`] makes (a name a peer's message may not choose freely).
+pub(crate) fn is_recv_name(name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix("recv-")
+        .and_then(|r| r.strip_suffix(".raftsnap.tmp"))
+    else {
+        return false;
+    };
+    let Some((index, n)) = rest.split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    index.len() == 20 && digits(index) && digits(n)
 }
 
 /// What the directory holds: log generations and snapshot indexes, each sorted.
@@ -44,7 +65,10 @@ pub(crate) fn list(dir: &Path) -> Result<Listing> {
             let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
             (digits.len() == 20).then(|| digits.parse::<u64>().ok())?
         };
-        if name.ends_with(".tmp") && (name.starts_with("log-") || name.starts_with("snap-")) {
+        let ours = ["log-", "snap-", "recv-"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        if name.ends_with(".tmp") && ours {
             remove(&dir.join(name))?;
         } else if let Some(g) = number("log-", ".raftlog") {
             l.logs.push(g);
@@ -154,8 +178,19 @@ pub(crate) fn create_atomically(
     Ok(file)
 }
 
-/// Writes the snapshot file for `meta` and `data` (streamed, never copied whole), durably.
-pub(crate) fn write_snapshot(dir: &Path, meta: &SnapshotMetadata, data: &[u8]) -> Result<()> {
+/// A snapshot file's header for metadata and data of these lengths.
+fn snap_header(meta_len: u32, data_len: u64) -> [u8; SNAP_HEADER as usize] {
+    let mut header = [0u8; SNAP_HEADER as usize];
+    header[..8].copy_from_slice(SNAP_MAGIC);
+    header[8..12].copy_from_slice(&SNAP_VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&meta_len.to_le_bytes());
+    header[16..24].copy_from_slice(&data_len.to_le_bytes());
+    let crc = crc32fast::hash(&header[..24]);
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
+fn encode_meta(meta: &SnapshotMetadata) -> Result<(Vec<u8>, u32)> {
     let meta_bytes = meta
         .write_to_bytes()
         .map_err(|e| Error::io("encoding snapshot metadata", std::io::Error::other(e)))?;
@@ -163,64 +198,101 @@ pub(crate) fn write_snapshot(dir: &Path, meta: &SnapshotMetadata, data: &[u8]) -
         what: "snapshot metadata",
         len: meta_bytes.len(),
     })?;
-    let mut header = [0u8; SNAP_HEADER as usize];
-    header[..8].copy_from_slice(SNAP_MAGIC);
-    header[8..12].copy_from_slice(&SNAP_VERSION.to_le_bytes());
-    header[12..16].copy_from_slice(&meta_len.to_le_bytes());
-    header[16..24].copy_from_slice(&(data.len() as u64).to_le_bytes());
-    let crc = crc32fast::hash(&header[..24]);
-    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    Ok((meta_bytes, meta_len))
+}
+
+/// Writes the snapshot file for `meta` and `data` (streamed, never copied whole), durably.
+pub(crate) fn write_snapshot(dir: &Path, meta: &SnapshotMetadata, data: &[u8]) -> Result<()> {
+    write_snapshot_with(dir, meta, |w| w.write_all(data))
+}
+
+/// Writes the snapshot file for `meta` durably, its data whatever `data` writes (through a
+/// buffer of 1 MiB: the data is never held whole). The header, which holds the data's
+/// length, is written again once that is known, before the file is synced and renamed.
+pub(crate) fn write_snapshot_with(
+    dir: &Path,
+    meta: &SnapshotMetadata,
+    data: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let (meta_bytes, meta_len) = encode_meta(meta)?;
     create_atomically(dir, &snap_name(meta.index), |file| {
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        let mut body = crc32fast::Hasher::new();
-        w.write_all(&header)?;
+        let mut w = BufWriter::with_capacity(1 << 20, &mut *file);
+        w.write_all(&snap_header(meta_len, 0))?;
         w.write_all(&meta_bytes)?;
-        body.update(&meta_bytes);
-        for chunk in data.chunks(1 << 20) {
-            w.write_all(chunk)?;
-            body.update(chunk);
-        }
-        w.write_all(&body.finalize().to_le_bytes())?;
+        let mut body = Hashing {
+            inner: &mut w,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        body.crc.update(&meta_bytes);
+        data(&mut body)?;
+        let (crc, data_len) = (body.crc.finalize(), body.len);
+        w.write_all(&crc.to_le_bytes())?;
         w.write_all(&[0; 4])?;
-        w.flush()
+        w.flush()?;
+        drop(w);
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&snap_header(meta_len, data_len))
     })?;
     Ok(())
 }
 
-/// Reads (`load`) or only checks the snapshot file at `path`: header, metadata, every data
-/// byte against the footer's CRC. Returns the metadata and, when loading, the data.
-///
-/// # Errors
-/// [`Error::Corrupt`] naming the offset of the first check that fails; [`Error::Io`].
-pub(crate) fn read_snapshot(path: &Path, load: bool) -> Result<(SnapshotMetadata, Vec<u8>)> {
-    let corrupt = |offset: u64, reason: String| Error::Corrupt {
-        file: path.to_path_buf(),
-        offset,
-        reason,
-    };
-    let io = |e| Error::io(format!("reading {}", path.display()), e);
-    let mut file = File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size < SNAP_HEADER + SNAP_FOOTER {
-        return Err(corrupt(0, format!("the file is only {size} bytes long")));
+/// A writer that counts and CRCs what goes through it.
+struct Hashing<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
     }
-    let mut header = [0u8; SNAP_HEADER as usize];
-    file.read_exact(&mut header).map_err(io)?;
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The bytes of a snapshot file for `meta` and `data`, in memory (tests build what a peer
+/// would send with it).
+#[cfg(test)]
+pub(crate) fn snapshot_bytes(meta: &SnapshotMetadata, data: &[u8]) -> Vec<u8> {
+    let (meta_bytes, meta_len) = encode_meta(meta).expect("small metadata");
+    let mut out = snap_header(meta_len, data.len() as u64).to_vec();
+    out.extend_from_slice(&meta_bytes);
+    out.extend_from_slice(data);
+    let mut body = crc32fast::Hasher::new();
+    body.update(&meta_bytes);
+    body.update(data);
+    out.extend_from_slice(&body.finalize().to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
+/// Checks a snapshot file's 32-byte header against the file's `size`: magic, header CRC,
+/// reserved bytes, version, and lengths that add up to the size. Returns `meta_len` and
+/// `data_len`, or the offset and reason of the first check that fails.
+pub(crate) fn check_header(
+    header: &[u8; SNAP_HEADER as usize],
+    size: u64,
+) -> std::result::Result<(u64, u64), (u64, String)> {
     if &header[..8] != SNAP_MAGIC {
-        return Err(corrupt(0, "not a raft snapshot file (bad magic)".into()));
+        return Err((0, "not a raft snapshot file (bad magic)".into()));
     }
     let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
     if word(24) != crc32fast::hash(&header[..24]) {
-        return Err(corrupt(24, "the header failed its checksum".into()));
+        return Err((24, "the header failed its checksum".into()));
     }
     if word(28) != 0 {
-        return Err(corrupt(
-            28,
-            "the header's reserved bytes are not zero".into(),
-        ));
+        return Err((28, "the header's reserved bytes are not zero".into()));
     }
     if word(8) != SNAP_VERSION {
-        return Err(corrupt(8, format!("unsupported version {}", word(8))));
+        return Err((8, format!("unsupported version {}", word(8))));
     }
     let meta_len = u64::from(word(12));
     let data_len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
@@ -229,53 +301,115 @@ pub(crate) fn read_snapshot(path: &Path, load: bool) -> Result<(SnapshotMetadata
         .and_then(|n| n.checked_add(data_len))
         .and_then(|n| n.checked_add(SNAP_FOOTER));
     if expected != Some(size) {
-        return Err(corrupt(
-            12,
-            format!("the lengths do not add up to the size {size}"),
-        ));
+        return Err((12, format!("the lengths do not add up to the size {size}")));
     }
+    Ok((meta_len, data_len))
+}
+
+/// Checks a snapshot file's 8-byte footer; returns its CRC of the metadata and data.
+pub(crate) fn check_footer(
+    footer: &[u8; SNAP_FOOTER as usize],
+    size: u64,
+) -> std::result::Result<u32, (u64, String)> {
+    if footer[4..] != [0; 4] {
+        return Err((size - 4, "the footer's reserved bytes are not zero".into()));
+    }
+    Ok(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")))
+}
+
+/// A snapshot file whose size, header, footer and metadata passed their checks, positioned
+/// at its first data byte. The CRC of the data is checked by whoever reads it on.
+pub(crate) struct SnapFile {
+    pub(crate) file: File,
+    pub(crate) path: PathBuf,
+    pub(crate) meta: SnapshotMetadata,
+    pub(crate) data_len: u64,
+    /// The whole file's length.
+    pub(crate) size: u64,
+    /// The footer's CRC of the metadata and data.
+    pub(crate) crc: u32,
+    /// The CRC of the metadata bytes, which the data's continues.
+    pub(crate) body: crc32fast::Hasher,
+}
+
+/// Opens the snapshot file at `path` and checks everything but the data's CRC, reading only
+/// the header, the metadata and the footer.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the offset of the first check that fails; [`Error::Io`].
+pub(crate) fn open_snapshot(path: &Path) -> Result<SnapFile> {
+    use std::os::unix::fs::FileExt as _;
+    let corrupt = |(offset, reason): (u64, String)| Error::Corrupt {
+        file: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let io = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size < SNAP_HEADER + SNAP_FOOTER {
+        return Err(corrupt((0, format!("the file is only {size} bytes long"))));
+    }
+    let mut header = [0u8; SNAP_HEADER as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let (meta_len, data_len) = check_header(&header, size).map_err(corrupt)?;
+    let mut footer = [0u8; SNAP_FOOTER as usize];
+    file.read_exact_at(&mut footer, size - SNAP_FOOTER)
+        .map_err(io)?;
+    let crc = check_footer(&footer, size).map_err(corrupt)?;
     let mut body = crc32fast::Hasher::new();
     let mut meta_bytes = vec![0; meta_len as usize];
     file.read_exact(&mut meta_bytes).map_err(io)?;
     body.update(&meta_bytes);
+    let meta = SnapshotMetadata::parse_from_bytes(&meta_bytes)
+        .map_err(|e| corrupt((SNAP_HEADER, format!("bad metadata: {e}"))))?;
+    Ok(SnapFile {
+        file,
+        path: path.to_path_buf(),
+        meta,
+        data_len,
+        size,
+        crc,
+        body,
+    })
+}
+
+/// Reads (`load`) or only checks the snapshot file at `path`: header, metadata, every data
+/// byte against the footer's CRC. Returns the metadata and, when loading, the data.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the offset of the first check that fails; [`Error::Io`].
+pub(crate) fn read_snapshot(path: &Path, load: bool) -> Result<(SnapshotMetadata, Vec<u8>)> {
+    let mut s = open_snapshot(path)?;
+    let io = |e| Error::io(format!("reading {}", path.display()), e);
     let mut data = Vec::new();
-    let mut chunk = vec![0; (1 << 20).min(data_len as usize)];
     if load {
-        let len = usize::try_from(data_len).map_err(|_| Error::TooLarge {
+        let len = usize::try_from(s.data_len).map_err(|_| Error::TooLarge {
             what: "snapshot",
             len: usize::MAX,
         })?;
         data.try_reserve_exact(len)
             .map_err(|e| Error::io("reading a snapshot", std::io::Error::other(e)))?;
     }
-    let mut left = data_len;
+    let mut chunk = vec![0; (1 << 20).min(s.data_len as usize)];
+    let mut left = s.data_len;
     while left > 0 {
         let n = chunk.len().min(left as usize);
-        file.read_exact(&mut chunk[..n]).map_err(io)?;
-        body.update(&chunk[..n]);
+        s.file.read_exact(&mut chunk[..n]).map_err(io)?;
+        s.body.update(&chunk[..n]);
         if load {
             data.extend_from_slice(&chunk[..n]);
         }
         left -= n as u64;
     }
-    let mut footer = [0u8; SNAP_FOOTER as usize];
-    file.read_exact(&mut footer).map_err(io)?;
-    let stored = u32::from_le_bytes(footer[..4].try_into().expect("4 bytes"));
-    if footer[4..] != [0; 4] {
-        return Err(corrupt(
-            size - 4,
-            "the footer's reserved bytes are not zero".into(),
-        ));
+    if s.crc != s.body.finalize() {
+        return Err(Error::Corrupt {
+            file: path.to_path_buf(),
+            offset: s.size - SNAP_FOOTER,
+            reason: "the metadata and data failed their checksum".into(),
+        });
     }
-    if stored != body.finalize() {
-        return Err(corrupt(
-            size - SNAP_FOOTER,
-            "the metadata and data failed their checksum".into(),
-        ));
-    }
-    let meta = SnapshotMetadata::parse_from_bytes(&meta_bytes)
-        .map_err(|e| corrupt(SNAP_HEADER, format!("bad metadata: {e}")))?;
-    Ok((meta, data))
+    Ok((s.meta, data))
 }
 
 /// The snapshot at `index` in `dir`, loaded whole (its data in one buffer, moved into the

@@ -61,6 +61,27 @@ fn snapshot(index: u64, term: u64, voters: &[u64]) -> Snapshot {
     s
 }
 
+/// `s` as the transport hands it to raft: its bytes written as a received file of `store`
+/// (in pieces of 5 bytes), its data a descriptor naming that file.
+fn received(store: &LogStore, s: &Snapshot) -> Snapshot {
+    let bytes = super::file::snapshot_bytes(s.get_metadata(), s.get_data());
+    let want = super::SnapshotRef {
+        index: s.get_metadata().index,
+        term: s.get_metadata().term,
+        len: bytes.len() as u64,
+        crc: u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap()),
+        file: String::new(),
+    };
+    let mut incoming = store.receive_snapshot(&want).unwrap();
+    for piece in bytes.chunks(5) {
+        incoming.write(piece).unwrap();
+    }
+    let local = incoming.finish().unwrap();
+    let mut out = s.clone();
+    out.set_data(local.encode().into());
+    out
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// Entries `(index, term)`.
@@ -111,7 +132,7 @@ fn run(ours: &LogStore, mem: &MemStorage, op: &Op) -> Want {
         Op::Install(i, t) => {
             let s = snapshot(*i, *t, &[1, 2, 3]);
             let newest = ours.snapshot_index_term().0;
-            let r = ours.apply_snapshot(&s);
+            let r = ours.apply_snapshot(&received(ours, &s));
             if *i <= newest {
                 // Older than our own newest snapshot, which MemStorage does not know of (its
                 // compact keeps no snapshot): raft never sends one (it is not after commit).
@@ -297,11 +318,15 @@ fn storage_semantics_match_memstorage_and_survive_reopen() {
             let what = format!("{name}, step {step} {op:?}");
             assert_eq!(run(&ours, &mem, op), *want, "{what}");
             check_same(&ours, &mem, &what);
-            let snap = ours.snapshot();
+            let snap = ours.load_snapshot().unwrap();
             ours = reopen(&dir.0, ours);
             assert!(!ours.is_new());
             check_same(&ours, &mem, &format!("{what}, reopened"));
-            assert_eq!(ours.snapshot(), snap, "{what}: snapshot after reopen");
+            assert_eq!(
+                ours.load_snapshot().unwrap(),
+                snap,
+                "{what}: snapshot after reopen"
+            );
         }
     }
 }
@@ -317,17 +342,28 @@ fn snapshots_hold_their_data_and_metadata() {
             StorageError::SnapshotTemporarilyUnavailable
         ))
     );
-    assert_eq!(LogStore::snapshot(&store), None);
+    assert_eq!(store.load_snapshot().unwrap(), None);
     store.set_conf_state(conf(&[1, 2])).unwrap();
     let es: Vec<Entry> = (1..=10).map(|i| entry(i, 1 + i / 4)).collect();
     store.append(&es).unwrap();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     store.compact(6, conf(&[1, 2, 3]), data.clone()).unwrap();
-    let s = LogStore::snapshot(&store).unwrap();
+    let s = store.load_snapshot().unwrap().unwrap();
     assert_eq!((s.get_metadata().index, s.get_metadata().term), (6, 2));
     assert_eq!(s.get_metadata().get_conf_state(), &conf(&[1, 2, 3]));
     assert_eq!(s.get_data(), &data[..]);
-    assert_eq!(ctx(6).unwrap(), s);
+    // What raft gets is the metadata and a descriptor of the file, not the data.
+    let sent = ctx(6).unwrap();
+    assert_eq!(sent.get_metadata(), s.get_metadata());
+    let file_len = std::fs::metadata(dir.0.join(super::file::snap_name(6)))
+        .unwrap()
+        .len();
+    let r = super::SnapshotRef::decode(sent.get_data()).expect("a descriptor");
+    assert_eq!(
+        (r.index, r.term, r.len, r.file.as_str()),
+        (6, 2, file_len, "")
+    );
+    assert!(sent.get_data().len() < 64);
     assert_eq!(
         ctx(7),
         Err(raft::Error::Store(
@@ -359,7 +395,7 @@ fn snapshots_hold_their_data_and_metadata() {
             &super::file::snap_name(9)
         ]
     );
-    assert_eq!(LogStore::snapshot(&store).unwrap().get_data(), b"nine");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"nine");
 }
 
 #[test]
@@ -570,7 +606,7 @@ fn leftovers_of_an_interrupted_compaction_are_removed() {
     std::fs::write(d.join("unrelated"), b"kept").unwrap();
     let store = LogStore::open(d, LogOptions::new()).unwrap();
     assert_eq!(state(&store), want);
-    assert_eq!(store.snapshot().unwrap().get_data(), b"two");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"two");
     let mut names: Vec<String> = std::fs::read_dir(d)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -652,7 +688,7 @@ fn a_failed_write_or_sync_refuses_later_writes() {
     drop(store);
     let store = open();
     assert_eq!(store.snapshot_index_term(), (2, 1));
-    assert_eq!(store.snapshot().unwrap().get_data(), b"x");
+    assert_eq!(store.load_snapshot().unwrap().unwrap().get_data(), b"x");
     store.append(&[entry(3, 2)]).unwrap();
     store.sync().unwrap();
 }
@@ -663,4 +699,114 @@ fn the_store_is_send_and_sync() {
     shared::<LogStore>();
     fn error<T: std::error::Error + Send + Sync + 'static>() {}
     error::<Error>();
+}
+
+/// A snapshot written through `compact_with` in small pieces is the same file as one written
+/// whole, and `open_snapshot` reads its data back in pieces, checking its CRC at the end.
+#[test]
+fn a_snapshot_is_written_and_read_in_pieces() {
+    use std::io::Read as _;
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let write = |name: &str, pieces: bool| {
+        let dir = TempDir::new(name);
+        let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+        store.append(&[entry(1, 1), entry(2, 1)]).unwrap();
+        if pieces {
+            store
+                .compact_with(2, conf(&[1]), |w| {
+                    data.chunks(777).try_for_each(|c| w.write_all(c))
+                })
+                .unwrap();
+        } else {
+            store.compact(2, conf(&[1]), data.clone()).unwrap();
+        }
+        let bytes = std::fs::read(dir.0.join(super::file::snap_name(2))).unwrap();
+        (dir, store, bytes)
+    };
+    let (_whole_dir, _whole, whole) = write("pieces-whole", false);
+    let (dir, store, pieces) = write("pieces", true);
+    assert!(whole == pieces, "the same file either way");
+    let mut reader = store.open_snapshot().unwrap().expect("a snapshot");
+    assert_eq!(reader.metadata().index, 2);
+    let mut head = vec![0; 1000];
+    reader.read_exact(&mut head).unwrap();
+    assert_eq!(head, data[..1000]);
+    reader.finish().unwrap();
+    // A flipped data byte: read to the end, the reader refuses it.
+    let path = dir.0.join(super::file::snap_name(2));
+    let mut bad = pieces.clone();
+    bad[pieces.len() / 2] ^= 1;
+    std::fs::write(&path, &bad).unwrap();
+    let mut reader = store.open_snapshot().unwrap().expect("a snapshot");
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).unwrap();
+    assert_eq!(all.len(), data.len());
+    assert!(matches!(reader.finish(), Err(Error::Corrupt { .. })));
+}
+
+/// A received file that is cut short, or whose bytes do not match the sender's CRC, is
+/// refused and removed; one that arrived whole is adopted by `apply_snapshot` (renamed).
+#[test]
+fn a_received_snapshot_is_checked_whole_and_adopted_by_its_rename() {
+    let dir = TempDir::new("received");
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    let s = snapshot(5, 2, &[1, 2]);
+    let bytes = super::file::snapshot_bytes(s.get_metadata(), s.get_data());
+    let want = super::SnapshotRef {
+        index: 5,
+        term: 2,
+        len: bytes.len() as u64,
+        crc: u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap()),
+        file: String::new(),
+    };
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains("raftsnap"))
+            .collect();
+        v.sort();
+        v
+    };
+    // Cut short: dropped unfinished, or finished early.
+    let mut cut = store.receive_snapshot(&want).unwrap();
+    cut.write(&bytes[..10]).unwrap();
+    assert_eq!(files().len(), 1);
+    drop(cut);
+    assert!(files().is_empty());
+    let mut short = store.receive_snapshot(&want).unwrap();
+    short.write(&bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(short.finish(), Err(Error::Corrupt { .. })));
+    assert!(files().is_empty());
+    // A flipped byte, and a descriptor whose CRC is not the file's.
+    let mut flipped = bytes.clone();
+    flipped[40] ^= 1;
+    let mut bad = store.receive_snapshot(&want).unwrap();
+    bad.write(&flipped).unwrap();
+    assert!(matches!(bad.finish(), Err(Error::Corrupt { .. })));
+    let other = super::SnapshotRef {
+        crc: want.crc ^ 1,
+        ..want.clone()
+    };
+    let mut bad = store.receive_snapshot(&other).unwrap();
+    bad.write(&bytes).unwrap();
+    assert!(matches!(bad.finish(), Err(Error::Corrupt { .. })));
+    // Too many bytes.
+    let mut long = store.receive_snapshot(&want).unwrap();
+    assert!(long.write(&[bytes.clone(), vec![0]].concat()).is_err());
+    drop(long);
+    assert!(files().is_empty());
+    // Whole: adopted under its own name, its data what was sent.
+    let got = received(&store, &s);
+    store.apply_snapshot(&got).unwrap();
+    assert_eq!(files(), [super::file::snap_name(5)]);
+    let loaded = store.load_snapshot().unwrap().unwrap();
+    assert_eq!(loaded.get_data(), s.get_data());
+    // Data that is not a received file's descriptor is refused (and changes nothing).
+    let plain = snapshot(9, 2, &[1, 2]);
+    assert!(matches!(
+        store.apply_snapshot(&plain),
+        Err(Error::Invalid(_))
+    ));
+    assert_eq!(store.snapshot_index_term(), (5, 2));
 }
