@@ -889,16 +889,15 @@ fn compact(
     }
 }
 
-/// Loads the store's newest snapshot into the machine, read from its file in pieces; returns
-/// its index (`None`: no snapshot).
+/// Loads the store's newest snapshot into the machine, parsed in place from its file mapped
+/// into memory (its CRC checked first); returns its index (`None`: no snapshot).
 fn load_newest(store: &LogStore, machine: &mut Machine) -> Result<Option<u64>> {
-    let Some(mut reader) = store.open_snapshot()? else {
+    let Some(reader) = store.open_snapshot()? else {
         return Ok(None);
     };
-    let index = reader.metadata().index;
-    machine.load(&mut reader)?;
-    reader.finish()?;
-    Ok(Some(index))
+    let snap = reader.map()?;
+    machine.load(snap.data())?;
+    Ok(Some(snap.metadata().index))
 }
 
 /// A replication ID for this node's term as leader (40 hex digits).

@@ -52,7 +52,7 @@ mod transport;
 
 pub use error::{Error, Result};
 pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Route, Serve, Status, Unsettled};
-pub use storage::{LogOptions, LogStore, SnapshotReader};
+pub use storage::{LogOptions, LogStore, MappedSnapshot, SnapshotReader};
 pub use store::ReplicatedStore;
 pub use transport::{LinkSecurity, LinkStream};
 

@@ -12,8 +12,6 @@
 //! A snapshot's data is the stream offset it reflects (u64), the database the stream had
 //! selected there (u64), then an RDB of the whole store (`Kv::write_rdb`'s format).
 
-use std::io::Read;
-
 use kvcore::{Kv, StreamApplier};
 
 use crate::error::{Error, Result};
@@ -108,17 +106,19 @@ impl Machine {
         Ok(Some(end))
     }
 
-    /// Empties the store and loads a snapshot's data into it, read from `data` in pieces
-    /// (a snapshot file's [`crate::SnapshotReader`]; the caller checks its CRC after).
-    pub(crate) fn load(&mut self, mut data: impl Read) -> Result<()> {
-        let mut header = [0u8; 16];
-        data.read_exact(&mut header).map_err(|e| {
-            Error::Invalid(format!("a raft snapshot without its 16-byte header: {e}"))
-        })?;
+    /// Empties the store and loads a snapshot's data into it, parsed in place (a snapshot
+    /// file mapped into memory: [`crate::SnapshotReader::map`]).
+    pub(crate) fn load(&mut self, data: &[u8]) -> Result<()> {
+        let Some((header, rdb)) = data.split_first_chunk::<16>() else {
+            return Err(Error::Invalid(format!(
+                "a raft snapshot without its 16-byte header ({} bytes)",
+                data.len()
+            )));
+        };
         let offset = u64::from_le_bytes(header[0..8].try_into().expect("8 bytes"));
         let db = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes")) as usize;
         self.clear()?;
-        self.kv.load_rdb(data)?;
+        self.kv.load_rdb_bytes(rdb)?;
         self.applier = StreamApplier::new(self.kv.clone(), offset).with_selected_db(db);
         Ok(())
     }

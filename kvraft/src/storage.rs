@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use logfile::{Writer, recover, remove_stale, write_log};
 use record::Record;
 use state::State;
-pub use transfer::SnapshotReader;
 pub(crate) use transfer::{Incoming, SnapshotRef};
+pub use transfer::{MappedSnapshot, SnapshotReader};
 
 /// Settings of a [`LogStore`].
 #[derive(Debug, Clone)]

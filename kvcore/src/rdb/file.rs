@@ -215,7 +215,17 @@ impl Kv {
         let mut data = Vec::new();
         r.read_to_end(&mut data)
             .map_err(|e| Error::Io(IoError::new("io error while reading an RDB stream", e)))?;
-        let parsed = parse(&data)?;
+        self.load_rdb_bytes(&data)
+    }
+
+    /// [`Kv::load_rdb`] of an RDB file already in memory, or mapped into it: `data` is
+    /// parsed in place, without a copy (the values it holds are built as they will be
+    /// stored).
+    ///
+    /// # Errors
+    /// As [`Kv::load_rdb`].
+    pub fn load_rdb_bytes(&self, data: &[u8]) -> Result<RdbLoadInfo> {
+        let parsed = parse(data)?;
         let now = self.inner.now();
         let mut info = RdbLoadInfo {
             version: parsed.version,

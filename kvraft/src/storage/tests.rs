@@ -702,7 +702,8 @@ fn the_store_is_send_and_sync() {
 }
 
 /// A snapshot written through `compact_with` in small pieces is the same file as one written
-/// whole, and `open_snapshot` reads its data back in pieces, checking its CRC at the end.
+/// whole, and `open_snapshot` reads its data back in pieces, checking its CRC at the end, or
+/// maps it into memory, checking its CRC first.
 #[test]
 fn a_snapshot_is_written_and_read_in_pieces() {
     use std::io::Read as _;
@@ -742,6 +743,21 @@ fn a_snapshot_is_written_and_read_in_pieces() {
     reader.read_to_end(&mut all).unwrap();
     assert_eq!(all.len(), data.len());
     assert!(matches!(reader.finish(), Err(Error::Corrupt { .. })));
+    // Mapped, the damage is found before the data is handed out.
+    let reader = store.open_snapshot().unwrap().expect("a snapshot");
+    assert!(matches!(reader.map(), Err(Error::Corrupt { .. })));
+    std::fs::write(&path, &pieces).unwrap();
+    let mapped = store
+        .open_snapshot()
+        .unwrap()
+        .expect("a snapshot")
+        .map()
+        .unwrap();
+    assert_eq!(mapped.metadata().index, 2);
+    assert!(
+        mapped.data() == &data[..],
+        "the mapped data is the snapshot's"
+    );
 }
 
 /// A received file that is cut short, or whose bytes do not match the sender's CRC, is

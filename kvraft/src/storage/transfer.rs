@@ -259,6 +259,73 @@ impl SnapshotReader {
     }
 }
 
+impl SnapshotReader {
+    /// The data mapped into memory (the file's pages, not a copy), its CRC checked over the
+    /// mapping first: what a host parses in place instead of reading the whole into a buffer.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the data fails its checksum; [`Error::Io`].
+    pub fn map(self) -> Result<MappedSnapshot> {
+        use std::io::Seek as _;
+        let io = |e| Error::io(format!("mapping {}", self.path.display()), e);
+        let len = usize::try_from(self.file.limit()).map_err(|_| Error::TooLarge {
+            what: "snapshot",
+            len: usize::MAX,
+        })?;
+        let mut file = self.file.into_inner();
+        let start = file.stream_position().map_err(io)?;
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: a snapshot file is written whole, synced and renamed into place before
+            // anything reads it, and never written or truncated afterwards (a newer snapshot is
+            // a new file; removing this one leaves the mapping valid), so the mapped bytes do
+            // not change under the reader.
+            Some(
+                unsafe {
+                    memmap2::MmapOptions::new()
+                        .offset(start)
+                        .len(len)
+                        .map(&file)
+                }
+                .map_err(io)?,
+            )
+        };
+        let mut body = self.body;
+        body.update(map.as_deref().unwrap_or_default());
+        if body.finalize() != self.crc {
+            return Err(Error::Corrupt {
+                file: self.path,
+                offset: self.size - SNAP_FOOTER,
+                reason: "the metadata and data failed their checksum".into(),
+            });
+        }
+        Ok(MappedSnapshot {
+            map,
+            meta: self.meta,
+        })
+    }
+}
+
+/// A snapshot's data mapped into memory, its CRC checked ([`SnapshotReader::map`]).
+#[derive(Debug)]
+pub struct MappedSnapshot {
+    map: Option<memmap2::Mmap>,
+    meta: SnapshotMetadata,
+}
+
+impl MappedSnapshot {
+    /// The snapshot's metadata (index, term, configuration state).
+    pub fn metadata(&self) -> &SnapshotMetadata {
+        &self.meta
+    }
+
+    /// The snapshot's data.
+    pub fn data(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or_default()
+    }
+}
+
 impl Read for SnapshotReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
