@@ -435,11 +435,6 @@ impl Inner {
         self.repl.end_group(logged);
     }
 
-    /// The order gate if it is free now (see [`Inner::gate`]).
-    pub(crate) fn try_gate(&self) -> Option<parking_lot::MutexGuard<'_, ()>> {
-        self.gate.try_lock()
-    }
-
     /// Takes the order gate (see the field): the caller may then wait for shards while holding
     /// others. Taken with no shard held.
     ///

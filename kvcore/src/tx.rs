@@ -399,23 +399,6 @@ impl Kv {
             "the order gate is held already on this thread"
         );
         let guard = self.inner.gate();
-        self.gate_hold(guard)
-    }
-
-    /// [`Kv::hold_gate`] if the gate is free now, `None` (at once) if another thread holds it.
-    ///
-    /// # Panics
-    /// As [`Kv::hold_gate`].
-    pub fn try_hold_gate(&self) -> Option<GateHold> {
-        assert!(
-            HELD_GATE.get() == 0 && !self.tx_active(),
-            "the order gate is held already on this thread"
-        );
-        let guard = self.inner.try_gate()?;
-        Some(self.gate_hold(guard))
-    }
-
-    fn gate_hold(&self, guard: MutexGuard<'_, ()>) -> GateHold {
         // SAFETY: only the lifetime changes. The guard borrows the `Inner` that the
         // `GateHold` keeps alive through its `Arc`, and drops before it (field order).
         let guard =

@@ -214,42 +214,11 @@ impl Session {
         }
     }
 
-    /// Whether `req` may run on the order gate's holder's thread with the scripts that follow
-    /// it (`Conn::run_scripts`): a script outside a transaction, when this thread does not
-    /// hold the gate and no other thread can take it now, and nothing of the session is tied
-    /// to this thread (a Raft node's forwarding and settling, client-side caching's batch,
-    /// a queued subscriber's replies, a pause to wait for, a busy script's refusal).
-    pub(crate) fn combinable(&self, req: &Request<'_>) -> bool {
-        if !crate::cmd::keeps_gate(req)
-            || crate::cmd::gate_held()
-            || self.multi.is_some()
-            || self.pubsub.queued
-            || self.master
-            || self.shared.raft.get().is_some()
-            || self.shared.tracking.active()
-            || self.shared.pause.active()
-        {
-            return false;
-        }
-        if let Some(ms) = self.shared.scripts.running_for() {
-            let limit = self
-                .shared
-                .live
-                .busy_reply_threshold
-                .load(Ordering::Relaxed);
-            if limit > 0 && ms >= limit {
-                return false;
-            }
-        }
-        // A free gate: this thread takes it and runs its scripts as usual.
-        !crate::cmd::try_hold_gate(&self.shared.kv)
-    }
-
     /// Executes one request, appending its reply (if any) to `out`.
     pub(crate) fn execute(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
         // Only consecutive scripts keep the order gate a script took (see `cmd::script`).
         if crate::cmd::gate_held() && !crate::cmd::keeps_gate(req) {
-            crate::cmd::end_scripts(&self.shared);
+            crate::cmd::release_gate();
         }
         let mark = out.len();
         self.run(req, out);
@@ -480,7 +449,7 @@ impl Session {
     /// replies of the batch so far are sent at its end, after the wait.
     #[cold]
     fn wait_for_pause(&mut self, idx: usize, slot: usize) -> bool {
-        crate::cmd::release_gate(&self.shared.combiner);
+        crate::cmd::release_gate();
         let flags = table::stat_command(slot).flags;
         let writes = if TABLE[idx].name == "exec" {
             self.multi.as_ref().is_some_and(|tx| tx.writes())
@@ -1088,19 +1057,7 @@ impl Conn {
                         if req.is_empty() {
                             continue;
                         }
-                        // A pipelined script (more requests follow in this read): unpipelined,
-                        // a wake-up per script would cost more than taking turns at the gate.
-                        if start < end && self.s.combinable(&req) {
-                            self.run_scripts(
-                                &req,
-                                &mut decoder,
-                                &rbuf[..end],
-                                &mut start,
-                                &mut out,
-                            );
-                        } else {
-                            self.s.execute(&req, &mut out);
-                        }
+                        self.s.execute(&req, &mut out);
                         if self.s.close {
                             break;
                         }
@@ -1142,40 +1099,6 @@ impl Conn {
         }
     }
 
-    /// Runs `req`, a script, and the scripts that follow it in `rbuf[*start..]`, on the
-    /// thread that holds the order gate (`crate::combine`): this one if the gate is free, else
-    /// the holder's, while this thread waits. Stops before anything but a complete script,
-    /// once the replies reach [`FLUSH_AT`], and after `combine::JOB_SCRIPTS` scripts.
-    fn run_scripts(
-        &mut self,
-        req: &Request<'_>,
-        decoder: &mut RequestDecoder,
-        rbuf: &[u8],
-        start: &mut usize,
-        out: &mut Vec<u8>,
-    ) {
-        let shared = Arc::clone(&self.s.shared);
-        let client = self.s.handle.id;
-        let s = &mut self.s;
-        let mut run = || {
-            s.execute(req, out);
-            let mut ran = 1;
-            while !s.close && out.len() < FLUSH_AT && ran < crate::combine::JOB_SCRIPTS {
-                match decoder.decode(&rbuf[*start..]) {
-                    Ok(Status::Complete((next, used))) if crate::cmd::keeps_gate(&next) => {
-                        *start += used;
-                        s.execute(&next, out);
-                        ran += 1;
-                    }
-                    // Anything else the connection's loop decodes again.
-                    _ => break,
-                }
-            }
-            ran
-        };
-        shared.combiner.submit(&shared.kv, client, &mut run);
-    }
-
     /// A queued client's read: waits for its request in `poll` while sending its queue, then
     /// reads without blocking (a TLS client's partial record sends it back to waiting, so a
     /// client that stalls mid-record does not stop its queue).
@@ -1202,7 +1125,7 @@ impl Conn {
     /// Sends a batch's replies once its writes are durable: through the replier when the sync
     /// mode makes that wait long (`always`), by `flush` otherwise.
     fn end_batch(&mut self, wire: &Wire, out: &mut Vec<u8>) -> io::Result<()> {
-        crate::cmd::end_scripts(&self.s.shared);
+        crate::cmd::release_gate();
         // What this batch published goes out to its subscribers (and showed to the monitors)
         // before this client's own replies, which may block on its socket.
         if self.s.shared.tracking.active() {
@@ -1369,7 +1292,7 @@ impl Conn {
     }
 
     fn flush(&mut self, wire: &Wire, out: &mut Vec<u8>) -> io::Result<()> {
-        crate::cmd::end_scripts(&self.s.shared);
+        crate::cmd::release_gate();
         if self.s.pubsub.queued {
             // A long pipeline of a queued client: send what is queued, and wait (on this
             // client's socket only) until most of it is gone, as a direct write would.

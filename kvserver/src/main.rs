@@ -2,7 +2,6 @@
 
 mod acl;
 mod cmd;
-mod combine;
 mod conn;
 mod histogram;
 mod listener;

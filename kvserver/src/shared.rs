@@ -126,8 +126,6 @@ pub(crate) struct Shared {
     pub(crate) tracking: crate::tracking::Tracking,
     /// The Lua interpreter and script cache (EVAL, SCRIPT).
     pub(crate) scripts: kvcore::script::Engine,
-    /// Scripts queued for the order gate's holder to run (`combine.rs`).
-    pub(crate) combiner: crate::combine::Combiner,
     /// ACL users, the ACL log and the ACL file (`acl/`).
     pub(crate) acl: crate::acl::Acl,
     /// SLOWLOG's entries and its parameters (`kvserver/src/cmd/slowlog.rs`).
@@ -252,7 +250,6 @@ impl Shared {
             monitors: crate::monitor::Monitors::default(),
             tracking: crate::tracking::Tracking::default(),
             scripts,
-            combiner: crate::combine::Combiner::default(),
             #[cfg(test)]
             test_handler: None,
         }

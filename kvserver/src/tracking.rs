@@ -102,8 +102,7 @@ pub(crate) fn set_current(id: u64) {
     CURRENT.with(|c| c.set(id));
 }
 
-/// The client whose connection runs on this thread (see [`set_current`]).
-pub(crate) fn current() -> u64 {
+fn current() -> u64 {
     CURRENT.with(Cell::get)
 }
 

@@ -396,76 +396,45 @@ fn scripts_get_every_key_and_argument() {
     );
 }
 
-/// The INFO stats field `name` of `admin`'s server.
-fn stats_field(admin: &mut Raw, name: &str) -> u64 {
-    admin.send(&resp(&[b"INFO", b"stats"]));
-    let info = String::from_utf8(admin.read_bulk()).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("INFO stats lacks {name}: {info}"))
-        .parse()
-        .unwrap()
-}
-
-/// A client whose pipelined scripts find the order gate taken by another client's script
-/// does not take turns for it: the holder runs them on its own thread when its script is done
-/// (`kvserver/src/combine.rs`), 64 at a time, and the client still gets its own replies, in
-/// order.
+/// CLIENT LIST's `cmd` is the client's own command, as Redis shows it: EVAL, not the commands
+/// its script called; EXEC, not the commands it ran.
 #[test]
-fn pipelined_scripts_queued_behind_a_running_script_run_on_the_holders_thread() {
+fn client_list_names_the_clients_own_command_not_those_it_ran() {
     let server = Server::start(&[]);
     let mut admin = server.raw();
-    assert_eq!(stats_field(&mut admin, "kv_script_batches_combined"), 0);
-    let mut a = server.raw();
-    a.send(&resp(&[b"CLIENT", b"ID"]));
-    let id = a.read_line();
-    let id = id.trim_end().trim_start_matches(':');
-    // Runs for a second of the server's clock, holding the gate all along.
-    let second = b"local t = redis.call('TIME') \
-                   local start = t[1] * 1000000 + t[2] \
-                   repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= 1000000 \
-                   return 'done'";
-    a.send(&resp(&[b"EVAL", second, b"0"]));
-    let end = Instant::now() + PATIENCE;
-    loop {
+    let mut c = server.raw();
+    c.send(&resp(&[b"CLIENT", b"ID"]));
+    let id = c.read_line();
+    let id = id.trim_end().trim_start_matches(':').to_string();
+    let cmd_of = |admin: &mut Raw| {
         admin.send(&resp(&[b"CLIENT", b"LIST", b"ID", id.as_bytes()]));
-        if String::from_utf8(admin.read_bulk())
-            .unwrap()
-            .contains(" cmd=eval ")
-        {
-            break;
-        }
-        assert!(Instant::now() < end, "the long script never started");
-    }
-    let incr = resp(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"b"]);
-    // More scripts than one job runs: they queue as several jobs, in order.
-    let mut b = server.raw();
-    b.send(&incr.repeat(200));
-    a.expect(b"$4\r\ndone\r\n");
-    let expected: String = (1..=200).map(|n| format!(":{n}\r\n")).collect();
-    b.expect(expected.as_bytes());
-    assert!(
-        stats_field(&mut admin, "kv_script_batches_combined") >= 1,
-        "the queued scripts ran on another thread"
+        let line = String::from_utf8(admin.read_bulk()).unwrap();
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("cmd="))
+            .expect("a cmd field")
+            .to_string()
+    };
+    c.roundtrip(
+        &resp(&[
+            b"EVAL",
+            b"redis.call('TIME') return redis.call('INCR', 'n')",
+            b"0",
+        ]),
+        b":1\r\n",
     );
-    // The client goes on as usual, with scripts and other commands.
-    let mut next = incr.repeat(2);
-    next.extend(resp(&[b"GET", b"b"]));
-    b.roundtrip(&next, b":201\r\n:202\r\n$3\r\n202\r\n");
-    // CLIENT LIST names the client's own command, as Redis does: EVAL above while its script
-    // called TIME, and EXEC here, not the commands they ran.
+    assert_eq!(cmd_of(&mut admin), "eval");
     let mut tx = resp(&[b"MULTI"]);
     tx.extend(resp(&[b"SET", b"x", b"1"]));
     tx.extend(resp(&[b"EXEC"]));
-    a.roundtrip(&tx, b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
-    admin.send(&resp(&[b"CLIENT", b"LIST", b"ID", id.as_bytes()]));
-    let line = String::from_utf8(admin.read_bulk()).unwrap();
-    assert!(line.contains(" cmd=exec "), "{line}");
+    c.roundtrip(&tx, b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+    assert_eq!(cmd_of(&mut admin), "exec");
+    c.roundtrip(&resp(&[b"GET", b"x"]), b"$1\r\n1\r\n");
+    assert_eq!(cmd_of(&mut admin), "get");
 }
 
-/// Several clients pipelining scripts, while others take the order gate without serving the
-/// queue (FLUSHDB, EXEC of a script), each get exactly their own replies in order, and every
-/// script ran once.
+/// Several clients pipelining scripts (which keep the order gate from one script to the
+/// next), while others take the gate for themselves (FLUSHDB, EXEC of a script), each get
+/// exactly their own replies in order, and every script ran once.
 #[test]
 fn pipelined_scripts_from_many_clients_get_their_own_replies_in_order() {
     let server = Server::start(&[]);

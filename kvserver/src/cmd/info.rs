@@ -327,9 +327,6 @@ fn stats(s: &Shared, out: &mut String) {
     line!(out, "tracking_total_items:{}", tracking.items);
     line!(out, "tracking_total_prefixes:{}", tracking.prefixes);
     line!(out, "total_error_replies:{}", c.errors);
-    // kv's own: runs of a client's pipelined scripts that the order gate's holder ran on
-    // its thread (`kvserver/src/combine.rs`).
-    line!(out, "kv_script_batches_combined:{}", s.combiner.served());
     // Redis 7.4's field (7.0 has none): clients closed over `client-output-buffer-limit`.
     let cut = s.output_limit_disconnections.load(Ordering::Relaxed);
     line!(

@@ -52,7 +52,7 @@ pub(crate) use latency::Latency;
 pub(crate) use multi::Transaction;
 pub(crate) use pause::Pause;
 pub(crate) use pubsub::{allowed_when_subscribed, refused_when_subscribed};
-pub(crate) use script::{busy, end_scripts, gate_held, keeps_gate, release_gate, try_hold_gate};
+pub(crate) use script::{busy, gate_held, keeps_gate, release_gate};
 pub(crate) use slowlog::SlowLog;
 pub(crate) use sort::store_key as sort_store_key;
 pub(crate) use spec::Acl as Category;

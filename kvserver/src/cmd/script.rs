@@ -239,7 +239,7 @@ pub(super) fn run(
     if wrote && !ctx.s.in_exec() && ctx.s.shared.waiters.any() {
         // Clients blocked on keys the script pushed to are served now that its locks are
         // released (and the gate: their pops run here).
-        release_gate(&ctx.s.shared.combiner);
+        release_gate();
         ctx.s.shared.waiters.serve();
     }
     Ok(())
@@ -289,41 +289,9 @@ fn hold_gate(db: &kvcore::Db) {
 /// PAUSE, a blocked command) and before it writes to its socket or reads from it again: the
 /// gate is kept only between scripts that follow each other in one batch of requests, with
 /// no I/O or waiting in between.
-pub(crate) fn release_gate(combiner: &crate::combine::Combiner) {
+pub(crate) fn release_gate() {
     let hold = GATE.with(|g| g.borrow_mut().take());
-    if hold.is_some() {
-        drop(hold);
-        combiner.hand_off();
-    }
-}
-
-/// The connection's run of scripts is over (it is about to run another command, or to write
-/// its replies): runs the scripts other clients queued for the gate's holder
-/// (`crate::combine`), then releases the gate.
-pub(crate) fn end_scripts(shared: &crate::shared::Shared) {
-    let mut woken = Vec::new();
-    if gate_held() {
-        shared.combiner.serve(&mut woken);
-    }
-    release_gate(&shared.combiner);
-    for thread in woken {
-        thread.unpark();
-    }
-}
-
-/// Takes the order gate for this thread's scripts if it is free now (see [`hold_gate`]).
-pub(crate) fn try_hold_gate(kv: &kvcore::Kv) -> bool {
-    GATE.with(|g| {
-        let mut g = g.borrow_mut();
-        if g.is_some() {
-            return true;
-        }
-        let Some(hold) = kv.try_hold_gate() else {
-            return false;
-        };
-        *g = Some((hold, 0));
-        true
-    })
+    drop(hold);
 }
 
 /// Whether this thread holds the order gate for its scripts.
