@@ -85,6 +85,28 @@ fn peers(n: usize) -> (Vec<u16>, String) {
     (ports, list)
 }
 
+/// Node `id` of a `tls-cluster yes` group (`peers`), with `port 0` and a TLS port: clients
+/// reach it over TLS only.
+fn start_node(certs: &Certs, dir: &TempDir, id: u64, peers: &str, extra: &[&str]) -> Server {
+    let config = certs.config(0, free_port(), "tls-cluster yes\n");
+    let data = format!("{}/{id}", dir.path());
+    let id = id.to_string();
+    let mut args = vec![
+        "--bind",
+        "127.0.0.1",
+        "--config",
+        &config,
+        "--data-dir",
+        &data,
+        "--raft-id",
+        &id,
+        "--raft-peers",
+        peers,
+    ];
+    args.extend_from_slice(extra);
+    Server::start_raw(&args)
+}
+
 #[test]
 fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate() {
     let certs = Certs::new("raft-tls-certs");
@@ -93,22 +115,7 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
     // `port 0` with a TLS port: clients reach the nodes over TLS only, so forwarding works
     // only if it goes over TLS too.
     let nodes: Vec<Server> = (1..=3)
-        .map(|id| {
-            let config = certs.config(0, free_port(), "tls-cluster yes\n");
-            let data = format!("{}/{id}", dir.path());
-            Server::start_raw(&[
-                "--bind",
-                "127.0.0.1",
-                "--config",
-                &config,
-                "--data-dir",
-                &data,
-                "--raft-id",
-                &id.to_string(),
-                "--raft-peers",
-                &peer_list,
-            ])
-        })
+        .map(|id| start_node(&certs, &dir, id, &peer_list, &[]))
         .collect();
     let client_config = certs.client_config(true);
     let mut clients: Vec<TlsClient> = nodes
@@ -296,21 +303,7 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
     // a connection of its own: through TLS as every link, or it would be refused.
     let raft4 = free_port();
     let peers4 = format!("{peer_list},4=127.0.0.1:{raft4}");
-    let config = certs.config(0, free_port(), "tls-cluster yes\n");
-    let data = format!("{}/4", dir.path());
-    let node4 = Server::start_raw(&[
-        "--bind",
-        "127.0.0.1",
-        "--config",
-        &config,
-        "--data-dir",
-        &data,
-        "--raft-id",
-        "4",
-        "--raft-peers",
-        &peers4,
-        "--raft-join",
-    ]);
+    let node4 = start_node(&certs, &dir, 4, &peers4, &["--raft-join"]);
     let addr4 = format!("127.0.0.1:{raft4}");
     let deadline = Instant::now() + PATIENCE;
     while !(0..3).any(|i| {
