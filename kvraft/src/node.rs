@@ -214,6 +214,12 @@ pub struct Status {
     pub read_tickets: u64,
     /// How many ReadIndex rounds this node started (one serves every ticket waiting).
     pub read_rounds: u64,
+    /// Snapshots this node sent whole (the receiver confirmed them).
+    pub snapshots_sent: u64,
+    /// Snapshot sends that failed (raft-rs is told, and sends again).
+    pub snapshots_send_failed: u64,
+    /// Snapshot files this node received whole and handed to raft.
+    pub snapshots_received: u64,
     /// The members.
     pub peers: Vec<PeerStatus>,
 }
@@ -454,8 +460,7 @@ impl RaftNode {
         })
     }
 
-    /// What this node's snapshot transfers did (tests).
-    #[cfg(test)]
+    /// What this node's snapshot transfers did (`status`, tests).
     pub(crate) fn transfers(&self) -> &crate::transport::Transfers {
         self.shared.transport.transfers()
     }
@@ -621,6 +626,9 @@ impl RaftNode {
             committed_offset: s.committed_offset.load(Ordering::Relaxed),
             read_tickets,
             read_rounds,
+            snapshots_sent: self.transfers().sent.load(Ordering::Relaxed),
+            snapshots_send_failed: self.transfers().failed.load(Ordering::Relaxed),
+            snapshots_received: self.transfers().received.load(Ordering::Relaxed),
             peers: s.peers.lock().clone(),
         }
     }

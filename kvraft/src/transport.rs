@@ -271,7 +271,6 @@ impl Transport {
     }
 
     /// What this node's snapshot transfers did.
-    #[cfg(test)]
     pub(crate) fn transfers(&self) -> &Transfers {
         &self.shared.transfers
     }

@@ -441,6 +441,7 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
         "raft_node_id:{}\r\nraft_role:{}\r\nraft_serving:{}\r\nraft_term:{}\r\nraft_leader_id:{}\r\n\
          raft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_first_index:{}\r\nraft_last_index:{}\r\n\
          raft_committed_offset:{}\r\nraft_read_tickets:{}\r\nraft_read_rounds:{}\r\n\
+         raft_snapshots_sent:{}\r\nraft_snapshots_send_failed:{}\r\nraft_snapshots_received:{}\r\n\
          raft_members:{}\r\n",
         st.id,
         st.role.name(),
@@ -454,6 +455,9 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
         st.committed_offset,
         st.read_tickets,
         st.read_rounds,
+        st.snapshots_sent,
+        st.snapshots_send_failed,
+        st.snapshots_received,
         st.peers.len(),
     );
     for p in &st.peers {

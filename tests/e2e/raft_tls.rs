@@ -323,6 +323,19 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         assert!(Instant::now() < deadline, "node 4 never saw four members");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // INFO raft counts the transfer on both sides.
+    let info4 = query(&mut c4, &[b"INFO", b"raft"]);
+    assert_eq!(field(&info4, "raft_snapshots_received"), "1", "{info4}");
+    assert_eq!(field(&info4, "raft_snapshots_sent"), "0", "{info4}");
+    let sent: u64 = clients
+        .iter_mut()
+        .map(|c| {
+            field(&query(c, &[b"INFO", b"raft"]), "raft_snapshots_sent")
+                .parse::<u64>()
+                .expect("a count")
+        })
+        .sum();
+    assert_eq!(sent, 1, "one node sent node 4 its snapshot");
 }
 
 #[test]
