@@ -323,9 +323,13 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         assert!(Instant::now() < deadline, "node 4 never saw four members");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // INFO raft counts the transfer on both sides.
+    // INFO raft counts the transfer on both sides (once, unless a change of leader made
+    // another node send one too).
     let info4 = query(&mut c4, &[b"INFO", b"raft"]);
-    assert_eq!(field(&info4, "raft_snapshots_received"), "1", "{info4}");
+    let received: u64 = field(&info4, "raft_snapshots_received")
+        .parse()
+        .expect("a count");
+    assert!(received >= 1, "{info4}");
     assert_eq!(field(&info4, "raft_snapshots_sent"), "0", "{info4}");
     let sent: u64 = clients
         .iter_mut()
@@ -335,7 +339,7 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
                 .expect("a count")
         })
         .sum();
-    assert_eq!(sent, 1, "one node sent node 4 its snapshot");
+    assert!(sent >= 1, "a node sent node 4 its snapshot");
 }
 
 #[test]
