@@ -360,6 +360,17 @@ fn a_killed_follower_restarts_from_its_log_and_catches_up() {
 /// With passwords and ACL users, a follower's client runs on the leader as its own user:
 /// the follower replays the client's AUTH on its link, so a script's calls are checked there
 /// against that user's keys, and a RESET drops the link with any transaction on it.
+/// Runs `args` on `c`, which must refuse them; the error's text.
+#[track_caller]
+fn refused(c: &mut redis::Connection, args: &[&str], why: &str) -> String {
+    error_text(&cmd(c, args).expect_err(why))
+}
+
+/// EXISTS `key` on `c`.
+fn exists(c: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("EXISTS").arg(key).query(c).unwrap()
+}
+
 #[test]
 fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     let g = Group::start_with("raft-auth", 3, &["--requirepass", "s3cret"]);
@@ -399,8 +410,8 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     let follower = if leader == 1 { 2 } else { 1 };
 
     let mut c = g.node(follower).client();
-    let e = cmd(&mut c, &["SET", "app:1", "x"]).expect_err("not authenticated");
-    assert!(error_text(&e).starts_with("NOAUTH"), "{}", error_text(&e));
+    let e = refused(&mut c, &["SET", "app:1", "x"], "not authenticated");
+    assert!(e.starts_with("NOAUTH"), "{e}");
     cmd(&mut c, &["AUTH", "app", "apppass"]).expect("AUTH as app");
     assert_eq!(
         cmd(&mut c, &["SET", "app:1", "x"]).expect("SET through the follower"),
@@ -428,11 +439,11 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
         "{}",
         error_text(&e)
     );
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("other:1")
-        .query(&mut admin(leader))
-        .unwrap();
-    assert_eq!(n, 0, "the refused call wrote nothing");
+    assert_eq!(
+        exists(&mut admin(leader), "other:1"),
+        0,
+        "the refused call wrote nothing"
+    );
     // A transaction begun through the follower and then RESET is gone on the leader too.
     assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
     assert_eq!(
@@ -443,8 +454,8 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
         cmd(&mut c, &["RESET"]).unwrap(),
         redis::Value::SimpleString("RESET".into())
     );
-    let e = cmd(&mut c, &["SET", "app:3", "y"]).expect_err("RESET deauthenticates");
-    assert!(error_text(&e).starts_with("NOAUTH"), "{}", error_text(&e));
+    let e = refused(&mut c, &["SET", "app:3", "y"], "RESET deauthenticates");
+    assert!(e.starts_with("NOAUTH"), "{e}");
     cmd(&mut c, &["AUTH", "app", "apppass"]).expect("AUTH again");
     assert_eq!(
         cmd(&mut c, &["SET", "app:3", "now"]).expect("not queued"),
@@ -456,19 +467,19 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     // EXEC answers EXECABORT and the queued SET never runs.
     assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
     cmd(&mut c, &["SET", "app:5", "queued"]).unwrap();
-    let e = cmd(&mut c, &["SET", "other:5", "v"]).expect_err("refused by the follower's ACL");
-    assert!(error_text(&e).starts_with("NOPERM"), "{}", error_text(&e));
-    let e = cmd(&mut c, &["EXEC"]).expect_err("the transaction is aborted");
-    assert!(
-        error_text(&e).starts_with("EXECABORT"),
-        "{}",
-        error_text(&e)
+    let e = refused(
+        &mut c,
+        &["SET", "other:5", "v"],
+        "refused by the follower's ACL",
     );
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("app:5")
-        .query(&mut admin(leader))
-        .unwrap();
-    assert_eq!(n, 0, "nothing of the aborted transaction ran");
+    assert!(e.starts_with("NOPERM"), "{e}");
+    let e = refused(&mut c, &["EXEC"], "the transaction is aborted");
+    assert!(e.starts_with("EXECABORT"), "{e}");
+    assert_eq!(
+        exists(&mut admin(leader), "app:5"),
+        0,
+        "nothing of the aborted transaction ran"
+    );
     // Inside a forwarded transaction PING is queued on the leader too, so EXEC's answer has
     // one item per command (redis-py and the redis crate check the count); so is SELECT,
     // which selects at EXEC for the commands after it and for the client afterwards, as in
@@ -508,23 +519,22 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     assert_eq!(got, "db0");
     assert_eq!(cmd(&mut c, &["MULTI"]).unwrap(), redis::Value::Okay);
     cmd(&mut c, &["SET", "app:7", "queued"]).unwrap();
-    let e = cmd(&mut c, &["CLIENT", "SETNAME", "x"]).expect_err("refused inside a forwarded MULTI");
-    assert!(
-        error_text(&e).contains("not available inside MULTI through a raft follower"),
-        "{}",
-        error_text(&e)
+    let e = refused(
+        &mut c,
+        &["CLIENT", "SETNAME", "x"],
+        "refused inside a forwarded MULTI",
     );
-    let e = cmd(&mut c, &["EXEC"]).expect_err("the transaction is aborted");
     assert!(
-        error_text(&e).starts_with("EXECABORT"),
-        "{}",
-        error_text(&e)
+        e.contains("not available inside MULTI through a raft follower"),
+        "{e}"
     );
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("app:7")
-        .query(&mut admin(leader))
-        .unwrap();
-    assert_eq!(n, 0);
+    let e = refused(&mut c, &["EXEC"], "the transaction is aborted");
+    assert!(e.starts_with("EXECABORT"), "{e}");
+    assert_eq!(
+        exists(&mut admin(leader), "app:7"),
+        0,
+        "nothing was written"
+    );
     // A finished transaction does not tie the client to its leader; open watches do.
     let (x,): (i64,) = redis::pipe()
         .atomic()
@@ -571,15 +581,11 @@ fn forwarded_commands_run_on_the_leader_as_the_clients_user() {
     .unwrap();
     let mut d = g.node(follower).client();
     cmd(&mut d, &["AUTH", "app", "apppass"]).expect("the follower still knows the old one");
-    let e = cmd(&mut d, &["SET", "app:4", "z"]).expect_err("the leader refuses");
-    assert!(
-        error_text(&e).starts_with("WRONGPASS"),
-        "{}",
-        error_text(&e)
+    let e = refused(&mut d, &["SET", "app:4", "z"], "the leader refuses");
+    assert!(e.starts_with("WRONGPASS"), "{e}");
+    assert_eq!(
+        exists(&mut admin(leader), "app:4"),
+        0,
+        "nothing was written"
     );
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("app:4")
-        .query(&mut admin(leader))
-        .unwrap();
-    assert_eq!(n, 0);
 }
