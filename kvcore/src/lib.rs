@@ -70,6 +70,7 @@ mod access;
 mod batch;
 mod bytes;
 mod clock;
+mod coordinate;
 mod delegate;
 mod effect;
 mod entry;
@@ -98,6 +99,7 @@ mod types;
 
 pub use batch::{Batch, Deferred};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use coordinate::{Coordinator, Forward, Permit, Refused, Route, Unsettled};
 pub use delegate::Delegate;
 pub use entry::{EntryMeta, KeyType};
 pub use error::{Error, IoError, Result, StreamError};

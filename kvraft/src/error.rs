@@ -89,7 +89,7 @@ pub enum Error {
     NotLeader,
     /// What ran on the leader could not be confirmed (see `RaftNode::settle`).
     #[error("the raft group did not confirm the operation: {0:?}")]
-    Unsettled(crate::node::Unsettled),
+    Unsettled(kvcore::Unsettled),
 }
 
 /// kvraft's `Result`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use kvcore::{Kv, Options, Store};
 
-use crate::{RaftNode, RaftOptions, Route};
+use crate::{Coordinator, RaftNode, RaftOptions, Route};
 
 /// `KVRAFT_LOG=debug cargo test -p kvraft` prints the nodes' log records.
 struct StderrLog;
@@ -171,11 +171,13 @@ fn a_group_of_three_elects_one_leader_and_replicates_its_writes() {
         let (node, _) = n.as_ref().unwrap();
         match node.route() {
             Route::Local(_) => assert_eq!(i, leader),
-            Route::Forward(addr) => {
+            Route::Forward(to) => {
                 assert_ne!(i, leader);
-                assert_eq!(addr, format!("127.0.0.1:{}", 6001 + leader as u16));
+                assert_eq!(to.node(), leader as u64 + 1);
+                assert_eq!(to.addr(), format!("127.0.0.1:{}", 6001 + leader as u16));
+                assert_eq!(to.tls_addr(), None, "no node announced a TLS client port");
             }
-            Route::NoLeader => panic!("node {} knows no leader", i + 1),
+            Route::Unavailable => panic!("node {} knows no leader", i + 1),
         }
     }
 }

@@ -51,7 +51,8 @@ mod store;
 mod transport;
 
 pub use error::{Error, Result};
-pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Route, Serve, Status, Unsettled};
+pub use kvcore::{Coordinator, Forward, Permit, Refused, Route, Unsettled};
+pub use node::{PeerStatus, RaftNode, RaftOptions, Role, Status};
 pub use storage::{LogOptions, LogStore, MappedSnapshot, SnapshotReader};
 pub use store::ReplicatedStore;
 pub use transport::{LinkSecurity, LinkStream};

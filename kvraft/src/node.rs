@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kvcore::Kv;
+use kvcore::{Coordinator, Forward, Kv, Permit, Refused, Route, Unsettled};
 use parking_lot::{Condvar, Mutex};
 use raft::prelude::Message;
 
@@ -328,45 +328,6 @@ impl Shared {
     }
 }
 
-/// Where a connection's command must go.
-pub enum Route<'a> {
-    /// Run it here: this node leads. Keep the guard while the command runs, then
-    /// [`RaftNode::settle`] its epoch before replying.
-    Local(Serve<'a>),
-    /// Send it to the leader's clients' address.
-    Forward(String),
-    /// No leader is known: answer that the client should retry.
-    NoLeader,
-}
-
-/// A command running on the leader's store (see [`Route::Local`]).
-pub struct Serve<'a> {
-    shared: &'a Shared,
-    epoch: u64,
-}
-
-impl Serve<'_> {
-    /// The epoch to settle the reply in.
-    pub fn epoch(&self) -> u64 {
-        self.epoch
-    }
-}
-
-impl Drop for Serve<'_> {
-    fn drop(&mut self) {
-        self.shared.inflight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Why a reply cannot be given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unsettled {
-    /// This node stopped leading: what the command did may or may not be committed.
-    LostLeadership,
-    /// No commit or confirmation within the settle timeout.
-    TimedOut,
-}
-
 /// A member of a Raft group serving a kvcore store.
 pub struct RaftNode {
     shared: Arc<Shared>,
@@ -475,110 +436,31 @@ impl RaftNode {
         self.shared.transport.listen_addr()
     }
 
-    /// Where a client's command goes now. While there is no leader, or this node has just
-    /// become leader and is still applying its log, waits for that to change (up to 2 s).
-    pub fn route(&self) -> Route<'_> {
-        let deadline = Instant::now() + self.shared.opts.route_wait;
-        loop {
-            if let Some(route) = self.try_route() {
-                return route;
-            }
-            let mut r = self.shared.reads.lock();
-            if self.shared.changed.wait_until(&mut r, deadline).timed_out() {
-                drop(r);
-                return self.try_route().unwrap_or(Route::NoLeader);
-            }
-        }
-    }
-
     fn try_route(&self) -> Option<Route<'_>> {
         let s = &*self.shared;
         if s.failed.load(Ordering::Relaxed) {
-            return Some(Route::NoLeader);
+            return Some(Route::Unavailable);
         }
         // Counted before the check, and the Raft thread clears `serving` before it waits for
         // the count to reach zero: a command either sees `serving` cleared or is waited for.
         s.inflight.fetch_add(1, Ordering::SeqCst);
         if s.serving.load(Ordering::SeqCst) {
             let epoch = s.epoch.load(Ordering::SeqCst);
-            return Some(Route::Local(Serve { shared: s, epoch }));
+            return Some(Route::Local(Permit::counted(&s.inflight, epoch)));
         }
         s.inflight.fetch_sub(1, Ordering::SeqCst);
         let leader = s.leader.load(Ordering::Relaxed);
         if leader != 0 && leader != s.id {
-            return s.transport.client_addr(leader, false).map(Route::Forward);
+            let addr = s.transport.client_addr(leader, false)?;
+            let tls_addr = s.transport.client_addr(leader, true);
+            return Some(Route::Forward(Forward::new(leader, addr, tls_addr)));
         }
         None
-    }
-
-    /// Waits until what the commands of a batch that ran in `epoch` could have seen is
-    /// committed and this node is known to have led after they read it: then their replies
-    /// may go out. `own_append` is where the stream ended just after the batch's last
-    /// command appended its effects, when that command wrote
-    /// ([`kvcore::Kv::take_own_append`] after it ran), `None` otherwise.
-    ///
-    /// A committed entry proposed after the batch's reads proves the leadership (a majority
-    /// accepted it in this node's term, so no other leader had been elected by then), so a
-    /// write settles by the commit of its own entry, one round; a batch that ends with a
-    /// read settles by the commit of any byte appended after it (another client's write),
-    /// or else by a ReadIndex heartbeat round started after it, whichever comes first.
-    ///
-    /// # Errors
-    /// [`Unsettled`]: the reply must not be given (the command's effects may or may not
-    /// survive).
-    pub fn settle(
-        &self,
-        epoch: u64,
-        own_append: Option<u64>,
-    ) -> std::result::Result<(), Unsettled> {
-        let s = &*self.shared;
-        // The stream as the batch left it: its last command's own end, or the whole stream
-        // now (everything the batch could have read is before it).
-        let (target, ticket) = match own_append {
-            Some(end) => (end, None),
-            None => {
-                let target = s.kv.replication().offset();
-                let ticket = {
-                    let mut r = s.reads.lock();
-                    r.next += 1;
-                    r.next
-                };
-                s.send(Event::Read);
-                (target, Some(ticket))
-            }
-        };
-        let deadline = Instant::now() + s.opts.settle_timeout;
-        let mut r = s.reads.lock();
-        loop {
-            if s.epoch.load(Ordering::SeqCst) != epoch || !s.serving.load(Ordering::SeqCst) {
-                return Err(Unsettled::LostLeadership);
-            }
-            let committed = s.committed_offset.load(Ordering::SeqCst);
-            let settled = match ticket {
-                // A byte at `target` or later was appended after the reads: its entry's
-                // commit is the proof, as is the read round's.
-                Some(ticket) => {
-                    committed > target || (r.confirmed >= ticket && committed >= target)
-                }
-                None => committed >= target,
-            };
-            if settled {
-                return Ok(());
-            }
-            if s.changed.wait_until(&mut r, deadline).timed_out() {
-                return Err(Unsettled::TimedOut);
-            }
-        }
     }
 
     /// The leader's ID as this node knows it (0: none).
     pub fn leader(&self) -> u64 {
         self.shared.leader.load(Ordering::Relaxed)
-    }
-
-    /// Whether this node leads and serves commands.
-    pub fn is_serving(&self) -> bool {
-        self.shared.serving.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the store as the leader and returns its result once it is safe to use:
@@ -592,18 +474,10 @@ impl RaftNode {
     /// [`Error::Unsettled`] when it stopped leading or timed out after `f` ran (its changes
     /// may or may not survive).
     pub fn run<R>(&self, f: impl FnOnce(&Kv) -> R) -> Result<R> {
-        let Route::Local(serve) = self.route() else {
-            return Err(Error::NotLeader);
-        };
-        let epoch = serve.epoch();
-        let kv = &self.shared.kv;
-        kv.take_own_append();
-        let out = f(kv);
-        // Where the stream ended after `f`'s reads, if its last operation wrote (`settle`).
-        let own = kv.take_own_append();
-        drop(serve);
-        self.settle(epoch, own).map_err(Error::Unsettled)?;
-        Ok(out)
+        Coordinator::run(self, &self.shared.kv, f).map_err(|e| match e {
+            Refused::Elsewhere(_) | Refused::Unavailable => Error::NotLeader,
+            Refused::Unsettled(u) => Error::Unsettled(u),
+        })
     }
 
     /// The node's state for `INFO raft`.
@@ -703,6 +577,88 @@ impl RaftNode {
             let _ = h.join();
         }
         self.shared.transport.stop();
+    }
+}
+
+/// The server's seam (kvserver asks it around every data command, `RaftNode::run` for a
+/// program): commands run here while this node leads, go to the leader otherwise, and a
+/// batch's results wait for the commit of what it wrote or read.
+impl Coordinator for RaftNode {
+    /// Where a client's command goes now. While there is no leader, or this node has just
+    /// become leader and is still applying its log, waits for that to change (up to 2 s).
+    fn route(&self) -> Route<'_> {
+        let deadline = Instant::now() + self.shared.opts.route_wait;
+        loop {
+            if let Some(route) = self.try_route() {
+                return route;
+            }
+            let mut r = self.shared.reads.lock();
+            if self.shared.changed.wait_until(&mut r, deadline).timed_out() {
+                drop(r);
+                return self.try_route().unwrap_or(Route::Unavailable);
+            }
+        }
+    }
+
+    /// Waits until what the commands of a batch that ran in `epoch` could have seen is
+    /// committed and this node is known to have led after they read it: then their replies
+    /// may go out. `own_append` is where the stream ended just after the batch's last
+    /// command appended its effects, when that command wrote
+    /// ([`kvcore::Kv::take_own_append`] after it ran), `None` otherwise.
+    ///
+    /// A committed entry proposed after the batch's reads proves the leadership (a majority
+    /// accepted it in this node's term, so no other leader had been elected by then), so a
+    /// write settles by the commit of its own entry, one round; a batch that ends with a
+    /// read settles by the commit of any byte appended after it (another client's write),
+    /// or else by a ReadIndex heartbeat round started after it, whichever comes first.
+    fn settle(&self, epoch: u64, own_append: Option<u64>) -> std::result::Result<(), Unsettled> {
+        let s = &*self.shared;
+        // The stream as the batch left it: its last command's own end, or the whole stream
+        // now (everything the batch could have read is before it).
+        let (target, ticket) = match own_append {
+            Some(end) => (end, None),
+            None => {
+                let target = s.kv.replication().offset();
+                let ticket = {
+                    let mut r = s.reads.lock();
+                    r.next += 1;
+                    r.next
+                };
+                s.send(Event::Read);
+                (target, Some(ticket))
+            }
+        };
+        let deadline = Instant::now() + s.opts.settle_timeout;
+        let mut r = s.reads.lock();
+        loop {
+            if s.epoch.load(Ordering::SeqCst) != epoch || !s.serving.load(Ordering::SeqCst) {
+                return Err(Unsettled::LostLeadership);
+            }
+            let committed = s.committed_offset.load(Ordering::SeqCst);
+            let settled = match ticket {
+                // A byte at `target` or later was appended after the reads: its entry's
+                // commit is the proof, as is the read round's.
+                Some(ticket) => {
+                    committed > target || (r.confirmed >= ticket && committed >= target)
+                }
+                None => committed >= target,
+            };
+            if settled {
+                return Ok(());
+            }
+            if s.changed.wait_until(&mut r, deadline).timed_out() {
+                return Err(Unsettled::TimedOut);
+            }
+        }
+    }
+
+    /// Whether this node leads and serves commands.
+    fn serving(&self) -> bool {
+        self.shared.serving.load(Ordering::SeqCst)
+    }
+
+    fn leader_node(&self) -> Option<u64> {
+        Some(self.leader()).filter(|&id| id != 0)
     }
 }
 

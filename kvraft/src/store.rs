@@ -6,7 +6,8 @@ use std::sync::Arc;
 use kvcore::{Db, Delegate};
 
 use crate::error::Error;
-use crate::node::{RaftNode, Unsettled};
+use crate::node::RaftNode;
+use kvcore::Unsettled;
 
 /// One database of a Raft group's store, seen through one node: every kvcore store trait
 /// ([`Store`](kvcore::Store), [`ListStore`](kvcore::ListStore), ...), each call run through

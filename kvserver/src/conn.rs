@@ -99,12 +99,13 @@ pub(crate) struct Session {
     /// PSYNC or SYNC succeeded: the connection becomes a replica's stream feeder after this
     /// batch (`repl::serve`).
     pub(crate) replica_start: Option<crate::repl::Start>,
-    /// Raft mode: the epoch the first command of this batch ran in on the leader (the batch's
-    /// replies wait for it to settle), the connection to the leader a follower forwards this
-    /// client's commands over, and whether a transaction or watch went over it.
+    /// A replicated store (`Shared::coordinator`, the Raft mode): the epoch the first command
+    /// of this batch ran in on the leader (the batch's replies wait for it to settle), the
+    /// connection to the leader a follower forwards this client's commands over, and whether
+    /// a transaction or watch went over it.
     pub(crate) raft_epoch: Option<u64>,
     /// Where the stream ended after the batch's last leader-run data command appended its
-    /// effects (`None`: that command wrote nothing), for `RaftNode::settle`.
+    /// effects (`None`: that command wrote nothing), for `Coordinator::settle`.
     pub(crate) raft_own_append: Option<u64>,
     pub(crate) upstream: Option<Box<crate::raft::Upstream>>,
     pub(crate) forwarded_state: bool,
@@ -286,13 +287,13 @@ impl Session {
         if !self.master && !crate::acl::permit(self, idx, slot, req, out) {
             return;
         }
-        // Raft mode: data commands run on the leader; a follower forwards them.
-        // (The handle is cloned only in that mode: a shared count touched by every command
-        // of every connection would cost the others.)
-        let raft_shared =
-            (self.shared.raft.get().is_some() && !self.master).then(|| Arc::clone(&self.shared));
-        let mut forward = raft_shared.is_some() && crate::raft::forwards(table::stat_command(slot));
-        if raft_shared.is_some() && !forward && self.upstream.as_ref().is_some_and(|u| u.in_multi())
+        // A replicated store (the Raft mode): the coordinator says where data commands run;
+        // a follower forwards them. (The handle is cloned only in that mode: a shared count
+        // touched by every command of every connection would cost the others.)
+        let coordinated = (self.shared.coordinator.get().is_some() && !self.master)
+            .then(|| Arc::clone(&self.shared));
+        let mut forward = coordinated.is_some() && crate::raft::forwards(table::stat_command(slot));
+        if coordinated.is_some() && !forward && self.upstream.as_ref().is_some_and(|u| u.in_multi())
         {
             match crate::raft::in_forwarded_multi(cmd) {
                 Some(to_leader) => forward = to_leader,
@@ -304,12 +305,12 @@ impl Session {
             }
         }
         let mut _serving = None;
-        if let Some(shared) = &raft_shared
-            && let Some(raft) = shared.raft.get()
+        if let Some(shared) = &coordinated
+            && let Some(coordinator) = shared.coordinator.get()
             && forward
         {
-            match raft.route() {
-                kvraft::Route::Local(serve) => {
+            match coordinator.route() {
+                kvcore::Route::Local(serve) => {
                     if self.forwarded_state {
                         // A transaction begun on another leader cannot go on here.
                         self.close = true;
@@ -320,18 +321,17 @@ impl Session {
                     self.shared.kv.take_own_append();
                     _serving = Some(serve);
                 }
-                kvraft::Route::Forward(addr) => {
+                kvcore::Route::Forward(to) => {
                     if self.multi.is_some() || self.watch.is_some() {
                         // Begun while this node led: it no longer does.
                         self.close = true;
                         return;
                     }
-                    let leader = raft.leader();
                     self.handle.counters.add(Counter::Commands, 1);
-                    crate::raft::forward(self, leader, &addr, req, out);
+                    crate::raft::forward(self, &to, req, out);
                     return;
                 }
-                kvraft::Route::NoLeader => {
+                kvcore::Route::Unavailable => {
                     self.reject(slot, req, out, crate::raft::TRYAGAIN);
                     self.fail_transaction();
                     return;
@@ -340,9 +340,9 @@ impl Session {
         }
         // After the routing: a follower never evicts (its store follows the log); the leader
         // checks the commands it runs, forwarded ones included.
-        let follower = raft_shared
+        let follower = coordinated
             .as_ref()
-            .is_some_and(|s| s.raft.get().is_some_and(|r| !r.is_serving()));
+            .is_some_and(|s| s.coordinator.get().is_some_and(|c| !c.serving()));
         if !self.master && !follower && self.refused_for_memory(idx, slot) {
             self.reject(slot, req, out, crate::memory::OOM);
             self.fail_transaction();
@@ -1166,8 +1166,8 @@ impl Conn {
     /// closed and its replies dropped (the client sees no answer, not a false one).
     fn commit(&mut self) -> io::Result<()> {
         if let Some(epoch) = self.s.raft_epoch.take()
-            && let Some(raft) = self.s.shared.raft.get()
-            && let Err(e) = raft.settle(epoch, self.s.raft_own_append.take())
+            && let Some(coordinator) = self.s.shared.coordinator.get()
+            && let Err(e) = coordinator.settle(epoch, self.s.raft_own_append.take())
         {
             warning!(
                 "closing client {}: its replies cannot be confirmed ({e:?})",

@@ -153,6 +153,10 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
                 }
             }
         });
+        let node = Arc::new(node);
+        let _ = shared
+            .coordinator
+            .set(Arc::clone(&node) as Arc<dyn kvcore::Coordinator>);
         let _ = shared.raft.set(node);
         notice!("raft node {id} started");
     }
@@ -579,6 +583,8 @@ mod tests {
     use std::io::Read;
     use std::thread::JoinHandle;
 
+    use kvcore::Store;
+
     use super::*;
 
     /// How long a test waits for something another thread does before it fails.
@@ -815,5 +821,99 @@ mod tests {
             thread.join().unwrap();
         }
         assert_eq!(server.shared.clients.connected(), 0);
+    }
+
+    /// A coordinator a test switches: off, nothing runs here (`Route::Unavailable`); with
+    /// `elsewhere`, data commands go to that server; with `unsettled`, replies are withheld.
+    #[derive(Debug, Default)]
+    struct Switch {
+        off: std::sync::atomic::AtomicBool,
+        unsettled: std::sync::atomic::AtomicBool,
+        elsewhere: parking_lot::Mutex<Option<SocketAddr>>,
+        running: std::sync::atomic::AtomicUsize,
+        settled: std::sync::atomic::AtomicUsize,
+    }
+
+    impl kvcore::Coordinator for Switch {
+        fn route(&self) -> kvcore::Route<'_> {
+            if let Some(addr) = *self.elsewhere.lock() {
+                return kvcore::Route::Forward(kvcore::Forward::new(2, addr.to_string(), None));
+            }
+            if self.off.load(Ordering::SeqCst) {
+                return kvcore::Route::Unavailable;
+            }
+            kvcore::Route::Local(kvcore::Permit::enter(&self.running, 7))
+        }
+
+        fn settle(&self, epoch: u64, _own: Option<u64>) -> Result<(), kvcore::Unsettled> {
+            assert_eq!(epoch, 7, "the epoch of the permit the batch ran under");
+            assert_eq!(
+                self.running.load(Ordering::SeqCst),
+                0,
+                "settled after it ran"
+            );
+            if self.unsettled.load(Ordering::SeqCst) {
+                return Err(kvcore::Unsettled::LostLeadership);
+            }
+            self.settled.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn serving(&self) -> bool {
+            !self.off.load(Ordering::SeqCst) && self.elsewhere.lock().is_none()
+        }
+
+        fn leader_node(&self) -> Option<u64> {
+            self.elsewhere.lock().map(|_| 2)
+        }
+    }
+
+    #[test]
+    fn the_server_serves_its_store_through_any_coordinator() {
+        let server = TestServer::start(Config::default());
+        let switch = Arc::new(Switch::default());
+        server
+            .shared
+            .coordinator
+            .set(Arc::clone(&switch) as Arc<dyn kvcore::Coordinator>)
+            .unwrap();
+        let db = server.shared.kv.db(0).unwrap();
+        let set = |k: &str| format!("*3\r\n$3\r\nSET\r\n$2\r\n{k}\r\n$1\r\nv\r\n").into_bytes();
+        let mut c = server.connect();
+
+        // Routed here: runs, and the reply waits for the batch to settle.
+        roundtrip(&mut c, &set("k1"), b"+OK\r\n");
+        assert_eq!(switch.settled.load(Ordering::SeqCst), 1);
+        assert_eq!(db.get("k1").unwrap().as_deref(), Some(&b"v"[..]));
+
+        // Nowhere to run: a retryable error and nothing written; a connection command
+        // still runs here.
+        switch.off.store(true, Ordering::SeqCst);
+        roundtrip(
+            &mut c,
+            &set("k2"),
+            b"-TRYAGAIN no raft leader is known, retry later\r\n",
+        );
+        assert_eq!(db.get("k2").unwrap(), None);
+        roundtrip(&mut c, PING, b"+PONG\r\n");
+
+        // Another node runs data commands: forwarded to it, its reply relayed.
+        let other = TestServer::start(Config::default());
+        *switch.elsewhere.lock() = Some(other.addr);
+        roundtrip(&mut c, &set("k3"), b"+OK\r\n");
+        let there = other.shared.kv.db(0).unwrap();
+        assert_eq!(there.get("k3").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(db.get("k3").unwrap(), None, "ran there, not here");
+
+        // Back here, but the batch cannot settle: no reply, the connection closes (the
+        // write's outcome is the coordinator's to decide).
+        *switch.elsewhere.lock() = None;
+        switch.off.store(false, Ordering::SeqCst);
+        let mut d = server.connect();
+        roundtrip(&mut d, &set("k4"), b"+OK\r\n");
+        switch.unsettled.store(true, Ordering::SeqCst);
+        d.write_all(&set("k5")).unwrap();
+        expect_closed(&mut d);
+        assert_eq!(switch.settled.load(Ordering::SeqCst), 2);
     }
 }

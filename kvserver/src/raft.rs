@@ -147,24 +147,15 @@ pub(crate) fn in_forwarded_multi(cmd: &Command) -> Option<bool> {
 pub(crate) const NOT_IN_FORWARDED_MULTI: &[u8] = b"ERR this command is not available inside \
     MULTI through a raft follower (send it outside the transaction, or to the leader)";
 
-/// Sends `req` to the leader at `addr` (node `leader`) and appends its reply to `out`.
-pub(crate) fn forward(
-    s: &mut Session,
-    leader: u64,
-    addr: &str,
-    req: &Request<'_>,
-    out: &mut Vec<u8>,
-) {
+/// Sends `req` to the leader `to` names and appends its reply to `out`.
+pub(crate) fn forward(s: &mut Session, to: &kvcore::Forward, req: &Request<'_>, out: &mut Vec<u8>) {
+    let leader = to.node();
     // With `tls-cluster yes`, the leader's TLS client port, over TLS.
     let tls = s.shared.raft_tls.get().cloned();
-    let tls_addr;
     let addr = match &tls {
-        None => addr,
-        Some(_) => match s.shared.raft.get().and_then(|r| r.tls_client_addr(leader)) {
-            Some(a) => {
-                tls_addr = a;
-                tls_addr.as_str()
-            }
+        None => to.addr(),
+        Some(_) => match to.tls_addr() {
+            Some(a) => a,
             None => {
                 verbose!("the raft leader {leader} announced no TLS client port");
                 Writer::new(out, s.version).error(TRYAGAIN);
@@ -213,7 +204,10 @@ pub(crate) fn forward(
     // Checked whenever the leader is silent for a while: give up when another node leads,
     // or nobody waits for the answer any more.
     let give_up = || {
-        shared.raft.get().is_none_or(|r| r.leader() != leader)
+        shared
+            .coordinator
+            .get()
+            .is_none_or(|c| c.leader_node() != Some(leader))
             || handle.is_killed()
             || handle.peer_closed()
             || shared.stopping.load(std::sync::atomic::Ordering::Relaxed)

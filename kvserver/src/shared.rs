@@ -143,8 +143,13 @@ pub(crate) struct Shared {
     pub(crate) test_handler: Option<(&'static str, crate::cmd::table::Handler)>,
     /// The attached replicas and the replication settings (`repl/`).
     pub(crate) repl: crate::repl::Primary,
-    /// The Raft mode's node (`--raft-id`), set once at start-up.
-    pub(crate) raft: std::sync::OnceLock<kvraft::RaftNode>,
+    /// What decides where data commands run and when their replies may go out, when this
+    /// server's store is replicated (kvcore's `Coordinator` seam); set once at start-up.
+    /// Unset, every command runs here and a batch's replies wait only for its own commit.
+    pub(crate) coordinator: std::sync::OnceLock<std::sync::Arc<dyn kvcore::Coordinator>>,
+    /// The Raft mode's node (`--raft-id`), set once at start-up: also the `coordinator`;
+    /// here for what only Raft has (RAFT, INFO raft, ROLE).
+    pub(crate) raft: std::sync::OnceLock<std::sync::Arc<kvraft::RaftNode>>,
     /// The Raft links' TLS (`tls-cluster yes` in the Raft mode), set once at start-up: a
     /// follower forwards to the leader's TLS client port with it.
     pub(crate) raft_tls: std::sync::OnceLock<std::sync::Arc<crate::raft_tls::ClusterTls>>,
@@ -243,6 +248,7 @@ impl Shared {
             errors: crate::stats::ErrorStats::default(),
             instantaneous: crate::stats::Instantaneous::default(),
             stopping: AtomicBool::new(false),
+            coordinator: std::sync::OnceLock::new(),
             raft: std::sync::OnceLock::new(),
             raft_tls: std::sync::OnceLock::new(),
             save_on_shutdown: AtomicBool::new(true),

@@ -188,7 +188,7 @@ pub(super) fn block_on<T: Send + 'static>(
             if handle.is_killed()
                 || shared.stopping.load(Ordering::Relaxed)
                 || handle.peer_closed()
-                || shared.raft.get().is_some_and(|r| !r.is_serving())
+                || shared.coordinator.get().is_some_and(|c| !c.serving())
             {
                 gone = true;
                 return true;

@@ -98,7 +98,7 @@ fn authenticate(ctx: &mut Ctx<'_>, req: &Request<'_>, user: &[u8], pass: &[u8]) 
             *ctx.s.handle.user.lock() = u.name.clone();
             ctx.s.user.set(u);
             ctx.s.authenticated = true;
-            if ctx.s.shared.raft.get().is_some() {
+            if ctx.s.shared.coordinator.get().is_some() {
                 ctx.s.forward_creds = Some(Box::new(crate::raft::Creds {
                     user: user.to_vec(),
                     pass: pass.to_vec(),

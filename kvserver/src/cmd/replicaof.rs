@@ -34,7 +34,7 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// REPLICAOF host port | NO ONE.
 fn replicaof(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if ctx.s.shared.raft.get().is_some() {
+    if ctx.s.shared.coordinator.get().is_some() {
         return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
     }
     if crate::repl::failover::phase_of(&ctx.s.shared) {

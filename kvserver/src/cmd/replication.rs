@@ -46,7 +46,7 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// SYNC: the old protocol's full sync (the RDB without `+FULLRESYNC`).
 fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
-    if ctx.s.shared.raft.get().is_some() {
+    if ctx.s.shared.coordinator.get().is_some() {
         return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
     }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
@@ -59,7 +59,7 @@ fn sync(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 /// PSYNC replid offset: `+CONTINUE` if the backlog holds `offset` of that history, else a
 /// full resync (`PSYNC ? -1` asks for one).
 fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if ctx.s.shared.raft.get().is_some() {
+    if ctx.s.shared.coordinator.get().is_some() {
         return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
     }
     if ctx.s.shared.repl.is_replica(ctx.s.handle.id) {
@@ -110,7 +110,7 @@ fn psync(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], parsed and checked as Redis 7.0's
 /// `failoverCommand` (`kvserver/src/repl/failover.rs` does the rest).
 fn failover(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if ctx.s.shared.raft.get().is_some() {
+    if ctx.s.shared.coordinator.get().is_some() {
         return Err(CmdError::Msg(crate::raft::NO_REPLICATION));
     }
     let shared = std::sync::Arc::clone(&ctx.s.shared);
