@@ -84,6 +84,24 @@ pub enum Error {
     /// Data or a setting that does not make sense, saying what.
     #[error("{0}")]
     Invalid(String),
+    /// A snapshot sent to this node would not fit on its disk (nothing was written).
+    #[error(
+        "a snapshot of {len} bytes does not fit in {}: {free} bytes are free, {pending} are \
+         promised to transfers in progress and {reserve} are kept for the log",
+        dir.display()
+    )]
+    NoSpace {
+        /// The snapshot file's length.
+        len: u64,
+        /// The bytes free on the log directory's file system.
+        free: u64,
+        /// The bytes of other snapshot files being received.
+        pending: u64,
+        /// The bytes kept free for the log's own writes.
+        reserve: u64,
+        /// The log directory.
+        dir: PathBuf,
+    },
     /// A change of the group was asked of a node that does not lead it.
     #[error("this node is not the raft leader")]
     NotLeader,

@@ -68,9 +68,15 @@ struct Inner {
     core: RwLock<Core>,
     /// Snapshot transfers started into this directory (numbers their files).
     received: AtomicU64,
+    /// The bytes of the snapshot files being received (`Claim`s).
+    receiving: Arc<AtomicU64>,
     /// Held for the store's life: the OS drops the advisory lock with the descriptor.
     _lock: File,
 }
+
+/// The disk space a received snapshot must leave free for the log's own writes (a log that
+/// cannot append stops the node).
+pub(crate) const SNAPSHOT_DISK_RESERVE: u64 = 64 << 20;
 
 /// The durable Raft log of one node: entries, hard state, configuration state and the newest
 /// snapshot, in one directory. Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -134,6 +140,7 @@ impl LogStore {
                 is_new,
                 core: RwLock::new(Core { state, writer }),
                 received: AtomicU64::new(0),
+                receiving: Arc::new(AtomicU64::new(0)),
                 _lock: lock,
             }),
         })
@@ -292,14 +299,32 @@ impl LogStore {
     /// and at the next open if it is never adopted).
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be created.
+    /// [`Error::NoSpace`] if the file would not fit on the disk beside the snapshots being
+    /// received and [`SNAPSHOT_DISK_RESERVE`]; [`Error::Io`] if the file cannot be created.
     pub(crate) fn receive_snapshot(&self, r: &SnapshotRef) -> Result<Incoming> {
+        // Refused before a byte is written if it would not fit beside the transfers in
+        // progress and the log's reserve: a full disk would stop the log itself.
+        let free = file::free_space(&self.inner.dir)?;
+        let (claim, pending) = transfer::Claim::take(&self.inner.receiving, r.len);
+        if pending
+            .saturating_add(r.len)
+            .saturating_add(SNAPSHOT_DISK_RESERVE)
+            > free
+        {
+            return Err(Error::NoSpace {
+                len: r.len,
+                free,
+                pending,
+                reserve: SNAPSHOT_DISK_RESERVE,
+                dir: self.inner.dir.clone(),
+            });
+        }
         let n = self.inner.received.fetch_add(1, Ordering::Relaxed);
         let want = SnapshotRef {
             file: String::new(),
             ..r.clone()
         };
-        Incoming::create(&self.inner.dir, file::recv_name(r.index, n), want)
+        Incoming::create(&self.inner.dir, file::recv_name(r.index, n), want, claim)
     }
 
     /// Removes a received snapshot file that was not adopted (raft did not take it, or took

@@ -57,9 +57,16 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 /// A hello's payload: the kind, the node ID and the client port (the TLS port follows when
 /// the sender has one).
 const HELLO_LEN: usize = 11;
-/// How long a [`LinkSecurity`] hook may take to secure a link (a peer that connects and then
-/// says nothing must not hold a thread for ever, nor a sender its peer's queue).
+/// How long a [`LinkSecurity`] hook may take to secure a link, and an accepted link to say
+/// hello (a peer that connects and then says nothing must not hold a thread for ever, nor a
+/// sender its peer's queue).
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+/// The longest hello read (later versions may add fields; a longer first frame is no hello).
+const MAX_HELLO: usize = 64;
+/// Links accepted and open at once, each on a thread of its own (a group's peers need two
+/// each at most: messages and a snapshot transfer); more are closed at once, so that
+/// whoever reaches the port cannot take threads without bound.
+const MAX_ACCEPTED: usize = 64;
 
 /// A secured link's byte stream (a TLS session over the link's socket, say).
 pub trait LinkStream: Read + Write + Send {}
@@ -205,6 +212,8 @@ struct Shared {
     chunk: usize,
     inbox: Sender<Event>,
     transfers: Transfers,
+    /// Links accepted and still open (at most [`MAX_ACCEPTED`]).
+    accepted: AtomicUsize,
 }
 
 /// The node's links.
@@ -253,6 +262,7 @@ impl Transport {
                 chunk: links.chunk.clamp(1, MAX_CHUNK),
                 inbox: links.inbox,
                 transfers: Transfers::default(),
+                accepted: AtomicUsize::new(0),
             }),
         };
         for (peer, addr) in peers {
@@ -663,16 +673,21 @@ fn accept(
             return;
         }
         let Ok(stream) = conn else { continue };
+        if shared.accepted.fetch_add(1, Ordering::SeqCst) >= MAX_ACCEPTED {
+            shared.accepted.fetch_sub(1, Ordering::SeqCst);
+            log::debug!(target: "raft", "refused a link: {MAX_ACCEPTED} links are open");
+            continue;
+        }
         let state = Arc::clone(&state);
         let stop = Arc::clone(&stop);
-        let shared = Arc::clone(&shared);
+        let mine = Arc::clone(&shared);
         let security = security.clone();
-        let _ = thread::Builder::new()
+        let spawned = thread::Builder::new()
             .name("raft-recv".into())
             .spawn(move || {
                 let _ = stream.set_nodelay(true);
                 let result = match &security {
-                    None => receive(&stream, &stream, &state, &stop, &shared),
+                    None => receive(&stream, &stream, &state, &stop, &mine),
                     Some(sec) => {
                         // The peer's host: its port is a new one for every link.
                         let who = stream
@@ -682,7 +697,7 @@ fn accept(
                             Ok(link) => stream
                                 .set_read_timeout(None)
                                 .and_then(|()| stream.set_write_timeout(None))
-                                .and_then(|()| receive(link, &stream, &state, &stop, &shared)),
+                                .and_then(|()| receive(link, &stream, &state, &stop, &mine)),
                             // Logged by `secure`.
                             Err(_) => Ok(()),
                         }
@@ -692,11 +707,20 @@ fn accept(
                     log::debug!(target: "raft", "raft link closed: {e}");
                 }
                 let _ = stream.shutdown(Shutdown::Both);
+                mine.accepted.fetch_sub(1, Ordering::SeqCst);
             });
+        if spawned.is_err() {
+            shared.accepted.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
 /// Reads one peer's frames from `link` (over the socket `stream`) until the connection ends.
+///
+/// Nothing is allocated for a frame before its bytes arrive: the first frame must be a hello
+/// (within [`HANDSHAKE_DEADLINE`], and at most [`MAX_HELLO`] bytes), and a frame's buffer
+/// grows with what was read, not with the length it announces, so a connection that claims
+/// a 4 GiB frame and sends a few bytes costs a few bytes.
 fn receive(
     link: impl Read + Write,
     stream: &TcpStream,
@@ -707,6 +731,7 @@ fn receive(
     let mut r = io::BufReader::with_capacity(64 * 1024, link);
     let mut from = None;
     let mut buf = Vec::new();
+    stream.set_read_timeout(Some(HANDSHAKE_DEADLINE))?;
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
@@ -714,11 +739,14 @@ fn receive(
         let mut len = [0u8; 4];
         r.read_exact(&mut len)?;
         let len = u32::from_le_bytes(len) as usize;
-        if len == 0 || len > MAX_FRAME {
+        if len == 0 || len > MAX_FRAME || (from.is_none() && len > MAX_HELLO) {
             return Err(io::Error::other(format!("a frame of {len} bytes")));
         }
-        buf.resize(len, 0);
-        r.read_exact(&mut buf)?;
+        buf.clear();
+        (&mut r).take(len as u64).read_to_end(&mut buf)?;
+        if buf.len() != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         match buf[0] {
             HELLO if len == HELLO_LEN || len >= HELLO_LEN + 2 => {
                 let id = u64::from_le_bytes(buf[1..9].try_into().expect("8 bytes"));
@@ -728,6 +756,9 @@ fn receive(
                     None => 0,
                 };
                 state.lock().client_ports.insert(id, (port, tls_port));
+                if from.is_none() {
+                    stream.set_read_timeout(None)?;
+                }
                 from = Some(id);
             }
             MESSAGE if from.is_some() => {
@@ -886,7 +917,7 @@ mod tests {
         id: u64,
         tls: u16,
         peers: &[(u64, String)],
-        hook: &Arc<Flip>,
+        hook: Option<&Arc<Flip>>,
         dir: &std::path::Path,
         chunk: usize,
     ) -> (Transport, mpsc::Receiver<Event>) {
@@ -896,13 +927,13 @@ mod tests {
             client_port: 6000 + id as u16,
             tls_client_port: tls,
         };
-        let sec = Security::new(Arc::clone(hook) as Arc<dyn LinkSecurity>);
+        let sec = hook.map(|h| Security::new(Arc::clone(h) as Arc<dyn LinkSecurity>));
         let store = LogStore::open(&dir.join(id.to_string()), crate::LogOptions::new())
             .expect("a log store");
         let links = Links {
             hello,
             inbox: tx,
-            security: Some(sec),
+            security: sec,
             store,
             chunk,
         };
@@ -919,9 +950,9 @@ mod tests {
         use raft::prelude::{ConfState, Entry};
         let hook = Arc::new(Flip::default());
         let dir = Dir::new("snapshot");
-        let (b, b_inbox) = start(2, 0, &[], &hook, &dir.0, 1000);
+        let (b, b_inbox) = start(2, 0, &[], Some(&hook), &dir.0, 1000);
         let b_addr = b.listen_addr().to_string();
-        let (a, a_inbox) = start(1, 0, &[(2, b_addr)], &hook, &dir.0, 1000);
+        let (a, a_inbox) = start(1, 0, &[(2, b_addr)], Some(&hook), &dir.0, 1000);
         // The peer's link first, so that the hook's counts below are the transfer's.
         a.send(heartbeat(1, 2, 5));
         assert!(matches!(
@@ -984,9 +1015,16 @@ mod tests {
     fn a_hooked_link_carries_messages_and_a_plain_peer_is_refused() {
         let hook = Arc::new(Flip::default());
         let dir = Dir::new("hooked");
-        let (b, b_inbox) = start(2, 0, &[], &hook, &dir.0, 1 << 20);
+        let (b, b_inbox) = start(2, 0, &[], Some(&hook), &dir.0, 1 << 20);
         let b_addr = b.listen_addr().to_string();
-        let (a, _a_inbox) = start(1, 7001, &[(2, b_addr.clone())], &hook, &dir.0, 1 << 20);
+        let (a, _a_inbox) = start(
+            1,
+            7001,
+            &[(2, b_addr.clone())],
+            Some(&hook),
+            &dir.0,
+            1 << 20,
+        );
         a.send(heartbeat(1, 2, 5));
         let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
             panic!("the message crossed the hooked link");
@@ -1046,5 +1084,101 @@ mod tests {
             tls_client_port: 0x0304,
         });
         assert_eq!(tls, [13, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 1, 4, 3]);
+    }
+
+    /// Whether the node closed `s` (reading it ends), within the test's patience.
+    fn closed_by_peer(s: &mut TcpStream) -> bool {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut rest = Vec::new();
+        match s.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// This process's peak resident memory, in bytes.
+    fn peak_rss() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kb * 1024
+    }
+
+    /// Whoever reaches a Raft port without the hook (no `tls-cluster`) can still not take
+    /// the node's memory, nor threads without bound: a first frame that is no hello closes the
+    /// link, a frame allocates only the bytes that arrived, a link that says nothing is
+    /// closed at the handshake deadline, and links past `MAX_ACCEPTED` are closed at once.
+    #[test]
+    fn a_stranger_on_the_raft_port_takes_no_memory_and_bounded_threads() {
+        let dir = Dir::new("stranger");
+        let (b, b_inbox) = start(2, 0, &[], None, &dir.0, 1 << 20);
+        let addr = b.listen_addr();
+        let connect = || TcpStream::connect(addr).unwrap();
+        let say_hello = |s: &mut TcpStream, id: u64| {
+            let frame = hello(Hello {
+                id,
+                client_port: 1,
+                tls_client_port: 0,
+            });
+            s.write_all(&frame).unwrap();
+        };
+        let before = peak_rss();
+        // A first frame claiming 4 GiB.
+        let mut s = connect();
+        s.write_all(&0xffff_fff0u32.to_le_bytes()).unwrap();
+        s.write_all(&[MESSAGE; 100]).unwrap();
+        assert!(closed_by_peer(&mut s));
+        // After a hello, a message claiming 1 GiB of which 1000 bytes come before the end.
+        let mut s = connect();
+        say_hello(&mut s, 9);
+        s.write_all(&(1u32 << 30).to_le_bytes()).unwrap();
+        s.write_all(&[MESSAGE; 1000]).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        assert!(closed_by_peer(&mut s));
+        let grew = peak_rss().saturating_sub(before);
+        assert!(grew < 256 << 20, "peak memory grew by {} MiB", grew >> 20);
+
+        // Links that said hello are held; one more is closed at once.
+        let mut held: Vec<TcpStream> = (0..MAX_ACCEPTED as u64)
+            .map(|i| {
+                let mut s = connect();
+                say_hello(&mut s, 100 + i);
+                s
+            })
+            .collect();
+        let patience = Instant::now() + Duration::from_secs(30);
+        while b.shared.accepted.load(Ordering::SeqCst) < MAX_ACCEPTED {
+            assert!(Instant::now() < patience, "the held links were accepted");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut extra = connect();
+        say_hello(&mut extra, 99);
+        assert!(
+            closed_by_peer(&mut extra),
+            "a link past the limit is closed"
+        );
+        assert_eq!(b.shared.accepted.load(Ordering::SeqCst), MAX_ACCEPTED);
+        for s in &mut held {
+            s.shutdown(Shutdown::Both).unwrap();
+        }
+        held.clear();
+        while b.shared.accepted.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < patience, "the closed links' threads ended");
+            thread::sleep(Duration::from_millis(5));
+        }
+        // A link that says nothing is closed at the handshake deadline.
+        let mut silent = connect();
+        assert!(closed_by_peer(&mut silent), "a silent link is closed");
+        assert!(b_inbox.try_recv().is_err(), "nothing reached raft");
+
+        // A peer's link still carries messages.
+        let (a, _a_inbox) = start(1, 0, &[(2, addr.to_string())], None, &dir.0, 1 << 20);
+        a.send(heartbeat(1, 2, 5));
+        let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
+            panic!("the peer's heartbeat arrived");
+        };
+        assert_eq!((m.from, m.term), (1, 5));
+        a.stop();
+        b.stop();
     }
 }

@@ -426,3 +426,31 @@ pub(crate) fn load_snapshot(dir: &Path, index: u64) -> Result<Snapshot> {
 pub(crate) fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// The bytes an unprivileged process may still write on the file system that holds `dir`.
+///
+/// # Errors
+/// [`Error::Io`] if the file system cannot say.
+#[cfg(unix)]
+pub(crate) fn free_space(dir: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let failed = |e| Error::io(format!("reading the free space of {}", dir.display()), e);
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| failed(std::io::Error::other(e)))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `st` points to writable memory of the
+    // type statvfs fills.
+    if unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::useless_conversion)] // The fields' widths differ between targets.
+    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
+/// Elsewhere the free space is not checked.
+#[cfg(not(unix))]
+pub(crate) fn free_space(_dir: &Path) -> Result<u64> {
+    Ok(u64::MAX)
+}

@@ -826,3 +826,65 @@ fn a_received_snapshot_is_checked_whole_and_adopted_by_its_rename() {
     ));
     assert_eq!(store.snapshot_index_term(), (5, 2));
 }
+
+#[test]
+fn a_snapshot_that_would_not_fit_on_the_disk_is_refused_before_a_byte_is_written() {
+    let dir = TempDir::new("nospace");
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    let free = super::file::free_space(&dir.0).unwrap();
+    let reserve = super::SNAPSHOT_DISK_RESERVE;
+    assert!(
+        free > 4 * reserve,
+        "the test needs {} MiB free",
+        (4 * reserve) >> 20
+    );
+    let sized = |len: u64| super::SnapshotRef {
+        index: 5,
+        term: 2,
+        len,
+        crc: 0,
+        file: String::new(),
+    };
+    let files = || {
+        std::fs::read_dir(&dir.0)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("raftsnap")
+            })
+            .count()
+    };
+    // Larger than the disk (twice, so that another process freeing space meanwhile does not
+    // matter): refused, no file.
+    let err = store.receive_snapshot(&sized(2 * free)).unwrap_err();
+    assert!(
+        matches!(err, Error::NoSpace { pending: 0, reserve: r, .. } if r == reserve),
+        "{err:?}"
+    );
+    assert_eq!(files(), 0);
+    // One that fits, then a second that fits alone but not beside the first (the first's
+    // bytes are promised while it is received, before they are written).
+    let first = store.receive_snapshot(&sized(free / 4 * 3)).unwrap();
+    assert_eq!(files(), 1);
+    let second = store.receive_snapshot(&sized(free / 2));
+    assert!(
+        matches!(&second, Err(Error::NoSpace { pending, .. }) if *pending == free / 4 * 3),
+        "{second:?}"
+    );
+    assert_eq!(files(), 1);
+    // The first transfer ends (cut short here): its promise is given back.
+    drop(first);
+    assert_eq!(files(), 0);
+    let again = store.receive_snapshot(&sized(free / 2)).unwrap();
+    drop(again);
+    assert_eq!(
+        store
+            .inner
+            .receiving
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}

@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use raft::eraftpb::SnapshotMetadata;
 
@@ -85,6 +87,7 @@ impl SnapshotRef {
 /// whole file against the sender's descriptor. Dropped unfinished, the file is removed.
 #[derive(Debug)]
 pub(crate) struct Incoming {
+    _claim: Claim,
     file: File,
     path: PathBuf,
     want: SnapshotRef,
@@ -97,8 +100,14 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// Creates the file `name` in `dir` for a snapshot described by `want`.
-    pub(crate) fn create(dir: &Path, name: String, want: SnapshotRef) -> Result<Incoming> {
+    /// Creates the file `name` in `dir` for a snapshot described by `want`, holding `claim`
+    /// on the disk space it needs until the transfer ends.
+    pub(crate) fn create(
+        dir: &Path,
+        name: String,
+        want: SnapshotRef,
+        claim: Claim,
+    ) -> Result<Incoming> {
         let path = dir.join(&name);
         let file = std::fs::OpenOptions::new()
             .create_new(true)
@@ -106,6 +115,7 @@ impl Incoming {
             .open(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         Ok(Incoming {
+            _claim: claim,
             file,
             path,
             want,
@@ -195,6 +205,31 @@ impl Incoming {
             file: self.local.clone(),
             ..self.want.clone()
         })
+    }
+}
+
+/// Disk space promised to a snapshot transfer in progress, given back when it ends.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pending: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl Claim {
+    /// Adds `bytes` to `pending`; returns the claim and what was pending before it.
+    pub(crate) fn take(pending: &Arc<AtomicU64>, bytes: u64) -> (Claim, u64) {
+        let before = pending.fetch_add(bytes, Ordering::SeqCst);
+        let claim = Claim {
+            pending: Arc::clone(pending),
+            bytes,
+        };
+        (claim, before)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.pending.fetch_sub(self.bytes, Ordering::SeqCst);
     }
 }
 
