@@ -415,7 +415,8 @@ impl Driver {
                     r.confirmed = r.confirmed.max(t);
                 }
             }
-            self.shared.changed.notify_all();
+            let confirmed = r.confirmed;
+            r.settling.confirmed(confirmed);
         }
         Ok(())
     }
@@ -476,8 +477,8 @@ impl Driver {
         while self.ends.len() > 100_000 {
             self.ends.pop_front();
         }
-        let _r = self.shared.reads.lock();
-        self.shared.changed.notify_all();
+        let committed = self.shared.committed_offset.load(Ordering::SeqCst);
+        self.shared.reads.lock().settling.committed(committed);
         Ok(())
     }
 

@@ -10,11 +10,12 @@
 //! committed entries to their stores; their clients' commands are forwarded to the leader by
 //! the host (see [`Route`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use kvcore::{Coordinator, Forward, Kv, Permit, Refused, Route, Unsettled};
@@ -272,6 +273,56 @@ pub(crate) struct Reads {
     pub(crate) confirmed: u64,
     /// How many ReadIndex rounds the Raft thread started.
     pub(crate) rounds: u64,
+    /// The connection threads parked in `settle`, by what may settle them.
+    pub(crate) settling: Settling,
+}
+
+/// The threads waiting in `settle`, each parked until what it waits for may have happened:
+/// the commit of a stream offset (`by_offset`), or for a read also the confirmation of its
+/// ReadIndex ticket (`by_ticket`); keys are (that offset or ticket, the waiter's number).
+///
+/// With a condition variable every commit woke every waiter: parking_lot moves them onto
+/// the mutex and each unlock then wakes the next, so with 50 clients waiting and a commit
+/// every two writes or so a quarter of the leader's CPU went to threads that woke, found
+/// their offset not yet committed and slept again (docs/benchmarks.md, *Raft: waking only
+/// the settled*).
+#[derive(Default)]
+pub(crate) struct Settling {
+    waiters: u64,
+    by_offset: BTreeMap<(u64, u64), Thread>,
+    by_ticket: BTreeMap<(u64, u64), Thread>,
+}
+
+impl Settling {
+    /// Wakes the waiters for offsets up to `committed`.
+    pub(crate) fn committed(&mut self, committed: u64) {
+        wake_up_to(&mut self.by_offset, committed);
+    }
+
+    /// Wakes the waiters for tickets up to `confirmed`.
+    pub(crate) fn confirmed(&mut self, confirmed: u64) {
+        wake_up_to(&mut self.by_ticket, confirmed);
+    }
+
+    /// Wakes every waiter (leadership changed: they fail).
+    fn all(&mut self) {
+        for t in self.by_offset.values().chain(self.by_ticket.values()) {
+            t.unpark();
+        }
+        self.by_offset.clear();
+        self.by_ticket.clear();
+    }
+}
+
+/// Unparks and removes the waiters of `map` whose key is at most `upto`.
+fn wake_up_to(map: &mut BTreeMap<(u64, u64), Thread>, upto: u64) {
+    let later = match upto.checked_add(1) {
+        Some(next) => map.split_off(&(next, 0)),
+        None => BTreeMap::new(),
+    };
+    for t in std::mem::replace(map, later).into_values() {
+        t.unpark();
+    }
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
@@ -323,7 +374,8 @@ impl Shared {
 
     /// Wakes every waiter (they recheck what they wait for).
     pub(crate) fn wake(&self) {
-        let _r = self.reads.lock();
+        let mut r = self.reads.lock();
+        r.settling.all();
         self.changed.notify_all();
     }
 }
@@ -629,8 +681,13 @@ impl Coordinator for RaftNode {
             }
         };
         let deadline = Instant::now() + s.opts.settle_timeout;
+        let me = std::thread::current();
         let mut r = s.reads.lock();
+        r.settling.waiters += 1;
+        let id = r.settling.waiters;
         loop {
+            // Checked under the lock the Raft thread takes to wake waiters after it changed
+            // any of these: a change is either seen here or followed by this thread's wake-up.
             if s.epoch.load(Ordering::SeqCst) != epoch || !s.serving.load(Ordering::SeqCst) {
                 return Err(Unsettled::LostLeadership);
             }
@@ -646,8 +703,28 @@ impl Coordinator for RaftNode {
             if settled {
                 return Ok(());
             }
-            if s.changed.wait_until(&mut r, deadline).timed_out() {
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(Unsettled::TimedOut);
+            }
+            // What may settle it next: the commit of `target` (for a read already committed
+            // that far, of one more byte), or the read round's confirmation.
+            let need = if ticket.is_some() && committed >= target {
+                target + 1
+            } else {
+                target
+            };
+            r.settling.by_offset.insert((need, id), me.clone());
+            if let Some(t) = ticket.filter(|&t| r.confirmed < t) {
+                r.settling.by_ticket.insert((t, id), me.clone());
+            }
+            drop(r);
+            std::thread::park_timeout(deadline - now);
+            r = s.reads.lock();
+            // Woken (its entries removed), timed out or woken spuriously: no entry stays.
+            r.settling.by_offset.remove(&(need, id));
+            if let Some(t) = ticket {
+                r.settling.by_ticket.remove(&(t, id));
             }
         }
     }
@@ -673,5 +750,45 @@ impl std::fmt::Debug for RaftNode {
 impl Drop for RaftNode {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit or a confirmation wakes exactly the waiters it may settle, and removes them;
+    /// a change of leadership wakes everyone.
+    #[test]
+    fn settling_wakes_only_the_waiters_whose_offset_or_ticket_was_reached() {
+        let waiter = |name: &str| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(std::thread::park)
+                .unwrap()
+        };
+        let (a, b, c) = (waiter("a"), waiter("b"), waiter("c"));
+        let mut s = Settling::default();
+        s.by_offset.insert((5, 1), a.thread().clone());
+        s.by_offset.insert((9, 2), b.thread().clone());
+        s.by_ticket.insert((3, 3), c.thread().clone());
+        let names = |m: &BTreeMap<(u64, u64), Thread>| -> Vec<String> {
+            m.values().map(|t| t.name().unwrap().to_string()).collect()
+        };
+        s.committed(8);
+        assert_eq!(names(&s.by_offset), ["b"]);
+        a.join().unwrap();
+        s.confirmed(2);
+        assert_eq!(names(&s.by_ticket), ["c"]);
+        s.confirmed(3);
+        assert!(s.by_ticket.is_empty());
+        c.join().unwrap();
+        s.committed(u64::MAX);
+        assert!(s.by_offset.is_empty());
+        b.join().unwrap();
+        s.by_offset.insert((1, 4), std::thread::current());
+        s.by_ticket.insert((1, 4), std::thread::current());
+        s.all();
+        assert!(s.by_offset.is_empty() && s.by_ticket.is_empty());
     }
 }
