@@ -161,6 +161,11 @@ struct State {
     /// nodes that are not peers yet: a joining node says hello before its addition is applied
     /// here).
     client_ports: HashMap<u64, (u16, u16)>,
+    /// Each peer's message link to this node, as last opened (its number, and a handle to
+    /// close it): a peer opens a new one only after its old one failed on its side, so the
+    /// old one is closed here too. A link whose peer vanished without closing it (a machine
+    /// that crashed) would otherwise hold its thread, and one of the `MAX_ACCEPTED`, for ever.
+    inbound: HashMap<u64, (u64, TcpStream)>,
 }
 
 /// What this node says in its hello.
@@ -214,6 +219,8 @@ struct Shared {
     transfers: Transfers,
     /// Links accepted and still open (at most [`MAX_ACCEPTED`]).
     accepted: AtomicUsize,
+    /// Numbers accepted links (`State::inbound`).
+    next_link: AtomicU64,
 }
 
 /// The node's links.
@@ -252,6 +259,7 @@ impl Transport {
                 peers: HashMap::new(),
                 sending: HashSet::new(),
                 client_ports: HashMap::new(),
+                inbound: HashMap::new(),
             })),
             stop: Arc::new(AtomicBool::new(false)),
             listen,
@@ -263,6 +271,7 @@ impl Transport {
                 inbox: links.inbox,
                 transfers: Transfers::default(),
                 accepted: AtomicUsize::new(0),
+                next_link: AtomicU64::new(0),
             }),
         };
         for (peer, addr) in peers {
@@ -731,6 +740,11 @@ fn receive(
     let mut r = io::BufReader::with_capacity(64 * 1024, link);
     let mut from = None;
     let mut buf = Vec::new();
+    let mut inbound = Inbound {
+        state,
+        number: shared.next_link.fetch_add(1, Ordering::Relaxed),
+        peer: None,
+    };
     stream.set_read_timeout(Some(HANDSHAKE_DEADLINE))?;
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -764,6 +778,10 @@ fn receive(
             MESSAGE if from.is_some() => {
                 let mut msg = Message::parse_from_bytes(&buf[1..]).map_err(io::Error::other)?;
                 let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
+                // A snapshot comes on a connection of its own, beside the message link.
+                if !snapshot && inbound.peer.is_none() {
+                    inbound.register(from.expect("matched"), stream)?;
+                }
                 if snapshot {
                     // Its file follows: the message goes to raft once the file is here.
                     stream.set_read_timeout(Some(TRANSFER_TIMEOUT))?;
@@ -787,6 +805,46 @@ fn receive(
         }
         if buf.capacity() > 1 << 20 {
             buf = Vec::new();
+        }
+    }
+}
+
+/// An accepted link as its peer's message link (`State::inbound`), once it carried a message.
+struct Inbound<'a> {
+    state: &'a Mutex<State>,
+    number: u64,
+    peer: Option<u64>,
+}
+
+impl Inbound<'_> {
+    /// Makes this link `peer`'s message link, closing the one it replaces.
+    fn register(&mut self, peer: u64, stream: &TcpStream) -> io::Result<()> {
+        let handle = stream.try_clone()?;
+        let old = self
+            .state
+            .lock()
+            .inbound
+            .insert(peer, (self.number, handle));
+        if let Some((_, old)) = old {
+            log::debug!(target: "raft", "node {peer} opened a new link; closing its old one");
+            let _ = old.shutdown(Shutdown::Both);
+        }
+        self.peer = Some(peer);
+        Ok(())
+    }
+}
+
+impl Drop for Inbound<'_> {
+    fn drop(&mut self) {
+        if let Some(peer) = self.peer {
+            let mut state = self.state.lock();
+            if state
+                .inbound
+                .get(&peer)
+                .is_some_and(|(n, _)| *n == self.number)
+            {
+                state.inbound.remove(&peer);
+            }
         }
     }
 }
@@ -1179,6 +1237,47 @@ mod tests {
         };
         assert_eq!((m.from, m.term), (1, 5));
         a.stop();
+        b.stop();
+    }
+
+    /// A peer whose machine vanished leaves its link open here; its next link replaces it,
+    /// so that dead links do not pile up against `MAX_ACCEPTED`. A snapshot's connection,
+    /// beside the message link, replaces nothing.
+    #[test]
+    fn a_peers_new_link_replaces_its_old_one() {
+        let dir = Dir::new("relink");
+        let (b, b_inbox) = start(2, 0, &[], None, &dir.0, 1 << 20);
+        let link = |term: u64| {
+            let mut s = TcpStream::connect(b.listen_addr()).unwrap();
+            let mut frames = hello(Hello {
+                id: 7,
+                client_port: 1,
+                tls_client_port: 0,
+            });
+            write_message(&mut frames, &heartbeat(7, 2, term)).unwrap();
+            s.write_all(&frames).unwrap();
+            let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
+                panic!("the heartbeat arrived");
+            };
+            assert_eq!(m.term, term);
+            s
+        };
+        let mut old = link(1);
+        let new = link(2);
+        assert!(closed_by_peer(&mut old), "the old link was closed");
+        let current = b
+            .state
+            .lock()
+            .inbound
+            .get(&7)
+            .map(|(_, s)| s.peer_addr().unwrap());
+        assert_eq!(current, Some(new.local_addr().unwrap()));
+        drop(new);
+        let patience = Instant::now() + Duration::from_secs(30);
+        while b.state.lock().inbound.contains_key(&7) {
+            assert!(Instant::now() < patience, "a closed link leaves the table");
+            thread::sleep(Duration::from_millis(5));
+        }
         b.stop();
     }
 }
