@@ -141,7 +141,7 @@ pub use pubsub::{
 };
 pub use rdb::{RdbLoadInfo, RestoreOptions};
 pub use repl::{
-    DEFAULT_BACKLOG_SIZE, Follower, FullSync, Replication, StreamApplier, StreamReader,
+    DEFAULT_BACKLOG_SIZE, Follower, FullSync, OnAppend, Replication, StreamApplier, StreamReader,
 };
 pub use store::Store;
 pub use tx::{GateHold, Scope, Tx, Watch};

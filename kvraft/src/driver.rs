@@ -35,12 +35,11 @@ enum Lead {
     /// Elected; applying the log up to `until` before serving.
     Starting { until: u64 },
     /// Serving: commands run here. `db` is the database the stream had selected when serving
-    /// began; `proposer` stops the thread that reads the stream; `period` numbers this
-    /// serving period and `next` is the stream offset its next proposal must start at.
+    /// began; `reader` reads the stream this node's commands append to, and `next` is the
+    /// stream offset the next proposal must start at.
     Serving {
         db: usize,
-        proposer: Arc<AtomicBool>,
-        period: u64,
+        reader: kvcore::StreamReader,
         next: u64,
         term: u64,
     },
@@ -113,8 +112,9 @@ pub(crate) struct Driver {
     /// Membership changes waiting to be applied, answered then.
     admin: HashMap<u64, Vec<Sender<Result<()>>>>,
     stopping: bool,
-    /// Serving periods so far (see `Lead::Serving`).
-    periods: u64,
+    /// Set by the stream's append hook while an `Event::StreamReady` is queued and not yet
+    /// handled (one event for any number of appends).
+    stream_pending: Arc<AtomicBool>,
     /// Snapshot files received from peers this round: what raft did not take (or replaced
     /// with a newer one) is removed once the round's `Ready` is handled.
     received: Vec<String>,
@@ -177,7 +177,7 @@ impl Driver {
             snapshotting: false,
             admin: HashMap::new(),
             stopping: false,
-            periods: 0,
+            stream_pending: Arc::new(AtomicBool::new(false)),
             received: Vec::new(),
         })
     }
@@ -236,54 +236,7 @@ impl Driver {
                 };
                 self.raw.report_snapshot(to, status);
             }
-            Event::Stream {
-                period,
-                start,
-                bytes,
-            } => {
-                let leading = self.raw.raft.state == StateRole::Leader;
-                let now = self.raw.raft.term;
-                let Lead::Serving {
-                    period: current,
-                    next,
-                    term,
-                    ..
-                } = &mut self.lead
-                else {
-                    return;
-                };
-                if !leading || now != *term {
-                    // Leadership went while these were read. They must not be proposed: a
-                    // follower's raft-rs forwards a proposal to the leader, whose stream
-                    // this is not (0.7 has no switch to turn forwarding off).
-                    self.stop_serving();
-                    return;
-                }
-                if period != *current {
-                    // Read before an earlier period ended: those changes were rebuilt away.
-                    return;
-                }
-                if start != *next {
-                    log::error!(
-                        "raft node {}: the stream jumped from offset {} to {start}; rebuilding",
-                        self.shared.id,
-                        *next
-                    );
-                    self.stop_serving();
-                    return;
-                }
-                *next = start + bytes.len() as u64;
-                if self
-                    .raw
-                    .propose(vec![], encode_entry(start, &bytes))
-                    .is_err()
-                {
-                    // Executed here but not in the log: serving must stop and the store be
-                    // rebuilt (the leader may then start serving again).
-                    log::warn!("raft proposal refused; rebuilding the store");
-                    self.stop_serving();
-                }
-            }
+            Event::StreamReady => self.propose_stream(),
             Event::Read => {
                 if self.raw.raft.state == StateRole::Leader {
                     let mut r = self.shared.reads.lock();
@@ -550,6 +503,61 @@ impl Driver {
         Ok(())
     }
 
+    /// Proposes what the stream holds that is not proposed yet, as one entry (the Raft
+    /// thread reads it when an append woke it: everything appended since joins one
+    /// proposal).
+    fn propose_stream(&mut self) {
+        self.stream_pending.store(false, Ordering::SeqCst);
+        let leading = self.raw.raft.state == StateRole::Leader;
+        let now = self.raw.raft.term;
+        let Lead::Serving {
+            reader, next, term, ..
+        } = &mut self.lead
+        else {
+            return;
+        };
+        if !leading || now != *term {
+            // Leadership went: what the stream holds must not be proposed (a follower's
+            // raft-rs forwards a proposal to the leader, whose stream this is not).
+            self.stop_serving();
+            return;
+        }
+        let start = reader.position();
+        let mut bytes = Vec::new();
+        match reader.read(&mut bytes, usize::MAX, Duration::ZERO) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => {
+                log::error!(
+                    "raft node {}: cannot read the stream ({e}); rebuilding",
+                    self.shared.id
+                );
+                self.stop_serving();
+                return;
+            }
+        }
+        if start != *next {
+            log::error!(
+                "raft node {}: the stream jumped from offset {} to {start}; rebuilding",
+                self.shared.id,
+                *next
+            );
+            self.stop_serving();
+            return;
+        }
+        *next = start + bytes.len() as u64;
+        if self
+            .raw
+            .propose(vec![], encode_entry(start, &bytes))
+            .is_err()
+        {
+            // Executed here but not in the log: serving must stop and the store be
+            // rebuilt (the leader may then start serving again).
+            log::warn!("raft proposal refused; rebuilding the store");
+            self.stop_serving();
+        }
+    }
+
     fn start_serving(&mut self) {
         let s = &*self.shared;
         let offset = self.machine.offset();
@@ -561,54 +569,27 @@ impl Driver {
             return;
         }
         repl.set_reader_limit(0);
-        let Some(mut reader) = repl.reader(offset + 1) else {
+        let Some(reader) = repl.reader(offset + 1) else {
             log::error!("raft node {}: cannot read the stream", s.id);
             return;
         };
         s.committed_offset.fetch_max(offset, Ordering::SeqCst);
+        // Appends wake the Raft thread, which reads the stream itself (no thread of its own
+        // in between: one wake-up less per round on the write path). Hooked before anything
+        // is generated, so that no append goes unannounced.
+        let pending = Arc::clone(&self.stream_pending);
+        let events = s.events.lock().clone();
+        repl.set_on_append(Some(Arc::new(move || {
+            if !pending.swap(true, Ordering::SeqCst) {
+                let _ = events.send(Event::StreamReady);
+            }
+        })));
         // Generating before expiring: every deletion from now on is in the stream.
         repl.set_generating(true);
         s.kv.set_passive_expiry(false);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let events = s.events.lock().clone();
-        self.periods += 1;
-        let period = self.periods;
-        let spawned = thread::Builder::new()
-            .name("raft-propose".into())
-            .spawn(move || {
-                let mut buf = Vec::new();
-                while !flag.load(Ordering::SeqCst) {
-                    let start = reader.position();
-                    match reader.read(&mut buf, usize::MAX, Duration::from_millis(50)) {
-                        Ok(0) => {}
-                        Ok(_) => {
-                            let bytes = std::mem::take(&mut buf);
-                            let ev = Event::Stream {
-                                period,
-                                start,
-                                bytes,
-                            };
-                            if events.send(ev).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            log::error!("raft proposer: {e}");
-                            return;
-                        }
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start the raft proposer: {e}");
-            repl.set_generating(false);
-            return;
-        }
         self.lead = Lead::Serving {
             db,
-            proposer: stop,
-            period,
+            reader,
             next: offset + 1,
             term: self.raw.raft.term,
         };
@@ -628,7 +609,7 @@ impl Driver {
     /// Stops serving: no new command runs here, the running ones finish, and the store goes
     /// back to what the committed log says.
     fn stop_serving(&mut self) {
-        let Lead::Serving { db, proposer, .. } = std::mem::replace(&mut self.lead, Lead::No) else {
+        let Lead::Serving { db, reader, .. } = std::mem::replace(&mut self.lead, Lead::No) else {
             self.lead = Lead::No;
             return;
         };
@@ -637,7 +618,9 @@ impl Driver {
         s.serving.store(false, Ordering::SeqCst);
         s.epoch.fetch_add(1, Ordering::SeqCst);
         s.wake();
-        proposer.store(true, Ordering::SeqCst);
+        // Nothing appended from now on is proposed.
+        s.kv.replication().set_on_append(None);
+        drop(reader);
         for h in s.on_step_down.lock().iter() {
             h();
         }

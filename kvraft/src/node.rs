@@ -2,8 +2,8 @@
 //! and the state they share with the Raft thread (`kvraft/src/driver.rs`).
 //!
 //! The leader runs commands on its store as a single server does; what they changed comes
-//! out of the store's replication stream, which the proposer thread reads and the Raft thread
-//! proposes as log entries. A reply waits ([`RaftNode::settle`]) until every change the
+//! out of the store's replication stream, which the Raft thread reads (woken by each append)
+//! and proposes as log entries. A reply waits ([`RaftNode::settle`]) until every change the
 //! command could have seen is committed (a majority has it in its durable log) and a round of
 //! heartbeats that started after the command has confirmed this node still leads (ReadIndex):
 //! then no other leader can have committed anything the command did not see. Followers apply
@@ -238,13 +238,9 @@ pub(crate) enum Admin {
 pub(crate) enum Event {
     /// A peer's message.
     Message(Box<Message>),
-    /// Stream bytes the leader's commands produced, the first at offset `start`, read by the
-    /// proposer of serving period `period` (a late read of an earlier period is dropped).
-    Stream {
-        period: u64,
-        start: u64,
-        bytes: Vec<u8>,
-    },
+    /// The leader's commands appended to the stream (sent by the append hook, once until
+    /// handled): the Raft thread reads and proposes what is new.
+    StreamReady,
     /// A client waits for a read confirmation.
     Read,
     /// A membership change or leader transfer, answered when proposed.

@@ -64,7 +64,12 @@ struct State {
     last_db: Option<usize>,
     /// Readers asleep in `StreamReader::read`.
     waiting: usize,
+    /// Called after every append (`Replication::set_on_append`).
+    on_append: Option<OnAppend>,
 }
+
+/// A host's callback for appends to the stream (see [`Replication::set_on_append`]).
+pub type OnAppend = Arc<dyn Fn() + Send + Sync>;
 
 impl State {
     fn update_on(&self, on: &AtomicBool) {
@@ -104,6 +109,7 @@ impl Repl {
                 second_offset: -1,
                 last_db: None,
                 waiting: 0,
+                on_append: None,
             }),
             data: Condvar::new(),
             capture: Capture::new(databases * shards),
@@ -228,6 +234,9 @@ impl Repl {
         if st.waiting > 0 {
             self.data.notify_all();
         }
+        if let Some(f) = &st.on_append {
+            f();
+        }
     }
 
     /// Appends raw bytes (an already encoded command, or a primary's stream).
@@ -239,6 +248,9 @@ impl Repl {
         backlog.append(bytes);
         if st.waiting > 0 {
             self.data.notify_all();
+        }
+        if let Some(f) = &st.on_append {
+            f();
         }
         true
     }
@@ -406,6 +418,15 @@ impl Replication {
         if let Some(b) = st.backlog.as_mut() {
             b.set_size(size);
         }
+    }
+
+    /// Calls `f` after every append to the stream (`None`: no more), under the stream's
+    /// lock, on the appending thread: keep it short (set a flag, wake a thread). A host that
+    /// reads the stream on a thread that waits for other things too (kvraft's Raft thread)
+    /// learns this way that there is something to read, without a thread of its own blocked
+    /// in [`StreamReader::read`].
+    pub fn set_on_append(&self, f: Option<OnAppend>) {
+        self.repl().state.lock().on_append = f;
     }
 
     /// How far a reader may fall behind beyond the backlog size before it is dropped (the
