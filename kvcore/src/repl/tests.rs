@@ -304,3 +304,28 @@ fn a_publish_inside_a_transaction_travels_in_its_group_and_is_delivered_after_it
         Some(b"v".to_vec())
     );
 }
+
+/// The append hook runs once per append to the stream (a write, a multi-key write as one
+/// group), never for a read, and not once it is taken away.
+#[test]
+fn the_append_hook_runs_after_each_append_until_removed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let kv = Kv::in_memory(Options::new().shards(4));
+    let repl = kv.replication();
+    repl.enable();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    repl.set_on_append(Some(Arc::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    })));
+    let db = kv.db(0).unwrap();
+    db.set("a", "1").unwrap();
+    db.del(&["a", "b"]).unwrap();
+    db.get("a").unwrap(); // a read appends nothing
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    repl.set_on_append(None);
+    db.set("b", "2").unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert!(repl.offset() > 0);
+}
