@@ -280,11 +280,12 @@ pub(crate) struct Reads {
 /// With a condition variable every commit woke every waiter: parking_lot moves them onto
 /// the mutex and each unlock then wakes the next, so with 50 clients waiting and a commit
 /// every two writes or so a quarter of the leader's CPU went to threads that woke, found
-/// their offset not yet committed and slept again (docs/benchmarks.md, *Raft: waking only
-/// the settled*).
+/// their offset not yet committed and slept again (docs/benchmarks.md, *Waking only the
+/// settled*).
 #[derive(Default)]
 pub(crate) struct Settling {
-    waiters: u64,
+    /// The last waiter's number.
+    last_id: u64,
     by_offset: BTreeMap<(u64, u64), Thread>,
     by_ticket: BTreeMap<(u64, u64), Thread>,
 }
@@ -499,8 +500,7 @@ impl RaftNode {
         s.inflight.fetch_sub(1, Ordering::SeqCst);
         let leader = s.leader.load(Ordering::Relaxed);
         if leader != 0 && leader != s.id {
-            let addr = s.transport.client_addr(leader, false)?;
-            let tls_addr = s.transport.client_addr(leader, true);
+            let (addr, tls_addr) = s.transport.client_addrs(leader)?;
             return Some(Route::Forward(Forward::new(leader, addr, tls_addr)));
         }
         None
@@ -679,8 +679,8 @@ impl Coordinator for RaftNode {
         let deadline = Instant::now() + s.opts.settle_timeout;
         let me = std::thread::current();
         let mut r = s.reads.lock();
-        r.settling.waiters += 1;
-        let id = r.settling.waiters;
+        r.settling.last_id += 1;
+        let id = r.settling.last_id;
         loop {
             // Checked under the lock the Raft thread takes to wake waiters after it changed
             // any of these: a change is either seen here or followed by this thread's wake-up.

@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use kvcore::{Db, Delegate};
+use kvcore::{Db, Delegate, Unsettled};
 
 use crate::error::Error;
 use crate::node::RaftNode;
-use kvcore::Unsettled;
 
 /// One database of a Raft group's store, seen through one node: every kvcore store trait
 /// ([`Store`](kvcore::Store), [`ListStore`](kvcore::ListStore), ...), each call run through

@@ -396,15 +396,19 @@ impl Transport {
     /// The address clients of `peer` connect to: its Raft host and the port it announced
     /// (its TLS clients' port if `tls`; `None` if it announced none).
     pub(crate) fn client_addr(&self, peer: u64, tls: bool) -> Option<String> {
+        let (plain, secure) = self.client_addrs(peer)?;
+        if tls { secure } else { Some(plain) }
+    }
+
+    /// The addresses `peer`'s clients connect to, plain and (if it announced one) TLS, once
+    /// its links said; one look at the state (a follower asks for each forwarded command).
+    pub(crate) fn client_addrs(&self, peer: u64) -> Option<(String, Option<String>)> {
         let st = self.state.lock();
         let p = st.peers.get(&peer)?;
         let (plain, secure) = *st.client_ports.get(&peer)?;
-        let port = if tls { secure } else { plain };
-        if tls && port == 0 {
-            return None;
-        }
         let host = p.addr.rsplit_once(':').map_or(p.addr.as_str(), |(h, _)| h);
-        Some(format!("{host}:{port}"))
+        let tls = (secure != 0).then(|| format!("{host}:{secure}"));
+        Some((format!("{host}:{plain}"), tls))
     }
 
     /// Where this node connects to reach `peer`.
@@ -779,8 +783,11 @@ fn receive(
                 let mut msg = Message::parse_from_bytes(&buf[1..]).map_err(io::Error::other)?;
                 let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
                 // A snapshot comes on a connection of its own, beside the message link.
-                if !snapshot && inbound.peer.is_none() {
-                    inbound.register(from.expect("matched"), stream)?;
+                if let Some(peer) = from
+                    && !snapshot
+                    && inbound.peer.is_none()
+                {
+                    inbound.register(peer, stream)?;
                 }
                 if snapshot {
                     // Its file follows: the message goes to raft once the file is here.
