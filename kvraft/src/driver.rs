@@ -310,8 +310,8 @@ impl Driver {
     }
 
     fn send_all(&self, msgs: Vec<Message>) {
-        for m in msgs {
-            self.shared.transport.send(m);
+        if !msgs.is_empty() {
+            self.shared.transport.send_all(msgs);
         }
     }
 

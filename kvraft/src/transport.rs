@@ -6,9 +6,12 @@
 //! clients connect to (u16) and, only when it has one, the port its TLS clients connect to
 //! (u16; a hello without it is 11 bytes long and means none, so a node without a TLS port
 //! sends what nodes before this field sent, and a receiver ignores bytes past the ones it
-//! knows); `1` a raft-rs `Message` in protobuf; `2` a piece of a snapshot file. A sender
-//! never blocks the Raft thread: each peer has a bounded queue, and a message that finds it
-//! full, or no connection, is dropped (Raft retries what matters: heartbeats, appends, votes).
+//! knows); `1` a raft-rs `Message` in protobuf; `2` a piece of a snapshot file. Sending
+//! never blocks the Raft thread: it writes a round's messages for a peer to a plain link's
+//! socket itself only if the socket takes them at once and nothing is queued before them
+//! (`Direct`), and otherwise hands them to the peer's sender thread through a bounded queue;
+//! a message that finds it full, or no connection, is dropped (Raft retries what matters:
+//! heartbeats, appends, votes).
 //!
 //! A snapshot is not in its message: the message's snapshot data is a descriptor of the file
 //! (`SnapshotRef`). Sending one opens a connection of its own to the peer, on a thread of its
@@ -29,7 +32,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -149,7 +152,99 @@ impl std::fmt::Debug for Security {
 struct Peer {
     /// Where this node connects to reach the peer (its Raft address, or a proxy).
     addr: String,
-    queue: SyncSender<Message>,
+    queue: SyncSender<Outgoing>,
+    direct: Arc<Direct>,
+}
+
+/// Bytes for a peer's sender thread to write: whole frames, or the rest of a frame the Raft
+/// thread began writing itself on link `rest_of` (meaningless on any other link: dropped).
+struct Outgoing {
+    bytes: Vec<u8>,
+    rest_of: Option<u64>,
+}
+
+/// A peer's link as the Raft thread may write to it itself, without waking the sender
+/// thread (`Transport::send_all`): a write the socket takes at once goes out from the Raft
+/// thread, anything else through the queue.
+#[derive(Default)]
+struct Direct {
+    /// The link's socket and its number, from the sender's hello until the link fails;
+    /// `None` while there is none, and on secured links (their stream is the hook's). Held by
+    /// whoever writes to the link: the sender thread waits for it, the Raft thread only
+    /// tries it.
+    link: Mutex<Option<(u64, TcpStream)>>,
+    /// Items in the peer's queue not yet written or dropped: the Raft thread writes itself
+    /// only when there are none, so nothing it writes overtakes what was queued before.
+    queued: AtomicUsize,
+    /// Writes the Raft thread made itself, whole and in part.
+    #[cfg(test)]
+    whole: AtomicUsize,
+    #[cfg(test)]
+    partial: AtomicUsize,
+}
+
+impl Direct {
+    /// Sends `bytes` (whole frames) to the peer: at once on the link if nothing is queued
+    /// and the socket takes them without waiting, else through `queue` (dropped when full,
+    /// as raft's messages may be). A frame the socket took only part of has its rest
+    /// queued first in line, or, if the queue is full, the link is cut (the receiver must
+    /// never read a frame with a piece missing).
+    fn deliver(&self, queue: &SyncSender<Outgoing>, bytes: Vec<u8>) {
+        if let Some(link) = self.link.try_lock()
+            && let Some((number, socket)) = link.as_ref()
+            && self.queued.load(Ordering::SeqCst) == 0
+        {
+            match send_now(socket, &bytes) {
+                Ok(n) if n == bytes.len() => {
+                    #[cfg(test)]
+                    self.whole.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                Ok(n) if n > 0 => {
+                    #[cfg(test)]
+                    self.partial.fetch_add(1, Ordering::SeqCst);
+                    let rest = Outgoing {
+                        bytes: bytes[n..].to_vec(),
+                        rest_of: Some(*number),
+                    };
+                    self.queued.fetch_add(1, Ordering::SeqCst);
+                    if queue.try_send(rest).is_err() {
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
+                        let _ = socket.shutdown(Shutdown::Both);
+                    }
+                    return;
+                }
+                // Nothing taken (the socket's buffer is full, or the link failed, which the
+                // sender finds out): the frames wait in the queue.
+                _ => {}
+            }
+        }
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let item = Outgoing {
+            bytes,
+            rest_of: None,
+        };
+        if queue.try_send(item).is_err() {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Writes what `socket` takes of `bytes` without waiting: how much, or the error
+/// (`WouldBlock` when it takes nothing).
+fn send_now(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: the descriptor is the borrowed socket's, open while it lives, and the pointer
+    // and length describe `bytes`. MSG_NOSIGNAL: a closed link is an error, not SIGPIPE.
+    let n = unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 struct State {
@@ -297,11 +392,13 @@ impl Transport {
     /// Starts a sender to a peer (a node added to the group); replaces one with that ID.
     pub(crate) fn add_peer(&self, peer: u64, addr: &str) {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let direct = Arc::new(Direct::default());
         self.state.lock().peers.insert(
             peer,
             Peer {
                 addr: addr.to_string(),
                 queue: tx,
+                direct: Arc::clone(&direct),
             },
         );
         let hello = hello(self.hello);
@@ -310,7 +407,14 @@ impl Transport {
         let security = self.security.clone();
         let spawned = thread::Builder::new()
             .name(format!("raft-send-{peer}"))
-            .spawn(move || send_loop(&addr, &hello, &rx, &stop, security.as_ref()));
+            .spawn(move || {
+                let outbox = Outbox {
+                    rx: &rx,
+                    direct: &direct,
+                    stop: &stop,
+                };
+                send_loop(&addr, &hello, &outbox, security.as_ref());
+            });
         if let Err(e) = spawned {
             log::error!("cannot start the raft sender to node {peer}: {e}");
         }
@@ -322,19 +426,54 @@ impl Transport {
         self.state.lock().peers.remove(&peer);
     }
 
-    /// Queues a message for its peer; dropped when the queue is full or the peer unknown. A
-    /// snapshot goes on a transfer of its own (see the module's docs).
+    /// Sends a message to its peer (see [`Transport::send_all`]).
+    #[cfg(test)]
     pub(crate) fn send(&self, msg: Message) {
-        if msg.get_msg_type() == MessageType::MsgSnapshot {
-            self.send_snapshot(msg);
+        self.send_all(vec![msg]);
+    }
+
+    /// Sends messages to their peers, in order per peer; a message whose peer is unknown, or
+    /// whose peer's queue is full, is dropped (raft sends again what matters). Each peer's
+    /// messages go as one write: from this thread when its link's socket takes them at once
+    /// and nothing is queued before them (no sender thread to wake: the Raft thread's
+    /// messages are on the commit path of every write), else through the sender's queue. A
+    /// snapshot goes on a transfer of its own (see the module's docs).
+    pub(crate) fn send_all(&self, msgs: Vec<Message>) {
+        // The frames for each peer, in the order of their first message.
+        let mut frames: Vec<(u64, Vec<u8>)> = Vec::new();
+        for msg in msgs {
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                self.send_snapshot(msg);
+                continue;
+            }
+            let at = match frames.iter().position(|(to, _)| *to == msg.to) {
+                Some(at) => at,
+                None => {
+                    frames.push((msg.to, Vec::new()));
+                    frames.len() - 1
+                }
+            };
+            if let Err(e) = write_message(&mut frames[at].1, &msg) {
+                log::warn!(target: "raft", "a message to node {} not sent: {e}", msg.to);
+            }
+        }
+        if frames.is_empty() {
             return;
         }
-        let st = self.state.lock();
-        let Some(peer) = st.peers.get(&msg.to) else {
-            return;
+        let routes: Vec<_> = {
+            let st = self.state.lock();
+            frames
+                .into_iter()
+                .filter_map(|(to, bytes)| {
+                    let peer = st.peers.get(&to)?;
+                    Some((Arc::clone(&peer.direct), peer.queue.clone(), bytes))
+                })
+                .collect()
         };
-        match peer.queue.try_send(msg) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        for (direct, queue, bytes) in routes {
+            if !bytes.is_empty() {
+                direct.deliver(&queue, bytes);
+            }
         }
     }
 
@@ -453,42 +592,55 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
     addr.to_socket_addrs().ok()?.next()
 }
 
+/// A peer's sender thread's side of its links: the queue, the link the Raft thread may
+/// write to itself, and the node's stop flag.
+struct Outbox<'a> {
+    rx: &'a Receiver<Outgoing>,
+    direct: &'a Direct,
+    stop: &'a AtomicBool,
+}
+
+impl Outbox<'_> {
+    /// Drops what is queued (stale after a failed connection: old votes must not go out
+    /// later).
+    fn drain(&self) {
+        while self.rx.try_recv().is_ok() {
+            self.direct.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// One peer's sender: connects (again after any failure), secures the link if the host
-/// asked, says hello, writes messages.
-fn send_loop(
-    addr: &str,
-    hello: &[u8],
-    rx: &Receiver<Message>,
-    stop: &AtomicBool,
-    security: Option<&Security>,
-) {
+/// asked, says hello, writes what is queued.
+fn send_loop(addr: &str, hello: &[u8], out: &Outbox<'_>, security: Option<&Security>) {
     let mut backoff = Duration::from_millis(20);
-    while !stop.load(Ordering::Relaxed) {
+    let mut links = 0u64;
+    while !out.stop.load(Ordering::Relaxed) {
         let conn = resolve(addr)
             .ok_or_else(|| io::Error::other("unresolvable"))
             .and_then(|a| TcpStream::connect_timeout(&a, Duration::from_millis(500)));
         let stream = match conn {
             Ok(s) => s,
             Err(_) => {
-                // Messages meanwhile are stale: drop them rather than send old votes later.
-                while rx.try_recv().is_ok() {}
+                out.drain();
                 thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_millis(500));
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
+        links += 1;
         let done = match security {
             None => {
                 backoff = Duration::from_millis(20);
                 set_send_timeouts(&stream);
-                pump(&stream, &stream, hello, rx, stop)
+                pump(&stream, &stream, true, links, hello, out)
             }
             Some(sec) => match sec.secure(&stream, addr, false) {
                 Ok(secured) => {
                     set_send_timeouts(&stream);
                     let opened = Instant::now();
-                    let done = pump(secured, &stream, hello, rx, stop);
+                    let done = pump(secured, &stream, false, links, hello, out);
                     if !done && opened.elapsed() < Duration::from_secs(1) {
                         // A peer that refuses this node's certificate may only say so after
                         // the handshake (TLS 1.3): back off rather than handshake in a loop.
@@ -503,7 +655,7 @@ fn send_loop(
                     // Refused (logged): retried as a failed connection is, without its
                     // stale messages.
                     let _ = stream.shutdown(Shutdown::Both);
-                    while rx.try_recv().is_ok() {}
+                    out.drain();
                     thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_millis(500));
                     false
@@ -523,42 +675,64 @@ fn set_send_timeouts(stream: &TcpStream) {
     let _ = stream.set_read_timeout(None);
 }
 
-/// Says hello on `link` and writes the queue's messages to it until the link fails (`false`:
-/// connect again) or the sender should end (`true`). `stream` is the link's socket, shut down
-/// on failure.
+/// Says hello on `link` (number `number`) and writes the queue's items to it until the link
+/// fails (`false`: connect again) or the sender should end (`true`). `stream` is the link's
+/// socket, shut down on failure; when `plain` (the link is the socket itself), the Raft
+/// thread may write to it too, between the queue's items (`Direct`).
 fn pump(
     link: impl Write,
     stream: &TcpStream,
+    plain: bool,
+    number: u64,
     hello: &[u8],
-    rx: &Receiver<Message>,
-    stop: &AtomicBool,
+    out: &Outbox<'_>,
 ) -> bool {
-    {
-        let mut w = BufWriter::with_capacity(64 * 1024, link);
-        if w.write_all(hello).and_then(|()| w.flush()).is_err() {
-            let _ = stream.shutdown(Shutdown::Both);
-            return false;
-        }
-        loop {
-            let first = match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    if stop.load(Ordering::Relaxed) {
-                        return true;
-                    }
-                    continue;
+    let mut w = BufWriter::with_capacity(64 * 1024, link);
+    if w.write_all(hello).and_then(|()| w.flush()).is_err() {
+        let _ = stream.shutdown(Shutdown::Both);
+        return false;
+    }
+    if plain && let Ok(socket) = stream.try_clone() {
+        *out.direct.link.lock() = Some((number, socket));
+    }
+    let ended = loop {
+        let first = match out.rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(item) => item,
+            Err(RecvTimeoutError::Timeout) => {
+                if out.stop.load(Ordering::Relaxed) {
+                    break true;
                 }
-                Err(RecvTimeoutError::Disconnected) => return true,
-            };
-            let mut ok = write_message(&mut w, &first).is_ok();
-            while ok && let Ok(m) = rx.try_recv() {
-                ok = write_message(&mut w, &m).is_ok();
+                continue;
             }
-            if !ok || w.flush().is_err() {
-                let _ = stream.shutdown(Shutdown::Both);
-                return false;
-            }
+            Err(RecvTimeoutError::Disconnected) => break true,
+        };
+        // Held while writing, so that the Raft thread's writes come between items.
+        let _writing = out.direct.link.lock();
+        let mut items = 1;
+        let mut ok = write_item(&mut w, &first, number).is_ok();
+        while ok && let Ok(item) = out.rx.try_recv() {
+            items += 1;
+            ok = write_item(&mut w, &item, number).is_ok();
         }
+        let ok = ok && w.flush().is_ok();
+        out.direct.queued.fetch_sub(items, Ordering::SeqCst);
+        if !ok {
+            break false;
+        }
+    };
+    *out.direct.link.lock() = None;
+    if !ended {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    ended
+}
+
+/// Writes a queued item to link `number` (the rest of a frame begun on another link is
+/// dropped: that link is gone).
+fn write_item(w: &mut impl Write, item: &Outgoing, number: u64) -> io::Result<()> {
+    match item.rest_of {
+        Some(on) if on != number => Ok(()),
+        _ => w.write_all(&item.bytes),
     }
 }
 
@@ -1286,5 +1460,210 @@ mod tests {
             thread::sleep(Duration::from_millis(5));
         }
         b.stop();
+    }
+
+    /// The Raft thread writes to a peer's socket itself while it takes the bytes at once,
+    /// and queues for the sender thread otherwise: against a peer that stops reading for a
+    /// while, frames are cut (a write the socket takes in part) and queued, and every
+    /// message the peer then reads is whole and in the order sent.
+    #[test]
+    fn messages_reach_a_slow_reader_whole_and_in_order_written_directly_or_queued() {
+        let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = Dir::new("direct");
+        let (a, _a_inbox) = start(
+            1,
+            0,
+            &[(2, peer.local_addr().unwrap().to_string())],
+            None,
+            &dir.0,
+            1 << 20,
+        );
+        let (mut link, _) = peer.accept().unwrap();
+        link.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut said = vec![0u8; 4 + HELLO_LEN];
+        link.read_exact(&mut said).unwrap();
+        assert_eq!(said, hello(a.hello));
+        let direct = Arc::clone(&a.state.lock().peers[&2].direct);
+        let patience = Instant::now() + Duration::from_secs(30);
+        while direct.link.lock().is_none() {
+            assert!(Instant::now() < patience, "the sender shares its link");
+            thread::sleep(Duration::from_millis(1));
+        }
+        let append = |index: u64| {
+            let mut m = Message::default();
+            m.set_msg_type(MessageType::MsgAppend);
+            (m.from, m.to, m.term, m.index) = (1, 2, 3, index);
+            m.mut_entries().push(raft::prelude::Entry {
+                data: vec![index as u8; 10_000 + index as usize % 777].into(),
+                ..raft::prelude::Entry::default()
+            });
+            m
+        };
+        // The peer reads nothing while 1000 appends (about 10 MB) are sent, two at a time:
+        // the socket's buffers fill, and what does not fit waits in the queue.
+        let mut next = 1;
+        while next < 1000 {
+            a.send_all(vec![append(next), append(next + 1)]);
+            next += 2;
+        }
+        assert!(direct.whole.load(Ordering::SeqCst) > 0, "written directly");
+        assert!(
+            direct.partial.load(Ordering::SeqCst) > 0,
+            "a frame written in part"
+        );
+        // Then it reads slowly, in small pieces, while 2000 more are sent: the socket fills
+        // and drains again and again, writes go directly, in part and through the queue.
+        let reader = thread::spawn(move || {
+            let mut link = io::BufReader::with_capacity(4096, link);
+            let mut seen = Vec::new();
+            loop {
+                let mut len = [0u8; 4];
+                if link.read_exact(&mut len).is_err() {
+                    return seen;
+                }
+                let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
+                link.read_exact(&mut frame).expect("a whole frame");
+                assert_eq!(frame[0], MESSAGE);
+                let m = Message::parse_from_bytes(&frame[1..]).expect("a whole message");
+                assert_eq!(
+                    m.get_entries()[0].data.len(),
+                    10_000 + m.index as usize % 777
+                );
+                seen.push(m.index);
+                if m.index == 1_000_000 {
+                    return seen;
+                }
+                if seen.len() % 8 == 0 {
+                    thread::sleep(Duration::from_micros(200));
+                }
+            }
+        });
+        while next < 3000 {
+            a.send_all(vec![append(next), append(next + 1)]);
+            next += 2;
+            if next % 64 == 1 {
+                thread::sleep(Duration::from_micros(500));
+            }
+        }
+        a.send_all(vec![append(1_000_000)]);
+        let seen = reader.join().expect("every frame whole");
+        assert_eq!(seen.last(), Some(&1_000_000), "the last message arrived");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in the order sent");
+        assert!(seen.len() > 100, "{} messages arrived", seen.len());
+        assert_eq!(
+            direct.queued.load(Ordering::SeqCst),
+            0,
+            "the queue's count is right"
+        );
+        a.stop();
+    }
+
+    /// A connected pair of sockets: the near end (shared as a link) and the far end.
+    fn socket_pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let near = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (far, _) = l.accept().unwrap();
+        far.set_nonblocking(true).unwrap();
+        (near, far)
+    }
+
+    /// What the far end has received so far.
+    fn received(far: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        thread::sleep(Duration::from_millis(20));
+        loop {
+            match far.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return got,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// `Direct::deliver` writes at once only with nothing queued before and a link to write
+    /// to; else it queues, and the rest of a frame the socket took in part goes first in
+    /// line, marked with its link, or cuts the link when the queue has no room.
+    #[test]
+    fn the_raft_thread_writes_itself_only_with_nothing_queued_before() {
+        let (near, mut far) = socket_pair();
+        let direct = Direct::default();
+        let (queue, rx) = mpsc::sync_channel::<Outgoing>(QUEUE);
+
+        // No link yet: queued.
+        direct.deliver(&queue, b"one".to_vec());
+        assert_eq!(direct.queued.load(Ordering::SeqCst), 1);
+        assert_eq!(rx.try_recv().unwrap().bytes, b"one");
+        direct.queued.store(0, Ordering::SeqCst);
+
+        // A link and nothing queued: written at once.
+        *direct.link.lock() = Some((7, near.try_clone().unwrap()));
+        direct.deliver(&queue, b"two".to_vec());
+        assert_eq!(received(&mut far), b"two");
+        assert!(rx.try_recv().is_err());
+
+        // Something queued and not yet written: the next goes behind it.
+        direct.deliver(&queue, b"three".to_vec());
+        direct.queued.fetch_add(1, Ordering::SeqCst);
+        queue
+            .try_send(Outgoing {
+                bytes: b"four".to_vec(),
+                rest_of: None,
+            })
+            .unwrap();
+        direct.deliver(&queue, b"five".to_vec());
+        assert_eq!(received(&mut far), b"three");
+        assert_eq!(rx.try_recv().unwrap().bytes, b"four");
+        assert_eq!(rx.try_recv().unwrap().bytes, b"five");
+        direct.queued.store(0, Ordering::SeqCst);
+
+        // The sender is writing (it holds the link): queued, not waited for.
+        {
+            let _writing = direct.link.lock();
+            direct.deliver(&queue, b"six".to_vec());
+        }
+        assert_eq!(rx.try_recv().unwrap().bytes, b"six");
+        assert!(received(&mut far).is_empty());
+        direct.queued.store(0, Ordering::SeqCst);
+
+        // The far end reads nothing: frames go whole until one is taken in part; its rest
+        // is queued for link 7, and what follows queues behind it.
+        let frame = vec![9u8; 100_000];
+        let mut sent = 0;
+        while direct.queued.load(Ordering::SeqCst) == 0 {
+            direct.deliver(&queue, frame.clone());
+            sent += frame.len();
+            assert!(sent < 1 << 30, "the socket's buffer fills");
+        }
+        assert_eq!(direct.partial.load(Ordering::SeqCst), 1);
+        let rest = rx.try_recv().unwrap();
+        assert_eq!(rest.rest_of, Some(7));
+        assert!(!rest.bytes.is_empty() && rest.bytes.len() < frame.len());
+        direct.deliver(&queue, b"seven".to_vec());
+        assert_eq!(rx.try_recv().unwrap().bytes, b"seven");
+
+        // The rest of a frame belongs to its link: another link skips it.
+        let mut out = Vec::new();
+        write_item(&mut out, &rest, 8).unwrap();
+        assert!(out.is_empty());
+        write_item(&mut out, &rest, 7).unwrap();
+        assert_eq!(out, rest.bytes);
+
+        // A frame taken in part with no room in the queue for its rest: the link is cut, so
+        // the peer never reads a frame with a piece missing.
+        let (near, mut far) = socket_pair();
+        let direct = Direct::default();
+        *direct.link.lock() = Some((1, near.try_clone().unwrap()));
+        let (full, _rx) = mpsc::sync_channel::<Outgoing>(0);
+        while direct.partial.load(Ordering::SeqCst) == 0 {
+            direct.deliver(&full, frame.clone());
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        far.set_nonblocking(false).unwrap();
+        far.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        while far.read(&mut buf).unwrap() > 0 {}
+        assert_eq!(direct.queued.load(Ordering::SeqCst), 0);
     }
 }
