@@ -87,9 +87,11 @@ impl RaftOptions {
         self
     }
 
-    /// Secures every link between nodes with `hook` (kvserver's TLS): each link this node
-    /// accepts or opens goes through it before the first frame, on the link's thread, and a
-    /// link it refuses is dropped and logged. Default: none, links are plain TCP.
+    /// Secures every link between nodes with `hook` (kvserver's TLS, or a shared secret:
+    /// [`crate::SecretLinks`]): each link this node accepts or opens goes through it before
+    /// the first frame, on the link's thread, and a link it refuses is dropped and logged.
+    /// Default: none, links are plain TCP and anyone who reaches the Raft port can send raft
+    /// messages.
     pub fn security(mut self, hook: Arc<dyn LinkSecurity>) -> RaftOptions {
         self.security = Some(Security::new(hook));
         self

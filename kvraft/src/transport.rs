@@ -22,10 +22,12 @@
 //! naming that file. The sender reports the outcome to raft (`report_snapshot`), which sends
 //! the snapshot again after a failure.
 //!
-//! With a [`LinkSecurity`] hook (the host's TLS), every link is handed to it, on the link's
-//! own thread and under a deadline, before the hello: a link it refuses is dropped and
-//! logged (once per address until a link from there succeeds). Without one, links are the
-//! plain sockets, as before the hook existed.
+//! With a [`LinkSecurity`] hook (the host's TLS, or [`crate::SecretLinks`]: a shared secret
+//! both ends prove they know, `crate::secret`), every link, a snapshot's included, is handed
+//! to it, on the link's own thread and under a deadline, before the hello: a link it refuses
+//! is dropped and logged (once per address until a link from there succeeds). Without one,
+//! links are the plain sockets, as before the hook existed, and anyone who reaches the port
+//! can say hello as any node and send raft messages.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Read, Write};
@@ -63,7 +65,7 @@ const HELLO_LEN: usize = 11;
 /// How long a [`LinkSecurity`] hook may take to secure a link, and an accepted link to say
 /// hello (a peer that connects and then says nothing must not hold a thread for ever, nor a
 /// sender its peer's queue).
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest hello read (later versions may add fields; a longer first frame is no hello).
 const MAX_HELLO: usize = 64;
 /// Links accepted and open at once, each on a thread of its own (a group's peers need two
@@ -77,12 +79,14 @@ pub trait LinkStream: Read + Write + Send {}
 impl<T: Read + Write + Send> LinkStream for T {}
 
 /// What a host gives [`crate::RaftOptions::security`] to secure the links between nodes
-/// (kvserver's TLS with `tls-cluster yes`): every link accepted from a peer and every link
-/// opened to one goes through it before the first frame. It runs on the link's own thread,
-/// never on the Raft thread, with read and write timeouts already set on the socket (5 s).
+/// (kvserver's TLS with `tls-cluster yes`, or [`crate::SecretLinks`] with `raft-secret`):
+/// every link accepted from a peer and every link opened to one goes through it before the
+/// first frame. It runs on the link's own thread, never on the Raft thread, with read and
+/// write timeouts already set on the socket (5 s).
 ///
 /// # Errors
-/// A refused link (no or a bad certificate, not TLS at all, a timeout): the link is closed.
+/// A refused link (no or a bad certificate, not TLS at all, a wrong or no proof of the
+/// secret, a timeout): the link is closed.
 pub trait LinkSecurity: Send + Sync {
     /// Secures a link a peer opened to this node.
     fn accept(&self, tcp: TcpStream) -> io::Result<Box<dyn LinkStream>>;
@@ -571,7 +575,7 @@ impl Transport {
 }
 
 /// The hello frame: 11 bytes of payload, 13 with a TLS client port.
-fn hello(h: Hello) -> Vec<u8> {
+pub(crate) fn hello(h: Hello) -> Vec<u8> {
     let len = if h.tls_client_port == 0 {
         HELLO_LEN
     } else {
@@ -840,7 +844,7 @@ fn stream_snapshot(
     Ok(())
 }
 
-fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
+pub(crate) fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
     let bytes = m.write_to_bytes().map_err(io::Error::other)?;
     let len = u32::try_from(bytes.len() + 1).map_err(|_| io::Error::other("message too large"))?;
     w.write_all(&len.to_le_bytes())?;
