@@ -115,10 +115,16 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     // `replicaof` in the config file: start following the primary.
     crate::replica::start_configured(&shared);
     if let Some((id, peers)) = shared.cfg.raft.clone() {
+        // Where this node listens for its peers (settings checked that the list names it).
+        let listen = peers
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map_or(String::new(), |(_, addr)| addr.clone());
         let mut opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
             .client_port(local_addr.port())
             .join(shared.cfg.raft_join)
             .snapshot_entries(shared.cfg.raft_snapshot_entries);
+        let secret = shared.cfg.raft_secret.as_deref();
         if config_value(&shared.cfg, "tls-cluster") == "yes" {
             let Some(addr) = tls_addr else {
                 return Err(
@@ -133,10 +139,23 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
                 crate::raft_tls::ClusterTls::new(&settings)
                     .map_err(|e| format!("cannot configure TLS for the raft links: {e}"))?,
             );
-            opts = opts
-                .tls_client_port(addr.port())
-                .security(Arc::clone(&tls) as Arc<dyn kvraft::LinkSecurity>);
+            let tls_hook = Arc::clone(&tls) as Arc<dyn kvraft::LinkSecurity>;
+            // Both: the secret's handshake inside the TLS session, so a peer needs the CA's
+            // certificate and the secret.
+            let hook = match secret {
+                Some(secret) => Arc::new(kvraft::SecretLinks::over(secret, tls_hook)),
+                None => tls_hook,
+            };
+            opts = opts.tls_client_port(addr.port()).security(hook);
             let _ = shared.raft_tls.set(tls);
+        } else if let Some(secret) = secret {
+            opts = opts.security(Arc::new(kvraft::SecretLinks::new(secret)));
+        } else {
+            warning!(
+                "the raft port {listen} accepts links from any peer: whoever reaches it can \
+                 send raft messages and corrupt the group; set raft-secret (the same on every \
+                 node) or tls-cluster yes"
+            );
         }
         let node = kvraft::RaftNode::start(shared.kv.clone(), opts)
             .map_err(|e| format!("cannot start raft node {id}: {e}"))?;

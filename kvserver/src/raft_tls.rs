@@ -9,7 +9,8 @@
 //! peer's certificate against the same CA and its name (the host of the peer's address;
 //! Redis checks only the chain). CONFIG SET of a `tls-*` parameter rebuilds them with the
 //! client port's: links opened or accepted after it use the new certificates, links already
-//! open keep their session.
+//! open keep their session. With `raft-secret` as well, `kvserver/src/listener.rs` wraps this
+//! hook in [`kvraft::SecretLinks::over`]: the secret's handshake runs inside the TLS session.
 
 use std::io;
 use std::net::TcpStream;

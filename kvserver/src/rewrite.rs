@@ -32,6 +32,7 @@ const OWN: &[(&str, Option<&str>)] = &[
     ("raft-peers", None),
     ("raft-join", None),
     ("raft-snapshot-entries", None),
+    ("raft-secret", None),
 ];
 
 /// The new text of a config file whose old text is `old`, for the parameters' current
@@ -225,10 +226,12 @@ mod tests {
     }
 
     /// The Raft mode's directives are kv's own: a rewrite keeps them as they are (it turned
-    /// them into `# ???` comments, and the node restarted out of its group).
+    /// them into `# ???` comments, and the node restarted out of its group, or without its
+    /// secret).
     #[test]
     fn the_raft_directives_stay() {
-        let old = "raft-id 2\nraft-peers 1=h:1 2=h:2\nraft-join yes\nraft-snapshot-entries 500\n";
+        let old = "raft-id 2\nraft-peers 1=h:1 2=h:2\nraft-join yes\nraft-snapshot-entries 500\n\
+                   raft-secret \"s3 cret\"\n";
         let new = rewrite_text(old, &defaults());
         assert!(new.starts_with(old), "{new}");
     }

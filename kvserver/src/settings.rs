@@ -118,6 +118,13 @@ pub(crate) struct Cli {
     /// [default: 10000]
     #[arg(long, value_name = "N")]
     raft_snapshot_entries: Option<u64>,
+    /// A secret every node of the Raft group shares: a node accepts a Raft link only from a
+    /// peer that proves it knows it, and sends only to one (a challenge-response; the secret
+    /// never crosses the network). Use a long random string; a flag shows in `ps`, the config
+    /// file's `raft-secret` does not. Without it (or tls-cluster) anyone who reaches the Raft
+    /// port can send Raft messages.
+    #[arg(long, value_name = "SECRET")]
+    raft_secret: Option<String>,
 }
 
 /// Offline tools instead of serving.
@@ -221,6 +228,9 @@ pub(crate) struct Config {
     pub(crate) raft_join: bool,
     /// `--raft-snapshot-entries`.
     pub(crate) raft_snapshot_entries: u64,
+    /// `--raft-secret` (`None`: not set, or set empty): the Raft links' shared secret
+    /// (`kvraft::SecretLinks`). Not a Redis parameter, so CONFIG GET does not show it.
+    pub(crate) raft_secret: Option<Vec<u8>>,
     /// The config file's `raft-id` and `raft-peers`, until the flags are resolved.
     pub(crate) raft_id: Option<u64>,
     pub(crate) raft_peers: Option<Vec<(u64, String)>>,
@@ -252,6 +262,7 @@ impl Default for Config {
             raft: None,
             raft_join: false,
             raft_snapshot_entries: 10_000,
+            raft_secret: None,
             raft_id: None,
             raft_peers: None,
         }
@@ -292,6 +303,9 @@ impl Config {
         }
         if let Some(v) = cli.raft_snapshot_entries {
             cfg.raft_snapshot_entries = v;
+        }
+        if let Some(v) = cli.raft_secret {
+            cfg.raft_secret = (!v.is_empty()).then(|| v.into_bytes());
         }
         if let Some(v) = cli.raft_id {
             cfg.raft_id = Some(v);
@@ -421,6 +435,10 @@ impl Config {
                 self.raft_join = parse_yes_no(one()?).ok_or("'raft-join': yes or no")?;
             }
             "raft-peers" => self.raft_peers = Some(parse_peers(&values.join(","))?),
+            "raft-secret" => {
+                let v = one()?;
+                self.raft_secret = (!v.is_empty()).then(|| v.as_bytes().to_vec());
+            }
             "in-memory" => self.in_memory = parse_yes_no(one()?).ok_or("'in-memory': yes or no")?,
             "wal-mmap" => self.wal_mmap = parse_yes_no(one()?).ok_or("'wal-mmap': yes or no")?,
             "requirepass" => {
@@ -837,5 +855,18 @@ mod tests {
             .unwrap();
         assert_eq!(cfg.raft_id, Some(1));
         assert_eq!(cfg.raft_peers.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn the_raft_secret_comes_from_the_file_or_the_flag_and_empty_is_none() {
+        let mut cfg = Config::default();
+        cfg.apply_file("raft-secret \"a long secret\"\n").unwrap();
+        assert_eq!(cfg.raft_secret.as_deref(), Some(&b"a long secret"[..]));
+        assert!(cfg.apply_file("raft-secret a b\n").is_err(), "one value");
+        cfg.apply_file("raft-secret \"\"\n").unwrap();
+        assert_eq!(cfg.raft_secret, None);
+        let cli = Cli::parse_from(["kvserver", "--raft-secret", "s3cret"]);
+        let cfg = Config::resolve(cli).unwrap();
+        assert_eq!(cfg.raft_secret.as_deref(), Some(&b"s3cret"[..]));
     }
 }

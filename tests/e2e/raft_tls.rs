@@ -1,7 +1,8 @@
 //! The Raft mode with `tls-cluster yes`: a group whose nodes take clients on `tls-port` only
 //! talks Raft over mutual TLS and forwards over TLS; a peer that skips TLS, or comes without a
 //! certificate or with one another CA signed, is refused and changes nothing, where the same forged frames on a plain
-//! group's link depose its leader.
+//! group's link depose its leader. With `raft-secret` as well, the secret's handshake runs
+//! inside the TLS session: a peer with the CA's certificate but not the secret is refused too.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -107,6 +108,9 @@ fn start_node(certs: &Certs, dir: &TempDir, id: u64, peers: &str, extra: &[&str]
     Server::start_raw(&args)
 }
 
+/// The group's `raft-secret`, checked inside TLS.
+const SECRET: &str = "a secret inside the TLS session";
+
 #[test]
 fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate() {
     let certs = Certs::new("raft-tls-certs");
@@ -115,7 +119,7 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
     // `port 0` with a TLS port: clients reach the nodes over TLS only, so forwarding works
     // only if it goes over TLS too.
     let nodes: Vec<Server> = (1..=3)
-        .map(|id| start_node(&certs, &dir, id, &peer_list, &[]))
+        .map(|id| start_node(&certs, &dir, id, &peer_list, &["--raft-secret", SECRET]))
         .collect();
     let client_config = certs.client_config(true);
     let mut clients: Vec<TlsClient> = nodes
@@ -221,6 +225,24 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
         "the node answered a peer with a stranger's certificate: {answer:?}"
     );
 
+    // 4. TLS with a certificate the CA signed, but no proof of the secret: inside the TLS
+    // session the node sends its challenge (40 bytes) and closes the link.
+    let tcp = TcpStream::connect(("127.0.0.1", raft_ports[target])).expect("connects");
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(client_config.clone(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut frames = forged(9, to, 1000);
+    frames.extend(forged(9, to, 1000));
+    frames.extend(forged(9, to, 1000));
+    tls.write_all(&frames).and_then(|()| tls.flush()).unwrap();
+    let mut got = Vec::new();
+    let _ = tls.read_to_end(&mut got);
+    assert!(
+        got.len() == 40 && got.starts_with(b"KVRAUTH1"),
+        "the node did not send its challenge alone and close the link: {got:?}"
+    );
+
     // No forged heartbeat reached Raft: the node's term and leader are what they were
     // (the same frames depose a plain group's leader, below). Everything still works.
     let after = query(&mut clients[target], &[b"INFO", b"raft"]);
@@ -303,7 +325,13 @@ fn a_tls_cluster_group_forwards_over_tls_and_refuses_peers_without_a_certificate
     // a connection of its own: through TLS as every link, or it would be refused.
     let raft4 = free_port();
     let peers4 = format!("{peer_list},4=127.0.0.1:{raft4}");
-    let node4 = start_node(&certs, &dir, 4, &peers4, &["--raft-join"]);
+    let node4 = start_node(
+        &certs,
+        &dir,
+        4,
+        &peers4,
+        &["--raft-join", "--raft-secret", SECRET],
+    );
     let addr4 = format!("127.0.0.1:{raft4}");
     let deadline = Instant::now() + PATIENCE;
     while !(0..3).any(|i| {
@@ -361,6 +389,13 @@ fn forged_frames_on_a_plain_raft_link_reach_raft() {
         "--raft-peers",
         &peer_list,
     ]);
+    // Neither raft-secret nor tls-cluster: one warning at start-up says so.
+    let log = node.log_with("accepts links from any peer");
+    assert_eq!(
+        log.matches("accepts links from any peer").count(),
+        1,
+        "{log}"
+    );
     let mut c = node.client();
     let info = |c: &mut redis::Connection| -> String {
         redis::cmd("INFO").arg("raft").query(c).expect("INFO raft")
