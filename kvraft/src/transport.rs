@@ -8,8 +8,9 @@
 //! sends what nodes before this field sent, and a receiver ignores bytes past the ones it
 //! knows); `1` a raft-rs `Message` in protobuf; `2` a piece of a snapshot file. Sending
 //! never blocks the Raft thread: it writes a round's messages for a peer to a plain link's
-//! socket itself only if the socket takes them at once and nothing is queued before them
-//! (`Direct`), and otherwise hands them to the peer's sender thread through a bounded queue;
+//! socket (no hook, or one whose handshake leaves the socket as it was:
+//! [`LinkSecurity::plain_after_handshake`]) itself only if the socket takes them at once and
+//! nothing is queued before them (`Direct`), and otherwise hands them to the peer's sender thread through a bounded queue;
 //! a message that finds it full, or no connection, is dropped (Raft retries what matters:
 //! heartbeats, appends, votes).
 //!
@@ -93,6 +94,14 @@ pub trait LinkSecurity: Send + Sync {
 
     /// Secures a link this node opened to `addr` (`host:port`, as the peer list names it).
     fn connect(&self, tcp: TcpStream, addr: &str) -> io::Result<Box<dyn LinkStream>>;
+
+    /// Whether a stream `connect` returned writes its bytes to the socket it was given as
+    /// they are (a handshake, then nothing more: [`crate::SecretLinks`] without TLS). Then
+    /// the Raft thread may write a round's messages to that socket itself, as on a link with
+    /// no hook. Default: no (a TLS session's bytes must all go through its stream).
+    fn plain_after_handshake(&self) -> bool {
+        false
+    }
 }
 
 /// The hook, shared by every link thread, and the addresses whose refusal was logged.
@@ -108,6 +117,11 @@ impl Security {
             hook,
             warned: Arc::new(Mutex::new(HashSet::new())),
         }
+    }
+
+    /// [`LinkSecurity::plain_after_handshake`].
+    fn plain(&self) -> bool {
+        self.hook.plain_after_handshake()
     }
 
     /// Runs the hook (`accept` or `connect`) on `tcp` with the handshake deadline; logs a
@@ -173,7 +187,8 @@ struct Outgoing {
 #[derive(Default)]
 struct Direct {
     /// The link's socket and its number, from the sender's hello until the link fails;
-    /// `None` while there is none, and on secured links (their stream is the hook's). Held by
+    /// `None` while there is none, and on links whose hook is not plain after its handshake
+    /// (TLS: their stream is the hook's). Held by
     /// whoever writes to the link: the sender thread waits for it, the Raft thread only
     /// tries it.
     link: Mutex<Option<(u64, TcpStream)>>,
@@ -644,7 +659,7 @@ fn send_loop(addr: &str, hello: &[u8], out: &Outbox<'_>, security: Option<&Secur
                 Ok(secured) => {
                     set_send_timeouts(&stream);
                     let opened = Instant::now();
-                    let done = pump(secured, &stream, false, links, hello, out);
+                    let done = pump(secured, &stream, sec.plain(), links, hello, out);
                     if !done && opened.elapsed() < Duration::from_secs(1) {
                         // A peer that refuses this node's certificate may only say so after
                         // the handshake (TLS 1.3): back off rather than handshake in a loop.
@@ -1164,13 +1179,25 @@ mod tests {
         dir: &std::path::Path,
         chunk: usize,
     ) -> (Transport, mpsc::Receiver<Event>) {
+        let sec = hook.map(|h| Security::new(Arc::clone(h) as Arc<dyn LinkSecurity>));
+        start_secured(id, tls, peers, sec, dir, chunk)
+    }
+
+    /// [`start`] with any hook.
+    fn start_secured(
+        id: u64,
+        tls: u16,
+        peers: &[(u64, String)],
+        sec: Option<Security>,
+        dir: &std::path::Path,
+        chunk: usize,
+    ) -> (Transport, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel();
         let hello = Hello {
             id,
             client_port: 6000 + id as u16,
             tls_client_port: tls,
         };
-        let sec = hook.map(|h| Security::new(Arc::clone(h) as Arc<dyn LinkSecurity>));
         let store = LogStore::open(&dir.join(id.to_string()), crate::LogOptions::new())
             .expect("a log store");
         let links = Links {
@@ -1669,5 +1696,42 @@ mod tests {
         far.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         while far.read(&mut buf).unwrap() > 0 {}
         assert_eq!(direct.queued.load(Ordering::SeqCst), 0);
+    }
+
+    /// After a secret's handshake the link is the socket as it was, so the Raft thread writes
+    /// to it itself as on a plain link (issue 20: `raft-secret` keeps the fast path); over a
+    /// hook that changes the bytes (the toy hook here, TLS in kvserver) it never does.
+    #[test]
+    fn the_raft_thread_writes_itself_after_a_secrets_handshake_only() {
+        let dir = Dir::new("secret-direct");
+        let secret = || {
+            let hook = Arc::new(crate::SecretLinks::new("s")) as Arc<dyn LinkSecurity>;
+            Some(Security::new(hook))
+        };
+        let flip = || {
+            let hook = Arc::new(Flip::default()) as Arc<dyn LinkSecurity>;
+            Some(Security::new(hook))
+        };
+        for (hook, plain) in [(secret as fn() -> Option<Security>, true), (flip, false)] {
+            let (b, b_inbox) = start_secured(2, 0, &[], hook(), &dir.0, 1 << 20);
+            let b_addr = b.listen_addr().to_string();
+            let (a, _a_inbox) = start_secured(1, 0, &[(2, b_addr)], hook(), &dir.0, 1 << 20);
+            let direct = Arc::clone(&a.state.lock().peers[&2].direct);
+            // Heartbeats one at a time, each received before the next: once the sender has
+            // said hello (and shared a plain link) and written what was queued, the Raft
+            // thread writes the next ones itself.
+            for term in 5..25 {
+                a.send_all(vec![heartbeat(1, 2, term)]);
+                let Ok(Event::Message(m)) = b_inbox.recv_timeout(Duration::from_secs(30)) else {
+                    panic!("heartbeat {term} arrived");
+                };
+                assert_eq!(m.term, term);
+                thread::sleep(Duration::from_millis(2));
+            }
+            assert_eq!(direct.link.lock().is_some(), plain);
+            assert_eq!(direct.whole.load(Ordering::SeqCst) >= 1, plain);
+            a.stop();
+            b.stop();
+        }
     }
 }
