@@ -7,12 +7,12 @@
 //! (u16; a hello without it is 11 bytes long and means none, so a node without a TLS port
 //! sends what nodes before this field sent, and a receiver ignores bytes past the ones it
 //! knows); `1` a raft-rs `Message` in protobuf; `2` a piece of a snapshot file. Sending
-//! never blocks the Raft thread: it writes a round's messages for a peer to a plain link's
-//! socket (no hook, or one whose handshake leaves the socket as it was:
-//! [`LinkSecurity::plain_after_handshake`]) itself only if the socket takes them at once and
-//! nothing is queued before them (`Direct`), and otherwise hands them to the peer's sender thread through a bounded queue;
-//! a message that finds it full, or no connection, is dropped (Raft retries what matters:
-//! heartbeats, appends, votes).
+//! never blocks the Raft thread. It writes a round's messages for a peer to the link's
+//! socket itself only on a plain link (no hook, or one whose handshake leaves the socket as
+//! it was: [`LinkSecurity::plain_after_handshake`]), if the socket takes them at once and
+//! nothing is queued before them (`Direct`); otherwise it hands them to the peer's sender
+//! thread through a bounded queue. A message that finds the queue full, or no connection,
+//! is dropped (Raft retries what matters: heartbeats, appends, votes).
 //!
 //! A snapshot is not in its message: the message's snapshot data is a descriptor of the file
 //! (`SnapshotRef`). Sending one opens a connection of its own to the peer, on a thread of its
@@ -188,9 +188,8 @@ struct Outgoing {
 struct Direct {
     /// The link's socket and its number, from the sender's hello until the link fails;
     /// `None` while there is none, and on links whose hook is not plain after its handshake
-    /// (TLS: their stream is the hook's). Held by
-    /// whoever writes to the link: the sender thread waits for it, the Raft thread only
-    /// tries it.
+    /// (TLS: their stream is the hook's). Held by whoever writes to the link: the sender
+    /// thread waits for it, the Raft thread only tries it.
     link: Mutex<Option<(u64, TcpStream)>>,
     /// Items in the peer's queue not yet written or dropped: the Raft thread writes itself
     /// only when there are none, so nothing it writes overtakes what was queued before.
