@@ -558,7 +558,7 @@ impl LogStore {
         self.inner.core.read().state.last_index()
     }
 
-    /// Bytes of the log file on disk.
+    /// Bytes of the log file's header and records (the file may be longer: zeros after them).
     pub fn log_bytes(&self) -> u64 {
         self.inner.core.read().writer.len
     }

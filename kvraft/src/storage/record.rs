@@ -227,6 +227,9 @@ pub(crate) fn replay(data: &[u8], generation: u64) -> Result<Replayed, (u64, Str
                 let reason = format!("record {} where {} was expected", u64_at(f.0, 0), seq + 1);
                 return Err((pos as u64, reason));
             }
+            // Zeros from here to the end of the file: space the writer filled ahead of its
+            // records (`Writer::fill_zeros`), a clean end.
+            Err(_) if data[pos..].iter().all(|&b| b == 0) => break,
             Err(reason) => {
                 if valid_record_after(data, pos, seq) {
                     return Err((pos as u64, format!("record {}: {reason}", seq + 1)));

@@ -454,11 +454,22 @@ fn build(dir: &Path) -> (PathBuf, Vec<(u64, Shown)>) {
     (path, after)
 }
 
+/// The log file's bytes up to `len` (its records), checking that only zeros follow them.
+fn records(path: &Path, len: u64) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes[len as usize..].iter().all(|&b| b == 0),
+        "zeros follow the records"
+    );
+    bytes.truncate(len as usize);
+    bytes
+}
+
 #[test]
 fn a_torn_tail_is_cut_at_every_byte() {
     let dir = TempDir::new("torn");
     let (path, after) = build(&dir.0.join("src"));
-    let full = std::fs::read(&path).unwrap();
+    let full = records(&path, after.last().unwrap().0);
     let name = path.file_name().unwrap();
     let from = after[1].0 as usize;
     for cut in from..=full.len() {
@@ -490,7 +501,7 @@ fn a_torn_tail_is_cut_at_every_byte() {
 fn damage_before_the_last_record_refuses_to_open_naming_the_offset() {
     let dir = TempDir::new("flip");
     let (path, after) = build(&dir.0.join("src"));
-    let full = std::fs::read(&path).unwrap();
+    let full = records(&path, after.last().unwrap().0);
     let name = path.file_name().unwrap();
     // Every byte of every record but the last one, and of the file's header.
     let last = after[after.len() - 2].0 as usize;
@@ -559,7 +570,7 @@ fn format_example() {
     store.set_conf_state(conf(&[1])).unwrap();
     store.append(&[entry(1, 1)]).unwrap();
     store.sync().unwrap();
-    let bytes = std::fs::read(dir.0.join(super::file::log_name(1))).unwrap();
+    let bytes = records(&dir.0.join(super::file::log_name(1)), store.log_bytes());
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let want = [
         // header
@@ -887,4 +898,114 @@ fn a_snapshot_that_would_not_fit_on_the_disk_is_refused_before_a_byte_is_written
             .load(std::sync::atomic::Ordering::SeqCst),
         0
     );
+}
+
+/// The file keeps zeros ahead of its records (a MiB at a time), so that a write's fdatasync
+/// does not change the file's size; reopening reads them as the end of the log (nothing cut,
+/// no warning), and appending goes on at the end of the records, into the zeros.
+#[test]
+fn the_log_keeps_zeros_ahead_of_its_records_and_reopens_at_their_end() {
+    use super::logfile::ZERO_STEP;
+    let dir = TempDir::new("zeros");
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    store.set_conf_state(conf(&[1])).unwrap();
+    store.append(&[entry(1, 1)]).unwrap();
+    store.sync().unwrap();
+    let path = store.inner.core.read().writer.path.clone();
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert_eq!(size(&path), ZERO_STEP, "zeros to the first MiB");
+    let first = store.log_bytes();
+    records(&path, first);
+    // Writes land in the zeros: the file's size stays until the records pass it.
+    store.append(&[entry(2, 1)]).unwrap();
+    store.sync().unwrap();
+    assert!(store.log_bytes() > first);
+    assert_eq!(size(&path), ZERO_STEP);
+    let big = Entry {
+        index: 3,
+        term: 1,
+        data: vec![7u8; ZERO_STEP as usize].into(),
+        ..Entry::default()
+    };
+    store.append(&[big]).unwrap();
+    store.sync().unwrap();
+    let len = store.log_bytes();
+    assert!(len > ZERO_STEP);
+    assert_eq!(
+        size(&path),
+        2 * ZERO_STEP,
+        "zeros to the next MiB past the records"
+    );
+    records(&path, len);
+    let want = state(&store);
+    drop(store);
+
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    assert_eq!(state(&store), want);
+    assert_eq!(
+        store.log_bytes(),
+        len,
+        "appending resumes at the records' end"
+    );
+    assert_eq!(
+        size(&path),
+        2 * ZERO_STEP,
+        "the zeros were not cut as a torn tail"
+    );
+    store.append(&[entry(4, 2)]).unwrap();
+    store.sync().unwrap();
+    let want = state(&store);
+    drop(store);
+    let store = LogStore::open(&dir.0, LogOptions::new()).unwrap();
+    assert_eq!(state(&store), want);
+    assert_eq!(store.last_index(), 4);
+}
+
+/// Zeros end the log only when nothing but zeros follows: a record begun in them and cut
+/// short is a torn tail (cut), and a valid record after zeros is damage (refused).
+#[test]
+fn zeros_end_the_log_only_when_nothing_else_follows() {
+    let dir = TempDir::new("zerotail");
+    let (path, after) = build(&dir.0.join("src"));
+    let name = path.file_name().unwrap();
+    let (len, want) = after.last().unwrap().clone();
+    let full = records(&path, len);
+    let (before, _) = &after[after.len() - 2];
+    let last = full[*before as usize..].to_vec();
+
+    // The last record's first half, then zeros: torn, cut where that record began.
+    let d = dir.0.join("half");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut bytes = full[..*before as usize].to_vec();
+    bytes.extend_from_slice(&last[..last.len() / 2]);
+    bytes.resize(bytes.len() + 4096, 0);
+    std::fs::write(d.join(name), &bytes).unwrap();
+    let store = LogStore::open(&d, LogOptions::new()).unwrap();
+    assert_eq!(store.log_bytes(), *before);
+    assert_eq!(std::fs::metadata(d.join(name)).unwrap().len(), *before);
+    assert_eq!(&state(&store), &after[after.len() - 2].1);
+    drop(store);
+
+    // Zeros, then a valid record: refused, naming where the zeros begin.
+    let d = dir.0.join("gap");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut bytes = full[..*before as usize].to_vec();
+    bytes.resize(bytes.len() + 64, 0);
+    bytes.extend_from_slice(&last);
+    std::fs::write(d.join(name), &bytes).unwrap();
+    let err = LogStore::open(&d, LogOptions::new()).unwrap_err();
+    let Error::Corrupt { offset, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*offset, *before, "{err}");
+
+    // The records and zeros only: the whole state.
+    let d = dir.0.join("clean");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut bytes = full.clone();
+    bytes.resize(bytes.len() + 3, 0);
+    std::fs::write(d.join(name), &bytes).unwrap();
+    let store = LogStore::open(&d, LogOptions::new()).unwrap();
+    assert_eq!(state(&store), want);
+    assert_eq!(store.log_bytes(), len);
 }
