@@ -574,6 +574,31 @@ impl<'a> WriteSlot<'a> {
         Some(&slot.entry)
     }
 
+    /// Whether the key exists (a packed slot is not decoded).
+    pub(crate) fn exists(&self) -> bool {
+        self.idx.is_some()
+    }
+
+    /// Overwrites a string held in a packed slot with `value`, in the slot (no unpacking,
+    /// no spill), when `value` fits it; stamps `updated_ms`. `false`: nothing changed (not a
+    /// packed string, or `value` does not fit), and the caller writes it another way.
+    pub(crate) fn overwrite_packed_string(&mut self, value: &[u8]) -> bool {
+        let Some(idx) = self.idx else {
+            return false;
+        };
+        if value.len() > crate::shard::PACKED_BYTES {
+            return false;
+        }
+        self.unpacked.take();
+        self.shard.put_packed(idx, &Value::string(value), self.now)
+    }
+
+    /// Whether [`WriteSlot::entry`] unpacked a packed slot (and holds the copy).
+    #[cfg(test)]
+    pub(crate) fn unpacked(&self) -> bool {
+        self.unpacked.get().is_some()
+    }
+
     /// The type of the live entry, if the key exists (a packed slot is not decoded).
     pub(crate) fn key_type(&self) -> Option<crate::KeyType> {
         self.idx.map(|i| self.shard.key_type(i))
@@ -648,8 +673,13 @@ impl<'a> WriteSlot<'a> {
             .journal_with(effect, self.logged, || self.entry());
     }
 
-    /// Journals `Put` of the current entry (the common effect of a whole-value write).
+    /// Journals `Put` of the current entry (the common effect of a whole-value write). When
+    /// nothing takes the journal's effects (no log, stream, watch or observer), the entry is
+    /// not even looked at: a packed slot is not unpacked for nobody.
     pub(crate) fn journal_put(&self) {
+        if !self.inner.journals() {
+            return;
+        }
         if let Some(entry) = self.entry() {
             self.inner.journal(
                 Effect::Put {
@@ -678,8 +708,12 @@ impl<'a> WriteSlot<'a> {
         Ok(())
     }
 
-    /// Deletes a container that an operation emptied.
+    /// Deletes a container that an operation emptied (a string is never one: a packed string
+    /// is not unpacked to ask).
     fn finish(&mut self) {
+        if self.key_type() == Some(crate::KeyType::String) {
+            return;
+        }
         if self.entry().is_some_and(|e| e.value.is_empty_container()) {
             self.remove();
             self.notify(Class::Generic, "del");

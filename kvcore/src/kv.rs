@@ -323,6 +323,17 @@ impl Inner {
         self.journal_with(effect, logged, || None);
     }
 
+    /// Whether anything takes the journal's effects ([`Inner::journal_with`]): the
+    /// replication stream, a watch, an observer or the log.
+    #[inline]
+    pub(crate) fn journals(&self) -> bool {
+        cfg!(test)
+            || self.repl.on()
+            || self.watches.any()
+            || self.observer.any()
+            || self.persist.get().is_some()
+    }
+
     /// [`Inner::journal`] by a writer that can say what the key holds after the effect
     /// (`after`, asked only when the replication stream needs it: see `repl/encode.rs`).
     #[inline]

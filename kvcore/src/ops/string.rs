@@ -48,16 +48,17 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
     db.write_entry(key, |slot| {
         let now = slot.now();
         let at = when.map(|w| positive_deadline(now, w)).transpose()?;
-        let previous = match (opts.get, slot.entry()) {
-            (true, Some(e)) => Some(e.value.as_string()?.to_vec()),
-            (true, None) => {
+        // Only SET ... GET looks at the old entry (a packed slot is not unpacked otherwise).
+        let previous = match opts.get.then(|| slot.entry()) {
+            Some(Some(e)) => Some(e.value.as_string()?.to_vec()),
+            Some(None) => {
                 // GET reads the key first, as Redis's SET ... GET does.
                 slot.notify(Class::KeyMiss, "keymiss");
                 None
             }
-            _ => None,
+            None => None,
         };
-        let exists = slot.entry().is_some();
+        let exists = slot.exists();
         let refused = match opts.condition {
             SetCondition::Always => false,
             SetCondition::Nx => exists,
@@ -90,13 +91,16 @@ pub(crate) fn set(db: &Db, key: &[u8], value: &[u8], opts: &SetOptions) -> Resul
             }
             slot.notify(Class::Expired, "expired");
         } else {
-            match slot.value_mut() {
-                // Overwrite in place: no allocation when the old buffer fits.
-                Some(Value::String(s)) => {
-                    s.assign(value);
-                    slot.set_expiry(expire_at);
+            // A short string in a packed slot is overwritten there; otherwise in place (no
+            // allocation when the old buffer fits), or replaced.
+            if expire_at.is_some() || !slot.overwrite_packed_string(value) {
+                match slot.value_mut() {
+                    Some(Value::String(s)) => {
+                        s.assign(value);
+                        slot.set_expiry(expire_at);
+                    }
+                    _ => slot.put(Value::string(value), expire_at),
                 }
-                _ => slot.put(Value::string(value), expire_at),
             }
             slot.journal_put();
             slot.notify(Class::String, "set");
@@ -420,6 +424,81 @@ mod tests {
         assert_eq!(db.key_type("moved").unwrap(), Some(KeyType::List));
         db.set("moved", "now a string").unwrap();
         assert_eq!(db.get("moved").unwrap(), Some(b"now a string".to_vec()));
+    }
+
+    /// Whether `key` sits in a packed slot (not spilled to a full one).
+    fn packed(db: &crate::Db, key: &[u8]) -> bool {
+        let inner = &*db.inner;
+        let hash = inner.hash(key);
+        let shard = inner.write_shard(db.index, inner.shard_of(hash));
+        let idx = shard.find(hash, key).expect("the key exists");
+        shard.stored(idx).is_none()
+    }
+
+    /// SET over a short string held packed writes it in its slot (no unpacking), with every
+    /// option's meaning kept: a value too long for the slot, an expiry, NX, XX and GET take
+    /// the other paths, and a string that fits again is packed again.
+    #[test]
+    fn set_overwrites_a_packed_string_in_its_slot() {
+        let db = Kv::in_memory(Options::new().shards(1)).db(0).unwrap();
+        db.set("k", "abc").unwrap();
+        assert!(packed(&db, b"k"));
+        db.set("k", "xyz").unwrap();
+        assert!(packed(&db, b"k"));
+        assert_eq!(db.get("k").unwrap(), Some(b"xyz".to_vec()));
+        let old = db.set_with("k", "uvw", &SetOptions::new().get()).unwrap();
+        assert_eq!(old.previous, Some(b"xyz".to_vec()));
+        assert!(
+            !db.set_with("k", "no", &SetOptions::new().nx())
+                .unwrap()
+                .written
+        );
+        assert!(
+            db.set_with("k", "xx", &SetOptions::new().xx())
+                .unwrap()
+                .written
+        );
+        assert_eq!(db.get("k").unwrap(), Some(b"xx".to_vec()));
+        let long = "a value longer than a packed slot holds";
+        db.set("k", long).unwrap();
+        assert_eq!(db.get("k").unwrap(), Some(long.as_bytes().to_vec()));
+        db.set("k", "short").unwrap();
+        assert_eq!(db.get("k").unwrap(), Some(b"short".to_vec()));
+        let ex = SetOptions::new().expiry(crate::SetExpiry::Ex(100));
+        db.set_with("k", "ttl", &ex).unwrap();
+        assert_eq!(db.get("k").unwrap(), Some(b"ttl".to_vec()));
+        assert!(
+            matches!(db.ttl("k").unwrap(), crate::Ttl::ExpiresIn(_)),
+            "the expiry was set"
+        );
+        db.set("k", "again").unwrap();
+        assert_eq!(
+            db.ttl("k").unwrap(),
+            crate::Ttl::Persistent,
+            "a plain SET clears it"
+        );
+        assert_eq!(db.get("k").unwrap(), Some(b"again".to_vec()));
+
+        // (A key given an expiry moved to a full slot for good: SET writes it in place.)
+        assert!(!packed(&db, b"k"));
+
+        // The slot's own path: in the slot, without unpacking it, only when it fits.
+        db.set("p", "abc").unwrap();
+        db.write_entry(b"p", |slot| {
+            assert!(!slot.overwrite_packed_string(long.as_bytes()));
+            assert!(slot.overwrite_packed_string(b"in place"));
+            assert!(!slot.unpacked(), "nothing was unpacked");
+            Ok(())
+        })
+        .unwrap();
+        assert!(packed(&db, b"p"));
+        assert_eq!(db.get("p").unwrap(), Some(b"in place".to_vec()));
+        db.write_entry(b"missing", |slot| {
+            assert!(!slot.overwrite_packed_string(b"v"), "no key, no slot");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.get("missing").unwrap(), None);
     }
 
     #[test]
