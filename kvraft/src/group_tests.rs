@@ -133,15 +133,18 @@ impl Group {
 
     fn wait_value(&self, i: usize, key: &str, value: &str) {
         let (_, kv) = self.nodes[i].as_ref().expect("a running node");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while kv.db(0).unwrap().get(key).unwrap().as_deref() != Some(value.as_bytes()) {
-            assert!(
-                Instant::now() < deadline,
-                "node {} never got {key}={value}",
-                i + 1
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        eventually(&format!("node {} got {key}={value}", i + 1), || {
+            kv.db(0).unwrap().get(key).unwrap().as_deref() == Some(value.as_bytes())
+        });
+    }
+}
+
+/// Waits (polling, up to 20 s) until `done` holds; fails the test naming `what` otherwise.
+pub(crate) fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -236,11 +239,9 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
     g.set("after-join", "y");
     g.wait_value(3, "before49", "x");
     g.wait_value(3, "after-join", "y");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while g.nodes[3].as_ref().unwrap().0.status().peers.len() != 4 {
-        assert!(Instant::now() < deadline, "node 4 never saw four members");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually("node 4 saw four members", || {
+        g.nodes[3].as_ref().unwrap().0.status().peers.len() == 4
+    });
     // A follower leaves; the group of three left still commits.
     let leaving = (0..3).find(|&i| i != leader).unwrap();
     let (node, _) = g.nodes[leader].as_ref().unwrap();
@@ -249,14 +250,9 @@ fn a_node_joins_through_the_leader_and_a_member_leaves() {
     gone.stop();
     g.set("after-leave", "z");
     g.wait_value(3, "after-leave", "z");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while g.nodes[g.leader()].as_ref().unwrap().0.status().peers.len() != 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the leader never saw three members"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually("the leader saw three members", || {
+        g.nodes[g.leader()].as_ref().unwrap().0.status().peers.len() == 3
+    });
 }
 
 #[test]
@@ -266,11 +262,7 @@ fn run_on_a_follower_is_refused_and_runs_nothing() {
     let follower = (0..3).find(|&i| i != leader).unwrap();
     let (node, kv) = g.nodes[follower].as_ref().unwrap();
     // Wait until the follower knows the leader (route no longer waits for one).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while node.leader() == 0 {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually("the follower knows the leader", || node.leader() != 0);
     let mut ran = false;
     let res = node.run(|_| ran = true);
     assert!(matches!(res, Err(crate::Error::NotLeader)), "{res:?}");
@@ -390,12 +382,9 @@ fn assert_only_snapshots_left(g: &Group, node: usize) {
 #[test]
 fn a_follower_behind_the_compacted_log_installs_a_snapshot_sent_in_small_chunks() {
     let mut g = Group::start_with(3, "snap-chunks", small_chunks);
-    let (follower, leader) = lag_a_follower_behind_the_compacted_log(&mut g);
-    every_key_arrives(&g, follower);
+    let (follower, leader) = a_snapshot_reaches_a_lagging_follower(&mut g);
     let sent = g.nodes[leader].as_ref().unwrap().0.transfers();
     let got = g.nodes[follower].as_ref().unwrap().0.transfers();
-    assert!(sent.sent.load(Ordering::SeqCst) >= 1);
-    assert!(got.received.load(Ordering::SeqCst) >= 1);
     let chunks = sent.chunks_sent.load(Ordering::SeqCst);
     assert!(
         chunks >= 48,
@@ -486,12 +475,19 @@ fn until_closed(s: &mut TcpStream, most: usize) -> Vec<u8> {
 #[test]
 fn a_group_with_a_secret_elects_commits_and_sends_snapshots() {
     let mut g = Group::start_with(3, "secret", |o| with_secret(small_chunks(o)));
-    let (follower, leader) = lag_a_follower_behind_the_compacted_log(&mut g);
-    every_key_arrives(&g, follower);
+    a_snapshot_reaches_a_lagging_follower(&mut g);
+}
+
+/// Lags a follower behind the compacted log, checks that it gets every key, through a
+/// snapshot the leader sent and it received; returns (follower, leader).
+fn a_snapshot_reaches_a_lagging_follower(g: &mut Group) -> (usize, usize) {
+    let (follower, leader) = lag_a_follower_behind_the_compacted_log(g);
+    every_key_arrives(g, follower);
     let sent = g.nodes[leader].as_ref().unwrap().0.transfers();
     let got = g.nodes[follower].as_ref().unwrap().0.transfers();
     assert!(sent.sent.load(Ordering::SeqCst) >= 1);
     assert!(got.received.load(Ordering::SeqCst) >= 1);
+    (follower, leader)
 }
 
 /// Issue 20's gap ("the Raft port has no authentication without tls-cluster"): a stranger
@@ -544,14 +540,9 @@ fn a_stranger_without_the_secret_cannot_reach_raft() {
     link.write_all(&forged).unwrap();
     link.flush().unwrap();
     let (node, _) = g.nodes[leader].as_ref().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while node.status().term < 1000 {
-        assert!(
-            Instant::now() < deadline,
-            "the forged heartbeats were not taken"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually("the forged heartbeats were taken", || {
+        node.status().term >= 1000
+    });
 }
 
 /// A node whose peer's address answers the handshake without the secret (an impostor, or a
