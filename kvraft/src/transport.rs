@@ -804,7 +804,9 @@ fn stream_snapshot(
     {
         let mut w = BufWriter::with_capacity(64 * 1024, &mut link);
         w.write_all(&shared.hello)?;
-        write_message(&mut w, msg)?;
+        let mut frame = Vec::new();
+        write_message(&mut frame, msg)?;
+        w.write_all(&frame)?;
         let mut buf = vec![
             0;
             shared
@@ -858,12 +860,27 @@ fn stream_snapshot(
     Ok(())
 }
 
-pub(crate) fn write_message(w: &mut impl Write, m: &Message) -> io::Result<()> {
-    let bytes = m.write_to_bytes().map_err(io::Error::other)?;
-    let len = u32::try_from(bytes.len() + 1).map_err(|_| io::Error::other("message too large"))?;
-    w.write_all(&len.to_le_bytes())?;
-    w.write_all(&[MESSAGE])?;
-    w.write_all(&bytes)
+/// Appends `m`'s frame to `out`, encoding the message in place (its entries are copied once,
+/// on the Raft thread's path). `out` is unchanged on an error.
+pub(crate) fn write_message(out: &mut Vec<u8>, m: &Message) -> io::Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0, MESSAGE]);
+    let framed = m
+        .write_to_vec(out)
+        .map_err(io::Error::other)
+        .and_then(|()| {
+            u32::try_from(out.len() - start - 4).map_err(|_| io::Error::other("message too large"))
+        });
+    match framed {
+        Ok(len) => {
+            out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
 }
 
 fn accept(
