@@ -1141,25 +1141,43 @@ impl Conn {
             let (shared, handle) = (&self.s.shared, &self.s.handle);
             return self.s.pubsub.end_batch(shared, handle, wire, out);
         }
-        if self.s.shared.replier.is_some()
-            && let Some(deferred) = self.s.writes.take()
-        {
-            self.s.handle.outbox.wait_idle(wire)?;
-            self.check_output_limit(out)?;
-            self.s
-                .handle
-                .counters
-                .add(Counter::NetOut, out.len() as u64);
-            if let Some(replier) = &self.s.shared.replier {
-                replier.hand_off(&self.s.handle, deferred, out);
+        if self.s.shared.replier.is_some() {
+            let wait = self.take_wait();
+            if !wait.is_empty() {
+                self.s.handle.outbox.wait_idle(wire)?;
+                self.check_output_limit(out)?;
+                self.s
+                    .handle
+                    .counters
+                    .add(Counter::NetOut, out.len() as u64);
+                if let Some(replier) = &self.s.shared.replier {
+                    replier.hand_off(&self.s.handle, wait, out);
+                }
+                return Ok(());
             }
-            return Ok(());
         }
         if out.is_empty() {
             // Nothing to send (CLIENT REPLY OFF), but the batch's writes are still committed.
             return self.commit();
         }
         self.flush(wire, out)
+    }
+
+    /// What the batch's replies wait for, taken for the replier: its uncommitted writes and
+    /// the Raft epoch its commands ran in (the same two `commit` waits for inline).
+    fn take_wait(&mut self) -> crate::replier::Wait {
+        let raft = match (self.s.raft_epoch.take(), self.s.shared.coordinator.get()) {
+            (Some(epoch), Some(coordinator)) => Some(crate::replier::RaftWait {
+                coordinator: Arc::clone(coordinator),
+                epoch,
+                own_append: self.s.raft_own_append.take(),
+            }),
+            _ => None,
+        };
+        crate::replier::Wait {
+            log: self.s.writes.take(),
+            raft,
+        }
     }
 
     /// Commits the connection's batch: every write since the last commit, one group commit.

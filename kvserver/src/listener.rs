@@ -101,7 +101,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
     let _expiry = kv.start_active_expiry(ACTIVE_EXPIRY_INTERVAL);
     // The everysec flusher and the snapshot rules (nothing for an in-memory store).
     let persistence = kv.start_persistence();
-    let replier = crate::replier::Replier::start(&kv)
+    let replier = crate::replier::Replier::start(&kv, cfg.raft.is_some())
         .map_err(|e| format!("cannot start the replier thread: {e}"))?;
     let shared = Arc::new(Shared::new(kv, cfg, local_addr, replier));
     // Calibrates the clock commands are timed with (about a millisecond) now, not in the
@@ -622,10 +622,16 @@ mod tests {
 
     impl TestServer {
         fn start(cfg: Config) -> TestServer {
+            TestServer::start_with(cfg, false)
+        }
+
+        /// With `replier`, the server has a replier thread as a Raft node's does (on Linux).
+        fn start_with(cfg: Config, replier: bool) -> TestServer {
             let kv = kvcore::Kv::in_memory(kvcore::Options::default().databases(cfg.databases));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
-            let mut shared = Shared::new(kv, cfg, addr, None);
+            let replier = crate::replier::Replier::start(&kv, replier).unwrap();
+            let mut shared = Shared::new(kv, cfg, addr, replier);
             shared.test_handler = Some(("echo", crate::conn::tests::MISBEHAVING_ECHO));
             let shared = Arc::new(shared);
             let acceptor = {
@@ -892,7 +898,20 @@ mod tests {
 
     #[test]
     fn the_server_serves_its_store_through_any_coordinator() {
-        let server = TestServer::start(Config::default());
+        serves_through_a_coordinator(false);
+    }
+
+    /// The same with the replier (a Raft node's replies): it settles each batch handed to it
+    /// before sending, and closes the connection of one that does not settle.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_replier_settles_a_batch_with_the_coordinator_before_it_replies() {
+        serves_through_a_coordinator(true);
+    }
+
+    fn serves_through_a_coordinator(replier: bool) {
+        let server = TestServer::start_with(Config::default(), replier);
+        assert_eq!(server.shared.replier.is_some(), replier);
         let switch = Arc::new(Switch::default());
         server
             .shared

@@ -1,23 +1,28 @@
-//! Replies that must wait for the log (`--sync always`) are sent by one replier thread.
+//! Replies that must wait for the log (`--sync always`) or for the Raft group (`--raft-id`)
+//! are sent by one replier thread.
 //!
-//! A connection thread that ran writes hands its batch's replies here with the token of its
-//! uncommitted writes ([`kvcore::Batch::take`]) and goes straight back to reading its socket.
-//! The replier takes every batch handed off so far, commits them all with one group commit
-//! (the highest token covers the others), then sends each reply. A connection thread thus
-//! blocks once per request (in `read`) instead of twice (in `read`, and asleep through the
-//! fdatasync), and a sync covers every connection that wrote meanwhile: Redis's "one fsync per
-//! event-loop pass", on threads.
+//! A connection thread that ran writes hands its batch's replies here with what they wait
+//! for ([`Wait`]: the token of its uncommitted writes, [`kvcore::Batch::take`], or the Raft
+//! epoch its commands ran in and where its writes ended) and goes straight back to reading
+//! its socket. The replier takes every batch handed off so far, commits them all with one
+//! group commit (the highest token covers the others) or settles each with the Raft
+//! coordinator (the first waits for the round's commit, the rest find it done), then sends
+//! each reply. A connection thread thus blocks once per request (in `read`) instead of twice
+//! (in `read`, and asleep through the fdatasync or the Raft round), and one wake-up of the
+//! replier replaces one per connection: Redis's "one fsync per event-loop pass", on threads.
 //!
 //! Order: a connection has at most one batch out at a time and writes nothing itself while
-//! one is out ([`Outbox::wait_idle`]), so its replies leave in request order.
+//! one is out ([`Outbox::wait_idle`]), so its replies leave in request order. Its next batch
+//! may run before the one out is settled: what it read is settled in its turn (a read
+//! settles only once everything it could have seen is committed).
 //!
 //! Never blocked by a client: the replier sends with `MSG_DONTWAIT`. What a full socket
 //! refuses stays in the client's outbox ("stuck"); the replier retries it every
 //! [`RETRY`], and the connection thread takes it over with a blocking write (as it writes its
 //! own replies) as soon as it has anything else to send or ends.
 //!
-//! If the commit fails, nothing of the batch is sent and the connection is closed: the client
-//! sees no answer, never a false one.
+//! If the commit fails or the batch cannot be settled (leadership lost), nothing of the
+//! batch is sent and the connection is closed: the client sees no answer, never a false one.
 
 use std::io;
 use std::sync::Arc;
@@ -157,9 +162,33 @@ fn keep_spare(st: &mut OutState, mut bytes: Vec<u8>) {
     }
 }
 
-/// A batch's replies, waiting for the commit that covers its writes.
+/// What a batch's replies wait for: both parts, when both are there.
+#[derive(Default)]
+pub(crate) struct Wait {
+    /// The commit that covers its writes to the log.
+    pub(crate) log: Option<kvcore::Deferred>,
+    /// The Raft coordinator's settle of its commands (`Coordinator::settle`).
+    pub(crate) raft: Option<RaftWait>,
+}
+
+/// A batch's commands ran under the Raft coordinator in `epoch`; `own_append` is where its
+/// last command's effects ended, if it wrote.
+pub(crate) struct RaftWait {
+    pub(crate) coordinator: Arc<dyn kvcore::Coordinator>,
+    pub(crate) epoch: u64,
+    pub(crate) own_append: Option<u64>,
+}
+
+impl Wait {
+    /// Whether there is nothing to wait for (the replies can go at once).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.log.is_none() && self.raft.is_none()
+    }
+}
+
+/// A batch's replies, waiting for what [`Wait`] names.
 struct Job {
-    deferred: kvcore::Deferred,
+    wait: Wait,
     client: Arc<ClientHandle>,
     bytes: Vec<u8>,
 }
@@ -188,14 +217,16 @@ impl std::fmt::Debug for Replier {
 }
 
 impl Replier {
-    /// Starts the replier for a store whose writes are acknowledged only once synced; `None`
-    /// when connections should commit inline (other sync modes, where a commit is a cheap
-    /// `write`, an in-memory store, or a platform without `MSG_DONTWAIT`).
+    /// Starts the replier for a store whose writes are acknowledged only once synced, or for
+    /// a node of a Raft group (`raft`); `None` when connections should commit inline (other
+    /// sync modes, where a commit is a cheap `write`, an in-memory store, or a platform
+    /// without `MSG_DONTWAIT`).
     ///
     /// # Errors
     /// The thread could not be started.
-    pub(crate) fn start(kv: &kvcore::Kv) -> io::Result<Option<Replier>> {
-        if !cfg!(target_os = "linux") || kv.sync_mode() != Some(kvcore::SyncMode::Always) {
+    pub(crate) fn start(kv: &kvcore::Kv, raft: bool) -> io::Result<Option<Replier>> {
+        let synced = kv.sync_mode() == Some(kvcore::SyncMode::Always);
+        if !cfg!(target_os = "linux") || !(synced || raft) {
             return Ok(None);
         }
         let inner = Arc::new(Inner {
@@ -213,17 +244,12 @@ impl Replier {
     }
 
     /// Hands a batch's replies (`out`, replaced by a recycled buffer) to the replier, to be sent
-    /// once `deferred` is committed. The caller has waited for the client's
+    /// once what `wait` names is done. The caller has waited for the client's
     /// [`Outbox::wait_idle`].
-    pub(crate) fn hand_off(
-        &self,
-        client: &Arc<ClientHandle>,
-        deferred: kvcore::Deferred,
-        out: &mut Vec<u8>,
-    ) {
+    pub(crate) fn hand_off(&self, client: &Arc<ClientHandle>, wait: Wait, out: &mut Vec<u8>) {
         let bytes = client.outbox.take_out(out);
         let job = Job {
-            deferred,
+            wait,
             client: Arc::clone(client),
             bytes,
         };
@@ -266,20 +292,34 @@ fn run(inner: &Inner) {
             std::mem::swap(&mut jobs, &mut q.jobs);
         }
         // Every token is of this server's store: the highest covers them all.
-        if let Some(last) = jobs.iter().map(|j| &j.deferred).max_by_key(|d| d.seq()) {
-            let committed = last.commit();
-            for job in jobs.drain(..) {
-                match &committed {
-                    Ok(()) => {
-                        if send(&job.client, job.bytes, 0) {
-                            stuck.push(job.client);
-                        }
+        let committed = jobs
+            .iter()
+            .filter_map(|j| j.wait.log.as_ref())
+            .max_by_key(|d| d.seq())
+            .map(kvcore::Deferred::commit);
+        for job in jobs.drain(..) {
+            let mut done = match (&committed, &job.wait.log) {
+                (Some(Err(e)), Some(_)) => Err(e.to_string()),
+                _ => Ok(()),
+            };
+            // In hand-off order, which is about the order of the writes' ends in the stream:
+            // the first settle waits for a round's commit, those after it mostly find it done.
+            if let (Ok(()), Some(r)) = (&done, &job.wait.raft) {
+                done = r
+                    .coordinator
+                    .settle(r.epoch, r.own_append)
+                    .map_err(|e| format!("its replies cannot be confirmed ({e:?})"));
+            }
+            match done {
+                Ok(()) => {
+                    if send(&job.client, job.bytes, 0) {
+                        stuck.push(job.client);
                     }
-                    Err(e) => {
-                        warning!("closing client {}: {e}", job.client.addr);
-                        job.client.outbox.fail(job.bytes);
-                        job.client.kill();
-                    }
+                }
+                Err(e) => {
+                    warning!("closing client {}: {e}", job.client.addr);
+                    job.client.outbox.fail(job.bytes);
+                    job.client.kill();
                 }
             }
         }
