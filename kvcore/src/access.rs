@@ -103,19 +103,48 @@ impl Db {
         notify_miss: bool,
         f: impl FnOnce(Option<&Entry>) -> R,
     ) -> R {
-        let r = self.read_entry_locked(key, notify_miss, f);
+        let r = self.read_entry_locked(key, notify_miss, false, |seen| {
+            f(seen.map(|s| match s {
+                Seen::Entry(e) => e,
+                Seen::PackedString(_) => unreachable!("asked for entries only"),
+            }))
+        });
         if self.tx().is_none() {
             crate::kv::flush_notifications();
         }
         r
     }
 
-    /// [`Db::read_entry_with`] up to releasing the lock.
+    /// GET's read of `key`'s string: as [`Db::read_entry`], but a string held in a packed
+    /// slot is read in place, where `read_entry` would unpack a copy of the slot to show an
+    /// `Entry`.
+    ///
+    /// # Errors
+    /// [`Error::WrongType`](crate::Error::WrongType) if the key holds another type.
+    pub(crate) fn read_string<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> crate::Result<R> {
+        let r = self.read_entry_locked(key, true, true, |seen| match seen {
+            None => Ok(f(None)),
+            Some(Seen::PackedString(s)) => Ok(f(Some(s))),
+            Some(Seen::Entry(e)) => Ok(f(Some(e.value.as_string()?))),
+        });
+        if self.tx().is_none() {
+            crate::kv::flush_notifications();
+        }
+        r
+    }
+
+    /// [`Db::read_entry_with`] up to releasing the lock. `packed`: a string held packed is
+    /// shown as [`Seen::PackedString`] (read in place) instead of unpacked into an entry.
     fn read_entry_locked<R>(
         &self,
         key: &[u8],
         notify_miss: bool,
-        f: impl FnOnce(Option<&Entry>) -> R,
+        packed: bool,
+        f: impl FnOnce(Option<Seen<'_>>) -> R,
     ) -> R {
         let inner = &*self.inner;
         let hash = inner.hash(key);
@@ -127,6 +156,10 @@ impl Db {
             let shard = unsafe { tx.shard_mut(&self.inner, self.index, shard_index) };
             let now = inner.now();
             let slot = WriteSlot::new(shard, inner, tx.logged(), self.index, hash, key, now);
+            // A packed string has no expiry: it is live.
+            if packed && let Some(s) = slot.packed_string() {
+                return f(Some(Seen::PackedString(s)));
+            }
             // Under passive expiry the slot keeps an expired entry: a read does not see it.
             let entry = slot
                 .entry()
@@ -134,7 +167,7 @@ impl Db {
             if notify_miss && entry.is_none() {
                 inner.notify(Class::KeyMiss, "keymiss", self.index, key);
             }
-            return f(entry);
+            return f(entry.map(Seen::Entry));
         }
         let lock = inner.shard(self.index, shard_index);
         {
@@ -145,6 +178,12 @@ impl Db {
                 }
                 return f(None);
             };
+            if packed && let Some(s) = shard.packed_string(idx) {
+                if notify_miss {
+                    inner.touch(shard.access(idx));
+                }
+                return f(Some(Seen::PackedString(s)));
+            }
             let slot = shard.get(idx);
             let entry = &slot.entry;
             // The clock is read only for keys that can expire: most reads never pay for it.
@@ -152,7 +191,7 @@ impl Db {
                 if notify_miss {
                     inner.touch(shard.access(idx));
                 }
-                return f(Some(entry));
+                return f(Some(Seen::Entry(entry)));
             }
             // Passive expiry: absent to the reader, left in place for the primary's DEL.
             if inner.passive() {
@@ -179,7 +218,7 @@ impl Db {
         if notify_miss && slot.entry().is_none() {
             inner.notify(Class::KeyMiss, "keymiss", self.index, key);
         }
-        f(slot.entry())
+        f(slot.entry().map(Seen::Entry))
     }
 
     /// Runs `f` with `key`'s slot under the shard's write lock (see the module docs). In a
@@ -499,6 +538,13 @@ fn lock_all_from<G>(
     }
 }
 
+/// What a read found under its lock (`Db::read_entry_locked`).
+enum Seen<'a> {
+    Entry(&'a Entry),
+    /// A string held in a packed slot, read in place (only when asked for).
+    PackedString(&'a [u8]),
+}
+
 /// One key's place in a write-locked shard: what a write operation works on.
 pub(crate) struct WriteSlot<'a> {
     shard: &'a mut Shard,
@@ -591,6 +637,12 @@ impl<'a> WriteSlot<'a> {
         }
         self.unpacked.take();
         self.shard.put_packed(idx, &Value::string(value), self.now)
+    }
+
+    /// The live value if it is a string held in a packed slot, read in place (no copy); a
+    /// packed string has no expiry. `None` for any other entry or none.
+    pub(crate) fn packed_string(&self) -> Option<&[u8]> {
+        self.shard.packed_string(self.idx?)
     }
 
     /// Whether [`WriteSlot::entry`] unpacked a packed slot (and holds the copy).

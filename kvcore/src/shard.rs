@@ -540,6 +540,15 @@ impl Shard {
         }
     }
 
+    /// The value of occupied slot `idx` if it is a string held packed (read in place, not
+    /// unpacked; a packed string has no expiry).
+    pub(crate) fn packed_string(&self, idx: u32) -> Option<&[u8]> {
+        match self.small(idx)? {
+            Small::Packed(PackedRef::String(p)) => Some(p.value()),
+            _ => None,
+        }
+    }
+
     /// The expiry of occupied slot `idx` (a packed slot has none).
     pub(crate) fn expire_at(&self, idx: u32) -> Option<u64> {
         self.stored(idx).and_then(|s| s.entry.expire_at())

@@ -12,10 +12,7 @@ use crate::ops::expire::{When, deadline};
 use crate::options::{GetExOption, SetCondition, SetExpiry, SetOptions, SetOutcome};
 
 pub(crate) fn get_with<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-    db.read_entry(key, |e| match e {
-        None => Ok(f(None)),
-        Some(e) => Ok(f(Some(e.value.as_string()?))),
-    })
+    db.read_string(key, f)
 }
 
 /// A positive relative or absolute expiry of SET/GETEX as an absolute deadline.
@@ -322,25 +319,36 @@ pub(crate) fn setrange(db: &Db, key: &[u8], offset: u64, data: &[u8]) -> Result<
 pub(crate) fn incrby(db: &Db, key: &[u8], by: i64) -> Result<i64> {
     db.admit().key(key)?.check()?;
     db.write_entry(key, |slot| {
-        let (old, expire_at) = match slot.entry() {
-            Some(e) => {
-                let s = e.value.as_string()?;
-                (parse_i64(s).ok_or(Error::NotInteger)?, e.expire_at())
-            }
-            None => (0, None),
+        // A counter held packed is read and rewritten in its slot: no unpacked copy.
+        let packed = slot
+            .packed_string()
+            .map(|s| parse_i64(s).ok_or(Error::NotInteger))
+            .transpose()?;
+        let (old, expire_at) = match packed {
+            Some(old) => (old, None),
+            None => match slot.entry() {
+                Some(e) => {
+                    let s = e.value.as_string()?;
+                    (parse_i64(s).ok_or(Error::NotInteger)?, e.expire_at())
+                }
+                None => (0, None),
+            },
         };
         let new = old.checked_add(by).ok_or(Error::Overflow)?;
         let mut buf = [0u8; I64_LEN];
         let text = format_i64(new, &mut buf);
-        if expire_at.is_none() {
-            // Written whole, inline: a packed counter in its slot (`Shard::put_packed`),
-            // nothing allocated either way.
-            slot.put(Value::string(text), None);
-        } else {
-            match slot.value_mut() {
-                // Overwrite in place: a counter's buffer is reused, nothing is allocated.
-                Some(Value::String(s)) => s.assign(text),
-                _ => slot.put(Value::string(text), expire_at),
+        let in_slot = packed.is_some() && slot.overwrite_packed_string(text);
+        if !in_slot {
+            if expire_at.is_none() {
+                // Written whole, inline: a packed counter in its slot (`Shard::put_packed`),
+                // nothing allocated either way.
+                slot.put(Value::string(text), None);
+            } else {
+                match slot.value_mut() {
+                    // Overwrite in place: a counter's buffer is reused, nothing is allocated.
+                    Some(Value::String(s)) => s.assign(text),
+                    _ => slot.put(Value::string(text), expire_at),
+                }
             }
         }
         slot.journal_put();
@@ -376,14 +384,19 @@ mod tests {
 
     fn with_list() -> crate::Db {
         let db = Kv::in_memory(Options::new().shards(2)).db(0).unwrap();
-        db.write_entry(b"list", |slot| {
+        put_list(&db, b"list");
+        db
+    }
+
+    /// A one-element list at `key`.
+    fn put_list(db: &crate::Db, key: &[u8]) {
+        db.write_entry(key, |slot| {
             let mut list = crate::types::List::new();
             list.push(crate::types::End::Left, b"x");
             slot.put(Value::List(list), None);
             Ok(())
         })
         .unwrap();
-        db
     }
 
     fn check<T: std::fmt::Debug>(name: &str, r: crate::Result<T>) {
@@ -433,6 +446,78 @@ mod tests {
         let shard = inner.write_shard(db.index, inner.shard_of(hash));
         let idx = shard.find(hash, key).expect("the key exists");
         shard.stored(idx).is_none()
+    }
+
+    /// GET reads a string held packed in place, outside and inside a transaction (where
+    /// the shard is held for writing), and still answers WRONGTYPE, a miss and a string
+    /// with an expiry (not packed) as before.
+    #[test]
+    fn get_reads_a_packed_string_in_place_in_and_out_of_a_transaction() {
+        let kv = Kv::in_memory(Options::new().shards(1));
+        let db = kv.db(0).unwrap();
+        db.set("p", "short").unwrap();
+        db.set("e", "expiring").unwrap();
+        db.expire("e", 100, crate::ExpireCondition::None).unwrap();
+        put_list(&db, b"l");
+        assert!(packed(&db, b"p"));
+        assert!(!packed(&db, b"e"));
+        let read = |db: &crate::Db| {
+            (
+                db.get("p").unwrap(),
+                db.get("e").unwrap(),
+                db.get("none").unwrap(),
+                matches!(db.get("l"), Err(Error::WrongType)),
+            )
+        };
+        let want = (
+            Some(b"short".to_vec()),
+            Some(b"expiring".to_vec()),
+            None,
+            true,
+        );
+        assert_eq!(read(&db), want);
+        let keys: &[(usize, &[u8])] = &[(0, b"p"), (0, b"e"), (0, b"none"), (0, b"l")];
+        let inside = kv
+            .transaction(crate::Scope::Keys(keys), |tx| Ok(read(&tx.db(0)?)))
+            .unwrap();
+        assert_eq!(inside, want);
+        assert!(packed(&db, b"p"), "still packed after the reads");
+    }
+
+    /// INCRBY of a counter held packed reads and rewrites it in its slot (no unpacked copy);
+    /// a packed string that is not an integer, and an overflow, fail and change nothing.
+    #[test]
+    fn incrby_rewrites_a_packed_counter_in_its_slot() {
+        let db = Kv::in_memory(Options::new().shards(1)).db(0).unwrap();
+        db.set("n", "41").unwrap();
+        assert!(packed(&db, b"n"));
+        db.write_entry(b"n", |slot| {
+            assert_eq!(slot.packed_string(), Some(&b"41"[..]));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.incrby("n", 1).unwrap(), 42);
+        assert!(packed(&db, b"n"));
+        assert_eq!(db.get("n").unwrap(), Some(b"42".to_vec()));
+        assert_eq!(db.incrby("n", -50).unwrap(), -8);
+        assert_eq!(db.get("n").unwrap(), Some(b"-8".to_vec()));
+
+        db.set("s", "abc").unwrap();
+        assert!(matches!(db.incrby("s", 1), Err(Error::NotInteger)));
+        assert_eq!(db.get("s").unwrap(), Some(b"abc".to_vec()));
+
+        db.set("max", i64::MAX.to_string()).unwrap();
+        assert!(matches!(db.incrby("max", 1), Err(Error::Overflow)));
+        assert_eq!(
+            db.get("max").unwrap(),
+            Some(i64::MAX.to_string().into_bytes())
+        );
+
+        // A counter with an expiry is not packed: the entry path, expiry kept.
+        db.set("e", "1").unwrap();
+        db.expire("e", 100, crate::ExpireCondition::None).unwrap();
+        assert_eq!(db.incrby("e", 2).unwrap(), 3);
+        assert!(matches!(db.ttl("e").unwrap(), crate::Ttl::ExpiresIn(_)));
     }
 
     /// SET over a short string held packed writes it in its slot (no unpacking), with every
