@@ -185,6 +185,43 @@ fn every_node_takes_every_command_and_sees_every_write() {
     assert!(info.contains(&format!("raft_leader_id:{leader}")), "{info}");
 }
 
+/// A client that pipelines without reading gets every reply, in order, with each GET
+/// showing the INCR before it, through the leader and through a follower: the leader's
+/// connection thread runs its next batches while the replier still holds the last one for
+/// its commit (replies wait for their batch to settle, in request order).
+#[test]
+fn a_pipelining_client_gets_its_replies_in_order_while_its_batches_settle() {
+    let g = Group::start("raft-pipeline", 3);
+    let leader = g.leader();
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+    let mut expected_total = 0;
+    for (id, key) in [(leader, "pl"), (follower, "pf")] {
+        let mut raw = g.node(id).raw();
+        let mut expected = Vec::new();
+        for i in 1..=200 {
+            // One write per pair: most arrive as batches of their own.
+            raw.send(
+                &[
+                    resp(&[b"INCR", key.as_bytes()]),
+                    resp(&[b"GET", key.as_bytes()]),
+                ]
+                .concat(),
+            );
+            let n = i.to_string();
+            expected.extend_from_slice(format!(":{n}\r\n${}\r\n{n}\r\n", n.len()).as_bytes());
+        }
+        raw.expect(&expected);
+        expected_total += 200;
+    }
+    // Every node has both counters once the group applied them.
+    for id in 1..=3 {
+        let mut c = g.node(id).client();
+        let a: i64 = redis::cmd("GET").arg("pl").query(&mut c).expect("GET pl");
+        let b: i64 = redis::cmd("GET").arg("pf").query(&mut c).expect("GET pf");
+        assert_eq!(a + b, expected_total);
+    }
+}
+
 #[test]
 fn a_node_alone_answers_tryagain_and_changes_nothing() {
     let mut g = Group::start("raft-alone", 1);
