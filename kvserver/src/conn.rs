@@ -1166,34 +1166,33 @@ impl Conn {
     /// What the batch's replies wait for, taken for the replier: its uncommitted writes and
     /// the Raft epoch its commands ran in (the same two `commit` waits for inline).
     fn take_wait(&mut self) -> crate::replier::Wait {
-        let raft = match (self.s.raft_epoch.take(), self.s.shared.coordinator.get()) {
-            (Some(epoch), Some(coordinator)) => Some(crate::replier::RaftWait {
-                coordinator: Arc::clone(coordinator),
-                epoch,
-                own_append: self.s.raft_own_append.take(),
-            }),
-            _ => None,
-        };
         crate::replier::Wait {
             log: self.s.writes.take(),
-            raft,
+            raft: self.take_raft_wait(),
         }
+    }
+
+    /// The Raft epoch the batch's commands ran in and where its writes ended, if they ran
+    /// under a coordinator.
+    fn take_raft_wait(&mut self) -> Option<crate::replier::RaftWait> {
+        let epoch = self.s.raft_epoch.take()?;
+        Some(crate::replier::RaftWait {
+            coordinator: Arc::clone(self.s.shared.coordinator.get()?),
+            epoch,
+            own_append: self.s.raft_own_append.take(),
+        })
     }
 
     /// Commits the connection's batch: every write since the last commit, one group commit.
     /// Nothing is acknowledged before it is durable: if the commit fails, the connection is
     /// closed and its replies dropped (the client sees no answer, not a false one).
     fn commit(&mut self) -> io::Result<()> {
-        if let Some(epoch) = self.s.raft_epoch.take()
-            && let Some(coordinator) = self.s.shared.coordinator.get()
-            && let Err(e) = coordinator.settle(epoch, self.s.raft_own_append.take())
+        if let Some(raft) = self.take_raft_wait()
+            && let Err(e) = raft.settle()
         {
-            warning!(
-                "closing client {}: its replies cannot be confirmed ({e:?})",
-                self.s.handle.addr
-            );
+            warning!("closing client {}: {e}", self.s.handle.addr);
             self.s.close = true;
-            return Err(io::Error::other(format!("raft: {e:?}")));
+            return Err(io::Error::other(format!("raft: {e}")));
         }
         if let Err(e) = self.s.writes.commit() {
             warning!("closing client {}: {e}", self.s.handle.addr);

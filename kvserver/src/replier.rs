@@ -163,7 +163,6 @@ fn keep_spare(st: &mut OutState, mut bytes: Vec<u8>) {
 }
 
 /// What a batch's replies wait for: both parts, when both are there.
-#[derive(Default)]
 pub(crate) struct Wait {
     /// The commit that covers its writes to the log.
     pub(crate) log: Option<kvcore::Deferred>,
@@ -177,6 +176,16 @@ pub(crate) struct RaftWait {
     pub(crate) coordinator: Arc<dyn kvcore::Coordinator>,
     pub(crate) epoch: u64,
     pub(crate) own_append: Option<u64>,
+}
+
+impl RaftWait {
+    /// Waits until the batch's replies may go out (`Coordinator::settle`); the error says
+    /// why they must not, for the log line of the connection that is closed instead.
+    pub(crate) fn settle(&self) -> Result<(), String> {
+        self.coordinator
+            .settle(self.epoch, self.own_append)
+            .map_err(|e| format!("its replies cannot be confirmed ({e:?})"))
+    }
 }
 
 impl Wait {
@@ -305,10 +314,7 @@ fn run(inner: &Inner) {
             // In hand-off order, which is about the order of the writes' ends in the stream:
             // the first settle waits for a round's commit, those after it mostly find it done.
             if let (Ok(()), Some(r)) = (&done, &job.wait.raft) {
-                done = r
-                    .coordinator
-                    .settle(r.epoch, r.own_append)
-                    .map_err(|e| format!("its replies cannot be confirmed ({e:?})"));
+                done = r.settle();
             }
             match done {
                 Ok(()) => {
