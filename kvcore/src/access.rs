@@ -577,6 +577,7 @@ impl<'a> WriteSlot<'a> {
             && shard.expire_at(i).is_some_and(|at| at <= now)
             && !inner.passive()
         {
+            save(shard, inner, logged, db, key, idx);
             shard.remove(i);
             inner.note_expired();
             inner.journal(Effect::Del { db, key }, logged);
@@ -600,6 +601,20 @@ impl<'a> WriteSlot<'a> {
 
     pub(crate) fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Before a change: an optimistic transaction saves the key as it is, to put it back if
+    /// it is undone (see `tx::Undo`). One borrow check anywhere else.
+    #[inline]
+    fn save(&self) {
+        save(
+            self.shard,
+            self.inner,
+            self.logged,
+            self.db,
+            self.key,
+            self.idx,
+        );
     }
 
     pub(crate) fn db(&self) -> usize {
@@ -635,6 +650,7 @@ impl<'a> WriteSlot<'a> {
         if value.len() > crate::shard::PACKED_BYTES {
             return false;
         }
+        self.save();
         self.unpacked.take();
         self.shard.put_packed(idx, &Value::string(value), self.now)
     }
@@ -659,6 +675,7 @@ impl<'a> WriteSlot<'a> {
     /// The live value for changing in place; stamps `updated_ms`.
     pub(crate) fn value_mut(&mut self) -> Option<&mut Value> {
         let idx = self.idx?;
+        self.save();
         self.unpacked.take();
         let entry = self.shard.entry_mut(idx);
         entry.touch(self.now);
@@ -668,6 +685,7 @@ impl<'a> WriteSlot<'a> {
     /// Stores `value` with expiry `expire_at`, creating the key or replacing its value (the
     /// creation time of an existing key is kept).
     pub(crate) fn put(&mut self, value: Value, expire_at: Option<u64>) {
+        self.save();
         self.unpacked.take();
         match self.idx {
             Some(idx) if expire_at.is_none() && self.shard.put_packed(idx, &value, self.now) => {}
@@ -689,6 +707,7 @@ impl<'a> WriteSlot<'a> {
     /// Inserts a whole entry (RENAME, COPY, MOVE), replacing any existing one: as Redis
     /// deletes the old key and adds the new one, a `new` event either way.
     pub(crate) fn put_entry(&mut self, entry: Entry) {
+        self.save();
         self.unpacked.take();
         if let Some(idx) = self.idx.take() {
             self.shard.remove(idx);
@@ -705,6 +724,7 @@ impl<'a> WriteSlot<'a> {
 
     /// Sets or clears the expiry of the existing key; stamps `updated_ms`.
     pub(crate) fn set_expiry(&mut self, at: Option<u64>) {
+        self.save();
         self.unpacked.take();
         if let Some(idx) = self.idx {
             self.shard.set_expiry(idx, at);
@@ -714,6 +734,7 @@ impl<'a> WriteSlot<'a> {
 
     /// Removes the key, returning its entry.
     pub(crate) fn remove(&mut self) -> Option<Entry> {
+        self.save();
         self.unpacked.take();
         let idx = self.idx.take()?;
         Some(self.shard.remove(idx).entry)
@@ -778,6 +799,21 @@ impl<'a> WriteSlot<'a> {
             );
         }
     }
+}
+
+/// [`WriteSlot::save`], also for [`WriteSlot::new`]'s removal of an expired key.
+#[inline]
+fn save(shard: &Shard, inner: &Inner, logged: &Logged, db: usize, key: &[u8], idx: Option<u32>) {
+    if logged.undo.borrow().is_none() {
+        return;
+    }
+    inner.save_for_undo(
+        logged,
+        db,
+        key,
+        || idx.map_or(0, |i| shard.get(i).entry.value.heap_size()),
+        || idx.map(|i| shard.get(i).into_owned().entry),
+    );
 }
 
 impl Drop for WriteSlot<'_> {

@@ -144,6 +144,11 @@ pub enum Error {
     /// and the stream offset.
     #[error("replication stream: {0}")]
     BadStream(String),
+    /// A [`Scope::Optimistic`](crate::Scope::Optimistic) transaction reached a key another
+    /// client held while it could not wait for it, and was undone: nothing it did stays. Run
+    /// it again with [`Scope::Open`](crate::Scope::Open).
+    #[error("the transaction met another and was undone; run it again as an open one")]
+    Conflict,
     /// The store cannot serve the call now, a read as well as a write, and did nothing: a
     /// replicated store on a node that does not lead its group (a follower must not answer
     /// from a copy that may lack acknowledged writes), or while no leader is known. For a

@@ -44,7 +44,7 @@ pub(crate) struct Inner {
     databases: usize,
     shard_bits: u32,
     shard_mask: usize,
-    hasher: foldhash::fast::RandomState,
+    pub(crate) hasher: foldhash::fast::RandomState,
     clock: Arc<dyn Clock>,
     rng: AtomicU64,
     /// Keys removed because their time ran out (lazily or actively), for INFO's
@@ -446,6 +446,30 @@ impl Inner {
         self.repl.end_group(logged);
     }
 
+    /// The order gate if it is free (a caller holding shards may only try).
+    pub(crate) fn try_gate(&self) -> Option<parking_lot::MutexGuard<'_, ()>> {
+        self.gate.try_lock()
+    }
+
+    /// Drops what a group of `logged` holds back instead of appending it: an optimistic
+    /// transaction being undone (`tx.rs`).
+    pub(crate) fn discard_group(&self, logged: &Logged) {
+        if let Some(p) = self.persist.get() {
+            p.discard_group(logged);
+        }
+        logged.repl.borrow_mut().take();
+    }
+
+    /// Whether an optimistic transaction's changes can still be undone when it ends: nothing
+    /// outside the store sees a change before its transaction ends, as keyspace notifications
+    /// (published at once), watches (touched at once) and a change observer would.
+    pub(crate) fn undoable(&self) -> bool {
+        let bits = self.notify_flags.load(Ordering::Relaxed);
+        bits & (Class::Keyspace as u32 | Class::Keyevent as u32) == 0
+            && !self.watches.any()
+            && !self.observer.any()
+    }
+
     /// Takes the order gate (see the field): the caller may then wait for shards while holding
     /// others. Taken with no shard held.
     ///
@@ -801,6 +825,9 @@ impl Kv {
     /// Runs a whole-store write durably, or inside the running transaction.
     fn durable<R>(&self, f: impl FnOnce(&Logged) -> Result<R>) -> Result<R> {
         match self.tx.as_deref().filter(|t| t.active()) {
+            // An optimistic transaction cannot undo a whole-keyspace write: it takes the gate
+            // first, or gives up (see `Scope::Optimistic`).
+            Some(tx) if !tx.pin(&self.inner) => Err(Error::Conflict),
             Some(tx) => f(tx.logged()),
             None => self.inner.durable(None, f),
         }

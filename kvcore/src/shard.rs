@@ -814,6 +814,29 @@ impl Shard {
         self.entry_mut(idx).set_expire_at(at);
     }
 
+    /// Puts `key` back as it was (`before`; `None`: absent), undoing an optimistic
+    /// transaction's changes (`tx.rs`). A key that exists keeps its slot (a SCAN in progress
+    /// does not lose it).
+    pub(crate) fn restore(&mut self, hash: u64, key: &[u8], before: Option<Entry>) {
+        match (self.find(hash, key), before) {
+            (None, None) => {}
+            (Some(idx), None) => {
+                self.remove(idx);
+            }
+            (None, Some(entry)) => {
+                self.insert(hash, key, entry);
+            }
+            (Some(idx), Some(mut entry)) => {
+                let at = entry.expire_at();
+                entry.set_expire_at(None);
+                self.set_expiry(idx, None);
+                *self.entry_mut(idx) = entry;
+                self.set_expiry(idx, at);
+                self.settle(idx);
+            }
+        }
+    }
+
     /// Slot ids of the entries that carry an expiry.
     pub(crate) fn volatile(&self) -> &[u32] {
         &self.volatile

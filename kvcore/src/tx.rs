@@ -53,6 +53,22 @@ pub enum Scope<'a> {
     /// waiting for a shard out of order safe (Invariant 12). Other clients wait only for the
     /// shards the transaction holds.
     Open(&'a [(usize, &'a [u8])]),
+    /// As [`Scope::Open`], without the order gate, so that several run at once: the declared
+    /// keys are locked up front as [`Scope::Keys`] locks them, and another key the closure
+    /// reaches is locked then if it is free. If it is not, the transaction takes the order
+    /// gate if that is free and waits for the key as an open transaction does; if the gate is
+    /// not free either, waiting could deadlock, so the transaction is *doomed*: what it did
+    /// is undone (each changed key is put back as it was before the transaction first
+    /// changed it) and [`Kv::transaction`] returns [`Error::Conflict`], for the caller to run
+    /// it again with [`Scope::Open`]. A doomed closure keeps running until it returns (its
+    /// operations see a shard it could not lock as empty, and what they do is undone):
+    /// [`Kv::tx_doomed`] tells it to stop early, and [`Kv::tx_pin`] makes sure what it does
+    /// next will not be undone (before an effect outside the store, such as a publish).
+    ///
+    /// Undoing is possible only while nothing outside the store has seen the changes: with
+    /// keyspace notifications on, a [`Watch`] taken or a change observer set, the
+    /// transaction runs as [`Scope::Open`] from the start ([`Kv::optimistic_possible`]).
+    Optimistic(&'a [(usize, &'a [u8])]),
     /// Every key of every database: what whole-keyspace operations (FLUSHALL, FLUSHDB, SWAPDB,
     /// KEYS, SCAN, DBSIZE, RANDOMKEY, ...) need. Every other client waits while it runs.
     Everything,
@@ -76,6 +92,8 @@ pub(crate) struct TxLocks {
     grown: RefCell<Vec<RwLockWriteGuard<'static, Shard>>>,
     /// How the transaction was scoped: what to do about a shard it does not hold.
     kind: Kind,
+    /// A [`Scope::Optimistic`] transaction's state (`None` for the other kinds).
+    optimistic: Option<OptimisticLocks>,
     /// What the transaction logged: one group for all its operations.
     pub(crate) logged: Logged,
 }
@@ -85,9 +103,113 @@ pub(crate) struct TxLocks {
 enum Kind {
     Keys,
     Open,
+    Optimistic,
     Everything,
 }
 
+/// What a [`Scope::Optimistic`] transaction keeps besides its shards (its undo record and
+/// the order gate, once taken, are in its [`Logged`], which its writes reach).
+#[derive(Default)]
+struct OptimisticLocks {
+    /// It reached a shard it could not lock: it will be undone.
+    doomed: Cell<bool>,
+    /// The empty shards handed out for the shards it could not lock (one per shard, so two
+    /// of them are never the same memory); thrown away with what was written into them.
+    /// Boxed: the transaction points at them while the vector grows.
+    #[allow(clippy::vec_box)]
+    stand_ins: RefCell<Vec<Box<Shard>>>,
+}
+
+/// The keys an optimistic transaction changed, as they were before its first change to each
+/// (`None`: absent): what undoing it puts back. Kept in the transaction's [`Logged`], which
+/// every write of the transaction reaches (`access::WriteSlot`); gone once the transaction
+/// took the order gate (it can no longer be undone).
+#[derive(Debug, Default)]
+pub(crate) struct Undo {
+    saved: Vec<(usize, Box<[u8]>, Option<crate::entry::Entry>)>,
+    /// Positions in `saved`, by the hash of `(database, key)`.
+    index: hashbrown::HashTable<usize>,
+}
+
+/// A value larger than this is not copied for undoing: the transaction takes the order gate
+/// instead if it can (it then cannot be undone), so a script changing a large list does not
+/// copy the list.
+const UNDO_COPY_LIMIT: usize = 64 * 1024;
+
+fn undo_hash(db: usize, key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one((db, key))
+}
+
+impl Undo {
+    /// Whether `key` of database `db` was saved already.
+    fn has(&self, db: usize, key: &[u8]) -> bool {
+        let saved = &self.saved;
+        self.index
+            .find(undo_hash(db, key), |&i| {
+                saved[i].0 == db && &*saved[i].1 == key
+            })
+            .is_some()
+    }
+
+    /// Saves `entry` as `key`'s state before the transaction's first change to it (the
+    /// caller checked it is not saved yet).
+    fn save(&mut self, db: usize, key: &[u8], entry: Option<crate::entry::Entry>) {
+        let saved = &self.saved;
+        self.index
+            .insert_unique(undo_hash(db, key), saved.len(), |&i| {
+                undo_hash(saved[i].0, &saved[i].1)
+            });
+        self.saved.push((db, key.into(), entry));
+    }
+}
+
+impl Inner {
+    /// Called by a write of an optimistic transaction about to change `key` (see [`Undo`]):
+    /// saves the key's current entry (`current` copies it; `size`: its heap bytes) unless it
+    /// is saved already or the transaction took the gate. A large entry is not copied when
+    /// the gate can be taken instead.
+    pub(crate) fn save_for_undo(
+        &self,
+        logged: &Logged,
+        db: usize,
+        key: &[u8],
+        size: impl FnOnce() -> usize,
+        current: impl FnOnce() -> Option<crate::entry::Entry>,
+    ) {
+        let mut undo = logged.undo.borrow_mut();
+        let Some(u) = undo.as_mut() else {
+            return;
+        };
+        if u.has(db, key) {
+            return;
+        }
+        if size() > UNDO_COPY_LIMIT && self.promote(logged) {
+            *undo = None;
+            return;
+        }
+        u.save(db, key, current());
+    }
+
+    /// Takes the order gate for an optimistic transaction, if it is free (a try: the caller
+    /// holds shards). From then on the transaction waits for shards as an open one does and
+    /// is never undone. True if it holds the gate now.
+    fn promote(&self, logged: &Logged) -> bool {
+        if logged.promoted.borrow().is_some() {
+            return true;
+        }
+        let Some(gate) = self.try_gate() else {
+            return false;
+        };
+        // SAFETY: only the lifetime changes. The guard borrows this `Inner`, which `run`'s
+        // caller keeps alive until `run` returns; `Running`'s drop, inside `run`, takes the
+        // guard out of `promoted` and drops it.
+        let gate =
+            unsafe { std::mem::transmute::<MutexGuard<'_, ()>, MutexGuard<'static, ()>>(gate) };
+        *logged.promoted.borrow_mut() = Some(gate);
+        true
+    }
+}
 // SAFETY: the raw shard pointers (and the `Logged` and `RefCell`s, which are not `Sync`) are used only by
 // `active`'s caller, which `active` restricts to the owner thread while the transaction is
 // open; the owner thread closes the transaction before the guards behind the pointers are
@@ -142,6 +264,7 @@ impl TxLocks {
         };
         match self.kind {
             Kind::Open => self.grow(inner, db, s, pos),
+            Kind::Optimistic => self.reach(inner, db, s, pos),
             Kind::Keys => panic!(
                 "a transaction touched database {db} shard {s}, outside its scope \
                  (declare the key, or use Scope::Open or Scope::Everything)"
@@ -149,6 +272,97 @@ impl TxLocks {
             Kind::Everything => {
                 panic!("a transaction touched database {db} shard {s}, which does not exist")
             }
+        }
+    }
+
+    /// One more shard for an optimistic transaction (see [`Scope::Optimistic`]): locked if
+    /// it is free; waited for if the order gate can be taken; otherwise an empty stand-in,
+    /// and the transaction is doomed. It never waits while holding shards without the gate
+    /// (Invariant 12).
+    #[cold]
+    fn reach(&self, inner: &Inner, db: usize, s: usize, pos: usize) -> NonNull<Shard> {
+        if self.logged.promoted.borrow().is_some() {
+            return self.grow(inner, db, s, pos);
+        }
+        if let Some(mut guard) = inner.try_write_shard(db, s) {
+            let shard = NonNull::from(&mut *guard);
+            // SAFETY: as in `grow`.
+            let guard = unsafe {
+                std::mem::transmute::<RwLockWriteGuard<'_, Shard>, RwLockWriteGuard<'static, Shard>>(
+                    guard,
+                )
+            };
+            self.shards.borrow_mut().insert(pos, ((db, s), shard));
+            self.grown.borrow_mut().push(guard);
+            return shard;
+        }
+        if inner.promote(&self.logged) {
+            // Holding the gate, it is never undone: drop what it saved for that.
+            self.logged.undo.borrow_mut().take();
+            return self.grow(inner, db, s, pos);
+        }
+        let o = self.optimistic.as_ref().expect("an optimistic transaction");
+        o.doomed.set(true);
+        let mut stand_in = Box::new(Shard::new(inner.hasher.clone()));
+        let shard = NonNull::from(&mut *stand_in);
+        o.stand_ins.borrow_mut().push(stand_in);
+        self.shards.borrow_mut().insert(pos, ((db, s), shard));
+        shard
+    }
+
+    /// Whether this optimistic transaction is doomed (see [`Scope::Optimistic`]).
+    pub(crate) fn doomed(&self) -> bool {
+        self.optimistic.as_ref().is_some_and(|o| o.doomed.get())
+    }
+
+    /// Makes sure what the transaction does next is not undone: true for any transaction but
+    /// an optimistic one that cannot take the order gate now, which is doomed from then on.
+    pub(crate) fn pin(&self, inner: &Inner) -> bool {
+        let Some(o) = &self.optimistic else {
+            return true;
+        };
+        if o.doomed.get() {
+            return false;
+        }
+        if inner.promote(&self.logged) {
+            self.logged.undo.borrow_mut().take();
+            return true;
+        }
+        o.doomed.set(true);
+        false
+    }
+
+    /// Puts back every key a doomed optimistic transaction changed, in the shards it holds
+    /// (a stand-in shard is thrown away instead).
+    fn undo(&self, inner: &Inner) {
+        let Some(undo) = self.logged.undo.borrow_mut().take() else {
+            return;
+        };
+        let stand_ins: Vec<*const Shard> = self
+            .optimistic
+            .as_ref()
+            .map(|o| {
+                o.stand_ins
+                    .borrow()
+                    .iter()
+                    .map(|b| &**b as *const Shard)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let shards = self.shards.borrow();
+        for (db, key, before) in undo.saved.into_iter().rev() {
+            let hash = inner.hash(&key);
+            let id = (db, inner.shard_of(hash));
+            let Ok(pos) = shards.binary_search_by(|(i, _)| i.cmp(&id)) else {
+                unreachable!("a changed key's shard is held");
+            };
+            let ptr = shards[pos].1;
+            if stand_ins.contains(&ptr.as_ptr().cast_const()) {
+                continue;
+            }
+            // SAFETY: the transaction is open on this thread and holds the shard; nothing
+            // else references it now (the closure returned).
+            unsafe { &mut *ptr.as_ptr() }.restore(hash, &key, before);
         }
     }
 
@@ -246,10 +460,22 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.inner.end_group(&self.locks.logged);
+        if self.locks.doomed() {
+            self.inner.discard_group(&self.locks.logged);
+        } else {
+            self.inner.end_group(&self.locks.logged);
+        }
         self.locks.open.store(false, Ordering::Release);
         // Nothing reaches the shards through the transaction any more (closed above).
         drop(self.locks.grown.take());
+        if let Some(o) = &self.locks.optimistic {
+            for mut stand_in in o.stand_ins.take() {
+                // Its free slots leave the store's vacant count, as a cleared shard's do.
+                stand_in.clear();
+            }
+        }
+        drop(self.locks.logged.undo.take());
+        drop(self.locks.logged.promoted.take());
         // `_guards` drop after this: no handle can reach the shards any more.
     }
 }
@@ -266,7 +492,7 @@ pub(crate) fn run<R>(
         p.check_writable()?;
     }
     let (ids, kind) = match scope {
-        Scope::Keys(keys) | Scope::Open(keys) => {
+        Scope::Keys(keys) | Scope::Open(keys) | Scope::Optimistic(keys) => {
             for &(db, _) in keys {
                 if db >= inner.databases() {
                     return Err(Error::DbIndexOutOfRange);
@@ -274,6 +500,10 @@ pub(crate) fn run<R>(
             }
             let kind = match scope {
                 Scope::Open(_) => Kind::Open,
+                // With the gate held already (a `GateHold`), or with changes seen outside
+                // the store before it ends, it cannot be undone: it runs as an open one.
+                Scope::Optimistic(_) if holds_gate(inner) || !inner.undoable() => Kind::Open,
+                Scope::Optimistic(_) => Kind::Optimistic,
                 _ => Kind::Keys,
             };
             (crate::access::shard_ids(inner, keys), kind)
@@ -288,8 +518,9 @@ pub(crate) fn run<R>(
     // Invariant 12: with the order gate, the shards are taken in order, waiting for each;
     // without it, without waiting while holding any. A thread holding a `GateHold` on this
     // store has the gate already.
-    let gate = (kind != Kind::Keys && !holds_gate(inner)).then(|| inner.gate());
-    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if kind != Kind::Keys {
+    let ordered = matches!(kind, Kind::Keys | Kind::Optimistic);
+    let gate = (!ordered && !holds_gate(inner)).then(|| inner.gate());
+    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if !ordered {
         ids.iter()
             .map(|&(db, s)| inner.write_shard(db, s))
             .collect()
@@ -314,8 +545,12 @@ pub(crate) fn run<R>(
         shards: RefCell::new(shards),
         grown: RefCell::new(Vec::new()),
         kind,
+        optimistic: (kind == Kind::Optimistic).then(OptimisticLocks::default),
         logged: Logged::default(),
     });
+    if kind == Kind::Optimistic {
+        *locks.logged.undo.borrow_mut() = Some(Box::default());
+    }
     inner.begin_group(&locks.logged);
     let running = Running {
         inner,
@@ -328,7 +563,15 @@ pub(crate) fn run<R>(
     };
     let res = f(&tx);
     drop(tx);
+    let doomed = locks.doomed();
+    if doomed {
+        locks.undo(inner);
+    }
     drop(running);
+    if doomed {
+        crate::kv::flush_notifications();
+        return Err(Error::Conflict);
+    }
     let acked = inner.persist.get().map(|p| p.ack(&locks.logged, batch));
     crate::kv::flush_notifications();
     acked.transpose()?;
@@ -408,6 +651,28 @@ impl Kv {
             _guard: guard,
             inner: Arc::clone(&self.inner),
         }
+    }
+
+    /// Inside a [`Scope::Optimistic`] transaction on this thread: whether it is doomed (it
+    /// reached a key another client holds, and will be undone): the closure may as well stop.
+    /// False outside one.
+    pub fn tx_doomed(&self) -> bool {
+        self.tx_locks().is_some_and(TxLocks::doomed)
+    }
+
+    /// Inside a [`Scope::Optimistic`] transaction on this thread: makes sure it will not be
+    /// undone from here on (it takes the order gate, if that is free), before the closure does
+    /// something the store cannot take back, like publishing a message. False if that cannot
+    /// be done: the transaction is doomed, and the closure must not do it. True outside one.
+    pub fn tx_pin(&self) -> bool {
+        self.tx_locks().is_none_or(|t| t.pin(&self.inner))
+    }
+
+    /// Whether a [`Scope::Optimistic`] transaction started now would run optimistically (no
+    /// keyspace notifications, watches or change observer: see [`Scope::Optimistic`]), rather
+    /// than as [`Scope::Open`].
+    pub fn optimistic_possible(&self) -> bool {
+        self.inner.undoable()
     }
 
     /// Runs `f` as one atomic, isolated step over `scope`'s keys: no other client observes
@@ -708,3 +973,6 @@ impl Watches {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -189,6 +189,10 @@ pub(crate) fn dbsize(db: &Db) -> u64 {
 /// In a persistent store, durable (see `Inner::durable`).
 pub(crate) fn flushdb(db: &Db) -> Result<()> {
     let inner = &*db.inner;
+    // An optimistic transaction cannot undo it: it takes the gate first, or gives up.
+    if db.tx().is_some_and(|tx| !tx.pin(inner)) {
+        return Err(crate::Error::Conflict);
+    }
     db.durable(|logged| {
         // Every shard of the database, in order: the order gate first (Invariant 12).
         let _gate = db.tx().is_none().then(|| inner.gate());

@@ -93,6 +93,10 @@ pub(crate) struct Logged {
     reserved: Cell<usize>,
     /// The replication commands of a group, held back until it ends (`repl/`).
     pub(crate) repl: RefCell<Option<crate::repl::Cmds>>,
+    /// An optimistic transaction's undo record (`tx.rs`), while it can be undone.
+    pub(crate) undo: RefCell<Option<Box<crate::tx::Undo>>>,
+    /// The order gate, once an optimistic transaction took it (`tx.rs`).
+    pub(crate) promoted: RefCell<Option<parking_lot::MutexGuard<'static, ()>>>,
 }
 
 impl Logged {
@@ -223,6 +227,11 @@ impl Persist {
             logged.note(seq);
             self.dirty.fetch_add(bodies.len() as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Drops the records held since `begin_group` (an undone transaction's).
+    pub(crate) fn discard_group(&self, logged: &Logged) {
+        logged.group.borrow_mut().take();
     }
 
     /// Refuses writes once the log has failed (checked before an operation changes anything).
