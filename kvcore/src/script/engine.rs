@@ -1,16 +1,18 @@
-//! [`Engine`]: one Lua interpreter, its script cache, and the running script's state.
+//! [`Engine`]: a pool of Lua interpreters, the script cache they share, and the state of the
+//! scripts they run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use mlua::{
     Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value as Lua_, VmState,
 };
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::convert::from_lua;
 pub(super) use super::convert::invoke;
+use super::pool::{Pool, RunState, since};
 use super::value::Value;
 
 /// What runs the commands a script sends with `redis.call`/`redis.pcall`: kvserver's command
@@ -67,8 +69,13 @@ pub enum Source<'a> {
 pub struct EngineOptions {
     /// `redis.REDIS_VERSION`.
     pub version: String,
-    /// The most memory the interpreter may allocate; a script that needs more fails.
+    /// The most memory one interpreter may allocate; a script that needs more fails. The
+    /// bound is per interpreter: the engine has `2 * interpreters + 1` of them (EVAL's,
+    /// FUNCTION's, and the one that checks a library before it joins). Default 256 MiB.
     pub memory_limit: usize,
+    /// How many scripts (and, apart, how many functions) may run Lua at once: the size of
+    /// each interpreter pool (0 counts as 1). Default: the machine's parallelism, 1 to 8.
+    pub interpreters: usize,
 }
 
 impl Default for EngineOptions {
@@ -76,24 +83,31 @@ impl Default for EngineOptions {
         EngineOptions {
             version: "7.0.15".to_string(),
             memory_limit: 256 << 20,
+            interpreters: super::pool::default_size(),
         }
     }
 }
 
-/// A cached script.
+/// A script compiled in one interpreter.
 struct Cached {
     function: Function,
     flags: ScriptFlags,
 }
 
-/// The interpreter and what lives in it.
+/// An interpreter and what lives in it.
 pub(super) struct Vm {
     pub(super) lua: Lua,
     pub(super) compile: Function,
     run: Function,
-    /// By SHA-1 hex, with foldhash (per-process seed): SipHash of the 40 bytes was 1% of a
-    /// short script's CPU.
+    /// The scripts compiled here, by SHA-1 hex, with foldhash (per-process seed): SipHash of
+    /// the 40 bytes was 1% of a short script's CPU. A subset of the engine's cache, as of
+    /// `generation`.
     scripts: HashMap<[u8; 40], Cached, foldhash::fast::RandomState>,
+    /// Which generation of the shared state this interpreter reflects: the script cache's
+    /// (`Cache::generation`), or for a functions interpreter the libraries'.
+    pub(super) generation: u64,
+    /// Its SCRIPT KILL flag, which its count hook reads.
+    pub(super) kill: Arc<AtomicBool>,
     /// A functions interpreter's `engine.load` and `engine.call` (see `prelude.lua`).
     pub(super) load: Option<Function>,
     pub(super) call: Option<Function>,
@@ -119,29 +133,73 @@ pub(super) struct RunCtx {
 // `Engine::execute` (which holds the interpreter's lock), and cleared before it returns.
 unsafe impl Send for RunCtx {}
 
-/// Lua scripting over a store, as Redis 7 offers it (EVAL, EVALSHA, SCRIPT): one Lua 5.1
-/// interpreter with Redis's sandbox and `redis` API, a cache of scripts by SHA-1, and the
-/// state other clients see while a script runs (for BUSY replies and SCRIPT KILL).
+/// A script the cache knows: what an interpreter that has not compiled it compiles.
+struct Script {
+    body: Box<[u8]>,
+    flags: ScriptFlags,
+}
+
+/// The script cache, one per engine as Redis's is one per server: every interpreter of the
+/// pool can run every script in it, compiling it on first use.
+struct Cache {
+    /// By SHA-1 hex (foldhash, as `Vm::scripts`).
+    scripts: RwLock<HashMap<[u8; 40], Arc<Script>, foldhash::fast::RandomState>>,
+    /// Bumped by SCRIPT FLUSH (under `scripts`' write lock): an interpreter that last saw
+    /// an older generation drops what it compiled before it looks anything up.
+    generation: AtomicU64,
+}
+
+impl Cache {
+    /// Brings `vm` to the current generation: after a SCRIPT FLUSH, it forgets its scripts.
+    fn sync(&self, vm: &mut Vm) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if vm.generation != generation {
+            vm.scripts.clear();
+            let _ = vm.lua.gc_collect();
+            vm.generation = generation;
+        }
+    }
+
+    fn get(&self, sha: &[u8; 40]) -> Option<Arc<Script>> {
+        self.scripts.read().get(sha).cloned()
+    }
+
+    fn register(&self, sha: [u8; 40], body: &[u8], flags: ScriptFlags) {
+        if self.scripts.read().contains_key(&sha) {
+            return;
+        }
+        self.scripts.write().entry(sha).or_insert_with(|| {
+            Arc::new(Script {
+                body: body.into(),
+                flags,
+            })
+        });
+    }
+}
+
+/// Lua scripting over a store, as Redis 7 offers it (EVAL, EVALSHA, SCRIPT, FUNCTION, FCALL):
+/// Lua 5.1 interpreters with Redis's sandbox and `redis` API, a cache of scripts by SHA-1,
+/// and the state other clients see while scripts run (for BUSY replies and SCRIPT KILL).
+///
+/// Scripts run side by side: the engine has a pool of interpreters for EVAL scripts and
+/// another for functions ([`EngineOptions::interpreters`] each), and a script takes a free
+/// one. What a client sees does not depend on which: the script cache and the function
+/// libraries are the engine's, and an interpreter compiles a cached script, or reloads the
+/// libraries, when it first needs them.
 ///
 /// The engine does not lock keys: its caller runs [`Engine::eval`] inside a transaction
 /// (`Scope::Open` with the script's declared keys), and its [`Host`] runs each command on the
 /// transaction's handles.
 pub struct Engine {
-    vm: Mutex<Vm>,
-    /// FUNCTION's libraries, in an interpreter of their own (as in Redis).
-    pub(super) functions: Mutex<super::function::Functions>,
-    /// The running function's name and the command that called it (FUNCTION STATS), if a
-    /// function runs.
-    pub(super) running_function: Mutex<super::function::Running>,
-    /// How many libraries and functions are loaded (FUNCTION STATS, which must not wait for
-    /// `functions` while an FCALL holds it).
-    pub(super) function_counts: Mutex<(usize, usize)>,
-    /// When the running script started (ms since the Unix epoch); 0 when none runs.
-    started: AtomicU64,
-    /// SCRIPT KILL asked the running script to stop.
-    pub(super) kill: Arc<AtomicBool>,
-    /// The running script wrote.
-    wrote: Arc<AtomicBool>,
+    /// EVAL's interpreters.
+    pub(super) scripts: Pool<Vm>,
+    cache: Cache,
+    /// FUNCTION's interpreters, apart from EVAL's (as in Redis).
+    pub(super) functions: Pool<super::function::Functions>,
+    /// The libraries every functions interpreter loads, and the changes to them.
+    pub(super) libraries: super::function::Libraries,
+    /// How many scripts and functions run now: while none does, `running_for` is one load.
+    running: AtomicUsize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -150,46 +208,53 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// What [`Engine::kill`] did.
+/// What [`Engine::kill`] or [`Engine::kill_function`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KillOutcome {
-    /// No script was running.
+    /// No script (or function) was running.
     NotBusy,
-    /// The running script has written: killing it would leave half its work.
+    /// Every running script has written: killing one would leave half its work.
     Unkillable,
-    /// The running script will stop at its next check (within 100 000 instructions).
+    /// The running scripts that have not written will stop at their next check (within
+    /// 100 000 instructions).
     Killed,
 }
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 impl Engine {
-    /// A new interpreter with Redis's environment.
+    /// A new engine: its interpreters, each with Redis's environment.
     ///
     /// # Panics
-    /// If the interpreter cannot be built (out of memory at start-up).
+    /// If an interpreter cannot be built (out of memory at start-up).
     pub fn new(opts: EngineOptions) -> Engine {
-        let kill = Arc::new(AtomicBool::new(false));
-        let wrote = Arc::new(AtomicBool::new(false));
+        let n = opts.interpreters.max(1);
         // A failure here is a bug in the prelude or no memory at start-up, not bad input.
-        let vm = new_vm(&opts, &kill, &wrote, false).expect("the Lua interpreter starts");
-        let fvm = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
+        let scripts = Pool::new(n, |run| new_vm(&opts, &run.kill, &run.wrote, false))
+            .expect("the Lua interpreter starts");
+        let functions = Pool::new(n, |run| {
+            new_vm(&opts, &run.kill, &run.wrote, true).map(super::function::Functions::new)
+        })
+        .expect("the Lua interpreter starts");
+        // Nothing kills the loader's code (it has its own timeout) nor reads what it wrote.
+        let (kill, wrote) = Default::default();
+        let loader = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
         Engine {
-            vm: Mutex::new(vm),
-            functions: Mutex::new(super::function::Functions::new(fvm)),
-            running_function: Mutex::new(super::function::Running::default()),
-            function_counts: Mutex::new((0, 0)),
-            started: AtomicU64::new(0),
-            kill,
-            wrote,
+            scripts,
+            cache: Cache {
+                scripts: RwLock::new(HashMap::default()),
+                generation: AtomicU64::new(0),
+            },
+            functions,
+            libraries: super::function::Libraries::new(loader),
+            running: AtomicUsize::new(0),
         }
     }
 
     /// Compiles and caches a script (SCRIPT LOAD): its SHA-1, or the error reply.
     pub fn load(&self, body: &[u8]) -> Result<String, Value> {
-        let mut vm = self.vm.lock();
-        let sha = sha1_hex(body);
-        cached(&mut vm, &sha, body)?;
+        let (_, mut vm) = self.scripts.pick();
+        let sha = self.resolve(&mut vm, Source::Body(body))?;
         Ok(String::from_utf8_lossy(&sha).into_owned())
     }
 
@@ -198,14 +263,22 @@ impl Engine {
         let Some(sha) = normalize(sha) else {
             return false;
         };
-        self.vm.lock().scripts.contains_key(&sha)
+        self.cache.scripts.read().contains_key(&sha)
     }
 
-    /// Empties the script cache (SCRIPT FLUSH).
+    /// Empties the script cache (SCRIPT FLUSH). Every interpreter forgets what it compiled:
+    /// an idle one now, a busy one before it next looks a script up.
     pub fn flush(&self) {
-        let mut vm = self.vm.lock();
-        vm.scripts.clear();
-        let _ = vm.lua.gc_collect();
+        {
+            let mut scripts = self.cache.scripts.write();
+            scripts.clear();
+            self.cache.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        for slot in self.scripts.slots() {
+            if let Some(mut vm) = slot.vm.try_lock() {
+                self.cache.sync(&mut vm);
+            }
+        }
     }
 
     /// The flags of a script, compiling and caching it if it is a body: what the caller
@@ -214,8 +287,19 @@ impl Engine {
     /// # Errors
     /// The error reply: NOSCRIPT for an unknown SHA-1, a bad shebang, a compile error.
     pub fn flags(&self, source: Source<'_>) -> Result<ScriptFlags, Value> {
-        let mut vm = self.vm.lock();
-        let sha = resolve(&mut vm, source)?;
+        let known = match source {
+            Source::Body(body) => self.cache.get(&sha1_hex(body)),
+            Source::Sha(sha) => Some(
+                normalize(sha)
+                    .and_then(|sha| self.cache.get(&sha))
+                    .ok_or_else(noscript)?,
+            ),
+        };
+        if let Some(script) = known {
+            return Ok(script.flags);
+        }
+        let (_, mut vm) = self.scripts.pick();
+        let sha = self.resolve(&mut vm, source)?;
         Ok(vm.scripts[&sha].flags)
     }
 
@@ -229,34 +313,62 @@ impl Engine {
         read_only: bool,
         host: &mut dyn Host,
     ) -> Value {
-        let mut vm = self.vm.lock();
-        let sha = match resolve(&mut vm, source) {
+        let (slot, mut vm) = self.scripts.pick();
+        let sha = match self.resolve(&mut vm, source) {
             Ok(sha) => sha,
             Err(e) => return e,
         };
-        let flags = vm.scripts[&sha].flags;
-        let function = vm.scripts[&sha].function.clone();
+        let cached = &vm.scripts[&sha];
+        let (function, flags) = (cached.function.clone(), cached.flags);
         let call = Call {
             resp3: false,
             read_only: read_only || flags.no_writes,
         };
-        self.execute(&vm, call, host, &sha, |vm| run(vm, &function, keys, argv))
+        self.execute(&slot.run, &vm, call, host, &sha, |vm| {
+            run(vm, &function, keys, argv)
+        })
     }
 
-    /// Runs `f` (a script or a function) as the running script: its host and protocol in
-    /// the interpreter's application data, the state SCRIPT KILL and BUSY replies read, and
-    /// the result or error as a reply (`name`: what an error names, a SHA-1 or a function).
+    /// The cache key of `source` in `vm`, compiled there: a body on first sight (which then
+    /// joins the cache), a SHA-1 from the cache's body if `vm` has not compiled it yet.
+    fn resolve(&self, vm: &mut Vm, source: Source<'_>) -> Result<[u8; 40], Value> {
+        self.cache.sync(vm);
+        match source {
+            Source::Body(body) => {
+                let sha = sha1_hex(body);
+                if !vm.scripts.contains_key(&sha) {
+                    let flags = compile(vm, &sha, body)?;
+                    self.cache.register(sha, body, flags);
+                }
+                Ok(sha)
+            }
+            Source::Sha(sha) => {
+                let sha = normalize(sha).ok_or_else(noscript)?;
+                if !vm.scripts.contains_key(&sha) {
+                    let script = self.cache.get(&sha).ok_or_else(noscript)?;
+                    compile(vm, &sha, &script.body)?;
+                }
+                Ok(sha)
+            }
+        }
+    }
+
+    /// Runs `f` (a script or a function) in the interpreter `vm` of `run` as a running
+    /// script: its host and protocol in the interpreter's application data, the state SCRIPT
+    /// KILL and BUSY replies read, and the result or error as a reply (`name`: what an error
+    /// names, a SHA-1 or a function).
     pub(super) fn execute(
         &self,
+        run: &RunState,
         vm: &Vm,
         call: Call,
         host: &mut dyn Host,
         name: &[u8],
         f: impl FnOnce(&Vm) -> mlua::Result<(bool, Lua_)>,
     ) -> Value {
-        self.kill.store(false, Ordering::Relaxed);
-        self.wrote.store(false, Ordering::Relaxed);
-        self.started.store(now_ms().max(1), Ordering::Release);
+        run.kill.store(false, Ordering::Relaxed);
+        run.wrote.store(false, Ordering::Relaxed);
+        let running = Started::new(self, run);
         let host: std::ptr::NonNull<dyn Host + '_> = std::ptr::NonNull::from(host);
         // SAFETY: only the lifetime is erased, for the application data (see `RunCtx`); the
         // pointer is cleared below, before `host`'s borrow ends.
@@ -278,10 +390,10 @@ impl Engine {
             ctx.call.resp3
         })
         .unwrap_or(false);
-        self.started.store(0, Ordering::Release);
-        if self.kill.swap(false, Ordering::Relaxed) {
+        drop(running);
+        if run.kill.swap(false, Ordering::Relaxed) {
             // The kill hook stays on every line after a kill; put the periodic one back.
-            set_kill_hook(&vm.lua, &self.kill);
+            set_kill_hook(&vm.lua, &vm.kill);
         }
         match result {
             Ok((true, v)) => from_lua(&v, resp3),
@@ -290,25 +402,63 @@ impl Engine {
         }
     }
 
-    /// How long the running script has run, in ms; `None` when none runs.
+    /// How long the longest-running script or function has run, in ms; `None` when none
+    /// runs.
     pub fn running_for(&self) -> Option<u64> {
-        match self.started.load(Ordering::Acquire) {
-            0 => None,
-            t => Some(now_ms().saturating_sub(t)),
+        if self.running.load(Ordering::Acquire) == 0 {
+            return None;
         }
+        let oldest = [self.scripts.oldest(), self.functions.oldest()]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some(since(oldest))
     }
 
-    /// Asks the running script to stop (SCRIPT KILL), unless it has written.
-    pub fn kill(&self) -> KillOutcome {
-        if self.started.load(Ordering::Acquire) == 0 {
-            return KillOutcome::NotBusy;
-        }
-        if self.wrote.load(Ordering::Relaxed) {
-            return KillOutcome::Unkillable;
-        }
-        self.kill.store(true, Ordering::Relaxed);
-        KillOutcome::Killed
+    /// How many scripts and functions run now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
     }
+
+    /// Asks the running EVAL scripts to stop (SCRIPT KILL): every one that has not written.
+    /// `NotBusy` if no EVAL script runs (a function may), `Unkillable` if every running one
+    /// wrote, `Killed` if at least one was asked.
+    pub fn kill(&self) -> KillOutcome {
+        self.scripts.kill()
+    }
+
+    /// Asks the running functions to stop (FUNCTION KILL), as [`Engine::kill`] asks EVAL
+    /// scripts.
+    pub fn kill_function(&self) -> KillOutcome {
+        self.functions.kill()
+    }
+}
+
+/// Marks an interpreter's script as running from its creation to its drop (a panic in the
+/// host included): its start time, and the engine's count.
+struct Started<'a> {
+    engine: &'a Engine,
+    run: &'a RunState,
+}
+
+impl<'a> Started<'a> {
+    fn new(engine: &'a Engine, run: &'a RunState) -> Started<'a> {
+        run.started.store(now_ms().max(1), Ordering::Release);
+        // After `started`: whoever sees the count sees the start time.
+        engine.running.fetch_add(1, Ordering::AcqRel);
+        Started { engine, run }
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        self.run.started.store(0, Ordering::Release);
+        self.engine.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn noscript() -> Value {
+    Value::error("NOSCRIPT No matching script. Please use EVAL.")
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -337,25 +487,8 @@ fn normalize(sha: &[u8]) -> Option<[u8; 40]> {
     Some(out)
 }
 
-/// The cache key of `source`, compiling a body on first sight.
-fn resolve(vm: &mut Vm, source: Source<'_>) -> Result<[u8; 40], Value> {
-    match source {
-        Source::Body(body) => {
-            let sha = sha1_hex(body);
-            cached(vm, &sha, body)?;
-            Ok(sha)
-        }
-        Source::Sha(sha) => normalize(sha)
-            .filter(|sha| vm.scripts.contains_key(sha))
-            .ok_or_else(|| Value::error("NOSCRIPT No matching script. Please use EVAL.")),
-    }
-}
-
-/// Compiles `body` into the cache under `sha` unless it is there.
-fn cached(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<(), Value> {
-    if vm.scripts.contains_key(sha) {
-        return Ok(());
-    }
+/// Compiles `body` into `vm`'s scripts under `sha`: its flags, or the error reply.
+fn compile(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<ScriptFlags, Value> {
     let (flags, code) = shebang(body)?;
     let compiled: MultiValue = vm
         .compile
@@ -368,7 +501,7 @@ fn cached(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<(), Value> {
     match (compiled.next(), compiled.next()) {
         (Some(Lua_::Function(function)), _) => {
             vm.scripts.insert(*sha, Cached { function, flags });
-            Ok(())
+            Ok(flags)
         }
         (_, Some(Lua_::String(msg))) => Err(Value::Error(
             [
@@ -729,6 +862,8 @@ fn new_vm(
         call: engine.get("call")?,
         lua,
         scripts: HashMap::default(),
+        generation: 0,
+        kill: Arc::clone(kill),
     })
 }
 
@@ -1058,5 +1193,258 @@ mod host_tests {
         assert!(
             matches!(eval(&engine, &mut host, "return os", &[]), Value::Error(e) if e.starts_with(b"ERR user_script:1: Script attempted to access nonexistent global variable 'os'"))
         );
+    }
+}
+
+/// The interpreter pool: scripts side by side, one cache for all, SCRIPT KILL of several.
+#[cfg(test)]
+pub(super) mod pool_tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use parking_lot::Condvar;
+
+    use super::*;
+    use crate::script::pool::prefer;
+
+    /// Long enough for any machine; a test that reaches it failed.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn engine(interpreters: usize) -> Engine {
+        Engine::new(EngineOptions {
+            interpreters,
+            ..EngineOptions::default()
+        })
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(s.as_bytes().to_vec())
+    }
+
+    /// A host whose `meet` waits (at most `PATIENCE`) until two scripts have called it: 1 if
+    /// the other came, 0 if not. With one interpreter the second script cannot start while
+    /// the first waits, so both answer 0.
+    struct Meet<'a>(&'a (Mutex<usize>, Condvar));
+
+    impl Host for Meet<'_> {
+        fn call(&mut self, _args: &[&[u8]], _call: &Call) -> (Value, bool) {
+            let (arrived, cv) = self.0;
+            let mut arrived = arrived.lock();
+            *arrived += 1;
+            cv.notify_all();
+            let deadline = Instant::now() + PATIENCE;
+            while *arrived < 2 {
+                if cv.wait_until(&mut arrived, deadline).timed_out() {
+                    return (Value::Int(0), false);
+                }
+            }
+            (Value::Int(1), false)
+        }
+
+        fn log(&mut self, _level: u8, _message: &[u8]) {}
+    }
+
+    /// A host where `set` writes and `get` answers "1" once `stop` is set; `wrote` records
+    /// the first write.
+    struct Stoppable<'a> {
+        stop: &'a AtomicBool,
+        wrote: &'a AtomicBool,
+    }
+
+    impl Host for Stoppable<'_> {
+        fn call(&mut self, args: &[&[u8]], _call: &Call) -> (Value, bool) {
+            match args[0] {
+                b"set" => {
+                    self.wrote.store(true, Ordering::SeqCst);
+                    (Value::Status(b"OK".to_vec()), true)
+                }
+                _ if self.stop.load(Ordering::SeqCst) => (bulk("1"), false),
+                _ => (Value::Nil, false),
+            }
+        }
+
+        fn log(&mut self, _level: u8, _message: &[u8]) {}
+    }
+
+    fn eval_in(engine: &Engine, slot: usize, source: Source<'_>) -> Value {
+        prefer(slot);
+        let (stop, wrote) = (AtomicBool::new(true), AtomicBool::new(false));
+        let mut host = Stoppable {
+            stop: &stop,
+            wrote: &wrote,
+        };
+        engine.eval(source, &[], &[], false, &mut host)
+    }
+
+    /// Sets the flag when dropped: a failing test stops its scripts instead of hanging.
+    pub(in crate::script) struct StopOnDrop<'a>(pub(in crate::script) &'a AtomicBool);
+
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn two_scripts_run_lua_at_once() {
+        let engine = engine(2);
+        let meet = (Mutex::new(0), Condvar::new());
+        let replies: Vec<Value> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        engine.eval(
+                            Source::Body(b"return redis.call('meet')"),
+                            &[],
+                            &[],
+                            false,
+                            &mut Meet(&meet),
+                        )
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(replies, [Value::Int(1), Value::Int(1)]);
+    }
+
+    #[test]
+    fn a_loaded_script_runs_in_every_interpreter() {
+        let engine = engine(3);
+        let sha = engine
+            .load(b"#!lua flags=no-writes\nreturn 'loaded'")
+            .unwrap();
+        assert!(engine.exists(sha.to_ascii_uppercase().as_bytes()));
+        assert_eq!(
+            engine
+                .flags(Source::Sha(sha.as_bytes()))
+                .map(|f| f.no_writes),
+            Ok(true)
+        );
+        for slot in 0..3 {
+            assert_eq!(
+                eval_in(&engine, slot, Source::Sha(sha.as_bytes())),
+                bulk("loaded"),
+                "interpreter {slot}"
+            );
+        }
+        let sha: [u8; 40] = sha.as_bytes().try_into().unwrap();
+        for (i, slot) in engine.scripts.slots().iter().enumerate() {
+            assert!(slot.vm.lock().scripts.contains_key(&sha), "interpreter {i}");
+        }
+        // A script EVAL compiled in one interpreter is cached for the others.
+        let body = b"return 'evaluated'";
+        assert_eq!(eval_in(&engine, 2, Source::Body(body)), bulk("evaluated"));
+        let sha = sha1_hex(body);
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("evaluated"));
+        }
+        // A script that does not compile is cached nowhere.
+        assert!(matches!(engine.load(b"return ("), Err(Value::Error(_))));
+        assert!(!engine.exists(&sha1_hex(b"return (")));
+    }
+
+    #[test]
+    fn script_flush_empties_every_interpreter() {
+        let engine = engine(3);
+        let body = b"return 'again'";
+        let sha = sha1_hex(body);
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Body(body)), bulk("again"));
+        }
+        // Interpreter 1 is busy during the flush: it catches up when it is next used.
+        let busy = engine.scripts.slots()[1].vm.lock();
+        engine.flush();
+        drop(busy);
+        assert!(!engine.exists(&sha));
+        let noscript = Value::error("NOSCRIPT No matching script. Please use EVAL.");
+        for slot in 0..3 {
+            assert_eq!(
+                eval_in(&engine, slot, Source::Sha(&sha)),
+                noscript,
+                "interpreter {slot}"
+            );
+        }
+        assert_eq!(engine.flags(Source::Sha(&sha)), Err(noscript));
+        assert_eq!(eval_in(&engine, 1, Source::Body(body)), bulk("again"));
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("again"));
+        }
+    }
+
+    #[test]
+    fn script_kill_stops_the_scripts_that_did_not_write() {
+        let engine = engine(2);
+        let (stop, wrote, idle) = (
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        );
+        assert_eq!(engine.kill(), KillOutcome::NotBusy);
+        std::thread::scope(|s| {
+            let _stop = StopOnDrop(&stop);
+            // The writer in the first interpreter, so SCRIPT KILL meets it first.
+            let writer = s.spawn(|| {
+                prefer(0);
+                let mut host = Stoppable {
+                    stop: &stop,
+                    wrote: &wrote,
+                };
+                let body = b"redis.call('set', 'k', 'v')
+                    while not redis.call('get', 'stop') do end
+                    return 'done'";
+                engine.eval(Source::Body(body), &[], &[], false, &mut host)
+            });
+            wait_for("the writer's write", || wrote.load(Ordering::SeqCst));
+            let reader = s.spawn(|| {
+                prefer(1);
+                let mut host = Stoppable {
+                    stop: &stop,
+                    wrote: &idle,
+                };
+                // Lua's loop; it checks `stop` only to end a failed test.
+                let body = b"while not redis.call('get', 'stop') do
+                        for i = 1, 1000 do end
+                    end";
+                engine.eval(Source::Body(body), &[], &[], false, &mut host)
+            });
+            wait_for("both scripts", || engine.running() == 2);
+            assert!(engine.running_for().is_some());
+            assert_eq!(engine.running_function(), None);
+            assert_eq!(engine.kill_function(), KillOutcome::NotBusy);
+            assert_eq!(engine.kill(), KillOutcome::Killed);
+            let killed = reader.join().unwrap();
+            assert!(
+                matches!(&killed, Value::Error(e) if e.starts_with(b"ERR Script killed by user with SCRIPT KILL")),
+                "{killed:?}"
+            );
+            // The writer alone runs on, and cannot be killed.
+            assert_eq!(engine.running(), 1);
+            assert_eq!(engine.kill(), KillOutcome::Unkillable);
+            stop.store(true, Ordering::SeqCst);
+            assert_eq!(writer.join().unwrap(), bulk("done"));
+        });
+        assert_eq!(engine.running(), 0);
+        assert_eq!(engine.running_for(), None);
+        assert_eq!(engine.kill(), KillOutcome::NotBusy);
+        // The killed interpreter runs scripts again.
+        for slot in 0..2 {
+            assert_eq!(
+                eval_in(
+                    &engine,
+                    slot,
+                    Source::Body(b"for i = 1, 300000 do end return 1")
+                ),
+                Value::Int(1)
+            );
+        }
     }
 }
