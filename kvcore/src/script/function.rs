@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mlua::{Function, Lua, MultiValue, Table, Value as Lua_};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-use super::engine::{Call, Engine, Host, ScriptFlags, Vm, err_text, invoke, raise, set_kill_hook};
+use super::engine::{Call, Engine, Host, ScriptFlags, invoke};
 use super::pool::since;
 use super::value::Value;
+use super::vm::{Vm, err_text, raise, set_kill_hook};
 
 /// A registered function, in the interpreter that ran its library's code.
 pub(super) struct Registered {
@@ -240,7 +241,7 @@ pub(super) fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()>
             let name = match &args[0] {
                 Lua_::String(s) => s.as_bytes().to_vec(),
                 Lua_::Number(_) | Lua_::Integer(_) => {
-                    super::engine::to_text(&args[0]).unwrap_or_default()
+                    super::vm::to_text(&args[0]).unwrap_or_default()
                 }
                 _ => {
                     return Err(raise(

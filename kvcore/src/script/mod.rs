@@ -62,6 +62,7 @@ mod function;
 pub(crate) mod lib;
 mod pool;
 mod value;
+mod vm;
 
 pub use engine::{Call, Engine, EngineOptions, Host, KillOutcome, ScriptFlags, Source};
 pub use function::Policy;
