@@ -164,7 +164,7 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot start raft node {id}: {e}"))?;
         let weak = Arc::downgrade(&shared);
         node.on_leading(move || {
-            // The function libraries the log brought, into the interpreter.
+            // The function libraries the log brought, into the script engine.
             if let Some(shared) = weak.upgrade() {
                 for (_, code) in shared.kv.function_libraries() {
                     let _ = shared.scripts.function_load(
@@ -235,9 +235,9 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
 
     shared.clients.stop_reading_all();
     let deadline = Instant::now() + DRAIN_DEADLINE;
-    // A connection running a script that was not killed never drains (at most one: scripts
-    // run one at a time); it is dealt with below.
-    let stuck = || usize::from(shared.scripts.running_for().is_some());
+    // A connection running a script that was not killed never drains (one per running
+    // script or function); it is dealt with below.
+    let stuck = || shared.scripts.running();
     while shared.clients.connected() > stuck() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -124,7 +124,8 @@ pub(crate) struct Shared {
     pub(crate) monitors: crate::monitor::Monitors,
     /// Client-side caching: the tracking clients and the keys they may cache.
     pub(crate) tracking: crate::tracking::Tracking,
-    /// The Lua interpreter and script cache (EVAL, SCRIPT).
+    /// The Lua interpreters, the script cache and the function libraries (EVAL, SCRIPT,
+    /// FUNCTION).
     pub(crate) scripts: kvcore::script::Engine,
     /// ACL users, the ACL log and the ACL file (`acl/`).
     pub(crate) acl: crate::acl::Acl,

@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering;
 use mlua::ffi;
 
 use super::convert::{push, push_bytes};
-use super::engine::{RunCtx, format_g17};
 use super::value::Value;
+use super::vm::{RunCtx, format_g17};
 
 /// How many arguments of a `redis.call` [`dispatch`] passes on the stack.
 const FEW_ARGS: usize = 16;

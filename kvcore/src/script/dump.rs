@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::engine::Engine;
-use super::function::{Library, Policy, load_code, metadata, remove_library};
+use super::function::{Catalog, LOAD_TIMEOUT, Library, Policy, load_code, metadata};
 use super::value::Value;
 use crate::rdb;
 
@@ -49,9 +49,9 @@ fn codes(payload: &[u8]) -> Result<Vec<Vec<u8>>, Value> {
 impl Engine {
     /// FUNCTION DUMP: every library, in name order, as a DUMP payload.
     pub fn function_dump(&self) -> Vec<u8> {
-        let f = self.functions.lock();
+        let catalog = self.libraries.read();
         let mut out = Vec::new();
-        for library in f.libraries.values() {
+        for library in catalog.libraries.values() {
             out.push(rdb::OPCODE_FUNCTION2);
             rdb::put_string(&mut out, &library.code);
         }
@@ -75,7 +75,7 @@ impl Engine {
         persist: impl FnOnce(bool, &[(String, Vec<u8>)]) -> Result<(), Value>,
     ) -> Result<(), Value> {
         let codes = codes(payload)?;
-        let mut f = self.functions.lock();
+        let (loader, catalog) = self.libraries.change();
         // Every library loads on its own first, as into an empty set of libraries.
         let mut loaded: Vec<(String, Library)> = Vec::new();
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -84,7 +84,7 @@ impl Engine {
             if loaded.iter().any(|(n, _)| *n == name) {
                 return Err(err(format!("Library '{name}' already exists")));
             }
-            let registered = load_code(&f.vm, body, &self.kill)?;
+            let registered = load_code(&loader, body, Some(LOAD_TIMEOUT))?;
             if registered.is_empty() {
                 return Err(err("No functions registered"));
             }
@@ -93,19 +93,18 @@ impl Engine {
                     return Err(err(format!("Function {function} already exists")));
                 }
             }
-            let functions = registered.into_iter().collect();
-            loaded.push((name, Library { code, functions }));
+            loaded.push((name, Library::new(code, registered)));
         }
         // Then they join what is loaded.
         let flush = policy == Policy::Flush;
         if !flush {
             for (name, _) in &loaded {
-                if policy == Policy::Append && f.libraries.contains_key(name) {
+                if policy == Policy::Append && catalog.libraries.contains_key(name) {
                     return Err(err(format!("Library {name} already exists")));
                 }
             }
             for function in owners.keys() {
-                if let Some(owner) = f.index.get(function)
+                if let Some(owner) = catalog.index.get(function)
                     && !loaded.iter().any(|(n, _)| n == owner)
                 {
                     return Err(err(format!("Function {function} already exists")));
@@ -117,18 +116,15 @@ impl Engine {
             .map(|(n, l)| (n.clone(), l.code.clone()))
             .collect();
         persist(flush, &kept)?;
-        if flush {
-            f.libraries.clear();
-            f.index.clear();
-        }
+        let mut next = if flush {
+            catalog.cleared()
+        } else {
+            Catalog::clone(&catalog)
+        };
         for (name, library) in loaded {
-            remove_library(&mut f, &name);
-            for function in library.functions.keys() {
-                f.index.insert(function.clone(), name.clone());
-            }
-            f.libraries.insert(name, library);
+            next.insert(name, library);
         }
-        self.publish_counts(&f);
+        self.libraries.publish(&loader, next);
         Ok(())
     }
 }

@@ -1,17 +1,18 @@
-//! [`Engine`]: one Lua interpreter, its script cache, and the running script's state.
+//! [`Engine`]: a pool of Lua interpreters, the script cache they share, and the state of the
+//! scripts they run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value as Lua_, VmState,
-};
-use parking_lot::Mutex;
+use mlua::{Function, MultiValue, Value as Lua_};
+use parking_lot::RwLock;
 
 use super::convert::from_lua;
 pub(super) use super::convert::invoke;
+use super::pool::{Pool, RunState, since};
 use super::value::Value;
+use super::vm::{Cached, Vm, new_vm, set_kill_hook, with_run_ctx};
 
 /// What runs the commands a script sends with `redis.call`/`redis.pcall`: kvserver's command
 /// table, or an embedder's own dispatcher.
@@ -67,8 +68,13 @@ pub enum Source<'a> {
 pub struct EngineOptions {
     /// `redis.REDIS_VERSION`.
     pub version: String,
-    /// The most memory the interpreter may allocate; a script that needs more fails.
+    /// The most memory one interpreter may allocate; a script that needs more fails. The
+    /// bound is per interpreter: the engine has `2 * interpreters + 1` of them (EVAL's,
+    /// FUNCTION's, and the one that checks a library before it joins). Default 256 MiB.
     pub memory_limit: usize,
+    /// How many scripts (and, apart, how many functions) may run Lua at once: the size of
+    /// each interpreter pool (0 counts as 1). Default: the machine's parallelism, 1 to 8.
+    pub interpreters: usize,
 }
 
 impl Default for EngineOptions {
@@ -76,72 +82,78 @@ impl Default for EngineOptions {
         EngineOptions {
             version: "7.0.15".to_string(),
             memory_limit: 256 << 20,
+            interpreters: super::pool::default_size(),
         }
     }
 }
 
-/// A cached script.
-struct Cached {
-    function: Function,
+/// A script the cache knows: what an interpreter that has not compiled it compiles.
+struct Script {
+    body: Box<[u8]>,
     flags: ScriptFlags,
 }
 
-/// The interpreter and what lives in it.
-pub(super) struct Vm {
-    pub(super) lua: Lua,
-    pub(super) compile: Function,
-    run: Function,
-    /// By SHA-1 hex, with foldhash (per-process seed): SipHash of the 40 bytes was 1% of a
-    /// short script's CPU.
-    scripts: HashMap<[u8; 40], Cached, foldhash::fast::RandomState>,
-    /// A functions interpreter's `engine.load` and `engine.call` (see `prelude.lua`).
-    pub(super) load: Option<Function>,
-    pub(super) call: Option<Function>,
+/// The script cache, one per engine as Redis's is one per server: every interpreter of the
+/// pool can run every script in it, compiling it on first use.
+struct Cache {
+    /// By SHA-1 hex (foldhash, as `Vm::scripts`).
+    scripts: RwLock<HashMap<[u8; 40], Arc<Script>, foldhash::fast::RandomState>>,
+    /// Bumped by SCRIPT FLUSH (under `scripts`' write lock): an interpreter that last saw
+    /// an older generation drops what it compiled before it looks anything up.
+    generation: AtomicU64,
 }
 
-/// The state of the script being run, which the primitives reach through the interpreter's
-/// application data.
-pub(super) struct RunCtx {
-    /// The host of the running script: set while `Engine::execute` runs it, `None` otherwise.
-    pub(super) host: Option<std::ptr::NonNull<dyn Host>>,
-    pub(super) call: Call,
-    /// Whether a command of the script wrote (SCRIPT KILL then refuses).
-    pub(super) wrote: Arc<AtomicBool>,
-    /// A `redis.call`'s arguments, back to back, and where each ends (reused, so a call
-    /// allocates nothing for them in the steady state).
-    pub(super) args: Vec<u8>,
-    pub(super) ends: Vec<usize>,
-    /// The last `redis.call`'s reply, kept here while it is pushed (see `call.rs`).
-    pub(super) reply: Value,
+impl Cache {
+    /// Brings `vm` to the current generation: after a SCRIPT FLUSH, it forgets its scripts.
+    fn sync(&self, vm: &mut Vm) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if vm.generation != generation {
+            vm.scripts.clear();
+            let _ = vm.lua.gc_collect();
+            vm.generation = generation;
+        }
+    }
+
+    fn get(&self, sha: &[u8; 40]) -> Option<Arc<Script>> {
+        self.scripts.read().get(sha).cloned()
+    }
+
+    fn register(&self, sha: [u8; 40], body: &[u8], flags: ScriptFlags) {
+        if self.scripts.read().contains_key(&sha) {
+            return;
+        }
+        self.scripts.write().entry(sha).or_insert_with(|| {
+            Arc::new(Script {
+                body: body.into(),
+                flags,
+            })
+        });
+    }
 }
 
-// SAFETY: the host pointer is set and used only by the thread running the script, inside
-// `Engine::execute` (which holds the interpreter's lock), and cleared before it returns.
-unsafe impl Send for RunCtx {}
-
-/// Lua scripting over a store, as Redis 7 offers it (EVAL, EVALSHA, SCRIPT): one Lua 5.1
-/// interpreter with Redis's sandbox and `redis` API, a cache of scripts by SHA-1, and the
-/// state other clients see while a script runs (for BUSY replies and SCRIPT KILL).
+/// Lua scripting over a store, as Redis 7 offers it (EVAL, EVALSHA, SCRIPT, FUNCTION, FCALL):
+/// Lua 5.1 interpreters with Redis's sandbox and `redis` API, a cache of scripts by SHA-1,
+/// and the state other clients see while scripts run (for BUSY replies and SCRIPT KILL).
+///
+/// Scripts run side by side: the engine has a pool of interpreters for EVAL scripts and
+/// another for functions ([`EngineOptions::interpreters`] each), and a script takes a free
+/// one. What a client sees does not depend on which: the script cache and the function
+/// libraries are the engine's, and an interpreter compiles a cached script, or reloads the
+/// libraries, when it first needs them.
 ///
 /// The engine does not lock keys: its caller runs [`Engine::eval`] inside a transaction
 /// (`Scope::Open` with the script's declared keys), and its [`Host`] runs each command on the
 /// transaction's handles.
 pub struct Engine {
-    vm: Mutex<Vm>,
-    /// FUNCTION's libraries, in an interpreter of their own (as in Redis).
-    pub(super) functions: Mutex<super::function::Functions>,
-    /// The running function's name and the command that called it (FUNCTION STATS), if a
-    /// function runs.
-    pub(super) running_function: Mutex<super::function::Running>,
-    /// How many libraries and functions are loaded (FUNCTION STATS, which must not wait for
-    /// `functions` while an FCALL holds it).
-    pub(super) function_counts: Mutex<(usize, usize)>,
-    /// When the running script started (ms since the Unix epoch); 0 when none runs.
-    started: AtomicU64,
-    /// SCRIPT KILL asked the running script to stop.
-    pub(super) kill: Arc<AtomicBool>,
-    /// The running script wrote.
-    wrote: Arc<AtomicBool>,
+    /// EVAL's interpreters.
+    pub(super) scripts: Pool<Vm>,
+    cache: Cache,
+    /// FUNCTION's interpreters, apart from EVAL's (as in Redis).
+    pub(super) functions: Pool<super::function::Functions>,
+    /// The libraries every functions interpreter loads, and the changes to them.
+    pub(super) libraries: super::function::Libraries,
+    /// How many scripts and functions run now: while none does, `running_for` is one load.
+    running: AtomicUsize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -150,46 +162,51 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// What [`Engine::kill`] did.
+/// What [`Engine::kill`] or [`Engine::kill_function`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KillOutcome {
-    /// No script was running.
+    /// No script (or function) was running.
     NotBusy,
-    /// The running script has written: killing it would leave half its work.
+    /// Every running script has written: killing one would leave half its work.
     Unkillable,
-    /// The running script will stop at its next check (within 100 000 instructions).
+    /// The running scripts that have not written will stop at their next check (within
+    /// 100 000 instructions).
     Killed,
 }
 
-const KILLED: &str = "Script killed by user with SCRIPT KILL...";
-
 impl Engine {
-    /// A new interpreter with Redis's environment.
+    /// A new engine: its interpreters, each with Redis's environment.
     ///
     /// # Panics
-    /// If the interpreter cannot be built (out of memory at start-up).
+    /// If an interpreter cannot be built (out of memory at start-up).
     pub fn new(opts: EngineOptions) -> Engine {
-        let kill = Arc::new(AtomicBool::new(false));
-        let wrote = Arc::new(AtomicBool::new(false));
+        let n = opts.interpreters.max(1);
         // A failure here is a bug in the prelude or no memory at start-up, not bad input.
-        let vm = new_vm(&opts, &kill, &wrote, false).expect("the Lua interpreter starts");
-        let fvm = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
+        let scripts = Pool::new(n, |run| new_vm(&opts, &run.kill, &run.wrote, false))
+            .expect("the Lua interpreter starts");
+        let functions = Pool::new(n, |run| {
+            new_vm(&opts, &run.kill, &run.wrote, true).map(super::function::Functions::new)
+        })
+        .expect("the Lua interpreter starts");
+        // Nothing kills the loader's code (it has its own timeout) nor reads what it wrote.
+        let (kill, wrote) = Default::default();
+        let loader = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
         Engine {
-            vm: Mutex::new(vm),
-            functions: Mutex::new(super::function::Functions::new(fvm)),
-            running_function: Mutex::new(super::function::Running::default()),
-            function_counts: Mutex::new((0, 0)),
-            started: AtomicU64::new(0),
-            kill,
-            wrote,
+            scripts,
+            cache: Cache {
+                scripts: RwLock::new(HashMap::default()),
+                generation: AtomicU64::new(0),
+            },
+            functions,
+            libraries: super::function::Libraries::new(loader),
+            running: AtomicUsize::new(0),
         }
     }
 
     /// Compiles and caches a script (SCRIPT LOAD): its SHA-1, or the error reply.
     pub fn load(&self, body: &[u8]) -> Result<String, Value> {
-        let mut vm = self.vm.lock();
-        let sha = sha1_hex(body);
-        cached(&mut vm, &sha, body)?;
+        let (_, mut vm) = self.scripts.pick();
+        let sha = self.resolve(&mut vm, Source::Body(body))?;
         Ok(String::from_utf8_lossy(&sha).into_owned())
     }
 
@@ -198,14 +215,22 @@ impl Engine {
         let Some(sha) = normalize(sha) else {
             return false;
         };
-        self.vm.lock().scripts.contains_key(&sha)
+        self.cache.scripts.read().contains_key(&sha)
     }
 
-    /// Empties the script cache (SCRIPT FLUSH).
+    /// Empties the script cache (SCRIPT FLUSH). Every interpreter forgets what it compiled:
+    /// an idle one now, a busy one before it next looks a script up.
     pub fn flush(&self) {
-        let mut vm = self.vm.lock();
-        vm.scripts.clear();
-        let _ = vm.lua.gc_collect();
+        {
+            let mut scripts = self.cache.scripts.write();
+            scripts.clear();
+            self.cache.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        for slot in self.scripts.slots() {
+            if let Some(mut vm) = slot.vm.try_lock() {
+                self.cache.sync(&mut vm);
+            }
+        }
     }
 
     /// The flags of a script, compiling and caching it if it is a body: what the caller
@@ -214,8 +239,19 @@ impl Engine {
     /// # Errors
     /// The error reply: NOSCRIPT for an unknown SHA-1, a bad shebang, a compile error.
     pub fn flags(&self, source: Source<'_>) -> Result<ScriptFlags, Value> {
-        let mut vm = self.vm.lock();
-        let sha = resolve(&mut vm, source)?;
+        let known = match source {
+            Source::Body(body) => self.cache.get(&sha1_hex(body)),
+            Source::Sha(sha) => Some(
+                normalize(sha)
+                    .and_then(|sha| self.cache.get(&sha))
+                    .ok_or_else(noscript)?,
+            ),
+        };
+        if let Some(script) = known {
+            return Ok(script.flags);
+        }
+        let (_, mut vm) = self.scripts.pick();
+        let sha = self.resolve(&mut vm, source)?;
         Ok(vm.scripts[&sha].flags)
     }
 
@@ -229,34 +265,62 @@ impl Engine {
         read_only: bool,
         host: &mut dyn Host,
     ) -> Value {
-        let mut vm = self.vm.lock();
-        let sha = match resolve(&mut vm, source) {
+        let (slot, mut vm) = self.scripts.pick();
+        let sha = match self.resolve(&mut vm, source) {
             Ok(sha) => sha,
             Err(e) => return e,
         };
-        let flags = vm.scripts[&sha].flags;
-        let function = vm.scripts[&sha].function.clone();
+        let cached = &vm.scripts[&sha];
+        let (function, flags) = (cached.function.clone(), cached.flags);
         let call = Call {
             resp3: false,
             read_only: read_only || flags.no_writes,
         };
-        self.execute(&vm, call, host, &sha, |vm| run(vm, &function, keys, argv))
+        self.execute(&slot.run, &vm, call, host, &sha, |vm| {
+            run(vm, &function, keys, argv)
+        })
     }
 
-    /// Runs `f` (a script or a function) as the running script: its host and protocol in
-    /// the interpreter's application data, the state SCRIPT KILL and BUSY replies read, and
-    /// the result or error as a reply (`name`: what an error names, a SHA-1 or a function).
+    /// The cache key of `source` in `vm`, compiled there: a body on first sight (which then
+    /// joins the cache), a SHA-1 from the cache's body if `vm` has not compiled it yet.
+    fn resolve(&self, vm: &mut Vm, source: Source<'_>) -> Result<[u8; 40], Value> {
+        self.cache.sync(vm);
+        match source {
+            Source::Body(body) => {
+                let sha = sha1_hex(body);
+                if !vm.scripts.contains_key(&sha) {
+                    let flags = compile(vm, &sha, body)?;
+                    self.cache.register(sha, body, flags);
+                }
+                Ok(sha)
+            }
+            Source::Sha(sha) => {
+                let sha = normalize(sha).ok_or_else(noscript)?;
+                if !vm.scripts.contains_key(&sha) {
+                    let script = self.cache.get(&sha).ok_or_else(noscript)?;
+                    compile(vm, &sha, &script.body)?;
+                }
+                Ok(sha)
+            }
+        }
+    }
+
+    /// Runs `f` (a script or a function) in the interpreter `vm` of `run` as a running
+    /// script: its host and protocol in the interpreter's application data, the state SCRIPT
+    /// KILL and BUSY replies read, and the result or error as a reply (`name`: what an error
+    /// names, a SHA-1 or a function).
     pub(super) fn execute(
         &self,
+        run: &RunState,
         vm: &Vm,
         call: Call,
         host: &mut dyn Host,
         name: &[u8],
         f: impl FnOnce(&Vm) -> mlua::Result<(bool, Lua_)>,
     ) -> Value {
-        self.kill.store(false, Ordering::Relaxed);
-        self.wrote.store(false, Ordering::Relaxed);
-        self.started.store(now_ms().max(1), Ordering::Release);
+        run.kill.store(false, Ordering::Relaxed);
+        run.wrote.store(false, Ordering::Relaxed);
+        let running = Started::new(self, run);
         let host: std::ptr::NonNull<dyn Host + '_> = std::ptr::NonNull::from(host);
         // SAFETY: only the lifetime is erased, for the application data (see `RunCtx`); the
         // pointer is cleared below, before `host`'s borrow ends.
@@ -278,10 +342,10 @@ impl Engine {
             ctx.call.resp3
         })
         .unwrap_or(false);
-        self.started.store(0, Ordering::Release);
-        if self.kill.swap(false, Ordering::Relaxed) {
+        drop(running);
+        if run.kill.swap(false, Ordering::Relaxed) {
             // The kill hook stays on every line after a kill; put the periodic one back.
-            set_kill_hook(&vm.lua, &self.kill);
+            set_kill_hook(&vm.lua, &vm.kill);
         }
         match result {
             Ok((true, v)) => from_lua(&v, resp3),
@@ -290,25 +354,63 @@ impl Engine {
         }
     }
 
-    /// How long the running script has run, in ms; `None` when none runs.
+    /// How long the longest-running script or function has run, in ms; `None` when none
+    /// runs.
     pub fn running_for(&self) -> Option<u64> {
-        match self.started.load(Ordering::Acquire) {
-            0 => None,
-            t => Some(now_ms().saturating_sub(t)),
+        if self.running.load(Ordering::Acquire) == 0 {
+            return None;
         }
+        let oldest = [self.scripts.oldest(), self.functions.oldest()]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some(since(oldest))
     }
 
-    /// Asks the running script to stop (SCRIPT KILL), unless it has written.
-    pub fn kill(&self) -> KillOutcome {
-        if self.started.load(Ordering::Acquire) == 0 {
-            return KillOutcome::NotBusy;
-        }
-        if self.wrote.load(Ordering::Relaxed) {
-            return KillOutcome::Unkillable;
-        }
-        self.kill.store(true, Ordering::Relaxed);
-        KillOutcome::Killed
+    /// How many scripts and functions run now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
     }
+
+    /// Asks the running EVAL scripts to stop (SCRIPT KILL): every one that has not written.
+    /// `NotBusy` if no EVAL script runs (a function may), `Unkillable` if every running one
+    /// wrote, `Killed` if at least one was asked.
+    pub fn kill(&self) -> KillOutcome {
+        self.scripts.kill()
+    }
+
+    /// Asks the running functions to stop (FUNCTION KILL), as [`Engine::kill`] asks EVAL
+    /// scripts.
+    pub fn kill_function(&self) -> KillOutcome {
+        self.functions.kill()
+    }
+}
+
+/// Marks an interpreter's script as running from its creation to its drop (a panic in the
+/// host included): its start time, and the engine's count.
+struct Started<'a> {
+    engine: &'a Engine,
+    run: &'a RunState,
+}
+
+impl<'a> Started<'a> {
+    fn new(engine: &'a Engine, run: &'a RunState) -> Started<'a> {
+        run.started.store(now_ms().max(1), Ordering::Release);
+        // After `started`: whoever sees the count sees the start time.
+        engine.running.fetch_add(1, Ordering::AcqRel);
+        Started { engine, run }
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        self.run.started.store(0, Ordering::Release);
+        self.engine.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn noscript() -> Value {
+    Value::error("NOSCRIPT No matching script. Please use EVAL.")
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -337,25 +439,8 @@ fn normalize(sha: &[u8]) -> Option<[u8; 40]> {
     Some(out)
 }
 
-/// The cache key of `source`, compiling a body on first sight.
-fn resolve(vm: &mut Vm, source: Source<'_>) -> Result<[u8; 40], Value> {
-    match source {
-        Source::Body(body) => {
-            let sha = sha1_hex(body);
-            cached(vm, &sha, body)?;
-            Ok(sha)
-        }
-        Source::Sha(sha) => normalize(sha)
-            .filter(|sha| vm.scripts.contains_key(sha))
-            .ok_or_else(|| Value::error("NOSCRIPT No matching script. Please use EVAL.")),
-    }
-}
-
-/// Compiles `body` into the cache under `sha` unless it is there.
-fn cached(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<(), Value> {
-    if vm.scripts.contains_key(sha) {
-        return Ok(());
-    }
+/// Compiles `body` into `vm`'s scripts under `sha`: its flags, or the error reply.
+fn compile(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<ScriptFlags, Value> {
     let (flags, code) = shebang(body)?;
     let compiled: MultiValue = vm
         .compile
@@ -368,7 +453,7 @@ fn cached(vm: &mut Vm, sha: &[u8; 40], body: &[u8]) -> Result<(), Value> {
     match (compiled.next(), compiled.next()) {
         (Some(Lua_::Function(function)), _) => {
             vm.scripts.insert(*sha, Cached { function, flags });
-            Ok(())
+            Ok(flags)
         }
         (_, Some(Lua_::String(msg))) => Err(Value::Error(
             [
@@ -472,7 +557,7 @@ fn error_reply(e: &Lua_, sha: &[u8]) -> Value {
 }
 
 /// A Lua number as Lua 5.1's `tostring` writes it (`%.14g`).
-fn format_number(n: f64) -> String {
+pub(super) fn format_number(n: f64) -> String {
     format_g(n, 14)
 }
 
@@ -501,378 +586,6 @@ pub(crate) fn format_g(n: f64, precision: usize) -> String {
         format!("{}e{sign}{:02}", strip(mantissa), exp.unsigned_abs())
     } else {
         strip(&format!("{:.*}", (p as i32 - 1 - exp) as usize, n))
-    }
-}
-
-/// Checks the kill flag every 100 000 instructions, as Redis's count hook does.
-pub(super) fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
-    let kill = Arc::clone(kill);
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(100_000),
-        move |lua, _| {
-            if kill.load(Ordering::Relaxed) {
-                // After a kill the hook runs on every line, so a script that catches the
-                // error with pcall is stopped again at once.
-                let again = Arc::clone(&kill);
-                lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| {
-                    if again.load(Ordering::Relaxed) {
-                        return Err(mlua::Error::runtime(KILLED));
-                    }
-                    Ok(VmState::Continue)
-                })?;
-                return Err(mlua::Error::runtime(KILLED));
-            }
-            Ok(VmState::Continue)
-        },
-    )
-    // Setting a hook only fails on a Luau build, which this is not.
-    .expect("a Lua 5.1 hook can be set");
-}
-
-/// Builds the interpreter: the standard libraries Redis loads, the bundled ones, the prelude
-/// (the `redis` API and the sandbox), and the primitives the prelude calls.
-fn new_vm(
-    opts: &EngineOptions,
-    kill: &Arc<AtomicBool>,
-    wrote: &Arc<AtomicBool>,
-    functions: bool,
-) -> mlua::Result<Vm> {
-    // SAFETY: the debug library is loaded only for the prelude, which keeps
-    // `debug.getinfo` for its error handler and removes `debug` from the globals.
-    let lua = unsafe {
-        Lua::unsafe_new_with(
-            StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
-            LuaOptions::new(),
-        )
-    };
-    lua.set_memory_limit(opts.memory_limit)?;
-    // Set once, before anything runs, and never replaced: `redis.call` keeps its address.
-    lua.set_app_data(RunCtx {
-        host: None,
-        call: Call {
-            resp3: false,
-            read_only: false,
-        },
-        wrote: Arc::clone(wrote),
-        args: Vec::new(),
-        ends: Vec::new(),
-        reply: Value::Nil,
-    });
-    let ctx: *mut RunCtx = match lua.app_data_mut::<RunCtx>() {
-        Some(mut ctx) => &mut *ctx,
-        None => unreachable!("RunCtx was just set"),
-    };
-    let prim = lua.create_table()?;
-    for (name, f) in [
-        ("call", super::call::call as mlua::ffi::lua_CFunction),
-        ("pcall", super::call::pcall),
-    ] {
-        // SAFETY: `closure` pushes one value; `ctx` stays valid (see above).
-        let f: Function = unsafe { lua.exec_raw((), |state| super::call::closure(state, ctx, f))? };
-        prim.set(name, f)?;
-    }
-    prim.set(
-        "sha1hex",
-        lua.create_function(|lua, args: MultiValue| {
-            if args.len() != 1 {
-                return Err(raise(b"wrong number of arguments"));
-            }
-            lua.create_string(sha1_hex(&to_text(&args[0]).unwrap_or_default()))
-        })?,
-    )?;
-    prim.set(
-        "error_reply",
-        lua.create_function(|lua, args: MultiValue| match args.front() {
-            Some(Lua_::String(s)) if args.len() == 1 => {
-                let msg = s.as_bytes();
-                let msg = if msg.first() == Some(&b'-') {
-                    msg.to_vec()
-                } else {
-                    [&b"-"[..], &msg].concat()
-                };
-                err_table(lua, &err_text(&msg))
-            }
-            _ => err_table(lua, b"ERR wrong number or type of arguments"),
-        })?,
-    )?;
-    prim.set(
-        "status_reply",
-        lua.create_function(|lua, args: MultiValue| match args.front() {
-            Some(Lua_::String(s)) if args.len() == 1 => {
-                let t = lua.create_table_with_capacity(0, 1)?;
-                t.raw_set("ok", s.clone())?;
-                Ok(t)
-            }
-            _ => err_table(lua, b"ERR wrong number or type of arguments"),
-        })?,
-    )?;
-    prim.set(
-        "log",
-        lua.create_function(|lua, args: MultiValue| {
-            if args.len() < 2 {
-                return Err(raise(b"redis.log() requires two arguments or more."));
-            }
-            let Some(level) = to_number(&args[0]) else {
-                return Err(raise(b"First argument must be a number (log level)."));
-            };
-            let level = level as i64;
-            if !(0..=3).contains(&level) {
-                return Err(raise(b"Invalid debug level."));
-            }
-            let mut line = Vec::new();
-            for (i, piece) in args.iter().skip(1).filter_map(to_text).enumerate() {
-                if i > 0 {
-                    line.push(b' ');
-                }
-                line.extend_from_slice(&piece);
-            }
-            with_ctx(lua, |ctx| {
-                if let Some(mut host) = ctx.host {
-                    // SAFETY: see `RunCtx`: set only while the script runs on this thread.
-                    unsafe { host.as_mut().log(level as u8, &line) };
-                }
-            });
-            Ok(())
-        })?,
-    )?;
-    prim.set(
-        "setresp",
-        lua.create_function(|lua, args: MultiValue| {
-            if args.len() != 1 {
-                return Err(raise(b"redis.setresp() requires one argument."));
-            }
-            let v = to_number(&args[0]).unwrap_or(0.0) as i64;
-            if v != 2 && v != 3 {
-                return Err(raise(b"RESP version must be 2 or 3."));
-            }
-            with_ctx(lua, |ctx| ctx.call.resp3 = v == 3);
-            Ok(())
-        })?,
-    )?;
-    prim.set(
-        "set_repl",
-        lua.create_function(|_, args: MultiValue| {
-            if args.len() != 1 {
-                return Err(raise(b"redis.set_repl() requires two arguments."));
-            }
-            let flags = to_number(&args[0]).unwrap_or(0.0) as i64;
-            if flags & !3 != 0 {
-                return Err(raise(
-                    b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                ));
-            }
-            // Every script's effects are logged as one transaction; there is no replication
-            // to steer yet.
-            Ok(())
-        })?,
-    )?;
-    // ACL rules arrive with the ACL issue; until then every user may run every command.
-    prim.set(
-        "acl_check_cmd",
-        lua.create_function(|_, args: MultiValue| {
-            if args.is_empty() {
-                return Err(raise(
-                    b"Please specify at least one argument for this redis lib call",
-                ));
-            }
-            Ok(true)
-        })?,
-    )?;
-    prim.set(
-        "error_value",
-        lua.create_function(|lua, e: Lua_| error_value(lua, e))?,
-    )?;
-    let rand = Arc::new(Mutex::new(Rand48::new()));
-    let next = Arc::clone(&rand);
-    prim.set(
-        "rand48",
-        lua.create_function(move |_, ()| Ok(next.lock().next()))?,
-    )?;
-    prim.set(
-        "srand48",
-        lua.create_function(move |_, seed: f64| {
-            rand.lock().seed(seed as i64 as i32);
-            Ok(())
-        })?,
-    )?;
-    if functions {
-        prim.set("functions", true)?;
-        prim.set(
-            "register_function",
-            lua.create_function(super::function::register_function)?,
-        )?;
-    }
-    prim.set("version", opts.version.as_str())?;
-    prim.set("version_num", version_num(&opts.version))?;
-    let libraries = lua.create_table()?;
-    {
-        // The bundled libraries install themselves as globals; the prelude protects them.
-        super::lib::open(&lua)?;
-        for name in ["cjson", "cmsgpack", "bit", "struct"] {
-            let lib: Lua_ = lua.globals().get(name)?;
-            if let Lua_::Table(t) = lib {
-                libraries.set(name, t)?;
-            }
-        }
-    }
-    prim.set("libraries", libraries)?;
-    let engine: Table = lua
-        .load(include_str!("prelude.lua"))
-        .set_name("=kv")
-        .call(prim)?;
-    lua.set_globals(engine.get("globals")?)?;
-    set_kill_hook(&lua, kill);
-    Ok(Vm {
-        compile: engine.get("compile")?,
-        run: engine.get("run")?,
-        load: engine.get("load")?,
-        call: engine.get("call")?,
-        lua,
-        scripts: HashMap::default(),
-    })
-}
-
-/// Runs `f` on the running script's context, if a script is running.
-fn with_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
-    lua.app_data_mut::<RunCtx>()
-        .filter(|ctx| ctx.host.is_some())
-        .map(|mut ctx| f(&mut ctx))
-}
-
-/// Runs `f` on the interpreter's script context, running or not.
-fn with_run_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
-    lua.app_data_mut::<RunCtx>().map(|mut ctx| f(&mut ctx))
-}
-
-/// A failure of a `redis.*` function, carried through Lua as the error of a Rust function:
-/// its `{err = ...}` text (code first). The error handler and `pcall` turn it back into the
-/// table Redis raises ([`error_value`]).
-#[derive(Debug)]
-struct ScriptError(Vec<u8>);
-
-impl std::fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
-    }
-}
-
-impl std::error::Error for ScriptError {}
-
-/// Raises `msg` as Redis's `luaPushError` + `luaError` do.
-pub(super) fn raise(msg: &[u8]) -> mlua::Error {
-    mlua::Error::external(ScriptError(err_text(msg)))
-}
-
-/// The text of a `{err = ...}` table for `msg`, as Redis's `luaPushErrorBuff` builds it:
-/// `-CODE rest` gives `CODE rest`; anything else gets the code `ERR`.
-pub(super) fn err_text(msg: &[u8]) -> Vec<u8> {
-    let (code, rest): (&[u8], &[u8]) = match msg.strip_prefix(b"-") {
-        Some(m) => match m.iter().position(|&b| b == b' ') {
-            Some(i) => (&m[..i], &m[i + 1..]),
-            None => (b"ERR", m),
-        },
-        None => (b"ERR", msg),
-    };
-    let mut rest = rest;
-    while let [head @ .., b'\r' | b'\n'] = rest {
-        rest = head;
-    }
-    [code, b" ", rest].concat()
-}
-
-/// `{err = msg}`.
-pub(super) fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set("err", lua.create_string(msg)?)?;
-    Ok(t)
-}
-
-/// What a script's error handler or `pcall` sees of an error a Rust function raised: the
-/// `{err = ...}` table of a `redis.*` failure, or the message of any other error.
-fn error_value(lua: &Lua, e: Lua_) -> mlua::Result<Lua_> {
-    let Lua_::Error(e) = e else {
-        return Ok(e);
-    };
-    let mut cur: &mlua::Error = &e;
-    loop {
-        match cur {
-            mlua::Error::CallbackError { cause, .. } => cur = cause,
-            mlua::Error::ExternalError(inner) => {
-                if let Some(ScriptError(msg)) = inner.downcast_ref::<ScriptError>() {
-                    return err_table(lua, msg).map(Lua_::Table);
-                }
-                return lua.create_string(inner.to_string()).map(Lua_::String);
-            }
-            mlua::Error::RuntimeError(msg) => {
-                return lua.create_string(msg).map(Lua_::String);
-            }
-            other => return lua.create_string(other.to_string()).map(Lua_::String),
-        }
-    }
-}
-
-/// A Lua value as `lua_tolstring` gives it: strings, and numbers in `%.14g`.
-pub(super) fn to_text(v: &Lua_) -> Option<Vec<u8>> {
-    match v {
-        Lua_::String(s) => Some(s.as_bytes().to_vec()),
-        Lua_::Number(n) => Some(format_number(*n).into_bytes()),
-        Lua_::Integer(n) => Some(n.to_string().into_bytes()),
-        _ => None,
-    }
-}
-
-/// A Lua value as `lua_isnumber`/`lua_tonumber` see it: numbers and numeric strings.
-fn to_number(v: &Lua_) -> Option<f64> {
-    match v {
-        Lua_::Number(n) => Some(*n),
-        Lua_::Integer(n) => Some(*n as f64),
-        Lua_::String(s) => s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()),
-        _ => None,
-    }
-}
-
-/// A number as `%.17g` writes it, which is how Redis passes a Lua number to a command.
-pub(super) fn format_g17(n: f64) -> String {
-    format_g(n, 17)
-}
-
-/// `redis.REDIS_VERSION_NUM`: `0x00MMmmpp`.
-fn version_num(v: &str) -> i64 {
-    let mut parts = v.split('.').map(|p| p.parse::<i64>().unwrap_or(0));
-    let (a, b, c) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    (a << 16) | (b << 8) | c
-}
-
-/// The 48-bit linear congruential generator of `lrand48`, which Redis's `math.random` uses
-/// so that scripts draw the same numbers on every machine.
-struct Rand48 {
-    x: u64,
-}
-
-impl Rand48 {
-    const A: u64 = 0x5_DEEC_E66D;
-    const C: u64 = 0xB;
-    const MASK: u64 = (1 << 48) - 1;
-
-    /// The state before any seeding: Redis's initial `x`.
-    fn new() -> Rand48 {
-        Rand48 {
-            x: 0x1234_ABCD_330E,
-        }
-    }
-
-    fn seed(&mut self, seed: i32) {
-        self.x = ((seed as u32 as u64) << 16) | 0x330E;
-    }
-
-    /// The next number, 0 ..= 2^31 - 1.
-    fn next(&mut self) -> f64 {
-        self.x = (Self::A.wrapping_mul(self.x).wrapping_add(Self::C)) & Self::MASK;
-        (self.x >> 17) as f64
     }
 }
 
@@ -905,11 +618,6 @@ mod tests {
         ] {
             assert_eq!(format_g(n, p), want, "{n} %.{p}g");
         }
-    }
-
-    #[test]
-    fn version_numbers() {
-        assert_eq!(version_num("7.0.15"), 458_767);
     }
 }
 
@@ -1058,5 +766,258 @@ mod host_tests {
         assert!(
             matches!(eval(&engine, &mut host, "return os", &[]), Value::Error(e) if e.starts_with(b"ERR user_script:1: Script attempted to access nonexistent global variable 'os'"))
         );
+    }
+}
+
+/// The interpreter pool: scripts side by side, one cache for all, SCRIPT KILL of several.
+#[cfg(test)]
+pub(super) mod pool_tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use parking_lot::{Condvar, Mutex};
+
+    use super::*;
+    use crate::script::pool::prefer;
+
+    /// Long enough for any machine; a test that reaches it failed.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn engine(interpreters: usize) -> Engine {
+        Engine::new(EngineOptions {
+            interpreters,
+            ..EngineOptions::default()
+        })
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(s.as_bytes().to_vec())
+    }
+
+    /// A host whose `meet` waits (at most `PATIENCE`) until two scripts have called it: 1 if
+    /// the other came, 0 if not. With one interpreter the second script cannot start while
+    /// the first waits, so both answer 0.
+    struct Meet<'a>(&'a (Mutex<usize>, Condvar));
+
+    impl Host for Meet<'_> {
+        fn call(&mut self, _args: &[&[u8]], _call: &Call) -> (Value, bool) {
+            let (arrived, cv) = self.0;
+            let mut arrived = arrived.lock();
+            *arrived += 1;
+            cv.notify_all();
+            let deadline = Instant::now() + PATIENCE;
+            while *arrived < 2 {
+                if cv.wait_until(&mut arrived, deadline).timed_out() {
+                    return (Value::Int(0), false);
+                }
+            }
+            (Value::Int(1), false)
+        }
+
+        fn log(&mut self, _level: u8, _message: &[u8]) {}
+    }
+
+    /// A host where `set` writes and `get` answers "1" once `stop` is set; `wrote` records
+    /// the first write.
+    struct Stoppable<'a> {
+        stop: &'a AtomicBool,
+        wrote: &'a AtomicBool,
+    }
+
+    impl Host for Stoppable<'_> {
+        fn call(&mut self, args: &[&[u8]], _call: &Call) -> (Value, bool) {
+            match args[0] {
+                b"set" => {
+                    self.wrote.store(true, Ordering::SeqCst);
+                    (Value::Status(b"OK".to_vec()), true)
+                }
+                _ if self.stop.load(Ordering::SeqCst) => (bulk("1"), false),
+                _ => (Value::Nil, false),
+            }
+        }
+
+        fn log(&mut self, _level: u8, _message: &[u8]) {}
+    }
+
+    fn eval_in(engine: &Engine, slot: usize, source: Source<'_>) -> Value {
+        prefer(slot);
+        let (stop, wrote) = (AtomicBool::new(true), AtomicBool::new(false));
+        let mut host = Stoppable {
+            stop: &stop,
+            wrote: &wrote,
+        };
+        engine.eval(source, &[], &[], false, &mut host)
+    }
+
+    /// Sets the flag when dropped: a failing test stops its scripts instead of hanging.
+    pub(in crate::script) struct StopOnDrop<'a>(pub(in crate::script) &'a AtomicBool);
+
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "gave up waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn two_scripts_run_lua_at_once() {
+        let engine = engine(2);
+        let meet = (Mutex::new(0), Condvar::new());
+        let replies: Vec<Value> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        engine.eval(
+                            Source::Body(b"return redis.call('meet')"),
+                            &[],
+                            &[],
+                            false,
+                            &mut Meet(&meet),
+                        )
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(replies, [Value::Int(1), Value::Int(1)]);
+    }
+
+    #[test]
+    fn a_loaded_script_runs_in_every_interpreter() {
+        let engine = engine(3);
+        let sha = engine
+            .load(b"#!lua flags=no-writes\nreturn 'loaded'")
+            .unwrap();
+        assert!(engine.exists(sha.to_ascii_uppercase().as_bytes()));
+        assert_eq!(
+            engine
+                .flags(Source::Sha(sha.as_bytes()))
+                .map(|f| f.no_writes),
+            Ok(true)
+        );
+        for slot in 0..3 {
+            assert_eq!(
+                eval_in(&engine, slot, Source::Sha(sha.as_bytes())),
+                bulk("loaded"),
+                "interpreter {slot}"
+            );
+        }
+        let sha: [u8; 40] = sha.as_bytes().try_into().unwrap();
+        for (i, slot) in engine.scripts.slots().iter().enumerate() {
+            assert!(slot.vm.lock().scripts.contains_key(&sha), "interpreter {i}");
+        }
+        // A script EVAL compiled in one interpreter is cached for the others.
+        let body = b"return 'evaluated'";
+        assert_eq!(eval_in(&engine, 2, Source::Body(body)), bulk("evaluated"));
+        let sha = sha1_hex(body);
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("evaluated"));
+        }
+        // A script that does not compile is cached nowhere.
+        assert!(matches!(engine.load(b"return ("), Err(Value::Error(_))));
+        assert!(!engine.exists(&sha1_hex(b"return (")));
+    }
+
+    #[test]
+    fn script_flush_empties_every_interpreter() {
+        let engine = engine(3);
+        let body = b"return 'again'";
+        let sha = sha1_hex(body);
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Body(body)), bulk("again"));
+        }
+        // Interpreter 1 is busy during the flush: it catches up when it is next used.
+        let busy = engine.scripts.slots()[1].vm.lock();
+        engine.flush();
+        drop(busy);
+        assert!(!engine.exists(&sha));
+        let noscript = Value::error("NOSCRIPT No matching script. Please use EVAL.");
+        for slot in 0..3 {
+            assert_eq!(
+                eval_in(&engine, slot, Source::Sha(&sha)),
+                noscript,
+                "interpreter {slot}"
+            );
+        }
+        assert_eq!(engine.flags(Source::Sha(&sha)), Err(noscript));
+        assert_eq!(eval_in(&engine, 1, Source::Body(body)), bulk("again"));
+        for slot in 0..3 {
+            assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("again"));
+        }
+    }
+
+    #[test]
+    fn script_kill_stops_the_scripts_that_did_not_write() {
+        let engine = engine(2);
+        let (stop, wrote, idle) = (
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        );
+        assert_eq!(engine.kill(), KillOutcome::NotBusy);
+        std::thread::scope(|s| {
+            let _stop = StopOnDrop(&stop);
+            // The writer in the first interpreter, so SCRIPT KILL meets it first.
+            let writer = s.spawn(|| {
+                prefer(0);
+                let mut host = Stoppable {
+                    stop: &stop,
+                    wrote: &wrote,
+                };
+                let body = b"redis.call('set', 'k', 'v')
+                    while not redis.call('get', 'stop') do end
+                    return 'done'";
+                engine.eval(Source::Body(body), &[], &[], false, &mut host)
+            });
+            wait_for("the writer's write", || wrote.load(Ordering::SeqCst));
+            let reader = s.spawn(|| {
+                prefer(1);
+                let mut host = Stoppable {
+                    stop: &stop,
+                    wrote: &idle,
+                };
+                // Lua's loop; it checks `stop` only to end a failed test.
+                let body = b"while not redis.call('get', 'stop') do
+                        for i = 1, 1000 do end
+                    end";
+                engine.eval(Source::Body(body), &[], &[], false, &mut host)
+            });
+            wait_for("both scripts", || engine.running() == 2);
+            assert!(engine.running_for().is_some());
+            assert_eq!(engine.running_function(), None);
+            assert_eq!(engine.kill_function(), KillOutcome::NotBusy);
+            assert_eq!(engine.kill(), KillOutcome::Killed);
+            let killed = reader.join().unwrap();
+            assert!(
+                matches!(&killed, Value::Error(e) if e.starts_with(b"ERR Script killed by user with SCRIPT KILL")),
+                "{killed:?}"
+            );
+            // The writer alone runs on, and cannot be killed.
+            assert_eq!(engine.running(), 1);
+            assert_eq!(engine.kill(), KillOutcome::Unkillable);
+            stop.store(true, Ordering::SeqCst);
+            assert_eq!(writer.join().unwrap(), bulk("done"));
+        });
+        assert_eq!(engine.running(), 0);
+        assert_eq!(engine.running_for(), None);
+        assert_eq!(engine.kill(), KillOutcome::NotBusy);
+        // The killed interpreter runs scripts again.
+        for slot in 0..2 {
+            assert_eq!(
+                eval_in(
+                    &engine,
+                    slot,
+                    Source::Body(b"for i = 1, 300000 do end return 1")
+                ),
+                Value::Int(1)
+            );
+        }
     }
 }

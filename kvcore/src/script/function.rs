@@ -1,39 +1,148 @@
 //! Redis 7 functions: libraries loaded with FUNCTION LOAD, whose code registers functions
-//! with `redis.register_function`, called with FCALL. They live in an interpreter of their
+//! with `redis.register_function`, called with FCALL. They live in interpreters of their
 //! own, as in Redis, so SCRIPT FLUSH and FUNCTION FLUSH do not touch each other.
+//!
+//! The libraries are the engine's ([`Libraries`]): a change runs the library's code in an
+//! interpreter kept for that (the loader), and publishes the new set with a new generation;
+//! each functions interpreter of the pool reloads every library when it finds its generation
+//! stale, before it runs an FCALL.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mlua::{Function, Lua, MultiValue, Table, Value as Lua_};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-use super::engine::{Call, Engine, Host, ScriptFlags, Vm, err_text, invoke, raise, set_kill_hook};
+use super::engine::{Call, Engine, Host, ScriptFlags, invoke};
+use super::pool::since;
 use super::value::Value;
+use super::vm::{Vm, err_text, raise, set_kill_hook};
 
-/// A registered function.
+/// A registered function, in the interpreter that ran its library's code.
 pub(super) struct Registered {
     function: Function,
+    info: Info,
+}
+
+/// What FUNCTION LIST and FCALL's callers need to know of a function.
+#[derive(Clone)]
+pub(super) struct Info {
     flags: ScriptFlags,
     description: Option<Vec<u8>>,
 }
 
-/// A loaded library: its code and the functions it registered, by name.
+/// A loaded library: its code and its functions, by name.
 pub(super) struct Library {
     pub(super) code: Vec<u8>,
-    pub(super) functions: BTreeMap<String, Registered>,
+    pub(super) functions: BTreeMap<String, Info>,
 }
 
-/// The libraries and their interpreter.
-pub(crate) struct Functions {
-    pub(super) vm: Vm,
-    pub(super) libraries: BTreeMap<String, Library>,
+impl Library {
+    /// The library `code` whose code registered `registered`.
+    pub(super) fn new(code: Vec<u8>, registered: Vec<(String, Registered)>) -> Library {
+        Library {
+            code,
+            functions: registered.into_iter().map(|(n, r)| (n, r.info)).collect(),
+        }
+    }
+}
+
+/// The libraries, as every functions interpreter is to have them.
+#[derive(Clone, Default)]
+pub(super) struct Catalog {
+    pub(super) libraries: BTreeMap<String, Arc<Library>>,
     /// Function name → its library.
     pub(super) index: BTreeMap<String, String>,
+    generation: u64,
+}
+
+impl Catalog {
+    /// Adds (or replaces) library `name`.
+    pub(super) fn insert(&mut self, name: String, library: Library) {
+        self.remove(&name);
+        for function in library.functions.keys() {
+            self.index.insert(function.clone(), name.clone());
+        }
+        self.libraries.insert(name, Arc::new(library));
+    }
+
+    pub(super) fn remove(&mut self, name: &str) {
+        if let Some(old) = self.libraries.remove(name) {
+            for function in old.functions.keys() {
+                self.index.remove(function);
+            }
+        }
+    }
+
+    /// An empty catalog that follows this one.
+    pub(super) fn cleared(&self) -> Catalog {
+        Catalog {
+            generation: self.generation,
+            ..Catalog::default()
+        }
+    }
+}
+
+/// The engine's libraries, which every functions interpreter loads.
+pub(super) struct Libraries {
+    /// The current set. Changed only by `publish`, and read without waiting for a running
+    /// FCALL: FUNCTION LIST, STATS and DUMP, the flags a caller checks before FCALL.
+    catalog: RwLock<Arc<Catalog>>,
+    /// The current set's generation, read on every FCALL.
+    generation: AtomicU64,
+    /// The interpreter that runs a library's code before it joins (FUNCTION LOAD, RESTORE),
+    /// so a change never waits for a pooled interpreter (which a running FCALL holds); its
+    /// lock serializes the changes.
+    loader: Mutex<Vm>,
+}
+
+impl Libraries {
+    pub(super) fn new(loader: Vm) -> Libraries {
+        Libraries {
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            generation: AtomicU64::new(0),
+            loader: Mutex::new(loader),
+        }
+    }
+
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Arc<Catalog>> {
+        self.catalog.read()
+    }
+
+    /// Starts a change: the loader (held until the change is published or given up, so
+    /// changes happen one at a time) and the set it changes.
+    pub(super) fn change(&self) -> (MutexGuard<'_, Vm>, Arc<Catalog>) {
+        let loader = self.loader.lock();
+        let current = Arc::clone(&self.catalog.read());
+        (loader, current)
+    }
+
+    /// Makes `next` the current set, under a new generation. `loader` is the change's.
+    pub(super) fn publish(&self, loader: &Vm, mut next: Catalog) {
+        {
+            let mut catalog = self.catalog.write();
+            next.generation = catalog.generation + 1;
+            let generation = next.generation;
+            *catalog = Arc::new(next);
+            self.generation.store(generation, Ordering::Release);
+        }
+        // The code it ran and the functions it registered are garbage now.
+        let _ = loader.lua.gc_collect();
+    }
+}
+
+/// One functions interpreter and the functions its libraries' code registered there.
+pub(super) struct Functions {
+    pub(super) vm: Vm,
+    /// By name, as of `vm.generation` of the libraries.
+    functions: BTreeMap<String, Registered>,
 }
 
 /// The running function and the command that called it, for FUNCTION STATS. Its buffers are
 /// reused from one FCALL to the next, so a call allocates nothing for it.
 #[derive(Default)]
-pub(crate) struct Running {
+pub(super) struct Running {
     active: bool,
     name: String,
     command: Vec<Vec<u8>>,
@@ -62,8 +171,7 @@ impl Functions {
     pub(super) fn new(vm: Vm) -> Functions {
         Functions {
             vm,
-            libraries: BTreeMap::new(),
-            index: BTreeMap::new(),
+            functions: BTreeMap::new(),
         }
     }
 }
@@ -133,7 +241,7 @@ pub(super) fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()>
             let name = match &args[0] {
                 Lua_::String(s) => s.as_bytes().to_vec(),
                 Lua_::Number(_) | Lua_::Integer(_) => {
-                    super::engine::to_text(&args[0]).unwrap_or_default()
+                    super::vm::to_text(&args[0]).unwrap_or_default()
                 }
                 _ => {
                     return Err(raise(
@@ -170,8 +278,7 @@ pub(super) fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()>
         name,
         Registered {
             function,
-            flags,
-            description,
+            info: Info { flags, description },
         },
     ));
     Ok(())
@@ -289,18 +396,18 @@ impl Engine {
         persist: impl FnOnce(&str, &[u8]) -> Result<(), Value>,
     ) -> Result<String, Value> {
         let (name, body) = metadata(code)?;
-        let mut f = self.functions.lock();
-        if f.libraries.contains_key(&name) && policy == Policy::Append {
+        let (loader, catalog) = self.libraries.change();
+        if catalog.libraries.contains_key(&name) && policy == Policy::Append {
             return Err(Value::Error(
                 format!("ERR Library '{name}' already exists").into_bytes(),
             ));
         }
-        let registered = load_code(&f.vm, body, &self.kill)?;
+        let registered = load_code(&loader, body, Some(LOAD_TIMEOUT))?;
         if registered.is_empty() {
             return Err(Value::error("ERR No functions registered"));
         }
         for (fname, _) in &registered {
-            if let Some(owner) = f.index.get(fname)
+            if let Some(owner) = catalog.index.get(fname)
                 && *owner != name
             {
                 return Err(Value::Error(
@@ -309,18 +416,9 @@ impl Engine {
             }
         }
         persist(&name, code)?;
-        remove_library(&mut f, &name);
-        for (fname, _) in &registered {
-            f.index.insert(fname.clone(), name.clone());
-        }
-        f.libraries.insert(
-            name.clone(),
-            Library {
-                code: code.to_vec(),
-                functions: registered.into_iter().collect(),
-            },
-        );
-        self.publish_counts(&f);
+        let mut next = Catalog::clone(&catalog);
+        next.insert(name.clone(), Library::new(code.to_vec(), registered));
+        self.libraries.publish(&loader, next);
         Ok(name)
     }
 
@@ -334,13 +432,14 @@ impl Engine {
         persist: impl FnOnce() -> Result<(), Value>,
     ) -> Result<(), Value> {
         let name = String::from_utf8_lossy(name);
-        let mut f = self.functions.lock();
-        if !f.libraries.contains_key(name.as_ref()) {
+        let (loader, catalog) = self.libraries.change();
+        if !catalog.libraries.contains_key(name.as_ref()) {
             return Err(Value::error("ERR Library not found"));
         }
         persist()?;
-        remove_library(&mut f, &name);
-        self.publish_counts(&f);
+        let mut next = Catalog::clone(&catalog);
+        next.remove(&name);
+        self.libraries.publish(&loader, next);
         Ok(())
     }
 
@@ -349,19 +448,17 @@ impl Engine {
     /// # Errors
     /// `persist`'s.
     pub fn function_flush(&self, persist: impl FnOnce() -> Result<(), Value>) -> Result<(), Value> {
-        let mut f = self.functions.lock();
+        let (loader, catalog) = self.libraries.change();
         persist()?;
-        f.libraries.clear();
-        self.publish_counts(&f);
-        f.index.clear();
-        let _ = f.vm.lua.gc_collect();
+        self.libraries.publish(&loader, catalog.cleared());
         Ok(())
     }
 
     /// Every library's name and code, in name order (what persistence keeps).
     pub fn function_libraries(&self) -> Vec<(String, Vec<u8>)> {
-        let f = self.functions.lock();
-        f.libraries
+        self.libraries
+            .read()
+            .libraries
             .iter()
             .map(|(n, l)| (n.clone(), l.code.clone()))
             .collect()
@@ -370,8 +467,8 @@ impl Engine {
     /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE], as Redis replies (maps, which a RESP2
     /// client gets as flat arrays).
     pub fn function_list(&self, pattern: Option<&crate::Pattern>, with_code: bool) -> Value {
-        let f = self.functions.lock();
-        let libs = f
+        let catalog = self.libraries.read();
+        let libs = catalog
             .libraries
             .iter()
             .filter(|(name, _)| pattern.is_none_or(|p| p.matches(name.as_bytes())))
@@ -379,17 +476,17 @@ impl Engine {
                 let functions = lib
                     .functions
                     .iter()
-                    .map(|(fname, r)| {
+                    .map(|(fname, info)| {
                         Value::Map(vec![
                             (bulk("name"), bulk(fname)),
                             (
                                 bulk("description"),
-                                r.description.clone().map_or(Value::Nil, Value::Bulk),
+                                info.description.clone().map_or(Value::Nil, Value::Bulk),
                             ),
                             (
                                 bulk("flags"),
                                 Value::Set(
-                                    flag_names(r.flags)
+                                    flag_names(info.flags)
                                         .into_iter()
                                         .map(|n| Value::Status(n.as_bytes().to_vec()))
                                         .collect(),
@@ -412,25 +509,25 @@ impl Engine {
         Value::Array(libs)
     }
 
-    /// FUNCTION STATS: the running function, if any, and the engine's counts.
+    /// FUNCTION STATS: the running function, if any (the longest-running, if several run),
+    /// and the engine's counts.
     pub fn function_stats(&self) -> Value {
-        let current = {
-            let r = self.running_function.lock();
-            r.active.then(|| (r.name.clone(), r.command.clone()))
-        };
-        let running = match (current, self.running_for()) {
-            (Some((name, command)), Some(ms)) => Value::Map(vec![
+        let running = match self.longest_function(|r| (r.name.clone(), r.command.clone())) {
+            Some((started, (name, command))) => Value::Map(vec![
                 (bulk("name"), bulk(&name)),
                 (
                     bulk("command"),
                     Value::Array(command.into_iter().map(Value::Bulk).collect()),
                 ),
-                (bulk("duration_ms"), Value::Int(ms as i64)),
+                (bulk("duration_ms"), Value::Int(since(started) as i64)),
             ]),
-            _ => Value::Nil,
+            None => Value::Nil,
         };
-        // Not from `functions`, which a running FCALL holds: STATS answers while one runs.
-        let (libraries, functions) = *self.function_counts.lock();
+        let (libraries, functions) = {
+            let catalog = self.libraries.read();
+            let functions: usize = catalog.libraries.values().map(|l| l.functions.len()).sum();
+            (catalog.libraries.len(), functions)
+        };
         Value::Map(vec![
             (bulk("running_script"), running),
             (
@@ -446,24 +543,42 @@ impl Engine {
         ])
     }
 
-    /// Records how many libraries and functions there are, for FUNCTION STATS.
-    pub(super) fn publish_counts(&self, f: &Functions) {
-        let functions = f.libraries.values().map(|l| l.functions.len()).sum();
-        *self.function_counts.lock() = (f.libraries.len(), functions);
+    /// `what` of the function that has run longest, and when it started, if a function runs.
+    fn longest_function<R>(&self, what: impl Fn(&Running) -> R) -> Option<(u64, R)> {
+        if self.running() == 0 {
+            return None;
+        }
+        let mut longest: Option<(u64, R)> = None;
+        for slot in self.functions.slots() {
+            let started = slot.run.started.load(Ordering::Acquire);
+            if started == 0 || longest.as_ref().is_some_and(|(t, _)| *t <= started) {
+                continue;
+            }
+            let r = slot.run.function.lock();
+            if r.active {
+                longest = Some((started, what(&r)));
+            }
+        }
+        longest
     }
 
-    /// The name of the running function, if a function (not an EVAL script) runs.
+    /// The name of the running function, if a function (not an EVAL script) is what has run
+    /// longest: what a BUSY reply is about (with one script at a time, simply the running
+    /// function).
     pub fn running_function(&self) -> Option<String> {
-        let r = self.running_function.lock();
-        r.active.then(|| r.name.clone())
+        let (started, name) = self.longest_function(|r| r.name.clone())?;
+        match self.scripts.oldest() {
+            Some(script) if script < started => None,
+            _ => Some(name),
+        }
     }
 
     /// The flags of function `name`, if it exists.
     pub fn function_flags(&self, name: &[u8]) -> Option<ScriptFlags> {
-        let f = self.functions.lock();
+        let catalog = self.libraries.read();
         let name = String::from_utf8_lossy(name);
-        let lib = f.index.get(name.as_ref())?;
-        Some(f.libraries[lib].functions[name.as_ref()].flags)
+        let lib = catalog.index.get(name.as_ref())?;
+        Some(catalog.libraries[lib].functions[name.as_ref()].flags)
     }
 
     /// FCALL and FCALL_RO (`read_only`): runs function `name` with `keys` and `args`.
@@ -475,23 +590,26 @@ impl Engine {
         read_only: bool,
         host: &mut dyn Host,
     ) -> Value {
-        let f = self.functions.lock();
+        let (slot, mut f) = self.functions.pick();
+        if let Err(e) = self.sync_functions(&mut f) {
+            return e;
+        }
         // Function names are letters, digits and underscores: other bytes name none.
-        let Some((fname, lib)) = std::str::from_utf8(name)
+        let Some((fname, registered)) = std::str::from_utf8(name)
             .ok()
-            .and_then(|n| f.index.get_key_value(n))
+            .and_then(|n| f.functions.get_key_value(n))
         else {
             return Value::error("ERR Function not found");
         };
-        let registered = &f.libraries[lib].functions[fname];
-        if read_only && !registered.flags.no_writes {
+        let flags = registered.info.flags;
+        if read_only && !flags.no_writes {
             return Value::error(
                 "ERR Can not execute a script with write flag using *_ro command.",
             );
         }
         let call = Call {
             resp3: false,
-            read_only: registered.flags.no_writes,
+            read_only: flags.no_writes,
         };
         let function = registered.function.clone();
         // The command as FUNCTION STATS shows it.
@@ -503,31 +621,56 @@ impl Engine {
             .chain(keys.iter().copied())
             .chain(args.iter().copied())
             .collect();
-        self.running_function.lock().set(fname, &command);
+        slot.run.function.lock().set(fname, &command);
         drop(command);
-        let reply = self.execute(&f.vm, call, host, fname.as_bytes(), |vm| {
+        let reply = self.execute(&slot.run, &f.vm, call, host, fname.as_bytes(), |vm| {
             let run = vm
                 .call
                 .as_ref()
                 .expect("a functions interpreter has engine.call");
             invoke(&vm.lua, run, &function, keys, args)
         });
-        self.running_function.lock().active = false;
+        slot.run.function.lock().active = false;
         reply
+    }
+
+    /// Brings a functions interpreter to the current libraries: if a change was published
+    /// since it last looked, it runs every library's code again (the old functions become
+    /// garbage). The code ran in the loader already, so it registers the same functions;
+    /// it runs without the load timeout, as the code cannot reach a clock or anything that
+    /// varies, so it takes as long as it took there.
+    ///
+    /// # Errors
+    /// The error reply of a library that failed (out of the interpreter's memory); the
+    /// interpreter then tries again on the next FCALL.
+    fn sync_functions(&self, f: &mut Functions) -> Result<(), Value> {
+        if f.vm.generation == self.libraries.generation.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let catalog = Arc::clone(&self.libraries.read());
+        f.functions.clear();
+        let _ = f.vm.lua.gc_collect();
+        for library in catalog.libraries.values() {
+            let (_, body) = metadata(&library.code)?;
+            f.functions.extend(load_code(&f.vm, body, None)?);
+        }
+        f.vm.generation = catalog.generation;
+        Ok(())
     }
 }
 
 /// How long a library's code may run while it registers its functions (Redis's
 /// `LOAD_TIMEOUT_MS`): past it the load fails, so a library that never returns cannot hold
-/// the functions interpreter, and the order gate, forever.
-const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+/// the loader (every change to the libraries), and the order gate, forever.
+pub(super) const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Compiles and runs a library's code, collecting what it registers. `kill` is the engine's
-/// SCRIPT KILL flag, whose hook goes back in place afterwards.
+/// Compiles and runs a library's code in `vm`, collecting what it registers; `timeout`
+/// bounds how long the code may run. The interpreter's kill hook goes back in place
+/// afterwards.
 pub(super) fn load_code(
     vm: &Vm,
     body: &[u8],
-    kill: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    timeout: Option<std::time::Duration>,
 ) -> Result<Vec<(String, Registered)>, Value> {
     let lua = &vm.lua;
     let fail = |e: mlua::Error| Value::Error(format!("ERR {e}").into_bytes());
@@ -552,21 +695,23 @@ pub(super) fn load_code(
         .load
         .as_ref()
         .expect("a functions interpreter has engine.load");
-    let started = std::time::Instant::now();
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(100_000),
-        move |_, _| {
-            // Raised once: a library cannot catch it (its load-time globals have no
-            // `pcall`), and the prelude's code after the library's must run on.
-            if started.elapsed() > LOAD_TIMEOUT {
-                return Err(raise(b"FUNCTION LOAD timeout"));
-            }
-            Ok(mlua::VmState::Continue)
-        },
-    )
-    .map_err(fail)?;
+    if let Some(timeout) = timeout {
+        let started = std::time::Instant::now();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |_, _| {
+                // Raised once: a library cannot catch it (its load-time globals have no
+                // `pcall`), and the prelude's code after the library's must run on.
+                if started.elapsed() > timeout {
+                    return Err(raise(b"FUNCTION LOAD timeout"));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )
+        .map_err(fail)?;
+    }
     let outcome: mlua::Result<(bool, Lua_)> = load.call(chunk);
-    set_kill_hook(lua, kill);
+    set_kill_hook(lua, &vm.kill);
     let ctx = lua.remove_app_data::<LoadCtx>();
     match outcome {
         Ok((true, _)) => Ok(ctx.map(|c| c.registered).unwrap_or_default()),
@@ -587,10 +732,143 @@ pub(super) fn load_code(
     }
 }
 
-pub(super) fn remove_library(f: &mut Functions, name: &str) {
-    if let Some(old) = f.libraries.remove(name) {
-        for fname in old.functions.keys() {
-            f.index.remove(fname);
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::script::pool::prefer;
+    use crate::script::{EngineOptions, KillOutcome};
+
+    /// A host whose commands fail, except `set` (which writes) and `get` (nil until `stop`).
+    struct Plain<'a> {
+        stop: &'a AtomicBool,
+    }
+
+    impl Host for Plain<'_> {
+        fn call(&mut self, args: &[&[u8]], _call: &Call) -> (Value, bool) {
+            match args[0] {
+                b"set" => (Value::Status(b"OK".to_vec()), true),
+                b"get" if self.stop.load(Ordering::SeqCst) => (bulk("1"), false),
+                b"get" => (Value::Nil, false),
+                _ => (Value::error("ERR unknown command"), false),
+            }
         }
+
+        fn log(&mut self, _level: u8, _message: &[u8]) {}
+    }
+
+    fn engine(interpreters: usize) -> Engine {
+        Engine::new(EngineOptions {
+            interpreters,
+            ..EngineOptions::default()
+        })
+    }
+
+    /// FCALL of `name` in functions interpreter `slot`.
+    fn fcall_in(engine: &Engine, slot: usize, name: &str) -> Value {
+        prefer(slot);
+        let stop = AtomicBool::new(true);
+        engine.fcall(name.as_bytes(), &[], &[], false, &mut Plain { stop: &stop })
+    }
+
+    /// What FCALL of `name` answers in each of the `n` interpreters.
+    fn everywhere(engine: &Engine, n: usize, name: &str) -> Vec<Value> {
+        (0..n).map(|slot| fcall_in(engine, slot, name)).collect()
+    }
+
+    fn load(engine: &Engine, code: &str, policy: Policy) -> Result<String, Value> {
+        engine.function_load(code.as_bytes(), policy, |_, _| Ok(()))
+    }
+
+    const LIB: &str = "#!lua name=lib\nredis.register_function('f', function() return 'v1' end)";
+
+    #[test]
+    fn libraries_change_in_every_functions_interpreter() {
+        let engine = engine(3);
+        let not_found = Value::error("ERR Function not found");
+        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found.clone(); 3]);
+        assert_eq!(load(&engine, LIB, Policy::Append), Ok("lib".into()));
+        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+        // Interpreter 2 is busy during the change: it reloads when it is next used.
+        let busy = engine.functions.slots()[2].vm.lock();
+        let v2 = "#!lua name=lib\nredis.register_function{function_name = 'g', \
+                  callback = function() return 'v2' end, flags = {'no-writes'}}";
+        assert_eq!(load(&engine, v2, Policy::Replace), Ok("lib".into()));
+        drop(busy);
+        assert_eq!(everywhere(&engine, 3, "g"), vec![bulk("v2"); 3]);
+        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found.clone(); 3]);
+        assert_eq!(engine.function_flags(b"g").map(|f| f.no_writes), Some(true));
+        // A failed load changes nothing anywhere.
+        assert!(load(&engine, LIB, Policy::Append).is_err());
+        assert_eq!(everywhere(&engine, 3, "g"), vec![bulk("v2"); 3]);
+
+        assert_eq!(engine.function_delete(b"lib", || Ok(())), Ok(()));
+        assert_eq!(everywhere(&engine, 3, "g"), vec![not_found.clone(); 3]);
+        assert_eq!(engine.function_flags(b"g"), None);
+
+        assert_eq!(load(&engine, LIB, Policy::Append), Ok("lib".into()));
+        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+        let dump = engine.function_dump();
+        assert_eq!(engine.function_flush(|| Ok(())), Ok(()));
+        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found; 3]);
+        assert!(engine.function_libraries().is_empty());
+
+        assert_eq!(
+            engine.function_restore(&dump, Policy::Append, |_, _| Ok(())),
+            Ok(())
+        );
+        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+    }
+
+    #[test]
+    fn function_kill_stops_the_functions_that_did_not_write() {
+        let engine = engine(2);
+        let code = "#!lua name=loops\n\
+            redis.register_function('spin', function() \
+              while not redis.call('get', 'stop') do for i = 1, 1000 do end end end)\n\
+            redis.register_function('wait', function() \
+              redis.call('set', 'k', 'v') \
+              while not redis.call('get', 'stop') do end return 'done' end)";
+        assert_eq!(load(&engine, code, Policy::Append), Ok("loops".into()));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let _stop = crate::script::engine::pool_tests::StopOnDrop(&stop);
+            let writer = s.spawn(|| {
+                prefer(0);
+                engine.fcall(b"wait", &[], &[], false, &mut Plain { stop: &stop })
+            });
+            let spinner = s.spawn(|| {
+                prefer(1);
+                engine.fcall(b"spin", &[], &[], false, &mut Plain { stop: &stop })
+            });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            // Both run, and the writer has written (its `get` calls follow its `set`).
+            while engine.running() < 2
+                || !engine.functions.slots()[0].run.wrote.load(Ordering::SeqCst)
+            {
+                assert!(Instant::now() < deadline, "the functions did not start");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(engine.running_function().is_some());
+            assert!(matches!(
+                engine.function_stats(),
+                Value::Map(fields) if matches!(&fields[0].1, Value::Map(_))
+            ));
+            assert_eq!(engine.kill(), KillOutcome::NotBusy);
+            assert_eq!(engine.kill_function(), KillOutcome::Killed);
+            let killed = spinner.join().unwrap();
+            assert!(
+                matches!(&killed, Value::Error(e) if e.starts_with(b"ERR Script killed by user")),
+                "{killed:?}"
+            );
+            assert_eq!(engine.running_function(), Some("wait".into()));
+            assert_eq!(engine.kill_function(), KillOutcome::Unkillable);
+            stop.store(true, Ordering::SeqCst);
+            assert_eq!(writer.join().unwrap(), bulk("done"));
+        });
+        assert_eq!(engine.running_function(), None);
+        assert_eq!(engine.kill_function(), KillOutcome::NotBusy);
     }
 }

@@ -1,8 +1,9 @@
 //! Lua scripting (EVAL, EVALSHA, SCRIPT): Redis 7's Lua 5.1 environment over the store.
 //!
-//! Behind the `scripting` cargo feature (on by default). [`Engine`] holds the interpreter,
-//! its sandbox and `redis` API (`prelude.lua`) and the script cache; [`Host`] is what runs a
-//! script's commands; [`Value`] is a reply without a wire encoding.
+//! Behind the `scripting` cargo feature (on by default). [`Engine`] holds the interpreters
+//! (a pool, so scripts run side by side), their sandbox and `redis` API (`prelude.lua`), and
+//! the script cache; [`Host`] is what runs a script's commands; [`Value`] is a reply
+//! without a wire encoding.
 //!
 //! An embedder runs the same scripts in-process: it answers `redis.call` with its own
 //! [`Host`] over the store, and runs the script inside an open transaction over its keys, as
@@ -59,7 +60,9 @@ mod dump;
 mod engine;
 mod function;
 pub(crate) mod lib;
+mod pool;
 mod value;
+mod vm;
 
 pub use engine::{Call, Engine, EngineOptions, Host, KillOutcome, ScriptFlags, Source};
 pub use function::Policy;

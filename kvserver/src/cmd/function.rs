@@ -1,7 +1,7 @@
 //! Functions: FUNCTION LOAD / DELETE / FLUSH / LIST / STATS / KILL / HELP, FCALL, FCALL_RO.
 //!
 //! The libraries live in kvcore's script engine (`kvcore::script::Engine`, its functions
-//! interpreter); FCALL runs a function as EVAL runs a script (`script::run`): in an open
+//! interpreters); FCALL runs a function as EVAL runs a script (`script::run`): in an open
 //! transaction over its declared keys, with this server's command table as its host.
 
 use kvcore::script::{KillOutcome, Policy};
@@ -298,10 +298,12 @@ fn stats(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
 
 fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let scripts = &ctx.s.shared.scripts;
-    if scripts.running_for().is_some() && scripts.running_function().is_none() {
-        return Err(CmdError::Msg(super::script::BUSY_EVAL));
-    }
-    match scripts.kill() {
+    // Every running function that has not written is asked to stop; with none, a running
+    // EVAL script is SCRIPT KILL's, as Redis answers.
+    match scripts.kill_function() {
+        KillOutcome::NotBusy if scripts.running_for().is_some() => {
+            Err(CmdError::Msg(super::script::BUSY_EVAL))
+        }
         KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),
         KillOutcome::Unkillable => Err(CmdError::Msg(
             "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",

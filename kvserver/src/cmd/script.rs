@@ -1,6 +1,6 @@
 //! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT.
 //!
-//! The interpreter, its sandbox and the script cache are kvcore's ([`kvcore::script::Engine`],
+//! The interpreters, their sandbox and the script cache are kvcore's ([`kvcore::script::Engine`],
 //! one per server in `Shared::scripts`). This file parses the commands, runs a script inside
 //! an open kvcore transaction over its declared keys (`Scope::Open`: undeclared keys are
 //! locked when the script reaches them, and scripts run one at a time), and is the engine's
@@ -487,10 +487,13 @@ fn flush(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn kill(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
-    if ctx.s.shared.scripts.running_function().is_some() {
-        return Err(CmdError::Msg(BUSY_FUNCTION));
-    }
-    match ctx.s.shared.scripts.kill() {
+    let scripts = &ctx.s.shared.scripts;
+    // Every running EVAL script that has not written is asked to stop; with none, a running
+    // function is FUNCTION KILL's, as Redis answers.
+    match scripts.kill() {
+        KillOutcome::NotBusy if scripts.running_function().is_some() => {
+            Err(CmdError::Msg(BUSY_FUNCTION))
+        }
         KillOutcome::NotBusy => Err(CmdError::Msg("NOTBUSY No scripts in execution right now.")),
         KillOutcome::Unkillable => Err(CmdError::Msg(
             "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",

@@ -480,7 +480,7 @@ fn full_sync(
         link.read_offset = 0;
     }
     let loaded = shared.kv.load_rdb(&data[..]);
-    // The interpreter gets the libraries the RDB brought.
+    // The script engine gets the libraries the RDB brought.
     for (name, code) in shared.kv.function_libraries() {
         let loaded =
             shared
