@@ -12,7 +12,9 @@
 //! keyspace operations (FLUSHDB, FLUSHALL, SWAPDB, KEYS, SCAN, DBSIZE, RANDOMKEY, and keys in a
 //! database the scope does not name) need [`Scope::Everything`]. A closure that cannot name
 //! its keys up front (a Lua script) runs with [`Scope::Open`]: it locks more shards as it
-//! reaches them, and open transactions run one at a time.
+//! reaches them, and open transactions run one at a time; or with [`Scope::Optimistic`],
+//! which runs side by side with others and is undone (for the caller to run it again as an
+//! open one) if it reaches a key it cannot wait for.
 //!
 //! # How a handle knows it is in a transaction
 //! A [`Db`] or [`Kv`] handed out by a [`Tx`] carries the transaction's [`TxLocks`]: pointers to
@@ -701,7 +703,8 @@ impl Kv {
     ///
     /// # Errors
     /// [`Error::PersistenceFailed`] (refused up front, or the commit failed),
-    /// [`Error::DbIndexOutOfRange`] for a key's database, or `f`'s error.
+    /// [`Error::DbIndexOutOfRange`] for a key's database, [`Error::Conflict`] for a
+    /// [`Scope::Optimistic`] transaction that was undone, or `f`'s error.
     ///
     /// # Panics
     /// If an operation inside `f` touches a key outside `scope` (a key the closure did not

@@ -506,3 +506,58 @@ fn pipelined_scripts_from_many_clients_get_their_own_replies_in_order() {
         );
     }
 }
+
+/// Scripts run side by side: while one client's script loops (on no key), other clients'
+/// scripts and functions run and answer, whether they stay in their keys or not; SCRIPT KILL
+/// then stops the loop. With scripts run one at a time (one interpreter, or the order gate
+/// taken by every script) the other clients would wait for the loop forever.
+#[test]
+fn scripts_and_functions_run_while_another_script_loops() {
+    let server = Server::start(&[]);
+    let mut admin = server.raw();
+    // Nobody is told BUSY while the loop runs (the test stops it itself).
+    admin.roundtrip(
+        &resp(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"600000"]),
+        b"+OK\r\n",
+    );
+    let lib = b"#!lua name=side\nredis.register_function('bump', function(keys) \
+                return redis.call('INCR', keys[1]) end)";
+    admin.send(&resp(&[b"FUNCTION", b"LOAD", lib]));
+    assert_eq!(admin.read_line(), "$4\r\n");
+    assert_eq!(admin.read_line(), "side\r\n");
+    let body = "while true do end";
+    let expected = killed(&mut admin, body);
+    let mut runner = server.raw();
+    runner.send(&resp(&[b"CLIENT", b"ID"]));
+    let id = runner.read_line();
+    let id = id.trim_end().trim_start_matches(':').to_string();
+    runner.send(&resp(&[b"EVAL", body.as_bytes(), b"0"]));
+    // Wait until the runner's connection is in its EVAL.
+    let end = Instant::now() + PATIENCE;
+    loop {
+        admin.send(&resp(&[b"CLIENT", b"LIST", b"ID", id.as_bytes()]));
+        let line = String::from_utf8(admin.read_bulk()).unwrap();
+        if line.contains(" cmd=eval ") {
+            break;
+        }
+        assert!(Instant::now() < end, "the loop never started: {line}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut others: Vec<Raw> = (0..3).map(|_| server.raw()).collect();
+    for (i, c) in others.iter_mut().enumerate() {
+        let n = format!(":{}\r\n", i + 1);
+        c.roundtrip(
+            &resp(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"n"]),
+            n.as_bytes(),
+        );
+        // A key it did not declare.
+        c.roundtrip(
+            &resp(&[b"EVAL", b"return redis.call('INCR', 'undeclared')", b"0"]),
+            n.as_bytes(),
+        );
+        c.roundtrip(&resp(&[b"FCALL", b"bump", b"1", b"f"]), n.as_bytes());
+    }
+    admin.roundtrip(&resp(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+    runner.expect(expected.as_bytes());
+    runner.roundtrip(&resp(&[b"GET", b"n"]), b"$1\r\n3\r\n");
+}

@@ -136,13 +136,14 @@ impl Cache {
 /// and the state other clients see while scripts run (for BUSY replies and SCRIPT KILL).
 ///
 /// Scripts run side by side: the engine has a pool of interpreters for EVAL scripts and
-/// another for functions ([`EngineOptions::interpreters`] each), and a script takes a free
-/// one. What a client sees does not depend on which: the script cache and the function
+/// another for functions ([`EngineOptions::interpreters`] each), and a thread that reserved
+/// one ([`Engine::reserve`]) runs its scripts there; the others share one more. What a client sees does not depend on which: the script cache and the function
 /// libraries are the engine's, and an interpreter compiles a cached script, or reloads the
 /// libraries, when it first needs them.
 ///
 /// The engine does not lock keys: its caller runs [`Engine::eval`] inside a transaction
-/// (`Scope::Open` with the script's declared keys), and its [`Host`] runs each command on the
+/// (`Scope::Open`, or `Scope::Optimistic` after [`Engine::reserve`], with the script's
+/// declared keys), and its [`Host`] runs each command on the
 /// transaction's handles.
 pub struct Engine {
     /// EVAL's interpreters.
@@ -159,6 +160,16 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// An interpreter reserved by [`Engine::reserve`] or [`Engine::reserve_function`], until it
+/// drops.
+pub struct Reserved<'e>(#[allow(dead_code)] super::pool::Reservation<'e>);
+
+impl std::fmt::Debug for Reserved<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reserved").finish_non_exhaustive()
     }
 }
 
@@ -201,6 +212,27 @@ impl Engine {
             libraries: super::function::Libraries::new(loader),
             running: AtomicUsize::new(0),
         }
+    }
+
+    /// Reserves an interpreter of the EVAL pool for the calling thread until the returned
+    /// guard drops; the scripts it runs meanwhile run there, side by side with other
+    /// threads' (waiting for one if every interpreter is reserved). Take it *before* locking
+    /// the script's keys. Without a reservation a script runs in the engine's one shared
+    /// interpreter, one at a time: meant for callers that hold the store's order gate (an
+    /// open transaction), which must not wait for an interpreter a thread holding keys has.
+    ///
+    /// # Panics
+    /// If the thread has reserved one already.
+    pub fn reserve(&self) -> Reserved<'_> {
+        Reserved(self.scripts.reserve())
+    }
+
+    /// [`Engine::reserve`] for functions (FCALL): an interpreter of the functions pool.
+    ///
+    /// # Panics
+    /// If the thread has reserved one already.
+    pub fn reserve_function(&self) -> Reserved<'_> {
+        Reserved(self.functions.reserve())
     }
 
     /// Compiles and caches a script (SCRIPT LOAD): its SHA-1, or the error reply.
@@ -778,7 +810,6 @@ pub(super) mod pool_tests {
     use parking_lot::{Condvar, Mutex};
 
     use super::*;
-    use crate::script::pool::prefer;
 
     /// Long enough for any machine; a test that reaches it failed.
     const PATIENCE: Duration = Duration::from_secs(10);
@@ -840,7 +871,7 @@ pub(super) mod pool_tests {
     }
 
     fn eval_in(engine: &Engine, slot: usize, source: Source<'_>) -> Value {
-        prefer(slot);
+        let _reserved = engine.scripts.reserve_at(slot);
         let (stop, wrote) = (AtomicBool::new(true), AtomicBool::new(false));
         let mut host = Stoppable {
             stop: &stop,
@@ -874,6 +905,7 @@ pub(super) mod pool_tests {
             let runs: Vec<_> = (0..2)
                 .map(|_| {
                     s.spawn(|| {
+                        let _reserved = engine.reserve();
                         engine.eval(
                             Source::Body(b"return redis.call('meet')"),
                             &[],
@@ -902,7 +934,7 @@ pub(super) mod pool_tests {
                 .map(|f| f.no_writes),
             Ok(true)
         );
-        for slot in 0..3 {
+        for slot in 0..=3 {
             assert_eq!(
                 eval_in(&engine, slot, Source::Sha(sha.as_bytes())),
                 bulk("loaded"),
@@ -917,7 +949,7 @@ pub(super) mod pool_tests {
         let body = b"return 'evaluated'";
         assert_eq!(eval_in(&engine, 2, Source::Body(body)), bulk("evaluated"));
         let sha = sha1_hex(body);
-        for slot in 0..3 {
+        for slot in 0..=3 {
             assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("evaluated"));
         }
         // A script that does not compile is cached nowhere.
@@ -930,7 +962,7 @@ pub(super) mod pool_tests {
         let engine = engine(3);
         let body = b"return 'again'";
         let sha = sha1_hex(body);
-        for slot in 0..3 {
+        for slot in 0..=3 {
             assert_eq!(eval_in(&engine, slot, Source::Body(body)), bulk("again"));
         }
         // Interpreter 1 is busy during the flush: it catches up when it is next used.
@@ -939,7 +971,7 @@ pub(super) mod pool_tests {
         drop(busy);
         assert!(!engine.exists(&sha));
         let noscript = Value::error("NOSCRIPT No matching script. Please use EVAL.");
-        for slot in 0..3 {
+        for slot in 0..=3 {
             assert_eq!(
                 eval_in(&engine, slot, Source::Sha(&sha)),
                 noscript,
@@ -948,7 +980,7 @@ pub(super) mod pool_tests {
         }
         assert_eq!(engine.flags(Source::Sha(&sha)), Err(noscript));
         assert_eq!(eval_in(&engine, 1, Source::Body(body)), bulk("again"));
-        for slot in 0..3 {
+        for slot in 0..=3 {
             assert_eq!(eval_in(&engine, slot, Source::Sha(&sha)), bulk("again"));
         }
     }
@@ -966,7 +998,7 @@ pub(super) mod pool_tests {
             let _stop = StopOnDrop(&stop);
             // The writer in the first interpreter, so SCRIPT KILL meets it first.
             let writer = s.spawn(|| {
-                prefer(0);
+                let _reserved = engine.scripts.reserve_at(0);
                 let mut host = Stoppable {
                     stop: &stop,
                     wrote: &wrote,
@@ -978,7 +1010,7 @@ pub(super) mod pool_tests {
             });
             wait_for("the writer's write", || wrote.load(Ordering::SeqCst));
             let reader = s.spawn(|| {
-                prefer(1);
+                let _reserved = engine.scripts.reserve_at(1);
                 let mut host = Stoppable {
                     stop: &stop,
                     wrote: &idle,
@@ -1009,7 +1041,7 @@ pub(super) mod pool_tests {
         assert_eq!(engine.running_for(), None);
         assert_eq!(engine.kill(), KillOutcome::NotBusy);
         // The killed interpreter runs scripts again.
-        for slot in 0..2 {
+        for slot in 0..=2 {
             assert_eq!(
                 eval_in(
                     &engine,

@@ -738,7 +738,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::script::pool::prefer;
     use crate::script::{EngineOptions, KillOutcome};
 
     /// A host whose commands fail, except `set` (which writes) and `get` (nil until `stop`).
@@ -768,7 +767,7 @@ mod tests {
 
     /// FCALL of `name` in functions interpreter `slot`.
     fn fcall_in(engine: &Engine, slot: usize, name: &str) -> Value {
-        prefer(slot);
+        let _reserved = engine.functions.reserve_at(slot);
         let stop = AtomicBool::new(true);
         engine.fcall(name.as_bytes(), &[], &[], false, &mut Plain { stop: &stop })
     }
@@ -788,38 +787,38 @@ mod tests {
     fn libraries_change_in_every_functions_interpreter() {
         let engine = engine(3);
         let not_found = Value::error("ERR Function not found");
-        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found.clone(); 3]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![not_found.clone(); 4]);
         assert_eq!(load(&engine, LIB, Policy::Append), Ok("lib".into()));
-        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![bulk("v1"); 4]);
         // Interpreter 2 is busy during the change: it reloads when it is next used.
         let busy = engine.functions.slots()[2].vm.lock();
         let v2 = "#!lua name=lib\nredis.register_function{function_name = 'g', \
                   callback = function() return 'v2' end, flags = {'no-writes'}}";
         assert_eq!(load(&engine, v2, Policy::Replace), Ok("lib".into()));
         drop(busy);
-        assert_eq!(everywhere(&engine, 3, "g"), vec![bulk("v2"); 3]);
-        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found.clone(); 3]);
+        assert_eq!(everywhere(&engine, 4, "g"), vec![bulk("v2"); 4]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![not_found.clone(); 4]);
         assert_eq!(engine.function_flags(b"g").map(|f| f.no_writes), Some(true));
         // A failed load changes nothing anywhere.
         assert!(load(&engine, LIB, Policy::Append).is_err());
-        assert_eq!(everywhere(&engine, 3, "g"), vec![bulk("v2"); 3]);
+        assert_eq!(everywhere(&engine, 4, "g"), vec![bulk("v2"); 4]);
 
         assert_eq!(engine.function_delete(b"lib", || Ok(())), Ok(()));
-        assert_eq!(everywhere(&engine, 3, "g"), vec![not_found.clone(); 3]);
+        assert_eq!(everywhere(&engine, 4, "g"), vec![not_found.clone(); 4]);
         assert_eq!(engine.function_flags(b"g"), None);
 
         assert_eq!(load(&engine, LIB, Policy::Append), Ok("lib".into()));
-        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![bulk("v1"); 4]);
         let dump = engine.function_dump();
         assert_eq!(engine.function_flush(|| Ok(())), Ok(()));
-        assert_eq!(everywhere(&engine, 3, "f"), vec![not_found; 3]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![not_found; 4]);
         assert!(engine.function_libraries().is_empty());
 
         assert_eq!(
             engine.function_restore(&dump, Policy::Append, |_, _| Ok(())),
             Ok(())
         );
-        assert_eq!(everywhere(&engine, 3, "f"), vec![bulk("v1"); 3]);
+        assert_eq!(everywhere(&engine, 4, "f"), vec![bulk("v1"); 4]);
     }
 
     #[test]
@@ -836,11 +835,11 @@ mod tests {
         std::thread::scope(|s| {
             let _stop = crate::script::engine::pool_tests::StopOnDrop(&stop);
             let writer = s.spawn(|| {
-                prefer(0);
+                let _reserved = engine.functions.reserve_at(0);
                 engine.fcall(b"wait", &[], &[], false, &mut Plain { stop: &stop })
             });
             let spinner = s.spawn(|| {
-                prefer(1);
+                let _reserved = engine.functions.reserve_at(1);
                 engine.fcall(b"spin", &[], &[], false, &mut Plain { stop: &stop })
             });
             let deadline = Instant::now() + Duration::from_secs(10);

@@ -64,6 +64,6 @@ mod pool;
 mod value;
 mod vm;
 
-pub use engine::{Call, Engine, EngineOptions, Host, KillOutcome, ScriptFlags, Source};
+pub use engine::{Call, Engine, EngineOptions, Host, KillOutcome, Reserved, ScriptFlags, Source};
 pub use function::Policy;
 pub use value::Value;

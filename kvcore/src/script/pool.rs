@@ -39,11 +39,33 @@ impl RunState {
 pub(super) struct Slot<T> {
     pub(super) vm: Mutex<T>,
     pub(super) run: RunState,
+    /// Held by the thread that reserved this interpreter (see [`Pool::reserve`]).
+    taken: Mutex<()>,
 }
 
-/// Interpreters that run scripts side by side: a script takes whichever is free.
+/// Interpreters that run scripts side by side.
+///
+/// A caller about to lock a script's keys first reserves an interpreter ([`Pool::reserve`],
+/// waiting with nothing held if every one is reserved), and its script then runs there. A
+/// caller without a reservation runs in the pool's shared interpreter (the last slot), one at
+/// a time: callers that hold the store's order gate (an open transaction, EXEC) and callers
+/// holding no key (SCRIPT LOAD). So no thread waits for an interpreter while it holds keys,
+/// except the gate's holder for the shared one, which no thread holding keys waits for: the
+/// order gate's rule (Invariant 12) holds with interpreters in it.
 pub(super) struct Pool<T> {
     slots: Box<[Slot<T>]>,
+}
+
+/// An interpreter of a pool reserved by the calling thread until it drops: the scripts the
+/// thread runs meanwhile run there (see [`Pool`]).
+pub(crate) struct Reservation<'p> {
+    _taken: MutexGuard<'p, ()>,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        RESERVED.set((0, 0));
+    }
 }
 
 thread_local! {
@@ -51,6 +73,11 @@ thread_local! {
     /// connections' threads do not all start at the same one, and stable, so a thread keeps
     /// finding the scripts it compiled.
     static PREFERRED: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+thread_local! {
+    /// The pool (its address) and slot this thread reserved, `(0, 0)` if none.
+    static RESERVED: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
 /// The next thread's preferred slot.
@@ -67,25 +94,21 @@ fn preferred() -> usize {
     })
 }
 
-/// Makes this thread try slot `i` first (tests: a free slot `i` is then the one picked).
-#[cfg(test)]
-pub(super) fn prefer(i: usize) {
-    PREFERRED.with(|p| p.set(i));
-}
-
 impl<T> Pool<T> {
     /// `n` interpreters (at least one), each built by `make` with its run state.
     pub(super) fn new<E>(
         n: usize,
         mut make: impl FnMut(&RunState) -> Result<T, E>,
     ) -> Result<Pool<T>, E> {
-        let slots = (0..n.max(1))
+        // The `n` slots scripts reserve, and the shared one after them.
+        let slots = (0..=n.max(1))
             .map(|_| {
                 let run = RunState::new();
                 let vm = make(&run)?;
                 Ok(Slot {
                     vm: Mutex::new(vm),
                     run,
+                    taken: Mutex::new(()),
                 })
             })
             .collect::<Result<Vec<_>, E>>()?;
@@ -94,27 +117,56 @@ impl<T> Pool<T> {
         })
     }
 
-    /// A free interpreter, locked: the thread's preferred one if it is free, else the next
-    /// free one; if none is, waits for the preferred one. No allocation, and no lock but the
-    /// interpreter's.
-    pub(super) fn pick(&self) -> (&Slot<T>, MutexGuard<'_, T>) {
-        let n = self.slots.len();
+    /// Reserves an interpreter for the calling thread's scripts until the reservation drops:
+    /// the thread's preferred one if it is free, else the next free one; if none is, waits
+    /// for the preferred one. Call it holding no key (see [`Pool`]).
+    ///
+    /// # Panics
+    /// If the thread holds a reservation of this pool already.
+    pub(crate) fn reserve(&self) -> Reservation<'_> {
+        let me = std::ptr::from_ref(self) as usize;
+        assert!(RESERVED.get().0 != me, "an interpreter is reserved already");
+        let n = self.slots.len() - 1;
         let first = preferred() % n;
         let mut i = first;
-        loop {
-            let slot = &self.slots[i];
-            if let Some(vm) = slot.vm.try_lock() {
-                return (slot, vm);
+        let taken = loop {
+            if let Some(taken) = self.slots[i].taken.try_lock() {
+                break taken;
             }
             i += 1;
             if i == n {
                 i = 0;
             }
             if i == first {
-                let slot = &self.slots[first];
-                return (slot, slot.vm.lock());
+                break self.slots[first].taken.lock();
             }
+        };
+        RESERVED.set((me, i));
+        Reservation { _taken: taken }
+    }
+
+    /// Reserves interpreter `i` (tests; `i` is the shared one when it equals the pool's
+    /// size: then nothing is reserved).
+    #[cfg(test)]
+    pub(super) fn reserve_at(&self, i: usize) -> Option<Reservation<'_>> {
+        if i == self.slots.len() - 1 {
+            return None;
         }
+        let taken = self.slots[i].taken.lock();
+        RESERVED.set((std::ptr::from_ref(self) as usize, i));
+        Some(Reservation { _taken: taken })
+    }
+
+    /// The interpreter the calling thread's script runs in, locked: the one it reserved, or
+    /// the shared one (see [`Pool`]). No allocation, and no lock but the interpreter's.
+    pub(super) fn pick(&self) -> (&Slot<T>, MutexGuard<'_, T>) {
+        let (pool, i) = RESERVED.get();
+        let slot = if pool == std::ptr::from_ref(self) as usize {
+            &self.slots[i]
+        } else {
+            &self.slots[self.slots.len() - 1]
+        };
+        (slot, slot.vm.lock())
     }
 
     pub(super) fn slots(&self) -> &[Slot<T>] {
@@ -157,7 +209,8 @@ pub(super) fn since(started: u64) -> u64 {
     now_ms().saturating_sub(started)
 }
 
-/// The default pool size: the machine's parallelism, 1 to 8.
+/// The default pool size: the machine's parallelism, 2 to 8 (even on one core, a long
+/// script does not hold up every other).
 pub(super) fn default_size() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8))
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }

@@ -146,7 +146,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, req: &Request<'_>, read_only: bool) -> CmdRe
         }
         ctx.s.oom = !flags.allow_oom;
     }
-    let ran = run(ctx, req, numkeys, |engine, keys, argv, host| {
+    let ran = run(ctx, req, numkeys, true, |engine, keys, argv, host| {
         engine.fcall(name, keys, argv, read_only, host)
     });
     ctx.s.oom = oom;

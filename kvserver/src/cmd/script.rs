@@ -148,7 +148,7 @@ fn eval_generic(
         }
         ctx.s.oom = !flags.allow_oom;
     }
-    let ran = run(ctx, req, numkeys, |engine, keys, argv, host| {
+    let ran = run(ctx, req, numkeys, false, |engine, keys, argv, host| {
         engine.eval(source, keys, argv, read_only, host)
     });
     ctx.s.oom = oom;
@@ -179,7 +179,8 @@ pub(super) fn run(
     ctx: &mut Ctx<'_>,
     req: &Request<'_>,
     numkeys: i64,
-    f: impl FnOnce(&kvcore::script::Engine, &[&[u8]], &[&[u8]], &mut dyn Host) -> Value,
+    function: bool,
+    f: impl Fn(&kvcore::script::Engine, &[&[u8]], &[&[u8]], &mut dyn Host) -> Value,
 ) -> CmdResult {
     if numkeys < 0 {
         return Err(CmdError::Msg("ERR Number of keys can't be negative"));
@@ -221,14 +222,50 @@ pub(super) fn run(
     } else {
         let scope: Vec<(usize, &[u8])> = keys.iter().map(|&k| (db_index, k)).collect();
         let db = host.s.db.clone();
-        hold_gate(&db);
-        let ran = db.transaction(kvcore::Scope::Open(&scope), |t| {
-            host.s.enter_exec(t.kv().clone())?;
-            Ok(f(engine, keys, argv, &mut host))
+        // Scripts run side by side, each locking its own keys (`Scope::Optimistic`), unless
+        // something outside the store would see their changes before they end (keyspace
+        // notifications, a WATCH, a MONITOR showing their commands), or this thread keeps
+        // the gate for a pipeline of them.
+        let mut optimistic =
+            !gate_held() && db.kv().optimistic_possible() && !host.s.shared.monitors.active();
+        if !optimistic {
+            hold_gate(&db);
+        }
+        // Its own interpreter, taken before its keys (with nothing held, it may wait for
+        // one); a script under the gate runs in the shared one (see `Engine::reserve`).
+        let _interpreter = optimistic.then(|| {
+            if function {
+                engine.reserve_function()
+            } else {
+                engine.reserve()
+            }
         });
-        host.s.db_index = db_index;
-        host.s.leave_exec();
-        ran?
+        loop {
+            let scope = if optimistic {
+                kvcore::Scope::Optimistic(&scope)
+            } else {
+                kvcore::Scope::Open(&scope)
+            };
+            let mut reply = None;
+            let ran = db.transaction(scope, |t| {
+                host.s.enter_exec(t.kv().clone())?;
+                reply = Some(f(engine, keys, argv, &mut host));
+                Ok(())
+            });
+            host.s.db_index = db_index;
+            host.s.leave_exec();
+            match ran {
+                // It met another script (or transaction) and was undone: run it again, as
+                // an open transaction, which may wait for the keys it reaches.
+                Err(kvcore::Error::Conflict) if optimistic => {
+                    optimistic = false;
+                    host.wrote = false;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => break reply.expect("the closure ran"),
+            }
+        }
     };
     let wrote = host.wrote;
     if host.out.capacity() <= KEEP_REPLY_BUF {
@@ -244,6 +281,10 @@ pub(super) fn run(
     }
     Ok(())
 }
+
+/// What a script's command gets once the script is doomed (`Scope::Optimistic`): never seen
+/// by a client, as the script is undone and run again.
+const CONFLICT: &str = "ERR the script met another and will run again";
 
 /// How many arguments (the command and its script or SHA-1 included) `run` takes on the stack.
 const FEW_ARGS: usize = 16;
@@ -327,6 +368,10 @@ struct ScriptHost<'a> {
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], call: &Call) -> (Value, bool) {
         let refuse = |msg: &str| (Value::error(msg), false);
+        // Undone when it ends (it met another script): nothing it runs now would stay.
+        if self.s.exec.as_ref().is_some_and(kvcore::Kv::tx_doomed) {
+            return refuse(CONFLICT);
+        }
         let Some(idx) = table::lookup(args[0]) else {
             return refuse("ERR Unknown Redis command called from script");
         };
@@ -358,6 +403,12 @@ impl Host for ScriptHost<'_> {
         // (Redis's `scriptVerifyOOM`); once it wrote, it cannot stop half-way.
         if self.s.oom && !self.wrote && cmd.flags.has(Flags::DENYOOM) {
             return refuse("OOM command not allowed when used memory > 'maxmemory'.");
+        }
+        // A message published cannot be taken back: the script must not be undone after.
+        if TABLE[idx].flags.has(Flags::PUBSUB)
+            && !self.s.exec.as_ref().is_none_or(kvcore::Kv::tx_pin)
+        {
+            return refuse(CONFLICT);
         }
         let saved = self.s.version;
         self.s.version = if call.resp3 {
