@@ -811,7 +811,11 @@ fn save(shard: &Shard, inner: &Inner, logged: &Logged, db: usize, key: &[u8], id
         logged,
         db,
         key,
-        || idx.map_or(0, |i| shard.get(i).entry.value.heap_size()),
+        // A packed slot (not `stored`) holds a small value by construction.
+        || {
+            idx.and_then(|i| shard.stored(i))
+                .map_or(0, |slot| slot.entry.value.heap_size())
+        },
         || idx.map(|i| shard.get(i).into_owned().entry),
     );
 }

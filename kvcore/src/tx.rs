@@ -125,13 +125,22 @@ struct OptimisticLocks {
 /// The keys an optimistic transaction changed, as they were before its first change to each
 /// (`None`: absent): what undoing it puts back. Kept in the transaction's [`Logged`], which
 /// every write of the transaction reaches (`access::WriteSlot`); gone once the transaction
-/// took the order gate (it can no longer be undone).
+/// took the order gate (it can no longer be undone). Its buffers are reused by the thread's
+/// next optimistic transaction ([`Undo::take`], [`Undo::give_back`]): a script's transaction
+/// allocates nothing for them in the steady state.
 #[derive(Debug, Default)]
 pub(crate) struct Undo {
-    saved: Vec<(usize, Box<[u8]>, Option<crate::entry::Entry>)>,
-    /// Positions in `saved`, by the hash of `(database, key)`.
+    /// `(database, where the key is in `keys`, the entry before)`.
+    saved: Vec<(usize, std::ops::Range<usize>, Option<crate::entry::Entry>)>,
+    /// The saved keys, back to back.
+    keys: Vec<u8>,
+    /// Positions in `saved`, by the hash of `(database, key)`: built once more than
+    /// [`UNDO_SCAN`] keys are saved (below that a scan is cheaper than hashing).
     index: hashbrown::HashTable<usize>,
 }
+
+/// How many saved keys [`Undo::has`] scans before it uses an index.
+const UNDO_SCAN: usize = 8;
 
 /// A value larger than this is not copied for undoing: the transaction takes the order gate
 /// instead if it can (it then cannot be undone), so a script changing a large list does not
@@ -143,13 +152,44 @@ fn undo_hash(db: usize, key: &[u8]) -> u64 {
     foldhash::fast::FixedState::default().hash_one((db, key))
 }
 
+thread_local! {
+    /// A cleared [`Undo`] kept for the thread's next optimistic transaction.
+    static SPARE_UNDO: Cell<Option<Box<Undo>>> = const { Cell::new(None) };
+}
+
 impl Undo {
+    /// An empty record: the thread's spare one if it has one.
+    fn take() -> Box<Undo> {
+        SPARE_UNDO.take().unwrap_or_default()
+    }
+
+    /// Empties the record and keeps it for the thread's next transaction, unless it grew
+    /// large.
+    fn give_back(mut self: Box<Undo>) {
+        self.saved.clear();
+        self.index.clear();
+        if self.keys.capacity() <= 4096 && self.saved.capacity() <= 256 {
+            self.keys.clear();
+            SPARE_UNDO.set(Some(self));
+        }
+    }
+
+    fn key(&self, range: &std::ops::Range<usize>) -> &[u8] {
+        &self.keys[range.clone()]
+    }
+
     /// Whether `key` of database `db` was saved already.
     fn has(&self, db: usize, key: &[u8]) -> bool {
-        let saved = &self.saved;
+        if self.saved.len() <= UNDO_SCAN {
+            return self
+                .saved
+                .iter()
+                .any(|(d, r, _)| *d == db && self.key(r) == key);
+        }
         self.index
             .find(undo_hash(db, key), |&i| {
-                saved[i].0 == db && &*saved[i].1 == key
+                let (d, r, _) = &self.saved[i];
+                *d == db && self.key(r) == key
             })
             .is_some()
     }
@@ -157,12 +197,27 @@ impl Undo {
     /// Saves `entry` as `key`'s state before the transaction's first change to it (the
     /// caller checked it is not saved yet).
     fn save(&mut self, db: usize, key: &[u8], entry: Option<crate::entry::Entry>) {
-        let saved = &self.saved;
-        self.index
-            .insert_unique(undo_hash(db, key), saved.len(), |&i| {
-                undo_hash(saved[i].0, &saved[i].1)
-            });
-        self.saved.push((db, key.into(), entry));
+        let start = self.keys.len();
+        self.keys.extend_from_slice(key);
+        self.saved.push((db, start..self.keys.len(), entry));
+        let n = self.saved.len();
+        if n == UNDO_SCAN + 1 {
+            for i in 0..n {
+                self.index_one(i);
+            }
+        } else if n > UNDO_SCAN + 1 {
+            self.index_one(n - 1);
+        }
+    }
+
+    fn index_one(&mut self, i: usize) {
+        let (saved, keys) = (&self.saved, &self.keys);
+        let hash_of = |j: &usize| {
+            let (d, r, _) = &saved[*j];
+            undo_hash(*d, &keys[r.clone()])
+        };
+        let hash = hash_of(&i);
+        self.index.insert_unique(hash, i, hash_of);
     }
 }
 
@@ -187,7 +242,9 @@ impl Inner {
             return;
         }
         if size() > UNDO_COPY_LIMIT && self.promote(logged) {
-            *undo = None;
+            if let Some(u) = undo.take() {
+                u.give_back();
+            }
             return;
         }
         u.save(db, key, current());
@@ -300,7 +357,9 @@ impl TxLocks {
         }
         if inner.promote(&self.logged) {
             // Holding the gate, it is never undone: drop what it saved for that.
-            self.logged.undo.borrow_mut().take();
+            if let Some(u) = self.logged.undo.borrow_mut().take() {
+                u.give_back();
+            }
             return self.grow(inner, db, s, pos);
         }
         let o = self.optimistic.as_ref().expect("an optimistic transaction");
@@ -327,7 +386,9 @@ impl TxLocks {
             return false;
         }
         if inner.promote(&self.logged) {
-            self.logged.undo.borrow_mut().take();
+            if let Some(u) = self.logged.undo.borrow_mut().take() {
+                u.give_back();
+            }
             return true;
         }
         o.doomed.set(true);
@@ -352,8 +413,11 @@ impl TxLocks {
             })
             .unwrap_or_default();
         let shards = self.shards.borrow();
-        for (db, key, before) in undo.saved.into_iter().rev() {
-            let hash = inner.hash(&key);
+        let mut undo = undo;
+        let saved = std::mem::take(&mut undo.saved);
+        for (db, range, before) in saved.into_iter().rev() {
+            let key = undo.key(&range);
+            let hash = inner.hash(key);
             let id = (db, inner.shard_of(hash));
             let Ok(pos) = shards.binary_search_by(|(i, _)| i.cmp(&id)) else {
                 unreachable!("a changed key's shard is held");
@@ -364,8 +428,9 @@ impl TxLocks {
             }
             // SAFETY: the transaction is open on this thread and holds the shard; nothing
             // else references it now (the closure returned).
-            unsafe { &mut *ptr.as_ptr() }.restore(hash, &key, before);
+            unsafe { &mut *ptr.as_ptr() }.restore(hash, key, before);
         }
+        undo.give_back();
     }
 
     /// Locks one more shard for an open transaction. It may wait: the transaction holds the
@@ -476,7 +541,9 @@ impl Drop for Running<'_> {
                 stand_in.clear();
             }
         }
-        drop(self.locks.logged.undo.take());
+        if let Some(undo) = self.locks.logged.undo.take() {
+            undo.give_back();
+        }
         drop(self.locks.logged.promoted.take());
         // `_guards` drop after this: no handle can reach the shards any more.
     }
@@ -551,7 +618,7 @@ pub(crate) fn run<R>(
         logged: Logged::default(),
     });
     if kind == Kind::Optimistic {
-        *locks.logged.undo.borrow_mut() = Some(Box::default());
+        *locks.logged.undo.borrow_mut() = Some(Undo::take());
     }
     inner.begin_group(&locks.logged);
     let running = Running {

@@ -312,3 +312,43 @@ fn optimistic_runs_as_open_when_changes_are_seen_outside_the_store() {
     drop(watch);
     assert!(kv.optimistic_possible());
 }
+
+#[test]
+fn many_changed_keys_are_saved_once_each_and_all_put_back() {
+    let kv = Kv::in_memory(Options::new().shards(64));
+    let x = keys_apart(&kv, 1, &[])[0].clone();
+    let shard = |k: &str| kv.inner.shard_of(kv.inner.hash(k.as_bytes()));
+    // Twenty keys, none in `x`'s shard, declared; each changed three times.
+    let names: Vec<String> = (0..)
+        .map(|i| format!("many{i}"))
+        .filter(|k| shard(k) != shard(&x))
+        .take(20)
+        .collect();
+    let db = kv.db(0).unwrap();
+    for (i, k) in names.iter().enumerate().step_by(2) {
+        db.set(k, i.to_string()).unwrap();
+    }
+    let declared: Vec<(usize, &[u8])> = names.iter().map(|k| (0, k.as_bytes())).collect();
+    let r = std::thread::scope(|s| {
+        let releases = hold_others(s, &kv, &x, true);
+        let r = kv.transaction(Scope::Optimistic(&declared), |tx| {
+            let db = tx.db(0)?;
+            for _ in 0..3 {
+                for k in &names {
+                    db.incr(k)?;
+                }
+            }
+            let locks = tx.kv().tx_locks().unwrap();
+            assert_eq!(locks.logged.undo.borrow().as_ref().unwrap().saved.len(), 20);
+            db.get(&x)?;
+            Ok(())
+        });
+        drop(releases);
+        r
+    });
+    assert!(matches!(r, Err(Error::Conflict)));
+    for (i, k) in names.iter().enumerate() {
+        let want = (i % 2 == 0).then(|| i.to_string());
+        assert_eq!(str_of(&db, k), want, "{k}");
+    }
+}
