@@ -343,17 +343,8 @@ impl TxLocks {
         if self.logged.promoted.borrow().is_some() {
             return self.grow(inner, db, s, pos);
         }
-        if let Some(mut guard) = inner.try_write_shard(db, s) {
-            let shard = NonNull::from(&mut *guard);
-            // SAFETY: as in `grow`.
-            let guard = unsafe {
-                std::mem::transmute::<RwLockWriteGuard<'_, Shard>, RwLockWriteGuard<'static, Shard>>(
-                    guard,
-                )
-            };
-            self.shards.borrow_mut().insert(pos, ((db, s), shard));
-            self.grown.borrow_mut().push(guard);
-            return shard;
+        if let Some(guard) = inner.try_write_shard(db, s) {
+            return self.keep(db, s, pos, guard);
         }
         if inner.promote(&self.logged) {
             // Holding the gate, it is never undone: drop what it saved for that.
@@ -437,7 +428,18 @@ impl TxLocks {
     /// order gate, so whoever holds the shard is not waiting for one of ours (Invariant 12).
     #[cold]
     fn grow(&self, inner: &Inner, db: usize, s: usize, pos: usize) -> NonNull<Shard> {
-        let mut guard = inner.write_shard(db, s);
+        self.keep(db, s, pos, inner.write_shard(db, s))
+    }
+
+    /// Holds a shard locked after the transaction started (at `pos` in `shards`) until it
+    /// closes.
+    fn keep(
+        &self,
+        db: usize,
+        s: usize,
+        pos: usize,
+        mut guard: RwLockWriteGuard<'_, Shard>,
+    ) -> NonNull<Shard> {
         let shard = NonNull::from(&mut *guard);
         // SAFETY: only the lifetime changes. The guard borrows `inner`, which the caller of
         // `run` keeps alive (an `Arc`) until `run` returns; `Running`'s drop, inside `run`,
