@@ -2,9 +2,10 @@
 //!
 //! The interpreters, their sandbox and the script cache are kvcore's ([`kvcore::script::Engine`],
 //! one per server in `Shared::scripts`). This file parses the commands, runs a script inside
-//! an open kvcore transaction over its declared keys (`Scope::Open`: undeclared keys are
-//! locked when the script reaches them, and scripts run one at a time), and is the engine's
-//! [`Host`]: each `redis.call` goes through the command table like a client's command, with
+//! a kvcore transaction over its declared keys (`Scope::Optimistic`, in an interpreter it
+//! reserved: scripts run side by side, and one that meets another where it cannot wait is
+//! undone and run again under `Scope::Open`, which holds the order gate; undeclared keys are
+//! locked when the script reaches them), and is the engine's [`Host`]: each `redis.call` goes through the command table like a client's command, with
 //! Redis's script checks first, and its reply comes back decoded into a [`Value`].
 
 use kvcore::script::{Call, Host, KillOutcome, Source, Value};
@@ -255,6 +256,15 @@ pub(super) fn run(
             host.s.db_index = db_index;
             host.s.leave_exec();
             match ran {
+                // Undone, and killed meanwhile (SCRIPT KILL or FUNCTION KILL): it did
+                // nothing, as a killed script must not have; it is not run again.
+                Err(kvcore::Error::Conflict)
+                    if optimistic
+                        && matches!(&reply, Some(Value::Error(e))
+                            if e.starts_with(b"ERR Script killed by user")) =>
+                {
+                    break reply.expect("the closure ran");
+                }
                 // It met another script (or transaction) and was undone: run it again, as
                 // an open transaction, which may wait for the keys it reaches.
                 Err(kvcore::Error::Conflict) if optimistic => {
