@@ -134,6 +134,8 @@ pub(crate) struct Undo {
     saved: Vec<(usize, std::ops::Range<usize>, Option<crate::entry::Entry>)>,
     /// The saved keys, back to back.
     keys: Vec<u8>,
+    /// The heap bytes of the entries saved so far (against [`UNDO_COPY_LIMIT`]).
+    copied: usize,
     /// Positions in `saved`, by the hash of `(database, key)`: built once more than
     /// [`UNDO_SCAN`] keys are saved (below that a scan is cheaper than hashing).
     index: hashbrown::HashTable<usize>,
@@ -142,9 +144,9 @@ pub(crate) struct Undo {
 /// How many saved keys [`Undo::has`] scans before it uses an index.
 const UNDO_SCAN: usize = 8;
 
-/// A value larger than this is not copied for undoing: the transaction takes the order gate
-/// instead if it can (it then cannot be undone), so a script changing a large list does not
-/// copy the list.
+/// Past this many bytes of copied values a transaction stops copying for undoing: it takes
+/// the order gate instead if it can (it then cannot be undone), so a script changing a
+/// large list, or many middling ones, does not copy them.
 const UNDO_COPY_LIMIT: usize = 64 * 1024;
 
 fn undo_hash(db: usize, key: &[u8]) -> u64 {
@@ -168,6 +170,7 @@ impl Undo {
     fn give_back(mut self: Box<Undo>) {
         self.saved.clear();
         self.index.clear();
+        self.copied = 0;
         if self.keys.capacity() <= 4096 && self.saved.capacity() <= 256 {
             self.keys.clear();
             SPARE_UNDO.set(Some(self));
@@ -224,8 +227,8 @@ impl Undo {
 impl Inner {
     /// Called by a write of an optimistic transaction about to change `key` (see [`Undo`]):
     /// saves the key's current entry (`current` copies it; `size`: its heap bytes) unless it
-    /// is saved already or the transaction took the gate. A large entry is not copied when
-    /// the gate can be taken instead.
+    /// is saved already or the transaction took the gate. Past [`UNDO_COPY_LIMIT`] bytes
+    /// copied, nothing more is copied when the gate can be taken instead.
     pub(crate) fn save_for_undo(
         &self,
         logged: &Logged,
@@ -241,12 +244,14 @@ impl Inner {
         if u.has(db, key) {
             return;
         }
-        if size() > UNDO_COPY_LIMIT && self.promote(logged) {
+        let size = size();
+        if u.copied + size > UNDO_COPY_LIMIT && self.promote(logged) {
             if let Some(u) = undo.take() {
                 u.give_back();
             }
             return;
         }
+        u.copied += size;
         u.save(db, key, current());
     }
 

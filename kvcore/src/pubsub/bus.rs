@@ -666,6 +666,10 @@ impl Kv {
     }
 
     /// [`Kv::publish`], leaving the sinks to flush in `pending` (see [`PendingFlush`]).
+    ///
+    /// Inside a [`Scope::Optimistic`](crate::Scope::Optimistic) transaction it first makes
+    /// sure the transaction will not be undone ([`Kv::tx_pin`]); a transaction that cannot
+    /// (it is doomed, and will be undone and run again) sends nothing and gets 0.
     pub fn publish_deferred(
         &self,
         channel: impl AsRef<[u8]>,
@@ -673,6 +677,11 @@ impl Kv {
         pending: &mut PendingFlush,
     ) -> usize {
         let (channel, payload) = (channel.as_ref(), payload.as_ref());
+        // A message sent cannot be taken back: an optimistic transaction makes sure it will
+        // not be undone first, or (doomed) sends nothing.
+        if !self.tx_pin() {
+            return 0;
+        }
         let logged = self.tx_locks().map(crate::tx::TxLocks::logged);
         self.inner.repl.publish(false, channel, payload, logged);
         self.inner
@@ -680,7 +689,8 @@ impl Kv {
             .publish(Kind::Channel, channel, payload, pending)
     }
 
-    /// [`Kv::spublish`], leaving the sinks to flush in `pending`.
+    /// [`Kv::spublish`], leaving the sinks to flush in `pending`; in an optimistic
+    /// transaction, as [`Kv::publish_deferred`].
     pub fn spublish_deferred(
         &self,
         channel: impl AsRef<[u8]>,
@@ -688,6 +698,11 @@ impl Kv {
         pending: &mut PendingFlush,
     ) -> usize {
         let (channel, payload) = (channel.as_ref(), payload.as_ref());
+        // A message sent cannot be taken back: an optimistic transaction makes sure it will
+        // not be undone first, or (doomed) sends nothing.
+        if !self.tx_pin() {
+            return 0;
+        }
         let logged = self.tx_locks().map(crate::tx::TxLocks::logged);
         self.inner.repl.publish(true, channel, payload, logged);
         self.inner

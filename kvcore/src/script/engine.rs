@@ -238,7 +238,7 @@ impl Engine {
     /// Compiles and caches a script (SCRIPT LOAD): its SHA-1, or the error reply.
     pub fn load(&self, body: &[u8]) -> Result<String, Value> {
         let (_, mut vm) = self.scripts.pick();
-        let sha = self.resolve(&mut vm, Source::Body(body))?;
+        let (sha, _, _) = self.resolve(&mut vm, Source::Body(body))?;
         Ok(String::from_utf8_lossy(&sha).into_owned())
     }
 
@@ -283,8 +283,8 @@ impl Engine {
             return Ok(script.flags);
         }
         let (_, mut vm) = self.scripts.pick();
-        let sha = self.resolve(&mut vm, source)?;
-        Ok(vm.scripts[&sha].flags)
+        let (_, _, flags) = self.resolve(&mut vm, source)?;
+        Ok(flags)
     }
 
     /// Runs a script (EVAL, EVALSHA, and their `_RO` forms with `read_only`) with `keys` and
@@ -298,12 +298,10 @@ impl Engine {
         host: &mut dyn Host,
     ) -> Value {
         let (slot, mut vm) = self.scripts.pick();
-        let sha = match self.resolve(&mut vm, source) {
-            Ok(sha) => sha,
+        let (sha, function, flags) = match self.resolve(&mut vm, source) {
+            Ok(found) => found,
             Err(e) => return e,
         };
-        let cached = &vm.scripts[&sha];
-        let (function, flags) = (cached.function.clone(), cached.flags);
         let call = Call {
             resp3: false,
             read_only: read_only || flags.no_writes,
@@ -313,28 +311,34 @@ impl Engine {
         })
     }
 
-    /// The cache key of `source` in `vm`, compiled there: a body on first sight (which then
-    /// joins the cache), a SHA-1 from the cache's body if `vm` has not compiled it yet.
-    fn resolve(&self, vm: &mut Vm, source: Source<'_>) -> Result<[u8; 40], Value> {
+    /// The cache key of `source` in `vm`, its function there and its flags, compiled there: a
+    /// body on first sight (which then joins the cache), a SHA-1 from the cache's body if
+    /// `vm` has not compiled it yet. One lookup in `vm`'s own map when it has.
+    fn resolve(
+        &self,
+        vm: &mut Vm,
+        source: Source<'_>,
+    ) -> Result<([u8; 40], Function, ScriptFlags), Value> {
         self.cache.sync(vm);
+        let sha = match source {
+            Source::Body(body) => sha1_hex(body),
+            Source::Sha(sha) => normalize(sha).ok_or_else(noscript)?,
+        };
+        if let Some(cached) = vm.scripts.get(&sha) {
+            return Ok((sha, cached.function.clone(), cached.flags));
+        }
         match source {
             Source::Body(body) => {
-                let sha = sha1_hex(body);
-                if !vm.scripts.contains_key(&sha) {
-                    let flags = compile(vm, &sha, body)?;
-                    self.cache.register(sha, body, flags);
-                }
-                Ok(sha)
+                let flags = compile(vm, &sha, body)?;
+                self.cache.register(sha, body, flags);
             }
-            Source::Sha(sha) => {
-                let sha = normalize(sha).ok_or_else(noscript)?;
-                if !vm.scripts.contains_key(&sha) {
-                    let script = self.cache.get(&sha).ok_or_else(noscript)?;
-                    compile(vm, &sha, &script.body)?;
-                }
-                Ok(sha)
+            Source::Sha(_) => {
+                let script = self.cache.get(&sha).ok_or_else(noscript)?;
+                compile(vm, &sha, &script.body)?;
             }
         }
+        let cached = &vm.scripts[&sha];
+        Ok((sha, cached.function.clone(), cached.flags))
     }
 
     /// Runs `f` (a script or a function) in the interpreter `vm` of `run` as a running

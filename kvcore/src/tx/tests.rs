@@ -352,3 +352,69 @@ fn many_changed_keys_are_saved_once_each_and_all_put_back() {
         assert_eq!(str_of(&db, k), want, "{k}");
     }
 }
+
+#[test]
+fn middling_values_stop_being_copied_once_their_sum_passes_the_limit() {
+    let kv = Kv::in_memory(Options::new().shards(16));
+    let k = keys_apart(&kv, 6, &[]);
+    let db = kv.db(0).unwrap();
+    let middling = "x".repeat(20 * 1024);
+    for key in &k {
+        db.set(key, &middling).unwrap();
+    }
+    let declared: Vec<(usize, &[u8])> = k.iter().map(|s| (0, s.as_bytes())).collect();
+    kv.transaction(Scope::Optimistic(&declared), |tx| {
+        let db = tx.db(0)?;
+        let locks = tx.kv().tx_locks().unwrap();
+        for (i, key) in k.iter().enumerate() {
+            db.append(key, "!")?;
+            // Three 20 KiB copies fit in 64 KiB; the fourth would not: the gate instead.
+            assert_eq!(locks.logged.undo.borrow().is_some(), i < 3, "after key {i}");
+        }
+        assert!(locks.logged.promoted.borrow().is_some());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(db.strlen(&k[5]).unwrap(), 20 * 1024 + 1);
+}
+
+#[test]
+fn a_publish_pins_the_transaction_or_sends_nothing() {
+    let kv = Kv::in_memory(Options::new().shards(16));
+    let sub = kv.subscribe(["news"]);
+    let k = keys_apart(&kv, 1, &[]);
+    let declared: Vec<(usize, &[u8])> = vec![(0, k[0].as_bytes())];
+    // Gate free: the message goes out, and the transaction can no longer be undone.
+    kv.transaction(Scope::Optimistic(&declared), |tx| {
+        tx.db(0)?.set(&k[0], "1")?;
+        assert_eq!(tx.kv().publish("news", "sent"), 1);
+        assert!(tx.kv().tx_locks().unwrap().logged.undo.borrow().is_none());
+        Ok(())
+    })
+    .unwrap();
+    let m = sub.recv_timeout(PATIENCE).unwrap().expect("the message");
+    assert_eq!(m.payload(), b"sent");
+    // Gate taken: nothing is sent, and the transaction is doomed and undone.
+    let r = std::thread::scope(|s| {
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release, wait) = mpsc::channel::<()>();
+        let kv2 = &kv;
+        s.spawn(move || {
+            let _gate = kv2.hold_gate();
+            held_tx.send(()).unwrap();
+            let _ = wait.recv();
+        });
+        held_rx.recv_timeout(PATIENCE).unwrap();
+        let r = kv.transaction(Scope::Optimistic(&declared), |tx| {
+            tx.db(0)?.set(&k[0], "2")?;
+            assert_eq!(tx.kv().publish("news", "never"), 0);
+            assert!(tx.kv().tx_doomed());
+            Ok(())
+        });
+        drop(release);
+        r
+    });
+    assert!(matches!(r, Err(Error::Conflict)));
+    assert_eq!(sub.try_recv().unwrap(), None);
+    assert_eq!(str_of(&kv.db(0).unwrap(), &k[0]).as_deref(), Some("1"));
+}

@@ -414,12 +414,6 @@ impl Host for ScriptHost<'_> {
         if self.s.oom && !self.wrote && cmd.flags.has(Flags::DENYOOM) {
             return refuse("OOM command not allowed when used memory > 'maxmemory'.");
         }
-        // A message published cannot be taken back: the script must not be undone after.
-        if TABLE[idx].flags.has(Flags::PUBSUB)
-            && !self.s.exec.as_ref().is_none_or(kvcore::Kv::tx_pin)
-        {
-            return refuse(CONFLICT);
-        }
         let saved = self.s.version;
         self.s.version = if call.resp3 {
             Version::Resp3
