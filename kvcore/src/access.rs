@@ -466,9 +466,13 @@ impl<'a> Admit<'a> {
     }
 }
 
+/// The shards (or their guards) of one operation or transaction: inline up to four, the
+/// usual count, so locking them allocates nothing.
+pub(crate) type Few<T> = smallvec::SmallVec<[T; 4]>;
+
 /// The distinct `(database, shard)` pairs of `keys`, ascending: the lock order.
-pub(crate) fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Vec<(usize, usize)> {
-    let mut ids: Vec<_> = keys
+pub(crate) fn shard_ids(inner: &Inner, keys: &[(usize, &[u8])]) -> Few<(usize, usize)> {
+    let mut ids: Few<_> = keys
         .iter()
         .map(|&(db, k)| (db, inner.shard_of(inner.hash(k))))
         .collect();
@@ -487,15 +491,16 @@ pub(crate) fn lock_all<G>(
     ids: &[(usize, usize)],
     lock: impl Fn((usize, usize)) -> G,
     try_lock: impl Fn((usize, usize)) -> Option<G>,
-) -> Vec<((usize, usize), G)> {
-    match ids {
-        [] => return Vec::new(),
-        [id] => return vec![(*id, lock(*id))],
-        _ => {}
+) -> Few<((usize, usize), G)> {
+    if let [id] = ids {
+        return smallvec::smallvec![(*id, lock(*id))];
     }
     // Uncontended, the usual case: in order, straight into the result.
-    let mut fast = Vec::with_capacity(ids.len());
-    fast.push((ids[0], lock(ids[0])));
+    let mut fast = Few::with_capacity(ids.len());
+    let Some(&first) = ids.first() else {
+        return fast;
+    };
+    fast.push((first, lock(first)));
     for (i, &id) in ids.iter().enumerate().skip(1) {
         match try_lock(id) {
             Some(g) => fast.push((id, g)),
@@ -514,10 +519,10 @@ fn lock_all_from<G>(
     mut first: usize,
     lock: impl Fn((usize, usize)) -> G,
     try_lock: impl Fn((usize, usize)) -> Option<G>,
-) -> Vec<((usize, usize), G)> {
+) -> Few<((usize, usize), G)> {
     let n = ids.len();
     'retry: loop {
-        let mut guards: Vec<Option<G>> = std::iter::repeat_with(|| None).take(n).collect();
+        let mut guards: Few<Option<G>> = std::iter::repeat_with(|| None).take(n).collect();
         guards[first] = Some(lock(ids[first]));
         for i in (first + 1..n).chain(0..first) {
             match try_lock(ids[i]) {
@@ -834,7 +839,7 @@ impl Drop for WriteSlot<'_> {
 pub(crate) struct MultiWrite<'a> {
     inner: &'a Inner,
     logged: &'a Logged,
-    guards: Vec<((usize, usize), ShardWrite<'a>)>,
+    guards: Few<((usize, usize), ShardWrite<'a>)>,
     /// Packed entries unpacked by [`MultiWrite::entry`].
     unpacked: crate::shard::Unpacked,
     /// It began the group its effects go into (outside a transaction, which has its own).
@@ -909,7 +914,7 @@ impl MultiWrite<'_> {
 /// Several shards read-locked at once; see [`Db::lock_read`].
 pub(crate) struct MultiRead<'a> {
     inner: &'a Inner,
-    guards: Vec<((usize, usize), ShardRead<'a>)>,
+    guards: Few<((usize, usize), ShardRead<'a>)>,
     /// Packed entries unpacked by [`MultiRead::entry`].
     unpacked: crate::shard::Unpacked,
     now: std::cell::OnceCell<u64>,

@@ -88,7 +88,7 @@ pub(crate) struct TxLocks {
     /// [`run`]'s frame (or, for shards an open transaction locked later, are forgotten and
     /// unlocked when it closes); these pointers are used only while `open`, on `owner`'s
     /// thread (which is why a `RefCell` is enough).
-    shards: RefCell<Vec<HeldShard>>,
+    shards: RefCell<crate::access::Few<HeldShard>>,
     /// The write guards of the shards an open transaction locked after it started, dropped
     /// by [`Running`] when it closes. Their lifetime is not `'static`: see `grow`.
     grown: RefCell<Vec<RwLockWriteGuard<'static, Shard>>>,
@@ -528,7 +528,7 @@ impl Tx {
 struct Running<'a> {
     inner: &'a Inner,
     locks: Arc<TxLocks>,
-    _guards: Vec<RwLockWriteGuard<'a, Shard>>,
+    _guards: crate::access::Few<RwLockWriteGuard<'a, Shard>>,
     _gate: Option<MutexGuard<'a, ()>>,
 }
 
@@ -596,7 +596,7 @@ pub(crate) fn run<R>(
     // store has the gate already.
     let ordered = matches!(kind, Kind::Keys | Kind::Optimistic);
     let gate = (!ordered && !holds_gate(inner)).then(|| inner.gate());
-    let mut guards: Vec<RwLockWriteGuard<'_, Shard>> = if !ordered {
+    let mut guards: crate::access::Few<RwLockWriteGuard<'_, Shard>> = if !ordered {
         ids.iter()
             .map(|&(db, s)| inner.write_shard(db, s))
             .collect()

@@ -149,11 +149,13 @@ pub(super) struct Running {
 }
 
 impl Running {
-    fn set(&mut self, name: &str, command: &[&[u8]]) {
+    /// Marks function `name` as running, called by `command` (its `len` words, copied into
+    /// the buffers kept from the last call).
+    fn set<'c>(&mut self, name: &str, len: usize, command: impl Iterator<Item = &'c [u8]>) {
         self.active = true;
         self.name.clear();
         self.name.push_str(name);
-        self.command.resize_with(command.len(), Vec::new);
+        self.command.resize_with(len, Vec::new);
         for (dst, src) in self.command.iter_mut().zip(command) {
             dst.clear();
             dst.extend_from_slice(src);
@@ -616,13 +618,10 @@ impl Engine {
         let verb: &[u8] = if read_only { b"fcall_ro" } else { b"fcall" };
         let mut digits = [0u8; kvnum::I64_LEN];
         let numkeys = kvnum::format_u64(keys.len() as u64, &mut digits);
-        let command: Vec<&[u8]> = [verb, name, numkeys]
-            .into_iter()
-            .chain(keys.iter().copied())
-            .chain(args.iter().copied())
-            .collect();
-        slot.run.function.lock().set(fname, &command);
-        drop(command);
+        let words = [verb, name, numkeys];
+        let command = words.iter().chain(keys).chain(args).copied();
+        let len = words.len() + keys.len() + args.len();
+        slot.run.function.lock().set(fname, len, command);
         let reply = self.execute(&slot.run, &f.vm, call, host, fname.as_bytes(), |vm| {
             let run = vm
                 .call

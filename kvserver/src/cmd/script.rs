@@ -221,7 +221,18 @@ pub(super) fn run(
         host.s.db = host.s.select_db(db_index)?;
         reply
     } else {
-        let scope: Vec<(usize, &[u8])> = keys.iter().map(|&k| (db_index, k)).collect();
+        // The declared keys as the transaction's scope, on the stack for the usual handful.
+        let mut few_keys: [(usize, &[u8]); FEW_ARGS] = [(0, &[]); FEW_ARGS];
+        let many_keys: Vec<(usize, &[u8])>;
+        let scope: &[(usize, &[u8])] = if keys.len() <= FEW_ARGS {
+            for (slot, &key) in few_keys.iter_mut().zip(keys) {
+                *slot = (db_index, key);
+            }
+            &few_keys[..keys.len()]
+        } else {
+            many_keys = keys.iter().map(|&k| (db_index, k)).collect();
+            &many_keys
+        };
         let db = host.s.db.clone();
         // Scripts run side by side, each locking its own keys (`Scope::Optimistic`), unless
         // something outside the store would see their changes before they end (keyspace
@@ -243,9 +254,9 @@ pub(super) fn run(
         });
         loop {
             let scope = if optimistic {
-                kvcore::Scope::Optimistic(&scope)
+                kvcore::Scope::Optimistic(scope)
             } else {
-                kvcore::Scope::Open(&scope)
+                kvcore::Scope::Open(scope)
             };
             let mut reply = None;
             let ran = db.transaction(scope, |t| {
