@@ -14,7 +14,7 @@
 //! `set` → those RESP3 types; any other table → an array of its elements 1, 2, ... up to the
 //! first `nil`.
 
-use mlua::{Function, Lua, Table, Value as Lua_, ffi};
+use mlua::{Function, Table, Value as Lua_, ffi};
 
 use super::value::Value;
 
@@ -99,35 +99,102 @@ unsafe fn single(
     }
 }
 
+/// What a script returned: a string, read off the stack (the usual result, and the one whose
+/// handle would cost an allocation to read), or any other value.
+pub(crate) enum Returned {
+    Bytes(Vec<u8>),
+    Other(Lua_),
+}
+
+/// The arrays [`trampoline`] builds, reached through a light userdata.
+struct Arrays<'a> {
+    keys: &'a [&'a [u8]],
+    argv: &'a [&'a [u8]],
+}
+
 /// Calls `entry(f, KEYS, ARGV)` (the prelude's `run` or `call`, which run `f` under the error
 /// handler): whether `f` succeeded, and its result or the handler's error table.
 ///
-/// The two arrays are built and the call made inside one protected call: mlua protects each
-/// table or string it creates on its own once a memory limit is set, and each protected call
-/// creates a C closure, which made this a large share of a short script's time.
+/// One protected call of the interpreter's [`trampoline`] (`vm.invoke`, created once) builds
+/// the two arrays and makes the call. mlua's own protected call (`Lua::exec_raw`) creates two
+/// C closures per call, a tenth of a short script's work with their collection; and mlua
+/// protects each table or string it creates on its own once a memory limit is set.
 pub(crate) fn invoke(
-    lua: &Lua,
+    vm: &super::vm::Vm,
     entry: &Function,
     f: &Function,
     keys: &[&[u8]],
     argv: &[&[u8]],
-) -> mlua::Result<(bool, Lua_)> {
-    // SAFETY: the closure only calls the Lua C API on the state it is given, which holds
-    // `entry` and `f` at 1 and 2; it leaves the call's two results, and holds nothing that
-    // needs dropping when a Lua error (out of memory) unwinds out of it. `entry` catches the
-    // script's own errors.
-    unsafe {
-        lua.exec_raw::<(bool, Lua_)>((entry, f), |state| {
-            ffi::lua_checkstack(state, 4);
-            for items in [keys, argv] {
-                ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
-                for (i, item) in items.iter().enumerate() {
-                    push_bytes(state, item);
-                    ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
-                }
+) -> mlua::Result<(bool, Returned)> {
+    let arrays = Arrays { keys, argv };
+    vm.lua.exec_raw_lua(|raw| {
+        // SAFETY: the state is this interpreter's, locked by mlua for the closure and by the
+        // pool for the script; what is pushed is checked for room first, and the stack is
+        // put back as it was before returning. `arrays` outlives the call that reads it.
+        unsafe {
+            let state = raw.state();
+            let base = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, 5) == 0 {
+                return Err(mlua::Error::StackError);
             }
-            ffi::lua_call(state, 3, 2);
-        })
+            raw.push(&vm.invoke)?;
+            raw.push(entry)?;
+            raw.push(f)?;
+            ffi::lua_pushlightuserdata(state, std::ptr::from_ref(&arrays).cast_mut().cast());
+            let status = ffi::lua_pcall(state, 3, 2, 0);
+            if status != ffi::LUA_OK {
+                // Only out of memory or a stack overflow reach here: `entry` catches the
+                // script's errors.
+                let mut len = 0;
+                let msg = ffi::lua_tolstring(state, -1, &mut len);
+                let msg = if msg.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    String::from_utf8_lossy(std::slice::from_raw_parts(msg.cast(), len))
+                        .into_owned()
+                };
+                ffi::lua_settop(state, base);
+                return Err(if status == ffi::LUA_ERRMEM {
+                    mlua::Error::MemoryError(msg)
+                } else {
+                    mlua::Error::RuntimeError(msg)
+                });
+            }
+            let ok = ffi::lua_toboolean(state, -2) != 0;
+            let returned = if ok && ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+                let mut len = 0;
+                let p = ffi::lua_tolstring(state, -1, &mut len);
+                Returned::Bytes(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+            } else {
+                Returned::Other(raw.pop_value())
+            };
+            ffi::lua_settop(state, base);
+            Ok((ok, returned))
+        }
+    })
+}
+
+/// The C function [`invoke`] calls in protected mode with `entry`, `f` and the [`Arrays`]:
+/// builds KEYS and ARGV and calls `entry(f, KEYS, ARGV)` for two results. It holds nothing that
+/// needs dropping, so a Lua error (out of memory) may `longjmp` out of it.
+///
+/// # Safety
+/// Called by Lua only, from [`invoke`], with a live `Arrays` at 3.
+pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> std::ffi::c_int {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let arrays = &*ffi::lua_touserdata(state, 3).cast::<Arrays<'_>>();
+        ffi::lua_settop(state, 2);
+        ffi::lua_checkstack(state, 4);
+        for items in [arrays.keys, arrays.argv] {
+            ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                push_bytes(state, item);
+                ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+            }
+        }
+        ffi::lua_call(state, 3, 2);
+        2
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use mlua::{Function, MultiValue, Value as Lua_};
 use parking_lot::RwLock;
 
-use super::convert::from_lua;
 pub(super) use super::convert::invoke;
+use super::convert::{Returned, from_lua};
 use super::pool::{Pool, RunState, since};
 use super::value::Value;
 use super::vm::{Cached, Vm, new_vm, set_kill_hook, with_run_ctx};
@@ -352,7 +352,7 @@ impl Engine {
         call: Call,
         host: &mut dyn Host,
         name: &[u8],
-        f: impl FnOnce(&Vm) -> mlua::Result<(bool, Lua_)>,
+        f: impl FnOnce(&Vm) -> mlua::Result<(bool, Returned)>,
     ) -> Value {
         run.kill.store(false, Ordering::Relaxed);
         run.wrote.store(false, Ordering::Relaxed);
@@ -384,8 +384,11 @@ impl Engine {
             set_kill_hook(&vm.lua, &vm.kill);
         }
         match result {
-            Ok((true, v)) => from_lua(&v, resp3),
-            Ok((false, e)) => error_reply(&e, name),
+            Ok((true, Returned::Bytes(b))) => Value::Bulk(b),
+            Ok((true, Returned::Other(v))) => from_lua(&v, resp3),
+            Ok((false, Returned::Other(e))) => error_reply(&e, name),
+            // `invoke` reads a string off the stack only for a success.
+            Ok((false, Returned::Bytes(_))) => unreachable!("an error is left as a value"),
             Err(e) => Value::Error(format!("ERR {e}").into_bytes()),
         }
     }
@@ -551,8 +554,13 @@ fn lua_error(e: mlua::Error) -> Value {
 
 /// Sets KEYS and ARGV and runs the compiled script: whether it succeeded, and its result or
 /// the error handler's table.
-fn run(vm: &Vm, function: &Function, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(bool, Lua_)> {
-    invoke(&vm.lua, &vm.run, function, keys, argv)
+fn run(
+    vm: &Vm,
+    function: &Function,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+) -> mlua::Result<(bool, Returned)> {
+    invoke(vm, &vm.run, function, keys, argv)
 }
 
 /// The reply of a script that failed with `e` (the error handler's table): its text, and
@@ -712,6 +720,52 @@ mod host_tests {
 
     fn bulk(s: &str) -> Value {
         Value::Bulk(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn arguments_past_the_memory_limit_fail_the_call_and_leave_the_interpreter_whole() {
+        let engine = Engine::new(EngineOptions {
+            memory_limit: 4 << 20,
+            interpreters: 1,
+            ..EngineOptions::default()
+        });
+        let mut host = MapHost::default();
+        // Distinct strings: Lua keeps one copy of equal ones.
+        let big: Vec<Vec<u8>> = (0..8).map(|i| vec![b'a' + i; 1 << 20]).collect();
+        let argv: Vec<&[u8]> = big.iter().map(Vec::as_slice).collect();
+        let stack_top = || {
+            let (_, vm) = engine.scripts.pick();
+            // SAFETY: reads the top of the interpreter's stack, locked by `pick`.
+            vm.lua
+                .exec_raw_lua(|raw| unsafe { mlua::ffi::lua_gettop(raw.state()) })
+        };
+        let top = stack_top();
+        // KEYS and ARGV are built in the interpreter before the script runs: 8 MiB of
+        // arguments cannot fit in 4, and the call fails as a whole, leaving the interpreter's
+        // stack as it was.
+        for _ in 0..20 {
+            let reply = engine.eval(Source::Body(b"return 1"), &[], &argv, false, &mut host);
+            let Value::Error(e) = reply else {
+                panic!("arguments over the limit ran: {reply:?}");
+            };
+            assert!(
+                String::from_utf8_lossy(&e).starts_with("ERR memory error"),
+                "{}",
+                String::from_utf8_lossy(&e)
+            );
+        }
+        assert_eq!(stack_top(), top);
+        // The same interpreter runs scripts afterwards, with their strings and arguments.
+        let reply = engine.eval(
+            Source::Body(b"return ARGV[1] .. #ARGV"),
+            &[],
+            &[&b"ok"[..], b"x"],
+            false,
+            &mut host,
+        );
+        assert_eq!(reply, bulk("ok2"));
+        assert_eq!(eval(&engine, &mut host, "return 7", &[]), Value::Int(7));
+        assert_eq!(stack_top(), top);
     }
 
     #[test]

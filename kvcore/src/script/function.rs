@@ -627,7 +627,7 @@ impl Engine {
                 .call
                 .as_ref()
                 .expect("a functions interpreter has engine.call");
-            invoke(&vm.lua, run, &function, keys, args)
+            invoke(vm, run, &function, keys, args)
         });
         slot.run.function.lock().active = false;
         reply

@@ -25,6 +25,8 @@ pub(super) struct Vm {
     pub(super) lua: Lua,
     pub(super) compile: Function,
     pub(super) run: Function,
+    /// `convert::trampoline`, through which every script and function is called.
+    pub(super) invoke: Function,
     /// The scripts compiled here, by SHA-1 hex, with foldhash (per-process seed): SipHash of
     /// the 40 bytes was 1% of a short script's CPU. A subset of the engine's cache, as of
     /// `generation`.
@@ -282,6 +284,8 @@ pub(super) fn new_vm(
     Ok(Vm {
         compile: engine.get("compile")?,
         run: engine.get("run")?,
+        // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
+        invoke: unsafe { lua.create_c_function(super::convert::trampoline)? },
         load: engine.get("load")?,
         call: engine.get("call")?,
         lua,
