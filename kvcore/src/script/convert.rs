@@ -137,21 +137,28 @@ pub(crate) fn invoke(
             if ffi::lua_checkstack(state, 5) == 0 {
                 return Err(mlua::Error::StackError);
             }
-            raw.push(&vm.invoke)?;
-            raw.push(entry)?;
-            raw.push(f)?;
+            // Handles of this interpreter: pushing them cannot fail.
+            let pushed = raw
+                .push(&vm.invoke)
+                .and_then(|()| raw.push(entry))
+                .and_then(|()| raw.push(f));
+            if let Err(e) = pushed {
+                ffi::lua_settop(state, base);
+                return Err(e);
+            }
             ffi::lua_pushlightuserdata(state, std::ptr::from_ref(&arrays).cast_mut().cast());
             let status = ffi::lua_pcall(state, 3, 2, 0);
             if status != ffi::LUA_OK {
-                // Only out of memory or a stack overflow reach here: `entry` catches the
-                // script's errors.
-                let mut len = 0;
-                let msg = ffi::lua_tolstring(state, -1, &mut len);
-                let msg = if msg.is_null() {
-                    "unknown error".to_string()
+                // Only out of memory, a stack overflow or a kill before the script started
+                // reach here: `entry` catches the script's own errors. The message is read
+                // only if it is a string (converting anything else could allocate, outside
+                // any protected call).
+                let msg = if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+                    let mut len = 0;
+                    let p = ffi::lua_tolstring(state, -1, &mut len);
+                    String::from_utf8_lossy(std::slice::from_raw_parts(p.cast(), len)).into_owned()
                 } else {
-                    String::from_utf8_lossy(std::slice::from_raw_parts(msg.cast(), len))
-                        .into_owned()
+                    "unknown error".to_string()
                 };
                 ffi::lua_settop(state, base);
                 return Err(if status == ffi::LUA_ERRMEM {
@@ -183,7 +190,9 @@ pub(crate) fn invoke(
 pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> std::ffi::c_int {
     // SAFETY: the caller's promise.
     unsafe {
-        let arrays = &*ffi::lua_touserdata(state, 3).cast::<Arrays<'_>>();
+        let arrays = ffi::lua_touserdata(state, 3).cast::<Arrays<'_>>();
+        debug_assert!(!arrays.is_null(), "the trampoline is called by invoke only");
+        let arrays = &*arrays;
         ffi::lua_settop(state, 2);
         ffi::lua_checkstack(state, 4);
         for items in [arrays.keys, arrays.argv] {
