@@ -437,12 +437,14 @@ impl Host for ScriptHost<'_> {
         self.s.call(idx, slot, &req, &mut out);
         self.s.in_script = false;
         self.s.version = saved;
-        let decoded = kvproto::decode_frame(&out, &kvproto::Limits::new());
-        self.out = out;
-        let value = match decoded {
-            Ok(kvproto::Status::Complete((frame, _))) => from_frame(frame),
-            _ => Value::error("ERR the command's reply could not be read"),
+        let value = match scalar_reply(&out) {
+            Some(value) => value,
+            None => match kvproto::decode_frame(&out, &kvproto::Limits::new()) {
+                Ok(kvproto::Status::Complete((frame, _))) => from_frame(frame),
+                _ => Value::error("ERR the command's reply could not be read"),
+            },
         };
+        self.out = out;
         let wrote = write && !matches!(value, Value::Error(_));
         self.wrote |= wrote;
         (value, wrote)
@@ -455,6 +457,25 @@ impl Host for ScriptHost<'_> {
             2 => crate::log::notice!("{text}"),
             _ => crate::log::verbose!("{text}"),
         }
+    }
+}
+
+/// The usual reply of a script's command, an integer or a bulk string (or none), read
+/// straight into a script value: the whole of `out` is that one reply, as the command wrote
+/// it. `None` for anything else, which the general decoder reads.
+fn scalar_reply(out: &[u8]) -> Option<Value> {
+    let body = out.strip_suffix(b"\r\n")?;
+    match *body.first()? {
+        b':' => kvnum::parse_i64(&body[1..]).map(Value::Int),
+        b'$' if body == b"$-1" => Some(Value::Nil),
+        b'$' => {
+            let cr = body.iter().position(|&b| b == b'\r')?;
+            let len = usize::try_from(kvnum::parse_i64(&body[1..cr])?).ok()?;
+            let payload = body.get(cr + 2..)?;
+            (body.get(cr + 1) == Some(&b'\n') && payload.len() == len)
+                .then(|| Value::Bulk(payload.to_vec()))
+        }
+        _ => None,
     }
 }
 
@@ -596,5 +617,55 @@ pub(super) fn error_of(v: Value) -> CmdError {
     match v {
         Value::Error(e) => CmdError::Raw(e),
         _ => CmdError::Msg("ERR unexpected script reply"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The general decoder's reading of `out`, as the script host makes it.
+    fn decoded(out: &[u8]) -> Value {
+        match kvproto::decode_frame(out, &kvproto::Limits::new()) {
+            Ok(kvproto::Status::Complete((frame, end))) if end == out.len() => from_frame(frame),
+            other => panic!("{out:?} is not one reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scalar_replies_read_as_the_decoder_reads_them() {
+        let read: &[&[u8]] = &[
+            b":0\r\n",
+            b":-1\r\n",
+            b":9223372036854775807\r\n",
+            b":-9223372036854775808\r\n",
+            b"$0\r\n\r\n",
+            b"$1\r\n5\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"$-1\r\n",
+        ];
+        for &out in read {
+            let quick = scalar_reply(out).unwrap_or_else(|| panic!("{out:?} not read"));
+            assert_eq!(quick, decoded(out), "{out:?}");
+        }
+        // Everything else goes to the decoder: other types, and bytes that are not exactly
+        // one integer or bulk string.
+        let left: &[&[u8]] = &[
+            b"+OK\r\n",
+            b"-ERR x\r\n",
+            b"_\r\n",
+            b"*1\r\n:1\r\n",
+            b",1.5\r\n",
+            b":1\r\n:2\r\n",
+            b"$3\r\nab\r\n",
+            b"$1\r\nab\r\n",
+            b"$1\n5\r\n",
+            b":01\r\n",
+            b":\r\n",
+            b"",
+        ];
+        for &out in left {
+            assert_eq!(scalar_reply(out), None, "{out:?}");
+        }
     }
 }
