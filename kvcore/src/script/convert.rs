@@ -119,6 +119,8 @@ struct Arrays<'a> {
 /// the two arrays and makes the call. mlua's own protected call (`Lua::exec_raw`) creates two
 /// C closures per call, a tenth of a short script's work with their collection; and mlua
 /// protects each table or string it creates on its own once a memory limit is set.
+/// `Lua::exec_raw_lua` and `RawLua` are mlua's hidden (`#[doc(hidden)]`) API, which a minor
+/// release may change: an mlua upgrade rechecks this function (the script tests cover it).
 pub(crate) fn invoke(
     vm: &super::vm::Vm,
     entry: &Function,
