@@ -114,6 +114,23 @@ fn hold_others<'s>(
     releases
 }
 
+/// Runs `f` while another thread holds the store's order gate.
+fn with_gate_taken<R>(kv: &Kv, f: impl FnOnce() -> R) -> R {
+    std::thread::scope(|s| {
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release, wait) = mpsc::channel::<()>();
+        s.spawn(move || {
+            let _gate = kv.hold_gate();
+            held_tx.send(()).unwrap();
+            let _ = wait.recv();
+        });
+        held_rx.recv_timeout(PATIENCE).unwrap();
+        let r = f();
+        drop(release);
+        r
+    })
+}
+
 /// Runs the writes the undo tests check, then reaches `x` (undeclared).
 fn write_then_reach(kv: &Kv, k: &[String], x: &str) -> (Result<()>, bool, Option<Vec<u8>>) {
     let declared: Vec<(usize, &[u8])> = k.iter().map(|s| (0, s.as_bytes())).collect();
@@ -243,26 +260,15 @@ fn pinning_takes_the_gate_or_dooms_before_anything_is_done() {
         .unwrap();
     assert!(pinned);
     // Gate taken by another thread: doomed, and undone.
-    let r = std::thread::scope(|s| {
-        let (held_tx, held_rx) = mpsc::channel();
-        let (release, wait) = mpsc::channel::<()>();
-        let kv2 = &kv;
-        s.spawn(move || {
-            let _gate = kv2.hold_gate();
-            held_tx.send(()).unwrap();
-            let _ = wait.recv();
-        });
-        held_rx.recv_timeout(PATIENCE).unwrap();
-        let r = kv.transaction(Scope::Optimistic(&declared), |tx| {
+    let r = with_gate_taken(&kv, || {
+        kv.transaction(Scope::Optimistic(&declared), |tx| {
             tx.db(0)?.set(&k[1], "b")?;
             assert!(!tx.kv().tx_pin());
             assert!(tx.kv().tx_doomed());
             // A whole-keyspace write is refused the same way.
             assert!(matches!(tx.db(0)?.flushdb(), Err(Error::Conflict)));
             Ok(())
-        });
-        drop(release);
-        r
+        })
     });
     assert!(matches!(r, Err(Error::Conflict)));
     let db = kv.db(0).unwrap();
@@ -395,24 +401,13 @@ fn a_publish_pins_the_transaction_or_sends_nothing() {
     let m = sub.recv_timeout(PATIENCE).unwrap().expect("the message");
     assert_eq!(m.payload(), b"sent");
     // Gate taken: nothing is sent, and the transaction is doomed and undone.
-    let r = std::thread::scope(|s| {
-        let (held_tx, held_rx) = mpsc::channel();
-        let (release, wait) = mpsc::channel::<()>();
-        let kv2 = &kv;
-        s.spawn(move || {
-            let _gate = kv2.hold_gate();
-            held_tx.send(()).unwrap();
-            let _ = wait.recv();
-        });
-        held_rx.recv_timeout(PATIENCE).unwrap();
-        let r = kv.transaction(Scope::Optimistic(&declared), |tx| {
+    let r = with_gate_taken(&kv, || {
+        kv.transaction(Scope::Optimistic(&declared), |tx| {
             tx.db(0)?.set(&k[0], "2")?;
             assert_eq!(tx.kv().publish("news", "never"), 0);
             assert!(tx.kv().tx_doomed());
             Ok(())
-        });
-        drop(release);
-        r
+        })
     });
     assert!(matches!(r, Err(Error::Conflict)));
     assert_eq!(sub.try_recv().unwrap(), None);
