@@ -14,6 +14,7 @@ use kvcore::{Kv, Options, Store};
 use raft::prelude::{Message, MessageType};
 use sha2::Sha256;
 
+use crate::ports::free_port;
 use crate::transport::{Hello, hello, write_message};
 use crate::{Coordinator, LinkSecurity, RaftNode, RaftOptions, Route, SecretLinks};
 
@@ -37,13 +38,6 @@ fn init_log() {
             log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Debug));
         }
     }
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn temp_dir(name: &str) -> PathBuf {

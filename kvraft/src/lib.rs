@@ -62,4 +62,7 @@ pub use transport::{LinkSecurity, LinkStream};
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]
+#[path = "../../tests/ports.rs"]
+mod ports;
+#[cfg(test)]
 mod store_tests;

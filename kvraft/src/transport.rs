@@ -1171,7 +1171,7 @@ mod tests {
 
     impl Dir {
         fn new(name: &str) -> Dir {
-            let port = crate::group_tests::free_port();
+            let port = crate::ports::free_port();
             let dir = std::env::temp_dir().join(format!(
                 "kvraft-transport-{name}-{}-{port}",
                 std::process::id()

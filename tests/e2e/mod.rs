@@ -20,6 +20,8 @@ mod monitor;
 mod multi;
 mod nemesis;
 mod notify;
+#[path = "../ports.rs"]
+mod ports;
 mod pubsub;
 mod pubsub_clients;
 mod pubsub_load;

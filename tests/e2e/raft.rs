@@ -2,17 +2,10 @@
 //! leader, any node takes any command (followers forward to the leader), and a SIGKILLed
 //! leader loses no acknowledged write.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use super::ports::free_port;
 use super::support::{Server, TempDir, cmd, error_text, resp};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A group of kvservers in Raft mode, each with its own data directory under `dir`.
 struct Group {

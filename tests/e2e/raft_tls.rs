@@ -11,8 +11,9 @@ use std::time::Instant;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::ports::free_port;
 use super::support::{PATIENCE, Server, TempDir, resp};
-use super::tls::{Certs, TlsClient, free_port};
+use super::tls::{Certs, TlsClient};
 
 /// A raw-frame peer's bytes: a hello from node `from` (kvraft/src/transport.rs's frame), then
 /// a raft-rs `MsgHeartbeat` to node `to` at `term`, in protobuf written by hand (field 1

@@ -502,10 +502,7 @@ fn a_replica_restarted_cleanly_resumes_with_a_partial_resync() {
 
 #[test]
 fn a_replica_retries_an_unreachable_primary_until_it_answers() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = super::ports::free_port();
     let kv = Server::start(&[]);
     let mut replica = kv.client();
     replicaof(&mut replica, port);

@@ -234,10 +234,7 @@ fn a_chain_of_kv_replicas_shares_offsets_and_continues_partially_after_a_promoti
 
 #[test]
 fn a_replica_without_its_link_refuses_to_serve_a_sync() {
-    let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let unreachable = super::ports::free_port();
     let kv = Server::start(&[]);
     let mut con = kv.client();
     replicaof(&mut con, unreachable);

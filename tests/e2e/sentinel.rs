@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
 
+use super::ports::free_port;
 use super::support::{PATIENCE, Server, TempDir};
 
 /// How long Sentinel may take to notice the death, agree with itself and promote (its
@@ -81,13 +82,6 @@ impl Sentinel {
         let dir = std::path::Path::new(&self.conf).parent().unwrap();
         std::fs::read_to_string(dir.join("sentinel.log")).unwrap_or_default()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }
 
 fn wait_for(what: &str, sentinel: &Sentinel, patience: Duration, mut f: impl FnMut() -> bool) {

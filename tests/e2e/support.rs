@@ -391,10 +391,7 @@ impl RedisServer {
     /// [`RedisServer::start`] also listening on a free loopback TCP port (for a replica to
     /// connect to), returned with it.
     pub(crate) fn start_tcp(dir: &str, extra: &[&str]) -> Option<(RedisServer, u16)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::ports::free_port();
         let port_s = port.to_string();
         let mut args = vec!["--port", port_s.as_str(), "--bind", "127.0.0.1"];
         args.extend_from_slice(extra);

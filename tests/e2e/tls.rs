@@ -3,13 +3,14 @@
 //! plaintext and TLS side by side, TLS only, and certificates reloaded by CONFIG SET.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use super::ports::free_port;
 use super::support::{PATIENCE, Server, TempDir};
 
 /// Runs a command, panicking with its output if it fails.
@@ -202,15 +203,6 @@ impl Certs {
         let ok = out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("Error");
         (text, ok)
     }
-}
-
-/// A loopback port nobody listens on right now.
-pub(super) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A TLS session over a raw socket, speaking RESP by hand.

@@ -3,10 +3,11 @@
 //! of proxies, so the nemesis can partition, cut one way, delay and reset the links between
 //! nodes; clients reach each node's own port directly.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use super::runner::{Group, Net};
 use crate::e2e::nemesis::Mesh;
+use crate::e2e::ports::free_port;
 use crate::e2e::support::{Server, TempDir};
 
 pub(crate) struct RaftGroup {
@@ -16,9 +17,7 @@ pub(crate) struct RaftGroup {
 }
 
 fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 impl RaftGroup {
