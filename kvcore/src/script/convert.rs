@@ -106,29 +106,42 @@ pub(crate) enum Returned {
     Other(Lua_),
 }
 
-/// The arrays [`trampoline`] builds, reached through a light userdata.
+/// How [`invoke`] hands a script or function its keys and arguments.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A script (EVAL): as the globals KEYS and ARGV, set in the real global table.
+    Script,
+    /// A function (FCALL): as its two arguments.
+    Function,
+}
+
+/// What [`trampoline`] reads through a light userdata.
 struct Arrays<'a> {
+    entry: Entry,
     keys: &'a [&'a [u8]],
     argv: &'a [&'a [u8]],
 }
 
-/// Calls `entry(f, KEYS, ARGV)` (the prelude's `run` or `call`, which run `f` under the error
-/// handler): whether `f` succeeded, and its result or the handler's error table.
+/// Calls `f` with its keys and arguments (as `entry` says) under the prelude's error handler:
+/// whether `f` succeeded, and its result or the handler's error table.
 ///
 /// One protected call of the interpreter's [`trampoline`] (`vm.invoke`, created once) builds
-/// the two arrays and makes the call. mlua's own protected call (`Lua::exec_raw`) creates two
-/// C closures per call, a tenth of a short script's work with their collection; and mlua
-/// protects each table or string it creates on its own once a memory limit is set.
-/// `Lua::exec_raw_lua` and `RawLua` are mlua's hidden (`#[doc(hidden)]`) API, which a minor
-/// release may change: an mlua upgrade rechecks this function (the script tests cover it).
+/// the two arrays and calls `f` in a protected call of its own, with the handler: what Lua's
+/// `xpcall` does, without the Lua frames a prelude function calling `xpcall` would add (a
+/// sixth of a two-command function's interpreter work). mlua's own protected call
+/// (`Lua::exec_raw`) creates two C closures per call, a tenth of a short script's work with
+/// their collection; and mlua protects each table or string it creates on its own once a
+/// memory limit is set. `Lua::exec_raw_lua` and `RawLua` are mlua's hidden (`#[doc(hidden)]`)
+/// API, which a minor release may change: an mlua upgrade rechecks this function (the script
+/// tests cover it).
 pub(crate) fn invoke(
     vm: &super::vm::Vm,
-    entry: &Function,
+    entry: Entry,
     f: &Function,
     keys: &[&[u8]],
     argv: &[&[u8]],
 ) -> mlua::Result<(bool, Returned)> {
-    let arrays = Arrays { keys, argv };
+    let arrays = Arrays { entry, keys, argv };
     vm.lua.exec_raw_lua(|raw| {
         // SAFETY: the state is this interpreter's, locked by mlua for the closure and by the
         // pool for the script; what is pushed is checked for room first, and the stack is
@@ -136,23 +149,24 @@ pub(crate) fn invoke(
         unsafe {
             let state = raw.state();
             let base = ffi::lua_gettop(state);
-            if ffi::lua_checkstack(state, 5) == 0 {
+            if ffi::lua_checkstack(state, 6) == 0 {
                 return Err(mlua::Error::StackError);
             }
             // Handles of this interpreter: pushing them cannot fail.
             let pushed = raw
                 .push(&vm.invoke)
-                .and_then(|()| raw.push(entry))
-                .and_then(|()| raw.push(f));
+                .and_then(|()| raw.push(&vm.handler))
+                .and_then(|()| raw.push(f))
+                .and_then(|()| raw.push(&vm.real_globals));
             if let Err(e) = pushed {
                 ffi::lua_settop(state, base);
                 return Err(e);
             }
             ffi::lua_pushlightuserdata(state, std::ptr::from_ref(&arrays).cast_mut().cast());
-            let status = ffi::lua_pcall(state, 3, 2, 0);
+            let status = ffi::lua_pcall(state, 4, 2, 0);
             if status != ffi::LUA_OK {
                 // Only out of memory, a stack overflow or a kill before the script started
-                // reach here: `entry` catches the script's own errors. The message is read
+                // reach here: the handler catches the script's own errors. The message is read
                 // only if it is a string (converting anything else could allocate, outside
                 // any protected call).
                 let msg = if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
@@ -183,28 +197,46 @@ pub(crate) fn invoke(
     })
 }
 
-/// The C function [`invoke`] calls in protected mode with `entry`, `f` and the [`Arrays`]:
-/// builds KEYS and ARGV and calls `entry(f, KEYS, ARGV)` for two results. It holds nothing that
-/// needs dropping, so a Lua error (out of memory) may `longjmp` out of it.
+/// The C function [`invoke`] calls in protected mode with the error handler, `f`, the real
+/// global table and the [`Arrays`]: builds KEYS and ARGV and calls `f` in a protected call with
+/// the handler, as Lua's `xpcall` does, for two results: whether `f` succeeded, and its first
+/// result or the error (the handler's table; Lua's message when out of memory, which skips
+/// the handler). No Lua code of the prelude runs after `f` returns or fails: after SCRIPT KILL
+/// the kill hook raises on every line. It holds nothing that needs dropping, so a Lua error
+/// (out of memory) may `longjmp` out of it.
 ///
 /// # Safety
-/// Called by Lua only, from [`invoke`], with a live `Arrays` at 3.
+/// Called by Lua only, from [`invoke`], with a live `Arrays` at 4.
 pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> std::ffi::c_int {
+    const HANDLER: std::ffi::c_int = 1;
+    const F: std::ffi::c_int = 2;
+    const GLOBALS: std::ffi::c_int = 3;
     // SAFETY: the caller's promise.
     unsafe {
-        let arrays = ffi::lua_touserdata(state, 3).cast::<Arrays<'_>>();
+        let arrays = ffi::lua_touserdata(state, 4).cast::<Arrays<'_>>();
         debug_assert!(!arrays.is_null(), "the trampoline is called by invoke only");
         let arrays = &*arrays;
-        ffi::lua_settop(state, 2);
-        ffi::lua_checkstack(state, 4);
-        for items in [arrays.keys, arrays.argv] {
+        ffi::lua_settop(state, GLOBALS);
+        ffi::lua_checkstack(state, 6);
+        ffi::lua_pushvalue(state, F);
+        for (items, name) in [(arrays.keys, c"KEYS"), (arrays.argv, c"ARGV")] {
             ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
             for (i, item) in items.iter().enumerate() {
                 push_bytes(state, item);
                 ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
             }
+            if arrays.entry == Entry::Script {
+                // GLOBALS[name] = the array (rawset: the table has no metamethods of note).
+                ffi::lua_pushstring(state, name.as_ptr());
+                ffi::lua_insert(state, -2);
+                ffi::lua_rawset(state, GLOBALS);
+            }
         }
-        ffi::lua_call(state, 3, 2);
+        let nargs = if arrays.entry == Entry::Script { 0 } else { 2 };
+        let status = ffi::lua_pcall(state, nargs, 1, HANDLER);
+        // [handler, f, globals, result or error] -> [.., ok, result or error]
+        ffi::lua_pushboolean(state, std::ffi::c_int::from(status == ffi::LUA_OK));
+        ffi::lua_insert(state, -2);
         2
     }
 }

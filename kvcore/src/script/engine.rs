@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use mlua::{Function, MultiValue, Value as Lua_};
 use parking_lot::RwLock;
 
-pub(super) use super::convert::invoke;
+pub(super) use super::convert::{Entry, invoke};
 use super::convert::{Returned, from_lua};
 use super::pool::{Pool, RunState, since};
 use super::value::Value;
@@ -560,7 +560,7 @@ fn run(
     keys: &[&[u8]],
     argv: &[&[u8]],
 ) -> mlua::Result<(bool, Returned)> {
-    invoke(vm, &vm.run, function, keys, argv)
+    invoke(vm, Entry::Script, function, keys, argv)
 }
 
 /// The reply of a script that failed with `e` (the error handler's table): its text, and

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mlua::{Function, Lua, MultiValue, Table, Value as Lua_};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-use super::engine::{Call, Engine, Host, ScriptFlags, invoke};
+use super::engine::{Call, Engine, Entry, Host, ScriptFlags, invoke};
 use super::pool::since;
 use super::value::Value;
 use super::vm::{Vm, err_text, raise, set_kill_hook};
@@ -623,11 +623,7 @@ impl Engine {
         let len = words.len() + keys.len() + args.len();
         slot.run.function.lock().set(fname, len, command);
         let reply = self.execute(&slot.run, &f.vm, call, host, fname.as_bytes(), |vm| {
-            let run = vm
-                .call
-                .as_ref()
-                .expect("a functions interpreter has engine.call");
-            invoke(vm, run, &function, keys, args)
+            invoke(vm, Entry::Function, &function, keys, args)
         });
         slot.run.function.lock().active = false;
         reply

@@ -1,14 +1,15 @@
 -- kv's Lua prelude: builds the sandbox scripts run in, once per interpreter. It runs with the
 -- interpreter's real global table, before that table is hidden behind a read-only proxy, and
 -- gets the Rust primitives as its argument. Its own frames are named "=kv" so that the error
--- handler can skip them when it reports where a script failed. It returns the functions the
--- engine calls: `compile`, `run`, `set_args`, and the proxy that becomes the global table.
+-- handler can skip them when it reports where a script failed. It returns what the engine
+-- uses: `compile`, the error handler, the real global table (where a script's KEYS and ARGV
+-- go), `load` for a functions interpreter, and the proxy that becomes the global table.
 local prim = ...
 local G = _G
 local error, type, tostring, tonumber, pairs, setmetatable, getmetatable, rawset, rawget, loadstring,
-      xpcall, pcall, select =
+      pcall, select =
       error, type, tostring, tonumber, pairs, setmetatable, getmetatable, rawset, rawget, loadstring,
-      xpcall, pcall, select
+      pcall, select
 local getinfo = debug.getinfo
 local error_value = prim.error_value
 
@@ -141,13 +142,10 @@ local engine = {}
 function engine.compile(body, name)
   return loadstring(body, name)
 end
--- Runs a compiled script with KEYS and ARGV set: true and its result, or false and the
--- error table.
-function engine.run(fn, keys, argv)
-  rawset(G, 'KEYS', keys)
-  rawset(G, 'ARGV', argv)
-  return xpcall(fn, handler)
-end
+-- The engine calls scripts and functions itself (`convert::trampoline`), in a protected call
+-- with this error handler, after setting KEYS and ARGV in the real global table for a script.
+engine.handler = handler
+engine.G = G
 engine.globals = globals
 
 -- Functions (FUNCTION LOAD, FCALL) run in an interpreter of their own. While a library's code
@@ -168,20 +166,6 @@ if prim.functions then
     globals_mt.__index = G
     if not ok and type(e) == 'userdata' then e = error_value(e) end
     return ok, e
-  end
-  -- Runs a registered function with its keys and arguments, as `run` runs a script. Lua 5.1's
-  -- xpcall passes no arguments, so they wait in upvalues of one trampoline rather than in a
-  -- new closure per call. Both end in tail calls: after SCRIPT KILL the kill hook raises on
-  -- every line, so no line of ours may run once the function has been stopped.
-  local cur_fn, cur_keys, cur_args
-  local function trampoline()
-    local fn, keys, args = cur_fn, cur_keys, cur_args
-    cur_fn, cur_keys, cur_args = nil, nil, nil
-    return fn(keys, args)
-  end
-  function engine.call(fn, keys, args)
-    cur_fn, cur_keys, cur_args = fn, keys, args
-    return xpcall(trampoline, handler)
   end
 end
 return engine

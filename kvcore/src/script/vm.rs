@@ -24,9 +24,14 @@ pub(super) struct Cached {
 pub(super) struct Vm {
     pub(super) lua: Lua,
     pub(super) compile: Function,
-    pub(super) run: Function,
     /// `convert::trampoline`, through which every script and function is called.
     pub(super) invoke: Function,
+    /// The prelude's error handler, which turns a script's error into a table with its text
+    /// and where it was raised.
+    pub(super) handler: Function,
+    /// The real global table behind the read-only proxy scripts see: a script's KEYS and ARGV
+    /// are set in it.
+    pub(super) real_globals: Table,
     /// The scripts compiled here, by SHA-1 hex, with foldhash (per-process seed): SipHash of
     /// the 40 bytes was 1% of a short script's CPU. A subset of the engine's cache, as of
     /// `generation`.
@@ -36,9 +41,8 @@ pub(super) struct Vm {
     pub(super) generation: u64,
     /// Its SCRIPT KILL flag, which its count hook reads.
     pub(super) kill: Arc<AtomicBool>,
-    /// A functions interpreter's `engine.load` and `engine.call` (see `prelude.lua`).
+    /// A functions interpreter's `engine.load` (see `prelude.lua`).
     pub(super) load: Option<Function>,
-    pub(super) call: Option<Function>,
 }
 
 /// The state of the script being run, which the primitives reach through the interpreter's
@@ -283,11 +287,11 @@ pub(super) fn new_vm(
     set_kill_hook(&lua, kill);
     Ok(Vm {
         compile: engine.get("compile")?,
-        run: engine.get("run")?,
         // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
         invoke: unsafe { lua.create_c_function(super::convert::trampoline)? },
+        handler: engine.get("handler")?,
+        real_globals: engine.get("G")?,
         load: engine.get("load")?,
-        call: engine.get("call")?,
         lua,
         scripts: HashMap::default(),
         generation: 0,
