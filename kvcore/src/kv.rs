@@ -98,6 +98,38 @@ pub(crate) struct Inner {
 }
 
 thread_local! {
+    /// The store (the address of its `Inner`, 0 for none) whose transaction runs on this
+    /// thread, and the time it started at: see [`FixedTime`].
+    static FIXED_TIME: std::cell::Cell<(usize, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// While alive, the store's time as this thread sees it stands still at the time it was
+/// made: a transaction (MULTI/EXEC, a script or function) holds one, so all its commands
+/// decide expiry, and compute deadlines, TTLs and stream IDs, at one instant. This is Redis's
+/// rule: a key cannot expire in the middle of a script or an EXEC, so what the transaction
+/// saw and what it logs and replicates agree (Redis 7.0 fixes the time its expiry checks use;
+/// 7.2's `commandTimeSnapshot` fixes it for everything, which this follows). It also saves a
+/// clock read per key. Dropping it puts back what the thread saw before.
+pub(crate) struct FixedTime {
+    before: (usize, u64),
+}
+
+impl FixedTime {
+    pub(crate) fn new(inner: &Inner) -> FixedTime {
+        let at = inner.now();
+        FixedTime {
+            before: FIXED_TIME.replace((std::ptr::from_ref(inner) as usize, at)),
+        }
+    }
+}
+
+impl Drop for FixedTime {
+    fn drop(&mut self) {
+        FIXED_TIME.set(self.before);
+    }
+}
+
+thread_local! {
     /// The subscribers this thread's keyspace notifications reached that still need their
     /// flush (see `Inner::publish_notification`).
     static NOTICES: std::cell::RefCell<Option<PendingFlush>> =
@@ -271,8 +303,16 @@ impl Inner {
         &self.shards[db << self.shard_bits | shard].0
     }
 
+    /// The store's time: its clock's, except inside a transaction (a MULTI/EXEC, a script)
+    /// running on this thread, which sees the time it started at (see [`FixedTime`]).
+    #[inline]
     pub(crate) fn now(&self) -> u64 {
-        self.clock.now_ms()
+        let (store, at) = FIXED_TIME.get();
+        if store == std::ptr::from_ref(self) as usize {
+            at
+        } else {
+            self.clock.now_ms()
+        }
     }
 
     /// Whether passive expiry is on (`Kv::set_passive_expiry`).

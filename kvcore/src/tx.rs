@@ -637,7 +637,9 @@ pub(crate) fn run<R>(
     let tx = Tx {
         kv: Kv::in_tx(Arc::clone(inner), Arc::clone(&locks)),
     };
+    let fixed = crate::kv::FixedTime::new(inner);
     let res = f(&tx);
+    drop(fixed);
     drop(tx);
     let doomed = locks.doomed();
     if doomed {

@@ -413,3 +413,44 @@ fn a_publish_pins_the_transaction_or_sends_nothing() {
     assert_eq!(sub.try_recv().unwrap(), None);
     assert_eq!(str_of(&kv.db(0).unwrap(), &k[0]).as_deref(), Some("1"));
 }
+
+/// A transaction's commands see the time it started at: a key whose deadline passes while it
+/// runs is still there for all of them, with its TTL as at the start, and expires for
+/// the next reader (Redis: a key cannot expire in the middle of a script or an EXEC).
+#[test]
+fn a_transaction_sees_the_time_it_started_at() {
+    let clock = crate::ManualClock::new(1_000_000);
+    let kv = Kv::in_memory(Options::default().clock(std::sync::Arc::new(clock.clone())));
+    let db = kv.db(0).unwrap();
+    db.set("soon", "v").unwrap();
+    db.pexpire("soon", 100, ExpireCondition::None).unwrap();
+    let declared: [(usize, &[u8]); 2] = [(0, b"soon"), (0, b"late")];
+    for scope in [
+        Scope::Keys(&declared),
+        Scope::Optimistic(&declared),
+        Scope::Open(&[]),
+    ] {
+        let seen = kv
+            .transaction(scope, |tx| {
+                let db = tx.db(0)?;
+                let before = (db.get("soon")?, db.pttl("soon")?);
+                clock.advance(1_000);
+                let after = (db.get("soon")?, db.pttl("soon")?);
+                db.set("late", "x")?;
+                db.pexpire("late", 50, ExpireCondition::None)?;
+                Ok((before, after, db.pttl("late")?, kv.now_ms()))
+            })
+            .unwrap();
+        let alive = (
+            Some(b"v".to_vec()),
+            Ttl::ExpiresIn(Duration::from_millis(100)),
+        );
+        let late = Ttl::ExpiresIn(Duration::from_millis(50));
+        assert_eq!(seen, (alive.clone(), alive, late, 1_000_000));
+        // Once it ended, this thread reads the clock again.
+        assert_eq!(kv.now_ms(), 1_001_000);
+        clock.set(1_000_000);
+    }
+    clock.set(1_000_000 + 100);
+    assert_eq!(db.get("soon").unwrap(), None);
+}
