@@ -279,6 +279,11 @@ impl Session {
             self.fail_transaction();
             return;
         }
+        if let Some(msg) = crate::cmd::protected_refusal(self, cmd) {
+            self.reject(slot, req, out, msg.as_bytes());
+            self.fail_transaction();
+            return;
+        }
         if !cmd.flags.has(Flags::NO_AUTH) && self.auth_required() {
             self.reject(slot, req, out, b"NOAUTH Authentication required.");
             self.fail_transaction();

@@ -229,6 +229,25 @@ fn debug_follows_enable_debug_command() {
         b"DEBUG\r\n",
         b"-ERR wrong number of arguments for 'debug' command\r\n",
     );
+    // Refused before it is queued, so the transaction fails, and counted as a rejected call
+    // (not a failed one), as in redis-server 7.0.15.
+    raw.roundtrip(
+        b"MULTI\r\nSET k v\r\nDEBUG HELP\r\nEXEC\r\nEXISTS k\r\n",
+        &[
+            &b"+OK\r\n+QUEUED\r\n"[..],
+            refused,
+            b"-EXECABORT Transaction discarded because of previous errors.\r\n:0\r\n",
+        ]
+        .concat(),
+    );
+    raw.send(b"INFO commandstats\r\n");
+    let stats = String::from_utf8(raw.read_bulk()).unwrap();
+    assert!(
+        stats.contains(
+            "cmdstat_debug:calls=0,usec=0,usec_per_call=0.00,rejected_calls=3,failed_calls=0"
+        ),
+        "{stats}"
+    );
     // `local` allows it from a loopback connection, which this one is.
     let dir = super::support::TempDir::new("debug-local");
     std::fs::create_dir_all(dir.path()).unwrap();

@@ -27,21 +27,24 @@ const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-co
                            you need to set this option in the configuration file, and then \
                            restart the server.";
 
-/// Whether `enable-debug-command` lets this connection run DEBUG.
-fn allowed(ctx: &Ctx<'_>) -> bool {
-    let index = crate::params::index("enable-debug-command");
-    let value = ctx.s.shared.params.lock()[index].clone();
-    match value.as_str() {
-        "yes" => true,
-        "local" => ctx.s.handle.addr.ip().is_loopback(),
-        _ => false,
+/// The refusal of a protected command (DEBUG) that `enable-debug-command` does not let this
+/// connection run, `None` for any other command. The dispatcher checks it right after the
+/// arity, before authentication, as Redis's `processCommand` does: the call counts as
+/// rejected, and in a MULTI it fails the transaction (EXECABORT).
+pub(crate) fn refusal(s: &crate::conn::Session, cmd: &Command) -> Option<&'static str> {
+    if cmd.name != "debug" {
+        return None;
     }
+    let index = crate::params::index("enable-debug-command");
+    let allowed = match s.shared.params.lock()[index].as_str() {
+        "yes" => true,
+        "local" => s.handle.addr.ip().is_loopback(),
+        _ => false,
+    };
+    (!allowed).then_some(NOT_ALLOWED)
 }
 
 fn debug(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
-    if !allowed(ctx) {
-        return Err(CmdError::Msg(NOT_ALLOWED));
-    }
     let sub = req.arg(1);
     let argc = req.len();
     if argc == 2 && is(sub, "help") {
