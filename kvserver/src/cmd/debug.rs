@@ -31,10 +31,19 @@ const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-co
 /// connection run, `None` for any other command. The dispatcher checks it right after the
 /// arity, before authentication, as Redis's `processCommand` does: the call counts as
 /// rejected, and in a MULTI it fails the transaction (EXECABORT).
+#[inline]
 pub(crate) fn refusal(s: &crate::conn::Session, cmd: &Command) -> Option<&'static str> {
-    if cmd.name != "debug" {
-        return None;
+    // Every command is checked: a pointer comparison (the table holds references to these
+    // entries), and the setting is read only for DEBUG itself.
+    if std::ptr::eq(cmd, &COMMANDS[0]) {
+        debug_refusal(s)
+    } else {
+        None
     }
+}
+
+#[cold]
+fn debug_refusal(s: &crate::conn::Session) -> Option<&'static str> {
     let index = crate::params::index("enable-debug-command");
     let allowed = match s.shared.params.lock()[index].as_str() {
         "yes" => true,

@@ -5,7 +5,6 @@
 //! auth from the entry and calls its handler, `COMMAND` reports it, and `INFO commandstats` is
 //! indexed by it.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use kvproto::Request;
@@ -238,31 +237,61 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
     table
 });
 
-/// The longest command name, for the stack buffer of [`lookup`].
-const MAX_NAME: usize = 20;
+/// Name to table index, for [`lookup`]: the commands by a bucket of their name's length and
+/// first, second, middle and last bytes (ASCII letters folded to lower case), each bucket's
+/// names in `names[starts[b]..starts[b + 1]]`. The names are few and fixed, so a bucket holds
+/// one or two (a test checks none holds more than three), and finding a command costs a
+/// comparison or two instead of hashing a lowercased copy of the name.
+struct NameIndex {
+    starts: Vec<u16>,
+    names: Vec<(&'static [u8], u16)>,
+}
 
-/// Name to table index. foldhash rather than std's SipHash: the key is a short command name,
-/// hashed once per request, and the table is fixed (no flooding risk).
-static INDEX: LazyLock<HashMap<&'static [u8], usize, foldhash::fast::FixedState>> =
-    LazyLock::new(|| {
-        TABLE
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_bytes(), i))
-            .collect()
-    });
+const NAME_BUCKETS: usize = 4096;
+
+/// [`NameIndex`]'s bucket of a non-empty name: the same for every ASCII casing of it.
+#[inline]
+fn name_bucket(name: &[u8]) -> usize {
+    let fold = |b: u8| u64::from(b | 0x20);
+    let n = name.len();
+    let key = (n as u64)
+        | fold(name[0]) << 8
+        | fold(name[usize::from(n > 1)]) << 16
+        | fold(name[n / 2]) << 24
+        | fold(name[n - 1]) << 32;
+    // Fibonacci hashing: the top bits of the product.
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - NAME_BUCKETS.trailing_zeros())) as usize
+}
+
+static INDEX: LazyLock<NameIndex> = LazyLock::new(|| {
+    let mut buckets: Vec<Vec<(&'static [u8], u16)>> = vec![Vec::new(); NAME_BUCKETS];
+    for (i, c) in TABLE.iter().enumerate() {
+        let i = u16::try_from(i).expect("fewer commands than u16::MAX");
+        buckets[name_bucket(c.name.as_bytes())].push((c.name.as_bytes(), i));
+    }
+    let mut starts = Vec::with_capacity(NAME_BUCKETS + 1);
+    let mut names = Vec::with_capacity(TABLE.len());
+    for bucket in buckets {
+        starts.push(u16::try_from(names.len()).expect("fewer commands than u16::MAX"));
+        names.extend(bucket);
+    }
+    starts.push(u16::try_from(names.len()).expect("fewer commands than u16::MAX"));
+    NameIndex { starts, names }
+});
 
 /// Finds a command by name, ASCII case-insensitively, without allocating.
 #[inline]
 pub(crate) fn lookup(name: &[u8]) -> Option<usize> {
-    if name.len() > MAX_NAME {
+    if name.is_empty() {
         return None;
     }
-    let mut buf = [0u8; MAX_NAME];
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    INDEX.get(&*lower).copied()
+    let index = &*INDEX;
+    let b = name_bucket(name);
+    let bucket = &index.names[usize::from(index.starts[b])..usize::from(index.starts[b + 1])];
+    bucket
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, i)| usize::from(i))
 }
 
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
@@ -395,13 +424,6 @@ mod tests {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(c.arity != 0, "{}", c.name);
         }
-        for c in TABLE.iter() {
-            assert!(
-                c.name.len() <= MAX_NAME,
-                "{} is longer than MAX_NAME",
-                c.name
-            );
-        }
         assert!(
             TABLE.len() < usize::from(u16::MAX),
             "conn.rs keeps indexes in a u16"
@@ -483,6 +505,35 @@ mod tests {
         assert_eq!(flags("get"), ["readonly", "fast"]);
         assert_eq!(cmd("getset").doc_flags(), ["deprecated"]);
         assert!(cmd("get").doc_flags().is_empty());
+    }
+
+    #[test]
+    fn every_command_is_found_in_any_case_among_few_candidates() {
+        for (i, c) in TABLE.iter().enumerate() {
+            let upper = c.name.to_ascii_uppercase();
+            let mixed: String = c
+                .name
+                .chars()
+                .enumerate()
+                .map(|(j, ch)| {
+                    if j % 2 == 0 {
+                        ch.to_ascii_uppercase()
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
+            for name in [c.name, upper.as_str(), mixed.as_str()] {
+                assert_eq!(lookup(name.as_bytes()), Some(i), "{name}");
+            }
+        }
+        let index = &*INDEX;
+        let largest = index.starts.windows(2).map(|w| w[1] - w[0]).max();
+        assert!(largest <= Some(3), "a bucket of {largest:?} names");
+        // A name that differs from a command's in a byte the folding maps alike is not it.
+        assert_eq!(lookup(b"get\x00"), None);
+        assert_eq!(lookup(b"ge\x14"), None);
+        assert_eq!(lookup(b"g\xc5t"), None);
     }
 
     #[test]
