@@ -761,6 +761,11 @@ impl Kv {
     /// An operation's error inside `f` is that operation's: what `f` did before it stays
     /// done (as a failed command inside Redis's EXEC), unless `f` returns the error first.
     ///
+    /// Inside `f` the store's time stands still at the moment the transaction started (on
+    /// this thread, for this store): a key whose deadline passes while `f` runs is still
+    /// there for all of `f`'s operations, and deadlines and TTLs are computed from that
+    /// moment, as Redis does for a script or an EXEC.
+    ///
     /// ```
     /// use kvcore::{Kv, Options, Scope, Store};
     ///
