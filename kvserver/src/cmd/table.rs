@@ -290,8 +290,20 @@ pub(crate) fn lookup(name: &[u8]) -> Option<usize> {
     let bucket = &index.names[usize::from(index.starts[b])..usize::from(index.starts[b + 1])];
     bucket
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .find(|(n, _)| is_name(name, n))
         .map(|&(_, i)| usize::from(i))
+}
+
+/// Whether `input` is the lowercase command name `name` in any ASCII casing: a letter of
+/// `name` matches either case of it (`input | 0x20` is that letter only for its two cases),
+/// any other byte only itself. `eq_ignore_ascii_case`'s answer, without folding both sides.
+#[inline]
+fn is_name(input: &[u8], name: &[u8]) -> bool {
+    input.len() == name.len()
+        && input.iter().zip(name).all(|(&a, &n)| {
+            let fold = u8::from(n.is_ascii_lowercase()) << 5;
+            a | fold == n
+        })
 }
 
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
@@ -531,6 +543,31 @@ mod tests {
         let largest = index.starts.windows(2).map(|w| w[1] - w[0]).max();
         assert!(largest <= Some(3), "a bucket of {largest:?} names");
         // A name that differs from a command's in a byte the folding maps alike is not it.
+        for (input, name) in [
+            (&b"get"[..], &b"get"[..]),
+            (b"GeT", b"get"),
+            (b"get", b"gex"),
+            (b"gEt", b"ge"),
+            (b"@", b"`"),
+            (b"_", b"\x7f"),
+            (b"G\xc5T", b"get"),
+            (b"client|list", b"client|list"),
+            (b"CLIENT\\LIST", b"client|list"),
+            (b"RESTORE-ASKING", b"restore-asking"),
+            (b"RESTORE\rASKING", b"restore-asking"),
+        ] {
+            assert_eq!(
+                is_name(input, name),
+                input.eq_ignore_ascii_case(name),
+                "{input:?} {name:?}"
+            );
+        }
+        // Every byte against every byte a lowercase name can hold (no uppercase letters).
+        for n in (0..=u8::MAX).filter(|n| !n.is_ascii_uppercase()) {
+            for a in 0..=u8::MAX {
+                assert_eq!(is_name(&[a], &[n]), a.eq_ignore_ascii_case(&n), "{a} {n}");
+            }
+        }
         assert_eq!(lookup(b"get\x00"), None);
         assert_eq!(lookup(b"ge\x14"), None);
         assert_eq!(lookup(b"g\xc5t"), None);
