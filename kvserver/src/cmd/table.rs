@@ -429,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_lowercase_and_short() {
+    fn names_are_unique_and_lowercase() {
         let mut seen = std::collections::HashSet::new();
         for c in entries() {
             assert!(seen.insert(c.name), "duplicate {}", c.name);
