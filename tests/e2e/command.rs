@@ -852,6 +852,85 @@ fn command_info_resp3_as_redis_sends_it() {
 
 /// Keys by the key specs (a range, a key count, a subcommand's index), and Redis's errors in
 /// Redis's order: unknown command, no key arguments, arity, then arguments the specs reject.
+/// COMMAND GETKEYSANDFLAGS, and GETKEYS where a spec's keyword is left out (GEORADIUS without
+/// STORE) or a command may name no key (EVAL, FCALL): recorded from redis-server 7.0.15.
+#[test]
+#[rustfmt::skip]
+fn command_getkeysandflags_as_redis_answers() {
+    let server = Server::start(&[]);
+    let mut raw = server.raw();
+    check(&mut raw, &[
+    // COMMAND GETKEYS GEORADIUS g 0 0 1 m
+    (&[b"COMMAND", b"GETKEYS", b"GEORADIUS", b"g", b"0", b"0", b"1", b"m"],
+          b"*1\r\n$1\r\ng\r\n"),
+    // COMMAND GETKEYS GEORADIUSBYMEMBER g m 1 m STORE d
+    (&[b"COMMAND", b"GETKEYS", b"GEORADIUSBYMEMBER", b"g", b"m", b"1", b"m", b"STORE", b"d"],
+          b"*2\r\n$1\r\ng\r\n$1\r\nd\r\n"),
+    // COMMAND GETKEYS EVAL x 0
+    (&[b"COMMAND", b"GETKEYS", b"EVAL", b"x", b"0"],
+          b"*0\r\n"),
+    // COMMAND GETKEYS EVAL x 3 k1
+    (&[b"COMMAND", b"GETKEYS", b"EVAL", b"x", b"3", b"k1"],
+          b"*0\r\n"),
+    // COMMAND GETKEYS FCALL f 0
+    (&[b"COMMAND", b"GETKEYS", b"FCALL", b"f", b"0"],
+          b"*0\r\n"),
+    // COMMAND GETKEYSANDFLAGS LMOVE a b LEFT RIGHT
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"LMOVE", b"a", b"b", b"LEFT", b"RIGHT"],
+          b"*2\r\n*2\r\n$1\r\na\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$1\r\nb\r\n*2\r\n+RW\r\n+insert\r\n"),
+    // COMMAND GETKEYSANDFLAGS SET k v
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SET", b"k", b"v"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS SET k get
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SET", b"k", b"get"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS SET k v get EX 1
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SET", b"k", b"v", b"get", b"EX", b"1"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k GET u8 0
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"GET", b"u8", b"0"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k GET u8 0 INCRBY u8 0 1
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"GET", b"u8", b"0", b"INCRBY", b"u8", b"0", b"1"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS SORT s BY x STORE d
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SORT", b"s", b"BY", b"x", b"STORE", b"d"],
+          b"*2\r\n*2\r\n$1\r\ns\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS EVAL x 2 k1 k2
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"EVAL", b"x", b"2", b"k1", b"k2"],
+          b"*2\r\n*2\r\n$2\r\nk1\r\n*3\r\n+RW\r\n+access\r\n+update\r\n*2\r\n$2\r\nk2\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS EVAL x 0
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"EVAL", b"x", b"0"],
+          b"*0\r\n"),
+    // COMMAND GETKEYSANDFLAGS ZUNIONSTORE d 2 a b
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"ZUNIONSTORE", b"d", b"2", b"a", b"b"],
+          b"*3\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nb\r\n*2\r\n+RO\r\n+access\r\n"),
+    // COMMAND GETKEYSANDFLAGS GEORADIUS g 0 0 1 m STOREDIST d
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"GEORADIUS", b"g", b"0", b"0", b"1", b"m", b"STOREDIST", b"d"],
+          b"*2\r\n*2\r\n$1\r\ng\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS GET
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"GET"],
+          b"-ERR wrong number of arguments for 'command|getkeysandflags' command\r\n"),
+    // COMMAND GETKEYSANDFLAGS NOSUCH a
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"NOSUCH", b"a"],
+          b"-ERR Invalid command specified\r\n"),
+    // COMMAND GETKEYSANDFLAGS SPUBLISH ch m
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SPUBLISH", b"ch", b"m"],
+          b"-ERR The command has no key arguments\r\n"),
+    // COMMAND GETKEYSANDFLAGS LMOVE a
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"LMOVE", b"a"],
+          b"-ERR Invalid number of arguments specified for command\r\n"),
+    ]);
+    // RESP3: each key's flags are a set.
+    raw.send(&resp(&[b"HELLO", b"3"]));
+    skip_value(&mut raw);
+    check(&mut raw, &[
+    // COMMAND GETKEYSANDFLAGS LMOVE a b LEFT RIGHT
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"LMOVE", b"a", b"b", b"LEFT", b"RIGHT"],
+          b"*2\r\n*2\r\n$1\r\na\r\n~3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$1\r\nb\r\n~2\r\n+RW\r\n+insert\r\n"),
+    ]);
+}
+
 #[test]
 #[rustfmt::skip]
 fn command_getkeys_as_redis_answers() {

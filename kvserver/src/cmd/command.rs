@@ -5,7 +5,7 @@ use kvproto::{Request, Writer};
 
 use super::ctx::{CmdResult, Ctx, is};
 use super::error::CmdError;
-use super::spec::{Acl, Arg, Begin, Find, Group, KeySpec, a};
+use super::spec::{Acl, Arg, Begin, Find, Flags, Group, KeySpec, a};
 use super::table::{Command, TABLE, lookup, run_subcommand};
 
 #[rustfmt::skip]
@@ -31,6 +31,10 @@ static SUBCOMMANDS: &[Command] = &[
     Command::new("command|getkeys", -4, "loading stale", getkeys)
         .acl("@connection")
         .doc(Group::Server, "2.8.13", "Extracts the key names from an arbitrary command.")
+        .complexity("O(N) where N is the number of arguments to the command"),
+    Command::new("command|getkeysandflags", -4, "loading stale", getkeysandflags)
+        .acl("@connection")
+        .doc(Group::Server, "7.0.0", "Extracts the key names and access flags for an arbitrary command.")
         .complexity("O(N) where N is the number of arguments to the command"),
     Command::new("command|help", 2, "loading stale", help)
         .acl("@connection")
@@ -364,7 +368,75 @@ fn list(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 /// specifications as Redis finds them, with Redis's errors in Redis's order.
 fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let args: Vec<&[u8]> = req.args().skip(2).collect();
-    let Some(c) = lookup_with_sub(&args) else {
+    let (_, keys) = keys_of(&args)?;
+    let mut w = ctx.w();
+    w.array_len(keys.len());
+    for (_, i) in keys {
+        w.bulk(args[i]);
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]: each key argument with the flags of the key
+/// specification that found it (`RW access delete`), a set of statuses, as Redis 7 answers.
+fn getkeysandflags(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    let args: Vec<&[u8]> = req.args().skip(2).collect();
+    let (c, keys) = keys_of(&args)?;
+    let mut w = ctx.w();
+    w.array_len(keys.len());
+    for (spec, i) in keys {
+        w.array_len(2);
+        w.bulk(args[i]);
+        let flags = c.key_specs.get(spec).map_or("", |k| k.flags);
+        let flags = variable_flags(c, flags, &args).unwrap_or(flags);
+        w.set_len(flags.split_whitespace().count());
+        for flag in flags.split_whitespace() {
+            w.simple(flag.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// The flags a key of a spec marked `variable_flags` has in this request, as Redis's
+/// `setGetKeys` and `bitfieldGetKeys` work them out: SET writes blind unless it has a GET
+/// argument, BITFIELD only reads unless it has a SET or INCRBY operation.
+fn variable_flags(c: &Command, flags: &str, args: &[&[u8]]) -> Option<&'static str> {
+    if !flags.split_whitespace().any(|f| f == "variable_flags") {
+        return None;
+    }
+    match c.name {
+        "set" => Some(if args.iter().skip(3).any(|a| is(a, "get")) {
+            "RW access update"
+        } else {
+            "OW update"
+        }),
+        "bitfield" => {
+            let mut i = 2;
+            while i < args.len() {
+                let left = args.len() - i - 1;
+                if is(args[i], "get") && left >= 2 {
+                    i += 3;
+                } else if (is(args[i], "set") || is(args[i], "incrby")) && left >= 3 {
+                    return Some("RW access update");
+                } else if is(args[i], "overflow") && left >= 1 {
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            Some("RO access")
+        }
+        _ => None,
+    }
+}
+
+/// A request's keys: `(index of the key spec that found it, position)`.
+type SpecKeys = Vec<(usize, usize)>;
+
+/// The command `args` name and its keys, each with the index of the key specification that
+/// found it, for COMMAND GETKEYS and GETKEYSANDFLAGS; Redis's errors in Redis's order.
+fn keys_of(args: &[&[u8]]) -> Result<(&'static Command, SpecKeys), CmdError> {
+    let Some(c) = lookup_with_sub(args) else {
         return Err(CmdError::Msg("ERR Invalid command specified"));
     };
     // Redis's `doesCommandHaveKeys`: a spec not marked `not_key` (SPUBLISH's shard channel is
@@ -379,19 +451,23 @@ fn getkeys(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
         ));
     }
     let found = match c.name {
-        "sort" | "sort_ro" => Some(super::sort::keys(&args)),
-        _ => keys_by_specs(c.key_specs, &args),
+        // SORT's source is its first spec's, a STORE destination its last's (the one
+        // between is BY's and GET's patterns, which name no key of the request).
+        "sort" | "sort_ro" => Some(
+            super::sort::keys(args)
+                .into_iter()
+                .enumerate()
+                .map(|(n, pos)| (if n == 0 { 0 } else { c.key_specs.len() - 1 }, pos))
+                .collect(),
+        ),
+        _ => spec_keys(c.key_specs, args),
     };
-    let keys = match found {
-        Some(keys) if !keys.is_empty() => keys,
-        _ => return Err(CmdError::Msg("ERR Invalid arguments specified for command")),
-    };
-    let mut w = ctx.w();
-    w.array_len(keys.len());
-    for i in keys {
-        w.bulk(args[i]);
+    match found {
+        Some(keys) if !keys.is_empty() => Ok((c, keys)),
+        // EVAL and FCALL may name no key, or a key count the request does not hold.
+        _ if c.flags.has(Flags::NO_MANDATORY_KEYS) => Ok((c, Vec::new())),
+        _ => Err(CmdError::Msg("ERR Invalid arguments specified for command")),
     }
-    Ok(())
 }
 
 /// The positions of `c`'s keys in `args` (the command name at 0), as COMMAND GETKEYS finds
@@ -417,14 +493,19 @@ fn lookup_with_sub(args: &[&[u8]]) -> Option<&'static Command> {
 /// each spec in order, a begin index, then a range or a key count. `None` when an argument
 /// the specs need is missing or the key count is not a count of the arguments that follow.
 pub(crate) fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<usize>> {
+    spec_keys(specs, args).map(|keys| keys.into_iter().map(|(_, pos)| pos).collect())
+}
+
+/// [`keys_by_specs`] with the index of the spec that found each key.
+fn spec_keys(specs: &[KeySpec], args: &[&[u8]]) -> Option<SpecKeys> {
     let mut keys = Vec::new();
     let complete = walk_key_specs(
         specs,
         args.len(),
         |i| args[i],
         false,
-        |_, pos| {
-            keys.push(pos);
+        |spec, pos| {
+            keys.push((spec, pos));
             true
         },
     );
@@ -465,7 +546,8 @@ pub(crate) fn walk_key_specs<'a>(
 
 /// One spec's `(first, last, step)` key positions, `Some` with `first > last` for a spec that
 /// finds no keys here (its begin search is `Unknown`: the command finds them itself, as SORT
-/// does), `None` when the request does not fit the spec.
+/// does; or its keyword is not in the request), `None` when the request does not fit the
+/// spec.
 fn spec_range<'a>(
     spec: &KeySpec,
     argc: i64,
@@ -481,7 +563,12 @@ fn spec_range<'a>(
             } else {
                 (1..=(argc + startfrom).max(0)).rev().find(matches)
             };
-            found? + 1
+            // A keyword that is not there is an optional part left out (GEORADIUS without
+            // STORE): the spec finds no key, as Redis's `getKeysUsingKeySpecs` skips it.
+            let Some(found) = found else {
+                return NONE;
+            };
+            found + 1
         }
         Begin::Unknown => return NONE,
     };
@@ -528,6 +615,8 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         "    Return documentation details about multiple commands.",
         "GETKEYS <full-command>",
         "    Return the keys from a full command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full command.",
         "HELP",
         "    Print this help.",
     ];

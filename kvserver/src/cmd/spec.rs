@@ -34,6 +34,9 @@ impl Flags {
     pub(crate) const PUBSUB: Flags = Flags::parse("pubsub");
     /// The latency monitor's `fast-command` event rather than `command`.
     pub(crate) const FAST: Flags = Flags::parse("fast");
+    /// EVAL's and FCALL's: a request that names no key is still valid (COMMAND GETKEYS
+    /// answers an empty array).
+    pub(crate) const NO_MANDATORY_KEYS: Flags = Flags::parse("no_mandatory_keys");
     const BLOCKING: Flags = Flags::parse("blocking");
     const MOVABLE_KEYS: Flags = Flags(bits("movablekeys", &Flags::NAMES, "unknown command flag"));
 
