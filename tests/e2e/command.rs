@@ -908,6 +908,12 @@ fn command_getkeysandflags_as_redis_answers() {
     // COMMAND GETKEYSANDFLAGS GEORADIUS g 0 0 1 m STOREDIST d
     (&[b"COMMAND", b"GETKEYSANDFLAGS", b"GEORADIUS", b"g", b"0", b"0", b"1", b"m", b"STOREDIST", b"d"],
           b"*2\r\n*2\r\n$1\r\ng\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n"),
+    // COMMAND GETKEYS SORT_RO s STORE d
+    (&[b"COMMAND", b"GETKEYS", b"SORT_RO", b"s", b"STORE", b"d"],
+          b"*1\r\n$1\r\ns\r\n"),
+    // COMMAND GETKEYSANDFLAGS SORT_RO s STORE d
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SORT_RO", b"s", b"STORE", b"d"],
+          b"*1\r\n*2\r\n$1\r\ns\r\n*2\r\n+RO\r\n+access\r\n"),
     // COMMAND GETKEYSANDFLAGS GET
     (&[b"COMMAND", b"GETKEYSANDFLAGS", b"GET"],
           b"-ERR wrong number of arguments for 'command|getkeysandflags' command\r\n"),

@@ -140,10 +140,13 @@ fn parse<'r>(
 }
 
 /// The key arguments of a SORT (Redis's `sortGetKeys`): the sorted key, and the last STORE
-/// key, found by skipping the arguments of LIMIT, GET and BY.
+/// key, found by skipping the arguments of LIMIT, GET and BY. SORT_RO's is only the sorted
+/// key (`sortROGetKeys`): a STORE there is a syntax error, not a key.
 pub(super) fn keys(args: &[&[u8]]) -> Vec<usize> {
     let mut keys = vec![1];
-    keys.extend(store_key(args.len(), |i| args[i]));
+    if !is(args[0], "sort_ro") {
+        keys.extend(store_key(args.len(), |i| args[i]));
+    }
     keys
 }
 
