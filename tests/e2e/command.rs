@@ -893,6 +893,18 @@ fn command_getkeysandflags_as_redis_answers() {
     // COMMAND GETKEYSANDFLAGS BITFIELD k GET u8 0 INCRBY u8 0 1
     (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"GET", b"u8", b"0", b"INCRBY", b"u8", b"0", b"1"],
           b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k GET u8
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"GET", b"u8"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k SET u8 0
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"SET", b"u8", b"0"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k OVERFLOW
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"OVERFLOW"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n"),
+    // COMMAND GETKEYSANDFLAGS BITFIELD k OVERFLOW FAIL GET u8 0
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"BITFIELD", b"k", b"OVERFLOW", b"FAIL", b"GET", b"u8", b"0"],
+          b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n"),
     // COMMAND GETKEYSANDFLAGS SORT s BY x STORE d
     (&[b"COMMAND", b"GETKEYSANDFLAGS", b"SORT", b"s", b"BY", b"x", b"STORE", b"d"],
           b"*2\r\n*2\r\n$1\r\ns\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n"),

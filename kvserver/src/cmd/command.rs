@@ -399,7 +399,8 @@ fn getkeysandflags(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
 
 /// The flags a key of a spec marked `variable_flags` has in this request, as Redis's
 /// `setGetKeys` and `bitfieldGetKeys` work them out: SET writes blind unless it has a GET
-/// argument, BITFIELD only reads unless it has a SET or INCRBY operation.
+/// argument, BITFIELD only reads when every operation is a whole GET or OVERFLOW (a SET, an
+/// INCRBY or anything it cannot read makes it a write, the safe side).
 fn variable_flags(c: &Command, flags: &str, args: &[&[u8]]) -> Option<&'static str> {
     if !flags.split_whitespace().any(|f| f == "variable_flags") {
         return None;
@@ -416,12 +417,10 @@ fn variable_flags(c: &Command, flags: &str, args: &[&[u8]]) -> Option<&'static s
                 let left = args.len() - i - 1;
                 if is(args[i], "get") && left >= 2 {
                     i += 3;
-                } else if (is(args[i], "set") || is(args[i], "incrby")) && left >= 3 {
-                    return Some("RW access update");
                 } else if is(args[i], "overflow") && left >= 1 {
                     i += 2;
                 } else {
-                    i += 1;
+                    return Some("RW access update");
                 }
             }
             Some("RO access")
