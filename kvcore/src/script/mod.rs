@@ -59,6 +59,7 @@ mod convert;
 mod dump;
 mod engine;
 mod function;
+mod heap;
 pub(crate) mod lib;
 mod pool;
 mod value;

@@ -43,6 +43,18 @@ pub(super) struct Vm {
     pub(super) kill: Arc<AtomicBool>,
     /// A functions interpreter's `engine.load` (see `prelude.lua`).
     pub(super) load: Option<Function>,
+    /// The cache of freed blocks in front of its allocator (`heap.rs`).
+    heap: Option<super::heap::Installed>,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Some(heap) = self.heap.take() {
+            // SAFETY: installed in this interpreter by `new_vm`; mlua locks it for the closure.
+            self.lua
+                .exec_raw_lua(|raw| unsafe { super::heap::uninstall(raw.state(), heap) });
+        }
+    }
 }
 
 /// The state of the script being run, which the primitives reach through the interpreter's
@@ -285,17 +297,29 @@ pub(super) fn new_vm(
         .call(prim)?;
     lua.set_globals(engine.get("globals")?)?;
     set_kill_hook(&lua, kill);
+    let compile = engine.get("compile")?;
+    // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
+    let invoke = unsafe { lua.create_c_function(super::convert::trampoline)? };
+    let (handler, real_globals, load) = (
+        engine.get("handler")?,
+        engine.get("G")?,
+        engine.get("load")?,
+    );
+    // Last, when nothing can fail any more (`Vm`'s drop takes it out again); after the memory
+    // limit, which mlua sets only while its own allocator is the state's.
+    // SAFETY: a new interpreter, locked by mlua for the closure.
+    let heap = lua.exec_raw_lua(|raw| unsafe { super::heap::install(raw.state()) });
     Ok(Vm {
-        compile: engine.get("compile")?,
-        // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
-        invoke: unsafe { lua.create_c_function(super::convert::trampoline)? },
-        handler: engine.get("handler")?,
-        real_globals: engine.get("G")?,
-        load: engine.get("load")?,
+        compile,
+        invoke,
+        handler,
+        real_globals,
+        load,
         lua,
         scripts: HashMap::default(),
         generation: 0,
         kill: Arc::clone(kill),
+        heap: Some(heap),
     })
 }
 
