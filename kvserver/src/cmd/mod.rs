@@ -47,7 +47,7 @@ pub(crate) use command::{key_positions, walk_key_specs};
 pub(crate) use config::apply as apply_param;
 pub(crate) use ctx::Ctx;
 pub(crate) use debug::refusal as protected_refusal;
-pub(crate) use error::{CmdError, arity_error, unknown_command, write_error};
+pub(crate) use error::{CmdError, arity_error, unknown_command, unknown_subcommand, write_error};
 pub(crate) use info::REDIS_VERSION;
 pub(crate) use latency::Latency;
 pub(crate) use multi::Transaction;

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
-use super::error::unknown_subcommand;
+use super::error::{CmdError, unknown_subcommand};
 use super::replication;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
@@ -309,13 +309,17 @@ fn is_name(input: &[u8], name: &[u8]) -> bool {
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
 /// arguments): runs the subcommand `req.arg(1)` names, or answers Redis's unknown-subcommand
 /// error. The dispatcher runs a known subcommand's handler itself (its statistics slot is the
-/// subcommand's, see [`stat_slot`]), so this one usually meets a missing or unknown one.
+/// subcommand's, see [`stat_slot`]) and refuses an unknown one before this could run
+/// ([`unknown_subcommand_of`]), so the error here is only a safeguard.
 pub(crate) fn run_subcommand(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // The dispatcher called this handler because `req.arg(0)` named its container.
     let container = TABLE[lookup(req.arg(0)).expect("the dispatcher found this command")];
     match container.subcommand(req.arg(1)) {
         Some(sub) => (sub.handler)(ctx, req),
-        None => Err(unknown_subcommand(container.name, req.arg(1))),
+        None => Err(CmdError::Raw(unknown_subcommand(
+            container.name,
+            req.arg(1),
+        ))),
     }
 }
 
@@ -370,8 +374,9 @@ pub(crate) fn sub_slots(slot: usize) -> std::ops::Range<usize> {
     }
 }
 
-/// Whether a request names a subcommand that container `idx` does not have (Redis rejects
-/// those before any command runs, so they appear in no commandstats line).
+/// Whether a request names a subcommand that container `idx` does not have: no command at
+/// all to Redis (`lookupCommand` finds none), refused before any check or queueing, in no
+/// commandstats line, and "Unknown Redis command" to a script.
 #[inline]
 pub(crate) fn unknown_subcommand_of(idx: usize, slot: usize, req: &Request<'_>) -> bool {
     slot == idx && req.len() >= 2 && STAT_SLOTS.first_sub[idx].is_some()
