@@ -5,6 +5,7 @@ mod acl;
 mod bitmap;
 mod blocking;
 mod client;
+mod cluster;
 mod command;
 mod config;
 mod connection;

@@ -14,9 +14,9 @@ use super::error::{CmdError, unknown_subcommand};
 use super::replication;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
-    acl, bitmap, blocking, client, command, config, connection, debug, dump, expire, function, geo,
-    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, raft, replicaof, script,
-    server, set, slowlog, sort, stream, stream_group, string, zcombine, zset,
+    acl, bitmap, blocking, client, cluster, command, config, connection, debug, dump, expire,
+    function, geo, hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, raft,
+    replicaof, script, server, set, slowlog, sort, stream, stream_group, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -195,7 +195,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 35] = [
+    let families: [&'static [Command]; 36] = [
         string::COMMANDS,
         raft::COMMANDS,
         lcs::COMMANDS,
@@ -231,6 +231,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         dump::COMMANDS,
         replicaof::COMMANDS,
         replication::COMMANDS,
+        cluster::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
@@ -515,6 +516,13 @@ mod tests {
         assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
         assert_eq!(cats("auth"), ["@fast", "@connection"]);
         assert_eq!(cats("bgsave"), ["@admin", "@slow", "@dangerous"]);
+        assert_eq!(cats("readonly"), ["@fast", "@connection"]);
+        assert_eq!(cats("cluster"), ["@slow"]);
+        let sub = |name: &[u8]| cmd("cluster").subcommand(name).unwrap();
+        let sub_cats = |name: &[u8]| sub(name).categories().names().collect::<Vec<_>>();
+        assert_eq!(sub_cats(b"info"), ["@slow"]);
+        assert_eq!(sub_cats(b"reset"), ["@admin", "@slow", "@dangerous"]);
+        assert_eq!(sub(b"slaves").doc_flags(), ["deprecated"]);
         assert_eq!(cmd("mset").legacy_keys(), (1, -1, 2));
         assert_eq!(cmd("zunionstore").legacy_keys(), (1, 1, 1));
         let flags = |name: &str| cmd(name).info_flags().names().collect::<Vec<_>>();
