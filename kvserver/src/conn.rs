@@ -708,8 +708,6 @@ impl Session {
         ended
     }
 
-    /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:
-    /// a refused EXEC discards the transaction and says why in an EXECABORT error.
     /// Answers a request that names no command (an unknown command, or a subcommand its
     /// container lacks): an error reply that no statistics slot counts, and a failed
     /// transaction, as Redis's `rejectCommand` with no command found.
@@ -721,6 +719,8 @@ impl Session {
         self.fail_transaction();
     }
 
+    /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:
+    /// a refused EXEC discards the transaction and says why in an EXECABORT error.
     pub(crate) fn reject(&mut self, idx: usize, req: &Request<'_>, out: &mut Vec<u8>, msg: &[u8]) {
         self.handle.stats.reject(idx);
         self.handle.counters.add(Counter::Errors, 1);
