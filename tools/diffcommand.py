@@ -135,7 +135,8 @@ GETKEYS_EDGES = [
     ["get"], ["get", "a", "b"], ["nosuch", "a"], ["ping"], ["object", "encoding", "k"],
     ["OBJECT", "ENCODING", "k"], ["memory", "usage", "k"], ["client", "list"],
     ["mset", "a", "1", "b"], ["blpop", "a", "0"], ["set", "k", "v", "GET"],
-    ["command", "getkeys", "get", "k"],
+    ["command", "getkeys", "get", "k"], ["cluster", "info"], ["cluster", "keyslot", "k"],
+    ["cluster", "getkeysinslot", "1", "2"], ["cluster", "nosuch"], ["readonly"],
 ]
 
 

@@ -257,15 +257,19 @@ impl Session {
     fn run(&mut self, req: &Request<'_>, out: &mut Vec<u8>) {
         let Some(idx) = table::lookup(req.arg(0)) else {
             let msg = crate::cmd::unknown_command(req);
-            self.handle.counters.add(Counter::Errors, 1);
-            let mark = out.len();
-            Writer::new(out, self.version).error(&msg);
-            self.shared.errors.record(&out[mark..]);
-            self.fail_transaction();
+            self.refuse_unknown(&msg, out);
             return;
         };
         let cmd = &TABLE[idx];
         let slot = table::stat_slot(idx, req);
+        // A container named with a subcommand it lacks is no command at all, as Redis's
+        // `commandCheckExistence` finds before anything else: answered before NOAUTH, ACL
+        // and the subscriber's restrictions, never queued, counted in no `cmdstat` line.
+        if table::unknown_subcommand_of(idx, slot, req) {
+            let msg = crate::cmd::unknown_subcommand(cmd.name, req.arg(1));
+            self.refuse_unknown(&msg, out);
+            return;
+        }
         // A subcommand's arity too is checked here, so its errors count as rejected calls of
         // `config|get`, as in Redis.
         let checked = table::stat_command(slot);
@@ -289,7 +293,7 @@ impl Session {
             self.fail_transaction();
             return;
         }
-        if !self.master && !crate::acl::permit(self, idx, slot, req, out) {
+        if !self.master && !crate::acl::permit(self, slot, req, out) {
             return;
         }
         // A replicated store (the Raft mode): the coordinator says where data commands run;
@@ -366,11 +370,9 @@ impl Session {
             self.fail_transaction();
             return;
         }
-        // An unknown subcommand is answered as such, as Redis finds it before this check.
         if self.pubsub.subscribed
             && self.version == Version::Resp2
             && !crate::cmd::allowed_when_subscribed(cmd.name)
-            && !table::unknown_subcommand_of(idx, slot, req)
         {
             let msg = crate::cmd::refused_when_subscribed(table::stat_command(slot).name);
             self.reject(slot, req, out, msg.as_bytes());
@@ -570,10 +572,6 @@ impl Session {
                 true
             }
         };
-        if failed && table::unknown_subcommand_of(idx, slot, req) {
-            self.monitor_pending = outer;
-            return;
-        }
         if let Some(mode) = self.tracking
             && !mode.bcast
         {
@@ -708,6 +706,17 @@ impl Session {
             self.batch.shrink_to(64);
         }
         ended
+    }
+
+    /// Answers a request that names no command (an unknown command, or a subcommand its
+    /// container lacks): an error reply that no statistics slot counts, and a failed
+    /// transaction, as Redis's `rejectCommand` with no command found.
+    fn refuse_unknown(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        self.handle.counters.add(Counter::Errors, 1);
+        let mark = out.len();
+        Writer::new(out, self.version).error(msg);
+        self.shared.errors.record(&out[mark..]);
+        self.fail_transaction();
     }
 
     /// Refuses command `idx` (a statistics slot) before it runs, as Redis's `rejectCommand`:

@@ -390,6 +390,56 @@ fn info_keyspace_commandstats_and_errorstats_lines() {
 }
 
 #[test]
+fn cluster_refusals_count_as_failed_calls() {
+    // The same commands on redis-server 7.0.15 (cluster-enabled no) left these lines (usec
+    // fields dropped): the refusal is the handler's, so a failed call; an arity error is a
+    // rejected call; an unknown subcommand counts only as an error reply.
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    for args in [
+        &["CLUSTER", "INFO"][..],
+        &["CLUSTER", "NOSUCH"],
+        &["CLUSTER", "INFO", "x"],
+        &["CLUSTER"],
+        &["READONLY"],
+        &["ASKING"],
+        &["READWRITE"],
+        &["CLUSTER", "HELP"],
+    ] {
+        assert!(cmd(&mut con, args).is_err(), "{args:?}");
+    }
+    // The client's own CLIENT SETINFO on connecting is left out.
+    let mut lines: Vec<String> = info(&mut con, &["commandstats"])
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("cmdstat_client|"))
+        .map(|l| {
+            let (name, rest) = l.split_once(':').unwrap();
+            let kept: Vec<&str> = rest.split(',').filter(|p| !p.starts_with("usec")).collect();
+            format!("{name}:{}", kept.join(","))
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "cmdstat_asking:calls=1,rejected_calls=0,failed_calls=1",
+            "cmdstat_cluster:calls=0,rejected_calls=1,failed_calls=0",
+            "cmdstat_cluster|help:calls=1,rejected_calls=0,failed_calls=1",
+            "cmdstat_cluster|info:calls=1,rejected_calls=1,failed_calls=1",
+            "cmdstat_readonly:calls=1,rejected_calls=0,failed_calls=1",
+            "cmdstat_readwrite:calls=1,rejected_calls=0,failed_calls=1",
+        ]
+    );
+    assert_eq!(
+        info(&mut con, &["errorstats"]),
+        "# Errorstats\r\nerrorstat_ERR:count=8\r\n"
+    );
+    let total = sections(&info(&mut con, &["stats"]));
+    assert_eq!(field(&total, "total_error_replies"), "8");
+}
+
+#[test]
 fn info_persistence_maps_the_log_onto_aof_and_snapshots_onto_rdb() {
     let dir = TempDir::new("info-persist");
     let server = Server::durable(&dir, "everysec");

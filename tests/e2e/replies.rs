@@ -140,6 +140,16 @@ fn maxmemory_oom_and_access_clocks_reply_as_redis() {
 }
 
 #[test]
+fn cluster_commands_reply_as_a_standalone_redis() {
+    replay(include_str!("cluster.txt"));
+}
+
+#[test]
+fn unknown_subcommands_reply_as_redis() {
+    replay(include_str!("subcommands.txt"));
+}
+
+#[test]
 fn eval_and_script_reply_as_redis() {
     replay(include_str!("script.txt"));
 }

@@ -228,20 +228,10 @@ impl SessionUser {
 /// the request; otherwise it is refused with Redis's `-NOPERM` error, logged, and fails an
 /// open transaction.
 #[inline]
-pub(crate) fn permit(
-    s: &mut Session,
-    idx: usize,
-    slot: usize,
-    req: &Request<'_>,
-    out: &mut Vec<u8>,
-) -> bool {
+pub(crate) fn permit(s: &mut Session, slot: usize, req: &Request<'_>, out: &mut Vec<u8>) -> bool {
     let Err(denied) = s.user.current(&s.shared.acl).check(slot, req) else {
         return true;
     };
-    // An unknown subcommand is answered as such by its container.
-    if table::unknown_subcommand_of(idx, slot, req) {
-        return true;
-    }
     refuse(s, slot, req, out, denied);
     false
 }

@@ -167,15 +167,16 @@ pub(crate) fn unknown_command(req: &Request<'_>) -> Vec<u8> {
 }
 
 /// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
-pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
+pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Vec<u8> {
     let sub = c_str(sub);
-    raw_error(&[
+    [
         b"ERR unknown subcommand '",
         &sub[..sub.len().min(128)],
         b"'. Try ",
         container.to_ascii_uppercase().as_bytes(),
         b" HELP.",
-    ])
+    ]
+    .concat()
 }
 
 /// Redis's `addReplySubcommandSyntaxError`, with the subcommand as the client spelled it:
@@ -244,11 +245,11 @@ mod tests {
             "ERR wrong number of arguments for 'get' command"
         );
         assert_eq!(
-            &*text("client", unknown_subcommand("client", b"foo")),
+            &unknown_subcommand("client", b"foo")[..],
             b"ERR unknown subcommand 'foo'. Try CLIENT HELP."
         );
         assert_eq!(
-            &*text("object", unknown_subcommand("object", b"b\0\xff")),
+            &unknown_subcommand("object", b"b\0\xff")[..],
             b"ERR unknown subcommand 'b'. Try OBJECT HELP."
         );
     }

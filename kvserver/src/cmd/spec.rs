@@ -263,6 +263,7 @@ pub(crate) enum Group {
     Bitmap,
     Hyperloglog,
     Geo,
+    Cluster,
 }
 
 impl Group {
@@ -284,6 +285,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::Hyperloglog => "hyperloglog",
             Group::Geo => "geo",
+            Group::Cluster => "cluster",
         }
     }
 }

@@ -10,13 +10,13 @@ use std::sync::LazyLock;
 use kvproto::Request;
 
 use super::ctx::{CmdResult, Ctx};
-use super::error::unknown_subcommand;
+use super::error::{CmdError, unknown_subcommand};
 use super::replication;
 use super::spec::{Acl, Arg, Group, KeySpec, legacy_range};
 use super::{
-    acl, bitmap, blocking, client, command, config, connection, debug, dump, expire, function, geo,
-    hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, raft, replicaof, script,
-    server, set, slowlog, sort, stream, stream_group, string, zcombine, zset,
+    acl, bitmap, blocking, client, cluster, command, config, connection, debug, dump, expire,
+    function, geo, hash, hll, info, keys, latency, lcs, list, multi, object, pubsub, raft,
+    replicaof, script, server, set, slowlog, sort, stream, stream_group, string, zcombine, zset,
 };
 
 pub(crate) use super::spec::Flags;
@@ -195,7 +195,7 @@ impl Command {
 /// Every top-level command, sorted by group, then name: the order `COMMAND` lists them in, and
 /// a command's index here is its statistics slot. Each family's entries live in its file.
 pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
-    let families: [&'static [Command]; 35] = [
+    let families: [&'static [Command]; 36] = [
         string::COMMANDS,
         raft::COMMANDS,
         lcs::COMMANDS,
@@ -231,6 +231,7 @@ pub(crate) static TABLE: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         dump::COMMANDS,
         replicaof::COMMANDS,
         replication::COMMANDS,
+        cluster::COMMANDS,
     ];
     let mut table: Vec<&'static Command> = families.into_iter().flatten().collect();
     table.sort_by_key(|c| (c.group, c.name));
@@ -309,13 +310,17 @@ fn is_name(input: &[u8], name: &[u8]) -> bool {
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
 /// arguments): runs the subcommand `req.arg(1)` names, or answers Redis's unknown-subcommand
 /// error. The dispatcher runs a known subcommand's handler itself (its statistics slot is the
-/// subcommand's, see [`stat_slot`]), so this one usually meets a missing or unknown one.
+/// subcommand's, see [`stat_slot`]) and refuses an unknown one before this could run
+/// ([`unknown_subcommand_of`]), so the error here is only a safeguard.
 pub(crate) fn run_subcommand(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // The dispatcher called this handler because `req.arg(0)` named its container.
     let container = TABLE[lookup(req.arg(0)).expect("the dispatcher found this command")];
     match container.subcommand(req.arg(1)) {
         Some(sub) => (sub.handler)(ctx, req),
-        None => Err(unknown_subcommand(container.name, req.arg(1))),
+        None => Err(CmdError::Raw(unknown_subcommand(
+            container.name,
+            req.arg(1),
+        ))),
     }
 }
 
@@ -370,8 +375,9 @@ pub(crate) fn sub_slots(slot: usize) -> std::ops::Range<usize> {
     }
 }
 
-/// Whether a request names a subcommand that container `idx` does not have (Redis rejects
-/// those before any command runs, so they appear in no commandstats line).
+/// Whether a request names a subcommand that container `idx` does not have: no command at
+/// all to Redis (`lookupCommand` finds none), refused before any check or queueing, in no
+/// commandstats line, and "Unknown Redis command" to a script.
 #[inline]
 pub(crate) fn unknown_subcommand_of(idx: usize, slot: usize, req: &Request<'_>) -> bool {
     slot == idx && req.len() >= 2 && STAT_SLOTS.first_sub[idx].is_some()
@@ -510,6 +516,13 @@ mod tests {
         assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
         assert_eq!(cats("auth"), ["@fast", "@connection"]);
         assert_eq!(cats("bgsave"), ["@admin", "@slow", "@dangerous"]);
+        assert_eq!(cats("readonly"), ["@fast", "@connection"]);
+        assert_eq!(cats("cluster"), ["@slow"]);
+        let sub = |name: &[u8]| cmd("cluster").subcommand(name).unwrap();
+        let sub_cats = |name: &[u8]| sub(name).categories().names().collect::<Vec<_>>();
+        assert_eq!(sub_cats(b"info"), ["@slow"]);
+        assert_eq!(sub_cats(b"reset"), ["@admin", "@slow", "@dangerous"]);
+        assert_eq!(sub(b"slaves").doc_flags(), ["deprecated"]);
         assert_eq!(cmd("mset").legacy_keys(), (1, -1, 2));
         assert_eq!(cmd("zunionstore").legacy_keys(), (1, 1, 1));
         let flags = |name: &str| cmd(name).info_flags().names().collect::<Vec<_>>();
