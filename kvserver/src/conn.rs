@@ -88,6 +88,9 @@ pub(crate) struct Session {
     pub(crate) caching: bool,
     /// CLIENT NO-TOUCH: this client's reads leave the keys' access clocks alone.
     pub(crate) no_touch: bool,
+    /// The running command ended in a way Redis counts as a failed call although it answers no
+    /// error (a wait ended by `CLIENT UNBLOCK id TIMEOUT`: `cmd/blocking.rs`).
+    pub(crate) count_failed: bool,
     /// Memory was over `maxmemory` when the running command started (Redis's
     /// `pre_command_oom_state`; a script checks it at its first write).
     pub(crate) oom: bool,
@@ -144,6 +147,7 @@ impl Session {
             tracking: None,
             caching: false,
             no_touch: false,
+            count_failed: false,
             oom: false,
             master: false,
             handshake: crate::repl::Handshake::default(),
@@ -579,6 +583,7 @@ impl Session {
         }
         self.feed_monitors(req);
         self.monitor_pending = outer;
+        let failed = failed | std::mem::take(&mut self.count_failed);
         self.handle.stats.record(slot, failed);
         // There are far fewer than 65 536 statistics slots (a unit test checks it).
         self.batch.push(slot as u16);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -40,7 +41,7 @@ pub(crate) struct ClientHandle {
     /// The ACL user the connection is authenticated as (CLIENT LIST's `user=`).
     pub(crate) user: Mutex<Vec<u8>>,
     pub(crate) killed: AtomicBool,
-    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    /// Waiting in a blocking command or WAIT (CLIENT LIST flag `b`; see `mark_blocked`).
     pub(crate) blocked: AtomicBool,
     /// Microseconds spent blocked so far (single writer: the connection's thread), which the
     /// slow log and latency figures leave out, as Redis times a blocked command without its wait.
@@ -161,6 +162,28 @@ impl ClientHandle {
 
     pub(crate) fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
+    }
+
+    /// Shows the client as blocked (CLIENT LIST flag `b`) until the guard drops, which adds
+    /// the time blocked to `blocked_usec`. Only the connection's own thread may hold one.
+    pub(crate) fn mark_blocked(&self) -> Blocked<'_> {
+        self.blocked.store(true, Ordering::Relaxed);
+        Blocked(self, Instant::now())
+    }
+}
+
+/// A client shown as blocked, from [`ClientHandle::mark_blocked`].
+pub(crate) struct Blocked<'a>(&'a ClientHandle, Instant);
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Ordering::Relaxed);
+        let waited = self.1.elapsed().as_micros() as u64;
+        let total = &self.0.blocked_usec;
+        total.store(
+            total.load(Ordering::Relaxed).wrapping_add(waited),
+            Ordering::Relaxed,
+        );
     }
 }
 

@@ -43,3 +43,4 @@ mod support;
 mod tls;
 mod tracking;
 mod types;
+mod unblock;

@@ -210,6 +210,16 @@ fn client_tracking_replies_as_redis() {
 }
 
 #[test]
+fn client_object_and_command_help_reply_as_redis() {
+    replay(include_str!("help.txt"));
+}
+
+#[test]
+fn client_unblock_arguments_reply_as_redis() {
+    replay(include_str!("client.txt"));
+}
+
+#[test]
 fn slowlog_and_latency_reply_as_redis() {
     replay(include_str!("introspect.txt"));
 }

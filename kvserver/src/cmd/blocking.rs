@@ -18,7 +18,7 @@ use super::spec::{
     Group, a, ks,
 };
 use super::table::Command;
-use crate::waiters::{Attempt, Wait};
+use crate::waiters::{Attempt, UNBLOCKED, Unblock, Wait};
 
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
@@ -126,31 +126,9 @@ fn deadline_arg(b: &[u8]) -> Result<Option<Instant>, CmdError> {
     Ok(Instant::now().checked_add(d))
 }
 
-/// Shows the client as blocked in CLIENT LIST for as long as it lives.
-/// Adds the time blocked to the client's `blocked_usec` when it ends.
-struct BlockedFlag(Arc<crate::registry::ClientHandle>, Instant);
-
-impl BlockedFlag {
-    fn set(handle: &Arc<crate::registry::ClientHandle>) -> BlockedFlag {
-        handle.blocked.store(true, Ordering::Relaxed);
-        BlockedFlag(Arc::clone(handle), Instant::now())
-    }
-}
-
-impl Drop for BlockedFlag {
-    fn drop(&mut self) {
-        self.0.blocked.store(false, Ordering::Relaxed);
-        let waited = self.1.elapsed().as_micros() as u64;
-        let total = &self.0.blocked_usec;
-        total.store(
-            total.load(Ordering::Relaxed).wrapping_add(waited),
-            Ordering::Relaxed,
-        );
-    }
-}
-
 /// Runs `attempt` now; if it finds nothing, waits (first come, first served) until a writer
-/// serves it, the deadline passes (`Ok(None)`), or the client is gone (`Ok(None)`, session
+/// serves it, the deadline passes (`Ok(None)`), CLIENT UNBLOCK ends the wait (`Ok(None)` for
+/// TIMEOUT, the `-UNBLOCKED` error for ERROR), or the client is gone (`Ok(None)`, session
 /// marked for closing).
 pub(super) fn block_on<T: Send + 'static>(
     ctx: &mut Ctx<'_>,
@@ -175,7 +153,7 @@ pub(super) fn block_on<T: Send + 'static>(
         s.close = true;
         return Err(e.into());
     }
-    let _flag = BlockedFlag::set(&handle);
+    let _blocked = handle.mark_blocked();
     // Wake up at the deadline, and at least every POLL to notice a vanished client.
     let poll = deadline.map_or(POLL, |d| {
         d.saturating_duration_since(Instant::now())
@@ -184,7 +162,7 @@ pub(super) fn block_on<T: Send + 'static>(
     let mut gone = false;
     let outcome = shared
         .waiters
-        .block(ctx.s.db_index, keys, attempt, poll, || {
+        .block(handle.id, ctx.s.db_index, keys, attempt, poll, || {
             if handle.is_killed()
                 || shared.stopping.load(Ordering::Relaxed)
                 || handle.peer_closed()
@@ -201,6 +179,19 @@ pub(super) fn block_on<T: Send + 'static>(
             ctx.s.close |= gone;
             Ok(None)
         }
+        Wait::Unblocked(how) => unblocked(ctx, how).map(|()| None),
+    }
+}
+
+/// A command CLIENT UNBLOCK ended: TIMEOUT answers as its timeout would, ERROR with
+/// `-UNBLOCKED`. Either way Redis 7.0 counts the call as failed in its `cmdstat_` line.
+pub(super) fn unblocked(ctx: &mut Ctx<'_>, how: Unblock) -> Result<(), CmdError> {
+    match how {
+        Unblock::Timeout => {
+            ctx.s.count_failed = true;
+            Ok(())
+        }
+        Unblock::Error => Err(CmdError::Msg(UNBLOCKED)),
     }
 }
 

@@ -1,5 +1,6 @@
-//! CLIENT: ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, SETINFO, NO-EVICT, HELP, and the
-//! client-side caching subcommands TRACKING, CACHING, GETREDIR, TRACKINGINFO (`tracking.rs`).
+//! CLIENT: ID, SETNAME, GETNAME, LIST, INFO, KILL, UNBLOCK, REPLY, SETINFO, NO-EVICT, NO-TOUCH,
+//! HELP, and the client-side caching subcommands TRACKING, CACHING, GETREDIR, TRACKINGINFO
+//! (`tracking.rs`). PAUSE and UNPAUSE live in `pause.rs`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -9,11 +10,12 @@ use kvproto::Request;
 
 use super::connection::{BAD_CLIENT_NAME, valid_client_name};
 use super::ctx::{CmdResult, Ctx, int_arg, is};
-use super::error::{CmdError, SYNTAX};
+use super::error::{CmdError, SYNTAX, subcommand_syntax};
 use super::spec::{Group, a};
 use super::table::{Command, run_subcommand};
 use crate::conn::ReplyMode;
 use crate::registry::{ClientHandle, NO_COMMAND};
+use crate::waiters::Unblock;
 
 #[rustfmt::skip]
 pub(super) static COMMANDS: &[Command] = &[
@@ -180,6 +182,17 @@ static SUBCOMMANDS: &[Command] = &[
         .doc(Group::Connection, "2.6.9", "Sets the connection name.")
         .complexity("O(1)")
         .args(&[a("connection-name", "string")]),
+    Command::new("client|unblock", -3, "admin noscript loading stale", unblock)
+        .acl("@connection")
+        .doc(Group::Connection, "5.0.0", "Unblock a client blocked in a blocking command from a different connection")
+        .complexity("O(log N) where N is the number of client connections")
+        .args(&[
+            a("client-id", "integer"),
+            a("timeout_error", "oneof").flags("optional").args(&[
+                a("timeout", "pure-token").token("TIMEOUT"),
+                a("error", "pure-token").token("ERROR"),
+            ]),
+        ]),
     Command::new("client|unpause", 2, "admin noscript loading stale", super::pause::unpause)
         .acl("@connection")
         .doc(Group::Connection, "6.2.0", "Resume processing of clients that were paused")
@@ -656,6 +669,32 @@ fn kill(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     ctx.int(killed)
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends the wait of a client blocked in BLPOP & co.,
+/// XREAD/XREADGROUP BLOCK or WAIT (`waiters.rs`, `repl/`), which then answers as its timeout
+/// would, or `-UNBLOCKED`. 1 if it was blocked; 0 for an unknown id, a client not blocked (a
+/// paused one included), the caller itself. As Redis checks them: the reason before the id.
+fn unblock(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
+    if req.len() > 4 {
+        return Err(subcommand_syntax("client", req.arg(1)));
+    }
+    let how = match req.get(3) {
+        None => Unblock::Timeout,
+        Some(r) if is(r, "timeout") => Unblock::Timeout,
+        Some(r) if is(r, "error") => Unblock::Error,
+        Some(_) => {
+            return Err(CmdError::Msg(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let id = int_arg(req.arg(2))?;
+    let shared = &ctx.s.shared;
+    // A client waits in one place at a time: its keys' queues or WAIT.
+    let done = u64::try_from(id)
+        .is_ok_and(|id| shared.waiters.unblock(id, how) || shared.repl.unblock(id, how));
+    ctx.int(i64::from(done))
+}
+
 /// Kills `target`; killing oneself closes the connection after this reply, as in Redis.
 fn kill_one(ctx: &mut Ctx<'_>, target: &Arc<ClientHandle>, me: u64) {
     if target.id == me {
@@ -665,9 +704,15 @@ fn kill_one(ctx: &mut Ctx<'_>, target: &Arc<ClientHandle>, me: u64) {
     }
 }
 
+/// Redis 7.0's text, line for line (kv has every subcommand it lists; SETINFO and NO-TOUCH,
+/// from 7.2, are not in it).
 fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -677,21 +722,40 @@ fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
         "KILL <ip:port>",
         "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are: ID, ADDR, LADDR, USER, TYPE, SKIPME, MAXAGE.",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
         "LIST [options ...]",
-        "    Return information about client connections. Options: TYPE, ID.",
-        "NO-EVICT (ON|OFF)",
-        "    Protect the current client connection from eviction.",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "REPLY (ON|OFF|SKIP)",
         "    Control the replies sent to the current connection.",
-        "SETINFO <option> <value>",
-        "    Set client meta attributes: LIB-NAME, LIB-VER.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
-        "NO-TOUCH (ON|OFF)",
-        "    Will not touch LRU/LFU stats when this mode is on.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     ctx.help(&lines)
 }

@@ -599,25 +599,30 @@ fn spec_range<'a>(
     Some((first, last, step.max(1)))
 }
 
+/// Redis 7.0's text, line for line.
 fn help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     let lines = [
         "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "(no subcommand)",
-        "    Return details about all commands.",
+        "    Return details about all Redis commands.",
         "COUNT",
-        "    Return the total number of commands in this server.",
+        "    Return the total number of commands in this Redis server.",
         "LIST",
-        "    Return a list of all commands in this server.",
+        "    Return a list of all commands in this Redis server.",
         "INFO [<command-name> ...]",
-        "    Return details about multiple commands.",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
         "DOCS [<command-name> ...]",
-        "    Return documentation details about multiple commands.",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
         "GETKEYS <full-command>",
-        "    Return the keys from a full command.",
+        "    Return the keys from a full Redis command.",
         "GETKEYSANDFLAGS <full-command>",
-        "    Return the keys and the access flags from a full command.",
+        "    Return the keys and the access flags from a full Redis command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     ctx.help(&lines)
 }

@@ -113,7 +113,8 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
                 "maxclients:{}",
                 s.live.maxclients.load(Ordering::Relaxed)
             );
-            line!(out, "blocked_clients:{}", s.waiters.waiting());
+            let blocked = s.waiters.waiting() + s.repl.blocked();
+            line!(out, "blocked_clients:{blocked}");
             line!(out, "tracking_clients:{}", s.tracking.totals().clients);
         }
         "memory" => crate::memory::info(s, out),

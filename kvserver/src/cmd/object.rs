@@ -123,6 +123,7 @@ fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
     ctx.help(lines)
 }
 
+/// Redis 7.0's text, line for line.
 fn object_help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
     help(
         ctx,
@@ -136,12 +137,12 @@ fn object_help(ctx: &mut Ctx<'_>, _req: &Request<'_>) -> CmdResult {
             "    proportional to the logarithm of the recent access frequency of the key.",
             "IDLETIME <key>",
             "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last write to the key.",
+            "    seconds elapsed since the last access to the key.",
             "REFCOUNT <key>",
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ],
     )
 }

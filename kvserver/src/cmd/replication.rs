@@ -230,20 +230,19 @@ fn wait(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     let offset = shared.kv.replication().offset();
     let timeout = (timeout > 0).then(|| Duration::from_millis(timeout as u64));
     let want = usize::try_from(want).unwrap_or(0);
-    let got = if ctx.s.in_exec() {
-        // Inside a transaction WAIT cannot block: it counts what is acknowledged.
-        shared.repl.wait(
-            &shared.kv,
-            &ctx.s.handle,
-            offset,
-            want,
-            Some(Duration::ZERO),
-        )
+    // Inside a transaction WAIT cannot block: it counts what is acknowledged.
+    let timeout = if ctx.s.in_exec() {
+        Some(Duration::ZERO)
     } else {
-        shared
-            .repl
-            .wait(&shared.kv, &ctx.s.handle, offset, want, timeout)
+        timeout
     };
+    let (got, unblocked) = shared
+        .repl
+        .wait(&shared.kv, &ctx.s.handle, offset, want, timeout);
+    if let Some(how) = unblocked {
+        // CLIENT UNBLOCK: TIMEOUT answers the count so far, as a timeout does.
+        super::blocking::unblocked(ctx, how)?;
+    }
     ctx.int(got as i64)
 }
 

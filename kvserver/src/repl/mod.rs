@@ -8,6 +8,7 @@
 
 pub(crate) mod failover;
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -20,6 +21,7 @@ use crate::conn::Session;
 use crate::log::{notice, warning};
 use crate::registry::ClientHandle;
 use crate::shared::Shared;
+use crate::waiters::Unblock;
 use crate::wire::Wire;
 
 /// Redis's reply to a write refused by `min-replicas-to-write`.
@@ -72,9 +74,10 @@ pub(crate) enum Start {
 #[derive(Default)]
 pub(crate) struct Primary {
     replicas: Mutex<Vec<Arc<Replica>>>,
-    /// Woken by every ACK (WAIT sleeps on it).
+    /// Woken by every ACK and by CLIENT UNBLOCK (WAIT sleeps on it, with `waiting`).
     acked: Condvar,
-    ack_lock: Mutex<()>,
+    /// The clients blocked in WAIT, each with how CLIENT UNBLOCK ended its wait if it did.
+    waiting: Mutex<HashMap<u64, Option<Unblock>>>,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds).
     min_replicas: AtomicU64,
     max_lag: AtomicU64,
@@ -257,7 +260,10 @@ impl Primary {
     }
 
     /// WAIT: asks the replicas for their offsets, then waits (up to `timeout`, forever if
-    /// `None`) until `want` of them acknowledged `offset`; returns how many did.
+    /// `None`; a zero timeout, inside a transaction, does not wait) until `want` of them
+    /// acknowledged `offset`. Returns how many did, and how CLIENT UNBLOCK ended the wait if it
+    /// did. While it waits the client shows as blocked (CLIENT LIST flag `b`, INFO
+    /// `blocked_clients`), as in Redis.
     pub(crate) fn wait(
         &self,
         kv: &kvcore::Kv,
@@ -265,27 +271,59 @@ impl Primary {
         offset: u64,
         want: usize,
         timeout: Option<Duration>,
-    ) -> usize {
+    ) -> (usize, Option<Unblock>) {
         let got = self.acked_at_least(offset);
-        if got >= want || self.count() == 0 && want > 0 && timeout.is_some_and(|t| t.is_zero()) {
-            return got;
+        let no_wait = timeout.is_some_and(|t| t.is_zero());
+        if got >= want || self.count() == 0 && want > 0 && no_wait {
+            return (got, None);
         }
         kv.replication()
             .feed_command(&[b"REPLCONF", b"GETACK", b"*"]);
+        if no_wait {
+            return (self.acked_at_least(offset), None);
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut guard = self.ack_lock.lock();
-        loop {
-            let got = self.acked_at_least(offset);
-            if got >= want || handle.is_killed() {
-                return got;
+        let _blocked = handle.mark_blocked();
+        let _idle = crate::conn::Waiting::enter();
+        let mut waiting = self.waiting.lock();
+        waiting.insert(handle.id, None);
+        let unblocked = loop {
+            // CLIENT UNBLOCK answered 1 for this wait: it ends the way it said, whatever the
+            // replicas acknowledged meanwhile.
+            if let Some(how) = waiting.get(&handle.id).copied().flatten() {
+                break Some(how);
+            }
+            if self.acked_at_least(offset) >= want || handle.is_killed() {
+                break None;
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return got;
+                break None;
             }
             let until = deadline.map_or(now + POLL, |d| d.min(now + POLL));
-            self.acked.wait_until(&mut guard, until);
+            self.acked.wait_until(&mut waiting, until);
+        };
+        waiting.remove(&handle.id);
+        (self.acked_at_least(offset), unblocked)
+    }
+
+    /// CLIENT UNBLOCK: ends the WAIT of client `client` if it is in one (and not already
+    /// unblocked); true if it did.
+    pub(crate) fn unblock(&self, client: u64, how: Unblock) -> bool {
+        let mut waiting = self.waiting.lock();
+        match waiting.get_mut(&client) {
+            Some(slot @ None) => {
+                *slot = Some(how);
+                self.acked.notify_all();
+                true
+            }
+            _ => false,
         }
+    }
+
+    /// How many clients are blocked in WAIT (part of INFO `blocked_clients`).
+    pub(crate) fn blocked(&self) -> usize {
+        self.waiting.lock().len()
     }
 
     fn attach(&self, r: Arc<Replica>) {
@@ -294,14 +332,14 @@ impl Primary {
 
     fn detach(&self, client_id: u64) {
         self.replicas.lock().retain(|r| r.client_id != client_id);
-        let _g = self.ack_lock.lock();
+        let _g = self.waiting.lock();
         self.acked.notify_all();
     }
 
     fn note_ack(&self, r: &Replica, offset: u64) {
         r.ack_offset.fetch_max(offset, Ordering::AcqRel);
         r.ack_ms.store(now_ms(), Ordering::Relaxed);
-        let _g = self.ack_lock.lock();
+        let _g = self.waiting.lock();
         self.acked.notify_all();
     }
 
