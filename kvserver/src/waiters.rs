@@ -184,17 +184,21 @@ impl Waiters {
 
     /// Tries `attempt`; if it finds nothing, blocks client `client` on `keys` of database `db`
     /// until a writer serves it, CLIENT UNBLOCK ends its wait, or `check` (called every
-    /// `poll`) returns true.
+    /// `poll`) returns true. `shown` runs once the client is in line, and what it returns is
+    /// kept until the wait ends: CLIENT LIST's `b` flag, so a client shown as blocked is one
+    /// CLIENT UNBLOCK finds.
     ///
     /// # Errors
     /// The error of the attempt (WRONGTYPE, ...), whether it ran here or in a writer.
-    pub(crate) fn block<T: Send + 'static>(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn block<T: Send + 'static, G>(
         &self,
         client: u64,
         db: usize,
         keys: &[&[u8]],
         mut attempt: Attempt<T>,
         poll: Duration,
+        shown: impl FnOnce() -> G,
         mut check: impl FnMut() -> bool,
     ) -> kvcore::Result<Wait<T>> {
         let waiter = {
@@ -229,6 +233,7 @@ impl Waiters {
             id: Pending::id(&*waiter),
             client,
         };
+        let _shown = shown();
         let idle = crate::conn::Waiting::enter();
         let outcome = loop {
             {
@@ -390,6 +395,7 @@ mod tests {
                 &[b"k"],
                 Box::new(move || Ok(s.lock().pop())),
                 Duration::from_millis(10),
+                || (),
                 || false,
             )
             .unwrap()
@@ -501,6 +507,7 @@ mod tests {
                         &[b"k"],
                         Box::new(move || Ok(s.lock().pop())),
                         Duration::from_millis(10),
+                        || (),
                         || false,
                     )
                     .unwrap();
@@ -539,6 +546,7 @@ mod tests {
                 &[b"a", b"b"],
                 Box::new(|| Ok(None::<u8>)),
                 Duration::from_millis(1),
+                || (),
                 || stop.swap(true, Ordering::SeqCst),
             )
             .unwrap();
@@ -569,6 +577,7 @@ mod tests {
                         &[b"k"],
                         attempt,
                         Duration::from_millis(10),
+                        || (),
                         || false,
                     )
                     .map(|w| match w {
@@ -606,6 +615,7 @@ mod tests {
                 &[b"a", b"b"],
                 Box::new(|| Ok(None::<u8>)),
                 Duration::from_millis(1),
+                || (),
                 || panic!("test: a blocked command panics"),
             )
         }));

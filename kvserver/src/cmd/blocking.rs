@@ -153,16 +153,20 @@ pub(super) fn block_on<T: Send + 'static>(
         s.close = true;
         return Err(e.into());
     }
-    let _blocked = handle.mark_blocked();
     // Wake up at the deadline, and at least every POLL to notice a vanished client.
     let poll = deadline.map_or(POLL, |d| {
         d.saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(1), POLL)
     });
     let mut gone = false;
-    let outcome = shared
-        .waiters
-        .block(handle.id, ctx.s.db_index, keys, attempt, poll, || {
+    let outcome = shared.waiters.block(
+        handle.id,
+        ctx.s.db_index,
+        keys,
+        attempt,
+        poll,
+        || handle.mark_blocked(),
+        || {
             if handle.is_killed()
                 || shared.stopping.load(Ordering::Relaxed)
                 || handle.peer_closed()
@@ -172,7 +176,8 @@ pub(super) fn block_on<T: Send + 'static>(
                 return true;
             }
             deadline.is_some_and(|d| Instant::now() >= d)
-        })?;
+        },
+    )?;
     match outcome {
         Wait::Ready(v) => Ok(Some(v)),
         Wait::Stopped => {

@@ -283,10 +283,11 @@ impl Primary {
             return (self.acked_at_least(offset), None);
         }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let _blocked = handle.mark_blocked();
         let _idle = crate::conn::Waiting::enter();
         let mut waiting = self.waiting.lock();
         waiting.insert(handle.id, None);
+        // Shown as blocked only once CLIENT UNBLOCK can find it.
+        let _blocked = handle.mark_blocked();
         let unblocked = loop {
             // CLIENT UNBLOCK answered 1 for this wait: it ends the way it said, whatever the
             // replicas acknowledged meanwhile.
