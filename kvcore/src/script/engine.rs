@@ -73,7 +73,7 @@ pub struct EngineOptions {
     /// FUNCTION's, and the one that checks a library before it joins). Default 256 MiB.
     pub memory_limit: usize,
     /// How many scripts (and, apart, how many functions) may run Lua at once: the size of
-    /// each interpreter pool (0 counts as 1). Default: the machine's parallelism, 2 to 8.
+    /// each interpreter pool (0 counts as 1). Default: four per core, 4 to 16.
     pub interpreters: usize,
 }
 

@@ -209,8 +209,10 @@ pub(super) fn since(started: u64) -> u64 {
     now_ms().saturating_sub(started)
 }
 
-/// The default pool size: the machine's parallelism, 2 to 8 (even on one core, a long
-/// script does not hold up every other).
+/// The default pool size: four per core, 4 to 16. More interpreters than cores, because a
+/// script's thread can lose its core mid-script (the server has a thread per connection) and
+/// keeps its interpreter meanwhile: with one per core, the other threads wanting one then
+/// queue (spinning and yielding) until it runs again. An interpreter costs about 80 KB.
 pub(super) fn default_size() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+    std::thread::available_parallelism().map_or(4, |n| (n.get() * 4).clamp(4, 16))
 }
