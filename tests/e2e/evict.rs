@@ -5,21 +5,18 @@
 
 use redis::Value;
 
-use super::support::{Server, TempDir, cmd};
+use super::support::{Server, TempDir, cmd, info_field};
 
 /// A field of INFO's memory or stats section.
-fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> u64 {
-    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+fn info_number(con: &mut redis::Connection, section: &str, name: &str) -> u64 {
+    info_field(con, section, name)
         .unwrap_or_else(|| panic!("INFO {section} has {name}"))
-        .trim()
         .parse()
         .unwrap()
 }
 
 fn used(con: &mut redis::Connection) -> u64 {
-    info_field(con, "memory", "used_memory")
+    info_number(con, "memory", "used_memory")
 }
 
 fn config_set(con: &mut redis::Connection, name: &str, value: &str) {
@@ -78,13 +75,13 @@ fn each_policy_evicts_under_a_small_maxmemory_and_volatile_ones_spare_persistent
         fill(&mut con, "p", 1000, 0);
         let limit = used(&mut con) + 3 * 1024 * 1024;
         config_set(&mut con, "maxmemory", &limit.to_string());
-        let evicted_before = info_field(&mut con, "stats", "evicted_keys");
+        let evicted_before = info_number(&mut con, "stats", "evicted_keys");
         // About 10 MB of keys with a TTL: far more than the room left.
         fill(&mut con, "t", 30_000, if volatile { 1000 } else { 0 });
         let after = used(&mut con);
         // No more evictions while the keys are counted (any command may evict first).
         config_set(&mut con, "maxmemory", "0");
-        let evicted = info_field(&mut con, "stats", "evicted_keys") - evicted_before;
+        let evicted = info_number(&mut con, "stats", "evicted_keys") - evicted_before;
         let size = dbsize(&mut con);
         assert!(evicted > 10_000, "{policy}: only {evicted} evicted");
         assert_eq!(
@@ -155,7 +152,7 @@ fn noeviction_refuses_writes_once_full_and_volatile_policies_when_only_persisten
         let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
         fill(&mut con, "p", 1000, 0);
     }
-    assert_eq!(info_field(&mut con, "stats", "evicted_keys"), 0);
+    assert_eq!(info_number(&mut con, "stats", "evicted_keys"), 0);
 }
 
 #[test]
@@ -174,7 +171,7 @@ fn an_evicted_key_stays_gone_after_kill_9_and_a_restart() {
     let evicted = kept.iter().filter(|k| !**k).count();
     assert!(evicted > 5_000, "only {evicted} evicted");
     assert_eq!(
-        info_field(&mut con, "stats", "evicted_keys"),
+        info_number(&mut con, "stats", "evicted_keys"),
         evicted as u64
     );
     drop(con);

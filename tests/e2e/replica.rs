@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use redis::{Connection, FromRedisValue, Value};
 
 use super::support::proxy::Proxy;
-use super::support::{PATIENCE, RedisServer, Server, TempDir};
+use super::support::{PATIENCE, RedisServer, Server, TempDir, info_field};
 
 /// The databases the tests fill.
 const DBS: [i64; 3] = [0, 2, 5];
@@ -38,14 +38,6 @@ fn q<T: FromRedisValue>(con: &mut Connection, args: &[&[u8]]) -> T {
     }
     c.query(con)
         .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
-}
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> Option<String> {
-    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .map(|s| s.trim().to_string())
 }
 
 /// Polls until `f` holds, failing after [`PATIENCE`].

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::support::{PATIENCE, RedisServer, Server, TempDir, resp};
+use super::support::{PATIENCE, RedisServer, Server, TempDir, info_field, resp};
 
 /// A redis-server replica of `primary`, and a client of it.
 struct Replica {
@@ -43,13 +43,6 @@ impl Replica {
             .get_connection()
             .expect("replica answers")
     }
-}
-
-fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
-    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

@@ -13,14 +13,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
 
-use super::support::{PATIENCE, Server, error_text};
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> Option<String> {
-    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
-}
+use super::support::{PATIENCE, Server, error_text, info_field};
 
 fn wait_for(what: &str, servers: &[&Server], mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;

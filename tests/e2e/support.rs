@@ -311,6 +311,19 @@ pub(crate) fn err(con: &mut redis::Connection, args: &[&str]) -> String {
     }
 }
 
+/// The value of `field` in INFO `section`, trimmed; `None` if INFO fails or has no such field.
+pub(crate) fn info_field(
+    con: &mut redis::Connection,
+    section: &str,
+    field: &str,
+) -> Option<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().to_string())
+}
+
 /// A fresh directory under the system temp dir, removed when dropped.
 pub(crate) struct TempDir(std::path::PathBuf);
 

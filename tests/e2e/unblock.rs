@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::support::{PATIENCE, Raw, Server, cmd, resp};
+use super::support::{PATIENCE, Raw, Server, cmd, info_field, resp};
 
 /// Every blocking command kv has, each with the name CLIENT LIST shows for it.
 const BLOCKING: &[(&str, &[&str])] = &[
@@ -91,11 +91,7 @@ fn unblock(con: &mut redis::Connection, id: i64, reason: Option<&str>) -> Value 
 
 /// The value of `field` in INFO `section`.
 fn info(con: &mut redis::Connection, section: &str, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
-        .to_string()
+    info_field(con, section, field).unwrap_or_else(|| panic!("no {field} in INFO {section}"))
 }
 
 #[test]
