@@ -469,9 +469,15 @@ impl Session {
         };
         let _waiting = Waiting::enter();
         let handle = Arc::clone(&self.handle);
-        self.shared
-            .pause
-            .wait(writes, || handle.is_killed() || handle.peer_closed())
+        self.shared.pause.wait(
+            writes,
+            || {
+                // As Redis shows a postponed client: blocked, in the command it holds.
+                handle.last_cmd.store(slot, Ordering::Relaxed);
+                handle.mark_blocked()
+            },
+            || handle.is_killed() || handle.peer_closed(),
+        )
     }
 
     /// Inside MULTI: queues the command (answering `+QUEUED`) or rejects it, as Redis does;

@@ -175,12 +175,15 @@ fn client_unblock_answers_zero_for_a_client_not_blocked() {
     send(&mut other, &["EXEC"]);
     other.expect(b"*1\r\n*-1\r\n");
 
-    // A client held by CLIENT PAUSE is not in a blocking command: 0, whether its SET is held
-    // yet or still on its way, and the SET runs once the pause ends, answered once. (Redis
-    // 7.0.15 shows it blocked; CLIENT UNBLOCK then crashes it with TIMEOUT, and with ERROR
-    // answers the error and, after the pause, the SET's +OK as well.)
+    // A client held by CLIENT PAUSE shows as blocked in its command and counts in
+    // blocked_clients, as redis-server 7.0.15 showed it, but is not in a blocking command:
+    // UNBLOCK answers 0, and the SET runs once the pause ends, answered once. (CLIENT UNBLOCK
+    // crashes Redis 7.0.15 with TIMEOUT there, and with ERROR answers the error and, after the
+    // pause, the SET's +OK as well.)
     cmd(&mut con, &["CLIENT", "PAUSE", "100000", "WRITE"]).unwrap();
     send(&mut other, &["SET", "k", "v"]);
+    wait_blocked(&mut con, other_id, "set");
+    assert_eq!(info(&mut con, "clients", "blocked_clients"), "1", "paused");
     assert_eq!(
         unblock(&mut con, other_id, Some("ERROR")),
         Value::Int(0),
@@ -191,6 +194,11 @@ fn client_unblock_answers_zero_for_a_client_not_blocked() {
     other.expect(b"+OK\r\n");
     send(&mut other, &["PING"]);
     other.expect(b"+PONG\r\n");
+    assert_eq!(
+        info(&mut con, "clients", "blocked_clients"),
+        "0",
+        "unpaused"
+    );
 
     // A client a push served is no longer blocked.
     send(&mut other, &["BLPOP", "q", "0"]);

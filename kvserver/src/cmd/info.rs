@@ -113,7 +113,7 @@ fn section(s: &Shared, kv: &kvcore::Kv, name: &str, out: &mut String) {
                 "maxclients:{}",
                 s.live.maxclients.load(Ordering::Relaxed)
             );
-            let blocked = s.waiters.waiting() + s.repl.blocked();
+            let blocked = s.waiters.waiting() + s.repl.blocked() + s.pause.held();
             line!(out, "blocked_clients:{blocked}");
             line!(out, "tracking_clients:{}", s.tracking.totals().clients);
         }

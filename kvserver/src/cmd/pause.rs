@@ -5,7 +5,7 @@
 //! WRITE only the commands Redis 7.0 holds wait: `write` and `may_replicate` ones (PUBLISH,
 //! EVAL, FCALL, ...) and an EXEC whose transaction has any.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kvproto::Request;
@@ -37,6 +37,9 @@ pub(crate) struct Pause {
     active: AtomicBool,
     state: Mutex<State>,
     ended: Condvar,
+    /// How many clients a pause holds now (part of INFO `blocked_clients`, as Redis counts
+    /// its postponed clients).
+    held: AtomicUsize,
 }
 
 /// A waiting client looks at its connection this often (killed, disconnected).
@@ -80,9 +83,18 @@ impl Pause {
     }
 
     /// Waits while a command that `writes` (or any, under ALL) is paused; returns early, false,
-    /// when `gone` says the client was killed or left.
-    pub(crate) fn wait(&self, writes: bool, gone: impl Fn() -> bool) -> bool {
+    /// when `gone` says the client was killed or left. Once the command is held, `shown` runs
+    /// and what it returns is kept until the wait ends (CLIENT LIST's `b` flag: Redis shows a
+    /// postponed client as blocked), and the client counts in [`Pause::held`].
+    pub(crate) fn wait<G>(
+        &self,
+        writes: bool,
+        shown: impl FnOnce() -> G,
+        gone: impl Fn() -> bool,
+    ) -> bool {
         let mut st = self.state.lock();
+        let mut shown = Some(shown);
+        let mut _held = None;
         loop {
             let now = Instant::now();
             if st.pause.is_some_and(|(_, end)| now >= end) {
@@ -100,11 +112,35 @@ impl Pause {
             if gone() {
                 return false;
             }
+            if let Some(shown) = shown.take() {
+                _held = Some((Held::new(&self.held), shown()));
+            }
             let wait = st
                 .pause
                 .map_or(RECHECK, |(_, end)| (end - now).min(RECHECK));
             let _ = self.ended.wait_for(&mut st, wait);
         }
+    }
+
+    /// How many clients a pause holds now.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+/// One client counted in [`Pause::held`] while it lives.
+struct Held<'a>(&'a AtomicUsize);
+
+impl<'a> Held<'a> {
+    fn new(count: &'a AtomicUsize) -> Held<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Held(count)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -151,20 +187,32 @@ mod tests {
     #[test]
     fn write_pauses_hold_writes_only_and_end() {
         let p = Pause::default();
-        assert!(p.wait(true, || false));
+        assert!(p.wait(true, || (), || false));
         p.pause(Mode::Write, Instant::now() + Duration::from_secs(60));
         assert!(p.active());
-        assert!(p.wait(false, || false), "a read goes on");
-        assert!(!p.wait(true, || true), "a killed writer stops waiting");
+        assert!(p.wait(false, || (), || false), "a read goes on");
+        assert!(
+            !p.wait(true, || (), || true),
+            "a killed writer stops waiting"
+        );
+        assert_eq!(p.held(), 0);
+        let shown = AtomicBool::new(false);
         std::thread::scope(|s| {
-            let waiter = s.spawn(|| p.wait(true, || false));
+            let waiter =
+                s.spawn(|| p.wait(true, || shown.store(true, Ordering::Relaxed), || false));
+            // Held, shown and counted until the pause ends.
+            while p.held() == 0 {
+                std::thread::yield_now();
+            }
+            assert!(shown.load(Ordering::Relaxed));
             p.unpause();
             assert!(waiter.join().unwrap());
         });
+        assert_eq!(p.held(), 0);
         assert!(!p.active());
         // An expired pause ends at the next look.
         p.pause(Mode::All, Instant::now());
-        assert!(p.wait(false, || false));
+        assert!(p.wait(false, || (), || false));
         assert!(!p.active());
     }
 }
