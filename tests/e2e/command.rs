@@ -866,6 +866,20 @@ fn command_getkeysandflags_as_redis_answers() {
     // COMMAND GETKEYS GEORADIUSBYMEMBER g m 1 m STORE d
     (&[b"COMMAND", b"GETKEYS", b"GEORADIUSBYMEMBER", b"g", b"m", b"1", b"m", b"STORE", b"d"],
           b"*2\r\n$1\r\ng\r\n$1\r\nd\r\n"),
+    // A keyword as the last argument is not searched (Redis's loop stops before it): the
+    // STORE spec finds no key, and GETKEYS answers the others.
+    // COMMAND GETKEYS GEORADIUS g 13 38 200 km STORE
+    (&[b"COMMAND", b"GETKEYS", b"GEORADIUS", b"g", b"13", b"38", b"200", b"km", b"STORE"],
+          b"*1\r\n$1\r\ng\r\n"),
+    // COMMAND GETKEYS GEORADIUS g 13 38 200 km STOREDIST
+    (&[b"COMMAND", b"GETKEYS", b"GEORADIUS", b"g", b"13", b"38", b"200", b"km", b"STOREDIST"],
+          b"*1\r\n$1\r\ng\r\n"),
+    // COMMAND GETKEYS GEORADIUSBYMEMBER g m 200 km STORE
+    (&[b"COMMAND", b"GETKEYS", b"GEORADIUSBYMEMBER", b"g", b"m", b"200", b"km", b"STORE"],
+          b"*1\r\n$1\r\ng\r\n"),
+    // COMMAND GETKEYSANDFLAGS GEORADIUS g 13 38 200 km STORE
+    (&[b"COMMAND", b"GETKEYSANDFLAGS", b"GEORADIUS", b"g", b"13", b"38", b"200", b"km", b"STORE"],
+          b"*1\r\n*2\r\n$1\r\ng\r\n*2\r\n+RO\r\n+access\r\n"),
     // COMMAND GETKEYS EVAL x 0
     (&[b"COMMAND", b"GETKEYS", b"EVAL", b"x", b"0"],
           b"*0\r\n"),

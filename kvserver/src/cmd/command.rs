@@ -557,10 +557,13 @@ fn spec_range<'a>(
         Begin::Index(index) => index,
         Begin::Keyword(keyword, startfrom) => {
             let matches = |i: &i64| arg(*i as usize).eq_ignore_ascii_case(keyword.as_bytes());
-            let found = if startfrom >= 0 {
-                (startfrom..argc).find(matches)
+            // Redis's `getKeysUsingKeySpecs` searches up to, not including, its end: forward,
+            // the last argument (a trailing `GEORADIUS ... STORE` names no key, and the spec
+            // finds none); backward, the first.
+            let found = if startfrom > 0 {
+                (startfrom..argc - 1).find(matches)
             } else {
-                (1..=(argc + startfrom).max(0)).rev().find(matches)
+                (2..=(argc + startfrom).min(argc - 1)).rev().find(matches)
             };
             // A keyword that is not there is an optional part left out (GEORADIUS without
             // STORE): the spec finds no key, as Redis's `getKeysUsingKeySpecs` skips it.
