@@ -265,15 +265,14 @@ impl Session {
             return;
         };
         let cmd = &TABLE[idx];
-        let slot = table::stat_slot(idx, req);
         // A container named with a subcommand it lacks is no command at all, as Redis's
         // `commandCheckExistence` finds before anything else: answered before NOAUTH, ACL
         // and the subscriber's restrictions, never queued, counted in no `cmdstat` line.
-        if table::unknown_subcommand_of(idx, slot, req) {
+        let Some(slot) = table::known_slot(idx, req) else {
             let msg = crate::cmd::unknown_subcommand(cmd.name, req.arg(1));
             self.refuse_unknown(&msg, out);
             return;
-        }
+        };
         // A subcommand's arity too is checked here, so its errors count as rejected calls of
         // `config|get`, as in Redis.
         let checked = table::stat_command(slot);

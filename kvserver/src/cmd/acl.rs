@@ -323,11 +323,9 @@ fn dryrun(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     };
     let args: Vec<&[u8]> = req.args().skip(3).collect();
     let sub = Request::from_args(args.iter().copied());
-    let found = table::lookup(args[0]).and_then(|idx| {
-        let slot = table::stat_slot(idx, &sub);
-        // A container named with an unknown subcommand is not found, as in Redis.
-        (!table::unknown_subcommand_of(idx, slot, &sub)).then_some((idx, slot))
-    });
+    // A container named with an unknown subcommand is not found, as in Redis.
+    let found =
+        table::lookup(args[0]).and_then(|idx| table::known_slot(idx, &sub).map(|slot| (idx, slot)));
     let Some((idx, slot)) = found else {
         return Err(CmdError::Text(format!(
             "ERR Command '{}' not found",

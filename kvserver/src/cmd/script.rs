@@ -397,10 +397,9 @@ impl Host for ScriptHost<'_> {
             return refuse("ERR Unknown Redis command called from script");
         };
         let req = Request::from_args(args.iter().copied());
-        let slot = table::stat_slot(idx, &req);
-        if table::unknown_subcommand_of(idx, slot, &req) {
+        let Some(slot) = table::known_slot(idx, &req) else {
             return refuse("ERR Unknown Redis command called from script");
-        }
+        };
         let cmd = table::stat_command(slot);
         if !TABLE[idx].arity_ok(args.len()) || !cmd.arity_ok(args.len()) {
             return refuse("ERR Wrong number of args calling Redis command from script");

@@ -310,8 +310,8 @@ fn is_name(input: &[u8], name: &[u8]) -> bool {
 /// The handler of a container command (CLIENT, CONFIG, OBJECT, MEMORY; COMMAND with
 /// arguments): runs the subcommand `req.arg(1)` names, or answers Redis's unknown-subcommand
 /// error. The dispatcher runs a known subcommand's handler itself (its statistics slot is the
-/// subcommand's, see [`stat_slot`]) and refuses an unknown one before this could run
-/// ([`unknown_subcommand_of`]), so the error here is only a safeguard.
+/// subcommand's) and refuses an unknown one before this could run (both through
+/// [`known_slot`]), so the error here is only a safeguard.
 pub(crate) fn run_subcommand(ctx: &mut Ctx<'_>, req: &Request<'_>) -> CmdResult {
     // The dispatcher called this handler because `req.arg(0)` named its container.
     let container = TABLE[lookup(req.arg(0)).expect("the dispatcher found this command")];
@@ -375,35 +375,36 @@ pub(crate) fn sub_slots(slot: usize) -> std::ops::Range<usize> {
     }
 }
 
-/// Whether a request names a subcommand that container `idx` does not have: no command at
-/// all to Redis (`lookupCommand` finds none), refused before any check or queueing, in no
-/// commandstats line, and "Unknown Redis command" to a script.
-#[inline]
-pub(crate) fn unknown_subcommand_of(idx: usize, slot: usize, req: &Request<'_>) -> bool {
-    slot == idx && req.len() >= 2 && STAT_SLOTS.first_sub[idx].is_some()
-}
-
 /// The command or subcommand a slot counts (its arity is checked before it runs).
 pub(crate) fn stat_command(slot: usize) -> &'static Command {
     STAT_SLOTS.commands[slot]
 }
 
 /// The statistics slot of a request to command `idx`: the subcommand's for a container whose
-/// subcommand exists, else the command's own.
-#[inline]
+/// subcommand exists, else the command's own (tests; the server asks [`known_slot`]).
+#[cfg(test)]
 pub(crate) fn stat_slot(idx: usize, req: &Request<'_>) -> usize {
+    known_slot(idx, req).unwrap_or(idx)
+}
+
+/// The statistics slot of a request to command `idx` (the subcommand's for a container), or
+/// `None` when the request names a subcommand that container `idx` does
+/// not have: no command at all to Redis (`lookupCommand` finds none), refused before any
+/// check or queueing, in no commandstats line, and "Unknown Redis command" to a script.
+#[inline]
+pub(crate) fn known_slot(idx: usize, req: &Request<'_>) -> Option<usize> {
     let Some(first) = STAT_SLOTS.first_sub[idx] else {
-        return idx;
+        return Some(idx);
     };
     if req.len() < 2 {
-        return idx;
+        return Some(idx);
     }
     let sub = req.arg(1);
     TABLE[idx]
         .subcommands
         .iter()
         .position(|c| c.short_name().as_bytes().eq_ignore_ascii_case(sub))
-        .map_or(idx, |p| first + p)
+        .map(|p| first + p)
 }
 
 #[cfg(test)]
@@ -431,7 +432,7 @@ mod tests {
         assert_eq!(stat_command(stat_slot(config, &req)).name, "config|get");
         let req = Request::from_args([&b"config"[..], b"nosuch"]);
         assert_eq!(stat_slot(config, &req), config);
-        assert!(unknown_subcommand_of(config, config, &req));
+        assert_eq!(known_slot(config, &req), None);
     }
 
     #[test]
