@@ -19,6 +19,11 @@
 //! word each: the commands before it are sent and answered first, so a read-then-XACK sequence
 //! costs two round trips, and `--pipeline` must be 1. A reply without entries fails the run
 //! (a drained stream would otherwise be measured as empty reads). Any error reply fails it too.
+//!
+//! `--trace FILE` also writes every sequence as a line `start latency client`: when its batch
+//! went out (microseconds since the run began), its latency in microseconds, and the client's
+//! number. Slow sequences that cluster in time point at the server (or the machine) stalling
+//! everybody at once rather than at one client's bad luck.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -36,6 +41,7 @@ struct Args {
     pipeline: usize,
     keyspace: u64,
     name: Option<String>,
+    trace: Option<String>,
     sequence: String,
 }
 
@@ -48,6 +54,7 @@ fn parse_args() -> Args {
         pipeline: 1,
         keyspace: 0,
         name: None,
+        trace: None,
         sequence: String::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -70,6 +77,7 @@ fn parse_args() -> Args {
                 a.keyspace = value().parse().unwrap_or_else(|_| usage("bad --keyspace"));
             }
             "--name" => a.name = Some(value()),
+            "--trace" => a.trace = Some(value()),
             s if !s.starts_with("--") && a.sequence.is_empty() => a.sequence = s.to_string(),
             s => usage(&format!("unknown argument {s}")),
         }
@@ -83,7 +91,7 @@ fn parse_args() -> Args {
 fn usage(why: &str) -> ! {
     eprintln!(
         "loadgen: {why}\nusage: loadgen [--host H] [--port P] [--clients C] [--requests N] \
-         [--pipeline P] [--keyspace K] [--name TEST] 'CMD arg ...;CMD arg ...'"
+         [--pipeline P] [--keyspace K] [--name TEST] [--trace FILE] 'CMD arg ...;CMD arg ...'"
     );
     std::process::exit(2);
 }
@@ -218,6 +226,7 @@ fn main() {
                 let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (c as u64 + 1);
                 let mut ids = Vec::new();
                 let mut lat = Vec::new();
+                let mut starts = Vec::new();
                 while done.fetch_add(args.pipeline as u64, Ordering::Relaxed) < args.requests {
                     out.clear();
                     let sent = Instant::now();
@@ -254,17 +263,30 @@ fn main() {
                     // The replies still awaited end the sequences of this batch (all of them
                     // at `--pipeline` 1 with `__ids__`, where `queued` is its tail).
                     let per = (queued / args.pipeline).max(1);
+                    let before = lat.len();
                     read_replies(&mut stream, &mut inbuf, queued, per, sent, &mut lat);
+                    let at = sent.duration_since(started).as_micros() as u64;
+                    starts.resize(starts.len() + lat.len() - before, at);
                 }
-                lat
+                (lat, starts)
             })
         })
         .collect();
     let mut lat: Vec<u32> = Vec::new();
-    for t in threads {
-        lat.extend(t.join().expect("a client thread failed"));
+    let mut trace = String::new();
+    for (c, t) in threads.into_iter().enumerate() {
+        let (l, starts) = t.join().expect("a client thread failed");
+        if args.trace.is_some() {
+            for (us, at) in l.iter().zip(&starts) {
+                trace.push_str(&format!("{at} {us} {c}\n"));
+            }
+        }
+        lat.extend(l);
     }
     let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.trace {
+        std::fs::write(path, trace).expect("write the trace");
+    }
     let rps = args.requests as f64 / secs;
     let name = args.name.clone().unwrap_or_else(|| args.sequence.clone());
     lat.sort_unstable();
