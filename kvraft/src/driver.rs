@@ -351,7 +351,13 @@ impl Driver {
         if let Some(hs) = ready.hs() {
             store.set_hard_state(hs)?;
         }
-        store.sync()?;
+        // Only new entries, a snapshot, or a new term or vote must be durable before the
+        // messages go out (raft-rs's `must_sync`). A commit index alone may be lost in a crash:
+        // the node learns it again from the leader. A follower's every other round is one
+        // (the leader's append that advances its commit index): it skips an fdatasync.
+        if ready.must_sync() {
+            store.sync()?;
+        }
         self.send_all(ready.take_persisted_messages());
         let mut light = self.raw.advance(ready);
         if let Some(commit) = light.commit_index() {

@@ -223,6 +223,9 @@ pub struct Status {
     pub snapshots_send_failed: u64,
     /// Snapshot files this node received whole and handed to raft.
     pub snapshots_received: u64,
+    /// fdatasyncs of the Raft log (each round with new entries, a snapshot or a new term or
+    /// vote makes one; a round that only learns a commit index makes none).
+    pub log_syncs: u64,
     /// The members.
     pub peers: Vec<PeerStatus>,
 }
@@ -553,6 +556,7 @@ impl RaftNode {
             snapshots_sent: self.transfers().sent.load(Ordering::Relaxed),
             snapshots_send_failed: self.transfers().failed.load(Ordering::Relaxed),
             snapshots_received: self.transfers().received.load(Ordering::Relaxed),
+            log_syncs: s.store.syncs(),
             peers: s.peers.lock().clone(),
         }
     }

@@ -70,6 +70,8 @@ struct Inner {
     received: AtomicU64,
     /// The bytes of the snapshot files being received (`Claim`s).
     receiving: Arc<AtomicU64>,
+    /// fdatasyncs of the log (`LogStore::syncs`).
+    syncs: AtomicU64,
     /// Held for the store's life: the OS drops the advisory lock with the descriptor.
     _lock: File,
 }
@@ -141,6 +143,7 @@ impl LogStore {
                 core: RwLock::new(Core { state, writer }),
                 received: AtomicU64::new(0),
                 receiving: Arc::new(AtomicU64::new(0)),
+                syncs: AtomicU64::new(0),
                 _lock: lock,
             }),
         })
@@ -212,7 +215,15 @@ impl LogStore {
     /// # Errors
     /// [`Error::Io`] if the fdatasync fails, and [`Error::Failed`] for every write after.
     pub fn sync(&self) -> Result<()> {
-        self.core().writer.sync()
+        if self.core().writer.sync()? {
+            self.inner.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// How many fdatasyncs [`LogStore::sync`] made (calls with nothing to sync not counted).
+    pub fn syncs(&self) -> u64 {
+        self.inner.syncs.load(Ordering::Relaxed)
     }
 
     /// Installs a snapshot received from the leader (`Ready::snapshot`), whose data is the

@@ -436,7 +436,7 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
          raft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_first_index:{}\r\nraft_last_index:{}\r\n\
          raft_committed_offset:{}\r\nraft_read_tickets:{}\r\nraft_read_rounds:{}\r\n\
          raft_snapshots_sent:{}\r\nraft_snapshots_send_failed:{}\r\nraft_snapshots_received:{}\r\n\
-         raft_members:{}\r\n",
+         raft_log_syncs:{}\r\nraft_members:{}\r\n",
         st.id,
         st.role.name(),
         u8::from(st.serving),
@@ -452,6 +452,7 @@ pub(crate) fn info(node: &kvraft::RaftNode, out: &mut String) {
         st.snapshots_sent,
         st.snapshots_send_failed,
         st.snapshots_received,
+        st.log_syncs,
         st.peers.len(),
     );
     for p in &st.peers {

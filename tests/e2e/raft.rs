@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::ports::free_port;
-use super::support::{Server, TempDir, cmd, error_text, resp};
+use super::support::{Server, TempDir, cmd, error_text, info_field, resp};
 
 /// A group of kvservers in Raft mode, each with its own data directory under `dir`.
 struct Group {
@@ -390,6 +390,48 @@ fn a_killed_follower_restarts_from_its_log_and_catches_up() {
     assert_eq!(n, 300);
     let v: Option<String> = redis::cmd("GET").arg("a49").query(&mut c).expect("GET");
     assert_eq!(v.as_deref(), Some("1"));
+}
+
+/// A follower makes its log durable once per entry it receives, not a second time when the
+/// leader's next message only advances its commit index (which it may lose in a crash and
+/// learn again): one client writing one key after another makes one entry per write, and a
+/// follower synced about twice per entry before.
+#[test]
+fn a_follower_syncs_once_per_entry_not_again_for_the_commit_index() {
+    let g = Group::start("raft-syncs", 3);
+    let leader = g.leader();
+    let follower = if leader == 1 { 2 } else { 1 };
+    let mut f = g.node(follower).client();
+    let number = |c: &mut redis::Connection, field: &str| -> u64 {
+        info_field(c, "raft", field)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("INFO raft {field}"))
+    };
+    let (syncs0, last0) = (
+        number(&mut f, "raft_log_syncs"),
+        number(&mut f, "raft_last_index"),
+    );
+    let mut c = g.node(leader).client();
+    for i in 0..200 {
+        cmd(&mut c, &["SET", &format!("k{i}"), "v"]).expect("SET");
+    }
+    let commit = number(&mut c, "raft_commit_index");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while number(&mut f, "raft_applied_index") < commit {
+        assert!(
+            Instant::now() < deadline,
+            "the follower did not apply {commit}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let entries = number(&mut f, "raft_last_index") - last0;
+    let syncs = number(&mut f, "raft_log_syncs") - syncs0;
+    assert!(entries >= 200, "one entry per write: {entries}");
+    // A few more for heartbeats that carried a term or snapshot work: none expected here.
+    assert!(
+        syncs >= entries / 2 && syncs <= entries + 10,
+        "{syncs} syncs for {entries} entries"
+    );
 }
 
 /// With passwords and ACL users, a follower's client runs on the leader as its own user:

@@ -97,12 +97,12 @@ impl Writer {
         }
     }
 
-    pub(crate) fn sync(&mut self) -> Result<()> {
+    pub(crate) fn sync(&mut self) -> Result<bool> {
         if self.failed {
             return Err(Error::Failed);
         }
         if !self.pending {
-            return Ok(());
+            return Ok(false);
         }
         let synced = file::fault(file::Fault::Sync).and_then(|()| self.file.sync_data());
         if let Err(e) = synced {
@@ -110,7 +110,7 @@ impl Writer {
             return Err(Error::io(format!("syncing {}", self.path.display()), e));
         }
         self.pending = false;
-        Ok(())
+        Ok(true)
     }
 }
 
