@@ -196,7 +196,8 @@ class KvGroup(Setup):
                 self.procs.append(Proc(f"{tag}-node{i + 1}",
                                        [args.kv_bin, "--bind", "127.0.0.1", "--port", str(cp),
                                         "--raft-id", str(i + 1), "--raft-peers", peers,
-                                        "--data-dir", d] + self.node_args(work, tag, i),
+                                        "--data-dir", d] + args.kv_arg
+                                       + self.node_args(work, tag, i),
                                        work, cp))
             for p in self.procs:
                 p.wait_ping()
@@ -586,6 +587,9 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 1/50 of the writes, 1 round, 2 elections")
     ap.add_argument("--kv-bin", default=os.path.join(BVR.REPO, "target", "release", "kvserver"))
+    ap.add_argument("--kv-arg", action="append", default=[],
+                    help="one more argument for every node of (k) and (t), e.g. "
+                         "--kv-arg=--raft-batch-wait --kv-arg=0 (repeat for each word)")
     ap.add_argument("--redis-bin", default="redis-server")
     ap.add_argument("--loadgen", help="a built examples/loadgen (default: cargo builds it)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")

@@ -23,6 +23,7 @@ use protobuf::Message as _;
 use raft::prelude::*;
 use raft::{GetEntriesContext, RawNode, StateRole, Storage};
 
+use crate::batch::{Arrivals, Cohort, Decision};
 use crate::error::{Error, Result};
 use crate::machine::{Machine, decode_entry, encode_entry, snapshot_header};
 use crate::node::{Admin, Event, PeerStatus, Role, Shared};
@@ -113,8 +114,15 @@ pub(crate) struct Driver {
     admin: HashMap<u64, Vec<Sender<Result<()>>>>,
     stopping: bool,
     /// Set by the stream's append hook while an `Event::StreamReady` is queued and not yet
-    /// handled (one event for any number of appends).
+    /// handled (one event for any number of appends); while the cohort holds, the hook sets
+    /// it (and sends the event) only once the cohort is in.
     stream_pending: Arc<AtomicBool>,
+    /// The writes in flight, which decide when the stream's new writes are proposed.
+    cohort: Cohort,
+    /// Counted by the stream's append hook for `cohort`.
+    arrivals: Arc<Arrivals>,
+    /// While the cohort holds the stream's writes: until when at most.
+    hold_until: Option<Instant>,
     /// Snapshot files received from peers this round: what raft did not take (or replaced
     /// with a newer one) is removed once the round's `Ready` is handled.
     received: Vec<String>,
@@ -165,6 +173,8 @@ impl Driver {
             wanted: Arc::clone(&wanted),
         };
         let raw = RawNode::new(&cfg, log, &crate::logger::logger())?;
+        let arrivals = Arc::new(Arrivals::default());
+        let cohort = Cohort::new(Arc::clone(&arrivals), shared.opts.batch_wait);
         Ok(Driver {
             shared,
             raw,
@@ -178,6 +188,9 @@ impl Driver {
             admin: HashMap::new(),
             stopping: false,
             stream_pending: Arc::new(AtomicBool::new(false)),
+            cohort,
+            arrivals,
+            hold_until: None,
             received: Vec::new(),
         })
     }
@@ -186,7 +199,8 @@ impl Driver {
         let tick = self.shared.opts.tick;
         let mut next_tick = Instant::now() + tick;
         while !self.stopping {
-            let wait = next_tick.saturating_duration_since(Instant::now());
+            let until = self.hold_until.map_or(next_tick, |h| h.min(next_tick));
+            let wait = until.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
                 Ok(ev) => {
                     self.handle(ev);
@@ -205,7 +219,15 @@ impl Driver {
                 self.raw.tick();
                 next_tick = Instant::now() + tick;
             }
-            if let Err(e) = self.round() {
+            let mut round = self.round();
+            if round.is_ok() && self.hold_until.is_some() {
+                // The round's commits and the time passed may end the hold.
+                self.stream_ready();
+                if self.hold_until.is_none() {
+                    round = self.round();
+                }
+            }
+            if let Err(e) = round {
                 log::error!("raft node {} stops: {e}", self.shared.id);
                 self.shared.failed.store(true, Ordering::SeqCst);
                 self.stop_serving();
@@ -236,7 +258,7 @@ impl Driver {
                 };
                 self.raw.report_snapshot(to, status);
             }
-            Event::StreamReady => self.propose_stream(),
+            Event::StreamReady => self.stream_ready(),
             Event::Read => {
                 if self.raw.raft.state == StateRole::Leader {
                     let mut r = self.shared.reads.lock();
@@ -509,6 +531,25 @@ impl Driver {
         Ok(())
     }
 
+    /// The stream has new writes: propose them now, or hold them for the rest of their cohort
+    /// (`batch.rs`).
+    fn stream_ready(&mut self) {
+        if matches!(self.lead, Lead::Serving { .. }) {
+            let committed = self.raw.raft.raft_log.committed;
+            if let Decision::Hold(until) = self.cohort.decide(committed, Instant::now()) {
+                // The hook speaks again once the cohort is in; an append before this store
+                // found the flag set and said nothing, so look again after it.
+                self.stream_pending.store(false, Ordering::SeqCst);
+                if !self.cohort.recheck() {
+                    self.hold_until = Some(until);
+                    return;
+                }
+            }
+        }
+        self.hold_until = None;
+        self.propose_stream();
+    }
+
     /// Proposes what the stream holds that is not proposed yet, as one entry (the Raft
     /// thread reads it when an append woke it: everything appended since joins one
     /// proposal).
@@ -561,7 +602,9 @@ impl Driver {
             // rebuilt (the leader may then start serving again).
             log::warn!("raft proposal refused; rebuilding the store");
             self.stop_serving();
+            return;
         }
+        self.cohort.proposed(self.raw.raft.raft_log.last_index());
     }
 
     fn start_serving(&mut self) {
@@ -584,9 +627,11 @@ impl Driver {
         // in between: one wake-up less per round on the write path). Hooked before anything
         // is generated, so that no append goes unannounced.
         let pending = Arc::clone(&self.stream_pending);
+        let arrivals = Arc::clone(&self.arrivals);
+        self.cohort.reset();
         let events = s.events.lock().clone();
         repl.set_on_append(Some(Arc::new(move || {
-            if !pending.swap(true, Ordering::SeqCst) {
+            if arrivals.arrived() && !pending.swap(true, Ordering::SeqCst) {
                 let _ = events.send(Event::StreamReady);
             }
         })));
@@ -626,6 +671,8 @@ impl Driver {
         s.wake();
         // Nothing appended from now on is proposed.
         s.kv.replication().set_on_append(None);
+        self.hold_until = None;
+        self.cohort.reset();
         drop(reader);
         for h in s.on_step_down.lock().iter() {
             h();

@@ -41,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+mod batch;
 mod driver;
 mod error;
 mod logger;

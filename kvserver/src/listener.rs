@@ -126,7 +126,8 @@ pub(crate) fn run(cfg: Config) -> Result<(), String> {
         let mut opts = kvraft::RaftOptions::new(id, peers, shared.cfg.data_dir.join("raft"))
             .client_port(local_addr.port())
             .join(shared.cfg.raft_join)
-            .snapshot_entries(shared.cfg.raft_snapshot_entries);
+            .snapshot_entries(shared.cfg.raft_snapshot_entries)
+            .batch_wait(Duration::from_micros(shared.cfg.raft_batch_wait));
         let secret = shared.cfg.raft_secret.as_deref();
         if config_value(&shared.cfg, "tls-cluster") == "yes" {
             let Some(addr) = tls_addr else {

@@ -32,6 +32,7 @@ const OWN: &[(&str, Option<&str>)] = &[
     ("raft-peers", None),
     ("raft-join", None),
     ("raft-snapshot-entries", None),
+    ("raft-batch-wait", None),
     ("raft-secret", None),
 ];
 
@@ -231,6 +232,7 @@ mod tests {
     #[test]
     fn the_raft_directives_stay() {
         let old = "raft-id 2\nraft-peers 1=h:1 2=h:2\nraft-join yes\nraft-snapshot-entries 500\n\
+                   raft-batch-wait 0\n\
                    raft-secret \"s3 cret\"\n";
         let new = rewrite_text(old, &defaults());
         assert!(new.starts_with(old), "{new}");

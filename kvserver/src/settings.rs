@@ -118,6 +118,12 @@ pub(crate) struct Cli {
     /// [default: 10000]
     #[arg(long, value_name = "N")]
     raft_snapshot_entries: Option<u64>,
+    /// How long, in microseconds, the Raft leader may hold its clients' writes until the
+    /// rest of their cohort (the writers whose replies just went out) has written again,
+    /// so that they share one log entry and one fsync per node; a lone writer is never held;
+    /// 0: propose every write at once [default: 2000]
+    #[arg(long, value_name = "MICROSECONDS")]
+    raft_batch_wait: Option<u64>,
     /// A secret every node of the Raft group shares: a node accepts a Raft link only from a
     /// peer that proves it knows it, and sends only to one (a challenge-response; the secret
     /// never crosses the network). Use a long random string; a flag shows in `ps`, the config
@@ -228,6 +234,8 @@ pub(crate) struct Config {
     pub(crate) raft_join: bool,
     /// `--raft-snapshot-entries`.
     pub(crate) raft_snapshot_entries: u64,
+    /// `--raft-batch-wait`, in microseconds.
+    pub(crate) raft_batch_wait: u64,
     /// `--raft-secret` (`None`: not set, or set empty): the Raft links' shared secret
     /// (`kvraft::SecretLinks`). Not a Redis parameter, so CONFIG GET does not show it.
     pub(crate) raft_secret: Option<Vec<u8>>,
@@ -262,6 +270,7 @@ impl Default for Config {
             raft: None,
             raft_join: false,
             raft_snapshot_entries: 10_000,
+            raft_batch_wait: 2000,
             raft_secret: None,
             raft_id: None,
             raft_peers: None,
@@ -303,6 +312,9 @@ impl Config {
         }
         if let Some(v) = cli.raft_snapshot_entries {
             cfg.raft_snapshot_entries = v;
+        }
+        if let Some(v) = cli.raft_batch_wait {
+            cfg.raft_batch_wait = v;
         }
         if let Some(v) = cli.raft_secret {
             cfg.raft_secret = (!v.is_empty()).then(|| v.into_bytes());
@@ -431,6 +443,7 @@ impl Config {
                 self.raft_id = Some(id);
             }
             "raft-snapshot-entries" => self.raft_snapshot_entries = num(one()?)?,
+            "raft-batch-wait" => self.raft_batch_wait = num(one()?)?,
             "raft-join" => {
                 self.raft_join = parse_yes_no(one()?).ok_or("'raft-join': yes or no")?;
             }
@@ -868,5 +881,16 @@ mod tests {
         let cli = Cli::parse_from(["kvserver", "--raft-secret", "s3cret"]);
         let cfg = Config::resolve(cli).unwrap();
         assert_eq!(cfg.raft_secret.as_deref(), Some(&b"s3cret"[..]));
+    }
+
+    #[test]
+    fn the_raft_batch_wait_comes_from_the_file_or_the_flag() {
+        assert_eq!(Config::default().raft_batch_wait, 2000);
+        let mut cfg = Config::default();
+        cfg.apply_file("raft-batch-wait 0\n").unwrap();
+        assert_eq!(cfg.raft_batch_wait, 0);
+        assert!(cfg.apply_file("raft-batch-wait -1\n").is_err());
+        let cli = Cli::parse_from(["kvserver", "--raft-batch-wait", "500"]);
+        assert_eq!(Config::resolve(cli).unwrap().raft_batch_wait, 500);
     }
 }
