@@ -157,7 +157,7 @@ static SUBCOMMANDS: &[Command] = &[
         .history(&[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")])
         .args(&[
             a("timeout", "integer"),
-            a("mode", "oneof").flags("optional").args(&[
+            a("mode", "oneof").since("6.2.0").flags("optional").args(&[
                 a("write", "pure-token").token("WRITE"),
                 a("all", "pure-token").token("ALL"),
             ]),

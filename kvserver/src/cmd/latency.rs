@@ -52,7 +52,7 @@ static SUBCOMMANDS: &[Command] = &[
         .tips(TIPS)
         .doc(Group::Server, "7.0.0", "Return the cumulative distribution of latencies of a subset of commands or all.")
         .complexity("O(N) where N is the number of commands with latency information being retrieved.")
-        .args(&[a("COMMAND", "string").flags("optional multiple")]),
+        .args(&[a("command", "string").flags("optional multiple")]),
     Command::new("latency|history", 3, "admin noscript loading stale", history)
         .tips(TIPS)
         .doc(Group::Server, "2.8.13", "Return timestamp-latency samples for the event.")
