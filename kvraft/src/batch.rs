@@ -173,13 +173,19 @@ mod tests {
         (0..n).map(|_| a.arrived()).collect()
     }
 
+    /// `n` writes arrive and are proposed at once as entry `index` (`committed` so far).
+    #[track_caller]
+    fn goes(a: &Arrivals, c: &mut Cohort, n: u64, committed: u64, index: u64, t: Instant) {
+        arrive(a, n);
+        assert_eq!(c.decide(committed, t), Decision::Propose);
+        c.proposed(index);
+    }
+
     #[test]
     fn a_lone_writer_is_never_held() {
         let (a, mut c, t) = cohort();
         for i in 1..=5 {
-            arrive(&a, 1);
-            assert_eq!(c.decide(i - 1, t), Decision::Propose);
-            c.proposed(i);
+            goes(&a, &mut c, 1, i - 1, i, t);
         }
     }
 
@@ -187,12 +193,8 @@ mod tests {
     fn a_cohort_is_held_until_it_is_all_in() {
         let (a, mut c, t) = cohort();
         // Fifty writers: the first proposal takes whoever came, and the count grows to fifty.
-        arrive(&a, 1);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
-        arrive(&a, 49);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(2);
+        goes(&a, &mut c, 1, 0, 1, t);
+        goes(&a, &mut c, 49, 0, 2, t);
         // Both commit; the writers come back one by one.
         arrive(&a, 10);
         assert_eq!(c.decide(2, t), Decision::Hold(t + WAIT));
@@ -210,14 +212,10 @@ mod tests {
     #[test]
     fn writes_still_uncommitted_count_as_in() {
         let (a, mut c, t) = cohort();
-        arrive(&a, 20);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
+        goes(&a, &mut c, 20, 0, 1, t);
         // Entry 1 (20 writes) is not committed yet: ten more writers make thirty in flight,
         // more than the twenty expected.
-        arrive(&a, 10);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(2);
+        goes(&a, &mut c, 10, 0, 2, t);
         // Entry 1 commits and one of its writers is back: eleven in flight against thirty
         // expected.
         arrive(&a, 1);
@@ -227,9 +225,7 @@ mod tests {
     #[test]
     fn a_hold_ends_after_the_wait_and_expects_fewer() {
         let (a, mut c, t) = cohort();
-        arrive(&a, 8);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
+        goes(&a, &mut c, 8, 0, 1, t);
         // One writer of the eight left: seven come back, and the hold times out.
         arrive(&a, 7);
         assert_eq!(c.decide(1, t), Decision::Hold(t + WAIT));
@@ -245,9 +241,7 @@ mod tests {
     #[test]
     fn an_append_between_hold_and_recheck_is_not_lost() {
         let (a, mut c, t) = cohort();
-        arrive(&a, 3);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
+        goes(&a, &mut c, 3, 0, 1, t);
         arrive(&a, 2);
         assert_eq!(c.decide(1, t), Decision::Hold(t + WAIT));
         // The last writer appends before the caller re-enabled the hook (the hook's flag was
@@ -261,9 +255,7 @@ mod tests {
         let a = Arc::new(Arrivals::default());
         let mut c = Cohort::new(Arc::clone(&a), Duration::ZERO);
         let t = Instant::now();
-        arrive(&a, 10);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
+        goes(&a, &mut c, 10, 0, 1, t);
         arrive(&a, 1);
         assert_eq!(c.decide(1, t), Decision::Propose);
     }
@@ -271,9 +263,7 @@ mod tests {
     #[test]
     fn reset_forgets_the_cohort() {
         let (a, mut c, t) = cohort();
-        arrive(&a, 30);
-        assert_eq!(c.decide(0, t), Decision::Propose);
-        c.proposed(1);
+        goes(&a, &mut c, 30, 0, 1, t);
         arrive(&a, 1);
         assert_eq!(c.decide(1, t), Decision::Hold(t + WAIT));
         c.reset();
