@@ -103,12 +103,15 @@ impl Cohort {
             self.pending.pop_front();
             self.uncommitted -= n;
         }
-        if self.wait.is_zero() || self.arrivals.appended() == self.proposed {
+        // One count for the whole decision: the hook's threshold below must be the count this
+        // decision saw plus what it misses, not a later count plus that.
+        let appended = self.arrivals.appended();
+        if self.wait.is_zero() || appended == self.proposed {
             // Nothing to hold (or holding is off).
             self.holding_since = None;
             return Decision::Propose;
         }
-        let in_flight = self.in_flight();
+        let in_flight = self.uncommitted + (appended - self.proposed);
         if in_flight >= self.expected {
             self.expected = in_flight;
             return Decision::Propose;
@@ -122,7 +125,7 @@ impl Cohort {
         let missing = self.expected - in_flight;
         self.arrivals
             .wake_at
-            .store(self.arrivals.appended() + missing, Ordering::SeqCst);
+            .store(appended + missing, Ordering::SeqCst);
         Decision::Hold(since + self.wait)
     }
 
@@ -137,10 +140,18 @@ impl Cohort {
         false
     }
 
-    /// Records a proposal of everything appended so far as entry `index`, and has the hook
-    /// tell of every append until the next hold.
-    pub(crate) fn proposed(&mut self, index: u64) {
-        let appended = self.arrivals.appended();
+    /// The count of appends, taken before the stream is read for a proposal: every append it
+    /// counts is in what the read returns (the hook runs after its bytes are in). The read may
+    /// return a few more, counted into the next proposal instead: they then count as in flight
+    /// a little long, which can end a hold early but never prolong one.
+    pub(crate) fn mark(&self) -> u64 {
+        self.arrivals.appended()
+    }
+
+    /// Records the proposal, as entry `index`, of the appends counted up to `mark`, and has the
+    /// hook tell of every append until the next hold.
+    pub(crate) fn proposed(&mut self, index: u64, mark: u64) {
+        let appended = mark;
         let n = appended - self.proposed;
         self.proposed = appended;
         self.pending.push_back((index, n));
@@ -178,7 +189,7 @@ mod tests {
     fn goes(a: &Arrivals, c: &mut Cohort, n: u64, committed: u64, index: u64, t: Instant) {
         arrive(a, n);
         assert_eq!(c.decide(committed, t), Decision::Propose);
-        c.proposed(index);
+        c.proposed(index, c.mark());
     }
 
     #[test]
@@ -204,7 +215,7 @@ mod tests {
         assert!(told[39]);
         assert!(c.recheck());
         assert_eq!(c.decide(2, t), Decision::Propose);
-        c.proposed(3);
+        c.proposed(3, c.mark());
         // Once it proposed, every append is told again.
         assert_eq!(arrive(&a, 2), vec![true, true]);
     }
@@ -232,7 +243,7 @@ mod tests {
         let later = t + WAIT / 2;
         assert_eq!(c.decide(1, later), Decision::Hold(t + WAIT));
         assert_eq!(c.decide(1, t + WAIT), Decision::Propose);
-        c.proposed(2);
+        c.proposed(2, c.mark());
         // Seven expected now: seven back after the commit go at once.
         arrive(&a, 7);
         assert_eq!(c.decide(2, t + WAIT), Decision::Propose);
@@ -248,6 +259,23 @@ mod tests {
         // still set, so it said nothing useful): the recheck sees it.
         a.arrived();
         assert!(c.recheck());
+    }
+
+    #[test]
+    fn appends_read_after_the_mark_count_toward_the_next_proposal() {
+        let (a, mut c, t) = cohort();
+        arrive(&a, 5);
+        assert_eq!(c.decide(0, t), Decision::Propose);
+        let mark = c.mark();
+        // Two more land before the read: proposed with the five, counted with the next.
+        arrive(&a, 2);
+        c.proposed(1, mark);
+        // Entry 1 (all seven) commits: the two still count as in flight, so three writers
+        // back make the five expected (a hold ends early, never late).
+        arrive(&a, 2);
+        assert_eq!(c.decide(1, t), Decision::Hold(t + WAIT));
+        arrive(&a, 1);
+        assert_eq!(c.decide(1, t), Decision::Propose);
     }
 
     #[test]

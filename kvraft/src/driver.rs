@@ -570,6 +570,7 @@ impl Driver {
             return;
         }
         let start = reader.position();
+        let mark = self.cohort.mark();
         let mut bytes = Vec::new();
         match reader.read(&mut bytes, usize::MAX, Duration::ZERO) {
             Ok(0) => return,
@@ -604,7 +605,8 @@ impl Driver {
             self.stop_serving();
             return;
         }
-        self.cohort.proposed(self.raw.raft.raft_log.last_index());
+        self.cohort
+            .proposed(self.raw.raft.raft_log.last_index(), mark);
     }
 
     fn start_serving(&mut self) {
