@@ -121,7 +121,7 @@ pub(crate) struct Cli {
     /// How long, in microseconds, the Raft leader may hold its clients' writes until the
     /// rest of their cohort (the writers whose replies just went out) has written again,
     /// so that they share one log entry and one fsync per node; a lone writer is never held;
-    /// 0: propose every write at once [default: 2000]
+    /// 0: propose every write at once; at most 1000000 [default: 2000]
     #[arg(long, value_name = "MICROSECONDS")]
     raft_batch_wait: Option<u64>,
     /// A secret every node of the Raft group shares: a node accepts a Raft link only from a
@@ -132,6 +132,9 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "SECRET")]
     raft_secret: Option<String>,
 }
+
+/// The longest `raft-batch-wait`, in microseconds.
+const MAX_RAFT_BATCH_WAIT: u64 = 1_000_000;
 
 /// Offline tools instead of serving.
 #[derive(Subcommand, Debug)]
@@ -335,6 +338,13 @@ impl Config {
             }
             _ => return Err("--raft-id and --raft-peers go together".to_string()),
         };
+        // A hold is bounded so that a mistyped unit cannot stall every write for minutes.
+        if cfg.raft_batch_wait > MAX_RAFT_BATCH_WAIT {
+            return Err(format!(
+                "raft-batch-wait is at most {MAX_RAFT_BATCH_WAIT} microseconds (1 s), not {}",
+                cfg.raft_batch_wait
+            ));
+        }
         if let Some(v) = cli.wal_mmap {
             cfg.wal_mmap = v;
         }
@@ -892,5 +902,11 @@ mod tests {
         assert!(cfg.apply_file("raft-batch-wait -1\n").is_err());
         let cli = Cli::parse_from(["kvserver", "--raft-batch-wait", "500"]);
         assert_eq!(Config::resolve(cli).unwrap().raft_batch_wait, 500);
+        let cli = Cli::parse_from(["kvserver", "--raft-batch-wait", "1000001"]);
+        assert!(
+            Config::resolve(cli)
+                .unwrap_err()
+                .contains("at most 1000000")
+        );
     }
 }
