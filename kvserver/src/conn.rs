@@ -69,6 +69,9 @@ pub(crate) struct Session {
     pub(crate) watch: Option<kvcore::Watch>,
     /// While EXEC runs: the store as the transaction sees it (SELECT takes its handles).
     pub(crate) exec: Option<kvcore::Kv>,
+    /// While EXEC runs: the `db` handle it replaced, which it gets back after (each handle
+    /// made or dropped is a write to the store's shared reference count).
+    outside: Option<kvcore::Db>,
     /// Subscriptions, and whether this client's output goes through its queue (`pubsub.rs`).
     pub(crate) pubsub: crate::pubsub::ClientPubsub,
     /// Table indexes of the commands run in the current batch, for their share of its time.
@@ -138,6 +141,7 @@ impl Session {
             spare_transaction: crate::cmd::Transaction::default(),
             watch: None,
             exec: None,
+            outside: None,
             pubsub: crate::pubsub::ClientPubsub::default(),
             batch: Vec::with_capacity(64),
             monitor_pending: false,
@@ -186,7 +190,8 @@ impl Session {
 
     /// Starts running queued commands inside the transaction whose store handle is `kv`.
     pub(crate) fn enter_exec(&mut self, kv: kvcore::Kv) -> kvcore::Result<()> {
-        self.db = kv.db(self.db_index)?;
+        let inside = kv.db(self.db_index)?;
+        self.outside = Some(std::mem::replace(&mut self.db, inside));
         self.exec = Some(kv);
         Ok(())
     }
@@ -195,11 +200,15 @@ impl Session {
     /// connection's batch again.
     pub(crate) fn leave_exec(&mut self) {
         self.exec = None;
-        // The index came from a successful SELECT (or the start): it exists.
-        self.db = self
-            .writes
-            .db(self.db_index)
-            .expect("the selected database exists");
+        self.db = match self.outside.take() {
+            Some(db) if db.index() == self.db_index => db,
+            // A queued SELECT chose another database.
+            // The index came from a successful SELECT (or the start): it exists.
+            _ => self
+                .writes
+                .db(self.db_index)
+                .expect("the selected database exists"),
+        };
     }
 
     /// Forgets every watched key.
@@ -408,8 +417,10 @@ impl Session {
         }
         // A script that has run past busy-reply-threshold holds the others off, as in
         // Redis, except for what ends it (SCRIPT KILL, SHUTDOWN NOSAVE) and transactions.
-        if let Some(ms) = self.shared.scripts.running_for()
-            && !self.master
+        // `overdue` is one load; `running_for` looks at every interpreter and the clock.
+        if !self.master
+            && self.shared.scripts.overdue()
+            && let Some(ms) = self.shared.scripts.running_for()
         {
             let limit = self
                 .shared

@@ -156,12 +156,14 @@ pub(crate) struct Shared {
     pub(crate) raft_tls: std::sync::OnceLock<std::sync::Arc<crate::raft_tls::ClusterTls>>,
 }
 
-/// The script engine, with the function libraries the store kept loaded into it.
-fn scripts(kv: &kvcore::Kv) -> kvcore::script::Engine {
+/// The script engine, with the function libraries the store kept loaded into it and
+/// busy-reply-threshold (`busy_ms`).
+fn scripts(kv: &kvcore::Kv, busy_ms: u64) -> kvcore::script::Engine {
     let engine = kvcore::script::Engine::new(kvcore::script::EngineOptions {
         version: crate::cmd::REDIS_VERSION.to_string(),
         ..kvcore::script::EngineOptions::default()
     });
+    engine.set_busy_threshold(busy_ms);
     for (name, code) in kv.function_libraries() {
         let loaded = engine.function_load(&code, kvcore::script::Policy::Replace, |_, _| Ok(()));
         if let Err(kvcore::script::Value::Error(e)) = loaded {
@@ -182,7 +184,7 @@ impl Shared {
         local_addr: SocketAddr,
         replier: Option<crate::replier::Replier>,
     ) -> Shared {
-        let scripts = scripts(&kv);
+        let scripts = scripts(&kv, cfg.busy_reply_threshold);
         let params = initial_params(&kv, &cfg, local_addr);
         let param = |name: &str| params[crate::params::index(name)].as_str();
         let slowlog = crate::cmd::SlowLog::new(

@@ -317,6 +317,37 @@ fn a_busy_function_is_reported_and_killed_with_function_kill() {
     admin.roundtrip(&resp(&[b"PING"]), b"+PONG\r\n");
 }
 
+/// busy-reply-threshold reaches the interpreters from the config file and from CONFIG SET (under
+/// either name): they, not each command, notice a script that has run past it.
+#[test]
+fn the_busy_threshold_comes_from_the_config_file_and_config_set() {
+    use super::support::TempDir;
+    let dir = TempDir::new("busy-threshold");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let body = "while true do end";
+    let eval = resp(&[b"EVAL", body.as_bytes(), b"0"]);
+    for (file_ms, set) in [("150", None), ("600000", Some(&b"lua-time-limit"[..]))] {
+        let path = format!("{}/kv{file_ms}.conf", dir.path());
+        std::fs::write(
+            &path,
+            format!("in-memory yes\nbusy-reply-threshold {file_ms}\n"),
+        )
+        .unwrap();
+        let server = Server::start_raw(&["--bind", "127.0.0.1", "--port", "0", "--config", &path]);
+        let mut admin = server.raw();
+        // The file's 10 minutes, lowered by CONFIG SET before the script runs.
+        if let Some(name) = set {
+            admin.roundtrip(&resp(&[b"CONFIG", b"SET", name, b"100"]), b"+OK\r\n");
+        }
+        let expected = killed(&mut admin, body);
+        let mut runner = server.raw();
+        runner.send(&eval);
+        wait_for_busy(&mut admin);
+        admin.roundtrip(&resp(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+        runner.expect(expected.as_bytes());
+    }
+}
+
 /// A client's pipelined scripts keep the store's order gate from one to the next (taken once
 /// for the run of scripts, not once per script), but never past anything else: a FLUSHDB
 /// between scripts (which takes the gate itself), a blocking command after them, and a

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mlua::{Function, MultiValue, Value as Lua_};
 use parking_lot::RwLock;
 
 pub(super) use super::convert::{Entry, invoke};
 use super::convert::{Returned, from_lua};
-use super::pool::{Pool, RunState, since};
+use super::pool::{Overdue, Pool, RunState, Watched, since};
 use super::value::Value;
 use super::vm::{Cached, Vm, new_vm, set_kill_hook, with_run_ctx};
 
@@ -153,8 +153,8 @@ pub struct Engine {
     pub(super) functions: Pool<super::function::Functions>,
     /// The libraries every functions interpreter loads, and the changes to them.
     pub(super) libraries: super::function::Libraries,
-    /// How many scripts and functions run now: while none does, `running_for` is one load.
-    running: AtomicUsize,
+    /// Whether a script or function has run past busy-reply-threshold.
+    overdue: Arc<Overdue>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -192,16 +192,21 @@ impl Engine {
     /// If an interpreter cannot be built (out of memory at start-up).
     pub fn new(opts: EngineOptions) -> Engine {
         let n = opts.interpreters.max(1);
+        let overdue = Arc::new(Overdue::default());
         // A failure here is a bug in the prelude or no memory at start-up, not bad input.
-        let scripts = Pool::new(n, |run| new_vm(&opts, &run.kill, &run.wrote, false))
-            .expect("the Lua interpreter starts");
-        let functions = Pool::new(n, |run| {
-            new_vm(&opts, &run.kill, &run.wrote, true).map(super::function::Functions::new)
+        let scripts = Pool::new(n, &overdue, |run| {
+            new_vm(&opts, &run.watched, &run.wrote, false)
         })
         .expect("the Lua interpreter starts");
-        // Nothing kills the loader's code (it has its own timeout) nor reads what it wrote.
-        let (kill, wrote) = Default::default();
-        let loader = new_vm(&opts, &kill, &wrote, true).expect("the Lua interpreter starts");
+        let functions = Pool::new(n, &overdue, |run| {
+            new_vm(&opts, &run.watched, &run.wrote, true).map(super::function::Functions::new)
+        })
+        .expect("the Lua interpreter starts");
+        // Nothing kills the loader's code (it has its own timeout), reads what it wrote, or
+        // reports it busy (its `Overdue` has no threshold).
+        let watched = Arc::new(Watched::new(Arc::default()));
+        let wrote = Arc::default();
+        let loader = new_vm(&opts, &watched, &wrote, true).expect("the Lua interpreter starts");
         Engine {
             scripts,
             cache: Cache {
@@ -210,7 +215,7 @@ impl Engine {
             },
             functions,
             libraries: super::function::Libraries::new(loader),
-            running: AtomicUsize::new(0),
+            overdue,
         }
     }
 
@@ -354,9 +359,9 @@ impl Engine {
         name: &[u8],
         f: impl FnOnce(&Vm) -> mlua::Result<(bool, Returned)>,
     ) -> Value {
-        run.kill.store(false, Ordering::Relaxed);
+        run.watched.kill.store(false, Ordering::Relaxed);
         run.wrote.store(false, Ordering::Relaxed);
-        let running = Started::new(self, run);
+        let running = Started::new(&run.watched);
         let host: std::ptr::NonNull<dyn Host + '_> = std::ptr::NonNull::from(host);
         // SAFETY: only the lifetime is erased, for the application data (see `RunCtx`); the
         // pointer is cleared below, before `host`'s borrow ends.
@@ -379,9 +384,9 @@ impl Engine {
         })
         .unwrap_or(false);
         drop(running);
-        if run.kill.swap(false, Ordering::Relaxed) {
+        if run.watched.kill.swap(false, Ordering::Relaxed) {
             // The kill hook stays on every line after a kill; put the periodic one back.
-            set_kill_hook(&vm.lua, &vm.kill);
+            set_kill_hook(&vm.lua, &vm.watched);
         }
         match result {
             Ok((true, Returned::Bytes(b))) => Value::Bulk(b),
@@ -394,11 +399,9 @@ impl Engine {
     }
 
     /// How long the longest-running script or function has run, in ms; `None` when none
-    /// runs.
+    /// runs. It looks at every interpreter: for the rare caller, not every command (see
+    /// [`Engine::overdue`]).
     pub fn running_for(&self) -> Option<u64> {
-        if self.running.load(Ordering::Acquire) == 0 {
-            return None;
-        }
         let oldest = [self.scripts.oldest(), self.functions.oldest()]
             .into_iter()
             .flatten()
@@ -408,7 +411,22 @@ impl Engine {
 
     /// How many scripts and functions run now.
     pub fn running(&self) -> usize {
-        self.running.load(Ordering::Acquire)
+        self.scripts.running() + self.functions.running()
+    }
+
+    /// Sets busy-reply-threshold (Redis's `lua-time-limit`), in ms: a script or function
+    /// that runs longer makes [`Engine::overdue`] true. 0: never.
+    pub fn set_busy_threshold(&self, ms: u64) {
+        self.overdue.after_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether a script or function has run past the busy threshold: one load, cheap enough
+    /// for every command to check. An interpreter notices within 100 000 instructions of its
+    /// script passing the threshold, and not while the script waits for a command it called
+    /// (as Redis, which notices in the same hook). When it is true, [`Engine::running_for`]
+    /// says for how long.
+    pub fn overdue(&self) -> bool {
+        self.overdue.count.load(Ordering::Acquire) != 0
     }
 
     /// Asks the running EVAL scripts to stop (SCRIPT KILL): every one that has not written.
@@ -426,25 +444,19 @@ impl Engine {
 }
 
 /// Marks an interpreter's script as running from its creation to its drop (a panic in the
-/// host included): its start time, and the engine's count.
-struct Started<'a> {
-    engine: &'a Engine,
-    run: &'a RunState,
-}
+/// host included).
+struct Started<'a>(&'a Watched);
 
 impl<'a> Started<'a> {
-    fn new(engine: &'a Engine, run: &'a RunState) -> Started<'a> {
-        run.started.store(now_ms().max(1), Ordering::Release);
-        // After `started`: whoever sees the count sees the start time.
-        engine.running.fetch_add(1, Ordering::AcqRel);
-        Started { engine, run }
+    fn new(watched: &'a Watched) -> Started<'a> {
+        watched.start();
+        Started(watched)
     }
 }
 
 impl Drop for Started<'_> {
     fn drop(&mut self) {
-        self.run.started.store(0, Ordering::Release);
-        self.engine.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.end();
     }
 }
 
@@ -1109,5 +1121,50 @@ pub(super) mod pool_tests {
                 Value::Int(1)
             );
         }
+    }
+
+    #[test]
+    fn a_script_past_the_busy_threshold_is_overdue_until_it_ends() {
+        let engine = engine(2);
+        let (stop, idle) = (AtomicBool::new(false), AtomicBool::new(false));
+        let looping = b"while not redis.call('get', 'stop') do for i = 1, 1000 do end end";
+        std::thread::scope(|s| {
+            let _stop = StopOnDrop(&stop);
+            let spin = || {
+                let _reserved = engine.scripts.reserve_at(0);
+                let mut host = Stoppable {
+                    stop: &stop,
+                    wrote: &idle,
+                };
+                engine.eval(Source::Body(looping), &[], &[], false, &mut host)
+            };
+            // Without a threshold (0), a script is never overdue, however long it runs: its
+            // hook has run a few hundred times by the time it has run 300 ms.
+            let runner = s.spawn(spin);
+            wait_for("the script to run 300 ms", || {
+                engine.running_for().is_some_and(|ms| ms >= 300)
+            });
+            assert!(!engine.overdue());
+            // With one it has passed, the next hook call counts it.
+            engine.set_busy_threshold(100);
+            wait_for("the script to be overdue", || engine.overdue());
+            assert_eq!(engine.kill(), KillOutcome::Killed);
+            let killed = runner.join().unwrap();
+            assert!(matches!(&killed, Value::Error(e) if e.starts_with(b"ERR Script killed")));
+            assert!(!engine.overdue(), "a killed script is not overdue");
+            // The same interpreter's next long script is counted afresh, and uncounted when
+            // it ends on its own.
+            let runner = s.spawn(spin);
+            wait_for("the next script to be overdue", || engine.overdue());
+            stop.store(true, Ordering::SeqCst);
+            assert_eq!(runner.join().unwrap(), Value::Nil);
+            assert!(!engine.overdue(), "an ended script is not overdue");
+        });
+        // A short script after them is not.
+        assert_eq!(
+            eval_in(&engine, 0, Source::Body(b"return 1")),
+            Value::Int(1)
+        );
+        assert!(!engine.overdue());
     }
 }

@@ -547,12 +547,9 @@ impl Engine {
 
     /// `what` of the function that has run longest, and when it started, if a function runs.
     fn longest_function<R>(&self, what: impl Fn(&Running) -> R) -> Option<(u64, R)> {
-        if self.running() == 0 {
-            return None;
-        }
         let mut longest: Option<(u64, R)> = None;
         for slot in self.functions.slots() {
-            let started = slot.run.started.load(Ordering::Acquire);
+            let started = slot.run.watched.started.load(Ordering::Acquire);
             if started == 0 || longest.as_ref().is_some_and(|(t, _)| *t <= started) {
                 continue;
             }
@@ -706,7 +703,7 @@ pub(super) fn load_code(
         .map_err(fail)?;
     }
     let outcome: mlua::Result<(bool, Lua_)> = load.call(chunk);
-    set_kill_hook(lua, &vm.kill);
+    set_kill_hook(lua, &vm.watched);
     let ctx = lua.remove_app_data::<LoadCtx>();
     match outcome {
         Ok((true, _)) => Ok(ctx.map(|c| c.registered).unwrap_or_default()),

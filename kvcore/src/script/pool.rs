@@ -11,13 +11,75 @@ use parking_lot::{Mutex, MutexGuard};
 use super::engine::{KillOutcome, now_ms};
 use super::function::Running;
 
-/// The state of the script one interpreter runs, read by other threads without its lock.
-pub(super) struct RunState {
+/// Whether a script has run past busy-reply-threshold, for every command of every client to
+/// read: one load of a count that changes only when a script passes the threshold or ends
+/// after passing it, not when each script starts and ends (which would move its cache line
+/// between the cores on every script, and make every command scan the interpreters and read
+/// the clock while any script ran).
+#[derive(Debug, Default)]
+pub(super) struct Overdue {
+    /// busy-reply-threshold in ms (0: never), set by the host.
+    pub(super) after_ms: AtomicU64,
+    /// How many running scripts have run past it, as their interpreters' count hooks found.
+    pub(super) count: AtomicUsize,
+}
+
+/// What an interpreter's count hook (every 100 000 instructions) and other threads read of
+/// the script it runs: when it started, whether SCRIPT KILL asked it to stop, and whether the
+/// hook counted it in [`Overdue`].
+pub(super) struct Watched {
     /// When the running script started (ms since the Unix epoch); 0 when none runs.
     pub(super) started: AtomicU64,
-    /// SCRIPT KILL (or FUNCTION KILL) asked the running script to stop: the interpreter's
-    /// count hook reads it.
-    pub(super) kill: Arc<AtomicBool>,
+    /// SCRIPT KILL (or FUNCTION KILL) asked the running script to stop.
+    pub(super) kill: AtomicBool,
+    /// The hook counted the running script in `overdue` (written by the script's thread only).
+    counted: AtomicBool,
+    overdue: Arc<Overdue>,
+}
+
+impl Watched {
+    pub(super) fn new(overdue: Arc<Overdue>) -> Watched {
+        Watched {
+            started: AtomicU64::new(0),
+            kill: AtomicBool::new(false),
+            counted: AtomicBool::new(false),
+            overdue,
+        }
+    }
+
+    /// A script starts.
+    pub(super) fn start(&self) {
+        self.started.store(now_ms().max(1), Ordering::Release);
+    }
+
+    /// The script ends (or unwinds): it no longer runs, nor counts as overdue.
+    pub(super) fn end(&self) {
+        self.started.store(0, Ordering::Release);
+        if self.counted.load(Ordering::Relaxed) {
+            self.counted.store(false, Ordering::Relaxed);
+            self.overdue.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// From the count hook, on the script's thread: counts the running script in `overdue`
+    /// once it has run past the threshold (a clock read per hook call, not per script).
+    pub(super) fn check(&self) {
+        if self.counted.load(Ordering::Relaxed) {
+            return;
+        }
+        let after = self.overdue.after_ms.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        if after > 0 && started != 0 && since(started) >= after {
+            self.counted.store(true, Ordering::Relaxed);
+            self.overdue.count.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The state of the script one interpreter runs, read by other threads without its lock.
+pub(super) struct RunState {
+    /// What its count hook and SCRIPT KILL share.
+    pub(super) watched: Arc<Watched>,
     /// The running script wrote, so it may not be killed (set by `redis.call`).
     pub(super) wrote: Arc<AtomicBool>,
     /// The running function and the command that called it (functions interpreters only).
@@ -25,10 +87,9 @@ pub(super) struct RunState {
 }
 
 impl RunState {
-    fn new() -> RunState {
+    fn new(overdue: &Arc<Overdue>) -> RunState {
         RunState {
-            started: AtomicU64::new(0),
-            kill: Arc::new(AtomicBool::new(false)),
+            watched: Arc::new(Watched::new(Arc::clone(overdue))),
             wrote: Arc::new(AtomicBool::new(false)),
             function: Mutex::new(Running::default()),
         }
@@ -95,15 +156,17 @@ fn preferred() -> usize {
 }
 
 impl<T> Pool<T> {
-    /// `n` interpreters (at least one), each built by `make` with its run state.
+    /// `n` interpreters (at least one), each built by `make` with its run state, their
+    /// overdue scripts counted in `overdue`.
     pub(super) fn new<E>(
         n: usize,
+        overdue: &Arc<Overdue>,
         mut make: impl FnMut(&RunState) -> Result<T, E>,
     ) -> Result<Pool<T>, E> {
         // The `n` slots scripts reserve, and the shared one after them.
         let slots = (0..=n.max(1))
             .map(|_| {
-                let run = RunState::new();
+                let run = RunState::new(overdue);
                 let vm = make(&run)?;
                 Ok(Slot {
                     vm: Mutex::new(vm),
@@ -177,9 +240,17 @@ impl<T> Pool<T> {
     pub(super) fn oldest(&self) -> Option<u64> {
         self.slots
             .iter()
-            .map(|s| s.run.started.load(Ordering::Acquire))
+            .map(|s| s.run.watched.started.load(Ordering::Acquire))
             .filter(|&t| t != 0)
             .min()
+    }
+
+    /// How many scripts run in this pool now.
+    pub(super) fn running(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.run.watched.started.load(Ordering::Acquire) != 0)
+            .count()
     }
 
     /// Asks every running script of this pool that has not written to stop: `Killed` if
@@ -188,7 +259,7 @@ impl<T> Pool<T> {
         let mut outcome = KillOutcome::NotBusy;
         for slot in self.slots.iter() {
             let run = &slot.run;
-            if run.started.load(Ordering::Acquire) == 0 {
+            if run.watched.started.load(Ordering::Acquire) == 0 {
                 continue;
             }
             if run.wrote.load(Ordering::Relaxed) {
@@ -197,7 +268,7 @@ impl<T> Pool<T> {
                 }
                 continue;
             }
-            run.kill.store(true, Ordering::Relaxed);
+            run.watched.kill.store(true, Ordering::Relaxed);
             outcome = KillOutcome::Killed;
         }
         outcome

@@ -1,6 +1,6 @@
 //! An interpreter ([`Vm`]): how it is built (the standard libraries Redis loads, the bundled
 //! ones, `prelude.lua` and the primitives behind `redis.*`), what a running script keeps in
-//! its application data ([`RunCtx`]), and SCRIPT KILL's hook.
+//! its application data ([`RunCtx`]), and its count hook (SCRIPT KILL, busy scripts).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use mlua::{
 use parking_lot::Mutex;
 
 use super::engine::{Call, EngineOptions, Host, ScriptFlags, format_g, format_number, sha1_hex};
+use super::pool::Watched;
 use super::value::Value;
 
 /// A script compiled in one interpreter.
@@ -39,8 +40,8 @@ pub(super) struct Vm {
     /// Which generation of the shared state this interpreter reflects: the script cache's
     /// (`Cache::generation`), or for a functions interpreter the libraries'.
     pub(super) generation: u64,
-    /// Its SCRIPT KILL flag, which its count hook reads.
-    pub(super) kill: Arc<AtomicBool>,
+    /// What its count hook reads and writes: SCRIPT KILL's flag, the running script's start.
+    pub(super) watched: Arc<Watched>,
     /// A functions interpreter's `engine.load` (see `prelude.lua`).
     pub(super) load: Option<Function>,
     /// The cache of freed blocks in front of its allocator (`heap.rs`).
@@ -79,24 +80,26 @@ unsafe impl Send for RunCtx {}
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
-/// Checks the kill flag every 100 000 instructions, as Redis's count hook does.
-pub(super) fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
-    let kill = Arc::clone(kill);
+/// Every 100 000 instructions, as Redis's count hook: checks the kill flag, and whether the
+/// script has run past busy-reply-threshold ([`Watched::check`]).
+pub(super) fn set_kill_hook(lua: &Lua, watched: &Arc<Watched>) {
+    let watched = Arc::clone(watched);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         move |lua, _| {
-            if kill.load(Ordering::Relaxed) {
+            if watched.kill.load(Ordering::Relaxed) {
                 // After a kill the hook runs on every line, so a script that catches the
                 // error with pcall is stopped again at once.
-                let again = Arc::clone(&kill);
+                let again = Arc::clone(&watched);
                 lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| {
-                    if again.load(Ordering::Relaxed) {
+                    if again.kill.load(Ordering::Relaxed) {
                         return Err(mlua::Error::runtime(KILLED));
                     }
                     Ok(VmState::Continue)
                 })?;
                 return Err(mlua::Error::runtime(KILLED));
             }
+            watched.check();
             Ok(VmState::Continue)
         },
     )
@@ -108,7 +111,7 @@ pub(super) fn set_kill_hook(lua: &Lua, kill: &Arc<AtomicBool>) {
 /// (the `redis` API and the sandbox), and the primitives the prelude calls.
 pub(super) fn new_vm(
     opts: &EngineOptions,
-    kill: &Arc<AtomicBool>,
+    watched: &Arc<Watched>,
     wrote: &Arc<AtomicBool>,
     functions: bool,
 ) -> mlua::Result<Vm> {
@@ -296,7 +299,7 @@ pub(super) fn new_vm(
         .set_name("=kv")
         .call(prim)?;
     lua.set_globals(engine.get("globals")?)?;
-    set_kill_hook(&lua, kill);
+    set_kill_hook(&lua, watched);
     let compile = engine.get("compile")?;
     // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
     let invoke = unsafe { lua.create_c_function(super::convert::trampoline)? };
@@ -318,7 +321,7 @@ pub(super) fn new_vm(
         lua,
         scripts: HashMap::default(),
         generation: 0,
-        kill: Arc::clone(kill),
+        watched: Arc::clone(watched),
         heap: Some(heap),
     })
 }
