@@ -206,7 +206,8 @@ pub(crate) fn invoke(
 /// (out of memory) may `longjmp` out of it.
 ///
 /// # Safety
-/// Called by Lua only, from [`invoke`], with a live `Arrays` at 4.
+/// Called by Lua only, from [`invoke`], with a live `Arrays` at 4, as the closure `new_vm` made
+/// (its upvalues the strings "KEYS" and "ARGV").
 pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> std::ffi::c_int {
     const HANDLER: std::ffi::c_int = 1;
     const F: std::ffi::c_int = 2;
@@ -219,7 +220,8 @@ pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) ->
         ffi::lua_settop(state, GLOBALS);
         ffi::lua_checkstack(state, 6);
         ffi::lua_pushvalue(state, F);
-        for (items, name) in [(arrays.keys, c"KEYS"), (arrays.argv, c"ARGV")] {
+        // Upvalues 1 and 2 are the strings "KEYS" and "ARGV" (see `vm::new_vm`).
+        for (items, name) in [(arrays.keys, 1), (arrays.argv, 2)] {
             ffi::lua_createtable(state, i32::try_from(items.len()).unwrap_or(0), 0);
             for (i, item) in items.iter().enumerate() {
                 push_bytes(state, item);
@@ -227,7 +229,7 @@ pub(super) unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) ->
             }
             if arrays.entry == Entry::Script {
                 // GLOBALS[name] = the array (rawset: the table has no metamethods of note).
-                ffi::lua_pushstring(state, name.as_ptr());
+                ffi::lua_pushvalue(state, ffi::lua_upvalueindex(name));
                 ffi::lua_insert(state, -2);
                 ffi::lua_rawset(state, GLOBALS);
             }

@@ -301,8 +301,17 @@ pub(super) fn new_vm(
     lua.set_globals(engine.get("globals")?)?;
     set_kill_hook(&lua, watched);
     let compile = engine.get("compile")?;
-    // SAFETY: the trampoline is called only by `convert::invoke`, with its arguments.
-    let invoke = unsafe { lua.create_c_function(super::convert::trampoline)? };
+    // The trampoline, with the names it sets a script's arrays under as its upvalues: interned
+    // once here, not hashed and looked up again for every script.
+    // SAFETY: `exec_raw` runs this in a protected call with room checked for; the trampoline
+    // is called only by `convert::invoke`, with its arguments.
+    let invoke: Function = unsafe {
+        lua.exec_raw((), |state| {
+            mlua::ffi::lua_pushstring(state, c"KEYS".as_ptr());
+            mlua::ffi::lua_pushstring(state, c"ARGV".as_ptr());
+            mlua::ffi::lua_pushcclosure(state, super::convert::trampoline, 2);
+        })?
+    };
     let (handler, real_globals, load) = (
         engine.get("handler")?,
         engine.get("G")?,
