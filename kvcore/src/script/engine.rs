@@ -12,7 +12,7 @@ pub(super) use super::convert::{Entry, invoke};
 use super::convert::{Returned, from_lua};
 use super::pool::{Overdue, Pool, RunState, Watched, since};
 use super::value::Value;
-use super::vm::{Cached, Vm, new_vm, set_kill_hook, with_run_ctx};
+use super::vm::{Cached, Vm, new_vm, set_kill_hook};
 
 /// What runs the commands a script sends with `redis.call`/`redis.pcall`: kvserver's command
 /// table, or an embedder's own dispatcher.
@@ -366,12 +366,16 @@ impl Engine {
         // SAFETY: only the lifetime is erased, for the application data (see `RunCtx`); the
         // pointer is cleared below, before `host`'s borrow ends.
         let host: std::ptr::NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(host) };
-        with_run_ctx(&vm.lua, |ctx| {
+        {
+            // SAFETY: the caller holds `vm`, and no Lua code runs until `ctx` is gone.
+            let ctx = unsafe { vm.run_ctx() };
             ctx.host = Some(host);
             ctx.call = call;
-        });
+        }
         let result = f(vm);
-        let resp3 = with_run_ctx(&vm.lua, |ctx| {
+        let resp3 = {
+            // SAFETY: as above: the script has returned.
+            let ctx = unsafe { vm.run_ctx() };
             ctx.host = None;
             // The last `redis.call` reply waited here while it was pushed; a large one (an
             // LRANGE of everything) must not stay allocated until the next script.
@@ -381,8 +385,7 @@ impl Engine {
                 ctx.args = Vec::new();
             }
             ctx.call.resp3
-        })
-        .unwrap_or(false);
+        };
         drop(running);
         if run.watched.kill.swap(false, Ordering::Relaxed) {
             // The kill hook stays on every line after a kill; put the periodic one back.

@@ -46,6 +46,31 @@ pub(super) struct Vm {
     pub(super) load: Option<Function>,
     /// The cache of freed blocks in front of its allocator (`heap.rs`).
     heap: Option<super::heap::Installed>,
+    /// Its `RunCtx`, which lives in its application data at one address (see `new_vm`).
+    ctx: RunCtxPtr,
+}
+
+/// A pointer to an interpreter's `RunCtx`.
+pub(super) struct RunCtxPtr(*mut RunCtx);
+
+// SAFETY: dereferenced only by the thread that holds the interpreter (`Vm::run_ctx`).
+unsafe impl Send for RunCtxPtr {}
+
+impl Vm {
+    /// The interpreter's script context, reached through its pointer rather than the
+    /// application data's type map and borrow flag (a tenth of a short FCALL's instructions
+    /// outside Lua, for the two uses around each script).
+    ///
+    /// # Safety
+    /// The caller holds the interpreter (its pool slot's lock), no Lua code runs while the
+    /// reference lives, and it takes no other reference to the context meanwhile (the
+    /// primitives reach it through their own pointer, and only while Lua code runs).
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn run_ctx(&self) -> &mut RunCtx {
+        // SAFETY: the pointer is the application data's, set once by `new_vm` and never
+        // replaced or removed while the interpreter lives; exclusivity is the caller's promise.
+        unsafe { &mut *self.ctx.0 }
+    }
 }
 
 impl Drop for Vm {
@@ -332,6 +357,7 @@ pub(super) fn new_vm(
         generation: 0,
         watched: Arc::clone(watched),
         heap: Some(heap),
+        ctx: RunCtxPtr(ctx),
     })
 }
 
@@ -340,11 +366,6 @@ fn with_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
     lua.app_data_mut::<RunCtx>()
         .filter(|ctx| ctx.host.is_some())
         .map(|mut ctx| f(&mut ctx))
-}
-
-/// Runs `f` on the interpreter's script context, running or not.
-pub(super) fn with_run_ctx<R>(lua: &Lua, f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
-    lua.app_data_mut::<RunCtx>().map(|mut ctx| f(&mut ctx))
 }
 
 /// A failure of a `redis.*` function, carried through Lua as the error of a Rust function:
