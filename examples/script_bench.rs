@@ -16,9 +16,9 @@ const LIBRARY: &[u8] = b"#!lua name=benchlib\nredis.register_function('incrget',
     function(keys) redis.call('INCR', keys[1]); return redis.call('GET', keys[1]) end)";
 
 /// Answers INCR with 1 and anything else with the bulk string "1".
-struct Instant_;
+struct AtOnce;
 
-impl Host for Instant_ {
+impl Host for AtOnce {
     fn call(&mut self, args: &[&[u8]], _call: &Call) -> (Value, bool) {
         if args[0].eq_ignore_ascii_case(b"incr") {
             (Value::Int(1), true)
@@ -61,7 +61,7 @@ fn main() {
     engine
         .function_load(LIBRARY, Policy::Replace, |_, _| Ok(()))
         .expect("the library loads");
-    let mut host = Instant_;
+    let mut host = AtOnce;
     let (mut evalsha, mut fcall) = (Vec::new(), Vec::new());
     // Alternating, so that neither runs only on a warmer or quieter machine.
     for _ in 0..5 {

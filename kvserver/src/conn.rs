@@ -422,11 +422,7 @@ impl Session {
             && self.shared.scripts.overdue()
             && let Some(ms) = self.shared.scripts.running_for()
         {
-            let limit = self
-                .shared
-                .live
-                .busy_reply_threshold
-                .load(Ordering::Relaxed);
+            let limit = self.shared.scripts.busy_threshold();
             if limit > 0
                 && ms >= limit
                 && !cmd.flags.has(Flags::ALLOW_BUSY)

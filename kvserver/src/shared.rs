@@ -22,9 +22,6 @@ pub(crate) struct Live {
     pub(crate) proto_max_bulk_len: AtomicU64,
     /// `client-output-buffer-limit`.
     pub(crate) output_limits: LiveOutputLimits,
-    /// `busy-reply-threshold` (alias `lua-time-limit`), in ms: once a script has run this
-    /// long, other clients' commands get BUSY; 0: never.
-    pub(crate) busy_reply_threshold: AtomicU64,
 }
 
 /// One class's `client-output-buffer-limit`, readable by any thread without a lock (CONFIG SET
@@ -231,7 +228,6 @@ impl Shared {
                 query_buffer_limit: AtomicU64::new(cfg.query_buffer_limit),
                 proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
                 output_limits: LiveOutputLimits::new(cfg.output_limits),
-                busy_reply_threshold: AtomicU64::new(cfg.busy_reply_threshold),
             },
             kv,
             cfg,

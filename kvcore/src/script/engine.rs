@@ -423,6 +423,11 @@ impl Engine {
         self.overdue.after_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// busy-reply-threshold, in ms (0: never), as last set.
+    pub fn busy_threshold(&self) -> u64 {
+        self.overdue.after_ms.load(Ordering::Relaxed)
+    }
+
     /// Whether a script or function has run past the busy threshold: one load, cheap enough
     /// for every command to check. An interpreter notices within 100 000 instructions of its
     /// script passing the threshold, and not while the script waits for a command it called

@@ -293,13 +293,7 @@ pub(crate) fn apply(shared: &Shared, name: &str, value: &str) {
         "maxmemory-eviction-tenacity" => shared.kv.set_eviction_tenacity(int() as u32),
         "lfu-log-factor" => shared.kv.set_lfu_log_factor(int() as u32),
         "lfu-decay-time" => shared.kv.set_lfu_decay_time(int() as u32),
-        "busy-reply-threshold" => {
-            shared
-                .live
-                .busy_reply_threshold
-                .store(int(), Ordering::Relaxed);
-            shared.scripts.set_busy_threshold(int());
-        }
+        "busy-reply-threshold" => shared.scripts.set_busy_threshold(int()),
         "requirepass" => {
             *shared.live.requirepass.write() =
                 (!value.is_empty()).then(|| value.as_bytes().to_vec());
